@@ -1,0 +1,103 @@
+// The error model of DESIGN.md: every failure is an NlkitError subclass with Node-style
+// `code`/`errno`, the operation (`op`), the subsystem, the kernel's or library's own message,
+// and the stack of the caller's call site (captured before the work was queued).
+import { constants } from 'node:os';
+
+export type Subsystem = 'ipset' | 'ipvs' | 'iptables' | 'netns' | 'nlkit';
+
+export interface NlkitErrorOptions {
+  code?: string;
+  errno?: number;
+  op?: string;
+  subsystem?: Subsystem;
+  /** The kernel's extended ack or the library's own words, unchanged. */
+  detail?: string;
+  cause?: unknown;
+}
+
+const errnoOf = (code: string | undefined): number | undefined =>
+  code ? (constants.errno as Record<string, number>)[code] : undefined;
+
+const codeOf = (errno: number | undefined): string | undefined => {
+  if (!errno) return undefined;
+  for (const [k, v] of Object.entries(constants.errno)) if (v === errno) return k;
+  return undefined;
+};
+
+export class NlkitError extends Error {
+  code: string;
+  errno: number;
+  op: string;
+  subsystem: Subsystem;
+  detail?: string;
+
+  constructor(message: string, opts: NlkitErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = opts.code ?? codeOf(opts.errno) ?? this.defaultCode();
+    this.errno = opts.errno ?? errnoOf(this.code) ?? 0;
+    this.op = opts.op ?? '';
+    this.subsystem = opts.subsystem ?? 'nlkit';
+    if (opts.detail !== undefined) this.detail = opts.detail;
+  }
+
+  protected defaultCode(): string {
+    return 'EIO';
+  }
+}
+
+export class ExistsError extends NlkitError {
+  protected override defaultCode() { return 'EEXIST'; }
+}
+export class NotFoundError extends NlkitError {
+  protected override defaultCode() { return 'ENOENT'; }
+}
+export class InUseError extends NlkitError {
+  protected override defaultCode() { return 'EBUSY'; }
+}
+export class PermissionError extends NlkitError {
+  protected override defaultCode() { return 'EPERM'; }
+}
+export class ConcurrentModificationError extends NlkitError {
+  protected override defaultCode() { return 'EAGAIN'; }
+}
+export class UnsupportedError extends NlkitError {
+  protected override defaultCode() { return 'EOPNOTSUPP'; }
+}
+
+export interface InvalidArgumentOptions extends NlkitErrorOptions {
+  /** 1-based line of text input at fault. */
+  line?: number;
+  /** 1-based column of text input at fault. */
+  column?: number;
+  /** The argument, option or token at fault. */
+  argument?: string;
+}
+
+export class InvalidArgumentError extends NlkitError {
+  line?: number;
+  column?: number;
+  argument?: string;
+  constructor(message: string, opts: InvalidArgumentOptions = {}) {
+    super(message, opts);
+    if (opts.line !== undefined) this.line = opts.line;
+    if (opts.column !== undefined) this.column = opts.column;
+    if (opts.argument !== undefined) this.argument = opts.argument;
+  }
+  protected override defaultCode() { return 'EINVAL'; }
+}
+
+export class LockTimeoutError extends NlkitError {
+  lockPath?: string;
+  holderPid?: number;
+  protected override defaultCode() { return 'ETIMEDOUT'; }
+}
+
+export class TransactionError extends NlkitError {
+  rolledBack: string[] = [];
+}
+
+/** A handle that was closed, or whose namespace could not be entered. */
+export class HandleClosedError extends NlkitError {
+  protected override defaultCode() { return 'EBADF'; }
+}

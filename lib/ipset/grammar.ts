@@ -1,0 +1,1054 @@
+// The grammar libipset 7.17 parses (lib/parse.c, lib/args.c, lib/ipset_*.c, lib/ipset.c), as
+// checks that run before anything is sent: everything here accepts what `ipset restore`
+// accepts and the kernel then stores, and refuses the rest. Deliberately stricter than
+// libipset: host names (it would resolve them), inet_aton shorthands ("10.1", octal "010.0.0.1"),
+// `[...]` escapes and IPv6 scope ids are refused, so what is written is what gets stored.
+//
+// The checkers work on (src, a, b) slices of one string, so that a million-line restore text is
+// checked without cutting it into substrings; they throw a Fault carrying the slice at fault.
+import { readFileSync } from 'node:fs';
+import type { Family, SetType } from './types.js';
+
+export class Fault {
+  constructor(readonly pos: number, readonly end: number, readonly msg: string) {}
+}
+
+function fail(pos: number, end: number, msg: string): never {
+  throw new Fault(pos, end, msg);
+}
+
+const q = (src: string, a: number, b: number) => `'${src.slice(a, b)}'`;
+
+export const IPSET_MAXNAMELEN = 31;      // IPSET_MAXNAMELEN - 1
+export const MAX_COMMENT = 255;          // IPSET_MAX_COMMENT_SIZE
+export const MAX_LINE_BYTES = 1022;      // fgets() into char[1024], plus the newline
+export const MAX_ARGS = 30;              // build_argv(): newargv[32], argv[0] and a terminator
+export const MAX_TIMEOUT = 2147483;      // (UINT_MAX >> 1) / 1000: the kernel keeps jiffies
+const IFNAMSIZ = 16;
+
+// ---------------------------------------------------------------------------------------------
+// Numbers: libipset reads every number with strtoull(str, &end, 0), so 0x.. is hex and a
+// leading 0 is octal. Signs and blanks (which strtoull would skip) are refused.
+
+/** The value of src[a,b) as a C unsigned literal, or -1. Very large values come back as 1e20. */
+export function cNumber(src: string, a: number, b: number): number {
+  if (a >= b) return -1;
+  let base = 10;
+  let i = a;
+  if (src.charCodeAt(a) === 48 && b - a > 1) {
+    if ((src.charCodeAt(a + 1) | 0x20) === 0x78) {
+      base = 16;
+      i = a + 2;
+      if (i >= b) return -1;
+    } else {
+      base = 8;
+      i = a + 1;
+    }
+  }
+  let v = 0;
+  for (; i < b; i++) {
+    const c = src.charCodeAt(i);
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (base === 16 && (c | 0x20) >= 97 && (c | 0x20) <= 102) d = (c | 0x20) - 87;
+    else return -1;
+    if (d >= base) return -1;
+    v = v * base + d;
+  }
+  return v > 1e20 ? 1e20 : v;
+}
+
+/** Like cNumber, exactly, for the 64-bit counters. */
+export function cBigNumber(src: string, a: number, b: number): bigint {
+  if (cNumber(src, a, b) < 0) return -1n;
+  const s = src.slice(a, b);
+  if (s.length > 1 && s[0] === '0' && (s[1] === 'x' || s[1] === 'X')) return BigInt(s);
+  if (s.length > 1 && s[0] === '0') return BigInt('0o' + s.slice(1));
+  return BigInt(s);
+}
+
+export function checkNumber(src: string, a: number, b: number, min: number, max: number, what: string): number {
+  const v = cNumber(src, a, b);
+  if (v < 0) fail(a, b, `${what} ${q(src, a, b)} is not a number`);
+  if (v < min || v > max) fail(a, b, `${what} ${q(src, a, b)} is out of range ${min}-${max}`);
+  return v;
+}
+
+/** Bytes of src[a,b) in UTF-8, as strlen() counts them. */
+export function byteLength(src: string, a: number, b: number): number {
+  let n = b - a;
+  for (let i = a; i < b; i++) {
+    const c = src.charCodeAt(i);
+    // A surrogate pair is 2 chars for 4 bytes; other chars above 0x7ff take 3 bytes.
+    if (c >= 0x80) n += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
+  }
+  return n;
+}
+
+function indexOfCode(src: string, code: number, a: number, b: number): number {
+  for (let i = a; i < b; i++) if (src.charCodeAt(i) === code) return i;
+  return -1;
+}
+
+/** ipset_strchr(): a separator counts only when the string neither starts nor ends with it. */
+function separator(src: string, code: number, a: number, b: number): number {
+  if (src.charCodeAt(a) === code || src.charCodeAt(b - 1) === code) return -1;
+  return indexOfCode(src, code, a, b);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses
+
+/** src[a,b) as a dotted quad (inet_pton rules: four parts, no leading zeros), or -1. */
+export function parseIPv4(src: string, a: number, b: number): number {
+  let parts = 0;
+  let acc = 0;
+  let cur = 0;
+  let digits = 0;
+  for (let i = a; i < b; i++) {
+    const c = src.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (digits > 0 && cur === 0) return -1;
+      cur = cur * 10 + (c - 48);
+      if (cur > 255) return -1;
+      digits++;
+    } else if (c === 46 && digits > 0 && parts < 3) {
+      acc = acc * 256 + cur;
+      parts++;
+      cur = 0;
+      digits = 0;
+    } else {
+      return -1;
+    }
+  }
+  if (digits === 0 || parts !== 3) return -1;
+  return acc * 256 + cur;
+}
+
+/** The groups of the last address parseIPv6 accepted. */
+export const V6 = new Uint16Array(8);
+
+/** src[a,b) as inet_pton(AF_INET6) reads it (glibc's rules), into V6; false if refused. */
+export function parseIPv6(src: string, a: number, b: number): boolean {
+  if (a >= b) return false;
+  let i = a;
+  if (src.charCodeAt(i) === 58) {
+    i++;
+    if (i >= b || src.charCodeAt(i) !== 58) return false;
+  }
+  let n = 0;
+  let gap = -1;
+  let tok = i;
+  let digits = 0;
+  let val = 0;
+  let tail4 = false;
+  while (i < b) {
+    const c = src.charCodeAt(i++);
+    const d = hexValue(c);
+    if (d >= 0) {
+      if (digits === 4) return false;
+      val = (val << 4) | d;
+      digits++;
+      continue;
+    }
+    if (c === 58) {
+      tok = i;
+      if (digits === 0) {
+        if (gap >= 0) return false;
+        gap = n;
+        continue;
+      }
+      if (i >= b || n >= 8) return false;
+      V6[n++] = val;
+      digits = 0;
+      val = 0;
+      continue;
+    }
+    if (c === 46 && n + 2 <= 8) {
+      const v4 = parseIPv4(src, tok, b);
+      if (v4 < 0) return false;
+      V6[n++] = Math.floor(v4 / 65536);
+      V6[n++] = v4 % 65536;
+      digits = 0;
+      tail4 = true;
+      break;
+    }
+    return false;
+  }
+  if (!tail4 && digits > 0) {
+    if (n >= 8) return false;
+    V6[n++] = val;
+  }
+  if (gap >= 0) {
+    if (n === 8) return false;
+    const moved = n - gap;
+    for (let k = 0; k < moved; k++) V6[7 - k] = V6[n - 1 - k]!;
+    for (let k = gap; k < 8 - moved; k++) V6[k] = 0;
+    n = 8;
+  }
+  return n === 8;
+}
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  return l >= 97 && l <= 102 ? l - 87 : -1;
+}
+
+/** Whether V6 is all zero in its first `prefix` bits. */
+function v6ZeroUnder(prefix: number): boolean {
+  for (let g = 0; g < 8 && prefix > 0; g++, prefix -= 16) {
+    const mask = prefix >= 16 ? 0xffff : (0xffff << (16 - prefix)) & 0xffff;
+    if ((V6[g]! & mask) !== 0) return false;
+  }
+  return true;
+}
+
+/** Letters beyond hex digits, and nothing but name characters: a host name. */
+function hostLike(src: string, a: number, b: number): boolean {
+  let letter = false;
+  for (let i = a; i < b; i++) {
+    const c = src.charCodeAt(i) | 0x20;
+    if (c >= 0x67 && c <= 0x7a) letter = true;
+    else if (!((c >= 0x61 && c <= 0x66) || (c >= 48 && c <= 57) || c === 0x2e || c === 0x2d || c === 0x7f)) return false;
+  }
+  return letter;
+}
+
+function addressError(src: string, a: number, b: number, family: Family): never {
+  const v6 = family === 'inet6';
+  if (hostLike(src, a, b)) fail(a, b, `${q(src, a, b)} is not an IP address (host names are not resolved)`);
+  if (v6 ? parseIPv4(src, a, b) >= 0 : parseIPv6(src, a, b)) {
+    fail(a, b, `${v6 ? 'IPv4' : 'IPv6'} address ${q(src, a, b)} in a family ${family} set`);
+  }
+  if (indexOfCode(src, 91, a, b) >= 0) fail(a, b, `escaped address ${q(src, a, b)}: nlkit takes numeric addresses only`);
+  fail(a, b, `invalid ${v6 ? 'IPv6' : 'IPv4'} address ${q(src, a, b)}`);
+}
+
+// How an address part of an element may be written (the parse_ip variants of parse.c, narrowed
+// by what the type's `full` flags allow in add/del).
+export const IP_ANY = 0;     // ipset_parse_ip4_single6: IPv4 address, CIDR or range; IPv6 address
+export const IP_PLAIN = 1;   // ipset_parse_single_ip, or a type that takes no range: address only
+export const IP_NET = 2;     // ipset_parse_ip4_net6: IPv4 address, CIDR or range; IPv6 address or CIDR
+
+/** The range the last checkAddress accepted (IPv4 only), for bitmap bounds. */
+export const lastRange = { from: 0, to: 0 };
+
+export interface AddrRules {
+  /** The kernel refuses /0 (all types but hash:net,iface). */
+  noZeroCidr: boolean;
+  /** hash:ip, hash:ip,port: the kernel refuses an element that is all zero after the netmask. */
+  nonZero: boolean;
+  /** Netmask prefix of the set, when known, for the zero check. */
+  netmask?: number;
+}
+
+export function checkAddress(src: string, a: number, b: number, family: Family, kind: number, rules: AddrRules): void {
+  const v6 = family === 'inet6';
+  // Most elements are a plain address: try that before looking for separators.
+  if (!v6 && !rules.nonZero) {
+    const ip = parseIPv4(src, a, b);
+    if (ip >= 0) {
+      lastRange.from = lastRange.to = ip;
+      return;
+    }
+  }
+  const max = v6 ? 128 : 32;
+  let end = b;
+  let cidr = max;
+  let to = -1;
+  const slash = separator(src, 47, a, b);
+  if (slash >= 0) {
+    end = slash;
+    if (kind === IP_PLAIN) fail(a, b, `plain IP address expected, not the network ${q(src, a, b)}`);
+    const c = cNumber(src, slash + 1, b);
+    if (c < 0 || c > 255) fail(slash + 1, b, `invalid prefix length ${q(src, slash + 1, b)}`);
+    if (c > max) fail(slash + 1, b, `prefix length ${q(src, slash + 1, b)} is out of range 0-${max}`);
+    if (v6 && kind === IP_ANY && !(b - slash === 4 && src.startsWith('/128', slash))) {
+      fail(a, b, `plain IPv6 address expected, not the network ${q(src, a, b)}`);
+    }
+    if (c === 0 && rules.noZeroCidr) fail(slash + 1, b, `prefix length 0 is refused by the kernel for this set type`);
+    cidr = c;
+  } else {
+    const dash = separator(src, 45, a, b);
+    if (v6 && dash >= 0) {
+      if (!parseIPv6(src, a, dash)) addressError(src, a, dash, family);
+      fail(a, b, `IPv6 ranges are not supported, use a network (CIDR): ${q(src, a, b)}`);
+    }
+    if (dash >= 0) {
+      if (parseIPv4(src, a, dash) < 0) addressError(src, a, hostLike(src, a, b) ? b : dash, family);
+      if (kind === IP_PLAIN) fail(a, b, `plain IP address expected, not the range ${q(src, a, b)}`);
+      end = dash;
+      to = parseIPv4(src, dash + 1, b);
+      if (to < 0) addressError(src, dash + 1, b, family);
+    }
+  }
+  if (v6) {
+    if (!parseIPv6(src, a, end)) addressError(src, a, end, family);
+    if (rules.nonZero && v6ZeroUnder(Math.min(cidr, rules.netmask ?? 128))) {
+      fail(a, b, `all-zero address ${q(src, a, b)} cannot be stored in a hash set`);
+    }
+    return;
+  }
+  let from = parseIPv4(src, a, end);
+  if (from < 0) addressError(src, a, end, family);
+  if (to < 0) {
+    const host = 2 ** (32 - cidr);
+    from -= from % host;
+    to = from + host - 1;
+  } else if (to < from) {
+    const t = to; to = from; from = t;
+  }
+  if (from === 0 && to === 0xffffffff) fail(a, b, `range ${q(src, a, b)} covers the whole address space`);
+  if (rules.nonZero) {
+    const keep = rules.netmask === undefined || rules.netmask >= 32 ? 0 : 2 ** (32 - rules.netmask);
+    if ((keep ? from - (from % keep) : from) === 0) fail(a, b, `all-zero address ${q(src, a, b)} cannot be stored in a hash set`);
+  }
+  lastRange.from = from;
+  lastRange.to = to;
+}
+
+export function checkMac(src: string, a: number, b: number): void {
+  let groups = 0;
+  let digits = 0;
+  for (let i = a; i <= b; i++) {
+    const c = i < b ? src.charCodeAt(i) : 58;
+    if (c === 58) {
+      if (digits === 0 || ++groups > 6) break;
+      digits = 0;
+    } else if (hexValue(c) < 0 || ++digits > 2) {
+      groups = -1;
+      break;
+    }
+  }
+  if (groups !== 6 || b - a > 17) fail(a, b, `invalid MAC address ${q(src, a, b)}`);
+}
+
+export function checkIface(src: string, a: number, b: number): void {
+  const s = b - a >= 8 && src.startsWith('physdev:', a) ? a + 8 : a;
+  if (byteLength(src, s, b) > IFNAMSIZ - 1) {
+    fail(s, b, `interface name ${q(src, s, b)} is longer than ${IFNAMSIZ - 1} characters`);
+  }
+}
+
+export function checkSetName(src: string, a: number, b: number, what = 'set name'): void {
+  if (a >= b) fail(a, b, `empty ${what}`);
+  if (b - a > IPSET_MAXNAMELEN || (b - a > 10 && byteLength(src, a, b) > IPSET_MAXNAMELEN)) {
+    fail(a, b, `${what} ${q(src, a, b)} is longer than ${IPSET_MAXNAMELEN} characters (bytes)`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Protocols, services, ICMP: libipset asks getprotobyname()/getservbyname(), i.e. /etc/protocols
+// and /etc/services on a "files" system; read once, when first needed.
+
+interface NetDb {
+  proto: Map<string, number>;
+  protoName: Map<number, string>;
+  /** `name/proto` -> port; undefined when /etc/services cannot be read (names are then taken on trust). */
+  service?: Map<string, number>;
+}
+let netdb: NetDb | undefined;
+
+const FALLBACK_PROTOCOLS = 'ip 0 IP\nicmp 1 ICMP\nigmp 2 IGMP\nipencap 4 IP-ENCAP\ntcp 6 TCP\nudp 17 UDP\n' +
+  'ipv6 41 IPv6\ngre 47 GRE\nesp 50 IPSEC-ESP\nah 51 IPSEC-AH\nipv6-icmp 58 IPv6-ICMP\nospf 89 OSPFIGP\n' +
+  'pim 103 PIM\nvrrp 112 VRRP\nl2tp 115 L2TP\nsctp 132 SCTP\nudplite 136 UDPLite\n';
+
+function readEtc(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return undefined;
+  }
+}
+
+function db(): NetDb {
+  if (netdb) return netdb;
+  const proto = new Map<string, number>();
+  const protoName = new Map<number, string>();
+  for (const line of (readEtc('/etc/protocols') ?? FALLBACK_PROTOCOLS).split('\n')) {
+    const f = line.replace(/#.*/, '').trim().split(/\s+/);
+    const num = Number(f[1]);
+    if (f.length < 2 || !Number.isInteger(num)) continue;
+    if (!protoName.has(num)) protoName.set(num, f[0]!);
+    for (const n of [f[0]!, ...f.slice(2)]) if (!proto.has(n)) proto.set(n, num);
+  }
+  const text = readEtc('/etc/services');
+  let service: Map<string, number> | undefined;
+  if (text !== undefined) {
+    service = new Map();
+    for (const line of text.split('\n')) {
+      const f = line.replace(/#.*/, '').trim().split(/\s+/);
+      const m = /^(\d+)\/(\S+)$/.exec(f[1] ?? '');
+      if (!m) continue;
+      for (const n of [f[0]!, ...f.slice(2)]) {
+        const key = `${n}/${m[2]}`;
+        if (!service.has(key)) service.set(key, Number(m[1]));
+      }
+    }
+  }
+  return (netdb = { proto, protoName, ...(service ? { service } : {}) });
+}
+
+/** The protocol number of src[a,b) as ipset_parse_proto() reads it, or -1. */
+export function protoNumber(src: string, a: number, b: number): number {
+  const n = cNumber(src, a, b);
+  if (n >= 0) return n <= 255 ? n : -1;
+  const name = src.slice(a, b);
+  if (name.toLowerCase() === 'icmpv6') return 58;
+  return db().proto.get(name) ?? -1;
+}
+
+export function protoName(num: number): string {
+  return db().protoName.get(num) ?? String(num);
+}
+
+/** The port of a service name, -1 if unknown, -2 if the services database cannot be read. */
+export function servicePort(name: string, proto: string): number {
+  const s = db().service;
+  return s ? s.get(`${name}/${proto}`) ?? -1 : -2;
+}
+
+const ICMP: readonly [string, number, number][] = [
+  ['echo-reply', 0, 0], ['pong', 0, 0], ['network-unreachable', 3, 0], ['host-unreachable', 3, 1],
+  ['protocol-unreachable', 3, 2], ['port-unreachable', 3, 3], ['fragmentation-needed', 3, 4],
+  ['source-route-failed', 3, 5], ['network-unknown', 3, 6], ['host-unknown', 3, 7],
+  ['network-prohibited', 3, 9], ['host-prohibited', 3, 10], ['TOS-network-unreachable', 3, 11],
+  ['TOS-host-unreachable', 3, 12], ['communication-prohibited', 3, 13],
+  ['host-precedence-violation', 3, 14], ['precedence-cutoff', 3, 15], ['source-quench', 4, 0],
+  ['network-redirect', 5, 0], ['host-redirect', 5, 1], ['TOS-network-redirect', 5, 2],
+  ['TOS-host-redirect', 5, 3], ['echo-request', 8, 0], ['ping', 8, 0], ['router-advertisement', 9, 0],
+  ['router-solicitation', 10, 0], ['ttl-zero-during-transit', 11, 0],
+  ['ttl-zero-during-reassembly', 11, 1], ['ip-header-bad', 12, 0], ['required-option-missing', 12, 1],
+  ['timestamp-request', 13, 0], ['timestamp-reply', 14, 0], ['address-mask-request', 17, 0],
+  ['address-mask-reply', 18, 0],
+];
+const ICMPV6: readonly [string, number, number][] = [
+  ['no-route', 1, 0], ['communication-prohibited', 1, 1], ['address-unreachable', 1, 3],
+  ['port-unreachable', 1, 4], ['packet-too-big', 2, 0], ['ttl-zero-during-transit', 3, 0],
+  ['ttl-zero-during-reassembly', 3, 1], ['bad-header', 4, 0], ['unknown-header-type', 4, 1],
+  ['unknown-option', 4, 2], ['echo-request', 128, 0], ['ping', 128, 0], ['echo-reply', 129, 0],
+  ['pong', 129, 0], ['router-solicitation', 133, 0], ['router-advertisement', 134, 0],
+  ['neighbour-solicitation', 135, 0], ['neigbour-solicitation', 135, 0],
+  ['neighbour-advertisement', 136, 0], ['neigbour-advertisement', 136, 0], ['redirect', 137, 0],
+];
+
+/**
+ * ICMP(v6) type/code of src[a,b): a name, or any case-insensitive prefix of one (the first in
+ * libipset's table wins, as name_to_icmp() does), or TYPE/CODE. Returns (type << 8) | code.
+ */
+export function icmpTypeCode(src: string, a: number, b: number, v6: boolean): number {
+  const s = src.slice(a, b).toLowerCase();
+  for (const [name, t, c] of v6 ? ICMPV6 : ICMP) if (name.toLowerCase().startsWith(s)) return (t << 8) | c;
+  const slash = separator(src, 47, a, b);
+  const what = v6 ? 'ICMPv6' : 'ICMP';
+  if (slash < 0) fail(a, b, `${q(src, a, b)} is not an ${what} type name nor TYPE/CODE`);
+  const t = checkNumber(src, a, slash, 0, 255, `${what} type`);
+  const c = checkNumber(src, slash + 1, b, 0, 255, `${what} code`);
+  return (t << 8) | c;
+}
+
+/** The name `ipset save` prints for an ICMP(v6) type/code. */
+export function icmpName(typecode: number, v6: boolean): string {
+  const t = typecode >> 8;
+  const c = typecode & 0xff;
+  for (const [name, nt, nc] of v6 ? ICMPV6 : ICMP) if (nt === t && nc === c) return name;
+  return `${t}/${c}`;
+}
+
+/** One port: a number or a service name of `proto`. Returns the port, or -1 for an unverifiable name. */
+export function checkPort(src: string, a: number, b: number, proto: string): number {
+  const n = cNumber(src, a, b);
+  if (n >= 0) {
+    if (n > 65535) fail(a, b, `port ${q(src, a, b)} is out of range 0-65535`);
+    return n;
+  }
+  const name = src.slice(a, b);
+  if (name.startsWith('[')) fail(a, b, `escaped port name ${q(src, a, b)} is not supported`);
+  const p = servicePort(name, proto);
+  if (p === -1) fail(a, b, `${q(src, a, b)} is not a port number nor a ${proto} service name`);
+  if (p === -2 && !/^[A-Za-z][A-Za-z0-9_.+]*$/.test(name)) fail(a, b, `invalid port ${q(src, a, b)}`);
+  return p;
+}
+
+/** The port range the last checkPortRange accepted (-1: a name that could not be resolved). */
+export const lastPorts = { from: 0, to: 0 };
+
+/** PORT or FROM-TO (ipset_parse_tcpudp_port). */
+export function checkPortRange(src: string, a: number, b: number, proto: string): void {
+  const dash = separator(src, 45, a, b);
+  if (dash < 0) {
+    lastPorts.from = lastPorts.to = checkPort(src, a, b, proto);
+    return;
+  }
+  lastPorts.from = checkPort(src, a, dash, proto);
+  lastPorts.to = checkPort(src, dash + 1, b, proto);
+}
+
+/** [proto:]port of the hash:*port* types (ipset_parse_proto_port). */
+export function checkProtoPort(src: string, a: number, b: number, family: Family): void {
+  const colon = separator(src, 58, a, b);
+  if (colon < 0) return checkPortRange(src, a, b, 'tcp');
+  const p = protoNumber(src, a, colon);
+  if (p < 0) fail(a, colon, `unknown protocol ${q(src, a, colon)}`);
+  if (p === 0) fail(a, colon, `protocol ${q(src, a, colon)} (0) is not supported`);
+  const s = colon + 1;
+  switch (p) {
+    case 6: case 17: case 132: case 136:
+      return checkPortRange(src, s, b, cNumber(src, a, colon) >= 0 ? protoName(p) : src.slice(a, colon));
+    case 1:
+      if (family !== 'inet') fail(a, colon, 'protocol ICMP can be used with family inet only');
+      icmpTypeCode(src, s, b, false);
+      return;
+    case 58:
+      if (family !== 'inet6') fail(a, colon, 'protocol ICMPv6 can be used with family inet6 only');
+      icmpTypeCode(src, s, b, true);
+      return;
+    default:
+      if (b - s !== 1 || src.charCodeAt(s) !== 48) {
+        fail(s, b, `protocol ${q(src, a, colon)} has no ports: use the pseudo port 0`);
+      }
+  }
+}
+
+/** [tcp|udp:]port[-port] of bitmap:port (ipset_parse_tcp_udp_port). */
+export function checkTcpUdpPort(src: string, a: number, b: number): void {
+  const colon = separator(src, 58, a, b);
+  if (colon < 0) return checkPortRange(src, a, b, 'tcp');
+  const p = protoNumber(src, a, colon);
+  if (p !== 6 && p !== 17) fail(a, colon, `only protocols tcp and udp are valid here, not ${q(src, a, colon)}`);
+  checkPortRange(src, colon + 1, b, cNumber(src, a, colon) >= 0 ? protoName(p) : src.slice(a, colon));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set types
+
+export const P_IP = 0;        // address: IP_ANY
+export const P_IP_PLAIN = 1;  // address: IP_PLAIN
+export const P_NET = 2;       // address: IP_NET
+export const P_PORT = 3;      // [proto:]port
+export const P_BMPORT = 4;    // [tcp|udp:]port of bitmap:port
+export const P_MAC = 5;
+export const P_MARK = 6;
+export const P_IFACE = 7;
+export const P_SET = 8;       // list:set member
+
+export interface TypeSpec {
+  name: SetType;
+  parts: readonly number[];
+  /** 'both': inet and inet6; 'inet': IPv4 only (bitmaps); 'none': no addresses. */
+  families: 'both' | 'inet' | 'none';
+  bitmap: boolean;
+  hash: boolean;
+  /** bitmap:ip,mac: the MAC may be left out. */
+  lastOptional: boolean;
+  /** hash:ip, hash:ip,port: no all-zero first address. */
+  nonZero: boolean;
+  /** The kernel refuses /0 prefixes (all but hash:net,iface). */
+  noZeroCidr: boolean;
+  nomatch: boolean;
+  wildcard: boolean;
+  /** Create options, in the order `ipset save` prints them. */
+  create: readonly string[];
+  /** Deprecated create options libipset accepts with a value and ignores. */
+  ignored: readonly string[];
+  /** The kernel type's `features`: only sets with equal features (and family) can be swapped. */
+  features: string;
+}
+
+const HASH_TAIL = ['timeout', 'counters', 'comment', 'forceadd', 'skbinfo', 'bucketsize', 'initval'];
+const HASH = ['family', 'hashsize', 'maxelem', ...HASH_TAIL];
+const EXT = ['timeout', 'counters', 'comment', 'skbinfo'];
+const OLD_PORT_OPTS = ['probes', 'resize', 'from', 'to', 'network'];
+
+function spec(name: SetType, parts: number[], features: string, over: Partial<TypeSpec> = {}): TypeSpec {
+  const hash = name.startsWith('hash:');
+  return {
+    name, parts, features, hash, bitmap: name.startsWith('bitmap:'),
+    families: hash && name !== 'hash:mac' ? 'both' : name === 'bitmap:ip' || name === 'bitmap:ip,mac' ? 'inet' : 'none',
+    lastOptional: false, nonZero: false, noZeroCidr: true, nomatch: false, wildcard: false,
+    create: hash ? HASH : EXT, ignored: [], ...over,
+  };
+}
+
+export const TYPES: ReadonlyMap<string, TypeSpec> = new Map([
+  spec('bitmap:ip', [P_IP], 'ip', { create: ['range', 'netmask', ...EXT] }),
+  spec('bitmap:ip,mac', [P_IP_PLAIN, P_MAC], 'ip,mac', { create: ['range', ...EXT], lastOptional: true }),
+  spec('bitmap:port', [P_BMPORT], 'port', { create: ['range', ...EXT] }),
+  spec('hash:ip', [P_IP], 'ip', {
+    create: ['family', 'hashsize', 'maxelem', 'netmask', 'bitmask', ...HASH_TAIL],
+    ignored: ['probes', 'resize', 'gc'], nonZero: true,
+  }),
+  spec('hash:mac', [P_MAC], 'mac', { create: ['hashsize', 'maxelem', ...HASH_TAIL] }),
+  spec('hash:ip,mac', [P_IP_PLAIN, P_MAC], 'ip,mac'),
+  spec('hash:net', [P_NET], 'ip,nomatch', { nomatch: true, ignored: ['probes', 'resize'] }),
+  spec('hash:net,net', [P_NET, P_NET], 'ip,ip2,nomatch', { nomatch: true, create: [...HASH, 'bitmask', 'netmask'] }),
+  spec('hash:ip,port', [P_IP, P_PORT], 'ip,port', {
+    create: [...HASH, 'netmask', 'bitmask'], ignored: OLD_PORT_OPTS, nonZero: true,
+  }),
+  spec('hash:net,port', [P_NET, P_PORT], 'ip,port,nomatch', { nomatch: true }),
+  spec('hash:ip,port,ip', [P_IP, P_PORT, P_IP_PLAIN], 'ip,port,ip2', { ignored: OLD_PORT_OPTS }),
+  spec('hash:ip,port,net', [P_IP, P_PORT, P_NET], 'ip,port,ip2,nomatch', { nomatch: true, ignored: OLD_PORT_OPTS }),
+  spec('hash:ip,mark', [P_IP, P_MARK], 'ip,mark', {
+    create: ['family', 'markmask', 'hashsize', 'maxelem', ...HASH_TAIL], ignored: OLD_PORT_OPTS,
+  }),
+  spec('hash:net,port,net', [P_NET, P_PORT, P_NET], 'ip,port,ip2,nomatch', { nomatch: true }),
+  spec('hash:net,iface', [P_NET, P_IFACE], 'ip,iface,nomatch', { nomatch: true, wildcard: true, noZeroCidr: false }),
+  spec('list:set', [P_SET], 'name', { create: ['size', ...EXT] }),
+].map((s) => [s.name, s]));
+
+const ALIASES: Record<string, SetType> = {
+  ipmap: 'bitmap:ip', macipmap: 'bitmap:ip,mac', portmap: 'bitmap:port', iphash: 'hash:ip',
+  machash: 'hash:mac', ipmachash: 'hash:ip,mac', nethash: 'hash:net', netnethash: 'hash:net,net',
+  ipporthash: 'hash:ip,port', netporthash: 'hash:net,port', ipportiphash: 'hash:ip,port,ip',
+  ipportnethash: 'hash:ip,port,net', ipmarkhash: 'hash:ip,mark', netportnethash: 'hash:net,port,net',
+  netifacehash: 'hash:net,iface', setlist: 'list:set',
+};
+
+/** The spec of a type name or one of libipset's old aliases (iphash, ...). */
+export function typeSpec(name: string): TypeSpec | undefined {
+  return TYPES.get(name) ?? TYPES.get(ALIASES[name] ?? '');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elements
+
+/** Where the last checkElement found the list:set member and its before/after reference. */
+export const lastSetRef = { name: -1, nameEnd: -1, ref: -1, refEnd: -1, before: false };
+
+export interface ElementRules extends AddrRules {
+  /** bitmap:ip / bitmap:ip,mac / bitmap:port bounds, when known. */
+  from?: number;
+  to?: number;
+}
+
+/** One element: the type's parts joined by commas, each checked as libipset parses it. */
+export function checkElement(s: TypeSpec, family: Family, src: string, a: number, b: number, rules: ElementRules): void {
+  if (a >= b) fail(a, b, 'empty element');
+  if (s.name === 'list:set') {
+    const comma = indexOfCode(src, 44, a, b);
+    return comma >= 0 ? checkSetCompat(src, a, b, comma) : checkPart(s, P_SET, true, family, src, a, b, rules);
+  }
+  const n = s.parts.length;
+  let start = a;
+  for (let k = 0; k < n; k++) {
+    let end = indexOfCode(src, 44, start, b);
+    if (k === n - 1) {
+      if (end >= 0) fail(a, b, `element ${q(src, a, b)} has more parts than ${s.name} takes (${n})`);
+      end = b;
+    } else if (end < 0) {
+      if (!s.lastOptional || k !== n - 2) fail(a, b, `element ${q(src, a, b)} of ${s.name} needs ${n} parts separated by commas`);
+      end = b;
+    }
+    if (end === start) fail(start, end, `empty part in element ${q(src, a, b)}`);
+    checkPart(s, s.parts[k]!, k === 0, family, src, start, end, rules);
+    if (end === b) return;
+    start = end + 1;
+  }
+}
+
+/** list:set's old form NAME,before|after,NAME (ipset_parse_name_compat). */
+function checkSetCompat(src: string, a: number, b: number, comma: number): void {
+  const c2 = indexOfCode(src, 44, comma + 1, b);
+  const how = c2 < 0 ? '' : src.slice(comma + 1, c2);
+  if (c2 < 0 || (how !== 'before' && how !== 'after') || indexOfCode(src, 44, c2 + 1, b) >= 0) {
+    fail(a, b, `list:set element ${q(src, a, b)} must be NAME or NAME,before|after,NAME`);
+  }
+  checkSetName(src, a, comma);
+  checkSetName(src, c2 + 1, b);
+  lastSetRef.name = a; lastSetRef.nameEnd = comma;
+  lastSetRef.ref = c2 + 1; lastSetRef.refEnd = b; lastSetRef.before = how === 'before';
+}
+
+function checkPart(s: TypeSpec, part: number, first: boolean, family: Family, src: string, a: number, b: number, rules: ElementRules): void {
+  switch (part) {
+    case P_IP:
+    case P_IP_PLAIN:
+    case P_NET: {
+      const kind = part === P_IP ? IP_ANY : part === P_NET ? IP_NET : IP_PLAIN;
+      checkAddress(src, a, b, family, kind, first ? rules : { noZeroCidr: rules.noZeroCidr, nonZero: false });
+      if (s.bitmap && first && rules.from !== undefined && rules.to !== undefined &&
+          (lastRange.from < rules.from || lastRange.to > rules.to)) {
+        fail(a, b, `element ${q(src, a, b)} is outside the range of the set`);
+      }
+      return;
+    }
+    case P_PORT:
+      return checkProtoPort(src, a, b, family);
+    case P_BMPORT:
+      checkTcpUdpPort(src, a, b);
+      if (rules.from !== undefined && rules.to !== undefined && lastPorts.from >= 0 && lastPorts.to >= 0) {
+        const lo = Math.min(lastPorts.from, lastPorts.to);
+        const hi = Math.max(lastPorts.from, lastPorts.to);
+        if (lo < rules.from || hi > rules.to) fail(a, b, `port ${q(src, a, b)} is outside the range of the set`);
+      }
+      return;
+    case P_MAC:
+      return checkMac(src, a, b);
+    case P_MARK:
+      checkNumber(src, a, b, 0, 0xffffffff, 'mark');
+      return;
+    case P_IFACE:
+      return checkIface(src, a, b);
+    case P_SET:
+      checkSetName(src, a, b);
+      lastSetRef.name = a; lastSetRef.nameEnd = b; lastSetRef.ref = -1; lastSetRef.refEnd = -1;
+      return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options after the element of add/del
+
+export const X_TIMEOUT = 1;
+export const X_COUNTERS = 2;
+export const X_COMMENT = 4;
+export const X_SKBINFO = 8;
+const X_NOMATCH = 16;
+const X_WILDCARD = 32;
+const X_REF = 64;
+const X_PACKETS = 128;
+const X_BYTES = 256;
+const X_SKBMARK = 512;
+const X_SKBPRIO = 1024;
+const X_SKBQUEUE = 2048;
+
+/** Token index of the first option that needs each extension (timeout, counters, comment, skbinfo). */
+export const extensionAt = new Int32Array(4);
+
+/** The option named by src[a,b) after an optional "--" (ipset_match_option), or 0. */
+function adtOption(src: string, a: number, b: number): number {
+  if (b - a > 2 && src.charCodeAt(a) === 45 && src.charCodeAt(a + 1) === 45) a += 2;
+  switch (b - a) {
+    case 5: return src.startsWith('bytes', a) ? X_BYTES : src.startsWith('after', a) ? X_REF : 0;
+    case 6: return src.startsWith('before', a) ? X_REF : 0;
+    case 7:
+      return src.startsWith('timeout', a) ? X_TIMEOUT : src.startsWith('packets', a) ? X_PACKETS
+        : src.startsWith('comment', a) ? X_COMMENT : src.startsWith('skbmark', a) ? X_SKBMARK
+          : src.startsWith('skbprio', a) ? X_SKBPRIO : src.startsWith('nomatch', a) ? X_NOMATCH : 0;
+    case 8:
+      return src.startsWith('skbqueue', a) ? X_SKBQUEUE : src.startsWith('wildcard', a) ? X_WILDCARD : 0;
+    default: return 0;
+  }
+}
+
+/**
+ * The options of an add (isAdd) or del line: tokens [from, to) of ts/te over src. Returns the
+ * extensions they need (X_* bits); extensionAt says which token asked first.
+ */
+export function checkAdtOptions(s: TypeSpec, isAdd: boolean, src: string, ts: Int32Array, te: Int32Array, from: number, to: number): number {
+  let seen = 0;
+  let ext = 0;
+  for (let i = from; i < to; i++) {
+    const a = ts[i]!;
+    const b = te[i]!;
+    const opt = adtOption(src, a, b);
+    const named = src.charCodeAt(a) === 45 ? a + 2 : a;
+    const allowed = isAdd
+      ? opt !== 0 && (opt !== X_NOMATCH || s.nomatch) && (opt !== X_WILDCARD || s.wildcard) && (opt !== X_REF || s.name === 'list:set')
+      : opt === X_REF && s.name === 'list:set';
+    if (!allowed) {
+      fail(a, b, opt ? `option ${q(src, a, b)} is not allowed in ${isAdd ? 'add' : 'del'} with set type ${s.name}`
+        : `unknown argument ${q(src, a, b)}`);
+    }
+    if (opt === X_NOMATCH || opt === X_WILDCARD) continue;
+    if (seen & opt) fail(a, b, `option ${q(src, a, b)} is given twice`);
+    if (opt === X_REF && lastSetRef.ref >= 0) fail(a, b, `before/after given twice`);
+    seen |= opt;
+    if (++i >= to) fail(a, b, `option ${q(src, a, b)} needs a value`);
+    const va = ts[i]!;
+    const vb = te[i]!;
+    let need = -1;
+    switch (opt) {
+      case X_TIMEOUT:
+        checkNumber(src, va, vb, 0, MAX_TIMEOUT, 'timeout');
+        need = 0;
+        break;
+      case X_PACKETS:
+      case X_BYTES: {
+        const v = cBigNumber(src, va, vb);
+        if (v < 0n) fail(va, vb, `${opt === X_PACKETS ? 'packets' : 'bytes'} ${q(src, va, vb)} is not a number`);
+        if (v > 18446744073709551614n) fail(va, vb, `${q(src, va, vb)} is out of range 0-18446744073709551614`);
+        need = 1;
+        break;
+      }
+      case X_COMMENT:
+        if (byteLength(src, va, vb) > MAX_COMMENT) fail(va, vb, `comment is longer than ${MAX_COMMENT} characters`);
+        need = 2;
+        break;
+      case X_SKBMARK:
+        checkSkbmark(src, va, vb);
+        need = 3;
+        break;
+      case X_SKBPRIO:
+        checkSkbprio(src, va, vb);
+        need = 3;
+        break;
+      case X_SKBQUEUE:
+        checkNumber(src, va, vb, 0, 65535, 'skbqueue');
+        need = 3;
+        break;
+      case X_REF:
+        checkSetName(src, va, vb);
+        lastSetRef.ref = va; lastSetRef.refEnd = vb; lastSetRef.before = src.charCodeAt(named) === 98;
+        break;
+    }
+    if (need >= 0 && !(ext & (1 << need))) {
+      ext |= 1 << need;
+      extensionAt[need] = i - 1;
+    }
+  }
+  return ext;
+}
+
+/** 0xMARK or 0xMARK/0xMASK, 32-bit each (ipset_parse_skbmark, minus sscanf's leniency). */
+export function checkSkbmark(src: string, a: number, b: number): void {
+  const slash = indexOfCode(src, 47, a, b);
+  const ok = (x: number, y: number) => y - x >= 3 && y - x <= 10 && src.charCodeAt(x) === 48 &&
+    (src.charCodeAt(x + 1) | 0x20) === 0x78 && cNumber(src, x, y) >= 0;
+  if (!(slash < 0 ? ok(a, b) : ok(a, slash) && ok(slash + 1, b))) {
+    fail(a, b, `invalid skbmark ${q(src, a, b)}: expected 0xMARK or 0xMARK/0xMASK`);
+  }
+}
+
+/** MAJOR:MINOR in hex, 16-bit each (ipset_parse_skbprio). */
+export function checkSkbprio(src: string, a: number, b: number): void {
+  const colon = indexOfCode(src, 58, a, b);
+  const ok = (x: number, y: number) => {
+    if (y - x < 1 || y - x > 4) return false;
+    for (let i = x; i < y; i++) if (hexValue(src.charCodeAt(i)) < 0) return false;
+    return true;
+  };
+  if (colon < 0 || !ok(a, colon) || !ok(colon + 1, b)) fail(a, b, `invalid skbprio ${q(src, a, b)}: expected MAJOR:MINOR in hex`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Create options
+
+/** What a create line said, as far as later lines and `-exist` need it. */
+export interface CreateInfo {
+  family: Family;
+  ext: number;             // X_TIMEOUT | X_COUNTERS | X_COMMENT | X_SKBINFO
+  timeout?: number;
+  maxelem?: number;
+  netmask?: number;
+  bitmask?: string;
+  markmask?: number;
+  size?: number;
+  /** bitmap bounds (addresses or ports). */
+  from?: number;
+  to?: number;
+}
+
+const CREATE_FLAGS: Record<string, number> = { counters: X_COUNTERS, comment: X_COMMENT, skbinfo: X_SKBINFO, forceadd: 0 };
+
+/** The option a create token names ("--" allowed, "-4"/"-6" are the family aliases), or ''. */
+function createOption(s: TypeSpec, tok: string): string {
+  const name = tok.startsWith('--') ? tok.slice(2) : tok;
+  if ((name === '-4' || name === '-6') && s.create.includes('family')) return name;
+  return s.create.includes(name) || s.ignored.includes(name) ? name : '';
+}
+
+/** The options of a create line for type s: tokens [from, to). */
+export function checkCreateOptions(s: TypeSpec, src: string, ts: Int32Array, te: Int32Array, from: number, to: number): CreateInfo {
+  const info: CreateInfo = { family: 'inet', ext: 0 };
+  const seen = new Set<string>();
+  let rangeAt = -1;
+  // libipset reads the family first: the netmask's range depends on it.
+  for (let i = from; i < to; i++) {
+    const opt = createOption(s, src.slice(ts[i]!, te[i]!));
+    if (opt === '-4' || opt === '-6' || opt === 'family') {
+      if (seen.has('family')) fail(ts[i]!, te[i]!, 'family given twice');
+      seen.add('family');
+      if (opt !== 'family') {
+        info.family = opt === '-4' ? 'inet' : 'inet6';
+        continue;
+      }
+      if (++i >= to) fail(ts[i - 1]!, te[i - 1]!, `option 'family' needs a value`);
+      const v = src.slice(ts[i]!, te[i]!);
+      if (v === 'inet' || v === 'ipv4' || v === '-4') info.family = 'inet';
+      else if (v === 'inet6' || v === 'ipv6' || v === '-6') info.family = 'inet6';
+      else fail(ts[i]!, te[i]!, `unknown family ${q(src, ts[i]!, te[i]!)} (inet or inet6)`);
+    } else if (opt && !(opt in CREATE_FLAGS)) {
+      i++;
+    }
+  }
+  seen.clear();
+  for (let i = from; i < to; i++) {
+    const a = ts[i]!;
+    const b = te[i]!;
+    const opt = createOption(s, src.slice(a, b));
+    if (!opt) {
+      const bare = src.slice(a, b).replace(/^--/, '');
+      const other = [...TYPES.values()].some((t) => t.create.includes(bare) || t.ignored.includes(bare));
+      fail(a, b, other ? `option ${q(src, a, b)} is not allowed with set type ${s.name}` : `unknown argument ${q(src, a, b)}`);
+    }
+    if (opt === '-4' || opt === '-6') continue;
+    if (opt in CREATE_FLAGS) {
+      info.ext |= CREATE_FLAGS[opt]!;
+      continue;
+    }
+    if (++i >= to) fail(a, b, `option ${q(src, a, b)} needs a value`);
+    const va = ts[i]!;
+    const vb = te[i]!;
+    if (s.ignored.includes(opt)) continue;
+    if (opt !== 'family' && seen.has(opt)) fail(a, b, `option ${q(src, a, b)} is given twice`);
+    seen.add(opt);
+    if (opt === 'range') rangeAt = i;
+    if (opt === 'bitmask' && seen.has('netmask') || opt === 'netmask' && seen.has('bitmask')) {
+      fail(a, b, 'netmask and bitmask are mutually exclusive');
+    }
+    checkCreateValue(s, opt, info, src, va, vb);
+  }
+  if (s.bitmap && rangeAt < 0) fail(ts[0]!, te[to - 1]!, `set type ${s.name} needs a range`);
+  if (s.bitmap && s.name !== 'bitmap:port') checkBitmapSize(info, src, ts[rangeAt]!, te[rangeAt]!);
+  return info;
+}
+
+function checkCreateValue(s: TypeSpec, opt: string, info: CreateInfo, src: string, a: number, b: number): void {
+  switch (opt) {
+    case 'hashsize':
+    case 'maxelem':
+    case 'size':
+    case 'initval':
+    case 'markmask': {
+      const v = checkNumber(src, a, b, 0, 0xffffffff, opt);
+      if (opt === 'maxelem') info.maxelem = v;
+      else if (opt === 'size') info.size = v;
+      else if (opt === 'markmask') info.markmask = v;
+      return;
+    }
+    case 'bucketsize':
+      checkNumber(src, a, b, 0, 255, opt);
+      return;
+    case 'timeout':
+      info.timeout = checkNumber(src, a, b, 0, MAX_TIMEOUT, opt);
+      info.ext |= X_TIMEOUT;
+      return;
+    case 'netmask':
+      info.netmask = checkNumber(src, a, b, 1, info.family === 'inet6' ? 128 : 32, opt);
+      return;
+    case 'bitmask':
+      if (info.family === 'inet6' ? !parseIPv6(src, a, b) : parseIPv4(src, a, b) < 0) addressError(src, a, b, info.family);
+      info.bitmask = src.slice(a, b);
+      return;
+    case 'range':
+      if (s.name === 'bitmap:port') {
+        if (separator(src, 45, a, b) < 0) fail(a, b, `range ${q(src, a, b)} must be FROM-TO`);
+        checkTcpUdpPort(src, a, b);
+        info.from = Math.min(lastPorts.from, lastPorts.to);
+        info.to = Math.max(lastPorts.from, lastPorts.to);
+        if (info.from < 0) delete info.from, delete info.to;
+        return;
+      }
+      if (separator(src, 47, a, b) < 0 && separator(src, 45, a, b) < 0) fail(a, b, `range ${q(src, a, b)} must be FROM-TO or a network`);
+      checkAddress(src, a, b, 'inet', IP_ANY, { noZeroCidr: false, nonZero: false });
+      info.from = lastRange.from;
+      info.to = lastRange.to;
+      return;
+  }
+}
+
+/**
+ * bitmap:ip(,mac) holds at most 65536 elements; with a netmask, the kernel widens the range to
+ * whole netmask blocks and wants its end to fall in a network starting at its start
+ * (range_to_mask() of ip_set_bitmap_ip.c), with the netmask longer than that network's prefix.
+ */
+function checkBitmapSize(info: CreateInfo, src: string, a: number, b: number): void {
+  if (info.from === undefined || info.to === undefined) return;
+  let elements = info.to - info.from + 1;
+  if (info.netmask !== undefined && info.netmask < 32) {
+    const block = 2 ** (32 - info.netmask);
+    info.from -= info.from % block;
+    info.to += block - 1 - (info.to % block);
+    let bits = 31;
+    for (; bits > 0; bits--) if (((info.to & ((0xffffffff << (32 - bits)) >>> 0)) >>> 0) === info.from) break;
+    if (bits === 0 || info.netmask <= bits) {
+      fail(a, b, `range ${q(src, a, b)} does not fit netmask ${info.netmask}: it must lie in a network shorter than the netmask`);
+    }
+    elements = 2 ** (info.netmask - bits);
+  }
+  if (elements > 65536) fail(a, b, `range ${q(src, a, b)} has more than the 65536 elements a bitmap can hold`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lines
+
+/**
+ * Splits src[a,b) into arguments as build_argv() does: blanks (space, tab, CR, LF) separate,
+ * double quotes group and are dropped, empty arguments vanish. Without quotes, ts/te/tc get
+ * the offsets of each argument in src and null comes back; with quotes, the arguments are
+ * copied and joined by single spaces into the returned string, and ts/te point into that.
+ * tc always gets the source offset where each argument starts. Sets `args`.
+ */
+export function splitArgs(src: string, a: number, b: number, ts: Int32Array, te: Int32Array, tc: Int32Array): void {
+  let n = 0;
+  let quoted = false;
+  let start = -1;
+  for (let i = a; i < b; i++) {
+    const c = src.charCodeAt(i);
+    if (c === 34) {
+      quoted = true;
+      break;
+    }
+    const blank = c === 32 || c === 9 || c === 13 || c === 10;
+    if (blank) {
+      if (start >= 0) {
+        if (n >= ts.length) fail(start, b, `more than ${MAX_ARGS} arguments on one line`);
+        ts[n] = tc[n] = start; te[n++] = i; start = -1;
+      }
+    } else if (start < 0) {
+      start = i;
+    }
+  }
+  if (!quoted) {
+    if (start >= 0) {
+      if (n >= ts.length) fail(start, b, `more than ${MAX_ARGS} arguments on one line`);
+      ts[n] = tc[n] = start; te[n++] = b;
+    }
+    args.n = n;
+    args.src = src;
+    return;
+  }
+  // Quotes: copy each argument without its quote characters, slice by slice.
+  let out = '';
+  n = 0;
+  let i = a;
+  while (i < b) {
+    let c = src.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 13 || c === 10) {
+      i++;
+      continue;
+    }
+    const begin = i;
+    let seg = i;
+    let tok = '';
+    let inQuote = false;
+    let open = -1;
+    for (; i < b; i++) {
+      c = src.charCodeAt(i);
+      if (c === 34) {
+        tok += src.slice(seg, i);
+        seg = i + 1;
+        inQuote = !inQuote;
+        open = i;
+      } else if (!inQuote && (c === 32 || c === 9 || c === 13 || c === 10)) {
+        break;
+      }
+    }
+    if (inQuote) fail(open, b, 'missing close quote');
+    tok += src.slice(seg, i);
+    if (tok.length === 0) continue;
+    if (n >= ts.length) fail(begin, b, `more than ${MAX_ARGS} arguments on one line`);
+    if (n > 0) out += ' ';
+    ts[n] = out.length;
+    out += tok;
+    te[n] = out.length;
+    tc[n++] = begin;
+  }
+  args.n = n;
+  args.src = out;
+}
+
+/** What the last splitArgs found: the count, and the string ts/te point into. */
+export const args = { n: 0, src: '' };

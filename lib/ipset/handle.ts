@@ -1,0 +1,272 @@
+import { Handle, type OpenOptions } from '../handle.js';
+import { InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { binding, type IpsetExecResult } from '../native.js';
+import { ipsetError } from './errors.js';
+import { formatCreate, formatEntry, parseList, validateRestore, type KnownSet } from './syntax.js';
+import type { CreateOptions, Entry, SetInfo, SetType } from './types.js';
+
+export interface ExistOption {
+  /** Like `ipset -exist`: no error for a set/entry that already exists (or is already gone). */
+  exist?: boolean;
+}
+
+export interface ListOptions {
+  /** false: headers only, like `ipset list -t`. */
+  members?: boolean;
+}
+
+const DESTROY_RETRIES = [5, 10, 20, 40, 80, 160, 320];  // ms; about 0.6 s in all
+
+let tempCounter = 0;
+
+export class IpsetHandle extends Handle {
+  constructor(opts: OpenOptions = {}) {
+    super('ipset', opts, ipsetError);
+  }
+
+  /** Runs ipset restore-format text through libipset on this handle's thread. */
+  private exec(op: string, text: string, exist = false): Promise<IpsetExecResult> {
+    return this.native(op, (w) => binding().ipsetExec(w, text, exist));
+  }
+
+  create(name: string, type: SetType, opts: CreateOptions = {}, { exist = false }: ExistOption = {}): Promise<void> {
+    return this.run('ipset.create', async () => {
+      const line = formatCreate(name, type, opts);
+      try {
+        await this.exec('ipset.create', line + '\n', exist);
+      } catch (e) {
+        if (e instanceof UnsupportedError) {
+          const module = `ip_set_${type.replace(':', '_').replace(/,/g, '')}`;
+          e.message = `ipset.create: the running kernel has no set type ${type} (kernel module ${module})`;
+        }
+        throw e;
+      }
+    });
+  }
+
+  /** Destroys one set, or every set when no name is given. */
+  destroy(name?: string): Promise<void> {
+    return this.run('ipset.destroy', async () => {
+      const text = name === undefined ? 'destroy\n' : `destroy ${checkName(name, 'ipset.destroy')}\n`;
+      // The kernel drops a set's reference a moment after the rule that used it goes away.
+      for (let i = 0; ; i++) {
+        try {
+          await this.exec('ipset.destroy', text);
+          return;
+        } catch (e) {
+          if (!(e instanceof InUseError) || i >= DESTROY_RETRIES.length) throw e;
+          await new Promise((r) => setTimeout(r, DESTROY_RETRIES[i]));
+        }
+      }
+    });
+  }
+
+  flush(name?: string): Promise<void> {
+    return this.run('ipset.flush', async () => {
+      await this.exec('ipset.flush', name === undefined ? 'flush\n' : `flush ${checkName(name, 'ipset.flush')}\n`);
+    });
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return this.run('ipset.rename', async () => {
+      await this.exec('ipset.rename', `rename ${checkName(from, 'ipset.rename')} ${checkName(to, 'ipset.rename')}\n`);
+    });
+  }
+
+  swap(a: string, b: string): Promise<void> {
+    return this.run('ipset.swap', async () => {
+      await this.exec('ipset.swap', `swap ${checkName(a, 'ipset.swap')} ${checkName(b, 'ipset.swap')}\n`);
+    });
+  }
+
+  /** Adds one entry or many; many go to the kernel in as few messages as it accepts. */
+  add(name: string, entries: Entry | Entry[], opts: ExistOption = {}): Promise<void> {
+    return this.run('ipset.add', async () => {
+      await this.adt('add', name, entries, opts.exist ?? false);
+    });
+  }
+
+  del(name: string, entries: Entry | Entry[], opts: ExistOption = {}): Promise<void> {
+    return this.run('ipset.del', async () => {
+      await this.adt('del', name, entries, opts.exist ?? false);
+    });
+  }
+
+  test(name: string, entry: Entry): Promise<boolean> {
+    return this.run('ipset.test', async () => {
+      const known = await this.known('ipset.test', name);
+      const text = `test ${name} ${this.format('ipset.test', known, entry, 0)}\n`;
+      const r = await this.exec('ipset.test', text);
+      return !r.messages.some((m) => m.type === 'notice' && / is NOT in set /.test(m.text));
+    });
+  }
+
+  list(): Promise<SetInfo[]>;
+  list(name: string, opts?: ListOptions): Promise<SetInfo>;
+  list(name: undefined, opts?: ListOptions): Promise<SetInfo[]>;
+  list(name?: string, opts: ListOptions = {}): Promise<SetInfo | SetInfo[]> {
+    return this.run('ipset.list', async () => {
+      const terse = opts.members === false ? ' -t' : '';
+      const target = name === undefined ? '' : ` ${checkName(name, 'ipset.list')}`;
+      const r = await this.exec('ipset.list', `list${target}${terse}\n`);
+      const sets = parseList(r.output);
+      return name === undefined ? sets : sets[0]!;
+    });
+  }
+
+  /** Set names, like `ipset list -n`. */
+  names(): Promise<string[]> {
+    return this.run('ipset.names', async () => {
+      const r = await this.exec('ipset.names', 'list -n\n');
+      return r.output.split('\n').filter(Boolean);
+    });
+  }
+
+  /** The text `ipset save` prints, for one set or all. */
+  save(name?: string): Promise<string> {
+    return this.run('ipset.save', async () => {
+      const target = name === undefined ? '' : ` ${checkName(name, 'ipset.save')}`;
+      return (await this.exec('ipset.save', `save${target}\n`)).output;
+    });
+  }
+
+  /**
+   * Applies `ipset restore` text. The whole text is checked against the kernel's current sets
+   * first, so a bad line anywhere applies nothing; if the kernel still refuses a line, the sets
+   * this text created are destroyed again.
+   */
+  restore(text: string, { exist = false }: ExistOption = {}): Promise<void> {
+    return this.run('ipset.restore', async () => {
+      const known = await this.knownAll('ipset.restore');
+      const plan = validateRestore(text, known, { exist, op: 'ipset.restore' });
+      try {
+        await this.exec('ipset.restore', text, exist);
+      } catch (e) {
+        if (plan.created.length) await this.dropQuietly(plan.created);
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Replaces a set's members atomically: a temporary set of the same type is filled, swapped
+   * in, and destroyed. Packets see either the old members or the new ones, never a mix.
+   */
+  replace(name: string, entries: Entry[]): Promise<void> {
+    return this.run('ipset.replace', async () => {
+      const op = 'ipset.replace';
+      const header = await this.rawHeader(op, name);
+      const known = await this.known(op, name);
+      const tmp = tempName();
+      const lines = [`create ${tmp} ${header.type} ${header.options}`];
+      for (let i = 0; i < entries.length; i++) lines.push(`add ${tmp} ${this.format(op, known, entries[i]!, i)}`);
+      lines.push(`swap ${tmp} ${name}`, `destroy ${tmp}`, '');
+      const text = lines.join('\n');
+      validateRestore(text, new Map([[name, known]]), { exist: false, op });
+      try {
+        await this.exec(op, text);
+      } catch (e) {
+        await this.dropQuietly([tmp]);
+        throw e instanceof NlkitError ? entryContext(e, 2) : e;
+      }
+    });
+  }
+
+  private async adt(cmd: 'add' | 'del', name: string, entries: Entry | Entry[], exist: boolean): Promise<void> {
+    const op = `ipset.${cmd}`;
+    const list = Array.isArray(entries) ? entries : [entries];
+    if (list.length === 0) return;
+    // list:set members are other sets: check them against every set there is.
+    const one = await this.known(op, name);
+    const known = one.type === 'list:set' ? await this.knownAll(op) : new Map([[name, one]]);
+    const lines = new Array<string>(list.length + 1);
+    for (let i = 0; i < list.length; i++) lines[i] = `${cmd} ${name} ${this.format(op, one, list[i]!, i)}`;
+    lines[list.length] = '';
+    const text = lines.join('\n');
+    validateRestore(text, known, { exist, op });
+    try {
+      await this.exec(op, text, exist);
+    } catch (e) {
+      if (!(e instanceof NlkitError)) throw e;
+      // Without -exist every line before the failing one changed the set: undo exactly those.
+      const failed = (e as NlkitError & { line?: number }).line;
+      if (!exist && failed !== undefined && failed > 1) {
+        const undo = cmd === 'add' ? 'del' : 'add';
+        const back = lines.slice(0, failed - 1).map((l) => undo + l.slice(cmd.length)).join('\n') + '\n';
+        await this.exec(op, back, true).catch(() => undefined);
+      }
+      throw entryContext(e, 1);
+    }
+  }
+
+  private format(op: string, known: KnownSet, entry: Entry, index: number): string {
+    try {
+      return formatEntry(known.type, entry);
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) {
+        e.message = `${op}: entry ${index}: ${e.message.replace(/^[\w.]+: /, '')}`;
+        e.op = op;
+      }
+      throw e;
+    }
+  }
+
+  private async rawHeader(op: string, name: string): Promise<{ type: SetType; options: string }> {
+    const r = await this.exec(op, `list ${checkName(name, op)} -t\n`);
+    const type = /^Type: (\S+)$/m.exec(r.output)?.[1];
+    const header = /^Header: (.*)$/m.exec(r.output)?.[1] ?? '';
+    if (!type) throw new NotFoundError(`${op}: set ${name} not found`, { op, subsystem: 'ipset' });
+    return { type: type as SetType, options: header.replace(/\s*initval 0x[0-9a-f]+/, '') };
+  }
+
+  private async known(op: string, name: string): Promise<KnownSet> {
+    const r = await this.exec(op, `list ${checkName(name, op)} -t\n`);
+    const info = parseList(r.output)[0];
+    if (!info) throw new NotFoundError(`${op}: set ${name} not found`, { op, subsystem: 'ipset' });
+    return knownOf(info);
+  }
+
+  private async knownAll(op: string): Promise<Map<string, KnownSet>> {
+    const r = await this.exec(op, 'list -t\n');
+    return new Map(parseList(r.output).map((s) => [s.name, knownOf(s)]));
+  }
+
+  private async dropQuietly(names: string[]): Promise<void> {
+    const text = names.map((n) => `destroy ${n}`).join('\n') + '\n';
+    await this.exec('ipset.rollback', text).catch(() => undefined);
+  }
+}
+
+function knownOf(s: SetInfo): KnownSet {
+  const h = s.header;
+  return {
+    type: s.type,
+    family: h.family ?? 'inet',
+    timeout: h.timeout !== undefined,
+    counters: h.counters === true,
+    comment: h.comment === true,
+    skbinfo: h.skbinfo === true,
+  };
+}
+
+function checkName(name: string, op: string): string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 31 || /[\s"]/.test(name)) {
+    throw new InvalidArgumentError(`${op}: invalid set name ${JSON.stringify(name)} (1 to 31 characters, no spaces)`, {
+      op, subsystem: 'ipset', argument: String(name),
+    });
+  }
+  return name;
+}
+
+function tempName(): string {
+  return `nlkit-${process.pid.toString(36)}-${(tempCounter++).toString(36)}`.slice(0, 31);
+}
+
+/** Text lines map to entries; say which entry failed, 0-based. */
+function entryContext(e: NlkitError, firstEntryLine: number): NlkitError {
+  const line = (e as NlkitError & { line?: number }).line;
+  if (line !== undefined && line >= firstEntryLine) {
+    (e as NlkitError & { entry?: number }).entry = line - firstEntryLine;
+  }
+  return e;
+}
