@@ -8,7 +8,8 @@
       "sources": [
         "native/addon.cc",
         "native/common/worker.cc",
-        "native/ipset/exec.cc"
+        "native/ipset/exec.cc",
+        "native/ipset/send.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

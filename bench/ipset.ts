@@ -70,7 +70,7 @@ async function small() {
     const swaps = quick ? 200 : 2000;
     for (let i = 0; i < 50; i++) await h.swap('a', 'b');
     const ts = await timed(async () => { for (let i = 0; i < swaps; i++) await h.swap('a', 'b'); });
-    const toolSwap = median(Array.from({ length: 5 }, () => performance.now()).map(() => {
+    const toolSwap = median(Array.from({ length: 6 }, () => performance.now()).map(() => {
       const t0 = performance.now(); ns.run('ipset', ['swap', 'a', 'b']); return performance.now() - t0;
     }));
     rows.push([`swap two sets (mean of ${swaps})`, `${((ts / swaps) * 1000).toFixed(1)} µs`, '', `${(toolSwap * 1000).toFixed(0)} µs (\`ipset swap\` process)`, `${(toolSwap / (ts / swaps)).toFixed(0)}×`]);
@@ -82,7 +82,7 @@ async function small() {
       await h.swap('a', 'b'); await h.swap('a', 'b');
     }
     const toolChange = median([0, 1, 2].map((r) => {
-      const text = Array.from({ length: 50 }, (_, i) => `add a ${ip4(900_000 + r * 50 + i)}`).concat(Array.from({ length: 50 }, (_, i) => `del a ${ip4(5000 + r * 50 + i)}`)).join('\n') + '\n';
+      const text = Array.from({ length: 50 }, (_, i) => `add a ${ip4(900_000 + r * 50 + i)}`).concat(Array.from({ length: 50 }, (_, i) => `del a ${ip4(100_000 + r * 50 + i)}`)).join('\n') + '\n';
       const t0 = performance.now(); ns.run('ipset', ['restore'], text); return performance.now() - t0;
     }));
     const c = median(changes);

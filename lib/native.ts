@@ -24,9 +24,18 @@ export interface IpsetExecResult {
   messages: { type: 'warning' | 'notice'; text: string }[];
 }
 
+/** How far a batch of netlink messages got: `errno` is the kernel's refusal of message `acked`. */
+export interface SendResult {
+  acked: number;
+  errno: number;
+  /** ipset batches: the lineno the kernel reported for the refused entry (0: none). */
+  lineno: number;
+}
+
 export interface Binding {
   Worker: new (netnsPath?: string) => RawWorker;
   ipsetExec(worker: RawWorker, text: string, exist: boolean): Promise<IpsetExecResult>;
+  ipsetSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<SendResult>;
 }
 
 /** Debian packages that provide each shared library the addon links to. */

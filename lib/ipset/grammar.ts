@@ -6,7 +6,7 @@
 //
 // The checkers work on (src, a, b) slices of one string, so that a million-line restore text is
 // checked without cutting it into substrings; they throw a Fault carrying the slice at fault.
-import { readFileSync } from 'node:fs';
+import { ICMP, ICMPV6, protoByName, protoName, servicePort } from './netdb.js';
 import type { Family, SetType } from './types.js';
 
 export class Fault {
@@ -204,13 +204,14 @@ function v6ZeroUnder(prefix: number): boolean {
   return true;
 }
 
-/** Letters beyond hex digits, and nothing but name characters: a host name. */
+/** Only host name characters, and a letter beyond the hex digits: a host name. */
 function hostLike(src: string, a: number, b: number): boolean {
   let letter = false;
   for (let i = a; i < b; i++) {
-    const c = src.charCodeAt(i) | 0x20;
-    if (c >= 0x67 && c <= 0x7a) letter = true;
-    else if (!((c >= 0x61 && c <= 0x66) || (c >= 48 && c <= 57) || c === 0x2e || c === 0x2d || c === 0x7f)) return false;
+    const c = src.charCodeAt(i);
+    const l = c | 0x20;
+    if (l >= 0x67 && l <= 0x7a) letter = true;
+    else if (!((l >= 0x61 && l <= 0x66) || (c >= 48 && c <= 57) || c === 46 || c === 45 || c === 95)) return false;
   }
   return letter;
 }
@@ -243,12 +244,16 @@ export interface AddrRules {
   netmask?: number;
 }
 
+/** Whether an IPv4 address is all zero under the set's netmask. */
+const zero4 = (ip: number, netmask = 32) => (netmask >= 32 ? ip : ip - (ip % 2 ** (32 - netmask))) === 0;
+
 export function checkAddress(src: string, a: number, b: number, family: Family, kind: number, rules: AddrRules): void {
   const v6 = family === 'inet6';
   // Most elements are a plain address: try that before looking for separators.
-  if (!v6 && !rules.nonZero) {
+  if (!v6) {
     const ip = parseIPv4(src, a, b);
     if (ip >= 0) {
+      if (rules.nonZero && zero4(ip, rules.netmask)) fail(a, b, `all-zero address ${q(src, a, b)} cannot be stored in a hash set`);
       lastRange.from = lastRange.to = ip;
       return;
     }
@@ -299,26 +304,35 @@ export function checkAddress(src: string, a: number, b: number, family: Family, 
   } else if (to < from) {
     const t = to; to = from; from = t;
   }
-  if (from === 0 && to === 0xffffffff) fail(a, b, `range ${q(src, a, b)} covers the whole address space`);
-  if (rules.nonZero) {
-    const keep = rules.netmask === undefined || rules.netmask >= 32 ? 0 : 2 ** (32 - rules.netmask);
-    if ((keep ? from - (from % keep) : from) === 0) fail(a, b, `all-zero address ${q(src, a, b)} cannot be stored in a hash set`);
-  }
+  // FROM-TO must leave something out (the hash types loop over it); 0.0.0.0/0 is fine where /0 is.
+  if (from === 0 && to === 0xffffffff && slash < 0) fail(a, b, `range ${q(src, a, b)} covers the whole address space`);
+  if (rules.nonZero && zero4(from, rules.netmask)) fail(a, b, `all-zero address ${q(src, a, b)} cannot be stored in a hash set`);
   lastRange.from = from;
   lastRange.to = to;
 }
 
+/**
+ * Six hex groups separated by colons, each at most 0xff, 17 characters in all (ipset_parse_ether
+ * reads each group with strtol(); its empty groups and 0x prefixes are refused here).
+ */
 export function checkMac(src: string, a: number, b: number): void {
   let groups = 0;
   let digits = 0;
+  let value = 0;
   for (let i = a; i <= b; i++) {
     const c = i < b ? src.charCodeAt(i) : 58;
     if (c === 58) {
       if (digits === 0 || ++groups > 6) break;
       digits = 0;
-    } else if (hexValue(c) < 0 || ++digits > 2) {
-      groups = -1;
-      break;
+      value = 0;
+    } else {
+      const d = hexValue(c);
+      value = value * 16 + d;
+      digits++;
+      if (d < 0 || value > 255) {
+        groups = -1;
+        break;
+      }
     }
   }
   if (groups !== 6 || b - a > 17) fail(a, b, `invalid MAC address ${q(src, a, b)}`);
@@ -339,99 +353,16 @@ export function checkSetName(src: string, a: number, b: number, what = 'set name
 }
 
 // ---------------------------------------------------------------------------------------------
-// Protocols, services, ICMP: libipset asks getprotobyname()/getservbyname(), i.e. /etc/protocols
-// and /etc/services on a "files" system; read once, when first needed.
+// Protocols, ports, ICMP types
 
-interface NetDb {
-  proto: Map<string, number>;
-  protoName: Map<number, string>;
-  /** `name/proto` -> port; undefined when /etc/services cannot be read (names are then taken on trust). */
-  service?: Map<string, number>;
-}
-let netdb: NetDb | undefined;
-
-const FALLBACK_PROTOCOLS = 'ip 0 IP\nicmp 1 ICMP\nigmp 2 IGMP\nipencap 4 IP-ENCAP\ntcp 6 TCP\nudp 17 UDP\n' +
-  'ipv6 41 IPv6\ngre 47 GRE\nesp 50 IPSEC-ESP\nah 51 IPSEC-AH\nipv6-icmp 58 IPv6-ICMP\nospf 89 OSPFIGP\n' +
-  'pim 103 PIM\nvrrp 112 VRRP\nl2tp 115 L2TP\nsctp 132 SCTP\nudplite 136 UDPLite\n';
-
-function readEtc(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'latin1');
-  } catch {
-    return undefined;
-  }
-}
-
-function db(): NetDb {
-  if (netdb) return netdb;
-  const proto = new Map<string, number>();
-  const protoName = new Map<number, string>();
-  for (const line of (readEtc('/etc/protocols') ?? FALLBACK_PROTOCOLS).split('\n')) {
-    const f = line.replace(/#.*/, '').trim().split(/\s+/);
-    const num = Number(f[1]);
-    if (f.length < 2 || !Number.isInteger(num)) continue;
-    if (!protoName.has(num)) protoName.set(num, f[0]!);
-    for (const n of [f[0]!, ...f.slice(2)]) if (!proto.has(n)) proto.set(n, num);
-  }
-  const text = readEtc('/etc/services');
-  let service: Map<string, number> | undefined;
-  if (text !== undefined) {
-    service = new Map();
-    for (const line of text.split('\n')) {
-      const f = line.replace(/#.*/, '').trim().split(/\s+/);
-      const m = /^(\d+)\/(\S+)$/.exec(f[1] ?? '');
-      if (!m) continue;
-      for (const n of [f[0]!, ...f.slice(2)]) {
-        const key = `${n}/${m[2]}`;
-        if (!service.has(key)) service.set(key, Number(m[1]));
-      }
-    }
-  }
-  return (netdb = { proto, protoName, ...(service ? { service } : {}) });
-}
-
-/** The protocol number of src[a,b) as ipset_parse_proto() reads it, or -1. */
+/** The protocol number of src[a,b) as ipset_parse_proto() reads it (a number or a name), or -1. */
 export function protoNumber(src: string, a: number, b: number): number {
+  if (b - a === 3 && src.startsWith('tcp', a)) return 6;
+  if (b - a === 3 && src.startsWith('udp', a)) return 17;
   const n = cNumber(src, a, b);
   if (n >= 0) return n <= 255 ? n : -1;
-  const name = src.slice(a, b);
-  if (name.toLowerCase() === 'icmpv6') return 58;
-  return db().proto.get(name) ?? -1;
+  return protoByName(src.slice(a, b));
 }
-
-export function protoName(num: number): string {
-  return db().protoName.get(num) ?? String(num);
-}
-
-/** The port of a service name, -1 if unknown, -2 if the services database cannot be read. */
-export function servicePort(name: string, proto: string): number {
-  const s = db().service;
-  return s ? s.get(`${name}/${proto}`) ?? -1 : -2;
-}
-
-const ICMP: readonly [string, number, number][] = [
-  ['echo-reply', 0, 0], ['pong', 0, 0], ['network-unreachable', 3, 0], ['host-unreachable', 3, 1],
-  ['protocol-unreachable', 3, 2], ['port-unreachable', 3, 3], ['fragmentation-needed', 3, 4],
-  ['source-route-failed', 3, 5], ['network-unknown', 3, 6], ['host-unknown', 3, 7],
-  ['network-prohibited', 3, 9], ['host-prohibited', 3, 10], ['TOS-network-unreachable', 3, 11],
-  ['TOS-host-unreachable', 3, 12], ['communication-prohibited', 3, 13],
-  ['host-precedence-violation', 3, 14], ['precedence-cutoff', 3, 15], ['source-quench', 4, 0],
-  ['network-redirect', 5, 0], ['host-redirect', 5, 1], ['TOS-network-redirect', 5, 2],
-  ['TOS-host-redirect', 5, 3], ['echo-request', 8, 0], ['ping', 8, 0], ['router-advertisement', 9, 0],
-  ['router-solicitation', 10, 0], ['ttl-zero-during-transit', 11, 0],
-  ['ttl-zero-during-reassembly', 11, 1], ['ip-header-bad', 12, 0], ['required-option-missing', 12, 1],
-  ['timestamp-request', 13, 0], ['timestamp-reply', 14, 0], ['address-mask-request', 17, 0],
-  ['address-mask-reply', 18, 0],
-];
-const ICMPV6: readonly [string, number, number][] = [
-  ['no-route', 1, 0], ['communication-prohibited', 1, 1], ['address-unreachable', 1, 3],
-  ['port-unreachable', 1, 4], ['packet-too-big', 2, 0], ['ttl-zero-during-transit', 3, 0],
-  ['ttl-zero-during-reassembly', 3, 1], ['bad-header', 4, 0], ['unknown-header-type', 4, 1],
-  ['unknown-option', 4, 2], ['echo-request', 128, 0], ['ping', 128, 0], ['echo-reply', 129, 0],
-  ['pong', 129, 0], ['router-solicitation', 133, 0], ['router-advertisement', 134, 0],
-  ['neighbour-solicitation', 135, 0], ['neigbour-solicitation', 135, 0],
-  ['neighbour-advertisement', 136, 0], ['neigbour-advertisement', 136, 0], ['redirect', 137, 0],
-];
 
 /**
  * ICMP(v6) type/code of src[a,b): a name, or any case-insensitive prefix of one (the first in
@@ -446,14 +377,6 @@ export function icmpTypeCode(src: string, a: number, b: number, v6: boolean): nu
   const t = checkNumber(src, a, slash, 0, 255, `${what} type`);
   const c = checkNumber(src, slash + 1, b, 0, 255, `${what} code`);
   return (t << 8) | c;
-}
-
-/** The name `ipset save` prints for an ICMP(v6) type/code. */
-export function icmpName(typecode: number, v6: boolean): string {
-  const t = typecode >> 8;
-  const c = typecode & 0xff;
-  for (const [name, nt, nc] of v6 ? ICMPV6 : ICMP) if (nt === t && nc === c) return name;
-  return `${t}/${c}`;
 }
 
 /** One port: a number or a service name of `proto`. Returns the port, or -1 for an unverifiable name. */
@@ -476,6 +399,7 @@ export const lastPorts = { from: 0, to: 0 };
 
 /** PORT or FROM-TO (ipset_parse_tcpudp_port). */
 export function checkPortRange(src: string, a: number, b: number, proto: string): void {
+  if (src.charCodeAt(a) === 91) fail(a, b, `escaped port name ${q(src, a, b)} is not supported`);
   const dash = separator(src, 45, a, b);
   if (dash < 0) {
     lastPorts.from = lastPorts.to = checkPort(src, a, b, proto);
@@ -614,7 +538,7 @@ export function typeSpec(name: string): TypeSpec | undefined {
 // Elements
 
 /** Where the last checkElement found the list:set member and its before/after reference. */
-export const lastSetRef = { name: -1, nameEnd: -1, ref: -1, refEnd: -1, before: false };
+export const lastSetRef = { name: -1, nameEnd: -1, ref: -1, refEnd: -1 };
 
 export interface ElementRules extends AddrRules {
   /** bitmap:ip / bitmap:ip,mac / bitmap:port bounds, when known. */
@@ -657,8 +581,11 @@ function checkSetCompat(src: string, a: number, b: number, comma: number): void 
   checkSetName(src, a, comma);
   checkSetName(src, c2 + 1, b);
   lastSetRef.name = a; lastSetRef.nameEnd = comma;
-  lastSetRef.ref = c2 + 1; lastSetRef.refEnd = b; lastSetRef.before = how === 'before';
+  lastSetRef.ref = c2 + 1; lastSetRef.refEnd = b;
 }
+
+/** Rules for a second address part (no set type checks those for zero; /0 is refused there). */
+const LATER_ADDRESS: AddrRules = { noZeroCidr: true, nonZero: false };
 
 function checkPart(s: TypeSpec, part: number, first: boolean, family: Family, src: string, a: number, b: number, rules: ElementRules): void {
   switch (part) {
@@ -666,7 +593,7 @@ function checkPart(s: TypeSpec, part: number, first: boolean, family: Family, sr
     case P_IP_PLAIN:
     case P_NET: {
       const kind = part === P_IP ? IP_ANY : part === P_NET ? IP_NET : IP_PLAIN;
-      checkAddress(src, a, b, family, kind, first ? rules : { noZeroCidr: rules.noZeroCidr, nonZero: false });
+      checkAddress(src, a, b, family, kind, first ? rules : LATER_ADDRESS);
       if (s.bitmap && first && rules.from !== undefined && rules.to !== undefined &&
           (lastRange.from < rules.from || lastRange.to > rules.to)) {
         fail(a, b, `element ${q(src, a, b)} is outside the range of the set`);
@@ -743,7 +670,6 @@ export function checkAdtOptions(s: TypeSpec, isAdd: boolean, src: string, ts: In
     const a = ts[i]!;
     const b = te[i]!;
     const opt = adtOption(src, a, b);
-    const named = src.charCodeAt(a) === 45 ? a + 2 : a;
     const allowed = isAdd
       ? opt !== 0 && (opt !== X_NOMATCH || s.nomatch) && (opt !== X_WILDCARD || s.wildcard) && (opt !== X_REF || s.name === 'list:set')
       : opt === X_REF && s.name === 'list:set';
@@ -790,7 +716,7 @@ export function checkAdtOptions(s: TypeSpec, isAdd: boolean, src: string, ts: In
         break;
       case X_REF:
         checkSetName(src, va, vb);
-        lastSetRef.ref = va; lastSetRef.refEnd = vb; lastSetRef.before = src.charCodeAt(named) === 98;
+        lastSetRef.ref = va; lastSetRef.refEnd = vb;
         break;
     }
     if (need >= 0 && !(ext & (1 << need))) {
@@ -936,9 +862,11 @@ function checkCreateValue(s: TypeSpec, opt: string, info: CreateInfo, src: strin
       if (s.name === 'bitmap:port') {
         if (separator(src, 45, a, b) < 0) fail(a, b, `range ${q(src, a, b)} must be FROM-TO`);
         checkTcpUdpPort(src, a, b);
-        info.from = Math.min(lastPorts.from, lastPorts.to);
-        info.to = Math.max(lastPorts.from, lastPorts.to);
-        if (info.from < 0) delete info.from, delete info.to;
+        // Unresolvable service names (no /etc/services) leave the bounds unknown.
+        if (lastPorts.from >= 0 && lastPorts.to >= 0) {
+          info.from = Math.min(lastPorts.from, lastPorts.to);
+          info.to = Math.max(lastPorts.from, lastPorts.to);
+        }
         return;
       }
       if (separator(src, 47, a, b) < 0 && separator(src, 45, a, b) < 0) fail(a, b, `range ${q(src, a, b)} must be FROM-TO or a network`);
@@ -976,44 +904,58 @@ function checkBitmapSize(info: CreateInfo, src: string, a: number, b: number): v
 
 /**
  * Splits src[a,b) into arguments as build_argv() does: blanks (space, tab, CR, LF) separate,
- * double quotes group and are dropped, empty arguments vanish. Without quotes, ts/te/tc get
- * the offsets of each argument in src and null comes back; with quotes, the arguments are
- * copied and joined by single spaces into the returned string, and ts/te point into that.
- * tc always gets the source offset where each argument starts. Sets `args`.
+ * double quotes group and are dropped, empty arguments vanish. Sets `args`; ts/te get each
+ * argument's offsets in args.src, tc where it starts in src. args.src is src itself unless a
+ * quote stands inside an argument (a"b c"d): then the arguments are copied, joined by spaces.
  */
 export function splitArgs(src: string, a: number, b: number, ts: Int32Array, te: Int32Array, tc: Int32Array): void {
   let n = 0;
-  let quoted = false;
-  let start = -1;
-  for (let i = a; i < b; i++) {
-    const c = src.charCodeAt(i);
-    if (c === 34) {
-      quoted = true;
-      break;
-    }
-    const blank = c === 32 || c === 9 || c === 13 || c === 10;
-    if (blank) {
-      if (start >= 0) {
-        if (n >= ts.length) fail(start, b, `more than ${MAX_ARGS} arguments on one line`);
-        ts[n] = tc[n] = start; te[n++] = i; start = -1;
-      }
-    } else if (start < 0) {
-      start = i;
-    }
-  }
-  if (!quoted) {
-    if (start >= 0) {
-      if (n >= ts.length) fail(start, b, `more than ${MAX_ARGS} arguments on one line`);
-      ts[n] = tc[n] = start; te[n++] = b;
-    }
-    args.n = n;
-    args.src = src;
-    return;
-  }
-  // Quotes: copy each argument without its quote characters, slice by slice.
-  let out = '';
-  n = 0;
   let i = a;
+  let last = a;
+  while (i < b) {
+    let c = src.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 13 || c === 10) {
+      i++;
+      continue;
+    }
+    const begin = i;
+    let s = i;
+    let e: number;
+    if (c === 34) {
+      // "..." as a whole argument stays a slice of src.
+      const close = src.indexOf('"', i + 1);
+      if (close < 0 || close >= b) fail(i, b, 'missing close quote');
+      c = close + 1 < b ? src.charCodeAt(close + 1) : 32;
+      if (!(c === 32 || c === 9 || c === 13 || c === 10)) return splitQuoted(src, a, b, ts, te, tc);
+      s = i + 1;
+      e = close;
+      i = close + 1;
+      if (s === e) continue;
+    } else {
+      for (; i < b; i++) {
+        c = src.charCodeAt(i);
+        if (c === 32 || c === 9 || c === 13 || c === 10) break;
+        if (c === 34) return splitQuoted(src, a, b, ts, te, tc);
+      }
+      e = i;
+    }
+    if (n >= ts.length) fail(s, b, `more than ${MAX_ARGS} arguments on one line`);
+    ts[n] = s;
+    te[n] = e;
+    tc[n++] = begin;
+    last = i;
+  }
+  args.n = n;
+  args.src = src;
+  args.end = last;
+}
+
+/** splitArgs for quotes inside arguments: copy each argument without its quotes. */
+function splitQuoted(src: string, a: number, b: number, ts: Int32Array, te: Int32Array, tc: Int32Array): void {
+  let out = '';
+  let n = 0;
+  let i = a;
+  let last = a;
   while (i < b) {
     let c = src.charCodeAt(i);
     if (c === 32 || c === 9 || c === 13 || c === 10) {
@@ -1045,10 +987,12 @@ export function splitArgs(src: string, a: number, b: number, ts: Int32Array, te:
     out += tok;
     te[n] = out.length;
     tc[n++] = begin;
+    last = i;
   }
   args.n = n;
   args.src = out;
+  args.end = last;
 }
 
-/** What the last splitArgs found: the count, and the string ts/te point into. */
-export const args = { n: 0, src: '' };
+/** What the last splitArgs found: the count, the string ts/te point into, where the last argument ended in src. */
+export const args = { n: 0, src: '', end: 0 };

@@ -1,6 +1,8 @@
 import { Handle, type OpenOptions } from '../handle.js';
 import { InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError } from '../errors.js';
-import { binding, type IpsetExecResult } from '../native.js';
+import { binding, type IpsetExecResult, type SendResult } from '../native.js';
+import { kernelError } from './kernel-errors.js';
+import { Cmd, IPSET_ERR_EXIST, simpleMessage, type Batch } from './wire.js';
 import { ipsetError } from './errors.js';
 import { formatCreate, formatEntry, parseList, validateRestore, type KnownSet } from './syntax.js';
 import type { CreateOptions, Entry, SetInfo, SetType } from './types.js';
@@ -22,6 +24,15 @@ let tempCounter = 0;
 export class IpsetHandle extends Handle {
   constructor(opts: OpenOptions = {}) {
     super('ipset', opts, ipsetError);
+  }
+
+  /** Sends netlink messages built in TypeScript; a refusal becomes the matching typed error. */
+  private async send(op: string, batch: Batch, cmd: Cmd, type?: string): Promise<SendResult> {
+    const r = await this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends));
+    if (r.errno !== 0 && !(cmd === Cmd.Test && r.errno === IPSET_ERR_EXIST)) {
+      throw kernelError(op, { errno: r.errno, cmd, ...(type ? { type } : {}), ...(r.lineno ? { entry: r.lineno - 1 } : {}) });
+    }
+    return r;
   }
 
   /** Runs ipset restore-format text through libipset on this handle's thread. */
@@ -47,11 +58,11 @@ export class IpsetHandle extends Handle {
   /** Destroys one set, or every set when no name is given. */
   destroy(name?: string): Promise<void> {
     return this.run('ipset.destroy', async () => {
-      const text = name === undefined ? 'destroy\n' : `destroy ${checkName(name, 'ipset.destroy')}\n`;
+      const msg = simpleMessage(Cmd.Destroy, name === undefined ? undefined : checkName(name, 'ipset.destroy'));
       // The kernel drops a set's reference a moment after the rule that used it goes away.
       for (let i = 0; ; i++) {
         try {
-          await this.exec('ipset.destroy', text);
+          await this.send('ipset.destroy', msg, Cmd.Destroy);
           return;
         } catch (e) {
           if (!(e instanceof InUseError) || i >= DESTROY_RETRIES.length) throw e;
@@ -63,19 +74,19 @@ export class IpsetHandle extends Handle {
 
   flush(name?: string): Promise<void> {
     return this.run('ipset.flush', async () => {
-      await this.exec('ipset.flush', name === undefined ? 'flush\n' : `flush ${checkName(name, 'ipset.flush')}\n`);
+      await this.send('ipset.flush', simpleMessage(Cmd.Flush, name === undefined ? undefined : checkName(name, 'ipset.flush')), Cmd.Flush);
     });
   }
 
   rename(from: string, to: string): Promise<void> {
     return this.run('ipset.rename', async () => {
-      await this.exec('ipset.rename', `rename ${checkName(from, 'ipset.rename')} ${checkName(to, 'ipset.rename')}\n`);
+      await this.send('ipset.rename', simpleMessage(Cmd.Rename, checkName(from, 'ipset.rename'), checkName(to, 'ipset.rename')), Cmd.Rename);
     });
   }
 
   swap(a: string, b: string): Promise<void> {
     return this.run('ipset.swap', async () => {
-      await this.exec('ipset.swap', `swap ${checkName(a, 'ipset.swap')} ${checkName(b, 'ipset.swap')}\n`);
+      await this.send('ipset.swap', simpleMessage(Cmd.Swap, checkName(a, 'ipset.swap'), checkName(b, 'ipset.swap')), Cmd.Swap);
     });
   }
 

@@ -1,11 +1,8 @@
 // Checks a whole `ipset restore` text before any of it is applied: libipset applies a restore
 // line by line and stops at the first error, leaving everything before it in place.
-import { ExistsError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
-import {
-  Fault, MAX_ARGS, MAX_LINE_BYTES, X_COMMENT, X_COUNTERS, X_SKBINFO, X_TIMEOUT, args, byteLength,
-  checkAdtOptions, checkCreateOptions, checkElement, checkSetName, extensionAt, lastSetRef,
-  splitArgs, typeSpec, type CreateInfo, type ElementRules, type TypeSpec,
-} from './grammar.js';
+import { ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
+import * as grammar from './grammar.js';
+import type { CreateInfo, ElementRules, TypeSpec } from './grammar.js';
 import type { Family, SetType } from './types.js';
 
 /** What is known of a set that exists before the text runs (from `ipset list -t`). */
@@ -49,7 +46,17 @@ interface SetState {
   born: boolean;
   /** The name it had before the text, for known sets. */
   origin?: string;
+  /** Member names of a list:set created in this text (unknown for sets known before it). */
+  members?: Set<string>;
 }
+
+// Local names: module bindings can cost a getter call each under some loaders (tsx), in a
+// loop that runs once per line.
+const {
+  Fault, MAX_ARGS, MAX_LINE_BYTES, X_COMMENT, X_COUNTERS, X_SKBINFO, X_TIMEOUT, args, byteLength,
+  checkAdtOptions, checkCreateOptions, checkElement, checkSetName, extensionAt, lastSetRef,
+  splitArgs, typeSpec,
+} = grammar;
 
 const EXT_NAMES = ['timeout', 'counters', 'comment', 'skbinfo'];
 const EXT_OPTIONS = ['timeout', 'packets/bytes', 'comment', 'skbmark/skbprio/skbqueue'];
@@ -110,6 +117,18 @@ export function validateRestore(text: string, known: ReadonlyMap<string, KnownSe
   const live = new Map<string, SetState | null>();
   let knownGone = false;
   const touched = new Set<string>();
+  // The kernel counts references per name (a swap leaves them in place): list:set members
+  // added in this text cannot be destroyed or renamed.
+  const refs = new Map<string, number>();
+  const ref = (name: string, d: number) => refs.set(name, (refs.get(name) ?? 0) + d);
+  const release = (st: SetState | undefined) => {
+    if (!st?.members) return;
+    for (const m of st.members) ref(m, -1);
+    st.members.clear();
+  };
+  const inUse = (i: number, name: string, what: string) => {
+    if ((refs.get(name) ?? 0) > 0) throw at(InUseError, i, `set '${name}' cannot be ${what}: a list:set of this text holds it`);
+  };
   const ts = new Int32Array(MAX_ARGS);
   const te = new Int32Array(MAX_ARGS);
   const tc = new Int32Array(MAX_ARGS);
@@ -182,7 +201,8 @@ export function validateRestore(text: string, known: ReadonlyMap<string, KnownSe
       throw f;
     }
     let n = args.n;
-    if (n === MAX_ARGS && args.src === text && te[n - 1]! < end) {
+    // build_argv() fails on any character after its 30th argument, even a blank.
+    if (n === MAX_ARGS && args.end < end) {
       throw error(InvalidArgumentError, ts[n - 1]!, end, `more than ${MAX_ARGS} arguments on one line`);
     }
     try {
@@ -253,7 +273,17 @@ export function validateRestore(text: string, known: ReadonlyMap<string, KnownSe
           const bit = missing & X_TIMEOUT ? 0 : missing & X_COUNTERS ? 1 : missing & X_COMMENT ? 2 : 3;
           throw at(InvalidArgumentError, extensionAt[bit]!, `${EXT_OPTIONS[bit]} cannot be used: set '${lastName}' was created without ${EXT_NAMES[bit]} support`);
         }
-        if (st.spec.name === 'list:set') checkMember(cmd === C_ADD);
+        if (st.spec.name === 'list:set') {
+          const member = checkMember(cmd === C_ADD);
+          if (st.members && lastSetRef.ref >= 0 && !st.members.has(args.src.slice(lastSetRef.ref, lastSetRef.refEnd))) {
+            throw error(InvalidArgumentError, lastSetRef.ref, lastSetRef.refEnd, `set '${args.src.slice(lastSetRef.ref, lastSetRef.refEnd)}' named by before/after is not in list '${lastName}'`);
+          }
+          if (st.members && st.members.has(member) !== (cmd === C_ADD)) {
+            if (cmd === C_ADD) st.members.add(member);
+            else st.members.delete(member);
+            ref(member, cmd === C_ADD ? 1 : -1);
+          }
+        }
         continue;
       }
 
@@ -282,14 +312,19 @@ export function validateRestore(text: string, known: ReadonlyMap<string, KnownSe
       if (name !== undefined) checkSetName(args.src, ts[1]!, te[1]!);
       if (cmd === C_DESTROY || cmd === C_FLUSH) {
         if (name === undefined) {
+          if (cmd === C_DESTROY) for (const r of refs.keys()) inUse(0, r, 'destroyed');
           for (const s of existing()) {
             touched.add(s);
+            release(lookup(s));
             if (cmd === C_DESTROY) live.set(s, null);
           }
           if (cmd === C_DESTROY) knownGone = true;
         } else {
-          if (!lookup(name)) throw at(NotFoundError, 1, `set '${name}' does not exist`);
+          const st = lookup(name);
+          if (!st) throw at(NotFoundError, 1, `set '${name}' does not exist`);
+          if (cmd === C_DESTROY) inUse(1, name, 'destroyed');
           touched.add(name);
+          release(st);
           if (cmd === C_DESTROY) live.set(name, null);
         }
         continue;
@@ -302,6 +337,7 @@ export function validateRestore(text: string, known: ReadonlyMap<string, KnownSe
       const to = lookup(other);
       if (!from) throw at(NotFoundError, 1, `set '${name}' does not exist`);
       if (cmd === C_RENAME) {
+        inUse(1, name!, 'renamed');
         if (to) throw at(ExistsError, 2, `set '${other}' already exists: cannot rename '${name}' to it`);
         live.set(name!, null);
         live.set(other, from);
@@ -322,7 +358,8 @@ export function validateRestore(text: string, known: ReadonlyMap<string, KnownSe
     }
   }
 
-  function checkMember(isAdd: boolean): void {
+  /** The list:set member of the current line, checked to exist. */
+  function checkMember(isAdd: boolean): string {
     const member = args.src.slice(lastSetRef.name, lastSetRef.nameEnd);
     const m = lookup(member);
     if (!m) throw error(NotFoundError, lastSetRef.name, lastSetRef.nameEnd, `set '${member}' to be ${isAdd ? 'added to' : 'deleted from'} '${lastName}' does not exist`);
@@ -331,6 +368,7 @@ export function validateRestore(text: string, known: ReadonlyMap<string, KnownSe
       const ref = args.src.slice(lastSetRef.ref, lastSetRef.refEnd);
       if (!lookup(ref)) throw error(NotFoundError, lastSetRef.ref, lastSetRef.refEnd, `set '${ref}' named by before/after does not exist`);
     }
+    return member;
   }
 
   const created: string[] = [];
@@ -363,13 +401,14 @@ function fromCreate(spec: TypeSpec, info: CreateInfo): SetState {
     rules.from = info.from;
     rules.to = info.to;
   }
-  return { spec, family: spec.families === 'both' ? info.family : 'inet', ext: info.ext, info, rules, born: true };
+  const st: SetState = { spec, family: spec.families === 'both' ? info.family : 'inet', ext: info.ext, info, rules, born: true };
+  if (spec.name === 'list:set') st.members = new Set();
+  return st;
 }
 
 /** Why `ipset -exist create` would still refuse to recreate `old` as `now` (the kernel's same_set()). */
 function incompatible(old: SetState, now: SetState): string {
   if (old.spec.name !== now.spec.name) return `with type ${old.spec.name}`;
-  if (old.spec.families === 'both' && old.family !== now.family) return `with family ${old.family}`;
   if (old.ext !== now.ext) return 'with other extensions (timeout, counters, comment, skbinfo)';
   const a = old.info;
   const b = now.info!;

@@ -5,8 +5,9 @@ import { InvalidArgumentError } from '../errors.js';
 import {
   Fault, MAX_ARGS, MAX_COMMENT, MAX_TIMEOUT, P_BMPORT, P_IFACE, P_IP, P_IP_PLAIN, P_MAC, P_MARK, P_NET,
   P_PORT, P_SET, TYPES, args, byteLength, cNumber, checkAdtOptions, checkCreateOptions, checkElement,
-  icmpName, icmpTypeCode, protoName, protoNumber, servicePort, splitArgs, type TypeSpec,
+  icmpTypeCode, protoNumber, splitArgs, type TypeSpec,
 } from './grammar.js';
+import { icmpName, protoName, servicePort } from './netdb.js';
 import type { CreateOptions, Entry, EntryObject, Family, SetType } from './types.js';
 
 export { validateRestore, type KnownSet, type RestoreOptions, type RestorePlan } from './restore-text.js';
@@ -97,6 +98,8 @@ const EXTENSION_FIELDS = new Set(['timeout', 'packets', 'bytes', 'comment', 'skb
 export function formatEntry(type: SetType, entry: Entry): string {
   const s = specOf(type);
   if (typeof entry === 'string') {
+    // A line break would start a command of its own in the restore text.
+    if (/[\r\n]/.test(entry)) throw invalid('an entry may not contain line breaks', entry);
     checkEntryText(s, entry);
     return entry;
   }
@@ -122,7 +125,9 @@ export function formatEntry(type: SetType, entry: Entry): string {
   for (let i = 0; i < s.parts.length; i++) {
     const p = s.parts[i]!;
     const field = names[i]!;
-    const v = e[field];
+    let v = e[field];
+    // A protocol without ports (gre, esp, ...) takes the pseudo port 0.
+    if (v === undefined && p === P_PORT && typeof e.proto === 'string' && ![6, 17, 132, 136, 1, 58].includes(protoNumber(e.proto, 0, e.proto.length))) v = 0;
     if (v === undefined) {
       if (s.lastOptional && i === s.parts.length - 1) break;
       throw invalid(`a ${type} entry needs '${field}'`, field);
@@ -145,12 +150,22 @@ export function formatEntry(type: SetType, entry: Entry): string {
     out += ` comment "${c}"`;
   }
   if (e.skbmark !== undefined) {
-    out += ` skbmark ${typeof e.skbmark === 'number' ? `0x${integer(e.skbmark, 'skbmark', 0xffffffff).toString(16)}` : text(e.skbmark, 'skbmark')}`;
+    out += ` skbmark ${typeof e.skbmark === 'number' ? `0x${integer(e.skbmark, 'skbmark', 0xffffffff).toString(16)}` : hexes(text(e.skbmark, 'skbmark'), /^0x([0-9a-f]{1,8})(?:\/0x([0-9a-f]{1,8}))?$/i, '0x', '/0x')}`;
   }
-  if (e.skbprio !== undefined) out += ` skbprio ${text(e.skbprio, 'skbprio')}`;
+  if (e.skbprio !== undefined) out += ` skbprio ${hexes(text(e.skbprio, 'skbprio'), /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i, '', ':')}`;
   if (e.skbqueue !== undefined) out += ` skbqueue ${integer(e.skbqueue, 'skbqueue', 65535)}`;
   checkEntryText(s, out);
   return out;
+}
+
+/** Hex numbers as `ipset save` prints them (lower case, no leading zeros); anything else as given, for the checks to refuse. */
+function hexes(v: string, re: RegExp, prefix: string, sep: string): string {
+  const m = re.exec(v);
+  if (!m) return v;
+  const h = (x: string) => parseInt(x, 16).toString(16);
+  // A full mask is how save prints a mark without one.
+  const second = m[2] === undefined || (sep === '/0x' && parseInt(m[2], 16) === 0xffffffff) ? '' : `${sep}${h(m[2])}`;
+  return `${prefix}${h(m[1]!)}${second}`;
 }
 
 function text(v: unknown, field: string): string {
@@ -202,10 +217,9 @@ function formatPart(p: number, field: string, v: unknown, e: EntryObject, family
 /** [proto:]port as `ipset save` prints it: protocol by name, services and ICMP types resolved. */
 function formatPort(p: number, v: unknown, proto: string | undefined, family: Family): string {
   const raw = typeof v === 'number' ? String(integer(v, 'port', 65535)) : text(v, 'port');
-  if (proto === undefined) {
-    if (p === P_BMPORT || !raw.includes(':')) return p === P_BMPORT ? portRange(raw, 'tcp') : `tcp:${portRange(raw, 'tcp')}`;
-    return raw;
-  }
+  const colon = raw.indexOf(':');
+  if (proto === undefined && colon > 0) return formatPort(p, raw.slice(colon + 1), raw.slice(0, colon), family);
+  if (proto === undefined) return p === P_BMPORT ? portRange(raw, 'tcp') : `tcp:${portRange(raw, 'tcp')}`;
   const num = protoNumber(text(proto, 'proto'), 0, proto.length);
   if (num <= 0) throw invalid(`unknown protocol '${proto}'`, 'proto');
   const name = protoName(num);
