@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { Handle, type OpenOptions } from '../handle.js';
 import { InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError } from '../errors.js';
 import { binding, type IpsetExecResult, type SendResult } from '../native.js';
@@ -22,12 +23,32 @@ const DESTROY_RETRIES = [5, 10, 20, 40, 80, 160, 320];  // ms; about 0.6 s in al
 let tempCounter = 0;
 
 export class IpsetHandle extends Handle {
+  #supported: Promise<void> | undefined;
+
   constructor(opts: OpenOptions = {}) {
     super('ipset', opts, ipsetError);
   }
 
+  /**
+   * Once per handle: does this kernel speak ipset at all? Without ip_set, nfnetlink answers
+   * every ipset message with EINVAL, which would otherwise read as bad input.
+   */
+  private supported(op: string): Promise<void> {
+    const probe = simpleMessage(Cmd.Protocol);
+    this.#supported ??= this.native(op, (w) => binding().ipsetSend(w, probe.bytes, probe.ends))
+      .then((r) => {
+        if (r.errno === 0) return;
+        if (r.errno === constants.errno.EPERM) throw kernelError(op, { errno: r.errno, cmd: Cmd.Protocol });
+        throw new UnsupportedError(`${op}: the running kernel has no ipset support (kernel module ip_set, CONFIG_IP_SET)`, {
+          op, subsystem: 'ipset', errno: r.errno,
+        });
+      });
+    return this.#supported;
+  }
+
   /** Sends netlink messages built in TypeScript; a refusal becomes the matching typed error. */
   private async send(op: string, batch: Batch, cmd: Cmd, type?: string): Promise<SendResult> {
+    await this.supported(op);
     const r = await this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends));
     if (r.errno !== 0 && !(cmd === Cmd.Test && r.errno === IPSET_ERR_EXIST)) {
       throw kernelError(op, { errno: r.errno, cmd, ...(type ? { type } : {}), ...(r.lineno ? { entry: r.lineno - 1 } : {}) });
@@ -36,7 +57,8 @@ export class IpsetHandle extends Handle {
   }
 
   /** Runs ipset restore-format text through libipset on this handle's thread. */
-  private exec(op: string, text: string, exist = false): Promise<IpsetExecResult> {
+  private async exec(op: string, text: string, exist = false): Promise<IpsetExecResult> {
+    await this.supported(op);
     return this.native(op, (w) => binding().ipsetExec(w, text, exist));
   }
 

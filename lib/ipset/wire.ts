@@ -8,7 +8,7 @@ const NLA_F_NESTED = 0x8000;
 export const NLA_F_NET_BYTEORDER = 0x4000;
 const AF_INET = 2;
 
-export const enum Cmd { Create = 2, Destroy = 3, Flush = 4, Rename = 5, Swap = 6, Add = 9, Del = 10, Test = 11 }
+export const enum Cmd { Protocol = 1, Create = 2, Destroy = 3, Flush = 4, Rename = 5, Swap = 6, Add = 9, Del = 10, Test = 11 }
 
 /** Top-level attributes (IPSET_ATTR_*). */
 export const enum Attr { Protocol = 1, Setname = 2, Setname2 = 3, Data = 7, Adt = 8, Lineno = 9 }
