@@ -18,8 +18,12 @@ export abstract class Handle {
   readonly netns: string | undefined;
   protected readonly worker: RawWorker;
   #closing: Promise<void> | undefined;
-  /** The last queued operation: operations run whole, one after another, in call order. */
-  #tail: Promise<unknown> = Promise.resolve();
+  /**
+   * Settles when the operations called so far have queued all their native calls. Operations
+   * start in call order; one that is a single native call releases the next at once, so a
+   * stream of them is pipelined through the worker's own FIFO queue.
+   */
+  #turn: Promise<unknown> = Promise.resolve();
 
   protected constructor(
     protected readonly subsystem: Subsystem,
@@ -37,26 +41,43 @@ export abstract class Handle {
 
   /** Waits for the operations already called, then stops the handle's thread. */
   close(): Promise<void> {
-    this.#closing ??= this.#tail.then(() => this.worker.close());
+    // The worker runs its queue in order: once every call is queued, its close barrier
+    // settles after all of them.
+    this.#closing ??= this.#turn.then(() => this.worker.close());
     return this.#closing;
   }
 
   /**
-   * Queues one public operation (which may make several native calls). The stack is taken
-   * here, before the work is queued, so an error points at the caller's line rather than at
-   * the event loop.
+   * Queues one public operation that may make several native calls, each depending on the
+   * last; the next operation starts when this one has finished. The stack is taken here,
+   * before anything is queued, so an error points at the caller's line.
    */
   protected run<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    const site: { stack?: string } = {};
-    Error.captureStackTrace(site, this.run);
-    if (this.closed) {
-      return Promise.reject(withSite(new HandleClosedError(`${op}: handle is closed`, { op, subsystem: this.subsystem }), site));
-    }
-    const p = this.#tail.then(fn).catch((e: unknown) => {
+    const site = callSite(this.run);
+    if (this.closed) return Promise.reject(this.closedError(op, site));
+    const p = this.#turn.then(fn);
+    this.#turn = p.catch(() => undefined);
+    return p.catch((e: unknown) => {
       throw withSite(this.toError(op, e), site);
     });
-    this.#tail = p.catch(() => undefined);
-    return p;
+  }
+
+  /** Queues an operation that is exactly one native call. */
+  protected runOne<T>(op: string, call: (w: RawWorker) => Promise<T>): Promise<T> {
+    const site = callSite(this.runOne);
+    if (this.closed) return Promise.reject(this.closedError(op, site));
+    let result!: Promise<T>;
+    const queued = this.#turn.then(() => {
+      result = call(this.worker);
+    });
+    this.#turn = queued;
+    return queued.then(() => result).catch((e: unknown) => {
+      throw withSite(this.toError(op, e), site);
+    });
+  }
+
+  private closedError(op: string, site: { stack?: string }): NlkitError {
+    return withSite(new HandleClosedError(`${op}: handle is closed`, { op, subsystem: this.subsystem }), site);
   }
 
   /** One native call on the handle's thread; failures become NlkitErrors named after `op`. */
@@ -77,6 +98,12 @@ export abstract class Handle {
     if (e.kind === 'netns') return new NotFoundError(`${op}: ${e.message}`, { op, subsystem: 'netns', errno: e.errno });
     return this.mapFailure(op, e);
   }
+}
+
+function callSite(fn: Function): { stack?: string } {
+  const site: { stack?: string } = {};
+  Error.captureStackTrace(site, fn);
+  return site;
 }
 
 /** Keeps the error's own first line and puts the caller's frames under it. */

@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import { Handle, type OpenOptions } from '../handle.js';
 import { InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError } from '../errors.js';
-import { binding, type IpsetExecResult, type SendResult } from '../native.js';
+import { binding, type IpsetExecResult, type RawWorker, type SendResult } from '../native.js';
 import { kernelError } from './kernel-errors.js';
 import { Cmd, IPSET_ERR_EXIST, simpleMessage, type Batch } from './wire.js';
 import { ipsetError } from './errors.js';
@@ -24,6 +24,7 @@ let tempCounter = 0;
 
 export class IpsetHandle extends Handle {
   #supported: Promise<void> | undefined;
+  #supportedOk = false;
 
   constructor(opts: OpenOptions = {}) {
     super('ipset', opts, ipsetError);
@@ -37,7 +38,10 @@ export class IpsetHandle extends Handle {
     const probe = simpleMessage(Cmd.Protocol);
     this.#supported ??= this.native(op, (w) => binding().ipsetSend(w, probe.bytes, probe.ends))
       .then((r) => {
-        if (r.errno === 0) return;
+        if (r.errno === 0) {
+          this.#supportedOk = true;
+          return;
+        }
         if (r.errno === constants.errno.EPERM) throw kernelError(op, { errno: r.errno, cmd: Cmd.Protocol });
         throw new UnsupportedError(`${op}: the running kernel has no ipset support (kernel module ip_set, CONFIG_IP_SET)`, {
           op, subsystem: 'ipset', errno: r.errno,
@@ -54,6 +58,24 @@ export class IpsetHandle extends Handle {
       throw kernelError(op, { errno: r.errno, cmd, ...(type ? { type } : {}), ...(r.lineno ? { entry: r.lineno - 1 } : {}) });
     }
     return r;
+  }
+
+  /** A command that is one message (flush, rename, swap): pipelined once the kernel is known to speak ipset. */
+  private simple(op: string, cmd: Cmd, a?: string, b?: string): Promise<void> {
+    let msg: Batch;
+    try {
+      msg = simpleMessage(cmd, a === undefined ? undefined : checkName(a, op), b === undefined ? undefined : checkName(b, op));
+    } catch (e) {
+      return this.run(op, () => Promise.reject(e));
+    }
+    const call = (w: RawWorker) => binding().ipsetSend(w, msg.bytes, msg.ends).then((r) => {
+      if (r.errno !== 0) throw kernelError(op, { errno: r.errno, cmd });
+    });
+    if (this.#supportedOk) return this.runOne(op, call);
+    return this.run(op, async () => {
+      await this.supported(op);
+      await this.native(op, call);
+    });
   }
 
   /** Runs ipset restore-format text through libipset on this handle's thread. */
@@ -95,21 +117,15 @@ export class IpsetHandle extends Handle {
   }
 
   flush(name?: string): Promise<void> {
-    return this.run('ipset.flush', async () => {
-      await this.send('ipset.flush', simpleMessage(Cmd.Flush, name === undefined ? undefined : checkName(name, 'ipset.flush')), Cmd.Flush);
-    });
+    return this.simple('ipset.flush', Cmd.Flush, name);
   }
 
   rename(from: string, to: string): Promise<void> {
-    return this.run('ipset.rename', async () => {
-      await this.send('ipset.rename', simpleMessage(Cmd.Rename, checkName(from, 'ipset.rename'), checkName(to, 'ipset.rename')), Cmd.Rename);
-    });
+    return this.simple('ipset.rename', Cmd.Rename, from, to);
   }
 
   swap(a: string, b: string): Promise<void> {
-    return this.run('ipset.swap', async () => {
-      await this.send('ipset.swap', simpleMessage(Cmd.Swap, checkName(a, 'ipset.swap'), checkName(b, 'ipset.swap')), Cmd.Swap);
-    });
+    return this.simple('ipset.swap', Cmd.Swap, a, b);
   }
 
   /** Adds one entry or many; many go to the kernel in as few messages as it accepts. */

@@ -2,6 +2,7 @@
 // network namespace once, then runs its jobs in call order. libuv's pool never calls setns.
 #pragma once
 #include <napi.h>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -40,6 +41,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job*> queue_;
+  std::atomic<size_t> queued_{0};
   bool stopping_ = false;
   bool closed_ = false;
   bool released_ = false;
