@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
+import { spawnSync } from 'node:child_process';
 import { open } from '../../lib/ipset/index.js';
 import { HandleClosedError, NotFoundError } from '../../lib/errors.js';
 import { kernelSkipReason, withNetns } from '../helpers/netns.js';
@@ -92,6 +93,20 @@ describe('ipset operations', { skip }, () => {
   it('a namespace that does not exist is NotFoundError at open()', () => {
     assert.throws(() => open({ netns: 'nlkit-no-such-namespace' }), NotFoundError);
   });
+
+  it('an idle handle that was never closed does not keep the process alive', () =>
+    withNetns(1, async (ns) => {
+      const lib = new URL('../../lib/ipset/index.ts', import.meta.url).pathname;
+      const code = `import { open } from ${JSON.stringify(lib)};
+        const h = open({ netns: ${JSON.stringify(ns.path)} });
+        await h.create('idle', 'hash:ip');
+        console.log('created');`;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.signal, null, 'the process had to be killed: the handle kept it alive');
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.trim(), 'created');
+      assert.equal(ns.run('ipset', ['list', '-n']).trim(), 'idle');
+    }));
 
   it('worker_threads can use nlkit', () =>
     withNetns(1, async (ns) => {
