@@ -6,6 +6,8 @@
 //
 // The checkers work on (src, a, b) slices of one string, so that a million-line restore text is
 // checked without cutting it into substrings; they throw a Fault carrying the slice at fault.
+// What an element and its options parse to is left in module records (elem, MAC, lastPorts,
+// lastSetRef, adtValues), as libipset's data blob holds it, for encode.ts to send.
 import { ICMP, ICMPV6, protoByName, protoName, servicePort } from './netdb.js';
 import type { Family, SetType } from './types.js';
 
@@ -13,7 +15,7 @@ export class Fault {
   constructor(readonly pos: number, readonly end: number, readonly msg: string) {}
 }
 
-function fail(pos: number, end: number, msg: string): never {
+export function fail(pos: number, end: number, msg: string): never {
   throw new Fault(pos, end, msg);
 }
 
@@ -235,6 +237,13 @@ export const IP_NET = 2;     // ipset_parse_ip4_net6: IPv4 address, CIDR or rang
 /** The range the last checkAddress accepted (IPv4 only), for bitmap bounds. */
 export const lastRange = { from: 0, to: 0 };
 
+/**
+ * The last address checkAddress accepted, as libipset puts it in its data blob: the address as
+ * written (not masked: the kernel masks it), `to` the end of a FROM-TO range and `cidr` the
+ * prefix length when written (-1 when not). An IPv6 address is in V6.
+ */
+export const lastAddr = { v6: false, ip: 0, to: -1, cidr: -1 };
+
 export interface AddrRules {
   /** The kernel refuses /0 (all types but hash:net,iface). */
   noZeroCidr: boolean;
@@ -255,6 +264,10 @@ export function checkAddress(src: string, a: number, b: number, family: Family, 
     if (ip >= 0) {
       if (rules.nonZero && zero4(ip, rules.netmask)) fail(a, b, `all-zero address ${q(src, a, b)} cannot be stored in a hash set`);
       lastRange.from = lastRange.to = ip;
+      lastAddr.v6 = false;
+      lastAddr.ip = ip;
+      lastAddr.to = -1;
+      lastAddr.cidr = -1;
       return;
     }
   }
@@ -293,10 +306,18 @@ export function checkAddress(src: string, a: number, b: number, family: Family, 
     if (rules.nonZero && v6ZeroUnder(Math.min(cidr, rules.netmask ?? 128))) {
       fail(a, b, `all-zero address ${q(src, a, b)} cannot be stored in a hash set`);
     }
+    lastAddr.v6 = true;
+    lastAddr.ip = 0;
+    lastAddr.to = -1;
+    lastAddr.cidr = slash >= 0 ? cidr : -1;
     return;
   }
   let from = parseIPv4(src, a, end);
   if (from < 0) addressError(src, a, end, family);
+  lastAddr.v6 = false;
+  lastAddr.ip = from;
+  lastAddr.to = to;
+  lastAddr.cidr = slash >= 0 ? cidr : -1;
   if (to < 0) {
     const host = 2 ** (32 - cidr);
     from -= from % host;
@@ -311,9 +332,13 @@ export function checkAddress(src: string, a: number, b: number, family: Family, 
   lastRange.to = to;
 }
 
+/** The bytes of the last MAC address checkMac accepted. */
+export const MAC = new Uint8Array(6);
+
 /**
  * Six hex groups separated by colons, each at most 0xff, 17 characters in all (ipset_parse_ether
- * reads each group with strtol(); its empty groups and 0x prefixes are refused here).
+ * reads each group with strtol(); its empty groups and 0x prefixes are refused here). The bytes
+ * go to MAC.
  */
 export function checkMac(src: string, a: number, b: number): void {
   let groups = 0;
@@ -322,7 +347,12 @@ export function checkMac(src: string, a: number, b: number): void {
   for (let i = a; i <= b; i++) {
     const c = i < b ? src.charCodeAt(i) : 58;
     if (c === 58) {
-      if (digits === 0 || ++groups > 6) break;
+      // An empty group, or a seventh (a trailing colon included): refused, as by strtol's loop.
+      if (digits === 0 || groups === 6) {
+        groups = -1;
+        break;
+      }
+      MAC[groups++] = value;
       digits = 0;
       value = 0;
     } else {
@@ -394,8 +424,13 @@ export function checkPort(src: string, a: number, b: number, proto: string): num
   return p;
 }
 
-/** The port range the last checkPortRange accepted (-1: a name that could not be resolved). */
-export const lastPorts = { from: 0, to: 0 };
+/**
+ * The port range the last checkPortRange accepted (-1: a name that could not be resolved);
+ * `range` tells whether a FROM-TO was written (libipset then sends the end as PORT_TO, as
+ * written). checkProtoPort and checkTcpUdpPort add `proto`, the protocol libipset sends (-1:
+ * none, as for bitmap:port), and put an ICMP type/code ((type << 8) | code) in `from`.
+ */
+export const lastPorts = { from: 0, to: 0, range: false, proto: -1 };
 
 /** PORT or FROM-TO (ipset_parse_tcpudp_port). */
 export function checkPortRange(src: string, a: number, b: number, proto: string): void {
@@ -403,45 +438,62 @@ export function checkPortRange(src: string, a: number, b: number, proto: string)
   const dash = separator(src, 45, a, b);
   if (dash < 0) {
     lastPorts.from = lastPorts.to = checkPort(src, a, b, proto);
+    lastPorts.range = false;
     return;
   }
   lastPorts.from = checkPort(src, a, dash, proto);
   lastPorts.to = checkPort(src, dash + 1, b, proto);
+  lastPorts.range = true;
 }
 
 /** [proto:]port of the hash:*port* types (ipset_parse_proto_port). */
 export function checkProtoPort(src: string, a: number, b: number, family: Family): void {
   const colon = separator(src, 58, a, b);
-  if (colon < 0) return checkPortRange(src, a, b, 'tcp');
+  if (colon < 0) {
+    checkPortRange(src, a, b, 'tcp');
+    lastPorts.proto = 6;
+    return;
+  }
   const p = protoNumber(src, a, colon);
   if (p < 0) fail(a, colon, `unknown protocol ${q(src, a, colon)}`);
   if (p === 0) fail(a, colon, `protocol ${q(src, a, colon)} (0) is not supported`);
   const s = colon + 1;
   switch (p) {
     case 6: case 17: case 132: case 136:
-      return checkPortRange(src, s, b, cNumber(src, a, colon) >= 0 ? protoName(p) : src.slice(a, colon));
+      checkPortRange(src, s, b, cNumber(src, a, colon) >= 0 ? protoName(p) : src.slice(a, colon));
+      break;
     case 1:
       if (family !== 'inet') fail(a, colon, 'protocol ICMP can be used with family inet only');
-      icmpTypeCode(src, s, b, false);
-      return;
+      lastPorts.from = lastPorts.to = icmpTypeCode(src, s, b, false);
+      lastPorts.range = false;
+      break;
     case 58:
       if (family !== 'inet6') fail(a, colon, 'protocol ICMPv6 can be used with family inet6 only');
-      icmpTypeCode(src, s, b, true);
-      return;
+      lastPorts.from = lastPorts.to = icmpTypeCode(src, s, b, true);
+      lastPorts.range = false;
+      break;
     default:
       if (b - s !== 1 || src.charCodeAt(s) !== 48) {
         fail(s, b, `protocol ${q(src, a, colon)} has no ports: use the pseudo port 0`);
       }
+      lastPorts.from = lastPorts.to = 0;
+      lastPorts.range = false;
   }
+  lastPorts.proto = p;
 }
 
 /** [tcp|udp:]port[-port] of bitmap:port (ipset_parse_tcp_udp_port). */
 export function checkTcpUdpPort(src: string, a: number, b: number): void {
   const colon = separator(src, 58, a, b);
-  if (colon < 0) return checkPortRange(src, a, b, 'tcp');
-  const p = protoNumber(src, a, colon);
-  if (p !== 6 && p !== 17) fail(a, colon, `only protocols tcp and udp are valid here, not ${q(src, a, colon)}`);
-  checkPortRange(src, colon + 1, b, cNumber(src, a, colon) >= 0 ? protoName(p) : src.slice(a, colon));
+  if (colon < 0) {
+    checkPortRange(src, a, b, 'tcp');
+  } else {
+    const p = protoNumber(src, a, colon);
+    if (p !== 6 && p !== 17) fail(a, colon, `only protocols tcp and udp are valid here, not ${q(src, a, colon)}`);
+    checkPortRange(src, colon + 1, b, cNumber(src, a, colon) >= 0 ? protoName(p) : src.slice(a, colon));
+  }
+  // ipset_parse_tcp_udp_port() takes the protocol back out: bitmap:port sends none.
+  lastPorts.proto = -1;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -537,8 +589,30 @@ export function typeSpec(name: string): TypeSpec | undefined {
 // ---------------------------------------------------------------------------------------------
 // Elements
 
-/** Where the last checkElement found the list:set member and its before/after reference. */
-export const lastSetRef = { name: -1, nameEnd: -1, ref: -1, refEnd: -1 };
+/**
+ * Where the last checkElement found the list:set member and its before/after reference (the
+ * latter also set by checkAdtOptions); `before` tells which of the two it was.
+ */
+export const lastSetRef = { name: -1, nameEnd: -1, ref: -1, refEnd: -1, before: false };
+
+/**
+ * The values the last checkElement parsed, in libipset's terms (lib/data.c): the first address
+ * part (IP, IP_TO, CIDR; IPv6 in ip6), the second one (IP2, IP2_TO, CIDR2), the port part
+ * (PROTO, PORT, PORT_TO), the MAC (in MAC when `mac`), the mark and the interface. -1: not
+ * given. Positions are offsets in the checked string.
+ */
+export const elem = {
+  addrs: 0,
+  v6: false,
+  ip: 0, ipTo: -1, cidr: -1, ip6: new Uint16Array(8), ipPos: 0, ipEnd: 0,
+  ip2: 0, ip2To: -1, cidr2: -1, ip26: new Uint16Array(8), ip2Pos: 0, ip2End: 0,
+  proto: -1, port: 0, portTo: -1, portPos: 0, portEnd: 0,
+  /** A service name of the port part could not be looked up (no /etc/services): taken on trust. */
+  unresolved: false,
+  mac: false,
+  mark: 0,
+  iface: -1, ifaceEnd: -1, physdev: false,
+};
 
 export interface ElementRules extends AddrRules {
   /** bitmap:ip / bitmap:ip,mac / bitmap:port bounds, when known. */
@@ -549,6 +623,8 @@ export interface ElementRules extends AddrRules {
 /** One element: the type's parts joined by commas, each checked as libipset parses it. */
 export function checkElement(s: TypeSpec, family: Family, src: string, a: number, b: number, rules: ElementRules): void {
   if (a >= b) fail(a, b, 'empty element');
+  elem.addrs = 0;
+  elem.mac = false;
   if (s.name === 'list:set') {
     const comma = indexOfCode(src, 44, a, b);
     return comma >= 0 ? checkSetCompat(src, a, b, comma) : checkPart(s, P_SET, true, family, src, a, b, rules);
@@ -582,6 +658,7 @@ function checkSetCompat(src: string, a: number, b: number, comma: number): void 
   checkSetName(src, c2 + 1, b);
   lastSetRef.name = a; lastSetRef.nameEnd = comma;
   lastSetRef.ref = c2 + 1; lastSetRef.refEnd = b;
+  lastSetRef.before = how === 'before';
 }
 
 /** Rules for a second address part (no set type checks those for zero; /0 is refused there). */
@@ -598,28 +675,62 @@ function checkPart(s: TypeSpec, part: number, first: boolean, family: Family, sr
           (lastRange.from < rules.from || lastRange.to > rules.to)) {
         fail(a, b, `element ${q(src, a, b)} is outside the range of the set`);
       }
+      if (elem.addrs++ === 0) {
+        elem.v6 = lastAddr.v6;
+        elem.ip = lastAddr.ip;
+        elem.ipTo = lastAddr.to;
+        elem.cidr = lastAddr.cidr;
+        if (lastAddr.v6) elem.ip6.set(V6);
+        elem.ipPos = a;
+        elem.ipEnd = b;
+      } else {
+        elem.ip2 = lastAddr.ip;
+        elem.ip2To = lastAddr.to;
+        elem.cidr2 = lastAddr.cidr;
+        if (lastAddr.v6) elem.ip26.set(V6);
+        elem.ip2Pos = a;
+        elem.ip2End = b;
+      }
       return;
     }
     case P_PORT:
-      return checkProtoPort(src, a, b, family);
     case P_BMPORT:
-      checkTcpUdpPort(src, a, b);
-      if (rules.from !== undefined && rules.to !== undefined && lastPorts.from >= 0 && lastPorts.to >= 0) {
-        const lo = Math.min(lastPorts.from, lastPorts.to);
-        const hi = Math.max(lastPorts.from, lastPorts.to);
-        if (lo < rules.from || hi > rules.to) fail(a, b, `port ${q(src, a, b)} is outside the range of the set`);
+      if (part === P_PORT) {
+        checkProtoPort(src, a, b, family);
+      } else {
+        checkTcpUdpPort(src, a, b);
+        if (rules.from !== undefined && rules.to !== undefined && lastPorts.from >= 0 && lastPorts.to >= 0) {
+          const lo = Math.min(lastPorts.from, lastPorts.to);
+          const hi = Math.max(lastPorts.from, lastPorts.to);
+          if (lo < rules.from || hi > rules.to) fail(a, b, `port ${q(src, a, b)} is outside the range of the set`);
+        }
       }
+      elem.proto = lastPorts.proto;
+      elem.port = lastPorts.from;
+      elem.portTo = lastPorts.range ? lastPorts.to : -1;
+      elem.unresolved = lastPorts.from < 0 || (lastPorts.range && lastPorts.to < 0);
+      elem.portPos = a;
+      elem.portEnd = b;
       return;
     case P_MAC:
-      return checkMac(src, a, b);
-    case P_MARK:
-      checkNumber(src, a, b, 0, 0xffffffff, 'mark');
+      checkMac(src, a, b);
+      elem.mac = true;
       return;
-    case P_IFACE:
-      return checkIface(src, a, b);
+    case P_MARK:
+      elem.mark = checkNumber(src, a, b, 0, 0xffffffff, 'mark');
+      return;
+    case P_IFACE: {
+      checkIface(src, a, b);
+      const physdev = b - a >= 8 && src.startsWith('physdev:', a);
+      elem.physdev = physdev;
+      elem.iface = physdev ? a + 8 : a;
+      elem.ifaceEnd = b;
+      return;
+    }
     case P_SET:
       checkSetName(src, a, b);
       lastSetRef.name = a; lastSetRef.nameEnd = b; lastSetRef.ref = -1; lastSetRef.refEnd = -1;
+      lastSetRef.before = false;
       return;
   }
 }
@@ -631,14 +742,35 @@ export const X_TIMEOUT = 1;
 export const X_COUNTERS = 2;
 export const X_COMMENT = 4;
 export const X_SKBINFO = 8;
-const X_NOMATCH = 16;
-const X_WILDCARD = 32;
-const X_REF = 64;
-const X_PACKETS = 128;
-const X_BYTES = 256;
-const X_SKBMARK = 512;
-const X_SKBPRIO = 1024;
-const X_SKBQUEUE = 2048;
+export const X_NOMATCH = 16;
+export const X_WILDCARD = 32;
+export const X_REF = 64;
+export const X_PACKETS = 128;
+export const X_BYTES = 256;
+export const X_SKBMARK = 512;
+export const X_SKBPRIO = 1024;
+export const X_SKBQUEUE = 2048;
+
+/** The command whose options checkAdtOptions checks (libipset's `.cmd[IPSET_DEL|ADD|TEST].args`). */
+export const ADT_DEL = 0, ADT_ADD = 1, ADT_TEST = 2;
+
+/**
+ * The options the last checkAdtOptions accepted: `given` has the X_* bit of each (nomatch and
+ * wildcard included; a before/after reference is in lastSetRef), the values are as libipset
+ * sends them. The comment is src[comment, commentEnd).
+ */
+export const adtValues = {
+  given: 0,
+  timeout: 0,
+  packets: 0n,
+  bytes: 0n,
+  comment: 0,
+  commentEnd: 0,
+  skbmark: 0,
+  skbmask: 0,
+  skbprio: 0,
+  skbqueue: 0,
+};
 
 /** Token index of the first option that needs each extension (timeout, counters, comment, skbinfo). */
 export const extensionAt = new Int32Array(4);
@@ -660,24 +792,31 @@ function adtOption(src: string, a: number, b: number): number {
 }
 
 /**
- * The options of an add (isAdd) or del line: tokens [from, to) of ts/te over src. Returns the
- * extensions they need (X_* bits); extensionAt says which token asked first.
+ * The options of an add, del or test line (mode: ADT_ADD or true, ADT_DEL or false, ADT_TEST):
+ * tokens [from, to) of ts/te over src. Returns the extensions they need (X_* bits); extensionAt
+ * says which token asked first; adtValues gets the values.
  */
-export function checkAdtOptions(s: TypeSpec, isAdd: boolean, src: string, ts: Int32Array, te: Int32Array, from: number, to: number): number {
+export function checkAdtOptions(s: TypeSpec, mode: boolean | number, src: string, ts: Int32Array, te: Int32Array, from: number, to: number): number {
+  const cmd = mode === true ? ADT_ADD : mode === false ? ADT_DEL : mode;
   let seen = 0;
+  let flags = 0;
   let ext = 0;
   for (let i = from; i < to; i++) {
     const a = ts[i]!;
     const b = te[i]!;
     const opt = adtOption(src, a, b);
-    const allowed = isAdd
-      ? opt !== 0 && (opt !== X_NOMATCH || s.nomatch) && (opt !== X_WILDCARD || s.wildcard) && (opt !== X_REF || s.name === 'list:set')
-      : opt === X_REF && s.name === 'list:set';
+    const ref = opt === X_REF && s.name === 'list:set';
+    const allowed = cmd === ADT_ADD
+      ? opt !== 0 && (opt !== X_NOMATCH || s.nomatch) && (opt !== X_WILDCARD || s.wildcard) && (opt !== X_REF || ref)
+      : ref || (cmd === ADT_TEST && opt === X_NOMATCH && s.nomatch);
     if (!allowed) {
-      fail(a, b, opt ? `option ${q(src, a, b)} is not allowed in ${isAdd ? 'add' : 'del'} with set type ${s.name}`
+      fail(a, b, opt ? `option ${q(src, a, b)} is not allowed in ${cmd === ADT_ADD ? 'add' : cmd === ADT_DEL ? 'del' : 'test'} with set type ${s.name}`
         : `unknown argument ${q(src, a, b)}`);
     }
-    if (opt === X_NOMATCH || opt === X_WILDCARD) continue;
+    if (opt === X_NOMATCH || opt === X_WILDCARD) {
+      flags |= opt;
+      continue;
+    }
     if (seen & opt) fail(a, b, `option ${q(src, a, b)} is given twice`);
     if (opt === X_REF && lastSetRef.ref >= 0) fail(a, b, `before/after given twice`);
     seen |= opt;
@@ -687,7 +826,7 @@ export function checkAdtOptions(s: TypeSpec, isAdd: boolean, src: string, ts: In
     let need = -1;
     switch (opt) {
       case X_TIMEOUT:
-        checkNumber(src, va, vb, 0, MAX_TIMEOUT, 'timeout');
+        adtValues.timeout = checkNumber(src, va, vb, 0, MAX_TIMEOUT, 'timeout');
         need = 0;
         break;
       case X_PACKETS:
@@ -695,11 +834,15 @@ export function checkAdtOptions(s: TypeSpec, isAdd: boolean, src: string, ts: In
         const v = cBigNumber(src, va, vb);
         if (v < 0n) fail(va, vb, `${opt === X_PACKETS ? 'packets' : 'bytes'} ${q(src, va, vb)} is not a number`);
         if (v > 18446744073709551614n) fail(va, vb, `${q(src, va, vb)} is out of range 0-18446744073709551614`);
+        if (opt === X_PACKETS) adtValues.packets = v;
+        else adtValues.bytes = v;
         need = 1;
         break;
       }
       case X_COMMENT:
         if (byteLength(src, va, vb) > MAX_COMMENT) fail(va, vb, `comment is longer than ${MAX_COMMENT} characters`);
+        adtValues.comment = va;
+        adtValues.commentEnd = vb;
         need = 2;
         break;
       case X_SKBMARK:
@@ -711,12 +854,14 @@ export function checkAdtOptions(s: TypeSpec, isAdd: boolean, src: string, ts: In
         need = 3;
         break;
       case X_SKBQUEUE:
-        checkNumber(src, va, vb, 0, 65535, 'skbqueue');
+        adtValues.skbqueue = checkNumber(src, va, vb, 0, 65535, 'skbqueue');
         need = 3;
         break;
       case X_REF:
         checkSetName(src, va, vb);
         lastSetRef.ref = va; lastSetRef.refEnd = vb;
+        // "before"/"--before" rather than "after"/"--after"
+        lastSetRef.before = b - a === 6 || b - a === 8;
         break;
     }
     if (need >= 0 && !(ext & (1 << need))) {
@@ -724,6 +869,7 @@ export function checkAdtOptions(s: TypeSpec, isAdd: boolean, src: string, ts: In
       extensionAt[need] = i - 1;
     }
   }
+  adtValues.given = seen | flags;
   return ext;
 }
 
@@ -735,6 +881,8 @@ export function checkSkbmark(src: string, a: number, b: number): void {
   if (!(slash < 0 ? ok(a, b) : ok(a, slash) && ok(slash + 1, b))) {
     fail(a, b, `invalid skbmark ${q(src, a, b)}: expected 0xMARK or 0xMARK/0xMASK`);
   }
+  adtValues.skbmark = cNumber(src, a, slash < 0 ? b : slash);
+  adtValues.skbmask = slash < 0 ? 0xffffffff : cNumber(src, slash + 1, b);
 }
 
 /** MAJOR:MINOR in hex, 16-bit each (ipset_parse_skbprio). */
@@ -746,6 +894,7 @@ export function checkSkbprio(src: string, a: number, b: number): void {
     return true;
   };
   if (colon < 0 || !ok(a, colon) || !ok(colon + 1, b)) fail(a, b, `invalid skbprio ${q(src, a, b)}: expected MAJOR:MINOR in hex`);
+  adtValues.skbprio = parseInt(src.slice(a, colon), 16) * 65536 + parseInt(src.slice(colon + 1, b), 16);
 }
 
 // ---------------------------------------------------------------------------------------------

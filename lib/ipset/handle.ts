@@ -5,7 +5,8 @@ import { binding, type IpsetExecResult, type RawWorker, type SendResult } from '
 import { kernelError } from './kernel-errors.js';
 import { Cmd, IPSET_ERR_EXIST, simpleMessage, type Batch } from './wire.js';
 import { ipsetError } from './errors.js';
-import { formatCreate, formatEntry, parseList, validateRestore, type KnownSet } from './syntax.js';
+import { formatCreate, parseList, type KnownSet } from './syntax.js';
+import { adtEntries, compileRestorePlan, testMessage } from './encode.js';
 import type { CreateOptions, Entry, SetInfo, SetType } from './types.js';
 
 export interface ExistOption {
@@ -143,10 +144,10 @@ export class IpsetHandle extends Handle {
 
   test(name: string, entry: Entry): Promise<boolean> {
     return this.run('ipset.test', async () => {
-      const known = await this.known('ipset.test', name);
-      const text = `test ${name} ${this.format('ipset.test', known, entry, 0)}\n`;
-      const r = await this.exec('ipset.test', text);
-      return !r.messages.some((m) => m.type === 'notice' && / is NOT in set /.test(m.text));
+      const op = 'ipset.test';
+      const { known, sets } = await this.target(op, name);
+      const r = await this.send(op, testMessage(name, known, entry, { op, ...(sets ? { sets } : {}) }), Cmd.Test, known.type);
+      return r.errno === 0;
     });
   }
 
@@ -186,10 +187,22 @@ export class IpsetHandle extends Handle {
    */
   restore(text: string, { exist = false }: ExistOption = {}): Promise<void> {
     return this.run('ipset.restore', async () => {
-      const known = await this.knownAll('ipset.restore');
-      const plan = validateRestore(text, known, { exist, op: 'ipset.restore' });
+      const op = 'ipset.restore';
+      const { steps, plan } = compileRestorePlan(text, await this.knownAll(op), { exist, op });
       try {
-        await this.exec('ipset.restore', text, exist);
+        for (const step of steps) {
+          if (step.kind === 'text') {
+            await this.exec(op, step.text, step.exist).catch((e: unknown) => {
+              throw atLine(e, (l) => step.firstLine + l - 1);
+            });
+            continue;
+          }
+          const r = await this.native(op, (w) => binding().ipsetSend(w, step.batch.bytes, step.batch.ends));
+          if (r.errno !== 0) {
+            const line = r.lineno > 0 ? step.lines[r.lineno - 1] : undefined;
+            throw kernelError(op, { errno: r.errno, cmd: step.cmd, type: step.type, ...(line ? { line } : {}) });
+          }
+        }
       } catch (e) {
         if (plan.created.length) await this.dropQuietly(plan.created);
         throw e;
@@ -204,75 +217,53 @@ export class IpsetHandle extends Handle {
   replace(name: string, entries: Entry[]): Promise<void> {
     return this.run('ipset.replace', async () => {
       const op = 'ipset.replace';
-      const header = await this.rawHeader(op, name);
-      const known = await this.known(op, name);
+      const { known, sets, header } = await this.target(op, name);
       const tmp = tempName();
-      const lines = [`create ${tmp} ${header.type} ${header.options}`];
-      for (let i = 0; i < entries.length; i++) lines.push(`add ${tmp} ${this.format(op, known, entries[i]!, i)}`);
-      lines.push(`swap ${tmp} ${name}`, `destroy ${tmp}`, '');
-      const text = lines.join('\n');
-      validateRestore(text, new Map([[name, known]]), { exist: false, op });
+      // Everything is checked and encoded before the temporary set exists.
+      const batch = adtEntries(Cmd.Add, tmp, known, entries, { op, ...(sets ? { sets } : {}) });
+      await this.exec(op, `create ${tmp} ${known.type} ${header}\n`);
       try {
-        await this.exec(op, text);
+        const r = await this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends));
+        if (r.errno !== 0) {
+          throw kernelError(op, { errno: r.errno, cmd: Cmd.Add, type: known.type, ...(r.lineno ? { entry: r.lineno - 1 } : {}) });
+        }
+        await this.send(op, simpleMessage(Cmd.Swap, tmp, name), Cmd.Swap);
       } catch (e) {
         await this.dropQuietly([tmp]);
-        throw e instanceof NlkitError ? entryContext(e, 2) : e;
+        throw e;
       }
+      await this.send(op, simpleMessage(Cmd.Destroy, tmp), Cmd.Destroy);
     });
   }
 
-  private async adt(cmd: 'add' | 'del', name: string, entries: Entry | Entry[], exist: boolean): Promise<void> {
-    const op = `ipset.${cmd}`;
+  private async adt(which: 'add' | 'del', name: string, entries: Entry | Entry[], exist: boolean): Promise<void> {
+    const op = `ipset.${which}`;
     const list = Array.isArray(entries) ? entries : [entries];
     if (list.length === 0) return;
-    // list:set members are other sets: check them against every set there is.
-    const one = await this.known(op, name);
-    const known = one.type === 'list:set' ? await this.knownAll(op) : new Map([[name, one]]);
-    const lines = new Array<string>(list.length + 1);
-    for (let i = 0; i < list.length; i++) lines[i] = `${cmd} ${name} ${this.format(op, one, list[i]!, i)}`;
-    lines[list.length] = '';
-    const text = lines.join('\n');
-    validateRestore(text, known, { exist, op });
-    try {
-      await this.exec(op, text, exist);
-    } catch (e) {
-      if (!(e instanceof NlkitError)) throw e;
-      // Without -exist every line before the failing one changed the set: undo exactly those.
-      const failed = (e as NlkitError & { line?: number }).line;
-      if (!exist && failed !== undefined && failed > 1) {
-        const undo = cmd === 'add' ? 'del' : 'add';
-        const back = lines.slice(0, failed - 1).map((l) => undo + l.slice(cmd.length)).join('\n') + '\n';
-        await this.exec(op, back, true).catch(() => undefined);
-      }
-      throw entryContext(e, 1);
+    const { known, sets } = await this.target(op, name);
+    const cmd = which === 'add' ? Cmd.Add : Cmd.Del;
+    const opts = { exist, op, ...(sets ? { sets } : {}) };
+    const batch = adtEntries(cmd, name, known, list, opts);
+    const r = await this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends));
+    if (r.errno === 0) return;
+    const entry = r.lineno > 0 ? r.lineno - 1 : undefined;
+    // Without -exist every entry before the refused one changed the set: undo exactly those.
+    if (!exist && entry !== undefined && entry > 0) {
+      const undo = adtEntries(cmd === Cmd.Add ? Cmd.Del : Cmd.Add, name, known, list.slice(0, entry).map(elementOnly), { ...opts, exist: true });
+      await this.native(op, (w) => binding().ipsetSend(w, undo.bytes, undo.ends)).catch(() => undefined);
     }
+    throw kernelError(op, { errno: r.errno, cmd, type: known.type, ...(entry !== undefined ? { entry } : {}) });
   }
 
-  private format(op: string, known: KnownSet, entry: Entry, index: number): string {
-    try {
-      return formatEntry(known.type, entry);
-    } catch (e) {
-      if (e instanceof InvalidArgumentError) {
-        e.message = `${op}: entry ${index}: ${e.message.replace(/^[\w.]+: /, '')}`;
-        e.op = op;
-      }
-      throw e;
-    }
-  }
-
-  private async rawHeader(op: string, name: string): Promise<{ type: SetType; options: string }> {
-    const r = await this.exec(op, `list ${checkName(name, op)} -t\n`);
-    const type = /^Type: (\S+)$/m.exec(r.output)?.[1];
-    const header = /^Header: (.*)$/m.exec(r.output)?.[1] ?? '';
-    if (!type) throw new NotFoundError(`${op}: set ${name} not found`, { op, subsystem: 'ipset' });
-    return { type: type as SetType, options: header.replace(/\s*initval 0x[0-9a-f]+/, '') };
-  }
-
-  private async known(op: string, name: string): Promise<KnownSet> {
+  /** The set an operation works on: what validation needs to know of it, read from the kernel. */
+  private async target(op: string, name: string): Promise<{ known: KnownSet; sets?: Map<string, KnownSet>; header: string }> {
     const r = await this.exec(op, `list ${checkName(name, op)} -t\n`);
     const info = parseList(r.output)[0];
     if (!info) throw new NotFoundError(`${op}: set ${name} not found`, { op, subsystem: 'ipset' });
-    return knownOf(info);
+    const known = knownOf(info);
+    const header = (/^Header: (.*)$/m.exec(r.output)?.[1] ?? '').replace(/\s*initval 0x[0-9a-f]+/, '');
+    // list:set members are other sets: check them against every set there is.
+    return known.type === 'list:set' ? { known, sets: await this.knownAll(op), header } : { known, header };
   }
 
   private async knownAll(op: string): Promise<Map<string, KnownSet>> {
@@ -311,11 +302,19 @@ function tempName(): string {
   return `nlkit-${process.pid.toString(36)}-${(tempCounter++).toString(36)}`.slice(0, 31);
 }
 
-/** Text lines map to entries; say which entry failed, 0-based. */
-function entryContext(e: NlkitError, firstEntryLine: number): NlkitError {
-  const line = (e as NlkitError & { line?: number }).line;
-  if (line !== undefined && line >= firstEntryLine) {
-    (e as NlkitError & { entry?: number }).entry = line - firstEntryLine;
+/** The element alone (no extension options): what undoing an add or a del needs. */
+function elementOnly(e: Entry): Entry {
+  if (typeof e === 'string') return e.trimStart().split(/\s+/, 1)[0]!;
+  const { ip, port, proto, ip2, mac, mark, iface, physdev, set } = e;
+  return { ip, port, proto, ip2, mac, mark, iface, physdev, set };
+}
+
+/** Moves a libipset error's line from its step's text to the whole text. */
+function atLine(e: unknown, map: (line: number) => number): unknown {
+  const err = e as NlkitError & { line?: number };
+  if (err instanceof NlkitError && err.line !== undefined) {
+    err.line = map(err.line);
+    err.message = err.message.replace(/^([\w.]+: )/, `$1line ${err.line}: `);
   }
   return e;
 }

@@ -72,13 +72,15 @@ export interface KernelRefusal {
   type?: string;
   /** The entry (0-based) the kernel refused, when a batch said which. */
   entry?: number;
+  /** The line of restore text the kernel refused. */
+  line?: number;
 }
 
 export function kernelError(op: string, r: KernelRefusal): NlkitError {
   const family = r.type?.startsWith('bitmap:') ? 'bitmap' : r.type?.startsWith('hash:') ? 'hash' : r.type?.startsWith('list:') ? 'list' : undefined;
   const rows = r.errno >= T ? (family ? TYPE_ROWS[family] : []) : ROWS;
   const row = rows.find((x) => x[0] === r.errno && x[1] === r.cmd) ?? rows.find((x) => x[0] === r.errno && x[1] === 0);
-  const where = r.entry !== undefined ? `entry ${r.entry}: ` : '';
+  const where = r.line !== undefined ? `line ${r.line}: ` : r.entry !== undefined ? `entry ${r.entry}: ` : '';
   let err: NlkitError;
   if (row) {
     const [, , Cls, code, message] = row;
@@ -89,5 +91,6 @@ export function kernelError(op: string, r: KernelRefusal): NlkitError {
     err = new NlkitError(`${op}: ${where}${detail}`, { op, subsystem: 'ipset', detail, ...(code ? { code } : {}) });
   }
   if (r.entry !== undefined) (err as NlkitError & { entry?: number }).entry = r.entry;
+  if (r.line !== undefined) (err as NlkitError & { line?: number }).line = r.line;
   return err;
 }

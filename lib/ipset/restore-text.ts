@@ -1,5 +1,6 @@
 // Checks a whole `ipset restore` text before any of it is applied: libipset applies a restore
-// line by line and stops at the first error, leaving everything before it in place.
+// line by line and stops at the first error, leaving everything before it in place. The same
+// pass can hand each checked line to a RestoreSink (encode.ts compiles the text that way).
 import { ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
 import * as grammar from './grammar.js';
 import type { CreateInfo, ElementRules, TypeSpec } from './grammar.js';
@@ -35,6 +36,24 @@ export interface RestorePlan {
   commands: number;
 }
 
+/**
+ * What checkRestore reports, line by line, to whoever turns the text into work (encode.ts).
+ * A line is reported once it passed every check.
+ */
+export interface RestoreSink {
+  /**
+   * A command libipset still runs (create, destroy, flush, rename, swap): text[start, end) is the
+   * line with its newline. `exist`: -exist is on for this line (given to the run or on a line up
+   * to here; libipset keeps it for the rest of the text).
+   */
+  text(line: number, start: number, end: number, exist: boolean): void;
+  /**
+   * An add (isAdd) or del line: grammar's elem, adtValues and lastSetRef hold what it parsed, over
+   * grammar.args.src. `name` is the set's name as written, `spec`/`family` what the set is.
+   */
+  adt(isAdd: boolean, name: string, spec: TypeSpec, family: Family, line: number, exist: boolean): void;
+}
+
 interface SetState {
   spec: TypeSpec;
   family: Family;
@@ -58,8 +77,9 @@ const {
   splitArgs, typeSpec,
 } = grammar;
 
-const EXT_NAMES = ['timeout', 'counters', 'comment', 'skbinfo'];
-const EXT_OPTIONS = ['timeout', 'packets/bytes', 'comment', 'skbmark/skbprio/skbqueue'];
+/** The extensions (X_TIMEOUT, X_COUNTERS, X_COMMENT, X_SKBINFO by bit) and the options that need them. */
+export const EXT_NAMES = ['timeout', 'counters', 'comment', 'skbinfo'];
+export const EXT_OPTIONS = ['timeout', 'packets/bytes', 'comment', 'skbmark/skbprio/skbqueue'];
 
 const C_CREATE = 1, C_ADD = 2, C_DEL = 3, C_DESTROY = 4, C_FLUSH = 5, C_RENAME = 6, C_SWAP = 7;
 
@@ -112,6 +132,11 @@ const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
  * `column` (1-based).
  */
 export function validateRestore(text: string, known: ReadonlyMap<string, KnownSet>, opts: RestoreOptions = {}): RestorePlan {
+  return checkRestore(text, known, opts);
+}
+
+/** validateRestore, telling `sink` about each line that passed. */
+export function checkRestore(text: string, known: ReadonlyMap<string, KnownSet>, opts: RestoreOptions = {}, sink?: RestoreSink): RestorePlan {
   const op = opts.op;
   let exist = opts.exist === true;
   const live = new Map<string, SetState | null>();
@@ -284,8 +309,11 @@ export function validateRestore(text: string, known: ReadonlyMap<string, KnownSe
             ref(member, cmd === C_ADD ? 1 : -1);
           }
         }
+        if (sink) sink.adt(cmd === C_ADD, lastName, st.spec, st.family, lineNo, exist);
         continue;
       }
+      // Whatever is wrong with the rest of the line throws before anything runs.
+      if (sink) sink.text(lineNo, lineStart, Math.min(pos, len), exist);
 
       if (cmd === C_CREATE) {
         checkSetName(args.src, ts[1]!, te[1]!);

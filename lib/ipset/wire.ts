@@ -20,10 +20,10 @@ export const enum Adt {
   Bytes = 24, Packets = 25, Comment = 26, SkbMark = 27, SkbPrio = 28, SkbQueue = 29,
 }
 export const IPADDR_IPV4 = 1, IPADDR_IPV6 = 2;
-export const FLAG_BEFORE = 1 << 0, FLAG_PHYSDEV = 1 << 1, FLAG_NOMATCH = 1 << 2;
+export const FLAG_BEFORE = 1 << 0, FLAG_PHYSDEV = 1 << 1, FLAG_NOMATCH = 1 << 2, FLAG_IFACE_WILDCARD = 1 << 7;
 
 /** Kernel errno values of ipset's own (IPSET_ERR_PRIVATE = 4096 and up). */
-export const IPSET_ERR_PROTOCOL = 4097, IPSET_ERR_EXIST = 4105;
+export const IPSET_ERR_PROTOCOL = 4097, IPSET_ERR_EXIST = 4103;
 
 /** A growable buffer of netlink attributes. */
 export class NlWriter {
@@ -40,11 +40,13 @@ export class NlWriter {
     this.buf = next;
   }
 
+  // Plain byte stores: Buffer's write* methods check bounds on every call, and a million-entry
+  // batch makes several million of these.
   private hdr(type: number, payload: number): void {
     this.ensure(4 + payload + 3);
-    this.buf.writeUInt16LE(4 + payload, this.pos);
-    this.buf.writeUInt16LE(type, this.pos + 2);
-    this.pos += 4;
+    const b = this.buf, p = this.pos, len = 4 + payload;
+    b[p] = len & 0xff; b[p + 1] = len >>> 8; b[p + 2] = type & 0xff; b[p + 3] = type >>> 8;
+    this.pos = p + 4;
   }
 
   private pad(): void {
@@ -81,8 +83,9 @@ export class NlWriter {
   /** Host order: only the line numbers, which the kernel reads with nla_get_u32. */
   u32(type: number, v: number): void {
     this.hdr(type, 4);
-    this.buf.writeUInt32LE(v >>> 0, this.pos);
-    this.pos += 4;
+    const b = this.buf, p = this.pos;
+    b[p] = v & 0xff; b[p + 1] = (v >>> 8) & 0xff; b[p + 2] = (v >>> 16) & 0xff; b[p + 3] = v >>> 24;
+    this.pos = p + 4;
   }
 
   str(type: number, s: string): void {
@@ -129,7 +132,9 @@ export class NlWriter {
   }
 
   end(at: number): void {
-    this.buf.writeUInt16LE(this.pos - at, at);
+    const len = this.pos - at;
+    this.buf[at] = len & 0xff;
+    this.buf[at + 1] = len >>> 8;
   }
 
   /** Starts a message; returns its offset for finish(). */
@@ -185,7 +190,7 @@ export const MAX_MESSAGE = 64 * 1024;
  */
 export function adtBatch(cmd: Cmd.Add | Cmd.Del, set: string, exist: boolean, count: number,
   encode: (w: NlWriter, i: number) => void): Batch {
-  const w = new NlWriter(Math.min(1 << 26, 256 + count * 40));
+  const w = new NlWriter(Math.min(1 << 26, 256 + count * 48));
   const ends: number[] = [];
   const flags = cmdFlags(cmd, exist);
   let msg = -1, adt = -1, inMessage = 0;

@@ -1,0 +1,559 @@
+// ipset's add/del/test messages built in TypeScript, byte for byte what libipset 7.17 sends: the
+// element and option checks are grammar.ts's (those of validateRestore), and the attributes come
+// from the values those checks parsed, in libipset's order.
+//
+// libipset parses an element into its data blob (lib/parse.c, lib/data.c) and addattr_adt()
+// (lib/session.c) writes every attribute set there, looping over the attribute types in
+// increasing order: IP, IP_TO, CIDR, PORT, PORT_TO, TIMEOUT, PROTO, CADT_FLAGS, MARK, ETHER, NAME,
+// NAMEREF, IP2, CIDR2, IP2_TO, IFACE, BYTES, PACKETS, COMMENT, SKBMARK, SKBPRIO, SKBQUEUE. Values
+// go as written: an address with a prefix is sent unmasked with its CIDR, a range as FROM and TO
+// in the order given (the kernel masks and orders them). U8 attributes carry no byte-order flag,
+// U16/U32/U64 ones and the address inside the IP nests carry NLA_F_NET_BYTEORDER. For add and
+// del, libipset then appends IPSET_ATTR_LINENO to the DATA nest (adtBatch does too).
+// test/fixtures/ipset/wire/captured.tsv holds what libipset really sent, for the unit test.
+import { InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
+import * as grammar from './grammar.js';
+import type { ElementRules, TypeSpec } from './grammar.js';
+import { EXT_NAMES, EXT_OPTIONS, checkRestore, type KnownSet, type RestoreOptions, type RestorePlan, type RestoreSink } from './restore-text.js';
+import { formatEntry } from './syntax.js';
+import type { Entry, Family, SetType } from './types.js';
+import {
+  Adt, Attr, Cmd, FLAG_BEFORE, FLAG_IFACE_WILDCARD, FLAG_NOMATCH, FLAG_PHYSDEV, MAX_MESSAGE, NlWriter, adtBatch, cmdFlags, type Batch,
+} from './wire.js';
+
+// Local names: module bindings can cost a getter call each under some loaders (tsx).
+const {
+  ADT_ADD, ADT_DEL, ADT_TEST, Fault, MAC, MAX_ARGS, P_BMPORT, P_IFACE, P_MAC, P_MARK, P_PORT, X_BYTES, X_COMMENT,
+  X_NOMATCH, X_PACKETS, X_SKBMARK, X_SKBPRIO, X_SKBQUEUE, X_TIMEOUT, X_WILDCARD, X_COUNTERS, X_SKBINFO,
+  adtValues, args, checkAdtOptions, checkElement, elem, extensionAt, lastSetRef, parseIPv4, splitArgs, typeSpec,
+} = grammar;
+
+
+// Attribute numbers as plain numbers, read once (an imported const enum costs a getter per use
+// under loaders that do not inline it).
+const A_IP: number = Adt.Ip, A_IP_TO: number = Adt.IpTo, A_CIDR: number = Adt.Cidr, A_PORT: number = Adt.Port;
+const A_PORT_TO: number = Adt.PortTo, A_TIMEOUT: number = Adt.Timeout, A_PROTO: number = Adt.Proto;
+const A_CADT_FLAGS: number = Adt.CadtFlags, A_MARK: number = Adt.Mark, A_ETHER: number = Adt.Ether;
+const A_NAME: number = Adt.Name, A_NAMEREF: number = Adt.NameRef, A_IP2: number = Adt.Ip2, A_CIDR2: number = Adt.Cidr2;
+const A_IP2_TO: number = Adt.Ip2To, A_IFACE: number = Adt.Iface, A_BYTES: number = Adt.Bytes, A_PACKETS: number = Adt.Packets;
+const A_COMMENT: number = Adt.Comment, A_SKBMARK: number = Adt.SkbMark, A_SKBPRIO: number = Adt.SkbPrio;
+const A_SKBQUEUE: number = Adt.SkbQueue, A_LINENO: number = Adt.Lineno, A_DATA: number = Attr.Data;
+const F_BEFORE = FLAG_BEFORE, F_PHYSDEV = FLAG_PHYSDEV, F_NOMATCH = FLAG_NOMATCH, MAX_MSG = MAX_MESSAGE;
+const NESTED = 0x8000, NET_BYTEORDER = 0x4000;
+
+/** w.u8(), by hand (the Buffer methods check their arguments on every call). */
+function putU8(w: NlWriter, type: number, v: number): void {
+  if (w.pos + 8 > w.buf.length) w.ensure(8);
+  const b = w.buf;
+  const p = w.pos;
+  b[p] = 5; b[p + 1] = 0; b[p + 2] = type; b[p + 3] = 0;
+  b[p + 4] = v; b[p + 5] = 0; b[p + 6] = 0; b[p + 7] = 0;
+  w.pos = p + 8;
+}
+
+/** w.be16(), by hand. */
+function putBe16(w: NlWriter, type: number, v: number): void {
+  if (w.pos + 8 > w.buf.length) w.ensure(8);
+  const b = w.buf;
+  const p = w.pos;
+  b[p] = 6; b[p + 1] = 0; b[p + 2] = type; b[p + 3] = NET_BYTEORDER >> 8;
+  b[p + 4] = v >>> 8; b[p + 5] = v; b[p + 6] = 0; b[p + 7] = 0;
+  w.pos = p + 8;
+}
+
+/** w.be32(), by hand. */
+function putBe32(w: NlWriter, type: number, v: number): void {
+  if (w.pos + 8 > w.buf.length) w.ensure(8);
+  const b = w.buf;
+  const p = w.pos;
+  b[p] = 8; b[p + 1] = 0; b[p + 2] = type; b[p + 3] = NET_BYTEORDER >> 8;
+  b[p + 4] = v >>> 24; b[p + 5] = v >>> 16; b[p + 6] = v >>> 8; b[p + 7] = v;
+  w.pos = p + 8;
+}
+
+/** w.ipv4(), by hand: IPSET_ATTR_IP-like nest { IPADDR_IPV4 | NET_BYTEORDER: addr }. */
+function putIpv4(w: NlWriter, type: number, addr: number): void {
+  if (w.pos + 12 > w.buf.length) w.ensure(12);
+  const b = w.buf;
+  const p = w.pos;
+  b[p] = 12; b[p + 1] = 0; b[p + 2] = type; b[p + 3] = NESTED >> 8;
+  b[p + 4] = 8; b[p + 5] = 0; b[p + 6] = 1; b[p + 7] = NET_BYTEORDER >> 8;
+  b[p + 8] = addr >>> 24; b[p + 9] = addr >>> 16; b[p + 10] = addr >>> 8; b[p + 11] = addr;
+  w.pos = p + 12;
+}
+
+export interface EncodeOptions {
+  /** The command the entry is for: add (default), del or test (what libipset allows differs). */
+  cmd?: 'add' | 'del' | 'test';
+  /** The set's name, for messages. */
+  name?: string;
+  /** Operation name put in front of messages. */
+  op?: string;
+  /**
+   * Every set there is: list:set members and before/after references are checked to exist (and
+   * not to be list:set sets), as validateRestore does. Without it the kernel checks them.
+   */
+  sets?: ReadonlyMap<string, KnownSet>;
+}
+
+/** What encoding needs of a type, beyond its spec. */
+interface Shape {
+  spec: TypeSpec;
+  port: boolean;
+  mark: boolean;
+  mac: boolean;
+  iface: boolean;
+  list: boolean;
+  /** test: FROM-TO allowed on the first address (its TEST `full` has IP_TO). */
+  testRange: boolean;
+  /** test: IP/CIDR allowed on the first address (its TEST `full` has CIDR or IP_TO). */
+  testCidr: boolean;
+  /**
+   * The element is one address that may be a bare IPv4 address (hash:ip, hash:net, bitmap:ip):
+   * such an entry needs only checkAddress's own first test, done by encodeEntry itself.
+   */
+  bareIpv4: boolean;
+}
+
+const shapes = new Map<TypeSpec, Shape>();
+
+function shapeOf(spec: TypeSpec): Shape {
+  let sh = shapes.get(spec);
+  if (!sh) {
+    const n = spec.name;
+    sh = {
+      spec,
+      port: spec.parts.includes(P_PORT) || spec.parts.includes(P_BMPORT),
+      mark: spec.parts.includes(P_MARK),
+      mac: spec.parts.includes(P_MAC),
+      iface: spec.parts.includes(P_IFACE),
+      list: n === 'list:set',
+      testRange: n === 'hash:ip' || n === 'hash:ip,mark',
+      testCidr: !(n === 'bitmap:ip' || n === 'hash:ip,port' || n === 'hash:ip,port,ip' || n === 'hash:ip,port,net'),
+      bareIpv4: spec.parts.length === 1 && (n === 'hash:ip' || n === 'hash:net' || n === 'bitmap:ip'),
+    };
+    shapes.set(spec, sh);
+  }
+  return sh;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The attributes
+
+/**
+ * Writes the data attributes of the element and options grammar last parsed (elem, adtValues,
+ * lastSetRef over src), in addattr_adt()'s order.
+ */
+function writeData(w: NlWriter, sh: Shape, src: string): void {
+  const given = adtValues.given;
+  const v6 = elem.v6;
+  if (elem.addrs > 0) {
+    if (v6) w.ipv6(A_IP, elem.ip6);
+    else putIpv4(w, A_IP, elem.ip);
+    if (elem.ipTo >= 0) putIpv4(w, A_IP_TO, elem.ipTo);
+    if (elem.cidr >= 0) putU8(w, A_CIDR, elem.cidr);
+  }
+  if (sh.port) {
+    putBe16(w, A_PORT, elem.port);
+    if (elem.portTo >= 0) putBe16(w, A_PORT_TO, elem.portTo);
+  }
+  if (given === 0 && !sh.iface && !sh.list) {
+    // The common case: no options, no flags.
+    if (sh.port && elem.proto >= 0) putU8(w, A_PROTO, elem.proto);
+    if (sh.mark) putBe32(w, A_MARK, elem.mark);
+    if (sh.mac && elem.mac) w.bytes(A_ETHER, MAC);
+    if (elem.addrs > 1) writeIp2(w, v6);
+    return;
+  }
+  if (given & X_TIMEOUT) putBe32(w, A_TIMEOUT, adtValues.timeout);
+  if (sh.port && elem.proto >= 0) putU8(w, A_PROTO, elem.proto);
+  let flags = 0;
+  if (sh.list && lastSetRef.ref >= 0 && lastSetRef.before) flags |= F_BEFORE;
+  if (sh.iface && elem.physdev) flags |= F_PHYSDEV;
+  if (given & X_NOMATCH) flags |= F_NOMATCH;
+  if (given & X_WILDCARD) flags |= FLAG_IFACE_WILDCARD;
+  if (flags !== 0) putBe32(w, A_CADT_FLAGS, flags);
+  if (sh.mark) putBe32(w, A_MARK, elem.mark);
+  if (sh.mac && elem.mac) w.bytes(A_ETHER, MAC);
+  if (sh.list) {
+    w.str(A_NAME, src.slice(lastSetRef.name, lastSetRef.nameEnd));
+    if (lastSetRef.ref >= 0) w.str(A_NAMEREF, src.slice(lastSetRef.ref, lastSetRef.refEnd));
+  }
+  if (elem.addrs > 1) writeIp2(w, v6);
+  if (sh.iface) w.str(A_IFACE, src.slice(elem.iface, elem.ifaceEnd));
+  if (given & X_BYTES) w.be64(A_BYTES, adtValues.bytes);
+  if (given & X_PACKETS) w.be64(A_PACKETS, adtValues.packets);
+  if (given & X_COMMENT) w.str(A_COMMENT, src.slice(adtValues.comment, adtValues.commentEnd));
+  if (given & X_SKBMARK) w.be64(A_SKBMARK, (BigInt(adtValues.skbmark) << 32n) | BigInt(adtValues.skbmask));
+  if (given & X_SKBPRIO) putBe32(w, A_SKBPRIO, adtValues.skbprio);
+  if (given & X_SKBQUEUE) putBe16(w, A_SKBQUEUE, adtValues.skbqueue);
+}
+
+function writeIp2(w: NlWriter, v6: boolean): void {
+  if (v6) w.ipv6(A_IP2, elem.ip26);
+  else putIpv4(w, A_IP2, elem.ip2);
+  if (elem.cidr2 >= 0) putU8(w, A_CIDR2, elem.cidr2);
+  if (elem.ip2To >= 0) putIpv4(w, A_IP2_TO, elem.ip2To);
+}
+
+/**
+ * What grammar accepts but cannot be encoded, and what libipset refuses in test: throws a Fault.
+ */
+function checkEncodable(sh: Shape, src: string, test: boolean): void {
+  if (sh.port && elem.unresolved) {
+    grammar.fail(elem.portPos, elem.portEnd, `port '${src.slice(elem.portPos, elem.portEnd)}' names a service that cannot be looked up (/etc/services is not readable)`);
+  }
+  if (!test) return;
+  // libipset's TEST `full` flags: no FROM-TO (but for hash:ip and hash:ip,mark), no port range.
+  const t = sh.spec.name;
+  if (elem.addrs > 0) {
+    const what = `'${src.slice(elem.ipPos, elem.ipEnd)}'`;
+    if (elem.ipTo >= 0 && !sh.testRange) grammar.fail(elem.ipPos, elem.ipEnd, `IP range ${what} is not allowed in test with set type ${t}`);
+    if (elem.cidr >= 0 && !sh.testCidr) grammar.fail(elem.ipPos, elem.ipEnd, `network ${what} is not allowed in test with set type ${t}`);
+    if (elem.addrs > 1 && elem.ip2To >= 0) {
+      grammar.fail(elem.ip2Pos, elem.ip2End, `IP range '${src.slice(elem.ip2Pos, elem.ip2End)}' is not allowed in test with set type ${t}`);
+    }
+  }
+  if (sh.port && elem.portTo >= 0) {
+    grammar.fail(elem.portPos, elem.portEnd, `port range '${src.slice(elem.portPos, elem.portEnd)}' is not allowed in test with set type ${t}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One entry
+
+const ts = new Int32Array(MAX_ARGS);
+const te = new Int32Array(MAX_ARGS);
+const tc = new Int32Array(MAX_ARGS);
+
+/** The last KnownSet seen, and what it takes: a million entries of one set look it up once. */
+let cached: KnownSet | undefined;
+let cType = '';
+let cFamily: Family = 'inet';
+let cExt = 0;
+let cShape: Shape | undefined;
+let cRules: ElementRules = { noZeroCidr: true, nonZero: false };
+
+function prepare(known: KnownSet, op: string | undefined): Shape {
+  if (known === cached && cShape && known.type === cType && known.family === cFamily &&
+      cExt === extBits(known)) return cShape;
+  const spec = typeSpec(known.type);
+  if (!spec) {
+    throw new InvalidArgumentError(`${op ? `${op}: ` : ''}set has unknown type '${known.type}'`, { op: op ?? '', subsystem: 'ipset', argument: String(known.type) });
+  }
+  cached = known;
+  cType = known.type;
+  cFamily = known.family;
+  cExt = extBits(known);
+  cShape = shapeOf(spec);
+  cRules = { noZeroCidr: spec.noZeroCidr, nonZero: spec.nonZero };
+  return cShape;
+}
+
+function extBits(k: KnownSet): number {
+  return (k.timeout ? X_TIMEOUT : 0) | (k.counters ? X_COUNTERS : 0) | (k.comment ? X_COMMENT : 0) | (k.skbinfo ? X_SKBINFO : 0);
+}
+
+/** An error at [a,b) of args.src (or of src, the entry as given), with its 1-based column in src. */
+function entryError(Cls: typeof InvalidArgumentError | typeof NotFoundError, src: string, a: number, b: number, msg: string, op: string | undefined): NlkitError {
+  let column = a + 1;
+  if (args.src !== src) {
+    let k = 0;
+    while (k < args.n - 1 && ts[k + 1]! <= a) k++;
+    column = tc[k]! + 1 + Math.max(0, a - ts[k]!);
+  }
+  const e = new Cls(`${op ? `${op}: ` : ''}${msg}`, { op: op ?? '', subsystem: 'ipset' });
+  return Object.assign(e, { column, argument: args.src.slice(a, b) });
+}
+
+/**
+ * Checks one entry of a set exactly as validateRestore checks an add (or del) line for it, and
+ * writes the data attributes libipset sends inside IPSET_ATTR_DATA for it: the element and its
+ * options, without the LINENO that adtBatch adds. A string entry is ipset's syntax (element,
+ * then options, e.g. `10.0.0.1,tcp:80 timeout 30 comment "x"`); an object goes through
+ * formatEntry. Throws InvalidArgumentError (or NotFoundError for a list:set member, with
+ * opts.sets) with `argument` and the 1-based `column` in the entry, writing nothing.
+ */
+const NO_OPTIONS: EncodeOptions = {};
+
+export function encodeEntry(w: NlWriter, known: KnownSet, entry: Entry, opts: EncodeOptions = NO_OPTIONS): void {
+  const op = opts.op;
+  const sh = prepare(known, op);
+  const spec = sh.spec;
+  if (sh.bareIpv4 && typeof entry === 'string' && cFamily === 'inet') {
+    // Most entries are a plain address: what checkAddress checks of one (and nothing else
+    // applies: no options, and a set known before has no bounds to check), then the address.
+    const ip = parseIPv4(entry, 0, entry.length);
+    if (ip > 0 || (ip === 0 && !cRules.nonZero)) {
+      putIpv4(w, A_IP, ip);
+      return;
+    }
+  }
+  const src = typeof entry === 'string' ? entry : objectText(spec.name, entry, op);
+  const mode = opts.cmd === undefined || opts.cmd === 'add' ? ADT_ADD : opts.cmd === 'del' ? ADT_DEL : ADT_TEST;
+  try {
+    splitArgs(src, 0, src.length, ts, te, tc);
+    const n = args.n;
+    if (n === 0) grammar.fail(0, src.length, 'empty entry');
+    // A line break would end the command in a restore text: refused as formatEntry does.
+    if ((n !== 1 || ts[0] !== 0 || te[0] !== src.length) && /[\r\n]/.test(src)) {
+      grammar.fail(0, src.length, 'an entry may not contain line breaks');
+    }
+    const s = args.src;
+    checkElement(spec, cFamily, s, ts[0]!, te[0]!, cRules);
+    const ext = checkAdtOptions(spec, mode, s, ts, te, 1, n);
+    const missing = ext & ~cExt;
+    if (missing) {
+      const bit = missing & X_TIMEOUT ? 0 : missing & X_COUNTERS ? 1 : missing & X_COMMENT ? 2 : 3;
+      const i = extensionAt[bit]!;
+      grammar.fail(ts[i]!, te[i]!, `${EXT_OPTIONS[bit]} cannot be used: ${opts.name === undefined ? 'the set' : `set '${opts.name}'`} was created without ${EXT_NAMES[bit]} support`);
+    }
+    checkEncodable(sh, s, mode === ADT_TEST);
+  } catch (f) {
+    if (f instanceof Fault) throw entryError(InvalidArgumentError, src, f.pos, f.end, f.msg, op);
+    throw f;
+  }
+  if (sh.list && opts.sets) checkMembers(opts, mode, src);
+  writeData(w, sh, args.src);
+}
+
+/** validateRestore's checks of a list:set member and its before/after reference. */
+function checkMembers(opts: EncodeOptions, mode: number, src: string): void {
+  const sets = opts.sets!;
+  const s = args.src;
+  const member = s.slice(lastSetRef.name, lastSetRef.nameEnd);
+  const m = sets.get(member);
+  const list = opts.name === undefined ? 'the list' : `'${opts.name}'`;
+  if (!m) {
+    const how = mode === ADT_ADD ? 'added to' : mode === ADT_DEL ? 'deleted from' : 'tested in';
+    throw entryError(NotFoundError, src, lastSetRef.name, lastSetRef.nameEnd, `set '${member}' to be ${how} ${list} does not exist`, opts.op);
+  }
+  if (m.type === 'list:set') {
+    throw entryError(InvalidArgumentError, src, lastSetRef.name, lastSetRef.nameEnd, `'${member}' is a list:set: a list:set cannot hold list:set sets`, opts.op);
+  }
+  if (lastSetRef.ref >= 0) {
+    const ref = s.slice(lastSetRef.ref, lastSetRef.refEnd);
+    if (!sets.has(ref)) throw entryError(NotFoundError, src, lastSetRef.ref, lastSetRef.refEnd, `set '${ref}' named by before/after does not exist`, opts.op);
+  }
+}
+
+function objectText(type: SetType, entry: Entry, op: string | undefined): string {
+  try {
+    return formatEntry(type, entry);
+  } catch (e) {
+    if (op && e instanceof InvalidArgumentError) {
+      e.message = `${op}: ${e.message}`;
+      e.op = op;
+    }
+    throw e;
+  }
+}
+
+/**
+ * Add or del of many entries of one set: adtBatch's messages, each entry checked and encoded by
+ * encodeEntry. An entry's error says which (0-based `entry`, and "entry N:" in the message).
+ */
+export function adtEntries(cmd: Cmd.Add | Cmd.Del, name: string, known: KnownSet, entries: readonly Entry[],
+  opts: { exist?: boolean; op?: string; sets?: ReadonlyMap<string, KnownSet> } = {}): Batch {
+  const eo: EncodeOptions = { cmd: cmd === Cmd.Add ? 'add' : 'del', name, ...(opts.sets ? { sets: opts.sets } : {}) };
+  return adtBatch(cmd, name, opts.exist === true, entries.length, (w, i) => {
+    try {
+      encodeEntry(w, known, entries[i]!, eo);
+    } catch (e) {
+      throw entryContext(e, i, opts.op);
+    }
+  });
+}
+
+function entryContext(e: unknown, i: number, op: string | undefined): unknown {
+  if (!(e instanceof NlkitError)) return e;
+  const x = e as NlkitError & { entry?: number };
+  x.message = `${op ? `${op}: ` : ''}entry ${i}: ${x.message}`;
+  if (op) x.op = op;
+  x.entry = i;
+  return x;
+}
+
+/**
+ * The IPSET_CMD_TEST message of one entry, as libipset sends it: SETNAME and one DATA nest, no
+ * lineno. libipset takes fewer forms in test than in add: no FROM-TO ranges (but for hash:ip and
+ * hash:ip,mark), no port ranges, no IP/CIDR in the first part of bitmap:ip and hash:ip,port*;
+ * options only `nomatch` (types with nomatch) and before/after (list:set).
+ */
+export function testMessage(name: string, known: KnownSet, entry: Entry, opts: Omit<EncodeOptions, 'cmd' | 'name'> = {}): Batch {
+  const w = new NlWriter(512);
+  const at = w.message(Cmd.Test, cmdFlags(Cmd.Test, false));
+  w.str(Attr.Setname, name);
+  const data = w.nest(Attr.Data);
+  encodeEntry(w, known, entry, { ...opts, cmd: 'test', name });
+  w.end(data);
+  w.finish(at);
+  return { bytes: w.buf.subarray(0, w.pos), ends: Uint32Array.of(w.pos) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restore texts
+
+export type RestoreStep =
+  /**
+   * Lines libipset still runs (create, destroy, flush, rename, swap), as a slice of the text:
+   * line k (1-based) of `text` is line firstLine + k - 1 of the whole. `exist`: -exist is on when
+   * the step starts (libipset sees a later -exist on its own line).
+   */
+  | { kind: 'text'; text: string; firstLine: number; exist: boolean }
+  /**
+   * Consecutive add (or del) lines of one set, encoded as adtBatch does: the LINENO of each
+   * entry is its 1-based index in the step, and lines[index - 1] its line in the text.
+   */
+  | { kind: 'adt'; cmd: Cmd.Add | Cmd.Del; set: string; type: SetType; exist: boolean; lines: number[]; batch: Batch };
+
+/** compileRestore, with validateRestore's plan of the text. */
+export interface CompiledRestore {
+  steps: RestoreStep[];
+  plan: RestorePlan;
+}
+
+/**
+ * Checks `ipset restore` text as validateRestore does (same errors, with line and column), and
+ * cuts it into the steps that apply it, in order: add/del lines as netlink batches, the rest as
+ * text for libipset. A step's `exist` is for all its lines: steps are split where -exist turns
+ * on (libipset keeps a line's -exist for the rest of the text, and so does this).
+ */
+export function compileRestore(text: string, known: ReadonlyMap<string, KnownSet>, opts: RestoreOptions = {}): RestoreStep[] {
+  return compileRestorePlan(text, known, opts).steps;
+}
+
+export function compileRestorePlan(text: string, known: ReadonlyMap<string, KnownSet>, opts: RestoreOptions = {}): CompiledRestore {
+  const c = new Compiler(text);
+  const plan = checkRestore(text, known, opts, c);
+  return { steps: c.finish(), plan };
+}
+
+interface OpenAdt {
+  step: Extract<RestoreStep, { kind: 'adt' }>;
+  isAdd: boolean;
+  shape: Shape;
+  flags: number;
+  start: number;
+  ends: number[];
+  msg: number;
+  adt: number;
+  inMessage: number;
+}
+
+class Compiler implements RestoreSink {
+  private readonly steps: RestoreStep[] = [];
+  private readonly w: NlWriter;
+  private readonly adts: OpenAdt[] = [];
+  private cur: OpenAdt | undefined;
+  private tStart = -1;
+  private tEnd = 0;
+  private tLine = 0;
+  private tExist = false;
+
+  constructor(private readonly src: string) {
+    this.w = new NlWriter(Math.min(1 << 28, Math.max(1 << 16, src.length * 2)));
+  }
+
+  text(line: number, start: number, end: number, exist: boolean): void {
+    if (this.cur) this.closeAdt();
+    if (this.tStart < 0) {
+      this.tStart = start;
+      this.tLine = line;
+      this.tExist = exist;
+    }
+    this.tEnd = end;
+  }
+
+  adt(isAdd: boolean, name: string, spec: TypeSpec, _family: Family, line: number, exist: boolean): void {
+    const sh = shapeOf(spec);
+    checkEncodable(sh, args.src, false);
+    if (this.tStart >= 0) this.closeText();
+    let cur = this.cur;
+    if (!cur || cur.isAdd !== isAdd || cur.step.set !== name || cur.step.exist !== exist || cur.shape !== sh) {
+      if (cur) this.closeAdt();
+      cur = this.openAdt(isAdd, name, sh, exist);
+    }
+    // adtBatch's loop, one entry at a time.
+    const w = this.w;
+    const lines = cur.step.lines;
+    const lineno = lines.length + 1;
+    for (;;) {
+      // w.nest(Attr.Data), writeData, w.u32(Adt.Lineno, lineno), w.end(): by hand.
+      if (w.pos + 4 > w.buf.length) w.ensure(4);
+      const start = w.pos;
+      w.buf[start + 2] = A_DATA;
+      w.buf[start + 3] = NESTED >> 8;
+      w.pos = start + 4;
+      writeData(w, sh, args.src);
+      if (w.pos + 8 > w.buf.length) w.ensure(8);
+      const b = w.buf;
+      const p = w.pos;
+      b[p] = 8; b[p + 1] = 0; b[p + 2] = A_LINENO; b[p + 3] = 0;
+      b[p + 4] = lineno; b[p + 5] = lineno >>> 8; b[p + 6] = lineno >>> 16; b[p + 7] = lineno >>> 24;
+      w.pos = p + 8;
+      const len = w.pos - start;
+      b[start] = len;
+      b[start + 1] = len >>> 8;
+      if (w.pos - cur.msg > MAX_MSG && cur.inMessage > 0) {
+        w.pos = start;
+        this.closeMessage(cur);
+        this.openMessage(cur);
+        continue;
+      }
+      cur.inMessage++;
+      break;
+    }
+    lines.push(line);
+  }
+
+  finish(): RestoreStep[] {
+    if (this.tStart >= 0) this.closeText();
+    if (this.cur) this.closeAdt();
+    // The writer may have grown while later steps were written: cut the batches out at the end.
+    const buf = this.w.buf;
+    for (const a of this.adts) {
+      const end = a.ends[a.ends.length - 1]!;
+      a.step.batch = { bytes: buf.subarray(a.start, end), ends: Uint32Array.from(a.ends, (e) => e - a.start) };
+    }
+    return this.steps;
+  }
+
+  private closeText(): void {
+    this.steps.push({ kind: 'text', text: this.src.slice(this.tStart, this.tEnd), firstLine: this.tLine, exist: this.tExist });
+    this.tStart = -1;
+  }
+
+  private openAdt(isAdd: boolean, name: string, sh: Shape, exist: boolean): OpenAdt {
+    const cmd = isAdd ? Cmd.Add : Cmd.Del;
+    const step: OpenAdt['step'] = {
+      kind: 'adt', cmd, set: name, type: sh.spec.name, exist, lines: [], batch: { bytes: new Uint8Array(0), ends: new Uint32Array(0) },
+    };
+    const cur: OpenAdt = { step, isAdd, shape: sh, flags: cmdFlags(cmd, exist), start: this.w.pos, ends: [], msg: 0, adt: 0, inMessage: 0 };
+    this.steps.push(step);
+    this.adts.push(cur);
+    this.cur = cur;
+    this.openMessage(cur);
+    return cur;
+  }
+
+  private openMessage(cur: OpenAdt): void {
+    const w = this.w;
+    cur.msg = w.message(cur.step.cmd, cur.flags);
+    w.str(Attr.Setname, cur.step.set);
+    w.u32(Attr.Lineno, 0);
+    cur.adt = w.nest(Attr.Adt);
+    cur.inMessage = 0;
+  }
+
+  private closeMessage(cur: OpenAdt): void {
+    this.w.end(cur.adt);
+    this.w.finish(cur.msg);
+    cur.ends.push(this.w.pos);
+  }
+
+  private closeAdt(): void {
+    this.closeMessage(this.cur!);
+    this.cur = undefined;
+  }
+}
