@@ -9,14 +9,22 @@
         "native/addon.cc",
         "native/common/worker.cc",
         "native/ipset/exec.cc",
-        "native/ipset/send.cc"
+        "native/ipset/send.cc",
+        "native/ipvs/genl.cc",
+        "native/iptables/xt.cc",
+        "native/iptables/parse.cc",
+        "native/iptables/table.cc",
+        "native/iptables/save.cc",
+        "native/iptables/lock.cc",
+        "native/iptables/restore.cc",
+        "native/link/rtnl.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter",
-                    "<!@(pkg-config --cflags libipset)"],
+                    "<!@(pkg-config --cflags libipset libnl-3.0 libnl-genl-3.0 xtables libip4tc libip6tc)"],
       "cflags_cc!": ["-fno-exceptions"],
-      "libraries": ["<!@(pkg-config --libs libipset)", "-lpthread"]
+      "libraries": ["<!@(pkg-config --libs libipset libnl-3.0 libnl-genl-3.0 xtables libip4tc libip6tc)", "-lpthread"]
     }
   ]
 }

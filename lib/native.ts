@@ -32,10 +32,114 @@ export interface SendResult {
   lineno: number;
 }
 
+/** IPVS: per-request errno (0: acknowledged) and the kernel's extended-ack text by request index. */
+export interface IpvsSendResult {
+  errnos: Int32Array;
+  messages: Record<number, string>;
+}
+
+/** IPVS replies: every reply message in `data`; request i's end at sections[i], its errno at errnos[i]. */
+export interface IpvsQueryResult {
+  data: Buffer;
+  sections: Uint32Array;
+  errnos: Int32Array;
+  /** A reply carried NLM_F_DUMP_INTR: the kernel's tables changed during the dump. */
+  interrupted: boolean;
+}
+
+/** iptables: one table of a restore text, as the native side applies it. */
+export interface IptablesTableRequest {
+  name: string;
+  flush: boolean;
+  /** The lines between `*table` and `COMMIT`. */
+  body: string;
+  line: number;
+  firstLine: number;
+  commitLine: number;
+}
+
+export interface IptablesLockRequest {
+  /** Empty: do not lock. */
+  path: string;
+  /** Seconds; -1: forever. */
+  wait: number;
+  /** Milliseconds between attempts. */
+  interval: number;
+}
+
+/** What went wrong, recorded on the worker thread (`kind` says where). */
+export interface IptablesProblem {
+  kind: 'parse' | 'chain' | 'apply' | 'init' | 'commit' | 'concurrent' | 'lock' | 'internal' | 'save';
+  message: string;
+  errno: number;
+  line?: number;
+  /** Byte offset in the line of the word at fault. */
+  offset?: number;
+  argument?: string;
+  table?: string;
+  holderPid?: number;
+  lockPath?: string;
+}
+
+export interface IptablesRestoreStats {
+  lockMs: number;
+  readMs: number;
+  compileMs: number;
+  serializeMs: number;
+  replaceMs: number;
+  countersMs: number;
+  lines: number;
+  compiled: number;
+  cached: number;
+  attempts: number;
+}
+
+export interface IptablesRestoreResult {
+  committed: string[];
+  warnings: { line: number; text: string }[];
+  stats: IptablesRestoreStats;
+  error?: IptablesProblem;
+}
+
+/** An opaque per-handle cache of compiled commands. */
+export type IptablesCacheRef = { readonly __iptablesCache: unique symbol };
+
+/** link (rtnetlink): the link whose index the native side writes into every request, and the errnos that do not stop a batch. */
+export interface LinkBatchOptions {
+  ifname?: string;
+  tolerate?: number[];
+}
+
+/** link: per-request errno (0: acknowledged, -1: not sent) and the kernel's extended-ack text by request index. */
+export interface LinkSendResult {
+  errnos: Int32Array;
+  messages: Record<number, string>;
+}
+
+/** link replies: every reply message in `data`; request i's end at sections[i], its errno at errnos[i]. */
+export interface LinkQueryResult extends LinkSendResult {
+  data: Buffer;
+  sections: Uint32Array;
+  /** A reply carried NLM_F_DUMP_INTR: the kernel's tables changed during the dump. */
+  interrupted: boolean;
+}
+
 export interface Binding {
   Worker: new (netnsPath?: string) => RawWorker;
+  iptablesCache(): IptablesCacheRef;
+  iptablesRestore(worker: RawWorker, cache: IptablesCacheRef | null, req: {
+    family: 4 | 6; counters: boolean; force?: boolean; dryRun?: boolean; tables: IptablesTableRequest[]; lock?: IptablesLockRequest;
+  }): Promise<IptablesRestoreResult>;
+  iptablesSave(worker: RawWorker, req: { family: 4 | 6; table?: string; counters: boolean }):
+    Promise<{ text: string; warnings: string[]; error?: IptablesProblem }>;
+  iptablesLock(worker: RawWorker, req: { lock: IptablesLockRequest }): Promise<{ fd: number; error?: IptablesProblem }>;
+  iptablesUnlock(fd: number): void;
   ipsetExec(worker: RawWorker, text: string, exist: boolean): Promise<IpsetExecResult>;
   ipsetSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<SendResult>;
+  ipvsSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<IpvsSendResult>;
+  ipvsQuery(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, followDests: boolean): Promise<IpvsQueryResult>;
+  linkSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, opts?: LinkBatchOptions): Promise<LinkSendResult>;
+  linkQuery(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, opts?: LinkBatchOptions): Promise<LinkQueryResult>;
 }
 
 /** Debian packages that provide each shared library the addon links to. */

@@ -4,12 +4,30 @@
 namespace nlkit {
 Napi::Value IpsetExec(const Napi::CallbackInfo& info);
 Napi::Value IpsetSend(const Napi::CallbackInfo& info);
+Napi::Value IpvsSend(const Napi::CallbackInfo& info);
+Napi::Value IpvsQuery(const Napi::CallbackInfo& info);
+Napi::Value IptablesCache(const Napi::CallbackInfo& info);
+Napi::Value IptablesRestore(const Napi::CallbackInfo& info);
+Napi::Value IptablesSave(const Napi::CallbackInfo& info);
+Napi::Value IptablesLock(const Napi::CallbackInfo& info);
+Napi::Value IptablesUnlock(const Napi::CallbackInfo& info);
+Napi::Value LinkSend(const Napi::CallbackInfo& info);
+Napi::Value LinkQuery(const Napi::CallbackInfo& info);
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Worker", nlkit::Worker::Init(env));
   exports.Set("ipsetExec", Napi::Function::New<nlkit::IpsetExec>(env, "ipsetExec"));
   exports.Set("ipsetSend", Napi::Function::New<nlkit::IpsetSend>(env, "ipsetSend"));
+  exports.Set("ipvsSend", Napi::Function::New<nlkit::IpvsSend>(env, "ipvsSend"));
+  exports.Set("ipvsQuery", Napi::Function::New<nlkit::IpvsQuery>(env, "ipvsQuery"));
+  exports.Set("iptablesCache", Napi::Function::New<nlkit::IptablesCache>(env, "iptablesCache"));
+  exports.Set("iptablesRestore", Napi::Function::New<nlkit::IptablesRestore>(env, "iptablesRestore"));
+  exports.Set("iptablesSave", Napi::Function::New<nlkit::IptablesSave>(env, "iptablesSave"));
+  exports.Set("iptablesLock", Napi::Function::New<nlkit::IptablesLock>(env, "iptablesLock"));
+  exports.Set("iptablesUnlock", Napi::Function::New<nlkit::IptablesUnlock>(env, "iptablesUnlock"));
+  exports.Set("linkSend", Napi::Function::New<nlkit::LinkSend>(env, "linkSend"));
+  exports.Set("linkQuery", Napi::Function::New<nlkit::LinkQuery>(env, "linkQuery"));
   return exports;
 }
 

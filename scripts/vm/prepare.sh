@@ -56,7 +56,7 @@ VER=$(ls "$KDIR/root/lib/modules")
 # The initramfs only has to reach the shared host /: busybox, the virtio/9p modules in load
 # order, and init. Rebuilt when init changes; everything after it lives in guest.sh on the share.
 INITRD=$KDIR/initrd.cpio.gz
-if [[ ! -f $INITRD || scripts/vm/init -nt $INITRD ]]; then
+if [[ ! -f $INITRD || scripts/vm/init -nt $INITRD || scripts/vm/prepare.sh -nt $INITRD ]]; then
   say "building the initramfs for $VER"
   stage=$(mktemp -d); trap 'rm -rf "$stage"' EXIT
   mkdir -p "$stage"/{bin,dev,proc,sys,newroot,modules}
@@ -66,11 +66,12 @@ if [[ ! -f $INITRD || scripts/vm/init -nt $INITRD ]]; then
   cp scripts/vm/init "$stage/init"; chmod 755 "$stage/init"
   # --show-depends prints "insmod FILE" lines in dependency order ("builtin X" for built-ins),
   # so init can insmod them in turn without a modprobe or modules.dep of its own.
-  n=0
+  n=0; declare -A seen=()
   while read -r kind file _; do
-    [[ $kind == insmod ]] || continue
+    [[ $kind == insmod && -z ${seen[$file]:-} ]] || continue   # shared dependencies repeat
+    seen[$file]=1
     cp "$file" "$stage/modules/$(printf %02d $n)-$(basename "$file")"; n=$((n + 1))
-  done < <(modprobe -d "$KDIR/root" -S "$VER" --show-depends virtio_pci 9pnet_virtio 9p)
+  done < <(modprobe -d "$KDIR/root" -S "$VER" --show-depends -a virtio_pci 9pnet_virtio 9p)
   (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) > "$INITRD.tmp"
   mv "$INITRD.tmp" "$INITRD"
 fi

@@ -1,0 +1,117 @@
+import { Handle } from '../handle.js';
+import { InvalidArgumentError } from '../errors.js';
+import { binding, type IptablesCacheRef, type IptablesLockRequest, type IptablesTableRequest } from '../native.js';
+import { iptablesFailure, problemError } from './errors.js';
+import { planRestore } from './restore-text.js';
+import type { Family, IptablesOpenOptions, LockOptions, RestoreOptions, RestoreResult, SaveOptions } from './types.js';
+
+const DEFAULT_INTERVAL_MS = 50;
+
+/** Locks this process holds through withLock(): restores inside skip taking it again. */
+let heldLocks = 0;
+
+export function lockRequest(op: string, opts: LockOptions): IptablesLockRequest {
+  const path = process.env.XTABLES_LOCKFILE || '/run/xtables.lock';
+  const { wait, waitInterval } = opts;
+  if (wait !== undefined && wait !== true && !(typeof wait === 'number' && wait >= 0 && Number.isFinite(wait))) {
+    throw new InvalidArgumentError(`${op}: wait must be a number of seconds >= 0 or true`, { op, subsystem: 'iptables', argument: String(wait) });
+  }
+  if (waitInterval !== undefined && !(typeof waitInterval === 'number' && waitInterval > 0 && Number.isFinite(waitInterval))) {
+    throw new InvalidArgumentError(`${op}: waitInterval must be a positive number of milliseconds`, { op, subsystem: 'iptables', argument: String(waitInterval) });
+  }
+  return { path, wait: wait === undefined || wait === true ? -1 : wait, interval: waitInterval ?? DEFAULT_INTERVAL_MS };
+}
+
+export class IptablesHandle extends Handle {
+  readonly family: Family;
+  readonly #cache: IptablesCacheRef;
+
+  constructor(opts: IptablesOpenOptions = {}) {
+    const family = opts.family ?? 4;
+    if (family !== 4 && family !== 6) {
+      throw new InvalidArgumentError(`iptables.open: family must be 4 or 6`, { op: 'iptables.open', subsystem: 'iptables', argument: String(family) });
+    }
+    if (opts.backend !== undefined && opts.backend !== 'legacy') {
+      throw new InvalidArgumentError(`iptables.open: backend must be 'legacy'`, { op: 'iptables.open', subsystem: 'iptables', argument: String(opts.backend) });
+    }
+    super('iptables', opts, iptablesFailure);
+    this.family = family;
+    this.#cache = binding().iptablesCache();
+  }
+
+  private get prefix(): string {
+    return this.family === 6 ? 'ip6tables' : 'iptables';
+  }
+
+  /**
+   * Applies an iptables-restore text. Every table of the text is read, compiled and built in
+   * memory first; only when all of them are complete are they committed, in order, each with
+   * one atomic replace. A bad line anywhere commits nothing.
+   */
+  restore(text: string, opts: RestoreOptions = {}): Promise<RestoreResult> {
+    const op = `${this.prefix}.restore`;
+    return this.run(op, async () => {
+      if (typeof text !== 'string') throw new InvalidArgumentError(`${op}: text must be a string`, { op, subsystem: 'iptables' });
+      const lock = lockRequest(op, opts);
+      const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
+      const tables: IptablesTableRequest[] = plan.tables.map((t) => ({
+        name: t.name, flush: !opts.noflush, body: t.body, line: t.line, firstLine: t.firstLine, commitLine: t.commitLine,
+      }));
+      if (plan.error) {
+        // Everything before the structural error is checked (compiled and applied in memory)
+        // so that an earlier bad line is the one reported; nothing is committed.
+        if (tables.length) {
+          const r = await this.native(op, (w) => binding().iptablesRestore(w, null, {
+            family: this.family, counters: opts.counters ?? false, tables, dryRun: true,
+          }));
+          if (r.error) throw problemError(op, r.error, text);
+        }
+        throw problemError(op, { kind: 'parse', message: plan.error.message, errno: 22, line: plan.error.line }, text);
+      }
+      if (tables.length === 0) return { committed: [], warnings: [], stats: emptyStats() };
+      const r = await this.native(op, (w) => binding().iptablesRestore(w, this.#cache, {
+        family: this.family, counters: opts.counters ?? false, tables,
+        ...(heldLocks > 0 ? {} : { lock }),
+      }));
+      if (r.error) throw problemError(op, r.error, text, r.committed);
+      return { committed: r.committed, warnings: r.warnings, stats: r.stats };
+    });
+  }
+
+  /** The text `iptables-save` prints (without its two `#` timestamp lines). */
+  save(opts: SaveOptions = {}): Promise<string> {
+    const op = `${this.prefix}.save`;
+    return this.run(op, async () => {
+      const r = await this.native(op, (w) => binding().iptablesSave(w, {
+        family: this.family, counters: opts.counters ?? false, ...(opts.table !== undefined ? { table: opts.table } : {}),
+      }));
+      if (r.error) throw problemError(op, r.error, null);
+      return r.text;
+    });
+  }
+
+  /**
+   * Runs `fn` while holding the xtables lock that the iptables tools take, so that other
+   * tools run under it see a consistent state. Restores called inside do not take it again.
+   */
+  async withLock<T>(fn: () => Promise<T> | T, opts: LockOptions = {}): Promise<T> {
+    const op = `${this.prefix}.withLock`;
+    const lock = await this.runOne(op, async (w) => {
+      const req = lockRequest(op, opts);
+      const r = await binding().iptablesLock(w, { lock: req });
+      if (r.error) throw problemError(op, r.error, null);
+      return r.fd;
+    });
+    heldLocks++;
+    try {
+      return await fn();
+    } finally {
+      heldLocks--;
+      binding().iptablesUnlock(lock);
+    }
+  }
+}
+
+function emptyStats() {
+  return { lockMs: 0, readMs: 0, compileMs: 0, serializeMs: 0, replaceMs: 0, countersMs: 0, lines: 0, compiled: 0, cached: 0, attempts: 0 };
+}

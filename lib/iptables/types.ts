@@ -1,0 +1,71 @@
+import type { OpenOptions } from '../handle.js';
+
+export type Family = 4 | 6;
+export type TableName = 'filter' | 'nat' | 'mangle' | 'raw' | 'security' | (string & {});
+
+export interface IptablesOpenOptions extends OpenOptions {
+  /** 4 (iptables, libip4tc semantics) or 6 (ip6tables). Default 4. */
+  family?: Family;
+  /**
+   * nlkit writes through the legacy xtables interface. `'legacy'` says so explicitly (host
+   * backend detection, which refuses nf_tables hosts otherwise, comes with `backend()`).
+   */
+  backend?: 'legacy';
+}
+
+export interface LockOptions {
+  /**
+   * How long to wait for the xtables lock (`/run/xtables.lock` or `$XTABLES_LOCKFILE`), in
+   * seconds, like `-w`; `true` (the default, as iptables 1.8.9 without -w) waits for as long as
+   * it takes, 0 fails at once when another process holds it. Waiting never blocks the event loop.
+   */
+  wait?: number | true;
+  /** Milliseconds between attempts while waiting (default 50). */
+  waitInterval?: number;
+}
+
+export interface RestoreOptions extends LockOptions {
+  /** Like `iptables-restore --noflush`: keep what the tables hold; `:CHAIN` flushes only that chain. */
+  noflush?: boolean;
+  /** Like `-T table`: restore only this table of the text. */
+  table?: string;
+  /** Like `--counters`: set rule and policy counters from `[pkts:bytes]`. */
+  counters?: boolean;
+}
+
+export interface SaveOptions {
+  /** One table (default: every table the namespace has). */
+  table?: string;
+  /** Like `iptables-save -c`: `[pkts:bytes]` in front of rules. */
+  counters?: boolean;
+}
+
+export interface RestoreStats {
+  /** Milliseconds waiting for the xtables lock. */
+  lockMs: number;
+  /** Reading the kernel's tables. */
+  readMs: number;
+  /** Compiling and applying the lines. */
+  compileMs: number;
+  /** Assembling the blobs. */
+  serializeMs: number;
+  /** IPT_SO_SET_REPLACE: the kernel's share. */
+  replaceMs: number;
+  /** IPT_SO_SET_ADD_COUNTERS. */
+  countersMs: number;
+  lines: number;
+  /** Lines compiled through libxtables. */
+  compiled: number;
+  /** Lines whose compiled form came from the handle's cache. */
+  cached: number;
+  /** Commit attempts (more than one table, or retries after the table changed). */
+  attempts: number;
+}
+
+export interface RestoreResult {
+  /** Tables committed, in order. */
+  committed: string[];
+  /** What iptables would have printed as warnings or notices, by line. */
+  warnings: { line: number; text: string }[];
+  stats: RestoreStats;
+}

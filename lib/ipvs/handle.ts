@@ -1,0 +1,679 @@
+// IpvsHandle: the IPVS API on one handle (one worker thread in one network namespace).
+// Every mutating method is an apply() of one operation: validated in TypeScript, encoded in
+// TypeScript, sent in one crossing; the kernel's acknowledgement of each message becomes its
+// result. Updates that leave fields out are filled in from the kernel's current state first.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConcurrentModificationError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
+import { Handle, withSite, type OpenOptions } from '../handle.js';
+import { binding, type IpvsQueryResult, type RawWorker } from '../native.js';
+import { ipvsFailure, kernelError, type ErrorContext } from './errors.js';
+import { destAsInput, mergeDest, mergeService, serviceAsInput, toDest, toService } from './records.js';
+import {
+  MAX_WEIGHT, completeDest, completeService, normDaemon, normDest, normDestKey, normKey, normService, normTimeouts,
+  type NormDest, type NormKey, type NormService, type NormTimeouts,
+} from './validate.js';
+import {
+  AF_INET, CmdAttr, Cmd, DaemonAttr, GenlWriter, InfoAttr, forEachNest, parseDaemon, parseDest, parseService, topAttrs,
+} from './wire.js';
+import type {
+  ApplyOp, ApplyResult, Daemon, DaemonConfig, DaemonState, Destination, DestinationInput, DestinationKey, DrainOptions,
+  DrainResult, Info, ListOptions, Service, ServiceInput, ServiceKey, Timeouts,
+} from './types.js';
+
+const DUMP_RETRIES = 3;
+const DEFAULT_DRAIN_MS = 5 * 60_000;
+
+/** One validated operation, ready to encode. */
+interface Item {
+  kind: ApplyOp['op'];
+  cmd: Cmd;
+  key?: NormKey;
+  svc?: NormService;
+  dest?: NormDest;
+  timeouts?: NormTimeouts;
+  /** An update that leaves fields out: filled in from the current state before encoding. */
+  partial?: { service?: ServiceInput; destination?: DestinationInput };
+  /** Set when the operation is answered without reaching the kernel. */
+  error?: NlkitError;
+}
+
+const CMDS: Record<ApplyOp['op'], Cmd> = {
+  addService: Cmd.NewService, updateService: Cmd.SetService, deleteService: Cmd.DelService,
+  addDestination: Cmd.NewDest, updateDestination: Cmd.SetDest, deleteDestination: Cmd.DelDest,
+  zero: Cmd.Zero, flush: Cmd.Flush, setTimeouts: Cmd.SetConfig,
+};
+
+export class IpvsHandle extends Handle {
+  constructor(opts: OpenOptions = {}) {
+    super('ipvs', opts, ipvsFailure);
+  }
+
+  // ---- services -------------------------------------------------------------------------
+
+  addService(service: ServiceInput): Promise<void> {
+    return this.one('ipvs.addService', { op: 'addService', service });
+  }
+
+  /** Changes a service; fields left out keep their current values (persistence: null removes it). */
+  updateService(service: ServiceInput): Promise<void> {
+    return this.one('ipvs.updateService', { op: 'updateService', service });
+  }
+
+  deleteService(service: ServiceKey): Promise<void> {
+    return this.one('ipvs.deleteService', { op: 'deleteService', service });
+  }
+
+  /** One service, with its real servers unless `destinations: false`; NotFoundError when absent. */
+  getService(service: ServiceKey, opts: ListOptions = {}): Promise<Service> {
+    const op = 'ipvs.getService';
+    let key: NormKey;
+    try {
+      key = normKey(op, service);
+    } catch (e) {
+      return this.rejected(op, e);
+    }
+    const w = new GenlWriter(128);
+    w.begin(Cmd.GetService);
+    w.close(w.serviceKey(key));
+    w.end();
+    const withDests = opts.destinations ?? true;
+    return this.runOne(op, (wk) => this.query(wk, w, withDests).then((r) => {
+      if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd: Cmd.GetService, svc: key });
+      const [s] = parseListing(r, withDests, opts.stats ?? false) ?? [];
+      if (!s) throw new NotFoundError(`${op}: service ${key.text} does not exist`, { op, subsystem: 'ipvs' });
+      return s;
+    }));
+  }
+
+  /** Every service, each with its real servers (unless `destinations: false`), in one crossing. */
+  listServices(opts: ListOptions = {}): Promise<Service[]> {
+    const op = 'ipvs.listServices';
+    const withDests = opts.destinations ?? true;
+    const stats = opts.stats ?? false;
+    return this.run(op, async () => {
+      const w = new GenlWriter(64);
+      w.begin(Cmd.GetService, true);
+      w.end();
+      for (let attempt = 1; ; attempt++) {
+        const r = await this.native(op, (wk) => this.query(wk, w, withDests));
+        if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd: Cmd.GetService });
+        const out = r.interrupted ? undefined : parseListing(r, withDests, stats);
+        if (out) return out;
+        if (attempt >= DUMP_RETRIES) {
+          throw new ConcurrentModificationError(
+            `${op}: the services changed during the dump ${DUMP_RETRIES} times in a row (NLM_F_DUMP_INTR or a service seen twice)`,
+            { op, subsystem: 'ipvs' });
+        }
+      }
+    });
+  }
+
+  // ---- real servers ---------------------------------------------------------------------
+
+  addDestination(service: ServiceKey, destination: DestinationInput): Promise<void> {
+    return this.one('ipvs.addDestination', { op: 'addDestination', service, destination });
+  }
+
+  /** Changes a real server; fields left out keep their current values. */
+  updateDestination(service: ServiceKey, destination: DestinationInput): Promise<void> {
+    return this.one('ipvs.updateDestination', { op: 'updateDestination', service, destination });
+  }
+
+  deleteDestination(service: ServiceKey, destination: DestinationKey): Promise<void> {
+    return this.one('ipvs.deleteDestination', { op: 'deleteDestination', service, destination });
+  }
+
+  /** The real servers of one service; NotFoundError when the service does not exist. */
+  listDestinations(service: ServiceKey, opts: Pick<ListOptions, 'stats'> = {}): Promise<Destination[]> {
+    const op = 'ipvs.listDestinations';
+    let key: NormKey;
+    try {
+      key = normKey(op, service);
+    } catch (e) {
+      return this.rejected(op, e);
+    }
+    // The service first: a dump of a missing service's real servers is merely empty.
+    const w = new GenlWriter(256);
+    w.begin(Cmd.GetService);
+    w.close(w.serviceKey(key));
+    w.end();
+    w.begin(Cmd.GetDest, true);
+    w.close(w.serviceKey(key));
+    w.end();
+    return this.runOne(op, (wk) => this.query(wk, w, false).then((r) => {
+      if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd: Cmd.GetService, svc: key });
+      if (r.errnos[1]) throw kernelError(op, r.errnos[1], { cmd: Cmd.GetDest, svc: key });
+      const out: Destination[] = [];
+      const stats = opts.stats ?? false;
+      forEachNest(r.data, r.sections[0]!, r.sections[1]!, CmdAttr.Dest, (s, e) => out.push(toDest(r.data, parseDest(r.data, s, e, key.af), stats)));
+      return out;
+    }));
+  }
+
+  /**
+   * Graceful removal of a real server: weight 0 (no new connections), then wait, polling on a
+   * timer, until its active and inactive connections reach zero or the deadline passes, then
+   * delete it. The handle stays free for other work while it waits.
+   */
+  async drain(service: ServiceKey, destination: DestinationKey, opts: DrainOptions = {}): Promise<DrainResult> {
+    const op = 'ipvs.drain';
+    const started = Date.now();
+    const deadline = opts.deadline === undefined ? started + DEFAULT_DRAIN_MS
+      : opts.deadline instanceof Date ? opts.deadline.getTime() : opts.deadline;
+    const interval = opts.interval ?? 1000;
+    if (!Number.isFinite(deadline) || !(interval > 0)) {
+      return this.rejected(op, new InvalidArgumentError(`${op}: deadline must be a Date or epoch milliseconds and interval a positive number`, { op, subsystem: 'ipvs' }));
+    }
+    const key = normKey(op, service);
+    const dkey = normDestKey(op, key, destination);
+    await this.updateDestination(service, { address: destination.address, port: dkey.port, weight: 0 });
+    let remaining = 0;
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      const d = (await this.listDestinations(service).catch((e: unknown) => {
+        if (e instanceof NotFoundError) return [];
+        throw e;
+      })).find((x) => normDestKey(op, key, x).text === dkey.text);
+      if (!d) return { drained: true, remaining: 0, waitedMs: Date.now() - started };  // removed meanwhile
+      remaining = d.activeConnections + d.inactiveConnections;
+      const left = deadline - Date.now();
+      if (remaining === 0 || left <= 0) break;
+      await sleep(Math.min(interval, left), undefined, opts.signal ? { signal: opts.signal } : undefined);
+    }
+    await this.deleteDestination(service, { address: destination.address, port: dkey.port }).catch((e: unknown) => {
+      if (!(e instanceof NotFoundError)) throw e;
+    });
+    return { drained: remaining === 0, remaining, waitedMs: Date.now() - started };
+  }
+
+  // ---- global state ---------------------------------------------------------------------
+
+  getInfo(): Promise<Info> {
+    const op = 'ipvs.getInfo';
+    const w = new GenlWriter(64);
+    w.begin(Cmd.GetInfo);
+    w.end();
+    return this.runOne(op, (wk) => this.query(wk, w, false).then((r) => {
+      if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd: Cmd.GetInfo });
+      const { at } = topAttrs(r.data, 0, r.sections[0]!, InfoAttr.ConnTabSize);
+      const code = at[InfoAttr.Version] ? r.data.readUInt32LE(at[InfoAttr.Version]!) : 0;
+      return {
+        version: `${code >> 16}.${(code >> 8) & 0xff}.${code & 0xff}`,
+        versionCode: code,
+        connectionTableSize: at[InfoAttr.ConnTabSize] ? r.data.readUInt32LE(at[InfoAttr.ConnTabSize]!) : 0,
+      };
+    }));
+  }
+
+  getTimeouts(): Promise<Timeouts> {
+    const op = 'ipvs.getTimeouts';
+    const w = new GenlWriter(64);
+    w.begin(Cmd.GetConfig);
+    w.end();
+    return this.runOne(op, (wk) => this.query(wk, w, false).then((r) => {
+      if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd: Cmd.GetConfig });
+      const { at } = topAttrs(r.data, 0, r.sections[0]!, CmdAttr.TimeoutUdp);
+      const v = (a: number) => (at[a] ? r.data.readUInt32LE(at[a]!) : 0);
+      return { tcp: v(CmdAttr.TimeoutTcp), tcpFin: v(CmdAttr.TimeoutTcpFin), udp: v(CmdAttr.TimeoutUdp) };
+    }));
+  }
+
+  /** Seconds; omitted (or 0) values stay as they are. */
+  setTimeouts(timeouts: Partial<Timeouts>): Promise<void> {
+    return this.one('ipvs.setTimeouts', { op: 'setTimeouts', timeouts });
+  }
+
+  /** Zeroes the counters of one service, or of everything. */
+  zero(service?: ServiceKey): Promise<void> {
+    return this.one('ipvs.zero', service === undefined ? { op: 'zero' } : { op: 'zero', service });
+  }
+
+  /** Removes every service and real server. */
+  flush(): Promise<void> {
+    return this.one('ipvs.flush', { op: 'flush' });
+  }
+
+  startDaemon(config: DaemonConfig): Promise<void> {
+    const op = 'ipvs.startDaemon';
+    let w: GenlWriter;
+    try {
+      const d = normDaemon(op, config);
+      w = new GenlWriter(128);
+      w.begin(Cmd.NewDaemon);
+      const at = w.nest(CmdAttr.Daemon);
+      w.u32(DaemonAttr.State, d.state);
+      w.str(DaemonAttr.McastIfn, d.ifn);
+      w.u32(DaemonAttr.SyncId, d.syncId);
+      if (d.maxLen !== undefined) w.u16(DaemonAttr.SyncMaxlen, d.maxLen);
+      if (d.group4) w.bytes(DaemonAttr.McastGroup, d.group4);
+      if (d.group6) w.bytes(DaemonAttr.McastGroup6, d.group6);
+      if (d.port !== undefined) w.u16(DaemonAttr.McastPort, d.port);
+      if (d.ttl !== undefined) w.u8(DaemonAttr.McastTtl, d.ttl);
+      w.close(at);
+      w.end();
+    } catch (e) {
+      return this.rejected(op, e);
+    }
+    return this.sendOne(op, w, { cmd: Cmd.NewDaemon, what: config.state });
+  }
+
+  stopDaemon(state: DaemonState | { state: DaemonState }): Promise<void> {
+    const op = 'ipvs.stopDaemon';
+    const name = typeof state === 'object' && state !== null ? state.state : state;
+    const code = name === 'master' ? 1 : name === 'backup' ? 2 : 0;
+    if (!code) {
+      return this.rejected(op, new InvalidArgumentError(`${op}: invalid daemon state ${JSON.stringify(name)} (master or backup)`, { op, subsystem: 'ipvs', argument: String(name) }));
+    }
+    const w = new GenlWriter(64);
+    w.begin(Cmd.DelDaemon);
+    const at = w.nest(CmdAttr.Daemon);
+    w.u32(DaemonAttr.State, code);
+    w.close(at);
+    w.end();
+    return this.sendOne(op, w, { cmd: Cmd.DelDaemon, what: name });
+  }
+
+  listDaemons(): Promise<Daemon[]> {
+    const op = 'ipvs.listDaemons';
+    const w = new GenlWriter(64);
+    w.begin(Cmd.GetDaemon, true);
+    w.end();
+    return this.runOne(op, (wk) => this.query(wk, w, false).then((r) => {
+      if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd: Cmd.GetDaemon });
+      const out: Daemon[] = [];
+      forEachNest(r.data, 0, r.sections[0]!, CmdAttr.Daemon, (s, e) => {
+        const d = parseDaemon(r.data, s, e);
+        const daemon: Daemon = { state: d.state === 2 ? 'backup' : 'master', interface: d.ifn, syncId: d.syncId };
+        if (d.maxLen !== undefined) daemon.maxLength = d.maxLen;
+        if (d.group !== undefined) daemon.group = d.group;
+        if (d.port !== undefined) daemon.port = d.port;
+        if (d.ttl !== undefined) daemon.ttl = d.ttl;
+        out.push(daemon);
+      });
+      return out;
+    }));
+  }
+
+  // ---- batches --------------------------------------------------------------------------
+
+  /**
+   * Many operations, one crossing: every message goes to the kernel in large pipelined
+   * writes and each one's acknowledgement is its result, in order. Input is validated for
+   * all of them first: an invalid one rejects the call (InvalidArgumentError with `index`)
+   * and nothing is sent. The kernel's refusals are per-operation results; later operations
+   * still run.
+   */
+  apply(ops: ApplyOp[]): Promise<ApplyResult[]> {
+    const op = 'ipvs.apply';
+    let items: Item[];
+    try {
+      if (!Array.isArray(ops)) throw new InvalidArgumentError(`${op}: expects an array of operations`, { op, subsystem: 'ipvs' });
+      items = prepare(op, ops);
+    } catch (e) {
+      return this.rejected(op, e);
+    }
+    const site = callSite(this.apply);
+    return this.execute(op, items).then((rs) => {
+      for (const r of rs) if (!r.ok) withSite(r.error, site);
+      return rs;
+    });
+  }
+
+  // ---- plumbing -------------------------------------------------------------------------
+
+  private one(op: string, o: ApplyOp): Promise<void> {
+    let items: Item[];
+    try {
+      items = prepare(op, [o], false);
+    } catch (e) {
+      return this.rejected(op, e);
+    }
+    const site = callSite(this.one);
+    return this.execute(op, items).then(([r]) => {
+      if (!r!.ok) throw withSite(r!.error, site);
+    });
+  }
+
+  private execute(op: string, items: Item[]): Promise<ApplyResult[]> {
+    if (items.some((i) => i.partial)) {
+      return this.run(op, async () => {
+        const r = await this.native(op, (wk) => this.query(wk, currentStateRequest(items), false));
+        resolvePartials(op, items, r);
+        return this.native(op, (wk) => this.sendItems(op, wk, items));
+      });
+    }
+    return this.runOne(op, (wk) => this.sendItems(op, wk, items));
+  }
+
+  private sendItems(op: string, wk: RawWorker, items: Item[]): Promise<ApplyResult[]> {
+    const w = new GenlWriter(Math.min(1 << 26, 256 + items.length * 160));
+    const sent: number[] = [];
+    for (let i = 0; i < items.length; i++) if (!items[i]!.error) {
+      encode(w, items[i]!);
+      sent.push(i);
+    }
+    const results = (errnos: Int32Array | undefined, messages: Record<number, string>): ApplyResult[] => {
+      const out: ApplyResult[] = items.map((it) => (it.error ? { ok: false, error: it.error } : { ok: true }));
+      if (errnos) for (let m = 0; m < sent.length; m++) {
+        const e = errnos[m]!;
+        if (!e) continue;
+        const it = items[sent[m]!]!;
+        const ctx: ErrorContext = { cmd: it.cmd };
+        const svc = it.svc ?? it.key;
+        if (svc) ctx.svc = svc;
+        if (it.dest) ctx.dest = it.dest;
+        if (messages[m]) ctx.detail = messages[m];
+        const error = kernelError(op, e, ctx);
+        if (items.length > 1) (error as NlkitError & { index?: number }).index = sent[m]!;
+        out[sent[m]!] = { ok: false, error };
+      }
+      return out;
+    };
+    if (sent.length === 0) return Promise.resolve(results(undefined, {}));
+    const { bytes, ends } = w.batch();
+    return binding().ipvsSend(wk, bytes, ends).then((r) => results(r.errnos, r.messages));
+  }
+
+  private sendOne(op: string, w: GenlWriter, ctx: ErrorContext): Promise<void> {
+    const { bytes, ends } = w.batch();
+    return this.runOne(op, (wk) => binding().ipvsSend(wk, bytes, ends).then((r) => {
+      if (r.errnos[0]) throw kernelError(op, r.errnos[0], { ...ctx, ...(r.messages[0] ? { detail: r.messages[0] } : {}) });
+    }));
+  }
+
+  private query(wk: RawWorker, w: GenlWriter, follow: boolean): Promise<IpvsQueryResult> {
+    const { bytes, ends } = w.batch();
+    return binding().ipvsQuery(wk, bytes, ends, follow);
+  }
+
+  /** A validation error, rejected in call order with the caller's stack. */
+  private rejected<T>(op: string, e: unknown): Promise<T> {
+    return this.run(op, () => Promise.reject(e));
+  }
+}
+
+/** The caller's frames: the public method's caller, not this file. */
+function callSite(fn: Function): { stack?: string } {
+  const site: { stack?: string } = {};
+  Error.captureStackTrace(site, fn);
+  // Drop the frames of the public wrapper (addService() -> one()) so the caller's line leads.
+  if (site.stack) site.stack = site.stack.split('\n').filter((l, i) => i === 0 || !/lib[\\/]ipvs[\\/](handle|index)\.[tj]s/.test(l)).join('\n');
+  return site;
+}
+
+// ---- validation and encoding of operations ---------------------------------------------
+
+function prepare(op: string, ops: ApplyOp[], indexed = true): Item[] {
+  const items: Item[] = new Array(ops.length);
+  // A batch often names one service object in many operations: its key is checked once.
+  const keys = new Map<object, NormKey>();
+  const keyOf = (k: ServiceKey): NormKey => {
+    if (typeof k !== 'object' || k === null) return normKey(op, k);
+    let n = keys.get(k);
+    if (!n) keys.set(k, (n = normKey(op, k)));
+    return n;
+  };
+  for (let i = 0; i < ops.length; i++) {
+    try {
+      items[i] = prepareOne(op, ops[i]!, keyOf);
+    } catch (e) {
+      if (indexed && e instanceof InvalidArgumentError) {
+        e.message = `${op}: operation ${i} (${(ops[i] as { op?: string })?.op}): ${e.message.replace(/^[\w.]+: /, '')}`;
+        (e as InvalidArgumentError & { index?: number }).index = i;
+      }
+      throw e;
+    }
+  }
+  return items;
+}
+
+function prepareOne(op: string, o: ApplyOp, keyOf: (k: ServiceKey) => NormKey): Item {
+  if (typeof o !== 'object' || o === null || !(o.op in CMDS)) {
+    throw new InvalidArgumentError(`${op}: unknown operation ${JSON.stringify((o as { op?: unknown })?.op)} (one of ${Object.keys(CMDS).join(', ')})`, { op, subsystem: 'ipvs' });
+  }
+  const it: Item = { kind: o.op, cmd: CMDS[o.op] };
+  switch (o.op) {
+    case 'addService':
+      it.svc = normService(op, o.service);
+      break;
+    case 'updateService':
+      if (completeService(o.service)) it.svc = normService(op, o.service);
+      else {
+        it.key = normKey(op, o.service);
+        // Check what is given now; the whole is checked again once merged.
+        normService(op, {
+          ...o.service,
+          scheduler: o.service.scheduler ?? 'rr',
+          flags: o.service.scheduler ? o.service.flags : [],
+          persistence: o.service.persistence ?? (it.key.port === 0 ? { timeout: 300 } : null),
+        } as ServiceInput);
+        it.partial = { service: o.service };
+      }
+      break;
+    case 'deleteService':
+      it.key = keyOf(o.service);
+      break;
+    case 'addDestination':
+      it.key = keyOf(o.service);
+      it.dest = normDest(op, it.key, o.destination);
+      break;
+    case 'updateDestination':
+      it.key = keyOf(o.service);
+      if (completeDest(o.destination)) it.dest = normDest(op, it.key, o.destination);
+      else {
+        it.dest = normDestKey(op, it.key, o.destination);
+        const d = o.destination;
+        normDest(op, it.key, {
+          ...d,
+          forward: d.forward ?? (d.tunnel ? 'tunnel' : 'masq'),
+          upperThreshold: d.upperThreshold ?? (d.lowerThreshold === undefined ? 0 : MAX_WEIGHT),
+          lowerThreshold: d.lowerThreshold ?? 0,
+        });
+        it.partial = { destination: o.destination };
+      }
+      break;
+    case 'deleteDestination':
+      it.key = keyOf(o.service);
+      it.dest = normDestKey(op, it.key, o.destination);
+      break;
+    case 'zero':
+      if (o.service !== undefined) it.key = normKey(op, o.service);
+      break;
+    case 'flush':
+      break;
+    case 'setTimeouts':
+      it.timeouts = normTimeouts(op, o.timeouts);
+      break;
+  }
+  return it;
+}
+
+function encode(w: GenlWriter, it: Item): void {
+  w.begin(it.cmd);
+  switch (it.kind) {
+    case 'addService': case 'updateService':
+      w.service(it.svc!);
+      break;
+    case 'deleteService':
+      w.close(w.serviceKey(it.key!));
+      break;
+    case 'addDestination': case 'updateDestination':
+      w.close(w.serviceKey(it.key!));
+      w.dest(it.dest!);
+      break;
+    case 'deleteDestination':
+      w.close(w.serviceKey(it.key!));
+      w.close(w.destKey(it.dest!));
+      break;
+    case 'zero':
+      if (it.key) w.close(w.serviceKey(it.key));
+      break;
+    case 'flush':
+      break;
+    case 'setTimeouts': {
+      const t = it.timeouts!;
+      w.u32(CmdAttr.TimeoutTcp, t.tcp);
+      w.u32(CmdAttr.TimeoutTcpFin, t.tcpFin);
+      w.u32(CmdAttr.TimeoutUdp, t.udp);
+      break;
+    }
+  }
+  w.end();
+}
+
+// ---- filling in partial updates ----------------------------------------------------------
+
+/** GET_SERVICE for each service a partial update names, then a dump of its real servers. */
+function currentStateRequest(items: Item[]): GenlWriter {
+  const w = new GenlWriter(4096);
+  for (const k of partialKeys(items)) {
+    w.begin(Cmd.GetService);
+    w.close(w.serviceKey(k));
+    w.end();
+    w.begin(Cmd.GetDest, true);
+    w.close(w.serviceKey(k));
+    w.end();
+  }
+  return w;
+}
+
+function partialKeys(items: Item[]): NormKey[] {
+  const seen = new Map<string, NormKey>();
+  for (const it of items) if (it.partial && !seen.has(it.key!.text)) seen.set(it.key!.text, it.key!);
+  return [...seen.values()];
+}
+
+/**
+ * Replays the batch over the state just read, so an update after an add or delete in the
+ * same batch sees it, and turns each partial update into a whole one.
+ */
+function resolvePartials(op: string, items: Item[], r: IpvsQueryResult): void {
+  const services = new Map<string, ServiceInput | null>();
+  const dests = new Map<string, Map<string, DestinationInput>>();
+  const keys = partialKeys(items);
+  keys.forEach((k, i) => {
+    const from = i === 0 ? 0 : r.sections[2 * i - 1]!;
+    const mid = r.sections[2 * i]!, end = r.sections[2 * i + 1]!;
+    let svc: Service | undefined;
+    const e = r.errnos[2 * i]!;
+    if (e && e !== 3 /* ESRCH: absent */) throw kernelError(op, e, { cmd: Cmd.GetService, svc: k });
+    if (!e) forEachNest(r.data, from, mid, CmdAttr.Service, (s, e) => { svc = toService(r.data, parseService(r.data, s, e), false); });
+    services.set(k.text, svc ? serviceAsInput(svc) : null);
+    const m = new Map<string, DestinationInput>();
+    if (svc) forEachNest(r.data, mid, end, CmdAttr.Dest, (s, e) => {
+      const d = toDest(r.data, parseDest(r.data, s, e, k.af), false);
+      m.set(normDestKey(op, k, d).text, destAsInput(d));
+    });
+    dests.set(k.text, m);
+  });
+  for (const it of items) {
+    const k = it.svc ?? it.key;
+    switch (it.kind) {
+      case 'flush':
+        for (const key of services.keys()) services.set(key, null);
+        for (const m of dests.values()) m.clear();
+        break;
+      case 'addService':
+        if (services.has(k!.text) && services.get(k!.text) === null) {
+          services.set(k!.text, serviceAsInput(toService(Buffer.alloc(0), { ...it.svc!, stats64: 0 }, false)));
+          dests.set(k!.text, new Map());
+        }
+        break;
+      case 'deleteService':
+        if (services.has(k!.text)) {
+          services.set(k!.text, null);
+          dests.get(k!.text)?.clear();
+        }
+        break;
+      case 'updateService': {
+        if (!services.has(k!.text)) break;
+        const cur = services.get(k!.text);
+        if (it.partial?.service) {
+          if (!cur) {
+            it.error = new NotFoundError(`${op}: service ${k!.text} does not exist`, { op, subsystem: 'ipvs', errno: 3 });
+            break;
+          }
+          const merged = mergeService(cur, it.partial.service);
+          it.svc = normService(op, merged);
+          services.set(k!.text, merged);
+        } else if (cur) {
+          services.set(k!.text, serviceAsInput(toService(Buffer.alloc(0), { ...it.svc!, stats64: 0 }, false)));
+        }
+        break;
+      }
+      case 'addDestination': case 'updateDestination': {
+        const m = dests.get(k!.text);
+        if (!m) break;
+        const text = it.dest!.text;
+        if (it.partial?.destination) {
+          const cur = m.get(text);
+          if (!services.get(k!.text)) {
+            it.error = new NotFoundError(`${op}: service ${k!.text} does not exist`, { op, subsystem: 'ipvs', errno: 3 });
+            break;
+          }
+          if (!cur) {
+            it.error = new NotFoundError(`${op}: real server ${text} does not exist in service ${k!.text}`, { op, subsystem: 'ipvs', errno: 2 });
+            break;
+          }
+          const merged = mergeDest(cur, it.partial.destination);
+          it.dest = normDest(op, k!, merged);
+          m.set(text, merged);
+        } else if (it.kind === 'updateDestination' ? m.has(text) : !m.has(text)) {
+          m.set(text, destInputOf(it.dest!, k!));
+        }
+        break;
+      }
+      case 'deleteDestination':
+        dests.get(k!.text)?.delete(it.dest!.text);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+function destInputOf(d: NormDest, k: NormKey): DestinationInput {
+  const fwd = (['masq', 'masq', 'tunnel', 'route', 'bypass'] as const)[d.fwd] ?? 'masq';
+  const out: DestinationInput = {
+    address: d.text.startsWith('[') ? d.text.slice(1, d.text.lastIndexOf(']')) : d.text.slice(0, d.text.lastIndexOf(':')),
+    port: d.port, weight: d.weight, forward: fwd, upperThreshold: d.uThresh, lowerThreshold: d.lThresh,
+  };
+  if (fwd === 'tunnel') {
+    const type = (['ipip', 'gue', 'gre'] as const)[d.tunType] ?? 'ipip';
+    out.tunnel = { type, checksum: (['none', 'csum', 'remcsum'] as const)[d.tunFlags & 3] ?? 'none', ...(type === 'gue' ? { port: d.tunPort } : {}) };
+  }
+  void k;
+  return out;
+}
+
+// ---- listings --------------------------------------------------------------------------
+
+/** Services (section 0) and, when followed, each one's real servers; undefined when a service appears twice. */
+function parseListing(r: IpvsQueryResult, withDests: boolean, stats: boolean): Service[] | undefined {
+  const b = r.data;
+  const out: Service[] = [];
+  const afs: number[] = [];
+  const seen = new Set<string>();
+  let dup = false;
+  forEachNest(b, 0, r.sections[0]!, CmdAttr.Service, (s, e) => {
+    const raw = parseService(b, s, e);
+    const svc = toService(b, raw, stats);
+    const id = raw.fwmark ? `f ${raw.fwmark} ${raw.af}` : `${svc.protocol} ${svc.address} ${svc.port}`;
+    if (seen.has(id)) dup = true;
+    seen.add(id);
+    out.push(svc);
+    afs.push(raw.af || AF_INET);
+  });
+  if (dup) return undefined;
+  if (withDests) {
+    if (r.sections.length !== out.length + 1) return undefined;
+    for (let i = 0; i < out.length; i++) {
+      if (r.errnos[i + 1]) return undefined;
+      const list: Destination[] = [];
+      const af = afs[i]!;
+      forEachNest(b, r.sections[i]!, r.sections[i + 1]!, CmdAttr.Dest, (s, e) => list.push(toDest(b, parseDest(b, s, e, af), stats)));
+      out[i]!.destinations = list;
+    }
+  }
+  return out;
+}

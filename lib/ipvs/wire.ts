@@ -1,0 +1,399 @@
+// IPVS's generic netlink protocol (family "IPVS", version 1; linux/ip_vs.h), written and read
+// by TypeScript. The native side stamps family id, sequence numbers and flags, and moves bytes.
+import { AF_INET, AF_INET6, formatIPv4, formatIPv6 } from './addr.js';
+import type { Stats } from './types.js';
+
+export const enum Cmd {
+  NewService = 1, SetService = 2, DelService = 3, GetService = 4,
+  NewDest = 5, SetDest = 6, DelDest = 7, GetDest = 8,
+  NewDaemon = 9, DelDaemon = 10, GetDaemon = 11,
+  SetConfig = 12, GetConfig = 13, SetInfo = 14, GetInfo = 15, Zero = 16, Flush = 17,
+}
+
+export const enum CmdAttr { Service = 1, Dest = 2, Daemon = 3, TimeoutTcp = 4, TimeoutTcpFin = 5, TimeoutUdp = 6 }
+export const enum SvcAttr {
+  Af = 1, Protocol = 2, Addr = 3, Port = 4, Fwmark = 5, SchedName = 6, Flags = 7, Timeout = 8, Netmask = 9,
+  Stats = 10, PeName = 11, Stats64 = 12,
+}
+export const enum DestAttr {
+  Addr = 1, Port = 2, FwdMethod = 3, Weight = 4, UThresh = 5, LThresh = 6, ActiveConns = 7, InactConns = 8,
+  PersistConns = 9, Stats = 10, AddrFamily = 11, Stats64 = 12, TunType = 13, TunPort = 14, TunFlags = 15,
+}
+export const enum DaemonAttr { State = 1, McastIfn = 2, SyncId = 3, SyncMaxlen = 4, McastGroup = 5, McastGroup6 = 6, McastPort = 7, McastTtl = 8 }
+export const enum InfoAttr { Version = 1, ConnTabSize = 2 }
+
+const GENL_VERSION = 1;
+const NLM_F_DUMP = 0x300;
+const NLA_F_NESTED = 0x8000;
+const NLA_TYPE_MASK = 0x3fff;
+
+/** Everything that identifies a service (IPVS_SVC_ATTR_AF/PROTOCOL/ADDR/PORT or FWMARK). */
+export interface WireKey {
+  af: number;
+  /** IPPROTO_*; 0 for a firewall-mark service. */
+  protocol: number;
+  addr: Uint8Array;
+  port: number;
+  fwmark: number;
+}
+
+export interface WireService extends WireKey {
+  sched: string;
+  flags: number;
+  timeout: number;
+  /** As the kernel holds it: a big-endian IPv4 mask, or an IPv6 prefix length. */
+  netmask: number;
+  pe: string;
+}
+
+export interface WireDest {
+  af: number;
+  addr: Uint8Array;
+  port: number;
+  fwd: number;
+  weight: number;
+  uThresh: number;
+  lThresh: number;
+  tunType: number;
+  tunPort: number;
+  tunFlags: number;
+}
+
+/** A growable buffer of generic netlink messages. */
+export class GenlWriter {
+  buf: Buffer;
+  pos = 0;
+  readonly ends: number[] = [];
+  private msg = 0;
+
+  constructor(size = 4096) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n + 4096));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /** Starts a message: nlmsghdr (type, seq and port stamped natively) + genlmsghdr. */
+  begin(cmd: Cmd, dump = false): this {
+    this.ensure(20);
+    const b = this.buf, at = this.pos;
+    this.msg = at;
+    b.writeUInt32LE(0, at);
+    b.writeUInt16LE(0, at + 4);
+    b.writeUInt16LE(dump ? NLM_F_DUMP : 0, at + 6);
+    b.writeUInt32LE(0, at + 8);
+    b.writeUInt32LE(0, at + 12);
+    b[at + 16] = cmd;
+    b[at + 17] = GENL_VERSION;
+    b.writeUInt16LE(0, at + 18);
+    this.pos += 20;
+    return this;
+  }
+
+  end(): void {
+    this.buf.writeUInt32LE(this.pos - this.msg, this.msg);
+    this.ends.push(this.pos);
+  }
+
+  private hdr(type: number, len: number): void {
+    this.ensure(4 + len + 3);
+    this.buf.writeUInt16LE(4 + len, this.pos);
+    this.buf.writeUInt16LE(type, this.pos + 2);
+    this.pos += 4;
+  }
+
+  private pad(): void {
+    while (this.pos & 3) this.buf[this.pos++] = 0;
+  }
+
+  u8(type: number, v: number): void {
+    this.hdr(type, 1);
+    this.buf[this.pos++] = v;
+    this.pad();
+  }
+
+  u16(type: number, v: number): void {
+    this.hdr(type, 2);
+    this.buf.writeUInt16LE(v, this.pos);
+    this.pos += 2;
+    this.pad();
+  }
+
+  be16(type: number, v: number): void {
+    this.hdr(type, 2);
+    this.buf.writeUInt16BE(v, this.pos);
+    this.pos += 2;
+    this.pad();
+  }
+
+  u32(type: number, v: number): void {
+    this.hdr(type, 4);
+    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  be32(type: number, v: number): void {
+    this.hdr(type, 4);
+    this.buf.writeUInt32BE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  str(type: number, s: string): void {
+    const n = Buffer.byteLength(s);
+    this.hdr(type, n + 1);
+    this.buf.write(s, this.pos, 'utf8');
+    this.buf[this.pos + n] = 0;
+    this.pos += n + 1;
+    this.pad();
+  }
+
+  bytes(type: number, v: Uint8Array): void {
+    this.hdr(type, v.length);
+    this.buf.set(v, this.pos);
+    this.pos += v.length;
+    this.pad();
+  }
+
+  nest(type: number): number {
+    this.hdr(type | NLA_F_NESTED, 0);
+    return this.pos - 4;
+  }
+
+  close(at: number): void {
+    this.buf.writeUInt16LE(this.pos - at, at);
+  }
+
+  /** The service's identifying attributes, inside IPVS_CMD_ATTR_SERVICE. */
+  serviceKey(k: WireKey): number {
+    const at = this.nest(CmdAttr.Service);
+    this.u16(SvcAttr.Af, k.af);
+    if (k.fwmark) {
+      this.u32(SvcAttr.Fwmark, k.fwmark);
+    } else {
+      this.u16(SvcAttr.Protocol, k.protocol);
+      this.bytes(SvcAttr.Addr, k.addr);
+      this.be16(SvcAttr.Port, k.port);
+    }
+    return at;
+  }
+
+  /** A full service entry, as NEW_SERVICE/SET_SERVICE need it. */
+  service(s: WireService): void {
+    const at = this.serviceKey(s);
+    this.str(SvcAttr.SchedName, s.sched);
+    if (s.pe) this.str(SvcAttr.PeName, s.pe);
+    this.hdr(SvcAttr.Flags, 8);  // struct ip_vs_flags { flags, mask }: every bit is set or cleared
+    this.buf.writeUInt32LE(s.flags >>> 0, this.pos);
+    this.buf.writeUInt32LE(0xffffffff, this.pos + 4);
+    this.pos += 8;
+    this.u32(SvcAttr.Timeout, s.timeout);
+    // The kernel reads the 4 bytes as __be32: an IPv4 mask in network order, an IPv6 prefix
+    // length as libipvs stores it (host order).
+    if (s.af === AF_INET) this.be32(SvcAttr.Netmask, s.netmask);
+    else this.u32(SvcAttr.Netmask, s.netmask);
+    this.close(at);
+  }
+
+  destKey(d: Pick<WireDest, 'af' | 'addr' | 'port'>): number {
+    const at = this.nest(CmdAttr.Dest);
+    this.bytes(DestAttr.Addr, d.addr);
+    this.be16(DestAttr.Port, d.port);
+    this.u16(DestAttr.AddrFamily, d.af);
+    return at;
+  }
+
+  dest(d: WireDest): void {
+    const at = this.destKey(d);
+    this.u32(DestAttr.FwdMethod, d.fwd);
+    this.u32(DestAttr.Weight, d.weight);
+    this.u32(DestAttr.UThresh, d.uThresh);
+    this.u32(DestAttr.LThresh, d.lThresh);
+    this.u8(DestAttr.TunType, d.tunType);
+    this.be16(DestAttr.TunPort, d.tunPort);
+    this.u16(DestAttr.TunFlags, d.tunFlags);
+    this.close(at);
+  }
+
+  batch(): { bytes: Uint8Array; ends: Uint32Array } {
+    return { bytes: this.buf.subarray(0, this.pos), ends: Uint32Array.from(this.ends) };
+  }
+}
+
+// ---- reading replies -------------------------------------------------------------------
+
+/** Offsets of the attributes of one nest: index = attribute type, value = payload offset (0: absent). */
+type AttrIndex = Int32Array;
+
+function index(b: Buffer, from: number, to: number, max: number, out: AttrIndex, lens: Int32Array): void {
+  out.fill(0);
+  let p = from;
+  while (p + 4 <= to) {
+    const len = b.readUInt16LE(p);
+    if (len < 4 || p + len > to) break;
+    const t = b.readUInt16LE(p + 2) & NLA_TYPE_MASK;
+    if (t <= max) {
+      out[t] = p + 4;
+      lens[t] = len - 4;
+    }
+    p += (len + 3) & ~3;
+  }
+}
+
+export interface RawService extends WireService {
+  stats64?: number;  // payload offset of IPVS_SVC_ATTR_STATS64 (0: absent)
+  statsEnd?: number;
+}
+
+export interface RawDest extends WireDest {
+  active: number;
+  inactive: number;
+  persistent: number;
+  stats64: number;
+  statsEnd: number;
+}
+
+/**
+ * Walks the messages of one reply section and calls `each` with the payload range of the
+ * given top-level attribute (a nest).
+ */
+export function forEachNest(b: Buffer, from: number, to: number, attr: number, each: (start: number, end: number) => void): void {
+  let p = from;
+  while (p + 20 <= to) {
+    const len = b.readUInt32LE(p);
+    if (len < 20 || p + len > to) break;
+    let a = p + 20;
+    const end = p + len;
+    while (a + 4 <= end) {
+      const alen = b.readUInt16LE(a);
+      if (alen < 4 || a + alen > end) break;
+      if ((b.readUInt16LE(a + 2) & NLA_TYPE_MASK) === attr) each(a + 4, a + alen);
+      a += (alen + 3) & ~3;
+    }
+    p += (len + 3) & ~3;
+  }
+}
+
+/** The top-level attributes of the first message in a section (GET_INFO, GET_CONFIG). */
+export function topAttrs(b: Buffer, from: number, to: number, max: number): { at: AttrIndex; len: Int32Array } {
+  const at = new Int32Array(max + 1), len = new Int32Array(max + 1);
+  if (from + 20 <= to) index(b, from + 20, Math.min(to, from + b.readUInt32LE(from)), max, at, len);
+  return { at, len };
+}
+
+const svcIdx = new Int32Array(SvcAttr.Stats64 + 1), svcLen = new Int32Array(SvcAttr.Stats64 + 1);
+const destIdx = new Int32Array(DestAttr.TunFlags + 1), destLen = new Int32Array(DestAttr.TunFlags + 1);
+
+const u16 = (b: Buffer, at: number, dflt = 0) => (at ? b.readUInt16LE(at) : dflt);
+const u32 = (b: Buffer, at: number, dflt = 0) => (at ? b.readUInt32LE(at) : dflt);
+
+function readString(b: Buffer, at: number, len: number): string {
+  if (!at) return '';
+  let end = at;
+  const max = at + len;
+  while (end < max && b[end] !== 0) end++;
+  return b.toString('latin1', at, end);
+}
+
+export function parseService(b: Buffer, start: number, end: number): RawService {
+  index(b, start, end, SvcAttr.Stats64, svcIdx, svcLen);
+  const af = u16(b, svcIdx[SvcAttr.Af]!);
+  const addr = new Uint8Array(16);
+  const ai = svcIdx[SvcAttr.Addr]!;
+  if (ai) addr.set(b.subarray(ai, ai + Math.min(16, svcLen[SvcAttr.Addr]!)));
+  const fwmark = u32(b, svcIdx[SvcAttr.Fwmark]!);
+  const fl = svcIdx[SvcAttr.Flags]!;
+  const nm = svcIdx[SvcAttr.Netmask]!;
+  const s: RawService = {
+    af,
+    protocol: fwmark ? 0 : u16(b, svcIdx[SvcAttr.Protocol]!),
+    addr,
+    port: svcIdx[SvcAttr.Port] ? b.readUInt16BE(svcIdx[SvcAttr.Port]!) : 0,
+    fwmark,
+    sched: readString(b, svcIdx[SvcAttr.SchedName]!, svcLen[SvcAttr.SchedName]!),
+    flags: fl ? b.readUInt32LE(fl) : 0,
+    timeout: u32(b, svcIdx[SvcAttr.Timeout]!),
+    netmask: nm ? (af === AF_INET ? b.readUInt32BE(nm) : b.readUInt32LE(nm)) : 0,
+    pe: readString(b, svcIdx[SvcAttr.PeName]!, svcLen[SvcAttr.PeName]!),
+  };
+  if (svcIdx[SvcAttr.Stats64]) {
+    s.stats64 = svcIdx[SvcAttr.Stats64]!;
+    s.statsEnd = s.stats64 + svcLen[SvcAttr.Stats64]!;
+  }
+  return s;
+}
+
+export function parseDest(b: Buffer, start: number, end: number, serviceAf: number): RawDest {
+  index(b, start, end, DestAttr.TunFlags, destIdx, destLen);
+  const addr = new Uint8Array(16);
+  const ai = destIdx[DestAttr.Addr]!;
+  if (ai) addr.set(b.subarray(ai, ai + Math.min(16, destLen[DestAttr.Addr]!)));
+  const st = destIdx[DestAttr.Stats64]!;
+  return {
+    af: u16(b, destIdx[DestAttr.AddrFamily]!, serviceAf),
+    addr,
+    port: destIdx[DestAttr.Port] ? b.readUInt16BE(destIdx[DestAttr.Port]!) : 0,
+    fwd: u32(b, destIdx[DestAttr.FwdMethod]!) & 7,
+    weight: u32(b, destIdx[DestAttr.Weight]!),
+    uThresh: u32(b, destIdx[DestAttr.UThresh]!),
+    lThresh: u32(b, destIdx[DestAttr.LThresh]!),
+    tunType: destIdx[DestAttr.TunType] ? b[destIdx[DestAttr.TunType]!]! : 0,
+    tunPort: destIdx[DestAttr.TunPort] ? b.readUInt16BE(destIdx[DestAttr.TunPort]!) : 0,
+    tunFlags: u16(b, destIdx[DestAttr.TunFlags]!),
+    active: u32(b, destIdx[DestAttr.ActiveConns]!),
+    inactive: u32(b, destIdx[DestAttr.InactConns]!),
+    persistent: u32(b, destIdx[DestAttr.PersistConns]!),
+    stats64: st,
+    statsEnd: st ? st + destLen[DestAttr.Stats64]! : 0,
+  };
+}
+
+/** IPVS_STATS_ATTR_* of a STATS64 nest: every value a u64. */
+export function parseStats64(b: Buffer, start: number, end: number): Stats {
+  const v = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+  let p = start;
+  while (p + 4 <= end) {
+    const len = b.readUInt16LE(p);
+    if (len < 4 || p + len > end) break;
+    const t = b.readUInt16LE(p + 2) & NLA_TYPE_MASK;
+    if (t >= 1 && t <= 10 && len >= 12) {
+      // Most counters and rates fit in 32 bits (many are 0): one BigInt instead of three.
+      const lo = b.readUInt32LE(p + 4), hi = b.readUInt32LE(p + 8);
+      v[t] = hi === 0 ? (lo === 0 ? 0n : BigInt(lo)) : b.readBigUInt64LE(p + 4);
+    }
+    p += (len + 3) & ~3;
+  }
+  return {
+    connections: v[1]!, packetsIn: v[2]!, packetsOut: v[3]!, bytesIn: v[4]!, bytesOut: v[5]!,
+    connectionRate: v[6]!, packetRateIn: v[7]!, packetRateOut: v[8]!, byteRateIn: v[9]!, byteRateOut: v[10]!,
+  };
+}
+
+export const zeroStats = (): Stats => ({
+  connections: 0n, packetsIn: 0n, packetsOut: 0n, bytesIn: 0n, bytesOut: 0n,
+  connectionRate: 0n, packetRateIn: 0n, packetRateOut: 0n, byteRateIn: 0n, byteRateOut: 0n,
+});
+
+export function addrText(af: number, a: Uint8Array): string {
+  return af === AF_INET6 ? formatIPv6(a, 0) : formatIPv4(a, 0);
+}
+
+export function parseDaemon(b: Buffer, start: number, end: number) {
+  const at = new Int32Array(DaemonAttr.McastTtl + 1), len = new Int32Array(DaemonAttr.McastTtl + 1);
+  index(b, start, end, DaemonAttr.McastTtl, at, len);
+  return {
+    state: u32(b, at[DaemonAttr.State]!),
+    ifn: readString(b, at[DaemonAttr.McastIfn]!, len[DaemonAttr.McastIfn]!),
+    syncId: u32(b, at[DaemonAttr.SyncId]!),
+    maxLen: at[DaemonAttr.SyncMaxlen] ? b.readUInt16LE(at[DaemonAttr.SyncMaxlen]!) : undefined,
+    group: at[DaemonAttr.McastGroup] ? formatIPv4(b, at[DaemonAttr.McastGroup]!)
+      : at[DaemonAttr.McastGroup6] ? formatIPv6(b, at[DaemonAttr.McastGroup6]!) : undefined,
+    port: at[DaemonAttr.McastPort] ? b.readUInt16LE(at[DaemonAttr.McastPort]!) : undefined,
+    ttl: at[DaemonAttr.McastTtl] ? b[at[DaemonAttr.McastTtl]!] : undefined,
+  };
+}
+
+export { AF_INET, AF_INET6 };

@@ -1,0 +1,25 @@
+// link: host network set-up over rtnetlink (dummy links and their addresses). Module-level
+// functions run on a default handle in the caller's own namespace; open({ netns }) gives a
+// handle bound to another one.
+import type { OpenOptions } from '../handle.js';
+import { LinkHandle } from './handle.js';
+import type { AddAddressesOptions, AddDummyOptions, DelAddressesOptions, DeleteOptions } from './types.js';
+
+export { LinkHandle } from './handle.js';
+export * from './types.js';
+
+let shared: LinkHandle | undefined;
+const handle = (): LinkHandle => (shared && !shared.closed ? shared : (shared = new LinkHandle()));
+
+export const open = (opts: OpenOptions = {}): LinkHandle => new LinkHandle(opts);
+
+export const addDummy = (name: string, opts?: AddDummyOptions) => handle().addDummy(name, opts);
+const remove = (name: string, opts?: DeleteOptions) => handle().delete(name, opts);
+export { remove as delete };
+export const setUp = (name: string, up: boolean) => handle().setUp(name, up);
+export const get = (name: string) => handle().get(name);
+export const list = () => handle().list();
+export const addAddresses = (name: string, addrs: string[], opts?: AddAddressesOptions) => handle().addAddresses(name, addrs, opts);
+export const delAddresses = (name: string, addrs: string[], opts?: DelAddressesOptions) => handle().delAddresses(name, addrs, opts);
+export const listAddresses = (name?: string) => handle().listAddresses(name);
+export const syncAddresses = (name: string, wanted: string[]) => handle().syncAddresses(name, wanted);

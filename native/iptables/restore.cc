@@ -1,0 +1,890 @@
+// iptables restore and save, run on a handle's worker thread (in its network namespace).
+//
+// TypeScript has already checked the text's structure (tables, COMMIT lines, chain lines,
+// counters) and hands over, per table, the lines between `*table` and `COMMIT`. Here each
+// table is read from the kernel, every line is compiled (libxtables, through the cache of
+// compiled commands) and applied to the in-memory table, and only when every table of the
+// text is complete are they committed, in order, each with one IPT_SO_SET_REPLACE. A bad
+// line anywhere commits nothing.
+#include <napi.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "../common/worker.h"
+#include "lock.h"
+#include "parse.h"
+#include "save.h"
+#include "table.h"
+#include "xt.h"
+
+namespace nlkit {
+namespace ipt {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+// Compiled commands, per handle, kept between restores: kube-proxy-style callers send the
+// same lines again and again. Keyed by the command text of a line (after its counters), per
+// family, table and whether restore counters applied. Each entry is stamped with the last
+// restore that used it; after a successful restore only entries it used are kept, so the
+// cache never outgrows the tables it describes.
+struct CacheEntry {
+  std::string key;  // the map's key views these bytes
+  Command cmd;
+  uint64_t stamp = 0;
+};
+using CommandMap = std::unordered_map<std::string_view, std::unique_ptr<CacheEntry>>;
+
+struct HandleState {
+  std::map<std::tuple<int, std::string, bool>, CommandMap> commands;
+  uint64_t generation = 0;
+  // Buffers reused between restores (their pages stay mapped: no page faults on 100 MB blobs).
+  std::map<std::pair<int, std::string>, std::vector<uint8_t>> readBufs;
+  std::vector<uint8_t> writeBuf;
+
+  void Evict(uint64_t keepFrom) {
+    for (auto& kv : commands) {
+      CommandMap& m = kv.second;
+      for (auto it = m.begin(); it != m.end();) {
+        if (it->second->stamp < keepFrom)
+          it = m.erase(it);
+        else
+          ++it;
+      }
+    }
+  }
+};
+
+struct TableReq {
+  std::string name;
+  bool flush = true;
+  std::string body;    // the lines between *table and COMMIT, each ending in '\n'
+  uint32_t line = 0;   // line of `*table`
+  uint32_t firstLine = 0;
+  uint32_t commitLine = 0;
+};
+
+struct Problem {
+  std::string kind;  // parse | apply | chain | init | commit | concurrent | lock | internal
+  std::string message;
+  int err = 0;
+  uint32_t line = 0;
+  int offset = -1;  // byte offset in the line of the token at fault
+  std::string argument;
+  std::string table;
+  int holderPid = 0;
+  std::string lockPath;
+};
+
+struct Warning {
+  uint32_t line;
+  std::string text;
+};
+
+struct Stats {
+  double lockMs = 0, readMs = 0, compileMs = 0, serializeMs = 0, replaceMs = 0, countersMs = 0, xtMs = 0;
+  uint64_t lines = 0, compiled = 0, cached = 0;
+  uint32_t attempts = 0;
+};
+
+bool IsChainCb(void* ctx, const char* name) { return static_cast<Table*>(ctx)->IsChain(std::string_view(name)); }
+
+bool IsStdLabel(const std::string& n) { return n == "ACCEPT" || n == "DROP" || n == "QUEUE" || n == "RETURN"; }
+
+// strtok over a copy, as iptables-restore splits chain lines and counters.
+std::vector<std::string> SplitWs(const std::string& s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n')) i++;
+    size_t j = i;
+    while (j < s.size() && !(s[j] == ' ' || s[j] == '\t' || s[j] == '\n')) j++;
+    if (j > i) out.push_back(s.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+bool ParseCounters(const char* s, struct xt_counters* c) {
+  unsigned long long p, b;
+  if (!s || sscanf(s, "[%llu:%llu]", &p, &b) != 2) return false;
+  c->pcnt = p;
+  c->bcnt = b;
+  return true;
+}
+
+struct LockReq {
+  std::string path;
+  double wait = -1;
+  double interval = 100;
+};
+
+// Builds tables from restore requests: reads the kernel's table, then compiles (or takes
+// from the cache) and applies each line, like iptables-restore's main loop.
+class Restorer {
+ public:
+  Restorer(int nfproto, bool counters, HandleState* state) : nfproto_(nfproto), counters_(counters), state_(state) {}
+
+  std::vector<Warning> warnings;
+  Stats stats;
+  // Commands that are not cached (not pure, or compiled against a changed chain set) live
+  // here until the restore is done.
+  std::vector<std::unique_ptr<Command>> transient;
+
+  bool Prepare(Table& t, const std::vector<const TableReq*>& reqs, Problem* p) {
+    auto r0 = Clock::now();
+    int err = ReadFor(t, *reqs.front());
+    stats.readMs += Ms(r0, Clock::now());
+    if (err) {
+      p->kind = "init";
+      p->err = err;
+      p->line = reqs.front()->line;
+      p->table = t.name();
+      p->message = "unable to initialize table '" + t.name() + "': " + TcStrerror(Fn::Init, err);
+      return false;
+    }
+    auto c0 = Clock::now();
+    std::lock_guard<std::mutex> lock(XtMutex());
+    StdioCapture capture(false);
+    std::string initErr;
+    if (!XtUse(nfproto_, &initErr)) {
+      p->kind = "internal";
+      p->message = initErr;
+      return false;
+    }
+    capture.TakeErr();  // whatever loading the plugins printed
+    bool ok = true;
+    for (const TableReq* req : reqs) {
+      flushing_ = req->flush;
+      if (req->flush) {
+        std::vector<std::string> all, user;
+        for (Chain* c : t.Ordered()) {
+          all.push_back(c->name);
+          if (!c->hooknum) user.push_back(c->name);
+        }
+        for (const auto& n : all) t.Flush(n);
+        for (const auto& n : user) t.DeleteChain(n);
+      }
+      if (!(ok = Lines(t, *req, capture, p))) break;
+    }
+    stats.compileMs += Ms(c0, Clock::now());
+    return ok;
+  }
+
+ private:
+  // A flushing restore needs nothing of the old table but the built-in chains' policies,
+  // and not even those when the text sets all of them.
+  int ReadFor(Table& t, const TableReq& first) {
+    std::vector<uint8_t>* buf = &state_->readBufs[{nfproto_, t.name()}];
+    if (!first.flush) return t.Read(Table::ReadMode::Full, buf);
+    if (int e = t.ReadInfo()) return e;
+    std::vector<std::string> need = t.BuiltinNames();
+    const std::string& body = first.body;
+    size_t found = 0;
+    std::vector<bool> seen(need.size(), false);
+    for (size_t pos = 0; pos < body.size() && found < need.size();) {
+      size_t nl = body.find('\n', pos);
+      if (nl == std::string::npos) nl = body.size();
+      if (body[pos] == ':') {
+        std::vector<std::string> w = SplitWs(body.substr(pos + 1, nl - pos - 1));
+        if (w.size() >= 2 && w[1] != "-") {
+          for (size_t i = 0; i < need.size(); i++)
+            if (!seen[i] && w[0] == need[i]) seen[i] = true, found++;
+        }
+      }
+      pos = nl + 1;
+    }
+    return t.Read(found == need.size() ? Table::ReadMode::InfoOnly : Table::ReadMode::BuiltinsOnly, buf);
+  }
+
+  bool Lines(Table& t, const TableReq& req, StdioCapture& capture, Problem* p) {
+    const std::string& body = req.body;
+    uint32_t lineNo = req.firstLine;
+    CommandMap* plain = &state_->commands[{nfproto_, t.name(), false}];
+    CommandMap* counted = &state_->commands[{nfproto_, t.name(), true}];
+    for (size_t pos = 0; pos < body.size(); lineNo++) {
+      size_t nl = body.find('\n', pos);
+      bool hasNl = nl != std::string::npos;
+      if (!hasNl) nl = body.size();
+      const char* line = body.data() + pos;
+      size_t len = nl - pos;
+      pos = nl + 1;
+      if (len == 0 || line[0] == '#') continue;
+      stats.lines++;
+      if (line[0] == ':') {
+        if (!ChainLine(t, std::string(line, len), lineNo, p)) return false;
+        continue;
+      }
+      if (!RuleLine(t, line, len, hasNl, lineNo, plain, counted, capture, p)) return false;
+    }
+    return true;
+  }
+
+  // iptables-restore.c's handling of `:CHAIN POLICY [p:b]`.
+  bool ChainLine(Table& t, const std::string& text, uint32_t lineNo, Problem* p) {
+    std::vector<std::string> w = SplitWs(text.substr(1));
+    auto fail = [&](const std::string& m, int err = EINVAL) {
+      p->kind = "chain";
+      p->message = m;
+      p->err = err;
+      p->line = lineNo;
+      p->table = t.name();
+      return false;
+    };
+    if (w.empty()) return fail("chain name invalid");
+    const std::string& chain = w[0];
+    p->argument = chain;
+    p->offset = static_cast<int>(text.find(chain, 1));
+    if (chain.size() >= XT_EXTENSION_MAXNAMELEN)
+      return fail("Invalid chain name `" + chain + "' (" + std::to_string(XT_EXTENSION_MAXNAMELEN - 1) + " chars max)");
+    if (t.Builtin(chain) == 0) {
+      if (!flushing_ && t.IsChain(chain)) {
+        if (int e = t.Flush(chain)) return fail("error flushing chain '" + chain + "':" + strerror(e), e);
+      } else if (int e = t.CreateChain(chain)) {
+        return fail("error creating chain '" + chain + "':" + strerror(e), e);
+      }
+    }
+    if (w.size() < 2) {
+      p->argument.clear();
+      p->offset = -1;
+      return fail("policy invalid");
+    }
+    const std::string& policy = w[1];
+    if (policy != "-") {
+      struct xt_counters count = {0, 0};
+      if (counters_) {
+        if (w.size() < 3 || !ParseCounters(w[2].c_str(), &count))
+          return fail("invalid policy counters for chain '" + chain + "'");
+      }
+      if (int e = t.SetPolicy(chain, policy, &count)) {
+        p->argument = policy;
+        p->offset = static_cast<int>(text.find(policy, 1 + chain.size()));
+        return fail("Can't set policy `" + policy + "' on `" + chain + "' line " + std::to_string(lineNo) + ": " +
+                        TcStrerror(t.last_fn(), e),
+                    e);
+      }
+    }
+    p->argument.clear();
+    p->offset = -1;
+    return true;
+  }
+
+  bool RuleLine(Table& t, const char* line, size_t len, bool hasNl, uint32_t lineNo, CommandMap* plain,
+                CommandMap* counted, StdioCapture& capture, Problem* p) {
+    auto fail = [&](const std::string& kind, const std::string& m, int err, int offset, const std::string& arg) {
+      p->kind = kind;
+      p->message = m;
+      p->err = err;
+      p->line = lineNo;
+      p->offset = offset;
+      p->argument = arg;
+      p->table = t.name();
+      return false;
+    };
+    // xshared.c tokenize_rule_counters
+    const char* rest = line;
+    size_t restLen = len;
+    uint32_t restOff = 0;
+    std::string pcnt, bcnt;
+    bool haveCounters = false;
+    if (line[0] == '[') {
+      std::string copy(line, len);
+      if (hasNl) copy.push_back('\n');
+      size_t close = copy.find(']');
+      if (close == std::string::npos) return fail("parse", "Bad line " + std::to_string(lineNo) + ": need ]", EINVAL, 0, "");
+      char* save = nullptr;
+      char* pc = strtok_r(&copy[1], ":", &save);
+      if (!pc) return fail("parse", "Bad line " + std::to_string(lineNo) + ": need :", EINVAL, 0, "");
+      char* bc = strtok_r(nullptr, "]", &save);
+      if (!bc) return fail("parse", "Bad line " + std::to_string(lineNo) + ": need ]", EINVAL, 0, "");
+      pcnt = pc;
+      bcnt = bc;
+      haveCounters = true;
+      restOff = static_cast<uint32_t>(close + 1);
+      if (restOff > len) restOff = static_cast<uint32_t>(len);
+      rest = line + restOff;
+      restLen = len - restOff;
+    }
+    bool withCounters = counters_ && haveCounters;
+    cur_ = {rest, restLen, hasNl, restOff, withCounters};
+    CommandMap* map = withCounters ? counted : plain;
+    // Only whole lines (with their newline) are cached: the newline matters to the tokenizer
+    // inside an unterminated quote.
+    std::string_view key(rest, restLen);
+
+    const Command* cmd = nullptr;
+    if (hasNl) {
+      auto it = map->find(key);
+      if (it != map->end() && StillValid(t, it->second->cmd)) {
+        it->second->stamp = state_->generation;
+        cmd = &it->second->cmd;
+        stats.cached++;
+      }
+    }
+    if (!cmd) {
+      Tokens tok;
+      std::string terr;
+      if (!Tokenize(rest, restLen, hasNl, withCounters ? 6 : 3, &tok, &terr)) return fail("parse", terr, EINVAL, -1, "");
+      std::vector<std::string> words;
+      words.reserve(tok.words.size() + 3);
+      if (withCounters) {
+        // the values are checked and set below, so that the compiled command does not
+        // depend on them
+        words.push_back("--set-counters");
+        words.push_back("0");
+        words.push_back("0");
+      }
+      for (auto& w : tok.words) words.push_back(w);
+      auto entry = std::make_unique<CacheEntry>();
+      CompileError ce;
+      auto cc0 = Clock::now();
+      bool ok = Compile(nfproto_, t.name().c_str(), words, IsChainCb, &t, &entry->cmd, &ce);
+      stats.xtMs += Ms(cc0, Clock::now());
+      for (auto& w : capture.TakeErr()) warnings.push_back({lineNo, w});
+      stats.compiled++;
+      if (!ok) {
+        int wi = ce.token - (withCounters ? 3 : 0);
+        int off = -1;
+        std::string arg;
+        if (wi >= 0 && static_cast<size_t>(wi) < tok.words.size()) {
+          off = static_cast<int>(restOff + tok.offsets[wi]);
+          arg = tok.words[wi];
+        }
+        return fail("parse", ce.message, EINVAL, off, arg);
+      }
+      cmd = &entry->cmd;
+      if (entry->cmd.pure && hasNl && map->find(key) == map->end()) {
+        entry->key.assign(rest, restLen);
+        entry->stamp = state_->generation;
+        std::string_view k(entry->key);
+        map->emplace(k, std::move(entry));
+      } else {
+        auto c = std::make_unique<Command>(std::move(entry->cmd));
+        cmd = c.get();
+        transient.push_back(std::move(c));
+      }
+    }
+
+    struct xt_counters cnt = {cmd->pcnt, cmd->bcnt};
+    bool setCounters = cmd->counters;
+    if (withCounters) {
+      unsigned long long pv, bv;
+      if (sscanf(pcnt.c_str(), "%llu", &pv) != 1) return fail("parse", "-c packet counter not numeric", EINVAL, 1, pcnt);
+      if (sscanf(bcnt.c_str(), "%llu", &bv) != 1) return fail("parse", "-c byte counter not numeric", EINVAL, 1, bcnt);
+      cnt = {pv, bv};
+      setCounters = true;
+    }
+    return Apply(t, *cmd, setCounters, cnt, lineNo, p);
+  }
+
+  // A cached command compiled against the chains of an earlier text: its target resolution
+  // must still hold.
+  static bool StillValid(Table& t, const Command& c) {
+    if (c.entries.empty() || c.jumpto.empty() || IsStdLabel(c.jumpto)) return true;
+    return t.IsChain(c.jumpto) == c.jumpIsChain;
+  }
+
+  bool Apply(Table& t, const Command& c, bool setCounters, struct xt_counters cnt, uint32_t lineNo, Problem* p) {
+    int err = 0;
+    int tokAt = c.chainToken;
+    auto entry = [&](size_t i) { return reinterpret_cast<const uint8_t*>(c.entries[i].data()); };
+    auto sz = [&](size_t i) { return static_cast<uint32_t>(c.entries[i].size()); };
+    switch (c.command) {
+      case CMD_APPEND:
+        for (size_t i = 0; i < c.entries.size() && !err; i++) err = t.Append(c.chain, entry(i), sz(i));
+        break;
+      case CMD_INSERT:
+        for (size_t i = 0; i < c.entries.size() && !err; i++) err = t.Insert(c.chain, entry(i), sz(i), c.rulenum - 1);
+        break;
+      case CMD_REPLACE:
+        err = t.Replace(c.chain, entry(0), sz(0), c.rulenum - 1);
+        break;
+      case CMD_DELETE:
+        for (size_t i = 0; i < c.entries.size() && !err; i++)
+          err = t.DeleteEntry(c.chain, entry(i), sz(i), reinterpret_cast<const uint8_t*>(c.mask.data()), false);
+        break;
+      case CMD_CHECK:
+        for (size_t i = 0; i < c.entries.size() && !err; i++)
+          err = t.DeleteEntry(c.chain, entry(i), sz(i), reinterpret_cast<const uint8_t*>(c.mask.data()), true);
+        break;
+      case CMD_DELETE_NUM:
+        err = t.DeleteNum(c.chain, c.rulenum - 1);
+        break;
+      case CMD_FLUSH:
+        if (c.chain.empty()) {
+          for (Chain* ch : t.Ordered()) t.Flush(ch->name);
+        } else {
+          err = t.Flush(c.chain);
+        }
+        break;
+      case CMD_ZERO:
+        if (c.chain.empty()) {
+          for (Chain* ch : t.Ordered()) t.Zero(ch->name);
+        } else {
+          err = t.Zero(c.chain);
+        }
+        break;
+      case CMD_ZERO_NUM:
+        err = t.ZeroCounter(c.chain, c.rulenum);
+        break;
+      case CMD_NEW_CHAIN:
+        err = t.CreateChain(c.chain);
+        break;
+      case CMD_DELETE_CHAIN:
+        if (c.chain.empty()) {
+          std::vector<std::string> user;
+          for (Chain* ch : t.Ordered())
+            if (!ch->hooknum) user.push_back(ch->name);
+          for (const auto& n : user)
+            if (int e = t.DeleteChain(n)) err = err ? err : e;
+        } else {
+          err = t.DeleteChain(c.chain);
+        }
+        break;
+      case CMD_RENAME_CHAIN:
+        err = t.RenameChain(c.chain, c.newname);
+        break;
+      case CMD_SET_POLICY:
+        err = t.SetPolicy(c.chain, c.policy, setCounters ? &cnt : nullptr);
+        if (err == EINVAL) tokAt = c.policyToken;
+        break;
+      default:
+        break;
+    }
+    if (!err) {
+      if (setCounters && (c.command & (CMD_APPEND | CMD_INSERT | CMD_REPLACE))) SetLastCounters(t, c, cnt);
+      return true;
+    }
+    if (err == EINVAL && (c.command & (CMD_APPEND | CMD_INSERT | CMD_REPLACE))) tokAt = c.targetToken;
+    p->kind = "apply";
+    p->err = err;
+    p->line = lineNo;
+    p->table = t.name();
+    std::string what = TcStrerror(t.last_fn(), err);
+    if (err == EINVAL && tokAt == c.targetToken && !c.jumpto.empty()) what = "cannot jump to built-in chain " + c.jumpto;
+    p->message = (c.chain.empty() ? std::string() : c.chain + ": ") + what;
+    if (tokAt >= 0) {
+      // where the word at fault is (tokenized again: this is the error path)
+      Tokens tok;
+      std::string terr;
+      int wi = tokAt - (cur_.withCounters ? 3 : 0);
+      if (Tokenize(cur_.rest, cur_.len, cur_.hasNl, cur_.withCounters ? 6 : 3, &tok, &terr) && wi >= 0 &&
+          static_cast<size_t>(wi) < tok.words.size()) {
+        p->offset = static_cast<int>(cur_.restOff + tok.offsets[wi]);
+        p->argument = tok.words[wi];
+      }
+    }
+    return false;
+  }
+
+  // `[p:b]` with restore counters: the counters of the rules just added.
+  void SetLastCounters(Table& t, const Command& c, struct xt_counters cnt) {
+    Chain* ch = t.Find(c.chain);
+    if (!ch) return;
+    size_t n = c.entries.size();
+    if (c.command == CMD_APPEND) {
+      for (size_t i = 0; i < n && i < ch->rules.size(); i++) ch->rules[ch->rules.size() - 1 - i].counters = cnt;
+    } else if (c.command == CMD_INSERT) {
+      for (size_t i = 0; i < n && c.rulenum - 1 + i < ch->rules.size(); i++) ch->rules[c.rulenum - 1 + i].counters = cnt;
+    } else if (c.rulenum - 1 < ch->rules.size()) {
+      ch->rules[c.rulenum - 1].counters = cnt;
+    }
+  }
+
+  int nfproto_;
+  bool counters_;
+  HandleState* state_;
+  bool flushing_ = true;  // the current table request flushes (not --noflush)
+  struct {
+    const char* rest;
+    size_t len;
+    bool hasNl;
+    uint32_t restOff;
+    bool withCounters;
+  } cur_ = {nullptr, 0, false, 0, false};
+};
+
+class RestoreJob : public Job {
+ public:
+  RestoreJob(Napi::Env env, std::shared_ptr<HandleState> state) : Job(env), state_(std::move(state)) {
+    if (!state_) state_ = std::make_shared<HandleState>();  // no cache: one use only
+  }
+
+  int nfproto = NFPROTO_IPV4;
+  bool counters = false;
+  bool force = false;
+  bool dryRun = false;  // compile and apply in memory only
+  std::vector<TableReq> tables;
+  LockReq lock;
+
+  void Execute() override {
+    auto t0 = Clock::now();
+    int fd = -1;
+    if (!lock.path.empty() && !dryRun) {
+      LockOptions lo;
+      lo.path = lock.path;
+      lo.waitSeconds = lock.wait;
+      lo.intervalMs = lock.interval;
+      LockOutcome lk = AcquireXtablesLock(lo);
+      if (lk.fd < 0) {
+        problem_.kind = "lock";
+        problem_.err = lk.err;
+        problem_.message = lk.message;
+        problem_.holderPid = lk.holderPid;
+        problem_.lockPath = lock.path;
+        failed_ = true;
+        return;
+      }
+      fd = lk.fd;
+    }
+    stats_.lockMs = Ms(t0, Clock::now());
+    state_->generation++;
+    Run();
+    ReleaseXtablesLock(fd);
+    // Successful: keep only what this restore used. Failed: keep the last two generations.
+    state_->Evict(failed_ ? state_->generation - 1 : state_->generation);
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object r = Napi::Object::New(env);
+    Napi::Array committed = Napi::Array::New(env, committed_.size());
+    for (size_t i = 0; i < committed_.size(); i++) committed.Set(i, committed_[i]);
+    r.Set("committed", committed);
+    Napi::Array warns = Napi::Array::New(env, warnings_.size());
+    for (size_t i = 0; i < warnings_.size(); i++) {
+      Napi::Object w = Napi::Object::New(env);
+      w.Set("line", warnings_[i].line);
+      w.Set("text", warnings_[i].text);
+      warns.Set(i, w);
+    }
+    r.Set("warnings", warns);
+    Napi::Object s = Napi::Object::New(env);
+    s.Set("lockMs", stats_.lockMs);
+    s.Set("readMs", stats_.readMs);
+    s.Set("compileMs", stats_.compileMs);
+    s.Set("serializeMs", stats_.serializeMs);
+    s.Set("replaceMs", stats_.replaceMs);
+    s.Set("countersMs", stats_.countersMs);
+    s.Set("xtMs", stats_.xtMs);
+    s.Set("lines", static_cast<double>(stats_.lines));
+    s.Set("compiled", static_cast<double>(stats_.compiled));
+    s.Set("cached", static_cast<double>(stats_.cached));
+    s.Set("attempts", stats_.attempts);
+    r.Set("stats", s);
+    if (failed_) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("kind", problem_.kind);
+      e.Set("message", problem_.message);
+      e.Set("errno", problem_.err);
+      if (problem_.line) e.Set("line", problem_.line);
+      if (problem_.offset >= 0) e.Set("offset", problem_.offset);
+      if (!problem_.argument.empty()) e.Set("argument", problem_.argument);
+      if (!problem_.table.empty()) e.Set("table", problem_.table);
+      if (problem_.holderPid) e.Set("holderPid", problem_.holderPid);
+      if (!problem_.lockPath.empty()) e.Set("lockPath", problem_.lockPath);
+      r.Set("error", e);
+    }
+    return r;
+  }
+
+ private:
+  // One model per table name, prepared and committed in the order of first appearance.
+  void Run() {
+    std::vector<std::string> order;
+    std::map<std::string, std::vector<const TableReq*>> byName;
+    for (const TableReq& t : tables) {
+      auto& v = byName[t.name];
+      if (v.empty()) order.push_back(t.name);  // the tool reads (and the kernel creates) tables in this order
+      v.push_back(&t);
+    }
+    Restorer rs(nfproto, counters, state_.get());
+    std::vector<std::unique_ptr<Table>> prepared;
+    for (const std::string& name : order) {
+      auto t = std::make_unique<Table>(nfproto, name);
+      if (!rs.Prepare(*t, byName[name], &problem_)) return Fail(rs);
+      prepared.push_back(std::move(t));
+    }
+    if (!dryRun) {
+      for (size_t i = 0; i < prepared.size(); i++) {
+        const std::string name = prepared[i]->name();
+        const auto& reqs = byName[name];
+        int err = 0;
+        for (int attempt = 0;; attempt++) {
+          stats_.attempts++;
+          Table::CommitStats cs;
+          err = prepared[i]->Commit(force, &state_->writeBuf, &cs);
+          stats_.serializeMs += cs.serializeMs;
+          stats_.replaceMs += cs.replaceMs;
+          stats_.countersMs += cs.countersMs;
+          if (err != EAGAIN || attempt >= 4) break;
+          // The kernel's table changed since it was read: start this table again from a
+          // fresh read (the compiled commands come from the cache).
+          std::this_thread::sleep_for(std::chrono::milliseconds(1 << attempt));
+          prepared[i].reset();
+          prepared[i] = std::make_unique<Table>(nfproto, name);
+          if (!rs.Prepare(*prepared[i], reqs, &problem_)) return Fail(rs);
+        }
+        if (err) {
+          problem_.err = err;
+          problem_.table = name;
+          problem_.line = reqs.back()->commitLine;
+          if (err == EAGAIN) {
+            problem_.kind = "concurrent";
+            problem_.message = "the kernel's " + name + " table kept changing while it was being replaced";
+          } else {
+            problem_.kind = "commit";
+            problem_.message = "the kernel refused table " + name + ": " + strerror(err);
+          }
+          return Fail(rs);
+        }
+        committed_.push_back(name);
+      }
+    }
+    Finish(rs);
+  }
+
+  void Fail(Restorer& rs) {
+    failed_ = true;
+    Finish(rs);
+  }
+
+  void Finish(Restorer& rs) {
+    warnings_ = rs.warnings;
+    stats_.readMs = rs.stats.readMs;
+    stats_.compileMs = rs.stats.compileMs;
+    stats_.xtMs = rs.stats.xtMs;
+    stats_.lines = rs.stats.lines;
+    stats_.compiled = rs.stats.compiled;
+    stats_.cached = rs.stats.cached;
+  }
+
+  std::shared_ptr<HandleState> state_;
+  std::vector<std::string> committed_;
+  std::vector<Warning> warnings_;
+  Stats stats_;
+  Problem problem_;
+  bool failed_ = false;
+};
+
+class SaveJob : public Job {
+ public:
+  using Job::Job;
+  int nfproto = NFPROTO_IPV4;
+  bool counters = false;
+  std::string table;
+
+  void Execute() override {
+    int err = 0;
+    std::vector<std::string> names;
+    if (table.empty()) {
+      names = TableNames(nfproto, &err);
+      if (err) {
+        Fail(err, std::string("cannot list the tables: ") + strerror(err));
+        return;
+      }
+    } else {
+      names.push_back(table);
+    }
+    for (const auto& n : names) {
+      Table t(nfproto, n);
+      if (int e = t.Read(Table::ReadMode::Full, &buf_)) {
+        Fail(e, "Cannot initialize table '" + n + "': " + TcStrerror(Fn::Init, e));
+        problemTable_ = n;
+        return;
+      }
+      std::lock_guard<std::mutex> lock(XtMutex());
+      StdioCapture cap(true);
+      std::string ierr;
+      if (!XtUse(nfproto, &ierr)) {
+        Fail(EIO, ierr);
+        return;
+      }
+      cap.TakeOut();
+      cap.TakeErr();
+      std::string perr;
+      bool ok = PrintTable(t, counters, &perr);
+      text_ += cap.TakeOut();
+      for (auto& w : cap.TakeErr()) warnings_.push_back(w);
+      if (!ok) {
+        Fail(EIO, perr);
+        return;
+      }
+    }
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("text", text_);
+    Napi::Array w = Napi::Array::New(env, warnings_.size());
+    for (size_t i = 0; i < warnings_.size(); i++) w.Set(i, warnings_[i]);
+    r.Set("warnings", w);
+    if (failed_) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("kind", "save");
+      e.Set("message", message_);
+      e.Set("errno", err_);
+      if (!problemTable_.empty()) e.Set("table", problemTable_);
+      r.Set("error", e);
+    }
+    return r;
+  }
+
+ private:
+  void Fail(int err, std::string m) {
+    failed_ = true;
+    err_ = err;
+    message_ = std::move(m);
+  }
+  std::vector<uint8_t> buf_;
+  std::string text_;
+  std::vector<std::string> warnings_;
+  bool failed_ = false;
+  int err_ = 0;
+  std::string message_;
+  std::string problemTable_;
+};
+
+class LockJob : public Job {
+ public:
+  using Job::Job;
+  LockReq lock;
+  void Execute() override {
+    LockOptions lo;
+    lo.path = lock.path;
+    lo.waitSeconds = lock.wait;
+    lo.intervalMs = lock.interval;
+    out_ = AcquireXtablesLock(lo);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("fd", out_.fd);
+    if (out_.fd < 0) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("kind", "lock");
+      e.Set("message", out_.message);
+      e.Set("errno", out_.err);
+      if (out_.holderPid) e.Set("holderPid", out_.holderPid);
+      e.Set("lockPath", lock.path);
+      r.Set("error", e);
+    }
+    return r;
+  }
+
+ private:
+  LockOutcome out_;
+};
+
+int FamilyOf(const Napi::Object& o) {
+  Napi::Value f = o.Get("family");
+  return f.IsNumber() && f.As<Napi::Number>().Int32Value() == 6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+}
+
+LockReq LockOf(const Napi::Object& o) {
+  LockReq l;
+  Napi::Value v = o.Get("lock");
+  if (!v.IsObject()) return l;
+  Napi::Object lo = v.As<Napi::Object>();
+  if (lo.Get("path").IsString()) l.path = lo.Get("path").As<Napi::String>().Utf8Value();
+  if (lo.Get("wait").IsNumber()) l.wait = lo.Get("wait").As<Napi::Number>().DoubleValue();
+  if (lo.Get("interval").IsNumber()) l.interval = lo.Get("interval").As<Napi::Number>().DoubleValue();
+  return l;
+}
+
+// A handle's cache can hold a few hundred thousand compiled commands: free it off the JS thread.
+void FinalizeCache(Napi::Env, std::shared_ptr<HandleState>* p) {
+  std::thread([p] { delete p; }).detach();
+}
+
+}  // namespace
+
+}  // namespace ipt
+
+// iptablesCache(): per-handle cache of compiled commands (an External).
+Napi::Value IptablesCache(const Napi::CallbackInfo& info) {
+  auto* p = new std::shared_ptr<ipt::HandleState>(std::make_shared<ipt::HandleState>());
+  return Napi::External<std::shared_ptr<ipt::HandleState>>::New(info.Env(), p, ipt::FinalizeCache);
+}
+
+// iptablesRestore(worker, cache | null, { family, counters, force, tables: [...], lock })
+Napi::Value IptablesRestore(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Worker* w = Worker::Unwrap(info[0]);
+  if (w == nullptr || !info[2].IsObject()) {
+    Napi::TypeError::New(env, "iptablesRestore(worker, cache, request)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::shared_ptr<ipt::HandleState> cache;
+  if (info[1].IsExternal()) cache = *info[1].As<Napi::External<std::shared_ptr<ipt::HandleState>>>().Data();
+  Napi::Object req = info[2].As<Napi::Object>();
+  auto* job = new ipt::RestoreJob(env, cache);
+  job->nfproto = ipt::FamilyOf(req);
+  job->counters = req.Get("counters").ToBoolean().Value();
+  job->force = req.Get("force").ToBoolean().Value();
+  job->dryRun = req.Get("dryRun").ToBoolean().Value();
+  job->lock = ipt::LockOf(req);
+  Napi::Value tv = req.Get("tables");
+  if (tv.IsArray()) {
+    Napi::Array arr = tv.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Object t = arr.Get(i).As<Napi::Object>();
+      ipt::TableReq tr;
+      tr.name = t.Get("name").As<Napi::String>().Utf8Value();
+      tr.flush = t.Get("flush").ToBoolean().Value();
+      tr.body = t.Get("body").As<Napi::String>().Utf8Value();
+      tr.line = t.Get("line").As<Napi::Number>().Uint32Value();
+      tr.firstLine = t.Get("firstLine").As<Napi::Number>().Uint32Value();
+      tr.commitLine = t.Get("commitLine").As<Napi::Number>().Uint32Value();
+      job->tables.push_back(std::move(tr));
+    }
+  }
+  return w->Submit(env, job);
+}
+
+// iptablesSave(worker, { family, table, counters })
+Napi::Value IptablesSave(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Worker* w = Worker::Unwrap(info[0]);
+  if (w == nullptr || !info[1].IsObject()) {
+    Napi::TypeError::New(env, "iptablesSave(worker, request)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object req = info[1].As<Napi::Object>();
+  auto* job = new ipt::SaveJob(env);
+  job->nfproto = ipt::FamilyOf(req);
+  job->counters = req.Get("counters").ToBoolean().Value();
+  if (req.Get("table").IsString()) job->table = req.Get("table").As<Napi::String>().Utf8Value();
+  return w->Submit(env, job);
+}
+
+// iptablesLock(worker, { lock: { path, wait, interval } }): takes the xtables lock on the
+// worker thread; resolves { fd } (or { fd: -1, error }).
+Napi::Value IptablesLock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Worker* w = Worker::Unwrap(info[0]);
+  if (w == nullptr || !info[1].IsObject()) {
+    Napi::TypeError::New(env, "iptablesLock(worker, request)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* job = new ipt::LockJob(env);
+  job->lock = ipt::LockOf(info[1].As<Napi::Object>());
+  return w->Submit(env, job);
+}
+
+// iptablesUnlock(fd): releases a lock taken by iptablesLock.
+Napi::Value IptablesUnlock(const Napi::CallbackInfo& info) {
+  if (info[0].IsNumber()) ipt::ReleaseXtablesLock(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+}  // namespace nlkit

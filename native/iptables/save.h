@@ -1,0 +1,18 @@
+// iptables-save's output for one table (iptables-save.c do_output, iptables.c print_rule4,
+// ip6tables.c print_rule6, xshared.c save_*), without the two "#" timestamp lines. The
+// extensions' own save() functions print the match and target options.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "table.h"
+
+namespace nlkit {
+namespace ipt {
+
+// Caller holds XtMutex, has called XtUse(family) and redirected stdout (StdioCapture):
+// the text goes to C's stdout. False with `error` when a rule cannot be printed.
+bool PrintTable(Table& t, bool counters, std::string* error);
+
+}  // namespace ipt
+}  // namespace nlkit

@@ -1,0 +1,354 @@
+#include "xt.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/netfilter_ipv4/ip_tables.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+
+namespace nlkit {
+namespace ipt {
+
+XtJump* g_xt_jump = nullptr;
+
+namespace {
+
+// iptables.c's original_opts: the generic options every rule line may use.
+struct option g_orig_opts[] = {
+    {"append", 1, nullptr, 'A'},
+    {"delete", 1, nullptr, 'D'},
+    {"check", 1, nullptr, 'C'},
+    {"insert", 1, nullptr, 'I'},
+    {"replace", 1, nullptr, 'R'},
+    {"list", 2, nullptr, 'L'},
+    {"list-rules", 2, nullptr, 'S'},
+    {"flush", 2, nullptr, 'F'},
+    {"zero", 2, nullptr, 'Z'},
+    {"new-chain", 1, nullptr, 'N'},
+    {"delete-chain", 2, nullptr, 'X'},
+    {"rename-chain", 1, nullptr, 'E'},
+    {"policy", 1, nullptr, 'P'},
+    {"source", 1, nullptr, 's'},
+    {"destination", 1, nullptr, 'd'},
+    {"src", 1, nullptr, 's'},
+    {"dst", 1, nullptr, 'd'},
+    {"protocol", 1, nullptr, 'p'},
+    {"in-interface", 1, nullptr, 'i'},
+    {"jump", 1, nullptr, 'j'},
+    {"table", 1, nullptr, 't'},
+    {"match", 1, nullptr, 'm'},
+    {"numeric", 0, nullptr, 'n'},
+    {"out-interface", 1, nullptr, 'o'},
+    {"verbose", 0, nullptr, 'v'},
+    {"wait", 2, nullptr, 'w'},
+    {"wait-interval", 2, nullptr, 'W'},
+    {"exact", 0, nullptr, 'x'},
+    {"fragments", 0, nullptr, 'f'},
+    {"version", 0, nullptr, 'V'},
+    {"help", 2, nullptr, 'h'},
+    {"line-numbers", 0, nullptr, '0'},
+    {"modprobe", 1, nullptr, 'M'},
+    {"set-counters", 1, nullptr, 'c'},
+    {"goto", 1, nullptr, 'g'},
+    {"ipv4", 0, nullptr, '4'},
+    {"ipv6", 0, nullptr, '6'},
+    {nullptr, 0, nullptr, 0},
+};
+
+int g_family = 0;
+bool g_initialised = false;
+
+// libxtables' exit_err: never prints, never exits. Leaves by longjmp to the innermost XtTry.
+[[noreturn]] void ExitErr(enum xtables_exittype status, const char* msg, ...) {
+  XtJump* j = g_xt_jump;
+  if (j == nullptr) abort();  // a libxtables error outside any guarded call is a bug here
+  va_list ap;
+  va_start(ap, msg);
+  vsnprintf(j->message, sizeof j->message, msg, ap);
+  va_end(ap);
+  j->status = status;
+  longjmp(j->buf, 1);
+}
+
+// Like xtables_compatible_revision, without the modprobe and without exit(): asks the
+// kernel which revision of an extension it has, on a socket of the calling thread.
+std::map<std::tuple<int, std::string, int, int>, int> g_revisions;
+
+int CompatRev(const char* name, uint8_t revision, int opt) {
+  auto key = std::make_tuple(g_family, std::string(name), static_cast<int>(revision), opt);
+  auto it = g_revisions.find(key);
+  if (it != g_revisions.end()) return it->second;
+  int af = g_family == NFPROTO_IPV6 ? AF_INET6 : AF_INET;
+  int level = g_family == NFPROTO_IPV6 ? IPPROTO_IPV6 : IPPROTO_IP;
+  int fd = socket(af, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  int ok;
+  if (fd < 0) {
+    ok = 1;  // cannot ask (no CAP_NET_RAW): assume it is supported, like iptables does
+  } else {
+    struct xt_get_revision rev;
+    socklen_t s = sizeof rev;
+    memset(&rev, 0, sizeof rev);
+    strncpy(rev.name, name, XT_EXTENSION_MAXNAMELEN - 1);
+    rev.revision = revision;
+    if (getsockopt(fd, level, opt, &rev, &s) < 0) {
+      // ENOENT/EPROTONOSUPPORT: not there at all; ENOPROTOOPT: an old kernel. Revision 0 is
+      // assumed so that the kernel's own refusal names the problem later.
+      ok = revision == 0;
+    } else {
+      ok = 1;
+    }
+    close(fd);
+  }
+  g_revisions.emplace(key, ok);
+  return ok;
+}
+
+struct xtables_globals g_globals = {
+    0,                      // option_offset
+    "iptables-restore",     // program_name
+    "1.8.9 (legacy)",       // program_version
+    g_orig_opts,            // orig_opts
+    nullptr,                // opts
+    ExitErr,                // exit_err
+    CompatRev,              // compat_rev
+};
+
+}  // namespace
+
+namespace {
+void PreloadPlugins();
+}
+
+std::mutex& XtMutex() {
+  static std::mutex m;
+  return m;
+}
+
+int XtFamily() { return g_family; }
+
+bool XtUse(int nfproto, std::string* error) {
+  if (!g_initialised) {
+    if (xtables_init_all(&g_globals, nfproto) < 0) {
+      *error = "libxtables: initialisation failed";
+      return false;
+    }
+    g_initialised = true;
+    g_family = nfproto;
+    PreloadPlugins();
+    g_family = 0;
+  }
+  // xtables_init_all may have installed its defaults: keep ours.
+  xt_params = &g_globals;
+  g_globals.exit_err = ExitErr;
+  g_globals.compat_rev = CompatRev;
+  if (g_family != nfproto) {
+    xtables_set_nfproto(nfproto);
+    g_family = nfproto;
+  }
+  g_globals.program_name = nfproto == NFPROTO_IPV6 ? "ip6tables-restore" : "iptables-restore";
+  return true;
+}
+
+StdioCapture::StdioCapture(bool captureStdout) {
+  fflush(stdout);
+  fflush(stderr);
+  if (captureStdout) {
+    out_ = open_memstream(&outBuf_, &outLen_);
+    if (out_) {
+      savedOut_ = stdout;
+      stdout = out_;
+    }
+  }
+  err_ = open_memstream(&errBuf_, &errLen_);
+  if (err_) {
+    savedErr_ = stderr;
+    stderr = err_;
+  }
+}
+
+StdioCapture::~StdioCapture() {
+  if (out_) {
+    fflush(out_);
+    stdout = savedOut_;
+    fclose(out_);
+    free(outBuf_);
+  }
+  if (err_) {
+    fflush(err_);
+    stderr = savedErr_;
+    fclose(err_);
+    free(errBuf_);
+  }
+}
+
+std::string StdioCapture::TakeOut() {
+  if (!out_) return {};
+  fflush(out_);
+  std::string s(outBuf_ + outTaken_, outLen_ - outTaken_);
+  outTaken_ = outLen_;
+  return s;
+}
+
+std::vector<std::string> StdioCapture::TakeErr() {
+  std::vector<std::string> lines;
+  if (!err_) return lines;
+  fflush(err_);
+  std::string s(errBuf_ + errTaken_, errLen_ - errTaken_);
+  errTaken_ = errLen_;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t nl = s.find('\n', start);
+    if (nl == std::string::npos) nl = s.size();
+    if (nl > start) lines.push_back(s.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
+namespace {
+// Names of the plugins in the xtables directories, by family prefix.
+struct PluginIndex {
+  bool scanned = false;
+  bool usable = true;
+  std::set<std::string> xt, ipt, ip6t;
+};
+PluginIndex g_plugins;
+
+// libxtables' own xtables_libdir is not exported: the same environment variables, then the
+// directory it was built for (`xtables` next to the library itself).
+std::string PluginDirs() {
+  for (const char* v : {"XTABLES_LIBDIR", "IPTABLES_LIB_DIR", "IP6TABLES_LIB_DIR"}) {
+    const char* d = getenv(v);
+    if (d != nullptr) return d;
+  }
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&xtables_init), &info) && info.dli_fname) {
+    std::string lib = info.dli_fname;
+    size_t slash = lib.rfind('/');
+    if (slash != std::string::npos) return lib.substr(0, slash) + "/xtables";
+  }
+  return {};
+}
+
+void ScanPlugins() {
+  g_plugins.scanned = true;
+  std::string all = PluginDirs();
+  if (all.empty()) {
+    g_plugins.usable = false;
+    return;
+  }
+  size_t start = 0;
+  while (start <= all.size()) {
+    size_t colon = all.find(':', start);
+    if (colon == std::string::npos) colon = all.size();
+    std::string dir = all.substr(start, colon - start);
+    start = colon + 1;
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) {
+      if (errno != ENOENT) g_plugins.usable = false;
+      continue;
+    }
+    while (struct dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n.size() < 4 || n.compare(n.size() - 3, 3, ".so") != 0) continue;
+      n.resize(n.size() - 3);
+      if (n.rfind("libxt_", 0) == 0) g_plugins.xt.insert(n.substr(6));
+      else if (n.rfind("libipt_", 0) == 0) g_plugins.ipt.insert(n.substr(7));
+      else if (n.rfind("libip6t_", 0) == 0) g_plugins.ip6t.insert(n.substr(8));
+    }
+    closedir(d);
+  }
+}
+}  // namespace
+
+namespace {
+// libxtables registers only the current family's variants of an extension when its plugin
+// is dlopened (xtables_register_match/target drop the others), and a plugin is loaded once
+// per process. To serve IPv4 and IPv6 from one process, every plugin is loaded up front for
+// IPv4, and a private in-memory copy of each is loaded for IPv6, whose constructor then
+// registers the IPv6 variants.
+void LoadAll(int nfproto, bool copies) {
+  xtables_set_nfproto(nfproto);
+  std::string all = PluginDirs();
+  std::set<std::pair<dev_t, ino_t>> done;
+  // dlopen knows objects by name too: every copy's /proc/self/fd/N must stay distinct until
+  // all are loaded, so the descriptors are closed at the end.
+  std::vector<int> fds;
+  size_t start = 0;
+  while (start <= all.size()) {
+    size_t colon = all.find(':', start);
+    if (colon == std::string::npos) colon = all.size();
+    std::string dir = all.substr(start, colon - start);
+    start = colon + 1;
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) continue;
+    std::vector<std::string> files;
+    while (struct dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n.size() < 4 || n.compare(n.size() - 3, 3, ".so") != 0) continue;
+      bool mine = n.rfind("libxt_", 0) == 0 ||
+                  (nfproto == NFPROTO_IPV6 ? n.rfind("libip6t_", 0) == 0 : n.rfind("libipt_", 0) == 0);
+      if (mine) files.push_back(dir + "/" + n);
+    }
+    closedir(d);
+    std::sort(files.begin(), files.end());
+    for (const std::string& path : files) {
+      struct stat st;
+      if (stat(path.c_str(), &st) != 0 || !done.insert({st.st_dev, st.st_ino}).second) continue;
+      if (!copies) {
+        dlopen(path.c_str(), RTLD_NOW);
+        continue;
+      }
+      int src = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (src < 0) continue;
+      int mfd = memfd_create("nlkit-xtables", MFD_CLOEXEC);
+      if (mfd >= 0) {
+        char buf[65536];
+        ssize_t n;
+        bool ok = true;
+        while ((n = read(src, buf, sizeof buf)) > 0)
+          if (write(mfd, buf, n) != n) ok = false;
+        if (ok) {
+          char p[64];
+          snprintf(p, sizeof p, "/proc/self/fd/%d", mfd);
+          dlopen(p, RTLD_NOW);
+        }
+        fds.push_back(mfd);
+      }
+      close(src);
+    }
+  }
+  for (int fd : fds) close(fd);
+}
+
+void PreloadPlugins() {
+  LoadAll(NFPROTO_IPV4, false);
+  LoadAll(NFPROTO_IPV6, true);
+}
+}  // namespace
+
+bool PluginMayExist(const char* name, int nfproto) {
+  if (!g_plugins.scanned) ScanPlugins();
+  if (!g_plugins.usable) return true;
+  std::string n(name);
+  if (g_plugins.xt.count(n)) return true;
+  return nfproto == NFPROTO_IPV6 ? g_plugins.ip6t.count(n) > 0 : g_plugins.ipt.count(n) > 0;
+}
+
+}  // namespace ipt
+}  // namespace nlkit

@@ -1,0 +1,35 @@
+// The VM tier: where the host kernel lacks IPVS, run the real-kernel tests (test/kernel/) once
+// more inside Debian's stock kernel under qemu (scripts/vm/), where IPVS and every ipset type
+// exist. The guest's test output comes back as diagnostics, so a failure reads in place.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { hostHasIpvs, inVm, vmSkipReason } from '../helpers/vm.js';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+// Every real-kernel test file, so IPVS tests added later run here too.
+const files = readdirSync(`${repo}/test/kernel`).filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/kernel/${f}`);
+const vmTimeout = Number(process.env.NLKIT_VM_TIMEOUT ?? 600);
+
+const skip = inVm() ? 'already inside the VM'
+  : hostHasIpvs() ? 'host kernel has ip_vs: kernel tests run directly'
+  : vmSkipReason() ?? (files.length ? undefined : 'no test/kernel/*.test.ts files');
+
+test(`kernel tests in a VM with IPVS and every ipset type: ${files.join(' ')}`, { skip, timeout: (vmTimeout + 300) * 1000 }, async (t) => {
+  const prep = spawnSync('bash', ['scripts/vm/prepare.sh'], { cwd: repo, encoding: 'utf8' });
+  for (const line of `${prep.stdout}${prep.stderr}`.split('\n').filter(Boolean)) t.diagnostic(line);
+  assert.equal(prep.status, 0, 'scripts/vm/prepare.sh failed');
+
+  const child = spawn('bash', ['scripts/vm/run.sh', process.execPath, '--import', 'tsx', '--test', ...files], {
+    cwd: repo, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // One buffer for both streams, in arrival order, as lines.
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d; });
+  child.stderr.on('data', (d: Buffer) => { out += d; });
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  for (const line of out.split('\n').filter(Boolean)) t.diagnostic(line);
+  assert.equal(status, 0, `the kernel tests in the VM failed (exit status ${status}); their output is above`);
+});
