@@ -91,6 +91,9 @@ export interface IptablesRestoreStats {
   lines: number;
   compiled: number;
   cached: number;
+  fast: number;
+  parseMs: number;
+  compileCpuMs: number;
   attempts: number;
 }
 
@@ -134,6 +137,7 @@ export interface Binding {
     Promise<{ text: string; warnings: string[]; error?: IptablesProblem }>;
   iptablesLock(worker: RawWorker, req: { lock: IptablesLockRequest }): Promise<{ fd: number; error?: IptablesProblem }>;
   iptablesUnlock(fd: number): void;
+  iptablesDrop(cache: IptablesCacheRef): void;
   ipsetExec(worker: RawWorker, text: string, exist: boolean): Promise<IpsetExecResult>;
   ipsetSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<SendResult>;
   ipvsSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<IpvsSendResult>;
@@ -152,7 +156,7 @@ const RUNTIME_PACKAGES: Record<string, string> = {
   'libip4tc.so': 'libip4tc2',
   'libip6tc.so': 'libip6tc2',
 };
-const BUILD_PACKAGES = 'build-essential pkg-config libipset-dev';
+const BUILD_PACKAGES = 'build-essential pkg-config libipset-dev libnl-3-dev libnl-genl-3-dev libxtables-dev libip4tc-dev libip6tc-dev';
 
 export function packageRoot(from = dirname(fileURLToPath(import.meta.url))): string {
   for (let dir = from; ; dir = dirname(dir)) {

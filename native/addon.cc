@@ -11,6 +11,7 @@ Napi::Value IptablesRestore(const Napi::CallbackInfo& info);
 Napi::Value IptablesSave(const Napi::CallbackInfo& info);
 Napi::Value IptablesLock(const Napi::CallbackInfo& info);
 Napi::Value IptablesUnlock(const Napi::CallbackInfo& info);
+Napi::Value IptablesDrop(const Napi::CallbackInfo& info);
 Napi::Value LinkSend(const Napi::CallbackInfo& info);
 Napi::Value LinkQuery(const Napi::CallbackInfo& info);
 }
@@ -26,6 +27,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("iptablesSave", Napi::Function::New<nlkit::IptablesSave>(env, "iptablesSave"));
   exports.Set("iptablesLock", Napi::Function::New<nlkit::IptablesLock>(env, "iptablesLock"));
   exports.Set("iptablesUnlock", Napi::Function::New<nlkit::IptablesUnlock>(env, "iptablesUnlock"));
+  exports.Set("iptablesDrop", Napi::Function::New<nlkit::IptablesDrop>(env, "iptablesDrop"));
   exports.Set("linkSend", Napi::Function::New<nlkit::LinkSend>(env, "linkSend"));
   exports.Set("linkQuery", Napi::Function::New<nlkit::LinkQuery>(env, "linkQuery"));
   return exports;

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Build: compiler and headers. Runtime/test: the system tools the tests compare against.
-PACKAGES=(g++ make python3 pkg-config libmnl-dev libipset-dev ipset iproute2 libnl-3-dev libnl-genl-3-dev ipvsadm)
+PACKAGES=(g++ make python3 pkg-config libmnl-dev libipset-dev ipset iproute2 libnl-3-dev libnl-genl-3-dev ipvsadm libxtables-dev libip4tc-dev libip6tc-dev iptables)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -39,6 +39,11 @@ export class IptablesHandle extends Handle {
     this.#cache = binding().iptablesCache();
   }
 
+  /** Waits for the operations already called, then stops the handle and frees its cache. */
+  override close(): Promise<void> {
+    return super.close().then(() => binding().iptablesDrop(this.#cache));
+  }
+
   private get prefix(): string {
     return this.family === 6 ? 'ip6tables' : 'iptables';
   }
@@ -113,5 +118,5 @@ export class IptablesHandle extends Handle {
 }
 
 function emptyStats() {
-  return { lockMs: 0, readMs: 0, compileMs: 0, serializeMs: 0, replaceMs: 0, countersMs: 0, lines: 0, compiled: 0, cached: 0, attempts: 0 };
+  return { lockMs: 0, readMs: 0, compileMs: 0, compileCpuMs: 0, parseMs: 0, serializeMs: 0, replaceMs: 0, countersMs: 0, lines: 0, compiled: 0, fast: 0, cached: 0, attempts: 0 };
 }

@@ -45,8 +45,11 @@ export interface RestoreStats {
   lockMs: number;
   /** Reading the kernel's tables. */
   readMs: number;
-  /** Compiling and applying the lines. */
+  /** Compiling and applying the lines (wall clock; compileCpuMs: the worker thread's CPU time). */
   compileMs: number;
+  compileCpuMs: number;
+  /** Of which: parsing the lines not in the handle's cache. */
+  parseMs: number;
   /** Assembling the blobs. */
   serializeMs: number;
   /** IPT_SO_SET_REPLACE: the kernel's share. */
@@ -54,8 +57,9 @@ export interface RestoreStats {
   /** IPT_SO_SET_ADD_COUNTERS. */
   countersMs: number;
   lines: number;
-  /** Lines compiled through libxtables. */
+  /** Lines compiled through libxtables (`fast` of them without getopt, see native/iptables/parse.cc). */
   compiled: number;
+  fast: number;
   /** Lines whose compiled form came from the handle's cache. */
   cached: number;
   /** Commit attempts (more than one table, or retries after the table changed). */

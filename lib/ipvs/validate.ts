@@ -119,7 +119,11 @@ export function normService(op: string, s: ServiceInput): NormService {
     switch (f) {
       case 'persistent': flags |= F_PERSISTENT; break;
       case 'hashed': break;  // the kernel's own
-      case 'one-packet': flags |= F_ONEPACKET; break;
+      case 'one-packet':
+        // As ipvsadm: one-packet scheduling is for datagrams (UDP, or marks that select them).
+        if (key.protocol === PROTOCOLS.tcp || key.protocol === PROTOCOLS.sctp) throw bad(op, f, `one-packet scheduling is only for udp or firewall-mark services, not ${key.text}`);
+        flags |= F_ONEPACKET;
+        break;
       case 'sh-fallback': case 'sh-port': case 'mh-fallback': case 'mh-port': {
         const want = f.slice(0, 2);
         if (sched !== want) throw bad(op, f, `flag ${f} needs scheduler ${want}, not ${sched}`);

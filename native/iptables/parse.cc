@@ -19,6 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+
+#include <string_view>
+#include <unordered_map>
 
 #include <linux/netfilter_ipv4/ip_tables.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
@@ -180,12 +184,14 @@ void xs_init_match(struct xtables_match* match) {
 struct xtables_target* FindTargetTry(const char* name, int nfproto) {
   bool standard = name[0] == '\0' || strcmp(name, "ACCEPT") == 0 || strcmp(name, "DROP") == 0 ||
                   strcmp(name, "QUEUE") == 0 || strcmp(name, "RETURN") == 0;
+  if (standard) EnsurePlugin("standard", nfproto);
   if (!standard && !PluginMayExist(name, nfproto)) {
     // Loaded (already registered) targets are still found.
     for (struct xtables_target* t = xtables_targets; t; t = t->next)
       if (strcmp(t->name, name) == 0) return xtables_find_target(name, XTF_TRY_LOAD);
     return NULL;
   }
+  if (!standard) EnsurePlugin(name, nfproto);
   return xtables_find_target(name, XTF_TRY_LOAD);
 }
 
@@ -202,10 +208,15 @@ const char* proto_to_name(uint16_t proto, int nolookup) {
 struct xtables_match* find_proto(const char* pname, enum xtables_tryload tryload, int nolookup,
                                  struct xtables_rule_match** matches) {
   unsigned int proto;
+  int nfproto = XtFamily();
   if (xtables_strtoui(pname, NULL, &proto, 0, UINT8_MAX)) {
     const char* protoname = proto_to_name(proto, nolookup);
-    if (protoname) return xtables_find_match(protoname, tryload, matches);
+    if (protoname) {
+      EnsurePlugin(protoname, nfproto);
+      return xtables_find_match(protoname, tryload, matches);
+    }
   } else {
+    EnsurePlugin(pname, nfproto);
     return xtables_find_match(pname, tryload, matches);
   }
   return NULL;
@@ -269,6 +280,7 @@ int command_default(State* st, bool invert) {
 void command_match(State* st, bool invert) {
   struct option* opts = xt_params->opts;
   if (invert) ERR("unexpected ! flag before --match");
+  EnsurePlugin(optarg, st->nfproto);
   struct xtables_match* m = xtables_find_match(optarg, XTF_LOAD_MUST_SUCCEED, &st->matches);
   NoteMatchToken(st, st->fault);
   size_t size = XT_ALIGN(sizeof(struct xt_entry_match)) + m->size;
@@ -784,6 +796,7 @@ void build_entry(State* st) {
     st->target = NULL;
   }
   if (!st->target && (strlen(st->jumpto) == 0 || st->is_chain(st->ctx, st->jumpto))) {
+    EnsurePlugin("standard", st->nfproto);
     st->target = xtables_find_target(XT_STANDARD_TARGET, XTF_LOAD_MUST_SUCCEED);
     size_t size = sizeof(struct xt_entry_target) + st->target->size;
     st->target->t = (struct xt_entry_target*)xtables_calloc(1, size);
@@ -797,6 +810,7 @@ void build_entry(State* st) {
   if (!st->target) {
     bool isGoto = IsV6(st) ? (FW6(st)->ipv6.flags & IP6T_F_GOTO) : (FW(st)->ip.flags & IPT_F_GOTO);
     if (isGoto) ERR("goto '%s' is not a chain", st->jumpto);
+    EnsurePlugin(st->jumpto, st->nfproto);
     xtables_find_target(st->jumpto, XTF_LOAD_MUST_SUCCEED);
     ERR("Couldn't load target `%s'", st->jumpto);  // not reached: the line above fails
   }
@@ -925,33 +939,48 @@ bool Tokenize(const char* line, size_t len, bool newlineAtEnd, size_t reserved, 
   // xshared.c add_param_to_argv, character for character. `line` has no newline; fgets'
   // newline is fed at the end when the line had one (it matters inside an open quote).
   bool quote_open = false, escaped = false, started = false;
-  std::string param;
-  uint32_t start = 0;
+  size_t base = out->size();
+  size_t plen = 0;  // length of the word being collected
+  auto begin = [&](size_t at) {
+    if (started) return;
+    out->starts.push_back(static_cast<uint32_t>(out->buf.size()));
+    out->offsets.push_back(static_cast<uint32_t>(at));
+    started = true;
+    plen = 0;
+  };
+  auto add = [&](char ch) -> bool {
+    out->buf.push_back(ch);
+    if (++plen >= 1024) return *error = "Parameter too long!", false;
+    return true;
+  };
+  auto emit = [&]() -> bool {
+    out->buf.push_back('\0');
+    started = false;
+    plen = 0;
+    if (out->size() - base + reserved + 1 >= static_cast<size_t>(kMaxArgc))
+      return *error = "Parser cannot handle more arguments", false;
+    return true;
+  };
   size_t n = len + (newlineAtEnd ? 1 : 0);
   for (size_t i = 0; i < n; i++) {
     char ch = i < len ? line[i] : '\n';
-    if (!started) {
-      start = static_cast<uint32_t>(i);
-    }
     if (quote_open) {
       if (escaped) {
-        param.push_back(ch);
-        if (param.size() >= 1024) return *error = "Parameter too long!", false;
+        if (!add(ch)) return false;
         escaped = false;
         continue;
       } else if (ch == '\\') {
         escaped = true;
         continue;
       } else if (ch == '"') {
-        quote_open = false;
+        quote_open = false;  // and the word ends below
       } else {
-        param.push_back(ch);
-        if (param.size() >= 1024) return *error = "Parameter too long!", false;
+        if (!add(ch)) return false;
         continue;
       }
     } else if (ch == '"') {
+      begin(i);
       quote_open = true;
-      started = true;
       continue;
     }
     switch (ch) {
@@ -960,52 +989,44 @@ bool Tokenize(const char* line, size_t len, bool newlineAtEnd, size_t reserved, 
       case ' ':
       case '\t':
       case '\n':
-        if (param.empty()) continue;  // two spaces?
+        if (plen == 0) continue;  // two spaces?
         break;
       default:
-        param.push_back(ch);
-        started = true;
-        if (param.size() >= 1024) return *error = "Parameter too long!", false;
+        begin(i);
+        if (!add(ch)) return false;
         continue;
     }
-    if (out->words.size() + reserved + 1 >= (size_t)kMaxArgc) return *error = "Parser cannot handle more arguments", false;
-    out->words.push_back(param);
-    out->offsets.push_back(start);
-    param.clear();
-    started = false;
+    begin(i);
+    if (!emit()) return false;
   }
-  if (!param.empty()) {
-    if (out->words.size() + reserved + 1 >= (size_t)kMaxArgc) return *error = "Parser cannot handle more arguments", false;
-    out->words.push_back(param);
-    out->offsets.push_back(start);
+  if (started) {
+    if (plen > 0) return emit();
+    out->starts.pop_back();  // an open quote that got nothing: iptables adds no word
+    out->offsets.pop_back();
   }
   return true;
 }
 
-bool Compile(int nfproto, const char* table, const std::vector<std::string>& tokens, IsChainFn isChain, void* ctx,
-             Command* out, CompileError* err) {
-  // argv: program name, then the words, each a separate writable string (getopt and the
-  // parser write into them).
-  size_t total = 0;
-  for (const auto& t : tokens) total += t.size() + 1;
+bool Compile(int nfproto, const char* table, const Tokens& tokens, IsChainFn isChain, void* ctx, Command* out,
+             CompileError* err) {
+  // argv: program name, then the words, as writable strings (getopt and the parser write
+  // into them); the buffers and the parse state are reused from call to call.
+  static thread_local std::string storage;
+  static thread_local std::vector<char*> argv;
+  static thread_local State* st = static_cast<State*>(calloc(1, sizeof(State)));
   const char* prog = nfproto == NFPROTO_IPV6 ? "ip6tables-restore" : "iptables-restore";
-  std::vector<char> storage(strlen(prog) + 1 + total);
-  std::vector<char*> argv(tokens.size() + 2, nullptr);
-  char* w = storage.data();
-  memcpy(w, prog, strlen(prog) + 1);
-  argv[0] = w;
-  w += strlen(prog) + 1;
-  for (size_t i = 0; i < tokens.size(); i++) {
-    memcpy(w, tokens[i].c_str(), tokens[i].size() + 1);
-    argv[i + 1] = w;
-    w += tokens[i].size() + 1;
-  }
+  size_t plen = strlen(prog) + 1;
+  storage.assign(prog, plen);
+  storage.append(tokens.buf);
+  argv.assign(tokens.size() + 2, nullptr);
+  argv[0] = &storage[0];
+  for (size_t i = 0; i < tokens.size(); i++) argv[i + 1] = &storage[plen + tokens.starts[i]];
 
-  State* st = static_cast<State*>(calloc(1, sizeof(State)));
   if (st == nullptr) {
     err->message = "out of memory";
     return false;
   }
+  memset(st, 0, sizeof(State));
   st->nfproto = nfproto;
   st->table = table;
   st->argc = static_cast<int>(tokens.size() + 1);
@@ -1046,6 +1067,8 @@ bool Compile(int nfproto, const char* table, const std::vector<std::string>& tok
     out->policyToken = st->policy && st->chain_tok >= 1 ? st->chain_tok : -1;
     if (st->entry) {
       bool v6 = nfproto == NFPROTO_IPV6;
+      out->entrySize = st->entry_size;
+      out->blob.reserve(static_cast<size_t>(st->entry_size) * st->nsaddrs * st->ndaddrs);
       for (unsigned i = 0; i < st->nsaddrs; i++) {
         for (unsigned j = 0; j < st->ndaddrs; j++) {
           std::string e(static_cast<const char*>(st->entry), st->entry_size);
@@ -1062,7 +1085,7 @@ bool Compile(int nfproto, const char* table, const std::vector<std::string>& tok
             e4->ip.dst = static_cast<struct in_addr*>(st->daddrs)[j];
             e4->ip.dmsk = static_cast<struct in_addr*>(st->dmasks)[j];
           }
-          out->entries.push_back(std::move(e));
+          out->blob.append(e);
         }
       }
       if (st->mask) out->mask.assign(reinterpret_cast<const char*>(st->mask), st->entry_size);
@@ -1074,8 +1097,568 @@ bool Compile(int nfproto, const char* table, const std::vector<std::string>& tok
     out->pure = pure;
   }
   Cleanup(st);
-  free(st);
   return ok;
+}
+
+
+// ---------------------------------------------------------------------------------------
+// The fast path. Phase 1 walks the words as getopt would see them, but only accepts words
+// whose meaning is certain without getopt: exact long or short generic options, and exact
+// long options of the extension loaded last (getopt's first exact match in the merged
+// table, after the generic ones, is that extension's). Phase 2 runs each extension's own
+// parser on its options, as xtables_option_mpcall/tpcall would, under the exit_err guard.
+// Phase 3 builds the entry exactly as post_parse and generate_entry do.
+namespace {
+
+constexpr int kFastSegs = 16;
+constexpr int kFastOpts = 24;
+
+struct FastOpt {
+  int tok;       // the option word
+  int arg;       // its argument word, -1 when none
+  int extra;     // a further word the parser takes (tcp --tcp-flags), -1 when none
+  bool invert;
+  const struct xt_option_entry* x6;  // x6 extensions
+  int val;                           // old-style extensions: getopt's val
+  uint16_t proto;                    // what the entry looked like when getopt reached the option
+  uint16_t invflags;
+  uint8_t v6flags;
+};
+
+struct FastSeg {
+  bool target;
+  struct xtables_match* m;
+  struct xtables_target* t;
+  const char* name;  // as written after -m / -j
+  int nopts;
+  FastOpt opts[kFastOpts];
+};
+
+struct FastState {
+  int nfproto;
+  int argc;
+  char** argv;
+  unsigned options;  // OPT_* seen
+  uint16_t proto;
+  uint16_t invflags;
+  uint8_t flags;      // IPT_F_FRAG / IP6T_F_PROTO as args->flags
+  uint8_t v6flags;    // fw6.ipv6.flags during parsing (IP6T_F_PROTO after -p)
+  uint16_t fwInv;     // fw's invflags during parsing: what they were at the last -p
+  const char* shost;  // -s / -d words
+  const char* dhost;
+  const char* iniface;
+  const char* outiface;
+  const char* jumpto;
+  bool gotoSet;
+  bool jumpIsChain;
+  int targetTok;
+  int nsegs;
+  FastSeg segs[kFastSegs];
+};
+
+// Generic options the fast path handles: getopt's val, or 0 for the rest.
+int GenericVal(const char* w) {
+  if (w[0] != '-') return 0;
+  if (w[1] != '-') {
+    if (w[1] == '\0' || w[2] != '\0') return 0;
+    switch (w[1]) {
+      case 's': case 'd': case 'p': case 'i': case 'o': case 'j': case 'g': case 'm': case 'f':
+        return w[1];
+    }
+    return -1;  // another short option (or a group): getopt's business
+  }
+  // every generic long option: the ones handled here by their val, the rest -1 (getopt's)
+  static const std::unordered_map<std::string_view, int> longs = [] {
+    std::unordered_map<std::string_view, int> m;
+    for (const struct option* o = xt_params->orig_opts; o->name; o++) m[o->name] = -1;
+    for (const char* n : {"source", "src", "destination", "dst", "protocol", "in-interface", "out-interface", "jump",
+                          "goto", "match", "fragments"})
+      m[n] = 0;
+    for (const struct option* o = xt_params->orig_opts; o->name; o++)
+      if (m[o->name] == 0) m[o->name] = o->val;
+    return m;
+  }();
+  auto it = longs.find(std::string_view(w + 2));
+  return it == longs.end() ? 0 : it->second;
+}
+
+bool NoWhitespace(const char* s) {
+  for (; *s; s++)
+    if (isspace((unsigned char)*s)) return false;
+  return true;
+}
+
+// The extension's option of this exact name: x6 entry or getopt val and has_arg.
+bool FindOption(const struct xt_option_entry* x6, const struct option* extra, const char* name,
+                const struct xt_option_entry** entry, int* val, int* hasArg) {
+  if (x6) {
+    for (const struct xt_option_entry* e = x6; e->name; e++)
+      if (strcmp(e->name, name) == 0) {
+        *entry = e;
+        *hasArg = e->type != XTTYPE_NONE;
+        return true;
+      }
+    return false;
+  }
+  if (extra) {
+    for (const struct option* o = extra; o->name; o++)
+      if (strcmp(o->name, name) == 0) {
+        *val = o->val;
+        *hasArg = o->has_arg;
+        return true;
+      }
+  }
+  return false;
+}
+
+// Phase 1. False: not for the fast path.
+bool FastScan(FastState* fs, const char* table, IsChainFn isChain, void* ctx) {
+  char** argv = fs->argv;
+  int argc = fs->argc;
+  bool v6 = fs->nfproto == NFPROTO_IPV6;
+  bool invert = false;
+  for (int i = 3; i < argc; i++) {
+    const char* w = argv[i];
+    if (w[0] == '!' && w[1] == '\0') {
+      if (invert) return false;
+      invert = true;
+      continue;
+    }
+    int g = GenericVal(w);
+    if (g < 0) return false;
+    if (g > 0) {
+      unsigned opt = 0;
+      int inv = 0;
+      switch (g) {
+        case 's': opt = OPT_SOURCE; inv = IPT_INV_SRCIP; break;
+        case 'd': opt = OPT_DESTINATION; inv = IPT_INV_DSTIP; break;
+        case 'p': opt = OPT_PROTOCOL; inv = XT_INV_PROTO; break;
+        case 'i': opt = OPT_VIANAMEIN; inv = IPT_INV_VIA_IN; break;
+        case 'o': opt = OPT_VIANAMEOUT; inv = IPT_INV_VIA_OUT; break;
+        case 'f': opt = OPT_FRAGMENT; inv = IPT_INV_FRAG; break;
+        case 'j': case 'g': opt = OPT_JUMP; break;
+        case 'm': opt = 0; break;
+      }
+      if (opt) {
+        if (fs->options & opt) return false;
+        fs->options |= opt;
+      }
+      if (invert) {
+        if (!inv) return false;
+        fs->invflags |= inv;
+      }
+      invert = false;
+      if (g == 'f') {
+        if (v6) return false;
+        fs->flags |= IPT_F_FRAG;
+        continue;
+      }
+      if (i + 1 >= argc) return false;
+      const char* a = argv[++i];
+      switch (g) {
+        case 's':
+          fs->shost = a;
+          break;
+        case 'd':
+          fs->dhost = a;
+          break;
+        case 'i':
+        case 'o':
+          if (a[0] == '\0' || strlen(a) + 1 > IFNAMSIZ) return false;
+          if (g == 'i') fs->iniface = a; else fs->outiface = a;
+          break;
+        case 'p': {
+          // lower case, like the tool, then only names it knows without a lookup
+          for (char* p = argv[i]; *p; p++) *p = tolower((unsigned char)*p);
+          unsigned n;
+          int proto = -1;
+          if (xtables_strtoui(a, NULL, &n, 0, UINT8_MAX)) {
+            proto = n;
+          } else {
+            for (unsigned k = 0; xtables_chain_protos[k].name; k++)
+              if (strcmp(a, xtables_chain_protos[k].name) == 0) proto = xtables_chain_protos[k].num;
+          }
+          if (proto < 0) return false;
+          if (proto == 0 && (fs->invflags & XT_INV_PROTO)) return false;
+          if (v6 && (proto == IPPROTO_ROUTING || proto == IPPROTO_FRAGMENT || proto == IPPROTO_AH ||
+                     proto == IPPROTO_DSTOPTS))
+            return false;
+          fs->proto = proto;
+          fs->fwInv = fs->invflags;
+          if (v6) {
+            fs->flags |= IP6T_F_PROTO;
+            fs->v6flags |= IP6T_F_PROTO;
+          }
+          break;
+        }
+        case 'm': {
+          if (fs->nsegs >= kFastSegs || strlen(a) >= XT_EXTENSION_MAXNAMELEN) return false;
+          EnsurePlugin(a, fs->nfproto);
+          struct xtables_match* m = xtables_find_match(a, XTF_TRY_LOAD, NULL);
+          if (!m || m->real_name || m == m->next || (!m->x6_parse && !m->parse) || m->m) return false;
+          if (!m->x6_parse && strcmp(m->name, "tcp") != 0) return false;  // old-style parsers: tcp only
+          FastSeg* sg = &fs->segs[fs->nsegs++];
+          memset(sg, 0, sizeof *sg);
+          sg->m = m;
+          sg->name = a;
+          break;
+        }
+        case 'j':
+        case 'g': {
+          if (a[0] == '\0' || strlen(a) >= XT_EXTENSION_MAXNAMELEN || !NoWhitespace(a)) return false;
+          fs->jumpto = a;
+          fs->targetTok = i - 1;
+          if (g == 'g') {
+            if (!isChain(ctx, a)) return false;
+            fs->gotoSet = true;
+            fs->jumpIsChain = true;
+            break;
+          }
+          struct xtables_target* t = FindTargetTry(a, fs->nfproto);
+          bool chain = isChain(ctx, a);
+          if (t && chain) return false;  // "using chain, not extension"
+          if (!t) {
+            if (!chain) return false;  // the error is Compile's to report
+            fs->jumpIsChain = true;
+            break;
+          }
+          if (t->real_name || t == t->next || (!t->x6_parse && !t->parse && t->extra_opts) || t->t) return false;
+          if (!t->x6_parse && t->parse) return false;  // old-style target parsers: not here
+          if (fs->nsegs >= kFastSegs) return false;
+          FastSeg* sg = &fs->segs[fs->nsegs++];
+          memset(sg, 0, sizeof *sg);
+          sg->target = true;
+          sg->t = t;
+          sg->name = a;
+          break;
+        }
+      }
+      continue;
+    }
+    // an extension option: exactly one of the newest extension's long options
+    if (w[0] != '-' || w[1] != '-' || w[2] == '\0' || strchr(w, '=')) return false;
+    if (fs->nsegs == 0) return false;
+    FastSeg* sg = &fs->segs[fs->nsegs - 1];
+    const struct xt_option_entry* x6 = NULL;
+    int val = 0, hasArg = 0;
+    bool found = sg->target ? FindOption(sg->t->x6_options, sg->t->extra_opts, w + 2, &x6, &val, &hasArg)
+                            : FindOption(sg->m->x6_options, sg->m->extra_opts, w + 2, &x6, &val, &hasArg);
+    if (!found || sg->nopts >= kFastOpts) return false;
+    FastOpt* o = &sg->opts[sg->nopts++];
+    o->tok = i;
+    o->arg = -1;
+    o->extra = -1;
+    o->invert = invert;
+    o->x6 = x6;
+    o->val = val;
+    o->proto = fs->proto;
+    o->invflags = fs->fwInv;
+    o->v6flags = fs->v6flags;
+    invert = false;
+    if (hasArg == 1) {
+      if (i + 1 >= argc) return false;
+      o->arg = ++i;
+    }
+    if (!x6 && strcmp(w, "--tcp-flags") == 0) {
+      // libxt_tcp takes the next word too (and refuses one that looks like an option)
+      if (i + 1 >= argc || argv[i + 1][0] == '-' || argv[i + 1][0] == '!') return false;
+      o->extra = ++i;
+    }
+  }
+  if (invert) return false;
+  const char* chain = argv[2];
+  if (strlen(chain) >= XT_EXTENSION_MAXNAMELEN) return false;
+  if (strcmp(table, "nat") == 0 && fs->jumpto && strcmp(fs->jumpto, "DROP") == 0) return false;
+  if ((fs->options & OPT_VIANAMEOUT) && (strcmp(chain, "PREROUTING") == 0 || strcmp(chain, "INPUT") == 0)) return false;
+  if ((fs->options & OPT_VIANAMEIN) && (strcmp(chain, "POSTROUTING") == 0 || strcmp(chain, "OUTPUT") == 0)) return false;
+  return true;
+}
+
+// One address with an optional prefix length, numeric only (what xtables_ipparse_multiple
+// and xtables_ip6parse_multiple give for such a word, masked the same way).
+bool FastAddress(const char* w, bool v6, void* addr, void* mask) {
+  if (w == NULL) {
+    memset(addr, 0, v6 ? 16 : 4);
+    memset(mask, 0, v6 ? 16 : 4);
+    return true;
+  }
+  char buf[64];
+  size_t n = strlen(w);
+  if (n == 0 || n >= sizeof buf || strchr(w, ',')) return false;
+  memcpy(buf, w, n + 1);
+  int bits = v6 ? 128 : 32;
+  char* slash = strchr(buf, '/');
+  if (slash) {
+    *slash = '\0';
+    const char* p = slash + 1;
+    if (*p == '\0' || strlen(p) > 3 || (p[0] == '0' && p[1] != '\0')) return false;
+    bits = 0;
+    for (; *p; p++) {
+      if (*p < '0' || *p > '9') return false;
+      bits = bits * 10 + (*p - '0');
+    }
+    if (bits > (v6 ? 128 : 32)) return false;
+  }
+  unsigned char a[16], m[16];
+  if (v6) {
+    if (inet_pton(AF_INET6, buf, a) != 1) return false;
+  } else {
+    // dotted quad with no leading zeros: inet_pton and xtables_numeric_to_ipaddr agree
+    int parts = 0;
+    for (const char* p = buf; *p; parts++) {
+      if (*p < '0' || *p > '9') return false;
+      if (p[0] == '0' && p[1] >= '0' && p[1] <= '9') return false;
+      unsigned v = 0;
+      int d = 0;
+      while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0'), d++;
+      if (d > 3 || v > 255) return false;
+      if (*p == '.') p++;
+      else if (*p) return false;
+    }
+    if (parts != 4 || buf[n - (slash ? strlen(slash + 1) + 2 : 1)] == '.') return false;
+    if (inet_pton(AF_INET, buf, a) != 1) return false;
+  }
+  int len = v6 ? 16 : 4;
+  for (int i = 0; i < len; i++) {
+    int b = bits - i * 8;
+    m[i] = b >= 8 ? 0xff : b <= 0 ? 0 : static_cast<unsigned char>(0xff << (8 - b));
+    a[i] &= m[i];
+  }
+  memcpy(addr, a, len);
+  memcpy(mask, m, len);
+  return true;
+}
+
+// Phase 2 for one extension: its blob, parsed with its own parser. Plain C: exit_err
+// lands in FastParseGuarded.
+void FastParse(FastState* fs, FastSeg* sg, unsigned char* fw, unsigned char** blob) {
+  bool v6 = fs->nfproto == NFPROTO_IPV6;
+  auto setFw = [&](const FastOpt* o) {
+    if (v6) {
+      struct ip6t_entry* e = (struct ip6t_entry*)fw;
+      e->ipv6.proto = o->proto;
+      e->ipv6.invflags = o->invflags;
+      e->ipv6.flags = o->v6flags;
+    } else {
+      struct ipt_entry* e = (struct ipt_entry*)fw;
+      e->ip.proto = o->proto;
+      e->ip.invflags = o->invflags;
+    }
+  };
+  if (!sg->target) {
+    struct xtables_match* m = sg->m;
+    size_t size = XT_ALIGN(sizeof(struct xt_entry_match)) + m->size;
+    m->m = (struct xt_entry_match*)xtables_calloc(1, size);
+    m->m->u.match_size = size;
+    strcpy(m->m->u.user.name, m->name);
+    m->m->u.user.revision = m->revision;
+    m->mflags = 0;
+    xs_init_match(m);
+    for (int k = 0; k < sg->nopts; k++) {
+      const FastOpt* o = &sg->opts[k];
+      setFw(o);
+      optarg = o->arg >= 0 ? fs->argv[o->arg] : NULL;
+      optind = (o->arg >= 0 ? o->arg : o->tok) + 1;
+      if (o->x6) {
+        struct xt_option_call cb;
+        cb.entry = o->x6;
+        cb.arg = optarg;
+        cb.invert = o->invert;
+        cb.ext_name = m->name;
+        cb.data = m->m->data;
+        cb.xflags = m->mflags;
+        cb.match = &m->m;
+        cb.xt_entry = fw;
+        cb.udata = m->udata;
+        m->x6_parse(&cb);
+        m->mflags = cb.xflags;
+      } else {
+        m->parse(o->val, fs->argv, o->invert, &m->mflags, fw, &m->m);
+      }
+    }
+    xtables_option_mfcall(m);
+    *blob = (unsigned char*)m->m;
+    m->m = NULL;
+  } else {
+    struct xtables_target* t = sg->t;
+    size_t size = XT_ALIGN(sizeof(struct xt_entry_target)) + t->size;
+    t->t = (struct xt_entry_target*)xtables_calloc(1, size);
+    t->t->u.target_size = size;
+    strcpy(t->t->u.user.name, sg->name);
+    t->t->u.user.revision = t->revision;
+    t->tflags = 0;
+    xs_init_target(t);
+    for (int k = 0; k < sg->nopts; k++) {
+      const FastOpt* o = &sg->opts[k];
+      setFw(o);
+      optarg = o->arg >= 0 ? fs->argv[o->arg] : NULL;
+      optind = (o->arg >= 0 ? o->arg : o->tok) + 1;
+      struct xt_option_call cb;
+      cb.entry = o->x6;
+      cb.arg = optarg;
+      cb.invert = o->invert;
+      cb.ext_name = t->name;
+      cb.data = t->t->data;
+      cb.xflags = t->tflags;
+      cb.target = &t->t;
+      cb.xt_entry = fw;
+      cb.udata = t->udata;
+      t->x6_parse(&cb);
+      t->tflags = cb.xflags;
+    }
+    xtables_option_tfcall(t);
+    *blob = (unsigned char*)t->t;
+    t->t = NULL;
+  }
+}
+
+int FastParseGuarded(FastState* fs, FastSeg* sg, unsigned char* fw, unsigned char** blob) {
+  XtJump jump;
+  XtJump* outer = g_xt_jump;
+  g_xt_jump = &jump;
+  if (setjmp(jump.buf) != 0) {
+    g_xt_jump = outer;
+    if (sg->target) {
+      free(sg->t->t);
+      sg->t->t = NULL;
+    } else {
+      free(sg->m->m);
+      sg->m->m = NULL;
+    }
+    return -1;
+  }
+  optind = 0;  // getopt's state is of no concern to these parsers, but start clean
+  FastParse(fs, sg, fw, blob);
+  g_xt_jump = outer;
+  return 0;
+}
+
+}  // namespace
+
+bool FastCompile(int nfproto, const char* table, const Tokens& tokens, IsChainFn isChain, void* ctx, Command* out) {
+  if (tokens.size() < 2) return false;
+  const char* cmd = tokens.word(0);
+  if (strcmp(cmd, "-A") != 0 && strcmp(cmd, "--append") != 0) return false;
+  static thread_local std::string storage;
+  static thread_local std::vector<char*> argv;
+  static thread_local FastState* fs = static_cast<FastState*>(calloc(1, sizeof(FastState)));
+  if (!fs) return false;
+  // argv as the parsers expect it: program name, the words (argv[1] is -A, argv[2] the chain)
+  const char* prog = nfproto == NFPROTO_IPV6 ? "ip6tables-restore" : "iptables-restore";
+  size_t plen = strlen(prog) + 1;
+  storage.assign(prog, plen);
+  storage.append(tokens.buf);
+  argv.assign(tokens.size() + 2, nullptr);
+  argv[0] = &storage[0];
+  for (size_t i = 0; i < tokens.size(); i++) argv[i + 1] = &storage[plen + tokens.starts[i]];
+  memset(fs, 0, offsetof(FastState, segs));
+  fs->nfproto = nfproto;
+  fs->argc = static_cast<int>(tokens.size() + 1);
+  fs->argv = argv.data();
+  fs->jumpto = "";
+  fs->targetTok = -1;
+  if (!FastScan(fs, table, isChain, ctx)) return false;
+
+  bool v6 = nfproto == NFPROTO_IPV6;
+  alignas(8) unsigned char src[16], smsk[16], dst[16], dmsk[16];
+  if (!FastAddress(fs->shost, v6, src, smsk) || !FastAddress(fs->dhost, v6, dst, dmsk)) return false;
+
+  // Phase 2: the extensions' blobs, from their parsers. (Caching them by option text was
+  // tried: kube-proxy's comments and DNAT targets are mostly unique, and the lookups cost
+  // more than the x6 parsers.)
+  const std::string* blobs[kFastSegs];
+  std::string fresh[kFastSegs];
+  bool pure = true;
+  alignas(8) unsigned char fw[sizeof(struct ip6t_entry)];
+  for (int s = 0; s < fs->nsegs; s++) {
+    FastSeg* sg = &fs->segs[s];
+    pure = pure && (sg->target ? PureTarget(sg->t->name) : PureMatch(sg->m->name));
+    memset(fw, 0, sizeof fw);
+    unsigned char* b = nullptr;
+    if (FastParseGuarded(fs, sg, fw, &b) != 0) return false;  // Compile reports it
+    size_t len = sg->target ? ((struct xt_entry_target*)b)->u.target_size : ((struct xt_entry_match*)b)->u.match_size;
+    fresh[s].assign(reinterpret_cast<const char*>(b), len);
+    free(b);
+    blobs[s] = &fresh[s];
+  }
+
+  // The target when it is a chain, a goto, or nothing: the standard target with the name.
+  std::string stdTarget;
+  bool targetSeg = fs->nsegs > 0 && fs->segs[fs->nsegs - 1].target;
+  if (!targetSeg) {
+    EnsurePlugin("standard", nfproto);
+    struct xtables_target* std = xtables_find_target(XT_STANDARD_TARGET, XTF_TRY_LOAD);  // never DONT_LOAD: a miss would poison libxtables' negative cache
+    if (!std) return false;
+    size_t size = sizeof(struct xt_entry_target) + std->size;
+    stdTarget.assign(size, '\0');
+    auto* t = reinterpret_cast<struct xt_entry_target*>(&stdTarget[0]);
+    t->u.target_size = size;
+    strcpy(t->u.user.name, fs->jumpto);
+    if (!v6 && !fs->jumpIsChain) t->u.user.revision = std->revision;
+  }
+
+  // Phase 3: post_parse + generate_entry.
+  size_t hdr = v6 ? sizeof(struct ip6t_entry) : sizeof(struct ipt_entry);
+  size_t matches = 0;
+  for (int s = 0; s < fs->nsegs; s++)
+    if (!fs->segs[s].target) matches += blobs[s]->size();
+  size_t tsize = targetSeg ? blobs[fs->nsegs - 1]->size() : stdTarget.size();
+  size_t total = hdr + matches + tsize;
+  out->blob.assign(total, '\0');
+  unsigned char* e = reinterpret_cast<unsigned char*>(&out->blob[0]);
+  char inface[IFNAMSIZ] = {}, outface[IFNAMSIZ] = {};
+  unsigned char inmask[IFNAMSIZ] = {}, outmask[IFNAMSIZ] = {};
+  if (fs->iniface) xtables_parse_interface(fs->iniface, inface, inmask);
+  if (fs->outiface) xtables_parse_interface(fs->outiface, outface, outmask);
+  uint8_t flags = fs->flags | (fs->gotoSet ? (v6 ? IP6T_F_GOTO : IPT_F_GOTO) : 0);
+  if (v6) {
+    auto* h = reinterpret_cast<struct ip6t_entry*>(e);
+    memcpy(&h->ipv6.src, src, 16);
+    memcpy(&h->ipv6.smsk, smsk, 16);
+    memcpy(&h->ipv6.dst, dst, 16);
+    memcpy(&h->ipv6.dmsk, dmsk, 16);
+    memcpy(h->ipv6.iniface, inface, IFNAMSIZ);
+    memcpy(h->ipv6.iniface_mask, inmask, IFNAMSIZ);
+    memcpy(h->ipv6.outiface, outface, IFNAMSIZ);
+    memcpy(h->ipv6.outiface_mask, outmask, IFNAMSIZ);
+    h->ipv6.proto = fs->proto;
+    h->ipv6.flags = flags;
+    h->ipv6.invflags = fs->invflags;
+    h->target_offset = hdr + matches;
+    h->next_offset = total;
+  } else {
+    auto* h = reinterpret_cast<struct ipt_entry*>(e);
+    memcpy(&h->ip.src, src, 4);
+    memcpy(&h->ip.smsk, smsk, 4);
+    memcpy(&h->ip.dst, dst, 4);
+    memcpy(&h->ip.dmsk, dmsk, 4);
+    memcpy(h->ip.iniface, inface, IFNAMSIZ);
+    memcpy(h->ip.iniface_mask, inmask, IFNAMSIZ);
+    memcpy(h->ip.outiface, outface, IFNAMSIZ);
+    memcpy(h->ip.outiface_mask, outmask, IFNAMSIZ);
+    h->ip.proto = fs->proto;
+    h->ip.flags = flags;
+    h->ip.invflags = fs->invflags;
+    h->target_offset = hdr + matches;
+    h->next_offset = total;
+  }
+  size_t off = hdr;
+  for (int s = 0; s < fs->nsegs; s++) {
+    if (fs->segs[s].target) continue;
+    memcpy(e + off, blobs[s]->data(), blobs[s]->size());
+    off += blobs[s]->size();
+  }
+  memcpy(e + off, targetSeg ? blobs[fs->nsegs - 1]->data() : stdTarget.data(), tsize);
+
+  out->command = CMD_APPEND;
+  out->chain = fs->argv[2];
+  out->entrySize = static_cast<uint32_t>(total);
+  out->jumpto = fs->jumpto;
+  out->jumpIsChain = fs->jumpIsChain;
+  out->pure = pure;
+  out->chainToken = 1;
+  out->targetToken = fs->targetTok >= 1 ? fs->targetTok - 1 : -1;
+  return true;
 }
 
 }  // namespace ipt

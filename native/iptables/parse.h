@@ -31,11 +31,27 @@ enum : unsigned {
 
 // iptables-restore's tokenizer (xshared.c add_param_to_argv): whitespace separates, double
 // quotes group, a backslash inside quotes escapes the next character.
+// Kept between lines by the caller: no allocation per line once warmed up.
 struct Tokens {
-  std::vector<std::string> words;
+  std::string buf;                // the words, each followed by a NUL
+  std::vector<uint32_t> starts;   // where each word starts in buf
   std::vector<uint32_t> offsets;  // byte offset in the line where each word starts
+  size_t size() const { return starts.size(); }
+  const char* word(size_t i) const { return buf.data() + starts[i]; }
+  void clear() {
+    buf.clear();
+    starts.clear();
+    offsets.clear();
+  }
+  void push(const char* w, uint32_t offset) {
+    starts.push_back(static_cast<uint32_t>(buf.size()));
+    buf.append(w);
+    buf.push_back('\0');
+    offsets.push_back(offset);
+  }
 };
-// Returns false with `error` ("Parameter too long!", ...) like iptables-restore.
+// Appends the line's words to `out`; false with `error` ("Parameter too long!", ...) like
+// iptables-restore. `reserved` counts the arguments iptables-restore puts before them.
 bool Tokenize(const char* line, size_t len, bool newlineAtEnd, size_t reserved, Tokens* out, std::string* error);
 
 // Whether `name` names a chain of the table being built, at this point of the text.
@@ -47,8 +63,12 @@ struct Command {
   unsigned rulenum = 0;  // as given (1-based), 0 when none
   bool counters = false;  // -c / --set-counters given
   uint64_t pcnt = 0, bcnt = 0;
-  // For -A/-I/-R/-D/-C: one complete entry per source x destination address.
-  std::vector<std::string> entries;
+  // For -A/-I/-R/-D/-C: one complete entry per source x destination address, all of the
+  // same size, back to back in one buffer.
+  std::string blob;
+  uint32_t entrySize = 0;
+  uint32_t entryCount() const { return entrySize ? static_cast<uint32_t>(blob.size() / entrySize) : 0; }
+  const uint8_t* entry(size_t i) const { return reinterpret_cast<const uint8_t*>(blob.data()) + i * entrySize; }
   std::string mask;          // -D/-C: which bytes of an entry to compare
   std::string jumpto;        // -j/-g argument ("" when none)
   bool jumpIsChain = false;  // the target is a jump/goto to a chain of the table
@@ -64,10 +84,16 @@ struct CompileError {
   int token = -1;  // index into the tokens at fault, -1 when none
 };
 
+// The common case without getopt: `-A CHAIN` with generic options and extension options
+// spelled out exactly, each extension option handed straight to that extension's parser.
+// Returns false, having changed nothing, for anything else (other commands, abbreviated or
+// unknown options, host names, several addresses, errors): Compile then does the line.
+bool FastCompile(int nfproto, const char* table, const Tokens& tokens, IsChainFn isChain, void* ctx, Command* out);
+
 // Compiles tokens (program name not included) for `table` in family nfproto. The caller
 // holds XtMutex and has called XtUse(nfproto).
-bool Compile(int nfproto, const char* table, const std::vector<std::string>& tokens, IsChainFn isChain,
-             void* ctx, Command* out, CompileError* err);
+bool Compile(int nfproto, const char* table, const Tokens& tokens, IsChainFn isChain, void* ctx, Command* out,
+             CompileError* err);
 
 }  // namespace ipt
 }  // namespace nlkit

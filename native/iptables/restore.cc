@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -32,6 +33,11 @@ namespace ipt {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+double CpuMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 double Ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
 // Compiled commands, per handle, kept between restores: kube-proxy-style callers send the
@@ -40,29 +46,91 @@ double Ms(Clock::time_point a, Clock::time_point b) { return std::chrono::durati
 // restore that used it; after a successful restore only entries it used are kept, so the
 // cache never outgrows the tables it describes.
 struct CacheEntry {
-  std::string key;  // the map's key views these bytes
+  std::string key;  // the line's command text
+  uint64_t hash = 0;
   Command cmd;
   uint64_t stamp = 0;
+  // The target as the table will resolve it, and the hashes of the names looked up for
+  // every use (filled in when the entry is created).
+  RuleKind kind = RuleKind::Module;
+  int verdict = 0;
+  uint64_t chainHash = 0, jumpHash = 0;
 };
-using CommandMap = std::unordered_map<std::string_view, std::unique_ptr<CacheEntry>>;
+
+// The compiled commands of one (family, table, counters) with an open-addressing index:
+// one probe and one key comparison per line of a text seen before.
+class CommandMap {
+ public:
+  CacheEntry* Find(std::string_view key, uint64_t h) const {
+    if (slots_.empty()) return nullptr;
+    size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      const Slot& s = slots_[i];
+      if (!s.e) return nullptr;
+      if (s.hash == h && s.e->key == key) return s.e;
+    }
+  }
+  void Add(std::unique_ptr<CacheEntry> e) {
+    if ((entries_.size() + 1) * 2 > slots_.size()) Rehash(slots_.empty() ? 1024 : slots_.size() * 2);
+    Put(e.get());
+    entries_.push_back(std::move(e));
+  }
+  // Keeps the entries stamped at or after `keepFrom`.
+  void Evict(uint64_t keepFrom) {
+    size_t n = 0;
+    for (auto& e : entries_)
+      if (e->stamp >= keepFrom) entries_[n++] = std::move(e);
+    if (n == entries_.size()) return;
+    entries_.resize(n);
+    size_t want = 1024;
+    while (want < n * 2) want <<= 1;
+    Rehash(want);
+  }
+  size_t size() const { return entries_.size(); }
+  void Reserve(size_t more) {
+    size_t want = slots_.empty() ? 1024 : slots_.size();
+    while (want < (entries_.size() + more) * 2) want <<= 1;
+    if (want > slots_.size()) Rehash(want);
+    entries_.reserve(entries_.size() + more);
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash;
+    CacheEntry* e;
+  };
+  void Put(CacheEntry* e) {
+    size_t mask = slots_.size() - 1;
+    for (size_t i = e->hash & mask;; i = (i + 1) & mask) {
+      if (!slots_[i].e) {
+        slots_[i] = Slot{e->hash, e};
+        return;
+      }
+    }
+  }
+  void Rehash(size_t n) {
+    slots_.assign(n, Slot{0, nullptr});
+    for (auto& e : entries_) Put(e.get());
+  }
+  std::vector<Slot> slots_;
+  std::vector<std::unique_ptr<CacheEntry>> entries_;
+};
 
 struct HandleState {
   std::map<std::tuple<int, std::string, bool>, CommandMap> commands;
   uint64_t generation = 0;
   // Buffers reused between restores (their pages stay mapped: no page faults on 100 MB blobs).
-  std::map<std::pair<int, std::string>, std::vector<uint8_t>> readBufs;
-  std::vector<uint8_t> writeBuf;
+  // Buffers for one restore, from and back to Blob's process-wide pool.
+  std::map<std::pair<int, std::string>, Blob> readBufs;
+  Blob writeBuf;
+  void GiveBack() {
+    for (auto& kv : readBufs) Blob::Give(std::move(kv.second));
+    readBufs.clear();
+    Blob::Give(std::move(writeBuf));
+  }
 
   void Evict(uint64_t keepFrom) {
-    for (auto& kv : commands) {
-      CommandMap& m = kv.second;
-      for (auto it = m.begin(); it != m.end();) {
-        if (it->second->stamp < keepFrom)
-          it = m.erase(it);
-        else
-          ++it;
-      }
-    }
+    for (auto& kv : commands) kv.second.Evict(keepFrom);
   }
 };
 
@@ -94,7 +162,8 @@ struct Warning {
 
 struct Stats {
   double lockMs = 0, readMs = 0, compileMs = 0, serializeMs = 0, replaceMs = 0, countersMs = 0, xtMs = 0;
-  uint64_t lines = 0, compiled = 0, cached = 0;
+  double compileCpuMs = 0;
+  uint64_t lines = 0, compiled = 0, cached = 0, fast = 0;
   uint32_t attempts = 0;
 };
 
@@ -102,9 +171,9 @@ bool IsChainCb(void* ctx, const char* name) { return static_cast<Table*>(ctx)->I
 
 bool IsStdLabel(const std::string& n) { return n == "ACCEPT" || n == "DROP" || n == "QUEUE" || n == "RETURN"; }
 
-// strtok over a copy, as iptables-restore splits chain lines and counters.
-std::vector<std::string> SplitWs(const std::string& s) {
-  std::vector<std::string> out;
+// strtok(" \t\n") over a line, as iptables-restore splits chain lines: views of it.
+std::vector<std::string_view> SplitWs(std::string_view s) {
+  std::vector<std::string_view> out;
   size_t i = 0;
   while (i < s.size()) {
     while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n')) i++;
@@ -155,6 +224,7 @@ class Restorer {
       return false;
     }
     auto c0 = Clock::now();
+    double cpu0 = CpuMs();
     std::lock_guard<std::mutex> lock(XtMutex());
     StdioCapture capture(false);
     std::string initErr;
@@ -168,17 +238,20 @@ class Restorer {
     for (const TableReq* req : reqs) {
       flushing_ = req->flush;
       if (req->flush) {
-        std::vector<std::string> all, user;
+        std::vector<std::string_view> all, user;
         for (Chain* c : t.Ordered()) {
           all.push_back(c->name);
           if (!c->hooknum) user.push_back(c->name);
         }
-        for (const auto& n : all) t.Flush(n);
-        for (const auto& n : user) t.DeleteChain(n);
+        for (auto n : all) t.Flush(n);
+        for (auto n : user) t.DeleteChain(n);
       }
+      size_t lines = std::count(req->body.begin(), req->body.end(), '\n');
+      t.Reserve(lines / 2 + 16, lines + 16);
       if (!(ok = Lines(t, *req, capture, p))) break;
     }
     stats.compileMs += Ms(c0, Clock::now());
+    stats.compileCpuMs += CpuMs() - cpu0;
     return ok;
   }
 
@@ -186,7 +259,9 @@ class Restorer {
   // A flushing restore needs nothing of the old table but the built-in chains' policies,
   // and not even those when the text sets all of them.
   int ReadFor(Table& t, const TableReq& first) {
-    std::vector<uint8_t>* buf = &state_->readBufs[{nfproto_, t.name()}];
+    auto key = std::make_pair(nfproto_, t.name());
+    if (!state_->readBufs.count(key)) state_->readBufs[key] = Blob::Take();
+    Blob* buf = &state_->readBufs[key];
     if (!first.flush) return t.Read(Table::ReadMode::Full, buf);
     if (int e = t.ReadInfo()) return e;
     std::vector<std::string> need = t.BuiltinNames();
@@ -197,7 +272,7 @@ class Restorer {
       size_t nl = body.find('\n', pos);
       if (nl == std::string::npos) nl = body.size();
       if (body[pos] == ':') {
-        std::vector<std::string> w = SplitWs(body.substr(pos + 1, nl - pos - 1));
+        std::vector<std::string_view> w = SplitWs(std::string_view(body).substr(pos + 1, nl - pos - 1));
         if (w.size() >= 2 && w[1] != "-") {
           for (size_t i = 0; i < need.size(); i++)
             if (!seen[i] && w[0] == need[i]) seen[i] = true, found++;
@@ -213,6 +288,7 @@ class Restorer {
     uint32_t lineNo = req.firstLine;
     CommandMap* plain = &state_->commands[{nfproto_, t.name(), false}];
     CommandMap* counted = &state_->commands[{nfproto_, t.name(), true}];
+    (counters_ ? counted : plain)->Reserve(std::count(body.begin(), body.end(), '\n'));
     for (size_t pos = 0; pos < body.size(); lineNo++) {
       size_t nl = body.find('\n', pos);
       bool hasNl = nl != std::string::npos;
@@ -223,7 +299,7 @@ class Restorer {
       if (len == 0 || line[0] == '#') continue;
       stats.lines++;
       if (line[0] == ':') {
-        if (!ChainLine(t, std::string(line, len), lineNo, p)) return false;
+        if (!ChainLine(t, std::string_view(line, len), lineNo, p)) return false;
         continue;
       }
       if (!RuleLine(t, line, len, hasNl, lineNo, plain, counted, capture, p)) return false;
@@ -231,52 +307,59 @@ class Restorer {
     return true;
   }
 
-  // iptables-restore.c's handling of `:CHAIN POLICY [p:b]`.
-  bool ChainLine(Table& t, const std::string& text, uint32_t lineNo, Problem* p) {
-    std::vector<std::string> w = SplitWs(text.substr(1));
-    auto fail = [&](const std::string& m, int err = EINVAL) {
+  // iptables-restore.c's handling of `:CHAIN POLICY [p:b]`. `text` views the request's
+  // body, which outlives the table: the chain's name is kept as a view of it.
+  bool ChainLine(Table& t, std::string_view text, uint32_t lineNo, Problem* p) {
+    // strtok(" \t\n") for the first three words, without allocating
+    std::string_view w[3];
+    size_t nw = 0;
+    for (size_t i = 1; i < text.size() && nw < 3;) {
+      while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n')) i++;
+      size_t j = i;
+      while (j < text.size() && !(text[j] == ' ' || text[j] == '\t' || text[j] == '\n')) j++;
+      if (j > i) w[nw++] = text.substr(i, j - i);
+      i = j;
+    }
+    auto fail = [&](const std::string& m, int err, std::string_view at) {
       p->kind = "chain";
       p->message = m;
       p->err = err;
       p->line = lineNo;
       p->table = t.name();
+      if (!at.empty()) {
+        p->argument = std::string(at);
+        p->offset = static_cast<int>(at.data() - text.data());
+      }
       return false;
     };
-    if (w.empty()) return fail("chain name invalid");
-    const std::string& chain = w[0];
-    p->argument = chain;
-    p->offset = static_cast<int>(text.find(chain, 1));
+    if (nw == 0) return fail("chain name invalid", EINVAL, {});
+    std::string_view chain = w[0];
     if (chain.size() >= XT_EXTENSION_MAXNAMELEN)
-      return fail("Invalid chain name `" + chain + "' (" + std::to_string(XT_EXTENSION_MAXNAMELEN - 1) + " chars max)");
+      return fail("Invalid chain name `" + std::string(chain) + "' (" + std::to_string(XT_EXTENSION_MAXNAMELEN - 1) +
+                      " chars max)",
+                  EINVAL, chain);
     if (t.Builtin(chain) == 0) {
       if (!flushing_ && t.IsChain(chain)) {
-        if (int e = t.Flush(chain)) return fail("error flushing chain '" + chain + "':" + strerror(e), e);
+        if (int e = t.Flush(chain))
+          return fail("error flushing chain '" + std::string(chain) + "':" + strerror(e), e, chain);
       } else if (int e = t.CreateChain(chain)) {
-        return fail("error creating chain '" + chain + "':" + strerror(e), e);
+        return fail("error creating chain '" + std::string(chain) + "':" + strerror(e), e, chain);
       }
     }
-    if (w.size() < 2) {
-      p->argument.clear();
-      p->offset = -1;
-      return fail("policy invalid");
-    }
-    const std::string& policy = w[1];
+    if (nw < 2) return fail("policy invalid", EINVAL, {});
+    std::string_view policy = w[1];
     if (policy != "-") {
       struct xt_counters count = {0, 0};
       if (counters_) {
-        if (w.size() < 3 || !ParseCounters(w[2].c_str(), &count))
-          return fail("invalid policy counters for chain '" + chain + "'");
+        if (nw < 3 || !ParseCounters(std::string(w[2]).c_str(), &count))
+          return fail("invalid policy counters for chain '" + std::string(chain) + "'", EINVAL, chain);
       }
       if (int e = t.SetPolicy(chain, policy, &count)) {
-        p->argument = policy;
-        p->offset = static_cast<int>(text.find(policy, 1 + chain.size()));
-        return fail("Can't set policy `" + policy + "' on `" + chain + "' line " + std::to_string(lineNo) + ": " +
-                        TcStrerror(t.last_fn(), e),
-                    e);
+        return fail("Can't set policy `" + std::string(policy) + "' on `" + std::string(chain) + "' line " +
+                        std::to_string(lineNo) + ": " + TcStrerror(t.last_fn(), e),
+                    e, policy);
       }
     }
-    p->argument.clear();
-    p->offset = -1;
     return true;
   }
 
@@ -322,53 +405,96 @@ class Restorer {
     // Only whole lines (with their newline) are cached: the newline matters to the tokenizer
     // inside an unterminated quote.
     std::string_view key(rest, restLen);
+    uint64_t h = HashBytes(rest, restLen);
+
+    if (hasNl && !withCounters) {
+      // The common case, a plain line seen before: no tokenizing, no compiling, the chains
+      // looked up by precomputed hashes.
+      CacheEntry* e = map->Find(key, h);
+      if (e && e->cmd.command == CMD_APPEND && e->cmd.entryCount() == 1 && !e->cmd.counters) {
+        Chain* c = t.FindHashed(e->cmd.chain, e->chainHash);
+        Chain* j = nullptr;
+        bool ok = c != nullptr;
+        if (ok && (e->kind == RuleKind::Jump || e->kind == RuleKind::Module) && !e->cmd.jumpto.empty()) {
+          j = t.FindHashed(e->cmd.jumpto, e->jumpHash);
+          // compiled as a jump: the chain must still be there (and not be a built-in one);
+          // compiled as an extension: no chain of that name may have appeared since
+          ok = e->kind == RuleKind::Jump ? (j != nullptr && !j->hooknum) : j == nullptr;
+        }
+        if (ok) {
+          e->stamp = state_->generation;
+          stats.cached++;
+          t.AppendResolved(c, e->cmd.entry(0), e->cmd.entrySize, e->kind, e->verdict, j);
+          return true;
+        }
+      }
+    }
 
     const Command* cmd = nullptr;
+    bool known = false;  // the map has this line (compiled against other chains, maybe)
     if (hasNl) {
-      auto it = map->find(key);
-      if (it != map->end() && StillValid(t, it->second->cmd)) {
-        it->second->stamp = state_->generation;
-        cmd = &it->second->cmd;
+      CacheEntry* e = map->Find(key, h);
+      known = e != nullptr;
+      if (e && StillValid(t, e->cmd)) {
+        e->stamp = state_->generation;
+        cmd = &e->cmd;
         stats.cached++;
       }
     }
     if (!cmd) {
-      Tokens tok;
-      std::string terr;
-      if (!Tokenize(rest, restLen, hasNl, withCounters ? 6 : 3, &tok, &terr)) return fail("parse", terr, EINVAL, -1, "");
-      std::vector<std::string> words;
-      words.reserve(tok.words.size() + 3);
+      Tokens& tok = tok_;
+      tok.clear();
       if (withCounters) {
         // the values are checked and set below, so that the compiled command does not
         // depend on them
-        words.push_back("--set-counters");
-        words.push_back("0");
-        words.push_back("0");
+        tok.push("--set-counters", 0);
+        tok.push("0", 0);
+        tok.push("0", 0);
       }
-      for (auto& w : tok.words) words.push_back(w);
+      std::string terr;
+      if (!Tokenize(rest, restLen, hasNl, withCounters ? 6 : 3, &tok, &terr)) return fail("parse", terr, EINVAL, -1, "");
       auto entry = std::make_unique<CacheEntry>();
       CompileError ce;
       auto cc0 = Clock::now();
-      bool ok = Compile(nfproto_, t.name().c_str(), words, IsChainCb, &t, &entry->cmd, &ce);
+      bool ok = !withCounters && FastCompile(nfproto_, t.name().c_str(), tok, IsChainCb, &t, &entry->cmd);
+      if (ok && verify_) {
+        // both ways, byte for byte (NLKIT_IPTABLES_VERIFY=1: a debugging aid)
+        Command slow;
+        CompileError se;
+        bool sok = Compile(nfproto_, t.name().c_str(), tok, IsChainCb, &t, &slow, &se);
+        const Command& f = entry->cmd;
+        if (!sok || slow.command != f.command || slow.chain != f.chain || slow.blob != f.blob ||
+            slow.entrySize != f.entrySize || slow.jumpto != f.jumpto || slow.jumpIsChain != f.jumpIsChain ||
+            slow.pure != f.pure) {
+          std::string what = sok ? "compiled differently" : "failed: " + se.message;
+          return fail("internal", "the fast path and iptables' parser disagree on this line (" + what + ")", EIO, -1, "");
+        }
+      }
+      if (ok) {
+        stats.fast++;
+      } else {
+        entry->cmd = Command();
+        ok = Compile(nfproto_, t.name().c_str(), tok, IsChainCb, &t, &entry->cmd, &ce);
+      }
       stats.xtMs += Ms(cc0, Clock::now());
       for (auto& w : capture.TakeErr()) warnings.push_back({lineNo, w});
       stats.compiled++;
       if (!ok) {
-        int wi = ce.token - (withCounters ? 3 : 0);
         int off = -1;
         std::string arg;
-        if (wi >= 0 && static_cast<size_t>(wi) < tok.words.size()) {
-          off = static_cast<int>(restOff + tok.offsets[wi]);
-          arg = tok.words[wi];
+        if (ce.token >= (withCounters ? 3 : 0) && static_cast<size_t>(ce.token) < tok.size()) {
+          off = static_cast<int>(restOff + tok.offsets[ce.token]);
+          arg = tok.word(ce.token);
         }
         return fail("parse", ce.message, EINVAL, off, arg);
       }
       cmd = &entry->cmd;
-      if (entry->cmd.pure && hasNl && map->find(key) == map->end()) {
+      if (entry->cmd.pure && hasNl && !known) {
         entry->key.assign(rest, restLen);
+        entry->hash = h;
         entry->stamp = state_->generation;
-        std::string_view k(entry->key);
-        map->emplace(k, std::move(entry));
+        Classify(t.fam(), entry.get());
+        map->Add(std::move(entry));
       } else {
         auto c = std::make_unique<Command>(std::move(entry->cmd));
         cmd = c.get();
@@ -388,34 +514,59 @@ class Restorer {
     return Apply(t, *cmd, setCounters, cnt, lineNo, p);
   }
 
+  // What the table will make of the entry's target (libiptc's iptcc_map_target), and the
+  // hashes of the names each use looks up.
+  static void Classify(const Family& f, CacheEntry* e) {
+    const Command& c = e->cmd;
+    e->chainHash = HashBytes(c.chain.data(), c.chain.size());
+    e->jumpHash = HashBytes(c.jumpto.data(), c.jumpto.size());
+    if (c.entryCount() == 0) return;
+    const uint8_t* en = c.entry(0);
+    uint16_t to;
+    memcpy(&to, en + f.off_target, 2);
+    const char* n = reinterpret_cast<const struct xt_entry_target*>(en + to)->u.user.name;
+    if (n[0] == '\0') {
+      e->kind = RuleKind::Fallthrough;
+      return;
+    }
+    if (LabelVerdict(n, &e->verdict)) {
+      e->kind = RuleKind::Standard;
+      return;
+    }
+    e->kind = c.jumpIsChain ? RuleKind::Jump : RuleKind::Module;
+  }
+
   // A cached command compiled against the chains of an earlier text: its target resolution
   // must still hold.
   static bool StillValid(Table& t, const Command& c) {
-    if (c.entries.empty() || c.jumpto.empty() || IsStdLabel(c.jumpto)) return true;
+    if (c.entryCount() == 0 || c.jumpto.empty() || IsStdLabel(c.jumpto)) return true;
     return t.IsChain(c.jumpto) == c.jumpIsChain;
   }
 
   bool Apply(Table& t, const Command& c, bool setCounters, struct xt_counters cnt, uint32_t lineNo, Problem* p) {
     int err = 0;
     int tokAt = c.chainToken;
-    auto entry = [&](size_t i) { return reinterpret_cast<const uint8_t*>(c.entries[i].data()); };
-    auto sz = [&](size_t i) { return static_cast<uint32_t>(c.entries[i].size()); };
+    const struct xt_counters zero = {0, 0};
+    const struct xt_counters& rc = setCounters ? cnt : zero;
+    auto entry = [&](size_t i) { return c.entry(i); };
+    auto sz = [&](size_t) { return c.entrySize; };
+    const size_t count = c.entryCount();
     switch (c.command) {
       case CMD_APPEND:
-        for (size_t i = 0; i < c.entries.size() && !err; i++) err = t.Append(c.chain, entry(i), sz(i));
+        for (size_t i = 0; i < count && !err; i++) err = t.Append(c.chain, entry(i), sz(i), rc);
         break;
       case CMD_INSERT:
-        for (size_t i = 0; i < c.entries.size() && !err; i++) err = t.Insert(c.chain, entry(i), sz(i), c.rulenum - 1);
+        for (size_t i = 0; i < count && !err; i++) err = t.Insert(c.chain, entry(i), sz(i), c.rulenum - 1, rc);
         break;
       case CMD_REPLACE:
-        err = t.Replace(c.chain, entry(0), sz(0), c.rulenum - 1);
+        err = t.Replace(c.chain, entry(0), sz(0), c.rulenum - 1, rc);
         break;
       case CMD_DELETE:
-        for (size_t i = 0; i < c.entries.size() && !err; i++)
+        for (size_t i = 0; i < count && !err; i++)
           err = t.DeleteEntry(c.chain, entry(i), sz(i), reinterpret_cast<const uint8_t*>(c.mask.data()), false);
         break;
       case CMD_CHECK:
-        for (size_t i = 0; i < c.entries.size() && !err; i++)
+        for (size_t i = 0; i < count && !err; i++)
           err = t.DeleteEntry(c.chain, entry(i), sz(i), reinterpret_cast<const uint8_t*>(c.mask.data()), true);
         break;
       case CMD_DELETE_NUM:
@@ -423,7 +574,7 @@ class Restorer {
         break;
       case CMD_FLUSH:
         if (c.chain.empty()) {
-          for (Chain* ch : t.Ordered()) t.Flush(ch->name);
+          for (Chain* ch : t.Ordered()) t.Flush(ch->name);  // views of stable names
         } else {
           err = t.Flush(c.chain);
         }
@@ -443,10 +594,10 @@ class Restorer {
         break;
       case CMD_DELETE_CHAIN:
         if (c.chain.empty()) {
-          std::vector<std::string> user;
+          std::vector<std::string_view> user;
           for (Chain* ch : t.Ordered())
             if (!ch->hooknum) user.push_back(ch->name);
-          for (const auto& n : user)
+          for (auto n : user)
             if (int e = t.DeleteChain(n)) err = err ? err : e;
         } else {
           err = t.DeleteChain(c.chain);
@@ -462,10 +613,7 @@ class Restorer {
       default:
         break;
     }
-    if (!err) {
-      if (setCounters && (c.command & (CMD_APPEND | CMD_INSERT | CMD_REPLACE))) SetLastCounters(t, c, cnt);
-      return true;
-    }
+    if (!err) return true;
     if (err == EINVAL && (c.command & (CMD_APPEND | CMD_INSERT | CMD_REPLACE))) tokAt = c.targetToken;
     p->kind = "apply";
     p->err = err;
@@ -480,31 +628,19 @@ class Restorer {
       std::string terr;
       int wi = tokAt - (cur_.withCounters ? 3 : 0);
       if (Tokenize(cur_.rest, cur_.len, cur_.hasNl, cur_.withCounters ? 6 : 3, &tok, &terr) && wi >= 0 &&
-          static_cast<size_t>(wi) < tok.words.size()) {
+          static_cast<size_t>(wi) < tok.size()) {
         p->offset = static_cast<int>(cur_.restOff + tok.offsets[wi]);
-        p->argument = tok.words[wi];
+        p->argument = tok.word(wi);
       }
     }
     return false;
   }
 
-  // `[p:b]` with restore counters: the counters of the rules just added.
-  void SetLastCounters(Table& t, const Command& c, struct xt_counters cnt) {
-    Chain* ch = t.Find(c.chain);
-    if (!ch) return;
-    size_t n = c.entries.size();
-    if (c.command == CMD_APPEND) {
-      for (size_t i = 0; i < n && i < ch->rules.size(); i++) ch->rules[ch->rules.size() - 1 - i].counters = cnt;
-    } else if (c.command == CMD_INSERT) {
-      for (size_t i = 0; i < n && c.rulenum - 1 + i < ch->rules.size(); i++) ch->rules[c.rulenum - 1 + i].counters = cnt;
-    } else if (c.rulenum - 1 < ch->rules.size()) {
-      ch->rules[c.rulenum - 1].counters = cnt;
-    }
-  }
-
   int nfproto_;
   bool counters_;
   HandleState* state_;
+  Tokens tok_;
+  bool verify_ = getenv("NLKIT_IPTABLES_VERIFY") != nullptr;
   bool flushing_ = true;  // the current table request flushes (not --noflush)
   struct {
     const char* rest;
@@ -550,10 +686,12 @@ class RestoreJob : public Job {
     }
     stats_.lockMs = Ms(t0, Clock::now());
     state_->generation++;
+    state_->writeBuf = Blob::Take();
     Run();
     ReleaseXtablesLock(fd);
     // Successful: keep only what this restore used. Failed: keep the last two generations.
     state_->Evict(failed_ ? state_->generation - 1 : state_->generation);
+    state_->GiveBack();
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -576,10 +714,12 @@ class RestoreJob : public Job {
     s.Set("serializeMs", stats_.serializeMs);
     s.Set("replaceMs", stats_.replaceMs);
     s.Set("countersMs", stats_.countersMs);
-    s.Set("xtMs", stats_.xtMs);
+    s.Set("parseMs", stats_.xtMs);
+    s.Set("compileCpuMs", stats_.compileCpuMs);
     s.Set("lines", static_cast<double>(stats_.lines));
     s.Set("compiled", static_cast<double>(stats_.compiled));
     s.Set("cached", static_cast<double>(stats_.cached));
+    s.Set("fast", static_cast<double>(stats_.fast));
     s.Set("attempts", stats_.attempts);
     r.Set("stats", s);
     if (failed_) {
@@ -664,9 +804,11 @@ class RestoreJob : public Job {
     stats_.readMs = rs.stats.readMs;
     stats_.compileMs = rs.stats.compileMs;
     stats_.xtMs = rs.stats.xtMs;
+    stats_.compileCpuMs = rs.stats.compileCpuMs;
     stats_.lines = rs.stats.lines;
     stats_.compiled = rs.stats.compiled;
     stats_.cached = rs.stats.cached;
+    stats_.fast = rs.stats.fast;
   }
 
   std::shared_ptr<HandleState> state_;
@@ -685,6 +827,11 @@ class SaveJob : public Job {
   std::string table;
 
   void Execute() override {
+    Run();
+    Blob::Give(std::move(buf_));
+  }
+
+  void Run() {
     int err = 0;
     std::vector<std::string> names;
     if (table.empty()) {
@@ -746,7 +893,7 @@ class SaveJob : public Job {
     err_ = err;
     message_ = std::move(m);
   }
-  std::vector<uint8_t> buf_;
+  Blob buf_ = Blob::Take();
   std::string text_;
   std::vector<std::string> warnings_;
   bool failed_ = false;
@@ -814,6 +961,19 @@ void FinalizeCache(Napi::Env, std::shared_ptr<HandleState>* p) {
 Napi::Value IptablesCache(const Napi::CallbackInfo& info) {
   auto* p = new std::shared_ptr<ipt::HandleState>(std::make_shared<ipt::HandleState>());
   return Napi::External<std::shared_ptr<ipt::HandleState>>::New(info.Env(), p, ipt::FinalizeCache);
+}
+
+// iptablesDrop(cache): forgets a closed handle's compiled commands now rather than at GC.
+Napi::Value IptablesDrop(const Napi::CallbackInfo& info) {
+  if (info[0].IsExternal()) {
+    std::shared_ptr<ipt::HandleState> state = *info[0].As<Napi::External<std::shared_ptr<ipt::HandleState>>>().Data();
+    // Jobs still holding the state keep it; what is left goes on another thread.
+    std::thread([state]() mutable {
+      state->commands.clear();
+      state->GiveBack();
+    }).detach();
+  }
+  return info.Env().Undefined();
 }
 
 // iptablesRestore(worker, cache | null, { family, counters, force, tables: [...], lock })

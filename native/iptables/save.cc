@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unordered_map>
+
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
@@ -107,6 +109,7 @@ void save_rule_details(const char* iniface, const unsigned char* iniface_mask, c
 int print_match_save(const struct xt_entry_match* e, const void* ip) {
   const char* name = e->u.user.name;
   const int revision = e->u.user.revision;
+  EnsurePlugin(name, XtFamily());
   struct xtables_match* match = xtables_find_match(name, XTF_TRY_LOAD, NULL);
   if (match) {
     struct xtables_match* mt = xtables_find_match_revision(name, XTF_TRY_LOAD, match, revision);
@@ -165,6 +168,7 @@ void print_rule(int v6, const SaveRule* r, int counters) {
   if (t->u.user.name[0]) {
     const char* name = t->u.user.name;
     const int revision = t->u.user.revision;
+    EnsurePlugin(name, XtFamily());
     struct xtables_target* target = xtables_find_target(name, XTF_TRY_LOAD);
     if (!target) xtables_error(OTHER_PROBLEM, "Can't find library for target `%s'", name);
     struct xtables_target* tg = xtables_find_target_revision(name, XTF_TRY_LOAD, target, revision);
@@ -213,13 +217,22 @@ const char* VerdictName(int verdict) {
 
 bool PrintTable(Table& t, bool counters, std::string* error) {
   std::vector<Chain*> order = t.Ordered();
-  printf("*%s\n", t.name().c_str());
+  // NUL-terminated copies of the names for the printf-based printers
+  std::vector<std::string> names;
+  names.reserve(order.size());
+  std::unordered_map<const Chain*, const char*> nameOf;
   for (Chain* c : order) {
-    printf(":%s ", c->name.c_str());
+    names.emplace_back(c->name);
+    nameOf[c] = names.back().c_str();
+  }
+  printf("*%s\n", t.name().c_str());
+  for (size_t k = 0; k < order.size(); k++) {
+    Chain* c = order[k];
+    printf(":%s ", names[k].c_str());
     if (c->hooknum) {
       const char* pol = VerdictName(c->verdict);
       if (!pol) {
-        *error = "chain " + c->name + " has an invalid policy verdict " + std::to_string(c->verdict);
+        *error = "chain " + names[k] + " has an invalid policy verdict " + std::to_string(c->verdict);
         return false;
       }
       printf("%s [%llu:%llu]\n", pol, (unsigned long long)c->counters.pcnt, (unsigned long long)c->counters.bcnt);
@@ -228,32 +241,35 @@ bool PrintTable(Table& t, bool counters, std::string* error) {
     }
   }
   std::vector<SaveRule> rules;
-  for (Chain* c : order) {
-    for (const Rule& r : c->rules) {
+  for (size_t k = 0; k < order.size(); k++) {
+    Chain* c = order[k];
+    for (uint32_t i = c->first; i != kNone; i = t.RuleAt(i).next) {
+      const Rule& r = t.RuleAt(i);
       SaveRule s;
       s.entry = r.entry;
-      s.chain = c->name.c_str();
+      s.chain = names[k].c_str();
       s.pcnt = r.counters.pcnt;
       s.bcnt = r.counters.bcnt;
       switch (r.kind) {
         case RuleKind::Fallthrough:
           s.target_name = "";
           break;
-        case RuleKind::Jump:
-          s.target_name = r.jump->name.c_str();
+        case RuleKind::Jump: {
+          auto it = nameOf.find(r.jump);
+          s.target_name = it != nameOf.end() ? it->second : "";
           break;
+        }
         case RuleKind::Standard:
           s.target_name = VerdictName(r.verdict);
           if (!s.target_name) {
-            *error = "a rule in chain " + c->name + " has an invalid verdict " + std::to_string(r.verdict);
+            *error = "a rule in chain " + names[k] + " has an invalid verdict " + std::to_string(r.verdict);
             return false;
           }
           break;
         case RuleKind::Module: {
-          const auto* tg = reinterpret_cast<const struct xt_entry_target*>(
-              r.entry + (t.fam().nfproto == NFPROTO_IPV6 ? reinterpret_cast<const struct ip6t_entry*>(r.entry)->target_offset
-                                                         : reinterpret_cast<const struct ipt_entry*>(r.entry)->target_offset));
-          s.target_name = tg->u.user.name;
+          uint16_t to = t.fam().nfproto == NFPROTO_IPV6 ? reinterpret_cast<const struct ip6t_entry*>(r.entry)->target_offset
+                                                        : reinterpret_cast<const struct ipt_entry*>(r.entry)->target_offset;
+          s.target_name = reinterpret_cast<const struct xt_entry_target*>(r.entry + to)->u.user.name;
           break;
         }
       }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 
 namespace nlkit {
 namespace ipt {
@@ -86,7 +88,6 @@ double Ms(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::ti
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-bool IsStdLabel(const std::string& n) { return n == "ACCEPT" || n == "DROP" || n == "QUEUE" || n == "RETURN"; }
 
 }  // namespace
 
@@ -126,6 +127,146 @@ const char* TcStrerror(Fn fn, int err) {
   return strerror(err);
 }
 
+Blob::~Blob() {
+  if (p_) munmap(p_, cap_);
+}
+
+namespace {
+std::mutex g_poolMu;
+std::vector<Blob> g_pool;  // largest last
+constexpr size_t kPoolMax = 4;
+}  // namespace
+
+Blob Blob::Take() {
+  std::lock_guard<std::mutex> l(g_poolMu);
+  if (g_pool.empty()) return Blob();
+  Blob b = std::move(g_pool.back());
+  g_pool.pop_back();
+  return b;
+}
+
+void Blob::Give(Blob&& b) {
+  if (!b.p_) return;
+  std::lock_guard<std::mutex> l(g_poolMu);
+  g_pool.push_back(std::move(b));
+  std::sort(g_pool.begin(), g_pool.end(), [](const Blob& x, const Blob& y) { return x.cap_ < y.cap_; });
+  if (g_pool.size() > kPoolMax) g_pool.erase(g_pool.begin());  // the smallest goes
+}
+
+bool Blob::Reserve(size_t n) {
+  if (n <= cap_) return true;
+  if (p_) munmap(p_, cap_);
+  p_ = nullptr;
+  cap_ = 0;
+  const size_t huge = 2u << 20;
+  size_t want = (n + n / 8 + huge - 1) / huge * huge;  // some room to grow, whole huge pages
+  void* m = mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return false;
+  p_ = static_cast<uint8_t*>(m);
+  cap_ = want;
+  return true;
+}
+
+uint64_t HashBytes(const void* p, size_t n) {
+  // FNV-1a over 8-byte words, then a murmur finalizer: cheap, and chain names share long
+  // prefixes ("KUBE-SEP-") so every byte must count.
+  const uint8_t* s = static_cast<const uint8_t*>(p);
+  uint64_t h = 0xcbf29ce484222325ull ^ n;
+  while (n >= 8) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    h = (h ^ w) * 0x100000001b3ull;
+    h ^= h >> 29;
+    s += 8;
+    n -= 8;
+  }
+  uint64_t w = 0;
+  memcpy(&w, s, n);
+  h = (h ^ w) * 0x100000001b3ull;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
+bool LabelVerdict(const char* n, int* verdict) {
+  if (strcmp(n, "ACCEPT") == 0) return *verdict = kAccept, true;
+  if (strcmp(n, "DROP") == 0) return *verdict = kDrop, true;
+  if (strcmp(n, "QUEUE") == 0) return *verdict = kQueue, true;
+  if (strcmp(n, "RETURN") == 0) return *verdict = kReturn, true;
+  return false;
+}
+
+namespace {
+Chain* const kTomb = reinterpret_cast<Chain*>(uintptr_t(1));
+bool IsStdLabelV(std::string_view n) { return n == "ACCEPT" || n == "DROP" || n == "QUEUE" || n == "RETURN"; }
+}  // namespace
+
+void ChainIndex::Reserve(size_t n) {
+  size_t want = 16;
+  while (want < (used_ + n) * 2) want <<= 1;
+  if (want <= slots_.size()) return;
+  std::vector<Slot> old;
+  old.swap(slots_);
+  slots_.assign(want, Slot{0, nullptr});
+  used_ = 0;
+  for (const Slot& s : old)
+    if (s.chain && s.chain != kTomb) Put(s.chain);
+}
+
+void ChainIndex::Grow() { Reserve(used_ + 1 > slots_.size() / 2 ? slots_.size() : 0); }
+
+Chain* ChainIndex::Find(std::string_view name) const { return Find(name, HashBytes(name.data(), name.size())); }
+
+Chain* ChainIndex::Find(std::string_view name, uint64_t h) const {
+  if (slots_.empty()) return nullptr;
+  size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (!s.chain) return nullptr;
+    if (s.chain != kTomb && s.hash == h && s.chain->name == name) return s.chain;
+  }
+}
+
+void ChainIndex::Put(Chain* c) {
+  if ((used_ + 1) * 2 > slots_.size()) Reserve(slots_.empty() ? 8 : slots_.size());
+  uint64_t h = HashBytes(c->name.data(), c->name.size());
+  size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    Slot& s = slots_[i];
+    if (!s.chain || s.chain == kTomb) {
+      if (!s.chain) used_++;
+      s = Slot{h, c};
+      return;
+    }
+    if (s.hash == h && s.chain->name == c->name) {
+      s.chain = c;
+      return;
+    }
+  }
+}
+
+void ChainIndex::Erase(std::string_view name) {
+  if (slots_.empty()) return;
+  uint64_t h = HashBytes(name.data(), name.size());
+  size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    Slot& s = slots_[i];
+    if (!s.chain) return;
+    if (s.chain != kTomb && s.hash == h && s.chain->name == name) {
+      s.chain = kTomb;
+      return;
+    }
+  }
+}
+
+void ChainIndex::Clear() {
+  slots_.clear();
+  used_ = 0;
+}
+
 Table::Table(int nfproto, std::string name) : fam_(Family::Of(nfproto)), name_(std::move(name)) {}
 
 Table::~Table() {
@@ -138,28 +279,28 @@ int Table::Socket() {
   return fd_ < 0 ? errno : 0;
 }
 
-Chain* Table::Find(std::string_view name) const {
-  auto it = byName_.find(name);
-  return it == byName_.end() ? nullptr : it->second;
-}
-
 unsigned Table::Builtin(std::string_view name) const {
   Chain* c = Find(name);
   return c ? c->hooknum : 0;
 }
 
-Chain* Table::AddChain(const std::string& name, unsigned hooknum) {
-  auto c = std::make_unique<Chain>();
+void Table::Reserve(size_t chains, size_t rules) {
+  index_.Reserve(chains);
+  if (rules_.capacity() < rules_.size() + rules) rules_.reserve(rules_.size() + rules);
+  users_.reserve(users_.size() + chains);
+}
+
+Chain* Table::AddChain(std::string_view name, unsigned hooknum) {
+  chains_.emplace_back();
+  Chain* c = &chains_.back();
   c->name = name;
   c->hooknum = hooknum;
-  Chain* raw = c.get();
-  owned_.push_back(std::move(c));
-  byName_[std::string_view(raw->name)] = raw;
+  index_.Put(c);
   if (hooknum)
-    builtins_.push_back(raw);
+    builtins_.push_back(c);
   else
-    users_.push_back(raw);
-  return raw;
+    users_.push_back(c);
+  return c;
 }
 
 int Table::ReadInfo() {
@@ -176,7 +317,6 @@ int Table::ReadInfo() {
   size_ = info.size;
   memcpy(hook_entry_, info.hook_entry, sizeof hook_entry_);
   memcpy(underflow_, info.underflow, sizeof underflow_);
-  infoRead_ = true;
   return 0;
 }
 
@@ -187,23 +327,24 @@ std::vector<std::string> Table::BuiltinNames() const {
   return out;
 }
 
-int Table::Read(ReadMode mode, std::vector<uint8_t>* buf) {
+int Table::Read(ReadMode mode, Blob* buf) {
   fn_ = Fn::Init;
   if (int e = Socket()) return e;
-  owned_.clear();
-  byName_.clear();
-  builtins_.clear();
-  users_.clear();
-  dead_ = 0;
-  changed_ = false;
   for (int attempt = 0;; attempt++) {
+    chains_.clear();
+    rules_.clear();
+    index_.Clear();
+    builtins_.clear();
+    users_.clear();
+    dead_ = 0;
+    changed_ = false;
     if (int e = ReadInfo()) return e;
+    std::vector<std::pair<uint32_t, unsigned>> hooks;
+    for (unsigned i = 0; i < NF_INET_NUMHOOKS; i++)
+      if (valid_hooks_ & (1u << i)) hooks.push_back({hook_entry_[i], i});
+    std::sort(hooks.begin(), hooks.end());
     if (mode == ReadMode::InfoOnly) {
       // The text sets every built-in chain's policy: nothing of the old table is needed.
-      std::vector<std::pair<uint32_t, unsigned>> hooks;
-      for (unsigned i = 0; i < NF_INET_NUMHOOKS; i++)
-        if (valid_hooks_ & (1u << i)) hooks.push_back({hook_entry_[i], i});
-      std::sort(hooks.begin(), hooks.end());
       for (auto& h : hooks) {
         Chain* c = AddChain(kHookNames[h.second], h.second + 1);
         c->verdict = kAccept;
@@ -212,7 +353,7 @@ int Table::Read(ReadMode mode, std::vector<uint8_t>* buf) {
       return 0;
     }
     const size_t head = offsetof(struct ipt_get_entries, entrytable);
-    if (buf->size() < head + size_) buf->resize(head + size_);
+    if (!buf->Reserve(head + size_)) return ENOMEM;
     auto* ge = reinterpret_cast<struct ipt_get_entries*>(buf->data());
     memset(ge, 0, head);
     strcpy(ge->name, name_.c_str());
@@ -226,11 +367,7 @@ int Table::Read(ReadMode mode, std::vector<uint8_t>* buf) {
 
     if (mode == ReadMode::BuiltinsOnly) {
       // Walk the entries for their indexes; keep the built-in chains' policies.
-      std::vector<std::pair<uint32_t, unsigned>> hooks;
-      for (unsigned i = 0; i < NF_INET_NUMHOOKS; i++)
-        if (valid_hooks_ & (1u << i)) hooks.push_back({hook_entry_[i], i});
-      std::sort(hooks.begin(), hooks.end());
-      std::vector<Chain*> byHook(NF_INET_NUMHOOKS, nullptr);
+      Chain* byHook[NF_INET_NUMHOOKS] = {};
       for (auto& h : hooks) byHook[h.second] = AddChain(kHookNames[h.second], h.second + 1);
       uint32_t num = 0;
       for (uint32_t off = 0; off < size_; num++) {
@@ -252,17 +389,25 @@ int Table::Read(ReadMode mode, std::vector<uint8_t>* buf) {
       return 0;
     }
 
+    rules_.reserve(num_entries_);
     Chain* cur = nullptr;
     uint32_t num = 0;
+    uint32_t prevOfLast = kNone;  // the rule before cur->last, to drop the policy entry
     auto delPolicy = [&](uint32_t at) {
-      if (!cur || cur->rules.empty()) return;
-      Rule& pr = cur->rules.back();
+      if (!cur || cur->last == kNone) return;
+      Rule& pr = rules_[cur->last];
       cur->verdict = StdVerdict(fam_, pr.entry);
       cur->map = MapType::Zeroed;
       cur->mappos = at - 1;
       cur->counters = pr.counters;
       cur->foot_offset = pr.offset;
-      cur->rules.pop_back();
+      // unlink the policy entry (the chain's last); its slot stays unused in the arena
+      cur->last = prevOfLast;
+      if (prevOfLast == kNone)
+        cur->first = kNone;
+      else
+        rules_[prevOfLast].next = kNone;
+      cur->count--;
     };
     for (uint32_t off = 0; off < size_;) {
       const uint8_t* e = base + off;
@@ -279,11 +424,9 @@ int Table::Read(ReadMode mode, std::vector<uint8_t>* buf) {
       if (strcmp(t->u.user.name, XT_ERROR_TARGET) == 0) {
         const auto* et = reinterpret_cast<const struct xt_error_target*>(t);
         delPolicy(num);
-        char nm[XT_FUNCTION_MAXNAMELEN + 1];
-        memcpy(nm, et->errorname, XT_FUNCTION_MAXNAMELEN);
-        nm[XT_FUNCTION_MAXNAMELEN] = '\0';
-        cur = AddChain(nm, 0);
+        cur = AddChain(std::string_view(et->errorname, strnlen(et->errorname, XT_FUNCTION_MAXNAMELEN)), 0);
         cur->head_offset = off;
+        prevOfLast = kNone;
       } else {
         unsigned hook = 0;
         for (unsigned i = 0; i < NF_INET_NUMHOOKS; i++)
@@ -292,6 +435,7 @@ int Table::Read(ReadMode mode, std::vector<uint8_t>* buf) {
           delPolicy(num);
           cur = AddChain(kHookNames[hook - 1], hook);
           cur->head_offset = off;
+          prevOfLast = kNone;
         }
         newRule = true;
       }
@@ -320,21 +464,30 @@ int Table::Read(ReadMode mode, std::vector<uint8_t>* buf) {
         } else {
           r.kind = RuleKind::Module;
         }
-        cur->rules.push_back(r);
+        uint32_t idx = static_cast<uint32_t>(rules_.size());
+        rules_.push_back(r);
+        prevOfLast = cur->last;
+        if (cur->last == kNone)
+          cur->first = idx;
+        else
+          rules_[cur->last].next = idx;
+        cur->last = idx;
+        cur->count++;
       }
       num++;
       off += next;
     }
     // Jumps: the chain whose [head, foot] holds the target offset (libiptc's lookup). The
-    // chains were created in blob order, so owned_ is sorted by head_offset.
-    for (auto& c : owned_) {
-      for (Rule& r : c->rules) {
+    // chains were created in blob order, so chains_ is sorted by head_offset.
+    for (Chain& c : chains_) {
+      for (uint32_t i = c.first; i != kNone; i = rules_[i].next) {
+        Rule& r = rules_[i];
         if (r.kind != RuleKind::Jump) continue;
         uint32_t v = static_cast<uint32_t>(r.verdict);
-        auto it = std::upper_bound(owned_.begin(), owned_.end(), v,
-                                   [](uint32_t x, const std::unique_ptr<Chain>& ch) { return x < ch->head_offset; });
-        if (it == owned_.begin()) return EINVAL;
-        Chain* target = (it - 1)->get();
+        auto it = std::upper_bound(chains_.begin(), chains_.end(), v,
+                                   [](uint32_t x, const Chain& ch) { return x < ch.head_offset; });
+        if (it == chains_.begin()) return EINVAL;
+        Chain* target = &*(it - 1);
         if (v > target->foot_offset) return EINVAL;
         r.jump = target;
         target->references++;
@@ -363,6 +516,35 @@ void Table::DropRule(Rule& r) {
   if (r.kind == RuleKind::Jump && r.jump) r.jump->references--;
 }
 
+uint32_t Table::NthRule(const Chain* c, unsigned n) const {
+  uint32_t i = c->first;
+  while (i != kNone && n-- > 0) i = rules_[i].next;
+  return i;
+}
+
+void Table::Link(Chain* c, uint32_t at, uint32_t idx) {
+  if (at == 0 || c->first == kNone) {
+    rules_[idx].next = c->first;
+    c->first = idx;
+    if (c->last == kNone) c->last = idx;
+  } else {
+    uint32_t prev = NthRule(c, at - 1);
+    rules_[idx].next = rules_[prev].next;
+    rules_[prev].next = idx;
+    if (c->last == prev) c->last = idx;
+  }
+  c->count++;
+}
+
+void Table::Unlink(Chain* c, uint32_t prev, uint32_t idx) {
+  if (prev == kNone)
+    c->first = rules_[idx].next;
+  else
+    rules_[prev].next = rules_[idx].next;
+  if (c->last == idx) c->last = prev;
+  c->count--;
+}
+
 int Table::MapTarget(Rule& r) {
   const struct xt_entry_target* t = TargetOf(fam_, r.entry);
   const char* n = t->u.user.name;
@@ -374,8 +556,7 @@ int Table::MapTarget(Rule& r) {
   if (strcmp(n, "DROP") == 0) return r.kind = RuleKind::Standard, r.verdict = kDrop, 0;
   if (strcmp(n, "QUEUE") == 0) return r.kind = RuleKind::Standard, r.verdict = kQueue, 0;
   if (strcmp(n, "RETURN") == 0) return r.kind = RuleKind::Standard, r.verdict = kReturn, 0;
-  std::string name(n, strnlen(n, XT_EXTENSION_MAXNAMELEN));
-  Chain* c = Find(name);
+  Chain* c = Find(std::string_view(n, strnlen(n, XT_EXTENSION_MAXNAMELEN)));
   if (c && c->hooknum) return EINVAL;  // can't jump to built-ins
   if (c) {
     r.kind = RuleKind::Jump;
@@ -388,76 +569,77 @@ int Table::MapTarget(Rule& r) {
   return 0;
 }
 
-int Table::CreateChain(const std::string& name) {
+int Table::CreateChain(std::string_view name) {
   fn_ = Fn::CreateChain;
-  if (Find(name) || IsStdLabel(name)) return EEXIST;
+  if (Find(name) || IsStdLabelV(name)) return EEXIST;
   if (name.size() + 1 > XT_TABLE_MAXNAMELEN) return EINVAL;
   AddChain(name, 0);
   changed_ = true;
   return 0;
 }
 
-int Table::DeleteChain(const std::string& name) {
+int Table::DeleteChain(std::string_view name) {
   fn_ = Fn::DeleteChain;
   Chain* c = Find(name);
   if (!c) return ENOENT;
   if (c->hooknum) return EINVAL;
   if (c->references > 0) return EMLINK;
-  if (!c->rules.empty()) return ENOTEMPTY;
-  byName_.erase(std::string_view(c->name));  // the Chain stays owned (and unlisted) until the table goes
+  if (c->count) return ENOTEMPTY;
+  index_.Erase(c->name);
   c->dead = true;
   dead_++;
   changed_ = true;
   return 0;
 }
 
-int Table::RenameChain(const std::string& from, const std::string& to) {
+int Table::RenameChain(std::string_view from, std::string_view to) {
   fn_ = Fn::Rename;
-  if (Find(to) || IsStdLabel(to)) return EEXIST;
+  if (Find(to) || IsStdLabelV(to)) return EEXIST;
   Chain* c = Find(from);
   if (!c || c->hooknum) return ENOENT;
   if (to.size() + 1 > XT_TABLE_MAXNAMELEN) return EINVAL;
-  byName_.erase(std::string_view(c->name));
+  index_.Erase(c->name);
   c->name = to;
-  byName_[std::string_view(c->name)] = c;
+  index_.Put(c);
   changed_ = true;
   return 0;
 }
 
-int Table::Flush(const std::string& chain) {
+int Table::Flush(std::string_view chain) {
   fn_ = Fn::Flush;
   Chain* c = Find(chain);
   if (!c) return ENOENT;
-  for (Rule& r : c->rules) DropRule(r);
-  c->rules.clear();
+  for (uint32_t i = c->first; i != kNone; i = rules_[i].next) DropRule(rules_[i]);
+  c->first = c->last = kNone;
+  c->count = 0;
   changed_ = true;
   return 0;
 }
 
-int Table::Zero(const std::string& chain) {
+int Table::Zero(std::string_view chain) {
   fn_ = Fn::Zero;
   Chain* c = Find(chain);
   if (!c) return ENOENT;
   if (c->map == MapType::NormalMap) c->map = MapType::Zeroed;
-  for (Rule& r : c->rules)
-    if (r.map == MapType::NormalMap) r.map = MapType::Zeroed;
+  for (uint32_t i = c->first; i != kNone; i = rules_[i].next)
+    if (rules_[i].map == MapType::NormalMap) rules_[i].map = MapType::Zeroed;
   changed_ = true;
   return 0;
 }
 
-int Table::ZeroCounter(const std::string& chain, unsigned rulenum) {
+int Table::ZeroCounter(std::string_view chain, unsigned rulenum) {
   fn_ = Fn::ZeroCounter;
   Chain* c = Find(chain);
   if (!c) return ENOENT;
   // iptcc_get_rule_num: 1-based; 0 or past the end is "too big"
-  if (rulenum == 0 || rulenum > c->rules.size()) return E2BIG;
-  Rule& r = c->rules[rulenum - 1];
+  if (rulenum == 0 || rulenum > c->count) return E2BIG;
+  Rule& r = rules_[NthRule(c, rulenum - 1)];
   if (r.map == MapType::NormalMap) r.map = MapType::Zeroed;
   changed_ = true;
   return 0;
 }
 
-int Table::SetPolicy(const std::string& chain, const std::string& policy, const struct xt_counters* counters) {
+int Table::SetPolicy(std::string_view chain, std::string_view policy, const struct xt_counters* counters) {
   fn_ = Fn::SetPolicy;
   Chain* c = Find(chain);
   if (!c || !c->hooknum) return ENOENT;
@@ -477,61 +659,96 @@ int Table::SetPolicy(const std::string& chain, const std::string& policy, const 
   return 0;
 }
 
-int Table::Append(const std::string& chain, const uint8_t* entry, uint32_t size) {
+int Table::NewRule(const uint8_t* entry, uint32_t size, const struct xt_counters& cnt, uint32_t* idx) {
+  Rule r;
+  r.entry = entry;
+  r.size = size;
+  r.map = MapType::Set;
+  r.counters = cnt;
+  if (int e = MapTarget(r)) return e;
+  *idx = static_cast<uint32_t>(rules_.size());
+  rules_.push_back(r);
+  return 0;
+}
+
+int Table::Append(std::string_view chain, const uint8_t* entry, uint32_t size, const struct xt_counters& cnt) {
   fn_ = Fn::Append;
   Chain* c = Find(chain);
   if (!c) return ENOENT;
-  Rule r;
-  r.entry = entry;
-  r.size = size;
-  r.map = MapType::Set;
-  r.counters = CountersOf(fam_, entry);
-  if (int e = MapTarget(r)) return e;
-  c->rules.push_back(r);
+  uint32_t idx;
+  if (int e = NewRule(entry, size, cnt, &idx)) return e;
+  if (c->last == kNone)
+    c->first = idx;
+  else
+    rules_[c->last].next = idx;
+  c->last = idx;
+  c->count++;
   changed_ = true;
   return 0;
 }
 
-int Table::Insert(const std::string& chain, const uint8_t* entry, uint32_t size, unsigned rulenum0) {
+void Table::AppendResolved(Chain* c, const uint8_t* entry, uint32_t size, RuleKind kind, int verdict, Chain* jump) {
+  fn_ = Fn::Append;
+  Rule r;
+  r.entry = entry;
+  r.size = size;
+  r.map = MapType::Set;
+  r.kind = kind;
+  r.verdict = verdict;
+  if (kind == RuleKind::Jump) {
+    r.jump = jump;
+    jump->references++;
+  }
+  uint32_t idx = static_cast<uint32_t>(rules_.size());
+  rules_.push_back(r);
+  if (c->last == kNone)
+    c->first = idx;
+  else
+    rules_[c->last].next = idx;
+  c->last = idx;
+  c->count++;
+  changed_ = true;
+}
+
+int Table::Insert(std::string_view chain, const uint8_t* entry, uint32_t size, unsigned rulenum0,
+                  const struct xt_counters& cnt) {
   fn_ = Fn::Insert;
   Chain* c = Find(chain);
   if (!c) return ENOENT;
-  if (rulenum0 > c->rules.size()) return E2BIG;
-  Rule r;
-  r.entry = entry;
-  r.size = size;
-  r.map = MapType::Set;
-  r.counters = CountersOf(fam_, entry);
-  if (int e = MapTarget(r)) return e;
-  c->rules.insert(c->rules.begin() + rulenum0, r);
+  if (rulenum0 > c->count) return E2BIG;
+  uint32_t idx;
+  if (int e = NewRule(entry, size, cnt, &idx)) return e;
+  Link(c, rulenum0, idx);
   changed_ = true;
   return 0;
 }
 
-int Table::Replace(const std::string& chain, const uint8_t* entry, uint32_t size, unsigned rulenum0) {
+int Table::Replace(std::string_view chain, const uint8_t* entry, uint32_t size, unsigned rulenum0,
+                   const struct xt_counters& cnt) {
   fn_ = Fn::Replace;
   Chain* c = Find(chain);
   if (!c) return ENOENT;
-  if (rulenum0 >= c->rules.size()) return E2BIG;
-  Rule r;
-  r.entry = entry;
-  r.size = size;
-  r.map = MapType::Set;
-  r.counters = CountersOf(fam_, entry);
-  if (int e = MapTarget(r)) return e;
-  DropRule(c->rules[rulenum0]);
-  c->rules[rulenum0] = r;
+  if (rulenum0 >= c->count) return E2BIG;
+  uint32_t idx;
+  if (int e = NewRule(entry, size, cnt, &idx)) return e;
+  uint32_t prev = rulenum0 ? NthRule(c, rulenum0 - 1) : kNone;
+  uint32_t old = prev == kNone ? c->first : rules_[prev].next;
+  DropRule(rules_[old]);
+  Unlink(c, prev, old);
+  Link(c, rulenum0, idx);
   changed_ = true;
   return 0;
 }
 
-int Table::DeleteNum(const std::string& chain, unsigned rulenum0) {
+int Table::DeleteNum(std::string_view chain, unsigned rulenum0) {
   fn_ = Fn::DeleteNum;
   Chain* c = Find(chain);
   if (!c) return ENOENT;
-  if (rulenum0 >= c->rules.size()) return E2BIG;
-  DropRule(c->rules[rulenum0]);
-  c->rules.erase(c->rules.begin() + rulenum0);
+  if (rulenum0 >= c->count) return E2BIG;
+  uint32_t prev = rulenum0 ? NthRule(c, rulenum0 - 1) : kNone;
+  uint32_t old = prev == kNone ? c->first : rules_[prev].next;
+  DropRule(rules_[old]);
+  Unlink(c, prev, old);
   changed_ = true;
   return 0;
 }
@@ -588,7 +805,7 @@ const uint8_t* IsSame(const Family& f, const uint8_t* a, const uint8_t* b, const
 }
 }  // namespace
 
-int Table::DeleteEntry(const std::string& chain, const uint8_t* entry, uint32_t size, const uint8_t* mask, bool dryRun) {
+int Table::DeleteEntry(std::string_view chain, const uint8_t* entry, uint32_t size, const uint8_t* mask, bool dryRun) {
   fn_ = Fn::DeleteEntry;  // libiptc's check is a dry-run delete, with delete's messages
   Chain* c = Find(chain);
   if (!c) return ENOENT;
@@ -599,8 +816,8 @@ int Table::DeleteEntry(const std::string& chain, const uint8_t* entry, uint32_t 
   if (int e = MapTarget(r)) return e;
   if (dryRun) changed_ = wasChanged;
   if (r.kind == RuleKind::Jump && r.jump) r.jump->references--;
-  for (size_t i = 0; i < c->rules.size(); i++) {
-    Rule& x = c->rules[i];
+  for (uint32_t prev = kNone, i = c->first; i != kNone; prev = i, i = rules_[i].next) {
+    Rule& x = rules_[i];
     const uint8_t* tmask = IsSame(fam_, r.entry, x.entry, mask);
     if (!tmask) continue;
     if (r.kind != x.kind) continue;
@@ -631,14 +848,14 @@ int Table::DeleteEntry(const std::string& chain, const uint8_t* entry, uint32_t 
     if (!same) continue;
     if (dryRun) return 0;
     DropRule(x);
-    c->rules.erase(c->rules.begin() + i);
+    Unlink(c, prev, i);
     changed_ = true;
     return 0;
   }
   return ENOENT;
 }
 
-int Table::Commit(bool force, std::vector<uint8_t>* buf, CommitStats* stats) {
+int Table::Commit(bool force, Blob* buf, CommitStats* stats) {
   fn_ = Fn::Commit;
   if (!changed_ && !force) return 0;
   if (int e = Socket()) return e;
@@ -656,7 +873,8 @@ int Table::Commit(bool force, std::vector<uint8_t>* buf, CommitStats* stats) {
       off += startSize;
       num++;
     }
-    for (Rule& r : c->rules) {
+    for (uint32_t i = c->first; i != kNone; i = rules_[i].next) {
+      Rule& r = rules_[i];
       r.offset = off;
       r.index = num;
       off += r.size;
@@ -672,7 +890,7 @@ int Table::Commit(bool force, std::vector<uint8_t>* buf, CommitStats* stats) {
   const uint32_t size = off;
 
   const size_t replHead = offsetof(struct ipt_replace, entries);
-  if (buf->size() < replHead + size) buf->resize(replHead + size);
+  if (!buf->Reserve(replHead + size)) return ENOMEM;
   auto* repl = reinterpret_cast<struct ipt_replace*>(buf->data());
   memset(repl, 0, replHead);
   strcpy(repl->name, name_.c_str());
@@ -684,14 +902,14 @@ int Table::Commit(bool force, std::vector<uint8_t>* buf, CommitStats* stats) {
   repl->counters = old.data();
   uint8_t* base = buf->data() + replHead;
 
-  auto putHead = [&](uint8_t* p, const char* label, const char* errorname) {
+  auto putHead = [&](uint8_t* p, std::string_view errorname) {
     memset(p, 0, startSize);
     Put16(p + fam_.off_target, hdr);
     Put16(p + fam_.off_next, startSize);
     auto* et = reinterpret_cast<struct xt_error_target*>(p + hdr);
     et->target.u.user.target_size = kErrTargetSize;
-    strcpy(et->target.u.user.name, label);
-    strncpy(et->errorname, errorname, XT_FUNCTION_MAXNAMELEN - 1);
+    strcpy(et->target.u.user.name, XT_ERROR_TARGET);
+    memcpy(et->errorname, errorname.data(), std::min<size_t>(errorname.size(), XT_FUNCTION_MAXNAMELEN - 1));
   };
   auto setVerdict = [&](uint8_t* e, int verdict, bool clearName) {
     auto* st = reinterpret_cast<struct xt_standard_target*>(e + Get16(e + fam_.off_target));
@@ -704,12 +922,13 @@ int Table::Commit(bool force, std::vector<uint8_t>* buf, CommitStats* stats) {
 
   for (Chain* c : order) {
     if (!c->hooknum) {
-      putHead(base + c->head_offset, XT_ERROR_TARGET, c->name.c_str());
+      putHead(base + c->head_offset, c->name);
     } else {
       repl->hook_entry[c->hooknum - 1] = c->head_offset;
       repl->underflow[c->hooknum - 1] = c->foot_offset;
     }
-    for (Rule& r : c->rules) {
+    for (uint32_t i = c->first; i != kNone; i = rules_[i].next) {
+      const Rule& r = rules_[i];
       uint8_t* e = base + r.offset;
       memcpy(e, r.entry, r.size);
       switch (r.kind) {
@@ -735,44 +954,60 @@ int Table::Commit(bool force, std::vector<uint8_t>* buf, CommitStats* stats) {
     st->verdict = c->hooknum ? c->verdict : kReturn;
     memcpy(foot + fam_.off_counters, &c->counters, sizeof c->counters);
   }
-  putHead(base + size - startSize, XT_ERROR_TARGET, "ERROR");
+  putHead(base + size - startSize, "ERROR");
 
   auto t1 = std::chrono::steady_clock::now();
   if (setsockopt(fd_, fam_.level, IPT_SO_SET_REPLACE, buf->data(), replHead + size) < 0) return errno;
   auto t2 = std::chrono::steady_clock::now();
 
   // Counters: libiptc's mapping (NOMAP zero, NORMAL_MAP the atomically read old value,
-  // ZEROED what was counted since the read, SET the given value).
-  const size_t ciHead = offsetof(struct xt_counters_info, counters);
-  std::vector<uint8_t> cbuf(ciHead + sizeof(struct xt_counters) * num, 0);
-  auto* ci = reinterpret_cast<struct xt_counters_info*>(cbuf.data());
-  strcpy(ci->name, name_.c_str());
-  ci->num_counters = num;
-  auto* nc = reinterpret_cast<struct xt_counters*>(cbuf.data() + ciHead);
-  bool any = false;
-  auto map = [&](uint32_t idx, MapType type, uint32_t pos, const struct xt_counters& mine) {
-    struct xt_counters v = {0, 0};
+  // ZEROED what was counted since the read, SET the given value). Nothing to add when all
+  // of them are zero.
+  auto value = [&](MapType type, uint32_t pos, const struct xt_counters& mine) -> struct xt_counters {
     switch (type) {
       case MapType::NoMap:
         break;
       case MapType::NormalMap:
-        if (pos < num_entries_) v = old[pos];
+        if (pos < num_entries_) return old[pos];
         break;
       case MapType::Zeroed:
-        if (pos < num_entries_) v = {old[pos].pcnt - mine.pcnt, old[pos].bcnt - mine.bcnt};
+        if (pos < num_entries_) return {old[pos].pcnt - mine.pcnt, old[pos].bcnt - mine.bcnt};
         break;
       case MapType::Set:
-        v = mine;
-        break;
+        return mine;
     }
-    nc[idx] = v;
-    if (v.pcnt || v.bcnt) any = true;
+    return {0, 0};
   };
+  bool any = false;
   for (Chain* c : order) {
-    if (c->hooknum) map(c->foot_index, c->map, c->mappos, c->counters);
-    for (Rule& r : c->rules) map(r.index, r.map, r.mappos, r.counters);
+    if (c->hooknum) {
+      struct xt_counters v = value(c->map, c->mappos, c->counters);
+      any = any || v.pcnt || v.bcnt;
+    }
+    for (uint32_t i = c->first; i != kNone && !any; i = rules_[i].next) {
+      const Rule& r = rules_[i];
+      if (r.map == MapType::NoMap) continue;
+      struct xt_counters v = value(r.map, r.mappos, r.counters);
+      any = v.pcnt || v.bcnt;
+    }
+    if (any) break;
   }
-  if (any && setsockopt(fd_, fam_.level, IPT_SO_SET_ADD_COUNTERS, cbuf.data(), cbuf.size()) < 0) return errno;
+  if (any) {
+    const size_t ciHead = offsetof(struct xt_counters_info, counters);
+    std::vector<uint8_t> cbuf(ciHead + sizeof(struct xt_counters) * num, 0);
+    auto* ci = reinterpret_cast<struct xt_counters_info*>(cbuf.data());
+    strcpy(ci->name, name_.c_str());
+    ci->num_counters = num;
+    auto* nc = reinterpret_cast<struct xt_counters*>(cbuf.data() + ciHead);
+    for (Chain* c : order) {
+      if (c->hooknum) nc[c->foot_index] = value(c->map, c->mappos, c->counters);
+      for (uint32_t i = c->first; i != kNone; i = rules_[i].next) {
+        const Rule& r = rules_[i];
+        nc[r.index] = value(r.map, r.mappos, r.counters);
+      }
+    }
+    if (setsockopt(fd_, fam_.level, IPT_SO_SET_ADD_COUNTERS, cbuf.data(), cbuf.size()) < 0) return errno;
+  }
   auto t3 = std::chrono::steady_clock::now();
   if (stats) {
     stats->serializeMs += Ms(t0, t1);

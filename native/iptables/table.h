@@ -7,20 +7,49 @@
 //
 // The operations mirror libiptc's (TC_APPEND_ENTRY, TC_CREATE_CHAIN, ...) including their
 // errno values, so that what a restore text does and how it fails is what iptables-restore
-// does; but chains are found through a hash map and the blob is assembled in one pass, so
-// nothing grows faster than the table.
+// does. Unlike libiptc nothing here grows faster than the table: chains are found through a
+// hash table, rules live in one arena as per-chain lists, chain names are views of text
+// that outlives the table, and the blob is assembled in one pass.
 #pragma once
 #include <stdint.h>
 #include <linux/netfilter/x_tables.h>
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace nlkit {
 namespace ipt {
+
+// A large reusable buffer in its own mapping, with transparent huge pages where the kernel
+// allows them: a 100 MB table blob then costs a few dozen page faults instead of 25,000.
+class Blob {
+ public:
+  Blob() = default;
+  ~Blob();
+  Blob(const Blob&) = delete;
+  Blob& operator=(const Blob&) = delete;
+  Blob(Blob&& o) noexcept : p_(o.p_), cap_(o.cap_) { o.p_ = nullptr, o.cap_ = 0; }
+  Blob& operator=(Blob&& o) noexcept {
+    std::swap(p_, o.p_);
+    std::swap(cap_, o.cap_);
+    return *this;
+  }
+  // A process-wide pool: buffers go back to it when a restore is done, and the next
+  // restore (on any handle) takes the largest. Pages already faulted in stay so.
+  static Blob Take();
+  static void Give(Blob&& b);
+  // Room for n bytes (contents not kept when it grows); false when out of memory.
+  bool Reserve(size_t n);
+  uint8_t* data() { return p_; }
+  size_t capacity() const { return cap_; }
+
+ private:
+  uint8_t* p_ = nullptr;
+  size_t cap_ = 0;
+};
 
 // Which libiptc function failed, for its strerror table.
 enum class Fn { None, Init, DeleteChain, CreateChain, Insert, Replace, DeleteNum, DeleteEntry, SetPolicy, Append,
@@ -30,30 +59,33 @@ const char* TcStrerror(Fn fn, int err);
 enum class MapType : uint8_t { NoMap, NormalMap, Zeroed, Set };
 enum class RuleKind : uint8_t { Fallthrough, Standard, Jump, Module };
 
+constexpr uint32_t kNone = 0xffffffffu;
+
 struct Chain;
 
 struct Rule {
-  const uint8_t* entry = nullptr;  // header + matches + target; owned by the table's keep list
+  const uint8_t* entry = nullptr;  // header + matches + target; owned by the caller / read buffer
   uint32_t size = 0;
   RuleKind kind = RuleKind::Module;
+  MapType map = MapType::NoMap;
   int verdict = 0;        // Standard
   Chain* jump = nullptr;  // Jump
-  MapType map = MapType::NoMap;
   uint32_t mappos = 0;
+  uint32_t next = kNone;  // next rule of the chain
   struct xt_counters counters = {0, 0};
   uint32_t offset = 0, index = 0;  // commit scratch
 };
 
 struct Chain {
-  std::string name;
-  unsigned hooknum = 0;  // 0: user-defined; else hook number + 1
-  int verdict = 0;       // built-in: policy verdict
+  std::string_view name;  // views text that outlives the table (the read buffer, the request, the cache)
+  unsigned hooknum = 0;   // 0: user-defined; else hook number + 1
+  int verdict = 0;        // built-in: policy verdict
   struct xt_counters counters = {0, 0};
   MapType map = MapType::NoMap;
   uint32_t mappos = 0;
-  std::vector<Rule> rules;
+  uint32_t first = kNone, last = kNone, count = 0;  // rules
   uint32_t references = 0;
-  bool dead = false;  // deleted (stays allocated until the table goes)
+  bool dead = false;
   uint32_t head_offset = 0, foot_offset = 0, foot_index = 0;  // read and commit scratch
 };
 
@@ -65,6 +97,26 @@ struct Family {
   size_t off_target, off_next, off_comefrom, off_counters, off_flags;
   uint8_t goto_flag;
   static const Family& Of(int nfproto);
+};
+
+// Open addressing, string_view keys (the chains' own names).
+class ChainIndex {
+ public:
+  void Reserve(size_t n);
+  Chain* Find(std::string_view name) const;
+  Chain* Find(std::string_view name, uint64_t hash) const;
+  void Put(Chain* c);
+  void Erase(std::string_view name);
+  void Clear();
+
+ private:
+  struct Slot {
+    uint64_t hash;
+    Chain* chain;  // nullptr: empty; kTomb: deleted
+  };
+  void Grow();
+  std::vector<Slot> slots_;
+  size_t used_ = 0;  // live + tombstones
 };
 
 class Table {
@@ -84,34 +136,44 @@ class Table {
   };
   // Reads the kernel's table into `buf` (kept by the caller for as long as the table, and
   // reused between reads). Returns 0 or an errno (ENOENT: no such table).
-  int Read(ReadMode mode, std::vector<uint8_t>* buf);
-  // The built-in chains the kernel's table has (valid after ReadInfo or Read).
+  int Read(ReadMode mode, Blob* buf);
+  // The kernel's GET_INFO (valid hooks, size): enough to decide how to Read.
   int ReadInfo();
   std::vector<std::string> BuiltinNames() const;
+  // Room for this many more chains and rules (avoids regrowth while a text is applied).
+  void Reserve(size_t chains, size_t rules);
 
-  Chain* Find(std::string_view name) const;
+  Chain* Find(std::string_view name) const { return index_.Find(name); }
+  Chain* FindHashed(std::string_view name, uint64_t hash) const { return index_.Find(name, hash); }
+  // Append of a rule whose target is already resolved (the cache's fast path); `jump` for
+  // RuleKind::Jump. Counters zero.
+  void AppendResolved(Chain* c, const uint8_t* entry, uint32_t size, RuleKind kind, int verdict, Chain* jump);
   bool IsChain(std::string_view name) const { return Find(name) != nullptr; }
   // hook + 1 for built-in chains, 0 otherwise (also when missing, like TC_BUILTIN)
   unsigned Builtin(std::string_view name) const;
   // Chains in the order iptables-save prints them (and the blob holds them).
   std::vector<Chain*> Ordered() const;
+  // Rules of a chain in order.
+  const Rule& RuleAt(uint32_t i) const { return rules_[i]; }
+  Rule& RuleAt(uint32_t i) { return rules_[i]; }
 
-  // libiptc's operations; 0 or an errno, with the failing function in last_fn().
-  int CreateChain(const std::string& name);
-  int DeleteChain(const std::string& name);
-  int RenameChain(const std::string& from, const std::string& to);
-  int Flush(const std::string& chain);
-  int Zero(const std::string& chain);
-  int ZeroCounter(const std::string& chain, unsigned rulenum);  // 1-based
-  int SetPolicy(const std::string& chain, const std::string& policy, const struct xt_counters* counters);
-  int Append(const std::string& chain, const uint8_t* entry, uint32_t size);
-  int Insert(const std::string& chain, const uint8_t* entry, uint32_t size, unsigned rulenum0);
-  int Replace(const std::string& chain, const uint8_t* entry, uint32_t size, unsigned rulenum0);
-  int DeleteNum(const std::string& chain, unsigned rulenum0);
-  int DeleteEntry(const std::string& chain, const uint8_t* entry, uint32_t size, const uint8_t* mask, bool dryRun);
+  // libiptc's operations; 0 or an errno, with the failing function in last_fn(). Names
+  // passed in must outlive the table.
+  int CreateChain(std::string_view name);
+  int DeleteChain(std::string_view name);
+  int RenameChain(std::string_view from, std::string_view to);
+  int Flush(std::string_view chain);
+  int Zero(std::string_view chain);
+  int ZeroCounter(std::string_view chain, unsigned rulenum);  // 1-based
+  int SetPolicy(std::string_view chain, std::string_view policy, const struct xt_counters* counters);
+  // The rule index of the new rule in *added (for counters set afterwards).
+  int Append(std::string_view chain, const uint8_t* entry, uint32_t size, const struct xt_counters& c);
+  int Insert(std::string_view chain, const uint8_t* entry, uint32_t size, unsigned rulenum0, const struct xt_counters& c);
+  int Replace(std::string_view chain, const uint8_t* entry, uint32_t size, unsigned rulenum0, const struct xt_counters& c);
+  int DeleteNum(std::string_view chain, unsigned rulenum0);
+  int DeleteEntry(std::string_view chain, const uint8_t* entry, uint32_t size, const uint8_t* mask, bool dryRun);
   Fn last_fn() const { return fn_; }
   bool changed() const { return changed_; }
-  void MarkChanged() { changed_ = true; }
 
   struct CommitStats {
     double serializeMs = 0, replaceMs = 0, countersMs = 0;
@@ -120,27 +182,31 @@ class Table {
   // Replaces the kernel's table with this one (nothing when unchanged, unless forced),
   // assembling the blob in `buf` (reused between commits). Returns 0 or the errno of
   // IPT_SO_SET_REPLACE / ADD_COUNTERS (EAGAIN: the kernel's table changed since Read()).
-  int Commit(bool force, std::vector<uint8_t>* buf, CommitStats* stats);
+  int Commit(bool force, Blob* buf, CommitStats* stats);
 
-  // Kernel info after Read().
   uint32_t num_entries() const { return num_entries_; }
 
  private:
   int MapTarget(Rule& r);
-  Chain* AddChain(const std::string& name, unsigned hooknum);
+  Chain* AddChain(std::string_view name, unsigned hooknum);
+  void Link(Chain* c, uint32_t at, uint32_t idx);  // insert rule idx at position `at`
+  uint32_t NthRule(const Chain* c, unsigned n) const;  // 0-based; kNone when past the end
+  void Unlink(Chain* c, uint32_t prev, uint32_t idx);
   void DropRule(Rule& r);
+  int NewRule(const uint8_t* entry, uint32_t size, const struct xt_counters& c, uint32_t* idx);
   int Socket();
 
   const Family& fam_;
   std::string name_;
   int fd_ = -1;
   uint32_t valid_hooks_ = 0, num_entries_ = 0;
-  std::vector<std::unique_ptr<Chain>> owned_;
-  std::unordered_map<std::string_view, Chain*> byName_;  // views of Chain::name
+  std::deque<Chain> chains_;
+  std::vector<Rule> rules_;
+  ChainIndex index_;
   std::vector<Chain*> builtins_;  // in the kernel's order
   std::vector<Chain*> users_;     // user-defined chains (some may be dead)
+  std::deque<std::string> names_;  // names read from the kernel
   size_t dead_ = 0;
-  bool infoRead_ = false;
   uint32_t hook_entry_[5] = {}, underflow_[5] = {};  // NF_INET_NUMHOOKS
   uint32_t size_ = 0;
   Fn fn_ = Fn::None;
@@ -149,6 +215,10 @@ class Table {
 
 // Names of the tables the thread's namespace has (ip_tables_names / ip6_tables_names).
 std::vector<std::string> TableNames(int nfproto, int* err);
+
+uint64_t HashBytes(const void* p, size_t n);
+// The verdict of ACCEPT, DROP, QUEUE or RETURN; false for anything else.
+bool LabelVerdict(const char* name, int* verdict);
 
 }  // namespace ipt
 }  // namespace nlkit

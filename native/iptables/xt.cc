@@ -130,10 +130,6 @@ struct xtables_globals g_globals = {
 
 }  // namespace
 
-namespace {
-void PreloadPlugins();
-}
-
 std::mutex& XtMutex() {
   static std::mutex m;
   return m;
@@ -148,9 +144,6 @@ bool XtUse(int nfproto, std::string* error) {
       return false;
     }
     g_initialised = true;
-    g_family = nfproto;
-    PreloadPlugins();
-    g_family = 0;
   }
   // xtables_init_all may have installed its defaults: keep ours.
   xt_params = &g_globals;
@@ -225,7 +218,7 @@ namespace {
 struct PluginIndex {
   bool scanned = false;
   bool usable = true;
-  std::set<std::string> xt, ipt, ip6t;
+  std::map<std::string, std::string> xt, ipt, ip6t;  // name -> first path (search order)
 };
 PluginIndex g_plugins;
 
@@ -267,9 +260,10 @@ void ScanPlugins() {
       std::string n = e->d_name;
       if (n.size() < 4 || n.compare(n.size() - 3, 3, ".so") != 0) continue;
       n.resize(n.size() - 3);
-      if (n.rfind("libxt_", 0) == 0) g_plugins.xt.insert(n.substr(6));
-      else if (n.rfind("libipt_", 0) == 0) g_plugins.ipt.insert(n.substr(7));
-      else if (n.rfind("libip6t_", 0) == 0) g_plugins.ip6t.insert(n.substr(8));
+      std::string path = dir + "/" + e->d_name;
+      if (n.rfind("libxt_", 0) == 0) g_plugins.xt.emplace(n.substr(6), path);
+      else if (n.rfind("libipt_", 0) == 0) g_plugins.ipt.emplace(n.substr(7), path);
+      else if (n.rfind("libip6t_", 0) == 0) g_plugins.ip6t.emplace(n.substr(8), path);
     }
     closedir(d);
   }
@@ -278,69 +272,74 @@ void ScanPlugins() {
 
 namespace {
 // libxtables registers only the current family's variants of an extension when its plugin
-// is dlopened (xtables_register_match/target drop the others), and a plugin is loaded once
-// per process. To serve IPv4 and IPv6 from one process, every plugin is loaded up front for
-// IPv4, and a private in-memory copy of each is loaded for IPv6, whose constructor then
-// registers the IPv6 variants.
-void LoadAll(int nfproto, bool copies) {
-  xtables_set_nfproto(nfproto);
-  std::string all = PluginDirs();
-  std::set<std::pair<dev_t, ino_t>> done;
-  // dlopen knows objects by name too: every copy's /proc/self/fd/N must stay distinct until
-  // all are loaded, so the descriptors are closed at the end.
-  std::vector<int> fds;
-  size_t start = 0;
-  while (start <= all.size()) {
-    size_t colon = all.find(':', start);
-    if (colon == std::string::npos) colon = all.size();
-    std::string dir = all.substr(start, colon - start);
-    start = colon + 1;
-    DIR* d = opendir(dir.c_str());
-    if (d == nullptr) continue;
-    std::vector<std::string> files;
-    while (struct dirent* e = readdir(d)) {
-      std::string n = e->d_name;
-      if (n.size() < 4 || n.compare(n.size() - 3, 3, ".so") != 0) continue;
-      bool mine = n.rfind("libxt_", 0) == 0 ||
-                  (nfproto == NFPROTO_IPV6 ? n.rfind("libip6t_", 0) == 0 : n.rfind("libipt_", 0) == 0);
-      if (mine) files.push_back(dir + "/" + n);
-    }
-    closedir(d);
-    std::sort(files.begin(), files.end());
-    for (const std::string& path : files) {
-      struct stat st;
-      if (stat(path.c_str(), &st) != 0 || !done.insert({st.st_dev, st.st_ino}).second) continue;
-      if (!copies) {
-        dlopen(path.c_str(), RTLD_NOW);
-        continue;
-      }
-      int src = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (src < 0) continue;
-      int mfd = memfd_create("nlkit-xtables", MFD_CLOEXEC);
-      if (mfd >= 0) {
-        char buf[65536];
-        ssize_t n;
-        bool ok = true;
-        while ((n = read(src, buf, sizeof buf)) > 0)
-          if (write(mfd, buf, n) != n) ok = false;
-        if (ok) {
-          char p[64];
-          snprintf(p, sizeof p, "/proc/self/fd/%d", mfd);
-          dlopen(p, RTLD_NOW);
-        }
-        fds.push_back(mfd);
-      }
-      close(src);
-    }
-  }
-  for (int fd : fds) close(fd);
+// is dlopened (xtables_register_match/target drop the others), and dlopen loads a file once
+// per process. So the first family to use a plugin lets libxtables load it as usual; when
+// the other family needs the same plugin later, a private in-memory copy of the file is
+// loaded, whose constructor registers that family's variants.
+std::map<std::pair<dev_t, ino_t>, unsigned> g_loaded;  // plugin file -> families (bit per NFPROTO)
+std::vector<int> g_copies;                             // memfds of the copies (their /proc/self/fd names must stay unique)
+
+bool CopyFile(int src, int dst) {
+  char buf[65536];
+  ssize_t n;
+  if (lseek(src, 0, SEEK_SET) != 0) return false;
+  while ((n = read(src, buf, sizeof buf)) > 0)
+    if (write(dst, buf, n) != n) return false;
+  return n == 0;
 }
 
-void PreloadPlugins() {
-  LoadAll(NFPROTO_IPV4, false);
-  LoadAll(NFPROTO_IPV6, true);
+void LoadCopy(const std::string& path) {
+  int src = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (src < 0) return;
+  bool loaded = false;
+  int mfd = memfd_create("nlkit-xtables", MFD_CLOEXEC);
+  if (mfd >= 0) {
+    if (CopyFile(src, mfd)) {
+      char p[64];
+      snprintf(p, sizeof p, "/proc/self/fd/%d", mfd);
+      loaded = dlopen(p, RTLD_NOW) != nullptr;
+    }
+    g_copies.push_back(mfd);
+  }
+  if (!loaded) {
+    // memfds may not be executable (vm.memfd_noexec): a private temporary file instead
+    const char* tmp = getenv("TMPDIR");
+    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/nlkit-xtables-XXXXXX";
+    int fd = mkstemp(&tmpl[0]);
+    if (fd >= 0) {
+      if (CopyFile(src, fd)) dlopen(tmpl.c_str(), RTLD_NOW);
+      unlink(tmpl.c_str());  // the mapping stays
+      close(fd);
+    }
+  }
+  close(src);
 }
 }  // namespace
+
+void EnsurePlugin(const char* name, int nfproto) {
+  if (name == nullptr || name[0] == '\0') return;
+  static std::set<std::string> ensured[2];
+  std::set<std::string>& done = ensured[nfproto == NFPROTO_IPV6 ? 1 : 0];
+  std::string n(name);
+  if (n == "icmpv6" || n == "ipv6-icmp") n = "icmp6";  // xtables_find_match's own renaming
+  if (n == "ACCEPT" || n == "DROP" || n == "QUEUE" || n == "RETURN") n = "standard";
+  if (!done.insert(n).second) return;
+  if (!g_plugins.scanned) ScanPlugins();
+  unsigned bit = 1u << nfproto;
+  const auto& fam = nfproto == NFPROTO_IPV6 ? g_plugins.ip6t : g_plugins.ipt;
+  const std::map<std::string, std::string>* idxs[] = {&fam, &g_plugins.xt};
+  for (const auto* idx : idxs) {
+    auto it = idx->find(n);
+    if (it == idx->end()) continue;
+    struct stat st;
+    if (stat(it->second.c_str(), &st) != 0) continue;
+    unsigned& fams = g_loaded[{st.st_dev, st.st_ino}];
+    if (fams & bit) continue;
+    if (fams != 0) LoadCopy(it->second);  // loaded for the other family: register this one's variants
+    // else libxtables' own lookup loads it now, for this family
+    fams |= bit;
+  }
+}
 
 bool PluginMayExist(const char* name, int nfproto) {
   if (!g_plugins.scanned) ScanPlugins();

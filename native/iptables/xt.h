@@ -65,5 +65,10 @@ class StdioCapture {
 // libxtables' search. Conservative: true when the directory cannot be read.
 bool PluginMayExist(const char* name, int nfproto);
 
+// Call before libxtables looks up the extension `name` for `nfproto` (caller holds
+// XtMutex): makes sure this family's variants of its plugin are registered even when the
+// other family loaded the plugin first.
+void EnsurePlugin(const char* name, int nfproto);
+
 }  // namespace ipt
 }  // namespace nlkit

@@ -4,12 +4,13 @@
 # our machines) for tests that need kernel features the host lacks (IPVS, some ipset types).
 # The guest sees the host's / read-only and the repo writable at the same path, so the host's
 # node, libraries and built addon run unchanged. CMD's stdout/stderr stream to ours and its
-# exit status is ours. Env: NLKIT_VM_TIMEOUT (seconds, default 600), NLKIT_VM_SKIP=1 (do not
-# start the VM, exit 0). The guest console goes to .vm-cache/last-console.log.
+# exit status is ours. Env: NLKIT_VM_TIMEOUT (seconds, default 600), NLKIT_VM_CPUS (default 1),
+# NLKIT_VM_SKIP=1 (do not start the VM, exit 0). The guest console goes to .vm-cache/last-console.log.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd -P)
 CACHE=$REPO/.vm-cache
 TIMEOUT=${NLKIT_VM_TIMEOUT:-600}
+CPUS=${NLKIT_VM_CPUS:-1}
 say() { echo "nlkit vm: $*" >&2; }
 
 (($#)) || { echo "usage: $0 CMD [ARG...]" >&2; exit 2; }
@@ -28,7 +29,9 @@ cp "$REPO/scripts/vm/guest.sh" "$X/guest.sh"
 CWD=$PWD
 CMD=("$@")
 PASSENV=(NLKIT_IN_VM=1 "PATH=$PATH" HOME=/tmp/home LANG=C.UTF-8 TERM=dumb)
-while IFS= read -r name; do PASSENV+=("$name=${!name}"); done < <(compgen -e | grep -E '^(NLKIT_|NODE_|CI$)' | grep -v '^NLKIT_IN_VM$')
+# Not NODE_TEST_CONTEXT: set when a node test runner starts us, it would make the guest's own
+# `node --test` skip every file.
+while IFS= read -r name; do PASSENV+=("$name=${!name}"); done < <(compgen -e | grep -E '^(NLKIT_|NODE_OPTIONS$|CI$)' | grep -v '^NLKIT_IN_VM$')
 declare -p REPO CWD KROOT VER PASSENV CMD > "$X/env"
 touch "$X/out" "$X/err"
 # A copy of /etc for the guest's tmpfs (see guest.sh); files only root can read are skipped.
@@ -36,30 +39,36 @@ tar -C / -cf "$X/etc.tar" etc 2>/dev/null || true
 
 start=$(date +%s.%N)
 # -cpu max: the host's node may use instructions the default qemu64 CPU lacks. -nic none: the
-# guest needs no network. 9p multidevs=remap: / spans several file systems (inode clashes).
-timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu ${XCPU:-max} -m 2048 -smp ${XSMP:-2} \
+# guest needs no network. 9p multidevs=remap: / spans several file systems, whose inode
+# numbers would clash.
+timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 2048 -smp "$CPUS" \
   -nographic -no-reboot -monitor none -serial "file:$X/console.log" -nic none \
   -kernel "$KROOT/boot/vmlinuz-$VER" -initrd "$CACHE/$PKG/initrd.cpio.gz" \
-  -append "console=ttyS0 quiet panic=-1 mitigations=off ${XAPPEND:-}" \
+  -append "console=ttyS0 quiet panic=-1" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=$REPO,mount_tag=repo,security_model=passthrough,multidevs=remap" \
   -virtfs "local,path=$X,mount_tag=xchg,security_model=none" \
   < /dev/null > "$X/qemu.log" 2>&1 &
 qemu=$!
-# Stream the command's output while it runs (9p writes reach the host file at once).
-tail -q -s 0.2 -n +1 -f --pid=$qemu "$X/out" & pids+=($!)
-tail -q -s 0.2 -n +1 -f --pid=$qemu "$X/err" >&2 & pids+=($!)
+# Boot time as the host sees it: until the guest writes uptime1, just before the command.
+( until [[ -e $X/uptime1 ]]; do sleep 0.1; done; date +%s.%N > "$X/booted" ) & pids+=($!)
+# Stream the command's output while it runs (9p writes reach the host file at once); the
+# tails end by themselves soon after qemu does.
+tail -q -s 0.2 -n +1 -f --pid=$qemu "$X/out" & tails=($!)
+tail -q -s 0.2 -n +1 -f --pid=$qemu "$X/err" >&2 & tails+=($!)
+pids+=("${tails[@]}")
 rc=0; wait $qemu || rc=$?
-wait "${pids[@]}" 2>/dev/null || true; pids=()
+wait "${tails[@]}" 2>/dev/null || true
 end=$(date +%s.%N)
 cp "$X/console.log" "$CACHE/last-console.log" 2>/dev/null || true
 
 if [[ -f $X/status ]]; then
   status=$(cat "$X/status")
-  # Guest uptimes: 1 = modules loaded and command starts, 2 = command done.
-  read -r u1 _ < "$X/uptime1"; read -r u2 _ < "$X/uptime2"
-  say "$(awk -v s="$start" -v e="$end" -v a="$u1" -v b="$u2" 'BEGIN { t = e - s
-    printf "boot %.1f s (guest kernel to command: %.1f s), command %.1f s, total %.1f s", t - (b - a), a, b - a, t }'), exit status $status"
+  # Guest uptimes (seconds since its kernel started): 0 = mounts done, 1 = modules loaded and
+  # the command starts, 2 = the command is done.
+  read -r u0 _ < "$X/uptime0"; read -r u1 _ < "$X/uptime1"; read -r u2 _ < "$X/uptime2"
+  say "$(awk -v s="$start" -v e="$end" -v b="$(cat "$X/booted" 2>/dev/null || echo "$end")" -v u0="$u0" -v u1="$u1" -v u2="$u2" 'BEGIN {
+    printf "boot %.1f s (modules and /etc %.1f s of it), command %.1f s, total %.1f s", b - s, u1 - u0, u2 - u1, e - s }'), exit status $status"
   exit "$status"
 fi
 if ((rc == 124 || rc == 137)); then say "timed out after ${TIMEOUT} s (NLKIT_VM_TIMEOUT); last console lines:"

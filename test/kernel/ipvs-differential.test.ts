@@ -35,7 +35,7 @@ function cases(schedulers: string[]): Case[] {
         if (i & 1) flags.push(`${scheduler}-fallback` as ServiceFlag);
         if (i & 2) flags.push(`${scheduler}-port` as ServiceFlag);
       } else if (scheduler === 'rr' && i % 5 === 0) flags.push('flag-2');
-      if (kind === 'udp' && i % 3 === 0) flags.push('one-packet');
+      if ((kind === 'udp' && i % 3 === 0) || (kind === 'fwmark' && i % 5 === 0)) flags.push('one-packet');
       s.flags = flags;
       if (persistent) {
         const netmask = v6 ? [64, 48, undefined][i % 3] : ['255.255.255.0', '255.255.0.0', undefined][i % 3];
