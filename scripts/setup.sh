@@ -45,3 +45,9 @@ if newer_than dist/index.js lib tsup.config.ts package.json; then
   echo "nlkit setup: building the TypeScript (tsup)"
   npx --no-install tsup --silent
 fi
+
+# The VM tier (scripts/vm/): kernel tests that need IPVS or ipset types this kernel lacks run
+# under qemu. Only where the kernel has no IPVS and no modules to load it from; NLKIT_VM_SKIP=1 opts out.
+if [[ ! -e /proc/net/ip_vs && ! -d /lib/modules/$(uname -r) && ${NLKIT_VM_SKIP:-} != 1 && $(id -u) -eq 0 ]]; then
+  bash scripts/vm/prepare.sh
+fi

@@ -19,13 +19,15 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /tmp
-mkdir -p /run/netns /tmp/home   # `ip netns add` bind-mounts its files under /run/netns
 # The repo is the one place the guest writes on the host (build output, test scratch files).
 # Uncached (cache=mmap), because people edit it while tests run: a cached size with fresh
 # content reads as a truncated file. node_modules, which node reads by the hundred files and
-# nobody edits, stays on the cached read-only root share instead.
+# nobody edits, stays on the cached read-only root share instead. Taken before /tmp becomes
+# the guest's own, in case the clone lives under /tmp.
 [[ -d $REPO/node_modules ]] && mkdir /run/node_modules && mount --bind "$REPO/node_modules" /run/node_modules
+mount -t tmpfs tmpfs /tmp
+mkdir -p /run/netns /tmp/home   # `ip netns add` bind-mounts its files under /run/netns
+[[ -d $REPO ]] || mkdir -p "$REPO"   # a repo under /tmp needs its mount point again
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=mmap repo "$REPO" || {
   log "cannot mount the repo share at $REPO"; finish 125; }
 [[ -d /run/node_modules ]] && mount --move /run/node_modules "$REPO/node_modules"
@@ -69,7 +71,7 @@ log "loaded $((${#MODS[@]} - ${#failed[@]}))/${#MODS[@]} modules"
 
 ip link set lo up   # without it adding an IPVS service fails with EINVAL
 
-cd "$CWD" 2>/dev/null || cd "$REPO"
+cd "$CWD" 2>/dev/null || cd "$REPO" || { log "cannot cd to $CWD or $REPO"; finish 125; }
 cat /proc/uptime > $X/uptime1
 env -i "${PASSENV[@]}" "${CMD[@]}" > $X/out 2>> $X/err < /dev/null
 status=$?

@@ -3,7 +3,7 @@
 # types) run inside Debian's stock kernel under qemu, with the host's own / shared read-only
 # over 9p (see run.sh). This fetches that kernel and builds a tiny initramfs for it.
 # Idempotent: each step says what it does and is skipped when its result is already there,
-# so a rerun only costs one apt-cache look-up.
+# so a rerun costs a few dpkg-query calls.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CACHE=$PWD/.vm-cache
@@ -29,7 +29,10 @@ fi
 # The real kernel package behind the metapackage, e.g. linux-image-6.1.0-56-amd64. The generic
 # -amd64 flavour is the one with 9p and ip_vs as modules (-cloud-amd64 lacks 9p).
 resolve() { apt-cache depends linux-image-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'; }
-PKG=$(resolve)
+PKG=
+# apt-cache costs half a second; its answer can only change when the package lists do.
+if [[ -f $CACHE/current && $CACHE/current -nt /var/lib/apt/lists ]]; then read -r PKG _ < "$CACHE/current"; fi
+[[ -n $PKG ]] || PKG=$(resolve)
 if [[ -z $PKG ]]; then say "apt lists are empty: apt-get update"; apt-get update -qq; PKG=$(resolve); fi
 if [[ -z $PKG ]]; then
   # Offline but prepared before: keep using the cached kernel rather than failing.
@@ -43,7 +46,7 @@ if [[ ! -f $KDIR/.extracted ]]; then
   rm -rf "$KDIR"; mkdir -p "$KDIR/dl"
   # apt-get download writes into the current folder; its _apt sandbox warning is harmless.
   (cd "$KDIR/dl" && apt-get download -qq "$PKG" 2>&1 | grep -v 'unsandboxed' >&2 || true)
-  deb=$(ls "$KDIR"/dl/*.deb)
+  deb=$(ls "$KDIR"/dl/*.deb 2>/dev/null) || { say "apt-get download $PKG failed" >&2; exit 1; }
   dpkg -x "$deb" "$KDIR/root"
   rm -rf "$KDIR/dl"   # 100 MB we never need again
   VER=$(ls "$KDIR/root/lib/modules")
@@ -83,4 +86,5 @@ if [[ ! -f $CACHE/current || $(cat "$CACHE/current") != "$PKG $VER" ]]; then
   done
   echo "$PKG $VER" > "$CACHE/current"
 fi
+touch "$CACHE/current"   # resolved against the current package lists
 say "ready: $PKG ($VER)"

@@ -18,7 +18,8 @@ const skip = inVm() ? 'already inside the VM'
   : hostHasIpvs() ? 'host kernel has ip_vs: kernel tests run directly'
   : vmSkipReason() ?? (files.length ? undefined : 'no test/kernel/*.test.ts files');
 
-test(`kernel tests in a VM with IPVS and every ipset type: ${files.join(' ')}`, { skip, timeout: (vmTimeout + 300) * 1000 }, async (t) => {
+test('the kernel tests, in a VM whose kernel has IPVS and every ipset type', { skip, timeout: (vmTimeout + 300) * 1000 }, async (t) => {
+  t.diagnostic(`files: ${files.join(' ')}`);
   const prep = spawnSync('bash', ['scripts/vm/prepare.sh'], { cwd: repo, encoding: 'utf8' });
   for (const line of `${prep.stdout}${prep.stderr}`.split('\n').filter(Boolean)) t.diagnostic(line);
   assert.equal(prep.status, 0, 'scripts/vm/prepare.sh failed');
