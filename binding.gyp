@@ -8,6 +8,7 @@
       "sources": [
         "native/addon.cc",
         "native/common/worker.cc",
+        "native/common/netlink.cc",
         "native/ipset/exec.cc",
         "native/ipset/send.cc",
         "native/ipvs/genl.cc",

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "../common/netlink.h"
 #include "../common/worker.h"
 
 namespace nlkit {
@@ -94,13 +95,7 @@ class SendJob : public Job {
       uint32_t seq = ++t_socket.seq;
       nlh->nlmsg_seq = seq;
       nlh->nlmsg_pid = 0;
-      sockaddr_nl kernel{};
-      kernel.nl_family = AF_NETLINK;
-      if (sendto(t_socket.fd, nlh, end - start, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
-        failure.err = errno;
-        failure.message = std::string("netlink send: ") + strerror(errno);
-        return;
-      }
+      if (!NetlinkSend(failure, t_socket.fd, nlh, end - start)) return;
       if (reply.size() < end - start + 4096) reply.resize(end - start + 4096);
       int status = Await(seq, reply);
       if (status < 0) return;  // failure recorded

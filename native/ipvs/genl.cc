@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/netlink.h"
 #include "../common/worker.h"
 
 #ifndef SOL_NETLINK
@@ -103,35 +104,7 @@ struct IpvsSocket {
 };
 thread_local IpvsSocket t_ipvs;
 
-bool SendAll(Failure& f, const void* buf, size_t len) {
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  for (;;) {
-    if (sendto(t_ipvs.fd, buf, len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) >= 0) return true;
-    if (errno == EINTR) continue;
-    f.err = errno;
-    f.message = std::string("netlink send: ") + strerror(errno);
-    return false;
-  }
-}
-
-// The extended-ack message (NLMSGERR_ATTR_MSG) of an error reply, if any.
-std::string ExtAckMessage(const nlmsghdr* h) {
-  if (!(h->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
-  const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-  size_t off = NLMSG_HDRLEN + sizeof(nlmsgerr);
-  if (!(h->nlmsg_flags & NLM_F_CAPPED)) off += err->msg.nlmsg_len - NLMSG_HDRLEN;
-  off = NLMSG_ALIGN(off);
-  const char* base = reinterpret_cast<const char*>(h);
-  while (off + NLA_HDRLEN <= h->nlmsg_len) {
-    const auto* a = reinterpret_cast<const nlattr*>(base + off);
-    if (a->nla_len < NLA_HDRLEN || off + a->nla_len > h->nlmsg_len) break;
-    if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG && a->nla_len > NLA_HDRLEN)
-      return std::string(base + off + NLA_HDRLEN, strnlen(base + off + NLA_HDRLEN, a->nla_len - NLA_HDRLEN));
-    off += NLA_ALIGN(a->nla_len);
-  }
-  return {};
-}
+bool SendAll(Failure& f, const void* buf, size_t len) { return NetlinkSend(f, t_ipvs.fd, buf, len); }
 
 bool Truncated(Failure& f) {
   f.err = EMSGSIZE;
@@ -208,7 +181,7 @@ class SendJob : public Job {
             auto* err = static_cast<nlmsgerr*>(NLMSG_DATA(h));
             errnos_[first + idx] = -err->error;
             if (err->error != 0) {
-              std::string m = ExtAckMessage(h);
+              std::string m = NetlinkExtAck(h);
               if (!m.empty()) messages_.emplace_back(static_cast<uint32_t>(first + idx), std::move(m));
             }
             pending--;

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/netlink.h"
 #include "../common/worker.h"
 
 #ifndef SOL_NETLINK
@@ -91,35 +92,7 @@ struct RouteSocket {
 };
 thread_local RouteSocket t_rtnl;
 
-bool SendAll(Failure& f, const void* buf, size_t len) {
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  for (;;) {
-    if (sendto(t_rtnl.fd, buf, len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) >= 0) return true;
-    if (errno == EINTR) continue;
-    f.err = errno;
-    f.message = std::string("netlink send: ") + strerror(errno);
-    return false;
-  }
-}
-
-// The extended-ack message (NLMSGERR_ATTR_MSG) of an error reply, if any.
-std::string ExtAckMessage(const nlmsghdr* h) {
-  if (!(h->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
-  const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-  size_t off = NLMSG_HDRLEN + sizeof(nlmsgerr);
-  if (!(h->nlmsg_flags & NLM_F_CAPPED)) off += err->msg.nlmsg_len - NLMSG_HDRLEN;
-  off = NLMSG_ALIGN(off);
-  const char* base = reinterpret_cast<const char*>(h);
-  while (off + NLA_HDRLEN <= h->nlmsg_len) {
-    const auto* a = reinterpret_cast<const nlattr*>(base + off);
-    if (a->nla_len < NLA_HDRLEN || off + a->nla_len > h->nlmsg_len) break;
-    if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG && a->nla_len > NLA_HDRLEN)
-      return std::string(base + off + NLA_HDRLEN, strnlen(base + off + NLA_HDRLEN, a->nla_len - NLA_HDRLEN));
-    off += NLA_ALIGN(a->nla_len);
-  }
-  return {};
-}
+bool SendAll(Failure& f, const void* buf, size_t len) { return NetlinkSend(f, t_rtnl.fd, buf, len); }
 
 // A batch of requests TypeScript built: checked, and its link name resolved, before sending.
 class BatchJob : public Job {
@@ -245,7 +218,7 @@ class SendJob : public BatchJob {
             errnos_[first + idx] = e;
             if (e != 0) {
               if (std::find(tolerate_.begin(), tolerate_.end(), e) == tolerate_.end()) refused = true;
-              std::string m = ExtAckMessage(h);
+              std::string m = NetlinkExtAck(h);
               if (!m.empty()) messages_.emplace_back(static_cast<uint32_t>(first + idx), std::move(m));
             }
             pending--;
@@ -337,7 +310,7 @@ class QueryJob : public BatchJob {
         if (m->nlmsg_type == NLMSG_ERROR) {
           status = -static_cast<nlmsgerr*>(NLMSG_DATA(m))->error;
           if (status != 0) {
-            std::string text = ExtAckMessage(m);
+            std::string text = NetlinkExtAck(m);
             if (!text.empty()) messages_.emplace_back(static_cast<uint32_t>(errnos_.size()), std::move(text));
           }
           done = true;
