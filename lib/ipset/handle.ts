@@ -36,18 +36,19 @@ export class IpsetHandle extends Handle {
    * every ipset message with EINVAL, which would otherwise read as bad input.
    */
   private supported(op: string): Promise<void> {
-    const probe = simpleMessage(Cmd.Protocol);
-    this.#supported ??= this.native(op, (w) => binding().ipsetSend(w, probe.bytes, probe.ends))
-      .then((r) => {
-        if (r.errno === 0) {
-          this.#supportedOk = true;
-          return;
-        }
-        if (r.errno === constants.errno.EPERM) throw kernelError(op, { errno: r.errno, cmd: Cmd.Protocol });
-        throw new UnsupportedError(`${op}: the running kernel has no ipset support (kernel module ip_set, CONFIG_IP_SET)`, {
-          op, subsystem: 'ipset', errno: r.errno,
-        });
+    this.#supported ??= this.native(op, (w) => {
+      const probe = simpleMessage(Cmd.Protocol);
+      return binding().ipsetSend(w, probe.bytes, probe.ends);
+    }).then((r) => {
+      if (r.errno === 0) {
+        this.#supportedOk = true;
+        return;
+      }
+      if (r.errno === constants.errno.EPERM) throw kernelError(op, { errno: r.errno, cmd: Cmd.Protocol });
+      throw new UnsupportedError(`${op}: the running kernel has no ipset support (kernel module ip_set, CONFIG_IP_SET)`, {
+        op, subsystem: 'ipset', errno: r.errno,
       });
+    });
     return this.#supported;
   }
 
@@ -223,10 +224,7 @@ export class IpsetHandle extends Handle {
       const batch = adtEntries(Cmd.Add, tmp, known, entries, { op, ...(sets ? { sets } : {}) });
       await this.exec(op, `create ${tmp} ${known.type} ${header}\n`);
       try {
-        const r = await this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends));
-        if (r.errno !== 0) {
-          throw kernelError(op, { errno: r.errno, cmd: Cmd.Add, type: known.type, ...(r.lineno ? { entry: r.lineno - 1 } : {}) });
-        }
+        await this.send(op, batch, Cmd.Add, known.type);
         await this.send(op, simpleMessage(Cmd.Swap, tmp, name), Cmd.Swap);
       } catch (e) {
         await this.dropQuietly([tmp]);
