@@ -9,6 +9,7 @@
         "native/addon.cc",
         "native/common/worker.cc",
         "native/common/netlink.cc",
+        "native/common/bench.cc",
         "native/ipset/exec.cc",
         "native/ipset/send.cc",
         "native/ipvs/genl.cc",
@@ -18,6 +19,7 @@
         "native/iptables/save.cc",
         "native/iptables/lock.cc",
         "native/iptables/restore.cc",
+        "native/iptables/nft.cc",
         "native/link/rtnl.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

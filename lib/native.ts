@@ -138,12 +138,25 @@ export interface Binding {
   iptablesLock(worker: RawWorker, req: { lock: IptablesLockRequest }): Promise<{ fd: number; error?: IptablesProblem }>;
   iptablesUnlock(fd: number): void;
   iptablesDrop(cache: IptablesCacheRef): void;
+  /**
+   * Legacy tables and nf_tables tables of family ip/ip6 in the worker's namespace, with their
+   * rule counts. quick: legacy counts are upper bounds (user chains count too) read without
+   * copying the tables, and nf_tables is not read when a legacy table is in use.
+   */
+  iptablesBackendCount(worker: RawWorker, req: { family: 4 | 6; quick?: boolean }): Promise<{
+    legacy: { name: string; rules: number }[]; nft: { name: string; rules: number }[];
+  }>;
   ipsetExec(worker: RawWorker, text: string, exist: boolean): Promise<IpsetExecResult>;
   ipsetSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<SendResult>;
   ipvsSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<IpvsSendResult>;
   ipvsQuery(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, followDests: boolean): Promise<IpvsQueryResult>;
   linkSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, opts?: LinkBatchOptions): Promise<LinkSendResult>;
   linkQuery(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, opts?: LinkBatchOptions): Promise<LinkQueryResult>;
+  /** Boundary-cost probes for bench/napi.ts: no kernel work. The batch probes resolve the bytes they walked. */
+  benchNoop(): void;
+  benchAsync(worker: RawWorker): Promise<void>;
+  benchStrings(worker: RawWorker, items: string[]): Promise<number>;
+  benchBuffer(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<number>;
 }
 
 /** Debian packages that provide each shared library the addon links to. */
@@ -195,7 +208,9 @@ export function binding(): Binding {
   const require = createRequire(import.meta.url);
   try {
     const load = require('node-gyp-build') as (dir: string) => Binding;
-    cached = load(packageRoot());
+    // NLKIT_ADDON=/abs/path/nlkit.node loads that build instead (the sanitizer build of scripts/asan/).
+    const override = process.env.NLKIT_ADDON;
+    cached = override ? require(override) as Binding : load(packageRoot());
   } catch (err) {
     throw new UnsupportedError(explainLoadFailure(err), { cause: err, op: 'nlkit.load' });
   }

@@ -12,8 +12,13 @@ Napi::Value IptablesSave(const Napi::CallbackInfo& info);
 Napi::Value IptablesLock(const Napi::CallbackInfo& info);
 Napi::Value IptablesUnlock(const Napi::CallbackInfo& info);
 Napi::Value IptablesDrop(const Napi::CallbackInfo& info);
+Napi::Value IptablesBackendCount(const Napi::CallbackInfo& info);
 Napi::Value LinkSend(const Napi::CallbackInfo& info);
 Napi::Value LinkQuery(const Napi::CallbackInfo& info);
+Napi::Value BenchNoop(const Napi::CallbackInfo& info);
+Napi::Value BenchAsync(const Napi::CallbackInfo& info);
+Napi::Value BenchStrings(const Napi::CallbackInfo& info);
+Napi::Value BenchBuffer(const Napi::CallbackInfo& info);
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -28,8 +33,13 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("iptablesLock", Napi::Function::New<nlkit::IptablesLock>(env, "iptablesLock"));
   exports.Set("iptablesUnlock", Napi::Function::New<nlkit::IptablesUnlock>(env, "iptablesUnlock"));
   exports.Set("iptablesDrop", Napi::Function::New<nlkit::IptablesDrop>(env, "iptablesDrop"));
+  exports.Set("iptablesBackendCount", Napi::Function::New<nlkit::IptablesBackendCount>(env, "iptablesBackendCount"));
   exports.Set("linkSend", Napi::Function::New<nlkit::LinkSend>(env, "linkSend"));
   exports.Set("linkQuery", Napi::Function::New<nlkit::LinkQuery>(env, "linkQuery"));
+  exports.Set("benchNoop", Napi::Function::New<nlkit::BenchNoop>(env, "benchNoop"));
+  exports.Set("benchAsync", Napi::Function::New<nlkit::BenchAsync>(env, "benchAsync"));
+  exports.Set("benchStrings", Napi::Function::New<nlkit::BenchStrings>(env, "benchStrings"));
+  exports.Set("benchBuffer", Napi::Function::New<nlkit::BenchBuffer>(env, "benchBuffer"));
   return exports;
 }
 

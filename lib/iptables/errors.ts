@@ -29,6 +29,9 @@ function attach<T extends NlkitError>(e: T, info: RestoreErrorInfo): T & Restore
 
 /** A native failure of the transport kind (namespace, closed handle, ...). */
 export function iptablesFailure(op: string, f: NativeFailure): NlkitError {
+  if (f.errno === E.EPERM || f.errno === E.EACCES) {
+    return new PermissionError(`${op}: ${f.message}`, { op, subsystem: 'iptables', errno: f.errno, detail: f.message });
+  }
   return new NlkitError(`${op}: ${f.message}`, { op, subsystem: 'iptables', errno: f.errno || undefined, detail: f.message });
 }
 

@@ -1,8 +1,10 @@
 import { Handle } from '../handle.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 import { binding, type IptablesCacheRef, type IptablesLockRequest, type IptablesTableRequest } from '../native.js';
 import { iptablesFailure, problemError } from './errors.js';
 import { planRestore } from './restore-text.js';
+import { decide, hostTool, refusal, XTABLES_TABLES, type BackendInfo } from './backend.js';
+import { TableBuilder, type TableBuilderOptions } from './builder.js';
 import type { Family, IptablesOpenOptions, LockOptions, RestoreOptions, RestoreResult, SaveOptions } from './types.js';
 
 const DEFAULT_INTERVAL_MS = 50;
@@ -24,18 +26,22 @@ export function lockRequest(op: string, opts: LockOptions): IptablesLockRequest 
 
 export class IptablesHandle extends Handle {
   readonly family: Family;
+  readonly backendMode: 'auto' | 'legacy';
   readonly #cache: IptablesCacheRef;
+  /** The backend check's outcome, once it has run (auto mode). */
+  #backend: BackendInfo | undefined;
 
   constructor(opts: IptablesOpenOptions = {}) {
     const family = opts.family ?? 4;
     if (family !== 4 && family !== 6) {
       throw new InvalidArgumentError(`iptables.open: family must be 4 or 6`, { op: 'iptables.open', subsystem: 'iptables', argument: String(family) });
     }
-    if (opts.backend !== undefined && opts.backend !== 'legacy') {
-      throw new InvalidArgumentError(`iptables.open: backend must be 'legacy'`, { op: 'iptables.open', subsystem: 'iptables', argument: String(opts.backend) });
+    if (opts.backend !== undefined && opts.backend !== 'legacy' && opts.backend !== 'auto') {
+      throw new InvalidArgumentError(`iptables.open: backend must be 'auto' or 'legacy'`, { op: 'iptables.open', subsystem: 'iptables', argument: String(opts.backend) });
     }
     super('iptables', opts, iptablesFailure);
     this.family = family;
+    this.backendMode = opts.backend ?? 'auto';
     this.#cache = binding().iptablesCache();
   }
 
@@ -49,6 +55,44 @@ export class IptablesHandle extends Handle {
   }
 
   /**
+   * Which iptables backend this handle's namespace and family use: what the host's
+   * `iptables` (`ip6tables`) command is, the legacy and nf_tables tables with their rule
+   * counts, and the decision (`hostBackend`) that `backend: 'auto'` handles act on.
+   */
+  backend(): Promise<BackendInfo> {
+    const op = `${this.prefix}.backend`;
+    return this.run(op, () => this.#probe(op, false));
+  }
+
+  async #probe(op: string, quick: boolean): Promise<BackendInfo> {
+    // Counted natively on the worker thread, in the handle's namespace; legacy tables are only
+    // those the kernel lists (reading any other would create it).
+    const r = await this.native(op, (w) => binding().iptablesBackendCount(w, { family: this.family, quick }));
+    const ours = r.nft.filter((t) => XTABLES_TABLES.includes(t.name));
+    const legacy = { tables: r.legacy.map((t) => t.name), rules: r.legacy.reduce((n, t) => n + t.rules, 0) };
+    const nft = { tables: ours.map((t) => t.name), rules: ours.reduce((n, t) => n + t.rules, 0) };
+    const { tool, toolPath } = await hostTool(this.family);
+    return { tool, ...(toolPath !== undefined ? { toolPath } : {}), legacy, nft, ...decide(tool, legacy, nft) };
+  }
+
+  /**
+   * Runs once per handle before its first kernel operation (backend 'auto'): refuses when the
+   * namespace's rules belong to nf_tables. Called inside run(), so it is serialized with the rest.
+   */
+  protected async checkBackend(op: string): Promise<void> {
+    if (this.backendMode === 'legacy') return;
+    this.#backend ??= await this.#probe(op, true);
+    if (this.#backend.hostBackend === 'nft') {
+      throw new UnsupportedError(`${op}: ${refusal(this.#backend, this.family)}`, { op, subsystem: 'iptables', code: 'EOPNOTSUPP' });
+    }
+  }
+
+  /** A builder for one table whose commit() restores it through this handle. */
+  table(name: string, opts: TableBuilderOptions = {}): TableBuilder {
+    return new TableBuilder(name, opts, (text, ro) => this.restore(text, ro));
+  }
+
+  /**
    * Applies an iptables-restore text. Every table of the text is read, compiled and built in
    * memory first; only when all of them are complete are they committed, in order, each with
    * one atomic replace. A bad line anywhere commits nothing.
@@ -59,6 +103,7 @@ export class IptablesHandle extends Handle {
       if (typeof text !== 'string') throw new InvalidArgumentError(`${op}: text must be a string`, { op, subsystem: 'iptables' });
       const lock = lockRequest(op, opts);
       const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
+      await this.checkBackend(op);
       const tables: IptablesTableRequest[] = plan.tables.map((t) => ({
         name: t.name, flush: !opts.noflush, body: t.body, line: t.line, firstLine: t.firstLine, commitLine: t.commitLine,
       }));
@@ -87,6 +132,7 @@ export class IptablesHandle extends Handle {
   save(opts: SaveOptions = {}): Promise<string> {
     const op = `${this.prefix}.save`;
     return this.run(op, async () => {
+      await this.checkBackend(op);
       const r = await this.native(op, (w) => binding().iptablesSave(w, {
         family: this.family, counters: opts.counters ?? false, ...(opts.table !== undefined ? { table: opts.table } : {}),
       }));
@@ -101,9 +147,10 @@ export class IptablesHandle extends Handle {
    */
   async withLock<T>(fn: () => Promise<T> | T, opts: LockOptions = {}): Promise<T> {
     const op = `${this.prefix}.withLock`;
-    const lock = await this.runOne(op, async (w) => {
+    const lock = await this.run(op, async () => {
       const req = lockRequest(op, opts);
-      const r = await binding().iptablesLock(w, { lock: req });
+      await this.checkBackend(op);
+      const r = await this.native(op, (w) => binding().iptablesLock(w, { lock: req }));
       if (r.error) throw problemError(op, r.error, null);
       return r.fd;
     });

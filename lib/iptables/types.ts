@@ -7,10 +7,12 @@ export interface IptablesOpenOptions extends OpenOptions {
   /** 4 (iptables, libip4tc semantics) or 6 (ip6tables). Default 4. */
   family?: Family;
   /**
-   * nlkit writes through the legacy xtables interface. `'legacy'` says so explicitly (host
-   * backend detection, which refuses nf_tables hosts otherwise, comes with `backend()`).
+   * nlkit writes through the legacy xtables interface. With `'auto'` (the default) the first
+   * operation of the handle checks which backend the namespace uses (`backend()`) and refuses
+   * with UnsupportedError when its rules belong to nf_tables, where `iptables` would not show
+   * what nlkit writes. `'legacy'` skips the check and writes legacy tables regardless.
    */
-  backend?: 'legacy';
+  backend?: 'auto' | 'legacy';
 }
 
 export interface LockOptions {

@@ -17,6 +17,7 @@ extern "C" {
 #include <libipset/types.h>
 }
 
+#include "../common/stdio_lock.h"
 #include "../common/worker.h"
 
 namespace nlkit {
@@ -104,6 +105,8 @@ class ExecJob : public Job {
 
   void Execute() override {
     std::lock_guard<std::mutex> lock(g_libipset);
+    // The session's life spans a look at `stdout` at both ends (see stdio_lock.h).
+    std::lock_guard<std::mutex> stdio(StdioLock());
     std::call_once(g_types_loaded, [] { ipset_load_types(); });
     struct ipset* ipset = ipset_init();
     if (ipset == nullptr) {

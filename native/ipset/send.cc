@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "../common/batch.h"
 #include "../common/netlink.h"
 #include "../common/worker.h"
 
@@ -71,27 +72,19 @@ class SendJob : public Job {
  public:
   SendJob(Napi::Env env, Napi::Uint8Array data, Napi::Uint32Array ends)
       : Job(env),
-        data_(Napi::Persistent(data)),
-        bytes_(data.Data()),
-        size_(data.ByteLength()),
-        ends_(ends.Data(), ends.Data() + ends.ElementLength()) {}
+        batch_(data, ends) {}
 
-  // The buffer stays referenced until the job is settled; TypeScript never reuses it.
   void Execute() override {
     if (int e = t_socket.Open()) {
       failure.err = e;
       failure.message = std::string("cannot open a netfilter netlink socket: ") + strerror(e);
       return;
     }
+    if (!batch_.Check(failure, NLMSG_HDRLEN)) return;
     std::vector<char> reply(1 << 16);
     size_t start = 0;
-    for (uint32_t end : ends_) {
-      if (end > size_ || end < start + NLMSG_HDRLEN) {
-        failure.err = EINVAL;
-        failure.message = "malformed message batch";
-        return;
-      }
-      auto* nlh = reinterpret_cast<nlmsghdr*>(bytes_ + start);
+    for (uint32_t end : batch_.ends) {
+      auto* nlh = reinterpret_cast<nlmsghdr*>(batch_.bytes + start);
       uint32_t seq = ++t_socket.seq;
       nlh->nlmsg_seq = seq;
       nlh->nlmsg_pid = 0;
@@ -137,10 +130,7 @@ class SendJob : public Job {
     }
   }
 
-  Napi::Reference<Napi::Uint8Array> data_;
-  uint8_t* bytes_;
-  size_t size_;
-  std::vector<uint32_t> ends_;
+  MessageBatch batch_;
   uint32_t acked_ = 0;
   int errno_ = 0;
   uint32_t lineno_ = 0;

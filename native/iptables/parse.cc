@@ -9,6 +9,7 @@
 #include "parse.h"
 
 #include "xt.h"  // first: xtables.h brings net/if.h, which must precede linux/if.h
+#include "table.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -179,6 +180,36 @@ void xs_init_match(struct xtables_match* match) {
   if (match->init != NULL) match->init(match->m);
 }
 
+// Where an extension's parser puts its data: a zeroed blob in m->m / t->t, named as the
+// entry will carry it.
+void NewMatchBlob(struct xtables_match* m, const char* name) {
+  size_t size = XT_ALIGN(sizeof(struct xt_entry_match)) + m->size;
+  m->m = (struct xt_entry_match*)xtables_calloc(1, size);
+  m->m->u.match_size = size;
+  strcpy(m->m->u.user.name, name);
+  m->m->u.user.revision = m->revision;
+}
+
+void NewTargetBlob(struct xtables_target* t, const char* name) {
+  size_t size = XT_ALIGN(sizeof(struct xt_entry_target)) + t->size;
+  t->t = (struct xt_entry_target*)xtables_calloc(1, size);
+  t->t->u.target_size = size;
+  strcpy(t->t->u.user.name, name);
+  t->t->u.user.revision = t->revision;
+}
+
+// The extension's options added to getopt's table (x6 or old style), as each -m, -j and
+// implicit protocol match does.
+void MergeOptions(const struct xt_option_entry* x6, const struct option* extra, unsigned int* offset) {
+  struct option* opts = xt_params->opts;
+  if (x6 != NULL)
+    opts = xtables_options_xfrm(xt_params->orig_opts, opts, x6, offset);
+  else if (extra != NULL)
+    opts = xtables_merge_options(xt_params->orig_opts, opts, extra, offset);
+  if (opts == NULL) xtables_error(OTHER_PROBLEM, "can't alloc memory!");
+  xt_params->opts = opts;
+}
+
 // xtables_find_target with XTF_TRY_LOAD, skipping the plugin search for names that have
 // no plugin file (chain names): the result is the same, NULL.
 struct xtables_target* FindTargetTry(const char* name, int nfproto) {
@@ -239,7 +270,6 @@ struct xtables_match* load_proto(State* st) {
 }
 
 int command_default(State* st, bool invert) {
-  struct xtables_globals* gl = xt_params;
   struct xtables_target* t = st->target;
   if (t != NULL && (t->parse != NULL || t->x6_parse != NULL) && st->c >= (int)t->option_offset &&
       st->c < (int)(t->option_offset + XT_OPTION_OFFSET_SCALE)) {
@@ -258,17 +288,9 @@ int command_default(State* st, bool invert) {
   if (m != NULL) {
     NoteMatchToken(st, st->fault);
     st->proto_used = 1;
-    size_t size = XT_ALIGN(sizeof(struct xt_entry_match)) + m->size;
-    m->m = (struct xt_entry_match*)xtables_calloc(1, size);
-    m->m->u.match_size = size;
-    strcpy(m->m->u.user.name, m->name);
-    m->m->u.user.revision = m->revision;
+    NewMatchBlob(m, m->name);
     xs_init_match(m);
-    if (m->x6_options != NULL)
-      gl->opts = xtables_options_xfrm(gl->orig_opts, gl->opts, m->x6_options, &m->option_offset);
-    else
-      gl->opts = xtables_merge_options(gl->orig_opts, gl->opts, m->extra_opts, &m->option_offset);
-    if (gl->opts == NULL) xtables_error(OTHER_PROBLEM, "can't alloc memory!");
+    MergeOptions(m->x6_options, m->extra_opts, &m->option_offset);
     optind--;
     return 1;  // rerun getopt immediately
   }
@@ -278,32 +300,17 @@ int command_default(State* st, bool invert) {
 }
 
 void command_match(State* st, bool invert) {
-  struct option* opts = xt_params->opts;
   if (invert) ERR("unexpected ! flag before --match");
   EnsurePlugin(optarg, st->nfproto);
   struct xtables_match* m = xtables_find_match(optarg, XTF_LOAD_MUST_SUCCEED, &st->matches);
   NoteMatchToken(st, st->fault);
-  size_t size = XT_ALIGN(sizeof(struct xt_entry_match)) + m->size;
-  m->m = (struct xt_entry_match*)xtables_calloc(1, size);
-  m->m->u.match_size = size;
-  if (m->real_name == NULL) {
-    strcpy(m->m->u.user.name, m->name);
-  } else {
-    strcpy(m->m->u.user.name, m->real_name);
-    if (!(m->ext_flags & XTABLES_EXT_ALIAS))
-      fprintf(stderr, "Notice: the %s match is converted into %s match in rule listing and saving.\n", m->name,
-              m->real_name);
-  }
-  m->m->u.user.revision = m->revision;
+  NewMatchBlob(m, m->real_name == NULL ? m->name : m->real_name);
+  if (m->real_name != NULL && !(m->ext_flags & XTABLES_EXT_ALIAS))
+    fprintf(stderr, "Notice: the %s match is converted into %s match in rule listing and saving.\n", m->name,
+            m->real_name);
   xs_init_match(m);
-  if (m == m->next) return;
-  // Merge options for non-cloned matches
-  if (m->x6_options != NULL)
-    opts = xtables_options_xfrm(xt_params->orig_opts, opts, m->x6_options, &m->option_offset);
-  else if (m->extra_opts != NULL)
-    opts = xtables_merge_options(xt_params->orig_opts, opts, m->extra_opts, &m->option_offset);
-  if (opts == NULL) xtables_error(OTHER_PROBLEM, "can't alloc memory!");
-  xt_params->opts = opts;
+  if (m == m->next) return;  // a clone: its options are merged already
+  MergeOptions(m->x6_options, m->extra_opts, &m->option_offset);
 }
 
 const char* xt_parse_target(const char* targetname) {
@@ -316,29 +323,15 @@ const char* xt_parse_target(const char* targetname) {
 }
 
 void command_jump(State* st, const char* jumpto) {
-  struct option* opts = xt_params->opts;
   st->jumpto = xt_parse_target(jumpto);
-  st->target = FindTargetTry(st->jumpto, st->nfproto);
-  if (st->target == NULL) return;
-  size_t size = XT_ALIGN(sizeof(struct xt_entry_target)) + st->target->size;
-  st->target->t = (struct xt_entry_target*)xtables_calloc(1, size);
-  st->target->t->u.target_size = size;
-  if (st->target->real_name == NULL) {
-    strcpy(st->target->t->u.user.name, st->jumpto);
-  } else {
-    strcpy(st->target->t->u.user.name, st->target->real_name);
-    if (!(st->target->ext_flags & XTABLES_EXT_ALIAS))
-      fprintf(stderr, "Notice: The %s target is converted into %s target in rule listing and saving.\n",
-              st->jumpto, st->target->real_name);
-  }
-  st->target->t->u.user.revision = st->target->revision;
-  xs_init_target(st->target);
-  if (st->target->x6_options != NULL)
-    opts = xtables_options_xfrm(xt_params->orig_opts, opts, st->target->x6_options, &st->target->option_offset);
-  else
-    opts = xtables_merge_options(xt_params->orig_opts, opts, st->target->extra_opts, &st->target->option_offset);
-  if (opts == NULL) xtables_error(OTHER_PROBLEM, "can't alloc memory!");
-  xt_params->opts = opts;
+  struct xtables_target* t = st->target = FindTargetTry(st->jumpto, st->nfproto);
+  if (t == NULL) return;
+  NewTargetBlob(t, t->real_name == NULL ? st->jumpto : t->real_name);
+  if (t->real_name != NULL && !(t->ext_flags & XTABLES_EXT_ALIAS))
+    fprintf(stderr, "Notice: The %s target is converted into %s target in rule listing and saving.\n", st->jumpto,
+            t->real_name);
+  xs_init_target(t);
+  MergeOptions(t->x6_options, t->extra_opts, &t->option_offset);
 }
 
 char cmd2char(int option) {
@@ -798,13 +791,10 @@ void build_entry(State* st) {
   if (!st->target && (strlen(st->jumpto) == 0 || st->is_chain(st->ctx, st->jumpto))) {
     EnsurePlugin("standard", st->nfproto);
     st->target = xtables_find_target(XT_STANDARD_TARGET, XTF_LOAD_MUST_SUCCEED);
-    size_t size = sizeof(struct xt_entry_target) + st->target->size;
-    st->target->t = (struct xt_entry_target*)xtables_calloc(1, size);
-    st->target->t->u.target_size = size;
-    strcpy(st->target->t->u.user.name, st->jumpto);
+    NewTargetBlob(st->target, st->jumpto);
     bool chain = strlen(st->jumpto) > 0;
     st->jump_is_chain = chain;
-    if (!IsV6(st) && !st->is_chain(st->ctx, st->jumpto)) st->target->t->u.user.revision = st->target->revision;
+    if (IsV6(st) || st->is_chain(st->ctx, st->jumpto)) st->target->t->u.user.revision = 0;  // as the tools write it
     xs_init_target(st->target);
   }
   if (!st->target) {
@@ -882,6 +872,12 @@ void Cleanup(State* st) {
 // Extensions whose parse depends on nothing but the text: their compiled bytes may be reused
 // for the same text later. (set/SET look up kernel set indexes, bpf opens objects, owner and
 // realm/devgroup read system databases, ...)
+bool PureName(const char* n, const char* const* ok) {
+  for (int i = 0; ok[i]; i++)
+    if (strcmp(ok[i], n) == 0) return true;
+  return false;
+}
+
 bool PureMatch(const char* n) {
   static const char* const ok[] = {
       "addrtype", "ah", "cluster", "comment", "connbytes", "connlimit", "connmark", "conntrack", "cpu", "dccp",
@@ -889,9 +885,7 @@ bool PureMatch(const char* n) {
       "iprange", "ipv6header", "ipvs", "length", "limit", "mac", "mark", "mh", "multiport", "pkttype",
       "physdev", "quota", "recent", "rpfilter", "rt", "sctp", "socket", "srh", "state", "statistic", "string",
       "tcp", "tcpmss", "tos", "ttl", "u32", "udp", "udplite", NULL};
-  for (int i = 0; ok[i]; i++)
-    if (strcmp(ok[i], n) == 0) return true;
-  return false;
+  return PureName(n, ok);
 }
 
 bool PureTarget(const char* n) {
@@ -900,9 +894,19 @@ bool PureTarget(const char* n) {
       "DNAT", "DNPT", "DSCP", "ECN", "HL", "HMARK", "LOG", "MARK", "MASQUERADE", "NETMAP", "NFLOG", "NFQUEUE",
       "NOTRACK", "REDIRECT", "REJECT", "SNAT", "SNPT", "SYNPROXY", "TCPMSS", "TCPOPTSTRIP", "TEE", "TOS",
       "TPROXY", "TRACE", "TTL", NULL};
-  for (int i = 0; ok[i]; i++)
-    if (strcmp(ok[i], n) == 0) return true;
-  return false;
+  return PureName(n, ok);
+}
+
+// PureMatch/PureTarget remembered by name pointer (an extension's name lives as long as its
+// plugin): every rule asks about the same few extensions. Inside XtRun.
+bool PureExtension(const char* name, bool target) {
+  static std::vector<std::pair<const char*, bool>> known[2];
+  auto& k = known[target];
+  for (const auto& e : k)
+    if (e.first == name) return e.second;
+  bool pure = target ? PureTarget(name) : PureMatch(name);
+  k.emplace_back(name, pure);
+  return pure;
 }
 
 // Numeric addresses only (no host name lookups), each optionally with /mask.
@@ -936,74 +940,94 @@ bool NumericAddresses(const char* list, bool v6) {
 }  // namespace
 
 bool Tokenize(const char* line, size_t len, bool newlineAtEnd, size_t reserved, Tokens* out, std::string* error) {
-  // xshared.c add_param_to_argv, character for character. `line` has no newline; fgets'
-  // newline is fed at the end when the line had one (it matters inside an open quote).
-  bool quote_open = false, escaped = false, started = false;
-  size_t base = out->size();
+  // xshared.c add_param_to_argv: whitespace ends a word, double quotes group, a backslash
+  // inside quotes takes the next character as it is. `line` has no newline; fgets' newline
+  // is fed at the end when the line had one (it matters inside an open quote). Runs of
+  // plain characters are copied at once.
+  const size_t n = len + (newlineAtEnd ? 1 : 0);
+  auto at = [&](size_t i) { return i < len ? line[i] : '\n'; };
+  const size_t old = out->buf.size();
+  out->buf.resize(old + 2 * n + 2);  // each word: at most its characters and a NUL
+  char* const base = &out->buf[0];
+  char* o = base + old;
+  const size_t words = out->size();
+  bool quote = false, started = false;
   size_t plen = 0;  // length of the word being collected
-  auto begin = [&](size_t at) {
+  auto begin = [&](size_t i) {
     if (started) return;
-    out->starts.push_back(static_cast<uint32_t>(out->buf.size()));
-    out->offsets.push_back(static_cast<uint32_t>(at));
+    out->starts.push_back(static_cast<uint32_t>(o - base));
+    out->offsets.push_back(static_cast<uint32_t>(i));
     started = true;
     plen = 0;
   };
-  auto add = [&](char ch) -> bool {
-    out->buf.push_back(ch);
-    if (++plen >= 1024) return *error = "Parameter too long!", false;
-    return true;
+  auto fail = [&](const char* m) {
+    *error = m;
+    out->buf.resize(o - base);
+    return false;
   };
-  auto emit = [&]() -> bool {
-    out->buf.push_back('\0');
+  auto emit = [&]() {
+    *o++ = '\0';
     started = false;
     plen = 0;
-    if (out->size() - base + reserved + 1 >= static_cast<size_t>(kMaxArgc))
-      return *error = "Parser cannot handle more arguments", false;
-    return true;
+    return out->size() - words + reserved + 1 < static_cast<size_t>(kMaxArgc);
   };
-  size_t n = len + (newlineAtEnd ? 1 : 0);
-  for (size_t i = 0; i < n; i++) {
-    char ch = i < len ? line[i] : '\n';
-    if (quote_open) {
-      if (escaped) {
-        if (!add(ch)) return false;
-        escaped = false;
-        continue;
-      } else if (ch == '\\') {
-        escaped = true;
-        continue;
+  auto run = [&](size_t from, size_t to) {  // plain characters of line[from, to)
+    memcpy(o, line + from, to - from);
+    o += to - from;
+    plen += to - from;
+    return plen < 1024;
+  };
+  size_t i = 0;
+  while (i < n) {
+    if (quote) {
+      size_t j = i;
+      while (j < len && line[j] != '\\' && line[j] != '"') j++;
+      if (!run(i, j)) return fail("Parameter too long!");
+      i = j;
+      if (i >= n) break;
+      char ch = at(i);
+      if (ch == '\\') {
+        if (i + 1 < n) {
+          *o++ = at(i + 1);
+          if (++plen >= 1024) return fail("Parameter too long!");
+        }
+        i += 2;
       } else if (ch == '"') {
-        quote_open = false;  // and the word ends below
-      } else {
-        if (!add(ch)) return false;
-        continue;
+        quote = false;  // the word ends here, even when empty
+        if (!emit()) return fail("Parser cannot handle more arguments");
+        i++;
+      } else {  // the newline at the end
+        *o++ = ch;
+        if (++plen >= 1024) return fail("Parameter too long!");
+        i++;
       }
-    } else if (ch == '"') {
-      begin(i);
-      quote_open = true;
       continue;
     }
-    switch (ch) {
-      case '"':
-        break;
-      case ' ':
-      case '\t':
-      case '\n':
-        if (plen == 0) continue;  // two spaces?
-        break;
-      default:
-        begin(i);
-        if (!add(ch)) return false;
-        continue;
+    char ch = at(i);
+    if (ch == '"') {
+      begin(i);
+      quote = true;
+      i++;
+    } else if (ch == ' ' || ch == '\t' || ch == '\n') {
+      if (plen > 0 && !emit()) return fail("Parser cannot handle more arguments");
+      i++;
+    } else {
+      size_t j = i + 1;
+      while (j < len && line[j] != ' ' && line[j] != '\t' && line[j] != '\n' && line[j] != '"') j++;
+      begin(i);
+      if (!run(i, j)) return fail("Parameter too long!");
+      i = j;
     }
-    begin(i);
-    if (!emit()) return false;
   }
   if (started) {
-    if (plen > 0) return emit();
-    out->starts.pop_back();  // an open quote that got nothing: iptables adds no word
-    out->offsets.pop_back();
+    if (plen > 0) {
+      if (!emit()) return fail("Parser cannot handle more arguments");
+    } else {
+      out->starts.pop_back();  // an open quote that got nothing: iptables adds no word
+      out->offsets.pop_back();
+    }
   }
+  out->buf.resize(o - base);
   return true;
 }
 
@@ -1092,8 +1116,9 @@ bool Compile(int nfproto, const char* table, const Tokens& tokens, IsChainFn isC
     }
     bool pure = NumericAddresses(st->shostnetworkmask, nfproto == NFPROTO_IPV6) &&
                 NumericAddresses(st->dhostnetworkmask, nfproto == NFPROTO_IPV6);
-    for (struct xtables_rule_match* m = st->matches; m && pure; m = m->next) pure = PureMatch(m->match->name);
-    if (pure && st->target && !st->jump_is_chain) pure = PureTarget(st->target->name);
+    for (struct xtables_rule_match* m = st->matches; m && pure; m = m->next)
+      pure = PureExtension(m->match->name, false);
+    if (pure && st->target && !st->jump_is_chain) pure = PureExtension(st->target->name, true);
     out->pure = pure;
   }
   Cleanup(st);
@@ -1178,7 +1203,19 @@ int GenericVal(const char* w) {
       if (m[o->name] == 0) m[o->name] = o->val;
     return m;
   }();
-  auto it = longs.find(std::string_view(w + 2));
+  // which lengths the names starting with each letter have: most extension options miss here
+  static const std::vector<uint64_t> lengths = [] {
+    std::vector<uint64_t> l(256, 0);
+    for (const auto& kv : longs)
+      if (!kv.first.empty() && kv.first.size() < 64)
+        l[static_cast<unsigned char>(kv.first[0])] |= uint64_t(1) << kv.first.size();
+    return l;
+  }();
+  std::string_view name(w + 2);
+  if (name.empty() || name.size() >= 64 ||
+      !(lengths[static_cast<unsigned char>(name[0])] & (uint64_t(1) << name.size())))
+    return 0;
+  auto it = longs.find(name);
   return it == longs.end() ? 0 : it->second;
 }
 
@@ -1298,9 +1335,11 @@ bool FastScan(FastState* fs, const char* table, IsChainFn isChain, void* ctx) {
           if (!m || m->real_name || m == m->next || (!m->x6_parse && !m->parse) || m->m) return false;
           if (!m->x6_parse && strcmp(m->name, "tcp") != 0) return false;  // old-style parsers: tcp only
           FastSeg* sg = &fs->segs[fs->nsegs++];
-          memset(sg, 0, sizeof *sg);
+          sg->target = false;
           sg->m = m;
+          sg->t = NULL;
           sg->name = a;
+          sg->nopts = 0;
           break;
         }
         case 'j':
@@ -1326,10 +1365,11 @@ bool FastScan(FastState* fs, const char* table, IsChainFn isChain, void* ctx) {
           if (!t->x6_parse && t->parse) return false;  // old-style target parsers: not here
           if (fs->nsegs >= kFastSegs) return false;
           FastSeg* sg = &fs->segs[fs->nsegs++];
-          memset(sg, 0, sizeof *sg);
           sg->target = true;
+          sg->m = NULL;
           sg->t = t;
           sg->name = a;
+          sg->nopts = 0;
           break;
         }
       }
@@ -1411,12 +1451,12 @@ bool FastAddress(const char* w, bool v6, void* addr, void* mask) {
       unsigned v = 0;
       int d = 0;
       while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0'), d++;
-      if (d > 3 || v > 255) return false;
+      if (d > 3 || v > 255 || parts >= 4) return false;
+      a[parts] = static_cast<unsigned char>(v);  // what inet_pton makes of such a quad
       if (*p == '.') p++;
       else if (*p) return false;
     }
     if (parts != 4 || buf[n - (slash ? strlen(slash + 1) + 2 : 1)] == '.') return false;
-    if (inet_pton(AF_INET, buf, a) != 1) return false;
   }
   int len = v6 ? 16 : 4;
   for (int i = 0; i < len; i++) {
@@ -1447,11 +1487,7 @@ void FastParse(FastState* fs, FastSeg* sg, unsigned char* fw, unsigned char** bl
   };
   if (!sg->target) {
     struct xtables_match* m = sg->m;
-    size_t size = XT_ALIGN(sizeof(struct xt_entry_match)) + m->size;
-    m->m = (struct xt_entry_match*)xtables_calloc(1, size);
-    m->m->u.match_size = size;
-    strcpy(m->m->u.user.name, m->name);
-    m->m->u.user.revision = m->revision;
+    NewMatchBlob(m, m->name);
     m->mflags = 0;
     xs_init_match(m);
     for (int k = 0; k < sg->nopts; k++) {
@@ -1481,11 +1517,7 @@ void FastParse(FastState* fs, FastSeg* sg, unsigned char* fw, unsigned char** bl
     m->m = NULL;
   } else {
     struct xtables_target* t = sg->t;
-    size_t size = XT_ALIGN(sizeof(struct xt_entry_target)) + t->size;
-    t->t = (struct xt_entry_target*)xtables_calloc(1, size);
-    t->t->u.target_size = size;
-    strcpy(t->t->u.user.name, sg->name);
-    t->t->u.user.revision = t->revision;
+    NewTargetBlob(t, sg->name);
     t->tflags = 0;
     xs_init_target(t);
     for (int k = 0; k < sg->nopts; k++) {
@@ -1535,7 +1567,8 @@ int FastParseGuarded(FastState* fs, FastSeg* sg, unsigned char* fw, unsigned cha
 
 }  // namespace
 
-bool FastCompile(int nfproto, const char* table, const Tokens& tokens, IsChainFn isChain, void* ctx, Command* out) {
+bool FastCompile(int nfproto, const char* table, const Tokens& tokens, IsChainFn isChain, void* ctx, Arena* arena,
+                 FastRule* out) {
   if (tokens.size() < 2) return false;
   const char* cmd = tokens.word(0);
   if (strcmp(cmd, "-A") != 0 && strcmp(cmd, "--append") != 0) return false;
@@ -1566,49 +1599,57 @@ bool FastCompile(int nfproto, const char* table, const Tokens& tokens, IsChainFn
   // Phase 2: the extensions' blobs, from their parsers. (Caching them by option text was
   // tried: kube-proxy's comments and DNAT targets are mostly unique, and the lookups cost
   // more than the x6 parsers.)
-  const std::string* blobs[kFastSegs];
-  std::string fresh[kFastSegs];
+  unsigned char* blobs[kFastSegs];
+  size_t sizes[kFastSegs];
   bool pure = true;
   alignas(8) unsigned char fw[sizeof(struct ip6t_entry)];
+  auto freeBlobs = [&](int n) {
+    for (int s = 0; s < n; s++) free(blobs[s]);
+  };
   for (int s = 0; s < fs->nsegs; s++) {
     FastSeg* sg = &fs->segs[s];
-    pure = pure && (sg->target ? PureTarget(sg->t->name) : PureMatch(sg->m->name));
+    pure = pure && PureExtension(sg->target ? sg->t->name : sg->m->name, sg->target);
     memset(fw, 0, sizeof fw);
-    unsigned char* b = nullptr;
-    if (FastParseGuarded(fs, sg, fw, &b) != 0) return false;  // Compile reports it
-    size_t len = sg->target ? ((struct xt_entry_target*)b)->u.target_size : ((struct xt_entry_match*)b)->u.match_size;
-    fresh[s].assign(reinterpret_cast<const char*>(b), len);
-    free(b);
-    blobs[s] = &fresh[s];
+    blobs[s] = nullptr;
+    if (FastParseGuarded(fs, sg, fw, &blobs[s]) != 0) {  // Compile reports it
+      freeBlobs(s);
+      return false;
+    }
+    sizes[s] = sg->target ? ((struct xt_entry_target*)blobs[s])->u.target_size
+                          : ((struct xt_entry_match*)blobs[s])->u.match_size;
   }
 
   // The target when it is a chain, a goto, or nothing: the standard target with the name.
-  std::string stdTarget;
   bool targetSeg = fs->nsegs > 0 && fs->segs[fs->nsegs - 1].target;
+  size_t stdSize = 0;
+  uint8_t stdRevision = 0;
   if (!targetSeg) {
     EnsurePlugin("standard", nfproto);
     struct xtables_target* std = xtables_find_target(XT_STANDARD_TARGET, XTF_TRY_LOAD);  // never DONT_LOAD: a miss would poison libxtables' negative cache
-    if (!std) return false;
-    size_t size = sizeof(struct xt_entry_target) + std->size;
-    stdTarget.assign(size, '\0');
-    auto* t = reinterpret_cast<struct xt_entry_target*>(&stdTarget[0]);
-    t->u.target_size = size;
-    strcpy(t->u.user.name, fs->jumpto);
-    if (!v6 && !fs->jumpIsChain) t->u.user.revision = std->revision;
+    if (!std) {
+      freeBlobs(fs->nsegs);
+      return false;
+    }
+    stdSize = sizeof(struct xt_entry_target) + std->size;
+    if (!v6 && !fs->jumpIsChain) stdRevision = std->revision;
   }
 
-  // Phase 3: post_parse + generate_entry.
+  // Phase 3: post_parse + generate_entry, straight into the arena.
   size_t hdr = v6 ? sizeof(struct ip6t_entry) : sizeof(struct ipt_entry);
   size_t matches = 0;
   for (int s = 0; s < fs->nsegs; s++)
-    if (!fs->segs[s].target) matches += blobs[s]->size();
-  size_t tsize = targetSeg ? blobs[fs->nsegs - 1]->size() : stdTarget.size();
+    if (!fs->segs[s].target) matches += sizes[s];
+  size_t tsize = targetSeg ? sizes[fs->nsegs - 1] : stdSize;
   size_t total = hdr + matches + tsize;
-  out->blob.assign(total, '\0');
-  unsigned char* e = reinterpret_cast<unsigned char*>(&out->blob[0]);
+  unsigned char* e = arena->Alloc(total);
+  if (!e) {
+    freeBlobs(fs->nsegs);
+    return false;
+  }
+  memset(e, 0, hdr);
   char inface[IFNAMSIZ] = {}, outface[IFNAMSIZ] = {};
   unsigned char inmask[IFNAMSIZ] = {}, outmask[IFNAMSIZ] = {};
-  if (fs->iniface) xtables_parse_interface(fs->iniface, inface, inmask);
+  if (fs->iniface) xtables_parse_interface(fs->iniface, inface, inmask);  // lengths checked by FastScan
   if (fs->outiface) xtables_parse_interface(fs->outiface, outface, outmask);
   uint8_t flags = fs->flags | (fs->gotoSet ? (v6 ? IP6T_F_GOTO : IPT_F_GOTO) : 0);
   if (v6) {
@@ -1645,18 +1686,26 @@ bool FastCompile(int nfproto, const char* table, const Tokens& tokens, IsChainFn
   size_t off = hdr;
   for (int s = 0; s < fs->nsegs; s++) {
     if (fs->segs[s].target) continue;
-    memcpy(e + off, blobs[s]->data(), blobs[s]->size());
-    off += blobs[s]->size();
+    memcpy(e + off, blobs[s], sizes[s]);
+    off += sizes[s];
   }
-  memcpy(e + off, targetSeg ? blobs[fs->nsegs - 1]->data() : stdTarget.data(), tsize);
+  if (targetSeg) {
+    memcpy(e + off, blobs[fs->nsegs - 1], tsize);
+  } else {
+    memset(e + off, 0, tsize);
+    auto* t = reinterpret_cast<struct xt_entry_target*>(e + off);
+    t->u.target_size = tsize;
+    strcpy(t->u.user.name, fs->jumpto);
+    t->u.user.revision = stdRevision;
+  }
+  freeBlobs(fs->nsegs);
 
-  out->command = CMD_APPEND;
-  out->chain = fs->argv[2];
-  out->entrySize = static_cast<uint32_t>(total);
-  out->jumpto = fs->jumpto;
+  out->entry = e;
+  out->size = static_cast<uint32_t>(total);
+  out->chain = tokens.word(1);
+  out->jumpto = fs->targetTok >= 1 ? tokens.word(fs->targetTok) : "";
   out->jumpIsChain = fs->jumpIsChain;
   out->pure = pure;
-  out->chainToken = 1;
   out->targetToken = fs->targetTok >= 1 ? fs->targetTok - 1 : -1;
   return true;
 }

@@ -10,6 +10,8 @@
 namespace nlkit {
 namespace ipt {
 
+class Arena;
+
 enum : unsigned {
   CMD_NONE = 0,
   CMD_INSERT = 1 << 0,
@@ -84,14 +86,26 @@ struct CompileError {
   int token = -1;  // index into the tokens at fault, -1 when none
 };
 
+// What FastCompile makes of a line: an append of one entry.
+struct FastRule {
+  const uint8_t* entry = nullptr;  // in the arena given to FastCompile
+  uint32_t size = 0;
+  const char* chain = nullptr;  // words of the tokens given to FastCompile
+  const char* jumpto = "";
+  bool jumpIsChain = false;  // the target is a jump/goto to a chain of the table
+  bool pure = false;         // see Command::pure
+  int targetToken = -1;
+};
+
 // The common case without getopt: `-A CHAIN` with generic options and extension options
 // spelled out exactly, each extension option handed straight to that extension's parser.
 // Returns false, having changed nothing, for anything else (other commands, abbreviated or
 // unknown options, host names, several addresses, errors): Compile then does the line.
-bool FastCompile(int nfproto, const char* table, const Tokens& tokens, IsChainFn isChain, void* ctx, Command* out);
+bool FastCompile(int nfproto, const char* table, const Tokens& tokens, IsChainFn isChain, void* ctx, Arena* arena,
+                 FastRule* out);
 
 // Compiles tokens (program name not included) for `table` in family nfproto. The caller
-// holds XtMutex and has called XtUse(nfproto).
+// is inside XtRun(nfproto, ...).
 bool Compile(int nfproto, const char* table, const Tokens& tokens, IsChainFn isChain, void* ctx, Command* out,
              CompileError* err);
 

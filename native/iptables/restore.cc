@@ -11,9 +11,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,80 +44,194 @@ double CpuMs() {
 }
 double Ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
+// A cheap clock for timing each of 100k lines: the CPU's time-stamp counter where there is
+// one (turned into milliseconds against steady_clock over the whole compile), else steady_clock.
+#if defined(__x86_64__) || defined(__i386__)
+uint64_t Ticks() { return __rdtsc(); }
+#else
+uint64_t Ticks() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
+#endif
+
 // Compiled commands, per handle, kept between restores: kube-proxy-style callers send the
 // same lines again and again. Keyed by the command text of a line (after its counters), per
 // family, table and whether restore counters applied. Each entry is stamped with the last
 // restore that used it; after a successful restore only entries it used are kept, so the
 // cache never outgrows the tables it describes.
 struct CacheEntry {
-  std::string key;  // the line's command text
+  std::string_view key;  // the line's command text, in the map's arena
   uint64_t hash = 0;
-  Command cmd;
   uint64_t stamp = 0;
-  // The target as the table will resolve it, and the hashes of the names looked up for
-  // every use (filled in when the entry is created).
+  // An append of one entry without counters (all the fast path makes): what using it again
+  // takes, the target as the table will resolve it and the hashes of the names looked up.
+  bool simple = false;
+  bool jumpIsChain = false;
   RuleKind kind = RuleKind::Module;
   int verdict = 0;
+  int targetToken = -1;
+  uint32_t entrySize = 0;
+  const uint8_t* entry = nullptr;  // in the map's arena, or cmd's
+  std::string_view chain, jumpto;  // likewise
   uint64_t chainHash = 0, jumpHash = 0;
+  std::unique_ptr<Command> cmd;  // what iptables' parser made (null for fast-path entries)
 };
 
 // The compiled commands of one (family, table, counters) with an open-addressing index:
-// one probe and one key comparison per line of a text seen before.
+// one probe and one key comparison per line of a text seen before. Evicted entries leave
+// the index at once and the entry list and arena when they are most of it, so that a
+// restore that changes a few lines costs a few lines.
 class CommandMap {
  public:
-  CacheEntry* Find(std::string_view key, uint64_t h) const {
-    if (slots_.empty()) return nullptr;
+  CacheEntry* Find(std::string_view key, uint64_t h) {
+    if (live_ == 0) return nullptr;
     size_t mask = slots_.size() - 1;
+    uint32_t tag = static_cast<uint32_t>(h);
     for (size_t i = h & mask;; i = (i + 1) & mask) {
       const Slot& s = slots_[i];
-      if (!s.e) return nullptr;
-      if (s.hash == h && s.e->key == key) return s.e;
+      if (s.idx == kNone) return nullptr;
+      if (s.tag == tag) {
+        CacheEntry& e = entries_[s.idx];
+        if (e.hash == h && e.key == key) return &e;
+      }
     }
   }
-  void Add(std::unique_ptr<CacheEntry> e) {
-    if ((entries_.size() + 1) * 2 > slots_.size()) Rehash(slots_.empty() ? 1024 : slots_.size() * 2);
-    Put(e.get());
-    entries_.push_back(std::move(e));
+  // Starts loading the slot a later Find(…, h) reads.
+  void Prefetch(uint64_t h) const {
+    if (live_) __builtin_prefetch(&slots_[h & (slots_.size() - 1)]);
   }
-  // Keeps the entries stamped at or after `keepFrom`.
+  // The entry is complete (key and bytes in arena(), or a cmd).
+  CacheEntry* Add(CacheEntry&& e) {
+    if ((live_ + 1) * 2 > slots_.size()) Rehash(slots_.empty() ? 1024 : slots_.size() * 2);
+    entries_.push_back(std::move(e));
+    live_++;
+    Put(static_cast<uint32_t>(entries_.size() - 1));
+    return &entries_.back();
+  }
+  Arena* arena() { return &arena_; }
+  // Bytes of arena() that no entry uses.
+  void Waste(size_t n) { deadBytes_ += n; }
+  // Forgets the entries stamped before `keepFrom`.
   void Evict(uint64_t keepFrom) {
+    for (uint32_t i = 0; i < entries_.size(); i++) {
+      CacheEntry& e = entries_[i];
+      if (e.stamp >= keepFrom || e.stamp == kDead) continue;
+      Unput(i);
+      deadBytes_ += Footprint(e);
+      e.stamp = kDead;
+      e.cmd.reset();
+      live_--;
+    }
+    if (entries_.size() - live_ > live_ + 1024) {
+      size_t n = 0;
+      for (auto& e : entries_)
+        if (e.stamp != kDead) {
+          if (&entries_[n] != &e) entries_[n] = std::move(e);
+          n++;
+        }
+      entries_.resize(n);
+      size_t want = 1024;
+      while (want < n * 2) want <<= 1;
+      Rehash(want);
+    }
+    if (deadBytes_ > arena_.used() / 2 + (1u << 20)) Compact();
+  }
+  // Room for this many more entries, from a text this long, when the map is empty (a first
+  // restore): the arena's pages are faulted in meanwhile (a kube-proxy rule takes ~500 bytes
+  // of entry and its line; less is left to grow as usual).
+  void ReserveFirst(size_t more, size_t textBytes) {
+    if (!entries_.empty()) return;
+    size_t want = 1024;
+    while (want < more * 2) want <<= 1;
+    if (want > slots_.size()) Rehash(want);
+    entries_.reserve(more);
+    if (more > 1000) arena_.Prepare(textBytes + more * 400);
+  }
+
+ private:
+  static constexpr uint32_t kNone = 0xffffffffu;
+  static constexpr uint64_t kDead = ~uint64_t(0);
+  struct Slot {
+    uint32_t tag;  // the hash's lower half (its home slot)
+    uint32_t idx;
+  };
+  static size_t Round(size_t n) { return (n + 7) & ~size_t(7); }
+  static size_t Footprint(const CacheEntry& e) {
+    size_t n = Round(e.key.size());
+    if (!e.cmd) n += Round(e.entrySize) + Round(e.chain.size()) + Round(e.jumpto.size());
+    return n;
+  }
+  // Drops dead entries and copies the live ones' bytes into a fresh arena (kept as it is
+  // when that fails).
+  void Compact() {
+    size_t live = 0;
+    for (const auto& e : entries_)
+      if (e.stamp != kDead) live += Footprint(e);
+    Arena fresh;
+    uint8_t* p = fresh.Alloc(live);
+    if (!p && live) return;
+    auto copy = [&](const void* src, size_t n) {
+      if (n) memcpy(p, src, n);
+      const uint8_t* at = p;
+      p += Round(n);
+      return at;
+    };
+    auto copyView = [&](std::string_view v) {
+      return std::string_view(reinterpret_cast<const char*>(copy(v.data(), v.size())), v.size());
+    };
     size_t n = 0;
-    for (auto& e : entries_)
-      if (e->stamp >= keepFrom) entries_[n++] = std::move(e);
-    if (n == entries_.size()) return;
+    for (auto& e : entries_) {
+      if (e.stamp == kDead) continue;
+      e.key = copyView(e.key);
+      if (!e.cmd) {
+        e.entry = copy(e.entry, e.entrySize);
+        e.chain = copyView(e.chain);
+        e.jumpto = copyView(e.jumpto);
+      }
+      if (&entries_[n] != &e) entries_[n] = std::move(e);
+      n++;
+    }
     entries_.resize(n);
     size_t want = 1024;
     while (want < n * 2) want <<= 1;
     Rehash(want);
+    arena_ = std::move(fresh);  // the old chunks go with `fresh`
+    deadBytes_ = 0;
   }
-  size_t size() const { return entries_.size(); }
-  void Reserve(size_t more) {
-    size_t want = slots_.empty() ? 1024 : slots_.size();
-    while (want < (entries_.size() + more) * 2) want <<= 1;
-    if (want > slots_.size()) Rehash(want);
-    entries_.reserve(entries_.size() + more);
-  }
-
- private:
-  struct Slot {
-    uint64_t hash;
-    CacheEntry* e;
-  };
-  void Put(CacheEntry* e) {
+  void Put(uint32_t idx) {
+    uint64_t h = entries_[idx].hash;
     size_t mask = slots_.size() - 1;
-    for (size_t i = e->hash & mask;; i = (i + 1) & mask) {
-      if (!slots_[i].e) {
-        slots_[i] = Slot{e->hash, e};
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      if (slots_[i].idx == kNone) {
+        slots_[i] = Slot{static_cast<uint32_t>(h), idx};
         return;
       }
     }
   }
+  // Linear probing's deletion: later entries of the probe run move back into the hole.
+  void Unput(uint32_t idx) {
+    size_t mask = slots_.size() - 1;
+    size_t i = entries_[idx].hash & mask;
+    while (slots_[i].idx != idx) i = (i + 1) & mask;
+    for (size_t j = i;;) {
+      j = (j + 1) & mask;
+      if (slots_[j].idx == kNone) break;
+      size_t home = slots_[j].tag & mask;
+      bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+      if (stays) continue;
+      slots_[i] = slots_[j];
+      i = j;
+    }
+    slots_[i] = Slot{0, kNone};
+  }
   void Rehash(size_t n) {
-    slots_.assign(n, Slot{0, nullptr});
-    for (auto& e : entries_) Put(e.get());
+    slots_.assign(n, Slot{0, kNone});
+    for (uint32_t i = 0; i < entries_.size(); i++)
+      if (entries_[i].stamp != kDead) Put(i);
   }
   std::vector<Slot> slots_;
-  std::vector<std::unique_ptr<CacheEntry>> entries_;
+  std::vector<CacheEntry> entries_;
+  size_t live_ = 0;
+  size_t deadBytes_ = 0;  // arena bytes of dead entries
+  Arena arena_;
 };
 
 struct HandleState {
@@ -169,7 +287,7 @@ struct Stats {
 
 bool IsChainCb(void* ctx, const char* name) { return static_cast<Table*>(ctx)->IsChain(std::string_view(name)); }
 
-bool IsStdLabel(const std::string& n) { return n == "ACCEPT" || n == "DROP" || n == "QUEUE" || n == "RETURN"; }
+bool IsStdLabel(std::string_view n) { return n == "ACCEPT" || n == "DROP" || n == "QUEUE" || n == "RETURN"; }
 
 // strtok(" \t\n") over a line, as iptables-restore splits chain lines: views of it.
 std::vector<std::string_view> SplitWs(std::string_view s) {
@@ -207,9 +325,7 @@ class Restorer {
 
   std::vector<Warning> warnings;
   Stats stats;
-  // Commands that are not cached (not pure, or compiled against a changed chain set) live
-  // here until the restore is done.
-  std::vector<std::unique_ptr<Command>> transient;
+  bool prefaultBlob = false;  // the tables will be committed
 
   bool Prepare(Table& t, const std::vector<const TableReq*>& reqs, Problem* p) {
     auto r0 = Clock::now();
@@ -224,33 +340,41 @@ class Restorer {
       return false;
     }
     auto c0 = Clock::now();
+    uint64_t k0 = Ticks();
     double cpu0 = CpuMs();
-    std::lock_guard<std::mutex> lock(XtMutex());
-    StdioCapture capture(false);
-    std::string initErr;
-    if (!XtUse(nfproto_, &initErr)) {
-      p->kind = "internal";
-      p->message = initErr;
-      return false;
-    }
-    capture.TakeErr();  // whatever loading the plugins printed
+    xtTicks_ = 0;
     bool ok = true;
-    for (const TableReq* req : reqs) {
-      flushing_ = req->flush;
-      if (req->flush) {
-        std::vector<std::string_view> all, user;
-        for (Chain* c : t.Ordered()) {
-          all.push_back(c->name);
-          if (!c->hooknum) user.push_back(c->name);
+    std::string fatal;
+    bool ran = XtRun(nfproto_, false, [&](StdioCapture& capture) {
+      for (const TableReq* req : reqs) {
+        flushing_ = req->flush;
+        if (req->flush) {
+          std::vector<std::string_view> all, user;
+          for (Chain* c : t.Ordered()) {
+            all.push_back(c->name);
+            if (!c->hooknum) user.push_back(c->name);
+          }
+          for (auto n : all) t.Flush(n);
+          for (auto n : user) t.DeleteChain(n);
         }
-        for (auto n : all) t.Flush(n);
-        for (auto n : user) t.DeleteChain(n);
+        size_t lines = 0, chains = 0;
+        CountLines(req->body, &lines, &chains);
+        t.Reserve(chains + 16, lines - chains + 16);
+        if (!(ok = Lines(t, *req, capture, p))) break;
       }
-      size_t lines = std::count(req->body.begin(), req->body.end(), '\n');
-      t.Reserve(lines / 2 + 16, lines + 16);
-      if (!(ok = Lines(t, *req, capture, p))) break;
+    }, &fatal);
+    if (!ran) {
+      *p = Problem();
+      p->kind = "internal";
+      p->err = EIO;
+      p->table = t.name();
+      p->message = fatal;
+      ok = false;
     }
-    stats.compileMs += Ms(c0, Clock::now());
+    double ms = Ms(c0, Clock::now());
+    uint64_t ticks = Ticks() - k0;
+    stats.compileMs += ms;
+    if (ticks) stats.xtMs += ms * static_cast<double>(xtTicks_) / static_cast<double>(ticks);
     stats.compileCpuMs += CpuMs() - cpu0;
     return ok;
   }
@@ -283,26 +407,67 @@ class Restorer {
     return t.Read(found == need.size() ? Table::ReadMode::InfoOnly : Table::ReadMode::BuiltinsOnly, buf);
   }
 
+  // Lines of a body, and how many of them are chain lines.
+  static void CountLines(const std::string& body, size_t* lines, size_t* chains) {
+    const char* p = body.data();
+    const char* end = p + body.size();
+    size_t n = 0, c = 0;
+    while (p < end) {
+      c += *p == ':';
+      const void* nl = memchr(p, '\n', end - p);
+      n++;
+      if (!nl) break;
+      p = static_cast<const char*>(nl) + 1;
+    }
+    *lines = n;
+    *chains = c;
+  }
+
   bool Lines(Table& t, const TableReq& req, StdioCapture& capture, Problem* p) {
     const std::string& body = req.body;
     uint32_t lineNo = req.firstLine;
     CommandMap* plain = &state_->commands[{nfproto_, t.name(), false}];
     CommandMap* counted = &state_->commands[{nfproto_, t.name(), true}];
-    (counters_ ? counted : plain)->Reserve(std::count(body.begin(), body.end(), '\n'));
-    for (size_t pos = 0; pos < body.size(); lineNo++) {
-      size_t nl = body.find('\n', pos);
-      bool hasNl = nl != std::string::npos;
-      if (!hasNl) nl = body.size();
-      const char* line = body.data() + pos;
-      size_t len = nl - pos;
-      pos = nl + 1;
-      if (len == 0 || line[0] == '#') continue;
+    size_t lines = 0, chains = 0;
+    CountLines(body, &lines, &chains);
+    (counters_ ? counted : plain)->ReserveFirst(lines - chains, body.size());
+    if (prefaultBlob && body.size() > (1u << 20)) {
+      // the blob that commits a table is about four times its text (a kube-proxy rule: ~150
+      // bytes of text, ~500 of entry): its pages are faulted in while the text compiles
+      state_->writeBuf.Reserve(body.size() * 9 / 2, true);
+    }
+    CommandMap* map = counters_ ? counted : plain;
+    // One line ahead: its hash is computed and its cache slot fetched while this one is
+    // handled (counters in front change the key: those lines are hashed in RuleLine).
+    struct Line {
+      const char* p;
+      size_t len;
+      bool hasNl;
+      uint64_t hash;
+    };
+    auto lineAt = [&](size_t pos) {
+      const void* q = memchr(body.data() + pos, '\n', body.size() - pos);
+      size_t nl = q ? static_cast<const char*>(q) - body.data() : body.size();
+      Line l = {body.data() + pos, nl - pos, q != nullptr, 0};
+      if (l.len && l.p[0] != '#' && l.p[0] != ':' && l.p[0] != '[') {
+        l.hash = HashBytes(l.p, l.len);
+        map->Prefetch(l.hash);
+      }
+      return l;
+    };
+    size_t pos = 0;
+    Line next = lineAt(0);
+    for (; pos < body.size(); lineNo++) {
+      Line cur = next;
+      pos += cur.len + 1;
+      if (pos < body.size()) next = lineAt(pos);
+      if (cur.len == 0 || cur.p[0] == '#') continue;
       stats.lines++;
-      if (line[0] == ':') {
-        if (!ChainLine(t, std::string_view(line, len), lineNo, p)) return false;
+      if (cur.p[0] == ':') {
+        if (!ChainLine(t, std::string_view(cur.p, cur.len), lineNo, p)) return false;
         continue;
       }
-      if (!RuleLine(t, line, len, hasNl, lineNo, plain, counted, capture, p)) return false;
+      if (!RuleLine(t, cur.p, cur.len, cur.hasNl, cur.hash, lineNo, plain, counted, capture, p)) return false;
     }
     return true;
   }
@@ -363,7 +528,8 @@ class Restorer {
     return true;
   }
 
-  bool RuleLine(Table& t, const char* line, size_t len, bool hasNl, uint32_t lineNo, CommandMap* plain,
+  // `hash`: of the whole line, when it has no counters.
+  bool RuleLine(Table& t, const char* line, size_t len, bool hasNl, uint64_t hash, uint32_t lineNo, CommandMap* plain,
                 CommandMap* counted, StdioCapture& capture, Problem* p) {
     auto fail = [&](const std::string& kind, const std::string& m, int err, int offset, const std::string& arg) {
       p->kind = kind;
@@ -405,43 +571,22 @@ class Restorer {
     // Only whole lines (with their newline) are cached: the newline matters to the tokenizer
     // inside an unterminated quote.
     std::string_view key(rest, restLen);
-    uint64_t h = HashBytes(rest, restLen);
+    uint64_t h = haveCounters ? HashBytes(rest, restLen) : hash;
 
-    if (hasNl && !withCounters) {
+    CacheEntry* e = hasNl ? map->Find(key, h) : nullptr;
+    bool known = e != nullptr;  // the map has this line (compiled against other chains, maybe)
+    if (e && !withCounters && e->simple && AppendCached(t, *e)) {
       // The common case, a plain line seen before: no tokenizing, no compiling, the chains
       // looked up by precomputed hashes.
-      CacheEntry* e = map->Find(key, h);
-      if (e && e->cmd.command == CMD_APPEND && e->cmd.entryCount() == 1 && !e->cmd.counters) {
-        Chain* c = t.FindHashed(e->cmd.chain, e->chainHash);
-        Chain* j = nullptr;
-        bool ok = c != nullptr;
-        if (ok && (e->kind == RuleKind::Jump || e->kind == RuleKind::Module) && !e->cmd.jumpto.empty()) {
-          j = t.FindHashed(e->cmd.jumpto, e->jumpHash);
-          // compiled as a jump: the chain must still be there (and not be a built-in one);
-          // compiled as an extension: no chain of that name may have appeared since
-          ok = e->kind == RuleKind::Jump ? (j != nullptr && !j->hooknum) : j == nullptr;
-        }
-        if (ok) {
-          e->stamp = state_->generation;
-          stats.cached++;
-          t.AppendResolved(c, e->cmd.entry(0), e->cmd.entrySize, e->kind, e->verdict, j);
-          return true;
-        }
-      }
+      e->stamp = state_->generation;
+      stats.cached++;
+      return true;
     }
-
-    const Command* cmd = nullptr;
-    bool known = false;  // the map has this line (compiled against other chains, maybe)
-    if (hasNl) {
-      CacheEntry* e = map->Find(key, h);
-      known = e != nullptr;
-      if (e && StillValid(t, e->cmd)) {
-        e->stamp = state_->generation;
-        cmd = &e->cmd;
-        stats.cached++;
-      }
-    }
-    if (!cmd) {
+    if (e && !StillValid(t, *e)) e = nullptr;
+    if (e) {
+      e->stamp = state_->generation;
+      stats.cached++;
+    } else {
       Tokens& tok = tok_;
       tok.clear();
       if (withCounters) {
@@ -453,30 +598,43 @@ class Restorer {
       }
       std::string terr;
       if (!Tokenize(rest, restLen, hasNl, withCounters ? 6 : 3, &tok, &terr)) return fail("parse", terr, EINVAL, -1, "");
-      auto entry = std::make_unique<CacheEntry>();
+      bool cache = hasNl && !known;
+      Arena* arena = cache ? map->arena() : &scratch_;
+      CacheEntry fresh;
+      FastRule fr;
       CompileError ce;
-      auto cc0 = Clock::now();
-      bool ok = !withCounters && FastCompile(nfproto_, t.name().c_str(), tok, IsChainCb, &t, &entry->cmd);
+      uint64_t cc0 = Ticks();
+      bool ok = !withCounters && FastCompile(nfproto_, t.name().c_str(), tok, IsChainCb, &t, arena, &fr);
       if (ok && verify_) {
         // both ways, byte for byte (NLKIT_IPTABLES_VERIFY=1: a debugging aid)
         Command slow;
         CompileError se;
         bool sok = Compile(nfproto_, t.name().c_str(), tok, IsChainCb, &t, &slow, &se);
-        const Command& f = entry->cmd;
-        if (!sok || slow.command != f.command || slow.chain != f.chain || slow.blob != f.blob ||
-            slow.entrySize != f.entrySize || slow.jumpto != f.jumpto || slow.jumpIsChain != f.jumpIsChain ||
-            slow.pure != f.pure) {
+        if (!sok || slow.command != CMD_APPEND || slow.chain != fr.chain ||
+            slow.blob != std::string_view(reinterpret_cast<const char*>(fr.entry), fr.size) ||
+            slow.entrySize != fr.size || slow.jumpto != fr.jumpto || slow.jumpIsChain != fr.jumpIsChain ||
+            slow.pure != fr.pure || slow.targetToken != fr.targetToken) {
           std::string what = sok ? "compiled differently" : "failed: " + se.message;
           return fail("internal", "the fast path and iptables' parser disagree on this line (" + what + ")", EIO, -1, "");
         }
       }
       if (ok) {
         stats.fast++;
+        fresh.simple = true;
+        fresh.entry = fr.entry;
+        fresh.entrySize = fr.size;
+        fresh.chain = arena->Copy(fr.chain);
+        fresh.jumpto = arena->Copy(fr.jumpto);
+        fresh.jumpIsChain = fr.jumpIsChain;
+        fresh.targetToken = fr.targetToken;
+        if (!fresh.chain.data() || !fresh.jumpto.data()) return fail("internal", "out of memory", ENOMEM, -1, "");
+        if (cache && !fr.pure) map->Waste(fresh.entrySize + fresh.chain.size() + fresh.jumpto.size() + 24);
+        cache = cache && fr.pure;
       } else {
-        entry->cmd = Command();
-        ok = Compile(nfproto_, t.name().c_str(), tok, IsChainCb, &t, &entry->cmd, &ce);
+        fresh.cmd = std::make_unique<Command>();
+        ok = Compile(nfproto_, t.name().c_str(), tok, IsChainCb, &t, fresh.cmd.get(), &ce);
       }
-      stats.xtMs += Ms(cc0, Clock::now());
+      xtTicks_ += Ticks() - cc0;
       for (auto& w : capture.TakeErr()) warnings.push_back({lineNo, w});
       stats.compiled++;
       if (!ok) {
@@ -488,22 +646,38 @@ class Restorer {
         }
         return fail("parse", ce.message, EINVAL, off, arg);
       }
-      cmd = &entry->cmd;
-      if (entry->cmd.pure && hasNl && !known) {
-        entry->key.assign(rest, restLen);
-        entry->hash = h;
-        entry->stamp = state_->generation;
-        Classify(t.fam(), entry.get());
-        map->Add(std::move(entry));
-      } else {
-        auto c = std::make_unique<Command>(std::move(entry->cmd));
-        cmd = c.get();
-        transient.push_back(std::move(c));
+      if (fresh.cmd) {
+        const Command& c = *fresh.cmd;
+        cache = cache && c.pure;
+        fresh.simple = c.command == CMD_APPEND && c.entryCount() == 1 && !c.counters;
+        fresh.entry = c.entryCount() ? c.entry(0) : nullptr;
+        fresh.entrySize = c.entrySize;
+        fresh.chain = c.chain;
+        fresh.jumpto = c.jumpto;
+        fresh.jumpIsChain = c.jumpIsChain;
+        fresh.targetToken = c.targetToken;
       }
+      Classify(t.fam(), &fresh);
+      if (cache) {
+        fresh.key = map->arena()->Copy(key);
+        if (!fresh.key.data() && !key.empty()) return fail("internal", "out of memory", ENOMEM, -1, "");
+        fresh.hash = h;
+        fresh.stamp = state_->generation;
+        e = map->Add(std::move(fresh));
+      } else {
+        transient_.push_back(std::move(fresh));
+        e = &transient_.back();
+      }
+      // what Append would do, without looking the target up by name again
+      if (!withCounters && e->simple && AppendCached(t, *e)) return true;
     }
 
-    struct xt_counters cnt = {cmd->pcnt, cmd->bcnt};
-    bool setCounters = cmd->counters;
+    struct xt_counters cnt = {0, 0};
+    bool setCounters = false;
+    if (e->cmd) {
+      cnt = {e->cmd->pcnt, e->cmd->bcnt};
+      setCounters = e->cmd->counters;
+    }
     if (withCounters) {
       unsigned long long pv, bv;
       if (sscanf(pcnt.c_str(), "%llu", &pv) != 1) return fail("parse", "-c packet counter not numeric", EINVAL, 1, pcnt);
@@ -511,36 +685,63 @@ class Restorer {
       cnt = {pv, bv};
       setCounters = true;
     }
-    return Apply(t, *cmd, setCounters, cnt, lineNo, p);
+    if (e->cmd) return Apply(t, *e->cmd, setCounters, cnt, lineNo, p);
+    // a fast-path append whose target did not resolve as compiled: Append reports why
+    const struct xt_counters zero = {0, 0};
+    int err = t.Append(e->chain, e->entry, e->entrySize, setCounters ? cnt : zero);
+    if (!err) return true;
+    return Refused(t, err, err == EINVAL ? e->targetToken : 1, e->chain, e->jumpto, e->targetToken, lineNo, p);
+  }
+
+  // Appends a cached simple entry when its chains resolve as they did when it was compiled.
+  static bool AppendCached(Table& t, const CacheEntry& e) {
+    Chain* c = t.FindHashed(e.chain, e.chainHash);
+    if (!c) return false;
+    Chain* j = nullptr;
+    if (e.kind == RuleKind::Jump) {
+      // the chain must still be there (and not be a built-in one)
+      j = t.FindHashed(e.jumpto, e.jumpHash);
+      if (j == nullptr || j->hooknum) return false;
+    } else if (e.kind == RuleKind::Module) {
+      // no chain named like the target may have appeared since
+      if (t.FindHashed(TargetName(t.fam(), e.entry), e.jumpHash)) return false;
+    }
+    t.AppendResolved(c, e.entry, e.entrySize, e.kind, e.verdict, j);
+    return true;
+  }
+
+  static std::string_view TargetName(const Family& f, const uint8_t* entry) {
+    uint16_t to;
+    memcpy(&to, entry + f.off_target, 2);
+    const char* n = reinterpret_cast<const struct xt_entry_target*>(entry + to)->u.user.name;
+    return std::string_view(n, strnlen(n, XT_EXTENSION_MAXNAMELEN));
   }
 
   // What the table will make of the entry's target (libiptc's iptcc_map_target), and the
-  // hashes of the names each use looks up.
+  // hashes of the names each use looks up (for a module target, its name as the table sees
+  // it: a chain of that name would take the jump).
   static void Classify(const Family& f, CacheEntry* e) {
-    const Command& c = e->cmd;
-    e->chainHash = HashBytes(c.chain.data(), c.chain.size());
-    e->jumpHash = HashBytes(c.jumpto.data(), c.jumpto.size());
-    if (c.entryCount() == 0) return;
-    const uint8_t* en = c.entry(0);
-    uint16_t to;
-    memcpy(&to, en + f.off_target, 2);
-    const char* n = reinterpret_cast<const struct xt_entry_target*>(en + to)->u.user.name;
-    if (n[0] == '\0') {
+    e->chainHash = HashBytes(e->chain.data(), e->chain.size());
+    if (!e->entry) return;
+    std::string_view n = TargetName(f, e->entry);
+    if (n.empty()) {
       e->kind = RuleKind::Fallthrough;
-      return;
-    }
-    if (LabelVerdict(n, &e->verdict)) {
+    } else if (LabelVerdict(std::string(n).c_str(), &e->verdict)) {
       e->kind = RuleKind::Standard;
-      return;
+    } else if (e->jumpIsChain) {
+      e->kind = RuleKind::Jump;
+      e->jumpHash = HashBytes(e->jumpto.data(), e->jumpto.size());
+    } else {
+      e->kind = RuleKind::Module;
+      e->jumpHash = HashBytes(n.data(), n.size());
     }
-    e->kind = c.jumpIsChain ? RuleKind::Jump : RuleKind::Module;
   }
 
   // A cached command compiled against the chains of an earlier text: its target resolution
   // must still hold.
-  static bool StillValid(Table& t, const Command& c) {
-    if (c.entryCount() == 0 || c.jumpto.empty() || IsStdLabel(c.jumpto)) return true;
-    return t.IsChain(c.jumpto) == c.jumpIsChain;
+  static bool StillValid(Table& t, const CacheEntry& e) {
+    if (!e.entry || e.jumpto.empty() || IsStdLabel(e.jumpto)) return true;
+    return t.IsChain(e.jumpto) == e.jumpIsChain;
   }
 
   bool Apply(Table& t, const Command& c, bool setCounters, struct xt_counters cnt, uint32_t lineNo, Problem* p) {
@@ -615,13 +816,20 @@ class Restorer {
     }
     if (!err) return true;
     if (err == EINVAL && (c.command & (CMD_APPEND | CMD_INSERT | CMD_REPLACE))) tokAt = c.targetToken;
+    return Refused(t, err, tokAt, c.chain, c.jumpto, c.targetToken, lineNo, p);
+  }
+
+  // The table refused a command: libiptc's message, and where in the line the word at fault is.
+  bool Refused(Table& t, int err, int tokAt, std::string_view chain, std::string_view jumpto, int targetToken,
+               uint32_t lineNo, Problem* p) {
     p->kind = "apply";
     p->err = err;
     p->line = lineNo;
     p->table = t.name();
     std::string what = TcStrerror(t.last_fn(), err);
-    if (err == EINVAL && tokAt == c.targetToken && !c.jumpto.empty()) what = "cannot jump to built-in chain " + c.jumpto;
-    p->message = (c.chain.empty() ? std::string() : c.chain + ": ") + what;
+    if (err == EINVAL && tokAt == targetToken && !jumpto.empty())
+      what = "cannot jump to built-in chain " + std::string(jumpto);
+    p->message = (chain.empty() ? std::string() : std::string(chain) + ": ") + what;
     if (tokAt >= 0) {
       // where the word at fault is (tokenized again: this is the error path)
       Tokens tok;
@@ -640,6 +848,11 @@ class Restorer {
   bool counters_;
   HandleState* state_;
   Tokens tok_;
+  uint64_t xtTicks_ = 0;  // in FastCompile/Compile during the current Prepare
+  // Commands that are not cached (not pure, or compiled against a changed chain set) live
+  // here until the restore is done, their bytes in scratch_.
+  std::deque<CacheEntry> transient_;
+  Arena scratch_;
   bool verify_ = getenv("NLKIT_IPTABLES_VERIFY") != nullptr;
   bool flushing_ = true;  // the current table request flushes (not --noflush)
   struct {
@@ -749,6 +962,7 @@ class RestoreJob : public Job {
       v.push_back(&t);
     }
     Restorer rs(nfproto, counters, state_.get());
+    rs.prefaultBlob = !dryRun;
     std::vector<std::unique_ptr<Table>> prepared;
     for (const std::string& name : order) {
       auto t = std::make_unique<Table>(nfproto, name);
@@ -850,20 +1064,15 @@ class SaveJob : public Job {
         problemTable_ = n;
         return;
       }
-      std::lock_guard<std::mutex> lock(XtMutex());
-      StdioCapture cap(true);
-      std::string ierr;
-      if (!XtUse(nfproto, &ierr)) {
-        Fail(EIO, ierr);
-        return;
-      }
-      cap.TakeOut();
-      cap.TakeErr();
+      bool ok = false;
       std::string perr;
-      bool ok = PrintTable(t, counters, &perr);
-      text_ += cap.TakeOut();
-      for (auto& w : cap.TakeErr()) warnings_.push_back(w);
-      if (!ok) {
+      bool ran = XtRun(nfproto, true, [&](StdioCapture& cap) {
+        cap.TakeOut();
+        ok = PrintTable(t, counters, &perr);
+        text_ += cap.TakeOut();
+        for (auto& w : cap.TakeErr()) warnings_.push_back(w);
+      }, &perr);
+      if (!ran || !ok) {
         Fail(EIO, perr);
         return;
       }
@@ -948,6 +1157,19 @@ LockReq LockOf(const Napi::Object& o) {
   return l;
 }
 
+// A JS string as UTF-8. An ASCII text (the usual one: its UTF-8 length is its length) is
+// copied byte for byte, which for 20 MB is several times quicker than encoding it.
+std::string TextOf(Napi::Env env, Napi::Value v) {
+  size_t len16 = 0, len8 = 0;
+  if (napi_get_value_string_utf16(env, v, nullptr, 0, &len16) == napi_ok &&
+      napi_get_value_string_utf8(env, v, nullptr, 0, &len8) == napi_ok && len8 == len16) {
+    std::string out(len8, '\0');
+    size_t copied = 0;
+    if (napi_get_value_string_latin1(env, v, &out[0], len8 + 1, &copied) == napi_ok && copied == len8) return out;
+  }
+  return v.As<Napi::String>().Utf8Value();
+}
+
 // A handle's cache can hold a few hundred thousand compiled commands: free it off the JS thread.
 void FinalizeCache(Napi::Env, std::shared_ptr<HandleState>* p) {
   std::thread([p] { delete p; }).detach();
@@ -1001,7 +1223,7 @@ Napi::Value IptablesRestore(const Napi::CallbackInfo& info) {
       ipt::TableReq tr;
       tr.name = t.Get("name").As<Napi::String>().Utf8Value();
       tr.flush = t.Get("flush").ToBoolean().Value();
-      tr.body = t.Get("body").As<Napi::String>().Utf8Value();
+      tr.body = ipt::TextOf(env, t.Get("body"));
       tr.line = t.Get("line").As<Napi::Number>().Uint32Value();
       tr.firstLine = t.Get("firstLine").As<Napi::Number>().Uint32Value();
       tr.commitLine = t.Get("commitLine").As<Napi::Number>().Uint32Value();

@@ -10,7 +10,7 @@
 namespace nlkit {
 namespace ipt {
 
-// Caller holds XtMutex, has called XtUse(family) and redirected stdout (StdioCapture):
+// Caller is inside XtRun(family, ...) with stdout captured:
 // the text goes to C's stdout. False with `error` when a rule cannot be printed.
 bool PrintTable(Table& t, bool counters, std::string* error);
 

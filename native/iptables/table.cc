@@ -17,12 +17,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 
 namespace nlkit {
 namespace ipt {
 
 namespace {
+
+void Unmap(uint8_t* p, size_t n);
 
 constexpr int kReturn = XT_RETURN;  // -NF_REPEAT - 1
 constexpr int kAccept = -NF_ACCEPT - 1;
@@ -128,7 +132,7 @@ const char* TcStrerror(Fn fn, int err) {
 }
 
 Blob::~Blob() {
-  if (p_) munmap(p_, cap_);
+  if (p_) Unmap(p_, cap_);
 }
 
 namespace {
@@ -153,18 +157,107 @@ void Blob::Give(Blob&& b) {
   if (g_pool.size() > kPoolMax) g_pool.erase(g_pool.begin());  // the smallest goes
 }
 
-bool Blob::Reserve(size_t n) {
+namespace {
+constexpr size_t kHuge = 2u << 20;
+
+uint8_t* Map(size_t size) {
+  void* m = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return m == MAP_FAILED ? nullptr : static_cast<uint8_t*>(m);
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+// Faults a fresh mapping's pages in on another thread, front to back, while the caller
+// starts filling it (kernels before 5.14 refuse MADV_POPULATE_WRITE: then the caller faults
+// as usual). A mapping is not unmapped while this runs on it (Unmap waits).
+std::mutex g_faultMu;
+std::condition_variable g_faultCv;
+std::vector<std::pair<uint8_t*, size_t>> g_faulting;
+
+void Prefault(uint8_t* p, size_t n) {
+  {
+    std::lock_guard<std::mutex> l(g_faultMu);
+    g_faulting.emplace_back(p, n);
+  }
+  auto run = [p, n] {
+    {
+      // one mapping at a time, in the order asked: the first is needed first, and the
+      // thread compiling has the other core
+      static std::mutex lane;
+      std::lock_guard<std::mutex> l(lane);
+      madvise(p, n, MADV_POPULATE_WRITE);
+    }
+    std::lock_guard<std::mutex> l(g_faultMu);
+    g_faulting.erase(std::find(g_faulting.begin(), g_faulting.end(), std::make_pair(p, n)));
+    g_faultCv.notify_all();
+  };
+  try {
+    std::thread(run).detach();
+  } catch (...) {
+    std::lock_guard<std::mutex> l(g_faultMu);  // no thread: the pages fault in as they are written
+    g_faulting.erase(std::find(g_faulting.begin(), g_faulting.end(), std::make_pair(p, n)));
+  }
+}
+
+void Unmap(uint8_t* p, size_t n) {
+  std::unique_lock<std::mutex> l(g_faultMu);
+  g_faultCv.wait(l, [&] {
+    for (const auto& f : g_faulting)
+      if (f.first < p + n && p < f.first + f.second) return false;
+    return true;
+  });
+  munmap(p, n);
+}
+}  // namespace
+
+bool Blob::Reserve(size_t n, bool prefault) {
   if (n <= cap_) return true;
-  if (p_) munmap(p_, cap_);
+  if (p_) Unmap(p_, cap_);
   p_ = nullptr;
   cap_ = 0;
-  const size_t huge = 2u << 20;
-  size_t want = (n + n / 8 + huge - 1) / huge * huge;  // some room to grow, whole huge pages
-  void* m = mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED) return false;
-  p_ = static_cast<uint8_t*>(m);
+  size_t want = (n + n / 8 + kHuge - 1) / kHuge * kHuge;  // some room to grow
+  p_ = Map(want);
+  if (!p_) return false;
   cap_ = want;
+  if (prefault) Prefault(p_, n);
   return true;
+}
+
+bool Arena::Prepare(size_t n) {
+  if (static_cast<size_t>(end_ - cur_) >= n) return true;
+  size_t size = (n + 4095) & ~size_t(4095);
+  uint8_t* m = Map(size);
+  if (!m) return false;
+  chunks_.emplace_back(m, size);
+  cur_ = m;
+  end_ = m + size;
+  used_ += size;
+  Prefault(m, size);
+  return true;
+}
+
+bool Arena::Grow(size_t n) {
+  // Chunks double from 1 MB to 16 MB: small caches stay small, large ones take few mappings.
+  // (Not in transparent huge pages: where memory is first touched, a virtual machine's for
+  // one, clearing 2 MB pages on fault costs several times what 4 kB faults do.)
+  size_t size = chunks_.empty() ? (1u << 20) : std::min<size_t>(chunks_.back().second * 2, 16u << 20);
+  if (size < n) size = (n + 4095) & ~size_t(4095);
+  uint8_t* m = Map(size);
+  if (!m) return false;
+  chunks_.emplace_back(m, size);
+  cur_ = m;
+  end_ = m + size;
+  used_ += size;
+  return true;
+}
+
+void Arena::Clear() {
+  for (auto& c : chunks_) Unmap(c.first, c.second);
+  chunks_.clear();
+  cur_ = end_ = nullptr;
+  used_ = 0;
 }
 
 uint64_t HashBytes(const void* p, size_t n) {
@@ -218,9 +311,35 @@ void ChainIndex::Reserve(size_t n) {
 
 void ChainIndex::Grow() { Reserve(used_ + 1 > slots_.size() / 2 ? slots_.size() : 0); }
 
-Chain* ChainIndex::Find(std::string_view name) const { return Find(name, HashBytes(name.data(), name.size())); }
+Chain* ChainIndex::Recent(std::string_view name) const {
+  for (Chain* c : recent_)
+    if (c && c->name.size() == name.size() && memcmp(c->name.data(), name.data(), name.size()) == 0) return c;
+  return nullptr;
+}
+
+void ChainIndex::Remember(Chain* c) const {
+  recent_[next_++ % kRecent] = c;
+}
+
+void ChainIndex::Forget() const {
+  for (Chain*& c : recent_) c = nullptr;
+}
+
+Chain* ChainIndex::Find(std::string_view name) const {
+  if (Chain* c = Recent(name)) return c;
+  Chain* c = Probe(name, HashBytes(name.data(), name.size()));
+  if (c) Remember(c);
+  return c;
+}
 
 Chain* ChainIndex::Find(std::string_view name, uint64_t h) const {
+  if (Chain* c = Recent(name)) return c;
+  Chain* c = Probe(name, h);
+  if (c) Remember(c);
+  return c;
+}
+
+Chain* ChainIndex::Probe(std::string_view name, uint64_t h) const {
   if (slots_.empty()) return nullptr;
   size_t mask = slots_.size() - 1;
   for (size_t i = h & mask;; i = (i + 1) & mask) {
@@ -231,6 +350,7 @@ Chain* ChainIndex::Find(std::string_view name, uint64_t h) const {
 }
 
 void ChainIndex::Put(Chain* c) {
+  Forget();
   if ((used_ + 1) * 2 > slots_.size()) Reserve(slots_.empty() ? 8 : slots_.size());
   uint64_t h = HashBytes(c->name.data(), c->name.size());
   size_t mask = slots_.size() - 1;
@@ -249,6 +369,7 @@ void ChainIndex::Put(Chain* c) {
 }
 
 void ChainIndex::Erase(std::string_view name) {
+  Forget();
   if (slots_.empty()) return;
   uint64_t h = HashBytes(name.data(), name.size());
   size_t mask = slots_.size() - 1;
@@ -263,6 +384,7 @@ void ChainIndex::Erase(std::string_view name) {
 }
 
 void ChainIndex::Clear() {
+  Forget();
   slots_.clear();
   used_ = 0;
 }

@@ -12,6 +12,7 @@
 // that outlives the table, and the blob is assembled in one pass.
 #pragma once
 #include <stdint.h>
+#include <string.h>
 #include <linux/netfilter/x_tables.h>
 
 #include <deque>
@@ -42,13 +43,61 @@ class Blob {
   static Blob Take();
   static void Give(Blob&& b);
   // Room for n bytes (contents not kept when it grows); false when out of memory.
-  bool Reserve(size_t n);
+  // `prefault`: a new mapping's pages are faulted in on another thread meanwhile.
+  bool Reserve(size_t n, bool prefault = false);
   uint8_t* data() { return p_; }
   size_t capacity() const { return cap_; }
 
  private:
   uint8_t* p_ = nullptr;
   size_t cap_ = 0;
+};
+
+// Bytes that never move once written, carved from large mappings: a cache of 160k
+// compiled rules is a few dozen page-fault-friendly chunks instead of a million mallocs.
+class Arena {
+ public:
+  Arena() = default;
+  ~Arena() { Clear(); }
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+  Arena(Arena&& o) noexcept { Swap(o); }
+  Arena& operator=(Arena&& o) noexcept {
+    Swap(o);
+    return *this;
+  }
+  // n bytes, 8-aligned, uninitialised; nullptr when out of memory.
+  uint8_t* Alloc(size_t n) {
+    n = (n + 7) & ~size_t(7);
+    if (static_cast<size_t>(end_ - cur_) < n && !Grow(n)) return nullptr;
+    uint8_t* p = cur_;
+    cur_ += n;
+    return p;
+  }
+  std::string_view Copy(std::string_view s) {
+    uint8_t* p = Alloc(s.size());
+    if (!p) return {};
+    memcpy(p, s.data(), s.size());
+    return std::string_view(reinterpret_cast<const char*>(p), s.size());
+  }
+  size_t used() const { return used_ - static_cast<size_t>(end_ - cur_); }
+  // Room for n more bytes in one chunk, its pages faulted in on another thread while the
+  // caller goes on (a first restore fills a 100 MB arena: its page faults then cost nothing).
+  bool Prepare(size_t n);
+  void Clear();
+  void Swap(Arena& o) noexcept {
+    std::swap(chunks_, o.chunks_);
+    std::swap(cur_, o.cur_);
+    std::swap(end_, o.end_);
+    std::swap(used_, o.used_);
+  }
+
+ private:
+  bool Grow(size_t n);
+  std::vector<std::pair<uint8_t*, size_t>> chunks_;
+  uint8_t* cur_ = nullptr;
+  uint8_t* end_ = nullptr;
+  size_t used_ = 0;  // bytes of all chunks handed out so far, including cur_..end_
 };
 
 // Which libiptc function failed, for its strerror table.
@@ -115,8 +164,18 @@ class ChainIndex {
     Chain* chain;  // nullptr: empty; kTomb: deleted
   };
   void Grow();
+  Chain* Probe(std::string_view name, uint64_t hash) const;
+  Chain* Recent(std::string_view name) const;
+  void Remember(Chain* c) const;
+  void Forget() const;
   std::vector<Slot> slots_;
   size_t used_ = 0;  // live + tombstones
+  // The chains found last: a text's lines name the same few chains one after another
+  // (a chain's rules, the chain jumped to, then that chain's rules), so most lookups end
+  // here without hashing or touching the slots.
+  static constexpr int kRecent = 4;
+  mutable Chain* recent_[kRecent] = {};
+  mutable unsigned next_ = 0;
 };
 
 class Table {

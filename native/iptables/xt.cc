@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 #include <set>
 #include <tuple>
 
@@ -73,10 +75,10 @@ struct option g_orig_opts[] = {
 int g_family = 0;
 bool g_initialised = false;
 
-// libxtables' exit_err: never prints, never exits. Leaves by longjmp to the innermost XtTry.
+// libxtables' exit_err: never prints, never exits. Leaves by longjmp to the innermost guard;
+// XtRun, the only way into libxtables, sets one before anything runs.
 [[noreturn]] void ExitErr(enum xtables_exittype status, const char* msg, ...) {
   XtJump* j = g_xt_jump;
-  if (j == nullptr) abort();  // a libxtables error outside any guarded call is a bug here
   va_list ap;
   va_start(ap, msg);
   vsnprintf(j->message, sizeof j->message, msg, ap);
@@ -130,13 +132,14 @@ struct xtables_globals g_globals = {
 
 }  // namespace
 
+namespace {
+
 std::mutex& XtMutex() {
   static std::mutex m;
   return m;
 }
 
-int XtFamily() { return g_family; }
-
+// Initialises libxtables once and selects the family for what follows.
 bool XtUse(int nfproto, std::string* error) {
   if (!g_initialised) {
     if (xtables_init_all(&g_globals, nfproto) < 0) {
@@ -157,7 +160,54 @@ bool XtUse(int nfproto, std::string* error) {
   return true;
 }
 
-StdioCapture::StdioCapture(bool captureStdout) {
+// What an unexpected exit_err may have left half done: parse buffers of the extensions and
+// the merged option table. (Nothing of this is in use between two runs.)
+void ResetParseState() {
+  for (struct xtables_match* m = xtables_matches; m; m = m->next) {
+    free(m->m);
+    m->m = nullptr;
+    m->mflags = 0;
+  }
+  for (struct xtables_target* t = xtables_targets; t; t = t->next) {
+    free(t->t);
+    t->t = nullptr;
+    t->tflags = 0;
+    t->used = 0;
+  }
+  xtables_free_opts(1);
+  optind = 0;
+}
+
+}  // namespace
+
+int XtFamily() { return g_family; }
+
+bool XtRun(int nfproto, bool captureStdout, void (*body)(void* ctx, StdioCapture& capture), void* ctx,
+           std::string* fatal) {
+  std::lock_guard<std::mutex> lock(XtMutex());
+  StdioCapture capture(captureStdout);
+  XtJump guard;
+  guard.message[0] = '\0';
+  guard.status = 0;
+  g_xt_jump = &guard;
+  if (setjmp(guard.buf) != 0) {
+    g_xt_jump = nullptr;
+    ResetParseState();
+    *fatal = std::string("libxtables failed: ") + guard.message;
+    while (!fatal->empty() && (fatal->back() == '\n' || fatal->back() == ' ')) fatal->pop_back();
+    return false;
+  }
+  if (!XtUse(nfproto, fatal)) {
+    g_xt_jump = nullptr;
+    return false;
+  }
+  capture.TakeErr();  // whatever loading the plugins printed
+  body(ctx, capture);
+  g_xt_jump = nullptr;
+  return true;
+}
+
+StdioCapture::StdioCapture(bool captureStdout) : lock_(StdioLock()) {
   fflush(stdout);
   fflush(stderr);
   if (captureStdout) {
@@ -200,6 +250,7 @@ std::string StdioCapture::TakeOut() {
 std::vector<std::string> StdioCapture::TakeErr() {
   std::vector<std::string> lines;
   if (!err_) return lines;
+  if (__fpending(err_) == 0 && errLen_ == errTaken_) return lines;  // nothing printed since (the common case)
   fflush(err_);
   std::string s(errBuf_ + errTaken_, errLen_ - errTaken_);
   errTaken_ = errLen_;
@@ -219,6 +270,7 @@ struct PluginIndex {
   bool scanned = false;
   bool usable = true;
   std::map<std::string, std::string> xt, ipt, ip6t;  // name -> first path (search order)
+  uint64_t lengths = 0;  // bit n: some plugin's name is n long (n < 64); most chain names are not
 };
 PluginIndex g_plugins;
 
@@ -261,9 +313,12 @@ void ScanPlugins() {
       if (n.size() < 4 || n.compare(n.size() - 3, 3, ".so") != 0) continue;
       n.resize(n.size() - 3);
       std::string path = dir + "/" + e->d_name;
-      if (n.rfind("libxt_", 0) == 0) g_plugins.xt.emplace(n.substr(6), path);
-      else if (n.rfind("libipt_", 0) == 0) g_plugins.ipt.emplace(n.substr(7), path);
-      else if (n.rfind("libip6t_", 0) == 0) g_plugins.ip6t.emplace(n.substr(8), path);
+      std::string name;
+      if (n.rfind("libxt_", 0) == 0) g_plugins.xt.emplace(name = n.substr(6), path);
+      else if (n.rfind("libipt_", 0) == 0) g_plugins.ipt.emplace(name = n.substr(7), path);
+      else if (n.rfind("libip6t_", 0) == 0) g_plugins.ip6t.emplace(name = n.substr(8), path);
+      else continue;
+      g_plugins.lengths |= name.size() < 64 ? uint64_t(1) << name.size() : 0;
     }
     closedir(d);
   }
@@ -318,6 +373,13 @@ void LoadCopy(const std::string& path) {
 
 void EnsurePlugin(const char* name, int nfproto) {
   if (name == nullptr || name[0] == '\0') return;
+  // The names ensured last, by family: a text uses the same few extensions on every line.
+  static char recent[2][8][XT_EXTENSION_MAXNAMELEN];
+  static unsigned nextRecent[2];
+  int f = nfproto == NFPROTO_IPV6 ? 1 : 0;
+  for (const char* r : recent[f])
+    if (strcmp(r, name) == 0) return;
+  if (strlen(name) < XT_EXTENSION_MAXNAMELEN) strcpy(recent[f][nextRecent[f]++ % 8], name);
   static std::set<std::string> ensured[2];
   std::set<std::string>& done = ensured[nfproto == NFPROTO_IPV6 ? 1 : 0];
   std::string n(name);
@@ -344,6 +406,8 @@ void EnsurePlugin(const char* name, int nfproto) {
 bool PluginMayExist(const char* name, int nfproto) {
   if (!g_plugins.scanned) ScanPlugins();
   if (!g_plugins.usable) return true;
+  size_t len = strlen(name);
+  if (len >= 64 || !(g_plugins.lengths & (uint64_t(1) << len))) return false;
   std::string n(name);
   if (g_plugins.xt.count(n)) return true;
   return nfproto == NFPROTO_IPV6 ? g_plugins.ip6t.count(n) > 0 : g_plugins.ipt.count(n) > 0;

@@ -1,13 +1,14 @@
 // libxtables glue: one process-wide lock around all of libxtables' global state, its
-// initialisation with our own xtables_globals, exit_err turned into a longjmp back to the
-// caller, and capture of what extensions print to C's stdout/stderr.
+// initialisation with our own xtables_globals, exit_err turned into a longjmp back to a
+// guard, and capture of what extensions print to C's stdout/stderr.
 #pragma once
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <mutex>
 #include <string>
 #include <vector>
+
+#include "../common/stdio_lock.h"
 
 extern "C" {
 #include <xtables.h>
@@ -16,17 +17,11 @@ extern "C" {
 namespace nlkit {
 namespace ipt {
 
-// Everything that touches libxtables (parsing, the extensions' save/print functions, getopt
-// state, the stdout/stderr swaps) holds this lock.
-std::mutex& XtMutex();
-
-// Initialises libxtables once (caller holds XtMutex) and selects the family for what
-// follows: NFPROTO_IPV4 or NFPROTO_IPV6. Returns false with a message when it cannot.
-bool XtUse(int nfproto, std::string* error);
+// The family XtRun selected: NFPROTO_IPV4 or NFPROTO_IPV6.
 int XtFamily();
 
 // exit_err lands here: the message is recorded and control returns to the setjmp of the
-// innermost XtTry. Frames between XtTry's setjmp and the failing call must be plain C.
+// innermost guard. Frames between a guard's setjmp and the failing call must be plain C.
 struct XtJump {
   jmp_buf buf;
   char message[1024];
@@ -34,9 +29,27 @@ struct XtJump {
 };
 extern XtJump* g_xt_jump;
 
-// Redirects glibc's stdout and stderr to memory buffers for its lifetime (caller holds
-// XtMutex). Node writes through libuv, not through C's FILE objects, so nothing of its own
-// is captured; fd 1 and fd 2 are never touched.
+class StdioCapture;
+
+// The only way into libxtables (parsing, the extensions' save/print functions, getopt state,
+// the stdout/stderr swaps): runs `body` holding the lock on its global state, with C's
+// stderr (and stdout when asked) captured and libxtables initialised for `nfproto`, under a
+// guard of its own. Finer guards inside catch the errors they expect; an exit_err none of
+// them catches (a libxtables error where none was expected) ends `body` there and returns
+// false with the message in *fatal. Frames left that way are not unwound (what they held is
+// lost), but the lock, the capture and libxtables' parse state are put right here: the job
+// fails, nothing aborts.
+bool XtRun(int nfproto, bool captureStdout, void (*body)(void* ctx, StdioCapture& capture), void* ctx,
+           std::string* fatal);
+template <typename F>
+bool XtRun(int nfproto, bool captureStdout, F&& body, std::string* fatal) {
+  return XtRun(
+      nfproto, captureStdout, [](void* ctx, StdioCapture& c) { (*static_cast<F*>(ctx))(c); }, &body, fatal);
+}
+
+// Redirects glibc's stdout and stderr to memory buffers for its lifetime (made by XtRun).
+// Node writes through libuv, not through C's FILE objects, so nothing of its own is
+// captured; fd 1 and fd 2 are never touched.
 class StdioCapture {
  public:
   explicit StdioCapture(bool captureStdout = true);
@@ -48,6 +61,7 @@ class StdioCapture {
   FILE* out() const { return out_; }
 
  private:
+  std::unique_lock<std::mutex> lock_;  // first member: held until the streams are restored
   FILE* savedOut_ = nullptr;
   FILE* savedErr_ = nullptr;
   FILE* out_ = nullptr;
@@ -65,9 +79,9 @@ class StdioCapture {
 // libxtables' search. Conservative: true when the directory cannot be read.
 bool PluginMayExist(const char* name, int nfproto);
 
-// Call before libxtables looks up the extension `name` for `nfproto` (caller holds
-// XtMutex): makes sure this family's variants of its plugin are registered even when the
-// other family loaded the plugin first.
+// Call before libxtables looks up the extension `name` for `nfproto` (inside XtRun): makes
+// sure this family's variants of its plugin are registered even when the other family
+// loaded the plugin first.
 void EnsurePlugin(const char* name, int nfproto);
 
 }  // namespace ipt

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/batch.h"
 #include "../common/netlink.h"
 #include "../common/worker.h"
 
@@ -116,24 +117,13 @@ class SendJob : public Job {
  public:
   SendJob(Napi::Env env, Napi::Uint8Array data, Napi::Uint32Array ends)
       : Job(env),
-        data_(Napi::Persistent(data)),
-        bytes_(data.Data()),
-        size_(data.ByteLength()),
-        ends_(ends.Data(), ends.Data() + ends.ElementLength()) {}
+        batch_(data, ends) {}
 
   void Execute() override {
     if (!t_ipvs.Open(failure)) return;
-    const size_t n = ends_.size();
+    const size_t n = batch_.ends.size();
     errnos_.assign(n, 0);
-    size_t start = 0;
-    for (uint32_t end : ends_) {
-      if (end > size_ || end < start + NLMSG_HDRLEN + GENL_HDRLEN) {
-        failure.err = EINVAL;
-        failure.message = "malformed message batch";
-        return;
-      }
-      start = end;
-    }
+    if (!batch_.Check(failure, NLMSG_HDRLEN + GENL_HDRLEN)) return;
     std::vector<char> buf(64 << 10);
     constexpr size_t kVec = 64;
     std::vector<char> slots(kVec * 4096);
@@ -142,17 +132,17 @@ class SendJob : public Job {
     size_t i = 0;
     while (i < n) {
       const size_t first = i;
-      const size_t from = first == 0 ? 0 : ends_[first - 1];
+      const size_t from = first == 0 ? 0 : batch_.ends[first - 1];
       const uint32_t base = t_ipvs.seq;
       // Every request of the chunk asks for an ack; the kernel runs them in order within
       // this one sendmsg() and queues one ack each.
-      while (i < n && (i == first || (i - first < kChunkMessages && ends_[i] - from <= kChunkBytes))) {
-        size_t at = i == 0 ? 0 : ends_[i - 1];
-        t_ipvs.Stamp(reinterpret_cast<nlmsghdr*>(bytes_ + at), base + static_cast<uint32_t>(i - first), NLM_F_ACK);
+      while (i < n && (i == first || (i - first < kChunkMessages && batch_.ends[i] - from <= kChunkBytes))) {
+        size_t at = i == 0 ? 0 : batch_.ends[i - 1];
+        t_ipvs.Stamp(reinterpret_cast<nlmsghdr*>(batch_.bytes + at), base + static_cast<uint32_t>(i - first), NLM_F_ACK);
         i++;
       }
       t_ipvs.seq += static_cast<uint32_t>(i - first);
-      if (!SendAll(failure, bytes_ + from, ends_[i - 1] - from)) return;
+      if (!SendAll(failure, batch_.bytes + from, batch_.ends[i - 1] - from)) return;
       size_t pending = i - first;
       while (pending > 0) {
         for (size_t k = 0; k < kVec; k++) {
@@ -203,10 +193,7 @@ class SendJob : public Job {
   }
 
  private:
-  Napi::Reference<Napi::Uint8Array> data_;
-  uint8_t* bytes_;
-  size_t size_;
-  std::vector<uint32_t> ends_;
+  MessageBatch batch_;
   std::vector<int32_t> errnos_;
   std::vector<std::pair<uint32_t, std::string>> messages_;
 };
@@ -215,25 +202,16 @@ class QueryJob : public Job {
  public:
   QueryJob(Napi::Env env, Napi::Uint8Array data, Napi::Uint32Array ends, bool followDests)
       : Job(env),
-        data_(Napi::Persistent(data)),
-        bytes_(data.Data()),
-        size_(data.ByteLength()),
-        ends_(ends.Data(), ends.Data() + ends.ElementLength()),
+        batch_(data, ends),
         follow_(followDests) {}
 
   void Execute() override {
     if (!t_ipvs.Open(failure)) return;
     out_ = std::make_unique<std::vector<uint8_t>>();
     recv_.resize(kRecvBuffer);
-    size_t start = 0;
-    for (uint32_t end : ends_) {
-      if (end > size_ || end < start + NLMSG_HDRLEN + GENL_HDRLEN) {
-        failure.err = EINVAL;
-        failure.message = "malformed request batch";
-        return;
-      }
-      if (!Run(bytes_ + start, end - start)) return;
-      start = end;
+    if (!batch_.Check(failure, NLMSG_HDRLEN + GENL_HDRLEN, "malformed request batch")) return;
+    for (size_t i = 0; i < batch_.ends.size(); i++) {
+      if (!Run(batch_.bytes + batch_.begin(i), batch_.ends[i] - batch_.begin(i))) return;
     }
     if (follow_ && !sectionEnds_.empty() && errnos_[0] == 0) FollowDests(sectionEnds_[0]);
   }
@@ -354,10 +332,7 @@ class QueryJob : public Job {
     }
   }
 
-  Napi::Reference<Napi::Uint8Array> data_;
-  uint8_t* bytes_;
-  size_t size_;
-  std::vector<uint32_t> ends_;
+  MessageBatch batch_;
   bool follow_;
   std::vector<char> recv_;
   std::unique_ptr<std::vector<uint8_t>> out_;

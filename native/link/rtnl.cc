@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/batch.h"
 #include "../common/netlink.h"
 #include "../common/worker.h"
 
@@ -99,20 +100,16 @@ class BatchJob : public Job {
  public:
   BatchJob(Napi::Env env, Napi::Uint8Array data, Napi::Uint32Array ends, std::string ifname)
       : Job(env),
-        data_(Napi::Persistent(data)),
-        bytes_(data.Data()),
-        size_(data.ByteLength()),
-        ends_(ends.Data(), ends.Data() + ends.ElementLength()),
+        batch_(data, ends),
         ifname_(std::move(ifname)) {}
 
  protected:
-  // The buffer stays referenced until the job is settled; TypeScript never reuses it.
   bool Prepare(size_t minLen) {
     if (!t_rtnl.Open(failure)) return false;
+    if (!batch_.Check(failure, minLen)) return false;
     size_t start = 0;
-    for (uint32_t end : ends_) {
-      if (end > size_ || end < start + minLen ||
-          reinterpret_cast<nlmsghdr*>(bytes_ + start)->nlmsg_len != end - start) {
+    for (uint32_t end : batch_.ends) {
+      if (reinterpret_cast<nlmsghdr*>(batch_.bytes + start)->nlmsg_len != end - start) {
         failure.err = EINVAL;
         failure.message = "malformed message batch";
         return false;
@@ -128,22 +125,19 @@ class BatchJob : public Job {
       return false;
     }
     start = 0;
-    for (uint32_t end : ends_) {
+    for (uint32_t end : batch_.ends) {
       if (end - start < kIndexOffset + 4) {
         failure.err = EINVAL;
         failure.message = "malformed message batch: no room for the link index";
         return false;
       }
-      memcpy(bytes_ + start + kIndexOffset, &index, 4);
+      memcpy(batch_.bytes + start + kIndexOffset, &index, 4);
       start = end;
     }
     return true;
   }
 
-  Napi::Reference<Napi::Uint8Array> data_;
-  uint8_t* bytes_;
-  size_t size_;
-  std::vector<uint32_t> ends_;
+  MessageBatch batch_;
   std::string ifname_;
   std::vector<int32_t> errnos_;
   std::vector<std::pair<uint32_t, std::string>> messages_;
@@ -165,7 +159,7 @@ class SendJob : public BatchJob {
 
   void Execute() override {
     if (!Prepare(NLMSG_HDRLEN)) return;
-    const size_t n = ends_.size();
+    const size_t n = batch_.ends.size();
     errnos_.assign(n, -1);
     constexpr size_t kVec = 64;
     constexpr size_t kSlot = 4096;
@@ -176,17 +170,17 @@ class SendJob : public BatchJob {
     bool refused = false;
     while (i < n && !refused) {
       const size_t first = i;
-      const size_t from = first == 0 ? 0 : ends_[first - 1];
+      const size_t from = first == 0 ? 0 : batch_.ends[first - 1];
       const uint32_t base = t_rtnl.seq;
       // Every request of the chunk asks for an ack; the kernel runs them in order within
       // this one sendmsg() and queues one ack each.
-      while (i < n && (i == first || (i - first < kChunkMessages && ends_[i] - from <= kChunkBytes))) {
-        size_t at = i == 0 ? 0 : ends_[i - 1];
-        t_rtnl.Stamp(reinterpret_cast<nlmsghdr*>(bytes_ + at), base + static_cast<uint32_t>(i - first), NLM_F_ACK);
+      while (i < n && (i == first || (i - first < kChunkMessages && batch_.ends[i] - from <= kChunkBytes))) {
+        size_t at = i == 0 ? 0 : batch_.ends[i - 1];
+        t_rtnl.Stamp(reinterpret_cast<nlmsghdr*>(batch_.bytes + at), base + static_cast<uint32_t>(i - first), NLM_F_ACK);
         i++;
       }
       t_rtnl.seq += static_cast<uint32_t>(i - first);
-      if (!SendAll(failure, bytes_ + from, ends_[i - 1] - from)) return;
+      if (!SendAll(failure, batch_.bytes + from, batch_.ends[i - 1] - from)) return;
       size_t pending = i - first;
       while (pending > 0) {
         for (size_t k = 0; k < kVec; k++) {
@@ -247,8 +241,8 @@ class QueryJob : public BatchJob {
     out_ = std::make_unique<std::vector<uint8_t>>();
     recv_.resize(kRecvBuffer);
     size_t start = 0;
-    for (uint32_t end : ends_) {
-      if (!Run(bytes_ + start, end - start)) return;
+    for (uint32_t end : batch_.ends) {
+      if (!Run(batch_.bytes + start, end - start)) return;
       start = end;
     }
   }

@@ -39,7 +39,7 @@ async function differential(family: Family, steps: Step[]): Promise<void> {
   await withNetns(2, async (a, b) => {
     sets(a);
     sets(b);
-    const h = iptables.open({ netns: b.path, family });
+    const h = iptables.open({ netns: b.path, family, backend: 'legacy' });
     try {
       for (const [i, s] of steps.entries()) {
         const args = [...(s.counters ? ['--counters'] : []), ...(s.noflush ? ['--noflush'] : []), ...(s.table ? ['-T', s.table] : [])];
@@ -50,7 +50,7 @@ async function differential(family: Family, steps: Step[]): Promise<void> {
         }
       }
       // nlkit reads back what the tool wrote exactly as the tool prints it
-      const ha = iptables.open({ netns: a.path, family });
+      const ha = iptables.open({ netns: a.path, family, backend: 'legacy' });
       try {
         for (const c of [false, true]) {
           assert.equal(await ha.save({ counters: c }), toolSave(a, family, c), `save${c ? ' -c' : ''} of the tool's tables differs`);

@@ -52,7 +52,7 @@ describe('iptables restore errors match iptables-legacy-restore', { skip }, () =
         family === 6 ? BASELINE.replace(/192\.0\.2\.(\d)\/32/g, '2001:db8::$1/128') : BASELINE);
 
       const before = save(b, family);
-      const h = iptables.open({ netns: b.path, family });
+      const h = iptables.open({ netns: b.path, family, backend: 'legacy' });
       try {
         await assert.rejects(h.restore(text, { counters: c.counters }), (e: unknown) => {
           assert.ok(e instanceof NlkitError, `not an NlkitError: ${String(e)}`);
@@ -78,14 +78,14 @@ describe('iptables restore errors match iptables-legacy-restore', { skip }, () =
   it('a bad rule in a later table commits nothing (iptables-restore would have committed the first)', async () => {
     const text = '*filter\n:INPUT DROP [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n*nat\n-A POSTROUTING -m nosuch -j MASQUERADE\nCOMMIT\n';
     const before = save(b);
-    await assert.rejects(iptables.open({ netns: b.path }).restore(text), (e: unknown) =>
+    await assert.rejects(iptables.open({ netns: b.path, backend: 'legacy' }).restore(text), (e: unknown) =>
       e instanceof InvalidArgumentError && e.line === 6 && (e as { committed?: string[] }).committed?.length === 0);
     assert.equal(save(b), before);
   });
 
   it('a table the kernel refuses after earlier ones committed says which committed', async () => {
     const text = '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 198.51.100.1/32 -j ACCEPT\nCOMMIT\n*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j REJECT\nCOMMIT\n';
-    const h = iptables.open({ netns: b.path });
+    const h = iptables.open({ netns: b.path, backend: 'legacy' });
     try {
       await assert.rejects(h.restore(text), (e: unknown) => {
         assert.ok(e instanceof InvalidArgumentError, String(e));
@@ -102,7 +102,7 @@ describe('iptables restore errors match iptables-legacy-restore', { skip }, () =
   });
 
   it('many bad rules in a row leave the process and the handle working', async () => {
-    const h = iptables.open({ netns: b.path });
+    const h = iptables.open({ netns: b.path, backend: 'legacy' });
     try {
       for (let i = 0; i < 200; i++) {
         const c = BAD_CASES[i % BAD_CASES.length]!;
@@ -118,7 +118,7 @@ describe('iptables restore errors match iptables-legacy-restore', { skip }, () =
   });
 
   it('a missing table is NotFoundError, a closed handle refuses', async () => {
-    const h = iptables.open({ netns: b.path });
+    const h = iptables.open({ netns: b.path, backend: 'legacy' });
     await assert.rejects(h.restore('*nosuchtable\nCOMMIT\n'), (e: unknown) => e instanceof NotFoundError && (e as { line?: number }).line === 1);
     await assert.rejects(h.save({ table: 'nosuchtable' }), NotFoundError);
     await h.close();
@@ -126,11 +126,11 @@ describe('iptables restore errors match iptables-legacy-restore', { skip }, () =
   });
 
   it('bad options are refused before anything runs', async () => {
-    const h = iptables.open({ netns: b.path });
+    const h = iptables.open({ netns: b.path, backend: 'legacy' });
     try {
       await assert.rejects(h.restore(BASELINE, { wait: -1 }), InvalidArgumentError);
       await assert.rejects(h.restore(BASELINE, { waitInterval: 0 }), InvalidArgumentError);
-      assert.throws(() => iptables.open({ netns: b.path, family: 5 as 4 }), InvalidArgumentError);
+      assert.throws(() => iptables.open({ netns: b.path, family: 5 as 4, backend: 'legacy' }), InvalidArgumentError);
     } finally {
       await h.close();
     }

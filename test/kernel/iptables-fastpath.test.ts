@@ -36,7 +36,7 @@ describe('the fast path compiles exactly what iptables\' parser compiles', { ski
     ['kube-proxy tables', 4, () => kubeProxyNat({ services: 300, endpoints: 3, filter: true })],
   ] as const) {
     it(name, async () => {
-      const h = iptables.open({ netns: ns.path, family });
+      const h = iptables.open({ netns: ns.path, family, backend: 'legacy' });
       try {
         const r = await h.restore(text());
         assert.ok(r.stats.fast > 0, 'nothing went through the fast path');
@@ -47,7 +47,7 @@ describe('the fast path compiles exactly what iptables\' parser compiles', { ski
   }
 
   it('odd spellings, negations and interfaces', async () => {
-    const h = iptables.open({ netns: ns.path });
+    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
     const lines = [
       '-A INPUT ! -s 10.0.0.1 ! -d 10.0.0.0/8 ! -p tcp -j ACCEPT',
       '-A INPUT -p TCP -m tcp ! --dport 22 --sport 1024:65535 -j ACCEPT',
@@ -76,7 +76,7 @@ describe('the fast path compiles exactly what iptables\' parser compiles', { ski
   });
 
   it('lines the fast path gives up on fail exactly as before', async () => {
-    const h = iptables.open({ netns: ns.path });
+    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
     try {
       for (const c of BAD_CASES) {
         if (c.family === 6) continue;

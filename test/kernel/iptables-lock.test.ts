@@ -43,7 +43,7 @@ describe('the xtables lock', { skip }, () => {
 
   it('wait: 0 fails at once with LockTimeoutError naming the path and the holder', async () => {
     const p = await holder(5);
-    const h = iptables.open({ netns: ns.path });
+    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
     try {
       const t0 = performance.now();
       await assert.rejects(h.restore('*filter\n-A NLKIT -j RETURN\nCOMMIT\n', { noflush: true, wait: 0 }), (e: unknown) => {
@@ -63,7 +63,7 @@ describe('the xtables lock', { skip }, () => {
 
   it('wait: 5 succeeds once the holder lets go, without blocking the event loop', async () => {
     const p = await holder(1);
-    const h = iptables.open({ netns: ns.path });
+    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
     let ticks = 0;
     const timer = setInterval(() => ticks++, 50);
     try {
@@ -82,7 +82,7 @@ describe('the xtables lock', { skip }, () => {
 
   it('a short wait runs out with LockTimeoutError', async () => {
     const p = await holder(5);
-    const h = iptables.open({ netns: ns.path });
+    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
     try {
       const t0 = performance.now();
       await assert.rejects(h.restore('*filter\nCOMMIT\n', { wait: 0.3 }), LockTimeoutError);
@@ -95,7 +95,7 @@ describe('the xtables lock', { skip }, () => {
 
   it('concurrent iptables-legacy -A calls during nlkit commits lose no rule', async () => {
     ns.run('iptables-legacy-restore', ['--noflush'], '*filter\n:TOOL - [0:0]\n:NLKIT - [0:0]\nCOMMIT\n');
-    const h = iptables.open({ netns: ns.path });
+    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
     const TOOLS = 40, COMMITS = 25;
     try {
       const tools = Array.from({ length: TOOLS }, (_, i) => {
@@ -116,7 +116,7 @@ describe('the xtables lock', { skip }, () => {
   });
 
   it('withLock holds the lock for other tools; restores inside do not wait for it', async () => {
-    const h = iptables.open({ netns: ns.path });
+    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
     try {
       await h.withLock(async () => {
         const r = ns.try('iptables-legacy', ['-w', '1', '-S']);
@@ -132,8 +132,8 @@ describe('the xtables lock', { skip }, () => {
 
   it('two writers without the lock: a commit that finds the table changed starts again and loses nothing', async () => {
     ns.run('iptables-legacy-restore', ['--noflush'], '*filter\n:RACE - [0:0]\nCOMMIT\n');
-    const a = iptables.open({ netns: ns.path });
-    const b = iptables.open({ netns: ns.path });
+    const a = iptables.open({ netns: ns.path, backend: 'legacy' });
+    const b = iptables.open({ netns: ns.path, backend: 'legacy' });
     let attempts = 0;
     try {
       // inside withLock nlkit's own restores skip the lock: the two handles race for real
