@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
 import { Handle, type OpenOptions } from '../handle.js';
-import { InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { ExistsError, InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError } from '../errors.js';
 import { binding, type IpsetExecResult, type RawWorker, type SendResult } from '../native.js';
 import { kernelError } from './kernel-errors.js';
 import { Cmd, IPSET_ERR_EXIST, simpleMessage, type Batch } from './wire.js';
@@ -8,6 +8,7 @@ import { ipsetError } from './errors.js';
 import { formatCreate, parseList, type KnownSet } from './syntax.js';
 import { adtEntries, compileRestorePlan, testMessage } from './encode.js';
 import type { CreateOptions, Entry, SetInfo, SetType } from './types.js';
+import { canonicalEntries, planIpsetSync, type IpsetSyncOptions, type IpsetSyncResult } from './sync.js';
 
 export interface ExistOption {
   /** Like `ipset -exist`: no error for a set/entry that already exists (or is already gone). */
@@ -234,6 +235,59 @@ export class IpsetHandle extends Handle {
     });
   }
 
+  /**
+   * Makes a set's members equal to `entries`, changing only the difference: one batch of
+   * deletes, one of adds, and the members whose extensions (comment, timeout, skbinfo,
+   * nomatch) differ added again with -exist. Untouched members keep their counters and
+   * timeouts. Not atomic: between the two batches packets see the old members minus the
+   * deleted ones (replace() swaps atomically but resets every member). Without `create`, a
+   * missing set is a NotFoundError.
+   */
+  sync(name: string, entries: Entry[], opts: IpsetSyncOptions = {}): Promise<IpsetSyncResult> {
+    const op = 'ipset.sync';
+    try {
+      checkName(name, op);
+      // With `create` the type is known: the entries are checked before the kernel is asked.
+      if (opts.create) {
+        canonicalEntries(entries, { type: opts.create.type, family: opts.create.options?.family ?? 'inet', ...maskOptions(opts.create.options ?? {}) }, op);
+      } else if (!Array.isArray(entries)) {
+        throw new InvalidArgumentError(`${op}: expects an array of entries`, { op, subsystem: 'ipset' });
+      }
+    } catch (e) {
+      return this.run(op, () => Promise.reject(e));
+    }
+    return this.run(op, async () => {
+      let created = false;
+      let info: SetInfo | undefined;
+      try {
+        info = parseList((await this.exec(op, `list ${name}\n`)).output)[0];
+      } catch (e) {
+        if (!(e instanceof NotFoundError) || !opts.create) throw e;
+      }
+      if (!info) {
+        if (!opts.create) throw new NotFoundError(`${op}: set ${name} not found`, { op, subsystem: 'ipset' });
+        await this.exec(op, formatCreate(name, opts.create.type, opts.create.options ?? {}) + '\n');
+        created = true;
+        info = parseList((await this.exec(op, `list ${name}\n`)).output)[0]!;
+      } else if (opts.create && opts.create.type !== info.type) {
+        throw new ExistsError(`${op}: set ${name} exists with type ${info.type}, not ${opts.create.type}`, { op, subsystem: 'ipset' });
+      }
+      const known = knownOf(info);
+      const h = info.header;
+      const plan = planIpsetSync(info.members ?? [], entries, {
+        type: info.type, family: known.family, ...maskOptions(h as CreateOptions),
+      });
+      const sets = known.type === 'list:set' ? { sets: await this.knownAll(op) } : {};
+      // Both batches are encoded (and so checked against the set) before either is sent.
+      const adds = plan.update.length ? plan.add.concat(plan.update) : plan.add;
+      const delBatch = plan.del.length ? adtEntries(Cmd.Del, name, known, plan.del, { exist: true, op, ...sets }) : undefined;
+      const addBatch = adds.length ? adtEntries(Cmd.Add, name, known, adds, { exist: true, op, ...sets }) : undefined;
+      if (delBatch) await this.send(op, delBatch, Cmd.Del, known.type);
+      if (addBatch) await this.send(op, addBatch, Cmd.Add, known.type);
+      return { added: plan.add.length, removed: plan.del.length, updated: plan.update.length, unchanged: plan.unchanged, created };
+    });
+  }
+
   private async adt(which: 'add' | 'del', name: string, entries: Entry | Entry[], exist: boolean): Promise<void> {
     const op = `ipset.${which}`;
     const list = Array.isArray(entries) ? entries : [entries];
@@ -270,8 +324,10 @@ export class IpsetHandle extends Handle {
   }
 
   private async dropQuietly(names: string[]): Promise<void> {
-    const text = names.map((n) => `destroy ${n}`).join('\n') + '\n';
-    await this.exec('ipset.rollback', text).catch(() => undefined);
+    // One call per set, since a text stops at its first error; all flushed first, since a
+    // created list:set holding another created set keeps that one from being destroyed.
+    for (const n of names) await this.exec('ipset.rollback', `flush ${n}\n`).catch(() => undefined);
+    for (const n of names) await this.exec('ipset.rollback', `destroy ${n}\n`).catch(() => undefined);
   }
 }
 
@@ -315,4 +371,9 @@ function atLine(e: unknown, map: (line: number) => number): unknown {
     err.message = err.message.replace(/^([\w.]+: )/, `$1line ${err.line}: `);
   }
   return e;
+}
+
+/** The header options that change how members are stored (netmask, markmask). */
+function maskOptions(o: CreateOptions): { netmask?: number | string; markmask?: number } {
+  return { ...(o.netmask !== undefined ? { netmask: o.netmask } : {}), ...(o.markmask !== undefined ? { markmask: o.markmask } : {}) };
 }

@@ -3,10 +3,13 @@
 import type { OpenOptions } from '../handle.js';
 import { IpsetHandle, type ExistOption, type ListOptions } from './handle.js';
 import type { CreateOptions, Entry, SetInfo, SetType } from './types.js';
+import type { IpsetSyncOptions } from './sync.js';
 
 export { IpsetHandle } from './handle.js';
 export type { ExistOption, ListOptions } from './handle.js';
 export * from './types.js';
+export { planIpsetSync } from './sync.js';
+export type { IpsetSyncOptions, IpsetSyncPlan, IpsetSyncResult, IpsetSyncTarget } from './sync.js';
 
 let shared: IpsetHandle | undefined;
 const handle = (): IpsetHandle => (shared && !shared.closed ? shared : (shared = new IpsetHandle()));
@@ -30,3 +33,4 @@ export const names = () => handle().names();
 export const save = (name?: string) => handle().save(name);
 export const restore = (text: string, o?: ExistOption) => handle().restore(text, o);
 export const replace = (name: string, entries: Entry[]) => handle().replace(name, entries);
+export const sync = (name: string, entries: Entry[], o?: IpsetSyncOptions) => handle().sync(name, entries, o);

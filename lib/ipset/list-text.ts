@@ -1,5 +1,6 @@
 // Reads what `ipset list` and `ipset save` print (session.c list_create()/list_adt(): the
 // header options and each member's extensions follow the type's create/add argument order).
+import { InvalidArgumentError } from '../errors.js';
 import type { Member, SetHeader, SetInfo, SetType } from './types.js';
 
 /** A member as listed, with the hash:net,iface `wildcard` flag (not in Member yet). */
@@ -35,6 +36,12 @@ export function parseHeader(text: string): SetHeader {
   return h;
 }
 
+/** A 64-bit counter as ipset prints it; anything else is not ipset's output. */
+function counter(key: string, v: string): bigint {
+  if (!/^[0-9]{1,20}$/.test(v)) throw new InvalidArgumentError(`${key} ${JSON.stringify(v)} is not a counter`, { subsystem: 'ipset', argument: v });
+  return BigInt(v);
+}
+
 /** One member line (without the `add NAME ` of save output). */
 export function parseMember(line: string): ListedMember {
   let sp = line.indexOf(' ');
@@ -63,8 +70,8 @@ export function parseMember(line: string): ListedMember {
       const v = line.slice(b + 1, vb);
       switch (key) {
         case 'timeout': m.timeout = Number(v); break;
-        case 'packets': m.packets = BigInt(v); break;
-        case 'bytes': m.bytes = BigInt(v); break;
+        case 'packets': m.packets = counter(key, v); break;
+        case 'bytes': m.bytes = counter(key, v); break;
         case 'skbmark': m.skbmark = v; break;
         case 'skbprio': m.skbprio = v; break;
         case 'skbqueue': m.skbqueue = Number(v); break;

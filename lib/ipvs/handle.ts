@@ -15,6 +15,7 @@ import {
 import {
   AF_INET, CmdAttr, Cmd, DaemonAttr, GenlWriter, InfoAttr, forEachNest, parseDaemon, parseDest, parseService, topAttrs,
 } from './wire.js';
+import { diffIpvs, normalizeDesired, type IpvsSyncResult, type SyncInput, type SyncOptions } from './sync.js';
 import type {
   ApplyOp, ApplyResult, Daemon, DaemonConfig, DaemonState, Destination, DestinationInput, DestinationKey, DrainOptions,
   DrainResult, Info, ListOptions, Service, ServiceInput, ServiceKey, Timeouts,
@@ -317,6 +318,66 @@ export class IpvsHandle extends Handle {
       for (const r of rs) if (!r.ok) withSite(r.error, site);
       return rs;
     });
+  }
+
+  // ---- desired state --------------------------------------------------------------------
+
+  /**
+   * Makes the kernel's services and real servers equal to `services`: reads them in one dump,
+   * and sends only the difference as one batch (deleted services, new ones, changed
+   * attributes, then real servers). What is unchanged is not touched, so its counters and
+   * connections stay. The whole list is validated before anything is sent. If the kernel
+   * refuses some operations, the others still apply and the call rejects with the first
+   * refusal, carrying `failures` (each operation with its error) and `result`.
+   */
+  sync(services: SyncInput, opts: SyncOptions = {}): Promise<IpvsSyncResult> {
+    const op = 'ipvs.sync';
+    let desired: ReturnType<typeof normalizeDesired>;
+    try {
+      desired = normalizeDesired(services, op);
+    } catch (e) {
+      return this.rejected(op, e);
+    }
+    return this.run(op, async () => {
+      const plan = diffIpvs(await this.dump(op), desired, opts);
+      const result: IpvsSyncResult = { services: plan.services, destinations: plan.destinations, ops: plan.ops, unchanged: plan.unchanged };
+      if (opts.dryRun || plan.ops === 0) return result;
+      const items = prepare(op, plan.operations);
+      const rs = await this.native(op, (wk) => this.sendItems(op, wk, items));
+      const failures: { operation: ApplyOp; error: NlkitError }[] = [];
+      rs.forEach((r, i) => {
+        if (r.ok) return;
+        const o = plan.operations[i]!;
+        failures.push({ operation: o, error: r.error });
+        const counts = o.op.endsWith('Service') ? result.services : result.destinations;
+        if (o.op.startsWith('add')) counts.added--;
+        else if (o.op.startsWith('update')) counts.updated--;
+        else counts.deleted--;
+      });
+      if (failures.length === 0) return result;
+      const first = failures[0]!.error;
+      if (failures.length > 1) first.message += ` (and ${failures.length - 1} more of ${plan.ops} operations failed; see .failures)`;
+      Object.assign(first, { failures, result });
+      throw first;
+    });
+  }
+
+  /** Every service with its real servers, in one dump (listServices() inside a queued operation). */
+  private async dump(op: string): Promise<Service[]> {
+    const w = new GenlWriter(64);
+    w.begin(Cmd.GetService, true);
+    w.end();
+    for (let attempt = 1; ; attempt++) {
+      const r = await this.native(op, (wk) => this.query(wk, w, true));
+      if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd: Cmd.GetService });
+      const out = r.interrupted ? undefined : parseListing(r, true, false);
+      if (out) return out;
+      if (attempt >= DUMP_RETRIES) {
+        throw new ConcurrentModificationError(
+          `${op}: the services changed during the dump ${DUMP_RETRIES} times in a row (NLM_F_DUMP_INTR or a service seen twice)`,
+          { op, subsystem: 'ipvs' });
+      }
+    }
   }
 
   // ---- plumbing -------------------------------------------------------------------------

@@ -6,11 +6,14 @@ import type {
   ApplyOp, DaemonConfig, DaemonState, DestinationInput, DestinationKey, DrainOptions, ListOptions, ServiceInput,
   ServiceKey, Timeouts,
 } from './types.js';
+import type { SyncInput, SyncOptions } from './sync.js';
 
 export { IpvsHandle } from './handle.js';
 export * from './types.js';
 export { formatIpvsadm, parseIpvsadm } from './ipvsadm-text.js';
 export { SCHEDULERS } from './validate.js';
+export { planIpvsSync } from './sync.js';
+export type { DesiredDestination, DesiredService, IpvsSyncPlan, IpvsSyncResult, SyncCounts, SyncInput, SyncOptions } from './sync.js';
 
 let shared: IpvsHandle | undefined;
 const handle = (): IpvsHandle => (shared && !shared.closed ? shared : (shared = new IpvsHandle()));
@@ -36,3 +39,4 @@ export const stopDaemon = (s: DaemonState | { state: DaemonState }) => handle().
 export const listDaemons = () => handle().listDaemons();
 export const apply = (ops: ApplyOp[]) => handle().apply(ops);
 export const drain = (k: ServiceKey, d: DestinationKey, o?: DrainOptions) => handle().drain(k, d, o);
+export const sync = (services: SyncInput, o?: SyncOptions) => handle().sync(services, o);

@@ -10,10 +10,19 @@ const PROTO_OPTS: Record<string, 'tcp' | 'udp' | 'sctp'> = {
 };
 const FWD_OPTS: Record<string, Forward> = { '-m': 'masq', '--masquerading': 'masq', '-g': 'route', '--gatewaying': 'route', '-i': 'tunnel', '--ipip': 'tunnel' };
 
-function splitHostPort(s: string): { address: string; port: number } {
+type Fail = (why: string) => InvalidArgumentError;
+
+/** An integer in [min, max], as ipvsadm itself would have printed it. */
+function int(v: string, min: number, max: number, what: string, fail: Fail): number {
+  const n = /^-?\d+$/.test(v) ? Number(v) : NaN;
+  if (!(n >= min && n <= max)) throw fail(`${what} ${v} is not an integer in ${min}..${max}`);
+  return n;
+}
+
+function splitHostPort(s: string, fail: Fail): { address: string; port: number } {
   const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:]+)(?::(\d+))?$/.exec(s);
-  if (!m) throw new Error(`bad address ${s}`);
-  return { address: parseAddress(m[1])?.text ?? m[1]!, port: m[2] === undefined ? 0 : Number(m[2]) };
+  if (!m) throw fail(`bad address ${s}`);
+  return { address: parseAddress(m[1])?.text ?? m[1]!, port: m[2] === undefined ? 0 : int(m[2], 0, 65535, 'port', fail) };
 }
 
 type Svc = Service & { destinations: Destination[] };
@@ -27,7 +36,7 @@ export function parseIpvsadm(text: string): Svc[] {
     const line = lines[n]!.trim();
     if (!line || line.startsWith('#')) continue;
     const t = line.split(/\s+/);
-    const fail = (why: string) => new InvalidArgumentError(`ipvsadm text line ${n + 1}: ${why}`, { line: n + 1, subsystem: 'ipvs', op: 'ipvs.parseIpvsadm' });
+    const fail: Fail = (why: string) => new InvalidArgumentError(`ipvsadm text line ${n + 1}: ${why}`, { line: n + 1, subsystem: 'ipvs', op: 'ipvs.parseIpvsadm' });
     const cmd = t[0];
     let key: string | undefined, base: Record<string, unknown> = {};
     let inet6 = false;
@@ -43,27 +52,27 @@ export function parseIpvsadm(text: string): Svc[] {
         return v;
       };
       if (o in PROTO_OPTS) {
-        const hp = splitHostPort(arg());
+        const hp = splitHostPort(arg(), fail);
         base = { protocol: PROTO_OPTS[o], ...hp };
       } else if (o === '-f' || o === '--fwmark-service') {
-        const v = Number(arg());
+        const v = int(arg(), -(2 ** 31), 2 ** 32 - 1, 'firewall mark', fail);
         base = { fwmark: v < 0 ? v + 2 ** 32 : v };
       } else if (o === '-6' || o === '--ipv6') inet6 = true;
       else if (o === '-s' || o === '--scheduler') sched = arg();
       else if (o === '-p' || o === '--persistent') {
         persistent = 300;
-        if (t[i + 1] !== undefined && /^\d+$/.test(t[i + 1]!)) persistent = Number(t[++i]);
+        if (t[i + 1] !== undefined && /^\d+$/.test(t[i + 1]!)) persistent = int(t[++i]!, 0, 2 ** 32 - 1, 'persistence timeout', fail);
       } else if (o === '-M' || o === '--netmask') mask = arg();
       else if (o === '--pe') pe = arg();
       else if (o === '-o' || o === '--ops') onePacket = true;
       else if (o === '-b' || o === '--sched-flags') flags = arg().split(',');
       else if (o === '-r' || o === '--real-server') real = arg();
       else if (o in FWD_OPTS) fwd = FWD_OPTS[o]!;
-      else if (o === '-w' || o === '--weight') weight = Number(arg());
-      else if (o === '-x' || o === '--u-threshold') ut = Number(arg());
-      else if (o === '-y' || o === '--l-threshold') lt = Number(arg());
+      else if (o === '-w' || o === '--weight') weight = int(arg(), 0, 2 ** 31 - 1, 'weight', fail);
+      else if (o === '-x' || o === '--u-threshold') ut = int(arg(), 0, 2 ** 32 - 1, 'upper threshold', fail);
+      else if (o === '-y' || o === '--l-threshold') lt = int(arg(), 0, 2 ** 32 - 1, 'lower threshold', fail);
       else if (o === '--tun-type') tunType = arg() as TunnelType;
-      else if (o === '--tun-port') tunPort = Number(arg());
+      else if (o === '--tun-port') tunPort = int(arg(), 0, 65535, 'tunnel port', fail);
       else if (o === '--tun-nocsum') csum = 'none';
       else if (o === '--tun-csum') csum = 'csum';
       else if (o === '--tun-remcsum') csum = 'remcsum';
@@ -81,7 +90,7 @@ export function parseIpvsadm(text: string): Svc[] {
       const fl: ServiceFlag[] = [];
       if (persistent !== undefined) {
         fl.push('persistent');
-        s.persistence = { timeout: persistent, netmask: base.family === 'inet6' ? Number(mask ?? 128) : mask ?? '255.255.255.255' };
+        s.persistence = { timeout: persistent, netmask: base.family === 'inet6' ? int(mask ?? '128', 0, 128, 'netmask', fail) : mask ?? '255.255.255.255' };
         if (pe) s.persistence.engine = pe;
       }
       fl.push('hashed');
@@ -95,7 +104,7 @@ export function parseIpvsadm(text: string): Svc[] {
       const s = byKey.get(key);
       if (!s) throw fail(`real server for unknown service ${key}`);
       if (!real) throw fail('-a needs -r');
-      const hp = splitHostPort(real);
+      const hp = splitHostPort(real, fail);
       const d: Destination = {
         address: hp.address, port: hp.port, family: hp.address.includes(':') ? 'inet6' : 'inet', weight, forward: fwd,
         upperThreshold: ut, lowerThreshold: lt, activeConnections: 0, inactiveConnections: 0, persistentConnections: 0,
