@@ -93,8 +93,37 @@ export class LockTimeoutError extends NlkitError {
   protected override defaultCode() { return 'ETIMEDOUT'; }
 }
 
+export interface TransactionFailure {
+  /** The queued operation that failed (a PlannedOp of lib/transaction/types.ts), when one did. */
+  op?: { index: number; op: string; summary: string };
+  /** Why it failed. */
+  error: NlkitError;
+}
+
+export interface TransactionErrorOptions extends NlkitErrorOptions {
+  failed?: TransactionFailure;
+  rolledBack?: boolean;
+  undone?: string[];
+  undoErrors?: NlkitError[];
+}
+
+/**
+ * A transaction failed after it had started changing the kernel. `rolledBack`: the state found
+ * before it was restored completely; otherwise `undoErrors` says which undo steps failed.
+ */
 export class TransactionError extends NlkitError {
-  rolledBack: string[] = [];
+  failed?: TransactionFailure;
+  rolledBack = false;
+  /** What was undone, in order, in the words of the system tools. */
+  undone: string[] = [];
+  undoErrors: NlkitError[] = [];
+  constructor(message: string, opts: TransactionErrorOptions = {}) {
+    super(message, opts);
+    if (opts.failed) this.failed = opts.failed;
+    this.rolledBack = opts.rolledBack ?? false;
+    this.undone = opts.undone ?? [];
+    this.undoErrors = opts.undoErrors ?? [];
+  }
 }
 
 /** A handle that was closed, or whose namespace could not be entered. */

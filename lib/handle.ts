@@ -43,7 +43,11 @@ export abstract class Handle {
   close(): Promise<void> {
     // The worker runs its queue in order: once every call is queued, its close barrier
     // settles after all of them.
-    this.#closing ??= this.#turn.then(() => this.worker.close());
+    this.#closing ??= this.#turn.then(() => this.worker.close()).catch((e: unknown) => {
+      // A worker that never entered its namespace has ended already; its operations said why.
+      if (isNativeFailure(e) && e.kind === 'netns') return;
+      throw this.toError(`${this.subsystem}.close`, e);
+    });
     return this.#closing;
   }
 

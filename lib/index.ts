@@ -4,3 +4,5 @@ export * as ipvs from './ipvs/index.js';
 export * as link from './link/index.js';
 export * from './errors.js';
 export type { OpenOptions } from './handle.js';
+export { transaction } from './transaction.js';
+export type * from './transaction/types.js';
