@@ -1,5 +1,5 @@
-// `npm run demo`: builds an ipset in a throwaway network namespace with nlkit, shows what
-// the system's own `ipset list` sees there, and removes the namespace.
+// `npx tsx examples/ipset-demo.ts`: builds an ipset in a throwaway network namespace with
+// nlkit, shows what the system's own `ipset list` sees there, and removes the namespace.
 import { execFileSync } from 'node:child_process';
 import { ipset } from '../lib/index.js';
 

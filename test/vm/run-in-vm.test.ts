@@ -11,6 +11,8 @@ import { hostHasIpvs, inVm, vmSkipReason } from '../helpers/vm.js';
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 // Every real-kernel test file, so IPVS tests added later run here too.
 const files = readdirSync(`${repo}/test/kernel`).filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/kernel/${f}`);
+// And the end-to-end tests: the example proxy's ipvs mode needs IPVS too.
+files.push(...readdirSync(`${repo}/test/e2e`).filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/e2e/${f}`));
 // All of test/kernel takes longer than run.sh's default limit under emulation.
 const vmTimeout = Number(process.env.NLKIT_VM_TIMEOUT ?? 1800);
 

@@ -1,0 +1,189 @@
+// The agent: turns a config into kernel state, one transaction per change, in one of two modes.
+// `iptables`: the nat table alone (iptables-mode.ts). `ipvs`: IPVS services, the
+// KUBE-CLUSTER-IP set and constant nat rules in one transaction, plus the service addresses on
+// the dummy kube-ipvs0 (ipvs-mode.ts). Either way, a change the kernel refuses leaves the state
+// as it was before it, and the proxy keeps serving the last config that applied.
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { TransactionError, iptables, link, transaction } from '../../lib/index.js';
+import type { TransactionResult } from '../../lib/transaction.js';
+import type { ProxyConfig } from './config.js';
+import { readNat } from './chains.js';
+import { describeChanges } from './diff.js';
+import { iptablesModeRules } from './iptables-mode.js';
+import { CLUSTER_IP_SET, CLUSTER_IP_SET_TYPE, DUMMY, ipvsModeRules, ipvsPlan } from './ipvs-mode.js';
+
+export type Mode = 'iptables' | 'ipvs';
+
+export interface ProxyOptions {
+  mode: Mode;
+  /** Network namespace to program (default: our own). */
+  netns?: string;
+  /** Where log lines go (default console.log). */
+  log?: (line: string) => void;
+  /** Seconds to wait for the xtables lock (default: as long as it takes). */
+  wait?: number | true;
+}
+
+export interface ApplyReport {
+  /** 1, 2, ... per config applied. */
+  generation: number;
+  changes: string[];
+  /** Wall clock of the whole change, and the transaction's own split. */
+  ms: number;
+  transaction?: TransactionResult['timings'];
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+
+export class ServiceProxy {
+  readonly mode: Mode;
+  readonly netns: string | undefined;
+  private readonly log: (line: string) => void;
+  private readonly wait: number | true;
+  private current?: ProxyConfig;
+  private generation = 0;
+  private prepared = false;
+  /** The masquerade settings the ipvs mode's nat rules were last written for. */
+  private masq?: string;
+  /** Changes run one at a time, in the order they were asked for. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: ProxyOptions) {
+    this.mode = opts.mode;
+    this.netns = opts.netns;
+    this.log = opts.log ?? ((l) => console.log(l));
+    this.wait = opts.wait ?? true;
+  }
+
+  /** The last config that applied. */
+  get config(): ProxyConfig | undefined {
+    return this.current;
+  }
+
+  /** Makes the kernel serve `config`; rejects (with the state unchanged) when it cannot. */
+  apply(config: ProxyConfig): Promise<ApplyReport> {
+    const run = this.queue.then(() => this.applyNow(config));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(config: ProxyConfig): Promise<ApplyReport> {
+    const start = performance.now();
+    const changes = describeChanges(this.current, config, this.mode === 'ipvs');
+    let result: TransactionResult;
+    try {
+      result = this.mode === 'iptables' ? await this.applyIptables(config) : await this.applyIpvs(config);
+    } catch (e) {
+      // Validation errors touch nothing; a transaction says whether it put back what it found.
+      const state = e instanceof TransactionError && !e.rolledBack ? 'ROLLBACK INCOMPLETE, the kernel state may be partly changed' : 'state unchanged';
+      this.log(`[${this.mode}] change refused after ${round(performance.now() - start)} ms, ${state}: ${(e as Error).message}`);
+      throw e;
+    }
+    this.current = config;
+    const report: ApplyReport = { generation: ++this.generation, changes, ms: performance.now() - start, transaction: result.timings };
+    const t = result.timings;
+    this.log(`[${this.mode}] #${report.generation} applied in ${round(report.ms)} ms (transaction ${round(t.totalMs)} ms: ` +
+      `validate ${round(t.validateMs)}, lock ${round(t.lockMs)}, snapshot ${round(t.snapshotMs)}, apply ${round(t.applyMs)})` +
+      (changes.length ? '' : ': no change'));
+    for (const c of changes) this.log(`  ${c}`);
+    return report;
+  }
+
+  private txOptions() {
+    return { netns: this.netns, wait: this.wait, iptables: { backend: 'legacy' as const } };
+  }
+
+  /** The nat table now: what our rules must replace, and which of our chains went stale. */
+  private async natState() {
+    const h = iptables.open({ netns: this.netns, backend: 'legacy' });
+    try {
+      return readNat(await h.save({ table: 'nat' }));
+    } finally {
+      await h.close();
+    }
+  }
+
+  private async applyIptables(config: ProxyConfig): Promise<TransactionResult> {
+    const text = iptablesModeRules(config, await this.natState());
+    return transaction((tx) => {
+      tx.iptables.restore(text, { noflush: true, table: 'nat' });
+    }, this.txOptions());
+  }
+
+  /** Once per proxy: what the ipvs mode needs besides the transaction's subsystems. */
+  private async prepareIpvs(): Promise<void> {
+    if (this.prepared) return;
+    // IPVS keeps conntrack entries for what it forwards, so the nat table's MASQUERADE sees them.
+    const sysctl = 'net.ipv4.vs.conntrack=1';
+    if (this.netns) await promisify(execFile)('ip', ['netns', 'exec', this.netns, 'sysctl', '-qw', sysctl]);
+    else await writeFile('/proc/sys/net/ipv4/vs/conntrack', '1');
+    const h = link.open({ netns: this.netns });
+    try {
+      await h.addDummy(DUMMY, { exist: true });
+    } finally {
+      await h.close();
+    }
+    this.prepared = true;
+  }
+
+  private async applyIpvs(config: ProxyConfig): Promise<TransactionResult> {
+    await this.prepareIpvs();
+    const plan = ipvsPlan(config);
+    // The nat rules change only with the masquerade settings: most changes leave iptables alone.
+    const masq = `${config.masqueradeAll} ${config.clusterCIDR}`;
+    const rules = masq === this.masq ? undefined : ipvsModeRules(config, await this.natState());
+    const links = link.open({ netns: this.netns });
+    try {
+      // Addresses are not part of the transaction: new ones go up before it (IPVS only sees
+      // packets the node accepts as its own), old ones come down after it, and on failure the
+      // ones just added come down again.
+      const had = new Set((await links.listAddresses(DUMMY)).map((a) => a.address));
+      const added = plan.addresses.filter((a) => !had.has(a));
+      if (added.length) await links.addAddresses(DUMMY, added);
+      let result: TransactionResult;
+      try {
+        result = await transaction((tx) => {
+          tx.ipset.sync(CLUSTER_IP_SET, plan.clusterIPs, { create: { type: CLUSTER_IP_SET_TYPE } });
+          // The proxy owns the namespace's IPVS table: services it does not list are removed.
+          tx.ipvs.sync(plan.services);
+          if (rules) tx.iptables.restore(rules, { noflush: true, table: 'nat' });
+        }, this.txOptions());
+      } catch (e) {
+        if (added.length) await links.delAddresses(DUMMY, added, { missingOk: true });
+        throw e;
+      }
+      this.masq = masq;
+      await links.syncAddresses(DUMMY, plan.addresses);
+      return result;
+    } finally {
+      await links.close();
+    }
+  }
+
+  /** Removes what the proxy made (kube-proxy's --cleanup): our chains, services, set and dummy. */
+  async cleanup(): Promise<void> {
+    await this.queue;
+    const nat = await this.natState();
+    const ours = [...nat.chains].filter((c) => /^KUBE-(SERVICES|POSTROUTING|MARK-MASQ|SVC-.*|SEP-.*)$/.test(c));
+    const jumps = [...nat.rules].filter((r) => / -j KUBE-(SERVICES|POSTROUTING)$/.test(r)).map((r) => r.replace(/^-A /, '-D '));
+    const text = ['*nat', ...ours.map((c) => `:${c} - [0:0]`), ...jumps, ...ours.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
+    await transaction((tx) => {
+      tx.iptables.restore(text, { noflush: true, table: 'nat' });
+      if (this.mode === 'ipvs') {
+        tx.ipvs.sync([]);
+        tx.ipset.destroy(CLUSTER_IP_SET);
+      }
+    }, this.txOptions());
+    if (this.mode === 'ipvs') {
+      const h = link.open({ netns: this.netns });
+      try {
+        await h.delete(DUMMY, { missingOk: true });
+      } finally {
+        await h.close();
+      }
+    }
+    this.log(`[${this.mode}] cleaned up`);
+  }
+}

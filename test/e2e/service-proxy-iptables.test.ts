@@ -1,0 +1,67 @@
+// The example proxy's iptables mode with real traffic: a client namespace opens new TCP
+// connections to a service address, the node namespace's nat table (written by the proxy from a
+// watched file) spreads them over backend namespaces, and the backends' answers are counted.
+import { type TestContext, after, afterEach, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { kernelSkipReason } from '../helpers/netns.js';
+import { inVm } from '../helpers/vm.js';
+import { ProxyBench, assertMasqueraded, assertShares, dumpState, inNetns, serviceConfig } from '../helpers/e2e.js';
+import { iptablesModeRules } from '../../examples/service-proxy/iptables-mode.js';
+import { readNat } from '../../examples/service-proxy/chains.js';
+import { parseConfig } from '../../examples/service-proxy/config.js';
+
+const skip = kernelSkipReason('iptables-legacy-save');
+// The VM (one emulated CPU) runs this file too: fewer connections there.
+const REQUESTS = inVm() ? 150 : 300;
+
+describe('service proxy, iptables mode, real traffic', { skip, timeout: 300_000 }, () => {
+  let bench: ProxyBench;
+  before(async () => {
+    bench = new ProxyBench('iptables', 3);
+  });
+  after(() => bench?.close());
+  afterEach((t) => {
+    for (const line of bench.log.splice(0)) (t as TestContext).diagnostic(line);
+  });
+
+  it('spreads new connections by the configured weights, masqueraded from outside the cluster range', async () => {
+    const weights = { 'backend-1': 1, 'backend-2': 2, 'backend-3': 3 };
+    const config = serviceConfig(bench.topo, weights);
+    const report = await bench.start(config);
+    assert.equal(report.generation, 1);
+    // What iptables-legacy-save reads back is exactly what the proxy meant to write.
+    const saved = readNat(inNetns(bench.topo.node, 'iptables-legacy-save', ['-t', 'nat']));
+    const meant = iptablesModeRules(parseConfig(config), readNat('')).split('\n')
+      .filter((l) => l.startsWith('-A ') || l.startsWith('-I ')).map((l) => l.replace(/^-I /, '-A '));
+    assert.deepEqual([...saved.rules].sort(), meant.sort());
+    const counts = await bench.traffic(REQUESTS);
+    assertShares(counts, weights, 'weights 1:2:3');
+    assertMasqueraded(counts, bench.topo);
+  });
+
+  it('sends a removed endpoint and one of weight 0 no new connections', async () => {
+    const weights = { 'backend-1': 1, 'backend-3': 0 };
+    const report = await bench.write(serviceConfig(bench.topo, weights));
+    assert.equal(report.generation, 2);
+    assert.deepEqual(report.changes, ['~ default/web:http: 10.244.3.2:8080 weight 3 -> 0, -10.244.2.2:8080']);
+    const counts = await bench.traffic(REQUESTS / 2);
+    assert.deepEqual(counts.answers, { 'backend-1': REQUESTS / 2 }, JSON.stringify(counts));
+    // Stale chains went away with the endpoints.
+    const chains = [...readNat(inNetns(bench.topo.node, 'iptables-legacy-save', ['-t', 'nat'])).chains].filter((c) => c.startsWith('KUBE-SEP-'));
+    assert.equal(chains.length, 1, chains.join(' '));
+  });
+
+  it('brings endpoints back with new weights', async () => {
+    const weights = { 'backend-1': 1, 'backend-2': 1, 'backend-3': 1 };
+    await bench.write(serviceConfig(bench.topo, weights));
+    assertShares(await bench.traffic(REQUESTS), weights, 'equal weights');
+  });
+
+  it('keeps serving the last good config when a version is refused, with the kernel state untouched', async () => {
+    const beforeState = dumpState(bench.topo.node, false);
+    await assert.rejects(bench.write('{ "services": [ '), /not JSON/);
+    await assert.rejects(bench.write({ services: [{ name: 'x', address: '10.96.0.300', port: 80, endpoints: [] }] }), /services\[0\]\.address/);
+    assert.equal(dumpState(bench.topo.node, false), beforeState);
+    assertShares(await bench.traffic(REQUESTS), { 'backend-1': 1, 'backend-2': 1, 'backend-3': 1 }, 'after refused versions');
+  });
+});
