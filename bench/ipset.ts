@@ -1,56 +1,14 @@
-// bench/ipset: nlkit against `ipset restore` on the same entries, in one run, in throwaway
-// namespaces. Prints entries per second and ratios (higher ratio = nlkit faster).
-// Usage: tsx bench/ipset.ts [--quick]
-import { performance } from 'node:perf_hooks';
+// bench/ipset: nlkit against `ipset restore` on the same entries, in one run, each load in a
+// fresh throwaway namespace: loads of 10k/100k/1M entries (quick: 10k/100k), set swaps and a
+// small change to a large set.
+// Usage: tsx bench/ipset.ts [--quick] [--reps N] [--sizes 10000,100000] [--json]
 import { ipset } from '../lib/index.js';
 import { Netns } from '../test/helpers/netns.js';
-
-const quick = process.argv.includes('--quick');
-const scale = quick ? 10 : 1;
-const REPS = quick ? 1 : 3;
+import { shortCount } from './svg.js';
+import { fmtN, median, parseArgs, row, runStandalone, timed, type Row, type Section, type Series } from './common.js';
 
 const ip4 = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const rows: string[][] = [];
-
-async function timed(fn: () => Promise<unknown> | unknown): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
-
-async function load(label: string, type: string, createOpts: string, entries: string[]) {
-  const n = entries.length;
-  const text = [`create s ${type} ${createOpts}`, ...entries.map((e) => `add s ${e}`)].join('\n') + '\n';
-  const tool: number[] = [], lib: number[] = [], libRestore: number[] = [];
-  for (let r = 0; r < REPS; r++) {
-    const a = new Netns('bench');
-    try {
-      tool.push(await timed(() => a.run('ipset', ['restore'], text)));
-    } finally {
-      a.remove();
-    }
-    const b = new Netns('bench');
-    const h = ipset.open({ netns: b.path });
-    try {
-      lib.push(await timed(async () => {
-        await h.create('s', type as ipset.SetType, optsOf(createOpts));
-        await h.add('s', entries);
-      }));
-      const got = (await h.list('s', { members: false })).numEntries;
-      if (got !== n) throw new Error(`nlkit loaded ${got} of ${n}`);
-      await h.destroy('s');
-      libRestore.push(await timed(() => h.restore(text)));
-    } finally {
-      await h.close();
-      b.remove();
-    }
-  }
-  const eps = (ms: number) => Math.round(n / (median([ms]) / 1000));
-  const t = median(tool), l = median(lib), lr = median(libRestore);
-  rows.push([`${label}: ${n.toLocaleString('en')} entries, ipset.add(array)`, `${l.toFixed(0)} ms`, `${eps(l).toLocaleString('en')}/s`, `${t.toFixed(0)} ms (${eps(t).toLocaleString('en')}/s)`, `${(t / l).toFixed(2)}×`]);
-  rows.push([`${label}: ${n.toLocaleString('en')} entries, ipset.restore(text)`, `${lr.toFixed(0)} ms`, `${eps(lr).toLocaleString('en')}/s`, `${t.toFixed(0)} ms (${eps(t).toLocaleString('en')}/s)`, `${(t / lr).toFixed(2)}×`]);
-}
+const rate = (n: number, ms: number) => `nlkit: ${shortCount((n / ms) * 1000)} entries/s`;
 
 function optsOf(s: string): ipset.CreateOptions {
   const o: Record<string, number> = {};
@@ -59,48 +17,117 @@ function optsOf(s: string): ipset.CreateOptions {
   return o;
 }
 
-async function small() {
+interface Load { tool: number[]; add: number[]; restore: number[] }
+
+async function load(type: string, createOpts: string, entries: string[], reps: number): Promise<Load> {
+  const n = entries.length;
+  const text = [`create s ${type} ${createOpts}`, ...entries.map((e) => `add s ${e}`)].join('\n') + '\n';
+  const r: Load = { tool: [], add: [], restore: [] };
+  for (let rep = 0; rep < reps; rep++) {
+    const a = new Netns('bench');
+    try {
+      r.tool.push(await timed(() => a.run('ipset', ['restore'], text)));
+    } finally {
+      a.remove();
+    }
+    const b = new Netns('bench');
+    const h = ipset.open({ netns: b.path });
+    try {
+      await h.list();  // start the handle's thread and socket outside the timing
+      r.add.push(await timed(async () => {
+        await h.create('s', type as ipset.SetType, optsOf(createOpts));
+        await h.add('s', entries);
+      }));
+      const got = (await h.list('s', { members: false })).numEntries;
+      if (got !== n) throw new Error(`nlkit loaded ${got} of ${n}`);
+      await h.destroy('s');
+      r.restore.push(await timed(() => h.restore(text)));
+    } finally {
+      await h.close();
+      b.remove();
+    }
+  }
+  return r;
+}
+
+async function small(quick: boolean, rows: Row[]) {
   const ns = new Netns('bench');
   const h = ipset.open({ netns: ns.path });
   try {
-    const base = Array.from({ length: 10_000 }, (_, i) => ip4(i));
     await h.create('a', 'hash:ip');
     await h.create('b', 'hash:ip');
-    await h.add('a', base);
+    await h.add('a', Array.from({ length: 10_000 }, (_, i) => ip4(i)));
     const swaps = quick ? 200 : 2000;
     for (let i = 0; i < 50; i++) await h.swap('a', 'b');
-    const ts = await timed(async () => { for (let i = 0; i < swaps; i++) await h.swap('a', 'b'); });
-    const toolSwap = median(Array.from({ length: 6 }, () => performance.now()).map(() => {
-      const t0 = performance.now(); ns.run('ipset', ['swap', 'a', 'b']); return performance.now() - t0;
-    }));
-    const tp = await timed(() => Promise.all(Array.from({ length: swaps }, () => h.swap('a', 'b'))));
-    rows.push([`swap two sets, each awaited before the next (mean of ${swaps})`, `${((ts / swaps) * 1000).toFixed(1)} µs`, '', `${(toolSwap * 1000).toFixed(0)} µs (\`ipset swap\` process)`, `${(toolSwap / (ts / swaps)).toFixed(0)}×`]);
-    rows.push([`swap two sets, ${swaps} calls in flight (mean)`, `${((tp / swaps) * 1000).toFixed(1)} µs`, '', `${(toolSwap * 1000).toFixed(0)} µs (\`ipset swap\` process)`, `${(toolSwap / (tp / swaps)).toFixed(0)}×`]);
+    const awaited = await timed(async () => { for (let i = 0; i < swaps; i++) await h.swap('a', 'b'); });
+    const inFlight = await timed(() => Promise.all(Array.from({ length: swaps }, () => h.swap('a', 'b'))));
+    // an even number of swaps leaves the 10k entries in `a`
+    const toolSwap = Array.from({ length: quick ? 4 : 8 }, () => 0).map(() => {
+      const t0 = performance.now();
+      ns.run('ipset', ['swap', 'a', 'b']);
+      return performance.now() - t0;
+    });
+    rows.push(row(`swap two sets, each call awaited before the next (mean of ${fmtN(swaps)})`, undefined, undefined, [awaited / swaps], toolSwap, '`ipset swap` (one process)'));
+    rows.push(row(`swap two sets, ${fmtN(swaps)} calls in flight (mean per call)`, undefined, undefined, [inFlight / swaps], toolSwap, '`ipset swap` (one process)'));
     const changes: number[] = [];
     for (let r = 0; r < (quick ? 20 : 200); r++) {
       const adds = Array.from({ length: 50 }, (_, i) => ip4(100_000 + r * 50 + i));
       const dels = Array.from({ length: 50 }, (_, i) => ip4(r * 50 + i));
       changes.push(await timed(async () => { await h.add('a', adds); await h.del('a', dels); }));
-      await h.swap('a', 'b'); await h.swap('a', 'b');
+      await h.swap('a', 'b');
+      await h.swap('a', 'b');
     }
-    const toolChange = median([0, 1, 2].map((r) => {
-      const text = Array.from({ length: 50 }, (_, i) => `add a ${ip4(900_000 + r * 50 + i)}`).concat(Array.from({ length: 50 }, (_, i) => `del a ${ip4(100_000 + r * 50 + i)}`)).join('\n') + '\n';
-      const t0 = performance.now(); ns.run('ipset', ['restore'], text); return performance.now() - t0;
-    }));
-    const c = median(changes);
-    rows.push(['100-entry change (50 add + 50 del) on a 10k set, median', `${(c * 1000).toFixed(0)} µs`, '', `${(toolChange * 1000).toFixed(0)} µs (\`ipset restore\`)`, `${(toolChange / c).toFixed(1)}×`]);
+    const toolChange = [0, 1, 2].map((r) => {
+      const text = Array.from({ length: 50 }, (_, i) => `add a ${ip4(900_000 + r * 50 + i)}`)
+        .concat(Array.from({ length: 50 }, (_, i) => `del a ${ip4(100_000 + r * 50 + i)}`)).join('\n') + '\n';
+      const t0 = performance.now();
+      ns.run('ipset', ['restore'], text);
+      return performance.now() - t0;
+    });
+    rows.push(row('100-entry change (50 add + 50 del) on a 10k set', undefined, undefined, [median(changes)], toolChange, '`ipset restore`'));
   } finally {
     await h.close();
     ns.remove();
   }
 }
 
-const N1 = 1_000_000 / scale, N2 = 100_000 / scale;
-await load('hash:ip', 'hash:ip', `hashsize ${1 << 20} maxelem ${2 * N1}`, Array.from({ length: N1 }, (_, i) => ip4(i)));
-await load('hash:ip,port', 'hash:ip,port', `hashsize ${1 << 17} maxelem ${2 * N2}`, Array.from({ length: N2 }, (_, i) => `${ip4(i)},tcp:${1 + (i % 60000)}`));
-await small();
+export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> {
+  const sizes = args.list('--sizes') ?? (args.quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000]);
+  const rows: Row[] = [];
+  const tool: Series = { name: '`ipset restore` (one process, text on stdin)', points: [] };
+  const add: Series = { name: 'nlkit ipset.create + ipset.add(array)', points: [] };
+  const restore: Series = { name: 'nlkit ipset.restore(text)', points: [] };
+  await load('hash:ip', 'maxelem 10000', Array.from({ length: 5000 }, (_, i) => ip4(i)), 1);  // warm up outside the timing
+  for (const n of sizes) {
+    const l = await load('hash:ip', `hashsize ${Math.max(1024, 1 << Math.ceil(Math.log2(n)))} maxelem ${2 * n}`, Array.from({ length: n }, (_, i) => ip4(i)), args.reps);
+    rows.push(row('load hash:ip, ipset.add(array)', n, 'entries', l.add, l.tool, '`ipset restore`', rate(n, median(l.add))));
+    rows.push(row('load hash:ip, ipset.restore(text)', n, 'entries', l.restore, l.tool, '`ipset restore`', rate(n, median(l.restore))));
+    tool.points.push([n, median(l.tool)]);
+    add.points.push([n, median(l.add)]);
+    restore.points.push([n, median(l.restore)]);
+    console.error(`ipset: hash:ip ${fmtN(n)} done`);
+  }
+  for (const n of sizes.filter((s) => s <= 100_000)) {
+    const l = await load('hash:ip,port', `hashsize ${Math.max(1024, 1 << Math.ceil(Math.log2(n)))} maxelem ${2 * n}`, Array.from({ length: n }, (_, i) => `${ip4(i)},tcp:${1 + (i % 60000)}`), args.reps);
+    rows.push(row('load hash:ip,port, ipset.add(array)', n, 'entries', l.add, l.tool, '`ipset restore`', rate(n, median(l.add))));
+    rows.push(row('load hash:ip,port, ipset.restore(text)', n, 'entries', l.restore, l.tool, '`ipset restore`', rate(n, median(l.restore))));
+  }
+  await small(args.quick, rows);
+  console.error('ipset: done');
+  return {
+    id: 'ipset',
+    title: 'ipset (`bench/ipset.ts`)',
+    notes: [
+      'Each load runs in a fresh network namespace: the tool gets the whole `create` + `add` text on stdin (`ip netns exec NS ipset restore`), ' +
+      'nlkit gets the same entries as one array (`add`) or the same text (`restore`) on a handle bound to the namespace. ' +
+      'Tool times include starting the process, as a script or agent pays it.',
+    ],
+    rows,
+    charts: [{
+      id: 'ipset', title: 'Loading a hash:ip set', subtitle: 'a fresh set per load; lower is better',
+      xLabel: 'entries', yLabel: 'time', series: [tool, add, restore],
+    }],
+  };
+}
 
-console.log(`\nnlkit ipset benchmark (${quick ? 'quick' : 'full'}, median of ${REPS}), ${new Date().toISOString().slice(0, 10)}\n`);
-console.log('| case | nlkit | nlkit rate | ipset tool | ratio (tool time / nlkit time) |');
-console.log('|---|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+await runStandalone(import.meta.url, run);

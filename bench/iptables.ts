@@ -1,90 +1,183 @@
-// bench/iptables: kube-proxy-shaped nat tables through nlkit and through
-// iptables-legacy-restore/-save, in throwaway namespaces, in one run; prints milliseconds and
-// ratios (the median of the repetitions, tool and nlkit runs interleaved).
-//   full replace:   a fresh namespace, the whole table; tool time / nlkit time (target >= 3 at 20k)
-//   one change:     the same handle again with one service changed; / kernel floor (target <= 1.5)
-//   kernel floor:   IPT_SO_SET_REPLACE (+ ADD_COUNTERS) of the unchanged table, as nlkit issues it
-//   --noflush:      kube-proxy's own mode (its chains only, --noflush --counters), one service changed
-//   save:           iptables-legacy-save -t nat vs iptables.save({ table: 'nat' })
-// Usage: tsx bench/iptables.ts [--quick] [--reps N] [--sizes 1000,5000,20000]
-import { performance } from 'node:perf_hooks';
+// bench/iptables: kube-proxy-shaped nat tables (test/fixtures/iptables/kube-proxy.ts: ≈8
+// rules and 3 chains per service) programmed three ways, each in a fresh throwaway namespace,
+// in one run:
+//   per-rule commands:  one `iptables-legacy -N` per chain and `-A` per rule, each its own
+//                       process, as a program that calls `iptables` once per rule does;
+//                       every command reads and rewrites the whole table, so it grows
+//                       super-linearly: measured once per scale, under a time cap, and not at
+//                       larger scales once a scale hits the cap
+//   iptables-legacy-restore of the whole table, and nlkit iptables.restore() of the same text
+// At the published scales it also times, on the filled table: the same text with one service
+// changed (nlkit against a second iptables-legacy-restore, and against the kernel floor:
+// IPT_SO_SET_REPLACE + ADD_COUNTERS of the unchanged table as nlkit issues it), kube-proxy's
+// own `--noflush --counters` resync of its chains, and saving the table.
+// Usage: tsx bench/iptables.ts [--quick] [--reps N] [--sizes 1000,5000] [--per-rule 100,250]
+//                              [--cap SECONDS] [--json]
 import { iptables } from '../lib/index.js';
 import { Netns } from '../test/helpers/netns.js';
 import { kubeProxyNat } from '../test/fixtures/iptables/kube-proxy.js';
+import { fmtN, median, parseArgs, row, runStandalone, timed, timedShell, type Row, type Section, type Series } from './common.js';
 
-const argv = process.argv.slice(2);
-const quick = argv.includes('--quick');
-const opt = (name: string) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
-const REPS = Number(opt('--reps') ?? (quick ? 1 : 3));
-const SIZES = (opt('--sizes') ?? (quick ? '1000,5000' : '1000,5000,20000')).split(',').map(Number);
+const BUILTIN = /^:(PREROUTING|INPUT|OUTPUT|POSTROUTING) /;
+const PUBLISHED = [1000, 5000, 20_000];
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const ms = (x: number) => `${x.toFixed(0)} ms`;
-
-async function timed<T>(fn: () => Promise<T> | T): Promise<[number, T]> {
-  const t0 = performance.now();
-  const r = await fn();
-  return [performance.now() - t0, r];
+/** The table as one shell command per chain (`-N`) and per rule (`-A`), chains first, rules in table order. */
+export function perRuleScript(text: string): { script: string; commands: number } {
+  const cmds: string[] = [];
+  for (const l of text.split('\n')) {
+    if (l.startsWith(':') && !BUILTIN.test(l)) cmds.push(`iptables-legacy -w -t nat -N ${l.slice(1).split(' ')[0]}`);
+    else if (l.startsWith('-A ')) cmds.push(`iptables-legacy -w -t nat ${l}`);
+  }
+  return { script: cmds.join('\n') + '\n', commands: cmds.length };
 }
 
-interface Row {
-  size: number; rules: number; tool: number; nlkit: number; same: number; change: number; floor: number;
-  toolSave: number; nlkitSave: number; compile: number; toolNoflush: number; nlkitNoflush: number;
-}
-const rows: Row[] = [];
+/** kube-proxy's own part of the table: its chains only, as it sends them with --noflush. */
+const own = (t: string) => t.split('\n').filter((l) => !BUILTIN.test(l) && !/^-A (PREROUTING|OUTPUT|POSTROUTING) /.test(l)).join('\n');
 
-for (const services of SIZES) {
-  const text = kubeProxyNat({ services });
-  const changed = kubeProxyNat({ services, variant: Math.floor(services / 2) });
-  // what kube-proxy itself sends: only its chains, with --noflush --counters
-  const own = (t: string) => t.split('\n').filter((l) => !/^:(PREROUTING|INPUT|OUTPUT|POSTROUTING) /.test(l) && !/^-A (PREROUTING|OUTPUT|POSTROUTING) /.test(l)).join('\n');
-  const ownChanged = own(changed);
-  const rules = text.split('\n').filter((l) => l.startsWith('-A ')).length;
-  const tool: number[] = [], nlkit: number[] = [], same: number[] = [], change: number[] = [], floor: number[] = [];
-  const toolSave: number[] = [], nlkitSave: number[] = [], compile: number[] = [];
-  const toolNoflush: number[] = [], nlkitNoflush: number[] = [];
-  for (let r = 0; r < REPS; r++) {
-    const a = new Netns('bench');
+const countRules = (ns: Netns) => ns.run('iptables-legacy-save', ['-t', 'nat']).split('\n').filter((l) => l.startsWith('-A ')).length;
+
+export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> {
+  const quick = args.quick;
+  const sizes = args.list('--sizes') ?? (quick ? [100, 250, 1000, 2000, 5000] : [100, 250, 500, 1000, 2000, 5000, 10_000, 20_000]);
+  const perRuleSizes = args.list('--per-rule') ?? (quick ? [100, 250] : [100, 250, 500, 1000]);
+  const capMs = Number(args.value('--cap') ?? (quick ? 60 : 300)) * 1000;
+  const detailed = sizes.filter((n) => PUBLISHED.includes(n));
+  const rows: Row[] = [];
+  const series = {
+    perRule: { name: 'one `iptables-legacy` process per chain and rule', points: [] } as Series,
+    tool: { name: '`iptables-legacy-restore` (whole table)', points: [] } as Series,
+    nlkit: { name: 'nlkit iptables.restore (whole table)', points: [] } as Series,
+  };
+  const nlkitAt = new Map<number, number>();
+
+  {
+    // warm up outside the timing: the JIT, nlkit's code paths, the tools' pages
+    const text = kubeProxyNat({ services: 200 });
+    const w = new Netns('bench');
+    const h = iptables.open({ netns: w.path, backend: 'legacy' });
     try {
-      tool.push((await timed(() => a.run('iptables-legacy-restore', [], text)))[0]);
-      toolSave.push((await timed(() => a.run('iptables-legacy-save', ['-t', 'nat'])))[0]);
-      toolNoflush.push((await timed(() => a.run('iptables-legacy-restore', ['--noflush', '--counters'], ownChanged)))[0]);
-    } finally {
-      a.remove();
-    }
-    const b = new Netns('bench');
-    const h = iptables.open({ netns: b.path });
-    try {
-      const [full, r0] = await timed(() => h.restore(text));
-      nlkit.push(full);
-      compile.push(r0.stats.compileMs);
-      const [again, r1] = await timed(() => h.restore(text));
-      same.push(again);
-      floor.push(r1.stats.replaceMs + r1.stats.countersMs);
-      change.push((await timed(() => h.restore(changed)))[0]);
-      nlkitSave.push((await timed(() => h.save({ table: 'nat' })))[0]);
       await h.restore(text);
-      nlkitNoflush.push((await timed(() => h.restore(ownChanged, { noflush: true, counters: true })))[0]);
+      await h.save({ table: 'nat' });
+      w.run('iptables-legacy-restore', ['-w'], text);
+      w.run('iptables-legacy-save', ['-t', 'nat']);
     } finally {
       await h.close();
-      b.remove();
+      w.remove();
     }
   }
-  const row: Row = {
-    size: services, rules, tool: median(tool), nlkit: median(nlkit), same: median(same), change: median(change),
-    floor: median(floor), toolSave: median(toolSave), nlkitSave: median(nlkitSave), compile: median(compile),
-    toolNoflush: median(toolNoflush), nlkitNoflush: median(nlkitNoflush),
+
+  for (const services of sizes) {
+    const text = kubeProxyNat({ services });
+    const rules = text.split('\n').filter((l) => l.startsWith('-A ')).length;
+    const detail = detailed.includes(services);
+    const changed = kubeProxyNat({ services, variant: Math.floor(services / 2) });
+    const m = { tool: [] as number[], nlkit: [] as number[], toolChange: [] as number[], change: [] as number[], floor: [] as number[],
+      toolNoflush: [] as number[], nlkitNoflush: [] as number[], toolSave: [] as number[], nlkitSave: [] as number[] };
+    for (let r = 0; r < args.reps; r++) {
+      const a = new Netns('bench');
+      try {
+        m.tool.push(await timed(() => a.run('iptables-legacy-restore', ['-w'], text)));
+        if (detail) {
+          m.toolSave.push(await timed(() => a.run('iptables-legacy-save', ['-t', 'nat'])));
+          m.toolChange.push(await timed(() => a.run('iptables-legacy-restore', ['-w'], changed)));
+          m.toolNoflush.push(await timed(() => a.run('iptables-legacy-restore', ['-w', '--noflush', '--counters'], own(text))));
+        }
+      } finally {
+        a.remove();
+      }
+      const b = new Netns('bench');
+      const h = iptables.open({ netns: b.path, backend: 'legacy' });
+      try {
+        await h.save({ table: 'filter' });  // start the handle's thread outside the timing
+        m.nlkit.push(await timed(() => h.restore(text)));
+        if (r === 0 && countRules(b) !== rules) throw new Error(`nlkit wrote ${countRules(b)} of ${rules} rules`);
+        if (detail) {
+          const again = await h.restore(text);
+          m.floor.push(again.stats.replaceMs + again.stats.countersMs);
+          m.nlkitSave.push(await timed(() => h.save({ table: 'nat' })));
+          m.change.push(await timed(() => h.restore(changed)));
+          m.nlkitNoflush.push(await timed(() => h.restore(own(text), { noflush: true, counters: true })));
+        }
+      } finally {
+        await h.close();
+        b.remove();
+      }
+    }
+    const note = `${fmtN(rules)} rules`;
+    rows.push(row('program the whole table', services, 'services', m.nlkit, m.tool, '`iptables-legacy-restore`', note));
+    series.tool.points.push([services, median(m.tool)]);
+    series.nlkit.points.push([services, median(m.nlkit)]);
+    nlkitAt.set(services, median(m.nlkit));
+    if (detail) {
+      rows.push(row('same table, one service changed', services, 'services', m.change, m.toolChange, '`iptables-legacy-restore`'));
+      rows.push(row('kernel floor: replace + counters of the unchanged table', services, 'services', m.floor, undefined, undefined, 'what one change cannot go below'));
+      rows.push(row("kube-proxy's resync: its chains, `--noflush --counters`", services, 'services', m.nlkitNoflush, m.toolNoflush, '`iptables-legacy-restore --noflush --counters`'));
+      rows.push(row('save the nat table', services, 'services', m.nlkitSave, m.toolSave, '`iptables-legacy-save -t nat`'));
+    }
+    console.error(`iptables: ${fmtN(services)} services done`);
+  }
+
+  for (const services of perRuleSizes) {
+    const text = kubeProxyNat({ services });
+    const { script, commands } = perRuleScript(text);
+    const ns = new Netns('bench');
+    let t: number | null;
+    try {
+      t = timedShell(ns.name, script, capMs);
+      if (t !== null && countRules(ns) !== text.split('\n').filter((l) => l.startsWith('-A ')).length) throw new Error('per-rule commands left the table incomplete');
+    } finally {
+      ns.remove();
+    }
+    if (!nlkitAt.has(services)) {
+      // this scale is not among the others: nlkit's line gets a point here too
+      const lib: number[] = [];
+      for (let r = 0; r < args.reps; r++) {
+        const b = new Netns('bench');
+        const h = iptables.open({ netns: b.path, backend: 'legacy' });
+        try {
+          await h.save({ table: 'filter' });
+          lib.push(await timed(() => h.restore(text)));
+        } finally {
+          await h.close();
+          b.remove();
+        }
+      }
+      series.nlkit.points.push([services, median(lib)]);
+      nlkitAt.set(services, median(lib));
+    }
+    const nl = nlkitAt.get(services);
+    if (t === null) {
+      series.perRule.capped = [services, capMs];
+      rows.push(row('program the whole table, one process per chain/rule', services, 'services', nl === undefined ? undefined : [nl], undefined,
+        '`iptables-legacy -N`/`-A`, one process each', `${fmtN(commands)} commands: not finished within the ${capMs / 1000} s cap`));
+      console.error(`iptables: per-rule ${fmtN(services)} services hit the ${capMs / 1000} s cap`);
+      break;
+    }
+    series.perRule.points.push([services, t]);
+    rows.push(row('program the whole table, one process per chain/rule', services, 'services', nl === undefined ? undefined : [nl], [t],
+      '`iptables-legacy -N`/`-A`, one process each', `${fmtN(commands)} commands, run once`));
+    console.error(`iptables: per-rule ${fmtN(services)} services done`);
+  }
+
+  rows.sort((x, y) => (x.case.startsWith('program') ? 0 : 1) - (y.case.startsWith('program') ? 0 : 1) || (x.n ?? 0) - (y.n ?? 0));
+  return {
+    id: 'iptables',
+    title: 'iptables (`bench/iptables.ts`)',
+    notes: [
+      'A kube-proxy-shaped `nat` table (≈8 rules and 3 chains per service, 2 endpoints each, kube-proxy\'s chain names and comments), ' +
+      'each way into a fresh network namespace, tools as `ip netns exec NS …`, nlkit on a handle opened with `backend: \'legacy\'`.',
+      `The per-rule rows run one \`iptables-legacy -N\`/\`-A\` process per chain and rule from one shell, as a program that calls \`iptables\` ` +
+      `once per rule does (the reason service proxies moved to \`iptables-restore\`): each command reads and rewrites the whole table, so the time grows with the square of the table. ` +
+      `It is measured once per scale, with a cap of ${capMs / 1000} s per scale, and at no larger scale once one hits the cap; ` +
+      'its ratio is against nlkit\'s whole-table restore at the same scale.',
+    ],
+    rows,
+    charts: [{
+      id: 'iptables', title: 'Programming N Kubernetes-style services',
+      subtitle: `kube-proxy-shaped nat table, ≈8 rules per service; per-rule capped at ${capMs / 1000} s; lower is better`,
+      xLabel: 'services', yLabel: 'time to program all of them', series: [series.perRule, series.tool, series.nlkit],
+    }],
   };
-  rows.push(row);
-  console.error(`${services} services: done`);
 }
 
-console.log(`iptables: kube-proxy-shaped nat table, median of ${REPS}; ${new Date().toISOString()}`);
-console.log('| services (rules) | iptables-legacy-restore | nlkit full replace | speed-up | nlkit same text | one service changed | kernel floor | change / floor | --noflush resync: tool | nlkit | iptables-legacy-save | nlkit save |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
-for (const r of rows) {
-  console.log(`| ${r.size.toLocaleString('en')} (${r.rules.toLocaleString('en')}) | ${ms(r.tool)} | ${ms(r.nlkit)} | ${(r.tool / r.nlkit).toFixed(2)}× | ${ms(r.same)} | ${ms(r.change)} | ${ms(r.floor)} | ${(r.change / r.floor).toFixed(2)}× | ${ms(r.toolNoflush)} | ${ms(r.nlkitNoflush)} | ${ms(r.toolSave)} | ${ms(r.nlkitSave)} |`);
-}
+await runStandalone(import.meta.url, run);

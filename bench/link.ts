@@ -1,48 +1,75 @@
-// bench/link: 20k /32 addresses through nlkit (one crossing) vs `ip -batch` of the same `addr add` lines, each in a fresh namespace.
-// Usage: tsx bench/link.ts  (N, RUNS, KIND=dummy|ifb: ifb where the kernel has no dummy driver)
-import { link } from '../lib/index.js';
+// bench/link: N /32 addresses on one interface (what a service proxy binds its service IPs to)
+// through nlkit (one crossing) against `ip -batch` of the same `addr add` lines, each in a
+// fresh namespace; then deleting them all. 20k addresses (quick: 5k).
+// Usage: tsx bench/link.ts [--quick] [--reps N] [--sizes 20000] [--json]
 import { execFileSync, spawnSync } from 'node:child_process';
-const N = Number(process.env.N ?? 20000), RUNS = Number(process.env.RUNS ?? 3);
-const KIND = process.env.KIND ?? 'ifb';
-const addrs = Array.from({ length: N }, (_, i) => `10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`);
-const text = addrs.map((a) => `addr add ${a} dev kube-ipvs0`).join('\n') + '\n';
-let c = 0;
-function fresh(): string {
-  const ns = `lkbench-${process.pid}-${c++}`;
-  execFileSync('ip', ['netns', 'add', ns]);
-  execFileSync('ip', ['-n', ns, 'link', 'add', 'kube-ipvs0', 'type', KIND]);
+import { link } from '../lib/index.js';
+import { Netns } from '../test/helpers/netns.js';
+import { fmtN, parseArgs, row, runStandalone, timed, type Row, type Section } from './common.js';
+
+const DEV = 'kube-ipvs0';
+const count = (ns: Netns) => execFileSync('ip', ['-n', ns.name, '-o', '-4', 'addr', 'show', 'dev', DEV], { maxBuffer: 1 << 28 }).toString().split('\n').filter(Boolean).length;
+
+/** dummy where the kernel has it (what kube-proxy uses), else ifb: both take addresses alike. */
+function linkKind(): string {
+  const ns = new Netns('bench');
+  try {
+    return ns.try('ip', ['link', 'add', 'probe0', 'type', 'dummy']).status === 0 ? 'dummy' : 'ifb';
+  } finally {
+    ns.remove();
+  }
+}
+
+function fresh(kind: string): Netns {
+  const ns = new Netns('bench');
+  ns.run('ip', ['link', 'add', DEV, 'type', kind]);
   return ns;
 }
-const drop = (ns: string) => execFileSync('ip', ['netns', 'del', ns]);
-const count = (ns: string) => execFileSync('ip', ['-n', ns, '-o', '-4', 'addr', 'show', 'dev', 'kube-ipvs0'], { maxBuffer: 1 << 28 }).toString().split('\n').filter(Boolean).length;
-const res: Record<string, number[]> = { nlkit: [], ipBatch: [], nlkitDel: [], ipBatchDel: [] };
-for (let r = 0; r < RUNS; r++) {
-  {
-    const ns = fresh();
-    const h = link.open({ netns: ns });
-    await h.listAddresses('kube-ipvs0'); // warm: thread + socket
-    let t = performance.now();
-    await h.addAddresses('kube-ipvs0', addrs);
-    res.nlkit!.push(performance.now() - t);
-    if (count(ns) !== N) throw new Error('nlkit count');
-    t = performance.now();
-    await h.delAddresses('kube-ipvs0', addrs);
-    res.nlkitDel!.push(performance.now() - t);
-    await h.close();
-    drop(ns);
+
+export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> {
+  const sizes = args.list('--sizes') ?? [args.quick ? 5000 : 20_000];
+  const kind = linkKind();
+  const rows: Row[] = [];
+  for (const n of sizes) {
+    const addrs = Array.from({ length: n }, (_, i) => `10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`);
+    const text = addrs.map((a) => `addr add ${a} dev ${DEV}`).join('\n') + '\n';
+    const m = { add: [] as number[], del: [] as number[], toolAdd: [] as number[], toolDel: [] as number[] };
+    for (let r = 0; r < args.reps; r++) {
+      const a = fresh(kind);
+      const h = link.open({ netns: a.path });
+      try {
+        await h.listAddresses(DEV);  // start the handle's thread and socket outside the timing
+        m.add.push(await timed(() => h.addAddresses(DEV, addrs)));
+        if (count(a) !== n) throw new Error('nlkit did not add every address');
+        m.del.push(await timed(() => h.delAddresses(DEV, addrs)));
+      } finally {
+        await h.close();
+        a.remove();
+      }
+      const b = fresh(kind);
+      try {
+        const batch = (input: string) => {
+          const p = spawnSync('ip', ['-n', b.name, '-batch', '-'], { input });
+          if (p.status !== 0) throw new Error(`ip -batch: ${p.stderr}`);
+        };
+        m.toolAdd.push(await timed(() => batch(text)));
+        if (count(b) !== n) throw new Error('ip -batch did not add every address');
+        m.toolDel.push(await timed(() => batch(text.replaceAll('addr add', 'addr del'))));
+      } finally {
+        b.remove();
+      }
+    }
+    rows.push(row('add /32 addresses to one interface', n, 'addresses', m.add, m.toolAdd, '`ip -batch` of `addr add` lines'));
+    rows.push(row('delete them again', n, 'addresses', m.del, m.toolDel, '`ip -batch` of `addr del` lines'));
+    console.error(`link: ${fmtN(n)} addresses done`);
   }
-  {
-    const ns = fresh();
-    let t = performance.now();
-    const p = spawnSync('ip', ['-n', ns, '-batch', '-'], { input: text });
-    res.ipBatch!.push(performance.now() - t);
-    if (p.status !== 0 || count(ns) !== N) throw new Error('ip count ' + p.stderr);
-    t = performance.now();
-    spawnSync('ip', ['-n', ns, '-batch', '-'], { input: text.replaceAll('addr add', 'addr del') });
-    res.ipBatchDel!.push(performance.now() - t);
-    drop(ns);
-  }
+  return {
+    id: 'link',
+    title: 'Addresses (`bench/link.ts`)',
+    notes: [`Service addresses on one \`${kind}\` interface in a fresh namespace each run, as a proxy in IPVS mode binds them to \`kube-ipvs0\`; nlkit sends the whole list in one call.`],
+    rows,
+    charts: [],
+  };
 }
-const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
-for (const [k, v] of Object.entries(res)) console.log(`${k.padEnd(11)} median ${med(v).toFixed(0)} ms  runs ${v.map((x) => x.toFixed(0)).join(' ')}`);
-console.log(`add: ip -batch / nlkit = ${(med(res.ipBatch!) / med(res.nlkit!)).toFixed(2)}x   del: ${(med(res.ipBatchDel!) / med(res.nlkitDel!)).toFixed(2)}x  (N=${N}, link kind ${KIND}, kernel ${execFileSync('uname', ['-r']).toString().trim()})`);
+
+await runStandalone(import.meta.url, run);
