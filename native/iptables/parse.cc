@@ -22,6 +22,7 @@
 #include <string.h>
 #include <stddef.h>
 
+#include <memory>
 #include <string_view>
 #include <unordered_map>
 
@@ -33,6 +34,11 @@ namespace nlkit {
 namespace ipt {
 
 namespace {
+
+struct FreeDeleter {
+  void operator()(void* p) const { free(p); }
+};
+
 
 constexpr int kMaxArgc = 255;  // xshared.h MAX_ARGC
 #ifndef XT_OPTION_OFFSET_SCALE
@@ -1037,7 +1043,9 @@ bool Compile(int nfproto, const char* table, const Tokens& tokens, IsChainFn isC
   // into them); the buffers and the parse state are reused from call to call.
   static thread_local std::string storage;
   static thread_local std::vector<char*> argv;
-  static thread_local State* st = static_cast<State*>(calloc(1, sizeof(State)));
+  // Owned by the thread, freed when it ends (one per handle's worker).
+  static thread_local std::unique_ptr<State, FreeDeleter> owned(static_cast<State*>(calloc(1, sizeof(State))));
+  State* st = owned.get();
   const char* prog = nfproto == NFPROTO_IPV6 ? "ip6tables-restore" : "iptables-restore";
   size_t plen = strlen(prog) + 1;
   storage.assign(prog, plen);
@@ -1574,7 +1582,8 @@ bool FastCompile(int nfproto, const char* table, const Tokens& tokens, IsChainFn
   if (strcmp(cmd, "-A") != 0 && strcmp(cmd, "--append") != 0) return false;
   static thread_local std::string storage;
   static thread_local std::vector<char*> argv;
-  static thread_local FastState* fs = static_cast<FastState*>(calloc(1, sizeof(FastState)));
+  static thread_local std::unique_ptr<FastState, FreeDeleter> owned(static_cast<FastState*>(calloc(1, sizeof(FastState))));
+  FastState* fs = owned.get();
   if (!fs) return false;
   // argv as the parsers expect it: program name, the words (argv[1] is -A, argv[2] the chain)
   const char* prog = nfproto == NFPROTO_IPV6 ? "ip6tables-restore" : "iptables-restore";
