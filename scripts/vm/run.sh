@@ -35,6 +35,11 @@ PASSENV=(NLKIT_IN_VM=1 "PATH=$PATH" HOME=/tmp/home LANG=C.UTF-8 TERM=dumb)
 # Not NODE_TEST_CONTEXT: set when a node test runner starts us, it would make the guest's own
 # `node --test` skip every file.
 while IFS= read -r name; do PASSENV+=("$name=${!name}"); done < <(compgen -e | grep -E '^(NLKIT_|NODE_OPTIONS$|CI$)' | grep -v '^NLKIT_IN_VM$')
+# Under scripts/asan/run.sh the sanitizer runtime is for the guest's command, not for qemu here.
+if [[ ${NLKIT_ASAN:-} == 1 ]]; then
+  PASSENV+=("LD_PRELOAD=${LD_PRELOAD:-}" "ASAN_OPTIONS=${ASAN_OPTIONS:-}" "LSAN_OPTIONS=${LSAN_OPTIONS:-}" "UBSAN_OPTIONS=${UBSAN_OPTIONS:-}")
+  unset LD_PRELOAD
+fi
 declare -p REPO CWD KROOT VER PASSENV CMD > "$X/env"
 touch "$X/out" "$X/err"
 # A copy of /etc for the guest's tmpfs (see guest.sh); files only root can read are skipped.
