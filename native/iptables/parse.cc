@@ -232,16 +232,6 @@ struct xtables_target* FindTargetTry(const char* name, int nfproto) {
   return xtables_find_target(name, XTF_TRY_LOAD);
 }
 
-const char* proto_to_name(uint16_t proto, int nolookup) {
-  for (unsigned i = 0; xtables_chain_protos[i].name != NULL; ++i)
-    if (xtables_chain_protos[i].num == proto) return xtables_chain_protos[i].name;
-  if (proto && !nolookup) {
-    struct protoent* pent = getprotobynumber(proto);
-    if (pent) return pent->p_name;
-  }
-  return NULL;
-}
-
 struct xtables_match* find_proto(const char* pname, enum xtables_tryload tryload, int nolookup,
                                  struct xtables_rule_match** matches) {
   unsigned int proto;

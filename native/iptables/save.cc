@@ -28,16 +28,6 @@ struct SaveRule {
   unsigned long long pcnt, bcnt;
 };
 
-const char* proto_to_name(uint16_t proto, int nolookup) {
-  for (unsigned i = 0; xtables_chain_protos[i].name != NULL; ++i)
-    if (xtables_chain_protos[i].num == proto) return xtables_chain_protos[i].name;
-  if (proto && !nolookup) {
-    struct protoent* pent = getprotobynumber(proto);
-    if (pent) return pent->p_name;
-  }
-  return NULL;
-}
-
 const char* mask_to_str(const struct in_addr* mask) {
   static char mask_str[INET_ADDRSTRLEN];
   uint32_t bits, hmask = ntohl(mask->s_addr);

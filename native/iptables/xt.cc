@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio_ext.h>
+#include <netdb.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -411,6 +412,17 @@ bool PluginMayExist(const char* name, int nfproto) {
   std::string n(name);
   if (g_plugins.xt.count(n)) return true;
   return nfproto == NFPROTO_IPV6 ? g_plugins.ip6t.count(n) > 0 : g_plugins.ipt.count(n) > 0;
+}
+
+// iptables' own proto_to_name (xshared.c), used by its parser and its save alike.
+const char* proto_to_name(uint16_t proto, int nolookup) {
+  for (unsigned i = 0; xtables_chain_protos[i].name != NULL; ++i)
+    if (xtables_chain_protos[i].num == proto) return xtables_chain_protos[i].name;
+  if (proto && !nolookup) {
+    struct protoent* pent = getprotobynumber(proto);
+    if (pent) return pent->p_name;
+  }
+  return NULL;
 }
 
 }  // namespace ipt

@@ -19,6 +19,8 @@ namespace ipt {
 
 // The family XtRun selected: NFPROTO_IPV4 or NFPROTO_IPV6.
 int XtFamily();
+// A protocol number's name as iptables prints it (its table, then /etc/protocols unless nolookup).
+const char* proto_to_name(uint16_t proto, int nolookup);
 
 // exit_err lands here: the message is recorded and control returns to the setjmp of the
 // innermost guard. Frames between a guard's setjmp and the failing call must be plain C.
