@@ -19,6 +19,7 @@
         "native/iptables/save.cc",
         "native/iptables/lock.cc",
         "native/iptables/restore.cc",
+        "native/iptables/lines.cc",
         "native/iptables/nft.cc",
         "native/link/rtnl.cc"
       ],

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "../common/worker.h"
+#include "lines.h"
 #include "lock.h"
 #include "parse.h"
 #include "save.h"
@@ -107,6 +108,7 @@ class CommandMap {
     return &entries_.back();
   }
   Arena* arena() { return &arena_; }
+  bool Empty() const { return live_ == 0; }
   // Bytes of arena() that no entry uses.
   void Waste(size_t n) { deadBytes_ += n; }
   // Forgets the entries stamped before `keepFrom`.
@@ -234,6 +236,9 @@ class CommandMap {
   Arena arena_;
 };
 
+// Bodies at least this large have their lines split (and tokenized) on a helper thread.
+constexpr size_t kFeedBytes = 256u << 10;
+
 struct HandleState {
   std::map<std::tuple<int, std::string, bool>, CommandMap> commands;
   uint64_t generation = 0;
@@ -360,7 +365,7 @@ class Restorer {
         size_t lines = 0, chains = 0;
         CountLines(req->body, &lines, &chains);
         t.Reserve(chains + 16, lines - chains + 16);
-        if (!(ok = Lines(t, *req, capture, p))) break;
+        if (!(ok = Lines(t, *req, lines, chains, capture, p))) break;
       }
     }, &fatal);
     if (!ran) {
@@ -423,51 +428,35 @@ class Restorer {
     *chains = c;
   }
 
-  bool Lines(Table& t, const TableReq& req, StdioCapture& capture, Problem* p) {
+  bool Lines(Table& t, const TableReq& req, size_t lines, size_t chains, StdioCapture& capture, Problem* p) {
     const std::string& body = req.body;
     uint32_t lineNo = req.firstLine;
     CommandMap* plain = &state_->commands[{nfproto_, t.name(), false}];
     CommandMap* counted = &state_->commands[{nfproto_, t.name(), true}];
-    size_t lines = 0, chains = 0;
-    CountLines(body, &lines, &chains);
-    (counters_ ? counted : plain)->ReserveFirst(lines - chains, body.size());
+    CommandMap* map = counters_ ? counted : plain;
+    bool first = map->Empty();
+    map->ReserveFirst(lines - chains, body.size());
     if (prefaultBlob && body.size() > (1u << 20)) {
       // the blob that commits a table is about four times its text (a kube-proxy rule: ~150
       // bytes of text, ~500 of entry): its pages are faulted in while the text compiles
       state_->writeBuf.Reserve(body.size() * 9 / 2, true);
     }
-    CommandMap* map = counters_ ? counted : plain;
-    // One line ahead: its hash is computed and its cache slot fetched while this one is
-    // handled (counters in front change the key: those lines are hashed in RuleLine).
-    struct Line {
-      const char* p;
-      size_t len;
-      bool hasNl;
-      uint64_t hash;
-    };
-    auto lineAt = [&](size_t pos) {
-      const void* q = memchr(body.data() + pos, '\n', body.size() - pos);
-      size_t nl = q ? static_cast<const char*>(q) - body.data() : body.size();
-      Line l = {body.data() + pos, nl - pos, q != nullptr, 0};
-      if (l.len && l.p[0] != '#' && l.p[0] != ':' && l.p[0] != '[') {
-        l.hash = HashBytes(l.p, l.len);
-        map->Prefetch(l.hash);
+    // Commands are tokenized ahead only when most of them will be compiled: on a map's
+    // first restore. Later ones mostly find their lines in the map.
+    LineFeed feed(body, body.size() >= kFeedBytes, first);
+    BodyLine cur;
+    const Tokens* words;
+    for (; feed.Next(&cur, &words); lineNo++) {
+      if (const BodyLine* next = feed.Peek()) {
+        if (next->hash) map->Prefetch(next->hash);
       }
-      return l;
-    };
-    size_t pos = 0;
-    Line next = lineAt(0);
-    for (; pos < body.size(); lineNo++) {
-      Line cur = next;
-      pos += cur.len + 1;
-      if (pos < body.size()) next = lineAt(pos);
       if (cur.len == 0 || cur.p[0] == '#') continue;
       stats.lines++;
       if (cur.p[0] == ':') {
         if (!ChainLine(t, std::string_view(cur.p, cur.len), lineNo, p)) return false;
         continue;
       }
-      if (!RuleLine(t, cur.p, cur.len, cur.hasNl, cur.hash, lineNo, plain, counted, capture, p)) return false;
+      if (!RuleLine(t, cur, words, lineNo, plain, counted, capture, p)) return false;
     }
     return true;
   }
@@ -529,8 +518,13 @@ class Restorer {
   }
 
   // `hash`: of the whole line, when it has no counters.
-  bool RuleLine(Table& t, const char* line, size_t len, bool hasNl, uint64_t hash, uint32_t lineNo, CommandMap* plain,
+  // `words`: the line's tokens when they are at hand already.
+  bool RuleLine(Table& t, const BodyLine& l, const Tokens* words, uint32_t lineNo, CommandMap* plain,
                 CommandMap* counted, StdioCapture& capture, Problem* p) {
+    const char* line = l.p;
+    const size_t len = l.len;
+    const bool hasNl = l.hasNl;
+    const uint64_t hash = l.hash;
     auto fail = [&](const std::string& kind, const std::string& m, int err, int offset, const std::string& arg) {
       p->kind = kind;
       p->message = m;
@@ -587,17 +581,21 @@ class Restorer {
       e->stamp = state_->generation;
       stats.cached++;
     } else {
-      Tokens& tok = tok_;
-      tok.clear();
-      if (withCounters) {
-        // the values are checked and set below, so that the compiled command does not
-        // depend on them
-        tok.push("--set-counters", 0);
-        tok.push("0", 0);
-        tok.push("0", 0);
+      if (!words || haveCounters) {
+        Tokens& own = tok_;
+        own.clear();
+        if (withCounters) {
+          // the values are checked and set below, so that the compiled command does not
+          // depend on them
+          own.push("--set-counters", 0);
+          own.push("0", 0);
+          own.push("0", 0);
+        }
+        std::string terr;
+        if (!Tokenize(rest, restLen, hasNl, withCounters ? 6 : 3, &own, &terr)) return fail("parse", terr, EINVAL, -1, "");
+        words = &own;
       }
-      std::string terr;
-      if (!Tokenize(rest, restLen, hasNl, withCounters ? 6 : 3, &tok, &terr)) return fail("parse", terr, EINVAL, -1, "");
+      const Tokens& tok = *words;
       bool cache = hasNl && !known;
       Arena* arena = cache ? map->arena() : &scratch_;
       CacheEntry fresh;
