@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <malloc.h>
 
+#include <algorithm>
 #include <memory>
 #include <string_view>
 #include <unordered_map>
@@ -1246,6 +1248,36 @@ bool FindOption(const struct xt_option_entry* x6, const struct option* extra, co
   return false;
 }
 
+// xtables_find_match (loading the plugin when needed) remembered by family and name for
+// the fast path: a text names the same few extensions on every line, and libxtables never
+// frees an extension it registered. Clones are not remembered (the fast path takes none).
+struct xtables_match* FindMatchKnown(const char* name, int nfproto) {
+  struct Known {
+    int nfproto;
+    size_t len;
+    char name[XT_EXTENSION_MAXNAMELEN];
+    struct xtables_match* m;
+  };
+  constexpr unsigned kKnown = 16;
+  static thread_local Known known[kKnown];
+  static thread_local unsigned count;
+  size_t len = strlen(name);
+  for (unsigned i = 0; i < std::min(count, kKnown); i++) {
+    const Known& k = known[i];
+    if (k.nfproto == nfproto && k.len == len && memcmp(k.name, name, len) == 0) return k.m;
+  }
+  EnsurePlugin(name, nfproto);
+  struct xtables_match* m = xtables_find_match(name, XTF_TRY_LOAD, NULL);
+  if (m && m->next != m && len < XT_EXTENSION_MAXNAMELEN) {
+    Known& k = known[count++ % kKnown];
+    k.nfproto = nfproto;
+    k.len = len;
+    memcpy(k.name, name, len + 1);
+    k.m = m;
+  }
+  return m;
+}
+
 // Phase 1. False: not for the fast path.
 bool FastScan(FastState* fs, const char* table, IsChainFn isChain, void* ctx) {
   char** argv = fs->argv;
@@ -1328,8 +1360,7 @@ bool FastScan(FastState* fs, const char* table, IsChainFn isChain, void* ctx) {
         }
         case 'm': {
           if (fs->nsegs >= kFastSegs || strlen(a) >= XT_EXTENSION_MAXNAMELEN) return false;
-          EnsurePlugin(a, fs->nfproto);
-          struct xtables_match* m = xtables_find_match(a, XTF_TRY_LOAD, NULL);
+          struct xtables_match* m = FindMatchKnown(a, fs->nfproto);
           if (!m || m->real_name || m == m->next || (!m->x6_parse && !m->parse) || m->m) return false;
           if (!m->x6_parse && strcmp(m->name, "tcp") != 0) return false;  // old-style parsers: tcp only
           FastSeg* sg = &fs->segs[fs->nsegs++];
@@ -1467,6 +1498,47 @@ bool FastAddress(const char* w, bool v6, void* addr, void* mask) {
   return true;
 }
 
+// The fast path's extension blobs, one spare per extension and thread: every rule needs
+// the same few, and a zeroed spare is cheaper than calloc and free each time. (A parser
+// may realloc its blob: what comes back is kept, if it is large enough next time.)
+class SpareBlobs {
+ public:
+  ~SpareBlobs() {
+    for (auto& s : spares_) free(s.second);
+  }
+  void* Take(const void* ext, size_t size) {
+    for (auto& s : spares_) {
+      if (s.first != ext || !s.second) continue;
+      void* p = s.second;
+      s.second = nullptr;
+      if (malloc_usable_size(p) >= size) {
+        memset(p, 0, size);
+        return p;
+      }
+      free(p);
+      break;
+    }
+    return xtables_calloc(1, size);
+  }
+  void Give(const void* ext, void* p) {
+    for (auto& s : spares_) {
+      if (s.first != ext) continue;
+      if (s.second) free(s.second);
+      s.second = p;
+      return;
+    }
+    if (spares_.size() >= 64) {
+      free(p);
+      return;
+    }
+    spares_.emplace_back(ext, p);
+  }
+
+ private:
+  std::vector<std::pair<const void*, void*>> spares_;
+};
+thread_local SpareBlobs t_spares;
+
 // Phase 2 for one extension: its blob, parsed with its own parser. Plain C: exit_err
 // lands in FastParseGuarded.
 void FastParse(FastState* fs, FastSeg* sg, unsigned char* fw, unsigned char** blob) {
@@ -1485,7 +1557,11 @@ void FastParse(FastState* fs, FastSeg* sg, unsigned char* fw, unsigned char** bl
   };
   if (!sg->target) {
     struct xtables_match* m = sg->m;
-    NewMatchBlob(m, m->name);
+    size_t size = XT_ALIGN(sizeof(struct xt_entry_match)) + m->size;
+    m->m = static_cast<struct xt_entry_match*>(t_spares.Take(m, size));
+    m->m->u.match_size = size;
+    strcpy(m->m->u.user.name, m->name);
+    m->m->u.user.revision = m->revision;
     m->mflags = 0;
     xs_init_match(m);
     for (int k = 0; k < sg->nopts; k++) {
@@ -1515,7 +1591,11 @@ void FastParse(FastState* fs, FastSeg* sg, unsigned char* fw, unsigned char** bl
     m->m = NULL;
   } else {
     struct xtables_target* t = sg->t;
-    NewTargetBlob(t, sg->name);
+    size_t size = XT_ALIGN(sizeof(struct xt_entry_target)) + t->size;
+    t->t = static_cast<struct xt_entry_target*>(t_spares.Take(t, size));
+    t->t->u.target_size = size;
+    strcpy(t->t->u.user.name, sg->name);
+    t->t->u.user.revision = t->revision;
     t->tflags = 0;
     xs_init_target(t);
     for (int k = 0; k < sg->nopts; k++) {
@@ -1603,7 +1683,10 @@ bool FastCompile(int nfproto, const char* table, const Tokens& tokens, IsChainFn
   bool pure = true;
   alignas(8) unsigned char fw[sizeof(struct ip6t_entry)];
   auto freeBlobs = [&](int n) {
-    for (int s = 0; s < n; s++) free(blobs[s]);
+    for (int k = 0; k < n; k++) {
+      const FastSeg* g = &fs->segs[k];
+      t_spares.Give(g->target ? static_cast<const void*>(g->t) : static_cast<const void*>(g->m), blobs[k]);
+    }
   };
   for (int s = 0; s < fs->nsegs; s++) {
     FastSeg* sg = &fs->segs[s];

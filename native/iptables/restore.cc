@@ -145,6 +145,7 @@ class CommandMap {
     while (want < more * 2) want <<= 1;
     if (want > slots_.size()) Rehash(want);
     entries_.reserve(more);
+    PrefaultSoon(entries_.data(), sizeof(CacheEntry) * more);
     if (more > 1000) arena_.Prepare(textBytes + more * 400);
   }
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -174,46 +176,90 @@ uint8_t* Map(size_t size) {
 
 // Faults a fresh mapping's pages in on another thread, front to back, while the caller
 // starts filling it (kernels before 5.14 refuse MADV_POPULATE_WRITE: then the caller faults
-// as usual). A mapping is not unmapped while this runs on it (Unmap waits).
+// as usual). The threads run at SCHED_IDLE, on what the compiling threads leave of the
+// cores, until someone waits for one: a mapping is not unmapped while its pages are being
+// faulted in (Unmap waits, and lifts every such thread to normal priority meanwhile).
+struct Faulting {
+  uint64_t id;
+  uint8_t* p;
+  size_t n;
+  bool waitable;  // a mapping of ours (not a vector's storage, which may go away meanwhile:
+                  // MADV_POPULATE_WRITE then fails, or faults in someone else's pages, and
+                  // changes no byte either way)
+  bool started = false, boosted = false;
+  pthread_t thread{};
+};
 std::mutex g_faultMu;
 std::condition_variable g_faultCv;
-std::vector<std::pair<uint8_t*, size_t>> g_faulting;
+std::vector<Faulting> g_faulting;
+uint64_t g_faultIds = 0;
 
-void Prefault(uint8_t* p, size_t n) {
+void Prefault(uint8_t* p, size_t n, bool waitable = true) {
+  uint64_t id;
   {
     std::lock_guard<std::mutex> l(g_faultMu);
-    g_faulting.emplace_back(p, n);
+    id = ++g_faultIds;
+    g_faulting.push_back({id, p, n, waitable});
   }
-  auto run = [p, n] {
+  auto done = [id] {
+    std::lock_guard<std::mutex> l(g_faultMu);
+    g_faulting.erase(std::find_if(g_faulting.begin(), g_faulting.end(), [&](const Faulting& f) { return f.id == id; }));
+    g_faultCv.notify_all();
+  };
+  auto run = [p, n, id, done] {
     {
-      // one mapping at a time, in the order asked: the first is needed first, and the
-      // thread compiling has the other core
+      std::lock_guard<std::mutex> l(g_faultMu);
+      for (Faulting& f : g_faulting) {
+        if (f.id != id) continue;
+        f.thread = pthread_self();
+        f.started = true;
+        if (!f.boosted) {
+          struct sched_param sp = {};
+          pthread_setschedparam(f.thread, SCHED_IDLE, &sp);
+        }
+      }
+    }
+    {
+      // one range at a time, in the order asked: the first is needed first
       static std::mutex lane;
       std::lock_guard<std::mutex> l(lane);
       madvise(p, n, MADV_POPULATE_WRITE);
     }
-    std::lock_guard<std::mutex> l(g_faultMu);
-    g_faulting.erase(std::find(g_faulting.begin(), g_faulting.end(), std::make_pair(p, n)));
-    g_faultCv.notify_all();
+    done();
   };
   try {
     std::thread(run).detach();
   } catch (...) {
-    std::lock_guard<std::mutex> l(g_faultMu);  // no thread: the pages fault in as they are written
-    g_faulting.erase(std::find(g_faulting.begin(), g_faulting.end(), std::make_pair(p, n)));
+    done();  // no thread: the pages fault in as they are written
   }
 }
 
 void Unmap(uint8_t* p, size_t n) {
   std::unique_lock<std::mutex> l(g_faultMu);
-  g_faultCv.wait(l, [&] {
-    for (const auto& f : g_faulting)
-      if (f.first < p + n && p < f.first + f.second) return false;
-    return true;
-  });
+  auto busy = [&] {
+    for (const Faulting& f : g_faulting)
+      if (f.waitable && f.p < p + n && p < f.p + f.n) return true;
+    return false;
+  };
+  if (busy()) {
+    // every one of them: the one on this mapping may be queued behind the others
+    for (Faulting& f : g_faulting) {
+      f.boosted = true;
+      struct sched_param sp = {};
+      if (f.started) pthread_setschedparam(f.thread, SCHED_OTHER, &sp);
+    }
+    g_faultCv.wait(l, [&] { return !busy(); });
+  }
   munmap(p, n);
 }
 }  // namespace
+
+void PrefaultSoon(const void* p, size_t bytes) {
+  if (bytes < (1u << 20)) return;  // not worth a thread
+  uintptr_t a = (reinterpret_cast<uintptr_t>(p) + 4095) & ~uintptr_t(4095);
+  uintptr_t b = (reinterpret_cast<uintptr_t>(p) + bytes) & ~uintptr_t(4095);
+  if (b > a) Prefault(reinterpret_cast<uint8_t*>(a), b - a, false);
+}
 
 bool Blob::Reserve(size_t n, bool prefault) {
   if (n <= cap_) return true;
@@ -405,13 +451,20 @@ int Table::Socket() {
 }
 
 unsigned Table::Builtin(std::string_view name) const {
+  // only a hook's name can name a built-in chain: the rest need no lookup
+  bool hook = false;
+  for (const char* h : kHookNames) hook = hook || name == h;
+  if (!hook) return 0;
   Chain* c = Find(name);
   return c ? c->hooknum : 0;
 }
 
 void Table::Reserve(size_t chains, size_t rules) {
   index_.Reserve(chains);
-  if (rules_.capacity() < rules_.size() + rules) rules_.reserve(rules_.size() + rules);
+  if (rules_.capacity() < rules_.size() + rules) {
+    rules_.reserve(rules_.size() + rules);
+    PrefaultSoon(rules_.data() + rules_.size(), sizeof(Rule) * (rules_.capacity() - rules_.size()));
+  }
   users_.reserve(users_.size() + chains);
 }
 

@@ -26,6 +26,10 @@ namespace ipt {
 
 // A large reusable buffer in its own mapping, with transparent huge pages where the kernel
 // allows them: a 100 MB table blob then costs a few dozen page faults instead of 25,000.
+// Faults in the pages of memory the caller is about to fill (a vector's reserved storage),
+// on a helper thread, so that the thread filling it does not take the faults one by one.
+void PrefaultSoon(const void* p, size_t bytes);
+
 class Blob {
  public:
   Blob() = default;
