@@ -56,6 +56,8 @@ export interface IptablesTableRequest {
   line: number;
   firstLine: number;
   commitLine: number;
+  /** Chain lines in the body (planRestore counts them); the body's lines are commitLine - firstLine. */
+  chains?: number;
 }
 
 export interface IptablesLockRequest {

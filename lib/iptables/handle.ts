@@ -105,7 +105,7 @@ export class IptablesHandle extends Handle {
       const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
       await this.checkBackend(op);
       const tables: IptablesTableRequest[] = plan.tables.map((t) => ({
-        name: t.name, flush: !opts.noflush, body: t.body, line: t.line, firstLine: t.firstLine, commitLine: t.commitLine,
+        name: t.name, flush: !opts.noflush, body: t.body, line: t.line, firstLine: t.firstLine, commitLine: t.commitLine, chains: t.chains,
       }));
       if (plan.error) {
         // Everything before the structural error is checked (compiled and applied in memory)

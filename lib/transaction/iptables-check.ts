@@ -29,7 +29,7 @@ export class TxIptablesHandle extends IptablesHandle {
     return this.run(op, async () => {
       const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
       const tables: IptablesTableRequest[] = plan.tables.map((t) => ({
-        name: t.name, flush: !opts.noflush, body: t.body, line: t.line, firstLine: t.firstLine, commitLine: t.commitLine,
+        name: t.name, flush: !opts.noflush, body: t.body, line: t.line, firstLine: t.firstLine, commitLine: t.commitLine, chains: t.chains,
       }));
       if (tables.length) {
         const r = await this.native(op, (w) => binding().iptablesRestore(w, null, {

@@ -9,7 +9,7 @@
 namespace nlkit {
 namespace ipt {
 
-LineFeed::LineFeed(const std::string& body, bool threaded, bool tokenize) : body_(body), tokenize_(tokenize) {
+LineFeed::LineFeed(std::string_view body, bool threaded, bool tokenize) : body_(body), tokenize_(tokenize) {
   if (!threaded) return;
   try {
     thread_ = std::thread([this] { Produce(); });

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -33,7 +34,7 @@ class LineFeed {
  public:
   // `body` outlives the feed. `tokenize`: also split each command into its words (with
   // three arguments reserved, as a line without counters is compiled).
-  LineFeed(const std::string& body, bool threaded, bool tokenize);
+  LineFeed(std::string_view body, bool threaded, bool tokenize);
   ~LineFeed();
   LineFeed(const LineFeed&) = delete;
   LineFeed& operator=(const LineFeed&) = delete;
@@ -55,7 +56,7 @@ class LineFeed {
   size_t Fill(Batch* b, size_t pos, bool tokenize);  // up to kBatch lines from pos; returns where it stopped
   void Produce();
 
-  const std::string& body_;
+  const std::string_view body_;
   const bool tokenize_;
   Batch ring_[kRing];
   std::mutex mu_;

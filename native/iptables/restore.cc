@@ -258,13 +258,43 @@ struct HandleState {
   }
 };
 
+// A request's text, in a buffer from the pool that goes back when the request is done: the
+// next restore (a resync sends a text as large again) copies into pages already faulted in.
+class PooledText {
+ public:
+  PooledText() = default;
+  PooledText(PooledText&&) = default;
+  PooledText& operator=(PooledText&&) = default;
+  ~PooledText() { Blob::Give(std::move(big_)); }
+  // Room for n bytes and a NUL; false when out of memory.
+  bool Allocate(size_t n) {
+    size_ = n;
+    if (n < kPooledText) {
+      small_.assign(n + 1, '\0');
+      return true;
+    }
+    big_ = Blob::TakeAtLeast(n + 1);
+    return big_.Reserve(n + 1);
+  }
+  char* data() { return size_ < kPooledText ? &small_[0] : reinterpret_cast<char*>(big_.data()); }
+  std::string_view view() { return std::string_view(data(), size_); }
+
+ private:
+  static constexpr size_t kPooledText = 1u << 20;
+  std::string small_;
+  Blob big_;
+  size_t size_ = 0;
+};
+
 struct TableReq {
   std::string name;
   bool flush = true;
-  std::string body;    // the lines between *table and COMMIT, each ending in '\n'
+  PooledText text;
+  std::string_view body;  // text: the lines between *table and COMMIT, each ending in '\n'
   uint32_t line = 0;   // line of `*table`
   uint32_t firstLine = 0;
   uint32_t commitLine = 0;
+  int64_t chains = -1;  // chain lines in body, when the caller counted them
 };
 
 struct Problem {
@@ -364,7 +394,13 @@ class Restorer {
           for (auto n : user) t.DeleteChain(n);
         }
         size_t lines = 0, chains = 0;
-        CountLines(req->body, &lines, &chains);
+        if (req->chains >= 0 && req->commitLine >= req->firstLine &&
+            static_cast<uint64_t>(req->chains) <= req->commitLine - req->firstLine) {
+          lines = req->commitLine - req->firstLine;  // counted as the text was planned
+          chains = static_cast<size_t>(req->chains);
+        } else {
+          CountLines(req->body, &lines, &chains);
+        }
         t.Reserve(chains + 16, lines - chains + 16);
         if (!(ok = Lines(t, *req, lines, chains, capture, p))) break;
       }
@@ -395,14 +431,14 @@ class Restorer {
     if (!first.flush) return t.Read(Table::ReadMode::Full, buf);
     if (int e = t.ReadInfo()) return e;
     std::vector<std::string> need = t.BuiltinNames();
-    const std::string& body = first.body;
+    std::string_view body = first.body;
     size_t found = 0;
     std::vector<bool> seen(need.size(), false);
     for (size_t pos = 0; pos < body.size() && found < need.size();) {
       size_t nl = body.find('\n', pos);
-      if (nl == std::string::npos) nl = body.size();
+      if (nl == std::string_view::npos) nl = body.size();
       if (body[pos] == ':') {
-        std::vector<std::string_view> w = SplitWs(std::string_view(body).substr(pos + 1, nl - pos - 1));
+        std::vector<std::string_view> w = SplitWs(body.substr(pos + 1, nl - pos - 1));
         if (w.size() >= 2 && w[1] != "-") {
           for (size_t i = 0; i < need.size(); i++)
             if (!seen[i] && w[0] == need[i]) seen[i] = true, found++;
@@ -414,7 +450,7 @@ class Restorer {
   }
 
   // Lines of a body, and how many of them are chain lines.
-  static void CountLines(const std::string& body, size_t* lines, size_t* chains) {
+  static void CountLines(std::string_view body, size_t* lines, size_t* chains) {
     const char* p = body.data();
     const char* end = p + body.size();
     size_t n = 0, c = 0;
@@ -430,7 +466,7 @@ class Restorer {
   }
 
   bool Lines(Table& t, const TableReq& req, size_t lines, size_t chains, StdioCapture& capture, Problem* p) {
-    const std::string& body = req.body;
+    std::string_view body = req.body;
     uint32_t lineNo = req.firstLine;
     CommandMap* plain = &state_->commands[{nfproto_, t.name(), false}];
     CommandMap* counted = &state_->commands[{nfproto_, t.name(), true}];
@@ -1156,17 +1192,21 @@ LockReq LockOf(const Napi::Object& o) {
   return l;
 }
 
-// A JS string as UTF-8. An ASCII text (the usual one: its UTF-8 length is its length) is
-// copied byte for byte, which for 20 MB is several times quicker than encoding it.
-std::string TextOf(Napi::Env env, Napi::Value v) {
+// A JS string as UTF-8, into a pooled buffer. An ASCII text (the usual one: its UTF-8
+// length is its length) is copied byte for byte, which for 20 MB is several times quicker
+// than encoding it. False when out of memory.
+bool TextOf(Napi::Env env, Napi::Value v, PooledText* out) {
   size_t len16 = 0, len8 = 0;
   if (napi_get_value_string_utf16(env, v, nullptr, 0, &len16) == napi_ok &&
       napi_get_value_string_utf8(env, v, nullptr, 0, &len8) == napi_ok && len8 == len16) {
-    std::string out(len8, '\0');
+    if (!out->Allocate(len8)) return false;
     size_t copied = 0;
-    if (napi_get_value_string_latin1(env, v, &out[0], len8 + 1, &copied) == napi_ok && copied == len8) return out;
+    if (napi_get_value_string_latin1(env, v, out->data(), len8 + 1, &copied) == napi_ok && copied == len8) return true;
   }
-  return v.As<Napi::String>().Utf8Value();
+  std::string u = v.As<Napi::String>().Utf8Value();
+  if (!out->Allocate(u.size())) return false;
+  memcpy(out->data(), u.data(), u.size());
+  return true;
 }
 
 // A handle's cache can hold a few hundred thousand compiled commands: free it off the JS thread.
@@ -1208,12 +1248,7 @@ Napi::Value IptablesRestore(const Napi::CallbackInfo& info) {
   std::shared_ptr<ipt::HandleState> cache;
   if (info[1].IsExternal()) cache = *info[1].As<Napi::External<std::shared_ptr<ipt::HandleState>>>().Data();
   Napi::Object req = info[2].As<Napi::Object>();
-  auto* job = new ipt::RestoreJob(env, cache);
-  job->nfproto = ipt::FamilyOf(req);
-  job->counters = req.Get("counters").ToBoolean().Value();
-  job->force = req.Get("force").ToBoolean().Value();
-  job->dryRun = req.Get("dryRun").ToBoolean().Value();
-  job->lock = ipt::LockOf(req);
+  std::vector<ipt::TableReq> tables;
   Napi::Value tv = req.Get("tables");
   if (tv.IsArray()) {
     Napi::Array arr = tv.As<Napi::Array>();
@@ -1222,13 +1257,26 @@ Napi::Value IptablesRestore(const Napi::CallbackInfo& info) {
       ipt::TableReq tr;
       tr.name = t.Get("name").As<Napi::String>().Utf8Value();
       tr.flush = t.Get("flush").ToBoolean().Value();
-      tr.body = ipt::TextOf(env, t.Get("body"));
+      if (!ipt::TextOf(env, t.Get("body"), &tr.text)) {
+        Napi::Error::New(env, "iptablesRestore: out of memory for the text").ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
       tr.line = t.Get("line").As<Napi::Number>().Uint32Value();
       tr.firstLine = t.Get("firstLine").As<Napi::Number>().Uint32Value();
       tr.commitLine = t.Get("commitLine").As<Napi::Number>().Uint32Value();
-      job->tables.push_back(std::move(tr));
+      Napi::Value ch = t.Get("chains");
+      if (ch.IsNumber()) tr.chains = ch.As<Napi::Number>().Int64Value();
+      tables.push_back(std::move(tr));
     }
   }
+  auto* job = new ipt::RestoreJob(env, cache);
+  job->nfproto = ipt::FamilyOf(req);
+  job->counters = req.Get("counters").ToBoolean().Value();
+  job->force = req.Get("force").ToBoolean().Value();
+  job->dryRun = req.Get("dryRun").ToBoolean().Value();
+  job->lock = ipt::LockOf(req);
+  job->tables = std::move(tables);
+  for (auto& t : job->tables) t.body = t.text.view();  // now that they have stopped moving (short texts live inline)
   return w->Submit(env, job);
 }
 

@@ -154,6 +154,17 @@ Blob Blob::Take() {
   return b;
 }
 
+Blob Blob::TakeAtLeast(size_t n) {
+  std::lock_guard<std::mutex> l(g_poolMu);
+  for (auto it = g_pool.begin(); it != g_pool.end(); ++it) {  // smallest first
+    if (it->cap_ < n) continue;
+    Blob b = std::move(*it);
+    g_pool.erase(it);
+    return b;
+  }
+  return Blob();
+}
+
 void Blob::Give(Blob&& b) {
   if (!b.p_) return;
   std::lock_guard<std::mutex> l(g_poolMu);

@@ -24,12 +24,12 @@
 namespace nlkit {
 namespace ipt {
 
-// A large reusable buffer in its own mapping, with transparent huge pages where the kernel
-// allows them: a 100 MB table blob then costs a few dozen page faults instead of 25,000.
 // Faults in the pages of memory the caller is about to fill (a vector's reserved storage),
 // on a helper thread, so that the thread filling it does not take the faults one by one.
 void PrefaultSoon(const void* p, size_t bytes);
 
+// A large reusable buffer in its own mapping, with transparent huge pages where the kernel
+// allows them: a 100 MB table blob then costs a few dozen page faults instead of 25,000.
 class Blob {
  public:
   Blob() = default;
@@ -45,6 +45,8 @@ class Blob {
   // A process-wide pool: buffers go back to it when a restore is done, and the next
   // restore (on any handle) takes the largest. Pages already faulted in stay so.
   static Blob Take();
+  // The smallest pooled buffer of at least n bytes, else an empty one.
+  static Blob TakeAtLeast(size_t n);
   static void Give(Blob&& b);
   // Room for n bytes (contents not kept when it grows); false when out of memory.
   // `prefault`: a new mapping's pages are faulted in on another thread meanwhile.

@@ -55,6 +55,16 @@ describe('restore text structure', () => {
     assert.equal(plan.tables[1]!.body, '-A X\n');
   });
 
+  it('counts each body\'s chain lines, and its lines are commitLine - firstLine', () => {
+    const text = '*filter\n:INPUT ACCEPT [0:0]\n# :not a chain\n\n:A - [0:0]\n-A A -j ACCEPT\n:B - [0:0]\nCOMMIT\n*nat\n-A X\nCOMMIT\n*raw\n:C - [0:0]\n';
+    const plan = planRestore(text);
+    assert.deepEqual(plan.tables.map((t) => t.chains), [3, 0, 1]);
+    for (const t of plan.tables) {
+      const lines = t.body === '' ? 0 : t.body.split('\n').length - (t.body.endsWith('\n') ? 1 : 0);
+      assert.equal(t.commitLine - t.firstLine, lines, t.name);
+    }
+  });
+
   it('COMMIT must be exactly "COMMIT" with its newline', () => {
     for (const bad of ['COMMIT ', 'COMMIT\r', ' COMMIT']) {
       const plan = planRestore(`*filter\n${bad}\n`);
