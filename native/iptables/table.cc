@@ -482,7 +482,12 @@ void Table::Reserve(size_t chains, size_t rules) {
 Chain* Table::AddChain(std::string_view name, unsigned hooknum) {
   chains_.emplace_back();
   Chain* c = &chains_.back();
-  c->name = name;
+  if (name.size() <= sizeof c->nameBuf) {
+    memcpy(c->nameBuf, name.data(), name.size());
+    c->name = std::string_view(c->nameBuf, name.size());
+  } else {
+    c->name = name;
+  }
   c->hooknum = hooknum;
   index_.Put(c);
   if (hooknum)

@@ -132,7 +132,13 @@ struct Rule {
 };
 
 struct Chain {
-  std::string_view name;  // views text that outlives the table (the read buffer, the request, the cache)
+  Chain() = default;
+  Chain(const Chain&) = delete;  // name may view the chain's own nameBuf
+  Chain& operator=(const Chain&) = delete;
+  std::string_view name;  // views nameBuf, or (a longer name) text that outlives the table
+  // The name's bytes next to the rest of the chain: an index lookup that finds the chain
+  // compares names without another cache miss into the text it came from.
+  char nameBuf[32];
   unsigned hooknum = 0;   // 0: user-defined; else hook number + 1
   int verdict = 0;        // built-in: policy verdict
   struct xt_counters counters = {0, 0};
