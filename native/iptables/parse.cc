@@ -226,8 +226,8 @@ struct xtables_target* FindTargetTry(const char* name, int nfproto) {
   if (standard) EnsurePlugin("standard", nfproto);
   if (!standard && !PluginMayExist(name, nfproto)) {
     // Loaded (already registered) targets are still found.
-    for (struct xtables_target* t = xtables_targets; t; t = t->next)
-      if (strcmp(t->name, name) == 0) return xtables_find_target(name, XTF_TRY_LOAD);
+    for (struct xtables_target* t = xtables_targets; t; t = t->next)  // first letters first: chain names rarely share one
+      if (t->name[0] == name[0] && strcmp(t->name, name) == 0) return xtables_find_target(name, XTF_TRY_LOAD);
     return NULL;
   }
   if (!standard) EnsurePlugin(name, nfproto);
@@ -1230,7 +1230,7 @@ bool FindOption(const struct xt_option_entry* x6, const struct option* extra, co
                 const struct xt_option_entry** entry, int* val, int* hasArg) {
   if (x6) {
     for (const struct xt_option_entry* e = x6; e->name; e++)
-      if (strcmp(e->name, name) == 0) {
+      if (e->name[0] == name[0] && strcmp(e->name, name) == 0) {
         *entry = e;
         *hasArg = e->type != XTTYPE_NONE;
         return true;
@@ -1239,7 +1239,7 @@ bool FindOption(const struct xt_option_entry* x6, const struct option* extra, co
   }
   if (extra) {
     for (const struct option* o = extra; o->name; o++)
-      if (strcmp(o->name, name) == 0) {
+      if (o->name[0] == name[0] && strcmp(o->name, name) == 0) {
         *val = o->val;
         *hasArg = o->has_arg;
         return true;

@@ -761,7 +761,7 @@ class Restorer {
     std::string_view n = TargetName(f, e->entry);
     if (n.empty()) {
       e->kind = RuleKind::Fallthrough;
-    } else if (LabelVerdict(std::string(n).c_str(), &e->verdict)) {
+    } else if (n.size() <= 6 && LabelVerdict(std::string(n).c_str(), &e->verdict)) {  // the labels' lengths
       e->kind = RuleKind::Standard;
     } else if (e->jumpIsChain) {
       e->kind = RuleKind::Jump;
