@@ -642,6 +642,7 @@ int Table::Read(ReadMode mode, Blob* buf) {
         r.index = num;
         r.map = MapType::NormalMap;
         r.mappos = num;
+        countedRules_ = true;
         r.counters = CountersOf(fam_, e);
         if (t->u.user.name[0] == '\0') {
           if (t->u.target_size != kStdTargetSize) return EINVAL;
@@ -886,6 +887,7 @@ int Table::NewRule(const uint8_t* entry, uint32_t size, const struct xt_counters
   r.size = size;
   r.map = MapType::Set;
   r.counters = cnt;
+  countedRules_ = countedRules_ || cnt.pcnt || cnt.bcnt;
   if (int e = MapTarget(r)) return e;
   *idx = static_cast<uint32_t>(rules_.size());
   rules_.push_back(r);
@@ -1231,7 +1233,7 @@ int Table::Commit(bool force, Blob* buf, CommitStats* stats) {
       struct xt_counters v = value(c->map, c->mappos, c->counters);
       any = any || v.pcnt || v.bcnt;
     }
-    for (uint32_t i = c->first; i != kNone && !any; i = rules_[i].next) {
+    for (uint32_t i = countedRules_ ? c->first : kNone; i != kNone && !any; i = rules_[i].next) {
       const Rule& r = rules_[i];
       if (r.map == MapType::NoMap) continue;
       struct xt_counters v = value(r.map, r.mappos, r.counters);

@@ -282,6 +282,9 @@ class Table {
   uint32_t size_ = 0;
   Fn fn_ = Fn::None;
   bool changed_ = false;
+  // Some rule may carry counters to add after a commit (read from the kernel, or given):
+  // without one, a commit of 160k new rules need not look at each for counters.
+  bool countedRules_ = false;
 };
 
 // Names of the tables the thread's namespace has (ip_tables_names / ip6_tables_names).
