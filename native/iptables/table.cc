@@ -383,19 +383,36 @@ void ChainIndex::Remember(Chain* c) const {
 
 void ChainIndex::Forget() const {
   for (Chain*& c : recent_) c = nullptr;
+  for (Missed& m : missed_) m.set = false;
+}
+
+bool ChainIndex::WasMissed(std::string_view name) const {
+  for (const Missed& m : missed_)
+    if (m.set && m.len == name.size() && memcmp(m.name, name.data(), name.size()) == 0) return true;
+  return false;
+}
+
+void ChainIndex::RememberMiss(std::string_view name) const {
+  if (name.size() > sizeof missed_[0].name) return;
+  Missed& m = missed_[nextMissed_++ % kMissed];
+  m.set = true;
+  m.len = static_cast<uint8_t>(name.size());
+  memcpy(m.name, name.data(), name.size());
 }
 
 Chain* ChainIndex::Find(std::string_view name) const {
   if (Chain* c = Recent(name)) return c;
+  if (WasMissed(name)) return nullptr;
   Chain* c = Probe(name, HashBytes(name.data(), name.size()));
-  if (c) Remember(c);
+  if (c) Remember(c); else RememberMiss(name);
   return c;
 }
 
 Chain* ChainIndex::Find(std::string_view name, uint64_t h) const {
   if (Chain* c = Recent(name)) return c;
+  if (WasMissed(name)) return nullptr;
   Chain* c = Probe(name, h);
-  if (c) Remember(c);
+  if (c) Remember(c); else RememberMiss(name);
   return c;
 }
 

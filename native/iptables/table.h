@@ -188,6 +188,18 @@ class ChainIndex {
   static constexpr int kRecent = 4;
   mutable Chain* recent_[kRecent] = {};
   mutable unsigned next_ = 0;
+  // Names looked up last and not found (a target's, DNAT, is looked up as a chain on every
+  // other line of a kube-proxy text): creating a chain forgets them, as it forgets recent_.
+  struct Missed {
+    bool set;
+    uint8_t len;
+    char name[30];
+  };
+  static constexpr int kMissed = 2;
+  mutable Missed missed_[kMissed] = {};
+  mutable unsigned nextMissed_ = 0;
+  bool WasMissed(std::string_view name) const;
+  void RememberMiss(std::string_view name) const;
 };
 
 class Table {
