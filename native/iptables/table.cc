@@ -18,8 +18,10 @@
 #include <linux/netfilter_ipv6/ip6_tables.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -188,8 +190,9 @@ uint8_t* Map(size_t size) {
 // Faults a fresh mapping's pages in on another thread, front to back, while the caller
 // starts filling it (kernels before 5.14 refuse MADV_POPULATE_WRITE: then the caller faults
 // as usual). The threads run at SCHED_IDLE, on what the compiling threads leave of the
-// cores, until someone waits for one: a mapping is not unmapped while its pages are being
-// faulted in (Unmap waits, and lifts every such thread to normal priority meanwhile).
+// cores. A mapping is not unmapped while its pages are being faulted in: Unmap tells the
+// thread to stop after the piece it is on, lifts it (and those queued before it) to normal
+// priority where it may, and waits.
 struct Faulting {
   uint64_t id;
   uint8_t* p;
@@ -197,6 +200,7 @@ struct Faulting {
   bool waitable;  // a mapping of ours (not a vector's storage, which may go away meanwhile:
                   // MADV_POPULATE_WRITE then fails, or faults in someone else's pages, and
                   // changes no byte either way)
+  std::shared_ptr<std::atomic<bool>> stop;
   bool started = false, boosted = false;
   pthread_t thread{};
 };
@@ -204,20 +208,22 @@ std::mutex g_faultMu;
 std::condition_variable g_faultCv;
 std::vector<Faulting> g_faulting;
 uint64_t g_faultIds = 0;
+constexpr size_t kFaultPiece = 4u << 20;
 
 void Prefault(uint8_t* p, size_t n, bool waitable = true) {
   uint64_t id;
+  auto stop = std::make_shared<std::atomic<bool>>(false);
   {
     std::lock_guard<std::mutex> l(g_faultMu);
     id = ++g_faultIds;
-    g_faulting.push_back({id, p, n, waitable});
+    g_faulting.push_back({id, p, n, waitable, stop});
   }
   auto done = [id] {
     std::lock_guard<std::mutex> l(g_faultMu);
     g_faulting.erase(std::find_if(g_faulting.begin(), g_faulting.end(), [&](const Faulting& f) { return f.id == id; }));
     g_faultCv.notify_all();
   };
-  auto run = [p, n, id, done] {
+  auto run = [p, n, id, stop, done] {
     {
       std::lock_guard<std::mutex> l(g_faultMu);
       for (Faulting& f : g_faulting) {
@@ -234,7 +240,8 @@ void Prefault(uint8_t* p, size_t n, bool waitable = true) {
       // one range at a time, in the order asked: the first is needed first
       static std::mutex lane;
       std::lock_guard<std::mutex> l(lane);
-      madvise(p, n, MADV_POPULATE_WRITE);
+      for (size_t off = 0; off < n && !stop->load(std::memory_order_relaxed); off += kFaultPiece)
+        madvise(p + off, std::min(kFaultPiece, n - off), MADV_POPULATE_WRITE);
     }
     done();
   };
@@ -253,8 +260,9 @@ void Unmap(uint8_t* p, size_t n) {
     return false;
   };
   if (busy()) {
-    // every one of them: the one on this mapping may be queued behind the others
     for (Faulting& f : g_faulting) {
+      if (f.waitable && f.p < p + n && p < f.p + f.n) f.stop->store(true);
+      // every thread: the one on this mapping may be queued behind the others
       f.boosted = true;
       struct sched_param sp = {};
       if (f.started) pthread_setschedparam(f.thread, SCHED_OTHER, &sp);
