@@ -1220,8 +1220,11 @@ int GenericVal(const char* w) {
 }
 
 bool NoWhitespace(const char* s) {
-  for (; *s; s++)
-    if (isspace((unsigned char)*s)) return false;
+  for (; *s; s++) {
+    unsigned char c = static_cast<unsigned char>(*s);
+    if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_') continue;  // most of a chain name
+    if (isspace(c)) return false;
+  }
   return true;
 }
 

@@ -434,10 +434,11 @@ Chain* ChainIndex::Probe(std::string_view name, uint64_t h) const {
   }
 }
 
-void ChainIndex::Put(Chain* c) {
+void ChainIndex::Put(Chain* c) { Put(c, HashBytes(c->name.data(), c->name.size())); }
+
+void ChainIndex::Put(Chain* c, uint64_t h) {
   Forget();
   if ((used_ + 1) * 2 > slots_.size()) Reserve(slots_.empty() ? 8 : slots_.size());
-  uint64_t h = HashBytes(c->name.data(), c->name.size());
   size_t mask = slots_.size() - 1;
   for (size_t i = h & mask;; i = (i + 1) & mask) {
     Slot& s = slots_[i];
@@ -504,7 +505,7 @@ void Table::Reserve(size_t chains, size_t rules) {
   users_.reserve(users_.size() + chains);
 }
 
-Chain* Table::AddChain(std::string_view name, unsigned hooknum) {
+Chain* Table::AddChain(std::string_view name, unsigned hooknum, const uint64_t* hash) {
   chains_.emplace_back();
   Chain* c = &chains_.back();
   if (name.size() <= sizeof c->nameBuf) {
@@ -514,7 +515,10 @@ Chain* Table::AddChain(std::string_view name, unsigned hooknum) {
     c->name = name;
   }
   c->hooknum = hooknum;
-  index_.Put(c);
+  if (hash)
+    index_.Put(c, *hash);
+  else
+    index_.Put(c);
   if (hooknum)
     builtins_.push_back(c);
   else
@@ -818,9 +822,10 @@ int Table::MapTarget(Rule& r) {
 
 int Table::CreateChain(std::string_view name) {
   fn_ = Fn::CreateChain;
-  if (Find(name) || IsStdLabelV(name)) return EEXIST;
+  uint64_t h = HashBytes(name.data(), name.size());
+  if (FindHashed(name, h) || IsStdLabelV(name)) return EEXIST;
   if (name.size() + 1 > XT_TABLE_MAXNAMELEN) return EINVAL;
-  AddChain(name, 0);
+  AddChain(name, 0, &h);
   changed_ = true;
   return 0;
 }
@@ -846,7 +851,12 @@ int Table::RenameChain(std::string_view from, std::string_view to) {
   if (!c || c->hooknum) return ENOENT;
   if (to.size() + 1 > XT_TABLE_MAXNAMELEN) return EINVAL;
   index_.Erase(c->name);
-  c->name = to;
+  if (to.size() <= sizeof c->nameBuf) {
+    memcpy(c->nameBuf, to.data(), to.size());
+    c->name = std::string_view(c->nameBuf, to.size());
+  } else {
+    c->name = to;
+  }
   index_.Put(c);
   changed_ = true;
   return 0;

@@ -167,6 +167,7 @@ class ChainIndex {
   Chain* Find(std::string_view name) const;
   Chain* Find(std::string_view name, uint64_t hash) const;
   void Put(Chain* c);
+  void Put(Chain* c, uint64_t hash);
   void Erase(std::string_view name);
   void Clear();
 
@@ -271,7 +272,8 @@ class Table {
 
  private:
   int MapTarget(Rule& r);
-  Chain* AddChain(std::string_view name, unsigned hooknum);
+  // `hash`: of the name, when the caller has it already.
+  Chain* AddChain(std::string_view name, unsigned hooknum, const uint64_t* hash = nullptr);
   void Link(Chain* c, uint32_t at, uint32_t idx);  // insert rule idx at position `at`
   uint32_t NthRule(const Chain* c, unsigned n) const;  // 0-based; kNone when past the end
   void Unlink(Chain* c, uint32_t prev, uint32_t idx);
