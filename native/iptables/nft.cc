@@ -28,6 +28,7 @@
 
 #include "../common/netlink.h"
 #include "../common/worker.h"
+#include "table.h"
 
 namespace nlkit {
 namespace {
@@ -42,14 +43,14 @@ struct V4 {
   using Entries = ipt_get_entries;
   using Entry = ipt_entry;
   static constexpr int kFamily = AF_INET, kLevel = IPPROTO_IP, kGetInfo = IPT_SO_GET_INFO, kGetEntries = IPT_SO_GET_ENTRIES;
-  static constexpr const char* kNames = "/proc/thread-self/net/ip_tables_names";
+  static constexpr int kNfproto = NFPROTO_IPV4;
 };
 struct V6 {
   using Info = ip6t_getinfo;
   using Entries = ip6t_get_entries;
   using Entry = ip6t_entry;
   static constexpr int kFamily = AF_INET6, kLevel = IPPROTO_IPV6, kGetInfo = IP6T_SO_GET_INFO, kGetEntries = IP6T_SO_GET_ENTRIES;
-  static constexpr const char* kNames = "/proc/thread-self/net/ip6_tables_names";
+  static constexpr int kNfproto = NFPROTO_IPV6;
 };
 
 // A legacy table's blob holds, besides its rules, one policy entry per built-in chain, a
@@ -128,20 +129,12 @@ class CountJob : public Job {
 
   template <typename F>
   bool CountLegacy() {
-    FILE* f = fopen(F::kNames, "re");
-    if (!f) {
-      if (errno == ENOENT) return true;  // no ip_tables in this kernel: no legacy tables
-      Fail(errno, std::string("cannot read ") + F::kNames);
+    int err = 0;
+    std::vector<std::string> names = ipt::TableNames(F::kNfproto, &err);  // none without ip_tables in the kernel
+    if (err) {
+      Fail(err, F::kNfproto == NFPROTO_IPV6 ? "cannot read ip6_tables_names" : "cannot read ip_tables_names");
       return false;
     }
-    std::vector<std::string> names;
-    char line[XT_TABLE_MAXNAMELEN + 2];
-    while (fgets(line, sizeof line, f)) {
-      size_t n = strlen(line);
-      if (n && line[n - 1] == '\n') line[--n] = '\0';
-      if (n) names.push_back(line);
-    }
-    fclose(f);
     if (names.empty()) return true;
     int fd = socket(F::kFamily, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
     if (fd < 0) {

@@ -1737,36 +1737,28 @@ bool FastCompile(int nfproto, const char* table, const Tokens& tokens, IsChainFn
   if (fs->iniface) xtables_parse_interface(fs->iniface, inface, inmask);  // lengths checked by FastScan
   if (fs->outiface) xtables_parse_interface(fs->outiface, outface, outmask);
   uint8_t flags = fs->flags | (fs->gotoSet ? (v6 ? IP6T_F_GOTO : IPT_F_GOTO) : 0);
+  // generate_entry's header: the two families' entries name their fields alike
+  auto header = [&](auto* h, auto& ip, size_t alen) {
+    memcpy(&ip.src, src, alen);
+    memcpy(&ip.smsk, smsk, alen);
+    memcpy(&ip.dst, dst, alen);
+    memcpy(&ip.dmsk, dmsk, alen);
+    memcpy(ip.iniface, inface, IFNAMSIZ);
+    memcpy(ip.iniface_mask, inmask, IFNAMSIZ);
+    memcpy(ip.outiface, outface, IFNAMSIZ);
+    memcpy(ip.outiface_mask, outmask, IFNAMSIZ);
+    ip.proto = fs->proto;
+    ip.flags = flags;
+    ip.invflags = fs->invflags;
+    h->target_offset = hdr + matches;
+    h->next_offset = total;
+  };
   if (v6) {
     auto* h = reinterpret_cast<struct ip6t_entry*>(e);
-    memcpy(&h->ipv6.src, src, 16);
-    memcpy(&h->ipv6.smsk, smsk, 16);
-    memcpy(&h->ipv6.dst, dst, 16);
-    memcpy(&h->ipv6.dmsk, dmsk, 16);
-    memcpy(h->ipv6.iniface, inface, IFNAMSIZ);
-    memcpy(h->ipv6.iniface_mask, inmask, IFNAMSIZ);
-    memcpy(h->ipv6.outiface, outface, IFNAMSIZ);
-    memcpy(h->ipv6.outiface_mask, outmask, IFNAMSIZ);
-    h->ipv6.proto = fs->proto;
-    h->ipv6.flags = flags;
-    h->ipv6.invflags = fs->invflags;
-    h->target_offset = hdr + matches;
-    h->next_offset = total;
+    header(h, h->ipv6, 16);
   } else {
     auto* h = reinterpret_cast<struct ipt_entry*>(e);
-    memcpy(&h->ip.src, src, 4);
-    memcpy(&h->ip.smsk, smsk, 4);
-    memcpy(&h->ip.dst, dst, 4);
-    memcpy(&h->ip.dmsk, dmsk, 4);
-    memcpy(h->ip.iniface, inface, IFNAMSIZ);
-    memcpy(h->ip.iniface_mask, inmask, IFNAMSIZ);
-    memcpy(h->ip.outiface, outface, IFNAMSIZ);
-    memcpy(h->ip.outiface_mask, outmask, IFNAMSIZ);
-    h->ip.proto = fs->proto;
-    h->ip.flags = flags;
-    h->ip.invflags = fs->invflags;
-    h->target_offset = hdr + matches;
-    h->next_offset = total;
+    header(h, h->ip, 4);
   }
   size_t off = hdr;
   for (int s = 0; s < fs->nsegs; s++) {
