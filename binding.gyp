@@ -9,6 +9,7 @@
         "native/addon.cc",
         "native/common/worker.cc",
         "native/common/netlink.cc",
+        "native/common/netlink_jobs.cc",
         "native/common/bench.cc",
         "native/ipset/exec.cc",
         "native/ipset/send.cc",
