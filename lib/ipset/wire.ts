@@ -1,10 +1,10 @@
 // ipset's netlink protocol (nfnetlink subsystem IPSET, protocol 7), written by TypeScript:
 // the native side only sends the bytes and collects acknowledgements.
+import { AttrWriter, NLA_F_NESTED } from '../netlink/attr-writer.js';
 
 export const IPSET_PROTOCOL = 7;
 const NFNL_SUBSYS_IPSET = 6;
 const NLM_F_REQUEST = 0x1, NLM_F_ACK = 0x4, NLM_F_EXCL = 0x200;
-const NLA_F_NESTED = 0x8000;
 export const NLA_F_NET_BYTEORDER = 0x4000;
 const AF_INET = 2;
 
@@ -25,83 +25,26 @@ export const FLAG_BEFORE = 1 << 0, FLAG_PHYSDEV = 1 << 1, FLAG_NOMATCH = 1 << 2,
 /** Kernel errno values of ipset's own (IPSET_ERR_PRIVATE = 4096 and up). */
 export const IPSET_ERR_PROTOCOL = 4097, IPSET_ERR_EXIST = 4103;
 
-/** A growable buffer of netlink attributes. */
-export class NlWriter {
-  buf: Buffer;
-  pos = 0;
+/**
+ * ipset's messages: the nfnetlink header and its address nests. Network-order values carry
+ * NLA_F_NET_BYTEORDER: the kernel refuses them without (ip_set_attr_netorder).
+ */
+export class NlWriter extends AttrWriter {
   constructor(size = 1 << 16) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-
-  // Plain byte stores: Buffer's write* methods check bounds on every call, and a million-entry
-  // batch makes several million of these.
-  private hdr(type: number, payload: number): void {
-    this.ensure(4 + payload + 3);
-    const b = this.buf, p = this.pos, len = 4 + payload;
-    b[p] = len & 0xff; b[p + 1] = len >>> 8; b[p + 2] = type & 0xff; b[p + 3] = type >>> 8;
-    this.pos = p + 4;
-  }
-
-  private pad(): void {
-    while (this.pos & 3) this.buf[this.pos++] = 0;
-  }
-
-  u8(type: number, v: number): void {
-    this.hdr(type, 1);
-    this.buf[this.pos] = v;
-    this.pos += 1;
-    this.pad();
+    super(size);
   }
 
   /** 16 bits in network order, as ipset sends ports and queues. */
-  be16(type: number, v: number): void {
-    this.hdr(type | NLA_F_NET_BYTEORDER, 2);
-    this.buf.writeUInt16BE(v, this.pos);
-    this.pos += 2;
-    this.pad();
+  override be16(type: number, v: number): void {
+    super.be16(type | NLA_F_NET_BYTEORDER, v);
   }
 
-  be32(type: number, v: number): void {
-    this.hdr(type | NLA_F_NET_BYTEORDER, 4);
-    this.buf.writeUInt32BE(v >>> 0, this.pos);
-    this.pos += 4;
+  override be32(type: number, v: number): void {
+    super.be32(type | NLA_F_NET_BYTEORDER, v);
   }
 
-  be64(type: number, v: bigint): void {
-    this.hdr(type | NLA_F_NET_BYTEORDER, 8);
-    this.buf.writeBigUInt64BE(v, this.pos);
-    this.pos += 8;
-  }
-
-  /** Host order: only the line numbers, which the kernel reads with nla_get_u32. */
-  u32(type: number, v: number): void {
-    this.hdr(type, 4);
-    const b = this.buf, p = this.pos;
-    b[p] = v & 0xff; b[p + 1] = (v >>> 8) & 0xff; b[p + 2] = (v >>> 16) & 0xff; b[p + 3] = v >>> 24;
-    this.pos = p + 4;
-  }
-
-  str(type: number, s: string): void {
-    const n = Buffer.byteLength(s);
-    this.hdr(type, n + 1);
-    this.buf.write(s, this.pos, 'utf8');
-    this.buf[this.pos + n] = 0;
-    this.pos += n + 1;
-    this.pad();
-  }
-
-  bytes(type: number, b: Uint8Array): void {
-    this.hdr(type, b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-    this.pad();
+  override be64(type: number, v: bigint): void {
+    super.be64(type | NLA_F_NET_BYTEORDER, v);
   }
 
   /** An address nest: IPSET_ATTR_IP { IPADDR_IPV4 } with the address as a 32-bit number. */
@@ -126,15 +69,9 @@ export class NlWriter {
     this.pos += 24;
   }
 
-  nest(type: number): number {
-    this.hdr(type | NLA_F_NESTED, 0);
-    return this.pos - 4;
-  }
-
+  /** endNest, under the name ipset's encoders use. */
   end(at: number): void {
-    const len = this.pos - at;
-    this.buf[at] = len & 0xff;
-    this.buf[at + 1] = len >>> 8;
+    this.endNest(at);
   }
 
   /** Starts a message; returns its offset for finish(). */

@@ -1,5 +1,6 @@
 // IPVS's generic netlink protocol (family "IPVS", version 1; linux/ip_vs.h), written and read
 // by TypeScript. The native side stamps family id, sequence numbers and flags, and moves bytes.
+import { AttrWriter } from '../netlink/attr-writer.js';
 import { AF_INET, AF_INET6, formatIPv4, formatIPv6 } from './addr.js';
 import type { Stats } from './types.js';
 
@@ -24,7 +25,6 @@ export const enum InfoAttr { Version = 1, ConnTabSize = 2 }
 
 const GENL_VERSION = 1;
 const NLM_F_DUMP = 0x300;
-const NLA_F_NESTED = 0x8000;
 const NLA_TYPE_MASK = 0x3fff;
 
 /** Everything that identifies a service (IPVS_SVC_ATTR_AF/PROTOCOL/ADDR/PORT or FWMARK). */
@@ -59,22 +59,13 @@ export interface WireDest {
   tunFlags: number;
 }
 
-/** A growable buffer of generic netlink messages. */
-export class GenlWriter {
-  buf: Buffer;
-  pos = 0;
+/** IPVS's generic netlink messages: headers, and the service and real-server nests. */
+export class GenlWriter extends AttrWriter {
   readonly ends: number[] = [];
   private msg = 0;
 
   constructor(size = 4096) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n + 4096));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
+    super(size);
   }
 
   /** Starts a message: nlmsghdr (type, seq and port stamped natively) + genlmsghdr. */
@@ -99,72 +90,9 @@ export class GenlWriter {
     this.ends.push(this.pos);
   }
 
-  private hdr(type: number, len: number): void {
-    this.ensure(4 + len + 3);
-    this.buf.writeUInt16LE(4 + len, this.pos);
-    this.buf.writeUInt16LE(type, this.pos + 2);
-    this.pos += 4;
-  }
-
-  private pad(): void {
-    while (this.pos & 3) this.buf[this.pos++] = 0;
-  }
-
-  u8(type: number, v: number): void {
-    this.hdr(type, 1);
-    this.buf[this.pos++] = v;
-    this.pad();
-  }
-
-  u16(type: number, v: number): void {
-    this.hdr(type, 2);
-    this.buf.writeUInt16LE(v, this.pos);
-    this.pos += 2;
-    this.pad();
-  }
-
-  be16(type: number, v: number): void {
-    this.hdr(type, 2);
-    this.buf.writeUInt16BE(v, this.pos);
-    this.pos += 2;
-    this.pad();
-  }
-
-  u32(type: number, v: number): void {
-    this.hdr(type, 4);
-    this.buf.writeUInt32LE(v >>> 0, this.pos);
-    this.pos += 4;
-  }
-
-  be32(type: number, v: number): void {
-    this.hdr(type, 4);
-    this.buf.writeUInt32BE(v >>> 0, this.pos);
-    this.pos += 4;
-  }
-
-  str(type: number, s: string): void {
-    const n = Buffer.byteLength(s);
-    this.hdr(type, n + 1);
-    this.buf.write(s, this.pos, 'utf8');
-    this.buf[this.pos + n] = 0;
-    this.pos += n + 1;
-    this.pad();
-  }
-
-  bytes(type: number, v: Uint8Array): void {
-    this.hdr(type, v.length);
-    this.buf.set(v, this.pos);
-    this.pos += v.length;
-    this.pad();
-  }
-
-  nest(type: number): number {
-    this.hdr(type | NLA_F_NESTED, 0);
-    return this.pos - 4;
-  }
-
+  /** endNest, under the name the IPVS handle uses. */
   close(at: number): void {
-    this.buf.writeUInt16LE(this.pos - at, at);
+    this.endNest(at);
   }
 
   /** The service's identifying attributes, inside IPVS_CMD_ATTR_SERVICE. */
@@ -186,10 +114,9 @@ export class GenlWriter {
     const at = this.serviceKey(s);
     this.str(SvcAttr.SchedName, s.sched);
     if (s.pe) this.str(SvcAttr.PeName, s.pe);
-    this.hdr(SvcAttr.Flags, 8);  // struct ip_vs_flags { flags, mask }: every bit is set or cleared
-    this.buf.writeUInt32LE(s.flags >>> 0, this.pos);
-    this.buf.writeUInt32LE(0xffffffff, this.pos + 4);
-    this.pos += 8;
+    const fl = this.attr(SvcAttr.Flags, 8);  // struct ip_vs_flags { flags, mask }: every bit is set or cleared
+    this.buf.writeUInt32LE(s.flags >>> 0, fl);
+    this.buf.writeUInt32LE(0xffffffff, fl + 4);
     this.u32(SvcAttr.Timeout, s.timeout);
     // The kernel reads the 4 bytes as __be32: an IPv4 mask in network order, an IPv6 prefix
     // length as libipvs stores it (host order).

@@ -1,6 +1,7 @@
 // rtnetlink (NETLINK_ROUTE) messages for links and addresses, written and read in TypeScript:
 // the native side only stamps sequence numbers, writes a resolved link index, and moves bytes.
 // Requests carry the same attributes iproute2 sends for the equivalent `ip` command.
+import { AttrWriter } from '../netlink/attr-writer.js';
 import { AF_INET, AF_INET6, formatIp, type Family, type Prefix } from './addr.js';
 
 export const enum Rtm {
@@ -10,7 +11,6 @@ export const enum Rtm {
 
 export const NLM_F_REQUEST = 0x1, NLM_F_ACK = 0x4, NLM_F_DUMP = 0x300;
 export const NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400;
-const NLA_F_NESTED = 0x8000;
 const NLMSG_HDRLEN = 16;
 const IFINFOMSG_LEN = 16;
 const IFADDRMSG_LEN = 8;
@@ -30,33 +30,19 @@ export interface Batch {
   ends: Uint32Array;
 }
 
-/** A growable buffer of rtnetlink messages (host byte order, little-endian). */
-export class RtWriter {
-  buf: Buffer;
-  pos = 0;
+/** rtnetlink messages: nlmsghdr, ifinfomsg/ifaddrmsg, and attributes in iproute2's shapes. */
+export class RtWriter extends AttrWriter {
   private msg = -1;
   private readonly ends: number[] = [];
 
   constructor(size = 4096) {
-    this.buf = Buffer.alloc(size);
-  }
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.alloc(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
+    super(size);
   }
 
   private zero(n: number): void {
     this.ensure(n);
     this.buf.fill(0, this.pos, this.pos + n);
     this.pos += n;
-  }
-
-  private pad(): void {
-    const n = (4 - (this.pos & 3)) & 3;
-    if (n) this.zero(n);
   }
 
   /** Starts a message; sequence number and port id are the native side's. */
@@ -86,45 +72,17 @@ export class RtWriter {
     this.buf[at + 3] = scope;
   }
 
-  private hdr(type: number, payload: number): number {
-    this.pad();
-    const at = this.pos;
-    this.zero(4 + payload);
-    this.buf.writeUInt16LE(4 + payload, at);
-    this.buf.writeUInt16LE(type, at + 2);
-    return at + 4;
-  }
-
-  u32(type: number, v: number): void {
-    this.buf.writeUInt32LE(v >>> 0, this.hdr(type, 4));
-  }
-
-  /** A NUL-terminated string, as the kernel's nla_put_string writes one. */
-  str(type: number, s: string): void {
-    const n = Buffer.byteLength(s);
-    const at = this.hdr(type, n + 1);
-    this.buf.write(s, at, 'utf8');
-  }
-
   /** A string without the NUL, as iproute2 sends IFLA_INFO_KIND. */
   raw(type: number, b: Uint8Array | string): void {
-    const bytes = typeof b === 'string' ? Buffer.from(b) : b;
-    const at = this.hdr(type, bytes.length);
-    this.buf.set(bytes, at);
+    this.bytes(type, typeof b === 'string' ? Buffer.from(b) : b);
   }
 
   /** Starts a nest; iproute2 leaves NLA_F_NESTED off, and so does `plain`. */
-  nest(type: number, plain = false): number {
-    return this.hdr(plain ? type : type | NLA_F_NESTED, 0) - 4;
-  }
-
-  endNest(at: number): void {
-    this.pad();
-    this.buf.writeUInt16LE(this.pos - at, at);
+  override nest(type: number, plain = false): number {
+    return plain ? this.attr(type, 0) - 4 : super.nest(type);
   }
 
   end(): void {
-    this.pad();
     this.buf.writeUInt32LE(this.pos - this.msg, this.msg);
     this.ends.push(this.pos);
   }

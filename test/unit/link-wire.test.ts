@@ -224,3 +224,16 @@ describe('link errors', () => {
     assert.ok(linkFailure(op, { nativeFailure: true, errno: E.EPERM, message: 'cannot open a rtnetlink socket' }) instanceof PermissionError);
   });
 });
+
+describe('the rtnetlink writer growing its buffer', () => {
+  it('writes every attribute into the grown buffer (a u32 used to land in the old one)', () => {
+    const build = (size: number) => {
+      const w = new RtWriter(size);
+      newLink(w, 'x1', 'ifb', { up: true, mtu: 1400 });
+      addrMessage(w, Rtm.NewAddr, parsePrefix('2001:db8::1/64', 'x'), NLM_F_REQUEST, { flags: 0x300 });
+      return Buffer.from(w.batch().bytes);
+    };
+    const roomy = build(1 << 16);
+    for (const size of [8, 33, 36, 40, 60, 100]) assert.deepEqual(build(size), roomy, `starting from ${size} bytes`);
+  });
+});
