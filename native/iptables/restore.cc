@@ -130,9 +130,7 @@ class CommandMap {
           n++;
         }
       entries_.resize(n);
-      size_t want = 1024;
-      while (want < n * 2) want <<= 1;
-      Rehash(want);
+      RehashFor(n);
     }
     if (deadBytes_ > arena_.used() / 2 + (1u << 20)) Compact();
   }
@@ -141,9 +139,7 @@ class CommandMap {
   // of entry and its line; less is left to grow as usual).
   void ReserveFirst(size_t more, size_t textBytes) {
     if (!entries_.empty()) return;
-    size_t want = 1024;
-    while (want < more * 2) want <<= 1;
-    if (want > slots_.size()) Rehash(want);
+    RehashFor(more, true);
     entries_.reserve(more);
     PrefaultSoon(entries_.data(), sizeof(CacheEntry) * more);
     if (more > 1000) arena_.Prepare(textBytes + more * 400);
@@ -193,9 +189,7 @@ class CommandMap {
       n++;
     }
     entries_.resize(n);
-    size_t want = 1024;
-    while (want < n * 2) want <<= 1;
-    Rehash(want);
+    RehashFor(n);
     arena_ = std::move(fresh);  // the old chunks go with `fresh`
     deadBytes_ = 0;
   }
@@ -224,6 +218,12 @@ class CommandMap {
       i = j;
     }
     slots_[i] = Slot{0, kNone};
+  }
+  // An index at most half full for n entries (`growOnly`: never smaller than it is).
+  void RehashFor(size_t n, bool growOnly = false) {
+    size_t want = 1024;
+    while (want < n * 2) want <<= 1;
+    if (!growOnly || want > slots_.size()) Rehash(want);
   }
   void Rehash(size_t n) {
     slots_.assign(n, Slot{0, kNone});

@@ -295,14 +295,18 @@ bool Blob::Reserve(size_t n, bool prefault) {
 
 bool Arena::Prepare(size_t n) {
   if (static_cast<size_t>(end_ - cur_) >= n) return true;
-  size_t size = (n + 4095) & ~size_t(4095);
+  if (!AddChunk((n + 4095) & ~size_t(4095))) return false;
+  Prefault(cur_, end_ - cur_);
+  return true;
+}
+
+bool Arena::AddChunk(size_t size) {
   uint8_t* m = Map(size);
   if (!m) return false;
   chunks_.emplace_back(m, size);
   cur_ = m;
   end_ = m + size;
   used_ += size;
-  Prefault(m, size);
   return true;
 }
 
@@ -312,13 +316,7 @@ bool Arena::Grow(size_t n) {
   // one, clearing 2 MB pages on fault costs several times what 4 kB faults do.)
   size_t size = chunks_.empty() ? (1u << 20) : std::min<size_t>(chunks_.back().second * 2, 16u << 20);
   if (size < n) size = (n + 4095) & ~size_t(4095);
-  uint8_t* m = Map(size);
-  if (!m) return false;
-  chunks_.emplace_back(m, size);
-  cur_ = m;
-  end_ = m + size;
-  used_ += size;
-  return true;
+  return AddChunk(size);
 }
 
 void Arena::Clear() {

@@ -100,6 +100,7 @@ class Arena {
 
  private:
   bool Grow(size_t n);
+  bool AddChunk(size_t size);  // a fresh mapping becomes the current chunk
   std::vector<std::pair<uint8_t*, size_t>> chunks_;
   uint8_t* cur_ = nullptr;
   uint8_t* end_ = nullptr;
