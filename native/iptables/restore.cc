@@ -277,7 +277,10 @@ class PooledText {
     return big_.Reserve(n + 1);
   }
   char* data() { return size_ < kPooledText ? &small_[0] : reinterpret_cast<char*>(big_.data()); }
-  std::string_view view() { return std::string_view(data(), size_); }
+  // A view for as long as the text stays where it is (a short one lives inside this object).
+  std::string_view view() const {
+    return std::string_view(size_ < kPooledText ? small_.data() : reinterpret_cast<const char*>(big_.data()), size_);
+  }
 
  private:
   static constexpr size_t kPooledText = 1u << 20;
@@ -289,8 +292,8 @@ class PooledText {
 struct TableReq {
   std::string name;
   bool flush = true;
-  PooledText text;
-  std::string_view body;  // text: the lines between *table and COMMIT, each ending in '\n'
+  PooledText text;  // the lines between *table and COMMIT, each ending in '\n'
+  std::string_view body() const { return text.view(); }
   uint32_t line = 0;   // line of `*table`
   uint32_t firstLine = 0;
   uint32_t commitLine = 0;
@@ -323,7 +326,6 @@ struct Stats {
 
 bool IsChainCb(void* ctx, const char* name) { return static_cast<Table*>(ctx)->IsChain(std::string_view(name)); }
 
-bool IsStdLabel(std::string_view n) { return n == "ACCEPT" || n == "DROP" || n == "QUEUE" || n == "RETURN"; }
 
 // strtok(" \t\n") over a line, as iptables-restore splits chain lines: views of it.
 std::vector<std::string_view> SplitWs(std::string_view s) {
@@ -399,7 +401,7 @@ class Restorer {
           lines = req->commitLine - req->firstLine;  // counted as the text was planned
           chains = static_cast<size_t>(req->chains);
         } else {
-          CountLines(req->body, &lines, &chains);
+          CountLines(req->body(), &lines, &chains);
         }
         t.Reserve(chains + 16, lines - chains + 16);
         if (!(ok = Lines(t, *req, lines, chains, capture, p))) break;
@@ -431,7 +433,7 @@ class Restorer {
     if (!first.flush) return t.Read(Table::ReadMode::Full, buf);
     if (int e = t.ReadInfo()) return e;
     std::vector<std::string> need = t.BuiltinNames();
-    std::string_view body = first.body;
+    std::string_view body = first.body();
     size_t found = 0;
     std::vector<bool> seen(need.size(), false);
     for (size_t pos = 0; pos < body.size() && found < need.size();) {
@@ -466,7 +468,7 @@ class Restorer {
   }
 
   bool Lines(Table& t, const TableReq& req, size_t lines, size_t chains, StdioCapture& capture, Problem* p) {
-    std::string_view body = req.body;
+    std::string_view body = req.body();
     uint32_t lineNo = req.firstLine;
     CommandMap* plain = &state_->commands[{nfproto_, t.name(), false}];
     CommandMap* counted = &state_->commands[{nfproto_, t.name(), true}];
@@ -554,7 +556,6 @@ class Restorer {
     return true;
   }
 
-  // `hash`: of the whole line, when it has no counters.
   // `words`: the line's tokens when they are at hand already.
   bool RuleLine(Table& t, const BodyLine& l, const Tokens* words, uint32_t lineNo, CommandMap* plain,
                 CommandMap* counted, StdioCapture& capture, Problem* p) {
@@ -761,7 +762,7 @@ class Restorer {
     std::string_view n = TargetName(f, e->entry);
     if (n.empty()) {
       e->kind = RuleKind::Fallthrough;
-    } else if (n.size() <= 6 && LabelVerdict(std::string(n).c_str(), &e->verdict)) {  // the labels' lengths
+    } else if (LabelVerdict(n, &e->verdict)) {
       e->kind = RuleKind::Standard;
     } else if (e->jumpIsChain) {
       e->kind = RuleKind::Jump;
@@ -1276,7 +1277,6 @@ Napi::Value IptablesRestore(const Napi::CallbackInfo& info) {
   job->dryRun = req.Get("dryRun").ToBoolean().Value();
   job->lock = ipt::LockOf(req);
   job->tables = std::move(tables);
-  for (auto& t : job->tables) t.body = t.text.view();  // now that they have stopped moving (short texts live inline)
   return w->Submit(env, job);
 }
 

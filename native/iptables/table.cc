@@ -350,17 +350,21 @@ uint64_t HashBytes(const void* p, size_t n) {
   return h;
 }
 
-bool LabelVerdict(const char* n, int* verdict) {
-  if (strcmp(n, "ACCEPT") == 0) return *verdict = kAccept, true;
-  if (strcmp(n, "DROP") == 0) return *verdict = kDrop, true;
-  if (strcmp(n, "QUEUE") == 0) return *verdict = kQueue, true;
-  if (strcmp(n, "RETURN") == 0) return *verdict = kReturn, true;
+bool LabelVerdict(std::string_view n, int* verdict) {
+  if (n == "ACCEPT") return *verdict = kAccept, true;
+  if (n == "DROP") return *verdict = kDrop, true;
+  if (n == "QUEUE") return *verdict = kQueue, true;
+  if (n == "RETURN") return *verdict = kReturn, true;
   return false;
+}
+
+bool IsStdLabel(std::string_view n) {
+  int v;
+  return LabelVerdict(n, &v);
 }
 
 namespace {
 Chain* const kTomb = reinterpret_cast<Chain*>(uintptr_t(1));
-bool IsStdLabelV(std::string_view n) { return n == "ACCEPT" || n == "DROP" || n == "QUEUE" || n == "RETURN"; }
 }  // namespace
 
 void ChainIndex::Reserve(size_t n) {
@@ -407,18 +411,22 @@ void ChainIndex::RememberMiss(std::string_view name) const {
 }
 
 Chain* ChainIndex::Find(std::string_view name) const {
-  if (Chain* c = Recent(name)) return c;
-  if (WasMissed(name)) return nullptr;
-  Chain* c = Probe(name, HashBytes(name.data(), name.size()));
-  if (c) Remember(c); else RememberMiss(name);
-  return c;
+  if (Chain* c = Recent(name)) return c;  // without hashing
+  return Lookup(name, HashBytes(name.data(), name.size()));
 }
 
 Chain* ChainIndex::Find(std::string_view name, uint64_t h) const {
   if (Chain* c = Recent(name)) return c;
+  return Lookup(name, h);
+}
+
+Chain* ChainIndex::Lookup(std::string_view name, uint64_t h) const {
   if (WasMissed(name)) return nullptr;
   Chain* c = Probe(name, h);
-  if (c) Remember(c); else RememberMiss(name);
+  if (c)
+    Remember(c);
+  else
+    RememberMiss(name);
   return c;
 }
 
@@ -506,12 +514,7 @@ void Table::Reserve(size_t chains, size_t rules) {
 Chain* Table::AddChain(std::string_view name, unsigned hooknum, const uint64_t* hash) {
   chains_.emplace_back();
   Chain* c = &chains_.back();
-  if (name.size() <= sizeof c->nameBuf) {
-    memcpy(c->nameBuf, name.data(), name.size());
-    c->name = std::string_view(c->nameBuf, name.size());
-  } else {
-    c->name = name;
-  }
+  c->SetName(name);
   c->hooknum = hooknum;
   if (hash)
     index_.Put(c, *hash);
@@ -821,7 +824,7 @@ int Table::MapTarget(Rule& r) {
 int Table::CreateChain(std::string_view name) {
   fn_ = Fn::CreateChain;
   uint64_t h = HashBytes(name.data(), name.size());
-  if (FindHashed(name, h) || IsStdLabelV(name)) return EEXIST;
+  if (FindHashed(name, h) || IsStdLabel(name)) return EEXIST;
   if (name.size() + 1 > XT_TABLE_MAXNAMELEN) return EINVAL;
   AddChain(name, 0, &h);
   changed_ = true;
@@ -844,17 +847,12 @@ int Table::DeleteChain(std::string_view name) {
 
 int Table::RenameChain(std::string_view from, std::string_view to) {
   fn_ = Fn::Rename;
-  if (Find(to) || IsStdLabelV(to)) return EEXIST;
+  if (Find(to) || IsStdLabel(to)) return EEXIST;
   Chain* c = Find(from);
   if (!c || c->hooknum) return ENOENT;
   if (to.size() + 1 > XT_TABLE_MAXNAMELEN) return EINVAL;
   index_.Erase(c->name);
-  if (to.size() <= sizeof c->nameBuf) {
-    memcpy(c->nameBuf, to.data(), to.size());
-    c->name = std::string_view(c->nameBuf, to.size());
-  } else {
-    c->name = to;
-  }
+  c->SetName(to);
   index_.Put(c);
   changed_ = true;
   return 0;

@@ -52,6 +52,7 @@ class Blob {
   // `prefault`: a new mapping's pages are faulted in on another thread meanwhile.
   bool Reserve(size_t n, bool prefault = false);
   uint8_t* data() { return p_; }
+  const uint8_t* data() const { return p_; }
   size_t capacity() const { return cap_; }
 
  private:
@@ -140,6 +141,14 @@ struct Chain {
   // The name's bytes next to the rest of the chain: an index lookup that finds the chain
   // compares names without another cache miss into the text it came from.
   char nameBuf[32];
+  void SetName(std::string_view n) {
+    if (n.size() > sizeof nameBuf) {
+      name = n;
+      return;
+    }
+    memcpy(nameBuf, n.data(), n.size());
+    name = std::string_view(nameBuf, n.size());
+  }
   unsigned hooknum = 0;   // 0: user-defined; else hook number + 1
   int verdict = 0;        // built-in: policy verdict
   struct xt_counters counters = {0, 0};
@@ -179,6 +188,8 @@ class ChainIndex {
   };
   void Grow();
   Chain* Probe(std::string_view name, uint64_t hash) const;
+  // Past recent_: the names not found lately, then the slots; remembers what it learns.
+  Chain* Lookup(std::string_view name, uint64_t hash) const;
   Chain* Recent(std::string_view name) const;
   void Remember(Chain* c) const;
   void Forget() const;
@@ -307,7 +318,9 @@ std::vector<std::string> TableNames(int nfproto, int* err);
 
 uint64_t HashBytes(const void* p, size_t n);
 // The verdict of ACCEPT, DROP, QUEUE or RETURN; false for anything else.
-bool LabelVerdict(const char* name, int* verdict);
+bool LabelVerdict(std::string_view name, int* verdict);
+// ACCEPT, DROP, QUEUE or RETURN.
+bool IsStdLabel(std::string_view name);
 
 }  // namespace ipt
 }  // namespace nlkit
