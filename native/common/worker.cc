@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <memory>
 
 namespace nlkit {
 
@@ -115,16 +116,23 @@ Napi::Promise Worker::Submit(Napi::Env env, Job* job) {
 }
 
 void DeliverJob(Napi::Env env, Napi::Function, Worker* self, Job* job) {
-  if (env == nullptr) {
-    delete job;
-    return;
+  std::unique_ptr<Job> owned(job);
+  if (env == nullptr) return;  // the thread-safe function is being torn down
+  // In an environment that is shutting down (a worker_thread terminated or calling
+  // process.exit()) no JS value can be made: the result has no one to go to and is dropped.
+  // Nothing may escape into the caller, which is C.
+  try {
+    job->Settle(env);
+  } catch (const Napi::Error&) {
   }
-  job->Settle(env);
-  delete job;
+  owned.reset();
   if (--self->pending_ == 0) {
-    self->tsfn_.Unref(env);
-    if (self->closed_) self->Shutdown();
-    self->Unref();
+    try {
+      self->tsfn_.Unref(env);
+      if (self->closed_) self->Shutdown();
+      self->Unref();
+    } catch (const Napi::Error&) {
+    }
   }
 }
 
