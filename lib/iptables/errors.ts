@@ -84,6 +84,8 @@ export function problemError(op: string, p: IptablesProblem, text: string | null
         return attach(e, info);
       }
       if (p.errno === E.EACCES || p.errno === E.EPERM) return attach(new PermissionError(msg, { ...base, errno: p.errno }), info);
+      // The lock file is a FIFO, a directory, a device: not something to flock.
+      if (p.errno === E.EINVAL) return attach(new InvalidArgumentError(msg, { ...base, errno: p.errno, ...(p.lockPath !== undefined ? { argument: p.lockPath } : {}) }), info);
       return attach(new NlkitError(msg, { ...base, errno: p.errno || undefined }), info);
     }
     default:

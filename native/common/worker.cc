@@ -1,4 +1,5 @@
 #include "worker.h"
+#include "open_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,10 +62,11 @@ Worker* Worker::Unwrap(const Napi::Value& v) {
 
 void Worker::Run() {
   if (!netns_.empty()) {
-    int fd = open(netns_.c_str(), O_RDONLY | O_CLOEXEC);
+    std::string why;
+    int fd = OpenRegularFile(netns_, O_RDONLY, 0, &why);
     if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
       nsFailure_.err = errno;
-      nsFailure_.message = "cannot enter network namespace " + netns_ + ": " + strerror(errno);
+      nsFailure_.message = "cannot enter network namespace " + netns_ + ": " + (why.empty() ? strerror(errno) : why);
       nsFailure_.kind = "netns";
     }
     if (fd >= 0) close(fd);

@@ -1,4 +1,5 @@
 #include "lock.h"
+#include "../common/open_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,10 +44,11 @@ int LockHolderPid(const std::string& path) {
 
 LockOutcome AcquireXtablesLock(const LockOptions& opts) {
   LockOutcome out;
-  int fd = open(opts.path.c_str(), O_CREAT | O_CLOEXEC, 0600);
+  std::string why;
+  int fd = OpenRegularFile(opts.path, O_CREAT, 0600, &why);
   if (fd < 0) {
     out.err = errno;
-    out.message = "can't open lock file " + opts.path + ": " + strerror(errno);
+    out.message = "can't open lock file " + opts.path + ": " + (why.empty() ? strerror(errno) : why);
     return out;
   }
   auto start = std::chrono::steady_clock::now();
