@@ -70,9 +70,9 @@ LockOutcome AcquireXtablesLock(const LockOptions& opts) {
       out.holderPid = LockHolderPid(opts.path);
       char buf[128];
       if (opts.waitSeconds == 0)
-        snprintf(buf, sizeof buf, "another process is holding the xtables lock (%s)", opts.path.c_str());
+        snprintf(buf, sizeof buf, "the xtables lock (%s) is held by another holder", opts.path.c_str());
       else
-        snprintf(buf, sizeof buf, "another process held the xtables lock (%s); stopped waiting after %gs",
+        snprintf(buf, sizeof buf, "the xtables lock (%s) stayed held by another holder; stopped waiting after %gs",
                  opts.path.c_str(), opts.waitSeconds);
       out.message = buf;
       close(fd);

@@ -154,4 +154,37 @@ describe('the xtables lock', { skip }, () => {
       await b.close();
     }
   });
+  it('the lock belongs to the async context that took it: a restore elsewhere in the process waits or fails as the tool would', async () => {
+    ns.run('iptables-legacy', ['-N', 'OWNED']);
+    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
+    const other = iptables.open({ netns: ns.path, backend: 'legacy' });
+    let letGo!: () => void;
+    const gate = new Promise<void>((r) => (letGo = r));
+    let taken!: () => void;
+    const holding = new Promise<void>((r) => (taken = r));
+    try {
+      const held = h.withLock(async () => {
+        taken();
+        await gate;
+      });
+      await holding;
+      // Not inside that withLock(): it must not use the lock that one holds.
+      await assert.rejects(other.restore('*filter\n-A OWNED -s 10.6.0.1/32 -j RETURN\nCOMMIT\n', { noflush: true, wait: 0 }), (e: unknown) => {
+        assert.ok(e instanceof LockTimeoutError, String(e));
+        assert.equal(e.holderPid, process.pid);
+        assert.match(e.message, /held by this process/);
+        return true;
+      });
+      assert.equal(rules(ns, 'OWNED'), 0);
+      letGo();
+      await held;
+      await other.restore('*filter\n-A OWNED -s 10.6.0.1/32 -j RETURN\nCOMMIT\n', { noflush: true, wait: 0 });
+      assert.equal(rules(ns, 'OWNED'), 1);
+    } finally {
+      letGo();
+      await h.close();
+      await other.close();
+      ns.run('iptables-legacy', ['-F', 'OWNED']);
+    }
+  });
 });
