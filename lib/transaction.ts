@@ -10,7 +10,8 @@
 // A validation error (bad entry, bad rule, unknown set) is thrown as it is (an NlkitError
 // subclass with `index`, the position of the call in the queue) and nothing was changed.
 // When the iptables tables are touched, the xtables lock is held from the snapshot until the
-// transaction has applied or rolled back, so iptables tools see neither half.
+// transaction has applied or rolled back, so iptables tools see neither half; inside a
+// withLock() of the caller it is already held and not taken again.
 //
 // Limits: validation reads the kernel (set headers; the tables a text is compiled against; as
 // with `iptables -t nat -S`, reading a legacy table the namespace lacks makes the kernel create
@@ -95,6 +96,7 @@ async function run(fn: (tx: Tx) => void | Promise<void>, opts: TransactionOption
     if (plan.some((o) => o.subsystem === 'iptables')) {
       const first = plan.find((o) => o.subsystem === 'iptables')!;
       const lock = { ...(opts.wait !== undefined ? { wait: opts.wait } : {}), ...(opts.waitInterval !== undefined ? { waitInterval: opts.waitInterval } : {}) };
+      // Re-entrant: inside a withLock() of the caller's async context it is not taken again.
       applied = await handles.iptables(first.subsystem === 'iptables' ? first.family : 4).withLock(body, lock);
     } else {
       applied = await body();

@@ -143,8 +143,9 @@ export class IptablesHandle extends Handle {
   /**
    * Runs `fn` while holding the xtables lock that the iptables tools take, so that other
    * tools run under it see a consistent state. The lock belongs to `fn`'s async context:
-   * restores called from it do not take it again; calls from anywhere else in the process
-   * wait for it (or fail) like another process would.
+   * restores, transactions and withLock() called from it do not take it again (it is
+   * re-entrant); calls from anywhere else in the process wait for it (or fail) like another
+   * process would.
    *
    * @example
    *   await h.withLock(async () => {
@@ -157,10 +158,12 @@ export class IptablesHandle extends Handle {
     const lock = await this.run(op, async () => {
       const req = lockRequest(op, opts);
       await this.checkBackend(op);
+      if (holdsXtablesLock(req.path)) return { fd: -1, path: req.path };
       const r = await this.native(op, (w) => binding().iptablesLock(w, { lock: req }));
       if (r.error) throw problemError(op, r.error, null);
       return { fd: r.fd, path: req.path };
     });
+    if (lock.fd < 0) return await fn();  // re-entered: the caller's withLock() lets go
     return runHoldingXtablesLock(lock.path, fn, () => binding().iptablesUnlock(lock.fd));
   }
 }

@@ -3,12 +3,12 @@
 // they never contend with the host's own iptables or with other tests.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { iptables } from '../../lib/index.js';
+import { iptables, transaction } from '../../lib/index.js';
 import { LockTimeoutError } from '../../lib/errors.js';
 import { kernelSkipReason, Netns } from '../helpers/netns.js';
 
@@ -185,6 +185,34 @@ describe('the xtables lock', { skip }, () => {
       await h.close();
       await other.close();
       ns.run('iptables-legacy', ['-F', 'OWNED']);
+    }
+  });
+
+  it('is re-entrant for its holder: transaction() and withLock() inside withLock() run under the lock it holds', async () => {
+    ns.run('iptables-legacy', ['-N', 'NESTED']);
+    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
+    const inner = iptables.open({ netns: ns.path, backend: 'legacy' });
+    const lockedForTools = () => spawnSync('flock', ['-n', LOCK, 'true']).status !== 0;
+    try {
+      const r = await h.withLock(async () => {
+        // wait: 2, so that a lock that is not re-entrant fails instead of hanging.
+        const tx = await transaction((t) => {
+          t.iptables.restore('*filter\n-A NESTED -s 10.7.0.1/32 -j RETURN\nCOMMIT\n', { noflush: true });
+        }, { netns: ns.path, iptables: { backend: 'legacy' }, wait: 2 });
+        const nested = await inner.withLock(async () => {
+          await inner.restore('*filter\n-A NESTED -s 10.7.0.2/32 -j RETURN\nCOMMIT\n', { noflush: true, wait: 0 });
+          return lockedForTools();
+        }, { wait: 2 });
+        return { applied: tx.applied, nested, after: lockedForTools() };
+      }, { wait: 5 });
+      // Both ran, and the outer withLock() still held the lock for other processes throughout.
+      assert.deepEqual(r, { applied: 1, nested: true, after: true });
+      assert.equal(rules(ns, 'NESTED'), 2);
+      assert.equal(lockedForTools(), false);
+    } finally {
+      await h.close();
+      await inner.close();
+      ns.run('iptables-legacy', ['-F', 'NESTED']);
     }
   });
 });
