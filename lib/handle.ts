@@ -1,7 +1,8 @@
 // What every subsystem's handle shares: one native worker (a thread bound to the handle's
 // namespace), call-site stacks on errors, and close().
 import { binding, type NativeFailure, type RawWorker } from './native.js';
-import { HandleClosedError, NlkitError, NotFoundError, type Subsystem } from './errors.js';
+import { constants } from 'node:os';
+import { HandleClosedError, InvalidArgumentError, NlkitError, NotFoundError, type Subsystem } from './errors.js';
 import { resolveNetns } from './netns.js';
 
 export interface OpenOptions {
@@ -99,7 +100,11 @@ export abstract class Handle {
       return new NlkitError(`${op}: ${e instanceof Error ? e.message : String(e)}`, { op, subsystem: this.subsystem, cause: e });
     }
     if (e.kind === 'closed') return new HandleClosedError(`${op}: handle is closed`, { op, subsystem: this.subsystem });
-    if (e.kind === 'netns') return new NotFoundError(`${op}: ${e.message}`, { op, subsystem: 'netns', errno: e.errno });
+    if (e.kind === 'netns') {
+      // EINVAL: the path is not a namespace file (a FIFO, a directory, a plain file).
+      const E = e.errno === constants.errno.EINVAL ? InvalidArgumentError : NotFoundError;
+      return new E(`${op}: ${e.message}`, { op, subsystem: 'netns', errno: e.errno });
+    }
     return this.mapFailure(op, e);
   }
 }

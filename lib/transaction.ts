@@ -10,7 +10,9 @@
 // A validation error (bad entry, bad rule, unknown set) is thrown as it is (an NlkitError
 // subclass with `index`, the position of the call in the queue) and nothing was changed.
 // When the iptables tables are touched, the xtables lock is held from the snapshot until the
-// transaction has applied or rolled back, so iptables tools see neither half.
+// transaction has applied or rolled back, so iptables tools see neither half; inside a
+// withLock() of the caller it is already held and not taken again. Transactions in one
+// namespace of this process run one at a time (lib/transaction/serialize.ts).
 //
 // Limits: validation reads the kernel (set headers; the tables a text is compiled against; as
 // with `iptables -t nat -S`, reading a legacy table the namespace lacks makes the kernel create
@@ -24,6 +26,7 @@ import { TxQueue } from './transaction/queue.js';
 import { blame, checkTable, validate } from './transaction/validate.js';
 import { takeSnapshot } from './transaction/snapshot.js';
 import { rollback } from './transaction/rollback.js';
+import { oneAtATime } from './transaction/serialize.js';
 import type { PlannedOp, TransactionFn, TransactionOptions, TransactionResult, TransactionTimings, Tx } from './transaction/types.js';
 
 export type * from './transaction/types.js';
@@ -92,12 +95,15 @@ async function run(fn: (tx: Tx) => void | Promise<void>, opts: TransactionOption
 
     t = now();
     let applied: number;
+    // One at a time per namespace in this process; inside the xtables lock when iptables is touched.
+    const exclusive = () => oneAtATime(opts.netns, body);
     if (plan.some((o) => o.subsystem === 'iptables')) {
       const first = plan.find((o) => o.subsystem === 'iptables')!;
       const lock = { ...(opts.wait !== undefined ? { wait: opts.wait } : {}), ...(opts.waitInterval !== undefined ? { waitInterval: opts.waitInterval } : {}) };
-      applied = await handles.iptables(first.subsystem === 'iptables' ? first.family : 4).withLock(body, lock);
+      // Re-entrant: inside a withLock() of the caller's async context it is not taken again.
+      applied = await handles.iptables(first.subsystem === 'iptables' ? first.family : 4).withLock(exclusive, lock);
     } else {
-      applied = await body();
+      applied = await exclusive();
     }
     timings.totalMs = now() - t0;
     return { plan, applied, dryRun: false, timings };

@@ -78,12 +78,18 @@ export function problemError(op: string, p: IptablesProblem, text: string | null
       return attach(new ConcurrentModificationError(msg, { ...base, code: 'EAGAIN' }), info);
     case 'lock': {
       if (p.errno === E.ETIMEDOUT) {
-        const e = new LockTimeoutError(`${op}: ${p.message}${p.holderPid ? ` (held by pid ${p.holderPid})` : ''}`, { ...base, code: 'ETIMEDOUT' });
+        // flock() conflicts inside one process too: the holder may be this process's own withLock() or transaction.
+        const who = p.holderPid === process.pid
+          ? ` (held by this process, pid ${p.holderPid}: a withLock() or transaction() in another async context)`
+          : p.holderPid ? ` (held by pid ${p.holderPid})` : '';
+        const e = new LockTimeoutError(`${op}: ${p.message}${who}`, { ...base, code: 'ETIMEDOUT' });
         if (p.lockPath !== undefined) e.lockPath = p.lockPath;
         if (p.holderPid) e.holderPid = p.holderPid;
         return attach(e, info);
       }
       if (p.errno === E.EACCES || p.errno === E.EPERM) return attach(new PermissionError(msg, { ...base, errno: p.errno }), info);
+      // The lock file is a FIFO, a directory, a device: not something to flock.
+      if (p.errno === E.EINVAL) return attach(new InvalidArgumentError(msg, { ...base, errno: p.errno, ...(p.lockPath !== undefined ? { argument: p.lockPath } : {}) }), info);
       return attach(new NlkitError(msg, { ...base, errno: p.errno || undefined }), info);
     }
     default:

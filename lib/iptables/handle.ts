@@ -2,6 +2,7 @@ import { Handle } from '../handle.js';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 import { binding, type IptablesCacheRef, type IptablesLockRequest, type IptablesTableRequest } from '../native.js';
 import { iptablesFailure, problemError } from './errors.js';
+import { holdsXtablesLock, runHoldingXtablesLock, xtablesLockPath } from './lock-owner.js';
 import { planRestore } from './restore-text.js';
 import { decide, hostTool, refusal, XTABLES_TABLES, type BackendInfo } from './backend.js';
 import { TableBuilder, type TableBuilderOptions } from './builder.js';
@@ -9,11 +10,8 @@ import type { Family, IptablesOpenOptions, LockOptions, RestoreOptions, RestoreR
 
 const DEFAULT_INTERVAL_MS = 50;
 
-/** Locks this process holds through withLock(): restores inside skip taking it again. */
-let heldLocks = 0;
-
 export function lockRequest(op: string, opts: LockOptions): IptablesLockRequest {
-  const path = process.env.XTABLES_LOCKFILE || '/run/xtables.lock';
+  const path = xtablesLockPath();
   const { wait, waitInterval } = opts;
   if (wait !== undefined && wait !== true && !(typeof wait === 'number' && wait >= 0 && Number.isFinite(wait))) {
     throw new InvalidArgumentError(`${op}: wait must be a number of seconds >= 0 or true`, { op, subsystem: 'iptables', argument: String(wait) });
@@ -121,7 +119,8 @@ export class IptablesHandle extends Handle {
       if (tables.length === 0) return { committed: [], warnings: [], stats: emptyStats() };
       const r = await this.native(op, (w) => binding().iptablesRestore(w, this.#cache, {
         family: this.family, counters: opts.counters ?? false, tables,
-        ...(heldLocks > 0 ? {} : { lock }),
+        // Inside a withLock() (or transaction) of this async context that still holds the lock.
+        ...(holdsXtablesLock(lock.path) ? {} : { lock }),
       }));
       if (r.error) throw problemError(op, r.error, text, r.committed);
       return { committed: r.committed, warnings: r.warnings, stats: r.stats };
@@ -143,24 +142,29 @@ export class IptablesHandle extends Handle {
 
   /**
    * Runs `fn` while holding the xtables lock that the iptables tools take, so that other
-   * tools run under it see a consistent state. Restores called inside do not take it again.
+   * tools run under it see a consistent state. The lock belongs to `fn`'s async context:
+   * restores, transactions and withLock() called from it do not take it again (it is
+   * re-entrant); calls from anywhere else in the process wait for it (or fail) like another
+   * process would.
+   *
+   * @example
+   *   await h.withLock(async () => {
+   *     const text = await h.save({ table: 'filter' });
+   *     await h.restore(edit(text));
+   *   }, { wait: 5 });
    */
   async withLock<T>(fn: () => Promise<T> | T, opts: LockOptions = {}): Promise<T> {
     const op = `${this.prefix}.withLock`;
     const lock = await this.run(op, async () => {
       const req = lockRequest(op, opts);
       await this.checkBackend(op);
+      if (holdsXtablesLock(req.path)) return { fd: -1, path: req.path };
       const r = await this.native(op, (w) => binding().iptablesLock(w, { lock: req }));
       if (r.error) throw problemError(op, r.error, null);
-      return r.fd;
+      return { fd: r.fd, path: req.path };
     });
-    heldLocks++;
-    try {
-      return await fn();
-    } finally {
-      heldLocks--;
-      binding().iptablesUnlock(lock);
-    }
+    if (lock.fd < 0) return await fn();  // re-entered: the caller's withLock() lets go
+    return runHoldingXtablesLock(lock.path, fn, () => binding().iptablesUnlock(lock.fd));
   }
 }
 

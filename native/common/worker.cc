@@ -1,4 +1,5 @@
 #include "worker.h"
+#include "open_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <memory>
 
 namespace nlkit {
 
@@ -60,10 +62,11 @@ Worker* Worker::Unwrap(const Napi::Value& v) {
 
 void Worker::Run() {
   if (!netns_.empty()) {
-    int fd = open(netns_.c_str(), O_RDONLY | O_CLOEXEC);
+    std::string why;
+    int fd = OpenRegularFile(netns_, O_RDONLY, 0, &why);
     if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
       nsFailure_.err = errno;
-      nsFailure_.message = "cannot enter network namespace " + netns_ + ": " + strerror(errno);
+      nsFailure_.message = "cannot enter network namespace " + netns_ + ": " + (why.empty() ? strerror(errno) : why);
       nsFailure_.kind = "netns";
     }
     if (fd >= 0) close(fd);
@@ -115,16 +118,23 @@ Napi::Promise Worker::Submit(Napi::Env env, Job* job) {
 }
 
 void DeliverJob(Napi::Env env, Napi::Function, Worker* self, Job* job) {
-  if (env == nullptr) {
-    delete job;
-    return;
+  std::unique_ptr<Job> owned(job);
+  if (env == nullptr) return;  // the thread-safe function is being torn down
+  // In an environment that is shutting down (a worker_thread terminated or calling
+  // process.exit()) no JS value can be made: the result has no one to go to and is dropped.
+  // Nothing may escape into the caller, which is C.
+  try {
+    job->Settle(env);
+  } catch (const Napi::Error&) {
   }
-  job->Settle(env);
-  delete job;
+  owned.reset();
   if (--self->pending_ == 0) {
-    self->tsfn_.Unref(env);
-    if (self->closed_) self->Shutdown();
-    self->Unref();
+    try {
+      self->tsfn_.Unref(env);
+      if (self->closed_) self->Shutdown();
+      self->Unref();
+    } catch (const Napi::Error&) {
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 #include "lock.h"
+#include "../common/open_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,10 +44,11 @@ int LockHolderPid(const std::string& path) {
 
 LockOutcome AcquireXtablesLock(const LockOptions& opts) {
   LockOutcome out;
-  int fd = open(opts.path.c_str(), O_CREAT | O_CLOEXEC, 0600);
+  std::string why;
+  int fd = OpenRegularFile(opts.path, O_CREAT, 0600, &why);
   if (fd < 0) {
     out.err = errno;
-    out.message = "can't open lock file " + opts.path + ": " + strerror(errno);
+    out.message = "can't open lock file " + opts.path + ": " + (why.empty() ? strerror(errno) : why);
     return out;
   }
   auto start = std::chrono::steady_clock::now();
@@ -68,9 +70,9 @@ LockOutcome AcquireXtablesLock(const LockOptions& opts) {
       out.holderPid = LockHolderPid(opts.path);
       char buf[128];
       if (opts.waitSeconds == 0)
-        snprintf(buf, sizeof buf, "another process is holding the xtables lock (%s)", opts.path.c_str());
+        snprintf(buf, sizeof buf, "the xtables lock (%s) is held by another holder", opts.path.c_str());
       else
-        snprintf(buf, sizeof buf, "another process held the xtables lock (%s); stopped waiting after %gs",
+        snprintf(buf, sizeof buf, "the xtables lock (%s) stayed held by another holder; stopped waiting after %gs",
                  opts.path.c_str(), opts.waitSeconds);
       out.message = buf;
       close(fd);

@@ -3,12 +3,12 @@
 // they never contend with the host's own iptables or with other tests.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { iptables } from '../../lib/index.js';
+import { iptables, transaction } from '../../lib/index.js';
 import { LockTimeoutError } from '../../lib/errors.js';
 import { kernelSkipReason, Netns } from '../helpers/netns.js';
 
@@ -152,6 +152,67 @@ describe('the xtables lock', { skip }, () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+  it('the lock belongs to the async context that took it: a restore elsewhere in the process waits or fails as the tool would', async () => {
+    ns.run('iptables-legacy', ['-N', 'OWNED']);
+    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
+    const other = iptables.open({ netns: ns.path, backend: 'legacy' });
+    let letGo!: () => void;
+    const gate = new Promise<void>((r) => (letGo = r));
+    let taken!: () => void;
+    const holding = new Promise<void>((r) => (taken = r));
+    try {
+      const held = h.withLock(async () => {
+        taken();
+        await gate;
+      });
+      await holding;
+      // Not inside that withLock(): it must not use the lock that one holds.
+      await assert.rejects(other.restore('*filter\n-A OWNED -s 10.6.0.1/32 -j RETURN\nCOMMIT\n', { noflush: true, wait: 0 }), (e: unknown) => {
+        assert.ok(e instanceof LockTimeoutError, String(e));
+        assert.equal(e.holderPid, process.pid);
+        assert.match(e.message, /held by this process/);
+        return true;
+      });
+      assert.equal(rules(ns, 'OWNED'), 0);
+      letGo();
+      await held;
+      await other.restore('*filter\n-A OWNED -s 10.6.0.1/32 -j RETURN\nCOMMIT\n', { noflush: true, wait: 0 });
+      assert.equal(rules(ns, 'OWNED'), 1);
+    } finally {
+      letGo();
+      await h.close();
+      await other.close();
+      ns.run('iptables-legacy', ['-F', 'OWNED']);
+    }
+  });
+
+  it('is re-entrant for its holder: transaction() and withLock() inside withLock() run under the lock it holds', async () => {
+    ns.run('iptables-legacy', ['-N', 'NESTED']);
+    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
+    const inner = iptables.open({ netns: ns.path, backend: 'legacy' });
+    const lockedForTools = () => spawnSync('flock', ['-n', LOCK, 'true']).status !== 0;
+    try {
+      const r = await h.withLock(async () => {
+        // wait: 2, so that a lock that is not re-entrant fails instead of hanging.
+        const tx = await transaction((t) => {
+          t.iptables.restore('*filter\n-A NESTED -s 10.7.0.1/32 -j RETURN\nCOMMIT\n', { noflush: true });
+        }, { netns: ns.path, iptables: { backend: 'legacy' }, wait: 2 });
+        const nested = await inner.withLock(async () => {
+          await inner.restore('*filter\n-A NESTED -s 10.7.0.2/32 -j RETURN\nCOMMIT\n', { noflush: true, wait: 0 });
+          return lockedForTools();
+        }, { wait: 2 });
+        return { applied: tx.applied, nested, after: lockedForTools() };
+      }, { wait: 5 });
+      // Both ran, and the outer withLock() still held the lock for other processes throughout.
+      assert.deepEqual(r, { applied: 1, nested: true, after: true });
+      assert.equal(rules(ns, 'NESTED'), 2);
+      assert.equal(lockedForTools(), false);
+    } finally {
+      await h.close();
+      await inner.close();
+      ns.run('iptables-legacy', ['-F', 'NESTED']);
     }
   });
 });

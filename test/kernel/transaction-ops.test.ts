@@ -349,4 +349,27 @@ describe('transaction: ipset + iptables', { skip }, () => {
     // the builder's table replaced the old one
     assert.doesNotMatch(nat, /DNAT/);
   });
+  it('two transactions in one namespace at once: the one that fails does not undo the other', async () => {
+    const ns = fresh();
+    const members = () => ns.run('ipset', ['save', 'keep']).split('\n').filter((l) => l.startsWith('add ')).map((l) => l.split(' ')[2]).sort();
+    const big = Array.from({ length: 150_000 }, (_, i) => `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`);
+    let firstDone = false;
+    // The first changes `keep`, then spends a while filling a big set, then the kernel refuses its nat table.
+    const first = transaction((tx) => {
+      tx.ipset.add('keep', '10.0.0.3');
+      tx.ipset.create('big', 'hash:ip', { maxelem: 262144 }).add('big', big);
+      tx.iptables.restore('*nat\n:INPUT ACCEPT [0:0]\n-A INPUT -j DNAT --to-destination 10.0.0.1\nCOMMIT\n');
+    }, { netns: ns.path, iptables: legacy }).then(() => 'applied', (e: unknown) => e).finally(() => (firstDone = true));
+    // Once the first has applied its change to `keep` (its snapshot is older), an ipset-only one changes `keep` too.
+    while (!firstDone && !members().includes('10.0.0.3')) await new Promise((r) => setImmediate(r));
+    const second = await transaction((tx) => {
+      tx.ipset.add('keep', '10.0.0.77');
+    }, { netns: ns.path });
+    assert.equal(second.applied, 1);
+    const failed = await first;
+    assert.ok(failed instanceof TransactionError && failed.rolledBack, String(failed));
+    // The first put back only its own change; the second's stays.
+    assert.deepEqual(members(), ['10.0.0.1', '10.0.0.2', '10.0.0.77']);
+    assert.doesNotMatch(ns.run('ipset', ['list', '-n']), /^big$/m);
+  });
 });
