@@ -1,7 +1,7 @@
 // Puts back what a failed transaction changed, from its snapshot, in the same dependency order
 // it applies in: the sets the old rules need come back first (recreated, or their members put
 // back by swapping in a copy made from the snapshot, which packets see as one change), then
-// IPVS, then the tables (restored from their saved text with counters), and last the sets the
+// IPVS, then the tables (each replaced whole by its saved entries, counters included), and last the sets the
 // transaction created are destroyed, once no restored rule holds them.
 // Only what the operations that started can have changed is undone.
 import { InUseError, NlkitError } from '../errors.js';
@@ -127,8 +127,8 @@ export async function rollback(snap: Snapshot, started: PlannedOp[], handles: Tx
   for (const key of tables) {
     const t = snap.tables.get(key)!;
     const tool = t.family === 6 ? 'ip6tables' : 'iptables';
-    await step(`${tool}-restore -T ${t.table} --counters (the snapshot)`, () =>
-      handles.iptables(t.family).restore(t.text, { table: t.table, counters: true }));
+    await step(`${tool}-restore -T ${t.table} --counters (the snapshot's entries, replaced whole)`, () =>
+      handles.iptables(t.family).restoreRaw(t.raw!));
   }
 
   // 4. Sets that did not exist, and the temporary copies: destroyed.
