@@ -296,15 +296,54 @@ export class IpsetHandle extends Handle {
     const cmd = which === 'add' ? Cmd.Add : Cmd.Del;
     const opts = { exist, op, ...(sets ? { sets } : {}) };
     const batch = adtEntries(cmd, name, known, list, opts);
+    // What a refusal midway could lose is read first: the members a del removes (with their
+    // extensions and remaining timeouts).
+    const before = which === 'del' ? await this.saved(op, name) : undefined;
     const r = await this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends));
     if (r.errno === 0) return;
     const entry = r.lineno > 0 ? r.lineno - 1 : undefined;
-    // Without -exist every entry before the refused one changed the set: undo exactly those.
-    if (!exist && entry !== undefined && entry > 0) {
-      const undo = adtEntries(cmd === Cmd.Add ? Cmd.Del : Cmd.Add, name, known, list.slice(0, entry).map(elementOnly), { ...opts, exist: true });
-      await this.native(op, (w) => binding().ipsetSend(w, undo.bytes, undo.ends)).catch(() => undefined);
+    const err = kernelError(op, { errno: r.errno, cmd, type: known.type, ...(entry !== undefined ? { entry } : {}) });
+    if (before !== undefined) {
+      await this.putBack(op, [before], err);
+    } else if (entry !== undefined && entry > 0) {
+      // Without -exist every entry before the refused one was a new member: delete exactly those.
+      const undo = adtEntries(Cmd.Del, name, known, list.slice(0, entry).map(elementOnly), { ...opts, exist: true });
+      const u = await this.native(op, (w) => binding().ipsetSend(w, undo.bytes, undo.ends)).catch((e: unknown) => ({ errno: -1, e }));
+      if (u.errno !== 0) err.message += `; entries 0 to ${entry - 1} were added and could not be deleted again`;
     }
-    throw kernelError(op, { errno: r.errno, cmd, type: known.type, ...(entry !== undefined ? { entry } : {}) });
+    throw err;
+  }
+
+  /** One set's `ipset save` text, and when it was read. */
+  private async saved(op: string, name: string): Promise<Saved> {
+    const at = Date.now();
+    return { name, text: (await this.exec(op, `save ${name}\n`)).output, at };
+  }
+
+  /**
+   * After a refusal: makes each set equal to its `ipset save` text from before, by content. A
+   * member that is gone or changed is added again as it was saved (a timeout as the time that
+   * was left), one that was not there is deleted. When that fails too, `err` says what stays.
+   */
+  private async putBack(op: string, saved: Saved[], err: NlkitError): Promise<void> {
+    const failed: string[] = [];
+    for (const { name, text, at } of saved) {
+      try {
+        const now = await this.exec(op, `save ${name}\n`).then((r) => r.output, (e: unknown) => {
+          if (e instanceof NotFoundError) return undefined;
+          throw e;
+        });
+        if (now === undefined) {
+          await this.exec(op, text);  // destroyed by the failed text: made again
+          continue;
+        }
+        const undo = undoText(name, text, now, Math.ceil((Date.now() - at) / 1000));
+        if (undo) await this.exec(op, undo, true);
+      } catch (e) {
+        failed.push(`${name} (${e instanceof Error ? e.message : String(e)})`);
+      }
+    }
+    if (failed.length) err.message += `; set${failed.length > 1 ? 's' : ''} ${failed.join(', ')} could not be put back as ${failed.length > 1 ? 'they were' : 'it was'} and keep${failed.length > 1 ? '' : 's'} the changes made before the refusal`;
   }
 
   /** The set an operation works on: what validation needs to know of it, read from the kernel. */
@@ -361,6 +400,50 @@ function elementOnly(e: Entry): Entry {
   if (typeof e === 'string') return e.trimStart().split(/\s+/, 1)[0]!;
   const { ip, port, proto, ip2, mac, mark, iface, physdev, set } = e;
   return { ip, port, proto, ip2, mac, mark, iface, physdev, set };
+}
+
+/** The element of an `add NAME ELEMENT ...` line of `ipset save`, and the rest of its line. */
+function membersOf(name: string, text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const prefix = `add ${name} `;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const rest = line.slice(prefix.length);
+    out.set(rest.split(' ', 1)[0]!, rest);
+  }
+  return out;
+}
+
+interface Saved {
+  name: string;
+  text: string;
+  /** Date.now() when it was read. */
+  at: number;
+}
+
+/** How a member's line compares, setting aside what time and traffic change (timeout left, counters). */
+const stable = (rest: string) => rest.replace(/ timeout \d+/, '').replace(/ packets \d+ bytes \d+/, '');
+const numberAfter = (rest: string, word: string) => Number(new RegExp(` ${word} (\\d+)`).exec(rest)?.[1] ?? -1);
+
+/**
+ * `ipset -exist restore` text that turns the set saved as `now` back into `before`, saved
+ * `elapsed` seconds earlier: members added since are deleted; members gone or changed (other
+ * extensions, a timeout set again, counters set lower) are added again as `before` has them.
+ */
+function undoText(name: string, before: string, now: string, elapsed: number): string {
+  const was = membersOf(name, before);
+  const is = membersOf(name, now);
+  let out = '';
+  for (const el of is.keys()) if (!was.has(el)) out += `del ${name} ${el}\n`;
+  for (const [el, rest] of was) {
+    const cur = is.get(el);
+    const t = numberAfter(rest, 'timeout');
+    const tNow = numberAfter(cur ?? '', 'timeout');
+    const changed = cur === undefined || stable(cur) !== stable(rest) || tNow > t || (t > 0 && tNow < t - elapsed - 1) ||
+      numberAfter(cur, 'packets') < numberAfter(rest, 'packets') || numberAfter(cur, 'bytes') < numberAfter(rest, 'bytes');
+    if (changed) out += `add ${name} ${rest}\n`;
+  }
+  return out;
 }
 
 /** Moves a libipset error's line from its step's text to the whole text. */

@@ -1,0 +1,68 @@
+// A refused ipset add, del or restore leaves every existing set exactly as it was: members
+// with their extensions (nomatch, comment, counters, skbinfo, the remaining timeout), no
+// partial ranges. Oracle: the whole `ipset save`.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { open } from '../../lib/ipset/index.js';
+import { NlkitError } from '../../lib/errors.js';
+import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
+
+const skip = kernelSkipReason('ipset');
+
+/** `ipset save` with every remaining timeout masked (they tick), and those timeouts by member. */
+function dump(ns: Netns): { text: string; timeouts: Map<string, number> } {
+  const raw = ns.run('ipset', ['save']);
+  const timeouts = new Map<string, number>();
+  for (const m of raw.matchAll(/^add (\S+ \S+) timeout (\d+)/gm)) timeouts.set(m[1]!, Number(m[2]));
+  return { text: raw.replace(/^(add .*) timeout \d+/gm, '$1 timeout T'), timeouts };
+}
+
+/** The same members with the same extensions; each timeout still running (not reset, not permanent). */
+function assertSame(ns: Netns, before: ReturnType<typeof dump>): void {
+  const now = dump(ns);
+  assert.equal(now.text, before.text);
+  for (const [k, t] of before.timeouts) {
+    const left = now.timeouts.get(k)!;
+    assert.ok(left <= t && left > t - 600, `${k}: timeout ${t} s before, ${left} s after`);
+  }
+}
+
+const SETS = [
+  'create n hash:net family inet hashsize 1024 maxelem 65536 timeout 0 counters comment skbinfo',
+  'add n 10.1.0.0/16 timeout 3000 packets 5 bytes 500 comment "kept" skbmark 0x1/0xff skbprio 1:2 skbqueue 3',
+  'add n 10.1.2.0/24 timeout 0 packets 0 bytes 0 comment "hole" nomatch',
+  'add n 10.2.0.0/16 timeout 0 packets 7 bytes 700',
+  'create r hash:ip family inet hashsize 1024 maxelem 65536 counters comment',
+  'add r 10.9.0.5 packets 1 bytes 2 comment "five"',
+  'create small hash:ip family inet hashsize 64 maxelem 4',
+  'add small 10.8.0.1',
+].join('\n') + '\n';
+
+describe('ipset: a refused change leaves the sets exactly as they were', { skip }, () => {
+  it('a refused del puts back what it had deleted, extensions and remaining timeout included', () =>
+    withNetns(1, async (ns) => {
+      ns.run('ipset', ['restore'], SETS);
+      const before = dump(ns);
+      const h = open({ netns: ns.path });
+      try {
+        await assert.rejects(h.del('n', ['10.1.0.0/16', '10.1.2.0/24', '10.2.0.0/16', '10.3.0.0/16']), NlkitError);
+        assertSame(ns, before);
+      } finally {
+        await h.close();
+      }
+    }));
+
+  it('a refused range del puts back the part of the range it had deleted', () =>
+    withNetns(1, async (ns) => {
+      ns.run('ipset', ['restore'], SETS + 'add r 10.9.0.1 comment "one"\nadd r 10.9.0.2 packets 3 bytes 4\n');
+      const before = dump(ns);
+      const h = open({ netns: ns.path });
+      try {
+        // 10.9.0.3 is not a member: the kernel stops inside the range.
+        await assert.rejects(h.del('r', '10.9.0.1-10.9.0.5'), NlkitError);
+        assertSame(ns, before);
+      } finally {
+        await h.close();
+      }
+    }));
+});
