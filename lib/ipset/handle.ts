@@ -190,7 +190,11 @@ export class IpsetHandle extends Handle {
   restore(text: string, { exist = false }: ExistOption = {}): Promise<void> {
     return this.run('ipset.restore', async () => {
       const op = 'ipset.restore';
-      const { steps, plan } = compileRestorePlan(text, await this.knownAll(op), { exist, op });
+      const known = await this.knownAll(op);
+      const { steps, plan } = compileRestorePlan(text, known, { exist, op });
+      // The existing sets the text changes, as they are: a refusal midway puts them back.
+      const saved: Saved[] = [];
+      for (const n of new Set(plan.touched)) if (known.has(n)) saved.push(await this.saved(op, n));
       try {
         for (const step of steps) {
           if (step.kind === 'text') {
@@ -207,6 +211,7 @@ export class IpsetHandle extends Handle {
         }
       } catch (e) {
         if (plan.created.length) await this.dropQuietly(plan.created);
+        if (saved.length && e instanceof NlkitError) await this.putBack(op, saved, e);
         throw e;
       }
     });
@@ -297,8 +302,9 @@ export class IpsetHandle extends Handle {
     const opts = { exist, op, ...(sets ? { sets } : {}) };
     const batch = adtEntries(cmd, name, known, list, opts);
     // What a refusal midway could lose is read first: the members a del removes (with their
-    // extensions and remaining timeouts).
-    const before = which === 'del' ? await this.saved(op, name) : undefined;
+    // extensions), those an add -exist updates, the part of a range before the refused element.
+    // A plain add of single elements only adds new members: deleting them again is exact.
+    const before = which === 'del' || exist || list.some(isRange) ? await this.saved(op, name) : undefined;
     const r = await this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends));
     if (r.errno === 0) return;
     const entry = r.lineno > 0 ? r.lineno - 1 : undefined;
@@ -400,6 +406,12 @@ function elementOnly(e: Entry): Entry {
   if (typeof e === 'string') return e.trimStart().split(/\s+/, 1)[0]!;
   const { ip, port, proto, ip2, mac, mark, iface, physdev, set } = e;
   return { ip, port, proto, ip2, mac, mark, iface, physdev, set };
+}
+
+/** An entry that the kernel may expand into many members (an address range or CIDR, a port range). */
+function isRange(e: Entry): boolean {
+  const el = elementOnly(e);
+  return /[-/]/.test(typeof el === 'string' ? el : Object.values(el).filter((v) => v !== undefined).join(','));
 }
 
 /** The element of an `add NAME ELEMENT ...` line of `ipset save`, and the rest of its line. */

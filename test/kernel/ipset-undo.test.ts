@@ -65,4 +65,59 @@ describe('ipset: a refused change leaves the sets exactly as they were', { skip 
         await h.close();
       }
     }));
+
+  it('a refused range add takes out the part of the range it had added', () =>
+    withNetns(1, async (ns) => {
+      ns.run('ipset', ['restore'], SETS);
+      const before = dump(ns);
+      const h = open({ netns: ns.path });
+      try {
+        // 10.9.0.5 is a member already: refused after 10.9.0.1-4 went in.
+        await assert.rejects(h.add('r', ['10.9.1.1', '10.9.0.0/29']), NlkitError);
+        assertSame(ns, before);
+        // -exist: the set fills up (maxelem 4) halfway through the range.
+        await assert.rejects(h.add('small', ['10.8.0.1 ', '10.8.1.0/30'], { exist: true }), NlkitError);
+        assertSame(ns, before);
+      } finally {
+        await h.close();
+      }
+    }));
+
+  it('a refused add -exist puts back the extensions of the members it had updated', () =>
+    withNetns(1, async (ns) => {
+      ns.run('ipset', ['restore'], SETS);
+      const before = dump(ns);
+      const h = open({ netns: ns.path });
+      try {
+        await assert.rejects(h.add('small', ['10.8.0.1', '10.8.0.2', '10.8.0.3', '10.8.0.4', '10.8.0.5'], { exist: true }), NlkitError);
+        assertSame(ns, before);
+        await assert.rejects(h.add('n', ['10.1.0.0/16 timeout 5 comment "new"', '10.2.0.0/16 nomatch', '10.4.0.0/16 timeout 9 comment "x"', '0.0.0.0/0'], { exist: true }), NlkitError);
+        assertSame(ns, before);
+      } finally {
+        await h.close();
+      }
+    }));
+
+  it('a refused restore leaves the existing sets as they were', () =>
+    withNetns(1, async (ns) => {
+      ns.run('ipset', ['restore'], SETS);
+      const before = dump(ns);
+      const h = open({ netns: ns.path });
+      try {
+        // Checks pass; the kernel refuses the last add (the set is full).
+        await assert.rejects(h.restore([
+          'add r 10.9.0.6',
+          'del n 10.1.0.0/16',
+          'flush r',
+          'add small 10.8.0.2',
+          'add n 10.5.0.0/16 comment "new" nomatch',
+          'add small 10.8.0.3',
+          'add small 10.8.0.4',
+          'add small 10.8.0.5',
+        ].join('\n') + '\n'), NlkitError);
+        assertSame(ns, before);
+      } finally {
+        await h.close();
+      }
+    }));
 });
