@@ -3,7 +3,7 @@
 // partial ranges. Oracle: the whole `ipset save`.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { open } from '../../lib/ipset/index.js';
+import { open, type IpsetHandle } from '../../lib/ipset/index.js';
 import { NlkitError } from '../../lib/errors.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 
@@ -38,86 +38,65 @@ const SETS = [
   'add small 10.8.0.1',
 ].join('\n') + '\n';
 
+/** A namespace holding SETS and `extra`, a handle on it, and its dump from before. */
+function withSets(extra: string, fn: (h: IpsetHandle, ns: Netns, before: ReturnType<typeof dump>) => Promise<void>): Promise<void> {
+  return withNetns(1, async (ns) => {
+    ns.run('ipset', ['restore'], SETS + extra);
+    const before = dump(ns);
+    const h = open({ netns: ns.path });
+    try {
+      await fn(h, ns, before);
+    } finally {
+      await h.close();
+    }
+  });
+}
+
 describe('ipset: a refused change leaves the sets exactly as they were', { skip }, () => {
   it('a refused del puts back what it had deleted, extensions and remaining timeout included', () =>
-    withNetns(1, async (ns) => {
-      ns.run('ipset', ['restore'], SETS);
-      const before = dump(ns);
-      const h = open({ netns: ns.path });
-      try {
-        await assert.rejects(h.del('n', ['10.1.0.0/16', '10.1.2.0/24', '10.2.0.0/16', '10.3.0.0/16']), NlkitError);
-        assertSame(ns, before);
-      } finally {
-        await h.close();
-      }
+    withSets('', async (h, ns, before) => {
+      await assert.rejects(h.del('n', ['10.1.0.0/16', '10.1.2.0/24', '10.2.0.0/16', '10.3.0.0/16']), NlkitError);
+      assertSame(ns, before);
     }));
 
   it('a refused range del puts back the part of the range it had deleted', () =>
-    withNetns(1, async (ns) => {
-      ns.run('ipset', ['restore'], SETS + 'add r 10.9.0.1 comment "one"\nadd r 10.9.0.2 packets 3 bytes 4\n');
-      const before = dump(ns);
-      const h = open({ netns: ns.path });
-      try {
-        // 10.9.0.3 is not a member: the kernel stops inside the range.
-        await assert.rejects(h.del('r', '10.9.0.1-10.9.0.5'), NlkitError);
-        assertSame(ns, before);
-      } finally {
-        await h.close();
-      }
+    withSets('add r 10.9.0.1 comment "one"\nadd r 10.9.0.2 packets 3 bytes 4\n', async (h, ns, before) => {
+      // 10.9.0.3 is not a member: the kernel stops inside the range.
+      await assert.rejects(h.del('r', '10.9.0.1-10.9.0.5'), NlkitError);
+      assertSame(ns, before);
     }));
 
   it('a refused range add takes out the part of the range it had added', () =>
-    withNetns(1, async (ns) => {
-      ns.run('ipset', ['restore'], SETS);
-      const before = dump(ns);
-      const h = open({ netns: ns.path });
-      try {
-        // 10.9.0.5 is a member already: refused after 10.9.0.1-4 went in.
-        await assert.rejects(h.add('r', ['10.9.1.1', '10.9.0.0/29']), NlkitError);
-        assertSame(ns, before);
-        // -exist: the set fills up (maxelem 4) halfway through the range.
-        await assert.rejects(h.add('small', ['10.8.0.1 ', '10.8.1.0/30'], { exist: true }), NlkitError);
-        assertSame(ns, before);
-      } finally {
-        await h.close();
-      }
+    withSets('', async (h, ns, before) => {
+      // 10.9.0.5 is a member already: refused after 10.9.0.1-4 went in.
+      await assert.rejects(h.add('r', ['10.9.1.1', '10.9.0.0/29']), NlkitError);
+      assertSame(ns, before);
+      // -exist: the set fills up (maxelem 4) halfway through the range.
+      await assert.rejects(h.add('small', ['10.8.0.1 ', '10.8.1.0/30'], { exist: true }), NlkitError);
+      assertSame(ns, before);
     }));
 
   it('a refused add -exist puts back the extensions of the members it had updated', () =>
-    withNetns(1, async (ns) => {
-      ns.run('ipset', ['restore'], SETS);
-      const before = dump(ns);
-      const h = open({ netns: ns.path });
-      try {
-        await assert.rejects(h.add('small', ['10.8.0.1', '10.8.0.2', '10.8.0.3', '10.8.0.4', '10.8.0.5'], { exist: true }), NlkitError);
-        assertSame(ns, before);
-        await assert.rejects(h.add('n', ['10.1.0.0/16 timeout 5 comment "new"', '10.2.0.0/16 nomatch', '10.4.0.0/16 timeout 9 comment "x"', '0.0.0.0/0'], { exist: true }), NlkitError);
-        assertSame(ns, before);
-      } finally {
-        await h.close();
-      }
+    withSets('', async (h, ns, before) => {
+      await assert.rejects(h.add('small', ['10.8.0.1', '10.8.0.2', '10.8.0.3', '10.8.0.4', '10.8.0.5'], { exist: true }), NlkitError);
+      assertSame(ns, before);
+      await assert.rejects(h.add('n', ['10.1.0.0/16 timeout 5 comment "new"', '10.2.0.0/16 nomatch', '10.4.0.0/16 timeout 9 comment "x"', '0.0.0.0/0'], { exist: true }), NlkitError);
+      assertSame(ns, before);
     }));
 
   it('a refused restore leaves the existing sets as they were', () =>
-    withNetns(1, async (ns) => {
-      ns.run('ipset', ['restore'], SETS);
-      const before = dump(ns);
-      const h = open({ netns: ns.path });
-      try {
-        // Checks pass; the kernel refuses the last add (the set is full).
-        await assert.rejects(h.restore([
-          'add r 10.9.0.6',
-          'del n 10.1.0.0/16',
-          'flush r',
-          'add small 10.8.0.2',
-          'add n 10.5.0.0/16 comment "new" nomatch',
-          'add small 10.8.0.3',
-          'add small 10.8.0.4',
-          'add small 10.8.0.5',
-        ].join('\n') + '\n'), NlkitError);
-        assertSame(ns, before);
-      } finally {
-        await h.close();
-      }
+    withSets('', async (h, ns, before) => {
+      // Checks pass; the kernel refuses the last add (the set is full).
+      await assert.rejects(h.restore([
+        'add r 10.9.0.6',
+        'del n 10.1.0.0/16',
+        'flush r',
+        'add small 10.8.0.2',
+        'add n 10.5.0.0/16 comment "new" nomatch',
+        'add small 10.8.0.3',
+        'add small 10.8.0.4',
+        'add small 10.8.0.5',
+      ].join('\n') + '\n'), NlkitError);
+      assertSame(ns, before);
     }));
 });
