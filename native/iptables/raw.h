@@ -4,8 +4,9 @@
 // iptables-restore cannot read it back).
 #pragma once
 #include <stdint.h>
+#include <netinet/in.h>  // before linux/in.h, which linux/netfilter.h brings
+#include <linux/netfilter.h>
 #include <linux/netfilter/x_tables.h>
-#include <linux/netfilter.h>  // include <netinet/in.h> first
 
 #include <string>
 #include <vector>
