@@ -8,6 +8,7 @@ import { ipsetError } from './errors.js';
 import { formatCreate, parseList, type KnownSet } from './syntax.js';
 import { adtEntries, compileRestorePlan, testMessage } from './encode.js';
 import type { CreateOptions, Entry, SetInfo, SetType } from './types.js';
+import { savedRecords, undoText } from './saved-text.js';
 import { canonicalEntries, planIpsetSync, type IpsetSyncOptions, type IpsetSyncResult } from './sync.js';
 
 export interface ExistOption {
@@ -188,33 +189,57 @@ export class IpsetHandle extends Handle {
    * this text created are destroyed again.
    */
   restore(text: string, { exist = false }: ExistOption = {}): Promise<void> {
+    return this.run('ipset.restore', () => this.restoreText('ipset.restore', text, exist));
+  }
+
+  /**
+   * Applies what save() returned, exactly: also members whose comment holds a line break,
+   * which the kernel keeps and `ipset save` prints raw but no restore text can carry (they are
+   * added after the rest, each encoded on its own). How a transaction puts a set back.
+   * @example const text = await h.save('allowed'); ... ; await h.restoreSaved(text);
+   */
+  restoreSaved(text: string): Promise<void> {
     return this.run('ipset.restore', async () => {
       const op = 'ipset.restore';
-      const known = await this.knownAll(op);
-      const { steps, plan } = compileRestorePlan(text, known, { exist, op });
-      // The existing sets the text changes, as they are: a refusal midway puts them back.
-      const saved: Saved[] = [];
-      for (const n of new Set(plan.touched)) if (known.has(n)) saved.push(await this.saved(op, n));
-      try {
-        for (const step of steps) {
-          if (step.kind === 'text') {
-            await this.exec(op, step.text, step.exist).catch((e: unknown) => {
-              throw atLine(e, (l) => step.firstLine + l - 1);
-            });
-            continue;
-          }
-          const r = await this.native(op, (w) => binding().ipsetSend(w, step.batch.bytes, step.batch.ends));
-          if (r.errno !== 0) {
-            const line = r.lineno > 0 ? step.lines[r.lineno - 1] : undefined;
-            throw kernelError(op, { errno: r.errno, cmd: step.cmd, type: step.type, ...(line ? { line } : {}) });
-          }
-        }
-      } catch (e) {
-        if (plan.created.length) await this.dropQuietly(plan.created);
-        if (saved.length && e instanceof NlkitError) await this.putBack(op, saved, e);
-        throw e;
-      }
+      const { plain, broken } = splitSaved(text);
+      await this.restoreText(op, plain, false);
+      await this.addBroken(op, broken, false);
     });
+  }
+
+  private async restoreText(op: string, text: string, exist: boolean): Promise<void> {
+    const known = await this.knownAll(op);
+    const { steps, plan } = compileRestorePlan(text, known, { exist, op });
+    // The existing sets the text changes, as they are: a refusal midway puts them back.
+    const saved: Saved[] = [];
+    for (const n of new Set(plan.touched)) if (known.has(n)) saved.push(await this.saved(op, n));
+    try {
+      for (const step of steps) {
+        if (step.kind === 'text') {
+          await this.exec(op, step.text, step.exist).catch((e: unknown) => {
+            throw atLine(e, (l) => step.firstLine + l - 1);
+          });
+          continue;
+        }
+        const r = await this.native(op, (w) => binding().ipsetSend(w, step.batch.bytes, step.batch.ends));
+        if (r.errno !== 0) {
+          const line = r.lineno > 0 ? step.lines[r.lineno - 1] : undefined;
+          throw kernelError(op, { errno: r.errno, cmd: step.cmd, type: step.type, ...(line ? { line } : {}) });
+        }
+      }
+    } catch (e) {
+      if (plan.created.length) await this.dropQuietly(plan.created);
+      if (saved.length && e instanceof NlkitError) await this.putBack(op, saved, e);
+      throw e;
+    }
+  }
+
+  /** Members of saved text whose comment holds a line break: each added on its own, encoded. */
+  private async addBroken(op: string, broken: [string, string][], exist: boolean): Promise<void> {
+    for (const [name, rest] of broken) {
+      const { known } = await this.target(op, name);
+      await this.send(op, adtEntries(Cmd.Add, name, known, [rest], { exist, op, saved: true }), Cmd.Add, known.type);
+    }
   }
 
   /**
@@ -339,12 +364,10 @@ export class IpsetHandle extends Handle {
           if (e instanceof NotFoundError) return undefined;
           throw e;
         });
-        if (now === undefined) {
-          await this.exec(op, text);  // destroyed by the failed text: made again
-          continue;
-        }
-        const undo = undoText(name, text, now, Math.ceil((Date.now() - at) / 1000));
-        if (undo) await this.exec(op, undo, true);
+        // Destroyed by the failed text: made again; else only what differs.
+        const { plain, broken } = splitSaved(now === undefined ? text : undoText(name, text, now, Math.ceil((Date.now() - at) / 1000)).join('\n'));
+        if (plain) await this.exec(op, plain, now !== undefined);
+        await this.addBroken(op, broken, now !== undefined);
       } catch (e) {
         failed.push(`${name} (${e instanceof Error ? e.message : String(e)})`);
       }
@@ -414,16 +437,16 @@ function isRange(e: Entry): boolean {
   return /[-/]/.test(typeof el === 'string' ? el : Object.values(el).filter((v) => v !== undefined).join(','));
 }
 
-/** The element of an `add NAME ELEMENT ...` line of `ipset save`, and the rest of its line. */
-function membersOf(name: string, text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const prefix = `add ${name} `;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(prefix)) continue;
-    const rest = line.slice(prefix.length);
-    out.set(rest.split(' ', 1)[0]!, rest);
+/** Saved text as restore text, and the members (set, rest of the record) that no restore text can carry. */
+function splitSaved(text: string): { plain: string; broken: [string, string][] } {
+  let plain = '';
+  const broken: [string, string][] = [];
+  for (const r of savedRecords(text)) {
+    const m = r.includes('\n') ? /^add (\S+) ([^]*)$/.exec(r) : null;
+    if (m) broken.push([m[1]!, m[2]!]);
+    else plain += r + '\n';
   }
-  return out;
+  return { plain, broken };
 }
 
 interface Saved {
@@ -431,31 +454,6 @@ interface Saved {
   text: string;
   /** Date.now() when it was read. */
   at: number;
-}
-
-/** How a member's line compares, setting aside what time and traffic change (timeout left, counters). */
-const stable = (rest: string) => rest.replace(/ timeout \d+/, '').replace(/ packets \d+ bytes \d+/, '');
-const numberAfter = (rest: string, word: string) => Number(new RegExp(` ${word} (\\d+)`).exec(rest)?.[1] ?? -1);
-
-/**
- * `ipset -exist restore` text that turns the set saved as `now` back into `before`, saved
- * `elapsed` seconds earlier: members added since are deleted; members gone or changed (other
- * extensions, a timeout set again, counters set lower) are added again as `before` has them.
- */
-function undoText(name: string, before: string, now: string, elapsed: number): string {
-  const was = membersOf(name, before);
-  const is = membersOf(name, now);
-  let out = '';
-  for (const el of is.keys()) if (!was.has(el)) out += `del ${name} ${el}\n`;
-  for (const [el, rest] of was) {
-    const cur = is.get(el);
-    const t = numberAfter(rest, 'timeout');
-    const tNow = numberAfter(cur ?? '', 'timeout');
-    const changed = cur === undefined || stable(cur) !== stable(rest) || tNow > t || (t > 0 && tNow < t - elapsed - 1) ||
-      numberAfter(cur, 'packets') < numberAfter(rest, 'packets') || numberAfter(cur, 'bytes') < numberAfter(rest, 'bytes');
-    if (changed) out += `add ${name} ${rest}\n`;
-  }
-  return out;
 }
 
 /** Moves a libipset error's line from its step's text to the whole text. */

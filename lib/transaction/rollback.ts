@@ -6,6 +6,7 @@
 // Only what the operations that started can have changed is undone.
 import { InUseError, NlkitError } from '../errors.js';
 import { planIpvsSync, type DesiredService } from '../ipvs/sync.js';
+import { renamedSaved } from '../ipset/saved-text.js';
 import type { TxHandles } from './handles.js';
 import { tableKey, type Snapshot } from './snapshot.js';
 import type { PlannedOp } from './types.js';
@@ -22,9 +23,6 @@ const tempName = () => `nlkit-tx-${process.pid.toString(36)}-${(tempCounter++).t
 
 const asError = (e: unknown): NlkitError =>
   e instanceof NlkitError ? e : new NlkitError(`transaction rollback: ${e instanceof Error ? e.message : String(e)}`, { op: 'transaction', cause: e });
-
-/** `ipset save` text of one set, with the set renamed. */
-const renamed = (text: string, name: string) => text.replace(/^(create|add) \S+/gm, `$1 ${name}`);
 
 /** Type and family: what `ipset swap` needs to match. */
 function kind(saveText: string): string {
@@ -78,7 +76,7 @@ export async function rollback(snap: Snapshot, started: PlannedOp[], handles: Tx
     const order = [...snap.sets].sort(([, a], [, b]) => Number(kind(a).startsWith('list:set')) - Number(kind(b).startsWith('list:set')));
     for (const [name, text] of order) {
       if (!now.has(name)) {
-        await step(`ipset restore ${name} (recreated from the snapshot)`, () => h.restore(text));
+        await step(`ipset restore ${name} (recreated from the snapshot)`, () => h.restoreSaved(text));
         continue;
       }
       let current: string;
@@ -92,7 +90,7 @@ export async function rollback(snap: Snapshot, started: PlannedOp[], handles: Tx
       const tmp = tempName();
       if (kind(current) === kind(text)) {
         await step(`ipset swap ${name} with a copy of its snapshot`, async () => {
-          await h.restore(renamed(text, tmp));
+          await h.restoreSaved(renamedSaved(text, tmp));
           temps.push(tmp);
           await h.swap(tmp, name);
         });
@@ -101,7 +99,7 @@ export async function rollback(snap: Snapshot, started: PlannedOp[], handles: Tx
         await step(`ipset rename ${name} ${tmp}; ipset restore ${name} (recreated from the snapshot)`, async () => {
           await h.rename(name, tmp);
           temps.push(tmp);
-          await h.restore(text);
+          await h.restoreSaved(text);
         });
       }
     }

@@ -59,6 +59,15 @@ describe('ipset: a refused change leaves the sets exactly as they were', { skip 
       assertSame(ns, before);
     }));
 
+  it('a member whose comment has a line break (no restore text carries it) is put back after a refused del', () =>
+    withSets('', async (h, ns) => {
+      ns.run('sh', ['-c', `ipset add r 10.9.0.7 packets 2 bytes 3 comment "$(printf 'two\\nadd r 10.9.0.66')"`]);
+      const before = dump(ns);
+      assert.match(before.text, /"two\nadd r 10\.9\.0\.66"/);
+      await assert.rejects(h.del('r', ['10.9.0.7', '10.9.0.5', '10.9.0.8']), NlkitError);
+      assertSame(ns, before);
+    }));
+
   it('a refused range del puts back the part of the range it had deleted', () =>
     withSets('add r 10.9.0.1 comment "one"\nadd r 10.9.0.2 packets 3 bytes 4\n', async (h, ns, before) => {
       // 10.9.0.3 is not a member: the kernel stops inside the range.

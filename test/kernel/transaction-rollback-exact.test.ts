@@ -44,4 +44,26 @@ describe('transaction rollback: exact prior state', { skip }, () => {
     });
     assert.equal(dump(ns), before);
   });
+
+  it('a set member whose comment has a newline is put back as it was', async () => {
+    const ns = new Netns('txexact');
+    made.push(ns);
+    ns.run('sh', ['-c', [
+      'ipset create c hash:ip comment timeout 0',
+      `ipset add c 10.0.0.1 comment "$(printf 'a\nadd c 10.0.0.66')"`,
+      'ipset add c 10.0.0.2 comment plain',
+    ].join(' && ')]);
+    const before = dump(ns);
+    assert.match(before, /"a\nadd c 10.0.0.66"/);
+    await assert.rejects(transaction((tx) => {
+      tx.ipset.add('c', '10.0.0.3');
+      tx.ipset.del('c', '10.0.0.1');
+      tx.ipset.del('c', '10.0.0.99');  // not a member: refused
+    }, { netns: ns.path }), (e: unknown) => {
+      assert.ok(e instanceof TransactionError, String(e));
+      assert.equal(e.rolledBack, true, e.message);
+      return true;
+    });
+    assert.equal(dump(ns), before);
+  });
 });
