@@ -25,6 +25,7 @@
         "native/iptables/restore.cc",
         "native/iptables/lines.cc",
         "native/iptables/nft.cc",
+        "native/iptables/raw.cc",
         "native/link/rtnl.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

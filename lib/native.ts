@@ -98,6 +98,16 @@ export interface IptablesTableRequest {
   chains?: number;
 }
 
+/** A legacy table's entries blob (with counters) and the layout the kernel needs to take it back. */
+export interface RawTableSnapshot {
+  table: string;
+  validHooks: number;
+  numEntries: number;
+  hookEntry: number[];
+  underflow: number[];
+  entries: Uint8Array;
+}
+
 export interface IptablesLockRequest {
   /** Empty: do not lock. */
   path: string;
@@ -180,6 +190,10 @@ export interface Binding {
   iptablesBackendCount(worker: RawWorker, req: { family: 4 | 6; quick?: boolean }): Promise<{
     legacy: { name: string; rules: number }[]; nft: { name: string; rules: number }[];
   }>;
+  /** One legacy table as the kernel holds it (IPT_SO_GET_INFO + IPT_SO_GET_ENTRIES); errno 0 or the failure. */
+  iptablesReadRaw(worker: RawWorker, req: { family: 4 | 6; table: string }): Promise<{ errno: number } & Partial<RawTableSnapshot>>;
+  /** Replaces a legacy table with a raw snapshot and sets its counters; the caller holds the xtables lock. */
+  iptablesWriteRaw(worker: RawWorker, req: RawTableSnapshot & { family: 4 | 6 }): Promise<{ errno: number }>;
   ipsetExec(worker: RawWorker, text: string, exist: boolean): Promise<IpsetExecResult>;
   ipsetSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<SendResult>;
   ipvsSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<NetlinkSendResult>;

@@ -13,6 +13,8 @@ Napi::Value IptablesLock(const Napi::CallbackInfo& info);
 Napi::Value IptablesUnlock(const Napi::CallbackInfo& info);
 Napi::Value IptablesDrop(const Napi::CallbackInfo& info);
 Napi::Value IptablesBackendCount(const Napi::CallbackInfo& info);
+Napi::Value IptablesReadRaw(const Napi::CallbackInfo& info);
+Napi::Value IptablesWriteRaw(const Napi::CallbackInfo& info);
 Napi::Value LinkSend(const Napi::CallbackInfo& info);
 Napi::Value LinkQuery(const Napi::CallbackInfo& info);
 Napi::Value BenchNoop(const Napi::CallbackInfo& info);
@@ -36,6 +38,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("iptablesUnlock", Napi::Function::New<nlkit::IptablesUnlock>(env, "iptablesUnlock"));
   exports.Set("iptablesDrop", Napi::Function::New<nlkit::IptablesDrop>(env, "iptablesDrop"));
   exports.Set("iptablesBackendCount", Napi::Function::New<nlkit::IptablesBackendCount>(env, "iptablesBackendCount"));
+  exports.Set("iptablesReadRaw", Napi::Function::New<nlkit::IptablesReadRaw>(env, "iptablesReadRaw"));
+  exports.Set("iptablesWriteRaw", Napi::Function::New<nlkit::IptablesWriteRaw>(env, "iptablesWriteRaw"));
   exports.Set("linkSend", Napi::Function::New<nlkit::LinkSend>(env, "linkSend"));
   exports.Set("linkQuery", Napi::Function::New<nlkit::LinkQuery>(env, "linkQuery"));
   exports.Set("benchNoop", Napi::Function::New<nlkit::BenchNoop>(env, "benchNoop"));

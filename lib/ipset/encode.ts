@@ -61,6 +61,11 @@ export interface EncodeOptions {
    * not to be list:set sets), as validateRestore does. Without it the kernel checks them.
    */
   sets?: ReadonlyMap<string, KnownSet>;
+  /**
+   * The entry is a member as `ipset save` printed it: its comment may hold a line break, which
+   * the kernel keeps but no restore text can carry (only a rollback puts such a member back).
+   */
+  saved?: boolean;
 }
 
 /** What encoding needs of a type, beyond its spec. */
@@ -263,7 +268,7 @@ export function encodeEntry(w: NlWriter, known: KnownSet, entry: Entry, opts: En
     const n = args.n;
     if (n === 0) grammar.fail(0, src.length, 'empty entry');
     // A line break would end the command in a restore text: refused as formatEntry does.
-    if ((n !== 1 || ts[0] !== 0 || te[0] !== src.length) && /[\r\n]/.test(src)) {
+    if (!opts.saved && (n !== 1 || ts[0] !== 0 || te[0] !== src.length) && /[\r\n]/.test(src)) {
       grammar.fail(0, src.length, 'an entry may not contain line breaks');
     }
     const s = args.src;
@@ -321,8 +326,8 @@ function objectText(type: SetType, entry: Entry, op: string | undefined): string
  * encodeEntry. An entry's error says which (0-based `entry`, and "entry N:" in the message).
  */
 export function adtEntries(cmd: Cmd.Add | Cmd.Del, name: string, known: KnownSet, entries: readonly Entry[],
-  opts: { exist?: boolean; op?: string; sets?: ReadonlyMap<string, KnownSet> } = {}): Batch {
-  const eo: EncodeOptions = { cmd: cmd === Cmd.Add ? 'add' : 'del', name, ...(opts.sets ? { sets: opts.sets } : {}) };
+  opts: { exist?: boolean; op?: string; sets?: ReadonlyMap<string, KnownSet>; saved?: boolean } = {}): Batch {
+  const eo: EncodeOptions = { cmd: cmd === Cmd.Add ? 'add' : 'del', name, ...(opts.sets ? { sets: opts.sets } : {}), ...(opts.saved ? { saved: true } : {}) };
   return adtBatch(cmd, name, opts.exist === true, entries.length, (w, i) => {
     try {
       encodeEntry(w, known, entries[i]!, eo);

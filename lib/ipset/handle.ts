@@ -8,6 +8,7 @@ import { ipsetError } from './errors.js';
 import { formatCreate, parseList, type KnownSet } from './syntax.js';
 import { adtEntries, compileRestorePlan, testMessage } from './encode.js';
 import type { CreateOptions, Entry, SetInfo, SetType } from './types.js';
+import { savedRecords, undoText } from './saved-text.js';
 import { canonicalEntries, planIpsetSync, type IpsetSyncOptions, type IpsetSyncResult } from './sync.js';
 
 export interface ExistOption {
@@ -188,28 +189,57 @@ export class IpsetHandle extends Handle {
    * this text created are destroyed again.
    */
   restore(text: string, { exist = false }: ExistOption = {}): Promise<void> {
+    return this.run('ipset.restore', () => this.restoreText('ipset.restore', text, exist));
+  }
+
+  /**
+   * Applies what save() returned, exactly: also members whose comment holds a line break,
+   * which the kernel keeps and `ipset save` prints raw but no restore text can carry (they are
+   * added after the rest, each encoded on its own). How a transaction puts a set back.
+   * @example const text = await h.save('allowed'); ... ; await h.restoreSaved(text);
+   */
+  restoreSaved(text: string): Promise<void> {
     return this.run('ipset.restore', async () => {
       const op = 'ipset.restore';
-      const { steps, plan } = compileRestorePlan(text, await this.knownAll(op), { exist, op });
-      try {
-        for (const step of steps) {
-          if (step.kind === 'text') {
-            await this.exec(op, step.text, step.exist).catch((e: unknown) => {
-              throw atLine(e, (l) => step.firstLine + l - 1);
-            });
-            continue;
-          }
-          const r = await this.native(op, (w) => binding().ipsetSend(w, step.batch.bytes, step.batch.ends));
-          if (r.errno !== 0) {
-            const line = r.lineno > 0 ? step.lines[r.lineno - 1] : undefined;
-            throw kernelError(op, { errno: r.errno, cmd: step.cmd, type: step.type, ...(line ? { line } : {}) });
-          }
-        }
-      } catch (e) {
-        if (plan.created.length) await this.dropQuietly(plan.created);
-        throw e;
-      }
+      const { plain, broken } = splitSaved(text);
+      await this.restoreText(op, plain, false);
+      await this.addBroken(op, broken, false);
     });
+  }
+
+  private async restoreText(op: string, text: string, exist: boolean): Promise<void> {
+    const known = await this.knownAll(op);
+    const { steps, plan } = compileRestorePlan(text, known, { exist, op });
+    // The existing sets the text changes, as they are: a refusal midway puts them back.
+    const saved: Saved[] = [];
+    for (const n of new Set(plan.touched)) if (known.has(n)) saved.push(await this.saved(op, n));
+    try {
+      for (const step of steps) {
+        if (step.kind === 'text') {
+          await this.exec(op, step.text, step.exist).catch((e: unknown) => {
+            throw atLine(e, (l) => step.firstLine + l - 1);
+          });
+          continue;
+        }
+        const r = await this.native(op, (w) => binding().ipsetSend(w, step.batch.bytes, step.batch.ends));
+        if (r.errno !== 0) {
+          const line = r.lineno > 0 ? step.lines[r.lineno - 1] : undefined;
+          throw kernelError(op, { errno: r.errno, cmd: step.cmd, type: step.type, ...(line ? { line } : {}) });
+        }
+      }
+    } catch (e) {
+      if (plan.created.length) await this.dropQuietly(plan.created);
+      if (saved.length && e instanceof NlkitError) await this.putBack(op, saved, e);
+      throw e;
+    }
+  }
+
+  /** Members of saved text whose comment holds a line break: each added on its own, encoded. */
+  private async addBroken(op: string, broken: [string, string][], exist: boolean): Promise<void> {
+    for (const [name, rest] of broken) {
+      const { known } = await this.target(op, name);
+      await this.send(op, adtEntries(Cmd.Add, name, known, [rest], { exist, op, saved: true }), Cmd.Add, known.type);
+    }
   }
 
   /**
@@ -296,15 +326,53 @@ export class IpsetHandle extends Handle {
     const cmd = which === 'add' ? Cmd.Add : Cmd.Del;
     const opts = { exist, op, ...(sets ? { sets } : {}) };
     const batch = adtEntries(cmd, name, known, list, opts);
+    // What a refusal midway could lose is read first: the members a del removes (with their
+    // extensions), those an add -exist updates, the part of a range before the refused element.
+    // A plain add of single elements only adds new members: deleting them again is exact.
+    const before = which === 'del' || exist || list.some(isRange) ? await this.saved(op, name) : undefined;
     const r = await this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends));
     if (r.errno === 0) return;
     const entry = r.lineno > 0 ? r.lineno - 1 : undefined;
-    // Without -exist every entry before the refused one changed the set: undo exactly those.
-    if (!exist && entry !== undefined && entry > 0) {
-      const undo = adtEntries(cmd === Cmd.Add ? Cmd.Del : Cmd.Add, name, known, list.slice(0, entry).map(elementOnly), { ...opts, exist: true });
-      await this.native(op, (w) => binding().ipsetSend(w, undo.bytes, undo.ends)).catch(() => undefined);
+    const err = kernelError(op, { errno: r.errno, cmd, type: known.type, ...(entry !== undefined ? { entry } : {}) });
+    if (before !== undefined) {
+      await this.putBack(op, [before], err);
+    } else if (entry !== undefined && entry > 0) {
+      // Without -exist every entry before the refused one was a new member: delete exactly those.
+      const undo = adtEntries(Cmd.Del, name, known, list.slice(0, entry).map(elementOnly), { ...opts, exist: true });
+      const u = await this.native(op, (w) => binding().ipsetSend(w, undo.bytes, undo.ends)).catch((e: unknown) => ({ errno: -1, e }));
+      if (u.errno !== 0) err.message += `; entries 0 to ${entry - 1} were added and could not be deleted again`;
     }
-    throw kernelError(op, { errno: r.errno, cmd, type: known.type, ...(entry !== undefined ? { entry } : {}) });
+    throw err;
+  }
+
+  /** One set's `ipset save` text, and when it was read. */
+  private async saved(op: string, name: string): Promise<Saved> {
+    const at = Date.now();
+    return { name, text: (await this.exec(op, `save ${name}\n`)).output, at };
+  }
+
+  /**
+   * After a refusal: makes each set equal to its `ipset save` text from before, by content. A
+   * member that is gone or changed is added again as it was saved (a timeout as the time that
+   * was left), one that was not there is deleted. When that fails too, `err` says what stays.
+   */
+  private async putBack(op: string, saved: Saved[], err: NlkitError): Promise<void> {
+    const failed: string[] = [];
+    for (const { name, text, at } of saved) {
+      try {
+        const now = await this.exec(op, `save ${name}\n`).then((r) => r.output, (e: unknown) => {
+          if (e instanceof NotFoundError) return undefined;
+          throw e;
+        });
+        // Destroyed by the failed text: made again; else only what differs.
+        const { plain, broken } = splitSaved(now === undefined ? text : undoText(name, text, now, Math.ceil((Date.now() - at) / 1000)).join('\n'));
+        if (plain) await this.exec(op, plain, now !== undefined);
+        await this.addBroken(op, broken, now !== undefined);
+      } catch (e) {
+        failed.push(`${name} (${e instanceof Error ? e.message : String(e)})`);
+      }
+    }
+    if (failed.length) err.message += `; set${failed.length > 1 ? 's' : ''} ${failed.join(', ')} could not be put back as ${failed.length > 1 ? 'they were' : 'it was'} and keep${failed.length > 1 ? '' : 's'} the changes made before the refusal`;
   }
 
   /** The set an operation works on: what validation needs to know of it, read from the kernel. */
@@ -361,6 +429,31 @@ function elementOnly(e: Entry): Entry {
   if (typeof e === 'string') return e.trimStart().split(/\s+/, 1)[0]!;
   const { ip, port, proto, ip2, mac, mark, iface, physdev, set } = e;
   return { ip, port, proto, ip2, mac, mark, iface, physdev, set };
+}
+
+/** An entry that the kernel may expand into many members (an address range or CIDR, a port range). */
+function isRange(e: Entry): boolean {
+  const el = elementOnly(e);
+  return /[-/]/.test(typeof el === 'string' ? el : Object.values(el).filter((v) => v !== undefined).join(','));
+}
+
+/** Saved text as restore text, and the members (set, rest of the record) that no restore text can carry. */
+function splitSaved(text: string): { plain: string; broken: [string, string][] } {
+  let plain = '';
+  const broken: [string, string][] = [];
+  for (const r of savedRecords(text)) {
+    const m = r.includes('\n') ? /^add (\S+) ([^]*)$/.exec(r) : null;
+    if (m) broken.push([m[1]!, m[2]!]);
+    else plain += r + '\n';
+  }
+  return { plain, broken };
+}
+
+interface Saved {
+  name: string;
+  text: string;
+  /** Date.now() when it was read. */
+  at: number;
 }
 
 /** Moves a libipset error's line from its step's text to the whole text. */

@@ -1,6 +1,7 @@
+import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 import { Handle } from '../handle.js';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
-import { binding, type IptablesCacheRef, type IptablesLockRequest, type IptablesTableRequest } from '../native.js';
+import { binding, type IptablesCacheRef, type IptablesLockRequest, type IptablesTableRequest, type RawTableSnapshot } from '../native.js';
 import { iptablesFailure, problemError } from './errors.js';
 import { holdsXtablesLock, runHoldingXtablesLock, xtablesLockPath } from './lock-owner.js';
 import { planRestore } from './restore-text.js';
@@ -141,6 +142,39 @@ export class IptablesHandle extends Handle {
   }
 
   /**
+   * One table exactly as the kernel holds it (its entries with their counters), for
+   * restoreRaw(): unlike the text save() prints, this round-trips what iptables-restore cannot
+   * read back (a comment with a newline). Used by transaction() to roll back.
+   * @example const snap = await h.saveRaw('filter'); ... ; await h.withLock(() => h.restoreRaw(snap));
+   */
+  saveRaw(table: string): Promise<RawTableSnapshot> {
+    const op = `${this.prefix}.saveRaw`;
+    return this.run(op, async () => {
+      if (typeof table !== 'string') throw new InvalidArgumentError(`${op}: table must be a string`, { op, subsystem: 'iptables' });
+      await this.checkBackend(op);
+      const r = await this.native(op, (w) => binding().iptablesReadRaw(w, { family: this.family, table }));
+      if (r.errno) throw problemError(op, { kind: 'save', errno: r.errno, message: `cannot read table ${table}: ${errnoText(r.errno)}`, table }, null);
+      return r as RawTableSnapshot;
+    });
+  }
+
+  /**
+   * Replaces a table with what saveRaw() read, counters included, in one atomic replace.
+   * The caller holds the xtables lock (withLock(), or a transaction).
+   * @example await h.withLock(() => h.restoreRaw(await h.saveRaw('nat')));
+   */
+  restoreRaw(snap: RawTableSnapshot): Promise<void> {
+    const op = `${this.prefix}.restoreRaw`;
+    return this.run(op, async () => {
+      await this.checkBackend(op);
+      const r = await this.native(op, (w) => binding().iptablesWriteRaw(w, { ...snap, family: this.family }));
+      if (r.errno) {
+        throw problemError(op, { kind: 'commit', errno: r.errno, message: `the kernel refused table ${snap.table}: ${errnoText(r.errno)}`, table: snap.table }, null);
+      }
+    });
+  }
+
+  /**
    * Runs `fn` while holding the xtables lock that the iptables tools take, so that other
    * tools run under it see a consistent state. The lock belongs to `fn`'s async context:
    * restores, transactions and withLock() called from it do not take it again (it is
@@ -166,6 +200,12 @@ export class IptablesHandle extends Handle {
     if (lock.fd < 0) return await fn();  // re-entered: the caller's withLock() lets go
     return runHoldingXtablesLock(lock.path, fn, () => binding().iptablesUnlock(lock.fd));
   }
+}
+
+/** `EINVAL (Invalid argument)`: an errno's name and strerror text. */
+function errnoText(errno: number): string {
+  const name = getSystemErrorName(-errno);
+  return `${name} (${getSystemErrorMap().get(-errno)?.[1] ?? 'unknown error'})`;
 }
 
 function emptyStats() {

@@ -1,11 +1,12 @@
 // Puts back what a failed transaction changed, from its snapshot, in the same dependency order
 // it applies in: the sets the old rules need come back first (recreated, or their members put
 // back by swapping in a copy made from the snapshot, which packets see as one change), then
-// IPVS, then the tables (restored from their saved text with counters), and last the sets the
+// IPVS, then the tables (each replaced whole by its saved entries, counters included), and last the sets the
 // transaction created are destroyed, once no restored rule holds them.
 // Only what the operations that started can have changed is undone.
 import { InUseError, NlkitError } from '../errors.js';
 import { planIpvsSync, type DesiredService } from '../ipvs/sync.js';
+import { renamedSaved } from '../ipset/saved-text.js';
 import type { TxHandles } from './handles.js';
 import { tableKey, type Snapshot } from './snapshot.js';
 import type { PlannedOp } from './types.js';
@@ -22,9 +23,6 @@ const tempName = () => `nlkit-tx-${process.pid.toString(36)}-${(tempCounter++).t
 
 const asError = (e: unknown): NlkitError =>
   e instanceof NlkitError ? e : new NlkitError(`transaction rollback: ${e instanceof Error ? e.message : String(e)}`, { op: 'transaction', cause: e });
-
-/** `ipset save` text of one set, with the set renamed. */
-const renamed = (text: string, name: string) => text.replace(/^(create|add) \S+/gm, `$1 ${name}`);
 
 /** Type and family: what `ipset swap` needs to match. */
 function kind(saveText: string): string {
@@ -78,7 +76,7 @@ export async function rollback(snap: Snapshot, started: PlannedOp[], handles: Tx
     const order = [...snap.sets].sort(([, a], [, b]) => Number(kind(a).startsWith('list:set')) - Number(kind(b).startsWith('list:set')));
     for (const [name, text] of order) {
       if (!now.has(name)) {
-        await step(`ipset restore ${name} (recreated from the snapshot)`, () => h.restore(text));
+        await step(`ipset restore ${name} (recreated from the snapshot)`, () => h.restoreSaved(text));
         continue;
       }
       let current: string;
@@ -92,7 +90,7 @@ export async function rollback(snap: Snapshot, started: PlannedOp[], handles: Tx
       const tmp = tempName();
       if (kind(current) === kind(text)) {
         await step(`ipset swap ${name} with a copy of its snapshot`, async () => {
-          await h.restore(renamed(text, tmp));
+          await h.restoreSaved(renamedSaved(text, tmp));
           temps.push(tmp);
           await h.swap(tmp, name);
         });
@@ -101,7 +99,7 @@ export async function rollback(snap: Snapshot, started: PlannedOp[], handles: Tx
         await step(`ipset rename ${name} ${tmp}; ipset restore ${name} (recreated from the snapshot)`, async () => {
           await h.rename(name, tmp);
           temps.push(tmp);
-          await h.restore(text);
+          await h.restoreSaved(text);
         });
       }
     }
@@ -127,8 +125,8 @@ export async function rollback(snap: Snapshot, started: PlannedOp[], handles: Tx
   for (const key of tables) {
     const t = snap.tables.get(key)!;
     const tool = t.family === 6 ? 'ip6tables' : 'iptables';
-    await step(`${tool}-restore -T ${t.table} --counters (the snapshot)`, () =>
-      handles.iptables(t.family).restore(t.text, { table: t.table, counters: true }));
+    await step(`${tool}-restore -T ${t.table} --counters (the snapshot's entries, replaced whole)`, () =>
+      handles.iptables(t.family).restoreRaw(t.raw!));
   }
 
   // 4. Sets that did not exist, and the temporary copies: destroyed.

@@ -1,15 +1,17 @@
 // What a transaction saves before it applies: only what it touches. Sets as `ipset save`
-// prints them (and the names of touched sets that do not exist), tables as iptables-save -c
-// prints them, and IPVS as one listServices() with real servers.
+// prints them (and the names of touched sets that do not exist), tables as the kernel holds
+// them (entries and counters: no text round-trips a comment with a newline), and IPVS as one
+// listServices() with real servers.
 import type { Service } from '../ipvs/types.js';
+import type { RawTableSnapshot } from '../native.js';
 import type { TxHandles } from './handles.js';
 import type { PlannedOp } from './types.js';
 
 export interface TableSnapshot {
   family: 4 | 6;
   table: string;
-  /** iptables-save text of the table, with counters. */
-  text: string;
+  /** The table's entries with their counters, as IPT_SO_GET_ENTRIES gives them. */
+  raw?: RawTableSnapshot;
 }
 
 export interface Snapshot {
@@ -44,9 +46,9 @@ export async function takeSnapshot(plan: PlannedOp[], setsTouched: string[], han
     if (o.subsystem !== 'iptables') continue;
     const key = tableKey(o.family, o.table);
     if (snap.tables.has(key)) continue;
-    const t: TableSnapshot = { family: o.family, table: o.table, text: '' };
+    const t: TableSnapshot = { family: o.family, table: o.table };
     snap.tables.set(key, t);
-    tables.push(handles.iptables(o.family).save({ table: o.table, counters: true }).then((text) => (t.text = text)));
+    tables.push(handles.iptables(o.family).saveRaw(o.table).then((raw) => (t.raw = raw)));
   }
   await settleAll(tables);
   if (plan.some((o) => o.subsystem === 'ipvs')) snap.ipvs = await handles.ipvs().listServices({ destinations: true });

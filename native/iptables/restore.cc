@@ -29,6 +29,7 @@
 #include "lines.h"
 #include "lock.h"
 #include "parse.h"
+#include "raw.h"
 #include "save.h"
 #include "table.h"
 #include "xt.h"
@@ -1006,10 +1007,24 @@ class RestoreJob : public Job {
       prepared.push_back(std::move(t));
     }
     if (!dryRun) {
+      // Each table but the last is read as the kernel holds it before it is replaced: a later
+      // table the kernel refuses puts the earlier ones back (the text applies whole or not at all).
+      std::vector<RawTable> olds(prepared.size() > 1 ? prepared.size() - 1 : 0);
       for (size_t i = 0; i < prepared.size(); i++) {
         const std::string name = prepared[i]->name();
         const auto& reqs = byName[name];
         int err = 0;
+        if (i < olds.size()) {
+          if (int e = ReadRaw(nfproto, name, &olds[i])) {
+            problem_.err = e;
+            problem_.table = name;
+            problem_.line = reqs.front()->line;
+            problem_.kind = "init";
+            problem_.message = "cannot read table " + name + " before replacing it: " + strerror(e);
+            PutBack(olds);
+            return Fail(rs);
+          }
+        }
         for (int attempt = 0;; attempt++) {
           stats_.attempts++;
           Table::CommitStats cs;
@@ -1023,7 +1038,11 @@ class RestoreJob : public Job {
           std::this_thread::sleep_for(std::chrono::milliseconds(1 << attempt));
           prepared[i].reset();
           prepared[i] = std::make_unique<Table>(nfproto, name);
-          if (!rs.Prepare(*prepared[i], reqs, &problem_)) return Fail(rs);
+          if (!rs.Prepare(*prepared[i], reqs, &problem_)) {
+            PutBack(olds);
+            return Fail(rs);
+          }
+          if (i < olds.size()) ReadRaw(nfproto, name, &olds[i]);  // what is there now is what to put back
         }
         if (err) {
           problem_.err = err;
@@ -1036,12 +1055,25 @@ class RestoreJob : public Job {
             problem_.kind = "commit";
             problem_.message = "the kernel refused table " + name + ": " + strerror(err);
           }
+          PutBack(olds);
           return Fail(rs);
         }
         committed_.push_back(name);
       }
     }
     Finish(rs);
+  }
+
+  // After a refusal: the tables committed so far get their old entries back, newest first;
+  // committed_ keeps those that could not be (the error names them).
+  void PutBack(const std::vector<RawTable>& olds) {
+    for (size_t i = committed_.size(); i-- > 0;) {
+      if (int e = WriteRaw(olds[i])) {
+        problem_.message += "; table " + committed_[i] + " could not be put back (" + strerror(e) + ")";
+        continue;
+      }
+      committed_.erase(committed_.begin() + i);
+    }
   }
 
   void Fail(Restorer& rs) {
