@@ -1,8 +1,10 @@
 // The grammar libipset 7.17 parses (lib/parse.c, lib/args.c, lib/ipset_*.c, lib/ipset.c), as
 // checks that run before anything is sent: everything here accepts what `ipset restore`
 // accepts and the kernel then stores, and refuses the rest. Deliberately stricter than
-// libipset: host names (it would resolve them), inet_aton shorthands ("10.1", octal "010.0.0.1"),
-// `[...]` escapes and IPv6 scope ids are refused, so what is written is what gets stored.
+// libipset: host names (it would resolve them), hex IPv4 parts (getaddrinfo refuses them too),
+// `[...]` escapes and IPv6 scope ids are refused, so what is written is what gets stored. The
+// inet_aton shorthands libipset's getaddrinfo() takes ("10.1", "127.1", octal "010.0.0.1", "0/0")
+// are read as it reads them.
 //
 // The checkers work on (src, a, b) slices of one string, so that a million-line restore text is
 // checked without cutting it into substrings; they throw a Fault carrying the slice at fault.
@@ -125,6 +127,42 @@ export function parseIPv4(src: string, a: number, b: number): number {
   }
   if (digits === 0 || parts !== 3) return -1;
   return acc * 256 + cur;
+}
+
+/**
+ * src[a,b) as glibc's getaddrinfo() reads an IPv4 number-and-dots address for libipset: the
+ * dotted quad, or inet_aton's shorthands: 1 to 4 parts, each decimal or octal (a leading 0), the
+ * last filling the bytes left ("10.1" is 10.0.0.1, "127.1" 127.0.0.1, "1" 0.0.0.1). Hex parts
+ * are refused (getaddrinfo tries them as host names). -1 if refused.
+ */
+export function parseIPv4Aton(src: string, a: number, b: number): number {
+  const quad = parseIPv4(src, a, b);
+  if (quad >= 0 || a >= b) return quad;
+  let acc = 0;
+  let parts = 0;
+  let start = a;
+  for (let i = a; i <= b; i++) {
+    if (i < b && src.charCodeAt(i) !== 46) continue;
+    if (i === start || parts === 4) return -1;
+    const octal = src.charCodeAt(start) === 48 && i - start > 1;
+    let v = 0;
+    for (let k = octal ? start + 1 : start; k < i; k++) {
+      const d = src.charCodeAt(k) - 48;
+      if (d < 0 || d > (octal ? 7 : 9)) return -1;
+      v = v * (octal ? 8 : 10) + d;
+      if (v > 0xffffffff) return -1;
+    }
+    parts++;
+    if (i === b) {
+      // The last part fills the bytes the earlier ones left.
+      if (v >= 2 ** (8 * (5 - parts))) return -1;
+      return acc * 2 ** (8 * (5 - parts)) + v;
+    }
+    if (v > 255) return -1;
+    acc = acc * 256 + v;
+    start = i + 1;
+  }
+  return -1;
 }
 
 /** The groups of the last address parseIPv6 accepted. */
@@ -251,6 +289,8 @@ export interface AddrRules {
   nonZero: boolean;
   /** Netmask prefix of the set, when known, for the zero check. */
   netmask?: number;
+  /** A bitmap's create range: FROM-TO may cover the whole address space (`ipset save` prints 0/0 so). */
+  wholeRange?: boolean;
 }
 
 /** Whether an IPv4 address is all zero under the set's netmask. */
@@ -260,7 +300,7 @@ export function checkAddress(src: string, a: number, b: number, family: Family, 
   const v6 = family === 'inet6';
   // Most elements are a plain address: try that before looking for separators.
   if (!v6) {
-    const ip = parseIPv4(src, a, b);
+    const ip = parseIPv4Aton(src, a, b);
     if (ip >= 0) {
       if (rules.nonZero && zero4(ip, rules.netmask)) fail(a, b, `all-zero address ${q(src, a, b)} cannot be stored in a hash set`);
       lastRange.from = lastRange.to = ip;
@@ -294,10 +334,10 @@ export function checkAddress(src: string, a: number, b: number, family: Family, 
       fail(a, b, `IPv6 ranges are not supported, use a network (CIDR): ${q(src, a, b)}`);
     }
     if (dash >= 0) {
-      if (parseIPv4(src, a, dash) < 0) addressError(src, a, hostLike(src, a, b) ? b : dash, family);
+      if (parseIPv4Aton(src, a, dash) < 0) addressError(src, a, hostLike(src, a, b) ? b : dash, family);
       if (kind === IP_PLAIN) fail(a, b, `plain IP address expected, not the range ${q(src, a, b)}`);
       end = dash;
-      to = parseIPv4(src, dash + 1, b);
+      to = parseIPv4Aton(src, dash + 1, b);
       if (to < 0) addressError(src, dash + 1, b, family);
     }
   }
@@ -312,7 +352,7 @@ export function checkAddress(src: string, a: number, b: number, family: Family, 
     lastAddr.cidr = slash >= 0 ? cidr : -1;
     return;
   }
-  let from = parseIPv4(src, a, end);
+  let from = parseIPv4Aton(src, a, end);
   if (from < 0) addressError(src, a, end, family);
   lastAddr.v6 = false;
   lastAddr.ip = from;
@@ -326,7 +366,7 @@ export function checkAddress(src: string, a: number, b: number, family: Family, 
     const t = to; to = from; from = t;
   }
   // FROM-TO must leave something out (the hash types loop over it); 0.0.0.0/0 is fine where /0 is.
-  if (from === 0 && to === 0xffffffff && slash < 0) fail(a, b, `range ${q(src, a, b)} covers the whole address space`);
+  if (from === 0 && to === 0xffffffff && slash < 0 && !rules.wholeRange) fail(a, b, `range ${q(src, a, b)} covers the whole address space`);
   if (rules.nonZero && zero4(from, rules.netmask)) fail(a, b, `all-zero address ${q(src, a, b)} cannot be stored in a hash set`);
   lastRange.from = from;
   lastRange.to = to;
@@ -520,7 +560,7 @@ export interface TypeSpec {
   lastOptional: boolean;
   /** hash:ip, hash:ip,port: no all-zero first address. */
   nonZero: boolean;
-  /** The kernel refuses /0 prefixes (all but hash:net,iface). */
+  /** The kernel refuses /0 prefixes (all but hash:net,iface and hash:net,port,net). */
   noZeroCidr: boolean;
   nomatch: boolean;
   wildcard: boolean;
@@ -536,6 +576,8 @@ const HASH_TAIL = ['timeout', 'counters', 'comment', 'forceadd', 'skbinfo', 'buc
 const HASH = ['family', 'hashsize', 'maxelem', ...HASH_TAIL];
 const EXT = ['timeout', 'counters', 'comment', 'skbinfo'];
 const OLD_PORT_OPTS = ['probes', 'resize', 'from', 'to', 'network'];
+/** A bitmap's range as ipset 4 wrote it: --from A --to B, or --network NET/PREFIX. */
+const OLD_RANGE = ['from', 'to', 'network'];
 
 function spec(name: SetType, parts: number[], features: string, over: Partial<TypeSpec> = {}): TypeSpec {
   const hash = name.startsWith('hash:');
@@ -548,9 +590,9 @@ function spec(name: SetType, parts: number[], features: string, over: Partial<Ty
 }
 
 export const TYPES: ReadonlyMap<string, TypeSpec> = new Map([
-  spec('bitmap:ip', [P_IP], 'ip', { create: ['range', 'netmask', ...EXT] }),
-  spec('bitmap:ip,mac', [P_IP_PLAIN, P_MAC], 'ip,mac', { create: ['range', ...EXT], lastOptional: true }),
-  spec('bitmap:port', [P_BMPORT], 'port', { create: ['range', ...EXT] }),
+  spec('bitmap:ip', [P_IP], 'ip', { create: ['range', 'netmask', ...EXT, ...OLD_RANGE] }),
+  spec('bitmap:ip,mac', [P_IP_PLAIN, P_MAC], 'ip,mac', { create: ['range', ...EXT, ...OLD_RANGE], lastOptional: true }),
+  spec('bitmap:port', [P_BMPORT], 'port', { create: ['range', ...EXT, 'from', 'to'] }),
   spec('hash:ip', [P_IP], 'ip', {
     create: ['family', 'hashsize', 'maxelem', 'netmask', 'bitmask', ...HASH_TAIL],
     ignored: ['probes', 'resize', 'gc'], nonZero: true,
@@ -568,7 +610,8 @@ export const TYPES: ReadonlyMap<string, TypeSpec> = new Map([
   spec('hash:ip,mark', [P_IP, P_MARK], 'ip,mark', {
     create: ['family', 'markmask', 'hashsize', 'maxelem', ...HASH_TAIL], ignored: OLD_PORT_OPTS,
   }),
-  spec('hash:net,port,net', [P_NET, P_PORT, P_NET], 'ip,port,ip2,nomatch', { nomatch: true }),
+  // The kernel checks only `cidr > HOST_MASK` in both networks of this type (/0 is fine).
+  spec('hash:net,port,net', [P_NET, P_PORT, P_NET], 'ip,port,ip2,nomatch', { nomatch: true, noZeroCidr: false }),
   spec('hash:net,iface', [P_NET, P_IFACE], 'ip,iface,nomatch', { nomatch: true, wildcard: true, noZeroCidr: false }),
   spec('list:set', [P_SET], 'name', { create: ['size', ...EXT] }),
 ].map((s) => [s.name, s]));
@@ -661,8 +704,9 @@ function checkSetCompat(src: string, a: number, b: number, comma: number): void 
   lastSetRef.before = how === 'before';
 }
 
-/** Rules for a second address part (no set type checks those for zero; /0 is refused there). */
+/** Rules for a second address part (no set type checks those for zero; /0 as the type says). */
 const LATER_ADDRESS: AddrRules = { noZeroCidr: true, nonZero: false };
+const LATER_ADDRESS_ZERO_CIDR: AddrRules = { noZeroCidr: false, nonZero: false };
 
 function checkPart(s: TypeSpec, part: number, first: boolean, family: Family, src: string, a: number, b: number, rules: ElementRules): void {
   switch (part) {
@@ -670,7 +714,7 @@ function checkPart(s: TypeSpec, part: number, first: boolean, family: Family, sr
     case P_IP_PLAIN:
     case P_NET: {
       const kind = part === P_IP ? IP_ANY : part === P_NET ? IP_NET : IP_PLAIN;
-      checkAddress(src, a, b, family, kind, first ? rules : LATER_ADDRESS);
+      checkAddress(src, a, b, family, kind, first ? rules : s.noZeroCidr ? LATER_ADDRESS : LATER_ADDRESS_ZERO_CIDR);
       if (s.bitmap && first && rules.from !== undefined && rules.to !== undefined &&
           (lastRange.from < rules.from || lastRange.to > rules.to)) {
         fail(a, b, `element ${q(src, a, b)} is outside the range of the set`);
@@ -969,13 +1013,25 @@ export function checkCreateOptions(s: TypeSpec, src: string, ts: Int32Array, te:
     if (s.ignored.includes(opt)) continue;
     if (opt !== 'family' && seen.has(opt)) fail(a, b, `option ${q(src, a, b)} is given twice`);
     seen.add(opt);
-    if (opt === 'range') rangeAt = i;
+    if (opt === 'range' || opt === 'network' || opt === 'from' || opt === 'to') {
+      // One range, however written: libipset stores from/network/range in one place, to/range in another.
+      const clash = opt === 'to' ? ['range', 'network'] : ['range', 'network', 'from'].filter((o) => o !== opt);
+      const other = clash.find((o) => seen.has(o));
+      if (other) fail(a, b, `option ${q(src, a, b)} and '${other}' both give the range`);
+      if (opt !== 'from') rangeAt = i;
+    }
     if (opt === 'bitmask' && seen.has('netmask') || opt === 'netmask' && seen.has('bitmask')) {
       fail(a, b, 'netmask and bitmask are mutually exclusive');
     }
     checkCreateValue(s, opt, info, src, va, vb);
   }
+  if (seen.has('from') !== seen.has('to')) fail(ts[from]!, te[to - 1]!, `option '${seen.has('from') ? 'to' : 'from'}' is missing (from and to give the range together)`);
   if (s.bitmap && rangeAt < 0) fail(ts[0]!, te[to - 1]!, `set type ${s.name} needs a range`);
+  // --from B --to A is taken as A-B, as the kernel does.
+  if (seen.has('from') && info.from !== undefined && info.to !== undefined && info.from > info.to) {
+    const t = info.from; info.from = info.to; info.to = t;
+  }
+  if (s.name === 'bitmap:port' && (info.from === -1 || info.to === -1)) { info.from = undefined; info.to = undefined; }
   if (s.bitmap && s.name !== 'bitmap:port') checkBitmapSize(info, src, ts[rangeAt]!, te[rangeAt]!);
   return info;
 }
@@ -1019,7 +1075,23 @@ function checkCreateValue(s: TypeSpec, opt: string, info: CreateInfo, src: strin
         return;
       }
       if (separator(src, 47, a, b) < 0 && separator(src, 45, a, b) < 0) fail(a, b, `range ${q(src, a, b)} must be FROM-TO or a network`);
-      checkAddress(src, a, b, 'inet', IP_ANY, { noZeroCidr: false, nonZero: false });
+      checkAddress(src, a, b, 'inet', IP_ANY, { noZeroCidr: false, nonZero: false, wholeRange: true });
+      info.from = lastRange.from;
+      info.to = lastRange.to;
+      return;
+    // ipset 4's options, which libipset still takes for bitmaps (IPSET_ARG_FROM_IP/TO_IP/NETWORK,
+    // IPSET_ARG_FROM_PORT/TO_PORT) and sends as the range.
+    case 'from':
+    case 'to': {
+      const v = s.name === 'bitmap:port' ? checkPort(src, a, b, 'tcp') : parseIPv4Aton(src, a, b);
+      if (s.name !== 'bitmap:port' && v < 0) addressError(src, a, b, 'inet');
+      if (opt === 'from') info.from = v;
+      else info.to = v;
+      return;
+    }
+    case 'network':
+      if (separator(src, 47, a, b) < 0) fail(a, b, `network ${q(src, a, b)} must be ADDRESS/PREFIX`);
+      checkAddress(src, a, b, 'inet', IP_NET, { noZeroCidr: false, nonZero: false });
       info.from = lastRange.from;
       info.to = lastRange.to;
       return;
@@ -1040,7 +1112,9 @@ function checkBitmapSize(info: CreateInfo, src: string, a: number, b: number): v
     info.to += block - 1 - (info.to % block);
     let bits = 31;
     for (; bits > 0; bits--) if (((info.to & ((0xffffffff << (32 - bits)) >>> 0)) >>> 0) === info.from) break;
-    if (bits === 0 || info.netmask <= bits) {
+    // range_to_mask() finds no network for the whole space, which bitmap_ip_create() lets through.
+    const whole = info.from === 0 && info.to === 0xffffffff;
+    if ((bits === 0 && !whole) || info.netmask <= bits) {
       fail(a, b, `range ${q(src, a, b)} does not fit netmask ${info.netmask}: it must lie in a network shorter than the netmask`);
     }
     elements = 2 ** (info.netmask - bits);

@@ -37,3 +37,28 @@ export function vmSkipReason(): string | undefined {
   if (!has('qemu-system-x86_64') && !existsSync('/var/lib/apt/lists')) return 'qemu-system-x86_64 is not installed and apt has no package lists to install it';
   return undefined;
 }
+
+/** Per-file counts written by test/helpers/file-tally-reporter.mjs. */
+export type FileTally = Record<string, { pass: number; fail: number; skip: number }>;
+
+/** Reads the `nlkit-tally {json}` line the tally reporter wrote into a test run's output. */
+export function parseTally(output: string): FileTally | undefined {
+  const m = /^nlkit-tally (\{.*\})$/m.exec(output);
+  return m ? (JSON.parse(m[1]!) as FileTally) : undefined;
+}
+
+/**
+ * What the VM tier failed to cover: each file matching `mustRun` (the IPVS files, the reason the
+ * VM exists) that is missing from the tally, skipped any test, or passed none. Empty when all ran.
+ * @example vmCoverageProblems(parseTally(out)!, files.filter((f) => /ipvs/.test(f))) // [] when all ran
+ */
+export function vmCoverageProblems(tally: FileTally, mustRun: string[]): string[] {
+  const problems: string[] = [];
+  for (const file of mustRun) {
+    const entry = Object.entries(tally).find(([f]) => f === file || f.endsWith(`/${file}`));
+    if (!entry) problems.push(`${file}: not in the guest's report`);
+    else if (entry[1].skip > 0) problems.push(`${file}: ${entry[1].skip} skipped inside the VM`);
+    else if (entry[1].pass === 0) problems.push(`${file}: no test passed inside the VM`);
+  }
+  return problems;
+}

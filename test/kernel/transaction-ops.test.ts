@@ -265,6 +265,43 @@ describe('transaction: ipset + iptables', { skip }, () => {
     assert.equal(dump(ns), before);
   });
 
+  // A list:set holds other sets: a rollback must bring its members back before it (and in its
+  // member order), or restoring it fails ("set does not exist") or reorders it.
+  it('a list:set whose member sets were taken out and destroyed: put back, members first, in order', async () => {
+    const ns = fresh();
+    ns.run('ipset', ['restore'], [
+      'create a hash:ip family inet hashsize 1024 maxelem 65536',
+      'add a 10.9.0.1',
+      'create b hash:net family inet hashsize 1024 maxelem 65536',
+      'add b 10.9.1.0/24',
+      'create c hash:ip family inet hashsize 1024 maxelem 65536',
+      'create l list:set size 8',
+      'add l b',
+      'add l a',
+      'create m list:set size 8',
+      'add m c',
+      'add m a',
+    ].join('\n') + '\n');
+    const before = dump(ns);
+    await assert.rejects(transaction((tx) => {
+      // Members are taken out with del (a destroyed list:set lets go of its members only after
+      // an RCU grace period, so destroying them right after it may find them still in use).
+      tx.ipset.del('l', 'a');
+      tx.ipset.del('l', 'b');
+      tx.ipset.del('m', 'a');
+      tx.ipset.destroy('a');
+      tx.ipset.destroy('b');
+      tx.ipset.del('keep', '10.0.0.99');  // not a member: refused, after the destroys
+    }, { netns: ns.path, iptables: legacy }), (e: unknown) => {
+      assert.ok(e instanceof TransactionError, String(e));
+      assert.equal(e.rolledBack, true, e.message);
+      assert.deepEqual(e.undoErrors, []);
+      assert.equal(e.failed?.op?.op, 'ipset.del');
+      return true;
+    });
+    assert.equal(dump(ns), before);
+  });
+
   it('renames and swaps are undone as such: the rules keep their sets', async () => {
     const ns = fresh();
     ns.run('ipset', ['create', 'alt', 'hash:ip']);

@@ -170,7 +170,7 @@ describe('encodeEntry of entry objects', () => {
 
 describe('encodeEntry refuses what validateRestore refuses, the same way', () => {
   const bad: [string, string, ('add' | 'del')?][] = [
-    ['plain4', '10.0.0.300'], ['plain4', '2001:db8::1'], ['plain4', 'host.example'], ['plain4', '10.1'], ['plain4', '0.0.0.0'],
+    ['plain4', '10.0.0.300'], ['plain4', '2001:db8::1'], ['plain4', 'host.example'], ['plain4', '10.256.1'], ['plain4', '0.0.0.0'],
     ['plain4', '10.0.0.0/0'], ['plain4', '10.0.0.1 timeout 5'], ['plain4', '10.0.0.1 colour blue'], ['plain4', '10.0.0.1 nomatch'],
     ['plain4', '10.0.0.1,80'], ['plain4', ''], ['plain4', '   '], ['plain4', '10.0.0.1 comment a"b c"d'],
     ['ip4', '10.0.0.1 timeout'], ['ip4', '10.0.0.1 timeout "1 2"'], ['ip4', '10.0.0.1 timeout 2147484'],

@@ -107,6 +107,85 @@ describe('planIpvsSync', () => {
     ]);
   });
 
+  // Every field the kernel keeps for a service or a real server, changed alone, must give one
+  // update carrying the new value: a comparison that skips any one field would leave it unsynced.
+  it('each service field changed alone is one updateService with the new value', () => {
+    const base = (): DesiredService => ({
+      protocol: 'udp', address: '10.0.0.2', port: 443, scheduler: 'sh', flags: ['sh-port'],
+      persistence: { timeout: 300, netmask: '255.255.255.0', engine: 'sip' }, destinations: [],
+    });
+    const cur = [svc('10.0.0.2', 443, [], {
+      protocol: 'udp', scheduler: 'sh', flags: ['persistent', 'hashed', 'sh-port'], persistence: { timeout: 300, netmask: '255.255.255.0', engine: 'sip' },
+    })];
+    assert.equal(planIpvsSync(cur, [base()]).ops, 0);
+    const key = { protocol: 'udp', address: '10.0.0.2', port: 443 };
+    const cases: Array<[string, (d: DesiredService) => void, object]> = [
+      ['scheduler', (d) => { d.scheduler = 'rr'; d.flags = ['flag-2']; }, { scheduler: 'rr', flags: ['flag-2'] }],
+      ['a scheduler flag added', (d) => { d.flags = ['sh-port', 'sh-fallback']; }, { flags: ['sh-fallback', 'sh-port'] }],
+      ['a scheduler flag removed', (d) => { d.flags = []; }, { flags: [] }],
+      ['one-packet', (d) => { d.flags = ['sh-port', 'one-packet']; }, { flags: ['one-packet', 'sh-port'] }],
+      ['persistence timeout', (d) => { d.persistence!.timeout = 301; }, { persistence: { timeout: 301, netmask: '255.255.255.0', engine: 'sip' } }],
+      ['persistence netmask', (d) => { d.persistence!.netmask = 16; }, { persistence: { timeout: 300, netmask: '255.255.0.0', engine: 'sip' } }],
+      ['persistence netmask to the default', (d) => { delete d.persistence!.netmask; }, { persistence: { timeout: 300, netmask: '255.255.255.255', engine: 'sip' } }],
+      ['persistence engine removed', (d) => { delete d.persistence!.engine; }, { persistence: { timeout: 300, netmask: '255.255.255.0' } }],
+      ['persistence removed', (d) => { d.persistence = null; }, { persistence: null }],
+    ];
+    for (const [what, change, expect] of cases) {
+      const d = base();
+      change(d);
+      const p = planIpvsSync(cur, [d]);
+      assert.deepEqual(p.operations, [{
+        op: 'updateService', service: { ...key, scheduler: 'sh', flags: ['sh-port'], persistence: base().persistence, ...expect },
+      }], what);
+      assert.deepEqual([p.services.updated, p.unchanged], [1, 0], what);
+    }
+    // IPv6: the netmask is a prefix length.
+    const cur6 = [svc('2001:db8::1', 80, [], { flags: ['persistent', 'hashed'], persistence: { timeout: 60, netmask: 64 } })];
+    const want6 = (netmask: number): DesiredService => ({ protocol: 'tcp', address: '2001:db8::1', port: 80, persistence: { timeout: 60, netmask }, destinations: [] });
+    assert.equal(planIpvsSync(cur6, [want6(64)]).ops, 0);
+    assert.deepEqual(planIpvsSync(cur6, [want6(48)]).operations, [{
+      op: 'updateService', service: { protocol: 'tcp', address: '2001:db8::1', port: 80, scheduler: 'wlc', flags: [], persistence: { timeout: 60, netmask: 48 } },
+    }]);
+  });
+
+  it('each real server field changed alone is one updateDestination with the new value', () => {
+    const tun = { type: 'gue' as const, port: 6080, checksum: 'csum' as const };
+    const cur = [svc('10.0.0.1', 80, [
+      listed('10.1.0.1', 80, { weight: 2, upperThreshold: 100, lowerThreshold: 10 }),
+      listed('10.1.0.2', 80, { forward: 'tunnel', tunnel: tun }),
+    ])];
+    const base = (): DesiredService => ({
+      protocol: 'tcp', address: '10.0.0.1', port: 80, destinations: [
+        { address: '10.1.0.1', weight: 2, upperThreshold: 100, lowerThreshold: 10 },
+        { address: '10.1.0.2', forward: 'tunnel', tunnel: { ...tun } },
+      ],
+    });
+    assert.equal(planIpvsSync(cur, [base()]).ops, 0);
+    const d1 = { address: '10.1.0.1', port: 80, weight: 2, forward: 'masq', upperThreshold: 100, lowerThreshold: 10 };
+    const d2 = { address: '10.1.0.2', port: 80, weight: 1, forward: 'tunnel', upperThreshold: 0, lowerThreshold: 0, tunnel: { ...tun } };
+    const cases: Array<[string, (d: DesiredService) => void, object]> = [
+      ['weight', (d) => { d.destinations[0]!.weight = 3; }, { ...d1, weight: 3 }],
+      ['weight 0', (d) => { d.destinations[0]!.weight = 0; }, { ...d1, weight: 0 }],
+      ['forward route', (d) => { d.destinations[0]!.forward = 'route'; }, { ...d1, forward: 'route' }],
+      ['forward tunnel', (d) => { d.destinations[0]!.forward = 'tunnel'; }, { ...d1, forward: 'tunnel', tunnel: { type: 'ipip', checksum: 'none' } }],
+      ['forward bypass', (d) => { d.destinations[0]!.forward = 'bypass'; }, { ...d1, forward: 'bypass' }],
+      ['upperThreshold', (d) => { d.destinations[0]!.upperThreshold = 101; }, { ...d1, upperThreshold: 101 }],
+      ['lowerThreshold', (d) => { d.destinations[0]!.lowerThreshold = 11; }, { ...d1, lowerThreshold: 11 }],
+      ['tunnel type', (d) => { d.destinations[1]!.tunnel = { type: 'gre', checksum: 'csum' }; }, { ...d2, tunnel: { type: 'gre', checksum: 'csum' } }],
+      ['tunnel port', (d) => { d.destinations[1]!.tunnel!.port = 6081; }, { ...d2, tunnel: { ...tun, port: 6081 } }],
+      ['tunnel checksum', (d) => { d.destinations[1]!.tunnel!.checksum = 'remcsum'; }, { ...d2, tunnel: { ...tun, checksum: 'remcsum' } }],
+      ['forward away from tunnel', (d) => { d.destinations[1]!.forward = 'masq'; delete d.destinations[1]!.tunnel; }, { ...d2, forward: 'masq', tunnel: undefined }],
+    ];
+    for (const [what, change, expect] of cases) {
+      const d = base();
+      change(d);
+      const p = planIpvsSync(cur, [d]);
+      const want = JSON.parse(JSON.stringify(expect));
+      assert.deepEqual(p.operations, [{ op: 'updateDestination', service: { protocol: 'tcp', address: '10.0.0.1', port: 80 }, destination: want }], what);
+      assert.deepEqual([p.destinations.updated, p.destinations.unchanged], [1, 1], what);
+    }
+  });
+
   it('prune: services the list lacks are deleted, or kept with prune false', () => {
     const d = desired().slice(1);
     assert.deepEqual(planIpvsSync(current(), d).operations, [{ op: 'deleteService', service: { protocol: 'tcp', address: '10.0.0.1', port: 80 } }]);

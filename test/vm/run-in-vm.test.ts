@@ -6,13 +6,15 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { hostHasIpvs, inVm, vmSkipReason } from '../helpers/vm.js';
+import { hostHasIpvs, inVm, parseTally, vmCoverageProblems, vmSkipReason } from '../helpers/vm.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 // Every real-kernel test file, so IPVS tests added later run here too.
 const files = readdirSync(`${repo}/test/kernel`).filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/kernel/${f}`);
 // And the end-to-end tests: the example proxy's ipvs mode needs IPVS too.
 files.push(...readdirSync(`${repo}/test/e2e`).filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/e2e/${f}`));
+// The files the VM exists for: inside it, not one of their tests may skip.
+const ipvsFiles = files.filter((f) => /ipvs/.test(f));
 // All of test/kernel takes longer than run.sh's default limit under emulation.
 const vmTimeout = Number(process.env.NLKIT_VM_TIMEOUT ?? 1800);
 
@@ -29,7 +31,11 @@ test('the kernel tests, in a VM whose kernel has IPVS and every ipset type', { s
   // No NODE_TEST_CONTEXT: it would tell the guest's test runner it is a child and run nothing.
   const env: NodeJS.ProcessEnv = { ...process.env, NLKIT_VM_TIMEOUT: String(vmTimeout) };
   delete env.NODE_TEST_CONTEXT;
-  const child = spawn('bash', ['scripts/vm/run.sh', process.execPath, '--import', 'tsx', '--test', ...files], {
+  // TAP for people on stdout; per-file counts on stderr (Node's summary has none and does not
+  // count a skipped describe(), so a guest without ip_vs would otherwise pass with every IPVS test skipped).
+  const reporters = ['--test-reporter=tap', '--test-reporter-destination=stdout',
+    '--test-reporter=./test/helpers/file-tally-reporter.mjs', '--test-reporter-destination=stderr'];
+  const child = spawn('bash', ['scripts/vm/run.sh', process.execPath, '--import', 'tsx', '--test', ...reporters, ...files], {
     cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'],
   });
   // One buffer for both streams, in arrival order, as lines.
@@ -42,4 +48,9 @@ test('the kernel tests, in a VM whose kernel has IPVS and every ipset type', { s
   // A runner that ran nothing also exits 0: make sure the guest really counted tests.
   const tests = Number(/^# tests (\d+)$/m.exec(out)?.[1] ?? 0);
   assert.ok(tests > 0, 'the test runner in the VM reported no tests');
+  const tally = parseTally(out);
+  assert.ok(tally, 'the guest wrote no per-file counts (nlkit-tally line)');
+  for (const [file, c] of Object.entries(tally)) t.diagnostic(`${file.slice(repo.length)}: ${c.pass} passed, ${c.fail} failed, ${c.skip} skipped`);
+  const problems = vmCoverageProblems(tally, ipvsFiles);
+  assert.deepEqual(problems, [], `the VM ran, but not the IPVS tests it exists for (did the guest load ip_vs? see the module lines above):\n${problems.join('\n')}`);
 });
