@@ -1,7 +1,25 @@
 import { defineConfig } from 'tsup';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+
+// The ESM entry re-exports the CommonJS build, so that `import` and `require` of nlkit in one
+// process share one copy of every class (instanceof NlkitError holds across both formats) and
+// one default handle per subsystem. Its names are read from the built CommonJS module.
+function writeEsmEntry(): void {
+  const names = JSON.parse(execFileSync(process.execPath, ['-p', 'JSON.stringify(Object.keys(require("./dist/index.cjs")))'],
+    { encoding: 'utf8' })) as string[];
+  writeFileSync('dist/index.js', [
+    '// nlkit\'s ESM entry: the CommonJS build re-exported (one copy of every class in both formats).',
+    'import { createRequire } from \'node:module\';',
+    'const nlkit = createRequire(import.meta.url)(\'./index.cjs\');',
+    `export const { ${names.join(', ')} } = nlkit;`,
+    '',
+  ].join('\n'));
+}
 
 export default defineConfig({
   entry: ['lib/index.ts'],
+  // esm for its declaration file (index.d.ts); its JavaScript is replaced by writeEsmEntry.
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,
@@ -10,4 +28,5 @@ export default defineConfig({
   target: 'node20',
   // import.meta.url in lib/native.ts must also work in the CommonJS build.
   shims: true,
+  onSuccess: async () => writeEsmEntry(),
 });
