@@ -2,16 +2,16 @@ import { defineConfig } from 'tsup';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 
-// The ESM entry re-exports the CommonJS build, so that `import` and `require` of nlkit in one
-// process share one copy of every class (instanceof NlkitError holds across both formats) and
-// one default handle per subsystem. Its names are read from the built CommonJS module.
+// Node's ESM entry (index.js) re-exports the CommonJS build, so that `import` and `require` of
+// nlkit in one process share one copy of every class (instanceof NlkitError holds across both
+// formats) and one default handle per subsystem. Its names are read from the built CommonJS
+// module. Bundlers take the ESM build (index.mjs) through the "module" condition instead.
 function writeEsmEntry(): void {
   const names = JSON.parse(execFileSync(process.execPath, ['-p', 'JSON.stringify(Object.keys(require("./dist/index.cjs")))'],
     { encoding: 'utf8' })) as string[];
   writeFileSync('dist/index.js', [
     '// nlkit\'s ESM entry: the CommonJS build re-exported (one copy of every class in both formats).',
-    'import { createRequire } from \'node:module\';',
-    'const nlkit = createRequire(import.meta.url)(\'./index.cjs\');',
+    'import nlkit from \'./index.cjs\';',
     `export const { ${names.join(', ')} } = nlkit;`,
     '',
   ].join('\n'));
@@ -19,8 +19,8 @@ function writeEsmEntry(): void {
 
 export default defineConfig({
   entry: ['lib/index.ts'],
-  // esm for its declaration file (index.d.ts); its JavaScript is replaced by writeEsmEntry.
   format: ['esm', 'cjs'],
+  outExtension: ({ format }) => (format === 'esm' ? { js: '.mjs', dts: '.d.ts' } : { js: '.cjs', dts: '.d.cts' }),
   dts: true,
   clean: true,
   // Not in the tarball (1.4 MB); NLKIT_SOURCEMAP=1 builds them for local debugging.
