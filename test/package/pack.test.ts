@@ -118,6 +118,7 @@ describe('the packed package in a fresh project', { skip }, () => {
         { module: 'set', matchSet: ['S', 'dst,dst'] }, { module: 'conntrack', '!ctstate': 'INVALID' },
         { module: 'ipvs' as iptables.UntypedModule, vaddr: '10.0.0.1' }], jump: 'ACCEPT' });
       nat.chain('KUBE-SVC').append({ protocol: { not: 'udp' }, jump: 'RETURN' }).append({ protocol: 47, jump: 'RETURN' });
+      { await using disposed = ipset.open({ netns: 'y' }); await disposed.list(); }
       try { await transaction(async () => {}); } catch (e) {
         if (e instanceof TransactionError) { const s: string | undefined = e.failed?.op?.summary; console.log(s, e.rolledBack); }
         if (e instanceof NlkitError) { const c: string = e.code; console.log(c, e.errno, e.op); }
@@ -151,7 +152,7 @@ describe('the packed package in a fresh project', { skip }, () => {
       ${example[1]}`);
     const tsc = join(root, 'node_modules/typescript/bin/tsc');
     const r = run('node', [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
-      '--types', 'node', 'usage.mts', 'usage.cts', 'typos.mts', 'readme.mts'], proj);
+      '--lib', 'es2022,esnext.disposable', '--types', 'node', 'usage.mts', 'usage.cts', 'typos.mts', 'readme.mts'], proj);
     assert.equal(r.out, '');
     assert.equal(r.status, 0);
   });
