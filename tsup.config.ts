@@ -1,6 +1,6 @@
 import { defineConfig } from 'tsup';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 
 // Node's ESM entry (index.js) re-exports the CommonJS build, so that `import` and `require` of
 // nlkit in one process share one copy of every class (instanceof NlkitError holds across both
@@ -18,15 +18,21 @@ function writeEsmEntry(): void {
 }
 
 export default defineConfig({
-  entry: ['lib/index.ts'],
+  // cli: the `nlkit` command (bin), a program of its own.
+  entry: ['lib/index.ts', 'lib/cli.ts'],
   format: ['esm', 'cjs'],
   outExtension: ({ format }) => (format === 'esm' ? { js: '.mjs', dts: '.d.ts' } : { js: '.cjs', dts: '.d.cts' }),
-  dts: true,
+  dts: { entry: 'lib/index.ts' },
   clean: true,
   // Not in the tarball (1.4 MB); NLKIT_SOURCEMAP=1 builds them for local debugging.
   sourcemap: process.env.NLKIT_SOURCEMAP === '1',
   target: 'node20',
   // import.meta.url in lib/native.ts must also work in the CommonJS build.
   shims: true,
-  onSuccess: async () => writeEsmEntry(),
+  // One file per entry; the CLI runs as CommonJS only (bin: dist/cli.cjs).
+  splitting: false,
+  onSuccess: async () => {
+    writeEsmEntry();
+    rmSync('dist/cli.mjs', { force: true });
+  },
 });

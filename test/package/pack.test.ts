@@ -108,6 +108,14 @@ describe('the packed package in a fresh project', { skip }, () => {
     assert.match(sets(), /create cjs hash:ip .*\nadd cjs 10\.0\.0\.1\n/);
   });
 
+  it('installs the nlkit command: npx nlkit doctor', () => {
+    const r = run('npx', ['--no-install', 'nlkit', 'doctor', '--netns', ns.path, '--json'], proj);
+    assert.ok(r.status === 0 || r.status === 1, r.out);
+    const findings = JSON.parse(r.out) as { area: string; status: string }[];
+    assert.equal(findings.find((f) => f.area === 'addon')?.status, 'ok');
+    assert.equal(r.status, findings.some((f) => f.status === 'missing') ? 1 : 0);
+  });
+
   it('type-checks strict TypeScript usage (ESM and CJS), rejects the typos, and compiles the README example', () => {
     writeFileSync(join(proj, 'usage.mts'), `import { ipset, ipvs, iptables, transaction, TransactionError, NlkitError } from 'nlkit';
       const h = ipset.open({ netns: 'x' });
