@@ -1,5 +1,6 @@
 {
-  # System libraries come from pkg-config so that Debian/Ubuntu multiarch paths just work.
+  # System libraries come from pkg-config so that Debian/Ubuntu multiarch paths just work;
+  # scripts/native-deps.cjs calls it and names the packages to install when headers are missing.
   # libnl-genl-3 (IPVS) and libip4tc/libip6tc/xtables (iptables) join the sources and
   # pkg-config lists below as their subsystems land.
   "targets": [
@@ -31,9 +32,9 @@
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter",
-                    "<!@(pkg-config --cflags libipset libnl-3.0 libnl-genl-3.0 xtables libip4tc libip6tc)"],
+                    "<!@(node scripts/native-deps.cjs --cflags)"],
       "cflags_cc!": ["-fno-exceptions"],
-      "libraries": ["<!@(pkg-config --libs libipset libnl-3.0 libnl-genl-3.0 xtables libip4tc libip6tc)", "-lpthread"]
+      "libraries": ["<!@(node scripts/native-deps.cjs --libs)", "-lpthread"]
     }
   ]
 }

@@ -21,7 +21,7 @@ function tool(ns: Netns, args: string[], input?: string): void {
 }
 
 const svc = (i: number) => ({ protocol: 'tcp' as const, address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port: 80 });
-type Table = (ReturnType<typeof svc> & { scheduler: string; destinations: ipvs.DestinationInput[] })[];
+type Table = (ReturnType<typeof svc> & { scheduler: ipvs.Scheduler; destinations: ipvs.DestinationInput[] })[];
 function table(n: number): Table {
   const services: Table = [];
   for (let i = 0; i < n; i++) {

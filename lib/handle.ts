@@ -12,6 +12,9 @@ export interface OpenOptions {
 
 export type FailureMapper = (op: string, f: NativeFailure) => NlkitError;
 
+/** Symbol.asyncDispose (Node >= 20.4 has it; before, the name Node's own polyfill registers). */
+const disposeSymbol: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose');
+
 export const isNativeFailure = (e: unknown): e is NativeFailure =>
   typeof e === 'object' && e !== null && (e as NativeFailure).nativeFailure === true;
 
@@ -50,6 +53,16 @@ export abstract class Handle {
       throw this.toError(`${this.subsystem}.close`, e);
     });
     return this.#closing;
+  }
+
+  /**
+   * close(), for `await using`: the handle closes when the block that opened it ends.
+   * @example
+   * await using h = ipset.open({ netns: 'node' });
+   * await h.add('KUBE-CLUSTER-IP', ['10.96.0.10,tcp:80']);
+   */
+  [disposeSymbol](): Promise<void> {
+    return this.close();
   }
 
   /**

@@ -4,5 +4,6 @@ export * as ipvs from './ipvs/index.js';
 export * as link from './link/index.js';
 export * from './errors.js';
 export type { OpenOptions } from './handle.js';
+export type { ProtocolName } from './protocols.js';
 export { transaction } from './transaction.js';
 export type * from './transaction/types.js';

@@ -2,6 +2,7 @@
 // accepts its packets, where IPVS picks a real server; the services' address:port pairs go into
 // one ipset, and a constant handful of nat rules matches that set to mark what needs
 // masquerading. A change touches IPVS and the set; the iptables rules never change with it.
+import type { ipvs } from '../../lib/index.js';
 import type { ProxyConfig } from './config.js';
 import { KUBE_MARK_MASQ, KUBE_POSTROUTING, KUBE_SERVICES, MASQ_RULES, type NatState, comment, missingJumps } from './chains.js';
 
@@ -13,7 +14,7 @@ export interface IpvsServicePlan {
   protocol: 'tcp' | 'udp' | 'sctp';
   address: string;
   port: number;
-  scheduler: string;
+  scheduler: ipvs.Scheduler;
   /** Weight 0 stays listed: IPVS sends it no new connections and lets open ones finish. */
   destinations: { address: string; port: number; weight: number; forward: 'masq' }[];
 }
@@ -31,7 +32,7 @@ export function ipvsPlan(config: ProxyConfig): IpvsPlan {
     protocol: s.protocol,
     address: s.address,
     port: s.port,
-    scheduler: s.scheduler,
+    scheduler: s.scheduler as ipvs.Scheduler,  // from JSON: config.ts checks its shape, the kernel knows the names
     destinations: s.endpoints.map((e) => ({ address: e.address, port: e.port, weight: e.weight, forward: 'masq' as const })),
   }));
   const clusterIPs = config.services.map((s) => `${s.address},${s.protocol}:${s.port}`);

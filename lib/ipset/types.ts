@@ -1,4 +1,5 @@
 // Public types of the ipset API. Field names follow ipset's own option names.
+import type { ProtocolName } from '../protocols.js';
 
 export type SetType =
   | 'bitmap:ip' | 'bitmap:ip,mac' | 'bitmap:port'
@@ -52,7 +53,7 @@ export interface EntryObject {
   /** A port, a range `80-90`, or a protocol with ICMP type (`icmp:ping`). */
   port?: number | string;
   /** Protocol of `port`: tcp (default where one is needed), udp, sctp, udplite, icmp, icmpv6, ... */
-  proto?: string;
+  proto?: ProtocolName;
   /** Second address part (hash:ip,port,ip, hash:ip,port,net, hash:net,net, hash:net,port,net). */
   ip2?: string;
   mac?: string;

@@ -14,6 +14,8 @@
 // error then says which builder call made the line.
 import { InvalidArgumentError, NlkitError } from '../errors.js';
 import { CHAIN_MAX, quoteArg, tokenize } from './restore-text.js';
+import type { Match } from './matches.js';
+import type { ProtocolName } from '../protocols.js';
 import type { RestoreOptions, RestoreResult } from './types.js';
 
 /** A value, or `{ not: value }` for `! --option value`. */
@@ -30,12 +32,11 @@ export type OptionValue = string | number | boolean | readonly (string | number 
 /** Options of a match or target: iptables' own names (`'to-destination'`) or camelCase (`toDestination`). A `'!'` in front of a name negates it. */
 export type Options = { [option: string]: Negatable<OptionValue> | undefined };
 
-/** `-m module --option value ...` */
-export type Match = { module: string } & Options;
+export type { Match, MatchModule, UntypedModule } from './matches.js';
 
 export interface RuleSpec {
   /** `-p` */
-  protocol?: Negatable<string | number>;
+  protocol?: Negatable<ProtocolName | 'all' | number>;
   /** `-s`: an address, a network, or several (iptables makes one rule of each). */
   source?: Negatable<string | readonly string[]>;
   /** `-d` */

@@ -7,7 +7,7 @@ import { holdsXtablesLock, runHoldingXtablesLock, xtablesLockPath } from './lock
 import { planRestore } from './restore-text.js';
 import { decide, hostTool, refusal, XTABLES_TABLES, type BackendInfo } from './backend.js';
 import { TableBuilder, type TableBuilderOptions } from './builder.js';
-import type { Family, IptablesOpenOptions, LockOptions, RestoreOptions, RestoreResult, SaveOptions } from './types.js';
+import type { Family, IptablesOpenOptions, LockOptions, RestoreOptions, RestoreResult, SaveOptions, TableName } from './types.js';
 
 const DEFAULT_INTERVAL_MS = 50;
 
@@ -87,7 +87,7 @@ export class IptablesHandle extends Handle {
   }
 
   /** A builder for one table whose commit() restores it through this handle. */
-  table(name: string, opts: TableBuilderOptions = {}): TableBuilder {
+  table(name: TableName, opts: TableBuilderOptions = {}): TableBuilder {
     return new TableBuilder(name, opts, (text, ro) => this.restore(text, ro));
   }
 

@@ -4,7 +4,7 @@
 import { IptablesHandle } from './handle.js';
 import { TableBuilder, type TableBuilderOptions } from './builder.js';
 import type { BackendInfo, BackendOptions } from './backend.js';
-import type { IptablesOpenOptions, LockOptions, RestoreOptions, SaveOptions } from './types.js';
+import type { IptablesOpenOptions, LockOptions, RestoreOptions, SaveOptions, TableName } from './types.js';
 
 export { IptablesHandle } from './handle.js';
 export type { IptablesError, RestoreErrorInfo } from './errors.js';
@@ -12,7 +12,7 @@ export { parseRestore, planRestore, tokenize, quoteArg } from './restore-text.js
 export type { ParsedChain, ParsedCommand, ParsedTable } from './restore-text.js';
 export { TableBuilder, ChainBuilder, ruleText, ruleWords } from './builder.js';
 export type {
-  BuilderOrigin, ChainOptions, Match, Negatable, OptionValue, Options, Policy, Rule, RuleSpec, TableBuilderOptions,
+  BuilderOrigin, ChainOptions, Match, MatchModule, Negatable, OptionValue, Options, Policy, Rule, RuleSpec, TableBuilderOptions, UntypedModule,
 } from './builder.js';
 export type { BackendInfo, BackendOptions, BackendVariant } from './backend.js';
 export * from './types.js';
@@ -27,7 +27,7 @@ export const save = (opts?: SaveOptions) => handle().save(opts);
 export const withLock = <T>(fn: () => Promise<T> | T, opts?: LockOptions) => handle().withLock(fn, opts);
 
 /** A builder for one table, committed through the default handle. */
-export const table = (name: string, opts: TableBuilderOptions = {}): TableBuilder =>
+export const table = (name: TableName, opts: TableBuilderOptions = {}): TableBuilder =>
   new TableBuilder(name, opts, (text, ro) => handle().restore(text, ro));
 
 /** Which iptables backend a namespace (default: the caller's) and family use; see IptablesHandle.backend(). */

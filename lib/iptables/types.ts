@@ -1,7 +1,7 @@
 import type { OpenOptions } from '../handle.js';
 
 export type Family = 4 | 6;
-export type TableName = 'filter' | 'nat' | 'mangle' | 'raw' | 'security' | (string & {});
+export type TableName = 'filter' | 'nat' | 'mangle' | 'raw' | 'security';
 
 export interface IptablesOpenOptions extends OpenOptions {
   /** 4 (iptables, libip4tc semantics) or 6 (ip6tables). Default 4. */

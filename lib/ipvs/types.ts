@@ -63,7 +63,7 @@ export interface Stats {
 
 export type ServiceInput = ServiceKey & {
   /** Default 'wlc', as ipvsadm. */
-  scheduler?: Scheduler | (string & {});
+  scheduler?: Scheduler;
   persistence?: Persistence | null;
   /** An array of names, or named booleans ({ 'one-packet': true }). */
   flags?: ServiceFlag[] | Partial<Record<ServiceFlag, boolean>>;

@@ -29,7 +29,7 @@ function cases(schedulers: string[]): Case[] {
       const s = (kind === 'fwmark'
         ? { fwmark: 100 + i, family: v6 ? 'inet6' : 'inet' }
         : { protocol: kind, address: addr, port }) as Case;
-      s.scheduler = scheduler;
+      s.scheduler = scheduler as ipvs.Scheduler;  // the kernel's own list (availableSchedulers)
       const flags: ServiceFlag[] = [];
       if (scheduler === 'sh' || scheduler === 'mh') {
         if (i & 1) flags.push(`${scheduler}-fallback` as ServiceFlag);

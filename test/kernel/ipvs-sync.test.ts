@@ -226,6 +226,7 @@ describe('ipvs sync', { skip }, () => {
       await assert.rejects(h.sync([WANTED[0]!, WANTED[0]!]), /listed twice \(services 0 and 1\)/);
       assert.deepEqual(saveLines(n), before);
       // A scheduler the kernel cannot load: that service and its real servers fail, the rest applies.
+      // @ts-expect-error a scheduler the kernel lacks: its refusal is under test
       const err = await h.sync([WANTED[1]!, { protocol: 'tcp', address: '10.0.0.8', port: 80, scheduler: 'nosuchsched', destinations: [{ address: '10.1.0.1' }] }])
         .then(() => assert.fail('sync should reject'), (e: unknown) => e as NlkitError & { failures?: { operation: ipvs.ApplyOp }[]; result?: IpvsSyncResult });
       assert.ok(err instanceof NlkitError, String(err));

@@ -112,7 +112,7 @@ describe('transaction: IPVS with ipsets and iptables', { skip }, () => {
     const ns = fresh();
     ns.run('ipset', ['create', 'other', 'hash:ip']);
     const before = dump(ns);
-    const wanted = [{ ...dns, scheduler: 'rr', destinations: [{ address: '10.244.1.9', port: 53 }] }];
+    const wanted = [{ ...dns, scheduler: 'rr' as const, destinations: [{ address: '10.244.1.9', port: 53 }] }];
     await assert.rejects(transaction((tx) => {
       tx.ipvs.sync(wanted);  // deletes web (prune), adds dns
       tx.ipset.sync('vips', ['10.96.0.53,udp:53']);

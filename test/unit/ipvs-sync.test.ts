@@ -282,6 +282,7 @@ describe('planIpvsSync', () => {
     d3[2]!.destinations[0]!.weight = -1;
     bad(() => planIpvsSync([], d3), /service 2 \(fwmark 7\): real server 0: invalid weight -1/, 2);
     const d4 = desired();
+    // @ts-expect-error not a scheduler: the runtime check is under test
     d4[1]!.scheduler = 'Bad!';
     bad(() => planIpvsSync([], d4), /service 1: invalid scheduler name/, 1);
     bad(() => planIpvsSync([], [{ protocol: 'tcp', address: '10.0.0.1', port: 80 } as DesiredService]), /destinations must be an array/, 0);

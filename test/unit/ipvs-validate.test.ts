@@ -62,6 +62,7 @@ describe('ipvs service validation', () => {
     bad(() => normService(op, { fwmark: 1, flags: ['sticky' as 'hashed'] }), /unknown service flag "sticky"/);
     bad(() => normService(op, { protocol: 'tcp', address: '10.0.0.1', port: 80, flags: ['one-packet'] }), /one-packet scheduling is only for udp/);
     assert.equal(normService(op, { fwmark: 9, flags: ['one-packet'] }).flags, 0x4);
+    // @ts-expect-error not a scheduler: the runtime check is under test
     bad(() => normService(op, { fwmark: 1, scheduler: 'Round Robin' }), /invalid scheduler name/);
     const p = normService(op, { protocol: 'tcp', address: '10.0.0.1', port: 80, persistence: { timeout: 60, netmask: '255.255.255.0', engine: 'sip' } });
     assert.deepEqual([p.flags, p.timeout, p.netmask, p.pe], [0x1, 60, 0xffffff00, 'sip']);

@@ -21,4 +21,21 @@ describe('package', { skip: existsSync(`${root}/dist/index.js`) ? undefined : 'd
       assert.deepEqual(probe(kind), { ipset: 'function', err: 'EEXIST' });
     });
   }
+
+  it('has one copy of every export whichever format loads it (no dual-package hazard)', () => {
+    const code = `import { createRequire } from 'node:module';
+      const esm = await import('nlkit'); const cjs = createRequire(import.meta.url)('nlkit');
+      const names = Object.keys(cjs).sort();
+      let thrown; try { cjs.ipset.open({ netns: '/nonexistent/nlkit-test' }); } catch (e) { thrown = e; }
+      console.log(JSON.stringify({
+        names, esmNames: Object.keys(esm).sort(),
+        different: names.filter((k) => esm[k] !== cjs[k]),
+        crossInstanceof: thrown instanceof esm.NlkitError && new esm.ExistsError('x') instanceof cjs.NlkitError,
+      }));`;
+    const r = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: root, encoding: 'utf8' }));
+    assert.ok(r.names.includes('NlkitError') && r.names.includes('ipset'), r.names.join());
+    assert.deepEqual(r.esmNames, r.names);
+    assert.deepEqual(r.different, []);
+    assert.equal(r.crossInstanceof, true);
+  });
 });
