@@ -328,8 +328,12 @@ export class IpsetHandle extends Handle {
     const batch = adtEntries(cmd, name, known, list, opts);
     // What a refusal midway could lose is read first: the members a del removes (with their
     // extensions), those an add -exist updates, the part of a range before the refused element.
-    // A plain add of single elements only adds new members: deleting them again is exact.
-    const before = which === 'del' || exist || list.some(isRange) ? await this.saved(op, name) : undefined;
+    // Without -exist and ranges, the entries before the refused one each changed the set by one
+    // member: an add is undone exactly by deleting them, and so is a del by adding them again
+    // when a member is no more than its element (no extensions, no nomatch, no list position).
+    const bare = !known.timeout && !known.counters && !known.comment && !known.skbinfo && !known.type.includes('net') && known.type !== 'list:set';
+    const simple = !exist && !list.some(isRange) && (which === 'add' || bare);
+    const before = simple ? undefined : await this.saved(op, name);
     const r = await this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends));
     if (r.errno === 0) return;
     const entry = r.lineno > 0 ? r.lineno - 1 : undefined;
@@ -337,10 +341,9 @@ export class IpsetHandle extends Handle {
     if (before !== undefined) {
       await this.putBack(op, [before], err);
     } else if (entry !== undefined && entry > 0) {
-      // Without -exist every entry before the refused one was a new member: delete exactly those.
-      const undo = adtEntries(Cmd.Del, name, known, list.slice(0, entry).map(elementOnly), { ...opts, exist: true });
+      const undo = adtEntries(which === 'add' ? Cmd.Del : Cmd.Add, name, known, list.slice(0, entry).map(elementOnly), { ...opts, exist: true });
       const u = await this.native(op, (w) => binding().ipsetSend(w, undo.bytes, undo.ends)).catch((e: unknown) => ({ errno: -1, e }));
-      if (u.errno !== 0) err.message += `; entries 0 to ${entry - 1} were added and could not be deleted again`;
+      if (u.errno !== 0) err.message += `; entries 0 to ${entry - 1} were ${which === 'add' ? 'added' : 'deleted'} and could not be undone`;
     }
     throw err;
   }

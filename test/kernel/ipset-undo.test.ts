@@ -57,6 +57,9 @@ describe('ipset: a refused change leaves the sets exactly as they were', { skip 
     withSets('', async (h, ns, before) => {
       await assert.rejects(h.del('n', ['10.1.0.0/16', '10.1.2.0/24', '10.2.0.0/16', '10.3.0.0/16']), NlkitError);
       assertSame(ns, before);
+      // Members that are only their element (not read first: added back by element).
+      await assert.rejects(h.del('small', ['10.8.0.1', '10.8.0.9']), NlkitError);
+      assertSame(ns, before);
     }));
 
   it('a member whose comment has a line break (no restore text carries it) is put back after a refused del', () =>
