@@ -71,6 +71,12 @@ describe('ipset: a refused change leaves the sets exactly as they were', { skip 
       assertSame(ns, before);
     }));
 
+  it('a list:set member put back after a refused del takes its place again', () =>
+    withSets('create a hash:ip\ncreate b hash:ip\ncreate c hash:ip\ncreate l list:set size 8\nadd l a\nadd l b\nadd l c\n', async (h, ns, before) => {
+      await assert.rejects(h.del('l', ['a', 'b', 'small']), NlkitError);
+      assertSame(ns, before);
+    }));
+
   it('a refused range del puts back the part of the range it had deleted', () =>
     withSets('add r 10.9.0.1 comment "one"\nadd r 10.9.0.2 packets 3 bytes 4\n', async (h, ns, before) => {
       // 10.9.0.3 is not a member: the kernel stops inside the range.
