@@ -213,12 +213,19 @@ export class IpsetHandle extends Handle {
     // The existing sets the text changes, as they are: a refusal midway puts them back.
     const saved: Saved[] = [];
     for (const n of new Set(plan.touched)) if (known.has(n)) saved.push(await this.saved(op, n));
+    // The rename and swap commands that ran: a refusal undoes them as such (rules hold a set by
+    // its index, not its name) before the members are put back.
+    const moved: string[][] = [];
     try {
       for (const step of steps) {
         if (step.kind === 'text') {
           await this.exec(op, step.text, step.exist).catch((e: unknown) => {
-            throw atLine(e, (l) => step.firstLine + l - 1);
+            const err = atLine(e, (l) => step.firstLine + l - 1) as { line?: number };
+            const ran = err.line === undefined ? 0 : err.line - step.firstLine;
+            moved.push(...movesIn(step.text.split('\n').slice(0, ran)));
+            throw err;
           });
+          moved.push(...movesIn(step.text.split('\n')));
           continue;
         }
         const r = await this.native(op, (w) => binding().ipsetSend(w, step.batch.bytes, step.batch.ends));
@@ -228,7 +235,16 @@ export class IpsetHandle extends Handle {
         }
       }
     } catch (e) {
-      if (plan.created.length) await this.dropQuietly(plan.created);
+      let created = plan.created;
+      if (moved.length) {
+        for (const [cmd, a, b] of moved.reverse()) {
+          await this.exec(op, cmd === 'rename' ? `rename ${b} ${a}\n` : `swap ${a} ${b}\n`).catch(() => undefined);
+        }
+        // Names are back where they were: what the text created is what is new.
+        const now = await this.exec(op, 'list -n\n').then((r) => r.output.split('\n').filter(Boolean), () => plan.created);
+        created = now.filter((n) => !known.has(n));
+      }
+      if (created.length) await this.dropQuietly(created);
       if (saved.length && e instanceof NlkitError) await this.putBack(op, saved, e);
       throw e;
     }
@@ -438,6 +454,16 @@ function elementOnly(e: Entry): Entry {
 function isRange(e: Entry): boolean {
   const el = elementOnly(e);
   return /[-/]/.test(typeof el === 'string' ? el : Object.values(el).filter((v) => v !== undefined).join(','));
+}
+
+/** The rename and swap commands of restore text lines: [command, first set, second set]. */
+function movesIn(lines: string[]): string[][] {
+  const out: string[][] = [];
+  for (const line of lines) {
+    const m = /^\s*(rename|-E|swap|-W)\s+(\S+)\s+(\S+)/.exec(line);
+    if (m) out.push([m[1] === 'swap' || m[1] === '-W' ? 'swap' : 'rename', m[2]!, m[3]!]);
+  }
+  return out;
 }
 
 /** Saved text as restore text, and the members (set, rest of the record) that no restore text can carry. */

@@ -116,5 +116,11 @@ describe('ipset: a refused change leaves the sets exactly as they were', { skip 
         'add small 10.8.0.5',
       ].join('\n') + '\n'), NlkitError);
       assertSame(ns, before);
+      // Swaps and renames before the refusal are undone as such.
+      await assert.rejects(h.restore('swap r small\nrename r r9\nadd r9 10.8.0.2\nadd r9 10.8.0.3\nadd r9 10.8.0.4\nadd r9 10.8.0.5\n'), NlkitError);
+      assertSame(ns, before);
+      // A set the text made, renamed, swapped with an existing one: destroyed, the other back in place.
+      await assert.rejects(h.restore('create x hash:ip maxelem 1\nrename x y\nswap y r\nadd r 10.7.0.1\nadd r 10.7.0.2\n'), NlkitError);
+      assertSame(ns, before);
     }));
 });
