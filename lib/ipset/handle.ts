@@ -132,13 +132,22 @@ export class IpsetHandle extends Handle {
     return this.simple('ipset.swap', Cmd.Swap, a, b);
   }
 
-  /** Adds one entry or many; many go to the kernel in as few messages as it accepts. */
+  /**
+   * Adds one entry or many; many go to the kernel in as few messages as it accepts. When the
+   * kernel refuses one, the set is put back as it was (what the entries before it changed).
+   * @example await h.add('allowed', ['10.0.0.1', { ip: '10.1.0.0/16', comment: 'pods' }], { exist: true });
+   */
   add(name: string, entries: Entry | Entry[], opts: ExistOption = {}): Promise<void> {
     return this.run('ipset.add', async () => {
       await this.adt('add', name, entries, opts.exist ?? false);
     });
   }
 
+  /**
+   * Deletes one entry or many. When the kernel refuses one, the members already deleted come
+   * back as they were (extensions, counters and the timeout that was left).
+   * @example await h.del('allowed', '10.0.0.1');
+   */
   del(name: string, entries: Entry | Entry[], opts: ExistOption = {}): Promise<void> {
     return this.run('ipset.del', async () => {
       await this.adt('del', name, entries, opts.exist ?? false);
@@ -185,8 +194,9 @@ export class IpsetHandle extends Handle {
 
   /**
    * Applies `ipset restore` text. The whole text is checked against the kernel's current sets
-   * first, so a bad line anywhere applies nothing; if the kernel still refuses a line, the sets
-   * this text created are destroyed again.
+   * first, so a bad line anywhere applies nothing; if the kernel still refuses a line, the
+   * renames and swaps before it are undone, the sets this text created are destroyed again and
+   * the existing sets it changed are put back as they were read before it ran.
    */
   restore(text: string, { exist = false }: ExistOption = {}): Promise<void> {
     return this.run('ipset.restore', () => this.restoreText('ipset.restore', text, exist));
