@@ -132,13 +132,22 @@ export class IpsetHandle extends Handle {
     return this.simple('ipset.swap', Cmd.Swap, a, b);
   }
 
-  /** Adds one entry or many; many go to the kernel in as few messages as it accepts. */
+  /**
+   * Adds one entry or many; many go to the kernel in as few messages as it accepts. When the
+   * kernel refuses one, the set is put back as it was (what the entries before it changed).
+   * @example await h.add('allowed', ['10.0.0.1', { ip: '10.1.0.0/16', comment: 'pods' }], { exist: true });
+   */
   add(name: string, entries: Entry | Entry[], opts: ExistOption = {}): Promise<void> {
     return this.run('ipset.add', async () => {
       await this.adt('add', name, entries, opts.exist ?? false);
     });
   }
 
+  /**
+   * Deletes one entry or many. When the kernel refuses one, the members already deleted come
+   * back as they were (extensions, counters and the timeout that was left).
+   * @example await h.del('allowed', '10.0.0.1');
+   */
   del(name: string, entries: Entry | Entry[], opts: ExistOption = {}): Promise<void> {
     return this.run('ipset.del', async () => {
       await this.adt('del', name, entries, opts.exist ?? false);
@@ -185,8 +194,9 @@ export class IpsetHandle extends Handle {
 
   /**
    * Applies `ipset restore` text. The whole text is checked against the kernel's current sets
-   * first, so a bad line anywhere applies nothing; if the kernel still refuses a line, the sets
-   * this text created are destroyed again.
+   * first, so a bad line anywhere applies nothing; if the kernel still refuses a line, the
+   * renames and swaps before it are undone, the sets this text created are destroyed again and
+   * the existing sets it changed are put back as they were read before it ran.
    */
   restore(text: string, { exist = false }: ExistOption = {}): Promise<void> {
     return this.run('ipset.restore', () => this.restoreText('ipset.restore', text, exist));
@@ -213,12 +223,19 @@ export class IpsetHandle extends Handle {
     // The existing sets the text changes, as they are: a refusal midway puts them back.
     const saved: Saved[] = [];
     for (const n of new Set(plan.touched)) if (known.has(n)) saved.push(await this.saved(op, n));
+    // The rename and swap commands that ran: a refusal undoes them as such (rules hold a set by
+    // its index, not its name) before the members are put back.
+    const moved: string[][] = [];
     try {
       for (const step of steps) {
         if (step.kind === 'text') {
           await this.exec(op, step.text, step.exist).catch((e: unknown) => {
-            throw atLine(e, (l) => step.firstLine + l - 1);
+            const err = atLine(e, (l) => step.firstLine + l - 1) as { line?: number };
+            const ran = err.line === undefined ? 0 : err.line - step.firstLine;
+            moved.push(...movesIn(step.text.split('\n').slice(0, ran)));
+            throw err;
           });
+          moved.push(...movesIn(step.text.split('\n')));
           continue;
         }
         const r = await this.native(op, (w) => binding().ipsetSend(w, step.batch.bytes, step.batch.ends));
@@ -228,7 +245,16 @@ export class IpsetHandle extends Handle {
         }
       }
     } catch (e) {
-      if (plan.created.length) await this.dropQuietly(plan.created);
+      let created = plan.created;
+      if (moved.length) {
+        for (const [cmd, a, b] of moved.reverse()) {
+          await this.exec(op, cmd === 'rename' ? `rename ${b} ${a}\n` : `swap ${a} ${b}\n`).catch(() => undefined);
+        }
+        // Names are back where they were: what the text created is what is new.
+        const now = await this.exec(op, 'list -n\n').then((r) => r.output.split('\n').filter(Boolean), () => plan.created);
+        created = now.filter((n) => !known.has(n));
+      }
+      if (created.length) await this.dropQuietly(created);
       if (saved.length && e instanceof NlkitError) await this.putBack(op, saved, e);
       throw e;
     }
@@ -328,8 +354,12 @@ export class IpsetHandle extends Handle {
     const batch = adtEntries(cmd, name, known, list, opts);
     // What a refusal midway could lose is read first: the members a del removes (with their
     // extensions), those an add -exist updates, the part of a range before the refused element.
-    // A plain add of single elements only adds new members: deleting them again is exact.
-    const before = which === 'del' || exist || list.some(isRange) ? await this.saved(op, name) : undefined;
+    // Without -exist and ranges, the entries before the refused one each changed the set by one
+    // member: an add is undone exactly by deleting them, and so is a del by adding them again
+    // when a member is no more than its element (no extensions, no nomatch, no list position).
+    const bare = !known.timeout && !known.counters && !known.comment && !known.skbinfo && !known.type.includes('net') && known.type !== 'list:set';
+    const simple = !exist && !list.some(isRange) && (which === 'add' || bare);
+    const before = simple ? undefined : await this.saved(op, name);
     const r = await this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends));
     if (r.errno === 0) return;
     const entry = r.lineno > 0 ? r.lineno - 1 : undefined;
@@ -337,10 +367,9 @@ export class IpsetHandle extends Handle {
     if (before !== undefined) {
       await this.putBack(op, [before], err);
     } else if (entry !== undefined && entry > 0) {
-      // Without -exist every entry before the refused one was a new member: delete exactly those.
-      const undo = adtEntries(Cmd.Del, name, known, list.slice(0, entry).map(elementOnly), { ...opts, exist: true });
+      const undo = adtEntries(which === 'add' ? Cmd.Del : Cmd.Add, name, known, list.slice(0, entry).map(elementOnly), { ...opts, exist: true });
       const u = await this.native(op, (w) => binding().ipsetSend(w, undo.bytes, undo.ends)).catch((e: unknown) => ({ errno: -1, e }));
-      if (u.errno !== 0) err.message += `; entries 0 to ${entry - 1} were added and could not be deleted again`;
+      if (u.errno !== 0) err.message += `; entries 0 to ${entry - 1} were ${which === 'add' ? 'added' : 'deleted'} and could not be undone`;
     }
     throw err;
   }
@@ -435,6 +464,16 @@ function elementOnly(e: Entry): Entry {
 function isRange(e: Entry): boolean {
   const el = elementOnly(e);
   return /[-/]/.test(typeof el === 'string' ? el : Object.values(el).filter((v) => v !== undefined).join(','));
+}
+
+/** The rename and swap commands of restore text lines: [command, first set, second set]. */
+function movesIn(lines: string[]): string[][] {
+  const out: string[][] = [];
+  for (const line of lines) {
+    const m = /^\s*(rename|-E|swap|-W)\s+(\S+)\s+(\S+)/.exec(line);
+    if (m) out.push([m[1] === 'swap' || m[1] === '-W' ? 'swap' : 'rename', m[2]!, m[3]!]);
+  }
+  return out;
 }
 
 /** Saved text as restore text, and the members (set, rest of the record) that no restore text can carry. */

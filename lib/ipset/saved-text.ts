@@ -52,7 +52,7 @@ const numberAfter = (rest: string, word: string) => Number(new RegExp(` ${word} 
  * The `-exist` commands that turn a set saved as `now` back into `before`, saved `elapsed`
  * seconds earlier: members added since are deleted; members gone or changed (other extensions,
  * a timeout set again, counters set lower) are added again as `before` has them (a timeout as
- * the time that was left).
+ * the time that was left; a list:set member before the one that followed it).
  * @example undoText('a', 'add a 10.0.0.1 comment "x"\n', 'add a 10.0.0.2\n', 0)
  *   // ['del a 10.0.0.2', 'add a 10.0.0.1 comment "x"']
  */
@@ -61,13 +61,18 @@ export function undoText(name: string, before: string, now: string, elapsed: num
   const is = membersOf(name, now);
   const out: string[] = [];
   for (const el of is.keys()) if (!was.has(el)) out.push(`del ${name} ${el}`);
-  for (const [el, rest] of was) {
+  // A list:set's members are in order: one added back goes before the member that followed it.
+  const list = new RegExp(`^create ${name.replace(/[^\w]/g, '\\$&')} list:set `, 'm').test(before);
+  const adds: string[] = [];
+  let next: string | undefined;
+  for (const [el, rest] of [...was].reverse()) {
     const cur = is.get(el);
     const t = numberAfter(rest, 'timeout');
     const tNow = numberAfter(cur ?? '', 'timeout');
     const changed = cur === undefined || stable(cur) !== stable(rest) || tNow > t || (t > 0 && tNow < t - elapsed - 1) ||
       numberAfter(cur, 'packets') < numberAfter(rest, 'packets') || numberAfter(cur, 'bytes') < numberAfter(rest, 'bytes');
-    if (changed) out.push(`add ${name} ${rest}`);
+    if (changed) adds.push(`add ${name} ${rest}${list && cur === undefined && next !== undefined ? ` before ${next}` : ''}`);
+    next = el;
   }
-  return out;
+  return out.concat(list ? adds : adds.reverse());
 }

@@ -1,7 +1,8 @@
 // Puts back what a failed transaction changed, from its snapshot, in the same dependency order
 // it applies in: the sets the old rules need come back first (recreated, or their members put
 // back by swapping in a copy made from the snapshot, which packets see as one change), then
-// IPVS, then the tables (each replaced whole by its saved entries, counters included), and last the sets the
+// IPVS, then the tables (restored from their saved text with counters, or replaced whole by
+// their saved entries where the text cannot be read back), and last the sets the
 // transaction created are destroyed, once no restored rule holds them.
 // Only what the operations that started can have changed is undone.
 import { InUseError, NlkitError } from '../errors.js';
@@ -125,8 +126,8 @@ export async function rollback(snap: Snapshot, started: PlannedOp[], handles: Tx
   for (const key of tables) {
     const t = snap.tables.get(key)!;
     const tool = t.family === 6 ? 'ip6tables' : 'iptables';
-    await step(`${tool}-restore -T ${t.table} --counters (the snapshot's entries, replaced whole)`, () =>
-      handles.iptables(t.family).restoreRaw(t.raw!));
+    await step(t.raw ? `${tool}-restore -T ${t.table} --counters (the snapshot's entries, replaced whole)` : `${tool}-restore -T ${t.table} --counters (the snapshot)`, () =>
+      t.raw ? handles.iptables(t.family).restoreRaw(t.raw) : handles.iptables(t.family).restore(t.text, { table: t.table, counters: true }));
   }
 
   // 4. Sets that did not exist, and the temporary copies: destroyed.

@@ -1,7 +1,8 @@
 // What a transaction saves before it applies: only what it touches. Sets as `ipset save`
-// prints them (and the names of touched sets that do not exist), tables as the kernel holds
-// them (entries and counters: no text round-trips a comment with a newline), and IPVS as one
-// listServices() with real servers.
+// prints them (and the names of touched sets that do not exist), tables as iptables-save -c
+// prints them (a rule names its sets there, so they are found again if a set is made anew) or,
+// where that text cannot be read back (a comment holding a line break), as the kernel's own
+// entries, and IPVS as one listServices() with real servers.
 import type { Service } from '../ipvs/types.js';
 import type { RawTableSnapshot } from '../native.js';
 import type { TxHandles } from './handles.js';
@@ -10,7 +11,9 @@ import type { PlannedOp } from './types.js';
 export interface TableSnapshot {
   family: 4 | 6;
   table: string;
-  /** The table's entries with their counters, as IPT_SO_GET_ENTRIES gives them. */
+  /** iptables-save text of the table, with counters. */
+  text: string;
+  /** The table's entries with their counters (IPT_SO_GET_ENTRIES), when the text cannot be read back. */
   raw?: RawTableSnapshot;
 }
 
@@ -46,13 +49,26 @@ export async function takeSnapshot(plan: PlannedOp[], setsTouched: string[], han
     if (o.subsystem !== 'iptables') continue;
     const key = tableKey(o.family, o.table);
     if (snap.tables.has(key)) continue;
-    const t: TableSnapshot = { family: o.family, table: o.table };
+    const t: TableSnapshot = { family: o.family, table: o.table, text: '' };
     snap.tables.set(key, t);
-    tables.push(handles.iptables(o.family).saveRaw(o.table).then((raw) => (t.raw = raw)));
+    const h = handles.iptables(o.family);
+    tables.push(h.save({ table: o.table, counters: true }).then(async (text) => {
+      t.text = text;
+      if (!oneRulePerLine(text)) t.raw = await h.saveRaw(o.table);
+    }));
   }
   await settleAll(tables);
   if (plan.some((o) => o.subsystem === 'ipvs')) snap.ipvs = await handles.ipvs().listServices({ destinations: true });
   return snap;
+}
+
+/**
+ * Whether every command of iptables-save text is on one line: a quoted string (a comment, a log
+ * prefix) holding a line break is printed raw, with its quote open at the end of the line.
+ */
+export function oneRulePerLine(text: string): boolean {
+  for (const line of text.split('\n')) if ((line.replace(/\\./g, '').split('"').length - 1) % 2) return false;
+  return true;
 }
 
 /** Waits for all, then throws the first failure. */

@@ -57,6 +57,9 @@ describe('ipset: a refused change leaves the sets exactly as they were', { skip 
     withSets('', async (h, ns, before) => {
       await assert.rejects(h.del('n', ['10.1.0.0/16', '10.1.2.0/24', '10.2.0.0/16', '10.3.0.0/16']), NlkitError);
       assertSame(ns, before);
+      // Members that are only their element (not read first: added back by element).
+      await assert.rejects(h.del('small', ['10.8.0.1', '10.8.0.9']), NlkitError);
+      assertSame(ns, before);
     }));
 
   it('a member whose comment has a line break (no restore text carries it) is put back after a refused del', () =>
@@ -65,6 +68,12 @@ describe('ipset: a refused change leaves the sets exactly as they were', { skip 
       const before = dump(ns);
       assert.match(before.text, /"two\nadd r 10\.9\.0\.66"/);
       await assert.rejects(h.del('r', ['10.9.0.7', '10.9.0.5', '10.9.0.8']), NlkitError);
+      assertSame(ns, before);
+    }));
+
+  it('a list:set member put back after a refused del takes its place again', () =>
+    withSets('create a hash:ip\ncreate b hash:ip\ncreate c hash:ip\ncreate l list:set size 8\nadd l a\nadd l b\nadd l c\n', async (h, ns, before) => {
+      await assert.rejects(h.del('l', ['a', 'b', 'small']), NlkitError);
       assertSame(ns, before);
     }));
 
@@ -106,6 +115,12 @@ describe('ipset: a refused change leaves the sets exactly as they were', { skip 
         'add small 10.8.0.4',
         'add small 10.8.0.5',
       ].join('\n') + '\n'), NlkitError);
+      assertSame(ns, before);
+      // Swaps and renames before the refusal are undone as such.
+      await assert.rejects(h.restore('swap r small\nrename r r9\nadd r9 10.8.0.2\nadd r9 10.8.0.3\nadd r9 10.8.0.4\nadd r9 10.8.0.5\n'), NlkitError);
+      assertSame(ns, before);
+      // A set the text made, renamed, swapped with an existing one: destroyed, the other back in place.
+      await assert.rejects(h.restore('create x hash:ip maxelem 1\nrename x y\nswap y r\nadd r 10.7.0.1\nadd r 10.7.0.2\n'), NlkitError);
       assertSame(ns, before);
     }));
 });
