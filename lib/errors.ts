@@ -3,7 +3,7 @@
 // and the stack of the caller's call site (captured before the work was queued).
 import { constants } from 'node:os';
 
-export type Subsystem = 'ipset' | 'ipvs' | 'iptables' | 'link' | 'netns' | 'nlkit';
+export type Subsystem = 'ipset' | 'ipvs' | 'iptables' | 'link' | 'conntrack' | 'netns' | 'nlkit';
 
 export interface NlkitErrorOptions {
   code?: string;

@@ -1,0 +1,424 @@
+// ctnetlink messages (NFNL_SUBSYS_CTNETLINK over nfnetlink), built and parsed in TypeScript.
+// Numbers are those of the kernel's include/uapi/linux/netfilter/nfnetlink_conntrack.h and
+// nf_conntrack_common.h; requests are shaped as conntrack-tools' libnetfilter_conntrack sends
+// them. Pure functions: no module-level state besides constant tables.
+import { AttrWriter } from '../netlink/attr-writer.js';
+import { formatIPv4, formatIPv6 } from '../link/addr.js';
+import type { Counter, CpuStats, EventType, Family, Flow, Protocol, State, Status, Tuple } from './types.js';
+
+export const AF_UNSPEC = 0;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+
+export const NFNL_SUBSYS_CTNETLINK = 1;
+export const Msg = { NEW: 0, GET: 1, DELETE: 2, GET_CTRZERO: 3, GET_STATS_CPU: 4, GET_STATS: 5 } as const;
+
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_DUMP = 0x300;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+
+/** Multicast groups (enum nfnetlink_groups). */
+export const NFNLGRP_CONNTRACK_NEW = 1;
+export const NFNLGRP_CONNTRACK_UPDATE = 2;
+export const NFNLGRP_CONNTRACK_DESTROY = 3;
+
+export const CTA = {
+  TUPLE_ORIG: 1, TUPLE_REPLY: 2, STATUS: 3, PROTOINFO: 4, HELP: 5, NAT_SRC: 6, TIMEOUT: 7, MARK: 8,
+  COUNTERS_ORIG: 9, COUNTERS_REPLY: 10, USE: 11, ID: 12, NAT_DST: 13, TUPLE_MASTER: 14, ZONE: 18,
+  TIMESTAMP: 20, MARK_MASK: 21, LABELS: 22, LABELS_MASK: 23, SYNPROXY: 24, FILTER: 25, STATUS_MASK: 26,
+} as const;
+const TUPLE_IP = 1, TUPLE_PROTO = 2, TUPLE_ZONE = 3;
+const IP_V4_SRC = 1, IP_V4_DST = 2, IP_V6_SRC = 3, IP_V6_DST = 4;
+const PROTO_NUM = 1, PROTO_SRC_PORT = 2, PROTO_DST_PORT = 3, PROTO_ICMP_ID = 4, PROTO_ICMP_TYPE = 5,
+  PROTO_ICMP_CODE = 6, PROTO_ICMPV6_ID = 7, PROTO_ICMPV6_TYPE = 8, PROTO_ICMPV6_CODE = 9;
+const PROTOINFO_TCP = 1, PROTOINFO_SCTP = 3;
+const PROTOINFO_TCP_STATE = 1, PROTOINFO_TCP_FLAGS_ORIGINAL = 4, PROTOINFO_TCP_FLAGS_REPLY = 5;
+const PROTOINFO_SCTP_STATE = 1;
+const COUNTERS_PACKETS = 1, COUNTERS_BYTES = 2, COUNTERS32_PACKETS = 3, COUNTERS32_BYTES = 4;
+const STATS_GLOBAL_ENTRIES = 1, STATS_GLOBAL_MAX_ENTRIES = 2;
+// IP_CT_TCP_FLAG_SACK_PERM | IP_CT_TCP_FLAG_BE_LIBERAL: what `conntrack -I` sets on a tcp flow
+// it creates, so that the kernel accepts its packets without window data it never saw.
+const TCP_FLAGS_INSERTED = 0x0a;
+
+export const IPPROTO: Record<string, number> = {
+  icmp: 1, tcp: 6, udp: 17, dccp: 33, gre: 47, icmpv6: 58, sctp: 132, udplite: 136,
+};
+const PROTO_NAME: Record<number, Protocol> = {
+  1: 'icmp', 6: 'tcp', 17: 'udp', 33: 'dccp', 47: 'gre', 58: 'icmpv6', 132: 'sctp', 136: 'udplite',
+};
+export const protocolName = (n: number): Protocol => PROTO_NAME[n] ?? n;
+/** Protocols whose tuples carry ports. */
+export const hasPorts = (p: number): boolean => p === 6 || p === 17 || p === 33 || p === 132 || p === 136;
+export const isIcmp = (p: number): boolean => p === 1 || p === 58;
+
+export const STATUS_BITS: readonly Status[] = [
+  'EXPECTED', 'SEEN_REPLY', 'ASSURED', 'CONFIRMED', 'SRC_NAT', 'DST_NAT', 'SEQ_ADJUST', 'SRC_NAT_DONE',
+  'DST_NAT_DONE', 'DYING', 'FIXED_TIMEOUT', 'TEMPLATE', 'NAT_CLASH', 'HELPER', 'OFFLOAD', 'HW_OFFLOAD',
+];
+export const TCP_STATES: readonly State[] = [
+  'NONE', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSE',
+  'SYN_SENT2',
+];
+export const SCTP_STATES: readonly State[] = [
+  'NONE', 'CLOSED', 'COOKIE_WAIT', 'COOKIE_ECHOED', 'ESTABLISHED', 'SHUTDOWN_SENT', 'SHUTDOWN_RECD',
+  'SHUTDOWN_ACK_SENT', 'HEARTBEAT_SENT', 'HEARTBEAT_ACKED',
+];
+
+export const statusBits = (names: readonly Status[]): number => {
+  let v = 0;
+  for (const n of names) v |= 1 << STATUS_BITS.indexOf(n);
+  return v >>> 0;
+};
+export const statusNames = (bits: number): Status[] => {
+  const out: Status[] = [];
+  for (let i = 0; i < STATUS_BITS.length; i++) if (bits & (1 << i)) out.push(STATUS_BITS[i]!);
+  return out;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+/** A tuple checked and reduced to what goes on the wire (see validate.ts). */
+export interface WireTuple {
+  src: Uint8Array;
+  dst: Uint8Array;
+  sport?: number;
+  dport?: number;
+  type?: number;
+  code?: number;
+  id?: number;
+}
+
+/** A flow checked for create/update: numbers only. */
+export interface WireFlow {
+  family: number;
+  proto: number;
+  original: WireTuple;
+  reply?: WireTuple;
+  /** TCP or SCTP state number. */
+  state?: number;
+  status?: number;
+  mark?: number;
+  zone?: number;
+  /** Seconds. */
+  timeout?: number;
+  labels?: Uint8Array;
+  /** CTA_ID, for deletes of a listed entry. */
+  id?: number;
+}
+
+/** nlmsghdr + nfgenmsg writer for ctnetlink; seq and portid are the socket's business (left 0). */
+export class CtWriter extends AttrWriter {
+  private start = -1;
+
+  constructor(size = 256) {
+    super(size);
+  }
+
+  begin(msg: number, flags: number, family: number, resId = 0): void {
+    this.ensure(20);
+    const b = this.buf, p = this.pos;
+    this.start = p;
+    b.writeUInt32LE(0, p);
+    b.writeUInt16LE((NFNL_SUBSYS_CTNETLINK << 8) | msg, p + 4);
+    b.writeUInt16LE(flags, p + 6);
+    b.writeUInt32LE(0, p + 8);
+    b.writeUInt32LE(0, p + 12);
+    b[p + 16] = family; b[p + 17] = 0; b.writeUInt16BE(resId, p + 18);
+    this.pos = p + 20;
+  }
+
+  end(): void {
+    this.buf.writeUInt32LE(this.pos - this.start, this.start);
+  }
+
+  /** The messages written so far (a view). */
+  bytes_(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  tuple(type: number, family: number, proto: number, t: WireTuple, zone?: number): void {
+    const n = this.nest(type);
+    const ip = this.nest(TUPLE_IP);
+    this.bytes(family === AF_INET6 ? IP_V6_SRC : IP_V4_SRC, t.src);
+    this.bytes(family === AF_INET6 ? IP_V6_DST : IP_V4_DST, t.dst);
+    this.endNest(ip);
+    const pr = this.nest(TUPLE_PROTO);
+    this.u8(PROTO_NUM, proto);
+    // Attribute order as libnetfilter_conntrack writes it.
+    if (hasPorts(proto)) {
+      this.be16(PROTO_SRC_PORT, t.sport ?? 0);
+      this.be16(PROTO_DST_PORT, t.dport ?? 0);
+    } else if (proto === 1) {
+      this.u8(PROTO_ICMP_CODE, t.code ?? 0);
+      this.u8(PROTO_ICMP_TYPE, t.type ?? 0);
+      this.be16(PROTO_ICMP_ID, t.id ?? 0);
+    } else if (proto === 58) {
+      this.u8(PROTO_ICMPV6_CODE, t.code ?? 0);
+      this.u8(PROTO_ICMPV6_TYPE, t.type ?? 0);
+      this.be16(PROTO_ICMPV6_ID, t.id ?? 0);
+    }
+    this.endNest(pr);
+    if (zone !== undefined) this.be16(TUPLE_ZONE, zone);
+    this.endNest(n);
+  }
+
+  protoinfo(proto: number, state: number, create: boolean): void {
+    const n = this.nest(CTA.PROTOINFO);
+    if (proto === 6) {
+      const t = this.nest(PROTOINFO_TCP);
+      this.u8(PROTOINFO_TCP_STATE, state);
+      if (create) {
+        // struct nf_ct_tcp_flags { u8 flags; u8 mask; }
+        this.bytes(PROTOINFO_TCP_FLAGS_ORIGINAL, Uint8Array.of(TCP_FLAGS_INSERTED, TCP_FLAGS_INSERTED));
+        this.bytes(PROTOINFO_TCP_FLAGS_REPLY, Uint8Array.of(TCP_FLAGS_INSERTED, TCP_FLAGS_INSERTED));
+      }
+      this.endNest(t);
+    } else {
+      const s = this.nest(PROTOINFO_SCTP);
+      this.u8(PROTOINFO_SCTP_STATE, state);
+      this.endNest(s);
+    }
+    this.endNest(n);
+  }
+}
+
+/** IPCTNL_MSG_CT_NEW: create (NLM_F_CREATE|NLM_F_EXCL, as `conntrack -I`) or update an existing flow (as `conntrack -U`). */
+export function writeNew(w: CtWriter, f: WireFlow, create: boolean): void {
+  w.begin(Msg.NEW, NLM_F_REQUEST | NLM_F_ACK | (create ? NLM_F_CREATE | NLM_F_EXCL : 0), f.family);
+  w.tuple(CTA.TUPLE_ORIG, f.family, f.proto, f.original);
+  if (f.reply) w.tuple(CTA.TUPLE_REPLY, f.family, f.proto, f.reply);
+  if (f.status !== undefined) w.be32(CTA.STATUS, f.status);
+  if (f.timeout !== undefined) w.be32(CTA.TIMEOUT, f.timeout);
+  if (f.mark !== undefined) w.be32(CTA.MARK, f.mark);
+  if (f.state !== undefined && (f.proto === 6 || f.proto === 132)) w.protoinfo(f.proto, f.state, create);
+  if (f.labels) w.bytes(CTA.LABELS, f.labels);
+  if (f.zone !== undefined) w.be16(CTA.ZONE, f.zone);
+  w.end();
+}
+
+/** IPCTNL_MSG_CT_DELETE of one entry: its original tuple and zone, and its id so that a
+ * flow recreated under the same tuple since the dump is left alone. */
+export function writeDelete(w: CtWriter, f: WireFlow): void {
+  w.begin(Msg.DELETE, NLM_F_REQUEST | NLM_F_ACK, f.family);
+  w.tuple(CTA.TUPLE_ORIG, f.family, f.proto, f.original);
+  if (f.id !== undefined) w.be32(CTA.ID, f.id);
+  if (f.zone) w.be16(CTA.ZONE, f.zone);
+  w.end();
+}
+
+/** IPCTNL_MSG_CT_DELETE without a tuple: the whole table, or one family's part of it. */
+export function flushRequest(family: number): Buffer {
+  const w = new CtWriter(32);
+  w.begin(Msg.DELETE, NLM_F_REQUEST | NLM_F_ACK, family);
+  w.end();
+  return Buffer.from(w.bytes_());
+}
+
+/** The kernel-side part of a filter: what the dump request itself can narrow. */
+export interface DumpSelect {
+  family: number;
+  mark?: { value: number; mask: number };
+}
+
+/** IPCTNL_MSG_CT_GET dump, narrowed in the kernel by family (nfgenmsg) and mark/mask (CTA_MARK, CTA_MARK_MASK). */
+export function dumpRequest(sel: DumpSelect): Buffer {
+  const w = new CtWriter(48);
+  w.begin(Msg.GET, NLM_F_REQUEST | NLM_F_DUMP, sel.family);
+  if (sel.mark) {
+    w.be32(CTA.MARK, sel.mark.value);
+    w.be32(CTA.MARK_MASK, sel.mark.mask);
+  }
+  w.end();
+  return Buffer.from(w.bytes_());
+}
+
+/** IPCTNL_MSG_CT_GET_STATS_CPU (a dump, one message per CPU) or IPCTNL_MSG_CT_GET_STATS (one reply). */
+export function statsRequest(perCpu: boolean): Buffer {
+  const w = new CtWriter(32);
+  w.begin(perCpu ? Msg.GET_STATS_CPU : Msg.GET_STATS, NLM_F_REQUEST | (perCpu ? NLM_F_DUMP : 0), AF_UNSPEC);
+  w.end();
+  return Buffer.from(w.bytes_());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replies
+
+/** One netlink message inside a buffer: its header fields and where its payload (after nlmsghdr) lies. */
+export interface Message {
+  type: number;
+  flags: number;
+  seq: number;
+  /** Offset of the payload (the nfgenmsg for ctnetlink messages). */
+  at: number;
+  end: number;
+}
+
+/** The messages in a buffer of concatenated netlink messages (what one recv returns). */
+export function* messages(buf: Uint8Array): Generator<Message> {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let p = 0;
+  while (p + 16 <= buf.length) {
+    const len = dv.getUint32(p, true);
+    if (len < 16 || p + len > buf.length) break;
+    yield { type: dv.getUint16(p + 4, true), flags: dv.getUint16(p + 6, true), seq: dv.getUint32(p + 8, true), at: p + 16, end: p + len };
+    p += (len + 3) & ~3;
+  }
+}
+
+/** The message kind of a ctnetlink message type, or -1 for another subsystem's. */
+export const ctMsg = (type: number): number => (type >> 8 === NFNL_SUBSYS_CTNETLINK ? type & 0xff : -1);
+
+const be16 = (b: Uint8Array, p: number) => (b[p]! << 8) | b[p + 1]!;
+const be32 = (b: Uint8Array, p: number) => ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+const be64 = (b: Uint8Array, p: number) => be32(b, p) * 4294967296 + be32(b, p + 4);
+const u16 = (b: Uint8Array, p: number) => b[p]! | (b[p + 1]! << 8);
+
+// Walks the attributes in [p, end): calls fn(type without NLA_F_NESTED/BYTEORDER, payload start, payload end).
+function eachAttr(b: Uint8Array, p: number, end: number, fn: (type: number, at: number, to: number) => void): void {
+  while (p + 4 <= end) {
+    const len = u16(b, p);
+    if (len < 4 || p + len > end) return;
+    fn(u16(b, p + 2) & 0x3fff, p + 4, p + len);
+    p += (len + 3) & ~3;
+  }
+}
+
+function parseTuple(b: Uint8Array, at: number, end: number, family: number): { t: Tuple; proto: number } {
+  const t = {} as Tuple;
+  let proto = 0;
+  eachAttr(b, at, end, (type, p, to) => {
+    if (type === TUPLE_IP) {
+      eachAttr(b, p, to, (k, q) => {
+        if (k === IP_V4_SRC) t.src = formatIPv4(b, q);
+        else if (k === IP_V4_DST) t.dst = formatIPv4(b, q);
+        else if (k === IP_V6_SRC) t.src = formatIPv6(b, q);
+        else if (k === IP_V6_DST) t.dst = formatIPv6(b, q);
+      });
+    } else if (type === TUPLE_PROTO) {
+      eachAttr(b, p, to, (k, q) => {
+        switch (k) {
+          case PROTO_NUM: proto = b[q]!; break;
+          case PROTO_SRC_PORT: t.sport = be16(b, q); break;
+          case PROTO_DST_PORT: t.dport = be16(b, q); break;
+          case PROTO_ICMP_TYPE: case PROTO_ICMPV6_TYPE: t.type = b[q]!; break;
+          case PROTO_ICMP_CODE: case PROTO_ICMPV6_CODE: t.code = b[q]!; break;
+          case PROTO_ICMP_ID: case PROTO_ICMPV6_ID: t.id = be16(b, q); break;
+        }
+      });
+    }
+  });
+  void family;
+  // Key order as DESIGN.md writes tuples, whatever order the attributes came in.
+  const out: Tuple = { src: t.src, dst: t.dst };
+  if (t.sport !== undefined) out.sport = t.sport;
+  if (t.dport !== undefined) out.dport = t.dport;
+  if (t.type !== undefined) { out.type = t.type; out.code = t.code ?? 0; out.id = t.id ?? 0; }
+  return { t: out, proto };
+}
+
+function parseCounter(b: Uint8Array, at: number, end: number): Counter {
+  const c: Counter = { packets: 0, bytes: 0 };
+  eachAttr(b, at, end, (k, q) => {
+    if (k === COUNTERS_PACKETS) c.packets = be64(b, q);
+    else if (k === COUNTERS_BYTES) c.bytes = be64(b, q);
+    else if (k === COUNTERS32_PACKETS) c.packets = be32(b, q);
+    else if (k === COUNTERS32_BYTES) c.bytes = be32(b, q);
+  });
+  return c;
+}
+
+/** Label bit numbers set in a CTA_LABELS bitmap (host-order words: little-endian bytes on every Linux nlkit runs on). */
+function parseLabels(b: Uint8Array, at: number, end: number): number[] {
+  const out: number[] = [];
+  for (let i = at; i < end; i++) for (let bit = 0; bit < 8; bit++) if (b[i]! & (1 << bit)) out.push((i - at) * 8 + bit);
+  return out;
+}
+
+/** Parses one IPCTNL_MSG_CT_NEW / CT_DELETE message (a dump entry or an event) into a Flow. */
+export function parseFlow(b: Uint8Array, m: Message): Flow {
+  const family = b[m.at]!;
+  let original: Tuple | undefined, reply: Tuple | undefined, proto = 0;
+  let status = 0, timeout = 0, mark = 0, zone = 0, id = 0, use: number | undefined;
+  let state: State | undefined, co: Counter | undefined, cr: Counter | undefined, labels: number[] | undefined;
+  eachAttr(b, m.at + 4, m.end, (type, p, to) => {
+    switch (type) {
+      case CTA.TUPLE_ORIG: { const r = parseTuple(b, p, to, family); original = r.t; proto = r.proto; break; }
+      case CTA.TUPLE_REPLY: reply = parseTuple(b, p, to, family).t; break;
+      case CTA.STATUS: status = be32(b, p); break;
+      case CTA.TIMEOUT: timeout = be32(b, p) * 1000; break;
+      case CTA.MARK: mark = be32(b, p); break;
+      case CTA.ZONE: zone = be16(b, p); break;
+      case CTA.ID: id = be32(b, p); break;
+      case CTA.USE: use = be32(b, p); break;
+      case CTA.COUNTERS_ORIG: co = parseCounter(b, p, to); break;
+      case CTA.COUNTERS_REPLY: cr = parseCounter(b, p, to); break;
+      case CTA.LABELS: labels = parseLabels(b, p, to); break;
+      case CTA.PROTOINFO:
+        eachAttr(b, p, to, (k, q, qto) => {
+          if (k === PROTOINFO_TCP) eachAttr(b, q, qto, (s, r) => { if (s === PROTOINFO_TCP_STATE) state = TCP_STATES[b[r]!]; });
+          else if (k === PROTOINFO_SCTP) eachAttr(b, q, qto, (s, r) => { if (s === PROTOINFO_SCTP_STATE) state = SCTP_STATES[b[r]!]; });
+        });
+        break;
+    }
+  });
+  const flow: Flow = {
+    id, family: (family === AF_INET6 ? 'inet6' : 'inet') as Family, protocol: protocolName(proto),
+    original: original ?? { src: '', dst: '' }, reply: reply ?? { src: '', dst: '' },
+  } as Flow;
+  if (state !== undefined) flow.state = state;
+  flow.status = statusNames(status);
+  flow.mark = mark;
+  flow.zone = zone;
+  flow.timeout = timeout;
+  if (co || cr) flow.counters = { original: co ?? { packets: 0, bytes: 0 }, reply: cr ?? { packets: 0, bytes: 0 } };
+  if (use !== undefined) flow.use = use;
+  if (labels && labels.length) flow.labels = labels;
+  return flow;
+}
+
+/** new / update / destroy of an event message (as conntrack -E tells them apart), or undefined for another kind. */
+export function eventType(m: Message): EventType | undefined {
+  const k = ctMsg(m.type);
+  if (k === Msg.DELETE) return 'destroy';
+  if (k !== Msg.NEW) return undefined;
+  return m.flags & (NLM_F_CREATE | NLM_F_EXCL) ? 'new' : 'update';
+}
+
+const CPU_STAT_NAMES: (keyof CpuStats | undefined)[] = [
+  undefined, undefined /* searched */, 'found', undefined /* new */, 'invalid', undefined /* ignore */,
+  undefined /* delete */, undefined /* delete_list */, 'insert', 'insert_failed', 'drop', 'early_drop', 'error',
+  'search_restart', 'clash_resolve', 'chaintoolong',
+];
+
+/** One IPCTNL_MSG_CT_GET_STATS_CPU reply: the CPU is the nfgenmsg's res_id. */
+export function parseCpuStats(b: Uint8Array, m: Message): CpuStats {
+  const s: CpuStats = {
+    cpu: be16(b, m.at + 2), found: 0, invalid: 0, insert: 0, insert_failed: 0, drop: 0, early_drop: 0, error: 0,
+    search_restart: 0, clash_resolve: 0, chaintoolong: 0,
+  };
+  eachAttr(b, m.at + 4, m.end, (k, p) => {
+    const name = CPU_STAT_NAMES[k];
+    if (name && name !== 'cpu') s[name] = be32(b, p);
+  });
+  return s;
+}
+
+/** IPCTNL_MSG_CT_GET_STATS: how many entries the table holds, and its limit when the kernel says. */
+export function parseGlobalStats(b: Uint8Array, m: Message): { entries: number; maxEntries?: number } {
+  const out: { entries: number; maxEntries?: number } = { entries: 0 };
+  eachAttr(b, m.at + 4, m.end, (k, p) => {
+    if (k === STATS_GLOBAL_ENTRIES) out.entries = be32(b, p);
+    else if (k === STATS_GLOBAL_MAX_ENTRIES) out.maxEntries = be32(b, p);
+  });
+  return out;
+}
+
+/** The errno of an NLMSG_ERROR message (0 for an ack). */
+export const errorOf = (b: Uint8Array, m: Message): number =>
+  -new DataView(b.buffer, b.byteOffset, b.byteLength).getInt32(m.at, true);
