@@ -212,6 +212,37 @@ export function writeDelete(w: CtWriter, f: WireFlow): void {
   w.end();
 }
 
+/**
+ * IPCTNL_MSG_CT_DELETE of a dumped entry, written from the dump message's own attributes
+ * (CTA_TUPLE_ORIG, CTA_ID, CTA_ZONE copied as the kernel sent them): no Flow object is made
+ * for a delete. Returns false when the message lacks a tuple.
+ */
+export function writeDeleteOf(w: CtWriter, b: Uint8Array, m: Message): boolean {
+  let tuple = -1, tupleEnd = 0, id = -1, zone = -1;
+  for (let p = m.at + 4; p + 4 <= m.end;) {
+    const len = u16(b, p);
+    if (len < 4 || p + len > m.end) break;
+    const type = u16(b, p + 2) & 0x3fff;
+    if (type === CTA.TUPLE_ORIG) { tuple = p; tupleEnd = p + len; } else if (type === CTA.ID) id = p;
+    else if (type === CTA.ZONE) zone = p;
+    p += (len + 3) & ~3;
+  }
+  if (tuple < 0) return false;
+  w.begin(Msg.DELETE, NLM_F_REQUEST | NLM_F_ACK, b[m.at]!);
+  const copy = (from: number, to: number) => {
+    const n = to - from, padded = (n + 3) & ~3;
+    w.ensure(padded);
+    w.buf.set(b.subarray(from, to), w.pos);
+    w.buf.fill(0, w.pos + n, w.pos + padded);
+    w.pos += padded;
+  };
+  copy(tuple, tupleEnd);
+  if (id >= 0) copy(id, id + 8);
+  if (zone >= 0) copy(zone, zone + 6);
+  w.end();
+  return true;
+}
+
 /** IPCTNL_MSG_CT_DELETE without a tuple: the whole table, or one family's part of it. */
 export function flushRequest(family: number): Buffer {
   const w = new CtWriter(32);
