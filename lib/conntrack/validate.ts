@@ -254,7 +254,9 @@ export function checkFlow(op: string, input: unknown, create: boolean, name = 'f
     if (proto !== 6 && proto !== 132) fail(op, `${name}.state`, `applies to tcp and sctp flows only, not ${String(protocolName(proto))}`, f.state);
     out.state = checkState(op, `${name}.state`, f.state, proto).code;
   }
-  if (f.status !== undefined) out.status = checkStatus(op, `${name}.status`, f.status);
+  // The kernel refuses (EBUSY) a status that would change CONFIRMED; the entry it makes or
+  // changes is confirmed, so the bit is always sent with a status (as `conntrack -I/-U` do).
+  if (f.status !== undefined) out.status = (checkStatus(op, `${name}.status`, f.status) | statusBits(['CONFIRMED'])) >>> 0;
   if (f.mark !== undefined) out.mark = int(op, `${name}.mark`, f.mark, 0xffffffff);
   if (f.zone !== undefined) out.zone = int(op, `${name}.zone`, f.zone, 65535);
   if (f.timeout !== undefined) {

@@ -320,37 +320,48 @@ function eachAttr(b: Uint8Array, p: number, end: number, fn: (type: number, at: 
   }
 }
 
-function parseTuple(b: Uint8Array, at: number, end: number, family: number): { t: Tuple; proto: number } {
-  const t = {} as Tuple;
-  let proto = 0;
-  eachAttr(b, at, end, (type, p, to) => {
-    if (type === TUPLE_IP) {
-      eachAttr(b, p, to, (k, q) => {
-        if (k === IP_V4_SRC) t.src = formatIPv4(b, q);
-        else if (k === IP_V4_DST) t.dst = formatIPv4(b, q);
-        else if (k === IP_V6_SRC) t.src = formatIPv6(b, q);
-        else if (k === IP_V6_DST) t.dst = formatIPv6(b, q);
-      });
-    } else if (type === TUPLE_PROTO) {
-      eachAttr(b, p, to, (k, q) => {
-        switch (k) {
-          case PROTO_NUM: proto = b[q]!; break;
-          case PROTO_SRC_PORT: t.sport = be16(b, q); break;
-          case PROTO_DST_PORT: t.dport = be16(b, q); break;
-          case PROTO_ICMP_TYPE: case PROTO_ICMPV6_TYPE: t.type = b[q]!; break;
-          case PROTO_ICMP_CODE: case PROTO_ICMPV6_CODE: t.code = b[q]!; break;
-          case PROTO_ICMP_ID: case PROTO_ICMPV6_ID: t.id = be16(b, q); break;
+// The parsers below walk attributes with plain loops (no callback per attribute): a dump of a
+// large table is millions of attributes.
+function parseTuple(b: Uint8Array, at: number, end: number): { t: Tuple; proto: number } {
+  let src = '', dst = '', proto = 0, sport = -1, dport = -1, type = -1, code = 0, id = 0;
+  for (let p = at; p + 4 <= end;) {
+    const len = u16(b, p);
+    if (len < 4 || p + len > end) break;
+    const k = u16(b, p + 2) & 0x3fff, to = p + len;
+    if (k === TUPLE_IP) {
+      for (let q = p + 4; q + 4 <= to;) {
+        const l = u16(b, q);
+        if (l < 4 || q + l > to) break;
+        const a = u16(b, q + 2) & 0x3fff;
+        if (a === IP_V4_SRC) src = formatIPv4(b, q + 4);
+        else if (a === IP_V4_DST) dst = formatIPv4(b, q + 4);
+        else if (a === IP_V6_SRC) src = formatIPv6(b, q + 4);
+        else if (a === IP_V6_DST) dst = formatIPv6(b, q + 4);
+        q += (l + 3) & ~3;
+      }
+    } else if (k === TUPLE_PROTO) {
+      for (let q = p + 4; q + 4 <= to;) {
+        const l = u16(b, q);
+        if (l < 4 || q + l > to) break;
+        const v = q + 4;
+        switch (u16(b, q + 2) & 0x3fff) {
+          case PROTO_NUM: proto = b[v]!; break;
+          case PROTO_SRC_PORT: sport = be16(b, v); break;
+          case PROTO_DST_PORT: dport = be16(b, v); break;
+          case PROTO_ICMP_TYPE: case PROTO_ICMPV6_TYPE: type = b[v]!; break;
+          case PROTO_ICMP_CODE: case PROTO_ICMPV6_CODE: code = b[v]!; break;
+          case PROTO_ICMP_ID: case PROTO_ICMPV6_ID: id = be16(b, v); break;
         }
-      });
+        q += (l + 3) & ~3;
+      }
     }
-  });
-  void family;
+    p += (len + 3) & ~3;
+  }
   // Key order as DESIGN.md writes tuples, whatever order the attributes came in.
-  const out: Tuple = { src: t.src, dst: t.dst };
-  if (t.sport !== undefined) out.sport = t.sport;
-  if (t.dport !== undefined) out.dport = t.dport;
-  if (t.type !== undefined) { out.type = t.type; out.code = t.code ?? 0; out.id = t.id ?? 0; }
-  return { t: out, proto };
+  const t: Tuple = { src, dst };
+  if (sport >= 0) { t.sport = sport; t.dport = dport < 0 ? 0 : dport; }
+  if (type >= 0) { t.type = type; t.code = code; t.id = id; }
+  return { t, proto };
 }
 
 function parseCounter(b: Uint8Array, at: number, end: number): Counter {
@@ -371,33 +382,43 @@ function parseLabels(b: Uint8Array, at: number, end: number): number[] {
   return out;
 }
 
+/** The TCP or SCTP state inside CTA_PROTOINFO. */
+function parseState(b: Uint8Array, at: number, end: number): State | undefined {
+  let state: State | undefined;
+  eachAttr(b, at, end, (k, q, qto) => {
+    const table = k === PROTOINFO_TCP ? TCP_STATES : k === PROTOINFO_SCTP ? SCTP_STATES : undefined;
+    // CTA_PROTOINFO_TCP_STATE and CTA_PROTOINFO_SCTP_STATE are both attribute 1.
+    if (table) eachAttr(b, q, qto, (s, r) => { if (s === PROTOINFO_TCP_STATE) state = table[b[r]!]; });
+  });
+  return state;
+}
+
 /** Parses one IPCTNL_MSG_CT_NEW / CT_DELETE message (a dump entry or an event) into a Flow. */
 export function parseFlow(b: Uint8Array, m: Message): Flow {
   const family = b[m.at]!;
   let original: Tuple | undefined, reply: Tuple | undefined, proto = 0;
   let status = 0, timeout = 0, mark = 0, zone = 0, id = 0, use: number | undefined;
   let state: State | undefined, co: Counter | undefined, cr: Counter | undefined, labels: number[] | undefined;
-  eachAttr(b, m.at + 4, m.end, (type, p, to) => {
-    switch (type) {
-      case CTA.TUPLE_ORIG: { const r = parseTuple(b, p, to, family); original = r.t; proto = r.proto; break; }
-      case CTA.TUPLE_REPLY: reply = parseTuple(b, p, to, family).t; break;
-      case CTA.STATUS: status = be32(b, p); break;
-      case CTA.TIMEOUT: timeout = be32(b, p) * 1000; break;
-      case CTA.MARK: mark = be32(b, p); break;
-      case CTA.ZONE: zone = be16(b, p); break;
-      case CTA.ID: id = be32(b, p); break;
-      case CTA.USE: use = be32(b, p); break;
-      case CTA.COUNTERS_ORIG: co = parseCounter(b, p, to); break;
-      case CTA.COUNTERS_REPLY: cr = parseCounter(b, p, to); break;
-      case CTA.LABELS: labels = parseLabels(b, p, to); break;
-      case CTA.PROTOINFO:
-        eachAttr(b, p, to, (k, q, qto) => {
-          if (k === PROTOINFO_TCP) eachAttr(b, q, qto, (s, r) => { if (s === PROTOINFO_TCP_STATE) state = TCP_STATES[b[r]!]; });
-          else if (k === PROTOINFO_SCTP) eachAttr(b, q, qto, (s, r) => { if (s === PROTOINFO_SCTP_STATE) state = SCTP_STATES[b[r]!]; });
-        });
-        break;
+  for (let p = m.at + 4; p + 4 <= m.end;) {
+    const len = u16(b, p);
+    if (len < 4 || p + len > m.end) break;
+    const v = p + 4, to = p + len;
+    switch (u16(b, p + 2) & 0x3fff) {
+      case CTA.TUPLE_ORIG: { const r = parseTuple(b, v, to); original = r.t; proto = r.proto; break; }
+      case CTA.TUPLE_REPLY: reply = parseTuple(b, v, to).t; break;
+      case CTA.STATUS: status = be32(b, v); break;
+      case CTA.TIMEOUT: timeout = be32(b, v) * 1000; break;
+      case CTA.MARK: mark = be32(b, v); break;
+      case CTA.ZONE: zone = be16(b, v); break;
+      case CTA.ID: id = be32(b, v); break;
+      case CTA.USE: use = be32(b, v); break;
+      case CTA.COUNTERS_ORIG: co = parseCounter(b, v, to); break;
+      case CTA.COUNTERS_REPLY: cr = parseCounter(b, v, to); break;
+      case CTA.LABELS: labels = parseLabels(b, v, to); break;
+      case CTA.PROTOINFO: state = parseState(b, v, to); break;
     }
-  });
+    p += (len + 3) & ~3;
+  }
   const flow: Flow = {
     id, family: (family === AF_INET6 ? 'inet6' : 'inet') as Family, protocol: protocolName(proto),
     original: original ?? { src: '', dst: '' }, reply: reply ?? { src: '', dst: '' },
