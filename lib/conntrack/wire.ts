@@ -3,6 +3,11 @@
 // nf_conntrack_common.h; requests are shaped as conntrack-tools' libnetfilter_conntrack sends
 // them. Pure functions: no module-level state besides constant tables.
 import { AttrWriter } from '../netlink/attr-writer.js';
+import {
+  NFGENMSG_LEN, NFNL_SUBSYS_CTNETLINK, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST,
+  nfnlType, writeNfgenmsg, writeNlmsghdr,
+} from '../netlink/headers.js';
+import { be16, be32, forEachAttr, forEachMessage, u16 } from '../netlink/reader.js';
 import { formatIPv4, formatIPv6 } from '../link/addr.js';
 import type { Counter, CpuStats, EventType, Family, Flow, Protocol, State, Status, Tuple } from './types.js';
 
@@ -10,22 +15,7 @@ export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 
-export const NFNL_SUBSYS_CTNETLINK = 1;
 export const Msg = { NEW: 0, GET: 1, DELETE: 2, GET_CTRZERO: 3, GET_STATS_CPU: 4, GET_STATS: 5 } as const;
-
-export const NLM_F_REQUEST = 0x1;
-export const NLM_F_MULTI = 0x2;
-export const NLM_F_ACK = 0x4;
-export const NLM_F_DUMP = 0x300;
-export const NLM_F_EXCL = 0x200;
-export const NLM_F_CREATE = 0x400;
-export const NLMSG_ERROR = 2;
-export const NLMSG_DONE = 3;
-
-/** Multicast groups (enum nfnetlink_groups). */
-export const NFNLGRP_CONNTRACK_NEW = 1;
-export const NFNLGRP_CONNTRACK_UPDATE = 2;
-export const NFNLGRP_CONNTRACK_DESTROY = 3;
 
 export const CTA = {
   TUPLE_ORIG: 1, TUPLE_REPLY: 2, STATUS: 3, PROTOINFO: 4, HELP: 5, NAT_SRC: 6, TIMEOUT: 7, MARK: 8,
@@ -121,16 +111,11 @@ export class CtWriter extends AttrWriter {
   }
 
   begin(msg: number, flags: number, family: number, resId = 0): void {
-    this.ensure(20);
-    const b = this.buf, p = this.pos;
-    this.start = p;
-    b.writeUInt32LE(0, p);
-    b.writeUInt16LE((NFNL_SUBSYS_CTNETLINK << 8) | msg, p + 4);
-    b.writeUInt16LE(flags, p + 6);
-    b.writeUInt32LE(0, p + 8);
-    b.writeUInt32LE(0, p + 12);
-    b[p + 16] = family; b[p + 17] = 0; b.writeUInt16BE(resId, p + 18);
-    this.pos = p + 20;
+    this.ensure(NLMSG_HDRLEN + NFGENMSG_LEN);
+    this.start = this.pos;
+    writeNlmsghdr(this.buf, this.pos, { len: 0, type: nfnlType(NFNL_SUBSYS_CTNETLINK, msg), flags });
+    writeNfgenmsg(this.buf, this.pos + NLMSG_HDRLEN, family, resId);
+    this.pos += NLMSG_HDRLEN + NFGENMSG_LEN;
   }
 
   end(): void {
@@ -217,9 +202,9 @@ export function writeDelete(w: CtWriter, f: WireFlow): void {
  * (CTA_TUPLE_ORIG, CTA_ID, CTA_ZONE copied as the kernel sent them): no Flow object is made
  * for a delete. Returns false when the message lacks a tuple.
  */
-export function writeDeleteOf(w: CtWriter, b: Uint8Array, m: Message): boolean {
+export function writeDeleteOf(w: CtWriter, b: Buffer, m: Message): boolean {
   let tuple = -1, tupleEnd = 0, id = -1, zone = -1;
-  for (let p = m.at + 4; p + 4 <= m.end;) {
+  for (let p = m.at + NFGENMSG_LEN; p + 4 <= m.end;) {
     const len = u16(b, p);
     if (len < 4 || p + len > m.end) break;
     const type = u16(b, p + 2) & 0x3fff;
@@ -290,39 +275,23 @@ export interface Message {
   end: number;
 }
 
-/** The messages in a buffer of concatenated netlink messages (what one recv returns). */
-export function* messages(buf: Uint8Array): Generator<Message> {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let p = 0;
-  while (p + 16 <= buf.length) {
-    const len = dv.getUint32(p, true);
-    if (len < 16 || p + len > buf.length) break;
-    yield { type: dv.getUint16(p + 4, true), flags: dv.getUint16(p + 6, true), seq: dv.getUint32(p + 8, true), at: p + 16, end: p + len };
-    p += (len + 3) & ~3;
-  }
+/** The messages in a buffer of concatenated netlink messages (a dump's replies, an event batch). */
+export function messages(buf: Buffer): Message[] {
+  const out: Message[] = [];
+  forEachMessage(buf, 0, buf.length, (type, at, len, flags) => {
+    out.push({ type, flags, seq: buf.readUInt32LE(at + 8), at: at + NLMSG_HDRLEN, end: at + len });
+  });
+  return out;
 }
 
 /** The message kind of a ctnetlink message type, or -1 for another subsystem's. */
 export const ctMsg = (type: number): number => (type >> 8 === NFNL_SUBSYS_CTNETLINK ? type & 0xff : -1);
 
-const be16 = (b: Uint8Array, p: number) => (b[p]! << 8) | b[p + 1]!;
-const be32 = (b: Uint8Array, p: number) => ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
-const be64 = (b: Uint8Array, p: number) => be32(b, p) * 4294967296 + be32(b, p + 4);
-const u16 = (b: Uint8Array, p: number) => b[p]! | (b[p + 1]! << 8);
-
-// Walks the attributes in [p, end): calls fn(type without NLA_F_NESTED/BYTEORDER, payload start, payload end).
-function eachAttr(b: Uint8Array, p: number, end: number, fn: (type: number, at: number, to: number) => void): void {
-  while (p + 4 <= end) {
-    const len = u16(b, p);
-    if (len < 4 || p + len > end) return;
-    fn(u16(b, p + 2) & 0x3fff, p + 4, p + len);
-    p += (len + 3) & ~3;
-  }
-}
+const be64 = (b: Buffer, p: number) => be32(b, p) * 4294967296 + be32(b, p + 4);
 
 // The parsers below walk attributes with plain loops (no callback per attribute): a dump of a
 // large table is millions of attributes.
-function parseTuple(b: Uint8Array, at: number, end: number): { t: Tuple; proto: number } {
+function parseTuple(b: Buffer, at: number, end: number): { t: Tuple; proto: number } {
   let src = '', dst = '', proto = 0, sport = -1, dport = -1, type = -1, code = 0, id = 0;
   for (let p = at; p + 4 <= end;) {
     const len = u16(b, p);
@@ -364,9 +333,9 @@ function parseTuple(b: Uint8Array, at: number, end: number): { t: Tuple; proto: 
   return { t, proto };
 }
 
-function parseCounter(b: Uint8Array, at: number, end: number): Counter {
+function parseCounter(b: Buffer, at: number, end: number): Counter {
   const c: Counter = { packets: 0, bytes: 0 };
-  eachAttr(b, at, end, (k, q) => {
+  forEachAttr(b, at, end, (k, q) => {
     if (k === COUNTERS_PACKETS) c.packets = be64(b, q);
     else if (k === COUNTERS_BYTES) c.bytes = be64(b, q);
     else if (k === COUNTERS32_PACKETS) c.packets = be32(b, q);
@@ -376,30 +345,29 @@ function parseCounter(b: Uint8Array, at: number, end: number): Counter {
 }
 
 /** Label bit numbers set in a CTA_LABELS bitmap (host-order words: little-endian bytes on every Linux nlkit runs on). */
-function parseLabels(b: Uint8Array, at: number, end: number): number[] {
+function parseLabels(b: Buffer, at: number, end: number): number[] {
   const out: number[] = [];
   for (let i = at; i < end; i++) for (let bit = 0; bit < 8; bit++) if (b[i]! & (1 << bit)) out.push((i - at) * 8 + bit);
   return out;
 }
 
 /** The TCP or SCTP state inside CTA_PROTOINFO. */
-function parseState(b: Uint8Array, at: number, end: number): State | undefined {
+function parseState(b: Buffer, at: number, end: number): State | undefined {
   let state: State | undefined;
-  eachAttr(b, at, end, (k, q, qto) => {
-    const table = k === PROTOINFO_TCP ? TCP_STATES : k === PROTOINFO_SCTP ? SCTP_STATES : undefined;
-    // CTA_PROTOINFO_TCP_STATE and CTA_PROTOINFO_SCTP_STATE are both attribute 1.
-    if (table) eachAttr(b, q, qto, (s, r) => { if (s === PROTOINFO_TCP_STATE) state = table[b[r]!]; });
+  forEachAttr(b, at, end, (k, q, qlen) => {
+    if (k === PROTOINFO_TCP) forEachAttr(b, q, q + qlen, (s, r) => { if (s === PROTOINFO_TCP_STATE) state = TCP_STATES[b[r]!]; });
+    else if (k === PROTOINFO_SCTP) forEachAttr(b, q, q + qlen, (s, r) => { if (s === PROTOINFO_SCTP_STATE) state = SCTP_STATES[b[r]!]; });
   });
   return state;
 }
 
 /** Parses one IPCTNL_MSG_CT_NEW / CT_DELETE message (a dump entry or an event) into a Flow. */
-export function parseFlow(b: Uint8Array, m: Message): Flow {
+export function parseFlow(b: Buffer, m: Message): Flow {
   const family = b[m.at]!;
   let original: Tuple | undefined, reply: Tuple | undefined, proto = 0;
   let status = 0, timeout = 0, mark = 0, zone = 0, id = 0, use: number | undefined;
   let state: State | undefined, co: Counter | undefined, cr: Counter | undefined, labels: number[] | undefined;
-  for (let p = m.at + 4; p + 4 <= m.end;) {
+  for (let p = m.at + NFGENMSG_LEN; p + 4 <= m.end;) {
     const len = u16(b, p);
     if (len < 4 || p + len > m.end) break;
     const v = p + 4, to = p + len;
@@ -449,12 +417,12 @@ const CPU_STAT_NAMES: (keyof CpuStats | undefined)[] = [
 ];
 
 /** One IPCTNL_MSG_CT_GET_STATS_CPU reply: the CPU is the nfgenmsg's res_id. */
-export function parseCpuStats(b: Uint8Array, m: Message): CpuStats {
+export function parseCpuStats(b: Buffer, m: Message): CpuStats {
   const s: CpuStats = {
     cpu: be16(b, m.at + 2), found: 0, invalid: 0, insert: 0, insert_failed: 0, drop: 0, early_drop: 0, error: 0,
     search_restart: 0, clash_resolve: 0, chaintoolong: 0,
   };
-  eachAttr(b, m.at + 4, m.end, (k, p) => {
+  forEachAttr(b, m.at + NFGENMSG_LEN, m.end, (k, p) => {
     const name = CPU_STAT_NAMES[k];
     if (name && name !== 'cpu') s[name] = be32(b, p);
   });
@@ -462,15 +430,12 @@ export function parseCpuStats(b: Uint8Array, m: Message): CpuStats {
 }
 
 /** IPCTNL_MSG_CT_GET_STATS: how many entries the table holds, and its limit when the kernel says. */
-export function parseGlobalStats(b: Uint8Array, m: Message): { entries: number; maxEntries?: number } {
+export function parseGlobalStats(b: Buffer, m: Message): { entries: number; maxEntries?: number } {
   const out: { entries: number; maxEntries?: number } = { entries: 0 };
-  eachAttr(b, m.at + 4, m.end, (k, p) => {
+  forEachAttr(b, m.at + NFGENMSG_LEN, m.end, (k, p) => {
     if (k === STATS_GLOBAL_ENTRIES) out.entries = be32(b, p);
     else if (k === STATS_GLOBAL_MAX_ENTRIES) out.maxEntries = be32(b, p);
   });
   return out;
 }
 
-/** The errno of an NLMSG_ERROR message (0 for an ack). */
-export const errorOf = (b: Uint8Array, m: Message): number =>
-  -new DataView(b.buffer, b.byteOffset, b.byteLength).getInt32(m.at, true);

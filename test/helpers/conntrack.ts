@@ -1,6 +1,6 @@
 // Readers of what the conntrack tool prints and of strace's hex dumps of its netlink traffic:
 // the oracle side of the conntrack tests (unit tests on captured fixtures, kernel differentials).
-import type { Flow } from '../../lib/conntrack/types.js';
+import type { Filter, Flow, FlowInput } from '../../lib/conntrack/types.js';
 
 /** The byte buffers of each sendto/sendmsg ('send') and recvmsg/recvfrom ('recv') in `strace -e read=all -e write=all` output. */
 export function straceBuffers(trace: string): { dir: 'send' | 'recv'; bytes: Buffer }[] {
@@ -117,3 +117,54 @@ export function toolView(flow: Flow): Omit<ToolFlow, 'event'> {
   if (flow.counters) v.counters = flow.counters;
   return v;
 }
+
+/** Flows both sides make: nlkit with create(), the twin with `conntrack -I` (see insertArgs). */
+export const SEEDS: FlowInput[] = [
+  { protocol: 'tcp', original: { src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: 80 }, state: 'ESTABLISHED', status: ['SEEN_REPLY', 'ASSURED'], timeout: 3600_000, mark: 7 },
+  { protocol: 'tcp', original: { src: '10.0.0.3', dst: '10.0.0.2', sport: 40001, dport: 80 }, state: 'SYN_SENT', timeout: 120_000, mark: 0x10 },
+  { protocol: 'tcp', original: { src: '10.0.0.4', dst: '10.0.0.9', sport: 40002, dport: 443 }, state: 'ESTABLISHED', status: ['ASSURED'], timeout: 3600_000, mark: 0x107, zone: 3 },
+  { protocol: 'udp', original: { src: '10.0.1.1', dst: '10.96.0.10', sport: 5000, dport: 53 }, reply: { src: '10.244.1.5', dst: '10.0.1.1', sport: 53, dport: 5000 }, timeout: 30_000, mark: 0x100 },
+  { protocol: 'udp', original: { src: '10.0.1.2', dst: '10.96.0.10', sport: 5001, dport: 53 }, reply: { src: '10.244.1.6', dst: '10.0.1.2', sport: 53, dport: 5001 }, timeout: 30_000 },
+  { protocol: 'udp', original: { src: '10.0.2.1', dst: '10.0.2.2', sport: 7, dport: 7 }, timeout: 100_000, mark: 7 },
+  { protocol: 'udp', original: { src: 'fd00::1', dst: 'fd00::2', sport: 6000, dport: 53 }, status: ['SEEN_REPLY'], timeout: 60_000 },
+  { protocol: 'tcp', original: { src: 'fd00::5', dst: 'fd00::6', sport: 1234, dport: 443 }, state: 'ESTABLISHED', status: ['ASSURED'], timeout: 500_000, zone: 9 },
+  { protocol: 'icmp', original: { src: '10.0.0.5', dst: '10.0.0.6', type: 8, code: 0, id: 4242 }, timeout: 29_000 },
+  { protocol: 'icmpv6', original: { src: 'fd00::5', dst: 'fd00::6', type: 128, code: 0, id: 7 }, timeout: 29_000, mark: 7 },
+];
+
+/** `conntrack -I` arguments for a seed. */
+export function insertArgs(f: FlowInput): string[] {
+  const a = ['-I', '-p', String(f.protocol), '-s', f.original.src, '-d', f.original.dst];
+  if (f.original.sport !== undefined) a.push('--sport', String(f.original.sport), '--dport', String(f.original.dport));
+  if (f.original.type !== undefined) {
+    const p = f.protocol === 'icmp' ? '--icmp' : '--icmpv6';
+    a.push(`${p}-type`, String(f.original.type), `${p}-code`, String(f.original.code), `${p}-id`, String(f.original.id));
+  }
+  if (f.reply) a.push('-r', f.reply.src, '-q', f.reply.dst, '--reply-port-src', String(f.reply.sport), '--reply-port-dst', String(f.reply.dport));
+  if (f.state) a.push('--state', f.state);
+  if (f.status) a.push('-u', f.status.join(','));
+  a.push('-t', String(f.timeout! / 1000));
+  if (f.mark !== undefined) a.push('-m', String(f.mark));
+  if (f.zone !== undefined) a.push('-w', String(f.zone));
+  return a;
+}
+
+/** Each filter kind beside the same filter in conntrack(8)'s words. */
+export const FILTERS: [Filter, string[]][] = [
+  [{ protocol: 'udp' }, ['-p', 'udp']],
+  [{ family: 'inet6' }, ['-f', 'ipv6']],
+  [{ original: { src: '10.0.0.1' } }, ['-s', '10.0.0.1']],
+  [{ original: { dst: '10.96.0.10' } }, ['-d', '10.96.0.10']],
+  [{ protocol: 'tcp', original: { dport: 80 } }, ['-p', 'tcp', '--dport', '80']],
+  [{ protocol: 'udp', original: { sport: 5000 } }, ['-p', 'udp', '--sport', '5000']],
+  [{ reply: { src: '10.244.1.5' } }, ['-r', '10.244.1.5']],
+  [{ reply: { dst: '10.0.1.2' } }, ['-q', '10.0.1.2']],
+  [{ mark: 7 }, ['-m', '7']],
+  [{ mark: { value: 0x100, mask: 0xf00 } }, ['-m', '0x100/0xf00']],
+  [{ zone: 3 }, ['-w', '3']],
+  [{ status: ['ASSURED'] }, ['-u', 'ASSURED']],
+  [{ protocol: 'tcp', state: 'SYN_SENT' }, ['-p', 'tcp', '--state', 'SYN_SENT']],
+  [{ protocol: 'icmp', original: { type: 8, id: 4242 } }, ['-p', 'icmp', '--icmp-type', '8', '--icmp-id', '4242']],
+  [{ family: 'inet6', original: { src: 'fd00::5' } }, ['-f', 'ipv6', '-s', 'fd00::5']],
+  [{ protocol: 'udp', original: { dst: '10.96.0.10', dport: 53 }, reply: { src: '10.244.1.6' } }, ['-p', 'udp', '-d', '10.96.0.10', '--dport', '53', '-r', '10.244.1.6']],
+];

@@ -1,0 +1,42 @@
+// The conntrack handle's use of the shared netlink core (lib/netlink/transport.ts): requests,
+// pipelined sends and dumps on the worker's netfilter socket. Kept apart so handle.ts reads as
+// ctnetlink logic only.
+import { NETLINK_NETFILTER } from '../netlink/headers.js';
+import { dump, kernelError, send, type DumpResult } from '../netlink/transport.js';
+import type { RawWorker } from '../native.js';
+import { UnsupportedError } from '../errors.js';
+
+export interface NetfilterIo {
+  /** One request answered with data (a GET that is not a dump): the reply messages. */
+  request(op: string, req: Uint8Array): Promise<Buffer>;
+  /** Requests pipelined, one ack each: errno per request (0 acknowledged, -1 not sent). */
+  send(op: string, bytes: Uint8Array, ends: Uint32Array, tolerate?: number[]): Promise<Int32Array>;
+  /** A dump; `each` gets the reply messages as they come (restarted whole on NLM_F_DUMP_INTR). */
+  dump(op: string, req: Uint8Array, each: (chunk: Buffer) => void): Promise<void>;
+  /** Messages of the given multicast groups until `signal` aborts or the consumer stops. */
+  subscribe(op: string, groups: number[], signal?: AbortSignal): AsyncIterable<Buffer>;
+}
+
+export function netfilterIo(worker: RawWorker): NetfilterIo {
+  const one = (req: Uint8Array) => ({ bytes: req, ends: Uint32Array.of(req.length) });
+  const checked = (op: string, r: DumpResult): Buffer => {
+    const errno = r.errnos[0] ?? 0;
+    if (errno > 0) throw kernelError(op, 'conntrack', errno, { what: 'the conntrack table', ...(r.messages[0] ? { detail: r.messages[0] } : {}) });
+    return r.data;
+  };
+  return {
+    async request(op, req) {
+      return checked(op, await dump(worker, NETLINK_NETFILTER, one(req)));
+    },
+    async send(_op, bytes, ends, tolerate) {
+      return (await send(worker, NETLINK_NETFILTER, { bytes, ends }, tolerate ? { tolerate } : {})).errnos;
+    },
+    async dump(op, req, each) {
+      each(checked(op, await dump(worker, NETLINK_NETFILTER, one(req))));
+    },
+    subscribe(op) {
+      // The netlink core (lib/netlink/transport.ts) has no multicast subscription job yet.
+      throw new UnsupportedError(`${op}: needs the netlink core's multicast subscription, which this build does not have yet`, { op, subsystem: 'conntrack' });
+    },
+  };
+}
