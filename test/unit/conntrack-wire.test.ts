@@ -5,8 +5,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../../lib/errors.js';
+import { NLMSG_DONE } from '../../lib/netlink/headers.js';
 import {
-  CtWriter, Msg, NLMSG_DONE, ctMsg, dumpRequest, eventType, flushRequest, messages, parseCpuStats, parseFlow,
+  CtWriter, Msg, ctMsg, dumpRequest, eventType, flushRequest, messages, parseCpuStats, parseFlow,
   parseGlobalStats, statsRequest, writeDelete, writeDeleteOf, writeNew, type Message,
 } from '../../lib/conntrack/wire.js';
 import { checkFilter, checkFlow, flowKey, matches } from '../../lib/conntrack/validate.js';
