@@ -7,10 +7,10 @@ import { Handle, type OpenOptions } from '../handle.js';
 import { InvalidArgumentError, type NlkitError } from '../errors.js';
 import { conntrackError, describeFlow } from './errors.js';
 import type { CpuStats, EventType, Filter, Flow, FlowEvent, FlowInput } from './types.js';
-import { checkFamily, checkFilter, checkFlow, matches, type CheckedFilter } from './validate.js';
+import { checkFamily, checkFilter, checkFlow, dumpSelect, matches, type CheckedFilter } from './validate.js';
 import {
   AF_UNSPEC, CtWriter, Msg, ctMsg,
-  dumpRequest, eventType, flushRequest, messages, parseCpuStats, parseFlow, parseGlobalStats, protocolName,
+  dumpRequests, eventType, flushRequest, messages, parseCpuStats, parseFlow, parseGlobalStats, protocolName,
   statsRequest, writeDeleteOf, writeNew, type Message, type WireFlow,
 } from './wire.js';
 import { formatIPv4, formatIPv6 } from '../link/addr.js';
@@ -225,9 +225,9 @@ export class ConntrackHandle extends Handle {
     });
   }
 
-  /** Dumps the table (narrowed in the kernel by family and mark) and hands over each flow message as it arrives. */
+  /** Dumps the table, narrowed in the kernel where it can be (dumpRequests), and hands over each flow message as it arrives. */
   private dumpFlows(op: string, f: CheckedFilter, each: (b: Buffer, m: Message) => void): Promise<void> {
-    return this.#io.dump(op, dumpRequest({ family: f.family, ...(f.mark ? { mark: f.mark } : {}) }), (b) => {
+    return this.#io.dump(op, dumpRequests(dumpSelect(f)), (b) => {
       for (const m of messages(b)) if (ctMsg(m.type) === Msg.NEW) each(b, m);
     });
   }

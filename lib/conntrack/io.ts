@@ -2,7 +2,7 @@
 // pipelined sends and dumps on the worker's netfilter socket. Kept apart so handle.ts reads as
 // ctnetlink logic only.
 import { NETLINK_NETFILTER } from '../netlink/headers.js';
-import { dump, kernelError, send, type DumpResult } from '../netlink/transport.js';
+import { dump, kernelError, send, type DumpResult, type MessageBatch } from '../netlink/transport.js';
 import type { RawWorker } from '../native.js';
 import { UnsupportedError } from '../errors.js';
 
@@ -11,8 +11,8 @@ export interface NetfilterIo {
   request(op: string, req: Uint8Array): Promise<Buffer>;
   /** Requests pipelined, one ack each: errno per request (0 acknowledged, -1 not sent). */
   send(op: string, bytes: Uint8Array, ends: Uint32Array, tolerate?: number[]): Promise<Int32Array>;
-  /** A dump; `each` gets the reply messages as they come (restarted whole on NLM_F_DUMP_INTR). */
-  dump(op: string, req: Uint8Array, each: (chunk: Buffer) => void): Promise<void>;
+  /** Dumps, one after another; `each` gets the reply messages as they come (restarted whole on NLM_F_DUMP_INTR). */
+  dump(op: string, reqs: Uint8Array | MessageBatch, each: (chunk: Buffer) => void): Promise<void>;
   /** Messages of the given multicast groups until `signal` aborts or the consumer stops. */
   subscribe(op: string, groups: number[], signal?: AbortSignal): AsyncIterable<Buffer>;
 }
@@ -20,8 +20,9 @@ export interface NetfilterIo {
 export function netfilterIo(worker: RawWorker): NetfilterIo {
   const one = (req: Uint8Array) => ({ bytes: req, ends: Uint32Array.of(req.length) });
   const checked = (op: string, r: DumpResult): Buffer => {
-    const errno = r.errnos[0] ?? 0;
-    if (errno > 0) throw kernelError(op, 'conntrack', errno, { what: 'the conntrack table', ...(r.messages[0] ? { detail: r.messages[0] } : {}) });
+    r.errnos.forEach((errno, i) => {
+      if (errno > 0) throw kernelError(op, 'conntrack', errno, { what: 'the conntrack table', ...(r.messages[i] ? { detail: r.messages[i] } : {}) });
+    });
     return r.data;
   };
   return {
@@ -31,8 +32,8 @@ export function netfilterIo(worker: RawWorker): NetfilterIo {
     async send(_op, bytes, ends, tolerate) {
       return (await send(worker, NETLINK_NETFILTER, { bytes, ends }, tolerate ? { tolerate } : {})).errnos;
     },
-    async dump(op, req, each) {
-      each(checked(op, await dump(worker, NETLINK_NETFILTER, one(req))));
+    async dump(op, reqs, each) {
+      each(checked(op, await dump(worker, NETLINK_NETFILTER, reqs instanceof Uint8Array ? one(reqs) : reqs)));
     },
     subscribe(op) {
       // The netlink core (lib/netlink/transport.ts) has no multicast subscription job yet.

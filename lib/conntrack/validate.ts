@@ -6,7 +6,7 @@ import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../link/addr.js';
 import type { Filter, Flow, FlowInput, State, Status, Tuple } from './types.js';
 import {
   AF_INET, AF_INET6, AF_UNSPEC, IPPROTO, SCTP_STATES, STATUS_BITS, TCP_STATES, hasPorts, isIcmp, protocolName,
-  statusBits, type WireFlow, type WireTuple,
+  statusBits, type DumpSelect, type TupleSelect, type WireFlow, type WireTuple,
 } from './wire.js';
 
 const SUBSYSTEM = 'conntrack' as const;
@@ -165,6 +165,25 @@ export function checkFilter(op: string, input: unknown, name = 'filter'): Checke
   }
   if (f.labels !== undefined) out.labels = checkLabels(op, `${name}.labels`, f.labels);
   return out;
+}
+
+/** What of a checked filter the kernel can apply itself (see wire.ts dumpRequests); matches() still decides. */
+export function dumpSelect(f: CheckedFilter): DumpSelect {
+  const sel: DumpSelect = { family: f.family };
+  if (f.mark) sel.mark = f.mark;
+  if (f.status) sel.status = f.status;
+  if (f.proto !== undefined) sel.proto = f.proto;
+  const tuple = (t: Partial<Tuple>): TupleSelect => {
+    const out: TupleSelect = {};
+    const bytes = (a: string) => (f.family === AF_INET6 ? parseIPv6(a) : parseIPv4(a))!;
+    if (t.src !== undefined) out.src = bytes(t.src);
+    if (t.dst !== undefined) out.dst = bytes(t.dst);
+    for (const k of ['sport', 'dport', 'type', 'code', 'id'] as const) if (t[k] !== undefined) out[k] = t[k];
+    return out;
+  };
+  if (f.original) sel.original = tuple(f.original);
+  if (f.reply) sel.reply = tuple(f.reply);
+  return sel;
 }
 
 function tupleMatches(t: Tuple, want: Partial<Tuple>): boolean {

@@ -236,23 +236,118 @@ export function flushRequest(family: number): Buffer {
   return Buffer.from(w.bytes_());
 }
 
+/** Tuple fields a dump can be narrowed by in the kernel (CTA_FILTER). */
+export interface TupleSelect {
+  src?: Uint8Array;
+  dst?: Uint8Array;
+  sport?: number;
+  dport?: number;
+  type?: number;
+  code?: number;
+  id?: number;
+}
+
 /** The kernel-side part of a filter: what the dump request itself can narrow. */
 export interface DumpSelect {
   family: number;
   mark?: { value: number; mask: number };
+  /** Status bits that must all be set (CTA_STATUS + CTA_STATUS_MASK, as conntrack -L -u sends them). */
+  status?: number;
+  proto?: number;
+  original?: TupleSelect;
+  reply?: TupleSelect;
 }
 
-/** IPCTNL_MSG_CT_GET dump, narrowed in the kernel by family (nfgenmsg) and mark/mask (CTA_MARK, CTA_MARK_MASK). */
-export function dumpRequest(sel: DumpSelect): Buffer {
-  const w = new CtWriter(48);
-  w.begin(Msg.GET, NLM_F_REQUEST | NLM_F_DUMP, sel.family);
+// CTA_FILTER_FLAG() bits of the kernel's nf_internals.h: which tuple fields CTA_FILTER compares.
+const F_IP_SRC = 1 << 0, F_IP_DST = 1 << 1, F_PROTO_NUM = 1 << 3, F_SRC_PORT = 1 << 4, F_DST_PORT = 1 << 5;
+const F_ICMP_TYPE = 1 << 6, F_ICMP_CODE = 1 << 7, F_ICMP_ID = 1 << 8, F_ICMPV6_TYPE = 1 << 9, F_ICMPV6_CODE = 1 << 10, F_ICMPV6_ID = 1 << 11;
+const CTA_FILTER_ORIG_FLAGS = 1, CTA_FILTER_REPLY_FLAGS = 2;
+
+/** The CTA_FILTER flags for a tuple selection: only what the kernel compares (ports of tcp and udp, icmp fields). */
+function filterFlags(proto: number | undefined, t: TupleSelect | undefined): number {
+  let f = 0;
+  // IPv4 addresses only: the kernel's IPv6 comparison (ctnetlink_filter_match_tuple) is
+  // inverted, it drops the flows whose address equals the filter's (seen on 6.18); IPv6
+  // addresses are matched in TypeScript alone.
+  if (t?.src?.length === 4) f |= F_IP_SRC;
+  if (t?.dst?.length === 4) f |= F_IP_DST;
+  if (proto === undefined) return f;
+  f |= F_PROTO_NUM;
+  if (proto === 6 || proto === 17) {
+    if (t?.sport !== undefined) f |= F_SRC_PORT;
+    if (t?.dport !== undefined) f |= F_DST_PORT;
+  } else if (proto === 1 || proto === 58) {
+    const v6 = proto === 58;
+    if (t?.type !== undefined) f |= v6 ? F_ICMPV6_TYPE : F_ICMP_TYPE;
+    if (t?.code !== undefined) f |= v6 ? F_ICMPV6_CODE : F_ICMP_CODE;
+    if (t?.id !== undefined) f |= v6 ? F_ICMPV6_ID : F_ICMP_ID;
+  }
+  return f;
+}
+
+function writeSelectTuple(w: CtWriter, type: number, family: number, proto: number | undefined, t: TupleSelect | undefined, flags: number): void {
+  const n = w.nest(type);
+  if (flags & (F_IP_SRC | F_IP_DST)) {
+    const ip = w.nest(TUPLE_IP);
+    if (t?.src) w.bytes(family === AF_INET6 ? IP_V6_SRC : IP_V4_SRC, t.src);
+    if (t?.dst) w.bytes(family === AF_INET6 ? IP_V6_DST : IP_V4_DST, t.dst);
+    w.endNest(ip);
+  }
+  if (flags & F_PROTO_NUM) {
+    const pr = w.nest(TUPLE_PROTO);
+    w.u8(PROTO_NUM, proto!);
+    if (flags & F_SRC_PORT) w.be16(PROTO_SRC_PORT, t!.sport!);
+    if (flags & F_DST_PORT) w.be16(PROTO_DST_PORT, t!.dport!);
+    if (flags & (F_ICMP_ID | F_ICMPV6_ID)) w.be16(proto === 58 ? PROTO_ICMPV6_ID : PROTO_ICMP_ID, t!.id!);
+    if (flags & (F_ICMP_TYPE | F_ICMPV6_TYPE)) w.u8(proto === 58 ? PROTO_ICMPV6_TYPE : PROTO_ICMP_TYPE, t!.type!);
+    if (flags & (F_ICMP_CODE | F_ICMPV6_CODE)) w.u8(proto === 58 ? PROTO_ICMPV6_CODE : PROTO_ICMP_CODE, t!.code!);
+    w.endNest(pr);
+  }
+  w.endNest(n);
+}
+
+function writeDump(w: CtWriter, sel: DumpSelect, family: number): void {
+  w.begin(Msg.GET, NLM_F_REQUEST | NLM_F_DUMP, family);
   if (sel.mark) {
     w.be32(CTA.MARK, sel.mark.value);
     w.be32(CTA.MARK_MASK, sel.mark.mask);
   }
+  if (sel.status) {
+    w.be32(CTA.STATUS, sel.status);
+    w.be32(CTA.STATUS_MASK, sel.status);
+  }
+  // CTA_FILTER needs an address family (the kernel refuses it for AF_UNSPEC).
+  const of = filterFlags(sel.proto, sel.original), rf = sel.reply ? filterFlags(sel.proto, sel.reply) : 0;
+  if (family !== AF_UNSPEC && (of || rf)) {
+    if (of) writeSelectTuple(w, CTA.TUPLE_ORIG, family, sel.proto, sel.original, of);
+    if (rf) writeSelectTuple(w, CTA.TUPLE_REPLY, family, sel.proto, sel.reply, rf);
+    const n = w.nest(CTA.FILTER);
+    w.u32(CTA_FILTER_ORIG_FLAGS, of);
+    w.u32(CTA_FILTER_REPLY_FLAGS, rf);
+    w.endNest(n);
+  }
   w.end();
-  return Buffer.from(w.bytes_());
 }
+
+/**
+ * IPCTNL_MSG_CT_GET dump requests narrowed in the kernel by family (nfgenmsg), mark/mask,
+ * status and tuple fields (CTA_FILTER). A tuple selection without a family is sent as two
+ * dumps, inet and inet6, since the kernel compares tuples only within a family. What the
+ * kernel does not compare (sctp ports, zones) is left to the caller's own matching.
+ */
+export function dumpRequests(sel: DumpSelect): { bytes: Buffer; ends: Uint32Array } {
+  const w = new CtWriter(256);
+  const ends: number[] = [];
+  const tupled = filterFlags(sel.proto, sel.original) !== 0 || (sel.reply !== undefined && filterFlags(sel.proto, sel.reply) !== 0);
+  for (const family of sel.family === AF_UNSPEC && tupled ? [AF_INET, AF_INET6] : [sel.family]) {
+    writeDump(w, sel, family);
+    ends.push(w.pos);
+  }
+  return { bytes: Buffer.from(w.bytes_()), ends: Uint32Array.from(ends) };
+}
+
+/** One unfiltered (or family/mark-narrowed) dump request. */
+export const dumpRequest = (sel: DumpSelect): Buffer => dumpRequests(sel).bytes;
 
 /** IPCTNL_MSG_CT_GET_STATS_CPU (a dump, one message per CPU) or IPCTNL_MSG_CT_GET_STATS (one reply). */
 export function statsRequest(perCpu: boolean): Buffer {

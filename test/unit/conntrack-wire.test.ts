@@ -7,10 +7,11 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { NLMSG_DONE } from '../../lib/netlink/headers.js';
 import {
-  CtWriter, Msg, ctMsg, dumpRequest, eventType, flushRequest, messages, parseCpuStats, parseFlow,
+  CtWriter, Msg, ctMsg, dumpRequest, dumpRequests, eventType, flushRequest, messages, parseCpuStats, parseFlow,
   parseGlobalStats, statsRequest, writeDelete, writeDeleteOf, writeNew, type Message,
 } from '../../lib/conntrack/wire.js';
-import { checkFilter, checkFlow, flowKey, matches } from '../../lib/conntrack/validate.js';
+import { checkFilter, checkFlow, dumpSelect, flowKey, matches } from '../../lib/conntrack/validate.js';
+import { forEachAttr } from '../../lib/netlink/reader.js';
 import type { Flow } from '../../lib/conntrack/types.js';
 import { parseToolLine, straceBuffers, toolLines, toolView } from '../helpers/conntrack.js';
 
@@ -110,6 +111,30 @@ describe('conntrack requests', () => {
     assert.equal(noSeq(dumpRequest({ family: 0 })), noSeq(sent('list')[0]!));
     assert.equal(noSeq(statsRequest(true)), noSeq(sent('stats')[0]!));
     assert.equal(noSeq(statsRequest(false)), noSeq(sent('count')[0]!));
+  });
+
+  it('dumps are narrowed in the kernel as far as it compares correctly', () => {
+    const op = 'conntrack.list';
+    const reqs = (filter: unknown) => {
+      const { bytes, ends } = dumpRequests(dumpSelect(checkFilter(op, filter)));
+      assert.equal(ends.at(-1), bytes.length);
+      return messages(bytes).map((m) => {
+        const attrs: Record<number, string> = {};
+        forEachAttr(bytes, m.at + 4, m.end, (t, at, len) => { attrs[t] = bytes.subarray(at, at + len).toString('hex'); });
+        return { family: bytes[m.at]!, attrs };
+      });
+    };
+    // As `conntrack -L -m 7` and `conntrack -L -u ASSURED` send them (strace of conntrack 1.4.7): CTA_MARK + CTA_MARK_MASK, CTA_STATUS + CTA_STATUS_MASK.
+    assert.deepEqual(reqs({ mark: 7 }), [{ family: 0, attrs: { 8: '00000007', 21: 'ffffffff' } }]);
+    assert.deepEqual(reqs({ status: ['ASSURED'] }), [{ family: 0, attrs: { 3: '00000004', 26: '00000004' } }]);
+    // Tuple fields go in CTA_FILTER (flags: IP_DST 1<<1, PROTO_NUM 1<<3, DST_PORT 1<<5; reply IP_SRC 1<<0).
+    const [udp] = reqs({ protocol: 'udp', original: { dst: '10.96.0.10', dport: 53 }, reply: { src: '10.244.1.5' } });
+    assert.equal(udp!.family, 2);
+    assert.equal(udp!.attrs[25], `080001002a000000080002000${(1 | 8).toString(16)}000000`);
+    // The kernel needs a family to compare tuples: without one, an inet and an inet6 dump.
+    assert.deepEqual(reqs({ protocol: 'tcp' }).map((r) => [r.family, r.attrs[25]]), [[2, '08000100080000000800020000000000'], [10, '08000100080000000800020000000000']]);
+    // IPv6 addresses are not sent: the kernel's IPv6 tuple comparison is inverted (kernel test: filter { family: 'inet6', original: { src } }).
+    assert.equal(reqs({ family: 'inet6', original: { src: 'fd00::5' } })[0]!.attrs[25], undefined);
   });
 
   it('create is byte for byte what `conntrack -I` sends for the same flow', () => {
