@@ -9,6 +9,7 @@ import { conntrack, InvalidArgumentError } from '../../lib/index.js';
 import type { Flow } from '../../lib/conntrack/types.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 import { FILTERS, SEEDS, insertArgs, parseToolLine, toolLines, toolView } from '../helpers/conntrack.js';
+import { runTs } from '../helpers/child.js';
 
 const skip = kernelSkipReason('conntrack') ?? kernelSkipReason('nft') ?? kernelSkipReason('busybox');
 
@@ -170,6 +171,22 @@ describe('conntrack against conntrack(8)', { skip }, () => {
       ns.run('conntrack', ['-D', '-p', 'icmp']);
       await done2;
       assert.deepEqual(destroyed, ['10.0.0.5']);
+    }));
+
+  it('module-level functions work on a default handle in the caller\'s namespace, and let the process exit', () =>
+    withNetns(1, async (ns) => {
+      prepare(ns);
+      seedWithTool(ns);
+      const want = toolLines(ns.run('conntrack', ['-L', '-f', 'ipv4', '-o', 'id'])).map((l) => parseToolLine(l).id).sort();
+      const r = await runTs(new URL('../helpers/conntrack-default-child.ts', import.meta.url).pathname, [],
+        { argv0: ['ip', 'netns', 'exec', ns.name], timeoutMs: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const got = JSON.parse(r.stdout) as { ids: number[]; count: number; deleted: number; cpus: number };
+      assert.deepEqual(got.ids, want);
+      assert.equal(got.count, SEEDS.length);
+      assert.equal(got.deleted, 1);
+      assert.equal(got.cpus, toolLines(ns.run('conntrack', ['-S'])).length);
+      assert.equal(table(ns).length, SEEDS.length - 1);
     }));
 
   it('bad input of any JS type is an InvalidArgumentError naming the field, and changes nothing', () =>
