@@ -13,6 +13,7 @@
         "native/netlink/jobs.cc",
         "native/netlink/batch.cc",
         "native/netlink/register.cc",
+        "native/netlink/subscribe.cc",
         "native/common/bench.cc",
         "native/ipset/exec.cc",
         "native/ipset/send.cc",

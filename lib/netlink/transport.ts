@@ -91,6 +91,53 @@ export function dump(worker: RawWorker, protocol: NetlinkProtocol, requests: Mes
   return binding().netlinkDump(worker, protocol, requests.bytes, requests.ends, opts);
 }
 
+/** A running subscription: close() stops deliveries at once (none is made after it returns). */
+export interface Subscription {
+  close(): void;
+  readonly closed: boolean;
+}
+
+export interface SubscribeOptions {
+  /** The socket's receive buffer in bytes (default 8 MB): how many events may wait while JS is busy. */
+  rcvbuf?: number;
+  /** Aborting it closes the subscription. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Joins multicast `groups` of `protocol` in the worker's namespace (the socket is opened on the
+ * worker's thread) and calls onData with every batch of messages that arrives, until closed.
+ * `overrun`: the kernel dropped events before this batch (the socket's buffer was full);
+ * the data is whole netlink messages, to walk with reader.forEachMessage.
+ * @example
+ * const sub = await subscribe(worker, NETLINK_NETFILTER, [NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY], (data, overrun) => {
+ *   forEachMessage(data, 0, data.length, (type, at, len) => events.push(parseFlow(data, at, len)));
+ * }, { signal });
+ * // ... sub.close();
+ */
+export async function subscribe(worker: RawWorker, protocol: NetlinkProtocol, groups: number[],
+  onData: (data: Buffer, overrun: boolean) => void, opts: SubscribeOptions = {}): Promise<Subscription> {
+  const b = binding();
+  const fd = await b.netlinkSubscribe(worker, protocol, groups, opts.rcvbuf !== undefined ? { rcvbuf: opts.rcvbuf } : {});
+  let closed = false;
+  const listener = new b.NetlinkListener(fd, (data, overrun) => {
+    if (!closed) onData(data, overrun);
+  });
+  const sub: Subscription = {
+    close() {
+      if (closed) return;
+      closed = true;
+      opts.signal?.removeEventListener('abort', onAbort);
+      listener.close();
+    },
+    get closed() { return closed; },
+  };
+  const onAbort = () => sub.close();
+  if (opts.signal?.aborted) sub.close();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  return sub;
+}
+
 const codeName = (errno: number): string => Object.entries(E).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
 
 /** ERESTART (85 on Linux): not in node's os.constants on every platform. */

@@ -7,10 +7,12 @@
 //       one nfnetlink transaction in one sendmsg(): { errors: [{ index, errno, message?, offset? }], acked, firstSeq, data }
 //   netlinkDump(worker, protocol, bytes, ends, { attempts? })
 //       requests answered with data, restarted on NLM_F_DUMP_INTR: { data, sections, errnos, messages, interrupted, attempts }
+//   netlinkSubscribe(worker, protocol, groups, { rcvbuf? }) -> fd; new NetlinkListener(fd, onData): see subscribe.cc
 #include <napi.h>
 
 #include "../common/worker.h"
 #include "jobs.h"
+#include "subscribe.h"
 
 namespace nlkit {
 namespace {
@@ -98,6 +100,7 @@ void RegisterNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("netlinkSend", Napi::Function::New<Send>(env, "netlinkSend"));
   exports.Set("netlinkBatch", Napi::Function::New<Batch>(env, "netlinkBatch"));
   exports.Set("netlinkDump", Napi::Function::New<Dump>(env, "netlinkDump"));
+  RegisterSubscribe(env, exports);
 }
 
 }  // namespace nlkit
