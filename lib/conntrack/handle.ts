@@ -4,7 +4,7 @@
 // mark/mask) and matched in TypeScript for the rest, chunk by chunk as the dump arrives.
 import { constants } from 'node:os';
 import { Handle, type OpenOptions } from '../handle.js';
-import { InvalidArgumentError, type NlkitError } from '../errors.js';
+import { InvalidArgumentError, NlkitError } from '../errors.js';
 import { conntrackError, describeFlow } from './errors.js';
 import type { CpuStats, EventType, Filter, Flow, FlowEvent, FlowInput } from './types.js';
 import { checkFamily, checkFilter, checkFlow, dumpSelect, matches, type CheckedFilter } from './validate.js';
@@ -14,7 +14,7 @@ import {
   statsRequest, writeDeleteOf, writeNew, type Message, type WireFlow,
 } from './wire.js';
 import { formatIPv4, formatIPv6 } from '../link/addr.js';
-import { failureError } from '../netlink/transport.js';
+import { failureError, type Subscription } from '../netlink/transport.js';
 import { NFNLGRP_CONNTRACK_DESTROY, NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE } from '../netlink/headers.js';
 import { netfilterIo, type NetfilterIo } from './io.js';
 
@@ -200,16 +200,47 @@ export class ConntrackHandle extends Handle {
       const err = e as NlkitError;
       return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(err) }) };
     }
-    const io = this.#io, signal = opts.signal;
+    const signal = opts.signal, groups = types.map((t) => GROUP[t]);
+    return { [Symbol.asyncIterator]: () => this.eventIterator(op, types, groups, signal) };
+  }
+
+  // The subscription is queued on the worker when iteration starts (so before any later call
+  // on the handle); batches wait in `queue` until the consumer asks for them.
+  private eventIterator(op: string, types: EventType[], groups: number[], signal?: AbortSignal): AsyncIterator<FlowEvent> {
+    const queue: { data: Buffer; overrun: boolean }[] = [];
+    let pending: FlowEvent[] = [], failure: unknown, ended = false, sub: Subscription | undefined;
+    let wake: (() => void) | undefined;
+    const poke = () => { const w = wake; wake = undefined; w?.(); };
+    const ready = this.runOne(op, () => this.#io.subscribe(groups, (data, overrun) => { queue.push({ data, overrun }); poke(); }, signal))
+      .then((s) => { sub = s; if (ended) s.close(); }, (e: unknown) => { failure = e; poke(); });
+    signal?.addEventListener('abort', () => { ended = true; poke(); }, { once: true });
+    const finish = async (): Promise<IteratorResult<FlowEvent>> => {
+      ended = true;
+      await ready;
+      sub?.close();
+      return { value: undefined, done: true };
+    };
     return {
-      async *[Symbol.asyncIterator]() {
-        for await (const chunk of io.subscribe(op, types.map((t) => GROUP[t]), signal)) {
-          for (const m of messages(chunk)) {
+      next: async () => {
+        for (;;) {
+          if (pending.length) return { value: pending.shift()!, done: false };
+          if (failure) { await finish(); throw failure; }
+          if (ended || signal?.aborted) return finish();
+          const batch = queue.shift();
+          if (!batch) { await new Promise<void>((r) => { wake = r; }); continue; }
+          if (batch.overrun) {
+            failure = new NlkitError(`${op}: the kernel dropped events (ENOBUFS: the receive buffer overran); list() to resync`,
+              { op, subsystem: SUBSYSTEM, code: 'ENOBUFS' });
+            continue;
+          }
+          pending = [];
+          for (const m of messages(batch.data)) {
             const type = eventType(m);
-            if (type && types.includes(type)) yield { type, flow: parseFlow(chunk, m) };
+            if (type && types.includes(type)) pending.push({ type, flow: parseFlow(batch.data, m) });
           }
         }
       },
+      return: finish,
     };
   }
 

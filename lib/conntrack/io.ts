@@ -2,9 +2,8 @@
 // pipelined sends and dumps on the worker's netfilter socket. Kept apart so handle.ts reads as
 // ctnetlink logic only.
 import { NETLINK_NETFILTER } from '../netlink/headers.js';
-import { dump, kernelError, send, type DumpResult, type MessageBatch } from '../netlink/transport.js';
+import { dump, kernelError, send, subscribe, type DumpResult, type MessageBatch, type Subscription } from '../netlink/transport.js';
 import type { RawWorker } from '../native.js';
-import { UnsupportedError } from '../errors.js';
 
 export interface NetfilterIo {
   /** One request answered with data (a GET that is not a dump): the reply messages. */
@@ -13,8 +12,8 @@ export interface NetfilterIo {
   send(op: string, bytes: Uint8Array, ends: Uint32Array, tolerate?: number[]): Promise<Int32Array>;
   /** Dumps, one after another; `each` gets the reply messages as they come (restarted whole on NLM_F_DUMP_INTR). */
   dump(op: string, reqs: Uint8Array | MessageBatch, each: (chunk: Buffer) => void): Promise<void>;
-  /** Messages of the given multicast groups until `signal` aborts or the consumer stops. */
-  subscribe(op: string, groups: number[], signal?: AbortSignal): AsyncIterable<Buffer>;
+  /** Joins multicast groups on a socket in the worker's namespace; onData gets each batch of messages (overrun: the kernel dropped some before it). */
+  subscribe(groups: number[], onData: (data: Buffer, overrun: boolean) => void, signal?: AbortSignal): Promise<Subscription>;
 }
 
 export function netfilterIo(worker: RawWorker): NetfilterIo {
@@ -35,9 +34,8 @@ export function netfilterIo(worker: RawWorker): NetfilterIo {
     async dump(op, reqs, each) {
       each(checked(op, await dump(worker, NETLINK_NETFILTER, reqs instanceof Uint8Array ? one(reqs) : reqs)));
     },
-    subscribe(op) {
-      // The netlink core (lib/netlink/transport.ts) has no multicast subscription job yet.
-      throw new UnsupportedError(`${op}: needs the netlink core's multicast subscription, which this build does not have yet`, { op, subsystem: 'conntrack' });
+    subscribe(groups, onData, signal) {
+      return subscribe(worker, NETLINK_NETFILTER, groups, onData, signal ? { signal } : {});
     },
   };
 }
