@@ -14,6 +14,7 @@
         "native/netlink/batch.cc",
         "native/netlink/register.cc",
         "native/netlink/subscribe.cc",
+        "native/netlink/stream.cc",
         "native/common/bench.cc",
         "native/ipset/exec.cc",
         "native/ipset/send.cc",

@@ -91,6 +91,46 @@ export function dump(worker: RawWorker, protocol: NetlinkProtocol, requests: Mes
   return binding().netlinkDump(worker, protocol, requests.bytes, requests.ends, opts);
 }
 
+export interface DumpStreamResult {
+  /** errno per request (0: done). */
+  errnos: Int32Array;
+  messages: Record<number, string>;
+  /** A reply said the kernel's tables changed during the dump: what was delivered may be inconsistent. */
+  interrupted: boolean;
+  /** Chunks delivered. */
+  chunks: number;
+}
+
+/**
+ * A dump whose replies are handed to `onChunk` (whole messages, about `chunkBytes` each,
+ * default 1 MB) while it runs, so a huge table is never held at once. When onChunk falls
+ * behind, the worker thread waits. Resolves after every chunk was delivered. An interrupted
+ * dump (NLM_F_DUMP_INTR) cannot be restarted here: it is reported for the caller to decide.
+ * @example
+ * let n = 0;
+ * const r = await dumpStream(worker, NETLINK_NETFILTER, req, (data) => forEachMessage(data, 0, data.length, () => { n++; }));
+ */
+export function dumpStream(worker: RawWorker, protocol: NetlinkProtocol, requests: MessageBatch,
+  onChunk: (data: Buffer) => void, opts: { chunkBytes?: number } = {}): Promise<DumpStreamResult> {
+  return new Promise((resolve, reject) => {
+    let delivered = 0, expected = -1, failed = false;
+    let result: DumpStreamResult | undefined;
+    const settle = () => { if (result && delivered === expected) resolve(result); };
+    binding().netlinkDumpStream(worker, protocol, requests.bytes, requests.ends, (data) => {
+      delivered++;
+      if (!failed) {
+        try { onChunk(data); } catch (e) { failed = true; reject(e); }
+      }
+      settle();
+    }, opts).then((r) => {
+      // The result and the chunks travel separately: wait for the last chunk.
+      expected = r.chunks;
+      result = r;
+      if (!failed) settle();
+    }, (e: unknown) => { failed = true; reject(e); });
+  });
+}
+
 /** A running subscription: close() stops deliveries at once (none is made after it returns). */
 export interface Subscription {
   close(): void;
