@@ -4,7 +4,7 @@
 // mark/mask) and matched in TypeScript for the rest, chunk by chunk as the dump arrives.
 import { constants } from 'node:os';
 import { Handle, type OpenOptions } from '../handle.js';
-import { InvalidArgumentError, NlkitError } from '../errors.js';
+import { ConcurrentModificationError, InvalidArgumentError, NlkitError } from '../errors.js';
 import { conntrackError, describeFlow } from './errors.js';
 import type { CpuStats, EventType, Filter, Flow, FlowEvent, FlowInput } from './types.js';
 import { checkFamily, checkFilter, checkFlow, dumpSelect, matches, type CheckedFilter } from './validate.js';
@@ -21,6 +21,10 @@ import { netfilterIo, type NetfilterIo } from './io.js';
 const E = constants.errno;
 const SUBSYSTEM = 'conntrack' as const;
 const EVENT_TYPES: readonly EventType[] = ['new', 'update', 'destroy'];
+/** Passes of a streamed count or delete before a table that keeps changing is an error. */
+const DUMP_ATTEMPTS = 5;
+const interruptedError = (op: string, what: string) =>
+  new ConcurrentModificationError(`${op}: ${what} (NLM_F_DUMP_INTR)`, { op, subsystem: SUBSYSTEM, code: 'EINTR' });
 const GROUP: Record<EventType, number> = {
   new: NFNLGRP_CONNTRACK_NEW, update: NFNLGRP_CONNTRACK_UPDATE, destroy: NFNLGRP_CONNTRACK_DESTROY,
 };
@@ -85,9 +89,13 @@ export class ConntrackHandle extends Handle {
         for (const m of messages(data)) if (ctMsg(m.type) === Msg.GET_STATS) return parseGlobalStats(data, m).entries;
         return 0;
       }
-      let n = 0;
-      await this.dumpFlows(op, f, (b, m) => { if (matches(parseFlow(b, m), f)) n++; });
-      return n;
+      // Counted chunk by chunk as the dump arrives; a count the table changed under is taken again.
+      for (let attempt = 1; ; attempt++) {
+        let n = 0;
+        const { interrupted } = await this.streamFlows(op, f, (b, m) => { if (matches(parseFlow(b, m), f)) n++; });
+        if (!interrupted) return n;
+        if (attempt === DUMP_ATTEMPTS) throw interruptedError(op, `the table kept changing during ${attempt} counts`);
+      }
     });
   }
 
@@ -108,21 +116,31 @@ export class ConntrackHandle extends Handle {
       f = checkFilter(op, filter);
     } catch (e) { return this.fail(op, e); }
     return this.run(op, async () => {
-      const w = new CtWriter(4096);
-      const ends: number[] = [];
-      await this.dumpFlows(op, f, (b, m) => {
-        if (matches(parseFlow(b, m), f) && writeDeleteOf(w, b, m)) ends.push(w.pos);
-      });
-      if (ends.length === 0) return 0;
-      const errnos = await this.#io.send(op, w.bytes_(), Uint32Array.from(ends), [E.ENOENT]);
-      let deleted = 0, refused = -1;
-      errnos.forEach((e, i) => { if (e === 0) deleted++; else if (e !== E.ENOENT && refused < 0) refused = i; });
-      if (refused >= 0) {
-        const err = conntrackError(op, errnos[refused]!, `deleting flow ${refused + 1} of ${ends.length}`);
-        err.message += ` (${deleted} deleted)`;
-        throw Object.assign(err, { deleted });
+      // A pass is one dump, streamed (deletes are written from each chunk's entries as it comes,
+      // no Flow kept), then one pipelined batch of the deletes. A dump the table changed under
+      // may have missed entries: another pass deletes those (the ones already gone are ENOENT).
+      let deleted = 0;
+      for (let attempt = 1; ; attempt++) {
+        const w = new CtWriter(4096);
+        const ends: number[] = [];
+        const { interrupted } = await this.streamFlows(op, f, (b, m) => {
+          if (matches(parseFlow(b, m), f) && writeDeleteOf(w, b, m)) ends.push(w.pos);
+        });
+        if (ends.length) {
+          const errnos = await this.#io.send(op, w.bytes_(), Uint32Array.from(ends), [E.ENOENT]);
+          let refused = -1;
+          errnos.forEach((e, i) => { if (e === 0) deleted++; else if (e !== E.ENOENT && refused < 0) refused = i; });
+          if (refused >= 0) {
+            const err = conntrackError(op, errnos[refused]!, `deleting flow ${refused + 1} of ${ends.length}`);
+            err.message += ` (${deleted} deleted)`;
+            throw Object.assign(err, { deleted });
+          }
+        }
+        if (!interrupted) return deleted;
+        if (attempt === DUMP_ATTEMPTS) {
+          throw Object.assign(interruptedError(op, `the table kept changing during ${attempt} passes (${deleted} deleted)`), { deleted });
+        }
       }
-      return deleted;
     });
   }
 
@@ -259,6 +277,14 @@ export class ConntrackHandle extends Handle {
   /** Dumps the table, narrowed in the kernel where it can be (dumpRequests), and hands over each flow message as it arrives. */
   private dumpFlows(op: string, f: CheckedFilter, each: (b: Buffer, m: Message) => void): Promise<void> {
     return this.#io.dump(op, dumpRequests(dumpSelect(f)), (b) => {
+      for (const m of messages(b)) if (ctMsg(m.type) === Msg.NEW) each(b, m);
+    });
+  }
+
+  /** Like dumpFlows, chunk by chunk while the dump runs; says whether the table changed meanwhile. */
+  private streamFlows(op: string, f: CheckedFilter, each: (b: Buffer, m: Message) => void): Promise<{ interrupted: boolean }> {
+    const { bytes, ends } = dumpRequests(dumpSelect(f));
+    return this.#io.dumpStream(op, { bytes, ends }, (b) => {
       for (const m of messages(b)) if (ctMsg(m.type) === Msg.NEW) each(b, m);
     });
   }

@@ -2,7 +2,7 @@
 // pipelined sends and dumps on the worker's netfilter socket. Kept apart so handle.ts reads as
 // ctnetlink logic only.
 import { NETLINK_NETFILTER } from '../netlink/headers.js';
-import { dump, kernelError, send, subscribe, type DumpResult, type MessageBatch, type Subscription } from '../netlink/transport.js';
+import { dump, dumpStream, kernelError, send, subscribe, type DumpResult, type MessageBatch, type Subscription } from '../netlink/transport.js';
 import type { RawWorker } from '../native.js';
 
 export interface NetfilterIo {
@@ -12,6 +12,12 @@ export interface NetfilterIo {
   send(op: string, bytes: Uint8Array, ends: Uint32Array, tolerate?: number[]): Promise<Int32Array>;
   /** Dumps, one after another; `each` gets the reply messages as they come (restarted whole on NLM_F_DUMP_INTR). */
   dump(op: string, reqs: Uint8Array | MessageBatch, each: (chunk: Buffer) => void): Promise<void>;
+  /**
+   * Dumps whose replies reach `each` in chunks while they run, so a large table is never held
+   * at once. Resolves whether the kernel's table changed meanwhile (NLM_F_DUMP_INTR: not
+   * retried here, the chunks are delivered already).
+   */
+  dumpStream(op: string, reqs: MessageBatch, each: (chunk: Buffer) => void): Promise<{ interrupted: boolean }>;
   /** Joins multicast groups on a socket in the worker's namespace; onData gets each batch of messages (overrun: the kernel dropped some before it). */
   subscribe(groups: number[], onData: (data: Buffer, overrun: boolean) => void, signal?: AbortSignal): Promise<Subscription>;
 }
@@ -33,6 +39,13 @@ export function netfilterIo(worker: RawWorker): NetfilterIo {
     },
     async dump(op, reqs, each) {
       each(checked(op, await dump(worker, NETLINK_NETFILTER, reqs instanceof Uint8Array ? one(reqs) : reqs)));
+    },
+    async dumpStream(op, reqs, each) {
+      const r = await dumpStream(worker, NETLINK_NETFILTER, reqs, each);
+      r.errnos.forEach((errno, i) => {
+        if (errno > 0) throw kernelError(op, 'conntrack', errno, { what: 'the conntrack table', ...(r.messages[i] ? { detail: r.messages[i] } : {}) });
+      });
+      return { interrupted: r.interrupted };
     },
     subscribe(groups, onData, signal) {
       return subscribe(worker, NETLINK_NETFILTER, groups, onData, signal ? { signal } : {});
