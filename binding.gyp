@@ -14,6 +14,8 @@
         "native/netlink/jobs.cc",
         "native/netlink/batch.cc",
         "native/netlink/register.cc",
+        "native/netlink/subscribe.cc",
+        "native/netlink/stream.cc",
         "native/common/bench.cc",
         "native/ipset/exec.cc",
         "native/ipset/send.cc",

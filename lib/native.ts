@@ -200,6 +200,15 @@ export interface Binding {
     opts?: { chunk?: number; stopOnRefusal?: boolean; tolerate?: number[]; echo?: boolean }): Promise<NetlinkSendResult>;
   netlinkBatch(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array): Promise<NetlinkBatchResult>;
   netlinkDump(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array, opts?: { attempts?: number }): Promise<NetlinkDumpResult>;
+  /** netlinkDump whose replies reach onChunk while it runs; resolves after the last chunk was queued (`chunks` of them). */
+  netlinkDumpStream(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array,
+    onChunk: (data: Buffer, index: number) => void, opts?: { chunkBytes?: number }): Promise<{
+    chunks: number; errnos: Int32Array; messages: Record<number, string>; interrupted: boolean;
+  }>;
+  /** Opens a socket joined to multicast `groups` on the worker's thread (its namespace); resolves its fd for NetlinkListener. */
+  netlinkSubscribe(worker: RawWorker, protocol: number, groups: number[], opts?: { rcvbuf?: number }): Promise<number>;
+  /** Reads the fd on a thread of its own; onData gets every batch of datagrams (overrun: events were lost before it). Owns the fd. */
+  NetlinkListener: new (fd: number, onData: (data: Buffer, overrun: boolean) => void) => { close(): void };
   /** Boundary-cost probes for bench/napi.ts: no kernel work. The batch probes resolve the bytes they walked. */
   benchNoop(): void;
   benchAsync(worker: RawWorker): Promise<void>;

@@ -91,6 +91,93 @@ export function dump(worker: RawWorker, protocol: NetlinkProtocol, requests: Mes
   return binding().netlinkDump(worker, protocol, requests.bytes, requests.ends, opts);
 }
 
+export interface DumpStreamResult {
+  /** errno per request (0: done). */
+  errnos: Int32Array;
+  messages: Record<number, string>;
+  /** A reply said the kernel's tables changed during the dump: what was delivered may be inconsistent. */
+  interrupted: boolean;
+  /** Chunks delivered. */
+  chunks: number;
+}
+
+/**
+ * A dump whose replies are handed to `onChunk` (whole messages, about `chunkBytes` each,
+ * default 1 MB) while it runs, so a huge table is never held at once. When onChunk falls
+ * behind, the worker thread waits. Resolves after every chunk was delivered. An interrupted
+ * dump (NLM_F_DUMP_INTR) cannot be restarted here: it is reported for the caller to decide.
+ * @example
+ * let n = 0;
+ * const r = await dumpStream(worker, NETLINK_NETFILTER, req, (data) => forEachMessage(data, 0, data.length, () => { n++; }));
+ */
+export function dumpStream(worker: RawWorker, protocol: NetlinkProtocol, requests: MessageBatch,
+  onChunk: (data: Buffer) => void, opts: { chunkBytes?: number } = {}): Promise<DumpStreamResult> {
+  return new Promise((resolve, reject) => {
+    let delivered = 0, expected = -1, failed = false;
+    let result: DumpStreamResult | undefined;
+    const settle = () => { if (result && delivered === expected) resolve(result); };
+    binding().netlinkDumpStream(worker, protocol, requests.bytes, requests.ends, (data) => {
+      delivered++;
+      if (!failed) {
+        try { onChunk(data); } catch (e) { failed = true; reject(e); }
+      }
+      settle();
+    }, opts).then((r) => {
+      // The result and the chunks travel separately: wait for the last chunk.
+      expected = r.chunks;
+      result = r;
+      if (!failed) settle();
+    }, (e: unknown) => { failed = true; reject(e); });
+  });
+}
+
+/** A running subscription: close() stops deliveries at once (none is made after it returns). */
+export interface Subscription {
+  close(): void;
+  readonly closed: boolean;
+}
+
+export interface SubscribeOptions {
+  /** The socket's receive buffer in bytes (default 8 MB): how many events may wait while JS is busy. */
+  rcvbuf?: number;
+  /** Aborting it closes the subscription. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Joins multicast `groups` of `protocol` in the worker's namespace (the socket is opened on the
+ * worker's thread) and calls onData with every batch of messages that arrives, until closed.
+ * `overrun`: the kernel dropped events before this batch (the socket's buffer was full);
+ * the data is whole netlink messages, to walk with reader.forEachMessage.
+ * @example
+ * const sub = await subscribe(worker, NETLINK_NETFILTER, [NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY], (data, overrun) => {
+ *   forEachMessage(data, 0, data.length, (type, at, len) => events.push(parseFlow(data, at, len)));
+ * }, { signal });
+ * // ... sub.close();
+ */
+export async function subscribe(worker: RawWorker, protocol: NetlinkProtocol, groups: number[],
+  onData: (data: Buffer, overrun: boolean) => void, opts: SubscribeOptions = {}): Promise<Subscription> {
+  const b = binding();
+  const fd = await b.netlinkSubscribe(worker, protocol, groups, opts.rcvbuf !== undefined ? { rcvbuf: opts.rcvbuf } : {});
+  let closed = false;
+  const listener = new b.NetlinkListener(fd, (data, overrun) => {
+    if (!closed) onData(data, overrun);
+  });
+  const sub: Subscription = {
+    close() {
+      if (closed) return;
+      closed = true;
+      opts.signal?.removeEventListener('abort', onAbort);
+      listener.close();
+    },
+    get closed() { return closed; },
+  };
+  const onAbort = () => sub.close();
+  if (opts.signal?.aborted) sub.close();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  return sub;
+}
+
 const codeName = (errno: number): string => Object.entries(E).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
 
 /** ERESTART (85 on Linux): not in node's os.constants on every platform. */

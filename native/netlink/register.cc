@@ -7,12 +7,19 @@
 //       one nfnetlink transaction in one sendmsg(): { errors: [{ index, errno, message?, offset? }], acked, firstSeq, data }
 //   netlinkDump(worker, protocol, bytes, ends, { attempts? })
 //       requests answered with data, restarted on NLM_F_DUMP_INTR: { data, sections, errnos, messages, interrupted, attempts }
+//   netlinkDumpStream(worker, protocol, bytes, ends, onChunk, { chunkBytes? })
+//       the same, replies handed to JS in chunks while the dump runs: see stream.cc
+//   netlinkSubscribe(worker, protocol, groups, { rcvbuf? }) -> fd; new NetlinkListener(fd, onData): see subscribe.cc
 #include <napi.h>
 
 #include "../common/worker.h"
 #include "jobs.h"
+#include "subscribe.h"
 
 namespace nlkit {
+
+Napi::Value NetlinkDumpStream(const Napi::CallbackInfo& info);  // stream.cc
+
 namespace {
 
 class ProtocolSendJob : public NetlinkSendJob {
@@ -98,6 +105,8 @@ void RegisterNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("netlinkSend", Napi::Function::New<Send>(env, "netlinkSend"));
   exports.Set("netlinkBatch", Napi::Function::New<Batch>(env, "netlinkBatch"));
   exports.Set("netlinkDump", Napi::Function::New<Dump>(env, "netlinkDump"));
+  exports.Set("netlinkDumpStream", Napi::Function::New<NetlinkDumpStream>(env, "netlinkDumpStream"));
+  RegisterSubscribe(env, exports);
 }
 
 }  // namespace nlkit

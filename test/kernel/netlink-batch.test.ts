@@ -13,7 +13,7 @@ import {
   nfnlType, writeNfgenmsg, writeNlmsghdr,
 } from '../../lib/netlink/headers.js';
 import { attrIndex, be32, forEachMessage, str } from '../../lib/netlink/reader.js';
-import { ERESTART, batch, batchError, dump, type MessageBatch } from '../../lib/netlink/transport.js';
+import { ERESTART, batch, batchError, dump, dumpStream, type MessageBatch } from '../../lib/netlink/transport.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 
 const skip = kernelSkipReason('nft');
@@ -130,7 +130,7 @@ describe('netlink atomic batch (nf_tables)', { skip }, () => {
     });
   });
 
-  it('sends a batch larger than the default socket buffers in one sendmsg and dumps it back', async () => {
+  it('sends a batch larger than the default socket buffers in one sendmsg and dumps it back, whole and in chunks', async () => {
     await withNetns(1, async (ns) => {
       await withWorker(ns, async (w) => {
         // 32k chains with long names, without acks: ~9 MB, more than the 8 MB a socket's send
@@ -156,6 +156,22 @@ describe('netlink atomic batch (nf_tables)', { skip }, () => {
         assert.equal(names.size, n);
         assert.equal(listed, n);
         assert.ok(d.attempts >= 1);
+        // The same dump in 256 KB chunks: the same messages, in as many pieces.
+        const pieces: Buffer[] = [];
+        const s = await dumpStream(w, NETLINK_NETFILTER, new NftMessages().dumpChains().batch, (data) => { pieces.push(data); },
+          { chunkBytes: 256 << 10 });
+        assert.equal(s.errnos[0], 0);
+        assert.equal(s.chunks, pieces.length);
+        assert.ok(pieces.length > 10, `${pieces.length} chunks`);
+        const streamed = new Set<string>();
+        for (const p of pieces) {
+          forEachMessage(p, 0, p.length, (type, m, l) => {
+            if (type !== nfnlType(NFNL_SUBSYS_NFTABLES, Msg.NewChain)) return;
+            attrIndex(p, m + NLMSG_HDRLEN + NFGENMSG_LEN, m + l, 3, at, len);
+            streamed.add(str(p, at[NFTA_CHAIN_NAME]!, len[NFTA_CHAIN_NAME]!));
+          });
+        }
+        assert.deepEqual(streamed, names);
       });
     });
   });
