@@ -3,7 +3,7 @@
 // and the stack of the caller's call site (captured before the work was queued).
 import { constants } from 'node:os';
 
-export type Subsystem = 'ipset' | 'ipvs' | 'iptables' | 'link' | 'netns' | 'nlkit';
+export type Subsystem = 'ipset' | 'ipvs' | 'iptables' | 'nft' | 'link' | 'netns' | 'nlkit';
 
 export interface NlkitErrorOptions {
   code?: string;
@@ -12,6 +12,8 @@ export interface NlkitErrorOptions {
   subsystem?: Subsystem;
   /** The kernel's extended ack or the library's own words, unchanged. */
   detail?: string;
+  /** Position of the failing command in a batch of commands (nft.apply). */
+  index?: number;
   cause?: unknown;
 }
 
@@ -30,6 +32,8 @@ export class NlkitError extends Error {
   op: string;
   subsystem: Subsystem;
   detail?: string;
+  /** Position of the failing command in a batch of commands (nft.apply). */
+  declare index?: number;
 
   constructor(message: string, opts: NlkitErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -39,6 +43,7 @@ export class NlkitError extends Error {
     this.op = opts.op ?? '';
     this.subsystem = opts.subsystem ?? 'nlkit';
     if (opts.detail !== undefined) this.detail = opts.detail;
+    if (opts.index !== undefined) this.index = opts.index;
   }
 
   protected defaultCode(): string {
