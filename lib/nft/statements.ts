@@ -39,14 +39,16 @@ export function formatValue(t: ValueType, b: Buffer): string | number {
   return b.readUInt32LE(0);
 }
 
-/** Sorts elements as nft lists them: by value, per component, in each type's byte order. */
+/**
+ * Orders elements as nft lists them (list_expr_sort): as numbers read in the key's byte order.
+ * Big-endian types compare byte for byte; host-order types and concatenations (byte order
+ * "invalid", read as host order) compare from the last byte back.
+ */
 export function compareKeys(types: DataType[], a: Buffer, b: Buffer): number {
-  let p = 0;
-  for (const t of types) {
-    const x = a.subarray(p, p + t.len), y = b.subarray(p, p + t.len);
-    const c = t.byteorder === 1 ? Buffer.compare(Buffer.from(x).reverse(), Buffer.from(y).reverse()) : Buffer.compare(x, y);
-    if (c !== 0) return c;
-    p += types.length > 1 ? (t.len + 3) & ~3 : t.len;
+  if (types.length === 1 && types[0]!.byteorder === 2) return Buffer.compare(a, b);
+  for (let i = Math.max(a.length, b.length) - 1; i >= 0; i--) {
+    const x = a[i] ?? 0, y = b[i] ?? 0;
+    if (x !== y) return x - y;
   }
   return 0;
 }
