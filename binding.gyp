@@ -8,8 +8,11 @@
       "sources": [
         "native/addon.cc",
         "native/common/worker.cc",
-        "native/common/netlink.cc",
-        "native/common/netlink_jobs.cc",
+        "native/netlink/wire.cc",
+        "native/netlink/socket.cc",
+        "native/netlink/jobs.cc",
+        "native/netlink/batch.cc",
+        "native/netlink/register.cc",
         "native/common/bench.cc",
         "native/ipset/exec.cc",
         "native/ipset/send.cc",

@@ -3,7 +3,7 @@
 // and the stack of the caller's call site (captured before the work was queued).
 import { constants } from 'node:os';
 
-export type Subsystem = 'ipset' | 'ipvs' | 'iptables' | 'nft' | 'link' | 'netns' | 'nlkit';
+export type Subsystem = 'ipset' | 'ipvs' | 'iptables' | 'nft' | 'conntrack' | 'link' | 'netns' | 'nlkit';
 
 export interface NlkitErrorOptions {
   code?: string;
@@ -12,8 +12,10 @@ export interface NlkitErrorOptions {
   subsystem?: Subsystem;
   /** The kernel's extended ack or the library's own words, unchanged. */
   detail?: string;
-  /** Position of the failing command in a batch of commands (nft.apply). */
+  /** Position of the failing message or command in a batch (0-based). */
   index?: number;
+  /** The kernel's extended-ack offset: byte offset, in the failing message, of the attribute at fault. */
+  offset?: number;
   cause?: unknown;
 }
 
@@ -32,8 +34,10 @@ export class NlkitError extends Error {
   op: string;
   subsystem: Subsystem;
   detail?: string;
-  /** Position of the failing command in a batch of commands (nft.apply). */
-  declare index?: number;
+  /** Position of the failing message or command in a batch (0-based), when a batch failed. */
+  index?: number;
+  /** The kernel's extended-ack offset of the attribute at fault in that message. */
+  offset?: number;
 
   constructor(message: string, opts: NlkitErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -44,6 +48,7 @@ export class NlkitError extends Error {
     this.subsystem = opts.subsystem ?? 'nlkit';
     if (opts.detail !== undefined) this.detail = opts.detail;
     if (opts.index !== undefined) this.index = opts.index;
+    if (opts.offset !== undefined) this.offset = opts.offset;
   }
 
   protected defaultCode(): string {

@@ -32,10 +32,48 @@ export interface SendResult {
   lineno: number;
 }
 
-/** IPVS: per-request errno (0: acknowledged) and the kernel's extended-ack text by request index. */
-export interface IpvsSendResult {
+/** Per-request errno (0: acknowledged, -1: not sent) and the kernel's extended-ack text by request index. */
+export interface NetlinkSendResult {
   errnos: Int32Array;
   messages: Record<number, string>;
+  /** With `echo`: the whole error reply by request index. */
+  replies?: Record<number, Buffer>;
+}
+
+/** One message of an nfnetlink batch the kernel refused. */
+export interface BatchRefusal {
+  /** Index in the caller's messages; -1: the batch itself (BATCH_BEGIN, e.g. a stale generation). */
+  index: number;
+  errno: number;
+  /** NLMSGERR_ATTR_MSG: the kernel's own words. */
+  message?: string;
+  /** NLMSGERR_ATTR_OFFS: byte offset of the attribute at fault within that message. */
+  offset?: number;
+}
+
+/** What the kernel answered an nfnetlink batch (native/netlink/batch.cc). */
+export interface NetlinkBatchResult {
+  /** Every refusal, in the kernel's order. Empty: the whole batch was committed. */
+  errors: BatchRefusal[];
+  /** Acknowledgements received (messages built with NLM_F_ACK). */
+  acked: number;
+  /** Replies other than acks (NLM_F_ECHO notifications), in order. */
+  data: Buffer;
+  /** Sequence number of the batch's first message (BATCH_BEGIN). */
+  firstSeq: number;
+}
+
+/** Replies to requests answered with data: request i's end at sections[i], its errno at errnos[i]. */
+export interface NetlinkDumpResult {
+  data: Buffer;
+  sections: Uint32Array;
+  errnos: Int32Array;
+  /** The kernel's extended-ack text by request index. */
+  messages: Record<number, string>;
+  /** Always false on success: an interrupted run is restarted. */
+  interrupted: boolean;
+  /** Runs it took. */
+  attempts: number;
 }
 
 /** IPVS replies: every reply message in `data`; request i's end at sections[i], its errno at errnos[i]. */
@@ -115,14 +153,8 @@ export interface LinkBatchOptions {
   tolerate?: number[];
 }
 
-/** link: per-request errno (0: acknowledged, -1: not sent) and the kernel's extended-ack text by request index. */
-export interface LinkSendResult {
-  errnos: Int32Array;
-  messages: Record<number, string>;
-}
-
 /** link replies: every reply message in `data`; request i's end at sections[i], its errno at errnos[i]. */
-export interface LinkQueryResult extends LinkSendResult {
+export interface LinkQueryResult extends NetlinkSendResult {
   data: Buffer;
   sections: Uint32Array;
   /** A reply carried NLM_F_DUMP_INTR: the kernel's tables changed during the dump. */
@@ -150,10 +182,15 @@ export interface Binding {
   }>;
   ipsetExec(worker: RawWorker, text: string, exist: boolean): Promise<IpsetExecResult>;
   ipsetSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<SendResult>;
-  ipvsSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<IpvsSendResult>;
+  ipvsSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<NetlinkSendResult>;
   ipvsQuery(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, followDests: boolean): Promise<IpvsQueryResult>;
-  linkSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, opts?: LinkBatchOptions): Promise<LinkSendResult>;
+  linkSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, opts?: LinkBatchOptions): Promise<NetlinkSendResult>;
   linkQuery(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, opts?: LinkBatchOptions): Promise<LinkQueryResult>;
+  /** lib/netlink/transport.ts: the generic job kinds of native/netlink; protocol 0 route, 12 netfilter, 16 generic. */
+  netlinkSend(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array,
+    opts?: { chunk?: number; stopOnRefusal?: boolean; tolerate?: number[]; echo?: boolean }): Promise<NetlinkSendResult>;
+  netlinkBatch(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array): Promise<NetlinkBatchResult>;
+  netlinkDump(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array, opts?: { attempts?: number }): Promise<NetlinkDumpResult>;
   /** Boundary-cost probes for bench/napi.ts: no kernel work. The batch probes resolve the bytes they walked. */
   benchNoop(): void;
   benchAsync(worker: RawWorker): Promise<void>;

@@ -19,10 +19,12 @@ Napi::Value BenchNoop(const Napi::CallbackInfo& info);
 Napi::Value BenchAsync(const Napi::CallbackInfo& info);
 Napi::Value BenchStrings(const Napi::CallbackInfo& info);
 Napi::Value BenchBuffer(const Napi::CallbackInfo& info);
+void RegisterNetlink(Napi::Env env, Napi::Object exports);
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Worker", nlkit::Worker::Init(env));
+  nlkit::RegisterNetlink(env, exports);
   exports.Set("ipsetExec", Napi::Function::New<nlkit::IpsetExec>(env, "ipsetExec"));
   exports.Set("ipsetSend", Napi::Function::New<nlkit::IpsetSend>(env, "ipsetSend"));
   exports.Set("ipvsSend", Napi::Function::New<nlkit::IpvsSend>(env, "ipvsSend"));

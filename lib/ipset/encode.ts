@@ -12,13 +12,15 @@
 // del, libipset then appends IPSET_ATTR_LINENO to the DATA nest (adtBatch does too).
 // test/fixtures/ipset/wire/captured.tsv holds what libipset really sent, for the unit test.
 import { InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
+import { putBe16 as writeBe16, putBe32 as writeBe32, putNestedBe32, putU8 as writeU8 } from '../netlink/attr-writer.js';
+import { NLA_F_NESTED, NLA_F_NET_BYTEORDER } from '../netlink/headers.js';
 import * as grammar from './grammar.js';
 import type { ElementRules, TypeSpec } from './grammar.js';
 import { EXT_NAMES, EXT_OPTIONS, checkRestore, type KnownSet, type RestoreOptions, type RestorePlan, type RestoreSink } from './restore-text.js';
 import { formatEntry } from './syntax.js';
 import type { Entry, Family, SetType } from './types.js';
 import {
-  Adt, Attr, Cmd, FLAG_BEFORE, FLAG_IFACE_WILDCARD, FLAG_NOMATCH, FLAG_PHYSDEV, MAX_MESSAGE, NlWriter, adtBatch, cmdFlags, type Batch,
+  Adt, Attr, Cmd, IPADDR_IPV4, FLAG_BEFORE, FLAG_IFACE_WILDCARD, FLAG_NOMATCH, FLAG_PHYSDEV, MAX_MESSAGE, NlWriter, adtBatch, cmdFlags, type Batch,
 } from './wire.js';
 
 // Local names: module bindings can cost a getter call each under some loaders (tsx).
@@ -39,48 +41,13 @@ const A_IP2_TO: number = Adt.Ip2To, A_IFACE: number = Adt.Iface, A_BYTES: number
 const A_COMMENT: number = Adt.Comment, A_SKBMARK: number = Adt.SkbMark, A_SKBPRIO: number = Adt.SkbPrio;
 const A_SKBQUEUE: number = Adt.SkbQueue, A_LINENO: number = Adt.Lineno, A_DATA: number = Attr.Data;
 const F_BEFORE = FLAG_BEFORE, F_PHYSDEV = FLAG_PHYSDEV, F_NOMATCH = FLAG_NOMATCH, MAX_MSG = MAX_MESSAGE;
-const NESTED = 0x8000, NET_BYTEORDER = 0x4000;
+const NESTED = NLA_F_NESTED, NET_BYTEORDER = NLA_F_NET_BYTEORDER;
 
-/** w.u8(), by hand (the Buffer methods check their arguments on every call). */
-function putU8(w: NlWriter, type: number, v: number): void {
-  if (w.pos + 8 > w.buf.length) w.ensure(8);
-  const b = w.buf;
-  const p = w.pos;
-  b[p] = 5; b[p + 1] = 0; b[p + 2] = type; b[p + 3] = 0;
-  b[p + 4] = v; b[p + 5] = 0; b[p + 6] = 0; b[p + 7] = 0;
-  w.pos = p + 8;
-}
-
-/** w.be16(), by hand. */
-function putBe16(w: NlWriter, type: number, v: number): void {
-  if (w.pos + 8 > w.buf.length) w.ensure(8);
-  const b = w.buf;
-  const p = w.pos;
-  b[p] = 6; b[p + 1] = 0; b[p + 2] = type; b[p + 3] = NET_BYTEORDER >> 8;
-  b[p + 4] = v >>> 8; b[p + 5] = v; b[p + 6] = 0; b[p + 7] = 0;
-  w.pos = p + 8;
-}
-
-/** w.be32(), by hand. */
-function putBe32(w: NlWriter, type: number, v: number): void {
-  if (w.pos + 8 > w.buf.length) w.ensure(8);
-  const b = w.buf;
-  const p = w.pos;
-  b[p] = 8; b[p + 1] = 0; b[p + 2] = type; b[p + 3] = NET_BYTEORDER >> 8;
-  b[p + 4] = v >>> 24; b[p + 5] = v >>> 16; b[p + 6] = v >>> 8; b[p + 7] = v;
-  w.pos = p + 8;
-}
-
-/** w.ipv4(), by hand: IPSET_ATTR_IP-like nest { IPADDR_IPV4 | NET_BYTEORDER: addr }. */
-function putIpv4(w: NlWriter, type: number, addr: number): void {
-  if (w.pos + 12 > w.buf.length) w.ensure(12);
-  const b = w.buf;
-  const p = w.pos;
-  b[p] = 12; b[p + 1] = 0; b[p + 2] = type; b[p + 3] = NESTED >> 8;
-  b[p + 4] = 8; b[p + 5] = 0; b[p + 6] = 1; b[p + 7] = NET_BYTEORDER >> 8;
-  b[p + 8] = addr >>> 24; b[p + 9] = addr >>> 16; b[p + 10] = addr >>> 8; b[p + 11] = addr;
-  w.pos = p + 12;
-}
+const putU8 = writeU8;
+/** NET_BYTEORDER values: the kernel refuses them without the flag (ip_set_attr_netorder). */
+const putBe16 = (w: NlWriter, type: number, v: number): void => writeBe16(w, type | NET_BYTEORDER, v);
+const putBe32 = (w: NlWriter, type: number, v: number): void => writeBe32(w, type | NET_BYTEORDER, v);
+const putIpv4 = (w: NlWriter, type: number, addr: number): void => putNestedBe32(w, type, IPADDR_IPV4, addr);
 
 export interface EncodeOptions {
   /** The command the entry is for: add (default), del or test (what libipset allows differs). */

@@ -1,11 +1,11 @@
 // ipset's netlink protocol (nfnetlink subsystem IPSET, protocol 7), written by TypeScript:
 // the native side only sends the bytes and collects acknowledgements.
-import { AttrWriter, NLA_F_NESTED } from '../netlink/attr-writer.js';
+import { AttrWriter, putNestedBe32 } from '../netlink/attr-writer.js';
+import {
+  NFNL_SUBSYS_IPSET, NLA_F_NESTED, NLA_F_NET_BYTEORDER, NLM_F_ACK, NLM_F_EXCL, NLM_F_REQUEST,
+} from '../netlink/headers.js';
 
 export const IPSET_PROTOCOL = 7;
-const NFNL_SUBSYS_IPSET = 6;
-const NLM_F_REQUEST = 0x1, NLM_F_ACK = 0x4, NLM_F_EXCL = 0x200;
-export const NLA_F_NET_BYTEORDER = 0x4000;
 const AF_INET = 2;
 
 export const enum Cmd { Protocol = 1, Create = 2, Destroy = 3, Flush = 4, Rename = 5, Swap = 6, Add = 9, Del = 10, Test = 11 }
@@ -49,13 +49,7 @@ export class NlWriter extends AttrWriter {
 
   /** An address nest: IPSET_ATTR_IP { IPADDR_IPV4 } with the address as a 32-bit number. */
   ipv4(type: number, addr: number): void {
-    this.ensure(12);
-    this.buf.writeUInt16LE(12, this.pos);
-    this.buf.writeUInt16LE(type | NLA_F_NESTED, this.pos + 2);
-    this.buf.writeUInt16LE(8, this.pos + 4);
-    this.buf.writeUInt16LE(IPADDR_IPV4 | NLA_F_NET_BYTEORDER, this.pos + 6);
-    this.buf.writeUInt32BE(addr >>> 0, this.pos + 8);
-    this.pos += 12;
+    putNestedBe32(this, type, IPADDR_IPV4, addr);
   }
 
   /** IPv6 addresses travel as 16 raw bytes (IPSET_ATTR_IPADDR_IPV6 is binary). */
@@ -99,7 +93,7 @@ export class NlWriter extends AttrWriter {
 /** Flags of a command, as libipset's cmdflags[] with -exist clearing NLM_F_EXCL. */
 export function cmdFlags(cmd: Cmd, exist: boolean): number {
   const excl = cmd === Cmd.Destroy || cmd === Cmd.Add || cmd === Cmd.Del;
-  return NLM_F_REQUEST | NLM_F_ACK | (excl && !exist ? NLM_F_EXCL : 0);
+  return NLM_F_REQUEST | NLM_F_ACK | (!excl || exist ? 0 : NLM_F_EXCL);
 }
 
 export interface Batch {

@@ -1,6 +1,8 @@
 // IPVS's generic netlink protocol (family "IPVS", version 1; linux/ip_vs.h), written and read
 // by TypeScript. The native side stamps family id, sequence numbers and flags, and moves bytes.
 import { AttrWriter } from '../netlink/attr-writer.js';
+import { GENL_HDRLEN, NLA_TYPE_MASK, NLM_F_DUMP } from '../netlink/headers.js';
+import { attrIndex as index, forEachNest as forEachNestOf, str } from '../netlink/reader.js';
 import { AF_INET, AF_INET6, formatIPv4, formatIPv6 } from './addr.js';
 import type { Stats } from './types.js';
 
@@ -24,8 +26,6 @@ export const enum DaemonAttr { State = 1, McastIfn = 2, SyncId = 3, SyncMaxlen =
 export const enum InfoAttr { Version = 1, ConnTabSize = 2 }
 
 const GENL_VERSION = 1;
-const NLM_F_DUMP = 0x300;
-const NLA_TYPE_MASK = 0x3fff;
 
 /** Everything that identifies a service (IPVS_SVC_ATTR_AF/PROTOCOL/ADDR/PORT or FWMARK). */
 export interface WireKey {
@@ -75,7 +75,7 @@ export class GenlWriter extends AttrWriter {
     this.msg = at;
     b.writeUInt32LE(0, at);
     b.writeUInt16LE(0, at + 4);
-    b.writeUInt16LE(dump ? NLM_F_DUMP : 0, at + 6);
+    b.writeUInt16LE(!dump ? 0 : NLM_F_DUMP, at + 6);
     b.writeUInt32LE(0, at + 8);
     b.writeUInt32LE(0, at + 12);
     b[at + 16] = cmd;
@@ -155,21 +155,6 @@ export class GenlWriter extends AttrWriter {
 /** Offsets of the attributes of one nest: index = attribute type, value = payload offset (0: absent). */
 type AttrIndex = Int32Array;
 
-function index(b: Buffer, from: number, to: number, max: number, out: AttrIndex, lens: Int32Array): void {
-  out.fill(0);
-  let p = from;
-  while (p + 4 <= to) {
-    const len = b.readUInt16LE(p);
-    if (len < 4 || p + len > to) break;
-    const t = b.readUInt16LE(p + 2) & NLA_TYPE_MASK;
-    if (t <= max) {
-      out[t] = p + 4;
-      lens[t] = len - 4;
-    }
-    p += (len + 3) & ~3;
-  }
-}
-
 export interface RawService extends WireService {
   stats64?: number;  // payload offset of IPVS_SVC_ATTR_STATS64 (0: absent)
   statsEnd?: number;
@@ -188,20 +173,7 @@ export interface RawDest extends WireDest {
  * given top-level attribute (a nest).
  */
 export function forEachNest(b: Buffer, from: number, to: number, attr: number, each: (start: number, end: number) => void): void {
-  let p = from;
-  while (p + 20 <= to) {
-    const len = b.readUInt32LE(p);
-    if (len < 20 || p + len > to) break;
-    let a = p + 20;
-    const end = p + len;
-    while (a + 4 <= end) {
-      const alen = b.readUInt16LE(a);
-      if (alen < 4 || a + alen > end) break;
-      if ((b.readUInt16LE(a + 2) & NLA_TYPE_MASK) === attr) each(a + 4, a + alen);
-      a += (alen + 3) & ~3;
-    }
-    p += (len + 3) & ~3;
-  }
+  forEachNestOf(b, from, to, GENL_HDRLEN, attr, each);
 }
 
 /** The top-level attributes of the first message in a section (GET_INFO, GET_CONFIG). */
@@ -217,13 +189,7 @@ const destIdx = new Int32Array(DestAttr.TunFlags + 1), destLen = new Int32Array(
 const u16 = (b: Buffer, at: number, dflt = 0) => (at ? b.readUInt16LE(at) : dflt);
 const u32 = (b: Buffer, at: number, dflt = 0) => (at ? b.readUInt32LE(at) : dflt);
 
-function readString(b: Buffer, at: number, len: number): string {
-  if (!at) return '';
-  let end = at;
-  const max = at + len;
-  while (end < max && b[end] !== 0) end++;
-  return b.toString('latin1', at, end);
-}
+const readString = (b: Buffer, at: number, len: number): string => (at ? str(b, at, len, 'latin1') : '');
 
 export function parseService(b: Buffer, start: number, end: number): RawService {
   index(b, start, end, SvcAttr.Stats64, svcIdx, svcLen);

@@ -4,7 +4,7 @@
 import { constants } from 'node:os';
 import { Handle, type OpenOptions } from '../handle.js';
 import { ExistsError, InvalidArgumentError, NlkitError } from '../errors.js';
-import { binding, type LinkQueryResult, type LinkSendResult, type RawWorker } from '../native.js';
+import { binding, type LinkQueryResult, type NetlinkSendResult, type RawWorker } from '../native.js';
 import { SUBSYSTEM, checkLinkName, formatIp, isIPv6LinkLocal, parsePrefix, type Prefix } from './addr.js';
 import { kernelError, linkFailure } from './errors.js';
 import {
@@ -315,7 +315,7 @@ export class LinkHandle extends Handle {
    * what it changed (`before` is the link's addresses as they were) and throws.
    */
   private async apply(op: string, name: string, before: AddrRecord[], remove: AddrRecord[], add: Prefix[],
-    restore: AddrRecord[] = []): Promise<LinkSendResult> {
+    restore: AddrRecord[] = []): Promise<NetlinkSendResult> {
     const w = new RtWriter(64 + (remove.length + add.length + restore.length) * 56);
     const what: string[] = [];
     for (const rec of remove) {
@@ -417,7 +417,7 @@ function checkOnePrefixPerIPv6(list: Prefix[], op: string): void {
 }
 
 /** The first request the kernel refused with an errno other than the one it tolerates (0: none). */
-function firstRefusal(r: LinkSendResult, tolerated: (i: number) => number): number {
+function firstRefusal(r: NetlinkSendResult, tolerated: (i: number) => number): number {
   for (let i = 0; i < r.errnos.length; i++) {
     const e = r.errnos[i]!;
     if (e > 0 && e !== tolerated(i)) return i;
@@ -425,7 +425,7 @@ function firstRefusal(r: LinkSendResult, tolerated: (i: number) => number): numb
   return -1;
 }
 
-const detail = (r: LinkSendResult, i: number): { detail?: string } => {
+const detail = (r: NetlinkSendResult, i: number): { detail?: string } => {
   const m = r.messages[i];
   return m ? { detail: m } : {};
 };

@@ -2,6 +2,8 @@
 // the native side only stamps sequence numbers, writes a resolved link index, and moves bytes.
 // Requests carry the same attributes iproute2 sends for the equivalent `ip` command.
 import { AttrWriter } from '../netlink/attr-writer.js';
+import { NLMSG_HDRLEN, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/headers.js';
+import { forEachAttr as eachAttr, forEachMessage, str as cstr } from '../netlink/reader.js';
 import { AF_INET, AF_INET6, formatIp, type Family, type Prefix } from './addr.js';
 
 export const enum Rtm {
@@ -9,9 +11,8 @@ export const enum Rtm {
   NewAddr = 20, DelAddr = 21, GetAddr = 22,
 }
 
-export const NLM_F_REQUEST = 0x1, NLM_F_ACK = 0x4, NLM_F_DUMP = 0x300;
-export const NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400;
-const NLMSG_HDRLEN = 16;
+// The flags as the link handle and its tests import them; defined in lib/netlink/headers.ts.
+export { NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/headers.js';
 const IFINFOMSG_LEN = 16;
 const IFADDRMSG_LEN = 8;
 
@@ -180,32 +181,8 @@ export function addrMessage(w: RtWriter, type: Rtm.NewAddr | Rtm.DelAddr, p: Pre
 
 // ---- replies ----
 
-/** Calls fn(type, offset, length) for each message in data[from, to). */
-export function eachMessage(data: Buffer, from: number, to: number, fn: (type: number, at: number, len: number) => void): void {
-  let at = from;
-  while (at + NLMSG_HDRLEN <= to) {
-    const len = data.readUInt32LE(at);
-    if (len < NLMSG_HDRLEN || at + len > to) break;
-    fn(data.readUInt16LE(at + 4), at, len);
-    at += (len + 3) & ~3;
-  }
-}
-
-function eachAttr(data: Buffer, from: number, to: number, fn: (type: number, at: number, len: number) => void): void {
-  let at = from;
-  while (at + 4 <= to) {
-    const len = data.readUInt16LE(at);
-    if (len < 4 || at + len > to) break;
-    fn(data.readUInt16LE(at + 2) & 0x3fff, at + 4, len - 4);
-    at += (len + 3) & ~3;
-  }
-}
-
-const cstr = (data: Buffer, at: number, len: number): string => {
-  let end = at;
-  while (end < at + len && data[end] !== 0) end++;
-  return data.toString('utf8', at, end);
-};
+/** Calls fn(type, offset, length) for each message in data[from, to) (lib/netlink/reader.ts). */
+export const eachMessage = forEachMessage;
 
 const hex = (data: Buffer, at: number, len: number): string => {
   const parts: string[] = [];

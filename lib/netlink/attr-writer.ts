@@ -2,7 +2,9 @@
 // growable buffer: what the ipset, IPVS and rtnetlink writers share. Each subsystem's writer
 // adds its own message headers and attribute shapes.
 
-export const NLA_F_NESTED = 0x8000;
+import { NLA_F_NESTED, NLA_F_NET_BYTEORDER } from './headers.js';
+
+export { NLA_F_NESTED };
 
 export class AttrWriter {
   buf: Buffer;
@@ -37,8 +39,7 @@ export class AttrWriter {
   }
 
   u8(type: number, v: number): void {
-    const at = this.attr(type, 1);
-    this.buf[at] = v;
+    putU8(this, type, v);
   }
 
   /** Host order (little-endian), as nla_get_u16 reads it. */
@@ -54,13 +55,11 @@ export class AttrWriter {
   }
 
   be16(type: number, v: number): void {
-    const at = this.attr(type, 2);
-    this.buf.writeUInt16BE(v, at);
+    putBe16(this, type, v);
   }
 
   be32(type: number, v: number): void {
-    const at = this.attr(type, 4);
-    this.buf.writeUInt32BE(v >>> 0, at);
+    putBe32(this, type, v);
   }
 
   be64(type: number, v: bigint): void {
@@ -91,4 +90,58 @@ export class AttrWriter {
     this.buf[at] = len & 0xff;
     this.buf[at + 1] = len >>> 8;
   }
+}
+
+// The hot attribute shapes as plain functions with byte stores: a million-entry ipset batch
+// calls them several million times, and Buffer's write* methods check their arguments on every
+// call. `type` may carry NLA_F_NESTED / NLA_F_NET_BYTEORDER.
+
+/**
+ * A u8 attribute (padded to 8 bytes).
+ * @example putU8(w, IPSET_ATTR_PROTO, 6)
+ */
+export function putU8(w: AttrWriter, type: number, v: number): void {
+  if (w.pos + 8 > w.buf.length) w.ensure(8);
+  const b = w.buf, p = w.pos;
+  b[p] = 5; b[p + 1] = 0; b[p + 2] = type & 0xff; b[p + 3] = type >>> 8;
+  b[p + 4] = v; b[p + 5] = 0; b[p + 6] = 0; b[p + 7] = 0;
+  w.pos = p + 8;
+}
+
+/**
+ * A 16-bit value in network order (padded to 8 bytes).
+ * @example putBe16(w, IPSET_ATTR_PORT | NLA_F_NET_BYTEORDER, 80)
+ */
+export function putBe16(w: AttrWriter, type: number, v: number): void {
+  if (w.pos + 8 > w.buf.length) w.ensure(8);
+  const b = w.buf, p = w.pos;
+  b[p] = 6; b[p + 1] = 0; b[p + 2] = type & 0xff; b[p + 3] = type >>> 8;
+  b[p + 4] = (v >>> 8) & 0xff; b[p + 5] = v & 0xff; b[p + 6] = 0; b[p + 7] = 0;
+  w.pos = p + 8;
+}
+
+/**
+ * A 32-bit value in network order.
+ * @example putBe32(w, IPSET_ATTR_TIMEOUT | NLA_F_NET_BYTEORDER, 600)
+ */
+export function putBe32(w: AttrWriter, type: number, v: number): void {
+  if (w.pos + 8 > w.buf.length) w.ensure(8);
+  const b = w.buf, p = w.pos;
+  b[p] = 8; b[p + 1] = 0; b[p + 2] = type & 0xff; b[p + 3] = type >>> 8;
+  b[p + 4] = (v >>> 24) & 0xff; b[p + 5] = (v >>> 16) & 0xff; b[p + 6] = (v >>> 8) & 0xff; b[p + 7] = v & 0xff;
+  w.pos = p + 8;
+}
+
+/**
+ * A nest `type` holding one 32-bit network-order attribute `inner` (ipset's IPv4 address nests).
+ * @example putNestedBe32(w, IPSET_ATTR_IP, IPSET_ATTR_IPADDR_IPV4, 0x0a000001)
+ */
+export function putNestedBe32(w: AttrWriter, type: number, inner: number, v: number): void {
+  if (w.pos + 12 > w.buf.length) w.ensure(12);
+  const b = w.buf, p = w.pos;
+  const t = type | NLA_F_NESTED, i = inner | NLA_F_NET_BYTEORDER;
+  b[p] = 12; b[p + 1] = 0; b[p + 2] = t & 0xff; b[p + 3] = t >>> 8;
+  b[p + 4] = 8; b[p + 5] = 0; b[p + 6] = i & 0xff; b[p + 7] = i >>> 8;
+  b[p + 8] = (v >>> 24) & 0xff; b[p + 9] = (v >>> 16) & 0xff; b[p + 10] = (v >>> 8) & 0xff; b[p + 11] = v & 0xff;
+  w.pos = p + 12;
 }

@@ -4,7 +4,8 @@
 //           IPT_SO_GET_INFO/GET_ENTRIES (only tables that exist: asking for another one
 //           would make the kernel create it);
 //   nft:    every nf_tables table of family ip (ip6), from two netlink dumps
-//           (NFT_MSG_GETTABLE, NFT_MSG_GETRULE).
+//           (NFT_MSG_GETTABLE, NFT_MSG_GETRULE) over the thread's netfilter socket
+//           (native/netlink), restarted together when either was interrupted.
 // Only counts cross to JavaScript: printing or shipping a large ruleset would cost far more.
 #include <napi.h>
 #include <errno.h>
@@ -26,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "../common/netlink.h"
 #include "../common/worker.h"
+#include "../netlink/jobs.h"
 #include "table.h"
 
 namespace nlkit {
@@ -157,31 +158,21 @@ class CountJob : public Job {
   }
 
   void CountNft() {
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-    if (fd < 0) {
+    Failure open;
+    NetlinkSocket* sock = ThreadSocket(NETLINK_NETFILTER, open);
+    if (sock == nullptr) {
       // No nfnetlink in this kernel: nothing can live in nf_tables.
-      if (errno == EPROTONOSUPPORT || errno == EAFNOSUPPORT) return;
-      Fail(errno, "cannot open a netfilter netlink socket");
+      if (open.err == EPROTONOSUPPORT || open.err == EAFNOSUPPORT) return;
+      failure = open;
       return;
     }
-    sockaddr_nl addr{};
-    addr.nl_family = AF_NETLINK;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      Fail(errno, "cannot bind a netfilter netlink socket");
-      close(fd);
-      return;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
-    setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
     recv_.resize(1 << 20);
     for (int attempt = 0; attempt < kAttempts; attempt++) {
       tables_.clear();
       interrupted_ = false;
-      if (!Dump(fd, NFT_MSG_GETTABLE) || !Dump(fd, NFT_MSG_GETRULE)) break;
+      if (!Dump(*sock, NFT_MSG_GETTABLE) || !Dump(*sock, NFT_MSG_GETRULE)) break;
       if (!interrupted_) break;
     }
-    close(fd);
   }
 
   void Fail(int err, const std::string& what) {
@@ -190,7 +181,7 @@ class CountJob : public Job {
   }
 
   // One dump of `msg` for the family; tables and rules are tallied as they arrive.
-  bool Dump(int fd, int msg) {
+  bool Dump(NetlinkSocket& sock, int msg) {
     struct {
       nlmsghdr h;
       nfgenmsg g;
@@ -198,39 +189,19 @@ class CountJob : public Job {
     req.h.nlmsg_len = NLMSG_LENGTH(sizeof(nfgenmsg));
     req.h.nlmsg_type = static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | msg);
     req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    req.h.nlmsg_seq = ++seq_;
     req.g.nfgen_family = nfproto_;
     req.g.version = NFNETLINK_V0;
-    if (!NetlinkSend(failure, fd, &req, req.h.nlmsg_len)) return false;
-    for (;;) {
-      ssize_t n = recv(fd, recv_.data(), recv_.size(), MSG_TRUNC);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        Fail(errno, "netlink receive");
-        return false;
-      }
-      if (static_cast<size_t>(n) > recv_.size()) {
-        Fail(EMSGSIZE, "netlink receive");
-        return false;
-      }
-      int left = static_cast<int>(n);
-      for (auto* h = reinterpret_cast<nlmsghdr*>(recv_.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-        if (h->nlmsg_seq != seq_) continue;
-        if (h->nlmsg_flags & NLM_F_DUMP_INTR) interrupted_ = true;
-        if (h->nlmsg_type == NLMSG_DONE) return true;
-        if (h->nlmsg_type == NLMSG_ERROR) {
-          int e = -static_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
-          if (e == 0) return true;
-          // nf_tables is not in this kernel (and could not be loaded): nothing lives there.
-          if (e == EOPNOTSUPP || e == ENOENT || e == EAFNOSUPPORT || e == EPROTONOSUPPORT) return true;
-          std::string ack = NetlinkExtAck(h);
-          failure.err = e;
-          failure.message = "nf_tables dump: " + std::string(strerror(e)) + (ack.empty() ? "" : " (" + ack + ")");
-          return false;
-        }
-        Tally(h, msg);
-      }
-    }
+    int e = 0;
+    std::string ack;
+    if (!Exchange(failure, sock, reinterpret_cast<uint8_t*>(&req), req.h.nlmsg_len, recv_, &e, &ack, &interrupted_,
+                  [this, msg](const nlmsghdr* h) { Tally(h, msg); }))
+      return false;
+    if (e == 0) return true;
+    // nf_tables is not in this kernel (and could not be loaded): nothing lives there.
+    if (e == EOPNOTSUPP || e == ENOENT || e == EAFNOSUPPORT || e == EPROTONOSUPPORT) return true;
+    failure.err = e;
+    failure.message = "nf_tables dump: " + std::string(strerror(e)) + (ack.empty() ? "" : " (" + ack + ")");
+    return false;
   }
 
   void Tally(const nlmsghdr* h, int msg) {
@@ -257,7 +228,6 @@ class CountJob : public Job {
 
   uint8_t nfproto_;
   bool quick_;
-  uint32_t seq_ = 0;
   bool interrupted_ = false;
   std::vector<char> recv_;
   Counts legacy_;

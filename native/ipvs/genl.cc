@@ -1,6 +1,6 @@
 // IPVS over generic netlink, on the handle's thread and in its namespace. TypeScript builds
 // every message (lib/ipvs/wire.ts) and parses every reply; this file only resolves the
-// "IPVS" family with libnl-genl-3 (once per worker thread), whose id common/netlink_jobs
+// "IPVS" family with libnl-genl-3 (once per worker thread), whose id native/netlink/jobs
 // stamps on every request while it moves the bytes:
 //   ipvsSend:  many requests sent pipelined, one errno (and extended-ack text) per request.
 //   ipvsQuery: requests answered with data (dumps and GETs) run one after another, their
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/netlink_jobs.h"
+#include "../netlink/jobs.h"
 #include "../common/worker.h"
 
 namespace nlkit {
@@ -80,8 +80,14 @@ thread_local IpvsSocket t_ipvs;
 
 class SendJob : public NetlinkSendJob {
  public:
+  static SendOptions Options() {
+    SendOptions o;
+    o.chunkMessages = kChunkMessages;
+    return o;
+  }
+
   SendJob(Napi::Env env, Napi::Uint8Array data, Napi::Uint32Array ends)
-      : NetlinkSendJob(env, data, ends, kChunkMessages, /*stopOnRefusal=*/false) {}
+      : NetlinkSendJob(env, data, ends, Options()) {}
 
  private:
   NetlinkSocket* Prepare() override {

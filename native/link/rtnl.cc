@@ -1,7 +1,7 @@
 // rtnetlink (NETLINK_ROUTE) for the link subsystem, on the handle's thread and in its
 // namespace. TypeScript builds every request (lib/link/wire.ts) and parses every reply; this
 // file opens the socket and resolves a link name to its index where asked, and
-// common/netlink_jobs moves the bytes:
+// native/netlink moves the bytes over the thread's rtnetlink socket:
 //   linkSend:  many requests (RTM_NEWADDR, RTM_DELADDR, RTM_NEWLINK, ...) sent pipelined in
 //              large sendmsg() chunks, acknowledgements collected with recvmmsg(): one errno
 //              (and the kernel's extended-ack text) per request. After a chunk in which the
@@ -24,15 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "../common/netlink_jobs.h"
+#include "../netlink/jobs.h"
 #include "../common/worker.h"
-
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
-#ifndef NETLINK_GET_STRICT_CHK
-#define NETLINK_GET_STRICT_CHK 12
-#endif
 
 namespace nlkit {
 namespace {
@@ -41,53 +34,12 @@ constexpr size_t kChunkMessages = 256;  // acks in flight: well inside the recei
 // ifinfomsg.ifi_index and ifaddrmsg.ifa_index both sit 4 bytes into the family header.
 constexpr size_t kIndexOffset = NLMSG_HDRLEN + 4;
 
-struct RouteSocket : NetlinkSocket {
-  RouteSocket() : NetlinkSocket(0x20000) {}
-  ~RouteSocket() {
-    if (fd >= 0) close(fd);
-  }
-
-  bool Open(Failure& f) {
-    if (fd >= 0) return true;
-    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0) {
-      f.err = errno;
-      f.message = std::string("cannot open a rtnetlink socket: ") + strerror(errno);
-      return false;
-    }
-    sockaddr_nl addr{};
-    addr.nl_family = AF_NETLINK;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      f.err = errno;
-      f.message = std::string("cannot bind a rtnetlink socket: ") + strerror(errno);
-      close(fd);
-      fd = -1;
-      return false;
-    }
-    SizeBuffers();
-    AskExtAcks();
-    int one = 1;
-    setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);  // dumps filter by ifindex
-    return true;
-  }
-};
-thread_local RouteSocket t_rtnl;
-
 // A batch of requests TypeScript built: checked, and its link name resolved (on the worker
 // thread, so in the handle's namespace), before sending.
 NetlinkSocket* PrepareBatch(Failure& failure, MessageBatch& batch, const std::string& ifname) {
-  if (!t_rtnl.Open(failure)) return nullptr;
-  if (!batch.Check(failure, NLMSG_HDRLEN)) return nullptr;
-  size_t start = 0;
-  for (uint32_t end : batch.ends) {
-    if (reinterpret_cast<nlmsghdr*>(batch.bytes + start)->nlmsg_len != end - start) {
-      failure.err = EINVAL;
-      failure.message = "malformed message batch";
-      return nullptr;
-    }
-    start = end;
-  }
-  if (ifname.empty()) return &t_rtnl;
+  NetlinkSocket* s = ThreadSocket(NETLINK_ROUTE, failure);
+  if (s == nullptr || !CheckLengths(failure, batch, NLMSG_HDRLEN)) return nullptr;
+  if (ifname.empty()) return s;
   unsigned index = if_nametoindex(ifname.c_str());
   if (index == 0) {
     failure.err = errno == ENXIO || errno == 0 ? ENODEV : errno;
@@ -95,7 +47,7 @@ NetlinkSocket* PrepareBatch(Failure& failure, MessageBatch& batch, const std::st
     failure.message = "link " + ifname + " does not exist";
     return nullptr;
   }
-  start = 0;
+  size_t start = 0;
   for (uint32_t end : batch.ends) {
     if (end - start < kIndexOffset + 4) {
       failure.err = EINVAL;
@@ -105,13 +57,21 @@ NetlinkSocket* PrepareBatch(Failure& failure, MessageBatch& batch, const std::st
     memcpy(batch.bytes + start + kIndexOffset, &index, 4);
     start = end;
   }
-  return &t_rtnl;
+  return s;
 }
 
 class SendJob : public NetlinkSendJob {
  public:
+  static SendOptions Options(std::vector<int> tolerate) {
+    SendOptions o;
+    o.chunkMessages = kChunkMessages;
+    o.stopOnRefusal = true;
+    o.tolerate = std::move(tolerate);
+    return o;
+  }
+
   SendJob(Napi::Env env, Napi::Uint8Array data, Napi::Uint32Array ends, std::string ifname, std::vector<int> tolerate)
-      : NetlinkSendJob(env, data, ends, kChunkMessages, /*stopOnRefusal=*/true, std::move(tolerate)), ifname_(std::move(ifname)) {}
+      : NetlinkSendJob(env, data, ends, Options(std::move(tolerate))), ifname_(std::move(ifname)) {}
 
  private:
   NetlinkSocket* Prepare() override { return PrepareBatch(failure, batch_, ifname_); }

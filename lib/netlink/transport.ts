@@ -1,0 +1,164 @@
+// The typed door to native/netlink: every subsystem that builds its own netlink messages
+// sends them through these functions, on its handle's worker (the thread already in the
+// handle's namespace). Transport failures reject with the one native failure record
+// (NativeFailure); `kernelError` and `failureError` turn records and errnos into the error
+// classes of lib/errors.ts, in this one place.
+import { constants } from 'node:os';
+import {
+  ConcurrentModificationError, ExistsError, HandleClosedError, InUseError, InvalidArgumentError, NlkitError,
+  NotFoundError, PermissionError, UnsupportedError, type NlkitErrorOptions, type Subsystem,
+} from '../errors.js';
+import {
+  binding, type BatchRefusal, type NativeFailure, type NetlinkBatchResult, type NetlinkDumpResult, type NetlinkSendResult,
+  type RawWorker,
+} from '../native.js';
+import {
+  NETLINK_NETFILTER, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, batchDelimiter, type NetlinkProtocol,
+} from './headers.js';
+
+const E = constants.errno;
+
+/** Many messages in one buffer; message i ends at ends[i] (its nlmsg_len must match). */
+export interface MessageBatch {
+  bytes: Uint8Array;
+  ends: Uint32Array;
+}
+
+export interface SendOptions {
+  /** Most requests in flight per sendmsg() (default 256); 1: each is acked before the next goes. */
+  chunk?: number;
+  /** After a chunk with a refusal (errno not in `tolerate`) nothing more is sent. */
+  stopOnRefusal?: boolean;
+  tolerate?: number[];
+  /** Error replies echo the refused request whole (NETLINK_CAP_ACK off); they come back in `replies`. */
+  echo?: boolean;
+}
+
+/** Per-request outcome of a pipelined send: errno per request (0 acknowledged, >0 refused, -1 not sent). */
+export type SendResult = NetlinkSendResult;
+/** Every refusal of a batch mapped to its message (index -1: BATCH_BEGIN); empty: committed. */
+export type BatchResult = NetlinkBatchResult;
+/** A dump's replies, one section per request, after however many runs it took. */
+export type DumpResult = NetlinkDumpResult;
+export type { BatchRefusal };
+
+export interface DumpOptions {
+  /** Whole runs before giving up when the kernel's tables keep changing (NLM_F_DUMP_INTR). Default 5. */
+  attempts?: number;
+}
+
+/**
+ * Sends requests pipelined (many per sendmsg), one acknowledgement each.
+ * @example const r = await send(worker, NETLINK_ROUTE, { bytes, ends }, { stopOnRefusal: true });
+ */
+export function send(worker: RawWorker, protocol: NetlinkProtocol, msgs: MessageBatch, opts: SendOptions = {}): Promise<SendResult> {
+  return binding().netlinkSend(worker, protocol, msgs.bytes, msgs.ends, opts);
+}
+
+/**
+ * One nfnetlink transaction: BATCH_BEGIN (with `genid`: refused with ERESTART if the ruleset
+ * generation moved) + the messages + BATCH_END in one sendmsg(); the kernel commits all or
+ * nothing. Resolves every refusal mapped to its message's index; use `batchError` to throw.
+ * @example
+ * const r = await batch(worker, NFNL_SUBSYS_NFTABLES, msgs, { genid });
+ * const err = batchError('nft.apply', 'nft', r); if (err) throw err;
+ */
+export async function batch(worker: RawWorker, subsys: number, msgs: MessageBatch, opts: { genid?: number; protocol?: NetlinkProtocol } = {}): Promise<BatchResult> {
+  const begin = batchDelimiter(NFNL_MSG_BATCH_BEGIN, subsys, opts.genid);
+  const end = batchDelimiter(NFNL_MSG_BATCH_END, subsys);
+  const size = msgs.ends.length ? msgs.ends[msgs.ends.length - 1]! : 0;
+  const bytes = new Uint8Array(begin.length + size + end.length);
+  bytes.set(begin, 0);
+  bytes.set(msgs.bytes.subarray(0, size), begin.length);
+  bytes.set(end, begin.length + size);
+  const ends = new Uint32Array(msgs.ends.length + 2);
+  ends[0] = begin.length;
+  for (let i = 0; i < msgs.ends.length; i++) ends[i + 1] = begin.length + msgs.ends[i]!;
+  ends[ends.length - 1] = bytes.length;
+  const r = await binding().netlinkBatch(worker, opts.protocol ?? NETLINK_NETFILTER, bytes, ends);
+  // Indices of the caller's messages: BEGIN is -1, END (never refused alone) the count.
+  for (const e of r.errors) e.index -= 1;
+  return r;
+}
+
+/**
+ * Requests answered with data (dumps, GETs), run in turn; the whole run restarts when a
+ * reply says the dump was interrupted by a change, and fails with
+ * ConcurrentModificationError (through failureError) after `attempts` runs.
+ * @example const { data, sections } = await dump(worker, NETLINK_NETFILTER, req);
+ */
+export function dump(worker: RawWorker, protocol: NetlinkProtocol, requests: MessageBatch, opts: DumpOptions = {}): Promise<DumpResult> {
+  return binding().netlinkDump(worker, protocol, requests.bytes, requests.ends, opts);
+}
+
+const codeName = (errno: number): string => Object.entries(E).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
+
+/** ERESTART (85 on Linux): not in node's os.constants on every platform. */
+export const ERESTART = 85;
+
+/**
+ * The kernel's errno for one request, as the error class of DESIGN.md: EEXIST → ExistsError,
+ * ENOENT/ENODEV/ESRCH → NotFoundError, EBUSY/ENOTEMPTY → InUseError, EPERM/EACCES →
+ * PermissionError, ERESTART/EINTR/EAGAIN → ConcurrentModificationError, EOPNOTSUPP/
+ * EAFNOSUPPORT/EPROTONOSUPPORT → UnsupportedError, EINVAL/ERANGE/E2BIG/EMSGSIZE/EOVERFLOW →
+ * InvalidArgumentError; anything else NlkitError.
+ * @example throw kernelError('nft.apply', 'nft', 17, { what: 'table inet filter', detail, index: 3 });
+ */
+export function kernelError(op: string, subsystem: Subsystem, errno: number,
+  ctx: { what?: string; detail?: string; index?: number; offset?: number } = {}): NlkitError {
+  const opts: NlkitErrorOptions = {
+    op, subsystem, errno,
+    ...(ctx.detail ? { detail: ctx.detail } : {}),
+    ...(ctx.index !== undefined ? { index: ctx.index } : {}),
+    ...(ctx.offset !== undefined ? { offset: ctx.offset } : {}),
+  };
+  if (errno === ERESTART) opts.code = 'ERESTART';
+  const at = ctx.index !== undefined && ctx.index >= 0 ? ` (message ${ctx.index})` : '';
+  const msg = `${op}: ${ctx.what ? `${ctx.what}: ` : ''}${codeName(errno)}${at}${ctx.detail ? `: ${ctx.detail}` : ''}`;
+  switch (errno) {
+    case E.EEXIST: return new ExistsError(msg, opts);
+    case E.ENOENT: case E.ENODEV: case E.ESRCH: return new NotFoundError(msg, opts);
+    case E.EBUSY: case E.ENOTEMPTY: return new InUseError(msg, opts);
+    case E.EPERM: case E.EACCES: return new PermissionError(`${msg} (needs CAP_NET_ADMIN)`, opts);
+    case ERESTART: case E.EINTR: case E.EAGAIN: return new ConcurrentModificationError(msg, opts);
+    case E.EOPNOTSUPP: case E.EAFNOSUPPORT: case E.EPROTONOSUPPORT: return new UnsupportedError(msg, opts);
+    case E.EINVAL: case E.ERANGE: case E.E2BIG: case E.EMSGSIZE: case E.EOVERFLOW: return new InvalidArgumentError(msg, opts);
+    default: return new NlkitError(msg, opts);
+  }
+}
+
+/**
+ * The first refusal of a batch as an error (undefined: committed). A refused BATCH_BEGIN with
+ * ERESTART means the generation given was stale: ConcurrentModificationError, index -1.
+ * @example const err = batchError('nft.apply', 'nft', await batch(w, NFNL_SUBSYS_NFTABLES, msgs)); if (err) throw err;
+ */
+export function batchError(op: string, subsystem: Subsystem, r: BatchResult, what?: (index: number) => string | undefined): NlkitError | undefined {
+  const first = r.errors[0];
+  if (!first) return undefined;
+  if (first.index < 0 && first.errno === ERESTART) {
+    return new ConcurrentModificationError(`${op}: the ruleset changed since its generation was read (ERESTART)`,
+      { op, subsystem, errno: ERESTART, code: 'ERESTART', index: -1 });
+  }
+  const w = what?.(first.index);
+  return kernelError(op, subsystem, first.errno, {
+    ...(w ? { what: w } : {}), ...(first.message ? { detail: first.message } : {}), index: first.index,
+    ...(first.offset !== undefined ? { offset: first.offset } : {}),
+  });
+}
+
+/**
+ * The native failure record (a rejected job) as an NlkitError: `kind` 'closed' → HandleClosedError,
+ * 'netns' → NotFoundError, 'interrupted' → ConcurrentModificationError, 'overrun' → NlkitError
+ * ENOBUFS; otherwise by errno (kernelError).
+ * @example try { await dump(w, NETLINK_NETFILTER, req); } catch (e) { throw isNativeFailure(e) ? failureError('conntrack.list', 'conntrack', e) : e; }
+ */
+export function failureError(op: string, subsystem: Subsystem, f: NativeFailure): NlkitError {
+  const opts = { op, subsystem, errno: f.errno, detail: f.message };
+  switch (f.kind) {
+    case 'closed': return new HandleClosedError(`${op}: handle is closed`, opts);
+    case 'netns': return new NotFoundError(`${op}: ${f.message}`, { ...opts, subsystem: 'netns' });
+    case 'interrupted': return new ConcurrentModificationError(`${op}: ${f.message}`, { ...opts, code: 'EINTR' });
+    case 'overrun': return new NlkitError(`${op}: ${f.message}`, { ...opts, code: 'ENOBUFS' });
+    default: return kernelError(op, subsystem, f.errno, { detail: f.message });
+  }
+}

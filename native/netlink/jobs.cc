@@ -1,0 +1,227 @@
+#include "jobs.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "../common/worker.h"
+
+namespace nlkit {
+namespace {
+
+constexpr size_t kChunkBytes = 256 << 10;  // one sendmsg() of requests
+constexpr size_t kRecvBuffer = 1 << 20;    // a dump skb is at most a few tens of KiB
+
+void SetErrnos(Napi::Env env, Napi::Object r, const std::vector<int32_t>& errnos) {
+  Napi::Int32Array e = Napi::Int32Array::New(env, errnos.size());
+  if (!errnos.empty()) memcpy(e.Data(), errnos.data(), errnos.size() * sizeof(int32_t));
+  r.Set("errnos", e);
+}
+
+void SetMessages(Napi::Env env, Napi::Object r, const std::vector<std::pair<uint32_t, std::string>>& messages) {
+  Napi::Object m = Napi::Object::New(env);
+  for (auto& [idx, text] : messages) m.Set(idx, Napi::String::New(env, text));
+  r.Set("messages", m);
+}
+
+// The bytes become the Buffer's memory: a 50 MB listing is not copied again.
+Napi::Value TakeBuffer(Napi::Env env, std::unique_ptr<std::vector<uint8_t>>& out) {
+  auto* vec = out.release();
+  if (vec == nullptr || vec->empty()) {
+    delete vec;
+    return Napi::Buffer<uint8_t>::New(env, 0);
+  }
+  return Napi::Buffer<uint8_t>::New(env, vec->data(), vec->size(),
+                                    [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, vec);
+}
+
+}  // namespace
+
+bool IsWorkerBatch(const Napi::CallbackInfo& info, int first) {
+  return Worker::Unwrap(info[first]) != nullptr && info[first + 1].IsTypedArray() && info[first + 2].IsTypedArray() &&
+         info[first + 1].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array &&
+         info[first + 2].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array;
+}
+
+bool CheckLengths(Failure& f, const MessageBatch& batch, size_t minLen) {
+  if (!batch.Check(f, minLen)) return false;
+  size_t start = 0;
+  for (uint32_t end : batch.ends) {
+    if (reinterpret_cast<const nlmsghdr*>(batch.bytes + start)->nlmsg_len != end - start) {
+      f.err = EINVAL;
+      f.message = "malformed message batch";
+      return false;
+    }
+    start = end;
+  }
+  return true;
+}
+
+NetlinkSendJob::NetlinkSendJob(Napi::Env env, Napi::Uint8Array data, Napi::Uint32Array ends, SendOptions opts)
+    : Job(env), batch_(data, ends), opts_(std::move(opts)) {}
+
+void NetlinkSendJob::Execute() {
+  NetlinkSocket* s = Prepare();
+  if (s == nullptr) return;
+  s->CapAcks(!opts_.echo);
+  const size_t n = batch_.ends.size();
+  errnos_.assign(n, -1);
+  constexpr size_t kMaxVec = 64;
+  const size_t nvec = std::max<size_t>(1, std::min(kMaxVec, opts_.chunkMessages));
+  // An echoed refusal is as long as the request it echoes.
+  size_t slot = 4096;
+  if (opts_.echo)
+    for (size_t i = 0; i < n; i++) slot = std::max<size_t>(slot, batch_.ends[i] - batch_.begin(i) + 4096);
+  std::vector<char> slots(nvec * slot);
+  mmsghdr msgs[kMaxVec];
+  iovec iovs[kMaxVec];
+  size_t i = 0;
+  bool refused = false;
+  while (i < n && !refused) {
+    const size_t first = i;
+    const size_t from = batch_.begin(first);
+    const uint32_t base = s->seq;
+    // Every request of the chunk asks for an ack; the kernel runs them in order within
+    // this one sendmsg() and queues one ack each.
+    while (i < n && (i == first || (i - first < opts_.chunkMessages && batch_.ends[i] - from <= kChunkBytes))) {
+      s->Stamp(reinterpret_cast<nlmsghdr*>(batch_.bytes + batch_.begin(i)), base + static_cast<uint32_t>(i - first), NLM_F_ACK);
+      i++;
+    }
+    s->seq += static_cast<uint32_t>(i - first);
+    if (!NetlinkSend(failure, s->fd, batch_.bytes + from, batch_.ends[i - 1] - from)) return;
+    size_t pending = i - first;
+    while (pending > 0) {
+      for (size_t k = 0; k < nvec; k++) {
+        iovs[k] = {slots.data() + k * slot, slot};
+        msgs[k] = {};
+        msgs[k].msg_hdr.msg_iov = &iovs[k];
+        msgs[k].msg_hdr.msg_iovlen = 1;
+      }
+      int got = recvmmsg(s->fd, msgs, static_cast<unsigned>(nvec), MSG_WAITFORONE, nullptr);
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        failure.err = errno;
+        failure.message = std::string("netlink receive: ") + strerror(errno);
+        return;
+      }
+      for (int k = 0; k < got; k++) {
+        if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) {
+          failure.err = EMSGSIZE;
+          failure.message = "netlink reply larger than the receive buffer";
+          return;
+        }
+        int len = static_cast<int>(msgs[k].msg_len);
+        for (auto* h = reinterpret_cast<nlmsghdr*>(iovs[k].iov_base); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+          if (h->nlmsg_type != NLMSG_ERROR) continue;
+          uint32_t idx = h->nlmsg_seq - base;
+          if (idx >= i - first || errnos_[first + idx] != -1) continue;  // stale: not this chunk's
+          auto* err = static_cast<nlmsgerr*>(NLMSG_DATA(h));
+          int e = -err->error;
+          errnos_[first + idx] = e;
+          if (e != 0) {
+            if (opts_.stopOnRefusal && std::find(opts_.tolerate.begin(), opts_.tolerate.end(), e) == opts_.tolerate.end())
+              refused = true;
+            std::string m = NetlinkExtAck(h);
+            if (!m.empty()) messages_.emplace_back(static_cast<uint32_t>(first + idx), std::move(m));
+            if (opts_.echo) {
+              const auto* p = reinterpret_cast<const uint8_t*>(h);
+              replies_.emplace_back(static_cast<uint32_t>(first + idx), std::vector<uint8_t>(p, p + h->nlmsg_len));
+            }
+          }
+          pending--;
+        }
+      }
+    }
+  }
+}
+
+Napi::Value NetlinkSendJob::Result(Napi::Env env) {
+  Napi::Object r = Napi::Object::New(env);
+  SetErrnos(env, r, errnos_);
+  SetMessages(env, r, messages_);
+  if (opts_.echo) {
+    Napi::Object m = Napi::Object::New(env);
+    for (auto& [idx, bytes] : replies_) m.Set(idx, Napi::Buffer<uint8_t>::Copy(env, bytes.data(), bytes.size()));
+    r.Set("replies", m);
+  }
+  return r;
+}
+
+NetlinkQueryJob::NetlinkQueryJob(Napi::Env env, Napi::Uint8Array data, Napi::Uint32Array ends, bool withMessages)
+    : Job(env), batch_(data, ends), withMessages_(withMessages) {}
+
+void NetlinkQueryJob::Reset() {
+  out_ = std::make_unique<std::vector<uint8_t>>();
+  sectionEnds_.clear();
+  errnos_.clear();
+  messages_.clear();
+  interrupted_ = false;
+}
+
+bool NetlinkQueryJob::RunAll() {
+  socket_ = Prepare();
+  if (socket_ == nullptr) return false;
+  Reset();
+  recv_.resize(kRecvBuffer);
+  for (size_t i = 0; i < batch_.ends.size(); i++) {
+    if (!Run(batch_.bytes + batch_.begin(i), batch_.ends[i] - batch_.begin(i))) return false;
+  }
+  return true;
+}
+
+bool NetlinkQueryJob::Run(uint8_t* req, size_t len) {
+  int status = 0;
+  std::string ack;
+  std::vector<uint8_t>& out = *out_;
+  if (!Exchange(failure, *socket_, req, len, recv_, &status, withMessages_ ? &ack : nullptr, &interrupted_,
+                [&out](const nlmsghdr* m) {
+                  const auto* p = reinterpret_cast<const uint8_t*>(m);
+                  out.insert(out.end(), p, p + NLMSG_ALIGN(m->nlmsg_len));
+                }))
+    return false;
+  if (!ack.empty()) messages_.emplace_back(static_cast<uint32_t>(errnos_.size()), std::move(ack));
+  sectionEnds_.push_back(static_cast<uint32_t>(out_->size()));
+  errnos_.push_back(status);
+  return true;
+}
+
+Napi::Value NetlinkQueryJob::Result(Napi::Env env) {
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("data", TakeBuffer(env, out_));
+  Napi::Uint32Array s = Napi::Uint32Array::New(env, sectionEnds_.size());
+  if (!sectionEnds_.empty()) memcpy(s.Data(), sectionEnds_.data(), sectionEnds_.size() * sizeof(uint32_t));
+  r.Set("sections", s);
+  SetErrnos(env, r, errnos_);
+  if (withMessages_) SetMessages(env, r, messages_);
+  r.Set("interrupted", Napi::Boolean::New(env, interrupted_));
+  return r;
+}
+
+NetlinkDumpJob::NetlinkDumpJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends, int attempts)
+    : NetlinkQueryJob(env, data, ends, /*withMessages=*/true), protocol_(protocol), attempts_(std::max(1, attempts)) {}
+
+NetlinkSocket* NetlinkDumpJob::Prepare() {
+  NetlinkSocket* s = ThreadSocket(protocol_, failure);
+  if (s == nullptr || !CheckLengths(failure, batch_, NLMSG_HDRLEN)) return nullptr;
+  return s;
+}
+
+void NetlinkDumpJob::Execute() {
+  for (ran_ = 1; ran_ <= attempts_; ran_++) {
+    if (!RunAll() || !interrupted_) return;
+  }
+  ran_ = attempts_;
+  failure.err = EINTR;
+  failure.kind = "interrupted";
+  failure.message = "dump interrupted by concurrent changes " + std::to_string(attempts_) + " times in a row";
+}
+
+Napi::Value NetlinkDumpJob::Result(Napi::Env env) {
+  Napi::Object r = NetlinkQueryJob::Result(env).As<Napi::Object>();
+  r.Set("attempts", Napi::Number::New(env, ran_));
+  return r;
+}
+
+}  // namespace nlkit

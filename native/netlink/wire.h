@@ -1,0 +1,27 @@
+// Netlink plumbing shared by the job kinds: send, and read an error reply's extended ack.
+#pragma once
+#include <linux/netlink.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string>
+#include <vector>
+#include "../common/job.h"
+
+namespace nlkit {
+
+// sendto() the kernel, retrying on EINTR; a failure is recorded in f.
+bool NetlinkSend(Failure& f, int fd, const void* buf, size_t len);
+
+// recv() one datagram of replies into buf, retrying on EINTR: its length; 0 when none is
+// waiting (MSG_DONTWAIT); -1 with f set on failure (a reply larger than buf: EMSGSIZE;
+// replies dropped because the receive buffer overflowed: ENOBUFS, kind "overrun").
+long NetlinkReceive(Failure& f, int fd, std::vector<char>& buf, int flags);
+
+// The extended-ack message (NLMSGERR_ATTR_MSG) of an error reply, if the kernel gave one.
+std::string NetlinkExtAck(const nlmsghdr* h);
+
+// NLMSGERR_ATTR_OFFS of an error reply: the byte offset, in the refused request, of the
+// attribute the kernel objected to; -1 when it gave none.
+int64_t NetlinkExtAckOffset(const nlmsghdr* h);
+
+}  // namespace nlkit
