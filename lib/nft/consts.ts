@@ -1,18 +1,10 @@
 // nf_tables numbers from <linux/netfilter/nf_tables.h> and nfnetlink, the ones nlkit's nft
 // subsystem sends or reads. Names follow the kernel header without the common prefix.
 
-export const NFNL_SUBSYS_NFTABLES = 10;
-export const NFNL_MSG_BATCH_BEGIN = 0x10;
-export const NFNL_MSG_BATCH_END = 0x11;
-export const NFNETLINK_V0 = 0;
-
-export const NLM_F_REQUEST = 0x1;
-export const NLM_F_ACK = 0x4;
-export const NLM_F_REPLACE = 0x100;
-export const NLM_F_EXCL = 0x200;
-export const NLM_F_CREATE = 0x400;
-export const NLM_F_APPEND = 0x800;
-export const NLM_F_DUMP = 0x300;
+export {
+  NFNL_SUBSYS_NFTABLES, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NFNETLINK_V0, NFNL_BATCH_GENID,
+  NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE, NLM_F_APPEND, NLM_F_DUMP,
+} from '../netlink/headers.js';
 
 /** NFT_MSG_* */
 export const MSG = {

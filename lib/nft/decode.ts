@@ -74,6 +74,16 @@ function decodeElements(msgs: NlMsg[]): Element[] {
   return out;
 }
 
+/** A set's name and key types from its NEWSET reply; undefined for sets nlkit cannot encode for. */
+export function setInfo(m: NlMsg): SetDump | undefined {
+  try {
+    return decodeSet(m);
+  } catch (e) {
+    if (e instanceof UnsupportedError) return undefined;
+    throw e;
+  }
+}
+
 export interface RulesetDump {
   tables: NlMsg[]; chains: NlMsg[]; rules: NlMsg[]; sets: NlMsg[];
   /** GETSETELEM replies by setKey(family, table, set). */

@@ -1,53 +1,44 @@
-// A batch the kernel refused: its error names the failing message (by sequence number); this
-// maps it back to the command that made the message, and errno to the typed errors.
+// A batch the kernel refused: its error names the failing message; this maps it back to the
+// command that made the message and gives the error lib/netlink's errno table gives, with
+// `index` = that command's position. Chain loops (ELOOP, or EMLINK when the kernel finds them
+// through its jump depth limit) and over-long names are the caller's input: InvalidArgumentError.
 import { constants } from 'node:os';
-import {
-  ConcurrentModificationError, ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError,
-  PermissionError, UnsupportedError,
-} from '../errors.js';
+import { ConcurrentModificationError, InvalidArgumentError, type NlkitError } from '../errors.js';
+import { ERESTART, kernelError } from '../netlink/transport.js';
 import type { EncodedBatch } from './encode.js';
 
 const E = constants.errno;
-/** ERESTART: the batch's generation (NFNL_BATCH_GENID) is not the ruleset's any more. */
-const ERESTART = 85;
 
 export interface KernelRefusal {
-  /** Sequence number of the message the kernel refused. */
-  seq: number;
+  /** The refused message's position in the encoded batch (BEGIN is 0). */
+  message: number;
   errno: number;
   /** The kernel's extended ack, if it gave one. */
-  msg?: string | null;
+  text?: string;
+  offset?: number;
 }
 
-const codeName = (errno: number): string => Object.entries(E).find(([, v]) => v === errno)?.[0] ?? (errno === ERESTART ? 'ERESTART' : `errno ${errno}`);
-
-/**
- * The error apply() throws for a refused batch: nothing of it was applied. `commands` are the
- * caller's commands (to name the failing one).
- */
+/** The error apply() throws for a refused batch (nothing of it was applied). */
 export function refusalError(batch: EncodedBatch, r: KernelRefusal, describe: (index: number) => string): NlkitError {
-  const msgIndex = r.seq - batch.seq;
-  const index = batch.commandOf[msgIndex] ?? -1;
-  const detail = r.msg ?? undefined;
-  const opts = { op: 'nft.apply', subsystem: 'nft' as const, errno: r.errno, ...(detail ? { detail } : {}), ...(index >= 0 ? { index } : {}) };
-  if (r.errno === ERESTART) {
-    return new ConcurrentModificationError('nft.apply: the ruleset changed since the given generation; nothing was applied', { ...opts, code: 'ERESTART' });
+  const op = 'nft.apply';
+  if (r.message <= 0 && r.errno === ERESTART) {
+    return new ConcurrentModificationError(`${op}: the ruleset changed since the given generation; nothing was applied (ERESTART)`,
+      { op, subsystem: 'nft', errno: ERESTART, code: 'ERESTART' });
   }
-  const what = index >= 0 ? `command ${index} (${describe(index)})` : 'the batch';
-  const text = `nft.apply: the kernel refused ${what}: ${codeName(r.errno)}${detail ? ` (${detail})` : ''}; nothing was applied`;
-  switch (r.errno) {
-    case E.EEXIST: return new ExistsError(text, opts);
-    case E.ENOENT: return new NotFoundError(text, opts);
-    case E.EBUSY: return new InUseError(text, opts);
-    case E.EPERM: case E.EACCES: return new PermissionError(text, opts);
-    case E.EOPNOTSUPP: case E.EAFNOSUPPORT: case E.EPROTONOSUPPORT: return new UnsupportedError(text, opts);
-    case E.EINVAL: case E.ELOOP: case E.ERANGE: case E.ENAMETOOLONG: case E.EMLINK: case E.ENFILE:
-      return new InvalidArgumentError(text, opts);
-    default: return new NlkitError(text, opts);
+  const index = batch.commandOf[r.message] ?? -1;
+  const what = index >= 0 ? `the kernel refused command ${index} (${describe(index)}); nothing was applied` : 'the kernel refused the batch';
+  const ctx = { what, ...(r.text ? { detail: r.text } : {}), ...(r.offset !== undefined ? { offset: r.offset } : {}) };
+  if (r.errno === E.ELOOP || r.errno === E.EMLINK || r.errno === E.ENAMETOOLONG) {
+    const base = kernelError(op, 'nft', r.errno, ctx);
+    return new InvalidArgumentError(base.message, { op, subsystem: 'nft', errno: r.errno, ...(r.text ? { detail: r.text } : {}), ...(index >= 0 ? { index } : {}) });
   }
+  const e = kernelError(op, 'nft', r.errno, ctx);
+  if (index >= 0) e.index = index;
+  else delete e.index;
+  return e;
 }
 
-/** A short description of command i for error messages: `add rule ip t c`. */
+/** A short description of a command for error messages: `add rule ip t c`. */
 export function describeCommand(cmd: unknown): string {
   if (typeof cmd !== 'object' || cmd === null) return String(cmd);
   const [verb, body] = Object.entries(cmd)[0] ?? ['?', undefined];

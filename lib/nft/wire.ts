@@ -2,14 +2,12 @@
 // markers, and the bodies of tables, chains, rules, sets and elements in the order nft 1.0.6
 // writes their attributes.
 import {
-  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, HOOK, LIST_ELEM, MSG, NFNETLINK_V0, NFNL_MSG_BATCH_BEGIN,
+  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, HOOK, LIST_ELEM, MSG, NFNETLINK_V0, NFNL_BATCH_GENID, NFNL_MSG_BATCH_BEGIN,
   NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, NLM_F_REQUEST, RULE, SET, SET_DESC_SIZE, TABLE,
 } from './consts.js';
 import { NftAttrWriter } from './expr-wire.js';
 import type { KExpr, Verdict } from './ir.js';
 
-/** NFNL_BATCH_GENID: the generation a batch is valid for (BEGIN's only attribute). */
-const NFNL_BATCH_GENID = 1;
 
 export interface SetSpec {
   table: string; name: string; flags: number; keyType: number; keyLen: number;
