@@ -1,9 +1,9 @@
-// Reading netlink attributes out of nf_tables messages: a flat list per level, nested on demand.
-// The shared reader of lib/netlink takes this file's place once the netlink core is merged.
+// nf_tables messages as values on top of lib/netlink's reader: a message's attributes as views
+// by type (nested ones read on demand), and messages with their nfgenmsg.
+import { forEachAttr, forEachMessage, readNlmsghdr } from '../netlink/reader.js';
 
 export interface Attr {
   type: number;
-  nested: boolean;
   /** The payload (a view, not a copy). */
   data: Buffer;
 }
@@ -11,13 +11,7 @@ export interface Attr {
 /** The attributes in buf[start, end), in order. */
 export function readAttrs(buf: Buffer, start = 0, end = buf.length): Attr[] {
   const out: Attr[] = [];
-  let p = start;
-  while (p + 4 <= end) {
-    const len = buf.readUInt16LE(p), t = buf.readUInt16LE(p + 2);
-    if (len < 4 || p + len > end) break;
-    out.push({ type: t & 0x3fff, nested: (t & 0x8000) !== 0, data: buf.subarray(p + 4, p + len) });
-    p += (len + 3) & ~3;
-  }
+  forEachAttr(buf, start, end, (type, at, len) => out.push({ type, data: buf.subarray(at, at + len) }));
   return out;
 }
 
@@ -49,15 +43,12 @@ export interface NlMsg {
 /** Splits a buffer of concatenated netlink messages (nlmsghdr + nfgenmsg + attributes). */
 export function splitMessages(buf: Buffer): NlMsg[] {
   const out: NlMsg[] = [];
-  for (let p = 0; p + 16 <= buf.length;) {
-    const len = buf.readUInt32LE(p);
-    if (len < 16 || p + len > buf.length) break;
+  forEachMessage(buf, 0, buf.length, (type, at, len, flags) => {
     out.push({
-      type: buf.readUInt16LE(p + 4), flags: buf.readUInt16LE(p + 6), seq: buf.readUInt32LE(p + 8),
-      family: len >= 20 ? buf[p + 16]! : 0, resId: len >= 20 ? buf.readUInt16BE(p + 18) : 0,
-      body: buf.subarray(p + Math.min(20, len), p + len),
+      type, flags, seq: readNlmsghdr(buf, at).seq,
+      family: len >= 20 ? buf[at + 16]! : 0, resId: len >= 20 ? buf.readUInt16BE(at + 18) : 0,
+      body: buf.subarray(at + Math.min(20, len), at + len),
     });
-    p += (len + 3) & ~3;
-  }
+  });
   return out;
 }
