@@ -138,3 +138,22 @@ describe('nft wire against the kernel', { skip }, () => {
     });
   }));
 });
+
+// 100k elements work the same (bench/nft.ts); nft itself needs ~25 s to list them, too long for npm test.
+describe('nft large element lists', { skip }, () => {
+  it('30k elements (about a dozen messages of one batch): nft lists them all, and so does list()', () => withNetns(1, async (b) => {
+    const elem = Array.from({ length: 30_000 }, (_, i) => ({ concat: [`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, 'tcp', 1 + (i % 60000)] }));
+    const cmds = { nftables: [
+      { add: { table: { family: 'ip', name: 'big' } } },
+      { add: { set: { family: 'ip', table: 'big', name: 's', type: ['ipv4_addr', 'inet_proto', 'inet_service'] } } },
+      { add: { element: { family: 'ip', table: 'big', name: 's', elem } } },
+    ] };
+    await withNft(b, (h) => h.apply(cmds));
+    const text = nftList(b);
+    assert.equal(text.match(/ \. tcp \. /g)?.length, 30_000);
+    assert.match(text, /10\.0\.0\.0 \. tcp \. 1[,\s]/);
+    assert.match(text, /10\.0\.117\.47 \. tcp \. 30000[,\s]/);
+    const listed = await withNft(b, (h) => h.list());
+    assert.equal((listed[1] as { set: { elem: unknown[] } }).set.elem.length, 30_000);
+  }));
+});
