@@ -117,6 +117,15 @@ export function sortDump(msgs: NlMsg[]): RulesetDump {
 export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?: string } = {}): ListObject[] {
   const out: ListObject[] = [];
   const sets = d.sets.map(decodeSet);
+  // Each rule's attributes once, grouped by chain (in dump order).
+  const rulesOf = new Map<string, Array<Map<number, Buffer>>>();
+  for (const rm of d.rules) {
+    const a = attrMap(rm.body);
+    const k = setKey(String(rm.family), str(a.get(RULE.TABLE)) ?? '', str(a.get(RULE.CHAIN)) ?? '');
+    const l = rulesOf.get(k) ?? [];
+    l.push(a);
+    rulesOf.set(k, l);
+  }
   for (const tm of d.tables) {
     const ta = attrMap(tm.body);
     const tname = str(ta.get(TABLE.NAME))!;
@@ -170,10 +179,7 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     }
     for (const cm of chains) {
       const cname = str(attrMap(cm.body).get(CHAIN.NAME));
-      for (const rm of d.rules) {
-        if (rm.family !== tm.family) continue;
-        const a = attrMap(rm.body);
-        if (str(a.get(RULE.TABLE)) !== tname || str(a.get(RULE.CHAIN)) !== cname) continue;
+      for (const a of rulesOf.get(setKey(String(tm.family), tname, cname ?? '')) ?? []) {
         const handle = be64(a.get(RULE.HANDLE)) ?? 0;
         let expr: Statement[];
         try {

@@ -7,6 +7,7 @@ import { batch, dump, failureError, type MessageBatch } from '../netlink/transpo
 import { splitMessages, type NlMsg } from './attrs.js';
 import { decodeRuleset, setInfo, sortDump } from './decode.js';
 import { commandList, encodeCommands, type EncodedBatch, type SetInfo } from './encode.js';
+import { MSG } from './consts.js';
 import { invalid } from './errors.js';
 import { describeCommand, refusalError } from './refusal.js';
 import { decodeGeneration, elementRequests, generationRequest, rulesetRequests } from './requests.js';
@@ -78,7 +79,7 @@ export class NftHandle extends Handle {
   }
 
   private async setTypes(op: string): Promise<Map<string, SetInfo>> {
-    const msgs = await this.dumpMessages(op, rulesetRequests(undefined));
+    const msgs = await this.dumpMessages(op, rulesetRequests(undefined, 0, [MSG.GETSET]));
     const out = new Map<string, SetInfo>();
     for (const m of sortDump(msgs).sets) {
       const s = setInfo(m);
