@@ -139,6 +139,30 @@ describe('nft wire against the kernel', { skip }, () => {
   }));
 });
 
+describe('nft rules by handle', { skip }, () => {
+  it('replace and delete a rule by the handle list() gives, as nft does by the same handle', () => withNetns(2, async (a, b) => {
+    const R = { family: 'inet', table: 'f', chain: 'c' };
+    const setup = [
+      { add: { table: { family: 'inet', name: 'f' } } },
+      { add: { chain: { family: 'inet', table: 'f', name: 'c' } } },
+      { add: { rule: { ...R, expr: [{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 22 } }, { accept: null }] } } },
+      { add: { rule: { ...R, expr: [{ match: { op: '==', left: { payload: { protocol: 'udp', field: 'dport' } }, right: 53 } }, { accept: null }] } } },
+      { add: { rule: { ...R, expr: [{ drop: null }] } } },
+    ];
+    for (const ns of [a, b]) await withNft(ns, (h) => h.apply(setup));
+    const handles = (await withNft(b, (h) => h.list())).flatMap((o) => ('rule' in o ? [o.rule.handle!] : []));
+    assert.equal(handles.length, 3);
+    a.run('nft', ['replace', 'rule', 'inet', 'f', 'c', 'handle', String(handles[0]), 'tcp', 'dport', '2222', 'accept']);
+    a.run('nft', ['delete', 'rule', 'inet', 'f', 'c', 'handle', String(handles[1])]);
+    await withNft(b, (h) => h.apply([
+      { replace: { rule: { ...R, handle: handles[0], expr: [{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 2222 } }, { accept: null }] } } },
+      { delete: { rule: { ...R, handle: handles[1] } } },
+    ]));
+    assert.equal(nftList(b), nftList(a));
+    assert.deepEqual(nftJson(b), nftJson(a));
+  }));
+});
+
 // 100k elements work the same (bench/nft.ts); nft itself needs ~25 s to list them, too long for npm test.
 describe('nft large element lists', { skip }, () => {
   it('30k elements (about a dozen messages of one batch): nft lists them all, and so does list()', () => withNetns(1, async (b) => {
