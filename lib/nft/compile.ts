@@ -248,7 +248,8 @@ export class RuleCompiler {
       return;
     }
 
-    if (!(op in CMP)) throw unsupported(where, `match operator "${op}"`);
+    // Ordering comparisons are left out: on host-order values nft adds a byteorder conversion.
+    if (op !== '==' && op !== '!=') throw unsupported(where, `match operator "${op}"`);
 
     // Prefixes: whole bytes shorten the load; the rest is masked.
     if (isObj(right) && 'prefix' in right) {
