@@ -3,6 +3,7 @@ export * as iptables from './iptables/index.js';
 export * as ipvs from './ipvs/index.js';
 export * as link from './link/index.js';
 export * as conntrack from './conntrack/index.js';
+export * as nft from './nft/index.js';
 export * from './errors.js';
 export type { OpenOptions } from './handle.js';
 export type { ProtocolName } from './protocols.js';

@@ -1,0 +1,54 @@
+// nf_tables messages as values on top of lib/netlink's reader: a message's attributes as views
+// by type (nested ones read on demand), and messages with their nfgenmsg.
+import { forEachAttr, forEachMessage, readNlmsghdr } from '../netlink/reader.js';
+
+export interface Attr {
+  type: number;
+  /** The payload (a view, not a copy). */
+  data: Buffer;
+}
+
+/** The attributes in buf[start, end), in order. */
+export function readAttrs(buf: Buffer, start = 0, end = buf.length): Attr[] {
+  const out: Attr[] = [];
+  forEachAttr(buf, start, end, (type, at, len) => out.push({ type, data: buf.subarray(at, at + len) }));
+  return out;
+}
+
+/** Attributes by type (the last wins, as the kernel's nla_parse keeps it). */
+export function attrMap(buf: Buffer): Map<number, Buffer> {
+  const m = new Map<number, Buffer>();
+  for (const a of readAttrs(buf)) m.set(a.type, a.data);
+  return m;
+}
+
+export const str = (b: Buffer | undefined): string | undefined =>
+  b === undefined ? undefined : b.toString('utf8', 0, b.indexOf(0) >= 0 ? b.indexOf(0) : b.length);
+export const be32 = (b: Buffer | undefined): number | undefined => (b && b.length >= 4 ? b.readUInt32BE(0) : undefined);
+export const be64 = (b: Buffer | undefined): number | undefined => (b && b.length >= 8 ? Number(b.readBigUInt64BE(0)) : undefined);
+
+/** One netlink message of a dump or batch. */
+export interface NlMsg {
+  type: number;
+  flags: number;
+  seq: number;
+  /** nfgenmsg family. */
+  family: number;
+  /** nfgenmsg res_id (big-endian on the wire). */
+  resId: number;
+  /** The attributes after nlmsghdr + nfgenmsg. */
+  body: Buffer;
+}
+
+/** Splits a buffer of concatenated netlink messages (nlmsghdr + nfgenmsg + attributes). */
+export function splitMessages(buf: Buffer): NlMsg[] {
+  const out: NlMsg[] = [];
+  forEachMessage(buf, 0, buf.length, (type, at, len, flags) => {
+    out.push({
+      type, flags, seq: readNlmsghdr(buf, at).seq,
+      family: len >= 20 ? buf[at + 16]! : 0, resId: len >= 20 ? buf.readUInt16BE(at + 18) : 0,
+      body: buf.subarray(at + Math.min(20, len), at + len),
+    });
+  });
+  return out;
+}

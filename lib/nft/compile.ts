@@ -1,0 +1,453 @@
+// nft's JSON statements -> nf_tables expressions, as nft 1.0.6's netlink_linearize.c lays them
+// out: registers (NFT_REG_1 for a single value; 32-bit registers inside concatenations), the
+// payload dependencies it inserts (meta nfproto in inet tables, meta l4proto before tcp/udp
+// headers), prefix matches as shortened loads or bitwise masks, flag matches as
+// bitwise + cmp neq 0. Anything else is refused by name rather than encoded differently.
+import { NFT_REG_1, NFT_REG32_00, VERDICT } from './consts.js';
+import { concatLen, TYPES, type DataType } from './datatypes.js';
+import { invalid, unsupported } from './errors.js';
+import { CMP, CT_KEY, META_KEY, NAT_FLAGS, NAT_TYPE, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
+import type { Family } from './types.js';
+
+/** A value's type while compiling: a data type, or one of nft's bit/enum types. */
+export type ValueType = DataType | { name: 'ct_state' | 'ct_status' | 'fib_addrtype'; len: 4 };
+
+export const CT_STATE: Record<string, number | undefined> = { invalid: 1, established: 2, related: 4, new: 8, untracked: 64 };
+export const CT_STATUS: Record<string, number | undefined> = {
+  expected: 1, 'seen-reply': 2, assured: 4, confirmed: 8, snat: 16, dnat: 32, dying: 512,
+};
+export const ADDRTYPE = ['unspec', 'unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit'];
+export const FIB_RESULT_TYPE = 3;
+export const FIB_FLAGS: Record<string, number | undefined> = { saddr: 1, daddr: 2, mark: 4, iif: 8, oif: 16 };
+
+/** Payload fields nlkit encodes: protocol -> field -> [base, offset, len, type]. */
+export const PAYLOAD: Record<string, Record<string, [number, number, number, DataType] | undefined> | undefined> = {
+  ip: { saddr: [PAYLOAD_BASE.NETWORK, 12, 4, TYPES.ipv4_addr], daddr: [PAYLOAD_BASE.NETWORK, 16, 4, TYPES.ipv4_addr] },
+  ip6: { saddr: [PAYLOAD_BASE.NETWORK, 8, 16, TYPES.ipv6_addr], daddr: [PAYLOAD_BASE.NETWORK, 24, 16, TYPES.ipv6_addr] },
+  tcp: { sport: [PAYLOAD_BASE.TRANSPORT, 0, 2, TYPES.inet_service], dport: [PAYLOAD_BASE.TRANSPORT, 2, 2, TYPES.inet_service] },
+  udp: { sport: [PAYLOAD_BASE.TRANSPORT, 0, 2, TYPES.inet_service], dport: [PAYLOAD_BASE.TRANSPORT, 2, 2, TYPES.inet_service] },
+  th: { sport: [PAYLOAD_BASE.TRANSPORT, 0, 2, TYPES.inet_service], dport: [PAYLOAD_BASE.TRANSPORT, 2, 2, TYPES.inet_service] },
+};
+const L4: Record<string, number | undefined> = { tcp: 6, udp: 17 };
+const NFPROTO: Record<string, number | undefined> = { ip: 2, ip6: 10 };
+export const META_TYPES: Record<string, DataType | undefined> = {
+  mark: TYPES.mark, iifname: TYPES.ifname, oifname: TYPES.ifname, l4proto: TYPES.inet_proto,
+};
+
+/** What the compiler needs to know about the rule's surroundings. */
+export interface RuleContext {
+  family: Family;
+  /** A set or map known by name (created earlier in the batch or read from the kernel). */
+  set(name: string): { keyTypes: DataType[]; map: boolean; id?: number } | undefined;
+  /** Adds an anonymous verdict map (before the rule in the batch); returns its name and id. */
+  anonymousMap(keyType: DataType, elements: Array<[Buffer, Verdict]>): { name: string; id: number };
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The one key of a `{ name: body }` object. */
+export function single(v: unknown, where: string): [string, unknown] {
+  if (!isObj(v)) throw invalid(where, `expected an object with one key, got ${JSON.stringify(v)}`);
+  const keys = Object.keys(v);
+  if (keys.length !== 1) throw invalid(where, `expected an object with one key, got ${keys.length} (${keys.join(', ')})`);
+  return [keys[0]!, v[keys[0]!]];
+}
+
+/** nft's register number for a value at `word` 32-bit words into the register file. */
+export const regAt = (word: number): number => (word % 4 === 0 ? NFT_REG_1 + word / 4 : NFT_REG32_00 + word);
+
+export class RuleCompiler {
+  readonly out: KExpr[] = [];
+  /** Dependencies already established in this rule (by a match or an inserted one). */
+  private nfproto: number | undefined;
+  private l4proto: number | undefined;
+
+  constructor(private readonly ctx: RuleContext) {
+    if (ctx.family === 'ip') this.nfproto = 2;
+    if (ctx.family === 'ip6') this.nfproto = 10;
+  }
+
+  statement(st: unknown, where: string): void {
+    const [kind, body] = single(st, where);
+    const w = `${where}.${kind}`;
+    switch (kind) {
+      case 'match': return this.match(body, w);
+      case 'accept': case 'drop': case 'return': case 'continue':
+        if (body !== null && body !== undefined) throw invalid(w, 'takes no value (null)');
+        return this.verdict({ code: VERDICT[kind] });
+      case 'jump': case 'goto': return this.verdict(this.verdictOf(kind, body, w));
+      case 'counter': return this.counter(body, w);
+      case 'mangle': return this.mangle(body, w);
+      case 'masquerade': return this.masquerade(body, w);
+      case 'dnat': case 'snat': return this.nat(kind, body, w);
+      case 'reject': return this.reject(body, w);
+      case 'vmap': return this.vmap(body, w);
+      default: throw unsupported(where, `statement "${kind}"`);
+    }
+  }
+
+  verdictOf(kind: string, body: unknown, where: string): Verdict {
+    if (kind === 'accept' || kind === 'drop' || kind === 'return' || kind === 'continue') return { code: VERDICT[kind] };
+    if (kind !== 'jump' && kind !== 'goto') throw unsupported(where, `verdict "${kind}"`);
+    if (!isObj(body) || typeof body.target !== 'string' || body.target === '') throw invalid(where, 'needs { target: "chain name" }');
+    if (Buffer.byteLength(body.target) > 255) throw invalid(where, 'chain names are at most 255 bytes');
+    return { code: VERDICT[kind], chain: body.target };
+  }
+
+  private verdict(v: Verdict): void {
+    this.out.push({ op: 'immediate', dreg: 0, verdict: v });
+  }
+
+  // --- loading values into registers ---------------------------------------------------------
+
+  /** The dependencies a left-hand expression needs, inserted before its loads. */
+  private deps(e: unknown, where: string): void {
+    if (!isObj(e)) return;
+    const [kind, body] = single(e, where);
+    if (kind === 'concat' && Array.isArray(body)) return body.forEach((x, i) => this.deps(x, `${where}.concat[${i}]`));
+    if (['&', '|', '^'].includes(kind) && Array.isArray(body)) return this.deps(body[0], `${where}["${kind}"][0]`);
+    if (kind !== 'payload' || !isObj(body)) return;
+    const proto = String(body.protocol);
+    if (proto in NFPROTO) {
+      const want = NFPROTO[proto]!;
+      if (this.nfproto === undefined) {
+        this.out.push({ op: 'meta', key: META_KEY.nfproto, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([want]) });
+        this.nfproto = want;
+      } else if (this.nfproto !== want) throw invalid(where, `${proto} header in a rule that matches another network protocol`);
+    } else if (proto in L4) {
+      const want = L4[proto]!;
+      if (this.l4proto === undefined) {
+        this.out.push({ op: 'meta', key: META_KEY.l4proto, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([want]) });
+        this.l4proto = want;
+      } else if (this.l4proto !== want) throw invalid(where, `${proto} header in a rule that matches another transport protocol`);
+    }
+  }
+
+  /** Loads e into register `reg`; returns its type. `shorten`: a prefix length to load only whole bytes of. */
+  private load(e: unknown, reg: number, where: string, loadLen?: number): ValueType {
+    const [kind, body] = single(e, where);
+    const w = `${where}.${kind}`;
+    switch (kind) {
+      case 'payload': {
+        if (!isObj(body)) throw invalid(w, 'needs { protocol, field }');
+        if ('base' in body) throw unsupported(w, 'raw payload expressions');
+        const f = PAYLOAD[String(body.protocol)]?.[String(body.field)];
+        if (!f) throw unsupported(w, `payload "${body.protocol} ${body.field}"`);
+        if (this.ctx.family !== 'inet' && (body.protocol === 'ip' || body.protocol === 'ip6') && NFPROTO[String(body.protocol)] !== this.nfproto) {
+          throw invalid(w, `${body.protocol} header in an ${this.ctx.family} table`);
+        }
+        this.out.push({ op: 'payload', dreg: reg, base: f[0], offset: f[1], len: loadLen ?? f[2] });
+        return f[3];
+      }
+      case 'meta': {
+        const key = isObj(body) ? String(body.key) : '';
+        const t = META_TYPES[key];
+        if (!t) throw unsupported(w, `meta key "${key}"`);
+        this.out.push({ op: 'meta', key: META_KEY[key as keyof typeof META_KEY], dreg: reg });
+        return t;
+      }
+      case 'ct': {
+        if (!isObj(body)) throw invalid(w, 'needs { key }');
+        if (body.dir !== undefined || body.family !== undefined) throw unsupported(w, 'ct with direction or family');
+        const key = String(body.key);
+        if (!(key in CT_KEY)) throw unsupported(w, `ct key "${key}"`);
+        this.out.push({ op: 'ct', key: CT_KEY[key as keyof typeof CT_KEY], dreg: reg });
+        return key === 'mark' ? TYPES.mark : { name: key === 'state' ? 'ct_state' : 'ct_status', len: 4 };
+      }
+      case 'fib': {
+        if (!isObj(body) || body.result !== 'type') throw unsupported(w, `fib result "${isObj(body) ? body.result : body}"`);
+        const flags = Array.isArray(body.flags) ? body.flags : [body.flags];
+        let f = 0;
+        for (const x of flags) {
+          if (typeof x !== 'string' || !(x in FIB_FLAGS)) throw invalid(w, `unknown fib flag ${JSON.stringify(x)}`);
+          f |= FIB_FLAGS[x]!;
+        }
+        this.out.push({ op: 'fib', flags: f, result: FIB_RESULT_TYPE, dreg: reg });
+        return { name: 'fib_addrtype', len: 4 };
+      }
+      case 'numgen': {
+        if (!isObj(body) || body.mode !== 'random') throw unsupported(w, `numgen mode "${isObj(body) ? body.mode : body}"`);
+        const mod = body.mod, offset = body.offset ?? 0;
+        if (typeof mod !== 'number' || !Number.isInteger(mod) || mod < 1 || mod > 0xffffffff) throw invalid(w, 'mod must be an integer from 1');
+        if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0 || offset > 0xffffffff) throw invalid(w, 'offset must be a non-negative integer');
+        this.out.push({ op: 'numgen', dreg: reg, mod, type: NUMGEN.random, offset });
+        return TYPES.integer;
+      }
+      default:
+        throw unsupported(w, `expression "${kind}"`);
+    }
+  }
+
+  /** Loads a concatenation or a single value; returns the component types. */
+  private loadKey(e: unknown, where: string): DataType[] {
+    const [kind, body] = single(e, where);
+    if (kind !== 'concat') {
+      const t = this.load(e, NFT_REG_1, where);
+      if (!('id' in t)) throw unsupported(where, `${t.name} as a set key`);
+      return [t];
+    }
+    if (!Array.isArray(body) || body.length < 2) throw invalid(`${where}.concat`, 'needs at least two expressions');
+    const types: DataType[] = [];
+    let word = 0;
+    body.forEach((x, i) => {
+      const t = this.load(x, regAt(word), `${where}.concat[${i}]`);
+      if (!('id' in t)) throw unsupported(`${where}.concat[${i}]`, `${t.name} in a concatenation`);
+      types.push(t);
+      word += (t.len + 3) >> 2;
+    });
+    return types;
+  }
+
+  // --- statements ----------------------------------------------------------------------------
+
+  private match(body: unknown, where: string): void {
+    if (!isObj(body)) throw invalid(where, 'needs { op, left, right }');
+    const { op, left, right } = body;
+    if (typeof op !== 'string') throw invalid(`${where}.op`, 'must be a string');
+    this.deps(left, `${where}.left`);
+    const [lkind, lbody] = single(left, `${where}.left`);
+
+    // Set lookups: `left == @set`.
+    if (typeof right === 'string' && right.startsWith('@')) {
+      if (op !== '==') throw unsupported(where, `"${op}" with a set (only "==")`);
+      const name = right.slice(1);
+      const types = this.loadKey(left, `${where}.left`);
+      this.checkSet(name, types, false, `${where}.right`);
+      const s = this.ctx.set(name);
+      this.out.push({ op: 'lookup', sreg: NFT_REG_1, set: name, setId: s?.id });
+      return;
+    }
+    if (lkind === 'concat') throw unsupported(where, 'a concatenation compared with a value (only with @set)');
+
+    // Binary operations on the left: `meta mark & 0x4000 == 0`.
+    if (lkind === '&' || lkind === '|' || lkind === '^') {
+      if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" after a binary operation`);
+      const [inner, mask, xor] = this.binop(lkind, lbody, `${where}.left`);
+      this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op], data: this.value(inner, right, `${where}.right`) });
+      void mask; void xor;
+      return;
+    }
+
+    // Flag matches: `ct state { established, related }` -> bitwise & mask, != 0.
+    if (lkind === 'ct' && isObj(lbody) && (lbody.key === 'state' || lbody.key === 'status')) {
+      if (op !== 'in') throw unsupported(where, `ct ${lbody.key} with "${op}" (only "in")`);
+      this.load(left, NFT_REG_1, `${where}.left`);
+      const names = Array.isArray(right) ? right : [right];
+      const table = lbody.key === 'state' ? CT_STATE : CT_STATUS;
+      let m = 0;
+      names.forEach((n, i) => {
+        if (typeof n !== 'string' || !(n in table)) throw invalid(`${where}.right${Array.isArray(right) ? `[${i}]` : ''}`, `unknown ct ${lbody.key} ${JSON.stringify(n)}`);
+        m |= table[n]!;
+      });
+      const mask = Buffer.alloc(4);
+      mask.writeUInt32LE(m);
+      this.out.push(
+        { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: 4, mask, xor: Buffer.alloc(4), bool: false },
+        { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['!='], data: Buffer.alloc(4) },
+      );
+      return;
+    }
+
+    // Ordering comparisons are left out: on host-order values nft adds a byteorder conversion.
+    if (op !== '==' && op !== '!=') throw unsupported(where, `match operator "${op}"`);
+
+    // Prefixes: whole bytes shorten the load; the rest is masked.
+    if (isObj(right) && 'prefix' in right) {
+      const p = right.prefix;
+      if (lkind !== 'payload' || !isObj(p)) throw unsupported(where, 'a prefix on anything but an address');
+      const f = PAYLOAD[String((lbody as Record<string, unknown>).protocol)]?.[String((lbody as Record<string, unknown>).field)];
+      if (!f || (f[3] !== TYPES.ipv4_addr && f[3] !== TYPES.ipv6_addr)) throw unsupported(where, 'a prefix on anything but an address');
+      const bits = f[2] * 8, len = p.len;
+      if (typeof len !== 'number' || !Number.isInteger(len) || len < 0 || len > bits) throw invalid(`${where}.right.prefix.len`, `must be an integer from 0 to ${bits}`);
+      const addr = f[3].parse(p.addr);
+      if (!addr) throw invalid(`${where}.right.prefix.addr`, `not an ${f[3].name}: ${JSON.stringify(p.addr)}`);
+      if (len === 0) throw unsupported(where, 'a /0 prefix');
+      const maskBytes = Buffer.alloc(f[2]);
+      for (let i = 0; i < len; i++) maskBytes[i >> 3]! |= 0x80 >> (i & 7);
+      const net = Buffer.from(addr.map((b, i) => b & maskBytes[i]!));
+      if (len % 8 === 0) {
+        this.load(left, NFT_REG_1, `${where}.left`, len / 8);
+        this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op as keyof typeof CMP], data: net.subarray(0, len / 8) });
+      } else {
+        this.load(left, NFT_REG_1, `${where}.left`);
+        this.out.push(
+          { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: f[2], mask: maskBytes, xor: Buffer.alloc(f[2]), bool: false },
+          { op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op as keyof typeof CMP], data: net },
+        );
+      }
+      return;
+    }
+    if (Array.isArray(right) || (isObj(right) && ('set' in right || 'range' in right))) throw unsupported(where, 'anonymous sets and ranges on the right of a match');
+
+    const t = this.load(left, NFT_REG_1, `${where}.left`);
+    const data = this.value(t, right, `${where}.right`);
+    this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op as keyof typeof CMP], data });
+    // An explicit protocol match is the dependency later headers need.
+    if (op === '==' && lkind === 'meta' && isObj(lbody)) {
+      if (lbody.key === 'l4proto') this.l4proto = data[0];
+    }
+  }
+
+  /** A constant of type t. */
+  private value(t: ValueType, v: unknown, where: string): Buffer {
+    if (t.name === 'fib_addrtype') {
+      const i = typeof v === 'string' ? ADDRTYPE.indexOf(v) : -1;
+      if (i < 0) throw invalid(where, `unknown address type ${JSON.stringify(v)}`);
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(i);
+      return b;
+    }
+    if (!('parse' in t)) throw unsupported(where, `a ${t.name} compared with a value`);
+    if (typeof v === 'string' && v.startsWith('$')) throw unsupported(where, 'variables');
+    const b = t.parse(v);
+    if (!b) throw invalid(where, `not a valid ${t.name}: ${JSON.stringify(v)}`);
+    return b;
+  }
+
+  /** `{ "&": [expr, value] }` etc. on register 1: loads, then one bitwise; returns the type. */
+  private binop(kind: string, body: unknown, where: string): [ValueType, Buffer, Buffer] {
+    if (!Array.isArray(body) || body.length !== 2) throw invalid(`${where}["${kind}"]`, 'needs [expression, value]');
+    const t = this.load(body[0], NFT_REG_1, `${where}["${kind}"][0]`);
+    if (t !== TYPES.mark) throw unsupported(where, `binary operations on ${t.name} (only marks)`);
+    const v = this.value(t, body[1], `${where}["${kind}"][1]`).readUInt32LE(0);
+    const [m, x] = kind === '&' ? [v, 0] : kind === '|' ? [~v >>> 0, v] : [0xffffffff, v];
+    const mask = Buffer.alloc(4), xor = Buffer.alloc(4);
+    mask.writeUInt32LE(m);
+    xor.writeUInt32LE(x);
+    this.out.push({ op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: 4, mask, xor, bool: true });
+    return [t, mask, xor];
+  }
+
+  private checkSet(name: string, types: DataType[], map: boolean, where: string): void {
+    const s = this.ctx.set(name);
+    if (!s) return; // not in this batch: the kernel knows it or refuses the rule
+    if (s.map !== map) throw invalid(where, `@${name} is a ${s.map ? 'map' : 'set'}`);
+    if (s.keyTypes.length !== types.length || s.keyTypes.some((t, i) => t !== types[i])) {
+      throw invalid(where, `@${name} has keys of type ${s.keyTypes.map((t) => t.name).join(' . ')}, the expression is ${types.map((t) => t.name).join(' . ')}`);
+    }
+  }
+
+  private counter(body: unknown, where: string): void {
+    if (body === null || body === undefined) return void this.out.push({ op: 'counter' });
+    if (!isObj(body)) throw unsupported(where, 'named counters');
+    const n = (k: string): bigint | undefined => {
+      const v = body[k];
+      if (v === undefined || v === 0) return undefined;
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw invalid(`${where}.${k}`, 'must be a non-negative integer');
+      return BigInt(v);
+    };
+    this.out.push({ op: 'counter', bytes: n('bytes'), packets: n('packets') });
+  }
+
+  private mangle(body: unknown, where: string): void {
+    if (!isObj(body)) throw invalid(where, 'needs { key, value }');
+    const [kk, kb] = single(body.key, `${where}.key`);
+    if (!((kk === 'meta' || kk === 'ct') && isObj(kb) && kb.key === 'mark' && kb.dir === undefined)) throw unsupported(`${where}.key`, `setting ${JSON.stringify(body.key)} (only meta mark and ct mark)`);
+    const v = body.value;
+    if (isObj(v)) {
+      const [vk, vb] = single(v, `${where}.value`);
+      if (vk === '&' || vk === '|' || vk === '^') this.binop(vk, vb, `${where}.value`);
+      else if (this.load(v, NFT_REG_1, `${where}.value`) !== TYPES.mark) throw unsupported(`${where}.value`, 'setting a mark from anything but a mark');
+    } else {
+      this.out.push({ op: 'immediate', dreg: NFT_REG_1, data: this.value(TYPES.mark, v, `${where}.value`) });
+    }
+    this.out.push(kk === 'meta' ? { op: 'meta_set', key: META_KEY.mark, sreg: NFT_REG_1 } : { op: 'ct_set', key: CT_KEY.mark, sreg: NFT_REG_1 });
+  }
+
+  private masquerade(body: unknown, where: string): void {
+    if (body === null || body === undefined) return void this.out.push({ op: 'masq' });
+    if (!isObj(body) || Object.keys(body).some((k) => k !== 'flags')) throw unsupported(where, 'masquerade to ports');
+    this.out.push({ op: 'masq', flags: this.natFlags(body.flags, `${where}.flags`) });
+  }
+
+  private natFlags(v: unknown, where: string): number {
+    let f = 0;
+    for (const x of Array.isArray(v) ? v : [v]) {
+      if (x !== 'random' && x !== 'fully-random' && x !== 'persistent') throw invalid(where, `unknown flag ${JSON.stringify(x)}`);
+      f |= NAT_FLAGS[x as keyof typeof NAT_FLAGS];
+    }
+    return f;
+  }
+
+  private nat(kind: 'dnat' | 'snat', body: unknown, where: string): void {
+    if (!isObj(body)) throw invalid(where, 'needs { addr, port? }');
+    for (const k of Object.keys(body)) if (!['addr', 'port', 'family'].includes(k)) throw unsupported(`${where}.${k}`, `${kind} option "${k}"`);
+    const fam = (body.family ?? (this.ctx.family === 'inet' ? undefined : this.ctx.family)) as string | undefined;
+    if (fam !== 'ip' && fam !== 'ip6') throw invalid(where, this.ctx.family === 'inet' ? 'needs family "ip" or "ip6" in an inet table' : `family ${JSON.stringify(fam)}`);
+    if (this.ctx.family !== 'inet' && fam !== this.ctx.family) throw invalid(`${where}.family`, `${fam} in an ${this.ctx.family} table`);
+    const t = fam === 'ip' ? TYPES.ipv4_addr : TYPES.ipv6_addr;
+    if (isObj(body.addr)) throw unsupported(`${where}.addr`, 'address ranges, maps and prefixes');
+    const addr = t.parse(body.addr);
+    if (!addr) throw invalid(`${where}.addr`, `not an ${t.name}: ${JSON.stringify(body.addr)}`);
+    this.out.push({ op: 'immediate', dreg: NFT_REG_1, data: addr });
+    const e: KExpr = { op: 'nat', type: NAT_TYPE[kind], family: fam === 'ip' ? 2 : 10, regAddrMin: NFT_REG_1 };
+    if (body.port !== undefined) {
+      if (isObj(body.port)) throw unsupported(`${where}.port`, 'port ranges and maps');
+      if (this.l4proto === undefined) throw invalid(`${where}.port`, 'a port needs a transport protocol match first (meta l4proto, tcp or udp)');
+      this.out.push({ op: 'immediate', dreg: NFT_REG_1 + 1, data: this.value(TYPES.inet_service, body.port, `${where}.port`) });
+      e.regProtoMin = NFT_REG_1 + 1;
+      e.flags = NAT_FLAGS['proto-specified'];
+    }
+    this.out.push(e);
+  }
+
+  private reject(body: unknown, where: string): void {
+    // Only the family's default: port unreachable (icmpx in inet tables).
+    const fam = this.ctx.family;
+    const def = fam === 'inet' ? { type: 'icmpx', code: 1, kt: 2 } : fam === 'ip' ? { type: 'icmp', code: 3, kt: 0 } : { type: 'icmpv6', code: 4, kt: 0 };
+    if (body !== null && body !== undefined) {
+      if (!isObj(body) || body.type !== def.type || body.expr !== 'port-unreachable') throw unsupported(where, `reject with ${JSON.stringify(body)} (only ${def.type} port-unreachable in ${fam} tables)`);
+    }
+    this.out.push({ op: 'reject', type: def.kt, code: def.code });
+  }
+
+  private vmap(body: unknown, where: string): void {
+    if (!isObj(body)) throw invalid(where, 'needs { key, data }');
+    this.deps(body.key, `${where}.key`);
+    const data = body.data;
+    if (typeof data === 'string' && data.startsWith('@')) {
+      const name = data.slice(1);
+      const types = this.loadKey(body.key, `${where}.key`);
+      this.checkSet(name, types, true, `${where}.data`);
+      this.out.push({ op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: name, setId: this.ctx.set(name)?.id });
+      return;
+    }
+    if (!isObj(data) || !Array.isArray(data.set)) throw invalid(`${where}.data`, 'must be "@map" or { set: [[key, verdict], ...] }');
+    const [kk] = single(body.key, `${where}.key`);
+    if (kk !== 'numgen') throw unsupported(`${where}.key`, `anonymous verdict maps keyed by "${kk}" (only numgen)`);
+    const start = this.out.length;
+    const t = this.loadKey(body.key, `${where}.key`)[0]!;
+    const loads = this.out.splice(start);
+    const elements: Array<[Buffer, Verdict]> = data.set.map((pair, i) => {
+      const w = `${where}.data.set[${i}]`;
+      if (!Array.isArray(pair) || pair.length !== 2) throw invalid(w, 'must be [key, verdict]');
+      const [vk, vb] = single(pair[1], `${w}[1]`);
+      return [this.value(t, pair[0], `${w}[0]`), this.verdictOf(vk, vb, `${w}[1]`)];
+    });
+    if (elements.length === 0) throw invalid(`${where}.data.set`, 'must not be empty');
+    const m = this.ctx.anonymousMap(t, elements);
+    this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: m.name, setId: m.id });
+  }
+}
+
+/** The key bytes of a set element (a value or `{ concat: [...] }`) for the set's key types. */
+export function elementKey(v: unknown, types: DataType[], where: string): Buffer {
+  if (types.length === 1) {
+    const b = types[0]!.parse(v);
+    if (!b) throw invalid(where, `not a valid ${types[0]!.name}: ${JSON.stringify(v)}`);
+    return b;
+  }
+  if (!isObj(v) || !Array.isArray(v.concat) || v.concat.length !== types.length) {
+    throw invalid(where, `needs { concat: [${types.map((t) => t.name).join(', ')}] }`);
+  }
+  const out = Buffer.alloc(concatLen(types));
+  let p = 0;
+  (v.concat as unknown[]).forEach((x, i) => {
+    const t = types[i]!;
+    const b = t.parse(x);
+    if (!b) throw invalid(`${where}.concat[${i}]`, `not a valid ${t.name}: ${JSON.stringify(x)}`);
+    b.copy(out, p);
+    p += (t.len + 3) & ~3;
+  });
+  return out;
+}

@@ -1,0 +1,200 @@
+// Dump replies (tables, chains, rules, sets, set elements) -> the objects `nft -j list ruleset`
+// prints under `nftables`, in its order: per table, the table, its named sets and maps, its
+// chains, then each chain's rules. nft 1.0.6's JSON shows no table or chain comments; neither
+// does this.
+import { UnsupportedError } from '../errors.js';
+import { attrMap, be32, be64, readAttrs, str, type NlMsg } from './attrs.js';
+import {
+  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, familyName, HOOK, HOOKS, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_FLAGS, TABLE,
+} from './consts.js';
+import { concatTypes, type DataType } from './datatypes.js';
+import { readData, readExprs } from './expr-wire.js';
+import type { Verdict } from './ir.js';
+import { compareKeys, decodeStatements, keyJson, verdictJson } from './statements.js';
+import type { Family, ListObject, Statement } from './types.js';
+import { CONCAT_KEY_TYPEOF, parseUdata, UD_COMMENT, UD_SET, udataComment } from './udata.js';
+
+const refuse = (what: string): never => {
+  throw new UnsupportedError(`${what} cannot be listed by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what });
+};
+
+interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string }
+type Element = { key: Buffer; verdict?: Verdict; comment?: string };
+
+const msgType = (m: NlMsg): number => (m.type >> 8 === NFNL_SUBSYS_NFTABLES ? m.type & 0xff : -1);
+
+function familyOf(n: number): Family {
+  const f = familyName(n);
+  if (f !== 'ip' && f !== 'ip6' && f !== 'inet') refuse(`a table of family ${f}`);
+  return f as Family;
+}
+
+/** The set a GETSETELEM dump is for: `family\0table\0set`. */
+export const setKey = (family: string, table: string, set: string): string => `${family}\0${table}\0${set}`;
+
+function decodeSet(m: NlMsg): SetDump {
+  const a = attrMap(m.body);
+  const family = familyOf(m.family), table = str(a.get(SET.TABLE))!, name = str(a.get(SET.NAME))!;
+  const flags = be32(a.get(SET.FLAGS)) ?? 0;
+  const anonymousMap = SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP;
+  if (flags & ~SET_FLAGS.MAP && flags !== anonymousMap) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
+  const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0);
+  if (!types) refuse(`set ${name} with key type ${be32(a.get(SET.KEY_TYPE))}`);
+  const map = (flags & SET_FLAGS.MAP) !== 0;
+  if (map && be32(a.get(SET.DATA_TYPE)) !== DATA_TYPE_VERDICT) refuse(`map ${name} to anything but verdicts`);
+  const ud = parseUdata(a.get(SET.USERDATA));
+  const typeof_ = ud.get(UD_SET.KEY_TYPEOF);
+  if (typeof_ && !typeof_.equals(CONCAT_KEY_TYPEOF)) refuse(`set ${name} declared with typeof`);
+  const s: SetDump = { family, table, name, handle: be64(a.get(SET.HANDLE)) ?? 0, flags, types: types!, map };
+  const c = udataComment(a.get(SET.USERDATA), UD_SET.COMMENT);
+  if (c !== undefined) s.comment = c;
+  return s;
+}
+
+function decodeElements(msgs: NlMsg[]): Element[] {
+  const out: Element[] = [];
+  for (const m of msgs) {
+    const list = attrMap(m.body).get(ELEM_LIST.ELEMENTS);
+    if (!list) continue;
+    for (const el of readAttrs(list)) {
+      const a = attrMap(el.data);
+      if ((be32(a.get(ELEM.FLAGS)) ?? 0) !== 0 || a.has(ELEM.TIMEOUT) || a.has(ELEM.EXPR) || a.has(ELEM.KEY_END)) refuse('a set element with flags, timeout, expressions or ranges');
+      const key = readData(a.get(ELEM.KEY) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0);
+      const e: Element = { key };
+      if (a.has(ELEM.DATA)) {
+        const v = readData(a.get(ELEM.DATA)!).verdict;
+        if (!v) refuse('a map element with data other than a verdict');
+        e.verdict = v!;
+      }
+      const c = udataComment(a.get(ELEM.USERDATA));
+      if (c !== undefined) e.comment = c;
+      out.push(e);
+    }
+  }
+  return out;
+}
+
+/** A set's name and key types from its NEWSET reply; undefined for sets nlkit cannot encode for. */
+export function setInfo(m: NlMsg): SetDump | undefined {
+  try {
+    return decodeSet(m);
+  } catch (e) {
+    if (e instanceof UnsupportedError) return undefined;
+    throw e;
+  }
+}
+
+export interface RulesetDump {
+  tables: NlMsg[]; chains: NlMsg[]; rules: NlMsg[]; sets: NlMsg[];
+  /** GETSETELEM replies by setKey(family, table, set). */
+  elements: Map<string, NlMsg[]>;
+}
+
+/** Sorts the replies of one or more dumps (in any order) into a RulesetDump. */
+export function sortDump(msgs: NlMsg[]): RulesetDump {
+  const d: RulesetDump = { tables: [], chains: [], rules: [], sets: [], elements: new Map() };
+  for (const m of msgs) {
+    switch (msgType(m)) {
+      case MSG.NEWTABLE: d.tables.push(m); break;
+      case MSG.NEWCHAIN: d.chains.push(m); break;
+      case MSG.NEWRULE: d.rules.push(m); break;
+      case MSG.NEWSET: d.sets.push(m); break;
+      case MSG.NEWSETELEM: {
+        const a = attrMap(m.body);
+        const k = setKey(familyName(m.family), str(a.get(ELEM_LIST.TABLE)) ?? '', str(a.get(ELEM_LIST.SET)) ?? '');
+        const l = d.elements.get(k) ?? [];
+        l.push(m);
+        d.elements.set(k, l);
+        break;
+      }
+      default: break;
+    }
+  }
+  return d;
+}
+
+/** The `nft -j list ruleset` objects (without metainfo) of a dump. */
+export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?: string } = {}): ListObject[] {
+  const out: ListObject[] = [];
+  const sets = d.sets.map(decodeSet);
+  // Each rule's attributes once, grouped by chain (in dump order).
+  const rulesOf = new Map<string, Array<Map<number, Buffer>>>();
+  for (const rm of d.rules) {
+    const a = attrMap(rm.body);
+    const k = setKey(String(rm.family), str(a.get(RULE.TABLE)) ?? '', str(a.get(RULE.CHAIN)) ?? '');
+    const l = rulesOf.get(k) ?? [];
+    l.push(a);
+    rulesOf.set(k, l);
+  }
+  for (const tm of d.tables) {
+    const ta = attrMap(tm.body);
+    const tname = str(ta.get(TABLE.NAME))!;
+    const fname = familyName(tm.family);
+    if (filter.family && filter.family !== fname) continue;
+    if (filter.table !== undefined && filter.table !== tname) continue;
+    const family = familyOf(tm.family);
+    if ((be32(ta.get(TABLE.FLAGS)) ?? 0) !== 0) refuse(`table ${tname} with flags`);
+    out.push({ table: { family, name: tname, handle: be64(ta.get(TABLE.HANDLE)) ?? 0 } });
+
+    const mine = sets.filter((s) => s.family === family && s.table === tname);
+    const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]> }>();
+    for (const s of mine) {
+      const elems = decodeElements(d.elements.get(setKey(family, tname, s.name)) ?? []);
+      if (s.flags & SET_FLAGS.ANONYMOUS) {
+        if (s.types.length !== 1) refuse(`anonymous map ${s.name} with a concatenated key`);
+        anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]) });
+        continue;
+      }
+      const o: Record<string, unknown> = {
+        family, name: s.name, table: tname, type: s.types.length === 1 ? s.types[0]!.name : s.types.map((t) => t.name), handle: s.handle,
+      };
+      if (s.comment !== undefined) o.comment = s.comment;
+      if (s.map) o.map = 'verdict';
+      if (elems.length) {
+        elems.sort((x, y) => compareKeys(s.types, x.key, y.key));
+        o.elem = elems.map((e) => {
+          let k: unknown = keyJson(s.types, e.key);
+          if (e.comment !== undefined) k = { elem: { val: k, comment: e.comment } };
+          return s.map ? [k, verdictJson(e.verdict!)] : k;
+        });
+      }
+      out.push(s.map ? { map: o as never } : { set: o as never });
+    }
+
+    const chains = d.chains.filter((m) => m.family === tm.family && str(attrMap(m.body).get(CHAIN.TABLE)) === tname);
+    for (const cm of chains) {
+      const a = attrMap(cm.body);
+      const c: Record<string, unknown> = { family, table: tname, name: str(a.get(CHAIN.NAME)), handle: be64(a.get(CHAIN.HANDLE)) ?? 0 };
+      const hook = a.get(CHAIN.HOOK);
+      if (hook) {
+        const h = attrMap(hook);
+        if (h.has(HOOK.DEV)) refuse('a chain with a device');
+        const num = be32(h.get(HOOK.HOOKNUM));
+        c.type = str(a.get(CHAIN.TYPE));
+        c.hook = Object.entries(HOOKS).find(([, v]) => v === num)?.[0] ?? refuse(`hook ${num}`);
+        c.prio = (be32(h.get(HOOK.PRIORITY)) ?? 0) | 0;
+        c.policy = be32(a.get(CHAIN.POLICY)) === 0 ? 'drop' : 'accept';
+      }
+      out.push({ chain: c as never });
+    }
+    for (const cm of chains) {
+      const cname = str(attrMap(cm.body).get(CHAIN.NAME));
+      for (const a of rulesOf.get(setKey(String(tm.family), tname, cname ?? '')) ?? []) {
+        const handle = be64(a.get(RULE.HANDLE)) ?? 0;
+        let expr: Statement[];
+        try {
+          expr = decodeStatements(readExprs(a.get(RULE.EXPRESSIONS) ?? Buffer.alloc(0)), family, anon);
+        } catch (e) {
+          if (e instanceof UnsupportedError) e.message = `${family} ${tname} ${cname} handle ${handle}: ${e.message}`;
+          throw e;
+        }
+        const r: Record<string, unknown> = { family, table: tname, chain: cname, handle };
+        const comment = udataComment(a.get(RULE.USERDATA), UD_COMMENT);
+        if (comment !== undefined) r.comment = comment;
+        r.expr = expr;
+        out.push({ rule: r as never });
+      }
+    }
+  }
+  return out;
+}

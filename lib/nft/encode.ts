@@ -1,0 +1,310 @@
+// apply()'s commands -> one nfnetlink batch, message for message what nft 1.0.6 sends for the
+// same commands (`nft -j -f`; table, chain and set comments as `nft -f` writes them).
+// Pure: no kernel access. Sets that the batch does not create are described by the caller.
+import { NotFoundError, type NlkitError } from '../errors.js';
+import {
+  FAMILY, HOOKS, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
+} from './consts.js';
+import { elementKey, RuleCompiler, single, type RuleContext } from './compile.js';
+import { concatLen, concatTypeId, typeByName, type DataType } from './datatypes.js';
+import { invalid, unsupported, withIndex } from './errors.js';
+import type { Verdict } from './ir.js';
+import type { Family } from './types.js';
+import { COMMENT_MAX, CONCAT_KEY_TYPEOF, UD_COMMENT, UD_SET, UdataBuilder, VERDICT_DATA_TYPEOF } from './udata.js';
+import { elementSize, NftWriter, type ElementSpec } from './wire.js';
+
+/** A set as the encoder needs to know it. */
+export interface SetInfo { keyTypes: DataType[]; map: boolean; id?: number }
+
+export interface EncodeOptions {
+  /** Sequence number of BEGIN; the messages follow it. */
+  seq?: number;
+  /** The ruleset generation the batch is valid for (the kernel refuses it after a change). */
+  generation?: number;
+  /** Sets and maps that exist in the kernel (for elements and rules that use them). */
+  existingSet?(family: Family, table: string, name: string): SetInfo | undefined;
+}
+
+export interface EncodedBatch {
+  /** BEGIN, the messages, END: one sendmsg. */
+  buf: Buffer;
+  seq: number;
+  /** For each message (BEGIN is 0), the index of the command that made it; -1 for BEGIN/END. */
+  commandOf: number[];
+}
+
+const NAME_MAX = 255;
+/** Room for one NEWSETELEM's ELEMENTS nest (a 16-bit attribute length; headers aside). */
+const ELEMENTS_NEST_MAX = 65535 - 512;
+
+/** Named priorities of ip, ip6 and inet base chains. */
+const PRIORITIES: Record<string, number | undefined> = { raw: -300, mangle: -150, dstnat: -100, filter: 0, security: 50, srcnat: 100 };
+const CHAIN_TYPES = ['filter', 'nat', 'route'];
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function name(o: Record<string, unknown>, key: string, where: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v === '') throw invalid(`${where}.${key}`, `must be a non-empty string, got ${JSON.stringify(v)}`);
+  if (Buffer.byteLength(v) > NAME_MAX) throw invalid(`${where}.${key}`, `is ${Buffer.byteLength(v)} bytes long; the kernel allows ${NAME_MAX}`);
+  return v;
+}
+
+function family(o: Record<string, unknown>, where: string): Family {
+  const f = o.family ?? 'ip';
+  if (f !== 'ip' && f !== 'ip6' && f !== 'inet') {
+    if (typeof f === 'string' && Object.hasOwn(FAMILY, f)) throw unsupported(`${where}.family`, `family "${f}"`);
+    throw invalid(`${where}.family`, `unknown family ${JSON.stringify(f)}`);
+  }
+  return f;
+}
+
+function comment(o: Record<string, unknown>, where: string): Buffer | undefined {
+  if (o.comment === undefined) return undefined;
+  if (typeof o.comment !== 'string') throw invalid(`${where}.comment`, 'must be a string');
+  if (Buffer.byteLength(o.comment) > COMMENT_MAX) throw invalid(`${where}.comment`, `is longer than ${COMMENT_MAX} bytes`);
+  return new UdataBuilder().strz(UD_COMMENT, o.comment).build();
+}
+
+function only(o: Record<string, unknown>, keys: string[], where: string, what: string): void {
+  for (const k of Object.keys(o)) if (!keys.includes(k)) throw unsupported(`${where}.${k}`, `${what} property "${k}"`);
+}
+
+/** The commands of apply()'s argument: an array, or `{ nftables: [...] }` (metainfo skipped). */
+export function commandList(input: unknown): Array<{ cmd: unknown; index: number; where: string }> {
+  const list = isObj(input) && 'nftables' in input ? input.nftables : input;
+  const prefix = isObj(input) ? 'nftables' : 'commands';
+  if (!Array.isArray(list)) throw invalid('commands', 'must be an array of commands or { nftables: [...] }');
+  return list.map((cmd, index) => ({ cmd, index, where: `${prefix}[${index}]` }))
+    .filter(({ cmd }) => !(isObj(cmd) && 'metainfo' in cmd));
+}
+
+/** Encodes commands into one batch; throws (with `index`) on the first command that cannot be. */
+export function encodeCommands(input: unknown, opts: EncodeOptions = {}): EncodedBatch {
+  const seq = opts.seq ?? 0;
+  const w = new NftWriter(seq);
+  const commandOf: number[] = [-1];
+  const sets = new Map<string, SetInfo>();
+  let setId = 0;
+  const key = (f: Family, t: string, n: string) => `${f}\0${t}\0${n}`;
+  const findSet = (f: Family, t: string, n: string): SetInfo | undefined => sets.get(key(f, t, n)) ?? opts.existingSet?.(f, t, n);
+
+  w.batchBegin(opts.generation);
+  for (const { cmd, index, where } of commandList(input)) {
+    const before = w.count;
+    try {
+      encodeOne(cmd, where);
+    } catch (e) {
+      throw withIndex(e as NlkitError, index);
+    }
+    for (let i = before; i < w.count; i++) commandOf.push(index);
+  }
+  w.batchEnd();
+  commandOf.push(-1);
+  return { buf: w.bytesWritten(), seq, commandOf };
+
+  function encodeOne(cmd: unknown, where: string): void {
+    let [verb, body] = single(cmd, where);
+    let w0 = `${where}.${verb}`;
+    if (['table', 'chain', 'rule', 'set', 'map', 'element'].includes(verb)) {
+      // A bare object, as `nft -j list` prints it, means add.
+      body = { [verb]: body };
+      verb = 'add';
+      w0 = where;
+    }
+    if (!['add', 'create', 'insert', 'replace', 'delete', 'flush'].includes(verb)) {
+      throw unsupported(where, `command "${verb}"`);
+    }
+    const [kind, obj] = single(body, w0);
+    const wk = `${w0}.${kind}`;
+    if (verb === 'flush' && kind === 'ruleset') {
+      const f = isObj(obj) ? family(obj, wk) : undefined;
+      w.simple(MSG.DELTABLE, f === undefined ? 0 : FAMILY[f], []);
+      return;
+    }
+    if (!isObj(obj)) throw invalid(wk, 'must be an object');
+    if ((verb === 'insert' || verb === 'replace') && kind !== 'rule') throw invalid(w0, `${verb} applies to rules only`);
+    switch (kind) {
+      case 'table': return table(verb, obj, wk);
+      case 'chain': return chain(verb, obj, wk);
+      case 'rule': return rule(verb, obj, wk);
+      case 'set': case 'map': return set(verb, kind, obj, wk);
+      case 'element': return element(verb, obj, wk);
+      default: throw unsupported(wk, `object "${kind}"`);
+    }
+  }
+
+  function table(verb: string, o: Record<string, unknown>, where: string): void {
+    const f = family(o, where), n = name(o, 'name', where);
+    if (verb === 'delete') return void w.simple(MSG.DELTABLE, FAMILY[f], [[1, n]]);
+    if (verb === 'flush') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, n]]);
+    only(o, ['family', 'name', 'handle', 'comment'], where, 'table');
+    w.table(NLM_F_REQUEST | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], n, comment(o, where));
+  }
+
+  function chain(verb: string, o: Record<string, unknown>, where: string): void {
+    const f = family(o, where), t = name(o, 'table', where), n = name(o, 'name', where);
+    if (verb === 'delete') return void w.simple(MSG.DELCHAIN, FAMILY[f], [[1, t], [3, n]]);
+    if (verb === 'flush') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, n]]);
+    only(o, ['family', 'table', 'name', 'handle', 'type', 'hook', 'prio', 'policy', 'comment'], where, 'chain');
+    const c: Parameters<NftWriter['chain']>[2] = { table: t, name: n, udata: comment(o, where) };
+    const base = o.type !== undefined || o.hook !== undefined || o.prio !== undefined;
+    if (base) {
+      if (typeof o.type !== 'string' || !CHAIN_TYPES.includes(o.type)) throw invalid(`${where}.type`, `unknown chain type ${JSON.stringify(o.type)} (filter, nat, route)`);
+      if (typeof o.hook !== 'string' || !(o.hook in HOOKS)) throw invalid(`${where}.hook`, `unknown hook ${JSON.stringify(o.hook)} (${Object.keys(HOOKS).join(', ')})`);
+      c.type = o.type;
+      c.hook = HOOKS[o.hook]!;
+      c.prio = priority(o.prio, `${where}.prio`);
+    } else if (o.policy !== undefined) throw invalid(`${where}.policy`, 'only base chains (type, hook, prio) have a policy');
+    if (o.policy !== undefined) {
+      if (o.policy !== 'accept' && o.policy !== 'drop') throw invalid(`${where}.policy`, `must be "accept" or "drop", got ${JSON.stringify(o.policy)}`);
+      c.policy = o.policy === 'accept' ? 1 : 0;
+    }
+    w.chain(NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], c);
+  }
+
+  function priority(v: unknown, where: string): number {
+    if (typeof v === 'number' && Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff) return v;
+    const m = typeof v === 'string' ? /^\s*([a-z]+)\s*(?:([+-])\s*(\d+))?\s*$/.exec(v) : null;
+    const named = m ? PRIORITIES[m[1]!] : undefined;
+    if (m && named !== undefined) return named + (m[2] === '-' ? -Number(m[3]) : m[2] ? Number(m[3]) : 0);
+    throw invalid(where, `must be an integer or a named priority (${Object.keys(PRIORITIES).join(', ')}), got ${JSON.stringify(v)}`);
+  }
+
+  function rule(verb: string, o: Record<string, unknown>, where: string): void {
+    const f = family(o, where), t = name(o, 'table', where), c = name(o, 'chain', where);
+    const handle = o.handle;
+    const checkHandle = () => {
+      if (typeof handle !== 'number' || !Number.isSafeInteger(handle) || handle < 1) throw invalid(`${where}.handle`, 'must be a rule handle (a positive integer)');
+      return handle;
+    };
+    if (verb === 'delete') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, c]], [3, checkHandle()]);
+    if (verb === 'flush') throw invalid(where, 'rules cannot be flushed (flush the chain)');
+    only(o, ['family', 'table', 'chain', 'handle', 'expr', 'comment', 'index'], where, 'rule');
+    if (o.index !== undefined || (verb !== 'replace' && handle !== undefined)) throw unsupported(where, 'rule positions (handle or index on add/insert)');
+    if (!Array.isArray(o.expr)) throw invalid(`${where}.expr`, 'must be an array of statements');
+    const ctx: RuleContext = {
+      family: f,
+      set: (n) => findSet(f, t, n),
+      anonymousMap: (keyType, elements) => anonymousMap(f, t, keyType, elements),
+    };
+    const rc = new RuleCompiler(ctx);
+    o.expr.forEach((st, i) => rc.statement(st, `${where}.expr[${i}]`));
+    const flags = verb === 'replace' ? NLM_F_REQUEST | NLM_F_REPLACE
+      : verb === 'insert' ? NLM_F_REQUEST | NLM_F_CREATE : NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
+    w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? checkHandle() : undefined, udata: comment(o, where) });
+  }
+
+  function anonymousMap(f: Family, t: string, keyType: DataType, elements: Array<[Buffer, Verdict]>): { name: string; id: number } {
+    const id = ++setId;
+    const udata = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, keyType.byteorder).u32(UD_SET.DATABYTEORDER, 0)
+      .raw(UD_SET.DATA_TYPEOF, VERDICT_DATA_TYPEOF).u32(UD_SET.DATA_INTERVAL, 0).build();
+    const n = '__map%d';
+    w.set(NLM_F_REQUEST | NLM_F_CREATE, FAMILY[f], {
+      table: t, name: n, flags: SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP, keyType: keyType.id,
+      keyLen: keyType.len, verdictMap: true, id, size: elements.length, udata,
+    });
+    writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, id, elements.map(([k, verdict]) => ({ key: k, verdict })));
+    return { name: n, id };
+  }
+
+  function writeElements(type: number, flags: number, f: Family, t: string, s: string, id: number | undefined, elems: ElementSpec[]): void {
+    // One attribute holds at most 64 KiB: long lists take several messages in the same batch.
+    let from = 0;
+    while (from < elems.length) {
+      let size = 0, to = from;
+      while (to < elems.length && (to === from || size + elementSize(elems[to]!) <= ELEMENTS_NEST_MAX)) size += elementSize(elems[to++]!);
+      w.elements(type, flags, FAMILY[f], t, s, id, elems.slice(from, to));
+      from = to;
+    }
+  }
+
+  function setTypes(v: unknown, where: string): DataType[] {
+    const names = Array.isArray(v) ? v : [v];
+    if (names.length === 0) throw invalid(where, 'needs a type');
+    return names.map((x, i) => {
+      const t = typeof x === 'string' && x !== 'integer' ? typeByName(x) : undefined;
+      if (!t) {
+        if (typeof x === 'string') throw unsupported(Array.isArray(v) ? `${where}[${i}]` : where, `set key type "${x}"`);
+        throw invalid(Array.isArray(v) ? `${where}[${i}]` : where, `must be a type name, got ${JSON.stringify(x)}`);
+      }
+      return t;
+    });
+  }
+
+  function set(verb: string, kind: 'set' | 'map', o: Record<string, unknown>, where: string): void {
+    const f = family(o, where), t = name(o, 'table', where), n = name(o, 'name', where);
+    if (verb === 'delete') {
+      sets.delete(key(f, t, n));
+      return void w.simple(MSG.DELSET, FAMILY[f], [[1, t], [2, n]]);
+    }
+    if (verb === 'flush') return void w.simple(MSG.DELSETELEM, FAMILY[f], [[2, n], [1, t]]);
+    only(o, ['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem'], where, kind);
+    const types = setTypes(o.type, `${where}.type`);
+    const isMap = kind === 'map';
+    if (isMap && o.map !== 'verdict') throw unsupported(`${where}.map`, `maps to ${JSON.stringify(o.map)} (only verdict maps)`);
+    if (!isMap && o.map !== undefined) throw invalid(`${where}.map`, 'a set has no data type (use a map)');
+    const id = ++setId;
+    const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, types.length > 1 ? 0 : types[0]!.byteorder);
+    if (isMap) ud.u32(UD_SET.DATABYTEORDER, 0);
+    if (types.length > 1) ud.raw(UD_SET.KEY_TYPEOF, CONCAT_KEY_TYPEOF);
+    if (isMap) ud.u32(UD_SET.DATA_INTERVAL, 0);
+    if (o.comment !== undefined) {
+      if (typeof o.comment !== 'string' || Buffer.byteLength(o.comment) > COMMENT_MAX) throw invalid(`${where}.comment`, `must be a string of at most ${COMMENT_MAX} bytes`);
+      ud.strz(UD_SET.COMMENT, o.comment);
+    }
+    w.set(NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], {
+      table: t, name: n, flags: isMap ? SET_FLAGS.MAP : 0, keyType: concatTypeId(types),
+      keyLen: types.length > 1 ? concatLen(types) : types[0]!.len, verdictMap: isMap, id, udata: ud.build(),
+    });
+    const info = { keyTypes: types, map: isMap, id };
+    sets.set(key(f, t, n), info);
+    if (o.elem !== undefined) elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);
+  }
+
+  function element(verb: string, o: Record<string, unknown>, where: string): void {
+    const f = family(o, where), t = name(o, 'table', where), n = name(o, 'name', where);
+    only(o, ['family', 'table', 'name', 'elem'], where, 'element');
+    const info = findSet(f, t, n);
+    if (!info) {
+      throw new NotFoundError(`${where}: no set or map ${f} ${t} ${n} (neither created earlier in the batch nor in the kernel)`, { subsystem: 'nft', op: 'nft.apply' });
+    }
+    elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);
+  }
+
+  function elementsOf(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
+    if (verb === 'flush') throw invalid(where, 'elements cannot be flushed (flush the set)');
+    if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
+    const del = verb === 'delete';
+    const elems = list.map((e, i): ElementSpec => {
+      const we = `${where}[${i}]`;
+      let k: unknown = e, data: unknown;
+      if (info.map && !del) {
+        if (!Array.isArray(e) || e.length !== 2) throw invalid(we, 'a map element is [key, verdict]');
+        [k, data] = e;
+      } else if (Array.isArray(e)) {
+        if (!info.map) throw invalid(we, 'a set element has no data');
+        k = e[0];
+      }
+      let udata: Buffer | undefined;
+      if (isObj(k) && 'elem' in k) {
+        const eo = k.elem;
+        if (!isObj(eo)) throw invalid(`${we}.elem`, 'must be { val, comment? }');
+        only(eo, ['val', 'comment'], `${we}.elem`, 'element');
+        if (!del) udata = comment(eo, `${we}.elem`);
+        k = eo.val;
+      }
+      const spec: ElementSpec = { key: elementKey(k, info.keyTypes, we) };
+      if (udata) spec.udata = udata;
+      if (info.map && !del) {
+        const [vk, vb] = single(data, `${we}[1]`);
+        spec.verdict = new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }).verdictOf(vk, vb, `${we}[1]`);
+      }
+      return spec;
+    });
+    const flags = del ? NLM_F_REQUEST : NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0);
+    // Elements of a set created in this batch name it by id too, as nft does.
+    const created = sets.get(key(f, t, n));
+    writeElements(del ? MSG.DELSETELEM : MSG.NEWSETELEM, flags, f, t, n, del ? undefined : created?.id, elems);
+  }
+}

@@ -1,0 +1,132 @@
+// nft's handle: apply() encodes the commands in TypeScript and sends them as one nfnetlink
+// batch (one kernel transaction) on the handle's thread; list() and generation() dump and decode.
+import { Handle, type OpenOptions } from '../handle.js';
+import { ConcurrentModificationError, NotFoundError } from '../errors.js';
+import { NFNL_SUBSYS_NFTABLES, NETLINK_NETFILTER } from '../netlink/headers.js';
+import { batch, dump, failureError, type MessageBatch } from '../netlink/transport.js';
+import { splitMessages, type NlMsg } from './attrs.js';
+import { decodeRuleset, setInfo, sortDump } from './decode.js';
+import { commandList, encodeCommands, type EncodedBatch, type SetInfo } from './encode.js';
+import { MSG } from './consts.js';
+import { invalid } from './errors.js';
+import { describeCommand, refusalError } from './refusal.js';
+import { decodeGeneration, elementRequests, generationRequest, rulesetRequests } from './requests.js';
+import type { Family, ListObject } from './types.js';
+
+export interface ApplyOptions {
+  /** The generation (from generation()) the commands were computed against: if the ruleset changed since, nothing is applied (ConcurrentModificationError). */
+  generation?: number;
+}
+
+export interface ListOptions {
+  family?: Family;
+  table?: string;
+}
+
+const DUMP_ATTEMPTS = 5;
+
+/** Messages of a buffer as lib/netlink's MessageBatch, from message `from` to `to` (exclusive). */
+function asBatch(buf: Buffer, from = 0, to = Infinity): MessageBatch {
+  const starts: number[] = [];
+  for (let p = 0; p < buf.length; p += (buf.readUInt32LE(p) + 3) & ~3) starts.push(p);
+  starts.push(buf.length);
+  const last = Math.min(to, starts.length - 1);
+  const base = starts[from]!;
+  const ends = new Uint32Array(last - from);
+  for (let i = from; i < last; i++) ends[i - from] = starts[i + 1]! - base;
+  return { bytes: buf.subarray(base, starts[last]), ends };
+}
+
+export class NftHandle extends Handle {
+  constructor(opts: OpenOptions = {}) {
+    super('nft', opts, (op, f) => failureError(op, 'nft', f));
+  }
+
+  /**
+   * Applies libnftables JSON commands as one kernel transaction: all of them or none.
+   * @example
+   * await h.apply([{ add: { table: { family: 'ip', name: 'nat' } } },
+   *   { add: { chain: { family: 'ip', table: 'nat', name: 'pre', type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } } }]);
+   */
+  apply(commands: unknown, opts: ApplyOptions = {}): Promise<void> {
+    const op = 'nft.apply';
+    return this.run(op, async () => {
+      const gen = opts.generation;
+      if (gen !== undefined && (typeof gen !== 'number' || !Number.isInteger(gen) || gen < 0 || gen > 0xffffffff)) {
+        throw invalid('generation', `must be a generation id from generation(), got ${JSON.stringify(gen)}`);
+      }
+      const encoded = await this.encode(op, commands);
+      const r = await this.native(op, (w) => batch(w, NFNL_SUBSYS_NFTABLES, asBatch(encoded.buf, 1, encoded.commandOf.length - 1), gen === undefined ? {} : { genid: gen }));
+      const first = r.errors[0];
+      if (first) {
+        const list = commandList(commands);
+        throw refusalError(encoded, { message: first.index + 1, errno: first.errno, ...(first.message ? { text: first.message } : {}), ...(first.offset !== undefined ? { offset: first.offset } : {}) },
+          (i) => describeCommand(list.find((c) => c.index === i)?.cmd));
+      }
+    });
+  }
+
+  /** Encodes; element commands for sets the batch does not create read those sets from the kernel first. */
+  private async encode(op: string, commands: unknown): Promise<EncodedBatch> {
+    const missing: string[] = [];
+    try {
+      return encodeCommands(commands, { existingSet: (f, t, n) => { missing.push(`${f} ${t} ${n}`); return undefined; } });
+    } catch (e) {
+      if (!(e instanceof NotFoundError) || !missing.length) throw e;
+    }
+    const known = await this.setTypes(op);
+    return encodeCommands(commands, { existingSet: (f, t, n) => known.get(`${f} ${t} ${n}`) });
+  }
+
+  private async setTypes(op: string): Promise<Map<string, SetInfo>> {
+    const msgs = await this.dumpMessages(op, rulesetRequests(undefined, 0, [MSG.GETSET]));
+    const out = new Map<string, SetInfo>();
+    for (const m of sortDump(msgs).sets) {
+      const s = setInfo(m);
+      if (s) out.set(`${s.family} ${s.table} ${s.name}`, { keyTypes: s.types, map: s.map });
+    }
+    return out;
+  }
+
+  /**
+   * The ruleset as `nft -j list ruleset` prints it under `nftables` (no metainfo), handles included.
+   * @example const objects = await h.list({ family: 'ip', table: 'kube-proxy' });
+   */
+  list(opts: ListOptions = {}): Promise<ListObject[]> {
+    const op = 'nft.list';
+    return this.run(op, () => {
+      if (opts.family !== undefined && !['ip', 'ip6', 'inet'].includes(opts.family)) throw invalid('family', `must be ip, ip6 or inet, got ${JSON.stringify(opts.family)}`);
+      if (opts.table !== undefined && typeof opts.table !== 'string') throw invalid('table', 'must be a string');
+      return this.dumpRuleset(op, opts);
+    });
+  }
+
+  private async dumpRuleset(op: string, opts: ListOptions = {}): Promise<ListObject[]> {
+    // Several dumps make one view only if no change came between them: the generation is read
+    // before and after, and the whole read is repeated when it moved.
+    for (let attempt = 0; attempt < DUMP_ATTEMPTS; attempt++) {
+      const first = await this.dumpMessages(op, Buffer.concat([generationRequest(), rulesetRequests(opts.family)]));
+      const elems = elementRequests(first);
+      const second = await this.dumpMessages(op, Buffer.concat([elems, generationRequest()]));
+      if (decodeGeneration(first) !== decodeGeneration(second)) continue;
+      return decodeRuleset(sortDump([...first, ...second]), opts);
+    }
+    throw new ConcurrentModificationError(`${op}: the ruleset kept changing while it was read (${DUMP_ATTEMPTS} attempts)`, { op, subsystem: 'nft' });
+  }
+
+  private async dumpMessages(op: string, requests: Buffer): Promise<NlMsg[]> {
+    if (!requests.length) return [];
+    const r = await this.native(op, (w) => dump(w, NETLINK_NETFILTER, asBatch(requests), { attempts: DUMP_ATTEMPTS }));
+    return splitMessages(r.data);
+  }
+
+  /**
+   * The ruleset's generation id (NFT_MSG_GETGEN): pass it to apply() to refuse a stale batch.
+   * @example const gen = await h.generation(); await h.apply(cmds, { generation: gen });
+   */
+  generation(): Promise<number> {
+    const op = 'nft.generation';
+    return this.run(op, async () => decodeGeneration(await this.dumpMessages(op, generationRequest())));
+  }
+}
+

@@ -1,0 +1,35 @@
+// nftables: module-level functions run on a default handle in the caller's own namespace;
+// open({ netns }) gives a handle bound to another one.
+import type { OpenOptions } from '../handle.js';
+import { NftHandle, type ApplyOptions, type ListOptions } from './handle.js';
+
+export { NftHandle } from './handle.js';
+export type { ApplyOptions, ListOptions } from './handle.js';
+export type * from './types.js';
+
+let shared: NftHandle | undefined;
+const handle = (): NftHandle => (shared && !shared.closed ? shared : (shared = new NftHandle()));
+
+/**
+ * A handle on the nftables ruleset of a network namespace (synchronous).
+ * @example const h = nft.open({ netns: 'blue' }); await h.apply(cmds); await h.close();
+ */
+export const open = (opts: OpenOptions = {}): NftHandle => new NftHandle(opts);
+
+/**
+ * libnftables JSON commands as one kernel transaction (default handle).
+ * @example await nft.apply({ nftables: [{ add: { table: { family: 'inet', name: 'fw' } } }] });
+ */
+export const apply = (commands: unknown, opts?: ApplyOptions) => handle().apply(commands, opts);
+
+/**
+ * What `nft -j list ruleset` prints under `nftables` (default handle).
+ * @example const objs = await nft.list({ family: 'ip' });
+ */
+export const list = (opts?: ListOptions) => handle().list(opts);
+
+/**
+ * The ruleset generation (default handle).
+ * @example const gen = await nft.generation();
+ */
+export const generation = () => handle().generation();

@@ -1,0 +1,34 @@
+// The kernel's view of a rule: nf_tables expressions with registers, as libnftnl names them.
+// Statements (nft's JSON) compile to these (compile.ts) and are recovered from them
+// (statements.ts); expr-wire.ts puts them into and reads them out of netlink attributes.
+
+export type Verdict = { code: number; chain?: string };
+
+export type KExpr =
+  | { op: 'payload'; dreg: number; base: number; offset: number; len: number }
+  | { op: 'meta'; key: number; dreg: number }
+  | { op: 'meta_set'; key: number; sreg: number }
+  | { op: 'ct'; key: number; dreg: number }
+  | { op: 'ct_set'; key: number; sreg: number }
+  | { op: 'cmp'; sreg: number; cmp: number; data: Buffer }
+  /** `bool`: nft wrote NFTA_BITWISE_OP (its binop path; flag and prefix matches leave it out). */
+  | { op: 'bitwise'; sreg: number; dreg: number; len: number; mask: Buffer; xor: Buffer; bool: boolean }
+  | { op: 'lookup'; sreg: number; dreg?: number; set: string; setId?: number }
+  | { op: 'immediate'; dreg: number; data?: Buffer; verdict?: Verdict }
+  | { op: 'counter'; bytes?: bigint; packets?: bigint }
+  | { op: 'numgen'; dreg: number; mod: number; type: number; offset: number }
+  | { op: 'fib'; flags: number; result: number; dreg: number }
+  | { op: 'nat'; type: number; family: number; regAddrMin?: number; regProtoMin?: number; flags?: number }
+  | { op: 'masq'; flags?: number }
+  | { op: 'reject'; type: number; code: number }
+  /** An expression nlkit does not decode (list() refuses the rule with its name). */
+  | { op: 'unknown'; name: string };
+
+export const PAYLOAD_BASE = { LL: 0, NETWORK: 1, TRANSPORT: 2 } as const;
+export const CMP = { '==': 0, '!=': 1, '<': 2, '<=': 3, '>': 4, '>=': 5 } as const;
+export const META_KEY = { mark: 3, iifname: 6, oifname: 7, nfproto: 15, l4proto: 16 } as const;
+export const CT_KEY = { state: 0, status: 2, mark: 3 } as const;
+export const NUMGEN = { inc: 0, random: 1 } as const;
+export const NAT_TYPE = { snat: 0, dnat: 1 } as const;
+/** NF_NAT_RANGE_* flags. */
+export const NAT_FLAGS = { 'map-ips': 0x1, 'proto-specified': 0x2, random: 0x4, persistent: 0x8, 'fully-random': 0x10 } as const;

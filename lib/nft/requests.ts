@@ -1,0 +1,47 @@
+// The read side of nft: dump requests for list() (tables, chains, rules and sets first, then
+// one element dump per set), NFT_MSG_GETGEN for generation(), and reading their replies.
+import { attrMap, be32, str, type NlMsg } from './attrs.js';
+import { ELEM_LIST, FAMILY, GEN, MSG, NFNL_SUBSYS_NFTABLES, NLM_F_DUMP, NLM_F_REQUEST, SET } from './consts.js';
+import type { Family } from './types.js';
+import { NftWriter } from './wire.js';
+
+/** The first round of list(): every table, chain, rule and set of `family` (all when undefined), or `only` these GET* dumps. */
+export function rulesetRequests(family?: Family, seq = 0, only?: number[]): Buffer {
+  const w = new NftWriter(seq);
+  const f = family === undefined ? 0 : FAMILY[family];
+  for (const t of only ?? [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETRULE, MSG.GETSET]) {
+    w.begin(t, NLM_F_REQUEST | NLM_F_DUMP, f);
+    w.end();
+  }
+  return w.bytesWritten();
+}
+
+/** The second round: one element dump per set (anonymous ones included) of the first round's replies. */
+export function elementRequests(replies: NlMsg[], seq = 0): Buffer {
+  const w = new NftWriter(seq);
+  for (const m of replies) {
+    if (m.type !== ((NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWSET)) continue;
+    const a = attrMap(m.body);
+    w.begin(MSG.GETSETELEM, NLM_F_REQUEST | NLM_F_DUMP, m.family);
+    w.str(ELEM_LIST.TABLE, str(a.get(SET.TABLE)) ?? '');
+    w.str(ELEM_LIST.SET, str(a.get(SET.NAME)) ?? '');
+    w.end();
+  }
+  return w.bytesWritten();
+}
+
+/** NFT_MSG_GETGEN. */
+export function generationRequest(seq = 0): Buffer {
+  const w = new NftWriter(seq);
+  w.begin(MSG.GETGEN, NLM_F_REQUEST, 0);
+  w.end();
+  return w.bytesWritten();
+}
+
+/** The generation id of a NEWGEN reply. */
+export function decodeGeneration(replies: NlMsg[]): number {
+  const m = replies.find((r) => r.type === ((NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWGEN));
+  const id = m && be32(attrMap(m.body).get(GEN.ID));
+  if (id === undefined) throw new Error('no NFT_MSG_NEWGEN reply');
+  return id;
+}

@@ -1,0 +1,151 @@
+// nf_tables messages on top of lib/netlink's attribute writer: nlmsghdr + nfgenmsg, the batch
+// markers, and the bodies of tables, chains, rules, sets and elements in the order nft 1.0.6
+// writes their attributes.
+import {
+  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, HOOK, LIST_ELEM, MSG, NFNETLINK_V0, NFNL_BATCH_GENID, NFNL_MSG_BATCH_BEGIN,
+  NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, NLM_F_REQUEST, RULE, SET, SET_DESC_SIZE, TABLE,
+} from './consts.js';
+import { NftAttrWriter } from './expr-wire.js';
+import type { KExpr, Verdict } from './ir.js';
+
+
+export interface SetSpec {
+  table: string; name: string; flags: number; keyType: number; keyLen: number;
+  /** Verdict maps only. */
+  verdictMap: boolean; id: number; size?: number; udata: Buffer;
+}
+
+export interface ElementSpec { key: Buffer; verdict?: Verdict; udata?: Buffer }
+
+export class NftWriter extends NftAttrWriter {
+  private start = 0;
+  /** Messages written so far (BEGIN and END included). */
+  count = 0;
+
+  constructor(private seq = 0) {
+    super(4096);
+  }
+
+  /** Starts a message: nlmsghdr (length set by end()) and nfgenmsg. */
+  begin(type: number, flags: number, family: number, resId = 0, subsys = NFNL_SUBSYS_NFTABLES): void {
+    this.ensure(20);
+    const b = this.buf, p = this.pos;
+    this.start = p;
+    b.writeUInt32LE(0, p);
+    b.writeUInt16LE(subsys === 0 ? type : (subsys << 8) | type, p + 4);
+    b.writeUInt16LE(flags, p + 6);
+    b.writeUInt32LE(this.seq++ >>> 0, p + 8);
+    b.writeUInt32LE(0, p + 12);
+    b[p + 16] = family;
+    b[p + 17] = NFNETLINK_V0;
+    b.writeUInt16BE(resId, p + 18);
+    this.pos = p + 20;
+  }
+
+  end(): void {
+    this.buf.writeUInt32LE(this.pos - this.start, this.start);
+    this.count++;
+  }
+
+  batchBegin(generation?: number): void {
+    this.begin(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 0, NFNL_SUBSYS_NFTABLES, 0);
+    if (generation !== undefined) this.be32(NFNL_BATCH_GENID, generation);
+    this.end();
+  }
+
+  batchEnd(): void {
+    this.begin(NFNL_MSG_BATCH_END, NLM_F_REQUEST, 0, NFNL_SUBSYS_NFTABLES, 0);
+    this.end();
+  }
+
+  table(flags: number, family: number, name: string, udata?: Buffer): void {
+    this.begin(MSG.NEWTABLE, flags, family);
+    this.str(TABLE.NAME, name);
+    this.be32(TABLE.FLAGS, 0);
+    if (udata) this.bytes(TABLE.USERDATA, udata);
+    this.end();
+  }
+
+  chain(flags: number, family: number, c: { table: string; name: string; type?: string; policy?: number; hook?: number; prio?: number; udata?: Buffer }): void {
+    this.begin(MSG.NEWCHAIN, flags, family);
+    this.str(CHAIN.TABLE, c.table);
+    this.str(CHAIN.NAME, c.name);
+    if (c.type !== undefined) this.str(CHAIN.TYPE, c.type);
+    if (c.policy !== undefined) this.be32(CHAIN.POLICY, c.policy);
+    if (c.hook !== undefined) {
+      this.within(CHAIN.HOOK, () => {
+        this.be32(HOOK.HOOKNUM, c.hook!);
+        this.be32(HOOK.PRIORITY, c.prio! >>> 0);
+      });
+    }
+    if (c.udata) this.bytes(CHAIN.USERDATA, c.udata);
+    this.end();
+  }
+
+  rule(flags: number, family: number, table: string, chain: string, exprs: KExpr[], opts: { handle?: number; udata?: Buffer } = {}): void {
+    this.begin(MSG.NEWRULE, flags, family);
+    this.str(RULE.TABLE, table);
+    this.str(RULE.CHAIN, chain);
+    if (opts.handle !== undefined) this.be64(RULE.HANDLE, BigInt(opts.handle));
+    this.within(RULE.EXPRESSIONS, () => { for (const e of exprs) this.expr(e); });
+    if (opts.udata) this.bytes(RULE.USERDATA, opts.udata);
+    this.end();
+  }
+
+  set(flags: number, family: number, s: SetSpec): void {
+    this.begin(MSG.NEWSET, flags, family);
+    this.str(SET.TABLE, s.table);
+    this.str(SET.NAME, s.name);
+    this.be32(SET.FLAGS, s.flags);
+    this.be32(SET.KEY_TYPE, s.keyType);
+    this.be32(SET.KEY_LEN, s.keyLen);
+    if (s.verdictMap) {
+      this.be32(SET.DATA_TYPE, DATA_TYPE_VERDICT);
+      this.be32(SET.DATA_LEN, 0);
+    }
+    this.be32(SET.ID, s.id);
+    if (s.size !== undefined) this.within(SET.DESC, () => this.be32(SET_DESC_SIZE, s.size!));
+    this.bytes(SET.USERDATA, s.udata);
+    this.end();
+  }
+
+  /** NEWSETELEM / DELSETELEM with these elements (the caller keeps the nest under 64 KiB). */
+  elements(type: number, flags: number, family: number, table: string, set: string, setId: number | undefined, elems: ElementSpec[]): void {
+    this.begin(type, flags, family);
+    this.str(ELEM_LIST.TABLE, table);
+    this.str(ELEM_LIST.SET, set);
+    if (setId !== undefined) this.be32(ELEM_LIST.SET_ID, setId);
+    this.within(ELEM_LIST.ELEMENTS, () => {
+      elems.forEach((e, i) => this.within(i + 1, () => {
+        this.dataValue(ELEM.KEY, e.key);
+        if (e.verdict) this.dataVerdict(ELEM.DATA, e.verdict);
+        if (e.udata) this.bytes(ELEM.USERDATA, e.udata);
+      }));
+    });
+    this.end();
+  }
+
+  /** A message of only string attributes, in the order given (the deletes and flushes). */
+  simple(type: number, family: number, attrs: Array<[number, string]>, handle?: [number, number]): void {
+    this.begin(type, NLM_F_REQUEST, family);
+    for (const [t, v] of attrs) this.str(t, v);
+    if (handle) this.be64(handle[0], BigInt(handle[1]));
+    this.end();
+  }
+
+  /** The bytes written so far. */
+  bytesWritten(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+/** Bytes one element adds to an ELEMENTS nest (to split long lists under 64 KiB). */
+export const elementSize = (e: ElementSpec): number => {
+  const pad = (n: number) => (n + 3) & ~3;
+  let n = 4 + 4 + 4 + pad(e.key.length);
+  if (e.verdict) n += 4 + 4 + 8 + (e.verdict.chain !== undefined ? 4 + pad(Buffer.byteLength(e.verdict.chain) + 1) : 0);
+  if (e.udata) n += 4 + pad(e.udata.length);
+  return n;
+};
+
+export { LIST_ELEM };

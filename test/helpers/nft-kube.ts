@@ -1,0 +1,78 @@
+// kube-proxy's nftables ruleset (pkg/proxy/nftables/proxier.go, the shape of proxier_test.go's
+// expected rulesets) as libnftables JSON commands, for `services` ClusterIP services with
+// `endpoints` endpoints each. No table, chain or set comments: nft 1.0.6's JSON parser drops
+// them, and the differential tests compare with `nft -j -f`.
+const T = { family: 'ip', table: 'kube-proxy' };
+const chain = (name: string, base?: object) => ({ add: { chain: { ...T, name, ...base } } });
+const rule = (chain: string, expr: object[], comment?: string) => ({ add: { rule: { ...T, chain, expr, ...(comment ? { comment } : {}) } } });
+const pl = (protocol: string, field: string) => ({ payload: { protocol, field } });
+const eq = (left: object, right: unknown, op = '==') => ({ match: { op, left, right } });
+const mark = { meta: { key: 'mark' } };
+const svcKey = { concat: [pl('ip', 'daddr'), { meta: { key: 'l4proto' } }, pl('th', 'dport')] };
+
+export function kubeProxyCommands(services: number, endpoints: number): object[] {
+  const c: object[] = [
+    { add: { table: { family: 'ip', name: 'kube-proxy' } } },
+    chain('mark-for-masquerade'),
+    rule('mark-for-masquerade', [{ mangle: { key: mark, value: { '|': [mark, 0x4000] } } }]),
+    chain('masquerading'),
+    rule('masquerading', [eq({ '&': [mark, 0x4000] }, 0), { return: null }]),
+    rule('masquerading', [{ mangle: { key: mark, value: { '^': [mark, 0x4000] } } }]),
+    rule('masquerading', [{ masquerade: { flags: 'fully-random' } }]),
+    chain('services'),
+    chain('service-endpoints-check'),
+    chain('firewall-check'),
+    chain('filter-input', { type: 'filter', hook: 'input', prio: -110, policy: 'accept' }),
+    rule('filter-input', [{ match: { op: 'in', left: { ct: { key: 'state' } }, right: 'new' } }, { jump: { target: 'service-endpoints-check' } }]),
+    chain('filter-forward', { type: 'filter', hook: 'forward', prio: -110, policy: 'accept' }),
+    rule('filter-forward', [{ match: { op: 'in', left: { ct: { key: 'state' } }, right: 'new' } }, { jump: { target: 'firewall-check' } }]),
+    chain('nat-output', { type: 'nat', hook: 'output', prio: -100, policy: 'accept' }),
+    rule('nat-output', [{ jump: { target: 'services' } }]),
+    chain('nat-postrouting', { type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' }),
+    rule('nat-postrouting', [{ jump: { target: 'masquerading' } }]),
+    chain('nat-prerouting', { type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' }),
+    rule('nat-prerouting', [{ jump: { target: 'services' } }]),
+    { add: { set: { ...T, name: 'cluster-ips', type: 'ipv4_addr' } } },
+    chain('cluster-ips-check'),
+    rule('cluster-ips-check', [eq(pl('ip', 'daddr'), '@cluster-ips'), { reject: { type: 'icmp', expr: 'port-unreachable' } }], 'Reject traffic to invalid ports of ClusterIPs'),
+    { add: { map: { ...T, name: 'firewall-ips', type: ['ipv4_addr', 'inet_proto', 'inet_service'], map: 'verdict' } } },
+    rule('firewall-check', [{ vmap: { key: svcKey, data: '@firewall-ips' } }]),
+    chain('reject-chain'),
+    rule('reject-chain', [{ reject: null }]),
+    { add: { map: { ...T, name: 'no-endpoint-services', type: ['ipv4_addr', 'inet_proto', 'inet_service'], map: 'verdict' } } },
+    { add: { map: { ...T, name: 'no-endpoint-nodeports', type: ['inet_proto', 'inet_service'], map: 'verdict' } } },
+    rule('service-endpoints-check', [{ vmap: { key: svcKey, data: '@no-endpoint-services' } }]),
+    { add: { map: { ...T, name: 'service-ips', type: ['ipv4_addr', 'inet_proto', 'inet_service'], map: 'verdict' } } },
+    { add: { map: { ...T, name: 'service-nodeports', type: ['inet_proto', 'inet_service'], map: 'verdict' } } },
+    rule('services', [{ vmap: { key: svcKey, data: '@service-ips' } }]),
+    rule('services', [eq({ fib: { result: 'type', flags: ['daddr'] } }, 'local'),
+      { vmap: { key: { concat: [{ meta: { key: 'l4proto' } }, pl('th', 'dport')] }, data: '@service-nodeports' } }]),
+  ];
+  const clusterIps: string[] = [], serviceIps: unknown[] = [], nodePorts: unknown[] = [];
+  for (let s = 0; s < services; s++) {
+    const ip = `172.30.${s >> 8}.${s & 255}`, port = 80 + (s % 3);
+    const svc = `service-${s.toString(36).toUpperCase().padStart(8, 'X')}-ns${s % 7}/svc${s}/tcp/p${port}`;
+    const eps = Array.from({ length: endpoints }, (_, e) => ({
+      ip: `10.${180 + (e % 8)}.${s >> 8}.${(s + e) & 255}`,
+      chain: `endpoint-${(s * 31 + e).toString(36).toUpperCase().padStart(8, 'Y')}-ns${s % 7}/svc${s}/tcp/p${port}__10.180.${s}.${e}/${port}`,
+    }));
+    c.push(chain(svc));
+    for (const ep of eps) c.push(chain(ep.chain));
+    c.push(rule(svc, [eq(pl('ip', 'daddr'), ip), eq(pl('tcp', 'dport'), port), eq(pl('ip', 'saddr'), { prefix: { addr: '10.0.0.0', len: 8 } }, '!='), { jump: { target: 'mark-for-masquerade' } }]));
+    c.push(rule(svc, [{ vmap: { key: { numgen: { mode: 'random', mod: endpoints, offset: 0 } }, data: { set: eps.map((ep, i) => [i, { goto: { target: ep.chain } }]) } } }]));
+    for (const ep of eps) {
+      c.push(rule(ep.chain, [eq(pl('ip', 'saddr'), ep.ip), { jump: { target: 'mark-for-masquerade' } }]));
+      c.push(rule(ep.chain, [eq({ meta: { key: 'l4proto' } }, 'tcp'), { dnat: { addr: ep.ip, port: 8080 } }]));
+    }
+    clusterIps.push(ip);
+    serviceIps.push([{ elem: { val: { concat: [ip, 'tcp', port] }, comment: `ns${s % 7}/svc${s}:p${port}` } }, { goto: { target: svc } }]);
+    nodePorts.push([{ concat: ['tcp', 30000 + s] }, { goto: { target: svc } }]);
+  }
+  if (services) {
+    c.push({ add: { element: { ...T, name: 'cluster-ips', elem: clusterIps } } });
+    c.push({ add: { element: { ...T, name: 'service-ips', elem: serviceIps } } });
+    c.push({ add: { element: { ...T, name: 'service-nodeports', elem: nodePorts } } });
+    c.push({ add: { element: { ...T, name: 'no-endpoint-services', elem: [[{ concat: ['172.31.0.1', 'udp', 53] }, { drop: null }]] } } });
+  }
+  return c;
+}
