@@ -3,6 +3,7 @@ import { Handle, type OpenOptions } from '../handle.js';
 import { ExistsError, InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError } from '../errors.js';
 import { binding, type IpsetExecResult, type RawWorker, type SendResult } from '../native.js';
 import { kernelError } from './kernel-errors.js';
+import { checkString } from '../args.js';
 import { Cmd, IPSET_ERR_EXIST, simpleMessage, type Batch } from './wire.js';
 import { ipsetError } from './errors.js';
 import { formatCreate, parseList, type KnownSet } from './syntax.js';
@@ -344,7 +345,8 @@ function knownOf(s: SetInfo): KnownSet {
 }
 
 function checkName(name: string, op: string): string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 31 || /[\s"]/.test(name)) {
+  checkString({ op, subsystem: 'ipset' }, 'set name', name, { nonEmpty: true, nul: false });
+  if (name.length > 31 || /[\s"]/.test(name)) {
     throw new InvalidArgumentError(`${op}: invalid set name ${JSON.stringify(name)} (1 to 31 characters, no spaces)`, {
       op, subsystem: 'ipset', argument: String(name),
     });

@@ -1,4 +1,5 @@
 import { Handle } from '../handle.js';
+import { checkOptions, checkString } from '../args.js';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 import { binding, type IptablesCacheRef, type IptablesLockRequest, type IptablesTableRequest } from '../native.js';
 import { iptablesFailure, problemError } from './errors.js';
@@ -32,6 +33,7 @@ export class IptablesHandle extends Handle {
   #backend: BackendInfo | undefined;
 
   constructor(opts: IptablesOpenOptions = {}) {
+    checkOptions({ op: 'iptables.open', subsystem: 'iptables' }, 'options', opts);
     const family = opts.family ?? 4;
     if (family !== 4 && family !== 6) {
       throw new InvalidArgumentError(`iptables.open: family must be 4 or 6`, { op: 'iptables.open', subsystem: 'iptables', argument: String(family) });
@@ -102,6 +104,7 @@ export class IptablesHandle extends Handle {
     return this.run(op, async () => {
       if (typeof text !== 'string') throw new InvalidArgumentError(`${op}: text must be a string`, { op, subsystem: 'iptables' });
       const lock = lockRequest(op, opts);
+      checkTableOption(op, opts.table);
       const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
       await this.checkBackend(op);
       const tables: IptablesTableRequest[] = plan.tables.map((t) => ({
@@ -132,6 +135,7 @@ export class IptablesHandle extends Handle {
   save(opts: SaveOptions = {}): Promise<string> {
     const op = `${this.prefix}.save`;
     return this.run(op, async () => {
+      checkTableOption(op, opts.table);
       await this.checkBackend(op);
       const r = await this.native(op, (w) => binding().iptablesSave(w, {
         family: this.family, counters: opts.counters ?? false, ...(opts.table !== undefined ? { table: opts.table } : {}),
@@ -162,6 +166,11 @@ export class IptablesHandle extends Handle {
       binding().iptablesUnlock(lock);
     }
   }
+}
+
+/** A table name goes to libiptc as a C string: a NUL would name another table. */
+function checkTableOption(op: string, table: unknown): void {
+  if (table !== undefined) checkString({ op, subsystem: 'iptables' }, 'table', table, { nonEmpty: true, nul: false });
 }
 
 function emptyStats() {

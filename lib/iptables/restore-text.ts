@@ -72,6 +72,9 @@ export function planRestore(text: string, opts: PlanOptions = {}): RestorePlan {
   // a plain loop (no per-line objects): a 20 MB text has 200k lines, and this runs on every restore
   let start = 0;
   let n = 0;
+  // libxtables takes words as C strings: a NUL would cut a word, not the line as
+  // iptables-restore does, and so make a different rule. Refused, with where it is.
+  const nulAt = text.indexOf('\0');
   while (start < text.length) {
     let end = text.indexOf('\n', start);
     const nl = end !== -1;
@@ -80,6 +83,9 @@ export function planRestore(text: string, opts: PlanOptions = {}): RestorePlan {
     const lineStart = start;
     start = end + 1;
     lastLine = n;
+    if (nulAt !== -1 && nulAt < end) {
+      return stop(n, `a NUL character at column ${nulAt - lineStart + 1} (iptables-restore would cut the line there)`, lineStart);
+    }
     if (end - lineStart + (nl ? 1 : 0) > MAX_LINE) return stop(n, `the line is longer than iptables-restore reads (${MAX_LINE} characters)`, lineStart);
     if (end === lineStart && nl) continue; // "\n"
     const first = text.charCodeAt(lineStart);
