@@ -2,11 +2,13 @@
 // Every mutating method is an apply() of one operation: validated in TypeScript, encoded in
 // TypeScript, sent in one crossing; the kernel's acknowledgement of each message becomes its
 // result. Updates that leave fields out are filled in from the kernel's current state first.
+import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConcurrentModificationError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
 import { Handle, withSite, type OpenOptions } from '../handle.js';
 import { binding, type IpvsQueryResult, type RawWorker } from '../native.js';
 import { ipvsFailure, kernelError, type ErrorContext } from './errors.js';
+import { RtWriter, Rtm, eachMessage, getLink, parseLink } from '../link/wire.js';
 import { destAsInput, mergeDest, mergeService, serviceAsInput, toDest, toService } from './records.js';
 import {
   MAX_WEIGHT, completeDest, completeService, normDaemon, normDest, normDestKey, normKey, normService, normTimeouts,
@@ -22,6 +24,7 @@ import type {
 } from './types.js';
 
 const DUMP_RETRIES = 3;
+const E = constants.errno;
 const DEFAULT_DRAIN_MS = 5 * 60_000;
 
 /** One validated operation, ready to encode. */
@@ -413,7 +416,7 @@ export class IpvsHandle extends Handle {
       encode(w, items[i]!);
       sent.push(i);
     }
-    const results = (errnos: Int32Array | undefined, messages: Record<number, string>): ApplyResult[] => {
+    const results = (errnos: Int32Array | undefined, messages: Record<number, string>, loDown = false): ApplyResult[] => {
       const out: ApplyResult[] = items.map((it) => (it.error ? { ok: false, error: it.error } : { ok: true }));
       if (errnos) for (let m = 0; m < sent.length; m++) {
         const e = errnos[m]!;
@@ -424,6 +427,7 @@ export class IpvsHandle extends Handle {
         if (svc) ctx.svc = svc;
         if (it.dest) ctx.dest = it.dest;
         if (messages[m]) ctx.detail = messages[m];
+        if (loDown) ctx.loopbackDown = true;
         const error = kernelError(op, e, ctx);
         if (items.length > 1) (error as NlkitError & { index?: number }).index = sent[m]!;
         out[sent[m]!] = { ok: false, error };
@@ -432,7 +436,12 @@ export class IpvsHandle extends Handle {
     };
     if (sent.length === 0) return Promise.resolve(results(undefined, {}));
     const { bytes, ends } = w.batch();
-    return binding().ipvsSend(wk, bytes, ends).then((r) => results(r.errnos, r.messages));
+    return binding().ipvsSend(wk, bytes, ends).then(async (r) => {
+      // An IPv4 real server refused as invalid: the kernel may have had no routing table to
+      // check its address in (loopback down). Asked only then, on the same thread.
+      const einval = sent.some((i, m) => r.errnos[m] === E.EINVAL && items[i]!.cmd === Cmd.NewDest && items[i]!.dest?.af === AF_INET);
+      return results(r.errnos, r.messages, einval && await loopbackDown(wk));
+    });
   }
 
   private sendOne(op: string, w: GenlWriter, ctx: ErrorContext): Promise<void> {
@@ -451,6 +460,20 @@ export class IpvsHandle extends Handle {
   private rejected<T>(op: string, e: unknown): Promise<T> {
     return this.run(op, () => Promise.reject(e));
   }
+}
+
+/** Whether the worker's namespace has its loopback down (false when that cannot be read). */
+async function loopbackDown(wk: RawWorker): Promise<boolean> {
+  const w = new RtWriter(64);
+  getLink(w, 'lo');
+  const { bytes, ends } = w.batch();
+  const r = await binding().linkQuery(wk, bytes, ends).catch(() => undefined);
+  if (!r || r.errnos[0]) return false;
+  let down = false;
+  eachMessage(r.data, 0, r.sections[0]!, (type, at, len) => {
+    if (type === Rtm.NewLink) down = !parseLink(r.data, at, len).up;
+  });
+  return down;
 }
 
 /** The caller's frames: the public method's caller, not this file. */
