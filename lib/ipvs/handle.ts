@@ -6,6 +6,7 @@ import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConcurrentModificationError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
 import { Handle, withSite, type OpenOptions } from '../handle.js';
+import { describeValue } from '../args.js';
 import { binding, type IpvsQueryResult, type RawWorker } from '../native.js';
 import { ipvsFailure, kernelError, type ErrorContext } from './errors.js';
 import { RtWriter, Rtm, eachMessage, getLink, parseLink } from '../link/wire.js';
@@ -26,6 +27,8 @@ import type {
 const DUMP_RETRIES = 3;
 const E = constants.errno;
 const DEFAULT_DRAIN_MS = 5 * 60_000;
+/** 2000-01-01T00:00:00Z: a drain deadline before it is a duration given as a time. */
+const EPOCH_2000 = 946_684_800_000;
 
 /** One validated operation, ready to encode. */
 interface Item {
@@ -156,17 +159,24 @@ export class IpvsHandle extends Handle {
 
   /**
    * Graceful removal of a real server: weight 0 (no new connections), then wait, polling on a
-   * timer, until its active and inactive connections reach zero or the deadline passes, then
-   * delete it. The handle stays free for other work while it waits.
+   * timer, until its active and inactive connections reach zero or the wait ends (`timeout`
+   * milliseconds from now, or at `deadline`; default 5 minutes), then delete it. The handle
+   * stays free for other work while it waits.
+   *
+   * @example await ipvs.drain(svc, { address: '10.244.2.7', port: 8080 }, { timeout: 30_000 })
    */
   async drain(service: ServiceKey, destination: DestinationKey, opts: DrainOptions = {}): Promise<DrainResult> {
     const op = 'ipvs.drain';
     const started = Date.now();
-    const deadline = opts.deadline === undefined ? started + DEFAULT_DRAIN_MS
-      : opts.deadline instanceof Date ? opts.deadline.getTime() : opts.deadline;
+    let deadline: number;
+    try {
+      deadline = drainDeadline(op, opts, started);
+    } catch (e) {
+      return this.rejected(op, e);
+    }
     const interval = opts.interval ?? 1000;
-    if (!Number.isFinite(deadline) || !(interval > 0)) {
-      return this.rejected(op, new InvalidArgumentError(`${op}: deadline must be a Date or epoch milliseconds and interval a positive number`, { op, subsystem: 'ipvs' }));
+    if (typeof interval !== 'number' || !(interval > 0) || !Number.isFinite(interval)) {
+      return this.rejected(op, new InvalidArgumentError(`${op}: interval must be a positive number of milliseconds`, { op, subsystem: 'ipvs', argument: 'interval' }));
     }
     const key = normKey(op, service);
     const dkey = normDestKey(op, key, destination);
@@ -460,6 +470,26 @@ export class IpvsHandle extends Handle {
   private rejected<T>(op: string, e: unknown): Promise<T> {
     return this.run(op, () => Promise.reject(e));
   }
+}
+
+/** Epoch ms at which drain() stops waiting: `timeout` is a duration, `deadline` a point in time. */
+function drainDeadline(op: string, o: DrainOptions, now: number): number {
+  const bad = (m: string, argument: string) => new InvalidArgumentError(`${op}: ${m}`, { op, subsystem: 'ipvs', argument });
+  if (o.timeout !== undefined && o.deadline !== undefined) throw bad('give timeout (a duration) or deadline (a point in time), not both', 'timeout');
+  if (o.timeout !== undefined) {
+    if (typeof o.timeout !== 'number' || !(o.timeout >= 0) || !Number.isFinite(o.timeout)) {
+      throw bad(`timeout must be a number of milliseconds >= 0, not ${describeValue(o.timeout)}`, 'timeout');
+    }
+    return now + o.timeout;
+  }
+  if (o.deadline === undefined) return now + DEFAULT_DRAIN_MS;
+  const at = o.deadline instanceof Date ? o.deadline.getTime() : o.deadline;
+  if (typeof at !== 'number' || !Number.isFinite(at)) throw bad(`deadline must be a Date or epoch milliseconds, not ${describeValue(o.deadline)}`, 'deadline');
+  // { deadline: 30_000 } meant a duration: as a time it is 1970, and the server would go at once.
+  if (at < EPOCH_2000) {
+    throw bad(`deadline is a point in time (a Date or epoch milliseconds), and ${at} is ${new Date(at).toISOString()}; for a duration use { timeout: ${at} }`, 'deadline');
+  }
+  return at;
 }
 
 /** Whether the worker's namespace has its loopback down (false when that cannot be read). */
