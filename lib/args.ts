@@ -112,3 +112,49 @@ export function nulPosition(text: string): { line: number; column: number } | un
   for (let i = text.indexOf('\n'); i !== -1 && i < at; i = text.indexOf('\n', i + 1)) line++;
   return { line, column: at - text.lastIndexOf('\n', at - 1) };
 }
+
+/** The types an option may be declared with in checkOpts(). */
+export type OptType = 'boolean' | 'number' | 'string' | 'object' | 'function' | 'signal' | 'date|number' | 'number|true' | 'boolean|function';
+
+const OPT_WORDS: Record<OptType, string> = {
+  boolean: 'a boolean', number: 'a finite number', string: 'a string', object: 'an object', function: 'a function',
+  signal: 'an AbortSignal', 'date|number': 'a Date or a number', 'number|true': 'a number or true', 'boolean|function': 'a boolean or a function',
+};
+
+function hasType(v: unknown, t: OptType): boolean {
+  switch (t) {
+    case 'number': return typeof v === 'number' && Number.isFinite(v);
+    case 'object': return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
+    case 'signal': return v instanceof AbortSignal;
+    case 'date|number': return v instanceof Date || hasType(v, 'number');
+    case 'number|true': return v === true || hasType(v, 'number');
+    case 'boolean|function': return typeof v === 'boolean' || typeof v === 'function';
+    default: return typeof v === t;
+  }
+}
+
+/**
+ * An options argument (undefined or a plain object) whose listed options, where given, have
+ * the declared types; returns it, or {} for undefined. Values are checked further where they
+ * are used; this refuses the wrong JS type before anything runs.
+ *
+ * @example const { exist } = checkOpts(ctx, 'options', o, { exist: 'boolean' })
+ */
+export function checkOpts<T extends object>(ctx: ArgContext, what: string, v: T | undefined, spec: { [K in keyof T]?: OptType }): T {
+  const o = checkOptions(ctx, what, v) ?? ({} as T);
+  for (const k of Object.keys(spec) as (keyof T & string)[]) {
+    const x = (o as Record<string, unknown>)[k];
+    if (x !== undefined && !hasType(x, spec[k]!)) throw badArgument(ctx, `${what}.${k}`, x, OPT_WORDS[spec[k]!]);
+  }
+  return o;
+}
+
+/**
+ * An array argument, or an InvalidArgumentError.
+ *
+ * @example checkArray(ctx, 'entries', entries)
+ */
+export function checkArray<T>(ctx: ArgContext, what: string, v: T[]): T[] {
+  if (!Array.isArray(v)) throw badArgument(ctx, what, v, 'an array');
+  return v;
+}

@@ -3,7 +3,7 @@ import { Handle, type OpenOptions } from '../handle.js';
 import { ExistsError, InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError } from '../errors.js';
 import { binding, type IpsetExecResult, type RawWorker, type SendResult } from '../native.js';
 import { kernelError } from './kernel-errors.js';
-import { checkString } from '../args.js';
+import { checkArray, checkOptions, checkOpts, checkString, type ArgContext } from '../args.js';
 import { Cmd, IPSET_ERR_EXIST, simpleMessage, type Batch } from './wire.js';
 import { ipsetError } from './errors.js';
 import { formatCreate, parseList, type KnownSet } from './syntax.js';
@@ -26,7 +26,6 @@ const DESTROY_RETRIES = [5, 10, 20, 40, 80, 160, 320];  // ms; about 0.6 s in al
 let tempCounter = 0;
 
 export class IpsetHandle extends Handle {
-  #supported: Promise<void> | undefined;
   #supportedOk = false;
 
   constructor(opts: OpenOptions = {}) {
@@ -34,11 +33,13 @@ export class IpsetHandle extends Handle {
   }
 
   /**
-   * Once per handle: does this kernel speak ipset at all? Without ip_set, nfnetlink answers
-   * every ipset message with EINVAL, which would otherwise read as bad input.
+   * Until it has once succeeded: does this kernel speak ipset at all? Without ip_set,
+   * nfnetlink answers every ipset message with EINVAL, which would otherwise read as bad
+   * input. A failed probe is not kept: the next operation asks again, and its error is its own.
    */
   private supported(op: string): Promise<void> {
-    this.#supported ??= this.native(op, (w) => {
+    if (this.#supportedOk) return Promise.resolve();
+    return this.native(op, (w) => {
       const probe = simpleMessage(Cmd.Protocol);
       return binding().ipsetSend(w, probe.bytes, probe.ends);
     }).then((r) => {
@@ -51,7 +52,6 @@ export class IpsetHandle extends Handle {
         op, subsystem: 'ipset', errno: r.errno,
       });
     });
-    return this.#supported;
   }
 
   /** Sends netlink messages built in TypeScript; a refusal becomes the matching typed error. */
@@ -65,10 +65,10 @@ export class IpsetHandle extends Handle {
   }
 
   /** A command that is one message (flush, rename, swap): pipelined once the kernel is known to speak ipset. */
-  private simple(op: string, cmd: Cmd, a?: string, b?: string): Promise<void> {
+  private simple(op: string, cmd: Cmd, a?: string, b?: string, both = false): Promise<void> {
     let msg: Batch;
     try {
-      msg = simpleMessage(cmd, a === undefined ? undefined : checkName(a, op), b === undefined ? undefined : checkName(b, op));
+      msg = simpleMessage(cmd, a === undefined && !both ? undefined : checkName(a!, op), b === undefined && !both ? undefined : checkName(b!, op));
     } catch (e) {
       return this.run(op, () => Promise.reject(e));
     }
@@ -88,9 +88,12 @@ export class IpsetHandle extends Handle {
     return this.native(op, (w) => binding().ipsetExec(w, text, exist));
   }
 
-  create(name: string, type: SetType, opts: CreateOptions = {}, { exist = false }: ExistOption = {}): Promise<void> {
+  create(name: string, type: SetType, opts: CreateOptions = {}, o?: ExistOption): Promise<void> {
     return this.run('ipset.create', async () => {
-      const line = formatCreate(name, type, opts);
+      const c = ctx('ipset.create');
+      checkString(c, 'type', type, { nonEmpty: true, nul: false });
+      const { exist = false } = checkOpts(c, 'options', o, { exist: 'boolean' });
+      const line = formatCreate(name, type, checkOptions(c, 'create options', opts) ?? {});
       try {
         await this.exec('ipset.create', line + '\n', exist);
       } catch (e) {
@@ -125,23 +128,23 @@ export class IpsetHandle extends Handle {
   }
 
   rename(from: string, to: string): Promise<void> {
-    return this.simple('ipset.rename', Cmd.Rename, from, to);
+    return this.simple('ipset.rename', Cmd.Rename, from, to, true);
   }
 
   swap(a: string, b: string): Promise<void> {
-    return this.simple('ipset.swap', Cmd.Swap, a, b);
+    return this.simple('ipset.swap', Cmd.Swap, a, b, true);
   }
 
   /** Adds one entry or many; many go to the kernel in as few messages as it accepts. */
   add(name: string, entries: Entry | Entry[], opts: ExistOption = {}): Promise<void> {
     return this.run('ipset.add', async () => {
-      await this.adt('add', name, entries, opts.exist ?? false);
+      await this.adt('add', name, entries, checkOpts(ctx('ipset.add'), 'options', opts, { exist: 'boolean' }).exist ?? false);
     });
   }
 
   del(name: string, entries: Entry | Entry[], opts: ExistOption = {}): Promise<void> {
     return this.run('ipset.del', async () => {
-      await this.adt('del', name, entries, opts.exist ?? false);
+      await this.adt('del', name, entries, checkOpts(ctx('ipset.del'), 'options', opts, { exist: 'boolean' }).exist ?? false);
     });
   }
 
@@ -159,7 +162,7 @@ export class IpsetHandle extends Handle {
   list(name: undefined, opts?: ListOptions): Promise<SetInfo[]>;
   list(name?: string, opts: ListOptions = {}): Promise<SetInfo | SetInfo[]> {
     return this.run('ipset.list', async () => {
-      const terse = opts.members === false ? ' -t' : '';
+      const terse = checkOpts(ctx('ipset.list'), 'options', opts, { members: 'boolean' }).members === false ? ' -t' : '';
       const target = name === undefined ? '' : ` ${checkName(name, 'ipset.list')}`;
       const r = await this.exec('ipset.list', `list${target}${terse}\n`);
       const sets = parseList(r.output);
@@ -188,9 +191,11 @@ export class IpsetHandle extends Handle {
    * first, so a bad line anywhere applies nothing; if the kernel still refuses a line, the sets
    * this text created are destroyed again.
    */
-  restore(text: string, { exist = false }: ExistOption = {}): Promise<void> {
+  restore(text: string, o?: ExistOption): Promise<void> {
     return this.run('ipset.restore', async () => {
       const op = 'ipset.restore';
+      checkString(ctx(op), 'text', text);
+      const { exist = false } = checkOpts(ctx(op), 'options', o, { exist: 'boolean' });
       const { steps, plan } = compileRestorePlan(text, await this.knownAll(op), { exist, op });
       try {
         for (const step of steps) {
@@ -220,6 +225,7 @@ export class IpsetHandle extends Handle {
   replace(name: string, entries: Entry[]): Promise<void> {
     return this.run('ipset.replace', async () => {
       const op = 'ipset.replace';
+      checkArray(ctx(op), 'entries', entries);
       const { known, sets, header } = await this.target(op, name);
       const tmp = tempName();
       // Everything is checked and encoded before the temporary set exists.
@@ -248,6 +254,7 @@ export class IpsetHandle extends Handle {
     const op = 'ipset.sync';
     try {
       checkName(name, op);
+      checkOpts(ctx(op), 'options', opts, { create: 'object' });
       // With `create` the type is known: the entries are checked before the kernel is asked.
       if (opts.create) {
         canonicalEntries(entries, { type: opts.create.type, family: opts.create.options?.family ?? 'inet', ...maskOptions(opts.create.options ?? {}) }, op);
@@ -343,6 +350,8 @@ function knownOf(s: SetInfo): KnownSet {
     skbinfo: h.skbinfo === true,
   };
 }
+
+const ctx = (op: string): ArgContext => ({ op, subsystem: 'ipset' });
 
 function checkName(name: string, op: string): string {
   checkString({ op, subsystem: 'ipset' }, 'set name', name, { nonEmpty: true, nul: false });

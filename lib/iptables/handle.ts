@@ -1,5 +1,5 @@
 import { Handle } from '../handle.js';
-import { checkOptions, checkString } from '../args.js';
+import { checkFunction, checkOptions, checkOpts, checkString } from '../args.js';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 import { binding, type IptablesCacheRef, type IptablesLockRequest, type IptablesTableRequest } from '../native.js';
 import { iptablesFailure, problemError } from './errors.js';
@@ -34,7 +34,7 @@ export class IptablesHandle extends Handle {
 
   constructor(opts: IptablesOpenOptions = {}) {
     checkOptions({ op: 'iptables.open', subsystem: 'iptables' }, 'options', opts);
-    const family = opts.family ?? 4;
+    const family = opts.family === undefined ? 4 : opts.family;
     if (family !== 4 && family !== 6) {
       throw new InvalidArgumentError(`iptables.open: family must be 4 or 6`, { op: 'iptables.open', subsystem: 'iptables', argument: String(family) });
     }
@@ -103,6 +103,7 @@ export class IptablesHandle extends Handle {
     const op = `${this.prefix}.restore`;
     return this.run(op, async () => {
       if (typeof text !== 'string') throw new InvalidArgumentError(`${op}: text must be a string`, { op, subsystem: 'iptables' });
+      checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { noflush: 'boolean', counters: 'boolean', table: 'string', wait: 'number|true', waitInterval: 'number' });
       const lock = lockRequest(op, opts);
       checkTableOption(op, opts.table);
       const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
@@ -135,6 +136,7 @@ export class IptablesHandle extends Handle {
   save(opts: SaveOptions = {}): Promise<string> {
     const op = `${this.prefix}.save`;
     return this.run(op, async () => {
+      checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { table: 'string', counters: 'boolean' });
       checkTableOption(op, opts.table);
       await this.checkBackend(op);
       const r = await this.native(op, (w) => binding().iptablesSave(w, {
@@ -152,6 +154,8 @@ export class IptablesHandle extends Handle {
   async withLock<T>(fn: () => Promise<T> | T, opts: LockOptions = {}): Promise<T> {
     const op = `${this.prefix}.withLock`;
     const lock = await this.run(op, async () => {
+      checkFunction({ op, subsystem: 'iptables' }, 'fn', fn);
+      checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { wait: 'number|true', waitInterval: 'number' });
       const req = lockRequest(op, opts);
       await this.checkBackend(op);
       const r = await this.native(op, (w) => binding().iptablesLock(w, { lock: req }));

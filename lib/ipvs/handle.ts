@@ -6,7 +6,7 @@ import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConcurrentModificationError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
 import { Handle, withSite, type OpenOptions } from '../handle.js';
-import { describeValue } from '../args.js';
+import { badArgument, checkOpts, describeValue } from '../args.js';
 import { binding, type IpvsQueryResult, type RawWorker } from '../native.js';
 import { ipvsFailure, kernelError, type ErrorContext } from './errors.js';
 import { RtWriter, Rtm, eachMessage, getLink, parseLink } from '../link/wire.js';
@@ -76,6 +76,7 @@ export class IpvsHandle extends Handle {
     let key: NormKey;
     try {
       key = normKey(op, service);
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { destinations: 'boolean', stats: 'boolean' });
     } catch (e) {
       return this.rejected(op, e);
     }
@@ -95,6 +96,11 @@ export class IpvsHandle extends Handle {
   /** Every service, each with its real servers (unless `destinations: false`), in one crossing. */
   listServices(opts: ListOptions = {}): Promise<Service[]> {
     const op = 'ipvs.listServices';
+    try {
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { destinations: 'boolean', stats: 'boolean' });
+    } catch (e) {
+      return this.rejected(op, e);
+    }
     const withDests = opts.destinations ?? true;
     const stats = opts.stats ?? false;
     return this.run(op, async () => {
@@ -136,6 +142,7 @@ export class IpvsHandle extends Handle {
     let key: NormKey;
     try {
       key = normKey(op, service);
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { stats: 'boolean' });
     } catch (e) {
       return this.rejected(op, e);
     }
@@ -170,6 +177,7 @@ export class IpvsHandle extends Handle {
     const started = Date.now();
     let deadline: number;
     try {
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { timeout: 'number', deadline: 'date|number', interval: 'number', signal: 'signal' });
       deadline = drainDeadline(op, opts, started);
     } catch (e) {
       return this.rejected(op, e);
@@ -347,6 +355,7 @@ export class IpvsHandle extends Handle {
     const op = 'ipvs.sync';
     let desired: ReturnType<typeof normalizeDesired>;
     try {
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { prune: 'boolean|function', dryRun: 'boolean' });
       desired = normalizeDesired(services, op);
     } catch (e) {
       return this.rejected(op, e);
@@ -551,6 +560,8 @@ function prepareOne(op: string, o: ApplyOp, keyOf: (k: ServiceKey) => NormKey): 
       it.svc = normService(op, o.service);
       break;
     case 'updateService':
+      checkOpts({ op, subsystem: 'ipvs' }, 'service', o.service, {});
+      if (o.service === undefined) throw badArgument({ op, subsystem: 'ipvs' }, 'service', o.service, 'a service');
       if (completeService(o.service)) it.svc = normService(op, o.service);
       else {
         it.key = normKey(op, o.service);
@@ -573,6 +584,8 @@ function prepareOne(op: string, o: ApplyOp, keyOf: (k: ServiceKey) => NormKey): 
       break;
     case 'updateDestination':
       it.key = keyOf(o.service);
+      checkOpts({ op, subsystem: 'ipvs' }, 'destination', o.destination, {});
+      if (o.destination === undefined) throw badArgument({ op, subsystem: 'ipvs' }, 'destination', o.destination, 'a real server');
       if (completeDest(o.destination)) it.dest = normDest(op, it.key, o.destination);
       else {
         it.dest = normDestKey(op, it.key, o.destination);
@@ -596,6 +609,7 @@ function prepareOne(op: string, o: ApplyOp, keyOf: (k: ServiceKey) => NormKey): 
     case 'flush':
       break;
     case 'setTimeouts':
+      checkOpts({ op, subsystem: 'ipvs' }, 'timeouts', o.timeouts, { tcp: 'number', tcpFin: 'number', udp: 'number' });
       it.timeouts = normTimeouts(op, o.timeouts);
       break;
   }
