@@ -300,6 +300,7 @@ export class TableBuilder {
    */
   chain(name: string, opts: ChainOptions = {}): ChainBuilder {
     const w = new Where(`iptables.table(${this.name}).chain`);
+    checkOptions({ op: w.op, subsystem: 'iptables' }, 'options', opts);
     checkName(w, 'the chain name', name);
     const builtin = this.builtinChains.includes(name);
     const policy = opts.policy;

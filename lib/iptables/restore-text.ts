@@ -12,6 +12,7 @@
 // `parseRestore` returns the whole structure with every command tokenized like
 // iptables-restore's tokenizer, for callers that want to look at a text.
 import { InvalidArgumentError } from '../errors.js';
+import { checkOpts, checkString } from '../args.js';
 
 /** fgets' buffer in iptables-restore: longer lines are not read as one line. */
 export const MAX_LINE = 10239;
@@ -44,6 +45,8 @@ export interface RestorePlan {
   error?: { line: number; message: string };
 }
 
+const PLAN = { op: 'iptables.planRestore', subsystem: 'iptables' as const };
+
 export interface PlanOptions {
   /** Like `iptables-restore -T table`: other tables are skipped unread. */
   table?: string;
@@ -60,6 +63,8 @@ export function words(s: string): string[] {
  * failing line is the one iptables-restore would report.
  */
 export function planRestore(text: string, opts: PlanOptions = {}): RestorePlan {
+  checkString(PLAN, 'text', text);
+  checkOpts(PLAN, 'options', opts, { table: 'string' });
   const tables: PlannedTable[] = [];
   let cur: PlannedTable | undefined;
   let bodyStart = 0;
@@ -164,6 +169,7 @@ export interface Tokenized {
  * takes the next character literally.
  */
 export function tokenize(s: string, newline = true): Tokenized {
+  checkString({ op: 'iptables.tokenize', subsystem: 'iptables' }, 'line', s);
   const args: string[] = [];
   const starts: number[] = [];
   let quote = false, escaped = false, started = false;
@@ -217,6 +223,7 @@ export function tokenize(s: string, newline = true): Tokenized {
  * themselves are not checked here (that needs libxtables).
  */
 export function parseRestore(text: string, opts: PlanOptions = {}): ParsedTable[] {
+  checkString({ op: 'iptables.parseRestore', subsystem: 'iptables' }, 'text', text);
   const plan = planRestore(text, opts);
   if (plan.error) {
     throw new InvalidArgumentError(`iptables.parseRestore: line ${plan.error.line}: ${plan.error.message}`, {
@@ -271,6 +278,7 @@ export function parseRestore(text: string, opts: PlanOptions = {}): ParsedTable[
 
 /** Quotes a word so that iptables-restore's tokenizer reads it back unchanged. */
 export function quoteArg(arg: string): string {
+  checkString({ op: 'iptables.quoteArg', subsystem: 'iptables' }, 'arg', arg);
   if (arg.length > 0 && !/[\s"\\]/.test(arg)) return arg;
   return `"${arg.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }

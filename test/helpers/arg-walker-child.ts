@@ -120,6 +120,48 @@ const fns: Fn[] = [
   { name: 'transaction.plan', call: transaction.plan as never, params: [{ good: () => undefined, accepts: ['function'] }, txOpts] },
 ];
 
+/** A transaction's queue method, called inside transaction.plan() (a dry run). */
+const inTx = (pick: (tx: Parameters<Parameters<typeof transaction>[0]>[0]) => (...a: unknown[]) => unknown) =>
+  (...a: unknown[]) => transaction.plan((tx) => { pick(tx)(...a); });
+const txName = (n: string, pick: Parameters<typeof inTx>[0], params: Param[]): Fn => ({ name: `tx.${n}`, call: inTx(pick), params });
+const S2 = 'nlkit-walk-tx';
+fns.push(
+  txName('ipset.create', (tx) => tx.ipset.create.bind(tx.ipset) as never, [name(S2), { good: 'hash:ip' }, opts({ timeout: num(0) }), exist()]),
+  txName('ipset.destroy', (tx) => tx.ipset.destroy.bind(tx.ipset) as never, [{ good: S2, optional: true }]),
+  txName('ipset.flush', (tx) => tx.ipset.flush.bind(tx.ipset) as never, [{ good: S2, optional: true }]),
+  // An entry object's fields are checked against the set's type (which this set, absent, has not).
+  txName('ipset.add', (tx) => tx.ipset.add.bind(tx.ipset) as never, [name(S2), { good: '10.9.0.1', accepts: ['array', 'object'] as Kind[] }, exist()]),
+  txName('ipset.del', (tx) => tx.ipset.del.bind(tx.ipset) as never, [name(S2), { good: '10.9.0.1', accepts: ['array', 'object'] as Kind[] }, exist()]),
+  txName('ipset.rename', (tx) => tx.ipset.rename.bind(tx.ipset) as never, [name(S2), name(`${S2}2`)]),
+  txName('ipset.swap', (tx) => tx.ipset.swap.bind(tx.ipset) as never, [name(S2), name(`${S2}2`)]),
+  txName('ipset.restore', (tx) => tx.ipset.restore.bind(tx.ipset) as never, [{ good: 'create nlkit-walk-tr hash:ip\n' }, exist()]),
+  txName('ipset.replace', (tx) => tx.ipset.replace.bind(tx.ipset) as never, [name(S2), { good: [] }]),
+  txName('ipset.sync', (tx) => tx.ipset.sync.bind(tx.ipset) as never, [name(S2), { good: [] }, opts({ create: { good: { type: 'hash:ip' } } })]),
+  txName('iptables.restore', (tx) => tx.iptables.restore.bind(tx.iptables) as never, [{ good: '*filter\nCOMMIT\n' }, opts({ noflush: bool, counters: bool, table: str('filter') })]),
+  txName('iptables.table', (tx) => tx.iptables.table.bind(tx.iptables) as never, [name('filter'), opts({ noflush: bool })]),
+  txName('ipvs.addService', (tx) => tx.ipvs.addService.bind(tx.ipvs) as never, [{ good: { ...svc, scheduler: 'rr' } }]),
+  txName('ipvs.updateService', (tx) => tx.ipvs.updateService.bind(tx.ipvs) as never, [{ good: { ...svc, scheduler: 'rr' } }]),
+  txName('ipvs.deleteService', (tx) => tx.ipvs.deleteService.bind(tx.ipvs) as never, [{ good: svc }]),
+  txName('ipvs.addDestination', (tx) => tx.ipvs.addDestination.bind(tx.ipvs) as never, [{ good: svc }, { good: dst }]),
+  txName('ipvs.updateDestination', (tx) => tx.ipvs.updateDestination.bind(tx.ipvs) as never, [{ good: svc }, { good: dst }]),
+  txName('ipvs.deleteDestination', (tx) => tx.ipvs.deleteDestination.bind(tx.ipvs) as never, [{ good: svc }, { good: dst }]),
+  txName('ipvs.sync', (tx) => tx.ipvs.sync.bind(tx.ipvs) as never, [{ good: [] }, opts({ prune: { good: true, accepts: ['function'] } })]),
+  // The pure functions: parsers, planners and the rule builder.
+  { name: 'ipvs.parseIpvsadm', call: ipvs.parseIpvsadm as never, params: [{ good: '' }] },
+  { name: 'ipvs.formatIpvsadm', call: ipvs.formatIpvsadm as never, params: [{ good: [] }] },
+  { name: 'ipvs.planIpvsSync', call: ipvs.planIpvsSync as never, params: [{ good: [] }, { good: [] }, opts({ prune: { good: true, accepts: ['function'] } })] },
+  { name: 'ipset.planIpsetSync', call: ipset.planIpsetSync as never, params: [{ good: [] }, { good: [] }, { good: 'hash:ip', accepts: ['object'] }] },
+  { name: 'iptables.parseRestore', call: iptables.parseRestore as never, params: [{ good: '' }, opts({ table: str('nat') })] },
+  { name: 'iptables.planRestore', call: iptables.planRestore as never, params: [{ good: '' }, opts({ table: str('nat') })] },
+  { name: 'iptables.tokenize', call: iptables.tokenize as never, params: [{ good: '-A X -j ACCEPT' }] },
+  { name: 'iptables.quoteArg', call: iptables.quoteArg as never, params: [{ good: 'a b' }] },
+  { name: 'iptables.ruleText', call: iptables.ruleText as never, params: [{ good: { jump: 'ACCEPT' } }] },
+  { name: 'iptables.ruleWords', call: iptables.ruleWords as never, params: [{ good: { jump: 'ACCEPT' } }] },
+  { name: 'TableBuilder', call: (n: unknown, o: unknown) => new iptables.TableBuilder(n as never, o as never), params: [name('nat'), opts({ noflush: bool })] },
+  { name: 'TableBuilder.chain', call: (n: unknown, o: unknown) => new iptables.TableBuilder('nat').chain(n as never, o as never), params: [name('X'), opts({ policy: { good: undefined } })] },
+  { name: 'ChainBuilder.append', call: (r: unknown) => new iptables.TableBuilder('nat').chain('X').append(r as never), params: [{ good: { jump: 'ACCEPT' } }] },
+);
+
 /** What a call gave: 'ok', or the error's class and message. */
 async function outcome(f: Fn, args: unknown[]): Promise<{ kind: 'ok' | 'error'; name: string; message: string; invalid: boolean }> {
   try {
