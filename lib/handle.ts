@@ -4,9 +4,11 @@ import { binding, type NativeFailure, type RawWorker } from './native.js';
 import { constants } from 'node:os';
 import { HandleClosedError, InvalidArgumentError, NlkitError, NotFoundError, type Subsystem } from './errors.js';
 import { resolveNetns } from './netns.js';
+import { checkOptions } from './args.js';
 
 export interface OpenOptions {
-  /** Network namespace: a name from `ip netns add`, or a path like /proc/PID/ns/net. */
+  /** Network namespace: a name from `ip netns add`, or an absolute path like /proc/PID/ns/net
+   *  (relative paths and non-strings are refused with InvalidArgumentError). */
   netns?: string;
 }
 
@@ -34,8 +36,10 @@ export abstract class Handle {
     opts: OpenOptions,
     private readonly mapFailure: FailureMapper,
   ) {
+    const op = `${subsystem}.open`;
+    checkOptions({ op, subsystem }, 'options', opts);
+    const path = resolveNetns(opts.netns, op);
     this.netns = opts.netns;
-    const path = resolveNetns(opts.netns, `${subsystem}.open`);
     this.worker = new (binding().Worker)(path);
   }
 

@@ -20,6 +20,8 @@
 // exists, after the ipset phase; a dry run checks only its structure. A rollback puts back set
 // members with the timeouts and counters the snapshot saw, and table counters as saved.
 import { NlkitError, TransactionError } from './errors.js';
+import { badArgument, checkFunction, checkOpts } from './args.js';
+import { checkNetnsRef } from './netns.js';
 import { TableBuilder } from './iptables/builder.js';
 import { TxHandles } from './transaction/handles.js';
 import { TxQueue } from './transaction/queue.js';
@@ -33,7 +35,19 @@ export type * from './transaction/types.js';
 
 const now = () => performance.now();
 
+/** The callback and options, checked before anything runs (wrong types are InvalidArgumentError). */
+function checkTransaction(fn: unknown, opts: TransactionOptions | undefined): void {
+  const ctx = { op: 'transaction', subsystem: 'nlkit' as const };
+  checkFunction(ctx, 'fn', fn as Function);
+  const o = checkOpts(ctx, 'options', opts, {
+    netns: 'string', wait: 'number|true', waitInterval: 'number', iptables: 'object', dryRun: 'boolean',
+  });
+  if (o.family !== undefined && o.family !== 4 && o.family !== 6 && o.family !== 'both') throw badArgument(ctx, 'options.family', o.family, "4, 6 or 'both'");
+  if (o.netns !== undefined) checkNetnsRef(o.netns, 'transaction');
+}
+
 async function run(fn: (tx: Tx) => void | Promise<void>, opts: TransactionOptions = {}): Promise<TransactionResult> {
+  checkTransaction(fn, opts);
   const t0 = now();
   const timings: TransactionTimings = { validateMs: 0, lockMs: 0, snapshotMs: 0, applyMs: 0, rollbackMs: 0, totalMs: 0 };
   const queue = new TxQueue(opts.family ?? 4, (name, o) => new TableBuilder(name, o));
@@ -164,6 +178,8 @@ async function applyOne(o: PlannedOp, h: TxHandles): Promise<void> {
 }
 
 export const transaction: TransactionFn = Object.assign(run, {
-  plan: async (fn: (tx: Tx) => void | Promise<void>, opts: TransactionOptions = {}): Promise<PlannedOp[]> =>
-    (await run(fn, { ...opts, dryRun: true })).plan,
+  plan: async (fn: (tx: Tx) => void | Promise<void>, opts: TransactionOptions = {}): Promise<PlannedOp[]> => {
+    checkTransaction(fn, opts);
+    return (await run(fn, { ...opts, dryRun: true })).plan;
+  },
 });

@@ -3,6 +3,7 @@ import { Handle, type OpenOptions } from '../handle.js';
 import { ExistsError, InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError } from '../errors.js';
 import { binding, type IpsetExecResult, type RawWorker, type SendResult } from '../native.js';
 import { kernelError } from './kernel-errors.js';
+import { checkArray, checkOptions, checkOpts, checkString, type ArgContext } from '../args.js';
 import { Cmd, IPSET_ERR_EXIST, simpleMessage, type Batch } from './wire.js';
 import { ipsetError } from './errors.js';
 import { formatCreate, parseList, type KnownSet } from './syntax.js';
@@ -26,7 +27,6 @@ const DESTROY_RETRIES = [5, 10, 20, 40, 80, 160, 320];  // ms; about 0.6 s in al
 let tempCounter = 0;
 
 export class IpsetHandle extends Handle {
-  #supported: Promise<void> | undefined;
   #supportedOk = false;
 
   constructor(opts: OpenOptions = {}) {
@@ -34,11 +34,13 @@ export class IpsetHandle extends Handle {
   }
 
   /**
-   * Once per handle: does this kernel speak ipset at all? Without ip_set, nfnetlink answers
-   * every ipset message with EINVAL, which would otherwise read as bad input.
+   * Until it has once succeeded: does this kernel speak ipset at all? Without ip_set,
+   * nfnetlink answers every ipset message with EINVAL, which would otherwise read as bad
+   * input. A failed probe is not kept: the next operation asks again, and its error is its own.
    */
   private supported(op: string): Promise<void> {
-    this.#supported ??= this.native(op, (w) => {
+    if (this.#supportedOk) return Promise.resolve();
+    return this.native(op, (w) => {
       const probe = simpleMessage(Cmd.Protocol);
       return binding().ipsetSend(w, probe.bytes, probe.ends);
     }).then((r) => {
@@ -51,7 +53,6 @@ export class IpsetHandle extends Handle {
         op, subsystem: 'ipset', errno: r.errno,
       });
     });
-    return this.#supported;
   }
 
   /** Sends netlink messages built in TypeScript; a refusal becomes the matching typed error. */
@@ -65,10 +66,10 @@ export class IpsetHandle extends Handle {
   }
 
   /** A command that is one message (flush, rename, swap): pipelined once the kernel is known to speak ipset. */
-  private simple(op: string, cmd: Cmd, a?: string, b?: string): Promise<void> {
+  private simple(op: string, cmd: Cmd, a?: string, b?: string, both = false): Promise<void> {
     let msg: Batch;
     try {
-      msg = simpleMessage(cmd, a === undefined ? undefined : checkName(a, op), b === undefined ? undefined : checkName(b, op));
+      msg = simpleMessage(cmd, a === undefined && !both ? undefined : checkName(a!, op), b === undefined && !both ? undefined : checkName(b!, op));
     } catch (e) {
       return this.run(op, () => Promise.reject(e));
     }
@@ -88,9 +89,12 @@ export class IpsetHandle extends Handle {
     return this.native(op, (w) => binding().ipsetExec(w, text, exist));
   }
 
-  create(name: string, type: SetType, opts: CreateOptions = {}, { exist = false }: ExistOption = {}): Promise<void> {
+  create(name: string, type: SetType, opts: CreateOptions = {}, o?: ExistOption): Promise<void> {
     return this.run('ipset.create', async () => {
-      const line = formatCreate(name, type, opts);
+      const c = ctx('ipset.create');
+      checkString(c, 'type', type, { nonEmpty: true, nul: false });
+      const { exist = false } = checkOpts(c, 'options', o, { exist: 'boolean' });
+      const line = formatCreate(name, type, checkOptions(c, 'create options', opts) ?? {});
       try {
         await this.exec('ipset.create', line + '\n', exist);
       } catch (e) {
@@ -125,11 +129,11 @@ export class IpsetHandle extends Handle {
   }
 
   rename(from: string, to: string): Promise<void> {
-    return this.simple('ipset.rename', Cmd.Rename, from, to);
+    return this.simple('ipset.rename', Cmd.Rename, from, to, true);
   }
 
   swap(a: string, b: string): Promise<void> {
-    return this.simple('ipset.swap', Cmd.Swap, a, b);
+    return this.simple('ipset.swap', Cmd.Swap, a, b, true);
   }
 
   /**
@@ -139,7 +143,7 @@ export class IpsetHandle extends Handle {
    */
   add(name: string, entries: Entry | Entry[], opts: ExistOption = {}): Promise<void> {
     return this.run('ipset.add', async () => {
-      await this.adt('add', name, entries, opts.exist ?? false);
+      await this.adt('add', name, entries, checkOpts(ctx('ipset.add'), 'options', opts, { exist: 'boolean' }).exist ?? false);
     });
   }
 
@@ -150,7 +154,7 @@ export class IpsetHandle extends Handle {
    */
   del(name: string, entries: Entry | Entry[], opts: ExistOption = {}): Promise<void> {
     return this.run('ipset.del', async () => {
-      await this.adt('del', name, entries, opts.exist ?? false);
+      await this.adt('del', name, entries, checkOpts(ctx('ipset.del'), 'options', opts, { exist: 'boolean' }).exist ?? false);
     });
   }
 
@@ -168,7 +172,7 @@ export class IpsetHandle extends Handle {
   list(name: undefined, opts?: ListOptions): Promise<SetInfo[]>;
   list(name?: string, opts: ListOptions = {}): Promise<SetInfo | SetInfo[]> {
     return this.run('ipset.list', async () => {
-      const terse = opts.members === false ? ' -t' : '';
+      const terse = checkOpts(ctx('ipset.list'), 'options', opts, { members: 'boolean' }).members === false ? ' -t' : '';
       const target = name === undefined ? '' : ` ${checkName(name, 'ipset.list')}`;
       const r = await this.exec('ipset.list', `list${target}${terse}\n`);
       const sets = parseList(r.output);
@@ -198,8 +202,13 @@ export class IpsetHandle extends Handle {
    * renames and swaps before it are undone, the sets this text created are destroyed again and
    * the existing sets it changed are put back as they were read before it ran.
    */
-  restore(text: string, { exist = false }: ExistOption = {}): Promise<void> {
-    return this.run('ipset.restore', () => this.restoreText('ipset.restore', text, exist));
+  restore(text: string, o?: ExistOption): Promise<void> {
+    return this.run('ipset.restore', async () => {
+      const op = 'ipset.restore';
+      checkString(ctx(op), 'text', text);
+      const { exist = false } = checkOpts(ctx(op), 'options', o, { exist: 'boolean' });
+      await this.restoreText(op, text, exist);
+    });
   }
 
   /**
@@ -211,6 +220,7 @@ export class IpsetHandle extends Handle {
   restoreSaved(text: string): Promise<void> {
     return this.run('ipset.restore', async () => {
       const op = 'ipset.restore';
+      checkString(ctx(op), 'text', text);
       const { plain, broken } = splitSaved(text);
       await this.restoreText(op, plain, false);
       await this.addBroken(op, broken, false);
@@ -275,6 +285,7 @@ export class IpsetHandle extends Handle {
   replace(name: string, entries: Entry[]): Promise<void> {
     return this.run('ipset.replace', async () => {
       const op = 'ipset.replace';
+      checkArray(ctx(op), 'entries', entries);
       const { known, sets, header } = await this.target(op, name);
       const tmp = tempName();
       // Everything is checked and encoded before the temporary set exists.
@@ -303,6 +314,7 @@ export class IpsetHandle extends Handle {
     const op = 'ipset.sync';
     try {
       checkName(name, op);
+      checkOpts(ctx(op), 'options', opts, { create: 'object' });
       // With `create` the type is known: the entries are checked before the kernel is asked.
       if (opts.create) {
         canonicalEntries(entries, { type: opts.create.type, family: opts.create.options?.family ?? 'inet', ...maskOptions(opts.create.options ?? {}) }, op);
@@ -440,8 +452,11 @@ function knownOf(s: SetInfo): KnownSet {
   };
 }
 
+const ctx = (op: string): ArgContext => ({ op, subsystem: 'ipset' });
+
 function checkName(name: string, op: string): string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 31 || /[\s"]/.test(name)) {
+  checkString({ op, subsystem: 'ipset' }, 'set name', name, { nonEmpty: true, nul: false });
+  if (name.length > 31 || /[\s"]/.test(name)) {
     throw new InvalidArgumentError(`${op}: invalid set name ${JSON.stringify(name)} (1 to 31 characters, no spaces)`, {
       op, subsystem: 'ipset', argument: String(name),
     });

@@ -200,6 +200,8 @@ export function checkRestore(text: string, known: ReadonlyMap<string, KnownSet>,
   const at = (Cls: typeof NlkitError, i: number, msg: string) => error(Cls, ts[i]!, te[i]!, msg);
 
   const len = text.length;
+  // libipset reads C strings: a NUL would end the line early and run a different command.
+  const nulAt = text.indexOf('\0');
   let pos = 0;
   while (pos < len) {
     let end = text.indexOf('\n', pos);
@@ -208,6 +210,9 @@ export function checkRestore(text: string, known: ReadonlyMap<string, KnownSet>,
     lineNo++;
     lineStart = pos;
     pos = end + 1;
+    if (nulAt !== -1 && nulAt < end) {
+      throw error(InvalidArgumentError, nulAt, nulAt + 1, 'a NUL character: libipset would end the line there and run what is before it', true);
+    }
     if (end - lineStart > MAX_LINE_BYTES / 3 && byteLength(text, lineStart, end) > MAX_LINE_BYTES) {
       throw error(InvalidArgumentError, lineStart, end, `line is longer than libipset's ${MAX_LINE_BYTES} bytes`, true);
     }

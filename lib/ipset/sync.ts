@@ -8,6 +8,7 @@
 // numbers after getprotobynumber()'s protocol name, ICMP types by libipset's names, MACs in
 // upper case and marks as 0x%08x. The kernel tests check this against `ipset save`.
 import { InvalidArgumentError, NlkitError } from '../errors.js';
+import { badArgument, checkArray, checkOptions } from '../args.js';
 import { formatIPv6 } from '../ipvs/addr.js';
 import * as grammar from './grammar.js';
 import { icmpName, protoName } from './netdb.js';
@@ -92,6 +93,9 @@ interface Ext {
  * entry. Pure: no kernel. The order of a list:set is not synced (only its membership).
  */
 export function planIpsetSync(current: readonly Member[], desired: readonly Entry[], set: IpsetSyncTarget): IpsetSyncPlan {
+  const ctx = { op: 'ipset.planIpsetSync', subsystem: 'ipset' as const };
+  checkArray(ctx, 'current', current as Member[]);
+  if (typeof set !== 'string' && checkOptions(ctx, 'set', set) === undefined) throw badArgument(ctx, 'set', set, 'a set type or { type, family? }');
   const want = canonicalEntries(desired, set);
   const plan: IpsetSyncPlan = { del: [], add: [], update: [], unchanged: 0 };
   const seen = new Set<string>();

@@ -2,6 +2,7 @@
 // create lines the way `ipset save` prints them. The grammar itself is in grammar.ts; whole
 // restore texts are checked by restore-text.ts, list output read by list-text.ts.
 import { InvalidArgumentError } from '../errors.js';
+import { describeValue } from '../args.js';
 import {
   Fault, MAX_ARGS, MAX_COMMENT, MAX_TIMEOUT, P_BMPORT, P_IFACE, P_IP, P_IP_PLAIN, P_MAC, P_MARK, P_NET,
   P_PORT, P_SET, TYPES, args, byteLength, cNumber, checkAdtOptions, checkCreateOptions, checkElement,
@@ -169,8 +170,8 @@ function hexes(v: string, re: RegExp, prefix: string, sep: string): string {
 }
 
 function text(v: unknown, field: string): string {
-  if (typeof v !== 'string' || v.length === 0 || (field !== 'comment' && /[\s"]/.test(v))) {
-    throw invalid(`'${field}' must be a non-empty string${field === 'comment' ? '' : ' without blanks or quotes'}`, field);
+  if (typeof v !== 'string' || v.length === 0 || v.includes('\0') || (field !== 'comment' && /[\s"]/.test(v))) {
+    throw invalid(`'${field}' must be a non-empty string without NUL${field === 'comment' ? '' : ', blanks or quotes'}`, field);
   }
   return v;
 }
@@ -261,8 +262,8 @@ const HEX_OPTIONS = new Set(['initval', 'markmask']);
 
 /** Throws InvalidArgumentError unless `name` is a set name libipset takes and reads back as written. */
 export function validateSetName(name: string): void {
-  if (typeof name !== 'string' || name.length === 0 || byteLength(name, 0, name.length) > 31 || /[\s"]/.test(name)) {
-    throw invalid(`invalid set name ${JSON.stringify(name)} (1 to 31 bytes, no blanks or quotes)`, String(name));
+  if (typeof name !== 'string' || name.length === 0 || byteLength(name, 0, name.length) > 31 || /[\s"\0]/.test(name)) {
+    throw invalid(`invalid set name ${typeof name === 'string' ? JSON.stringify(name) : describeValue(name)} (1 to 31 bytes, no blanks, quotes or NUL)`, String(name));
   }
   // libipset would take these for its own options wherever they stand on a line.
   if (ENV_WORDS.test(name)) throw invalid(`set name '${name}' reads as an ipset option`, name);

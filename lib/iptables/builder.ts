@@ -13,6 +13,7 @@
 // what only libxtables knows (an unknown option, a bad address) fails at commit, and the
 // error then says which builder call made the line.
 import { InvalidArgumentError, NlkitError } from '../errors.js';
+import { checkOptions } from '../args.js';
 import { CHAIN_MAX, quoteArg, tokenize } from './restore-text.js';
 import type { Match } from './matches.js';
 import type { ProtocolName } from '../protocols.js';
@@ -277,6 +278,7 @@ export class TableBuilder {
 
   constructor(name: string, opts: TableBuilderOptions = {}, commit?: TableCommitter) {
     const w = new Where('iptables.table');
+    checkOptions({ op: 'iptables.table', subsystem: 'iptables' }, 'options', opts);
     if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(name) || name.length > 31) {
       w.fail('the table name must be one word of at most 31 letters, digits, _ . or -', name);
     }
@@ -299,6 +301,7 @@ export class TableBuilder {
    */
   chain(name: string, opts: ChainOptions = {}): ChainBuilder {
     const w = new Where(`iptables.table(${this.name}).chain`);
+    checkOptions({ op: w.op, subsystem: 'iptables' }, 'options', opts);
     checkName(w, 'the chain name', name);
     const builtin = this.builtinChains.includes(name);
     const policy = opts.policy;

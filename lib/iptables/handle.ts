@@ -1,5 +1,6 @@
 import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 import { Handle } from '../handle.js';
+import { checkFunction, checkOptions, checkOpts, checkString } from '../args.js';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 import { binding, type IptablesCacheRef, type IptablesLockRequest, type IptablesTableRequest, type RawTableSnapshot } from '../native.js';
 import { iptablesFailure, problemError } from './errors.js';
@@ -31,7 +32,8 @@ export class IptablesHandle extends Handle {
   #backend: BackendInfo | undefined;
 
   constructor(opts: IptablesOpenOptions = {}) {
-    const family = opts.family ?? 4;
+    checkOptions({ op: 'iptables.open', subsystem: 'iptables' }, 'options', opts);
+    const family = opts.family === undefined ? 4 : opts.family;
     if (family !== 4 && family !== 6) {
       throw new InvalidArgumentError(`iptables.open: family must be 4 or 6`, { op: 'iptables.open', subsystem: 'iptables', argument: String(family) });
     }
@@ -100,7 +102,9 @@ export class IptablesHandle extends Handle {
     const op = `${this.prefix}.restore`;
     return this.run(op, async () => {
       if (typeof text !== 'string') throw new InvalidArgumentError(`${op}: text must be a string`, { op, subsystem: 'iptables' });
+      checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { noflush: 'boolean', counters: 'boolean', table: 'string', wait: 'number|true', waitInterval: 'number' });
       const lock = lockRequest(op, opts);
+      checkTableOption(op, opts.table);
       const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
       await this.checkBackend(op);
       const tables: IptablesTableRequest[] = plan.tables.map((t) => ({
@@ -132,6 +136,8 @@ export class IptablesHandle extends Handle {
   save(opts: SaveOptions = {}): Promise<string> {
     const op = `${this.prefix}.save`;
     return this.run(op, async () => {
+      checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { table: 'string', counters: 'boolean' });
+      checkTableOption(op, opts.table);
       await this.checkBackend(op);
       const r = await this.native(op, (w) => binding().iptablesSave(w, {
         family: this.family, counters: opts.counters ?? false, ...(opts.table !== undefined ? { table: opts.table } : {}),
@@ -190,6 +196,8 @@ export class IptablesHandle extends Handle {
   async withLock<T>(fn: () => Promise<T> | T, opts: LockOptions = {}): Promise<T> {
     const op = `${this.prefix}.withLock`;
     const lock = await this.run(op, async () => {
+      checkFunction({ op, subsystem: 'iptables' }, 'fn', fn);
+      checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { wait: 'number|true', waitInterval: 'number' });
       const req = lockRequest(op, opts);
       await this.checkBackend(op);
       if (holdsXtablesLock(req.path)) return { fd: -1, path: req.path };
@@ -206,6 +214,11 @@ export class IptablesHandle extends Handle {
 function errnoText(errno: number): string {
   const name = getSystemErrorName(-errno);
   return `${name} (${getSystemErrorMap().get(-errno)?.[1] ?? 'unknown error'})`;
+}
+
+/** A table name goes to libiptc as a C string: a NUL would name another table. */
+function checkTableOption(op: string, table: unknown): void {
+  if (table !== undefined) checkString({ op, subsystem: 'iptables' }, 'table', table, { nonEmpty: true, nul: false });
 }
 
 function emptyStats() {

@@ -2,6 +2,7 @@
 // caller's own namespace; open({ netns, family }) gives a handle bound to another namespace
 // or to IPv6.
 import { IptablesHandle } from './handle.js';
+import { checkOpts } from '../args.js';
 import { TableBuilder, type TableBuilderOptions } from './builder.js';
 import type { BackendInfo, BackendOptions } from './backend.js';
 import type { IptablesOpenOptions, LockOptions, RestoreOptions, SaveOptions, TableName } from './types.js';
@@ -32,6 +33,7 @@ export const table = (name: TableName, opts: TableBuilderOptions = {}): TableBui
 
 /** Which iptables backend a namespace (default: the caller's) and family use; see IptablesHandle.backend(). */
 export async function backend(opts: BackendOptions = {}): Promise<BackendInfo> {
+  checkOpts({ op: 'iptables.backend', subsystem: 'iptables' }, 'options', opts, { netns: 'string', family: 'number' });
   if (opts.netns === undefined && (opts.family ?? 4) === 4) return handle().backend();
   const h = new IptablesHandle({ ...opts, backend: 'legacy' });
   try {

@@ -12,6 +12,7 @@
 // `parseRestore` returns the whole structure with every command tokenized like
 // iptables-restore's tokenizer, for callers that want to look at a text.
 import { InvalidArgumentError } from '../errors.js';
+import { checkOpts, checkString } from '../args.js';
 
 /** fgets' buffer in iptables-restore: longer lines are not read as one line. */
 export const MAX_LINE = 10239;
@@ -44,6 +45,8 @@ export interface RestorePlan {
   error?: { line: number; message: string };
 }
 
+const PLAN = { op: 'iptables.planRestore', subsystem: 'iptables' as const };
+
 export interface PlanOptions {
   /** Like `iptables-restore -T table`: other tables are skipped unread. */
   table?: string;
@@ -60,6 +63,8 @@ export function words(s: string): string[] {
  * failing line is the one iptables-restore would report.
  */
 export function planRestore(text: string, opts: PlanOptions = {}): RestorePlan {
+  checkString(PLAN, 'text', text);
+  checkOpts(PLAN, 'options', opts, { table: 'string' });
   const tables: PlannedTable[] = [];
   let cur: PlannedTable | undefined;
   let bodyStart = 0;
@@ -72,6 +77,9 @@ export function planRestore(text: string, opts: PlanOptions = {}): RestorePlan {
   // a plain loop (no per-line objects): a 20 MB text has 200k lines, and this runs on every restore
   let start = 0;
   let n = 0;
+  // libxtables takes words as C strings: a NUL would cut a word, not the line as
+  // iptables-restore does, and so make a different rule. Refused, with where it is.
+  const nulAt = text.indexOf('\0');
   while (start < text.length) {
     let end = text.indexOf('\n', start);
     const nl = end !== -1;
@@ -80,6 +88,9 @@ export function planRestore(text: string, opts: PlanOptions = {}): RestorePlan {
     const lineStart = start;
     start = end + 1;
     lastLine = n;
+    if (nulAt !== -1 && nulAt < end) {
+      return stop(n, `a NUL character at column ${nulAt - lineStart + 1} (iptables-restore would cut the line there)`, lineStart);
+    }
     if (end - lineStart + (nl ? 1 : 0) > MAX_LINE) return stop(n, `the line is longer than iptables-restore reads (${MAX_LINE} characters)`, lineStart);
     if (end === lineStart && nl) continue; // "\n"
     const first = text.charCodeAt(lineStart);
@@ -158,6 +169,7 @@ export interface Tokenized {
  * takes the next character literally.
  */
 export function tokenize(s: string, newline = true): Tokenized {
+  checkString({ op: 'iptables.tokenize', subsystem: 'iptables' }, 'line', s);
   const args: string[] = [];
   const starts: number[] = [];
   let quote = false, escaped = false, started = false;
@@ -211,6 +223,7 @@ export function tokenize(s: string, newline = true): Tokenized {
  * themselves are not checked here (that needs libxtables).
  */
 export function parseRestore(text: string, opts: PlanOptions = {}): ParsedTable[] {
+  checkString({ op: 'iptables.parseRestore', subsystem: 'iptables' }, 'text', text);
   const plan = planRestore(text, opts);
   if (plan.error) {
     throw new InvalidArgumentError(`iptables.parseRestore: line ${plan.error.line}: ${plan.error.message}`, {
@@ -265,6 +278,7 @@ export function parseRestore(text: string, opts: PlanOptions = {}): ParsedTable[
 
 /** Quotes a word so that iptables-restore's tokenizer reads it back unchanged. */
 export function quoteArg(arg: string): string {
+  checkString({ op: 'iptables.quoteArg', subsystem: 'iptables' }, 'arg', arg);
   if (arg.length > 0 && !/[\s"\\]/.test(arg)) return arg;
   return `"${arg.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }

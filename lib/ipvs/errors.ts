@@ -6,7 +6,7 @@ import {
   ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError, PermissionError, UnsupportedError,
 } from '../errors.js';
 import type { NativeFailure } from '../native.js';
-import { Cmd } from './wire.js';
+import { AF_INET, Cmd } from './wire.js';
 import { missingModule, type NormDest, type NormKey, type NormService } from './validate.js';
 
 const E = constants.errno;
@@ -19,6 +19,8 @@ export interface ErrorContext {
   what?: string;
   /** The kernel's extended-ack text. */
   detail?: string;
+  /** The namespace's loopback is down (read after an IPv4 real server was refused). */
+  loopbackDown?: boolean;
 }
 
 const codeName = (errno: number) => Object.entries(E).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
@@ -63,6 +65,16 @@ export function kernelError(op: string, errno: number, ctx: ErrorContext): Nlkit
       if (isDest) return new NotFoundError(`${op}: ${dest} does not exist in ${svc}`, opts);
       return new NotFoundError(`${op}: not found (ENOENT)${said}`, opts);
     case E.EINVAL:
+      if (ctx.cmd === Cmd.NewDest && ctx.loopbackDown && ctx.dest?.af === AF_INET) {
+        // ip_vs_new_dest(): inet_addr_type() must find the address local or unicast, and with
+        // `lo` down the namespace has no local routing table: every address reads as broadcast.
+        return new InvalidArgumentError(
+          `${op}: the kernel refused ${dest} in ${svc} (EINVAL): it checks an IPv4 real server's address against ` +
+          "the namespace's routing tables (it must be a local or unicast address), and this namespace's loopback `lo` " +
+          'is down, as `ip netns add` leaves it, so it has no local routing table and every address reads as broadcast. ' +
+          "Bring lo up (`ip link set lo up` in the namespace, or link.open({ netns }).setUp('lo', true)) and retry" + said,
+          { ...opts, argument: ctx.dest.text });
+      }
       if ((ctx.cmd === Cmd.NewDest || ctx.cmd === Cmd.SetDest) && ctx.dest && ctx.svc && ctx.dest.af !== ctx.svc.af) {
         return new InvalidArgumentError(
           `${op}: the kernel refused ${dest} of the other address family in ${svc}: ` +

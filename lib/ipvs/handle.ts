@@ -2,11 +2,14 @@
 // Every mutating method is an apply() of one operation: validated in TypeScript, encoded in
 // TypeScript, sent in one crossing; the kernel's acknowledgement of each message becomes its
 // result. Updates that leave fields out are filled in from the kernel's current state first.
+import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConcurrentModificationError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
 import { Handle, withSite, type OpenOptions } from '../handle.js';
+import { badArgument, checkOpts, describeValue } from '../args.js';
 import { binding, type IpvsQueryResult, type RawWorker } from '../native.js';
 import { ipvsFailure, kernelError, type ErrorContext } from './errors.js';
+import { RtWriter, Rtm, eachMessage, getLink, parseLink } from '../link/wire.js';
 import { destAsInput, mergeDest, mergeService, serviceAsInput, toDest, toService } from './records.js';
 import {
   MAX_WEIGHT, completeDest, completeService, normDaemon, normDest, normDestKey, normKey, normService, normTimeouts,
@@ -22,7 +25,10 @@ import type {
 } from './types.js';
 
 const DUMP_RETRIES = 3;
+const E = constants.errno;
 const DEFAULT_DRAIN_MS = 5 * 60_000;
+/** 2000-01-01T00:00:00Z: a drain deadline before it is a duration given as a time. */
+const EPOCH_2000 = 946_684_800_000;
 
 /** One validated operation, ready to encode. */
 interface Item {
@@ -70,6 +76,7 @@ export class IpvsHandle extends Handle {
     let key: NormKey;
     try {
       key = normKey(op, service);
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { destinations: 'boolean', stats: 'boolean' });
     } catch (e) {
       return this.rejected(op, e);
     }
@@ -89,6 +96,11 @@ export class IpvsHandle extends Handle {
   /** Every service, each with its real servers (unless `destinations: false`), in one crossing. */
   listServices(opts: ListOptions = {}): Promise<Service[]> {
     const op = 'ipvs.listServices';
+    try {
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { destinations: 'boolean', stats: 'boolean' });
+    } catch (e) {
+      return this.rejected(op, e);
+    }
     const withDests = opts.destinations ?? true;
     const stats = opts.stats ?? false;
     return this.run(op, async () => {
@@ -130,6 +142,7 @@ export class IpvsHandle extends Handle {
     let key: NormKey;
     try {
       key = normKey(op, service);
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { stats: 'boolean' });
     } catch (e) {
       return this.rejected(op, e);
     }
@@ -153,17 +166,25 @@ export class IpvsHandle extends Handle {
 
   /**
    * Graceful removal of a real server: weight 0 (no new connections), then wait, polling on a
-   * timer, until its active and inactive connections reach zero or the deadline passes, then
-   * delete it. The handle stays free for other work while it waits.
+   * timer, until its active and inactive connections reach zero or the wait ends (`timeout`
+   * milliseconds from now, or at `deadline`; default 5 minutes), then delete it. The handle
+   * stays free for other work while it waits.
+   *
+   * @example await ipvs.drain(svc, { address: '10.244.2.7', port: 8080 }, { timeout: 30_000 })
    */
   async drain(service: ServiceKey, destination: DestinationKey, opts: DrainOptions = {}): Promise<DrainResult> {
     const op = 'ipvs.drain';
     const started = Date.now();
-    const deadline = opts.deadline === undefined ? started + DEFAULT_DRAIN_MS
-      : opts.deadline instanceof Date ? opts.deadline.getTime() : opts.deadline;
+    let deadline: number;
+    try {
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { timeout: 'number', deadline: 'date|number', interval: 'number', signal: 'signal' });
+      deadline = drainDeadline(op, opts, started);
+    } catch (e) {
+      return this.rejected(op, e);
+    }
     const interval = opts.interval ?? 1000;
-    if (!Number.isFinite(deadline) || !(interval > 0)) {
-      return this.rejected(op, new InvalidArgumentError(`${op}: deadline must be a Date or epoch milliseconds and interval a positive number`, { op, subsystem: 'ipvs' }));
+    if (typeof interval !== 'number' || !(interval > 0) || !Number.isFinite(interval)) {
+      return this.rejected(op, new InvalidArgumentError(`${op}: interval must be a positive number of milliseconds`, { op, subsystem: 'ipvs', argument: 'interval' }));
     }
     const key = normKey(op, service);
     const dkey = normDestKey(op, key, destination);
@@ -334,6 +355,7 @@ export class IpvsHandle extends Handle {
     const op = 'ipvs.sync';
     let desired: ReturnType<typeof normalizeDesired>;
     try {
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { prune: 'boolean|function', dryRun: 'boolean' });
       desired = normalizeDesired(services, op);
     } catch (e) {
       return this.rejected(op, e);
@@ -413,7 +435,7 @@ export class IpvsHandle extends Handle {
       encode(w, items[i]!);
       sent.push(i);
     }
-    const results = (errnos: Int32Array | undefined, messages: Record<number, string>): ApplyResult[] => {
+    const results = (errnos: Int32Array | undefined, messages: Record<number, string>, loDown = false): ApplyResult[] => {
       const out: ApplyResult[] = items.map((it) => (it.error ? { ok: false, error: it.error } : { ok: true }));
       if (errnos) for (let m = 0; m < sent.length; m++) {
         const e = errnos[m]!;
@@ -424,6 +446,7 @@ export class IpvsHandle extends Handle {
         if (svc) ctx.svc = svc;
         if (it.dest) ctx.dest = it.dest;
         if (messages[m]) ctx.detail = messages[m];
+        if (loDown) ctx.loopbackDown = true;
         const error = kernelError(op, e, ctx);
         if (items.length > 1) (error as NlkitError & { index?: number }).index = sent[m]!;
         out[sent[m]!] = { ok: false, error };
@@ -432,7 +455,12 @@ export class IpvsHandle extends Handle {
     };
     if (sent.length === 0) return Promise.resolve(results(undefined, {}));
     const { bytes, ends } = w.batch();
-    return binding().ipvsSend(wk, bytes, ends).then((r) => results(r.errnos, r.messages));
+    return binding().ipvsSend(wk, bytes, ends).then(async (r) => {
+      // An IPv4 real server refused as invalid: the kernel may have had no routing table to
+      // check its address in (loopback down). Asked only then, on the same thread.
+      const einval = sent.some((i, m) => r.errnos[m] === E.EINVAL && items[i]!.cmd === Cmd.NewDest && items[i]!.dest?.af === AF_INET);
+      return results(r.errnos, r.messages, einval && await loopbackDown(wk));
+    });
   }
 
   private sendOne(op: string, w: GenlWriter, ctx: ErrorContext): Promise<void> {
@@ -451,6 +479,40 @@ export class IpvsHandle extends Handle {
   private rejected<T>(op: string, e: unknown): Promise<T> {
     return this.run(op, () => Promise.reject(e));
   }
+}
+
+/** Epoch ms at which drain() stops waiting: `timeout` is a duration, `deadline` a point in time. */
+function drainDeadline(op: string, o: DrainOptions, now: number): number {
+  const bad = (m: string, argument: string) => new InvalidArgumentError(`${op}: ${m}`, { op, subsystem: 'ipvs', argument });
+  if (o.timeout !== undefined && o.deadline !== undefined) throw bad('give timeout (a duration) or deadline (a point in time), not both', 'timeout');
+  if (o.timeout !== undefined) {
+    if (typeof o.timeout !== 'number' || !(o.timeout >= 0) || !Number.isFinite(o.timeout)) {
+      throw bad(`timeout must be a number of milliseconds >= 0, not ${describeValue(o.timeout)}`, 'timeout');
+    }
+    return now + o.timeout;
+  }
+  if (o.deadline === undefined) return now + DEFAULT_DRAIN_MS;
+  const at = o.deadline instanceof Date ? o.deadline.getTime() : o.deadline;
+  if (typeof at !== 'number' || !Number.isFinite(at)) throw bad(`deadline must be a Date or epoch milliseconds, not ${describeValue(o.deadline)}`, 'deadline');
+  // { deadline: 30_000 } meant a duration: as a time it is 1970, and the server would go at once.
+  if (at < EPOCH_2000) {
+    throw bad(`deadline is a point in time (a Date or epoch milliseconds), and ${at} is ${new Date(at).toISOString()}; for a duration use { timeout: ${at} }`, 'deadline');
+  }
+  return at;
+}
+
+/** Whether the worker's namespace has its loopback down (false when that cannot be read). */
+async function loopbackDown(wk: RawWorker): Promise<boolean> {
+  const w = new RtWriter(64);
+  getLink(w, 'lo');
+  const { bytes, ends } = w.batch();
+  const r = await binding().linkQuery(wk, bytes, ends).catch(() => undefined);
+  if (!r || r.errnos[0]) return false;
+  let down = false;
+  eachMessage(r.data, 0, r.sections[0]!, (type, at, len) => {
+    if (type === Rtm.NewLink) down = !parseLink(r.data, at, len).up;
+  });
+  return down;
 }
 
 /** The caller's frames: the public method's caller, not this file. */
@@ -498,6 +560,8 @@ function prepareOne(op: string, o: ApplyOp, keyOf: (k: ServiceKey) => NormKey): 
       it.svc = normService(op, o.service);
       break;
     case 'updateService':
+      checkOpts({ op, subsystem: 'ipvs' }, 'service', o.service, {});
+      if (o.service === undefined) throw badArgument({ op, subsystem: 'ipvs' }, 'service', o.service, 'a service');
       if (completeService(o.service)) it.svc = normService(op, o.service);
       else {
         it.key = normKey(op, o.service);
@@ -520,6 +584,8 @@ function prepareOne(op: string, o: ApplyOp, keyOf: (k: ServiceKey) => NormKey): 
       break;
     case 'updateDestination':
       it.key = keyOf(o.service);
+      checkOpts({ op, subsystem: 'ipvs' }, 'destination', o.destination, {});
+      if (o.destination === undefined) throw badArgument({ op, subsystem: 'ipvs' }, 'destination', o.destination, 'a real server');
       if (completeDest(o.destination)) it.dest = normDest(op, it.key, o.destination);
       else {
         it.dest = normDestKey(op, it.key, o.destination);
@@ -543,6 +609,7 @@ function prepareOne(op: string, o: ApplyOp, keyOf: (k: ServiceKey) => NormKey): 
     case 'flush':
       break;
     case 'setTimeouts':
+      checkOpts({ op, subsystem: 'ipvs' }, 'timeouts', o.timeouts, { tcp: 'number', tcpFin: 'number', udp: 'number' });
       it.timeouts = normTimeouts(op, o.timeouts);
       break;
   }

@@ -2,6 +2,7 @@
 // written as `ipvsadm -R` input. ipvsadm does not save thresholds; it prints a firewall mark
 // above 2^31 as a negative number, which is read back as the mark it is.
 import { InvalidArgumentError } from '../errors.js';
+import { checkArray, checkString } from '../args.js';
 import { parseAddress } from './addr.js';
 import type { Destination, DestinationInput, Forward, Service, ServiceFlag, ServiceInput, TunnelType } from './types.js';
 
@@ -29,6 +30,7 @@ type Svc = Service & { destinations: Destination[] };
 
 /** Reads `ipvsadm -S -n` (or -R input in the same form) into services with their real servers. */
 export function parseIpvsadm(text: string): Svc[] {
+  checkString({ op: 'ipvs.parseIpvsadm', subsystem: 'ipvs' }, 'text', text);
   const out: Svc[] = [];
   const byKey = new Map<string, Svc>();
   const lines = text.split('\n');
@@ -132,6 +134,7 @@ function serviceArg(s: ServiceInput): string {
 
 /** Writes services and their real servers as `ipvsadm -R` input (bypass cannot be written). */
 export function formatIpvsadm(services: (ServiceInput & { destinations?: DestinationInput[] })[]): string {
+  checkArray({ op: 'ipvs.formatIpvsadm', subsystem: 'ipvs' }, 'services', services);
   const lines: string[] = [];
   for (const s of services) {
     const svc = serviceArg(s);

@@ -2,6 +2,7 @@
 // list of services with their real servers, as the few operations that turn one into the other.
 // The planner is pure; IpvsHandle.sync() reads the state, plans, and sends the plan as one batch.
 import { InvalidArgumentError } from '../errors.js';
+import { checkArray, checkOpts } from '../args.js';
 import { AF_INET, AF_INET6, parseIPv4 } from './addr.js';
 import { flagNames } from './records.js';
 import {
@@ -88,6 +89,9 @@ const SCAN = 16;
  * a bad field, throws InvalidArgumentError naming the index and key at fault. Pure: no kernel.
  */
 export function planIpvsSync(current: readonly Service[], desired: SyncInput, opts: SyncOptions = {}): IpvsSyncPlan {
+  const ctx = { op: 'ipvs.planIpvsSync', subsystem: 'ipvs' as const };
+  checkArray(ctx, 'current', current as Service[]);
+  checkOpts(ctx, 'options', opts, { prune: 'boolean|function', dryRun: 'boolean' });
   return diffIpvs(current, normalizeDesired(desired), opts);
 }
 

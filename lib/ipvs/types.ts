@@ -176,7 +176,12 @@ export interface Daemon {
 }
 
 export interface DrainOptions {
-  /** When to stop waiting and delete anyway: a Date or epoch milliseconds. Default: 5 minutes from now. */
+  /** How long to wait before deleting anyway, in milliseconds from now. Default: 5 minutes. */
+  timeout?: number;
+  /**
+   * When to stop waiting and delete anyway, as a point in time: a Date or epoch milliseconds
+   * (not a duration: a number before the year 2000 is refused). Not together with `timeout`.
+   */
   deadline?: Date | number;
   /** Polling interval in ms (default 1000). */
   interval?: number;
@@ -184,7 +189,7 @@ export interface DrainOptions {
 }
 
 export interface DrainResult {
-  /** True when the connections reached zero before the deadline. */
+  /** True when the connections reached zero before the wait ended. */
   drained: boolean;
   /** Active + inactive connections at the time of deletion. */
   remaining: number;

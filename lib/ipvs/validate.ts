@@ -281,7 +281,7 @@ export function normDaemon(op: string, c: DaemonConfig): NormDaemon {
   if (typeof c !== 'object' || c === null) throw bad(op, String(c), 'a sync daemon is { state, interface, ... }');
   const state = DAEMON_STATES[c.state];
   if (state === undefined) throw bad(op, String(c.state), `invalid daemon state ${JSON.stringify(c.state)} (master or backup)`);
-  if (typeof c.interface !== 'string' || !/^[^\s/]{1,15}$/.test(c.interface)) {
+  if (typeof c.interface !== 'string' || !/^[^\s/\0]{1,15}$/.test(c.interface)) {
     throw bad(op, String(c.interface), `invalid interface name ${JSON.stringify(c.interface)}`);
   }
   const syncId = c.syncId ?? 0;

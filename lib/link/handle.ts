@@ -3,6 +3,7 @@
 // crossing to the handle's thread, where the requests go to the kernel pipelined.
 import { constants } from 'node:os';
 import { Handle, type OpenOptions } from '../handle.js';
+import { checkOpts } from '../args.js';
 import { ExistsError, InvalidArgumentError, NlkitError } from '../errors.js';
 import { binding, type LinkQueryResult, type NetlinkSendResult, type RawWorker } from '../native.js';
 import { SUBSYSTEM, checkLinkName, formatIp, isIPv6LinkLocal, parsePrefix, type Prefix } from './addr.js';
@@ -72,6 +73,7 @@ export class LinkHandle extends Handle {
     const op = 'link.delete';
     let req: Batch;
     try {
+      checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { missingOk: 'boolean' });
       const w = new RtWriter(64);
       delLink(w, checkLinkName(name, op));
       req = w.batch();
@@ -135,9 +137,9 @@ export class LinkHandle extends Handle {
    */
   addAddresses(name: string, addrs: string[], opts: AddAddressesOptions = {}): Promise<void> {
     const op = 'link.addAddresses';
-    const exist = opts.exist === true;
-    let list: Prefix[], req: Batch;
+    let list: Prefix[], req: Batch, exist: boolean;
     try {
+      exist = checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { exist: 'boolean' }).exist === true;
       checkLinkName(name, op);
       list = parseList(addrs, op, exist ? 'dedupe' : 'refuse');
       const w = new RtWriter(64 + list.length * 48);
@@ -164,6 +166,7 @@ export class LinkHandle extends Handle {
     const op = 'link.delAddresses';
     let list: Prefix[];
     try {
+      checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { missingOk: 'boolean' });
       checkLinkName(name, op);
       list = parseList(addrs, op, 'dedupe');
     } catch (e) {
@@ -362,9 +365,7 @@ export class LinkHandle extends Handle {
 }
 
 function checkLinkOptions(opts: AddDummyOptions, op: string): { up: boolean; mtu: number | undefined } {
-  if (typeof opts !== 'object' || opts === null) {
-    throw new InvalidArgumentError(`${op}: options must be an object`, { op, subsystem: SUBSYSTEM });
-  }
+  checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { exist: 'boolean', up: 'boolean' });
   const up = opts.up ?? true;
   if (typeof up !== 'boolean') throw new InvalidArgumentError(`${op}: up must be true or false`, { op, subsystem: SUBSYSTEM, argument: String(up) });
   const mtu = opts.mtu;

@@ -1,6 +1,7 @@
 // The `tx` a transaction's callback receives: every call only records what to do. The record
 // keeps copies of the arguments, so changing an array after queueing it changes nothing.
 import { InvalidArgumentError } from '../errors.js';
+import { badArgument, checkOptions, checkOpts, checkString, type ArgContext } from '../args.js';
 import type { CreateOptions, Entry, SetType } from '../ipset/types.js';
 import type { DestinationInput, DestinationKey, ServiceInput, ServiceKey } from '../ipvs/types.js';
 import { orderPlan } from './order.js';
@@ -40,13 +41,23 @@ function bad(message: string, argument?: string): InvalidArgumentError {
   return new InvalidArgumentError(`${OP}: ${message}`, { op: OP, ...(argument !== undefined ? { argument } : {}) });
 }
 
-const copyEntries = (e: Entry | Entry[]): Entry[] =>
-  (Array.isArray(e) ? e : [e]).map((x) => (typeof x === 'object' && x !== null ? { ...x } : x));
+/** A copy of the entries, each a string or an object (their fields are checked against the set later). */
+const copyEntries = (e: Entry | Entry[], op = 'ipset'): Entry[] =>
+  (Array.isArray(e) ? e : [e]).map((x, i) => {
+    if (typeof x === 'string') return x;
+    if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x) || Array.isArray(x)) {
+      throw badArgument({ op: `tx.${op}`, subsystem: 'ipset' }, `entry ${i}`, x, 'a string or an entry object');
+    }
+    return { ...x };
+  });
 
 function checkFamily(f: unknown): TxFamily {
   if (f !== 4 && f !== 6 && f !== 'both') throw bad(`family must be 4, 6 or 'both', not ${JSON.stringify(f)}`, String(f));
   return f;
 }
+
+const txCtx = (op: string): ArgContext => ({ op: `tx.${op}`, subsystem: op.startsWith('ipvs') ? 'ipvs' : op.startsWith('ipset') ? 'ipset' : 'iptables' });
+const existOf = (op: string, o: TxExistOption | undefined): boolean => checkOpts(txCtx(op), 'options', o, { exist: 'boolean' }).exist === true;
 
 export class TxQueue implements Tx {
   readonly items: Queued[] = [];
@@ -58,6 +69,13 @@ export class TxQueue implements Tx {
   constructor(readonly defaultFamily: TxFamily, makeBuilder: BuilderFactory) {
     const q = this;
     const ipset = (o: DistOmit<QueuedIpset, 'index' | 'summary' | 'subsystem'>): void => {
+      // Set names are checked whole at validation; a wrong JS type is refused here, where it is named.
+      for (const k of ['name', 'from', 'to', 'a', 'b', 'type'] as const) {
+        const v = (o as Record<string, unknown>)[k];
+        if (k in o && (typeof v !== 'string' || (v as string).includes('\0'))) {
+          checkString({ op: `tx.${o.op}`, subsystem: 'ipset' }, k === 'type' ? 'type' : 'set name', v, { nul: false });
+        }
+      }
       const item = { ...o, subsystem: 'ipset', index: q.next() } as QueuedIpset;
       item.summary = describeIpset(item);
       q.items.push(item);
@@ -69,7 +87,8 @@ export class TxQueue implements Tx {
     };
     this.ipset = {
       create(name: string, type: SetType, opts: CreateOptions = {}, o: TxExistOption = {}) {
-        ipset({ op: 'ipset.create', name, type, options: { ...opts }, exist: o.exist === true });
+        checkOptions(txCtx('ipset.create'), 'create options', opts);
+        ipset({ op: 'ipset.create', name, type, options: { ...opts }, exist: existOf('ipset.create', o) });
         return this;
       },
       destroy(name?: string) {
@@ -81,11 +100,11 @@ export class TxQueue implements Tx {
         return this;
       },
       add(name: string, entries: Entry | Entry[], o: TxExistOption = {}) {
-        ipset({ op: 'ipset.add', name, entries: copyEntries(entries), exist: o.exist === true });
+        ipset({ op: 'ipset.add', name, entries: copyEntries(entries, 'ipset.add'), exist: existOf('ipset.add', o) });
         return this;
       },
       del(name: string, entries: Entry | Entry[], o: TxExistOption = {}) {
-        ipset({ op: 'ipset.del', name, entries: copyEntries(entries), exist: o.exist === true });
+        ipset({ op: 'ipset.del', name, entries: copyEntries(entries, 'ipset.del'), exist: existOf('ipset.del', o) });
         return this;
       },
       rename(from: string, to: string) {
@@ -98,7 +117,7 @@ export class TxQueue implements Tx {
       },
       restore(text: string, o: TxExistOption = {}) {
         if (typeof text !== 'string') throw bad('tx.ipset.restore: text must be a string');
-        ipset({ op: 'ipset.restore', text, exist: o.exist === true });
+        ipset({ op: 'ipset.restore', text, exist: existOf('ipset.restore', o) });
         return this;
       },
       replace(name: string, entries: Entry[]) {
@@ -108,6 +127,7 @@ export class TxQueue implements Tx {
       },
       sync(name: string, entries: Entry[], opts: TxIpsetSyncOptions = {}) {
         if (!Array.isArray(entries)) throw bad('tx.ipset.sync: entries must be an array');
+        checkOpts(txCtx('ipset.sync'), 'options', opts, { create: 'object' });
         ipset({ op: 'ipset.sync', name, entries: copyEntries(entries), options: { ...opts } });
         return this;
       },
@@ -115,6 +135,7 @@ export class TxQueue implements Tx {
     this.iptables = {
       restore(text: string, opts: TxRestoreOptions = {}) {
         if (typeof text !== 'string') throw bad('tx.iptables.restore: text must be a string');
+        checkOpts(txCtx('iptables.restore'), 'options', opts, { noflush: 'boolean', counters: 'boolean', table: 'string' });
         q.items.push({
           subsystem: 'iptables', index: q.next(), source: { text },
           family: checkFamily(opts.family ?? q.defaultFamily),
@@ -125,6 +146,7 @@ export class TxQueue implements Tx {
       },
       table(name: string, opts: TxTableOptions = {}): TableBuilder {
         if (typeof name !== 'string' || name.length === 0) throw bad('tx.iptables.table: a table name is needed', String(name));
+        checkOpts(txCtx('iptables.table'), 'options', opts, { noflush: 'boolean' });
         const family = checkFamily(opts.family ?? q.defaultFamily);
         const builder = makeBuilder(name, { noflush: opts.noflush === true });
         q.items.push({
@@ -165,6 +187,7 @@ export class TxQueue implements Tx {
       },
       sync(services: TxIpvsWanted[], opts: TxIpvsSyncOptions = {}) {
         if (!Array.isArray(services)) throw bad('tx.ipvs.sync: services must be an array');
+        checkOpts(txCtx('ipvs.sync'), 'options', opts, { prune: 'boolean|function' });
         const copy = services.map((s) => ({ ...s, destinations: Array.isArray(s.destinations) ? s.destinations.map((d) => ({ ...d })) : s.destinations }));
         ipvs({ op: 'ipvs.sync', services: copy, options: { ...opts } });
         return this;

@@ -11,7 +11,8 @@ import type { DesiredService, SyncOptions as IpvsSyncOptions } from '../ipvs/syn
 export type TxFamily = 4 | 6 | 'both';
 
 export interface TransactionOptions {
-  /** Network namespace of every change: a name from `ip netns add`, or a path like /proc/PID/ns/net. */
+  /** Network namespace of every change: a name from `ip netns add`, or an absolute path like /proc/PID/ns/net
+   *  (relative paths and non-strings are refused with InvalidArgumentError). */
   netns?: string;
   /**
    * How long to wait for the xtables lock, in seconds (like `iptables -w`); `true` (default)

@@ -717,8 +717,12 @@ class Restorer {
     }
     if (withCounters) {
       unsigned long long pv, bv;
+      // iptables-restore passes "-c PCNT BCNT" through getopt, whose xs_has_arg() does not take
+      // a byte counter that starts like an option: "[1:-1]" is refused, not wrapped to 2^64-1.
+      const int bOff = static_cast<int>(pcnt.size()) + 2;  // "[" PCNT ":"
+      if (bcnt[0] == '-' || bcnt[0] == '!') return fail("parse", "-c requires packet and byte counter", EINVAL, bOff, bcnt);
       if (sscanf(pcnt.c_str(), "%llu", &pv) != 1) return fail("parse", "-c packet counter not numeric", EINVAL, 1, pcnt);
-      if (sscanf(bcnt.c_str(), "%llu", &bv) != 1) return fail("parse", "-c byte counter not numeric", EINVAL, 1, bcnt);
+      if (sscanf(bcnt.c_str(), "%llu", &bv) != 1) return fail("parse", "-c byte counter not numeric", EINVAL, bOff, bcnt);
       cnt = {pv, bv};
       setCounters = true;
     }

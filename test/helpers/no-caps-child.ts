@@ -67,6 +67,8 @@ const ops: [string, () => Promise<unknown>][] = [
 ];
 
 const out: Record<string, string> = { capNetAdmin: String((capEff >> CAP_NET_ADMIN) & 1n) };
+/** The `op` each error names: its own operation, not one that failed before it. */
+const errorOps: Record<string, string> = {};
 for (const [name, op] of ops) {
   try {
     await op();
@@ -77,7 +79,8 @@ for (const [name, op] of ops) {
       process.exit(1);
     }
     out[name] = e.constructor.name;
+    errorOps[name] = e.op;
   }
 }
 for (const h of [s, t, l, v]) await h.close();
-console.log(JSON.stringify(out));
+console.log(JSON.stringify({ ...out, errorOps: JSON.stringify(errorOps) }));

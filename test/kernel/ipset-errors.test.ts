@@ -31,6 +31,29 @@ describe('ipset bad input', { skip }, () => {
     await assert.rejects(h.create('x', 'hash:foo' as never), (e: unknown) => e instanceof InvalidArgumentError && /hash:foo/.test(e.message));
   }));
 
+  it('a set name with a NUL is refused everywhere, never read as the name before it', () => unchanged(async (h) => {
+    // C would stop at the NUL: 'v4\0x' would name v4.
+    const bad = 'v4\0x';
+    const nul = (e: unknown) => e instanceof InvalidArgumentError && /NUL/.test(e.message);
+    await assert.rejects(h.flush(bad), nul);
+    await assert.rejects(h.destroy(bad), nul);
+    await assert.rejects(h.rename(bad, 'other'), nul);
+    await assert.rejects(h.rename('v4', 'w\0'), nul);
+    await assert.rejects(h.swap(bad, 'v6'), nul);
+    await assert.rejects(h.add(bad, '10.0.0.5'), nul);
+    await assert.rejects(h.del(bad, '10.0.0.1'), nul);
+    await assert.rejects(h.test(bad, '10.0.0.1'), nul);
+    await assert.rejects(h.list(bad), nul);
+    await assert.rejects(h.save(bad), nul);
+    await assert.rejects(h.replace(bad, []), nul);
+    await assert.rejects(h.sync(bad, []), nul);
+    await assert.rejects(h.create('v4\0y', 'hash:ip', {}, { exist: true }), nul);
+    // in restore text: libipset would end the line at the NUL and flush v4
+    await assert.rejects(h.restore('flush v4\0x\n'), (e: unknown) => nul(e) && (e as InvalidArgumentError).line === 1);
+    await assert.rejects(h.restore('add v4 10.0.0.6\nadd v4 10.0.0.7\0 comment x\n'), (e: unknown) =>
+      nul(e) && (e as InvalidArgumentError).line === 2 && (e as InvalidArgumentError).column === 16);
+  }));
+
   it('name over 31 characters', () => unchanged(async (h) => {
     const long = 'n'.repeat(32);
     await assert.rejects(h.create(long, 'hash:ip'), (e: unknown) => e instanceof InvalidArgumentError && e.code === 'EINVAL');

@@ -75,6 +75,27 @@ describe('iptables restore errors match iptables-legacy-restore', { skip }, () =
     });
   }
 
+  it('a NUL in a restore text is refused, never compiled as a different rule than iptables-legacy-restore makes', async () => {
+    // The tool reads the line as a C string: it ends at the NUL. nlkit refuses the text instead.
+    const lines = ['-A INPUT -s 198.51.100.7\0 -j DROP', '-A INPUT -m comment --comment "a\0b" -j DROP', '-A INP\0UT -j DROP', '-A INPUT -j DROP\0'];
+    for (const l of lines) {
+      const text = `*filter\n${l}\nCOMMIT\n`;
+      const before = save(b);
+      const h = iptables.open({ netns: b.path, backend: 'legacy' });
+      try {
+        await assert.rejects(h.restore(text, { noflush: true }), (e: unknown) => {
+          assert.ok(e instanceof InvalidArgumentError, `${JSON.stringify(l)}: ${String(e)}`);
+          assert.equal(e.line, 2);
+          assert.match(e.message, /NUL character at column \d+/);
+          return true;
+        });
+      } finally {
+        await h.close();
+      }
+      assert.equal(save(b), before, `${JSON.stringify(l)} changed the tables`);
+    }
+  });
+
   it('a bad rule in a later table commits nothing (iptables-restore would have committed the first)', async () => {
     const text = '*filter\n:INPUT DROP [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n*nat\n-A POSTROUTING -m nosuch -j MASQUERADE\nCOMMIT\n';
     const before = save(b);
@@ -135,6 +156,9 @@ describe('iptables restore errors match iptables-legacy-restore', { skip }, () =
     try {
       await assert.rejects(h.restore(BASELINE, { wait: -1 }), InvalidArgumentError);
       await assert.rejects(h.restore(BASELINE, { waitInterval: 0 }), InvalidArgumentError);
+      // a table name with a NUL would reach libiptc as the name before it
+      await assert.rejects(h.save({ table: 'filter\0x' }), InvalidArgumentError);
+      await assert.rejects(h.restore(BASELINE, { table: 'filter\0x' }), InvalidArgumentError);
       assert.throws(() => iptables.open({ netns: b.path, family: 5 as 4, backend: 'legacy' }), InvalidArgumentError);
     } finally {
       await h.close();

@@ -6,6 +6,7 @@ import { ipvs } from '../../lib/index.js';
 import {
   ExistsError, InvalidArgumentError, NlkitError, NotFoundError, UnsupportedError,
 } from '../../lib/errors.js';
+import { execFileSync } from 'node:child_process';
 import { Netns } from '../helpers/netns.js';
 import { ipvsSkipReason, saveLines, whereRan } from '../helpers/ipvs.js';
 
@@ -107,5 +108,30 @@ describe('ipvs bad input', { skip }, () => {
     await c.close();
     await assert.rejects(c.flush(), (e: unknown) => e instanceof NlkitError && e.code === 'EBADF');
     assert.deepEqual(saveLines(ns), baseline);
+  });
+
+  it('with loopback down (as `ip netns add` leaves it) an IPv4 real server is refused with the reason and the fix', async () => {
+    // Not the Netns helper, which brings lo up: a namespace whose lo was never up has no local
+    // routing table (taking lo down later leaves the table there).
+    const name = `nlkit-ipvslo-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', name]);
+    const bare = Object.assign(Object.create(Netns.prototype) as Netns, { name, path: `/run/netns/${name}` });
+    const b = ipvs.open({ netns: bare.path });
+    try {
+      await b.addService({ ...v4, scheduler: 'rr' });
+      const before = saveLines(bare);
+      const loDown = /routing tables.*loopback `lo` is down.*Bring lo up/;
+      await expectError(b.addDestination(v4, { address: '10.1.0.1', port: 8080 }), InvalidArgumentError, 'EINVAL', loDown);
+      const [r] = await b.apply([{ op: 'addDestination', service: v4, destination: { address: '10.1.0.2', port: 8080 } }]);
+      assert.ok(!r!.ok && r!.error instanceof InvalidArgumentError && loDown.test(r!.error.message), String(!r!.ok && r!.error));
+      assert.deepEqual(saveLines(bare), before);
+      // the fix the message names works
+      bare.run('ip', ['link', 'set', 'lo', 'up']);
+      await b.addDestination(v4, { address: '10.1.0.1', port: 8080 });
+      assert.ok(saveLines(bare).some((l) => /-a -t 10\.0\.0\.1:80 -r 10\.1\.0\.1:8080/.test(l)), saveLines(bare).join('\n'));
+    } finally {
+      await b.close();
+      bare.remove();
+    }
   });
 });

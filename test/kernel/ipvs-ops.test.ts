@@ -2,7 +2,7 @@
 // zero, drain, info, timeouts, sync daemons and flush, checked against ipvsadm and /proc.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ipvs } from '../../lib/index.js';
+import { ipvs, InvalidArgumentError } from '../../lib/index.js';
 import { Netns } from '../helpers/netns.js';
 import { ipvsSkipReason, saveLines, whereRan } from '../helpers/ipvs.js';
 
@@ -100,6 +100,26 @@ describe('ipvs operations', { skip }, () => {
     const res2 = await h.drain(dns, idle, { deadline: new Date(Date.now() + 60_000), interval: 100 });
     assert.equal(res2.drained, true);
     assert.ok(!(await h.listDestinations(dns)).some((d) => d.port === 10009 || d.port === busy.port));
+  });
+
+  // Before, { deadline: 30_000 } (the README's example) was a time in 1970: the server went at
+  // once; and `timeout` was ignored (5 minutes of waiting: the test's own timeout catches that).
+  it('drain: timeout is a duration; a deadline that is a duration is refused, nothing deleted', { timeout: 90_000 }, async () => {
+    const svc = { protocol: 'udp' as const, address: '127.0.0.3', port: 9998 };
+    const d = { address: '127.0.0.1', port: 10002 };
+    await h.addService({ ...svc, scheduler: 'rr' });
+    await h.addDestination(svc, d);
+    ns.run('bash', ['-c', 'echo hello > /dev/udp/127.0.0.3/9998']);
+    await assert.rejects(h.drain(svc, d, { deadline: 30_000 }), (e: unknown) =>
+      e instanceof InvalidArgumentError && e.argument === 'deadline' && /use \{ timeout: 30000 \}/.test(e.message));
+    await assert.rejects(h.drain(svc, d, { timeout: 30_000, deadline: new Date() }), InvalidArgumentError);
+    await assert.rejects(h.drain(svc, d, { timeout: -1 }), InvalidArgumentError);
+    assert.ok(saveLines(ns).includes('-a -u 127.0.0.3:9998 -r 127.0.0.1:10002 -m -w 1'), saveLines(ns).join('\n'));
+    const res = await h.drain(svc, d, { timeout: 0, interval: 50 });
+    assert.equal(res.drained, false);
+    assert.ok(res.remaining >= 1, `remaining ${res.remaining}`);
+    assert.ok(!saveLines(ns).some((l) => l.includes('127.0.0.1:10002')));
+    await h.deleteService(svc);
   });
 
   it('info and timeouts as ipvsadm and /proc show them', async () => {

@@ -40,6 +40,11 @@ describe('privileges', { skip }, () => {
       const got = lastJson<Record<string, string>>(r.stdout)!;
       assert.equal(got.capNetAdmin, '0', 'the child still had CAP_NET_ADMIN');
       delete got.capNetAdmin;
+      // Each ipset error names its own operation (the first failed probe was once kept on the
+      // handle and given to every later call, named after the first).
+      const errorOps = JSON.parse(got.errorOps ?? '{}') as Record<string, string>;
+      delete got.errorOps;
+      for (const [name, op] of Object.entries(errorOps)) if (name.startsWith('ipset.')) assert.equal(op, name, `${name} failed as ${op}`);
       // The kernel lets anyone read links and addresses (as `ip link` shows); ipset and
       // iptables refuse even reads, as `ipset list` and iptables-legacy-save do.
       assert.equal(toolWithoutCaps(ns, ['ip', 'link', 'show']), 0);

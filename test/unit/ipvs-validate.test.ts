@@ -114,6 +114,8 @@ describe('ipvs real server validation', () => {
     bad(() => normDaemon(op, { state: 'primary' as 'master', interface: 'eth0' }), /invalid daemon state/);
     bad(() => normDaemon(op, { state: 'master', interface: 'a very long interface name' }), /invalid interface name/);
     bad(() => normDaemon(op, { state: 'master', interface: 'eth0', syncId: 256 }), /invalid sync id/);
+    // the kernel copies the name as a C string: 'eth0\0x' would start the daemon on eth0
+    bad(() => normDaemon(op, { state: 'master', interface: 'eth0\0x' }), /invalid interface name/);
     assert.deepEqual(normTimeouts(op, { tcp: 900 }), { tcp: 900, tcpFin: 0, udp: 0 });
     bad(() => normTimeouts(op, { udp: -1 }), /invalid udp timeout/);
   });

@@ -15,11 +15,12 @@ import { garbage, mutated, params, typed } from '../helpers/fuzz.js';
 const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../fixtures/iptables/${name}`, import.meta.url)), 'utf8');
 const FIXTURES = ['input-v4.restore', 'input-v6.restore', 'kube.restore', 'save-v4-counters.txt', 'kube-save.txt'].map(fixture);
 
-// A word of a line: anything but the line's end. Unicode, quotes and backslashes included.
-const argWord = fc.string({ unit: 'binary', maxLength: 12 }).map((s) => s.replace(/\n/g, ''));
+// A word of a line: anything but the line's end or a NUL (refused: C would cut the line there).
+// Unicode, quotes and backslashes included.
+const argWord = fc.string({ unit: 'binary', maxLength: 12 }).map((s) => s.replace(/[\n\0]/g, ''));
 // Names are single words (iptables-restore splits them with strtok on blanks).
 const name = (max: number) => fc.string({ unit: 'binary', minLength: 1, maxLength: max })
-  .map((s) => s.replace(/[ \t\n]/g, '_'));
+  .map((s) => s.replace(/[ \t\n\0]/g, '_'));
 const U64 = (1n << 64n) - 1n;
 const counters = fc.option(fc.tuple(fc.bigInt({ min: 0n, max: U64 }), fc.bigInt({ min: 0n, max: U64 })), { nil: undefined });
 
