@@ -37,7 +37,7 @@ export function resolveNetns(ref: unknown, op: string): string | undefined {
   }
   if (!st.isFile()) {
     throw new InvalidArgumentError(`${op}: network namespace ${ref}: ${path} is ${fileKind(st)}, not a namespace file`,
-      { op, subsystem: 'netns', argument: ref });
+      { op, subsystem: 'netns', argument: 'netns' });
   }
   return path;
 }
