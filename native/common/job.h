@@ -14,6 +14,11 @@ struct Failure {
   bool set() const { return err != 0 || !message.empty(); }
 };
 
+// True on a worker thread whose JavaScript environment is shutting down (a worker_thread
+// terminated, or process exit): a job that waits (for the xtables lock) gives up instead of
+// holding the environment's teardown until the wait ends. False on any other thread.
+bool JobAbandoned();
+
 class Job {
  public:
   explicit Job(Napi::Env env) : deferred_(Napi::Promise::Deferred::New(env)) {}

@@ -60,7 +60,14 @@ Worker* Worker::Unwrap(const Napi::Value& v) {
   return Napi::ObjectWrap<Worker>::Unwrap(v.As<Napi::Object>());
 }
 
+namespace {
+thread_local const std::atomic<bool>* tlAbandoned = nullptr;
+}  // namespace
+
+bool JobAbandoned() { return tlAbandoned != nullptr && tlAbandoned->load(std::memory_order_relaxed); }
+
 void Worker::Run() {
+  tlAbandoned = &abandoned_;
   if (!netns_.empty()) {
     std::string why;
     int fd = OpenRegularFile(netns_, O_RDONLY, 0, &why);
@@ -168,6 +175,7 @@ void Worker::Stop() {
 
 void Worker::Cleanup(void* arg) {
   auto* self = static_cast<Worker*>(arg);
+  self->abandoned_.store(true, std::memory_order_relaxed);  // a job waiting for a lock stops waiting
   {
     std::lock_guard<std::mutex> lock(self->mu_);
     for (Job* j : self->queue_) delete j;

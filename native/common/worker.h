@@ -43,6 +43,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
   std::deque<Job*> queue_;
   std::atomic<size_t> queued_{0};
   bool stopping_ = false;
+  std::atomic<bool> abandoned_{false};  // the environment is shutting down: see JobAbandoned()
   bool closed_ = false;
   bool released_ = false;
   Failure nsFailure_;  // set once when entering the namespace failed; every job gets it

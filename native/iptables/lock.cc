@@ -1,4 +1,5 @@
 #include "lock.h"
+#include "../common/job.h"
 #include "../common/open_file.h"
 
 #include <errno.h>
@@ -61,6 +62,12 @@ LockOutcome AcquireXtablesLock(const LockOptions& opts) {
     if (errno != EWOULDBLOCK) {
       out.err = errno;
       out.message = "can't lock " + opts.path + ": " + strerror(errno);
+      close(fd);
+      return out;
+    }
+    if (JobAbandoned()) {
+      out.err = ECANCELED;
+      out.message = "stopped waiting for the xtables lock (" + opts.path + "): the environment is shutting down";
       close(fd);
       return out;
     }

@@ -1,10 +1,15 @@
 // Child of faults-worker-exit.test.ts: starts worker_threads that load nlkit and call it in a
 // loop inside the namespace given, and ends each one at a random point: worker.terminate()
 // from here (sometimes before the addon has loaded), or process.exit() inside the worker.
-// Exits 0 when this process survived every one; a native abort ends it with 134 instead.
+// Last, a worker waiting for an xtables lock that another process holds is terminated: its
+// teardown must not wait for the holder to let go. Exits 0 when this process survived every
+// one; a native abort ends it with 134 instead, a teardown that waits keeps it from exiting.
 import { Worker } from 'node:worker_threads';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readlinkSync, rmSync } from 'node:fs';
 
-const [netns, roundsArg, seedArg] = process.argv.slice(2);
+const [netns, roundsArg, seedArg, lockFile] = process.argv.slice(2);
 const rounds = Number(roundsArg ?? 200);
 let seed = Number(seedArg ?? Date.now()) >>> 0;
 const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
@@ -67,4 +72,29 @@ await Promise.all(Array.from({ length: 4 }, async () => {
     counts[how] = (counts[how] ?? 0) + 1;
   }
 }));
-console.log(JSON.stringify({ rounds, ...counts }));
+
+// A worker waiting (without end) for the xtables lock held by another process.
+// In a process group of its own: flock's child (the sleep, which holds the lock too) goes with it.
+const holder = spawn('flock', [lockFile!, 'sh', '-c', 'echo held; exec sleep 600'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+await once(holder.stdout!, 'data');
+holder.stdout!.destroy();
+const waiter = new Worker(`
+  const { workerData, parentPort } = require('node:worker_threads');
+  process.env.XTABLES_LOCKFILE = workerData.lockFile;
+  const { iptables } = require(workerData.lib);
+  const t = iptables.open({ netns: workerData.netns, backend: 'legacy' });
+  t.withLock(() => parentPort.postMessage('got the lock')).catch(() => {});
+  parentPort.postMessage('waiting');`, { eval: true, workerData: { lib, netns, lockFile } });
+const first = await once(waiter, 'message');
+if (first[0] !== 'waiting') throw new Error(`the worker did not wait for the lock: ${String(first[0])}`);
+// The handle's thread is in the wait once it has the lock file open (it polls with LOCK_NB).
+const lockOpen = () => readdirSync('/proc/self/fd').some((fd) => {
+  try { return readlinkSync(`/proc/self/fd/${fd}`) === lockFile; } catch { return false; }
+});
+while (!lockOpen()) await new Promise((r) => setTimeout(r, 5));
+await waiter.terminate();
+// The holder still holds it: the termination did not wait for it.
+const holderAlive = holder.exitCode === null && holder.signalCode === null;
+process.kill(-holder.pid!, 'SIGKILL');
+rmSync(lockFile!, { force: true });
+console.log(JSON.stringify({ rounds, ...counts, holderAlive }));
