@@ -22,11 +22,27 @@ export interface NlkitErrorOptions {
 const errnoOf = (code: string | undefined): number | undefined =>
   code ? (constants.errno as Record<string, number>)[code] : undefined;
 
-const codeOf = (errno: number | undefined): string | undefined => {
-  if (!errno) return undefined;
-  for (const [k, v] of Object.entries(constants.errno)) if (v === errno) return k;
-  return undefined;
-};
+const names = new Map<number, string>();
+for (const [k, v] of Object.entries(constants.errno)) if (!names.has(v)) names.set(v, k);
+// Linux errnos node's table lacks.
+if (!names.has(85)) names.set(85, 'ERESTART');
+
+/**
+ * The errno's name ('EEXIST'), or undefined for 0 and unknown numbers: the one table every
+ * subsystem uses.
+ * @example errnoName(17) // 'EEXIST'
+ */
+export function errnoName(errno: number | undefined): string | undefined {
+  return errno ? names.get(errno) : undefined;
+}
+
+/**
+ * The errno's name for a message: 'EEXIST', or 'errno 4103' when it has none.
+ * @example `refused (${errnoText(e)})`
+ */
+export const errnoText = (errno: number): string => errnoName(errno) ?? `errno ${errno}`;
+
+const codeOf = errnoName;
 
 export class NlkitError extends Error {
   code: string;
