@@ -16,6 +16,10 @@ export interface NlkitErrorOptions {
   index?: number;
   /** The kernel's extended-ack offset: byte offset, in the failing message, of the attribute at fault. */
   offset?: number;
+  /** 1-based line of text input at fault (restore texts). */
+  line?: number;
+  /** Position of the failing entry in the caller's list of entries (ipset add/del/test). */
+  entry?: number;
   cause?: unknown;
 }
 
@@ -54,6 +58,10 @@ export class NlkitError extends Error {
   index?: number;
   /** The kernel's extended-ack offset of the attribute at fault in that message. */
   offset?: number;
+  /** 1-based line of text input at fault (restore texts). */
+  line?: number;
+  /** Position of the failing entry in the caller's list of entries (ipset add/del/test). */
+  entry?: number;
 
   constructor(message: string, opts: NlkitErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -65,6 +73,8 @@ export class NlkitError extends Error {
     if (opts.detail !== undefined) this.detail = opts.detail;
     if (opts.index !== undefined) this.index = opts.index;
     if (opts.offset !== undefined) this.offset = opts.offset;
+    if (opts.line !== undefined) this.line = opts.line;
+    if (opts.entry !== undefined) this.entry = opts.entry;
   }
 
   protected defaultCode(): string {
@@ -92,8 +102,6 @@ export class UnsupportedError extends NlkitError {
 }
 
 export interface InvalidArgumentOptions extends NlkitErrorOptions {
-  /** 1-based line of text input at fault. */
-  line?: number;
   /** 1-based column of text input at fault. */
   column?: number;
   /** The argument, option or token at fault. */
@@ -101,12 +109,10 @@ export interface InvalidArgumentOptions extends NlkitErrorOptions {
 }
 
 export class InvalidArgumentError extends NlkitError {
-  line?: number;
   column?: number;
   argument?: string;
   constructor(message: string, opts: InvalidArgumentOptions = {}) {
     super(message, opts);
-    if (opts.line !== undefined) this.line = opts.line;
     if (opts.column !== undefined) this.column = opts.column;
     if (opts.argument !== undefined) this.argument = opts.argument;
   }

@@ -90,7 +90,7 @@ export function kernelError(op: string, r: KernelRefusal): NlkitError {
     const detail = code ? `Kernel error received: ${code}` : `Undecoded error ${r.errno} received from kernel`;
     err = new NlkitError(`${op}: ${where}${detail}`, { op, subsystem: 'ipset', detail, ...(code ? { code } : {}) });
   }
-  if (r.entry !== undefined) (err as NlkitError & { entry?: number }).entry = r.entry;
-  if (r.line !== undefined) (err as NlkitError & { line?: number }).line = r.line;
+  if (r.entry !== undefined) err.entry = r.entry;
+  if (r.line !== undefined) err.line = r.line;
   return err;
 }

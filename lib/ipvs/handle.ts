@@ -425,7 +425,7 @@ export class IpvsHandle extends Handle {
         if (it.dest) ctx.dest = it.dest;
         if (messages[m]) ctx.detail = messages[m];
         const error = kernelError(op, e, ctx);
-        if (items.length > 1) (error as NlkitError & { index?: number }).index = sent[m]!;
+        if (items.length > 1) error.index = sent[m]!;
         out[sent[m]!] = { ok: false, error };
       }
       return out;
