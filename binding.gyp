@@ -8,7 +8,7 @@
       "target_name": "nlkit",
       "sources": [
         "native/addon.cc",
-        "native/common/worker.cc",
+        "native/core/worker.cc",
         "native/netlink/wire.cc",
         "native/netlink/socket.cc",
         "native/netlink/jobs.cc",
@@ -16,7 +16,7 @@
         "native/netlink/register.cc",
         "native/netlink/subscribe.cc",
         "native/netlink/stream.cc",
-        "native/common/bench.cc",
+        "native/core/bench.cc",
         "native/ipset/exec.cc",
         "native/ipset/send.cc",
         "native/ipvs/genl.cc",

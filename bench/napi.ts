@@ -1,5 +1,5 @@
 // bench/napi: what the JS/native boundary costs, apart from any kernel work (probes in
-// native/common/bench.cc): a trivial synchronous call, a no-op job through a handle's worker
+// native/core/bench.cc): a trivial synchronous call, a no-op job through a handle's worker
 // queue and back (awaited one at a time, and many in flight), and a 100k-item batch crossing
 // once as an array of strings or packed in one Buffer.
 // Usage: tsx bench/napi.ts [--quick] [--reps N] [--json]
@@ -63,7 +63,7 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
     id: 'napi',
     title: 'N-API boundary (`bench/napi.ts`)',
     notes: [
-      `What crossing between JavaScript and the native core costs, with no kernel work (probes in \`native/common/bench.cc\`); median of ${reps}. ` +
+      `What crossing between JavaScript and the native core costs, with no kernel work (probes in \`native/core/bench.cc\`); median of ${reps}. ` +
       'Every kernel operation pays one async crossing; a batch pays it once plus its per-item cost, ' +
       `so ${fmtN(batch)} entries as one batch cost the batch\'s whole run, against ${fmtN(batch)} × the in-flight figure as separate calls.`,
     ],

@@ -16,17 +16,37 @@ export interface NlkitErrorOptions {
   index?: number;
   /** The kernel's extended-ack offset: byte offset, in the failing message, of the attribute at fault. */
   offset?: number;
+  /** 1-based line of text input at fault (restore texts). */
+  line?: number;
+  /** Position of the failing entry in the caller's list of entries (ipset add/del/test). */
+  entry?: number;
   cause?: unknown;
 }
 
 const errnoOf = (code: string | undefined): number | undefined =>
   code ? (constants.errno as Record<string, number>)[code] : undefined;
 
-const codeOf = (errno: number | undefined): string | undefined => {
-  if (!errno) return undefined;
-  for (const [k, v] of Object.entries(constants.errno)) if (v === errno) return k;
-  return undefined;
-};
+const names = new Map<number, string>();
+for (const [k, v] of Object.entries(constants.errno)) if (!names.has(v)) names.set(v, k);
+// Linux errnos node's table lacks.
+if (!names.has(85)) names.set(85, 'ERESTART');
+
+/**
+ * The errno's name ('EEXIST'), or undefined for 0 and unknown numbers: the one table every
+ * subsystem uses.
+ * @example errnoName(17) // 'EEXIST'
+ */
+export function errnoName(errno: number | undefined): string | undefined {
+  return errno ? names.get(errno) : undefined;
+}
+
+/**
+ * The errno's name for a message: 'EEXIST', or 'errno 4103' when it has none.
+ * @example `refused (${errnoText(e)})`
+ */
+export const errnoText = (errno: number): string => errnoName(errno) ?? `errno ${errno}`;
+
+const codeOf = errnoName;
 
 export class NlkitError extends Error {
   code: string;
@@ -38,6 +58,10 @@ export class NlkitError extends Error {
   index?: number;
   /** The kernel's extended-ack offset of the attribute at fault in that message. */
   offset?: number;
+  /** 1-based line of text input at fault (restore texts). */
+  line?: number;
+  /** Position of the failing entry in the caller's list of entries (ipset add/del/test). */
+  entry?: number;
 
   constructor(message: string, opts: NlkitErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -49,6 +73,8 @@ export class NlkitError extends Error {
     if (opts.detail !== undefined) this.detail = opts.detail;
     if (opts.index !== undefined) this.index = opts.index;
     if (opts.offset !== undefined) this.offset = opts.offset;
+    if (opts.line !== undefined) this.line = opts.line;
+    if (opts.entry !== undefined) this.entry = opts.entry;
   }
 
   protected defaultCode(): string {
@@ -76,8 +102,6 @@ export class UnsupportedError extends NlkitError {
 }
 
 export interface InvalidArgumentOptions extends NlkitErrorOptions {
-  /** 1-based line of text input at fault. */
-  line?: number;
   /** 1-based column of text input at fault. */
   column?: number;
   /** The argument, option or token at fault. */
@@ -85,12 +109,10 @@ export interface InvalidArgumentOptions extends NlkitErrorOptions {
 }
 
 export class InvalidArgumentError extends NlkitError {
-  line?: number;
   column?: number;
   argument?: string;
   constructor(message: string, opts: InvalidArgumentOptions = {}) {
     super(message, opts);
-    if (opts.line !== undefined) this.line = opts.line;
     if (opts.column !== undefined) this.column = opts.column;
     if (opts.argument !== undefined) this.argument = opts.argument;
   }

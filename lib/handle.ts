@@ -126,9 +126,16 @@ export abstract class Handle {
   }
 }
 
-function callSite(fn: Function): { stack?: string } {
+/**
+ * The caller's frames, taken before work is queued so an error points at the caller's line:
+ * frames above `fn` are left out, and so are frames of files matching `skip` (a subsystem's
+ * public wrappers).
+ * @example const site = callSite(this.apply, /lib[\\/]ipvs[\\/](handle|index)\.[tj]s/);
+ */
+export function callSite(fn: Function, skip?: RegExp): { stack?: string } {
   const site: { stack?: string } = {};
   Error.captureStackTrace(site, fn);
+  if (skip && site.stack) site.stack = site.stack.split('\n').filter((l, i) => i === 0 || !skip.test(l)).join('\n');
   return site;
 }
 

@@ -1,5 +1,5 @@
 #include <napi.h>
-#include "common/worker.h"
+#include "core/worker.h"
 
 namespace nlkit {
 Napi::Value IpsetExec(const Napi::CallbackInfo& info);

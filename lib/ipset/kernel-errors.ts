@@ -3,7 +3,7 @@
 import { constants } from 'node:os';
 import {
   ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError, PermissionError,
-  UnsupportedError,
+  UnsupportedError, errnoName,
 } from '../errors.js';
 import { Cmd } from './wire.js';
 
@@ -86,11 +86,11 @@ export function kernelError(op: string, r: KernelRefusal): NlkitError {
     const [, , Cls, code, message] = row;
     err = new Cls(`${op}: ${where}${message}`, { op, subsystem: 'ipset', code, detail: message });
   } else {
-    const code = Object.entries(E).find(([, v]) => v === r.errno)?.[0];
+    const code = errnoName(r.errno);
     const detail = code ? `Kernel error received: ${code}` : `Undecoded error ${r.errno} received from kernel`;
     err = new NlkitError(`${op}: ${where}${detail}`, { op, subsystem: 'ipset', detail, ...(code ? { code } : {}) });
   }
-  if (r.entry !== undefined) (err as NlkitError & { entry?: number }).entry = r.entry;
-  if (r.line !== undefined) (err as NlkitError & { line?: number }).line = r.line;
+  if (r.entry !== undefined) err.entry = r.entry;
+  if (r.line !== undefined) err.line = r.line;
   return err;
 }

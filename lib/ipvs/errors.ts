@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import {
-  ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError, PermissionError, UnsupportedError,
+  ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError, PermissionError, UnsupportedError, errnoText,
 } from '../errors.js';
 import type { NativeFailure } from '../native.js';
 import { AF_INET, Cmd } from './wire.js';
@@ -23,7 +23,7 @@ export interface ErrorContext {
   loopbackDown?: boolean;
 }
 
-const codeName = (errno: number) => Object.entries(E).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
+const codeName = errnoText;
 
 /** Failures recorded by the native side (socket, family lookup). */
 export function ipvsFailure(op: string, f: NativeFailure): NlkitError {

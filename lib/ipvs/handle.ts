@@ -5,7 +5,7 @@
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConcurrentModificationError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
-import { Handle, withSite, type OpenOptions } from '../handle.js';
+import { Handle, callSite, withSite, type OpenOptions } from '../handle.js';
 import { badArgument, checkOpts, describeValue } from '../args.js';
 import { binding, type IpvsQueryResult, type RawWorker } from '../native.js';
 import { ipvsFailure, kernelError, type ErrorContext } from './errors.js';
@@ -334,7 +334,7 @@ export class IpvsHandle extends Handle {
     } catch (e) {
       return this.rejected(op, e);
     }
-    const site = callSite(this.apply);
+    const site = callSite(this.apply, OWN_FRAMES);
     return this.execute(op, items).then((rs) => {
       for (const r of rs) if (!r.ok) withSite(r.error, site);
       return rs;
@@ -411,7 +411,7 @@ export class IpvsHandle extends Handle {
     } catch (e) {
       return this.rejected(op, e);
     }
-    const site = callSite(this.one);
+    const site = callSite(this.one, OWN_FRAMES);
     return this.execute(op, items).then(([r]) => {
       if (!r!.ok) throw withSite(r!.error, site);
     });
@@ -448,7 +448,7 @@ export class IpvsHandle extends Handle {
         if (messages[m]) ctx.detail = messages[m];
         if (loDown) ctx.loopbackDown = true;
         const error = kernelError(op, e, ctx);
-        if (items.length > 1) (error as NlkitError & { index?: number }).index = sent[m]!;
+        if (items.length > 1) error.index = sent[m]!;
         out[sent[m]!] = { ok: false, error };
       }
       return out;
@@ -515,14 +515,8 @@ async function loopbackDown(wk: RawWorker): Promise<boolean> {
   return down;
 }
 
-/** The caller's frames: the public method's caller, not this file. */
-function callSite(fn: Function): { stack?: string } {
-  const site: { stack?: string } = {};
-  Error.captureStackTrace(site, fn);
-  // Drop the frames of the public wrapper (addService() -> one()) so the caller's line leads.
-  if (site.stack) site.stack = site.stack.split('\n').filter((l, i) => i === 0 || !/lib[\\/]ipvs[\\/](handle|index)\.[tj]s/.test(l)).join('\n');
-  return site;
-}
+// The frames of the public wrappers (addService() -> one()) are dropped so the caller's line leads.
+const OWN_FRAMES = /lib[\\/]ipvs[\\/](handle|index)\.[tj]s/;
 
 // ---- validation and encoding of operations ---------------------------------------------
 

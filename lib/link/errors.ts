@@ -2,15 +2,14 @@
 // become the typed errors of DESIGN.md with a message that names the link and the address.
 import { constants } from 'node:os';
 import {
-  ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError, PermissionError, UnsupportedError,
+  ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError, PermissionError, UnsupportedError, errnoText,
 } from '../errors.js';
 import type { NativeFailure } from '../native.js';
 import { SUBSYSTEM } from './addr.js';
 
 const E = constants.errno;
 
-export const codeName = (errno: number): string =>
-  Object.entries(E).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
+export const codeName = errnoText;
 
 export interface ErrorContext {
   /** The link the request was about. */

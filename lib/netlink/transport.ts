@@ -6,7 +6,7 @@
 import { constants } from 'node:os';
 import {
   ConcurrentModificationError, ExistsError, HandleClosedError, InUseError, InvalidArgumentError, NlkitError,
-  NotFoundError, PermissionError, UnsupportedError, type NlkitErrorOptions, type Subsystem,
+  NotFoundError, PermissionError, UnsupportedError, errnoText, type NlkitErrorOptions, type Subsystem,
 } from '../errors.js';
 import {
   binding, type BatchRefusal, type NativeFailure, type NetlinkBatchResult, type NetlinkDumpResult, type NetlinkSendResult,
@@ -178,8 +178,6 @@ export async function subscribe(worker: RawWorker, protocol: NetlinkProtocol, gr
   return sub;
 }
 
-const codeName = (errno: number): string => Object.entries(E).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
-
 /** ERESTART (85 on Linux): not in node's os.constants on every platform. */
 export const ERESTART = 85;
 
@@ -201,7 +199,7 @@ export function kernelError(op: string, subsystem: Subsystem, errno: number,
   };
   if (errno === ERESTART) opts.code = 'ERESTART';
   const at = ctx.index !== undefined && ctx.index >= 0 ? ` (message ${ctx.index})` : '';
-  const msg = `${op}: ${ctx.what ? `${ctx.what}: ` : ''}${codeName(errno)}${at}${ctx.detail ? `: ${ctx.detail}` : ''}`;
+  const msg = `${op}: ${ctx.what ? `${ctx.what}: ` : ''}${errnoText(errno)}${at}${ctx.detail ? `: ${ctx.detail}` : ''}`;
   switch (errno) {
     case E.EEXIST: return new ExistsError(msg, opts);
     case E.ENOENT: case E.ENODEV: case E.ESRCH: return new NotFoundError(msg, opts);

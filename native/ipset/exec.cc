@@ -17,8 +17,8 @@ extern "C" {
 #include <libipset/types.h>
 }
 
-#include "../common/stdio_lock.h"
-#include "../common/worker.h"
+#include "../core/stdio_lock.h"
+#include "../core/worker.h"
 
 namespace nlkit {
 namespace {

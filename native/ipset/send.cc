@@ -10,7 +10,7 @@
 
 #include <vector>
 
-#include "../common/worker.h"
+#include "../core/worker.h"
 #include "../netlink/jobs.h"
 
 namespace nlkit {

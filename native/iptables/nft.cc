@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/worker.h"
+#include "../core/worker.h"
 #include "../netlink/jobs.h"
 #include "table.h"
 

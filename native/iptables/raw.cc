@@ -12,7 +12,7 @@
 #include <linux/netfilter_ipv6/ip6_tables.h>
 #include <chrono>
 #include <thread>
-#include "../common/worker.h"
+#include "../core/worker.h"
 #include "table.h"
 
 namespace nlkit {

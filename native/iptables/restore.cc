@@ -25,7 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "../common/worker.h"
+#include "../core/worker.h"
 #include "lines.h"
 #include "lock.h"
 #include "parse.h"

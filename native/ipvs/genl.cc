@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "../netlink/jobs.h"
-#include "../common/worker.h"
+#include "../core/worker.h"
 
 namespace nlkit {
 namespace {

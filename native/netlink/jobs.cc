@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "../common/worker.h"
+#include "../core/worker.h"
 
 namespace nlkit {
 namespace {

@@ -22,8 +22,8 @@
 #include <utility>
 #include <vector>
 
-#include "../common/batch.h"
-#include "../common/job.h"
+#include "../core/batch.h"
+#include "../core/job.h"
 #include "socket.h"
 #include "wire.h"
 

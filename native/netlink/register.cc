@@ -12,7 +12,7 @@
 //   netlinkSubscribe(worker, protocol, groups, { rcvbuf? }) -> fd; new NetlinkListener(fd, onData): see subscribe.cc
 #include <napi.h>
 
-#include "../common/worker.h"
+#include "../core/worker.h"
 #include "jobs.h"
 #include "subscribe.h"
 

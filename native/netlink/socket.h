@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/job.h"
+#include "../core/job.h"
 
 namespace nlkit {
 

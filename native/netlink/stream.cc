@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/worker.h"
+#include "../core/worker.h"
 #include "jobs.h"
 
 namespace nlkit {

@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "../common/worker.h"
+#include "../core/worker.h"
 #include "socket.h"
 
 #ifndef SOL_NETLINK

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string>
 #include <vector>
-#include "../common/job.h"
+#include "../core/job.h"
 
 namespace nlkit {
 
