@@ -12,7 +12,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const PACKAGE_OF: Record<string, string> = {
   ip: 'iproute2', ipset: 'ipset', ipvsadm: 'ipvsadm', nft: 'nftables', strace: 'strace', conntrack: 'conntrack',
   'iptables-legacy': 'iptables', 'iptables-legacy-save': 'iptables', 'iptables-legacy-restore': 'iptables',
-  'iptables-nft-save': 'iptables', 'ip6tables-nft': 'iptables', flock: 'util-linux', setpriv: 'util-linux',
+  'iptables-nft-save': 'iptables', 'ip6tables-nft': 'iptables', flock: 'util-linux', setpriv: 'util-linux', busybox: 'busybox-static',
 };
 const ESSENTIAL = new Set(['util-linux']);
 /** has('x') also checks link kinds and flags; these are the names that are tools. */
