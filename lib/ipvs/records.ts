@@ -4,7 +4,7 @@ import {
   F_HASHED, F_ONEPACKET, F_PERSISTENT, F_SCHED1, F_SCHED2, F_SCHED3, FORWARD_NAMES, PROTOCOL_NAMES, TUNNEL_TYPE_NAMES,
   netmaskText,
 } from './validate.js';
-import { addrText, parseStats64, zeroStats, type RawDest, type RawService } from './wire.js';
+import { addrText, parseStats, zeroStats, type RawDest, type RawService } from './wire.js';
 import type { Destination, DestinationInput, Service, ServiceFlag, ServiceInput, TunnelChecksum } from './types.js';
 
 export function flagNames(sched: string, flags: number): ServiceFlag[] {
@@ -30,7 +30,7 @@ export function toService(b: Buffer, r: RawService, stats: boolean): Service {
     if (r.pe) s.persistence.engine = r.pe;
   }
   s.flags = flagNames(r.sched, r.flags);
-  if (stats) s.stats = r.stats64 ? parseStats64(b, r.stats64, r.statsEnd!) : zeroStats();
+  if (stats) s.stats = r.stats64 ? parseStats(b, r.stats64, r.statsEnd!) : zeroStats();
   return s;
 }
 
@@ -54,7 +54,7 @@ export function toDest(b: Buffer, r: RawDest, stats: boolean): Destination {
     d.tunnel = { type, checksum: CHECKSUMS[r.tunFlags & 3] ?? 'none' };
     if (type === 'gue') d.tunnel.port = r.tunPort;
   }
-  if (stats) d.stats = r.stats64 ? parseStats64(b, r.stats64, r.statsEnd) : zeroStats();
+  if (stats) d.stats = r.stats64 ? parseStats(b, r.stats64, r.statsEnd) : zeroStats();
   return d;
 }
 
