@@ -81,10 +81,23 @@ export function destAsInput(d: Destination): DestinationInput {
 /** Overlays the fields an update gives on the current state. */
 export function mergeService(current: ServiceInput, update: ServiceInput): ServiceInput {
   const out = { ...current } as Record<string, unknown>;
-  for (const k of ['scheduler', 'persistence', 'flags'] as const) if (update[k] !== undefined) out[k] = update[k];
+  for (const k of ['scheduler', 'persistence'] as const) if (update[k] !== undefined) out[k] = update[k];
   // Scheduler-private flags do not carry over to another scheduler.
-  if (update.scheduler !== undefined && update.flags === undefined && update.scheduler !== current.scheduler) {
-    out.flags = (current.flags as ServiceFlag[]).filter((f) => f === 'one-packet');
+  const kept = update.scheduler !== undefined && update.scheduler !== current.scheduler
+    ? (current.flags as ServiceFlag[]).filter((f) => f === 'one-packet')
+    : (current.flags as ServiceFlag[]);
+  const flags = update.flags;
+  if (flags === undefined) out.flags = kept;
+  else if (Array.isArray(flags) || typeof flags !== 'object' || flags === null) out.flags = flags;  // the whole list (or bad input, for normService to name)
+  else {
+    // Named booleans change only the flags they name; `persistent: false` ends persistence.
+    const set = new Set<string>(kept);
+    for (const [f, on] of Object.entries(flags)) {
+      if (on) set.add(f);
+      else set.delete(f);
+    }
+    if (flags.persistent === false && update.persistence === undefined) out.persistence = null;
+    out.flags = [...set];
   }
   return out as unknown as ServiceInput;
 }
