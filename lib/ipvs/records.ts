@@ -4,7 +4,7 @@ import {
   F_HASHED, F_ONEPACKET, F_PERSISTENT, F_SCHED1, F_SCHED2, F_SCHED3, FORWARD_NAMES, PROTOCOL_NAMES, TUNNEL_TYPE_NAMES,
   netmaskText,
 } from './validate.js';
-import { addrText, parseStats64, zeroStats, type RawDest, type RawService } from './wire.js';
+import { addrText, parseStats, zeroStats, type RawDest, type RawService } from './wire.js';
 import type { Destination, DestinationInput, Service, ServiceFlag, ServiceInput, TunnelChecksum } from './types.js';
 
 export function flagNames(sched: string, flags: number): ServiceFlag[] {
@@ -30,7 +30,7 @@ export function toService(b: Buffer, r: RawService, stats: boolean): Service {
     if (r.pe) s.persistence.engine = r.pe;
   }
   s.flags = flagNames(r.sched, r.flags);
-  if (stats) s.stats = r.stats64 ? parseStats64(b, r.stats64, r.statsEnd!) : zeroStats();
+  if (stats) s.stats = r.stats64 ? parseStats(b, r.stats64, r.statsEnd!) : zeroStats();
   return s;
 }
 
@@ -54,7 +54,7 @@ export function toDest(b: Buffer, r: RawDest, stats: boolean): Destination {
     d.tunnel = { type, checksum: CHECKSUMS[r.tunFlags & 3] ?? 'none' };
     if (type === 'gue') d.tunnel.port = r.tunPort;
   }
-  if (stats) d.stats = r.stats64 ? parseStats64(b, r.stats64, r.statsEnd) : zeroStats();
+  if (stats) d.stats = r.stats64 ? parseStats(b, r.stats64, r.statsEnd) : zeroStats();
   return d;
 }
 
@@ -81,10 +81,23 @@ export function destAsInput(d: Destination): DestinationInput {
 /** Overlays the fields an update gives on the current state. */
 export function mergeService(current: ServiceInput, update: ServiceInput): ServiceInput {
   const out = { ...current } as Record<string, unknown>;
-  for (const k of ['scheduler', 'persistence', 'flags'] as const) if (update[k] !== undefined) out[k] = update[k];
+  for (const k of ['scheduler', 'persistence'] as const) if (update[k] !== undefined) out[k] = update[k];
   // Scheduler-private flags do not carry over to another scheduler.
-  if (update.scheduler !== undefined && update.flags === undefined && update.scheduler !== current.scheduler) {
-    out.flags = (current.flags as ServiceFlag[]).filter((f) => f === 'one-packet');
+  const kept = update.scheduler !== undefined && update.scheduler !== current.scheduler
+    ? (current.flags as ServiceFlag[]).filter((f) => f === 'one-packet')
+    : (current.flags as ServiceFlag[]);
+  const flags = update.flags;
+  if (flags === undefined) out.flags = kept;
+  else if (Array.isArray(flags) || typeof flags !== 'object' || flags === null) out.flags = flags;  // the whole list (or bad input, for normService to name)
+  else {
+    // Named booleans change only the flags they name; `persistent: false` ends persistence.
+    const set = new Set<string>(kept);
+    for (const [f, on] of Object.entries(flags)) {
+      if (on) set.add(f);
+      else set.delete(f);
+    }
+    if (flags.persistent === false && update.persistence === undefined) out.persistence = null;
+    out.flags = [...set];
   }
   return out as unknown as ServiceInput;
 }

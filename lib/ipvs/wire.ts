@@ -156,7 +156,7 @@ export class GenlWriter extends AttrWriter {
 type AttrIndex = Int32Array;
 
 export interface RawService extends WireService {
-  stats64?: number;  // payload offset of IPVS_SVC_ATTR_STATS64 (0: absent)
+  stats64?: number;  // payload offset of IPVS_SVC_ATTR_STATS64, or of STATS on kernels without it (0: neither)
   statsEnd?: number;
 }
 
@@ -164,6 +164,7 @@ export interface RawDest extends WireDest {
   active: number;
   inactive: number;
   persistent: number;
+  /** Payload offset of IPVS_DEST_ATTR_STATS64, or of STATS on kernels without it (0: neither). */
   stats64: number;
   statsEnd: number;
 }
@@ -212,9 +213,11 @@ export function parseService(b: Buffer, start: number, end: number): RawService 
     netmask: nm ? (af === AF_INET ? b.readUInt32BE(nm) : b.readUInt32LE(nm)) : 0,
     pe: readString(b, svcIdx[SvcAttr.PeName]!, svcLen[SvcAttr.PeName]!),
   };
-  if (svcIdx[SvcAttr.Stats64]) {
-    s.stats64 = svcIdx[SvcAttr.Stats64]!;
-    s.statsEnd = s.stats64 + svcLen[SvcAttr.Stats64]!;
+  // Kernels before 4.1 send only the 32-bit STATS nest.
+  const sa = svcIdx[SvcAttr.Stats64] ? SvcAttr.Stats64 : SvcAttr.Stats;
+  if (svcIdx[sa]) {
+    s.stats64 = svcIdx[sa]!;
+    s.statsEnd = s.stats64 + svcLen[sa]!;
   }
   return s;
 }
@@ -224,7 +227,9 @@ export function parseDest(b: Buffer, start: number, end: number, serviceAf: numb
   const addr = new Uint8Array(16);
   const ai = destIdx[DestAttr.Addr]!;
   if (ai) addr.set(b.subarray(ai, ai + Math.min(16, destLen[DestAttr.Addr]!)));
-  const st = destIdx[DestAttr.Stats64]!;
+  // Kernels before 4.1 send only the 32-bit STATS nest; before 5.x no ADDR_FAMILY (the service's then).
+  const sa = destIdx[DestAttr.Stats64] ? DestAttr.Stats64 : DestAttr.Stats;
+  const st = destIdx[sa]!;
   return {
     af: u16(b, destIdx[DestAttr.AddrFamily]!, serviceAf),
     addr,
@@ -240,12 +245,15 @@ export function parseDest(b: Buffer, start: number, end: number, serviceAf: numb
     inactive: u32(b, destIdx[DestAttr.InactConns]!),
     persistent: u32(b, destIdx[DestAttr.PersistConns]!),
     stats64: st,
-    statsEnd: st ? st + destLen[DestAttr.Stats64]! : 0,
+    statsEnd: st ? st + destLen[sa]! : 0,
   };
 }
 
-/** IPVS_STATS_ATTR_* of a STATS64 nest: every value a u64. */
-export function parseStats64(b: Buffer, start: number, end: number): Stats {
+/**
+ * IPVS_STATS_ATTR_* of a STATS64 nest (every value a u64) or of the older STATS nest (u32
+ * counters and rates, u64 bytes): each value read at the width its attribute has.
+ */
+export function parseStats(b: Buffer, start: number, end: number): Stats {
   const v = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
   let p = start;
   while (p + 4 <= end) {
@@ -256,6 +264,9 @@ export function parseStats64(b: Buffer, start: number, end: number): Stats {
       // Most counters and rates fit in 32 bits (many are 0): one BigInt instead of three.
       const lo = b.readUInt32LE(p + 4), hi = b.readUInt32LE(p + 8);
       v[t] = hi === 0 ? (lo === 0 ? 0n : BigInt(lo)) : b.readBigUInt64LE(p + 4);
+    } else if (t >= 1 && t <= 10 && len >= 8) {
+      const lo = b.readUInt32LE(p + 4);
+      v[t] = lo === 0 ? 0n : BigInt(lo);
     }
     p += (len + 3) & ~3;
   }

@@ -7,6 +7,7 @@ import { normDest, normDaemon, normKey, normService, normTimeouts } from '../../
 import { flagNames, mergeDest, mergeService, toService, toDest } from '../../lib/ipvs/records.js';
 import { CmdAttr, Cmd, GenlWriter, forEachNest, parseDest, parseService } from '../../lib/ipvs/wire.js';
 import { IpvsHandle } from '../../lib/ipvs/handle.js';
+import type { ServiceInput } from '../../lib/ipvs/types.js';
 import { existsSync } from 'node:fs';
 import { UnsupportedError } from '../../lib/errors.js';
 
@@ -210,5 +211,33 @@ describe('ipvs on a kernel without IPVS', { skip: existsSync('/proc/net/ip_vs') 
     } finally {
       await h.close();
     }
+  });
+});
+
+// A partial updateService is merged with the listed service (records.ts) before it is sent.
+describe('mergeService: what a partial update keeps', () => {
+  const cur = {
+    protocol: 'tcp', address: '10.0.0.1', port: 80, scheduler: 'sh', flags: ['sh-fallback', 'sh-port'],
+    persistence: { timeout: 600, netmask: '255.255.255.0' },
+  } as ServiceInput;
+  const flags = (s: ServiceInput) => [...(s.flags as string[])].sort();
+  it('named booleans change only the flags they name; persistence stays', () => {
+    const m = mergeService(cur, { protocol: 'tcp', address: '10.0.0.1', port: 80, flags: { 'sh-port': false } });
+    assert.deepEqual(flags(m), ['sh-fallback']);
+    assert.deepEqual(m.persistence, cur.persistence);
+    assert.equal(m.scheduler, 'sh');
+    assert.deepEqual(flags(mergeService(cur, { ...cur, flags: { 'one-packet': true } } as ServiceInput)), ['one-packet', 'sh-fallback', 'sh-port']);
+  });
+  it('persistent: false ends persistence, other flags stay; an array is the whole list', () => {
+    const m = mergeService(cur, { protocol: 'tcp', address: '10.0.0.1', port: 80, flags: { persistent: false } });
+    assert.equal(m.persistence, null);
+    assert.deepEqual(flags(m), ['sh-fallback', 'sh-port']);
+    const a = mergeService(cur, { protocol: 'tcp', address: '10.0.0.1', port: 80, flags: ['sh-port'] });
+    assert.deepEqual([flags(a), a.persistence], [['sh-port'], cur.persistence]);
+  });
+  it('another scheduler drops the old one\'s private flags, keeps one-packet, then applies the named ones', () => {
+    const u = { ...cur, protocol: 'udp', flags: ['one-packet', 'sh-port'] } as ServiceInput;
+    assert.deepEqual(flags(mergeService(u, { protocol: 'udp', address: '10.0.0.1', port: 80, scheduler: 'mh' })), ['one-packet']);
+    assert.deepEqual(flags(mergeService(u, { protocol: 'udp', address: '10.0.0.1', port: 80, scheduler: 'mh', flags: { 'mh-port': true } })), ['mh-port', 'one-packet']);
   });
 });

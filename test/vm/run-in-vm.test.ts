@@ -13,6 +13,10 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 const files = readdirSync(`${repo}/test/kernel`).filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/kernel/${f}`);
 // And the end-to-end tests: the example proxy's ipvs mode needs IPVS too.
 files.push(...readdirSync(`${repo}/test/e2e`).filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/e2e/${f}`));
+// NLKIT_VM_FILES (paths, space-separated) runs only those, through the same checks: one boot
+// for the files a change concerns instead of the whole tier.
+const only = process.env.NLKIT_VM_FILES?.split(/\s+/).filter(Boolean);
+if (only?.length) files.splice(0, files.length, ...only);
 // The files the VM exists for: inside it, not one of their tests may skip.
 const ipvsFiles = files.filter((f) => /ipvs/.test(f));
 // All of test/kernel takes longer than run.sh's default limit under emulation.
