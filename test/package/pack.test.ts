@@ -154,7 +154,7 @@ describe('the packed package in a fresh project', { skip }, () => {
     const readme = readFileSync(join(proj, 'node_modules/nlkit/README.md'), 'utf8');
     const example = /```ts\n(import \{ transaction, TransactionError \} from 'nlkit';[^]*?)```/.exec(readme);
     assert.ok(example, 'the README has its TransactionError example');
-    writeFileSync(join(proj, 'readme.mts'), example[1]);  // self-contained, as every README snippet is
+    writeFileSync(join(proj, 'readme.mts'), example[1]!);  // self-contained, as every README snippet is
     const tsc = join(root, 'node_modules/typescript/bin/tsc');
     const r = run('node', [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
       '--lib', 'es2022,esnext.disposable', '--types', 'node', 'usage.mts', 'usage.cts', 'typos.mts', 'readme.mts'], proj);
