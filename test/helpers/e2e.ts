@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Topology, CLUSTER_CIDR, type Counts } from '../../examples/demo/topology.js';
 import { fit } from '../../examples/demo/stats.js';
-import { ServiceProxy, type ApplyReport, type Mode } from '../../examples/service-proxy/proxy.js';
+import { ServiceProxy, type ApplyReport, type Mode, type ProxyOptions } from '../../examples/service-proxy/proxy.js';
 import { watchConfig, type ConfigWatcher } from '../../examples/service-proxy/watch.js';
 
 export const VIP = '10.96.0.10';
@@ -64,10 +64,11 @@ export class ProxyBench {
   private watcher?: ConfigWatcher;
   private waiters: { resolve: (r: ApplyReport) => void; reject: (e: Error) => void }[] = [];
 
-  constructor(mode: Mode, backends: number) {
+  /** `opts`: more proxy options (the nftables test turns the conntrack clean-up off). */
+  constructor(mode: Mode, backends: number, opts: Partial<ProxyOptions> = {}) {
     // Namespace names stay short: `ip netns` has no limit, but they show up in every failure.
     this.topo = new Topology(`nlkit-e2e${process.pid % 100000}-${counter++}`, backends);
-    this.proxy = new ServiceProxy({ mode, netns: this.topo.node, log: (l) => this.log.push(l), wait: 30 });
+    this.proxy = new ServiceProxy({ mode, netns: this.topo.node, log: (l) => this.log.push(l), wait: 30, ...opts });
   }
 
   async start(config: object): Promise<ApplyReport> {

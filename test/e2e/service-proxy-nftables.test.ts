@@ -1,0 +1,166 @@
+// The example proxy's nftables mode with real traffic: the node namespace's `ip nlkit-proxy`
+// table (written by the proxy from a watched file, one nft batch per change) spreads a client
+// namespace's new connections over backend namespaces. A UDP client that keeps sending across
+// an endpoint removal shows what the conntrack clean-up is for: without it, its flow stays
+// NATed to the removed endpoint.
+import { type TestContext, after, afterEach, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { kernelSkipReason } from '../helpers/netns.js';
+import { ProxyBench, VIP, VIP_PORT, assertMasqueraded, assertShares, inNetns, serviceConfig } from '../helpers/e2e.js';
+import { parseConfig } from '../../examples/service-proxy/config.js';
+import { TABLE, endpointChainName, serviceChainName } from '../../examples/service-proxy/nftables-mode.js';
+
+const skip = kernelSkipReason('nft') ?? kernelSkipReason('conntrack');
+const REQUESTS = 300;
+const UDP_VIP = '10.96.0.53';
+const UDP_PORT = 53;
+const OTHER = { name: 'default/other:http', protocol: 'tcp', address: '10.96.0.11', port: 80, endpoints: [{ address: '10.244.1.2', port: 8080 }] };
+
+/** The table as `nft -j list` prints it: chain names, and the service-ips elements as "ip . proto . port -> chain". */
+function table(netns: string): { chains: string[]; services: string[]; rules: Record<string, number> } {
+  const objects = (JSON.parse(inNetns(netns, 'nft', ['-j', 'list', 'table', 'ip', TABLE])) as { nftables: Record<string, any>[] }).nftables;
+  const chains = objects.filter((o) => o.chain).map((o) => o.chain.name as string).sort();
+  const map = objects.find((o) => o.map?.name === 'service-ips')!.map;
+  const services = (map.elem ?? []).map(([k, v]: [any, any]) => `${k.concat.join(' . ')} -> ${v.goto.target}`).sort();
+  const rules: Record<string, number> = {};
+  for (const o of objects) if (o.rule) rules[o.rule.chain] = (rules[o.rule.chain] ?? 0) + 1;
+  return { chains, services, rules };
+}
+
+const BASE_CHAINS = ['mark-for-masquerade', 'masquerading', 'nat-output', 'nat-postrouting', 'nat-prerouting', 'services'];
+const svcOf = (config: object, name: string) => parseConfig(config).services.find((s) => s.name === name)!;
+
+/**
+ * A client in the client namespace sending a UDP datagram to UDP_VIP every 20 ms from one
+ * source port (one conntrack entry); each answer a line "<ms since epoch> <backend> <source>".
+ */
+function udpClient(bench: ProxyBench) {
+  const script = `
+const s = require('node:dgram').createSocket('udp4');
+s.on('message', (m) => process.stdout.write(Date.now() + ' ' + m + '\\n'));
+s.bind(40053, () => setInterval(() => s.send('ping', ${UDP_PORT}, '${UDP_VIP}'), 20));
+process.stdin.on('end', () => process.exit(0)).resume();`;
+  const proc = bench.topo.spawn(bench.topo.client, [process.execPath, '-e', script]);
+  return {
+    /** The next answer; fails if none comes within 3 s. */
+    async next(): Promise<{ at: number; backend: string }> {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('no UDP answer for 3 s')), 3000); });
+      try {
+        const [at, backend] = (await Promise.race([proc.line(), timeout])).split(' ');
+        return { at: Number(at), backend: backend! };
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    stop: () => proc.stop(),
+  };
+}
+
+/**
+ * Serves the UDP service from backend-1, lets the client settle on it, then moves the service
+ * to backend-2; the answers of the second after the change was applied (and its report).
+ */
+async function moveUdpEndpoint(bench: ProxyBench, tcp: Record<string, number>) {
+  const udpService = (backend: string) => ({
+    name: 'default/dns:udp', protocol: 'udp', address: UDP_VIP, port: UDP_PORT,
+    endpoints: bench.topo.backends.filter((b) => b.name === backend).map((b) => ({ address: b.address, port: b.port })),
+  });
+  await bench.write(serviceConfig(bench.topo, tcp, [udpService('backend-1')]));
+  const client = udpClient(bench);
+  try {
+    for (let i = 0; i < 5; i++) assert.equal((await client.next()).backend, 'backend-1');
+    const report = await bench.write(serviceConfig(bench.topo, tcp, [udpService('backend-2')]));
+    const applied = Date.now();
+    const answers: { at: number; backend: string }[] = [];
+    for (;;) {
+      const a = await client.next();
+      if (a.at < applied) continue;  // sent before the change was in
+      if (a.at > applied + 1000) break;
+      answers.push(a);
+    }
+    return { report, answers };
+  } finally {
+    client.stop();
+  }
+}
+
+describe('service proxy, nftables mode, real traffic', { skip, timeout: 300_000 }, () => {
+  let bench: ProxyBench;
+  before(() => {
+    bench = new ProxyBench('nftables', 3);
+  });
+  after(() => bench?.close());
+  afterEach((t) => {
+    for (const line of bench.log.splice(0)) (t as TestContext).diagnostic(line);
+  });
+
+  it('spreads new connections by the configured weights, masqueraded from outside the cluster range', async () => {
+    const weights = { 'backend-1': 1, 'backend-2': 2, 'backend-3': 3 };
+    const config = serviceConfig(bench.topo, weights, [OTHER]);
+    const report = await bench.start(config);
+    assert.equal(report.generation, 1);
+    // nft reads back kube-proxy's structure: one element per service in service-ips, a chain per
+    // service and per endpoint.
+    const web = svcOf(config, 'default/web:http');
+    const other = svcOf(config, OTHER.name);
+    const got = table(bench.topo.node);
+    assert.deepEqual(got.chains, [
+      ...BASE_CHAINS, serviceChainName(web), serviceChainName(other),
+      ...web.endpoints.map((e) => endpointChainName(web, e.address, e.port)), endpointChainName(other, '10.244.1.2', 8080),
+    ].sort());
+    assert.deepEqual(got.services, [
+      `${VIP} . tcp . ${VIP_PORT} -> ${serviceChainName(web)}`, `10.96.0.11 . tcp . 80 -> ${serviceChainName(other)}`,
+    ].sort());
+    const counts = await bench.traffic(REQUESTS);
+    assertShares(counts, weights, 'weights 1:2:3');
+    assertMasqueraded(counts, bench.topo);
+  });
+
+  it('sends a removed endpoint and one of weight 0 no new connections, in a batch that touches only that service', async () => {
+    const weights = { 'backend-1': 1, 'backend-3': 0 };
+    const config = serviceConfig(bench.topo, weights, [OTHER]);
+    const report = await bench.write(config);
+    assert.deepEqual(report.changes, ['~ default/web:http: 10.244.3.2:8080 weight 3 -> 0, -10.244.2.2:8080']);
+    const web = svcOf(config, 'default/web:http');
+    const sent = JSON.stringify(report.nftCommands);
+    const tableCommands = report.nftCommands!.filter((c) => Object.values(c).some((o) => 'table' in (o as object)));
+    assert.ok(!sent.includes(serviceChainName(svcOf(config, OTHER.name))) && !tableCommands.length && !sent.includes('service-ips'),
+      `the batch touched more than the changed service: ${sent}`);
+    assert.ok(report.nftCommands!.some((c) => JSON.stringify(c) === JSON.stringify({ flush: { chain: { family: 'ip', table: TABLE, name: serviceChainName(web) } } })), sent);
+    const counts = await bench.traffic(REQUESTS / 2);
+    assert.deepEqual(counts.answers, { 'backend-1': REQUESTS / 2 }, JSON.stringify(counts));
+    // The endpoint chains that take nothing are gone; the map is unchanged.
+    const got = table(bench.topo.node);
+    assert.deepEqual(got.chains.filter((c) => c.includes('default/web')), [serviceChainName(web), endpointChainName(web, '10.244.1.2', 8080)].sort());
+    assert.equal(got.services.length, 2);
+  });
+
+  it('brings endpoints back with new weights', async () => {
+    const weights = { 'backend-1': 1, 'backend-2': 1, 'backend-3': 1 };
+    await bench.write(serviceConfig(bench.topo, weights, [OTHER]));
+    assertShares(await bench.traffic(REQUESTS), weights, 'equal weights (numgen cascade)');
+  });
+
+  it('moves a UDP client that keeps sending to a live backend within a second of an endpoint removal', async () => {
+    const { report, answers } = await moveUdpEndpoint(bench, { 'backend-1': 1 });
+    assert.equal(report.conntrackDeleted, 1, JSON.stringify(report));
+    assert.ok(bench.log.some((l) => /conntrack: endpoint 10\.244\.1\.2:8080 of default\/dns:udp removed: deleted 1 flow$/.test(l)), bench.log.join('\n'));
+    assert.ok(answers.length > 0, 'no answers in the second after the change');
+    assert.deepEqual([...new Set(answers.map((a) => a.backend))], ['backend-2'], JSON.stringify(answers));
+  });
+
+  it('without the conntrack clean-up, the same client keeps reaching the removed endpoint', async (t) => {
+    const plain = new ProxyBench('nftables', 2, { conntrackCleanup: false });
+    try {
+      await plain.start(serviceConfig(plain.topo, { 'backend-1': 1 }));
+      const { report, answers } = await moveUdpEndpoint(plain, { 'backend-1': 1 });
+      for (const line of plain.log) t.diagnostic(line);
+      assert.equal(report.conntrackDeleted, 0);
+      assert.ok(answers.length > 0, 'no answers in the second after the change');
+      assert.deepEqual([...new Set(answers.map((a) => a.backend))], ['backend-1'], JSON.stringify(answers));
+    } finally {
+      plain.close();
+    }
+  });
+});
