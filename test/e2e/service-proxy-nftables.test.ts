@@ -6,14 +6,12 @@
 import { type TestContext, after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelSkipReason } from '../helpers/netns.js';
-import { ProxyBench, VIP, VIP_PORT, assertMasqueraded, assertShares, inNetns, serviceConfig } from '../helpers/e2e.js';
+import { ProxyBench, VIP, VIP_PORT, assertMasqueraded, assertShares, assertMovedToLiveBackend, inNetns, moveUdpEndpoint, serviceConfig } from '../helpers/e2e.js';
 import { parseConfig } from '../../examples/service-proxy/config.js';
 import { TABLE, endpointChainName, serviceChainName } from '../../examples/service-proxy/nftables-mode.js';
 
 const skip = kernelSkipReason('nft') ?? kernelSkipReason('conntrack');
 const REQUESTS = 300;
-const UDP_VIP = '10.96.0.53';
-const UDP_PORT = 53;
 const OTHER = { name: 'default/other:http', protocol: 'tcp', address: '10.96.0.11', port: 80, endpoints: [{ address: '10.244.1.2', port: 8080 }] };
 
 /** The table as `nft -j list` prints it: chain names, and the service-ips elements as "ip . proto . port -> chain". */
@@ -29,61 +27,6 @@ function table(netns: string): { chains: string[]; services: string[]; rules: Re
 
 const BASE_CHAINS = ['mark-for-masquerade', 'masquerading', 'nat-output', 'nat-postrouting', 'nat-prerouting', 'services'];
 const svcOf = (config: object, name: string) => parseConfig(config).services.find((s) => s.name === name)!;
-
-/**
- * A client in the client namespace sending a UDP datagram to UDP_VIP every 20 ms from one
- * source port (one conntrack entry); each answer a line "<ms since epoch> <backend> <source>".
- */
-function udpClient(bench: ProxyBench) {
-  const script = `
-const s = require('node:dgram').createSocket('udp4');
-s.on('message', (m) => process.stdout.write(Date.now() + ' ' + m + '\\n'));
-s.bind(40053, () => setInterval(() => s.send('ping', ${UDP_PORT}, '${UDP_VIP}'), 20));
-process.stdin.on('end', () => process.exit(0)).resume();`;
-  const proc = bench.topo.spawn(bench.topo.client, [process.execPath, '-e', script]);
-  return {
-    /** The next answer; fails if none comes within 3 s. */
-    async next(): Promise<{ at: number; backend: string }> {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('no UDP answer for 3 s')), 3000); });
-      try {
-        const [at, backend] = (await Promise.race([proc.line(), timeout])).split(' ');
-        return { at: Number(at), backend: backend! };
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-    stop: () => proc.stop(),
-  };
-}
-
-/**
- * Serves the UDP service from backend-1, lets the client settle on it, then moves the service
- * to backend-2; the answers of the second after the change was applied (and its report).
- */
-async function moveUdpEndpoint(bench: ProxyBench, tcp: Record<string, number>) {
-  const udpService = (backend: string) => ({
-    name: 'default/dns:udp', protocol: 'udp', address: UDP_VIP, port: UDP_PORT,
-    endpoints: bench.topo.backends.filter((b) => b.name === backend).map((b) => ({ address: b.address, port: b.port })),
-  });
-  await bench.write(serviceConfig(bench.topo, tcp, [udpService('backend-1')]));
-  const client = udpClient(bench);
-  try {
-    for (let i = 0; i < 5; i++) assert.equal((await client.next()).backend, 'backend-1');
-    const report = await bench.write(serviceConfig(bench.topo, tcp, [udpService('backend-2')]));
-    const applied = Date.now();
-    const answers: { at: number; backend: string }[] = [];
-    for (;;) {
-      const a = await client.next();
-      if (a.at < applied) continue;  // sent before the change was in
-      if (a.at > applied + 1000) break;
-      answers.push(a);
-    }
-    return { report, answers };
-  } finally {
-    client.stop();
-  }
-}
 
 describe('service proxy, nftables mode, real traffic', { skip, timeout: 300_000 }, () => {
   let bench: ProxyBench;
@@ -143,11 +86,14 @@ describe('service proxy, nftables mode, real traffic', { skip, timeout: 300_000 
   });
 
   it('moves a UDP client that keeps sending to a live backend within a second of an endpoint removal', async () => {
-    const { report, answers } = await moveUdpEndpoint(bench, { 'backend-1': 1 });
+    assertMovedToLiveBackend(bench, await moveUdpEndpoint(bench, { 'backend-1': 1 }));
+  });
+
+  it('stops answering a UDP client that keeps sending once its service is removed', async () => {
+    const { report, answers } = await moveUdpEndpoint(bench, { 'backend-1': 1 }, null);
+    assert.deepEqual(answers, [], 'the removed service still answered');
     assert.equal(report.conntrackDeleted, 1, JSON.stringify(report));
-    assert.ok(bench.log.some((l) => /conntrack: endpoint 10\.244\.1\.2:8080 of default\/dns:udp removed: deleted 1 flow$/.test(l)), bench.log.join('\n'));
-    assert.ok(answers.length > 0, 'no answers in the second after the change');
-    assert.deepEqual([...new Set(answers.map((a) => a.backend))], ['backend-2'], JSON.stringify(answers));
+    assert.ok(bench.log.some((l) => /conntrack: service default\/dns:udp 10\.96\.0\.53:53 removed: deleted 1 flow$/.test(l)), bench.log.join('\n'));
   });
 
   it('without the conntrack clean-up, the same client keeps reaching the removed endpoint', async (t) => {
