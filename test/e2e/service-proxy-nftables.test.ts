@@ -85,6 +85,14 @@ describe('service proxy, nftables mode, real traffic', { skip, timeout: 300_000 
     assertShares(await bench.traffic(REQUESTS), weights, 'equal weights (numgen cascade)');
   });
 
+  it('keeps serving the last good config when a version is refused, with the ruleset untouched', async () => {
+    const ruleset = inNetns(bench.topo.node, 'nft', ['-j', 'list', 'ruleset']);
+    await assert.rejects(bench.write('{ "services": [ '), /not JSON/);
+    await assert.rejects(bench.write({ services: [{ name: 'x', address: '10.96.0.300', port: 80, endpoints: [] }] }), /services\[0\]\.address/);
+    assert.equal(inNetns(bench.topo.node, 'nft', ['-j', 'list', 'ruleset']), ruleset);
+    assertShares(await bench.traffic(REQUESTS), { 'backend-1': 1, 'backend-2': 1, 'backend-3': 1 }, 'after refused versions');
+  });
+
   it('moves a UDP client that keeps sending to a live backend within a second of an endpoint removal', async () => {
     assertMovedToLiveBackend(bench, await moveUdpEndpoint(bench, { 'backend-1': 1 }));
   });
