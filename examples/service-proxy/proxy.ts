@@ -163,10 +163,14 @@ export class ServiceProxy {
   /** Once per proxy: what the ipvs mode needs besides the transaction's subsystems. */
   private async prepareIpvs(): Promise<void> {
     if (this.prepared) return;
-    // IPVS keeps conntrack entries for what it forwards, so the nat table's MASQUERADE sees them.
-    const sysctl = 'net.ipv4.vs.conntrack=1';
-    if (this.netns) await promisify(execFile)('ip', ['netns', 'exec', this.netns, 'sysctl', '-qw', sysctl]);
-    else await writeFile('/proc/sys/net/ipv4/vs/conntrack', '1');
+    // conntrack: IPVS keeps conntrack entries for what it forwards, so the nat table's MASQUERADE
+    // sees them. expire_nodest_conn: IPVS's own connection to a removed real server ends at its
+    // next packet (as kube-proxy sets it), so a UDP client whose conntrack entry we deleted is
+    // scheduled anew instead of being dropped until IPVS's entry times out.
+    for (const key of ['conntrack', 'expire_nodest_conn']) {
+      if (this.netns) await promisify(execFile)('ip', ['netns', 'exec', this.netns, 'sysctl', '-qw', `net.ipv4.vs.${key}=1`]);
+      else await writeFile(`/proc/sys/net/ipv4/vs/${key}`, '1');
+    }
     const h = link.open({ netns: this.netns });
     try {
       await h.addDummy(DUMMY, { exist: true });
