@@ -8,21 +8,21 @@ import assert from 'node:assert/strict';
 import { kernelSkipReason } from '../helpers/netns.js';
 import { ProxyBench, VIP, VIP_PORT, assertMasqueraded, assertShares, assertMovedToLiveBackend, inNetns, moveUdpEndpoint, serviceConfig } from '../helpers/e2e.js';
 import { parseConfig } from '../../examples/service-proxy/config.js';
-import { TABLE, endpointChainName, serviceChainName } from '../../examples/service-proxy/nftables-mode.js';
+import { TABLE, endpointChainName, renderNft, serviceChainName } from '../../examples/service-proxy/nftables-mode.js';
 
 const skip = kernelSkipReason('nft') ?? kernelSkipReason('conntrack');
 const REQUESTS = 300;
 const OTHER = { name: 'default/other:http', protocol: 'tcp', address: '10.96.0.11', port: 80, endpoints: [{ address: '10.244.1.2', port: 8080 }] };
 
 /** The table as `nft -j list` prints it: chain names, and the service-ips elements as "ip . proto . port -> chain". */
-function table(netns: string): { chains: string[]; services: string[]; rules: Record<string, number> } {
+function table(netns: string): { chains: string[]; services: string[]; exprs: Record<string, object[][]> } {
   const objects = (JSON.parse(inNetns(netns, 'nft', ['-j', 'list', 'table', 'ip', TABLE])) as { nftables: Record<string, any>[] }).nftables;
   const chains = objects.filter((o) => o.chain).map((o) => o.chain.name as string).sort();
   const map = objects.find((o) => o.map?.name === 'service-ips')!.map;
   const services = (map.elem ?? []).map(([k, v]: [any, any]) => `${k.concat.join(' . ')} -> ${v.goto.target}`).sort();
-  const rules: Record<string, number> = {};
-  for (const o of objects) if (o.rule) rules[o.rule.chain] = (rules[o.rule.chain] ?? 0) + 1;
-  return { chains, services, rules };
+  const exprs: Record<string, object[][]> = {};
+  for (const o of objects) if (o.rule) (exprs[o.rule.chain] ??= []).push(o.rule.expr);
+  return { chains, services, exprs };
 }
 
 const BASE_CHAINS = ['mark-for-masquerade', 'masquerading', 'nat-output', 'nat-postrouting', 'nat-prerouting', 'services'];
@@ -55,6 +55,11 @@ describe('service proxy, nftables mode, real traffic', { skip, timeout: 300_000 
     assert.deepEqual(got.services, [
       `${VIP} . tcp . ${VIP_PORT} -> ${serviceChainName(web)}`, `10.96.0.11 . tcp . 80 -> ${serviceChainName(other)}`,
     ].sort());
+    // Each service and endpoint chain's rules, as nft -j reads them back, are the ones meant.
+    const meant = renderNft(parseConfig(config));
+    for (const r of meant.values()) {
+      for (const [name, rules] of [[r.chain, r.rules], ...r.endpoints] as [string, object[][]][]) assert.deepEqual(got.exprs[name], rules, name);
+    }
     const counts = await bench.traffic(REQUESTS);
     assertShares(counts, weights, 'weights 1:2:3');
     assertMasqueraded(counts, bench.topo);
