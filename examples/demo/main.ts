@@ -2,10 +2,11 @@
 // throwaway namespaces on this machine. Three backend namespaces serve HTTP, a client
 // namespace opens a few hundred new connections to a service address, and the share each
 // backend got is printed; then the proxy's config file changes and the traffic moves.
-// The iptables mode runs here; the ipvs mode runs here when the kernel has IPVS, otherwise in
-// the project's real-kernel VM (scripts/vm/run.sh). Namespaces go away on exit and on Ctrl-C.
+// The iptables and nftables modes run here; the ipvs mode runs here when the kernel has IPVS,
+// otherwise in the project's real-kernel VM (scripts/vm/run.sh). Namespaces go away on exit
+// and on Ctrl-C.
 //
-//   npm run demo [-- --mode iptables|ipvs|both] [--requests N]
+//   npm run demo [-- --mode iptables|ipvs|nftables|both|all] [--requests N]   (both: iptables and ipvs; all, the default: the three)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,19 +15,20 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ServiceProxy, type ApplyReport, type Mode } from '../service-proxy/proxy.js';
 import { watchConfig } from '../service-proxy/watch.js';
+import { TABLE } from '../service-proxy/nftables-mode.js';
 import { hostHasIpvs, inVm, vmSkipReason } from '../../test/helpers/vm.js';
 import { CLUSTER_CIDR, Topology, type Counts } from './topology.js';
 import { fit } from './stats.js';
 
 const { values } = parseArgs({
   options: {
-    mode: { type: 'string', default: 'both' },
+    mode: { type: 'string', default: 'all' },
     requests: { type: 'string' },
   },
 });
-const modes: Mode[] = values.mode === 'both' ? ['iptables', 'ipvs'] : [values.mode as Mode];
-if (!modes.every((m) => m === 'iptables' || m === 'ipvs')) {
-  console.error(`--mode: expected iptables, ipvs or both, got ${values.mode}`);
+const modes: Mode[] = values.mode === 'all' ? ['iptables', 'nftables', 'ipvs'] : values.mode === 'both' ? ['iptables', 'ipvs'] : [values.mode as Mode];
+if (!modes.every((m) => m === 'iptables' || m === 'ipvs' || m === 'nftables')) {
+  console.error(`--mode: expected iptables, ipvs, nftables, both or all, got ${values.mode}`);
   process.exit(2);
 }
 // The VM is one emulated CPU: fewer connections there.
@@ -87,6 +89,11 @@ async function runMode(mode: Mode, topo: Topology): Promise<void> {
     const applied = write(first);
     watcher = watchConfig(file, proxy, { onApplied: (r) => waiters.shift()?.(r), onError: (e) => waiters.shift()?.(e) });
     if ((await applied) instanceof Error) throw await applied;
+    if (mode === 'nftables') {
+      say(`\n  nft list table ip ${TABLE} (in ${topo.node}):`);
+      const listed = spawnSync('ip', ['netns', 'exec', topo.node, 'nft', 'list', 'table', 'ip', TABLE], { encoding: 'utf8' });
+      say(listed.stdout.replace(/^/gm, '    ').trimEnd());
+    }
     await step(first);
 
     const second = { 'backend-1': 3, 'backend-2': 1 };

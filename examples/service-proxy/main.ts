@@ -1,7 +1,7 @@
 // A small kube-proxy: serves the services of a JSON file (see config.ts and
 // services.example.json) and follows its changes.
 //
-//   npx tsx examples/service-proxy/main.ts --config services.json [--mode iptables|ipvs] [--netns NAME]
+//   npx tsx examples/service-proxy/main.ts --config services.json [--mode iptables|ipvs|nftables] [--netns NAME]
 //   npx tsx examples/service-proxy/main.ts --mode ipvs [--netns NAME] --cleanup
 //
 // Runs until SIGINT/SIGTERM and leaves the rules in place (as kube-proxy does); --cleanup
@@ -19,11 +19,11 @@ const { values } = parseArgs({
   },
 });
 if (!values.config && !values.cleanup) {
-  console.error('usage: main.ts --config FILE [--mode iptables|ipvs] [--netns NAME] [--cleanup]');
+  console.error('usage: main.ts --config FILE [--mode iptables|ipvs|nftables] [--netns NAME] [--cleanup]');
   process.exit(2);
 }
-if (values.mode !== 'iptables' && values.mode !== 'ipvs') {
-  console.error(`--mode: expected iptables or ipvs, got ${values.mode}`);
+if (values.mode !== 'iptables' && values.mode !== 'ipvs' && values.mode !== 'nftables') {
+  console.error(`--mode: expected iptables, ipvs or nftables, got ${values.mode}`);
   process.exit(2);
 }
 

@@ -1,20 +1,24 @@
-// The agent: turns a config into kernel state, one transaction per change, in one of two modes.
+// The agent: turns a config into kernel state, one transaction per change, in one of three modes.
 // `iptables`: the nat table alone (iptables-mode.ts). `ipvs`: IPVS services, the
 // KUBE-CLUSTER-IP set and constant nat rules in one transaction, plus the service addresses on
-// the dummy kube-ipvs0 (ipvs-mode.ts). Either way, a change the kernel refuses leaves the state
-// as it was before it, and the proxy keeps serving the last config that applied.
+// the dummy kube-ipvs0 (ipvs-mode.ts). `nftables`: one nft table, one atomic batch holding only
+// what changed (nftables-mode.ts). Either way, a change the kernel refuses leaves the state
+// as it was before it, and the proxy keeps serving the last config that applied. After a change
+// applied, the conntrack entries of removed UDP endpoints and services are deleted (conntrack.ts).
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { TransactionError, iptables, link, transaction } from '../../lib/index.js';
+import { TransactionError, iptables, link, nft, transaction } from '../../lib/index.js';
 import type { TransactionResult } from '../../lib/transaction.js';
 import type { ProxyConfig } from './config.js';
 import { readNat } from './chains.js';
 import { describeChanges } from './diff.js';
 import { iptablesModeRules } from './iptables-mode.js';
+import { deleteStaleFlows } from './conntrack.js';
+import { type Rendered, TABLE, nftModeCommands, renderNft } from './nftables-mode.js';
 import { CLUSTER_IP_SET, CLUSTER_IP_SET_TYPE, DUMMY, ipvsModeRules, ipvsPlan } from './ipvs-mode.js';
 
-export type Mode = 'iptables' | 'ipvs';
+export type Mode = 'iptables' | 'ipvs' | 'nftables';
 
 export interface ProxyOptions {
   mode: Mode;
@@ -24,6 +28,12 @@ export interface ProxyOptions {
   log?: (line: string) => void;
   /** Seconds to wait for the xtables lock (default: as long as it takes). */
   wait?: number | true;
+  /**
+   * Delete the conntrack entries of removed UDP endpoints and services after each change
+   * (default true, as kube-proxy does). Off, clients keep their flows to removed endpoints
+   * until the entries time out.
+   */
+  conntrackCleanup?: boolean;
 }
 
 export interface ApplyReport {
@@ -33,6 +43,10 @@ export interface ApplyReport {
   /** Wall clock of the whole change, and the transaction's own split. */
   ms: number;
   transaction?: TransactionResult['timings'];
+  /** nftables mode: the commands of the one batch sent (empty when nothing changed). */
+  nftCommands?: object[];
+  /** Conntrack entries deleted for removed UDP endpoints and services. */
+  conntrackDeleted: number;
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
@@ -42,6 +56,9 @@ export class ServiceProxy {
   readonly netns: string | undefined;
   private readonly log: (line: string) => void;
   private readonly wait: number | true;
+  private readonly conntrackCleanup: boolean;
+  /** nftables mode: what the table holds, as the last applied config rendered it. */
+  private rendered?: Rendered;
   private current?: ProxyConfig;
   private generation = 0;
   private prepared = false;
@@ -55,6 +72,7 @@ export class ServiceProxy {
     this.netns = opts.netns;
     this.log = opts.log ?? ((l) => console.log(l));
     this.wait = opts.wait ?? true;
+    this.conntrackCleanup = opts.conntrackCleanup ?? true;
   }
 
   /** The last config that applied. */
@@ -72,22 +90,36 @@ export class ServiceProxy {
   private async applyNow(config: ProxyConfig): Promise<ApplyReport> {
     const start = performance.now();
     const changes = describeChanges(this.current, config, this.mode === 'ipvs');
-    let result: TransactionResult;
+    let result: TransactionResult | undefined;
+    let nftCommands: object[] | undefined;
     try {
-      result = this.mode === 'iptables' ? await this.applyIptables(config) : await this.applyIpvs(config);
+      if (this.mode === 'nftables') nftCommands = await this.applyNft(config);
+      else result = this.mode === 'iptables' ? await this.applyIptables(config) : await this.applyIpvs(config);
     } catch (e) {
       // Validation errors touch nothing; a transaction says whether it put back what it found.
       const state = e instanceof TransactionError && !e.rolledBack ? 'ROLLBACK INCOMPLETE, the kernel state may be partly changed' : 'state unchanged';
       this.log(`[${this.mode}] change refused after ${round(performance.now() - start)} ms, ${state}: ${(e as Error).message}`);
       throw e;
     }
+    const before = this.current;
     this.current = config;
-    const report: ApplyReport = { generation: ++this.generation, changes, ms: performance.now() - start, transaction: result.timings };
-    const t = result.timings;
-    this.log(`[${this.mode}] #${report.generation} applied in ${round(report.ms)} ms (transaction ${round(t.totalMs)} ms: ` +
-      `validate ${round(t.validateMs)}, lock ${round(t.lockMs)}, snapshot ${round(t.snapshotMs)}, apply ${round(t.applyMs)})` +
+    const report: ApplyReport = { generation: ++this.generation, changes, ms: performance.now() - start, transaction: result?.timings, nftCommands, conntrackDeleted: 0 };
+    const t = result?.timings;
+    this.log(`[${this.mode}] #${report.generation} applied in ${round(report.ms)} ms ` +
+      (t ? `(transaction ${round(t.totalMs)} ms: validate ${round(t.validateMs)}, lock ${round(t.lockMs)}, snapshot ${round(t.snapshotMs)}, apply ${round(t.applyMs)})`
+        : `(one nft batch of ${nftCommands!.length} commands)`) +
       (changes.length ? '' : ': no change'));
     for (const c of changes) this.log(`  ${c}`);
+    if (this.conntrackCleanup && before) {
+      // The change is in the kernel already: a failure here is logged, not a refused change.
+      try {
+        const cleaned = await deleteStaleFlows(before, config, this.netns);
+        report.conntrackDeleted = cleaned.deleted;
+        for (const line of cleaned.lines) this.log(`[${this.mode}] conntrack: ${line}`);
+      } catch (e) {
+        this.log(`[${this.mode}] conntrack cleanup failed: ${(e as Error).message}`);
+      }
+    }
     return report;
   }
 
@@ -112,13 +144,33 @@ export class ServiceProxy {
     }, this.txOptions());
   }
 
+  /** One nft batch with what changed since the last config (the whole table the first time). */
+  private async applyNft(config: ProxyConfig): Promise<object[]> {
+    const rendered = renderNft(config);
+    const commands = nftModeCommands(this.rendered, rendered);
+    if (commands.length) {
+      const h = nft.open({ netns: this.netns });
+      try {
+        await h.apply(commands);
+      } finally {
+        await h.close();
+      }
+    }
+    this.rendered = rendered;
+    return commands;
+  }
+
   /** Once per proxy: what the ipvs mode needs besides the transaction's subsystems. */
   private async prepareIpvs(): Promise<void> {
     if (this.prepared) return;
-    // IPVS keeps conntrack entries for what it forwards, so the nat table's MASQUERADE sees them.
-    const sysctl = 'net.ipv4.vs.conntrack=1';
-    if (this.netns) await promisify(execFile)('ip', ['netns', 'exec', this.netns, 'sysctl', '-qw', sysctl]);
-    else await writeFile('/proc/sys/net/ipv4/vs/conntrack', '1');
+    // conntrack: IPVS keeps conntrack entries for what it forwards, so the nat table's MASQUERADE
+    // sees them. expire_nodest_conn: IPVS's own connection to a removed real server ends at its
+    // next packet (as kube-proxy sets it), so a UDP client whose conntrack entry we deleted is
+    // scheduled anew instead of being dropped until IPVS's entry times out.
+    for (const key of ['conntrack', 'expire_nodest_conn']) {
+      if (this.netns) await promisify(execFile)('ip', ['netns', 'exec', this.netns, 'sysctl', '-qw', `net.ipv4.vs.${key}=1`]);
+      else await writeFile(`/proc/sys/net/ipv4/vs/${key}`, '1');
+    }
     const h = link.open({ netns: this.netns });
     try {
       await h.addDummy(DUMMY, { exist: true });
@@ -165,6 +217,18 @@ export class ServiceProxy {
   /** Removes what the proxy made (kube-proxy's --cleanup): our chains, services, set and dummy. */
   async cleanup(): Promise<void> {
     await this.queue;
+    if (this.mode === 'nftables') {
+      const h = nft.open({ netns: this.netns });
+      try {
+        // add then delete: one batch that succeeds whether or not the table is there.
+        await h.apply([{ add: { table: { family: 'ip', name: TABLE } } }, { delete: { table: { family: 'ip', name: TABLE } } }]);
+      } finally {
+        await h.close();
+      }
+      this.rendered = undefined;
+      this.log(`[${this.mode}] cleaned up`);
+      return;
+    }
     const nat = await this.natState();
     const ours = [...nat.chains].filter((c) => /^KUBE-(SERVICES|POSTROUTING|MARK-MASQ|SVC-.*|SEP-.*)$/.test(c));
     const jumps = [...nat.rules].filter((r) => / -j KUBE-(SERVICES|POSTROUTING)$/.test(r)).map((r) => r.replace(/^-A /, '-D '));

@@ -5,7 +5,7 @@ import { type TestContext, after, afterEach, before, describe, it } from 'node:t
 import assert from 'node:assert/strict';
 import { kernelSkipReason } from '../helpers/netns.js';
 import { inVm } from '../helpers/vm.js';
-import { ProxyBench, assertMasqueraded, assertShares, dumpState, inNetns, serviceConfig } from '../helpers/e2e.js';
+import { ProxyBench, assertMasqueraded, assertShares, dumpState, assertMovedToLiveBackend, inNetns, moveUdpEndpoint, serviceConfig } from '../helpers/e2e.js';
 import { iptablesModeRules } from '../../examples/service-proxy/iptables-mode.js';
 import { readNat } from '../../examples/service-proxy/chains.js';
 import { parseConfig } from '../../examples/service-proxy/config.js';
@@ -63,5 +63,9 @@ describe('service proxy, iptables mode, real traffic', { skip, timeout: 300_000 
     await assert.rejects(bench.write({ services: [{ name: 'x', address: '10.96.0.300', port: 80, endpoints: [] }] }), /services\[0\]\.address/);
     assert.equal(dumpState(bench.topo.node, false), beforeState);
     assertShares(await bench.traffic(REQUESTS), { 'backend-1': 1, 'backend-2': 1, 'backend-3': 1 }, 'after refused versions');
+  });
+
+  it('moves a UDP client that keeps sending to a live backend within a second of an endpoint removal (conntrack clean-up)', async () => {
+    assertMovedToLiveBackend(bench, await moveUdpEndpoint(bench, { 'backend-1': 1 }));
   });
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { TransactionError } from '../../lib/errors.js';
 import { kernelSkipReason } from '../helpers/netns.js';
 import { hostHasIpvs, inVm } from '../helpers/vm.js';
-import { ProxyBench, VIP, VIP_PORT, assertMasqueraded, assertShares, dumpState, inNetns, serviceConfig } from '../helpers/e2e.js';
+import { ProxyBench, VIP, VIP_PORT, assertMasqueraded, assertMovedToLiveBackend, assertShares, dumpState, inNetns, moveUdpEndpoint, serviceConfig } from '../helpers/e2e.js';
 
 const skip = kernelSkipReason('ipvsadm')
   ?? (inVm() || hostHasIpvs() ? undefined : 'the host kernel has no IPVS: this file runs inside the VM tier (test/vm/run-in-vm.test.ts)');
@@ -77,5 +77,12 @@ describe('service proxy, ipvs mode, real traffic', { skip, timeout: 600_000 }, (
     const counts = await bench.traffic(REQUESTS / 2);
     assertShares(counts, weights, 'after the refused change');
     assert.equal(counts.answers['backend-3'] ?? 0, 0);
+  });
+
+  it('moves a UDP client that keeps sending to a live backend within a second of an endpoint removal (expire_nodest_conn, conntrack clean-up)', async () => {
+    // IPVS keeps its own connection to the removed real server; net.ipv4.vs.expire_nodest_conn
+    // (set by the proxy, as kube-proxy does) ends it and its conntrack entry, so the proxy's
+    // clean-up may find nothing left to delete.
+    assertMovedToLiveBackend(bench, await moveUdpEndpoint(bench, { 'backend-1': 1 }), null);
   });
 });

@@ -7,11 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Topology, CLUSTER_CIDR, type Counts } from '../../examples/demo/topology.js';
 import { fit } from '../../examples/demo/stats.js';
-import { ServiceProxy, type ApplyReport, type Mode } from '../../examples/service-proxy/proxy.js';
+import { ServiceProxy, type ApplyReport, type Mode, type ProxyOptions } from '../../examples/service-proxy/proxy.js';
 import { watchConfig, type ConfigWatcher } from '../../examples/service-proxy/watch.js';
 
 export const VIP = '10.96.0.10';
 export const VIP_PORT = 80;
+export const UDP_VIP = '10.96.0.53';
+export const UDP_PORT = 53;
 /** A p-value below this fails the distribution check: by chance once in a million runs. */
 export const P_FAIL = 1e-6;
 
@@ -64,10 +66,11 @@ export class ProxyBench {
   private watcher?: ConfigWatcher;
   private waiters: { resolve: (r: ApplyReport) => void; reject: (e: Error) => void }[] = [];
 
-  constructor(mode: Mode, backends: number) {
+  /** `opts`: more proxy options (the nftables test turns the conntrack clean-up off). */
+  constructor(mode: Mode, backends: number, opts: Partial<ProxyOptions> = {}) {
     // Namespace names stay short: `ip netns` has no limit, but they show up in every failure.
     this.topo = new Topology(`nlkit-e2e${process.pid % 100000}-${counter++}`, backends);
-    this.proxy = new ServiceProxy({ mode, netns: this.topo.node, log: (l) => this.log.push(l), wait: 30 });
+    this.proxy = new ServiceProxy({ mode, netns: this.topo.node, log: (l) => this.log.push(l), wait: 30, ...opts });
   }
 
   async start(config: object): Promise<ApplyReport> {
@@ -118,4 +121,80 @@ export function assertMasqueraded(counts: Counts, topo: Topology): void {
   for (const from of Object.keys(counts.sources)) {
     assert.ok(nodeSide.has(from), `a backend saw a connection from ${from}, not from the node (not masqueraded): ${JSON.stringify(counts.sources)}`);
   }
+}
+
+/**
+ * A client in the client namespace sending a UDP datagram to UDP_VIP every 20 ms from one
+ * source port (one conntrack entry); each answer a line "<ms since epoch> <backend> <source>".
+ */
+function udpClient(bench: ProxyBench) {
+  const script = `
+const s = require('node:dgram').createSocket('udp4');
+s.on('message', (m) => process.stdout.write(Date.now() + ' ' + m + '\\n'));
+s.bind(40053, () => setInterval(() => s.send('ping', ${UDP_PORT}, '${UDP_VIP}'), 20));
+process.stdin.on('end', () => process.exit(0)).resume();`;
+  const proc = bench.topo.spawn(bench.topo.client, [process.execPath, '-e', script]);
+  let pending: Promise<string> | undefined;
+  return {
+    /** The next answer, or undefined when none comes within `ms`. */
+    async next(ms = 3000): Promise<{ at: number; backend: string } | undefined> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms); });
+      pending ??= proc.line();  // a line not taken before a timeout is the next one's
+      try {
+        const line = await Promise.race([pending, timeout]);
+        if (line === undefined) return undefined;
+        pending = undefined;
+        const [at, backend] = line.split(' ');
+        return { at: Number(at), backend: backend! };
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    stop: () => proc.stop(),
+  };
+}
+
+/**
+ * Serves a UDP service (UDP_VIP:UDP_PORT) from backend-1, lets a client that keeps sending
+ * settle on it, then moves the service to backend `to` (null: removes the service); the
+ * answers the client got in the second after the change applied, and the change's report.
+ */
+export async function moveUdpEndpoint(bench: ProxyBench, tcp: Record<string, number>, to: string | null = 'backend-2') {
+  const udpService = (backend: string) => ({
+    name: 'default/dns:udp', protocol: 'udp', address: UDP_VIP, port: UDP_PORT,
+    endpoints: bench.topo.backends.filter((b) => b.name === backend).map((b) => ({ address: b.address, port: b.port })),
+  });
+  await bench.write(serviceConfig(bench.topo, tcp, [udpService('backend-1')]));
+  const client = udpClient(bench);
+  try {
+    for (let i = 0; i < 5; i++) assert.equal((await client.next())?.backend, 'backend-1', 'the UDP client got no answer from backend-1');
+    const report = await bench.write(serviceConfig(bench.topo, tcp, to ? [udpService(to)] : []));
+    const applied = Date.now();
+    const answers: { at: number; backend: string }[] = [];
+    for (let left = 1000; left > 0; left = applied + 1000 - Date.now()) {
+      const a = await client.next(left);
+      if (!a) break;
+      if (a.at < applied) continue;  // sent before the change was in
+      if (a.at > applied + 1000) break;
+      answers.push(a);
+    }
+    return { report, answers };
+  } finally {
+    client.stop();
+  }
+}
+
+/**
+ * After moveUdpEndpoint to backend-2: only backend-2 answered, and the proxy logged its clean-up
+ * of the stale flows: `deleted` of them (null: any number, for IPVS, which drops the
+ * conntrack entries of its own expired connections first).
+ */
+export function assertMovedToLiveBackend(bench: ProxyBench, moved: Awaited<ReturnType<typeof moveUdpEndpoint>>, deleted: number | null = 1): void {
+  const { report, answers } = moved;
+  assert.ok(answers.length > 0, 'no answers in the second after the change');
+  assert.deepEqual([...new Set(answers.map((a) => a.backend))], ['backend-2'], JSON.stringify(answers));
+  if (deleted !== null) assert.equal(report.conntrackDeleted, deleted, JSON.stringify(report));
+  const line = new RegExp(`conntrack: endpoint 10\\.244\\.1\\.2:8080 of default/dns:udp removed: deleted ${deleted ?? '\\d+'} flows?$`);
+  assert.ok(bench.log.some((l) => line.test(l)), bench.log.join('\n'));
 }

@@ -1,0 +1,125 @@
+// The example proxy's nftables mode with real traffic: the node namespace's `ip nlkit-proxy`
+// table (written by the proxy from a watched file, one nft batch per change) spreads a client
+// namespace's new connections over backend namespaces. A UDP client that keeps sending across
+// an endpoint removal shows what the conntrack clean-up is for: without it, its flow stays
+// NATed to the removed endpoint.
+import { type TestContext, after, afterEach, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { kernelSkipReason } from '../helpers/netns.js';
+import { ProxyBench, VIP, VIP_PORT, assertMasqueraded, assertShares, assertMovedToLiveBackend, inNetns, moveUdpEndpoint, serviceConfig } from '../helpers/e2e.js';
+import { parseConfig } from '../../examples/service-proxy/config.js';
+import { TABLE, endpointChainName, renderNft, serviceChainName } from '../../examples/service-proxy/nftables-mode.js';
+
+const skip = kernelSkipReason('nft') ?? kernelSkipReason('conntrack');
+const REQUESTS = 300;
+const OTHER = { name: 'default/other:http', protocol: 'tcp', address: '10.96.0.11', port: 80, endpoints: [{ address: '10.244.1.2', port: 8080 }] };
+
+/** The table as `nft -j list` prints it: chain names, and the service-ips elements as "ip . proto . port -> chain". */
+function table(netns: string): { chains: string[]; services: string[]; exprs: Record<string, object[][]> } {
+  const objects = (JSON.parse(inNetns(netns, 'nft', ['-j', 'list', 'table', 'ip', TABLE])) as { nftables: Record<string, any>[] }).nftables;
+  const chains = objects.filter((o) => o.chain).map((o) => o.chain.name as string).sort();
+  const map = objects.find((o) => o.map?.name === 'service-ips')!.map;
+  const services = (map.elem ?? []).map(([k, v]: [any, any]) => `${k.concat.join(' . ')} -> ${v.goto.target}`).sort();
+  const exprs: Record<string, object[][]> = {};
+  for (const o of objects) if (o.rule) (exprs[o.rule.chain] ??= []).push(o.rule.expr);
+  return { chains, services, exprs };
+}
+
+const BASE_CHAINS = ['mark-for-masquerade', 'masquerading', 'nat-output', 'nat-postrouting', 'nat-prerouting', 'services'];
+const svcOf = (config: object, name: string) => parseConfig(config).services.find((s) => s.name === name)!;
+
+describe('service proxy, nftables mode, real traffic', { skip, timeout: 300_000 }, () => {
+  let bench: ProxyBench;
+  before(() => {
+    bench = new ProxyBench('nftables', 3);
+  });
+  after(() => bench?.close());
+  afterEach((t) => {
+    for (const line of bench.log.splice(0)) (t as TestContext).diagnostic(line);
+  });
+
+  it('spreads new connections by the configured weights, masqueraded from outside the cluster range', async () => {
+    const weights = { 'backend-1': 1, 'backend-2': 2, 'backend-3': 3 };
+    const config = serviceConfig(bench.topo, weights, [OTHER]);
+    const report = await bench.start(config);
+    assert.equal(report.generation, 1);
+    // nft reads back kube-proxy's structure: one element per service in service-ips, a chain per
+    // service and per endpoint.
+    const web = svcOf(config, 'default/web:http');
+    const other = svcOf(config, OTHER.name);
+    const got = table(bench.topo.node);
+    assert.deepEqual(got.chains, [
+      ...BASE_CHAINS, serviceChainName(web), serviceChainName(other),
+      ...web.endpoints.map((e) => endpointChainName(web, e.address, e.port)), endpointChainName(other, '10.244.1.2', 8080),
+    ].sort());
+    assert.deepEqual(got.services, [
+      `${VIP} . tcp . ${VIP_PORT} -> ${serviceChainName(web)}`, `10.96.0.11 . tcp . 80 -> ${serviceChainName(other)}`,
+    ].sort());
+    // Each service and endpoint chain's rules, as nft -j reads them back, are the ones meant.
+    const meant = renderNft(parseConfig(config));
+    for (const r of meant.values()) {
+      for (const [name, rules] of [[r.chain, r.rules], ...r.endpoints] as [string, object[][]][]) assert.deepEqual(got.exprs[name], rules, name);
+    }
+    const counts = await bench.traffic(REQUESTS);
+    assertShares(counts, weights, 'weights 1:2:3');
+    assertMasqueraded(counts, bench.topo);
+  });
+
+  it('sends a removed endpoint and one of weight 0 no new connections, in a batch that touches only that service', async () => {
+    const weights = { 'backend-1': 1, 'backend-3': 0 };
+    const config = serviceConfig(bench.topo, weights, [OTHER]);
+    const report = await bench.write(config);
+    assert.deepEqual(report.changes, ['~ default/web:http: 10.244.3.2:8080 weight 3 -> 0, -10.244.2.2:8080']);
+    const web = svcOf(config, 'default/web:http');
+    const sent = JSON.stringify(report.nftCommands);
+    const tableCommands = report.nftCommands!.filter((c) => Object.values(c).some((o) => 'table' in (o as object)));
+    assert.ok(!sent.includes(serviceChainName(svcOf(config, OTHER.name))) && !tableCommands.length && !sent.includes('service-ips'),
+      `the batch touched more than the changed service: ${sent}`);
+    assert.ok(report.nftCommands!.some((c) => JSON.stringify(c) === JSON.stringify({ flush: { chain: { family: 'ip', table: TABLE, name: serviceChainName(web) } } })), sent);
+    const counts = await bench.traffic(REQUESTS / 2);
+    assert.deepEqual(counts.answers, { 'backend-1': REQUESTS / 2 }, JSON.stringify(counts));
+    // The endpoint chains that take nothing are gone; the map is unchanged.
+    const got = table(bench.topo.node);
+    assert.deepEqual(got.chains.filter((c) => c.includes('default/web')), [serviceChainName(web), endpointChainName(web, '10.244.1.2', 8080)].sort());
+    assert.equal(got.services.length, 2);
+  });
+
+  it('brings endpoints back with new weights', async () => {
+    const weights = { 'backend-1': 1, 'backend-2': 1, 'backend-3': 1 };
+    await bench.write(serviceConfig(bench.topo, weights, [OTHER]));
+    assertShares(await bench.traffic(REQUESTS), weights, 'equal weights (numgen cascade)');
+  });
+
+  it('keeps serving the last good config when a version is refused, with the ruleset untouched', async () => {
+    const ruleset = inNetns(bench.topo.node, 'nft', ['-j', 'list', 'ruleset']);
+    await assert.rejects(bench.write('{ "services": [ '), /not JSON/);
+    await assert.rejects(bench.write({ services: [{ name: 'x', address: '10.96.0.300', port: 80, endpoints: [] }] }), /services\[0\]\.address/);
+    assert.equal(inNetns(bench.topo.node, 'nft', ['-j', 'list', 'ruleset']), ruleset);
+    assertShares(await bench.traffic(REQUESTS), { 'backend-1': 1, 'backend-2': 1, 'backend-3': 1 }, 'after refused versions');
+  });
+
+  it('moves a UDP client that keeps sending to a live backend within a second of an endpoint removal', async () => {
+    assertMovedToLiveBackend(bench, await moveUdpEndpoint(bench, { 'backend-1': 1 }));
+  });
+
+  it('stops answering a UDP client that keeps sending once its service is removed', async () => {
+    const { report, answers } = await moveUdpEndpoint(bench, { 'backend-1': 1 }, null);
+    assert.deepEqual(answers, [], 'the removed service still answered');
+    assert.equal(report.conntrackDeleted, 1, JSON.stringify(report));
+    assert.ok(bench.log.some((l) => /conntrack: service default\/dns:udp 10\.96\.0\.53:53 removed: deleted 1 flow$/.test(l)), bench.log.join('\n'));
+  });
+
+  it('without the conntrack clean-up, the same client keeps reaching the removed endpoint', async (t) => {
+    const plain = new ProxyBench('nftables', 2, { conntrackCleanup: false });
+    try {
+      await plain.start(serviceConfig(plain.topo, { 'backend-1': 1 }));
+      const { report, answers } = await moveUdpEndpoint(plain, { 'backend-1': 1 });
+      for (const line of plain.log) t.diagnostic(line);
+      assert.equal(report.conntrackDeleted, 0);
+      assert.ok(answers.length > 0, 'no answers in the second after the change');
+      assert.deepEqual([...new Set(answers.map((a) => a.backend))], ['backend-1'], JSON.stringify(answers));
+    } finally {
+      plain.close();
+    }
+  });
+});
