@@ -17,6 +17,8 @@ Napi::Value IptablesReadRaw(const Napi::CallbackInfo& info);
 Napi::Value IptablesWriteRaw(const Napi::CallbackInfo& info);
 Napi::Value LinkSend(const Napi::CallbackInfo& info);
 Napi::Value LinkQuery(const Napi::CallbackInfo& info);
+Napi::Value NetnsAdd(const Napi::CallbackInfo& info);
+Napi::Value NetnsDelete(const Napi::CallbackInfo& info);
 Napi::Value BenchNoop(const Napi::CallbackInfo& info);
 Napi::Value BenchAsync(const Napi::CallbackInfo& info);
 Napi::Value BenchStrings(const Napi::CallbackInfo& info);
@@ -27,6 +29,8 @@ void RegisterNetlink(Napi::Env env, Napi::Object exports);
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Worker", nlkit::Worker::Init(env));
   nlkit::RegisterNetlink(env, exports);
+  exports.Set("netnsAdd", Napi::Function::New<nlkit::NetnsAdd>(env, "netnsAdd"));
+  exports.Set("netnsDelete", Napi::Function::New<nlkit::NetnsDelete>(env, "netnsDelete"));
   exports.Set("ipsetExec", Napi::Function::New<nlkit::IpsetExec>(env, "ipsetExec"));
   exports.Set("ipsetSend", Napi::Function::New<nlkit::IpsetSend>(env, "ipsetSend"));
   exports.Set("ipvsSend", Napi::Function::New<nlkit::IpvsSend>(env, "ipvsSend"));

@@ -23,3 +23,4 @@ export const addAddresses = (name: string, addrs: string[], opts?: AddAddressesO
 export const delAddresses = (name: string, addrs: string[], opts?: DelAddressesOptions) => handle().delAddresses(name, addrs, opts);
 export const listAddresses = (name?: string) => handle().listAddresses(name);
 export const syncAddresses = (name: string, wanted: string[]) => handle().syncAddresses(name, wanted);
+export * as namespaces from './namespaces.js';
