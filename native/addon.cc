@@ -19,6 +19,8 @@ Napi::Value LinkSend(const Napi::CallbackInfo& info);
 Napi::Value LinkQuery(const Napi::CallbackInfo& info);
 Napi::Value NetnsAdd(const Napi::CallbackInfo& info);
 Napi::Value NetnsDelete(const Napi::CallbackInfo& info);
+Napi::Value SysctlRead(const Napi::CallbackInfo& info);
+Napi::Value SysctlWrite(const Napi::CallbackInfo& info);
 Napi::Value BenchNoop(const Napi::CallbackInfo& info);
 Napi::Value BenchAsync(const Napi::CallbackInfo& info);
 Napi::Value BenchStrings(const Napi::CallbackInfo& info);
@@ -31,6 +33,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nlkit::RegisterNetlink(env, exports);
   exports.Set("netnsAdd", Napi::Function::New<nlkit::NetnsAdd>(env, "netnsAdd"));
   exports.Set("netnsDelete", Napi::Function::New<nlkit::NetnsDelete>(env, "netnsDelete"));
+  exports.Set("sysctlRead", Napi::Function::New<nlkit::SysctlRead>(env, "sysctlRead"));
+  exports.Set("sysctlWrite", Napi::Function::New<nlkit::SysctlWrite>(env, "sysctlWrite"));
   exports.Set("ipsetExec", Napi::Function::New<nlkit::IpsetExec>(env, "ipsetExec"));
   exports.Set("ipsetSend", Napi::Function::New<nlkit::IpsetSend>(env, "ipsetSend"));
   exports.Set("ipvsSend", Napi::Function::New<nlkit::IpvsSend>(env, "ipvsSend"));

@@ -7,6 +7,7 @@ import type { AddAddressesOptions, AddDummyOptions, DelAddressesOptions, DeleteO
 
 export { LinkHandle } from './handle.js';
 export * from './types.js';
+export { Sysctls, type SysctlValue } from './sysctl.js';
 
 let shared: LinkHandle | undefined;
 const handle = (): LinkHandle => (shared && !shared.closed ? shared : (shared = new LinkHandle()));
