@@ -8,6 +8,7 @@ import type { AddAddressesOptions, AddDummyOptions, DelAddressesOptions, DeleteO
 export { LinkHandle } from './handle.js';
 export * from './types.js';
 export { Sysctls, type SysctlValue } from './sysctl.js';
+export { Routes, type Route, type RouteInput } from './routes.js';
 
 let shared: LinkHandle | undefined;
 const handle = (): LinkHandle => (shared && !shared.closed ? shared : (shared = new LinkHandle()));
