@@ -9,6 +9,7 @@ export { LinkHandle } from './handle.js';
 export * from './types.js';
 export { Sysctls, type SysctlValue } from './sysctl.js';
 export { Routes, type Route, type RouteInput } from './routes.js';
+export { Rules, type Rule, type RuleInput } from './rules.js';
 
 let shared: LinkHandle | undefined;
 const handle = (): LinkHandle => (shared && !shared.closed ? shared : (shared = new LinkHandle()));

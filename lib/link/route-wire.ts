@@ -2,6 +2,7 @@
 // builds them and read back into the objects `ip -j route` prints (same names, same values,
 // the same fields left out), so nlkit's list compares equal to ip's.
 import { NLMSG_HDRLEN, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST } from '../netlink/headers.js';
+import { forEachAttr } from '../netlink/reader.js';
 import { AF_INET, AF_INET6, formatIp, type Family } from './addr.js';
 import { RTMSG_LEN, Rtm, RtWriter } from './wire.js';
 
@@ -151,11 +152,7 @@ export function parseRoute(data: Buffer, at: number, len: number, dev: (index: n
   let dst: string | undefined, gateway: string | undefined, oif: number | undefined, prefsrc: string | undefined;
   let metric: number | undefined, pref: number | undefined;
   let nexthops: Route['nexthops'];
-  const end = at + len;
-  for (let a = body + RTMSG_LEN; a + 4 <= end;) {
-    const l = data.readUInt16LE(a);
-    if (l < 4 || a + l > end) break;
-    const t = data.readUInt16LE(a + 2) & 0x3fff, v = a + 4, n = l - 4;
+  forEachAttr(data, body + RTMSG_LEN, at + len, (t, v, n) => {
     switch (t) {
       case Rta.Dst: if (n >= size) dst = ip(v); break;
       case Rta.Gateway: if (n >= size) gateway = ip(v); break;
@@ -170,12 +167,9 @@ export function parseRoute(data: Buffer, at: number, len: number, dev: (index: n
           const hl = data.readUInt16LE(h);
           if (hl < 8 || h + hl > v + n) break;
           const nh: NonNullable<Route['nexthops']>[number] = { weight: data[h + 3]! + 1, flags: flagNames(data[h + 2]!) };
-          for (let b = h + 8; b + 4 <= h + hl;) {
-            const bl = data.readUInt16LE(b);
-            if (bl < 4) break;
-            if ((data.readUInt16LE(b + 2) & 0x3fff) === Rta.Gateway && bl - 4 >= size) nh.gateway = ip(b + 4);
-            b += (bl + 3) & ~3;
-          }
+          forEachAttr(data, h + 8, h + hl, (bt, bv, bn) => {
+            if (bt === Rta.Gateway && bn >= size) nh.gateway = ip(bv);
+          });
           const idx = data.readInt32LE(h + 4);
           // ip's key order: gateway, dev, weight, flags.
           nexthops.push({ ...(nh.gateway ? { gateway: nh.gateway } : {}), ...(idx ? { dev: dev(idx) } : {}), weight: nh.weight, flags: nh.flags });
@@ -184,8 +178,7 @@ export function parseRoute(data: Buffer, at: number, len: number, dev: (index: n
         break;
       }
     }
-    a += (l + 3) & ~3;
-  }
+  });
   const r: Route = {
     ...(type !== RTN.unicast ? { type: nameOf(RTN, type) as Route['type'] } : {}),
     dst: dstLen === 0 && dst === undefined ? 'default' : dstLen === size * 8 ? dst! : `${dst}/${dstLen}`,

@@ -176,7 +176,7 @@ interface Checked {
   resolve(index: (name: string) => number): RouteSpec;
 }
 
-function invalid(op: string, why: string, arg: unknown): InvalidArgumentError {
+export function invalid(op: string, why: string, arg: unknown): InvalidArgumentError {
   return new InvalidArgumentError(`${op}: ${why}`, { op, subsystem: SUBSYSTEM, argument: typeof arg === 'string' ? arg : JSON.stringify(arg) ?? String(arg) });
 }
 
@@ -189,12 +189,12 @@ function address(op: string, what: string, v: unknown, family: Family | undefine
   return { family: f, bytes: (b4 ?? b6)! };
 }
 
-function u32(op: string, what: string, v: unknown, min = 0): number {
+export function u32(op: string, what: string, v: unknown, min = 0): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 0xffffffff) throw invalid(op, `${what} must be an integer from ${min} to 4294967295`, v);
   return v;
 }
 
-function named(op: string, what: string, v: unknown, names: Record<string, number>, max: number): number {
+export function named(op: string, what: string, v: unknown, names: Record<string, number>, max: number): number {
   if (typeof v === 'string' && v in names) return names[v]!;
   if (typeof v === 'string' && /^\d+$/.test(v)) v = Number(v);
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max) return v;

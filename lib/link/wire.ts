@@ -10,6 +10,7 @@ export const enum Rtm {
   NewLink = 16, DelLink = 17, GetLink = 18,
   NewAddr = 20, DelAddr = 21, GetAddr = 22,
   NewRoute = 24, DelRoute = 25, GetRoute = 26,
+  NewRule = 32, DelRule = 33, GetRule = 34,
 }
 
 // The flags as the link handle and its tests import them; defined in lib/netlink/headers.ts.
