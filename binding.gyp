@@ -29,7 +29,9 @@
         "native/iptables/lines.cc",
         "native/iptables/nft.cc",
         "native/iptables/raw.cc",
-        "native/link/rtnl.cc"
+        "native/link/rtnl.cc",
+        "native/link/netns.cc",
+        "native/link/sysctl.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

@@ -195,6 +195,12 @@ export interface Binding {
   ipvsQuery(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, followDests: boolean): Promise<IpvsQueryResult>;
   linkSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, opts?: LinkBatchOptions): Promise<NetlinkSendResult>;
   linkQuery(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, opts?: LinkBatchOptions): Promise<LinkQueryResult>;
+  /** native/link/netns.cc: `ip netns add/delete NAME` (bind mount on /run/netns/NAME), on a thread that is not the caller's. */
+  netnsAdd(name: string): Promise<void>;
+  netnsDelete(name: string): Promise<void>;
+  /** native/link/sysctl.cc: a /proc/sys file read or written on the worker's thread (its namespace). */
+  sysctlRead(worker: RawWorker, path: string): Promise<string>;
+  sysctlWrite(worker: RawWorker, path: string, value: string): Promise<void>;
   /** lib/netlink/transport.ts: the generic job kinds of native/netlink; protocol 0 route, 12 netfilter, 16 generic. */
   netlinkSend(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array,
     opts?: { chunk?: number; stopOnRefusal?: boolean; tolerate?: number[]; echo?: boolean }): Promise<NetlinkSendResult>;

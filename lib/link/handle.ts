@@ -8,6 +8,9 @@ import { ExistsError, InvalidArgumentError, NlkitError } from '../errors.js';
 import { binding, type LinkQueryResult, type NetlinkSendResult, type RawWorker } from '../native.js';
 import { SUBSYSTEM, checkLinkName, formatIp, isIPv6LinkLocal, parsePrefix, type Prefix } from './addr.js';
 import { kernelError, linkFailure } from './errors.js';
+import { Routes } from './routes.js';
+import { Rules } from './rules.js';
+import { Sysctls } from './sysctl.js';
 import {
   RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_SITE, RT_SCOPE_UNIVERSE, Rtm, RtWriter,
   NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, addrMessage, delLink, dumpAddrs, dumpLinks, eachMessage,
@@ -26,6 +29,13 @@ const IFA_F_SECONDARY = 0x01;
 const SETTABLE_FLAGS = 0x02 | 0x04 | 0x10 | 0x100 | 0x200 | 0x400;
 
 export class LinkHandle extends Handle {
+  /** sysctls of the handle's namespace: `h.sysctls.get('net.ipv4.ip_forward')`. */
+  readonly sysctls: Sysctls = new Sysctls((op, call) => this.runOne(op, call));
+  /** routes of the handle's namespace: `h.routes.add({ dst: '10.2.0.0/16', gateway: '10.1.0.2' })`. */
+  readonly routes: Routes = new Routes((op, fn) => this.run(op, () => fn(this.worker)));
+  /** policy rules of the handle's namespace: `h.rules.add({ priority: 100, fwmark: 1, table: 100 })`. */
+  readonly rules: Rules = new Rules((op, fn) => this.run(op, () => fn(this.worker)));
+
   constructor(opts: OpenOptions = {}) {
     super(SUBSYSTEM, opts, linkFailure);
   }

@@ -7,6 +7,9 @@ import type { AddAddressesOptions, AddDummyOptions, DelAddressesOptions, DeleteO
 
 export { LinkHandle } from './handle.js';
 export * from './types.js';
+export { Sysctls, type SysctlValue } from './sysctl.js';
+export { Routes, type Route, type RouteInput } from './routes.js';
+export { Rules, type Rule, type RuleInput } from './rules.js';
 
 let shared: LinkHandle | undefined;
 const handle = (): LinkHandle => (shared && !shared.closed ? shared : (shared = new LinkHandle()));
@@ -23,3 +26,4 @@ export const addAddresses = (name: string, addrs: string[], opts?: AddAddressesO
 export const delAddresses = (name: string, addrs: string[], opts?: DelAddressesOptions) => handle().delAddresses(name, addrs, opts);
 export const listAddresses = (name?: string) => handle().listAddresses(name);
 export const syncAddresses = (name: string, wanted: string[]) => handle().syncAddresses(name, wanted);
+export * as namespaces from './namespaces.js';

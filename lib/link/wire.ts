@@ -9,12 +9,15 @@ import { AF_INET, AF_INET6, formatIp, type Family, type Prefix } from './addr.js
 export const enum Rtm {
   NewLink = 16, DelLink = 17, GetLink = 18,
   NewAddr = 20, DelAddr = 21, GetAddr = 22,
+  NewRoute = 24, DelRoute = 25, GetRoute = 26,
+  NewRule = 32, DelRule = 33, GetRule = 34,
 }
 
 // The flags as the link handle and its tests import them; defined in lib/netlink/headers.ts.
 export { NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/headers.js';
 const IFINFOMSG_LEN = 16;
 const IFADDRMSG_LEN = 8;
+export const RTMSG_LEN = 12;
 
 const enum Ifla { Address = 1, IfName = 3, Mtu = 4, Link = 5, Master = 10, OperState = 16, LinkInfo = 18, ExtMask = 29 }
 const IFLA_INFO_KIND = 1;
@@ -71,6 +74,39 @@ export class RtWriter extends AttrWriter {
     this.buf[at + 1] = prefixlen;
     this.buf[at + 2] = flags;
     this.buf[at + 3] = scope;
+  }
+
+  /** struct rtmsg (routes; rules share its layout as fib_rule_hdr). */
+  rtmsg(r: { family: number; dstLen?: number; srcLen?: number; tos?: number; table?: number; protocol?: number; scope?: number; type?: number; flags?: number }): void {
+    const at = this.pos;
+    this.zero(RTMSG_LEN);
+    this.buf[at] = r.family;
+    this.buf[at + 1] = r.dstLen ?? 0;
+    this.buf[at + 2] = r.srcLen ?? 0;
+    this.buf[at + 3] = r.tos ?? 0;
+    this.buf[at + 4] = r.table ?? 0;
+    this.buf[at + 5] = r.protocol ?? 0;
+    this.buf[at + 6] = r.scope ?? 0;
+    this.buf[at + 7] = r.type ?? 0;
+    this.buf.writeUInt32LE((r.flags ?? 0) >>> 0, at + 8);
+  }
+
+  /** Raw bytes in place (an rtnexthop inside RTA_MULTIPATH); returns where they start. */
+  put(b: Uint8Array): number {
+    const at = this.pos;
+    this.ensure(b.length);
+    this.buf.set(b, at);
+    this.pos += b.length;
+    return at;
+  }
+
+  /** Patches a u16 already written (a length known only at the end). */
+  patchU16(at: number, v: number): void {
+    this.buf.writeUInt16LE(v, at);
+  }
+
+  get offset(): number {
+    return this.pos;
   }
 
   /** A string without the NUL, as iproute2 sends IFLA_INFO_KIND. */
