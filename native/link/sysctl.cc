@@ -11,9 +11,9 @@
 
 #include <string>
 
-#include "../common/job.h"
-#include "../common/open_file.h"
-#include "../common/worker.h"
+#include "../core/job.h"
+#include "../core/open_file.h"
+#include "../core/worker.h"
 
 namespace nlkit {
 namespace {
