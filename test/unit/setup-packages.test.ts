@@ -8,13 +8,13 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Which Debian package gives each tool; util-linux is Essential (always installed). */
+/** Which Debian package gives each tool; util-linux and coreutils are Essential (always installed). */
 const PACKAGE_OF: Record<string, string> = {
   ip: 'iproute2', ipset: 'ipset', ipvsadm: 'ipvsadm', nft: 'nftables', strace: 'strace', conntrack: 'conntrack',
   'iptables-legacy': 'iptables', 'iptables-legacy-save': 'iptables', 'iptables-legacy-restore': 'iptables',
-  'iptables-nft-save': 'iptables', 'ip6tables-nft': 'iptables', flock: 'util-linux', setpriv: 'util-linux', busybox: 'busybox-static',
+  'iptables-nft-save': 'iptables', 'ip6tables-nft': 'iptables', flock: 'util-linux', setpriv: 'util-linux', busybox: 'busybox-static', mkfifo: 'coreutils', python3: 'python3', sysctl: 'procps',
 };
-const ESSENTIAL = new Set(['util-linux']);
+const ESSENTIAL = new Set(['util-linux', 'coreutils']);
 /** has('x') also checks link kinds and flags; these are the names that are tools. */
 const TOOLS_BY_HAS = new Set(['strace', 'nft', 'conntrack', 'ipvsadm', 'ipset', 'flock', 'setpriv']);
 /** Needed by tests another subsystem adds (conntrack -L is the conntrack tests' oracle). */
