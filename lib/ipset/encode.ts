@@ -372,7 +372,14 @@ export type RestoreStep =
    * line k (1-based) of `text` is line firstLine + k - 1 of the whole. `exist`: -exist is on when
    * the step starts (libipset sees a later -exist on its own line).
    */
-  | { kind: 'text'; text: string; firstLine: number; exist: boolean }
+  | {
+    kind: 'text'; text: string; firstLine: number; exist: boolean;
+    /**
+     * The step's last line is a test: when it passes, the restore ends there with success
+     * (`ipset restore` exits on libipset's "is in set" warning); the steps after it do not run.
+     */
+    endsOnPass?: boolean;
+  }
   /**
    * Consecutive add (or del) lines of one set, encoded as adtBatch does: the LINENO of each
    * entry is its 1-based index in the step, and lines[index - 1] its line in the text.
@@ -427,7 +434,7 @@ class Compiler implements RestoreSink {
     this.w = new NlWriter(Math.min(1 << 28, Math.max(1 << 16, src.length * 2)));
   }
 
-  text(line: number, start: number, end: number, exist: boolean): void {
+  text(line: number, start: number, end: number, exist: boolean, test = false): void {
     if (this.cur) this.closeAdt();
     if (this.tStart < 0) {
       this.tStart = start;
@@ -435,6 +442,7 @@ class Compiler implements RestoreSink {
       this.tExist = exist;
     }
     this.tEnd = end;
+    if (test) this.closeText(true);
   }
 
   adt(isAdd: boolean, name: string, spec: TypeSpec, _family: Family, line: number, exist: boolean): void {
@@ -491,8 +499,11 @@ class Compiler implements RestoreSink {
     return this.steps;
   }
 
-  private closeText(): void {
-    this.steps.push({ kind: 'text', text: this.src.slice(this.tStart, this.tEnd), firstLine: this.tLine, exist: this.tExist });
+  private closeText(endsOnPass = false): void {
+    this.steps.push({
+      kind: 'text', text: this.src.slice(this.tStart, this.tEnd), firstLine: this.tLine, exist: this.tExist,
+      ...(endsOnPass ? { endsOnPass } : {}),
+    });
     this.tStart = -1;
   }
 

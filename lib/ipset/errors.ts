@@ -11,6 +11,8 @@ type Ctor = new (message: string, opts: NlkitErrorOptions & { line?: number }) =
 const RULES: [RegExp, Ctor, string][] = [
   [/already exists|already added/, ExistsError, 'EEXIST'],
   [/Element cannot be deleted from the set: it's not added/, NotFoundError, 'ENOENT'],
+  // A test line of a restore text whose element is not in the set.
+  [/is NOT in set/, NotFoundError, 'ENOENT'],
   [/does not exist|No such file or directory/, NotFoundError, 'ENOENT'],
   [/in use/, InUseError, 'EBUSY'],
   [/Operation not permitted|Permission denied/, PermissionError, 'EPERM'],

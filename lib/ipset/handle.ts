@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import { Handle, type OpenOptions } from '../handle.js';
 import { ExistsError, InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError } from '../errors.js';
-import { binding, type IpsetExecResult, type RawWorker, type SendResult } from '../native.js';
+import { binding, type IpsetExecResult, type NativeFailure, type RawWorker, type SendResult } from '../native.js';
 import { kernelError } from './kernel-errors.js';
 import { checkArray, checkOptions, checkOpts, checkString, type ArgContext } from '../args.js';
 import { Cmd, IPSET_ERR_EXIST, simpleMessage, type Batch } from './wire.js';
@@ -200,7 +200,10 @@ export class IpsetHandle extends Handle {
    * Applies `ipset restore` text. The whole text is checked against the kernel's current sets
    * first, so a bad line anywhere applies nothing; if the kernel still refuses a line, the
    * renames and swaps before it are undone, the sets this text created are destroyed again and
-   * the existing sets it changed are put back as they were read before it ran.
+   * the existing sets it changed are put back as they were read before it ran. A `test` line
+   * works as in `ipset restore`: an element in the set ends the restore there with success (the
+   * lines after it do not run), one not in it refuses the text at that line (NotFoundError).
+   * @example await h.restore('add allowed 10.0.0.1\ntest allowed 10.0.0.1\n');
    */
   restore(text: string, o?: ExistOption): Promise<void> {
     return this.run('ipset.restore', async () => {
@@ -239,13 +242,24 @@ export class IpsetHandle extends Handle {
     try {
       for (const step of steps) {
         if (step.kind === 'text') {
-          await this.exec(op, step.text, step.exist).catch((e: unknown) => {
+          const r = await this.exec(op, step.text, step.exist).catch((e: unknown) => {
             const err = atLine(e, (l) => step.firstLine + l - 1) as { line?: number };
             const ran = err.line === undefined ? 0 : err.line - step.firstLine;
             moved.push(...movesIn(step.text.split('\n').slice(0, ran)));
             throw err;
           });
           moved.push(...movesIn(step.text.split('\n')));
+          if (step.endsOnPass) {
+            // libipset answers a test line with a notice (not in the set) or a warning (in it),
+            // and `ipset restore` exits there: 1 or 0. The test is the step's last line.
+            const miss = r.messages.find((m) => m.type === 'notice' && /is NOT in set/.test(m.text));
+            if (miss) {
+              const last = step.text.replace(/\n$/, '').split('\n').length;
+              const failure: NativeFailure = { nativeFailure: true, errno: 0, message: `Error in line ${last}: ${miss.text}` };
+              throw atLine(ipsetError(op, failure), (l) => step.firstLine + l - 1);
+            }
+            return;
+          }
           continue;
         }
         const r = await this.native(op, (w) => binding().ipsetSend(w, step.batch.bytes, step.batch.ends));

@@ -44,9 +44,11 @@ export interface RestoreSink {
   /**
    * A command libipset still runs (create, destroy, flush, rename, swap): text[start, end) is the
    * line with its newline. `exist`: -exist is on for this line (given to the run or on a line up
-   * to here; libipset keeps it for the rest of the text).
+   * to here; libipset keeps it for the rest of the text). `test`: the line is a test, which ends
+   * the restore when the element is in the set (`ipset restore` exits with success there) and
+   * fails it at this line when it is not.
    */
-  text(line: number, start: number, end: number, exist: boolean): void;
+  text(line: number, start: number, end: number, exist: boolean, test?: boolean): void;
   /**
    * An add (isAdd) or del line: grammar's elem, adtValues and lastSetRef hold what it parsed, over
    * grammar.args.src. `name` is the set's name as written, `spec`/`family` what the set is.
@@ -72,7 +74,7 @@ interface SetState {
 // Local names: module bindings can cost a getter call each under some loaders (tsx), in a
 // loop that runs once per line.
 const {
-  Fault, MAX_ARGS, MAX_LINE_BYTES, X_COMMENT, X_COUNTERS, X_SKBINFO, X_TIMEOUT, args, byteLength,
+  ADT_TEST, Fault, MAX_ARGS, MAX_LINE_BYTES, X_COMMENT, X_COUNTERS, X_SKBINFO, X_TIMEOUT, args, byteLength,
   checkAdtOptions, checkCreateOptions, checkElement, checkSetName, extensionAt, lastSetRef,
   splitArgs, typeSpec,
 } = grammar;
@@ -81,14 +83,14 @@ const {
 export const EXT_NAMES = ['timeout', 'counters', 'comment', 'skbinfo'];
 export const EXT_OPTIONS = ['timeout', 'packets/bytes', 'comment', 'skbmark/skbprio/skbqueue'];
 
-const C_CREATE = 1, C_ADD = 2, C_DEL = 3, C_DESTROY = 4, C_FLUSH = 5, C_RENAME = 6, C_SWAP = 7;
+const C_CREATE = 1, C_ADD = 2, C_DEL = 3, C_DESTROY = 4, C_FLUSH = 5, C_RENAME = 6, C_SWAP = 7, C_TEST = 8;
 
 /** libipset's commands and aliases, in its matching order; any prefix of a name matches. */
 const COMMANDS: [number, string, string[]][] = [
   [C_CREATE, 'create', ['create', 'new', '-N']],
   [C_ADD, 'add', ['add', '-A']],
   [C_DEL, 'del', ['del', '-D']],
-  [0, 'test', ['test', '-T']],
+  [C_TEST, 'test', ['test', '-T']],
   [C_DESTROY, 'destroy', ['destroy', 'x', '-X']],
   [0, 'list', ['list', '-L']],
   [0, 'save', ['save', '-S']],
@@ -281,7 +283,7 @@ export function checkRestore(text: string, known: ReadonlyMap<string, KnownSet>,
       const most = cmd === C_DESTROY || cmd === C_FLUSH ? 2 : cmd === C_RENAME || cmd === C_SWAP ? 3 : n;
       if (n > most) throw at(InvalidArgumentError, most, `unknown argument '${word(most)}'`);
 
-      if (cmd === C_ADD || cmd === C_DEL) {
+      if (cmd === C_ADD || cmd === C_DEL || cmd === C_TEST) {
         let st: SetState | undefined;
         const na = ts[1]!;
         const nb = te[1]!;
@@ -294,10 +296,11 @@ export function checkRestore(text: string, known: ReadonlyMap<string, KnownSet>,
           if (!st) throw at(NotFoundError, 1, `set '${name}' does not exist`);
           lastName = name;
           lastState = st;
-          touched.add(name);
+          // A test changes nothing: a set only tested need not be saved for a rollback.
+          if (cmd !== C_TEST) touched.add(name);
         }
         checkElement(st.spec, st.family, args.src, ts[2]!, te[2]!, st.rules);
-        const ext = checkAdtOptions(st.spec, cmd === C_ADD, args.src, ts, te, 3, n);
+        const ext = checkAdtOptions(st.spec, cmd === C_TEST ? ADT_TEST : cmd === C_ADD, args.src, ts, te, 3, n);
         const missing = ext & ~st.ext;
         if (missing) {
           const bit = missing & X_TIMEOUT ? 0 : missing & X_COUNTERS ? 1 : missing & X_COMMENT ? 2 : 3;
@@ -305,6 +308,13 @@ export function checkRestore(text: string, known: ReadonlyMap<string, KnownSet>,
         }
         if (st.spec.name === 'list:set') {
           const member = checkMember(cmd === C_ADD);
+          if (cmd === C_TEST) {
+            // Whether the member (before/after the other) is in the list is the kernel's answer.
+            lastState = undefined;
+            lastName = '';
+            sink?.text(lineNo, lineStart, Math.min(pos, len), exist, true);
+            continue;
+          }
           if (st.members && lastSetRef.ref >= 0 && !st.members.has(args.src.slice(lastSetRef.ref, lastSetRef.refEnd))) {
             throw error(InvalidArgumentError, lastSetRef.ref, lastSetRef.refEnd, `set '${args.src.slice(lastSetRef.ref, lastSetRef.refEnd)}' named by before/after is not in list '${lastName}'`);
           }
@@ -314,7 +324,13 @@ export function checkRestore(text: string, known: ReadonlyMap<string, KnownSet>,
             ref(member, cmd === C_ADD ? 1 : -1);
           }
         }
-        if (sink) sink.adt(cmd === C_ADD, lastName, st.spec, st.family, lineNo, exist);
+        // libipset runs a test line itself: its answer decides whether the restore goes on.
+        if (cmd === C_TEST) {
+          // The set was not marked touched: the next line looks it up again.
+          lastState = undefined;
+          lastName = '';
+          sink?.text(lineNo, lineStart, Math.min(pos, len), exist, true);
+        } else if (sink) sink.adt(cmd === C_ADD, lastName, st.spec, st.family, lineNo, exist);
         continue;
       }
       // Whatever is wrong with the rest of the line throws before anything runs.

@@ -116,3 +116,73 @@ describe('ipset compatibility: what `ipset restore` accepts, nlkit accepts and s
     });
   }
 });
+
+// `test` lines in a restore text (issue #11 item 14): libipset answers each with a warning (in the
+// set) or a notice (not in it) and `ipset restore` exits there, 0 or 1: a passing test ends the
+// restore with what ran before it, a failing one fails it at that line. nlkit then also puts back
+// what the text changed, where the tool leaves it: compared with the save from before.
+const TEST_PASS: { name: string; text: string }[] = [
+  { name: 'hash:ip: the restore ends at a passing test', text: `create s hash:ip ${INIT}\nadd s 1.2.3.4\ntest s 1.2.3.4\nadd s 9.9.9.9\n` },
+  { name: 'hash:net,port: -T alias, a net inside a stored one', text: `create n hash:net,port ${INIT}\nadd n 10.0.0.0/24,tcp:80\n-T n 10.0.0.0/24,tcp:80\ncreate later hash:ip\n` },
+  { name: 'list:set: test with before', text: `create a hash:ip ${INIT}\ncreate b hash:ip ${INIT}\ncreate l list:set\nadd l a\nadd l b\ntest l a before b\nflush l\n` },
+];
+
+describe('ipset compatibility: test lines in a restore text', { skip }, () => {
+  const made: Netns[] = [];
+  after(() => { for (const n of made) n.remove(); });
+  let ns: Netns[] | undefined;
+  const twins = () => (ns ??= (() => {
+    const n = [new Netns('ctest-tool'), new Netns('ctest-nlkit')];
+    made.push(...n);
+    return n;
+  })());
+
+  for (const c of TEST_PASS) {
+    it(c.name, async () => {
+      const [tool, mine] = twins();
+      for (const n of [tool!, mine!]) { n.run('ipset', ['flush']); n.run('ipset', ['destroy']); }
+      const r = tool!.try('ipset', ['restore'], c.text);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /is in set/);
+      const oracle = tool!.run('ipset', ['save']);
+      const h = open({ netns: mine!.path });
+      try {
+        await h.restore(c.text);
+        assert.equal(mine!.run('ipset', ['save']), oracle);
+      } finally {
+        await h.close();
+      }
+    });
+  }
+
+  it('a test line whose element is missing fails the restore at that line', async () => {
+    const [tool, mine] = twins();
+    const setup = `create s hash:ip ${INIT}\nadd s 1.2.3.4\n`;
+    const text = 'add s 7.7.7.7\ncreate t hash:ip\ntest s 5.6.7.8\nadd s 8.8.8.8\n';
+    for (const n of [tool!, mine!]) {
+      n.run('ipset', ['flush']);
+      n.run('ipset', ['destroy']);
+      n.run('ipset', ['restore'], setup);
+    }
+    const before = tool!.run('ipset', ['save']);
+    const r = tool!.try('ipset', ['restore'], text);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /5\.6\.7\.8 is NOT in set s/);
+    // The tool stops there: what ran before stays, what follows never runs.
+    assert.match(tool!.run('ipset', ['save']), /^add s 7\.7\.7\.7$/m);
+    assert.doesNotMatch(tool!.run('ipset', ['save']), /8\.8\.8\.8/);
+    const h = open({ netns: mine!.path });
+    try {
+      await assert.rejects(h.restore(text), (e: Error & { line?: number; code?: string }) => {
+        assert.equal(e.line, 3);
+        assert.equal(e.code, 'ENOENT');
+        assert.match(e.message, /line 3: 5\.6\.7\.8 is NOT in set s/);
+        return true;
+      });
+      // nlkit puts back what the refused text changed and destroys what it created.
+      assert.equal(mine!.run('ipset', ['save']), before);
+    } finally {
+      await h.close();
+    }
+  });
+});

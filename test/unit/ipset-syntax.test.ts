@@ -301,6 +301,19 @@ describe('validateRestore', () => {
     throwsAt(() => validateRestore('create v4 hash:net\n', sets, { exist: true }), ExistsError, { message: /hash:ip/ });
     throwsAt(() => validateRestore('create tm hash:ip\n', sets, { exist: true }), ExistsError);
   });
+  it('takes test lines as `ipset restore` does (checked like add/del, refused where the tool refuses)', () => {
+    const sets = new Map([['v4', known('hash:ip')], ['tm', known('hash:ip', { timeout: true })]]);
+    // What ipset v7.17's restore ran or refused, in a throwaway namespace.
+    validateRestore('test v4 10.0.0.1\n-T v4 10.0.0.2\ncreate n hash:net,port\ntest n 10.0.0.0/24,tcp:80\n', sets);
+    throwsAt(() => validateRestore('test v4\n', sets), InvalidArgumentError, { line: 1 });
+    throwsAt(() => validateRestore('add v4 10.0.0.9\ntest nope 1.2.3.4\n', sets), NotFoundError, { line: 2, column: 6, argument: 'nope' });
+    throwsAt(() => validateRestore('test tm 1.2.3.4 timeout 5\n', sets), InvalidArgumentError, { column: 17, argument: 'timeout' });
+    throwsAt(() => validateRestore('test v4 1.2.3.4,x\n', sets), InvalidArgumentError, { line: 1 });
+    throwsAt(() => validateRestore('test v4 10.1.300.1\n', sets), InvalidArgumentError, { column: 9 });
+    // A set only tested is not changed by the text; one added to after a test is.
+    assert.deepEqual(validateRestore('test v4 10.0.0.1\n', sets).touched, []);
+    assert.deepEqual(validateRestore('test v4 10.0.0.1\nadd v4 10.0.0.1\n', sets).touched, ['v4']);
+  });
   it('follows creates, renames, swaps and destroys within the text', () => {
     const sets = new Map([['a', known('hash:ip')], ['t', known('hash:ip', { timeout: true })]]);
     validateRestore('rename a b\nadd b 10.0.0.1\n', sets);
