@@ -4,6 +4,7 @@
 // host kernel without it those tests say so, and the address tests use an ifb link instead.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { release } from 'node:os';
 import { link } from '../../lib/index.js';
 import type { Address, Link } from '../../lib/link/types.js';
@@ -174,6 +175,9 @@ describe('link: ip writes, nlkit reads', () => {
         'addr add 10.5.5.5/32 dev lo',
       );
       ipBatch(ns, lines);
+      // 2001:db8::5 is tentative until duplicate address detection ends (about a second, more
+      // under emulation): wait it out, or ip and nlkit may read the flags on either side of it.
+      for (let i = 0; i < 100 && ns.run('ip', ['-6', 'addr', 'show', 'tentative']).trim(); i++) await sleep(100);
       const h = link.open({ netns: ns.path });
       try {
         assert.deepEqual(await h.list(), linksOfIp(ns));
