@@ -8,6 +8,7 @@
 // numbers after getprotobynumber()'s protocol name, ICMP types by libipset's names, MACs in
 // upper case and marks as 0x%08x. The kernel tests check this against `ipset save`.
 import { InvalidArgumentError, NlkitError } from '../errors.js';
+import type { SyncResult } from '../core/sync.js';
 import { badArgument, checkArray, checkOptions } from '../args.js';
 import { formatIPv6 } from '../ipvs/addr.js';
 import * as grammar from './grammar.js';
@@ -26,7 +27,8 @@ export interface IpsetSyncOptions {
   create?: { type: SetType; options?: CreateOptions };
 }
 
-export interface IpsetSyncResult {
+/** What ipset.sync() changed, in members: the shape every sync() returns, and `created`. */
+export interface IpsetSyncResult extends SyncResult {
   /** Members the set lacked. */
   added: number;
   /** Members the list lacks. */
