@@ -200,7 +200,7 @@ export class IptablesHandle extends Handle {
    *   await h.withLock(async () => {
    *     const text = await h.save({ table: 'filter' });
    *     await h.restore(edit(text));
-   *   }, { wait: 5 });
+   *   }, { waitTimeout: 5_000 });
    */
   async withLock<T>(fn: () => Promise<T> | T, opts: LockOptions = {}): Promise<T> {
     const op = `${this.prefix}.withLock`;
