@@ -14,7 +14,7 @@ import { Rules } from './rules.js';
 import { Sysctls } from './sysctl.js';
 import {
   RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_SITE, RT_SCOPE_UNIVERSE, Rtm, RtWriter,
-  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, addrMessage, delLink, dumpAddrs, dumpLinks, eachMessage,
+  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, addrMessage, collect, delLink, dumpAddrs, dumpLinks, eachMessage,
   getLink, ipText, newLink, parseAddr, parseLink, setLink, type AddrRecord, type Batch,
 } from './wire.js';
 import type {
@@ -135,11 +135,7 @@ export class LinkHandle extends Handle {
       const w = new RtWriter(64);
       dumpLinks(w);
       const r = await this.dump(op, w.batch());
-      const links: Link[] = [];
-      eachMessage(r.data, 0, r.sections[0]!, (type, at, len) => {
-        if (type === Rtm.NewLink) links.push(parseLink(r.data, at, len));
-      });
-      return links.sort((a, b) => a.index - b.index);
+      return collect(r.data, 0, r.sections[0]!, Rtm.NewLink, parseLink).sort((a, b) => a.index - b.index);
     });
   }
 
@@ -346,13 +342,7 @@ export class LinkHandle extends Handle {
     const w = new RtWriter(64);
     dumpAddrs(w);
     const r = await this.dump(op, w.batch(), name, name);
-    const out: AddrRecord[] = [];
-    eachMessage(r.data, 0, r.sections[0]!, (type, at, len) => {
-      if (type !== Rtm.NewAddr) return;
-      const a = parseAddr(r.data, at, len);
-      if (a) out.push(a);
-    });
-    return out;
+    return collect(r.data, 0, r.sections[0]!, Rtm.NewAddr, parseAddr);
   }
 
   /**
