@@ -742,6 +742,7 @@ const LATER_ADDRESS: AddrRules = { noZeroCidr: true, nonZero: false };
 const LATER_ADDRESS_ZERO_CIDR: AddrRules = { noZeroCidr: false, nonZero: false };
 
 function checkPart(st: ParseState, s: TypeSpec, part: number, first: boolean, family: Family, src: string, a: number, b: number, rules: ElementRules): void {
+  const { elem, addr } = st;
   switch (part) {
     case P_IP:
     case P_IP_PLAIN:
@@ -752,21 +753,21 @@ function checkPart(st: ParseState, s: TypeSpec, part: number, first: boolean, fa
           (st.range.from < rules.from || st.range.to > rules.to)) {
         fail(a, b, `element ${q(src, a, b)} is outside the range of the set`);
       }
-      if (st.elem.addrs++ === 0) {
-        st.elem.v6 = st.addr.v6;
-        st.elem.ip = st.addr.ip;
-        st.elem.ipTo = st.addr.to;
-        st.elem.cidr = st.addr.cidr;
-        if (st.addr.v6) st.elem.ip6.set(st.v6);
-        st.elem.ipPos = a;
-        st.elem.ipEnd = b;
+      if (elem.addrs++ === 0) {
+        elem.v6 = addr.v6;
+        elem.ip = addr.ip;
+        elem.ipTo = addr.to;
+        elem.cidr = addr.cidr;
+        if (addr.v6) elem.ip6.set(st.v6);
+        elem.ipPos = a;
+        elem.ipEnd = b;
       } else {
-        st.elem.ip2 = st.addr.ip;
-        st.elem.ip2To = st.addr.to;
-        st.elem.cidr2 = st.addr.cidr;
-        if (st.addr.v6) st.elem.ip26.set(st.v6);
-        st.elem.ip2Pos = a;
-        st.elem.ip2End = b;
+        elem.ip2 = addr.ip;
+        elem.ip2To = addr.to;
+        elem.cidr2 = addr.cidr;
+        if (addr.v6) elem.ip26.set(st.v6);
+        elem.ip2Pos = a;
+        elem.ip2End = b;
       }
       return;
     }
@@ -782,26 +783,26 @@ function checkPart(st: ParseState, s: TypeSpec, part: number, first: boolean, fa
           if (lo < rules.from || hi > rules.to) fail(a, b, `port ${q(src, a, b)} is outside the range of the set`);
         }
       }
-      st.elem.proto = st.ports.proto;
-      st.elem.port = st.ports.from;
-      st.elem.portTo = st.ports.range ? st.ports.to : -1;
-      st.elem.unresolved = st.ports.from < 0 || (st.ports.range && st.ports.to < 0);
-      st.elem.portPos = a;
-      st.elem.portEnd = b;
+      elem.proto = st.ports.proto;
+      elem.port = st.ports.from;
+      elem.portTo = st.ports.range ? st.ports.to : -1;
+      elem.unresolved = st.ports.from < 0 || (st.ports.range && st.ports.to < 0);
+      elem.portPos = a;
+      elem.portEnd = b;
       return;
     case P_MAC:
       checkMac(st, src, a, b);
-      st.elem.mac = true;
+      elem.mac = true;
       return;
     case P_MARK:
-      st.elem.mark = checkNumber(src, a, b, 0, 0xffffffff, 'mark');
+      elem.mark = checkNumber(src, a, b, 0, 0xffffffff, 'mark');
       return;
     case P_IFACE: {
       checkIface(src, a, b);
       const physdev = b - a >= 8 && src.startsWith('physdev:', a);
-      st.elem.physdev = physdev;
-      st.elem.iface = physdev ? a + 8 : a;
-      st.elem.ifaceEnd = b;
+      elem.physdev = physdev;
+      elem.iface = physdev ? a + 8 : a;
+      elem.ifaceEnd = b;
       return;
     }
     case P_SET:
