@@ -166,7 +166,7 @@ export class IpsetHandle extends Handle {
 
   #delete(op: string, name: string, entries: Entry | Entry[], opts: ExistOption): Promise<void> {
     return this.run(op, async () => {
-      await this.adt('del', name, entries, checkOpts(ctx(op), 'options', opts, { exist: 'boolean' }).exist ?? false);
+      await this.adt('del', name, entries, checkOpts(ctx(op), 'options', opts, { exist: 'boolean' }).exist ?? false, op);
     });
   }
 
@@ -382,8 +382,7 @@ export class IpsetHandle extends Handle {
     });
   }
 
-  private async adt(which: 'add' | 'del', name: string, entries: Entry | Entry[], exist: boolean): Promise<void> {
-    const op = `ipset.${which}`;
+  private async adt(which: 'add' | 'del', name: string, entries: Entry | Entry[], exist: boolean, op = `ipset.${which}`): Promise<void> {
     const list = Array.isArray(entries) ? entries : [entries];
     if (list.length === 0) return;
     const { known, sets } = await this.target(op, name);
