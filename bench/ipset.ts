@@ -73,7 +73,7 @@ async function small(quick: boolean, rows: Row[]) {
     for (let r = 0; r < (quick ? 20 : 200); r++) {
       const adds = Array.from({ length: 50 }, (_, i) => ip4(100_000 + r * 50 + i));
       const dels = Array.from({ length: 50 }, (_, i) => ip4(r * 50 + i));
-      changes.push(await timed(async () => { await h.add('a', adds); await h.del('a', dels); }));
+      changes.push(await timed(async () => { await h.add('a', adds); await h.delete('a', dels); }));
       await h.swap('a', 'b');
       await h.swap('a', 'b');
     }

@@ -38,10 +38,10 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
       const a = fresh(kind);
       const h = link.open({ netns: a.path });
       try {
-        await h.listAddresses(DEV);  // start the handle's thread and socket outside the timing
-        m.add.push(await timed(() => h.addAddresses(DEV, addrs)));
+        await h.addresses.list(DEV);  // start the handle's thread and socket outside the timing
+        m.add.push(await timed(() => h.addresses.add(DEV, addrs)));
         if (count(a) !== n) throw new Error('nlkit did not add every address');
-        m.del.push(await timed(() => h.delAddresses(DEV, addrs)));
+        m.del.push(await timed(() => h.addresses.delete(DEV, addrs)));
       } finally {
         await h.close();
         a.remove();

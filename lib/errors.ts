@@ -2,6 +2,7 @@
 // `code`/`errno`, the operation (`op`), the subsystem, the kernel's or library's own message,
 // and the stack of the caller's call site (captured before the work was queued).
 import { constants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
 
 export type Subsystem = 'ipset' | 'ipvs' | 'iptables' | 'nft' | 'conntrack' | 'link' | 'netns' | 'nlkit';
 
@@ -45,6 +46,13 @@ export function errnoName(errno: number | undefined): string | undefined {
  * @example `refused (${errnoText(e)})`
  */
 export const errnoText = (errno: number): string => errnoName(errno) ?? `errno ${errno}`;
+
+/**
+ * The errno's name and the system's words for it, for messages that stand alone.
+ * @example errnoDescription(1) // 'EPERM (Operation not permitted)'
+ */
+export const errnoDescription = (errno: number): string =>
+  `${errnoText(errno)} (${getSystemErrorMap().get(-errno)?.[1] ?? 'unknown error'})`;
 
 const codeOf = errnoName;
 

@@ -5,7 +5,7 @@
 //   await transaction((tx) => {
 //     tx.ipset.create('allowed', 'hash:ip').add('allowed', ['10.0.0.1', '10.0.0.2']);
 //     tx.iptables.restore('*filter\n-A INPUT -m set --match-set allowed src -j ACCEPT\nCOMMIT\n', { noflush: true });
-//   }, { netns: 'blue', wait: 5 });
+//   }, { netns: 'blue', waitTimeout: 5_000 });
 //
 // A validation error (bad entry, bad rule, unknown set) is thrown as it is (an NlkitError
 // subclass with `index`, the position of the call in the queue) and nothing was changed.
@@ -40,7 +40,7 @@ function checkTransaction(fn: unknown, opts: TransactionOptions | undefined): vo
   const ctx = { op: 'transaction', subsystem: 'nlkit' as const };
   checkFunction(ctx, 'fn', fn as Function);
   const o = checkOpts(ctx, 'options', opts, {
-    netns: 'string', wait: 'number|true', waitInterval: 'number', iptables: 'object', dryRun: 'boolean',
+    netns: 'string', wait: 'number|true', waitTimeout: 'number', waitInterval: 'number', iptables: 'object', dryRun: 'boolean',
   });
   if (o.family !== undefined && o.family !== 4 && o.family !== 6 && o.family !== 'both') throw badArgument(ctx, 'options.family', o.family, "4, 6 or 'both'");
   if (o.netns !== undefined) checkNetnsRef(o.netns, 'transaction');
@@ -113,7 +113,10 @@ async function run(fn: (tx: Tx) => void | Promise<void>, opts: TransactionOption
     const exclusive = () => oneAtATime(opts.netns, body);
     if (plan.some((o) => o.subsystem === 'iptables')) {
       const first = plan.find((o) => o.subsystem === 'iptables')!;
-      const lock = { ...(opts.wait !== undefined ? { wait: opts.wait } : {}), ...(opts.waitInterval !== undefined ? { waitInterval: opts.waitInterval } : {}) };
+      const lock = {
+        ...(opts.wait !== undefined ? { wait: opts.wait } : {}), ...(opts.waitTimeout !== undefined ? { waitTimeout: opts.waitTimeout } : {}),
+        ...(opts.waitInterval !== undefined ? { waitInterval: opts.waitInterval } : {}),
+      };
       // Re-entrant: inside a withLock() of the caller's async context it is not taken again.
       applied = await handles.iptables(first.subsystem === 'iptables' ? first.family : 4).withLock(exclusive, lock);
     } else {

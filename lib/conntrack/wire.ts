@@ -7,7 +7,7 @@ import {
   NFGENMSG_LEN, NFNL_SUBSYS_CTNETLINK, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST,
   nfnlType, writeNfgenmsg, writeNlmsghdr,
 } from '../netlink/headers.js';
-import { forEachAttr, forEachMessage } from '../netlink/reader.js';
+import { forEachAttr, nfMessages, type NfMessage } from '../netlink/reader.js';
 import { formatIPv4, formatIPv6 } from '../link/addr.js';
 import type { Counter, CpuStats, EventType, Family, Flow, Protocol, State, Status, Tuple } from './types.js';
 
@@ -360,24 +360,11 @@ export function statsRequest(perCpu: boolean): Buffer {
 // ---------------------------------------------------------------------------------------------
 // Replies
 
-/** One netlink message inside a buffer: its header fields and where its payload (after nlmsghdr) lies. */
-export interface Message {
-  type: number;
-  flags: number;
-  seq: number;
-  /** Offset of the payload (the nfgenmsg for ctnetlink messages). */
-  at: number;
-  end: number;
-}
+/** One netlink message inside a buffer: its header fields and where its payload (the nfgenmsg) lies. */
+export type Message = NfMessage;
 
 /** The messages in a buffer of concatenated netlink messages (a dump's replies, an event batch). */
-export function messages(buf: Buffer): Message[] {
-  const out: Message[] = [];
-  forEachMessage(buf, 0, buf.length, (type, at, len, flags) => {
-    out.push({ type, flags, seq: buf.readUInt32LE(at + 8), at: at + NLMSG_HDRLEN, end: at + len });
-  });
-  return out;
-}
+export const messages = (buf: Buffer): Message[] => nfMessages(buf);
 
 /** The message kind of a ctnetlink message type, or -1 for another subsystem's. */
 export const ctMsg = (type: number): number => (type >> 8 === NFNL_SUBSYS_CTNETLINK ? type & 0xff : -1);

@@ -25,10 +25,11 @@ import {
 
 // Local names: module bindings can cost a getter call each under some loaders (tsx).
 const {
-  ADT_ADD, ADT_DEL, ADT_TEST, Fault, MAC, MAX_ARGS, P_BMPORT, P_IFACE, P_MAC, P_MARK, P_PORT, X_BYTES, X_COMMENT,
+  ADT_ADD, ADT_DEL, ADT_TEST, Fault, P_BMPORT, P_IFACE, P_MAC, P_MARK, P_PORT, X_BYTES, X_COMMENT,
   X_NOMATCH, X_PACKETS, X_SKBMARK, X_SKBPRIO, X_SKBQUEUE, X_TIMEOUT, X_WILDCARD, X_COUNTERS, X_SKBINFO,
-  adtValues, args, checkAdtOptions, checkElement, elem, extensionAt, lastSetRef, parseIPv4, splitArgs, typeSpec,
+  checkAdtOptions, checkElement, parseIPv4, splitArgs, typeSpec,
 } = grammar;
+type ParseState = grammar.ParseState;
 
 
 // Attribute numbers as plain numbers, read once (an imported const enum costs a getter per use
@@ -113,11 +114,12 @@ function shapeOf(spec: TypeSpec): Shape {
 // The attributes
 
 /**
- * Writes the data attributes of the element and options grammar last parsed (elem, adtValues,
- * lastSetRef over src), in addattr_adt()'s order.
+ * Writes the data attributes of the element and options `ps` holds from the last parse (elem,
+ * adt, setRef over src), in addattr_adt()'s order.
  */
-function writeData(w: NlWriter, sh: Shape, src: string): void {
-  const given = adtValues.given;
+function writeData(ps: ParseState, w: NlWriter, sh: Shape, src: string): void {
+  const { elem, adt, setRef } = ps;
+  const given = adt.given;
   const v6 = elem.v6;
   if (elem.addrs > 0) {
     if (v6) w.ipv6(A_IP, elem.ip6);
@@ -133,35 +135,36 @@ function writeData(w: NlWriter, sh: Shape, src: string): void {
     // The common case: no options, no flags.
     if (sh.port && elem.proto >= 0) putU8(w, A_PROTO, elem.proto);
     if (sh.mark) putBe32(w, A_MARK, elem.mark);
-    if (sh.mac && elem.mac) w.bytes(A_ETHER, MAC);
-    if (elem.addrs > 1) writeIp2(w, v6);
+    if (sh.mac && elem.mac) w.bytes(A_ETHER, ps.mac);
+    if (elem.addrs > 1) writeIp2(ps, w, v6);
     return;
   }
-  if (given & X_TIMEOUT) putBe32(w, A_TIMEOUT, adtValues.timeout);
+  if (given & X_TIMEOUT) putBe32(w, A_TIMEOUT, adt.timeout);
   if (sh.port && elem.proto >= 0) putU8(w, A_PROTO, elem.proto);
   let flags = 0;
-  if (sh.list && lastSetRef.ref >= 0 && lastSetRef.before) flags |= F_BEFORE;
+  if (sh.list && setRef.ref >= 0 && setRef.before) flags |= F_BEFORE;
   if (sh.iface && elem.physdev) flags |= F_PHYSDEV;
   if (given & X_NOMATCH) flags |= F_NOMATCH;
   if (given & X_WILDCARD) flags |= FLAG_IFACE_WILDCARD;
   if (flags !== 0) putBe32(w, A_CADT_FLAGS, flags);
   if (sh.mark) putBe32(w, A_MARK, elem.mark);
-  if (sh.mac && elem.mac) w.bytes(A_ETHER, MAC);
+  if (sh.mac && elem.mac) w.bytes(A_ETHER, ps.mac);
   if (sh.list) {
-    w.str(A_NAME, src.slice(lastSetRef.name, lastSetRef.nameEnd));
-    if (lastSetRef.ref >= 0) w.str(A_NAMEREF, src.slice(lastSetRef.ref, lastSetRef.refEnd));
+    w.str(A_NAME, src.slice(setRef.name, setRef.nameEnd));
+    if (setRef.ref >= 0) w.str(A_NAMEREF, src.slice(setRef.ref, setRef.refEnd));
   }
-  if (elem.addrs > 1) writeIp2(w, v6);
+  if (elem.addrs > 1) writeIp2(ps, w, v6);
   if (sh.iface) w.str(A_IFACE, src.slice(elem.iface, elem.ifaceEnd));
-  if (given & X_BYTES) w.be64(A_BYTES, adtValues.bytes);
-  if (given & X_PACKETS) w.be64(A_PACKETS, adtValues.packets);
-  if (given & X_COMMENT) w.str(A_COMMENT, src.slice(adtValues.comment, adtValues.commentEnd));
-  if (given & X_SKBMARK) w.be64(A_SKBMARK, (BigInt(adtValues.skbmark) << 32n) | BigInt(adtValues.skbmask));
-  if (given & X_SKBPRIO) putBe32(w, A_SKBPRIO, adtValues.skbprio);
-  if (given & X_SKBQUEUE) putBe16(w, A_SKBQUEUE, adtValues.skbqueue);
+  if (given & X_BYTES) w.be64(A_BYTES, adt.bytes);
+  if (given & X_PACKETS) w.be64(A_PACKETS, adt.packets);
+  if (given & X_COMMENT) w.str(A_COMMENT, src.slice(adt.comment, adt.commentEnd));
+  if (given & X_SKBMARK) w.be64(A_SKBMARK, (BigInt(adt.skbmark) << 32n) | BigInt(adt.skbmask));
+  if (given & X_SKBPRIO) putBe32(w, A_SKBPRIO, adt.skbprio);
+  if (given & X_SKBQUEUE) putBe16(w, A_SKBQUEUE, adt.skbqueue);
 }
 
-function writeIp2(w: NlWriter, v6: boolean): void {
+function writeIp2(ps: ParseState, w: NlWriter, v6: boolean): void {
+  const elem = ps.elem;
   if (v6) w.ipv6(A_IP2, elem.ip26);
   else putIpv4(w, A_IP2, elem.ip2);
   if (elem.cidr2 >= 0) putU8(w, A_CIDR2, elem.cidr2);
@@ -171,7 +174,8 @@ function writeIp2(w: NlWriter, v6: boolean): void {
 /**
  * What grammar accepts but cannot be encoded, and what libipset refuses in test: throws a Fault.
  */
-function checkEncodable(sh: Shape, src: string, test: boolean): void {
+function checkEncodable(ps: ParseState, sh: Shape, src: string, test: boolean): void {
+  const elem = ps.elem;
   if (sh.port && elem.unresolved) {
     grammar.fail(elem.portPos, elem.portEnd, `port '${src.slice(elem.portPos, elem.portEnd)}' names a service that cannot be looked up (/etc/services is not readable)`);
   }
@@ -194,32 +198,33 @@ function checkEncodable(sh: Shape, src: string, test: boolean): void {
 // ---------------------------------------------------------------------------------------------
 // One entry
 
-const ts = new Int32Array(MAX_ARGS);
-const te = new Int32Array(MAX_ARGS);
-const tc = new Int32Array(MAX_ARGS);
+/**
+ * One encoding's parse state, and the last KnownSet it saw with what that set takes: a million
+ * entries of one set look it up once. Made per call (adtEntries, testMessage), never shared.
+ */
+export class EncodeState extends grammar.ParseState {
+  cached: KnownSet | undefined;
+  cType = '';
+  cFamily: Family = 'inet';
+  cExt = 0;
+  cShape: Shape | undefined;
+  cRules: ElementRules = { noZeroCidr: true, nonZero: false };
+}
 
-/** The last KnownSet seen, and what it takes: a million entries of one set look it up once. */
-let cached: KnownSet | undefined;
-let cType = '';
-let cFamily: Family = 'inet';
-let cExt = 0;
-let cShape: Shape | undefined;
-let cRules: ElementRules = { noZeroCidr: true, nonZero: false };
-
-function prepare(known: KnownSet, op: string | undefined): Shape {
-  if (known === cached && cShape && known.type === cType && known.family === cFamily &&
-      cExt === extBits(known)) return cShape;
+function prepare(es: EncodeState, known: KnownSet, op: string | undefined): Shape {
+  if (known === es.cached && es.cShape && known.type === es.cType && known.family === es.cFamily &&
+      es.cExt === extBits(known)) return es.cShape;
   const spec = typeSpec(known.type);
   if (!spec) {
     throw new InvalidArgumentError(`${op ? `${op}: ` : ''}set has unknown type '${known.type}'`, { op: op ?? '', subsystem: 'ipset', argument: String(known.type) });
   }
-  cached = known;
-  cType = known.type;
-  cFamily = known.family;
-  cExt = extBits(known);
-  cShape = shapeOf(spec);
-  cRules = { noZeroCidr: spec.noZeroCidr, nonZero: spec.nonZero };
-  return cShape;
+  es.cached = known;
+  es.cType = known.type;
+  es.cFamily = known.family;
+  es.cExt = extBits(known);
+  es.cShape = shapeOf(spec);
+  es.cRules = { noZeroCidr: spec.noZeroCidr, nonZero: spec.nonZero };
+  return es.cShape;
 }
 
 function extBits(k: KnownSet): number {
@@ -227,7 +232,8 @@ function extBits(k: KnownSet): number {
 }
 
 /** An error at [a,b) of args.src (or of src, the entry as given), with its 1-based column in src. */
-function entryError(Cls: typeof InvalidArgumentError | typeof NotFoundError, src: string, a: number, b: number, msg: string, op: string | undefined): NlkitError {
+function entryError(ps: ParseState, Cls: typeof InvalidArgumentError | typeof NotFoundError, src: string, a: number, b: number, msg: string, op: string | undefined): NlkitError {
+  const { args, ts, tc } = ps;
   let column = a + 1;
   if (args.src !== src) {
     let k = 0;
@@ -248,23 +254,24 @@ function entryError(Cls: typeof InvalidArgumentError | typeof NotFoundError, src
  */
 const NO_OPTIONS: EncodeOptions = {};
 
-export function encodeEntry(w: NlWriter, known: KnownSet, entry: Entry, opts: EncodeOptions = NO_OPTIONS): void {
+export function encodeEntry(w: NlWriter, known: KnownSet, entry: Entry, opts: EncodeOptions = NO_OPTIONS, es = new EncodeState()): void {
   const op = opts.op;
-  const sh = prepare(known, op);
+  const sh = prepare(es, known, op);
   const spec = sh.spec;
-  if (sh.bareIpv4 && typeof entry === 'string' && cFamily === 'inet') {
+  if (sh.bareIpv4 && typeof entry === 'string' && es.cFamily === 'inet') {
     // Most entries are a plain address: what checkAddress checks of one (and nothing else
     // applies: no options, and a set known before has no bounds to check), then the address.
     const ip = parseIPv4(entry, 0, entry.length);
-    if (ip > 0 || (ip === 0 && !cRules.nonZero)) {
+    if (ip > 0 || (ip === 0 && !es.cRules.nonZero)) {
       putIpv4(w, A_IP, ip);
       return;
     }
   }
   const src = typeof entry === 'string' ? entry : objectText(spec.name, entry, op);
   const mode = opts.cmd === undefined || opts.cmd === 'add' ? ADT_ADD : opts.cmd === 'del' ? ADT_DEL : ADT_TEST;
+  const { args, ts, te, tc } = es;
   try {
-    splitArgs(src, 0, src.length, ts, te, tc);
+    splitArgs(es, src, 0, src.length, ts, te, tc);
     const n = args.n;
     if (n === 0) grammar.fail(0, src.length, 'empty entry');
     // A line break would end the command in a restore text: refused as formatEntry does.
@@ -272,40 +279,41 @@ export function encodeEntry(w: NlWriter, known: KnownSet, entry: Entry, opts: En
       grammar.fail(0, src.length, 'an entry may not contain line breaks');
     }
     const s = args.src;
-    checkElement(spec, cFamily, s, ts[0]!, te[0]!, cRules);
-    const ext = checkAdtOptions(spec, mode, s, ts, te, 1, n);
-    const missing = ext & ~cExt;
+    checkElement(es, spec, es.cFamily, s, ts[0]!, te[0]!, es.cRules);
+    const ext = checkAdtOptions(es, spec, mode, s, ts, te, 1, n);
+    const missing = ext & ~es.cExt;
     if (missing) {
       const bit = missing & X_TIMEOUT ? 0 : missing & X_COUNTERS ? 1 : missing & X_COMMENT ? 2 : 3;
-      const i = extensionAt[bit]!;
+      const i = es.extensionAt[bit]!;
       grammar.fail(ts[i]!, te[i]!, `${EXT_OPTIONS[bit]} cannot be used: ${opts.name === undefined ? 'the set' : `set '${opts.name}'`} was created without ${EXT_NAMES[bit]} support`);
     }
-    checkEncodable(sh, s, mode === ADT_TEST);
+    checkEncodable(es, sh, s, mode === ADT_TEST);
   } catch (f) {
-    if (f instanceof Fault) throw entryError(InvalidArgumentError, src, f.pos, f.end, f.msg, op);
+    if (f instanceof Fault) throw entryError(es, InvalidArgumentError, src, f.pos, f.end, f.msg, op);
     throw f;
   }
-  if (sh.list && opts.sets) checkMembers(opts, mode, src);
-  writeData(w, sh, args.src);
+  if (sh.list && opts.sets) checkMembers(es, opts, mode, src);
+  writeData(es, w, sh, args.src);
 }
 
 /** validateRestore's checks of a list:set member and its before/after reference. */
-function checkMembers(opts: EncodeOptions, mode: number, src: string): void {
+function checkMembers(ps: ParseState, opts: EncodeOptions, mode: number, src: string): void {
   const sets = opts.sets!;
-  const s = args.src;
+  const s = ps.args.src;
+  const lastSetRef = ps.setRef;
   const member = s.slice(lastSetRef.name, lastSetRef.nameEnd);
   const m = sets.get(member);
   const list = opts.name === undefined ? 'the list' : `'${opts.name}'`;
   if (!m) {
     const how = mode === ADT_ADD ? 'added to' : mode === ADT_DEL ? 'deleted from' : 'tested in';
-    throw entryError(NotFoundError, src, lastSetRef.name, lastSetRef.nameEnd, `set '${member}' to be ${how} ${list} does not exist`, opts.op);
+    throw entryError(ps, NotFoundError, src, lastSetRef.name, lastSetRef.nameEnd, `set '${member}' to be ${how} ${list} does not exist`, opts.op);
   }
   if (m.type === 'list:set') {
-    throw entryError(InvalidArgumentError, src, lastSetRef.name, lastSetRef.nameEnd, `'${member}' is a list:set: a list:set cannot hold list:set sets`, opts.op);
+    throw entryError(ps, InvalidArgumentError, src, lastSetRef.name, lastSetRef.nameEnd, `'${member}' is a list:set: a list:set cannot hold list:set sets`, opts.op);
   }
   if (lastSetRef.ref >= 0) {
     const ref = s.slice(lastSetRef.ref, lastSetRef.refEnd);
-    if (!sets.has(ref)) throw entryError(NotFoundError, src, lastSetRef.ref, lastSetRef.refEnd, `set '${ref}' named by before/after does not exist`, opts.op);
+    if (!sets.has(ref)) throw entryError(ps, NotFoundError, src, lastSetRef.ref, lastSetRef.refEnd, `set '${ref}' named by before/after does not exist`, opts.op);
   }
 }
 
@@ -328,9 +336,10 @@ function objectText(type: SetType, entry: Entry, op: string | undefined): string
 export function adtEntries(cmd: Cmd.Add | Cmd.Del, name: string, known: KnownSet, entries: readonly Entry[],
   opts: { exist?: boolean; op?: string; sets?: ReadonlyMap<string, KnownSet>; saved?: boolean } = {}): Batch {
   const eo: EncodeOptions = { cmd: cmd === Cmd.Add ? 'add' : 'del', name, ...(opts.sets ? { sets: opts.sets } : {}), ...(opts.saved ? { saved: true } : {}) };
+  const es = new EncodeState();
   return adtBatch(cmd, name, opts.exist === true, entries.length, (w, i) => {
     try {
-      encodeEntry(w, known, entries[i]!, eo);
+      encodeEntry(w, known, entries[i]!, eo, es);
     } catch (e) {
       throw entryContext(e, i, opts.op);
     }
@@ -445,9 +454,9 @@ class Compiler implements RestoreSink {
     if (test) this.closeText(true);
   }
 
-  adt(isAdd: boolean, name: string, spec: TypeSpec, _family: Family, line: number, exist: boolean): void {
+  adt(ps: ParseState, isAdd: boolean, name: string, spec: TypeSpec, _family: Family, line: number, exist: boolean): void {
     const sh = shapeOf(spec);
-    checkEncodable(sh, args.src, false);
+    checkEncodable(ps, sh, ps.args.src, false);
     if (this.tStart >= 0) this.closeText();
     let cur = this.cur;
     if (!cur || cur.isAdd !== isAdd || cur.step.set !== name || cur.step.exist !== exist || cur.shape !== sh) {
@@ -465,7 +474,7 @@ class Compiler implements RestoreSink {
       w.buf[start + 2] = A_DATA;
       w.buf[start + 3] = NESTED >> 8;
       w.pos = start + 4;
-      writeData(w, sh, args.src);
+      writeData(ps, w, sh, ps.args.src);
       if (w.pos + 8 > w.buf.length) w.ensure(8);
       const b = w.buf;
       const p = w.pos;

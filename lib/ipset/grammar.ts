@@ -8,8 +8,9 @@
 //
 // The checkers work on (src, a, b) slices of one string, so that a million-line restore text is
 // checked without cutting it into substrings; they throw a Fault carrying the slice at fault.
-// What an element and its options parse to is left in module records (elem, MAC, lastPorts,
-// lastSetRef, adtValues), as libipset's data blob holds it, for encode.ts to send.
+// What an element and its options parse to is left in the caller's ParseState (elem, mac, ports,
+// setRef, adt), as libipset's data blob holds it, for encode.ts to send: no module state, so
+// parses run in any order, re-entrantly.
 import { ICMP, ICMPV6, protoByName, protoName, servicePort } from './netdb.js';
 import type { Family, SetType } from './types.js';
 
@@ -29,6 +30,87 @@ export const MAX_LINE_BYTES = 1022;      // fgets() into char[1024], plus the ne
 export const MAX_ARGS = 30;              // build_argv(): newargv[32], argv[0] and a terminator
 export const MAX_TIMEOUT = 2147483;      // (UINT_MAX >> 1) / 1000: the kernel keeps jiffies
 const IFNAMSIZ = 16;
+
+/**
+ * What the checks of one parse leave for their caller (they return through it, not through
+ * module state, so that parses can run in any order and interleave). One per parse: the
+ * caller makes it, passes it to each check, and reads it after. Its arrays are reused from
+ * entry to entry, so a list of a million entries allocates it once.
+ * @example
+ * const st = new ParseState();
+ * splitArgs(st, '10.0.0.1 timeout 5', 0, 18, st.ts, st.te, st.tc);
+ * checkElement(st, typeSpec('hash:ip')!, 'inet', st.args.src, st.ts[0]!, st.te[0]!, { noZeroCidr: true, nonZero: true });
+ * st.elem.ip; // 0x0a000001
+ */
+export class ParseState {
+  /** The groups of the last address parseIPv6 accepted. */
+  readonly v6 = new Uint16Array(8);
+  /** The range the last checkAddress accepted (IPv4 only), for bitmap bounds. */
+  readonly range = { from: 0, to: 0 };
+  /**
+   * The last address checkAddress accepted, as libipset puts it in its data blob: the address as
+   * written (not masked: the kernel masks it), `to` the end of a FROM-TO range and `cidr` the
+   * prefix length when written (-1 when not). An IPv6 address is in v6.
+   */
+  readonly addr = { v6: false, ip: 0, to: -1, cidr: -1 };
+  /** The bytes of the last MAC address checkMac accepted. */
+  readonly mac = new Uint8Array(6);
+  /**
+   * The port range the last checkPortRange accepted (-1: a name that could not be resolved);
+   * `range` tells whether a FROM-TO was written (libipset then sends the end as PORT_TO, as
+   * written). checkProtoPort and checkTcpUdpPort add `proto`, the protocol libipset sends (-1:
+   * none, as for bitmap:port), and put an ICMP type/code ((type << 8) | code) in `from`.
+   */
+  readonly ports = { from: 0, to: 0, range: false, proto: -1 };
+  /**
+   * Where the last checkElement found the list:set member and its before/after reference (the
+   * latter also set by checkAdtOptions); `before` tells which of the two it was.
+   */
+  readonly setRef = { name: -1, nameEnd: -1, ref: -1, refEnd: -1, before: false };
+  /**
+   * The values the last checkElement parsed, in libipset's terms (lib/data.c): the first address
+   * part (IP, IP_TO, CIDR; IPv6 in ip6), the second one (IP2, IP2_TO, CIDR2), the port part
+   * (PROTO, PORT, PORT_TO), the MAC (in `mac` when `elem.mac`), the mark and the interface. -1:
+   * not given. Positions are offsets in the checked string.
+   */
+  readonly elem = {
+    addrs: 0,
+    v6: false,
+    ip: 0, ipTo: -1, cidr: -1, ip6: new Uint16Array(8), ipPos: 0, ipEnd: 0,
+    ip2: 0, ip2To: -1, cidr2: -1, ip26: new Uint16Array(8), ip2Pos: 0, ip2End: 0,
+    proto: -1, port: 0, portTo: -1, portPos: 0, portEnd: 0,
+    /** A service name of the port part could not be looked up (no /etc/services): taken on trust. */
+    unresolved: false,
+    mac: false,
+    mark: 0,
+    iface: -1, ifaceEnd: -1, physdev: false,
+  };
+  /**
+   * The options the last checkAdtOptions accepted: `given` has the X_* bit of each (nomatch and
+   * wildcard included; a before/after reference is in setRef), the values are as libipset
+   * sends them. The comment is src[comment, commentEnd).
+   */
+  readonly adt = {
+    given: 0,
+    timeout: 0,
+    packets: 0n,
+    bytes: 0n,
+    comment: 0,
+    commentEnd: 0,
+    skbmark: 0,
+    skbmask: 0,
+    skbprio: 0,
+    skbqueue: 0,
+  };
+  /** Token index of the first option that needs each extension (timeout, counters, comment, skbinfo). */
+  readonly extensionAt = new Int32Array(4);
+  /** What the last splitArgs found: the count, the string ts/te point into, where the last argument ended in src. */
+  readonly args = { n: 0, src: '', end: 0 };
+  /** The arguments splitArgs found: [ts[i], te[i]) of args.src; tc[i] where each starts in the source. */
+  readonly ts = new Int32Array(MAX_ARGS);
+  readonly te = new Int32Array(MAX_ARGS);
+  readonly tc = new Int32Array(MAX_ARGS);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Numbers: libipset reads every number with strtoull(str, &end, 0), so 0x.. is hex and a
@@ -165,11 +247,8 @@ export function parseIPv4Aton(src: string, a: number, b: number): number {
   return -1;
 }
 
-/** The groups of the last address parseIPv6 accepted. */
-export const V6 = new Uint16Array(8);
-
-/** src[a,b) as inet_pton(AF_INET6) reads it (glibc's rules), into V6; false if refused. */
-export function parseIPv6(src: string, a: number, b: number): boolean {
+/** src[a,b) as inet_pton(AF_INET6) reads it (glibc's rules), into st.v6; false if refused. */
+export function parseIPv6(st: ParseState, src: string, a: number, b: number): boolean {
   if (a >= b) return false;
   let i = a;
   if (src.charCodeAt(i) === 58) {
@@ -199,7 +278,7 @@ export function parseIPv6(src: string, a: number, b: number): boolean {
         continue;
       }
       if (i >= b || n >= 8) return false;
-      V6[n++] = val;
+      st.v6[n++] = val;
       digits = 0;
       val = 0;
       continue;
@@ -207,8 +286,8 @@ export function parseIPv6(src: string, a: number, b: number): boolean {
     if (c === 46 && n + 2 <= 8) {
       const v4 = parseIPv4(src, tok, b);
       if (v4 < 0) return false;
-      V6[n++] = Math.floor(v4 / 65536);
-      V6[n++] = v4 % 65536;
+      st.v6[n++] = Math.floor(v4 / 65536);
+      st.v6[n++] = v4 % 65536;
       digits = 0;
       tail4 = true;
       break;
@@ -217,13 +296,13 @@ export function parseIPv6(src: string, a: number, b: number): boolean {
   }
   if (!tail4 && digits > 0) {
     if (n >= 8) return false;
-    V6[n++] = val;
+    st.v6[n++] = val;
   }
   if (gap >= 0) {
     if (n === 8) return false;
     const moved = n - gap;
-    for (let k = 0; k < moved; k++) V6[7 - k] = V6[n - 1 - k]!;
-    for (let k = gap; k < 8 - moved; k++) V6[k] = 0;
+    for (let k = 0; k < moved; k++) st.v6[7 - k] = st.v6[n - 1 - k]!;
+    for (let k = gap; k < 8 - moved; k++) st.v6[k] = 0;
     n = 8;
   }
   return n === 8;
@@ -235,11 +314,11 @@ function hexValue(c: number): number {
   return l >= 97 && l <= 102 ? l - 87 : -1;
 }
 
-/** Whether V6 is all zero in its first `prefix` bits. */
-function v6ZeroUnder(prefix: number): boolean {
+/** Whether st.v6 is all zero in its first `prefix` bits. */
+function v6ZeroUnder(st: ParseState, prefix: number): boolean {
   for (let g = 0; g < 8 && prefix > 0; g++, prefix -= 16) {
     const mask = prefix >= 16 ? 0xffff : (0xffff << (16 - prefix)) & 0xffff;
-    if ((V6[g]! & mask) !== 0) return false;
+    if ((st.v6[g]! & mask) !== 0) return false;
   }
   return true;
 }
@@ -256,10 +335,10 @@ function hostLike(src: string, a: number, b: number): boolean {
   return letter;
 }
 
-function addressError(src: string, a: number, b: number, family: Family): never {
+function addressError(st: ParseState, src: string, a: number, b: number, family: Family): never {
   const v6 = family === 'inet6';
   if (hostLike(src, a, b)) fail(a, b, `${q(src, a, b)} is not an IP address (host names are not resolved)`);
-  if (v6 ? parseIPv4(src, a, b) >= 0 : parseIPv6(src, a, b)) {
+  if (v6 ? parseIPv4(src, a, b) >= 0 : parseIPv6(st, src, a, b)) {
     fail(a, b, `${v6 ? 'IPv4' : 'IPv6'} address ${q(src, a, b)} in a family ${family} set`);
   }
   if (indexOfCode(src, 91, a, b) >= 0) fail(a, b, `escaped address ${q(src, a, b)}: nlkit takes numeric addresses only`);
@@ -271,16 +350,6 @@ function addressError(src: string, a: number, b: number, family: Family): never 
 export const IP_ANY = 0;     // ipset_parse_ip4_single6: IPv4 address, CIDR or range; IPv6 address
 export const IP_PLAIN = 1;   // ipset_parse_single_ip, or a type that takes no range: address only
 export const IP_NET = 2;     // ipset_parse_ip4_net6: IPv4 address, CIDR or range; IPv6 address or CIDR
-
-/** The range the last checkAddress accepted (IPv4 only), for bitmap bounds. */
-export const lastRange = { from: 0, to: 0 };
-
-/**
- * The last address checkAddress accepted, as libipset puts it in its data blob: the address as
- * written (not masked: the kernel masks it), `to` the end of a FROM-TO range and `cidr` the
- * prefix length when written (-1 when not). An IPv6 address is in V6.
- */
-export const lastAddr = { v6: false, ip: 0, to: -1, cidr: -1 };
 
 export interface AddrRules {
   /** The kernel refuses /0 (all types but hash:net,iface). */
@@ -296,18 +365,18 @@ export interface AddrRules {
 /** Whether an IPv4 address is all zero under the set's netmask. */
 const zero4 = (ip: number, netmask = 32) => (netmask >= 32 ? ip : ip - (ip % 2 ** (32 - netmask))) === 0;
 
-export function checkAddress(src: string, a: number, b: number, family: Family, kind: number, rules: AddrRules): void {
+export function checkAddress(st: ParseState, src: string, a: number, b: number, family: Family, kind: number, rules: AddrRules): void {
   const v6 = family === 'inet6';
   // Most elements are a plain address: try that before looking for separators.
   if (!v6) {
     const ip = parseIPv4Aton(src, a, b);
     if (ip >= 0) {
       if (rules.nonZero && zero4(ip, rules.netmask)) fail(a, b, `all-zero address ${q(src, a, b)} cannot be stored in a hash set`);
-      lastRange.from = lastRange.to = ip;
-      lastAddr.v6 = false;
-      lastAddr.ip = ip;
-      lastAddr.to = -1;
-      lastAddr.cidr = -1;
+      st.range.from = st.range.to = ip;
+      st.addr.v6 = false;
+      st.addr.ip = ip;
+      st.addr.to = -1;
+      st.addr.cidr = -1;
       return;
     }
   }
@@ -330,34 +399,34 @@ export function checkAddress(src: string, a: number, b: number, family: Family, 
   } else {
     const dash = separator(src, 45, a, b);
     if (v6 && dash >= 0) {
-      if (!parseIPv6(src, a, dash)) addressError(src, a, dash, family);
+      if (!parseIPv6(st, src, a, dash)) addressError(st, src, a, dash, family);
       fail(a, b, `IPv6 ranges are not supported, use a network (CIDR): ${q(src, a, b)}`);
     }
     if (dash >= 0) {
-      if (parseIPv4Aton(src, a, dash) < 0) addressError(src, a, hostLike(src, a, b) ? b : dash, family);
+      if (parseIPv4Aton(src, a, dash) < 0) addressError(st, src, a, hostLike(src, a, b) ? b : dash, family);
       if (kind === IP_PLAIN) fail(a, b, `plain IP address expected, not the range ${q(src, a, b)}`);
       end = dash;
       to = parseIPv4Aton(src, dash + 1, b);
-      if (to < 0) addressError(src, dash + 1, b, family);
+      if (to < 0) addressError(st, src, dash + 1, b, family);
     }
   }
   if (v6) {
-    if (!parseIPv6(src, a, end)) addressError(src, a, end, family);
-    if (rules.nonZero && v6ZeroUnder(Math.min(cidr, rules.netmask ?? 128))) {
+    if (!parseIPv6(st, src, a, end)) addressError(st, src, a, end, family);
+    if (rules.nonZero && v6ZeroUnder(st, Math.min(cidr, rules.netmask ?? 128))) {
       fail(a, b, `all-zero address ${q(src, a, b)} cannot be stored in a hash set`);
     }
-    lastAddr.v6 = true;
-    lastAddr.ip = 0;
-    lastAddr.to = -1;
-    lastAddr.cidr = slash >= 0 ? cidr : -1;
+    st.addr.v6 = true;
+    st.addr.ip = 0;
+    st.addr.to = -1;
+    st.addr.cidr = slash >= 0 ? cidr : -1;
     return;
   }
   let from = parseIPv4Aton(src, a, end);
-  if (from < 0) addressError(src, a, end, family);
-  lastAddr.v6 = false;
-  lastAddr.ip = from;
-  lastAddr.to = to;
-  lastAddr.cidr = slash >= 0 ? cidr : -1;
+  if (from < 0) addressError(st, src, a, end, family);
+  st.addr.v6 = false;
+  st.addr.ip = from;
+  st.addr.to = to;
+  st.addr.cidr = slash >= 0 ? cidr : -1;
   if (to < 0) {
     const host = 2 ** (32 - cidr);
     from -= from % host;
@@ -368,19 +437,16 @@ export function checkAddress(src: string, a: number, b: number, family: Family, 
   // FROM-TO must leave something out (the hash types loop over it); 0.0.0.0/0 is fine where /0 is.
   if (from === 0 && to === 0xffffffff && slash < 0 && !rules.wholeRange) fail(a, b, `range ${q(src, a, b)} covers the whole address space`);
   if (rules.nonZero && zero4(from, rules.netmask)) fail(a, b, `all-zero address ${q(src, a, b)} cannot be stored in a hash set`);
-  lastRange.from = from;
-  lastRange.to = to;
+  st.range.from = from;
+  st.range.to = to;
 }
-
-/** The bytes of the last MAC address checkMac accepted. */
-export const MAC = new Uint8Array(6);
 
 /**
  * Six hex groups separated by colons, each at most 0xff, 17 characters in all (ipset_parse_ether
  * reads each group with strtol(); its empty groups and 0x prefixes are refused here). The bytes
- * go to MAC.
+ * go to st.mac.
  */
-export function checkMac(src: string, a: number, b: number): void {
+export function checkMac(st: ParseState, src: string, a: number, b: number): void {
   let groups = 0;
   let digits = 0;
   let value = 0;
@@ -392,7 +458,7 @@ export function checkMac(src: string, a: number, b: number): void {
         groups = -1;
         break;
       }
-      MAC[groups++] = value;
+      st.mac[groups++] = value;
       digits = 0;
       value = 0;
     } else {
@@ -464,34 +530,26 @@ export function checkPort(src: string, a: number, b: number, proto: string): num
   return p;
 }
 
-/**
- * The port range the last checkPortRange accepted (-1: a name that could not be resolved);
- * `range` tells whether a FROM-TO was written (libipset then sends the end as PORT_TO, as
- * written). checkProtoPort and checkTcpUdpPort add `proto`, the protocol libipset sends (-1:
- * none, as for bitmap:port), and put an ICMP type/code ((type << 8) | code) in `from`.
- */
-export const lastPorts = { from: 0, to: 0, range: false, proto: -1 };
-
 /** PORT or FROM-TO (ipset_parse_tcpudp_port). */
-export function checkPortRange(src: string, a: number, b: number, proto: string): void {
+export function checkPortRange(st: ParseState, src: string, a: number, b: number, proto: string): void {
   if (src.charCodeAt(a) === 91) fail(a, b, `escaped port name ${q(src, a, b)} is not supported`);
   const dash = separator(src, 45, a, b);
   if (dash < 0) {
-    lastPorts.from = lastPorts.to = checkPort(src, a, b, proto);
-    lastPorts.range = false;
+    st.ports.from = st.ports.to = checkPort(src, a, b, proto);
+    st.ports.range = false;
     return;
   }
-  lastPorts.from = checkPort(src, a, dash, proto);
-  lastPorts.to = checkPort(src, dash + 1, b, proto);
-  lastPorts.range = true;
+  st.ports.from = checkPort(src, a, dash, proto);
+  st.ports.to = checkPort(src, dash + 1, b, proto);
+  st.ports.range = true;
 }
 
 /** [proto:]port of the hash:*port* types (ipset_parse_proto_port). */
-export function checkProtoPort(src: string, a: number, b: number, family: Family): void {
+export function checkProtoPort(st: ParseState, src: string, a: number, b: number, family: Family): void {
   const colon = separator(src, 58, a, b);
   if (colon < 0) {
-    checkPortRange(src, a, b, 'tcp');
-    lastPorts.proto = 6;
+    checkPortRange(st, src, a, b, 'tcp');
+    st.ports.proto = 6;
     return;
   }
   const p = protoNumber(src, a, colon);
@@ -500,40 +558,40 @@ export function checkProtoPort(src: string, a: number, b: number, family: Family
   const s = colon + 1;
   switch (p) {
     case 6: case 17: case 132: case 136:
-      checkPortRange(src, s, b, cNumber(src, a, colon) >= 0 ? protoName(p) : src.slice(a, colon));
+      checkPortRange(st, src, s, b, cNumber(src, a, colon) >= 0 ? protoName(p) : src.slice(a, colon));
       break;
     case 1:
       if (family !== 'inet') fail(a, colon, 'protocol ICMP can be used with family inet only');
-      lastPorts.from = lastPorts.to = icmpTypeCode(src, s, b, false);
-      lastPorts.range = false;
+      st.ports.from = st.ports.to = icmpTypeCode(src, s, b, false);
+      st.ports.range = false;
       break;
     case 58:
       if (family !== 'inet6') fail(a, colon, 'protocol ICMPv6 can be used with family inet6 only');
-      lastPorts.from = lastPorts.to = icmpTypeCode(src, s, b, true);
-      lastPorts.range = false;
+      st.ports.from = st.ports.to = icmpTypeCode(src, s, b, true);
+      st.ports.range = false;
       break;
     default:
       if (b - s !== 1 || src.charCodeAt(s) !== 48) {
         fail(s, b, `protocol ${q(src, a, colon)} has no ports: use the pseudo port 0`);
       }
-      lastPorts.from = lastPorts.to = 0;
-      lastPorts.range = false;
+      st.ports.from = st.ports.to = 0;
+      st.ports.range = false;
   }
-  lastPorts.proto = p;
+  st.ports.proto = p;
 }
 
 /** [tcp|udp:]port[-port] of bitmap:port (ipset_parse_tcp_udp_port). */
-export function checkTcpUdpPort(src: string, a: number, b: number): void {
+export function checkTcpUdpPort(st: ParseState, src: string, a: number, b: number): void {
   const colon = separator(src, 58, a, b);
   if (colon < 0) {
-    checkPortRange(src, a, b, 'tcp');
+    checkPortRange(st, src, a, b, 'tcp');
   } else {
     const p = protoNumber(src, a, colon);
     if (p !== 6 && p !== 17) fail(a, colon, `only protocols tcp and udp are valid here, not ${q(src, a, colon)}`);
-    checkPortRange(src, colon + 1, b, cNumber(src, a, colon) >= 0 ? protoName(p) : src.slice(a, colon));
+    checkPortRange(st, src, colon + 1, b, cNumber(src, a, colon) >= 0 ? protoName(p) : src.slice(a, colon));
   }
   // ipset_parse_tcp_udp_port() takes the protocol back out: bitmap:port sends none.
-  lastPorts.proto = -1;
+  st.ports.proto = -1;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -632,31 +690,6 @@ export function typeSpec(name: string): TypeSpec | undefined {
 // ---------------------------------------------------------------------------------------------
 // Elements
 
-/**
- * Where the last checkElement found the list:set member and its before/after reference (the
- * latter also set by checkAdtOptions); `before` tells which of the two it was.
- */
-export const lastSetRef = { name: -1, nameEnd: -1, ref: -1, refEnd: -1, before: false };
-
-/**
- * The values the last checkElement parsed, in libipset's terms (lib/data.c): the first address
- * part (IP, IP_TO, CIDR; IPv6 in ip6), the second one (IP2, IP2_TO, CIDR2), the port part
- * (PROTO, PORT, PORT_TO), the MAC (in MAC when `mac`), the mark and the interface. -1: not
- * given. Positions are offsets in the checked string.
- */
-export const elem = {
-  addrs: 0,
-  v6: false,
-  ip: 0, ipTo: -1, cidr: -1, ip6: new Uint16Array(8), ipPos: 0, ipEnd: 0,
-  ip2: 0, ip2To: -1, cidr2: -1, ip26: new Uint16Array(8), ip2Pos: 0, ip2End: 0,
-  proto: -1, port: 0, portTo: -1, portPos: 0, portEnd: 0,
-  /** A service name of the port part could not be looked up (no /etc/services): taken on trust. */
-  unresolved: false,
-  mac: false,
-  mark: 0,
-  iface: -1, ifaceEnd: -1, physdev: false,
-};
-
 export interface ElementRules extends AddrRules {
   /** bitmap:ip / bitmap:ip,mac / bitmap:port bounds, when known. */
   from?: number;
@@ -664,13 +697,13 @@ export interface ElementRules extends AddrRules {
 }
 
 /** One element: the type's parts joined by commas, each checked as libipset parses it. */
-export function checkElement(s: TypeSpec, family: Family, src: string, a: number, b: number, rules: ElementRules): void {
+export function checkElement(st: ParseState, s: TypeSpec, family: Family, src: string, a: number, b: number, rules: ElementRules): void {
   if (a >= b) fail(a, b, 'empty element');
-  elem.addrs = 0;
-  elem.mac = false;
+  st.elem.addrs = 0;
+  st.elem.mac = false;
   if (s.name === 'list:set') {
     const comma = indexOfCode(src, 44, a, b);
-    return comma >= 0 ? checkSetCompat(src, a, b, comma) : checkPart(s, P_SET, true, family, src, a, b, rules);
+    return comma >= 0 ? checkSetCompat(st, src, a, b, comma) : checkPart(st, s, P_SET, true, family, src, a, b, rules);
   }
   const n = s.parts.length;
   let start = a;
@@ -684,14 +717,14 @@ export function checkElement(s: TypeSpec, family: Family, src: string, a: number
       end = b;
     }
     if (end === start) fail(start, end, `empty part in element ${q(src, a, b)}`);
-    checkPart(s, s.parts[k]!, k === 0, family, src, start, end, rules);
+    checkPart(st, s, s.parts[k]!, k === 0, family, src, start, end, rules);
     if (end === b) return;
     start = end + 1;
   }
 }
 
 /** list:set's old form NAME,before|after,NAME (ipset_parse_name_compat). */
-function checkSetCompat(src: string, a: number, b: number, comma: number): void {
+function checkSetCompat(st: ParseState, src: string, a: number, b: number, comma: number): void {
   const c2 = indexOfCode(src, 44, comma + 1, b);
   const how = c2 < 0 ? '' : src.slice(comma + 1, c2);
   if (c2 < 0 || (how !== 'before' && how !== 'after') || indexOfCode(src, 44, c2 + 1, b) >= 0) {
@@ -699,39 +732,40 @@ function checkSetCompat(src: string, a: number, b: number, comma: number): void 
   }
   checkSetName(src, a, comma);
   checkSetName(src, c2 + 1, b);
-  lastSetRef.name = a; lastSetRef.nameEnd = comma;
-  lastSetRef.ref = c2 + 1; lastSetRef.refEnd = b;
-  lastSetRef.before = how === 'before';
+  st.setRef.name = a; st.setRef.nameEnd = comma;
+  st.setRef.ref = c2 + 1; st.setRef.refEnd = b;
+  st.setRef.before = how === 'before';
 }
 
 /** Rules for a second address part (no set type checks those for zero; /0 as the type says). */
 const LATER_ADDRESS: AddrRules = { noZeroCidr: true, nonZero: false };
 const LATER_ADDRESS_ZERO_CIDR: AddrRules = { noZeroCidr: false, nonZero: false };
 
-function checkPart(s: TypeSpec, part: number, first: boolean, family: Family, src: string, a: number, b: number, rules: ElementRules): void {
+function checkPart(st: ParseState, s: TypeSpec, part: number, first: boolean, family: Family, src: string, a: number, b: number, rules: ElementRules): void {
+  const { elem, addr } = st;
   switch (part) {
     case P_IP:
     case P_IP_PLAIN:
     case P_NET: {
       const kind = part === P_IP ? IP_ANY : part === P_NET ? IP_NET : IP_PLAIN;
-      checkAddress(src, a, b, family, kind, first ? rules : s.noZeroCidr ? LATER_ADDRESS : LATER_ADDRESS_ZERO_CIDR);
+      checkAddress(st, src, a, b, family, kind, first ? rules : s.noZeroCidr ? LATER_ADDRESS : LATER_ADDRESS_ZERO_CIDR);
       if (s.bitmap && first && rules.from !== undefined && rules.to !== undefined &&
-          (lastRange.from < rules.from || lastRange.to > rules.to)) {
+          (st.range.from < rules.from || st.range.to > rules.to)) {
         fail(a, b, `element ${q(src, a, b)} is outside the range of the set`);
       }
       if (elem.addrs++ === 0) {
-        elem.v6 = lastAddr.v6;
-        elem.ip = lastAddr.ip;
-        elem.ipTo = lastAddr.to;
-        elem.cidr = lastAddr.cidr;
-        if (lastAddr.v6) elem.ip6.set(V6);
+        elem.v6 = addr.v6;
+        elem.ip = addr.ip;
+        elem.ipTo = addr.to;
+        elem.cidr = addr.cidr;
+        if (addr.v6) elem.ip6.set(st.v6);
         elem.ipPos = a;
         elem.ipEnd = b;
       } else {
-        elem.ip2 = lastAddr.ip;
-        elem.ip2To = lastAddr.to;
-        elem.cidr2 = lastAddr.cidr;
-        if (lastAddr.v6) elem.ip26.set(V6);
+        elem.ip2 = addr.ip;
+        elem.ip2To = addr.to;
+        elem.cidr2 = addr.cidr;
+        if (addr.v6) elem.ip26.set(st.v6);
         elem.ip2Pos = a;
         elem.ip2End = b;
       }
@@ -740,24 +774,24 @@ function checkPart(s: TypeSpec, part: number, first: boolean, family: Family, sr
     case P_PORT:
     case P_BMPORT:
       if (part === P_PORT) {
-        checkProtoPort(src, a, b, family);
+        checkProtoPort(st, src, a, b, family);
       } else {
-        checkTcpUdpPort(src, a, b);
-        if (rules.from !== undefined && rules.to !== undefined && lastPorts.from >= 0 && lastPorts.to >= 0) {
-          const lo = Math.min(lastPorts.from, lastPorts.to);
-          const hi = Math.max(lastPorts.from, lastPorts.to);
+        checkTcpUdpPort(st, src, a, b);
+        if (rules.from !== undefined && rules.to !== undefined && st.ports.from >= 0 && st.ports.to >= 0) {
+          const lo = Math.min(st.ports.from, st.ports.to);
+          const hi = Math.max(st.ports.from, st.ports.to);
           if (lo < rules.from || hi > rules.to) fail(a, b, `port ${q(src, a, b)} is outside the range of the set`);
         }
       }
-      elem.proto = lastPorts.proto;
-      elem.port = lastPorts.from;
-      elem.portTo = lastPorts.range ? lastPorts.to : -1;
-      elem.unresolved = lastPorts.from < 0 || (lastPorts.range && lastPorts.to < 0);
+      elem.proto = st.ports.proto;
+      elem.port = st.ports.from;
+      elem.portTo = st.ports.range ? st.ports.to : -1;
+      elem.unresolved = st.ports.from < 0 || (st.ports.range && st.ports.to < 0);
       elem.portPos = a;
       elem.portEnd = b;
       return;
     case P_MAC:
-      checkMac(src, a, b);
+      checkMac(st, src, a, b);
       elem.mac = true;
       return;
     case P_MARK:
@@ -773,8 +807,8 @@ function checkPart(s: TypeSpec, part: number, first: boolean, family: Family, sr
     }
     case P_SET:
       checkSetName(src, a, b);
-      lastSetRef.name = a; lastSetRef.nameEnd = b; lastSetRef.ref = -1; lastSetRef.refEnd = -1;
-      lastSetRef.before = false;
+      st.setRef.name = a; st.setRef.nameEnd = b; st.setRef.ref = -1; st.setRef.refEnd = -1;
+      st.setRef.before = false;
       return;
   }
 }
@@ -798,27 +832,6 @@ export const X_SKBQUEUE = 2048;
 /** The command whose options checkAdtOptions checks (libipset's `.cmd[IPSET_DEL|ADD|TEST].args`). */
 export const ADT_DEL = 0, ADT_ADD = 1, ADT_TEST = 2;
 
-/**
- * The options the last checkAdtOptions accepted: `given` has the X_* bit of each (nomatch and
- * wildcard included; a before/after reference is in lastSetRef), the values are as libipset
- * sends them. The comment is src[comment, commentEnd).
- */
-export const adtValues = {
-  given: 0,
-  timeout: 0,
-  packets: 0n,
-  bytes: 0n,
-  comment: 0,
-  commentEnd: 0,
-  skbmark: 0,
-  skbmask: 0,
-  skbprio: 0,
-  skbqueue: 0,
-};
-
-/** Token index of the first option that needs each extension (timeout, counters, comment, skbinfo). */
-export const extensionAt = new Int32Array(4);
-
 /** The option named by src[a,b) after an optional "--" (ipset_match_option), or 0. */
 function adtOption(src: string, a: number, b: number): number {
   if (b - a > 2 && src.charCodeAt(a) === 45 && src.charCodeAt(a + 1) === 45) a += 2;
@@ -838,9 +851,9 @@ function adtOption(src: string, a: number, b: number): number {
 /**
  * The options of an add, del or test line (mode: ADT_ADD or true, ADT_DEL or false, ADT_TEST):
  * tokens [from, to) of ts/te over src. Returns the extensions they need (X_* bits); extensionAt
- * says which token asked first; adtValues gets the values.
+ * says which token asked first; st.adt gets the values.
  */
-export function checkAdtOptions(s: TypeSpec, mode: boolean | number, src: string, ts: Int32Array, te: Int32Array, from: number, to: number): number {
+export function checkAdtOptions(st: ParseState, s: TypeSpec, mode: boolean | number, src: string, ts: Int32Array, te: Int32Array, from: number, to: number): number {
   const cmd = mode === true ? ADT_ADD : mode === false ? ADT_DEL : mode;
   let seen = 0;
   let flags = 0;
@@ -862,7 +875,7 @@ export function checkAdtOptions(s: TypeSpec, mode: boolean | number, src: string
       continue;
     }
     if (seen & opt) fail(a, b, `option ${q(src, a, b)} is given twice`);
-    if (opt === X_REF && lastSetRef.ref >= 0) fail(a, b, `before/after given twice`);
+    if (opt === X_REF && st.setRef.ref >= 0) fail(a, b, `before/after given twice`);
     seen |= opt;
     if (++i >= to) fail(a, b, `option ${q(src, a, b)} needs a value`);
     const va = ts[i]!;
@@ -870,7 +883,7 @@ export function checkAdtOptions(s: TypeSpec, mode: boolean | number, src: string
     let need = -1;
     switch (opt) {
       case X_TIMEOUT:
-        adtValues.timeout = checkNumber(src, va, vb, 0, MAX_TIMEOUT, 'timeout');
+        st.adt.timeout = checkNumber(src, va, vb, 0, MAX_TIMEOUT, 'timeout');
         need = 0;
         break;
       case X_PACKETS:
@@ -878,59 +891,59 @@ export function checkAdtOptions(s: TypeSpec, mode: boolean | number, src: string
         const v = cBigNumber(src, va, vb);
         if (v < 0n) fail(va, vb, `${opt === X_PACKETS ? 'packets' : 'bytes'} ${q(src, va, vb)} is not a number`);
         if (v > 18446744073709551614n) fail(va, vb, `${q(src, va, vb)} is out of range 0-18446744073709551614`);
-        if (opt === X_PACKETS) adtValues.packets = v;
-        else adtValues.bytes = v;
+        if (opt === X_PACKETS) st.adt.packets = v;
+        else st.adt.bytes = v;
         need = 1;
         break;
       }
       case X_COMMENT:
         if (byteLength(src, va, vb) > MAX_COMMENT) fail(va, vb, `comment is longer than ${MAX_COMMENT} characters`);
-        adtValues.comment = va;
-        adtValues.commentEnd = vb;
+        st.adt.comment = va;
+        st.adt.commentEnd = vb;
         need = 2;
         break;
       case X_SKBMARK:
-        checkSkbmark(src, va, vb);
+        checkSkbmark(st, src, va, vb);
         need = 3;
         break;
       case X_SKBPRIO:
-        checkSkbprio(src, va, vb);
+        checkSkbprio(st, src, va, vb);
         need = 3;
         break;
       case X_SKBQUEUE:
-        adtValues.skbqueue = checkNumber(src, va, vb, 0, 65535, 'skbqueue');
+        st.adt.skbqueue = checkNumber(src, va, vb, 0, 65535, 'skbqueue');
         need = 3;
         break;
       case X_REF:
         checkSetName(src, va, vb);
-        lastSetRef.ref = va; lastSetRef.refEnd = vb;
+        st.setRef.ref = va; st.setRef.refEnd = vb;
         // "before"/"--before" rather than "after"/"--after"
-        lastSetRef.before = b - a === 6 || b - a === 8;
+        st.setRef.before = b - a === 6 || b - a === 8;
         break;
     }
     if (need >= 0 && !(ext & (1 << need))) {
       ext |= 1 << need;
-      extensionAt[need] = i - 1;
+      st.extensionAt[need] = i - 1;
     }
   }
-  adtValues.given = seen | flags;
+  st.adt.given = seen | flags;
   return ext;
 }
 
 /** 0xMARK or 0xMARK/0xMASK, 32-bit each (ipset_parse_skbmark, minus sscanf's leniency). */
-export function checkSkbmark(src: string, a: number, b: number): void {
+export function checkSkbmark(st: ParseState, src: string, a: number, b: number): void {
   const slash = indexOfCode(src, 47, a, b);
   const ok = (x: number, y: number) => y - x >= 3 && y - x <= 10 && src.charCodeAt(x) === 48 &&
     (src.charCodeAt(x + 1) | 0x20) === 0x78 && cNumber(src, x, y) >= 0;
   if (!(slash < 0 ? ok(a, b) : ok(a, slash) && ok(slash + 1, b))) {
     fail(a, b, `invalid skbmark ${q(src, a, b)}: expected 0xMARK or 0xMARK/0xMASK`);
   }
-  adtValues.skbmark = cNumber(src, a, slash < 0 ? b : slash);
-  adtValues.skbmask = slash < 0 ? 0xffffffff : cNumber(src, slash + 1, b);
+  st.adt.skbmark = cNumber(src, a, slash < 0 ? b : slash);
+  st.adt.skbmask = slash < 0 ? 0xffffffff : cNumber(src, slash + 1, b);
 }
 
 /** MAJOR:MINOR in hex, 16-bit each (ipset_parse_skbprio). */
-export function checkSkbprio(src: string, a: number, b: number): void {
+export function checkSkbprio(st: ParseState, src: string, a: number, b: number): void {
   const colon = indexOfCode(src, 58, a, b);
   const ok = (x: number, y: number) => {
     if (y - x < 1 || y - x > 4) return false;
@@ -938,7 +951,7 @@ export function checkSkbprio(src: string, a: number, b: number): void {
     return true;
   };
   if (colon < 0 || !ok(a, colon) || !ok(colon + 1, b)) fail(a, b, `invalid skbprio ${q(src, a, b)}: expected MAJOR:MINOR in hex`);
-  adtValues.skbprio = parseInt(src.slice(a, colon), 16) * 65536 + parseInt(src.slice(colon + 1, b), 16);
+  st.adt.skbprio = parseInt(src.slice(a, colon), 16) * 65536 + parseInt(src.slice(colon + 1, b), 16);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -969,7 +982,7 @@ function createOption(s: TypeSpec, tok: string): string {
 }
 
 /** The options of a create line for type s: tokens [from, to). */
-export function checkCreateOptions(s: TypeSpec, src: string, ts: Int32Array, te: Int32Array, from: number, to: number): CreateInfo {
+export function checkCreateOptions(st: ParseState, s: TypeSpec, src: string, ts: Int32Array, te: Int32Array, from: number, to: number): CreateInfo {
   const info: CreateInfo = { family: 'inet', ext: 0 };
   const seen = new Set<string>();
   let rangeAt = -1;
@@ -1023,7 +1036,7 @@ export function checkCreateOptions(s: TypeSpec, src: string, ts: Int32Array, te:
     if (opt === 'bitmask' && seen.has('netmask') || opt === 'netmask' && seen.has('bitmask')) {
       fail(a, b, 'netmask and bitmask are mutually exclusive');
     }
-    checkCreateValue(s, opt, info, src, va, vb);
+    checkCreateValue(st, s, opt, info, src, va, vb);
   }
   if (seen.has('from') !== seen.has('to')) fail(ts[from]!, te[to - 1]!, `option '${seen.has('from') ? 'to' : 'from'}' is missing (from and to give the range together)`);
   if (s.bitmap && rangeAt < 0) fail(ts[0]!, te[to - 1]!, `set type ${s.name} needs a range`);
@@ -1036,7 +1049,7 @@ export function checkCreateOptions(s: TypeSpec, src: string, ts: Int32Array, te:
   return info;
 }
 
-function checkCreateValue(s: TypeSpec, opt: string, info: CreateInfo, src: string, a: number, b: number): void {
+function checkCreateValue(st: ParseState, s: TypeSpec, opt: string, info: CreateInfo, src: string, a: number, b: number): void {
   switch (opt) {
     case 'hashsize':
     case 'maxelem':
@@ -1060,40 +1073,40 @@ function checkCreateValue(s: TypeSpec, opt: string, info: CreateInfo, src: strin
       info.netmask = checkNumber(src, a, b, 1, info.family === 'inet6' ? 128 : 32, opt);
       return;
     case 'bitmask':
-      if (info.family === 'inet6' ? !parseIPv6(src, a, b) : parseIPv4(src, a, b) < 0) addressError(src, a, b, info.family);
+      if (info.family === 'inet6' ? !parseIPv6(st, src, a, b) : parseIPv4(src, a, b) < 0) addressError(st, src, a, b, info.family);
       info.bitmask = src.slice(a, b);
       return;
     case 'range':
       if (s.name === 'bitmap:port') {
         if (separator(src, 45, a, b) < 0) fail(a, b, `range ${q(src, a, b)} must be FROM-TO`);
-        checkTcpUdpPort(src, a, b);
+        checkTcpUdpPort(st, src, a, b);
         // Unresolvable service names (no /etc/services) leave the bounds unknown.
-        if (lastPorts.from >= 0 && lastPorts.to >= 0) {
-          info.from = Math.min(lastPorts.from, lastPorts.to);
-          info.to = Math.max(lastPorts.from, lastPorts.to);
+        if (st.ports.from >= 0 && st.ports.to >= 0) {
+          info.from = Math.min(st.ports.from, st.ports.to);
+          info.to = Math.max(st.ports.from, st.ports.to);
         }
         return;
       }
       if (separator(src, 47, a, b) < 0 && separator(src, 45, a, b) < 0) fail(a, b, `range ${q(src, a, b)} must be FROM-TO or a network`);
-      checkAddress(src, a, b, 'inet', IP_ANY, { noZeroCidr: false, nonZero: false, wholeRange: true });
-      info.from = lastRange.from;
-      info.to = lastRange.to;
+      checkAddress(st, src, a, b, 'inet', IP_ANY, { noZeroCidr: false, nonZero: false, wholeRange: true });
+      info.from = st.range.from;
+      info.to = st.range.to;
       return;
     // ipset 4's options, which libipset still takes for bitmaps (IPSET_ARG_FROM_IP/TO_IP/NETWORK,
     // IPSET_ARG_FROM_PORT/TO_PORT) and sends as the range.
     case 'from':
     case 'to': {
       const v = s.name === 'bitmap:port' ? checkPort(src, a, b, 'tcp') : parseIPv4Aton(src, a, b);
-      if (s.name !== 'bitmap:port' && v < 0) addressError(src, a, b, 'inet');
+      if (s.name !== 'bitmap:port' && v < 0) addressError(st, src, a, b, 'inet');
       if (opt === 'from') info.from = v;
       else info.to = v;
       return;
     }
     case 'network':
       if (separator(src, 47, a, b) < 0) fail(a, b, `network ${q(src, a, b)} must be ADDRESS/PREFIX`);
-      checkAddress(src, a, b, 'inet', IP_NET, { noZeroCidr: false, nonZero: false });
-      info.from = lastRange.from;
-      info.to = lastRange.to;
+      checkAddress(st, src, a, b, 'inet', IP_NET, { noZeroCidr: false, nonZero: false });
+      info.from = st.range.from;
+      info.to = st.range.to;
       return;
   }
 }
@@ -1128,10 +1141,10 @@ function checkBitmapSize(info: CreateInfo, src: string, a: number, b: number): v
 /**
  * Splits src[a,b) into arguments as build_argv() does: blanks (space, tab, CR, LF) separate,
  * double quotes group and are dropped, empty arguments vanish. Sets `args`; ts/te get each
- * argument's offsets in args.src, tc where it starts in src. args.src is src itself unless a
+ * argument's offsets in st.args.src, tc where it starts in src. st.args.src is src itself unless a
  * quote stands inside an argument (a"b c"d): then the arguments are copied, joined by spaces.
  */
-export function splitArgs(src: string, a: number, b: number, ts: Int32Array, te: Int32Array, tc: Int32Array): void {
+export function splitArgs(st: ParseState, src: string, a: number, b: number, ts: Int32Array, te: Int32Array, tc: Int32Array): void {
   let n = 0;
   let i = a;
   let last = a;
@@ -1149,7 +1162,7 @@ export function splitArgs(src: string, a: number, b: number, ts: Int32Array, te:
       const close = src.indexOf('"', i + 1);
       if (close < 0 || close >= b) fail(i, b, 'missing close quote');
       c = close + 1 < b ? src.charCodeAt(close + 1) : 32;
-      if (!(c === 32 || c === 9 || c === 13 || c === 10)) return splitQuoted(src, a, b, ts, te, tc);
+      if (!(c === 32 || c === 9 || c === 13 || c === 10)) return splitQuoted(st, src, a, b, ts, te, tc);
       s = i + 1;
       e = close;
       i = close + 1;
@@ -1158,7 +1171,7 @@ export function splitArgs(src: string, a: number, b: number, ts: Int32Array, te:
       for (; i < b; i++) {
         c = src.charCodeAt(i);
         if (c === 32 || c === 9 || c === 13 || c === 10) break;
-        if (c === 34) return splitQuoted(src, a, b, ts, te, tc);
+        if (c === 34) return splitQuoted(st, src, a, b, ts, te, tc);
       }
       e = i;
     }
@@ -1168,13 +1181,13 @@ export function splitArgs(src: string, a: number, b: number, ts: Int32Array, te:
     tc[n++] = begin;
     last = i;
   }
-  args.n = n;
-  args.src = src;
-  args.end = last;
+  st.args.n = n;
+  st.args.src = src;
+  st.args.end = last;
 }
 
 /** splitArgs for quotes inside arguments: copy each argument without its quotes. */
-function splitQuoted(src: string, a: number, b: number, ts: Int32Array, te: Int32Array, tc: Int32Array): void {
+function splitQuoted(st: ParseState, src: string, a: number, b: number, ts: Int32Array, te: Int32Array, tc: Int32Array): void {
   let out = '';
   let n = 0;
   let i = a;
@@ -1212,10 +1225,8 @@ function splitQuoted(src: string, a: number, b: number, ts: Int32Array, te: Int3
     tc[n++] = begin;
     last = i;
   }
-  args.n = n;
-  args.src = out;
-  args.end = last;
+  st.args.n = n;
+  st.args.src = out;
+  st.args.end = last;
 }
 
-/** What the last splitArgs found: the count, the string ts/te point into, where the last argument ended in src. */
-export const args = { n: 0, src: '', end: 0 };

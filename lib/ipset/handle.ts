@@ -150,11 +150,23 @@ export class IpsetHandle extends Handle {
   /**
    * Deletes one entry or many. When the kernel refuses one, the members already deleted come
    * back as they were (extensions, counters and the timeout that was left).
+   * @example await h.delete('allowed', '10.0.0.1');
+   */
+  delete(name: string, entries: Entry | Entry[], opts: ExistOption = {}): Promise<void> {
+    return this.#delete('ipset.delete', name, entries, opts);
+  }
+
+  /**
+   * @deprecated Use delete(); `del` stays for one release.
    * @example await h.del('allowed', '10.0.0.1');
    */
   del(name: string, entries: Entry | Entry[], opts: ExistOption = {}): Promise<void> {
-    return this.run('ipset.del', async () => {
-      await this.adt('del', name, entries, checkOpts(ctx('ipset.del'), 'options', opts, { exist: 'boolean' }).exist ?? false);
+    return this.#delete('ipset.del', name, entries, opts);
+  }
+
+  #delete(op: string, name: string, entries: Entry | Entry[], opts: ExistOption): Promise<void> {
+    return this.run(op, async () => {
+      await this.adt('del', name, entries, checkOpts(ctx(op), 'options', opts, { exist: 'boolean' }).exist ?? false, op);
     });
   }
 
@@ -370,8 +382,7 @@ export class IpsetHandle extends Handle {
     });
   }
 
-  private async adt(which: 'add' | 'del', name: string, entries: Entry | Entry[], exist: boolean): Promise<void> {
-    const op = `ipset.${which}`;
+  private async adt(which: 'add' | 'del', name: string, entries: Entry | Entry[], exist: boolean, op = `ipset.${which}`): Promise<void> {
     const list = Array.isArray(entries) ? entries : [entries];
     if (list.length === 0) return;
     const { known, sets } = await this.target(op, name);

@@ -8,7 +8,6 @@ import type { IpsetSyncOptions } from './sync.js';
 export { IpsetHandle } from './handle.js';
 export type { ExistOption, ListOptions } from './handle.js';
 export * from './types.js';
-export { planIpsetSync } from './sync.js';
 export type { IpsetSyncOptions, IpsetSyncPlan, IpsetSyncResult, IpsetSyncTarget } from './sync.js';
 
 let shared: IpsetHandle | undefined;
@@ -22,6 +21,16 @@ export const flush = (name?: string) => handle().flush(name);
 export const rename = (from: string, to: string) => handle().rename(from, to);
 export const swap = (a: string, b: string) => handle().swap(a, b);
 export const add = (name: string, entries: Entry | Entry[], o?: ExistOption) => handle().add(name, entries, o);
+/**
+ * Deletes one entry or many from a set (default handle), like `ipset del`.
+ * @example await ipset.delete('allowed', ['10.0.0.1']);
+ */
+const remove = (name: string, entries: Entry | Entry[], o?: ExistOption) => handle().delete(name, entries, o);
+export { remove as delete };
+/**
+ * @deprecated Use ipset.delete(); `del` stays for one release.
+ * @example await ipset.del('allowed', '10.0.0.1');
+ */
 export const del = (name: string, entries: Entry | Entry[], o?: ExistOption) => handle().del(name, entries, o);
 export const test = (name: string, entry: Entry) => handle().test(name, entry);
 export function list(): Promise<SetInfo[]>;

@@ -50,10 +50,10 @@ export interface RestoreSink {
    */
   text(line: number, start: number, end: number, exist: boolean, test?: boolean): void;
   /**
-   * An add (isAdd) or del line: grammar's elem, adtValues and lastSetRef hold what it parsed, over
-   * grammar.args.src. `name` is the set's name as written, `spec`/`family` what the set is.
+   * An add (isAdd) or del line: `ps` (its elem, adt and setRef) holds what it parsed, over
+   * ps.args.src. `name` is the set's name as written, `spec`/`family` what the set is.
    */
-  adt(isAdd: boolean, name: string, spec: TypeSpec, family: Family, line: number, exist: boolean): void;
+  adt(ps: ParseState, isAdd: boolean, name: string, spec: TypeSpec, family: Family, line: number, exist: boolean): void;
 }
 
 interface SetState {
@@ -74,10 +74,11 @@ interface SetState {
 // Local names: module bindings can cost a getter call each under some loaders (tsx), in a
 // loop that runs once per line.
 const {
-  ADT_TEST, Fault, MAX_ARGS, MAX_LINE_BYTES, X_COMMENT, X_COUNTERS, X_SKBINFO, X_TIMEOUT, args, byteLength,
-  checkAdtOptions, checkCreateOptions, checkElement, checkSetName, extensionAt, lastSetRef,
-  splitArgs, typeSpec,
+  ADT_TEST, Fault, MAX_ARGS, MAX_LINE_BYTES, X_COMMENT, X_COUNTERS, X_SKBINFO, X_TIMEOUT, byteLength,
+  checkAdtOptions, checkCreateOptions, checkElement, checkSetName, splitArgs, typeSpec,
 } = grammar;
+const { ParseState } = grammar;
+type ParseState = grammar.ParseState;
 
 /** The extensions (X_TIMEOUT, X_COUNTERS, X_COMMENT, X_SKBINFO by bit) and the options that need them. */
 export const EXT_NAMES = ['timeout', 'counters', 'comment', 'skbinfo'];
@@ -156,9 +157,9 @@ export function checkRestore(text: string, known: ReadonlyMap<string, KnownSet>,
   const inUse = (i: number, name: string, what: string) => {
     if ((refs.get(name) ?? 0) > 0) throw at(InUseError, i, `set '${name}' cannot be ${what}: a list:set of this text holds it`);
   };
-  const ts = new Int32Array(MAX_ARGS);
-  const te = new Int32Array(MAX_ARGS);
-  const tc = new Int32Array(MAX_ARGS);
+  // This parse's state (grammar.ts keeps none): every line reuses its arrays.
+  const ps = new ParseState();
+  const { args, ts, te, tc, extensionAt, setRef } = ps;
   let lineNo = 0;
   let commands = 0;
   let lineStart = 0;
@@ -227,7 +228,7 @@ export function checkRestore(text: string, known: ReadonlyMap<string, KnownSet>,
     }
     commands++;
     try {
-      splitArgs(text, a, end, ts, te, tc);
+      splitArgs(ps, text, a, end, ts, te, tc);
     } catch (f) {
       if (f instanceof Fault) throw error(InvalidArgumentError, f.pos, f.end, f.msg, true);
       throw f;
@@ -299,8 +300,8 @@ export function checkRestore(text: string, known: ReadonlyMap<string, KnownSet>,
           // A test changes nothing: a set only tested need not be saved for a rollback.
           if (cmd !== C_TEST) touched.add(name);
         }
-        checkElement(st.spec, st.family, args.src, ts[2]!, te[2]!, st.rules);
-        const ext = checkAdtOptions(st.spec, cmd === C_TEST ? ADT_TEST : cmd === C_ADD, args.src, ts, te, 3, n);
+        checkElement(ps, st.spec, st.family, args.src, ts[2]!, te[2]!, st.rules);
+        const ext = checkAdtOptions(ps, st.spec, cmd === C_TEST ? ADT_TEST : cmd === C_ADD, args.src, ts, te, 3, n);
         const missing = ext & ~st.ext;
         if (missing) {
           const bit = missing & X_TIMEOUT ? 0 : missing & X_COUNTERS ? 1 : missing & X_COMMENT ? 2 : 3;
@@ -315,8 +316,8 @@ export function checkRestore(text: string, known: ReadonlyMap<string, KnownSet>,
             sink?.text(lineNo, lineStart, Math.min(pos, len), exist, true);
             continue;
           }
-          if (st.members && lastSetRef.ref >= 0 && !st.members.has(args.src.slice(lastSetRef.ref, lastSetRef.refEnd))) {
-            throw error(InvalidArgumentError, lastSetRef.ref, lastSetRef.refEnd, `set '${args.src.slice(lastSetRef.ref, lastSetRef.refEnd)}' named by before/after is not in list '${lastName}'`);
+          if (st.members && setRef.ref >= 0 && !st.members.has(args.src.slice(setRef.ref, setRef.refEnd))) {
+            throw error(InvalidArgumentError, setRef.ref, setRef.refEnd, `set '${args.src.slice(setRef.ref, setRef.refEnd)}' named by before/after is not in list '${lastName}'`);
           }
           if (st.members && st.members.has(member) !== (cmd === C_ADD)) {
             if (cmd === C_ADD) st.members.add(member);
@@ -330,7 +331,7 @@ export function checkRestore(text: string, known: ReadonlyMap<string, KnownSet>,
           lastState = undefined;
           lastName = '';
           sink?.text(lineNo, lineStart, Math.min(pos, len), exist, true);
-        } else if (sink) sink.adt(cmd === C_ADD, lastName, st.spec, st.family, lineNo, exist);
+        } else if (sink) sink.adt(ps, cmd === C_ADD, lastName, st.spec, st.family, lineNo, exist);
         continue;
       }
       // Whatever is wrong with the rest of the line throws before anything runs.
@@ -343,7 +344,7 @@ export function checkRestore(text: string, known: ReadonlyMap<string, KnownSet>,
         if (tname.length > 31) throw at(InvalidArgumentError, 2, `type name '${tname}' is longer than 31 characters`);
         const spec = typeSpec(tname);
         if (!spec) throw at(InvalidArgumentError, 2, `unknown set type '${tname}'`);
-        const info = checkCreateOptions(spec, args.src, ts, te, 3, n);
+        const info = checkCreateOptions(ps, spec, args.src, ts, te, 3, n);
         const st = fromCreate(spec, info);
         const old = lookup(name);
         if (old) {
@@ -409,13 +410,13 @@ export function checkRestore(text: string, known: ReadonlyMap<string, KnownSet>,
 
   /** The list:set member of the current line, checked to exist. */
   function checkMember(isAdd: boolean): string {
-    const member = args.src.slice(lastSetRef.name, lastSetRef.nameEnd);
+    const member = args.src.slice(setRef.name, setRef.nameEnd);
     const m = lookup(member);
-    if (!m) throw error(NotFoundError, lastSetRef.name, lastSetRef.nameEnd, `set '${member}' to be ${isAdd ? 'added to' : 'deleted from'} '${lastName}' does not exist`);
-    if (m.spec.name === 'list:set') throw error(InvalidArgumentError, lastSetRef.name, lastSetRef.nameEnd, `'${member}' is a list:set: a list:set cannot hold list:set sets`);
-    if (lastSetRef.ref >= 0) {
-      const ref = args.src.slice(lastSetRef.ref, lastSetRef.refEnd);
-      if (!lookup(ref)) throw error(NotFoundError, lastSetRef.ref, lastSetRef.refEnd, `set '${ref}' named by before/after does not exist`);
+    if (!m) throw error(NotFoundError, setRef.name, setRef.nameEnd, `set '${member}' to be ${isAdd ? 'added to' : 'deleted from'} '${lastName}' does not exist`);
+    if (m.spec.name === 'list:set') throw error(InvalidArgumentError, setRef.name, setRef.nameEnd, `'${member}' is a list:set: a list:set cannot hold list:set sets`);
+    if (setRef.ref >= 0) {
+      const ref = args.src.slice(setRef.ref, setRef.refEnd);
+      if (!lookup(ref)) throw error(NotFoundError, setRef.ref, setRef.refEnd, `set '${ref}' named by before/after does not exist`);
     }
     return member;
   }

@@ -8,6 +8,7 @@
 // numbers after getprotobynumber()'s protocol name, ICMP types by libipset's names, MACs in
 // upper case and marks as 0x%08x. The kernel tests check this against `ipset save`.
 import { InvalidArgumentError, NlkitError } from '../errors.js';
+import type { SyncResult } from '../core/sync.js';
 import { badArgument, checkArray, checkOptions } from '../args.js';
 import { formatIPv6 } from '../ipvs/addr.js';
 import * as grammar from './grammar.js';
@@ -16,17 +17,20 @@ import { formatEntry } from './syntax.js';
 import type { CreateOptions, Entry, Family, Member, SetType } from './types.js';
 
 const {
-  ADT_ADD, Fault, MAC, MAX_ARGS, P_BMPORT, P_IFACE, P_IP, P_IP_PLAIN, P_MAC, P_MARK, P_NET, P_PORT, P_SET,
+  ADT_ADD, Fault, MAX_ARGS, P_BMPORT, P_IFACE, P_IP, P_IP_PLAIN, P_MAC, P_MARK, P_NET, P_PORT, P_SET,
   X_BYTES, X_COMMENT, X_NOMATCH, X_PACKETS, X_SKBMARK, X_SKBPRIO, X_SKBQUEUE, X_TIMEOUT, X_WILDCARD,
-  adtValues, args, checkAdtOptions, checkElement, elem, lastSetRef, splitArgs, typeSpec,
+  checkAdtOptions, checkElement, splitArgs, typeSpec,
 } = grammar;
+const { ParseState } = grammar;
+type ParseState = grammar.ParseState;
 
 export interface IpsetSyncOptions {
   /** Create the set with this type and options when it does not exist (otherwise NotFoundError). */
   create?: { type: SetType; options?: CreateOptions };
 }
 
-export interface IpsetSyncResult {
+/** What ipset.sync() changed, in members: the shape every sync() returns, and `created`. */
+export interface IpsetSyncResult extends SyncResult {
   /** Members the set lacked. */
   added: number;
   /** Members the list lacks. */
@@ -126,10 +130,6 @@ function extChanged(m: Member, x: Ext): boolean {
   return false;
 }
 
-const ts = new Int32Array(MAX_ARGS);
-const te = new Int32Array(MAX_ARGS);
-const tc = new Int32Array(MAX_ARGS);
-
 /** The desired entries by member key (element, plus ' wildcard' for hash:net,iface wildcards). */
 export function canonicalEntries(desired: readonly Entry[], set: IpsetSyncTarget, op = OP): Map<string, Want> {
   if (!Array.isArray(desired)) throw new InvalidArgumentError(`${op}: expects an array of entries`, { op, subsystem: 'ipset' });
@@ -144,6 +144,9 @@ export function canonicalEntries(desired: readonly Entry[], set: IpsetSyncTarget
   };
   const rules = { noZeroCidr: spec.noZeroCidr, nonZero: spec.nonZero, ...(ctx.netmask < (ctx.v6 ? 128 : 32) ? { netmask: ctx.netmask } : {}) };
   const out = new Map<string, Want>();
+  // One parse state for the whole list: its arrays are reused entry after entry.
+  const st = new ParseState();
+  const { args, elem, setRef, adt, ts, te, tc } = st;
   let total = 0;
   for (let i = 0; i < desired.length; i++) {
     const entry = desired[i]!;
@@ -153,21 +156,21 @@ export function canonicalEntries(desired: readonly Entry[], set: IpsetSyncTarget
     let wildcard = false;
     try {
       const src = typeof entry === 'string' ? entry : formatEntry(spec.name, entry);
-      splitArgs(src, 0, src.length, ts, te, tc);
+      splitArgs(st, src, 0, src.length, ts, te, tc);
       const n = args.n;
       if (n === 0) grammar.fail(0, src.length, 'empty entry');
       if (/[\r\n]/.test(src)) grammar.fail(0, src.length, 'an entry may not contain line breaks');
       const s = args.src;
-      checkElement(spec, family, s, ts[0]!, te[0]!, rules);
-      checkAdtOptions(spec, ADT_ADD, s, ts, te, 1, n);
+      checkElement(st, spec, family, s, ts[0]!, te[0]!, rules);
+      checkAdtOptions(st, spec, ADT_ADD, s, ts, te, 1, n);
       if (elem.unresolved) grammar.fail(elem.portPos, elem.portEnd, `port '${s.slice(elem.portPos, elem.portEnd)}' names a service that cannot be looked up`);
-      elems = expand(spec.parts, ctx, s);
-      ({ opts, ext } = extensions(s));
+      elems = expand(st, spec.parts, ctx, s);
+      ({ opts, ext } = extensions(st, s));
       // list:set: where to put a new member (its order is not otherwise synced).
-      if (spec.name === 'list:set' && lastSetRef.ref >= 0) opts = ` ${lastSetRef.before ? 'before' : 'after'} ${s.slice(lastSetRef.ref, lastSetRef.refEnd)}${opts}`;
-      wildcard = (adtValues.given & X_WILDCARD) !== 0;
+      if (spec.name === 'list:set' && setRef.ref >= 0) opts = ` ${setRef.before ? 'before' : 'after'} ${s.slice(setRef.ref, setRef.refEnd)}${opts}`;
+      wildcard = (adt.given & X_WILDCARD) !== 0;
     } catch (e) {
-      throw entryError(op, e, i, entry);
+      throw entryError(st, op, e, i, entry);
     }
     total += elems.length;
     if (total > MAX_EXPANDED) {
@@ -190,10 +193,10 @@ export function canonicalEntries(desired: readonly Entry[], set: IpsetSyncTarget
   return out;
 }
 
-function entryError(op: string, e: unknown, i: number, entry: Entry): unknown {
+function entryError(st: ParseState, op: string, e: unknown, i: number, entry: Entry): unknown {
   let err = e;
   if (e instanceof Fault) {
-    err = new InvalidArgumentError(`${e.msg}`, { op, subsystem: 'ipset', argument: args.src.slice(e.pos, e.end) });
+    err = new InvalidArgumentError(`${e.msg}`, { op, subsystem: 'ipset', argument: st.args.src.slice(e.pos, e.end) });
   }
   if (!(err instanceof NlkitError)) return err;
   err.message = `${op}: entry ${i} (${typeof entry === 'string' ? entry : JSON.stringify(entry)}): ${err.message.replace(/^[\w.]+: /, '')}`;
@@ -218,8 +221,8 @@ interface Ctx {
 }
 
 /** Every element the last parsed one stands for, in `ipset save` text. */
-function expand(parts: readonly number[], ctx: Ctx, src: string): string[] {
-  if (ctx.type === 'list:set') return [src.slice(lastSetRef.name, lastSetRef.nameEnd)];
+function expand(st: ParseState, parts: readonly number[], ctx: Ctx, src: string): string[] {
+  if (ctx.type === 'list:set') return [src.slice(st.setRef.name, st.setRef.nameEnd)];
   let out: string[] = [''];
   let addr = 0;
   for (let k = 0; k < parts.length; k++) {
@@ -228,32 +231,32 @@ function expand(parts: readonly number[], ctx: Ctx, src: string): string[] {
     switch (p) {
       case P_IP: case P_IP_PLAIN: case P_NET: {
         const first = addr++ === 0;
-        if (!first && elem.addrs < 2) {
+        if (!first && st.elem.addrs < 2) {
           texts = [];
           break;
         }
-        const v6 = elem.v6;
-        const ip = first ? elem.ip : elem.ip2;
-        const to = first ? elem.ipTo : elem.ip2To;
-        const cidr = first ? elem.cidr : elem.cidr2;
-        const words = first ? elem.ip6 : elem.ip26;
+        const v6 = st.elem.v6;
+        const ip = first ? st.elem.ip : st.elem.ip2;
+        const to = first ? st.elem.ipTo : st.elem.ip2To;
+        const cidr = first ? st.elem.cidr : st.elem.cidr2;
+        const words = first ? st.elem.ip6 : st.elem.ip26;
         // The set's netmask applies to the first address of the types that have one.
         const mask = first && (ctx.type === 'hash:ip' || ctx.type === 'bitmap:ip' || ctx.type === 'hash:ip,port') ? ctx.netmask : (v6 ? 128 : 32);
-        texts = p === P_NET ? nets(v6, ip, to, cidr, words) : hosts(v6, ip, to, cidr, words, mask);
+        texts = p === P_NET ? nets(v6, ip, to, cidr, words) : hosts(st, v6, ip, to, cidr, words, mask);
         break;
       }
-      case P_PORT: texts = ports(elem.proto, elem.port, elem.portTo, ctx.v6 || elem.v6); break;
-      case P_BMPORT: texts = ports(-1, elem.port, elem.portTo, false); break;
+      case P_PORT: texts = ports(st.elem.proto, st.elem.port, st.elem.portTo, ctx.v6 || st.elem.v6); break;
+      case P_BMPORT: texts = ports(-1, st.elem.port, st.elem.portTo, false); break;
       case P_MAC:
-        if (!elem.mac) {
+        if (!st.elem.mac) {
           texts = [];
           break;
         }
-        texts = [Array.from(MAC, (b) => b.toString(16).toUpperCase().padStart(2, '0')).join(':')];
+        texts = [Array.from(st.mac, (b) => b.toString(16).toUpperCase().padStart(2, '0')).join(':')];
         break;
-      case P_MARK: texts = [`0x${((elem.mark & ctx.markmask) >>> 0).toString(16).padStart(8, '0')}`]; break;
-      case P_IFACE: texts = [`${elem.physdev ? 'physdev:' : ''}${src.slice(elem.iface, elem.ifaceEnd)}`]; break;
-      case P_SET: texts = [src.slice(lastSetRef.name, lastSetRef.nameEnd)]; break;
+      case P_MARK: texts = [`0x${((st.elem.mark & ctx.markmask) >>> 0).toString(16).padStart(8, '0')}`]; break;
+      case P_IFACE: texts = [`${st.elem.physdev ? 'physdev:' : ''}${src.slice(st.elem.iface, st.elem.ifaceEnd)}`]; break;
+      case P_SET: texts = [src.slice(st.setRef.name, st.setRef.nameEnd)]; break;
       default: texts = [];
     }
     if (texts.length === 0) continue;  // an optional last part left out (bitmap:ip,mac)
@@ -261,7 +264,7 @@ function expand(parts: readonly number[], ctx: Ctx, src: string): string[] {
       const t = texts[0]!;
       out = out.map((o) => (o === '' ? t : `${o},${t}`));
     } else {
-      if (out.length * texts.length > MAX_EXPANDED) throw grammar.fail(elem.ipPos, elem.ipEnd, `element expands to more than ${MAX_EXPANDED} members`);
+      if (out.length * texts.length > MAX_EXPANDED) throw grammar.fail(st.elem.ipPos, st.elem.ipEnd, `element expands to more than ${MAX_EXPANDED} members`);
       const next: string[] = [];
       for (const o of out) for (const t of texts) next.push(o === '' ? t : `${o},${t}`);
       out = next;
@@ -296,12 +299,12 @@ function v6Text(words: Uint16Array, prefix: number): string {
 }
 
 /** Addresses, one by one (masked by the set's netmask). */
-function hosts(v6: boolean, ip: number, to: number, cidr: number, words: Uint16Array, netmask: number): string[] {
+function hosts(st: ParseState, v6: boolean, ip: number, to: number, cidr: number, words: Uint16Array, netmask: number): string[] {
   if (v6) return [v6Text(words, netmask)];
   const [from, end] = span(ip, to, cidr);
   const step = 2 ** (32 - netmask);
   const first = from - (from % step);
-  if ((end - first) / step + 1 > MAX_EXPANDED) grammar.fail(elem.ipPos, elem.ipEnd, `range expands to more than ${MAX_EXPANDED} members`);
+  if ((end - first) / step + 1 > MAX_EXPANDED) grammar.fail(st.elem.ipPos, st.elem.ipEnd, `range expands to more than ${MAX_EXPANDED} members`);
   const out: string[] = [];
   for (let a = first; a <= end; a += step) out.push(v4(a));
   return out;
@@ -344,42 +347,42 @@ function ports(proto: number, port: number, portTo: number, v6: boolean): string
 }
 
 /** The extension options of the last parsed entry: as text for add, and as compared. */
-function extensions(src: string): { opts: string; ext: Ext } {
-  const g = adtValues.given;
+function extensions(st: ParseState, src: string): { opts: string; ext: Ext } {
+  const g = st.adt.given;
   const ext: Ext = { comment: '', skbmark: '', skbprio: '', skbqueue: 0, nomatch: (g & X_NOMATCH) !== 0 };
   let opts = '';
   if (g & X_TIMEOUT) {
-    ext.timeout = adtValues.timeout;
-    opts += ` timeout ${adtValues.timeout}`;
+    ext.timeout = st.adt.timeout;
+    opts += ` timeout ${st.adt.timeout}`;
   }
   if (g & X_NOMATCH) opts += ' nomatch';
   if (g & X_WILDCARD) opts += ' wildcard';
   if (g & X_PACKETS) {
-    ext.packets = adtValues.packets;
-    opts += ` packets ${adtValues.packets}`;
+    ext.packets = st.adt.packets;
+    opts += ` packets ${st.adt.packets}`;
   }
   if (g & X_BYTES) {
-    ext.bytes = adtValues.bytes;
-    opts += ` bytes ${adtValues.bytes}`;
+    ext.bytes = st.adt.bytes;
+    opts += ` bytes ${st.adt.bytes}`;
   }
   if (g & X_COMMENT) {
-    ext.comment = src.slice(adtValues.comment, adtValues.commentEnd);
+    ext.comment = src.slice(st.adt.comment, st.adt.commentEnd);
     if (ext.comment !== '') opts += ` comment "${ext.comment}"`;
   }
   if (g & X_SKBMARK) {
-    const mark = adtValues.skbmark >>> 0, mask = adtValues.skbmask >>> 0;
+    const mark = st.adt.skbmark >>> 0, mask = st.adt.skbmask >>> 0;
     ext.skbmark = mask === 0xffffffff ? `0x${mark.toString(16)}` : `0x${mark.toString(16)}/0x${mask.toString(16)}`;
     if (mark === 0 && mask === 0) ext.skbmark = '';
     opts += ` skbmark 0x${mark.toString(16)}/0x${mask.toString(16)}`;
   }
   if (g & X_SKBPRIO) {
-    const p = adtValues.skbprio >>> 0;
+    const p = st.adt.skbprio >>> 0;
     if (p !== 0) ext.skbprio = `${(p >>> 16).toString(16)}:${(p & 0xffff).toString(16)}`;
     opts += ` skbprio ${(p >>> 16).toString(16)}:${(p & 0xffff).toString(16)}`;
   }
   if (g & X_SKBQUEUE) {
-    ext.skbqueue = adtValues.skbqueue;
-    opts += ` skbqueue ${adtValues.skbqueue}`;
+    ext.skbqueue = st.adt.skbqueue;
+    opts += ` skbqueue ${st.adt.skbqueue}`;
   }
   return { opts, ext };
 }

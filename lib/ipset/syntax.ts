@@ -4,8 +4,8 @@
 import { InvalidArgumentError } from '../errors.js';
 import { describeValue } from '../args.js';
 import {
-  Fault, MAX_ARGS, MAX_COMMENT, MAX_TIMEOUT, P_BMPORT, P_IFACE, P_IP, P_IP_PLAIN, P_MAC, P_MARK, P_NET,
-  P_PORT, P_SET, TYPES, args, byteLength, cNumber, checkAdtOptions, checkCreateOptions, checkElement,
+  Fault, MAX_COMMENT, MAX_TIMEOUT, P_BMPORT, P_IFACE, P_IP, P_IP_PLAIN, P_MAC, P_MARK, P_NET,
+  P_PORT, P_SET, ParseState, TYPES, byteLength, cNumber, checkAdtOptions, checkCreateOptions, checkElement,
   icmpTypeCode, protoNumber, splitArgs, type TypeSpec,
 } from './grammar.js';
 import { icmpName, protoName, servicePort } from './netdb.js';
@@ -13,10 +13,6 @@ import type { CreateOptions, Entry, EntryObject, Family, SetType } from './types
 
 export { validateRestore, type KnownSet, type RestoreOptions, type RestorePlan } from './restore-text.js';
 export { parseList, parseSave, parseHeader, parseMember, type ListedMember, type SavedSet } from './list-text.js';
-
-const ts = new Int32Array(MAX_ARGS);
-const te = new Int32Array(MAX_ARGS);
-const tc = new Int32Array(MAX_ARGS);
 
 const invalid = (message: string, argument: string, column?: number) =>
   new InvalidArgumentError(message, { subsystem: 'ipset', argument, ...(column === undefined ? {} : { column }) });
@@ -32,8 +28,10 @@ const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
 export function tokenize(line: string): { text: string; column: number }[] {
   let a = 0;
   while (a < line.length && isSpace(line.charCodeAt(a))) a++;
+  const st = new ParseState();
+  const { args, ts, te, tc } = st;
   try {
-    splitArgs(line, a, line.length, ts, te, tc);
+    splitArgs(st, line, a, line.length, ts, te, tc);
   } catch (f) {
     throw faultError(f, line);
   }
@@ -56,7 +54,7 @@ export function validateElement(type: SetType, family: Family, elem: string): vo
   const s = specOf(type);
   if (s.families === 'inet' && family !== 'inet') throw invalid(`set type ${type} is IPv4 only`, family);
   try {
-    checkElement(s, family, elem, 0, elem.length, { noZeroCidr: s.noZeroCidr, nonZero: s.nonZero });
+    checkElement(new ParseState(), s, family, elem, 0, elem.length, { noZeroCidr: s.noZeroCidr, nonZero: s.nonZero });
   } catch (f) {
     throw faultError(f, elem);
   }
@@ -72,11 +70,13 @@ function familyOf(s: TypeSpec, elem: string): Family {
 
 /** Checks ELEMENT [OPTIONS...] as written after `add NAME`. */
 function checkEntryText(s: TypeSpec, text: string): void {
+  const st = new ParseState();
+  const { args, ts, te, tc } = st;
   try {
-    splitArgs(text, 0, text.length, ts, te, tc);
+    splitArgs(st, text, 0, text.length, ts, te, tc);
     if (args.n === 0) throw new Fault(0, 0, 'empty entry');
-    checkElement(s, familyOf(s, args.src.slice(ts[0]!, te[0]!)), args.src, ts[0]!, te[0]!, { noZeroCidr: s.noZeroCidr, nonZero: s.nonZero });
-    checkAdtOptions(s, true, args.src, ts, te, 1, args.n);
+    checkElement(st, s, familyOf(s, args.src.slice(ts[0]!, te[0]!)), args.src, ts[0]!, te[0]!, { noZeroCidr: s.noZeroCidr, nonZero: s.nonZero });
+    checkAdtOptions(st, s, true, args.src, ts, te, 1, args.n);
   } catch (f) {
     if (!(f instanceof Fault)) throw f;
     let k = 0;
@@ -306,6 +306,8 @@ export function formatCreate(name: string, type: SetType, opts: CreateOptions = 
     owner.push(k, k);
   }
   const line = words.join(' ');
+  const st = new ParseState();
+  const { ts, te } = st;
   let at = 0;
   for (let i = 0; i < words.length; i++) {
     ts[i] = at;
@@ -313,7 +315,7 @@ export function formatCreate(name: string, type: SetType, opts: CreateOptions = 
     at = te[i]! + 1;
   }
   try {
-    checkCreateOptions(s, line, ts, te, 0, words.length);
+    checkCreateOptions(st, s, line, ts, te, 0, words.length);
   } catch (f) {
     if (!(f instanceof Fault)) throw f;
     let k = 0;

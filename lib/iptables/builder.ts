@@ -7,7 +7,7 @@
 //   nat.chain('KUBE-SVC-WEB')
 //     .append({ matches: [{ module: 'statistic', mode: 'random', probability: 0.5 }], jump: 'KUBE-SEP-A' })
 //     .append({ jump: 'KUBE-SEP-B' });
-//   await nat.commit({ wait: 5 });
+//   await nat.commit({ waitTimeout: 5_000 });
 //
 // Names and values are checked here (InvalidArgumentError naming the call and the value);
 // what only libxtables knows (an unknown option, a bad address) fails at commit, and the

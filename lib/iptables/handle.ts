@@ -1,7 +1,6 @@
-import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 import { Handle } from '../handle.js';
 import { checkFunction, checkOptions, checkOpts, checkString } from '../args.js';
-import { InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { InvalidArgumentError, UnsupportedError, errnoDescription } from '../errors.js';
 import { binding, type IptablesCacheRef, type IptablesLockRequest, type IptablesTableRequest, type RawTableSnapshot } from '../native.js';
 import { iptablesFailure, problemError } from './errors.js';
 import { holdsXtablesLock, runHoldingXtablesLock, xtablesLockPath } from './lock-owner.js';
@@ -14,14 +13,24 @@ const DEFAULT_INTERVAL_MS = 50;
 
 export function lockRequest(op: string, opts: LockOptions): IptablesLockRequest {
   const path = xtablesLockPath();
-  const { wait, waitInterval } = opts;
+  const { wait, waitInterval, waitTimeout } = opts;
   if (wait !== undefined && wait !== true && !(typeof wait === 'number' && wait >= 0 && Number.isFinite(wait))) {
     throw new InvalidArgumentError(`${op}: wait must be a number of seconds >= 0 or true`, { op, subsystem: 'iptables', argument: String(wait) });
+  }
+  if (waitTimeout !== undefined) {
+    if (!(typeof waitTimeout === 'number' && waitTimeout >= 0 && Number.isFinite(waitTimeout))) {
+      throw new InvalidArgumentError(`${op}: waitTimeout must be a number of milliseconds >= 0`, { op, subsystem: 'iptables', argument: String(waitTimeout) });
+    }
+    if (wait !== undefined) {
+      throw new InvalidArgumentError(`${op}: waitTimeout (milliseconds) and the deprecated wait (seconds) are not taken together`, { op, subsystem: 'iptables', argument: String(wait) });
+    }
   }
   if (waitInterval !== undefined && !(typeof waitInterval === 'number' && waitInterval > 0 && Number.isFinite(waitInterval))) {
     throw new InvalidArgumentError(`${op}: waitInterval must be a positive number of milliseconds`, { op, subsystem: 'iptables', argument: String(waitInterval) });
   }
-  return { path, wait: wait === undefined || wait === true ? -1 : wait, interval: waitInterval ?? DEFAULT_INTERVAL_MS };
+  // The worker counts in seconds (native/iptables/lock.cc).
+  const seconds = waitTimeout !== undefined ? waitTimeout / 1000 : wait === undefined || wait === true ? -1 : wait;
+  return { path, wait: seconds, interval: waitInterval ?? DEFAULT_INTERVAL_MS };
 }
 
 export class IptablesHandle extends Handle {
@@ -102,7 +111,7 @@ export class IptablesHandle extends Handle {
     const op = `${this.prefix}.restore`;
     return this.run(op, async () => {
       if (typeof text !== 'string') throw new InvalidArgumentError(`${op}: text must be a string`, { op, subsystem: 'iptables' });
-      checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { noflush: 'boolean', counters: 'boolean', table: 'string', wait: 'number|true', waitInterval: 'number' });
+      checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { noflush: 'boolean', counters: 'boolean', table: 'string', wait: 'number|true', waitTimeout: 'number', waitInterval: 'number' });
       const lock = lockRequest(op, opts);
       checkTableOption(op, opts.table);
       const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
@@ -159,7 +168,7 @@ export class IptablesHandle extends Handle {
       if (typeof table !== 'string') throw new InvalidArgumentError(`${op}: table must be a string`, { op, subsystem: 'iptables' });
       await this.checkBackend(op);
       const r = await this.native(op, (w) => binding().iptablesReadRaw(w, { family: this.family, table }));
-      if (r.errno) throw problemError(op, { kind: 'save', errno: r.errno, message: `cannot read table ${table}: ${errnoText(r.errno)}`, table }, null);
+      if (r.errno) throw problemError(op, { kind: 'save', errno: r.errno, message: `cannot read table ${table}: ${errnoDescription(r.errno)}`, table }, null);
       return r as RawTableSnapshot;
     });
   }
@@ -175,7 +184,7 @@ export class IptablesHandle extends Handle {
       await this.checkBackend(op);
       const r = await this.native(op, (w) => binding().iptablesWriteRaw(w, { ...snap, family: this.family }));
       if (r.errno) {
-        throw problemError(op, { kind: 'commit', errno: r.errno, message: `the kernel refused table ${snap.table}: ${errnoText(r.errno)}`, table: snap.table }, null);
+        throw problemError(op, { kind: 'commit', errno: r.errno, message: `the kernel refused table ${snap.table}: ${errnoDescription(r.errno)}`, table: snap.table }, null);
       }
     });
   }
@@ -191,13 +200,13 @@ export class IptablesHandle extends Handle {
    *   await h.withLock(async () => {
    *     const text = await h.save({ table: 'filter' });
    *     await h.restore(edit(text));
-   *   }, { wait: 5 });
+   *   }, { waitTimeout: 5_000 });
    */
   async withLock<T>(fn: () => Promise<T> | T, opts: LockOptions = {}): Promise<T> {
     const op = `${this.prefix}.withLock`;
     const lock = await this.run(op, async () => {
       checkFunction({ op, subsystem: 'iptables' }, 'fn', fn);
-      checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { wait: 'number|true', waitInterval: 'number' });
+      checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { wait: 'number|true', waitTimeout: 'number', waitInterval: 'number' });
       const req = lockRequest(op, opts);
       await this.checkBackend(op);
       if (holdsXtablesLock(req.path)) return { fd: -1, path: req.path };
@@ -211,11 +220,6 @@ export class IptablesHandle extends Handle {
 }
 
 /** `EINVAL (Invalid argument)`: an errno's name and strerror text. */
-function errnoText(errno: number): string {
-  const name = getSystemErrorName(-errno);
-  return `${name} (${getSystemErrorMap().get(-errno)?.[1] ?? 'unknown error'})`;
-}
-
 /** A table name goes to libiptc as a C string: a NUL would name another table. */
 function checkTableOption(op: string, table: unknown): void {
   if (table !== undefined) checkString({ op, subsystem: 'iptables' }, 'table', table, { nonEmpty: true, nul: false });

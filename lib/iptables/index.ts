@@ -9,7 +9,6 @@ import type { IptablesOpenOptions, LockOptions, RestoreOptions, SaveOptions, Tab
 
 export { IptablesHandle } from './handle.js';
 export type { IptablesError, RestoreErrorInfo } from './errors.js';
-export { parseRestore, planRestore, tokenize, quoteArg } from './restore-text.js';
 export type { ParsedChain, ParsedCommand, ParsedTable } from './restore-text.js';
 export { TableBuilder, ChainBuilder, ruleText, ruleWords } from './builder.js';
 export type {

@@ -18,8 +18,14 @@ export interface IptablesOpenOptions extends OpenOptions {
 export interface LockOptions {
   /**
    * How long to wait for the xtables lock (`/run/xtables.lock` or `$XTABLES_LOCKFILE`), in
-   * seconds, like `-w`; `true` (the default, as iptables 1.8.9 without -w) waits for as long as
-   * it takes, 0 fails at once when another process holds it. Waiting never blocks the event loop.
+   * milliseconds; without it (as iptables 1.8.9 without -w) nlkit waits for as long as it takes,
+   * 0 fails at once when another process holds it. Waiting never blocks the event loop.
+   * @example await iptables.restore(text, { waitTimeout: 5_000 });
+   */
+  waitTimeout?: number;
+  /**
+   * @deprecated In seconds, like `-w`; use `waitTimeout` (milliseconds). `true` waits as long
+   * as it takes (the default). Stays for one release; not together with `waitTimeout`.
    */
   wait?: number | true;
   /** Milliseconds between attempts while waiting (default 50). */

@@ -362,7 +362,10 @@ export class IpvsHandle extends Handle {
     }
     return this.run(op, async () => {
       const plan = diffIpvs(await this.dump(op), desired, opts);
-      const result: IpvsSyncResult = { services: plan.services, destinations: plan.destinations, ops: plan.ops, unchanged: plan.unchanged };
+      const result: IpvsSyncResult = {
+        added: plan.added, updated: plan.updated, removed: plan.removed, unchanged: plan.unchanged,
+        services: plan.services, destinations: plan.destinations, ops: plan.ops,
+      };
       if (opts.dryRun || plan.ops === 0) return result;
       const items = prepare(op, plan.operations);
       const rs = await this.native(op, (wk) => this.sendItems(op, wk, items));
@@ -375,6 +378,8 @@ export class IpvsHandle extends Handle {
         if (o.op.startsWith('add')) counts.added--;
         else if (o.op.startsWith('update')) counts.updated--;
         else counts.deleted--;
+        if (o.op === 'addService') result.added--;
+        else if (o.op === 'deleteService') result.removed--;
       });
       if (failures.length === 0) return result;
       const first = failures[0]!.error;

@@ -10,9 +10,7 @@ import type { SyncInput, SyncOptions } from './sync.js';
 
 export { IpvsHandle } from './handle.js';
 export * from './types.js';
-export { formatIpvsadm, parseIpvsadm } from './ipvsadm-text.js';
 export { SCHEDULERS } from './validate.js';
-export { planIpvsSync } from './sync.js';
 export type { DesiredDestination, DesiredService, IpvsSyncPlan, IpvsSyncResult, SyncCounts, SyncInput, SyncOptions } from './sync.js';
 
 let shared: IpvsHandle | undefined;

@@ -9,6 +9,7 @@ import {
   F_HASHED, F_ONEPACKET, F_PERSISTENT, F_SCHED1, F_SCHED2, F_SCHED3, FORWARDS, TUNNEL_CHECKSUMS, TUNNEL_TYPES,
   hostPort, netmaskText, normDest, normService, type NormDest, type NormService,
 } from './validate.js';
+import type { SyncResult as CoreSyncResult } from '../core/sync.js';
 import type {
   ApplyOp, Destination, DestinationInput, Forward, ServiceFlag, Service, ServiceInput, ServiceKey, TunnelChecksum,
   TunnelType,
@@ -44,7 +45,12 @@ export interface SyncCounts {
   unchanged: number;
 }
 
-export interface IpvsSyncResult {
+/**
+ * What ipvs.sync() changed. The top-level counts are the shape every sync() returns, counted
+ * in services: `updated` is a service whose attributes or real servers changed, `unchanged`
+ * one left whole. `services` and `destinations` give the detail.
+ */
+export interface IpvsSyncResult extends CoreSyncResult {
   services: SyncCounts & {
     /** Services the kernel has and the list lacks, kept because of `prune`. */
     kept: number;
@@ -170,6 +176,9 @@ export function diffIpvs(current: readonly Service[], desired: ReadonlyMap<strin
     operations: [],
     services: { added: 0, updated: 0, deleted: 0, unchanged: 0, kept: 0 },
     destinations: { added: 0, updated: 0, deleted: 0, unchanged: 0 },
+    added: 0,
+    updated: 0,
+    removed: 0,
     ops: 0,
     unchanged: 0,
   };
@@ -182,6 +191,7 @@ export function diffIpvs(current: readonly Service[], desired: ReadonlyMap<strin
     if (prune === true || (typeof prune === 'function' && prune(s))) {
       deletes.push({ op: 'deleteService', service: keyOf(s) });
       plan.services.deleted++;
+      plan.removed++;
     } else plan.services.kept++;
   }
   const dc = plan.destinations;
@@ -190,6 +200,7 @@ export function diffIpvs(current: readonly Service[], desired: ReadonlyMap<strin
     if (!have) {
       adds.push({ op: 'addService', service: serviceInput(want.svc) });
       plan.services.added++;
+      plan.added++;
       const key = keyOfNorm(want.svc);
       for (const d of want.dests) destOps.push({ op: 'addDestination', service: key, destination: destInput(d) });
       dc.added += want.dests.length;
@@ -238,6 +249,7 @@ export function diffIpvs(current: readonly Service[], desired: ReadonlyMap<strin
       touched = true;
     }
     if (!touched) plan.unchanged++;
+    else plan.updated++;
   }
   plan.operations = deletes.concat(adds, updates, destOps);
   plan.ops = plan.operations.length;

@@ -8,12 +8,13 @@ import { ExistsError, InvalidArgumentError, NlkitError } from '../errors.js';
 import { binding, type LinkQueryResult, type NetlinkSendResult, type RawWorker } from '../native.js';
 import { SUBSYSTEM, checkLinkName, formatIp, isIPv6LinkLocal, parsePrefix, type Prefix } from './addr.js';
 import { kernelError, linkFailure } from './errors.js';
+import { Addresses } from './addresses.js';
 import { Routes } from './routes.js';
 import { Rules } from './rules.js';
 import { Sysctls } from './sysctl.js';
 import {
   RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_SITE, RT_SCOPE_UNIVERSE, Rtm, RtWriter,
-  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, addrMessage, delLink, dumpAddrs, dumpLinks, eachMessage,
+  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, addrMessage, collect, delLink, dumpAddrs, dumpLinks, eachMessage,
   getLink, ipText, newLink, parseAddr, parseLink, setLink, type AddrRecord, type Batch,
 } from './wire.js';
 import type {
@@ -35,6 +36,8 @@ export class LinkHandle extends Handle {
   readonly routes: Routes = new Routes((op, fn) => this.run(op, () => fn(this.worker)));
   /** policy rules of the handle's namespace: `h.rules.add({ priority: 100, fwmark: 1, table: 100 })`. */
   readonly rules: Rules = new Rules((op, fn) => this.run(op, () => fn(this.worker)));
+  /** addresses of the handle's links: `h.addresses.add('kube-ipvs0', ['10.96.0.1/32'])`. */
+  readonly addresses: Addresses = new Addresses(this);
 
   constructor(opts: OpenOptions = {}) {
     super(SUBSYSTEM, opts, linkFailure);
@@ -78,19 +81,22 @@ export class LinkHandle extends Handle {
     });
   }
 
-  /** Deletes a link (of any kind), like `ip link del NAME`. */
+  /**
+   * Deletes a link (of any kind), like `ip link del NAME`; with `exist`, a missing link is no error.
+   * @example await h.delete('kube-ipvs0', { exist: true });
+   */
   delete(name: string, opts: DeleteOptions = {}): Promise<void> {
     const op = 'link.delete';
-    let req: Batch;
+    let req: Batch, exist: boolean;
     try {
-      checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { missingOk: 'boolean' });
+      exist = existOption(op, opts);
       const w = new RtWriter(64);
       delLink(w, checkLinkName(name, op));
       req = w.batch();
     } catch (e) {
       return this.fail(op, e);
     }
-    return this.runOne(op, (wk) => this.sendOne(op, wk, req, { link: name }, opts.missingOk ? [E.ENODEV] : []));
+    return this.runOne(op, (wk) => this.sendOne(op, wk, req, { link: name }, exist ? [E.ENODEV] : []));
   }
 
   /** Sets a link up or down, like `ip link set NAME up|down`. */
@@ -129,11 +135,7 @@ export class LinkHandle extends Handle {
       const w = new RtWriter(64);
       dumpLinks(w);
       const r = await this.dump(op, w.batch());
-      const links: Link[] = [];
-      eachMessage(r.data, 0, r.sections[0]!, (type, at, len) => {
-        if (type === Rtm.NewLink) links.push(parseLink(r.data, at, len));
-      });
-      return links.sort((a, b) => a.index - b.index);
+      return collect(r.data, 0, r.sections[0]!, Rtm.NewLink, parseLink).sort((a, b) => a.index - b.index);
     });
   }
 
@@ -144,9 +146,15 @@ export class LinkHandle extends Handle {
    * address is a host address) to a link in one crossing, as `ip addr add ADDR dev NAME` would
    * add each. All are checked first: bad input sends nothing. When the kernel refuses one,
    * the call stops, removes the addresses it added, and throws an error naming that address.
+   * @deprecated Use h.addresses.add(); stays for one release.
+   * @example await h.addAddresses('kube-ipvs0', ['10.96.0.1/32']);
    */
   addAddresses(name: string, addrs: string[], opts: AddAddressesOptions = {}): Promise<void> {
-    const op = 'link.addAddresses';
+    return this.addressesAdd('link.addAddresses', name, addrs, opts);
+  }
+
+  /** @internal h.addresses.add() and its deprecated alias, `op` naming the caller. */
+  addressesAdd(op: string, name: string, addrs: string[], opts: AddAddressesOptions = {}): Promise<void> {
     let list: Prefix[], req: Batch, exist: boolean;
     try {
       exist = checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { exist: 'boolean' }).exist === true;
@@ -170,13 +178,19 @@ export class LinkHandle extends Handle {
 
   /**
    * Removes many addresses from a link, like `ip addr del ADDR dev NAME` for each. Without
-   * `missingOk` an address that is not on the link is a NotFoundError and nothing is removed.
+   * `exist` an address that is not on the link is a NotFoundError and nothing is removed.
+   * @deprecated Use h.addresses.delete(); stays for one release.
+   * @example await h.delAddresses('kube-ipvs0', ['10.96.0.1/32'], { missingOk: true });
    */
   delAddresses(name: string, addrs: string[], opts: DelAddressesOptions = {}): Promise<void> {
-    const op = 'link.delAddresses';
-    let list: Prefix[];
+    return this.addressesDelete('link.delAddresses', name, addrs, opts);
+  }
+
+  /** @internal h.addresses.delete() and its deprecated alias. */
+  addressesDelete(op: string, name: string, addrs: string[], opts: DelAddressesOptions = {}): Promise<void> {
+    let list: Prefix[], exist: boolean;
     try {
-      checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { missingOk: 'boolean' });
+      exist = existOption(op, opts);
       checkLinkName(name, op);
       list = parseList(addrs, op, 'dedupe');
     } catch (e) {
@@ -188,7 +202,7 @@ export class LinkHandle extends Handle {
       for (const p of list) {
         const rec = present.get(p.text);
         if (rec) gone.push(rec);
-        else if (!opts.missingOk) {
+        else if (!exist) {
           throw kernelError(op, E.EADDRNOTAVAIL, { link: name, address: p.text });
         }
       }
@@ -200,9 +214,15 @@ export class LinkHandle extends Handle {
   /**
    * Addresses of one link, or of every link (one RTM_GETADDR dump): by link index, IPv4
    * before IPv6, each in the kernel's order (the order `ip addr show` prints them in).
+   * @deprecated Use h.addresses.list(); stays for one release.
+   * @example const addrs = await h.listAddresses('eth0');
    */
   listAddresses(name?: string): Promise<Address[]> {
-    const op = 'link.listAddresses';
+    return this.addressesList('link.listAddresses', name);
+  }
+
+  /** @internal h.addresses.list() and its deprecated alias. */
+  addressesList(op: string, name?: string): Promise<Address[]> {
     try {
       if (name !== undefined) checkLinkName(name, op);
     } catch (e) {
@@ -237,9 +257,17 @@ export class LinkHandle extends Handle {
    * what is not wanted and adds what is missing (one batch). IPv6 link-local addresses
    * (fe80::/10, which the kernel makes itself) are left alone unless listed. When the kernel
    * refuses a change, what this call changed is put back and the error names the address.
+   * @deprecated Use h.addresses.sync(), which returns the counts every sync() returns; this
+   * alias keeps the old shape (`added`/`removed` as lists) for one release.
+   * @example const { added, removed } = await h.syncAddresses('kube-ipvs0', ['10.96.0.1/32']);
    */
-  syncAddresses(name: string, wanted: string[]): Promise<SyncResult> {
-    const op = 'link.syncAddresses';
+  async syncAddresses(name: string, wanted: string[]): Promise<SyncResult> {
+    const { added, removed } = await this.addressesSync('link.syncAddresses', name, wanted);
+    return { added, removed };
+  }
+
+  /** @internal h.addresses.sync() and its deprecated alias: which addresses changed, how many stayed. */
+  addressesSync(op: string, name: string, wanted: string[]): Promise<SyncResult & { unchanged: number }> {
     let list: Prefix[];
     try {
       checkLinkName(name, op);
@@ -260,11 +288,13 @@ export class LinkHandle extends Handle {
       const restore = records.filter((r) => want.has(keyOf(r)) && (r.flags & IFA_F_SECONDARY) !== 0 &&
         remove.some((p) => isPrimaryOf(p, r)));
       const add = list.filter((p) => !have.has(p.text));
-      if (remove.length === 0 && add.length === 0) return { added: [], removed: [] };
+      const unchanged = list.length - add.length;
+      if (remove.length === 0 && add.length === 0) return { added: [], removed: [], unchanged };
       const r = await this.apply(op, name, records, remove, add, restore);
       return {
         added: add.filter((_, i) => r.errnos[remove.length + restore.length + i] === 0).map((p) => p.text),
         removed: remove.map(keyOf),
+        unchanged,
       };
     });
   }
@@ -312,13 +342,7 @@ export class LinkHandle extends Handle {
     const w = new RtWriter(64);
     dumpAddrs(w);
     const r = await this.dump(op, w.batch(), name, name);
-    const out: AddrRecord[] = [];
-    eachMessage(r.data, 0, r.sections[0]!, (type, at, len) => {
-      if (type !== Rtm.NewAddr) return;
-      const a = parseAddr(r.data, at, len);
-      if (a) out.push(a);
-    });
-    return out;
+    return collect(r.data, 0, r.sections[0]!, Rtm.NewAddr, parseAddr);
   }
 
   /**
@@ -506,4 +530,10 @@ function toAddress(r: AddrRecord, link: string): Address {
 }
 
 // Exported for unit tests: the pure parts.
+/** `exist` (or its deprecated spelling `missingOk`): no error for what is already gone. */
+function existOption(op: string, opts: { exist?: boolean; missingOk?: boolean }): boolean {
+  checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { exist: 'boolean', missingOk: 'boolean' });
+  return opts.exist === true || opts.missingOk === true;
+}
+
 export const _internal = { parseList, checkOnePrefixPerIPv6, isPrimaryOf, toAddress };

@@ -10,6 +10,7 @@ export * from './types.js';
 export { Sysctls, type SysctlValue } from './sysctl.js';
 export { Routes, type Route, type RouteInput } from './routes.js';
 export { Rules, type Rule, type RuleInput } from './rules.js';
+export { Addresses, type AddressSyncResult } from './addresses.js';
 
 let shared: LinkHandle | undefined;
 const handle = (): LinkHandle => (shared && !shared.closed ? shared : (shared = new LinkHandle()));
@@ -22,8 +23,22 @@ export { remove as delete };
 export const setUp = (name: string, up: boolean) => handle().setUp(name, up);
 export const get = (name: string) => handle().get(name);
 export const list = () => handle().list();
+/**
+ * Addresses of the caller's namespace's links (default handle), as `h.addresses` of a handle.
+ * @example await link.addresses.sync('kube-ipvs0', ['10.96.0.1/32']);
+ */
+export const addresses = {
+  add: (dev: string, addrs: string[], opts?: AddAddressesOptions) => handle().addresses.add(dev, addrs, opts),
+  delete: (dev: string, addrs: string[], opts?: DelAddressesOptions) => handle().addresses.delete(dev, addrs, opts),
+  list: (dev?: string) => handle().addresses.list(dev),
+  sync: (dev: string, wanted: string[]) => handle().addresses.sync(dev, wanted),
+};
+/** @deprecated Use link.addresses.add(); stays for one release. @example await link.addAddresses('d0', ['10.0.0.1/32']); */
 export const addAddresses = (name: string, addrs: string[], opts?: AddAddressesOptions) => handle().addAddresses(name, addrs, opts);
+/** @deprecated Use link.addresses.delete(); stays for one release. @example await link.delAddresses('d0', ['10.0.0.1/32']); */
 export const delAddresses = (name: string, addrs: string[], opts?: DelAddressesOptions) => handle().delAddresses(name, addrs, opts);
+/** @deprecated Use link.addresses.list(); stays for one release. @example await link.listAddresses('d0'); */
 export const listAddresses = (name?: string) => handle().listAddresses(name);
+/** @deprecated Use link.addresses.sync() (counts, like every sync); stays for one release. @example await link.syncAddresses('d0', []); */
 export const syncAddresses = (name: string, wanted: string[]) => handle().syncAddresses(name, wanted);
 export * as namespaces from './namespaces.js';

@@ -10,7 +10,7 @@ import { SUBSYSTEM, checkLinkName, parseIPv4, parseIPv6, parsePrefix, type Famil
 import {
   PROTOCOLS, RTN, SCOPES, TABLES, dumpRoutes, parseRoute, routeMessage, type Route, type RouteCommand, type RouteSpec,
 } from './route-wire.js';
-import { RtWriter, Rtm, dumpLinks, eachMessage, parseLink } from './wire.js';
+import { RtWriter, Rtm, collect, dumpLinks, eachMessage, parseLink } from './wire.js';
 
 export type { Route } from './route-wire.js';
 
@@ -128,13 +128,7 @@ export class Routes {
       const r = await dump(w, NETLINK_ROUTE, wr.batch());
       for (let i = 0; i < r.errnos.length; i++) if (r.errnos[i]) throw kernelError(op, SUBSYSTEM, r.errnos[i]!, { detail: r.messages[i] });
       const names = linkNames(r.data, 0, r.sections[0]!);
-      const out: Route[] = [];
-      eachMessage(r.data, r.sections[0]!, r.sections[1]!, (type, at, len) => {
-        if (type !== Rtm.NewRoute) return;
-        const route = parseRoute(r.data, at, len, names);
-        if (route) out.push(route);
-      });
-      return out;
+      return collect(r.data, r.sections[0]!, r.sections[1]!, Rtm.NewRoute, (b, at, len) => parseRoute(b, at, len, names));
     });
   }
 

@@ -6,7 +6,7 @@ import { SUBSYSTEM, checkLinkName, parsePrefix, type Family } from './addr.js';
 import { TABLES } from './route-wire.js';
 import { FR_ACT, dumpRules, parseRule, ruleMessage, type Rule, type RuleSpec } from './rule-wire.js';
 import { invalid, named, u32, type RunOn } from './routes.js';
-import { RtWriter, Rtm, eachMessage } from './wire.js';
+import { RtWriter, Rtm, collect } from './wire.js';
 
 export type { Rule } from './rule-wire.js';
 
@@ -66,13 +66,7 @@ export class Rules {
       dumpRules(wr, family === 4 ? 'inet' : 'inet6');
       const r = await dump(w, NETLINK_ROUTE, wr.batch());
       if (r.errnos[0]) throw kernelError(op, SUBSYSTEM, r.errnos[0], { detail: r.messages[0] });
-      const out: Rule[] = [];
-      eachMessage(r.data, 0, r.sections[0]!, (type, at, len) => {
-        if (type !== Rtm.NewRule) return;
-        const rule = parseRule(r.data, at, len);
-        if (rule) out.push(rule);
-      });
-      return out;
+      return collect(r.data, 0, r.sections[0]!, Rtm.NewRule, parseRule);
     });
   }
 

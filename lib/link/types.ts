@@ -51,7 +51,9 @@ export interface AddDummyOptions {
 }
 
 export interface DeleteOptions {
-  /** No error when the link does not exist. */
+  /** No error when the link does not exist (as `exist` means in every subsystem). */
+  exist?: boolean;
+  /** @deprecated Use `exist`; stays for one release. */
   missingOk?: boolean;
 }
 
@@ -62,9 +64,12 @@ export interface AddAddressesOptions {
 
 export interface DelAddressesOptions {
   /** Addresses not on the link are not an error. */
+  exist?: boolean;
+  /** @deprecated Use `exist`; stays for one release. */
   missingOk?: boolean;
 }
 
+/** @deprecated What the deprecated syncAddresses() returns; h.addresses.sync() returns AddressSyncResult. */
 export interface SyncResult {
   /** What was added and removed, as `ADDRESS/PREFIXLEN`. */
   added: string[];

@@ -5,6 +5,7 @@ import { AttrWriter } from '../netlink/attr-writer.js';
 import { NLMSG_HDRLEN, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/headers.js';
 import { forEachAttr as eachAttr, forEachMessage, str as cstr } from '../netlink/reader.js';
 import { AF_INET, AF_INET6, formatIp, type Family, type Prefix } from './addr.js';
+import type { Link } from './types.js';
 
 export const enum Rtm {
   NewLink = 16, DelLink = 17, GetLink = 18,
@@ -220,23 +221,30 @@ export function addrMessage(w: RtWriter, type: Rtm.NewAddr | Rtm.DelAddr, p: Pre
 /** Calls fn(type, offset, length) for each message in data[from, to) (lib/netlink/reader.ts). */
 export const eachMessage = forEachMessage;
 
+/**
+ * What `parse` makes of each message of one type in data[from, to), in order; messages it
+ * returns undefined for (another family) are left out.
+ * @example const links = collect(r.data, 0, r.sections[0]!, Rtm.NewLink, parseLink);
+ */
+export function collect<T>(data: Buffer, from: number, to: number, type: number,
+  parse: (data: Buffer, at: number, len: number) => T | undefined): T[] {
+  const out: T[] = [];
+  forEachMessage(data, from, to, (t, at, len) => {
+    if (t !== type) return;
+    const v = parse(data, at, len);
+    if (v !== undefined) out.push(v);
+  });
+  return out;
+}
+
 const hex = (data: Buffer, at: number, len: number): string => {
   const parts: string[] = [];
   for (let i = 0; i < len; i++) parts.push(data[at + i]!.toString(16).padStart(2, '0'));
   return parts.join(':');
 };
 
-export interface LinkRecord {
-  name: string;
-  index: number;
-  /** IFLA_INFO_KIND: 'dummy', 'veth', 'bridge', ...; absent for loopback and hardware. */
-  kind?: string;
-  /** Administratively up (IFF_UP). */
-  up: boolean;
-  mtu: number;
-  /** The link-layer address as lower-case hex pairs; absent when the link has none. */
-  mac?: string;
-}
+/** A link as parsed from RTM_NEWLINK: the public Link shape. */
+export type LinkRecord = Link;
 
 export function parseLink(data: Buffer, at: number, len: number): LinkRecord {
   const body = at + NLMSG_HDRLEN;

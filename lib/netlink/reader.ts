@@ -39,6 +39,38 @@ export function splitMessages(b: Buffer, from = 0, to = b.length): (NlMsgHeader 
   return out;
 }
 
+/** One nfnetlink message: its header fields, where its payload lies, and its nfgenmsg. */
+export interface NfMessage {
+  type: number;
+  flags: number;
+  seq: number;
+  /** Offset of the payload (the nfgenmsg), right after the nlmsghdr. */
+  at: number;
+  /** End of the message. */
+  end: number;
+  /** nfgenmsg family (0 when the message has no nfgenmsg). */
+  family: number;
+  /** nfgenmsg res_id (big-endian on the wire). */
+  resId: number;
+}
+
+/**
+ * The nfnetlink messages of a buffer (a dump's replies, an event batch): the one reader of
+ * nfgenmsg headers that conntrack and nft share.
+ * @example for (const m of nfMessages(data)) if ((m.type & 0xff) === 0) parse(data, m.at + 4, m.end);
+ */
+export function nfMessages(b: Buffer, from = 0, to = b.length): NfMessage[] {
+  const out: NfMessage[] = [];
+  forEachMessage(b, from, to, (type, at, len, flags) => {
+    const nf = len >= NLMSG_HDRLEN + 4;
+    out.push({
+      type, flags, seq: b.readUInt32LE(at + 8), at: at + NLMSG_HDRLEN, end: at + len,
+      family: nf ? b[at + NLMSG_HDRLEN]! : 0, resId: nf ? b.readUInt16BE(at + NLMSG_HDRLEN + 2) : 0,
+    });
+  });
+  return out;
+}
+
 /**
  * Calls fn(type, at, len) for each attribute in b[from, to): `type` without the NESTED and
  * NET_BYTEORDER flags, `at` the payload's offset, `len` the payload's length.

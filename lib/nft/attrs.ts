@@ -1,6 +1,6 @@
 // nf_tables messages as values on top of lib/netlink's reader: a message's attributes as views
 // by type (nested ones read on demand), and messages with their nfgenmsg.
-import { forEachAttr, forEachMessage, readNlmsghdr } from '../netlink/reader.js';
+import { forEachAttr, nfMessages } from '../netlink/reader.js';
 
 export interface Attr {
   type: number;
@@ -41,14 +41,6 @@ export interface NlMsg {
 }
 
 /** Splits a buffer of concatenated netlink messages (nlmsghdr + nfgenmsg + attributes). */
-export function splitMessages(buf: Buffer): NlMsg[] {
-  const out: NlMsg[] = [];
-  forEachMessage(buf, 0, buf.length, (type, at, len, flags) => {
-    out.push({
-      type, flags, seq: readNlmsghdr(buf, at).seq,
-      family: len >= 20 ? buf[at + 16]! : 0, resId: len >= 20 ? buf.readUInt16BE(at + 18) : 0,
-      body: buf.subarray(at + Math.min(20, len), at + len),
-    });
-  });
-  return out;
-}
+export const splitMessages = (buf: Buffer): NlMsg[] => nfMessages(buf).map((m) => ({
+  type: m.type, flags: m.flags, seq: m.seq, family: m.family, resId: m.resId, body: buf.subarray(Math.min(m.at + 4, m.end), m.end),
+}));

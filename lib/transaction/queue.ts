@@ -103,6 +103,11 @@ export class TxQueue implements Tx {
         ipset({ op: 'ipset.add', name, entries: copyEntries(entries, 'ipset.add'), exist: existOf('ipset.add', o) });
         return this;
       },
+      delete(name: string, entries: Entry | Entry[], o: TxExistOption = {}) {
+        // Queued as 'ipset.del' (the plan's op name, which describe/rollback key on).
+        ipset({ op: 'ipset.del', name, entries: copyEntries(entries, 'ipset.delete'), exist: existOf('ipset.delete', o) });
+        return this;
+      },
       del(name: string, entries: Entry | Entry[], o: TxExistOption = {}) {
         ipset({ op: 'ipset.del', name, entries: copyEntries(entries, 'ipset.del'), exist: existOf('ipset.del', o) });
         return this;

@@ -15,10 +15,12 @@ export interface TransactionOptions {
    *  (relative paths and non-strings are refused with InvalidArgumentError). */
   netns?: string;
   /**
-   * How long to wait for the xtables lock, in seconds (like `iptables -w`); `true` (default)
-   * waits as long as it takes. The lock is taken once, before the snapshot, and held until the
+   * How long to wait for the xtables lock, in milliseconds; without it the transaction waits as
+   * long as it takes. The lock is taken once, before the snapshot, and held until the
    * transaction has applied or rolled back. Only taken when the transaction touches iptables.
    */
+  waitTimeout?: number;
+  /** @deprecated In seconds (like `iptables -w`), `true` = as long as it takes; use `waitTimeout` (ms). Stays for one release. */
   wait?: number | true;
   /** Milliseconds between attempts while waiting for the lock (default 50). */
   waitInterval?: number;
@@ -45,6 +47,8 @@ export interface TxIpset {
   destroy(name?: string): this;
   flush(name?: string): this;
   add(name: string, entries: Entry | Entry[], o?: TxExistOption): this;
+  delete(name: string, entries: Entry | Entry[], o?: TxExistOption): this;
+  /** @deprecated Use delete(); `del` stays for one release. */
   del(name: string, entries: Entry | Entry[], o?: TxExistOption): this;
   rename(from: string, to: string): this;
   swap(a: string, b: string): this;

@@ -7,6 +7,11 @@
 // baseline that the wrong-type calls must leave alone.
 import { spawnSync } from 'node:child_process';
 import { ipset, iptables, ipvs, link, transaction, InvalidArgumentError } from '../../lib/index.js';
+// Parsers and planners: importable inside lib/ (no longer exported by the package entry).
+import { formatIpvsadm, parseIpvsadm } from '../../lib/ipvs/ipvsadm-text.js';
+import { planIpvsSync } from '../../lib/ipvs/sync.js';
+import { planIpsetSync } from '../../lib/ipset/sync.js';
+import { parseRestore, planRestore, quoteArg, tokenize } from '../../lib/iptables/restore-text.js';
 
 type Kind = 'null' | 'undefined' | 'number' | 'Buffer' | 'function' | 'symbol' | 'object' | 'string' | 'array';
 const BAD: Record<Kind, () => unknown> = {
@@ -32,7 +37,7 @@ const bool: Omit<Param, 'optional' | 'keys'> = { good: true };
 const num = (good: number): Omit<Param, 'optional' | 'keys'> => ({ good });
 const str = (good: string): Omit<Param, 'optional' | 'keys'> => ({ good });
 const exist = () => opts({ exist: bool });
-const lockKeys = { wait: { good: 5, accepts: [] as Kind[] }, waitInterval: num(50) };
+const lockKeys = { wait: { good: 5, accepts: [] as Kind[] }, waitTimeout: num(5_000), waitInterval: num(50) };
 
 const svc = { protocol: 'tcp', address: '10.0.0.1', port: 80 };
 const dst = { address: '10.1.0.1', port: 80 };
@@ -43,6 +48,7 @@ function ipsetFns(prefix: string, o: ipset.IpsetHandle | typeof ipset): Fn[] {
   return [
     { name: 'create', call: o.create as never, params: [name(S), { good: 'hash:ip' }, opts({ timeout: num(0), comment: bool, family: str('inet'), hashsize: num(1024) }), exist()] },
     { name: 'add', call: o.add as never, params: [name(S), { good: '10.9.0.1', accepts: ['array'] as Kind[] }, exist()] },
+    { name: 'delete', call: o.delete as never, params: [name(S), { good: '10.9.0.1', accepts: ['array'] as Kind[] }, exist()] },
     { name: 'del', call: o.del as never, params: [name(S), { good: '10.9.0.1', accepts: ['array'] as Kind[] }, exist()] },
     { name: 'test', call: o.test as never, params: [name(S), { good: '10.9.0.1' }] },
     { name: 'list', call: o.list as never, params: [{ good: S, optional: true }, opts({ members: bool })] },
@@ -100,12 +106,17 @@ function linkFns(prefix: string, o: link.LinkHandle | typeof link): Fn[] {
     { name: 'delAddresses', call: o.delAddresses as never, params: [name('lo'), { good: ['10.9.9.9/32'] }, opts({ missingOk: bool })] },
     { name: 'listAddresses', call: o.listAddresses as never, params: [{ good: 'lo', optional: true }] },
     { name: 'syncAddresses', call: o.syncAddresses as never, params: [name('lo'), { good: ['127.0.0.1/8'] }] },
-    { name: 'delete', call: (o as link.LinkHandle).delete as never, params: [name('nlkitw0'), opts({ missingOk: bool })] },
+    { name: 'addresses.add', call: o.addresses.add as never, params: [name('lo'), { good: ['10.9.9.8/32'] }, opts({ exist: bool })] },
+    { name: 'addresses.delete', call: o.addresses.delete as never, params: [name('lo'), { good: ['10.9.9.8/32'] }, opts({ exist: bool, missingOk: bool })] },
+    { name: 'addresses.list', call: o.addresses.list as never, params: [{ good: 'lo', optional: true }] },
+    { name: 'addresses.sync', call: o.addresses.sync as never, params: [name('lo'), { good: ['127.0.0.1/8'] }] },
+    { name: 'delete', call: (o as link.LinkHandle).delete as never, params: [name('nlkitw0'), opts({ exist: bool, missingOk: bool })] },
   ];
-  return fns.map((f) => ({ ...f, name: `${prefix}.${f.name}`, call: (f.call as Function).bind(o) as Fn['call'] }));
+  const addresses = o.addresses;
+  return fns.map((f) => ({ ...f, name: `${prefix}.${f.name}`, call: (f.call as Function).bind(f.name.startsWith('addresses.') ? addresses : o) as Fn['call'] }));
 }
 
-const txOpts = opts({ netns: str(`/proc/${process.pid}/ns/net`), wait: num(5), dryRun: bool, family: { good: 4 } });
+const txOpts = opts({ netns: str(`/proc/${process.pid}/ns/net`), wait: num(5), waitTimeout: num(5_000), dryRun: bool, family: { good: 4 } });
 const fns: Fn[] = [
   ...ipsetFns('ipset', ipset), ...ipsetFns('IpsetHandle', ipset.open()),
   ...iptablesFns('iptables', iptables), ...iptablesFns('IptablesHandle', iptables.open({ backend: 'legacy' })),
@@ -131,6 +142,7 @@ fns.push(
   txName('ipset.flush', (tx) => tx.ipset.flush.bind(tx.ipset) as never, [{ good: S2, optional: true }]),
   // An entry object's fields are checked against the set's type (which this set, absent, has not).
   txName('ipset.add', (tx) => tx.ipset.add.bind(tx.ipset) as never, [name(S2), { good: '10.9.0.1', accepts: ['array', 'object'] as Kind[] }, exist()]),
+  txName('ipset.delete', (tx) => tx.ipset.delete.bind(tx.ipset) as never, [name(S2), { good: '10.9.0.1', accepts: ['array', 'object'] as Kind[] }, exist()]),
   txName('ipset.del', (tx) => tx.ipset.del.bind(tx.ipset) as never, [name(S2), { good: '10.9.0.1', accepts: ['array', 'object'] as Kind[] }, exist()]),
   txName('ipset.rename', (tx) => tx.ipset.rename.bind(tx.ipset) as never, [name(S2), name(`${S2}2`)]),
   txName('ipset.swap', (tx) => tx.ipset.swap.bind(tx.ipset) as never, [name(S2), name(`${S2}2`)]),
@@ -147,14 +159,14 @@ fns.push(
   txName('ipvs.deleteDestination', (tx) => tx.ipvs.deleteDestination.bind(tx.ipvs) as never, [{ good: svc }, { good: dst }]),
   txName('ipvs.sync', (tx) => tx.ipvs.sync.bind(tx.ipvs) as never, [{ good: [] }, opts({ prune: { good: true, accepts: ['function'] } })]),
   // The pure functions: parsers, planners and the rule builder.
-  { name: 'ipvs.parseIpvsadm', call: ipvs.parseIpvsadm as never, params: [{ good: '' }] },
-  { name: 'ipvs.formatIpvsadm', call: ipvs.formatIpvsadm as never, params: [{ good: [] }] },
-  { name: 'ipvs.planIpvsSync', call: ipvs.planIpvsSync as never, params: [{ good: [] }, { good: [] }, opts({ prune: { good: true, accepts: ['function'] } })] },
-  { name: 'ipset.planIpsetSync', call: ipset.planIpsetSync as never, params: [{ good: [] }, { good: [] }, { good: 'hash:ip', accepts: ['object'] }] },
-  { name: 'iptables.parseRestore', call: iptables.parseRestore as never, params: [{ good: '' }, opts({ table: str('nat') })] },
-  { name: 'iptables.planRestore', call: iptables.planRestore as never, params: [{ good: '' }, opts({ table: str('nat') })] },
-  { name: 'iptables.tokenize', call: iptables.tokenize as never, params: [{ good: '-A X -j ACCEPT' }] },
-  { name: 'iptables.quoteArg', call: iptables.quoteArg as never, params: [{ good: 'a b' }] },
+  { name: 'ipvs.parseIpvsadm', call: parseIpvsadm as never, params: [{ good: '' }] },
+  { name: 'ipvs.formatIpvsadm', call: formatIpvsadm as never, params: [{ good: [] }] },
+  { name: 'ipvs.planIpvsSync', call: planIpvsSync as never, params: [{ good: [] }, { good: [] }, opts({ prune: { good: true, accepts: ['function'] } })] },
+  { name: 'ipset.planIpsetSync', call: planIpsetSync as never, params: [{ good: [] }, { good: [] }, { good: 'hash:ip', accepts: ['object'] }] },
+  { name: 'iptables.parseRestore', call: parseRestore as never, params: [{ good: '' }, opts({ table: str('nat') })] },
+  { name: 'iptables.planRestore', call: planRestore as never, params: [{ good: '' }, opts({ table: str('nat') })] },
+  { name: 'iptables.tokenize', call: tokenize as never, params: [{ good: '-A X -j ACCEPT' }] },
+  { name: 'iptables.quoteArg', call: quoteArg as never, params: [{ good: 'a b' }] },
   { name: 'iptables.ruleText', call: iptables.ruleText as never, params: [{ good: { jump: 'ACCEPT' } }] },
   { name: 'iptables.ruleWords', call: iptables.ruleWords as never, params: [{ good: { jump: 'ACCEPT' } }] },
   { name: 'TableBuilder', call: (n: unknown, o: unknown) => new iptables.TableBuilder(n as never, o as never), params: [name('nat'), opts({ noflush: bool })] },

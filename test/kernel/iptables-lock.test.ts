@@ -66,6 +66,43 @@ describe('the xtables lock', { skip }, () => {
     }
   });
 
+  it('waitTimeout (milliseconds; wait in seconds is its deprecated alias): 0 fails at once, in restore and in transaction()', async () => {
+    const p = await holder(60);
+    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
+    try {
+      await assert.rejects(h.restore('*filter\n-A NLKIT -j RETURN\nCOMMIT\n', { noflush: true, waitTimeout: 0 }), (e: unknown) => {
+        assert.ok(e instanceof LockTimeoutError, String(e));
+        assert.equal(e.holderPid, p.pid);
+        return true;
+      });
+      await assert.rejects(transaction((t) => {
+        t.iptables.restore('*filter\n-A NLKIT -j RETURN\nCOMMIT\n', { noflush: true });
+      }, { netns: ns.path, iptables: { backend: 'legacy' }, waitTimeout: 0 }), LockTimeoutError);
+      assert.deepEqual([p.exitCode, p.signalCode], [null, null], 'waitTimeout: 0 waited for the holder to let go');
+      assert.equal(rules(ns, 'NLKIT'), 0);
+    } finally {
+      p.kill();
+      await h.close();
+    }
+  });
+
+  it('waitTimeout: 5000 succeeds once the holder lets go', async () => {
+    const released = `${LOCK}.released`;
+    rmSync(released, { force: true });
+    const p = await holder(1, released);
+    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
+    try {
+      await h.restore('*filter\n-A NLKIT -s 10.1.0.3/32 -j RETURN\nCOMMIT\n', { noflush: true, waitTimeout: 5_000, waitInterval: 20 });
+      assert.ok(existsSync(released), 'the restore went ahead while the holder still held the lock');
+      assert.equal(ns.run('iptables-legacy-save', ['-t', 'filter']).includes('-A NLKIT -s 10.1.0.3/32 -j RETURN'), true);
+    } finally {
+      rmSync(released, { force: true });
+      p.kill();
+      await h.close();
+      ns.run('iptables-legacy', ['-F', 'NLKIT']);
+    }
+  });
+
   it('wait: 5 succeeds once the holder lets go, without blocking the event loop', async () => {
     const released = `${LOCK}.released`;
     rmSync(released, { force: true });

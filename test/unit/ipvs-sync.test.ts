@@ -48,6 +48,16 @@ describe('planIpvsSync', () => {
     assert.deepEqual(p.destinations, { added: 0, updated: 0, deleted: 0, unchanged: 4 });
   });
 
+  it('counts services in the shape every sync() returns (added, updated, removed, unchanged)', () => {
+    const d = desired();
+    d[0]!.destinations[1]!.weight = 5;  // changed only in its real servers: updated
+    d.splice(2, 1);                     // fwmark 7: removed
+    d.push({ protocol: 'udp', address: '10.0.0.5', port: 53, destinations: [] });  // added
+    const p = planIpvsSync(current(), d);
+    assert.deepEqual([p.added, p.updated, p.removed, p.unchanged], [1, 1, 1, 1]);
+    assert.deepEqual(p.services, { added: 1, updated: 0, deleted: 1, unchanged: 2, kept: 0 });
+  });
+
   it('a listing synced onto itself changes nothing (listed objects are valid input)', () => {
     const cur = current();
     assert.equal(planIpvsSync(cur, cur as DesiredService[]).ops, 0);

@@ -1,0 +1,24 @@
+// The API style of DESIGN.md (issue #12): deprecated names and options that stay for one
+// release do what the new ones do. Kernel-side, each alias is run in its subsystem's kernel
+// test; these are the checks that need no kernel.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { InvalidArgumentError } from '../../lib/errors.js';
+import { lockRequest } from '../../lib/iptables/handle.js';
+
+describe('iptables lock options', () => {
+  it('waitTimeout is milliseconds; the deprecated wait (seconds) asks the worker for the same wait', () => {
+    assert.equal(lockRequest('t', { waitTimeout: 300 }).wait, lockRequest('t', { wait: 0.3 }).wait);
+    assert.equal(lockRequest('t', { waitTimeout: 0 }).wait, 0);
+    assert.equal(lockRequest('t', { waitTimeout: 5_000 }).wait, 5);
+    assert.equal(lockRequest('t', {}).wait, -1, 'no option: as long as it takes');
+    assert.equal(lockRequest('t', { wait: true }).wait, -1);
+  });
+
+  it('waitTimeout is checked, and not taken together with wait', () => {
+    for (const bad of [-1, NaN, Infinity, '5', true]) {
+      assert.throws(() => lockRequest('t', { waitTimeout: bad as never }), InvalidArgumentError, String(bad));
+    }
+    assert.throws(() => lockRequest('t', { waitTimeout: 100, wait: 1 }), /not taken together/);
+  });
+});
