@@ -289,7 +289,8 @@ function parseCmp(ctx: Ctx, e: Extract<KExpr, { op: 'cmp' }>): void {
     case 'undef': return fail('cmp sreg undef');
     case 'meta': return parseMeta(ctx, r, e);
     case 'payload':
-      if (!wasPending) fail('a second comparison of one loaded value');
+      // nft writes a port range as >= and <= of one load, which iptables reads into one range.
+      if (!wasPending && !(r.base === BASE.TRANSPORT && e.cmp >= CMP.LT)) fail('a second comparison of one loaded value');
       switch (r.base) {
         case BASE.NETWORK: return parsePayload(ctx, r, e);
         case BASE.TRANSPORT: return parseTransport(ctx, r, e);
