@@ -73,11 +73,19 @@ export async function saveNft(native: Native, op: string, family: Family, opts: 
   if (opts.table !== undefined && !BUILTIN_TABLES.some((t) => t.name === opts.table)) {
     throw new NotFoundError(`${op}: Table \`${opts.table}' does not exist`, { op, subsystem: 'iptables', code: 'ENOENT' });
   }
-  const tables = await readNftTables(native, op, family, opts.table);
+  return printTables(native, op, family, opts.counters ?? false, await readNftTables(native, op, family, opts.table));
+}
+
+/**
+ * Decoded tables as iptables-nft-save prints them: printable ones by the native printer in one
+ * crossing, incompatible ones as the tool's comment line.
+ * @example const text = await printTables((fn) => fn(worker), 'iptables.save', 4, false, decodeTables(msgs, 4));
+ */
+export async function printTables(native: Native, op: string, family: Family, counters: boolean, tables: DecodedTable[]): Promise<string> {
   const printable = tables.flatMap((t) => (t.incompatible ? [] : [t.raw]));
   const texts: string[] = [];
   if (printable.length) {
-    const r = await native((w) => binding().iptablesPrintRaw(w, { family, counters: opts.counters ?? false, tables: printable }));
+    const r = await native((w) => binding().iptablesPrintRaw(w, { family, counters, tables: printable }));
     if (r.error) throw problemError(op, r.error, null);
     texts.push(...r.texts);
   }
