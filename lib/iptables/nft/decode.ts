@@ -876,5 +876,20 @@ export function decodeTables(msgs: NlMsg[], family: Family, table?: string): Dec
   return [decodeTable(all.find((t) => t.name === table) ?? { name: table, chains: [] }, family)];
 }
 
+/**
+ * The loader a --noflush restore on nf_tables starts from: the decoded table as the legacy blob
+ * native/iptables' Table::Load reads (built-in chains iptables would create are there, faked as
+ * the tool fakes them). Refuses, with UnsupportedError, a table iptables-nft-save would not print.
+ * Note: an NFLOG target read from nft's `log` carries nft's longer prefix (a 144-byte info, as
+ * iptables-nft builds it), not the kernel's xt_nflog_info.
+ * @example const raw = rawTableOf(decodeTables(msgs, 4, 'nat')[0]!, 'iptables.restore');
+ */
+export function rawTableOf(t: DecodedTable, op: string): RawTableSnapshot {
+  if (t.incompatible) {
+    throw new UnsupportedError(`${op}: table ${t.name} is incompatible with iptables (an expression iptables-nft does not know), use nft`, { op, subsystem: 'iptables' });
+  }
+  return t.raw;
+}
+
 /** The dump requests save() sends for `family`: tables, chains and rules. */
 export const DUMP_MSGS = [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETRULE];

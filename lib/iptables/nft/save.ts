@@ -6,12 +6,12 @@ import { splitMessages } from '../../nft/attrs.js';
 import { FAMILY, MSG, NLM_F_DUMP, NLM_F_REQUEST, RULE } from '../../nft/consts.js';
 import { decodeGeneration } from '../../nft/requests.js';
 import { NftWriter } from '../../nft/wire.js';
-import { binding, type RawWorker } from '../../native.js';
+import { binding, type RawTableSnapshot, type RawWorker } from '../../native.js';
 import { NETLINK_NETFILTER } from '../../netlink/headers.js';
 import { forEachMessage } from '../../netlink/reader.js';
 import { dump, kernelError, type MessageBatch } from '../../netlink/transport.js';
 import { problemError } from '../errors.js';
-import { BUILTIN_TABLES, decodeTables, incompatibleLine, type DecodedTable, type Family } from './decode.js';
+import { BUILTIN_TABLES, decodeTables, groupDump, incompatibleLine, rawTableOf, type DecodedTable, type Family } from './decode.js';
 
 type Native = <T>(fn: (w: RawWorker) => Promise<T>) => Promise<T>;
 
@@ -41,12 +41,21 @@ export function saveRequests(family: Family, table?: string): MessageBatch {
   return { bytes, ends: Uint32Array.from(ends) };
 }
 
+/** The family's iptables tables as one consistent read, with the generation it was read at. */
+export interface NftRead {
+  /** The ruleset's generation id: a batch sent with it is refused (ERESTART) if anything changed since. */
+  generation: number;
+  tables: DecodedTable[];
+  /** nf_tables rule handles by table and chain, in rule order (entry i of a chain is handles[i]). */
+  handles: Map<string, Map<string, bigint[]>>;
+}
+
 /**
  * The family's iptables tables as nf_tables holds them, decoded (a consistent view: the dump
  * is run again when the generation moved during it).
- * @example const tables = await readNftTables(native, 'iptables.save', 4);
+ * @example const { generation, tables } = await readNft(native, 'iptables.save', 4);
  */
-export async function readNftTables(native: Native, op: string, family: Family, table?: string): Promise<DecodedTable[]> {
+export async function readNft(native: Native, op: string, family: Family, table?: string): Promise<NftRead> {
   const req = saveRequests(family, table);
   for (let attempt = 1; ; attempt++) {
     const r = await native((w) => dump(w, NETLINK_NETFILTER, req));
@@ -56,11 +65,30 @@ export async function readNftTables(native: Native, op: string, family: Family, 
     }
     const n = r.sections.length;
     const gen = (i: number) => decodeGeneration(splitMessages(r.data.subarray(i === 0 ? 0 : r.sections[i - 1]!, r.sections[i]!)));
-    if (gen(0) === gen(n - 1)) return decodeTables(splitMessages(r.data.subarray(r.sections[0]!, r.sections[n - 2]!)), family, table);
+    const generation = gen(0);
+    if (generation === gen(n - 1)) {
+      const msgs = splitMessages(r.data.subarray(r.sections[0]!, r.sections[n - 2]!));
+      const handles = new Map(groupDump(msgs, family).map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c.rules.map((x) => x.handle)]))]));
+      return { generation, tables: decodeTables(msgs, family, table), handles };
+    }
     if (attempt >= ATTEMPTS) {
       throw new ConcurrentModificationError(`${op}: the nf_tables ruleset kept changing while it was read (${ATTEMPTS} attempts)`, { op, subsystem: 'iptables' });
     }
   }
+}
+
+/**
+ * One table as it is now on nf_tables, in the legacy blob layout the native restore starts a
+ * --noflush restore from (Table::Load): the built-in chains iptables would create when missing,
+ * counters included. Refuses (UnsupportedError) a table iptables-nft-save could not print.
+ * @example const { generation, raw, handles } = await loadNftTable(native, 'iptables.restore', 4, 'nat');
+ */
+export async function loadNftTable(native: Native, op: string, family: Family, table: string): Promise<{ generation: number; raw: RawTableSnapshot; handles: Map<string, bigint[]> }> {
+  if (!BUILTIN_TABLES.some((t) => t.name === table)) {
+    throw new NotFoundError(`${op}: Table \`${table}' does not exist`, { op, subsystem: 'iptables', code: 'ENOENT' });
+  }
+  const r = await readNft(native, op, family, table);
+  return { generation: r.generation, raw: rawTableOf(r.tables[0]!, op), handles: r.handles.get(table) ?? new Map() };
 }
 
 /**
@@ -73,7 +101,7 @@ export async function saveNft(native: Native, op: string, family: Family, opts: 
   if (opts.table !== undefined && !BUILTIN_TABLES.some((t) => t.name === opts.table)) {
     throw new NotFoundError(`${op}: Table \`${opts.table}' does not exist`, { op, subsystem: 'iptables', code: 'ENOENT' });
   }
-  return printTables(native, op, family, opts.counters ?? false, await readNftTables(native, op, family, opts.table));
+  return printTables(native, op, family, opts.counters ?? false, (await readNft(native, op, family, opts.table)).tables);
 }
 
 /**
