@@ -207,7 +207,10 @@ interface Reg {
   pending: boolean;
 }
 
-const newReg = (): Reg => ({ type: 'undef', base: 0, offset: 0, len: 0, key: 0, imm: Buffer.alloc(0), pending: false });
+const EMPTY = Buffer.alloc(0);
+const newReg = (): Reg => ({ type: 'undef', base: 0, offset: 0, len: 0, key: 0, imm: EMPTY, pending: false });
+/** Zeroed bytes from Node's pool: most are a few dozen bytes, one per rule and match. */
+const zeroed = (n: number): Buffer => Buffer.allocUnsafe(n).fill(0);
 
 const CMP = { EQ: 0, NEQ: 1, LT: 2, LTE: 3, GT: 4, GTE: 5 } as const;
 const META = { MARK: 3, IIF: 4, OIF: 5, IIFNAME: 6, OIFNAME: 7, NFTRACE: 12, L4PROTO: 16, BRI_IIFNAME: 17, BRI_OIFNAME: 18, PKTTYPE: 19 } as const;
@@ -220,22 +223,16 @@ const fail = (why: string): never => { throw new Unprintable(why); };
 
 /** One rule's decoding context (nft-shared.h struct nft_xt_ctx). */
 class Ctx {
-  readonly regs: Reg[] = Array.from({ length: 17 }, newReg);
+  /** Made on first use: most rules touch one register. */
+  readonly regs: Array<Reg | undefined> = [];
   tcpudp: Match | undefined;
   constructor(readonly fam: Family, readonly L: Layout, readonly cs: Cs) {}
 
   /** nft_xt_ctx_get_sreg, with its register aliasing. */
   sreg(reg: number): Reg {
-    switch (reg) {
-      case 0: return this.regs[0]!;
-      case 1: return this.regs[1]!;
-      case 2: return this.regs[5]!;
-      case 3: return this.regs[9]!;
-      case 4: return this.regs[13]!;
-      default:
-        if (reg >= 8 && reg <= 23) return this.regs[reg - 8]!;
-        return fail('Unknown register requested');
-    }
+    const i = reg <= 4 ? (reg === 0 ? 0 : 1 + (reg - 1) * 4) : reg >= 8 && reg <= 23 ? reg - 8 : -1;
+    if (i < 0) return fail('Unknown register requested');
+    return (this.regs[i] ??= newReg());
   }
 
   dreg(reg: number): Reg {
@@ -252,7 +249,7 @@ class Ctx {
 
   /** nft_create_match: a fresh native match of `size` data bytes. */
   createMatch(name: string, revision: number, size: number): Match {
-    const m = { name, revision, data: Buffer.alloc(XT_ALIGN(size)) };
+    const m = { name, revision, data: zeroed(XT_ALIGN(size)) };
     this.cs.matches.push(m);
     return m;
   }
@@ -372,33 +369,35 @@ function parseMeta(ctx: Ctx, r: Reg, e: Extract<KExpr, { op: 'cmp' }>): void {
   }
 }
 
+/** An address and its mask (prefix: the loaded length; else the bitwise mask) into the header. */
+function addr(ctx: Ctx, r: Reg, e: Extract<KExpr, { op: 'cmp' }>, at: number, maskAt: number, invbit: number): void {
+  const { L, cs } = ctx;
+  if (r.len > L.alen || e.data.length !== r.len || r.len === 0) fail('an address compared with a length other than what was loaded');
+  const inv = eqOrNeq(e, 'an address');
+  const data = zeroed(L.alen);
+  e.data.copy(data, 0, 0, Math.min(e.data.length, L.alen));
+  const mask = zeroed(L.alen);
+  if (r.bitwise) {
+    if (r.bitwise.len !== r.len) fail('an address mask of a length other than the address');
+    r.bitwise.mask.copy(mask, 0, 0, Math.min(r.bitwise.mask.length, L.alen));
+  } else {
+    mask.fill(0xff, 0, r.len);
+  }
+  // (addr & mask) == data never matches when data has bits outside the mask; iptables would
+  // print the address as if it did.
+  for (let i = 0; i < L.alen; i++) if (data[i]! & ~mask[i]!) fail('an address with bits outside its mask');
+  data.copy(cs.ip, at);
+  mask.copy(cs.ip, maskAt);
+  if (inv) ctx.invflag(invbit);
+}
+
 /** nft-ipv4.c / nft-ipv6.c parse_payload on the network header. */
 function parsePayload(ctx: Ctx, r: Reg, e: Extract<KExpr, { op: 'cmp' }>): void {
   const { L, cs } = ctx;
-  const v4 = ctx.fam === 4;
-  const addr = (at: number, maskAt: number, invbit: number) => {
-    if (r.len > L.alen || e.data.length !== r.len || r.len === 0) fail('an address compared with a length other than what was loaded');
-    const inv = eqOrNeq(e, 'an address');
-    const data = Buffer.alloc(L.alen);
-    e.data.copy(data, 0, 0, Math.min(e.data.length, L.alen));
-    const mask = Buffer.alloc(L.alen);
-    if (r.bitwise) {
-      if (r.bitwise.len !== r.len) fail('an address mask of a length other than the address');
-      r.bitwise.mask.copy(mask, 0, 0, Math.min(r.bitwise.mask.length, L.alen));
-    } else {
-      mask.fill(0xff, 0, r.len);
-    }
-    // (addr & mask) == data never matches when data has bits outside the mask; iptables would
-    // print the address as if it did.
-    for (let i = 0; i < L.alen; i++) if (data[i]! & ~mask[i]!) fail('an address with bits outside its mask');
-    data.copy(cs.ip, at);
-    mask.copy(cs.ip, maskAt);
-    if (inv) ctx.invflag(invbit);
-  };
-  if (v4) {
+  if (ctx.fam === 4) {
     switch (r.offset) {
-      case 12: return addr(L.src, L.smsk, INV.SRCIP);
-      case 16: return addr(L.dst, L.dmsk, INV.DSTIP);
+      case 12: return addr(ctx, r, e, L.src, L.smsk, INV.SRCIP);
+      case 16: return addr(ctx, r, e, L.dst, L.dmsk, INV.DSTIP);
       case 9:
         noMask(r, 'the protocol');
         if (r.len !== 1 || e.data.length !== 1) fail('the protocol field loaded with a length other than one byte');
@@ -419,8 +418,8 @@ function parsePayload(ctx: Ctx, r: Reg, e: Extract<KExpr, { op: 'cmp' }>): void 
     }
   }
   switch (r.offset) {
-    case 8: return addr(L.src, L.smsk, INV.SRCIP);
-    case 24: return addr(L.dst, L.dmsk, INV.DSTIP);
+    case 8: return addr(ctx, r, e, L.src, L.smsk, INV.SRCIP);
+    case 24: return addr(ctx, r, e, L.dst, L.dmsk, INV.DSTIP);
     case 6: return fail('ip6 nexthdr, which iptables 1.8.9 misreads as a protocol and a hop limit match');
     case 7: return parseHl(ctx, r, e);
     default: return fail('unknown payload offset');
@@ -596,7 +595,7 @@ function compat(e: Extract<KExpr, { op: 'unknown' }>): { name: string; revision:
   const d = attrMap(e.data!);
   const name = str(d.get(1)) ?? '';
   if (!name || Buffer.byteLength(name) > 28) fail(`a ${e.name} with an invalid name`);
-  return { name, revision: be32(d.get(2)) ?? 0, data: Buffer.from(d.get(3) ?? Buffer.alloc(0)) };
+  return { name, revision: be32(d.get(2)) ?? 0, data: d.get(3) ?? EMPTY };
 }
 
 /** nft_parse_limit: the limit match from nft's limit expression. */
@@ -654,7 +653,7 @@ export function udataComment(b: Buffer | undefined): Buffer | undefined {
  */
 function ruleToCs(fam: Family, r: NftRule): Cs {
   const L = fam === 4 ? V4 : V6;
-  const cs: Cs = { ip: Buffer.alloc(L.hdr), matches: [], jumpto: '', pcnt: 0n, bcnt: 0n };
+  const cs: Cs = { ip: zeroed(L.hdr), matches: [], jumpto: '', pcnt: 0n, bcnt: 0n };
   const ctx = new Ctx(fam, L, cs);
   for (const e of r.exprs) {
     switch (e.op) {
@@ -703,7 +702,7 @@ function ruleToCs(fam: Family, r: NftRule): Cs {
       default: fail(`expression ${kernelName(e)}`);
     }
   }
-  for (const reg of ctx.regs) if (reg.pending) fail('a value loaded into a register is never compared (iptables would drop it)');
+  for (const reg of ctx.regs) if (reg?.pending) fail('a value loaded into a register is never compared (iptables would drop it)');
   const comment = udataComment(r.udata);
   if (comment) {
     const m = { name: 'comment', revision: 0, data: Buffer.alloc(256) };
@@ -865,13 +864,14 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
 }
 
 /**
- * Every iptables table of `family` in a GETTABLE/GETCHAIN/GETRULE dump, decoded in the order
+ * Every iptables table of `family` in a GETTABLE/GETCHAIN/GETRULE dump (or groupDump's tables of
+ * one), decoded in the order
  * iptables-nft-save prints them; `table`: only that one (faked empty when it does not exist, as
  * the tool does for a built-in table's name).
  * @example const tables = decodeTables(splitMessages(dump.data), 4, 'nat');
  */
-export function decodeTables(msgs: NlMsg[], family: Family, table?: string): DecodedTable[] {
-  const all = groupDump(msgs, family);
+export function decodeTables(msgs: NlMsg[] | NftTable[], family: Family, table?: string): DecodedTable[] {
+  const all = msgs.length && 'chains' in msgs[0]! ? msgs as NftTable[] : groupDump(msgs as NlMsg[], family);
   if (table === undefined) return all.map((t) => decodeTable(t, family));
   return [decodeTable(all.find((t) => t.name === table) ?? { name: table, chains: [] }, family)];
 }

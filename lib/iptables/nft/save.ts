@@ -67,9 +67,9 @@ export async function readNft(native: Native, op: string, family: Family, table?
     const gen = (i: number) => decodeGeneration(splitMessages(r.data.subarray(i === 0 ? 0 : r.sections[i - 1]!, r.sections[i]!)));
     const generation = gen(0);
     if (generation === gen(n - 1)) {
-      const msgs = splitMessages(r.data.subarray(r.sections[0]!, r.sections[n - 2]!));
-      const handles = new Map(groupDump(msgs, family).map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c.rules.map((x) => x.handle)]))]));
-      return { generation, tables: decodeTables(msgs, family, table), handles };
+      const grouped = groupDump(splitMessages(r.data.subarray(r.sections[0]!, r.sections[n - 2]!)), family);
+      const handles = new Map(grouped.map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c.rules.map((x) => x.handle)]))]));
+      return { generation, tables: decodeTables(grouped, family, table), handles };
     }
     if (attempt >= ATTEMPTS) {
       throw new ConcurrentModificationError(`${op}: the nf_tables ruleset kept changing while it was read (${ATTEMPTS} attempts)`, { op, subsystem: 'iptables' });
