@@ -7,6 +7,7 @@ import { holdsXtablesLock, runHoldingXtablesLock, xtablesLockPath } from './lock
 import { planRestore } from './restore-text.js';
 import { decide, hostTool, refusal, XTABLES_TABLES, type BackendInfo } from './backend.js';
 import { TableBuilder, type TableBuilderOptions } from './builder.js';
+import { saveNft } from './nft/save.js';
 import type { Family, IptablesOpenOptions, LockOptions, RestoreOptions, RestoreResult, SaveOptions, TableName } from './types.js';
 
 const DEFAULT_INTERVAL_MS = 50;
@@ -35,7 +36,7 @@ export function lockRequest(op: string, opts: LockOptions): IptablesLockRequest 
 
 export class IptablesHandle extends Handle {
   readonly family: Family;
-  readonly backendMode: 'auto' | 'legacy';
+  readonly backendMode: 'auto' | 'legacy' | 'nft';
   readonly #cache: IptablesCacheRef;
   /** The backend check's outcome, once it has run (auto mode). */
   #backend: BackendInfo | undefined;
@@ -46,8 +47,8 @@ export class IptablesHandle extends Handle {
     if (family !== 4 && family !== 6) {
       throw new InvalidArgumentError(`iptables.open: family must be 4 or 6`, { op: 'iptables.open', subsystem: 'iptables', argument: String(family) });
     }
-    if (opts.backend !== undefined && opts.backend !== 'legacy' && opts.backend !== 'auto') {
-      throw new InvalidArgumentError(`iptables.open: backend must be 'auto' or 'legacy'`, { op: 'iptables.open', subsystem: 'iptables', argument: String(opts.backend) });
+    if (opts.backend !== undefined && opts.backend !== 'legacy' && opts.backend !== 'auto' && opts.backend !== 'nft') {
+      throw new InvalidArgumentError(`iptables.open: backend must be 'auto', 'legacy' or 'nft'`, { op: 'iptables.open', subsystem: 'iptables', argument: String(opts.backend) });
     }
     super('iptables', opts, iptablesFailure);
     this.family = family;
@@ -97,6 +98,13 @@ export class IptablesHandle extends Handle {
     }
   }
 
+  /** True when this handle works on nf_tables: backend 'nft', or 'auto' where the namespace and host use it. */
+  async #onNft(op: string): Promise<boolean> {
+    if (this.backendMode !== 'auto') return this.backendMode === 'nft';
+    this.#backend ??= await this.#probe(op, true);
+    return this.#backend.hostBackend === 'nft';
+  }
+
   /** A builder for one table whose commit() restores it through this handle. */
   table(name: TableName, opts: TableBuilderOptions = {}): TableBuilder {
     return new TableBuilder(name, opts, (text, ro) => this.restore(text, ro));
@@ -141,12 +149,16 @@ export class IptablesHandle extends Handle {
     });
   }
 
-  /** The text `iptables-save` prints (without its two `#` timestamp lines). */
+  /**
+   * The text `iptables-save` prints (without its two `#` timestamp lines); on the nf_tables
+   * backend what `iptables-nft-save` 1.8.9 prints (lib/iptables/nft/save.ts).
+   */
   save(opts: SaveOptions = {}): Promise<string> {
     const op = `${this.prefix}.save`;
     return this.run(op, async () => {
       checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { table: 'string', counters: 'boolean' });
       checkTableOption(op, opts.table);
+      if (await this.#onNft(op)) return saveNft((fn) => this.native(op, fn), op, this.family, opts);
       await this.checkBackend(op);
       const r = await this.native(op, (w) => binding().iptablesSave(w, {
         family: this.family, counters: opts.counters ?? false, ...(opts.table !== undefined ? { table: opts.table } : {}),

@@ -12,7 +12,7 @@ export interface IptablesOpenOptions extends OpenOptions {
    * with UnsupportedError when its rules belong to nf_tables, where `iptables` would not show
    * what nlkit writes. `'legacy'` skips the check and writes legacy tables regardless.
    */
-  backend?: 'auto' | 'legacy';
+  backend?: 'auto' | 'legacy' | 'nft';
 }
 
 export interface LockOptions {
