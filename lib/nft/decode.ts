@@ -113,8 +113,11 @@ export function sortDump(msgs: NlMsg[]): RulesetDump {
   return d;
 }
 
-/** The `nft -j list ruleset` objects (without metainfo) of a dump. */
-export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?: string } = {}): ListObject[] {
+/**
+ * The `nft -j list ruleset` objects (without metainfo) of a dump. `comments` adds the table and
+ * chain comments nft 1.0.6's JSON leaves out (its text shows them: save() needs them).
+ */
+export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?: string } = {}, opts: { comments?: boolean } = {}): ListObject[] {
   const out: ListObject[] = [];
   const sets = d.sets.map(decodeSet);
   // Each rule's attributes once, grouped by chain (in dump order).
@@ -134,7 +137,10 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     if (filter.table !== undefined && filter.table !== tname) continue;
     const family = familyOf(tm.family);
     if ((be32(ta.get(TABLE.FLAGS)) ?? 0) !== 0) refuse(`table ${tname} with flags`);
-    out.push({ table: { family, name: tname, handle: be64(ta.get(TABLE.HANDLE)) ?? 0 } });
+    const table: ListObject & { table: object } = { table: { family, name: tname, handle: be64(ta.get(TABLE.HANDLE)) ?? 0 } };
+    const tcomment = opts.comments ? udataComment(ta.get(TABLE.USERDATA), UD_COMMENT) : undefined;
+    if (tcomment !== undefined) table.table.comment = tcomment;
+    out.push(table);
 
     const mine = sets.filter((s) => s.family === family && s.table === tname);
     const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]> }>();
@@ -175,6 +181,8 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
         c.prio = (be32(h.get(HOOK.PRIORITY)) ?? 0) | 0;
         c.policy = be32(a.get(CHAIN.POLICY)) === 0 ? 'drop' : 'accept';
       }
+      const ccomment = opts.comments ? udataComment(a.get(CHAIN.USERDATA), UD_COMMENT) : undefined;
+      if (ccomment !== undefined) c.comment = ccomment;
       out.push({ chain: c as never });
     }
     for (const cm of chains) {
