@@ -109,7 +109,9 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
   it('constructs outside the supported set are refused by name', () => {
     const rule = (expr: unknown[]) => ({ add: { rule: { family: 'ip', table: 't', chain: 'c', expr } } });
     bad(rule([{ log: { prefix: 'x' } }]), UnsupportedError, /statement "log"/);
-    bad(rule([{ match: { op: '<', left: { meta: { key: 'mark' } }, right: 5 } }]), UnsupportedError, /match operator "<"/);
+    bad(rule([{ match: { op: '=~', left: { meta: { key: 'mark' } }, right: 5 } }]), UnsupportedError, /match operator "=~"/);
+    bad(rule([{ match: { op: '<', left: { meta: { key: 'l4proto' } }, right: 'tcp' } }]), UnsupportedError, /"<" on a inet_proto/);
+    bad(rule([{ match: { op: '<', left: { meta: { key: 'iifname' } }, right: 'eth0' } }]), UnsupportedError, /"<" on a ifname/);
     bad(rule([{ match: { op: '==', left: { meta: { key: 'skuid' } }, right: 0 } }]), UnsupportedError, /meta key "skuid"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'ttl' } }, right: 1 } }]), UnsupportedError, /payload "ip ttl"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: ['10.0.0.1'] } } }]), UnsupportedError, /anonymous sets/);
