@@ -317,7 +317,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       }
     }
     if (!expr.length) unexpected(peek(), 'a statement');
-    return comment === undefined ? { expr } : { expr, comment };
+    return comment === undefined ? { expr } : { comment, expr };
   }
 
   // ---- declarations ----
