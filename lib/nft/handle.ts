@@ -123,7 +123,7 @@ export class NftHandle extends Handle {
       const o = checkListOptions(opts ?? {});
       if (opts.handles !== undefined && typeof opts.handles !== 'boolean') throw invalid('handles', 'must be a boolean');
       if (o.table !== undefined && o.family === undefined) throw invalid('table', 'needs family (nft list table <family> <name>)');
-      const objects = await this.dumpRuleset(op, o, { comments: true });
+      const objects = await this.dumpRuleset(op, o, { text: true });
       if (o.table !== undefined && !objects.length) throw new NotFoundError(`${op}: no table ${o.family} ${o.table}`, { op, subsystem: 'nft', errno: 2 });
       return printRuleset(objects, { handles: opts.handles === true });
     });
@@ -156,7 +156,7 @@ export class NftHandle extends Handle {
     });
   }
 
-  private async dumpRuleset(op: string, opts: ListOptions = {}, decode: { comments?: boolean } = {}): Promise<ListObject[]> {
+  private async dumpRuleset(op: string, opts: ListOptions = {}, decode: { text?: boolean } = {}): Promise<ListObject[]> {
     // Several dumps make one view only if no change came between them: the generation is read
     // before and after, and the whole read is repeated when it moved.
     for (let attempt = 0; attempt < DUMP_ATTEMPTS; attempt++) {

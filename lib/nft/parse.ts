@@ -57,6 +57,23 @@ export function tokenize(text: string, source = '<text>'): Token[] {
   return out;
 }
 
+/** A time as nft reads it (`1d2h3m4s`, `500ms`, `90`: seconds) in milliseconds. */
+function durationMs(s: string): number | undefined {
+  if (/^\d+$/.test(s)) return Number(s) * 1000;
+  const units: Record<string, number> = { d: 86400000, h: 3600000, m: 60000, s: 1000, ms: 1 };
+  let ms = 0;
+  const re = /(\d+)(ms|d|h|m|s)/y;
+  let p = 0;
+  while (p < s.length) {
+    re.lastIndex = p;
+    const m = re.exec(s);
+    if (!m) return undefined;
+    ms += Number(m[1]) * units[m[2]!]!;
+    p = re.lastIndex;
+  }
+  return s.length ? ms : undefined;
+}
+
 const isNumber = (s: string) => /^(0x[0-9a-f]+|\d+)$/i.test(s);
 const isAddr = (s: string) => /^\d+\.\d+\.\d+\.\d+$/.test(s) || (s.includes(':') && /^[0-9a-f:.]+$/i.test(s));
 
@@ -380,7 +397,20 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         }
         case 'comment': if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); s.comment = next().v; break;
         case 'elements': expect('='); s.elem = setElements('plain', true); break;
-        case 'typeof': case 'flags': case 'timeout': case 'gc-interval': case 'size': case 'policy': case 'counter': case 'auto-merge':
+        case 'flags': {
+          const flags = [word('a set flag')];
+          while (peek().v === ',') { next(); flags.push(word('a set flag')); }
+          s.flags = flags;
+          break;
+        }
+        case 'timeout': {
+          const d = next();
+          const ms = durationMs(d.v);
+          if (d.kind !== 'word' || ms === undefined) unexpected(d, 'a time like 3h or 1d2h3m4s');
+          s.timeout = ms! / 1000;
+          break;
+        }
+        case 'typeof': case 'gc-interval': case 'size': case 'policy': case 'counter': case 'auto-merge':
           refuse(t, `set ${t.v}`); break;
         default: unexpected(t);
       }
@@ -427,6 +457,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
 
   const setObject = (s: Record<string, unknown>) => {
     if (s.type === undefined) fail(peek(), `set ${String(s.name)} needs a type`);
+    // As nft: a timeout implies the timeout flag (its listing leaves the flag out then).
+    if (s.timeout !== undefined && !((s.flags as string[] | undefined) ?? []).includes('timeout')) s.flags = [...((s.flags as string[] | undefined) ?? []), 'timeout'];
     return s;
   };
 

@@ -192,13 +192,25 @@ const PER_LINE: Record<string, number> = {
   ipv4_addr: 2, ct_state: 2, ct_status: 2, pkt_type: 2,
 };
 
+/** time_print (datatype.c): 1d2h3m4s, 500ms. */
+export function timeText(ms: number): string {
+  const parts: Array<[number, string]> = [[Math.floor(ms / 86400000), 'd'], [Math.floor(ms / 3600000) % 24, 'h'], [Math.floor(ms / 60000) % 60, 'm'], [Math.floor(ms / 1000) % 60, 's'], [ms % 1000, 'ms']];
+  const out = parts.filter(([n]) => n > 0).map(([n, u]) => `${n}${u}`).join('');
+  return out || '0s';
+}
+
 function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOptions): string {
   const types = ([] as string[]).concat(s.type as string | string[]);
   let out = `\t${kind} ${String(s.name)} {${o.handles ? ` # handle ${String(s.handle)}` : ''}\n`;
   out += `\t\ttype ${types.join(' . ')}${kind === 'map' ? ` : ${String(s.map)}` : ''}\n`;
   for (const f of Object.keys(s)) {
-    if (!['family', 'name', 'table', 'type', 'handle', 'map', 'comment', 'elem'].includes(f)) refuse(`a set with ${f}`);
+    if (!['family', 'name', 'table', 'type', 'handle', 'map', 'comment', 'elem', 'flags', 'timeout'].includes(f)) refuse(`a set with ${f}`);
   }
+  const flags = ([] as string[]).concat((s.flags as string | string[] | undefined) ?? []);
+  for (const f of flags) if (!['constant', 'dynamic', 'timeout'].includes(f)) refuse(`set flag ${f}`);
+  // A timeout flag alone is implied by the set's timeout (nft 1.0.6 prints no flags line then).
+  if (flags.some((f) => f !== 'timeout') || (flags.length && s.timeout === undefined)) out += `\t\tflags ${flags.join(',')}\n`;
+  if (s.timeout !== undefined) out += `\t\ttimeout ${timeText(Math.round(Number(s.timeout) * 1000))}\n`;
   if (s.comment !== undefined) out += `\t\tcomment ${quote(String(s.comment))}\n`;
   const elems = (s.elem as unknown[] | undefined) ?? [];
   if (elems.length) {

@@ -61,7 +61,7 @@ const syntaxError = (text: string): NlkitError => {
 
 describe('nft text parser: the batch nft -f sent for the same text', () => {
   // cases/NAME.nft are the texts `nft -f` read when capture.sh recorded NAME.batch.hex.
-  for (const name of ['basics', 'shapes', 'kube-proxy', 'compare']) {
+  for (const name of ['basics', 'shapes', 'kube-proxy', 'compare', 'setflags']) {
     it(`${name}.nft: every message byte for byte`, () => {
       const { commands, lines } = parseScript(read(`cases/${name}.nft`));
       assert.equal(lines.length, commands.length);
@@ -108,7 +108,8 @@ describe('nft text parser: the batch nft -f sent for the same text', () => {
 
   it('constructs outside the encoded language are UnsupportedError naming them', () => {
     assert.throws(() => parseScript('add rule ip t c log prefix "x"'), (e: Error) => e instanceof UnsupportedError && /"log"/.test(e.message));
-    assert.throws(() => parseScript('add set ip t s { type ipv4_addr; flags interval; }'), UnsupportedError);
+    assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { type ipv4_addr; flags interval; }').commands), (e: Error) => e instanceof UnsupportedError && /set flag "interval"/.test(e.message));
+    assert.throws(() => parseScript('add set ip t s { type ipv4_addr; typeof ip saddr; }'), UnsupportedError);
     assert.throws(() => parseScript('list ruleset'), UnsupportedError);
     assert.throws(() => parseScript(42 as never), InvalidArgumentError);
   });
