@@ -120,7 +120,7 @@ export class NftHandle extends Handle {
   save(opts: SaveOptions = {}): Promise<string> {
     const op = 'nft.save';
     return this.run(op, async () => {
-      const o = checkListOptions(opts ?? {});
+      const o = checkListOptions(opts);
       if (opts.handles !== undefined && typeof opts.handles !== 'boolean') throw invalid('handles', 'must be a boolean');
       if (o.table !== undefined && o.family === undefined) throw invalid('table', 'needs family (nft list table <family> <name>)');
       const objects = await this.dumpRuleset(op, o, { text: true });
@@ -139,6 +139,8 @@ export class NftHandle extends Handle {
   restore(text: string, opts: ApplyOptions & { source?: string } = {}): Promise<void> {
     let parsed: ReturnType<typeof parseScript>;
     try {
+      if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object');
+      if (opts.source !== undefined && typeof opts.source !== 'string') throw invalid('source', 'must be a string (the name errors give the text)');
       parsed = parseScript(text, opts.source ?? '<text>');
     } catch (e) {
       return Promise.reject(e);

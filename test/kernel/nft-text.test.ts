@@ -54,7 +54,7 @@ describe('nft.save against the kernel', { skip }, () => {
     assert.equal(await withNft(ns, (h) => h.save()), whole);
   }));
 
-  it('an empty ruleset saves as nothing; a missing table is NotFoundError; bad options are InvalidArgumentError', () => withNetns(1, async (ns) => {
+  it('an empty ruleset saves as nothing; a missing table is NotFoundError; bad options and texts of other types are InvalidArgumentError', () => withNetns(1, async (ns) => {
     await withNft(ns, async (h) => {
       assert.equal(await h.save(), ns.run('nft', ['list', 'ruleset']));
       assert.equal(await h.save(), '');
@@ -63,6 +63,11 @@ describe('nft.save against the kernel', { skip }, () => {
       await assert.rejects(h.save({ family: 'arpx' as never }), InvalidArgumentError);
       await assert.rejects(h.save({ handles: 'yes' as never }), InvalidArgumentError);
       await assert.rejects(h.save(42 as never), InvalidArgumentError);
+      await assert.rejects(h.save(null as never), InvalidArgumentError);
+      await assert.rejects(h.restore('add table ip t', null as never), InvalidArgumentError);
+      await assert.rejects(h.restore('add table ip t', { source: 7 as never }), InvalidArgumentError);
+      await assert.rejects(h.restore(Buffer.from('add table ip t') as never), InvalidArgumentError);
+      assert.equal(await h.save(), '');
     });
   }));
 });
