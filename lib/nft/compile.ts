@@ -4,9 +4,9 @@
 // headers), prefix matches as shortened loads or bitwise masks, flag matches as
 // bitwise + cmp neq 0. Anything else is refused by name rather than encoded differently.
 import { NFT_REG_1, NFT_REG32_00, VERDICT } from './consts.js';
-import { concatLen, TYPES, type DataType } from './datatypes.js';
+import { BYTEORDER, concatLen, TYPES, type DataType } from './datatypes.js';
 import { invalid, unsupported } from './errors.js';
-import { CMP, CT_KEY, META_KEY, NAT_FLAGS, NAT_TYPE, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
+import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NAT_FLAGS, NAT_TYPE, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import type { Family } from './types.js';
 
 /** A value's type while compiling: a data type, or one of nft's bit/enum types. */
@@ -248,11 +248,12 @@ export class RuleCompiler {
       return;
     }
 
-    // Ordering comparisons are left out: on host-order values nft adds a byteorder conversion.
-    if (op !== '==' && op !== '!=') throw unsupported(where, `match operator "${op}"`);
+    if (!(op in CMP)) throw unsupported(where, `match operator "${op}"`);
+    const ordering = op !== '==' && op !== '!=';
 
     // Prefixes: whole bytes shorten the load; the rest is masked.
     if (isObj(right) && 'prefix' in right) {
+      if (ordering) throw unsupported(where, `"${op}" with a prefix`);
       const p = right.prefix;
       if (lkind !== 'payload' || !isObj(p)) throw unsupported(where, 'a prefix on anything but an address');
       const f = PAYLOAD[String((lbody as Record<string, unknown>).protocol)]?.[String((lbody as Record<string, unknown>).field)];
@@ -280,7 +281,15 @@ export class RuleCompiler {
     if (Array.isArray(right) || (isObj(right) && ('set' in right || 'range' in right))) throw unsupported(where, 'anonymous sets and ranges on the right of a match');
 
     const t = this.load(left, NFT_REG_1, `${where}.left`);
-    const data = this.value(t, right, `${where}.right`);
+    let data = this.value(t, right, `${where}.right`);
+    if (ordering) {
+      // As nft: host-order values (marks, numgen) are compared in network order.
+      if (!('byteorder' in t) || t.byteorder === BYTEORDER.INVALID || (t.byteorder === BYTEORDER.HOST && t.len !== 4)) throw unsupported(where, `"${op}" on a ${t.name}`);
+      if (t.byteorder === BYTEORDER.HOST) {
+        this.out.push({ op: 'byteorder', sreg: NFT_REG_1, dreg: NFT_REG_1, bop: BYTEORDER_OP.hton, len: 4, size: 4 });
+        data = Buffer.from(data).reverse();
+      }
+    }
     this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op as keyof typeof CMP], data });
     // An explicit protocol match is the dependency later headers need.
     if (op === '==' && lkind === 'meta' && isObj(lbody)) {

@@ -18,7 +18,7 @@ const refuse = (what: string): never => {
   throw new UnsupportedError(`${what} cannot be listed by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what });
 };
 
-interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string }
+interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string; timeoutMs?: bigint }
 type Element = { key: Buffer; verdict?: Verdict; comment?: string };
 
 const msgType = (m: NlMsg): number => (m.type >> 8 === NFNL_SUBSYS_NFTABLES ? m.type & 0xff : -1);
@@ -30,6 +30,8 @@ function familyOf(n: number): Family {
 }
 
 /** The set a GETSETELEM dump is for: `family\0table\0set`. */
+const SET_FLAG_BITS = { constant: SET_FLAGS.CONSTANT, dynamic: SET_FLAGS.EVAL, timeout: SET_FLAGS.TIMEOUT } as const;
+
 export const setKey = (family: string, table: string, set: string): string => `${family}\0${table}\0${set}`;
 
 function decodeSet(m: NlMsg): SetDump {
@@ -37,7 +39,9 @@ function decodeSet(m: NlMsg): SetDump {
   const family = familyOf(m.family), table = str(a.get(SET.TABLE))!, name = str(a.get(SET.NAME))!;
   const flags = be32(a.get(SET.FLAGS)) ?? 0;
   const anonymousMap = SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP;
-  if (flags & ~SET_FLAGS.MAP && flags !== anonymousMap) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
+  const named = SET_FLAGS.MAP | SET_FLAGS.CONSTANT | SET_FLAGS.TIMEOUT | SET_FLAGS.EVAL;
+  if (flags & ~named && flags !== anonymousMap) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
+  if (a.has(SET.GC_INTERVAL) || a.has(SET.POLICY)) refuse(`set ${name} with a gc-interval or policy`);
   const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0);
   if (!types) refuse(`set ${name} with key type ${be32(a.get(SET.KEY_TYPE))}`);
   const map = (flags & SET_FLAGS.MAP) !== 0;
@@ -46,6 +50,7 @@ function decodeSet(m: NlMsg): SetDump {
   const typeof_ = ud.get(UD_SET.KEY_TYPEOF);
   if (typeof_ && !typeof_.equals(CONCAT_KEY_TYPEOF)) refuse(`set ${name} declared with typeof`);
   const s: SetDump = { family, table, name, handle: be64(a.get(SET.HANDLE)) ?? 0, flags, types: types!, map };
+  if (a.has(SET.TIMEOUT)) s.timeoutMs = a.get(SET.TIMEOUT)!.readBigUInt64BE(0);
   const c = udataComment(a.get(SET.USERDATA), UD_SET.COMMENT);
   if (c !== undefined) s.comment = c;
   return s;
@@ -113,8 +118,12 @@ export function sortDump(msgs: NlMsg[]): RulesetDump {
   return d;
 }
 
-/** The `nft -j list ruleset` objects (without metainfo) of a dump. */
-export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?: string } = {}): ListObject[] {
+/**
+ * The `nft -j list ruleset` objects (without metainfo) of a dump. `text` adds what nft 1.0.6's
+ * JSON leaves out and its text shows (save() needs it): table and chain comments, a set's
+ * `dynamic` flag, timeouts below a second.
+ */
+export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?: string } = {}, opts: { text?: boolean } = {}): ListObject[] {
   const out: ListObject[] = [];
   const sets = d.sets.map(decodeSet);
   // Each rule's attributes once, grouped by chain (in dump order).
@@ -134,7 +143,10 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     if (filter.table !== undefined && filter.table !== tname) continue;
     const family = familyOf(tm.family);
     if ((be32(ta.get(TABLE.FLAGS)) ?? 0) !== 0) refuse(`table ${tname} with flags`);
-    out.push({ table: { family, name: tname, handle: be64(ta.get(TABLE.HANDLE)) ?? 0 } });
+    const table: ListObject & { table: object } = { table: { family, name: tname, handle: be64(ta.get(TABLE.HANDLE)) ?? 0 } };
+    const tcomment = opts.text ? udataComment(ta.get(TABLE.USERDATA), UD_COMMENT) : undefined;
+    if (tcomment !== undefined) table.table.comment = tcomment;
+    out.push(table);
 
     const mine = sets.filter((s) => s.family === family && s.table === tname);
     const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]> }>();
@@ -150,6 +162,10 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       };
       if (s.comment !== undefined) o.comment = s.comment;
       if (s.map) o.map = 'verdict';
+      // nft 1.0.6's JSON names constant and timeout only (and timeouts in whole seconds).
+      const flagNames = (['constant', 'dynamic', 'timeout'] as const).filter((n) => s.flags & SET_FLAG_BITS[n] && (opts.text || n !== 'dynamic'));
+      if (flagNames.length) o.flags = flagNames;
+      if (s.timeoutMs !== undefined) o.timeout = opts.text ? Number(s.timeoutMs) / 1000 : Number(s.timeoutMs / 1000n);
       if (elems.length) {
         elems.sort((x, y) => compareKeys(s.types, x.key, y.key));
         o.elem = elems.map((e) => {
@@ -175,6 +191,8 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
         c.prio = (be32(h.get(HOOK.PRIORITY)) ?? 0) | 0;
         c.policy = be32(a.get(CHAIN.POLICY)) === 0 ? 'drop' : 'accept';
       }
+      const ccomment = opts.text ? udataComment(a.get(CHAIN.USERDATA), UD_COMMENT) : undefined;
+      if (ccomment !== undefined) c.comment = ccomment;
       out.push({ chain: c as never });
     }
     for (const cm of chains) {

@@ -239,7 +239,16 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       return void w.simple(MSG.DELSET, FAMILY[f], [[1, t], [2, n]]);
     }
     if (verb === 'flush') return void w.simple(MSG.DELSETELEM, FAMILY[f], [[2, n], [1, t]]);
-    only(o, ['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem'], where, kind);
+    only(o, ['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem', 'flags', 'timeout'], where, kind);
+    const setFlags = setFlagBits(o.flags, `${where}.flags`);
+    let timeoutMs: bigint | undefined;
+    if (o.timeout !== undefined) {
+      // Seconds, as nft's JSON has them (nlkit's text parser gives milliseconds as fractions).
+      if (typeof o.timeout !== 'number' || !(o.timeout >= 0) || !Number.isFinite(o.timeout) || !Number.isInteger(Math.round(o.timeout * 1000))) throw invalid(`${where}.timeout`, `must be a number of seconds, got ${JSON.stringify(o.timeout)}`);
+      timeoutMs = BigInt(Math.round(o.timeout * 1000));
+      if (!(setFlags & SET_FLAGS.TIMEOUT)) throw invalid(`${where}.timeout`, 'needs the timeout flag');
+    }
+    if (setFlags & SET_FLAGS.TIMEOUT && setFlags & SET_FLAGS.CONSTANT) throw invalid(`${where}.flags`, 'a constant set cannot have timeouts');
     const types = setTypes(o.type, `${where}.type`);
     const isMap = kind === 'map';
     if (isMap && o.map !== 'verdict') throw unsupported(`${where}.map`, `maps to ${JSON.stringify(o.map)} (only verdict maps)`);
@@ -254,12 +263,30 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       ud.strz(UD_SET.COMMENT, o.comment);
     }
     w.set(NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], {
-      table: t, name: n, flags: isMap ? SET_FLAGS.MAP : 0, keyType: concatTypeId(types),
+      table: t, name: n, flags: (isMap ? SET_FLAGS.MAP : 0) | setFlags, keyType: concatTypeId(types),
       keyLen: types.length > 1 ? concatLen(types) : types[0]!.len, verdictMap: isMap, id, udata: ud.build(),
+      // nft sizes a constant set by its initial elements.
+      ...(setFlags & SET_FLAGS.CONSTANT && Array.isArray(o.elem) ? { size: o.elem.length } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     });
     const info = { keyTypes: types, map: isMap, id };
     sets.set(key(f, t, n), info);
     if (o.elem !== undefined) elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);
+  }
+
+  /** A set's `flags` (constant, dynamic, timeout; a name or a list) as NFT_SET_* bits. */
+  function setFlagBits(v: unknown, where: string): number {
+    if (v === undefined) return 0;
+    const names = Array.isArray(v) ? v : [v];
+    let bits = 0;
+    names.forEach((n, i) => {
+      const at = Array.isArray(v) ? `${where}[${i}]` : where;
+      if (n === 'interval' || n === 'eval') throw unsupported(at, `set flag "${n}"`);
+      const b = n === 'constant' ? SET_FLAGS.CONSTANT : n === 'dynamic' ? SET_FLAGS.EVAL : n === 'timeout' ? SET_FLAGS.TIMEOUT : undefined;
+      if (b === undefined) throw invalid(at, `unknown set flag ${JSON.stringify(n)} (constant, dynamic, timeout)`);
+      bits |= b;
+    });
+    return bits;
   }
 
   function element(verb: string, o: Record<string, unknown>, where: string): void {

@@ -1,7 +1,7 @@
 // nft's handle: apply() encodes the commands in TypeScript and sends them as one nfnetlink
 // batch (one kernel transaction) on the handle's thread; list() and generation() dump and decode.
 import { Handle, type OpenOptions } from '../handle.js';
-import { ConcurrentModificationError, NotFoundError } from '../errors.js';
+import { ConcurrentModificationError, NlkitError, NotFoundError } from '../errors.js';
 import { NFNL_SUBSYS_NFTABLES, NETLINK_NETFILTER } from '../netlink/headers.js';
 import { batch, dump, failureError, type MessageBatch } from '../netlink/transport.js';
 import { splitMessages, type NlMsg } from './attrs.js';
@@ -9,6 +9,8 @@ import { decodeRuleset, setInfo, sortDump } from './decode.js';
 import { commandList, encodeCommands, type EncodedBatch, type SetInfo } from './encode.js';
 import { MSG } from './consts.js';
 import { invalid } from './errors.js';
+import { parseScript } from './parse.js';
+import { printRuleset } from './print.js';
 import { describeCommand, refusalError } from './refusal.js';
 import { decodeGeneration, elementRequests, generationRequest, rulesetRequests } from './requests.js';
 import type { Family, ListObject } from './types.js';
@@ -23,7 +25,19 @@ export interface ListOptions {
   table?: string;
 }
 
+export interface SaveOptions extends ListOptions {
+  /** `# handle N` after tables, sets, chains and rules, as `nft -a list` prints them. */
+  handles?: boolean;
+}
+
 const DUMP_ATTEMPTS = 5;
+
+function checkListOptions(opts: ListOptions): ListOptions {
+  if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object');
+  if (opts.family !== undefined && !['ip', 'ip6', 'inet'].includes(opts.family)) throw invalid('family', `must be ip, ip6 or inet, got ${JSON.stringify(opts.family)}`);
+  if (opts.table !== undefined && typeof opts.table !== 'string') throw invalid('table', 'must be a string');
+  return { ...(opts.family !== undefined ? { family: opts.family } : {}), ...(opts.table !== undefined ? { table: opts.table } : {}) };
+}
 
 /** Messages of a buffer as lib/netlink's MessageBatch, from message `from` to `to` (exclusive). */
 function asBatch(buf: Buffer, from = 0, to = Infinity): MessageBatch {
@@ -94,14 +108,57 @@ export class NftHandle extends Handle {
    */
   list(opts: ListOptions = {}): Promise<ListObject[]> {
     const op = 'nft.list';
-    return this.run(op, () => {
-      if (opts.family !== undefined && !['ip', 'ip6', 'inet'].includes(opts.family)) throw invalid('family', `must be ip, ip6 or inet, got ${JSON.stringify(opts.family)}`);
-      if (opts.table !== undefined && typeof opts.table !== 'string') throw invalid('table', 'must be a string');
-      return this.dumpRuleset(op, opts);
+    return this.run(op, () => this.dumpRuleset(op, checkListOptions(opts)));
+  }
+
+  /**
+   * nft's own text of the ruleset, byte for byte what `nft list ruleset` prints (with `family`,
+   * `nft list ruleset <family>`; with `family` and `table`, `nft list table <family> <table>`;
+   * with `handles`, `nft -a list ...`).
+   * @example const text = await h.save({ family: 'ip', table: 'kube-proxy' });
+   */
+  save(opts: SaveOptions = {}): Promise<string> {
+    const op = 'nft.save';
+    return this.run(op, async () => {
+      const o = checkListOptions(opts);
+      if (opts.handles !== undefined && typeof opts.handles !== 'boolean') throw invalid('handles', 'must be a boolean');
+      if (o.table !== undefined && o.family === undefined) throw invalid('table', 'needs family (nft list table <family> <name>)');
+      const objects = await this.dumpRuleset(op, o, { text: true });
+      if (o.table !== undefined && !objects.length) throw new NotFoundError(`${op}: no table ${o.family} ${o.table}`, { op, subsystem: 'nft', errno: 2 });
+      return printRuleset(objects, { handles: opts.handles === true });
     });
   }
 
-  private async dumpRuleset(op: string, opts: ListOptions = {}): Promise<ListObject[]> {
+  /**
+   * Reads nft's text (what `nft -f` reads, for the language apply() encodes) and applies it as
+   * one kernel transaction: all of it or nothing. A syntax error names line and column like
+   * nft (`<text>:3:9-13: Error: ...`, InvalidArgumentError with `line`) and applies nothing; a
+   * refusal names the line of the failing command (`line`, `index`).
+   * @example await h.restore('table ip nat {\n\tchain pre {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t}\n}\n');
+   */
+  restore(text: string, opts: ApplyOptions & { source?: string } = {}): Promise<void> {
+    let parsed: ReturnType<typeof parseScript>;
+    try {
+      if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object');
+      if (opts.source !== undefined && typeof opts.source !== 'string') throw invalid('source', 'must be a string (the name errors give the text)');
+      parsed = parseScript(text, opts.source ?? '<text>');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const { source: _s, ...applyOpts } = opts;
+    return this.apply(parsed.commands, applyOpts).catch((e: unknown) => {
+      if (e instanceof NlkitError) {
+        e.op = 'nft.restore';
+        if (e.index !== undefined && parsed.lines[e.index] !== undefined) {
+          e.line = parsed.lines[e.index];
+          e.message = `${opts.source ?? '<text>'}:${e.line}: ${e.message}`;
+        }
+      }
+      throw e;
+    });
+  }
+
+  private async dumpRuleset(op: string, opts: ListOptions = {}, decode: { text?: boolean } = {}): Promise<ListObject[]> {
     // Several dumps make one view only if no change came between them: the generation is read
     // before and after, and the whole read is repeated when it moved.
     for (let attempt = 0; attempt < DUMP_ATTEMPTS; attempt++) {
@@ -109,7 +166,7 @@ export class NftHandle extends Handle {
       const elems = elementRequests(first);
       const second = await this.dumpMessages(op, Buffer.concat([elems, generationRequest()]));
       if (decodeGeneration(first) !== decodeGeneration(second)) continue;
-      return decodeRuleset(sortDump([...first, ...second]), opts);
+      return decodeRuleset(sortDump([...first, ...second]), opts, decode);
     }
     throw new ConcurrentModificationError(`${op}: the ruleset kept changing while it was read (${DUMP_ATTEMPTS} attempts)`, { op, subsystem: 'nft' });
   }

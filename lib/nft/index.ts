@@ -1,10 +1,10 @@
 // nftables: module-level functions run on a default handle in the caller's own namespace;
 // open({ netns }) gives a handle bound to another one.
 import type { OpenOptions } from '../handle.js';
-import { NftHandle, type ApplyOptions, type ListOptions } from './handle.js';
+import { NftHandle, type ApplyOptions, type ListOptions, type SaveOptions } from './handle.js';
 
 export { NftHandle } from './handle.js';
-export type { ApplyOptions, ListOptions } from './handle.js';
+export type { ApplyOptions, ListOptions, SaveOptions } from './handle.js';
 export type * from './types.js';
 
 let shared: NftHandle | undefined;
@@ -27,6 +27,18 @@ export const apply = (commands: unknown, opts?: ApplyOptions) => handle().apply(
  * @example const objs = await nft.list({ family: 'ip' });
  */
 export const list = (opts?: ListOptions) => handle().list(opts);
+
+/**
+ * nft's text of the ruleset, exactly what `nft list ruleset` / `nft list table` prints (default handle).
+ * @example const text = await nft.save({ family: 'inet', table: 'fw' });
+ */
+export const save = (opts?: SaveOptions) => handle().save(opts);
+
+/**
+ * Applies nft's text (what `nft -f` reads) as one kernel transaction (default handle).
+ * @example await nft.restore('add table inet fw\nadd chain inet fw input { type filter hook input priority filter; policy drop; }\n');
+ */
+export const restore = (text: string, opts?: ApplyOptions) => handle().restore(text, opts);
 
 /**
  * The ruleset generation (default handle).

@@ -7,7 +7,7 @@ import { UnsupportedError } from '../errors.js';
 import { ADDRTYPE, CT_STATE, CT_STATUS, FIB_FLAGS, FIB_RESULT_TYPE, META_TYPES, PAYLOAD, type ValueType } from './compile.js';
 import { VERDICT } from './consts.js';
 import { TYPES, type DataType } from './datatypes.js';
-import { CMP, CT_KEY, META_KEY, NAT_FLAGS, NAT_TYPE, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
+import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NAT_FLAGS, NAT_TYPE, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import type { Family, Statement } from './types.js';
 
 /** An anonymous map's elements, by the name the kernel gave it (`__map0`). */
@@ -15,7 +15,7 @@ export interface AnonymousMaps {
   get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]> } | undefined;
 }
 
-interface Load { reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer }
+interface Load { reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
 
 const cmpName = (n: number): string => Object.entries(CMP).find(([, v]) => v === n)?.[0] ?? '?';
 const keyName = (table: Record<string, number>, n: number): string | undefined => Object.entries(table).find(([, v]) => v === n)?.[0];
@@ -130,6 +130,14 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         pending.push(l);
         break;
       }
+      case 'byteorder': {
+        // nft converts a host-order value to network order before an ordering comparison.
+        const l = take(e.sreg);
+        if (e.dreg !== e.sreg || e.bop !== BYTEORDER_OP.hton || e.len !== 4 || e.size !== 4 || l.bitwise || l.payload || l.hton) refuse('a byte-order conversion');
+        l.hton = true;
+        pending.push(l);
+        break;
+      }
       case 'immediate':
         if (e.verdict) { out.push(verdictJson(e.verdict)); break; }
         pending.push({ reg: e.dreg, json: {}, type: TYPES.integer, data: e.data });
@@ -139,6 +147,11 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         if (l.data) refuse('a comparison with a constant register');
         const op = cmpName(e.cmp);
         const bw = l.bitwise;
+        if (l.hton) {
+          if (e.cmp === CMP['=='] || e.cmp === CMP['!=']) refuse('a byte-order conversion before an equality');
+          out.push({ match: { op, left: l.json, right: formatValue(l.type, Buffer.from(e.data).reverse()) } });
+          break;
+        }
         // The kernel dumps NFTA_BITWISE_OP always: the loaded value's type says what the mask was.
         if (bw && 'name' in l.type && (l.type.name === 'ct_state' || l.type.name === 'ct_status')) {
           if (e.cmp !== CMP['!='] || !e.data.equals(Buffer.alloc(4)) || !bw.xor.equals(Buffer.alloc(4))) refuse('a ct flag comparison');

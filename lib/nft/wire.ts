@@ -13,6 +13,8 @@ export interface SetSpec {
   table: string; name: string; flags: number; keyType: number; keyLen: number;
   /** Verdict maps only. */
   verdictMap: boolean; id: number; size?: number; udata: Buffer;
+  /** NFTA_SET_TIMEOUT: the elements' default timeout in ms. */
+  timeoutMs?: bigint;
 }
 
 export interface ElementSpec { key: Buffer; verdict?: Verdict; udata?: Buffer }
@@ -105,6 +107,7 @@ export class NftWriter extends NftAttrWriter {
     }
     this.be32(SET.ID, s.id);
     if (s.size !== undefined) this.within(SET.DESC, () => this.be32(SET_DESC_SIZE, s.size!));
+    if (s.timeoutMs !== undefined) this.be64(SET.TIMEOUT, s.timeoutMs);
     this.bytes(SET.USERDATA, s.udata);
     this.end();
   }

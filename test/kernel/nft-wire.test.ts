@@ -10,30 +10,19 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConcurrentModificationError, InvalidArgumentError, NotFoundError, type NlkitError } from '../../lib/errors.js';
-import * as nft from '../../lib/nft/index.js';
 import type { ApplyOptions, NftHandle } from '../../lib/nft/index.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 import { kubeProxyCommands } from '../helpers/nft-kube.js';
+import { nftJson, withNft } from '../helpers/nft.js';
 
 const skip = kernelSkipReason('nft');
 const fixtures = new URL('../fixtures/nft/', import.meta.url);
-
-/** Runs fn with an nft handle in ns, closed afterwards. */
-async function withNft<T>(ns: Netns, fn: (h: NftHandle) => Promise<T>): Promise<T> {
-  const h = nft.open({ netns: ns.name });
-  try {
-    return await fn(h);
-  } finally {
-    await h.close();
-  }
-}
 
 /** apply()'s error, or undefined when it succeeded. */
 const refusal = (h: NftHandle, cmds: unknown, opts?: ApplyOptions): Promise<NlkitError | undefined> =>
   h.apply(cmds, opts).then(() => undefined, (e: NlkitError) => e);
 
 const nftList = (ns: Netns) => ns.run('nft', ['list', 'ruleset']);
-const nftJson = (ns: Netns) => (JSON.parse(ns.run('nft', ['-j', 'list', 'ruleset'])).nftables as object[]).filter((o) => !('metainfo' in o));
 
 describe('nft wire against the kernel', { skip }, () => {
   for (const file of readdirSync(new URL('cases/', fixtures)).filter((f) => f.endsWith('.json'))) {

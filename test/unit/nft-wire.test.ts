@@ -109,12 +109,17 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
   it('constructs outside the supported set are refused by name', () => {
     const rule = (expr: unknown[]) => ({ add: { rule: { family: 'ip', table: 't', chain: 'c', expr } } });
     bad(rule([{ log: { prefix: 'x' } }]), UnsupportedError, /statement "log"/);
-    bad(rule([{ match: { op: '<', left: { meta: { key: 'mark' } }, right: 5 } }]), UnsupportedError, /match operator "<"/);
+    bad(rule([{ match: { op: '=~', left: { meta: { key: 'mark' } }, right: 5 } }]), UnsupportedError, /match operator "=~"/);
+    bad(rule([{ match: { op: '<', left: { meta: { key: 'l4proto' } }, right: 'tcp' } }]), UnsupportedError, /"<" on a inet_proto/);
+    bad(rule([{ match: { op: '<', left: { meta: { key: 'iifname' } }, right: 'eth0' } }]), UnsupportedError, /"<" on a ifname/);
     bad(rule([{ match: { op: '==', left: { meta: { key: 'skuid' } }, right: 0 } }]), UnsupportedError, /meta key "skuid"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'ttl' } }, right: 1 } }]), UnsupportedError, /payload "ip ttl"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: ['10.0.0.1'] } } }]), UnsupportedError, /anonymous sets/);
     bad(rule([{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [['10.0.0.1', { accept: null }]] } } }]), UnsupportedError, /keyed by "payload"/);
-    bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['interval'] } } }, UnsupportedError, /set property "flags"/);
+    bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['interval'] } } }, UnsupportedError, /set flag "interval"/);
+    bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['constant', 'timeout'] } } }, InvalidArgumentError, /constant set cannot have timeouts/);
+    bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', timeout: 5 } } }, InvalidArgumentError, /needs the timeout flag/);
+    bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: 'bogus' } } }, InvalidArgumentError, /unknown set flag/);
     bad({ add: { map: { family: 'ip', table: 't', name: 'm', type: 'ipv4_addr', map: 'ipv4_addr' } } }, UnsupportedError, /only verdict maps/);
     bad(rule([{ dnat: { addr: '10.0.0.1', port: 80 } }]), InvalidArgumentError, /needs a transport protocol match/);
   });

@@ -1,0 +1,544 @@
+// nft's text (what `nft -f` reads, for the language nlkit encodes) -> the libnftables JSON
+// commands apply() sends, in the order nft 1.0.6 sends them (a `table { }` block expands as
+// nft_cmd_expand does: the table, its chains, its sets with their elements, then the rules).
+// Pure functions; a syntax error is an InvalidArgumentError naming line and column as nft does.
+import { InvalidArgumentError, UnsupportedError } from '../errors.js';
+import type { Command, Statement } from './types.js';
+
+export interface ParsedScript {
+  commands: Command[];
+  /** The 1-based line each command starts on. */
+  lines: number[];
+}
+
+interface Token { v: string; kind: 'word' | 'string' | 'punct' | 'nl' | 'eof'; line: number; col: number }
+
+const FAMILIES = ['ip', 'ip6', 'inet', 'arp', 'bridge', 'netdev'];
+const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
+const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element'];
+const UNQUALIFIED_META = ['mark', 'iif', 'oif', 'iifname', 'oifname', 'iiftype', 'oiftype', 'skuid', 'skgid', 'pkttype', 'cpu', 'iifgroup', 'oifgroup', 'cgroup', 'priority'];
+const RELATIONS: Record<string, string> = { '==': '==', eq: '==', '!=': '!=', ne: '!=', '<': '<', lt: '<', '>': '>', gt: '>', '<=': '<=', le: '<=', '>=': '>=', ge: '>=' };
+const BINOPS: Record<string, string> = { '&': '&', and: '&', '|': '|', or: '|', '^': '^', xor: '^' };
+const REJECT_TYPE: Record<string, string> = { ip: 'icmp', ip6: 'icmpv6', inet: 'icmpx' };
+
+function syntaxError(tok: Token, what: string, source: string): InvalidArgumentError {
+  const end = tok.col + Math.max(tok.v.length, 1) - 1;
+  return new InvalidArgumentError(`${source}:${tok.line}:${tok.col}-${end}: Error: ${what}`, {
+    subsystem: 'nft', op: 'nft.restore', line: tok.line, detail: `column ${tok.col}`,
+  });
+}
+
+/** Splits text into words, quoted strings, punctuation and newlines; `#` starts a comment. */
+export function tokenize(text: string, source = '<text>'): Token[] {
+  const out: Token[] = [];
+  let line = 1, col = 1, i = 0;
+  const push = (v: string, kind: Token['kind'], l: number, c: number) => out.push({ v, kind, line: l, col: c });
+  while (i < text.length) {
+    const ch = text[i]!;
+    if (ch === '\n') { push('\n', 'nl', line, col); i++; line++; col = 1; continue; }
+    if (ch === ' ' || ch === '\t' || ch === '\r') { i++; col++; continue; }
+    if (ch === '\\' && text[i + 1] === '\n') { i += 2; line++; col = 1; continue; }
+    if (ch === '#') { while (i < text.length && text[i] !== '\n') { i++; col++; } continue; }
+    if (ch === '"') {
+      const j = text.indexOf('"', i + 1);
+      const nl = text.indexOf('\n', i + 1);
+      if (j < 0 || (nl >= 0 && nl < j)) throw syntaxError({ v: '"', kind: 'punct', line, col }, 'syntax error, unterminated string', source);
+      push(text.slice(i + 1, j), 'string', line, col);
+      col += j + 1 - i; i = j + 1;
+      continue;
+    }
+    if ('{};,'.includes(ch)) { push(ch, 'punct', line, col); i++; col++; continue; }
+    let j = i;
+    while (j < text.length && !' \t\r\n{};,"#'.includes(text[j]!)) j++;
+    push(text.slice(i, j), 'word', line, col);
+    col += j - i; i = j;
+  }
+  push('', 'eof', line, col);
+  return out;
+}
+
+/** A time as nft reads it (`1d2h3m4s`, `500ms`, `90`: seconds) in milliseconds. */
+function durationMs(s: string): number | undefined {
+  if (/^\d+$/.test(s)) return Number(s) * 1000;
+  const units: Record<string, number> = { d: 86400000, h: 3600000, m: 60000, s: 1000, ms: 1 };
+  let ms = 0;
+  const re = /(\d+)(ms|d|h|m|s)/y;
+  let p = 0;
+  while (p < s.length) {
+    re.lastIndex = p;
+    const m = re.exec(s);
+    if (!m) return undefined;
+    ms += Number(m[1]) * units[m[2]!]!;
+    p = re.lastIndex;
+  }
+  return s.length ? ms : undefined;
+}
+
+const isNumber = (s: string) => /^(0x[0-9a-f]+|\d+)$/i.test(s);
+const isAddr = (s: string) => /^\d+\.\d+\.\d+\.\d+$/.test(s) || (s.includes(':') && /^[0-9a-f:.]+$/i.test(s));
+
+/** Parses nft's text into apply()'s commands. */
+export function parseScript(text: string, source = '<text>'): ParsedScript {
+  if (typeof text !== 'string') throw new InvalidArgumentError('nft.restore: text must be a string', { subsystem: 'nft', op: 'nft.restore', argument: 'text' });
+  const raw = tokenize(text, source);
+  const defines = new Map<string, Token[]>();
+  const toks: Token[] = [];
+  // `define name = value` lines are taken out here; `$name` is replaced by its tokens.
+  for (let i = 0; i < raw.length; i++) {
+    const t = raw[i]!;
+    const atStart = i === 0 || raw[i - 1]!.kind === 'nl' || raw[i - 1]!.v === ';';
+    if (atStart && t.kind === 'word' && (t.v === 'define' || t.v === 'redefine')) {
+      const name = raw[i + 1]!, eq = raw[i + 2]!;
+      if (name.kind !== 'word' || eq.v !== '=') throw syntaxError(name.kind !== 'word' ? name : eq, 'syntax error, expected define name = value', source);
+      let j = i + 3;
+      const val: Token[] = [];
+      let depth = 0;
+      for (; raw[j]!.kind !== 'eof' && (depth > 0 || (raw[j]!.kind !== 'nl' && raw[j]!.v !== ';')); j++) {
+        if (raw[j]!.v === '{') depth++;
+        if (raw[j]!.v === '}') depth--;
+        val.push(...expand(raw[j]!));
+      }
+      if (!val.length) throw syntaxError(raw[j]!, 'syntax error, define without a value', source);
+      defines.set(name.v, val);
+      i = j - 1;
+      continue;
+    }
+    toks.push(...expand(t));
+  }
+  function expand(t: Token): Token[] {
+    if (t.kind !== 'word' || !t.v.startsWith('$')) return [t];
+    const v = defines.get(t.v.slice(1));
+    if (!v) throw syntaxError(t, `unknown identifier '${t.v.slice(1)}'`, source);
+    return v.map((x) => ({ ...x, line: t.line, col: t.col }));
+  }
+
+  let p = 0;
+  const commands: Command[] = [];
+  const lines: number[] = [];
+  const peek = (k = 0) => toks[p + k]!;
+  const next = () => toks[p++]!;
+  const fail = (t: Token, what: string): never => { throw syntaxError(t, what, source); };
+  const unexpected = (t: Token, wanted?: string): never =>
+    fail(t, `syntax error, unexpected ${t.kind === 'nl' ? 'newline' : t.kind === 'eof' ? 'end of file' : t.kind === 'string' ? 'quoted string' : t.v}${wanted ? `, expecting ${wanted}` : ''}`);
+  const refuse = (t: Token, what: string): never => {
+    throw new UnsupportedError(`${source}:${t.line}:${t.col}: ${what} is not supported by nlkit's nft text parser`, { subsystem: 'nft', op: 'nft.restore', detail: what });
+  };
+  const expect = (v: string) => (peek().v === v && peek().kind !== 'string' ? next() : unexpected(peek(), `'${v}'`));
+  const word = (what: string): string => {
+    const t = peek();
+    if (t.kind === 'word' || t.kind === 'string') return next().v;
+    return unexpected(t, what);
+  };
+  const endOfStatement = (t: Token) => t.kind === 'nl' || t.kind === 'eof' || t.v === ';' || t.v === '}';
+  const skipSeparators = () => { while (peek().kind === 'nl' || (peek().v === ';' && peek().kind === 'punct')) next(); };
+  const emit = (cmd: Command, line: number) => { commands.push(cmd); lines.push(line); };
+  const familyOpt = (): string => (FAMILIES.includes(peek().v) && peek().kind === 'word' && peek(1).kind !== 'nl' && peek(1).kind !== 'eof' && peek(1).v !== '{' ? next().v : 'ip');
+
+  // ---- values and expressions ----
+  type Kind = 'mark' | 'string' | 'flags' | 'plain';
+  function kindOf(e: Statement): Kind {
+    if ('meta' in e) { const k = (e.meta as { key: string }).key; return k === 'mark' ? 'mark' : k === 'iifname' || k === 'oifname' ? 'string' : 'plain'; }
+    if ('ct' in e) { const k = (e.ct as { key: string }).key; return k === 'mark' ? 'mark' : k === 'state' || k === 'status' ? 'flags' : 'plain'; }
+    for (const op of ['&', '|', '^']) if (op in e) return kindOf((e[op] as Statement[])[0]!);
+    return 'plain';
+  }
+
+  function scalar(t: Token): unknown {
+    if (t.kind === 'string') return t.v;
+    if (t.kind !== 'word') return unexpected(t, 'a value');
+    const s = t.v;
+    if (s.startsWith('@')) return s;
+    if (isNumber(s)) return Number(s);
+    const slash = s.lastIndexOf('/');
+    if (slash > 0 && /^\d+$/.test(s.slice(slash + 1)) && isAddr(s.slice(0, slash))) return { prefix: { addr: s.slice(0, slash), len: Number(s.slice(slash + 1)) } };
+    const dash = s.indexOf('-');
+    if (dash > 0) {
+      const a = s.slice(0, dash), b = s.slice(dash + 1);
+      if ((isNumber(a) && isNumber(b)) || (isAddr(a) && isAddr(b))) return { range: [isNumber(a) ? Number(a) : a, isNumber(b) ? Number(b) : b] };
+    }
+    return s;
+  }
+
+  /** One value: a scalar, a concatenation (`a . b`), a flag list (`a,b`) or an anonymous set. */
+  function value(kind: Kind, inSet = false): unknown {
+    if (peek().v === '{' && peek().kind === 'punct') return { set: setElements(kind, false) };
+    const first = scalar(next());
+    if (peek().v === '.' && peek().kind === 'word') {
+      const parts = [first];
+      while (peek().v === '.' && peek().kind === 'word') { next(); parts.push(scalar(next())); }
+      return { concat: parts };
+    }
+    if (!inSet && kind === 'flags' && peek().v === ',') {
+      const list = [first];
+      while (peek().v === ',') { next(); list.push(scalar(next())); }
+      return list;
+    }
+    return first;
+  }
+
+  /** `{ e [comment "c"] [: verdict], ... }` */
+  function setElements(kind: Kind, named: boolean): unknown[] {
+    expect('{');
+    const out: unknown[] = [];
+    for (;;) {
+      while (peek().kind === 'nl') next();
+      if (peek().v === '}' && peek().kind === 'punct') { next(); break; }
+      let el: unknown = value(kind, true);
+      if (peek().v === 'comment') {
+        next();
+        const c = peek();
+        if (c.kind !== 'string') unexpected(c, 'quoted string');
+        el = { elem: { val: el, comment: next().v } };
+      }
+      if (peek().v === ':' && peek().kind === 'word') { next(); el = [el, verdict(next())]; }
+      out.push(el);
+      while (peek().kind === 'nl') next();
+      if (peek().v === ',') { next(); continue; }
+      if (peek().v === '}' && peek().kind === 'punct') { next(); break; }
+      unexpected(peek(), "',' or '}'");
+    }
+    void named;
+    return out;
+  }
+
+  function primary(): Statement {
+    const t = next();
+    switch (t.v) {
+      case 'ip': case 'ip6': case 'tcp': case 'udp': case 'th': case 'icmp': case 'icmpv6': case 'sctp': case 'ether': case 'vlan':
+        return { payload: { protocol: t.v, field: word('a header field') } };
+      case 'meta': return { meta: { key: word('a meta key') } };
+      case 'ct': return { ct: { key: word('a ct key') } };
+      case 'fib': {
+        const flags: string[] = [word('saddr, daddr, mark, iif or oif')];
+        while (peek().v === '.') { next(); flags.push(word('a fib flag')); }
+        return { fib: { result: word('a fib result'), flags } };
+      }
+      case 'numgen': {
+        const mode = word('random or inc');
+        expect('mod');
+        const mod = scalar(next());
+        let offset: unknown = 0;
+        if (peek().v === 'offset') { next(); offset = scalar(next()); }
+        return { numgen: { mode, mod, offset } };
+      }
+      default:
+        if (UNQUALIFIED_META.includes(t.v)) return { meta: { key: t.v } };
+        return unexpected(t);
+    }
+  }
+
+  /** An expression: primaries joined by `.`, then binary operations with values. */
+  function expression(): Statement {
+    let e = primary();
+    if (peek().v === '.' && peek().kind === 'word') {
+      const parts = [e];
+      while (peek().v === '.' && peek().kind === 'word') { next(); parts.push(primary()); }
+      e = { concat: parts };
+    }
+    while (peek().kind === 'word' && BINOPS[peek().v]) {
+      const op = BINOPS[next().v]!;
+      e = { [op]: [e, value(kindOf(e))] };
+    }
+    return e;
+  }
+
+  const isExpressionStart = (t: Token) => t.kind === 'word' && (['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmpv6', 'sctp', 'ether', 'vlan', 'meta', 'ct', 'fib', 'numgen'].includes(t.v) || UNQUALIFIED_META.includes(t.v));
+
+  function verdict(t: Token): Statement {
+    if (['accept', 'drop', 'return', 'continue'].includes(t.v) && t.kind === 'word') return { [t.v]: null };
+    if ((t.v === 'jump' || t.v === 'goto') && t.kind === 'word') return { [t.v]: { target: word('a chain name') } };
+    return unexpected(t, 'a verdict');
+  }
+
+  function natStatement(kind: string, family: string): Statement {
+    const body: Record<string, unknown> = {};
+    if (family === 'inet' && (peek().v === 'ip' || peek().v === 'ip6')) body.family = next().v;
+    if (peek().v === 'to') {
+      next();
+      const t = next();
+      if (t.kind !== 'word') unexpected(t, 'an address');
+      let m = /^\[([0-9a-f:.]+)\](?::(\d+))?$/i.exec(t.v);
+      if (!m) m = /^([0-9.]*)(?::(\d+))?$/.exec(t.v);
+      if (!m && isAddr(t.v)) m = [t.v, t.v, undefined] as unknown as RegExpExecArray;
+      if (!m) fail(t, `syntax error, unexpected ${t.v}, expecting an address[:port]`);
+      if (m![1]) body.addr = m![1];
+      if (m![2] !== undefined) body.port = Number(m![2]);
+    }
+    const flags: string[] = [];
+    while (['random', 'fully-random', 'persistent'].includes(peek().v)) {
+      flags.push(next().v);
+      if (peek().v === ',') next();
+    }
+    if (flags.length) body.flags = flags.length === 1 ? flags[0] : flags;
+    return Object.keys(body).length || kind !== 'masquerade' ? { [kind]: body } : { [kind]: null };
+  }
+
+  /** A rule's statements up to the end of the line, `;` or `}`; its comment. */
+  function ruleBody(family: string): { expr: Statement[]; comment?: string } {
+    const expr: Statement[] = [];
+    let comment: string | undefined;
+    while (!endOfStatement(peek())) {
+      const t = peek();
+      if (t.kind !== 'word') unexpected(t);
+      if (t.v === 'comment') {
+        next();
+        if (peek().kind !== 'string') unexpected(peek(), 'quoted string');
+        comment = next().v;
+        continue;
+      }
+      if (isExpressionStart(t)) {
+        const left = expression();
+        if (peek().v === 'set') { next(); const v = isExpressionStart(peek()) ? expression() : value(kindOf(left)); expr.push({ mangle: { key: left, value: v } }); continue; }
+        if (peek().v === 'vmap') {
+          next();
+          const data = peek().v === '{' && peek().kind === 'punct' ? { set: setElements(kindOf(left), false) } : scalar(next());
+          expr.push({ vmap: { key: left, data } });
+          continue;
+        }
+        let op = RELATIONS[peek().v] && peek().kind === 'word' ? RELATIONS[next().v]! : undefined;
+        const kind = kindOf(left);
+        if (endOfStatement(peek())) unexpected(peek(), 'a value');
+        const right = value(kind);
+        op ??= kind === 'flags' ? 'in' : '==';
+        expr.push({ match: { op, left, right } });
+        continue;
+      }
+      next();
+      switch (t.v) {
+        case 'accept': case 'drop': case 'return': case 'continue': case 'jump': case 'goto':
+          expr.push(verdict(t)); break;
+        case 'counter': {
+          let packets = 0, bytes = 0;
+          if (peek().v === 'packets') { next(); packets = Number(scalar(next())); }
+          if (peek().v === 'bytes') { next(); bytes = Number(scalar(next())); }
+          expr.push({ counter: { packets, bytes } });
+          break;
+        }
+        case 'masquerade': case 'dnat': case 'snat': case 'redirect':
+          expr.push(natStatement(t.v, family)); break;
+        case 'reject': {
+          if (peek().v === 'with') {
+            next();
+            const how = word('icmp, icmpv6, icmpx or tcp');
+            if (how === 'tcp') { expect('reset'); expr.push({ reject: { type: 'tcp reset' } }); break; }
+            if (peek().v === 'type') next();
+            expr.push({ reject: { type: how, expr: word('an icmp code') } });
+            break;
+          }
+          expr.push({ reject: { type: REJECT_TYPE[family] ?? 'icmpx', expr: 'port-unreachable' } });
+          break;
+        }
+        default:
+          if (['log', 'limit', 'quota', 'queue', 'notrack', 'meter', 'tproxy', 'synproxy', 'dup', 'fwd', 'flow'].includes(t.v)) refuse(t, `the statement "${t.v}"`);
+          unexpected(t);
+      }
+    }
+    if (!expr.length) unexpected(peek(), 'a statement');
+    return comment === undefined ? { expr } : { comment, expr };
+  }
+
+  // ---- declarations ----
+  const blockItemEnd = () => {
+    const t = peek();
+    if (t.kind === 'nl' || (t.v === ';' && t.kind === 'punct')) { next(); return; }
+    if (!(t.v === '}' && t.kind === 'punct')) unexpected(t, "newline or ';'");
+  };
+
+  function chainBlock(c: Record<string, unknown>, family: string, rules: Array<[Record<string, unknown>, number]> | undefined): void {
+    expect('{');
+    for (;;) {
+      skipSeparators();
+      const t = peek();
+      if (t.v === '}' && t.kind === 'punct') { next(); return; }
+      if (t.v === 'type' && t.kind === 'word') {
+        next();
+        c.type = word('filter, nat or route');
+        expect('hook');
+        c.hook = word('a hook');
+        if (peek().v === 'device') refuse(peek(), 'a chain device');
+        expect('priority');
+        const first = next();
+        let prio: number | string;
+        if (first.kind === 'word' && /^-?\d+$/.test(first.v)) prio = Number(first.v);
+        else if (first.kind === 'word' && /^[a-z]+$/.test(first.v)) {
+          prio = first.v;
+          if ((peek().v === '+' || peek().v === '-') && peek().kind === 'word') { const sign = next().v; prio = `${prio} ${sign} ${word('a number')}`; }
+        } else prio = unexpected(first, 'a priority');
+        c.prio = prio;
+        blockItemEnd();
+        continue;
+      }
+      if (t.v === 'policy' && t.kind === 'word') { next(); c.policy = word('accept or drop'); blockItemEnd(); continue; }
+      if (t.v === 'comment' && t.kind === 'word') { next(); if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); c.comment = next().v; blockItemEnd(); continue; }
+      if (t.v === 'flags' || t.v === 'devices') refuse(t, `chain ${t.v}`);
+      if (!rules) unexpected(t);
+      const line = t.line;
+      rules!.push([{ family, table: c.table, chain: c.name, ...ruleBody(family) }, line]);
+      // A rule ends with a newline or ';', never directly with the chain's '}'.
+      if (peek().v === '}' && peek().kind === 'punct') unexpected(peek(), 'newline or semicolon');
+      blockItemEnd();
+    }
+  }
+
+  function setBlock(s: Record<string, unknown>, kind: 'set' | 'map'): void {
+    expect('{');
+    for (;;) {
+      skipSeparators();
+      const t = peek();
+      if (t.v === '}' && t.kind === 'punct') { next(); return; }
+      next();
+      switch (t.v) {
+        case 'type': {
+          const types = [word('a data type')];
+          while (peek().v === '.') { next(); types.push(word('a data type')); }
+          s.type = types.length === 1 ? types[0] : types;
+          if (kind === 'map') { expect(':'); s.map = word('a data type'); }
+          break;
+        }
+        case 'comment': if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); s.comment = next().v; break;
+        case 'elements': expect('='); s.elem = setElements('plain', true); break;
+        case 'flags': {
+          const flags = [word('a set flag')];
+          while (peek().v === ',') { next(); flags.push(word('a set flag')); }
+          s.flags = flags;
+          break;
+        }
+        case 'timeout': {
+          const d = next();
+          const ms = durationMs(d.v);
+          if (d.kind !== 'word' || ms === undefined) unexpected(d, 'a time like 3h or 1d2h3m4s');
+          s.timeout = ms! / 1000;
+          break;
+        }
+        case 'typeof': case 'gc-interval': case 'size': case 'policy': case 'counter': case 'auto-merge':
+          refuse(t, `set ${t.v}`); break;
+        default: unexpected(t);
+      }
+      blockItemEnd();
+    }
+  }
+
+  function tableBlock(family: string, table: string, line: number): void {
+    const tcmd: Record<string, unknown> = { family, name: table };
+    const tableIndex = commands.length;
+    emit({ add: { table: tcmd } }, line);
+    expect('{');
+    const chains: Array<[Record<string, unknown>, number]> = [];
+    const sets: Array<[string, Record<string, unknown>, number]> = [];
+    const rules: Array<[Record<string, unknown>, number]> = [];
+    for (;;) {
+      skipSeparators();
+      const t = peek();
+      if (t.v === '}' && t.kind === 'punct') { next(); break; }
+      next();
+      if (t.v === 'comment') { if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); tcmd.comment = next().v; blockItemEnd(); continue; }
+      if (t.v === 'chain') {
+        const c: Record<string, unknown> = { family, table, name: word('a chain name') };
+        chainBlock(c, family, rules);
+        chains.push([c, t.line]);
+        blockItemEnd();
+        continue;
+      }
+      if (t.v === 'set' || t.v === 'map') {
+        const s: Record<string, unknown> = { family, table, name: word('a set name') };
+        setBlock(s, t.v);
+        sets.push([t.v, s, t.line]);
+        blockItemEnd();
+        continue;
+      }
+      if (['flags', 'counter', 'quota', 'limit', 'flowtable', 'ct', 'secmark', 'synproxy'].includes(t.v)) refuse(t, `"${t.v}" in a table`);
+      unexpected(t);
+    }
+    void tableIndex;
+    for (const [c, l] of chains) emit({ add: { chain: c } }, l);
+    for (const [k, s, l] of sets) emit({ add: { [k]: setObject(s) } }, l);
+    for (const [r, l] of rules) emit({ add: { rule: r } }, l);
+  }
+
+  const setObject = (s: Record<string, unknown>) => {
+    if (s.type === undefined) fail(peek(), `set ${String(s.name)} needs a type`);
+    // As nft: a timeout implies the timeout flag (its listing leaves the flag out then).
+    if (s.timeout !== undefined && !((s.flags as string[] | undefined) ?? []).includes('timeout')) s.flags = [...((s.flags as string[] | undefined) ?? []), 'timeout'];
+    return s;
+  };
+
+  // ---- commands ----
+  function command(): void {
+    skipSeparators();
+    const t = peek();
+    if (t.kind === 'eof') return;
+    if (t.kind !== 'word') unexpected(t);
+    let verb = 'add';
+    if (VERBS.includes(t.v)) verb = next().v;
+    else if (t.v === 'list' || t.v === 'monitor' || t.v === 'describe' || t.v === 'reset' || t.v === 'rename' || t.v === 'export' || t.v === 'import' || t.v === 'include') refuse(t, `the command "${t.v}"`);
+    const o = next();
+    if (o.v === 'ruleset' && verb === 'flush') {
+      const f = FAMILIES.includes(peek().v) ? next().v : undefined;
+      if (f) refuse(o, 'flush ruleset <family>');
+      emit({ flush: { ruleset: null } }, t.line);
+      return;
+    }
+    if (!OBJECTS.includes(o.v) || o.kind !== 'word') {
+      if (['counter', 'quota', 'limit', 'flowtable', 'ct', 'secmark', 'synproxy'].includes(o.v)) refuse(o, `the object "${o.v}"`);
+      unexpected(o, 'table, chain, rule, set, map or element');
+    }
+    const family = familyOpt();
+    if (o.v === 'table') {
+      const name = word('a table name');
+      if (peek().v === 'handle') refuse(peek(), 'objects by handle');
+      if (verb === 'add' && peek().v === '{') return tableBlock(family, name, t.line);
+      if (verb === 'create' && peek().v === '{') {
+        const start = commands.length;
+        tableBlock(family, name, t.line);
+        commands[start] = { create: commands[start]!.add! };
+        return;
+      }
+      emit({ [verb]: { table: { family, name } } }, t.line);
+      return;
+    }
+    const table = word('a table name');
+    if (o.v === 'chain') {
+      const c: Record<string, unknown> = { family, table, name: word('a chain name') };
+      if ((verb === 'add' || verb === 'create') && peek().v === '{') chainBlock(c, family, undefined);
+      emit({ [verb]: { chain: c } }, t.line);
+      return;
+    }
+    if (o.v === 'set' || o.v === 'map') {
+      const s: Record<string, unknown> = { family, table, name: word('a set name') };
+      if (verb === 'add' || verb === 'create') { setBlock(s, o.v); emit({ [verb]: { [o.v]: setObject(s) } }, t.line); return; }
+      emit({ [verb]: { [o.v]: s } }, t.line);
+      return;
+    }
+    if (o.v === 'element') {
+      const name = word('a set name');
+      emit({ [verb]: { element: { family, table, name, elem: setElements('plain', true) } } }, t.line);
+      return;
+    }
+    // rule
+    const chain = word('a chain name');
+    const r: Record<string, unknown> = { family, table, chain };
+    if (peek().v === 'handle' || peek().v === 'position' || peek().v === 'index') {
+      const k = next();
+      const h = next();
+      if (!/^\d+$/.test(h.v)) unexpected(h, 'a number');
+      if (verb !== 'replace' && verb !== 'delete') refuse(k, `${verb} rule at a ${k.v}`);
+      r.handle = Number(h.v);
+    }
+    if (verb === 'delete') {
+      if (r.handle === undefined) unexpected(peek(), 'handle');
+      emit({ delete: { rule: r } }, t.line);
+      return;
+    }
+    Object.assign(r, ruleBody(family));
+    emit({ [verb]: { rule: r } }, t.line);
+  }
+
+  while (peek().kind !== 'eof') {
+    command();
+    const t = peek();
+    if (t.kind === 'eof') break;
+    if (t.kind === 'nl' || (t.v === ';' && t.kind === 'punct')) { next(); continue; }
+    unexpected(t, "newline or ';'");
+  }
+  return { commands, lines };
+}

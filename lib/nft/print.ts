@@ -1,0 +1,276 @@
+// list() objects -> nft's own text, byte for byte what `nft list ruleset` / `nft list table`
+// (nft 1.0.6) prints: src/rule.c (table_print, set_print_declaration, chain_print_declaration,
+// prio2str, rule_print), expression.c (set_expr_print, calculate_delimiter), statement.c and
+// datatype.c (mark as 0x%08x, interface names quoted). Pure functions; a construct this printer
+// does not know is refused (UnsupportedError), never printed differently.
+import { UnsupportedError } from '../errors.js';
+import type { ListObject, Statement } from './types.js';
+
+export interface PrintOptions {
+  /** Adds `# handle N` as `nft -a list` does. */
+  handles?: boolean;
+}
+
+const refuse = (what: string): never => {
+  throw new UnsupportedError(`${what} cannot be printed by nlkit`, { subsystem: 'nft', op: 'nft.save', detail: what });
+};
+
+/** How a value of some type prints: marks in hex, interface names quoted, the rest as JSON has it. */
+type Kind = 'mark' | 'string' | 'plain';
+const kindOfType = (t: string): Kind => (t === 'mark' ? 'mark' : t === 'ifname' || t === 'string' ? 'string' : 'plain');
+
+// nft's std_prios (rule.c) and the hooks where the nat ones are names.
+const STD_PRIOS: Array<[string, number]> = [['raw', -300], ['mangle', -150], ['dstnat', -100], ['filter', 0], ['security', 50], ['srcnat', 100]];
+
+/** prio2str: a standard priority name (± up to 10) where nft 1.0.6 uses one, else the number. */
+export function priorityText(prio: number, hook: string): string {
+  for (const [name, std] of STD_PRIOS) {
+    if (Math.abs(prio - std) > 10) continue;
+    const compatible = !(name === 'dstnat' && hook !== 'prerouting') && !(name === 'srcnat' && hook !== 'postrouting');
+    if (!compatible) break;
+    const off = prio - std;
+    return off > 0 ? `${name} + ${off}` : off < 0 ? `${name} - ${-off}` : name;
+  }
+  return String(prio);
+}
+
+const hex8 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+const quote = (s: string): string => `"${s}"`;
+
+/** The value kinds an expression's values have (one per part of a concatenation). */
+function kindsOf(e: unknown): Kind[] {
+  if (!e || typeof e !== 'object') return ['plain'];
+  const o = e as Record<string, unknown>;
+  if ('concat' in o) return (o.concat as unknown[]).flatMap(kindsOf);
+  if ('meta' in o) {
+    const key = (o.meta as { key: string }).key;
+    return [key === 'mark' ? 'mark' : key === 'iifname' || key === 'oifname' ? 'string' : 'plain'];
+  }
+  if ('ct' in o) return [(o.ct as { key: string }).key === 'mark' ? 'mark' : 'plain'];
+  for (const op of ['&', '|', '^', '<<', '>>']) if (op in o) return kindsOf((o[op] as unknown[])[0]);
+  return ['plain'];
+}
+
+/** A value of the given kinds: scalars, flag lists, prefixes, ranges, concatenations. */
+function value(v: unknown, kinds: Kind[]): string {
+  if (typeof v === 'number') return kinds[0] === 'mark' ? hex8(v) : String(v);
+  if (typeof v === 'string') return v.startsWith('@') ? v : kinds[0] === 'string' ? quote(v) : v;
+  if (Array.isArray(v)) return v.map((x) => value(x, kinds)).join(',');
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if ('concat' in o) return (o.concat as unknown[]).map((x, i) => value(x, [kinds[i] ?? 'plain'])).join(' . ');
+    if ('prefix' in o) { const p = o.prefix as { addr: unknown; len: number }; return `${value(p.addr, kinds)}/${p.len}`; }
+    if ('range' in o) { const [a, b] = o.range as unknown[]; return `${value(a, kinds)}-${value(b, kinds)}`; }
+    if ('set' in o) return `{ ${(o.set as unknown[]).map((x) => element(x, kinds, false)).join(', ')} }`;
+  }
+  return refuse(`the value ${JSON.stringify(v)}`);
+}
+
+/** One set element: `key [comment "c"]` or, in a map, `key [comment "c"] : verdict`. */
+function element(el: unknown, kinds: Kind[], _named: boolean): string {
+  const key = (k: unknown): string => {
+    if (k && typeof k === 'object' && 'elem' in k) {
+      const e = (k as { elem: { val: unknown; comment?: string } }).elem;
+      for (const f of Object.keys(e)) if (f !== 'val' && f !== 'comment') refuse(`a set element with ${f}`);
+      return e.comment === undefined ? value(e.val, kinds) : `${value(e.val, kinds)} comment ${quote(e.comment)}`;
+    }
+    return value(k, kinds);
+  };
+  if (Array.isArray(el) && el.length === 2) return `${key(el[0])} : ${verdict(el[1] as Statement)}`;
+  return key(el);
+}
+
+/** An expression (the left side of a match, a key, a statement's argument). */
+export function expr(e: unknown): string {
+  if (!e || typeof e !== 'object') return refuse(`the expression ${JSON.stringify(e)}`);
+  const o = e as Record<string, unknown>;
+  const [[name, body]] = Object.entries(o) as [[string, Record<string, unknown>]];
+  switch (name) {
+    case 'payload': {
+      if (typeof body.protocol !== 'string') return refuse('a raw payload expression');
+      return `${body.protocol} ${String(body.field)}`;
+    }
+    case 'meta': {
+      const key = String(body.key);
+      // meta_key_is_unqualified: these print without "meta".
+      return ['iif', 'oif', 'iifname', 'oifname', 'iifgroup', 'oifgroup'].includes(key) ? key : `meta ${key}`;
+    }
+    case 'ct': {
+      if (body.dir !== undefined || body.family !== undefined) return refuse('ct with a direction or family');
+      return `ct ${String(body.key)}`;
+    }
+    case 'fib': {
+      const flags = Array.isArray(body.flags) ? body.flags : [body.flags];
+      return `fib ${flags.join(' . ')} ${String(body.result)}`;
+    }
+    case 'numgen': {
+      const off = Number(body.offset ?? 0);
+      return `numgen ${String(body.mode)} mod ${String(body.mod)}${off ? ` offset ${off}` : ''}`;
+    }
+    case 'concat':
+      return (o.concat as unknown[]).map(expr).join(' . ');
+    case '&': case '|': case '^': case '<<': case '>>': {
+      const [l, r] = o[name] as unknown[];
+      return `${expr(l)} ${name} ${value(r, kindsOf(l))}`;
+    }
+    default:
+      return refuse(`the expression "${name}"`);
+  }
+}
+
+/** A verdict statement. */
+function verdict(s: Statement): string {
+  const [[name, body]] = Object.entries(s) as [[string, { target?: string } | null]];
+  if (name === 'jump' || name === 'goto') return `${name} ${body!.target!}`;
+  if (['accept', 'drop', 'continue', 'return'].includes(name) && body === null) return name;
+  return refuse(`the verdict ${JSON.stringify(s)}`);
+}
+
+function nat(kind: string, body: Record<string, unknown> | null): string {
+  if (!body) return kind;
+  let out = kind;
+  if (body.family !== undefined) out += ` ${String(body.family)}`;
+  if (body.addr !== undefined || body.port !== undefined) {
+    out += ' to';
+    if (body.addr !== undefined) {
+      const addr = value(body.addr, ['plain']);
+      out += ` ${body.port !== undefined && addr.includes(':') ? `[${addr}]` : addr}`;
+    } else out += ' ';
+    if (body.port !== undefined) out += `:${value(body.port, ['plain'])}`;
+  }
+  if (body.flags !== undefined) out += ` ${([] as unknown[]).concat(body.flags).join(',')}`;
+  return out;
+}
+
+/** One statement of a rule, as rule_print shows it. */
+export function statement(s: Statement): string {
+  const [[name, body]] = Object.entries(s) as [[string, Record<string, unknown> | null]];
+  switch (name) {
+    case 'match': {
+      const b = body!;
+      const left = expr(b.left);
+      const right = value(b.right, kindsOf(b.left));
+      // `==` and flag tests (`in`) print without an operator, except after a binary
+      // operation (relational_expr_print, must_print_eq_op).
+      const binop = ['&', '|', '^', '<<', '>>'].some((k) => k in (b.left as object));
+      return (b.op === '==' && !binop) || b.op === 'in' ? `${left} ${right}` : `${left} ${String(b.op)} ${right}`;
+    }
+    case 'vmap': {
+      const b = body!;
+      const data = b.data;
+      const map = typeof data === 'string' ? data
+        : `{ ${((data as { set: unknown[] }).set).map((x) => element(x, kindsOf(b.key), false)).join(', ')} }`;
+      return `${expr(b.key)} vmap ${map}`;
+    }
+    case 'counter':
+      return `counter packets ${String(body!.packets)} bytes ${String(body!.bytes)}`;
+    case 'mangle': {
+      const b = body!;
+      const v = b.value;
+      const rhs = v && typeof v === 'object' ? expr(v) : value(v, kindsOf(b.key));
+      return `${expr(b.key)} set ${rhs}`;
+    }
+    case 'masquerade':
+      return nat('masquerade', body);
+    case 'dnat': case 'snat': case 'redirect':
+      return nat(name, body);
+    case 'reject': {
+      const b = body ?? {};
+      if (b.type === 'tcp reset') return 'reject with tcp reset';
+      if (b.expr === undefined || b.expr === 'port-unreachable') return 'reject';
+      return `reject with ${String(b.type)} ${String(b.expr)}`;
+    }
+    default:
+      return verdict(s);
+  }
+}
+
+// calculate_delimiter (expression.c): named sets break lines after so many elements of some
+// types, after every element of the others.
+const PER_LINE: Record<string, number> = {
+  nf_proto: 5, integer: 5, arp_op: 5, inet_proto: 5, inet_service: 5, tcp_flag: 5, dccp_pkttype: 5, mark: 5, iface_index: 5, classid: 5, uid: 5, gid: 5, ct_dir: 5,
+  ipv4_addr: 2, ct_state: 2, ct_status: 2, pkt_type: 2,
+};
+
+/** time_print (datatype.c): 1d2h3m4s, 500ms. */
+export function timeText(ms: number): string {
+  const parts: Array<[number, string]> = [[Math.floor(ms / 86400000), 'd'], [Math.floor(ms / 3600000) % 24, 'h'], [Math.floor(ms / 60000) % 60, 'm'], [Math.floor(ms / 1000) % 60, 's'], [ms % 1000, 'ms']];
+  const out = parts.filter(([n]) => n > 0).map(([n, u]) => `${n}${u}`).join('');
+  return out || '0s';
+}
+
+function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOptions): string {
+  const types = ([] as string[]).concat(s.type as string | string[]);
+  let out = `\t${kind} ${String(s.name)} {${o.handles ? ` # handle ${String(s.handle)}` : ''}\n`;
+  out += `\t\ttype ${types.join(' . ')}${kind === 'map' ? ` : ${String(s.map)}` : ''}\n`;
+  for (const f of Object.keys(s)) {
+    if (!['family', 'name', 'table', 'type', 'handle', 'map', 'comment', 'elem', 'flags', 'timeout'].includes(f)) refuse(`a set with ${f}`);
+  }
+  const flags = ([] as string[]).concat((s.flags as string | string[] | undefined) ?? []);
+  for (const f of flags) if (!['constant', 'dynamic', 'timeout'].includes(f)) refuse(`set flag ${f}`);
+  // A timeout flag alone is implied by the set's timeout (nft 1.0.6 prints no flags line then).
+  if (flags.some((f) => f !== 'timeout') || (flags.length && s.timeout === undefined)) out += `\t\tflags ${flags.join(',')}\n`;
+  if (s.timeout !== undefined) out += `\t\ttimeout ${timeText(Math.round(Number(s.timeout) * 1000))}\n`;
+  if (s.comment !== undefined) out += `\t\tcomment ${quote(String(s.comment))}\n`;
+  const elems = (s.elem as unknown[] | undefined) ?? [];
+  if (elems.length) {
+    const kinds = types.map(kindOfType);
+    const perLine = types.length === 1 ? PER_LINE[types[0]!] : undefined;
+    out += '\t\telements = { ';
+    let count = 0;
+    elems.forEach((el, i) => {
+      if (i > 0) {
+        if (perLine !== undefined && count < perLine) out += ', ';
+        else { out += ',\n\t\t\t     '; count = 0; }
+      }
+      out += element(el, kinds, true);
+      count++;
+    });
+    out += ' }\n';
+  }
+  return `${out}\t}\n`;
+}
+
+function chainText(c: Record<string, unknown>, rules: Array<Record<string, unknown>>, o: PrintOptions): string {
+  let out = `\tchain ${String(c.name)} {${o.handles ? ` # handle ${String(c.handle)}` : ''}`;
+  if (c.comment !== undefined) out += `\n\t\tcomment ${quote(String(c.comment))}`;
+  out += '\n';
+  if (c.hook !== undefined) {
+    if (c.dev !== undefined) refuse('a chain with a device');
+    out += `\t\ttype ${String(c.type)} hook ${String(c.hook)} priority ${priorityText(Number(c.prio), String(c.hook))}; policy ${String(c.policy)};\n`;
+  }
+  for (const r of rules) {
+    out += `\t\t${(r.expr as Statement[]).map(statement).join(' ')}`;
+    if (r.comment !== undefined) out += ` comment ${quote(String(r.comment))}`;
+    if (o.handles) out += ` # handle ${String(r.handle)}`;
+    out += '\n';
+  }
+  return `${out}\t}\n`;
+}
+
+/**
+ * nft's text of list() objects: what `nft list ruleset` prints for them (tables in order,
+ * each with its sets and maps, then its chains with their rules).
+ * @example printRuleset(await h.list({ family: 'ip', table: 'nat' })) // 'table ip nat {\n...}\n'
+ */
+export function printRuleset(objects: ListObject[], o: PrintOptions = {}): string {
+  let out = '';
+  const tables = objects.flatMap((x) => ('table' in x ? [x.table as unknown as Record<string, unknown>] : []));
+  for (const t of tables) {
+    const mine = <K extends string>(k: K) => objects.flatMap((x) => {
+      const v = (x as unknown as Record<string, Record<string, unknown> | undefined>)[k];
+      return v && v.family === t.family && v.table === t.name ? [v] : [];
+    });
+    out += `table ${String(t.family)} ${String(t.name)} {${o.handles ? ` # handle ${String(t.handle)}` : ''}\n`;
+    if (t.comment !== undefined) out += `\tcomment ${quote(String(t.comment))}\n`;
+    const parts: string[] = [];
+    for (const x of objects) {
+      const [[k, v]] = Object.entries(x) as [[string, Record<string, unknown>]];
+      if ((k === 'set' || k === 'map') && v.family === t.family && v.table === t.name) parts.push(setText(k, v, o));
+    }
+    const rules = mine('rule');
+    for (const c of mine('chain')) parts.push(chainText(c, rules.filter((r) => r.chain === c.name), o));
+    out += `${parts.join('\n')}}\n`;
+  }
+  return out;
+}

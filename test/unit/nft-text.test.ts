@@ -1,0 +1,116 @@
+// nlkit's nft text printer (lib/nft/print.ts) against nft 1.0.6's own output: the objects
+// `nft -j list ruleset` printed for each captured fixture (test/fixtures/nft, captured by
+// capture.sh) must print exactly as `nft list ruleset` printed the same ruleset. (Table and
+// chain comments are absent from nft 1.0.6's JSON: fixtures with them are checked by
+// test/kernel/nft-text.test.ts, where save() reads them from the kernel.)
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { InvalidArgumentError, UnsupportedError, type NlkitError } from '../../lib/errors.js';
+import { encodeCommands } from '../../lib/nft/encode.js';
+import { parseScript } from '../../lib/nft/parse.js';
+import { printRuleset, priorityText } from '../../lib/nft/print.js';
+import type { ListObject } from '../../lib/nft/types.js';
+
+const dir = new URL('../fixtures/nft/', import.meta.url);
+const read = (name: string) => readFileSync(new URL(name, dir), 'utf8');
+const listed = (name: string): ListObject[] => (JSON.parse(read(`${name}.list.json`)).nftables as object[]).filter((o) => !('metainfo' in o)) as ListObject[];
+
+describe('nft text printer: what nft list ruleset printed', () => {
+  for (const name of ['basics', 'shapes', 'verbs', 'compare']) {
+    it(`${name}: the whole ruleset byte for byte`, () => {
+      assert.equal(printRuleset(listed(name)), read(`${name}.list.nft`));
+    });
+  }
+
+  it('priorities: names within 10 of a standard one, nat names only on their hooks (rule.c prio2str)', () => {
+    assert.equal(priorityText(-110, 'prerouting'), 'dstnat - 10');
+    assert.equal(priorityText(-110, 'input'), '-110');
+    assert.equal(priorityText(-100, 'output'), '-100');
+    assert.equal(priorityText(105, 'postrouting'), 'srcnat + 5');
+    assert.equal(priorityText(-295, 'input'), 'raw + 5');
+    assert.equal(priorityText(11, 'input'), '11');
+    assert.equal(priorityText(50, 'input'), 'security');
+  });
+
+  it('refuses what it cannot print instead of printing something else', () => {
+    const t = { table: { family: 'ip', name: 't', handle: 1 } };
+    const c = { chain: { family: 'ip', table: 't', name: 'c', handle: 2 } };
+    const r = (expr: object[]) => ({ rule: { family: 'ip', table: 't', chain: 'c', handle: 3, expr } });
+    assert.throws(() => printRuleset([t, c, r([{ queue: { num: 1 } }])] as ListObject[]), UnsupportedError);
+    assert.throws(() => printRuleset([t, c, r([{ match: { op: '==', left: { payload: { base: 'nh', offset: 0, len: 8 } }, right: 1 } }])] as ListObject[]), UnsupportedError);
+    assert.throws(() => printRuleset([t, { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', handle: 4, flags: ['interval'] } }] as ListObject[]), UnsupportedError);
+  });
+});
+
+/** Each message of a batch as hex, like the fixtures' lines. */
+const messagesHex = (buf: Buffer): string[] => {
+  const out: string[] = [];
+  for (let p = 0; p < buf.length; p += (buf.readUInt32LE(p) + 3) & ~3) out.push(buf.subarray(p, p + buf.readUInt32LE(p)).toString('hex'));
+  return out;
+};
+
+const syntaxError = (text: string): NlkitError => {
+  try {
+    parseScript(text, '-');
+  } catch (e) {
+    return e as NlkitError;
+  }
+  throw new Error('parsed');
+};
+
+describe('nft text parser: the batch nft -f sent for the same text', () => {
+  // cases/NAME.nft are the texts `nft -f` read when capture.sh recorded NAME.batch.hex.
+  for (const name of ['basics', 'shapes', 'kube-proxy', 'compare', 'setflags']) {
+    it(`${name}.nft: every message byte for byte`, () => {
+      const { commands, lines } = parseScript(read(`cases/${name}.nft`));
+      assert.equal(lines.length, commands.length);
+      assert.deepEqual(messagesHex(encodeCommands(commands).buf), read(`${name}.batch.hex`).trim().split('\n'));
+    });
+  }
+
+  it('what the printer prints parses back into the same batch as the text nft read', () => {
+    const { commands } = parseScript(printRuleset(listed('shapes')));
+    const again = parseScript(printRuleset(listed('shapes').filter(() => true))).commands;
+    assert.deepEqual(commands, again);
+    assert.ok(commands.some((c) => 'add' in c && 'map' in c.add!));
+  });
+
+  it('defines, table blocks, comments, ; and line continuations', () => {
+    const { commands, lines } = parseScript('define p = 80 # web\ndefine a = 10.0.0.1\ntable ip t { chain c { tcp dport $p ip daddr $a \\\n accept; } }\n');
+    assert.deepEqual(commands, [
+      { add: { table: { family: 'ip', name: 't' } } },
+      { add: { chain: { family: 'ip', table: 't', name: 'c' } } },
+      { add: { rule: { family: 'ip', table: 't', chain: 'c', expr: [
+        { match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 80 } },
+        { match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: '10.0.0.1' } },
+        { accept: null },
+      ] } } },
+    ]);
+    assert.deepEqual(lines, [3, 3, 3]);
+  });
+
+  it('syntax errors name line and column as nft 1.0.6 does (its messages, captured)', () => {
+    // nft -f said: "…:2:56-62: Error: syntax error, unexpected string, expecting comma or '}'"
+    let e = syntaxError('add table ip t\nadd set ip t s { type ipv4_addr ; elements = { 1.2.3.4 2.3.4.5 } }\n');
+    assert.ok(e instanceof InvalidArgumentError);
+    assert.match(e.message, /^-:2:56-62: Error: syntax error, unexpected 2\.3\.4\.5/);
+    assert.equal(e.line, 2);
+    // nft -f said: "…:4:21-21: Error: syntax error, unexpected '}', expecting newline or semicolon"
+    e = syntaxError('table ip t {\n\tchain c {\n\t\ttype filter hook input priority 0; policy drop;\n\t\tip saddr 10.0.0.1 }}x\n\t}\n}\n');
+    assert.match(e.message, /^-:4:21-21: Error: syntax error, unexpected }, expecting newline or semicolon/);
+    // nft -f said: "…:2:26-26: Error: syntax error, unexpected junk"
+    e = syntaxError('add table ip t\nadd rule ip t c ip daddr "foo bar\n');
+    assert.match(e.message, /^-:2:26-26: /);
+    assert.match(syntaxError('add rule ip t c tcp dport $nope accept').message, /^-:1:27-31: Error: unknown identifier 'nope'/);
+    assert.ok(syntaxError('add rule ip t c tcp dport').message.startsWith('-:1:26-26: Error: syntax error, unexpected end of file'));
+  });
+
+  it('constructs outside the encoded language are UnsupportedError naming them', () => {
+    assert.throws(() => parseScript('add rule ip t c log prefix "x"'), (e: Error) => e instanceof UnsupportedError && /"log"/.test(e.message));
+    assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { type ipv4_addr; flags interval; }').commands), (e: Error) => e instanceof UnsupportedError && /set flag "interval"/.test(e.message));
+    assert.throws(() => parseScript('add set ip t s { type ipv4_addr; typeof ip saddr; }'), UnsupportedError);
+    assert.throws(() => parseScript('list ruleset'), UnsupportedError);
+    assert.throws(() => parseScript(42 as never), InvalidArgumentError);
+  });
+});
