@@ -13,6 +13,10 @@
 // (`numgen random mod N-i == 0 goto endpoint-i`, the last one unconditional); unequal weights
 // use an anonymous `numgen random mod SUM vmap { ... }` (weights divided by their gcd), the one
 // anonymous map nlkit's nft encoder supports; nft has no `<` on numgen in nlkit (only ==, !=).
+// TODO(#15, after #13): once lib/nft compiles `<`/`>` comparisons (engineer nfttext's work), the
+// weighted case becomes the same cascade without an anonymous map: with R = the weights still
+// left, `numgen random mod R < w_i goto endpoint-i` for each endpoint but the last (R -= w_i),
+// the last unconditional; the e2e chi-square test on weights 1:2:3 then checks it unchanged.
 import { type Family, type ProxyConfig, type ServiceSpec, clusterCIDRFor } from './config.js';
 import { hash16 } from './chains.js';
 
