@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { kernelSkipReason } from '../helpers/netns.js';
 import { inVm } from '../helpers/vm.js';
 import {
-  NODE_PORT, ProxyBench, VIP6, VIP_PORT, assertMasqueraded, assertShares, dumpState, assertMovedToLiveBackend, assertDualStackTraffic, dualStackConfig, inNetns,
+  ProxyBench, VIP6, assertMasqueraded, assertShares, dumpState, assertMovedToLiveBackend, assertDualStackTraffic, dualStackConfig, inNetns,
   moveUdpEndpoint, serviceConfig,
 } from '../helpers/e2e.js';
 import { NODEPORTS_JUMP, iptablesModeRules } from '../../examples/service-proxy/iptables-mode.js';
