@@ -81,7 +81,22 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
   return {
     id: 'conntrack',
     title: 'Conntrack (`bench/conntrack.ts`)',
-    notes: ['A fresh namespace per side with the same flows (half tcp, half udp); nlkit deletes with one dump and one pipelined batch of deletes.'],
+    notes: [
+      'A fresh namespace per side with the same flows (half tcp, half udp); nlkit deletes with one dump and one pipelined batch of deletes.',
+      // What the profile of 2026-12-07 showed (node --cpu-prof and strace at 10k flows), so the
+      // figures can be read: after the TypeScript side was made cheap, both sides wait on the same kernel work.
+      'Where the time goes (profiled at 10k flows): count and delete by filter match the dump\'s own bytes and build no flow objects; ' +
+      'list parses only the flows that pass (about 2.5x less parsing time than before). What is left is mostly the kernel\'s: a ctnetlink ' +
+      'dump walks every bucket of the (global, all-namespace) conntrack hash, nf_conntrack_buckets = 262144 here, and fills 32 KiB per recv. ' +
+      '`conntrack -L [-p udp]` sends one unfiltered AF_UNSPEC dump and filters in user space; nlkit narrows a filter with a protocol in the ' +
+      'kernel (CTA_FILTER), which needs a family, so without one it walks the table twice (inet, inet6): an empty walk cost 5-65 ms ' +
+      'depending on load. That second walk is why count/delete by filter without a family are about even with the tool rather than ahead.',
+      'Measured 2026-12-07 with `--quick --reps 3` (10k flows) on the shared 2-core machine (8 engineers building and testing): ' +
+      'at 01:20 UTC, load average 15-17: list 2.26x, count 6.93x, count by filter 0.63x, delete by filter 0.55x; at 01:30 UTC, load ' +
+      '18-20: 0.72x, 3.29x, 0.61x, 1.18x (the tool\'s own times moved 3x between the two runs). Before this change, at lower load: ' +
+      '0.19x, 3.35x, 1.33x, 0.33x. In a strace of count at 10k, 179 ms of 530 ms were the kernel filling 60 recvs of 32 KiB. ' +
+      'Not repeated at 100k: the machine was never quiet. The >= 3x targets are not met.',
+    ],
     rows,
     charts: [],
   };

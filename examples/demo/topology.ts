@@ -3,6 +3,7 @@
 // range, and one namespace per backend, each tied to the node by a veth pair:
 //
 //   client 192.168.77.2 ── 192.168.77.1  node  10.244.I.1 ── 10.244.I.2:8080 backend-I
+//          fd00:77::2   ──   fd00:77::1        fd00:244:I::1 ── [fd00:244:I::2]:8080
 //
 // Every namespace is created here and removed by close(), which also ends the processes
 // started in them.
@@ -12,9 +13,14 @@ import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const CLUSTER_CIDR = '10.244.0.0/16';
+export const CLUSTER_CIDR6 = 'fd00:244::/48';
 export const BACKEND_PORT = 8080;
 const CLIENT_ADDR = '192.168.77.2';
 const CLIENT_GW = '192.168.77.1';
+const CLIENT_ADDR6 = 'fd00:77::2';
+/** The node's addresses on the client's link: where the client reaches NodePorts. */
+export const NODE_ADDR = CLIENT_GW;
+export const NODE_ADDR6 = 'fd00:77::1';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -22,6 +28,8 @@ export interface Backend {
   name: string;
   netns: string;
   address: string;
+  /** The backend's IPv6 address (it listens on both). */
+  address6: string;
   port: number;
 }
 
@@ -83,7 +91,7 @@ export class Topology {
     this.node = `${prefix}-node`;
     this.client = `${prefix}-client`;
     this.backends = Array.from({ length: backendCount }, (_, i) => ({
-      name: `backend-${i + 1}`, netns: `${prefix}-b${i + 1}`, address: `10.244.${i + 1}.2`, port: BACKEND_PORT,
+      name: `backend-${i + 1}`, netns: `${prefix}-b${i + 1}`, address: `10.244.${i + 1}.2`, address6: `fd00:244:${i + 1}::2`, port: BACKEND_PORT,
     }));
   }
 
@@ -93,16 +101,21 @@ export class Topology {
       ip(['netns', 'add', ns]);
       this.made.push(ns);
     }
-    const node = ['link set lo up', `link add c0 type veth peer name eth0 netns ${this.client}`, `addr add ${CLIENT_GW}/24 dev c0`, 'link set c0 up'];
+    // IPv6 addresses without duplicate address detection: usable at once.
+    const node = ['link set lo up', `link add c0 type veth peer name eth0 netns ${this.client}`, `addr add ${CLIENT_GW}/24 dev c0`,
+      `addr add ${NODE_ADDR6}/64 dev c0 nodad`, 'link set c0 up'];
     this.backends.forEach((b, i) => {
-      node.push(`link add b${i + 1} type veth peer name eth0 netns ${b.netns}`, `addr add 10.244.${i + 1}.1/24 dev b${i + 1}`, `link set b${i + 1} up`);
+      node.push(`link add b${i + 1} type veth peer name eth0 netns ${b.netns}`, `addr add 10.244.${i + 1}.1/24 dev b${i + 1}`,
+        `addr add fd00:244:${i + 1}::1/64 dev b${i + 1} nodad`, `link set b${i + 1} up`);
     });
     ip(['-n', this.node, '-batch', '-'], `${node.join('\n')}\n`);
     // The node routes between its veths, like a Kubernetes node between pods and the world.
-    ip(['netns', 'exec', this.node, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-    ip(['-n', this.client, '-batch', '-'], `link set lo up\naddr add ${CLIENT_ADDR}/24 dev eth0\nlink set eth0 up\nroute add default via ${CLIENT_GW}\n`);
+    ip(['netns', 'exec', this.node, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+    ip(['-n', this.client, '-batch', '-'], `link set lo up\naddr add ${CLIENT_ADDR}/24 dev eth0\naddr add ${CLIENT_ADDR6}/64 dev eth0 nodad\n` +
+      `link set eth0 up\nroute add default via ${CLIENT_GW}\nroute add default via ${NODE_ADDR6}\n`);
     this.backends.forEach((b, i) => {
-      ip(['-n', b.netns, '-batch', '-'], `link set lo up\naddr add ${b.address}/24 dev eth0\nlink set eth0 up\nroute add default via 10.244.${i + 1}.1\n`);
+      ip(['-n', b.netns, '-batch', '-'], `link set lo up\naddr add ${b.address}/24 dev eth0\naddr add ${b.address6}/64 dev eth0 nodad\n` +
+        `link set eth0 up\nroute add default via 10.244.${i + 1}.1\nroute add default via fd00:244:${i + 1}::1\n`);
     });
     const servers = this.backends.map((b) => this.spawn(b.netns, [process.execPath, `${here}backend.mjs`, b.name, String(b.port)]));
     for (const s of servers) if ((await s.line()) !== 'ready') throw new Error('a backend did not start');

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 export const KUBE_SERVICES = 'KUBE-SERVICES';
 export const KUBE_POSTROUTING = 'KUBE-POSTROUTING';
 export const KUBE_MARK_MASQ = 'KUBE-MARK-MASQ';
+export const KUBE_NODEPORTS = 'KUBE-NODEPORTS';
 export const MASQ_MARK = '0x4000';
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -31,6 +32,11 @@ export const hash16 = (s: string): string => base32(createHash('sha256').update(
 export const serviceChain = (name: string, protocol: string): string => `KUBE-SVC-${hash16(name + protocol)}`;
 export const endpointChain = (name: string, protocol: string, endpoint: string): string =>
   `KUBE-SEP-${hash16(name + protocol + endpoint)}`;
+/** A NodePort service's chain (kube-proxy's externalTrafficChain: the SVC chain's hash). */
+export const externalChain = (name: string, protocol: string): string => `KUBE-EXT-${hash16(name + protocol)}`;
+
+/** address:port, the IPv6 address in brackets (as DNAT targets and kube-proxy's endpoint strings write it). */
+export const hostPort = (address: string, port: number): string => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
 
 /** A --comment argument quoted as iptables-save quotes it (xtables_save_string), so saved rules compare. */
 export const comment = (text: string): string => (/^[\w-]+$/.test(text) ? text : `"${text.replace(/(["\\'])/g, '\\$1')}"`);

@@ -1,12 +1,16 @@
 // The iptables mode: the whole data plane is the nat table, as kube-proxy's iptables mode
 // writes it. KUBE-SERVICES matches a service's address and port and jumps to its KUBE-SVC-*
 // chain, which picks an endpoint with `statistic` rules and jumps to that endpoint's KUBE-SEP-*
-// chain, which DNATs. One `iptables-restore --noflush -T nat` text per change: our chains are
-// declared (so flushed and rewritten), chains no longer wanted are deleted, everyone else's
-// rules stay.
-import type { ProxyConfig, ServiceSpec } from './config.js';
+// chain, which DNATs. One `iptables-restore --noflush -T nat` text per change and family (IPv6
+// services go to ip6tables, as kube-proxy's second proxier does): our chains are declared (so
+// flushed and rewritten), chains no longer wanted are deleted, everyone else's rules stay.
+// NodePorts as kube-proxy writes them: the last rule of KUBE-SERVICES sends what is addressed
+// to any local address (`-m addrtype --dst-type LOCAL`) to KUBE-NODEPORTS, which matches the
+// port and jumps to the service's KUBE-EXT-* chain: mark for masquerade, then KUBE-SVC-*.
+import { type Family, type ProxyConfig, type ServiceSpec, clusterCIDRFor } from './config.js';
 import {
-  KUBE_MARK_MASQ, KUBE_POSTROUTING, KUBE_SERVICES, MASQ_RULES, type NatState, comment, endpointChain, missingJumps, serviceChain,
+  KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_SERVICES, MASQ_RULES, type NatState, comment, endpointChain, externalChain,
+  hostPort, missingJumps, serviceChain,
 } from './chains.js';
 
 /**
@@ -33,38 +37,55 @@ function serviceRules(s: ServiceSpec, config: ProxyConfig): { chains: string[]; 
   const active = s.endpoints.filter((e) => e.weight > 0);
   if (!active.length) return { chains: [], rules: [] };
   const svc = serviceChain(s.name, s.protocol);
-  const vip = `-d ${s.address}/32 ${protoMatch(s)} -m comment --comment ${comment(`${s.name} cluster IP`)} -m ${s.protocol} --dport ${s.port}`;
+  const host = s.family === 6 ? 128 : 32;
+  const vip = `-d ${s.address}/${host} ${protoMatch(s)} -m comment --comment ${comment(`${s.name} cluster IP`)} -m ${s.protocol} --dport ${s.port}`;
   const named = `-m comment --comment ${comment(s.name)}`;
   const chains = [svc];
   const rules = [`-A ${KUBE_SERVICES} ${vip} -j ${svc}`];
+  const cidr = clusterCIDRFor(config, s.family);
   if (config.masqueradeAll) rules.push(`-A ${svc} ${vip} -j ${KUBE_MARK_MASQ}`);
-  else if (config.clusterCIDR) rules.push(`-A ${svc} ! -s ${config.clusterCIDR} ${vip} -j ${KUBE_MARK_MASQ}`);
+  else if (cidr) rules.push(`-A ${svc} ! -s ${cidr} ${vip} -j ${KUBE_MARK_MASQ}`);
+  if (s.nodePort !== undefined) {
+    const ext = externalChain(s.name, s.protocol);
+    chains.push(ext);
+    rules.push(`-A ${KUBE_NODEPORTS} ${protoMatch(s)} ${named} -m ${s.protocol} --dport ${s.nodePort} -j ${ext}`);
+    rules.push(`-A ${ext} -m comment --comment ${comment(`masquerade traffic for ${s.name} external destinations`)} -j ${KUBE_MARK_MASQ}`);
+    rules.push(`-A ${ext} -j ${svc}`);
+  }
   let remaining = active.reduce((sum, e) => sum + e.weight, 0);
   const sepRules: string[] = [];
   active.forEach((e, i) => {
-    const sep = endpointChain(s.name, s.protocol, `${e.address}:${e.port}`);
+    const sep = endpointChain(s.name, s.protocol, hostPort(e.address, e.port));
     chains.push(sep);
     const last = i === active.length - 1;
     rules.push(`-A ${svc} ${named}${last ? '' : ` -m statistic --mode random --probability ${probability(e.weight, remaining)}`} -j ${sep}`);
     remaining -= e.weight;
     // Hairpin: an endpoint reaching its own service must see the reply come back through us.
-    sepRules.push(`-A ${sep} -s ${e.address}/32 ${named} -j ${KUBE_MARK_MASQ}`);
-    sepRules.push(`-A ${sep} ${protoMatch(s)} ${named} -m ${s.protocol} -j DNAT --to-destination ${e.address}:${e.port}`);
+    sepRules.push(`-A ${sep} -s ${e.address}/${host} ${named} -j ${KUBE_MARK_MASQ}`);
+    sepRules.push(`-A ${sep} ${protoMatch(s)} ${named} -m ${s.protocol} -j DNAT --to-destination ${hostPort(e.address, e.port)}`);
   });
   return { chains, rules: [...rules, ...sepRules] };
 }
 
-/** The restore text (for `{ noflush: true, table: 'nat' }`) that makes `current` serve `config`. */
-export function iptablesModeRules(config: ProxyConfig, current: NatState): string {
-  const chains = [KUBE_SERVICES, KUBE_POSTROUTING, KUBE_MARK_MASQ];
+/** kube-proxy's jump to the node ports: the last rule of KUBE-SERVICES. */
+export const NODEPORTS_JUMP = `-A ${KUBE_SERVICES} -m comment --comment ${comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain')} -m addrtype --dst-type LOCAL -j ${KUBE_NODEPORTS}`;
+
+/**
+ * The restore text (for `{ noflush: true, table: 'nat', family }`) that makes `current` (that
+ * family's nat table) serve the services of `config` of that family.
+ */
+export function iptablesModeRules(config: ProxyConfig, current: NatState, family: Family = 4): string {
+  const chains = [KUBE_SERVICES, KUBE_POSTROUTING, KUBE_MARK_MASQ, KUBE_NODEPORTS];
   const rules: string[] = [...MASQ_RULES];
   for (const s of config.services) {
+    if (s.family !== family) continue;
     const r = serviceRules(s, config);
     chains.push(...r.chains);
     rules.push(...r.rules);
   }
+  rules.push(NODEPORTS_JUMP);
   const wanted = new Set(chains);
-  const stale = [...current.chains].filter((c) => /^KUBE-(SVC|SEP)-/.test(c) && !wanted.has(c)).sort();
+  const stale = [...current.chains].filter((c) => /^KUBE-(SVC|SEP|EXT)-/.test(c) && !wanted.has(c)).sort();
   return [
     '*nat',
     ...[...chains, ...stale].map((c) => `:${c} - [0:0]`),

@@ -16,7 +16,9 @@ import { describeChanges } from './diff.js';
 import { iptablesModeRules } from './iptables-mode.js';
 import { deleteStaleFlows } from './conntrack.js';
 import { type Rendered, TABLE, nftModeCommands, renderNft } from './nftables-mode.js';
-import { CLUSTER_IP_SET, CLUSTER_IP_SET_TYPE, DUMMY, ipvsModeRules, ipvsPlan } from './ipvs-mode.js';
+import {
+  CLUSTER_IP_SET, CLUSTER_IP_SET_TYPE, DUMMY, NODE_PORT_SET_RANGE, NODE_PORT_SET_TYPE, ipvsModeRules, ipvsPlan, setName,
+} from './ipvs-mode.js';
 
 export type Mode = 'iptables' | 'ipvs' | 'nftables';
 
@@ -127,9 +129,9 @@ export class ServiceProxy {
     return { netns: this.netns, wait: this.wait, iptables: { backend: 'legacy' as const } };
   }
 
-  /** The nat table now: what our rules must replace, and which of our chains went stale. */
-  private async natState() {
-    const h = iptables.open({ netns: this.netns, backend: 'legacy' });
+  /** The nat table of a family now: what our rules must replace, and which of our chains went stale. */
+  private async natState(family: 4 | 6 = 4) {
+    const h = iptables.open({ netns: this.netns, backend: 'legacy', family });
     try {
       return readNat(await h.save({ table: 'nat' }));
     } finally {
@@ -139,8 +141,12 @@ export class ServiceProxy {
 
   private async applyIptables(config: ProxyConfig): Promise<TransactionResult> {
     const text = iptablesModeRules(config, await this.natState());
+    // ip6tables once there are IPv6 services, and for as long as its table holds our chains.
+    const nat6 = config.services.some((s) => s.family === 6) || this.current?.services.some((s) => s.family === 6) ? await this.natState(6) : undefined;
+    const text6 = nat6 ? iptablesModeRules(config, nat6, 6) : undefined;
     return transaction((tx) => {
       tx.iptables.restore(text, { noflush: true, table: 'nat' });
+      if (text6) tx.iptables.restore(text6, { noflush: true, table: 'nat', family: 6 });
     }, this.txOptions());
   }
 
@@ -182,12 +188,18 @@ export class ServiceProxy {
 
   private async applyIpvs(config: ProxyConfig): Promise<TransactionResult> {
     await this.prepareIpvs();
-    const plan = ipvsPlan(config);
-    // The nat rules change only with the masquerade settings: most changes leave iptables alone.
-    const masq = `${config.masqueradeAll} ${config.clusterCIDR}`;
-    const rules = masq === this.masq ? undefined : ipvsModeRules(config, await this.natState());
     const links = link.open({ netns: this.netns });
     try {
+      // NodePorts are served on the node's own addresses (not the services' ones on the dummy).
+      const nodeAddresses = config.services.some((s) => s.nodePort !== undefined)
+        ? (await links.listAddresses()).filter((a) => a.scope === 'global' && a.link !== DUMMY).map((a) => a.address.split('/')[0]!)
+        : [];
+      const plan = ipvsPlan(config, nodeAddresses);
+      const nodePortSets = Object.keys(plan.nodePorts ?? {});
+      // The nat rules change only with the masquerade settings and the node port sets: most changes leave iptables alone.
+      const masq = `${config.masqueradeAll} ${config.clusterCIDR} ${nodePortSets.join(',')}`;
+      const rules = masq === this.masq ? undefined : ipvsModeRules(config, await this.natState(), 4, nodePortSets);
+      const rules6 = masq === this.masq || !plan.clusterIPs6 ? undefined : ipvsModeRules(config, await this.natState(6), 6, nodePortSets);
       // Addresses are not part of the transaction: new ones go up before it (IPVS only sees
       // packets the node accepts as its own), old ones come down after it, and on failure the
       // ones just added come down again.
@@ -198,9 +210,16 @@ export class ServiceProxy {
       try {
         result = await transaction((tx) => {
           tx.ipset.sync(CLUSTER_IP_SET, plan.clusterIPs, { create: { type: CLUSTER_IP_SET_TYPE } });
+          if (plan.clusterIPs6) {
+            tx.ipset.sync(setName(CLUSTER_IP_SET, 6), plan.clusterIPs6, { create: { type: CLUSTER_IP_SET_TYPE, options: { family: 'inet6' } } });
+          }
+          for (const [set, ports] of Object.entries(plan.nodePorts ?? {})) {
+            tx.ipset.sync(set, ports, { create: { type: NODE_PORT_SET_TYPE, options: { range: NODE_PORT_SET_RANGE } } });
+          }
           // The proxy owns the namespace's IPVS table: services it does not list are removed.
           tx.ipvs.sync(plan.services);
           if (rules) tx.iptables.restore(rules, { noflush: true, table: 'nat' });
+          if (rules6) tx.iptables.restore(rules6, { noflush: true, table: 'nat', family: 6 });
         }, this.txOptions());
       } catch (e) {
         if (added.length) await links.delAddresses(DUMMY, added, { missingOk: true });
@@ -220,8 +239,8 @@ export class ServiceProxy {
     if (this.mode === 'nftables') {
       const h = nft.open({ netns: this.netns });
       try {
-        // add then delete: one batch that succeeds whether or not the table is there.
-        await h.apply([{ add: { table: { family: 'ip', name: TABLE } } }, { delete: { table: { family: 'ip', name: TABLE } } }]);
+        // add then delete: one batch that succeeds whether or not the tables are there.
+        await h.apply((['ip', 'ip6'] as const).flatMap((family) => [{ add: { table: { family, name: TABLE } } }, { delete: { table: { family, name: TABLE } } }]));
       } finally {
         await h.close();
       }
@@ -229,12 +248,16 @@ export class ServiceProxy {
       this.log(`[${this.mode}] cleaned up`);
       return;
     }
-    const nat = await this.natState();
-    const ours = [...nat.chains].filter((c) => /^KUBE-(SERVICES|POSTROUTING|MARK-MASQ|SVC-.*|SEP-.*)$/.test(c));
-    const jumps = [...nat.rules].filter((r) => / -j KUBE-(SERVICES|POSTROUTING)$/.test(r)).map((r) => r.replace(/^-A /, '-D '));
-    const text = ['*nat', ...ours.map((c) => `:${c} - [0:0]`), ...jumps, ...ours.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
+    const texts: [4 | 6, string][] = [];
+    for (const family of [4, 6] as const) {
+      const nat = await this.natState(family);
+      const ours = [...nat.chains].filter((c) => /^KUBE-(SERVICES|POSTROUTING|MARK-MASQ|NODEPORTS|SVC-.*|SEP-.*|EXT-.*)$/.test(c));
+      if (family === 6 && !ours.length) continue;
+      const jumps = [...nat.rules].filter((r) => / -j KUBE-(SERVICES|POSTROUTING)$/.test(r)).map((r) => r.replace(/^-A /, '-D '));
+      texts.push([family, ['*nat', ...ours.map((c) => `:${c} - [0:0]`), ...jumps, ...ours.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n')]);
+    }
     await transaction((tx) => {
-      tx.iptables.restore(text, { noflush: true, table: 'nat' });
+      for (const [family, text] of texts) tx.iptables.restore(text, { noflush: true, table: 'nat', family });
       if (this.mode === 'ipvs') {
         tx.ipvs.sync([]);
         tx.ipset.destroy(CLUSTER_IP_SET);

@@ -7,11 +7,12 @@ import { Handle, type OpenOptions } from '../handle.js';
 import { ConcurrentModificationError, InvalidArgumentError, NlkitError } from '../errors.js';
 import { conntrackError, describeFlow } from './errors.js';
 import type { CpuStats, EventType, Filter, Flow, FlowEvent, FlowInput } from './types.js';
-import { checkFamily, checkFilter, checkFlow, dumpSelect, matches, type CheckedFilter } from './validate.js';
+import { checkFamily, checkFilter, checkFlow, dumpSelect, type CheckedFilter } from './validate.js';
+import { matchesMessage, rawFilter } from './match.js';
 import {
   AF_UNSPEC, CtWriter, Msg, ctMsg,
-  dumpRequests, eventType, flushRequest, messages, parseCpuStats, parseFlow, parseGlobalStats, protocolName,
-  statsRequest, writeDeleteOf, writeNew, type Message, type WireFlow,
+  dumpRequests, eventType, flushRequest, forEachFlowMessage, messages, parseCpuStats, parseFlow, parseFlowAt, parseGlobalStats, protocolName,
+  statsRequest, writeDeleteAt, writeNew, type FlowMessage, type WireFlow,
 } from './wire.js';
 import { formatIPv4, formatIPv6 } from '../link/addr.js';
 import { failureError, type Subscription } from '../netlink/transport.js';
@@ -65,9 +66,10 @@ export class ConntrackHandle extends Handle {
     try { f = checkFilter(op, filter); } catch (e) { return this.fail(op, e); }
     return this.run(op, async () => {
       const out: Flow[] = [];
-      await this.dumpFlows(op, f, (b, m) => {
-        const flow = parseFlow(b, m);
-        if (matches(flow, f)) out.push(flow);
+      const rf = rawFilter(f), scratch = new Int32Array(1);
+      // Matched on the dump's bytes first: only the flows that pass become objects.
+      await this.dumpFlows(op, f, (b, at, end) => {
+        if (matchesMessage(b, at, end, rf)) out.push(parseFlowAt(b, at, end, scratch));
       });
       return out;
     });
@@ -90,9 +92,10 @@ export class ConntrackHandle extends Handle {
         return 0;
       }
       // Counted chunk by chunk as the dump arrives; a count the table changed under is taken again.
+      const rf = rawFilter(f);
       for (let attempt = 1; ; attempt++) {
         let n = 0;
-        const { interrupted } = await this.streamFlows(op, f, (b, m) => { if (matches(parseFlow(b, m), f)) n++; });
+        const { interrupted } = await this.streamFlows(op, f, (b, at, end) => { if (matchesMessage(b, at, end, rf)) n++; });
         if (!interrupted) return n;
         if (attempt === DUMP_ATTEMPTS) throw interruptedError(op, `the table kept changing during ${attempt} counts`);
       }
@@ -120,11 +123,12 @@ export class ConntrackHandle extends Handle {
       // no Flow kept), then one pipelined batch of the deletes. A dump the table changed under
       // may have missed entries: another pass deletes those (the ones already gone are ENOENT).
       let deleted = 0;
+      const rf = rawFilter(f);
       for (let attempt = 1; ; attempt++) {
-        const w = new CtWriter(4096);
+        const w = new CtWriter(1 << 16);
         const ends: number[] = [];
-        const { interrupted } = await this.streamFlows(op, f, (b, m) => {
-          if (matches(parseFlow(b, m), f) && writeDeleteOf(w, b, m)) ends.push(w.pos);
+        const { interrupted } = await this.streamFlows(op, f, (b, at, end) => {
+          if (matchesMessage(b, at, end, rf) && writeDeleteAt(w, b, at, end)) ends.push(w.pos);
         });
         if (ends.length) {
           const errnos = await this.#io.send(op, w.bytes_(), Uint32Array.from(ends), [E.ENOENT]);
@@ -274,19 +278,18 @@ export class ConntrackHandle extends Handle {
     });
   }
 
-  /** Dumps the table, narrowed in the kernel where it can be (dumpRequests), and hands over each flow message as it arrives. */
-  private dumpFlows(op: string, f: CheckedFilter, each: (b: Buffer, m: Message) => void): Promise<void> {
-    return this.#io.dump(op, dumpRequests(dumpSelect(f)), (b) => {
-      for (const m of messages(b)) if (ctMsg(m.type) === Msg.NEW) each(b, m);
-    });
+  /**
+   * Dumps the table, narrowed in the kernel where it can be (dumpRequests), and hands over each
+   * flow message's payload range (its nfgenmsg at `at`) as it arrives.
+   */
+  private dumpFlows(op: string, f: CheckedFilter, each: FlowMessage): Promise<void> {
+    return this.#io.dump(op, dumpRequests(dumpSelect(f)), (b) => forEachFlowMessage(b, each));
   }
 
   /** Like dumpFlows, chunk by chunk while the dump runs; says whether the table changed meanwhile. */
-  private streamFlows(op: string, f: CheckedFilter, each: (b: Buffer, m: Message) => void): Promise<{ interrupted: boolean }> {
+  private streamFlows(op: string, f: CheckedFilter, each: FlowMessage): Promise<{ interrupted: boolean }> {
     const { bytes, ends } = dumpRequests(dumpSelect(f));
-    return this.#io.dumpStream(op, { bytes, ends }, (b) => {
-      for (const m of messages(b)) if (ctMsg(m.type) === Msg.NEW) each(b, m);
-    });
+    return this.#io.dumpStream(op, { bytes, ends }, (b) => forEachFlowMessage(b, each));
   }
 
   private fail<T>(op: string, e: unknown): Promise<T> {

@@ -8,7 +8,7 @@ import {
   nfnlType, writeNfgenmsg, writeNlmsghdr,
 } from '../netlink/headers.js';
 import { forEachAttr, nfMessages, type NfMessage } from '../netlink/reader.js';
-import { formatIPv4, formatIPv6 } from '../link/addr.js';
+import { formatIPv6 } from '../core/address.js';
 import type { Counter, CpuStats, EventType, Family, Flow, Protocol, State, Status, Tuple } from './types.js';
 
 export const AF_UNSPEC = 0;
@@ -203,28 +203,42 @@ export function writeDelete(w: CtWriter, f: WireFlow): void {
  * for a delete. Returns false when the message lacks a tuple.
  */
 export function writeDeleteOf(w: CtWriter, b: Buffer, m: Message): boolean {
+  return writeDeleteAt(w, b, m.at, m.end);
+}
+
+/** writeDeleteOf for the message whose payload (nfgenmsg) lies at b[at, end). */
+export function writeDeleteAt(w: CtWriter, b: Uint8Array, at: number, end: number): boolean {
   let tuple = -1, tupleEnd = 0, id = -1, zone = -1;
-  for (let p = m.at + NFGENMSG_LEN; p + 4 <= m.end;) {
+  for (let p = at + NFGEN_LEN; p + 4 <= end;) {
     const len = u16(b, p);
-    if (len < 4 || p + len > m.end) break;
+    if (len < 4 || p + len > end) break;
     const type = u16(b, p + 2) & 0x3fff;
     if (type === CTA.TUPLE_ORIG) { tuple = p; tupleEnd = p + len; } else if (type === CTA.ID) id = p;
     else if (type === CTA.ZONE) zone = p;
     p += (len + 3) & ~3;
   }
   if (tuple < 0) return false;
-  w.begin(Msg.DELETE, NLM_F_REQUEST | NLM_F_ACK, b[m.at]!);
-  const copy = (from: number, to: number) => {
-    const n = to - from, padded = (n + 3) & ~3;
-    w.ensure(padded);
-    w.buf.set(b.subarray(from, to), w.pos);
-    w.buf.fill(0, w.pos + n, w.pos + padded);
-    w.pos += padded;
+  // Written byte by byte (header, then the attributes copied as the kernel sent them, padded):
+  // a delete by filter writes one of these per matching flow of a table a million long.
+  const tupleLen = (tupleEnd - tuple + 3) & ~3;
+  const total = NLMSG_LEN + NFGEN_LEN + tupleLen + (id >= 0 ? 8 : 0) + (zone >= 0 ? 8 : 0);
+  w.ensure(total);
+  const o = w.buf, start = w.pos;
+  const type = nfnlType(NFNL_SUBSYS_CTNETLINK, Msg.DELETE), flags = NLM_F_REQUEST | NLM_F_ACK;
+  o[start] = total & 0xff; o[start + 1] = (total >>> 8) & 0xff; o[start + 2] = (total >>> 16) & 0xff; o[start + 3] = total >>> 24;
+  o[start + 4] = type & 0xff; o[start + 5] = type >>> 8; o[start + 6] = flags & 0xff; o[start + 7] = flags >>> 8;
+  for (let i = 8; i < 16; i++) o[start + i] = 0;
+  o[start + 16] = b[at]!; o[start + 17] = 0 /* NFNETLINK_V0 */; o[start + 18] = 0; o[start + 19] = 0;
+  let q = start + NLMSG_LEN + NFGEN_LEN;
+  const copy = (from: number, n: number, padded: number) => {
+    for (let i = 0; i < n; i++) o[q + i] = b[from + i]!;
+    for (let i = n; i < padded; i++) o[q + i] = 0;
+    q += padded;
   };
-  copy(tuple, tupleEnd);
-  if (id >= 0) copy(id, id + 8);
-  if (zone >= 0) copy(zone, zone + 6);
-  w.end();
+  copy(tuple, tupleEnd - tuple, tupleLen);
+  if (id >= 0) copy(id, 8, 8);
+  if (zone >= 0) copy(zone, 6, 8);
+  w.pos = q;
   return true;
 }
 
@@ -366,6 +380,24 @@ export type Message = NfMessage;
 /** The messages in a buffer of concatenated netlink messages (a dump's replies, an event batch). */
 export const messages = (buf: Buffer): Message[] => nfMessages(buf);
 
+/** Called with the payload range of one flow message: its nfgenmsg at `at`, the message's end. */
+export type FlowMessage = (b: Buffer, at: number, end: number) => void;
+
+/**
+ * Calls each(b, at, end) for every IPCTNL_MSG_CT_NEW message of a buffer of replies (a dump's
+ * flows), without an object per message.
+ * @example forEachFlowMessage(chunk, (b, at, end) => { if (matchesMessage(b, at, end, rf)) n++; });
+ */
+export function forEachFlowMessage(b: Buffer, each: FlowMessage): void {
+  const type = (NFNL_SUBSYS_CTNETLINK << 8) | Msg.NEW;
+  for (let at = 0; at + NLMSG_LEN <= b.length;) {
+    const len = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+    if (len < NLMSG_LEN || at + len > b.length) break;
+    if ((b[at + 4]! | (b[at + 5]! << 8)) === type) each(b, at + NLMSG_LEN, at + len);
+    at += (len + 3) & ~3;
+  }
+}
+
 /** The message kind of a ctnetlink message type, or -1 for another subsystem's. */
 export const ctMsg = (type: number): number => (type >> 8 === NFNL_SUBSYS_CTNETLINK ? type & 0xff : -1);
 
@@ -376,10 +408,19 @@ const be16 = (b: Uint8Array, p: number) => (b[p]! << 8) | b[p + 1]!;
 const be32 = (b: Uint8Array, p: number) => ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
 const be64 = (b: Uint8Array, p: number) => be32(b, p) * 4294967296 + be32(b, p + 4);
 
-// The parsers below walk attributes with plain loops (no callback per attribute): a dump of a
-// large table is millions of attributes.
-function parseTuple(b: Buffer, at: number, end: number): { t: Tuple; proto: number } {
-  let src = '', dst = '', proto = 0, sport = -1, dport = -1, type = -1, code = 0, id = 0;
+// The parsers below walk attributes with plain loops (no callback per attribute, no object per
+// attribute): a dump of a large table is millions of attributes, and list() parses every flow.
+
+/** Decimal text of each byte value: a dotted quad is four lookups, not four number conversions. */
+// Header lengths as local constants for the loops below (a module's imported bindings are
+// property reads under some loaders).
+const NFGEN_LEN = 4, NLMSG_LEN = 16;
+const DEC: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
+const ipv4At = (b: Uint8Array, p: number) => `${DEC[b[p]!]}.${DEC[b[p + 1]!]}.${DEC[b[p + 2]!]}.${DEC[b[p + 3]!]}`;
+
+/** A tuple nest; its protocol number goes to proto[0] (a caller's scratch, so no wrapper object per tuple). */
+function parseTuple(b: Buffer, at: number, end: number, proto: Int32Array): Tuple {
+  let src = '', dst = '', sport = -1, dport = -1, type = -1, code = 0, id = 0;
   for (let p = at; p + 4 <= end;) {
     const len = u16(b, p);
     if (len < 4 || p + len > end) break;
@@ -389,8 +430,8 @@ function parseTuple(b: Buffer, at: number, end: number): { t: Tuple; proto: numb
         const l = u16(b, q);
         if (l < 4 || q + l > to) break;
         const a = u16(b, q + 2) & 0x3fff;
-        if (a === IP_V4_SRC) src = formatIPv4(b, q + 4);
-        else if (a === IP_V4_DST) dst = formatIPv4(b, q + 4);
+        if (a === IP_V4_SRC) src = ipv4At(b, q + 4);
+        else if (a === IP_V4_DST) dst = ipv4At(b, q + 4);
         else if (a === IP_V6_SRC) src = formatIPv6(b, q + 4);
         else if (a === IP_V6_DST) dst = formatIPv6(b, q + 4);
         q += (l + 3) & ~3;
@@ -401,7 +442,7 @@ function parseTuple(b: Buffer, at: number, end: number): { t: Tuple; proto: numb
         if (l < 4 || q + l > to) break;
         const v = q + 4;
         switch (u16(b, q + 2) & 0x3fff) {
-          case PROTO_NUM: proto = b[v]!; break;
+          case PROTO_NUM: proto[0] = b[v]!; break;
           case PROTO_SRC_PORT: sport = be16(b, v); break;
           case PROTO_DST_PORT: dport = be16(b, v); break;
           case PROTO_ICMP_TYPE: case PROTO_ICMPV6_TYPE: type = b[v]!; break;
@@ -413,22 +454,27 @@ function parseTuple(b: Buffer, at: number, end: number): { t: Tuple; proto: numb
     }
     p += (len + 3) & ~3;
   }
-  // Key order as DESIGN.md writes tuples, whatever order the attributes came in.
-  const t: Tuple = { src, dst };
-  if (sport >= 0) { t.sport = sport; t.dport = dport < 0 ? 0 : dport; }
-  if (type >= 0) { t.type = type; t.code = code; t.id = id; }
-  return { t, proto };
+  // Key order as DESIGN.md writes tuples, whatever order the attributes came in; one shape per kind.
+  if (sport >= 0) return { src, dst, sport, dport: dport < 0 ? 0 : dport };
+  if (type >= 0) return { src, dst, type, code, id };
+  return { src, dst };
 }
 
 function parseCounter(b: Buffer, at: number, end: number): Counter {
-  const c: Counter = { packets: 0, bytes: 0 };
-  forEachAttr(b, at, end, (k, q) => {
-    if (k === COUNTERS_PACKETS) c.packets = be64(b, q);
-    else if (k === COUNTERS_BYTES) c.bytes = be64(b, q);
-    else if (k === COUNTERS32_PACKETS) c.packets = be32(b, q);
-    else if (k === COUNTERS32_BYTES) c.bytes = be32(b, q);
-  });
-  return c;
+  let packets = 0, bytes = 0;
+  for (let p = at; p + 4 <= end;) {
+    const len = u16(b, p);
+    if (len < 4 || p + len > end) break;
+    const v = p + 4;
+    switch (u16(b, p + 2) & 0x3fff) {
+      case COUNTERS_PACKETS: packets = be64(b, v); break;
+      case COUNTERS_BYTES: bytes = be64(b, v); break;
+      case COUNTERS32_PACKETS: packets = be32(b, v); break;
+      case COUNTERS32_BYTES: bytes = be32(b, v); break;
+    }
+    p += (len + 3) & ~3;
+  }
+  return { packets, bytes };
 }
 
 /** Label bit numbers set in a CTA_LABELS bitmap (host-order words: little-endian bytes on every Linux nlkit runs on). */
@@ -441,26 +487,47 @@ function parseLabels(b: Buffer, at: number, end: number): number[] {
 /** The TCP or SCTP state inside CTA_PROTOINFO. */
 function parseState(b: Buffer, at: number, end: number): State | undefined {
   let state: State | undefined;
-  forEachAttr(b, at, end, (k, q, qlen) => {
-    if (k === PROTOINFO_TCP) forEachAttr(b, q, q + qlen, (s, r) => { if (s === PROTOINFO_TCP_STATE) state = TCP_STATES[b[r]!]; });
-    else if (k === PROTOINFO_SCTP) forEachAttr(b, q, q + qlen, (s, r) => { if (s === PROTOINFO_SCTP_STATE) state = SCTP_STATES[b[r]!]; });
-  });
+  for (let p = at; p + 4 <= end;) {
+    const len = u16(b, p);
+    if (len < 4 || p + len > end) break;
+    const k = u16(b, p + 2) & 0x3fff, to = p + len;
+    if (k === PROTOINFO_TCP || k === PROTOINFO_SCTP) {
+      const states = k === PROTOINFO_TCP ? TCP_STATES : SCTP_STATES;
+      const want = k === PROTOINFO_TCP ? PROTOINFO_TCP_STATE : PROTOINFO_SCTP_STATE;
+      for (let q = p + 4; q + 4 <= to;) {
+        const l = u16(b, q);
+        if (l < 4 || q + l > to) break;
+        if ((u16(b, q + 2) & 0x3fff) === want) state = states[b[q + 4]!];
+        q += (l + 3) & ~3;
+      }
+    }
+    p += (len + 3) & ~3;
+  }
   return state;
 }
 
 /** Parses one IPCTNL_MSG_CT_NEW / CT_DELETE message (a dump entry or an event) into a Flow. */
 export function parseFlow(b: Buffer, m: Message): Flow {
-  const family = b[m.at]!;
+  return parseFlowAt(b, m.at, m.end, new Int32Array(1));
+}
+
+/**
+ * parseFlow for the message whose payload (nfgenmsg) lies at b[at, end); `scratch` (an
+ * Int32Array of one, the caller's) is reused across the flows of a dump.
+ * @example const scratch = new Int32Array(1); forEachFlowMessage(data, (b, at, end) => flows.push(parseFlowAt(b, at, end, scratch)));
+ */
+export function parseFlowAt(b: Buffer, at: number, end: number, scratch: Int32Array): Flow {
+  const family = b[at]!;
   let original: Tuple | undefined, reply: Tuple | undefined, proto = 0;
   let status = 0, timeout = 0, mark = 0, zone = 0, id = 0, use: number | undefined;
   let state: State | undefined, co: Counter | undefined, cr: Counter | undefined, labels: number[] | undefined;
-  for (let p = m.at + NFGENMSG_LEN; p + 4 <= m.end;) {
+  for (let p = at + NFGEN_LEN; p + 4 <= end;) {
     const len = u16(b, p);
-    if (len < 4 || p + len > m.end) break;
+    if (len < 4 || p + len > end) break;
     const v = p + 4, to = p + len;
     switch (u16(b, p + 2) & 0x3fff) {
-      case CTA.TUPLE_ORIG: { const r = parseTuple(b, v, to); original = r.t; proto = r.proto; break; }
-      case CTA.TUPLE_REPLY: reply = parseTuple(b, v, to).t; break;
+      case CTA.TUPLE_ORIG: scratch[0] = 0; original = parseTuple(b, v, to, scratch); proto = scratch[0]!; break;
+      case CTA.TUPLE_REPLY: reply = parseTuple(b, v, to, scratch); break;
       case CTA.STATUS: status = be32(b, v); break;
       case CTA.TIMEOUT: timeout = be32(b, v) * 1000; break;
       case CTA.MARK: mark = be32(b, v); break;
@@ -474,7 +541,7 @@ export function parseFlow(b: Buffer, m: Message): Flow {
     }
     p += (len + 3) & ~3;
   }
-  const flow: Flow = {
+  const flow = {
     id, family: (family === AF_INET6 ? 'inet6' : 'inet') as Family, protocol: protocolName(proto),
     original: original ?? { src: '', dst: '' }, reply: reply ?? { src: '', dst: '' },
   } as Flow;

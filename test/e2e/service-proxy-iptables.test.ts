@@ -5,8 +5,11 @@ import { type TestContext, after, afterEach, before, describe, it } from 'node:t
 import assert from 'node:assert/strict';
 import { kernelSkipReason } from '../helpers/netns.js';
 import { inVm } from '../helpers/vm.js';
-import { ProxyBench, assertMasqueraded, assertShares, dumpState, assertMovedToLiveBackend, inNetns, moveUdpEndpoint, serviceConfig } from '../helpers/e2e.js';
-import { iptablesModeRules } from '../../examples/service-proxy/iptables-mode.js';
+import {
+  ProxyBench, VIP6, assertMasqueraded, assertShares, dumpState, assertMovedToLiveBackend, assertDualStackTraffic, dualStackConfig, inNetns,
+  moveUdpEndpoint, serviceConfig,
+} from '../helpers/e2e.js';
+import { NODEPORTS_JUMP, iptablesModeRules } from '../../examples/service-proxy/iptables-mode.js';
 import { readNat } from '../../examples/service-proxy/chains.js';
 import { parseConfig } from '../../examples/service-proxy/config.js';
 
@@ -63,6 +66,24 @@ describe('service proxy, iptables mode, real traffic', { skip, timeout: 300_000 
     await assert.rejects(bench.write({ services: [{ name: 'x', address: '10.96.0.300', port: 80, endpoints: [] }] }), /services\[0\]\.address/);
     assert.equal(dumpState(bench.topo.node, false), beforeState);
     assertShares(await bench.traffic(REQUESTS), { 'backend-1': 1, 'backend-2': 1, 'backend-3': 1 }, 'after refused versions');
+  });
+
+  it('serves an IPv6 service (ip6tables), and NodePorts on the node\'s IPv4 and IPv6 addresses (addrtype LOCAL), by the weights, masqueraded', async () => {
+    const weights = { 'backend-1': 1, 'backend-2': 2, 'backend-3': 3 };
+    const config = dualStackConfig(bench.topo, weights);
+    await bench.write(config);
+    // Each family's nat table, as its legacy -save reads it back, holds exactly the rules meant
+    // for that family's services; KUBE-SERVICES ends with the jump to the node ports.
+    for (const family of [4, 6] as const) {
+      const text = inNetns(bench.topo.node, family === 6 ? 'ip6tables-legacy-save' : 'iptables-legacy-save', ['-t', 'nat']);
+      const meant = iptablesModeRules(parseConfig(config), readNat(''), family).split('\n')
+        .filter((l) => l.startsWith('-A ') || l.startsWith('-I ')).map((l) => l.replace(/^-I /, '-A '));
+      assert.deepEqual([...readNat(text).rules].sort(), meant.sort(), `IPv${family}`);
+      assert.ok(meant.some((l) => l.includes(family === 6 ? VIP6 : '10.96.0.10')), `IPv${family} service missing`);
+      assert.equal(text.split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES ')).at(-1), NODEPORTS_JUMP, `IPv${family}`);
+    }
+    // Real traffic to the IPv6 service and both NodePorts; the node at another port answers nothing.
+    await assertDualStackTraffic(bench, weights, REQUESTS);
   });
 
   it('moves a UDP client that keeps sending to a live backend within a second of an endpoint removal (conntrack clean-up)', async () => {

@@ -6,23 +6,29 @@
 import { type TestContext, after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelSkipReason } from '../helpers/netns.js';
-import { ProxyBench, VIP, VIP_PORT, assertMasqueraded, assertShares, assertMovedToLiveBackend, inNetns, moveUdpEndpoint, serviceConfig } from '../helpers/e2e.js';
+import {
+  NODE_PORT, ProxyBench, VIP, VIP6, VIP_PORT, assertMasqueraded, assertShares, assertMovedToLiveBackend, assertDualStackTraffic, dualStackConfig, inNetns, moveUdpEndpoint,
+  serviceConfig,
+} from '../helpers/e2e.js';
 import { parseConfig } from '../../examples/service-proxy/config.js';
-import { TABLE, endpointChainName, renderNft, serviceChainName } from '../../examples/service-proxy/nftables-mode.js';
+import { TABLE, endpointChainName, externalChainName, renderNft, serviceChainName } from '../../examples/service-proxy/nftables-mode.js';
 
 const skip = kernelSkipReason('nft') ?? kernelSkipReason('conntrack');
 const REQUESTS = 300;
 const OTHER = { name: 'default/other:http', protocol: 'tcp', address: '10.96.0.11', port: 80, endpoints: [{ address: '10.244.1.2', port: 8080 }] };
 
-/** The table as `nft -j list` prints it: chain names, and the service-ips elements as "ip . proto . port -> chain". */
-function table(netns: string): { chains: string[]; services: string[]; exprs: Record<string, object[][]> } {
-  const objects = (JSON.parse(inNetns(netns, 'nft', ['-j', 'list', 'table', 'ip', TABLE])) as { nftables: Record<string, any>[] }).nftables;
+/**
+ * A table as `nft -j list` prints it: chain names, the service-ips elements as
+ * "ip . proto . port -> chain" and the service-nodeports ones as "proto . port -> chain".
+ */
+function table(netns: string, family = 'ip'): { chains: string[]; services: string[]; nodePorts: string[]; exprs: Record<string, object[][]> } {
+  const objects = (JSON.parse(inNetns(netns, 'nft', ['-j', 'list', 'table', family, TABLE])) as { nftables: Record<string, any>[] }).nftables;
   const chains = objects.filter((o) => o.chain).map((o) => o.chain.name as string).sort();
-  const map = objects.find((o) => o.map?.name === 'service-ips')!.map;
-  const services = (map.elem ?? []).map(([k, v]: [any, any]) => `${k.concat.join(' . ')} -> ${v.goto.target}`).sort();
+  const elems = (name: string) => (objects.find((o) => o.map?.name === name)!.map.elem ?? [])
+    .map(([k, v]: [any, any]) => `${k.concat.join(' . ')} -> ${v.goto.target}`).sort();
   const exprs: Record<string, object[][]> = {};
   for (const o of objects) if (o.rule) (exprs[o.rule.chain] ??= []).push(o.rule.expr);
-  return { chains, services, exprs };
+  return { chains, services: elems('service-ips'), nodePorts: elems('service-nodeports'), exprs };
 }
 
 const BASE_CHAINS = ['mark-for-masquerade', 'masquerading', 'nat-output', 'nat-postrouting', 'nat-prerouting', 'services'];
@@ -96,6 +102,29 @@ describe('service proxy, nftables mode, real traffic', { skip, timeout: 300_000 
     await assert.rejects(bench.write({ services: [{ name: 'x', address: '10.96.0.300', port: 80, endpoints: [] }] }), /services\[0\]\.address/);
     assert.equal(inNetns(bench.topo.node, 'nft', ['-j', 'list', 'ruleset']), ruleset);
     assertShares(await bench.traffic(REQUESTS), { 'backend-1': 1, 'backend-2': 1, 'backend-3': 1 }, 'after refused versions');
+  });
+
+  it('serves an IPv6 service, and NodePorts on the node\'s IPv4 and IPv6 addresses (fib daddr type local), by the weights, masqueraded', async () => {
+    const weights = { 'backend-1': 1, 'backend-2': 2, 'backend-3': 3 };
+    const config = dualStackConfig(bench.topo, weights);
+    const report = await bench.write(config);
+    assert.ok(report.nftCommands!.some((c) => JSON.stringify(c).includes('"ip6"')), 'the batch did not touch the ip6 table');
+    // nft reads back both tables with what the proxy meant: elements, and every rule of the
+    // IPv6 service's chains and of both external (NodePort) chains.
+    const web = svcOf(config, 'default/web:http'), web6 = svcOf(config, 'default/web6:http');
+    const v4 = table(bench.topo.node, 'ip'), v6 = table(bench.topo.node, 'ip6');
+    assert.deepEqual(v4.nodePorts, [`tcp . ${NODE_PORT} -> ${externalChainName(web)}`]);
+    assert.deepEqual(v6.services, [`${VIP6} . tcp . ${VIP_PORT} -> ${serviceChainName(web6)}`]);
+    assert.deepEqual(v6.nodePorts, [`tcp . ${NODE_PORT} -> ${externalChainName(web6)}`]);
+    const meant = renderNft(parseConfig(config));
+    for (const [r, got] of [[meant.get(web.name)!, v4], [meant.get(web6.name)!, v6]] as const) {
+      for (const [name, rules] of [[r.chain, r.rules], [r.nodePort!.chain, r.nodePort!.rules], ...r.endpoints] as [string, object[][]][]) {
+        assert.deepEqual(got.exprs[name], rules, name);
+      }
+    }
+    assert.equal(v6.exprs.services!.length, 2, JSON.stringify(v6.exprs.services));
+    // Real traffic to the IPv6 service and both NodePorts; the node at another port answers nothing.
+    await assertDualStackTraffic(bench, weights, REQUESTS);
   });
 
   it('moves a UDP client that keeps sending to a live backend within a second of an endpoint removal', async () => {

@@ -5,13 +5,15 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Topology, CLUSTER_CIDR, type Counts } from '../../examples/demo/topology.js';
+import { Topology, CLUSTER_CIDR, CLUSTER_CIDR6, NODE_ADDR, NODE_ADDR6, type Counts } from '../../examples/demo/topology.js';
 import { fit } from '../../examples/demo/stats.js';
 import { ServiceProxy, type ApplyReport, type Mode, type ProxyOptions } from '../../examples/service-proxy/proxy.js';
 import { watchConfig, type ConfigWatcher } from '../../examples/service-proxy/watch.js';
 
 export const VIP = '10.96.0.10';
+export const VIP6 = 'fd00:96::10';
 export const VIP_PORT = 80;
+export const NODE_PORT = 30080;
 export const UDP_VIP = '10.96.0.53';
 export const UDP_PORT = 53;
 /** A p-value below this fails the distribution check: by chance once in a million runs. */
@@ -54,6 +56,37 @@ export function serviceConfig(topo: Topology, weights: Record<string, number>, e
       ...extra,
     ],
   };
+}
+
+/**
+ * A dual-stack config: the IPv4 web service and an IPv6 twin (VIP6) over the backends' IPv6
+ * addresses, both also on NODE_PORT of the node's addresses, one cluster range per family.
+ */
+export function dualStackConfig(topo: Topology, weights: Record<string, number>) {
+  const endpoints = (v6: boolean) => topo.backends.filter((b) => b.name in weights)
+    .map((b) => ({ address: v6 ? b.address6 : b.address, port: b.port, weight: weights[b.name] }));
+  return {
+    clusterCIDR: `${CLUSTER_CIDR},${CLUSTER_CIDR6}`,
+    services: [
+      { name: 'default/web:http', protocol: 'tcp', address: VIP, port: VIP_PORT, nodePort: NODE_PORT, endpoints: endpoints(false) },
+      { name: 'default/web6:http', protocol: 'tcp', address: VIP6, port: VIP_PORT, nodePort: NODE_PORT, endpoints: endpoints(true) },
+    ],
+  };
+}
+
+/**
+ * Traffic from the client to the IPv6 service and to NODE_PORT on the node's IPv4 and IPv6
+ * addresses (dualStackConfig): each spread by `weights` and masqueraded; the node's address at
+ * a port that is no NodePort answers nothing.
+ */
+export async function assertDualStackTraffic(bench: ProxyBench, weights: Record<string, number>, requests: number): Promise<void> {
+  for (const [what, address, port] of [['IPv6 service', VIP6, VIP_PORT], ['IPv4 NodePort', NODE_ADDR, NODE_PORT], ['IPv6 NodePort', NODE_ADDR6, NODE_PORT]] as const) {
+    const counts = await bench.topo.traffic(address, port, requests);
+    assertShares(counts, weights, `${what} [${address}]:${port}`);
+    assertMasqueraded(counts, bench.topo);
+  }
+  const other = await bench.topo.traffic(NODE_ADDR6, NODE_PORT + 1, 2);
+  assert.deepEqual(other.answers, {}, JSON.stringify(other));
 }
 
 /** The demo's network plus a proxy in its node namespace that follows a config file. */
@@ -117,7 +150,7 @@ export function assertShares(counts: Counts, weights: Record<string, number>, wh
 
 /** The backends saw the node's address on their link, not the client's: the connection was masqueraded. */
 export function assertMasqueraded(counts: Counts, topo: Topology): void {
-  const nodeSide = new Set(topo.backends.map((b) => b.address.replace(/\.2$/, '.1')));
+  const nodeSide = new Set(topo.backends.flatMap((b) => [b.address.replace(/\.2$/, '.1'), b.address6.replace(/::2$/, '::1')]));
   for (const from of Object.keys(counts.sources)) {
     assert.ok(nodeSide.has(from), `a backend saw a connection from ${from}, not from the node (not masqueraded): ${JSON.stringify(counts.sources)}`);
   }

@@ -26,8 +26,8 @@ describe('service-proxy config', () => {
       clusterCIDR: '10.244.0.0/16',
       masqueradeAll: false,
       services: [
-        { name: 'a/b:http', protocol: 'tcp', address: '10.96.0.1', port: 80, scheduler: 'rr', endpoints: [{ address: '10.244.1.2', port: 8080, weight: 1 }] },
-        { name: 'a/c:dns', protocol: 'udp', address: '10.96.0.2', port: 53, scheduler: 'wrr', endpoints: [
+        { name: 'a/b:http', protocol: 'tcp', family: 4, address: '10.96.0.1', port: 80, scheduler: 'rr', endpoints: [{ address: '10.244.1.2', port: 8080, weight: 1 }] },
+        { name: 'a/c:dns', protocol: 'udp', family: 4, address: '10.96.0.2', port: 53, scheduler: 'wrr', endpoints: [
           { address: '10.244.1.2', port: 53, weight: 3 }, { address: '10.244.2.2', port: 53, weight: 1 }] },
       ],
     });
@@ -89,6 +89,7 @@ describe('service-proxy iptables mode', () => {
 :KUBE-SERVICES - [0:0]
 :KUBE-POSTROUTING - [0:0]
 :KUBE-MARK-MASQ - [0:0]
+:KUBE-NODEPORTS - [0:0]
 :${svc} - [0:0]
 :${sep1} - [0:0]
 :${sep3} - [0:0]
@@ -107,6 +108,7 @@ describe('service-proxy iptables mode', () => {
 -A ${sep1} -p tcp -m comment --comment "ns1/svc1:p80" -m tcp -j DNAT --to-destination 10.244.1.2:8080
 -A ${sep3} -s 10.244.3.2/32 -m comment --comment "ns1/svc1:p80" -j KUBE-MARK-MASQ
 -A ${sep3} -p tcp -m comment --comment "ns1/svc1:p80" -m tcp -j DNAT --to-destination 10.244.3.2:8080
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
 COMMIT
 `;
     assert.equal(iptablesModeRules(config, empty), expected);
@@ -156,6 +158,54 @@ COMMIT
   });
 });
 
+describe('service-proxy IPv6 services and NodePorts', () => {
+  const config = parseConfig({
+    clusterCIDR: '10.244.0.0/16,FD00:244:0::/48',
+    services: [
+      { name: 'ns/web:http', address: '10.96.0.10', port: 80, nodePort: 30080, endpoints: [{ address: '10.244.1.2', port: 8080 }] },
+      { name: 'ns/web6:http', address: 'FD00:96:0::10', port: 80, nodePort: 30080, endpoints: [{ address: 'fd00:244:1:0::2', port: 8080 }] },
+    ],
+  });
+
+  it('reads IPv6 addresses and ranges in canonical text, one range per family, node ports per family and protocol', () => {
+    assert.equal(config.clusterCIDR, '10.244.0.0/16,fd00:244::/48');
+    assert.deepEqual(config.services.map((s) => [s.family, s.address, s.nodePort, s.endpoints[0]!.address]),
+      [[4, '10.96.0.10', 30080, '10.244.1.2'], [6, 'fd00:96::10', 30080, 'fd00:244:1::2']]);
+    const bad = (doc: unknown, where: string, re: RegExp) => assert.throws(() => parseConfig(doc),
+      (e: unknown) => e instanceof InvalidArgumentError && e.argument === where && re.test(e.message), JSON.stringify(doc));
+    const svc = (o: object) => ({ services: [{ name: 'x', address: 'fd00::1', port: 80, endpoints: [], ...o }] });
+    bad(svc({ endpoints: [{ address: '10.244.1.2', port: 80 }] }), 'services[0].endpoints[0].address', /IPv6/);
+    bad(svc({ address: 'fd00::1::2' }), 'services[0].address', /IPv4 or IPv6/);
+    bad(svc({ nodePort: 0 }), 'services[0].nodePort', /port/);
+    bad({ services: [...svc({ nodePort: 30001 }).services, { name: 'y', address: 'fd00::2', port: 80, nodePort: 30001, endpoints: [] }] }, 'services[1].nodePort', /already/);
+    bad({ clusterCIDR: '10.0.0.0/8,10.1.0.0/16', services: [] }, 'clusterCIDR', /one of each/);
+    bad({ clusterCIDR: 'fd00::/129', services: [] }, 'clusterCIDR', /CIDR/);
+    // The same node port in the other family is another one.
+    assert.equal(parseConfig({ services: [...svc({ nodePort: 30001 }).services, { name: 'y', address: '10.0.0.2', port: 80, nodePort: 30001, endpoints: [] }] }).services.length, 2);
+  });
+
+  it('writes each family\'s nat table with its own services, /128 hosts, bracketed DNAT targets and kube-proxy\'s NodePort chains', () => {
+    const v6 = iptablesModeRules(config, empty, 6);
+    const svc = serviceChain('ns/web6:http', 'tcp'), ext = svc.replace('KUBE-SVC-', 'KUBE-EXT-');
+    const sep = endpointChain('ns/web6:http', 'tcp', '[fd00:244:1::2]:8080');
+    for (const line of [
+      `-A KUBE-SERVICES -d fd00:96::10/128 -p tcp -m comment --comment "ns/web6:http cluster IP" -m tcp --dport 80 -j ${svc}`,
+      `-A ${svc} ! -s fd00:244::/48 -d fd00:96::10/128 -p tcp -m comment --comment "ns/web6:http cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ`,
+      `-A KUBE-NODEPORTS -p tcp -m comment --comment "ns/web6:http" -m tcp --dport 30080 -j ${ext}`,
+      `-A ${ext} -m comment --comment "masquerade traffic for ns/web6:http external destinations" -j KUBE-MARK-MASQ`,
+      `-A ${ext} -j ${svc}`,
+      `-A ${sep} -s fd00:244:1::2/128 -m comment --comment "ns/web6:http" -j KUBE-MARK-MASQ`,
+      `-A ${sep} -p tcp -m comment --comment "ns/web6:http" -m tcp -j DNAT --to-destination [fd00:244:1::2]:8080`,
+    ]) assert.ok(v6.split('\n').includes(line), line);
+    assert.doesNotMatch(v6, /10\.96\.0\.10|10\.244/);
+    const rules = v6.split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES '));
+    assert.match(rules.at(-1)!, /-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS$/);
+    const v4 = iptablesModeRules(config, empty, 4);
+    assert.doesNotMatch(v4, /fd00/);
+    assert.match(v4, /-A KUBE-NODEPORTS -p tcp -m comment --comment "ns\/web:http" -m tcp --dport 30080 -j KUBE-EXT-/);
+  });
+});
+
 describe('service-proxy ipvs mode', () => {
   const config = parseConfig({
     clusterCIDR: '10.244.0.0/16',
@@ -192,6 +242,44 @@ describe('service-proxy ipvs mode', () => {
 -A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT
 COMMIT
 `);
+  });
+});
+
+describe('service-proxy ipvs mode, IPv6 services and NodePorts', () => {
+  const config = parseConfig({
+    clusterCIDR: '10.244.0.0/16,fd00:244::/48',
+    services: [
+      { name: 'a', address: '10.96.0.10', port: 80, nodePort: 30080, endpoints: [{ address: '10.244.1.2', port: 8080 }] },
+      { name: 'b', protocol: 'udp', address: 'fd00:96::10', port: 53, nodePort: 30053, endpoints: [{ address: 'fd00:244:1::2', port: 53 }] },
+    ],
+  });
+
+  it('plans an IPVS service per node address of the family at the node port, KUBE-6- sets and /128 addresses', () => {
+    const plan = ipvsPlan(config, ['192.168.77.1', 'fd00:77::1', '10.0.0.5']);
+    assert.deepEqual(plan.services.map((s) => `${s.protocol} ${s.address} ${s.port} -> ${s.destinations.map((d) => d.address).join(' ')}`), [
+      'tcp 10.96.0.10 80 -> 10.244.1.2', 'tcp 192.168.77.1 30080 -> 10.244.1.2', 'tcp 10.0.0.5 30080 -> 10.244.1.2',
+      'udp fd00:96::10 53 -> fd00:244:1::2', 'udp fd00:77::1 30053 -> fd00:244:1::2',
+    ]);
+    assert.deepEqual([plan.clusterIPs, plan.clusterIPs6, plan.addresses, plan.nodePorts], [
+      ['10.96.0.10,tcp:80'], ['fd00:96::10,udp:53'], ['10.96.0.10/32', 'fd00:96::10/128'],
+      { 'KUBE-NODE-PORT-TCP': ['30080'], 'KUBE-6-NODE-PORT-UDP': ['30053'] },
+    ]);
+  });
+
+  it('writes each family\'s nat rules with its own set names and range, and the node port masquerade chain', () => {
+    const sets = Object.keys(ipvsPlan(config).nodePorts!);
+    const v6 = ipvsModeRules(config, empty, 6, sets).split('\n');
+    for (const line of [
+      '-A KUBE-SERVICES ! -s fd00:244::/48 -m comment --comment "Kubernetes service cluster ip + port for masquerade purpose" -m set --match-set KUBE-6-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ',
+      '-A KUBE-SERVICES -m set --match-set KUBE-6-CLUSTER-IP dst,dst -j ACCEPT',
+      '-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT',
+      '-A KUBE-NODE-PORT -p udp -m comment --comment "Kubernetes nodeport UDP port for masquerade purpose" -m set --match-set KUBE-6-NODE-PORT-UDP dst -j KUBE-MARK-MASQ',
+      ':KUBE-NODE-PORT - [0:0]',
+    ]) assert.ok(v6.includes(line), line);
+    assert.ok(!v6.some((l) => l.includes('NODE-PORT-TCP') || l.includes('10.244')), v6.join('\n'));
+    const v4 = ipvsModeRules(config, empty, 4, sets);
+    assert.match(v4, /-m set --match-set KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ/);
+    assert.doesNotMatch(v4, /UDP|fd00/);
   });
 });
 
