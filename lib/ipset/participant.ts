@@ -7,6 +7,7 @@
 import { InUseError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
 import { badArgument, checkOptions, checkOpts, checkString, type ArgContext } from '../args.js';
 import { blame, type Enqueue, type Participant, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from '../transaction/participant.js';
+import { EVERY, releases } from '../transaction/order.js';
 import { IpsetHandle } from './handle.js';
 import { renamedSaved } from './saved-text.js';
 import type { IpsetSyncOptions } from './sync.js';
@@ -56,7 +57,7 @@ export type PlannedIpsetOp = Omit<PlannedBase, 'subsystem' | 'phase'> & { subsys
 export type QueuedIpset = IpsetVariant & { index: number };
 
 const OP = 'transaction';
-const ALL = '*';
+const ALL = EVERY;
 
 function bad(message: string, argument?: string): InvalidArgumentError {
   return new InvalidArgumentError(`${OP}: ${message}`, { op: OP, ...(argument !== undefined ? { argument } : {}) });
@@ -184,22 +185,13 @@ export function restoreTextNames(text: string): string[] {
 }
 
 const isRelease = (o: IpsetVariant) => o.op === 'ipset.del' || o.op === 'ipset.flush' || o.op === 'ipset.destroy';
-const meets = (names: string[], later: Set<string>) =>
-  later.size > 0 && (later.has(ALL) || names.some((n) => n === ALL || later.has(n)));
 
 /**
  * Dels, flushes and destroys wait for the release phase, unless a later operation of the queue
  * names the same set (so `destroy a; create a ...` still runs in that order).
  */
 function plan(items: QueuedIpset[]): PlannedIpsetOp[] {
-  const late = new Set<number>();
-  const laterSets = new Set<string>();
-  for (let i = items.length - 1; i >= 0; i--) {
-    const o = items[i]!;
-    const names = ipsetNames(o);
-    if (isRelease(o) && !meets(names, laterSets)) late.add(o.index);
-    else for (const n of names) laterSets.add(n);
-  }
+  const late = releases(items, isRelease, ipsetNames);
   return items.map((o) => ({ ...o, subsystem: 'ipset', phase: late.has(o.index) ? 'ipset-release' : 'ipset', summary: describe(o) }) as PlannedIpsetOp);
 }
 

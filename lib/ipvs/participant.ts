@@ -6,6 +6,7 @@
 import { InvalidArgumentError, NlkitError } from '../errors.js';
 import { checkOpts } from '../args.js';
 import { blame, type Enqueue, type Participant, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from '../transaction/participant.js';
+import { EVERY, releases } from '../transaction/order.js';
 import { IpvsHandle } from './handle.js';
 import { planIpvsSync, type DesiredService, type SyncOptions as IpvsSyncOptions } from './sync.js';
 import type { DestinationInput, DestinationKey, Service, ServiceInput, ServiceKey } from './types.js';
@@ -44,7 +45,7 @@ export type PlannedIpvsOp = Omit<PlannedBase, 'subsystem' | 'phase'> & { subsyst
 export type QueuedIpvs = IpvsVariant & { index: number };
 
 const OP = 'transaction';
-const ALL = '*';
+const ALL = EVERY;
 
 function api(enqueue: Enqueue<IpvsVariant>): TxIpvs {
   return {
@@ -120,19 +121,10 @@ function names(o: IpvsVariant): string[] {
 }
 
 const isRelease = (o: IpvsVariant) => o.op === 'ipvs.deleteService' || o.op === 'ipvs.deleteDestination' || o.op === 'ipvs.flush';
-const meets = (list: string[], later: Set<string>) =>
-  later.size > 0 && (later.has(ALL) || list.some((n) => n === ALL || later.has(n)));
 
 /** Deletions wait for the release phase unless a later operation names the same service. */
 function plan(items: QueuedIpvs[]): PlannedIpvsOp[] {
-  const late = new Set<number>();
-  const later = new Set<string>();
-  for (let i = items.length - 1; i >= 0; i--) {
-    const o = items[i]!;
-    const n = names(o);
-    if (isRelease(o) && !meets(n, later)) late.add(o.index);
-    else for (const x of n) later.add(x);
-  }
+  const late = releases(items, isRelease, names);
   return items.map((o) => ({ ...o, subsystem: 'ipvs', phase: late.has(o.index) ? 'ipvs-release' : 'ipvs', summary: describe(o) }) as PlannedIpvsOp);
 }
 

@@ -10,6 +10,7 @@
 // change another program makes to the same records while the transaction runs is undone too.
 import { InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
 import { blame, type Enqueue, type Participant, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from '../transaction/participant.js';
+import { releases } from '../transaction/order.js';
 import { checkLinkName, parsePrefix } from './addr.js';
 import { LinkHandle } from './handle.js';
 import { checkRoute, type Route, type RouteInput } from './routes.js';
@@ -116,14 +117,7 @@ function keys(o: LinkVariant): string[] {
 }
 
 function plan(items: QueuedLink[]): PlannedLinkOp[] {
-  const late = new Set<number>();
-  const later = new Set<string>();
-  for (let i = items.length - 1; i >= 0; i--) {
-    const o = items[i]!;
-    const k = keys(o);
-    if (o.op.endsWith('.delete') && !k.some((x) => later.has(x))) late.add(o.index);
-    else for (const x of k) later.add(x);
-  }
+  const late = releases(items, (o) => o.op.endsWith('.delete'), keys);
   return items.map((o) => ({ ...o, subsystem: 'link', phase: late.has(o.index) ? 'link-release' : 'link', summary: describe(o) }) as PlannedLinkOp);
 }
 
@@ -177,8 +171,6 @@ export function ruleRequest(r: Rule, family: 4 | 6): RuleInput {
 }
 
 const key = (x: unknown) => JSON.stringify(x);
-/** An address as it is compared: lifetimes count down, so they are left out. */
-const addrKey = (a: Address) => key({ ...a, validLft: undefined, preferredLft: undefined });
 
 // ---- the run ----
 
@@ -270,7 +262,6 @@ class LinkRun implements ParticipantRun<PlannedLinkOp> {
       const missing = saved.filter((a) => !have.has(a.address)).map((a) => a.address);
       if (extra.length) await log.step(`ip addr del ${extra.join(' ')} dev ${dev}`, () => h.delAddresses(dev, extra, { missingOk: true }));
       if (missing.length) await log.step(`ip addr add ${missing.join(' ')} dev ${dev}`, () => h.addAddresses(dev, missing, { exist: true }));
-      void addrKey;
     }
     if (this.#routes) await this.#restoreRoutes(this.#routes, log);
   }

@@ -42,3 +42,28 @@ export function byPhase<O extends PlannedBase>(ops: O[], phases: readonly string
   const rank = new Map(phases.map((p, i) => [p, i]));
   return ops.sort((a, b) => rank.get(a.phase)! - rank.get(b.phase)! || a.index - b.index);
 }
+
+/** Names an operation works on; '*' stands for every one (a flush of all sets). */
+export const EVERY = '*';
+
+/**
+ * The queue indices of the deletions that wait for their participant's release phase: a
+ * deletion stays in the first phase when a later operation of the queue names the same thing
+ * (so `destroy a; create a ...` still runs in that order).
+ *
+ * @example
+ *   const late = releases(items, (o) => o.op.endsWith('.delete'), (o) => [o.name]);
+ *   items.map((o) => ({ ...o, phase: late.has(o.index) ? 'foo-release' : 'foo' }));
+ */
+export function releases<Q extends { index: number }>(items: readonly Q[], isRelease: (o: Q) => boolean, names: (o: Q) => string[]): Set<number> {
+  const late = new Set<number>();
+  const later = new Set<string>();
+  const meets = (list: string[]) => later.size > 0 && (later.has(EVERY) || list.some((n) => n === EVERY || later.has(n)));
+  for (let i = items.length - 1; i >= 0; i--) {
+    const o = items[i]!;
+    const list = names(o);
+    if (isRelease(o) && !meets(list)) late.add(o.index);
+    else for (const n of list) later.add(n);
+  }
+  return late;
+}
