@@ -4,55 +4,17 @@
 // the queue depends on run after the rules that used their sets are gone ('ipset-release').
 // Undo puts existing sets back by swapping in a copy made from their `ipset save` text (packets
 // see one change), then destroys the sets the transaction created once no restored rule holds them.
-import { InUseError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
+import { InUseError, InvalidArgumentError } from '../errors.js';
 import { badArgument, checkOptions, checkOpts, checkString, type ArgContext } from '../args.js';
-import { blame, type Enqueue, type Participant, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from '../transaction/participant.js';
+import { type Enqueue, type Participant, type ParticipantRun, type TxContext, type UndoLog } from '../transaction/participant.js';
 import { EVERY, releases } from '../transaction/order.js';
 import { IpsetHandle } from './handle.js';
 import { renamedSaved } from './saved-text.js';
-import type { IpsetSyncOptions } from './sync.js';
-import { formatCreate, formatEntry, validateRestore, type KnownSet } from './syntax.js';
-import type { CreateOptions, Entry, SetInfo, SetType } from './types.js';
+import { checkIpset, knownOf } from './tx-check.js';
+import type { IpsetVariant, PlannedIpsetOp, TxExistOption, TxIpset, TxIpsetSyncOptions } from './tx-types.js';
+import type { CreateOptions, Entry, SetType } from './types.js';
 
-export interface TxExistOption {
-  /** Like `ipset -exist`: no error for a set/entry that already exists (or is already gone). */
-  exist?: boolean;
-}
-
-/** Options of tx.ipset.sync(), as IpsetHandle.sync takes them (`create` makes the set when missing). */
-export type TxIpsetSyncOptions = IpsetSyncOptions;
-
-/** ipset changes of a transaction. Each call only queues; nothing runs until the callback returns. */
-export interface TxIpset {
-  create(name: string, type: SetType, opts?: CreateOptions, o?: TxExistOption): this;
-  /** Destroys one set (or every set when no name is given) once the rules using it are gone. */
-  destroy(name?: string): this;
-  flush(name?: string): this;
-  add(name: string, entries: Entry | Entry[], o?: TxExistOption): this;
-  del(name: string, entries: Entry | Entry[], o?: TxExistOption): this;
-  rename(from: string, to: string): this;
-  swap(a: string, b: string): this;
-  /** `ipset restore` text (checked whole, with the transaction's other ipset changes). */
-  restore(text: string, o?: TxExistOption): this;
-  /** Atomically replaces the members (IpsetHandle.replace). */
-  replace(name: string, entries: Entry[]): this;
-  /** Makes the members equal to `entries`, sending only the difference (IpsetHandle.sync). */
-  sync(name: string, entries: Entry[], opts?: TxIpsetSyncOptions): this;
-}
-
-type IpsetVariant =
-  | { op: 'ipset.create'; name: string; type: SetType; options: CreateOptions; exist: boolean }
-  | { op: 'ipset.destroy'; name?: string }
-  | { op: 'ipset.flush'; name?: string }
-  | { op: 'ipset.add' | 'ipset.del'; name: string; entries: Entry[]; exist: boolean }
-  | { op: 'ipset.rename'; from: string; to: string }
-  | { op: 'ipset.swap'; a: string; b: string }
-  | { op: 'ipset.restore'; text: string; exist: boolean }
-  | { op: 'ipset.replace'; name: string; entries: Entry[] }
-  | { op: 'ipset.sync'; name: string; entries: Entry[]; options: TxIpsetSyncOptions };
-
-/** When a set operation runs: before the rules ('ipset') or after them ('ipset-release'). */
-export type PlannedIpsetOp = Omit<PlannedBase, 'subsystem' | 'phase'> & { subsystem: 'ipset'; phase: 'ipset' | 'ipset-release' } & IpsetVariant;
+export type { IpsetVariant, PlannedIpsetOp, TxExistOption, TxIpset, TxIpsetSyncOptions } from './tx-types.js';
 
 export type QueuedIpset = IpsetVariant & { index: number };
 
@@ -202,169 +164,6 @@ export const CREATED_SETS = 'ipset.created';
 
 /** The sets a transaction creates that the kernel does not have yet (empty when it touches no set). */
 export const createdSets = (ctx: TxContext): ReadonlySet<string> => (ctx.shared.get(CREATED_SETS) as Set<string> | undefined) ?? new Set();
-
-function knownOf(s: SetInfo): KnownSet {
-  const h = s.header;
-  return {
-    type: s.type, family: h.family ?? 'inet', timeout: h.timeout !== undefined,
-    counters: h.counters === true, comment: h.comment === true, skbinfo: h.skbinfo === true,
-  };
-}
-
-interface Span {
-  o: PlannedIpsetOp;
-  /** First line of the operation in the text. */
-  line: number;
-  /** Line of its first entry (add, del, replace, sync). */
-  entryLine?: number;
-}
-
-/** The ipset operations as one restore text, checked as one. */
-function checkIpset(ops: PlannedIpsetOp[], known: Map<string, KnownSet>): { touched: string[]; created: Set<string> } {
-  const types = new Map<string, SetType>([...known].map(([n, k]) => [n, k.type]));
-  const lines: string[] = [];
-  const spans: Span[] = [];
-  const created = new Set<string>();
-  const adds = (o: PlannedIpsetOp, cmd: 'add' | 'del', name: string, list: Entry[], exist: boolean, span: Span) => {
-    const type = types.get(name);
-    span.entryLine = lines.length + 1;
-    for (let i = 0; i < list.length; i++) {
-      const e = list[i]!;
-      let text: string;
-      try {
-        // A string is checked by validateRestore below; here only that it stays one line.
-        if (typeof e === 'string' && !/[\r\n]/.test(e)) text = e;
-        else if (type !== undefined) text = formatEntry(type, e);
-        else throw new NotFoundError(`set '${name}' does not exist`, { op: o.op, subsystem: 'ipset' });
-      } catch (err) {
-        throw blame(err as Error, o, i);
-      }
-      lines.push(`${cmd} ${name} ${text}${exist ? ' -exist' : ''}`);
-    }
-  };
-  for (const o of ops) {
-    const span: Span = { o, line: lines.length + 1 };
-    spans.push(span);
-    try {
-      switch (o.op) {
-        case 'ipset.create':
-          lines.push(formatCreate(o.name, o.type, o.options) + (o.exist ? ' -exist' : ''));
-          if (!types.has(o.name)) created.add(o.name);
-          types.set(o.name, o.type);
-          break;
-        case 'ipset.destroy':
-          lines.push(o.name === undefined ? 'destroy' : `destroy ${o.name}`);
-          if (o.name === undefined) types.clear();
-          else types.delete(o.name);
-          break;
-        case 'ipset.flush':
-          lines.push(o.name === undefined ? 'flush' : `flush ${o.name}`);
-          break;
-        case 'ipset.add':
-        case 'ipset.del':
-          adds(o, o.op === 'ipset.add' ? 'add' : 'del', o.name, o.entries, o.exist, span);
-          break;
-        case 'ipset.rename': {
-          lines.push(`rename ${o.from} ${o.to}`);
-          const t = types.get(o.from);
-          types.delete(o.from);
-          if (t !== undefined) types.set(o.to, t);
-          if (created.delete(o.from) || !known.has(o.to)) created.add(o.to);
-          break;
-        }
-        case 'ipset.swap': {
-          lines.push(`swap ${o.a} ${o.b}`);
-          const a = types.get(o.a), b = types.get(o.b);
-          if (a !== undefined && b !== undefined) {
-            types.set(o.a, b);
-            types.set(o.b, a);
-          }
-          break;
-        }
-        case 'ipset.restore': {
-          const own = o.text.replace(/\n$/, '').split('\n');
-          // -exist on the first command line holds for the rest of the text, as in libipset.
-          const first = own.findIndex((l) => l.trim() !== '' && !l.trimStart().startsWith('#') && l.trim() !== 'COMMIT');
-          if (o.exist && first >= 0) own[first] += ' -exist';
-          lines.push(...own);
-          followRestore(o.text, types, created, known);
-          break;
-        }
-        case 'ipset.replace':
-          lines.push(`flush ${o.name}`);
-          adds(o, 'add', o.name, o.entries, false, span);
-          break;
-        case 'ipset.sync': {
-          const c = o.options.create;
-          if (c && !types.has(o.name)) {
-            lines.push(formatCreate(o.name, c.type, c.options ?? {}));
-            types.set(o.name, c.type);
-            created.add(o.name);
-          }
-          lines.push(`flush ${o.name}`);
-          adds(o, 'add', o.name, o.entries, false, span);
-          break;
-        }
-      }
-    } catch (e) {
-      throw blame(e as Error, o);
-    }
-  }
-  try {
-    const checked = validateRestore(lines.join('\n') + '\n', known, { op: OP });
-    const touched = new Set(checked.touched);
-    for (const o of ops) {
-      if (o.op === 'ipset.add' || o.op === 'ipset.del') touched.add(o.name);
-    }
-    return { touched: [...touched], created };
-  } catch (e) {
-    const line = (e as { line?: number }).line;
-    if (!(e instanceof NlkitError) || line === undefined) throw e;
-    let span = spans[0]!;
-    for (const s of spans) if (s.line <= line) span = s;
-    const o = span.o;
-    if (span.entryLine !== undefined && line >= span.entryLine) {
-      delete (e as { line?: number }).line;
-      delete (e as { column?: number }).column;
-      throw blame(e, o, line - span.entryLine);
-    }
-    if (o.op === 'ipset.restore') (e as { line?: number }).line = line - span.line + 1;
-    else {
-      delete (e as { line?: number }).line;
-      delete (e as { column?: number }).column;
-    }
-    e.message = e.message.replace(/^transaction: line \d+: /, o.op === 'ipset.restore' ? `line ${line - span.line + 1}: ` : '');
-    throw blame(e, o);
-  }
-}
-
-/** Follows the sets a restore text creates, renames, swaps and destroys, for the lines after it. */
-function followRestore(text: string, types: Map<string, SetType>, created: Set<string>, known: Map<string, KnownSet>): void {
-  for (const line of text.split('\n')) {
-    const w = line.trim().split(/\s+/).filter((x) => x && !/^-(exist|!|q|quiet)$/.test(x));
-    const [cmd, a, b] = w;
-    if (cmd === 'create' || cmd === '-N' || cmd === 'n') {
-      if (a && b) {
-        if (!types.has(a)) created.add(a);
-        types.set(a, b as SetType);
-      }
-    } else if (cmd === 'destroy' || cmd === '-X' || cmd === 'x') {
-      if (a) types.delete(a);
-      else types.clear();
-    } else if ((cmd === 'rename' || cmd === '-E' || cmd === 'e') && a && b) {
-      const t = types.get(a);
-      types.delete(a);
-      if (t) types.set(b, t);
-      if (created.delete(a) || !known.has(b)) created.add(b);
-    } else if ((cmd === 'swap' || cmd === '-W' || cmd === 'w') && a && b) {
-      const ta = types.get(a), tb = types.get(b);
-      if (ta && tb) {
-        types.set(a, tb);
-        types.set(b, ta);
-      }
-    }
-  }
-}
 
 // ---- the run: snapshot, apply, undo ----
 
