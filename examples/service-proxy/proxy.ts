@@ -1,7 +1,7 @@
 // The agent: turns a config into kernel state, one transaction per change, in one of three modes.
-// `iptables`: the nat table alone (iptables-mode.ts). `ipvs`: IPVS services, the
-// KUBE-CLUSTER-IP set and constant nat rules in one transaction, plus the service addresses on
-// the dummy kube-ipvs0 (ipvs-mode.ts). `nftables`: one nft table, one atomic batch holding only
+// `iptables`: the nat table alone (iptables-mode.ts). `ipvs`: the service addresses on
+// the dummy kube-ipvs0, IPVS services, the KUBE-CLUSTER-IP set and constant nat rules in one
+// transaction (ipvs-mode.ts). `nftables`: one nft table, one atomic batch holding only
 // what changed (nftables-mode.ts). Either way, a change the kernel refuses leaves the state
 // as it was before it, and the proxy keeps serving the last config that applied. After a change
 // applied, the conntrack entries of removed UDP endpoints and services are deleted (conntrack.ts).
@@ -188,46 +188,54 @@ export class ServiceProxy {
 
   private async applyIpvs(config: ProxyConfig): Promise<TransactionResult> {
     await this.prepareIpvs();
+    // NodePorts are served on the node's own addresses (not the services' ones on the dummy).
+    const nodeAddresses = config.services.some((s) => s.nodePort !== undefined) ? await this.nodeAddresses() : [];
+    const plan = ipvsPlan(config, nodeAddresses);
+    const nodePortSets = Object.keys(plan.nodePorts ?? {});
+    // The nat rules change only with the masquerade settings and the node port sets: most changes leave iptables alone.
+    const masq = `${config.masqueradeAll} ${config.clusterCIDR} ${nodePortSets.join(',')}`;
+    const rules = masq === this.masq ? undefined : ipvsModeRules(config, await this.natState(), 4, nodePortSets);
+    const rules6 = masq === this.masq || !plan.clusterIPs6 ? undefined : ipvsModeRules(config, await this.natState(6), 6, nodePortSets);
+    // The service addresses change with the rest: new ones go up before IPVS and the rules (IPVS
+    // only sees packets the node accepts as its own), old ones come down after them, and a
+    // failure anywhere puts them back as they were.
+    const { added, removed } = await this.addressChanges(plan.addresses);
+    const result = await transaction((tx) => {
+      if (added.length) tx.link.addresses.add(DUMMY, added);
+      tx.ipset.sync(CLUSTER_IP_SET, plan.clusterIPs, { create: { type: CLUSTER_IP_SET_TYPE } });
+      if (plan.clusterIPs6) {
+        tx.ipset.sync(setName(CLUSTER_IP_SET, 6), plan.clusterIPs6, { create: { type: CLUSTER_IP_SET_TYPE, options: { family: 'inet6' } } });
+      }
+      for (const [set, ports] of Object.entries(plan.nodePorts ?? {})) {
+        tx.ipset.sync(set, ports, { create: { type: NODE_PORT_SET_TYPE, options: { range: NODE_PORT_SET_RANGE } } });
+      }
+      // The proxy owns the namespace's IPVS table: services it does not list are removed.
+      tx.ipvs.sync(plan.services);
+      if (rules) tx.iptables.restore(rules, { noflush: true, table: 'nat' });
+      if (rules6) tx.iptables.restore(rules6, { noflush: true, table: 'nat', family: 6 });
+      if (removed.length) tx.link.addresses.delete(DUMMY, removed);
+    }, this.txOptions());
+    this.masq = masq;
+    return result;
+  }
+
+  /** The node's own global addresses, outside the dummy. */
+  private async nodeAddresses(): Promise<string[]> {
     const links = link.open({ netns: this.netns });
     try {
-      // NodePorts are served on the node's own addresses (not the services' ones on the dummy).
-      const nodeAddresses = config.services.some((s) => s.nodePort !== undefined)
-        ? (await links.listAddresses()).filter((a) => a.scope === 'global' && a.link !== DUMMY).map((a) => a.address.split('/')[0]!)
-        : [];
-      const plan = ipvsPlan(config, nodeAddresses);
-      const nodePortSets = Object.keys(plan.nodePorts ?? {});
-      // The nat rules change only with the masquerade settings and the node port sets: most changes leave iptables alone.
-      const masq = `${config.masqueradeAll} ${config.clusterCIDR} ${nodePortSets.join(',')}`;
-      const rules = masq === this.masq ? undefined : ipvsModeRules(config, await this.natState(), 4, nodePortSets);
-      const rules6 = masq === this.masq || !plan.clusterIPs6 ? undefined : ipvsModeRules(config, await this.natState(6), 6, nodePortSets);
-      // Addresses are not part of the transaction: new ones go up before it (IPVS only sees
-      // packets the node accepts as its own), old ones come down after it, and on failure the
-      // ones just added come down again.
-      const had = new Set((await links.listAddresses(DUMMY)).map((a) => a.address));
-      const added = plan.addresses.filter((a) => !had.has(a));
-      if (added.length) await links.addAddresses(DUMMY, added);
-      let result: TransactionResult;
-      try {
-        result = await transaction((tx) => {
-          tx.ipset.sync(CLUSTER_IP_SET, plan.clusterIPs, { create: { type: CLUSTER_IP_SET_TYPE } });
-          if (plan.clusterIPs6) {
-            tx.ipset.sync(setName(CLUSTER_IP_SET, 6), plan.clusterIPs6, { create: { type: CLUSTER_IP_SET_TYPE, options: { family: 'inet6' } } });
-          }
-          for (const [set, ports] of Object.entries(plan.nodePorts ?? {})) {
-            tx.ipset.sync(set, ports, { create: { type: NODE_PORT_SET_TYPE, options: { range: NODE_PORT_SET_RANGE } } });
-          }
-          // The proxy owns the namespace's IPVS table: services it does not list are removed.
-          tx.ipvs.sync(plan.services);
-          if (rules) tx.iptables.restore(rules, { noflush: true, table: 'nat' });
-          if (rules6) tx.iptables.restore(rules6, { noflush: true, table: 'nat', family: 6 });
-        }, this.txOptions());
-      } catch (e) {
-        if (added.length) await links.delAddresses(DUMMY, added, { missingOk: true });
-        throw e;
-      }
-      this.masq = masq;
-      await links.syncAddresses(DUMMY, plan.addresses);
-      return result;
+      return (await links.listAddresses()).filter((a) => a.scope === 'global' && a.link !== DUMMY).map((a) => a.address.split('/')[0]!);
+    } finally {
+      await links.close();
+    }
+  }
+
+  /** What to add to and remove from the dummy's addresses (its IPv6 link-local address stays). */
+  private async addressChanges(wanted: string[]): Promise<{ added: string[]; removed: string[] }> {
+    const links = link.open({ netns: this.netns });
+    try {
+      const had = (await links.listAddresses(DUMMY)).filter((a) => !(a.family === 'inet6' && /^fe[89ab]/i.test(a.address))).map((a) => a.address);
+      const want = new Set(wanted);
+      return { added: wanted.filter((a) => !had.includes(a)), removed: had.filter((a) => !want.has(a)) };
     } finally {
       await links.close();
     }

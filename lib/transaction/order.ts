@@ -1,131 +1,69 @@
-// The order a transaction applies in. The kernel ties the subsystems together in one place:
-// an iptables rule that matches a set holds a reference to it, so a set must exist (and be
-// filled) before the rules that match it, and can be destroyed only after the rules that used
-// it are gone. IPVS is independent of both in the kernel; its additions go before the rules
-// that steer traffic to it, its deletions after them.
+// The order a transaction applies in, from what each participant says it needs first. A
+// participant's changes run after those of the participants it comes `after` (iptables rules
+// reference sets: sets first); the deletions it marks as releases run in the reverse order,
+// after everything that could still use what they delete (a set is destroyed once the rules
+// that matched it are gone). With link, ipset, ipvs and iptables:
 //
-//   ipset          creates, adds, renames, swaps, restores, replaces, syncs
-//   ipvs           additions and updates, syncs
-//   iptables       one atomic restore per table and family, in the order queued
-//   ipvs-release   service and real-server deletions, flush
-//   ipset-release  dels, flushes, destroys
+//   link, ipset, ipvs, iptables, ipvs-release, ipset-release, link-release
 //
-// A deletion stays in the early phase when a later early operation names the same set (or
-// service), so `destroy a; create a ...` still runs in that order.
-import { InvalidArgumentError } from '../errors.js';
-import { planRestore } from '../iptables/restore-text.js';
-import { normKey } from '../ipvs/validate.js';
-import { describeIptables } from './describe.js';
-import type { Queued, QueuedIpset, QueuedIpvs } from './queue.js';
-import type { Phase, PlannedIptablesOp, PlannedOp } from './types.js';
-
-export const PHASES: readonly Phase[] = ['ipset', 'ipvs', 'iptables', 'ipvs-release', 'ipset-release'];
-
-const ALL = '*';
-
-/** Set names an ipset operation works on ('*': every set). */
-export function ipsetNames(o: QueuedIpset): string[] {
-  switch (o.op) {
-    case 'ipset.destroy':
-    case 'ipset.flush':
-      return [o.name ?? ALL];
-    case 'ipset.rename': return [o.from, o.to];
-    case 'ipset.swap': return [o.a, o.b];
-    case 'ipset.restore': return restoreTextNames(o.text);
-    default: return [o.name];
-  }
-}
-
-/** Names an `ipset restore` text works on, read loosely (validation reads it exactly). */
-export function restoreTextNames(text: string): string[] {
-  const names = new Set<string>();
-  for (const line of text.split('\n')) {
-    const w = line.trim().split(/\s+/).filter((x) => x && !/^-(exist|!|q|quiet)$/.test(x));
-    const cmd = w[0];
-    if (!cmd || cmd.startsWith('#') || cmd === 'COMMIT') continue;
-    if (w[1] === undefined) names.add(ALL);
-    else names.add(w[1]);
-    if ((/^(rename|swap|-E|-W)$/.test(cmd)) && w[2] !== undefined) names.add(w[2]);
-  }
-  return [...names];
-}
-
-/** The service an IPVS operation works on ('*': every service). */
-function ipvsNames(o: QueuedIpvs): string[] {
-  if (o.op === 'ipvs.flush' || o.op === 'ipvs.sync') return [ALL];
-  try {
-    return [normKey('transaction', o.service).text];
-  } catch {
-    return [JSON.stringify(o.service)];
-  }
-}
-
-const isIpsetRelease = (o: QueuedIpset) => o.op === 'ipset.del' || o.op === 'ipset.flush' || o.op === 'ipset.destroy';
-const isIpvsRelease = (o: QueuedIpvs) => o.op === 'ipvs.deleteService' || o.op === 'ipvs.deleteDestination' || o.op === 'ipvs.flush';
-
-const meets = (names: string[], later: Set<string>) =>
-  later.size > 0 && (later.has(ALL) || names.some((n) => n === ALL || later.has(n)));
+// Within a phase, operations keep the order the callback queued them in.
+import type { Participant, PlannedBase } from './participant.js';
 
 /**
- * The queued operations as a plan in apply order. An iptables call becomes one operation per
- * table and family, with the builder's text read now. Throws InvalidArgumentError for an
- * iptables text whose structure is broken (no table, no COMMIT).
+ * The participants with each after those it names, otherwise in list order (a stable
+ * topological sort). Throws on a name not in the list or a cycle: both are mistakes in the list.
+ *
+ * @example
+ *   dependencyOrder([iptables, ipset]).map((p) => p.name); // ['ipset', 'iptables'] (iptables is after ipset)
  */
-export function orderPlan(items: readonly Queued[]): PlannedOp[] {
-  const phase = new Map<number, Phase>();
-  const laterSets = new Set<string>();
-  const laterServices = new Set<string>();
-  for (let i = items.length - 1; i >= 0; i--) {
-    const o = items[i]!;
-    if (o.subsystem === 'ipset') {
-      const names = ipsetNames(o);
-      const late = isIpsetRelease(o) && !meets(names, laterSets);
-      phase.set(o.index, late ? 'ipset-release' : 'ipset');
-      if (!late) for (const n of names) laterSets.add(n);
-    } else if (o.subsystem === 'ipvs') {
-      const names = ipvsNames(o);
-      const late = isIpvsRelease(o) && !meets(names, laterServices);
-      phase.set(o.index, late ? 'ipvs-release' : 'ipvs');
-      if (!late) for (const n of names) laterServices.add(n);
-    } else {
-      phase.set(o.index, 'iptables');
-    }
+export function dependencyOrder<P extends Pick<Participant, 'name' | 'after'>>(list: readonly P[]): P[] {
+  const names = new Set(list.map((p) => p.name));
+  for (const p of list) {
+    for (const a of p.after ?? []) if (!names.has(a)) throw new Error(`transaction participant ${p.name} is after ${a}, which is not in the list`);
   }
-  const out: PlannedOp[] = [];
-  for (const o of items) {
-    if (o.subsystem === 'iptables') out.push(...iptablesOps(o));
-    else out.push({ ...o, phase: phase.get(o.index)! } as PlannedOp);
-  }
-  const rank = (p: Phase) => PHASES.indexOf(p);
-  // Array.prototype.sort is stable: queue order within a phase.
-  return out.sort((a, b) => rank(a.phase) - rank(b.phase));
-}
-
-function iptablesOps(o: Extract<Queued, { subsystem: 'iptables' }>): PlannedIptablesOp[] {
-  const op = 'transaction';
-  const text = 'text' in o.source ? o.source.text : o.source.builder.text();
-  if (typeof text !== 'string') {
-    throw new InvalidArgumentError(`${op}: the builder of table ${o.table} gave no text`, { op, subsystem: 'iptables' });
-  }
-  const p = planRestore(text, o.table !== undefined ? { table: o.table } : {});
-  if (p.error) {
-    throw new InvalidArgumentError(`${op}: iptables text queued as #${o.index}: line ${p.error.line}: ${p.error.message}`, {
-      op, subsystem: 'iptables', line: p.error.line,
-    });
-  }
-  const tables = [...new Set(p.tables.map((t) => t.name))];
-  if ('table' in o.source && tables.length === 0) {
-    throw new InvalidArgumentError(`${op}: the builder of table ${o.source.table} gave no *${o.source.table} table`, { op, subsystem: 'iptables' });
-  }
-  const families: (4 | 6)[] = o.family === 'both' ? [4, 6] : [o.family];
-  const out: PlannedIptablesOp[] = [];
-  for (const family of families) {
-    for (const table of tables) {
-      out.push({
-        subsystem: 'iptables', op: 'iptables.restore', index: o.index, phase: 'iptables',
-        summary: describeIptables(family, table, o.noflush), family, table, text, noflush: o.noflush, counters: o.counters,
-      });
-    }
+  const out: P[] = [];
+  const placed = new Set<string>();
+  while (out.length < list.length) {
+    const next = list.find((p) => !placed.has(p.name) && (p.after ?? []).every((a) => placed.has(a)));
+    if (!next) throw new Error(`transaction participants depend on each other in a cycle: ${list.filter((p) => !placed.has(p.name)).map((p) => p.name).join(', ')}`);
+    out.push(next);
+    placed.add(next.name);
   }
   return out;
+}
+
+/** Every phase, in the order they run: changes in dependency order, then releases in reverse. */
+export function phaseOrder(ordered: readonly Pick<Participant, 'name' | 'releases'>[]): string[] {
+  return [...ordered.map((p) => p.name), ...[...ordered].reverse().filter((p) => p.releases).map((p) => `${p.name}-release`)];
+}
+
+/** Planned operations in apply order: by phase, queue order within one (the sort is stable). */
+export function byPhase<O extends PlannedBase>(ops: O[], phases: readonly string[]): O[] {
+  const rank = new Map(phases.map((p, i) => [p, i]));
+  return ops.sort((a, b) => rank.get(a.phase)! - rank.get(b.phase)! || a.index - b.index);
+}
+
+/** Names an operation works on; '*' stands for every one (a flush of all sets). */
+export const EVERY = '*';
+
+/**
+ * The queue indices of the deletions that wait for their participant's release phase: a
+ * deletion stays in the first phase when a later operation of the queue names the same thing
+ * (so `destroy a; create a ...` still runs in that order).
+ *
+ * @example
+ *   const late = releases(items, (o) => o.op.endsWith('.delete'), (o) => [o.name]);
+ *   items.map((o) => ({ ...o, phase: late.has(o.index) ? 'foo-release' : 'foo' }));
+ */
+export function releases<Q extends { index: number }>(items: readonly Q[], isRelease: (o: Q) => boolean, names: (o: Q) => string[]): Set<number> {
+  const late = new Set<number>();
+  const later = new Set<string>();
+  const meets = (list: string[]) => later.size > 0 && (later.has(EVERY) || list.some((n) => n === EVERY || later.has(n)));
+  for (let i = items.length - 1; i >= 0; i--) {
+    const o = items[i]!;
+    const list = names(o);
+    if (isRelease(o) && !meets(list)) late.add(o.index);
+    else for (const n of list) later.add(n);
+  }
+  return late;
 }

@@ -158,6 +158,12 @@ fns.push(
   txName('ipvs.updateDestination', (tx) => tx.ipvs.updateDestination.bind(tx.ipvs) as never, [{ good: svc }, { good: dst }]),
   txName('ipvs.deleteDestination', (tx) => tx.ipvs.deleteDestination.bind(tx.ipvs) as never, [{ good: svc }, { good: dst }]),
   txName('ipvs.sync', (tx) => tx.ipvs.sync.bind(tx.ipvs) as never, [{ good: [] }, opts({ prune: { good: true, accepts: ['function'] } })]),
+  txName('link.addresses.add', (tx) => tx.link.addresses.add.bind(tx.link.addresses) as never, [name('lo'), { good: ['10.9.0.1/32'], accepts: ['string'] as Kind[] }]),
+  txName('link.addresses.delete', (tx) => tx.link.addresses.delete.bind(tx.link.addresses) as never, [name('lo'), { good: ['10.9.0.1/32'], accepts: ['string'] as Kind[] }]),
+  txName('link.routes.add', (tx) => tx.link.routes.add.bind(tx.link.routes) as never, [{ good: { dst: '10.9.0.0/24', dev: 'lo' } }]),
+  txName('link.routes.delete', (tx) => tx.link.routes.delete.bind(tx.link.routes) as never, [{ good: { dst: '10.9.0.0/24' } }]),
+  txName('link.rules.add', (tx) => tx.link.rules.add.bind(tx.link.rules) as never, [{ good: { priority: 100, table: 100 } }]),
+  txName('link.rules.delete', (tx) => tx.link.rules.delete.bind(tx.link.rules) as never, [{ good: { priority: 100 } }]),
   // The pure functions: parsers, planners and the rule builder.
   { name: 'ipvs.parseIpvsadm', call: parseIpvsadm as never, params: [{ good: '' }] },
   { name: 'ipvs.formatIpvsadm', call: formatIpvsadm as never, params: [{ good: [] }] },

@@ -4,10 +4,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { transaction, InvalidArgumentError } from '../../lib/index.js';
 import { TxQueue } from '../../lib/transaction/queue.js';
-import { matchedSets } from '../../lib/transaction/validate.js';
-import { TableBuilder } from '../../lib/iptables/builder.js';
+import { matchedSets } from '../../lib/iptables/participant.js';
 
-const queue = (family: 4 | 6 | 'both' = 4) => new TxQueue(family, (name, o) => new TableBuilder(name, o));
+const queue = (family: 4 | 6 | 'both' = 4) => new TxQueue({ family });
 const web = { protocol: 'tcp' as const, address: '10.96.0.10', port: 80 };
 const FILTER = '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n';
 

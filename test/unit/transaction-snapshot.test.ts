@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { oneRulePerLine } from '../../lib/transaction/snapshot.js';
+import { oneRulePerLine } from '../../lib/iptables/participant.js';
 
 const fixture = (f: string) => readFileSync(new URL(`../fixtures/iptables/${f}`, import.meta.url), 'utf8');
 

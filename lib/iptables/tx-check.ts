@@ -2,10 +2,10 @@
 // restore's dry run reads the kernel's table, compiles every line through libxtables and builds
 // the new table in memory, and stops before the replace.
 import { UnsupportedError } from '../errors.js';
-import { refusal } from '../iptables/backend.js';
-import { IptablesHandle } from '../iptables/handle.js';
-import { problemError } from '../iptables/errors.js';
-import { planRestore } from '../iptables/restore-text.js';
+import { refusal } from './backend.js';
+import { IptablesHandle } from './handle.js';
+import { problemError } from './errors.js';
+import { planRestore } from './restore-text.js';
 import { binding, type IptablesTableRequest } from '../native.js';
 
 export interface CheckOptions {

@@ -1,92 +1,17 @@
-// Checks a whole plan before the kernel is touched (it only reads: set headers, the tables an
-// iptables text is compiled against).
-//
-// ipset: every ipset operation is written as a line of `ipset restore` text, in apply order,
-// and the text is checked as one against the sets the kernel has: syntax, entries against the
-// type their set will have then, sets that do not exist, sets created twice, swaps of
-// incompatible sets.
-// IPVS: every field, as the IPVS handle checks it.
-// iptables: each table is compiled by the native restore in dry-run mode. libxt_set looks a
-// set up by name in the kernel when a rule is compiled, so a table whose rules match a set this
-// transaction creates is compiled once the ipset phase has created it (checkDeferred); if it
-// fails then, the sets are rolled back with everything else.
-import { InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
-import { formatCreate, formatEntry, parseList, validateRestore, type KnownSet } from '../ipset/syntax.js';
-import type { Entry, SetInfo, SetType } from '../ipset/types.js';
-import { normDest, normDestKey, normKey, normService } from '../ipvs/validate.js';
-import { planIpvsSync, type DesiredService } from '../ipvs/sync.js';
-import type { TxHandles } from './handles.js';
-import type { PlannedIpsetOp, PlannedIptablesOp, PlannedIpvsOp, PlannedOp } from './types.js';
+// The check of a transaction's ipset operations before anything runs: they are written as one
+// `ipset restore` text, in apply order, and that text is checked as one against the sets the
+// kernel has (syntax, entries against the type their set will have then, sets that do not
+// exist, sets created twice, swaps of incompatible sets). An error names the operation (and
+// entry) of the queue it came from.
+import { NlkitError, NotFoundError } from '../errors.js';
+import { blame } from '../transaction/participant.js';
+import type { PlannedIpsetOp } from './tx-types.js';
+import { formatCreate, formatEntry, validateRestore, type KnownSet } from './syntax.js';
+import type { Entry, SetInfo, SetType } from './types.js';
 
 const OP = 'transaction';
 
-export interface Checked {
-  /** Sets the ipset operations work on (including every set, for a destroy or flush without a name). */
-  setsTouched: string[];
-  /** iptables operations to compile after the ipset phase (their rules match sets created by it). */
-  deferred: PlannedIptablesOp[];
-}
-
-/** Puts the operation (and entry) at fault in front of an error's message. */
-const blamed = new WeakSet<Error>();
-
-export function blame<E extends Error>(e: E, o: PlannedOp, entry?: number): E {
-  if (e instanceof NlkitError && !blamed.has(e)) {
-    blamed.add(e);
-    let msg = e.message.replace(/^(transaction|ipset|iptables|ip6tables|ipvs)(\.\w+)?: /, '');
-    if (entry !== undefined) msg = msg.replace(/^line \d+: /, '');
-    e.message = `${OP}: ${o.summary} (#${o.index})${entry !== undefined ? `: entry ${entry}` : ''}: ${msg}`;
-    Object.assign(e, { index: o.index, ...(entry !== undefined ? { entry } : {}) });
-    if (!e.op) e.op = o.op;
-  }
-  return e;
-}
-
-export async function validate(plan: PlannedOp[], handles: TxHandles): Promise<Checked> {
-  for (const o of plan) if (o.subsystem === 'ipvs') checkIpvs(o);
-  const setOps = plan.filter((o): o is PlannedIpsetOp => o.subsystem === 'ipset');
-  const known = setOps.length ? await knownSets(handles) : new Map<string, KnownSet>();
-  const { touched, created } = setOps.length ? checkIpset(setOps, known) : { touched: [], created: new Set<string>() };
-
-  const deferred: PlannedIptablesOp[] = [];
-  const seen = new Set<string>();
-  for (const o of plan) {
-    if (o.subsystem !== 'iptables') continue;
-    const key = `${o.family}/${o.table}`;
-    // A second change to one table is compiled against the first when it applies, not now.
-    if (seen.has(key)) continue;
-    seen.add(key);
-    // Compiled now, a rule matching a set the transaction has yet to create would fail.
-    if (matchedSets(o.text).some((s) => created.has(s) && !known.has(s))) {
-      deferred.push(o);
-      continue;
-    }
-    await checkTable(o, handles);
-  }
-  return { setsTouched: touched, deferred };
-}
-
-export async function checkTable(o: PlannedIptablesOp, handles: TxHandles): Promise<void> {
-  try {
-    await handles.iptables(o.family).check(o.text, { table: o.table, noflush: o.noflush, counters: o.counters });
-  } catch (e) {
-    throw blame(e as Error, o);
-  }
-}
-
-/** Set names the rules of an iptables text match or target (set match, SET target). */
-export function matchedSets(text: string): string[] {
-  const out: string[] = [];
-  const re = /--(?:match-set|add-set|del-set|map-set)\s+("?)([^\s"]+)\1/g;
-  for (let m = re.exec(text); m; m = re.exec(text)) out.push(m[2]!);
-  return out;
-}
-
-async function knownSets(handles: TxHandles): Promise<Map<string, KnownSet>> {
-  const sets = await handles.ipset().list(undefined, { members: false });
-  return new Map(sets.map((s) => [s.name, knownOf(s)]));
-}
-
+/** What validation needs to know of an existing set. */
 export function knownOf(s: SetInfo): KnownSet {
   const h = s.header;
   return {
@@ -103,17 +28,22 @@ interface Span {
   entryLine?: number;
 }
 
-/** The ipset operations as one restore text, checked as one. */
-function checkIpset(ops: PlannedIpsetOp[], known: Map<string, KnownSet>): { touched: string[]; created: Set<string> } {
+/**
+ * The ipset operations as one restore text, checked as one: the sets they touch, and those they create.
+ *
+ * @example
+ *   const { touched, created } = checkIpset(ops, new Map()); // throws the first bad operation's error
+ */
+export function checkIpset(ops: PlannedIpsetOp[], known: Map<string, KnownSet>): { touched: string[]; created: Set<string> } {
   const types = new Map<string, SetType>([...known].map(([n, k]) => [n, k.type]));
   const lines: string[] = [];
   const spans: Span[] = [];
   const created = new Set<string>();
-  const adds = (o: PlannedIpsetOp, cmd: 'add' | 'del', name: string, entries: Entry[], exist: boolean, span: Span) => {
+  const adds = (o: PlannedIpsetOp, cmd: 'add' | 'del', name: string, list: Entry[], exist: boolean, span: Span) => {
     const type = types.get(name);
     span.entryLine = lines.length + 1;
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i]!;
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!;
       let text: string;
       try {
         // A string is checked by validateRestore below; here only that it stays one line.
@@ -195,8 +125,8 @@ function checkIpset(ops: PlannedIpsetOp[], known: Map<string, KnownSet>): { touc
     }
   }
   try {
-    const plan = validateRestore(lines.join('\n') + '\n', known, { op: OP });
-    const touched = new Set(plan.touched);
+    const checked = validateRestore(lines.join('\n') + '\n', known, { op: OP });
+    const touched = new Set(checked.touched);
     for (const o of ops) {
       if (o.op === 'ipset.add' || o.op === 'ipset.del') touched.add(o.name);
     }
@@ -247,35 +177,5 @@ function followRestore(text: string, types: Map<string, SetType>, created: Set<s
         types.set(b, ta);
       }
     }
-  }
-}
-
-function checkIpvs(o: PlannedIpvsOp): void {
-  try {
-    switch (o.op) {
-      case 'ipvs.addService':
-      case 'ipvs.updateService':
-        normService(o.op, o.service);
-        break;
-      case 'ipvs.deleteService':
-        normKey(o.op, o.service);
-        break;
-      case 'ipvs.addDestination':
-      case 'ipvs.updateDestination':
-        normDest(o.op, normKey(o.op, o.service), o.destination);
-        break;
-      case 'ipvs.deleteDestination':
-        normDestKey(o.op, normKey(o.op, o.service), o.destination);
-        break;
-      case 'ipvs.flush':
-        break;
-      case 'ipvs.sync':
-        // The planner checks the whole wanted list (fields, duplicates) without the kernel.
-        planIpvsSync([], o.services as DesiredService[], { ...o.options, prune: false });
-        break;
-    }
-  } catch (e) {
-    if (e instanceof NlkitError) throw blame(e, o);
-    throw new InvalidArgumentError(`${OP}: ${o.summary} (#${o.index}): ${(e as Error).message}`, { op: o.op, subsystem: 'ipvs', cause: e });
   }
 }
