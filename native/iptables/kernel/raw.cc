@@ -12,8 +12,8 @@
 #include <linux/netfilter_ipv6/ip6_tables.h>
 #include <chrono>
 #include <thread>
-#include "../core/worker.h"
-#include "table.h"
+#include "../../core/worker.h"
+#include "../model/table.h"
 
 namespace nlkit {
 namespace ipt {

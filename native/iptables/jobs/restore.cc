@@ -25,14 +25,14 @@
 #include <unordered_map>
 #include <vector>
 
-#include "../core/worker.h"
-#include "lines.h"
-#include "lock.h"
-#include "parse.h"
-#include "raw.h"
-#include "save.h"
-#include "table.h"
-#include "xt.h"
+#include "../../core/worker.h"
+#include "../compile/lines.h"
+#include "../kernel/lock.h"
+#include "../compile/parse.h"
+#include "../kernel/raw.h"
+#include "../compile/save.h"
+#include "../model/table.h"
+#include "../compile/xt.h"
 
 namespace nlkit {
 namespace ipt {

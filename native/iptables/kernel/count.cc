@@ -27,9 +27,9 @@
 #include <string>
 #include <vector>
 
-#include "../core/worker.h"
-#include "../netlink/jobs.h"
-#include "table.h"
+#include "../../core/worker.h"
+#include "../../netlink/jobs.h"
+#include "../model/table.h"
 
 namespace nlkit {
 namespace {

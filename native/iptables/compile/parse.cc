@@ -9,7 +9,7 @@
 #include "parse.h"
 
 #include "xt.h"  // first: xtables.h brings net/if.h, which must precede linux/if.h
-#include "table.h"
+#include "../model/table.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
