@@ -31,8 +31,9 @@
         "native/iptables/kernel/lock.cc",
         "native/iptables/jobs/restore.cc",
         "native/iptables/compile/lines.cc",
-        "native/iptables/kernel/count.cc",
+        "native/iptables/jobs/backend_count.cc",
         "native/iptables/kernel/raw.cc",
+        "native/iptables/jobs/raw.cc",
         "native/link/rtnl.cc",
         "native/link/netns.cc",
         "native/link/sysctl.cc"
