@@ -1,5 +1,6 @@
 // Probes for bench/napi.ts: what crossing the JS/native boundary costs, apart from any
-// kernel work, so the figures in bench/results.md need no guessing.
+// kernel work, so the figures in bench/results.md need no guessing. Built only with
+// NLKIT_BENCH=1 (`npm run build:bench`): the production addon has none of them.
 //   benchNoop():                     a trivial synchronous call
 //   benchAsync(worker):              a job that does nothing, through the handle's worker
 //                                    queue and back (the path of every kernel call)
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "batch.h"
+#include "register.h"
 #include "worker.h"
 
 namespace nlkit {
@@ -65,8 +67,6 @@ Worker* WorkerArg(const Napi::CallbackInfo& info, const char* usage) {
   return w;
 }
 
-}  // namespace
-
 Napi::Value BenchNoop(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
 
 Napi::Value BenchAsync(const Napi::CallbackInfo& info) {
@@ -108,6 +108,16 @@ Napi::Value BenchBuffer(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   return w->Submit(env, new BufferJob(env, info[1].As<Napi::Uint8Array>(), info[2].As<Napi::Uint32Array>()));
+}
+
+}  // namespace
+
+// Called by core::Register in an addon built with NLKIT_BENCH=1 (binding.gyp's nlkit_bench).
+void RegisterBench(Napi::Env env, Napi::Object exports) {
+  Export<BenchNoop>(env, exports, "benchNoop");
+  Export<BenchAsync>(env, exports, "benchAsync");
+  Export<BenchStrings>(env, exports, "benchStrings");
+  Export<BenchBuffer>(env, exports, "benchBuffer");
 }
 
 }  // namespace nlkit
