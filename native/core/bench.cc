@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "args.h"
 #include "batch.h"
 #include "register.h"
 #include "worker.h"
@@ -61,23 +62,17 @@ class BufferJob : public Job {
   uint64_t sum_ = 0;
 };
 
-Worker* WorkerArg(const Napi::CallbackInfo& info, const char* usage) {
-  Worker* w = info.Length() > 0 ? Worker::Unwrap(info[0]) : nullptr;
-  if (w == nullptr) Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
-  return w;
-}
-
 Napi::Value BenchNoop(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
 
 Napi::Value BenchAsync(const Napi::CallbackInfo& info) {
-  Worker* w = WorkerArg(info, "benchAsync(worker)");
+  Worker* w = WorkerArgs(info, true, "benchAsync(worker)");
   if (w == nullptr) return info.Env().Undefined();
   return w->Submit(info.Env(), new NoopJob(info.Env()));
 }
 
 Napi::Value BenchStrings(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Worker* w = WorkerArg(info, "benchStrings(worker, string[])");
+  Worker* w = WorkerArgs(info, true, "benchStrings(worker, string[])");
   if (w == nullptr) return env.Undefined();
   if (info.Length() < 2 || !info[1].IsArray()) {
     Napi::TypeError::New(env, "benchStrings(worker, string[])").ThrowAsJavaScriptException();
@@ -99,7 +94,7 @@ Napi::Value BenchStrings(const Napi::CallbackInfo& info) {
 
 Napi::Value BenchBuffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Worker* w = WorkerArg(info, "benchBuffer(worker, Uint8Array, Uint32Array)");
+  Worker* w = WorkerArgs(info, true, "benchBuffer(worker, Uint8Array, Uint32Array)");
   if (w == nullptr) return env.Undefined();
   if (info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
       info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||

@@ -5,6 +5,12 @@
 #include "xt.h"  // first: xtables.h brings net/if.h, which must precede linux/if.h
 
 #include <stdlib.h>
+#include <string.h>
+
+#include <string>
+#include <vector>
+
+#include "parse.h"
 
 namespace nlkit {
 namespace ipt {
@@ -29,6 +35,18 @@ enum : unsigned {
   OPT_COUNTERS = 1 << 10,
   OPT_FRAGMENT = 1 << 11,
 };
+
+// argv as getopt and the extensions' parsers take it: the program name, then the words, as
+// writable strings in `storage` (both reused from line to line).
+inline void MakeArgv(int nfproto, const Tokens& tokens, std::string* storage, std::vector<char*>* argv) {
+  const char* prog = nfproto == NFPROTO_IPV6 ? "ip6tables-restore" : "iptables-restore";
+  size_t plen = strlen(prog) + 1;
+  storage->assign(prog, plen);
+  storage->append(tokens.buf);
+  argv->assign(tokens.size() + 2, nullptr);
+  (*argv)[0] = &(*storage)[0];
+  for (size_t i = 0; i < tokens.size(); i++) (*argv)[i + 1] = &(*storage)[plen + tokens.starts[i]];
+}
 
 void xs_init_target(struct xtables_target* target);
 void xs_init_match(struct xtables_match* match);

@@ -558,13 +558,7 @@ bool FastCompile(int nfproto, const char* table, const Tokens& tokens, IsChainFn
   FastState* fs = owned.get();
   if (!fs) return false;
   // argv as the parsers expect it: program name, the words (argv[1] is -A, argv[2] the chain)
-  const char* prog = nfproto == NFPROTO_IPV6 ? "ip6tables-restore" : "iptables-restore";
-  size_t plen = strlen(prog) + 1;
-  storage.assign(prog, plen);
-  storage.append(tokens.buf);
-  argv.assign(tokens.size() + 2, nullptr);
-  argv[0] = &storage[0];
-  for (size_t i = 0; i < tokens.size(); i++) argv[i + 1] = &storage[plen + tokens.starts[i]];
+  MakeArgv(nfproto, tokens, &storage, &argv);
   memset(fs, 0, offsetof(FastState, segs));
   fs->nfproto = nfproto;
   fs->argc = static_cast<int>(tokens.size() + 1);

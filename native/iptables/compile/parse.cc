@@ -369,28 +369,25 @@ void proto_parse(State* st) {
   }
 }
 
+// The generic part of the entry, named alike in both families' structs.
+template <typename Entry, typename Ip>
+void set_header(State* st, Entry* e, Ip* ip, uint8_t goto_flag) {
+  ip->flags = st->flags;
+  ip->invflags = st->invflags;
+  memcpy(ip->iniface, st->iniface, IFNAMSIZ);
+  memcpy(ip->iniface_mask, st->iniface_mask, IFNAMSIZ);
+  memcpy(ip->outiface, st->outiface, IFNAMSIZ);
+  memcpy(ip->outiface_mask, st->outiface_mask, IFNAMSIZ);
+  if (st->goto_set) ip->flags |= goto_flag;
+  e->counters.pcnt = st->pcnt_cnt;
+  e->counters.bcnt = st->bcnt_cnt;
+}
+
 void post_parse(State* st) {
-  if (IsV6(st)) {
-    FW6(st)->ipv6.flags = st->flags;
-    FW6(st)->ipv6.invflags = st->invflags;
-    memcpy(FW6(st)->ipv6.iniface, st->iniface, IFNAMSIZ);
-    memcpy(FW6(st)->ipv6.iniface_mask, st->iniface_mask, IFNAMSIZ);
-    memcpy(FW6(st)->ipv6.outiface, st->outiface, IFNAMSIZ);
-    memcpy(FW6(st)->ipv6.outiface_mask, st->outiface_mask, IFNAMSIZ);
-    if (st->goto_set) FW6(st)->ipv6.flags |= IP6T_F_GOTO;
-    FW6(st)->counters.pcnt = st->pcnt_cnt;
-    FW6(st)->counters.bcnt = st->bcnt_cnt;
-  } else {
-    FW(st)->ip.flags = st->flags;
-    FW(st)->ip.invflags = st->invflags;
-    memcpy(FW(st)->ip.iniface, st->iniface, IFNAMSIZ);
-    memcpy(FW(st)->ip.iniface_mask, st->iniface_mask, IFNAMSIZ);
-    memcpy(FW(st)->ip.outiface, st->outiface, IFNAMSIZ);
-    memcpy(FW(st)->ip.outiface_mask, st->outiface_mask, IFNAMSIZ);
-    if (st->goto_set) FW(st)->ip.flags |= IPT_F_GOTO;
-    FW(st)->counters.pcnt = st->pcnt_cnt;
-    FW(st)->counters.bcnt = st->bcnt_cnt;
-  }
+  if (IsV6(st))
+    set_header(st, FW6(st), &FW6(st)->ipv6, IP6T_F_GOTO);
+  else
+    set_header(st, FW(st), &FW(st)->ip, IPT_F_GOTO);
   if (st->command & (CMD_REPLACE | CMD_INSERT | CMD_DELETE | CMD_APPEND | CMD_CHECK)) {
     if (!(st->options & OPT_DESTINATION)) st->dhostnetworkmask = IsV6(st) ? "::0/0" : "0.0.0.0/0";
     if (!(st->options & OPT_SOURCE)) st->shostnetworkmask = IsV6(st) ? "::0/0" : "0.0.0.0/0";
@@ -418,6 +415,38 @@ void post_parse(State* st) {
     ERR("! not allowed with multiple source or destination IP addresses");
 }
 
+// -F, -Z, -X: the chain is optional, attached (-Fchain) or the next word.
+void optional_chain(State* st, char** argv) {
+  if (optarg) {
+    st->chain = optarg;
+    st->chain_tok = optind - 1;
+  } else if (xs_has_arg(st)) {
+    st->chain_tok = optind;
+    st->chain = argv[optind++];
+  }
+}
+
+// The chain a command names (getopt's argument of -A, -C, -D, ...).
+void chain_arg(State* st) {
+  st->chain = optarg;
+  st->chain_tok = optind - 1;
+}
+
+// A rule number after the chain, when one follows: true when it did.
+bool rule_number(State* st, char** argv) {
+  if (!xs_has_arg(st)) return false;
+  st->fault = optind;
+  st->rulenum = parse_rulenumber(argv[optind++]);
+  return true;
+}
+
+// -E, -P: the chain, then a word that must follow (the new name, the policy).
+const char* chain_and_word(State* st, char** argv, const char* missing) {
+  chain_arg(st);
+  if (!xs_has_arg(st)) ERR("%s", missing);
+  return argv[optind++];
+}
+
 // xshared.c do_parse, restore mode, for a table given up front.
 void do_parse(State* st) {
   int argc = st->argc;
@@ -440,73 +469,38 @@ void do_parse(State* st) {
     switch (st->c) {
       case 'A':
         add_command(&st->command, CMD_APPEND, CMD_NONE, invert);
-        st->chain = optarg;
-        st->chain_tok = optind - 1;
+        chain_arg(st);
         break;
       case 'C':
         add_command(&st->command, CMD_CHECK, CMD_NONE, invert);
-        st->chain = optarg;
-        st->chain_tok = optind - 1;
+        chain_arg(st);
         break;
       case 'D':
         add_command(&st->command, CMD_DELETE, CMD_NONE, invert);
-        st->chain = optarg;
-        st->chain_tok = optind - 1;
-        if (xs_has_arg(st)) {
-          st->fault = optind;
-          st->rulenum = parse_rulenumber(argv[optind++]);
-          st->command = CMD_DELETE_NUM;
-        }
+        chain_arg(st);
+        if (rule_number(st, argv)) st->command = CMD_DELETE_NUM;
         break;
       case 'R':
         add_command(&st->command, CMD_REPLACE, CMD_NONE, invert);
-        st->chain = optarg;
-        st->chain_tok = optind - 1;
-        if (xs_has_arg(st)) {
-          st->fault = optind;
-          st->rulenum = parse_rulenumber(argv[optind++]);
-        } else {
-          ERR("-%c requires a rule number", cmd2char(CMD_REPLACE));
-        }
+        chain_arg(st);
+        if (!rule_number(st, argv)) ERR("-%c requires a rule number", cmd2char(CMD_REPLACE));
         break;
       case 'I':
         add_command(&st->command, CMD_INSERT, CMD_NONE, invert);
-        st->chain = optarg;
-        st->chain_tok = optind - 1;
-        if (xs_has_arg(st)) {
-          st->fault = optind;
-          st->rulenum = parse_rulenumber(argv[optind++]);
-        } else {
-          st->rulenum = 1;
-        }
+        chain_arg(st);
+        if (!rule_number(st, argv)) st->rulenum = 1;
         break;
       case 'L':
       case 'S':
         ERR("-%c cannot be used in a restore text: it only lists (use save())", st->c);
       case 'F':
         add_command(&st->command, CMD_FLUSH, CMD_NONE, invert);
-        if (optarg) {
-          st->chain = optarg;
-          st->chain_tok = optind - 1;
-        } else if (xs_has_arg(st)) {
-          st->chain_tok = optind;
-          st->chain = argv[optind++];
-        }
+        optional_chain(st, argv);
         break;
       case 'Z':
         add_command(&st->command, CMD_ZERO, CMD_LIST | CMD_LIST_RULES, invert);
-        if (optarg) {
-          st->chain = optarg;
-          st->chain_tok = optind - 1;
-        } else if (xs_has_arg(st)) {
-          st->chain_tok = optind;
-          st->chain = argv[optind++];
-        }
-        if (xs_has_arg(st)) {
-          st->fault = optind;
-          st->rulenum = parse_rulenumber(argv[optind++]);
-          st->command = CMD_ZERO_NUM;
-        }
+        optional_chain(st, argv);
+        if (rule_number(st, argv)) st->command = CMD_ZERO_NUM;
         break;
       case 'N':
         st->chain_tok = optind - 1;
@@ -516,31 +510,15 @@ void do_parse(State* st) {
         break;
       case 'X':
         add_command(&st->command, CMD_DELETE_CHAIN, CMD_NONE, invert);
-        if (optarg) {
-          st->chain = optarg;
-          st->chain_tok = optind - 1;
-        } else if (xs_has_arg(st)) {
-          st->chain_tok = optind;
-          st->chain = argv[optind++];
-        }
+        optional_chain(st, argv);
         break;
       case 'E':
         add_command(&st->command, CMD_RENAME_CHAIN, CMD_NONE, invert);
-        st->chain = optarg;
-        st->chain_tok = optind - 1;
-        if (xs_has_arg(st))
-          st->newname = argv[optind++];
-        else
-          ERR("-%c requires old-chain-name and new-chain-name", cmd2char(CMD_RENAME_CHAIN));
+        st->newname = chain_and_word(st, argv, "-E requires old-chain-name and new-chain-name");
         break;
       case 'P':
         add_command(&st->command, CMD_SET_POLICY, CMD_NONE, invert);
-        st->chain = optarg;
-        st->chain_tok = optind - 1;
-        if (xs_has_arg(st))
-          st->policy = argv[optind++];
-        else
-          ERR("-%c requires a chain and a policy", cmd2char(CMD_SET_POLICY));
+        st->policy = chain_and_word(st, argv, "-P requires a chain and a policy");
         break;
       case 'h':
         ERR("-h (help) cannot be used in a restore text");
@@ -942,13 +920,7 @@ bool Compile(int nfproto, const char* table, const Tokens& tokens, IsChainFn isC
   // Owned by the thread, freed when it ends (one per handle's worker).
   static thread_local std::unique_ptr<State, FreeDeleter> owned(static_cast<State*>(calloc(1, sizeof(State))));
   State* st = owned.get();
-  const char* prog = nfproto == NFPROTO_IPV6 ? "ip6tables-restore" : "iptables-restore";
-  size_t plen = strlen(prog) + 1;
-  storage.assign(prog, plen);
-  storage.append(tokens.buf);
-  argv.assign(tokens.size() + 2, nullptr);
-  argv[0] = &storage[0];
-  for (size_t i = 0; i < tokens.size(); i++) argv[i + 1] = &storage[plen + tokens.starts[i]];
+  MakeArgv(nfproto, tokens, &storage, &argv);
 
   if (st == nullptr) {
     err->message = "out of memory";

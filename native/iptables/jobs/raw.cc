@@ -4,6 +4,7 @@
 #include <netinet/in.h>  // before linux/in.h
 #include <napi.h>
 
+#include "../../core/args.h"
 #include "../../core/worker.h"
 #include "../kernel/raw.h"
 
@@ -66,11 +67,9 @@ class WriteRawJob : public Job {
 // iptablesReadRaw(worker, { family, table }): { errno, table, validHooks, numEntries, hookEntry, underflow, entries }
 Napi::Value IptablesReadRaw(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Worker* w = Worker::Unwrap(info[0]);
-  if (w == nullptr || !info[1].IsObject() || !info[1].As<Napi::Object>().Get("table").IsString()) {
-    Napi::TypeError::New(env, "iptablesReadRaw(worker, { family, table })").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  Worker* w = WorkerArgs(info, info[1].IsObject() && info[1].As<Napi::Object>().Get("table").IsString(),
+                         "iptablesReadRaw(worker, { family, table })");
+  if (w == nullptr) return env.Undefined();
   Napi::Object req = info[1].As<Napi::Object>();
   auto* job = new ipt::ReadRawJob(env);
   job->nfproto = ipt::NfprotoOf(req);
@@ -82,13 +81,11 @@ Napi::Value IptablesReadRaw(const Napi::CallbackInfo& info) {
 // The caller holds the xtables lock.
 Napi::Value IptablesWriteRaw(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Worker* w = Worker::Unwrap(info[0]);
   Napi::Object req = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object();
-  if (w == nullptr || req.IsEmpty() || !req.Get("table").IsString() || !req.Get("entries").IsBuffer() ||
-      !req.Get("hookEntry").IsArray() || !req.Get("underflow").IsArray()) {
-    Napi::TypeError::New(env, "iptablesWriteRaw(worker, snapshot)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  Worker* w = WorkerArgs(info, !req.IsEmpty() && req.Get("table").IsString() && req.Get("entries").IsBuffer() &&
+                                   req.Get("hookEntry").IsArray() && req.Get("underflow").IsArray(),
+                         "iptablesWriteRaw(worker, snapshot)");
+  if (w == nullptr) return env.Undefined();
   auto* job = new ipt::WriteRawJob(env);
   ipt::RawTable& t = job->t;
   t.nfproto = ipt::NfprotoOf(req);

@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../../core/args.h"
 #include "../../core/worker.h"
 #include "../compile/lines.h"
 #include "../kernel/lock.h"
@@ -1277,11 +1278,8 @@ Napi::Value IptablesDrop(const Napi::CallbackInfo& info) {
 // iptablesRestore(worker, cache | null, { family, counters, force, tables: [...], lock })
 Napi::Value IptablesRestore(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Worker* w = Worker::Unwrap(info[0]);
-  if (w == nullptr || !info[2].IsObject()) {
-    Napi::TypeError::New(env, "iptablesRestore(worker, cache, request)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  Worker* w = WorkerArgs(info, info[2].IsObject(), "iptablesRestore(worker, cache, request)");
+  if (w == nullptr) return env.Undefined();
   std::shared_ptr<ipt::HandleState> cache;
   if (info[1].IsExternal()) cache = *info[1].As<Napi::External<std::shared_ptr<ipt::HandleState>>>().Data();
   Napi::Object req = info[2].As<Napi::Object>();
@@ -1319,11 +1317,8 @@ Napi::Value IptablesRestore(const Napi::CallbackInfo& info) {
 // iptablesSave(worker, { family, table, counters })
 Napi::Value IptablesSave(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Worker* w = Worker::Unwrap(info[0]);
-  if (w == nullptr || !info[1].IsObject()) {
-    Napi::TypeError::New(env, "iptablesSave(worker, request)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  Worker* w = WorkerArgs(info, info[1].IsObject(), "iptablesSave(worker, request)");
+  if (w == nullptr) return env.Undefined();
   Napi::Object req = info[1].As<Napi::Object>();
   auto* job = new ipt::SaveJob(env);
   job->nfproto = ipt::FamilyOf(req);
@@ -1336,11 +1331,8 @@ Napi::Value IptablesSave(const Napi::CallbackInfo& info) {
 // worker thread; resolves { fd } (or { fd: -1, error }).
 Napi::Value IptablesLock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Worker* w = Worker::Unwrap(info[0]);
-  if (w == nullptr || !info[1].IsObject()) {
-    Napi::TypeError::New(env, "iptablesLock(worker, request)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  Worker* w = WorkerArgs(info, info[1].IsObject(), "iptablesLock(worker, request)");
+  if (w == nullptr) return env.Undefined();
   auto* job = new ipt::LockJob(env);
   job->lock = ipt::LockOf(info[1].As<Napi::Object>());
   return w->Submit(env, job);
