@@ -34,7 +34,7 @@ export interface IptablesLockRequest {
   interval: number;
 }
 
-/** What went wrong, recorded on the worker thread (`kind` says where). */
+/** What went wrong (`kind` says where): the native failure record of iptables' jobs (NativeFailure), or found in TypeScript. */
 export interface IptablesProblem {
   kind: 'parse' | 'chain' | 'apply' | 'init' | 'commit' | 'concurrent' | 'lock' | 'internal' | 'save';
   message: string;
@@ -46,6 +46,8 @@ export interface IptablesProblem {
   table?: string;
   holderPid?: number;
   lockPath?: string;
+  /** Tables committed before it failed. */
+  applied?: string[];
 }
 
 export interface IptablesRestoreStats {
@@ -68,7 +70,6 @@ export interface IptablesRestoreResult {
   committed: string[];
   warnings: { line: number; text: string }[];
   stats: IptablesRestoreStats;
-  error?: IptablesProblem;
 }
 
 /** An opaque per-handle cache of compiled commands. */
@@ -81,8 +82,8 @@ export interface IptablesBinding {
     family: 4 | 6; counters: boolean; force?: boolean; dryRun?: boolean; tables: IptablesTableRequest[]; lock?: IptablesLockRequest;
   }): Promise<IptablesRestoreResult>;
   iptablesSave(worker: RawWorker, req: { family: 4 | 6; table?: string; counters: boolean }):
-    Promise<{ text: string; warnings: string[]; error?: IptablesProblem }>;
-  iptablesLock(worker: RawWorker, req: { lock: IptablesLockRequest }): Promise<{ fd: number; error?: IptablesProblem }>;
+    Promise<{ text: string; warnings: string[] }>;
+  iptablesLock(worker: RawWorker, req: { lock: IptablesLockRequest }): Promise<{ fd: number }>;
   iptablesUnlock(fd: number): void;
   iptablesDrop(cache: IptablesCacheRef): void;
   /**

@@ -302,17 +302,9 @@ struct TableReq {
   int64_t chains = -1;  // chain lines in body, when the caller counted them
 };
 
-struct Problem {
-  std::string kind;  // parse | apply | chain | init | commit | concurrent | lock | internal
-  std::string message;
-  int err = 0;
-  uint32_t line = 0;
-  int offset = -1;  // byte offset in the line of the token at fault
-  std::string argument;
-  std::string table;
-  int holderPid = 0;
-  std::string lockPath;
-};
+// What went wrong, as the job's failure record (kind: parse | apply | chain | init | commit |
+// concurrent | lock | internal | save).
+using Problem = Failure;
 
 struct Warning {
   uint32_t line;
@@ -935,6 +927,7 @@ class RestoreJob : public Job {
         problem_.holderPid = lk.holderPid;
         problem_.lockPath = lock.path;
         failed_ = true;
+        failure = problem_;
         return;
       }
       fd = lk.fd;
@@ -945,6 +938,10 @@ class RestoreJob : public Job {
     Run();
     ReleaseXtablesLock(fd);
     // Successful: keep only what this restore used. Failed: keep the last two generations.
+    if (failed_) {
+      failure = problem_;
+      failure.applied = committed_;
+    }
     state_->Evict(failed_ ? state_->generation - 1 : state_->generation);
     state_->GiveBack();
   }
@@ -977,19 +974,6 @@ class RestoreJob : public Job {
     s.Set("fast", static_cast<double>(stats_.fast));
     s.Set("attempts", stats_.attempts);
     r.Set("stats", s);
-    if (failed_) {
-      Napi::Object e = Napi::Object::New(env);
-      e.Set("kind", problem_.kind);
-      e.Set("message", problem_.message);
-      e.Set("errno", problem_.err);
-      if (problem_.line) e.Set("line", problem_.line);
-      if (problem_.offset >= 0) e.Set("offset", problem_.offset);
-      if (!problem_.argument.empty()) e.Set("argument", problem_.argument);
-      if (!problem_.table.empty()) e.Set("table", problem_.table);
-      if (problem_.holderPid) e.Set("holderPid", problem_.holderPid);
-      if (!problem_.lockPath.empty()) e.Set("lockPath", problem_.lockPath);
-      r.Set("error", e);
-    }
     return r;
   }
 
@@ -1134,7 +1118,7 @@ class SaveJob : public Job {
       Table t(nfproto, n);
       if (int e = t.Read(Table::ReadMode::Full, &buf_)) {
         Fail(e, "Cannot initialize table '" + n + "': " + TcStrerror(Fn::Init, e));
-        problemTable_ = n;
+        failure.table = n;
         return;
       }
       bool ok = false;
@@ -1158,30 +1142,18 @@ class SaveJob : public Job {
     Napi::Array w = Napi::Array::New(env, warnings_.size());
     for (size_t i = 0; i < warnings_.size(); i++) w.Set(i, warnings_[i]);
     r.Set("warnings", w);
-    if (failed_) {
-      Napi::Object e = Napi::Object::New(env);
-      e.Set("kind", "save");
-      e.Set("message", message_);
-      e.Set("errno", err_);
-      if (!problemTable_.empty()) e.Set("table", problemTable_);
-      r.Set("error", e);
-    }
     return r;
   }
 
  private:
   void Fail(int err, std::string m) {
-    failed_ = true;
-    err_ = err;
-    message_ = std::move(m);
+    failure.kind = "save";
+    failure.err = err;
+    failure.message = std::move(m);
   }
   Blob buf_ = Blob::Take();
   std::string text_;
   std::vector<std::string> warnings_;
-  bool failed_ = false;
-  int err_ = 0;
-  std::string message_;
-  std::string problemTable_;
 };
 
 class LockJob : public Job {
@@ -1194,19 +1166,17 @@ class LockJob : public Job {
     lo.waitSeconds = lock.wait;
     lo.intervalMs = lock.interval;
     out_ = AcquireXtablesLock(lo);
+    if (out_.fd < 0) {
+      failure.kind = "lock";
+      failure.err = out_.err;
+      failure.message = out_.message;
+      failure.holderPid = out_.holderPid;
+      failure.lockPath = lock.path;
+    }
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object r = Napi::Object::New(env);
     r.Set("fd", out_.fd);
-    if (out_.fd < 0) {
-      Napi::Object e = Napi::Object::New(env);
-      e.Set("kind", "lock");
-      e.Set("message", out_.message);
-      e.Set("errno", out_.err);
-      if (out_.holderPid) e.Set("holderPid", out_.holderPid);
-      e.Set("lockPath", lock.path);
-      r.Set("error", e);
-    }
     return r;
   }
 
