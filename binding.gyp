@@ -3,11 +3,18 @@
   # scripts/native-deps.cjs calls it and names the packages to install when headers are missing.
   # libnl-genl-3 (IPVS) and libip4tc/libip6tc/xtables (iptables) join the sources and
   # pkg-config lists below as their subsystems land.
+  # NLKIT_BENCH=1 (npm run build:bench) links the boundary-cost probes of native/core/bench.cc
+  # in for bench/napi.ts; without it (every other build, prebuilds included) they are absent.
+  # Only the source list changes, so switching costs a compile of bench.cc and a link.
+  "variables": {
+    "nlkit_bench%": "<!(node -p \"process.env.NLKIT_BENCH === '1' ? 1 : 0\")"
+  },
   "targets": [
     {
       "target_name": "nlkit",
       "sources": [
         "native/addon.cc",
+        "native/core/register.cc",
         "native/core/worker.cc",
         "native/netlink/wire.cc",
         "native/netlink/socket.cc",
@@ -16,20 +23,28 @@
         "native/netlink/register.cc",
         "native/netlink/subscribe.cc",
         "native/netlink/stream.cc",
-        "native/core/bench.cc",
+        "native/ipset/register.cc",
+        "native/ipvs/register.cc",
+        "native/iptables/register.cc",
+        "native/link/register.cc",
         "native/ipset/exec.cc",
         "native/ipset/send.cc",
         "native/ipvs/genl.cc",
-        "native/iptables/xt.cc",
-        "native/iptables/parse.cc",
-        "native/iptables/table.cc",
-        "native/iptables/save.cc",
-        "native/iptables/lock.cc",
-        "native/iptables/restore.cc",
-        "native/iptables/lines.cc",
-        "native/iptables/nft.cc",
-        "native/iptables/raw.cc",
-        "native/iptables/print_raw.cc",
+        "native/iptables/compile/xt.cc",
+        "native/iptables/compile/parse.cc",
+        "native/iptables/compile/fast.cc",
+        "native/iptables/compile/common.cc",
+        "native/iptables/model/table.cc",
+        "native/iptables/kernel/table_io.cc",
+        "native/iptables/memory/memory.cc",
+        "native/iptables/compile/save.cc",
+        "native/iptables/kernel/lock.cc",
+        "native/iptables/jobs/restore.cc",
+        "native/iptables/compile/lines.cc",
+        "native/iptables/jobs/backend_count.cc",
+        "native/iptables/kernel/raw.cc",
+        "native/iptables/jobs/raw.cc",
+        "native/iptables/jobs/print_raw.cc",
         "native/link/rtnl.cc",
         "native/link/netns.cc",
         "native/link/sysctl.cc"
@@ -39,6 +54,9 @@
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter",
                     "<!@(node scripts/native-deps.cjs --cflags)"],
       "cflags_cc!": ["-fno-exceptions"],
+      "conditions": [
+        ["nlkit_bench==1", { "sources": ["native/core/bench.cc"] }]
+      ],
       "libraries": ["<!@(node scripts/native-deps.cjs --libs)", "-lpthread"]
     }
   ]

@@ -1,9 +1,9 @@
 // bench/napi: what the JS/native boundary costs, apart from any kernel work (probes in
-// native/core/bench.cc): a trivial synchronous call, a no-op job through a handle's worker
-// queue and back (awaited one at a time, and many in flight), and a 100k-item batch crossing
-// once as an array of strings or packed in one Buffer.
+// native/core/bench.cc, linked in by `npm run build:bench` only): a trivial synchronous call,
+// a no-op job through a handle's worker queue and back (awaited one at a time, and many in
+// flight), and a 100k-item batch crossing once as an array of strings or packed in one Buffer.
 // Usage: tsx bench/napi.ts [--quick] [--reps N] [--json]
-import { binding } from '../lib/native.js';
+import { binding, type BenchBinding, type Binding } from '../lib/native.js';
 import { fmtN, median, parseArgs, row, runStandalone, timed, type Row, type Section } from './common.js';
 
 const ip4 = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255},tcp:${1 + (i % 60000)}`;
@@ -22,7 +22,10 @@ function pack(items: string[]): { bytes: Uint8Array; ends: Uint32Array } {
 }
 
 export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> {
-  const b = binding();
+  // The production addon has no probes (native/core/bench.cc is linked in by NLKIT_BENCH=1 only).
+  const loaded = binding() as Binding & Partial<BenchBinding>;
+  if (typeof loaded.benchNoop !== 'function') throw new Error('bench/napi: the addon has no probes: run `npm run build:bench` first');
+  const b = loaded as Binding & BenchBinding;
   const reps = Math.max(args.reps, 3);  // cheap: always a median
   const syncCalls = args.quick ? 1_000_000 : 5_000_000;
   const awaited = args.quick ? 10_000 : 50_000;

@@ -5,6 +5,7 @@ import {
 } from '../errors.js';
 import { constants } from 'node:os';
 import type { IptablesProblem, NativeFailure } from '../native.js';
+import { isNativeFailure } from '../handle.js';
 import { columnOfByte, lineAt } from './restore-text.js';
 
 const E = constants.errno;
@@ -27,8 +28,30 @@ function attach<T extends NlkitError>(e: T, info: RestoreErrorInfo): T & Restore
   return e as T & RestoreErrorInfo;
 }
 
-/** A native failure of the transport kind (namespace, closed handle, ...). */
+const PROBLEM_KINDS: ReadonlySet<string> = new Set<IptablesProblem['kind']>(
+  ['parse', 'chain', 'apply', 'init', 'commit', 'concurrent', 'lock', 'internal', 'save']);
+
+/** The native failure record as one of iptables' own problems (else a transport failure). */
+function asProblem(f: NativeFailure): IptablesProblem | undefined {
+  return f.kind !== undefined && PROBLEM_KINDS.has(f.kind) ? { ...f, kind: f.kind as IptablesProblem['kind'] } : undefined;
+}
+
+/**
+ * For a native restore's rejection: rethrows its failure record as the error problemError
+ * makes of it, with the line and column in `text` and the tables already committed.
+ * @example await binding().iptablesRestore(w, cache, req).catch(restoreFailure(op, text));
+ */
+export function restoreFailure(op: string, text: string): (e: unknown) => never {
+  return (e) => {
+    const p = isNativeFailure(e) ? asProblem(e) : undefined;
+    throw p ? problemError(op, p, text, p.applied ?? []) : e;
+  };
+}
+
+/** Every native failure of an iptables handle: its own problems (save, lock, ...) and transport failures. */
 export function iptablesFailure(op: string, f: NativeFailure): NlkitError {
+  const p = asProblem(f);
+  if (p) return problemError(op, p, null, f.applied ?? []);
   if (f.errno === E.EPERM || f.errno === E.EACCES) {
     return new PermissionError(`${op}: ${f.message}`, { op, subsystem: 'iptables', errno: f.errno, detail: f.message });
   }

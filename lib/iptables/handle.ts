@@ -2,7 +2,7 @@ import { Handle } from '../handle.js';
 import { checkFunction, checkOptions, checkOpts, checkString } from '../args.js';
 import { InvalidArgumentError, UnsupportedError, errnoDescription } from '../errors.js';
 import { binding, type IptablesCacheRef, type IptablesLockRequest, type IptablesTableRequest, type RawTableSnapshot } from '../native.js';
-import { iptablesFailure, problemError } from './errors.js';
+import { iptablesFailure, problemError, restoreFailure } from './errors.js';
 import { holdsXtablesLock, runHoldingXtablesLock, xtablesLockPath } from './lock-owner.js';
 import { planRestore } from './restore-text.js';
 import { decide, hostTool, refusal, XTABLES_TABLES, type BackendInfo } from './backend.js';
@@ -131,10 +131,9 @@ export class IptablesHandle extends Handle {
         // Everything before the structural error is checked (compiled and applied in memory)
         // so that an earlier bad line is the one reported; nothing is committed.
         if (tables.length) {
-          const r = await this.native(op, (w) => binding().iptablesRestore(w, null, {
+          await this.native(op, (w) => binding().iptablesRestore(w, null, {
             family: this.family, counters: opts.counters ?? false, tables, dryRun: true,
-          }));
-          if (r.error) throw problemError(op, r.error, text);
+          }).catch(restoreFailure(op, text)));
         }
         throw problemError(op, { kind: 'parse', message: plan.error.message, errno: 22, line: plan.error.line }, text);
       }
@@ -143,8 +142,7 @@ export class IptablesHandle extends Handle {
         family: this.family, counters: opts.counters ?? false, tables,
         // Inside a withLock() (or transaction) of this async context that still holds the lock.
         ...(holdsXtablesLock(lock.path) ? {} : { lock }),
-      }));
-      if (r.error) throw problemError(op, r.error, text, r.committed);
+      }).catch(restoreFailure(op, text)));
       return { committed: r.committed, warnings: r.warnings, stats: r.stats };
     });
   }
@@ -163,7 +161,6 @@ export class IptablesHandle extends Handle {
       const r = await this.native(op, (w) => binding().iptablesSave(w, {
         family: this.family, counters: opts.counters ?? false, ...(opts.table !== undefined ? { table: opts.table } : {}),
       }));
-      if (r.error) throw problemError(op, r.error, null);
       return r.text;
     });
   }
@@ -223,7 +220,6 @@ export class IptablesHandle extends Handle {
       await this.checkBackend(op);
       if (holdsXtablesLock(req.path)) return { fd: -1, path: req.path };
       const r = await this.native(op, (w) => binding().iptablesLock(w, { lock: req }));
-      if (r.error) throw problemError(op, r.error, null);
       return { fd: r.fd, path: req.path };
     });
     if (lock.fd < 0) return await fn();  // re-entered: the caller's withLock() lets go

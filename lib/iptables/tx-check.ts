@@ -4,7 +4,7 @@
 import { UnsupportedError } from '../errors.js';
 import { refusal } from './backend.js';
 import { IptablesHandle } from './handle.js';
-import { problemError } from './errors.js';
+import { problemError, restoreFailure } from './errors.js';
 import { planRestore } from './restore-text.js';
 import { binding, type IptablesTableRequest } from '../native.js';
 
@@ -32,10 +32,9 @@ export class TxIptablesHandle extends IptablesHandle {
         name: t.name, flush: !opts.noflush, body: t.body, line: t.line, firstLine: t.firstLine, commitLine: t.commitLine, chains: t.chains,
       }));
       if (tables.length) {
-        const r = await this.native(op, (w) => binding().iptablesRestore(w, null, {
+        await this.native(op, (w) => binding().iptablesRestore(w, null, {
           family: this.family, counters: opts.counters ?? false, tables, dryRun: true,
-        }));
-        if (r.error) throw problemError(op, r.error, text);
+        }).catch(restoreFailure(op, text)));
       }
       if (plan.error) throw problemError(op, { kind: 'parse', message: plan.error.message, errno: 22, line: plan.error.line }, text);
     });

@@ -1,5 +1,6 @@
 // Probes for bench/napi.ts: what crossing the JS/native boundary costs, apart from any
-// kernel work, so the figures in bench/results.md need no guessing.
+// kernel work, so the figures in bench/results.md need no guessing. Built only with
+// NLKIT_BENCH=1 (`npm run build:bench`): the production addon has none of them.
 //   benchNoop():                     a trivial synchronous call
 //   benchAsync(worker):              a job that does nothing, through the handle's worker
 //                                    queue and back (the path of every kernel call)
@@ -14,7 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "args.h"
 #include "batch.h"
+#include "register.h"
 #include "worker.h"
 
 namespace nlkit {
@@ -59,25 +62,17 @@ class BufferJob : public Job {
   uint64_t sum_ = 0;
 };
 
-Worker* WorkerArg(const Napi::CallbackInfo& info, const char* usage) {
-  Worker* w = info.Length() > 0 ? Worker::Unwrap(info[0]) : nullptr;
-  if (w == nullptr) Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
-  return w;
-}
-
-}  // namespace
-
 Napi::Value BenchNoop(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
 
 Napi::Value BenchAsync(const Napi::CallbackInfo& info) {
-  Worker* w = WorkerArg(info, "benchAsync(worker)");
+  Worker* w = WorkerArgs(info, true, "benchAsync(worker)");
   if (w == nullptr) return info.Env().Undefined();
   return w->Submit(info.Env(), new NoopJob(info.Env()));
 }
 
 Napi::Value BenchStrings(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Worker* w = WorkerArg(info, "benchStrings(worker, string[])");
+  Worker* w = WorkerArgs(info, true, "benchStrings(worker, string[])");
   if (w == nullptr) return env.Undefined();
   if (info.Length() < 2 || !info[1].IsArray()) {
     Napi::TypeError::New(env, "benchStrings(worker, string[])").ThrowAsJavaScriptException();
@@ -99,7 +94,7 @@ Napi::Value BenchStrings(const Napi::CallbackInfo& info) {
 
 Napi::Value BenchBuffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Worker* w = WorkerArg(info, "benchBuffer(worker, Uint8Array, Uint32Array)");
+  Worker* w = WorkerArgs(info, true, "benchBuffer(worker, Uint8Array, Uint32Array)");
   if (w == nullptr) return env.Undefined();
   if (info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
       info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
@@ -108,6 +103,16 @@ Napi::Value BenchBuffer(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   return w->Submit(env, new BufferJob(env, info[1].As<Napi::Uint8Array>(), info[2].As<Napi::Uint32Array>()));
+}
+
+}  // namespace
+
+// Called by core::Register in an addon built with NLKIT_BENCH=1 (binding.gyp's nlkit_bench).
+void RegisterBench(Napi::Env env, Napi::Object exports) {
+  Export<BenchNoop>(env, exports, "benchNoop");
+  Export<BenchAsync>(env, exports, "benchAsync");
+  Export<BenchStrings>(env, exports, "benchStrings");
+  Export<BenchBuffer>(env, exports, "benchBuffer");
 }
 
 }  // namespace nlkit

@@ -3,14 +3,23 @@
 #pragma once
 #include <napi.h>
 #include <string>
+#include <vector>
 
 namespace nlkit {
 
+// The one failure record every job returns (Settle rejects with it; lib/core/binding.ts
+// NativeFailure declares the same fields, and each subsystem's errors.ts maps it).
 struct Failure {
   int err = 0;               // errno-style code, 0 when only a message is known
   std::string message;       // the kernel's or library's own words
-  std::string kind;          // extra classification for TypeScript (e.g. "ipset")
+  std::string kind;          // extra classification for TypeScript (e.g. "ipset", "parse", "lock")
   long line = 0;             // line of text input at fault, 0 when none
+  int offset = -1;           // byte offset in that line of the word at fault, -1 when none
+  std::string argument;      // the word at fault
+  std::string table;         // iptables: the table being worked on
+  std::string lockPath;      // the lock that could not be taken
+  int holderPid = 0;         // who holds it, 0 when unknown
+  std::vector<std::string> applied;  // what had been applied when it failed (iptables: tables committed), in order
   bool set() const { return err != 0 || !message.empty(); }
 };
 

@@ -24,6 +24,16 @@ void Job::Settle(Napi::Env env) {
   e.Set("message", Napi::String::New(env, failure.message));
   if (!failure.kind.empty()) e.Set("kind", Napi::String::New(env, failure.kind));
   if (failure.line) e.Set("line", Napi::Number::New(env, failure.line));
+  if (failure.offset >= 0) e.Set("offset", Napi::Number::New(env, failure.offset));
+  if (!failure.argument.empty()) e.Set("argument", Napi::String::New(env, failure.argument));
+  if (!failure.table.empty()) e.Set("table", Napi::String::New(env, failure.table));
+  if (!failure.lockPath.empty()) e.Set("lockPath", Napi::String::New(env, failure.lockPath));
+  if (failure.holderPid) e.Set("holderPid", Napi::Number::New(env, failure.holderPid));
+  if (!failure.applied.empty()) {
+    Napi::Array a = Napi::Array::New(env, failure.applied.size());
+    for (size_t i = 0; i < failure.applied.size(); i++) a.Set(i, failure.applied[i]);
+    e.Set("applied", a);
+  }
   e.Set("nativeFailure", Napi::Boolean::New(env, true));
   deferred_.Reject(e);
 }

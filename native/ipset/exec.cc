@@ -18,6 +18,7 @@ extern "C" {
 }
 
 #include "../core/stdio_lock.h"
+#include "../core/args.h"
 #include "../core/worker.h"
 
 namespace nlkit {
@@ -156,11 +157,8 @@ class ExecJob : public Job {
 // ipsetExec(worker, text, exist): runs an ipset restore-format text on the worker.
 Napi::Value IpsetExec(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Worker* w = Worker::Unwrap(info[0]);
-  if (w == nullptr || !info[1].IsString()) {
-    Napi::TypeError::New(env, "ipsetExec(worker, text, exist)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  Worker* w = WorkerArgs(info, info[1].IsString(), "ipsetExec(worker, text, exist)");
+  if (w == nullptr) return env.Undefined();
   auto* job = new ExecJob(env, info[1].As<Napi::String>().Utf8Value(), info[2].ToBoolean().Value());
   return w->Submit(env, job);
 }

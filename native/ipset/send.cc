@@ -10,6 +10,7 @@
 
 #include <vector>
 
+#include "../core/args.h"
 #include "../core/worker.h"
 #include "../netlink/jobs.h"
 
@@ -87,11 +88,9 @@ class SendJob : public NetlinkSendJob {
 // ipsetSend(worker, bytes, ends): sends the messages bytes[ends[i-1]..ends[i]) in order.
 Napi::Value IpsetSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Worker* w = Worker::Unwrap(info[0]);
-  if (w == nullptr || !info[1].IsTypedArray() || !info[2].IsTypedArray()) {
-    Napi::TypeError::New(env, "ipsetSend(worker, Uint8Array, Uint32Array)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  Worker* w =
+      WorkerArgs(info, info[1].IsTypedArray() && info[2].IsTypedArray(), "ipsetSend(worker, Uint8Array, Uint32Array)");
+  if (w == nullptr) return env.Undefined();
   return w->Submit(env, new SendJob(env, info[1].As<Napi::Uint8Array>(), info[2].As<Napi::Uint32Array>()));
 }
 

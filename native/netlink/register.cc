@@ -12,6 +12,7 @@
 //   netlinkSubscribe(worker, protocol, groups, { rcvbuf? }) -> fd; new NetlinkListener(fd, onData): see subscribe.cc
 #include <napi.h>
 
+#include "../core/register.h"
 #include "../core/worker.h"
 #include "jobs.h"
 #include "subscribe.h"
@@ -101,12 +102,16 @@ Napi::Value Dump(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void RegisterNetlink(Napi::Env env, Napi::Object exports) {
+namespace netlink {
+
+void Register(Napi::Env env, Napi::Object exports) {
   exports.Set("netlinkSend", Napi::Function::New<Send>(env, "netlinkSend"));
   exports.Set("netlinkBatch", Napi::Function::New<Batch>(env, "netlinkBatch"));
   exports.Set("netlinkDump", Napi::Function::New<Dump>(env, "netlinkDump"));
   exports.Set("netlinkDumpStream", Napi::Function::New<NetlinkDumpStream>(env, "netlinkDumpStream"));
   RegisterSubscribe(env, exports);
 }
+
+}  // namespace netlink
 
 }  // namespace nlkit

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { iptables } from '../../lib/index.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 import { kubeProxyNat } from '../fixtures/iptables/kube-proxy.js';
+import { CALICO_SETS, calicoTables } from '../fixtures/iptables/calico.js';
 
 const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../fixtures/iptables/${name}`, import.meta.url)), 'utf8');
 const skip = kernelSkipReason('iptables-legacy-restore') ?? kernelSkipReason('ipset');
@@ -25,6 +26,7 @@ function sets(ns: Netns): void {
   ns.run('ipset', ['create', 'nlkit-allow', 'hash:net']);
   ns.run('ipset', ['create', 'nlkit-deny', 'hash:ip,port']);
   ns.run('ipset', ['create', 'nlkit-allow6', 'hash:net', 'family', 'inet6']);
+  for (const set of CALICO_SETS) ns.run('ipset', ['create', set, 'hash:net']);
 }
 
 interface Step {
@@ -76,6 +78,11 @@ describe('iptables differential against iptables-legacy-restore/-save', { skip }
     { text: kubeProxyNat({ services: 60, filter: true }) },
     { text: kubeProxyNat({ services: 60, filter: true, variant: 3 }) },
     { text: kubeProxyNat({ services: 59, endpoints: 3 }) },
+  ]));
+
+  it("Calico Felix's raw, mangle, nat and filter chains, rewritten with --noflush", () => differential(4, [
+    { text: calicoTables({ workloads: 20 }), noflush: true },
+    { text: calicoTables({ workloads: 25 }), noflush: true },
   ]));
 
   it('restores one table of a text with -T', () => differential(4, [

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { iptables } from '../../lib/index.js';
 import { kernelSkipReason, Netns } from '../helpers/netns.js';
 import { kubeProxyNat } from '../fixtures/iptables/kube-proxy.js';
+import { CALICO_SETS, calicoTables } from '../fixtures/iptables/calico.js';
 import { BAD_CASES, filterWith } from '../fixtures/iptables/bad-lines.js';
 
 const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../fixtures/iptables/${name}`, import.meta.url)), 'utf8');
@@ -23,6 +24,7 @@ describe('the fast path compiles exactly what iptables\' parser compiles', { ski
     ns.run('ipset', ['create', 'nlkit-allow', 'hash:net']);
     ns.run('ipset', ['create', 'nlkit-deny', 'hash:ip,port']);
     ns.run('ipset', ['create', 'nlkit-allow6', 'hash:net', 'family', 'inet6']);
+    for (const set of CALICO_SETS) ns.run('ipset', ['create', set, 'hash:net']);
   });
   after(() => {
     ns?.remove();
@@ -34,6 +36,7 @@ describe('the fast path compiles exactly what iptables\' parser compiles', { ski
     ['IPv4 fixture', 4, () => fixture('input-v4.restore')],
     ['IPv6 fixture', 6, () => fixture('input-v6.restore')],
     ['kube-proxy tables', 4, () => kubeProxyNat({ services: 300, endpoints: 3, filter: true })],
+    ['Calico tables', 4, () => calicoTables({ workloads: 40 })],
   ] as const) {
     it(name, async () => {
       const h = iptables.open({ netns: ns.path, family, backend: 'legacy' });

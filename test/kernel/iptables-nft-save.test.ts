@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { iptables, UnsupportedError } from '../../lib/index.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 import { kubeProxyNat } from '../fixtures/iptables/kube-proxy.js';
-import { calico } from '../fixtures/iptables/calico.js';
+import { calico } from '../fixtures/iptables/calico-families.js';
 import { binding } from '../../lib/native.js';
 import { loadNftTable } from '../../lib/iptables/nft/save.js';
 

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "../core/worker.h"
-#include "raw.h"
-#include "save.h"
-#include "table.h"
-#include "xt.h"
+#include "../../core/worker.h"
+#include "../compile/save.h"
+#include "../compile/xt.h"
+#include "../kernel/raw.h"
+#include "../model/table.h"
 
 namespace nlkit {
 namespace ipt {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "../core/stdio_lock.h"
+#include "../../core/stdio_lock.h"
 
 extern "C" {
 #include <xtables.h>

@@ -1,7 +1,6 @@
 #include <net/if.h>  // before the linux headers that bring linux/if.h
 #include <netinet/in.h>  // before linux/in.h
 #include "raw.h"
-#include <napi.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -12,8 +11,7 @@
 #include <linux/netfilter_ipv6/ip6_tables.h>
 #include <chrono>
 #include <thread>
-#include "../core/worker.h"
-#include "table.h"
+#include "../model/table.h"
 
 namespace nlkit {
 namespace ipt {
@@ -120,99 +118,5 @@ int WriteRaw(const RawTable& t) {
   return setsockopt(s.fd, f.level, IPT_SO_SET_ADD_COUNTERS, cbuf.data(), cbuf.size()) < 0 ? errno : 0;
 }
 
-namespace {
-
-int NfprotoOf(const Napi::Object& req) {
-  return req.Get("family").ToNumber().Int32Value() == 6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
-}
-
-class ReadRawJob : public Job {
- public:
-  using Job::Job;
-  int nfproto = NFPROTO_IPV4;
-  std::string table;
-  void Execute() override { err_ = ReadRaw(nfproto, table, &t_); }
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("errno", err_);
-    if (err_) return r;
-    r.Set("table", t_.name);
-    r.Set("validHooks", t_.valid_hooks);
-    r.Set("numEntries", t_.num_entries);
-    Napi::Array he = Napi::Array::New(env, NF_INET_NUMHOOKS), uf = Napi::Array::New(env, NF_INET_NUMHOOKS);
-    for (uint32_t i = 0; i < NF_INET_NUMHOOKS; i++) {
-      he.Set(i, t_.hook_entry[i]);
-      uf.Set(i, t_.underflow[i]);
-    }
-    r.Set("hookEntry", he);
-    r.Set("underflow", uf);
-    r.Set("entries", Napi::Buffer<uint8_t>::Copy(env, t_.entries.data(), t_.entries.size()));
-    return r;
-  }
-
- private:
-  RawTable t_;
-  int err_ = 0;
-};
-
-class WriteRawJob : public Job {
- public:
-  using Job::Job;
-  RawTable t;
-  void Execute() override { err_ = WriteRaw(t); }
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("errno", err_);
-    return r;
-  }
-
- private:
-  int err_ = 0;
-};
-
-}  // namespace
 }  // namespace ipt
-
-// iptablesReadRaw(worker, { family, table }): { errno, table, validHooks, numEntries, hookEntry, underflow, entries }
-Napi::Value IptablesReadRaw(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Worker* w = Worker::Unwrap(info[0]);
-  if (w == nullptr || !info[1].IsObject() || !info[1].As<Napi::Object>().Get("table").IsString()) {
-    Napi::TypeError::New(env, "iptablesReadRaw(worker, { family, table })").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  Napi::Object req = info[1].As<Napi::Object>();
-  auto* job = new ipt::ReadRawJob(env);
-  job->nfproto = ipt::NfprotoOf(req);
-  job->table = req.Get("table").As<Napi::String>().Utf8Value();
-  return w->Submit(env, job);
-}
-
-// iptablesWriteRaw(worker, { family, table, validHooks, numEntries, hookEntry, underflow, entries }): { errno }.
-// The caller holds the xtables lock.
-Napi::Value IptablesWriteRaw(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Worker* w = Worker::Unwrap(info[0]);
-  Napi::Object req = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object();
-  if (w == nullptr || req.IsEmpty() || !req.Get("table").IsString() || !req.Get("entries").IsBuffer() ||
-      !req.Get("hookEntry").IsArray() || !req.Get("underflow").IsArray()) {
-    Napi::TypeError::New(env, "iptablesWriteRaw(worker, snapshot)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  auto* job = new ipt::WriteRawJob(env);
-  ipt::RawTable& t = job->t;
-  t.nfproto = ipt::NfprotoOf(req);
-  t.name = req.Get("table").As<Napi::String>().Utf8Value();
-  t.valid_hooks = req.Get("validHooks").ToNumber().Uint32Value();
-  t.num_entries = req.Get("numEntries").ToNumber().Uint32Value();
-  Napi::Array he = req.Get("hookEntry").As<Napi::Array>(), uf = req.Get("underflow").As<Napi::Array>();
-  for (uint32_t i = 0; i < NF_INET_NUMHOOKS; i++) {
-    t.hook_entry[i] = he.Get(i).ToNumber().Uint32Value();
-    t.underflow[i] = uf.Get(i).ToNumber().Uint32Value();
-  }
-  auto b = req.Get("entries").As<Napi::Buffer<uint8_t>>();
-  t.entries.assign(b.Data(), b.Data() + b.Length());
-  return w->Submit(env, job);
-}
-
 }  // namespace nlkit

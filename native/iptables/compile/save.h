@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "table.h"
+#include "../model/table.h"
 
 namespace nlkit {
 namespace ipt {

@@ -4,7 +4,7 @@
 
 #include <system_error>
 
-#include "table.h"
+#include "../model/table.h"
 
 namespace nlkit {
 namespace ipt {

@@ -25,14 +25,15 @@
 #include <unordered_map>
 #include <vector>
 
-#include "../core/worker.h"
-#include "lines.h"
-#include "lock.h"
-#include "parse.h"
-#include "raw.h"
-#include "save.h"
-#include "table.h"
-#include "xt.h"
+#include "../../core/args.h"
+#include "../../core/worker.h"
+#include "../compile/lines.h"
+#include "../kernel/lock.h"
+#include "../compile/parse.h"
+#include "../kernel/raw.h"
+#include "../compile/save.h"
+#include "../model/table.h"
+#include "../compile/xt.h"
 
 namespace nlkit {
 namespace ipt {
@@ -301,17 +302,9 @@ struct TableReq {
   int64_t chains = -1;  // chain lines in body, when the caller counted them
 };
 
-struct Problem {
-  std::string kind;  // parse | apply | chain | init | commit | concurrent | lock | internal
-  std::string message;
-  int err = 0;
-  uint32_t line = 0;
-  int offset = -1;  // byte offset in the line of the token at fault
-  std::string argument;
-  std::string table;
-  int holderPid = 0;
-  std::string lockPath;
-};
+// What went wrong, as the job's failure record (kind: parse | apply | chain | init | commit |
+// concurrent | lock | internal | save).
+using Problem = Failure;
 
 struct Warning {
   uint32_t line;
@@ -934,6 +927,7 @@ class RestoreJob : public Job {
         problem_.holderPid = lk.holderPid;
         problem_.lockPath = lock.path;
         failed_ = true;
+        failure = problem_;
         return;
       }
       fd = lk.fd;
@@ -944,6 +938,10 @@ class RestoreJob : public Job {
     Run();
     ReleaseXtablesLock(fd);
     // Successful: keep only what this restore used. Failed: keep the last two generations.
+    if (failed_) {
+      failure = problem_;
+      failure.applied = committed_;
+    }
     state_->Evict(failed_ ? state_->generation - 1 : state_->generation);
     state_->GiveBack();
   }
@@ -976,19 +974,6 @@ class RestoreJob : public Job {
     s.Set("fast", static_cast<double>(stats_.fast));
     s.Set("attempts", stats_.attempts);
     r.Set("stats", s);
-    if (failed_) {
-      Napi::Object e = Napi::Object::New(env);
-      e.Set("kind", problem_.kind);
-      e.Set("message", problem_.message);
-      e.Set("errno", problem_.err);
-      if (problem_.line) e.Set("line", problem_.line);
-      if (problem_.offset >= 0) e.Set("offset", problem_.offset);
-      if (!problem_.argument.empty()) e.Set("argument", problem_.argument);
-      if (!problem_.table.empty()) e.Set("table", problem_.table);
-      if (problem_.holderPid) e.Set("holderPid", problem_.holderPid);
-      if (!problem_.lockPath.empty()) e.Set("lockPath", problem_.lockPath);
-      r.Set("error", e);
-    }
     return r;
   }
 
@@ -1133,7 +1118,7 @@ class SaveJob : public Job {
       Table t(nfproto, n);
       if (int e = t.Read(Table::ReadMode::Full, &buf_)) {
         Fail(e, "Cannot initialize table '" + n + "': " + TcStrerror(Fn::Init, e));
-        problemTable_ = n;
+        failure.table = n;
         return;
       }
       bool ok = false;
@@ -1157,30 +1142,18 @@ class SaveJob : public Job {
     Napi::Array w = Napi::Array::New(env, warnings_.size());
     for (size_t i = 0; i < warnings_.size(); i++) w.Set(i, warnings_[i]);
     r.Set("warnings", w);
-    if (failed_) {
-      Napi::Object e = Napi::Object::New(env);
-      e.Set("kind", "save");
-      e.Set("message", message_);
-      e.Set("errno", err_);
-      if (!problemTable_.empty()) e.Set("table", problemTable_);
-      r.Set("error", e);
-    }
     return r;
   }
 
  private:
   void Fail(int err, std::string m) {
-    failed_ = true;
-    err_ = err;
-    message_ = std::move(m);
+    failure.kind = "save";
+    failure.err = err;
+    failure.message = std::move(m);
   }
   Blob buf_ = Blob::Take();
   std::string text_;
   std::vector<std::string> warnings_;
-  bool failed_ = false;
-  int err_ = 0;
-  std::string message_;
-  std::string problemTable_;
 };
 
 class LockJob : public Job {
@@ -1193,19 +1166,17 @@ class LockJob : public Job {
     lo.waitSeconds = lock.wait;
     lo.intervalMs = lock.interval;
     out_ = AcquireXtablesLock(lo);
+    if (out_.fd < 0) {
+      failure.kind = "lock";
+      failure.err = out_.err;
+      failure.message = out_.message;
+      failure.holderPid = out_.holderPid;
+      failure.lockPath = lock.path;
+    }
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object r = Napi::Object::New(env);
     r.Set("fd", out_.fd);
-    if (out_.fd < 0) {
-      Napi::Object e = Napi::Object::New(env);
-      e.Set("kind", "lock");
-      e.Set("message", out_.message);
-      e.Set("errno", out_.err);
-      if (out_.holderPid) e.Set("holderPid", out_.holderPid);
-      e.Set("lockPath", lock.path);
-      r.Set("error", e);
-    }
     return r;
   }
 
@@ -1277,11 +1248,8 @@ Napi::Value IptablesDrop(const Napi::CallbackInfo& info) {
 // iptablesRestore(worker, cache | null, { family, counters, force, tables: [...], lock })
 Napi::Value IptablesRestore(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Worker* w = Worker::Unwrap(info[0]);
-  if (w == nullptr || !info[2].IsObject()) {
-    Napi::TypeError::New(env, "iptablesRestore(worker, cache, request)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  Worker* w = WorkerArgs(info, info[2].IsObject(), "iptablesRestore(worker, cache, request)");
+  if (w == nullptr) return env.Undefined();
   std::shared_ptr<ipt::HandleState> cache;
   if (info[1].IsExternal()) cache = *info[1].As<Napi::External<std::shared_ptr<ipt::HandleState>>>().Data();
   Napi::Object req = info[2].As<Napi::Object>();
@@ -1319,11 +1287,8 @@ Napi::Value IptablesRestore(const Napi::CallbackInfo& info) {
 // iptablesSave(worker, { family, table, counters })
 Napi::Value IptablesSave(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Worker* w = Worker::Unwrap(info[0]);
-  if (w == nullptr || !info[1].IsObject()) {
-    Napi::TypeError::New(env, "iptablesSave(worker, request)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  Worker* w = WorkerArgs(info, info[1].IsObject(), "iptablesSave(worker, request)");
+  if (w == nullptr) return env.Undefined();
   Napi::Object req = info[1].As<Napi::Object>();
   auto* job = new ipt::SaveJob(env);
   job->nfproto = ipt::FamilyOf(req);
@@ -1336,11 +1301,8 @@ Napi::Value IptablesSave(const Napi::CallbackInfo& info) {
 // worker thread; resolves { fd } (or { fd: -1, error }).
 Napi::Value IptablesLock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Worker* w = Worker::Unwrap(info[0]);
-  if (w == nullptr || !info[1].IsObject()) {
-    Napi::TypeError::New(env, "iptablesLock(worker, request)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  Worker* w = WorkerArgs(info, info[1].IsObject(), "iptablesLock(worker, request)");
+  if (w == nullptr) return env.Undefined();
   auto* job = new ipt::LockJob(env);
   job->lock = ipt::LockOf(info[1].As<Napi::Object>());
   return w->Submit(env, job);

@@ -1,6 +1,6 @@
 #include "lock.h"
-#include "../core/job.h"
-#include "../core/open_file.h"
+#include "../../core/job.h"
+#include "../../core/open_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

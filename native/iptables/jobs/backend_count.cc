@@ -27,9 +27,10 @@
 #include <string>
 #include <vector>
 
-#include "../core/worker.h"
-#include "../netlink/jobs.h"
-#include "table.h"
+#include "../../core/args.h"
+#include "../../core/worker.h"
+#include "../../netlink/jobs.h"
+#include "../model/table.h"
 
 namespace nlkit {
 namespace {
@@ -241,11 +242,8 @@ class CountJob : public Job {
 // family ip / ip6, with their rule counts.
 Napi::Value IptablesBackendCount(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Worker* w = Worker::Unwrap(info[0]);
-  if (w == nullptr || !info[1].IsObject()) {
-    Napi::TypeError::New(env, "iptablesBackendCount(worker, { family })").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  Worker* w = WorkerArgs(info, info[1].IsObject(), "iptablesBackendCount(worker, { family })");
+  if (w == nullptr) return env.Undefined();
   Napi::Value f = info[1].As<Napi::Object>().Get("family");
   uint8_t nfproto = f.IsNumber() && f.As<Napi::Number>().Int32Value() == 6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
   bool quick = info[1].As<Napi::Object>().Get("quick").ToBoolean();

@@ -1,0 +1,20 @@
+// Argument checks shared by every entry point: the handle's worker first, then whatever
+// the entry point needs, and one TypeError naming the call's shape when anything is off
+// (TypeScript has checked the caller's values already; this guards the boundary itself).
+#pragma once
+#include <napi.h>
+
+#include "worker.h"
+
+namespace nlkit {
+
+// The worker in info[0] when it is one and `ok`; else throws a TypeError saying `usage`
+// and returns nullptr (the entry point then returns undefined).
+inline Worker* WorkerArgs(const Napi::CallbackInfo& info, bool ok, const char* usage) {
+  Worker* w = info.Length() > 0 ? Worker::Unwrap(info[0]) : nullptr;
+  if (w != nullptr && ok) return w;
+  Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
+  return nullptr;
+}
+
+}  // namespace nlkit
