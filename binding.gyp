@@ -29,6 +29,7 @@
         "native/iptables/lines.cc",
         "native/iptables/nft.cc",
         "native/iptables/raw.cc",
+        "native/iptables/compile_job.cc",
         "native/link/rtnl.cc",
         "native/link/netns.cc",
         "native/link/sysctl.cc"

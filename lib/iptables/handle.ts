@@ -6,7 +6,8 @@ import { binding, type IptablesCacheRef, type IptablesLockRequest, type Iptables
 import { iptablesFailure, problemError } from './errors.js';
 import { holdsXtablesLock, runHoldingXtablesLock, xtablesLockPath } from './lock-owner.js';
 import { planRestore } from './restore-text.js';
-import { decide, hostTool, refusal, XTABLES_TABLES, type BackendInfo } from './backend.js';
+import { decide, hostTool, XTABLES_TABLES, type BackendInfo, type BackendVariant } from './backend.js';
+import { restoreWithNft } from './nft/handle-restore.js';
 import { TableBuilder, type TableBuilderOptions } from './builder.js';
 import type { Family, IptablesOpenOptions, LockOptions, RestoreOptions, RestoreResult, SaveOptions, TableName } from './types.js';
 
@@ -26,7 +27,7 @@ export function lockRequest(op: string, opts: LockOptions): IptablesLockRequest 
 
 export class IptablesHandle extends Handle {
   readonly family: Family;
-  readonly backendMode: 'auto' | 'legacy';
+  readonly backendMode: 'auto' | 'legacy' | 'nft';
   readonly #cache: IptablesCacheRef;
   /** The backend check's outcome, once it has run (auto mode). */
   #backend: BackendInfo | undefined;
@@ -37,8 +38,8 @@ export class IptablesHandle extends Handle {
     if (family !== 4 && family !== 6) {
       throw new InvalidArgumentError(`iptables.open: family must be 4 or 6`, { op: 'iptables.open', subsystem: 'iptables', argument: String(family) });
     }
-    if (opts.backend !== undefined && opts.backend !== 'legacy' && opts.backend !== 'auto') {
-      throw new InvalidArgumentError(`iptables.open: backend must be 'auto' or 'legacy'`, { op: 'iptables.open', subsystem: 'iptables', argument: String(opts.backend) });
+    if (opts.backend !== undefined && opts.backend !== 'legacy' && opts.backend !== 'auto' && opts.backend !== 'nft') {
+      throw new InvalidArgumentError(`iptables.open: backend must be 'auto', 'legacy' or 'nft'`, { op: 'iptables.open', subsystem: 'iptables', argument: String(opts.backend) });
     }
     super('iptables', opts, iptablesFailure);
     this.family = family;
@@ -77,15 +78,23 @@ export class IptablesHandle extends Handle {
   }
 
   /**
-   * Runs once per handle before its first kernel operation (backend 'auto'): refuses when the
-   * namespace's rules belong to nf_tables. Called inside run(), so it is serialized with the rest.
+   * Which backend this handle writes: the one it was opened with, or for 'auto' what backend()
+   * decides, asked once per handle before its first kernel operation (inside run(), so
+   * serialized with the rest). An operation not implemented on nf_tables yet (`nftReady`
+   * false) refuses there with UnsupportedError.
    */
-  protected async checkBackend(op: string): Promise<void> {
-    if (this.backendMode === 'legacy') return;
-    this.#backend ??= await this.#probe(op, true);
-    if (this.#backend.hostBackend === 'nft') {
-      throw new UnsupportedError(`${op}: ${refusal(this.#backend, this.family)}`, { op, subsystem: 'iptables', code: 'EOPNOTSUPP' });
+  protected async checkBackend(op: string, nftReady = false): Promise<BackendVariant> {
+    if (this.backendMode === 'legacy') return 'legacy';
+    let b: BackendVariant = 'nft';
+    if (this.backendMode === 'auto') {
+      this.#backend ??= await this.#probe(op, true);
+      b = this.#backend.hostBackend;
     }
+    if (b === 'nft' && !nftReady) {
+      throw new UnsupportedError(`${op}: not implemented on the nf_tables backend yet (this handle writes nf_tables${this.backendMode === 'auto' ? `, as the namespace and the host's \`${this.prefix}\` use it` : ''}); pass backend: 'legacy' to use legacy xtables`,
+        { op, subsystem: 'iptables', code: 'EOPNOTSUPP' });
+    }
+    return b;
   }
 
   /** A builder for one table whose commit() restores it through this handle. */
@@ -106,7 +115,9 @@ export class IptablesHandle extends Handle {
       const lock = lockRequest(op, opts);
       checkTableOption(op, opts.table);
       const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
-      await this.checkBackend(op);
+      if (await this.checkBackend(op, true) === 'nft') {
+        return restoreWithNft({ op, family: this.family, cache: this.#cache, native: (fn) => this.native(op, fn) }, text, plan, opts);
+      }
       const tables: IptablesTableRequest[] = plan.tables.map((t) => ({
         name: t.name, flush: !opts.noflush, body: t.body, line: t.line, firstLine: t.firstLine, commitLine: t.commitLine, chains: t.chains,
       }));

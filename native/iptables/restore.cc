@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "../core/worker.h"
+#include "compile_job.h"
 #include "lines.h"
 #include "lock.h"
 #include "parse.h"
@@ -365,6 +366,7 @@ class Restorer {
   std::vector<Warning> warnings;
   Stats stats;
   bool prefaultBlob = false;  // the tables will be committed
+  bool noKernel = false;      // compileOnly: start from empty tables, never read the kernel's
 
   bool Prepare(Table& t, const std::vector<const TableReq*>& reqs, Problem* p) {
     auto r0 = Clock::now();
@@ -431,6 +433,7 @@ class Restorer {
     auto key = std::make_pair(nfproto_, t.name());
     if (!state_->readBufs.count(key)) state_->readBufs[key] = Blob::Take();
     Blob* buf = &state_->readBufs[key];
+    if (noKernel) return t.InitBuiltins(ValidHooksOf(t.name()));
     if (!first.flush) return t.Read(Table::ReadMode::Full, buf);
     if (int e = t.ReadInfo()) return e;
     std::vector<std::string> need = t.BuiltinNames();
@@ -915,6 +918,7 @@ class RestoreJob : public Job {
   bool counters = false;
   bool force = false;
   bool dryRun = false;  // compile and apply in memory only
+  bool compileOnly = false;  // dryRun without the kernel, the tables handed back (compile_job.h)
   std::vector<TableReq> tables;
   LockReq lock;
 
@@ -976,6 +980,7 @@ class RestoreJob : public Job {
     s.Set("fast", static_cast<double>(stats_.fast));
     s.Set("attempts", stats_.attempts);
     r.Set("stats", s);
+    if (compileOnly && !failed_) r.Set("tables", RawTablesToJs(env, raws_));
     if (failed_) {
       Napi::Object e = Napi::Object::New(env);
       e.Set("kind", problem_.kind);
@@ -1004,11 +1009,16 @@ class RestoreJob : public Job {
     }
     Restorer rs(nfproto, counters, state_.get());
     rs.prefaultBlob = !dryRun;
+    rs.noKernel = compileOnly;
     std::vector<std::unique_ptr<Table>> prepared;
     for (const std::string& name : order) {
       auto t = std::make_unique<Table>(nfproto, name);
       if (!rs.Prepare(*t, byName[name], &problem_)) return Fail(rs);
       prepared.push_back(std::move(t));
+    }
+    if (compileOnly) {
+      raws_.resize(prepared.size());
+      for (size_t i = 0; i < prepared.size(); i++) ToRawTable(*prepared[i], &raws_[i]);
     }
     if (!dryRun) {
       // Each table but the last is read as the kernel holds it before it is replaced: a later
@@ -1098,6 +1108,7 @@ class RestoreJob : public Job {
   }
 
   std::shared_ptr<HandleState> state_;
+  std::vector<RawTable> raws_;
   std::vector<std::string> committed_;
   std::vector<Warning> warnings_;
   Stats stats_;
@@ -1310,7 +1321,8 @@ Napi::Value IptablesRestore(const Napi::CallbackInfo& info) {
   job->nfproto = ipt::FamilyOf(req);
   job->counters = req.Get("counters").ToBoolean().Value();
   job->force = req.Get("force").ToBoolean().Value();
-  job->dryRun = req.Get("dryRun").ToBoolean().Value();
+  job->compileOnly = req.Get("compileOnly").ToBoolean().Value();
+  job->dryRun = job->compileOnly || req.Get("dryRun").ToBoolean().Value();
   job->lock = ipt::LockOf(req);
   job->tables = std::move(tables);
   return w->Submit(env, job);
