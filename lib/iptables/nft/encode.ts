@@ -7,6 +7,9 @@
 // `log`, TRACE as `meta nftrace set 1`, and nft_compat `match` / `target` expressions carrying
 // the xt blob libxtables built for everything else.
 //
+// IPv6 rule counters: ip6tables-nft-restore 1.8.9 drops the `[p:b]` of rules (policy counters are
+// kept); nlkit does the same, so that both leave the same table.
+//
 // Versions: the encoding is iptables-nft 1.8.9's (Debian 12) and 1.8.8's. iptables-nft 1.8.7
 // and older emit `tcp`, `udp` and `mark` as compat matches (and cannot decode the native
 // form); writing for a 1.8.7 host is not implemented.
@@ -199,8 +202,10 @@ export function writeRuleExprs(w: NftWriter, family: Family, e: Entry): void {
     x.cmp(inv & INV.FRAG ? CMP['=='] : CMP['!='], Buffer.alloc(2));
   }
   for (const m of e.matches) match(x, m, ip.proto);
-  // "Counters need to be added before the target" (nft-ipv4.c)
-  w.expr({ op: 'counter', bytes: e.bytes, packets: e.packets });
+  // "Counters need to be added before the target" (nft-ipv4.c). ip6tables-nft 1.8.9 never
+  // copies a rule's `[p:b]` into the rule (ipv6_post_parse of xshared.c fills only the legacy
+  // fw6.counters): its IPv6 rules start at zero whatever the text says, and so do nlkit's.
+  w.expr(family === 4 ? { op: 'counter', bytes: e.bytes, packets: e.packets } : { op: 'counter', bytes: 0n, packets: 0n });
   const a = e.action;
   switch (a.kind) {
     case 'none':

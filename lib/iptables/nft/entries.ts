@@ -56,8 +56,8 @@ export const LAYOUT = {
   6: { addr: 16, src: 0, dst: 16, smsk: 32, dmsk: 48, iniface: 64, outiface: 80, proto: 128, flags: 131, invflags: 132, targetOffset: 140, nextOffset: 142, counters: 152, size: 168 },
 } as const;
 
-/** ipt_ip.flags: goto (IPT_F_GOTO 0x08, IP6T_F_GOTO 0x04) and fragment (IPv4 only). */
-export const GOTO_FLAG = { 4: 0x08, 6: 0x04 } as const;
+/** ipt_ip.flags: goto (IPT_F_GOTO 0x02, IP6T_F_GOTO 0x04) and fragment (IPv4 only). */
+export const GOTO_FLAG = { 4: 0x02, 6: 0x04 } as const;
 export const IPT_F_FRAG = 0x01;
 export const INV = { VIA_IN: 0x01, VIA_OUT: 0x02, SRCIP: 0x08, DSTIP: 0x10, FRAG: 0x20, PROTO: 0x40 } as const;
 
