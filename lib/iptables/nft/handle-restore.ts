@@ -47,11 +47,12 @@ export async function restoreWithNft(ctx: NftRestoreContext, text: string, plan:
     : undefined;
   if (r?.error) throw problemError(op, r.error, text);
   if (error) throw problemError(op, { kind: 'parse', message: error.message, errno: 22, line: error.line }, text);
-  const compiled: CompiledNftTable[] = (r!.tables ?? []).map((raw) => {
-    // each `*table` block flushes the table: the last block of a name is what it holds
-    const last = [...planned].reverse().find((t) => t.name === raw.table)!;
-    return { name: raw.table, body: last.body, raw };
-  });
+  // Each `*table` block replaces the table (DELTABLE, NEWTABLE): what a table holds is its last
+  // block, and the kernel lists tables in the order of their last blocks.
+  const lastAt = (name: string) => planned.map((t) => t.name).lastIndexOf(name);
+  const compiled: CompiledNftTable[] = (r!.tables ?? [])
+    .map((raw) => ({ name: raw.table, body: planned[lastAt(raw.table)]!.body, raw }))
+    .sort((x, y) => lastAt(x.name) - lastAt(y.name));
   let refusal;
   try {
     refusal = await restoreNft(ctx, family, compiled);

@@ -1,6 +1,7 @@
 // A flushing iptables restore on the nf_tables backend, as iptables-nft-restore 1.8.9 does it
 // (xtables-restore.c, nft-cmd.c, nft.c nft_table_flush / nft_chain_set / nft_chain_restore /
-// nft_rule_append): per table, DELTABLE when it exists (the flush), NEWTABLE, the chains in the
+// nft_rule_append): per table, DELTABLE when it exists (the flush), NEWTABLE (unless the text
+// names no chain of it), the chains in the
 // order the text names them (a built-in chain is created with policy ACCEPT, then updated with
 // its policy and counters; a user chain with NLM_F_EXCL), then one NEWRULE (append) per rule.
 // Unlike the tool, which sends one batch per COMMIT, every table of the text goes in ONE
@@ -93,6 +94,8 @@ export function restoreMessages(family: Family, tables: CompiledNftTable[], exis
       w.done({ table: t.name, what: `table ${t.name} (flush)` });
     }
     declared.add(t.name);
+    // the tool creates the table for its first chain: a block that names none leaves no table
+    if (!chains.length) continue;
     w.begin(MSG.NEWTABLE, NLM_F_REQUEST | NLM_F_CREATE, fam);
     w.str(TABLE.NAME, t.name);
     w.done({ table: t.name, what: `table ${t.name}` });
