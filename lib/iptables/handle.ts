@@ -114,10 +114,10 @@ export class IptablesHandle extends Handle {
       checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { noflush: 'boolean', counters: 'boolean', table: 'string', wait: 'number|true', waitInterval: 'number' });
       const lock = lockRequest(op, opts);
       checkTableOption(op, opts.table);
-      const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
       if (await this.checkBackend(op, true) === 'nft') {
-        return restoreWithNft({ op, family: this.family, cache: this.#cache, native: (fn) => this.native(op, fn) }, text, plan, opts);
+        return restoreWithNft({ op, family: this.family, cache: this.#cache, native: (fn) => this.native(op, fn) }, text, opts);
       }
+      const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
       const tables: IptablesTableRequest[] = plan.tables.map((t) => ({
         name: t.name, flush: !opts.noflush, body: t.body, line: t.line, firstLine: t.firstLine, commitLine: t.commitLine, chains: t.chains,
       }));
@@ -210,7 +210,7 @@ export class IptablesHandle extends Handle {
       checkFunction({ op, subsystem: 'iptables' }, 'fn', fn);
       checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { wait: 'number|true', waitInterval: 'number' });
       const req = lockRequest(op, opts);
-      await this.checkBackend(op);
+      await this.checkBackend(op, true);  // the same lock on both backends (see LockOptions.wait)
       if (holdsXtablesLock(req.path)) return { fd: -1, path: req.path };
       const r = await this.native(op, (w) => binding().iptablesLock(w, { lock: req }));
       if (r.error) throw problemError(op, r.error, null);

@@ -1,6 +1,6 @@
 // Backend detection: what iptables.backend() reports is checked against the system tools
 // (iptables-legacy-save, iptables-nft-save, `iptables -V`), and a handle with the default
-// backend 'auto' refuses to write legacy rules where the namespace's rules live in nf_tables.
+// backend 'auto' writes nf_tables where the namespace's rules live there (or none do and the host's iptables is iptables-nft).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -61,9 +61,10 @@ for (const family of [4, 6] as const) {
       const h = iptables.open({ netns: ns.path, family });
       try {
         if (info.hostBackend === 'nft') {
-          await assert.rejects(h.restore(nlkitText(family)), (e: unknown) =>
-            e instanceof UnsupportedError && /no ip6?tables rules yet/.test(e.message) && /backend: 'legacy'/.test(e.message));
-          assert.deepEqual(saved(ns, family, 'legacy').tables, [], 'a refused restore created legacy tables');
+          // written where the host's iptables(-nft) shows it, not refused (issue #14)
+          await h.restore(nlkitText(family));
+          assert.deepEqual(saved(ns, family, 'legacy').tables, [], 'an nf_tables restore created legacy tables');
+          assert.equal(saved(ns, family, 'nft').rules, 1);
         } else {
           await h.restore(nlkitText(family));
         }
@@ -90,7 +91,7 @@ for (const family of [4, 6] as const) {
       }
     }));
 
-    it('nf_tables rules: counts match iptables-nft-save; auto handles refuse and write nothing; legacy handles write', () => withNetns(1, async (ns) => {
+    it('nf_tables rules: counts match iptables-nft-save; auto handles write nf_tables (save not yet: refused); legacy handles write', () => withNetns(1, async (ns) => {
       nftRules(ns, family);
       const info = await iptables.backend({ netns: ns.path, family });
       assert.deepEqual(sorted(info.nft), sorted(saved(ns, family, 'nft')));
@@ -101,22 +102,22 @@ for (const family of [4, 6] as const) {
 
       const h = iptables.open({ netns: ns.path, family });
       try {
-        const refused = (e: unknown) => {
+        await assert.rejects(h.save(), (e: unknown) => {
           assert.ok(e instanceof UnsupportedError, String(e));
-          assert.match(e.message, /live in nf_tables \(3 rules in (filter, nat|nat, filter)/);
-          assert.match(e.message, /pass backend: 'legacy' to write them anyway/);
+          assert.match(e.message, /not implemented on the nf_tables backend yet/);
+          assert.match(e.message, /backend: 'legacy'/);
           assert.equal(e.subsystem, 'iptables');
           return true;
-        };
-        await assert.rejects(h.restore(nlkitText(family)), refused);
-        await assert.rejects(h.table('filter').chain('OUTPUT').append({ jump: 'ACCEPT' }).commit(), refused);
-        await assert.rejects(h.save(), refused);
+        });
         let ran = false;
-        await assert.rejects(h.withLock(() => { ran = true; }), refused);
-        assert.equal(ran, false);
-        // nothing was written: no legacy table exists, and the nf_tables rules are as they were
-        assert.equal(ns.run(`${cmd(family)}-legacy-save`, []), '');
-        assert.equal(saved(ns, family, 'nft').rules, 3);
+        await h.withLock(() => { ran = true; });
+        assert.equal(ran, true);
+        // restore replaces the nat and filter tables it names, in nf_tables; the builder too
+        await h.restore(nlkitText(family));
+        await h.table('mangle').chain('OUTPUT').append({ jump: 'ACCEPT' }).commit();
+        assert.equal(ns.run(`${cmd(family)}-legacy-save`, []), '', 'legacy tables were written');
+        // filter replaced (1 rule), nat untouched (2), mangle new (1)
+        assert.deepEqual(sorted(saved(ns, family, 'nft')), sorted({ tables: ['filter', 'nat', 'mangle'], rules: 4 }));
       } finally {
         await h.close();
       }
@@ -149,10 +150,11 @@ for (const family of [4, 6] as const) {
 }
 
 describe('iptables backend option', { skip }, () => {
-  it("backend must be 'auto' or 'legacy'", () => withNetns(1, async (ns) => {
-    assert.throws(() => iptables.open({ netns: ns.path, backend: 'nft' as 'legacy' }), InvalidArgumentError);
-    const h = iptables.open({ netns: ns.path, backend: 'auto' });
-    await h.close();
+  it("backend must be 'auto', 'legacy' or 'nft'", () => withNetns(1, async (ns) => {
+    for (const bad of ['nf_tables', '', 4, null]) {
+      assert.throws(() => iptables.open({ netns: ns.path, backend: bad as 'legacy' }), InvalidArgumentError);
+    }
+    for (const good of ['auto', 'legacy', 'nft'] as const) await iptables.open({ netns: ns.path, backend: good }).close();
   }));
 });
 

@@ -5,7 +5,7 @@
 import { InvalidArgumentError, UnsupportedError } from '../../errors.js';
 import { binding, type IptablesCacheRef, type IptablesTableRequest, type RawWorker } from '../../native.js';
 import { problemError } from '../errors.js';
-import type { RestorePlan } from '../restore-text.js';
+import { planRestore, words, type PlannedTable } from '../restore-text.js';
 import type { Family, RestoreOptions, RestoreResult } from '../types.js';
 import { EncodeError } from './encode.js';
 import { restoreNft, type CompiledNftTable } from './restore.js';
@@ -24,8 +24,10 @@ export interface NftRestoreContext {
  * batch). No xtables lock is taken (iptables-nft takes none): `wait` only gets checked.
  * @example await restoreWithNft(ctx, '*filter\n:INPUT DROP [0:0]\nCOMMIT\n', planRestore(text), {});
  */
-export async function restoreWithNft(ctx: NftRestoreContext, text: string, plan: RestorePlan, opts: RestoreOptions): Promise<RestoreResult> {
+export async function restoreWithNft(ctx: NftRestoreContext, input: string, opts: RestoreOptions): Promise<RestoreResult> {
   const { op, family } = ctx;
+  const text = nftDialect(input);
+  const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
   if (opts.noflush) {
     throw new UnsupportedError(`${op}: noflush is not implemented on the nf_tables backend yet`, { op, subsystem: 'iptables', code: 'EOPNOTSUPP' });
   }
@@ -45,7 +47,14 @@ export async function restoreWithNft(ctx: NftRestoreContext, text: string, plan:
   const r = tables.length
     ? await ctx.native((w) => binding().iptablesRestore(w, ctx.cache, { family, counters: opts.counters ?? false, tables, compileOnly: true }))
     : undefined;
-  if (r?.error) throw problemError(op, r.error, text);
+  if (r?.error) {
+    // iptables-nft takes a target it cannot load for a chain, and finds it missing at COMMIT
+    if (r.error.line !== undefined && /^(Couldn't load target|goto '.*' is not a chain)/.test(r.error.message)) {
+      const t = planned.find((p) => p.firstLine <= r.error!.line! && r.error!.line! < p.commitLine);
+      if (t) r.error = { ...r.error, line: t.commitLine, message: `${r.error.message} (a chain of that name does not exist either)` };
+    }
+    throw problemError(op, r.error, text);
+  }
   if (error) throw problemError(op, { kind: 'parse', message: error.message, errno: 22, line: error.line }, text);
   // Each `*table` block replaces the table (DELTABLE, NEWTABLE): what a table holds is its last
   // block, and the kernel lists tables in the order of their last blocks.
@@ -62,16 +71,56 @@ export async function restoreWithNft(ctx: NftRestoreContext, text: string, plan:
   }
   if (refusal) {
     const t = refusal.about?.table;
-    const at = t !== undefined ? [...planned].reverse().find((p) => p.name === t) : undefined;
+    const at = t !== undefined ? planned[lastAt(t)] : undefined;
+    const line = at && refusal.about?.chain !== undefined ? ruleLine(at, refusal.about.chain, refusal.about.rule!) : at?.commitLine;
     const what = refusal.about ? `${refusal.about.what}: ` : '';
     throw problemError(op, {
       kind: 'commit', errno: refusal.errno,
       message: `the kernel refused the batch at ${what}${refusal.message ?? `errno ${refusal.errno}`}; nothing was applied`,
-      ...(t !== undefined ? { table: t } : {}), ...(at ? { line: at.commitLine } : {}),
+      ...(t !== undefined ? { table: t } : {}), ...(line !== undefined ? { line } : {}),
     }, text);
   }
   const stats = { ...r!.stats, attempts: 1 };
   return { committed: compiled.map((c) => c.name), warnings: r!.warnings, stats };
+}
+
+/**
+ * What iptables-nft-restore reads differently from the legacy tool, made legacy-shaped for the
+ * shared compiler (line numbers kept): a last line without its newline is read all the same,
+ * and a user chain's policy is ignored, whatever it says (nft_chain_restore).
+ */
+export function nftDialect(text: string): string {
+  const out = text.length && !text.endsWith('\n') ? `${text}\n` : text;
+  if (!/^:\S+[ \t]+(?!-[ \t\n])\S/m.test(out)) return out;
+  const lines = out.split('\n');
+  for (const t of planRestore(out).tables) {
+    const builtins = new Set((BUILTIN_TABLES[t.name] ?? []).map((c) => c.name));
+    for (let n = t.firstLine; n < t.commitLine; n++) {
+      const l = lines[n - 1]!;
+      if (l[0] !== ':') continue;
+      const w = words(l.slice(1));
+      if (w.length >= 2 && !builtins.has(w[0]!) && w[1] !== '-') lines[n - 1] = l.replace(/^(:\S+[ \t]+)\S+/, '$1-');
+    }
+  }
+  return lines.join('\n');
+}
+
+/**
+ * The line of rule `rule` (1-based) of `chain`, when the table's rules all come from `-A`
+ * lines one rule each (a kube-proxy text): iptables-nft names the refused rule's line; else
+ * the COMMIT line.
+ */
+function ruleLine(t: PlannedTable, chain: string, rule: number): number {
+  const lines = t.body.split('\n');
+  let seen = 0;
+  for (const [i, l] of lines.entries()) {
+    if (l[0] !== '-' && l[0] !== '[') continue;
+    const w = words(l.replace(/^\[[^\]]*\]/, ''));
+    if (w[0] !== '-A' && w[0] !== '--append') return t.commitLine;
+    if (w.some((x) => /^(-s|-d|--source|--destination|--src|--dst)$/.test(x)) && /,/.test(l)) return t.commitLine;
+    if (w[1] === chain && ++seen === rule) return t.firstLine + i;
+  }
+  return t.commitLine;
 }
 
 function emptyStats() {

@@ -31,7 +31,7 @@ export interface CompiledNftTable {
 }
 
 /** What each message of a batch is, for errors: the table, and the chain or rule. */
-export interface BatchMessage { table: string; what: string }
+export interface BatchMessage { table: string; what: string; chain?: string; rule?: number }
 
 /** A writer that remembers where each message ends (lib/netlink's MessageBatch). */
 class Messages extends NftWriter {
@@ -127,7 +127,7 @@ export function restoreMessages(family: Family, tables: CompiledNftTable[], exis
       c.rules.forEach((r, i) => {
         writeRule(w, family, t.name, c.name, r);
         w.ends.push(w.bytesWritten().length);
-        w.about.push({ table: t.name, what: `rule ${i + 1} of chain ${c.name}` });
+        w.about.push({ table: t.name, what: `rule ${i + 1} of chain ${c.name}`, chain: c.name, rule: i + 1 });
       });
     }
   }
