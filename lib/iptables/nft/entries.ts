@@ -64,10 +64,10 @@ export const INV = { VIA_IN: 0x01, VIA_OUT: 0x02, SRCIP: 0x08, DSTIP: 0x10, FRAG
 const HEADER = 32;  // xt_entry_match / xt_entry_target: size u16, name[29], revision u8
 const VERDICTS: Record<number, 'ACCEPT' | 'DROP' | 'RETURN' | 'QUEUE'> = { [-2]: 'ACCEPT', [-1]: 'DROP', [-5]: 'RETURN', [-4]: 'QUEUE' };
 
-function cstr(b: Uint8Array, at: number, max: number): string {
+function cstr(b: Buffer, at: number, max: number): string {
   let end = at;
   while (end < at + max && b[end] !== 0) end++;
-  return Buffer.from(b.buffer, b.byteOffset + at, end - at).toString('latin1');
+  return b.toString('latin1', at, end);
 }
 
 function xt(b: Buffer, at: number): XtBlob & { size: number } {
