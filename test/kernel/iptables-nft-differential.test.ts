@@ -36,7 +36,7 @@ function sets(ns: Netns): void {
   ns.run('ipset', ['create', 'cali40masq-ipam-pools', 'hash:net']);
 }
 
-interface Step { text: string; counters?: boolean; family?: Family }
+interface Step { text: string; counters?: boolean; family?: Family; table?: string }
 
 /** Runs the steps through both and compares after each; returns how many rules the last step left. */
 async function differential(family: Family, steps: Step[]): Promise<void> {
@@ -47,8 +47,8 @@ async function differential(family: Family, steps: Step[]): Promise<void> {
     try {
       for (const [i, s] of steps.entries()) {
         const f = s.family ?? family;
-        a.run(tool(f, 'restore'), s.counters ? ['--counters'] : [], s.text);
-        const r = await h[f].restore(s.text, { counters: s.counters ?? false });
+        a.run(tool(f, 'restore'), [...(s.counters ? ['--counters'] : []), ...(s.table ? ['-T', s.table] : [])], s.text);
+        const r = await h[f].restore(s.text, { counters: s.counters ?? false, ...(s.table ? { table: s.table } : {}) });
         assert.ok(r.committed.length > 0, 'nothing committed');
         for (const c of [false, true]) {
           const want = nftToolSave(a, f, c);
@@ -90,6 +90,11 @@ describe('iptables backend nft against iptables-nft-restore/-save 1.8.9 and nft 
     { text: fixture('input-v4.restore') },
     { text: fixture('input-v6.restore'), family: 6 },
     { text: kubeProxyNat({ services: 3 }) },
+  ]));
+
+  it('restores one table of a text with -T', () => differential(4, [
+    { text: fixture('input-v4.restore') },
+    { text: kubeProxyNat({ services: 5, filter: true }), table: 'nat' },
   ]));
 
   it('counters from [pkts:bytes] and -c, with and without --counters', () => {
