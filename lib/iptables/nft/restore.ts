@@ -39,7 +39,7 @@ class Messages extends NftWriter {
   readonly about: BatchMessage[] = [];
   done(m: BatchMessage): void {
     this.end();
-    this.ends.push(this.bytesWritten().length);
+    this.ends.push(this.pos);
     this.about.push(m);
   }
   batch(): MessageBatch {
@@ -126,7 +126,7 @@ export function restoreMessages(family: Family, tables: CompiledNftTable[], exis
     for (const c of chains) {
       c.rules.forEach((r, i) => {
         writeRule(w, family, t.name, c.name, r);
-        w.ends.push(w.bytesWritten().length);
+        w.ends.push(w.pos);
         w.about.push({ table: t.name, what: `rule ${i + 1} of chain ${c.name}`, chain: c.name, rule: i + 1 });
       });
     }
