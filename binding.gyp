@@ -30,6 +30,7 @@
         "native/iptables/nft.cc",
         "native/iptables/raw.cc",
         "native/iptables/compile_job.cc",
+        "native/iptables/print_raw.cc",
         "native/link/rtnl.cc",
         "native/link/netns.cc",
         "native/link/sysctl.cc"

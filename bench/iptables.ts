@@ -19,6 +19,7 @@ import { iptables } from '../lib/index.js';
 import { Netns } from '../test/helpers/netns.js';
 import { kubeProxyNat } from '../test/fixtures/iptables/kube-proxy.js';
 import { fmtN, median, parseArgs, row, runStandalone, timed, timedShell, type Row, type Section, type Series } from './common.js';
+import { nftSaveRows } from './iptables-nft-save.js';
 
 const BUILTIN = /^:(PREROUTING|INPUT|OUTPUT|POSTROUTING) /;
 const PUBLISHED = [1000, 5000, 20_000];
@@ -219,6 +220,9 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
       '`iptables-legacy -N`/`-A`, one process each', `${fmtN(commands)} commands, run once`));
     console.error(`iptables: per-rule ${fmtN(services)} services done`);
   }
+
+  // nf_tables backend: save at small scales only (`--nft-save 100,1000`)
+  rows.push(...await nftSaveRows(args.list('--nft-save') ?? (quick ? [100] : [100, 1000]), args.reps));
 
   rows.sort((x, y) => (x.case.startsWith('program') ? 0 : 1) - (y.case.startsWith('program') ? 0 : 1) || (x.n ?? 0) - (y.n ?? 0));
   return {

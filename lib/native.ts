@@ -191,6 +191,10 @@ export interface Binding {
   iptablesReadRaw(worker: RawWorker, req: { family: 4 | 6; table: string }): Promise<{ errno: number } & Partial<RawTableSnapshot>>;
   /** Replaces a legacy table with a raw snapshot and sets its counters; the caller holds the xtables lock. */
   iptablesWriteRaw(worker: RawWorker, req: RawTableSnapshot & { family: 4 | 6 }): Promise<{ errno: number }>;
+  /** iptables-save's text (no timestamp lines) of each given legacy blob, printed by libxtables on the worker. */
+  iptablesPrintRaw(worker: RawWorker, req: { family: 4 | 6; counters: boolean; tables: RawTableSnapshot[] }): Promise<{
+    texts: string[]; warnings: string[]; error?: IptablesProblem;
+  }>;
   ipsetExec(worker: RawWorker, text: string, exist: boolean): Promise<IpsetExecResult>;
   ipsetSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<SendResult>;
   ipvsSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<NetlinkSendResult>;

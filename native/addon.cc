@@ -15,6 +15,7 @@ Napi::Value IptablesDrop(const Napi::CallbackInfo& info);
 Napi::Value IptablesBackendCount(const Napi::CallbackInfo& info);
 Napi::Value IptablesReadRaw(const Napi::CallbackInfo& info);
 Napi::Value IptablesWriteRaw(const Napi::CallbackInfo& info);
+Napi::Value IptablesPrintRaw(const Napi::CallbackInfo& info);
 Napi::Value LinkSend(const Napi::CallbackInfo& info);
 Napi::Value LinkQuery(const Napi::CallbackInfo& info);
 Napi::Value NetnsAdd(const Napi::CallbackInfo& info);
@@ -48,6 +49,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("iptablesBackendCount", Napi::Function::New<nlkit::IptablesBackendCount>(env, "iptablesBackendCount"));
   exports.Set("iptablesReadRaw", Napi::Function::New<nlkit::IptablesReadRaw>(env, "iptablesReadRaw"));
   exports.Set("iptablesWriteRaw", Napi::Function::New<nlkit::IptablesWriteRaw>(env, "iptablesWriteRaw"));
+  exports.Set("iptablesPrintRaw", Napi::Function::New<nlkit::IptablesPrintRaw>(env, "iptablesPrintRaw"));
   exports.Set("linkSend", Napi::Function::New<nlkit::LinkSend>(env, "linkSend"));
   exports.Set("linkQuery", Napi::Function::New<nlkit::LinkQuery>(env, "linkQuery"));
   exports.Set("benchNoop", Napi::Function::New<nlkit::BenchNoop>(env, "benchNoop"));

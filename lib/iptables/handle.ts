@@ -9,6 +9,7 @@ import { planRestore } from './restore-text.js';
 import { decide, hostTool, XTABLES_TABLES, type BackendInfo, type BackendVariant } from './backend.js';
 import { restoreWithNft } from './nft/handle-restore.js';
 import { TableBuilder, type TableBuilderOptions } from './builder.js';
+import { saveNft } from './nft/save.js';
 import type { Family, IptablesOpenOptions, LockOptions, RestoreOptions, RestoreResult, SaveOptions, TableName } from './types.js';
 
 const DEFAULT_INTERVAL_MS = 50;
@@ -97,6 +98,13 @@ export class IptablesHandle extends Handle {
     return b;
   }
 
+  /** True when this handle works on nf_tables: backend 'nft', or 'auto' where the namespace and host use it. */
+  async #onNft(op: string): Promise<boolean> {
+    if (this.backendMode !== 'auto') return this.backendMode === 'nft';
+    this.#backend ??= await this.#probe(op, true);
+    return this.#backend.hostBackend === 'nft';
+  }
+
   /** A builder for one table whose commit() restores it through this handle. */
   table(name: TableName, opts: TableBuilderOptions = {}): TableBuilder {
     return new TableBuilder(name, opts, (text, ro) => this.restore(text, ro));
@@ -143,12 +151,16 @@ export class IptablesHandle extends Handle {
     });
   }
 
-  /** The text `iptables-save` prints (without its two `#` timestamp lines). */
+  /**
+   * The text `iptables-save` prints (without its two `#` timestamp lines); on the nf_tables
+   * backend what `iptables-nft-save` 1.8.9 prints (lib/iptables/nft/save.ts).
+   */
   save(opts: SaveOptions = {}): Promise<string> {
     const op = `${this.prefix}.save`;
     return this.run(op, async () => {
       checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { table: 'string', counters: 'boolean' });
       checkTableOption(op, opts.table);
+      if (await this.#onNft(op)) return saveNft((fn) => this.native(op, fn), op, this.family, opts);
       await this.checkBackend(op);
       const r = await this.native(op, (w) => binding().iptablesSave(w, {
         family: this.family, counters: opts.counters ?? false, ...(opts.table !== undefined ? { table: opts.table } : {}),

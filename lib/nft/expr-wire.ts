@@ -1,7 +1,7 @@
 // Expressions in and out of netlink attributes, each with its attributes in the order libnftnl
 // 1.2.4 writes them (the bytes match `nft --debug=mnl`; see test/fixtures/nft).
 import { AttrWriter } from '../netlink/attr-writer.js';
-import { attrMap, be32, be64, readAttrs, str } from './attrs.js';
+import { attrMap, be32, readAttrs, str } from './attrs.js';
 import { DATA, EXPR, LIST_ELEM, VERDICT_ATTR } from './consts.js';
 import type { KExpr, Verdict } from './ir.js';
 
@@ -142,7 +142,8 @@ export function readExprs(b: Buffer): KExpr[] {
         const data = readData(d.get(2) ?? Buffer.alloc(0));
         return data.verdict ? { op: 'immediate', dreg: need(1), verdict: data.verdict } : { op: 'immediate', dreg: need(1), data: data.value ?? Buffer.alloc(0) };
       }
-      case 'counter': return { op: 'counter', bytes: d.has(1) ? BigInt(be64(d.get(1))!) : undefined, packets: d.has(2) ? BigInt(be64(d.get(2))!) : undefined };
+      // Counters read as bigints straight from the wire: a Number loses what lies past 2^53.
+      case 'counter': return { op: 'counter', bytes: d.get(1)?.readBigUInt64BE(0), packets: d.get(2)?.readBigUInt64BE(0) };
       case 'numgen': return { op: 'numgen', dreg: need(1), mod: need(2), type: need(3), offset: need(4) };
       case 'fib': return { op: 'fib', flags: need(3), result: need(2), dreg: need(1) };
       case 'nat':
@@ -153,7 +154,7 @@ export function readExprs(b: Buffer): KExpr[] {
         if (d.has(2)) return { op: 'unknown', name: 'masquerade to ports' };
         return { op: 'masq', flags: u(1) };
       case 'reject': return { op: 'reject', type: need(1), code: d.get(2)?.[0] ?? 0 };
-      default: return { op: 'unknown', name };
+      default: return { op: 'unknown', name, data: m.get(EXPR.DATA) ?? Buffer.alloc(0) };
     }
   });
 }

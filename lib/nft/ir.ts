@@ -21,8 +21,8 @@ export type KExpr =
   | { op: 'nat'; type: number; family: number; regAddrMin?: number; regProtoMin?: number; flags?: number }
   | { op: 'masq'; flags?: number }
   | { op: 'reject'; type: number; code: number }
-  /** An expression nlkit does not decode (list() refuses the rule with its name). */
-  | { op: 'unknown'; name: string };
+  /** An expression nlkit does not decode (list() refuses the rule with its name); `data`: its NFTA_EXPR_DATA, for readers that know it. */
+  | { op: 'unknown'; name: string; data?: Buffer };
 
 export const PAYLOAD_BASE = { LL: 0, NETWORK: 1, TRANSPORT: 2 } as const;
 export const CMP = { '==': 0, '!=': 1, '<': 2, '<=': 3, '>': 4, '>=': 5 } as const;

@@ -544,6 +544,17 @@ int Table::ReadInfo() {
   return 0;
 }
 
+int Table::Load(uint32_t validHooks, const uint32_t* hookEntry, const uint32_t* underflow, uint32_t numEntries,
+                const uint8_t* entries, uint32_t size, Blob* buf) {
+  valid_hooks_ = validHooks;
+  num_entries_ = numEntries;
+  size_ = size;
+  memcpy(hook_entry_, hookEntry, sizeof hook_entry_);
+  memcpy(underflow_, underflow, sizeof underflow_);
+  given_ = entries;
+  return Read(ReadMode::Full, buf);
+}
+
 std::vector<std::string> Table::BuiltinNames() const {
   std::vector<std::string> out;
   for (unsigned i = 0; i < NF_INET_NUMHOOKS; i++)
@@ -553,7 +564,7 @@ std::vector<std::string> Table::BuiltinNames() const {
 
 int Table::Read(ReadMode mode, Blob* buf) {
   fn_ = Fn::Init;
-  if (int e = Socket()) return e;
+  if (int e = given_ ? 0 : Socket()) return e;
   for (int attempt = 0;; attempt++) {
     chains_.clear();
     rules_.clear();
@@ -562,7 +573,7 @@ int Table::Read(ReadMode mode, Blob* buf) {
     users_.clear();
     dead_ = 0;
     changed_ = false;
-    if (int e = ReadInfo()) return e;
+    if (int e = given_ ? 0 : ReadInfo()) return e;
     std::vector<std::pair<uint32_t, unsigned>> hooks;
     for (unsigned i = 0; i < NF_INET_NUMHOOKS; i++)
       if (valid_hooks_ & (1u << i)) hooks.push_back({hook_entry_[i], i});
@@ -583,11 +594,11 @@ int Table::Read(ReadMode mode, Blob* buf) {
     strcpy(ge->name, name_.c_str());
     ge->size = size_;
     socklen_t glen = head + size_;
-    if (getsockopt(fd_, fam_.level, IPT_SO_GET_ENTRIES, buf->data(), &glen) < 0) {
+    if (!given_ && getsockopt(fd_, fam_.level, IPT_SO_GET_ENTRIES, buf->data(), &glen) < 0) {
       if (errno == EAGAIN && attempt < 100) continue;  // the table changed size meanwhile
       return errno;
     }
-    const uint8_t* base = buf->data() + head;
+    const uint8_t* base = given_ ? given_ : buf->data() + head;
 
     if (mode == ReadMode::BuiltinsOnly) {
       // Walk the entries for their indexes; keep the built-in chains' policies.

@@ -237,6 +237,10 @@ class Table {
   int ReadInfo();
   // The built-in chains of `validHooks` with policy ACCEPT, without the kernel (compile_job.cc).
   int InitBuiltins(uint32_t validHooks);
+  // Reads a blob given in GET_INFO/GET_ENTRIES' layout (an nf_tables table decoded by
+  // lib/iptables/nft) instead of the kernel's; `entries` must outlive the table.
+  int Load(uint32_t validHooks, const uint32_t* hookEntry, const uint32_t* underflow, uint32_t numEntries,
+           const uint8_t* entries, uint32_t size, Blob* buf);
   std::vector<std::string> BuiltinNames() const;
   // Room for this many more chains and rules (avoids regrowth while a text is applied).
   void Reserve(size_t chains, size_t rules);
@@ -308,6 +312,7 @@ class Table {
   size_t dead_ = 0;
   uint32_t hook_entry_[5] = {}, underflow_[5] = {};  // NF_INET_NUMHOOKS
   uint32_t size_ = 0;
+  const uint8_t* given_ = nullptr;  // Load()'s blob
   Fn fn_ = Fn::None;
   bool changed_ = false;
   // Some rule may carry counters to add after a commit (read from the kernel, or given):

@@ -1,0 +1,895 @@
+// iptables tables on the nf_tables backend, read back as iptables-nft-save 1.8.9 reads them
+// (iptables/nft-shared.c nft_rule_to_iptables_command_state and the parse_* functions,
+// nft-ipv4.c / nft-ipv6.c parse_meta/parse_payload, nft.c and nft-cache.c for tables, chains,
+// policies and their order), into the kernel's legacy IPT_SO_GET_ENTRIES layout (struct
+// ipt_entry / ip6t_entry, xt match and target blobs, ERROR heads for user chains, policies at
+// the underflows): the layout native/iptables prints with libxtables' own save functions.
+//
+// Where iptables-nft-save 1.8.9 gives up, so does this: a table holding an expression it does
+// not know at all prints as the tool's "# Table `x' is incompatible, use 'nft' tool." line.
+// Where the tool would fail ("Parsing nftables rule failed"), print a rule other than the one
+// the kernel runs (a set lookup it skips, a mask or comparison it ignores), or show a base
+// chain that is not iptables' as a fake one, decoding throws UnsupportedError naming the
+// table, chain, rule handle and the reason: reported, never printed wrong.
+//
+// Pure functions; entries are written in the host's byte order (little-endian hosts, as the
+// kernel's structs are).
+import { UnsupportedError } from '../../errors.js';
+import { attrMap, be32, str, type NlMsg } from '../../nft/attrs.js';
+import { CHAIN, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, TABLE } from '../../nft/consts.js';
+import { readData, readExprs } from '../../nft/expr-wire.js';
+import type { KExpr } from '../../nft/ir.js';
+import type { RawTableSnapshot } from '../../native.js';
+
+export type Family = 4 | 6;
+
+/** A table read for save(): printable as a legacy blob, or one the tool calls incompatible. */
+export type DecodedTable =
+  | { name: string; incompatible: false; raw: RawTableSnapshot }
+  | { name: string; incompatible: true };
+
+/** The line iptables-nft-save 1.8.9 prints instead of a table it cannot list. */
+export const incompatibleLine = (table: string): string => `# Table \`${table}' is incompatible, use 'nft' tool.\n`;
+
+// --- iptables' built-in tables (nft.c xtables_ipv4[], the same for IPv6) ---------------------
+
+interface BuiltinChain { name: string; type: string; prio: number; hook: number }
+const PRE = 0, IN = 1, FWD = 2, OUT = 3, POST = 4;
+const bc = (name: string, type: string, prio: number, hook: number): BuiltinChain => ({ name, type, prio, hook });
+/**
+ * In nft.h's enum nft_table_type order (mangle, security, raw, filter, nat): xtables_ipv4[] is
+ * indexed by it, and iptables-nft-save prints tables in that order.
+ */
+export const BUILTIN_TABLES: ReadonlyArray<{ name: string; chains: BuiltinChain[] }> = [
+  { name: 'mangle', chains: [bc('PREROUTING', 'filter', -150, PRE), bc('INPUT', 'filter', -150, IN), bc('FORWARD', 'filter', -150, FWD),
+    bc('OUTPUT', 'route', -150, OUT), bc('POSTROUTING', 'filter', -150, POST)] },
+  { name: 'security', chains: [bc('INPUT', 'filter', 150, IN), bc('FORWARD', 'filter', 150, FWD), bc('OUTPUT', 'filter', 150, OUT)] },
+  { name: 'raw', chains: [bc('PREROUTING', 'filter', -300, PRE), bc('OUTPUT', 'filter', -300, OUT)] },
+  { name: 'filter', chains: [bc('INPUT', 'filter', 0, IN), bc('FORWARD', 'filter', 0, FWD), bc('OUTPUT', 'filter', 0, OUT)] },
+  { name: 'nat', chains: [bc('PREROUTING', 'nat', -100, PRE), bc('INPUT', 'nat', 100, IN), bc('POSTROUTING', 'nat', 100, POST),
+    bc('OUTPUT', 'nat', -100, OUT)] },
+];
+
+// --- the dump, sorted into tables, chains and rules --------------------------------------------
+
+/** One nf_tables rule as the dump gave it. */
+export interface NftRule { handle: bigint; exprs: KExpr[]; udata?: Buffer }
+/** One nf_tables chain: `hook` set for base chains. */
+export interface NftChain {
+  name: string;
+  hook?: number; prio?: number; type?: string; policy?: number;
+  packets: bigint; bytes: bigint;
+  rules: NftRule[];
+}
+export interface NftTable { name: string; chains: NftChain[] }
+
+const NFPROTO = { 4: 2, 6: 10 } as const;
+const msgType = (m: NlMsg): number => (m.type >> 8 === NFNL_SUBSYS_NFTABLES ? m.type & 0xff : -1);
+const u64 = (b: Buffer | undefined): bigint => (b && b.length >= 8 ? b.readBigUInt64BE(0) : 0n);
+
+/**
+ * The tables, chains (in dump order) and rules (in chain order) of `family` in the replies of
+ * GETTABLE/GETCHAIN/GETRULE dumps; only tables iptables knows by name.
+ * @example const tables = groupDump(splitMessages(reply.data), 4);
+ */
+export function groupDump(msgs: NlMsg[], family: Family): NftTable[] {
+  const nfproto = NFPROTO[family];
+  const tables = new Map<string, NftTable>();
+  const chains = new Map<string, NftChain>();
+  const known = new Set(BUILTIN_TABLES.map((t) => t.name));
+  for (const m of msgs) {
+    if (m.family !== nfproto) continue;
+    const t = msgType(m);
+    if (t === MSG.NEWTABLE) {
+      const name = str(attrMap(m.body).get(TABLE.NAME)) ?? '';
+      if (known.has(name)) tables.set(name, { name, chains: [] });
+    } else if (t === MSG.NEWCHAIN) {
+      const a = attrMap(m.body);
+      const table = tables.get(str(a.get(CHAIN.TABLE)) ?? '');
+      if (!table) continue;
+      const c: NftChain = { name: str(a.get(CHAIN.NAME)) ?? '', packets: 0n, bytes: 0n, rules: [] };
+      const hook = a.get(CHAIN.HOOK);
+      if (hook) {
+        const h = attrMap(hook);
+        c.hook = be32(h.get(HOOK.HOOKNUM)) ?? 0;
+        c.prio = (be32(h.get(HOOK.PRIORITY)) ?? 0) | 0;
+        c.type = str(a.get(CHAIN.TYPE)) ?? '';
+        const p = be32(a.get(CHAIN.POLICY));
+        if (p !== undefined) c.policy = p;
+      }
+      const counters = a.get(CHAIN.COUNTERS);
+      if (counters) {
+        const k = attrMap(counters);
+        c.bytes = u64(k.get(1));    // NFTA_COUNTER_BYTES
+        c.packets = u64(k.get(2));  // NFTA_COUNTER_PACKETS
+      }
+      table.chains.push(c);
+      chains.set(`${table.name}\0${c.name}`, c);
+    } else if (t === MSG.NEWRULE) {
+      const a = attrMap(m.body);
+      const c = chains.get(`${str(a.get(RULE.TABLE)) ?? ''}\0${str(a.get(RULE.CHAIN)) ?? ''}`);
+      if (!c) continue;
+      const r: NftRule = { handle: u64(a.get(RULE.HANDLE)), exprs: readExprs(a.get(RULE.EXPRESSIONS) ?? Buffer.alloc(0)) };
+      const ud = a.get(RULE.USERDATA);
+      if (ud) r.udata = ud;
+      c.rules.push(r);
+    }
+  }
+  return BUILTIN_TABLES.filter((b) => tables.has(b.name)).map((b) => tables.get(b.name)!);
+}
+
+// --- nft.c nft_is_expr_compatible ----------------------------------------------------------------
+
+const SUPPORTED = new Set(['match', 'target', 'payload', 'meta', 'cmp', 'bitwise', 'counter', 'immediate', 'lookup', 'range']);
+const LIMIT = { RATE: 1, UNIT: 2, BURST: 3, TYPE: 4, FLAGS: 5 } as const;
+const LOG = { GROUP: 1, PREFIX: 2, SNAPLEN: 3, QTHRESHOLD: 4 } as const;
+
+/** The expression's kernel name (readExprs renames some it refuses). */
+function kernelName(e: KExpr): string {
+  switch (e.op) {
+    case 'meta_set': return 'meta';
+    case 'ct_set': return 'ct';
+    case 'unknown':
+      if (e.name === 'bitwise shift') return 'bitwise';
+      if (e.name === 'inverted lookup') return 'lookup';
+      if (e.name === 'ct with direction') return 'ct';
+      if (e.name === 'nat range') return 'nat';
+      if (e.name === 'masquerade to ports') return 'masq';
+      return e.name;
+    default: return e.op;
+  }
+}
+
+/** False for an expression that makes iptables-nft-save 1.8.9 call the whole table incompatible. */
+export function compatibleExpr(e: KExpr): boolean {
+  const name = kernelName(e);
+  if (SUPPORTED.has(name)) return true;
+  if (e.op !== 'unknown' || !e.data) return false;
+  const d = attrMap(e.data);
+  if (name === 'limit') return (be32(d.get(LIMIT.TYPE)) ?? 0) === 0 && (be32(d.get(LIMIT.FLAGS)) ?? 0) === 0;  // NFT_LIMIT_PKTS
+  if (name === 'log') return d.has(LOG.GROUP);
+  return false;
+}
+
+// --- the legacy entry layout ---------------------------------------------------------------------
+
+const XT_ALIGN = (n: number): number => (n + 7) & ~7;
+const ENTRY_MATCH = 32;   // struct xt_entry_match / xt_entry_target
+const STD_TARGET = 40;    // XT_ALIGN(sizeof(struct xt_standard_target))
+const ERROR_TARGET = 64;  // XT_ALIGN(sizeof(struct xt_error_target))
+const IFNAMSIZ = 16;
+
+interface Layout {
+  hdr: number; alen: number;
+  src: number; dst: number; smsk: number; dmsk: number;
+  iniface: number; outiface: number; inmask: number; outmask: number;
+  proto: number; flags: number; invflags: number;
+  targetOffset: number; nextOffset: number; counters: number;
+  gotoFlag: number;
+}
+const V4: Layout = {
+  hdr: 112, alen: 4, src: 0, dst: 4, smsk: 8, dmsk: 12, iniface: 16, outiface: 32, inmask: 48, outmask: 64,
+  proto: 80, flags: 82, invflags: 83, targetOffset: 88, nextOffset: 90, counters: 96, gotoFlag: 0x02,
+};
+const V6: Layout = {
+  hdr: 168, alen: 16, src: 0, dst: 16, smsk: 32, dmsk: 48, iniface: 64, outiface: 80, inmask: 96, outmask: 112,
+  proto: 128, flags: 131, invflags: 132, targetOffset: 140, nextOffset: 142, counters: 152, gotoFlag: 0x04,
+};
+const INV = { VIA_IN: 0x01, VIA_OUT: 0x02, SRCIP: 0x08, DSTIP: 0x10, FRAG: 0x20, PROTO: 0x40 } as const;
+const IPT_F_FRAG = 0x01;
+
+/** Legacy verdicts of the standard target. */
+const STD = { DROP: -1, ACCEPT: -2, RETURN: -5 } as const;
+
+interface Match { name: string; revision: number; data: Buffer }
+type Target =
+  | { kind: 'std'; verdict: number; label: string }
+  | { kind: 'module'; name: string; revision: number; data: Buffer };
+
+/** The command state of one rule (iptables' struct iptables_command_state, as far as save uses it). */
+interface Cs {
+  ip: Buffer;  // an entry header: its ipt_ip / ip6t_ip6 part is filled
+  matches: Match[];
+  target?: Target;
+  jumpto: string;
+  pcnt: bigint; bcnt: bigint;
+}
+
+// --- registers (nft-shared.h struct nft_xt_ctx_reg) ----------------------------------------------
+
+interface Reg {
+  type: 'undef' | 'payload' | 'immediate' | 'meta';
+  base: number; offset: number; len: number;
+  key: number;
+  imm: Buffer;
+  bitwise?: { mask: Buffer; xor: Buffer; len: number };
+  /** Loaded and not yet compared: iptables would silently drop it. */
+  pending: boolean;
+}
+
+const EMPTY = Buffer.alloc(0);
+const newReg = (): Reg => ({ type: 'undef', base: 0, offset: 0, len: 0, key: 0, imm: EMPTY, pending: false });
+/** Zeroed bytes from Node's pool: most are a few dozen bytes, one per rule and match. */
+const zeroed = (n: number): Buffer => Buffer.allocUnsafe(n).fill(0);
+
+const CMP = { EQ: 0, NEQ: 1, LT: 2, LTE: 3, GT: 4, GTE: 5 } as const;
+const META = { MARK: 3, IIF: 4, OIF: 5, IIFNAME: 6, OIFNAME: 7, NFTRACE: 12, L4PROTO: 16, BRI_IIFNAME: 17, BRI_OIFNAME: 18, PKTTYPE: 19 } as const;
+const BASE = { LL: 0, NETWORK: 1, TRANSPORT: 2 } as const;
+const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
+const VERDICT = { DROP: 0, ACCEPT: 1, JUMP: -3, GOTO: -4, RETURN: -5 } as const;
+
+class Unprintable extends Error {}
+const fail = (why: string): never => { throw new Unprintable(why); };
+
+/** One rule's decoding context (nft-shared.h struct nft_xt_ctx). */
+class Ctx {
+  /** Made on first use: most rules touch one register. */
+  readonly regs: Array<Reg | undefined> = [];
+  tcpudp: Match | undefined;
+  constructor(readonly fam: Family, readonly L: Layout, readonly cs: Cs) {}
+
+  /** nft_xt_ctx_get_sreg, with its register aliasing. */
+  sreg(reg: number): Reg {
+    const i = reg <= 4 ? (reg === 0 ? 0 : 1 + (reg - 1) * 4) : reg >= 8 && reg <= 23 ? reg - 8 : -1;
+    if (i < 0) return fail('Unknown register requested');
+    return (this.regs[i] ??= newReg());
+  }
+
+  dreg(reg: number): Reg {
+    const r = this.sreg(reg);
+    if (r.pending) fail('a value loaded into a register is never compared (iptables would drop it)');
+    r.type = 'undef';
+    r.bitwise = undefined;
+    return r;
+  }
+
+  get proto(): number { return this.cs.ip.readUInt16LE(this.L.proto); }
+  set proto(v: number) { this.cs.ip.writeUInt16LE(v, this.L.proto); }
+  invflag(bit: number): void { this.cs.ip[this.L.invflags]! |= bit; }
+
+  /** nft_create_match: a fresh native match of `size` data bytes. */
+  createMatch(name: string, revision: number, size: number): Match {
+    const m = { name, revision, data: zeroed(XT_ALIGN(size)) };
+    this.cs.matches.push(m);
+    return m;
+  }
+
+  /** nft_tcp_match / nft_udp_match: one per rule, initialised as tcp_init/udp_init do. */
+  tcpOrUdp(name: 'tcp' | 'udp'): Match {
+    if (this.tcpudp) {
+      if (this.tcpudp.name !== name) fail('both a tcp and a udp port match in one rule');
+      return this.tcpudp;
+    }
+    const m = this.createMatch(name, 0, name === 'tcp' ? 12 : 10);
+    m.data.writeUInt16LE(0xffff, 2);  // spts[1]
+    m.data.writeUInt16LE(0xffff, 6);  // dpts[1]
+    this.tcpudp = m;
+    return m;
+  }
+}
+
+const cmpOp = (e: Extract<KExpr, { op: 'cmp' }>): number => e.cmp;
+const eqOrNeq = (e: Extract<KExpr, { op: 'cmp' }>, what: string): boolean => {
+  if (e.cmp !== CMP.EQ && e.cmp !== CMP.NEQ) fail(`${what} compared with an operator other than == or != (iptables would read ==)`);
+  return e.cmp === CMP.NEQ;
+};
+const noMask = (r: Reg, what: string): void => {
+  if (r.bitwise) fail(`a bitwise mask on ${what}, which iptables would ignore`);
+};
+
+function parseCmp(ctx: Ctx, e: Extract<KExpr, { op: 'cmp' }>): void {
+  const r = ctx.sreg(e.sreg);
+  if (r.bitwise && r.bitwise.xor.some((b) => b !== 0)) fail('a bitwise xor, which iptables ignores');
+  const wasPending = r.pending;
+  r.pending = false;
+  switch (r.type) {
+    case 'undef': return fail('cmp sreg undef');
+    case 'meta': return parseMeta(ctx, r, e);
+    case 'payload':
+      // nft writes a port range as >= and <= of one load, which iptables reads into one range.
+      if (!wasPending && !(r.base === BASE.TRANSPORT && e.cmp >= CMP.LT)) fail('a second comparison of one loaded value');
+      switch (r.base) {
+        case BASE.NETWORK: return parsePayload(ctx, r, e);
+        case BASE.TRANSPORT: return parseTransport(ctx, r, e);
+        default: return fail(`a match on payload base ${r.base}, which iptables would drop`);
+      }
+    default: return fail('cmp sreg has unknown type');
+  }
+}
+
+/** nft-shared.c parse_ifname: the name and its mask as xtables_parse_interface makes them. */
+function parseIfname(ctx: Ctx, e: Extract<KExpr, { op: 'cmp' }>, nameAt: number, maskAt: number, invbit: number): void {
+  const { ip } = ctx.cs;
+  const name = e.data;
+  const len = name.length;
+  if (len > IFNAMSIZ) fail('an interface name longer than IFNAMSIZ');
+  const inv = eqOrNeq(e, 'an interface name');
+  if (inv) ctx.invflag(invbit);
+  if (len === 0) return;
+  name.copy(ip, nameAt, 0, len);
+  if (name[len - 1] === 0) {
+    const z = name.indexOf(0);
+    ip.fill(0xff, maskAt, maskAt + z + 1);
+  } else if (len < IFNAMSIZ) {
+    ip[nameAt + len] = 0x2b;  // '+'
+    if (len + 1 < IFNAMSIZ) {
+      ip[nameAt + len + 1] = 0;
+      ip.fill(0xff, maskAt, maskAt + len);
+    }
+  }
+  // parse_invalid_iface: nft's encoding of "! -i +"
+  if (!inv && ip.toString('latin1', nameAt, nameAt + 8) === 'INVAL/D\0') {
+    ctx.invflag(invbit);
+    ip.fill(0, nameAt, nameAt + IFNAMSIZ);
+    ip[nameAt] = 0x2b;
+    ip.fill(0, maskAt, maskAt + IFNAMSIZ);
+    ip[maskAt] = 0xff;
+    ip[maskAt + 1] = 0xff;
+  }
+}
+
+function parseMeta(ctx: Ctx, r: Reg, e: Extract<KExpr, { op: 'cmp' }>): void {
+  const L = ctx.L;
+  switch (r.key) {
+    case META.L4PROTO:
+      noMask(r, 'the layer 4 protocol');
+      if (e.data.length !== 1) fail('a layer 4 protocol compared with other than one byte');
+      ctx.proto = e.data[0]!;
+      if (eqOrNeq(e, 'the layer 4 protocol')) ctx.invflag(INV.PROTO);
+      return;
+    case META.IIFNAME:
+      noMask(r, 'an interface name');
+      return parseIfname(ctx, e, L.iniface, L.inmask, INV.VIA_IN);
+    case META.OIFNAME:
+      noMask(r, 'an interface name');
+      return parseIfname(ctx, e, L.outiface, L.outmask, INV.VIA_OUT);
+    case META.MARK: {
+      if (e.data.length !== 4) fail('a mark compared with other than four bytes');
+      const m = ctx.createMatch('mark', 1, 12);
+      if (eqOrNeq(e, 'the mark')) m.data[8] = 1;
+      m.data.writeUInt32LE(e.data.readUInt32LE(0), 0);
+      if (r.bitwise && r.bitwise.len !== 4) fail('a mark mask of other than four bytes');
+      m.data.writeUInt32LE(r.bitwise ? r.bitwise.mask.readUInt32LE(0) : 0xffffffff, 4);
+      return;
+    }
+    case META.PKTTYPE: {
+      noMask(r, 'the packet type');
+      if (e.data.length !== 1) fail('a packet type compared with other than one byte');
+      const m = ctx.createMatch('pkttype', 0, 8);
+      if (eqOrNeq(e, 'the packet type')) m.data.writeInt32LE(1, 4);
+      m.data.writeInt32LE(e.data[0]!, 0);
+      return;
+    }
+    case META.IIF: case META.OIF:
+      return fail('an interface by index (meta iif/oif), which iptables prints by the name it has in its own namespace');
+    case META.BRI_IIFNAME: case META.BRI_OIFNAME:
+      return fail('a bridge port name, which iptables would print as an interface name');
+    default:
+      return fail(`unknown ipv${ctx.fam} meta key`);
+  }
+}
+
+/** An address and its mask (prefix: the loaded length; else the bitwise mask) into the header. */
+function addr(ctx: Ctx, r: Reg, e: Extract<KExpr, { op: 'cmp' }>, at: number, maskAt: number, invbit: number): void {
+  const { L, cs } = ctx;
+  if (r.len > L.alen || e.data.length !== r.len || r.len === 0) fail('an address compared with a length other than what was loaded');
+  const inv = eqOrNeq(e, 'an address');
+  const data = zeroed(L.alen);
+  e.data.copy(data, 0, 0, Math.min(e.data.length, L.alen));
+  const mask = zeroed(L.alen);
+  if (r.bitwise) {
+    if (r.bitwise.len !== r.len) fail('an address mask of a length other than the address');
+    r.bitwise.mask.copy(mask, 0, 0, Math.min(r.bitwise.mask.length, L.alen));
+  } else {
+    mask.fill(0xff, 0, r.len);
+  }
+  // (addr & mask) == data never matches when data has bits outside the mask; iptables would
+  // print the address as if it did.
+  for (let i = 0; i < L.alen; i++) if (data[i]! & ~mask[i]!) fail('an address with bits outside its mask');
+  data.copy(cs.ip, at);
+  mask.copy(cs.ip, maskAt);
+  if (inv) ctx.invflag(invbit);
+}
+
+/** nft-ipv4.c / nft-ipv6.c parse_payload on the network header. */
+function parsePayload(ctx: Ctx, r: Reg, e: Extract<KExpr, { op: 'cmp' }>): void {
+  const { L, cs } = ctx;
+  if (ctx.fam === 4) {
+    switch (r.offset) {
+      case 12: return addr(ctx, r, e, L.src, L.smsk, INV.SRCIP);
+      case 16: return addr(ctx, r, e, L.dst, L.dmsk, INV.DSTIP);
+      case 9:
+        noMask(r, 'the protocol');
+        if (r.len !== 1 || e.data.length !== 1) fail('the protocol field loaded with a length other than one byte');
+        ctx.proto = e.data[0]!;
+        if (eqOrNeq(e, 'the protocol')) ctx.invflag(INV.PROTO);
+        return;
+      case 6: {
+        // nft-ipv4.c get_frag: iptables writes frag_off & 0x1fff compared with 0.
+        if (r.len !== 2 || !r.bitwise || !r.bitwise.mask.equals(Buffer.from([0x1f, 0xff])) || !e.data.equals(Buffer.alloc(2))) {
+          fail('a fragment offset match other than the one iptables writes');
+        }
+        cs.ip[L.flags]! |= IPT_F_FRAG;
+        if (eqOrNeq(e, 'the fragment offset') === false) ctx.invflag(INV.FRAG);
+        return;
+      }
+      case 8: return parseHl(ctx, r, e);
+      default: return fail('unknown payload offset');
+    }
+  }
+  switch (r.offset) {
+    case 8: return addr(ctx, r, e, L.src, L.smsk, INV.SRCIP);
+    case 24: return addr(ctx, r, e, L.dst, L.dmsk, INV.DSTIP);
+    case 6: return fail('ip6 nexthdr, which iptables 1.8.9 misreads as a protocol and a hop limit match');
+    case 7: return parseHl(ctx, r, e);
+    default: return fail('unknown payload offset');
+  }
+}
+
+/** nft-shared.c nft_parse_hl: ttl (IPv4) or hl (IPv6) match. */
+function parseHl(ctx: Ctx, r: Reg, e: Extract<KExpr, { op: 'cmp' }>): void {
+  noMask(r, 'the hop limit');
+  if (r.len !== 1 || e.data.length !== 1) fail('invalid ttl field match');
+  let hl = e.data[0]!;
+  let mode: number;
+  switch (cmpOp(e)) {
+    case CMP.NEQ: mode = 1; break;
+    case CMP.EQ: mode = 0; break;
+    case CMP.LT: mode = 2; break;
+    case CMP.GT: mode = 3; break;
+    case CMP.LTE: if (hl === 255) fail('invalid ttl field match'); mode = 2; hl++; break;
+    case CMP.GTE: if (hl === 0) fail('invalid ttl field match'); mode = 3; hl--; break;
+    default: return fail('invalid ttl field match');
+  }
+  // struct ipt_ttl_info { mode, ttl } and ip6t_hl_info { mode, hop_limit } have one layout.
+  const m = ctx.createMatch(ctx.fam === 4 ? 'ttl' : 'hl', 0, 2);
+  m.data[0] = mode;
+  m.data[1] = hl;
+}
+
+/** The layer 4 protocol the ports belong to, as nft_parse_transport reads it. */
+function l4proto(ctx: Ctx): number {
+  if (ctx.cs.ip[ctx.L.invflags]! & INV.PROTO) fail('a port match under an inverted protocol');
+  return ctx.proto;
+}
+
+/** port_match_single_to_range: one comparison of one port into [lo, hi]. */
+function portToRange(m: Match, at: number, invbit: number, op: number, port: number): void {
+  const d = m.data;
+  switch (op) {
+    case CMP.NEQ: d[invAt(m)]! |= invbit; d.writeUInt16LE(port, at); d.writeUInt16LE(port, at + 2); return;
+    case CMP.EQ: d.writeUInt16LE(port, at); d.writeUInt16LE(port, at + 2); return;
+    case CMP.LT: if (port <= 1) fail('a port below 0 or 1, which iptables prints as a range'); d.writeUInt16LE(port - 1, at + 2); return;
+    case CMP.LTE: d.writeUInt16LE(port, at + 2); return;
+    case CMP.GT: if (port === 0xffff) fail('a port above 65535, which iptables prints as 65535'); d.writeUInt16LE(port + 1, at); return;
+    case CMP.GTE: d.writeUInt16LE(port, at); return;
+    default: fail(`cmp operator ${op}`);
+  }
+}
+
+// xt_tcp { spts[2], dpts[2], option, flg_mask, flg_cmp, invflags }; xt_udp { spts[2], dpts[2], invflags }
+const SPTS = 0, DPTS = 4;
+const invAt = (m: Match): number => (m.name === 'tcp' ? 11 : 8);
+
+/** nft-shared.c nft_parse_transport. */
+function parseTransport(ctx: Ctx, r: Reg, e: Extract<KExpr, { op: 'cmp' }>): void {
+  const proto = l4proto(ctx);
+  const op = cmpOp(e);
+  const len = e.data.length;
+  if (proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6) return parseIcmp(ctx, r, e);
+  if (proto !== IPPROTO.TCP && proto !== IPPROTO.UDP) fail('unsupported layer 4 protocol value');
+  const name = proto === IPPROTO.TCP ? 'tcp' : 'udp';
+  if (r.offset === 13) {
+    if (len !== 1 || proto !== IPPROTO.TCP || r.len !== 1) fail('a tcp flags match other than the one iptables writes');
+    if (r.bitwise && r.bitwise.len !== 1) fail('a tcp flags mask of other than one byte');
+    const inv = eqOrNeq(e, 'tcp flags');
+    const m = ctx.tcpOrUdp('tcp');
+    if (inv) m.data[11]! |= 0x04;  // XT_TCP_INV_FLAGS
+    m.data[10] = e.data[0]!;       // flg_cmp
+    m.data[9] = r.bitwise ? r.bitwise.mask[0]! : 0xff;  // flg_mask
+    return;
+  }
+  noMask(r, 'a port');
+  if (r.len !== len) fail('a port compared with a length other than what was loaded');
+  if (r.offset === 0 && len === 4) {
+    const inv = eqOrNeq(e, 'both ports');
+    const m = ctx.tcpOrUdp(name);
+    portToRange(m, SPTS, 0x01, inv ? CMP.NEQ : CMP.EQ, e.data.readUInt16BE(0));
+    portToRange(m, DPTS, 0x02, inv ? CMP.NEQ : CMP.EQ, e.data.readUInt16BE(2));
+    return;
+  }
+  if ((r.offset === 0 || r.offset === 2) && len === 2) {
+    portToRange(ctx.tcpOrUdp(name), r.offset === 0 ? SPTS : DPTS, r.offset === 0 ? 0x01 : 0x02, op, e.data.readUInt16BE(0));
+    return;
+  }
+  fail('a transport header match iptables would drop');
+}
+
+/** nft-shared.c nft_parse_icmp. */
+function parseIcmp(ctx: Ctx, r: Reg, e: Extract<KExpr, { op: 'cmp' }>): void {
+  noMask(r, 'an icmp field');
+  if (e.cmp !== CMP.EQ) fail('an icmp field compared with other than ==, which iptables would print as ==');
+  let type = 0xff;
+  let code = [0, 0xff];
+  let data = e.data;
+  if (data.length < 1) fail('unexpected RHS data length');
+  switch (r.offset) {
+    case 0:
+      type = data[0]!;
+      if (data.length === 1) break;
+      data = data.subarray(1);
+      // fall through
+    case 1:
+      if (data.length > 1) fail('unexpected RHS data length');
+      code = [data[0]!, data[0]!];
+      break;
+    default: fail('unexpected payload offset');
+  }
+  if (ctx.fam === 6 && type === 0xff) fail('icmp6 code with any type match not supported');
+  const m = ctx.createMatch(ctx.fam === 4 ? 'icmp' : 'icmp6', 0, 4);
+  m.data[0] = type;
+  m.data[1] = code[0]!;
+  m.data[2] = code[1]!;
+}
+
+/** nft-shared.c nft_parse_transport_range: a port range. */
+function parseRange(ctx: Ctx, e: Extract<KExpr, { op: 'unknown' }>): void {
+  const d = attrMap(e.data!);
+  const r = ctx.sreg(be32(d.get(1)) ?? 0);
+  if (r.type !== 'payload' || r.base !== BASE.TRANSPORT) fail(r.type === 'undef' ? 'range sreg undef' : 'range with unknown payload base');
+  r.pending = false;
+  noMask(r, 'a port range');
+  const op = be32(d.get(2)) ?? 0;
+  const from = readData(d.get(3) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0);
+  const to = readData(d.get(4) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0);
+  if (from.length !== 2 || to.length !== 2 || r.len !== 2 || (r.offset !== 0 && r.offset !== 2)) fail('a range iptables would drop');
+  if (op !== 0 && op !== 1) fail(`range operator ${op}`);
+  const proto = l4proto(ctx);
+  if (proto !== IPPROTO.TCP && proto !== IPPROTO.UDP) fail('a port range of a protocol other than tcp or udp, which iptables would drop');
+  const m = ctx.tcpOrUdp(proto === IPPROTO.TCP ? 'tcp' : 'udp');
+  const at = r.offset === 0 ? SPTS : DPTS;
+  if (op === 1) m.data[invAt(m)]! |= r.offset === 0 ? 0x01 : 0x02;
+  m.data.writeUInt16LE(from.readUInt16BE(0), at);
+  m.data.writeUInt16LE(to.readUInt16BE(0), at + 2);
+}
+
+function setTarget(ctx: Ctx, t: Target | undefined, jumpto: string): void {
+  if (ctx.cs.target || ctx.cs.jumpto) fail('more than one verdict or target in one rule');
+  if (t) ctx.cs.target = t;
+  ctx.cs.jumpto = jumpto;
+}
+
+function parseImmediate(ctx: Ctx, e: Extract<KExpr, { op: 'immediate' }>): void {
+  if (!e.verdict) {
+    const r = ctx.dreg(e.dreg);
+    if ((e.data?.length ?? 0) > 16) fail('oversized immediate data');
+    r.imm = e.data ?? Buffer.alloc(0);
+    r.type = 'immediate';
+    return;
+  }
+  const code = e.verdict.code | 0;
+  switch (code) {
+    case VERDICT.ACCEPT: return setTarget(ctx, { kind: 'std', verdict: STD.ACCEPT, label: 'ACCEPT' }, 'ACCEPT');
+    case VERDICT.DROP: return setTarget(ctx, { kind: 'std', verdict: STD.DROP, label: 'DROP' }, 'DROP');
+    case VERDICT.RETURN: return setTarget(ctx, { kind: 'std', verdict: STD.RETURN, label: 'RETURN' }, 'RETURN');
+    case VERDICT.GOTO:
+    case VERDICT.JUMP:
+      if (!e.verdict.chain) fail('a jump without a chain');
+      if (code === VERDICT.GOTO) ctx.cs.ip[ctx.L.flags]! |= ctx.L.gotoFlag;
+      return setTarget(ctx, undefined, e.verdict.chain!);
+    default:
+      return fail(`verdict ${code}, which iptables would leave out`);
+  }
+}
+
+function parseMetaSet(ctx: Ctx, e: Extract<KExpr, { op: 'meta_set' }>): void {
+  const r = ctx.sreg(e.sreg);
+  if (e.key !== META.NFTRACE) fail('meta sreg key not supported');
+  if (r.type !== 'immediate') fail('meta nftrace but reg not immediate');
+  if (r.imm[0] === 0) fail('trace is cleared');
+  setTarget(ctx, { kind: 'module', name: 'TRACE', revision: 0, data: Buffer.alloc(0) }, 'TRACE');
+}
+
+/** nft_parse_match / nft_parse_target: the xt blob as the kernel dumps it (already XT_ALIGNed). */
+function compat(e: Extract<KExpr, { op: 'unknown' }>): { name: string; revision: number; data: Buffer } {
+  const d = attrMap(e.data!);
+  const name = str(d.get(1)) ?? '';
+  if (!name || Buffer.byteLength(name) > 28) fail(`a ${e.name} with an invalid name`);
+  return { name, revision: be32(d.get(2)) ?? 0, data: d.get(3) ?? EMPTY };
+}
+
+/** nft_parse_limit: the limit match from nft's limit expression. */
+function parseLimit(ctx: Ctx, e: Extract<KExpr, { op: 'unknown' }>): void {
+  const d = attrMap(e.data!);
+  const rate = d.get(LIMIT.RATE)?.readBigUInt64BE(0) ?? 0n;
+  const unit = d.get(LIMIT.UNIT)?.readBigUInt64BE(0) ?? 0n;
+  if (rate === 0n) fail('a limit of rate 0');
+  const m = ctx.createMatch('limit', 0, 40);
+  m.data.writeUInt32LE(Number(((10000n * unit) / rate) & 0xffffffffn), 0);  // avg = XT_LIMIT_SCALE * unit / rate
+  m.data.writeUInt32LE(be32(d.get(LIMIT.BURST)) ?? 0, 4);
+}
+
+/** nft_parse_log: NFLOG with nft's longer prefix (struct xt_nflog_info with a 128-byte prefix). */
+function parseLog(ctx: Ctx, e: Extract<KExpr, { op: 'unknown' }>): void {
+  const d = attrMap(e.data!);
+  const info = Buffer.alloc(XT_ALIGN(12 + 128));
+  const snap = d.get(LOG.SNAPLEN);
+  if (snap) {
+    info.writeUInt32LE(snap.readUInt32BE(0), 0);
+    info.writeUInt16LE(1, 8);  // XT_NFLOG_F_COPY_LEN
+  }
+  info.writeUInt16LE(d.get(LOG.GROUP)?.readUInt16BE(0) ?? 0, 4);
+  info.writeUInt16LE(d.get(LOG.QTHRESHOLD)?.readUInt16BE(0) ?? 0, 6);
+  const prefix = d.get(LOG.PREFIX);
+  if (prefix) {
+    const z = prefix.indexOf(0);
+    prefix.copy(info, 12, 0, Math.min(z >= 0 ? z : prefix.length, 127));
+  }
+  setTarget(ctx, { kind: 'module', name: 'NFLOG', revision: 0, data: info }, 'NFLOG');
+}
+
+/** The comment iptables-nft keeps in the rule's user data (nft.c get_comment), else undefined. */
+export function udataComment(b: Buffer | undefined): Buffer | undefined {
+  if (!b) return undefined;
+  let comment: Buffer | undefined;
+  // nftnl_udata_parse: a record past the end, or a comment without its NUL, ends it with no comment.
+  for (let p = 0; p < b.length;) {
+    if (p + 2 > b.length) return undefined;
+    const type = b[p]!, len = b[p + 1]!;
+    if (p + 2 + len > b.length) return undefined;
+    const v = b.subarray(p + 2, p + 2 + len);
+    if (type === 0) {
+      if (len === 0 || v[len - 1] !== 0) return undefined;
+      comment = v.subarray(0, v.indexOf(0));
+    }
+    p += 2 + len;
+  }
+  return comment;
+}
+
+/**
+ * One rule's expressions as iptables-nft-save 1.8.9 reads them (nft_rule_to_iptables_command_state).
+ * Throws Unprintable where the tool would fail or print something else than what the kernel runs.
+ */
+function ruleToCs(fam: Family, r: NftRule): Cs {
+  const L = fam === 4 ? V4 : V6;
+  const cs: Cs = { ip: zeroed(L.hdr), matches: [], jumpto: '', pcnt: 0n, bcnt: 0n };
+  const ctx = new Ctx(fam, L, cs);
+  for (const e of r.exprs) {
+    switch (e.op) {
+      case 'counter': cs.pcnt = e.packets ?? 0n; cs.bcnt = e.bytes ?? 0n; break;
+      case 'payload': {
+        const reg = ctx.dreg(e.dreg);
+        reg.type = 'payload';
+        reg.base = e.base; reg.offset = e.offset; reg.len = e.len;
+        reg.pending = true;
+        break;
+      }
+      case 'meta': {
+        const reg = ctx.dreg(e.dreg);
+        reg.type = 'meta';
+        reg.key = e.key;
+        reg.pending = true;
+        break;
+      }
+      case 'meta_set': parseMetaSet(ctx, e); break;
+      case 'bitwise': {
+        const s = ctx.sreg(e.sreg);
+        const d = e.dreg === e.sreg ? s : ctx.sreg(e.dreg);
+        if (d !== s) {
+          Object.assign(d, { ...s });
+          s.pending = false;
+        }
+        if (e.mask.length > 16 || e.xor.length > 16) fail('bitwise mask too large');
+        d.bitwise = { mask: e.mask, xor: e.xor, len: e.len };
+        break;
+      }
+      case 'cmp': parseCmp(ctx, e); break;
+      case 'immediate': parseImmediate(ctx, e); break;
+      case 'lookup': fail('a set lookup, which iptables-nft-save 1.8.9 leaves out of the rule it prints'); break;
+      case 'unknown':
+        switch (kernelName(e)) {
+          case 'match': { const m = compat(e); cs.matches.push(m); break; }
+          case 'target': { const t = compat(e); setTarget(ctx, { kind: 'module', ...t }, t.name); break; }
+          case 'limit': parseLimit(ctx, e); break;
+          case 'log': parseLog(ctx, e); break;
+          case 'range': parseRange(ctx, e); break;
+          case 'bitwise': fail('a bitwise shift'); break;
+          case 'lookup': fail('a set lookup, which iptables-nft-save 1.8.9 leaves out of the rule it prints'); break;
+          default: fail(`expression ${e.name}`);
+        }
+        break;
+      default: fail(`expression ${kernelName(e)}`);
+    }
+  }
+  for (const reg of ctx.regs) if (reg?.pending) fail('a value loaded into a register is never compared (iptables would drop it)');
+  const comment = udataComment(r.udata);
+  if (comment) {
+    const m = { name: 'comment', revision: 0, data: Buffer.alloc(256) };
+    comment.copy(m.data, 0, 0, Math.min(comment.length, 255));
+    cs.matches.push(m);
+  }
+  return cs;
+}
+
+// --- tables ------------------------------------------------------------------------------------------
+
+const STD_LABELS = new Set(['ACCEPT', 'DROP', 'QUEUE', 'RETURN']);
+
+interface Entry { cs: Cs; jump?: string }
+
+/**
+ * One iptables table of the nf_tables dump, decoded as iptables-nft-save 1.8.9 does, as the legacy
+ * blob the native printer reads. Throws UnsupportedError for what the tool cannot print right.
+ * @example const t = decodeTable(groupDump(msgs, 4)[0], 4); if (!t.incompatible) print(t.raw);
+ */
+export function decodeTable(table: NftTable | { name: string; chains: [] }, family: Family, op = family === 6 ? 'ip6tables.save' : 'iptables.save'): DecodedTable {
+  const builtin = BUILTIN_TABLES.find((b) => b.name === table.name);
+  if (!builtin) throw new UnsupportedError(`${op}: table ${table.name} is not an iptables table`, { op, subsystem: 'iptables' });
+  if (table.chains.some((c) => c.rules.some((r) => !r.exprs.every(compatibleExpr)))) return { name: table.name, incompatible: true };
+  const L = family === 4 ? V4 : V6;
+  const report = (what: string, why: string): never => {
+    throw new UnsupportedError(`${op}: ${family === 6 ? 'ip6' : 'ip'} table ${table.name}: ${what}: ${why}; use nft to list it`,
+      { op, subsystem: 'iptables', detail: why });
+  };
+
+  // nft-cache.c nft_cache_add_base_chain: base chains that are not iptables' "taint" the table.
+  const base = new Map<number, NftChain>();
+  const users: NftChain[] = [];
+  for (const c of table.chains) {
+    if (c.hook === undefined) {
+      if (Buffer.byteLength(c.name) > 29 || STD_LABELS.has(c.name) || c.name === 'ERROR') report(`chain ${c.name}`, 'a chain name iptables cannot hold');
+      users.push(c);
+      continue;
+    }
+    const b = builtin.chains.find((x) => x.hook === c.hook);
+    if (!b || b.prio !== c.prio || b.name !== c.name || b.type !== c.type || base.has(c.hook)) {
+      report(`chain ${c.name}`, 'a base chain iptables did not make (iptables-nft-save shows a fake empty chain in its place)');
+    }
+    base.set(c.hook, c);
+  }
+  users.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  const userNames = new Set(users.map((c) => c.name));
+
+  const decodeRules = (c: NftChain): Entry[] => c.rules.map((r) => {
+    let cs: Cs;
+    try {
+      cs = ruleToCs(family, r);
+    } catch (e) {
+      if (e instanceof Unprintable) return report(`chain ${c.name} rule handle ${r.handle}`, e.message);
+      throw e;
+    }
+    if (!cs.target && cs.jumpto) {
+      if (!userNames.has(cs.jumpto)) report(`chain ${c.name} rule handle ${r.handle}`, `a jump to ${cs.jumpto}, not a user-defined chain of the table`);
+      return { cs, jump: cs.jumpto };
+    }
+    return { cs };
+  });
+
+  // The blob, as libiptc lays it out: built-in chains in hook order (rules, then the policy
+  // entry at the underflow), user chains by name (ERROR head, rules, RETURN foot), ERROR end.
+  interface Block { name: string; hook?: number; policy?: number; counters?: [bigint, bigint]; rules: Entry[] }
+  const blocks: Block[] = [];
+  let validHooks = 0;
+  for (const b of [...builtin.chains].sort((x, y) => x.hook - y.hook)) {
+    validHooks |= 1 << b.hook;
+    const c = base.get(b.hook);
+    // nft.c nft_chain_save: a missing policy is ACCEPT; a missing chain is faked as ACCEPT [0:0].
+    const policy = c?.policy === 0 ? STD.DROP : STD.ACCEPT;
+    if (c?.policy !== undefined && c.policy !== 0 && c.policy !== 1) report(`chain ${b.name}`, `policy ${c.policy}`);
+    blocks.push({ name: b.name, hook: b.hook, policy, counters: [c?.packets ?? 0n, c?.bytes ?? 0n], rules: c ? decodeRules(c) : [] });
+  }
+  for (const c of users) blocks.push({ name: c.name, rules: decodeRules(c) });
+
+  const ruleSize = (e: Entry): number => L.hdr + e.cs.matches.reduce((n, m) => n + ENTRY_MATCH + m.data.length, 0)
+    + (e.cs.target?.kind === 'module' ? ENTRY_MATCH + e.cs.target.data.length : STD_TARGET);
+  const headSize = L.hdr + ERROR_TARGET, footSize = L.hdr + STD_TARGET;
+  // First pass: offsets of chains' first rules (jump targets).
+  const firstRule = new Map<string, number>();
+  let size = 0, num = 0;
+  for (const b of blocks) {
+    if (b.hook === undefined) { size += headSize; num++; }
+    firstRule.set(b.name, size);
+    for (const e of b.rules) { size += ruleSize(e); num++; }
+    size += footSize; num++;
+  }
+  size += headSize; num++;
+
+  const out = Buffer.alloc(size);
+  const hookEntry = [0, 0, 0, 0, 0], underflow = [0, 0, 0, 0, 0];
+  let off = 0;
+  const header = (ip: Buffer | undefined, targetOffset: number, next: number, pcnt: bigint, bcnt: bigint) => {
+    if (ip) ip.copy(out, off, 0, L.targetOffset);
+    out.writeUInt16LE(targetOffset, off + L.targetOffset);
+    out.writeUInt16LE(next, off + L.nextOffset);
+    out.writeBigUInt64LE(pcnt, off + L.counters);
+    out.writeBigUInt64LE(bcnt, off + L.counters + 8);
+  };
+  const stdEntry = (verdict: number, pcnt = 0n, bcnt = 0n) => {
+    header(undefined, L.hdr, footSize, pcnt, bcnt);
+    out.writeUInt16LE(STD_TARGET, off + L.hdr);
+    out.writeInt32LE(verdict, off + L.hdr + ENTRY_MATCH);
+    off += footSize;
+  };
+  const errorEntry = (name: string) => {
+    header(undefined, L.hdr, headSize, 0n, 0n);
+    out.writeUInt16LE(ERROR_TARGET, off + L.hdr);
+    out.write('ERROR', off + L.hdr + 2, 'latin1');
+    out.write(name, off + L.hdr + ENTRY_MATCH, 'utf8');
+    off += headSize;
+  };
+  for (const b of blocks) {
+    if (b.hook === undefined) errorEntry(b.name);
+    else hookEntry[b.hook] = off;
+    for (const e of b.rules) {
+      const n = ruleSize(e);
+      const { cs } = e;
+      let to = L.hdr;
+      for (const m of cs.matches) to += ENTRY_MATCH + m.data.length;
+      header(cs.ip, to, n, cs.pcnt, cs.bcnt);
+      let at = off + L.hdr;
+      for (const m of cs.matches) {
+        out.writeUInt16LE(ENTRY_MATCH + m.data.length, at);
+        out.write(m.name, at + 2, 'latin1');
+        out[at + 31] = m.revision;
+        m.data.copy(out, at + ENTRY_MATCH);
+        at += ENTRY_MATCH + m.data.length;
+      }
+      const t = cs.target;
+      if (t?.kind === 'module') {
+        out.writeUInt16LE(ENTRY_MATCH + t.data.length, at);
+        out.write(t.name, at + 2, 'latin1');
+        out[at + 31] = t.revision;
+        t.data.copy(out, at + ENTRY_MATCH);
+      } else {
+        out.writeUInt16LE(STD_TARGET, at);
+        // no target: falls through to the next entry (libiptc's encoding)
+        const verdict = t ? t.verdict : e.jump !== undefined ? firstRule.get(e.jump)! : off + n;
+        out.writeInt32LE(verdict, at + ENTRY_MATCH);
+      }
+      off += n;
+    }
+    if (b.hook !== undefined) {
+      underflow[b.hook] = off;
+      stdEntry(b.policy!, b.counters![0], b.counters![1]);
+    } else {
+      stdEntry(STD.RETURN);
+    }
+  }
+  errorEntry('ERROR');
+  return {
+    name: table.name, incompatible: false,
+    raw: { table: table.name, validHooks, numEntries: num, hookEntry, underflow, entries: out },
+  };
+}
+
+/**
+ * Every iptables table of `family` in a GETTABLE/GETCHAIN/GETRULE dump (or groupDump's tables of
+ * one), decoded in the order
+ * iptables-nft-save prints them; `table`: only that one (faked empty when it does not exist, as
+ * the tool does for a built-in table's name).
+ * @example const tables = decodeTables(splitMessages(dump.data), 4, 'nat');
+ */
+export function decodeTables(msgs: NlMsg[] | NftTable[], family: Family, table?: string): DecodedTable[] {
+  const all = msgs.length && 'chains' in msgs[0]! ? msgs as NftTable[] : groupDump(msgs as NlMsg[], family);
+  if (table === undefined) return all.map((t) => decodeTable(t, family));
+  return [decodeTable(all.find((t) => t.name === table) ?? { name: table, chains: [] }, family)];
+}
+
+/**
+ * The loader a --noflush restore on nf_tables starts from: the decoded table as the legacy blob
+ * native/iptables' Table::Load reads (built-in chains iptables would create are there, faked as
+ * the tool fakes them). Refuses, with UnsupportedError, a table iptables-nft-save would not print.
+ * Note: an NFLOG target read from nft's `log` carries nft's longer prefix (a 144-byte info, as
+ * iptables-nft builds it), not the kernel's xt_nflog_info.
+ * @example const raw = rawTableOf(decodeTables(msgs, 4, 'nat')[0]!, 'iptables.restore');
+ */
+export function rawTableOf(t: DecodedTable, op: string): RawTableSnapshot {
+  if (t.incompatible) {
+    throw new UnsupportedError(`${op}: table ${t.name} is incompatible with iptables (an expression iptables-nft does not know), use nft`, { op, subsystem: 'iptables' });
+  }
+  return t.raw;
+}
+
+/** The dump requests save() sends for `family`: tables, chains and rules. */
+export const DUMP_MSGS = [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETRULE];

@@ -1,0 +1,142 @@
+// iptables-save's text for tables given as legacy blobs (native/iptables/raw.h's RawTable
+// layout), not read from the kernel: the nf_tables backend's save decodes its tables in
+// TypeScript (lib/iptables/nft/decode.ts) and prints them here with the same printer, and
+// libxtables' save functions, that print legacy tables. One crossing for all tables; the job
+// runs on the handle's worker (libxtables' lock and plugin loading stay off the JS thread).
+#include <net/if.h>      // before the linux headers that bring linux/if.h
+#include <netinet/in.h>  // before linux/in.h
+#include <napi.h>
+#include <errno.h>
+#include <linux/netfilter.h>
+
+#include <string>
+#include <vector>
+
+#include "../core/worker.h"
+#include "raw.h"
+#include "save.h"
+#include "table.h"
+#include "xt.h"
+
+namespace nlkit {
+namespace ipt {
+namespace {
+
+class PrintRawJob : public Job {
+ public:
+  using Job::Job;
+  int nfproto = NFPROTO_IPV4;
+  bool counters = false;
+  std::vector<RawTable> tables;
+
+  void Execute() override {
+    Blob buf = Blob::Take();
+    for (size_t i = 0; i < tables.size() && error_.empty(); i++) Print(tables[i], &buf);
+    Blob::Give(std::move(buf));
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object r = Napi::Object::New(env);
+    auto strings = [&](const std::vector<std::string>& v) {
+      Napi::Array a = Napi::Array::New(env, v.size());
+      for (size_t i = 0; i < v.size(); i++) a.Set(i, v[i]);
+      return a;
+    };
+    r.Set("texts", strings(texts_));
+    r.Set("warnings", strings(warnings_));
+    if (!error_.empty()) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("kind", "save");
+      e.Set("message", error_);
+      e.Set("errno", errno_);
+      e.Set("table", errorTable_);
+      r.Set("error", e);
+    }
+    return r;
+  }
+
+ private:
+  void Print(const RawTable& raw, Blob* buf) {
+    Table t(nfproto, raw.name);
+    if (int e = t.Load(raw.valid_hooks, raw.hook_entry, raw.underflow, raw.num_entries, raw.entries.data(),
+                       static_cast<uint32_t>(raw.entries.size()), buf)) {
+      Fail(e, "table " + raw.name + " is not a valid table blob", raw.name);
+      return;
+    }
+    bool ok = false;
+    std::string perr;
+    std::string text;
+    bool ran = XtRun(nfproto, true, [&](StdioCapture& cap) {
+      cap.TakeOut();
+      ok = PrintTable(t, counters, &perr);
+      text = cap.TakeOut();
+      for (auto& w : cap.TakeErr()) warnings_.push_back(w);
+    }, &perr);
+    if (!ran || !ok) {
+      Fail(EIO, perr, raw.name);
+      return;
+    }
+    texts_.push_back(std::move(text));
+  }
+  void Fail(int err, std::string m, const std::string& table) {
+    errno_ = err;
+    error_ = m.empty() ? "cannot print table " + table : std::move(m);
+    errorTable_ = table;
+  }
+  std::vector<std::string> texts_;
+  std::vector<std::string> warnings_;
+  std::string error_, errorTable_;
+  int errno_ = 0;
+};
+
+bool U32Array(const Napi::Value& v, uint32_t* out) {
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != NF_INET_NUMHOOKS) return false;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < NF_INET_NUMHOOKS; i++) {
+    Napi::Value x = a.Get(i);
+    if (!x.IsNumber()) return false;
+    out[i] = x.As<Napi::Number>().Uint32Value();
+  }
+  return true;
+}
+
+}  // namespace
+}  // namespace ipt
+
+// iptablesPrintRaw(worker, { family, counters, tables: [{ table, validHooks, numEntries, hookEntry,
+// underflow, entries }] }): { texts (one per table), warnings, error? { kind, message, errno, table } }.
+// The text of each table is what iptables-save prints for it, without the timestamp lines.
+Napi::Value IptablesPrintRaw(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Worker* w = Worker::Unwrap(info[0]);
+  Napi::Object req = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object();
+  if (w == nullptr || req.IsEmpty() || !req.Get("tables").IsArray()) {
+    Napi::TypeError::New(env, "iptablesPrintRaw(worker, { family, counters, tables })").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* job = new ipt::PrintRawJob(env);
+  job->nfproto = req.Get("family").ToNumber().Int32Value() == 6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+  job->counters = req.Get("counters").ToBoolean().Value();
+  Napi::Array tables = req.Get("tables").As<Napi::Array>();
+  for (uint32_t i = 0; i < tables.Length(); i++) {
+    Napi::Value v = tables.Get(i);
+    Napi::Object o = v.IsObject() ? v.As<Napi::Object>() : Napi::Object();
+    ipt::RawTable t;
+    if (o.IsEmpty() || !o.Get("table").IsString() || !o.Get("entries").IsBuffer() || !ipt::U32Array(o.Get("hookEntry"), t.hook_entry) ||
+        !ipt::U32Array(o.Get("underflow"), t.underflow)) {
+      delete job;
+      Napi::TypeError::New(env, "iptablesPrintRaw: tables[" + std::to_string(i) + "] is not a raw table").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    t.nfproto = job->nfproto;
+    t.name = o.Get("table").As<Napi::String>().Utf8Value();
+    t.valid_hooks = o.Get("validHooks").ToNumber().Uint32Value();
+    t.num_entries = o.Get("numEntries").ToNumber().Uint32Value();
+    auto b = o.Get("entries").As<Napi::Buffer<uint8_t>>();
+    t.entries.assign(b.Data(), b.Data() + b.Length());
+    job->tables.push_back(std::move(t));
+  }
+  return w->Submit(env, job);
+}
+
+}  // namespace nlkit
