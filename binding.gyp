@@ -45,6 +45,7 @@
         "native/iptables/kernel/raw.cc",
         "native/iptables/jobs/raw.cc",
         "native/iptables/jobs/print_raw.cc",
+        "native/iptables/jobs/compile_job.cc",
         "native/link/rtnl.cc",
         "native/link/netns.cc",
         "native/link/sysctl.cc"

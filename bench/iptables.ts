@@ -7,12 +7,14 @@
 //                       super-linearly: measured once per scale, under a time cap, and not at
 //                       larger scales once a scale hits the cap
 //   iptables-legacy-restore of the whole table, and nlkit iptables.restore() of the same text
+// The nf_tables backend the same way: iptables-nft-restore against nlkit with backend 'nft'
+// (the same text, one nfnetlink batch), at --nft-sizes (default: the legacy sizes).
 // At the published scales it also times, on the filled table: the same text with one service
 // changed (nlkit against a second iptables-legacy-restore, and against the kernel floor:
 // IPT_SO_SET_REPLACE + ADD_COUNTERS of the unchanged table as nlkit issues it), kube-proxy's
 // own `--noflush --counters` resync of its chains, and saving the table.
 // Usage: tsx bench/iptables.ts [--quick] [--reps N] [--sizes 1000,5000] [--per-rule 100,250]
-//                              [--cap SECONDS] [--json]
+//                              [--nft-sizes 100,1000] [--cap SECONDS] [--json]
 import { iptables } from '../lib/index.js';
 import { Netns } from '../test/helpers/netns.js';
 import { kubeProxyNat } from '../test/fixtures/iptables/kube-proxy.js';
@@ -48,6 +50,8 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
     perRule: { name: 'one `iptables-legacy` process per chain and rule', points: [] } as Series,
     tool: { name: '`iptables-legacy-restore` (whole table)', points: [] } as Series,
     nlkit: { name: 'nlkit iptables.restore (whole table)', points: [] } as Series,
+    nftTool: { name: '`iptables-nft-restore` (whole table)', points: [] } as Series,
+    nftNlkit: { name: "nlkit iptables.restore, backend 'nft' (whole table)", points: [] } as Series,
   };
   const nlkitAt = new Map<number, number>();
 
@@ -64,6 +68,15 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
     } finally {
       await h.close();
       w.remove();
+    }
+    const v = new Netns('bench');
+    const n = iptables.open({ netns: v.path, backend: 'nft' });
+    try {
+      for (let i = 0; i < 3; i++) await n.restore(text);
+      v.run('iptables-nft-restore', [], text);
+    } finally {
+      await n.close();
+      v.remove();
     }
   }
 
@@ -132,6 +145,40 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
     console.error(`iptables: ${fmtN(services)} services done`);
   }
 
+  for (const services of args.list('--nft-sizes') ?? sizes) {
+    const text = kubeProxyNat({ services });
+    const rules = text.split('\n').filter((l) => l.startsWith('-A ')).length;
+    const m = { tool: [] as number[], nlkit: [] as number[] };
+    const tool = async () => {
+      const a = new Netns('bench');
+      try {
+        m.tool.push(await timed(() => a.run('iptables-nft-restore', [], text)));
+      } finally {
+        a.remove();
+      }
+    };
+    const lib = async (r: number) => {
+      const b = new Netns('bench');
+      const h = iptables.open({ netns: b.path, backend: 'nft' });
+      try {
+        await h.restore('*filter\nCOMMIT\n');  // start the handle's thread outside the timing
+        m.nlkit.push(await timed(() => h.restore(text)));
+        const got = b.run('iptables-nft-save', ['-t', 'nat']).split('\n').filter((l) => l.startsWith('-A ')).length;
+        if (r === 0 && got !== rules) throw new Error(`nlkit (nft) wrote ${got} of ${rules} rules`);
+      } finally {
+        await h.close();
+        b.remove();
+      }
+    };
+    for (let r = 0; r < args.reps; r++) {
+      if (r % 2 === 0) { await tool(); await lib(r); } else { await lib(r); await tool(); }
+    }
+    rows.push(row('program the whole table (nf_tables)', services, 'services', m.nlkit, m.tool, '`iptables-nft-restore`', `${fmtN(rules)} rules`));
+    series.nftTool.points.push([services, median(m.tool)]);
+    series.nftNlkit.points.push([services, median(m.nlkit)]);
+    console.error(`iptables: nft ${fmtN(services)} services done`);
+  }
+
   for (const services of perRuleSizes) {
     const text = kubeProxyNat({ services });
     const { script, commands } = perRuleScript(text);
@@ -196,7 +243,7 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
     charts: [{
       id: 'iptables', title: 'Programming N Kubernetes-style services',
       subtitle: `kube-proxy-shaped nat table, ≈8 rules per service; per-rule capped at ${capMs / 1000} s; lower is better`,
-      xLabel: 'services', yLabel: 'time to program all of them', series: [series.perRule, series.tool, series.nlkit],
+      xLabel: 'services', yLabel: 'time to program all of them', series: [series.perRule, series.tool, series.nlkit, series.nftTool, series.nftNlkit],
     }],
   };
 }

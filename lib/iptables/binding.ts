@@ -80,7 +80,9 @@ export interface IptablesBinding {
   iptablesCache(): IptablesCacheRef;
   iptablesRestore(worker: RawWorker, cache: IptablesCacheRef | null, req: {
     family: 4 | 6; counters: boolean; force?: boolean; dryRun?: boolean; tables: IptablesTableRequest[]; lock?: IptablesLockRequest;
-  }): Promise<IptablesRestoreResult>;
+    /** Compile from empty tables without the kernel and hand the tables back (native/iptables/jobs/compile_job.h). */
+    compileOnly?: boolean;
+  }): Promise<IptablesRestoreResult & { tables?: RawTableSnapshot[] }>;
   iptablesSave(worker: RawWorker, req: { family: 4 | 6; table?: string; counters: boolean }):
     Promise<{ text: string; warnings: string[] }>;
   iptablesLock(worker: RawWorker, req: { lock: IptablesLockRequest }): Promise<{ fd: number }>;

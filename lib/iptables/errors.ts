@@ -32,7 +32,7 @@ const PROBLEM_KINDS: ReadonlySet<string> = new Set<IptablesProblem['kind']>(
   ['parse', 'chain', 'apply', 'init', 'commit', 'concurrent', 'lock', 'internal', 'save']);
 
 /** The native failure record as one of iptables' own problems (else a transport failure). */
-function asProblem(f: NativeFailure): IptablesProblem | undefined {
+export function asProblem(f: NativeFailure): IptablesProblem | undefined {
   return f.kind !== undefined && PROBLEM_KINDS.has(f.kind) ? { ...f, kind: f.kind as IptablesProblem['kind'] } : undefined;
 }
 

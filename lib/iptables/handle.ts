@@ -5,7 +5,8 @@ import { binding, type IptablesCacheRef, type IptablesLockRequest, type Iptables
 import { iptablesFailure, problemError, restoreFailure } from './errors.js';
 import { holdsXtablesLock, runHoldingXtablesLock, xtablesLockPath } from './lock-owner.js';
 import { planRestore } from './restore-text.js';
-import { decide, hostTool, refusal, XTABLES_TABLES, type BackendInfo } from './backend.js';
+import { decide, hostTool, XTABLES_TABLES, type BackendInfo, type BackendVariant } from './backend.js';
+import { restoreWithNft } from './nft/handle-restore.js';
 import { TableBuilder, type TableBuilderOptions } from './builder.js';
 import { saveNft } from './nft/save.js';
 import type { Family, IptablesOpenOptions, LockOptions, RestoreOptions, RestoreResult, SaveOptions, TableName } from './types.js';
@@ -87,15 +88,23 @@ export class IptablesHandle extends Handle {
   }
 
   /**
-   * Runs once per handle before its first kernel operation (backend 'auto'): refuses when the
-   * namespace's rules belong to nf_tables. Called inside run(), so it is serialized with the rest.
+   * Which backend this handle writes: the one it was opened with, or for 'auto' what backend()
+   * decides, asked once per handle before its first kernel operation (inside run(), so
+   * serialized with the rest). An operation not implemented on nf_tables yet (`nftReady`
+   * false) refuses there with UnsupportedError.
    */
-  protected async checkBackend(op: string): Promise<void> {
-    if (this.backendMode === 'legacy') return;
-    this.#backend ??= await this.#probe(op, true);
-    if (this.#backend.hostBackend === 'nft') {
-      throw new UnsupportedError(`${op}: ${refusal(this.#backend, this.family)}`, { op, subsystem: 'iptables', code: 'EOPNOTSUPP' });
+  protected async checkBackend(op: string, nftReady = false): Promise<BackendVariant> {
+    if (this.backendMode === 'legacy') return 'legacy';
+    let b: BackendVariant = 'nft';
+    if (this.backendMode === 'auto') {
+      this.#backend ??= await this.#probe(op, true);
+      b = this.#backend.hostBackend;
     }
+    if (b === 'nft' && !nftReady) {
+      throw new UnsupportedError(`${op}: not implemented on the nf_tables backend yet (this handle writes nf_tables${this.backendMode === 'auto' ? `, as the namespace and the host's \`${this.prefix}\` use it` : ''}); pass backend: 'legacy' to use legacy xtables`,
+        { op, subsystem: 'iptables', code: 'EOPNOTSUPP' });
+    }
+    return b;
   }
 
   /** True when this handle works on nf_tables: backend 'nft', or 'auto' where the namespace and host use it. */
@@ -122,8 +131,10 @@ export class IptablesHandle extends Handle {
       checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { noflush: 'boolean', counters: 'boolean', table: 'string', wait: 'number|true', waitTimeout: 'number', waitInterval: 'number' });
       const lock = lockRequest(op, opts);
       checkTableOption(op, opts.table);
+      if (await this.checkBackend(op, true) === 'nft') {
+        return restoreWithNft({ op, family: this.family, cache: this.#cache, native: (fn) => this.native(op, fn) }, text, opts);
+      }
       const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
-      await this.checkBackend(op);
       const tables: IptablesTableRequest[] = plan.tables.map((t) => ({
         name: t.name, flush: !opts.noflush, body: t.body, line: t.line, firstLine: t.firstLine, commitLine: t.commitLine, chains: t.chains,
       }));
@@ -217,7 +228,7 @@ export class IptablesHandle extends Handle {
       checkFunction({ op, subsystem: 'iptables' }, 'fn', fn);
       checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { wait: 'number|true', waitTimeout: 'number', waitInterval: 'number' });
       const req = lockRequest(op, opts);
-      await this.checkBackend(op);
+      await this.checkBackend(op, true);  // the same lock on both backends (see LockOptions.wait)
       if (holdsXtablesLock(req.path)) return { fd: -1, path: req.path };
       const r = await this.native(op, (w) => binding().iptablesLock(w, { lock: req }));
       return { fd: r.fd, path: req.path };

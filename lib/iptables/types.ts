@@ -7,10 +7,14 @@ export interface IptablesOpenOptions extends OpenOptions {
   /** 4 (iptables, libip4tc semantics) or 6 (ip6tables). Default 4. */
   family?: Family;
   /**
-   * nlkit writes through the legacy xtables interface. With `'auto'` (the default) the first
-   * operation of the handle checks which backend the namespace uses (`backend()`) and refuses
-   * with UnsupportedError when its rules belong to nf_tables, where `iptables` would not show
-   * what nlkit writes. `'legacy'` skips the check and writes legacy tables regardless.
+   * Which iptables backend the handle writes. `'auto'` (the default): the first operation asks
+   * `backend()` and writes what the namespace and host use (legacy rules present: legacy; else
+   * nf_tables rules present: nft; else whatever the host's `iptables` command is), so nlkit's
+   * rules are always the ones the host's `iptables` shows. `'legacy'`: legacy xtables
+   * (IPT_SO_SET_REPLACE). `'nft'`: nf_tables, encoded as iptables-nft 1.8.9 does.
+   * On the nft backend restore() (flushing, with counters), the table builder and save() work;
+   * saveRaw(), restoreRaw() and `noflush` are not implemented yet (UnsupportedError).
+   * @example const h = iptables.open({ netns: 'blue', backend: 'nft' });
    */
   backend?: 'auto' | 'legacy' | 'nft';
 }
@@ -20,6 +24,10 @@ export interface LockOptions {
    * How long to wait for the xtables lock (`/run/xtables.lock` or `$XTABLES_LOCKFILE`), in
    * milliseconds; without it (as iptables 1.8.9 without -w) nlkit waits for as long as it takes,
    * 0 fails at once when another process holds it. Waiting never blocks the event loop.
+   * On the nf_tables backend a restore takes no lock, as iptables-nft takes none (it ignores
+   * `-w`): the kernel's transaction, sent with the generation id it was computed against, makes
+   * it atomic instead; `waitTimeout` is checked there but waits for nothing. withLock() still takes
+   * the xtables lock on both backends (it orders nlkit and legacy tools, not iptables-nft).
    * @example await iptables.restore(text, { waitTimeout: 5_000 });
    */
   waitTimeout?: number;

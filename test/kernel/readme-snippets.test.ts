@@ -72,8 +72,8 @@ describe('README snippets', { skip: kernelSkipReason('iptables-legacy') }, () =>
       try {
         const home = new Netns('readme');
         made.push(home);
-        // Where the host's `iptables` is iptables-nft, backend 'auto' refuses an empty
-        // namespace (README, "Backend"): give it a legacy rule, as on a host that uses legacy.
+        // Where the host's `iptables` is iptables-nft, backend 'auto' writes nf_tables, where
+        // save() is not there yet (README, "Backend"): a legacy rule makes it a legacy namespace.
         home.run('iptables-legacy', ['-t', 'filter', '-A', 'OUTPUT', '-j', 'ACCEPT']);
         let code = s.code.replaceAll("from 'nlkit'", `from ${JSON.stringify(entry)}`);
         for (const name of new Set([...s.code.matchAll(/netns: '([\w-]+)'/g)].map((m) => m[1]!))) {

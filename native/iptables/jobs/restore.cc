@@ -34,6 +34,7 @@
 #include "../compile/save.h"
 #include "../model/table.h"
 #include "../compile/xt.h"
+#include "compile_job.h"
 
 namespace nlkit {
 namespace ipt {
@@ -358,6 +359,7 @@ class Restorer {
   std::vector<Warning> warnings;
   Stats stats;
   bool prefaultBlob = false;  // the tables will be committed
+  bool noKernel = false;      // compileOnly: start from empty tables, never read the kernel's
 
   bool Prepare(Table& t, const std::vector<const TableReq*>& reqs, Problem* p) {
     auto r0 = Clock::now();
@@ -424,6 +426,7 @@ class Restorer {
     auto key = std::make_pair(nfproto_, t.name());
     if (!state_->readBufs.count(key)) state_->readBufs[key] = Blob::Take();
     Blob* buf = &state_->readBufs[key];
+    if (noKernel) return t.InitBuiltins(ValidHooksOf(t.name()));
     if (!first.flush) return t.Read(Table::ReadMode::Full, buf);
     if (int e = t.ReadInfo()) return e;
     std::vector<std::string> need = t.BuiltinNames();
@@ -908,6 +911,7 @@ class RestoreJob : public Job {
   bool counters = false;
   bool force = false;
   bool dryRun = false;  // compile and apply in memory only
+  bool compileOnly = false;  // dryRun without the kernel, the tables handed back (compile_job.h)
   std::vector<TableReq> tables;
   LockReq lock;
 
@@ -974,6 +978,7 @@ class RestoreJob : public Job {
     s.Set("fast", static_cast<double>(stats_.fast));
     s.Set("attempts", stats_.attempts);
     r.Set("stats", s);
+    if (compileOnly && !failed_) r.Set("tables", RawTablesToJs(env, raws_));
     return r;
   }
 
@@ -989,11 +994,16 @@ class RestoreJob : public Job {
     }
     Restorer rs(nfproto, counters, state_.get());
     rs.prefaultBlob = !dryRun;
+    rs.noKernel = compileOnly;
     std::vector<std::unique_ptr<Table>> prepared;
     for (const std::string& name : order) {
       auto t = std::make_unique<Table>(nfproto, name);
       if (!rs.Prepare(*t, byName[name], &problem_)) return Fail(rs);
       prepared.push_back(std::move(t));
+    }
+    if (compileOnly) {
+      raws_.resize(prepared.size());
+      for (size_t i = 0; i < prepared.size(); i++) ToRawTable(*prepared[i], &raws_[i]);
     }
     if (!dryRun) {
       // Each table but the last is read as the kernel holds it before it is replaced: a later
@@ -1083,6 +1093,7 @@ class RestoreJob : public Job {
   }
 
   std::shared_ptr<HandleState> state_;
+  std::vector<RawTable> raws_;
   std::vector<std::string> committed_;
   std::vector<Warning> warnings_;
   Stats stats_;
@@ -1278,7 +1289,8 @@ Napi::Value IptablesRestore(const Napi::CallbackInfo& info) {
   job->nfproto = ipt::FamilyOf(req);
   job->counters = req.Get("counters").ToBoolean().Value();
   job->force = req.Get("force").ToBoolean().Value();
-  job->dryRun = req.Get("dryRun").ToBoolean().Value();
+  job->compileOnly = req.Get("compileOnly").ToBoolean().Value();
+  job->dryRun = job->compileOnly || req.Get("dryRun").ToBoolean().Value();
   job->lock = ipt::LockOf(req);
   job->tables = std::move(tables);
   return w->Submit(env, job);

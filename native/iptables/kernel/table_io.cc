@@ -276,21 +276,9 @@ int Table::Commit(bool force, Blob* buf, CommitStats* stats) {
 
   auto putHead = [&](uint8_t* p, std::string_view errorname) {
     memset(p, 0, startSize);
-    Put16(p + fam_.off_target, hdr);
-    Put16(p + fam_.off_next, startSize);
-    auto* et = reinterpret_cast<struct xt_error_target*>(p + hdr);
-    et->target.u.user.target_size = kErrTargetSize;
-    strcpy(et->target.u.user.name, XT_ERROR_TARGET);
-    memcpy(et->errorname, errorname.data(), std::min<size_t>(errorname.size(), XT_FUNCTION_MAXNAMELEN - 1));
+    PutChainHead(fam_, p, errorname);
   };
-  auto setVerdict = [&](uint8_t* e, int verdict, bool clearName) {
-    auto* st = reinterpret_cast<struct xt_standard_target*>(e + Get16(e + fam_.off_target));
-    if (clearName) {
-      memset(st->target.u.user.name, 0, XT_EXTENSION_MAXNAMELEN);
-      st->target.u.user.revision = 0;
-    }
-    memcpy(&st->verdict, &verdict, sizeof verdict);
-  };
+  auto setVerdict = [&](uint8_t* e, int verdict, bool clearName) { SetStdVerdict(fam_, e, verdict, clearName); };
 
   for (Chain* c : order) {
     if (c->hooknum) {
@@ -319,12 +307,7 @@ int Table::Commit(bool force, Blob* buf, CommitStats* stats) {
     }
     uint8_t* foot = base + c->foot_offset;
     memset(foot, 0, footSize);
-    Put16(foot + fam_.off_target, hdr);
-    Put16(foot + fam_.off_next, footSize);
-    auto* st = reinterpret_cast<struct xt_standard_target*>(foot + hdr);
-    st->target.u.user.target_size = kStdTargetSize;
-    st->verdict = c->hooknum ? c->verdict : kReturn;
-    memcpy(foot + fam_.off_counters, &c->counters, sizeof c->counters);
+    PutChainFoot(fam_, foot, *c);
   };
   // Each chain writes only its own bytes of the blob and reads what the first pass fixed:
   // a large table is written by two threads, half of the bytes each.

@@ -677,5 +677,32 @@ int Table::DeleteEntry(std::string_view chain, const uint8_t* entry, uint32_t si
   return ENOENT;
 }
 
+void PutChainHead(const Family& f, uint8_t* p, std::string_view name) {
+  Put16(p + f.off_target, f.hdr);
+  Put16(p + f.off_next, f.hdr + kErrTargetSize);
+  auto* et = reinterpret_cast<struct xt_error_target*>(p + f.hdr);
+  et->target.u.user.target_size = kErrTargetSize;
+  strcpy(et->target.u.user.name, XT_ERROR_TARGET);
+  memcpy(et->errorname, name.data(), std::min<size_t>(name.size(), XT_FUNCTION_MAXNAMELEN - 1));
+}
+
+void PutChainFoot(const Family& f, uint8_t* p, const Chain& c) {
+  Put16(p + f.off_target, f.hdr);
+  Put16(p + f.off_next, f.hdr + kStdTargetSize);
+  auto* st = reinterpret_cast<struct xt_standard_target*>(p + f.hdr);
+  st->target.u.user.target_size = kStdTargetSize;
+  st->verdict = c.hooknum ? c.verdict : kReturn;
+  memcpy(p + f.off_counters, &c.counters, sizeof c.counters);
+}
+
+void SetStdVerdict(const Family& f, uint8_t* e, int verdict, bool clearName) {
+  auto* st = reinterpret_cast<struct xt_standard_target*>(e + Get16(e + f.off_target));
+  if (clearName) {
+    memset(st->target.u.user.name, 0, XT_EXTENSION_MAXNAMELEN);
+    st->target.u.user.revision = 0;
+  }
+  memcpy(&st->verdict, &verdict, sizeof verdict);
+}
+
 }  // namespace ipt
 }  // namespace nlkit

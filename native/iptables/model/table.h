@@ -153,6 +153,8 @@ class Table {
   int Read(ReadMode mode, Blob* buf);
   // The kernel's GET_INFO (valid hooks, size): enough to decide how to Read.
   int ReadInfo();
+  // The built-in chains of `validHooks` with policy ACCEPT, without the kernel (compile_job.cc).
+  int InitBuiltins(uint32_t validHooks);
   // Reads a blob given in GET_INFO/GET_ENTRIES' layout (an nf_tables table decoded by
   // lib/iptables/nft) instead of the kernel's; `entries` must outlive the table.
   int Load(uint32_t validHooks, const uint32_t* hookEntry, const uint32_t* underflow, uint32_t numEntries,
@@ -235,6 +237,13 @@ class Table {
   // without one, a commit of 160k new rules need not look at each for counters.
   bool countedRules_ = false;
 };
+
+// The bytes of an entry that opens user chain `name` (an ERROR target; p zeroed before) and a
+// rule's standard verdict: what Commit writes, and compile_job.cc without the kernel.
+void PutChainHead(const Family& f, uint8_t* p, std::string_view name);
+void SetStdVerdict(const Family& f, uint8_t* e, int verdict, bool clearName);
+// A chain's last entry (p zeroed before): a built-in chain's policy, a user chain's RETURN.
+void PutChainFoot(const Family& f, uint8_t* p, const Chain& c);
 
 // Names of the tables the thread's namespace has (ip_tables_names / ip6_tables_names).
 std::vector<std::string> TableNames(int nfproto, int* err);

@@ -1,0 +1,164 @@
+// A legacy table's entries blob (IPT_SO_GET_ENTRIES layout: ipt_entry / ip6t_entry + matches
+// + target, user chains opened by ERROR targets, built-in chains closed by their policy) read
+// into chains and rules. Pure: the blob comes from the native compiler
+// (native/iptables/compile_job.cc) or from the kernel.
+import type { Family } from '../types.js';
+
+export interface XtBlob {
+  name: string;
+  revision: number;
+  /** The extension's data (u.match_size / u.target_size minus the 32-byte header). */
+  data: Buffer;
+}
+
+export interface EntryIp {
+  src: Buffer; dst: Buffer; smsk: Buffer; dmsk: Buffer;
+  iniface: string; outiface: string;
+  proto: number; flags: number; invflags: number;
+}
+
+/** What a rule does after its matches: a verdict, a jump or goto, an extension target, or nothing. */
+export type EntryAction =
+  | { kind: 'none' }
+  | { kind: 'verdict'; verdict: 'ACCEPT' | 'DROP' | 'RETURN' | 'QUEUE' }
+  | { kind: 'jump'; chain: string; goto: boolean }
+  | { kind: 'target'; target: XtBlob };
+
+export interface Entry {
+  ip: EntryIp;
+  matches: XtBlob[];
+  action: EntryAction;
+  packets: bigint;
+  bytes: bigint;
+}
+
+export interface EntryChain {
+  name: string;
+  /** Hook number for built-in chains. */
+  hook?: number;
+  policy?: 'ACCEPT' | 'DROP';
+  packets: bigint;
+  bytes: bigint;
+  rules: Entry[];
+}
+
+export interface RawTableLike {
+  table: string;
+  validHooks: number;
+  hookEntry: number[];
+  underflow: number[];
+  entries: Uint8Array;
+}
+
+/** Offsets within ipt_entry / ip6t_entry (linux/netfilter_ipv4/ip_tables.h, ipv6/ip6_tables.h). */
+export const LAYOUT = {
+  4: { addr: 4, src: 0, dst: 4, smsk: 8, dmsk: 12, iniface: 16, outiface: 32, proto: 80, flags: 82, invflags: 83, targetOffset: 88, nextOffset: 90, counters: 96, size: 112 },
+  6: { addr: 16, src: 0, dst: 16, smsk: 32, dmsk: 48, iniface: 64, outiface: 80, proto: 128, flags: 131, invflags: 132, targetOffset: 140, nextOffset: 142, counters: 152, size: 168 },
+} as const;
+
+/** ipt_ip.flags: goto (IPT_F_GOTO 0x02, IP6T_F_GOTO 0x04) and fragment (IPv4 only). */
+export const GOTO_FLAG = { 4: 0x02, 6: 0x04 } as const;
+export const IPT_F_FRAG = 0x01;
+export const INV = { VIA_IN: 0x01, VIA_OUT: 0x02, SRCIP: 0x08, DSTIP: 0x10, FRAG: 0x20, PROTO: 0x40 } as const;
+
+const HEADER = 32;  // xt_entry_match / xt_entry_target: size u16, name[29], revision u8
+const VERDICTS: Record<number, 'ACCEPT' | 'DROP' | 'RETURN' | 'QUEUE'> = { [-2]: 'ACCEPT', [-1]: 'DROP', [-5]: 'RETURN', [-4]: 'QUEUE' };
+
+function cstr(b: Buffer, at: number, max: number): string {
+  let end = at;
+  while (end < at + max && b[end] !== 0) end++;
+  return b.toString('latin1', at, end);
+}
+
+function xt(b: Buffer, at: number): XtBlob & { size: number } {
+  const size = b.readUInt16LE(at);
+  return { size, name: cstr(b, at + 2, 29), revision: b[at + 31]!, data: b.subarray(at + HEADER, at + size) };
+}
+
+/**
+ * The chains of a table in blob order (built-ins in hook order, then user chains), each
+ * rule's jump resolved to its chain's name.
+ * @example const chains = readEntries(4, compiled); chains[0].name === 'INPUT';
+ */
+export function readEntries(family: Family, t: RawTableLike): EntryChain[] {
+  const L = LAYOUT[family];
+  const b = Buffer.from(t.entries.buffer, t.entries.byteOffset, t.entries.byteLength);
+  const hookAt = new Map<number, number>();
+  const policyAt = new Set<number>();
+  for (let h = 0; h < 5; h++) {
+    if (t.validHooks & (1 << h)) {
+      hookAt.set(t.hookEntry[h]!, h);
+      policyAt.add(t.underflow[h]!);
+    }
+  }
+  // first pass: where each chain's rules start (jump targets)
+  const chainAt = new Map<number, string>();
+  for (let off = 0; off < b.length;) {
+    const next = b.readUInt16LE(off + L.nextOffset);
+    if (next === 0) throw new Error(`entry at ${off} has size 0`);
+    const tg = xt(b, off + b.readUInt16LE(off + L.targetOffset));
+    if (tg.name === 'ERROR' && off + next < b.length) chainAt.set(off + next, cstr(tg.data, 0, 30));
+    off += next;
+  }
+  const chains: EntryChain[] = [];
+  let cur: EntryChain | undefined;
+  for (let off = 0; off < b.length;) {
+    const next = b.readUInt16LE(off + L.nextOffset);
+    const tOff = b.readUInt16LE(off + L.targetOffset);
+    const tg = xt(b, off + tOff);
+    const packets = b.readBigUInt64LE(off + L.counters), bytes = b.readBigUInt64LE(off + L.counters + 8);
+    const hook = hookAt.get(off);
+    if (hook !== undefined) {
+      cur = { name: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'][hook]!, hook, packets: 0n, bytes: 0n, rules: [] };
+      chains.push(cur);
+    }
+    if (tg.name === 'ERROR') {
+      if (off + next < b.length) {
+        cur = { name: cstr(tg.data, 0, 30), packets: 0n, bytes: 0n, rules: [] };
+        chains.push(cur);
+      }
+      off += next;
+      continue;
+    }
+    if (!cur) throw new Error(`entry at ${off} is outside any chain`);
+    const verdict = tg.name === '' ? tg.data.readInt32LE(0) : undefined;
+    if (policyAt.has(off)) {
+      cur.policy = verdict === -1 ? 'DROP' : 'ACCEPT';
+      cur.packets = packets;
+      cur.bytes = bytes;
+      off += next;
+      continue;
+    }
+    if (cur.hook === undefined && verdict === -5 && off + next < b.length) {
+      // a user chain's closing RETURN is the entry just before an ERROR entry (the next
+      // chain's head or the table's end): a rule is always followed by another rule or a foot
+      const n = off + next;
+      if (xt(b, n + b.readUInt16LE(n + L.targetOffset)).name === 'ERROR') { off += next; continue; }
+    }
+    const ip: EntryIp = {
+      src: b.subarray(off + L.src, off + L.src + L.addr), dst: b.subarray(off + L.dst, off + L.dst + L.addr),
+      smsk: b.subarray(off + L.smsk, off + L.smsk + L.addr), dmsk: b.subarray(off + L.dmsk, off + L.dmsk + L.addr),
+      iniface: cstr(b, off + L.iniface, 16), outiface: cstr(b, off + L.outiface, 16),
+      proto: b.readUInt16LE(off + L.proto), flags: b[off + L.flags]!, invflags: b[off + L.invflags]!,
+    };
+    const matches: XtBlob[] = [];
+    for (let m = off + L.size; m < off + tOff;) {
+      const x = xt(b, m);
+      if (x.size < HEADER) throw new Error(`match at ${m} has size ${x.size}`);
+      matches.push({ name: x.name, revision: x.revision, data: x.data });
+      m += x.size;
+    }
+    let action: EntryAction;
+    if (verdict === undefined) action = { kind: 'target', target: { name: tg.name, revision: tg.revision, data: tg.data } };
+    else if (verdict < 0) action = { kind: 'verdict', verdict: VERDICTS[verdict] ?? 'DROP' };
+    else if (verdict === off + next) action = { kind: 'none' };
+    else {
+      const chain = chainAt.get(verdict);
+      if (chain === undefined) throw new Error(`rule at ${off} jumps to ${verdict}, which starts no chain`);
+      action = { kind: 'jump', chain, goto: (ip.flags & GOTO_FLAG[family]) !== 0 };
+    }
+    cur.rules.push({ ip, matches, action, packets, bytes });
+    off += next;
+  }
+  return chains;
+}

@@ -1,0 +1,132 @@
+// restore() of an IptablesHandle whose backend is nf_tables: the text is compiled by the same
+// libxtables front end as on legacy (native, from empty tables, without the kernel), the
+// compiled tables are encoded as iptables-nft 1.8.9 encodes them (encode.ts), and all of them
+// are committed in one nfnetlink batch (restore.ts).
+import { InvalidArgumentError, UnsupportedError } from '../../errors.js';
+import { binding, type IptablesCacheRef, type IptablesTableRequest, type RawWorker } from '../../native.js';
+import { asProblem, problemError } from '../errors.js';
+import { isNativeFailure } from '../../handle.js';
+import { planRestore, words, type PlannedTable } from '../restore-text.js';
+import type { Family, RestoreOptions, RestoreResult } from '../types.js';
+import { EncodeError } from './encode.js';
+import { restoreNft, type CompiledNftTable } from './restore.js';
+import { BUILTIN_TABLES } from './tables.js';
+
+export interface NftRestoreContext {
+  op: string;
+  family: Family;
+  cache: IptablesCacheRef;
+  native<T>(fn: (w: RawWorker) => Promise<T>): Promise<T>;
+}
+
+/**
+ * A flushing restore on nf_tables. Bad input fails at the line iptables-nft-restore names and
+ * changes nothing; a table the kernel refuses leaves every table of the text as it was (one
+ * batch). No xtables lock is taken (iptables-nft takes none): `wait` only gets checked.
+ * @example await restoreWithNft(ctx, '*filter\n:INPUT DROP [0:0]\nCOMMIT\n', planRestore(text), {});
+ */
+export async function restoreWithNft(ctx: NftRestoreContext, input: string, opts: RestoreOptions): Promise<RestoreResult> {
+  const { op, family } = ctx;
+  const text = nftDialect(input);
+  const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
+  if (opts.noflush) {
+    throw new UnsupportedError(`${op}: noflush is not implemented on the nf_tables backend yet`, { op, subsystem: 'iptables', code: 'EOPNOTSUPP' });
+  }
+  // A table iptables-nft does not know fails at its `*table` line, as the tool's does; what
+  // comes before it is checked first.
+  let error = plan.error;
+  let planned = plan.tables;
+  const unknown = planned.findIndex((t) => !BUILTIN_TABLES[t.name]);
+  if (unknown >= 0) {
+    error = { line: planned[unknown]!.line, message: `table name '${planned[unknown]!.name}' invalid` };
+    planned = planned.slice(0, unknown);
+  }
+  const tables: IptablesTableRequest[] = planned.map((t) => ({
+    name: t.name, flush: true, body: t.body, line: t.line, firstLine: t.firstLine, commitLine: t.commitLine, chains: t.chains,
+  }));
+  if (!tables.length && !error) return { committed: [], warnings: [], stats: emptyStats() };
+  const r = tables.length
+    ? await ctx.native((w) => binding().iptablesRestore(w, ctx.cache, { family, counters: opts.counters ?? false, tables, compileOnly: true })
+      .catch((e: unknown) => {
+        let p = isNativeFailure(e) ? asProblem(e) : undefined;
+        if (!p) throw e;
+        // iptables-nft takes a target it cannot load for a chain, and finds it missing at COMMIT
+        const line = p.line;
+        if (line !== undefined && /^(Couldn't load target|goto '.*' is not a chain)/.test(p.message)) {
+          const t = planned.find((q) => q.firstLine <= line && line < q.commitLine);
+          if (t) p = { ...p, line: t.commitLine, message: `${p.message} (a chain of that name does not exist either)` };
+        }
+        throw problemError(op, p, text);
+      }))
+    : undefined;
+  if (error) throw problemError(op, { kind: 'parse', message: error.message, errno: 22, line: error.line }, text);
+  // Each `*table` block replaces the table (DELTABLE, NEWTABLE): what a table holds is its last
+  // block, and the kernel lists tables in the order of their last blocks.
+  const lastAt = (name: string) => planned.map((t) => t.name).lastIndexOf(name);
+  const compiled: CompiledNftTable[] = (r!.tables ?? [])
+    .map((raw) => ({ name: raw.table, body: planned[lastAt(raw.table)]!.body, raw }))
+    .sort((x, y) => lastAt(x.name) - lastAt(y.name));
+  let refusal;
+  try {
+    refusal = await restoreNft(ctx, family, compiled);
+  } catch (e) {
+    if (e instanceof EncodeError) throw new InvalidArgumentError(`${op}: ${e.message}`, { op, subsystem: 'iptables' });
+    throw e;
+  }
+  if (refusal) {
+    const t = refusal.about?.table;
+    const at = t !== undefined ? planned[lastAt(t)] : undefined;
+    const line = at && refusal.about?.chain !== undefined ? ruleLine(at, refusal.about.chain, refusal.about.rule!) : at?.commitLine;
+    const what = refusal.about ? `${refusal.about.what}: ` : '';
+    throw problemError(op, {
+      kind: 'commit', errno: refusal.errno,
+      message: `the kernel refused the batch at ${what}${refusal.message ?? `errno ${refusal.errno}`}; nothing was applied`,
+      ...(t !== undefined ? { table: t } : {}), ...(line !== undefined ? { line } : {}),
+    }, text);
+  }
+  const stats = { ...r!.stats, attempts: 1 };
+  return { committed: compiled.map((c) => c.name), warnings: r!.warnings, stats };
+}
+
+/**
+ * What iptables-nft-restore reads differently from the legacy tool, made legacy-shaped for the
+ * shared compiler (line numbers kept): a last line without its newline is read all the same,
+ * and a user chain's policy is ignored, whatever it says (nft_chain_restore).
+ */
+export function nftDialect(text: string): string {
+  const out = text.length && !text.endsWith('\n') ? `${text}\n` : text;
+  if (!/^:\S+[ \t]+(?!-[ \t\n])\S/m.test(out)) return out;
+  const lines = out.split('\n');
+  for (const t of planRestore(out).tables) {
+    const builtins = new Set((BUILTIN_TABLES[t.name] ?? []).map((c) => c.name));
+    for (let n = t.firstLine; n < t.commitLine; n++) {
+      const l = lines[n - 1]!;
+      if (l[0] !== ':') continue;
+      const w = words(l.slice(1));
+      if (w.length >= 2 && !builtins.has(w[0]!) && w[1] !== '-') lines[n - 1] = l.replace(/^(:\S+[ \t]+)\S+/, '$1-');
+    }
+  }
+  return lines.join('\n');
+}
+
+/**
+ * The line of rule `rule` (1-based) of `chain`, when the table's rules all come from `-A`
+ * lines one rule each (a kube-proxy text): iptables-nft names the refused rule's line; else
+ * the COMMIT line.
+ */
+function ruleLine(t: PlannedTable, chain: string, rule: number): number {
+  const lines = t.body.split('\n');
+  let seen = 0;
+  for (const [i, l] of lines.entries()) {
+    if (l[0] !== '-' && l[0] !== '[') continue;
+    const w = words(l.replace(/^\[[^\]]*\]/, ''));
+    if (w[0] !== '-A' && w[0] !== '--append') return t.commitLine;
+    if (w.some((x) => /^(-s|-d|--source|--destination|--src|--dst)$/.test(x)) && /,/.test(l)) return t.commitLine;
+    if (w[1] === chain && ++seen === rule) return t.firstLine + i;
+  }
+  return t.commitLine;
+}
+
+function emptyStats() {
+  return { lockMs: 0, readMs: 0, compileMs: 0, compileCpuMs: 0, parseMs: 0, serializeMs: 0, replaceMs: 0, countersMs: 0, lines: 0, compiled: 0, fast: 0, cached: 0, attempts: 0 };
+}

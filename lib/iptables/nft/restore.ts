@@ -1,0 +1,175 @@
+// A flushing iptables restore on the nf_tables backend, as iptables-nft-restore 1.8.9 does it
+// (xtables-restore.c, nft-cmd.c, nft.c nft_table_flush / nft_chain_set / nft_chain_restore /
+// nft_rule_append): per table, DELTABLE when it exists (the flush), NEWTABLE (unless the text
+// names no chain of it), the chains in the
+// order the text names them (a built-in chain is created with policy ACCEPT, then updated with
+// its policy and counters; a user chain with NLM_F_EXCL), then one NEWRULE (append) per rule.
+// Unlike the tool, which sends one batch per COMMIT, every table of the text goes in ONE
+// nfnetlink batch that carries the generation id the table list was read at: the kernel applies
+// all of it or nothing, and a batch refused with ERESTART (the ruleset changed meanwhile) is
+// rebuilt from a fresh read and sent again, as the tool does.
+import { NftWriter } from '../../nft/wire.js';
+import { CHAIN, FAMILY, HOOK, MSG, NFNL_SUBSYS_NFTABLES, TABLE, VERDICT } from '../../nft/consts.js';
+import { attrMap, splitMessages, str } from '../../nft/attrs.js';
+import { decodeGeneration, generationRequest, rulesetRequests } from '../../nft/requests.js';
+import { NETLINK_NETFILTER, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../../netlink/headers.js';
+import { batch, dump, ERESTART, type BatchResult, type MessageBatch } from '../../netlink/transport.js';
+import type { RawWorker } from '../../native.js';
+import type { Family } from '../types.js';
+import { readEntries, type EntryChain, type RawTableLike } from './entries.js';
+import { writeRule } from './encode.js';
+import { BUILTIN_TABLES } from './tables.js';
+
+const NFTA_CHAIN_COUNTERS = 8, NFTA_COUNTER_BYTES = 1, NFTA_COUNTER_PACKETS = 2;
+const ATTEMPTS = 5;
+
+/** One table of the text, compiled: its body (for the chain order) and the entries blob. */
+export interface CompiledNftTable {
+  name: string;
+  body: string;
+  raw: RawTableLike;
+}
+
+/** What each message of a batch is, for errors: the table, and the chain or rule. */
+export interface BatchMessage { table: string; what: string; chain?: string; rule?: number }
+
+/** A writer that remembers where each message ends (lib/netlink's MessageBatch). */
+class Messages extends NftWriter {
+  readonly ends: number[] = [];
+  readonly about: BatchMessage[] = [];
+  done(m: BatchMessage): void {
+    this.end();
+    this.ends.push(this.pos);
+    this.about.push(m);
+  }
+  batch(): MessageBatch {
+    return { bytes: this.bytesWritten(), ends: Uint32Array.from(this.ends) };
+  }
+}
+
+const CHAIN_LINE = /^:(\S+)/;
+const RULE_CHAIN = /^(?:\[\d+:\d+\]\s+)?(?:-[AI]|--append|--insert)\s+(\S+)/;
+
+/**
+ * The order iptables-nft-restore creates a table's chains in (which is the order the kernel
+ * keeps and `nft list` prints): `:CHAIN` lines as they come, then built-in chains first named
+ * by a rule. Chains of the compiled table the text does not name (`-N`) come last.
+ */
+export function chainOrder(body: string, chains: EntryChain[]): EntryChain[] {
+  const byName = new Map(chains.map((c) => [c.name, c]));
+  const out: EntryChain[] = [];
+  const seen = new Set<string>();
+  const take = (name: string, builtinOnly: boolean) => {
+    const c = byName.get(name);
+    if (!c || seen.has(name) || (builtinOnly && c.hook === undefined)) return;
+    seen.add(name);
+    out.push(c);
+  };
+  const lines = body.split('\n');
+  for (const l of lines) {
+    const m = CHAIN_LINE.exec(l);
+    if (m) take(m[1]!, false);
+  }
+  for (const l of lines) {
+    const m = RULE_CHAIN.exec(l);
+    if (m) take(m[1]!, true);
+  }
+  // built-in chains with rules the text reached some other way, user chains made by -N
+  for (const c of chains) if (c.hook !== undefined ? c.rules.length > 0 : true) take(c.name, false);
+  return out;
+}
+
+/** The messages of one flushing restore of `tables` (exists: the tables the kernel has now). */
+export function restoreMessages(family: Family, tables: CompiledNftTable[], exists: Set<string>, seq = 0): Messages {
+  const w = new Messages(seq);
+  const fam = family === 4 ? FAMILY.ip : FAMILY.ip6;
+  const declared = new Set<string>();
+  for (const t of tables) {
+    const builtins = BUILTIN_TABLES[t.name];
+    if (!builtins) throw new Error(`table ${t.name} is not one iptables-nft knows`);
+    const chains = chainOrder(t.body, readEntries(family, t.raw));
+    if (exists.has(t.name) || declared.has(t.name)) {
+      w.begin(MSG.DELTABLE, NLM_F_REQUEST, fam);
+      w.str(TABLE.NAME, t.name);
+      w.done({ table: t.name, what: `table ${t.name} (flush)` });
+    }
+    declared.add(t.name);
+    // the tool creates the table for its first chain: a block that names none leaves no table
+    if (!chains.length) continue;
+    w.begin(MSG.NEWTABLE, NLM_F_REQUEST | NLM_F_CREATE, fam);
+    w.str(TABLE.NAME, t.name);
+    w.done({ table: t.name, what: `table ${t.name}` });
+    const named = new Set(t.body.split('\n').map((l) => CHAIN_LINE.exec(l)?.[1]).filter((n): n is string => n !== undefined));
+    for (const c of chains) {
+      const b = builtins.find((x) => x.name === c.name);
+      if (!b) {
+        w.begin(MSG.NEWCHAIN, NLM_F_REQUEST | NLM_F_EXCL, fam);
+        w.str(CHAIN.TABLE, t.name);
+        w.str(CHAIN.NAME, c.name);
+        w.done({ table: t.name, what: `chain ${c.name}` });
+        continue;
+      }
+      const builtin = (policy: number, counters?: [bigint, bigint]) => {
+        w.begin(MSG.NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, fam);
+        w.str(CHAIN.TABLE, t.name);
+        w.str(CHAIN.NAME, c.name);
+        w.within(CHAIN.HOOK, () => { w.be32(HOOK.HOOKNUM, b.hook); w.be32(HOOK.PRIORITY, b.prio >>> 0); });
+        w.be32(CHAIN.POLICY, policy);
+        if (counters) w.within(NFTA_CHAIN_COUNTERS, () => { w.be64(NFTA_COUNTER_PACKETS, counters[0]); w.be64(NFTA_COUNTER_BYTES, counters[1]); });
+        w.str(CHAIN.TYPE, b.type);
+        w.done({ table: t.name, what: `chain ${c.name}` });
+      };
+      // nft_chain_builtin_add (policy ACCEPT), then nft_chain_set for a `:CHAIN` line
+      builtin(VERDICT.accept);
+      if (named.has(c.name)) builtin(c.policy === 'DROP' ? VERDICT.drop : VERDICT.accept, [c.packets, c.bytes]);
+    }
+    for (const c of chains) {
+      c.rules.forEach((r, i) => {
+        writeRule(w, family, t.name, c.name, r);
+        w.ends.push(w.pos);
+        w.about.push({ table: t.name, what: `rule ${i + 1} of chain ${c.name}`, chain: c.name, rule: i + 1 });
+      });
+    }
+  }
+  return w;
+}
+
+export interface NftRestoreIo {
+  native<T>(fn: (w: RawWorker) => Promise<T>): Promise<T>;
+}
+
+/** The refusal of a batch, with what the refused message was. */
+export interface NftRefusal { errno: number; message?: string; index: number; about?: BatchMessage; result: BatchResult }
+
+/**
+ * Sends the restore of `tables` as one batch; resolves undefined when the kernel committed it,
+ * else the refusal. ERESTART (the generation moved since the read) is retried from a fresh read.
+ */
+export async function restoreNft(io: NftRestoreIo, family: Family, tables: CompiledNftTable[]): Promise<NftRefusal | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const { genid, exists } = await readTables(io, family);
+    const msgs = restoreMessages(family, tables, exists);
+    const r = await io.native((w) => batch(w, NFNL_SUBSYS_NFTABLES, msgs.batch(), { genid }));
+    const first = r.errors[0];
+    if (!first) return undefined;
+    if (first.index < 0 && first.errno === ERESTART && attempt < ATTEMPTS) continue;
+    return { errno: first.errno, index: first.index, result: r, ...(first.message ? { message: first.message } : {}), ...(msgs.about[first.index] ? { about: msgs.about[first.index] } : {}) };
+  }
+}
+
+/** The ruleset generation and the family's table names, read in one dump run. */
+async function readTables(io: NftRestoreIo, family: Family): Promise<{ genid: number; exists: Set<string> }> {
+  const req = Buffer.concat([generationRequest(), rulesetRequests(family === 4 ? 'ip' : 'ip6', 1, [MSG.GETTABLE])]);
+  const ends: number[] = [];
+  for (let p = 0; p < req.length; p += (req.readUInt32LE(p) + 3) & ~3) ends.push(p + ((req.readUInt32LE(p) + 3) & ~3));
+  const r = await io.native((w) => dump(w, NETLINK_NETFILTER, { bytes: req, ends: Uint32Array.from(ends) }));
+  const msgs = splitMessages(r.data);
+  const exists = new Set<string>();
+  for (const m of msgs) {
+    if (m.type === ((NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWTABLE)) {
+      const n = str(attrMap(m.body).get(TABLE.NAME));
+      if (n !== undefined) exists.add(n);
+    }
+  }
+  return { genid: decodeGeneration(msgs), exists };
+}

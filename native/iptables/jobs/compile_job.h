@@ -1,0 +1,27 @@
+// Compiling a restore text without the kernel (the nf_tables backend, lib/iptables/nft/): the
+// tables libxtables and the table model build, laid out as IPT_SO_GET_ENTRIES returns a legacy
+// table, for TypeScript to turn into nf_tables expressions. Nothing here opens a socket.
+#pragma once
+#include <napi.h>
+
+#include <vector>
+
+#include "../kernel/raw.h"
+#include "../model/table.h"
+
+namespace nlkit {
+namespace ipt {
+
+// The built-in chains of a table iptables knows (filter, nat, mangle, raw, security), as the
+// legacy kernel table would have them; 0 for another name.
+uint32_t ValidHooksOf(const std::string& table);
+
+// The table's chains and rules as one entries blob (ERROR heads for user chains, policies
+// and RETURNs as standard targets, jumps as offsets, each rule's counters in its entry).
+void ToRawTable(Table& t, RawTable* out);
+
+// [{ table, validHooks, numEntries, hookEntry, underflow, entries }] for JavaScript.
+Napi::Value RawTablesToJs(Napi::Env env, const std::vector<RawTable>& tables);
+
+}  // namespace ipt
+}  // namespace nlkit
