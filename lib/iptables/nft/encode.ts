@@ -27,7 +27,7 @@ const NFTA_RULE_COMPAT = 5, NFTA_RULE_COMPAT_PROTO = 1, NFTA_RULE_COMPAT_FLAGS =
 const IPPROTO_TCP = 6, IPPROTO_UDP = 17;
 const LIMIT_SCALE = 10000;
 
-/** A rule iptables-nft cannot express (it would refuse it too). */
+/** A rule iptables-nft cannot express (it would refuse it too), e.g. `-m tcp --dport 80` without `-p tcp`. */
 export class EncodeError extends Error {}
 
 /** Writes one rule's expressions (inside NFTA_RULE_EXPRESSIONS). */
@@ -181,7 +181,10 @@ function match(x: RuleExprs, m: XtBlob, proto: number): void {
   }
 }
 
-/** The expressions of one rule, written into NFTA_RULE_EXPRESSIONS. */
+/**
+ * The expressions of one rule, written into NFTA_RULE_EXPRESSIONS.
+ * @example w.within(RULE.EXPRESSIONS, () => writeRuleExprs(w, 4, chains[0].rules[0]));
+ */
 export function writeRuleExprs(w: NftWriter, family: Family, e: Entry): void {
   const x = new RuleExprs(w);
   const { ip } = e;
@@ -240,7 +243,10 @@ export function writeRuleExprs(w: NftWriter, family: Family, e: Entry): void {
   }
 }
 
-/** NFT_MSG_NEWRULE (append) as iptables-nft sends it: table, chain, expressions, compat. */
+/**
+ * NFT_MSG_NEWRULE (append) as iptables-nft sends it: table, chain, expressions, compat.
+ * @example writeRule(w, 4, 'filter', 'INPUT', readEntries(4, raw)[0].rules[0]);
+ */
 export function writeRule(w: NftWriter, family: Family, table: string, chain: string, e: Entry): void {
   w.begin(MSG.NEWRULE, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND, family === 4 ? 2 : 10);
   w.str(RULE.TABLE, table);

@@ -92,6 +92,7 @@ export async function restoreWithNft(ctx: NftRestoreContext, input: string, opts
  * What iptables-nft-restore reads differently from the legacy tool, made legacy-shaped for the
  * shared compiler (line numbers kept): a last line without its newline is read all the same,
  * and a user chain's policy is ignored, whatever it says (nft_chain_restore).
+ * @example nftDialect('*filter\n:X ACCEPT [0:0]\nCOMMIT'); // '*filter\n:X - [0:0]\nCOMMIT\n'
  */
 export function nftDialect(text: string): string {
   const out = text.length && !text.endsWith('\n') ? `${text}\n` : text;

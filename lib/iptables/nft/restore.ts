@@ -54,6 +54,7 @@ const RULE_CHAIN = /^(?:\[\d+:\d+\]\s+)?(?:-[AI]|--append|--insert)\s+(\S+)/;
  * The order iptables-nft-restore creates a table's chains in (which is the order the kernel
  * keeps and `nft list` prints): `:CHAIN` lines as they come, then built-in chains first named
  * by a rule. Chains of the compiled table the text does not name (`-N`) come last.
+ * @example chainOrder(':X - [0:0]\n-A INPUT -j X\n', readEntries(4, raw)).map((c) => c.name); // ['X', 'INPUT']
  */
 export function chainOrder(body: string, chains: EntryChain[]): EntryChain[] {
   const byName = new Map(chains.map((c) => [c.name, c]));
@@ -79,7 +80,10 @@ export function chainOrder(body: string, chains: EntryChain[]): EntryChain[] {
   return out;
 }
 
-/** The messages of one flushing restore of `tables` (exists: the tables the kernel has now). */
+/**
+ * The messages of one flushing restore of `tables` (exists: the tables the kernel has now).
+ * @example const msgs = restoreMessages(4, [{ name: 'filter', body, raw }], new Set(['filter'])); msgs.batch();
+ */
 export function restoreMessages(family: Family, tables: CompiledNftTable[], exists: Set<string>, seq = 0): Messages {
   const w = new Messages(seq);
   const fam = family === 4 ? FAMILY.ip : FAMILY.ip6;
@@ -144,6 +148,7 @@ export interface NftRefusal { errno: number; message?: string; index: number; ab
 /**
  * Sends the restore of `tables` as one batch; resolves undefined when the kernel committed it,
  * else the refusal. ERESTART (the generation moved since the read) is retried from a fresh read.
+ * @example const refused = await restoreNft({ native: (fn) => handle.native(op, fn) }, 4, compiled);
  */
 export async function restoreNft(io: NftRestoreIo, family: Family, tables: CompiledNftTable[]): Promise<NftRefusal | undefined> {
   for (let attempt = 1; ; attempt++) {
