@@ -1,6 +1,6 @@
 // bench/link-setup: host set-up objects beside `ip -batch` of the same lines, each side in a
 // fresh namespace: N veth pairs (h.add, one request each) and N permanent neighbour entries
-// (h.neighbours.add, one call each: a link lookup and a request). Small by default (2 cores
+// (h.neighbours.add, one call and one request each). Small by default (2 cores
 // shared today); the issue's sizes are --sizes 1000 (veth) and 10000 (neighbours).
 // Usage: tsx bench/link-setup.ts [--reps N] [--sizes 200] [--json]
 import { spawnSync } from 'node:child_process';
@@ -68,7 +68,7 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
   return {
     id: 'link-setup',
     title: 'Links and neighbours (`bench/link-setup.ts`)',
-    notes: ['One call per object (no batch form for links and neighbours yet): each veth pair is one request; each neighbour a link lookup and a request.'],
+    notes: ['One call per object (no batch form for links and neighbours yet): each veth pair is one request; each neighbour one request whose link the worker resolves.'],
     rows,
     charts: [],
   };

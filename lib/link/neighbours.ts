@@ -1,12 +1,12 @@
 // h.neighbours: the neighbour (ARP / NDP) tables of the handle's namespace, in `ip neigh`'s
 // terms: add/replace/delete/list/flush, permanent and proxy entries. Input is checked whole
-// before anything is sent; the link is resolved from one link dump.
+// before anything is sent; the worker resolves the link's name in its namespace.
 import { constants } from 'node:os';
 import { NotFoundError } from '../errors.js';
 import { badArgument } from '../args.js';
 import { NETLINK_ROUTE } from '../netlink/headers.js';
 import { dump, kernelError, send } from '../netlink/transport.js';
-import type { RawWorker } from '../native.js';
+import { binding, type RawWorker } from '../native.js';
 import { AF_INET, AF_INET6, SUBSYSTEM, checkLinkName, parseIPv4, parseIPv6 } from './addr.js';
 import { parseMac } from './link-wire.js';
 import {
@@ -188,17 +188,11 @@ export class Neighbours {
       return Promise.reject(e);
     }
     return this.#run(op, async (w) => {
-      const wr = new RtWriter(64);
-      dumpLinks(wr);
-      const r = await dump(w, NETLINK_ROUTE, wr.batch());
-      let ifindex: number | undefined;
-      eachMessage(r.data, 0, r.sections[0]!, (type, at, len) => {
-        if (type === Rtm.NewLink) { const l = parseLink(r.data, at, len); if (l.name === c.dev) ifindex = l.index; }
-      });
-      if (ifindex === undefined) throw new NotFoundError(`${op}: link ${c.dev} does not exist`, { op, subsystem: SUBSYSTEM, code: 'ENODEV' });
+      // The worker writes the link's index (ndm_ifindex sits where ifa_index does): no link dump per entry.
       const m = new RtWriter(64);
-      neighMessage(m, cmd, { ...c.spec, ifindex });
-      const res = await send(w, NETLINK_ROUTE, m.batch());
+      neighMessage(m, cmd, { ...c.spec, ifindex: 0 });
+      const req = m.batch();
+      const res = await binding().linkSend(w, req.bytes, req.ends, { ifname: c.dev });
       const e = res.errnos[0]!;
       if (e) throw kernelError(op, SUBSYSTEM, e, { what: `neighbour ${(input as NeighbourInput).dst} dev ${c.dev}`, detail: res.messages[0] });
     });
