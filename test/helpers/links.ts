@@ -5,7 +5,8 @@ import { kernelSkipReason, Netns } from './netns.js';
 
 /**
  * Which of `kinds` the running kernel can make: each is added with `ip link add` in one
- * throwaway namespace (veth with a peer, vlan and macvlan on a veth parent) and removed.
+ * throwaway namespace (veth with a peer, vlan and macvlan on a veth parent, tunnels with
+ * endpoints) and removed.
  * @example const kinds = probeLinkKinds(['veth', 'bridge']); if (!kinds.has('bridge')) ...
  */
 export function probeLinkKinds(kinds: string[]): Set<string> {
@@ -17,7 +18,10 @@ export function probeLinkKinds(kinds: string[]): Set<string> {
     for (const k of kinds) {
       const args = k === 'veth' ? ['link', 'add', 'x0', 'type', 'veth', 'peer', 'name', 'x1']
         : k === 'vlan' ? ['link', 'add', 'link', 'q0', 'name', 'x0', 'type', 'vlan', 'id', '2']
-          : k === 'macvlan' ? ['link', 'add', 'link', 'q0', 'name', 'x0', 'type', 'macvlan'] : ['link', 'add', 'x0', 'type', k];
+          : k === 'macvlan' ? ['link', 'add', 'link', 'q0', 'name', 'x0', 'type', 'macvlan']
+            // Endpoints: one with none would be the namespace's fallback tunnel (tunl0, gre0, sit0) again: EEXIST.
+            : ['ipip', 'gre', 'sit'].includes(k) ? ['link', 'add', 'x0', 'type', k, 'local', '10.255.0.1', 'remote', '10.255.0.2']
+              : ['link', 'add', 'x0', 'type', k];
       if (ns.try('ip', args).status === 0) {
         have.add(k);
         ns.run('ip', ['link', 'del', 'x0']);
