@@ -138,7 +138,9 @@ describe('link events', { skip }, () => {
         apply(events[0]!);
         const sameSet = () => have.size === want.size && [...want].every((k) => have.has(k));
         while (!sameSet()) {
-          const r = await Promise.race([it.next(), new Promise<'late'>((res) => setTimeout(() => res('late'), 10000))]);
+          let timer: NodeJS.Timeout | undefined;
+          const r = await Promise.race([it.next(), new Promise<'late'>((res) => { timer = setTimeout(() => res('late'), 10000); })]);
+          clearTimeout(timer);
           if (r === 'late') assert.fail(`the events never reached the kernel's state: ${have.size} addresses vs ${want.size}`);
           if (r.done) break;
           apply(r.value);
