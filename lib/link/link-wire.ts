@@ -45,7 +45,9 @@ export const MACVLAN_MODES: Record<string, number> = { private: 1, vepa: 2, brid
 const VLAN_ID = 1;
 const MACVLAN_MODE = 1;
 const VXLAN_ID = 1, VXLAN_GROUP = 2, VXLAN_LINK = 3, VXLAN_LOCAL = 4, VXLAN_TTL = 5, VXLAN_PORT = 15, VXLAN_GROUP6 = 16, VXLAN_LOCAL6 = 17;
-const IPTUN_LINK = 1, IPTUN_LOCAL = 2, IPTUN_REMOTE = 3, IPTUN_TTL = 4;
+const IPTUN_LINK = 1, IPTUN_LOCAL = 2, IPTUN_REMOTE = 3, IPTUN_TTL = 4, IPTUN_TOS = 5, IPTUN_FLAGS = 8, IPTUN_PROTO = 9, IPTUN_PMTUDISC = 10;
+const IPTUN_ENCAP_TYPE = 15, IPTUN_ENCAP_FLAGS = 16, IPTUN_ENCAP_SPORT = 17, IPTUN_ENCAP_DPORT = 18, IPTUN_FWMARK = 20;
+const ANY4 = new Uint8Array(4);
 const GRE_LINK = 1, GRE_LOCAL = 6, GRE_REMOTE = 7, GRE_TTL = 8;
 
 /** `ip link add NAME [address MAC] [mtu N] [master M] [link P] [up] type KIND [options]`. */
@@ -96,11 +98,22 @@ function kindData(s: LinkSpec): ((w: RtWriter) => void) | undefined {
         if (s.port !== undefined) w.be16(VXLAN_PORT, s.port);
       };
     case 'ipip': case 'sit':
+      // iproute2 (link_iptnl.c) sends every parameter, its defaults included; where they differ
+      // from the kernel's (proto: ip's 0 'any', the kernel's ipip/ip6ip) the link would too.
       return (w) => {
-        if (s.link !== undefined) w.u32(IPTUN_LINK, s.link);
-        if (s.local) w.raw(IPTUN_LOCAL, s.local);
-        if (s.remote) w.raw(IPTUN_REMOTE, s.remote);
-        if (s.ttl !== undefined) w.u8(IPTUN_TTL, s.ttl);
+        w.u32(IPTUN_LINK, s.link ?? 0);
+        w.raw(IPTUN_LOCAL, s.local ?? ANY4);
+        w.raw(IPTUN_REMOTE, s.remote ?? ANY4);
+        w.u8(IPTUN_TTL, s.ttl ?? 0);
+        w.u8(IPTUN_TOS, 0);
+        w.u8(IPTUN_PMTUDISC, 1);
+        w.u32(IPTUN_FWMARK, 0);
+        w.u16(IPTUN_ENCAP_TYPE, 0);
+        w.u16(IPTUN_ENCAP_FLAGS, 0);
+        w.be16(IPTUN_ENCAP_SPORT, 0);
+        w.be16(IPTUN_ENCAP_DPORT, 0);
+        w.u8(IPTUN_PROTO, 0);
+        if (s.kind === 'sit') w.u16(IPTUN_FLAGS, 0);
       };
     case 'gre':
       return (w) => {
