@@ -91,7 +91,7 @@ async function runMode(mode: Mode, topo: Topology): Promise<void> {
     if ((await applied) instanceof Error) throw await applied;
     if (mode === 'nftables') {
       say(`\n  nft list table ip ${TABLE} (in ${topo.node}):`);
-      const listed = spawnSync('ip', ['netns', 'exec', topo.node, 'nft', 'list', 'table', 'ip', TABLE], { encoding: 'utf8' });
+      const listed = spawnSync('nsenter', [`--net=/run/netns/${topo.node}`, '--', 'nft', 'list', 'table', 'ip', TABLE], { encoding: 'utf8' });
       say(listed.stdout.replace(/^/gm, '    ').trimEnd());
     }
     await step(first);
@@ -156,7 +156,7 @@ try {
     try {
       await runMode(mode, topo);
     } finally {
-      topo.close();
+      await topo.stop();
       topo = undefined;
     }
   }

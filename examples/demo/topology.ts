@@ -5,12 +5,14 @@
 //   client 192.168.77.2 ── 192.168.77.1  node  10.244.I.1 ── 10.244.I.2:8080 backend-I
 //          fd00:77::2   ──   fd00:77::1        fd00:244:I::1 ── [fd00:244:I::2]:8080
 //
-// Every namespace is created here and removed by close(), which also ends the processes
-// started in them.
+// Every namespace, link, address, route and sysctl is made with nlkit (no `ip` or `sysctl`
+// process); stop() removes the namespaces and ends the processes started in them (which run
+// under nsenter). close() is stop()'s synchronous fallback for an exiting process.
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { link } from '../../lib/index.js';
 
 export const CLUSTER_CIDR = '10.244.0.0/16';
 export const CLUSTER_CIDR6 = 'fd00:244::/48';
@@ -43,7 +45,7 @@ export class NsProcess {
   private stderr = '';
 
   constructor(netns: string, args: string[]) {
-    this.child = spawn('ip', ['netns', 'exec', netns, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn('nsenter', [`--net=/run/netns/${netns}`, '--', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.on('data', (d: Buffer) => { this.stderr += d; });
     this.lines = createInterface({ input: this.child.stdout });
     this.lines.on('line', (l) => { const w = this.waiting.shift(); if (w) w(l); else this.queued.push(l); });
@@ -95,28 +97,51 @@ export class Topology {
     }));
   }
 
-  /** Creates the namespaces and links (one `ip -batch` per namespace) and starts the backends. */
+  /** Creates the namespaces, links, addresses and routes with nlkit, and starts the backends. */
   async start(): Promise<void> {
     for (const ns of [this.node, this.client, ...this.backends.map((b) => b.netns)]) {
-      ip(['netns', 'add', ns]);
+      await link.namespaces.add(ns);
       this.made.push(ns);
     }
-    // IPv6 addresses without duplicate address detection: usable at once.
-    const node = ['link set lo up', `link add c0 type veth peer name eth0 netns ${this.client}`, `addr add ${CLIENT_GW}/24 dev c0`,
-      `addr add ${NODE_ADDR6}/64 dev c0 nodad`, 'link set c0 up'];
-    this.backends.forEach((b, i) => {
-      node.push(`link add b${i + 1} type veth peer name eth0 netns ${b.netns}`, `addr add 10.244.${i + 1}.1/24 dev b${i + 1}`,
-        `addr add fd00:244:${i + 1}::1/64 dev b${i + 1} nodad`, `link set b${i + 1} up`);
-    });
-    ip(['-n', this.node, '-batch', '-'], `${node.join('\n')}\n`);
-    // The node routes between its veths, like a Kubernetes node between pods and the world.
-    ip(['netns', 'exec', this.node, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
-    ip(['-n', this.client, '-batch', '-'], `link set lo up\naddr add ${CLIENT_ADDR}/24 dev eth0\naddr add ${CLIENT_ADDR6}/64 dev eth0 nodad\n` +
-      `link set eth0 up\nroute add default via ${CLIENT_GW}\nroute add default via ${NODE_ADDR6}\n`);
-    this.backends.forEach((b, i) => {
-      ip(['-n', b.netns, '-batch', '-'], `link set lo up\naddr add ${b.address}/24 dev eth0\naddr add ${b.address6}/64 dev eth0 nodad\n` +
-        `link set eth0 up\nroute add default via 10.244.${i + 1}.1\nroute add default via fd00:244:${i + 1}::1\n`);
-    });
+    // IPv6 addresses without duplicate address detection (usable at once): every namespace's
+    // default before its links exist.
+    for (const ns of this.made) {
+      const h = link.open({ netns: ns });
+      try {
+        await h.sysctls.set('net.ipv6.conf.default.accept_dad', 0);
+        await h.sysctls.set('net.ipv6.conf.all.accept_dad', 0);
+      } finally {
+        await h.close();
+      }
+    }
+    const up = async (netns: string, dev: string, addrs: string[], gateways: string[] = []) => {
+      const h = link.open({ netns });
+      try {
+        await h.update('lo', { up: true });
+        await h.addresses.add(dev, addrs);
+        await h.update(dev, { up: true });
+        for (const gateway of gateways) await h.routes.add({ dst: gateway.includes(':') ? '::/0' : 'default', gateway });
+      } finally {
+        await h.close();
+      }
+    };
+    const node = link.open({ netns: this.node });
+    try {
+      await node.add({ name: 'c0', kind: 'veth', peer: { name: 'eth0', netns: this.client } });
+      for (let i = 0; i < this.backends.length; i++) await node.add({ name: `b${i + 1}`, kind: 'veth', peer: { name: 'eth0', netns: this.backends[i]!.netns } });
+      // The node routes between its veths, like a Kubernetes node between pods and the world.
+      await node.sysctls.set('net.ipv4.ip_forward', 1);
+      await node.sysctls.set('net.ipv6.conf.all.forwarding', 1);
+    } finally {
+      await node.close();
+    }
+    await up(this.node, 'c0', [`${CLIENT_GW}/24`, `${NODE_ADDR6}/64`]);
+    for (let i = 0; i < this.backends.length; i++) await up(this.node, `b${i + 1}`, [`10.244.${i + 1}.1/24`, `fd00:244:${i + 1}::1/64`]);
+    await up(this.client, 'eth0', [`${CLIENT_ADDR}/24`, `${CLIENT_ADDR6}/64`], [CLIENT_GW, NODE_ADDR6]);
+    for (let i = 0; i < this.backends.length; i++) {
+      const b = this.backends[i]!;
+      await up(b.netns, 'eth0', [`${b.address}/24`, `${b.address6}/64`], [`10.244.${i + 1}.1`, `fd00:244:${i + 1}::1`]);
+    }
     const servers = this.backends.map((b) => this.spawn(b.netns, [process.execPath, `${here}backend.mjs`, b.name, String(b.port)]));
     for (const s of servers) if ((await s.line()) !== 'ready') throw new Error('a backend did not start');
   }
@@ -138,7 +163,22 @@ export class Topology {
     return JSON.parse(await this.clientProc.line()) as Counts;
   }
 
-  /** Ends every process we started and removes every namespace we made. Safe to call twice. */
+  /** Ends every process we started and removes every namespace we made, with nlkit. Safe to call twice. */
+  async stop(): Promise<void> {
+    for (const p of this.procs.splice(0)) p.stop();
+    const failed: string[] = [];
+    for (const ns of this.made.splice(0).reverse()) {
+      // A veth goes with either end's namespace. One failure does not keep the others.
+      try {
+        if (existsSync(`/run/netns/${ns}`)) await link.namespaces.delete(ns);
+      } catch (e) {
+        failed.push(`${ns}: ${(e as Error).message}`);
+      }
+    }
+    if (failed.length) throw new Error(`could not remove namespaces: ${failed.join('; ')}`);
+  }
+
+  /** stop() for a process that is exiting (no await there): the same, synchronously, with `ip netns del`. Safe to call twice. */
   close(): void {
     for (const p of this.procs.splice(0)) p.stop();
     const failed: string[] = [];

@@ -11,13 +11,18 @@ import { kernelError, linkFailure } from './errors.js';
 import { Addresses } from './addresses.js';
 import { Routes } from './routes.js';
 import { Rules } from './rules.js';
+import { Neighbours } from './neighbours.js';
+import { checkEventsOptions, watch, type EventsOptions, type LinkEvent } from './events.js';
+import type { Subscription } from '../netlink/transport.js';
 import { Sysctls } from './sysctl.js';
+import { addLink, checkAdd, checkUpdate, listLinks, updateLink, type CheckedAdd, type CheckedUpdate } from './links.js';
 import {
   RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_SITE, RT_SCOPE_UNIVERSE, Rtm, RtWriter,
   NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, addrMessage, collect, delLink, dumpAddrs, dumpLinks, eachMessage,
-  getLink, ipText, newLink, parseAddr, parseLink, setLink, type AddrRecord, type Batch,
+  getLink, ipText, newLink, parseAddr, parseLink, setLink, type AddrRecord, type Batch, type LinkRecord,
 } from './wire.js';
 import type {
+  AddLinkInput, UpdateLinkInput,
   AddAddressesOptions, AddDummyOptions, Address, AddressFlag, AddressScope, DelAddressesOptions, DeleteOptions,
   Link, SyncResult,
 } from './types.js';
@@ -39,8 +44,58 @@ export class LinkHandle extends Handle {
   /** addresses of the handle's links: `h.addresses.add('kube-ipvs0', ['10.96.0.1/32'])`. */
   readonly addresses: Addresses = new Addresses(this);
 
+  /** neighbour entries of the handle's namespace: `h.neighbours.add({ dst: '10.0.0.2', lladdr, dev: 'eth0' })`. */
+  readonly neighbours: Neighbours = new Neighbours((op, fn) => this.run(op, () => fn(this.worker)));
+
+  readonly #subscriptions = new Set<Subscription>();
+
   constructor(opts: OpenOptions = {}) {
     super(SUBSYSTEM, opts, linkFailure);
+  }
+
+  #track(s: Subscription): void {
+    for (const x of this.#subscriptions) if (x.closed) this.#subscriptions.delete(x);
+    this.#subscriptions.add(s);
+  }
+
+  /** Ends the handle's event subscriptions too, then closes it. */
+  override close(): Promise<void> {
+    for (const s of this.#subscriptions) s.close();
+    this.#subscriptions.clear();
+    return super.close();
+  }
+
+  /**
+   * Link, address, route and neighbour changes in the handle's namespace, as an async iterable
+   * of { group, deleted, link | address | route | neighbour } carrying the records the list
+   * functions return. The subscription opens when iteration starts, before any later call on
+   * the handle runs. `list: true` first yields what is there (`existing: true`), then every
+   * change after it: subscribed before listing, repeats dropped, nothing missed in between.
+   * Ends when `signal` aborts, the loop breaks or the handle closes; an NlkitError (ENOBUFS)
+   * when the kernel dropped events because they were not read fast enough.
+   * @example
+   * for await (const e of h.events({ groups: ['link'], signal })) if (e.group === 'link') console.log(e.link.name, e.link.operstate);
+   */
+  events(opts: EventsOptions = {}): AsyncIterable<LinkEvent> {
+    const op = 'link.events';
+    let o: ReturnType<typeof checkEventsOptions>;
+    try {
+      o = checkEventsOptions(op, opts);
+    } catch (e) {
+      return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(e) }) };
+    }
+    return {
+      [Symbol.asyncIterator]: () => {
+        const started = this.run(op, () => watch(op, this.worker, o, toAddress, (s) => this.#track(s)));
+        started.catch(() => undefined);
+        const it: AsyncIterableIterator<LinkEvent> = {
+          next: () => started.then((i) => i.next()),
+          return: () => started.then((i) => i.return!(), () => ({ value: undefined, done: true as const })),
+          [Symbol.asyncIterator]: () => it,
+        };
+        return it;
+      },
+    };
   }
 
   // ---- links ----
@@ -117,7 +172,48 @@ export class LinkHandle extends Handle {
     return this.runOne(op, (wk) => this.sendOne(op, wk, req, { link: name }));
   }
 
-  /** One link by name; NotFoundError when there is none. */
+  /**
+   * Creates a link of any kind `ip link add` makes here: dummy, ifb, veth (the peer optionally
+   * in another namespace), bridge, vlan, macvlan, vxlan, ipip, gre, sit. Down unless `up: true`,
+   * as `ip link add` leaves it. Everything is checked before anything is sent; names
+   * (`master`, `link`) must exist (NotFoundError); one RTM_NEWLINK makes the link (and its peer).
+   * @example
+   * await h.add({ name: 'br0', kind: 'bridge', up: true });
+   * await h.add({ name: 'veth0', kind: 'veth', master: 'br0', up: true, peer: { name: 'eth0', netns: 'pod1' } });
+   * await h.add({ name: 'vx0', kind: 'vxlan', id: 42, local: '10.0.0.1', port: 4789 });
+   */
+  add(link: AddLinkInput): Promise<void> {
+    const op = 'link.add';
+    let c: CheckedAdd;
+    try {
+      c = checkAdd(link, op);
+    } catch (e) {
+      return this.fail(op, e);
+    }
+    return this.run(op, () => addLink(op, this.worker, c));
+  }
+
+  /**
+   * Changes a link in one request, as `ip link set dev NAME ...`: up/down, mtu, mac, master
+   * (null: out of its bridge), netns (moves it; a namespace name or path), name (renames it).
+   * @example await h.update('veth0', { master: 'br0', up: true });
+   * @example await h.update('eth1', { netns: 'pod1', name: 'eth0' });
+   */
+  update(name: string, changes: UpdateLinkInput): Promise<void> {
+    const op = 'link.update';
+    let c: CheckedUpdate;
+    try {
+      c = checkUpdate(name, changes, op);
+    } catch (e) {
+      return this.fail(op, e);
+    }
+    return this.run(op, () => updateLink(op, this.worker, name, c));
+  }
+
+  /**
+   * One link by name, as list() reports it; NotFoundError when there is none.
+   * @example const { up, mtu, stats } = await h.get('veth0');
+   */
   get(name: string): Promise<Link> {
     const op = 'link.get';
     try {
@@ -125,18 +221,21 @@ export class LinkHandle extends Handle {
     } catch (e) {
       return this.fail(op, e);
     }
-    return this.run(op, () => this.getLink(op, name));
+    return this.run(op, async () => {
+      const found = (await listLinks(op, this.worker)).find((l) => l.name === name);
+      if (!found) throw kernelError(op, E.ENODEV, { link: name });
+      return found;
+    });
   }
 
-  /** Every link of the handle's namespace, in index order. */
+  /**
+   * Every link of the handle's namespace in index order, with flags, operstate, master, the
+   * link it sits on and statistics, as `ip -j -s -d link show` reports them.
+   * @example for (const l of await h.list()) console.log(l.name, l.kind, l.stats?.rx.bytes);
+   */
   list(): Promise<Link[]> {
     const op = 'link.list';
-    return this.run(op, async () => {
-      const w = new RtWriter(64);
-      dumpLinks(w);
-      const r = await this.dump(op, w.batch());
-      return collect(r.data, 0, r.sections[0]!, Rtm.NewLink, parseLink).sort((a, b) => a.index - b.index);
-    });
+    return this.run(op, () => listLinks(op, this.worker));
   }
 
   // ---- addresses ----
@@ -325,11 +424,11 @@ export class LinkHandle extends Handle {
     }
   }
 
-  private async getLink(op: string, name: string): Promise<Link> {
+  private async getLink(op: string, name: string): Promise<LinkRecord> {
     const w = new RtWriter(64);
     getLink(w, name);
     const r = await this.dump(op, w.batch(), undefined, name);
-    let found: Link | undefined;
+    let found: LinkRecord | undefined;
     eachMessage(r.data, 0, r.sections[0]!, (type, at, len) => {
       if (type === Rtm.NewLink) found ??= parseLink(r.data, at, len);
     });

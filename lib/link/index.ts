@@ -11,6 +11,8 @@ export { Sysctls, type SysctlValue } from './sysctl.js';
 export { Routes, type Route, type RouteInput } from './routes.js';
 export { Rules, type Rule, type RuleInput } from './rules.js';
 export { Addresses, type AddressSyncResult } from './addresses.js';
+export { Neighbours, type Neighbour, type NeighbourInput } from './neighbours.js';
+export type { EventGroup, EventsOptions, LinkEvent } from './events.js';
 
 let shared: LinkHandle | undefined;
 const handle = (): LinkHandle => (shared && !shared.closed ? shared : (shared = new LinkHandle()));

@@ -13,6 +13,69 @@ export interface Link {
   mtu: number;
   /** Link-layer address as lower-case hex pairs ('02:42:ac:11:00:02'); absent when the link has none. */
   mac?: string;
+  /** The flag words `ip link` prints ('BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP', 'NO-CARRIER', 'M-DOWN', ...). */
+  flags: string[];
+  /** RFC 2863 state as `ip link` prints it: 'UP', 'DOWN', 'UNKNOWN', 'LOWERLAYERDOWN', ... */
+  operstate: string;
+  /** The bridge (or other master) the link is enslaved to. */
+  master?: string;
+  /** ip's `link`: the link this one sits on (vlan, macvlan) or its veth peer; null for a tunnel bound to none. */
+  link?: string | null;
+  /** When the peer/parent is in another namespace: its index there and that namespace's id (ip's link_index, link_netnsid). */
+  linkIndex?: number;
+  linkNetnsid?: number;
+  /** Counters as `ip -j -s link show` prints them under stats64. */
+  stats?: LinkStats;
+}
+
+/** `ip -j -s link show`'s stats64, under its names. */
+export interface LinkStats {
+  rx: { bytes: number; packets: number; errors: number; dropped: number; over_errors: number; multicast: number };
+  tx: { bytes: number; packets: number; errors: number; dropped: number; carrier_errors: number; collisions: number };
+}
+
+export type LinkKind = 'dummy' | 'ifb' | 'veth' | 'bridge' | 'vlan' | 'macvlan' | 'vxlan' | 'ipip' | 'gre' | 'sit';
+
+/**
+ * A link for `h.add`: the fields of `ip link add`. Down unless `up: true` (as `ip link add`).
+ * @example { name: 'veth0', kind: 'veth', peer: { name: 'eth0', netns: 'pod1' } }
+ * @example { name: 'eth0.10', kind: 'vlan', link: 'eth0', id: 10 }
+ */
+export interface AddLinkInput {
+  name: string;
+  kind: LinkKind;
+  mac?: string;
+  mtu?: number;
+  up?: boolean;
+  /** The bridge to enslave it to. */
+  master?: string;
+  /** veth: the other end, optionally created in another namespace (a name from `ip netns add`, or a path). */
+  peer?: { name: string; mac?: string; netns?: string };
+  /** vlan, macvlan: the link it sits on (required); vxlan, tunnels: the underlay device (ip's `dev`). */
+  link?: string;
+  /** vlan: the VLAN id; vxlan: the VNI. */
+  id?: number;
+  /** macvlan: 'private' | 'vepa' | 'bridge' | 'passthru' | 'source'. */
+  mode?: string;
+  /** vxlan (IPv4 or IPv6), ipip/gre/sit (IPv4): tunnel endpoints. */
+  local?: string;
+  remote?: string;
+  /** vxlan: the UDP destination port (ip's dstport; the kernel's default is 8472). */
+  port?: number;
+  ttl?: number;
+}
+
+/** What `h.update` changes: `ip link set dev NAME up|down mtu N address MAC master M|nomaster netns NS name NEW`. */
+export interface UpdateLinkInput {
+  up?: boolean;
+  mtu?: number;
+  mac?: string;
+  /** null takes it out of its bridge. */
+  master?: string | null;
+  /** Moves it to another namespace (a name from `ip netns add`, or a path). */
+  netns?: string;
+  /** Renames it (the kernel refuses while it is up). */
+  name?: string;
 }
 
 export type AddressScope = 'global' | 'site' | 'link' | 'host' | 'nowhere' | number;

@@ -8,29 +8,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { release } from 'node:os';
 import { link } from '../../lib/index.js';
 import type { Address, Link } from '../../lib/link/types.js';
-import { kernelSkipReason, Netns, withNetns } from '../helpers/netns.js';
+import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
+import { linksOfIp, probeLinkKinds } from '../helpers/links.js';
 
 const skip = kernelSkipReason();
 
-/** Which link kinds the running kernel can make, probed once with `ip` in a throwaway namespace. */
-function probeKinds(): Set<string> {
-  const kinds = new Set<string>();
-  if (skip) return kinds;
-  const ns = new Netns('lkprobe');
-  try {
-    for (const k of ['dummy', 'ifb', 'veth', 'bridge']) {
-      const args = k === 'veth' ? ['link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1'] : ['link', 'add', 'p0', 'type', k];
-      if (ns.try('ip', args).status === 0) {
-        kinds.add(k);
-        ns.run('ip', ['link', 'del', 'p0']);
-      }
-    }
-  } finally {
-    ns.remove();
-  }
-  return kinds;
-}
-const kinds = probeKinds();
+const kinds = probeLinkKinds(['dummy', 'ifb', 'veth', 'bridge']);
 const dummySkip = skip ?? (kinds.has('dummy') ? undefined
   : `the running kernel (${release()}) has no dummy links (CONFIG_DUMMY); run these tests in the VM: ` +
     'bash scripts/vm/run.sh node --import tsx --test test/kernel/link-*.test.ts');
@@ -109,7 +92,6 @@ describe('link: nlkit writes, ip reads', () => {
 
 // ---- ip writes, nlkit reads ----
 
-interface IpLink { ifindex: number; ifname: string; flags: string[]; mtu: number; address?: string; linkinfo?: { info_kind?: string } }
 interface IpAddrInfo {
   family: string; local: string; prefixlen: number; scope: string; label?: string; address?: string; broadcast?: string;
   valid_life_time: number; preferred_life_time: number; [flag: string]: unknown;
@@ -120,16 +102,8 @@ const FLAGS = ['secondary', 'temporary', 'nodad', 'optimistic', 'dadfailed', 'ho
   'mngtmpaddr', 'noprefixroute', 'autojoin', 'stable-privacy'];
 const FOREVER = 4294967295;
 
-function linksOfIp(ns: Netns): Link[] {
-  return (JSON.parse(ns.run('ip', ['-j', '-d', 'link', 'show'])) as IpLink[]).map((l) => ({
-    name: l.ifname,
-    index: l.ifindex,
-    ...(l.linkinfo?.info_kind ? { kind: l.linkinfo.info_kind } : {}),
-    up: l.flags.includes('UP'),
-    mtu: l.mtu,
-    ...(l.address !== undefined ? { mac: l.address } : {}),
-  }));
-}
+/** Statistics tick (IPv6 router solicitations on links that are up): test/kernel/link-kinds.test.ts compares them where nothing moves. */
+const withoutStats = (links: Link[]): Link[] => links.map(({ stats: _, ...l }) => l);
 
 /** `ip -j addr show`, in nlkit's shape (lifetimes only as present or not: they tick). */
 function addrsOfIp(ns: Netns, dev?: string): unknown[] {
@@ -180,7 +154,7 @@ describe('link: ip writes, nlkit reads', () => {
       for (let i = 0; i < 100 && ns.run('ip', ['-6', 'addr', 'show', 'tentative']).trim(); i++) await sleep(100);
       const h = link.open({ netns: ns.path });
       try {
-        assert.deepEqual(await h.list(), linksOfIp(ns));
+        assert.deepEqual(withoutStats(await h.list()), linksOfIp(ns));
         assert.deepEqual(shape(await h.listAddresses()), addrsOfIp(ns));
         assert.deepEqual(shape(await h.listAddresses('x0')), addrsOfIp(ns, 'x0'));
         const x0 = await h.get('x0');
