@@ -180,6 +180,16 @@ async function applyOne(o: PlannedOp, h: TxHandles): Promise<void> {
   }
 }
 
+/**
+ * Runs the ipset, IPVS and iptables changes that `fn` queues as one unit: everything is checked
+ * first, applied in dependency order, and on any failure what it touched is put back
+ * (TransactionError). `transaction.plan(fn)` returns the operations without applying them.
+ * @example
+ * await transaction((tx) => {
+ *   tx.ipset.create('allowed', 'hash:ip').add('allowed', ['10.0.0.1']);
+ *   tx.ipvs.addService({ protocol: 'tcp', address: '10.96.0.10', port: 80, scheduler: 'rr' });
+ * }, { netns: 'node', waitTimeout: 5_000 });
+ */
 export const transaction: TransactionFn = Object.assign(run, {
   plan: async (fn: (tx: Tx) => void | Promise<void>, opts: TransactionOptions = {}): Promise<PlannedOp[]> => {
     checkTransaction(fn, opts);

@@ -201,6 +201,8 @@ export interface TransactionFn {
   /**
    * Validates and plans without changing the kernel (it reads what validation needs). A table
    * whose rules match a set the transaction creates is checked for structure only.
+   * @example
+   * const ops = await transaction.plan((tx) => { tx.ipset.flush('allowed'); });
    */
   plan(fn: (tx: Tx) => void | Promise<void>, opts?: TransactionOptions): Promise<PlannedOp[]>;
 }
