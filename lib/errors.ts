@@ -56,6 +56,14 @@ export const errnoDescription = (errno: number): string =>
 
 const codeOf = errnoName;
 
+/**
+ * The base of every error nlkit throws, in Node's shape: `code` ('EEXIST', ...), `errno`,
+ * `op` (the call that failed: 'ipset.add') and `subsystem`, and where known the batch
+ * `index`, text `line` or caller's `entry` at fault.
+ * @example
+ * try { await ipset.add('allowed', '10.0.0.1'); }
+ * catch (e) { if (e instanceof NlkitError) console.log(e.code, e.op, e.entry); else throw e; }
+ */
 export class NlkitError extends Error {
   code: string;
   errno: number;
@@ -90,21 +98,51 @@ export class NlkitError extends Error {
   }
 }
 
+/**
+ * What was to be created exists already (EEXIST); `{ exist: true }` accepts it.
+ * @example
+ * try { await ipset.create('allowed', 'hash:ip'); } catch (e) { if (!(e instanceof ExistsError)) throw e; }
+ */
 export class ExistsError extends NlkitError {
   protected override defaultCode() { return 'EEXIST'; }
 }
+/**
+ * What was named does not exist (ENOENT): a set, service, link, entry or rule.
+ * @example
+ * const set = await ipset.list('allowed').catch((e) => { if (e instanceof NotFoundError) return undefined; throw e; });
+ */
 export class NotFoundError extends NlkitError {
   protected override defaultCode() { return 'ENOENT'; }
 }
+/**
+ * The object is still referenced (EBUSY), as a set that an iptables rule matches.
+ * @example
+ * try { await ipset.destroy('allowed'); } catch (e) { if (e instanceof InUseError) console.log('still used by a rule'); else throw e; }
+ */
 export class InUseError extends NlkitError {
   protected override defaultCode() { return 'EBUSY'; }
 }
+/**
+ * The caller lacks the capability the kernel asks for (EPERM: CAP_NET_ADMIN).
+ * @example
+ * try { await ipvs.listServices(); } catch (e) { if (e instanceof PermissionError) console.log('run as root'); else throw e; }
+ */
 export class PermissionError extends NlkitError {
   protected override defaultCode() { return 'EPERM'; }
 }
+/**
+ * Someone else changed the same state meanwhile (EAGAIN: an nf_tables generation, a dump interrupted); retrying may succeed.
+ * @example
+ * try { await nft.apply(commands); } catch (e) { if (e instanceof ConcurrentModificationError) await nft.apply(commands); else throw e; }
+ */
 export class ConcurrentModificationError extends NlkitError {
   protected override defaultCode() { return 'EAGAIN'; }
 }
+/**
+ * The running kernel or its modules lack the feature (EOPNOTSUPP): a set type, a scheduler, a match.
+ * @example
+ * try { await ipset.create('s', 'hash:net,port,net'); } catch (e) { if (e instanceof UnsupportedError) console.log(e.message); else throw e; }
+ */
 export class UnsupportedError extends NlkitError {
   protected override defaultCode() { return 'EOPNOTSUPP'; }
 }
@@ -116,6 +154,13 @@ export interface InvalidArgumentOptions extends NlkitErrorOptions {
   argument?: string;
 }
 
+/**
+ * Bad input of any JS type (EINVAL), found before anything reached the kernel: `argument`
+ * names what was wrong, `line` and `column` where in a text.
+ * @example
+ * try { await ipset.add('allowed', '10.0.0.300'); }
+ * catch (e) { if (e instanceof InvalidArgumentError) console.log(e.argument, e.message); else throw e; }
+ */
 export class InvalidArgumentError extends NlkitError {
   column?: number;
   argument?: string;
@@ -127,6 +172,11 @@ export class InvalidArgumentError extends NlkitError {
   protected override defaultCode() { return 'EINVAL'; }
 }
 
+/**
+ * The xtables lock stayed held past `waitTimeout` (ETIMEDOUT); `holderPid` names the holder when it is known.
+ * @example
+ * try { await iptables.restore(text, { waitTimeout: 2_000 }); } catch (e) { if (e instanceof LockTimeoutError) console.log(e.holderPid); else throw e; }
+ */
 export class LockTimeoutError extends NlkitError {
   lockPath?: string;
   holderPid?: number;
@@ -150,6 +200,9 @@ export interface TransactionErrorOptions extends NlkitErrorOptions {
 /**
  * A transaction failed after it had started changing the kernel. `rolledBack`: the state found
  * before it was restored completely; otherwise `undoErrors` says which undo steps failed.
+ * @example
+ * try { await transaction((tx) => { tx.ipset.add('allowed', '10.0.0.1'); }); }
+ * catch (e) { if (e instanceof TransactionError) console.log(e.failed?.op?.summary, e.rolledBack, e.undone); else throw e; }
  */
 export class TransactionError extends NlkitError {
   failed?: TransactionFailure;
@@ -166,7 +219,12 @@ export class TransactionError extends NlkitError {
   }
 }
 
-/** A handle that was closed, or whose namespace could not be entered. */
+/**
+ * A handle that was closed, or whose namespace could not be entered.
+ * @example
+ * const h = ipset.open(); await h.close();
+ * await h.names().catch((e) => { if (e instanceof HandleClosedError) console.log(e.op); });
+ */
 export class HandleClosedError extends NlkitError {
   protected override defaultCode() { return 'EBADF'; }
 }

@@ -47,7 +47,12 @@ export abstract class Handle {
     return this.#closing !== undefined;
   }
 
-  /** Waits for the operations already called, then stops the handle's thread. */
+  /**
+   * Waits for the operations already called, then stops the handle's thread.
+   * @example
+   * const h = ipset.open();
+   * try { await h.add('allowed', '10.0.0.1'); } finally { await h.close(); }
+   */
   close(): Promise<void> {
     // The worker runs its queue in order: once every call is queued, its close barrier
     // settles after all of them.

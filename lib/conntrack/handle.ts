@@ -48,6 +48,13 @@ const nameOf = (f: WireFlow): string => describeFlow(protocolName(f.proto), {
   ...(f.original.sport !== undefined ? { sport: f.original.sport, dport: f.original.dport! } : {}),
 }, f.zone);
 
+/**
+ * A handle on the conntrack table of one network namespace (the caller's, or `netns`'s); its
+ * calls run in order on the handle's own thread. `conntrack.open()` makes one.
+ * @example
+ * await using ct = conntrack.open({ netns: 'node' });
+ * const n = await ct.delete({ protocol: 'udp', original: { dst: '10.96.0.10', dport: 53 } });
+ */
 export class ConntrackHandle extends Handle {
   readonly #io: NetfilterIo;
 

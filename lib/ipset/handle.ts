@@ -26,6 +26,15 @@ const DESTROY_RETRIES = [5, 10, 20, 40, 80, 160, 320];  // ms; about 0.6 s in al
 
 let tempCounter = 0;
 
+/**
+ * A handle on the ipsets of one network namespace (the caller's, or `netns`'s); its calls run
+ * in order on the handle's own thread. `ipset.open()` makes one.
+ * @example
+ * const h = ipset.open({ netns: 'node' });
+ * await h.create('allowed', 'hash:ip', { timeout: 300 });
+ * await h.add('allowed', '10.0.0.1');
+ * await h.close();
+ */
 export class IpsetHandle extends Handle {
   #supportedOk = false;
 
@@ -89,6 +98,10 @@ export class IpsetHandle extends Handle {
     return this.native(op, (w) => binding().ipsetExec(w, text, exist));
   }
 
+  /**
+   * Creates a set, like `ipset create`; `{ exist: true }` accepts one of the same definition.
+   * @example await h.create('allowed', 'hash:net', { family: 'inet', comment: true }, { exist: true });
+   */
   create(name: string, type: SetType, opts: CreateOptions = {}, o?: ExistOption): Promise<void> {
     return this.run('ipset.create', async () => {
       const c = ctx('ipset.create');
@@ -107,7 +120,10 @@ export class IpsetHandle extends Handle {
     });
   }
 
-  /** Destroys one set, or every set when no name is given. */
+  /**
+   * Destroys one set, or every set when no name is given.
+   * @example await h.destroy('allowed');
+   */
   destroy(name?: string): Promise<void> {
     return this.run('ipset.destroy', async () => {
       const msg = simpleMessage(Cmd.Destroy, name === undefined ? undefined : checkName(name, 'ipset.destroy'));
@@ -124,14 +140,26 @@ export class IpsetHandle extends Handle {
     });
   }
 
+  /**
+   * Removes every member of one set, or of every set when no name is given, like `ipset flush`.
+   * @example await h.flush('allowed');
+   */
   flush(name?: string): Promise<void> {
     return this.simple('ipset.flush', Cmd.Flush, name);
   }
 
+  /**
+   * Renames a set, like `ipset rename`.
+   * @example await h.rename('allowed-new', 'allowed');
+   */
   rename(from: string, to: string): Promise<void> {
     return this.simple('ipset.rename', Cmd.Rename, from, to, true);
   }
 
+  /**
+   * Exchanges the contents of two sets of the same type, atomically, like `ipset swap`.
+   * @example await h.swap('allowed', 'allowed-next');
+   */
   swap(a: string, b: string): Promise<void> {
     return this.simple('ipset.swap', Cmd.Swap, a, b, true);
   }
@@ -170,6 +198,10 @@ export class IpsetHandle extends Handle {
     });
   }
 
+  /**
+   * Whether an entry is in the set, like `ipset test` (false, not an error, when it is not).
+   * @example if (await h.test('allowed', '10.0.0.1')) console.log('allowed');
+   */
   test(name: string, entry: Entry): Promise<boolean> {
     return this.run('ipset.test', async () => {
       const op = 'ipset.test';
@@ -179,6 +211,13 @@ export class IpsetHandle extends Handle {
     });
   }
 
+  /**
+   * Every set, or one set by name, with its header and members (`{ members: false }`: headers
+   * only, like `ipset list -t`).
+   * @example
+   * const set = await h.list('allowed');
+   * console.log(set.type, set.members?.length);
+   */
   list(): Promise<SetInfo[]>;
   list(name: string, opts?: ListOptions): Promise<SetInfo>;
   list(name: undefined, opts?: ListOptions): Promise<SetInfo[]>;
@@ -192,7 +231,10 @@ export class IpsetHandle extends Handle {
     });
   }
 
-  /** Set names, like `ipset list -n`. */
+  /**
+   * Set names, like `ipset list -n`.
+   * @example const names = await h.names();
+   */
   names(): Promise<string[]> {
     return this.run('ipset.names', async () => {
       const r = await this.exec('ipset.names', 'list -n\n');
@@ -200,7 +242,10 @@ export class IpsetHandle extends Handle {
     });
   }
 
-  /** The text `ipset save` prints, for one set or all. */
+  /**
+   * The text `ipset save` prints, for one set or all.
+   * @example const text = await h.save('allowed');
+   */
   save(name?: string): Promise<string> {
     return this.run('ipset.save', async () => {
       const target = name === undefined ? '' : ` ${checkName(name, 'ipset.save')}`;
@@ -307,6 +352,7 @@ export class IpsetHandle extends Handle {
   /**
    * Replaces a set's members atomically: a temporary set of the same type is filled, swapped
    * in, and destroyed. Packets see either the old members or the new ones, never a mix.
+   * @example await h.replace('allowed', ['10.0.0.1', '10.0.0.2']);
    */
   replace(name: string, entries: Entry[]): Promise<void> {
     return this.run('ipset.replace', async () => {
@@ -335,6 +381,9 @@ export class IpsetHandle extends Handle {
    * timeouts. Not atomic: between the two batches packets see the old members minus the
    * deleted ones (replace() swaps atomically but resets every member). Without `create`, a
    * missing set is a NotFoundError.
+   * @example
+   * const r = await h.sync('allowed', ['10.0.0.1', '10.0.0.2']);
+   * console.log(r.added, r.removed);
    */
   sync(name: string, entries: Entry[], opts: IpsetSyncOptions = {}): Promise<IpsetSyncResult> {
     const op = 'ipset.sync';

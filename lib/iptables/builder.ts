@@ -191,7 +191,10 @@ function optionWords(w: Where, where: string, opts: Options, skip?: string): str
   return out;
 }
 
-/** The argument words of a rule (what follows `-A CHAIN`). */
+/**
+ * The argument words of a rule (what follows `-A CHAIN`).
+ * @example iptables.ruleWords({ protocol: 'tcp', jump: 'ACCEPT' }); // ['-p', 'tcp', '-j', 'ACCEPT']
+ */
 export function ruleWords(rule: Rule, op = 'iptables.rule'): string[] {
   const w = new Where(op);
   if (typeof rule === 'string') {
@@ -258,7 +261,10 @@ export function ruleWords(rule: Rule, op = 'iptables.rule'): string[] {
   return out;
 }
 
-/** The text of a rule's words on a restore line. */
+/**
+ * The text of a rule's words on a restore line.
+ * @example iptables.ruleText({ comment: 'web', jump: 'ACCEPT' }); // '-m comment --comment web -j ACCEPT'
+ */
 export const ruleText = (rule: Rule, op?: string): string => ruleWords(rule, op).map(quoteArg).join(' ');
 
 interface Command {
@@ -268,7 +274,13 @@ interface Command {
   rule: Rule;
 }
 
-/** One table's chains and rules; `text()` is its iptables-restore text. */
+/**
+ * One table's chains and rules; `text()` is its iptables-restore text.
+ * @example
+ * const t = iptables.table('filter', { noflush: true });
+ * t.chain('KUBE-FW').append({ protocol: 'tcp', jump: 'ACCEPT' });
+ * await t.commit();
+ */
 export class TableBuilder {
   readonly name: string;
   readonly noflush: boolean;
@@ -298,6 +310,7 @@ export class TableBuilder {
    * noflush: flushed when they exist, like `:CHAIN - [0:0]`); a built-in chain gets its policy
    * set when one is given and is otherwise left as it is. Asking again for a chain returns
    * the same builder.
+   * @example t.chain('INPUT', { policy: 'DROP' }).append({ inInterface: 'lo', jump: 'ACCEPT' });
    */
   chain(name: string, opts: ChainOptions = {}): ChainBuilder {
     const w = new Where(`iptables.table(${this.name}).chain`);
@@ -331,12 +344,18 @@ export class TableBuilder {
     return [...this.#chains.values()];
   }
 
-  /** The iptables-restore text of the table; `origins()` maps its lines back to builder calls. */
+  /**
+   * The iptables-restore text of the table; `origins()` maps its lines back to builder calls.
+   * @example console.log(t.text());
+   */
   text(): string {
     return this.#render().text;
   }
 
-  /** For each line of `text()` (1-based), the call that made it. */
+  /**
+   * For each line of `text()` (1-based), the call that made it.
+   * @example const origin = t.origins()[3];
+   */
   origins(): (BuilderOrigin | undefined)[] {
     return this.#render().origins;
   }
@@ -362,6 +381,7 @@ export class TableBuilder {
    * Restores the table through the handle it was made from (`iptables.table()` or
    * `handle.table()`), as one atomic replace. An error from a line of the text says which
    * builder call made it (`builderCall` on the error).
+   * @example const { stats } = await t.commit({ waitTimeout: 5_000 });
    */
   async commit(opts: RestoreOptions = {}): Promise<RestoreResult> {
     if (!this.#commit) {
@@ -387,7 +407,10 @@ export class TableBuilder {
   }
 }
 
-/** One chain of a TableBuilder: its rules, and the way back to the table. */
+/**
+ * One chain of a TableBuilder: its rules, and the way back to the table.
+ * @example iptables.table('nat').chain('KUBE-SERVICES').append('-d 10.96.0.10/32 -p tcp --dport 80 -j KUBE-SVC-X');
+ */
 export class ChainBuilder {
   policy: Policy | undefined;
   /** How many append/insert calls the chain has had (numbers them in BuilderOrigin). */
@@ -402,7 +425,10 @@ export class ChainBuilder {
     private readonly add: (c: ChainBuilder, call: 'append' | 'insert', rule: Rule, line: string) => void,
   ) {}
 
-  /** `-A`: appends rules, in order. */
+  /**
+   * `-A`: appends rules, in order.
+   * @example c.append({ protocol: 'tcp', matches: [{ module: 'tcp', dport: 80 }], jump: 'ACCEPT' }, '-j DROP');
+   */
   append(...rules: Rule[]): this {
     const op = `iptables.table(${this.table.name}).chain(${this.name}).append`;
     if (rules.length === 0) new Where(op).fail('no rule given');
@@ -413,7 +439,10 @@ export class ChainBuilder {
     return this;
   }
 
-  /** `-I`: inserts a rule at `position` (1-based, default 1: first). */
+  /**
+   * `-I`: inserts a rule at `position` (1-based, default 1: first).
+   * @example c.insert({ source: '10.0.0.0/8', jump: 'ACCEPT' }, 1);
+   */
   insert(rule: Rule, position?: number): this {
     const op = `iptables.table(${this.table.name}).chain(${this.name}).insert`;
     if (position !== undefined && !(Number.isInteger(position) && position >= 1 && position <= 0x7fffffff)) {
@@ -424,15 +453,26 @@ export class ChainBuilder {
     return this;
   }
 
-  /** Another chain of the same table. */
+  /**
+   * Another chain of the same table.
+   * @example t.chain('A').append('-j B').chain('B').append('-j ACCEPT');
+   */
   chain(name: string, opts?: ChainOptions): ChainBuilder {
     return this.table.chain(name, opts);
   }
 
+  /**
+   * The iptables-restore text of this chain's table.
+   * @example console.log(c.text());
+   */
   text(): string {
     return this.table.text();
   }
 
+  /**
+   * Commits this chain's table (TableBuilder.commit()).
+   * @example await iptables.table('filter').chain('INPUT').append('-p tcp --dport 22 -j ACCEPT').commit();
+   */
   commit(opts?: RestoreOptions): Promise<RestoreResult> {
     return this.table.commit(opts);
   }

@@ -35,6 +35,12 @@ export function lockRequest(op: string, opts: LockOptions): IptablesLockRequest 
   return { path, wait: seconds, interval: waitInterval ?? DEFAULT_INTERVAL_MS };
 }
 
+/**
+ * A handle on the legacy iptables (or, with family 6, ip6tables) tables of one network namespace (the caller's, or `netns`'s); its calls run in order on the handle's own thread. `iptables.open()` makes one.
+ * @example
+ * await using h = iptables.open({ netns: 'node', family: 6 });
+ * console.log(await h.save({ table: 'filter' }));
+ */
 export class IptablesHandle extends Handle {
   readonly family: Family;
   readonly backendMode: 'auto' | 'legacy' | 'nft';
@@ -70,6 +76,7 @@ export class IptablesHandle extends Handle {
    * Which iptables backend this handle's namespace and family use: what the host's
    * `iptables` (`ip6tables`) command is, the legacy and nf_tables tables with their rule
    * counts, and the decision (`hostBackend`) that `backend: 'auto'` handles act on.
+   * @example const { tool, hostBackend } = await h.backend();
    */
   backend(): Promise<BackendInfo> {
     const op = `${this.prefix}.backend`;
@@ -114,7 +121,10 @@ export class IptablesHandle extends Handle {
     return this.#backend.hostBackend === 'nft';
   }
 
-  /** A builder for one table whose commit() restores it through this handle. */
+  /**
+   * A builder for one table whose commit() restores it through this handle.
+   * @example await h.table('filter').chain('INPUT').append({ protocol: 'tcp', jump: 'ACCEPT' }).commit();
+   */
   table(name: TableName, opts: TableBuilderOptions = {}): TableBuilder {
     return new TableBuilder(name, opts, (text, ro) => this.restore(text, ro));
   }
@@ -123,6 +133,7 @@ export class IptablesHandle extends Handle {
    * Applies an iptables-restore text. Every table of the text is read, compiled and built in
    * memory first; only when all of them are complete are they committed, in order, each with
    * one atomic replace. A bad line anywhere commits nothing.
+   * @example await h.restore('*filter\n:KUBE-FW - [0:0]\n-A KUBE-FW -j ACCEPT\nCOMMIT\n', { noflush: true, waitTimeout: 5_000 });
    */
   restore(text: string, opts: RestoreOptions = {}): Promise<RestoreResult> {
     const op = `${this.prefix}.restore`;
@@ -161,6 +172,7 @@ export class IptablesHandle extends Handle {
   /**
    * The text `iptables-save` prints (without its two `#` timestamp lines); on the nf_tables
    * backend what `iptables-nft-save` 1.8.9 prints (lib/iptables/nft/save.ts).
+   * @example const text = await h.save({ table: 'nat', counters: true });
    */
   save(opts: SaveOptions = {}): Promise<string> {
     const op = `${this.prefix}.save`;

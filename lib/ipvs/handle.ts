@@ -50,6 +50,14 @@ const CMDS: Record<ApplyOp['op'], Cmd> = {
   zero: Cmd.Zero, flush: Cmd.Flush, setTimeouts: Cmd.SetConfig,
 };
 
+/**
+ * A handle on the IPVS table of one network namespace (the caller's, or `netns`'s); its calls
+ * run in order on the handle's own thread. `ipvs.open()` makes one.
+ * @example
+ * const h = ipvs.open({ netns: 'node' });
+ * await h.addService({ protocol: 'tcp', address: '10.96.0.10', port: 80, scheduler: 'rr' });
+ * await h.close();
+ */
 export class IpvsHandle extends Handle {
   constructor(opts: OpenOptions = {}) {
     super('ipvs', opts, ipvsFailure);
@@ -57,20 +65,34 @@ export class IpvsHandle extends Handle {
 
   // ---- services -------------------------------------------------------------------------
 
+  /**
+   * Adds a virtual service, like `ipvsadm -A`.
+   * @example await h.addService({ protocol: 'tcp', address: '10.96.0.10', port: 80, scheduler: 'rr' });
+   */
   addService(service: ServiceInput): Promise<void> {
     return this.one('ipvs.addService', { op: 'addService', service });
   }
 
-  /** Changes a service; fields left out keep their current values (persistence: null removes it). */
+  /**
+   * Changes a service; fields left out keep their current values (persistence: null removes it).
+   * @example await h.updateService({ protocol: 'tcp', address: '10.96.0.10', port: 80, scheduler: 'wrr' });
+   */
   updateService(service: ServiceInput): Promise<void> {
     return this.one('ipvs.updateService', { op: 'updateService', service });
   }
 
+  /**
+   * Deletes a service and its real servers, like `ipvsadm -D`.
+   * @example await h.deleteService({ protocol: 'tcp', address: '10.96.0.10', port: 80 });
+   */
   deleteService(service: ServiceKey): Promise<void> {
     return this.one('ipvs.deleteService', { op: 'deleteService', service });
   }
 
-  /** One service, with its real servers unless `destinations: false`; NotFoundError when absent. */
+  /**
+   * One service, with its real servers unless `destinations: false`; NotFoundError when absent.
+   * @example const s = await h.getService({ protocol: 'tcp', address: '10.96.0.10', port: 80 }, { stats: true });
+   */
   getService(service: ServiceKey, opts: ListOptions = {}): Promise<Service> {
     const op = 'ipvs.getService';
     let key: NormKey;
@@ -93,7 +115,10 @@ export class IpvsHandle extends Handle {
     }));
   }
 
-  /** Every service, each with its real servers (unless `destinations: false`), in one crossing. */
+  /**
+   * Every service, each with its real servers (unless `destinations: false`), in one crossing.
+   * @example const services = await h.listServices({ destinations: false });
+   */
   listServices(opts: ListOptions = {}): Promise<Service[]> {
     const op = 'ipvs.listServices';
     try {
@@ -123,20 +148,34 @@ export class IpvsHandle extends Handle {
 
   // ---- real servers ---------------------------------------------------------------------
 
+  /**
+   * Adds a real server to a service, like `ipvsadm -a`.
+   * @example await h.addDestination({ protocol: 'tcp', address: '10.96.0.10', port: 80 }, { address: '10.244.1.5', port: 8080, weight: 1 });
+   */
   addDestination(service: ServiceKey, destination: DestinationInput): Promise<void> {
     return this.one('ipvs.addDestination', { op: 'addDestination', service, destination });
   }
 
-  /** Changes a real server; fields left out keep their current values. */
+  /**
+   * Changes a real server; fields left out keep their current values.
+   * @example await h.updateDestination({ protocol: 'tcp', address: '10.96.0.10', port: 80 }, { address: '10.244.1.5', port: 8080, weight: 0 });
+   */
   updateDestination(service: ServiceKey, destination: DestinationInput): Promise<void> {
     return this.one('ipvs.updateDestination', { op: 'updateDestination', service, destination });
   }
 
+  /**
+   * Removes a real server from a service at once, like `ipvsadm -d` (drain() waits for its connections first).
+   * @example await h.deleteDestination({ protocol: 'tcp', address: '10.96.0.10', port: 80 }, { address: '10.244.1.5', port: 8080 });
+   */
   deleteDestination(service: ServiceKey, destination: DestinationKey): Promise<void> {
     return this.one('ipvs.deleteDestination', { op: 'deleteDestination', service, destination });
   }
 
-  /** The real servers of one service; NotFoundError when the service does not exist. */
+  /**
+   * The real servers of one service; NotFoundError when the service does not exist.
+   * @example const dests = await h.listDestinations({ protocol: 'tcp', address: '10.96.0.10', port: 80 }, { stats: true });
+   */
   listDestinations(service: ServiceKey, opts: Pick<ListOptions, 'stats'> = {}): Promise<Destination[]> {
     const op = 'ipvs.listDestinations';
     let key: NormKey;
@@ -210,6 +249,10 @@ export class IpvsHandle extends Handle {
 
   // ---- global state ---------------------------------------------------------------------
 
+  /**
+   * The kernel's IPVS version and connection table size.
+   * @example const { version } = await h.getInfo();
+   */
   getInfo(): Promise<Info> {
     const op = 'ipvs.getInfo';
     const w = new GenlWriter(64);
@@ -227,6 +270,10 @@ export class IpvsHandle extends Handle {
     }));
   }
 
+  /**
+   * The tcp, tcpfin and udp connection timeouts in seconds, like `ipvsadm -l --timeout`.
+   * @example const { tcp, tcpFin, udp } = await h.getTimeouts();
+   */
   getTimeouts(): Promise<Timeouts> {
     const op = 'ipvs.getTimeouts';
     const w = new GenlWriter(64);
@@ -240,21 +287,34 @@ export class IpvsHandle extends Handle {
     }));
   }
 
-  /** Seconds; omitted (or 0) values stay as they are. */
+  /**
+   * Seconds; omitted (or 0) values stay as they are.
+   * @example await h.setTimeouts({ tcp: 900, udp: 300 });
+   */
   setTimeouts(timeouts: Partial<Timeouts>): Promise<void> {
     return this.one('ipvs.setTimeouts', { op: 'setTimeouts', timeouts });
   }
 
-  /** Zeroes the counters of one service, or of everything. */
+  /**
+   * Zeroes the counters of one service, or of everything.
+   * @example await h.zero({ protocol: 'tcp', address: '10.96.0.10', port: 80 });
+   */
   zero(service?: ServiceKey): Promise<void> {
     return this.one('ipvs.zero', service === undefined ? { op: 'zero' } : { op: 'zero', service });
   }
 
-  /** Removes every service and real server. */
+  /**
+   * Removes every service and real server.
+   * @example await h.flush();
+   */
   flush(): Promise<void> {
     return this.one('ipvs.flush', { op: 'flush' });
   }
 
+  /**
+   * Starts the connection sync daemon (master or backup), like `ipvsadm --start-daemon`.
+   * @example await h.startDaemon({ state: 'master', interface: 'eth0', syncId: 1 });
+   */
   startDaemon(config: DaemonConfig): Promise<void> {
     const op = 'ipvs.startDaemon';
     let w: GenlWriter;
@@ -279,6 +339,10 @@ export class IpvsHandle extends Handle {
     return this.sendOne(op, w, { cmd: Cmd.NewDaemon, what: config.state });
   }
 
+  /**
+   * Stops the sync daemon of that state.
+   * @example await h.stopDaemon('master');
+   */
   stopDaemon(state: DaemonState | { state: DaemonState }): Promise<void> {
     const op = 'ipvs.stopDaemon';
     const name = typeof state === 'object' && state !== null ? state.state : state;
@@ -295,6 +359,10 @@ export class IpvsHandle extends Handle {
     return this.sendOne(op, w, { cmd: Cmd.DelDaemon, what: name });
   }
 
+  /**
+   * The running sync daemons.
+   * @example const daemons = await h.listDaemons();
+   */
   listDaemons(): Promise<Daemon[]> {
     const op = 'ipvs.listDaemons';
     const w = new GenlWriter(64);
@@ -324,6 +392,11 @@ export class IpvsHandle extends Handle {
    * all of them first: an invalid one rejects the call (InvalidArgumentError with `index`)
    * and nothing is sent. The kernel's refusals are per-operation results; later operations
    * still run.
+   * @example
+   * const results = await h.apply([
+   *   { op: 'addService', service: { protocol: 'tcp', address: '10.96.0.10', port: 80, scheduler: 'rr' } },
+   *   { op: 'addDestination', service: { protocol: 'tcp', address: '10.96.0.10', port: 80 }, destination: { address: '10.244.1.5', port: 8080 } },
+   * ]);
    */
   apply(ops: ApplyOp[]): Promise<ApplyResult[]> {
     const op = 'ipvs.apply';
@@ -350,6 +423,10 @@ export class IpvsHandle extends Handle {
    * connections stay. The whole list is validated before anything is sent. If the kernel
    * refuses some operations, the others still apply and the call rejects with the first
    * refusal, carrying `failures` (each operation with its error) and `result`.
+   * @example
+   * const r = await h.sync([{ protocol: 'tcp', address: '10.96.0.10', port: 80, scheduler: 'rr',
+   *   destinations: [{ address: '10.244.1.5', port: 8080 }] }]);
+   * console.log(r.added, r.removed);
    */
   sync(services: SyncInput, opts: SyncOptions = {}): Promise<IpvsSyncResult> {
     const op = 'ipvs.sync';

@@ -18,6 +18,10 @@ export interface AddressOps {
   addressesSync(op: string, dev: string, wanted: string[]): Promise<{ added: string[]; removed: string[]; unchanged: number }>;
 }
 
+/**
+ * h.addresses (and link.addresses): the addresses of the handle's links, like `ip addr`.
+ * @example await h.addresses.add('kube-ipvs0', ['10.96.0.1/32'], { exist: true });
+ */
 export class Addresses {
   readonly #h: AddressOps;
 

@@ -34,6 +34,14 @@ const DUMP_RETRIES = 5;
 const IFA_F_SECONDARY = 0x01;
 const SETTABLE_FLAGS = 0x02 | 0x04 | 0x10 | 0x100 | 0x200 | 0x400;
 
+/**
+ * A handle on the links, addresses, routes, rules and sysctls of one network namespace (the
+ * caller's, or `netns`'s); its calls run in order on the handle's own thread. `link.open()` makes one.
+ * @example
+ * await using h = link.open({ netns: 'node' });
+ * await h.addDummy('kube-ipvs0', { exist: true });
+ * await h.addresses.sync('kube-ipvs0', ['10.96.0.1/32']);
+ */
 export class LinkHandle extends Handle {
   /** sysctls of the handle's namespace: `h.sysctls.get('net.ipv4.ip_forward')`. */
   readonly sysctls: Sysctls = new Sysctls((op, call) => this.runOne(op, call));
@@ -104,6 +112,7 @@ export class LinkHandle extends Handle {
    * Creates a dummy link, up unless `up: false`, like `ip link add NAME [up] [mtu N] type
    * dummy`. With `exist`, an existing dummy of that name is brought to `up`/`mtu` instead;
    * a link of another kind by that name is still an ExistsError.
+   * @example await h.addDummy('kube-ipvs0', { exist: true, mtu: 1500 });
    */
   addDummy(name: string, opts: AddDummyOptions = {}): Promise<void> {
     const op = 'link.addDummy';
@@ -154,7 +163,10 @@ export class LinkHandle extends Handle {
     return this.runOne(op, (wk) => this.sendOne(op, wk, req, { link: name }, exist ? [E.ENODEV] : []));
   }
 
-  /** Sets a link up or down, like `ip link set NAME up|down`. */
+  /**
+   * Sets a link up or down, like `ip link set NAME up|down`.
+   * @example await h.setUp('kube-ipvs0', false);
+   */
   setUp(name: string, up: boolean): Promise<void> {
     const op = 'link.setUp';
     let req: Batch;

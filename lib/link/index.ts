@@ -17,22 +17,56 @@ export type { EventGroup, EventsOptions, LinkEvent } from './events.js';
 let shared: LinkHandle | undefined;
 const handle = (): LinkHandle => (shared && !shared.closed ? shared : (shared = new LinkHandle()));
 
+/**
+ * A handle on the links of one network namespace (default: the caller's), on its own thread.
+ * @example
+ * await using h = link.open({ netns: 'node' });
+ */
 export const open = (opts: OpenOptions = {}): LinkHandle => new LinkHandle(opts);
 
+/**
+ * Creates a dummy link, up unless `up: false` (default handle).
+ * @example
+ * await link.addDummy('kube-ipvs0', { exist: true });
+ */
 export const addDummy = (name: string, opts?: AddDummyOptions) => handle().addDummy(name, opts);
+/**
+ * Deletes a link, like `ip link del` (default handle).
+ * @example
+ * await link.delete('kube-ipvs0', { exist: true });
+ */
 const remove = (name: string, opts?: DeleteOptions) => handle().delete(name, opts);
 export { remove as delete };
+/**
+ * Sets a link up or down (default handle).
+ * @example
+ * await link.setUp('kube-ipvs0', true);
+ */
 export const setUp = (name: string, up: boolean) => handle().setUp(name, up);
+/**
+ * One link by name; NotFoundError when there is none (default handle).
+ * @example
+ * const lo = await link.get('lo');
+ */
 export const get = (name: string) => handle().get(name);
+/**
+ * Every link of the caller's namespace, in index order (default handle).
+ * @example
+ * const links = await link.list();
+ */
 export const list = () => handle().list();
 /**
  * Addresses of the caller's namespace's links (default handle), as `h.addresses` of a handle.
  * @example await link.addresses.sync('kube-ipvs0', ['10.96.0.1/32']);
  */
 export const addresses = {
+  /** @example await link.addresses.add('kube-ipvs0', ['10.96.0.1/32'], { exist: true }); */
   add: (dev: string, addrs: string[], opts?: AddAddressesOptions) => handle().addresses.add(dev, addrs, opts),
+  /** @example await link.addresses.delete('kube-ipvs0', ['10.96.0.1/32'], { exist: true }); */
   delete: (dev: string, addrs: string[], opts?: DelAddressesOptions) => handle().addresses.delete(dev, addrs, opts),
+  /** @example const addrs = await link.addresses.list('kube-ipvs0'); */
   list: (dev?: string) => handle().addresses.list(dev),
+  /** @example const { added, removed } = await link.addresses.sync('kube-ipvs0', ['10.96.0.1/32']); */
   sync: (dev: string, wanted: string[]) => handle().addresses.sync(dev, wanted),
 };
 /** @deprecated Use link.addresses.add(); stays for one release. @example await link.addAddresses('d0', ['10.0.0.1/32']); */

@@ -11,7 +11,11 @@ import { SUBSYSTEM } from './addr.js';
 /** Where iproute2 keeps named namespaces (NETNS_RUN_DIR). */
 export const NETNS_RUN_DIR = '/run/netns';
 
-/** iproute2's is_valid_netns_name(): not empty, shorter than NAME_MAX, no '/', not '.' or '..'. */
+/**
+ * iproute2's is_valid_netns_name(): not empty, shorter than NAME_MAX, no '/', not '.' or '..'.
+ * Returns the name, or throws InvalidArgumentError naming `op`.
+ * @example const name = link.namespaces.checkNetnsName(input, 'myapp.setup');
+ */
 export function checkNetnsName(name: unknown, op: string): string {
   let why: string | undefined;
   if (typeof name !== 'string') why = `must be a string, got ${name === null ? 'null' : typeof name}`;

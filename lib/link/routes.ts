@@ -43,7 +43,10 @@ const KEYS = new Set(['dst', 'family', 'gateway', 'dev', 'table', 'metric', 'typ
 const NH_KEYS = new Set(['gateway', 'dev', 'weight', 'onlink']);
 const ADD_TYPES = new Set(['unicast', 'local', 'blackhole', 'unreachable', 'prohibit', 'throw']);
 
-/** h.routes: `ip route add/replace/del/get/show` in the handle's namespace. */
+/**
+ * h.routes: `ip route add/replace/del/get/show` in the handle's namespace.
+ * @example await h.routes.add({ dst: '10.2.0.0/16', gateway: '10.1.0.2' });
+ */
 export class Routes {
   readonly #run: RunOn;
 

@@ -29,7 +29,10 @@ export interface RuleInput {
 const KEYS = new Set(['family', 'priority', 'fwmark', 'fwmask', 'src', 'dst', 'iif', 'oif', 'table', 'action', 'not']);
 const ACTIONS = new Set(['blackhole', 'unreachable', 'prohibit']);
 
-/** h.rules: `ip rule add/del/show` in the handle's namespace. */
+/**
+ * h.rules: `ip rule add/del/show` in the handle's namespace.
+ * @example await h.rules.add({ priority: 100, fwmark: 1, table: 100 });
+ */
 export class Rules {
   readonly #run: RunOn;
 

@@ -50,7 +50,10 @@ export function sysctlText(value: unknown, op: string): string {
   return one(value);
 }
 
-/** h.sysctls: sysctls as the handle's namespace has them. */
+/**
+ * h.sysctls: sysctls as the handle's namespace has them.
+ * @example await h.sysctls.set('net.ipv4.vs.conntrack', 1);
+ */
 export class Sysctls {
   readonly #run: RunOne;
 

@@ -51,6 +51,13 @@ function asBatch(buf: Buffer, from = 0, to = Infinity): MessageBatch {
   return { bytes: buf.subarray(base, starts[last]), ends };
 }
 
+/**
+ * A handle on the nf_tables ruleset of one network namespace (the caller's, or `netns`'s); its
+ * calls run in order on the handle's own thread. `nft.open()` makes one.
+ * @example
+ * await using h = nft.open({ netns: 'node' });
+ * const ruleset = await h.list();
+ */
 export class NftHandle extends Handle {
   constructor(opts: OpenOptions = {}) {
     super('nft', opts, (op, f) => failureError(op, 'nft', f));
