@@ -84,7 +84,12 @@ function check(op: string, cmd: NeighCommand, input: unknown): Checked {
   return { dev, spec: { family: b4 ? AF_INET : AF_INET6, dst: (b4 ?? b6)!, state, flags, ...(lladdr ? { lladdr } : {}) } };
 }
 
-/** h.neighbours: `ip neigh add/replace/del/show/flush` in the handle's namespace. */
+/**
+ * h.neighbours: `ip neigh add/replace/del/show/flush` in the handle's namespace.
+ * @example
+ * await h.neighbours.add({ dst: '10.0.0.2', lladdr: '02:00:00:00:00:02', dev: 'eth0' });
+ * console.log(await h.neighbours.list());
+ */
 export class Neighbours {
   readonly #run: RunOn;
 
