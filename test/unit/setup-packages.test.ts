@@ -12,7 +12,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const PACKAGE_OF: Record<string, string> = {
   ip: 'iproute2', ipset: 'ipset', ipvsadm: 'ipvsadm', nft: 'nftables', strace: 'strace', conntrack: 'conntrack',
   'iptables-legacy': 'iptables', 'iptables-legacy-save': 'iptables', 'iptables-legacy-restore': 'iptables',
-  'iptables-nft-save': 'iptables', 'ip6tables-nft': 'iptables', flock: 'util-linux', setpriv: 'util-linux', busybox: 'busybox-static', mkfifo: 'coreutils', python3: 'python3', sysctl: 'procps',
+  'iptables-nft-save': 'iptables', 'iptables-nft-restore': 'iptables', 'ip6tables-nft': 'iptables', 'ip6tables-nft-restore': 'iptables', flock: 'util-linux', setpriv: 'util-linux', busybox: 'busybox-static', mkfifo: 'coreutils', nsenter: 'util-linux', python3: 'python3', sysctl: 'procps',
 };
 const ESSENTIAL = new Set(['util-linux', 'coreutils']);
 /** has('x') also checks link kinds and flags; these are the names that are tools. */
