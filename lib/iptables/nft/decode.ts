@@ -15,11 +15,12 @@
 // Pure functions; entries are written in the host's byte order (little-endian hosts, as the
 // kernel's structs are).
 import { UnsupportedError } from '../../errors.js';
-import { attrMap, be32, str, type NlMsg } from '../../nft/attrs.js';
-import { CHAIN, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, TABLE } from '../../nft/consts.js';
-import { readData, readExprs } from '../../nft/expr-wire.js';
+import { attrMap, be32, type NlMsg } from '../../nft/attrs.js';
+import { MSG } from '../../nft/consts.js';
+import { readData } from '../../nft/expr-wire.js';
 import type { KExpr } from '../../nft/ir.js';
 import type { RawTableSnapshot } from '../../native.js';
+import { DumpReader, type NftChain, type NftRule, type NftTable } from './dump-read.js';
 
 export type Family = 4 | 6;
 
@@ -52,20 +53,11 @@ export const BUILTIN_TABLES: ReadonlyArray<{ name: string; chains: BuiltinChain[
 
 // --- the dump, sorted into tables, chains and rules --------------------------------------------
 
-/** One nf_tables rule as the dump gave it. */
-export interface NftRule { handle: bigint; exprs: KExpr[]; udata?: Buffer }
-/** One nf_tables chain: `hook` set for base chains. */
-export interface NftChain {
-  name: string;
-  hook?: number; prio?: number; type?: string; policy?: number;
-  packets: bigint; bytes: bigint;
-  rules: NftRule[];
-}
-export interface NftTable { name: string; chains: NftChain[] }
+export type { NftChain, NftRule, NftTable } from './dump-read.js';
 
 const NFPROTO = { 4: 2, 6: 10 } as const;
-const msgType = (m: NlMsg): number => (m.type >> 8 === NFNL_SUBSYS_NFTABLES ? m.type & 0xff : -1);
-const u64 = (b: Buffer | undefined): bigint => (b && b.length >= 8 ? b.readBigUInt64BE(0) : 0n);
+const TABLE_ORDER = BUILTIN_TABLES.map((t) => t.name);
+const KNOWN = new Set(TABLE_ORDER);
 
 /**
  * The tables, chains (in dump order) and rules (in chain order) of `family` in the replies of
@@ -73,49 +65,19 @@ const u64 = (b: Buffer | undefined): bigint => (b && b.length >= 8 ? b.readBigUI
  * @example const tables = groupDump(splitMessages(reply.data), 4);
  */
 export function groupDump(msgs: NlMsg[], family: Family): NftTable[] {
-  const nfproto = NFPROTO[family];
-  const tables = new Map<string, NftTable>();
-  const chains = new Map<string, NftChain>();
-  const known = new Set(BUILTIN_TABLES.map((t) => t.name));
-  for (const m of msgs) {
-    if (m.family !== nfproto) continue;
-    const t = msgType(m);
-    if (t === MSG.NEWTABLE) {
-      const name = str(attrMap(m.body).get(TABLE.NAME)) ?? '';
-      if (known.has(name)) tables.set(name, { name, chains: [] });
-    } else if (t === MSG.NEWCHAIN) {
-      const a = attrMap(m.body);
-      const table = tables.get(str(a.get(CHAIN.TABLE)) ?? '');
-      if (!table) continue;
-      const c: NftChain = { name: str(a.get(CHAIN.NAME)) ?? '', packets: 0n, bytes: 0n, rules: [] };
-      const hook = a.get(CHAIN.HOOK);
-      if (hook) {
-        const h = attrMap(hook);
-        c.hook = be32(h.get(HOOK.HOOKNUM)) ?? 0;
-        c.prio = (be32(h.get(HOOK.PRIORITY)) ?? 0) | 0;
-        c.type = str(a.get(CHAIN.TYPE)) ?? '';
-        const p = be32(a.get(CHAIN.POLICY));
-        if (p !== undefined) c.policy = p;
-      }
-      const counters = a.get(CHAIN.COUNTERS);
-      if (counters) {
-        const k = attrMap(counters);
-        c.bytes = u64(k.get(1));    // NFTA_COUNTER_BYTES
-        c.packets = u64(k.get(2));  // NFTA_COUNTER_PACKETS
-      }
-      table.chains.push(c);
-      chains.set(`${table.name}\0${c.name}`, c);
-    } else if (t === MSG.NEWRULE) {
-      const a = attrMap(m.body);
-      const c = chains.get(`${str(a.get(RULE.TABLE)) ?? ''}\0${str(a.get(RULE.CHAIN)) ?? ''}`);
-      if (!c) continue;
-      const r: NftRule = { handle: u64(a.get(RULE.HANDLE)), exprs: readExprs(a.get(RULE.EXPRESSIONS) ?? Buffer.alloc(0)) };
-      const ud = a.get(RULE.USERDATA);
-      if (ud) r.udata = ud;
-      c.rules.push(r);
-    }
-  }
-  return BUILTIN_TABLES.filter((b) => tables.has(b.name)).map((b) => tables.get(b.name)!);
+  const r = new DumpReader(NFPROTO[family], KNOWN);
+  for (const m of msgs) r.message(m.body, m.type, m.family, 0, m.body.length);
+  return r.result(TABLE_ORDER);
+}
+
+/**
+ * groupDump of the messages in b[from, to), read in place.
+ * @example const tables = groupDumpBytes(reply.data, 0, reply.data.length, 4);
+ */
+export function groupDumpBytes(b: Buffer, from: number, to: number, family: Family): NftTable[] {
+  const r = new DumpReader(NFPROTO[family], KNOWN);
+  r.messages(b, from, to);
+  return r.result(TABLE_ORDER);
 }
 
 // --- nft.c nft_is_expr_compatible ----------------------------------------------------------------
@@ -592,10 +554,25 @@ function parseMetaSet(ctx: Ctx, e: Extract<KExpr, { op: 'meta_set' }>): void {
 
 /** nft_parse_match / nft_parse_target: the xt blob as the kernel dumps it (already XT_ALIGNed). */
 function compat(e: Extract<KExpr, { op: 'unknown' }>): { name: string; revision: number; data: Buffer } {
-  const d = attrMap(e.data!);
-  const name = str(d.get(1)) ?? '';
+  // NFTA_MATCH_NAME / _REV / _INFO (NFTA_TARGET_* alike), read in place: one per match and target.
+  const b = e.data!;
+  let name = '', revision = 0, data: Buffer = EMPTY;
+  for (let p = 0; p + 4 <= b.length;) {
+    const len = b.readUInt16LE(p);
+    if (len < 4 || p + len > b.length) break;
+    const t = b.readUInt16LE(p + 2) & 0x3fff;
+    if (t === 1) {
+      const z = b.indexOf(0, p + 4);
+      name = b.toString('utf8', p + 4, z >= 0 && z < p + len ? z : p + len);
+    } else if (t === 2) {
+      revision = len >= 8 ? b.readUInt32BE(p + 4) : 0;
+    } else if (t === 3) {
+      data = b.subarray(p + 4, p + len);
+    }
+    p += (len + 3) & ~3;
+  }
   if (!name || Buffer.byteLength(name) > 28) fail(`a ${e.name} with an invalid name`);
-  return { name, revision: be32(d.get(2)) ?? 0, data: d.get(3) ?? EMPTY };
+  return { name, revision, data };
 }
 
 /** nft_parse_limit: the limit match from nft's limit expression. */
@@ -748,7 +725,9 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
     }
     base.set(c.hook, c);
   }
-  users.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  // By the names' bytes, as libiptc sorts them (each name encoded once, not per comparison).
+  const keyOf = new Map(users.map((c) => [c, Buffer.from(c.name)]));
+  users.sort((a, b) => Buffer.compare(keyOf.get(a)!, keyOf.get(b)!));
   const userNames = new Set(users.map((c) => c.name));
 
   const decodeRules = (c: NftChain): Entry[] => c.rules.map((r) => {
