@@ -682,7 +682,7 @@ function ruleToCs(fam: Family, r: NftRule): Cs {
   for (const reg of ctx.regs) if (reg?.pending) fail('a value loaded into a register is never compared (iptables would drop it)');
   const comment = udataComment(r.udata);
   if (comment) {
-    const m = { name: 'comment', revision: 0, data: Buffer.alloc(256) };
+    const m = { name: 'comment', revision: 0, data: zeroed(256) };
     comment.copy(m.data, 0, 0, Math.min(comment.length, 255));
     cs.matches.push(m);
   }

@@ -122,6 +122,7 @@ export class DumpReader {
     if (t === MSG.NEWTABLE) {
       const name = a.read(b, from, to).str(b, TABLE.NAME) ?? '';
       if (this.known.has(name)) this.tables.set(name, { name, chains: [] });
+      this.last = undefined;
     } else if (t === MSG.NEWCHAIN) {
       a.read(b, from, to);
       const table = this.tables.get(a.str(b, CHAIN.TABLE) ?? '');
@@ -145,10 +146,11 @@ export class DumpReader {
         c.packets = k.u64(b, 2);  // NFTA_COUNTER_PACKETS
       }
       table.chains.push(c);
+      this.last = undefined;
       this.chains.set(`${table.name}\0${c.name}`, c);
     } else if (t === MSG.NEWRULE) {
       a.read(b, from, to);
-      const c = this.chains.get(`${a.str(b, RULE.TABLE) ?? ''}\0${a.str(b, RULE.CHAIN) ?? ''}`);
+      const c = this.ruleChain(b);
       if (!c) return;
       const ex = a.at[RULE.EXPRESSIONS]!;
       const r: NftRule = { handle: a.u64(b, RULE.HANDLE), exprs: ex === 0 ? [] : this.exprs(b, ex, ex + a.len[RULE.EXPRESSIONS]!) };
@@ -156,6 +158,23 @@ export class DumpReader {
       if (ud) r.udata = ud;
       c.rules.push(r);
     }
+  }
+
+  // A chain's rules come one after another: the last rule's table and chain name bytes, to find
+  // its chain again without making strings.
+  private last: { b: Buffer; t: number; tl: number; c: number; cl: number; chain: NftChain | undefined } | undefined;
+
+  /** The chain of the rule indexed in `top`. */
+  private ruleChain(b: Buffer): NftChain | undefined {
+    const a = this.top;
+    const t = a.at[RULE.TABLE]!, tl = t === 0 ? -1 : a.len[RULE.TABLE]!;
+    const c = a.at[RULE.CHAIN]!, cl = c === 0 ? -1 : a.len[RULE.CHAIN]!;
+    const l = this.last;
+    if (l && l.b === b && l.tl === tl && l.cl === cl && (tl <= 0 || b.compare(b, t, t + tl, l.t, l.t + tl) === 0)
+      && (cl <= 0 || b.compare(b, c, c + cl, l.c, l.c + cl) === 0)) return l.chain;
+    const chain = this.chains.get(`${a.str(b, RULE.TABLE) ?? ''}\0${a.str(b, RULE.CHAIN) ?? ''}`);
+    this.last = { b, t, tl, c, cl, chain };
+    return chain;
   }
 
   /** The tables read so far, in the given order of names. */
