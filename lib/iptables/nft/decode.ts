@@ -730,7 +730,8 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
   users.sort((a, b) => Buffer.compare(keyOf.get(a)!, keyOf.get(b)!));
   const userNames = new Set(users.map((c) => c.name));
 
-  const decodeRules = (c: NftChain): Entry[] => c.rules.map((r) => {
+  /** One rule's command state; `jump`: the user chain it jumps to. */
+  const decodeRule = (c: NftChain, r: NftRule): Entry => {
     let cs: Cs;
     try {
       cs = ruleToCs(family, r);
@@ -743,40 +744,39 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
       return { cs, jump: cs.jumpto };
     }
     return { cs };
-  });
+  };
 
   // The blob, as libiptc lays it out: built-in chains in hook order (rules, then the policy
   // entry at the underflow), user chains by name (ERROR head, rules, RETURN foot), ERROR end.
-  interface Block { name: string; hook?: number; policy?: number; counters?: [bigint, bigint]; rules: Entry[] }
+  // Each rule is written as soon as it is decoded (nothing per rule outlives it, which keeps the
+  // garbage collector's work small at 100k rules); jumps are patched once every chain's first
+  // rule has its offset.
+  interface Block { name: string; hook?: number; chain?: NftChain }
   const blocks: Block[] = [];
-  let validHooks = 0;
+  let validHooks = 0, ruleCount = 0;
   for (const b of [...builtin.chains].sort((x, y) => x.hook - y.hook)) {
     validHooks |= 1 << b.hook;
     const c = base.get(b.hook);
-    // nft.c nft_chain_save: a missing policy is ACCEPT; a missing chain is faked as ACCEPT [0:0].
-    const policy = c?.policy === 0 ? STD.DROP : STD.ACCEPT;
-    if (c?.policy !== undefined && c.policy !== 0 && c.policy !== 1) report(`chain ${b.name}`, `policy ${c.policy}`);
-    blocks.push({ name: b.name, hook: b.hook, policy, counters: [c?.packets ?? 0n, c?.bytes ?? 0n], rules: c ? decodeRules(c) : [] });
+    blocks.push({ name: b.name, hook: b.hook, chain: c });
+    ruleCount += c?.rules.length ?? 0;
   }
-  for (const c of users) blocks.push({ name: c.name, rules: decodeRules(c) });
+  for (const c of users) {
+    blocks.push({ name: c.name, chain: c });
+    ruleCount += c.rules.length;
+  }
 
-  const ruleSize = (e: Entry): number => L.hdr + e.cs.matches.reduce((n, m) => n + ENTRY_MATCH + m.data.length, 0)
-    + (e.cs.target?.kind === 'module' ? ENTRY_MATCH + e.cs.target.data.length : STD_TARGET);
   const headSize = L.hdr + ERROR_TARGET, footSize = L.hdr + STD_TARGET;
-  // First pass: offsets of chains' first rules (jump targets).
+  let out = Buffer.alloc(blocks.length * (headSize + footSize) + headSize + ruleCount * (L.hdr + 320));
+  const room = (n: number) => {
+    if (off + n <= out.length) return;
+    const bigger = Buffer.alloc(Math.max(out.length * 2, off + n));
+    out.copy(bigger, 0, 0, off);
+    out = bigger;
+  };
   const firstRule = new Map<string, number>();
-  let size = 0, num = 0;
-  for (const b of blocks) {
-    if (b.hook === undefined) { size += headSize; num++; }
-    firstRule.set(b.name, size);
-    for (const e of b.rules) { size += ruleSize(e); num++; }
-    size += footSize; num++;
-  }
-  size += headSize; num++;
-
-  const out = Buffer.alloc(size);
+  const jumps: Array<[number, string]> = [];
   const hookEntry = [0, 0, 0, 0, 0], underflow = [0, 0, 0, 0, 0];
-  let off = 0;
+  let off = 0, num = 0;
   const header = (ip: Buffer | undefined, targetOffset: number, next: number, pcnt: bigint, bcnt: bigint) => {
     if (ip) ip.copy(out, off, 0, L.targetOffset);
     out.writeUInt16LE(targetOffset, off + L.targetOffset);
@@ -785,26 +785,38 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
     out.writeBigUInt64LE(bcnt, off + L.counters + 8);
   };
   const stdEntry = (verdict: number, pcnt = 0n, bcnt = 0n) => {
+    room(footSize);
     header(undefined, L.hdr, footSize, pcnt, bcnt);
     out.writeUInt16LE(STD_TARGET, off + L.hdr);
     out.writeInt32LE(verdict, off + L.hdr + ENTRY_MATCH);
     off += footSize;
+    num++;
   };
   const errorEntry = (name: string) => {
+    room(headSize);
     header(undefined, L.hdr, headSize, 0n, 0n);
     out.writeUInt16LE(ERROR_TARGET, off + L.hdr);
     out.write('ERROR', off + L.hdr + 2, 'latin1');
     out.write(name, off + L.hdr + ENTRY_MATCH, 'utf8');
     off += headSize;
+    num++;
   };
   for (const b of blocks) {
+    const c = b.chain;
     if (b.hook === undefined) errorEntry(b.name);
-    else hookEntry[b.hook] = off;
-    for (const e of b.rules) {
-      const n = ruleSize(e);
+    else {
+      hookEntry[b.hook] = off;
+      if (c?.policy !== undefined && c.policy !== 0 && c.policy !== 1) report(`chain ${b.name}`, `policy ${c.policy}`);
+    }
+    firstRule.set(b.name, off);
+    for (const r of c?.rules ?? []) {
+      const e = decodeRule(c!, r);
       const { cs } = e;
+      const t = cs.target;
       let to = L.hdr;
       for (const m of cs.matches) to += ENTRY_MATCH + m.data.length;
+      const n = to + (t?.kind === 'module' ? ENTRY_MATCH + t.data.length : STD_TARGET);
+      room(n);
       header(cs.ip, to, n, cs.pcnt, cs.bcnt);
       let at = off + L.hdr;
       for (const m of cs.matches) {
@@ -814,7 +826,6 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
         m.data.copy(out, at + ENTRY_MATCH);
         at += ENTRY_MATCH + m.data.length;
       }
-      const t = cs.target;
       if (t?.kind === 'module') {
         out.writeUInt16LE(ENTRY_MATCH + t.data.length, at);
         out.write(t.name, at + 2, 'latin1');
@@ -823,22 +834,25 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
       } else {
         out.writeUInt16LE(STD_TARGET, at);
         // no target: falls through to the next entry (libiptc's encoding)
-        const verdict = t ? t.verdict : e.jump !== undefined ? firstRule.get(e.jump)! : off + n;
-        out.writeInt32LE(verdict, at + ENTRY_MATCH);
+        if (!t && e.jump !== undefined) jumps.push([at + ENTRY_MATCH, e.jump]);
+        else out.writeInt32LE(t ? t.verdict : off + n, at + ENTRY_MATCH);
       }
       off += n;
+      num++;
     }
     if (b.hook !== undefined) {
       underflow[b.hook] = off;
-      stdEntry(b.policy!, b.counters![0], b.counters![1]);
+      // nft.c nft_chain_save: a missing policy is ACCEPT; a missing chain is faked as ACCEPT [0:0].
+      stdEntry(c?.policy === 0 ? STD.DROP : STD.ACCEPT, c?.packets ?? 0n, c?.bytes ?? 0n);
     } else {
       stdEntry(STD.RETURN);
     }
   }
   errorEntry('ERROR');
+  for (const [at, chain] of jumps) out.writeInt32LE(firstRule.get(chain)!, at);
   return {
     name: table.name, incompatible: false,
-    raw: { table: table.name, validHooks, numEntries: num, hookEntry, underflow, entries: out },
+    raw: { table: table.name, validHooks, numEntries: num, hookEntry, underflow, entries: off === out.length ? out : out.subarray(0, off) },
   };
 }
 
