@@ -778,7 +778,7 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
   const hookEntry = [0, 0, 0, 0, 0], underflow = [0, 0, 0, 0, 0];
   let off = 0, num = 0;
   const header = (ip: Buffer | undefined, targetOffset: number, next: number, pcnt: bigint, bcnt: bigint) => {
-    if (ip) ip.copy(out, off, 0, L.targetOffset);
+    if (ip) out.set(ip.subarray(0, L.targetOffset), off);
     out.writeUInt16LE(targetOffset, off + L.targetOffset);
     out.writeUInt16LE(next, off + L.nextOffset);
     out.writeBigUInt64LE(pcnt, off + L.counters);
@@ -823,14 +823,14 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
         out.writeUInt16LE(ENTRY_MATCH + m.data.length, at);
         out.write(m.name, at + 2, 'latin1');
         out[at + 31] = m.revision;
-        m.data.copy(out, at + ENTRY_MATCH);
+        out.set(m.data, at + ENTRY_MATCH);
         at += ENTRY_MATCH + m.data.length;
       }
       if (t?.kind === 'module') {
         out.writeUInt16LE(ENTRY_MATCH + t.data.length, at);
         out.write(t.name, at + 2, 'latin1');
         out[at + 31] = t.revision;
-        t.data.copy(out, at + ENTRY_MATCH);
+        out.set(t.data, at + ENTRY_MATCH);
       } else {
         out.writeUInt16LE(STD_TARGET, at);
         // no target: falls through to the next entry (libiptc's encoding)

@@ -68,6 +68,12 @@ function cstr(b: Buffer, from: number, to: number): string {
   return b.toString('utf8', from, e);
 }
 
+/** Whether b[x, x + n) and b[y, y + n) hold the same bytes (n <= 0: nothing to compare). */
+function same(b: Buffer, x: number, y: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (b[x + i] !== b[y + i]) return false;
+  return true;
+}
+
 /** The last attribute of `type` in b[from, to) as [offset, length], or undefined. */
 function findAttr(b: Buffer, from: number, to: number, type: number): [number, number] | undefined {
   let found: [number, number] | undefined;
@@ -170,8 +176,7 @@ export class DumpReader {
     const t = a.at[RULE.TABLE]!, tl = t === 0 ? -1 : a.len[RULE.TABLE]!;
     const c = a.at[RULE.CHAIN]!, cl = c === 0 ? -1 : a.len[RULE.CHAIN]!;
     const l = this.last;
-    if (l && l.b === b && l.tl === tl && l.cl === cl && (tl <= 0 || b.compare(b, t, t + tl, l.t, l.t + tl) === 0)
-      && (cl <= 0 || b.compare(b, c, c + cl, l.c, l.c + cl) === 0)) return l.chain;
+    if (l && l.b === b && l.tl === tl && l.cl === cl && same(b, t, l.t, tl) && same(b, c, l.c, cl)) return l.chain;
     const chain = this.chains.get(`${a.str(b, RULE.TABLE) ?? ''}\0${a.str(b, RULE.CHAIN) ?? ''}`);
     this.last = { b, t, tl, c, cl, chain };
     return chain;
