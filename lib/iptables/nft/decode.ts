@@ -628,9 +628,9 @@ export function udataComment(b: Buffer | undefined): Buffer | undefined {
  * One rule's expressions as iptables-nft-save 1.8.9 reads them (nft_rule_to_iptables_command_state).
  * Throws Unprintable where the tool would fail or print something else than what the kernel runs.
  */
-function ruleToCs(fam: Family, r: NftRule): Cs {
+function ruleToCs(fam: Family, r: NftRule, ip?: Buffer): Cs {
   const L = fam === 4 ? V4 : V6;
-  const cs: Cs = { ip: zeroed(L.hdr), matches: [], jumpto: '', pcnt: 0n, bcnt: 0n };
+  const cs: Cs = { ip: ip ? ip.fill(0) : zeroed(L.hdr), matches: [], jumpto: '', pcnt: 0n, bcnt: 0n };
   const ctx = new Ctx(fam, L, cs);
   for (const e of r.exprs) {
     switch (e.op) {
@@ -730,11 +730,13 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
   users.sort((a, b) => Buffer.compare(keyOf.get(a)!, keyOf.get(b)!));
   const userNames = new Set(users.map((c) => c.name));
 
+  // Each rule's header, reused: a rule is written into the blob before the next is decoded.
+  const scratch = Buffer.alloc(L.hdr);
   /** One rule's command state; `jump`: the user chain it jumps to. */
   const decodeRule = (c: NftChain, r: NftRule): Entry => {
     let cs: Cs;
     try {
-      cs = ruleToCs(family, r);
+      cs = ruleToCs(family, r, scratch);
     } catch (e) {
       if (e instanceof Unprintable) return report(`chain ${c.name} rule handle ${r.handle}`, e.message);
       throw e;
