@@ -99,6 +99,18 @@ function named(b: Buffer, at: number, n: number, name: Buffer): boolean {
   return true;
 }
 
+/**
+ * A rule whose expressions are read from the dump each time they are asked for: what is kept
+ * per rule until the table is decoded is a few numbers, not its expression objects (at 40k
+ * rules those would outlive the young generation and make the collector's work grow faster
+ * than the table).
+ */
+class DumpRule implements NftRule {
+  udata?: Buffer;
+  constructor(readonly handle: bigint, private readonly r: DumpReader, private readonly b: Buffer, private readonly from: number, private readonly to: number) {}
+  get exprs(): KExpr[] { return this.from === 0 ? [] : this.r.exprs(this.b, this.from, this.to); }
+}
+
 /** Reads the rule, chain and table messages of one dump into tables (see groupDump in decode.ts). */
 export class DumpReader {
   private readonly top = new Index();
@@ -159,7 +171,7 @@ export class DumpReader {
       const c = this.ruleChain(b);
       if (!c) return;
       const ex = a.at[RULE.EXPRESSIONS]!;
-      const r: NftRule = { handle: a.u64(b, RULE.HANDLE), exprs: ex === 0 ? [] : this.exprs(b, ex, ex + a.len[RULE.EXPRESSIONS]!) };
+      const r = new DumpRule(a.u64(b, RULE.HANDLE), this, b, ex, ex === 0 ? 0 : ex + a.len[RULE.EXPRESSIONS]!);
       const ud = a.view(b, RULE.USERDATA);
       if (ud) r.udata = ud;
       c.rules.push(r);
@@ -188,7 +200,7 @@ export class DumpReader {
   }
 
   /** NFTA_RULE_EXPRESSIONS b[from, to): what lib/nft's readExprs returns for it. */
-  private exprs(b: Buffer, from: number, to: number): KExpr[] {
+  exprs(b: Buffer, from: number, to: number): KExpr[] {
     const out: KExpr[] = [];
     let p = from;
     while (p + 4 <= to) {
