@@ -15,11 +15,12 @@
 // Pure functions; entries are written in the host's byte order (little-endian hosts, as the
 // kernel's structs are).
 import { UnsupportedError } from '../../errors.js';
-import { attrMap, be32, str, type NlMsg } from '../../nft/attrs.js';
-import { CHAIN, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, TABLE } from '../../nft/consts.js';
-import { readData, readExprs } from '../../nft/expr-wire.js';
+import { attrMap, be32, type NlMsg } from '../../nft/attrs.js';
+import { MSG } from '../../nft/consts.js';
+import { readData } from '../../nft/expr-wire.js';
 import type { KExpr } from '../../nft/ir.js';
 import type { RawTableSnapshot } from '../../native.js';
+import { DumpReader, type NftChain, type NftRule, type NftTable } from './dump-read.js';
 
 export type Family = 4 | 6;
 
@@ -52,20 +53,11 @@ export const BUILTIN_TABLES: ReadonlyArray<{ name: string; chains: BuiltinChain[
 
 // --- the dump, sorted into tables, chains and rules --------------------------------------------
 
-/** One nf_tables rule as the dump gave it. */
-export interface NftRule { handle: bigint; exprs: KExpr[]; udata?: Buffer }
-/** One nf_tables chain: `hook` set for base chains. */
-export interface NftChain {
-  name: string;
-  hook?: number; prio?: number; type?: string; policy?: number;
-  packets: bigint; bytes: bigint;
-  rules: NftRule[];
-}
-export interface NftTable { name: string; chains: NftChain[] }
+export type { NftChain, NftRule, NftTable } from './dump-read.js';
 
 const NFPROTO = { 4: 2, 6: 10 } as const;
-const msgType = (m: NlMsg): number => (m.type >> 8 === NFNL_SUBSYS_NFTABLES ? m.type & 0xff : -1);
-const u64 = (b: Buffer | undefined): bigint => (b && b.length >= 8 ? b.readBigUInt64BE(0) : 0n);
+const TABLE_ORDER = BUILTIN_TABLES.map((t) => t.name);
+const KNOWN = new Set(TABLE_ORDER);
 
 /**
  * The tables, chains (in dump order) and rules (in chain order) of `family` in the replies of
@@ -73,49 +65,19 @@ const u64 = (b: Buffer | undefined): bigint => (b && b.length >= 8 ? b.readBigUI
  * @example const tables = groupDump(splitMessages(reply.data), 4);
  */
 export function groupDump(msgs: NlMsg[], family: Family): NftTable[] {
-  const nfproto = NFPROTO[family];
-  const tables = new Map<string, NftTable>();
-  const chains = new Map<string, NftChain>();
-  const known = new Set(BUILTIN_TABLES.map((t) => t.name));
-  for (const m of msgs) {
-    if (m.family !== nfproto) continue;
-    const t = msgType(m);
-    if (t === MSG.NEWTABLE) {
-      const name = str(attrMap(m.body).get(TABLE.NAME)) ?? '';
-      if (known.has(name)) tables.set(name, { name, chains: [] });
-    } else if (t === MSG.NEWCHAIN) {
-      const a = attrMap(m.body);
-      const table = tables.get(str(a.get(CHAIN.TABLE)) ?? '');
-      if (!table) continue;
-      const c: NftChain = { name: str(a.get(CHAIN.NAME)) ?? '', packets: 0n, bytes: 0n, rules: [] };
-      const hook = a.get(CHAIN.HOOK);
-      if (hook) {
-        const h = attrMap(hook);
-        c.hook = be32(h.get(HOOK.HOOKNUM)) ?? 0;
-        c.prio = (be32(h.get(HOOK.PRIORITY)) ?? 0) | 0;
-        c.type = str(a.get(CHAIN.TYPE)) ?? '';
-        const p = be32(a.get(CHAIN.POLICY));
-        if (p !== undefined) c.policy = p;
-      }
-      const counters = a.get(CHAIN.COUNTERS);
-      if (counters) {
-        const k = attrMap(counters);
-        c.bytes = u64(k.get(1));    // NFTA_COUNTER_BYTES
-        c.packets = u64(k.get(2));  // NFTA_COUNTER_PACKETS
-      }
-      table.chains.push(c);
-      chains.set(`${table.name}\0${c.name}`, c);
-    } else if (t === MSG.NEWRULE) {
-      const a = attrMap(m.body);
-      const c = chains.get(`${str(a.get(RULE.TABLE)) ?? ''}\0${str(a.get(RULE.CHAIN)) ?? ''}`);
-      if (!c) continue;
-      const r: NftRule = { handle: u64(a.get(RULE.HANDLE)), exprs: readExprs(a.get(RULE.EXPRESSIONS) ?? Buffer.alloc(0)) };
-      const ud = a.get(RULE.USERDATA);
-      if (ud) r.udata = ud;
-      c.rules.push(r);
-    }
-  }
-  return BUILTIN_TABLES.filter((b) => tables.has(b.name)).map((b) => tables.get(b.name)!);
+  const r = new DumpReader(NFPROTO[family], KNOWN);
+  for (const m of msgs) r.message(m.body, m.type, m.family, 0, m.body.length);
+  return r.result(TABLE_ORDER);
+}
+
+/**
+ * groupDump of the messages in b[from, to), read in place.
+ * @example const tables = groupDumpBytes(reply.data, 0, reply.data.length, 4);
+ */
+export function groupDumpBytes(b: Buffer, from: number, to: number, family: Family): NftTable[] {
+  const r = new DumpReader(NFPROTO[family], KNOWN);
+  r.messages(b, from, to);
+  return r.result(TABLE_ORDER);
 }
 
 // --- nft.c nft_is_expr_compatible ----------------------------------------------------------------
@@ -592,10 +554,25 @@ function parseMetaSet(ctx: Ctx, e: Extract<KExpr, { op: 'meta_set' }>): void {
 
 /** nft_parse_match / nft_parse_target: the xt blob as the kernel dumps it (already XT_ALIGNed). */
 function compat(e: Extract<KExpr, { op: 'unknown' }>): { name: string; revision: number; data: Buffer } {
-  const d = attrMap(e.data!);
-  const name = str(d.get(1)) ?? '';
+  // NFTA_MATCH_NAME / _REV / _INFO (NFTA_TARGET_* alike), read in place: one per match and target.
+  const b = e.data!;
+  let name = '', revision = 0, data: Buffer = EMPTY;
+  for (let p = 0; p + 4 <= b.length;) {
+    const len = b.readUInt16LE(p);
+    if (len < 4 || p + len > b.length) break;
+    const t = b.readUInt16LE(p + 2) & 0x3fff;
+    if (t === 1) {
+      const z = b.indexOf(0, p + 4);
+      name = b.toString('utf8', p + 4, z >= 0 && z < p + len ? z : p + len);
+    } else if (t === 2) {
+      revision = len >= 8 ? b.readUInt32BE(p + 4) : 0;
+    } else if (t === 3) {
+      data = b.subarray(p + 4, p + len);
+    }
+    p += (len + 3) & ~3;
+  }
   if (!name || Buffer.byteLength(name) > 28) fail(`a ${e.name} with an invalid name`);
-  return { name, revision: be32(d.get(2)) ?? 0, data: d.get(3) ?? EMPTY };
+  return { name, revision, data };
 }
 
 /** nft_parse_limit: the limit match from nft's limit expression. */
@@ -651,9 +628,9 @@ export function udataComment(b: Buffer | undefined): Buffer | undefined {
  * One rule's expressions as iptables-nft-save 1.8.9 reads them (nft_rule_to_iptables_command_state).
  * Throws Unprintable where the tool would fail or print something else than what the kernel runs.
  */
-function ruleToCs(fam: Family, r: NftRule): Cs {
+function ruleToCs(fam: Family, r: NftRule, ip?: Buffer): Cs {
   const L = fam === 4 ? V4 : V6;
-  const cs: Cs = { ip: zeroed(L.hdr), matches: [], jumpto: '', pcnt: 0n, bcnt: 0n };
+  const cs: Cs = { ip: ip ? ip.fill(0) : zeroed(L.hdr), matches: [], jumpto: '', pcnt: 0n, bcnt: 0n };
   const ctx = new Ctx(fam, L, cs);
   for (const e of r.exprs) {
     switch (e.op) {
@@ -705,7 +682,7 @@ function ruleToCs(fam: Family, r: NftRule): Cs {
   for (const reg of ctx.regs) if (reg?.pending) fail('a value loaded into a register is never compared (iptables would drop it)');
   const comment = udataComment(r.udata);
   if (comment) {
-    const m = { name: 'comment', revision: 0, data: Buffer.alloc(256) };
+    const m = { name: 'comment', revision: 0, data: zeroed(256) };
     comment.copy(m.data, 0, 0, Math.min(comment.length, 255));
     cs.matches.push(m);
   }
@@ -748,13 +725,18 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
     }
     base.set(c.hook, c);
   }
-  users.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  // By the names' bytes, as libiptc sorts them (each name encoded once, not per comparison).
+  const keyOf = new Map(users.map((c) => [c, Buffer.from(c.name)]));
+  users.sort((a, b) => Buffer.compare(keyOf.get(a)!, keyOf.get(b)!));
   const userNames = new Set(users.map((c) => c.name));
 
-  const decodeRules = (c: NftChain): Entry[] => c.rules.map((r) => {
+  // Each rule's header, reused: a rule is written into the blob before the next is decoded.
+  const scratch = Buffer.alloc(L.hdr);
+  /** One rule's command state; `jump`: the user chain it jumps to. */
+  const decodeRule = (c: NftChain, r: NftRule): Entry => {
     let cs: Cs;
     try {
-      cs = ruleToCs(family, r);
+      cs = ruleToCs(family, r, scratch);
     } catch (e) {
       if (e instanceof Unprintable) return report(`chain ${c.name} rule handle ${r.handle}`, e.message);
       throw e;
@@ -764,102 +746,115 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
       return { cs, jump: cs.jumpto };
     }
     return { cs };
-  });
+  };
 
   // The blob, as libiptc lays it out: built-in chains in hook order (rules, then the policy
   // entry at the underflow), user chains by name (ERROR head, rules, RETURN foot), ERROR end.
-  interface Block { name: string; hook?: number; policy?: number; counters?: [bigint, bigint]; rules: Entry[] }
+  // Each rule is written as soon as it is decoded (nothing per rule outlives it, which keeps the
+  // garbage collector's work small at 100k rules); jumps are patched once every chain's first
+  // rule has its offset.
+  interface Block { name: string; hook?: number; chain?: NftChain }
   const blocks: Block[] = [];
-  let validHooks = 0;
+  let validHooks = 0, ruleCount = 0;
   for (const b of [...builtin.chains].sort((x, y) => x.hook - y.hook)) {
     validHooks |= 1 << b.hook;
     const c = base.get(b.hook);
-    // nft.c nft_chain_save: a missing policy is ACCEPT; a missing chain is faked as ACCEPT [0:0].
-    const policy = c?.policy === 0 ? STD.DROP : STD.ACCEPT;
-    if (c?.policy !== undefined && c.policy !== 0 && c.policy !== 1) report(`chain ${b.name}`, `policy ${c.policy}`);
-    blocks.push({ name: b.name, hook: b.hook, policy, counters: [c?.packets ?? 0n, c?.bytes ?? 0n], rules: c ? decodeRules(c) : [] });
+    blocks.push({ name: b.name, hook: b.hook, chain: c });
+    ruleCount += c?.rules.length ?? 0;
   }
-  for (const c of users) blocks.push({ name: c.name, rules: decodeRules(c) });
+  for (const c of users) {
+    blocks.push({ name: c.name, chain: c });
+    ruleCount += c.rules.length;
+  }
 
-  const ruleSize = (e: Entry): number => L.hdr + e.cs.matches.reduce((n, m) => n + ENTRY_MATCH + m.data.length, 0)
-    + (e.cs.target?.kind === 'module' ? ENTRY_MATCH + e.cs.target.data.length : STD_TARGET);
   const headSize = L.hdr + ERROR_TARGET, footSize = L.hdr + STD_TARGET;
-  // First pass: offsets of chains' first rules (jump targets).
+  let out = Buffer.alloc(blocks.length * (headSize + footSize) + headSize + ruleCount * (L.hdr + 320));
+  const room = (n: number) => {
+    if (off + n <= out.length) return;
+    const bigger = Buffer.alloc(Math.max(out.length * 2, off + n));
+    out.copy(bigger, 0, 0, off);
+    out = bigger;
+  };
   const firstRule = new Map<string, number>();
-  let size = 0, num = 0;
-  for (const b of blocks) {
-    if (b.hook === undefined) { size += headSize; num++; }
-    firstRule.set(b.name, size);
-    for (const e of b.rules) { size += ruleSize(e); num++; }
-    size += footSize; num++;
-  }
-  size += headSize; num++;
-
-  const out = Buffer.alloc(size);
+  const jumps: Array<[number, string]> = [];
   const hookEntry = [0, 0, 0, 0, 0], underflow = [0, 0, 0, 0, 0];
-  let off = 0;
+  let off = 0, num = 0;
   const header = (ip: Buffer | undefined, targetOffset: number, next: number, pcnt: bigint, bcnt: bigint) => {
-    if (ip) ip.copy(out, off, 0, L.targetOffset);
+    if (ip) out.set(ip.subarray(0, L.targetOffset), off);
     out.writeUInt16LE(targetOffset, off + L.targetOffset);
     out.writeUInt16LE(next, off + L.nextOffset);
     out.writeBigUInt64LE(pcnt, off + L.counters);
     out.writeBigUInt64LE(bcnt, off + L.counters + 8);
   };
   const stdEntry = (verdict: number, pcnt = 0n, bcnt = 0n) => {
+    room(footSize);
     header(undefined, L.hdr, footSize, pcnt, bcnt);
     out.writeUInt16LE(STD_TARGET, off + L.hdr);
     out.writeInt32LE(verdict, off + L.hdr + ENTRY_MATCH);
     off += footSize;
+    num++;
   };
   const errorEntry = (name: string) => {
+    room(headSize);
     header(undefined, L.hdr, headSize, 0n, 0n);
     out.writeUInt16LE(ERROR_TARGET, off + L.hdr);
     out.write('ERROR', off + L.hdr + 2, 'latin1');
     out.write(name, off + L.hdr + ENTRY_MATCH, 'utf8');
     off += headSize;
+    num++;
   };
   for (const b of blocks) {
+    const c = b.chain;
     if (b.hook === undefined) errorEntry(b.name);
-    else hookEntry[b.hook] = off;
-    for (const e of b.rules) {
-      const n = ruleSize(e);
+    else {
+      hookEntry[b.hook] = off;
+      if (c?.policy !== undefined && c.policy !== 0 && c.policy !== 1) report(`chain ${b.name}`, `policy ${c.policy}`);
+    }
+    firstRule.set(b.name, off);
+    for (const r of c?.rules ?? []) {
+      const e = decodeRule(c!, r);
       const { cs } = e;
+      const t = cs.target;
       let to = L.hdr;
       for (const m of cs.matches) to += ENTRY_MATCH + m.data.length;
+      const n = to + (t?.kind === 'module' ? ENTRY_MATCH + t.data.length : STD_TARGET);
+      room(n);
       header(cs.ip, to, n, cs.pcnt, cs.bcnt);
       let at = off + L.hdr;
       for (const m of cs.matches) {
         out.writeUInt16LE(ENTRY_MATCH + m.data.length, at);
         out.write(m.name, at + 2, 'latin1');
         out[at + 31] = m.revision;
-        m.data.copy(out, at + ENTRY_MATCH);
+        out.set(m.data, at + ENTRY_MATCH);
         at += ENTRY_MATCH + m.data.length;
       }
-      const t = cs.target;
       if (t?.kind === 'module') {
         out.writeUInt16LE(ENTRY_MATCH + t.data.length, at);
         out.write(t.name, at + 2, 'latin1');
         out[at + 31] = t.revision;
-        t.data.copy(out, at + ENTRY_MATCH);
+        out.set(t.data, at + ENTRY_MATCH);
       } else {
         out.writeUInt16LE(STD_TARGET, at);
         // no target: falls through to the next entry (libiptc's encoding)
-        const verdict = t ? t.verdict : e.jump !== undefined ? firstRule.get(e.jump)! : off + n;
-        out.writeInt32LE(verdict, at + ENTRY_MATCH);
+        if (!t && e.jump !== undefined) jumps.push([at + ENTRY_MATCH, e.jump]);
+        else out.writeInt32LE(t ? t.verdict : off + n, at + ENTRY_MATCH);
       }
       off += n;
+      num++;
     }
     if (b.hook !== undefined) {
       underflow[b.hook] = off;
-      stdEntry(b.policy!, b.counters![0], b.counters![1]);
+      // nft.c nft_chain_save: a missing policy is ACCEPT; a missing chain is faked as ACCEPT [0:0].
+      stdEntry(c?.policy === 0 ? STD.DROP : STD.ACCEPT, c?.packets ?? 0n, c?.bytes ?? 0n);
     } else {
       stdEntry(STD.RETURN);
     }
   }
   errorEntry('ERROR');
+  for (const [at, chain] of jumps) out.writeInt32LE(firstRule.get(chain)!, at);
   return {
     name: table.name, incompatible: false,
-    raw: { table: table.name, validHooks, numEntries: num, hookEntry, underflow, entries: out },
+    raw: { table: table.name, validHooks, numEntries: num, hookEntry, underflow, entries: off === out.length ? out : out.subarray(0, off) },
   };
 }
 

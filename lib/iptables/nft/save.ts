@@ -11,7 +11,7 @@ import { NETLINK_NETFILTER } from '../../netlink/headers.js';
 import { forEachMessage } from '../../netlink/reader.js';
 import { dump, kernelError, type MessageBatch } from '../../netlink/transport.js';
 import { problemError } from '../errors.js';
-import { BUILTIN_TABLES, decodeTables, groupDump, incompatibleLine, rawTableOf, type DecodedTable, type Family } from './decode.js';
+import { BUILTIN_TABLES, decodeTables, groupDumpBytes, incompatibleLine, rawTableOf, type DecodedTable, type Family } from './decode.js';
 
 type Native = <T>(fn: (w: RawWorker) => Promise<T>) => Promise<T>;
 
@@ -67,7 +67,7 @@ export async function readNft(native: Native, op: string, family: Family, table?
     const gen = (i: number) => decodeGeneration(splitMessages(r.data.subarray(i === 0 ? 0 : r.sections[i - 1]!, r.sections[i]!)));
     const generation = gen(0);
     if (generation === gen(n - 1)) {
-      const grouped = groupDump(splitMessages(r.data.subarray(r.sections[0]!, r.sections[n - 2]!)), family);
+      const grouped = groupDumpBytes(r.data, r.sections[0]!, r.sections[n - 2]!, family);
       const handles = new Map(grouped.map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c.rules.map((x) => x.handle)]))]));
       return { generation, tables: decodeTables(grouped, family, table), handles };
     }

@@ -1,0 +1,267 @@
+// The hot half of save() on the nf_tables backend: the GETTABLE/GETCHAIN/GETRULE replies read
+// with plain loops over the dump's bytes (offsets, no Map or view per attribute, no closure per
+// expression). At 8k rules this is most of save()'s time; lib/nft's general reader (attrMap,
+// readExprs) gives the same values and stays the reference: expressions this file does not read
+// itself (rare in iptables' rules) go through it, one element at a time.
+import { CHAIN, DATA, EXPR, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, TABLE, VERDICT_ATTR } from '../../nft/consts.js';
+import { readExprs } from '../../nft/expr-wire.js';
+import type { KExpr, Verdict } from '../../nft/ir.js';
+import { NLA_TYPE_MASK, NLMSG_HDRLEN } from '../../netlink/headers.js';
+
+/** One nf_tables rule as the dump gave it. */
+export interface NftRule { handle: bigint; exprs: KExpr[]; udata?: Buffer }
+/** One nf_tables chain: `hook` set for base chains. */
+export interface NftChain {
+  name: string;
+  hook?: number; prio?: number; type?: string; policy?: number;
+  packets: bigint; bytes: bigint;
+  rules: NftRule[];
+}
+export interface NftTable { name: string; chains: NftChain[] }
+
+/** Attribute offsets by type, for one level of one message (reused: the reader's own scratch). */
+class Index {
+  readonly at = new Int32Array(16);
+  readonly len = new Int32Array(16);
+  /** Indexes b[from, to); as nla_parse (and attrMap), the last attribute of a type wins. */
+  read(b: Buffer, from: number, to: number): this {
+    const at = this.at, lens = this.len;
+    at.fill(0);
+    let p = from;
+    while (p + 4 <= to) {
+      const len = b[p]! | (b[p + 1]! << 8);
+      if (len < 4 || p + len > to) break;
+      const t = (b[p + 2]! | (b[p + 3]! << 8)) & NLA_TYPE_MASK;
+      if (t < 16) {
+        at[t] = p + 4;
+        lens[t] = len - 4;
+      }
+      p += (len + 3) & ~3;
+    }
+    return this;
+  }
+  has(t: number): boolean { return this.at[t] !== 0; }
+  /** The big-endian u32 of type t, 0 when absent or short (lib/nft's `be32(...) ?? 0`). */
+  u32(b: Buffer, t: number): number {
+    const p = this.at[t]!;
+    return p !== 0 && this.len[t]! >= 4 ? b.readUInt32BE(p) : 0;
+  }
+  /** The big-endian u64 of type t, 0n when absent or short. */
+  u64(b: Buffer, t: number): bigint {
+    const p = this.at[t]!;
+    return p !== 0 && this.len[t]! >= 8 ? b.readBigUInt64BE(p) : 0n;
+  }
+  /** The string of type t up to its NUL; undefined when absent. */
+  str(b: Buffer, t: number): string | undefined {
+    const p = this.at[t]!;
+    return p === 0 ? undefined : cstr(b, p, p + this.len[t]!);
+  }
+  view(b: Buffer, t: number): Buffer | undefined {
+    const p = this.at[t]!;
+    return p === 0 ? undefined : b.subarray(p, p + this.len[t]!);
+  }
+}
+
+function cstr(b: Buffer, from: number, to: number): string {
+  let e = from;
+  while (e < to && b[e] !== 0) e++;
+  return b.toString('utf8', from, e);
+}
+
+/** Whether b[x, x + n) and b[y, y + n) hold the same bytes (n <= 0: nothing to compare). */
+function same(b: Buffer, x: number, y: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (b[x + i] !== b[y + i]) return false;
+  return true;
+}
+
+/** The last attribute of `type` in b[from, to) as [offset, length], or undefined. */
+function findAttr(b: Buffer, from: number, to: number, type: number): [number, number] | undefined {
+  let found: [number, number] | undefined;
+  let p = from;
+  while (p + 4 <= to) {
+    const len = b[p]! | (b[p + 1]! << 8);
+    if (len < 4 || p + len > to) break;
+    if (((b[p + 2]! | (b[p + 3]! << 8)) & NLA_TYPE_MASK) === type) found = [p + 4, len - 4];
+    p += (len + 3) & ~3;
+  }
+  return found;
+}
+
+const EMPTY = Buffer.alloc(0);
+const PAYLOAD = Buffer.from('payload'), META = Buffer.from('meta'), CMP = Buffer.from('cmp'), IMMEDIATE = Buffer.from('immediate');
+const COUNTER = Buffer.from('counter'), MATCH = Buffer.from('match'), TARGET = Buffer.from('target');
+
+/** Whether the NUL-terminated string of n bytes at b[at] is `name` (str()'s reading, without a string). */
+function named(b: Buffer, at: number, n: number, name: Buffer): boolean {
+  const k = name.length;
+  if (n < k || (n > k && b[at + k] !== 0)) return false;
+  for (let i = 0; i < k; i++) if (b[at + i] !== name[i]) return false;
+  return true;
+}
+
+/**
+ * A rule whose expressions are read from the dump each time they are asked for: what is kept
+ * per rule until the table is decoded is a few numbers, not its expression objects (at 40k
+ * rules those would outlive the young generation and make the collector's work grow faster
+ * than the table).
+ */
+class DumpRule implements NftRule {
+  udata?: Buffer;
+  constructor(readonly handle: bigint, private readonly r: DumpReader, private readonly b: Buffer, private readonly from: number, private readonly to: number) {}
+  get exprs(): KExpr[] { return this.from === 0 ? [] : this.r.exprs(this.b, this.from, this.to); }
+}
+
+/** Reads the rule, chain and table messages of one dump into tables (see groupDump in decode.ts). */
+export class DumpReader {
+  private readonly top = new Index();
+  private readonly el = new Index();
+  private readonly data = new Index();
+  private readonly tables = new Map<string, NftTable>();
+  private readonly chains = new Map<string, NftChain>();
+
+  constructor(private readonly nfproto: number, private readonly known: ReadonlySet<string>) {}
+
+  /** Every message of b[from, to) (nlmsghdr + nfgenmsg + attributes). */
+  messages(b: Buffer, from: number, to: number): void {
+    let at = from;
+    while (at + NLMSG_HDRLEN <= to) {
+      const len = b.readUInt32LE(at);
+      if (len < NLMSG_HDRLEN || at + len > to) break;
+      this.message(b, b.readUInt16LE(at + 4), len >= 20 ? b[at + 16]! : 0, at + Math.min(20, len), at + len);
+      at += (len + 3) & ~3;
+    }
+  }
+
+  /** One message: its type, nfgenmsg family and attributes b[from, to). */
+  message(b: Buffer, type: number, family: number, from: number, to: number): void {
+    if (family !== this.nfproto || type >> 8 !== NFNL_SUBSYS_NFTABLES) return;
+    const t = type & 0xff;
+    const a = this.top;
+    if (t === MSG.NEWTABLE) {
+      const name = a.read(b, from, to).str(b, TABLE.NAME) ?? '';
+      if (this.known.has(name)) this.tables.set(name, { name, chains: [] });
+      this.last = undefined;
+    } else if (t === MSG.NEWCHAIN) {
+      a.read(b, from, to);
+      const table = this.tables.get(a.str(b, CHAIN.TABLE) ?? '');
+      if (!table) return;
+      const c: NftChain = { name: a.str(b, CHAIN.NAME) ?? '', packets: 0n, bytes: 0n, rules: [] };
+      // Read before the nests below reuse the index.
+      const type_ = a.str(b, CHAIN.TYPE) ?? '';
+      const policy = a.has(CHAIN.POLICY) && a.len[CHAIN.POLICY]! >= 4 ? a.u32(b, CHAIN.POLICY) : undefined;
+      const hookAt = a.at[CHAIN.HOOK]!, hookLen = a.len[CHAIN.HOOK]!;
+      const cntAt = a.at[CHAIN.COUNTERS]!, cntLen = a.len[CHAIN.COUNTERS]!;
+      if (hookAt !== 0) {
+        const h = this.data.read(b, hookAt, hookAt + hookLen);
+        c.hook = h.u32(b, HOOK.HOOKNUM);
+        c.prio = h.u32(b, HOOK.PRIORITY) | 0;
+        c.type = type_;
+        if (policy !== undefined) c.policy = policy;
+      }
+      if (cntAt !== 0) {
+        const k = this.data.read(b, cntAt, cntAt + cntLen);
+        c.bytes = k.u64(b, 1);    // NFTA_COUNTER_BYTES
+        c.packets = k.u64(b, 2);  // NFTA_COUNTER_PACKETS
+      }
+      table.chains.push(c);
+      this.last = undefined;
+      this.chains.set(`${table.name}\0${c.name}`, c);
+    } else if (t === MSG.NEWRULE) {
+      a.read(b, from, to);
+      const c = this.ruleChain(b);
+      if (!c) return;
+      const ex = a.at[RULE.EXPRESSIONS]!;
+      const r = new DumpRule(a.u64(b, RULE.HANDLE), this, b, ex, ex === 0 ? 0 : ex + a.len[RULE.EXPRESSIONS]!);
+      const ud = a.view(b, RULE.USERDATA);
+      if (ud) r.udata = ud;
+      c.rules.push(r);
+    }
+  }
+
+  // A chain's rules come one after another: the last rule's table and chain name bytes, to find
+  // its chain again without making strings.
+  private last: { b: Buffer; t: number; tl: number; c: number; cl: number; chain: NftChain | undefined } | undefined;
+
+  /** The chain of the rule indexed in `top`. */
+  private ruleChain(b: Buffer): NftChain | undefined {
+    const a = this.top;
+    const t = a.at[RULE.TABLE]!, tl = t === 0 ? -1 : a.len[RULE.TABLE]!;
+    const c = a.at[RULE.CHAIN]!, cl = c === 0 ? -1 : a.len[RULE.CHAIN]!;
+    const l = this.last;
+    if (l && l.b === b && l.tl === tl && l.cl === cl && same(b, t, l.t, tl) && same(b, c, l.c, cl)) return l.chain;
+    const chain = this.chains.get(`${a.str(b, RULE.TABLE) ?? ''}\0${a.str(b, RULE.CHAIN) ?? ''}`);
+    this.last = { b, t, tl, c, cl, chain };
+    return chain;
+  }
+
+  /** The tables read so far, in the given order of names. */
+  result(order: ReadonlyArray<string>): NftTable[] {
+    return order.filter((n) => this.tables.has(n)).map((n) => this.tables.get(n)!);
+  }
+
+  /** NFTA_RULE_EXPRESSIONS b[from, to): what lib/nft's readExprs returns for it. */
+  exprs(b: Buffer, from: number, to: number): KExpr[] {
+    const out: KExpr[] = [];
+    let p = from;
+    while (p + 4 <= to) {
+      const len = b[p]! | (b[p + 1]! << 8);
+      if (len < 4 || p + len > to) break;
+      out.push(this.expr(b, p, p + len));
+      p += (len + 3) & ~3;
+    }
+    return out;
+  }
+
+  /** One list element (its attribute header at `hdr`). */
+  private expr(b: Buffer, hdr: number, end: number): KExpr {
+    const el = this.el.read(b, hdr + 4, end);
+    const nameAt = el.at[EXPR.NAME]!;
+    const dAt = el.at[EXPR.DATA]!, dEnd = dAt + el.len[EXPR.DATA]!;
+    const nameEnd = nameAt + el.len[EXPR.NAME]!;
+    // The names iptables writes on every rule, compared as bytes (no string made for them).
+    const n = nameAt === 0 ? 0 : nameEnd - nameAt;
+    const d = this.data;
+    if (named(b, nameAt, n, PAYLOAD)) {
+      d.read(b, dAt, dAt === 0 ? 0 : dEnd);
+      return { op: 'payload', dreg: d.u32(b, 1), base: d.u32(b, 2), offset: d.u32(b, 3), len: d.u32(b, 4) };
+    }
+    if (named(b, nameAt, n, META)) {
+      d.read(b, dAt, dAt === 0 ? 0 : dEnd);
+      return d.has(3) ? { op: 'meta_set', key: d.u32(b, 2), sreg: d.u32(b, 3) } : { op: 'meta', key: d.u32(b, 2), dreg: d.u32(b, 1) };
+    }
+    if (named(b, nameAt, n, CMP)) {
+      d.read(b, dAt, dAt === 0 ? 0 : dEnd);
+      const sreg = d.u32(b, 1), cmp = d.u32(b, 2);
+      const v = d.has(3) ? findAttr(b, d.at[3]!, d.at[3]! + d.len[3]!, DATA.VALUE) : undefined;
+      return { op: 'cmp', sreg, cmp, data: v ? b.subarray(v[0], v[0] + v[1]) : EMPTY };
+    }
+    if (named(b, nameAt, n, IMMEDIATE)) {
+      d.read(b, dAt, dAt === 0 ? 0 : dEnd);
+      const dreg = d.u32(b, 1);
+      const dd = d.at[2]!;
+      if (dd === 0) return { op: 'immediate', dreg, data: EMPTY };
+      const dde = dd + d.len[2]!;
+      const v = findAttr(b, dd, dde, DATA.VALUE);
+      if (v) return { op: 'immediate', dreg, data: b.subarray(v[0], v[0] + v[1]) };
+      const vd = findAttr(b, dd, dde, DATA.VERDICT);
+      if (!vd) return { op: 'immediate', dreg, data: EMPTY };
+      const va = d.read(b, vd[0], vd[0] + vd[1]);
+      const code = va.u32(b, VERDICT_ATTR.CODE);
+      const chain = va.str(b, VERDICT_ATTR.CHAIN);
+      const verdict: Verdict = chain === undefined ? { code } : { code, chain };
+      return { op: 'immediate', dreg, verdict };
+    }
+    if (named(b, nameAt, n, COUNTER)) {
+      d.read(b, dAt, dAt === 0 ? 0 : dEnd);
+      if ((!d.has(1) || d.len[1]! >= 8) && (!d.has(2) || d.len[2]! >= 8)) {
+        return { op: 'counter', bytes: d.has(1) ? b.readBigUInt64BE(d.at[1]!) : undefined, packets: d.has(2) ? b.readBigUInt64BE(d.at[2]!) : undefined };
+      }
+    } else if (named(b, nameAt, n, MATCH)) {
+      return { op: 'unknown', name: 'match', data: dAt === 0 ? EMPTY : b.subarray(dAt, dEnd) };
+    } else if (named(b, nameAt, n, TARGET)) {
+      return { op: 'unknown', name: 'target', data: dAt === 0 ? EMPTY : b.subarray(dAt, dEnd) };
+    }
+    // Everything else (and odd counters): the general reader, on this one element.
+    return readExprs(b.subarray(hdr, end))[0]!;
+  }
+}
