@@ -146,10 +146,11 @@ async function handleRounds(): Promise<Loop> {
 /** Worker threads that load the addon, use a handle and exit: the addon's per-thread state. */
 async function workerRounds(): Promise<Loop> {
   const n = 3 * scale;
-  const lib = new URL('../../lib/index.ts', import.meta.url).pathname;
+  // The built package (scripts/setup.sh makes dist/): through tsx each thread would compile the
+  // whole of lib/ again, and its transform caches move the RSS by several MB at random rounds.
+  const lib = new URL('../../dist/index.cjs', import.meta.url).pathname;
   const code = `
     const { workerData, parentPort } = require('node:worker_threads');
-    require('tsx/cjs');
     const { ipset, link } = require(workerData.lib);
     (async () => {
       const h = ipset.open({ netns: workerData.netns });
