@@ -22,8 +22,11 @@ const LOCK = join(tmpdir(), `nlkit-xtables-${process.pid}.lock`);
  */
 async function holder(seconds: number, marker?: string): Promise<ChildProcess> {
   const then = marker ? `sleep ${seconds}; : > '${marker}'` : `exec sleep ${seconds}`;
-  const p = spawn('flock', ['-x', LOCK, 'sh', '-c', `echo held; ${then}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // -o: flock itself holds the lock (its pid is the holder) and kill() lets go at once; the sleep
+  // it started outlives it, so it gets no pipe of ours that would keep the test process open.
+  const p = spawn('flock', ['-x', '-o', LOCK, 'sh', '-c', `echo held; ${then}`], { stdio: ['ignore', 'pipe', 'ignore'] });
   await once(p.stdout!, 'data');
+  p.stdout!.destroy();
   return p;
 }
 
