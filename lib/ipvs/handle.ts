@@ -4,7 +4,7 @@
 // result. Updates that leave fields out are filled in from the kernel's current state first.
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConcurrentModificationError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
+import { ConcurrentModificationError, InvalidArgumentError, NlkitError, NotFoundError, throwIfAborted } from '../errors.js';
 import { Handle, callSite, withSite, type OpenOptions } from '../handle.js';
 import { badArgument, checkOpts, describeValue } from '../args.js';
 import { binding, type IpvsQueryResult, type RawWorker } from '../native.js';
@@ -20,7 +20,7 @@ import {
 } from './wire.js';
 import { diffIpvs, normalizeDesired, type IpvsSyncResult, type SyncInput, type SyncOptions } from './sync.js';
 import type {
-  ApplyOp, ApplyResult, Daemon, DaemonConfig, DaemonState, Destination, DestinationInput, DestinationKey, DrainOptions,
+  ApplyOp, ApplyOptions, ApplyResult, Daemon, DaemonConfig, DaemonState, Destination, DestinationInput, DestinationKey, DrainOptions,
   DrainResult, Info, ListOptions, Service, ServiceInput, ServiceKey, Timeouts,
 } from './types.js';
 
@@ -391,24 +391,26 @@ export class IpvsHandle extends Handle {
    * writes and each one's acknowledgement is its result, in order. Input is validated for
    * all of them first: an invalid one rejects the call (InvalidArgumentError with `index`)
    * and nothing is sent. The kernel's refusals are per-operation results; later operations
-   * still run.
+   * still run. `signal`: see ApplyOptions.
    * @example
    * const results = await h.apply([
    *   { op: 'addService', service: { protocol: 'tcp', address: '10.96.0.10', port: 80, scheduler: 'rr' } },
    *   { op: 'addDestination', service: { protocol: 'tcp', address: '10.96.0.10', port: 80 }, destination: { address: '10.244.1.5', port: 8080 } },
    * ]);
    */
-  apply(ops: ApplyOp[]): Promise<ApplyResult[]> {
+  apply(ops: ApplyOp[], opts: ApplyOptions = {}): Promise<ApplyResult[]> {
     const op = 'ipvs.apply';
     let items: Item[];
     try {
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { signal: 'signal' });
+      throwIfAborted(opts.signal, op, 'ipvs');
       if (!Array.isArray(ops)) throw new InvalidArgumentError(`${op}: expects an array of operations`, { op, subsystem: 'ipvs' });
       items = prepare(op, ops);
     } catch (e) {
       return this.rejected(op, e);
     }
     const site = callSite(this.apply, OWN_FRAMES);
-    return this.execute(op, items).then((rs) => {
+    return this.execute(op, items, opts.signal).then((rs) => {
       for (const r of rs) if (!r.ok) withSite(r.error, site);
       return rs;
     });
@@ -422,7 +424,8 @@ export class IpvsHandle extends Handle {
    * attributes, then real servers). What is unchanged is not touched, so its counters and
    * connections stay. The whole list is validated before anything is sent. If the kernel
    * refuses some operations, the others still apply and the call rejects with the first
-   * refusal, carrying `failures` (each operation with its error) and `result`.
+   * refusal, carrying `failures` (each operation with its error) and `result`. `signal`: see
+   * SyncOptions.
    * @example
    * const r = await h.sync([{ protocol: 'tcp', address: '10.96.0.10', port: 80, scheduler: 'rr',
    *   destinations: [{ address: '10.244.1.5', port: 8080 }] }]);
@@ -432,7 +435,8 @@ export class IpvsHandle extends Handle {
     const op = 'ipvs.sync';
     let desired: ReturnType<typeof normalizeDesired>;
     try {
-      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { prune: 'boolean|function', dryRun: 'boolean' });
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { prune: 'boolean|function', dryRun: 'boolean', signal: 'signal' });
+      throwIfAborted(opts.signal, op, 'ipvs');
       desired = normalizeDesired(services, op);
     } catch (e) {
       return this.rejected(op, e);
@@ -445,6 +449,7 @@ export class IpvsHandle extends Handle {
       };
       if (opts.dryRun || plan.ops === 0) return result;
       const items = prepare(op, plan.operations);
+      throwIfAborted(opts.signal, op, 'ipvs');
       const rs = await this.native(op, (wk) => this.sendItems(op, wk, items));
       const failures: { operation: ApplyOp; error: NlkitError }[] = [];
       rs.forEach((r, i) => {
@@ -499,15 +504,24 @@ export class IpvsHandle extends Handle {
     });
   }
 
-  private execute(op: string, items: Item[]): Promise<ApplyResult[]> {
+  private execute(op: string, items: Item[], signal?: AbortSignal): Promise<ApplyResult[]> {
     if (items.some((i) => i.partial)) {
       return this.run(op, async () => {
         const r = await this.native(op, (wk) => this.query(wk, currentStateRequest(items), false));
         resolvePartials(op, items, r);
+        throwIfAborted(signal, op, 'ipvs');
         return this.native(op, (wk) => this.sendItems(op, wk, items));
       });
     }
-    return this.runOne(op, (wk) => this.sendItems(op, wk, items));
+    // runOne's call must not throw (it would break the call order): an abort is a rejection.
+    return this.runOne(op, (wk) => {
+      try {
+        throwIfAborted(signal, op, 'ipvs');
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return this.sendItems(op, wk, items);
+    });
   }
 
   private sendItems(op: string, wk: RawWorker, items: Item[]): Promise<ApplyResult[]> {
