@@ -191,6 +191,7 @@ export class IpsetHandle extends Handle {
   add(name: string, entries: Entry | Entry[], opts: BulkOptions = {}): Promise<void> {
     return this.run('ipset.add', async () => {
       const o = checkOpts(ctx('ipset.add'), 'options', opts, { exist: 'boolean', signal: 'signal' });
+      throwIfAborted(o.signal, 'ipset.add', 'ipset');
       await this.adt('add', name, entries, o.exist ?? false, 'ipset.add', o.signal);
     });
   }
@@ -215,6 +216,7 @@ export class IpsetHandle extends Handle {
   #delete(op: string, name: string, entries: Entry | Entry[], opts: BulkOptions): Promise<void> {
     return this.run(op, async () => {
       const o = checkOpts(ctx(op), 'options', opts, { exist: 'boolean', signal: 'signal' });
+      throwIfAborted(o.signal, op, 'ipset');
       await this.adt('del', name, entries, o.exist ?? false, op, o.signal);
     });
   }
@@ -289,6 +291,7 @@ export class IpsetHandle extends Handle {
       const op = 'ipset.restore';
       checkString(ctx(op), 'text', text);
       const { exist = false, signal } = checkOpts(ctx(op), 'options', o, { exist: 'boolean', signal: 'signal' });
+      throwIfAborted(signal, op, 'ipset');
       await this.restoreText(op, text, exist, signal);
     });
   }
@@ -384,6 +387,7 @@ export class IpsetHandle extends Handle {
       const op = 'ipset.replace';
       checkArray(ctx(op), 'entries', entries);
       const { signal } = checkOpts(ctx(op), 'options', opts, { signal: 'signal' });
+      throwIfAborted(signal, op, 'ipset');
       const { known, sets, header } = await this.target(op, name);
       const tmp = tempName();
       // Everything is checked and encoded before the temporary set exists.
@@ -418,6 +422,7 @@ export class IpsetHandle extends Handle {
     try {
       checkName(name, op);
       checkOpts(ctx(op), 'options', opts, { create: 'object', signal: 'signal' });
+      throwIfAborted(opts.signal, op, 'ipset');
       // With `create` the type is known: the entries are checked before the kernel is asked.
       if (opts.create) {
         canonicalEntries(entries, { type: opts.create.type, family: opts.create.options?.family ?? 'inet', ...maskOptions(opts.create.options ?? {}) }, op);
