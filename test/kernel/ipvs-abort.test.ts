@@ -1,0 +1,65 @@
+// ipvs.apply() and ipvs.sync() with an AbortSignal (a throwaway namespace; on hosts without
+// IPVS inside the VM: see test/helpers/ipvs.ts): a signal aborted before the call, or after it
+// but before its batch is sent, rejects with an AbortedError (name 'AbortError', code
+// 'ABORT_ERR', applied 0) and `ipvsadm -S -n` is unchanged; a value that is not an AbortSignal
+// is an InvalidArgumentError. The rest of the abort tests: test/kernel/abort-progress.test.ts.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ipvs, AbortedError, InvalidArgumentError } from '../../lib/index.js';
+import type { ApplyOp } from '../../lib/ipvs/types.js';
+import { withNetns } from '../helpers/netns.js';
+import { ipvsSkipReason, saveLines, whereRan } from '../helpers/ipvs.js';
+
+const skip = ipvsSkipReason();
+const REASON = new Error('stop now');
+const SVC = { protocol: 'tcp' as const, address: '10.0.0.1', port: 80 };
+const OPS: ApplyOp[] = [
+  { op: 'deleteService', service: SVC },
+  { op: 'addService', service: { protocol: 'udp', address: '10.0.0.2', port: 53, scheduler: 'rr' } },
+];
+
+async function rejectsAborted(p: Promise<unknown>, op: string): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof AbortedError, `${op}: ${String(e)}`);
+    assert.equal(e.name, 'AbortError');
+    assert.equal(e.code, 'ABORT_ERR');
+    assert.equal(e.op, op);
+    assert.equal(e.applied, 0);
+    assert.equal(e.cause, REASON);
+    return true;
+  });
+}
+
+describe(`ipvs abort (${whereRan()})`, { skip }, () => {
+  it('apply and sync with an aborted signal reject with AbortError and change nothing (ipvsadm -S -n)', () =>
+    withNetns(1, async (ns) => {
+      ns.run('ipvsadm', ['-R'], '-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.1.0.1:8080 -m -w 1\n');
+      const before = saveLines(ns);
+      const h = ipvs.open({ netns: ns.path });
+      try {
+        await rejectsAborted(h.apply(OPS, { signal: AbortSignal.abort(REASON) }), 'ipvs.apply');
+        await rejectsAborted(h.sync([], { signal: AbortSignal.abort(REASON) }), 'ipvs.sync');
+        // Aborted after the call, before its turn (queued behind a dump).
+        const ac = new AbortController();
+        const listing = h.listServices();
+        const applying = h.apply(OPS, { signal: ac.signal });
+        const syncing = h.sync([], { signal: ac.signal });
+        ac.abort(REASON);
+        await listing;
+        await rejectsAborted(applying, 'ipvs.apply');
+        await rejectsAborted(syncing, 'ipvs.sync');
+        assert.deepEqual(saveLines(ns), before);
+        for (const bad of ['yes', 1, {}, new AbortController()]) {
+          const o = { signal: bad } as unknown as { signal: AbortSignal };
+          await assert.rejects(h.apply(OPS, o), InvalidArgumentError);
+          await assert.rejects(h.sync([], o), InvalidArgumentError);
+        }
+        assert.deepEqual(saveLines(ns), before);
+        // A signal that does not abort: the calls work as without one.
+        await h.sync([], { signal: new AbortController().signal });
+        assert.deepEqual(saveLines(ns), []);
+      } finally {
+        await h.close();
+      }
+    }));
+});
