@@ -4,7 +4,7 @@
 // result. Updates that leave fields out are filled in from the kernel's current state first.
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConcurrentModificationError, InvalidArgumentError, NlkitError, NotFoundError, throwIfAborted } from '../errors.js';
+import { AbortedError, ConcurrentModificationError, InvalidArgumentError, NlkitError, NotFoundError, throwIfAborted } from '../errors.js';
 import { Handle, callSite, withSite, type OpenOptions } from '../handle.js';
 import { badArgument, checkOpts, describeValue } from '../args.js';
 import { binding, type IpvsQueryResult, type RawWorker } from '../native.js';
@@ -207,7 +207,10 @@ export class IpvsHandle extends Handle {
    * Graceful removal of a real server: weight 0 (no new connections), then wait, polling on a
    * timer, until its active and inactive connections reach zero or the wait ends (`timeout`
    * milliseconds from now, or at `deadline`; default 5 minutes), then delete it. The handle
-   * stays free for other work while it waits.
+   * stays free for other work while it waits. `signal`: an aborted one rejects with an
+   * AbortedError (name 'AbortError', code 'ABORT_ERR'): before the weight is set, nothing
+   * changed (`applied` 0); during the wait, the weight stays 0 and the real server is not
+   * deleted (`applied` 1: the weight change).
    *
    * @example await ipvs.drain(svc, { address: '10.244.2.7', port: 8080 }, { timeout: 30_000 })
    */
@@ -227,10 +230,11 @@ export class IpvsHandle extends Handle {
     }
     const key = normKey(op, service);
     const dkey = normDestKey(op, key, destination);
+    if (opts.signal?.aborted) return this.rejected(op, abortedDrain(op, opts.signal, 0));
     await this.updateDestination(service, { address: destination.address, port: dkey.port, weight: 0 });
     let remaining = 0;
     for (;;) {
-      opts.signal?.throwIfAborted();
+      if (opts.signal?.aborted) throw abortedDrain(op, opts.signal, 1);
       const d = (await this.listDestinations(service).catch((e: unknown) => {
         if (e instanceof NotFoundError) return [];
         throw e;
@@ -239,7 +243,9 @@ export class IpvsHandle extends Handle {
       remaining = d.activeConnections + d.inactiveConnections;
       const left = deadline - Date.now();
       if (remaining === 0 || left <= 0) break;
-      await sleep(Math.min(interval, left), undefined, opts.signal ? { signal: opts.signal } : undefined);
+      await sleep(Math.min(interval, left), undefined, opts.signal ? { signal: opts.signal } : undefined).catch((e: unknown) => {
+        throw opts.signal?.aborted ? abortedDrain(op, opts.signal, 1) : e;
+      });
     }
     await this.deleteDestination(service, { address: destination.address, port: dkey.port }).catch((e: unknown) => {
       if (!(e instanceof NotFoundError)) throw e;
@@ -894,4 +900,10 @@ function parseListing(r: IpvsQueryResult, withDests: boolean, stats: boolean): S
     }
   }
   return out;
+}
+
+/** drain()'s abort: before the weight was set (applied 0), or while waiting with weight 0 (applied 1). */
+function abortedDrain(op: string, signal: AbortSignal, applied: 0 | 1): AbortedError {
+  const what = applied ? 'while waiting: the real server keeps weight 0 and was not deleted' : 'before anything was changed';
+  return new AbortedError(`${op}: aborted ${what}`, { op, subsystem: 'ipvs', cause: signal.reason, applied });
 }

@@ -195,6 +195,7 @@ export interface DrainOptions {
   deadline?: Date | number;
   /** Polling interval in ms (default 1000). */
   interval?: number;
+  /** Aborting it stops the drain with an AbortedError: see drain(). */
   signal?: AbortSignal;
 }
 

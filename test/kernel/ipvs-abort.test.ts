@@ -18,13 +18,13 @@ const OPS: ApplyOp[] = [
   { op: 'addService', service: { protocol: 'udp', address: '10.0.0.2', port: 53, scheduler: 'rr' } },
 ];
 
-async function rejectsAborted(p: Promise<unknown>, op: string): Promise<void> {
+async function rejectsAborted(p: Promise<unknown>, op: string, applied = 0): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(e instanceof AbortedError, `${op}: ${String(e)}`);
     assert.equal(e.name, 'AbortError');
     assert.equal(e.code, 'ABORT_ERR');
     assert.equal(e.op, op);
-    assert.equal(e.applied, 0);
+    assert.equal(e.applied, applied);
     assert.equal(e.cause, REASON);
     return true;
   });
@@ -58,6 +58,30 @@ describe(`ipvs abort (${whereRan()})`, { skip }, () => {
         // A signal that does not abort: the calls work as without one.
         await h.sync([], { signal: new AbortController().signal });
         assert.deepEqual(saveLines(ns), []);
+      } finally {
+        await h.close();
+      }
+    }));
+
+  it('drain: aborted before, nothing changes; aborted while waiting, the weight stays 0 and the real server stays', () =>
+    withNetns(1, async (ns) => {
+      ns.run('ipvsadm', ['-R'], '-A -u 127.0.0.2:9999 -s rr\n-a -u 127.0.0.2:9999 -r 127.0.0.1:10000 -m -w 3\n');
+      const before = saveLines(ns);
+      const h = ipvs.open({ netns: ns.path });
+      try {
+        const svc = { protocol: 'udp' as const, address: '127.0.0.2', port: 9999 };
+        const dest = { address: '127.0.0.1', port: 10000 };
+        await rejectsAborted(h.drain(svc, dest, { signal: AbortSignal.abort(REASON) }), 'ipvs.drain');
+        assert.deepEqual(saveLines(ns), before);
+        // A UDP connection entry keeps the real server busy, so the drain waits until the abort.
+        ns.run('bash', ['-c', 'echo hello > /dev/udp/127.0.0.2/9999']);
+        const ac = new AbortController();
+        const draining = h.drain(svc, dest, { signal: ac.signal, interval: 20, timeout: 120_000 });
+        for (let i = 0; i < 1000 && !saveLines(ns).some((l) => / -w 0$/.test(l)); i++) await new Promise((r) => setTimeout(r, 10));
+        ac.abort(REASON);
+        await rejectsAborted(draining, 'ipvs.drain', 1);
+        assert.deepEqual(saveLines(ns), before.map((l) => l.replace(/ -w 3$/, ' -w 0')));
+        assert.notDeepEqual(before, before.map((l) => l.replace(/ -w 3$/, ' -w 0')));
       } finally {
         await h.close();
       }
