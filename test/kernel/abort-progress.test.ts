@@ -9,26 +9,14 @@
 // has no IPVS).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { conntrack, ipset, iptables, link, nft, AbortedError, InvalidArgumentError } from '../../lib/index.js';
+import { conntrack, ipset, iptables, link, nft, InvalidArgumentError } from '../../lib/index.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 import { SEEDS, insertArgs } from '../helpers/conntrack.js';
+import { REASON, rejectsAborted } from '../helpers/abort.js';
 
-const REASON = new Error('stop now');
 const aborted = () => AbortSignal.abort(REASON);
 
-/** Asserts that `p` rejects with an AbortedError that applied nothing. */
-async function rejectsAborted(p: Promise<unknown>, op: string, reason: unknown = REASON): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof AbortedError, `${op}: ${String(e)}`);
-    assert.equal(e.name, 'AbortError');
-    assert.equal(e.code, 'ABORT_ERR');
-    assert.equal(e.op, op);
-    assert.equal(e.applied, 0);
-    assert.equal(e.cause, reason);
-    return true;
-  });
-}
-
+/** Values that are not AbortSignals (an AbortController and a look-alike among them). */
 const BAD_SIGNALS: unknown[] = ['yes', 1, {}, { aborted: true }, new AbortController()];
 
 async function rejectsBadSignal(call: (signal: unknown) => Promise<unknown>, what: string): Promise<void> {

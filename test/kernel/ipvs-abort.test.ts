@@ -5,30 +5,18 @@
 // is an InvalidArgumentError. The rest of the abort tests: test/kernel/abort-progress.test.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ipvs, AbortedError, InvalidArgumentError } from '../../lib/index.js';
+import { ipvs, InvalidArgumentError } from '../../lib/index.js';
 import type { ApplyOp } from '../../lib/ipvs/types.js';
 import { withNetns } from '../helpers/netns.js';
+import { REASON, rejectsAborted } from '../helpers/abort.js';
 import { ipvsSkipReason, saveLines, whereRan } from '../helpers/ipvs.js';
 
 const skip = ipvsSkipReason();
-const REASON = new Error('stop now');
 const SVC = { protocol: 'tcp' as const, address: '10.0.0.1', port: 80 };
 const OPS: ApplyOp[] = [
   { op: 'deleteService', service: SVC },
   { op: 'addService', service: { protocol: 'udp', address: '10.0.0.2', port: 53, scheduler: 'rr' } },
 ];
-
-async function rejectsAborted(p: Promise<unknown>, op: string, applied = 0): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof AbortedError, `${op}: ${String(e)}`);
-    assert.equal(e.name, 'AbortError');
-    assert.equal(e.code, 'ABORT_ERR');
-    assert.equal(e.op, op);
-    assert.equal(e.applied, applied);
-    assert.equal(e.cause, REASON);
-    return true;
-  });
-}
 
 describe(`ipvs abort (${whereRan()})`, { skip }, () => {
   it('apply and sync with an aborted signal reject with AbortError and change nothing (ipvsadm -S -n)', () =>
