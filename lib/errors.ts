@@ -228,3 +228,34 @@ export class TransactionError extends NlkitError {
 export class HandleClosedError extends NlkitError {
   protected override defaultCode() { return 'EBADF'; }
 }
+
+/**
+ * The operation's AbortSignal aborted (`name` 'AbortError', `code` 'ABORT_ERR', like Node's own
+ * abort errors; `cause` is `signal.reason`). `applied` says how much of the call reached the
+ * kernel before it stopped: 0 when the signal aborted before anything was sent.
+ * @example
+ * const ac = new AbortController(); ac.abort();
+ * await ipset.add('allowed', entries, { signal: ac.signal }).catch((e) => { if (e instanceof AbortedError) console.log(e.applied); });
+ */
+export class AbortedError extends NlkitError {
+  /** Entries, addresses or messages of the call the kernel had applied when it stopped. */
+  applied: number;
+
+  constructor(message: string, opts: NlkitErrorOptions & { applied?: number } = {}) {
+    super(message, opts);
+    this.name = 'AbortError';
+    this.applied = opts.applied ?? 0;
+  }
+
+  protected override defaultCode() { return 'ABORT_ERR'; }
+}
+
+/**
+ * Throws an AbortedError (nothing applied) when `signal` has aborted; the check operations make
+ * before they send anything to the kernel.
+ * @example throwIfAborted(opts.signal, 'ipset.add', 'ipset');
+ */
+export function throwIfAborted(signal: AbortSignal | undefined, op: string, subsystem: Subsystem): void {
+  if (!signal?.aborted) return;
+  throw new AbortedError(`${op}: aborted before anything was sent (${String(signal.reason)})`, { op, subsystem, cause: signal.reason, applied: 0 });
+}

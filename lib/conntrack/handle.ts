@@ -4,7 +4,7 @@
 // mark/mask) and matched in TypeScript for the rest, chunk by chunk as the dump arrives.
 import { constants } from 'node:os';
 import { Handle, type OpenOptions } from '../handle.js';
-import { ConcurrentModificationError, InvalidArgumentError, NlkitError } from '../errors.js';
+import { AbortedError, ConcurrentModificationError, InvalidArgumentError, NlkitError, throwIfAborted } from '../errors.js';
 import { conntrackError, describeFlow } from './errors.js';
 import type { CpuStats, EventType, Filter, Flow, FlowEvent, FlowInput } from './types.js';
 import { checkFamily, checkFilter, checkFlow, dumpSelect, type CheckedFilter } from './validate.js';
@@ -30,9 +30,23 @@ const GROUP: Record<EventType, number> = {
   new: NFNLGRP_CONNTRACK_NEW, update: NFNLGRP_CONNTRACK_UPDATE, destroy: NFNLGRP_CONNTRACK_DESTROY,
 };
 
+/**
+ * Options of list(), count() and delete(). `signal`: an aborted one rejects with an AbortedError
+ * (name 'AbortError', code 'ABORT_ERR'). list() reads the table in one dump and checks the
+ * signal before and after it; count() with a filter and delete() check it between the chunks
+ * of their streamed dump and before delete()'s batch of deletes is sent. A delete() stopped
+ * after a pass's batch reports the flows it deleted in `applied` (and `deleted`).
+ */
+export interface DumpOptions {
+  /** Stops the call at the next safe point (see DumpOptions). */
+  signal?: AbortSignal;
+}
+
 export interface FlushOptions {
   /** Only this family's flows; both when left out. */
   family?: 'inet' | 'inet6';
+  /** An aborted one rejects with an AbortedError before the flush (or the delete of a family) is sent. */
+  signal?: AbortSignal;
 }
 
 export interface EventsOptions {
@@ -65,19 +79,22 @@ export class ConntrackHandle extends Handle {
 
   /**
    * The flows that pass `filter` (every flow without one), like `conntrack -L [filter]`.
+   * `signal`: see DumpOptions.
    * @example const flows = await ct.list({ protocol: 'udp', original: { dport: 53 } });
    */
-  list(filter?: Filter): Promise<Flow[]> {
+  list(filter?: Filter, opts: DumpOptions = {}): Promise<Flow[]> {
     const op = 'conntrack.list';
     let f: CheckedFilter;
-    try { f = checkFilter(op, filter); } catch (e) { return this.fail(op, e); }
+    try { f = checkFilter(op, filter); checkSignal(op, opts); } catch (e) { return this.fail(op, e); }
     return this.run(op, async () => {
+      throwIfAborted(opts.signal, op, SUBSYSTEM);
       const out: Flow[] = [];
       const rf = rawFilter(f), scratch = new Int32Array(1);
       // Matched on the dump's bytes first: only the flows that pass become objects.
       await this.dumpFlows(op, f, (b, at, end) => {
         if (matchesMessage(b, at, end, rf)) out.push(parseFlowAt(b, at, end, scratch));
       });
+      throwIfAborted(opts.signal, op, SUBSYSTEM);
       return out;
     });
   }
@@ -85,14 +102,15 @@ export class ConntrackHandle extends Handle {
   /**
    * How many flows pass `filter`. Without one it is the kernel's own count of the table (what
    * `conntrack -C` prints); with one the table is dumped and matched chunk by chunk, without
-   * keeping the flows.
+   * keeping the flows. `signal`: see DumpOptions.
    * @example const n = await ct.count({ family: 'inet6' });
    */
-  count(filter?: Filter): Promise<number> {
+  count(filter?: Filter, opts: DumpOptions = {}): Promise<number> {
     const op = 'conntrack.count';
     let f: CheckedFilter;
-    try { f = checkFilter(op, filter); } catch (e) { return this.fail(op, e); }
+    try { f = checkFilter(op, filter); checkSignal(op, opts); } catch (e) { return this.fail(op, e); }
     return this.run(op, async () => {
+      throwIfAborted(opts.signal, op, SUBSYSTEM);
       if (filter === undefined) {
         const data = await this.#io.request(op, statsRequest(false));
         for (const m of messages(data)) if (ctMsg(m.type) === Msg.GET_STATS) return parseGlobalStats(data, m).entries;
@@ -102,7 +120,7 @@ export class ConntrackHandle extends Handle {
       const rf = rawFilter(f);
       for (let attempt = 1; ; attempt++) {
         let n = 0;
-        const { interrupted } = await this.streamFlows(op, f, (b, at, end) => { if (matchesMessage(b, at, end, rf)) n++; });
+        const { interrupted } = await this.streamFlows(op, f, (b, at, end) => { if (matchesMessage(b, at, end, rf)) n++; }, opts.signal);
         if (!interrupted) return n;
         if (attempt === DUMP_ATTEMPTS) throw interruptedError(op, `the table kept changing during ${attempt} counts`);
       }
@@ -113,30 +131,43 @@ export class ConntrackHandle extends Handle {
    * Deletes the flows that pass `filter` and says how many it deleted: one dump, then one
    * pipelined batch of deletes naming each entry by original tuple, zone and id (a flow that
    * went away meanwhile is not counted; one recreated under the same tuple is left alone).
-   * `{}` deletes every flow; flush() does that without counting.
+   * `{}` deletes every flow; flush() does that without counting. `signal`: see DumpOptions.
    * @example const n = await ct.delete({ protocol: 'udp', original: { dst: '10.96.0.10', dport: 53 } });
    */
-  delete(filter: Filter): Promise<number> {
-    const op = 'conntrack.delete';
+  delete(filter: Filter, opts: DumpOptions = {}): Promise<number> {
+    return this.#delete('conntrack.delete', filter, opts);
+  }
+
+  #delete(op: string, filter: Filter, opts: DumpOptions): Promise<number> {
     let f: CheckedFilter;
     try {
       if (filter === undefined) {
         throw new InvalidArgumentError(`${op}: filter is required (use {} or flush() to delete every flow)`, { op, subsystem: SUBSYSTEM, argument: 'filter' });
       }
       f = checkFilter(op, filter);
+      checkSignal(op, opts);
     } catch (e) { return this.fail(op, e); }
     return this.run(op, async () => {
+      // An abort stops between chunks of a pass's dump or before its batch; what earlier
+      // passes deleted is reported (`applied`, `deleted`).
+      let deleted = 0;
+      const stop = () => {
+        if (!opts.signal?.aborted) return;
+        throw Object.assign(new AbortedError(`${op}: aborted (${deleted} flows deleted before it stopped)`,
+          { op, subsystem: SUBSYSTEM, cause: opts.signal.reason, applied: deleted }), { deleted });
+      };
+      stop();
       // A pass is one dump, streamed (deletes are written from each chunk's entries as it comes,
       // no Flow kept), then one pipelined batch of the deletes. A dump the table changed under
       // may have missed entries: another pass deletes those (the ones already gone are ENOENT).
-      let deleted = 0;
       const rf = rawFilter(f);
       for (let attempt = 1; ; attempt++) {
         const w = new CtWriter(1 << 16);
         const ends: number[] = [];
         const { interrupted } = await this.streamFlows(op, f, (b, at, end) => {
           if (matchesMessage(b, at, end, rf) && writeDeleteAt(w, b, at, end)) ends.push(w.pos);
-        });
+        }, opts.signal, stop);
+        stop();
         if (ends.length) {
           const errnos = await this.#io.send(op, w.bytes_(), Uint32Array.from(ends), [E.ENOENT]);
           let refused = -1;
@@ -159,19 +190,23 @@ export class ConntrackHandle extends Handle {
    * Deletes every flow, like `conntrack -F`, or one family's flows. The kernel's flush takes
    * no family (a flush request for AF_INET6 empties the whole table, as `conntrack -F -f ipv6`
    * does), so a family's flush is delete({ family }): one dump, one batch of deletes.
+   * `signal`: an aborted one rejects with an AbortedError before the flush is sent (for a
+   * family, as delete() does).
    * @example await ct.flush({ family: 'inet6' });
    */
   flush(opts: FlushOptions = {}): Promise<void> {
     const op = 'conntrack.flush';
     try {
       if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError(`${op}: options must be an object`, { op, subsystem: SUBSYSTEM, argument: 'options' });
+      checkSignal(op, opts);
       if (opts.family !== undefined) {
         checkFamily(op, 'options.family', opts.family);
-        return this.delete({ family: opts.family }).then(() => undefined);
+        return this.#delete(op, { family: opts.family }, opts.signal ? { signal: opts.signal } : {}).then(() => undefined);
       }
     } catch (e) { return this.fail(op, e); }
     const req = flushRequest(AF_UNSPEC);
     return this.run(op, async () => {
+      throwIfAborted(opts.signal, op, SUBSYSTEM);
       const [errno] = await this.#io.send(op, req, Uint32Array.of(req.length));
       if (errno) throw conntrackError(op, errno, 'the conntrack table');
     });
@@ -294,13 +329,26 @@ export class ConntrackHandle extends Handle {
   }
 
   /** Like dumpFlows, chunk by chunk while the dump runs; says whether the table changed meanwhile. */
-  private streamFlows(op: string, f: CheckedFilter, each: FlowMessage): Promise<{ interrupted: boolean }> {
+  private streamFlows(op: string, f: CheckedFilter, each: FlowMessage, signal?: AbortSignal,
+    stop = () => throwIfAborted(signal, op, SUBSYSTEM)): Promise<{ interrupted: boolean }> {
     const { bytes, ends } = dumpRequests(dumpSelect(f));
-    return this.#io.dumpStream(op, { bytes, ends }, (b) => forEachFlowMessage(b, each));
+    // An abort between chunks ends the call there (the worker reads the rest of the dump and drops it).
+    return this.#io.dumpStream(op, { bytes, ends }, (b) => { if (signal) stop(); forEachFlowMessage(b, each); });
   }
 
   private fail<T>(op: string, e: unknown): Promise<T> {
     return Promise.reject(this.toError(op, e));
+  }
+}
+
+function checkSignal(op: string, opts: unknown): void {
+  if (opts === undefined) return;
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
+    throw new InvalidArgumentError(`${op}: options must be an object`, { op, subsystem: SUBSYSTEM, argument: 'options' });
+  }
+  const s = (opts as { signal?: unknown }).signal;
+  if (s !== undefined && !(s instanceof AbortSignal)) {
+    throw new InvalidArgumentError(`${op}: options.signal must be an AbortSignal`, { op, subsystem: SUBSYSTEM, argument: 'options.signal' });
   }
 }
 

@@ -3,10 +3,10 @@
 // statistics. Module-level functions run on a default handle in the caller's own namespace;
 // open({ netns }) gives a handle bound to another one.
 import type { OpenOptions } from '../handle.js';
-import { ConntrackHandle, type EventsOptions, type FlushOptions } from './handle.js';
+import { ConntrackHandle, type DumpOptions, type EventsOptions, type FlushOptions } from './handle.js';
 import type { Filter, Flow, FlowInput } from './types.js';
 
-export { ConntrackHandle, type EventsOptions, type FlushOptions } from './handle.js';
+export { ConntrackHandle, type DumpOptions, type EventsOptions, type FlushOptions } from './handle.js';
 export * from './types.js';
 
 let shared: ConntrackHandle | undefined;
@@ -26,19 +26,19 @@ export const open = (opts: OpenOptions = {}): ConntrackHandle => new ConntrackHa
  * The flows that pass `filter`, like `conntrack -L`.
  * @example const dns = await conntrack.list({ protocol: 'udp', original: { dport: 53 } });
  */
-export const list = (filter?: Filter) => handle().list(filter);
+export const list = (filter?: Filter, opts?: DumpOptions) => handle().list(filter, opts);
 
 /**
  * How many flows pass `filter` (without one: the kernel's count, like `conntrack -C`).
  * @example const n = await conntrack.count({ state: 'ESTABLISHED' });
  */
-export const count = (filter?: Filter) => handle().count(filter);
+export const count = (filter?: Filter, opts?: DumpOptions) => handle().count(filter, opts);
 
 /**
  * Deletes the flows that pass `filter` (one dump, one pipelined batch); resolves how many.
  * @example const n = await conntrack.delete({ protocol: 'udp', reply: { src: '10.244.1.5' } });
  */
-const remove = (filter: Filter) => handle().delete(filter);
+const remove = (filter: Filter, opts?: DumpOptions) => handle().delete(filter, opts);
 export { remove as delete };
 
 /**

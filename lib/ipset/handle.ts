@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
 import { Handle, type OpenOptions } from '../handle.js';
-import { ExistsError, InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { ExistsError, InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError, throwIfAborted } from '../errors.js';
 import { binding, type IpsetExecResult, type NativeFailure, type RawWorker, type SendResult } from '../native.js';
 import { kernelError } from './kernel-errors.js';
 import { checkArray, checkOptions, checkOpts, checkString, type ArgContext } from '../args.js';
@@ -15,6 +15,24 @@ import { canonicalEntries, planIpsetSync, type IpsetSyncOptions, type IpsetSyncR
 export interface ExistOption {
   /** Like `ipset -exist`: no error for a set/entry that already exists (or is already gone). */
   exist?: boolean;
+}
+
+/**
+ * Options of the calls that can change many entries (add, delete, restore). `signal`: an
+ * AbortSignal already aborted rejects with an AbortedError (name 'AbortError', code 'ABORT_ERR',
+ * `applied` 0) and changes nothing; one that aborts while the call runs stops it before its
+ * entries are sent to the kernel (they cross in one batch); once sent, the call runs to its end
+ * and its result stands.
+ */
+export interface BulkOptions extends ExistOption {
+  /** Stops the call before its batch is sent (see BulkOptions). */
+  signal?: AbortSignal;
+}
+
+/** Options of replace(): `signal` as in BulkOptions (checked before the temporary set is made). */
+export interface ReplaceOptions {
+  /** Stops the call before anything is created or sent. */
+  signal?: AbortSignal;
 }
 
 export interface ListOptions {
@@ -167,20 +185,23 @@ export class IpsetHandle extends Handle {
   /**
    * Adds one entry or many; many go to the kernel in as few messages as it accepts. When the
    * kernel refuses one, the set is put back as it was (what the entries before it changed).
+   * `signal`: see BulkOptions (checked before the batch is sent; nothing is sent once aborted).
    * @example await h.add('allowed', ['10.0.0.1', { ip: '10.1.0.0/16', comment: 'pods' }], { exist: true });
    */
-  add(name: string, entries: Entry | Entry[], opts: ExistOption = {}): Promise<void> {
+  add(name: string, entries: Entry | Entry[], opts: BulkOptions = {}): Promise<void> {
     return this.run('ipset.add', async () => {
-      await this.adt('add', name, entries, checkOpts(ctx('ipset.add'), 'options', opts, { exist: 'boolean' }).exist ?? false);
+      const o = checkOpts(ctx('ipset.add'), 'options', opts, { exist: 'boolean', signal: 'signal' });
+      throwIfAborted(o.signal, 'ipset.add', 'ipset');
+      await this.adt('add', name, entries, o.exist ?? false, 'ipset.add', o.signal);
     });
   }
 
   /**
    * Deletes one entry or many. When the kernel refuses one, the members already deleted come
-   * back as they were (extensions, counters and the timeout that was left).
+   * back as they were (extensions, counters and the timeout that was left). `signal`: see BulkOptions.
    * @example await h.delete('allowed', '10.0.0.1');
    */
-  delete(name: string, entries: Entry | Entry[], opts: ExistOption = {}): Promise<void> {
+  delete(name: string, entries: Entry | Entry[], opts: BulkOptions = {}): Promise<void> {
     return this.#delete('ipset.delete', name, entries, opts);
   }
 
@@ -188,13 +209,15 @@ export class IpsetHandle extends Handle {
    * @deprecated Use delete(); `del` stays for one release.
    * @example await h.del('allowed', '10.0.0.1');
    */
-  del(name: string, entries: Entry | Entry[], opts: ExistOption = {}): Promise<void> {
+  del(name: string, entries: Entry | Entry[], opts: BulkOptions = {}): Promise<void> {
     return this.#delete('ipset.del', name, entries, opts);
   }
 
-  #delete(op: string, name: string, entries: Entry | Entry[], opts: ExistOption): Promise<void> {
+  #delete(op: string, name: string, entries: Entry | Entry[], opts: BulkOptions): Promise<void> {
     return this.run(op, async () => {
-      await this.adt('del', name, entries, checkOpts(ctx(op), 'options', opts, { exist: 'boolean' }).exist ?? false, op);
+      const o = checkOpts(ctx(op), 'options', opts, { exist: 'boolean', signal: 'signal' });
+      throwIfAborted(o.signal, op, 'ipset');
+      await this.adt('del', name, entries, o.exist ?? false, op, o.signal);
     });
   }
 
@@ -260,14 +283,16 @@ export class IpsetHandle extends Handle {
    * the existing sets it changed are put back as they were read before it ran. A `test` line
    * works as in `ipset restore`: an element in the set ends the restore there with success (the
    * lines after it do not run), one not in it refuses the text at that line (NotFoundError).
+   * `signal`: see BulkOptions (checked once the text is checked, before its first line runs).
    * @example await h.restore('add allowed 10.0.0.1\ntest allowed 10.0.0.1\n');
    */
-  restore(text: string, o?: ExistOption): Promise<void> {
+  restore(text: string, o?: BulkOptions): Promise<void> {
     return this.run('ipset.restore', async () => {
       const op = 'ipset.restore';
       checkString(ctx(op), 'text', text);
-      const { exist = false } = checkOpts(ctx(op), 'options', o, { exist: 'boolean' });
-      await this.restoreText(op, text, exist);
+      const { exist = false, signal } = checkOpts(ctx(op), 'options', o, { exist: 'boolean', signal: 'signal' });
+      throwIfAborted(signal, op, 'ipset');
+      await this.restoreText(op, text, exist, signal);
     });
   }
 
@@ -287,12 +312,13 @@ export class IpsetHandle extends Handle {
     });
   }
 
-  private async restoreText(op: string, text: string, exist: boolean): Promise<void> {
+  private async restoreText(op: string, text: string, exist: boolean, signal?: AbortSignal): Promise<void> {
     const known = await this.knownAll(op);
     const { steps, plan } = compileRestorePlan(text, known, { exist, op });
     // The existing sets the text changes, as they are: a refusal midway puts them back.
     const saved: Saved[] = [];
     for (const n of new Set(plan.touched)) if (known.has(n)) saved.push(await this.saved(op, n));
+    throwIfAborted(signal, op, 'ipset');
     // The rename and swap commands that ran: a refusal undoes them as such (rules hold a set by
     // its index, not its name) before the members are put back.
     const moved: string[][] = [];
@@ -352,16 +378,21 @@ export class IpsetHandle extends Handle {
   /**
    * Replaces a set's members atomically: a temporary set of the same type is filled, swapped
    * in, and destroyed. Packets see either the old members or the new ones, never a mix.
+   * `signal`: an aborted one rejects with an AbortedError before the temporary set is created
+   * (nothing changed); after that the call runs to its end.
    * @example await h.replace('allowed', ['10.0.0.1', '10.0.0.2']);
    */
-  replace(name: string, entries: Entry[]): Promise<void> {
+  replace(name: string, entries: Entry[], opts: ReplaceOptions = {}): Promise<void> {
     return this.run('ipset.replace', async () => {
       const op = 'ipset.replace';
       checkArray(ctx(op), 'entries', entries);
+      const { signal } = checkOpts(ctx(op), 'options', opts, { signal: 'signal' });
+      throwIfAborted(signal, op, 'ipset');
       const { known, sets, header } = await this.target(op, name);
       const tmp = tempName();
       // Everything is checked and encoded before the temporary set exists.
       const batch = adtEntries(Cmd.Add, tmp, known, entries, { op, ...(sets ? { sets } : {}) });
+      throwIfAborted(signal, op, 'ipset');
       await this.exec(op, `create ${tmp} ${known.type} ${header}\n`);
       try {
         await this.send(op, batch, Cmd.Add, known.type);
@@ -380,7 +411,8 @@ export class IpsetHandle extends Handle {
    * nomatch) differ added again with -exist. Untouched members keep their counters and
    * timeouts. Not atomic: between the two batches packets see the old members minus the
    * deleted ones (replace() swaps atomically but resets every member). Without `create`, a
-   * missing set is a NotFoundError.
+   * missing set is a NotFoundError. `signal`: an aborted one rejects with an AbortedError before
+   * the set is created or either batch is sent (nothing changed); after that the call runs to its end.
    * @example
    * const r = await h.sync('allowed', ['10.0.0.1', '10.0.0.2']);
    * console.log(r.added, r.removed);
@@ -389,7 +421,8 @@ export class IpsetHandle extends Handle {
     const op = 'ipset.sync';
     try {
       checkName(name, op);
-      checkOpts(ctx(op), 'options', opts, { create: 'object' });
+      checkOpts(ctx(op), 'options', opts, { create: 'object', signal: 'signal' });
+      throwIfAborted(opts.signal, op, 'ipset');
       // With `create` the type is known: the entries are checked before the kernel is asked.
       if (opts.create) {
         canonicalEntries(entries, { type: opts.create.type, family: opts.create.options?.family ?? 'inet', ...maskOptions(opts.create.options ?? {}) }, op);
@@ -409,6 +442,7 @@ export class IpsetHandle extends Handle {
       }
       if (!info) {
         if (!opts.create) throw new NotFoundError(`${op}: set ${name} not found`, { op, subsystem: 'ipset' });
+        throwIfAborted(opts.signal, op, 'ipset');
         await this.exec(op, formatCreate(name, opts.create.type, opts.create.options ?? {}) + '\n');
         created = true;
         info = parseList((await this.exec(op, `list ${name}\n`)).output)[0]!;
@@ -425,13 +459,14 @@ export class IpsetHandle extends Handle {
       const adds = plan.update.length ? plan.add.concat(plan.update) : plan.add;
       const delBatch = plan.del.length ? adtEntries(Cmd.Del, name, known, plan.del, { exist: true, op, ...sets }) : undefined;
       const addBatch = adds.length ? adtEntries(Cmd.Add, name, known, adds, { exist: true, op, ...sets }) : undefined;
+      if (!created) throwIfAborted(opts.signal, op, 'ipset');
       if (delBatch) await this.send(op, delBatch, Cmd.Del, known.type);
       if (addBatch) await this.send(op, addBatch, Cmd.Add, known.type);
       return { added: plan.add.length, removed: plan.del.length, updated: plan.update.length, unchanged: plan.unchanged, created };
     });
   }
 
-  private async adt(which: 'add' | 'del', name: string, entries: Entry | Entry[], exist: boolean, op = `ipset.${which}`): Promise<void> {
+  private async adt(which: 'add' | 'del', name: string, entries: Entry | Entry[], exist: boolean, op = `ipset.${which}`, signal?: AbortSignal): Promise<void> {
     const list = Array.isArray(entries) ? entries : [entries];
     if (list.length === 0) return;
     const { known, sets } = await this.target(op, name);
@@ -446,6 +481,7 @@ export class IpsetHandle extends Handle {
     const bare = !known.timeout && !known.counters && !known.comment && !known.skbinfo && !known.type.includes('net') && known.type !== 'list:set';
     const simple = !exist && !list.some(isRange) && (which === 'add' || bare);
     const before = simple ? undefined : await this.saved(op, name);
+    throwIfAborted(signal, op, 'ipset');
     const r = await this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends));
     if (r.errno === 0) return;
     const entry = r.lineno > 0 ? r.lineno - 1 : undefined;

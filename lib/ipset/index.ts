@@ -1,12 +1,12 @@
 // ipset: module-level functions run on a default handle in the caller's own namespace;
 // open({ netns }) gives a handle bound to another one.
 import type { OpenOptions } from '../handle.js';
-import { IpsetHandle, type ExistOption, type ListOptions } from './handle.js';
+import { IpsetHandle, type BulkOptions, type ExistOption, type ListOptions, type ReplaceOptions } from './handle.js';
 import type { CreateOptions, Entry, SetInfo, SetType } from './types.js';
 import type { IpsetSyncOptions } from './sync.js';
 
 export { IpsetHandle } from './handle.js';
-export type { ExistOption, ListOptions } from './handle.js';
+export type { BulkOptions, ExistOption, ListOptions, ReplaceOptions } from './handle.js';
 export * from './types.js';
 export type { IpsetSyncOptions, IpsetSyncPlan, IpsetSyncResult, IpsetSyncTarget } from './sync.js';
 
@@ -55,18 +55,18 @@ export const swap = (a: string, b: string) => handle().swap(a, b);
  * @example
  * await ipset.add('allowed', ['10.0.0.1', { ip: '10.1.0.0/16', comment: 'pods' }], { exist: true });
  */
-export const add = (name: string, entries: Entry | Entry[], o?: ExistOption) => handle().add(name, entries, o);
+export const add = (name: string, entries: Entry | Entry[], o?: BulkOptions) => handle().add(name, entries, o);
 /**
  * Deletes one entry or many from a set (default handle), like `ipset del`.
  * @example await ipset.delete('allowed', ['10.0.0.1']);
  */
-const remove = (name: string, entries: Entry | Entry[], o?: ExistOption) => handle().delete(name, entries, o);
+const remove = (name: string, entries: Entry | Entry[], o?: BulkOptions) => handle().delete(name, entries, o);
 export { remove as delete };
 /**
  * @deprecated Use ipset.delete(); `del` stays for one release.
  * @example await ipset.del('allowed', '10.0.0.1');
  */
-export const del = (name: string, entries: Entry | Entry[], o?: ExistOption) => handle().del(name, entries, o);
+export const del = (name: string, entries: Entry | Entry[], o?: BulkOptions) => handle().del(name, entries, o);
 /**
  * Whether an entry is in a set, like `ipset test` (default handle).
  * @example
@@ -101,13 +101,13 @@ export const save = (name?: string) => handle().save(name);
  * @example
  * await ipset.restore('create allowed hash:ip\nadd allowed 10.0.0.1\n');
  */
-export const restore = (text: string, o?: ExistOption) => handle().restore(text, o);
+export const restore = (text: string, o?: BulkOptions) => handle().restore(text, o);
 /**
  * Replaces a set's members atomically through a temporary set and a swap (default handle).
  * @example
  * await ipset.replace('allowed', ['10.0.0.1', '10.0.0.2']);
  */
-export const replace = (name: string, entries: Entry[]) => handle().replace(name, entries);
+export const replace = (name: string, entries: Entry[], o?: ReplaceOptions) => handle().replace(name, entries, o);
 /**
  * Makes a set's members equal to `entries`, changing only the difference (default handle).
  * @example

@@ -27,6 +27,8 @@ type ParseState = grammar.ParseState;
 export interface IpsetSyncOptions {
   /** Create the set with this type and options when it does not exist (otherwise NotFoundError). */
   create?: { type: SetType; options?: CreateOptions };
+  /** Stops the call before the set is created or a batch sent (AbortedError, nothing changed). */
+  signal?: AbortSignal;
 }
 
 /** What ipset.sync() changed, in members: the shape every sync() returns, and `created`. */

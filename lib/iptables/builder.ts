@@ -380,7 +380,8 @@ export class TableBuilder {
   /**
    * Restores the table through the handle it was made from (`iptables.table()` or
    * `handle.table()`), as one atomic replace. An error from a line of the text says which
-   * builder call made it (`builderCall` on the error).
+   * builder call made it (`builderCall` on the error). `signal` as in restore(): an aborted one
+   * rejects with an AbortedError before the table is committed.
    * @example const { stats } = await t.commit({ waitTimeout: 5_000 });
    */
   async commit(opts: RestoreOptions = {}): Promise<RestoreResult> {

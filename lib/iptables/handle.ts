@@ -1,6 +1,6 @@
 import { Handle } from '../handle.js';
 import { checkFunction, checkOptions, checkOpts, checkString } from '../args.js';
-import { InvalidArgumentError, UnsupportedError, errnoDescription } from '../errors.js';
+import { InvalidArgumentError, UnsupportedError, errnoDescription, throwIfAborted } from '../errors.js';
 import { binding, type IptablesCacheRef, type IptablesLockRequest, type IptablesTableRequest, type RawTableSnapshot } from '../native.js';
 import { iptablesFailure, problemError, restoreFailure } from './errors.js';
 import { holdsXtablesLock, runHoldingXtablesLock, xtablesLockPath } from './lock-owner.js';
@@ -132,14 +132,15 @@ export class IptablesHandle extends Handle {
   /**
    * Applies an iptables-restore text. Every table of the text is read, compiled and built in
    * memory first; only when all of them are complete are they committed, in order, each with
-   * one atomic replace. A bad line anywhere commits nothing.
+   * one atomic replace. A bad line anywhere commits nothing. `signal`: see RestoreOptions.
    * @example await h.restore('*filter\n:KUBE-FW - [0:0]\n-A KUBE-FW -j ACCEPT\nCOMMIT\n', { noflush: true, waitTimeout: 5_000 });
    */
   restore(text: string, opts: RestoreOptions = {}): Promise<RestoreResult> {
     const op = `${this.prefix}.restore`;
     return this.run(op, async () => {
       if (typeof text !== 'string') throw new InvalidArgumentError(`${op}: text must be a string`, { op, subsystem: 'iptables' });
-      checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { noflush: 'boolean', counters: 'boolean', table: 'string', wait: 'number|true', waitTimeout: 'number', waitInterval: 'number' });
+      checkOpts({ op, subsystem: 'iptables' }, 'options', opts, { noflush: 'boolean', counters: 'boolean', table: 'string', wait: 'number|true', waitTimeout: 'number', waitInterval: 'number', signal: 'signal' });
+      throwIfAborted(opts.signal, op, 'iptables');
       const lock = lockRequest(op, opts);
       checkTableOption(op, opts.table);
       if (await this.checkBackend(op, true) === 'nft') {
@@ -160,6 +161,7 @@ export class IptablesHandle extends Handle {
         throw problemError(op, { kind: 'parse', message: plan.error.message, errno: 22, line: plan.error.line }, text);
       }
       if (tables.length === 0) return { committed: [], warnings: [], stats: emptyStats() };
+      throwIfAborted(opts.signal, op, 'iptables');
       const r = await this.native(op, (w) => binding().iptablesRestore(w, this.#cache, {
         family: this.family, counters: opts.counters ?? false, tables,
         // Inside a withLock() (or transaction) of this async context that still holds the lock.

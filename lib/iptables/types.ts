@@ -47,6 +47,13 @@ export interface RestoreOptions extends LockOptions {
   table?: string;
   /** Like `--counters`: set rule and policy counters from `[pkts:bytes]`. */
   counters?: boolean;
+  /**
+   * An aborted signal rejects with an AbortedError (name 'AbortError', code 'ABORT_ERR') and
+   * commits nothing; it is checked on entry and again just before the tables are committed
+   * (one crossing, one atomic replace per table / one nf_tables batch): once they are sent the
+   * restore runs to its end and its result stands.
+   */
+  signal?: AbortSignal;
 }
 
 export interface SaveOptions {

@@ -4,7 +4,7 @@
 // result. Updates that leave fields out are filled in from the kernel's current state first.
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConcurrentModificationError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
+import { AbortedError, ConcurrentModificationError, InvalidArgumentError, NlkitError, NotFoundError, throwIfAborted } from '../errors.js';
 import { Handle, callSite, withSite, type OpenOptions } from '../handle.js';
 import { badArgument, checkOpts, describeValue } from '../args.js';
 import { binding, type IpvsQueryResult, type RawWorker } from '../native.js';
@@ -20,7 +20,7 @@ import {
 } from './wire.js';
 import { diffIpvs, normalizeDesired, type IpvsSyncResult, type SyncInput, type SyncOptions } from './sync.js';
 import type {
-  ApplyOp, ApplyResult, Daemon, DaemonConfig, DaemonState, Destination, DestinationInput, DestinationKey, DrainOptions,
+  ApplyOp, ApplyOptions, ApplyResult, Daemon, DaemonConfig, DaemonState, Destination, DestinationInput, DestinationKey, DrainOptions,
   DrainResult, Info, ListOptions, Service, ServiceInput, ServiceKey, Timeouts,
 } from './types.js';
 
@@ -207,7 +207,10 @@ export class IpvsHandle extends Handle {
    * Graceful removal of a real server: weight 0 (no new connections), then wait, polling on a
    * timer, until its active and inactive connections reach zero or the wait ends (`timeout`
    * milliseconds from now, or at `deadline`; default 5 minutes), then delete it. The handle
-   * stays free for other work while it waits.
+   * stays free for other work while it waits. `signal`: an aborted one rejects with an
+   * AbortedError (name 'AbortError', code 'ABORT_ERR'): before the weight is set, nothing
+   * changed (`applied` 0); during the wait, the weight stays 0 and the real server is not
+   * deleted (`applied` 1: the weight change).
    *
    * @example await ipvs.drain(svc, { address: '10.244.2.7', port: 8080 }, { timeout: 30_000 })
    */
@@ -227,10 +230,11 @@ export class IpvsHandle extends Handle {
     }
     const key = normKey(op, service);
     const dkey = normDestKey(op, key, destination);
+    if (opts.signal?.aborted) return this.rejected(op, abortedDrain(op, opts.signal, 0));
     await this.updateDestination(service, { address: destination.address, port: dkey.port, weight: 0 });
     let remaining = 0;
     for (;;) {
-      opts.signal?.throwIfAborted();
+      if (opts.signal?.aborted) throw abortedDrain(op, opts.signal, 1);
       const d = (await this.listDestinations(service).catch((e: unknown) => {
         if (e instanceof NotFoundError) return [];
         throw e;
@@ -239,7 +243,9 @@ export class IpvsHandle extends Handle {
       remaining = d.activeConnections + d.inactiveConnections;
       const left = deadline - Date.now();
       if (remaining === 0 || left <= 0) break;
-      await sleep(Math.min(interval, left), undefined, opts.signal ? { signal: opts.signal } : undefined);
+      await sleep(Math.min(interval, left), undefined, opts.signal ? { signal: opts.signal } : undefined).catch((e: unknown) => {
+        throw opts.signal?.aborted ? abortedDrain(op, opts.signal, 1) : e;
+      });
     }
     await this.deleteDestination(service, { address: destination.address, port: dkey.port }).catch((e: unknown) => {
       if (!(e instanceof NotFoundError)) throw e;
@@ -391,24 +397,26 @@ export class IpvsHandle extends Handle {
    * writes and each one's acknowledgement is its result, in order. Input is validated for
    * all of them first: an invalid one rejects the call (InvalidArgumentError with `index`)
    * and nothing is sent. The kernel's refusals are per-operation results; later operations
-   * still run.
+   * still run. `signal`: see ApplyOptions.
    * @example
    * const results = await h.apply([
    *   { op: 'addService', service: { protocol: 'tcp', address: '10.96.0.10', port: 80, scheduler: 'rr' } },
    *   { op: 'addDestination', service: { protocol: 'tcp', address: '10.96.0.10', port: 80 }, destination: { address: '10.244.1.5', port: 8080 } },
    * ]);
    */
-  apply(ops: ApplyOp[]): Promise<ApplyResult[]> {
+  apply(ops: ApplyOp[], opts: ApplyOptions = {}): Promise<ApplyResult[]> {
     const op = 'ipvs.apply';
     let items: Item[];
     try {
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { signal: 'signal' });
+      throwIfAborted(opts.signal, op, 'ipvs');
       if (!Array.isArray(ops)) throw new InvalidArgumentError(`${op}: expects an array of operations`, { op, subsystem: 'ipvs' });
       items = prepare(op, ops);
     } catch (e) {
       return this.rejected(op, e);
     }
     const site = callSite(this.apply, OWN_FRAMES);
-    return this.execute(op, items).then((rs) => {
+    return this.execute(op, items, opts.signal).then((rs) => {
       for (const r of rs) if (!r.ok) withSite(r.error, site);
       return rs;
     });
@@ -422,7 +430,8 @@ export class IpvsHandle extends Handle {
    * attributes, then real servers). What is unchanged is not touched, so its counters and
    * connections stay. The whole list is validated before anything is sent. If the kernel
    * refuses some operations, the others still apply and the call rejects with the first
-   * refusal, carrying `failures` (each operation with its error) and `result`.
+   * refusal, carrying `failures` (each operation with its error) and `result`. `signal`: see
+   * SyncOptions.
    * @example
    * const r = await h.sync([{ protocol: 'tcp', address: '10.96.0.10', port: 80, scheduler: 'rr',
    *   destinations: [{ address: '10.244.1.5', port: 8080 }] }]);
@@ -432,7 +441,8 @@ export class IpvsHandle extends Handle {
     const op = 'ipvs.sync';
     let desired: ReturnType<typeof normalizeDesired>;
     try {
-      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { prune: 'boolean|function', dryRun: 'boolean' });
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { prune: 'boolean|function', dryRun: 'boolean', signal: 'signal' });
+      throwIfAborted(opts.signal, op, 'ipvs');
       desired = normalizeDesired(services, op);
     } catch (e) {
       return this.rejected(op, e);
@@ -445,6 +455,7 @@ export class IpvsHandle extends Handle {
       };
       if (opts.dryRun || plan.ops === 0) return result;
       const items = prepare(op, plan.operations);
+      throwIfAborted(opts.signal, op, 'ipvs');
       const rs = await this.native(op, (wk) => this.sendItems(op, wk, items));
       const failures: { operation: ApplyOp; error: NlkitError }[] = [];
       rs.forEach((r, i) => {
@@ -499,15 +510,24 @@ export class IpvsHandle extends Handle {
     });
   }
 
-  private execute(op: string, items: Item[]): Promise<ApplyResult[]> {
+  private execute(op: string, items: Item[], signal?: AbortSignal): Promise<ApplyResult[]> {
     if (items.some((i) => i.partial)) {
       return this.run(op, async () => {
         const r = await this.native(op, (wk) => this.query(wk, currentStateRequest(items), false));
         resolvePartials(op, items, r);
+        throwIfAborted(signal, op, 'ipvs');
         return this.native(op, (wk) => this.sendItems(op, wk, items));
       });
     }
-    return this.runOne(op, (wk) => this.sendItems(op, wk, items));
+    // runOne's call must not throw (it would break the call order): an abort is a rejection.
+    return this.runOne(op, (wk) => {
+      try {
+        throwIfAborted(signal, op, 'ipvs');
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return this.sendItems(op, wk, items);
+    });
   }
 
   private sendItems(op: string, wk: RawWorker, items: Item[]): Promise<ApplyResult[]> {
@@ -880,4 +900,10 @@ function parseListing(r: IpvsQueryResult, withDests: boolean, stats: boolean): S
     }
   }
   return out;
+}
+
+/** drain()'s abort: before the weight was set (applied 0), or while waiting with weight 0 (applied 1). */
+function abortedDrain(op: string, signal: AbortSignal, applied: 0 | 1): AbortedError {
+  const what = applied ? 'while waiting: the real server keeps weight 0 and was not deleted' : 'before anything was changed';
+  return new AbortedError(`${op}: aborted ${what}`, { op, subsystem: 'ipvs', cause: signal.reason, applied });
 }

@@ -3,7 +3,7 @@
 import type { OpenOptions } from '../handle.js';
 import { IpvsHandle } from './handle.js';
 import type {
-  ApplyOp, DaemonConfig, DaemonState, DestinationInput, DestinationKey, DrainOptions, ListOptions, ServiceInput,
+  ApplyOp, ApplyOptions, DaemonConfig, DaemonState, DestinationInput, DestinationKey, DrainOptions, ListOptions, ServiceInput,
   ServiceKey, Timeouts,
 } from './types.js';
 import type { SyncInput, SyncOptions } from './sync.js';
@@ -130,7 +130,7 @@ export const listDaemons = () => handle().listDaemons();
  * @example
  * const results = await ipvs.apply([{ op: 'deleteService', service: { protocol: 'tcp', address: '10.96.0.10', port: 80 } }]);
  */
-export const apply = (ops: ApplyOp[]) => handle().apply(ops);
+export const apply = (ops: ApplyOp[], o?: ApplyOptions) => handle().apply(ops, o);
 /**
  * Graceful removal of a real server: weight 0, wait for its connections to end, delete it (default handle).
  * @example

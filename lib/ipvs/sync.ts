@@ -35,6 +35,12 @@ export interface SyncOptions {
   prune?: boolean | ((service: Service) => boolean);
   /** Plan only: read the state and return what would be sent, without sending it (default false). */
   dryRun?: boolean;
+  /**
+   * An aborted signal rejects with an AbortedError (name 'AbortError', code 'ABORT_ERR') and
+   * changes nothing; checked on entry and after the dump, just before the difference is sent in
+   * one batch: once sent, the sync runs to its end and its result stands.
+   */
+  signal?: AbortSignal;
 }
 
 export interface SyncCounts {

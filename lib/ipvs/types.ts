@@ -175,6 +175,16 @@ export interface Daemon {
   ttl?: number;
 }
 
+/**
+ * Options of apply(). `signal`: an aborted one rejects with an AbortedError (name 'AbortError',
+ * code 'ABORT_ERR') and sends nothing; it is checked when the call's turn comes, just before
+ * its one batch is sent: once sent, every operation of it runs and the results stand.
+ */
+export interface ApplyOptions {
+  /** Stops the call before its batch is sent (see ApplyOptions). */
+  signal?: AbortSignal;
+}
+
 export interface DrainOptions {
   /** How long to wait before deleting anyway, in milliseconds from now. Default: 5 minutes. */
   timeout?: number;
@@ -185,6 +195,7 @@ export interface DrainOptions {
   deadline?: Date | number;
   /** Polling interval in ms (default 1000). */
   interval?: number;
+  /** Aborting it stops the drain with an AbortedError: see drain(). */
   signal?: AbortSignal;
 }
 

@@ -4,7 +4,7 @@
 import { constants } from 'node:os';
 import { Handle, type OpenOptions } from '../handle.js';
 import { checkOpts } from '../args.js';
-import { ExistsError, InvalidArgumentError, NlkitError } from '../errors.js';
+import { ExistsError, InvalidArgumentError, NlkitError, throwIfAborted } from '../errors.js';
 import { binding, type LinkQueryResult, type NetlinkSendResult, type RawWorker } from '../native.js';
 import { SUBSYSTEM, checkLinkName, formatIp, isIPv6LinkLocal, parsePrefix, type Prefix } from './addr.js';
 import { kernelError, linkFailure } from './errors.js';
@@ -23,7 +23,7 @@ import {
 } from './wire.js';
 import type {
   AddLinkInput, UpdateLinkInput,
-  AddAddressesOptions, AddDummyOptions, Address, AddressFlag, AddressScope, DelAddressesOptions, DeleteOptions,
+  AddAddressesOptions, SyncAddressesOptions, AddDummyOptions, Address, AddressFlag, AddressScope, DelAddressesOptions, DeleteOptions,
   Link, SyncResult,
 } from './types.js';
 
@@ -268,7 +268,8 @@ export class LinkHandle extends Handle {
   addressesAdd(op: string, name: string, addrs: string[], opts: AddAddressesOptions = {}): Promise<void> {
     let list: Prefix[], req: Batch, exist: boolean;
     try {
-      exist = checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { exist: 'boolean' }).exist === true;
+      exist = checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { exist: 'boolean', signal: 'signal' }).exist === true;
+      throwIfAborted(opts.signal, op, SUBSYSTEM);
       checkLinkName(name, op);
       list = parseList(addrs, op, exist ? 'dedupe' : 'refuse');
       const w = new RtWriter(64 + list.length * 48);
@@ -279,6 +280,7 @@ export class LinkHandle extends Handle {
     }
     if (list.length === 0) return this.run(op, async () => undefined);
     return this.run(op, async () => {
+      throwIfAborted(opts.signal, op, SUBSYSTEM);
       const r = await this.native(op, (wk) => binding().linkSend(wk, req.bytes, req.ends, { ifname: name, tolerate: exist ? [E.EEXIST] : [] }));
       const k = firstRefusal(r, () => (exist ? E.EEXIST : 0));
       if (k < 0) return;
@@ -301,7 +303,9 @@ export class LinkHandle extends Handle {
   addressesDelete(op: string, name: string, addrs: string[], opts: DelAddressesOptions = {}): Promise<void> {
     let list: Prefix[], exist: boolean;
     try {
-      exist = existOption(op, opts);
+      checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { exist: 'boolean', missingOk: 'boolean', signal: 'signal' });
+      exist = opts.exist === true || opts.missingOk === true;
+      throwIfAborted(opts.signal, op, SUBSYSTEM);
       checkLinkName(name, op);
       list = parseList(addrs, op, 'dedupe');
     } catch (e) {
@@ -318,6 +322,7 @@ export class LinkHandle extends Handle {
         }
       }
       if (gone.length === 0) return;
+      throwIfAborted(opts.signal, op, SUBSYSTEM);
       await this.apply(op, name, [...present.values()], gone, []);
     });
   }
@@ -378,9 +383,11 @@ export class LinkHandle extends Handle {
   }
 
   /** @internal h.addresses.sync() and its deprecated alias: which addresses changed, how many stayed. */
-  addressesSync(op: string, name: string, wanted: string[]): Promise<SyncResult & { unchanged: number }> {
+  addressesSync(op: string, name: string, wanted: string[], opts: SyncAddressesOptions = {}): Promise<SyncResult & { unchanged: number }> {
     let list: Prefix[];
     try {
+      checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { signal: 'signal' });
+      throwIfAborted(opts.signal, op, SUBSYSTEM);
       checkLinkName(name, op);
       list = parseList(wanted, op, 'dedupe');
       checkOnePrefixPerIPv6(list, op);
@@ -401,6 +408,7 @@ export class LinkHandle extends Handle {
       const add = list.filter((p) => !have.has(p.text));
       const unchanged = list.length - add.length;
       if (remove.length === 0 && add.length === 0) return { added: [], removed: [], unchanged };
+      throwIfAborted(opts.signal, op, SUBSYSTEM);
       const r = await this.apply(op, name, records, remove, add, restore);
       return {
         added: add.filter((_, i) => r.errnos[remove.length + restore.length + i] === 0).map((p) => p.text),

@@ -3,7 +3,7 @@
 // handle bound to another one.
 import type { OpenOptions } from '../handle.js';
 import { LinkHandle } from './handle.js';
-import type { AddAddressesOptions, AddDummyOptions, DelAddressesOptions, DeleteOptions } from './types.js';
+import type { AddAddressesOptions, AddDummyOptions, DelAddressesOptions, DeleteOptions, SyncAddressesOptions } from './types.js';
 
 export { LinkHandle } from './handle.js';
 export * from './types.js';
@@ -67,7 +67,7 @@ export const addresses = {
   /** @example const addrs = await link.addresses.list('kube-ipvs0'); */
   list: (dev?: string) => handle().addresses.list(dev),
   /** @example const { added, removed } = await link.addresses.sync('kube-ipvs0', ['10.96.0.1/32']); */
-  sync: (dev: string, wanted: string[]) => handle().addresses.sync(dev, wanted),
+  sync: (dev: string, wanted: string[], opts?: SyncAddressesOptions) => handle().addresses.sync(dev, wanted, opts),
 };
 /** @deprecated Use link.addresses.add(); stays for one release. @example await link.addAddresses('d0', ['10.0.0.1/32']); */
 export const addAddresses = (name: string, addrs: string[], opts?: AddAddressesOptions) => handle().addAddresses(name, addrs, opts);

@@ -123,6 +123,12 @@ export interface DeleteOptions {
 export interface AddAddressesOptions {
   /** Addresses already on the link are not an error (and are left as they are). */
   exist?: boolean;
+  /**
+   * An aborted signal rejects with an AbortedError (name 'AbortError', code 'ABORT_ERR') and
+   * changes nothing; checked on entry and when the call's turn comes, before its one batch is
+   * sent: once sent, the call runs to its end (its undo on a refusal included).
+   */
+  signal?: AbortSignal;
 }
 
 export interface DelAddressesOptions {
@@ -130,6 +136,22 @@ export interface DelAddressesOptions {
   exist?: boolean;
   /** @deprecated Use `exist`; stays for one release. */
   missingOk?: boolean;
+  /**
+   * An aborted signal rejects with an AbortedError (name 'AbortError', code 'ABORT_ERR') and
+   * changes nothing; checked on entry and when the call's turn comes, before its one batch is
+   * sent: once sent, the call runs to its end (its undo on a refusal included).
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of h.addresses.sync(). */
+export interface SyncAddressesOptions {
+  /**
+   * An aborted signal rejects with an AbortedError (name 'AbortError', code 'ABORT_ERR') and
+   * changes nothing; checked on entry and when the call's turn comes, before its one batch is
+   * sent: once sent, the call runs to its end (its undo on a refusal included).
+   */
+  signal?: AbortSignal;
 }
 
 /** @deprecated What the deprecated syncAddresses() returns; h.addresses.sync() returns AddressSyncResult. */

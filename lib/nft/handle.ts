@@ -1,7 +1,7 @@
 // nft's handle: apply() encodes the commands in TypeScript and sends them as one nfnetlink
 // batch (one kernel transaction) on the handle's thread; list() and generation() dump and decode.
 import { Handle, type OpenOptions } from '../handle.js';
-import { ConcurrentModificationError, NlkitError, NotFoundError } from '../errors.js';
+import { ConcurrentModificationError, NlkitError, NotFoundError, throwIfAborted } from '../errors.js';
 import { NFNL_SUBSYS_NFTABLES, NETLINK_NETFILTER } from '../netlink/headers.js';
 import { batch, dump, failureError, type MessageBatch } from '../netlink/transport.js';
 import { splitMessages, type NlMsg } from './attrs.js';
@@ -18,6 +18,12 @@ import type { Family, ListObject } from './types.js';
 export interface ApplyOptions {
   /** The generation (from generation()) the commands were computed against: if the ruleset changed since, nothing is applied (ConcurrentModificationError). */
   generation?: number;
+  /**
+   * An aborted signal rejects with an AbortedError (name 'AbortError', code 'ABORT_ERR') and
+   * applies nothing; checked on entry and just before the batch is sent: once sent, the kernel's
+   * transaction runs to its end and its result stands.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ListOptions {
@@ -65,6 +71,7 @@ export class NftHandle extends Handle {
 
   /**
    * Applies libnftables JSON commands as one kernel transaction: all of them or none.
+   * `signal`: see ApplyOptions.
    * @example
    * await h.apply([{ add: { table: { family: 'ip', name: 'nat' } } },
    *   { add: { chain: { family: 'ip', table: 'nat', name: 'pre', type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } } }]);
@@ -72,11 +79,15 @@ export class NftHandle extends Handle {
   apply(commands: unknown, opts: ApplyOptions = {}): Promise<void> {
     const op = 'nft.apply';
     return this.run(op, async () => {
+      if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object');
+      if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
+      throwIfAborted(opts.signal, op, 'nft');
       const gen = opts.generation;
       if (gen !== undefined && (typeof gen !== 'number' || !Number.isInteger(gen) || gen < 0 || gen > 0xffffffff)) {
         throw invalid('generation', `must be a generation id from generation(), got ${JSON.stringify(gen)}`);
       }
       const encoded = await this.encode(op, commands);
+      throwIfAborted(opts.signal, op, 'nft');
       const r = await this.native(op, (w) => batch(w, NFNL_SUBSYS_NFTABLES, asBatch(encoded.buf, 1, encoded.commandOf.length - 1), gen === undefined ? {} : { genid: gen }));
       const first = r.errors[0];
       if (first) {
@@ -140,7 +151,8 @@ export class NftHandle extends Handle {
    * Reads nft's text (what `nft -f` reads, for the language apply() encodes) and applies it as
    * one kernel transaction: all of it or nothing. A syntax error names line and column like
    * nft (`<text>:3:9-13: Error: ...`, InvalidArgumentError with `line`) and applies nothing; a
-   * refusal names the line of the failing command (`line`, `index`).
+   * refusal names the line of the failing command (`line`, `index`). `signal`: see ApplyOptions
+   * (an aborted one rejects before the text is even parsed).
    * @example await h.restore('table ip nat {\n\tchain pre {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t}\n}\n');
    */
   restore(text: string, opts: ApplyOptions & { source?: string } = {}): Promise<void> {
@@ -148,6 +160,8 @@ export class NftHandle extends Handle {
     try {
       if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object');
       if (opts.source !== undefined && typeof opts.source !== 'string') throw invalid('source', 'must be a string (the name errors give the text)');
+      if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
+      throwIfAborted(opts.signal, 'nft.restore', 'nft');
       parsed = parseScript(text, opts.source ?? '<text>');
     } catch (e) {
       return Promise.reject(e);

@@ -37,6 +37,9 @@ const bool: Omit<Param, 'optional' | 'keys'> = { good: true };
 const num = (good: number): Omit<Param, 'optional' | 'keys'> => ({ good });
 const str = (good: string): Omit<Param, 'optional' | 'keys'> => ({ good });
 const exist = () => opts({ exist: bool });
+const signal: Omit<Param, 'optional' | 'keys'> = { good: new AbortController().signal };
+/** The options of the bulk calls that take an AbortSignal. */
+const bulk = () => opts({ exist: bool, signal });
 const lockKeys = { wait: { good: 5, accepts: [] as Kind[] }, waitTimeout: num(5_000), waitInterval: num(50) };
 
 const svc = { protocol: 'tcp', address: '10.0.0.1', port: 80 };
@@ -47,15 +50,15 @@ function ipsetFns(prefix: string, o: ipset.IpsetHandle | typeof ipset): Fn[] {
   const S = 'nlkit-walk';
   return [
     { name: 'create', call: o.create as never, params: [name(S), { good: 'hash:ip' }, opts({ timeout: num(0), comment: bool, family: str('inet'), hashsize: num(1024) }), exist()] },
-    { name: 'add', call: o.add as never, params: [name(S), { good: '10.9.0.1', accepts: ['array'] as Kind[] }, exist()] },
-    { name: 'delete', call: o.delete as never, params: [name(S), { good: '10.9.0.1', accepts: ['array'] as Kind[] }, exist()] },
-    { name: 'del', call: o.del as never, params: [name(S), { good: '10.9.0.1', accepts: ['array'] as Kind[] }, exist()] },
+    { name: 'add', call: o.add as never, params: [name(S), { good: '10.9.0.1', accepts: ['array'] as Kind[] }, bulk()] },
+    { name: 'delete', call: o.delete as never, params: [name(S), { good: '10.9.0.1', accepts: ['array'] as Kind[] }, bulk()] },
+    { name: 'del', call: o.del as never, params: [name(S), { good: '10.9.0.1', accepts: ['array'] as Kind[] }, bulk()] },
     { name: 'test', call: o.test as never, params: [name(S), { good: '10.9.0.1' }] },
     { name: 'list', call: o.list as never, params: [{ good: S, optional: true }, opts({ members: bool })] },
     { name: 'save', call: o.save as never, params: [{ good: S, optional: true }] },
-    { name: 'restore', call: o.restore as never, params: [{ good: 'create nlkit-walk-r hash:ip\n' }, exist()] },
-    { name: 'replace', call: o.replace as never, params: [name(S), { good: [] }] },
-    { name: 'sync', call: o.sync as never, params: [name(S), { good: [] }, opts({ create: { good: { type: 'hash:ip' } } })] },
+    { name: 'restore', call: o.restore as never, params: [{ good: 'create nlkit-walk-r hash:ip\n' }, bulk()] },
+    { name: 'replace', call: o.replace as never, params: [name(S), { good: [] }, opts({ signal })] },
+    { name: 'sync', call: o.sync as never, params: [name(S), { good: [] }, opts({ create: { good: { type: 'hash:ip' } }, signal })] },
     { name: 'flush', call: o.flush as never, params: [{ good: S, optional: true }] },
     { name: 'swap', call: o.swap as never, params: [name(S), name('nlkit-walk-r')] },
     { name: 'rename', call: o.rename as never, params: [name('nlkit-walk-r'), name('nlkit-walk-s')] },
@@ -65,7 +68,7 @@ function ipsetFns(prefix: string, o: ipset.IpsetHandle | typeof ipset): Fn[] {
 
 function iptablesFns(prefix: string, o: iptables.IptablesHandle | typeof iptables): Fn[] {
   const fns: Fn[] = [
-    { name: 'restore', call: o.restore as never, params: [{ good: '*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n' }, opts({ noflush: bool, table: str('filter'), counters: bool, ...lockKeys })] },
+    { name: 'restore', call: o.restore as never, params: [{ good: '*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n' }, opts({ noflush: bool, table: str('filter'), counters: bool, ...lockKeys, signal })] },
     { name: 'save', call: o.save as never, params: [opts({ table: str('filter'), counters: bool })] },
     { name: 'withLock', call: o.withLock as never, params: [{ good: () => 1, accepts: ['function'] }, opts(lockKeys)] },
     { name: 'table', call: o.table as never, params: [name('filter'), opts({ noflush: bool })] },
@@ -89,8 +92,8 @@ function ipvsFns(prefix: string, o: ipvs.IpvsHandle | typeof ipvs): Fn[] {
     { name: 'zero', call: o.zero as never, params: [{ good: svc, optional: true }] },
     { name: 'deleteService', call: o.deleteService as never, params: [key] },
     { name: 'setTimeouts', call: o.setTimeouts as never, params: [{ good: { tcp: 900 }, accepts: ['object'] }] },
-    { name: 'apply', call: o.apply as never, params: [{ good: [] }] },
-    { name: 'sync', call: o.sync as never, params: [{ good: [] }, opts({ prune: { good: true, accepts: ['function'] }, dryRun: bool })] },
+    { name: 'apply', call: o.apply as never, params: [{ good: [] }, opts({ signal })] },
+    { name: 'sync', call: o.sync as never, params: [{ good: [] }, opts({ prune: { good: true, accepts: ['function'] }, dryRun: bool, signal })] },
     { name: 'startDaemon', call: o.startDaemon as never, params: [{ good: { state: 'master', interface: 'lo' } }] },
     { name: 'stopDaemon', call: o.stopDaemon as never, params: [{ good: 'master' }] },
   ];
@@ -102,14 +105,14 @@ function linkFns(prefix: string, o: link.LinkHandle | typeof link): Fn[] {
     { name: 'addDummy', call: o.addDummy as never, params: [name('nlkitw0'), opts({ exist: bool, up: bool, mtu: num(1400) })] },
     { name: 'get', call: o.get as never, params: [name('lo')] },
     { name: 'setUp', call: o.setUp as never, params: [name('lo'), { good: true }] },
-    { name: 'addAddresses', call: o.addAddresses as never, params: [name('lo'), { good: ['10.9.9.9/32'] }, opts({ exist: bool })] },
-    { name: 'delAddresses', call: o.delAddresses as never, params: [name('lo'), { good: ['10.9.9.9/32'] }, opts({ missingOk: bool })] },
+    { name: 'addAddresses', call: o.addAddresses as never, params: [name('lo'), { good: ['10.9.9.9/32'] }, opts({ exist: bool, signal })] },
+    { name: 'delAddresses', call: o.delAddresses as never, params: [name('lo'), { good: ['10.9.9.9/32'] }, opts({ missingOk: bool, signal })] },
     { name: 'listAddresses', call: o.listAddresses as never, params: [{ good: 'lo', optional: true }] },
     { name: 'syncAddresses', call: o.syncAddresses as never, params: [name('lo'), { good: ['127.0.0.1/8'] }] },
-    { name: 'addresses.add', call: o.addresses.add as never, params: [name('lo'), { good: ['10.9.9.8/32'] }, opts({ exist: bool })] },
-    { name: 'addresses.delete', call: o.addresses.delete as never, params: [name('lo'), { good: ['10.9.9.8/32'] }, opts({ exist: bool, missingOk: bool })] },
+    { name: 'addresses.add', call: o.addresses.add as never, params: [name('lo'), { good: ['10.9.9.8/32'] }, opts({ exist: bool, signal })] },
+    { name: 'addresses.delete', call: o.addresses.delete as never, params: [name('lo'), { good: ['10.9.9.8/32'] }, opts({ exist: bool, missingOk: bool, signal })] },
     { name: 'addresses.list', call: o.addresses.list as never, params: [{ good: 'lo', optional: true }] },
-    { name: 'addresses.sync', call: o.addresses.sync as never, params: [name('lo'), { good: ['127.0.0.1/8'] }] },
+    { name: 'addresses.sync', call: o.addresses.sync as never, params: [name('lo'), { good: ['127.0.0.1/8'] }, opts({ signal })] },
     { name: 'delete', call: (o as link.LinkHandle).delete as never, params: [name('nlkitw0'), opts({ exist: bool, missingOk: bool })] },
   ];
   const addresses = o.addresses;

@@ -2,7 +2,7 @@
 // libxtables front end as on legacy (native, from empty tables, without the kernel), the
 // compiled tables are encoded as iptables-nft 1.8.9 encodes them (encode.ts), and all of them
 // are committed in one nfnetlink batch (restore.ts).
-import { InvalidArgumentError, UnsupportedError } from '../../errors.js';
+import { InvalidArgumentError, UnsupportedError, throwIfAborted } from '../../errors.js';
 import { binding, type IptablesCacheRef, type IptablesTableRequest, type RawWorker } from '../../native.js';
 import { asProblem, problemError } from '../errors.js';
 import { isNativeFailure } from '../../handle.js';
@@ -66,6 +66,7 @@ export async function restoreWithNft(ctx: NftRestoreContext, input: string, opts
   const compiled: CompiledNftTable[] = (r!.tables ?? [])
     .map((raw) => ({ name: raw.table, body: planned[lastAt(raw.table)]!.body, raw }))
     .sort((x, y) => lastAt(x.name) - lastAt(y.name));
+  throwIfAborted(opts.signal, op, 'iptables');
   let refusal;
   try {
     refusal = await restoreNft(ctx, family, compiled);
