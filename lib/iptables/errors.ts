@@ -32,18 +32,20 @@ const PROBLEM_KINDS: ReadonlySet<string> = new Set<IptablesProblem['kind']>(
   ['parse', 'chain', 'apply', 'init', 'commit', 'concurrent', 'lock', 'internal', 'save']);
 
 /** The native failure record as one of iptables' own problems (else a transport failure). */
-export function asProblem(f: NativeFailure): IptablesProblem | undefined {
+function asProblem(f: NativeFailure): IptablesProblem | undefined {
   return f.kind !== undefined && PROBLEM_KINDS.has(f.kind) ? { ...f, kind: f.kind as IptablesProblem['kind'] } : undefined;
 }
 
 /**
  * For a native restore's rejection: rethrows its failure record as the error problemError
- * makes of it, with the line and column in `text` and the tables already committed.
+ * makes of it, with the line and column in `text` and the tables already committed. `adjust`
+ * may move the problem first (the nf_tables backend reports some at the COMMIT line, as its tool).
  * @example await binding().iptablesRestore(w, cache, req).catch(restoreFailure(op, text));
  */
-export function restoreFailure(op: string, text: string): (e: unknown) => never {
+export function restoreFailure(op: string, text: string, adjust?: (p: IptablesProblem) => IptablesProblem): (e: unknown) => never {
   return (e) => {
-    const p = isNativeFailure(e) ? asProblem(e) : undefined;
+    const found = isNativeFailure(e) ? asProblem(e) : undefined;
+    const p = found && adjust ? adjust(found) : found;
     throw p ? problemError(op, p, text, p.applied ?? []) : e;
   };
 }

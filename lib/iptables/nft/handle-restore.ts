@@ -4,8 +4,7 @@
 // are committed in one nfnetlink batch (restore.ts).
 import { InvalidArgumentError, UnsupportedError, throwIfAborted } from '../../errors.js';
 import { binding, type IptablesCacheRef, type IptablesTableRequest, type RawWorker } from '../../native.js';
-import { asProblem, problemError } from '../errors.js';
-import { isNativeFailure } from '../../handle.js';
+import { problemError, restoreFailure } from '../errors.js';
 import { planRestore, words, type PlannedTable } from '../restore-text.js';
 import type { Family, RestoreOptions, RestoreResult } from '../types.js';
 import { EncodeError } from './encode.js';
@@ -47,17 +46,13 @@ export async function restoreWithNft(ctx: NftRestoreContext, input: string, opts
   if (!tables.length && !error) return { committed: [], warnings: [], stats: emptyStats() };
   const r = tables.length
     ? await ctx.native((w) => binding().iptablesRestore(w, ctx.cache, { family, counters: opts.counters ?? false, tables, compileOnly: true })
-      .catch((e: unknown) => {
-        let p = isNativeFailure(e) ? asProblem(e) : undefined;
-        if (!p) throw e;
+      .catch(restoreFailure(op, text, (p) => {
         // iptables-nft takes a target it cannot load for a chain, and finds it missing at COMMIT
         const line = p.line;
-        if (line !== undefined && /^(Couldn't load target|goto '.*' is not a chain)/.test(p.message)) {
-          const t = planned.find((q) => q.firstLine <= line && line < q.commitLine);
-          if (t) p = { ...p, line: t.commitLine, message: `${p.message} (a chain of that name does not exist either)` };
-        }
-        throw problemError(op, p, text);
-      }))
+        if (line === undefined || !/^(Couldn't load target|goto '.*' is not a chain)/.test(p.message)) return p;
+        const t = planned.find((q) => q.firstLine <= line && line < q.commitLine);
+        return t ? { ...p, line: t.commitLine, message: `${p.message} (a chain of that name does not exist either)` } : p;
+      })))
     : undefined;
   if (error) throw problemError(op, { kind: 'parse', message: error.message, errno: 22, line: error.line }, text);
   // Each `*table` block replaces the table (DELTABLE, NEWTABLE): what a table holds is its last
