@@ -7,5 +7,6 @@ export * as nft from './nft/index.js';
 export * from './errors.js';
 export type { OpenOptions } from './handle.js';
 export type { ProtocolName } from './protocols.js';
+export type { Progress, ProgressCallback } from './core/progress.js';
 export { transaction } from './transaction.js';
 export type * from './transaction/types.js';

@@ -17,5 +17,6 @@ export interface SendResult {
 /** native/ipset/register.cc. */
 export interface IpsetBinding {
   ipsetExec(worker: RawWorker, text: string, exist: boolean): Promise<IpsetExecResult>;
-  ipsetSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<SendResult>;
+  /** progress[0]: messages acknowledged so far, stored while the batch runs (lib/core/progress.ts). */
+  ipsetSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, progress?: Uint32Array): Promise<SendResult>;
 }

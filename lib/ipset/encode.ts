@@ -424,6 +424,8 @@ interface OpenAdt {
   flags: number;
   start: number;
   ends: number[];
+  /** Entries in the first k messages (for onProgress). */
+  before: number[];
   msg: number;
   adt: number;
   inMessage: number;
@@ -503,7 +505,7 @@ class Compiler implements RestoreSink {
     const buf = this.w.buf;
     for (const a of this.adts) {
       const end = a.ends[a.ends.length - 1]!;
-      a.step.batch = { bytes: buf.subarray(a.start, end), ends: Uint32Array.from(a.ends, (e) => e - a.start) };
+      a.step.batch = { bytes: buf.subarray(a.start, end), ends: Uint32Array.from(a.ends, (e) => e - a.start), entriesBefore: Uint32Array.from(a.before) };
     }
     return this.steps;
   }
@@ -521,7 +523,7 @@ class Compiler implements RestoreSink {
     const step: OpenAdt['step'] = {
       kind: 'adt', cmd, set: name, type: sh.spec.name, exist, lines: [], batch: { bytes: new Uint8Array(0), ends: new Uint32Array(0) },
     };
-    const cur: OpenAdt = { step, isAdd, shape: sh, flags: cmdFlags(cmd, exist), start: this.w.pos, ends: [], msg: 0, adt: 0, inMessage: 0 };
+    const cur: OpenAdt = { step, isAdd, shape: sh, flags: cmdFlags(cmd, exist), start: this.w.pos, ends: [], before: [0], msg: 0, adt: 0, inMessage: 0 };
     this.steps.push(step);
     this.adts.push(cur);
     this.cur = cur;
@@ -542,6 +544,7 @@ class Compiler implements RestoreSink {
     this.w.end(cur.adt);
     this.w.finish(cur.msg);
     cur.ends.push(this.w.pos);
+    cur.before.push(cur.before[cur.before.length - 1]! + cur.inMessage);
   }
 
   private closeAdt(): void {

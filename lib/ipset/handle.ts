@@ -11,6 +11,7 @@ import { adtEntries, compileRestorePlan, testMessage } from './encode.js';
 import type { CreateOptions, Entry, SetInfo, SetType } from './types.js';
 import { savedRecords, undoText } from './saved-text.js';
 import { canonicalEntries, planIpsetSync, type IpsetSyncOptions, type IpsetSyncResult } from './sync.js';
+import { ProgressReport, type ProgressCallback } from '../core/progress.js';
 
 export interface ExistOption {
   /** Like `ipset -exist`: no error for a set/entry that already exists (or is already gone). */
@@ -27,12 +28,20 @@ export interface ExistOption {
 export interface BulkOptions extends ExistOption {
   /** Stops the call before its batch is sent (see BulkOptions). */
   signal?: AbortSignal;
+  /**
+   * Called with `{ done, total }` in entries (restore: its add/del lines) while the kernel takes
+   * the batch, and once at the end (see ProgressCallback). On a refusal the final `done` is what
+   * stays applied after the call put the set back (0 when it could).
+   */
+  onProgress?: ProgressCallback;
 }
 
 /** Options of replace(): `signal` as in BulkOptions (checked before the temporary set is made). */
 export interface ReplaceOptions {
   /** Stops the call before anything is created or sent. */
   signal?: AbortSignal;
+  /** As in BulkOptions: the temporary set's filling, in entries; on failure the set is unchanged (final done 0). */
+  onProgress?: ProgressCallback;
 }
 
 export interface ListOptions {
@@ -90,6 +99,15 @@ export class IpsetHandle extends Handle {
       throw kernelError(op, { errno: r.errno, cmd, ...(type ? { type } : {}), ...(r.lineno ? { entry: r.lineno - 1 } : {}) });
     }
     return r;
+  }
+
+  /** An add/del batch whose acknowledged entries `progress` reports while the kernel takes it. */
+  private async sendWatched(op: string, batch: Batch, progress: ProgressReport): Promise<SendResult> {
+    await this.supported(op);
+    const counter = progress.counter();
+    const before = batch.entriesBefore;
+    return progress.watch(this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends, counter)), counter,
+      (acked) => before?.[acked] ?? 0);
   }
 
   /** A command that is one message (flush, rename, swap): pipelined once the kernel is known to speak ipset. */
@@ -190,9 +208,9 @@ export class IpsetHandle extends Handle {
    */
   add(name: string, entries: Entry | Entry[], opts: BulkOptions = {}): Promise<void> {
     return this.run('ipset.add', async () => {
-      const o = checkOpts(ctx('ipset.add'), 'options', opts, { exist: 'boolean', signal: 'signal' });
+      const o = checkOpts(ctx('ipset.add'), 'options', opts, { exist: 'boolean', signal: 'signal', onProgress: 'function' });
       throwIfAborted(o.signal, 'ipset.add', 'ipset');
-      await this.adt('add', name, entries, o.exist ?? false, 'ipset.add', o.signal);
+      await this.adt('add', name, entries, o.exist ?? false, 'ipset.add', o.signal, o.onProgress as ProgressCallback | undefined);
     });
   }
 
@@ -215,9 +233,9 @@ export class IpsetHandle extends Handle {
 
   #delete(op: string, name: string, entries: Entry | Entry[], opts: BulkOptions): Promise<void> {
     return this.run(op, async () => {
-      const o = checkOpts(ctx(op), 'options', opts, { exist: 'boolean', signal: 'signal' });
+      const o = checkOpts(ctx(op), 'options', opts, { exist: 'boolean', signal: 'signal', onProgress: 'function' });
       throwIfAborted(o.signal, op, 'ipset');
-      await this.adt('del', name, entries, o.exist ?? false, op, o.signal);
+      await this.adt('del', name, entries, o.exist ?? false, op, o.signal, o.onProgress as ProgressCallback | undefined);
     });
   }
 
@@ -290,9 +308,9 @@ export class IpsetHandle extends Handle {
     return this.run('ipset.restore', async () => {
       const op = 'ipset.restore';
       checkString(ctx(op), 'text', text);
-      const { exist = false, signal } = checkOpts(ctx(op), 'options', o, { exist: 'boolean', signal: 'signal' });
+      const { exist = false, signal, onProgress } = checkOpts(ctx(op), 'options', o, { exist: 'boolean', signal: 'signal', onProgress: 'function' });
       throwIfAborted(signal, op, 'ipset');
-      await this.restoreText(op, text, exist, signal);
+      await this.restoreText(op, text, exist, signal, onProgress as ProgressCallback | undefined);
     });
   }
 
@@ -312,9 +330,13 @@ export class IpsetHandle extends Handle {
     });
   }
 
-  private async restoreText(op: string, text: string, exist: boolean, signal?: AbortSignal): Promise<void> {
+  private async restoreText(op: string, text: string, exist: boolean, signal?: AbortSignal, onProgress?: ProgressCallback): Promise<void> {
     const known = await this.knownAll(op);
     const { steps, plan } = compileRestorePlan(text, known, { exist, op });
+    let total = 0;
+    for (const step of steps) if (step.kind === 'adt') total += step.lines.length;
+    const progress = new ProgressReport(onProgress, total);
+    let done = 0;
     // The existing sets the text changes, as they are: a refusal midway puts them back.
     const saved: Saved[] = [];
     for (const n of new Set(plan.touched)) if (known.has(n)) saved.push(await this.saved(op, n));
@@ -341,16 +363,21 @@ export class IpsetHandle extends Handle {
               const failure: NativeFailure = { nativeFailure: true, errno: 0, message: `Error in line ${last}: ${miss.text}` };
               throw atLine(ipsetError(op, failure), (l) => step.firstLine + l - 1);
             }
+            progress.end(total);
             return;
           }
           continue;
         }
-        const r = await this.native(op, (w) => binding().ipsetSend(w, step.batch.bytes, step.batch.ends));
+        const r = await this.sendWatched(op, step.batch, progress);
         if (r.errno !== 0) {
+          done += appliedOf(step.batch, r);
           const line = r.lineno > 0 ? step.lines[r.lineno - 1] : undefined;
           throw kernelError(op, { errno: r.errno, cmd: step.cmd, type: step.type, ...(line ? { line } : {}) });
         }
+        done += step.lines.length;
+        progress.advance(done);
       }
+      progress.end(total);
     } catch (e) {
       let created = plan.created;
       if (moved.length) {
@@ -362,7 +389,9 @@ export class IpsetHandle extends Handle {
         created = now.filter((n) => !known.has(n));
       }
       if (created.length) await this.dropQuietly(created);
-      if (saved.length && e instanceof NlkitError) await this.putBack(op, saved, e);
+      const whole = saved.length && e instanceof NlkitError ? await this.putBack(op, saved, e) : true;
+      // Put back: nothing stays; otherwise what the kernel took stays (at most).
+      progress.end(whole ? 0 : done);
       throw e;
     }
   }
@@ -386,8 +415,9 @@ export class IpsetHandle extends Handle {
     return this.run('ipset.replace', async () => {
       const op = 'ipset.replace';
       checkArray(ctx(op), 'entries', entries);
-      const { signal } = checkOpts(ctx(op), 'options', opts, { signal: 'signal' });
+      const { signal, onProgress } = checkOpts(ctx(op), 'options', opts, { signal: 'signal', onProgress: 'function' });
       throwIfAborted(signal, op, 'ipset');
+      const progress = new ProgressReport(onProgress as ProgressCallback | undefined, entries.length);
       const { known, sets, header } = await this.target(op, name);
       const tmp = tempName();
       // Everything is checked and encoded before the temporary set exists.
@@ -395,12 +425,16 @@ export class IpsetHandle extends Handle {
       throwIfAborted(signal, op, 'ipset');
       await this.exec(op, `create ${tmp} ${known.type} ${header}\n`);
       try {
-        await this.send(op, batch, Cmd.Add, known.type);
+        const r = await this.sendWatched(op, batch, progress);
+        if (r.errno !== 0) throw kernelError(op, { errno: r.errno, cmd: Cmd.Add, type: known.type, ...(r.lineno ? { entry: r.lineno - 1 } : {}) });
         await this.send(op, simpleMessage(Cmd.Swap, tmp, name), Cmd.Swap);
       } catch (e) {
         await this.dropQuietly([tmp]);
+        // The set itself was never touched.
+        progress.end(0);
         throw e;
       }
+      progress.end(entries.length);
       await this.send(op, simpleMessage(Cmd.Destroy, tmp), Cmd.Destroy);
     });
   }
@@ -421,7 +455,7 @@ export class IpsetHandle extends Handle {
     const op = 'ipset.sync';
     try {
       checkName(name, op);
-      checkOpts(ctx(op), 'options', opts, { create: 'object', signal: 'signal' });
+      checkOpts(ctx(op), 'options', opts, { create: 'object', signal: 'signal', onProgress: 'function' });
       throwIfAborted(opts.signal, op, 'ipset');
       // With `create` the type is known: the entries are checked before the kernel is asked.
       if (opts.create) {
@@ -460,15 +494,33 @@ export class IpsetHandle extends Handle {
       const delBatch = plan.del.length ? adtEntries(Cmd.Del, name, known, plan.del, { exist: true, op, ...sets }) : undefined;
       const addBatch = adds.length ? adtEntries(Cmd.Add, name, known, adds, { exist: true, op, ...sets }) : undefined;
       if (!created) throwIfAborted(opts.signal, op, 'ipset');
-      if (delBatch) await this.send(op, delBatch, Cmd.Del, known.type);
-      if (addBatch) await this.send(op, addBatch, Cmd.Add, known.type);
+      // Counted in members changed: the deletes, then the adds and updates.
+      const progress = new ProgressReport(opts.onProgress, plan.del.length + adds.length);
+      let done = 0;
+      for (const [b, cmd] of [[delBatch, Cmd.Del], [addBatch, Cmd.Add]] as const) {
+        if (!b) continue;
+        const r = await this.sendWatched(op, b, progress);
+        if (r.errno !== 0) {
+          // sync does not undo: what the kernel took stays.
+          progress.end(done + appliedOf(b, r));
+          throw kernelError(op, { errno: r.errno, cmd, type: known.type, ...(r.lineno ? { entry: r.lineno - 1 } : {}) });
+        }
+        done += b === delBatch ? plan.del.length : adds.length;
+        progress.advance(done);
+      }
+      progress.end(done);
       return { added: plan.add.length, removed: plan.del.length, updated: plan.update.length, unchanged: plan.unchanged, created };
     });
   }
 
-  private async adt(which: 'add' | 'del', name: string, entries: Entry | Entry[], exist: boolean, op = `ipset.${which}`, signal?: AbortSignal): Promise<void> {
+  private async adt(which: 'add' | 'del', name: string, entries: Entry | Entry[], exist: boolean, op = `ipset.${which}`, signal?: AbortSignal,
+    onProgress?: ProgressCallback): Promise<void> {
     const list = Array.isArray(entries) ? entries : [entries];
-    if (list.length === 0) return;
+    const progress = new ProgressReport(onProgress, list.length);
+    if (list.length === 0) {
+      progress.end(0);
+      return;
+    }
     const { known, sets } = await this.target(op, name);
     const cmd = which === 'add' ? Cmd.Add : Cmd.Del;
     const opts = { exist, op, ...(sets ? { sets } : {}) };
@@ -482,17 +534,26 @@ export class IpsetHandle extends Handle {
     const simple = !exist && !list.some(isRange) && (which === 'add' || bare);
     const before = simple ? undefined : await this.saved(op, name);
     throwIfAborted(signal, op, 'ipset');
-    const r = await this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends));
-    if (r.errno === 0) return;
+    const r = await this.sendWatched(op, batch, progress);
+    if (r.errno === 0) {
+      progress.end(list.length);
+      return;
+    }
     const entry = r.lineno > 0 ? r.lineno - 1 : undefined;
     const err = kernelError(op, { errno: r.errno, cmd, type: known.type, ...(entry !== undefined ? { entry } : {}) });
+    // What stays applied once the undo below ran: nothing, unless it failed.
+    let stays = 0;
     if (before !== undefined) {
-      await this.putBack(op, [before], err);
+      if (!(await this.putBack(op, [before], err))) stays = appliedOf(batch, r);
     } else if (entry !== undefined && entry > 0) {
       const undo = adtEntries(which === 'add' ? Cmd.Del : Cmd.Add, name, known, list.slice(0, entry).map(elementOnly), { ...opts, exist: true });
       const u = await this.native(op, (w) => binding().ipsetSend(w, undo.bytes, undo.ends)).catch((e: unknown) => ({ errno: -1, e }));
-      if (u.errno !== 0) err.message += `; entries 0 to ${entry - 1} were ${which === 'add' ? 'added' : 'deleted'} and could not be undone`;
+      if (u.errno !== 0) {
+        err.message += `; entries 0 to ${entry - 1} were ${which === 'add' ? 'added' : 'deleted'} and could not be undone`;
+        stays = entry;
+      }
     }
+    progress.end(stays);
     throw err;
   }
 
@@ -507,7 +568,7 @@ export class IpsetHandle extends Handle {
    * member that is gone or changed is added again as it was saved (a timeout as the time that
    * was left), one that was not there is deleted. When that fails too, `err` says what stays.
    */
-  private async putBack(op: string, saved: Saved[], err: NlkitError): Promise<void> {
+  private async putBack(op: string, saved: Saved[], err: NlkitError): Promise<boolean> {
     const failed: string[] = [];
     for (const { name, text, at } of saved) {
       try {
@@ -524,6 +585,7 @@ export class IpsetHandle extends Handle {
       }
     }
     if (failed.length) err.message += `; set${failed.length > 1 ? 's' : ''} ${failed.join(', ')} could not be put back as ${failed.length > 1 ? 'they were' : 'it was'} and keep${failed.length > 1 ? '' : 's'} the changes made before the refusal`;
+    return failed.length === 0;
   }
 
   /** The set an operation works on: what validation needs to know of it, read from the kernel. */
@@ -633,4 +695,10 @@ function atLine(e: unknown, map: (line: number) => number): unknown {
 /** The header options that change how members are stored (netmask, markmask). */
 function maskOptions(o: CreateOptions): { netmask?: number | string; markmask?: number } {
   return { ...(o.netmask !== undefined ? { netmask: o.netmask } : {}), ...(o.markmask !== undefined ? { markmask: o.markmask } : {}) };
+}
+
+/** Entries of an add/del batch the kernel applied before it refused one (at most). */
+function appliedOf(batch: Batch, r: SendResult): number {
+  if (r.lineno > 0) return r.lineno - 1;
+  return batch.entriesBefore?.[r.acked] ?? 0;
 }

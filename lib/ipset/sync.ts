@@ -9,6 +9,7 @@
 // upper case and marks as 0x%08x. The kernel tests check this against `ipset save`.
 import { InvalidArgumentError, NlkitError } from '../errors.js';
 import type { SyncResult } from '../core/sync.js';
+import type { ProgressCallback } from '../core/progress.js';
 import { badArgument, checkArray, checkOptions } from '../args.js';
 import { formatIPv6 } from '../ipvs/addr.js';
 import * as grammar from './grammar.js';
@@ -29,6 +30,12 @@ export interface IpsetSyncOptions {
   create?: { type: SetType; options?: CreateOptions };
   /** Stops the call before the set is created or a batch sent (AbortedError, nothing changed). */
   signal?: AbortSignal;
+  /**
+   * `{ done, total }` in members changed (deletes, then adds and updates) while the batches
+   * run, and once at the end (see ProgressCallback). sync does not undo: on a refusal the
+   * final `done` is what the kernel took.
+   */
+  onProgress?: ProgressCallback;
 }
 
 /** What ipset.sync() changed, in members: the shape every sync() returns, and `created`. */

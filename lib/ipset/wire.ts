@@ -99,6 +99,8 @@ export function cmdFlags(cmd: Cmd, exist: boolean): number {
 export interface Batch {
   bytes: Uint8Array;
   ends: Uint32Array;
+  /** add/del batches: entries carried by the first k messages (entriesBefore[0] = 0), for onProgress. */
+  entriesBefore?: Uint32Array;
 }
 
 /** A message whose attributes are only set names (destroy, flush, rename, swap). */
@@ -123,6 +125,7 @@ export function adtBatch(cmd: Cmd.Add | Cmd.Del, set: string, exist: boolean, co
   encode: (w: NlWriter, i: number) => void): Batch {
   const w = new NlWriter(Math.min(1 << 26, 256 + count * 48));
   const ends: number[] = [];
+  const before: number[] = [0];
   const flags = cmdFlags(cmd, exist);
   let msg = -1, adt = -1, inMessage = 0;
   const open = () => {
@@ -136,6 +139,7 @@ export function adtBatch(cmd: Cmd.Add | Cmd.Del, set: string, exist: boolean, co
     w.end(adt);
     w.finish(msg);
     ends.push(w.pos);
+    before.push(before[before.length - 1]! + inMessage);
   };
   open();
   for (let i = 0; i < count; i++) {
@@ -154,5 +158,5 @@ export function adtBatch(cmd: Cmd.Add | Cmd.Del, set: string, exist: boolean, co
     inMessage++;
   }
   close();
-  return { bytes: w.buf.subarray(0, w.pos), ends: Uint32Array.from(ends) };
+  return { bytes: w.buf.subarray(0, w.pos), ends: Uint32Array.from(ends), entriesBefore: Uint32Array.from(before) };
 }

@@ -6,6 +6,8 @@ import type { NetlinkSendResult } from '../netlink/binding.js';
 export interface LinkBatchOptions {
   ifname?: string;
   tolerate?: number[];
+  /** linkSend: progress[0] holds the requests acknowledged so far while it runs (lib/core/progress.ts). */
+  progress?: Uint32Array;
 }
 
 /** link replies: every reply message in `data`; request i's end at sections[i], its errno at errnos[i]. */

@@ -1,6 +1,7 @@
 // Host network set-up over rtnetlink: dummy links (like kube-proxy's kube-ipvs0) and their
 // addresses. Everything is checked here before it is sent; a batch of addresses is one
 // crossing to the handle's thread, where the requests go to the kernel pipelined.
+import { ProgressReport } from '../core/progress.js';
 import { constants } from 'node:os';
 import { Handle, type OpenOptions } from '../handle.js';
 import { checkOpts } from '../args.js';
@@ -268,7 +269,7 @@ export class LinkHandle extends Handle {
   addressesAdd(op: string, name: string, addrs: string[], opts: AddAddressesOptions = {}): Promise<void> {
     let list: Prefix[], req: Batch, exist: boolean;
     try {
-      exist = checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { exist: 'boolean', signal: 'signal' }).exist === true;
+      exist = checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { exist: 'boolean', signal: 'signal', onProgress: 'function' }).exist === true;
       throwIfAborted(opts.signal, op, SUBSYSTEM);
       checkLinkName(name, op);
       list = parseList(addrs, op, exist ? 'dedupe' : 'refuse');
@@ -278,13 +279,21 @@ export class LinkHandle extends Handle {
     } catch (e) {
       return this.fail(op, e);
     }
-    if (list.length === 0) return this.run(op, async () => undefined);
+    const progress = new ProgressReport(opts.onProgress, list.length);
+    if (list.length === 0) return this.run(op, async () => progress.end(0));
     return this.run(op, async () => {
       throwIfAborted(opts.signal, op, SUBSYSTEM);
-      const r = await this.native(op, (wk) => binding().linkSend(wk, req.bytes, req.ends, { ifname: name, tolerate: exist ? [E.EEXIST] : [] }));
+      const counter = progress.counter();
+      const r = await progress.watch(this.native(op, (wk) => binding().linkSend(wk, req.bytes, req.ends, {
+        ifname: name, tolerate: exist ? [E.EEXIST] : [], ...(counter ? { progress: counter } : {}),
+      })), counter, (acked) => acked);
       const k = firstRefusal(r, () => (exist ? E.EEXIST : 0));
-      if (k < 0) return;
-      await this.undo(name, list.filter((_, i) => r.errnos[i] === 0).map((p) => ({ p })), []);
+      if (k < 0) {
+        progress.end(list.length);
+        return;
+      }
+      const added = list.filter((_, i) => r.errnos[i] === 0).map((p) => ({ p }));
+      progress.end((await this.undo(name, added, [])) ? 0 : added.length);
       throw kernelError(op, r.errnos[k]!, { link: name, address: list[k]!.text, adding: true, ...detail(r, k) });
     });
   }
@@ -303,7 +312,7 @@ export class LinkHandle extends Handle {
   addressesDelete(op: string, name: string, addrs: string[], opts: DelAddressesOptions = {}): Promise<void> {
     let list: Prefix[], exist: boolean;
     try {
-      checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { exist: 'boolean', missingOk: 'boolean', signal: 'signal' });
+      checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { exist: 'boolean', missingOk: 'boolean', signal: 'signal', onProgress: 'function' });
       exist = opts.exist === true || opts.missingOk === true;
       throwIfAborted(opts.signal, op, SUBSYSTEM);
       checkLinkName(name, op);
@@ -321,9 +330,10 @@ export class LinkHandle extends Handle {
           throw kernelError(op, E.EADDRNOTAVAIL, { link: name, address: p.text });
         }
       }
-      if (gone.length === 0) return;
+      const progress = new ProgressReport(opts.onProgress, gone.length);
+      if (gone.length === 0) return progress.end(0);
       throwIfAborted(opts.signal, op, SUBSYSTEM);
-      await this.apply(op, name, [...present.values()], gone, []);
+      await this.apply(op, name, [...present.values()], gone, [], [], progress);
     });
   }
 
@@ -386,7 +396,7 @@ export class LinkHandle extends Handle {
   addressesSync(op: string, name: string, wanted: string[], opts: SyncAddressesOptions = {}): Promise<SyncResult & { unchanged: number }> {
     let list: Prefix[];
     try {
-      checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { signal: 'signal' });
+      checkOpts({ op, subsystem: SUBSYSTEM }, 'options', opts, { signal: 'signal', onProgress: 'function' });
       throwIfAborted(opts.signal, op, SUBSYSTEM);
       checkLinkName(name, op);
       list = parseList(wanted, op, 'dedupe');
@@ -407,9 +417,14 @@ export class LinkHandle extends Handle {
         remove.some((p) => isPrimaryOf(p, r)));
       const add = list.filter((p) => !have.has(p.text));
       const unchanged = list.length - add.length;
-      if (remove.length === 0 && add.length === 0) return { added: [], removed: [], unchanged };
+      // Counted in requests: the removals, the secondaries put back after them, the additions.
+      const progress = new ProgressReport(opts.onProgress, remove.length + restore.length + add.length);
+      if (remove.length === 0 && add.length === 0) {
+        progress.end(0);
+        return { added: [], removed: [], unchanged };
+      }
       throwIfAborted(opts.signal, op, SUBSYSTEM);
-      const r = await this.apply(op, name, records, remove, add, restore);
+      const r = await this.apply(op, name, records, remove, add, restore, progress);
       return {
         added: add.filter((_, i) => r.errnos[remove.length + restore.length + i] === 0).map((p) => p.text),
         removed: remove.map(keyOf),
@@ -471,7 +486,7 @@ export class LinkHandle extends Handle {
    * what it changed (`before` is the link's addresses as they were) and throws.
    */
   private async apply(op: string, name: string, before: AddrRecord[], remove: AddrRecord[], add: Prefix[],
-    restore: AddrRecord[] = []): Promise<NetlinkSendResult> {
+    restore: AddrRecord[] = [], progress = new ProgressReport(undefined, 0)): Promise<NetlinkSendResult> {
     const w = new RtWriter(64 + (remove.length + add.length + restore.length) * 56);
     const what: string[] = [];
     for (const rec of remove) {
@@ -488,22 +503,27 @@ export class LinkHandle extends Handle {
     }
     const req = w.batch();
     // The native side stops only at an errno no request tolerates; which one each tolerates is checked here.
-    const r = await this.native(op, (wk) => binding().linkSend(wk, req.bytes, req.ends, {
-      ifname: name, tolerate: [E.EADDRNOTAVAIL, E.EEXIST],
-    }));
+    const counter = progress.counter();
+    const r = await progress.watch(this.native(op, (wk) => binding().linkSend(wk, req.bytes, req.ends, {
+      ifname: name, tolerate: [E.EADDRNOTAVAIL, E.EEXIST], ...(counter ? { progress: counter } : {}),
+    })), counter, (acked) => acked);
     const k = firstRefusal(r, (i) => (i < remove.length ? E.EADDRNOTAVAIL : E.EEXIST));
-    if (k < 0) return r;
+    if (k < 0) {
+      progress.end(progress.total);
+      return r;
+    }
     const added = add.filter((_, i) => r.errnos[remove.length + restore.length + i] === 0).map((p) => ({ p }));
     // Everything removed goes back, with the secondaries that went with a removed primary;
     // what is still there answers EEXIST, which the undo tolerates.
     const affected = before.filter((b) => remove.includes(b) || remove.some((p) => isPrimaryOf(p, b)));
-    await this.undo(name, added, affected);
+    const undone = await this.undo(name, added, affected);
+    progress.end(undone ? 0 : r.errnos.reduce((n, e) => n + (e === 0 ? 1 : 0), 0));
     throw kernelError(op, r.errnos[k]!, { link: name, address: what[k]!, adding: k >= remove.length, ...detail(r, k) });
   }
 
   /** Best effort: removes what a failed call added and puts back what it removed. */
-  private async undo(name: string, added: { p: Prefix }[], removed: AddrRecord[]): Promise<void> {
-    if (added.length === 0 && removed.length === 0) return;
+  private async undo(name: string, added: { p: Prefix }[], removed: AddrRecord[]): Promise<boolean> {
+    if (added.length === 0 && removed.length === 0) return true;
     const w = new RtWriter(64 + (added.length + removed.length) * 56);
     for (const { p } of added) addrMessage(w, Rtm.DelAddr, p, NLM_F_REQUEST);
     // Primaries before their secondaries, as they were listed.
@@ -511,9 +531,10 @@ export class LinkHandle extends Handle {
       addrMessage(w, Rtm.NewAddr, prefixOf(rec), NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, attrsOf(rec));
     }
     const req = w.batch();
-    await this.native('link.undo', (wk) => binding().linkSend(wk, req.bytes, req.ends, {
+    // Undone when every request was acknowledged (or found already as wanted).
+    return this.native('link.undo', (wk) => binding().linkSend(wk, req.bytes, req.ends, {
       ifname: name, tolerate: [E.EADDRNOTAVAIL, E.EEXIST],
-    })).catch(() => undefined);
+    })).then((r) => r.errnos.every((e) => e === 0 || e === E.EADDRNOTAVAIL || e === E.EEXIST), () => false);
   }
 }
 

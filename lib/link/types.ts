@@ -1,3 +1,4 @@
+import type { ProgressCallback } from '../core/progress.js';
 // The public shapes of the link subsystem.
 import type { Family } from './addr.js';
 
@@ -129,6 +130,12 @@ export interface AddAddressesOptions {
    * sent: once sent, the call runs to its end (its undo on a refusal included).
    */
   signal?: AbortSignal;
+  /**
+   * Called with `{ done, total }` in address requests while the kernel takes the batch, and once
+   * at the end (see ProgressCallback); after a refusal the final `done` is what stays applied
+   * once the call put back what it changed (0 when it could).
+   */
+  onProgress?: ProgressCallback;
 }
 
 export interface DelAddressesOptions {
@@ -142,6 +149,12 @@ export interface DelAddressesOptions {
    * sent: once sent, the call runs to its end (its undo on a refusal included).
    */
   signal?: AbortSignal;
+  /**
+   * Called with `{ done, total }` in address requests while the kernel takes the batch, and once
+   * at the end (see ProgressCallback); after a refusal the final `done` is what stays applied
+   * once the call put back what it changed (0 when it could).
+   */
+  onProgress?: ProgressCallback;
 }
 
 /** Options of h.addresses.sync(). */
@@ -152,6 +165,12 @@ export interface SyncAddressesOptions {
    * sent: once sent, the call runs to its end (its undo on a refusal included).
    */
   signal?: AbortSignal;
+  /**
+   * Called with `{ done, total }` in address requests while the kernel takes the batch, and once
+   * at the end (see ProgressCallback); after a refusal the final `done` is what stays applied
+   * once the call put back what it changed (0 when it could).
+   */
+  onProgress?: ProgressCallback;
 }
 
 /** @deprecated What the deprecated syncAddresses() returns; h.addresses.sync() returns AddressSyncResult. */

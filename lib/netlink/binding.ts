@@ -49,7 +49,7 @@ export interface NetlinkDumpResult {
 export interface NetlinkBinding {
   /** lib/netlink/transport.ts: the generic job kinds of native/netlink; protocol 0 route, 12 netfilter, 16 generic. */
   netlinkSend(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array,
-    opts?: { chunk?: number; stopOnRefusal?: boolean; tolerate?: number[]; echo?: boolean }): Promise<NetlinkSendResult>;
+    opts?: { chunk?: number; stopOnRefusal?: boolean; tolerate?: number[]; echo?: boolean; progress?: Uint32Array }): Promise<NetlinkSendResult>;
   netlinkBatch(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array): Promise<NetlinkBatchResult>;
   netlinkDump(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array, opts?: { attempts?: number }): Promise<NetlinkDumpResult>;
   /** netlinkDump whose replies reach onChunk while it runs; resolves after the last chunk was queued (`chunks` of them). */

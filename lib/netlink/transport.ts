@@ -32,6 +32,8 @@ export interface SendOptions {
   tolerate?: number[];
   /** Error replies echo the refused request whole (NETLINK_CAP_ACK off); they come back in `replies`. */
   echo?: boolean;
+  /** progress[0] holds the requests acknowledged so far while the send runs (lib/core/progress.ts). */
+  progress?: Uint32Array;
 }
 
 /** Per-request outcome of a pipelined send: errno per request (0 acknowledged, >0 refused, -1 not sent). */

@@ -85,13 +85,16 @@ class SendJob : public NetlinkSendJob {
 
 }  // namespace
 
-// ipsetSend(worker, bytes, ends): sends the messages bytes[ends[i-1]..ends[i]) in order.
+// ipsetSend(worker, bytes, ends, progress?): sends the messages bytes[ends[i-1]..ends[i]) in
+// order; progress (a Uint32Array) holds the number of messages acknowledged so far.
 Napi::Value IpsetSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Worker* w =
       WorkerArgs(info, info[1].IsTypedArray() && info[2].IsTypedArray(), "ipsetSend(worker, Uint8Array, Uint32Array)");
   if (w == nullptr) return env.Undefined();
-  return w->Submit(env, new SendJob(env, info[1].As<Napi::Uint8Array>(), info[2].As<Napi::Uint32Array>()));
+  auto* job = new SendJob(env, info[1].As<Napi::Uint8Array>(), info[2].As<Napi::Uint32Array>());
+  if (info.Length() > 3) job->TrackProgress(info[3]);
+  return w->Submit(env, job);
 }
 
 }  // namespace nlkit

@@ -116,17 +116,18 @@ bool Args(const Napi::CallbackInfo& info, const char* usage, std::string& ifname
 
 }  // namespace
 
-// linkSend(worker, bytes, ends, { ifname?, tolerate?: errno[] }): sends the requests
-// bytes[ends[i-1]..ends[i]) pipelined; resolves { errnos: Int32Array (-1: not sent),
-// messages: { [index]: extack text } }.
+// linkSend(worker, bytes, ends, { ifname?, tolerate?: errno[], progress?: Uint32Array }): sends
+// the requests bytes[ends[i-1]..ends[i]) pipelined; resolves { errnos: Int32Array (-1: not
+// sent), messages: { [index]: extack text } }; progress[0]: requests acknowledged so far.
 Napi::Value LinkSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string ifname;
   std::vector<int> tolerate;
-  if (!Args(info, "linkSend(worker, Uint8Array, Uint32Array, { ifname?, tolerate? })", ifname, tolerate))
+  if (!Args(info, "linkSend(worker, Uint8Array, Uint32Array, { ifname?, tolerate?, progress? })", ifname, tolerate))
     return env.Undefined();
-  return Worker::Unwrap(info[0])->Submit(
-      env, new SendJob(env, info[1].As<Napi::Uint8Array>(), info[2].As<Napi::Uint32Array>(), std::move(ifname), std::move(tolerate)));
+  auto* job = new SendJob(env, info[1].As<Napi::Uint8Array>(), info[2].As<Napi::Uint32Array>(), std::move(ifname), std::move(tolerate));
+  if (info.Length() > 3 && info[3].IsObject()) job->TrackProgress(info[3].As<Napi::Object>().Get("progress"));
+  return Worker::Unwrap(info[0])->Submit(env, job);
 }
 
 // linkQuery(worker, bytes, ends, { ifname? }): runs each request in turn; resolves

@@ -24,6 +24,7 @@
 
 #include "../core/batch.h"
 #include "../core/job.h"
+#include "../core/progress.h"
 #include "socket.h"
 #include "wire.h"
 
@@ -52,6 +53,9 @@ class NetlinkSendJob : public Job {
   void Execute() override;
   // { errnos: Int32Array (-1: not sent), messages: { [index]: extack text }, replies?: { [index]: Buffer } }
   Napi::Value Result(Napi::Env env) override;
+  // Optional: the number of requests acknowledged (0 or a tolerated errno) so far is stored
+  // in progress[0] while the job runs (progress.h).
+  void TrackProgress(const Napi::Value& progress) { progress_.Track(progress); }
 
  protected:
   // Opens the thread's socket and checks batch_; nullptr with failure set.
@@ -59,6 +63,7 @@ class NetlinkSendJob : public Job {
 
   MessageBatch batch_;
   SendOptions opts_;
+  ProgressCounter progress_;
   std::vector<int32_t> errnos_;
   std::vector<std::pair<uint32_t, std::string>> messages_;
   std::vector<std::pair<uint32_t, std::vector<uint8_t>>> replies_;  // echo: the whole error reply

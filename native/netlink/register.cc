@@ -1,8 +1,9 @@
 // The generic netlink job kinds, for every subsystem whose messages TypeScript builds
 // (lib/netlink/transport.ts). `protocol` is NETLINK_ROUTE (0), NETLINK_NETFILTER (12) or
 // NETLINK_GENERIC (16); each runs on the handle's worker thread over that thread's socket.
-//   netlinkSend(worker, protocol, bytes, ends, { chunk?, stopOnRefusal?, tolerate?, echo? })
-//       pipelined requests, one ack each: { errnos, messages, replies? }
+//   netlinkSend(worker, protocol, bytes, ends, { chunk?, stopOnRefusal?, tolerate?, echo?, progress? })
+//       pipelined requests, one ack each: { errnos, messages, replies? }; progress: Uint32Array(1)
+//       holding the requests acknowledged so far (native/core/progress.h)
 //   netlinkBatch(worker, protocol, bytes, ends)
 //       one nfnetlink transaction in one sendmsg(): { errors: [{ index, errno, message?, offset? }], acked, firstSeq, data }
 //   netlinkDump(worker, protocol, bytes, ends, { attempts? })
@@ -59,7 +60,7 @@ Napi::Object Options(const Napi::CallbackInfo& info) {
 Napi::Value Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int protocol;
-  if (!Args(info, "netlinkSend(worker, protocol, Uint8Array, Uint32Array, { chunk?, stopOnRefusal?, tolerate?, echo? })",
+  if (!Args(info, "netlinkSend(worker, protocol, Uint8Array, Uint32Array, { chunk?, stopOnRefusal?, tolerate?, echo?, progress? })",
             &protocol))
     return env.Undefined();
   Napi::Object o = Options(info);
@@ -77,8 +78,9 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
       if (v.IsNumber()) so.tolerate.push_back(v.As<Napi::Number>().Int32Value());
     }
   }
-  return Worker::Unwrap(info[0])->Submit(env, new ProtocolSendJob(env, protocol, info[2].As<Napi::Uint8Array>(),
-                                                                  info[3].As<Napi::Uint32Array>(), std::move(so)));
+  auto* job = new ProtocolSendJob(env, protocol, info[2].As<Napi::Uint8Array>(), info[3].As<Napi::Uint32Array>(), std::move(so));
+  job->TrackProgress(o.Get("progress"));
+  return Worker::Unwrap(info[0])->Submit(env, job);
 }
 
 Napi::Value Batch(const Napi::CallbackInfo& info) {
