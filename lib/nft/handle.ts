@@ -1,6 +1,7 @@
 // nft's handle: apply() encodes the commands in TypeScript and sends them as one nfnetlink
 // batch (one kernel transaction) on the handle's thread; list() and generation() dump and decode.
 import { Handle, type OpenOptions } from '../handle.js';
+import { ProgressReport, type ProgressCallback } from '../core/progress.js';
 import { ConcurrentModificationError, NlkitError, NotFoundError, throwIfAborted } from '../errors.js';
 import { NFNL_SUBSYS_NFTABLES, NETLINK_NETFILTER } from '../netlink/headers.js';
 import { batch, dump, failureError, type MessageBatch } from '../netlink/transport.js';
@@ -24,6 +25,12 @@ export interface ApplyOptions {
    * transaction runs to its end and its result stands.
    */
   signal?: AbortSignal;
+  /**
+   * `{ done, total }` in commands. The kernel applies the batch all at once, so there is no
+   * count in between: one report when it ends, done === total when committed, 0 when refused
+   * (see ProgressCallback).
+   */
+  onProgress?: ProgressCallback;
 }
 
 export interface ListOptions {
@@ -81,6 +88,7 @@ export class NftHandle extends Handle {
     return this.run(op, async () => {
       if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object');
       if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
+      if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw invalid('onProgress', 'must be a function');
       throwIfAborted(opts.signal, op, 'nft');
       const gen = opts.generation;
       if (gen !== undefined && (typeof gen !== 'number' || !Number.isInteger(gen) || gen < 0 || gen > 0xffffffff)) {
@@ -88,8 +96,11 @@ export class NftHandle extends Handle {
       }
       const encoded = await this.encode(op, commands);
       throwIfAborted(opts.signal, op, 'nft');
-      const r = await this.native(op, (w) => batch(w, NFNL_SUBSYS_NFTABLES, asBatch(encoded.buf, 1, encoded.commandOf.length - 1), gen === undefined ? {} : { genid: gen }));
+      const progress = new ProgressReport(opts.onProgress, opts.onProgress ? commandList(commands).length : 0);
+      const r = await this.native(op, (w) => batch(w, NFNL_SUBSYS_NFTABLES, asBatch(encoded.buf, 1, encoded.commandOf.length - 1), gen === undefined ? {} : { genid: gen }))
+        .catch((e: unknown) => { progress.end(0); throw e; });
       const first = r.errors[0];
+      progress.end(first ? 0 : progress.total);
       if (first) {
         const list = commandList(commands);
         throw refusalError(encoded, { message: first.index + 1, errno: first.errno, ...(first.message ? { text: first.message } : {}), ...(first.offset !== undefined ? { offset: first.offset } : {}) },

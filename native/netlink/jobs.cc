@@ -78,7 +78,7 @@ void NetlinkSendJob::Execute() {
   mmsghdr msgs[kMaxVec];
   iovec iovs[kMaxVec];
   size_t i = 0;
-  uint32_t done = 0;  // acknowledged: applied, or refused with an errno the caller tolerates
+  uint32_t done = 0;  // acknowledged with 0: applied (a tolerated refusal changed nothing)
   bool refused = false;
   while (i < n && !refused) {
     const size_t first = i;
@@ -121,7 +121,7 @@ void NetlinkSendJob::Execute() {
           auto* err = static_cast<nlmsgerr*>(NLMSG_DATA(h));
           int e = -err->error;
           errnos_[first + idx] = e;
-          if (e == 0 || std::find(opts_.tolerate.begin(), opts_.tolerate.end(), e) != opts_.tolerate.end()) done++;
+          if (e == 0) done++;
           if (e != 0) {
             if (opts_.stopOnRefusal && std::find(opts_.tolerate.begin(), opts_.tolerate.end(), e) == opts_.tolerate.end())
               refused = true;

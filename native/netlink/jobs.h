@@ -53,7 +53,7 @@ class NetlinkSendJob : public Job {
   void Execute() override;
   // { errnos: Int32Array (-1: not sent), messages: { [index]: extack text }, replies?: { [index]: Buffer } }
   Napi::Value Result(Napi::Env env) override;
-  // Optional: the number of requests acknowledged (0 or a tolerated errno) so far is stored
+  // Optional: the number of requests the kernel acknowledged with 0 (applied) so far is stored
   // in progress[0] while the job runs (progress.h).
   void TrackProgress(const Napi::Value& progress) { progress_.Track(progress); }
 

@@ -7,7 +7,7 @@
 // the call's outcome is unchanged and the error is a process warning.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ipset, link, InvalidArgumentError, type Progress } from '../../lib/index.js';
+import { ipset, link, nft, InvalidArgumentError, type Progress } from '../../lib/index.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 
 const BAD: unknown[] = ['yes', 1, {}, true, null, [() => undefined]];
@@ -206,6 +206,59 @@ describe('onProgress: link addresses', { skip: kernelSkipReason('ip') }, () => {
           }
         }
         assert.equal(dump(a), before);
+      } finally {
+        await h.close();
+      }
+    }));
+});
+
+describe('onProgress: nft', { skip: kernelSkipReason('nft') }, () => {
+  const list = (ns: Netns) => ns.run('nft', ['list', 'ruleset']);
+  const elems = ips(5000, 50);
+  const text = `table ip t {\n\tset s {\n\t\ttype ipv4_addr\n\t\telements = { ${elems.join(', ')} }\n\t}\n}\n`;
+
+  it('apply and restore of a large element list: one report, done === total (the kernel commits the batch at once); nft list ruleset equals nft -f\'s', () =>
+    withNetns(2, async (a, b) => {
+      b.run('nft', ['-f', '-'], text);
+      const h = nft.open({ netns: a.path });
+      try {
+        const seen: Progress[] = [];
+        await h.restore(text, { onProgress: (p) => seen.push({ ...p }) });
+        assert.equal(seen.length, 1);
+        assert.equal(seen[0]!.done, seen[0]!.total);
+        assert.ok(seen[0]!.total >= 1);
+        assert.equal(list(a), list(b));
+        const ap: Progress[] = [];
+        await h.apply([{ add: { element: { family: 'ip', table: 't', name: 's', elem: ['10.99.0.1'] } } }, { delete: { element: { family: 'ip', table: 't', name: 's', elem: ['10.99.0.1'] } } }],
+          { onProgress: (p) => ap.push({ ...p }) });
+        assert.deepEqual(ap, [{ done: 2, total: 2 }]);
+        assert.equal(list(a), list(b));
+      } finally {
+        await h.close();
+      }
+    }));
+
+  it('a refused batch reports done 0 once (nothing applied); a non-function onProgress is an InvalidArgumentError', () =>
+    withNetns(1, async (a) => {
+      a.run('nft', ['-f', '-'], 'table ip t {\n\tset s {\n\t\ttype ipv4_addr\n\t}\n}\n');
+      const before = list(a);
+      const h = nft.open({ netns: a.path });
+      try {
+        const seen: Progress[] = [];
+        // The second command deletes an element that is not there: the kernel refuses the whole batch.
+        await assert.rejects(h.apply([
+          { add: { element: { family: 'ip', table: 't', name: 's', elem: elems } } },
+          { delete: { element: { family: 'ip', table: 't', name: 's', elem: ['10.200.0.1'] } } },
+        ], { onProgress: (p) => seen.push({ ...p }) }));
+        assert.deepEqual(seen, [{ done: 0, total: 2 }]);
+        assert.equal(list(a), before);
+        for (const bad of BAD) {
+          await assert.rejects(h.apply([{ add: { element: { family: 'ip', table: 't', name: 's', elem: ['10.0.0.1'] } } }], { onProgress: bad as never }),
+            (e: unknown) => e instanceof InvalidArgumentError && /onProgress/.test(e.message));
+          await assert.rejects(h.restore('add element ip t s { 10.0.0.1 }\n', { onProgress: bad as never }),
+            (e: unknown) => e instanceof InvalidArgumentError && /onProgress/.test(e.message));
+        }
+        assert.equal(list(a), before);
       } finally {
         await h.close();
       }
