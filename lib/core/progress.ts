@@ -32,8 +32,8 @@ export interface Progress {
  */
 export type ProgressCallback = (progress: Progress) => void;
 
-/** How often a pending call's counter is read. */
-export const PROGRESS_INTERVAL_MS = 20;
+// How often a pending call's counter is read.
+const PROGRESS_INTERVAL_MS = 20;
 
 /**
  * The progress of one call, over the one or more batches it sends. Each batch gets a counter
@@ -118,15 +118,4 @@ export class ProgressReport {
     this.#ended = true;
     this.#reported = Infinity;
   }
-}
-
-/**
- * Cumulative objects per message of a batch: `out[k]` is how many objects the first k
- * messages carry (out[0] = 0), from each object's message index in order.
- * @example const perMessage = objectsBefore(batch.ends.length, (k) => counts[k]);
- */
-export function objectsBefore(messages: number, count: (k: number) => number): Uint32Array {
-  const out = new Uint32Array(messages + 1);
-  for (let k = 0; k < messages; k++) out[k + 1] = out[k]! + count(k);
-  return out;
 }

@@ -3,8 +3,7 @@
 // cause = the signal's reason) and the system tool's whole dump (`ipset save`,
 // `iptables-legacy-save`, `nft list ruleset`, `ip -j addr`, `conntrack -L`) is unchanged; a
 // signal aborted after the call but before its batch is sent stops it the same way; a value that
-// is not an AbortSignal is an InvalidArgumentError. (No call reports progress: every bulk load
-// crosses to the kernel in one batch, so there is no point between chunks to report from.)
+// is not an AbortSignal is an InvalidArgumentError. (Progress: test/kernel/progress.test.ts.)
 // IPVS's apply/sync are in test/kernel/ipvs-abort.test.ts (they run in the VM where the host
 // has no IPVS).
 import { describe, it } from 'node:test';
