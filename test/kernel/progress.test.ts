@@ -79,6 +79,22 @@ describe('onProgress: ipset', { skip: kernelSkipReason('ipset') }, () => {
       }
     }));
 
+  it('sync, which does not undo, ends with what the kernel took: the members ipset save lists', () =>
+    withNetns(1, async (a) => {
+      a.run('ipset', ['restore'], 'create s hash:ip maxelem 70000\n');
+      const h = ipset.open({ netns: a.path });
+      try {
+        const seen: Progress[] = [];
+        // The set is full after 70000 members: the kernel refuses the rest of the batch.
+        await assert.rejects(h.sync('s', ips(100_000), { onProgress: (p) => seen.push({ ...p }) }), /full/i);
+        const members = a.run('ipset', ['save', 's']).split('\n').filter((l) => l.startsWith('add s ')).length;
+        assert.equal(members, 70_000);
+        checkReports(seen, 100_000, members, 'ipset.sync refused');
+      } finally {
+        await h.close();
+      }
+    }));
+
   it('onProgress that is not a function is an InvalidArgumentError and changes nothing', () =>
     withNetns(1, async (a) => {
       a.run('ipset', ['restore'], 'create s hash:ip\nadd s 10.0.0.1\n');
