@@ -31,9 +31,9 @@ const LIMIT_SCALE = 10000;
 /** A rule iptables-nft cannot express (it would refuse it too), e.g. `-m tcp --dport 80` without `-p tcp`. */
 export class EncodeError extends Error {}
 
-/** An attribute of bytes, written once and copied into every rule that needs it. */
-function fragment(write: (w: NftWriter) => void): Buffer {
-  const w = new NftWriter();
+/** Attributes `write` writes, as bytes to copy into every rule that needs them (w: a scratch writer). */
+function fragment(write: (w: NftWriter) => void, w = new NftWriter()): Buffer {
+  w.pos = 0;
   write(w);
   return Buffer.from(w.bytesWritten());
 }
@@ -60,7 +60,8 @@ const NAMES = new Map<string, Buffer>();
 for (const n of ['meta', 'payload', 'cmp', 'bitwise', 'range', 'match', 'target', 'limit', 'log', 'counter', 'immediate']) {
   NAMES.set(n, fragment((w) => w.str(EXPR.NAME, n)));
 }
-const NESTED = 0x8000;
+/** Key ranges of the encoder's fragment cache (verdict codes go up to 2^32). */
+const K = { META: 0, PAYLOAD: 1 << 8, TRACE: 1 << 25, COUNTER: (1 << 25) + 1, COMPAT: 1 << 26, VERDICT: 2 ** 33 } as const;
 
 /**
  * Writes rules' expressions straight into the batch buffer: no object per expression, no
@@ -69,14 +70,19 @@ const NESTED = 0x8000;
  * One encoder serves a whole batch.
  */
 export class RuleEncoder {
-  private frags = new Map<string, Buffer>();
-  private chainAttrs = new Map<string, Buffer>();
+  // keyed by number or by chain name: a key string built per expression costs what copying saves
+  private frags = new Map<number, Buffer>();
+  private jumps = new Map<string, Buffer>();
+  private gotos = new Map<string, Buffer>();
+  private names: { table: string; chain: string; frag: Buffer } = { table: '', chain: '', frag: Buffer.alloc(0) };
+
+  private scratch = new NftWriter();
 
   constructor(readonly w: NftWriter, readonly family: Family) {}
 
-  private cached(key: string, write: (w: NftWriter) => void): void {
+  private cached(key: number, write: (w: NftWriter) => void): void {
     let f = this.frags.get(key);
-    if (!f) this.frags.set(key, f = fragment(write));
+    if (!f) this.frags.set(key, f = fragment(write, this.scratch));
     put(this.w, f);
   }
 
@@ -100,9 +106,9 @@ export class RuleEncoder {
     return el + 4 + ((b[el + 4]! | (b[el + 5]! << 8)) + 3 & ~3);
   }
 
-  meta(key: number): void { this.cached(`m${key}`, (w) => w.expr({ op: 'meta', key, dreg: REG_1 })); }
+  meta(key: number): void { this.cached(K.META + key, (w) => w.expr({ op: 'meta', key, dreg: REG_1 })); }
   payload(base: number, offset: number, len: number): void {
-    this.cached(`p${base},${offset},${len}`, (w) => w.expr({ op: 'payload', dreg: REG_1, base, offset, len }));
+    this.cached(K.PAYLOAD + ((base << 16) | (offset << 8) | len), (w) => w.expr({ op: 'payload', dreg: REG_1, base, offset, len }));
   }
 
   /** cmp of src[start, start + len). */
@@ -166,21 +172,24 @@ export class RuleEncoder {
   }
 
   counter(packets: bigint, bytes: bigint): void {
-    if (packets === 0n && bytes === 0n) this.cached('c', (w) => w.expr({ op: 'counter', bytes: 0n, packets: 0n }));
+    if (packets === 0n && bytes === 0n) this.cached(K.COUNTER, (w) => w.expr({ op: 'counter', bytes: 0n, packets: 0n }));
     else this.w.expr({ op: 'counter', bytes, packets });
   }
 
   /** TRACE: `meta nftrace set 1`. */
   trace(): void {
-    this.cached('t', (w) => {
+    this.cached(K.TRACE, (w) => {
       w.expr({ op: 'immediate', dreg: REG32_01, data: Buffer.from([1]) });
       w.expr({ op: 'meta_set', key: NFT_META_NFTRACE, sreg: REG32_01 });
     });
   }
 
-  verdict(code: number): void { this.cached(`v${code}`, (w) => w.expr({ op: 'immediate', dreg: 0, verdict: { code } })); }
+  verdict(code: number): void { this.cached(K.VERDICT + code, (w) => w.expr({ op: 'immediate', dreg: 0, verdict: { code } })); }
   jump(chain: string, goto: boolean): void {
-    this.cached(`${goto ? 'g' : 'j'}${chain}`, (w) => w.expr({ op: 'immediate', dreg: 0, verdict: { code: goto ? VERDICT.goto : VERDICT.jump, chain } }));
+    const m = goto ? this.gotos : this.jumps;
+    let f = m.get(chain);
+    if (!f) m.set(chain, f = fragment((w) => w.expr({ op: 'immediate', dreg: 0, verdict: { code: goto ? VERDICT.goto : VERDICT.jump, chain } }), this.scratch));
+    put(this.w, f);
   }
 
   /**
@@ -190,14 +199,18 @@ export class RuleEncoder {
   rule(table: string, chain: string, e: Entry): void {
     const w = this.w;
     w.begin(MSG.NEWRULE, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND, this.family === 4 ? 2 : 10);
-    const key = `${table}\0${chain}`;
-    let names = this.chainAttrs.get(key);
-    if (!names) this.chainAttrs.set(key, names = fragment((x) => { x.str(RULE.TABLE, table); x.str(RULE.CHAIN, chain); }));
-    put(w, names);
+    // a chain's rules come one after another: its names are encoded once for all of them
+    const n = this.names;
+    if (n.table !== table || n.chain !== chain) {
+      n.table = table;
+      n.chain = chain;
+      n.frag = fragment((x) => { x.str(RULE.TABLE, table); x.str(RULE.CHAIN, chain); }, this.scratch);
+    }
+    put(w, n.frag);
     const at = w.nest(RULE.EXPRESSIONS);
     this.exprs(e);
     w.endNest(at);
-    this.cached(`C${e.ip.proto},${e.ip.invflags & INV.PROTO}`, (x) => x.within(NFTA_RULE_COMPAT, () => {
+    this.cached(K.COMPAT + e.ip.proto * 2 + (e.ip.invflags & INV.PROTO ? 1 : 0), (x) => x.within(NFTA_RULE_COMPAT, () => {
       x.be32(NFTA_RULE_COMPAT_PROTO, e.ip.proto);
       x.be32(NFTA_RULE_COMPAT_FLAGS, e.ip.invflags & INV.PROTO ? NFT_RULE_COMPAT_F_INV : 0);
     }));
