@@ -7,8 +7,9 @@
 //                       super-linearly: measured once per scale, under a time cap, and not at
 //                       larger scales once a scale hits the cap
 //   iptables-legacy-restore of the whole table, and nlkit iptables.restore() of the same text
-// The nf_tables backend the same way: iptables-nft-restore against nlkit with backend 'nft'
-// (the same text, one nfnetlink batch), at --nft-sizes (default: the legacy sizes).
+// The nf_tables backend the same way (bench/iptables-nft.ts): iptables-nft-restore and
+// iptables-nft-save against nlkit with backend 'nft' (the same text, one nfnetlink batch), with
+// CPU time beside wall, at --nft-sizes (default 1000,20000; quick 100,1000).
 // At the published scales it also times, on the filled table: the same text with one service
 // changed (nlkit against a second iptables-legacy-restore, and against the kernel floor:
 // IPT_SO_SET_REPLACE + ADD_COUNTERS of the unchanged table as nlkit issues it), kube-proxy's
@@ -19,7 +20,7 @@ import { iptables } from '../lib/index.js';
 import { Netns } from '../test/helpers/netns.js';
 import { kubeProxyNat } from '../test/fixtures/iptables/kube-proxy.js';
 import { fmtN, median, parseArgs, row, runStandalone, timed, timedShell, type Row, type Section, type Series } from './common.js';
-import { nftSaveRows } from './iptables-nft-save.js';
+import { nftRows } from './iptables-nft.js';
 
 const BUILTIN = /^:(PREROUTING|INPUT|OUTPUT|POSTROUTING) /;
 const PUBLISHED = [1000, 5000, 20_000];
@@ -68,15 +69,6 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
     } finally {
       await h.close();
       w.remove();
-    }
-    const v = new Netns('bench');
-    const n = iptables.open({ netns: v.path, backend: 'nft' });
-    try {
-      for (let i = 0; i < 3; i++) await n.restore(text);
-      v.run('iptables-nft-restore', [], text);
-    } finally {
-      await n.close();
-      v.remove();
     }
   }
 
@@ -145,39 +137,11 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
     console.error(`iptables: ${fmtN(services)} services done`);
   }
 
-  for (const services of args.list('--nft-sizes') ?? sizes) {
-    const text = kubeProxyNat({ services });
-    const rules = text.split('\n').filter((l) => l.startsWith('-A ')).length;
-    const m = { tool: [] as number[], nlkit: [] as number[] };
-    const tool = async () => {
-      const a = new Netns('bench');
-      try {
-        m.tool.push(await timed(() => a.run('iptables-nft-restore', [], text)));
-      } finally {
-        a.remove();
-      }
-    };
-    const lib = async (r: number) => {
-      const b = new Netns('bench');
-      const h = iptables.open({ netns: b.path, backend: 'nft' });
-      try {
-        await h.restore('*filter\nCOMMIT\n');  // start the handle's thread outside the timing
-        m.nlkit.push(await timed(() => h.restore(text)));
-        const got = b.run('iptables-nft-save', ['-t', 'nat']).split('\n').filter((l) => l.startsWith('-A ')).length;
-        if (r === 0 && got !== rules) throw new Error(`nlkit (nft) wrote ${got} of ${rules} rules`);
-      } finally {
-        await h.close();
-        b.remove();
-      }
-    };
-    for (let r = 0; r < args.reps; r++) {
-      if (r % 2 === 0) { await tool(); await lib(r); } else { await lib(r); await tool(); }
-    }
-    rows.push(row('program the whole table (nf_tables)', services, 'services', m.nlkit, m.tool, '`iptables-nft-restore`', `${fmtN(rules)} rules`));
-    series.nftTool.points.push([services, median(m.tool)]);
-    series.nftNlkit.points.push([services, median(m.nlkit)]);
-    console.error(`iptables: nft ${fmtN(services)} services done`);
-  }
+  // nf_tables backend: restore and save, both sides in one run (bench/iptables-nft.ts)
+  const nft = await nftRows(args.list('--nft-sizes') ?? (quick ? [100, 1000] : [1000, 20_000]), args.reps);
+  rows.push(...nft.rows);
+  series.nftTool.points.push(...nft.tool.points);
+  series.nftNlkit.points.push(...nft.nlkit.points);
 
   for (const services of perRuleSizes) {
     const text = kubeProxyNat({ services });
@@ -220,9 +184,6 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
       '`iptables-legacy -N`/`-A`, one process each', `${fmtN(commands)} commands, run once`));
     console.error(`iptables: per-rule ${fmtN(services)} services done`);
   }
-
-  // nf_tables backend: save at small scales only (`--nft-save 100,1000`)
-  rows.push(...await nftSaveRows(args.list('--nft-save') ?? (quick ? [100] : [100, 1000]), args.reps));
 
   rows.sort((x, y) => (x.case.startsWith('program') ? 0 : 1) - (y.case.startsWith('program') ? 0 : 1) || (x.n ?? 0) - (y.n ?? 0));
   return {

@@ -15,8 +15,8 @@
 // Pure functions; entries are written in the host's byte order (little-endian hosts, as the
 // kernel's structs are).
 import { UnsupportedError } from '../../errors.js';
-import { attrMap, be32, type NlMsg } from '../../nft/attrs.js';
-import { MSG } from '../../nft/consts.js';
+import { attrMap, be32, splitMessages, str, type NlMsg } from '../../nft/attrs.js';
+import { CHAIN, MSG, NFNL_SUBSYS_NFTABLES } from '../../nft/consts.js';
 import { readData } from '../../nft/expr-wire.js';
 import type { KExpr } from '../../nft/ir.js';
 import type { RawTableSnapshot } from '../../native.js';
@@ -71,13 +71,31 @@ export function groupDump(msgs: NlMsg[], family: Family): NftTable[] {
 }
 
 /**
- * groupDump of the messages in b[from, to), read in place.
+ * groupDump of the messages in b[from, to), read in place; `more` ranges (of other dumps, e.g.
+ * the rules of a second round) are read after it.
  * @example const tables = groupDumpBytes(reply.data, 0, reply.data.length, 4);
  */
-export function groupDumpBytes(b: Buffer, from: number, to: number, family: Family): NftTable[] {
+export function groupDumpBytes(b: Buffer, from: number, to: number, family: Family, more: Array<[Buffer, number, number]> = []): NftTable[] {
   const r = new DumpReader(NFPROTO[family], KNOWN);
   r.messages(b, from, to);
+  for (const [mb, mf, mt] of more) r.messages(mb, mf, mt);
   return r.result(TABLE_ORDER);
+}
+
+/**
+ * The chains of `family`'s iptables tables (of `table` only, when given) in the replies of a
+ * GETCHAIN dump in b[from, to), as [table, chain] in dump order.
+ * @example chainsOfDump(reply.data, 0, reply.data.length, 4, 'nat'); // [['nat', 'PREROUTING'], ...]
+ */
+export function chainsOfDump(b: Buffer, from: number, to: number, family: Family, table?: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const m of splitMessages(b.subarray(from, to))) {
+    if (m.family !== NFPROTO[family] || m.type !== ((NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWCHAIN)) continue;
+    const a = attrMap(m.body);
+    const t = str(a.get(CHAIN.TABLE)), c = str(a.get(CHAIN.NAME));
+    if (t !== undefined && c !== undefined && KNOWN.has(t) && (table === undefined || t === table)) out.push([t, c]);
+  }
+  return out;
 }
 
 // --- nft.c nft_is_expr_compatible ----------------------------------------------------------------

@@ -75,12 +75,29 @@ function xt(b: Buffer, at: number): XtBlob & { size: number } {
   return { size, name: cstr(b, at + 2, 29), revision: b[at + 31]!, data: b.subarray(at + HEADER, at + size) };
 }
 
+/** A chain of the blob with where its rules start, before any rule is read. */
+export interface IndexedChain {
+  name: string;
+  hook?: number;
+  policy?: 'ACCEPT' | 'DROP';
+  packets: bigint;
+  bytes: bigint;
+  /** Offsets of the chain's rules in the blob, for EntryIndex.entry(). */
+  rules: number[];
+}
+
+/** The chains of a blob, and the reading of one rule at a time (a 160k-rule table need not be held as objects). */
+export interface EntryIndex {
+  chains: IndexedChain[];
+  entry(off: number): Entry;
+}
+
 /**
- * The chains of a table in blob order (built-ins in hook order, then user chains), each
- * rule's jump resolved to its chain's name.
- * @example const chains = readEntries(4, compiled); chains[0].name === 'INPUT';
+ * The chains of a table in blob order (built-ins in hook order, then user chains) with their
+ * rules' offsets; `entry(off)` reads one rule, its jump resolved to its chain's name.
+ * @example const { chains, entry } = indexEntries(4, compiled); entry(chains[0].rules[0]!).action;
  */
-export function readEntries(family: Family, t: RawTableLike): EntryChain[] {
+export function indexEntries(family: Family, t: RawTableLike): EntryIndex {
   const L = LAYOUT[family];
   const b = Buffer.from(t.entries.buffer, t.entries.byteOffset, t.entries.byteLength);
   const hookAt = new Map<number, number>();
@@ -91,50 +108,58 @@ export function readEntries(family: Family, t: RawTableLike): EntryChain[] {
       policyAt.add(t.underflow[h]!);
     }
   }
+  // the target's name starts 2 bytes into xt_entry_target; "ERROR" opens a user chain
+  const isError = (off: number) => {
+    const n = off + b.readUInt16LE(off + L.targetOffset) + 2;
+    return b[n] === 0x45 && b[n + 1] === 0x52 && b[n + 2] === 0x52 && b[n + 3] === 0x4f && b[n + 4] === 0x52 && b[n + 5] === 0;
+  };
+  const isStandard = (off: number) => b[off + b.readUInt16LE(off + L.targetOffset) + 2] === 0;
+  const verdictAt = (off: number) => b.readInt32LE(off + b.readUInt16LE(off + L.targetOffset) + HEADER);
   // first pass: where each chain's rules start (jump targets)
   const chainAt = new Map<number, string>();
+  const chains: IndexedChain[] = [];
+  let cur: IndexedChain | undefined;
   for (let off = 0; off < b.length;) {
     const next = b.readUInt16LE(off + L.nextOffset);
     if (next === 0) throw new Error(`entry at ${off} has size 0`);
-    const tg = xt(b, off + b.readUInt16LE(off + L.targetOffset));
-    if (tg.name === 'ERROR' && off + next < b.length) chainAt.set(off + next, cstr(tg.data, 0, 30));
-    off += next;
-  }
-  const chains: EntryChain[] = [];
-  let cur: EntryChain | undefined;
-  for (let off = 0; off < b.length;) {
-    const next = b.readUInt16LE(off + L.nextOffset);
-    const tOff = b.readUInt16LE(off + L.targetOffset);
-    const tg = xt(b, off + tOff);
-    const packets = b.readBigUInt64LE(off + L.counters), bytes = b.readBigUInt64LE(off + L.counters + 8);
     const hook = hookAt.get(off);
     if (hook !== undefined) {
       cur = { name: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'][hook]!, hook, packets: 0n, bytes: 0n, rules: [] };
       chains.push(cur);
     }
-    if (tg.name === 'ERROR') {
+    if (isError(off)) {
       if (off + next < b.length) {
-        cur = { name: cstr(tg.data, 0, 30), packets: 0n, bytes: 0n, rules: [] };
+        const name = cstr(b, off + b.readUInt16LE(off + L.targetOffset) + HEADER, 30);
+        chainAt.set(off + next, name);
+        cur = { name, packets: 0n, bytes: 0n, rules: [] };
         chains.push(cur);
       }
       off += next;
       continue;
     }
     if (!cur) throw new Error(`entry at ${off} is outside any chain`);
-    const verdict = tg.name === '' ? tg.data.readInt32LE(0) : undefined;
     if (policyAt.has(off)) {
-      cur.policy = verdict === -1 ? 'DROP' : 'ACCEPT';
-      cur.packets = packets;
-      cur.bytes = bytes;
+      cur.policy = isStandard(off) && verdictAt(off) === -1 ? 'DROP' : 'ACCEPT';
+      cur.packets = b.readBigUInt64LE(off + L.counters);
+      cur.bytes = b.readBigUInt64LE(off + L.counters + 8);
       off += next;
       continue;
     }
-    if (cur.hook === undefined && verdict === -5 && off + next < b.length) {
-      // a user chain's closing RETURN is the entry just before an ERROR entry (the next
-      // chain's head or the table's end): a rule is always followed by another rule or a foot
-      const n = off + next;
-      if (xt(b, n + b.readUInt16LE(n + L.targetOffset)).name === 'ERROR') { off += next; continue; }
+    // a user chain's closing RETURN is the entry just before an ERROR entry (the next
+    // chain's head or the table's end): a rule is always followed by another rule or a foot
+    if (cur.hook === undefined && off + next < b.length && isStandard(off) && verdictAt(off) === -5 && isError(off + next)) {
+      off += next;
+      continue;
     }
+    cur.rules.push(off);
+    off += next;
+  }
+  const entry = (off: number): Entry => {
+    const next = b.readUInt16LE(off + L.nextOffset);
+    const tOff = b.readUInt16LE(off + L.targetOffset);
+    const tg = xt(b, off + tOff);
+    const packets = b.readBigUInt64LE(off + L.counters), bytes = b.readBigUInt64LE(off + L.counters + 8);
+    const verdict = tg.name === '' ? tg.data.readInt32LE(0) : undefined;
     const ip: EntryIp = {
       src: b.subarray(off + L.src, off + L.src + L.addr), dst: b.subarray(off + L.dst, off + L.dst + L.addr),
       smsk: b.subarray(off + L.smsk, off + L.smsk + L.addr), dmsk: b.subarray(off + L.dmsk, off + L.dmsk + L.addr),
@@ -157,8 +182,17 @@ export function readEntries(family: Family, t: RawTableLike): EntryChain[] {
       if (chain === undefined) throw new Error(`rule at ${off} jumps to ${verdict}, which starts no chain`);
       action = { kind: 'jump', chain, goto: (ip.flags & GOTO_FLAG[family]) !== 0 };
     }
-    cur.rules.push({ ip, matches, action, packets, bytes });
-    off += next;
-  }
-  return chains;
+    return { ip, matches, action, packets, bytes };
+  };
+  return { chains, entry };
+}
+
+/**
+ * The chains of a table in blob order (built-ins in hook order, then user chains), each
+ * rule read, its jump resolved to its chain's name.
+ * @example const chains = readEntries(4, compiled); chains[0].name === 'INPUT';
+ */
+export function readEntries(family: Family, t: RawTableLike): EntryChain[] {
+  const { chains, entry } = indexEntries(family, t);
+  return chains.map((c) => ({ ...c, rules: c.rules.map(entry) }));
 }

@@ -16,8 +16,8 @@ import { NETLINK_NETFILTER, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../.
 import { batch, dump, ERESTART, type BatchResult, type MessageBatch } from '../../netlink/transport.js';
 import type { RawWorker } from '../../native.js';
 import type { Family } from '../types.js';
-import { readEntries, type EntryChain, type RawTableLike } from './entries.js';
-import { writeRule } from './encode.js';
+import { indexEntries, type RawTableLike } from './entries.js';
+import { RuleEncoder } from './encode.js';
 import { BUILTIN_TABLES } from './tables.js';
 
 const NFTA_CHAIN_COUNTERS = 8, NFTA_COUNTER_BYTES = 1, NFTA_COUNTER_PACKETS = 2;
@@ -33,14 +33,30 @@ export interface CompiledNftTable {
 /** What each message of a batch is, for errors: the table, and the chain or rule. */
 export interface BatchMessage { table: string; what: string; chain?: string; rule?: number }
 
-/** A writer that remembers where each message ends (lib/netlink's MessageBatch). */
+/**
+ * A writer that remembers where each message ends (lib/netlink's MessageBatch) and what each
+ * is; a rule message keeps only its chain's shared record and its number (aboutAt builds the
+ * rest), so 160k rules make no 160k objects.
+ */
 class Messages extends NftWriter {
   readonly ends: number[] = [];
-  readonly about: BatchMessage[] = [];
+  private readonly about: Array<BatchMessage | undefined> = [];
+  private readonly ruleNo: number[] = [];
   done(m: BatchMessage): void {
     this.end();
     this.ends.push(this.pos);
     this.about.push(m);
+    this.ruleNo.push(0);
+  }
+  /** After a rule message of `chain` (a record shared by its rules: { table, what: '', chain }). */
+  ruleDone(chain: BatchMessage, n: number): void {
+    this.ends.push(this.pos);
+    this.about.push(chain);
+    this.ruleNo.push(n);
+  }
+  aboutAt(i: number): BatchMessage | undefined {
+    const m = this.about[i], n = this.ruleNo[i];
+    return m && n ? { table: m.table, what: `rule ${n} of chain ${m.chain!}`, chain: m.chain!, rule: n } : m;
   }
   batch(): MessageBatch {
     return { bytes: this.bytesWritten(), ends: Uint32Array.from(this.ends) };
@@ -56,9 +72,9 @@ const RULE_CHAIN = /^(?:\[\d+:\d+\]\s+)?(?:-[AI]|--append|--insert)\s+(\S+)/;
  * by a rule. Chains of the compiled table the text does not name (`-N`) come last.
  * @example chainOrder(':X - [0:0]\n-A INPUT -j X\n', readEntries(4, raw)).map((c) => c.name); // ['X', 'INPUT']
  */
-export function chainOrder(body: string, chains: EntryChain[]): EntryChain[] {
+export function chainOrder<C extends { name: string; hook?: number; rules: ArrayLike<unknown> }>(body: string, chains: C[]): C[] {
   const byName = new Map(chains.map((c) => [c.name, c]));
-  const out: EntryChain[] = [];
+  const out: C[] = [];
   const seen = new Set<string>();
   const take = (name: string, builtinOnly: boolean) => {
     const c = byName.get(name);
@@ -86,12 +102,16 @@ export function chainOrder(body: string, chains: EntryChain[]): EntryChain[] {
  */
 export function restoreMessages(family: Family, tables: CompiledNftTable[], exists: Set<string>, seq = 0): Messages {
   const w = new Messages(seq);
+  // the batch is about 1.2x the compiled blobs (kube-proxy's nat table): one allocation, no regrowth copies
+  w.ensure(Math.ceil(tables.reduce((n, t) => n + t.raw.entries.byteLength, 0) * 1.25) + 4096);
   const fam = family === 4 ? FAMILY.ip : FAMILY.ip6;
   const declared = new Set<string>();
+  const rules = new RuleEncoder(w, family);
   for (const t of tables) {
     const builtins = BUILTIN_TABLES[t.name];
     if (!builtins) throw new Error(`table ${t.name} is not one iptables-nft knows`);
-    const chains = chainOrder(t.body, readEntries(family, t.raw));
+    const index = indexEntries(family, t.raw);
+    const chains = chainOrder(t.body, index.chains);
     if (exists.has(t.name) || declared.has(t.name)) {
       w.begin(MSG.DELTABLE, NLM_F_REQUEST, fam);
       w.str(TABLE.NAME, t.name);
@@ -128,10 +148,10 @@ export function restoreMessages(family: Family, tables: CompiledNftTable[], exis
       if (named.has(c.name)) builtin(c.policy === 'DROP' ? VERDICT.drop : VERDICT.accept, [c.packets, c.bytes]);
     }
     for (const c of chains) {
-      c.rules.forEach((r, i) => {
-        writeRule(w, family, t.name, c.name, r);
-        w.ends.push(w.pos);
-        w.about.push({ table: t.name, what: `rule ${i + 1} of chain ${c.name}`, chain: c.name, rule: i + 1 });
+      const about: BatchMessage = { table: t.name, what: '', chain: c.name };
+      c.rules.forEach((at, i) => {
+        rules.rule(t.name, c.name, index.entry(at));
+        w.ruleDone(about, i + 1);
       });
     }
   }
@@ -158,7 +178,7 @@ export async function restoreNft(io: NftRestoreIo, family: Family, tables: Compi
     const first = r.errors[0];
     if (!first) return undefined;
     if (first.index < 0 && first.errno === ERESTART && attempt < ATTEMPTS) continue;
-    return { errno: first.errno, index: first.index, result: r, ...(first.message ? { message: first.message } : {}), ...(msgs.about[first.index] ? { about: msgs.about[first.index] } : {}) };
+    return { errno: first.errno, index: first.index, result: r, ...(first.message ? { message: first.message } : {}), ...(msgs.aboutAt(first.index) ? { about: msgs.aboutAt(first.index) } : {}) };
   }
 }
 

@@ -1,5 +1,5 @@
-// save() on the nf_tables backend: one dump crossing (the generation, the family's tables,
-// chains and rules, the generation again), decoding in TypeScript (decode.ts), one print
+// save() on the nf_tables backend: two dump crossings (the generation, the family's tables and
+// chains; then each chain's rules, the generation again), decoding in TypeScript (decode.ts), one print
 // crossing (the native printer of legacy tables, with libxtables' save functions).
 import { ConcurrentModificationError, NotFoundError } from '../../errors.js';
 import { splitMessages } from '../../nft/attrs.js';
@@ -11,34 +11,61 @@ import { NETLINK_NETFILTER } from '../../netlink/headers.js';
 import { forEachMessage } from '../../netlink/reader.js';
 import { dump, kernelError, type MessageBatch } from '../../netlink/transport.js';
 import { problemError } from '../errors.js';
-import { BUILTIN_TABLES, decodeTables, groupDumpBytes, incompatibleLine, rawTableOf, type DecodedTable, type Family } from './decode.js';
+import { BUILTIN_TABLES, chainsOfDump, decodeTables, groupDumpBytes, incompatibleLine, rawTableOf, type DecodedTable, type Family } from './decode.js';
 
 type Native = <T>(fn: (w: RawWorker) => Promise<T>) => Promise<T>;
+
+const ENOENT = 2;
 
 /** Runs of the dump when the ruleset changed between its first and last message. */
 const ATTEMPTS = 5;
 
-/**
- * The dump requests of one save: GETGEN, GETTABLE, GETCHAIN and GETRULE of `family` (rules of
- * `table` only when given), GETGEN. Equal generations around them make the replies one view.
- * @example const req = saveRequests(4, 'nat');
- */
-export function saveRequests(family: Family, table?: string): MessageBatch {
+/** A dump request batch from the messages `write` adds. */
+function requests(write: (w: NftWriter) => void): MessageBatch {
   const w = new NftWriter(0);
-  const f = family === 6 ? FAMILY.ip6 : FAMILY.ip;
-  w.begin(MSG.GETGEN, NLM_F_REQUEST, 0);
-  w.end();
-  for (const t of [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETRULE]) {
-    w.begin(t, NLM_F_REQUEST | NLM_F_DUMP, f);
-    if (t === MSG.GETRULE && table !== undefined) w.str(RULE.TABLE, table);
-    w.end();
-  }
-  w.begin(MSG.GETGEN, NLM_F_REQUEST, 0);
-  w.end();
+  write(w);
   const bytes = w.bytesWritten();
   const ends: number[] = [];
   forEachMessage(bytes, 0, bytes.length, (_t, at, len) => ends.push(at + len));
   return { bytes, ends: Uint32Array.from(ends) };
+}
+
+/**
+ * The first round of one save: GETGEN, GETTABLE and GETCHAIN of `family`.
+ * @example const req = chainRequests(4);
+ */
+export function chainRequests(family: Family): MessageBatch {
+  const f = family === 6 ? FAMILY.ip6 : FAMILY.ip;
+  return requests((w) => {
+    w.begin(MSG.GETGEN, NLM_F_REQUEST, 0);
+    w.end();
+    for (const t of [MSG.GETTABLE, MSG.GETCHAIN]) {
+      w.begin(t, NLM_F_REQUEST | NLM_F_DUMP, f);
+      w.end();
+    }
+  });
+}
+
+/**
+ * The second round: one GETRULE dump per chain, then GETGEN (equal to the first round's: one
+ * view). Per chain, as iptables-nft-save asks too: the kernel resumes a dump of a whole table
+ * by skipping every rule it already sent, so one dump of 160k rules costs it seconds of system
+ * time per refill (22 s at 20k services against the tool's 2.2 s); a chain's dump starts at
+ * that chain.
+ * @example const req = ruleRequests(4, [['nat', 'PREROUTING']]);
+ */
+export function ruleRequests(family: Family, chains: Array<[string, string]>): MessageBatch {
+  const f = family === 6 ? FAMILY.ip6 : FAMILY.ip;
+  return requests((w) => {
+    for (const [table, chain] of chains) {
+      w.begin(MSG.GETRULE, NLM_F_REQUEST | NLM_F_DUMP, f);
+      w.str(RULE.TABLE, table);
+      w.str(RULE.CHAIN, chain);
+      w.end();
+    }
+    w.begin(MSG.GETGEN, NLM_F_REQUEST, 0);
+    w.end();
+  });
 }
 
 /** The family's iptables tables as one consistent read, with the generation it was read at. */
@@ -56,18 +83,26 @@ export interface NftRead {
  * @example const { generation, tables } = await readNft(native, 'iptables.save', 4);
  */
 export async function readNft(native: Native, op: string, family: Family, table?: string): Promise<NftRead> {
-  const req = saveRequests(family, table);
-  for (let attempt = 1; ; attempt++) {
-    const r = await native((w) => dump(w, NETLINK_NETFILTER, req));
+  const first = chainRequests(family);
+  const failed = (r: { errnos: Int32Array; messages: Record<number, string> }) => {
     const bad = r.errnos.findIndex((e) => e !== 0);
     if (bad >= 0) {
       throw kernelError(op, 'iptables', r.errnos[bad]!, { what: 'cannot read the nf_tables ruleset', ...(r.messages[bad] ? { detail: r.messages[bad] } : {}) });
     }
+  };
+  for (let attempt = 1; ; attempt++) {
+    const a = await native((w) => dump(w, NETLINK_NETFILTER, first));
+    failed(a);
+    const chains = chainsOfDump(a.data, a.sections[1]!, a.sections[2]!, family, table);
+    const r = await native((w) => dump(w, NETLINK_NETFILTER, ruleRequests(family, chains)));
+    // a chain deleted between the rounds: the generation moved, read again
+    const gone = r.errnos.some((e) => e === ENOENT);
+    if (!gone) failed(r);
     const n = r.sections.length;
-    const gen = (i: number) => decodeGeneration(splitMessages(r.data.subarray(i === 0 ? 0 : r.sections[i - 1]!, r.sections[i]!)));
-    const generation = gen(0);
-    if (generation === gen(n - 1)) {
-      const grouped = groupDumpBytes(r.data, r.sections[0]!, r.sections[n - 2]!, family);
+    const gen = (d: Buffer, from: number, to: number) => decodeGeneration(splitMessages(d.subarray(from, to)));
+    const generation = gen(a.data, 0, a.sections[0]!);
+    if (!gone && generation === gen(r.data, n > 1 ? r.sections[n - 2]! : 0, r.sections[n - 1]!)) {
+      const grouped = groupDumpBytes(a.data, a.sections[0]!, a.sections[2]!, family, [[r.data, 0, n > 1 ? r.sections[n - 2]! : 0]]);
       const handles = new Map(grouped.map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c.rules.map((x) => x.handle)]))]));
       return { generation, tables: decodeTables(grouped, family, table), handles };
     }
