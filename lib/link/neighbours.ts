@@ -14,6 +14,7 @@ import {
   stateNames, type NeighCommand, type NeighRecord, type NeighSpec,
 } from './neigh-wire.js';
 import { invalid, type RunOn } from './routes.js';
+import { addMany, checkEach, type ManyItem } from './many.js';
 import { RtWriter, Rtm, dumpLinks, eachMessage, parseLink } from './wire.js';
 
 /**
@@ -100,11 +101,33 @@ export class Neighbours {
 
   /**
    * Adds an entry, permanent unless `state` says otherwise (as `ip neigh add`); ExistsError when one is there.
+   * An array is checked whole, then sent in one crossing, pipelined (what `ip -batch` does a
+   * line at a time); on a refusal the entries it added are removed and the error's `index`
+   * names the refused one.
    * @example await h.neighbours.add({ dst: '10.0.0.2', lladdr: '02:00:00:00:00:02', dev: 'eth0' });
    * await h.neighbours.add({ dst: '10.0.0.9', dev: 'eth0', proxy: true });
+   * await h.neighbours.add([{ dst: '10.0.0.3', lladdr: '02:00:00:00:00:03', dev: 'eth0' }, { dst: '10.0.0.4', lladdr: '02:00:00:00:00:04', dev: 'eth0' }]);
    */
-  add(n: NeighbourInput): Promise<void> {
+  add(n: NeighbourInput | readonly NeighbourInput[]): Promise<void> {
+    if (Array.isArray(n)) return this.#addMany('link.neighbours.add', n);
     return this.#change('link.neighbours.add', 'add', n);
+  }
+
+  #addMany(op: string, list: readonly unknown[]): Promise<void> {
+    let items: ManyItem[];
+    try {
+      items = checkEach(list, 'neighbours', (x) => {
+        const c = check(op, 'add', x);
+        return {
+          devs: [c.dev],
+          what: `neighbour ${(x as NeighbourInput).dst} dev ${c.dev}`,
+          write: (w, index, undo) => neighMessage(w, undo ? 'delete' : 'add', { ...c.spec, ifindex: index(c.dev) }),
+        };
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#run(op, (w) => addMany(op, w, items));
   }
 
   /**
