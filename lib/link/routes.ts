@@ -11,7 +11,7 @@ import {
   PROTOCOLS, RTN, SCOPES, TABLES, dumpRoutes, parseRoute, routeMessage, type Route, type RouteCommand, type RouteSpec,
 } from './route-wire.js';
 import { RtWriter, Rtm, collect, dumpLinks, eachMessage, parseLink } from './wire.js';
-import { addMany, checkEach, type ManyItem } from './many.js';
+import { addMany, checkEach, type ManyKind } from './many.js';
 
 export type { Route } from './route-wire.js';
 
@@ -70,20 +70,13 @@ export class Routes {
   }
 
   #addMany(op: string, list: readonly unknown[]): Promise<void> {
-    let items: ManyItem[];
+    let items: (Checked & { dst: string })[];
     try {
-      items = checkEach(list, 'routes', (x) => {
-        const c = checkRoute(x, op, 'add');
-        return {
-          devs: c.devs,
-          what: `route ${(x as RouteInput).dst}`,
-          write: (w, index, undo) => routeMessage(w, undo ? 'delete' : 'add', c.resolve(index)),
-        };
-      });
+      items = checkEach(list, 'routes', (x) => ({ ...checkRoute(x, op, 'add'), dst: String((x as RouteInput).dst) }));
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#run(op, (w) => addMany(op, w, items));
+    return this.#run(op, (w) => addMany(op, w, items, MANY));
   }
 
   /**
@@ -194,6 +187,13 @@ interface Checked {
   devs: string[];
   resolve(index: (name: string) => number): RouteSpec;
 }
+
+/** Routes for addMany. */
+const MANY: ManyKind<Checked & { dst: string }> = {
+  devs: (c) => c.devs,
+  what: (c) => `route ${c.dst}`,
+  write: (w, c, index, undo) => routeMessage(w, undo ? 'delete' : 'add', c.resolve(index)),
+};
 
 export function invalid(op: string, why: string, arg: unknown): InvalidArgumentError {
   return new InvalidArgumentError(`${op}: ${why}`, { op, subsystem: SUBSYSTEM, argument: typeof arg === 'string' ? arg : JSON.stringify(arg) ?? String(arg) });

@@ -32,7 +32,7 @@ const ROUTES: [string, RouteInput][] = [
 ];
 const NEIGH: [string, NeighbourInput][] = [
   ['10.0.0.2 lladdr 02:00:00:00:00:aa dev v0', { dst: '10.0.0.2', lladdr: '02:00:00:00:00:aa', dev: 'v0' }],
-  ['10.0.0.3 lladdr 02:00:00:00:00:ab dev v1 nud reachable', { dst: '10.0.0.3', lladdr: '02:00:00:00:00:ab', dev: 'v1', state: 'reachable' }],
+  ['10.0.0.3 lladdr 02:00:00:00:00:ab dev v1', { dst: '10.0.0.3', lladdr: '02:00:00:00:00:ab', dev: 'v1' }],
   ['fd00::2 lladdr 02:00:00:00:00:ad dev v0 router', { dst: 'fd00::2', lladdr: '02:00:00:00:00:ad', dev: 'v0', router: true }],
 ];
 
