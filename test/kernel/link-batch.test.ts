@@ -11,7 +11,8 @@ import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 const skip = kernelSkipReason();
 
 function prepare(ns: Netns): void {
-  ns.run('ip', ['-batch', '-'], ['link add v0 up type veth peer name v1', 'link set v1 up',
+  // No IPv6 link-local addresses: the kernel adds them (and their routes) a moment after the link comes up.
+  ns.run('ip', ['-batch', '-'], ['link add v0 type veth peer name v1', 'link set v0 addrgenmode none up', 'link set v1 addrgenmode none up',
     'addr add 10.0.0.1/24 dev v0', 'addr add fd00::1/64 dev v0 nodad'].join('\n') + '\n');
 }
 const show = (ns: Netns, what: string[]) => JSON.parse(ns.run('ip', ['-j', ...what])) as Record<string, unknown>[];
@@ -35,6 +36,45 @@ const NEIGH: [string, NeighbourInput][] = [
   ['10.0.0.3 lladdr 02:00:00:00:00:ab dev v1', { dst: '10.0.0.3', lladdr: '02:00:00:00:00:ab', dev: 'v1' }],
   ['fd00::2 lladdr 02:00:00:00:00:ad dev v0 router', { dst: 'fd00::2', lladdr: '02:00:00:00:00:ad', dev: 'v0', router: true }],
 ];
+
+const links = (ns: Netns) => show(ns, ['-d', 'link', 'show']);
+const VETH = [0, 1, 2].map((i) => ({ name: `va${i}`, kind: 'veth' as const, mac: `02:00:00:00:0a:0${i}`, peer: { name: `vb${i}`, mac: `02:00:00:00:0b:0${i}` } }));
+const vethLine = (v: (typeof VETH)[number]) => `link add ${v.name} address ${v.mac} type veth peer name ${v.peer.name} address ${v.peer.mac}`;
+
+describe('links added as a list', { skip }, () => {
+  it('read back in `ip -j -d link show` as `ip -batch` of the same lines made them, pipelined and in order', () =>
+    withNetns(2, async (byIp, byNlkit) => {
+      byIp.run('ip', ['-batch', '-'], [...VETH.map(vethLine), 'link add br9 type bridge', 'link set va0 master br9'].join('\n') + '\n');
+      const h = link.open({ netns: byNlkit.path });
+      try {
+        await h.add(VETH);
+        // A list naming another link is made one by one: the bridge first, then its port.
+        await h.add({ name: 'br9', kind: 'bridge' });
+        await h.update('va0', { master: 'br9' });
+        assert.deepEqual(links(byNlkit), links(byIp));
+      } finally {
+        await h.close();
+      }
+    }));
+
+  it('a refusal removes the links the call made; bad input sends nothing', () =>
+    withNetns(1, async (ns) => {
+      ns.run('ip', ['link', 'add', 'vx9', 'type', 'veth', 'peer', 'name', 'vy9']);
+      const before = links(ns);
+      const h = link.open({ netns: ns.path });
+      try {
+        await assert.rejects(h.add([...VETH, { name: 'vx9', kind: 'veth', peer: { name: 'vz9' } }]),
+          (e: unknown) => e instanceof ExistsError && e.index === VETH.length);
+        await assert.rejects(h.add([{ name: 'br8', kind: 'bridge' }, { name: 'va8', kind: 'veth', master: 'br8', peer: { name: 'vb8' } }, { name: 'vx9', kind: 'bridge' }]),
+          (e: unknown) => e instanceof ExistsError && e.index === 2);
+        await assert.rejects(h.add([...VETH, { name: 'bad/name', kind: 'veth' }]), (e: unknown) => e instanceof InvalidArgumentError && e.index === VETH.length);
+        await assert.rejects(h.add([...VETH, { name: 'x', kind: 'nope' } as never]), (e: unknown) => e instanceof InvalidArgumentError && e.index === VETH.length);
+        assert.deepEqual(links(ns), before);
+      } finally {
+        await h.close();
+      }
+    }));
+});
 
 describe('routes and neighbours added as a list', { skip }, () => {
   it('read back in `ip -j route/neigh show` as `ip -batch` of the same lines made them', () =>
