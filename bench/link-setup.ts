@@ -1,7 +1,7 @@
 // bench/link-setup: host set-up objects beside `ip -batch` of the same lines, each side in a
-// fresh namespace, interleaved (ip, nlkit, ip, nlkit, ...): N veth pairs (h.add, one request
-// each, awaited in turn), N routes and N permanent neighbour entries (h.routes.add and
-// h.neighbours.add of the list: one crossing, requests pipelined). Wall and CPU time (user +
+// fresh namespace, interleaved (ip, nlkit, ip, nlkit, ...): N veth pairs, N routes and N
+// permanent neighbour entries (h.add, h.routes.add and h.neighbours.add of the list: one
+// crossing, requests pipelined). Wall and CPU time (user +
 // system: the ip child's from /proc/self/stat, nlkit's from process.cpuUsage, which counts
 // the handle's thread). Sizes: the issue's 1,000 veth pairs, 10,000 routes and neighbours
 // (quick: 100 and 1,000).
@@ -77,12 +77,10 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
   const prep = ['link add v0 up type veth peer name v1', 'link set v1 up'];
 
   const iv = Array.from({ length: nVeth! }, (_, i) => i);
-  const veth = await compare(args.reps, [], async (h) => {
-    for (const i of iv) await h.add({ name: `va${i}`, kind: 'veth', peer: { name: `vb${i}` } });
-  }, iv.map((i) => `link add va${i} type veth peer name vb${i}`), (ns) => {
+  const veth = await compare(args.reps, [], (h) => h.add(iv.map((i) => ({ name: `va${i}`, kind: 'veth' as const, peer: { name: `vb${i}` } }))), iv.map((i) => `link add va${i} type veth peer name vb${i}`), (ns) => {
     if (count(ns, ['link', 'show']) !== 2 * nVeth! + 1) throw new Error('not every veth pair was made');
   });
-  rows.push(row('veth pairs, one h.add each', nVeth, 'pairs', veth.ours.wall, veth.tool.wall, '`ip -batch` of `link add ... type veth peer name ...` lines', cpuNote(veth)));
+  rows.push(row('veth pairs, one h.add of the list', nVeth, 'pairs', veth.ours.wall, veth.tool.wall, '`ip -batch` of `link add ... type veth peer name ...` lines', cpuNote(veth)));
   console.error(`link-setup: ${fmtN(nVeth!)} veth pairs done`);
 
   const im = Array.from({ length: nMany! }, (_, i) => i);
@@ -102,8 +100,8 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
   return {
     id: 'link-setup',
     title: 'Links, routes and neighbours (`bench/link-setup.ts`)',
-    notes: ['Each side in a fresh namespace, interleaved (`ip -batch`, nlkit, ...). Veth pairs: one `h.add` per pair, each awaited. ' +
-      'Routes and neighbours: one call with the whole list, whose requests go to the kernel pipelined in one crossing; `ip -batch` ' +
+    notes: ['Each side in a fresh namespace, interleaved (`ip -batch`, nlkit, ...). ' +
+      'One call with the whole list, whose requests go to the kernel pipelined in one crossing; `ip -batch` ' +
       'sends a line and waits for its acknowledgement before the next. CPU time is user + system: the `ip` child\'s and nlkit\'s whole process (its threads included).'],
     rows,
     charts: [],
