@@ -5,7 +5,7 @@
 // namespaces exactly as before. The same transaction without the failing step applies all of it.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { transaction, TransactionError } from '../../lib/index.js';
+import { InvalidArgumentError, transaction, TransactionError } from '../../lib/index.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 
 const skip = kernelSkipReason();
@@ -100,9 +100,18 @@ describe('transaction: links themselves', { skip }, () => {
       await assert.rejects(transaction((tx) => {
         tx.link.add({ name: 'p0', kind: 'bridge' });
       }, { netns: ns.path }), /p0 already exists/);
-      await assert.rejects(transaction((tx) => {
-        tx.link.add({ name: 'n7', kind: 'bogus' } as never);
-      }, { netns: ns.path }), /kind/);
+      // Wrong JS types anywhere: InvalidArgumentError, after a valid link add that must not run.
+      const wrong: ((tx: Tx) => unknown)[] = [
+        (tx) => tx.link.add({ name: 'n7', kind: 'bogus' } as never), (tx) => tx.link.add(null as never), (tx) => tx.link.add(7 as never),
+        (tx) => tx.link.update('p0', 7 as never), (tx) => tx.link.update(7 as never, { up: true }), (tx) => tx.link.update('p0', { mtu: 'x' } as never),
+        (tx) => tx.link.update('p0', { bogus: 1 } as never), (tx) => tx.link.delete(undefined as never), (tx) => tx.link.delete('a/b'),
+      ];
+      for (const w of wrong) {
+        await assert.rejects(transaction((tx) => {
+          tx.link.add({ name: 'n8', kind: 'bridge' });
+          w(tx);
+        }, { netns: ns.path }), InvalidArgumentError, String(w));
+      }
       assert.deepEqual(dump(ns), before);
     }));
 });
