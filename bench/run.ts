@@ -2,7 +2,7 @@
 // the system tool in the same run, then bench/results.md (tables of medians and ratios, the
 // machine and the mode), bench/results.json (every repetition) and bench/charts/*.svg.
 // IPVS runs on the host where its kernel has IPVS, else inside the qemu VM (scripts/vm/run.sh).
-// Usage: tsx bench/run.ts [--quick] [--only napi,ipset,iptables,nft,link,conntrack,ipvs] [--reps N] [--no-vm] [--readme] [--from-json]
+// Usage: tsx bench/run.ts [--quick] [--only napi,ipset,iptables,nft,link,link-setup,conntrack,ipvs] [--reps N] [--no-vm] [--readme] [--from-json]
 //   --readme     also writes the results into README.md, between its bench:results markers
 //   --from-json  runs nothing: renders bench/results.json (the last run) again
 import { spawn, spawnSync } from 'node:child_process';
@@ -17,9 +17,9 @@ import { Netns } from '../test/helpers/netns.js';
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
 // run order: the VM last, so the host measurements do not share the cores with it
-const ORDER = ['napi', 'ipset', 'iptables', 'nft', 'link', 'conntrack', 'ipvs'] as const;
+const ORDER = ['napi', 'ipset', 'iptables', 'nft', 'link', 'link-setup', 'conntrack', 'ipvs'] as const;
 // shown in this order, the headline first
-const SHOWN = ['iptables', 'ipvs', 'ipset', 'nft', 'conntrack', 'link', 'napi'] as const;
+const SHOWN = ['iptables', 'ipvs', 'ipset', 'nft', 'conntrack', 'link', 'link-setup', 'napi'] as const;
 type Name = (typeof ORDER)[number];
 const PER_IPVS = 5;  // real servers per service in bench/ipvs.ts
 

@@ -5,9 +5,6 @@
 // what changed (nftables-mode.ts). Either way, a change the kernel refuses leaves the state
 // as it was before it, and the proxy keeps serving the last config that applied. After a change
 // applied, the conntrack entries of removed UDP endpoints and services are deleted (conntrack.ts).
-import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { TransactionError, iptables, link, nft, transaction } from '../../lib/index.js';
 import type { TransactionResult } from '../../lib/transaction.js';
 import type { ProxyConfig } from './config.js';
@@ -173,12 +170,9 @@ export class ServiceProxy {
     // sees them. expire_nodest_conn: IPVS's own connection to a removed real server ends at its
     // next packet (as kube-proxy sets it), so a UDP client whose conntrack entry we deleted is
     // scheduled anew instead of being dropped until IPVS's entry times out.
-    for (const key of ['conntrack', 'expire_nodest_conn']) {
-      if (this.netns) await promisify(execFile)('ip', ['netns', 'exec', this.netns, 'sysctl', '-qw', `net.ipv4.vs.${key}=1`]);
-      else await writeFile(`/proc/sys/net/ipv4/vs/${key}`, '1');
-    }
     const h = link.open({ netns: this.netns });
     try {
+      for (const key of ['conntrack', 'expire_nodest_conn']) await h.sysctls.set(`net.ipv4.vs.${key}`, 1);
       await h.addDummy(DUMMY, { exist: true });
     } finally {
       await h.close();

@@ -58,6 +58,7 @@ export function parsePrefix(input: unknown, op: string): Prefix {
 
 /** Link names as the kernel's dev_valid_name() takes them: 1 to 15 bytes, no '/', ':' or white space, not '.' or '..'. */
 export function checkLinkName(name: unknown, op: string): string {
+  if (typeof name === 'string' && plainName(name)) return name;
   if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > 15 || name === '.' || name === '..' ||
     /[/:\s\0]/.test(name)) {
     throw new InvalidArgumentError(
@@ -65,6 +66,17 @@ export function checkLinkName(name: unknown, op: string): string {
       { op, subsystem: SUBSYSTEM, argument: String(name) });
   }
   return name;
+}
+
+/** The common case without a regular expression: 1 to 15 printable ASCII characters other than '/' and ':', not '.' or '..'. */
+function plainName(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || n > 15 || (s.charCodeAt(0) === 46 && (n === 1 || (n === 2 && s.charCodeAt(1) === 46)))) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 32 || c >= 127 || c === 47 || c === 58) return false;
+  }
+  return true;
 }
 
 /** fe80::/10: the kernel makes one for every link that comes up with IPv6. */

@@ -16,7 +16,8 @@ import { Neighbours } from './neighbours.js';
 import { checkEventsOptions, watch, type EventsOptions, type LinkEvent } from './events.js';
 import type { Subscription } from '../netlink/transport.js';
 import { Sysctls } from './sysctl.js';
-import { addLink, checkAdd, checkUpdate, listLinks, updateLink, type CheckedAdd, type CheckedUpdate } from './links.js';
+import { addLink, addLinks, checkAdd, checkUpdate, listLinks, updateLink, type CheckedAdd, type CheckedUpdate } from './links.js';
+import { checkEach } from './many.js';
 import {
   RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_SITE, RT_SCOPE_UNIVERSE, Rtm, RtWriter,
   NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, addrMessage, collect, delLink, dumpAddrs, dumpLinks, eachMessage,
@@ -190,20 +191,24 @@ export class LinkHandle extends Handle {
    * in another namespace), bridge, vlan, macvlan, vxlan, ipip, gre, sit. Down unless `up: true`,
    * as `ip link add` leaves it. Everything is checked before anything is sent; names
    * (`master`, `link`) must exist (NotFoundError); one RTM_NEWLINK makes the link (and its peer).
+   * A list is checked whole, then made in order in one crossing (pipelined when no entry names
+   * another link or namespace); on a refusal the links it made are deleted and the error's
+   * `index` names the refused entry.
    * @example
    * await h.add({ name: 'br0', kind: 'bridge', up: true });
    * await h.add({ name: 'veth0', kind: 'veth', master: 'br0', up: true, peer: { name: 'eth0', netns: 'pod1' } });
    * await h.add({ name: 'vx0', kind: 'vxlan', id: 42, local: '10.0.0.1', port: 4789 });
+   * await h.add([{ name: 'va0', kind: 'veth', peer: { name: 'vb0' } }, { name: 'va1', kind: 'veth', peer: { name: 'vb1' } }]);
    */
-  add(link: AddLinkInput): Promise<void> {
+  add(link: AddLinkInput | readonly AddLinkInput[]): Promise<void> {
     const op = 'link.add';
-    let c: CheckedAdd;
+    let c: CheckedAdd | CheckedAdd[];
     try {
-      c = checkAdd(link, op);
+      c = Array.isArray(link) ? checkEach(link, 'links', (x) => checkAdd(x, op)) : checkAdd(link, op);
     } catch (e) {
       return this.fail(op, e);
     }
-    return this.run(op, () => addLink(op, this.worker, c));
+    return this.run(op, () => (Array.isArray(c) ? addLinks(op, this.worker, c) : addLink(op, this.worker, c)));
   }
 
   /**

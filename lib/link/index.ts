@@ -3,7 +3,12 @@
 // handle bound to another one.
 import type { OpenOptions } from '../handle.js';
 import { LinkHandle } from './handle.js';
-import type { AddAddressesOptions, AddDummyOptions, DelAddressesOptions, DeleteOptions, SyncAddressesOptions } from './types.js';
+import type { AddAddressesOptions, AddDummyOptions, AddLinkInput, DelAddressesOptions, DeleteOptions, SyncAddressesOptions, UpdateLinkInput } from './types.js';
+import type { RouteInput } from './routes.js';
+import type { RuleInput } from './rules.js';
+import type { NeighbourInput } from './neighbours.js';
+import type { SysctlValue } from './sysctl.js';
+import type { EventsOptions } from './events.js';
 
 export { LinkHandle } from './handle.js';
 export * from './types.js';
@@ -55,6 +60,78 @@ export const get = (name: string) => handle().get(name);
  * const links = await link.list();
  */
 export const list = () => handle().list();
+/**
+ * Creates a link, or a list of links in one crossing, as h.add (default handle).
+ * @example
+ * await link.add({ name: 'br0', kind: 'bridge', up: true });
+ */
+export const add = (l: AddLinkInput | readonly AddLinkInput[]) => handle().add(l);
+/**
+ * Changes a link, as h.update: up, mtu, mac, master, netns, name (default handle).
+ * @example
+ * await link.update('veth0', { master: 'br0', up: true });
+ */
+export const update = (name: string, changes: UpdateLinkInput) => handle().update(name, changes);
+/**
+ * Routes of the caller's namespace (default handle), as `h.routes` of a handle.
+ * @example await link.routes.add({ dst: '10.2.0.0/16', gateway: '10.1.0.2' });
+ */
+export const routes = {
+  /** @example await link.routes.add([{ dst: '10.3.0.0/24', dev: 'eth1' }, { dst: '10.4.0.0/24', dev: 'eth1' }]); */
+  add: (r: RouteInput | readonly RouteInput[]) => handle().routes.add(r),
+  /** @example await link.routes.replace({ dst: '10.2.0.0/16', dev: 'eth1' }); */
+  replace: (r: RouteInput) => handle().routes.replace(r),
+  /** @example await link.routes.delete({ dst: '10.2.0.0/16' }); */
+  delete: (r: RouteInput) => handle().routes.delete(r),
+  /** @example const r = await link.routes.get('10.2.3.4'); */
+  get: (dst: string) => handle().routes.get(dst),
+  /** @example const all = await link.routes.list(); */
+  list: () => handle().routes.list(),
+};
+/**
+ * Policy rules of the caller's namespace (default handle), as `h.rules` of a handle.
+ * @example await link.rules.add({ priority: 100, fwmark: 1, table: 100 });
+ */
+export const rules = {
+  /** @example await link.rules.add({ priority: 100, fwmark: 1, table: 100 }); */
+  add: (r: RuleInput) => handle().rules.add(r),
+  /** @example await link.rules.delete({ priority: 100, fwmark: 1, table: 100 }); */
+  delete: (r: RuleInput) => handle().rules.delete(r),
+  /** @example const v6 = await link.rules.list(6); */
+  list: (family?: 4 | 6) => handle().rules.list(family),
+};
+/**
+ * Neighbour entries of the caller's namespace (default handle), as `h.neighbours` of a handle.
+ * @example await link.neighbours.add({ dst: '10.0.0.2', lladdr: '02:00:00:00:00:02', dev: 'eth0' });
+ */
+export const neighbours = {
+  /** @example await link.neighbours.add({ dst: '10.0.0.2', lladdr: '02:00:00:00:00:02', dev: 'eth0' }); */
+  add: (n: NeighbourInput | readonly NeighbourInput[]) => handle().neighbours.add(n),
+  /** @example await link.neighbours.replace({ dst: '10.0.0.2', lladdr: '02:00:00:00:00:03', dev: 'eth0' }); */
+  replace: (n: NeighbourInput) => handle().neighbours.replace(n),
+  /** @example await link.neighbours.delete({ dst: '10.0.0.2', dev: 'eth0' }); */
+  delete: (n: Pick<NeighbourInput, 'dst' | 'dev' | 'proxy'>) => handle().neighbours.delete(n),
+  /** @example const all = await link.neighbours.list({ dev: 'eth0' }); */
+  list: (opts?: { dev?: string; proxy?: boolean; all?: boolean }) => handle().neighbours.list(opts),
+  /** @example const n = await link.neighbours.flush({ dev: 'eth0' }); */
+  flush: (opts?: { dev?: string; family?: 4 | 6 }) => handle().neighbours.flush(opts),
+};
+/**
+ * sysctls of the caller's namespace (default handle), as `h.sysctls` of a handle.
+ * @example await link.sysctls.set('net.ipv4.ip_forward', 1);
+ */
+export const sysctls = {
+  /** @example const on = (await link.sysctls.get('net.ipv4.ip_forward')) === '1'; */
+  get: (key: string) => handle().sysctls.get(key),
+  /** @example await link.sysctls.set('net.ipv4.conf.all.arp_ignore', 1); */
+  set: (key: string, value: SysctlValue) => handle().sysctls.set(key, value),
+};
+/**
+ * Link, address, route and neighbour changes in the caller's namespace, as h.events (default handle).
+ * @example
+ * for await (const e of link.events({ groups: ['link'], signal })) console.log(e);
+ */
+export const events = (opts?: EventsOptions) => handle().events(opts);
 /**
  * Addresses of the caller's namespace's links (default handle), as `h.addresses` of a handle.
  * @example await link.addresses.sync('kube-ipvs0', ['10.96.0.1/32']);

@@ -253,6 +253,19 @@ export function flagNames(flags: number, parentDown: boolean): string[] {
 
 /** 'aa:bb:cc:dd:ee:ff' (any number of hex pairs) as bytes, or undefined when it is not one. */
 export function parseMac(s: unknown): Uint8Array | undefined {
-  if (typeof s !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(s)) return undefined;
-  return Uint8Array.from(s.split(':').map((x) => parseInt(x, 16)));
+  // A loop over the characters: 10k neighbour entries parse 10k of these in one call.
+  if (typeof s !== 'string' || s.length !== 17) return undefined;
+  const out = new Uint8Array(6);
+  for (let i = 0; i < 6; i++) {
+    const hi = hexDigit(s.charCodeAt(i * 3)), lo = hexDigit(s.charCodeAt(i * 3 + 1));
+    if (hi < 0 || lo < 0 || (i < 5 && s.charCodeAt(i * 3 + 2) !== 58)) return undefined;
+    out[i] = hi * 16 + lo;
+  }
+  return out;
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  return l >= 97 && l <= 102 ? l - 87 : -1;
 }

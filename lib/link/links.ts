@@ -3,7 +3,8 @@
 // link names resolved from one dump, namespaces passed to the kernel as open namespace files.
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
-import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import { InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
+import { addMany, type ManyKind } from './many.js';
 import { badArgument } from '../args.js';
 import { resolveNetns } from '../netns.js';
 import { NETLINK_ROUTE } from '../netlink/headers.js';
@@ -15,7 +16,7 @@ import {
   MACVLAN_MODES, addLinkMessage, dumpLinksWithStats, flagNames, operstateName, parseLinkFull, parseMac, setLinkMessage,
   type LinkChange, type LinkRecordFull, type LinkSpec,
 } from './link-wire.js';
-import { RtWriter, Rtm, eachMessage } from './wire.js';
+import { RtWriter, Rtm, delLink, eachMessage } from './wire.js';
 import type { AddLinkInput, Link, LinkKind, UpdateLinkInput } from './types.js';
 
 const KINDS: readonly LinkKind[] = ['dummy', 'ifb', 'veth', 'bridge', 'vlan', 'macvlan', 'vxlan', 'ipip', 'gre', 'sit'];
@@ -203,6 +204,36 @@ export async function addLink(op: string, w: RawWorker, c: CheckedAdd): Promise<
     if (e) throw kernelError(op, e, { link: spec.name, kind: spec.kind, ...(r.messages[0] ? { detail: r.messages[0] } : {}) });
   } finally {
     await ns?.close();
+  }
+}
+
+/** Links for addMany: those that name no other link and no other namespace. */
+const MANY: ManyKind<CheckedAdd> = {
+  devs: () => [],
+  what: (c) => `link ${c.spec.name}`,
+  write: (w, c, _index, undo) => {
+    if (undo) delLink(w, c.spec.name);
+    else addLinkMessage(w, { ...c.spec, ...(c.peer ? { peer: { name: c.peer.name, ...(c.peer.mac ? { mac: c.peer.mac } : {}) } } : {}) });
+  },
+};
+
+/**
+ * Creates many links in order. When none names another link (master, link) or namespace (a
+ * peer's), the requests go pipelined in one job; otherwise one after the other, each resolving
+ * the names the ones before it made. On a refusal the links this call made are deleted again.
+ */
+export async function addLinks(op: string, w: RawWorker, list: CheckedAdd[]): Promise<void> {
+  if (list.every((c) => c.master === undefined && c.link === undefined && c.peer?.netnsPath === undefined)) return addMany(op, w, list, MANY);
+  for (let i = 0; i < list.length; i++) {
+    try {
+      await addLink(op, w, list[i]!);
+    } catch (e) {
+      const wr = new RtWriter(64 * i + 64);
+      for (let j = i - 1; j >= 0; j--) delLink(wr, list[j]!.spec.name);
+      if (i > 0) await send(w, NETLINK_ROUTE, wr.batch()).catch(() => undefined);
+      if (e instanceof NlkitError) Object.assign(e, { index: i });
+      throw e;
+    }
   }
 }
 

@@ -40,13 +40,14 @@ export function neighMessage(w: RtWriter, cmd: NeighCommand, s: NeighSpec): void
 }
 
 function ndmsg(w: RtWriter, family: number, ifindex: number, state: number, flags: number): void {
-  const b = new Uint8Array(NDMSG_LEN);
-  const v = new DataView(b.buffer);
-  b[0] = family;
-  v.setInt32(4, ifindex, true);
-  v.setUint16(8, state, true);
-  b[10] = flags;
-  w.put(b);
+  w.ensure(NDMSG_LEN);
+  const b = w.buf, p = w.pos;
+  b.fill(0, p, p + NDMSG_LEN);
+  b[p] = family;
+  b.writeInt32LE(ifindex, p + 4);
+  b.writeUInt16LE(state, p + 8);
+  b[p + 10] = flags;
+  w.pos += NDMSG_LEN;
 }
 
 /** Every neighbour of both families; `proxy`: the proxy entries instead (what `ip neigh show proxy` asks for). */

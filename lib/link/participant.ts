@@ -1,21 +1,28 @@
-// How link joins a transaction (lib/transaction/participant.ts): tx.link queues address, route
-// and rule changes in the transaction's namespace. Additions run first of all (phase 'link':
-// IPVS services and iptables rules name these addresses), deletions last ('link-release'),
-// unless a later change names the same address, route or rule. Undo makes the touched links'
+// How link joins a transaction (lib/transaction/participant.ts): tx.link queues link, address,
+// route and rule changes in the transaction's namespace. Additions and link changes run first
+// of all, in queue order (phase 'link': IPVS services and iptables rules name these addresses;
+// an address can go on a link added before it), deletions last ('link-release'), unless a later
+// change names the same link, address, route or rule. Undo makes the touched links'
 // addresses, and the routes and rules of the touched families, equal to the snapshot again
-// (whole `ip -j addr/route/rule` records compared): rules, then addresses (the kernel removes
-// and restores the routes an address brings), then routes.
+// (whole `ip -j addr/route/rule` records compared): rules, then links (added ones deleted,
+// moved ones brought back, renamed, mtu, mac, master and up/down set back, by ifindex), then
+// addresses (the kernel removes and restores the routes an address brings), then routes.
 // Limits: an address put back gets its prefix only (flags such as noprefixroute, labels and
 // lifetimes are the kernel's defaults), and is listed after the link's other addresses; a
-// change another program makes to the same records while the transaction runs is undone too.
-import { InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
+// link deleted early (a later change names it) and then undone is made again from its
+// snapshot (kind, mtu, mac, master, up; a veth with its peer) under a new ifindex, which is
+// why deletions wait for the last phase; a change another program makes to the same records
+// while the transaction runs is undone too.
+import { ExistsError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
+import { resolveNetns } from '../netns.js';
 import { blame, type Enqueue, type Participant, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from '../transaction/participant.js';
 import { releases } from '../transaction/order.js';
 import { checkLinkName, parsePrefix } from './addr.js';
+import { checkAdd, checkUpdate } from './links.js';
 import { LinkHandle } from './handle.js';
 import { checkRoute, type Route, type RouteInput } from './routes.js';
 import { checkRule, type Rule, type RuleInput } from './rules.js';
-import type { Address } from './types.js';
+import type { Address, AddLinkInput, Link, UpdateLinkInput } from './types.js';
 
 /** tx.link.addresses: `ip addr add/del` of many addresses on one link. */
 export interface TxLinkAddresses {
@@ -39,12 +46,21 @@ export interface TxLinkRules {
 
 /** Host set-up changes of a transaction (rtnetlink), in its namespace. */
 export interface TxLink {
+  /** Creates a link, as h.add (a veth's peer may go to another namespace); undone by deleting it. */
+  add(link: AddLinkInput): this;
+  /** Changes a link, as h.update (up, mtu, mac, master, name, netns); undone by setting each back. */
+  update(name: string, changes: UpdateLinkInput): this;
+  /** Deletes a link, as h.delete; runs in the last phase unless a later change names the link. */
+  delete(name: string): this;
   readonly addresses: TxLinkAddresses;
   readonly routes: TxLinkRoutes;
   readonly rules: TxLinkRules;
 }
 
 type LinkVariant =
+  | { op: 'link.add'; link: AddLinkInput }
+  | { op: 'link.update'; name: string; changes: UpdateLinkInput }
+  | { op: 'link.delete'; name: string }
   | { op: 'link.addresses.add' | 'link.addresses.delete'; dev: string; addresses: string[] }
   | { op: 'link.routes.add' | 'link.routes.delete'; route: RouteInput }
   | { op: 'link.rules.add' | 'link.rules.delete'; rule: RuleInput };
@@ -73,6 +89,14 @@ function api(enqueue: Enqueue<LinkVariant>): TxLink {
     enqueue({ op, dev, addresses: copy });
   };
   return {
+    add(link) {
+      const copy = copyObject('tx.link.add: the link', link);
+      if (typeof copy.peer === 'object' && copy.peer !== null) copy.peer = { ...copy.peer };
+      enqueue({ op: 'link.add', link: copy });
+      return this;
+    },
+    update(name, changes) { enqueue({ op: 'link.update', name, changes: copyObject('tx.link.update: the changes', changes) }); return this; },
+    delete(name) { enqueue({ op: 'link.delete', name }); return this; },
     addresses: {
       add(dev, list) { addrs('link.addresses.add', dev, list); return this; },
       delete(dev, list) { addrs('link.addresses.delete', dev, list); return this; },
@@ -95,6 +119,15 @@ const words = (o: Record<string, unknown>, skip: string[]) =>
 
 function describe(o: LinkVariant): string {
   switch (o.op) {
+    case 'link.add': {
+      const { name, kind, peer, ...rest } = o.link as unknown as Record<string, unknown>;
+      const p = peer as { name?: unknown; netns?: unknown } | undefined;
+      return `ip link add ${String(name)}${words(rest, [])} type ${String(kind)}${p ? ` peer name ${String(p.name)}${p.netns !== undefined ? ` netns ${String(p.netns)}` : ''}` : ''}`;
+    }
+    case 'link.update':
+      return `ip link set ${String(o.name)}${words(o.changes as unknown as Record<string, unknown>, [])}`;
+    case 'link.delete':
+      return `ip link del ${String(o.name)}`;
     case 'link.addresses.add':
     case 'link.addresses.delete': {
       const what = o.addresses.length === 1 ? String(o.addresses[0]) : `(${o.addresses.length} addresses)`;
@@ -111,6 +144,10 @@ function describe(o: LinkVariant): string {
 
 /** What an operation names, for the order: a later change of the same thing keeps a deletion early. */
 function keys(o: LinkVariant): string[] {
+  if (o.op === 'link.add') return [`link ${String(o.link.name)}`, ...(o.link.peer ? [`link ${String(o.link.peer.name)}`] : [])];
+  if (o.op === 'link.update') return [`link ${String(o.name)}`, ...(o.changes.name !== undefined ? [`link ${String(o.changes.name)}`] : [])];
+  if (o.op === 'link.delete') return [`link ${String(o.name)}`];
+  // A link deleted and made again keeps its deletion early through the add's name; addresses name only themselves.
   if ('addresses' in o) return o.addresses.map((a) => `addr ${String(o.dev)} ${String(a)}`);
   if ('route' in o) return [`route ${String(o.route.dst)} ${String(o.route.table ?? 'main')}`];
   return [`rule ${String(o.rule.priority)}`];
@@ -174,15 +211,24 @@ const key = (x: unknown) => JSON.stringify(x);
 
 // ---- the run ----
 
+/** Where a link the transaction moved to another namespace went: undone from there. */
+interface Moved { index: number; name: string; netnsPath: string }
+
+/** The namespace a handle opened with `base` is in, as a path the kernel can move a link back to. */
+const homeOf = (base: { netns?: string }): string => resolveNetns(base.netns ?? `/proc/${process.pid}/ns/net`, OP)!;
+
 class LinkRun implements ParticipantRun<PlannedLinkOp> {
   #h: LinkHandle | undefined;
-  /** Addresses of the touched links, by link. */
+  /** Addresses of the touched links (that exist before the transaction), by link. */
   readonly #addrs = new Map<string, Address[]>();
   /** Routes of the touched families. */
   #routes: Route[] | undefined;
   readonly #routeFamilies = new Set<4 | 6>();
   /** Rules of the touched families, by family. */
   readonly #rules = new Map<4 | 6, Rule[]>();
+  /** Every link, when a link itself is added, changed or deleted. */
+  #links: Link[] | undefined;
+  readonly #moved: Moved[] = [];
 
   constructor(private readonly ctx: TxContext) {}
 
@@ -190,14 +236,46 @@ class LinkRun implements ParticipantRun<PlannedLinkOp> {
     return (this.#h ??= new LinkHandle(this.ctx.base));
   }
 
-  /** Every request checked as the handle checks it, and the links it names exist. */
+  /**
+   * Every request checked as the handle checks it; the links each names exist when it runs
+   * (the namespace's links, with those the transaction adds, renames, moves away and deletes
+   * before it, in apply order).
+   */
   async validate(ops: PlannedLinkOp[]): Promise<void> {
-    const devs = new Map<string, PlannedLinkOp>();
+    const touchesLinks = ops.some((o) => o.op === 'link.add' || o.op === 'link.update' || o.op === 'link.delete');
+    const needsNames = touchesLinks || ops.some((o) => 'addresses' in o || 'route' in o);
+    const names = needsNames ? new Set((await this.h.list()).map((l) => l.name)) : new Set<string>();
+    const existing = new Set(names);
+    const need = (d: string, o: PlannedLinkOp, role = 'link') => {
+      if (!names.has(d)) throw blame(new NotFoundError(`${role} ${d} does not exist`, { op: o.op, subsystem: 'link', code: 'ENODEV' }), o);
+    };
     for (const o of ops) {
       try {
-        if ('addresses' in o) {
+        if (o.op === 'link.add') {
+          const c = checkAdd(o.link, o.op);
+          if (names.has(o.link.name)) throw new ExistsError(`link ${o.link.name} already exists`, { op: o.op, subsystem: 'link', code: 'EEXIST' });
+          if (c.master !== undefined) need(c.master, o, 'master');
+          if (c.link !== undefined) need(c.link, o);
+          names.add(o.link.name);
+          if (c.peer && c.peer.netnsPath === undefined) names.add(c.peer.name);
+        } else if (o.op === 'link.update') {
+          const c = checkUpdate(o.name, o.changes, o.op);
+          need(o.name, o);
+          if (typeof c.master === 'string') need(c.master, o, 'master');
+          if (c.netnsPath !== undefined || c.change.name !== undefined) names.delete(o.name);
+          if (c.netnsPath === undefined && c.change.name !== undefined) names.add(c.change.name);
+          // Down, a rename or a move takes the link's addresses and routes with it: both families are put back.
+          if (existing.has(o.name)) this.#addrs.set(o.name, []);
+          this.#routeFamilies.add(4).add(6);
+        } else if (o.op === 'link.delete') {
+          need(checkLinkName(o.name, o.op), o);
+          names.delete(o.name);
+          if (existing.has(o.name)) this.#addrs.set(o.name, []);
+          this.#routeFamilies.add(4).add(6);
+        } else if ('addresses' in o) {
           checkLinkName(o.dev, o.op);
-          devs.set(o.dev, o);
+          need(o.dev, o);
+          if (existing.has(o.dev)) this.#addrs.set(o.dev, []);
           for (let i = 0; i < o.addresses.length; i++) {
             try {
               this.#routeFamilies.add(parsePrefix(o.addresses[i], o.op).family === 'inet' ? 4 : 6);
@@ -207,7 +285,7 @@ class LinkRun implements ParticipantRun<PlannedLinkOp> {
           }
         } else if ('route' in o) {
           const c = checkRoute(o.route, o.op, o.op === 'link.routes.add' ? 'add' : 'delete');
-          for (const d of c.devs) devs.set(d, o);
+          for (const d of c.devs) need(d, o);
           this.#routeFamilies.add(c.resolve(() => 0).family === 'inet' ? 4 : 6);
         } else {
           const spec = checkRule(o.rule, o.op);
@@ -217,16 +295,11 @@ class LinkRun implements ParticipantRun<PlannedLinkOp> {
         throw blame(e as Error, o);
       }
     }
-    if (devs.size) {
-      const names = new Set((await this.h.list()).map((l) => l.name));
-      for (const [d, o] of devs) {
-        if (!names.has(d)) throw blame(new NotFoundError(`link ${d} does not exist`, { op: o.op, subsystem: 'link', code: 'ENODEV' }), o);
-      }
-    }
-    for (const o of ops) if ('addresses' in o) this.#addrs.set(o.dev, []);
+    if (touchesLinks) this.#links = [];
   }
 
   async snapshot(): Promise<void> {
+    if (this.#links) this.#links = await this.h.list();
     for (const dev of this.#addrs.keys()) this.#addrs.set(dev, await this.h.listAddresses(dev));
     if (this.#routeFamilies.size) this.#routes = (await this.h.routes.list()).filter((r) => this.#routeFamilies.has(routeFamily(r)));
     for (const f of this.#rules.keys()) this.#rules.set(f, await this.h.rules.list(f));
@@ -235,6 +308,16 @@ class LinkRun implements ParticipantRun<PlannedLinkOp> {
   async apply(o: PlannedLinkOp): Promise<void> {
     const h = this.h;
     switch (o.op) {
+      case 'link.add': return h.add(o.link);
+      case 'link.update': {
+        if (o.changes.netns === undefined) return h.update(o.name, o.changes);
+        const { index } = await h.get(o.name);
+        const moved = { index, name: o.changes.name ?? o.name, netnsPath: resolveNetns(o.changes.netns, o.op)! };
+        await h.update(o.name, o.changes);
+        this.#moved.push(moved);
+        return;
+      }
+      case 'link.delete': return h.delete(o.name);
       case 'link.addresses.add': return h.addAddresses(o.dev, o.addresses);
       case 'link.addresses.delete': return h.delAddresses(o.dev, o.addresses);
       case 'link.routes.add': return h.routes.add(o.route);
@@ -244,7 +327,7 @@ class LinkRun implements ParticipantRun<PlannedLinkOp> {
     }
   }
 
-  /** Rules, addresses, then routes: each set of records back to the snapshot's. */
+  /** Rules, links, addresses, then routes: each set of records back to the snapshot's. */
   async restore(_started: PlannedLinkOp[], _failedLast: boolean, log: UndoLog): Promise<void> {
     const h = this.h;
     for (const [family, saved] of this.#rules) {
@@ -254,6 +337,7 @@ class LinkRun implements ParticipantRun<PlannedLinkOp> {
       for (const r of now) if (!want.has(key(r))) await log.step(`ip rule del priority ${r.priority}`, () => h.rules.delete(ruleRequest(r, family)));
       for (const r of saved) if (!have.has(key(r))) await log.step(`ip rule add priority ${r.priority}`, () => h.rules.add(ruleRequest(r, family)));
     }
+    if (this.#links) await this.#restoreLinks(this.#links, log);
     for (const [dev, saved] of this.#addrs) {
       let now: Address[] = [];
       if (!(await log.step(`ip addr show dev ${dev}`, async () => (now = await h.listAddresses(dev)), true))) continue;
@@ -264,6 +348,70 @@ class LinkRun implements ParticipantRun<PlannedLinkOp> {
       if (missing.length) await log.step(`ip addr add ${missing.join(' ')} dev ${dev}`, () => h.addAddresses(dev, missing, { exist: true }));
     }
     if (this.#routes) await this.#restoreRoutes(this.#routes, log);
+  }
+
+  /**
+   * Links back to the snapshot, matched by ifindex: moved ones come back first, added ones
+   * are deleted (a veth's peer goes with it), deleted ones are made again, then each one's
+   * name, mtu, mac, master and up/down are set back (down while it is renamed: the kernel
+   * refuses to rename a link that is up).
+   */
+  async #restoreLinks(saved: Link[], log: UndoLog): Promise<void> {
+    const h = this.h;
+    for (const m of [...this.#moved].reverse()) {
+      const was = saved.find((l) => l.index === m.index);
+      if (!was) continue;
+      await log.step(`ip -n ${m.netnsPath} link set ${m.name} netns (back)`, async () => {
+        const there = new LinkHandle({ netns: m.netnsPath });
+        try {
+          await there.update(m.name, { netns: homeOf(this.ctx.base), ...(m.name !== was.name ? { name: was.name } : {}), up: false });
+        } finally {
+          await there.close();
+        }
+      });
+    }
+    let now: Link[] = [];
+    if (!(await log.step('ip link show', async () => (now = await h.list()), true))) return;
+    const before = new Map(saved.map((l) => [l.index, l]));
+    for (const l of now) {
+      if (before.has(l.index)) continue;
+      await log.step(`ip link del ${l.name}`, () => h.delete(l.name, { exist: true }));
+    }
+    if (!(await log.step('ip link show', async () => (now = await h.list()), true))) return;
+    const byIndex = new Map(now.map((l) => [l.index, l]));
+    for (const was of saved) {
+      if (byIndex.has(was.index) || now.some((l) => l.name === was.name)) continue;
+      const peer = was.kind === 'veth' && typeof was.link === 'string' ? saved.find((l) => l.name === was.link) : undefined;
+      if (peer && !byIndex.has(peer.index) && peer.index < was.index) continue; // made with its peer
+      await log.step(`ip link add ${was.name} type ${was.kind ?? '?'}`, async () => {
+        if (!was.kind || !['dummy', 'ifb', 'bridge', 'veth'].includes(was.kind)) throw new InvalidArgumentError(`link ${was.name} (${was.kind ?? 'no kind'}) cannot be made again here`, { op: OP, subsystem: 'link' });
+        await h.add({
+          name: was.name, kind: was.kind as AddLinkInput['kind'], mtu: was.mtu, ...(was.mac ? { mac: was.mac } : {}),
+          ...(peer && !byIndex.has(peer.index) ? { peer: { name: peer.name, ...(peer.mac ? { mac: peer.mac } : {}) } } : {}),
+        });
+      });
+    }
+    if (!(await log.step('ip link show', async () => (now = await h.list()), true))) return;
+    const current = (l: Link) => now.find((x) => x.index === l.index) ?? now.find((x) => x.name === l.name);
+    for (const was of saved) {
+      const l = current(was);
+      if (!l) continue;
+      if (l.name !== was.name) {
+        // Down first, in its own request: the kernel renames before it changes flags, and refuses to rename a link that is up.
+        if (l.up) await log.step(`ip link set ${l.name} down`, () => h.update(l.name, { up: false }));
+        await log.step(`ip link set ${l.name} name ${was.name}`, () => h.update(l.name, { name: was.name }));
+      }
+      const changes: UpdateLinkInput = {};
+      if (l.mtu !== was.mtu) changes.mtu = was.mtu;
+      if (was.mac !== undefined && l.mac !== was.mac) changes.mac = was.mac;
+      if ((l.master ?? null) !== (was.master ?? null)) changes.master = was.master ?? null;
+      if (Object.keys(changes).length) await log.step(`ip link set ${was.name}${words(changes as Record<string, unknown>, [])}`, () => h.update(was.name, changes));
+    }
+    if (!(await log.step('ip link show', async () => (now = await h.list()), true))) return;
+    for (const was of saved) {
+      const l = current(was);
+      if (l && l.up !== was.up) await log.step(`ip link set ${was.name} ${was.up ? 'up' : 'down'}`, () => h.update(was.name, { up: was.up }));
+    }
   }
 
   async #restoreRoutes(saved: Route[], log: UndoLog): Promise<void> {

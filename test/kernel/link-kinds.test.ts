@@ -179,7 +179,11 @@ describe('link kinds: errors', { skip }, () => {
         { name: 'vx0', kind: 'vxlan', id: 1, ttl: 256 },
       ];
       try {
-        for (const b of bad) await assert.rejects(h.add(b as AddLinkInput), InvalidArgumentError, JSON.stringify(b));
+        for (const b of bad) {
+          // A list is many links (an empty one makes nothing): each bad value is refused alone and inside a list.
+          if (!Array.isArray(b)) await assert.rejects(h.add(b as AddLinkInput), InvalidArgumentError, JSON.stringify(b));
+          await assert.rejects(h.add([b as AddLinkInput]), InvalidArgumentError, JSON.stringify(b));
+        }
         const badUpdates: [unknown, unknown][] = [
           ['p0', undefined], ['p0', null], ['p0', 'up'], ['p0', { up: 1 }], ['p0', { mtu: 'x' }], ['p0', { mac: '1' }], ['p0', { master: 7 }],
           ['p0', { name: '' }], ['p0', { netns: '' }], ['p0', { bogus: true }], [7, { up: true }], ['', { up: true }],

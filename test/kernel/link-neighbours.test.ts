@@ -135,7 +135,9 @@ describe('neighbours: errors', { skip }, () => {
       ];
       try {
         for (const b of bad) {
-          await assert.rejects(h.neighbours.add(b as NeighbourInput), InvalidArgumentError, JSON.stringify(b));
+          // A list is many entries (an empty one adds nothing): each bad value is refused alone and inside a list.
+          if (!Array.isArray(b)) await assert.rejects(h.neighbours.add(b as NeighbourInput), InvalidArgumentError, JSON.stringify(b));
+          await assert.rejects(h.neighbours.add([b as NeighbourInput]), InvalidArgumentError, JSON.stringify(b));
           await assert.rejects(h.neighbours.replace(b as NeighbourInput), InvalidArgumentError, JSON.stringify(b));
         }
         for (const o of [null, 'v0', { dev: 7 }, { proxy: 1 }, { what: 1 }]) {

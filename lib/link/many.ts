@@ -1,0 +1,69 @@
+// Many route or neighbour additions in one crossing: the links they name resolved from one
+// dump, every request sent pipelined in one job (ip -batch waits for each ack in turn), and on
+// a refusal the entries this call added removed again, so the error means nothing was added.
+import { NotFoundError, NlkitError } from '../errors.js';
+import { NETLINK_ROUTE } from '../netlink/headers.js';
+import { dump, kernelError, send } from '../netlink/transport.js';
+import type { RawWorker } from '../native.js';
+import { SUBSYSTEM } from './addr.js';
+import { RtWriter, Rtm, dumpLinks, eachMessage, parseLink } from './wire.js';
+
+/** How addMany handles one kind of checked entry: the links it names, its name in errors, its request and undo. */
+export interface ManyKind<T> {
+  devs(x: T): readonly string[];
+  /** What the error calls it ('route 10.0.0.0/24'). */
+  what(x: T): string;
+  /** Writes the request that adds `x` (undo: the one that deletes it again). */
+  write(w: RtWriter, x: T, index: (name: string) => number, undo: boolean): void;
+}
+
+/** Checks every entry of `list` with `check`; a bad one is an error naming its position, and nothing is sent. */
+export function checkEach<T>(list: readonly unknown[], what: string, check: (x: unknown) => T): T[] {
+  return list.map((x, i) => {
+    try {
+      return check(x);
+    } catch (e) {
+      if (e instanceof NlkitError) {
+        e.message = e.message.replace(/^([\w.]+): /, `$1: ${what}[${i}]: `);
+        Object.assign(e, { index: i });
+      }
+      throw e;
+    }
+  });
+}
+
+/**
+ * Adds every item in one pipelined send on the handle's worker. A missing link is a
+ * NotFoundError before anything is sent; a refusal removes the items added and throws the
+ * kernel's error for the first refused one, with its `index` in the list.
+ */
+export async function addMany<T>(op: string, w: RawWorker, items: readonly T[], kind: ManyKind<T>): Promise<void> {
+  if (items.length === 0) return;
+  const index = new Map<string, number>();
+  if (items.some((x) => kind.devs(x).length)) {
+    const wr = new RtWriter(64);
+    dumpLinks(wr);
+    const r = await dump(w, NETLINK_ROUTE, wr.batch());
+    eachMessage(r.data, 0, r.sections[0]!, (type, at, len) => {
+      if (type === Rtm.NewLink) { const l = parseLink(r.data, at, len); index.set(l.name, l.index); }
+    });
+    for (let i = 0; i < items.length; i++) {
+      for (const d of kind.devs(items[i]!)) {
+        if (!index.has(d)) throw new NotFoundError(`${op}: [${i}]: link ${d} does not exist`, { op, subsystem: SUBSYSTEM, code: 'ENODEV', index: i });
+      }
+    }
+  }
+  const at = (name: string) => index.get(name)!;
+  const wr = new RtWriter(64 + items.length * 80);
+  for (const x of items) kind.write(wr, x, at, false);
+  const res = await send(w, NETLINK_ROUTE, wr.batch(), { stopOnRefusal: true });
+  const k = res.errnos.findIndex((e) => e > 0);
+  if (k < 0) return;
+  const added = items.filter((_, i) => res.errnos[i] === 0);
+  if (added.length) {
+    const u = new RtWriter(64 + added.length * 80);
+    for (const x of added) kind.write(u, x, at, true);
+    await send(w, NETLINK_ROUTE, u.batch()).catch(() => undefined);
+  }
+  throw kernelError(op, SUBSYSTEM, res.errnos[k]!, { what: `[${k}]: ${kind.what(items[k]!)}`, index: k, ...(res.messages[k] ? { detail: res.messages[k] } : {}) });
+}
