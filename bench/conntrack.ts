@@ -2,7 +2,9 @@
 // fresh namespace, filled by nlkit's create() outside the timing. Per repetition, the tool and
 // nlkit take turns on the same table: `conntrack -L` / list(), `conntrack -C` / count(),
 // `conntrack -L -p udp` / count({ protocol: 'udp' }), `conntrack -D -p udp` / delete({ protocol:
-// 'udp' }) (the udp half is created again after each delete, outside the timing). Wall time and
+// 'udp' }), and the same for one service's flows as a proxy's clean-up asks (family, protocol,
+// original destination and port; 1% of the udp flows). Deleted flows are created again after each
+// delete, outside the timing. Wall time and
 // CPU time (user + system) are taken for both: the tool's from its rusage (/usr/bin/time), nlkit's
 // from process.cpuUsage(), which counts the handle's worker thread and the kernel's dump work
 // done in its recvmsg calls. 100k flows (quick: 10k); the kernel's nf_conntrack_max bounds the
@@ -18,18 +20,26 @@ import type { ConntrackHandle } from '../lib/conntrack/handle.js';
 import { Netns } from '../test/helpers/netns.js';
 import { fmtN, fmtTime, median, parseArgs, row, runStandalone, type Row, type Section } from './common.js';
 
+/** The udp half goes to this many DNS service addresses (10.96.1.0-99:53), 1% of it to each. */
+const SERVICES = 100;
+/** The one service a proxy cleans up after (kube-proxy's filter: family, protocol, original destination and port). */
+const ONE = { family: 'inet', protocol: 'udp', original: { dst: '10.96.1.7', dport: 53 } } as const;
+const ONE_TOOL = ['-f', 'ipv4', '-p', 'udp', '--orig-dst', '10.96.1.7', '--dport', '53'];
+const isOne = (i: number) => i % 2 === 1 && (i >> 1) % SERVICES === 7;
+
 function flowAt(i: number): FlowInput {
   const src = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
   const port = 1024 + (i % 60000);
   return i % 2
-    ? { protocol: 'udp', original: { src, dst: '10.96.0.10', sport: port, dport: 53 }, timeout: 600_000 }
+    ? { protocol: 'udp', original: { src, dst: `10.96.1.${(i >> 1) % SERVICES}`, sport: port, dport: 53 }, timeout: 600_000 }
     : { protocol: 'tcp', original: { src, dst: '10.96.0.1', sport: port, dport: 80 }, state: 'ESTABLISHED', status: ['SEEN_REPLY', 'ASSURED'], timeout: 3600_000 };
 }
 
-/** Creates flows i = from, from + step, ... below n, a few thousand requests in flight at a time. */
-async function fill(ct: ConntrackHandle, n: number, from = 0, step = 1): Promise<void> {
+/** Creates the flows i < n that `which` picks, a few thousand requests in flight at a time. */
+async function fill(ct: ConntrackHandle, n: number, which: (i: number) => boolean = () => true): Promise<void> {
   let pending: Promise<void>[] = [];
-  for (let i = from; i < n; i += step) {
+  for (let i = 0; i < n; i++) {
+    if (!which(i)) continue;
     pending.push(ct.create(flowAt(i)));
     if (pending.length === 4096) { await Promise.all(pending); pending = []; }
   }
@@ -61,6 +71,8 @@ const CASES = [
   ['count the table', '`conntrack -C`'],
   ['count by filter (udp half)', '`conntrack -L -p udp`'],
   ['delete by filter (udp half)', '`conntrack -D -p udp`'],
+  ['count one service\'s flows (1% of udp)', `\`conntrack -L ${ONE_TOOL.join(' ')}\``],
+  ['delete one service\'s flows (1% of udp)', `\`conntrack -D ${ONE_TOOL.join(' ')}\``],
 ] as const;
 
 export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> {
@@ -92,12 +104,23 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
         const ncf = await nlkit(() => ct.count({ protocol: 'udp' })); t[2]!.n.push(ncf.s);
         const d = tool(ns, ['-D', '-p', 'udp']); t[3]!.t.push(d.s);
         const left = await ct.count();
-        await fill(ct, n, 1, 2);
+        await fill(ct, n, (i) => i % 2 === 1);
         const nd = await nlkit(() => ct.delete({ protocol: 'udp' })); t[3]!.n.push(nd.s);
         const got = [l.out.split('\n').length - 1, nl.value.length, Number(c.out.trim()), nc.value, cf.out.split('\n').length - 1, ncf.value, left, nd.value];
         const want = [n, n, n, n, n / 2, n / 2, n / 2, n / 2];
         if (got.some((v, i) => v !== want[i])) throw new Error(`tool and nlkit disagree: got ${got.join(' ')}, want ${want.join(' ')}`);
-        await fill(ct, n, 1, 2);
+        await fill(ct, n, (i) => i % 2 === 1);
+        const c1 = tool(ns, ['-L', ...ONE_TOOL]); t[4]!.t.push(c1.s);
+        const nc1 = await nlkit(() => ct.count(ONE)); t[4]!.n.push(nc1.s);
+        const d1 = tool(ns, ['-D', ...ONE_TOOL]); t[5]!.t.push(d1.s);
+        await fill(ct, n, isOne);
+        const nd1 = await nlkit(() => ct.delete(ONE)); t[5]!.n.push(nd1.s);
+        await fill(ct, n, isOne);
+        let one = 0;
+        for (let i = 0; i < n; i++) if (isOne(i)) one++;
+        if (c1.out.split('\n').length - 1 !== one || nc1.value !== one || nd1.value !== one) {
+          throw new Error(`one service: tool listed ${c1.out.split('\n').length - 1}, nlkit counted ${nc1.value} and deleted ${nd1.value}, want ${one}`);
+        }
       }
     } finally {
       await ct.close();
