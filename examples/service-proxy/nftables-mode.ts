@@ -98,10 +98,23 @@ function renderService(s: ServiceSpec, config: ProxyConfig): RenderedService | u
   return out;
 }
 
-/** What the table should hold for `config`, by service name. */
-export function renderNft(config: ProxyConfig): Rendered {
+/**
+ * What the table should hold for `config`, by service name. `previous`: the config last rendered
+ * and its rendering; a service whose spec did not change (nor the masquerade settings) keeps its
+ * rendered object, so one changed endpoint among 10k services renders one service, and
+ * nftModeCommands skips the others by identity.
+ * @example const rendered = renderNft(config, { config: before, rendered: renderedBefore });
+ */
+export function renderNft(config: ProxyConfig, previous?: { config: ProxyConfig; rendered: Rendered }): Rendered {
   const out: Rendered = new Map();
+  const reuse = previous && previous.config.masqueradeAll === config.masqueradeAll && previous.config.clusterCIDR === config.clusterCIDR
+    ? new Map(previous.config.services.map((s) => [s.name, s])) : undefined;
   for (const s of config.services) {
+    const old = reuse?.get(s.name);
+    if (old && previous!.rendered.has(s.name) && JSON.stringify(old) === JSON.stringify(s)) {
+      out.set(s.name, previous!.rendered.get(s.name)!);
+      continue;
+    }
     const r = renderService(s, config);
     if (r) out.set(s.name, r);
   }
@@ -170,6 +183,7 @@ export function nftModeCommands(before: Rendered | undefined, after: Rendered): 
   };
   for (const [name, r] of after) {
     let o = old.get(name);
+    if (o === r) continue; // renderNft kept an unchanged service's rendering
     const f = r.family;
     // A service that changed family is a removal from one table and an addition to the other.
     if (o && o.family !== f) { removeAll(o); o = undefined; }
