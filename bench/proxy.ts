@@ -70,6 +70,13 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
       `The example proxy in a fresh namespace per mode and size: N tcp services of ${ENDPOINTS} endpoints each; cold start, then one endpoint moved ` +
       '(one ServiceProxy.apply() each, one repetition). kube-proxy cannot run here; its figures as the nft issue quotes them are in the notes of the rows. ' +
       `The ipvs mode needs the VM and is not measured. Load average ${load0.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end.`,
+      // Figures of the runs of 2026-12-07 (one repetition each, load average 17-20 on the shared 2-core machine).
+      'Measured 2026-12-07 04:22-04:49 UTC, load average 17-20, one repetition, wall (CPU): nftables 1k services (25k endpoints) cold ' +
+      '17.2 s (6.2 s), one endpoint 3.0 s (0.9 s, before unchanged services kept their rendering); 10k (250k endpoints) cold 151 s (56 s), one ' +
+      'endpoint 7.8 s (2.5 s; 31.4 s (7.7 s) before); 20k (500k endpoints) cold 428 s (139 s), one endpoint 19.9 s (5.7 s). iptables 1k cold ' +
+      '5.6 s (1.8 s), one endpoint 10.1 s (3.2 s); 10k cold 40.3 s (13.9 s), one endpoint 99.1 s (30.8 s): the iptables mode rewrites the whole ' +
+      'nat table in a transaction that snapshots it first, so a change costs more than a cold start. 20k in the iptables mode and the ipvs mode ' +
+      'were not run. kube-proxy (nftables mode): 10k services in 9 min, 5,006 services with 250k endpoints 13 min per sync, 44k services 16m44s.',
     ],
     rows,
     charts: [],
