@@ -9,14 +9,12 @@
 // is one nft.apply batch holding only what changed: changed services' chains are flushed and
 // refilled, map elements added or deleted, chains no longer wanted flushed and deleted.
 //
-// Picking an endpoint: equal weights use kube-proxy's scalable cascade without anonymous sets
-// (`numgen random mod N-i == 0 goto endpoint-i`, the last one unconditional); unequal weights
-// use an anonymous `numgen random mod SUM vmap { ... }` (weights divided by their gcd), the one
-// anonymous map nlkit's nft encoder supports; nft has no `<` on numgen in nlkit (only ==, !=).
-// TODO(#15, after #13): once lib/nft compiles `<`/`>` comparisons (engineer nfttext's work), the
-// weighted case becomes the same cascade without an anonymous map: with R = the weights still
-// left, `numgen random mod R < w_i goto endpoint-i` for each endpoint but the last (R -= w_i),
-// the last unconditional; the e2e chi-square test on weights 1:2:3 then checks it unchanged.
+// Picking an endpoint: kube-proxy's scalable cascade without anonymous sets. Equal weights:
+// `numgen random mod N-i == 0 goto endpoint-i`, the last one unconditional. Unequal weights
+// (divided by their gcd): with R the sum of the weights still left, `numgen random mod R < w_i
+// goto endpoint-i` for each endpoint but the last (R -= w_i), the last unconditional; endpoint i
+// is then taken with probability w_i / SUM, and no anonymous map is made (those are what make
+// kube-proxy's loads quadratic, see the nft issue).
 import { type Family, type ProxyConfig, type ServiceSpec, clusterCIDRFor } from './config.js';
 import { hash16 } from './chains.js';
 
@@ -83,19 +81,15 @@ function renderService(s: ServiceSpec, config: ProxyConfig): RenderedService | u
   });
   const g = active.reduce((a, e) => gcd(a, e.weight), 0);
   const weights = active.map((e) => e.weight / g);
-  if (weights.every((w) => w === 1)) {
-    names.forEach((name, i) => {
-      const left = names.length - i;
-      rules.push(left === 1 ? [{ goto: { target: name } }]
-        : [eq({ numgen: { mode: 'random', mod: left, offset: 0 } }, 0), { goto: { target: name } }]);
-    });
-  } else {
-    const entries: unknown[] = [];
-    names.forEach((name, i) => {
-      for (let k = 0; k < weights[i]!; k++) entries.push([entries.length, { goto: { target: name } }]);
-    });
-    rules.push([{ vmap: { key: { numgen: { mode: 'random', mod: entries.length, offset: 0 } }, data: { set: entries } } }]);
-  }
+  const equal = weights.every((w) => w === 1);
+  let left = weights.reduce((a, w) => a + w, 0);
+  names.forEach((name, i) => {
+    const w = weights[i]!;
+    const pick = { numgen: { mode: 'random', mod: left, offset: 0 } };
+    rules.push(i === names.length - 1 ? [{ goto: { target: name } }]
+      : [equal ? eq(pick, 0) : eq(pick, w, '<'), { goto: { target: name } }]);
+    left -= w;
+  });
   const out: RenderedService = { family: s.family, chain: svc, rules, endpoints, key: [s.address, s.protocol, s.port] };
   if (s.nodePort !== undefined) {
     // kube-proxy's external chain (externalTrafficPolicy Cluster): every NodePort connection is masqueraded.
@@ -104,10 +98,23 @@ function renderService(s: ServiceSpec, config: ProxyConfig): RenderedService | u
   return out;
 }
 
-/** What the table should hold for `config`, by service name. */
-export function renderNft(config: ProxyConfig): Rendered {
+/**
+ * What the table should hold for `config`, by service name. `previous`: the config last rendered
+ * and its rendering; a service whose spec did not change (nor the masquerade settings) keeps its
+ * rendered object, so one changed endpoint among 10k services renders one service, and
+ * nftModeCommands skips the others by identity.
+ * @example const rendered = renderNft(config, { config: before, rendered: renderedBefore });
+ */
+export function renderNft(config: ProxyConfig, previous?: { config: ProxyConfig; rendered: Rendered }): Rendered {
   const out: Rendered = new Map();
+  const reuse = previous && previous.config.masqueradeAll === config.masqueradeAll && previous.config.clusterCIDR === config.clusterCIDR
+    ? new Map(previous.config.services.map((s) => [s.name, s])) : undefined;
   for (const s of config.services) {
+    const old = reuse?.get(s.name);
+    if (old && previous!.rendered.has(s.name) && JSON.stringify(old) === JSON.stringify(s)) {
+      out.set(s.name, previous!.rendered.get(s.name)!);
+      continue;
+    }
     const r = renderService(s, config);
     if (r) out.set(s.name, r);
   }
@@ -176,6 +183,7 @@ export function nftModeCommands(before: Rendered | undefined, after: Rendered): 
   };
   for (const [name, r] of after) {
     let o = old.get(name);
+    if (o === r) continue; // renderNft kept an unchanged service's rendering
     const f = r.family;
     // A service that changed family is a removal from one table and an addition to the other.
     if (o && o.family !== f) { removeAll(o); o = undefined; }

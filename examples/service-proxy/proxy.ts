@@ -149,7 +149,7 @@ export class ServiceProxy {
 
   /** One nft batch with what changed since the last config (the whole table the first time). */
   private async applyNft(config: ProxyConfig): Promise<object[]> {
-    const rendered = renderNft(config);
+    const rendered = renderNft(config, this.rendered && this.current ? { config: this.current, rendered: this.rendered } : undefined);
     const commands = nftModeCommands(this.rendered, rendered);
     if (commands.length) {
       const h = nft.open({ netns: this.netns });

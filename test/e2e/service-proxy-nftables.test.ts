@@ -66,6 +66,13 @@ describe('service proxy, nftables mode, real traffic', { skip, timeout: 300_000 
     for (const r of meant.values()) {
       for (const [name, rules] of [[r.chain, r.rules], ...r.endpoints] as [string, object[][]][]) assert.deepEqual(got.exprs[name], rules, name);
     }
+    // Unequal weights are kube-proxy's cascade with `<` and no anonymous map, as nft prints it:
+    // 1 of 6, then 2 of the 5 left, then the rest.
+    const [e1, e2, e3] = web.endpoints.map((e) => endpointChainName(web, e.address, e.port));
+    const webText = inNetns(bench.topo.node, 'nft', ['list', 'chain', 'ip', TABLE, serviceChainName(web)]);
+    const picks = webText.split('\n').map((l) => l.trim()).filter((l) => /\bgoto\b/.test(l));
+    assert.deepEqual(picks, [`numgen random mod 6 < 1 goto ${e1}`, `numgen random mod 5 < 2 goto ${e2}`, `goto ${e3}`], webText);
+    assert.doesNotMatch(inNetns(bench.topo.node, 'nft', ['list', 'table', 'ip', TABLE]), /vmap \{/);
     const counts = await bench.traffic(REQUESTS);
     assertShares(counts, weights, 'weights 1:2:3');
     assertMasqueraded(counts, bench.topo);

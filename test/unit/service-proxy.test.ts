@@ -9,6 +9,7 @@ import { comment, endpointChain, readNat, serviceChain } from '../../examples/se
 import { iptablesModeRules, probability } from '../../examples/service-proxy/iptables-mode.js';
 import { ipvsModeRules, ipvsPlan } from '../../examples/service-proxy/ipvs-mode.js';
 import { describeChanges } from '../../examples/service-proxy/diff.js';
+import { nftModeCommands, renderNft } from '../../examples/service-proxy/nftables-mode.js';
 import { chiSquareSurvival, fit, lnGamma } from '../../examples/demo/stats.js';
 
 const empty = readNat('');
@@ -280,6 +281,34 @@ describe('service-proxy ipvs mode, IPv6 services and NodePorts', () => {
     const v4 = ipvsModeRules(config, empty, 4, sets);
     assert.match(v4, /-m set --match-set KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ/);
     assert.doesNotMatch(v4, /UDP|fd00/);
+  });
+});
+
+describe('service-proxy nftables mode, rendering a change', () => {
+  const svc = (i: number, ep = `10.244.${i}.2`) => ({ name: `a/s${i}:http`, address: `10.96.0.${i}`, port: 80, endpoints: [{ address: ep, port: 8080 }, { address: '10.244.9.9', port: 8080, weight: 2 }] });
+  const before = parseConfig({ clusterCIDR: '10.244.0.0/16', services: [svc(1), svc(2), svc(3)] });
+  const rendered = renderNft(before);
+
+  it('keeps unchanged services\' renderings and renders the changed one as from scratch, giving the same batch', () => {
+    const after = parseConfig({ clusterCIDR: '10.244.0.0/16', services: [svc(1), svc(2, '10.244.7.7'), svc(4)] });
+    const reused = renderNft(after, { config: before, rendered });
+    assert.deepEqual(reused, renderNft(after));
+    assert.equal(reused.get('a/s1:http'), rendered.get('a/s1:http'));
+    assert.notEqual(reused.get('a/s2:http'), rendered.get('a/s2:http'));
+    const batch = nftModeCommands(rendered, reused);
+    assert.deepEqual(batch, nftModeCommands(rendered, renderNft(after)));
+    // Only services 2 (changed), 3 (removed) and 4 (new) are in the batch.
+    const text = JSON.stringify(batch);
+    assert.doesNotMatch(text, /a\/s1\//);
+    for (const n of ['a/s2/', 'a/s3/', 'a/s4/']) assert.ok(text.includes(n), n);
+  });
+
+  it('renders every service again when the masquerade settings change', () => {
+    const after = parseConfig({ clusterCIDR: '10.240.0.0/12', services: [svc(1), svc(2), svc(3)] });
+    const reused = renderNft(after, { config: before, rendered });
+    assert.deepEqual(reused, renderNft(after));
+    assert.notEqual(reused.get('a/s1:http'), rendered.get('a/s1:http'));
+    assert.notDeepEqual(reused.get('a/s1:http'), rendered.get('a/s1:http'));
   });
 });
 
