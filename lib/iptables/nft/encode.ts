@@ -245,12 +245,14 @@ export function writeRuleExprs(w: NftWriter, family: Family, e: Entry): void {
 
 /**
  * NFT_MSG_NEWRULE (append) as iptables-nft sends it: table, chain, expressions, compat.
+ * `at`: placed next to the rule with that handle instead (after it, or before it) (partial.ts).
  * @example writeRule(w, 4, 'filter', 'INPUT', readEntries(4, raw)[0].rules[0]);
  */
-export function writeRule(w: NftWriter, family: Family, table: string, chain: string, e: Entry): void {
-  w.begin(MSG.NEWRULE, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND, family === 4 ? 2 : 10);
+export function writeRule(w: NftWriter, family: Family, table: string, chain: string, e: Entry, at?: { handle: bigint; after: boolean }): void {
+  w.begin(MSG.NEWRULE, NLM_F_REQUEST | NLM_F_CREATE | (!at || at.after ? NLM_F_APPEND : 0), family === 4 ? 2 : 10);
   w.str(RULE.TABLE, table);
   w.str(RULE.CHAIN, chain);
+  if (at) w.be64(RULE.POSITION, at.handle);
   w.within(RULE.EXPRESSIONS, () => writeRuleExprs(w, family, e));
   w.within(NFTA_RULE_COMPAT, () => {
     w.be32(NFTA_RULE_COMPAT_PROTO, e.ip.proto);

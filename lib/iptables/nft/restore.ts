@@ -18,7 +18,7 @@ import type { RawWorker } from '../../native.js';
 import type { Family } from '../types.js';
 import { readEntries, type EntryChain, type RawTableLike } from './entries.js';
 import { writeRule } from './encode.js';
-import { BUILTIN_TABLES } from './tables.js';
+import { BUILTIN_TABLES, type BuiltinChain } from './tables.js';
 
 const NFTA_CHAIN_COUNTERS = 8, NFTA_COUNTER_BYTES = 1, NFTA_COUNTER_PACKETS = 2;
 const ATTEMPTS = 5;
@@ -33,8 +33,11 @@ export interface CompiledNftTable {
 /** What each message of a batch is, for errors: the table, and the chain or rule. */
 export interface BatchMessage { table: string; what: string; chain?: string; rule?: number }
 
-/** A writer that remembers where each message ends (lib/netlink's MessageBatch). */
-class Messages extends NftWriter {
+/**
+ * A writer that remembers where each message ends (lib/netlink's MessageBatch).
+ * @example const w = new Messages(0); w.begin(MSG.NEWTABLE, NLM_F_REQUEST, 2); w.done({ table: 'nat', what: 'table nat' });
+ */
+export class Messages extends NftWriter {
   readonly ends: number[] = [];
   readonly about: BatchMessage[] = [];
   done(m: BatchMessage): void {
@@ -114,13 +117,7 @@ export function restoreMessages(family: Family, tables: CompiledNftTable[], exis
         continue;
       }
       const builtin = (policy: number, counters?: [bigint, bigint]) => {
-        w.begin(MSG.NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, fam);
-        w.str(CHAIN.TABLE, t.name);
-        w.str(CHAIN.NAME, c.name);
-        w.within(CHAIN.HOOK, () => { w.be32(HOOK.HOOKNUM, b.hook); w.be32(HOOK.PRIORITY, b.prio >>> 0); });
-        w.be32(CHAIN.POLICY, policy);
-        if (counters) w.within(NFTA_CHAIN_COUNTERS, () => { w.be64(NFTA_COUNTER_PACKETS, counters[0]); w.be64(NFTA_COUNTER_BYTES, counters[1]); });
-        w.str(CHAIN.TYPE, b.type);
+        writeBuiltinChain(w, fam, t.name, b, policy, counters);
         w.done({ table: t.name, what: `chain ${c.name}` });
       };
       // nft_chain_builtin_add (policy ACCEPT), then nft_chain_set for a `:CHAIN` line
@@ -136,6 +133,21 @@ export function restoreMessages(family: Family, tables: CompiledNftTable[], exis
     }
   }
   return w;
+}
+
+/**
+ * NFT_MSG_NEWCHAIN of a built-in chain as nft_chain_builtin_alloc builds it: hook, priority,
+ * policy, counters when given, type (the caller ends the message).
+ * @example writeBuiltinChain(w, FAMILY.ip, 'filter', BUILTIN_TABLES.filter[0], VERDICT.drop, [0n, 0n]);
+ */
+export function writeBuiltinChain(w: NftWriter, fam: number, table: string, b: BuiltinChain, policy: number, counters?: [bigint, bigint]): void {
+  w.begin(MSG.NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, fam);
+  w.str(CHAIN.TABLE, table);
+  w.str(CHAIN.NAME, b.name);
+  w.within(CHAIN.HOOK, () => { w.be32(HOOK.HOOKNUM, b.hook); w.be32(HOOK.PRIORITY, b.prio >>> 0); });
+  w.be32(CHAIN.POLICY, policy);
+  if (counters) w.within(NFTA_CHAIN_COUNTERS, () => { w.be64(NFTA_COUNTER_PACKETS, counters[0]); w.be64(NFTA_COUNTER_BYTES, counters[1]); });
+  w.str(CHAIN.TYPE, b.type);
 }
 
 export interface NftRestoreIo {
