@@ -20,6 +20,7 @@ import { Netns } from '../test/helpers/netns.js';
 import { kubeProxyNat } from '../test/fixtures/iptables/kube-proxy.js';
 import { fmtN, median, parseArgs, row, runStandalone, timed, timedShell, type Row, type Section, type Series } from './common.js';
 import { nftSaveRows } from './iptables-nft-save.js';
+import { nftNoflushRows } from './iptables-nft-noflush.js';
 
 const BUILTIN = /^:(PREROUTING|INPUT|OUTPUT|POSTROUTING) /;
 const PUBLISHED = [1000, 5000, 20_000];
@@ -223,6 +224,8 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
 
   // nf_tables backend: save at small scales only (`--nft-save 100,1000`)
   rows.push(...await nftSaveRows(args.list('--nft-save') ?? (quick ? [100] : [100, 1000]), args.reps));
+  // nf_tables backend: one service changed with --noflush (`--nft-noflush 1000,20000`; bench/iptables-nft-noflush.ts)
+  rows.push(...await nftNoflushRows(args.list('--nft-noflush') ?? (quick ? [100] : [1000]), args.reps));
 
   rows.sort((x, y) => (x.case.startsWith('program') ? 0 : 1) - (y.case.startsWith('program') ? 0 : 1) || (x.n ?? 0) - (y.n ?? 0));
   return {

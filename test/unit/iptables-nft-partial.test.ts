@@ -1,8 +1,9 @@
 // keptFrom (lib/iptables/nft/partial.ts): the rules a partial commit keeps must be a longest
-// common subsequence of the chain's old and new rules (fewest deletes and inserts), in order.
+// common subsequence of the chain's old and new rules (fewest deletes and inserts), in order;
+// touchedChains: the chains whose rules it reads and compares at all.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { keptFrom } from '../../lib/iptables/nft/partial.js';
+import { keptFrom, touchedChains } from '../../lib/iptables/nft/partial.js';
 
 function lcs(a: string[], b: string[]): number {
   const dp = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
@@ -41,5 +42,14 @@ describe('keptFrom', () => {
     assert.equal(k.filter((i) => i >= 0).length, 19999);
     assert.equal(k[12345], -1);
     assert.equal(keptFrom(a, [...a].reverse(), 10), undefined);
+  });
+});
+
+describe('touchedChains', () => {
+  it('names the chains a noflush body can change; none when a command touches every chain', () => {
+    assert.deepEqual(touchedChains(':X - [0:0]\n[1:2] -A Y -j X\n-E OLD NEW\n-D Z 1\n'), new Set(['X', 'Y', 'OLD', 'NEW', 'Z']));
+    assert.equal(touchedChains('-A Y -j ACCEPT\n-F\n'), undefined);
+    assert.equal(touchedChains('-Z -t nat\n'), undefined);
+    assert.equal(touchedChains('-X\n'), undefined);
   });
 });

@@ -40,6 +40,8 @@ export interface EntryChain {
   packets: bigint;
   bytes: bigint;
   rules: Entry[];
+  /** Its rules were not read (readEntries' `only`). */
+  skipped?: boolean;
 }
 
 export interface RawTableLike {
@@ -77,10 +79,11 @@ function xt(b: Buffer, at: number): XtBlob & { size: number } {
 
 /**
  * The chains of a table in blob order (built-ins in hook order, then user chains), each
- * rule's jump resolved to its chain's name.
+ * rule's jump resolved to its chain's name. `only`: rules are read for those chains only (the
+ * others are listed with `rules` empty and `skipped` set).
  * @example const chains = readEntries(4, compiled); chains[0].name === 'INPUT';
  */
-export function readEntries(family: Family, t: RawTableLike): EntryChain[] {
+export function readEntries(family: Family, t: RawTableLike, only?: ReadonlySet<string>): EntryChain[] {
   const L = LAYOUT[family];
   const b = Buffer.from(t.entries.buffer, t.entries.byteOffset, t.entries.byteLength);
   const hookAt = new Map<number, number>();
@@ -110,17 +113,20 @@ export function readEntries(family: Family, t: RawTableLike): EntryChain[] {
     const hook = hookAt.get(off);
     if (hook !== undefined) {
       cur = { name: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'][hook]!, hook, packets: 0n, bytes: 0n, rules: [] };
+      if (only && !only.has(cur.name)) cur.skipped = true;
       chains.push(cur);
     }
     if (tg.name === 'ERROR') {
       if (off + next < b.length) {
         cur = { name: cstr(tg.data, 0, 30), packets: 0n, bytes: 0n, rules: [] };
+        if (only && !only.has(cur.name)) cur.skipped = true;
         chains.push(cur);
       }
       off += next;
       continue;
     }
     if (!cur) throw new Error(`entry at ${off} is outside any chain`);
+    if (cur.skipped && !policyAt.has(off)) { off += next; continue; }
     const verdict = tg.name === '' ? tg.data.readInt32LE(0) : undefined;
     if (policyAt.has(off)) {
       cur.policy = verdict === -1 ? 'DROP' : 'ACCEPT';

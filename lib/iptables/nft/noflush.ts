@@ -11,7 +11,7 @@ import { decodeTables, rawTableOf } from './decode.js';
 import { LAYOUT, readEntries } from './entries.js';
 
 const IP6T_F_PROTO = 0x01;
-import { partialMessages, type PartialTable } from './partial.js';
+import { partialMessages, touchedChains, type PartialTable } from './partial.js';
 import { Messages, type NftRefusal, type NftRestoreIo } from './restore.js';
 import { readNft } from './save.js';
 
@@ -56,13 +56,14 @@ export async function commitNoflush(io: NftRestoreIo, op: string, family: Family
     const compiled = await compile(bases);
     const parts: PartialTable[] = compiled.map((raw) => {
       const handles = read.handles.get(raw.table) ?? new Map<string, bigint[]>();
+      const body = tables.filter((t) => t.name === raw.table).map((t) => t.body).join('');
+      const only = touchedChains(body);
       return {
-        name: raw.table,
-        body: tables.filter((t) => t.name === raw.table).map((t) => t.body).join(''),
+        name: raw.table, body,
         exists: read.handles.has(raw.table),
-        old: readEntries(family, bases.get(raw.table)!).filter((c) => handles.has(c.name)),
+        old: readEntries(family, bases.get(raw.table)!, only).filter((c) => handles.has(c.name)),
         handles,
-        next: readEntries(family, raw),
+        next: readEntries(family, raw, only),
         counters,
       };
     });

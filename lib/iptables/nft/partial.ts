@@ -21,7 +21,10 @@ export interface PartialTable {
   body: string;
   /** Whether nf_tables has the table now. */
   exists: boolean;
-  /** The chains nf_tables has now, decoded; `handles` gives each rule's handle (same order). */
+  /**
+   * The chains nf_tables has now, decoded; `handles` gives each rule's handle (same order).
+   * Chains the text does not name may be `skipped` (rules not read) in both old and next.
+   */
   old: EntryChain[];
   handles: Map<string, bigint[]>;
   next: EntryChain[];
@@ -97,23 +100,42 @@ export function keptFrom(a: string[], b: string[], max: number): number[] | unde
   return undefined;
 }
 
-const CHAIN_ARG = /^(?:-[AIRDNFXZ]|--(?:append|insert|replace|delete|new-chain|flush|delete-chain|zero))$/;
+const CHAIN_ARG = /^(?:-[AIRDNFXZE]|--(?:append|insert|replace|delete|new-chain|flush|delete-chain|zero|rename-chain))$/;
 
-/** The chains a body names, in the order it first names them (`:X`, and the chain of each command). */
-function namedOrder(body: string): string[] {
-  const out: string[] = [];
+/**
+ * The chains a body names, in the order it first names them (`:X`, the chain of each command,
+ * both names of a rename); `all` is set when a command names none (`-F`, `-X`, `-Z` alone
+ * touch every chain).
+ */
+function namedOrder(body: string): { names: string[]; all: boolean } {
+  const names: string[] = [];
   const seen = new Set<string>();
+  let all = false;
+  const add = (n: string | undefined) => {
+    if (n === undefined || n[0] === '-') return void (all = true);
+    if (!seen.has(n)) seen.add(n), names.push(n);
+  };
   for (const l of body.split('\n')) {
-    let name: string | undefined;
-    if (l[0] === ':') name = words(l.slice(1))[0];
+    if (l[0] === ':') add(words(l.slice(1))[0]);
     else if (l[0] === '-' || l[0] === '[') {
       const w = words(l.replace(/^\[[^\]]*\]\s*/, ''));
       const i = w.findIndex((x) => CHAIN_ARG.test(x));
-      if (i >= 0) name = w[i + 1];
+      if (i < 0) continue;
+      add(w[i + 1]);
+      if (w[i] === '-E' || w[i] === '--rename-chain') add(w[i + 2]);
     }
-    if (name !== undefined && !seen.has(name)) seen.add(name), out.push(name);
   }
-  return out;
+  return { names, all };
+}
+
+/**
+ * The chains a noflush body can change (every other chain keeps its rules: its rules need not
+ * be read or compared); undefined when it can change any.
+ * @example touchedChains('-A KUBE-SVC-X -j KUBE-SEP-Y\n'); // Set { 'KUBE-SVC-X' }
+ */
+export function touchedChains(body: string): Set<string> | undefined {
+  const { names, all } = namedOrder(body);
+  return all ? undefined : new Set(names);
 }
 
 /**
@@ -128,7 +150,7 @@ export function partialMessages(w: Messages, family: Family, tables: PartialTabl
     const oldBy = new Map(t.old.map((c) => [c.name, c]));
     const nextBy = new Map(t.next.map((c) => [c.name, c]));
     const named = new Set(t.body.split('\n').filter((l) => l[0] === ':').map((l) => words(l.slice(1))[0]!));
-    const mentioned = namedOrder(t.body);
+    const mentioned = namedOrder(t.body).names;
     // Chains to create: those the text names that nf_tables lacks (a built-in one only when the
     // text names it, as the tool creates a built-in chain when a command needs it).
     const create: EntryChain[] = [];
@@ -172,6 +194,7 @@ export function partialMessages(w: Messages, family: Family, tables: PartialTabl
     // Rules: deletes first (jumps to chains deleted below go with them), then inserts.
     const inserts: Array<() => void> = [];
     for (const c of t.next) {
+      if (c.skipped) continue;  // not named by the text: as it was
       const o = oldBy.get(c.name);
       const handles = t.handles.get(c.name) ?? [];
       const oldRules = o?.rules ?? [];
