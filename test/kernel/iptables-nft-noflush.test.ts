@@ -152,7 +152,7 @@ describe('iptables backend nft: --noflush against iptables-nft-restore --noflush
     a.run('iptables-nft-restore', ['--noflush'], text);
     const h = new Lender({ netns: b.path, backend: 'nft' });
     try {
-      const out = await commitNoflush({ native: (fn) => h.lend(fn) }, 'test', 4, [{ name: 'nat', body: body(text) }], false, async (bases) => {
+      const out = await commitNoflush({ native: (fn) => h.lend(fn) }, 'test', 4, [{ name: 'nat', body: body(text) }], false, false, async (bases) => {
         const r = await h.lend((w) => binding().iptablesRestore(w, null, {
           family: 4, counters: false, compileOnly: true,
           tables: [{ name: 'nat', flush: false, body: body(text), line: 1, firstLine: 2, commitLine: text.split('\n').length - 1, base: bases.get('nat')! }],
@@ -193,7 +193,7 @@ describe('iptables backend nft: --noflush against iptables-nft-restore --noflush
           else if ((r as { sections?: unknown }).sections !== undefined && ++reads === 1) b.run('nft', ['add', 'table', 'ip', 'other']);
           return r;
         },
-      }, 'test', 4, [{ name: 'filter', body: filter }, { name: 'nat', body: nat }], false, async (bases) => {
+      }, 'test', 4, [{ name: 'filter', body: filter }, { name: 'nat', body: nat }], false, false, async (bases) => {
         const lines = (s: string) => s.split('\n').length - 1;
         const r = await h.lend((w) => binding().iptablesRestore(w, null, {
           family: 4, counters: false, compileOnly: true,

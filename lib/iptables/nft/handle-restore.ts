@@ -8,14 +8,14 @@ import { problemError, restoreFailure } from '../errors.js';
 import { planRestore, words, type PlannedTable } from '../restore-text.js';
 import type { Family, RestoreOptions, RestoreResult } from '../types.js';
 import { EncodeError } from './encode.js';
-import { restoreNft, type CompiledNftTable, type NftRefusal } from './restore.js';
+import { restoreMessages, restoreNft, type CompiledNftTable, type NftRefusal } from './restore.js';
 import { commitNoflush } from './noflush.js';
 import { BUILTIN_TABLES } from './tables.js';
 
 export interface NftRestoreContext {
   op: string;
   family: Family;
-  cache: IptablesCacheRef;
+  cache: IptablesCacheRef | null;
   native<T>(fn: (w: RawWorker) => Promise<T>): Promise<T>;
 }
 
@@ -23,9 +23,10 @@ export interface NftRestoreContext {
  * A flushing restore on nf_tables. Bad input fails at the line iptables-nft-restore names and
  * changes nothing; a table the kernel refuses leaves every table of the text as it was (one
  * batch). No xtables lock is taken (iptables-nft takes none): `wait` only gets checked.
+ * `dryRun`: everything but the commit (a transaction's check), the kernel unchanged.
  * @example await restoreWithNft(ctx, '*filter\n:INPUT DROP [0:0]\nCOMMIT\n', planRestore(text), {});
  */
-export async function restoreWithNft(ctx: NftRestoreContext, input: string, opts: RestoreOptions): Promise<RestoreResult> {
+export async function restoreWithNft(ctx: NftRestoreContext, input: string, opts: RestoreOptions, dryRun = false): Promise<RestoreResult> {
   const { op, family } = ctx;
   const text = nftDialect(input);
   const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
@@ -38,7 +39,7 @@ export async function restoreWithNft(ctx: NftRestoreContext, input: string, opts
     error = { line: planned[unknown]!.line, message: `table name '${planned[unknown]!.name}' invalid` };
     planned = planned.slice(0, unknown);
   }
-  if (opts.noflush) return restoreNoflush(ctx, text, planned, error, opts);
+  if (opts.noflush) return restoreNoflush(ctx, text, planned, error, opts, dryRun);
   const tables = requests(planned, true);
   if (!tables.length && !error) return { committed: [], warnings: [], stats: emptyStats() };
   const r = tables.length ? await compileNft(ctx, text, planned, tables, opts) : undefined;
@@ -52,6 +53,10 @@ export async function restoreWithNft(ctx: NftRestoreContext, input: string, opts
   throwIfAborted(opts.signal, op, 'iptables');
   let refusal;
   try {
+    if (dryRun) {
+      restoreMessages(family, compiled, new Set());  // what the encoder refuses, without the kernel
+      return { committed: [], warnings: r!.warnings, stats: { ...r!.stats, attempts: 0 } };
+    }
     refusal = await restoreNft(ctx, family, compiled);
   } catch (e) {
     if (e instanceof EncodeError) throw new InvalidArgumentError(`${op}: ${e.message}`, { op, subsystem: 'iptables' });
@@ -86,7 +91,7 @@ function compileNft(ctx: NftRestoreContext, text: string, planned: PlannedTable[
  * --noflush on nf_tables: the text applied onto the tables as they are, and only the changes
  * sent, in one batch (noflush.ts). Bad input fails at its line with nothing applied.
  */
-async function restoreNoflush(ctx: NftRestoreContext, text: string, planned: PlannedTable[], error: { line: number; message: string } | undefined, opts: RestoreOptions): Promise<RestoreResult> {
+async function restoreNoflush(ctx: NftRestoreContext, text: string, planned: PlannedTable[], error: { line: number; message: string } | undefined, opts: RestoreOptions, dryRun: boolean): Promise<RestoreResult> {
   const { op } = ctx;
   if (!planned.length) {
     if (error) throw problemError(op, { kind: 'parse', message: error.message, errno: 22, line: error.line }, text);
@@ -94,7 +99,7 @@ async function restoreNoflush(ctx: NftRestoreContext, text: string, planned: Pla
   }
   let warnings: RestoreResult['warnings'] = [];
   let stats = emptyStats();
-  const out = await commitNoflush(ctx, op, ctx.family, planned, opts.counters ?? false, async (bases) => {
+  const out = await commitNoflush(ctx, op, ctx.family, planned, opts.counters ?? false, dryRun, async (bases) => {
     const r = await compileNft(ctx, text, planned, requests(planned, false, bases), opts);
     if (error) throw problemError(op, { kind: 'parse', message: error.message, errno: 22, line: error.line }, text);
     throwIfAborted(opts.signal, op, 'iptables');
@@ -106,7 +111,7 @@ async function restoreNoflush(ctx: NftRestoreContext, text: string, planned: Pla
     throw e;
   });
   if (out.refusal) throw refusalError(op, text, planned, out.refusal);
-  const committed = [...new Set(planned.map((t) => t.name))];
+  const committed = dryRun ? [] : [...new Set(planned.map((t) => t.name))];
   return { committed, warnings, stats: { ...stats, attempts: out.attempts } };
 }
 

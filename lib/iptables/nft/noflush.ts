@@ -105,10 +105,11 @@ export function protoFlagged(family: Family, raw: RawTableSnapshot): RawTableSna
 
 /**
  * Reads, compiles onto what was read (`compile`, which throws for bad input) and commits the
- * changes in one batch; retried from a fresh read when the ruleset moved meanwhile.
- * @example await commitNoflush(io, 'iptables.restore', 4, [{ name: 'nat', body }], false, (bases) => compileOnto(bases));
+ * changes in one batch; retried from a fresh read when the ruleset moved meanwhile. `dryRun`:
+ * stops before the batch (a transaction's check).
+ * @example await commitNoflush(io, 'iptables.restore', 4, [{ name: 'nat', body }], false, false, (bases) => compileOnto(bases));
  */
-export async function commitNoflush(io: NftRestoreIo, op: string, family: Family, tables: NoflushTable[], counters: boolean,
+export async function commitNoflush(io: NftRestoreIo, op: string, family: Family, tables: NoflushTable[], counters: boolean, dryRun: boolean,
   compile: (bases: Map<string, RawTableSnapshot>) => Promise<RawTableSnapshot[]>): Promise<NoflushOutcome> {
   const names = [...new Set(tables.map((t) => t.name))];
   for (let attempt = 1; ; attempt++) {
@@ -130,7 +131,7 @@ export async function commitNoflush(io: NftRestoreIo, op: string, family: Family
       };
     });
     const msgs = partialMessages(new Messages(0), family, parts);
-    if (!msgs.ends.length) return { messages: 0, attempts: attempt };
+    if (!msgs.ends.length || dryRun) return { messages: msgs.ends.length, attempts: dryRun ? 0 : attempt };
     const r = await io.native((w) => batch(w, NFNL_SUBSYS_NFTABLES, msgs.batch(), { genid: read.generation }));
     const first = r.errors[0];
     if (!first) return { messages: msgs.ends.length, attempts: attempt };
