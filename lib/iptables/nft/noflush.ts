@@ -3,14 +3,9 @@
 // those tables instead of the kernel's legacy ones), and send only what changed (partial.ts) in
 // one batch carrying that generation. A batch refused with ERESTART (someone changed the
 // ruleset in between) is recomputed from a fresh read, as iptables-nft-restore does.
-import { batch, dump, ERESTART, kernelError } from '../../netlink/transport.js';
+import { batch, ERESTART } from '../../netlink/transport.js';
+import { genDump } from './gen-dump.js';
 import { FAMILY, MSG, NFNL_SUBSYS_NFTABLES, NLM_F_DUMP, NLM_F_REQUEST, RULE } from '../../nft/consts.js';
-import { splitMessages } from '../../nft/attrs.js';
-import { decodeGeneration } from '../../nft/requests.js';
-import { NftWriter } from '../../nft/wire.js';
-import { NETLINK_NETFILTER } from '../../netlink/headers.js';
-import { forEachMessage } from '../../netlink/reader.js';
-import { ConcurrentModificationError } from '../../errors.js';
 import type { RawTableSnapshot } from '../../native.js';
 import type { Family } from '../types.js';
 import { decodeTables, groupDumpBytes, rawTableOf } from './decode.js';
@@ -43,45 +38,27 @@ const CHAIN_REQUESTS = 256;
  * @example const read = await readTouched(io, 'iptables.restore', 4, new Map([['nat', new Set(['KUBE-SVC-X'])]]));
  */
 export async function readTouched(io: NftRestoreIo, op: string, family: Family, only: Map<string, Set<string> | undefined>): Promise<NftRead> {
-  const w = new NftWriter(0);
   const f = family === 6 ? FAMILY.ip6 : FAMILY.ip;
-  w.begin(MSG.GETGEN, NLM_F_REQUEST, 0);
-  w.end();
-  w.begin(MSG.GETTABLE, NLM_F_REQUEST | NLM_F_DUMP, f);
-  w.end();
-  // every chain of the family: a chain dump is not filtered by table (unlike a rule dump, which
-  // takes table and chain)
-  w.begin(MSG.GETCHAIN, NLM_F_REQUEST | NLM_F_DUMP, f);
-  w.end();
-  for (const [table, chains] of only) {
-    for (const chain of chains && chains.size <= CHAIN_REQUESTS ? chains : [undefined]) {
-      w.begin(MSG.GETRULE, NLM_F_REQUEST | NLM_F_DUMP, f);
-      w.str(RULE.TABLE, table);
-      if (chain !== undefined) w.str(RULE.CHAIN, chain);
-      w.end();
+  // a chain the text names that does not exist yet answers ENOENT: it has no rules to read
+  const r = await genDump((fn) => io.native(fn), op, (w) => {
+    w.begin(MSG.GETTABLE, NLM_F_REQUEST | NLM_F_DUMP, f);
+    w.end();
+    // every chain of the family: a chain dump is not filtered by table (unlike a rule dump, which
+    // takes table and chain)
+    w.begin(MSG.GETCHAIN, NLM_F_REQUEST | NLM_F_DUMP, f);
+    w.end();
+    for (const [table, chains] of only) {
+      for (const chain of chains && chains.size <= CHAIN_REQUESTS ? chains : [undefined]) {
+        w.begin(MSG.GETRULE, NLM_F_REQUEST | NLM_F_DUMP, f);
+        w.str(RULE.TABLE, table);
+        if (chain !== undefined) w.str(RULE.CHAIN, chain);
+        w.end();
+      }
     }
-  }
-  w.begin(MSG.GETGEN, NLM_F_REQUEST, 0);
-  w.end();
-  const bytes = w.bytesWritten();
-  const ends: number[] = [];
-  forEachMessage(bytes, 0, bytes.length, (_t, at, len) => ends.push(at + len));
-  const req = { bytes, ends: Uint32Array.from(ends) };
-  for (let attempt = 1; ; attempt++) {
-    const r = await io.native((wk) => dump(wk, NETLINK_NETFILTER, req));
-    // a chain the text names that does not exist yet answers ENOENT: it has no rules to read
-    const bad = r.errnos.findIndex((e) => e !== 0 && e !== ENOENT);
-    if (bad >= 0) throw kernelError(op, 'iptables', r.errnos[bad]!, { what: 'cannot read the nf_tables ruleset', ...(r.messages[bad] ? { detail: r.messages[bad] } : {}) });
-    const n = r.sections.length;
-    const gen = (i: number) => decodeGeneration(splitMessages(r.data.subarray(i === 0 ? 0 : r.sections[i - 1]!, r.sections[i]!)));
-    const generation = gen(0);
-    if (generation === gen(n - 1)) {
-      const grouped = groupDumpBytes(r.data, r.sections[0]!, r.sections[n - 2]!, family).filter((t) => only.has(t.name));
-      const handles = new Map(grouped.map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c.rules.map((x) => x.handle)]))]));
-      return { generation, tables: decodeTables(grouped, family), handles };
-    }
-    if (attempt >= ATTEMPTS) throw new ConcurrentModificationError(`${op}: the nf_tables ruleset kept changing while it was read (${ATTEMPTS} attempts)`, { op, subsystem: 'iptables' });
-  }
+  }, [ENOENT]);
+  const grouped = groupDumpBytes(r.data, r.from, r.to, family).filter((t) => only.has(t.name));
+  const handles = new Map(grouped.map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c.rules.map((x) => x.handle)]))]));
+  return { generation: r.generation, tables: decodeTables(grouped, family), handles };
 }
 
 /**

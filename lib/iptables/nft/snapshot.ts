@@ -6,15 +6,15 @@
 // exact whatever wrote the table (iptables-nft, nlkit, nft by hand) and needs no decoding; a
 // table holding sets (nft-made) is refused, as its undo would lose them.
 import { UnsupportedError } from '../../errors.js';
-import { splitMessages, str, type NlMsg } from '../../nft/attrs.js';
+import { splitMessages, str } from '../../nft/attrs.js';
 import { CHAIN, FAMILY, MSG, NFNL_SUBSYS_NFTABLES, NLM_F_DUMP, NLM_F_REQUEST, RULE, SET, TABLE } from '../../nft/consts.js';
 import { readExprs } from '../../nft/expr-wire.js';
 import { CMP, META_KEY } from '../../nft/ir.js';
-import { decodeGeneration } from '../../nft/requests.js';
 import { NftWriter } from '../../nft/wire.js';
-import { NETLINK_NETFILTER, NLM_F_APPEND, NLM_F_CREATE, NLA_TYPE_MASK } from '../../netlink/headers.js';
+import { NLM_F_APPEND, NLM_F_CREATE, NLA_TYPE_MASK } from '../../netlink/headers.js';
+import { genDump } from './gen-dump.js';
 import { forEachMessage } from '../../netlink/reader.js';
-import { batch, dump, kernelError, type BatchResult, type MessageBatch } from '../../netlink/transport.js';
+import { batch, type BatchResult } from '../../netlink/transport.js';
 import type { RawWorker } from '../../native.js';
 import type { Family } from '../types.js';
 
@@ -28,7 +28,7 @@ export interface NftTableSnapshot {
   messages: Array<{ type: number; body: Buffer }>;
 }
 
-const ATTEMPTS = 5;
+const ENOENT = 2;  // no such table: nothing to read
 /** Attributes the kernel reports but does not take back: table use/handle, chain handle/use/flags, rule handle/position. */
 const DROP: Record<number, Set<number>> = {
   [MSG.NEWTABLE]: new Set([TABLE.USE, TABLE.HANDLE]),
@@ -36,25 +36,6 @@ const DROP: Record<number, Set<number>> = {
   [MSG.NEWRULE]: new Set([RULE.HANDLE, RULE.POSITION]),
 };
 const NFTA_RULE_COMPAT = 5, NFTA_RULE_COMPAT_PROTO = 1, NFTA_RULE_COMPAT_FLAGS = 2, NFT_RULE_COMPAT_F_INV = 2;
-
-function requests(family: Family, table: string): MessageBatch {
-  const w = new NftWriter(0);
-  const f = family === 6 ? FAMILY.ip6 : FAMILY.ip;
-  w.begin(MSG.GETGEN, NLM_F_REQUEST, 0);
-  w.end();
-  for (const t of [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETRULE, MSG.GETSET]) {
-    w.begin(t, NLM_F_REQUEST | NLM_F_DUMP, f);
-    if (t === MSG.GETRULE) w.str(RULE.TABLE, table);
-    if (t === MSG.GETSET) w.str(SET.TABLE, table);
-    w.end();
-  }
-  w.begin(MSG.GETGEN, NLM_F_REQUEST, 0);
-  w.end();
-  const bytes = w.bytesWritten();
-  const ends: number[] = [];
-  forEachMessage(bytes, 0, bytes.length, (_t, at, len) => ends.push(at + len));
-  return { bytes, ends: Uint32Array.from(ends) };
-}
 
 /** The string attribute `type` of a message body. */
 function attr(body: Buffer, type: number): string | undefined {
@@ -72,32 +53,27 @@ function attr(body: Buffer, type: number): string | undefined {
  * @example const snap = await snapshotNft(native, 'transaction', 4, 'filter');
  */
 export async function snapshotNft(native: Native, op: string, family: Family, table: string): Promise<NftTableSnapshot> {
-  const req = requests(family, table);
   const f = family === 6 ? FAMILY.ip6 : FAMILY.ip;
-  for (let attempt = 1; ; attempt++) {
-    const r = await native((w) => dump(w, NETLINK_NETFILTER, req));
-    const bad = r.errnos.findIndex((e) => e !== 0 && e !== 2 /* ENOENT: no such table */);
-    if (bad >= 0) throw kernelError(op, 'iptables', r.errnos[bad]!, { what: 'cannot read the nf_tables ruleset', ...(r.messages[bad] ? { detail: r.messages[bad] } : {}) });
-    const n = r.sections.length;
-    const gen = (i: number) => decodeGeneration(splitMessages(r.data.subarray(i === 0 ? 0 : r.sections[i - 1]!, r.sections[i]!)));
-    if (gen(0) !== gen(n - 1)) {
-      if (attempt >= ATTEMPTS) throw kernelError(op, 'iptables', 11, { what: 'the nf_tables ruleset kept changing while it was read' });
-      continue;
+  const r = await genDump(native, op, (w) => {
+    for (const t of [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETRULE, MSG.GETSET]) {
+      w.begin(t, NLM_F_REQUEST | NLM_F_DUMP, f);
+      if (t === MSG.GETRULE) w.str(RULE.TABLE, table);
+      if (t === MSG.GETSET) w.str(SET.TABLE, table);
+      w.end();
     }
-    const msgs: NlMsg[] = splitMessages(r.data.subarray(r.sections[0]!, r.sections[n - 2]!));
-    const out: NftTableSnapshot['messages'] = [];
-    for (const m of msgs) {
-      if (m.type >> 8 !== NFNL_SUBSYS_NFTABLES || m.family !== f) continue;
-      const t = m.type & 0xff;
-      const owner = t === MSG.NEWTABLE ? attr(m.body, TABLE.NAME) : t === MSG.NEWCHAIN ? attr(m.body, CHAIN.TABLE) : t === MSG.NEWRULE ? attr(m.body, RULE.TABLE) : t === MSG.NEWSET ? attr(m.body, SET.TABLE) : undefined;
-      if (owner !== table) continue;
-      if (t === MSG.NEWSET) {
-        throw new UnsupportedError(`${op}: ${family === 6 ? 'ip6' : 'ip'} table ${table} holds nf_tables sets (written by nft, not iptables): a transaction cannot put it back`, { op, subsystem: 'iptables' });
-      }
-      out.push({ type: t, body: Buffer.from(m.body) });
+  }, [ENOENT]);
+  const out: NftTableSnapshot['messages'] = [];
+  for (const m of splitMessages(r.data.subarray(r.from, r.to))) {
+    if (m.type >> 8 !== NFNL_SUBSYS_NFTABLES || m.family !== f) continue;
+    const t = m.type & 0xff;
+    const owner = t === MSG.NEWTABLE ? attr(m.body, TABLE.NAME) : t === MSG.NEWCHAIN ? attr(m.body, CHAIN.TABLE) : t === MSG.NEWRULE ? attr(m.body, RULE.TABLE) : t === MSG.NEWSET ? attr(m.body, SET.TABLE) : undefined;
+    if (owner !== table) continue;
+    if (t === MSG.NEWSET) {
+      throw new UnsupportedError(`${op}: ${family === 6 ? 'ip6' : 'ip'} table ${table} holds nf_tables sets (written by nft, not iptables): a transaction cannot put it back`, { op, subsystem: 'iptables' });
     }
-    return { family, table, messages: out };
+    out.push({ type: t, body: Buffer.from(m.body) });
   }
+  return { family, table, messages: out };
 }
 
 /** The protocol match iptables-nft's rule carries (meta l4proto, then cmp), for the compat attribute. */
