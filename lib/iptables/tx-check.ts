@@ -4,6 +4,7 @@
 // without sending, and takes and puts back a table's snapshot (nft/snapshot.ts).
 import { kernelError } from '../netlink/transport.js';
 import { restoreWithNft } from './nft/handle-restore.js';
+import { hostEncoding } from './nft/version.js';
 import { snapshotNft, undoNft, type NftTableSnapshot } from './nft/snapshot.js';
 import { IptablesHandle } from './handle.js';
 import { problemError, restoreFailure } from './errors.js';
@@ -23,7 +24,7 @@ export class TxIptablesHandle extends IptablesHandle {
     return this.run(op, async () => {
       if (await this.checkBackend(op, true) === 'nft') {
         // everything but the commit: compiled (onto the tables as read, for noflush) and encoded
-        await restoreWithNft({ op, family: this.family, cache: null, native: (fn) => this.native(op, fn) }, text, opts, true);
+        await restoreWithNft({ op, family: this.family, cache: null, native: (fn) => this.native(op, fn), encoding: await hostEncoding() }, text, opts, true);
         return;
       }
       const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});

@@ -11,14 +11,15 @@
 // kept); nlkit does the same, so that both leave the same table.
 //
 // Versions: the encoding is iptables-nft 1.8.9's (Debian 12) and 1.8.8's. iptables-nft 1.8.7
-// and older emit `tcp`, `udp` and `mark` as compat matches (and cannot decode the native
-// form); writing for a 1.8.7 host is not implemented.
+// and older emit `tcp`, `udp` and `mark` as compat matches and NFLOG as a compat target (and
+// cannot decode the native form): with `enc.native` false (version.ts) they are written so.
 import { NftWriter } from '../../nft/wire.js';
 import { EXPR, LIST_ELEM, MSG, RULE, VERDICT } from '../../nft/consts.js';
 import { NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST } from '../../netlink/headers.js';
 import { CMP, META_KEY, PAYLOAD_BASE } from '../../nft/ir.js';
 import type { Family } from '../types.js';
 import { INV, IPT_F_FRAG, type Entry, type XtBlob } from './entries.js';
+import { NATIVE_ENCODING, type NftEncoding } from './version.js';
 
 const REG_1 = 1;
 const REG32_01 = 9;
@@ -133,8 +134,10 @@ function ports(x: RuleExprs, src: [number, number], invSrc: boolean, dst: [numbe
   }
 }
 
-function match(x: RuleExprs, m: XtBlob, proto: number): void {
+function match(x: RuleExprs, m: XtBlob, proto: number, enc: NftEncoding): void {
   const d = m.data;
+  // iptables-nft 1.8.7 and older: tcp, udp and mark go as compat matches
+  if (!enc.native && (m.name === 'tcp' || m.name === 'udp' || m.name === 'mark')) return x.compat('match', m);
   switch (m.name) {
     case 'limit': {
       // add_nft_limit: the largest unit whose rate stays whole
@@ -185,7 +188,7 @@ function match(x: RuleExprs, m: XtBlob, proto: number): void {
  * The expressions of one rule, written into NFTA_RULE_EXPRESSIONS.
  * @example w.within(RULE.EXPRESSIONS, () => writeRuleExprs(w, 4, chains[0].rules[0]));
  */
-export function writeRuleExprs(w: NftWriter, family: Family, e: Entry): void {
+export function writeRuleExprs(w: NftWriter, family: Family, e: Entry, enc: NftEncoding = NATIVE_ENCODING): void {
   const x = new RuleExprs(w);
   const { ip } = e;
   const inv = ip.invflags;
@@ -204,7 +207,7 @@ export function writeRuleExprs(w: NftWriter, family: Family, e: Entry): void {
     x.bitwise(be16(0x1fff), Buffer.alloc(2));
     x.cmp(inv & INV.FRAG ? CMP['=='] : CMP['!='], Buffer.alloc(2));
   }
-  for (const m of e.matches) match(x, m, ip.proto);
+  for (const m of e.matches) match(x, m, ip.proto, enc);
   // "Counters need to be added before the target" (nft-ipv4.c). ip6tables-nft 1.8.9 never
   // copies a rule's `[p:b]` into the rule (ipv6_post_parse of xshared.c fills only the legacy
   // fw6.counters): its IPv6 rules start at zero whatever the text says, and so do nlkit's.
@@ -224,7 +227,7 @@ export function writeRuleExprs(w: NftWriter, family: Family, e: Entry): void {
       return;
     case 'target': {
       const t = a.target;
-      if (t.name === 'NFLOG') {
+      if (t.name === 'NFLOG' && enc.native) {
         // add_log: xt_nflog_info { u32 len; u16 group; u16 threshold; u16 flags; u16 pad; char prefix[64] }
         const d = t.data;
         const prefixEnd = d.indexOf(0, 12);
@@ -245,15 +248,16 @@ export function writeRuleExprs(w: NftWriter, family: Family, e: Entry): void {
 
 /**
  * NFT_MSG_NEWRULE (append) as iptables-nft sends it: table, chain, expressions, compat.
- * `at`: placed next to the rule with that handle instead (after it, or before it) (partial.ts).
+ * `at`: placed next to the rule with that handle instead (after it, or before it) (partial.ts);
+ * `enc`: the host's iptables-nft version's form (version.ts).
  * @example writeRule(w, 4, 'filter', 'INPUT', readEntries(4, raw)[0].rules[0]);
  */
-export function writeRule(w: NftWriter, family: Family, table: string, chain: string, e: Entry, at?: { handle: bigint; after: boolean }): void {
+export function writeRule(w: NftWriter, family: Family, table: string, chain: string, e: Entry, at?: { handle: bigint; after: boolean }, enc: NftEncoding = NATIVE_ENCODING): void {
   w.begin(MSG.NEWRULE, NLM_F_REQUEST | NLM_F_CREATE | (!at || at.after ? NLM_F_APPEND : 0), family === 4 ? 2 : 10);
   w.str(RULE.TABLE, table);
   w.str(RULE.CHAIN, chain);
   if (at) w.be64(RULE.POSITION, at.handle);
-  w.within(RULE.EXPRESSIONS, () => writeRuleExprs(w, family, e));
+  w.within(RULE.EXPRESSIONS, () => writeRuleExprs(w, family, e, enc));
   w.within(NFTA_RULE_COMPAT, () => {
     w.be32(NFTA_RULE_COMPAT_PROTO, e.ip.proto);
     w.be32(NFTA_RULE_COMPAT_FLAGS, e.ip.invflags & INV.PROTO ? NFT_RULE_COMPAT_F_INV : 0);

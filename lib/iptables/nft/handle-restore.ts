@@ -10,6 +10,7 @@ import type { Family, RestoreOptions, RestoreResult } from '../types.js';
 import { EncodeError } from './encode.js';
 import { restoreMessages, restoreNft, type CompiledNftTable, type NftRefusal } from './restore.js';
 import { commitNoflush } from './noflush.js';
+import type { NftEncoding } from './version.js';
 import { BUILTIN_TABLES } from './tables.js';
 
 export interface NftRestoreContext {
@@ -17,6 +18,8 @@ export interface NftRestoreContext {
   family: Family;
   cache: IptablesCacheRef | null;
   native<T>(fn: (w: RawWorker) => Promise<T>): Promise<T>;
+  /** The host's iptables-nft version's form (version.ts); default 1.8.9's. */
+  encoding?: NftEncoding;
 }
 
 /**
@@ -54,7 +57,7 @@ export async function restoreWithNft(ctx: NftRestoreContext, input: string, opts
   let refusal;
   try {
     if (dryRun) {
-      restoreMessages(family, compiled, new Set());  // what the encoder refuses, without the kernel
+      restoreMessages(family, compiled, new Set(), 0, ctx.encoding);  // what the encoder refuses, without the kernel
       return { committed: [], warnings: r!.warnings, stats: { ...r!.stats, attempts: 0 } };
     }
     refusal = await restoreNft(ctx, family, compiled);

@@ -107,7 +107,7 @@ export async function commitNoflush(io: NftRestoreIo, op: string, family: Family
         counters,
       };
     });
-    const msgs = partialMessages(new Messages(0), family, parts);
+    const msgs = partialMessages(new Messages(0), family, parts, io.encoding);
     if (!msgs.ends.length || dryRun) return { messages: msgs.ends.length, attempts: dryRun ? 0 : attempt };
     const r = await io.native((w) => batch(w, NFNL_SUBSYS_NFTABLES, msgs.batch(), { genid: read.generation }));
     const first = r.errors[0];

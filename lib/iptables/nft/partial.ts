@@ -13,6 +13,7 @@ import { writeRule } from './encode.js';
 import type { Entry, EntryChain } from './entries.js';
 import { Messages, writeBuiltinChain } from './restore.js';
 import { BUILTIN_TABLES } from './tables.js';
+import { NATIVE_ENCODING, type NftEncoding } from './version.js';
 
 /** One table's two states: what nf_tables holds (`old`, with rule handles) and what the text leaves (`next`). */
 export interface PartialTable {
@@ -142,7 +143,7 @@ export function touchedChains(body: string): Set<string> | undefined {
  * The messages that turn `old` into `next` for each table, appended to `w`.
  * @example const w = new Messages(0); partialMessages(w, 4, [{ name: 'filter', body, exists: true, old, handles, next, counters: false }]);
  */
-export function partialMessages(w: Messages, family: Family, tables: PartialTable[]): Messages {
+export function partialMessages(w: Messages, family: Family, tables: PartialTable[], enc: NftEncoding = NATIVE_ENCODING): Messages {
   const fam = family === 4 ? FAMILY.ip : FAMILY.ip6;
   for (const t of tables) {
     const builtins = BUILTIN_TABLES[t.name];
@@ -227,7 +228,7 @@ export function partialMessages(w: Messages, family: Family, tables: PartialTabl
           const order = at !== undefined ? [...r].reverse() : r;
           for (const [e, n] of order) {
             const pos = at !== undefined ? { handle: at, after: true } : firstKept !== undefined ? { handle: handles[firstKept]!, after: false } : undefined;
-            writeRule(w, family, t.name, c.name, e, pos);
+            writeRule(w, family, t.name, c.name, e, pos, enc);
             w.ends.push(w.pos);
             w.about.push({ table: t.name, what: `rule ${n + 1} of chain ${c.name}`, chain: c.name, rule: n + 1 });
           }

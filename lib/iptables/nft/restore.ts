@@ -19,6 +19,7 @@ import type { Family } from '../types.js';
 import { readEntries, type EntryChain, type RawTableLike } from './entries.js';
 import { writeRule } from './encode.js';
 import { BUILTIN_TABLES, type BuiltinChain } from './tables.js';
+import { NATIVE_ENCODING, type NftEncoding } from './version.js';
 
 const NFTA_CHAIN_COUNTERS = 8, NFTA_COUNTER_BYTES = 1, NFTA_COUNTER_PACKETS = 2;
 const ATTEMPTS = 5;
@@ -87,7 +88,7 @@ export function chainOrder(body: string, chains: EntryChain[]): EntryChain[] {
  * The messages of one flushing restore of `tables` (exists: the tables the kernel has now).
  * @example const msgs = restoreMessages(4, [{ name: 'filter', body, raw }], new Set(['filter'])); msgs.batch();
  */
-export function restoreMessages(family: Family, tables: CompiledNftTable[], exists: Set<string>, seq = 0): Messages {
+export function restoreMessages(family: Family, tables: CompiledNftTable[], exists: Set<string>, seq = 0, enc: NftEncoding = NATIVE_ENCODING): Messages {
   const w = new Messages(seq);
   const fam = family === 4 ? FAMILY.ip : FAMILY.ip6;
   const declared = new Set<string>();
@@ -126,7 +127,7 @@ export function restoreMessages(family: Family, tables: CompiledNftTable[], exis
     }
     for (const c of chains) {
       c.rules.forEach((r, i) => {
-        writeRule(w, family, t.name, c.name, r);
+        writeRule(w, family, t.name, c.name, r, undefined, enc);
         w.ends.push(w.pos);
         w.about.push({ table: t.name, what: `rule ${i + 1} of chain ${c.name}`, chain: c.name, rule: i + 1 });
       });
@@ -152,6 +153,8 @@ export function writeBuiltinChain(w: NftWriter, fam: number, table: string, b: B
 
 export interface NftRestoreIo {
   native<T>(fn: (w: RawWorker) => Promise<T>): Promise<T>;
+  /** The host's iptables-nft version's form (version.ts); default 1.8.9's. */
+  encoding?: NftEncoding;
 }
 
 /** The refusal of a batch, with what the refused message was. */
@@ -165,7 +168,7 @@ export interface NftRefusal { errno: number; message?: string; index: number; ab
 export async function restoreNft(io: NftRestoreIo, family: Family, tables: CompiledNftTable[]): Promise<NftRefusal | undefined> {
   for (let attempt = 1; ; attempt++) {
     const { genid, exists } = await readTables(io, family);
-    const msgs = restoreMessages(family, tables, exists);
+    const msgs = restoreMessages(family, tables, exists, 0, io.encoding);
     const r = await io.native((w) => batch(w, NFNL_SUBSYS_NFTABLES, msgs.batch(), { genid }));
     const first = r.errors[0];
     if (!first) return undefined;
