@@ -140,6 +140,21 @@ describe('iptables backend nft: --noflush against iptables-nft-restore --noflush
     }));
   }
 
+  it('a noflush builder on nf_tables equals iptables-nft-restore --noflush of its text', () => withNetns(2, async (a, b) => {
+    for (const ns of [a, b]) ns.run('iptables-nft-restore', ['-c'], start(4));
+    const h = iptables.open({ netns: b.path, backend: 'nft' });
+    try {
+      const t = h.table('filter', { noflush: true });
+      t.chain('Z').append({ protocol: 'tcp', matches: [{ module: 'tcp', dport: 25 }], jump: 'DROP' });
+      t.chain('BUILT').append({ jump: 'RETURN' });
+      a.run('iptables-nft-restore', ['--noflush'], t.text());
+      await t.commit();
+    } finally {
+      await h.close();
+    }
+    assertSame(a, b, 4);
+  }));
+
   it('one kube-proxy service changed: that chain\'s changes only, equal to the tool\'s --noflush and to a full restore of the final text', () => withNetns(3, async (a, b, c) => {
     const first = kubeProxyNat({ services: 200 });
     const next = kubeProxyNat({ services: 200, variant: 7 });
