@@ -21,6 +21,7 @@ import { Netns } from '../test/helpers/netns.js';
 import { kubeProxyNat } from '../test/fixtures/iptables/kube-proxy.js';
 import { fmtN, median, parseArgs, row, runStandalone, timed, timedShell, type Row, type Section, type Series } from './common.js';
 import { nftRows } from './iptables-nft.js';
+import { nftNoflushRows } from './iptables-nft-noflush.js';
 
 const BUILTIN = /^:(PREROUTING|INPUT|OUTPUT|POSTROUTING) /;
 const PUBLISHED = [1000, 5000, 20_000];
@@ -184,6 +185,9 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
       '`iptables-legacy -N`/`-A`, one process each', `${fmtN(commands)} commands, run once`));
     console.error(`iptables: per-rule ${fmtN(services)} services done`);
   }
+
+  // nf_tables backend: one service changed with --noflush (`--nft-noflush 1000,20000`; bench/iptables-nft-noflush.ts)
+  rows.push(...await nftNoflushRows(args.list('--nft-noflush') ?? (quick ? [100] : [1000]), args.reps));
 
   rows.sort((x, y) => (x.case.startsWith('program') ? 0 : 1) - (y.case.startsWith('program') ? 0 : 1) || (x.n ?? 0) - (y.n ?? 0));
   return {

@@ -13,6 +13,8 @@ export interface IptablesTableRequest {
   commitLine: number;
   /** Chain lines in the body (planRestore counts them); the body's lines are commitLine - firstLine. */
   chains?: number;
+  /** compileOnly without flush: the table to start from instead of an empty one (nf_tables --noflush). */
+  base?: RawTableSnapshot;
 }
 
 /** A legacy table's entries blob (with counters) and the layout the kernel needs to take it back. */

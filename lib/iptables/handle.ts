@@ -7,6 +7,7 @@ import { holdsXtablesLock, runHoldingXtablesLock, xtablesLockPath } from './lock
 import { planRestore } from './restore-text.js';
 import { decide, hostTool, XTABLES_TABLES, type BackendInfo, type BackendVariant } from './backend.js';
 import { restoreWithNft } from './nft/handle-restore.js';
+import { hostEncoding } from './nft/version.js';
 import { TableBuilder, type TableBuilderOptions } from './builder.js';
 import { saveNft } from './nft/save.js';
 import type { Family, IptablesOpenOptions, LockOptions, RestoreOptions, RestoreResult, SaveOptions, TableName } from './types.js';
@@ -144,7 +145,8 @@ export class IptablesHandle extends Handle {
       const lock = lockRequest(op, opts);
       checkTableOption(op, opts.table);
       if (await this.checkBackend(op, true) === 'nft') {
-        return restoreWithNft({ op, family: this.family, cache: this.#cache, native: (fn) => this.native(op, fn) }, text, opts);
+        // the host's iptables-nft version decides the form of tcp/udp/mark/NFLOG (nft/version.ts)
+        return restoreWithNft({ op, family: this.family, cache: this.#cache, native: (fn) => this.native(op, fn), encoding: await hostEncoding() }, text, opts);
       }
       const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
       const tables: IptablesTableRequest[] = plan.tables.map((t) => ({

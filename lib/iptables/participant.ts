@@ -6,7 +6,8 @@
 // looks a set up by name in the kernel), right before the first table commits. The xtables lock
 // is held from the snapshot until the transaction has applied or rolled back, so iptables tools
 // see neither half. Undo restores each touched table from its saved text with counters, or from
-// the kernel's own entries where that text cannot be read back.
+// the kernel's own entries where that text cannot be read back; on nf_tables, from the table's
+// own messages as the kernel dumped them (nft/snapshot.ts), in one batch.
 import { InvalidArgumentError } from '../errors.js';
 import { checkOpts } from '../args.js';
 import type { RawTableSnapshot } from '../native.js';
@@ -16,6 +17,7 @@ import type { TxFamily } from '../transaction/options.js';
 import { TableBuilder } from './builder.js';
 import { planRestore } from './restore-text.js';
 import { TxIptablesHandle } from './tx-check.js';
+import type { NftTableSnapshot } from './nft/snapshot.js';
 
 export interface TxRestoreOptions {
   /** Like `iptables-restore --noflush`. */
@@ -162,6 +164,8 @@ export function oneRulePerLine(text: string): boolean {
 interface TableSnapshot {
   family: 4 | 6;
   table: string;
+  /** On nf_tables: the table's own messages (its undo sends them again). */
+  nft?: NftTableSnapshot;
   /** iptables-save text of the table, with counters. */
   text: string;
   /** The table's entries with their counters (IPT_SO_GET_ENTRIES), when the text cannot be read back. */
@@ -233,7 +237,12 @@ class IptablesRun implements ParticipantRun<PlannedIptablesOp> {
       const t: TableSnapshot = { family: o.family, table: o.table, text: '' };
       this.#tables.set(key, t);
       const h = this.h(o.family);
-      work.push(h.save({ table: o.table, counters: true }).then(async (text) => {
+      work.push(h.onNft().then(async (nft) => {
+        if (nft) {
+          t.nft = await h.snapshotNft(o.table);
+          return;
+        }
+        const text = await h.save({ table: o.table, counters: true });
         t.text = text;
         if (!oneRulePerLine(text)) t.raw = await h.saveRaw(o.table);
       }));
@@ -257,6 +266,10 @@ class IptablesRun implements ParticipantRun<PlannedIptablesOp> {
       const t = this.#tables.get(key)!;
       const tool = t.family === 6 ? 'ip6tables' : 'iptables';
       const h = this.h(t.family);
+      if (t.nft) {
+        await log.step(`nft: ${t.family === 6 ? 'ip6' : 'ip'} table ${t.table} put back as it was (one batch)`, () => h.undoNft(t.nft!));
+        continue;
+      }
       await log.step(t.raw ? `${tool}-restore -T ${t.table} --counters (the snapshot's entries, replaced whole)` : `${tool}-restore -T ${t.table} --counters (the snapshot)`, () =>
         t.raw ? h.restoreRaw(t.raw) : h.restore(t.text, { table: t.table, counters: true }));
     }

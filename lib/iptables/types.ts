@@ -12,8 +12,12 @@ export interface IptablesOpenOptions extends OpenOptions {
    * nf_tables rules present: nft; else whatever the host's `iptables` command is), so nlkit's
    * rules are always the ones the host's `iptables` shows. `'legacy'`: legacy xtables
    * (IPT_SO_SET_REPLACE). `'nft'`: nf_tables, encoded as iptables-nft 1.8.9 does.
-   * On the nft backend restore() (flushing, with counters), the table builder and save() work;
-   * saveRaw(), restoreRaw() and `noflush` are not implemented yet (UnsupportedError).
+   * On the nft backend restore() (flushing or `noflush`, with counters), the table builder and
+   * save() work; a `noflush` restore sends only what changes (rules deleted and inserted by
+   * handle, chains added or deleted) in one batch. saveRaw() and restoreRaw() are legacy only.
+   * Supported iptables-nft versions: 1.8.7 (tcp/udp/mark and NFLOG as nft_compat blobs, as it
+   * writes them), 1.8.8 and 1.8.9 (native expressions); the host's `iptables-nft --version`
+   * decides (lib/iptables/nft/version.ts), the 1.8.9 form when it cannot be asked.
    * @example const h = iptables.open({ netns: 'blue', backend: 'nft' });
    */
   backend?: 'auto' | 'legacy' | 'nft';

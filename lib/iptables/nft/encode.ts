@@ -11,8 +11,8 @@
 // kept); nlkit does the same, so that both leave the same table.
 //
 // Versions: the encoding is iptables-nft 1.8.9's (Debian 12) and 1.8.8's. iptables-nft 1.8.7
-// and older emit `tcp`, `udp` and `mark` as compat matches (and cannot decode the native
-// form); writing for a 1.8.7 host is not implemented.
+// and older emit `tcp`, `udp` and `mark` as compat matches and NFLOG as a compat target (and
+// cannot decode the native form): with `enc.native` false (version.ts) they are written so.
 import { NftWriter } from '../../nft/wire.js';
 import { DATA, EXPR, LIST_ELEM, MSG, RULE, VERDICT } from '../../nft/consts.js';
 import { NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST } from '../../netlink/headers.js';
@@ -20,6 +20,7 @@ import { putBe32, type AttrWriter } from '../../netlink/attr-writer.js';
 import { CMP, META_KEY, PAYLOAD_BASE } from '../../nft/ir.js';
 import type { Family } from '../types.js';
 import { INV, IPT_F_FRAG, type Entry, type XtBlob } from './entries.js';
+import { NATIVE_ENCODING, type NftEncoding } from './version.js';
 
 const REG_1 = 1;
 const REG32_01 = 9;
@@ -78,7 +79,7 @@ export class RuleEncoder {
 
   private scratch = new NftWriter();
 
-  constructor(readonly w: NftWriter, readonly family: Family) {}
+  constructor(readonly w: NftWriter, readonly family: Family, readonly enc: NftEncoding = NATIVE_ENCODING) {}
 
   private cached(key: number, write: (w: NftWriter) => void): void {
     let f = this.frags.get(key);
@@ -194,11 +195,12 @@ export class RuleEncoder {
 
   /**
    * NFT_MSG_NEWRULE (append) as iptables-nft sends it: table, chain, expressions, compat.
+   * `at`: placed next to the rule with that handle instead (after it, or before it) (partial.ts).
    * @example new RuleEncoder(w, 4).rule('filter', 'INPUT', readEntries(4, raw)[0].rules[0]);
    */
-  rule(table: string, chain: string, e: Entry): void {
+  rule(table: string, chain: string, e: Entry, at?: { handle: bigint; after: boolean }): void {
     const w = this.w;
-    w.begin(MSG.NEWRULE, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND, this.family === 4 ? 2 : 10);
+    w.begin(MSG.NEWRULE, NLM_F_REQUEST | NLM_F_CREATE | (!at || at.after ? NLM_F_APPEND : 0), this.family === 4 ? 2 : 10);
     // a chain's rules come one after another: its names are encoded once for all of them
     const n = this.names;
     if (n.table !== table || n.chain !== chain) {
@@ -207,9 +209,10 @@ export class RuleEncoder {
       n.frag = fragment((x) => { x.str(RULE.TABLE, table); x.str(RULE.CHAIN, chain); }, this.scratch);
     }
     put(w, n.frag);
-    const at = w.nest(RULE.EXPRESSIONS);
+    if (at) w.be64(RULE.POSITION, at.handle);
+    const exprs = w.nest(RULE.EXPRESSIONS);
     this.exprs(e);
-    w.endNest(at);
+    w.endNest(exprs);
     this.cached(K.COMPAT + e.ip.proto * 2 + (e.ip.invflags & INV.PROTO ? 1 : 0), (x) => x.within(NFTA_RULE_COMPAT, () => {
       x.be32(NFTA_RULE_COMPAT_PROTO, e.ip.proto);
       x.be32(NFTA_RULE_COMPAT_FLAGS, e.ip.invflags & INV.PROTO ? NFT_RULE_COMPAT_F_INV : 0);
@@ -284,6 +287,8 @@ const U8 = Array.from({ length: 256 }, (_, i) => Buffer.from([i]));
 
 function match(x: RuleEncoder, m: XtBlob, proto: number): void {
   const d = m.data;
+  // iptables-nft 1.8.7 and older: tcp, udp and mark go as compat matches
+  if (!x.enc.native && (m.name === 'tcp' || m.name === 'udp' || m.name === 'mark')) return x.compat('match', m);
   switch (m.name) {
     case 'limit': {
       // add_nft_limit: the largest unit whose rate stays whole
@@ -366,7 +371,7 @@ function writeExprs(x: RuleEncoder, family: Family, e: Entry): void {
       return;
     case 'target': {
       const t = a.target;
-      if (t.name === 'NFLOG') {
+      if (t.name === 'NFLOG' && x.enc.native) {
         // add_log: xt_nflog_info { u32 len; u16 group; u16 threshold; u16 flags; u16 pad; char prefix[64] }
         const d = t.data;
         const prefixEnd = d.indexOf(0, 12);
@@ -388,15 +393,17 @@ function writeExprs(x: RuleEncoder, family: Family, e: Entry): void {
  * The expressions of one rule, written into NFTA_RULE_EXPRESSIONS.
  * @example w.within(RULE.EXPRESSIONS, () => writeRuleExprs(w, 4, chains[0].rules[0]));
  */
-export function writeRuleExprs(w: NftWriter, family: Family, e: Entry): void {
-  new RuleEncoder(w, family).exprs(e);
+export function writeRuleExprs(w: NftWriter, family: Family, e: Entry, enc: NftEncoding = NATIVE_ENCODING): void {
+  new RuleEncoder(w, family, enc).exprs(e);
 }
 
 /**
  * NFT_MSG_NEWRULE (append) as iptables-nft sends it: table, chain, expressions, compat. A
  * batch of many rules keeps one RuleEncoder instead (it caches what rules share).
+ * `at`: placed next to the rule with that handle instead (after it, or before it) (partial.ts);
+ * `enc`: the host's iptables-nft version's form (version.ts).
  * @example writeRule(w, 4, 'filter', 'INPUT', readEntries(4, raw)[0].rules[0]);
  */
-export function writeRule(w: NftWriter, family: Family, table: string, chain: string, e: Entry): void {
-  new RuleEncoder(w, family).rule(table, chain, e);
+export function writeRule(w: NftWriter, family: Family, table: string, chain: string, e: Entry, at?: { handle: bigint; after: boolean }, enc: NftEncoding = NATIVE_ENCODING): void {
+  new RuleEncoder(w, family, enc).rule(table, chain, e, at);
 }

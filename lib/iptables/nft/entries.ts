@@ -40,6 +40,8 @@ export interface EntryChain {
   packets: bigint;
   bytes: bigint;
   rules: Entry[];
+  /** Its rules were not read (readEntries' `only`). */
+  skipped?: boolean;
 }
 
 export interface RawTableLike {
@@ -189,10 +191,11 @@ export function indexEntries(family: Family, t: RawTableLike): EntryIndex {
 
 /**
  * The chains of a table in blob order (built-ins in hook order, then user chains), each
- * rule read, its jump resolved to its chain's name.
+ * rule read, its jump resolved to its chain's name. `only`: rules are read for those chains
+ * only (the others are listed with `rules` empty and `skipped` set).
  * @example const chains = readEntries(4, compiled); chains[0].name === 'INPUT';
  */
-export function readEntries(family: Family, t: RawTableLike): EntryChain[] {
+export function readEntries(family: Family, t: RawTableLike, only?: ReadonlySet<string>): EntryChain[] {
   const { chains, entry } = indexEntries(family, t);
-  return chains.map((c) => ({ ...c, rules: c.rules.map(entry) }));
+  return chains.map((c) => (only && !only.has(c.name) ? { ...c, rules: [], skipped: true } : { ...c, rules: c.rules.map(entry) }));
 }

@@ -2,35 +2,37 @@
 // libxtables front end as on legacy (native, from empty tables, without the kernel), the
 // compiled tables are encoded as iptables-nft 1.8.9 encodes them (encode.ts), and all of them
 // are committed in one nfnetlink batch (restore.ts).
-import { InvalidArgumentError, UnsupportedError, throwIfAborted } from '../../errors.js';
-import { binding, type IptablesCacheRef, type IptablesTableRequest, type RawWorker } from '../../native.js';
+import { InvalidArgumentError, throwIfAborted } from '../../errors.js';
+import { binding, type IptablesCacheRef, type IptablesTableRequest, type RawTableSnapshot, type RawWorker } from '../../native.js';
 import { problemError, restoreFailure } from '../errors.js';
 import { planRestore, words, type PlannedTable } from '../restore-text.js';
 import type { Family, RestoreOptions, RestoreResult } from '../types.js';
 import { EncodeError } from './encode.js';
-import { restoreNft, type CompiledNftTable } from './restore.js';
+import { restoreMessages, restoreNft, type CompiledNftTable, type NftRefusal } from './restore.js';
+import { commitNoflush } from './noflush.js';
+import type { NftEncoding } from './version.js';
 import { BUILTIN_TABLES } from './tables.js';
 
 export interface NftRestoreContext {
   op: string;
   family: Family;
-  cache: IptablesCacheRef;
+  cache: IptablesCacheRef | null;
   native<T>(fn: (w: RawWorker) => Promise<T>): Promise<T>;
+  /** The host's iptables-nft version's form (version.ts); default 1.8.9's. */
+  encoding?: NftEncoding;
 }
 
 /**
  * A flushing restore on nf_tables. Bad input fails at the line iptables-nft-restore names and
  * changes nothing; a table the kernel refuses leaves every table of the text as it was (one
  * batch). No xtables lock is taken (iptables-nft takes none): `wait` only gets checked.
+ * `dryRun`: everything but the commit (a transaction's check), the kernel unchanged.
  * @example await restoreWithNft(ctx, '*filter\n:INPUT DROP [0:0]\nCOMMIT\n', planRestore(text), {});
  */
-export async function restoreWithNft(ctx: NftRestoreContext, input: string, opts: RestoreOptions): Promise<RestoreResult> {
+export async function restoreWithNft(ctx: NftRestoreContext, input: string, opts: RestoreOptions, dryRun = false): Promise<RestoreResult> {
   const { op, family } = ctx;
   const text = nftDialect(input);
   const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
-  if (opts.noflush) {
-    throw new UnsupportedError(`${op}: noflush is not implemented on the nf_tables backend yet`, { op, subsystem: 'iptables', code: 'EOPNOTSUPP' });
-  }
   // A table iptables-nft does not know fails at its `*table` line, as the tool's does; what
   // comes before it is checked first.
   let error = plan.error;
@@ -40,20 +42,10 @@ export async function restoreWithNft(ctx: NftRestoreContext, input: string, opts
     error = { line: planned[unknown]!.line, message: `table name '${planned[unknown]!.name}' invalid` };
     planned = planned.slice(0, unknown);
   }
-  const tables: IptablesTableRequest[] = planned.map((t) => ({
-    name: t.name, flush: true, body: t.body, line: t.line, firstLine: t.firstLine, commitLine: t.commitLine, chains: t.chains,
-  }));
+  if (opts.noflush) return restoreNoflush(ctx, text, planned, error, opts, dryRun);
+  const tables = requests(planned, true);
   if (!tables.length && !error) return { committed: [], warnings: [], stats: emptyStats() };
-  const r = tables.length
-    ? await ctx.native((w) => binding().iptablesRestore(w, ctx.cache, { family, counters: opts.counters ?? false, tables, compileOnly: true })
-      .catch(restoreFailure(op, text, (p) => {
-        // iptables-nft takes a target it cannot load for a chain, and finds it missing at COMMIT
-        const line = p.line;
-        if (line === undefined || !/^(Couldn't load target|goto '.*' is not a chain)/.test(p.message)) return p;
-        const t = planned.find((q) => q.firstLine <= line && line < q.commitLine);
-        return t ? { ...p, line: t.commitLine, message: `${p.message} (a chain of that name does not exist either)` } : p;
-      })))
-    : undefined;
+  const r = tables.length ? await compileNft(ctx, text, planned, tables, opts) : undefined;
   if (error) throw problemError(op, { kind: 'parse', message: error.message, errno: 22, line: error.line }, text);
   // Each `*table` block replaces the table (DELTABLE, NEWTABLE): what a table holds is its last
   // block, and the kernel lists tables in the order of their last blocks.
@@ -64,24 +56,80 @@ export async function restoreWithNft(ctx: NftRestoreContext, input: string, opts
   throwIfAborted(opts.signal, op, 'iptables');
   let refusal;
   try {
+    if (dryRun) {
+      restoreMessages(family, compiled, new Set(), 0, ctx.encoding);  // what the encoder refuses, without the kernel
+      return { committed: [], warnings: r!.warnings, stats: { ...r!.stats, attempts: 0 } };
+    }
     refusal = await restoreNft(ctx, family, compiled);
   } catch (e) {
     if (e instanceof EncodeError) throw new InvalidArgumentError(`${op}: ${e.message}`, { op, subsystem: 'iptables' });
     throw e;
   }
-  if (refusal) {
-    const t = refusal.about?.table;
-    const at = t !== undefined ? planned[lastAt(t)] : undefined;
-    const line = at && refusal.about?.chain !== undefined ? ruleLine(at, refusal.about.chain, refusal.about.rule!) : at?.commitLine;
-    const what = refusal.about ? `${refusal.about.what}: ` : '';
-    throw problemError(op, {
-      kind: 'commit', errno: refusal.errno,
-      message: `the kernel refused the batch at ${what}${refusal.message ?? `errno ${refusal.errno}`}; nothing was applied`,
-      ...(t !== undefined ? { table: t } : {}), ...(line !== undefined ? { line } : {}),
-    }, text);
-  }
+  if (refusal) throw refusalError(op, text, planned, refusal);
   const stats = { ...r!.stats, attempts: 1 };
   return { committed: compiled.map((c) => c.name), warnings: r!.warnings, stats };
+}
+
+/** The native restore's requests for the planned tables (bases: --noflush's starting tables). */
+function requests(planned: PlannedTable[], flush: boolean, bases?: Map<string, RawTableSnapshot>): IptablesTableRequest[] {
+  return planned.map((t) => ({
+    name: t.name, flush, body: t.body, line: t.line, firstLine: t.firstLine, commitLine: t.commitLine, chains: t.chains,
+    ...(bases?.has(t.name) ? { base: bases.get(t.name)! } : {}),
+  }));
+}
+
+/** Compiles the tables without the kernel (from `base` or empty tables); bad input throws at its line. */
+function compileNft(ctx: NftRestoreContext, text: string, planned: PlannedTable[], tables: IptablesTableRequest[], opts: RestoreOptions) {
+  return ctx.native((w) => binding().iptablesRestore(w, ctx.cache, { family: ctx.family, counters: opts.counters ?? false, tables, compileOnly: true })
+    .catch(restoreFailure(ctx.op, text, (p) => {
+      // iptables-nft takes a target it cannot load for a chain, and finds it missing at COMMIT
+      const line = p.line;
+      if (line === undefined || !/^(Couldn't load target|goto '.*' is not a chain)/.test(p.message)) return p;
+      const t = planned.find((q) => q.firstLine <= line && line < q.commitLine);
+      return t ? { ...p, line: t.commitLine, message: `${p.message} (a chain of that name does not exist either)` } : p;
+    })));
+}
+
+/**
+ * --noflush on nf_tables: the text applied onto the tables as they are, and only the changes
+ * sent, in one batch (noflush.ts). Bad input fails at its line with nothing applied.
+ */
+async function restoreNoflush(ctx: NftRestoreContext, text: string, planned: PlannedTable[], error: { line: number; message: string } | undefined, opts: RestoreOptions, dryRun: boolean): Promise<RestoreResult> {
+  const { op } = ctx;
+  if (!planned.length) {
+    if (error) throw problemError(op, { kind: 'parse', message: error.message, errno: 22, line: error.line }, text);
+    return { committed: [], warnings: [], stats: emptyStats() };
+  }
+  let warnings: RestoreResult['warnings'] = [];
+  let stats = emptyStats();
+  const out = await commitNoflush(ctx, op, ctx.family, planned, opts.counters ?? false, dryRun, async (bases) => {
+    const r = await compileNft(ctx, text, planned, requests(planned, false, bases), opts);
+    if (error) throw problemError(op, { kind: 'parse', message: error.message, errno: 22, line: error.line }, text);
+    throwIfAborted(opts.signal, op, 'iptables');
+    warnings = r.warnings;
+    stats = { ...r.stats };
+    return r.tables ?? [];
+  }).catch((e) => {
+    if (e instanceof EncodeError) throw new InvalidArgumentError(`${op}: ${e.message}`, { op, subsystem: 'iptables' });
+    throw e;
+  });
+  if (out.refusal) throw refusalError(op, text, planned, out.refusal);
+  const committed = dryRun ? [] : [...new Set(planned.map((t) => t.name))];
+  return { committed, warnings, stats: { ...stats, attempts: out.attempts } };
+}
+
+/** A batch the kernel refused, at the text's line for the refused message when it has one. */
+function refusalError(op: string, text: string, planned: PlannedTable[], refusal: NftRefusal) {
+  const t = refusal.about?.table;
+  const lastAt = (name: string) => planned.map((x) => x.name).lastIndexOf(name);
+  const at = t !== undefined ? planned[lastAt(t)] : undefined;
+  const line = at && refusal.about?.chain !== undefined && refusal.about.rule !== undefined ? ruleLine(at, refusal.about.chain, refusal.about.rule) : at?.commitLine;
+  const what = refusal.about ? `${refusal.about.what}: ` : '';
+  return problemError(op, {
+    kind: 'commit', errno: refusal.errno,
+    message: `the kernel refused the batch at ${what}${refusal.message ?? `errno ${refusal.errno}`}; nothing was applied`,
+    ...(t !== undefined ? { table: t } : {}), ...(line !== undefined ? { line } : {}),
+  }, text);
 }
 
 /**

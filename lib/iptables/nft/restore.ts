@@ -18,7 +18,8 @@ import type { RawWorker } from '../../native.js';
 import type { Family } from '../types.js';
 import { indexEntries, type RawTableLike } from './entries.js';
 import { RuleEncoder } from './encode.js';
-import { BUILTIN_TABLES } from './tables.js';
+import { BUILTIN_TABLES, type BuiltinChain } from './tables.js';
+import { NATIVE_ENCODING, type NftEncoding } from './version.js';
 
 const NFTA_CHAIN_COUNTERS = 8, NFTA_COUNTER_BYTES = 1, NFTA_COUNTER_PACKETS = 2;
 const ATTEMPTS = 5;
@@ -37,8 +38,9 @@ export interface BatchMessage { table: string; what: string; chain?: string; rul
  * A writer that remembers where each message ends (lib/netlink's MessageBatch) and what each
  * is; a rule message keeps only its chain's shared record and its number (aboutAt builds the
  * rest), so 160k rules make no 160k objects.
+ * @example const w = new Messages(0); w.begin(MSG.NEWTABLE, NLM_F_REQUEST, 2); w.done({ table: 'nat', what: 'table nat' });
  */
-class Messages extends NftWriter {
+export class Messages extends NftWriter {
   readonly ends: number[] = [];
   private readonly about: Array<BatchMessage | undefined> = [];
   private readonly ruleNo: number[] = [];
@@ -100,13 +102,13 @@ export function chainOrder<C extends { name: string; hook?: number; rules: Array
  * The messages of one flushing restore of `tables` (exists: the tables the kernel has now).
  * @example const msgs = restoreMessages(4, [{ name: 'filter', body, raw }], new Set(['filter'])); msgs.batch();
  */
-export function restoreMessages(family: Family, tables: CompiledNftTable[], exists: Set<string>, seq = 0): Messages {
+export function restoreMessages(family: Family, tables: CompiledNftTable[], exists: Set<string>, seq = 0, enc: NftEncoding = NATIVE_ENCODING): Messages {
   const w = new Messages(seq);
   // the batch is about 1.2x the compiled blobs (kube-proxy's nat table): one allocation, no regrowth copies
   w.ensure(Math.ceil(tables.reduce((n, t) => n + t.raw.entries.byteLength, 0) * 1.25) + 4096);
   const fam = family === 4 ? FAMILY.ip : FAMILY.ip6;
   const declared = new Set<string>();
-  const rules = new RuleEncoder(w, family);
+  const rules = new RuleEncoder(w, family, enc);
   for (const t of tables) {
     const builtins = BUILTIN_TABLES[t.name];
     if (!builtins) throw new Error(`table ${t.name} is not one iptables-nft knows`);
@@ -134,13 +136,7 @@ export function restoreMessages(family: Family, tables: CompiledNftTable[], exis
         continue;
       }
       const builtin = (policy: number, counters?: [bigint, bigint]) => {
-        w.begin(MSG.NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, fam);
-        w.str(CHAIN.TABLE, t.name);
-        w.str(CHAIN.NAME, c.name);
-        w.within(CHAIN.HOOK, () => { w.be32(HOOK.HOOKNUM, b.hook); w.be32(HOOK.PRIORITY, b.prio >>> 0); });
-        w.be32(CHAIN.POLICY, policy);
-        if (counters) w.within(NFTA_CHAIN_COUNTERS, () => { w.be64(NFTA_COUNTER_PACKETS, counters[0]); w.be64(NFTA_COUNTER_BYTES, counters[1]); });
-        w.str(CHAIN.TYPE, b.type);
+        writeBuiltinChain(w, fam, t.name, b, policy, counters);
         w.done({ table: t.name, what: `chain ${c.name}` });
       };
       // nft_chain_builtin_add (policy ACCEPT), then nft_chain_set for a `:CHAIN` line
@@ -158,8 +154,25 @@ export function restoreMessages(family: Family, tables: CompiledNftTable[], exis
   return w;
 }
 
+/**
+ * NFT_MSG_NEWCHAIN of a built-in chain as nft_chain_builtin_alloc builds it: hook, priority,
+ * policy, counters when given, type (the caller ends the message).
+ * @example writeBuiltinChain(w, FAMILY.ip, 'filter', BUILTIN_TABLES.filter[0], VERDICT.drop, [0n, 0n]);
+ */
+export function writeBuiltinChain(w: NftWriter, fam: number, table: string, b: BuiltinChain, policy: number, counters?: [bigint, bigint]): void {
+  w.begin(MSG.NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, fam);
+  w.str(CHAIN.TABLE, table);
+  w.str(CHAIN.NAME, b.name);
+  w.within(CHAIN.HOOK, () => { w.be32(HOOK.HOOKNUM, b.hook); w.be32(HOOK.PRIORITY, b.prio >>> 0); });
+  w.be32(CHAIN.POLICY, policy);
+  if (counters) w.within(NFTA_CHAIN_COUNTERS, () => { w.be64(NFTA_COUNTER_PACKETS, counters[0]); w.be64(NFTA_COUNTER_BYTES, counters[1]); });
+  w.str(CHAIN.TYPE, b.type);
+}
+
 export interface NftRestoreIo {
   native<T>(fn: (w: RawWorker) => Promise<T>): Promise<T>;
+  /** The host's iptables-nft version's form (version.ts); default 1.8.9's. */
+  encoding?: NftEncoding;
 }
 
 /** The refusal of a batch, with what the refused message was. */
@@ -173,7 +186,7 @@ export interface NftRefusal { errno: number; message?: string; index: number; ab
 export async function restoreNft(io: NftRestoreIo, family: Family, tables: CompiledNftTable[]): Promise<NftRefusal | undefined> {
   for (let attempt = 1; ; attempt++) {
     const { genid, exists } = await readTables(io, family);
-    const msgs = restoreMessages(family, tables, exists);
+    const msgs = restoreMessages(family, tables, exists, 0, io.encoding);
     const r = await io.native((w) => batch(w, NFNL_SUBSYS_NFTABLES, msgs.batch(), { genid }));
     const first = r.errors[0];
     if (!first) return undefined;

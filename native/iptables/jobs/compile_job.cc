@@ -96,6 +96,29 @@ void ToRawTable(Table& t, RawTable* out) {
   putHead(base + size - head, "ERROR");
 }
 
+bool RawTableFromJs(const Napi::Object& o, int nfproto, RawTable* out) {
+  auto hooks = [](const Napi::Value& v, uint32_t* to) {
+    if (!v.IsArray() || v.As<Napi::Array>().Length() != NF_INET_NUMHOOKS) return false;
+    Napi::Array a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < NF_INET_NUMHOOKS; i++) {
+      Napi::Value x = a.Get(i);
+      if (!x.IsNumber()) return false;
+      to[i] = x.As<Napi::Number>().Uint32Value();
+    }
+    return true;
+  };
+  if (!o.Get("table").IsString() || !o.Get("entries").IsBuffer() || !hooks(o.Get("hookEntry"), out->hook_entry) ||
+      !hooks(o.Get("underflow"), out->underflow))
+    return false;
+  out->nfproto = nfproto;
+  out->name = o.Get("table").As<Napi::String>().Utf8Value();
+  out->valid_hooks = o.Get("validHooks").ToNumber().Uint32Value();
+  out->num_entries = o.Get("numEntries").ToNumber().Uint32Value();
+  auto b = o.Get("entries").As<Napi::Buffer<uint8_t>>();
+  out->entries.assign(b.Data(), b.Data() + b.Length());
+  return true;
+}
+
 Napi::Value RawTablesToJs(Napi::Env env, const std::vector<RawTable>& tables) {
   Napi::Array arr = Napi::Array::New(env, tables.size());
   for (size_t i = 0; i < tables.size(); i++) {

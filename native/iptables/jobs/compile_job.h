@@ -20,6 +20,10 @@ uint32_t ValidHooksOf(const std::string& table);
 // and RETURNs as standard targets, jumps as offsets, each rule's counters in its entry).
 void ToRawTable(Table& t, RawTable* out);
 
+// { table, validHooks, numEntries, hookEntry, underflow, entries } from JavaScript; false when
+// it is not one.
+bool RawTableFromJs(const Napi::Object& o, int nfproto, RawTable* out);
+
 // [{ table, validHooks, numEntries, hookEntry, underflow, entries }] for JavaScript.
 Napi::Value RawTablesToJs(Napi::Env env, const std::vector<RawTable>& tables);
 

@@ -17,6 +17,7 @@
 #include "../compile/xt.h"
 #include "../kernel/raw.h"
 #include "../model/table.h"
+#include "compile_job.h"
 
 namespace nlkit {
 namespace ipt {
@@ -89,16 +90,6 @@ class PrintRawJob : public Job {
   int errno_ = 0;
 };
 
-bool U32Array(const Napi::Value& v, uint32_t* out) {
-  if (!v.IsArray() || v.As<Napi::Array>().Length() != NF_INET_NUMHOOKS) return false;
-  Napi::Array a = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < NF_INET_NUMHOOKS; i++) {
-    Napi::Value x = a.Get(i);
-    if (!x.IsNumber()) return false;
-    out[i] = x.As<Napi::Number>().Uint32Value();
-  }
-  return true;
-}
 
 }  // namespace
 }  // namespace ipt
@@ -122,18 +113,11 @@ Napi::Value IptablesPrintRaw(const Napi::CallbackInfo& info) {
     Napi::Value v = tables.Get(i);
     Napi::Object o = v.IsObject() ? v.As<Napi::Object>() : Napi::Object();
     ipt::RawTable t;
-    if (o.IsEmpty() || !o.Get("table").IsString() || !o.Get("entries").IsBuffer() || !ipt::U32Array(o.Get("hookEntry"), t.hook_entry) ||
-        !ipt::U32Array(o.Get("underflow"), t.underflow)) {
+    if (o.IsEmpty() || !ipt::RawTableFromJs(o, job->nfproto, &t)) {
       delete job;
       Napi::TypeError::New(env, "iptablesPrintRaw: tables[" + std::to_string(i) + "] is not a raw table").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    t.nfproto = job->nfproto;
-    t.name = o.Get("table").As<Napi::String>().Utf8Value();
-    t.valid_hooks = o.Get("validHooks").ToNumber().Uint32Value();
-    t.num_entries = o.Get("numEntries").ToNumber().Uint32Value();
-    auto b = o.Get("entries").As<Napi::Buffer<uint8_t>>();
-    t.entries.assign(b.Data(), b.Data() + b.Length());
     job->tables.push_back(std::move(t));
   }
   return w->Submit(env, job);

@@ -301,6 +301,9 @@ struct TableReq {
   uint32_t firstLine = 0;
   uint32_t commitLine = 0;
   int64_t chains = -1;  // chain lines in body, when the caller counted them
+  // compileOnly --noflush: the table to start from (the nf_tables table decoded into the
+  // legacy layout); the model's rules point into its entries, so it lives as long as the job.
+  std::shared_ptr<RawTable> base;
 };
 
 // What went wrong, as the job's failure record (kind: parse | apply | chain | init | commit |
@@ -426,6 +429,11 @@ class Restorer {
     auto key = std::make_pair(nfproto_, t.name());
     if (!state_->readBufs.count(key)) state_->readBufs[key] = Blob::Take();
     Blob* buf = &state_->readBufs[key];
+    if (noKernel && first.base) {
+      const RawTable& b = *first.base;
+      return t.Load(b.valid_hooks, b.hook_entry, b.underflow, b.num_entries, b.entries.data(),
+                    static_cast<uint32_t>(b.entries.size()), buf);
+    }
     if (noKernel) return t.InitBuiltins(ValidHooksOf(t.name()));
     if (!first.flush) return t.Read(Table::ReadMode::Full, buf);
     if (int e = t.ReadInfo()) return e;
@@ -1282,6 +1290,14 @@ Napi::Value IptablesRestore(const Napi::CallbackInfo& info) {
       tr.commitLine = t.Get("commitLine").As<Napi::Number>().Uint32Value();
       Napi::Value ch = t.Get("chains");
       if (ch.IsNumber()) tr.chains = ch.As<Napi::Number>().Int64Value();
+      Napi::Value base = t.Get("base");
+      if (base.IsObject()) {
+        tr.base = std::make_shared<ipt::RawTable>();
+        if (!ipt::RawTableFromJs(base.As<Napi::Object>(), ipt::FamilyOf(req), tr.base.get())) {
+          Napi::TypeError::New(env, "iptablesRestore: tables[" + std::to_string(i) + "].base is not a raw table").ThrowAsJavaScriptException();
+          return env.Undefined();
+        }
+      }
       tables.push_back(std::move(tr));
     }
   }

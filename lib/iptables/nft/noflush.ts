@@ -1,0 +1,122 @@
+// A --noflush restore on nf_tables: read the tables the text names (decoded, with each rule's
+// handle, at one generation), compile the text onto them (the native restore, started from
+// those tables instead of the kernel's legacy ones), and send only what changed (partial.ts) in
+// one batch carrying that generation. A batch refused with ERESTART (someone changed the
+// ruleset in between) is recomputed from a fresh read, as iptables-nft-restore does.
+import { batch, ERESTART } from '../../netlink/transport.js';
+import { genDump } from './gen-dump.js';
+import { FAMILY, MSG, NFNL_SUBSYS_NFTABLES, NLM_F_DUMP, NLM_F_REQUEST, RULE } from '../../nft/consts.js';
+import type { RawTableSnapshot } from '../../native.js';
+import type { Family } from '../types.js';
+import { decodeTables, groupDumpBytes, rawTableOf } from './decode.js';
+import { LAYOUT, readEntries } from './entries.js';
+
+const IP6T_F_PROTO = 0x01;
+import { partialMessages, touchedChains, type PartialTable } from './partial.js';
+import { Messages, type NftRefusal, type NftRestoreIo } from './restore.js';
+import type { NftRead } from './save.js';
+
+const ENOENT = 2;
+
+const ATTEMPTS = 5;
+
+/** One table of a noflush restore: its name and all its text's lines. */
+export interface NoflushTable { name: string; body: string }
+
+/** What a noflush commit did: the tables it changed, and how many messages it sent. */
+export interface NoflushOutcome { refusal?: NftRefusal; messages: number; attempts: number }
+
+/** More named chains than this: the table's rules are read in one request rather than chain by chain. */
+const CHAIN_REQUESTS = 256;
+
+/**
+ * The tables a noflush text names, as nf_tables holds them, at one generation: every chain
+ * (policies, counters) but only the rules of the chains the text names (`only`; all rules when
+ * undefined), as iptables-nft-restore fetches rules for the chains its commands touch. Chains
+ * whose rules were not read come out empty: the text does not change them, and the partial
+ * commit does not look at them.
+ * @example const read = await readTouched(io, 'iptables.restore', 4, new Map([['nat', new Set(['KUBE-SVC-X'])]]));
+ */
+export async function readTouched(io: NftRestoreIo, op: string, family: Family, only: Map<string, Set<string> | undefined>): Promise<NftRead> {
+  const f = family === 6 ? FAMILY.ip6 : FAMILY.ip;
+  // a chain the text names that does not exist yet answers ENOENT: it has no rules to read
+  const r = await genDump((fn) => io.native(fn), op, (w) => {
+    w.begin(MSG.GETTABLE, NLM_F_REQUEST | NLM_F_DUMP, f);
+    w.end();
+    // every chain of the family: a chain dump is not filtered by table (unlike a rule dump, which
+    // takes table and chain)
+    w.begin(MSG.GETCHAIN, NLM_F_REQUEST | NLM_F_DUMP, f);
+    w.end();
+    for (const [table, chains] of only) {
+      for (const chain of chains && chains.size <= CHAIN_REQUESTS ? chains : [undefined]) {
+        w.begin(MSG.GETRULE, NLM_F_REQUEST | NLM_F_DUMP, f);
+        w.str(RULE.TABLE, table);
+        if (chain !== undefined) w.str(RULE.CHAIN, chain);
+        w.end();
+      }
+    }
+  }, [ENOENT]);
+  const grouped = groupDumpBytes(r.data, r.from, r.to, family).filter((t) => only.has(t.name));
+  const handles = new Map(grouped.map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c.rules.map((x) => x.handle)]))]));
+  return { generation: r.generation, tables: decodeTables(grouped, family), handles };
+}
+
+/**
+ * ip6tables sets IP6T_F_PROTO beside the protocol of a rule with `-p` (xshared.c); the tool's
+ * decoder leaves it out (its rule comparison ignores flags), but the native restore compares
+ * whole entries for `-D rule`: the decoded IPv6 rules get the flag back.
+ * @example const raw = protoFlagged(6, rawTableOf(decoded, op));
+ */
+export function protoFlagged(family: Family, raw: RawTableSnapshot): RawTableSnapshot {
+  if (family !== 6) return raw;
+  const L = LAYOUT[6];
+  const b = Buffer.from(raw.entries);
+  for (let off = 0; off + L.size <= b.length;) {
+    const next = b.readUInt16LE(off + L.nextOffset);
+    if (next === 0) break;
+    if (b.readUInt16LE(off + L.proto) !== 0) b[off + L.flags]! |= IP6T_F_PROTO;
+    off += next;
+  }
+  return { ...raw, entries: b };
+}
+
+/**
+ * Reads, compiles onto what was read (`compile`, which throws for bad input) and commits the
+ * changes in one batch; retried from a fresh read when the ruleset moved meanwhile. `dryRun`:
+ * stops before the batch (a transaction's check).
+ * @example await commitNoflush(io, 'iptables.restore', 4, [{ name: 'nat', body }], false, false, (bases) => compileOnto(bases));
+ */
+export async function commitNoflush(io: NftRestoreIo, op: string, family: Family, tables: NoflushTable[], counters: boolean, dryRun: boolean,
+  compile: (bases: Map<string, RawTableSnapshot>) => Promise<RawTableSnapshot[]>): Promise<NoflushOutcome> {
+  const names = [...new Set(tables.map((t) => t.name))];
+  for (let attempt = 1; ; attempt++) {
+    const only = new Map(names.map((n) => [n, touchedChains(tables.filter((t) => t.name === n).map((t) => t.body).join(''))]));
+    const read = await readTouched(io, op, family, only);
+    const bases = new Map(names.map((n) => [n, protoFlagged(family, rawTableOf(read.tables.find((t) => t.name === n) ?? decodeTables([], family, n)[0]!, op))]));
+    const compiled = await compile(bases);
+    const parts: PartialTable[] = compiled.map((raw) => {
+      const handles = read.handles.get(raw.table) ?? new Map<string, bigint[]>();
+      const body = tables.filter((t) => t.name === raw.table).map((t) => t.body).join('');
+      const touched = only.get(raw.table);
+      return {
+        name: raw.table, body,
+        exists: read.handles.has(raw.table),
+        old: readEntries(family, bases.get(raw.table)!, touched).filter((c) => handles.has(c.name)),
+        handles,
+        next: readEntries(family, raw, touched),
+        counters,
+      };
+    });
+    const msgs = partialMessages(new Messages(0), family, parts, io.encoding);
+    if (!msgs.ends.length || dryRun) return { messages: msgs.ends.length, attempts: dryRun ? 0 : attempt };
+    const r = await io.native((w) => batch(w, NFNL_SUBSYS_NFTABLES, msgs.batch(), { genid: read.generation }));
+    const first = r.errors[0];
+    if (!first) return { messages: msgs.ends.length, attempts: attempt };
+    if (first.index < 0 && first.errno === ERESTART && attempt < ATTEMPTS) continue;
+    const about = msgs.aboutAt(first.index);
+    return {
+      messages: msgs.ends.length, attempts: attempt,
+      refusal: { errno: first.errno, index: first.index, result: r, ...(first.message ? { message: first.message } : {}), ...(about ? { about } : {}) },
+    };
+  }
+}
