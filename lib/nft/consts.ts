@@ -20,7 +20,7 @@ export const familyName = (n: number): string =>
 
 export const TABLE = { NAME: 1, FLAGS: 2, USE: 3, HANDLE: 4, USERDATA: 6 } as const;
 export const CHAIN = { TABLE: 1, HANDLE: 2, NAME: 3, HOOK: 4, POLICY: 5, USE: 6, TYPE: 7, COUNTERS: 8, FLAGS: 10, USERDATA: 12 } as const;
-export const HOOK = { HOOKNUM: 1, PRIORITY: 2, DEV: 3 } as const;
+export const HOOK = { HOOKNUM: 1, PRIORITY: 2, DEV: 3, DEVS: 5 } as const;
 export const RULE = { TABLE: 1, CHAIN: 2, HANDLE: 3, EXPRESSIONS: 4, POSITION: 6, USERDATA: 7 } as const;
 export const LIST_ELEM = 1;
 export const EXPR = { NAME: 1, DATA: 2 } as const;
@@ -41,8 +41,6 @@ export const VERDICT = { drop: 0, accept: 1, continue: 0xffffffff, break: 0xffff
 /** NFT_DATA_VERDICT: a set's data type when it maps to verdicts. */
 export const DATA_TYPE_VERDICT = 0xffffff00;
 
-/** Hook numbers (NF_INET_*) by name. */
-export const HOOKS: Record<string, number | undefined> = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 };
 
 export const NFT_REG_VERDICT = 0;
 export const NFT_REG_1 = 1;

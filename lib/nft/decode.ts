@@ -3,9 +3,10 @@
 // chains, then each chain's rules. nft 1.0.6's JSON shows no table or chain comments; neither
 // does this.
 import { UnsupportedError } from '../errors.js';
+import { hookName } from './chains.js';
 import { attrMap, be32, be64, readAttrs, str, type NlMsg } from './attrs.js';
 import {
-  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, familyName, HOOK, HOOKS, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_FLAGS, TABLE,
+  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_FLAGS, TABLE,
 } from './consts.js';
 import { concatTypes, type DataType } from './datatypes.js';
 import { readData, readExprs } from './expr-wire.js';
@@ -25,7 +26,7 @@ const msgType = (m: NlMsg): number => (m.type >> 8 === NFNL_SUBSYS_NFTABLES ? m.
 
 function familyOf(n: number): Family {
   const f = familyName(n);
-  if (f !== 'ip' && f !== 'ip6' && f !== 'inet') refuse(`a table of family ${f}`);
+  if (!Object.hasOwn(FAMILY, f)) refuse(`a table of family ${f}`);
   return f as Family;
 }
 
@@ -184,12 +185,18 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       const hook = a.get(CHAIN.HOOK);
       if (hook) {
         const h = attrMap(hook);
-        if (h.has(HOOK.DEV)) refuse('a chain with a device');
+        if (a.has(CHAIN.FLAGS) && be32(a.get(CHAIN.FLAGS))! & ~1) refuse(`chain flags 0x${be32(a.get(CHAIN.FLAGS))!.toString(16)}`);
         const num = be32(h.get(HOOK.HOOKNUM));
         c.type = str(a.get(CHAIN.TYPE));
-        c.hook = Object.entries(HOOKS).find(([, v]) => v === num)?.[0] ?? refuse(`hook ${num}`);
+        c.hook = hookName(family, num) ?? refuse(`hook ${num} of a ${family} table`);
         c.prio = (be32(h.get(HOOK.PRIORITY)) ?? 0) | 0;
         c.policy = be32(a.get(CHAIN.POLICY)) === 0 ? 'drop' : 'accept';
+      }
+      // nft 1.0.6's JSON has no device; its text does.
+      if (hook && opts.text) {
+        const dev = attrMap(hook).get(HOOK.DEV);
+        if (dev) c.dev = str(dev);
+        if (attrMap(hook).has(HOOK.DEVS)) refuse('a chain with several devices');
       }
       const ccomment = opts.text ? udataComment(a.get(CHAIN.USERDATA), UD_COMMENT) : undefined;
       if (ccomment !== undefined) c.comment = ccomment;

@@ -3,8 +3,9 @@
 // Pure: no kernel access. Sets that the batch does not create are described by the caller.
 import { NotFoundError, type NlkitError } from '../errors.js';
 import {
-  FAMILY, HOOKS, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
+  FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
 } from './consts.js';
+import { FAMILY_HOOKS, hookNumber, namedPriority, priorityNames } from './chains.js';
 import { elementKey, RuleCompiler, single, type RuleContext } from './compile.js';
 import { concatLen, concatTypeId, typeByName, type DataType } from './datatypes.js';
 import { invalid, unsupported, withIndex } from './errors.js';
@@ -37,8 +38,6 @@ const NAME_MAX = 255;
 /** Room for one NEWSETELEM's ELEMENTS nest (a 16-bit attribute length; headers aside). */
 const ELEMENTS_NEST_MAX = 65535 - 512;
 
-/** Named priorities of ip, ip6 and inet base chains. */
-const PRIORITIES: Record<string, number | undefined> = { raw: -300, mangle: -150, dstnat: -100, filter: 0, security: 50, srcnat: 100 };
 const CHAIN_TYPES = ['filter', 'nat', 'route'];
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -52,11 +51,8 @@ function name(o: Record<string, unknown>, key: string, where: string): string {
 
 function family(o: Record<string, unknown>, where: string): Family {
   const f = o.family ?? 'ip';
-  if (f !== 'ip' && f !== 'ip6' && f !== 'inet') {
-    if (typeof f === 'string' && Object.hasOwn(FAMILY, f)) throw unsupported(`${where}.family`, `family "${f}"`);
-    throw invalid(`${where}.family`, `unknown family ${JSON.stringify(f)}`);
-  }
-  return f;
+  if (typeof f !== 'string' || !Object.hasOwn(FAMILY, f)) throw invalid(`${where}.family`, `unknown family ${JSON.stringify(f)} (${Object.keys(FAMILY).join(', ')})`);
+  return f as Family;
 }
 
 function comment(o: Record<string, unknown>, where: string): Buffer | undefined {
@@ -146,16 +142,22 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     const f = family(o, where), t = name(o, 'table', where), n = name(o, 'name', where);
     if (verb === 'delete') return void w.simple(MSG.DELCHAIN, FAMILY[f], [[1, t], [3, n]]);
     if (verb === 'flush') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, n]]);
-    only(o, ['family', 'table', 'name', 'handle', 'type', 'hook', 'prio', 'policy', 'comment'], where, 'chain');
+    only(o, ['family', 'table', 'name', 'handle', 'type', 'hook', 'prio', 'policy', 'comment', 'dev'], where, 'chain');
     const c: Parameters<NftWriter['chain']>[2] = { table: t, name: n, udata: comment(o, where) };
     const base = o.type !== undefined || o.hook !== undefined || o.prio !== undefined;
     if (base) {
       if (typeof o.type !== 'string' || !CHAIN_TYPES.includes(o.type)) throw invalid(`${where}.type`, `unknown chain type ${JSON.stringify(o.type)} (filter, nat, route)`);
-      if (typeof o.hook !== 'string' || !(o.hook in HOOKS)) throw invalid(`${where}.hook`, `unknown hook ${JSON.stringify(o.hook)} (${Object.keys(HOOKS).join(', ')})`);
-      c.type = o.type;
-      c.hook = HOOKS[o.hook]!;
-      c.prio = priority(o.prio, `${where}.prio`);
+      const hook = typeof o.hook === 'string' ? hookNumber(f, o.hook) : undefined;
+      if (hook === undefined) throw invalid(`${where}.hook`, `unknown hook ${JSON.stringify(o.hook)} in a ${f} table (${Object.keys(FAMILY_HOOKS[f]).join(', ')})`);
+      c.type = o.type as string;
+      c.hook = hook;
+      c.prio = priority(o.prio, f, o.hook as string, `${where}.prio`);
+      if (f === 'netdev') {
+        if (typeof o.dev !== 'string' || o.dev === '' || Buffer.byteLength(o.dev) > 15) throw invalid(`${where}.dev`, `a netdev base chain needs a device name (1 to 15 bytes), got ${JSON.stringify(o.dev)}`);
+        c.dev = o.dev;
+      } else if (o.dev !== undefined) throw unsupported(`${where}.dev`, `a device on a ${f} chain`);
     } else if (o.policy !== undefined) throw invalid(`${where}.policy`, 'only base chains (type, hook, prio) have a policy');
+    else if (o.dev !== undefined) throw invalid(`${where}.dev`, 'only base chains (type, hook, prio) have a device');
     if (o.policy !== undefined) {
       if (o.policy !== 'accept' && o.policy !== 'drop') throw invalid(`${where}.policy`, `must be "accept" or "drop", got ${JSON.stringify(o.policy)}`);
       c.policy = o.policy === 'accept' ? 1 : 0;
@@ -163,12 +165,13 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     w.chain(NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], c);
   }
 
-  function priority(v: unknown, where: string): number {
+  function priority(v: unknown, f: Family, hook: string, where: string): number {
     if (typeof v === 'number' && Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff) return v;
     const m = typeof v === 'string' ? /^\s*([a-z]+)\s*(?:([+-])\s*(\d+))?\s*$/.exec(v) : null;
-    const named = m ? PRIORITIES[m[1]!] : undefined;
+    const named = m ? namedPriority(f, hook, m[1]!) : undefined;
     if (m && named !== undefined) return named + (m[2] === '-' ? -Number(m[3]) : m[2] ? Number(m[3]) : 0);
-    throw invalid(where, `must be an integer or a named priority (${Object.keys(PRIORITIES).join(', ')}), got ${JSON.stringify(v)}`);
+    if (m && priorityNames(f).includes(m[1]!)) throw invalid(where, `"${m[1]}" is not a valid priority for the ${hook} hook of a ${f} table`);
+    throw invalid(where, `must be an integer or a named priority (${priorityNames(f).join(', ')}), got ${JSON.stringify(v)}`);
   }
 
   function rule(verb: string, o: Record<string, unknown>, where: string): void {

@@ -7,7 +7,7 @@ import { batch, dump, failureError, type MessageBatch } from '../netlink/transpo
 import { splitMessages, type NlMsg } from './attrs.js';
 import { decodeRuleset, setInfo, sortDump } from './decode.js';
 import { commandList, encodeCommands, type EncodedBatch, type SetInfo } from './encode.js';
-import { MSG } from './consts.js';
+import { FAMILY, MSG } from './consts.js';
 import { invalid } from './errors.js';
 import { parseScript } from './parse.js';
 import { printRuleset } from './print.js';
@@ -40,7 +40,7 @@ const DUMP_ATTEMPTS = 5;
 
 function checkListOptions(opts: ListOptions): ListOptions {
   if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object');
-  if (opts.family !== undefined && !['ip', 'ip6', 'inet'].includes(opts.family)) throw invalid('family', `must be ip, ip6 or inet, got ${JSON.stringify(opts.family)}`);
+  if (opts.family !== undefined && !(typeof opts.family === 'string' && Object.hasOwn(FAMILY, opts.family))) throw invalid('family', `must be ${Object.keys(FAMILY).join(', ')}, got ${JSON.stringify(opts.family)}`);
   if (opts.table !== undefined && typeof opts.table !== 'string') throw invalid('table', 'must be a string');
   return { ...(opts.family !== undefined ? { family: opts.family } : {}), ...(opts.table !== undefined ? { table: opts.table } : {}) };
 }

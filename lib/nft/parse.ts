@@ -355,7 +355,13 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         c.type = word('filter, nat or route');
         expect('hook');
         c.hook = word('a hook');
-        if (peek().v === 'device') refuse(peek(), 'a chain device');
+        if (peek().v === 'devices' && peek().kind === 'word') refuse(peek(), 'chain devices');
+        if (peek().v === 'device' && peek().kind === 'word') {
+          next();
+          const d = next();
+          if (d.kind !== 'word' && d.kind !== 'string') unexpected(d, 'a device name');
+          c.dev = d.v;
+        }
         expect('priority');
         const first = next();
         let prio: number | string;

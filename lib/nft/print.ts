@@ -4,7 +4,8 @@
 // datatype.c (mark as 0x%08x, interface names quoted). Pure functions; a construct this printer
 // does not know is refused (UnsupportedError), never printed differently.
 import { UnsupportedError } from '../errors.js';
-import type { ListObject, Statement } from './types.js';
+import { priorityText } from './chains.js';
+import type { Family, ListObject, Statement } from './types.js';
 
 export interface PrintOptions {
   /** Adds `# handle N` as `nft -a list` does. */
@@ -18,21 +19,6 @@ const refuse = (what: string): never => {
 /** How a value of some type prints: marks in hex, interface names quoted, the rest as JSON has it. */
 type Kind = 'mark' | 'string' | 'plain';
 const kindOfType = (t: string): Kind => (t === 'mark' ? 'mark' : t === 'ifname' || t === 'string' ? 'string' : 'plain');
-
-// nft's std_prios (rule.c) and the hooks where the nat ones are names.
-const STD_PRIOS: Array<[string, number]> = [['raw', -300], ['mangle', -150], ['dstnat', -100], ['filter', 0], ['security', 50], ['srcnat', 100]];
-
-/** prio2str: a standard priority name (± up to 10) where nft 1.0.6 uses one, else the number. */
-export function priorityText(prio: number, hook: string): string {
-  for (const [name, std] of STD_PRIOS) {
-    if (Math.abs(prio - std) > 10) continue;
-    const compatible = !(name === 'dstnat' && hook !== 'prerouting') && !(name === 'srcnat' && hook !== 'postrouting');
-    if (!compatible) break;
-    const off = prio - std;
-    return off > 0 ? `${name} + ${off}` : off < 0 ? `${name} - ${-off}` : name;
-  }
-  return String(prio);
-}
 
 const hex8 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 const quote = (s: string): string => `"${s}"`;
@@ -236,8 +222,8 @@ function chainText(c: Record<string, unknown>, rules: Array<Record<string, unkno
   if (c.comment !== undefined) out += `\n\t\tcomment ${quote(String(c.comment))}`;
   out += '\n';
   if (c.hook !== undefined) {
-    if (c.dev !== undefined) refuse('a chain with a device');
-    out += `\t\ttype ${String(c.type)} hook ${String(c.hook)} priority ${priorityText(Number(c.prio), String(c.hook))}; policy ${String(c.policy)};\n`;
+    const dev = c.dev !== undefined ? ` device ${quote(String(c.dev))}` : '';
+    out += `\t\ttype ${String(c.type)} hook ${String(c.hook)}${dev} priority ${priorityText(c.family as Family, String(c.hook), Number(c.prio))}; policy ${String(c.policy)};\n`;
   }
   for (const r of rules) {
     out += `\t\t${(r.expr as Statement[]).map(statement).join(' ')}`;

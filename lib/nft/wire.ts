@@ -68,7 +68,7 @@ export class NftWriter extends NftAttrWriter {
     this.end();
   }
 
-  chain(flags: number, family: number, c: { table: string; name: string; type?: string; policy?: number; hook?: number; prio?: number; udata?: Buffer }): void {
+  chain(flags: number, family: number, c: { table: string; name: string; type?: string; policy?: number; hook?: number; prio?: number; dev?: string; udata?: Buffer }): void {
     this.begin(MSG.NEWCHAIN, flags, family);
     this.str(CHAIN.TABLE, c.table);
     this.str(CHAIN.NAME, c.name);
@@ -78,6 +78,7 @@ export class NftWriter extends NftAttrWriter {
       this.within(CHAIN.HOOK, () => {
         this.be32(HOOK.HOOKNUM, c.hook!);
         this.be32(HOOK.PRIORITY, c.prio! >>> 0);
+        if (c.dev !== undefined) this.str(HOOK.DEV, c.dev);
       });
     }
     if (c.udata) this.bytes(CHAIN.USERDATA, c.udata);
