@@ -26,7 +26,7 @@ export const LIST_ELEM = 1;
 export const EXPR = { NAME: 1, DATA: 2 } as const;
 export const SET = {
   TABLE: 1, NAME: 2, FLAGS: 3, KEY_TYPE: 4, KEY_LEN: 5, DATA_TYPE: 6, DATA_LEN: 7, POLICY: 8,
-  DESC: 9, ID: 10, TIMEOUT: 11, GC_INTERVAL: 12, USERDATA: 13, HANDLE: 16,
+  DESC: 9, ID: 10, TIMEOUT: 11, GC_INTERVAL: 12, USERDATA: 13, HANDLE: 16, EXPR: 17, EXPRESSIONS: 18,
 } as const;
 export const SET_DESC_SIZE = 1;
 export const SET_FLAGS = { ANONYMOUS: 0x1, CONSTANT: 0x2, INTERVAL: 0x4, MAP: 0x8, TIMEOUT: 0x10, EVAL: 0x20, OBJECT: 0x40, CONCAT: 0x80 } as const;

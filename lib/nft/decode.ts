@@ -6,7 +6,7 @@ import { UnsupportedError } from '../errors.js';
 import { hookName } from './chains.js';
 import { attrMap, be32, be64, readAttrs, str, type NlMsg } from './attrs.js';
 import {
-  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_FLAGS, TABLE,
+  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_FLAGS, TABLE,
 } from './consts.js';
 import { concatTypes, type DataType } from './datatypes.js';
 import { readData, readExprs } from './expr-wire.js';
@@ -19,8 +19,16 @@ const refuse = (what: string): never => {
   throw new UnsupportedError(`${what} cannot be listed by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what });
 };
 
-interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string; timeoutMs?: bigint }
-type Element = { key: Buffer; verdict?: Verdict; comment?: string };
+interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string; timeoutMs?: bigint; counter?: boolean }
+type Element = { key: Buffer; verdict?: Verdict; comment?: string; timeoutMs?: bigint; expirationMs?: bigint; counter?: { packets: bigint; bytes: bigint } };
+
+/** A single counter expression (a set's or an element's NFTA_*_EXPR), or a refusal. */
+function counterOf(b: Buffer, what: string): { packets: bigint; bytes: bigint } {
+  const m = attrMap(b);
+  if (str(m.get(EXPR.NAME)) !== 'counter') refuse(`${what} with a ${str(m.get(EXPR.NAME))} expression`);
+  const d = attrMap(m.get(EXPR.DATA) ?? Buffer.alloc(0));
+  return { bytes: d.get(1)?.readBigUInt64BE(0) ?? 0n, packets: d.get(2)?.readBigUInt64BE(0) ?? 0n };
+}
 
 const msgType = (m: NlMsg): number => (m.type >> 8 === NFNL_SUBSYS_NFTABLES ? m.type & 0xff : -1);
 
@@ -52,9 +60,26 @@ function decodeSet(m: NlMsg): SetDump {
   if (typeof_ && !typeof_.equals(CONCAT_KEY_TYPEOF)) refuse(`set ${name} declared with typeof`);
   const s: SetDump = { family, table, name, handle: be64(a.get(SET.HANDLE)) ?? 0, flags, types: types!, map };
   if (a.has(SET.TIMEOUT)) s.timeoutMs = a.get(SET.TIMEOUT)!.readBigUInt64BE(0);
+  if (a.has(SET.EXPRESSIONS)) refuse(`set ${name} with several expressions`);
+  if (a.has(SET.EXPR)) { counterOf(a.get(SET.EXPR)!, `set ${name}`); s.counter = true; }
   const c = udataComment(a.get(SET.USERDATA), UD_SET.COMMENT);
   if (c !== undefined) s.comment = c;
   return s;
+}
+
+/**
+ * An element as nft 1.0.6's set_elem_expr_json has it: the bare value, or `{ elem: { val, timeout,
+ * expires, comment, counter } }` (times in whole seconds; for the text printer in ms as fractions).
+ */
+function elementJson(val: unknown, e: Element, text: boolean): unknown {
+  if (!e.timeoutMs && !e.expirationMs && e.comment === undefined && !e.counter) return val;
+  const o: Record<string, unknown> = { val };
+  const secs = (ms: bigint) => (text ? Number(ms) / 1000 : Number(ms / 1000n));
+  if (e.timeoutMs) o.timeout = secs(e.timeoutMs);
+  if (e.expirationMs) o.expires = secs(e.expirationMs);
+  if (e.comment !== undefined) o.comment = e.comment;
+  if (e.counter) o.counter = { packets: Number(e.counter.packets), bytes: Number(e.counter.bytes) };
+  return { elem: o };
 }
 
 function decodeElements(msgs: NlMsg[]): Element[] {
@@ -64,9 +89,12 @@ function decodeElements(msgs: NlMsg[]): Element[] {
     if (!list) continue;
     for (const el of readAttrs(list)) {
       const a = attrMap(el.data);
-      if ((be32(a.get(ELEM.FLAGS)) ?? 0) !== 0 || a.has(ELEM.TIMEOUT) || a.has(ELEM.EXPR) || a.has(ELEM.KEY_END)) refuse('a set element with flags, timeout, expressions or ranges');
+      if ((be32(a.get(ELEM.FLAGS)) ?? 0) !== 0 || a.has(ELEM.EXPRESSIONS) || a.has(ELEM.KEY_END)) refuse('a set element with flags, several expressions or ranges');
       const key = readData(a.get(ELEM.KEY) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0);
       const e: Element = { key };
+      if (a.has(ELEM.TIMEOUT)) e.timeoutMs = a.get(ELEM.TIMEOUT)!.readBigUInt64BE(0);
+      if (a.has(ELEM.EXPIRATION)) e.expirationMs = a.get(ELEM.EXPIRATION)!.readBigUInt64BE(0);
+      if (a.has(ELEM.EXPR)) e.counter = counterOf(a.get(ELEM.EXPR)!, 'a set element');
       if (a.has(ELEM.DATA)) {
         const v = readData(a.get(ELEM.DATA)!).verdict;
         if (!v) refuse('a map element with data other than a verdict');
@@ -170,11 +198,11 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       if (elems.length) {
         elems.sort((x, y) => compareKeys(s.types, x.key, y.key));
         o.elem = elems.map((e) => {
-          let k: unknown = keyJson(s.types, e.key);
-          if (e.comment !== undefined) k = { elem: { val: k, comment: e.comment } };
+          const k = elementJson(keyJson(s.types, e.key), e, opts.text === true);
           return s.map ? [k, verdictJson(e.verdict!)] : k;
         });
       }
+      if (s.counter) o.stmt = [{ counter: null }];
       out.push(s.map ? { map: o as never } : { set: o as never });
     }
 

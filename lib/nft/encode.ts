@@ -62,6 +62,13 @@ function comment(o: Record<string, unknown>, where: string): Buffer | undefined 
   return new UdataBuilder().strz(UD_COMMENT, o.comment).build();
 }
 
+/** A duration in seconds, as nft's JSON has it (nlkit's text parser gives milliseconds as fractions), in ms. */
+function durationMs(v: unknown, where: string): bigint | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v) || !Number.isSafeInteger(Math.round(v * 1000))) throw invalid(where, `must be a number of seconds, got ${JSON.stringify(v)}`);
+  return BigInt(Math.round(v * 1000));
+}
+
 function only(o: Record<string, unknown>, keys: string[], where: string, what: string): void {
   for (const k of Object.keys(o)) if (!keys.includes(k)) throw unsupported(`${where}.${k}`, `${what} property "${k}"`);
 }
@@ -242,15 +249,11 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       return void w.simple(MSG.DELSET, FAMILY[f], [[1, t], [2, n]]);
     }
     if (verb === 'flush') return void w.simple(MSG.DELSETELEM, FAMILY[f], [[2, n], [1, t]]);
-    only(o, ['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem', 'flags', 'timeout'], where, kind);
+    only(o, ['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt'], where, kind);
     const setFlags = setFlagBits(o.flags, `${where}.flags`);
-    let timeoutMs: bigint | undefined;
-    if (o.timeout !== undefined) {
-      // Seconds, as nft's JSON has them (nlkit's text parser gives milliseconds as fractions).
-      if (typeof o.timeout !== 'number' || !(o.timeout >= 0) || !Number.isFinite(o.timeout) || !Number.isInteger(Math.round(o.timeout * 1000))) throw invalid(`${where}.timeout`, `must be a number of seconds, got ${JSON.stringify(o.timeout)}`);
-      timeoutMs = BigInt(Math.round(o.timeout * 1000));
-      if (!(setFlags & SET_FLAGS.TIMEOUT)) throw invalid(`${where}.timeout`, 'needs the timeout flag');
-    }
+    const timeoutMs = durationMs(o.timeout, `${where}.timeout`);
+    if (timeoutMs !== undefined && !(setFlags & SET_FLAGS.TIMEOUT)) throw invalid(`${where}.timeout`, 'needs the timeout flag');
+    const counter = setStatements(o.stmt, `${where}.stmt`);
     if (setFlags & SET_FLAGS.TIMEOUT && setFlags & SET_FLAGS.CONSTANT) throw invalid(`${where}.flags`, 'a constant set cannot have timeouts');
     const types = setTypes(o.type, `${where}.type`);
     const isMap = kind === 'map';
@@ -271,10 +274,21 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       // nft sizes a constant set by its initial elements.
       ...(setFlags & SET_FLAGS.CONSTANT && Array.isArray(o.elem) ? { size: o.elem.length } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...(counter ? { counter } : {}),
     });
     const info = { keyTypes: types, map: isMap, id };
     sets.set(key(f, t, n), info);
     if (o.elem !== undefined) elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);
+  }
+
+  /** A set's `stmt` list: only `[{ counter: null }]` (a counter on every element). */
+  function setStatements(v: unknown, where: string): boolean {
+    if (v === undefined) return false;
+    if (!Array.isArray(v)) throw invalid(where, 'must be an array of statements');
+    if (v.length !== 1 || !isObj(v[0]) || Object.keys(v[0]).join() !== 'counter' || (v[0].counter !== null && !(isObj(v[0].counter) && Object.keys(v[0].counter).length === 0))) {
+      throw unsupported(where, `set statements ${JSON.stringify(v)} (only [{ "counter": null }])`);
+    }
+    return true;
   }
 
   /** A set's `flags` (constant, dynamic, timeout; a name or a list) as NFT_SET_* bits. */
@@ -302,6 +316,32 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);
   }
 
+  /** An element's timeout, expires (seconds), comment and counter, as nft sends them. */
+  function elementOptions(eo: Record<string, unknown>, where: string): Omit<ElementSpec, 'key'> {
+    const out: Omit<ElementSpec, 'key'> = {};
+    const timeoutMs = durationMs(eo.timeout, `${where}.timeout`), expirationMs = durationMs(eo.expires, `${where}.expires`);
+    if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
+    if (expirationMs !== undefined) out.expirationMs = expirationMs;
+    const udata = comment(eo, where);
+    if (udata) out.udata = udata;
+    if (eo.counter !== undefined) {
+      const c = eo.counter;
+      if (c !== null && !isObj(c)) throw invalid(`${where}.counter`, 'must be null or { packets, bytes }');
+      const n = (key: string): bigint | undefined => {
+        const x = c?.[key];
+        if (x === undefined || x === 0) return undefined;
+        if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw invalid(`${where}.counter.${key}`, 'must be a non-negative integer');
+        return BigInt(x);
+      };
+      if (c) only(c, ['packets', 'bytes'], `${where}.counter`, 'counter');
+      out.counter = {};
+      const bytes = n('bytes'), packets = n('packets');
+      if (bytes !== undefined) out.counter.bytes = bytes;
+      if (packets !== undefined) out.counter.packets = packets;
+    }
+    return out;
+  }
+
   function elementsOf(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
     if (verb === 'flush') throw invalid(where, 'elements cannot be flushed (flush the set)');
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
@@ -316,16 +356,15 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
         if (!info.map) throw invalid(we, 'a set element has no data');
         k = e[0];
       }
-      let udata: Buffer | undefined;
+      let opts: Omit<ElementSpec, 'key'> = {};
       if (isObj(k) && 'elem' in k) {
         const eo = k.elem;
-        if (!isObj(eo)) throw invalid(`${we}.elem`, 'must be { val, comment? }');
-        only(eo, ['val', 'comment'], `${we}.elem`, 'element');
-        if (!del) udata = comment(eo, `${we}.elem`);
+        if (!isObj(eo)) throw invalid(`${we}.elem`, 'must be { val, timeout?, expires?, comment?, counter? }');
+        only(eo, ['val', 'comment', 'timeout', 'expires', 'counter'], `${we}.elem`, 'element');
+        if (!del) opts = elementOptions(eo, `${we}.elem`);
         k = eo.val;
       }
-      const spec: ElementSpec = { key: elementKey(k, info.keyTypes, we) };
-      if (udata) spec.udata = udata;
+      const spec: ElementSpec = { key: elementKey(k, info.keyTypes, we), ...opts };
       if (info.map && !del) {
         const [vk, vb] = single(data, `${we}[1]`);
         spec.verdict = new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }).verdictOf(vk, vb, `${we}[1]`);

@@ -56,9 +56,18 @@ function value(v: unknown, kinds: Kind[]): string {
 function element(el: unknown, kinds: Kind[], _named: boolean): string {
   const key = (k: unknown): string => {
     if (k && typeof k === 'object' && 'elem' in k) {
-      const e = (k as { elem: { val: unknown; comment?: string } }).elem;
-      for (const f of Object.keys(e)) if (f !== 'val' && f !== 'comment') refuse(`a set element with ${f}`);
-      return e.comment === undefined ? value(e.val, kinds) : `${value(e.val, kinds)} comment ${quote(e.comment)}`;
+      // set_elem_expr_print: the value, its statements, timeout, expires, comment.
+      const e = (k as { elem: Record<string, unknown> }).elem;
+      for (const f of Object.keys(e)) if (!['val', 'comment', 'timeout', 'expires', 'counter'].includes(f)) refuse(`a set element with ${f}`);
+      let out = value(e.val, kinds);
+      if (e.counter !== undefined) {
+        const c = (e.counter ?? {}) as Record<string, unknown>;
+        out += ` counter packets ${String(c.packets ?? 0)} bytes ${String(c.bytes ?? 0)}`;
+      }
+      if (e.timeout) out += ` timeout ${timeText(Math.round(Number(e.timeout) * 1000))}`;
+      if (e.expires) out += ` expires ${timeText(Math.round(Number(e.expires) * 1000))}`;
+      if (e.comment !== undefined) out += ` comment ${quote(String(e.comment))}`;
+      return out;
     }
     return value(k, kinds);
   };
@@ -190,12 +199,17 @@ function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOption
   let out = `\t${kind} ${String(s.name)} {${o.handles ? ` # handle ${String(s.handle)}` : ''}\n`;
   out += `\t\ttype ${types.join(' . ')}${kind === 'map' ? ` : ${String(s.map)}` : ''}\n`;
   for (const f of Object.keys(s)) {
-    if (!['family', 'name', 'table', 'type', 'handle', 'map', 'comment', 'elem', 'flags', 'timeout'].includes(f)) refuse(`a set with ${f}`);
+    if (!['family', 'name', 'table', 'type', 'handle', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt'].includes(f)) refuse(`a set with ${f}`);
   }
   const flags = ([] as string[]).concat((s.flags as string | string[] | undefined) ?? []);
   for (const f of flags) if (!['constant', 'dynamic', 'timeout'].includes(f)) refuse(`set flag ${f}`);
   // A timeout flag alone is implied by the set's timeout (nft 1.0.6 prints no flags line then).
   if (flags.some((f) => f !== 'timeout') || (flags.length && s.timeout === undefined)) out += `\t\tflags ${flags.join(',')}\n`;
+  if (s.stmt !== undefined) {
+    const st = s.stmt as unknown[];
+    if (!Array.isArray(st) || st.length !== 1 || JSON.stringify(st[0]) !== '{"counter":null}') refuse(`set statements ${JSON.stringify(st)}`);
+    out += '\t\tcounter\n';
+  }
   if (s.timeout !== undefined) out += `\t\ttimeout ${timeText(Math.round(Number(s.timeout) * 1000))}\n`;
   if (s.comment !== undefined) out += `\t\tcomment ${quote(String(s.comment))}\n`;
   const elems = (s.elem as unknown[] | undefined) ?? [];

@@ -18,7 +18,7 @@ const read = (name: string) => readFileSync(new URL(name, dir), 'utf8');
 const listed = (name: string): ListObject[] => (JSON.parse(read(`${name}.list.json`)).nftables as object[]).filter((o) => !('metainfo' in o)) as ListObject[];
 
 describe('nft text printer: what nft list ruleset printed', () => {
-  for (const name of ['basics', 'shapes', 'verbs', 'compare']) {
+  for (const name of ['basics', 'shapes', 'verbs', 'compare', 'elements']) {
     it(`${name}: the whole ruleset byte for byte`, () => {
       assert.equal(printRuleset(listed(name)), read(`${name}.list.nft`));
     });

@@ -37,6 +37,11 @@ describe('nft encoder: the batch nft 1.0.6 sends', () => {
     });
   }
 
+  it('element timeout, expires, comment and counter, and a counting set: the batch nft -f sent for timeouts/timeouts.nft', () => {
+    const want = read('timeouts/timeouts.batch.hex').trim().split('\n');
+    assert.deepEqual(messagesHex(encodeCommands(JSON.parse(read('timeouts/timeouts.json'))).buf), want);
+  });
+
   it('maps each message to its command and can carry the generation', () => {
     const b = encodeCommands({ nftables: [
       { metainfo: {} },
