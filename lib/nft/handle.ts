@@ -3,7 +3,9 @@
 import { Handle, type OpenOptions } from '../handle.js';
 import { ConcurrentModificationError, NlkitError, NotFoundError, throwIfAborted } from '../errors.js';
 import { NFNL_SUBSYS_NFTABLES, NETLINK_NETFILTER } from '../netlink/headers.js';
-import { batch, dump, failureError, type MessageBatch } from '../netlink/transport.js';
+import { batch, dump, failureError, subscribe, type MessageBatch, type Subscription } from '../netlink/transport.js';
+import { NFNLGRP_NFTABLES } from '../netlink/headers.js';
+import { EventDecoder, type NftEvent } from './monitor.js';
 import { splitMessages, type NlMsg } from './attrs.js';
 import { decodeRuleset, setInfo, sortDump } from './decode.js';
 import { commandList, encodeCommands, type EncodedBatch, type SetInfo } from './encode.js';
@@ -23,6 +25,11 @@ export interface ApplyOptions {
    * applies nothing; checked on entry and just before the batch is sent: once sent, the kernel's
    * transaction runs to its end and its result stands.
    */
+  signal?: AbortSignal;
+}
+
+export interface MonitorOptions {
+  /** Aborting it ends the iteration (the next next() resolves done). */
   signal?: AbortSignal;
 }
 
@@ -196,6 +203,72 @@ export class NftHandle extends Handle {
     if (!requests.length) return [];
     const r = await this.native(op, (w) => dump(w, NETLINK_NETFILTER, asBatch(requests), { attempts: DUMP_ATTEMPTS }));
     return splitMessages(r.data);
+  }
+
+  /**
+   * The kernel's nftables events (NFNLGRP_NFTABLES) from now on, as `nft -j monitor` prints them:
+   * `{ add: { table|chain|rule|set|map|element: ... } }` or `{ delete: ... }`, objects as list()
+   * returns them. Subscribes when iteration starts, then reads the existing sets (to decode
+   * elements), so nothing between the two is missed. Ends when `signal` aborts or the loop
+   * breaks; a dropped event (ENOBUFS) or one nlkit cannot decode ends it with an error.
+   * @example
+   * const ac = new AbortController();
+   * for await (const ev of h.monitor({ signal: ac.signal })) console.log(JSON.stringify(ev));
+   */
+  monitor(opts: MonitorOptions = {}): AsyncIterable<NftEvent> {
+    const op = 'nft.monitor';
+    let bad: unknown;
+    if (!opts || typeof opts !== 'object') bad = invalid('options', 'must be an object');
+    else if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) bad = invalid('signal', 'must be an AbortSignal');
+    if (bad) return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(bad) }) };
+    return { [Symbol.asyncIterator]: () => this.events(op, opts.signal) };
+  }
+
+  private events(op: string, signal?: AbortSignal): AsyncIterator<NftEvent> {
+    const queue: Array<{ data: Buffer; overrun: boolean }> = [];
+    const decoder = new EventDecoder();
+    let pending: NftEvent[] = [], failure: unknown, ended = false, sub: Subscription | undefined;
+    let wake: (() => void) | undefined;
+    const poke = () => { const w = wake; wake = undefined; w?.(); };
+    const onAbort = () => { ended = true; poke(); };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const ready = this.runOne(op, (w) => subscribe(w, NETLINK_NETFILTER, [NFNLGRP_NFTABLES], (data, overrun) => { queue.push({ data, overrun }); poke(); }, signal ? { signal } : {}))
+      .then(async (s) => {
+        sub = s;
+        if (ended) return s.close();
+        const sets = await this.run(op, () => this.dumpMessages(op, rulesetRequests(undefined, 0, [MSG.GETSET])));
+        decoder.seed([...sets, ...await this.run(op, () => this.dumpMessages(op, elementRequests(sets)))]);
+      })
+      .catch((e: unknown) => { failure = e; poke(); });
+    const finish = async (): Promise<IteratorResult<NftEvent>> => {
+      ended = true;
+      signal?.removeEventListener('abort', onAbort);
+      await ready;
+      sub?.close();
+      return { value: undefined, done: true };
+    };
+    return {
+      next: async () => {
+        await ready;
+        for (;;) {
+          if (pending.length) return { value: pending.shift()!, done: false };
+          if (failure) { const f = failure; await finish(); throw f; }
+          if (ended || signal?.aborted) return finish();
+          const b = queue.shift();
+          if (!b) { await new Promise<void>((r) => { wake = r; }); continue; }
+          if (b.overrun) {
+            failure = new NlkitError(`${op}: the kernel dropped events (ENOBUFS: the receive buffer overran); list() to resync`, { op, subsystem: 'nft', code: 'ENOBUFS' });
+            continue;
+          }
+          try {
+            for (const m of splitMessages(b.data)) pending.push(...decoder.decode(m));
+          } catch (e) {
+            failure = e;
+          }
+        }
+      },
+      return: finish,
+    };
   }
 
   /**
