@@ -4,6 +4,7 @@
 // does this.
 import { UnsupportedError } from '../errors.js';
 import { hookName } from './chains.js';
+import { parseTypeofKey, typeofKey } from './typeof.js';
 import { attrMap, be32, be64, readAttrs, str, type NlMsg } from './attrs.js';
 import {
   CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_FLAGS, TABLE,
@@ -19,7 +20,7 @@ const refuse = (what: string): never => {
   throw new UnsupportedError(`${what} cannot be listed by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what });
 };
 
-interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string; timeoutMs?: bigint; counter?: boolean }
+interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string; timeoutMs?: bigint; counter?: boolean; typeofExpr?: unknown }
 type Element = { key: Buffer; verdict?: Verdict; comment?: string; timeoutMs?: bigint; expirationMs?: bigint; counter?: { packets: bigint; bytes: bigint } };
 
 /** A single counter expression (a set's or an element's NFTA_*_EXPR), or a refusal. */
@@ -57,8 +58,15 @@ function decodeSet(m: NlMsg): SetDump {
   if (map && be32(a.get(SET.DATA_TYPE)) !== DATA_TYPE_VERDICT) refuse(`map ${name} to anything but verdicts`);
   const ud = parseUdata(a.get(SET.USERDATA));
   const typeof_ = ud.get(UD_SET.KEY_TYPEOF);
-  if (typeof_ && !typeof_.equals(CONCAT_KEY_TYPEOF)) refuse(`set ${name} declared with typeof`);
+  let typeofExpr: unknown;
+  if (typeof_ && !typeof_.equals(CONCAT_KEY_TYPEOF)) {
+    typeofExpr = parseTypeofKey(typeof_);
+    if (typeofExpr === undefined) refuse(`set ${name} declared with a typeof nlkit does not know`);
+    const t = typeofKey(typeofExpr).types;
+    if (t.length !== types!.length || t.some((x, i) => x !== types![i])) refuse(`set ${name} whose typeof does not match its key type`);
+  }
   const s: SetDump = { family, table, name, handle: be64(a.get(SET.HANDLE)) ?? 0, flags, types: types!, map };
+  if (typeofExpr !== undefined) s.typeofExpr = typeofExpr;
   if (a.has(SET.TIMEOUT)) s.timeoutMs = a.get(SET.TIMEOUT)!.readBigUInt64BE(0);
   if (a.has(SET.EXPRESSIONS)) refuse(`set ${name} with several expressions`);
   if (a.has(SET.EXPR)) { counterOf(a.get(SET.EXPR)!, `set ${name}`); s.counter = true; }
@@ -187,7 +195,8 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
         continue;
       }
       const o: Record<string, unknown> = {
-        family, name: s.name, table: tname, type: s.types.length === 1 ? s.types[0]!.name : s.types.map((t) => t.name), handle: s.handle,
+        // nft 1.0.6's JSON has no typeof (type names); its text has.
+        family, name: s.name, table: tname, type: opts.text && s.typeofExpr !== undefined ? { typeof: s.typeofExpr } : s.types.length === 1 ? s.types[0]!.name : s.types.map((t) => t.name), handle: s.handle,
       };
       if (s.comment !== undefined) o.comment = s.comment;
       if (s.map) o.map = 'verdict';

@@ -12,6 +12,7 @@ import { invalid, unsupported, withIndex } from './errors.js';
 import type { Verdict } from './ir.js';
 import type { Family } from './types.js';
 import { COMMENT_MAX, CONCAT_KEY_TYPEOF, UD_COMMENT, UD_SET, UdataBuilder, VERDICT_DATA_TYPEOF } from './udata.js';
+import { typeofKey, VERDICT_TYPEOF } from './typeof.js';
 import { elementSize, NftWriter, type ElementSpec } from './wire.js';
 
 /** A set as the encoder needs to know it. */
@@ -255,14 +256,18 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     if (timeoutMs !== undefined && !(setFlags & SET_FLAGS.TIMEOUT)) throw invalid(`${where}.timeout`, 'needs the timeout flag');
     const counter = setStatements(o.stmt, `${where}.stmt`);
     if (setFlags & SET_FLAGS.TIMEOUT && setFlags & SET_FLAGS.CONSTANT) throw invalid(`${where}.flags`, 'a constant set cannot have timeouts');
-    const types = setTypes(o.type, `${where}.type`);
+    const typed = isObj(o.type) && 'typeof' in o.type ? typeofKey(o.type.typeof) : undefined;
+    if (typed && Object.keys(o.type as object).length !== 1) throw invalid(`${where}.type`, 'must be a type name, a list of them or { typeof: expression }');
+    const types = typed?.types ?? setTypes(o.type, `${where}.type`);
     const isMap = kind === 'map';
     if (isMap && o.map !== 'verdict') throw unsupported(`${where}.map`, `maps to ${JSON.stringify(o.map)} (only verdict maps)`);
     if (!isMap && o.map !== undefined) throw invalid(`${where}.map`, 'a set has no data type (use a map)');
     const id = ++setId;
     const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, types.length > 1 ? 0 : types[0]!.byteorder);
     if (isMap) ud.u32(UD_SET.DATABYTEORDER, 0);
-    if (types.length > 1) ud.raw(UD_SET.KEY_TYPEOF, CONCAT_KEY_TYPEOF);
+    if (typed) ud.raw(UD_SET.KEY_TYPEOF, typed.udata);
+    else if (types.length > 1) ud.raw(UD_SET.KEY_TYPEOF, CONCAT_KEY_TYPEOF);
+    if (typed && isMap) ud.raw(UD_SET.DATA_TYPEOF, VERDICT_TYPEOF);
     if (isMap) ud.u32(UD_SET.DATA_INTERVAL, 0);
     if (o.comment !== undefined) {
       if (typeof o.comment !== 'string' || Buffer.byteLength(o.comment) > COMMENT_MAX) throw invalid(`${where}.comment`, `must be a string of at most ${COMMENT_MAX} bytes`);

@@ -444,7 +444,12 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
           break;
         }
         case 'counter': s.stmt = [{ counter: null }]; break;
-        case 'typeof': case 'gc-interval': case 'size': case 'policy': case 'auto-merge':
+        case 'typeof': {
+          s.type = { typeof: expression() };
+          if (kind === 'map') { expect(':'); s.map = word('a data type'); }
+          break;
+        }
+        case 'gc-interval': case 'size': case 'policy': case 'auto-merge':
           refuse(t, `set ${t.v}`); break;
         default: unexpected(t);
       }

@@ -5,6 +5,7 @@
 // does not know is refused (UnsupportedError), never printed differently.
 import { UnsupportedError } from '../errors.js';
 import { priorityText } from './chains.js';
+import { typeofKey } from './typeof.js';
 import type { Family, ListObject, Statement } from './types.js';
 
 export interface PrintOptions {
@@ -195,9 +196,11 @@ export function timeText(ms: number): string {
 }
 
 function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOptions): string {
-  const types = ([] as string[]).concat(s.type as string | string[]);
+  const typed = s.type && typeof s.type === 'object' && !Array.isArray(s.type) ? (s.type as { typeof: unknown }).typeof : undefined;
+  const types = typed !== undefined ? typeofKey(typed).types.map((t) => t.name) : ([] as string[]).concat(s.type as string | string[]);
   let out = `\t${kind} ${String(s.name)} {${o.handles ? ` # handle ${String(s.handle)}` : ''}\n`;
-  out += `\t\ttype ${types.join(' . ')}${kind === 'map' ? ` : ${String(s.map)}` : ''}\n`;
+  const key = typed !== undefined ? `typeof ${expr(typed)}` : `type ${types.join(' . ')}`;
+  out += `\t\t${key}${kind === 'map' ? ` : ${String(s.map)}` : ''}\n`;
   for (const f of Object.keys(s)) {
     if (!['family', 'name', 'table', 'type', 'handle', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt'].includes(f)) refuse(`a set with ${f}`);
   }
