@@ -6,10 +6,10 @@ import { NFNL_SUBSYS_NFTABLES, NETLINK_NETFILTER } from '../netlink/headers.js';
 import { batch, dump, failureError, subscribe, type MessageBatch, type Subscription } from '../netlink/transport.js';
 import { NFNLGRP_NFTABLES } from '../netlink/headers.js';
 import { EventDecoder, type NftEvent } from './monitor.js';
-import { splitMessages, type NlMsg } from './attrs.js';
+import { attrMap, splitMessages, type NlMsg } from './attrs.js';
 import { decodeRuleset, setInfo, sortDump } from './decode.js';
 import { commandList, encodeCommands, type EncodedBatch, type SetInfo } from './encode.js';
-import { FAMILY, MSG } from './consts.js';
+import { FAMILY, MSG, SET, SET_FLAGS } from './consts.js';
 import { invalid } from './errors.js';
 import { parseScript } from './parse.js';
 import { printRuleset } from './print.js';
@@ -237,7 +237,9 @@ export class NftHandle extends Handle {
         sub = s;
         if (ended) return s.close();
         const sets = await this.run(op, () => this.dumpMessages(op, rulesetRequests(undefined, 0, [MSG.GETSET])));
-        decoder.seed([...sets, ...await this.run(op, () => this.dumpMessages(op, elementRequests(sets)))]);
+        // Only anonymous sets' elements are needed (to decode a rule's later deletion); named sets need their types.
+        const anonymous = sets.filter((m) => ((attrMap(m.body).get(SET.FLAGS)?.readUInt32BE(0) ?? 0) & SET_FLAGS.ANONYMOUS) !== 0);
+        decoder.seed([...sets, ...await this.run(op, () => this.dumpMessages(op, elementRequests(anonymous)))]);
       })
       .catch((e: unknown) => { failure = e; poke(); });
     const finish = async (): Promise<IteratorResult<NftEvent>> => {

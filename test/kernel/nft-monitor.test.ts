@@ -120,4 +120,24 @@ describe('nft.monitor against the kernel', { skip }, () => {
       await assert.rejects(h.monitor(null as never)[Symbol.asyncIterator]().next(), InvalidArgumentError);
     });
   }));
+
+  it('a rule whose anonymous map existed before the monitor started: its deletion is the rule list() showed', () => withNetns(1, async (ns: Netns) => {
+    ns.run('nft', ['-f', '-'], 'add table ip p\nadd chain ip p c\nadd set ip p s { type ipv4_addr ; }\nadd rule ip p c numgen random mod 2 vmap { 0 : accept, 1 : drop }\n');
+    await withNft(ns, async (h) => {
+      const rule = (await h.list()).find((o) => 'rule' in o)!;
+      const ac = new AbortController();
+      const seen: NftEvent[] = [];
+      let failed: unknown;
+      const loop = (async () => { for await (const ev of h.monitor({ signal: ac.signal })) seen.push(ev); })().catch((e: unknown) => { failed = e; });
+      let n = 0;
+      await waitFor('the monitor', () => { ns.run('nft', ['add', 'element', 'ip', 'p', 's', `{ 10.0.0.${++n} }`]); return seen.length > 0 || failed !== undefined; });
+      ns.run('nft', ['delete', 'rule', 'ip', 'p', 'c', 'handle', String((rule as { rule: { handle: number } }).rule.handle)]);
+      await waitFor('the deletion', () => failed !== undefined || seen.some((e) => 'delete' in e));
+      ac.abort();
+      await loop;
+      if (failed) throw failed;
+      assert.deepEqual(seen.find((e) => 'delete' in e), { delete: rule });
+      assert.match(JSON.stringify(rule), /"vmap".*"set":\[\[0,\{"accept":null\}\],\[1,\{"drop":null\}\]\]/);
+    });
+  }));
 });
