@@ -108,6 +108,8 @@ export class RuleCompiler {
     if (['&', '|', '^'].includes(kind) && Array.isArray(body)) return this.deps(body[0], `${where}["${kind}"][0]`);
     if (kind !== 'payload' || !isObj(body)) return;
     const proto = String(body.protocol);
+    // nft's dependencies there are link-layer (meta protocol, ether type): not encoded by nlkit.
+    if (this.ctx.family !== 'ip' && this.ctx.family !== 'ip6' && this.ctx.family !== 'inet') throw unsupported(where, `${proto} header matches in ${this.ctx.family} tables`);
     if (proto in NFPROTO) {
       const want = NFPROTO[proto]!;
       if (this.nfproto === undefined) {
@@ -381,6 +383,7 @@ export class RuleCompiler {
   private nat(kind: 'dnat' | 'snat', body: unknown, where: string): void {
     if (!isObj(body)) throw invalid(where, 'needs { addr, port? }');
     for (const k of Object.keys(body)) if (!['addr', 'port', 'family'].includes(k)) throw unsupported(`${where}.${k}`, `${kind} option "${k}"`);
+    if (this.ctx.family !== 'ip' && this.ctx.family !== 'ip6' && this.ctx.family !== 'inet') throw unsupported(where, `${kind} in ${this.ctx.family} tables`);
     const fam = (body.family ?? (this.ctx.family === 'inet' ? undefined : this.ctx.family)) as string | undefined;
     if (fam !== 'ip' && fam !== 'ip6') throw invalid(where, this.ctx.family === 'inet' ? 'needs family "ip" or "ip6" in an inet table' : `family ${JSON.stringify(fam)}`);
     if (this.ctx.family !== 'inet' && fam !== this.ctx.family) throw invalid(`${where}.family`, `${fam} in an ${this.ctx.family} table`);
@@ -403,6 +406,7 @@ export class RuleCompiler {
   private reject(body: unknown, where: string): void {
     // Only the family's default: port unreachable (icmpx in inet tables).
     const fam = this.ctx.family;
+    if (fam !== 'ip' && fam !== 'ip6' && fam !== 'inet') throw unsupported(where, `reject in ${fam} tables`);
     const def = fam === 'inet' ? { type: 'icmpx', code: 1, kt: 2 } : fam === 'ip' ? { type: 'icmp', code: 3, kt: 0 } : { type: 'icmpv6', code: 4, kt: 0 };
     if (body !== null && body !== undefined) {
       if (!isObj(body) || body.type !== def.type || body.expr !== 'port-unreachable') throw unsupported(where, `reject with ${JSON.stringify(body)} (only ${def.type} port-unreachable in ${fam} tables)`);

@@ -20,13 +20,13 @@ export const familyName = (n: number): string =>
 
 export const TABLE = { NAME: 1, FLAGS: 2, USE: 3, HANDLE: 4, USERDATA: 6 } as const;
 export const CHAIN = { TABLE: 1, HANDLE: 2, NAME: 3, HOOK: 4, POLICY: 5, USE: 6, TYPE: 7, COUNTERS: 8, FLAGS: 10, USERDATA: 12 } as const;
-export const HOOK = { HOOKNUM: 1, PRIORITY: 2, DEV: 3 } as const;
+export const HOOK = { HOOKNUM: 1, PRIORITY: 2, DEV: 3, DEVS: 5 } as const;
 export const RULE = { TABLE: 1, CHAIN: 2, HANDLE: 3, EXPRESSIONS: 4, POSITION: 6, USERDATA: 7 } as const;
 export const LIST_ELEM = 1;
 export const EXPR = { NAME: 1, DATA: 2 } as const;
 export const SET = {
   TABLE: 1, NAME: 2, FLAGS: 3, KEY_TYPE: 4, KEY_LEN: 5, DATA_TYPE: 6, DATA_LEN: 7, POLICY: 8,
-  DESC: 9, ID: 10, TIMEOUT: 11, GC_INTERVAL: 12, USERDATA: 13, HANDLE: 16,
+  DESC: 9, ID: 10, TIMEOUT: 11, GC_INTERVAL: 12, USERDATA: 13, HANDLE: 16, EXPR: 17, EXPRESSIONS: 18,
 } as const;
 export const SET_DESC_SIZE = 1;
 export const SET_FLAGS = { ANONYMOUS: 0x1, CONSTANT: 0x2, INTERVAL: 0x4, MAP: 0x8, TIMEOUT: 0x10, EVAL: 0x20, OBJECT: 0x40, CONCAT: 0x80 } as const;
@@ -41,8 +41,6 @@ export const VERDICT = { drop: 0, accept: 1, continue: 0xffffffff, break: 0xffff
 /** NFT_DATA_VERDICT: a set's data type when it maps to verdicts. */
 export const DATA_TYPE_VERDICT = 0xffffff00;
 
-/** Hook numbers (NF_INET_*) by name. */
-export const HOOKS: Record<string, number | undefined> = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 };
 
 export const NFT_REG_VERDICT = 0;
 export const NFT_REG_1 = 1;

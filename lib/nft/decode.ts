@@ -3,9 +3,11 @@
 // chains, then each chain's rules. nft 1.0.6's JSON shows no table or chain comments; neither
 // does this.
 import { UnsupportedError } from '../errors.js';
+import { hookName } from './chains.js';
+import { parseTypeofKey, typeofKey } from './typeof.js';
 import { attrMap, be32, be64, readAttrs, str, type NlMsg } from './attrs.js';
 import {
-  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, familyName, HOOK, HOOKS, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_FLAGS, TABLE,
+  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_FLAGS, TABLE,
 } from './consts.js';
 import { concatTypes, type DataType } from './datatypes.js';
 import { readData, readExprs } from './expr-wire.js';
@@ -18,14 +20,22 @@ const refuse = (what: string): never => {
   throw new UnsupportedError(`${what} cannot be listed by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what });
 };
 
-interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string; timeoutMs?: bigint }
-type Element = { key: Buffer; verdict?: Verdict; comment?: string };
+interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string; timeoutMs?: bigint; counter?: boolean; typeofExpr?: unknown }
+type Element = { key: Buffer; verdict?: Verdict; comment?: string; timeoutMs?: bigint; expirationMs?: bigint; counter?: { packets: bigint; bytes: bigint } };
+
+/** A single counter expression (a set's or an element's NFTA_*_EXPR), or a refusal. */
+function counterOf(b: Buffer, what: string): { packets: bigint; bytes: bigint } {
+  const m = attrMap(b);
+  if (str(m.get(EXPR.NAME)) !== 'counter') refuse(`${what} with a ${str(m.get(EXPR.NAME))} expression`);
+  const d = attrMap(m.get(EXPR.DATA) ?? Buffer.alloc(0));
+  return { bytes: d.get(1)?.readBigUInt64BE(0) ?? 0n, packets: d.get(2)?.readBigUInt64BE(0) ?? 0n };
+}
 
 const msgType = (m: NlMsg): number => (m.type >> 8 === NFNL_SUBSYS_NFTABLES ? m.type & 0xff : -1);
 
 function familyOf(n: number): Family {
   const f = familyName(n);
-  if (f !== 'ip' && f !== 'ip6' && f !== 'inet') refuse(`a table of family ${f}`);
+  if (!Object.hasOwn(FAMILY, f)) refuse(`a table of family ${f}`);
   return f as Family;
 }
 
@@ -48,12 +58,36 @@ function decodeSet(m: NlMsg): SetDump {
   if (map && be32(a.get(SET.DATA_TYPE)) !== DATA_TYPE_VERDICT) refuse(`map ${name} to anything but verdicts`);
   const ud = parseUdata(a.get(SET.USERDATA));
   const typeof_ = ud.get(UD_SET.KEY_TYPEOF);
-  if (typeof_ && !typeof_.equals(CONCAT_KEY_TYPEOF)) refuse(`set ${name} declared with typeof`);
+  let typeofExpr: unknown;
+  if (typeof_ && !typeof_.equals(CONCAT_KEY_TYPEOF)) {
+    typeofExpr = parseTypeofKey(typeof_);
+    if (typeofExpr === undefined) refuse(`set ${name} declared with a typeof nlkit does not know`);
+    const t = typeofKey(typeofExpr).types;
+    if (t.length !== types!.length || t.some((x, i) => x !== types![i])) refuse(`set ${name} whose typeof does not match its key type`);
+  }
   const s: SetDump = { family, table, name, handle: be64(a.get(SET.HANDLE)) ?? 0, flags, types: types!, map };
+  if (typeofExpr !== undefined) s.typeofExpr = typeofExpr;
   if (a.has(SET.TIMEOUT)) s.timeoutMs = a.get(SET.TIMEOUT)!.readBigUInt64BE(0);
+  if (a.has(SET.EXPRESSIONS)) refuse(`set ${name} with several expressions`);
+  if (a.has(SET.EXPR)) { counterOf(a.get(SET.EXPR)!, `set ${name}`); s.counter = true; }
   const c = udataComment(a.get(SET.USERDATA), UD_SET.COMMENT);
   if (c !== undefined) s.comment = c;
   return s;
+}
+
+/**
+ * An element as nft 1.0.6's set_elem_expr_json has it: the bare value, or `{ elem: { val, timeout,
+ * expires, comment, counter } }` (times in whole seconds; for the text printer in ms as fractions).
+ */
+function elementJson(val: unknown, e: Element, text: boolean): unknown {
+  if (!e.timeoutMs && !e.expirationMs && e.comment === undefined && !e.counter) return val;
+  const o: Record<string, unknown> = { val };
+  const secs = (ms: bigint) => (text ? Number(ms) / 1000 : Number(ms / 1000n));
+  if (e.timeoutMs) o.timeout = secs(e.timeoutMs);
+  if (e.expirationMs) o.expires = secs(e.expirationMs);
+  if (e.comment !== undefined) o.comment = e.comment;
+  if (e.counter) o.counter = { packets: Number(e.counter.packets), bytes: Number(e.counter.bytes) };
+  return { elem: o };
 }
 
 function decodeElements(msgs: NlMsg[]): Element[] {
@@ -63,9 +97,12 @@ function decodeElements(msgs: NlMsg[]): Element[] {
     if (!list) continue;
     for (const el of readAttrs(list)) {
       const a = attrMap(el.data);
-      if ((be32(a.get(ELEM.FLAGS)) ?? 0) !== 0 || a.has(ELEM.TIMEOUT) || a.has(ELEM.EXPR) || a.has(ELEM.KEY_END)) refuse('a set element with flags, timeout, expressions or ranges');
+      if ((be32(a.get(ELEM.FLAGS)) ?? 0) !== 0 || a.has(ELEM.EXPRESSIONS) || a.has(ELEM.KEY_END)) refuse('a set element with flags, several expressions or ranges');
       const key = readData(a.get(ELEM.KEY) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0);
       const e: Element = { key };
+      if (a.has(ELEM.TIMEOUT)) e.timeoutMs = a.get(ELEM.TIMEOUT)!.readBigUInt64BE(0);
+      if (a.has(ELEM.EXPIRATION)) e.expirationMs = a.get(ELEM.EXPIRATION)!.readBigUInt64BE(0);
+      if (a.has(ELEM.EXPR)) e.counter = counterOf(a.get(ELEM.EXPR)!, 'a set element');
       if (a.has(ELEM.DATA)) {
         const v = readData(a.get(ELEM.DATA)!).verdict;
         if (!v) refuse('a map element with data other than a verdict');
@@ -158,7 +195,8 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
         continue;
       }
       const o: Record<string, unknown> = {
-        family, name: s.name, table: tname, type: s.types.length === 1 ? s.types[0]!.name : s.types.map((t) => t.name), handle: s.handle,
+        // nft 1.0.6's JSON has no typeof (type names); its text has.
+        family, name: s.name, table: tname, type: opts.text && s.typeofExpr !== undefined ? { typeof: s.typeofExpr } : s.types.length === 1 ? s.types[0]!.name : s.types.map((t) => t.name), handle: s.handle,
       };
       if (s.comment !== undefined) o.comment = s.comment;
       if (s.map) o.map = 'verdict';
@@ -169,11 +207,11 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       if (elems.length) {
         elems.sort((x, y) => compareKeys(s.types, x.key, y.key));
         o.elem = elems.map((e) => {
-          let k: unknown = keyJson(s.types, e.key);
-          if (e.comment !== undefined) k = { elem: { val: k, comment: e.comment } };
+          const k = elementJson(keyJson(s.types, e.key), e, opts.text === true);
           return s.map ? [k, verdictJson(e.verdict!)] : k;
         });
       }
+      if (s.counter) o.stmt = [{ counter: null }];
       out.push(s.map ? { map: o as never } : { set: o as never });
     }
 
@@ -184,12 +222,18 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       const hook = a.get(CHAIN.HOOK);
       if (hook) {
         const h = attrMap(hook);
-        if (h.has(HOOK.DEV)) refuse('a chain with a device');
+        if (a.has(CHAIN.FLAGS) && be32(a.get(CHAIN.FLAGS))! & ~1) refuse(`chain flags 0x${be32(a.get(CHAIN.FLAGS))!.toString(16)}`);
         const num = be32(h.get(HOOK.HOOKNUM));
         c.type = str(a.get(CHAIN.TYPE));
-        c.hook = Object.entries(HOOKS).find(([, v]) => v === num)?.[0] ?? refuse(`hook ${num}`);
+        c.hook = hookName(family, num) ?? refuse(`hook ${num} of a ${family} table`);
         c.prio = (be32(h.get(HOOK.PRIORITY)) ?? 0) | 0;
         c.policy = be32(a.get(CHAIN.POLICY)) === 0 ? 'drop' : 'accept';
+      }
+      // nft 1.0.6's JSON has no device; its text does.
+      if (hook && opts.text) {
+        const dev = attrMap(hook).get(HOOK.DEV);
+        if (dev) c.dev = str(dev);
+        if (attrMap(hook).has(HOOK.DEVS)) refuse('a chain with several devices');
       }
       const ccomment = opts.text ? udataComment(a.get(CHAIN.USERDATA), UD_COMMENT) : undefined;
       if (ccomment !== undefined) c.comment = ccomment;

@@ -3,14 +3,16 @@
 // Pure: no kernel access. Sets that the batch does not create are described by the caller.
 import { NotFoundError, type NlkitError } from '../errors.js';
 import {
-  FAMILY, HOOKS, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
+  FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
 } from './consts.js';
+import { FAMILY_HOOKS, hookNumber, namedPriority, priorityNames } from './chains.js';
 import { elementKey, RuleCompiler, single, type RuleContext } from './compile.js';
 import { concatLen, concatTypeId, typeByName, type DataType } from './datatypes.js';
 import { invalid, unsupported, withIndex } from './errors.js';
 import type { Verdict } from './ir.js';
 import type { Family } from './types.js';
 import { COMMENT_MAX, CONCAT_KEY_TYPEOF, UD_COMMENT, UD_SET, UdataBuilder, VERDICT_DATA_TYPEOF } from './udata.js';
+import { typeofKey, VERDICT_TYPEOF } from './typeof.js';
 import { elementSize, NftWriter, type ElementSpec } from './wire.js';
 
 /** A set as the encoder needs to know it. */
@@ -37,8 +39,6 @@ const NAME_MAX = 255;
 /** Room for one NEWSETELEM's ELEMENTS nest (a 16-bit attribute length; headers aside). */
 const ELEMENTS_NEST_MAX = 65535 - 512;
 
-/** Named priorities of ip, ip6 and inet base chains. */
-const PRIORITIES: Record<string, number | undefined> = { raw: -300, mangle: -150, dstnat: -100, filter: 0, security: 50, srcnat: 100 };
 const CHAIN_TYPES = ['filter', 'nat', 'route'];
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -52,11 +52,8 @@ function name(o: Record<string, unknown>, key: string, where: string): string {
 
 function family(o: Record<string, unknown>, where: string): Family {
   const f = o.family ?? 'ip';
-  if (f !== 'ip' && f !== 'ip6' && f !== 'inet') {
-    if (typeof f === 'string' && Object.hasOwn(FAMILY, f)) throw unsupported(`${where}.family`, `family "${f}"`);
-    throw invalid(`${where}.family`, `unknown family ${JSON.stringify(f)}`);
-  }
-  return f;
+  if (typeof f !== 'string' || !Object.hasOwn(FAMILY, f)) throw invalid(`${where}.family`, `unknown family ${JSON.stringify(f)} (${Object.keys(FAMILY).join(', ')})`);
+  return f as Family;
 }
 
 function comment(o: Record<string, unknown>, where: string): Buffer | undefined {
@@ -64,6 +61,13 @@ function comment(o: Record<string, unknown>, where: string): Buffer | undefined 
   if (typeof o.comment !== 'string') throw invalid(`${where}.comment`, 'must be a string');
   if (Buffer.byteLength(o.comment) > COMMENT_MAX) throw invalid(`${where}.comment`, `is longer than ${COMMENT_MAX} bytes`);
   return new UdataBuilder().strz(UD_COMMENT, o.comment).build();
+}
+
+/** A duration in seconds, as nft's JSON has it (nlkit's text parser gives milliseconds as fractions), in ms. */
+function durationMs(v: unknown, where: string): bigint | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v) || !Number.isSafeInteger(Math.round(v * 1000))) throw invalid(where, `must be a number of seconds, got ${JSON.stringify(v)}`);
+  return BigInt(Math.round(v * 1000));
 }
 
 function only(o: Record<string, unknown>, keys: string[], where: string, what: string): void {
@@ -146,16 +150,22 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     const f = family(o, where), t = name(o, 'table', where), n = name(o, 'name', where);
     if (verb === 'delete') return void w.simple(MSG.DELCHAIN, FAMILY[f], [[1, t], [3, n]]);
     if (verb === 'flush') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, n]]);
-    only(o, ['family', 'table', 'name', 'handle', 'type', 'hook', 'prio', 'policy', 'comment'], where, 'chain');
+    only(o, ['family', 'table', 'name', 'handle', 'type', 'hook', 'prio', 'policy', 'comment', 'dev'], where, 'chain');
     const c: Parameters<NftWriter['chain']>[2] = { table: t, name: n, udata: comment(o, where) };
     const base = o.type !== undefined || o.hook !== undefined || o.prio !== undefined;
     if (base) {
       if (typeof o.type !== 'string' || !CHAIN_TYPES.includes(o.type)) throw invalid(`${where}.type`, `unknown chain type ${JSON.stringify(o.type)} (filter, nat, route)`);
-      if (typeof o.hook !== 'string' || !(o.hook in HOOKS)) throw invalid(`${where}.hook`, `unknown hook ${JSON.stringify(o.hook)} (${Object.keys(HOOKS).join(', ')})`);
-      c.type = o.type;
-      c.hook = HOOKS[o.hook]!;
-      c.prio = priority(o.prio, `${where}.prio`);
+      const hook = typeof o.hook === 'string' ? hookNumber(f, o.hook) : undefined;
+      if (hook === undefined) throw invalid(`${where}.hook`, `unknown hook ${JSON.stringify(o.hook)} in a ${f} table (${Object.keys(FAMILY_HOOKS[f]).join(', ')})`);
+      c.type = o.type as string;
+      c.hook = hook;
+      c.prio = priority(o.prio, f, o.hook as string, `${where}.prio`);
+      if (f === 'netdev') {
+        if (typeof o.dev !== 'string' || o.dev === '' || Buffer.byteLength(o.dev) > 15) throw invalid(`${where}.dev`, `a netdev base chain needs a device name (1 to 15 bytes), got ${JSON.stringify(o.dev)}`);
+        c.dev = o.dev;
+      } else if (o.dev !== undefined) throw unsupported(`${where}.dev`, `a device on a ${f} chain`);
     } else if (o.policy !== undefined) throw invalid(`${where}.policy`, 'only base chains (type, hook, prio) have a policy');
+    else if (o.dev !== undefined) throw invalid(`${where}.dev`, 'only base chains (type, hook, prio) have a device');
     if (o.policy !== undefined) {
       if (o.policy !== 'accept' && o.policy !== 'drop') throw invalid(`${where}.policy`, `must be "accept" or "drop", got ${JSON.stringify(o.policy)}`);
       c.policy = o.policy === 'accept' ? 1 : 0;
@@ -163,12 +173,13 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     w.chain(NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], c);
   }
 
-  function priority(v: unknown, where: string): number {
+  function priority(v: unknown, f: Family, hook: string, where: string): number {
     if (typeof v === 'number' && Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff) return v;
     const m = typeof v === 'string' ? /^\s*([a-z]+)\s*(?:([+-])\s*(\d+))?\s*$/.exec(v) : null;
-    const named = m ? PRIORITIES[m[1]!] : undefined;
+    const named = m ? namedPriority(f, hook, m[1]!) : undefined;
     if (m && named !== undefined) return named + (m[2] === '-' ? -Number(m[3]) : m[2] ? Number(m[3]) : 0);
-    throw invalid(where, `must be an integer or a named priority (${Object.keys(PRIORITIES).join(', ')}), got ${JSON.stringify(v)}`);
+    if (m && priorityNames(f).includes(m[1]!)) throw invalid(where, `"${m[1]}" is not a valid priority for the ${hook} hook of a ${f} table`);
+    throw invalid(where, `must be an integer or a named priority (${priorityNames(f).join(', ')}), got ${JSON.stringify(v)}`);
   }
 
   function rule(verb: string, o: Record<string, unknown>, where: string): void {
@@ -239,24 +250,24 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       return void w.simple(MSG.DELSET, FAMILY[f], [[1, t], [2, n]]);
     }
     if (verb === 'flush') return void w.simple(MSG.DELSETELEM, FAMILY[f], [[2, n], [1, t]]);
-    only(o, ['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem', 'flags', 'timeout'], where, kind);
+    only(o, ['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt'], where, kind);
     const setFlags = setFlagBits(o.flags, `${where}.flags`);
-    let timeoutMs: bigint | undefined;
-    if (o.timeout !== undefined) {
-      // Seconds, as nft's JSON has them (nlkit's text parser gives milliseconds as fractions).
-      if (typeof o.timeout !== 'number' || !(o.timeout >= 0) || !Number.isFinite(o.timeout) || !Number.isInteger(Math.round(o.timeout * 1000))) throw invalid(`${where}.timeout`, `must be a number of seconds, got ${JSON.stringify(o.timeout)}`);
-      timeoutMs = BigInt(Math.round(o.timeout * 1000));
-      if (!(setFlags & SET_FLAGS.TIMEOUT)) throw invalid(`${where}.timeout`, 'needs the timeout flag');
-    }
+    const timeoutMs = durationMs(o.timeout, `${where}.timeout`);
+    if (timeoutMs !== undefined && !(setFlags & SET_FLAGS.TIMEOUT)) throw invalid(`${where}.timeout`, 'needs the timeout flag');
+    const counter = setStatements(o.stmt, `${where}.stmt`);
     if (setFlags & SET_FLAGS.TIMEOUT && setFlags & SET_FLAGS.CONSTANT) throw invalid(`${where}.flags`, 'a constant set cannot have timeouts');
-    const types = setTypes(o.type, `${where}.type`);
+    const typed = isObj(o.type) && 'typeof' in o.type ? typeofKey(o.type.typeof) : undefined;
+    if (typed && Object.keys(o.type as object).length !== 1) throw invalid(`${where}.type`, 'must be a type name, a list of them or { typeof: expression }');
+    const types = typed?.types ?? setTypes(o.type, `${where}.type`);
     const isMap = kind === 'map';
     if (isMap && o.map !== 'verdict') throw unsupported(`${where}.map`, `maps to ${JSON.stringify(o.map)} (only verdict maps)`);
     if (!isMap && o.map !== undefined) throw invalid(`${where}.map`, 'a set has no data type (use a map)');
     const id = ++setId;
     const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, types.length > 1 ? 0 : types[0]!.byteorder);
     if (isMap) ud.u32(UD_SET.DATABYTEORDER, 0);
-    if (types.length > 1) ud.raw(UD_SET.KEY_TYPEOF, CONCAT_KEY_TYPEOF);
+    if (typed) ud.raw(UD_SET.KEY_TYPEOF, typed.udata);
+    else if (types.length > 1) ud.raw(UD_SET.KEY_TYPEOF, CONCAT_KEY_TYPEOF);
+    if (typed && isMap) ud.raw(UD_SET.DATA_TYPEOF, VERDICT_TYPEOF);
     if (isMap) ud.u32(UD_SET.DATA_INTERVAL, 0);
     if (o.comment !== undefined) {
       if (typeof o.comment !== 'string' || Buffer.byteLength(o.comment) > COMMENT_MAX) throw invalid(`${where}.comment`, `must be a string of at most ${COMMENT_MAX} bytes`);
@@ -268,10 +279,21 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       // nft sizes a constant set by its initial elements.
       ...(setFlags & SET_FLAGS.CONSTANT && Array.isArray(o.elem) ? { size: o.elem.length } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...(counter ? { counter } : {}),
     });
     const info = { keyTypes: types, map: isMap, id };
     sets.set(key(f, t, n), info);
     if (o.elem !== undefined) elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);
+  }
+
+  /** A set's `stmt` list: only `[{ counter: null }]` (a counter on every element). */
+  function setStatements(v: unknown, where: string): boolean {
+    if (v === undefined) return false;
+    if (!Array.isArray(v)) throw invalid(where, 'must be an array of statements');
+    if (v.length !== 1 || !isObj(v[0]) || Object.keys(v[0]).join() !== 'counter' || (v[0].counter !== null && !(isObj(v[0].counter) && Object.keys(v[0].counter).length === 0))) {
+      throw unsupported(where, `set statements ${JSON.stringify(v)} (only [{ "counter": null }])`);
+    }
+    return true;
   }
 
   /** A set's `flags` (constant, dynamic, timeout; a name or a list) as NFT_SET_* bits. */
@@ -299,6 +321,32 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);
   }
 
+  /** An element's timeout, expires (seconds), comment and counter, as nft sends them. */
+  function elementOptions(eo: Record<string, unknown>, where: string): Omit<ElementSpec, 'key'> {
+    const out: Omit<ElementSpec, 'key'> = {};
+    const timeoutMs = durationMs(eo.timeout, `${where}.timeout`), expirationMs = durationMs(eo.expires, `${where}.expires`);
+    if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
+    if (expirationMs !== undefined) out.expirationMs = expirationMs;
+    const udata = comment(eo, where);
+    if (udata) out.udata = udata;
+    if (eo.counter !== undefined) {
+      const c = eo.counter;
+      if (c !== null && !isObj(c)) throw invalid(`${where}.counter`, 'must be null or { packets, bytes }');
+      const n = (key: string): bigint | undefined => {
+        const x = c?.[key];
+        if (x === undefined || x === 0) return undefined;
+        if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw invalid(`${where}.counter.${key}`, 'must be a non-negative integer');
+        return BigInt(x);
+      };
+      if (c) only(c, ['packets', 'bytes'], `${where}.counter`, 'counter');
+      out.counter = {};
+      const bytes = n('bytes'), packets = n('packets');
+      if (bytes !== undefined) out.counter.bytes = bytes;
+      if (packets !== undefined) out.counter.packets = packets;
+    }
+    return out;
+  }
+
   function elementsOf(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
     if (verb === 'flush') throw invalid(where, 'elements cannot be flushed (flush the set)');
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
@@ -313,16 +361,15 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
         if (!info.map) throw invalid(we, 'a set element has no data');
         k = e[0];
       }
-      let udata: Buffer | undefined;
+      let opts: Omit<ElementSpec, 'key'> = {};
       if (isObj(k) && 'elem' in k) {
         const eo = k.elem;
-        if (!isObj(eo)) throw invalid(`${we}.elem`, 'must be { val, comment? }');
-        only(eo, ['val', 'comment'], `${we}.elem`, 'element');
-        if (!del) udata = comment(eo, `${we}.elem`);
+        if (!isObj(eo)) throw invalid(`${we}.elem`, 'must be { val, timeout?, expires?, comment?, counter? }');
+        only(eo, ['val', 'comment', 'timeout', 'expires', 'counter'], `${we}.elem`, 'element');
+        if (!del) opts = elementOptions(eo, `${we}.elem`);
         k = eo.val;
       }
-      const spec: ElementSpec = { key: elementKey(k, info.keyTypes, we) };
-      if (udata) spec.udata = udata;
+      const spec: ElementSpec = { key: elementKey(k, info.keyTypes, we), ...opts };
       if (info.map && !del) {
         const [vk, vb] = single(data, `${we}[1]`);
         spec.verdict = new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }).verdictOf(vk, vb, `${we}[1]`);

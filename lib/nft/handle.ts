@@ -4,11 +4,13 @@ import { Handle, type OpenOptions } from '../handle.js';
 import { ProgressReport, type ProgressCallback } from '../core/progress.js';
 import { ConcurrentModificationError, NlkitError, NotFoundError, throwIfAborted } from '../errors.js';
 import { NFNL_SUBSYS_NFTABLES, NETLINK_NETFILTER } from '../netlink/headers.js';
-import { batch, dump, failureError, type MessageBatch } from '../netlink/transport.js';
-import { splitMessages, type NlMsg } from './attrs.js';
+import { batch, dump, failureError, subscribe, type MessageBatch, type Subscription } from '../netlink/transport.js';
+import { NFNLGRP_NFTABLES } from '../netlink/headers.js';
+import { EventDecoder, type NftEvent } from './monitor.js';
+import { attrMap, splitMessages, type NlMsg } from './attrs.js';
 import { decodeRuleset, setInfo, sortDump } from './decode.js';
 import { commandList, encodeCommands, type EncodedBatch, type SetInfo } from './encode.js';
-import { MSG } from './consts.js';
+import { FAMILY, MSG, SET, SET_FLAGS } from './consts.js';
 import { invalid } from './errors.js';
 import { parseScript } from './parse.js';
 import { printRuleset } from './print.js';
@@ -33,6 +35,11 @@ export interface ApplyOptions {
   onProgress?: ProgressCallback;
 }
 
+export interface MonitorOptions {
+  /** Aborting it ends the iteration (the next next() resolves done). */
+  signal?: AbortSignal;
+}
+
 export interface ListOptions {
   family?: Family;
   table?: string;
@@ -47,7 +54,7 @@ const DUMP_ATTEMPTS = 5;
 
 function checkListOptions(opts: ListOptions): ListOptions {
   if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object');
-  if (opts.family !== undefined && !['ip', 'ip6', 'inet'].includes(opts.family)) throw invalid('family', `must be ip, ip6 or inet, got ${JSON.stringify(opts.family)}`);
+  if (opts.family !== undefined && !(typeof opts.family === 'string' && Object.hasOwn(FAMILY, opts.family))) throw invalid('family', `must be ${Object.keys(FAMILY).join(', ')}, got ${JSON.stringify(opts.family)}`);
   if (opts.table !== undefined && typeof opts.table !== 'string') throw invalid('table', 'must be a string');
   return { ...(opts.family !== undefined ? { family: opts.family } : {}), ...(opts.table !== undefined ? { table: opts.table } : {}) };
 }
@@ -207,6 +214,74 @@ export class NftHandle extends Handle {
     if (!requests.length) return [];
     const r = await this.native(op, (w) => dump(w, NETLINK_NETFILTER, asBatch(requests), { attempts: DUMP_ATTEMPTS }));
     return splitMessages(r.data);
+  }
+
+  /**
+   * The kernel's nftables events (NFNLGRP_NFTABLES) from now on, as `nft -j monitor` prints them:
+   * `{ add: { table|chain|rule|set|map|element: ... } }` or `{ delete: ... }`, objects as list()
+   * returns them. Subscribes when iteration starts, then reads the existing sets (to decode
+   * elements), so nothing between the two is missed. Ends when `signal` aborts or the loop
+   * breaks; a dropped event (ENOBUFS) or one nlkit cannot decode ends it with an error.
+   * @example
+   * const ac = new AbortController();
+   * for await (const ev of h.monitor({ signal: ac.signal })) console.log(JSON.stringify(ev));
+   */
+  monitor(opts: MonitorOptions = {}): AsyncIterable<NftEvent> {
+    const op = 'nft.monitor';
+    let bad: unknown;
+    if (!opts || typeof opts !== 'object') bad = invalid('options', 'must be an object');
+    else if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) bad = invalid('signal', 'must be an AbortSignal');
+    if (bad) return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(bad) }) };
+    return { [Symbol.asyncIterator]: () => this.events(op, opts.signal) };
+  }
+
+  private events(op: string, signal?: AbortSignal): AsyncIterator<NftEvent> {
+    const queue: Array<{ data: Buffer; overrun: boolean }> = [];
+    const decoder = new EventDecoder();
+    let pending: NftEvent[] = [], failure: unknown, ended = false, sub: Subscription | undefined;
+    let wake: (() => void) | undefined;
+    const poke = () => { const w = wake; wake = undefined; w?.(); };
+    const onAbort = () => { ended = true; poke(); };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const ready = this.runOne(op, (w) => subscribe(w, NETLINK_NETFILTER, [NFNLGRP_NFTABLES], (data, overrun) => { queue.push({ data, overrun }); poke(); }, signal ? { signal } : {}))
+      .then(async (s) => {
+        sub = s;
+        if (ended) return s.close();
+        const sets = await this.run(op, () => this.dumpMessages(op, rulesetRequests(undefined, 0, [MSG.GETSET])));
+        // Only anonymous sets' elements are needed (to decode a rule's later deletion); named sets need their types.
+        const anonymous = sets.filter((m) => ((attrMap(m.body).get(SET.FLAGS)?.readUInt32BE(0) ?? 0) & SET_FLAGS.ANONYMOUS) !== 0);
+        decoder.seed([...sets, ...await this.run(op, () => this.dumpMessages(op, elementRequests(anonymous)))]);
+      })
+      .catch((e: unknown) => { failure = e; poke(); });
+    const finish = async (): Promise<IteratorResult<NftEvent>> => {
+      ended = true;
+      signal?.removeEventListener('abort', onAbort);
+      await ready;
+      sub?.close();
+      return { value: undefined, done: true };
+    };
+    return {
+      next: async () => {
+        await ready;
+        for (;;) {
+          if (pending.length) return { value: pending.shift()!, done: false };
+          if (failure) { const f = failure; await finish(); throw f; }
+          if (ended || signal?.aborted) return finish();
+          const b = queue.shift();
+          if (!b) { await new Promise<void>((r) => { wake = r; }); continue; }
+          if (b.overrun) {
+            failure = new NlkitError(`${op}: the kernel dropped events (ENOBUFS: the receive buffer overran); list() to resync`, { op, subsystem: 'nft', code: 'ENOBUFS' });
+            continue;
+          }
+          try {
+            for (const m of splitMessages(b.data)) pending.push(...decoder.decode(m));
+          } catch (e) {
+            failure = e;
+          }
+        }
+      },
+      return: finish,
+    };
   }
 
   /**

@@ -1,10 +1,11 @@
 // nftables: module-level functions run on a default handle in the caller's own namespace;
 // open({ netns }) gives a handle bound to another one.
 import type { OpenOptions } from '../handle.js';
-import { NftHandle, type ApplyOptions, type ListOptions, type SaveOptions } from './handle.js';
+import { NftHandle, type ApplyOptions, type ListOptions, type MonitorOptions, type SaveOptions } from './handle.js';
 
 export { NftHandle } from './handle.js';
-export type { ApplyOptions, ListOptions, SaveOptions } from './handle.js';
+export type { ApplyOptions, ListOptions, MonitorOptions, SaveOptions } from './handle.js';
+export type { ElementObject, NftEvent } from './monitor.js';
 export type * from './types.js';
 
 let shared: NftHandle | undefined;
@@ -45,3 +46,9 @@ export const restore = (text: string, opts?: ApplyOptions) => handle().restore(t
  * @example const gen = await nft.generation();
  */
 export const generation = () => handle().generation();
+
+/**
+ * The kernel's nftables events as `nft -j monitor` prints them (default handle).
+ * @example for await (const ev of nft.monitor({ signal })) console.log(ev);
+ */
+export const monitor = (opts?: MonitorOptions) => handle().monitor(opts);

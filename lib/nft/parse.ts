@@ -176,6 +176,37 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     return first;
   }
 
+  /** An element's `timeout T`, `expires T`, `comment "c"`, `counter [packets N bytes N]`, in any order. */
+  function elementOptions(): Record<string, unknown> {
+    const o: Record<string, unknown> = {};
+    for (;;) {
+      const t = peek();
+      if (t.kind !== 'word') return o;
+      if (t.v === 'comment') {
+        next();
+        if (peek().kind !== 'string') unexpected(peek(), 'quoted string');
+        o.comment = next().v;
+      } else if (t.v === 'timeout' || t.v === 'expires') {
+        next();
+        const d = next();
+        const ms = durationMs(d.v);
+        if (d.kind !== 'word' || ms === undefined) unexpected(d, 'a time like 3h or 1d2h3m4s');
+        o[t.v] = ms! / 1000;
+      } else if (t.v === 'counter') {
+        next();
+        const c: Record<string, number> = {};
+        for (const k of ['packets', 'bytes']) {
+          if (peek().v !== k) break;
+          next();
+          const n = next();
+          if (n.kind !== 'word' || !/^\d+$/.test(n.v)) unexpected(n, 'a number');
+          c[k] = Number(n.v);
+        }
+        o.counter = Object.keys(c).length ? c : null;
+      } else return o;
+    }
+  }
+
   /** `{ e [comment "c"] [: verdict], ... }` */
   function setElements(kind: Kind, named: boolean): unknown[] {
     expect('{');
@@ -184,12 +215,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       while (peek().kind === 'nl') next();
       if (peek().v === '}' && peek().kind === 'punct') { next(); break; }
       let el: unknown = value(kind, true);
-      if (peek().v === 'comment') {
-        next();
-        const c = peek();
-        if (c.kind !== 'string') unexpected(c, 'quoted string');
-        el = { elem: { val: el, comment: next().v } };
-      }
+      const opts = elementOptions();
+      if (Object.keys(opts).length) el = { elem: { val: el, ...opts } };
       if (peek().v === ':' && peek().kind === 'word') { next(); el = [el, verdict(next())]; }
       out.push(el);
       while (peek().kind === 'nl') next();
@@ -355,7 +382,13 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         c.type = word('filter, nat or route');
         expect('hook');
         c.hook = word('a hook');
-        if (peek().v === 'device') refuse(peek(), 'a chain device');
+        if (peek().v === 'devices' && peek().kind === 'word') refuse(peek(), 'chain devices');
+        if (peek().v === 'device' && peek().kind === 'word') {
+          next();
+          const d = next();
+          if (d.kind !== 'word' && d.kind !== 'string') unexpected(d, 'a device name');
+          c.dev = d.v;
+        }
         expect('priority');
         const first = next();
         let prio: number | string;
@@ -410,7 +443,13 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
           s.timeout = ms! / 1000;
           break;
         }
-        case 'typeof': case 'gc-interval': case 'size': case 'policy': case 'counter': case 'auto-merge':
+        case 'counter': s.stmt = [{ counter: null }]; break;
+        case 'typeof': {
+          s.type = { typeof: expression() };
+          if (kind === 'map') { expect(':'); s.map = word('a data type'); }
+          break;
+        }
+        case 'gc-interval': case 'size': case 'policy': case 'auto-merge':
           refuse(t, `set ${t.v}`); break;
         default: unexpected(t);
       }

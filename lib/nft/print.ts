@@ -4,7 +4,9 @@
 // datatype.c (mark as 0x%08x, interface names quoted). Pure functions; a construct this printer
 // does not know is refused (UnsupportedError), never printed differently.
 import { UnsupportedError } from '../errors.js';
-import type { ListObject, Statement } from './types.js';
+import { priorityText } from './chains.js';
+import { typeofKey } from './typeof.js';
+import type { Family, ListObject, Statement } from './types.js';
 
 export interface PrintOptions {
   /** Adds `# handle N` as `nft -a list` does. */
@@ -18,21 +20,6 @@ const refuse = (what: string): never => {
 /** How a value of some type prints: marks in hex, interface names quoted, the rest as JSON has it. */
 type Kind = 'mark' | 'string' | 'plain';
 const kindOfType = (t: string): Kind => (t === 'mark' ? 'mark' : t === 'ifname' || t === 'string' ? 'string' : 'plain');
-
-// nft's std_prios (rule.c) and the hooks where the nat ones are names.
-const STD_PRIOS: Array<[string, number]> = [['raw', -300], ['mangle', -150], ['dstnat', -100], ['filter', 0], ['security', 50], ['srcnat', 100]];
-
-/** prio2str: a standard priority name (± up to 10) where nft 1.0.6 uses one, else the number. */
-export function priorityText(prio: number, hook: string): string {
-  for (const [name, std] of STD_PRIOS) {
-    if (Math.abs(prio - std) > 10) continue;
-    const compatible = !(name === 'dstnat' && hook !== 'prerouting') && !(name === 'srcnat' && hook !== 'postrouting');
-    if (!compatible) break;
-    const off = prio - std;
-    return off > 0 ? `${name} + ${off}` : off < 0 ? `${name} - ${-off}` : name;
-  }
-  return String(prio);
-}
 
 const hex8 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 const quote = (s: string): string => `"${s}"`;
@@ -70,9 +57,18 @@ function value(v: unknown, kinds: Kind[]): string {
 function element(el: unknown, kinds: Kind[], _named: boolean): string {
   const key = (k: unknown): string => {
     if (k && typeof k === 'object' && 'elem' in k) {
-      const e = (k as { elem: { val: unknown; comment?: string } }).elem;
-      for (const f of Object.keys(e)) if (f !== 'val' && f !== 'comment') refuse(`a set element with ${f}`);
-      return e.comment === undefined ? value(e.val, kinds) : `${value(e.val, kinds)} comment ${quote(e.comment)}`;
+      // set_elem_expr_print: the value, its statements, timeout, expires, comment.
+      const e = (k as { elem: Record<string, unknown> }).elem;
+      for (const f of Object.keys(e)) if (!['val', 'comment', 'timeout', 'expires', 'counter'].includes(f)) refuse(`a set element with ${f}`);
+      let out = value(e.val, kinds);
+      if (e.counter !== undefined) {
+        const c = (e.counter ?? {}) as Record<string, unknown>;
+        out += ` counter packets ${String(c.packets ?? 0)} bytes ${String(c.bytes ?? 0)}`;
+      }
+      if (e.timeout) out += ` timeout ${timeText(Math.round(Number(e.timeout) * 1000))}`;
+      if (e.expires) out += ` expires ${timeText(Math.round(Number(e.expires) * 1000))}`;
+      if (e.comment !== undefined) out += ` comment ${quote(String(e.comment))}`;
+      return out;
     }
     return value(k, kinds);
   };
@@ -200,16 +196,23 @@ export function timeText(ms: number): string {
 }
 
 function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOptions): string {
-  const types = ([] as string[]).concat(s.type as string | string[]);
+  const typed = s.type && typeof s.type === 'object' && !Array.isArray(s.type) ? (s.type as { typeof: unknown }).typeof : undefined;
+  const types = typed !== undefined ? typeofKey(typed).types.map((t) => t.name) : ([] as string[]).concat(s.type as string | string[]);
   let out = `\t${kind} ${String(s.name)} {${o.handles ? ` # handle ${String(s.handle)}` : ''}\n`;
-  out += `\t\ttype ${types.join(' . ')}${kind === 'map' ? ` : ${String(s.map)}` : ''}\n`;
+  const key = typed !== undefined ? `typeof ${expr(typed)}` : `type ${types.join(' . ')}`;
+  out += `\t\t${key}${kind === 'map' ? ` : ${String(s.map)}` : ''}\n`;
   for (const f of Object.keys(s)) {
-    if (!['family', 'name', 'table', 'type', 'handle', 'map', 'comment', 'elem', 'flags', 'timeout'].includes(f)) refuse(`a set with ${f}`);
+    if (!['family', 'name', 'table', 'type', 'handle', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt'].includes(f)) refuse(`a set with ${f}`);
   }
   const flags = ([] as string[]).concat((s.flags as string | string[] | undefined) ?? []);
   for (const f of flags) if (!['constant', 'dynamic', 'timeout'].includes(f)) refuse(`set flag ${f}`);
   // A timeout flag alone is implied by the set's timeout (nft 1.0.6 prints no flags line then).
   if (flags.some((f) => f !== 'timeout') || (flags.length && s.timeout === undefined)) out += `\t\tflags ${flags.join(',')}\n`;
+  if (s.stmt !== undefined) {
+    const st = s.stmt as unknown[];
+    if (!Array.isArray(st) || st.length !== 1 || JSON.stringify(st[0]) !== '{"counter":null}') refuse(`set statements ${JSON.stringify(st)}`);
+    out += '\t\tcounter\n';
+  }
   if (s.timeout !== undefined) out += `\t\ttimeout ${timeText(Math.round(Number(s.timeout) * 1000))}\n`;
   if (s.comment !== undefined) out += `\t\tcomment ${quote(String(s.comment))}\n`;
   const elems = (s.elem as unknown[] | undefined) ?? [];
@@ -236,8 +239,8 @@ function chainText(c: Record<string, unknown>, rules: Array<Record<string, unkno
   if (c.comment !== undefined) out += `\n\t\tcomment ${quote(String(c.comment))}`;
   out += '\n';
   if (c.hook !== undefined) {
-    if (c.dev !== undefined) refuse('a chain with a device');
-    out += `\t\ttype ${String(c.type)} hook ${String(c.hook)} priority ${priorityText(Number(c.prio), String(c.hook))}; policy ${String(c.policy)};\n`;
+    const dev = c.dev !== undefined ? ` device ${quote(String(c.dev))}` : '';
+    out += `\t\ttype ${String(c.type)} hook ${String(c.hook)}${dev} priority ${priorityText(c.family as Family, String(c.hook), Number(c.prio))}; policy ${String(c.policy)};\n`;
   }
   for (const r of rules) {
     out += `\t\t${(r.expr as Statement[]).map(statement).join(' ')}`;

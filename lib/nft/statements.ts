@@ -85,6 +85,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
     const e = exprs[i]!;
     switch (e.op) {
       case 'payload': {
+        if (family !== 'ip' && family !== 'ip6' && family !== 'inet') refuse(`payload matches in a ${family} table`);
         let found: Load['payload'];
         for (const [proto, fields] of Object.entries(PAYLOAD)) {
           for (const [field, f] of Object.entries(fields ?? {})) {

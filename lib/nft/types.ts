@@ -1,12 +1,14 @@
 // libnftables' JSON objects (libnftables-json(5)) as far as nlkit's nft subsystem reads and
 // writes them. Inputs are `unknown` at the boundary and checked field by field.
 
-export type Family = 'ip' | 'ip6' | 'inet';
+export type Family = 'ip' | 'ip6' | 'inet' | 'arp' | 'bridge' | 'netdev';
 
 export interface TableObject { family: Family; name: string; handle?: number; comment?: string }
 export interface ChainObject {
   family: Family; table: string; name: string; handle?: number;
   type?: 'filter' | 'nat' | 'route'; hook?: string; prio?: number; policy?: 'accept' | 'drop'; comment?: string;
+  /** netdev base chains: the device (`nft -j list` of nft 1.0.6 leaves it out; save() prints it). */
+  dev?: string;
 }
 export interface RuleObject { family: Family; table: string; chain: string; handle?: number; comment?: string; expr: Statement[] }
 export interface SetObject {

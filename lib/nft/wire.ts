@@ -2,7 +2,7 @@
 // markers, and the bodies of tables, chains, rules, sets and elements in the order nft 1.0.6
 // writes their attributes.
 import {
-  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, HOOK, LIST_ELEM, MSG, NFNETLINK_V0, NFNL_BATCH_GENID, NFNL_MSG_BATCH_BEGIN,
+  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, HOOK, LIST_ELEM, MSG, NFNETLINK_V0, NFNL_BATCH_GENID, NFNL_MSG_BATCH_BEGIN,
   NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, NLM_F_REQUEST, RULE, SET, SET_DESC_SIZE, TABLE,
 } from './consts.js';
 import { NftAttrWriter } from './expr-wire.js';
@@ -15,9 +15,20 @@ export interface SetSpec {
   verdictMap: boolean; id: number; size?: number; udata: Buffer;
   /** NFTA_SET_TIMEOUT: the elements' default timeout in ms. */
   timeoutMs?: bigint;
+  /** NFTA_SET_EXPR: a counter on every element (`counter` in the set's declaration). */
+  counter?: boolean;
 }
 
-export interface ElementSpec { key: Buffer; verdict?: Verdict; udata?: Buffer }
+/** A counter expression's initial values (nft sends only the non-zero ones). */
+export interface CounterSpec { bytes?: bigint; packets?: bigint }
+
+export interface ElementSpec {
+  key: Buffer; verdict?: Verdict; udata?: Buffer;
+  /** NFTA_SET_ELEM_TIMEOUT and _EXPIRATION in ms. */
+  timeoutMs?: bigint; expirationMs?: bigint;
+  /** NFTA_SET_ELEM_EXPR: the element's own counter. */
+  counter?: CounterSpec;
+}
 
 export class NftWriter extends NftAttrWriter {
   private start = 0;
@@ -68,7 +79,7 @@ export class NftWriter extends NftAttrWriter {
     this.end();
   }
 
-  chain(flags: number, family: number, c: { table: string; name: string; type?: string; policy?: number; hook?: number; prio?: number; udata?: Buffer }): void {
+  chain(flags: number, family: number, c: { table: string; name: string; type?: string; policy?: number; hook?: number; prio?: number; dev?: string; udata?: Buffer }): void {
     this.begin(MSG.NEWCHAIN, flags, family);
     this.str(CHAIN.TABLE, c.table);
     this.str(CHAIN.NAME, c.name);
@@ -78,6 +89,7 @@ export class NftWriter extends NftAttrWriter {
       this.within(CHAIN.HOOK, () => {
         this.be32(HOOK.HOOKNUM, c.hook!);
         this.be32(HOOK.PRIORITY, c.prio! >>> 0);
+        if (c.dev !== undefined) this.str(HOOK.DEV, c.dev);
       });
     }
     if (c.udata) this.bytes(CHAIN.USERDATA, c.udata);
@@ -109,6 +121,7 @@ export class NftWriter extends NftAttrWriter {
     if (s.size !== undefined) this.within(SET.DESC, () => this.be32(SET_DESC_SIZE, s.size!));
     if (s.timeoutMs !== undefined) this.be64(SET.TIMEOUT, s.timeoutMs);
     this.bytes(SET.USERDATA, s.udata);
+    if (s.counter) this.counterExpr(SET.EXPR, {});
     this.end();
   }
 
@@ -119,13 +132,28 @@ export class NftWriter extends NftAttrWriter {
     this.str(ELEM_LIST.SET, set);
     if (setId !== undefined) this.be32(ELEM_LIST.SET_ID, setId);
     this.within(ELEM_LIST.ELEMENTS, () => {
+      // libnftnl's order: timeout, expiration, key, data, user data, expression.
       elems.forEach((e, i) => this.within(i + 1, () => {
+        if (e.timeoutMs !== undefined) this.be64(ELEM.TIMEOUT, e.timeoutMs);
+        if (e.expirationMs !== undefined) this.be64(ELEM.EXPIRATION, e.expirationMs);
         this.dataValue(ELEM.KEY, e.key);
         if (e.verdict) this.dataVerdict(ELEM.DATA, e.verdict);
         if (e.udata) this.bytes(ELEM.USERDATA, e.udata);
+        if (e.counter) this.counterExpr(ELEM.EXPR, e.counter);
       }));
     });
     this.end();
+  }
+
+  /** A counter expression as a set's or an element's single expression (no list around it). */
+  private counterExpr(type: number, c: CounterSpec): void {
+    this.within(type, () => {
+      this.str(EXPR.NAME, 'counter');
+      this.within(EXPR.DATA, () => {
+        if (c.bytes !== undefined) this.be64(1, c.bytes);
+        if (c.packets !== undefined) this.be64(2, c.packets);
+      });
+    });
   }
 
   /** A message of only string attributes, in the order given (the deletes and flushes). */
@@ -148,6 +176,9 @@ export const elementSize = (e: ElementSpec): number => {
   let n = 4 + 4 + 4 + pad(e.key.length);
   if (e.verdict) n += 4 + 4 + 8 + (e.verdict.chain !== undefined ? 4 + pad(Buffer.byteLength(e.verdict.chain) + 1) : 0);
   if (e.udata) n += 4 + pad(e.udata.length);
+  if (e.timeoutMs !== undefined) n += 12;
+  if (e.expirationMs !== undefined) n += 12;
+  if (e.counter) n += 4 + 12 + 4 + 24;
   return n;
 };
 

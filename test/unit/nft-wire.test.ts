@@ -37,6 +37,11 @@ describe('nft encoder: the batch nft 1.0.6 sends', () => {
     });
   }
 
+  it('element timeout, expires, comment and counter, and a counting set: the batch nft -f sent for timeouts/timeouts.nft', () => {
+    const want = read('timeouts/timeouts.batch.hex').trim().split('\n');
+    assert.deepEqual(messagesHex(encodeCommands(JSON.parse(read('timeouts/timeouts.json'))).buf), want);
+  });
+
   it('maps each message to its command and can carry the generation', () => {
     const b = encodeCommands({ nftables: [
       { metainfo: {} },
@@ -86,7 +91,18 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
   };
   it('unknown family, hook, chain type, policy', () => {
     bad({ add: { table: { family: 'ipx', name: 'u' } } }, InvalidArgumentError, /unknown family "ipx"/);
-    bad({ add: { table: { family: 'netdev', name: 'u' } } }, UnsupportedError, /family "netdev"/);
+    const nt = (family: string, name: string) => ({ add: { table: { family, name } } });
+    assert.throws(() => encodeCommands([nt('netdev', 'n'), { add: { chain: { family: 'netdev', table: 'n', name: 'c', type: 'filter', hook: 'ingress', prio: 0 } } }]),
+      (e: NlkitError) => e instanceof InvalidArgumentError && e.index === 1 && /needs a device name/.test(e.message));
+    assert.throws(() => encodeCommands([nt('arp', 'a'), { add: { chain: { family: 'arp', table: 'a', name: 'c', type: 'filter', hook: 'prerouting', prio: 0 } } }]),
+      (e: NlkitError) => e instanceof InvalidArgumentError && e.index === 1 && /unknown hook "prerouting" in a arp table \(input, output, forward\)/.test(e.message));
+    assert.throws(() => encodeCommands([nt('arp', 'a'), { add: { chain: { family: 'arp', table: 'a', name: 'c', type: 'filter', hook: 'input', prio: 'raw' } } }]),
+      (e: NlkitError) => e instanceof InvalidArgumentError && /"raw" is not a valid priority for the input hook of a arp table/.test(e.message));
+    assert.throws(() => encodeCommands([nt('bridge', 'b'), { add: { chain: { family: 'bridge', table: 'b', name: 'c', type: 'filter', hook: 'input', prio: 'dstnat' } } }]),
+      (e: NlkitError) => e instanceof InvalidArgumentError && /"dstnat" is not a valid priority for the input hook of a bridge table/.test(e.message));
+    assert.throws(() => encodeCommands([nt('bridge', 'b'), { add: { rule: { family: 'bridge', table: 'b', chain: 'c', expr: [{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: '10.0.0.1' } }] } } }]),
+      (e: NlkitError) => e instanceof UnsupportedError && e.index === 1 && /ip header matches in bridge tables/.test(e.message));
+    bad({ add: { chain: { family: 'ip', table: 't', name: 'c', type: 'filter', hook: 'input', prio: 0, dev: 'lo' } } }, UnsupportedError, /a device on a ip chain/);
     bad({ add: { chain: { family: 'ip', table: 't', name: 'c', type: 'filter', hook: 'inbound', prio: 0 } } }, InvalidArgumentError, /unknown hook "inbound"/);
     bad({ add: { chain: { family: 'ip', table: 't', name: 'c', type: 'natty', hook: 'input', prio: 0 } } }, InvalidArgumentError, /unknown chain type/);
     bad({ add: { chain: { family: 'ip', table: 't', name: 'c', type: 'filter', hook: 'input', prio: 'middle' } } }, InvalidArgumentError, /named priority/);
