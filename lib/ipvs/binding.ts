@@ -13,6 +13,7 @@ export interface IpvsQueryResult {
 
 /** native/ipvs/register.cc. */
 export interface IpvsBinding {
-  ipvsSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<NetlinkSendResult>;
+  /** progress[0]: the requests the kernel applied so far (lib/core/progress.ts). */
+  ipvsSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, opts?: { progress?: Uint32Array }): Promise<NetlinkSendResult>;
   ipvsQuery(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array, followDests: boolean): Promise<IpvsQueryResult>;
 }

@@ -6,6 +6,7 @@ import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, ConcurrentModificationError, InvalidArgumentError, NlkitError, NotFoundError, throwIfAborted } from '../errors.js';
 import { Handle, callSite, withSite, type OpenOptions } from '../handle.js';
+import { ProgressReport, type ProgressCallback } from '../core/progress.js';
 import { badArgument, checkOpts, describeValue } from '../args.js';
 import { binding, type IpvsQueryResult, type RawWorker } from '../native.js';
 import { ipvsFailure, kernelError, type ErrorContext } from './errors.js';
@@ -408,7 +409,7 @@ export class IpvsHandle extends Handle {
     const op = 'ipvs.apply';
     let items: Item[];
     try {
-      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { signal: 'signal' });
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { signal: 'signal', onProgress: 'function' });
       throwIfAborted(opts.signal, op, 'ipvs');
       if (!Array.isArray(ops)) throw new InvalidArgumentError(`${op}: expects an array of operations`, { op, subsystem: 'ipvs' });
       items = prepare(op, ops);
@@ -416,7 +417,7 @@ export class IpvsHandle extends Handle {
       return this.rejected(op, e);
     }
     const site = callSite(this.apply, OWN_FRAMES);
-    return this.execute(op, items, opts.signal).then((rs) => {
+    return this.execute(op, items, opts.signal, opts.onProgress).then((rs) => {
       for (const r of rs) if (!r.ok) withSite(r.error, site);
       return rs;
     });
@@ -441,7 +442,7 @@ export class IpvsHandle extends Handle {
     const op = 'ipvs.sync';
     let desired: ReturnType<typeof normalizeDesired>;
     try {
-      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { prune: 'boolean|function', dryRun: 'boolean', signal: 'signal' });
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { prune: 'boolean|function', dryRun: 'boolean', signal: 'signal', onProgress: 'function' });
       throwIfAborted(opts.signal, op, 'ipvs');
       desired = normalizeDesired(services, op);
     } catch (e) {
@@ -453,10 +454,13 @@ export class IpvsHandle extends Handle {
         added: plan.added, updated: plan.updated, removed: plan.removed, unchanged: plan.unchanged,
         services: plan.services, destinations: plan.destinations, ops: plan.ops,
       };
-      if (opts.dryRun || plan.ops === 0) return result;
+      if (opts.dryRun || plan.ops === 0) {
+        new ProgressReport(opts.onProgress, 0).end(0);  // the one final report: nothing sent
+        return result;
+      }
       const items = prepare(op, plan.operations);
       throwIfAborted(opts.signal, op, 'ipvs');
-      const rs = await this.native(op, (wk) => this.sendItems(op, wk, items));
+      const rs = await this.native(op, (wk) => this.sendItems(op, wk, items, new ProgressReport(opts.onProgress, items.length)));
       const failures: { operation: ApplyOp; error: NlkitError }[] = [];
       rs.forEach((r, i) => {
         if (r.ok) return;
@@ -510,13 +514,14 @@ export class IpvsHandle extends Handle {
     });
   }
 
-  private execute(op: string, items: Item[], signal?: AbortSignal): Promise<ApplyResult[]> {
+  private execute(op: string, items: Item[], signal?: AbortSignal, onProgress?: ProgressCallback): Promise<ApplyResult[]> {
+    const progress = new ProgressReport(onProgress, items.length);
     if (items.some((i) => i.partial)) {
       return this.run(op, async () => {
         const r = await this.native(op, (wk) => this.query(wk, currentStateRequest(items), false));
         resolvePartials(op, items, r);
         throwIfAborted(signal, op, 'ipvs');
-        return this.native(op, (wk) => this.sendItems(op, wk, items));
+        return this.native(op, (wk) => this.sendItems(op, wk, items, progress));
       });
     }
     // runOne's call must not throw (it would break the call order): an abort is a rejection.
@@ -526,11 +531,11 @@ export class IpvsHandle extends Handle {
       } catch (e) {
         return Promise.reject(e);
       }
-      return this.sendItems(op, wk, items);
+      return this.sendItems(op, wk, items, progress);
     });
   }
 
-  private sendItems(op: string, wk: RawWorker, items: Item[]): Promise<ApplyResult[]> {
+  private sendItems(op: string, wk: RawWorker, items: Item[], progress = new ProgressReport(undefined, 0)): Promise<ApplyResult[]> {
     const w = new GenlWriter(Math.min(1 << 26, 256 + items.length * 160));
     const sent: number[] = [];
     for (let i = 0; i < items.length; i++) if (!items[i]!.error) {
@@ -555,13 +560,22 @@ export class IpvsHandle extends Handle {
       }
       return out;
     };
-    if (sent.length === 0) return Promise.resolve(results(undefined, {}));
+    if (sent.length === 0) {
+      progress.end(0);
+      return Promise.resolve(results(undefined, {}));
+    }
     const { bytes, ends } = w.batch();
-    return binding().ipvsSend(wk, bytes, ends).then(async (r) => {
+    const counter = progress.counter();
+    // one message per operation: the requests the kernel applied are the operations done
+    return progress.watch(binding().ipvsSend(wk, bytes, ends, counter ? { progress: counter } : {}), counter, (n) => n).then(async (r) => {
+      progress.end(r.errnos.reduce((n, e) => n + (e === 0 ? 1 : 0), 0));
       // An IPv4 real server refused as invalid: the kernel may have had no routing table to
       // check its address in (loopback down). Asked only then, on the same thread.
       const einval = sent.some((i, m) => r.errnos[m] === E.EINVAL && items[i]!.cmd === Cmd.NewDest && items[i]!.dest?.af === AF_INET);
       return results(r.errnos, r.messages, einval && await loopbackDown(wk));
+    }, (e: unknown) => {
+      progress.end(0);
+      throw e;
     });
   }
 

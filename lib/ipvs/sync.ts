@@ -1,6 +1,7 @@
 // Desired-state sync of IPVS: the difference between what the kernel has (one dump) and a
 // list of services with their real servers, as the few operations that turn one into the other.
 // The planner is pure; IpvsHandle.sync() reads the state, plans, and sends the plan as one batch.
+import type { ProgressCallback } from '../core/progress.js';
 import { InvalidArgumentError } from '../errors.js';
 import { checkArray, checkOpts } from '../args.js';
 import { AF_INET, AF_INET6, parseIPv4 } from './addr.js';
@@ -40,6 +41,12 @@ export interface SyncOptions {
    * changes nothing; checked on entry and after the dump, just before the difference is sent in
    * one batch: once sent, the sync runs to its end and its result stands.
    */
+  /**
+   * Called with `{ done, total }` (operations the kernel applied, of all sent) while the one
+   * batch runs, and once at the end (see ProgressCallback): `done` counts only operations the
+   * kernel acknowledged as applied, so after refusals it ends below `total`.
+   */
+  onProgress?: ProgressCallback;
   signal?: AbortSignal;
 }
 

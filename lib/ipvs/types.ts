@@ -1,5 +1,6 @@
 // The public shapes of the IPVS API (DESIGN.md): services keyed by protocol + address + port
 // or by firewall mark, real servers ("destinations"), statistics, daemons and batches.
+import type { ProgressCallback } from '../core/progress.js';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 export type Family = 'inet' | 'inet6';
@@ -183,6 +184,12 @@ export interface Daemon {
 export interface ApplyOptions {
   /** Stops the call before its batch is sent (see ApplyOptions). */
   signal?: AbortSignal;
+  /**
+   * Called with `{ done, total }` (operations the kernel applied, of all sent) while the one
+   * batch runs, and once at the end (see ProgressCallback): `done` counts only operations the
+   * kernel acknowledged as applied, so after refusals it ends below `total`.
+   */
+  onProgress?: ProgressCallback;
 }
 
 export interface DrainOptions {

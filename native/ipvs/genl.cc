@@ -176,13 +176,15 @@ bool Args(const Napi::CallbackInfo& info, const char* usage) {
 
 }  // namespace
 
-// ipvsSend(worker, bytes, ends): sends the requests bytes[ends[i-1]..ends[i]) pipelined;
-// resolves { errnos: Int32Array, messages: { [index]: extack text } }.
+// ipvsSend(worker, bytes, ends, { progress?: Uint32Array }): sends the requests
+// bytes[ends[i-1]..ends[i]) pipelined; resolves { errnos: Int32Array, messages: { [index]:
+// extack text } }; progress[0]: requests the kernel applied so far.
 Napi::Value IpvsSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!Args(info, "ipvsSend(worker, Uint8Array, Uint32Array)")) return env.Undefined();
-  return Worker::Unwrap(info[0])->Submit(
-      env, new SendJob(env, info[1].As<Napi::Uint8Array>(), info[2].As<Napi::Uint32Array>()));
+  if (!Args(info, "ipvsSend(worker, Uint8Array, Uint32Array, { progress? })")) return env.Undefined();
+  auto* job = new SendJob(env, info[1].As<Napi::Uint8Array>(), info[2].As<Napi::Uint32Array>());
+  if (info.Length() > 3 && info[3].IsObject()) job->TrackProgress(info[3].As<Napi::Object>().Get("progress"));
+  return Worker::Unwrap(info[0])->Submit(env, job);
 }
 
 // ipvsQuery(worker, bytes, ends, followDests): runs each request in turn; resolves
