@@ -10,7 +10,6 @@ import { binding, type RawTableSnapshot, type RawWorker } from '../../native.js'
 import { NETLINK_NETFILTER } from '../../netlink/headers.js';
 import { forEachMessage } from '../../netlink/reader.js';
 import { dump, kernelError, type MessageBatch } from '../../netlink/transport.js';
-import { problemError } from '../errors.js';
 import { BUILTIN_TABLES, decodeTables, groupDumpBytes, incompatibleLine, rawTableOf, type DecodedTable, type Family } from './decode.js';
 
 type Native = <T>(fn: (w: RawWorker) => Promise<T>) => Promise<T>;
@@ -114,7 +113,6 @@ export async function printTables(native: Native, op: string, family: Family, co
   const texts: string[] = [];
   if (printable.length) {
     const r = await native((w) => binding().iptablesPrintRaw(w, { family, counters, tables: printable }));
-    if (r.error) throw problemError(op, r.error, null);
     texts.push(...r.texts);
   }
   let next = 0;
