@@ -6,16 +6,13 @@ export interface IpsetExecResult {
   messages: { type: 'warning' | 'notice'; text: string }[];
 }
 
-/** How far a batch of netlink messages got: `errno` is the kernel's refusal of message `acked`. */
-export interface SendResult {
-  acked: number;
-  errno: number;
-  /** ipset batches: the lineno the kernel reported for the refused entry (0: none). */
-  lineno: number;
-}
-
 /** native/ipset/register.cc. */
 export interface IpsetBinding {
   ipsetExec(worker: RawWorker, text: string, exist: boolean): Promise<IpsetExecResult>;
-  ipsetSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<SendResult>;
+  /**
+   * Sends the messages in order, each acknowledged before the next; the first refusal rejects
+   * with NativeFailure kind 'refused' (`errno` the kernel's, `index` the refused message,
+   * `line` the lineno the kernel echoed, 0: none).
+   */
+  ipsetSend(worker: RawWorker, bytes: Uint8Array, ends: Uint32Array): Promise<void>;
 }

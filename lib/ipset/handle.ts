@@ -1,11 +1,10 @@
 import { constants } from 'node:os';
-import { Handle, type OpenOptions } from '../handle.js';
+import { Handle, isNativeFailure, type OpenOptions } from '../handle.js';
 import { ExistsError, InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError, throwIfAborted } from '../errors.js';
-import { binding, type IpsetExecResult, type NativeFailure, type RawWorker, type SendResult } from '../native.js';
-import { kernelError } from './kernel-errors.js';
+import { binding, type IpsetExecResult, type NativeFailure, type RawWorker } from '../native.js';
 import { checkArray, checkOptions, checkOpts, checkString, type ArgContext } from '../args.js';
 import { Cmd, IPSET_ERR_EXIST, simpleMessage, type Batch } from './wire.js';
-import { ipsetError } from './errors.js';
+import { ipsetError, type SentBatch } from './errors.js';
 import { formatCreate, parseList, type KnownSet } from './syntax.js';
 import { adtEntries, compileRestorePlan, testMessage } from './encode.js';
 import type { CreateOptions, Entry, SetInfo, SetType } from './types.js';
@@ -53,6 +52,21 @@ let tempCounter = 0;
  * await h.add('allowed', '10.0.0.1');
  * await h.close();
  */
+/**
+ * Sends one batch through nlkit's sender: undefined when every message was acknowledged, the
+ * kernel's refusal (the failure record, kind 'refused') when one was refused; any other
+ * failure rejects.
+ */
+function refusal(w: RawWorker, batch: Batch): Promise<NativeFailure | undefined> {
+  return binding().ipsetSend(w, batch.bytes, batch.ends).then(() => undefined, (e: unknown) => {
+    if (isNativeFailure(e) && e.kind === 'refused') return e;
+    throw e;
+  });
+}
+
+/** Entry batches: the lineno the kernel echoes is the entry's position + 1 (encode.ts numbers them so). */
+const entryAt: SentBatch['at'] = (_, lineno) => (lineno > 0 ? { entry: lineno - 1 } : {});
+
 export class IpsetHandle extends Handle {
   #supportedOk = false;
 
@@ -67,29 +81,27 @@ export class IpsetHandle extends Handle {
    */
   private supported(op: string): Promise<void> {
     if (this.#supportedOk) return Promise.resolve();
-    return this.native(op, (w) => {
-      const probe = simpleMessage(Cmd.Protocol);
-      return binding().ipsetSend(w, probe.bytes, probe.ends);
-    }).then((r) => {
-      if (r.errno === 0) {
+    return this.native(op, (w) => refusal(w, simpleMessage(Cmd.Protocol))).then((f) => {
+      if (!f) {
         this.#supportedOk = true;
         return;
       }
-      if (r.errno === constants.errno.EPERM) throw kernelError(op, { errno: r.errno, cmd: Cmd.Protocol });
+      if (f.errno === constants.errno.EPERM) throw ipsetError(op, f, {}, { cmd: Cmd.Protocol });
       throw new UnsupportedError(`${op}: the running kernel has no ipset support (kernel module ip_set, CONFIG_IP_SET)`, {
-        op, subsystem: 'ipset', errno: r.errno,
+        op, subsystem: 'ipset', errno: f.errno,
       });
     });
   }
 
-  /** Sends netlink messages built in TypeScript; a refusal becomes the matching typed error. */
-  private async send(op: string, batch: Batch, cmd: Cmd, type?: string): Promise<SendResult> {
+  /**
+   * Sends netlink messages built in TypeScript; a refusal becomes the matching typed error.
+   * True when every message was acknowledged (a test's miss, IPSET_ERR_EXIST, is false).
+   */
+  private async send(op: string, batch: Batch, cmd: Cmd, type?: string): Promise<boolean> {
     await this.supported(op);
-    const r = await this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends));
-    if (r.errno !== 0 && !(cmd === Cmd.Test && r.errno === IPSET_ERR_EXIST)) {
-      throw kernelError(op, { errno: r.errno, cmd, ...(type ? { type } : {}), ...(r.lineno ? { entry: r.lineno - 1 } : {}) });
-    }
-    return r;
+    const f = await this.native(op, (w) => refusal(w, batch));
+    if (f && !(cmd === Cmd.Test && f.errno === IPSET_ERR_EXIST)) throw ipsetError(op, f, {}, { cmd, ...(type ? { type } : {}), at: entryAt });
+    return f === undefined;
   }
 
   /** A command that is one message (flush, rename, swap): pipelined once the kernel is known to speak ipset. */
@@ -100,8 +112,8 @@ export class IpsetHandle extends Handle {
     } catch (e) {
       return this.run(op, () => Promise.reject(e));
     }
-    const call = (w: RawWorker) => binding().ipsetSend(w, msg.bytes, msg.ends).then((r) => {
-      if (r.errno !== 0) throw kernelError(op, { errno: r.errno, cmd });
+    const call = (w: RawWorker) => refusal(w, msg).then((f) => {
+      if (f) throw ipsetError(op, f, {}, { cmd });
     });
     if (this.#supportedOk) return this.runOne(op, call);
     return this.run(op, async () => {
@@ -229,8 +241,7 @@ export class IpsetHandle extends Handle {
     return this.run('ipset.test', async () => {
       const op = 'ipset.test';
       const { known, sets } = await this.target(op, name);
-      const r = await this.send(op, testMessage(name, known, entry, { op, ...(sets ? { sets } : {}) }), Cmd.Test, known.type);
-      return r.errno === 0;
+      return this.send(op, testMessage(name, known, entry, { op, ...(sets ? { sets } : {}) }), Cmd.Test, known.type);
     });
   }
 
@@ -345,10 +356,12 @@ export class IpsetHandle extends Handle {
           }
           continue;
         }
-        const r = await this.native(op, (w) => binding().ipsetSend(w, step.batch.bytes, step.batch.ends));
-        if (r.errno !== 0) {
-          const line = r.lineno > 0 ? step.lines[r.lineno - 1] : undefined;
-          throw kernelError(op, { errno: r.errno, cmd: step.cmd, type: step.type, ...(line ? { line } : {}) });
+        const f = await this.native(op, (w) => refusal(w, step.batch));
+        if (f) {
+          throw ipsetError(op, f, {}, { cmd: step.cmd, type: step.type, at: (_, lineno) => {
+            const line = lineno > 0 ? step.lines[lineno - 1] : undefined;
+            return line ? { line } : {};
+          } });
         }
       }
     } catch (e) {
@@ -482,16 +495,16 @@ export class IpsetHandle extends Handle {
     const simple = !exist && !list.some(isRange) && (which === 'add' || bare);
     const before = simple ? undefined : await this.saved(op, name);
     throwIfAborted(signal, op, 'ipset');
-    const r = await this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends));
-    if (r.errno === 0) return;
-    const entry = r.lineno > 0 ? r.lineno - 1 : undefined;
-    const err = kernelError(op, { errno: r.errno, cmd, type: known.type, ...(entry !== undefined ? { entry } : {}) });
+    const f = await this.native(op, (w) => refusal(w, batch));
+    if (!f) return;
+    const err = ipsetError(op, f, {}, { cmd, type: known.type, at: entryAt });
+    const entry = err.entry;
     if (before !== undefined) {
       await this.putBack(op, [before], err);
     } else if (entry !== undefined && entry > 0) {
       const undo = adtEntries(which === 'add' ? Cmd.Del : Cmd.Add, name, known, list.slice(0, entry).map(elementOnly), { ...opts, exist: true });
-      const u = await this.native(op, (w) => binding().ipsetSend(w, undo.bytes, undo.ends)).catch((e: unknown) => ({ errno: -1, e }));
-      if (u.errno !== 0) err.message += `; entries 0 to ${entry - 1} were ${which === 'add' ? 'added' : 'deleted'} and could not be undone`;
+      const undone = await this.native(op, (w) => refusal(w, undo)).then((u) => u === undefined, () => false);
+      if (!undone) err.message += `; entries 0 to ${entry - 1} were ${which === 'add' ? 'added' : 'deleted'} and could not be undone`;
     }
     throw err;
   }

@@ -14,6 +14,7 @@ struct Failure {
   std::string message;       // the kernel's or library's own words
   std::string kind;          // extra classification for TypeScript (e.g. "ipset", "parse", "lock")
   long line = 0;             // line of text input at fault, 0 when none
+  long index = -1;           // position of the refused message in a batch, -1 when none
   int offset = -1;           // byte offset in that line of the word at fault, -1 when none
   std::string argument;      // the word at fault
   std::string table;         // iptables: the table being worked on

@@ -24,6 +24,7 @@ void Job::Settle(Napi::Env env) {
   e.Set("message", Napi::String::New(env, failure.message));
   if (!failure.kind.empty()) e.Set("kind", Napi::String::New(env, failure.kind));
   if (failure.line) e.Set("line", Napi::Number::New(env, failure.line));
+  if (failure.index >= 0) e.Set("index", Napi::Number::New(env, failure.index));
   if (failure.offset >= 0) e.Set("offset", Napi::Number::New(env, failure.offset));
   if (!failure.argument.empty()) e.Set("argument", Napi::String::New(env, failure.argument));
   if (!failure.table.empty()) e.Set("table", Napi::String::New(env, failure.table));
