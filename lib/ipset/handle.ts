@@ -44,15 +44,6 @@ const DESTROY_RETRIES = [5, 10, 20, 40, 80, 160, 320];  // ms; about 0.6 s in al
 let tempCounter = 0;
 
 /**
- * A handle on the ipsets of one network namespace (the caller's, or `netns`'s); its calls run
- * in order on the handle's own thread. `ipset.open()` makes one.
- * @example
- * const h = ipset.open({ netns: 'node' });
- * await h.create('allowed', 'hash:ip', { timeout: 300 });
- * await h.add('allowed', '10.0.0.1');
- * await h.close();
- */
-/**
  * Sends one batch through nlkit's sender: undefined when every message was acknowledged, the
  * kernel's refusal (the failure record, kind 'refused') when one was refused; any other
  * failure rejects.
@@ -67,6 +58,15 @@ function refusal(w: RawWorker, batch: Batch): Promise<NativeFailure | undefined>
 /** Entry batches: the lineno the kernel echoes is the entry's position + 1 (encode.ts numbers them so). */
 const entryAt: SentBatch['at'] = (_, lineno) => (lineno > 0 ? { entry: lineno - 1 } : {});
 
+/**
+ * A handle on the ipsets of one network namespace (the caller's, or `netns`'s); its calls run
+ * in order on the handle's own thread. `ipset.open()` makes one.
+ * @example
+ * const h = ipset.open({ netns: 'node' });
+ * await h.create('allowed', 'hash:ip', { timeout: 300 });
+ * await h.add('allowed', '10.0.0.1');
+ * await h.close();
+ */
 export class IpsetHandle extends Handle {
   #supportedOk = false;
 

@@ -3,7 +3,9 @@
 // handle bound to another one.
 import type { OpenOptions } from '../handle.js';
 import { LinkHandle } from './handle.js';
-import type { AddAddressesOptions, AddDummyOptions, DelAddressesOptions, DeleteOptions, SyncAddressesOptions } from './types.js';
+import type {
+  AddAddressesOptions, AddDummyOptions, AddLinkInput, DelAddressesOptions, DeleteOptions, SyncAddressesOptions, UpdateLinkInput,
+} from './types.js';
 
 export { LinkHandle } from './handle.js';
 export * from './types.js';
@@ -38,7 +40,20 @@ export const addDummy = (name: string, opts?: AddDummyOptions) => handle().addDu
 const remove = (name: string, opts?: DeleteOptions) => handle().delete(name, opts);
 export { remove as delete };
 /**
+ * Creates a link of any kind, like `ip link add` (default handle); see LinkHandle.add.
+ * @example
+ * await link.add({ name: 'br0', kind: 'bridge', up: true });
+ */
+export const add = (input: AddLinkInput) => handle().add(input);
+/**
+ * Changes a link in one request, like `ip link set` (default handle); see LinkHandle.update.
+ * @example
+ * await link.update('kube-ipvs0', { up: true, mtu: 1400 });
+ */
+export const update = (name: string, changes: UpdateLinkInput) => handle().update(name, changes);
+/**
  * Sets a link up or down (default handle).
+ * @deprecated Use link.update(name, { up }); stays for one release.
  * @example
  * await link.setUp('kube-ipvs0', true);
  */
