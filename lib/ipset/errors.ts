@@ -58,6 +58,6 @@ export function ipsetError(op: string, f: NativeFailure, extra: NlkitErrorOption
 
 /** Every ipset error keeps the line of the command text it came from. */
 function withLine(e: NlkitError, line: number | undefined): NlkitError {
-  if (line !== undefined) (e as NlkitError & { line?: number }).line = line;
+  if (line !== undefined) e.line = line;
   return e;
 }

@@ -635,10 +635,9 @@ interface Saved {
 
 /** Moves a libipset error's line from its step's text to the whole text. */
 function atLine(e: unknown, map: (line: number) => number): unknown {
-  const err = e as NlkitError & { line?: number };
-  if (err instanceof NlkitError && err.line !== undefined) {
-    err.line = map(err.line);
-    err.message = err.message.replace(/^([\w.]+: )/, `$1line ${err.line}: `);
+  if (e instanceof NlkitError && e.line !== undefined) {
+    e.line = map(e.line);
+    e.message = e.message.replace(/^([\w.]+: )/, `$1line ${e.line}: `);
   }
   return e;
 }
