@@ -24,6 +24,10 @@ struct Failure {
   bool set() const { return err != 0 || !message.empty(); }
 };
 
+// The record as the plain object TypeScript receives (lib/core/binding.ts NativeFailure): what
+// a job rejects with, and what work that runs outside a worker (namespace files) rejects with too.
+Napi::Object FailureValue(Napi::Env env, const Failure& failure);
+
 // True on a worker thread whose JavaScript environment is shutting down (a worker_thread
 // terminated, or process exit): a job that waits (for the xtables lock) gives up instead of
 // holding the environment's teardown until the wait ends. False on any other thread.

@@ -18,6 +18,10 @@ void Job::Settle(Napi::Env env) {
     deferred_.Resolve(Result(env));
     return;
   }
+  deferred_.Reject(FailureValue(env, failure));
+}
+
+Napi::Object FailureValue(Napi::Env env, const Failure& failure) {
   // A plain object: TypeScript turns it into the right NlkitError subclass.
   Napi::Object e = Napi::Object::New(env);
   e.Set("errno", Napi::Number::New(env, failure.err));
@@ -36,7 +40,7 @@ void Job::Settle(Napi::Env env) {
     e.Set("applied", a);
   }
   e.Set("nativeFailure", Napi::Boolean::New(env, true));
-  deferred_.Reject(e);
+  return e;
 }
 
 namespace {
