@@ -10,7 +10,7 @@ import type { LinkBinding } from './link/binding.js';
 import type { NetlinkBinding } from './netlink/binding.js';
 
 export type { BenchBinding, CoreBinding, NativeFailure, RawWorker } from './core/binding.js';
-export type { IpsetBinding, IpsetExecResult, SendResult } from './ipset/binding.js';
+export type { IpsetBinding, IpsetExecResult } from './ipset/binding.js';
 export type {
   IptablesBinding, IptablesCacheRef, IptablesLockRequest, IptablesProblem, IptablesRestoreResult, IptablesRestoreStats,
   IptablesTableRequest, RawTableSnapshot,

@@ -8,10 +8,12 @@ export interface NativeFailure {
   nativeFailure: true;
   errno: number;
   message: string;
-  /** Where it failed or what kind of failure it is ("netns", "closed", iptables' "parse", "lock", ...). */
+  /** Where it failed or what kind of failure it is ("netns", "closed", iptables' "parse", "lock", ipset's "refused", ...). */
   kind?: string;
   /** Line of text input at fault. */
   line?: number;
+  /** Position of the refused message in a batch (the ones before it were applied). */
+  index?: number;
   /** Byte offset in that line of the word at fault. */
   offset?: number;
   /** The word at fault. */

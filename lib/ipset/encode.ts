@@ -348,7 +348,7 @@ export function adtEntries(cmd: Cmd.Add | Cmd.Del, name: string, known: KnownSet
 
 function entryContext(e: unknown, i: number, op: string | undefined): unknown {
   if (!(e instanceof NlkitError)) return e;
-  const x = e as NlkitError & { entry?: number };
+  const x = e;
   x.message = `${op ? `${op}: ` : ''}entry ${i}: ${x.message}`;
   if (op) x.op = op;
   x.entry = i;

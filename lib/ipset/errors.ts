@@ -1,10 +1,15 @@
-// libipset reports failures as text (its errcode table and strerror), not as errno values;
-// these patterns put each message back into the error model.
+// The one mapping of ipset's native failure records to the error model. A refusal of nlkit's
+// own netlink sender (kind 'refused') carries the kernel's errno and is classified by it
+// (kernel-errors.ts, ipset's own code table); libipset's text sessions report failures as
+// text only (its errcode table and strerror, no errno reaches its callers), so those messages
+// are classified by the patterns below, tested against the real `ipset` tool's words
+// (test/kernel/ipset-error-text.test.ts).
 import {
   ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError,
   PermissionError, UnsupportedError, type NlkitErrorOptions,
 } from '../errors.js';
 import type { NativeFailure } from '../native.js';
+import { kernelError, type KernelRefusal } from './kernel-errors.js';
 
 type Ctor = new (message: string, opts: NlkitErrorOptions & { line?: number }) => NlkitError;
 
@@ -21,7 +26,24 @@ const RULES: [RegExp, Ctor, string][] = [
   [/Syntax error|Unknown argument|unknown argument|Missing|missing|invalid|Invalid|cannot be used|is expected|out of the range|exceeds|not allowed|mutually exclusive|must be specified|Null-valued|covers the whole|Range is not supported|too large|No command specified|Argument .* is|can be used/, InvalidArgumentError, 'EINVAL'],
 ];
 
-export function ipsetError(op: string, f: NativeFailure, extra: NlkitErrorOptions = {}): NlkitError {
+/** What the caller knows about a batch it sent: its command, the set's type, and where a refused message came from. */
+export interface SentBatch {
+  cmd: KernelRefusal['cmd'];
+  type?: string;
+  /** The refused message's position and the lineno the kernel echoed, as the caller's entry or line. */
+  at?: (index: number, lineno: number) => { entry?: number; line?: number };
+}
+
+/**
+ * Every ipset native failure as its NlkitError: a kernel refusal of a sent batch by its errno
+ * (with `sent` saying what the batch was), a libipset message by its text.
+ * @example await binding().ipsetSend(w, b.bytes, b.ends).catch((e) => { throw isNativeFailure(e) ? ipsetError(op, e, {}, { cmd: Cmd.Add }) : e; });
+ */
+export function ipsetError(op: string, f: NativeFailure, extra: NlkitErrorOptions = {}, sent?: SentBatch): NlkitError {
+  if (f.kind === 'refused') {
+    const where = sent?.at?.(f.index ?? 0, f.line ?? 0) ?? {};
+    return kernelError(op, { errno: f.errno, cmd: sent?.cmd ?? 0, ...(sent?.type ? { type: sent.type } : {}), ...where });
+  }
   const raw = f.message.trim();
   const m = /^Error in line (\d+): ([\s\S]*)$/.exec(raw);
   const detail = m ? m[2]! : raw;
@@ -36,6 +58,6 @@ export function ipsetError(op: string, f: NativeFailure, extra: NlkitErrorOption
 
 /** Every ipset error keeps the line of the command text it came from. */
 function withLine(e: NlkitError, line: number | undefined): NlkitError {
-  if (line !== undefined) (e as NlkitError & { line?: number }).line = line;
+  if (line !== undefined) e.line = line;
   return e;
 }

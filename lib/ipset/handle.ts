@@ -1,11 +1,10 @@
 import { constants } from 'node:os';
-import { Handle, type OpenOptions } from '../handle.js';
+import { Handle, isNativeFailure, type OpenOptions } from '../handle.js';
 import { ExistsError, InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError, throwIfAborted } from '../errors.js';
-import { binding, type IpsetExecResult, type NativeFailure, type RawWorker, type SendResult } from '../native.js';
-import { kernelError } from './kernel-errors.js';
+import { binding, type IpsetExecResult, type NativeFailure, type RawWorker } from '../native.js';
 import { checkArray, checkOptions, checkOpts, checkString, type ArgContext } from '../args.js';
 import { Cmd, IPSET_ERR_EXIST, simpleMessage, type Batch } from './wire.js';
-import { ipsetError } from './errors.js';
+import { ipsetError, type SentBatch } from './errors.js';
 import { formatCreate, parseList, type KnownSet } from './syntax.js';
 import { adtEntries, compileRestorePlan, testMessage } from './encode.js';
 import type { CreateOptions, Entry, SetInfo, SetType } from './types.js';
@@ -54,6 +53,21 @@ const DESTROY_RETRIES = [5, 10, 20, 40, 80, 160, 320];  // ms; about 0.6 s in al
 let tempCounter = 0;
 
 /**
+ * Sends one batch through nlkit's sender: undefined when every message was acknowledged, the
+ * kernel's refusal (the failure record, kind 'refused') when one was refused; any other
+ * failure rejects.
+ */
+function refusal(w: RawWorker, batch: Batch, progress?: Uint32Array): Promise<NativeFailure | undefined> {
+  return binding().ipsetSend(w, batch.bytes, batch.ends, progress).then(() => undefined, (e: unknown) => {
+    if (isNativeFailure(e) && e.kind === 'refused') return e;
+    throw e;
+  });
+}
+
+/** Entry batches: the lineno the kernel echoes is the entry's position + 1 (encode.ts numbers them so). */
+const entryAt: SentBatch['at'] = (_, lineno) => (lineno > 0 ? { entry: lineno - 1 } : {});
+
+/**
  * A handle on the ipsets of one network namespace (the caller's, or `netns`'s); its calls run
  * in order on the handle's own thread. `ipset.open()` makes one.
  * @example
@@ -76,38 +90,35 @@ export class IpsetHandle extends Handle {
    */
   private supported(op: string): Promise<void> {
     if (this.#supportedOk) return Promise.resolve();
-    return this.native(op, (w) => {
-      const probe = simpleMessage(Cmd.Protocol);
-      return binding().ipsetSend(w, probe.bytes, probe.ends);
-    }).then((r) => {
-      if (r.errno === 0) {
+    return this.native(op, (w) => refusal(w, simpleMessage(Cmd.Protocol))).then((f) => {
+      if (!f) {
         this.#supportedOk = true;
         return;
       }
-      if (r.errno === constants.errno.EPERM) throw kernelError(op, { errno: r.errno, cmd: Cmd.Protocol });
+      if (f.errno === constants.errno.EPERM) throw ipsetError(op, f, {}, { cmd: Cmd.Protocol });
       throw new UnsupportedError(`${op}: the running kernel has no ipset support (kernel module ip_set, CONFIG_IP_SET)`, {
-        op, subsystem: 'ipset', errno: r.errno,
+        op, subsystem: 'ipset', errno: f.errno,
       });
     });
   }
 
-  /** Sends netlink messages built in TypeScript; a refusal becomes the matching typed error. */
-  private async send(op: string, batch: Batch, cmd: Cmd, type?: string): Promise<SendResult> {
+  /**
+   * Sends netlink messages built in TypeScript; a refusal becomes the matching typed error.
+   * True when every message was acknowledged (a test's miss, IPSET_ERR_EXIST, is false).
+   */
+  private async send(op: string, batch: Batch, cmd: Cmd, type?: string): Promise<boolean> {
     await this.supported(op);
-    const r = await this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends));
-    if (r.errno !== 0 && !(cmd === Cmd.Test && r.errno === IPSET_ERR_EXIST)) {
-      throw kernelError(op, { errno: r.errno, cmd, ...(type ? { type } : {}), ...(r.lineno ? { entry: r.lineno - 1 } : {}) });
-    }
-    return r;
+    const f = await this.native(op, (w) => refusal(w, batch));
+    if (f && !(cmd === Cmd.Test && f.errno === IPSET_ERR_EXIST)) throw ipsetError(op, f, {}, { cmd, ...(type ? { type } : {}), at: entryAt });
+    return f === undefined;
   }
 
   /** An add/del batch whose acknowledged entries `progress` reports while the kernel takes it. */
-  private async sendWatched(op: string, batch: Batch, progress: ProgressReport): Promise<SendResult> {
+  private async sendWatched(op: string, batch: Batch, progress: ProgressReport): Promise<NativeFailure | undefined> {
     await this.supported(op);
     const counter = progress.counter();
     const before = batch.entriesBefore;
-    return progress.watch(this.native(op, (w) => binding().ipsetSend(w, batch.bytes, batch.ends, counter)), counter,
-      (acked) => before?.[acked] ?? 0);
+    return progress.watch(this.native(op, (w) => refusal(w, batch, counter)), counter, (acked) => before?.[acked] ?? 0);
   }
 
   /** A command that is one message (flush, rename, swap): pipelined once the kernel is known to speak ipset. */
@@ -118,8 +129,8 @@ export class IpsetHandle extends Handle {
     } catch (e) {
       return this.run(op, () => Promise.reject(e));
     }
-    const call = (w: RawWorker) => binding().ipsetSend(w, msg.bytes, msg.ends).then((r) => {
-      if (r.errno !== 0) throw kernelError(op, { errno: r.errno, cmd });
+    const call = (w: RawWorker) => refusal(w, msg).then((f) => {
+      if (f) throw ipsetError(op, f, {}, { cmd });
     });
     if (this.#supportedOk) return this.runOne(op, call);
     return this.run(op, async () => {
@@ -247,8 +258,7 @@ export class IpsetHandle extends Handle {
     return this.run('ipset.test', async () => {
       const op = 'ipset.test';
       const { known, sets } = await this.target(op, name);
-      const r = await this.send(op, testMessage(name, known, entry, { op, ...(sets ? { sets } : {}) }), Cmd.Test, known.type);
-      return r.errno === 0;
+      return this.send(op, testMessage(name, known, entry, { op, ...(sets ? { sets } : {}) }), Cmd.Test, known.type);
     });
   }
 
@@ -368,11 +378,13 @@ export class IpsetHandle extends Handle {
           }
           continue;
         }
-        const r = await this.sendWatched(op, step.batch, progress);
-        if (r.errno !== 0) {
-          done += appliedOf(step.batch, r);
-          const line = r.lineno > 0 ? step.lines[r.lineno - 1] : undefined;
-          throw kernelError(op, { errno: r.errno, cmd: step.cmd, type: step.type, ...(line ? { line } : {}) });
+        const f = await this.sendWatched(op, step.batch, progress);
+        if (f) {
+          done += appliedOf(step.batch, f);
+          throw ipsetError(op, f, {}, { cmd: step.cmd, type: step.type, at: (_, lineno) => {
+            const line = lineno > 0 ? step.lines[lineno - 1] : undefined;
+            return line ? { line } : {};
+          } });
         }
         done += step.lines.length;
         progress.advance(done);
@@ -425,8 +437,8 @@ export class IpsetHandle extends Handle {
       throwIfAborted(signal, op, 'ipset');
       await this.exec(op, `create ${tmp} ${known.type} ${header}\n`);
       try {
-        const r = await this.sendWatched(op, batch, progress);
-        if (r.errno !== 0) throw kernelError(op, { errno: r.errno, cmd: Cmd.Add, type: known.type, ...(r.lineno ? { entry: r.lineno - 1 } : {}) });
+        const f = await this.sendWatched(op, batch, progress);
+        if (f) throw ipsetError(op, f, {}, { cmd: Cmd.Add, type: known.type, at: entryAt });
         await this.send(op, simpleMessage(Cmd.Swap, tmp, name), Cmd.Swap);
       } catch (e) {
         await this.dropQuietly([tmp]);
@@ -499,11 +511,11 @@ export class IpsetHandle extends Handle {
       let done = 0;
       for (const [b, cmd] of [[delBatch, Cmd.Del], [addBatch, Cmd.Add]] as const) {
         if (!b) continue;
-        const r = await this.sendWatched(op, b, progress);
-        if (r.errno !== 0) {
+        const f = await this.sendWatched(op, b, progress);
+        if (f) {
           // sync does not undo: what the kernel took stays.
-          progress.end(done + appliedOf(b, r));
-          throw kernelError(op, { errno: r.errno, cmd, type: known.type, ...(r.lineno ? { entry: r.lineno - 1 } : {}) });
+          progress.end(done + appliedOf(b, f));
+          throw ipsetError(op, f, {}, { cmd, type: known.type, at: entryAt });
         }
         done += b === delBatch ? plan.del.length : adds.length;
         progress.advance(done);
@@ -534,21 +546,21 @@ export class IpsetHandle extends Handle {
     const simple = !exist && !list.some(isRange) && (which === 'add' || bare);
     const before = simple ? undefined : await this.saved(op, name);
     throwIfAborted(signal, op, 'ipset');
-    const r = await this.sendWatched(op, batch, progress);
-    if (r.errno === 0) {
+    const f = await this.sendWatched(op, batch, progress);
+    if (!f) {
       progress.end(list.length);
       return;
     }
-    const entry = r.lineno > 0 ? r.lineno - 1 : undefined;
-    const err = kernelError(op, { errno: r.errno, cmd, type: known.type, ...(entry !== undefined ? { entry } : {}) });
+    const err = ipsetError(op, f, {}, { cmd, type: known.type, at: entryAt });
+    const entry = err.entry;
     // What stays applied once the undo below ran: nothing, unless it failed.
     let stays = 0;
     if (before !== undefined) {
-      if (!(await this.putBack(op, [before], err))) stays = appliedOf(batch, r);
+      if (!(await this.putBack(op, [before], err))) stays = appliedOf(batch, f);
     } else if (entry !== undefined && entry > 0) {
       const undo = adtEntries(which === 'add' ? Cmd.Del : Cmd.Add, name, known, list.slice(0, entry).map(elementOnly), { ...opts, exist: true });
-      const u = await this.native(op, (w) => binding().ipsetSend(w, undo.bytes, undo.ends)).catch((e: unknown) => ({ errno: -1, e }));
-      if (u.errno !== 0) {
+      const undone = await this.native(op, (w) => refusal(w, undo)).then((u) => u === undefined, () => false);
+      if (!undone) {
         err.message += `; entries 0 to ${entry - 1} were ${which === 'add' ? 'added' : 'deleted'} and could not be undone`;
         stays = entry;
       }
@@ -684,10 +696,9 @@ interface Saved {
 
 /** Moves a libipset error's line from its step's text to the whole text. */
 function atLine(e: unknown, map: (line: number) => number): unknown {
-  const err = e as NlkitError & { line?: number };
-  if (err instanceof NlkitError && err.line !== undefined) {
-    err.line = map(err.line);
-    err.message = err.message.replace(/^([\w.]+: )/, `$1line ${err.line}: `);
+  if (e instanceof NlkitError && e.line !== undefined) {
+    e.line = map(e.line);
+    e.message = e.message.replace(/^([\w.]+: )/, `$1line ${e.line}: `);
   }
   return e;
 }
@@ -698,7 +709,8 @@ function maskOptions(o: CreateOptions): { netmask?: number | string; markmask?: 
 }
 
 /** Entries of an add/del batch the kernel applied before it refused one (at most). */
-function appliedOf(batch: Batch, r: SendResult): number {
-  if (r.lineno > 0) return r.lineno - 1;
-  return batch.entriesBefore?.[r.acked] ?? 0;
+function appliedOf(batch: Batch, f: NativeFailure): number {
+  if (f.line !== undefined && f.line > 0) return f.line - 1;
+  // the messages before the refused one were each acknowledged (applied)
+  return batch.entriesBefore?.[f.index ?? 0] ?? 0;
 }

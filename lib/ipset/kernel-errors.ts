@@ -67,7 +67,8 @@ const TYPE_ROWS: Record<'bitmap' | 'hash' | 'list', Row[]> = {
 
 export interface KernelRefusal {
   errno: number;
-  cmd: Cmd;
+  /** The command refused; 0 when unknown (only the rows for any command apply). */
+  cmd: Cmd | 0;
   /** The set's type name, for the type-specific codes. */
   type?: string;
   /** The entry (0-based) the kernel refused, when a batch said which. */

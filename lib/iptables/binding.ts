@@ -98,12 +98,15 @@ export interface IptablesBinding {
   iptablesBackendCount(worker: RawWorker, req: { family: 4 | 6; quick?: boolean }): Promise<{
     legacy: { name: string; rules: number }[]; nft: { name: string; rules: number }[];
   }>;
-  /** One legacy table as the kernel holds it (IPT_SO_GET_INFO + IPT_SO_GET_ENTRIES); errno 0 or the failure. */
-  iptablesReadRaw(worker: RawWorker, req: { family: 4 | 6; table: string }): Promise<{ errno: number } & Partial<RawTableSnapshot>>;
-  /** Replaces a legacy table with a raw snapshot and sets its counters; the caller holds the xtables lock. */
-  iptablesWriteRaw(worker: RawWorker, req: RawTableSnapshot & { family: 4 | 6 }): Promise<{ errno: number }>;
+  /** One legacy table as the kernel holds it (IPT_SO_GET_INFO + IPT_SO_GET_ENTRIES); rejects with NativeFailure kind 'save'. */
+  iptablesReadRaw(worker: RawWorker, req: { family: 4 | 6; table: string }): Promise<RawTableSnapshot>;
+  /**
+   * Replaces a legacy table with a raw snapshot and sets its counters; the caller holds the
+   * xtables lock. Rejects with NativeFailure kind 'commit'.
+   */
+  iptablesWriteRaw(worker: RawWorker, req: RawTableSnapshot & { family: 4 | 6 }): Promise<void>;
   /** iptables-save's text (no timestamp lines) of each given legacy blob, printed by libxtables on the worker. */
   iptablesPrintRaw(worker: RawWorker, req: { family: 4 | 6; counters: boolean; tables: RawTableSnapshot[] }): Promise<{
-    texts: string[]; warnings: string[]; error?: IptablesProblem;
+    texts: string[]; warnings: string[];
   }>;
 }

@@ -1,6 +1,6 @@
 import { Handle } from '../handle.js';
 import { checkFunction, checkOptions, checkOpts, checkString } from '../args.js';
-import { InvalidArgumentError, UnsupportedError, errnoDescription, throwIfAborted } from '../errors.js';
+import { InvalidArgumentError, UnsupportedError, throwIfAborted } from '../errors.js';
 import { binding, type IptablesCacheRef, type IptablesLockRequest, type IptablesTableRequest, type RawTableSnapshot } from '../native.js';
 import { iptablesFailure, problemError, restoreFailure } from './errors.js';
 import { holdsXtablesLock, runHoldingXtablesLock, xtablesLockPath } from './lock-owner.js';
@@ -203,9 +203,7 @@ export class IptablesHandle extends Handle {
     return this.run(op, async () => {
       if (typeof table !== 'string') throw new InvalidArgumentError(`${op}: table must be a string`, { op, subsystem: 'iptables' });
       await this.checkBackend(op);
-      const r = await this.native(op, (w) => binding().iptablesReadRaw(w, { family: this.family, table }));
-      if (r.errno) throw problemError(op, { kind: 'save', errno: r.errno, message: `cannot read table ${table}: ${errnoDescription(r.errno)}`, table }, null);
-      return r as RawTableSnapshot;
+      return this.native(op, (w) => binding().iptablesReadRaw(w, { family: this.family, table }));
     });
   }
 
@@ -218,10 +216,7 @@ export class IptablesHandle extends Handle {
     const op = `${this.prefix}.restoreRaw`;
     return this.run(op, async () => {
       await this.checkBackend(op);
-      const r = await this.native(op, (w) => binding().iptablesWriteRaw(w, { ...snap, family: this.family }));
-      if (r.errno) {
-        throw problemError(op, { kind: 'commit', errno: r.errno, message: `the kernel refused table ${snap.table}: ${errnoDescription(r.errno)}`, table: snap.table }, null);
-      }
+      await this.native(op, (w) => binding().iptablesWriteRaw(w, { ...snap, family: this.family }));
     });
   }
 

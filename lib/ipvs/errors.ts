@@ -72,7 +72,7 @@ export function kernelError(op: string, errno: number, ctx: ErrorContext): Nlkit
           `${op}: the kernel refused ${dest} in ${svc} (EINVAL): it checks an IPv4 real server's address against ` +
           "the namespace's routing tables (it must be a local or unicast address), and this namespace's loopback `lo` " +
           'is down, as `ip netns add` leaves it, so it has no local routing table and every address reads as broadcast. ' +
-          "Bring lo up (`ip link set lo up` in the namespace, or link.open({ netns }).setUp('lo', true)) and retry" + said,
+          "Bring lo up (`ip link set lo up` in the namespace, or link.open({ netns }).update('lo', { up: true })) and retry" + said,
           { ...opts, argument: ctx.dest.text });
       }
       if ((ctx.cmd === Cmd.NewDest || ctx.cmd === Cmd.SetDest) && ctx.dest && ctx.svc && ctx.dest.af !== ctx.svc.af) {

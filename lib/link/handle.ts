@@ -167,6 +167,7 @@ export class LinkHandle extends Handle {
 
   /**
    * Sets a link up or down, like `ip link set NAME up|down`.
+   * @deprecated Use update(name, { up }); stays for one release.
    * @example await h.setUp('kube-ipvs0', false);
    */
   setUp(name: string, up: boolean): Promise<void> {

@@ -44,6 +44,7 @@ const remove = (name: string, opts?: DeleteOptions) => handle().delete(name, opt
 export { remove as delete };
 /**
  * Sets a link up or down (default handle).
+ * @deprecated Use link.update(name, { up }); stays for one release.
  * @example
  * await link.setUp('kube-ipvs0', true);
  */

@@ -243,18 +243,8 @@ const hex = (data: Buffer, at: number, len: number): string => {
   return parts.join(':');
 };
 
-/** A link as parsed from RTM_NEWLINK for lookups (links.ts reads the full public Link). */
-export interface LinkRecord {
-  name: string;
-  index: number;
-  /** IFLA_INFO_KIND: 'dummy', 'veth', 'bridge', ...; absent for loopback and hardware. */
-  kind?: string;
-  /** Administratively up (IFF_UP). */
-  up: boolean;
-  mtu: number;
-  /** The link-layer address as lower-case hex pairs; absent when the link has none. */
-  mac?: string;
-}
+/** A link as parsed from RTM_NEWLINK for lookups: the first fields of the public Link (links.ts reads all of it). */
+export type LinkRecord = Pick<Link, 'name' | 'index' | 'kind' | 'up' | 'mtu' | 'mac'>;
 
 export function parseLink(data: Buffer, at: number, len: number): LinkRecord {
   const body = at + NLMSG_HDRLEN;

@@ -14,6 +14,7 @@ struct Failure {
   std::string message;       // the kernel's or library's own words
   std::string kind;          // extra classification for TypeScript (e.g. "ipset", "parse", "lock")
   long line = 0;             // line of text input at fault, 0 when none
+  long index = -1;           // position of the refused message in a batch, -1 when none
   int offset = -1;           // byte offset in that line of the word at fault, -1 when none
   std::string argument;      // the word at fault
   std::string table;         // iptables: the table being worked on
@@ -22,6 +23,10 @@ struct Failure {
   std::vector<std::string> applied;  // what had been applied when it failed (iptables: tables committed), in order
   bool set() const { return err != 0 || !message.empty(); }
 };
+
+// The record as the plain object TypeScript receives (lib/core/binding.ts NativeFailure): what
+// a job rejects with, and what work that runs outside a worker (namespace files) rejects with too.
+Napi::Object FailureValue(Napi::Env env, const Failure& failure);
 
 // True on a worker thread whose JavaScript environment is shutting down (a worker_thread
 // terminated, or process exit): a job that waits (for the xtables lock) gives up instead of

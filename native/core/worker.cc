@@ -18,12 +18,17 @@ void Job::Settle(Napi::Env env) {
     deferred_.Resolve(Result(env));
     return;
   }
+  deferred_.Reject(FailureValue(env, failure));
+}
+
+Napi::Object FailureValue(Napi::Env env, const Failure& failure) {
   // A plain object: TypeScript turns it into the right NlkitError subclass.
   Napi::Object e = Napi::Object::New(env);
   e.Set("errno", Napi::Number::New(env, failure.err));
   e.Set("message", Napi::String::New(env, failure.message));
   if (!failure.kind.empty()) e.Set("kind", Napi::String::New(env, failure.kind));
   if (failure.line) e.Set("line", Napi::Number::New(env, failure.line));
+  if (failure.index >= 0) e.Set("index", Napi::Number::New(env, failure.index));
   if (failure.offset >= 0) e.Set("offset", Napi::Number::New(env, failure.offset));
   if (!failure.argument.empty()) e.Set("argument", Napi::String::New(env, failure.argument));
   if (!failure.table.empty()) e.Set("table", Napi::String::New(env, failure.table));
@@ -35,7 +40,7 @@ void Job::Settle(Napi::Env env) {
     e.Set("applied", a);
   }
   e.Set("nativeFailure", Napi::Boolean::New(env, true));
-  deferred_.Reject(e);
+  return e;
 }
 
 namespace {

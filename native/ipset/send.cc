@@ -8,6 +8,7 @@
 #include <linux/netlink.h>
 #include <string.h>
 
+#include <string>
 #include <vector>
 
 #include "../core/args.h"
@@ -50,30 +51,31 @@ class SendJob : public NetlinkSendJob {
  public:
   SendJob(Napi::Env env, Napi::Uint8Array data, Napi::Uint32Array ends) : NetlinkSendJob(env, data, ends, Serial()) {}
 
-  // { acked, errno, lineno }: how far the batch got.
-  Napi::Value Result(Napi::Env env) override {
-    uint32_t acked = 0;
-    int err = 0;
-    uint32_t lineno = 0;
-    for (int32_t e : errnos_) {
-      if (e == 0) {
-        acked++;
-        continue;
+  // The first refusal becomes the one failure record: kind "refused", the kernel's errno (an
+  // ipset IPSET_ERR_* code or a system errno), index = the refused message's position (the
+  // messages before it were applied) and line = the lineno the kernel echoed (0: none).
+  void Execute() override {
+    NetlinkSendJob::Execute();
+    if (failure.set()) return;
+    for (size_t i = 0; i < errnos_.size(); i++) {
+      int32_t e = errnos_[i];
+      if (e == 0) continue;
+      if (e < 0) break;  // not sent: only after a refusal, which ends the loop first
+      failure.err = e;
+      failure.kind = "refused";
+      failure.index = static_cast<long>(i);
+      failure.message = "the kernel refused message " + std::to_string(i);
+      if (!replies_.empty()) {
+        const auto& reply = replies_.front().second;
+        const auto* h = reinterpret_cast<const nlmsghdr*>(reply.data());
+        failure.line = EchoedLineno(static_cast<const nlmsgerr*>(NLMSG_DATA(h)), h->nlmsg_len - NLMSG_HDRLEN);
       }
-      if (e > 0) err = e;
-      break;
+      return;
     }
-    if (err != 0 && !replies_.empty()) {
-      const auto& reply = replies_.front().second;
-      const auto* h = reinterpret_cast<const nlmsghdr*>(reply.data());
-      lineno = EchoedLineno(static_cast<const nlmsgerr*>(NLMSG_DATA(h)), h->nlmsg_len - NLMSG_HDRLEN);
-    }
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("acked", Napi::Number::New(env, acked));
-    r.Set("errno", Napi::Number::New(env, err));
-    r.Set("lineno", Napi::Number::New(env, lineno));
-    return r;
   }
+
+  // Every message was acknowledged: nothing to return.
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
 
  private:
   NetlinkSocket* Prepare() override {
@@ -86,7 +88,8 @@ class SendJob : public NetlinkSendJob {
 }  // namespace
 
 // ipsetSend(worker, bytes, ends, progress?): sends the messages bytes[ends[i-1]..ends[i]) in
-// order; progress (a Uint32Array) holds the number of messages acknowledged so far.
+// order; resolves when all were acknowledged, rejects with the failure record at the first
+// refusal; progress (a Uint32Array) holds the number of messages acknowledged so far.
 Napi::Value IpsetSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Worker* w =

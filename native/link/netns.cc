@@ -20,17 +20,19 @@
 #include <string>
 #include <thread>
 
+#include "../core/job.h"
+
 namespace nlkit {
 namespace {
 
 const char kRunDir[] = "/run/netns";
 
-struct Outcome {
-  int err = 0;
-  std::string message;
+// The one failure record (native/core/job.h), kind "netnsfile".
+struct Outcome : Failure {
   void Fail(int e, const std::string& what) {
     err = e;
     message = what + ": " + strerror(e);
+    kind = "netnsfile";
   }
 };
 
@@ -118,12 +120,7 @@ class NetnsJob : public Napi::AsyncWorker {
       deferred_.Resolve(env.Undefined());
       return;
     }
-    Napi::Object e = Napi::Object::New(env);
-    e.Set("errno", Napi::Number::New(env, o_.err));
-    e.Set("message", Napi::String::New(env, o_.message));
-    e.Set("kind", Napi::String::New(env, "netnsfile"));
-    e.Set("nativeFailure", Napi::Boolean::New(env, true));
-    deferred_.Reject(e);
+    deferred_.Reject(FailureValue(env, o_));
   }
 
  private:

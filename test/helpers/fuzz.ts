@@ -104,3 +104,18 @@ export function typed<T>(fn: () => T, input: unknown, allowed: (new (...a: never
     throw new Error(`untyped failure ${what} for input ${JSON.stringify(input)?.slice(0, 2000)}`, { cause: e });
   }
 }
+
+/**
+ * A fuzz child's rejection: an NlkitError is counted by its class in `errors` and returned; anything
+ * else ends the child at once with the input that caused it (an untyped failure is the defect a
+ * fuzz run looks for).
+ * @example catch (e) { const err = typedFailure(e, text, figures.errors); ... }
+ */
+export function typedFailure(e: unknown, input: string, errors: Record<string, number>): NlkitError {
+  if (!(e instanceof NlkitError)) {
+    console.error(`untyped failure ${e instanceof Error ? `${e.constructor.name}: ${e.stack}` : String(e)}\nfor input ${JSON.stringify(input)}`);
+    process.exit(1);
+  }
+  errors[e.constructor.name] = (errors[e.constructor.name] ?? 0) + 1;
+  return e;
+}

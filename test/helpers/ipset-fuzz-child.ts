@@ -8,8 +8,7 @@ import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { ipset } from '../../lib/index.js';
-import { NlkitError } from '../../lib/errors.js';
-import { garbage, mutated } from './fuzz.js';
+import { garbage, mutated, typedFailure } from './fuzz.js';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as { netns: string; name: string; toolNs: string; runs: number; seed: number };
 const base = readFileSync(new URL('../fixtures/ipset/input.restore', import.meta.url), 'utf8');
@@ -47,13 +46,9 @@ for (const text of texts) {
     await h.restore(text);
     figures.applied++;
     ok = true;
-  } catch (e) {
-    if (!(e instanceof NlkitError)) {
-      console.error(`untyped failure ${e instanceof Error ? `${e.constructor.name}: ${e.stack}` : String(e)}\nfor input ${JSON.stringify(text)}`);
-      process.exit(1);
-    }
-    figures.errors[e.constructor.name] = (figures.errors[e.constructor.name] ?? 0) + 1;
-    const line = (e as NlkitError & { line?: number }).line;
+  } catch (caught) {
+    const e = typedFailure(caught, text, figures.errors);
+    const line = e.line;
     why = `${e.constructor.name}: ${e.message}${line ? ` | line ${line}: ${JSON.stringify(text.split('\n')[line - 1])}` : ''}`;
     ok = false;
   }

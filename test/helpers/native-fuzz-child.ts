@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { iptables } from '../../lib/index.js';
 import { NlkitError } from '../../lib/errors.js';
-import { garbage, mutated } from './fuzz.js';
+import { garbage, mutated, typedFailure } from './fuzz.js';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as { netns: string; name: string; toolNs: string; family: 4 | 6; runs: number; seed: number };
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/iptables/${name}`, import.meta.url), 'utf8');
@@ -61,12 +61,8 @@ for (const text of texts) {
     await h.restore(text, { wait: 10 });
     figures.committed++;
     ok = true;
-  } catch (e) {
-    if (!(e instanceof NlkitError)) {
-      console.error(`untyped failure ${e instanceof Error ? `${e.constructor.name}: ${e.stack}` : String(e)}\nfor input ${JSON.stringify(text)}`);
-      process.exit(1);
-    }
-    figures.errors[e.constructor.name] = (figures.errors[e.constructor.name] ?? 0) + 1;
+  } catch (caught) {
+    const e = typedFailure(caught, text, figures.errors);
     if (e.constructor === NlkitError) sample(figures.plain, e.message);
     ok = false;
   }

@@ -103,7 +103,14 @@ describe('ipset bad input', { skip }, () => {
   }));
 
   it('a restore the kernel refuses destroys the sets it created', () => unchanged(async (h) => {
-    await assert.rejects(h.restore('create made hash:ip\nadd made 10.0.0.1\nadd v4 10.0.0.1\n'), ExistsError);
+    await assert.rejects(h.restore('create made hash:ip\nadd made 10.0.0.1\nadd v4 10.0.0.1\n'), (e: unknown) =>
+      e instanceof ExistsError && e.code === 'EEXIST' && e.op === 'ipset.restore' && e.line === 3);
+  }));
+
+  it('a test miss is false, not an error; the probe of a missing set is NotFoundError with op and errno', () => unchanged(async (h) => {
+    assert.equal(await h.test('v4', '10.0.0.99'), false);
+    assert.equal(await h.test('v4', '10.0.0.1'), true);
+    await assert.rejects(h.flush('missing'), (e: unknown) => e instanceof NotFoundError && e.code === 'ENOENT' && e.op === 'ipset.flush' && e.errno === 2);
   }));
 
   it('destroying a set still referenced is InUseError after brief retries', () => unchanged(async (h, ns) => {

@@ -151,6 +151,34 @@ describe('iptables restore errors match iptables-legacy-restore', { skip }, () =
     await assert.rejects(h.restore(BASELINE), (e: unknown) => e instanceof NlkitError && e.code === 'EBADF');
   });
 
+  it('raw snapshots: a missing table and a refused replace reject with the typed error of the failure record', async () => {
+    const h = iptables.open({ netns: b.path, backend: 'legacy' });
+    try {
+      await assert.rejects(h.saveRaw('nosuchtable'), (e: unknown) => {
+        assert.ok(e instanceof NotFoundError, String(e));
+        assert.equal(e.code, 'ENOENT');
+        assert.equal(e.op, 'iptables.saveRaw');
+        assert.equal((e as { table?: string }).table, 'nosuchtable');
+        return true;
+      });
+      const before = save(b);
+      const snap = await h.saveRaw('filter');
+      // hooks the filter table does not have: the kernel's IPT_SO_SET_REPLACE is never reached (EINVAL)
+      await assert.rejects(h.withLock(() => h.restoreRaw({ ...snap, validHooks: snap.validHooks ^ 1 })), (e: unknown) => {
+        assert.ok(e instanceof InvalidArgumentError, String(e));
+        assert.equal(e.errno, 22);
+        assert.equal(e.op, 'iptables.restoreRaw');
+        assert.equal((e as { table?: string }).table, 'filter');
+        return true;
+      });
+      assert.equal(save(b), before);
+      await h.withLock(() => h.restoreRaw(snap));
+      assert.equal(save(b), before);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('bad options are refused before anything runs', async () => {
     const h = iptables.open({ netns: b.path, backend: 'legacy' });
     try {

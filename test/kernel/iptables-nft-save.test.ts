@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { iptables, UnsupportedError } from '../../lib/index.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 import { kubeProxyNat } from '../fixtures/iptables/kube-proxy.js';
-import { calico } from '../fixtures/iptables/calico-families.js';
+import { CALICO_SETS, calicoTables } from '../fixtures/iptables/calico.js';
 import { binding } from '../../lib/native.js';
 import { loadNftTable } from '../../lib/iptables/nft/save.js';
 
@@ -29,7 +29,7 @@ function sets(ns: Netns, family: Family): void {
   ns.run('ipset', ['create', 'nlkit-allow', 'hash:net']);
   ns.run('ipset', ['create', 'nlkit-deny', 'hash:ip,port']);
   ns.run('ipset', ['create', 'nlkit-allow6', 'hash:net', 'family', 'inet6']);
-  for (const s of ['cali40all-ipam-pools', 'cali40masq-ipam-pools', 'cali40all-hosts-net']) {
+  for (const s of CALICO_SETS) {
     ns.run('ipset', ['create', s, 'hash:net', ...(family === 6 ? ['family', 'inet6'] : [])]);
   }
 }
@@ -68,8 +68,8 @@ describe('iptables save on nf_tables, against iptables-nft-save 1.8.9', { skip }
   ]));
 
   it("Calico's shapes: marks with masks, sets, gotos, limits, NFLOG, comments (both families)", async () => {
-    await sameAsTool(4, [{ text: calico(4) }]);
-    await sameAsTool(6, [{ text: calico(6) }]);
+    await sameAsTool(4, [{ text: calicoTables({ workloads: 2 }) }]);
+    await sameAsTool(6, [{ text: calicoTables({ workloads: 2, family: 6 }) }]);
   });
 
   it('native translations at their edges: port ranges and inversions, tcp flags, interfaces with +, "! -i +", fragments, 64-bit counters', () =>

@@ -5,22 +5,17 @@
 // current value, as `ipvsadm --set` does; and an update that names some flags, which keeps
 // persistence and the flags it does not name. Each ends in the state `ipvsadm -R` of the
 // expected text leaves in a twin namespace (`ipvsadm -S -n`, whole).
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipvs } from '../../lib/index.js';
 import { Netns } from '../helpers/netns.js';
 import { ipvsSkipReason, saveLines, whereRan } from '../helpers/ipvs.js';
+import { suiteNamespaces } from '../helpers/suite.js';
 
 const skip = ipvsSkipReason();
 
 describe('ipvs: schedulers, forwarding, timeouts and flags changed in place', { skip }, () => {
-  const made: Netns[] = [];
-  const ns = (tag: string) => {
-    const n = new Netns(tag);
-    made.push(n);
-    return n;
-  };
-  after(() => { for (const n of made) n.remove(); });
+  const ns = suiteNamespaces((tag: string) => new Netns(tag));
 
   /** `ipvsadm -S -n` of what `ipvsadm -R` of `text` leaves. */
   const oracle = (text: string) => {

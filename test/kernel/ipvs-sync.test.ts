@@ -6,7 +6,7 @@
 //    services' counters (made non-zero by real packets) stay;
 //  - prune: false keeps services the list lacks; refusals and bad input.
 // NLKIT_IPVS_SYNC_N sets the number of services of the large test (default 20000).
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ipvs } from '../../lib/index.js';
@@ -15,6 +15,7 @@ import type { DesiredService, IpvsSyncResult } from '../../lib/ipvs/sync.js';
 import type { Stats } from '../../lib/ipvs/types.js';
 import { Netns } from '../helpers/netns.js';
 import { ipvsSkipReason, saveLines, whereRan } from '../helpers/ipvs.js';
+import { suiteNamespaces } from '../helpers/suite.js';
 
 const skip = ipvsSkipReason();
 const N = Number(process.env.NLKIT_IPVS_SYNC_N ?? 20_000);
@@ -68,15 +69,7 @@ const START_TEXT = `-A -t 10.0.0.1:80 -s wlc
 const counters = (s: Stats | undefined) => s && [s.connections, s.packetsIn, s.packetsOut, s.bytesIn, s.bytesOut];
 
 describe('ipvs sync', { skip }, () => {
-  const made: Netns[] = [];
-  const ns = (tag: string) => {
-    const n = new Netns(tag);
-    made.push(n);
-    return n;
-  };
-  after(() => {
-    for (const n of made) n.remove();
-  });
+  const ns = suiteNamespaces((tag: string) => new Netns(tag));
 
   it('leaves what `ipvsadm -R` of the same state leaves, sending only the difference', async (t) => {
     t.diagnostic(`IPVS kernel tests ran ${whereRan()}`);

@@ -2,11 +2,12 @@
 // the kernel refuses an operation midway. Needs IPVS: on a host without it, run in the VM:
 //   bash scripts/vm/run.sh node --import tsx --test test/kernel/transaction-ipvs.test.ts
 // The oracle is `ipvsadm -S -n`, `ipset save` and `iptables-legacy-save -c`.
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { transaction, NlkitError, TransactionError } from '../../lib/index.js';
 import { kernelSkipReason, Netns } from '../helpers/netns.js';
 import { ipvsSkipReason, whereRan } from '../helpers/ipvs.js';
+import { suiteNamespaces } from '../helpers/suite.js';
 
 const skip = ipvsSkipReason() ?? kernelSkipReason('iptables-legacy-save') ?? kernelSkipReason('ipset');
 
@@ -37,15 +38,7 @@ function baseline(): Netns {
 }
 
 describe('transaction: IPVS with ipsets and iptables', { skip }, () => {
-  const made: Netns[] = [];
-  const fresh = () => {
-    const ns = baseline();
-    made.push(ns);
-    return ns;
-  };
-  after(() => {
-    for (const ns of made) ns.remove();
-  });
+  const fresh = suiteNamespaces(baseline);
 
   it('applies services, real servers, a set and a rule together', async (t) => {
     t.diagnostic(`ran ${whereRan()}`);

@@ -1,7 +1,7 @@
 // transaction() with ipsets and iptables in a throwaway namespace: what it applies, what it
 // refuses before touching anything, and the state it puts back when the kernel refuses midway.
 // The oracle is `ipset save`, `iptables-legacy-save -c` and `ip6tables-legacy-save -c`.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { transaction, InvalidArgumentError, LockTimeoutError, NlkitError, NotFoundError, TransactionError } from '../../lib/index.js';
 import { kernelSkipReason, Netns } from '../helpers/netns.js';
+import { suiteNamespaces } from '../helpers/suite.js';
 
 const skip = kernelSkipReason('iptables-legacy-save') ?? kernelSkipReason('ipset');
 
@@ -60,15 +61,7 @@ const legacy = { backend: 'legacy' as const };
 const FILTER_ACCEPT = '*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n';
 
 describe('transaction: ipset + iptables', { skip }, () => {
-  const made: Netns[] = [];
-  const fresh = () => {
-    const ns = baseline();
-    made.push(ns);
-    return ns;
-  };
-  after(() => {
-    for (const ns of made) ns.remove();
-  });
+  const fresh = suiteNamespaces(baseline);
 
   it('creates a set, fills it and adds a rule matching it', async () => {
     const ns = fresh();

@@ -22,3 +22,12 @@ describe('iptables lock options', () => {
     assert.throws(() => lockRequest('t', { waitTimeout: 100, wait: 1 }), /not taken together/);
   });
 });
+
+describe('link: module-level add and update (DESIGN.md names) beside the deprecated setUp', () => {
+  it('check their input before anything is sent, like the handle methods they stand for', async () => {
+    const { link } = await import('../../lib/index.js');
+    await assert.rejects(link.add({ name: 5 } as never), (e: unknown) => e instanceof InvalidArgumentError && e.op === 'link.add');
+    await assert.rejects(link.update('x'.repeat(16), { up: true }), (e: unknown) => e instanceof InvalidArgumentError && e.op === 'link.update');
+    await assert.rejects(link.setUp('x'.repeat(16), true), (e: unknown) => e instanceof InvalidArgumentError && e.op === 'link.setUp');
+  });
+});

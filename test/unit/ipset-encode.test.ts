@@ -13,6 +13,7 @@ import {
 import { validateRestore, type KnownSet } from '../../lib/ipset/syntax.js';
 import { Cmd, NlWriter, adtBatch } from '../../lib/ipset/wire.js';
 import type { Entry, EntryObject, SetType } from '../../lib/ipset/types.js';
+import { throwsAt } from '../helpers/throws.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/ipset/wire/${name}`, import.meta.url), 'utf8');
 
@@ -71,18 +72,6 @@ function encoded(set: string, entry: Entry, cmd: 'add' | 'del' | 'test' = 'add',
   return Buffer.from(w.buf.subarray(0, w.pos));
 }
 
-interface Where { line?: number; column?: number; argument?: string; message?: RegExp }
-function throwsAt(f: () => unknown, Cls: new (...a: never[]) => Error, where: Where = {}): void {
-  assert.throws(f, (e: unknown) => {
-    assert.ok(e instanceof Cls, `expected ${Cls.name}, got ${String(e)}`);
-    const x = e as Error & { line?: number; column?: number; argument?: string };
-    if (where.line !== undefined) assert.equal(x.line, where.line, x.message);
-    if (where.column !== undefined) assert.equal(x.column, where.column, x.message);
-    if (where.argument !== undefined) assert.equal(x.argument, where.argument, x.message);
-    if (where.message) assert.match(x.message, where.message);
-    return true;
-  });
-}
 
 function caught(f: () => unknown): (Error & { line?: number; column?: number; argument?: string }) | undefined {
   try {

@@ -10,22 +10,10 @@ import {
   formatCreate, formatEntry, parseList, parseSave, tokenize, validateElement, validateRestore, type KnownSet,
 } from '../../lib/ipset/syntax.js';
 import type { CreateOptions, EntryObject, SetInfo, SetType } from '../../lib/ipset/types.js';
+import { throwsAt } from '../helpers/throws.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/ipset/${name}`, import.meta.url), 'utf8');
 
-interface Where { line?: number; column?: number; argument?: string; message?: RegExp }
-
-function throwsAt(f: () => unknown, Cls: new (...a: never[]) => Error, where: Where = {}): void {
-  assert.throws(f, (e: unknown) => {
-    assert.ok(e instanceof Cls, `expected ${Cls.name}, got ${String(e)}`);
-    const x = e as Error & { line?: number; column?: number; argument?: string };
-    if (where.line !== undefined) assert.equal(x.line, where.line, x.message);
-    if (where.column !== undefined) assert.equal(x.column, where.column, x.message);
-    if (where.argument !== undefined) assert.equal(x.argument, where.argument, x.message);
-    if (where.message) assert.match(x.message, where.message);
-    return true;
-  });
-}
 
 const known = (type: SetType, ext: Partial<KnownSet> = {}): KnownSet =>
   ({ type, family: 'inet', timeout: false, counters: false, comment: false, skbinfo: false, ...ext });

@@ -32,7 +32,7 @@ class PrintRawJob : public Job {
 
   void Execute() override {
     Blob buf = Blob::Take();
-    for (size_t i = 0; i < tables.size() && error_.empty(); i++) Print(tables[i], &buf);
+    for (size_t i = 0; i < tables.size() && !failure.set(); i++) Print(tables[i], &buf);
     Blob::Give(std::move(buf));
   }
 
@@ -45,14 +45,6 @@ class PrintRawJob : public Job {
     };
     r.Set("texts", strings(texts_));
     r.Set("warnings", strings(warnings_));
-    if (!error_.empty()) {
-      Napi::Object e = Napi::Object::New(env);
-      e.Set("kind", "save");
-      e.Set("message", error_);
-      e.Set("errno", errno_);
-      e.Set("table", errorTable_);
-      r.Set("error", e);
-    }
     return r;
   }
 
@@ -79,15 +71,15 @@ class PrintRawJob : public Job {
     }
     texts_.push_back(std::move(text));
   }
+  // The one failure record (kind "save"): the job rejects with it.
   void Fail(int err, std::string m, const std::string& table) {
-    errno_ = err;
-    error_ = m.empty() ? "cannot print table " + table : std::move(m);
-    errorTable_ = table;
+    failure.err = err;
+    failure.kind = "save";
+    failure.message = m.empty() ? "cannot print table " + table : std::move(m);
+    failure.table = table;
   }
   std::vector<std::string> texts_;
   std::vector<std::string> warnings_;
-  std::string error_, errorTable_;
-  int errno_ = 0;
 };
 
 
@@ -95,7 +87,8 @@ class PrintRawJob : public Job {
 }  // namespace ipt
 
 // iptablesPrintRaw(worker, { family, counters, tables: [{ table, validHooks, numEntries, hookEntry,
-// underflow, entries }] }): { texts (one per table), warnings, error? { kind, message, errno, table } }.
+// underflow, entries }] }): { texts (one per table), warnings }; a table it cannot print rejects with the
+// failure record (kind "save", its table).
 // The text of each table is what iptables-save prints for it, without the timestamp lines.
 Napi::Value IptablesPrintRaw(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

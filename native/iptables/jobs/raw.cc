@@ -3,6 +3,7 @@
 #include <net/if.h>  // before the linux headers that bring linux/if.h
 #include <netinet/in.h>  // before linux/in.h
 #include <napi.h>
+#include <string.h>
 
 #include "../../core/args.h"
 #include "../../core/worker.h"
@@ -17,16 +18,25 @@ int NfprotoOf(const Napi::Object& req) {
   return req.Get("family").ToNumber().Int32Value() == 6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
 }
 
+// An errno of the kernel's table calls as the one failure record: kind "save" for a read,
+// "commit" for a replace (lib/iptables/errors.ts problemError maps both).
+void Fail(Failure& f, int err, const char* kind, const std::string& table, const std::string& what) {
+  f.err = err;
+  f.kind = kind;
+  f.table = table;
+  f.message = what + table + ": " + strerror(err);
+}
+
 class ReadRawJob : public Job {
  public:
   using Job::Job;
   int nfproto = NFPROTO_IPV4;
   std::string table;
-  void Execute() override { err_ = ReadRaw(nfproto, table, &t_); }
+  void Execute() override {
+    if (int err = ReadRaw(nfproto, table, &t_)) Fail(failure, err, "save", table, "cannot read table ");
+  }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object r = Napi::Object::New(env);
-    r.Set("errno", err_);
-    if (err_) return r;
     r.Set("table", t_.name);
     r.Set("validHooks", t_.valid_hooks);
     r.Set("numEntries", t_.num_entries);
@@ -43,28 +53,22 @@ class ReadRawJob : public Job {
 
  private:
   RawTable t_;
-  int err_ = 0;
 };
 
 class WriteRawJob : public Job {
  public:
   using Job::Job;
   RawTable t;
-  void Execute() override { err_ = WriteRaw(t); }
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("errno", err_);
-    return r;
+  void Execute() override {
+    if (int err = WriteRaw(t)) Fail(failure, err, "commit", t.name, "the kernel refused table ");
   }
-
- private:
-  int err_ = 0;
 };
 
 }  // namespace
 }  // namespace ipt
 
-// iptablesReadRaw(worker, { family, table }): { errno, table, validHooks, numEntries, hookEntry, underflow, entries }
+// iptablesReadRaw(worker, { family, table }): { table, validHooks, numEntries, hookEntry, underflow, entries };
+// a failure rejects with the failure record (kind "save").
 Napi::Value IptablesReadRaw(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Worker* w = WorkerArgs(info, info[1].IsObject() && info[1].As<Napi::Object>().Get("table").IsString(),
@@ -77,8 +81,8 @@ Napi::Value IptablesReadRaw(const Napi::CallbackInfo& info) {
   return w->Submit(env, job);
 }
 
-// iptablesWriteRaw(worker, { family, table, validHooks, numEntries, hookEntry, underflow, entries }): { errno }.
-// The caller holds the xtables lock.
+// iptablesWriteRaw(worker, { family, table, validHooks, numEntries, hookEntry, underflow, entries }): undefined;
+// a refusal rejects with the failure record (kind "commit"). The caller holds the xtables lock.
 Napi::Value IptablesWriteRaw(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object req = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object();

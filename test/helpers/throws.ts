@@ -1,0 +1,20 @@
+// Assertions on errors found in text input: the class, and where (line, column, the word at fault).
+import assert from 'node:assert/strict';
+
+export interface Where { line?: number; column?: number; argument?: string; message?: RegExp }
+
+/**
+ * `f` throws an instance of `Cls` at `where` (each field given is compared).
+ * @example throwsAt(() => validateRestore('add x 1.2.3.400\n'), InvalidArgumentError, { line: 1, argument: '1.2.3.400' });
+ */
+export function throwsAt(f: () => unknown, Cls: new (...a: never[]) => Error, where: Where = {}): void {
+  assert.throws(f, (e: unknown) => {
+    assert.ok(e instanceof Cls, `expected ${Cls.name}, got ${String(e)}`);
+    const x = e as Error & { line?: number; column?: number; argument?: string };
+    if (where.line !== undefined) assert.equal(x.line, where.line, x.message);
+    if (where.column !== undefined) assert.equal(x.column, where.column, x.message);
+    if (where.argument !== undefined) assert.equal(x.argument, where.argument, x.message);
+    if (where.message) assert.match(x.message, where.message);
+    return true;
+  });
+}
