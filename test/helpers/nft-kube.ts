@@ -10,7 +10,12 @@ const eq = (left: object, right: unknown, op = '==') => ({ match: { op, left, ri
 const mark = { meta: { key: 'mark' } };
 const svcKey = { concat: [pl('ip', 'daddr'), { meta: { key: 'l4proto' } }, pl('th', 'dport')] };
 
-export function kubeProxyCommands(services: number, endpoints: number): object[] {
+/**
+ * kube-proxy's shape; `shape` 'cascade' writes each service's endpoint choice without an
+ * anonymous map (`numgen random mod N-k == 0 goto endpoint-k`, the last endpoint unconditional),
+ * the shape whose load the kernel does in linear time (issue 13).
+ */
+export function kubeProxyCommands(services: number, endpoints: number, shape: 'vmap' | 'cascade' = 'vmap'): object[] {
   const c: object[] = [
     { add: { table: { family: 'ip', name: 'kube-proxy' } } },
     chain('mark-for-masquerade'),
@@ -59,7 +64,13 @@ export function kubeProxyCommands(services: number, endpoints: number): object[]
     c.push(chain(svc));
     for (const ep of eps) c.push(chain(ep.chain));
     c.push(rule(svc, [eq(pl('ip', 'daddr'), ip), eq(pl('tcp', 'dport'), port), eq(pl('ip', 'saddr'), { prefix: { addr: '10.0.0.0', len: 8 } }, '!='), { jump: { target: 'mark-for-masquerade' } }]));
-    c.push(rule(svc, [{ vmap: { key: { numgen: { mode: 'random', mod: endpoints, offset: 0 } }, data: { set: eps.map((ep, i) => [i, { goto: { target: ep.chain } }]) } } }]));
+    if (shape === 'vmap') c.push(rule(svc, [{ vmap: { key: { numgen: { mode: 'random', mod: endpoints, offset: 0 } }, data: { set: eps.map((ep, i) => [i, { goto: { target: ep.chain } }]) } } }]));
+    else {
+      eps.forEach((ep, i) => c.push(rule(svc, [
+        ...(i < eps.length - 1 ? [eq({ numgen: { mode: 'random', mod: endpoints - i, offset: 0 } }, 0)] : []),
+        { goto: { target: ep.chain } },
+      ])));
+    }
     for (const ep of eps) {
       c.push(rule(ep.chain, [eq(pl('ip', 'saddr'), ep.ip), { jump: { target: 'mark-for-masquerade' } }]));
       c.push(rule(ep.chain, [eq({ meta: { key: 'l4proto' } }, 'tcp'), { dnat: { addr: ep.ip, port: 8080 } }]));
