@@ -23,6 +23,8 @@ export interface EncodeOptions {
   generation?: number;
   /** Sets and maps that exist in the kernel (for elements and rules that use them). */
   existingSet?(family: Family, table: string, name: string): SetInfo | undefined;
+  /** Anonymous maps named `__map<id>` instead of nft's `__map%d` (the kernel's choice): sync() decodes its own batch and needs them apart. */
+  numberAnonymous?: boolean;
 }
 
 export interface EncodedBatch {
@@ -199,7 +201,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     const id = ++setId;
     const udata = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, keyType.byteorder).u32(UD_SET.DATABYTEORDER, 0)
       .raw(UD_SET.DATA_TYPEOF, VERDICT_DATA_TYPEOF).u32(UD_SET.DATA_INTERVAL, 0).build();
-    const n = '__map%d';
+    const n = opts.numberAnonymous ? `__map${id}` : '__map%d';
     w.set(NLM_F_REQUEST | NLM_F_CREATE, FAMILY[f], {
       table: t, name: n, flags: SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP, keyType: keyType.id,
       keyLen: keyType.len, verdictMap: true, id, size: elements.length, udata,

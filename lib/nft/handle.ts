@@ -12,6 +12,8 @@ import { invalid } from './errors.js';
 import { parseScript } from './parse.js';
 import { printRuleset } from './print.js';
 import { describeCommand, refusalError } from './refusal.js';
+import { canonicalObjects, syncPlan, type NftSyncResult } from './sync.js';
+import { typeByName } from './datatypes.js';
 import { decodeGeneration, elementRequests, generationRequest, rulesetRequests } from './requests.js';
 import type { Family, ListObject } from './types.js';
 
@@ -23,6 +25,14 @@ export interface ApplyOptions {
    * applies nothing; checked on entry and just before the batch is sent: once sent, the kernel's
    * transaction runs to its end and its result stands.
    */
+  signal?: AbortSignal;
+}
+
+export interface SyncOptions {
+  /** The table sync() makes equal to the desired objects (the only one it changes). */
+  table: string;
+  /** Its family; default 'ip'. */
+  family?: Family;
   signal?: AbortSignal;
 }
 
@@ -86,15 +96,55 @@ export class NftHandle extends Handle {
       if (gen !== undefined && (typeof gen !== 'number' || !Number.isInteger(gen) || gen < 0 || gen > 0xffffffff)) {
         throw invalid('generation', `must be a generation id from generation(), got ${JSON.stringify(gen)}`);
       }
-      const encoded = await this.encode(op, commands);
+      await this.send(op, commands, await this.encode(op, commands), gen, opts.signal);
+    });
+  }
+
+  /** Sends an encoded batch; a refusal names the failing command. */
+  private async send(op: string, commands: unknown, encoded: EncodedBatch, gen: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    throwIfAborted(signal, op, 'nft');
+    const r = await this.native(op, (w) => batch(w, NFNL_SUBSYS_NFTABLES, asBatch(encoded.buf, 1, encoded.commandOf.length - 1), gen === undefined ? {} : { genid: gen }));
+    const first = r.errors[0];
+    if (first) {
+      const list = commandList(commands);
+      throw refusalError(encoded, { message: first.index + 1, errno: first.errno, ...(first.message ? { text: first.message } : {}), ...(first.offset !== undefined ? { offset: first.offset } : {}) },
+        (i) => describeCommand(list.find((c) => c.index === i)?.cmd));
+    }
+  }
+
+  /**
+   * Makes one table equal to `desired` with one read and the smallest atomic batch, diffed as
+   * kube-proxy's partial sync does: chains and sets that are missing are added, a chain whose
+   * rules differ is flushed and rewritten, set and map elements are added and deleted one by
+   * one, chains and sets not wanted are deleted. `desired`: list() objects of that table, apply()
+   * commands that add them, or nft's text (what restore() reads). Nothing is sent when the table
+   * already matches. The batch carries the generation of the read: a change made in between
+   * fails it with ConcurrentModificationError (sync again). `signal`: see ApplyOptions.
+   * @example
+   * const { added, removed, commands } = await h.sync(objects, { family: 'ip', table: 'kube-proxy' });
+   */
+  sync(desired: unknown, opts: SyncOptions): Promise<NftSyncResult> {
+    const op = 'nft.sync';
+    return this.run(op, async () => {
+      if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object with table', { op });
+      if (typeof opts.table !== 'string' || opts.table === '') throw invalid('table', `must be a table name, got ${JSON.stringify(opts.table)}`, { op });
+      if (opts.family !== undefined && !['ip', 'ip6', 'inet'].includes(opts.family)) throw invalid('family', `must be ip, ip6 or inet, got ${JSON.stringify(opts.family)}`, { op });
+      if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal', { op });
       throwIfAborted(opts.signal, op, 'nft');
-      const r = await this.native(op, (w) => batch(w, NFNL_SUBSYS_NFTABLES, asBatch(encoded.buf, 1, encoded.commandOf.length - 1), gen === undefined ? {} : { genid: gen }));
-      const first = r.errors[0];
-      if (first) {
-        const list = commandList(commands);
-        throw refusalError(encoded, { message: first.index + 1, errno: first.errno, ...(first.message ? { text: first.message } : {}), ...(first.offset !== undefined ? { offset: first.offset } : {}) },
-          (i) => describeCommand(list.find((c) => c.index === i)?.cmd));
+      const family = opts.family ?? 'ip';
+      const want = canonicalObjects(typeof desired === 'string' ? parseScript(desired, '<desired>').commands : desired, family, opts.table);
+      const { objects, generation } = await this.readRuleset(op, { family, table: opts.table });
+      const plan = syncPlan(objects, want, family, opts.table);
+      if (!plan.commands.length) return plan;
+      // The sets are known from the read: the encoder does not read them again.
+      const known = new Map<string, SetInfo>();
+      for (const o of objects) {
+        const s = 'set' in o ? o.set : 'map' in o ? o.map : undefined;
+        if (s) known.set(s.name, { keyTypes: (Array.isArray(s.type) ? s.type : [s.type]).map((t) => typeByName(t)!), map: 'map' in o });
       }
+      const encoded = encodeCommands(plan.commands, { existingSet: (f, t, n) => (f === family && t === opts.table ? known.get(n) : undefined) });
+      await this.send(op, plan.commands, encoded, generation, opts.signal);
+      return plan;
     });
   }
 
@@ -180,6 +230,11 @@ export class NftHandle extends Handle {
   }
 
   private async dumpRuleset(op: string, opts: ListOptions = {}, decode: { text?: boolean } = {}): Promise<ListObject[]> {
+    return (await this.readRuleset(op, opts, decode)).objects;
+  }
+
+  /** The ruleset (or a part) and the generation it was read at. */
+  private async readRuleset(op: string, opts: ListOptions = {}, decode: { text?: boolean } = {}): Promise<{ objects: ListObject[]; generation: number }> {
     // Several dumps make one view only if no change came between them: the generation is read
     // before and after, and the whole read is repeated when it moved.
     for (let attempt = 0; attempt < DUMP_ATTEMPTS; attempt++) {
@@ -187,7 +242,7 @@ export class NftHandle extends Handle {
       const elems = elementRequests(first);
       const second = await this.dumpMessages(op, Buffer.concat([elems, generationRequest()]));
       if (decodeGeneration(first) !== decodeGeneration(second)) continue;
-      return decodeRuleset(sortDump([...first, ...second]), opts, decode);
+      return { objects: decodeRuleset(sortDump([...first, ...second]), opts, decode), generation: decodeGeneration(first) };
     }
     throw new ConcurrentModificationError(`${op}: the ruleset kept changing while it was read (${DUMP_ATTEMPTS} attempts)`, { op, subsystem: 'nft' });
   }

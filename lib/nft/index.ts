@@ -1,10 +1,11 @@
 // nftables: module-level functions run on a default handle in the caller's own namespace;
 // open({ netns }) gives a handle bound to another one.
 import type { OpenOptions } from '../handle.js';
-import { NftHandle, type ApplyOptions, type ListOptions, type SaveOptions } from './handle.js';
+import { NftHandle, type ApplyOptions, type ListOptions, type SaveOptions, type SyncOptions } from './handle.js';
 
 export { NftHandle } from './handle.js';
-export type { ApplyOptions, ListOptions, SaveOptions } from './handle.js';
+export type { ApplyOptions, ListOptions, SaveOptions, SyncOptions } from './handle.js';
+export type { NftSyncResult } from './sync.js';
 export type * from './types.js';
 
 let shared: NftHandle | undefined;
@@ -45,3 +46,9 @@ export const restore = (text: string, opts?: ApplyOptions) => handle().restore(t
  * @example const gen = await nft.generation();
  */
 export const generation = () => handle().generation();
+
+/**
+ * Makes one table equal to the desired objects with one read and the smallest atomic batch (default handle).
+ * @example const { added, removed } = await nft.sync(objects, { family: 'ip', table: 'kube-proxy' });
+ */
+export const sync = (desired: unknown, opts: SyncOptions) => handle().sync(desired, opts);
