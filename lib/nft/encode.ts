@@ -33,6 +33,8 @@ export interface EncodedBatch {
   seq: number;
   /** For each message (BEGIN is 0), the index of the command that made it; -1 for BEGIN/END. */
   commandOf: number[];
+  /** The sets and maps the batch creates, by `family\0table\0name` (without their in-batch id: what a later batch needs to know of them). */
+  sets: Map<string, SetInfo>;
 }
 
 const NAME_MAX = 255;
@@ -103,7 +105,9 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   }
   w.batchEnd();
   commandOf.push(-1);
-  return { buf: w.bytesWritten(), seq, commandOf };
+  const made = new Map<string, SetInfo>();
+  for (const [k, v] of sets) made.set(k, { keyTypes: v.keyTypes, map: v.map });
+  return { buf: w.bytesWritten(), seq, commandOf, sets: made };
 
   function encodeOne(cmd: unknown, where: string): void {
     let [verb, body] = single(cmd, where);

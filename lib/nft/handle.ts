@@ -148,16 +148,72 @@ export class NftHandle extends Handle {
     });
   }
 
-  /** Encodes; element commands for sets the batch does not create read those sets from the kernel first. */
-  private async encode(op: string, commands: unknown): Promise<EncodedBatch> {
+  /**
+   * Encodes; element commands for sets the batch does not create read those sets from the kernel
+   * first (`earlier`: sets made by batches encoded before this one, not yet sent).
+   */
+  private async encode(op: string, commands: unknown, earlier?: Map<string, SetInfo>): Promise<EncodedBatch> {
     const missing: string[] = [];
+    const before = (f: string, t: string, n: string) => earlier?.get(`${f}\0${t}\0${n}`);
     try {
-      return encodeCommands(commands, { existingSet: (f, t, n) => { missing.push(`${f} ${t} ${n}`); return undefined; } });
+      return encodeCommands(commands, { existingSet: (f, t, n) => before(f, t, n) ?? void missing.push(`${f} ${t} ${n}`) });
     } catch (e) {
       if (!(e instanceof NotFoundError) || !missing.length) throw e;
     }
     const known = await this.setTypes(op);
-    return encodeCommands(commands, { existingSet: (f, t, n) => known.get(`${f} ${t} ${n}`) });
+    return encodeCommands(commands, { existingSet: (f, t, n) => before(f, t, n) ?? known.get(`${f} ${t} ${n}`) });
+  }
+
+  /**
+   * Applies several command lists in order, each as one kernel transaction: a load too big for
+   * one transaction's cost (kube-proxy's anonymous maps are bound in quadratic time within one)
+   * as stages, the entry point that makes the rest reachable in the last one, so that traffic
+   * never meets a half-built table. Every stage is encoded before the first is sent (bad input
+   * applies nothing), and each carries the generation the previous one left: a change by another
+   * writer in between stops the load with ConcurrentModificationError. A refusal at stage k
+   * leaves stages 0..k-1 applied: the error's `applied` is k, its message names the stage.
+   * `generation`: the first stage's, as in apply(); `signal` is checked before every stage.
+   * @example
+   * await h.applyStages([skeleton, servicesA, servicesB, entryPoints]);
+   */
+  applyStages(stages: unknown, opts: ApplyOptions = {}): Promise<void> {
+    const op = 'nft.applyStages';
+    return this.run(op, async () => {
+      if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object', { op });
+      if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal', { op });
+      if (!Array.isArray(stages) || stages.length === 0) throw invalid('stages', 'must be a non-empty array of command lists', { op });
+      const gen0 = opts.generation;
+      if (gen0 !== undefined && (typeof gen0 !== 'number' || !Number.isInteger(gen0) || gen0 < 0 || gen0 > 0xffffffff)) {
+        throw invalid('generation', `must be a generation id from generation(), got ${JSON.stringify(gen0)}`, { op });
+      }
+      throwIfAborted(opts.signal, op, 'nft');
+      const sets = new Map<string, SetInfo>();
+      const encoded: EncodedBatch[] = [];
+      for (const [i, cmds] of stages.entries()) {
+        try {
+          const e = await this.encode(op, cmds, sets);
+          for (const [k, v] of e.sets) sets.set(k, v);
+          encoded.push(e);
+        } catch (e) {
+          if (e instanceof NlkitError) e.message = `stage ${i}: ${e.message}`;
+          throw e;
+        }
+      }
+      let gen = gen0 ?? decodeGeneration(await this.dumpMessages(op, generationRequest()));
+      for (const [i, e] of encoded.entries()) {
+        try {
+          await this.send(op, stages[i], e, gen, opts.signal);
+        } catch (err) {
+          if (err instanceof NlkitError) {
+            err.message = `stage ${i} of ${encoded.length}: ${err.message}${i ? ` (stages 0-${i - 1} stay applied)` : ''}`;
+            (err as NlkitError & { applied?: number }).applied = i;
+          }
+          throw err;
+        }
+        // Each commit moves the generation by one.
+        gen = (gen + 1) >>> 0;
+      }
+    });
   }
 
   private async setTypes(op: string): Promise<Map<string, SetInfo>> {

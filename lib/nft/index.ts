@@ -52,3 +52,9 @@ export const generation = () => handle().generation();
  * @example const { added, removed } = await nft.sync(objects, { family: 'ip', table: 'kube-proxy' });
  */
 export const sync = (desired: unknown, opts: SyncOptions) => handle().sync(desired, opts);
+
+/**
+ * Applies command lists in order, one kernel transaction each, the entry point last (default handle).
+ * @example await nft.applyStages([skeleton, chainsA, chainsB, entryPoints]);
+ */
+export const applyStages = (stages: unknown, opts?: ApplyOptions) => handle().applyStages(stages, opts);

@@ -16,6 +16,23 @@ const svcKey = { concat: [pl('ip', 'daddr'), { meta: { key: 'l4proto' } }, pl('t
  * the shape whose load the kernel does in linear time (issue 13).
  */
 export function kubeProxyCommands(services: number, endpoints: number, shape: 'vmap' | 'cascade' = 'vmap'): object[] {
+  const p = kubeProxyParts(services, endpoints, shape);
+  return [...p.base, ...p.services.flat(), ...p.elements];
+}
+
+/**
+ * The same ruleset as a staged first load (nft's applyStages): the table with its base chains
+ * and empty maps, then the services' chains and rules `per` services a stage, then the map and
+ * set elements that make them reachable.
+ */
+export function kubeProxyStages(services: number, endpoints: number, shape: 'vmap' | 'cascade', per: number): object[][] {
+  const p = kubeProxyParts(services, endpoints, shape);
+  const stages = [p.base];
+  for (let i = 0; i < p.services.length; i += per) stages.push(p.services.slice(i, i + per).flat());
+  return [...stages, p.elements];
+}
+
+function kubeProxyParts(services: number, endpoints: number, shape: 'vmap' | 'cascade'): { base: object[]; services: object[][]; elements: object[] } {
   const c: object[] = [
     { add: { table: { family: 'ip', name: 'kube-proxy' } } },
     chain('mark-for-masquerade'),
@@ -54,7 +71,10 @@ export function kubeProxyCommands(services: number, endpoints: number, shape: 'v
       { vmap: { key: { concat: [{ meta: { key: 'l4proto' } }, pl('th', 'dport')] }, data: '@service-nodeports' } }]),
   ];
   const clusterIps: string[] = [], serviceIps: unknown[] = [], nodePorts: unknown[] = [];
+  const base = c, perService: object[][] = [];
   for (let s = 0; s < services; s++) {
+    const c: object[] = [];
+    perService.push(c);
     const ip = `172.30.${s >> 8}.${s & 255}`, port = 80 + (s % 3);
     const svc = `service-${s.toString(36).toUpperCase().padStart(8, 'X')}-ns${s % 7}/svc${s}/tcp/p${port}`;
     const eps = Array.from({ length: endpoints }, (_, e) => ({
@@ -79,11 +99,13 @@ export function kubeProxyCommands(services: number, endpoints: number, shape: 'v
     serviceIps.push([{ elem: { val: { concat: [ip, 'tcp', port] }, comment: `ns${s % 7}/svc${s}:p${port}` } }, { goto: { target: svc } }]);
     nodePorts.push([{ concat: ['tcp', 30000 + s] }, { goto: { target: svc } }]);
   }
+  const elements: object[] = [];
   if (services) {
+    const c = elements;
     c.push({ add: { element: { ...T, name: 'cluster-ips', elem: clusterIps } } });
     c.push({ add: { element: { ...T, name: 'service-ips', elem: serviceIps } } });
     c.push({ add: { element: { ...T, name: 'service-nodeports', elem: nodePorts } } });
     c.push({ add: { element: { ...T, name: 'no-endpoint-services', elem: [[{ concat: ['172.31.0.1', 'udp', 53] }, { drop: null }]] } } });
   }
-  return c;
+  return { base, services: perService, elements };
 }
