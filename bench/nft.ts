@@ -20,13 +20,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nft } from '../lib/index.js';
 import { Netns } from '../test/helpers/netns.js';
-import { kubeProxyCommands } from '../test/helpers/nft-kube.js';
+import { kubeProxyCommands, kubeProxyStages } from '../test/helpers/nft-kube.js';
 import { fmtN, fmtTime, median, parseArgs, row, runStandalone, type ChartSpec, type Row, type Section } from './common.js';
 
 /** Wall time and CPU time (user and system separately) of one measurement, in ms. */
 export interface Cost { wall: number; user: number; sys: number }
 
 const TICK_MS = 10;
+/** Services per stage of the staged vmap load. */
+const STAGE = 1000;
 /** utime+stime of waited-for children (fields 16 and 17 of /proc/self/stat), in ticks. */
 function childTicks(): [number, number] {
   const s = readFileSync('/proc/self/stat', 'utf8');
@@ -110,12 +112,15 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
         const cmds = kubeProxyCommands(n, 2, shape);
         const file = join(dir, `kube-${shape}-${n}.nft`);
         let text = '';
-        const apply = new Side(), restore = new Side(), toolLoad = new Side(), list = new Side(), toolList = new Side();
+        const stages = shape === 'vmap' ? kubeProxyStages(n, 2, shape, STAGE) : undefined;
+        const apply = new Side(), restore = new Side(), toolLoad = new Side(), list = new Side(), toolList = new Side(), staged = new Side();
         for (let r = 0; r < reps; r++) {
           const a = new Netns('bench'), b = new Netns('bench'), c = new Netns('bench');
           const ha = nft.open({ netns: a.name }), hc = nft.open({ netns: c.name });
           try {
             await ha.generation(); await hc.generation();  // threads and sockets outside the timings
+            if (stages) staged.add(await cost(() => hc.applyStages(stages)));
+            if (stages) await hc.apply([{ flush: { ruleset: null } }]);
             apply.add(await cost(() => ha.apply(cmds)));
             if (!text) { text = await ha.save(); writeFileSync(file, text); }
             toolLoad.add(await cost(() => tool(b, ['-f', file])));
@@ -131,6 +136,10 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
         const what = shape === 'vmap' ? 'kube-proxy\'s shape (numgen vmaps)' : 'the anonymous-set-free shape (numgen cascade)';
         rows.push(costRow(`load ${what}: apply()`, n, 'services', apply, toolLoad, '`nft -f` of the same ruleset'));
         if (restore.runs.length) rows.push(costRow(`load ${what}: restore() of nft's text`, n, 'services', restore, toolLoad, '`nft -f`'));
+        if (staged.runs.length) {
+          rows.push(costRow(`load ${what}: applyStages(), ${fmtN(STAGE)} services a stage, entry points last`, n, 'services', staged, toolLoad, '`nft -f`'));
+          point('nlkit applyStages, vmap', n, staged.med('wall'));
+        }
         rows.push(costRow(`list ${what}`, n, 'services', list, toolList, '`nft -j list ruleset`'));
         point(`nft -f, ${shape}`, n, toolLoad.med('wall'));
         point(`nlkit apply, ${shape}`, n, apply.med('wall'));

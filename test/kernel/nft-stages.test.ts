@@ -45,7 +45,7 @@ describe('nft.applyStages against the kernel', { skip }, () => {
       const g = await h.generation();
       ns.run('nft', ['add', 'table', 'ip', 'other']);
       const before = ns.run('nft', ['list', 'ruleset']);
-      await assert.rejects(h.applyStages(kubeProxyStages(5, 2, 'vmap', 2), { generation: g }), (e: unknown) => e instanceof ConcurrentModificationError && (e as NlkitError & { applied: number }).applied === 0);
+      await assert.rejects(h.applyStages(kubeProxyStages(5, 2, 'vmap', 2), { generation: g }), (e: unknown) => e instanceof ConcurrentModificationError && (e as unknown as { applied: number }).applied === 0);
       assert.equal(ns.run('nft', ['list', 'ruleset']), before);
     });
   }));
@@ -54,7 +54,7 @@ describe('nft.applyStages against the kernel', { skip }, () => {
     const stages = kubeProxyStages(4, 2, 'cascade', 2);
     await withNft(ns, async (h) => {
       const bad = [...stages.slice(0, 2), [{ add: { rule: { family: 'ip', table: 'kube-proxy', chain: 'services', expr: [{ jump: { target: 'no-such-chain' } }] } } }], ...stages.slice(2)];
-      await assert.rejects(h.applyStages(bad), (e: unknown) => e instanceof NlkitError && (e as NlkitError & { applied: number }).applied === 2 && /^stage 2 of 5: .*stages 0-1 stay applied/.test(e.message));
+      await assert.rejects(h.applyStages(bad), (e: unknown) => e instanceof NlkitError && (e as unknown as { applied: number }).applied === 2 && /^stage 2 of 5: .*stages 0-1 stay applied/.test(e.message));
       const partial = ns.run('nft', ['list', 'ruleset']);
       assert.match(partial, /chain service-XXXXXXX1/);
       assert.doesNotMatch(partial, /chain service-XXXXXXX2/);
