@@ -14,7 +14,7 @@ import { printRuleset } from './print.js';
 import { describeCommand, refusalError } from './refusal.js';
 import { canonicalObjects, syncPlan, type NftSyncResult } from './sync.js';
 import { typeByName } from './datatypes.js';
-import { decodeGeneration, elementRequests, generationRequest, rulesetRequests } from './requests.js';
+import { decodeGeneration, elementRequests, generationRequest, rulesetRequests, setRequests } from './requests.js';
 import type { Family, ListObject } from './types.js';
 
 export interface ApplyOptions {
@@ -153,15 +153,27 @@ export class NftHandle extends Handle {
    * first (`earlier`: sets made by batches encoded before this one, not yet sent).
    */
   private async encode(op: string, commands: unknown, earlier?: Map<string, SetInfo>): Promise<EncodedBatch> {
-    const missing: string[] = [];
-    const before = (f: string, t: string, n: string) => earlier?.get(`${f}\0${t}\0${n}`);
-    try {
-      return encodeCommands(commands, { existingSet: (f, t, n) => before(f, t, n) ?? void missing.push(`${f} ${t} ${n}`) });
-    } catch (e) {
-      if (!(e instanceof NotFoundError) || !missing.length) throw e;
+    const known = new Map<string, SetInfo | undefined>();
+    const key = (f: string, t: string, n: string) => `${f}\0${t}\0${n}`;
+    // The encoder stops at the first set it does not know: each round asks the kernel for the
+    // sets it missed (by name, not a dump of all), until it knows them or one does not exist.
+    for (;;) {
+      const missing: Array<{ family: Family; table: string; name: string }> = [];
+      try {
+        return encodeCommands(commands, {
+          existingSet: (f, t, n) => {
+            const k = key(f, t, n);
+            if (earlier?.has(k)) return earlier.get(k);
+            if (!known.has(k)) missing.push({ family: f, table: t, name: n });
+            return known.get(k);
+          },
+        });
+      } catch (e) {
+        if (!(e instanceof NotFoundError) || !missing.length) throw e;
+      }
+      for (const m of missing) known.set(key(m.family, m.table, m.name), undefined);
+      for (const [k, v] of await this.setTypes(op, missing)) known.set(k, v);
     }
-    const known = await this.setTypes(op);
-    return encodeCommands(commands, { existingSet: (f, t, n) => before(f, t, n) ?? known.get(`${f} ${t} ${n}`) });
   }
 
   /**
@@ -216,12 +228,13 @@ export class NftHandle extends Handle {
     });
   }
 
-  private async setTypes(op: string): Promise<Map<string, SetInfo>> {
-    const msgs = await this.dumpMessages(op, rulesetRequests(undefined, 0, [MSG.GETSET]));
+  /** The key types of these sets, read from the kernel (absent ones are left out). */
+  private async setTypes(op: string, sets: Array<{ family: Family; table: string; name: string }>): Promise<Map<string, SetInfo>> {
+    const msgs = await this.dumpMessages(op, setRequests(sets));
     const out = new Map<string, SetInfo>();
     for (const m of sortDump(msgs).sets) {
       const s = setInfo(m);
-      if (s) out.set(`${s.family} ${s.table} ${s.name}`, { keyTypes: s.types, map: s.map });
+      if (s) out.set(`${s.family}\0${s.table}\0${s.name}`, { keyTypes: s.types, map: s.map });
     }
     return out;
   }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidArgumentError } from '../../lib/errors.js';
+import { InvalidArgumentError, NotFoundError } from '../../lib/errors.js';
 import { kernelSkipReason, withNetns, Netns } from '../helpers/netns.js';
 import { kubeProxyCommands } from '../helpers/nft-kube.js';
 import { nftJson, withNft } from '../helpers/nft.js';
@@ -120,6 +120,23 @@ describe('nft.sync against the kernel', { skip }, () => {
     });
     assert.equal(a.run('nft', ['list', 'ruleset']), b.run('nft', ['list', 'ruleset']));
     assert.deepEqual(noHandles(nftJson(a)), oracle(kubeText(10, 2)).json);
+  }));
+
+  it('apply() of elements for two sets that exist only in the kernel asks for both by name; a missing one is NotFoundError', () => withNetns(1, async (ns) => {
+    ns.run('nft', ['-f', '-'], 'table ip t {\n set a { type ipv4_addr; }\n map b { type inet_proto . inet_service : verdict; }\n chain c { }\n}\n');
+    await withNft(ns, async (h) => {
+      await h.apply([
+        { add: { element: { family: 'ip', table: 't', name: 'a', elem: ['10.0.0.1'] } } },
+        { add: { element: { family: 'ip', table: 't', name: 'b', elem: [[{ concat: ['tcp', 80] }, { goto: { target: 'c' } }]] } } },
+      ]);
+      assert.match(ns.run('nft', ['list', 'ruleset']), /elements = \{ 10\.0\.0\.1 \}[\s\S]*elements = \{ tcp \. 80 : goto c \}/);
+      const before = ns.run('nft', ['list', 'ruleset']);
+      await assert.rejects(h.apply([
+        { add: { element: { family: 'ip', table: 't', name: 'a', elem: ['10.0.0.2'] } } },
+        { add: { element: { family: 'ip', table: 't', name: 'nope', elem: ['10.0.0.3'] } } },
+      ]), (e: unknown) => e instanceof NotFoundError && e.index === 1);
+      assert.equal(ns.run('nft', ['list', 'ruleset']), before);
+    });
   }));
 
   it('bad input: InvalidArgumentError, nothing changed', () => withNetns(1, async (ns) => {
