@@ -61,7 +61,10 @@ function costRow(c: string, n: number, unit: string, me: Side, them: Side, toolN
   const ms = (v: number) => fmtTime(v);
   const r = row(c, n, unit, me.runs.map((x) => x.wall), them.runs.map((x) => x.wall), toolName,
     `CPU user/sys: nlkit ${ms(me.med('user'))} / ${ms(me.med('sys'))}, nft ${ms(them.med('user'))} / ${ms(them.med('sys'))}; user time ${(them.med('user') / Math.max(me.med('user'), 0.01)).toFixed(1)}× lower`);
-  return Object.assign(r, { cpu: { nlkit: { user: me.runs.map((x) => x.user), sys: me.runs.map((x) => x.sys) }, tool: { user: them.runs.map((x) => x.user), sys: them.runs.map((x) => x.sys) } } });
+  Object.assign(r, { cpu: { nlkit: { user: me.runs.map((x) => x.user), sys: me.runs.map((x) => x.sys) }, tool: { user: them.runs.map((x) => x.user), sys: them.runs.map((x) => x.sys) } } });
+  // Each row as it is measured: a long run stopped early keeps what it measured.
+  console.error(`nft row: ${JSON.stringify(r)}`);
+  return r;
 }
 
 const T = 'ip kube-proxy';
