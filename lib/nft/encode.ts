@@ -25,6 +25,8 @@ export interface EncodeOptions {
   generation?: number;
   /** Sets and maps that exist in the kernel (for elements and rules that use them). */
   existingSet?(family: Family, table: string, name: string): SetInfo | undefined;
+  /** Anonymous maps named `__map<id>` instead of nft's `__map%d` (the kernel's choice): sync() decodes its own batch and needs them apart. */
+  numberAnonymous?: boolean;
 }
 
 export interface EncodedBatch {
@@ -33,6 +35,8 @@ export interface EncodedBatch {
   seq: number;
   /** For each message (BEGIN is 0), the index of the command that made it; -1 for BEGIN/END. */
   commandOf: number[];
+  /** The sets and maps the batch creates, by `family\0table\0name` (without their in-batch id: what a later batch needs to know of them). */
+  sets: Map<string, SetInfo>;
 }
 
 const NAME_MAX = 255;
@@ -105,7 +109,9 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   }
   w.batchEnd();
   commandOf.push(-1);
-  return { buf: w.bytesWritten(), seq, commandOf };
+  const made = new Map<string, SetInfo>();
+  for (const [k, v] of sets) made.set(k, { keyTypes: v.keyTypes, map: v.map });
+  return { buf: w.bytesWritten(), seq, commandOf, sets: made };
 
   function encodeOne(cmd: unknown, where: string): void {
     let [verb, body] = single(cmd, where);
@@ -210,7 +216,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     const id = ++setId;
     const udata = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, keyType.byteorder).u32(UD_SET.DATABYTEORDER, 0)
       .raw(UD_SET.DATA_TYPEOF, VERDICT_DATA_TYPEOF).u32(UD_SET.DATA_INTERVAL, 0).build();
-    const n = '__map%d';
+    const n = opts.numberAnonymous ? `__map${id}` : '__map%d';
     w.set(NLM_F_REQUEST | NLM_F_CREATE, FAMILY[f], {
       table: t, name: n, flags: SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP, keyType: keyType.id,
       keyLen: keyType.len, verdictMap: true, id, size: elements.length, udata,

@@ -15,7 +15,9 @@ import { invalid } from './errors.js';
 import { parseScript } from './parse.js';
 import { printRuleset } from './print.js';
 import { describeCommand, refusalError } from './refusal.js';
-import { decodeGeneration, elementRequests, generationRequest, rulesetRequests } from './requests.js';
+import { canonicalObjects, syncPlan, type NftSyncResult } from './sync.js';
+import { typeByName } from './datatypes.js';
+import { decodeGeneration, elementRequests, generationRequest, rulesetRequests, setRequests } from './requests.js';
 import type { Family, ListObject } from './types.js';
 
 export interface ApplyOptions {
@@ -37,6 +39,14 @@ export interface ApplyOptions {
 
 export interface MonitorOptions {
   /** Aborting it ends the iteration (the next next() resolves done). */
+  signal?: AbortSignal;
+}
+
+export interface SyncOptions {
+  /** The table sync() makes equal to the desired objects (the only one it changes). */
+  table: string;
+  /** Its family; default 'ip'. */
+  family?: Family;
   signal?: AbortSignal;
 }
 
@@ -102,38 +112,151 @@ export class NftHandle extends Handle {
         throw invalid('generation', `must be a generation id from generation(), got ${JSON.stringify(gen)}`);
       }
       const encoded = await this.encode(op, commands);
+      await this.send(op, commands, encoded, gen, opts.signal, new ProgressReport(opts.onProgress, opts.onProgress ? commandList(commands).length : 0));
+    });
+  }
+
+  /**
+   * Sends an encoded batch; a refusal names the failing command. `progress`: one report at the
+   * end (the kernel applies the batch all at once): total when committed, 0 when refused.
+   */
+  private async send(op: string, commands: unknown, encoded: EncodedBatch, gen: number | undefined, signal: AbortSignal | undefined,
+    progress = new ProgressReport(undefined, 0)): Promise<void> {
+    throwIfAborted(signal, op, 'nft');
+    const r = await this.native(op, (w) => batch(w, NFNL_SUBSYS_NFTABLES, asBatch(encoded.buf, 1, encoded.commandOf.length - 1), gen === undefined ? {} : { genid: gen }))
+      .catch((e: unknown) => { progress.end(0); throw e; });
+    const first = r.errors[0];
+    progress.end(first ? 0 : progress.total);
+    if (first) {
+      const list = commandList(commands);
+      throw refusalError(encoded, { message: first.index + 1, errno: first.errno, ...(first.message ? { text: first.message } : {}), ...(first.offset !== undefined ? { offset: first.offset } : {}) },
+        (i) => describeCommand(list.find((c) => c.index === i)?.cmd));
+    }
+  }
+
+  /**
+   * Makes one table equal to `desired` with one read and the smallest atomic batch, diffed as
+   * kube-proxy's partial sync does: chains and sets that are missing are added, a chain whose
+   * rules differ is flushed and rewritten, set and map elements are added and deleted one by
+   * one, chains and sets not wanted are deleted. `desired`: list() objects of that table, apply()
+   * commands that add them, or nft's text (what restore() reads). Nothing is sent when the table
+   * already matches. The batch carries the generation of the read: a change made in between
+   * fails it with ConcurrentModificationError (sync again). `signal`: see ApplyOptions.
+   * @example
+   * const { added, removed, commands } = await h.sync(objects, { family: 'ip', table: 'kube-proxy' });
+   */
+  sync(desired: unknown, opts: SyncOptions): Promise<NftSyncResult> {
+    const op = 'nft.sync';
+    return this.run(op, async () => {
+      if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object with table', { op });
+      if (typeof opts.table !== 'string' || opts.table === '') throw invalid('table', `must be a table name, got ${JSON.stringify(opts.table)}`, { op });
+      if (opts.family !== undefined && !['ip', 'ip6', 'inet'].includes(opts.family)) throw invalid('family', `must be ip, ip6 or inet, got ${JSON.stringify(opts.family)}`, { op });
+      if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal', { op });
       throwIfAborted(opts.signal, op, 'nft');
-      const progress = new ProgressReport(opts.onProgress, opts.onProgress ? commandList(commands).length : 0);
-      const r = await this.native(op, (w) => batch(w, NFNL_SUBSYS_NFTABLES, asBatch(encoded.buf, 1, encoded.commandOf.length - 1), gen === undefined ? {} : { genid: gen }))
-        .catch((e: unknown) => { progress.end(0); throw e; });
-      const first = r.errors[0];
-      progress.end(first ? 0 : progress.total);
-      if (first) {
-        const list = commandList(commands);
-        throw refusalError(encoded, { message: first.index + 1, errno: first.errno, ...(first.message ? { text: first.message } : {}), ...(first.offset !== undefined ? { offset: first.offset } : {}) },
-          (i) => describeCommand(list.find((c) => c.index === i)?.cmd));
+      const family = opts.family ?? 'ip';
+      const want = canonicalObjects(typeof desired === 'string' ? parseScript(desired, '<desired>').commands : desired, family, opts.table);
+      const { objects, generation } = await this.readRuleset(op, { family, table: opts.table });
+      const plan = syncPlan(objects, want, family, opts.table);
+      if (!plan.commands.length) return plan;
+      // The sets are known from the read: the encoder does not read them again.
+      const known = new Map<string, SetInfo>();
+      for (const o of objects) {
+        const s = 'set' in o ? o.set : 'map' in o ? o.map : undefined;
+        if (s) known.set(s.name, { keyTypes: (Array.isArray(s.type) ? s.type : [s.type]).map((t) => typeByName(t)!), map: 'map' in o });
+      }
+      const encoded = encodeCommands(plan.commands, { existingSet: (f, t, n) => (f === family && t === opts.table ? known.get(n) : undefined) });
+      await this.send(op, plan.commands, encoded, generation, opts.signal);
+      return plan;
+    });
+  }
+
+  /**
+   * Encodes; element commands for sets the batch does not create read those sets from the kernel
+   * first (`earlier`: sets made by batches encoded before this one, not yet sent).
+   */
+  private async encode(op: string, commands: unknown, earlier?: Map<string, SetInfo>): Promise<EncodedBatch> {
+    const known = new Map<string, SetInfo | undefined>();
+    const key = (f: string, t: string, n: string) => `${f}\0${t}\0${n}`;
+    // The encoder stops at the first set it does not know: each round asks the kernel for the
+    // sets it missed (by name, not a dump of all), until it knows them or one does not exist.
+    for (;;) {
+      const missing: Array<{ family: Family; table: string; name: string }> = [];
+      try {
+        return encodeCommands(commands, {
+          existingSet: (f, t, n) => {
+            const k = key(f, t, n);
+            if (earlier?.has(k)) return earlier.get(k);
+            if (!known.has(k)) missing.push({ family: f, table: t, name: n });
+            return known.get(k);
+          },
+        });
+      } catch (e) {
+        if (!(e instanceof NotFoundError) || !missing.length) throw e;
+      }
+      for (const m of missing) known.set(key(m.family, m.table, m.name), undefined);
+      for (const [k, v] of await this.setTypes(op, missing)) known.set(k, v);
+    }
+  }
+
+  /**
+   * Applies several command lists in order, each as one kernel transaction: a load too big for
+   * one transaction's cost (kube-proxy's anonymous maps are bound in quadratic time within one)
+   * as stages, the entry point that makes the rest reachable in the last one, so that traffic
+   * never meets a half-built table. Every stage is encoded before the first is sent (bad input
+   * applies nothing), and each carries the generation the previous one left: a change by another
+   * writer in between stops the load with ConcurrentModificationError. A refusal at stage k
+   * leaves stages 0..k-1 applied: the error's `applied` is k, its message names the stage.
+   * `generation`: the first stage's, as in apply(); `signal` is checked before every stage.
+   * @example
+   * await h.applyStages([skeleton, servicesA, servicesB, entryPoints]);
+   */
+  applyStages(stages: unknown, opts: ApplyOptions = {}): Promise<void> {
+    const op = 'nft.applyStages';
+    return this.run(op, async () => {
+      if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object', { op });
+      if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal', { op });
+      if (!Array.isArray(stages) || stages.length === 0) throw invalid('stages', 'must be a non-empty array of command lists', { op });
+      const gen0 = opts.generation;
+      if (gen0 !== undefined && (typeof gen0 !== 'number' || !Number.isInteger(gen0) || gen0 < 0 || gen0 > 0xffffffff)) {
+        throw invalid('generation', `must be a generation id from generation(), got ${JSON.stringify(gen0)}`, { op });
+      }
+      throwIfAborted(opts.signal, op, 'nft');
+      const sets = new Map<string, SetInfo>();
+      const encoded: EncodedBatch[] = [];
+      for (const [i, cmds] of stages.entries()) {
+        try {
+          const e = await this.encode(op, cmds, sets);
+          for (const [k, v] of e.sets) sets.set(k, v);
+          encoded.push(e);
+        } catch (e) {
+          if (e instanceof NlkitError) e.message = `stage ${i}: ${e.message}`;
+          throw e;
+        }
+      }
+      let gen = gen0 ?? decodeGeneration(await this.dumpMessages(op, generationRequest()));
+      for (const [i, e] of encoded.entries()) {
+        try {
+          await this.send(op, stages[i], e, gen, opts.signal);
+        } catch (err) {
+          if (err instanceof NlkitError) {
+            err.message = `stage ${i} of ${encoded.length}: ${err.message}${i ? ` (stages 0-${i - 1} stay applied)` : ''}`;
+            (err as NlkitError & { applied?: number }).applied = i;
+          }
+          throw err;
+        }
+        // Each commit moves the generation by one.
+        gen = (gen + 1) >>> 0;
       }
     });
   }
 
-  /** Encodes; element commands for sets the batch does not create read those sets from the kernel first. */
-  private async encode(op: string, commands: unknown): Promise<EncodedBatch> {
-    const missing: string[] = [];
-    try {
-      return encodeCommands(commands, { existingSet: (f, t, n) => { missing.push(`${f} ${t} ${n}`); return undefined; } });
-    } catch (e) {
-      if (!(e instanceof NotFoundError) || !missing.length) throw e;
-    }
-    const known = await this.setTypes(op);
-    return encodeCommands(commands, { existingSet: (f, t, n) => known.get(`${f} ${t} ${n}`) });
-  }
-
-  private async setTypes(op: string): Promise<Map<string, SetInfo>> {
-    const msgs = await this.dumpMessages(op, rulesetRequests(undefined, 0, [MSG.GETSET]));
+  /** The key types of these sets, read from the kernel (absent ones are left out). */
+  private async setTypes(op: string, sets: Array<{ family: Family; table: string; name: string }>): Promise<Map<string, SetInfo>> {
+    const msgs = await this.dumpMessages(op, setRequests(sets));
     const out = new Map<string, SetInfo>();
     for (const m of sortDump(msgs).sets) {
       const s = setInfo(m);
-      if (s) out.set(`${s.family} ${s.table} ${s.name}`, { keyTypes: s.types, map: s.map });
+      if (s) out.set(`${s.family}\0${s.table}\0${s.name}`, { keyTypes: s.types, map: s.map });
     }
     return out;
   }
@@ -198,6 +321,11 @@ export class NftHandle extends Handle {
   }
 
   private async dumpRuleset(op: string, opts: ListOptions = {}, decode: { text?: boolean } = {}): Promise<ListObject[]> {
+    return (await this.readRuleset(op, opts, decode)).objects;
+  }
+
+  /** The ruleset (or a part) and the generation it was read at. */
+  private async readRuleset(op: string, opts: ListOptions = {}, decode: { text?: boolean } = {}): Promise<{ objects: ListObject[]; generation: number }> {
     // Several dumps make one view only if no change came between them: the generation is read
     // before and after, and the whole read is repeated when it moved.
     for (let attempt = 0; attempt < DUMP_ATTEMPTS; attempt++) {
@@ -205,7 +333,7 @@ export class NftHandle extends Handle {
       const elems = elementRequests(first);
       const second = await this.dumpMessages(op, Buffer.concat([elems, generationRequest()]));
       if (decodeGeneration(first) !== decodeGeneration(second)) continue;
-      return decodeRuleset(sortDump([...first, ...second]), opts, decode);
+      return { objects: decodeRuleset(sortDump([...first, ...second]), opts, decode), generation: decodeGeneration(first) };
     }
     throw new ConcurrentModificationError(`${op}: the ruleset kept changing while it was read (${DUMP_ATTEMPTS} attempts)`, { op, subsystem: 'nft' });
   }

@@ -1,11 +1,12 @@
 // nftables: module-level functions run on a default handle in the caller's own namespace;
 // open({ netns }) gives a handle bound to another one.
 import type { OpenOptions } from '../handle.js';
-import { NftHandle, type ApplyOptions, type ListOptions, type MonitorOptions, type SaveOptions } from './handle.js';
+import { NftHandle, type ApplyOptions, type ListOptions, type MonitorOptions, type SaveOptions, type SyncOptions } from './handle.js';
 
 export { NftHandle } from './handle.js';
-export type { ApplyOptions, ListOptions, MonitorOptions, SaveOptions } from './handle.js';
+export type { ApplyOptions, ListOptions, MonitorOptions, SaveOptions, SyncOptions } from './handle.js';
 export type { ElementObject, NftEvent } from './monitor.js';
+export type { NftSyncResult } from './sync.js';
 export type * from './types.js';
 
 let shared: NftHandle | undefined;
@@ -52,3 +53,15 @@ export const generation = () => handle().generation();
  * @example for await (const ev of nft.monitor({ signal })) console.log(ev);
  */
 export const monitor = (opts?: MonitorOptions) => handle().monitor(opts);
+
+/**
+ * Makes one table equal to the desired objects with one read and the smallest atomic batch (default handle).
+ * @example const { added, removed } = await nft.sync(objects, { family: 'ip', table: 'kube-proxy' });
+ */
+export const sync = (desired: unknown, opts: SyncOptions) => handle().sync(desired, opts);
+
+/**
+ * Applies command lists in order, one kernel transaction each, the entry point last (default handle).
+ * @example await nft.applyStages([skeleton, chainsA, chainsB, entryPoints]);
+ */
+export const applyStages = (stages: unknown, opts?: ApplyOptions) => handle().applyStages(stages, opts);

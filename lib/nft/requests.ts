@@ -30,6 +30,18 @@ export function elementRequests(replies: NlMsg[], seq = 0): Buffer {
   return w.bytesWritten();
 }
 
+/** NFT_MSG_GETSET of these sets by name: one reply each (a missing one gets ENOENT and no reply), instead of a dump of every set (20k anonymous ones in kube-proxy's table). */
+export function setRequests(sets: Array<{ family: Family; table: string; name: string }>, seq = 0): Buffer {
+  const w = new NftWriter(seq);
+  for (const s of sets) {
+    w.begin(MSG.GETSET, NLM_F_REQUEST, FAMILY[s.family]);
+    w.str(SET.TABLE, s.table);
+    w.str(SET.NAME, s.name);
+    w.end();
+  }
+  return w.bytesWritten();
+}
+
 /** NFT_MSG_GETGEN. */
 export function generationRequest(seq = 0): Buffer {
   const w = new NftWriter(seq);

@@ -10,7 +10,29 @@ const eq = (left: object, right: unknown, op = '==') => ({ match: { op, left, ri
 const mark = { meta: { key: 'mark' } };
 const svcKey = { concat: [pl('ip', 'daddr'), { meta: { key: 'l4proto' } }, pl('th', 'dport')] };
 
-export function kubeProxyCommands(services: number, endpoints: number): object[] {
+/**
+ * kube-proxy's shape; `shape` 'cascade' writes each service's endpoint choice without an
+ * anonymous map (`numgen random mod N-k == 0 goto endpoint-k`, the last endpoint unconditional),
+ * the shape whose load the kernel does in linear time (issue 13).
+ */
+export function kubeProxyCommands(services: number, endpoints: number, shape: 'vmap' | 'cascade' = 'vmap'): object[] {
+  const p = kubeProxyParts(services, endpoints, shape);
+  return [...p.base, ...p.services.flat(), ...p.elements];
+}
+
+/**
+ * The same ruleset as a staged first load (nft's applyStages): the table with its base chains
+ * and empty maps, then the services' chains and rules `per` services a stage, then the map and
+ * set elements that make them reachable.
+ */
+export function kubeProxyStages(services: number, endpoints: number, shape: 'vmap' | 'cascade', per: number): object[][] {
+  const p = kubeProxyParts(services, endpoints, shape);
+  const stages = [p.base];
+  for (let i = 0; i < p.services.length; i += per) stages.push(p.services.slice(i, i + per).flat());
+  return [...stages, p.elements];
+}
+
+function kubeProxyParts(services: number, endpoints: number, shape: 'vmap' | 'cascade'): { base: object[]; services: object[][]; elements: object[] } {
   const c: object[] = [
     { add: { table: { family: 'ip', name: 'kube-proxy' } } },
     chain('mark-for-masquerade'),
@@ -49,7 +71,10 @@ export function kubeProxyCommands(services: number, endpoints: number): object[]
       { vmap: { key: { concat: [{ meta: { key: 'l4proto' } }, pl('th', 'dport')] }, data: '@service-nodeports' } }]),
   ];
   const clusterIps: string[] = [], serviceIps: unknown[] = [], nodePorts: unknown[] = [];
+  const base = c, perService: object[][] = [];
   for (let s = 0; s < services; s++) {
+    const c: object[] = [];
+    perService.push(c);
     const ip = `172.30.${s >> 8}.${s & 255}`, port = 80 + (s % 3);
     const svc = `service-${s.toString(36).toUpperCase().padStart(8, 'X')}-ns${s % 7}/svc${s}/tcp/p${port}`;
     const eps = Array.from({ length: endpoints }, (_, e) => ({
@@ -59,7 +84,13 @@ export function kubeProxyCommands(services: number, endpoints: number): object[]
     c.push(chain(svc));
     for (const ep of eps) c.push(chain(ep.chain));
     c.push(rule(svc, [eq(pl('ip', 'daddr'), ip), eq(pl('tcp', 'dport'), port), eq(pl('ip', 'saddr'), { prefix: { addr: '10.0.0.0', len: 8 } }, '!='), { jump: { target: 'mark-for-masquerade' } }]));
-    c.push(rule(svc, [{ vmap: { key: { numgen: { mode: 'random', mod: endpoints, offset: 0 } }, data: { set: eps.map((ep, i) => [i, { goto: { target: ep.chain } }]) } } }]));
+    if (shape === 'vmap') c.push(rule(svc, [{ vmap: { key: { numgen: { mode: 'random', mod: endpoints, offset: 0 } }, data: { set: eps.map((ep, i) => [i, { goto: { target: ep.chain } }]) } } }]));
+    else {
+      eps.forEach((ep, i) => c.push(rule(svc, [
+        ...(i < eps.length - 1 ? [eq({ numgen: { mode: 'random', mod: endpoints - i, offset: 0 } }, 0)] : []),
+        { goto: { target: ep.chain } },
+      ])));
+    }
     for (const ep of eps) {
       c.push(rule(ep.chain, [eq(pl('ip', 'saddr'), ep.ip), { jump: { target: 'mark-for-masquerade' } }]));
       c.push(rule(ep.chain, [eq({ meta: { key: 'l4proto' } }, 'tcp'), { dnat: { addr: ep.ip, port: 8080 } }]));
@@ -68,11 +99,13 @@ export function kubeProxyCommands(services: number, endpoints: number): object[]
     serviceIps.push([{ elem: { val: { concat: [ip, 'tcp', port] }, comment: `ns${s % 7}/svc${s}:p${port}` } }, { goto: { target: svc } }]);
     nodePorts.push([{ concat: ['tcp', 30000 + s] }, { goto: { target: svc } }]);
   }
+  const elements: object[] = [];
   if (services) {
+    const c = elements;
     c.push({ add: { element: { ...T, name: 'cluster-ips', elem: clusterIps } } });
     c.push({ add: { element: { ...T, name: 'service-ips', elem: serviceIps } } });
     c.push({ add: { element: { ...T, name: 'service-nodeports', elem: nodePorts } } });
     c.push({ add: { element: { ...T, name: 'no-endpoint-services', elem: [[{ concat: ['172.31.0.1', 'udp', 53] }, { drop: null }]] } } });
   }
-  return c;
+  return { base, services: perService, elements };
 }
