@@ -118,12 +118,3 @@ export function decide(
   const hostBackend: BackendVariant = l ? 'legacy' : n ? 'nft' : tool === 'nft' ? 'nft' : 'legacy';
   return { inUse, hostBackend };
 }
-
-/** The message of the refusal: what was found, and how to write anyway. */
-export function refusal(info: BackendInfo, family: Family): string {
-  const cmd = family === 6 ? 'ip6tables' : 'iptables';
-  const why = info.nft.rules > 0
-    ? `this namespace's ${cmd} rules live in nf_tables (${info.nft.rules} rule${info.nft.rules === 1 ? '' : 's'} in ${info.nft.tables.join(', ')}; none in legacy tables)`
-    : `this namespace has no ${cmd} rules yet and the host's \`${cmd}\` is ${cmd}-nft${info.toolPath ? ` (${info.toolPath})` : ''}`;
-  return `${why}: nlkit writes legacy xtables, which \`${cmd}\` here would not show; pass backend: 'legacy' to write them anyway`;
-}
