@@ -27,7 +27,7 @@ export default defineConfig({
   // Not in the tarball (1.4 MB); NLKIT_SOURCEMAP=1 builds them for local debugging.
   sourcemap: process.env.NLKIT_SOURCEMAP === '1',
   target: 'node20',
-  // import.meta.url in lib/addon.ts must also work in the CommonJS build.
+  // import.meta.url in lib/core/addon.ts must also work in the CommonJS build.
   shims: true,
   // One file per entry; the CLI runs as CommonJS only (bin: dist/cli.cjs).
   splitting: false,

@@ -3,7 +3,7 @@
 // a no-op job through a handle's worker queue and back (awaited one at a time, and many in
 // flight), and a 100k-item batch crossing once as an array of strings or packed in one Buffer.
 // Usage: tsx bench/napi.ts [--quick] [--reps N] [--json]
-import { binding, type BenchBinding, type Binding } from '../lib/native.js';
+import { binding, type BenchBinding, type Binding } from '../lib/core/native.js';
 import { fmtN, median, parseArgs, row, runStandalone, timed, type Row, type Section } from './common.js';
 
 const ip4 = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255},tcp:${1 + (i % 60000)}`;

@@ -14,7 +14,7 @@
 // A service's address is IPv4 or IPv6 (kube-proxy's single-stack services of either family);
 // its endpoints are of the same family. Addresses are kept in canonical text.
 import { readFile } from 'node:fs/promises';
-import { InvalidArgumentError } from '../../lib/errors.js';
+import { InvalidArgumentError } from '../../lib/core/errors.js';
 import { formatIPv6, parseIPv4, parseIPv6 } from '../../lib/core/address.js';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';

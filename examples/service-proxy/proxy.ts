@@ -6,7 +6,7 @@
 // as it was before it, and the proxy keeps serving the last config that applied. After a change
 // applied, the conntrack entries of removed UDP endpoints and services are deleted (conntrack.ts).
 import { TransactionError, iptables, link, nft, transaction } from '../../lib/index.js';
-import type { TransactionResult } from '../../lib/transaction.js';
+import type { TransactionResult } from '../../lib/transaction/index.js';
 import type { ProxyConfig } from './config.js';
 import { readNat } from './chains.js';
 import { describeChanges } from './diff.js';

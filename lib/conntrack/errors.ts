@@ -1,6 +1,6 @@
 // Refusals of ctnetlink requests as the typed errors of DESIGN.md (the errno-to-class table is
 // lib/netlink/transport.ts's kernelError), with messages that name the flow.
-import type { NlkitError } from '../errors.js';
+import type { NlkitError } from '../core/errors.js';
 import { kernelError } from '../netlink/transport.js';
 
 /** An error for a refused ctnetlink request; `what` names the flow or table ("flow tcp 10.0.0.1:1 -> 10.0.0.2:80"). */

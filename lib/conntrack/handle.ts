@@ -3,8 +3,8 @@
 // checked before anything is sent; dumps are narrowed in the kernel where it can (family,
 // mark/mask) and matched in TypeScript for the rest, chunk by chunk as the dump arrives.
 import { constants } from 'node:os';
-import { Handle, type OpenOptions } from '../handle.js';
-import { AbortedError, ConcurrentModificationError, InvalidArgumentError, NlkitError, throwIfAborted } from '../errors.js';
+import { Handle, type OpenOptions } from '../core/handle.js';
+import { AbortedError, ConcurrentModificationError, InvalidArgumentError, NlkitError, throwIfAborted } from '../core/errors.js';
 import { conntrackError, describeFlow } from './errors.js';
 import type { CpuStats, EventType, Filter, Flow, FlowEvent, FlowInput } from './types.js';
 import { checkFamily, checkFilter, checkFlow, dumpSelect, type CheckedFilter } from './validate.js';

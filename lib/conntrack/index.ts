@@ -2,7 +2,7 @@
 // count and delete flows by filter, flush, create and update flows, watch changes, read
 // statistics. Module-level functions run on a default handle in the caller's own namespace;
 // open({ netns }) gives a handle bound to another one.
-import type { OpenOptions } from '../handle.js';
+import type { OpenOptions } from '../core/handle.js';
 import { ConntrackHandle, type DumpOptions, type EventsOptions, type FlushOptions } from './handle.js';
 import type { Filter, Flow, FlowInput } from './types.js';
 

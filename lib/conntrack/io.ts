@@ -3,7 +3,7 @@
 // ctnetlink logic only.
 import { NETLINK_NETFILTER } from '../netlink/headers.js';
 import { dump, dumpStream, kernelError, send, subscribe, type DumpResult, type MessageBatch, type Subscription } from '../netlink/transport.js';
-import type { RawWorker } from '../native.js';
+import type { RawWorker } from '../core/native.js';
 
 export interface NetfilterIo {
   /** One request answered with data (a GET that is not a dump): the reply messages. */

@@ -1,7 +1,7 @@
 // Checks of what callers pass to the conntrack functions, before anything is sent: any JS value
 // is accepted and anything wrong becomes an InvalidArgumentError naming the field
 // (`filter.original.sport`), and the filter matcher that list/count/delete apply to dumped flows.
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../link/addr.js';
 import type { Filter, Flow, FlowInput, State, Status, Tuple } from './types.js';
 import {

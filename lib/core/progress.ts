@@ -4,7 +4,7 @@
 // kernel has acknowledged into a small Uint32Array (native/core/progress.h), and while the call
 // is pending a timer here reads it and calls onProgress when it moved. No JS is ever called
 // from the worker thread.
-import { describeValue } from '../args.js';
+import { describeValue } from './args.js';
 
 /**
  * How far a bulk load got, counted in the objects the call was given (entries, addresses,

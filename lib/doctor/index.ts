@@ -2,7 +2,7 @@
 // with the command that fixes it. It only reads: it creates, loads and changes nothing.
 import { readFileSync } from 'node:fs';
 import { ipset, iptables, ipvs } from '../index.js';
-import { binding } from '../native.js';
+import { binding } from '../core/native.js';
 import { SET_TYPES } from '../ipset/types.js';
 import { SCHEDULERS } from '../ipvs/validate.js';
 import { lockHolder, moduleState, parseCapEff, which, type ModuleState } from './probes.js';

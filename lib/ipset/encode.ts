@@ -11,7 +11,7 @@
 // U16/U32/U64 ones and the address inside the IP nests carry NLA_F_NET_BYTEORDER. For add and
 // del, libipset then appends IPSET_ATTR_LINENO to the DATA nest (adtBatch does too).
 // test/fixtures/ipset/wire/captured.tsv holds what libipset really sent, for the unit test.
-import { InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
+import { InvalidArgumentError, NlkitError, NotFoundError } from '../core/errors.js';
 import { putBe16 as writeBe16, putBe32 as writeBe32, putNestedBe32, putU8 as writeU8 } from '../netlink/attr-writer.js';
 import { NLA_F_NESTED, NLA_F_NET_BYTEORDER } from '../netlink/headers.js';
 import * as grammar from './grammar.js';

@@ -7,8 +7,8 @@
 import {
   ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError,
   PermissionError, UnsupportedError, type NlkitErrorOptions,
-} from '../errors.js';
-import type { NativeFailure } from '../native.js';
+} from '../core/errors.js';
+import type { NativeFailure } from '../core/native.js';
 import { kernelError, type KernelRefusal } from './kernel-errors.js';
 
 type Ctor = new (message: string, opts: NlkitErrorOptions & { line?: number }) => NlkitError;

@@ -1,8 +1,8 @@
 import { constants } from 'node:os';
-import { Handle, isNativeFailure, type OpenOptions } from '../handle.js';
-import { ExistsError, InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError, throwIfAborted } from '../errors.js';
-import { binding, type IpsetExecResult, type NativeFailure, type RawWorker } from '../native.js';
-import { checkArray, checkOptions, checkOpts, checkString, type ArgContext } from '../args.js';
+import { Handle, isNativeFailure, type OpenOptions } from '../core/handle.js';
+import { ExistsError, InUseError, NlkitError, NotFoundError, InvalidArgumentError, UnsupportedError, throwIfAborted } from '../core/errors.js';
+import { binding, type IpsetExecResult, type NativeFailure, type RawWorker } from '../core/native.js';
+import { checkArray, checkOptions, checkOpts, checkString, type ArgContext } from '../core/args.js';
 import { Cmd, IPSET_ERR_EXIST, simpleMessage, type Batch } from './wire.js';
 import { ipsetError, type SentBatch } from './errors.js';
 import { formatCreate, parseList, type KnownSet } from './syntax.js';

@@ -1,6 +1,6 @@
 // ipset: module-level functions run on a default handle in the caller's own namespace;
 // open({ netns }) gives a handle bound to another one.
-import type { OpenOptions } from '../handle.js';
+import type { OpenOptions } from '../core/handle.js';
 import { IpsetHandle, type BulkOptions, type ExistOption, type ListOptions, type ReplaceOptions } from './handle.js';
 import type { CreateOptions, Entry, SetInfo, SetType } from './types.js';
 import type { IpsetSyncOptions } from './sync.js';

@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import {
   ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError, PermissionError,
   UnsupportedError, errnoName,
-} from '../errors.js';
+} from '../core/errors.js';
 import { Cmd } from './wire.js';
 
 type Ctor = typeof NlkitError;

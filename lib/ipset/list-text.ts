@@ -1,6 +1,6 @@
 // Reads what `ipset list` and `ipset save` print (session.c list_create()/list_adt(): the
 // header options and each member's extensions follow the type's create/add argument order).
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import type { Member, SetHeader, SetInfo, SetType } from './types.js';
 
 /** A member as listed, with the hash:net,iface `wildcard` flag (not in Member yet). */

@@ -4,8 +4,8 @@
 // the queue depends on run after the rules that used their sets are gone ('ipset-release').
 // Undo puts existing sets back by swapping in a copy made from their `ipset save` text (packets
 // see one change), then destroys the sets the transaction created once no restored rule holds them.
-import { InUseError, InvalidArgumentError } from '../errors.js';
-import { badArgument, checkOptions, checkOpts, checkString, type ArgContext } from '../args.js';
+import { InUseError, InvalidArgumentError } from '../core/errors.js';
+import { badArgument, checkOptions, checkOpts, checkString, type ArgContext } from '../core/args.js';
 import { type Enqueue, type Participant, type ParticipantRun, type TxContext, type UndoLog } from '../transaction/participant.js';
 import { EVERY, releases } from '../transaction/order.js';
 import { IpsetHandle } from './handle.js';

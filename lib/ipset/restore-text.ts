@@ -1,7 +1,7 @@
 // Checks a whole `ipset restore` text before any of it is applied: libipset applies a restore
 // line by line and stops at the first error, leaving everything before it in place. The same
 // pass can hand each checked line to a RestoreSink (encode.ts compiles the text that way).
-import { ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
+import { ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError } from '../core/errors.js';
 import * as grammar from './grammar.js';
 import type { CreateInfo, ElementRules, TypeSpec } from './grammar.js';
 import type { Family, SetType } from './types.js';

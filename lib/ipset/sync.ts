@@ -7,10 +7,10 @@
 // port by port. libipset prints addresses with inet_ntop, networks without /32 (/128), ports as
 // numbers after getprotobynumber()'s protocol name, ICMP types by libipset's names, MACs in
 // upper case and marks as 0x%08x. The kernel tests check this against `ipset save`.
-import { InvalidArgumentError, NlkitError } from '../errors.js';
+import { InvalidArgumentError, NlkitError } from '../core/errors.js';
 import type { SyncResult } from '../core/sync.js';
 import type { ProgressCallback } from '../core/progress.js';
-import { badArgument, checkArray, checkOptions } from '../args.js';
+import { badArgument, checkArray, checkOptions } from '../core/args.js';
 import { formatIPv6 } from '../ipvs/addr.js';
 import * as grammar from './grammar.js';
 import { icmpName, protoName } from './netdb.js';

@@ -1,8 +1,8 @@
 // ipset's text syntax: splitting command lines, checking elements, and writing entries and
 // create lines the way `ipset save` prints them. The grammar itself is in grammar.ts; whole
 // restore texts are checked by restore-text.ts, list output read by list-text.ts.
-import { InvalidArgumentError } from '../errors.js';
-import { describeValue } from '../args.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { describeValue } from '../core/args.js';
 import {
   Fault, MAX_COMMENT, MAX_TIMEOUT, P_BMPORT, P_IFACE, P_IP, P_IP_PLAIN, P_MAC, P_MARK, P_NET,
   P_PORT, P_SET, ParseState, TYPES, byteLength, cNumber, checkAdtOptions, checkCreateOptions, checkElement,

@@ -3,7 +3,7 @@
 // kernel has (syntax, entries against the type their set will have then, sets that do not
 // exist, sets created twice, swaps of incompatible sets). An error names the operation (and
 // entry) of the queue it came from.
-import { NlkitError, NotFoundError } from '../errors.js';
+import { NlkitError, NotFoundError } from '../core/errors.js';
 import { blame } from '../transaction/participant.js';
 import type { PlannedIpsetOp } from './tx-types.js';
 import { formatCreate, formatEntry, validateRestore, type KnownSet } from './syntax.js';

@@ -1,5 +1,5 @@
 // Public types of the ipset API. Field names follow ipset's own option names.
-import type { ProtocolName } from '../protocols.js';
+import type { ProtocolName } from '../core/protocols.js';
 
 export type SetType =
   | 'bitmap:ip' | 'bitmap:ip,mac' | 'bitmap:port'

@@ -12,11 +12,11 @@
 // Names and values are checked here (InvalidArgumentError naming the call and the value);
 // what only libxtables knows (an unknown option, a bad address) fails at commit, and the
 // error then says which builder call made the line.
-import { InvalidArgumentError, NlkitError } from '../errors.js';
-import { checkOptions } from '../args.js';
+import { InvalidArgumentError, NlkitError } from '../core/errors.js';
+import { checkOptions } from '../core/args.js';
 import { CHAIN_MAX, quoteArg, tokenize } from './restore-text.js';
 import type { Match } from './matches.js';
-import type { ProtocolName } from '../protocols.js';
+import type { ProtocolName } from '../core/protocols.js';
 import type { RestoreOptions, RestoreResult } from './types.js';
 
 /** A value, or `{ not: value }` for `! --option value`. */

@@ -2,10 +2,10 @@
 import {
   ConcurrentModificationError, ExistsError, InUseError, InvalidArgumentError, LockTimeoutError, NlkitError,
   NotFoundError, PermissionError, UnsupportedError, type NlkitErrorOptions,
-} from '../errors.js';
+} from '../core/errors.js';
 import { constants } from 'node:os';
-import type { IptablesProblem, NativeFailure } from '../native.js';
-import { isNativeFailure } from '../handle.js';
+import type { IptablesProblem, NativeFailure } from '../core/native.js';
+import { isNativeFailure } from '../core/handle.js';
 import { columnOfByte, lineAt } from './restore-text.js';
 
 const E = constants.errno;

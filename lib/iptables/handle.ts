@@ -1,7 +1,7 @@
-import { Handle } from '../handle.js';
-import { checkFunction, checkOptions, checkOpts, checkString } from '../args.js';
-import { InvalidArgumentError, UnsupportedError, throwIfAborted } from '../errors.js';
-import { binding, type IptablesCacheRef, type IptablesLockRequest, type IptablesTableRequest, type RawTableSnapshot } from '../native.js';
+import { Handle } from '../core/handle.js';
+import { checkFunction, checkOptions, checkOpts, checkString } from '../core/args.js';
+import { InvalidArgumentError, UnsupportedError, throwIfAborted } from '../core/errors.js';
+import { binding, type IptablesCacheRef, type IptablesLockRequest, type IptablesTableRequest, type RawTableSnapshot } from '../core/native.js';
 import { iptablesFailure, problemError, restoreFailure } from './errors.js';
 import { holdsXtablesLock, runHoldingXtablesLock, xtablesLockPath } from './lock-owner.js';
 import { planRestore } from './restore-text.js';

@@ -2,7 +2,7 @@
 // caller's own namespace; open({ netns, family }) gives a handle bound to another namespace
 // or to IPv6.
 import { IptablesHandle } from './handle.js';
-import { checkOpts } from '../args.js';
+import { checkOpts } from '../core/args.js';
 import { TableBuilder, type TableBuilderOptions } from './builder.js';
 import type { BackendInfo, BackendOptions } from './backend.js';
 import type { IptablesOpenOptions, LockOptions, RestoreOptions, SaveOptions, TableName } from './types.js';

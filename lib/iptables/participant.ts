@@ -8,9 +8,9 @@
 // see neither half. Undo restores each touched table from its saved text with counters, or from
 // the kernel's own entries where that text cannot be read back; on nf_tables, from the table's
 // own messages as the kernel dumped them (nft/snapshot.ts), in one batch.
-import { InvalidArgumentError } from '../errors.js';
-import { checkOpts } from '../args.js';
-import type { RawTableSnapshot } from '../native.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { checkOpts } from '../core/args.js';
+import type { RawTableSnapshot } from '../core/native.js';
 import { createdSets } from '../ipset/participant.js';
 import { blame, type Enqueue, type Participant, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from '../transaction/participant.js';
 import type { TxFamily } from '../transaction/options.js';

@@ -11,8 +11,8 @@
 // `*table` and `COMMIT` (what the native side compiles and applies, line by line), and
 // `parseRestore` returns the whole structure with every command tokenized like
 // iptables-restore's tokenizer, for callers that want to look at a text.
-import { InvalidArgumentError } from '../errors.js';
-import { checkOpts, checkString } from '../args.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { checkOpts, checkString } from '../core/args.js';
 
 /** fgets' buffer in iptables-restore: longer lines are not read as one line. */
 export const MAX_LINE = 10239;

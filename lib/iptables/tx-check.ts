@@ -9,7 +9,7 @@ import { snapshotNft, undoNft, type NftTableSnapshot } from './nft/snapshot.js';
 import { IptablesHandle } from './handle.js';
 import { problemError, restoreFailure } from './errors.js';
 import { planRestore } from './restore-text.js';
-import { binding, type IptablesTableRequest, type RawWorker } from '../native.js';
+import { binding, type IptablesTableRequest, type RawWorker } from '../core/native.js';
 
 export interface CheckOptions {
   table?: string;

@@ -1,4 +1,4 @@
-import type { OpenOptions } from '../handle.js';
+import type { OpenOptions } from '../core/handle.js';
 
 export type Family = 4 | 6;
 export type TableName = 'filter' | 'nat' | 'mangle' | 'raw' | 'security';

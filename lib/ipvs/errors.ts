@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import {
   ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError, PermissionError, UnsupportedError, errnoText,
-} from '../errors.js';
-import type { NativeFailure } from '../native.js';
+} from '../core/errors.js';
+import type { NativeFailure } from '../core/native.js';
 import { AF_INET, Cmd } from './wire.js';
 import { missingModule, type NormDest, type NormKey, type NormService } from './validate.js';
 

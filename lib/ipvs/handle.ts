@@ -4,11 +4,11 @@
 // result. Updates that leave fields out are filled in from the kernel's current state first.
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortedError, ConcurrentModificationError, InvalidArgumentError, NlkitError, NotFoundError, throwIfAborted } from '../errors.js';
-import { Handle, callSite, withSite, type OpenOptions } from '../handle.js';
+import { AbortedError, ConcurrentModificationError, InvalidArgumentError, NlkitError, NotFoundError, throwIfAborted } from '../core/errors.js';
+import { Handle, callSite, withSite, type OpenOptions } from '../core/handle.js';
 import { ProgressReport, type ProgressCallback } from '../core/progress.js';
-import { badArgument, checkOpts, describeValue } from '../args.js';
-import { binding, type IpvsQueryResult, type RawWorker } from '../native.js';
+import { badArgument, checkOpts, describeValue } from '../core/args.js';
+import { binding, type IpvsQueryResult, type RawWorker } from '../core/native.js';
 import { ipvsFailure, kernelError, type ErrorContext } from './errors.js';
 import { RtWriter, Rtm, eachMessage, getLink, parseLink } from '../link/wire.js';
 import { destAsInput, mergeDest, mergeService, serviceAsInput, toDest, toService } from './records.js';

@@ -1,6 +1,6 @@
 // IPVS: module-level functions run on a default handle in the caller's own namespace;
 // open({ netns }) gives a handle bound to another one.
-import type { OpenOptions } from '../handle.js';
+import type { OpenOptions } from '../core/handle.js';
 import { IpvsHandle } from './handle.js';
 import type {
   ApplyOp, ApplyOptions, DaemonConfig, DaemonState, DestinationInput, DestinationKey, DrainOptions, ListOptions, ServiceInput,

@@ -1,8 +1,8 @@
 // ipvsadm's rule text: `ipvsadm -S -n` output read into nlkit's objects, and nlkit's objects
 // written as `ipvsadm -R` input. ipvsadm does not save thresholds; it prints a firewall mark
 // above 2^31 as a negative number, which is read back as the mark it is.
-import { InvalidArgumentError } from '../errors.js';
-import { checkArray, checkString } from '../args.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { checkArray, checkString } from '../core/args.js';
 import { parseAddress } from './addr.js';
 import type { Destination, DestinationInput, Forward, Service, ServiceFlag, ServiceInput, TunnelType } from './types.js';
 

@@ -3,8 +3,8 @@
 // run before the rules that steer traffic to them (phase 'ipvs'), deletions after those rules
 // are gone ('ipvs-release'). Undo makes the services equal to the snapshot with the smallest
 // set of operations (the planner of ipvs.sync).
-import { InvalidArgumentError, NlkitError } from '../errors.js';
-import { checkOpts } from '../args.js';
+import { InvalidArgumentError, NlkitError } from '../core/errors.js';
+import { checkOpts } from '../core/args.js';
 import { blame, type Enqueue, type Participant, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from '../transaction/participant.js';
 import { EVERY, releases } from '../transaction/order.js';
 import { IpvsHandle } from './handle.js';

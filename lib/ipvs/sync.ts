@@ -2,8 +2,8 @@
 // list of services with their real servers, as the few operations that turn one into the other.
 // The planner is pure; IpvsHandle.sync() reads the state, plans, and sends the plan as one batch.
 import type { ProgressCallback } from '../core/progress.js';
-import { InvalidArgumentError } from '../errors.js';
-import { checkArray, checkOpts } from '../args.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { checkArray, checkOpts } from '../core/args.js';
 import { AF_INET, AF_INET6, parseIPv4 } from './addr.js';
 import { flagNames } from './records.js';
 import {

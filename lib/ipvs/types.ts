@@ -226,4 +226,4 @@ export type ApplyOp =
   | { op: 'flush' }
   | { op: 'setTimeouts'; timeouts: Partial<Timeouts> };
 
-export type ApplyResult = { ok: true } | { ok: false; error: import('../errors.js').NlkitError };
+export type ApplyResult = { ok: true } | { ok: false; error: import('../core/errors.js').NlkitError };

@@ -1,6 +1,6 @@
 // Every decision about IPVS input is made here, before anything reaches the kernel: addresses,
 // ports, schedulers, flags, persistence, forwarding and tunnels become the wire's numbers.
-import { InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { InvalidArgumentError, UnsupportedError } from '../core/errors.js';
 import { AF_INET, AF_INET6, maskToPrefix, parseAddress, parseIPv4, prefixToMask } from './addr.js';
 import type { WireDest, WireKey, WireService } from './wire.js';
 import type {

@@ -2,7 +2,7 @@
 // is sent. Addresses print the way iproute2 prints them (glibc's inet_ntop), so what nlkit
 // lists compares equal to `ip addr` output.
 import { AF_INET, AF_INET6, formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../core/address.js';
-import { InvalidArgumentError, type Subsystem } from '../errors.js';
+import { InvalidArgumentError, type Subsystem } from '../core/errors.js';
 
 export { AF_INET, AF_INET6, formatIPv4, formatIPv6, parseIPv4, parseIPv6 };
 export const SUBSYSTEM: Subsystem = 'link';

@@ -3,8 +3,8 @@
 import { constants } from 'node:os';
 import {
   ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError, PermissionError, UnsupportedError, errnoText,
-} from '../errors.js';
-import type { NativeFailure } from '../native.js';
+} from '../core/errors.js';
+import type { NativeFailure } from '../core/native.js';
 import { SUBSYSTEM } from './addr.js';
 
 const E = constants.errno;

@@ -4,11 +4,11 @@
 // that changes in between is missed) and an event that the listing already shows is dropped
 // (the race vishvananda/netlink #318 describes: list-then-subscribe misses changes,
 // subscribe-then-list repeats them).
-import { NlkitError } from '../errors.js';
+import { NlkitError } from '../core/errors.js';
 import { NETLINK_ROUTE, NLMSG_HDRLEN } from '../netlink/headers.js';
 import { dump, kernelError, subscribe, type Subscription } from '../netlink/transport.js';
-import type { RawWorker } from '../native.js';
-import { badArgument } from '../args.js';
+import type { RawWorker } from '../core/native.js';
+import { badArgument } from '../core/args.js';
 import { SUBSYSTEM } from './addr.js';
 import { dumpLinksWithStats, parseLinkFull, type LinkRecordFull } from './link-wire.js';
 import { toLink } from './links.js';

@@ -3,10 +3,10 @@
 // crossing to the handle's thread, where the requests go to the kernel pipelined.
 import { ProgressReport } from '../core/progress.js';
 import { constants } from 'node:os';
-import { Handle, type OpenOptions } from '../handle.js';
-import { checkOpts } from '../args.js';
-import { ExistsError, InvalidArgumentError, NlkitError, throwIfAborted } from '../errors.js';
-import { binding, type LinkQueryResult, type NetlinkSendResult, type RawWorker } from '../native.js';
+import { Handle, type OpenOptions } from '../core/handle.js';
+import { checkOpts } from '../core/args.js';
+import { ExistsError, InvalidArgumentError, NlkitError, throwIfAborted } from '../core/errors.js';
+import { binding, type LinkQueryResult, type NetlinkSendResult, type RawWorker } from '../core/native.js';
 import { SUBSYSTEM, checkLinkName, formatIp, isIPv6LinkLocal, parsePrefix, type Prefix } from './addr.js';
 import { kernelError, linkFailure } from './errors.js';
 import { Addresses } from './addresses.js';

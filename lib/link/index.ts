@@ -1,7 +1,7 @@
 // link: host network set-up over rtnetlink (dummy links and their addresses). Module-level
 // functions run on a default handle in the caller's own namespace; open({ netns }) gives a
 // handle bound to another one.
-import type { OpenOptions } from '../handle.js';
+import type { OpenOptions } from '../core/handle.js';
 import { LinkHandle } from './handle.js';
 import type { AddAddressesOptions, AddDummyOptions, AddLinkInput, DelAddressesOptions, DeleteOptions, SyncAddressesOptions, UpdateLinkInput } from './types.js';
 import type { RouteInput } from './routes.js';

@@ -3,13 +3,13 @@
 // link names resolved from one dump, namespaces passed to the kernel as open namespace files.
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
-import { InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
+import { InvalidArgumentError, NlkitError, NotFoundError } from '../core/errors.js';
 import { addMany, type ManyKind } from './many.js';
-import { badArgument } from '../args.js';
-import { resolveNetns } from '../netns.js';
+import { badArgument } from '../core/args.js';
+import { resolveNetns } from '../core/netns.js';
 import { NETLINK_ROUTE } from '../netlink/headers.js';
 import { dump, send } from '../netlink/transport.js';
-import type { RawWorker } from '../native.js';
+import type { RawWorker } from '../core/native.js';
 import { SUBSYSTEM, checkLinkName, parseIPv4, parseIPv6 } from './addr.js';
 import { kernelError } from './errors.js';
 import {

@@ -1,10 +1,10 @@
 // Many route or neighbour additions in one crossing: the links they name resolved from one
 // dump, every request sent pipelined in one job (ip -batch waits for each ack in turn), and on
 // a refusal the entries this call added removed again, so the error means nothing was added.
-import { NotFoundError, NlkitError } from '../errors.js';
+import { NotFoundError, NlkitError } from '../core/errors.js';
 import { NETLINK_ROUTE } from '../netlink/headers.js';
 import { dump, kernelError, send } from '../netlink/transport.js';
-import type { RawWorker } from '../native.js';
+import type { RawWorker } from '../core/native.js';
 import { SUBSYSTEM } from './addr.js';
 import { RtWriter, Rtm, dumpLinks, eachMessage, parseLink } from './wire.js';
 

@@ -2,9 +2,9 @@
 // namespace file on /run/netns/NAME. The mounts are done by native/link/netns.cc on a thread
 // of their own (never the JS thread, never a pool thread that would stay in the namespace).
 import { readdir } from 'node:fs/promises';
-import { InvalidArgumentError, NlkitError } from '../errors.js';
-import { isNativeFailure } from '../handle.js';
-import { binding } from '../native.js';
+import { InvalidArgumentError, NlkitError } from '../core/errors.js';
+import { isNativeFailure } from '../core/handle.js';
+import { binding } from '../core/native.js';
 import { kernelError } from '../netlink/transport.js';
 import { SUBSYSTEM } from './addr.js';
 

@@ -2,11 +2,11 @@
 // terms: add/replace/delete/list/flush, permanent and proxy entries. Input is checked whole
 // before anything is sent; the worker resolves the link's name in its namespace.
 import { constants } from 'node:os';
-import { NotFoundError } from '../errors.js';
-import { badArgument } from '../args.js';
+import { NotFoundError } from '../core/errors.js';
+import { badArgument } from '../core/args.js';
 import { NETLINK_ROUTE } from '../netlink/headers.js';
 import { dump, kernelError, send } from '../netlink/transport.js';
-import { binding, type RawWorker } from '../native.js';
+import { binding, type RawWorker } from '../core/native.js';
 import { AF_INET, AF_INET6, SUBSYSTEM, checkLinkName, formatIp, parseIPv4, parseIPv6 } from './addr.js';
 import { parseMac } from './link-wire.js';
 import {

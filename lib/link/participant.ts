@@ -13,8 +13,8 @@
 // snapshot (kind, mtu, mac, master, up; a veth with its peer) under a new ifindex, which is
 // why deletions wait for the last phase; a change another program makes to the same records
 // while the transaction runs is undone too.
-import { ExistsError, InvalidArgumentError, NlkitError, NotFoundError } from '../errors.js';
-import { resolveNetns } from '../netns.js';
+import { ExistsError, InvalidArgumentError, NlkitError, NotFoundError } from '../core/errors.js';
+import { resolveNetns } from '../core/netns.js';
 import { blame, type Enqueue, type Participant, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from '../transaction/participant.js';
 import { releases } from '../transaction/order.js';
 import { checkLinkName, parsePrefix } from './addr.js';

@@ -1,11 +1,11 @@
 // h.routes: routes of the handle's namespace over rtnetlink, in `ip route`'s terms. Input is
 // checked here (nothing is sent for bad input); link names are resolved from one link dump.
 import { constants } from 'node:os';
-import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { codeName } from './errors.js';
 import { NETLINK_ROUTE } from '../netlink/headers.js';
 import { dump, kernelError, send } from '../netlink/transport.js';
-import type { RawWorker } from '../native.js';
+import type { RawWorker } from '../core/native.js';
 import { SUBSYSTEM, checkLinkName, parseIPv4, parseIPv6, parsePrefix, type Family } from './addr.js';
 import {
   PROTOCOLS, RTN, SCOPES, TABLES, dumpRoutes, parseRoute, routeMessage, type Route, type RouteCommand, type RouteSpec,

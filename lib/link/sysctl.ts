@@ -1,9 +1,9 @@
 // sysctls of a handle's namespace (h.sysctls): /proc/sys files read and written on the
 // handle's worker thread, the one that entered the namespace (native/link/sysctl.cc).
 import { constants } from 'node:os';
-import { InvalidArgumentError, PermissionError, type NlkitError } from '../errors.js';
-import { isNativeFailure } from '../handle.js';
-import { binding, type RawWorker } from '../native.js';
+import { InvalidArgumentError, PermissionError, type NlkitError } from '../core/errors.js';
+import { isNativeFailure } from '../core/handle.js';
+import { binding, type RawWorker } from '../core/native.js';
 import { kernelError } from '../netlink/transport.js';
 import { SUBSYSTEM } from './addr.js';
 

@@ -2,16 +2,16 @@
 // sends them through these functions, on its handle's worker (the thread already in the
 // handle's namespace). Transport failures reject with the one native failure record
 // (NativeFailure); `kernelError` and `failureError` turn records and errnos into the error
-// classes of lib/errors.ts, in this one place.
+// classes of lib/core/errors.ts, in this one place.
 import { constants } from 'node:os';
 import {
   ConcurrentModificationError, ExistsError, HandleClosedError, InUseError, InvalidArgumentError, NlkitError,
   NotFoundError, PermissionError, UnsupportedError, errnoText, type NlkitErrorOptions, type Subsystem,
-} from '../errors.js';
+} from '../core/errors.js';
 import {
   binding, type BatchRefusal, type NativeFailure, type NetlinkBatchResult, type NetlinkDumpResult, type NetlinkSendResult,
   type RawWorker,
-} from '../native.js';
+} from '../core/native.js';
 import {
   NETLINK_NETFILTER, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, batchDelimiter, type NetlinkProtocol,
 } from './headers.js';

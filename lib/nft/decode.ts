@@ -2,7 +2,7 @@
 // prints under `nftables`, in its order: per table, the table, its named sets and maps, its
 // chains, then each chain's rules. nft 1.0.6's JSON shows no table or chain comments; neither
 // does this.
-import { UnsupportedError } from '../errors.js';
+import { UnsupportedError } from '../core/errors.js';
 import { hookName } from './chains.js';
 import { parseTypeofKey, typeofKey } from './typeof.js';
 import { attrMap, be32, be64, readAttrs, str, type NlMsg } from './attrs.js';

@@ -1,7 +1,7 @@
 // apply()'s commands -> one nfnetlink batch, message for message what nft 1.0.6 sends for the
 // same commands (`nft -j -f`; table, chain and set comments as `nft -f` writes them).
 // Pure: no kernel access. Sets that the batch does not create are described by the caller.
-import { NotFoundError, type NlkitError } from '../errors.js';
+import { NotFoundError, type NlkitError } from '../core/errors.js';
 import {
   FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
 } from './consts.js';

@@ -1,6 +1,6 @@
 // The nft subsystem's errors: where in the commands the fault is (`argument`, a JSON path like
 // `nftables[3].add.rule.expr[1]`), and `index` = the failing command's position.
-import { InvalidArgumentError, UnsupportedError, type InvalidArgumentOptions, type NlkitError } from '../errors.js';
+import { InvalidArgumentError, UnsupportedError, type InvalidArgumentOptions, type NlkitError } from '../core/errors.js';
 
 export const invalid = (where: string, what: string, opts: InvalidArgumentOptions = {}): InvalidArgumentError =>
   new InvalidArgumentError(`${where}: ${what}`, { subsystem: 'nft', op: 'nft.apply', argument: where, ...opts });

@@ -1,8 +1,8 @@
 // nft's handle: apply() encodes the commands in TypeScript and sends them as one nfnetlink
 // batch (one kernel transaction) on the handle's thread; list() and generation() dump and decode.
-import { Handle, type OpenOptions } from '../handle.js';
+import { Handle, type OpenOptions } from '../core/handle.js';
 import { ProgressReport, type ProgressCallback } from '../core/progress.js';
-import { ConcurrentModificationError, NlkitError, NotFoundError, throwIfAborted } from '../errors.js';
+import { ConcurrentModificationError, NlkitError, NotFoundError, throwIfAborted } from '../core/errors.js';
 import { NFNL_SUBSYS_NFTABLES, NETLINK_NETFILTER } from '../netlink/headers.js';
 import { batch, dump, failureError, subscribe, type MessageBatch, type Subscription } from '../netlink/transport.js';
 import { NFNLGRP_NFTABLES } from '../netlink/headers.js';

@@ -1,6 +1,6 @@
 // nftables: module-level functions run on a default handle in the caller's own namespace;
 // open({ netns }) gives a handle bound to another one.
-import type { OpenOptions } from '../handle.js';
+import type { OpenOptions } from '../core/handle.js';
 import { NftHandle, type ApplyOptions, type ListOptions, type MonitorOptions, type SaveOptions, type SyncOptions } from './handle.js';
 
 export { NftHandle } from './handle.js';

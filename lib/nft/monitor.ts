@@ -4,7 +4,7 @@
 // [...] } } }`. Like nft monitor, anonymous sets and generation notices are not shown (an
 // anonymous set's elements are kept to decode the rule that uses it). Elements are decoded with
 // their set's key type, so the decoder is seeded with the sets that exist when it starts.
-import { UnsupportedError } from '../errors.js';
+import { UnsupportedError } from '../core/errors.js';
 import { attrMap, be32, str, type NlMsg } from './attrs.js';
 import { CHAIN, ELEM_LIST, familyName, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_FLAGS, TABLE } from './consts.js';
 import { decodeRuleset, setKey, type RulesetDump } from './decode.js';

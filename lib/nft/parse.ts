@@ -2,7 +2,7 @@
 // commands apply() sends, in the order nft 1.0.6 sends them (a `table { }` block expands as
 // nft_cmd_expand does: the table, its chains, its sets with their elements, then the rules).
 // Pure functions; a syntax error is an InvalidArgumentError naming line and column as nft does.
-import { InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { InvalidArgumentError, UnsupportedError } from '../core/errors.js';
 import type { Command, Statement } from './types.js';
 
 export interface ParsedScript {

@@ -3,7 +3,7 @@
 // prio2str, rule_print), expression.c (set_expr_print, calculate_delimiter), statement.c and
 // datatype.c (mark as 0x%08x, interface names quoted). Pure functions; a construct this printer
 // does not know is refused (UnsupportedError), never printed differently.
-import { UnsupportedError } from '../errors.js';
+import { UnsupportedError } from '../core/errors.js';
 import { priorityText } from './chains.js';
 import { typeofKey } from './typeof.js';
 import type { Family, ListObject, Statement } from './types.js';

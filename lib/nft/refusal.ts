@@ -3,7 +3,7 @@
 // `index` = that command's position. Chain loops (ELOOP, or EMLINK when the kernel finds them
 // through its jump depth limit) and over-long names are the caller's input: InvalidArgumentError.
 import { constants } from 'node:os';
-import { ConcurrentModificationError, InvalidArgumentError, type NlkitError } from '../errors.js';
+import { ConcurrentModificationError, InvalidArgumentError, type NlkitError } from '../core/errors.js';
 import { ERESTART, kernelError } from '../netlink/transport.js';
 import type { EncodedBatch } from './encode.js';
 

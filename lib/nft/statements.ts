@@ -3,7 +3,7 @@
 // make a later header load valid) are dropped and name the header's protocol; flag matches
 // are `in`; shortened or masked address loads are prefixes. A layout nft would show differently
 // than these rules assume is refused (UnsupportedError), never guessed.
-import { UnsupportedError } from '../errors.js';
+import { UnsupportedError } from '../core/errors.js';
 import { ADDRTYPE, CT_STATE, CT_STATUS, FIB_FLAGS, FIB_RESULT_TYPE, META_TYPES, PAYLOAD, type ValueType } from './compile.js';
 import { VERDICT } from './consts.js';
 import { TYPES, type DataType } from './datatypes.js';

@@ -4,7 +4,7 @@
 // template index), a meta key, a ct key and direction, or up to four of those for a
 // concatenation (nft writes no more: a longer one lists as `type`). Checked byte for byte against
 // nft's batches; anything else is refused by name.
-import { UnsupportedError } from '../errors.js';
+import { UnsupportedError } from '../core/errors.js';
 import { PAYLOAD, META_TYPES } from './compile.js';
 import { TYPES, type DataType } from './datatypes.js';
 import { CT_KEY, META_KEY } from './ir.js';

@@ -1,4 +1,4 @@
-// The options of transaction() (lib/transaction.ts), which the engine and every participant read.
+// The options of transaction() (lib/transaction/index.ts), which the engine and every participant read.
 
 /** iptables family a queued iptables change goes to; 'both' applies the same text to IPv4 and IPv6. */
 export type TxFamily = 4 | 6 | 'both';

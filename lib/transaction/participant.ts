@@ -1,4 +1,4 @@
-// What a subsystem provides to join transaction(): the engine (lib/transaction.ts) knows only
+// What a subsystem provides to join transaction(): the engine (lib/transaction/index.ts) knows only
 // this interface and the list in ./participants.ts, never a subsystem by name.
 //
 // Writing a participant (lib/<subsystem>/participant.ts):
@@ -18,7 +18,7 @@
 //   transaction created, in reverse order) exactly, from the snapshot. `lock` wraps the whole
 //   snapshot-apply-undo when the subsystem has a lock other tools take; `prepare` runs right
 //   before its first operation applies (checks that need the earlier participants' changes).
-import { NlkitError } from '../errors.js';
+import { NlkitError } from '../core/errors.js';
 import type { TransactionOptions } from './options.js';
 
 /** The fields every planned operation has, whatever its participant. */

@@ -1,7 +1,7 @@
 // The `tx` a transaction's callback receives: `tx.<name>` for each participant, whose calls
 // only record what to do. The records keep copies of the arguments, so changing an array after
 // queueing it changes nothing.
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { byPhase, dependencyOrder, phaseOrder } from './order.js';
 import type { TransactionOptions } from './options.js';
 import type { Participant, PlannedBase } from './participant.js';

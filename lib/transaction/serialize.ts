@@ -5,7 +5,7 @@
 // order everywhere: xtables lock, then this queue), so a transaction started inside
 // withLock() cannot deadlock against one waiting for that lock.
 import { statSync } from 'node:fs';
-import { netnsPath } from '../netns.js';
+import { netnsPath } from '../core/netns.js';
 
 /** The last transaction queued per namespace; it settles when that one is done. */
 const tails = new Map<string, Promise<void>>();

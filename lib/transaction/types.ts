@@ -47,7 +47,7 @@ export interface TransactionResult {
 }
 
 /**
- * The signature of transaction() (lib/transaction.ts). `fn` queues changes on `tx`; the
+ * The signature of transaction() (lib/transaction/index.ts). `fn` queues changes on `tx`; the
  * returned promise settles when they are applied, or rejects with TransactionError (after
  * restoring the state found) or with the validation error (nothing touched).
  */

@@ -4,7 +4,7 @@
 // a host kernel without it, this file runs in the VM tier (test/vm/run-in-vm.test.ts).
 import { type TestContext, after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { TransactionError } from '../../lib/errors.js';
+import { TransactionError } from '../../lib/core/errors.js';
 import { kernelSkipReason } from '../helpers/netns.js';
 import { hostHasIpvs, inVm } from '../helpers/vm.js';
 import { ProxyBench, VIP, VIP_PORT, assertMasqueraded, assertMovedToLiveBackend, assertShares, dumpState, inNetns, moveUdpEndpoint, serviceConfig } from '../helpers/e2e.js';

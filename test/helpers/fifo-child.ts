@@ -1,7 +1,7 @@
 // Child of faults-fifo.test.ts: a network namespace path and an $XTABLES_LOCKFILE that are
 // FIFOs. Opening either for reading once waited for a writer forever on the handle's thread,
 // and the process could never exit. Prints what each attempt gave, then exits by itself.
-import { binding } from '../../lib/native.js';
+import { binding } from '../../lib/core/native.js';
 import { ipset, iptables } from '../../lib/index.js';
 
 const [fifo, netns] = process.argv.slice(2) as [string, string];

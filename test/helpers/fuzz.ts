@@ -2,7 +2,7 @@
 // file, a bad template or a hostile caller hands a parser) and the check that a parser gives
 // either a value or a typed NlkitError, never another exception.
 import fc from 'fast-check';
-import { NlkitError } from '../../lib/errors.js';
+import { NlkitError } from '../../lib/core/errors.js';
 
 /** Runs scaled by NLKIT_FUZZ_SCALE (`npm run test:soak` sets 20); the base counts are for `npm test`. */
 export const runs = (base: number): number => {

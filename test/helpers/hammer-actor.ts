@@ -3,7 +3,7 @@
 // adds, deletes, tests and restores, checks every result against its own model, and returns
 // the model for the final comparison with `ipset save` and iptables-legacy-save.
 import { ipset, iptables } from '../../lib/index.js';
-import { NlkitError } from '../../lib/errors.js';
+import { NlkitError } from '../../lib/core/errors.js';
 
 export interface ActorResult {
   id: number;

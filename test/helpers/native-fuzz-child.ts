@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { iptables } from '../../lib/index.js';
-import { NlkitError } from '../../lib/errors.js';
+import { NlkitError } from '../../lib/core/errors.js';
 import { garbage, mutated, typedFailure } from './fuzz.js';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as { netns: string; name: string; toolNs: string; family: 4 | 6; runs: number; seed: number };

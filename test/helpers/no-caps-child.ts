@@ -4,7 +4,7 @@
 // Anything that is not an NlkitError exits 1.
 import { readFileSync } from 'node:fs';
 import { ipset, iptables, ipvs, link } from '../../lib/index.js';
-import { NlkitError } from '../../lib/errors.js';
+import { NlkitError } from '../../lib/core/errors.js';
 
 const netns = process.argv[2]!;
 const capEff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]}`);

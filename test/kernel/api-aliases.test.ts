@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipset, link, transaction } from '../../lib/index.js';
-import { NotFoundError } from '../../lib/errors.js';
+import { NotFoundError } from '../../lib/core/errors.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 
 const ipsetSkip = kernelSkipReason('ipset');

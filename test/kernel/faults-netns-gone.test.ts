@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { ipset, iptables, ipvs, link } from '../../lib/index.js';
-import { NlkitError, NotFoundError } from '../../lib/errors.js';
+import { NlkitError, NotFoundError } from '../../lib/core/errors.js';
 import { kernelSkipReason, Netns } from '../helpers/netns.js';
 
 const skip = kernelSkipReason('ipset');

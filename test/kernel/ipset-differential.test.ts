@@ -7,7 +7,7 @@ import { open } from '../../lib/ipset/index.js';
 import type { CreateOptions, EntryObject, SetType } from '../../lib/ipset/types.js';
 import { parseList } from '../../lib/ipset/syntax.js';
 import { kernelHasSetType, kernelSkipReason, setTypeModule, withNetns } from '../helpers/netns.js';
-import { UnsupportedError } from '../../lib/errors.js';
+import { UnsupportedError } from '../../lib/core/errors.js';
 
 interface Case {
   type: SetType;

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { open } from '../../lib/ipset/index.js';
 import { ipsetError } from '../../lib/ipset/errors.js';
-import { ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError } from '../../lib/errors.js';
+import { ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError } from '../../lib/core/errors.js';
 import { kernelSkipReason, withNetns } from '../helpers/netns.js';
 
 const skip = kernelSkipReason('ipset');

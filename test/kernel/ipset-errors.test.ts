@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { open } from '../../lib/ipset/index.js';
 import {
   ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError,
-} from '../../lib/errors.js';
+} from '../../lib/core/errors.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 
 const skip = kernelSkipReason('ipset');

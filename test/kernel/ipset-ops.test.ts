@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { spawnSync } from 'node:child_process';
 import { open } from '../../lib/ipset/index.js';
-import { HandleClosedError, NotFoundError } from '../../lib/errors.js';
+import { HandleClosedError, NotFoundError } from '../../lib/core/errors.js';
 import { kernelSkipReason, withNetns } from '../helpers/netns.js';
 
 const skip = kernelSkipReason('ipset');

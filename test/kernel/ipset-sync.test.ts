@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { open } from '../../lib/ipset/index.js';
-import { InvalidArgumentError, NotFoundError } from '../../lib/errors.js';
+import { InvalidArgumentError, NotFoundError } from '../../lib/core/errors.js';
 import { kernelHasSetType, kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 
 const skip = kernelSkipReason('ipset');

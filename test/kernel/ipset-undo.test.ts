@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { open, type IpsetHandle } from '../../lib/ipset/index.js';
-import { NlkitError } from '../../lib/errors.js';
+import { NlkitError } from '../../lib/core/errors.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 
 const skip = kernelSkipReason('ipset');

@@ -3,7 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { iptables } from '../../lib/index.js';
-import { InvalidArgumentError, NlkitError, NotFoundError } from '../../lib/errors.js';
+import { InvalidArgumentError, NlkitError, NotFoundError } from '../../lib/core/errors.js';
 import { kernelSkipReason, Netns } from '../helpers/netns.js';
 import { BAD_CASES, filterWith } from '../fixtures/iptables/bad-lines.js';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { iptables, transaction } from '../../lib/index.js';
-import { LockTimeoutError } from '../../lib/errors.js';
+import { LockTimeoutError } from '../../lib/core/errors.js';
 import { kernelSkipReason, Netns } from '../helpers/netns.js';
 
 const skip = kernelSkipReason('iptables-legacy-restore') ?? kernelSkipReason('flock');

@@ -8,7 +8,7 @@ import { iptables } from '../../lib/index.js';
 import { IptablesHandle } from '../../lib/iptables/handle.js';
 import { restoreNft } from '../../lib/iptables/nft/restore.js';
 import { readEntries } from '../../lib/iptables/nft/entries.js';
-import { binding, type RawWorker } from '../../lib/native.js';
+import { binding, type RawWorker } from '../../lib/core/native.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 
 const skip = kernelSkipReason('iptables-nft-restore') ?? kernelSkipReason('nft');

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { iptables } from '../../lib/index.js';
 import { IptablesHandle } from '../../lib/iptables/handle.js';
 import { commitNoflush } from '../../lib/iptables/nft/noflush.js';
-import { binding, type RawWorker } from '../../lib/native.js';
+import { binding, type RawWorker } from '../../lib/core/native.js';
 import { kubeProxyNat } from '../fixtures/iptables/kube-proxy.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 

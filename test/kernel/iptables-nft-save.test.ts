@@ -10,7 +10,7 @@ import { iptables, UnsupportedError } from '../../lib/index.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 import { kubeProxyNat } from '../fixtures/iptables/kube-proxy.js';
 import { CALICO_SETS, calicoTables } from '../fixtures/iptables/calico.js';
-import { binding } from '../../lib/native.js';
+import { binding } from '../../lib/core/native.js';
 import { loadNftTable } from '../../lib/iptables/nft/save.js';
 
 const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../fixtures/iptables/${name}`, import.meta.url)), 'utf8');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { IptablesHandle } from '../../lib/iptables/handle.js';
 import { restoreWithNft } from '../../lib/iptables/nft/handle-restore.js';
 import { encodingOf } from '../../lib/iptables/nft/version.js';
-import type { RawWorker } from '../../lib/native.js';
+import type { RawWorker } from '../../lib/core/native.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 
 const skip = kernelSkipReason('iptables-nft-restore') ?? kernelSkipReason('nft');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { ipvs } from '../../lib/index.js';
 import {
   ExistsError, InvalidArgumentError, NlkitError, NotFoundError, UnsupportedError,
-} from '../../lib/errors.js';
+} from '../../lib/core/errors.js';
 import { execFileSync } from 'node:child_process';
 import { Netns } from '../helpers/netns.js';
 import { ipvsSkipReason, saveLines, whereRan } from '../helpers/ipvs.js';

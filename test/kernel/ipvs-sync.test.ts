@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ipvs } from '../../lib/index.js';
-import { InvalidArgumentError, NlkitError } from '../../lib/errors.js';
+import { InvalidArgumentError, NlkitError } from '../../lib/core/errors.js';
 import type { DesiredService, IpvsSyncResult } from '../../lib/ipvs/sync.js';
 import type { Stats } from '../../lib/ipvs/types.js';
 import { Netns } from '../helpers/netns.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { link } from '../../lib/index.js';
-import { ExistsError, InvalidArgumentError, NotFoundError } from '../../lib/errors.js';
+import { ExistsError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors.js';
 import { kernelSkipReason } from '../helpers/netns.js';
 
 const skip = kernelSkipReason();

@@ -6,8 +6,8 @@ import { release } from 'node:os';
 import { link } from '../../lib/index.js';
 import {
   ExistsError, HandleClosedError, InvalidArgumentError, NotFoundError, UnsupportedError,
-} from '../../lib/errors.js';
-import { binding, type Binding } from '../../lib/native.js';
+} from '../../lib/core/errors.js';
+import { binding, type Binding } from '../../lib/core/native.js';
 import { kernelSkipReason, Netns, withNetns } from '../helpers/netns.js';
 
 const skip = kernelSkipReason();

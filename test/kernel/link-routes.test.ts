@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { link } from '../../lib/index.js';
 import type { RouteInput } from '../../lib/link/index.js';
-import { ExistsError, InvalidArgumentError, NotFoundError } from '../../lib/errors.js';
+import { ExistsError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 
 const skip = kernelSkipReason();

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { link } from '../../lib/index.js';
-import { InvalidArgumentError, NotFoundError, PermissionError } from '../../lib/errors.js';
+import { InvalidArgumentError, NotFoundError, PermissionError } from '../../lib/core/errors.js';
 import { kernelSkipReason, withNetns } from '../helpers/netns.js';
 
 const skip = kernelSkipReason('sysctl');

@@ -5,8 +5,8 @@
 // of a large chain count, checked against `nft list`.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConcurrentModificationError, NotFoundError } from '../../lib/errors.js';
-import { binding, type RawWorker } from '../../lib/native.js';
+import { ConcurrentModificationError, NotFoundError } from '../../lib/core/errors.js';
+import { binding, type RawWorker } from '../../lib/core/native.js';
 import { AttrWriter } from '../../lib/netlink/attr-writer.js';
 import {
   NETLINK_NETFILTER, NFNL_SUBSYS_NFTABLES, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_HDRLEN, NFGENMSG_LEN,

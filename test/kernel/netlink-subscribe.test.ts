@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { binding, type RawWorker } from '../../lib/native.js';
+import { binding, type RawWorker } from '../../lib/core/native.js';
 import {
   NETLINK_NETFILTER, NETLINK_ROUTE, NFGENMSG_LEN, NFNLGRP_CONNTRACK_NEW, NFNLGRP_NFTABLES, NFNL_SUBSYS_CTNETLINK,
   NFNL_SUBSYS_NFTABLES, NLMSG_HDRLEN, nfnlType,

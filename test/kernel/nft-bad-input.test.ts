@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, NlkitError, NotFoundError, UnsupportedError } from '../../lib/errors.js';
+import { InvalidArgumentError, NlkitError, NotFoundError, UnsupportedError } from '../../lib/core/errors.js';
 import { kernelSkipReason, withNetns } from '../helpers/netns.js';
 import { nftJson, withNft } from '../helpers/nft.js';
 

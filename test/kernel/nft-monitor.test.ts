@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { InvalidArgumentError } from '../../lib/errors.js';
+import { InvalidArgumentError } from '../../lib/core/errors.js';
 import type { NftEvent } from '../../lib/nft/index.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 import { withNft } from '../helpers/nft.js';

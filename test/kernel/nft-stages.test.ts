@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConcurrentModificationError, InvalidArgumentError, NlkitError } from '../../lib/errors.js';
+import { ConcurrentModificationError, InvalidArgumentError, NlkitError } from '../../lib/core/errors.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 import { kubeProxyCommands, kubeProxyStages } from '../helpers/nft-kube.js';
 import { nftJson, withNft } from '../helpers/nft.js';

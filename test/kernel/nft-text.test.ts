@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ExistsError, InvalidArgumentError, NotFoundError, type NlkitError } from '../../lib/errors.js';
+import { ExistsError, InvalidArgumentError, NotFoundError, type NlkitError } from '../../lib/core/errors.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 import { kubeProxyCommands } from '../helpers/nft-kube.js';
 import { nftJson, withNft } from '../helpers/nft.js';

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConcurrentModificationError, InvalidArgumentError, NotFoundError, type NlkitError } from '../../lib/errors.js';
+import { ConcurrentModificationError, InvalidArgumentError, NotFoundError, type NlkitError } from '../../lib/core/errors.js';
 import type { ApplyOptions, NftHandle } from '../../lib/nft/index.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 import { kubeProxyCommands } from '../helpers/nft-kube.js';

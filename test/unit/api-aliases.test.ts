@@ -3,7 +3,7 @@
 // test; these are the checks that need no kernel.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidArgumentError } from '../../lib/errors.js';
+import { InvalidArgumentError } from '../../lib/core/errors.js';
 import { lockRequest } from '../../lib/iptables/handle.js';
 
 describe('iptables lock options', () => {

@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError } from '../../lib/errors.js';
+import { InvalidArgumentError } from '../../lib/core/errors.js';
 import { NLMSG_DONE } from '../../lib/netlink/headers.js';
 import {
   CtWriter, Msg, ctMsg, dumpRequest, dumpRequests, eventType, flushRequest, messages, parseCpuStats, parseFlow,

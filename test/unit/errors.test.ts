@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError, PermissionError, UnsupportedError,
-} from '../../lib/errors.js';
+} from '../../lib/core/errors.js';
 import { ipsetError } from '../../lib/ipset/errors.js';
 
 // Messages exactly as libipset 7.17 words them (lib/errcode.c, lib/parse.c, lib/session.c).

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ExistsError, InUseError, InvalidArgumentError, NotFoundError } from '../../lib/errors.js';
+import { ExistsError, InUseError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors.js';
 import {
   adtEntries, compileRestore, compileRestorePlan, encodeEntry, testMessage, type RestoreStep,
 } from '../../lib/ipset/encode.js';

@@ -2,7 +2,7 @@
 // (captured from ipset v7.17 on Linux 6.18); the desired entries are written in other forms.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidArgumentError } from '../../lib/errors.js';
+import { InvalidArgumentError } from '../../lib/core/errors.js';
 import { planIpsetSync } from '../../lib/ipset/sync.js';
 import { parseMember } from '../../lib/ipset/syntax.js';
 import type { Member } from '../../lib/ipset/types.js';

@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { ExistsError, InUseError, InvalidArgumentError, NotFoundError } from '../../lib/errors.js';
+import { ExistsError, InUseError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors.js';
 import {
   formatCreate, formatEntry, parseList, parseSave, tokenize, validateElement, validateRestore, type KnownSet,
 } from '../../lib/ipset/syntax.js';

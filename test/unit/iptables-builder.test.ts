@@ -2,7 +2,7 @@
 // the same chains and rules. The expected texts below are written that way, not captured.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidArgumentError, NlkitError } from '../../lib/errors.js';
+import { InvalidArgumentError, NlkitError } from '../../lib/core/errors.js';
 import { TableBuilder, ruleText } from '../../lib/iptables/builder.js';
 import { tokenize } from '../../lib/iptables/restore-text.js';
 

@@ -6,10 +6,10 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { UnsupportedError } from '../../lib/errors.js';
+import { UnsupportedError } from '../../lib/core/errors.js';
 import { splitMessages, attrMap, type NlMsg } from '../../lib/nft/attrs.js';
 import { MSG, RULE } from '../../lib/nft/consts.js';
-import { binding } from '../../lib/native.js';
+import { binding } from '../../lib/core/native.js';
 import { decodeTables, groupDump, udataComment, BUILTIN_TABLES } from '../../lib/iptables/nft/decode.js';
 import { printTables } from '../../lib/iptables/nft/save.js';
 

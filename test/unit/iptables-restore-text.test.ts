@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import {
   columnOfByte, lineAt, parseCounterPair, parseRestore, planRestore, quoteArg, tokenize,
 } from '../../lib/iptables/restore-text.js';
-import { InvalidArgumentError } from '../../lib/errors.js';
+import { InvalidArgumentError } from '../../lib/core/errors.js';
 
 const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../fixtures/iptables/${name}`, import.meta.url)), 'utf8');
 

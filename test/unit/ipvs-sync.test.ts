@@ -2,7 +2,7 @@
 // written), desired lists, and the operations planned between them.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidArgumentError } from '../../lib/errors.js';
+import { InvalidArgumentError } from '../../lib/core/errors.js';
 import { planIpvsSync, type DesiredService } from '../../lib/ipvs/sync.js';
 import type { Destination, Service } from '../../lib/ipvs/types.js';
 

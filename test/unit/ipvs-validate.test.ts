@@ -1,7 +1,7 @@
 // IPVS input checks and the wire format, without a kernel.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidArgumentError } from '../../lib/errors.js';
+import { InvalidArgumentError } from '../../lib/core/errors.js';
 import { formatIPv6, maskToPrefix, parseAddress, parseIPv6 } from '../../lib/ipvs/addr.js';
 import { normDest, normDaemon, normKey, normService, normTimeouts } from '../../lib/ipvs/validate.js';
 import { flagNames, mergeDest, mergeService, toService, toDest } from '../../lib/ipvs/records.js';
@@ -9,7 +9,7 @@ import { CmdAttr, Cmd, GenlWriter, forEachNest, parseDest, parseService } from '
 import { IpvsHandle } from '../../lib/ipvs/handle.js';
 import type { ServiceInput } from '../../lib/ipvs/types.js';
 import { existsSync } from 'node:fs';
-import { UnsupportedError } from '../../lib/errors.js';
+import { UnsupportedError } from '../../lib/core/errors.js';
 
 const op = 'ipvs.test';
 const bad = (fn: () => unknown, re: RegExp) => assert.throws(fn, (e: unknown) => e instanceof InvalidArgumentError && re.test(e.message));

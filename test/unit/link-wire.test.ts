@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { constants } from 'node:os';
 import {
   ExistsError, InvalidArgumentError, NlkitError, NotFoundError, PermissionError, UnsupportedError,
-} from '../../lib/errors.js';
+} from '../../lib/core/errors.js';
 import { checkLinkName, formatIPv6, isIPv6LinkLocal, parseIPv6, parsePrefix } from '../../lib/link/addr.js';
 import { kernelError, linkFailure } from '../../lib/link/errors.js';
 import { _internal } from '../../lib/link/handle.js';

@@ -1,4 +1,4 @@
-// The addon loader (lib/addon.ts): each way loading fails gives an UnsupportedError that says the
+// The addon loader (lib/core/addon.ts): each way loading fails gives an UnsupportedError that says the
 // fix. The failures are real dlopen failures of files made here, not messages typed in.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { explainLoadFailure, loadAddon, packageRoot } from '../../lib/addon.js';
-import { UnsupportedError } from '../../lib/errors.js';
+import { explainLoadFailure, loadAddon, packageRoot } from '../../lib/core/addon.js';
+import { UnsupportedError } from '../../lib/core/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nlkit-load-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

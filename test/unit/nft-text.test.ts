@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError, UnsupportedError, type NlkitError } from '../../lib/errors.js';
+import { InvalidArgumentError, UnsupportedError, type NlkitError } from '../../lib/core/errors.js';
 import { encodeCommands } from '../../lib/nft/encode.js';
 import { parseScript } from '../../lib/nft/parse.js';
 import { printRuleset } from '../../lib/nft/print.js';

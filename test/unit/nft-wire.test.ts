@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { InvalidArgumentError, NotFoundError, UnsupportedError, type NlkitError } from '../../lib/errors.js';
+import { InvalidArgumentError, NotFoundError, UnsupportedError, type NlkitError } from '../../lib/core/errors.js';
 import { splitMessages } from '../../lib/nft/attrs.js';
 import { decodeRuleset, sortDump } from '../../lib/nft/decode.js';
 import { encodeCommands } from '../../lib/nft/encode.js';

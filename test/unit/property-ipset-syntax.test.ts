@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { ExistsError, InUseError, InvalidArgumentError, NotFoundError } from '../../lib/errors.js';
+import { ExistsError, InUseError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors.js';
 import {
   formatCreate, formatEntry, parseHeader, parseList, parseMember, parseSave, tokenize, validateElement,
   validateRestore, validateSetName, type KnownSet,

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import {
   MAX_LINE, parseCounterPair, parseRestore, planRestore, quoteArg, tokenize, type ParsedTable,
 } from '../../lib/iptables/restore-text.js';
-import { InvalidArgumentError } from '../../lib/errors.js';
+import { InvalidArgumentError } from '../../lib/core/errors.js';
 import { garbage, mutated, params, typed } from '../helpers/fuzz.js';
 
 const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../fixtures/iptables/${name}`, import.meta.url)), 'utf8');

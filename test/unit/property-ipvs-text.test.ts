@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { InvalidArgumentError } from '../../lib/errors.js';
+import { InvalidArgumentError } from '../../lib/core/errors.js';
 import { formatIpvsadm, parseIpvsadm } from '../../lib/ipvs/ipvsadm-text.js';
 import { garbage, mutated, params, typed } from '../helpers/fuzz.js';
 

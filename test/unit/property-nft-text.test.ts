@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { InvalidArgumentError, UnsupportedError } from '../../lib/errors.js';
+import { InvalidArgumentError, UnsupportedError } from '../../lib/core/errors.js';
 import { parseScript } from '../../lib/nft/parse.js';
 import { printRuleset } from '../../lib/nft/print.js';
 import type { ListObject } from '../../lib/nft/types.js';

@@ -3,7 +3,7 @@
 // the ones kube-proxy's own tests and real `iptables-save` output show.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidArgumentError } from '../../lib/errors.js';
+import { InvalidArgumentError } from '../../lib/core/errors.js';
 import { parseConfig } from '../../examples/service-proxy/config.js';
 import { comment, endpointChain, readNat, serviceChain } from '../../examples/service-proxy/chains.js';
 import { iptablesModeRules, probability } from '../../examples/service-proxy/iptables-mode.js';

@@ -14,12 +14,12 @@
 //
 // Pure functions; entries are written in the host's byte order (little-endian hosts, as the
 // kernel's structs are).
-import { UnsupportedError } from '../../errors.js';
+import { UnsupportedError } from '../../core/errors.js';
 import { attrMap, be32, splitMessages, str, type NlMsg } from '../../nft/attrs.js';
 import { CHAIN, MSG, NFNL_SUBSYS_NFTABLES } from '../../nft/consts.js';
 import { readData } from '../../nft/expr-wire.js';
 import type { KExpr } from '../../nft/ir.js';
-import type { RawTableSnapshot } from '../../native.js';
+import type { RawTableSnapshot } from '../../core/native.js';
 import { DumpReader, type NftChain, type NftRule, type NftTable } from './dump-read.js';
 
 export type Family = 4 | 6;

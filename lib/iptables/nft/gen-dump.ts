@@ -1,6 +1,6 @@
 // One consistent read of nf_tables: GETGEN, the caller's dump requests, GETGEN, in one crossing;
 // run again while the two generations differ (the ruleset changed during the read).
-import { ConcurrentModificationError } from '../../errors.js';
+import { ConcurrentModificationError } from '../../core/errors.js';
 import { splitMessages } from '../../nft/attrs.js';
 import { MSG, NLM_F_REQUEST } from '../../nft/consts.js';
 import { decodeGeneration } from '../../nft/requests.js';
@@ -8,7 +8,7 @@ import { NftWriter } from '../../nft/wire.js';
 import { NETLINK_NETFILTER } from '../../netlink/headers.js';
 import { forEachMessage } from '../../netlink/reader.js';
 import { dump, kernelError } from '../../netlink/transport.js';
-import type { RawWorker } from '../../native.js';
+import type { RawWorker } from '../../core/native.js';
 
 type Native = <T>(fn: (w: RawWorker) => Promise<T>) => Promise<T>;
 

@@ -2,8 +2,8 @@
 // libxtables front end as on legacy (native, from empty tables, without the kernel), the
 // compiled tables are encoded as iptables-nft 1.8.9 encodes them (encode.ts), and all of them
 // are committed in one nfnetlink batch (restore.ts).
-import { InvalidArgumentError, throwIfAborted } from '../../errors.js';
-import { binding, type IptablesCacheRef, type IptablesTableRequest, type RawTableSnapshot, type RawWorker } from '../../native.js';
+import { InvalidArgumentError, throwIfAborted } from '../../core/errors.js';
+import { binding, type IptablesCacheRef, type IptablesTableRequest, type RawTableSnapshot, type RawWorker } from '../../core/native.js';
 import { problemError, restoreFailure } from '../errors.js';
 import { planRestore, words, type PlannedTable } from '../restore-text.js';
 import type { Family, RestoreOptions, RestoreResult } from '../types.js';

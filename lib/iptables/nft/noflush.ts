@@ -6,7 +6,7 @@
 import { batch, ERESTART } from '../../netlink/transport.js';
 import { genDump } from './gen-dump.js';
 import { FAMILY, MSG, NFNL_SUBSYS_NFTABLES, NLM_F_DUMP, NLM_F_REQUEST, RULE } from '../../nft/consts.js';
-import type { RawTableSnapshot } from '../../native.js';
+import type { RawTableSnapshot } from '../../core/native.js';
 import type { Family } from '../types.js';
 import { decodeTables, groupDumpBytes, rawTableOf } from './decode.js';
 import { LAYOUT, readEntries } from './entries.js';

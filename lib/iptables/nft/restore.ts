@@ -14,7 +14,7 @@ import { attrMap, splitMessages, str } from '../../nft/attrs.js';
 import { decodeGeneration, generationRequest, rulesetRequests } from '../../nft/requests.js';
 import { NETLINK_NETFILTER, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../../netlink/headers.js';
 import { batch, dump, ERESTART, type BatchResult, type MessageBatch } from '../../netlink/transport.js';
-import type { RawWorker } from '../../native.js';
+import type { RawWorker } from '../../core/native.js';
 import type { Family } from '../types.js';
 import { indexEntries, type RawTableLike } from './entries.js';
 import { RuleEncoder } from './encode.js';

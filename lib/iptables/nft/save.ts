@@ -1,12 +1,12 @@
 // save() on the nf_tables backend: two dump crossings (the generation, the family's tables and
 // chains; then each chain's rules, the generation again), decoding in TypeScript (decode.ts), one print
 // crossing (the native printer of legacy tables, with libxtables' save functions).
-import { ConcurrentModificationError, NotFoundError } from '../../errors.js';
+import { ConcurrentModificationError, NotFoundError } from '../../core/errors.js';
 import { splitMessages } from '../../nft/attrs.js';
 import { FAMILY, MSG, NLM_F_DUMP, NLM_F_REQUEST, RULE } from '../../nft/consts.js';
 import { decodeGeneration } from '../../nft/requests.js';
 import { NftWriter } from '../../nft/wire.js';
-import { binding, type RawTableSnapshot, type RawWorker } from '../../native.js';
+import { binding, type RawTableSnapshot, type RawWorker } from '../../core/native.js';
 import { NETLINK_NETFILTER } from '../../netlink/headers.js';
 import { forEachMessage } from '../../netlink/reader.js';
 import { dump, kernelError, type MessageBatch } from '../../netlink/transport.js';

@@ -5,7 +5,7 @@
 // compat attribute iptables-nft writes derived again from each rule's protocol match). This is
 // exact whatever wrote the table (iptables-nft, nlkit, nft by hand) and needs no decoding; a
 // table holding sets (nft-made) is refused, as its undo would lose them.
-import { UnsupportedError } from '../../errors.js';
+import { UnsupportedError } from '../../core/errors.js';
 import { splitMessages, str } from '../../nft/attrs.js';
 import { CHAIN, FAMILY, MSG, NFNL_SUBSYS_NFTABLES, NLM_F_DUMP, NLM_F_REQUEST, RULE, SET, TABLE } from '../../nft/consts.js';
 import { readExprs } from '../../nft/expr-wire.js';
@@ -15,7 +15,7 @@ import { NLM_F_APPEND, NLM_F_CREATE, NLA_TYPE_MASK } from '../../netlink/headers
 import { genDump } from './gen-dump.js';
 import { forEachMessage } from '../../netlink/reader.js';
 import { batch, type BatchResult } from '../../netlink/transport.js';
-import type { RawWorker } from '../../native.js';
+import type { RawWorker } from '../../core/native.js';
 import type { Family } from '../types.js';
 
 type Native = <T>(fn: (w: RawWorker) => Promise<T>) => Promise<T>;

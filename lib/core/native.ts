@@ -2,31 +2,31 @@
 // their subsystems (lib/<subsystem>/binding.ts, one per native/<subsystem>/register.cc);
 // Binding is their sum, and the names below are re-exported for the modules that import them here.
 import { loadAddon } from './addon.js';
-import type { CoreBinding } from './core/binding.js';
-import type { IpsetBinding } from './ipset/binding.js';
-import type { IptablesBinding } from './iptables/binding.js';
-import type { IpvsBinding } from './ipvs/binding.js';
-import type { LinkBinding } from './link/binding.js';
-import type { NetlinkBinding } from './netlink/binding.js';
+import type { CoreBinding } from './binding.js';
+import type { IpsetBinding } from '../ipset/binding.js';
+import type { IptablesBinding } from '../iptables/binding.js';
+import type { IpvsBinding } from '../ipvs/binding.js';
+import type { LinkBinding } from '../link/binding.js';
+import type { NetlinkBinding } from '../netlink/binding.js';
 
-export type { BenchBinding, CoreBinding, NativeFailure, RawWorker } from './core/binding.js';
-export type { IpsetBinding, IpsetExecResult } from './ipset/binding.js';
+export type { BenchBinding, CoreBinding, NativeFailure, RawWorker } from './binding.js';
+export type { IpsetBinding, IpsetExecResult } from '../ipset/binding.js';
 export type {
   IptablesBinding, IptablesCacheRef, IptablesLockRequest, IptablesProblem, IptablesRestoreResult, IptablesRestoreStats,
   IptablesTableRequest, RawTableSnapshot,
-} from './iptables/binding.js';
-export type { IpvsBinding, IpvsQueryResult } from './ipvs/binding.js';
-export type { LinkBatchOptions, LinkBinding, LinkQueryResult } from './link/binding.js';
+} from '../iptables/binding.js';
+export type { IpvsBinding, IpvsQueryResult } from '../ipvs/binding.js';
+export type { LinkBatchOptions, LinkBinding, LinkQueryResult } from '../link/binding.js';
 export type {
   BatchRefusal, NetlinkBatchResult, NetlinkBinding, NetlinkDumpResult, NetlinkSendResult,
-} from './netlink/binding.js';
+} from '../netlink/binding.js';
 
 /** Every function of the addon: one part per native/<subsystem>/register.cc. */
 export type Binding = CoreBinding & NetlinkBinding & LinkBinding & IpsetBinding & IpvsBinding & IptablesBinding;
 
 let cached: Binding | undefined;
 
-/** The addon, loaded on first use (lib/addon.ts finds it, also from inside a bundle, or from NLKIT_ADDON). */
+/** The addon, loaded on first use (lib/core/addon.ts finds it, also from inside a bundle, or from NLKIT_ADDON). */
 export function binding(): Binding {
   return (cached ??= loadAddon<Binding>());
 }

@@ -18,15 +18,15 @@
 // Rollback: first every participant that had started puts back what existed, in dependency
 // order (the sets the old rules need come back before the rules), then each removes what the
 // transaction created, in reverse order (sets are destroyed once no restored rule holds them).
-import { NlkitError, TransactionError } from './errors.js';
-import { badArgument, checkFunction, checkOpts } from './args.js';
-import { checkNetnsRef } from './netns.js';
-import { blame, blamedOn, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from './transaction/participant.js';
-import { ordered, TxQueue } from './transaction/queue.js';
-import { oneAtATime } from './transaction/serialize.js';
-import type { PlannedOp, TransactionFn, TransactionOptions, TransactionResult, TransactionTimings, Tx } from './transaction/types.js';
+import { NlkitError, TransactionError } from '../core/errors.js';
+import { badArgument, checkFunction, checkOpts } from '../core/args.js';
+import { checkNetnsRef } from '../core/netns.js';
+import { blame, blamedOn, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from './participant.js';
+import { ordered, TxQueue } from './queue.js';
+import { oneAtATime } from './serialize.js';
+import type { PlannedOp, TransactionFn, TransactionOptions, TransactionResult, TransactionTimings, Tx } from './types.js';
 
-export type * from './transaction/types.js';
+export type * from './types.js';
 
 const now = () => performance.now();
 
