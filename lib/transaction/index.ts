@@ -7,7 +7,7 @@
 //   await transaction((tx) => {
 //     tx.ipset.create('allowed', 'hash:ip').add('allowed', ['10.0.0.1', '10.0.0.2']);
 //     tx.iptables.restore('*filter\n-A INPUT -m set --match-set allowed src -j ACCEPT\nCOMMIT\n', { noflush: true });
-//   }, { netns: 'blue', waitTimeout: 5_000 });
+//   }, { netns: 'blue', wait: 5_000 });
 //
 // A validation error (bad entry, bad rule, unknown set) is thrown as it is (an NlkitError
 // subclass with `index`, the position of the call in the queue) and nothing was changed. A
@@ -200,7 +200,7 @@ function failure(o: PlannedBase | undefined, cause: NlkitError, undone: string[]
  * await transaction((tx) => {
  *   tx.ipset.create('allowed', 'hash:ip').add('allowed', ['10.0.0.1']);
  *   tx.ipvs.addService({ protocol: 'tcp', address: '10.96.0.10', port: 80, scheduler: 'rr' });
- * }, { netns: 'node', waitTimeout: 5_000 });
+ * }, { netns: 'node', wait: 5_000 });
  */
 export const transaction: TransactionFn = Object.assign(run, {
   plan: async (fn: (tx: Tx) => void | Promise<void>, opts: TransactionOptions = {}): Promise<PlannedOp[]> => {

@@ -40,7 +40,7 @@ const exist = () => opts({ exist: bool });
 const signal: Omit<Param, 'optional' | 'keys'> = { good: new AbortController().signal };
 /** The options of the bulk calls that take an AbortSignal. */
 const bulk = () => opts({ exist: bool, signal });
-const lockKeys = { wait: { good: 5, accepts: [] as Kind[] }, waitTimeout: num(5_000), waitInterval: num(50) };
+const lockKeys = { wait: { good: 5_000, accepts: [] as Kind[] }, waitTimeout: num(5_000), waitInterval: num(50) };
 
 const svc = { protocol: 'tcp', address: '10.0.0.1', port: 80 };
 const dst = { address: '10.1.0.1', port: 80 };
@@ -119,7 +119,7 @@ function linkFns(prefix: string, o: link.LinkHandle | typeof link): Fn[] {
   return fns.map((f) => ({ ...f, name: `${prefix}.${f.name}`, call: (f.call as Function).bind(f.name.startsWith('addresses.') ? addresses : o) as Fn['call'] }));
 }
 
-const txOpts = opts({ netns: str(`/proc/${process.pid}/ns/net`), wait: num(5), waitTimeout: num(5_000), dryRun: bool, family: { good: 4 } });
+const txOpts = opts({ netns: str(`/proc/${process.pid}/ns/net`), wait: num(5_000), waitTimeout: num(5_000), dryRun: bool, family: { good: 4 } });
 const fns: Fn[] = [
   ...ipsetFns('ipset', ipset), ...ipsetFns('IpsetHandle', ipset.open()),
   ...iptablesFns('iptables', iptables), ...iptablesFns('IptablesHandle', iptables.open({ backend: 'legacy' })),
