@@ -1,4 +1,4 @@
-// transaction(): changes queued by a callback on `tx.<participant>` (link, ipset, ipvs,
+// transaction(): changes queued by a callback on `tx.<participant>` (link, ipset, ipvs, nft,
 // iptables: lib/transaction/participants.ts), checked whole before the kernel is touched,
 // applied in dependency order (lib/transaction/order.ts), and on any failure undone from a
 // snapshot of what they touch, then reported as TransactionError. The engine knows the
@@ -192,7 +192,7 @@ function failure(o: PlannedBase | undefined, cause: NlkitError, undone: string[]
 }
 
 /**
- * Runs the changes that `fn` queues on `tx.ipset`, `tx.iptables`, `tx.ipvs` and `tx.link` as one
+ * Runs the changes that `fn` queues on `tx.ipset`, `tx.iptables`, `tx.ipvs`, `tx.nft` and `tx.link` as one
  * unit: everything is checked first, applied in dependency order, and on any failure what it
  * touched is put back (TransactionError). `transaction.plan(fn)` returns the operations without
  * applying them.
