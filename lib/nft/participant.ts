@@ -1,11 +1,12 @@
 // How nftables joins a transaction (lib/transaction/participant.ts): tx.nft queues command
 // lists (apply) and nft text (restore), each applied as one nft batch (one kernel transaction)
-// in the phase 'nft', after link (a rule's `iif`/`oif` names a link the transaction may add).
-// nft rules cannot match ipsets and iptables-nft keeps its own tables, so nothing else orders it.
+// in the phase 'nft', after link (a netdev chain names a device). nft rules cannot match
+// ipsets and iptables-nft keeps its own tables, so nothing else orders it.
 //
 // Validate: every queued list is parsed and encoded, then all of them go to the kernel as ONE
 // check batch (no BATCH_END, as `nft -c`): the kernel runs them against the current ruleset and
-// aborts; the first refusal is the validation error and nothing has changed.
+// aborts; the first refusal is the validation error and nothing has changed. The check sees the
+// kernel before the transaction: a netdev chain on a device tx.link adds is refused there.
 // Snapshot: the text (`nft list table`) of every table the commands name; a `flush ruleset`
 // names every table of its family (all families without one). The text is parsed and encoded
 // right away, so a table nlkit could not put back fails the transaction before it applies.
