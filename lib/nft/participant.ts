@@ -131,18 +131,13 @@ class NftRun implements ParticipantRun<PlannedNftOp> {
       } catch (e) {
         throw blame(e as Error, o);
       }
-      try {
-        // Structure first, per operation, so that an error's index is the operation's own (a set
-        // the batch does not create stops it: NotFoundError; the kernel check below reads those).
-        encodeCommands(cmds);
-      } catch (e) {
-        if (!(e instanceof NotFoundError)) throw blame(e as Error, o, (e as NlkitError).index);
-      }
       this.#commands.set(o.index, cmds);
       starts.push(all.length);
       all.push(...cmds);
     }
     try {
+      // One encode and one check batch for all of them; an error's index (the encoder's or the
+      // kernel's) is mapped back to its operation's own command.
       await this.h.apply(all, { dryRun: true });
     } catch (e) {
       const err = e as NlkitError;
