@@ -21,7 +21,10 @@ import { NftHandle } from './handle.js';
 import { parseScript } from './parse.js';
 import type { Family } from './types.js';
 
-/** nftables changes of a transaction. */
+/**
+ * nftables changes of a transaction (`tx.nft`).
+ * @example await transaction((tx) => { tx.nft.apply([{ add: { table: { family: 'ip', name: 'fw' } } }]); });
+ */
 export interface TxNft {
   /** libnftables JSON commands (an array, or `{ nftables: [...] }`), as nft.apply takes them: one batch. */
   apply(commands: unknown): this;
@@ -85,7 +88,10 @@ function plan(items: QueuedNft[]): PlannedNftOp[] {
 /** A table: `family\0name`. */
 const tableKey = (family: string, name: string) => `${family}\0${name}`;
 
-/** What the commands name: tables by key, and the families a `flush ruleset` empties ('*' = all). */
+/**
+ * What the commands name: tables by `family\0name`, and the families a `flush ruleset` empties ('*' = all).
+ * @example touchedBy([{ add: { chain: { family: 'ip', table: 'fw', name: 'in' } } }]); // { tables: {'ip\0fw'}, rulesets: {} }
+ */
 export function touchedBy(commands: readonly unknown[]): { tables: Set<string>; rulesets: Set<string> } {
   const tables = new Set<string>(), rulesets = new Set<string>();
   const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
