@@ -51,7 +51,7 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
       const cold = parseConfig(configFor(n)), changed = parseConfig(configFor(n, true));
       const ns = new Netns('proxy');
       try {
-        const proxy = new ServiceProxy({ mode, netns: ns.name, log: () => {}, wait: 30 });
+        const proxy = new ServiceProxy({ mode, netns: ns.name, log: () => {}, wait: 30_000 });
         const a = await measure(() => proxy.apply(cold));
         const b = await measure(() => proxy.apply(changed));
         const note = (m: { cpu: number }) => `${mode}; CPU ${fmtTime(m.cpu)}${KUBE_PROXY[n] ? `; ${KUBE_PROXY[n]}` : ''}`;

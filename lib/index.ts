@@ -7,6 +7,7 @@ export * as nft from './nft/index.js';
 export * from './core/errors.js';
 export type { OpenOptions } from './core/handle.js';
 export type { ProtocolName } from './core/protocols.js';
+export type { SyncResult } from './core/sync.js';
 export type { Progress, ProgressCallback } from './core/progress.js';
 export { transaction } from './transaction/index.js';
 export type * from './transaction/types.js';

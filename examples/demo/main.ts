@@ -62,7 +62,7 @@ async function runMode(mode: Mode, topo: Topology): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), 'nlkit-demo-'));
   const file = join(dir, 'services.json');
-  const proxy = new ServiceProxy({ mode, netns: topo.node, log: (l) => say(`  proxy: ${l}`), wait: 10 });
+  const proxy = new ServiceProxy({ mode, netns: topo.node, log: (l) => say(`  proxy: ${l}`), wait: 10_000 });
   const waiters: ((r: ApplyReport | Error) => void)[] = [];
   const write = (weights: Record<string, number>, extra: object[] = []) => {
     const config = {

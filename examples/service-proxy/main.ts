@@ -27,7 +27,7 @@ if (values.mode !== 'iptables' && values.mode !== 'ipvs' && values.mode !== 'nft
   process.exit(2);
 }
 
-const proxy = new ServiceProxy({ mode: values.mode as Mode, netns: values.netns, wait: 5 });
+const proxy = new ServiceProxy({ mode: values.mode as Mode, netns: values.netns, wait: 5_000 });
 if (values.cleanup) {
   await proxy.cleanup();
 } else {

@@ -25,7 +25,7 @@ export interface ProxyOptions {
   netns?: string;
   /** Where log lines go (default console.log). */
   log?: (line: string) => void;
-  /** Seconds to wait for the xtables lock (default: as long as it takes). */
+  /** Milliseconds to wait for the xtables lock (default: as long as it takes). */
   wait?: number | true;
   /**
    * Delete the conntrack entries of removed UDP endpoints and services after each change

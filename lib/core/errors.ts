@@ -173,9 +173,9 @@ export class InvalidArgumentError extends NlkitError {
 }
 
 /**
- * The xtables lock stayed held past `waitTimeout` (ETIMEDOUT); `holderPid` names the holder when it is known.
+ * The xtables lock stayed held past `wait` (ETIMEDOUT); `holderPid` names the holder when it is known.
  * @example
- * try { await iptables.restore(text, { waitTimeout: 2_000 }); } catch (e) { if (e instanceof LockTimeoutError) console.log(e.holderPid); else throw e; }
+ * try { await iptables.restore(text, { wait: 2_000 }); } catch (e) { if (e instanceof LockTimeoutError) console.log(e.holderPid); else throw e; }
  */
 export class LockTimeoutError extends NlkitError {
   lockPath?: string;

@@ -7,7 +7,7 @@
 //   nat.chain('KUBE-SVC-WEB')
 //     .append({ matches: [{ module: 'statistic', mode: 'random', probability: 0.5 }], jump: 'KUBE-SEP-A' })
 //     .append({ jump: 'KUBE-SEP-B' });
-//   await nat.commit({ waitTimeout: 5_000 });
+//   await nat.commit({ wait: 5_000 });
 //
 // Names and values are checked here (InvalidArgumentError naming the call and the value);
 // what only libxtables knows (an unknown option, a bad address) fails at commit, and the
@@ -382,7 +382,7 @@ export class TableBuilder {
    * `handle.table()`), as one atomic replace. An error from a line of the text says which
    * builder call made it (`builderCall` on the error). `signal` as in restore(): an aborted one
    * rejects with an AbortedError before the table is committed.
-   * @example const { stats } = await t.commit({ waitTimeout: 5_000 });
+   * @example const { stats } = await t.commit({ wait: 5_000 });
    */
   async commit(opts: RestoreOptions = {}): Promise<RestoreResult> {
     if (!this.#commit) {

@@ -18,22 +18,22 @@ export function lockRequest(op: string, opts: LockOptions): IptablesLockRequest 
   const path = xtablesLockPath();
   const { wait, waitInterval, waitTimeout } = opts;
   if (wait !== undefined && wait !== true && !(typeof wait === 'number' && wait >= 0 && Number.isFinite(wait))) {
-    throw new InvalidArgumentError(`${op}: wait must be a number of seconds >= 0 or true`, { op, subsystem: 'iptables', argument: String(wait) });
+    throw new InvalidArgumentError(`${op}: wait must be a number of milliseconds >= 0 or true`, { op, subsystem: 'iptables', argument: String(wait) });
   }
   if (waitTimeout !== undefined) {
     if (!(typeof waitTimeout === 'number' && waitTimeout >= 0 && Number.isFinite(waitTimeout))) {
       throw new InvalidArgumentError(`${op}: waitTimeout must be a number of milliseconds >= 0`, { op, subsystem: 'iptables', argument: String(waitTimeout) });
     }
     if (wait !== undefined) {
-      throw new InvalidArgumentError(`${op}: waitTimeout (milliseconds) and the deprecated wait (seconds) are not taken together`, { op, subsystem: 'iptables', argument: String(wait) });
+      throw new InvalidArgumentError(`${op}: wait and its deprecated alias waitTimeout are not taken together`, { op, subsystem: 'iptables', argument: String(wait) });
     }
   }
   if (waitInterval !== undefined && !(typeof waitInterval === 'number' && waitInterval > 0 && Number.isFinite(waitInterval))) {
     throw new InvalidArgumentError(`${op}: waitInterval must be a positive number of milliseconds`, { op, subsystem: 'iptables', argument: String(waitInterval) });
   }
-  // The worker counts in seconds (native/iptables/lock.cc).
-  const seconds = waitTimeout !== undefined ? waitTimeout / 1000 : wait === undefined || wait === true ? -1 : wait;
-  return { path, wait: seconds, interval: waitInterval ?? DEFAULT_INTERVAL_MS };
+  const ms = wait !== undefined ? wait : waitTimeout;
+  // The worker counts in seconds (native/iptables/lock.cc); -1 waits as long as it takes.
+  return { path, wait: ms === undefined || ms === true ? -1 : ms / 1000, interval: waitInterval ?? DEFAULT_INTERVAL_MS };
 }
 
 /**
@@ -134,7 +134,7 @@ export class IptablesHandle extends Handle {
    * Applies an iptables-restore text. Every table of the text is read, compiled and built in
    * memory first; only when all of them are complete are they committed, in order, each with
    * one atomic replace. A bad line anywhere commits nothing. `signal`: see RestoreOptions.
-   * @example await h.restore('*filter\n:KUBE-FW - [0:0]\n-A KUBE-FW -j ACCEPT\nCOMMIT\n', { noflush: true, waitTimeout: 5_000 });
+   * @example await h.restore('*filter\n:KUBE-FW - [0:0]\n-A KUBE-FW -j ACCEPT\nCOMMIT\n', { noflush: true, wait: 5_000 });
    */
   restore(text: string, opts: RestoreOptions = {}): Promise<RestoreResult> {
     const op = `${this.prefix}.restore`;
@@ -231,7 +231,7 @@ export class IptablesHandle extends Handle {
    *   await h.withLock(async () => {
    *     const text = await h.save({ table: 'filter' });
    *     await h.restore(edit(text));
-   *   }, { waitTimeout: 5_000 });
+   *   }, { wait: 5_000 });
    */
   async withLock<T>(fn: () => Promise<T> | T, opts: LockOptions = {}): Promise<T> {
     const op = `${this.prefix}.withLock`;

@@ -38,7 +38,7 @@ export const restore = (text: string, opts?: RestoreOptions) => handle().restore
 export const save = (opts?: SaveOptions) => handle().save(opts);
 /**
  * Runs `fn` holding the xtables lock the iptables tools take (default handle).
- * @example await iptables.withLock(async () => { await iptables.restore(text); }, { waitTimeout: 5_000 });
+ * @example await iptables.withLock(async () => { await iptables.restore(text); }, { wait: 5_000 });
  */
 export const withLock = <T>(fn: () => Promise<T> | T, opts?: LockOptions) => handle().withLock(fn, opts);
 

@@ -26,20 +26,21 @@ export interface IptablesOpenOptions extends OpenOptions {
 export interface LockOptions {
   /**
    * How long to wait for the xtables lock (`/run/xtables.lock` or `$XTABLES_LOCKFILE`), in
-   * milliseconds; without it (as iptables 1.8.9 without -w) nlkit waits for as long as it takes,
-   * 0 fails at once when another process holds it. Waiting never blocks the event loop.
-   * On the nf_tables backend a restore takes no lock, as iptables-nft takes none (it ignores
-   * `-w`): the kernel's transaction, sent with the generation id it was computed against, makes
-   * it atomic instead; `waitTimeout` is checked there but waits for nothing. withLock() still takes
-   * the xtables lock on both backends (it orders nlkit and legacy tools, not iptables-nft).
-   * @example await iptables.restore(text, { waitTimeout: 5_000 });
-   */
-  waitTimeout?: number;
-  /**
-   * @deprecated In seconds, like `-w`; use `waitTimeout` (milliseconds). `true` waits as long
-   * as it takes (the default). Stays for one release; not together with `waitTimeout`.
+   * MILLISECONDS (before 0.x it was seconds, like `-w`); `true` or omitted (as iptables 1.8.9
+   * without -w) waits as long as it takes, 0 fails at once when another process holds it.
+   * Waiting never blocks the event loop. On the nf_tables backend a restore takes no lock, as
+   * iptables-nft takes none (it ignores `-w`): the kernel's transaction, sent with the generation
+   * id it was computed against, makes it atomic instead; `wait` is checked there but waits for
+   * nothing. withLock() still takes the xtables lock on both backends (it orders nlkit and legacy
+   * tools, not iptables-nft).
+   * @example await iptables.restore(text, { wait: 5_000 });
    */
   wait?: number | true;
+  /**
+   * @deprecated The same as `wait` (milliseconds), its name before `wait` became milliseconds.
+   * Stays for one release; not together with `wait`.
+   */
+  waitTimeout?: number;
   /** Milliseconds between attempts while waiting (default 50). */
   waitInterval?: number;
 }

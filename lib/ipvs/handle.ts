@@ -24,6 +24,7 @@ import type {
   ApplyOp, ApplyOptions, ApplyResult, Daemon, DaemonConfig, DaemonState, Destination, DestinationInput, DestinationKey, DrainOptions,
   DrainResult, Info, ListOptions, Service, ServiceInput, ServiceKey, Timeouts,
 } from './types.js';
+import { Daemons } from './daemons.js';
 
 const DUMP_RETRIES = 3;
 const E = constants.errno;
@@ -318,12 +319,20 @@ export class IpvsHandle extends Handle {
     return this.one('ipvs.flush', { op: 'flush' });
   }
 
+  /** The connection sync daemons: `h.daemons.start(cfg)` / `stop(state)` / `list()`. */
+  readonly daemons: Daemons = new Daemons(this);
+
   /**
    * Starts the connection sync daemon (master or backup), like `ipvsadm --start-daemon`.
+   * @deprecated Use h.daemons.start(); stays for one release.
    * @example await h.startDaemon({ state: 'master', interface: 'eth0', syncId: 1 });
    */
   startDaemon(config: DaemonConfig): Promise<void> {
-    const op = 'ipvs.startDaemon';
+    return this.daemonStart('ipvs.startDaemon', config);
+  }
+
+  /** h.daemons.start's work; `op` is the name its errors carry. @internal */
+  daemonStart(op: string, config: DaemonConfig): Promise<void> {
     let w: GenlWriter;
     try {
       const d = normDaemon(op, config);
@@ -348,10 +357,15 @@ export class IpvsHandle extends Handle {
 
   /**
    * Stops the sync daemon of that state.
+   * @deprecated Use h.daemons.stop(); stays for one release.
    * @example await h.stopDaemon('master');
    */
   stopDaemon(state: DaemonState | { state: DaemonState }): Promise<void> {
-    const op = 'ipvs.stopDaemon';
+    return this.daemonStop('ipvs.stopDaemon', state);
+  }
+
+  /** h.daemons.stop's work. @internal */
+  daemonStop(op: string, state: DaemonState | { state: DaemonState }): Promise<void> {
     const name = typeof state === 'object' && state !== null ? state.state : state;
     const code = name === 'master' ? 1 : name === 'backup' ? 2 : 0;
     if (!code) {
@@ -368,10 +382,15 @@ export class IpvsHandle extends Handle {
 
   /**
    * The running sync daemons.
+   * @deprecated Use h.daemons.list(); stays for one release.
    * @example const daemons = await h.listDaemons();
    */
   listDaemons(): Promise<Daemon[]> {
-    const op = 'ipvs.listDaemons';
+    return this.daemonList('ipvs.listDaemons');
+  }
+
+  /** h.daemons.list's work. @internal */
+  daemonList(op: string): Promise<Daemon[]> {
     const w = new GenlWriter(64);
     w.begin(Cmd.GetDaemon, true);
     w.end();

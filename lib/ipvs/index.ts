@@ -1,6 +1,7 @@
 // IPVS: module-level functions run on a default handle in the caller's own namespace;
 // open({ netns }) gives a handle bound to another one.
 import type { OpenOptions } from '../core/handle.js';
+import { Daemons } from './daemons.js';
 import { IpvsHandle } from './handle.js';
 import type {
   ApplyOp, ApplyOptions, DaemonConfig, DaemonState, DestinationInput, DestinationKey, DrainOptions, ListOptions, ServiceInput,
@@ -9,6 +10,7 @@ import type {
 import type { SyncInput, SyncOptions } from './sync.js';
 
 export { IpvsHandle } from './handle.js';
+export { Daemons } from './daemons.js';
 export * from './types.js';
 export { SCHEDULERS } from './validate.js';
 export type { DesiredDestination, DesiredService, IpvsSyncPlan, IpvsSyncResult, SyncCounts, SyncInput, SyncOptions } from './sync.js';
@@ -108,19 +110,34 @@ export const zero = (k?: ServiceKey) => handle().zero(k);
  */
 export const flush = () => handle().flush();
 /**
+ * The connection sync daemons (default handle): `start(config)`, `stop(state)`, `list()`, like
+ * `ipvsadm --start-daemon` / `--stop-daemon` / `-L --daemon`.
+ * @example
+ * await ipvs.daemons.start({ state: 'backup', interface: 'eth0' });
+ * const running = await ipvs.daemons.list();
+ */
+export const daemons = new Daemons({
+  daemonStart: (op, c) => handle().daemonStart(op, c),
+  daemonStop: (op, s) => handle().daemonStop(op, s),
+  daemonList: (op) => handle().daemonList(op),
+});
+/**
  * Starts the connection sync daemon (master or backup), like `ipvsadm --start-daemon` (default handle).
+ * @deprecated Use ipvs.daemons.start(); stays for one release.
  * @example
  * await ipvs.startDaemon({ state: 'backup', interface: 'eth0' });
  */
 export const startDaemon = (c: DaemonConfig) => handle().startDaemon(c);
 /**
  * Stops the sync daemon of that state (default handle).
+ * @deprecated Use ipvs.daemons.stop(); stays for one release.
  * @example
  * await ipvs.stopDaemon('backup');
  */
 export const stopDaemon = (s: DaemonState | { state: DaemonState }) => handle().stopDaemon(s);
 /**
  * The running sync daemons (default handle).
+ * @deprecated Use ipvs.daemons.list(); stays for one release.
  * @example
  * const daemons = await ipvs.listDaemons();
  */

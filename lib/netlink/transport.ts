@@ -61,19 +61,22 @@ export function send(worker: RawWorker, protocol: NetlinkProtocol, msgs: Message
  * One nfnetlink transaction: BATCH_BEGIN (with `genid`: refused with ERESTART if the ruleset
  * generation moved) + the messages + BATCH_END in one sendmsg(); the kernel commits all or
  * nothing. Resolves every refusal mapped to its message's index; use `batchError` to throw.
+ * `check`: the kernel checks every message and applies none (no BATCH_END, as `nft -c`).
  * @example
  * const r = await batch(worker, NFNL_SUBSYS_NFTABLES, msgs, { genid });
  * const err = batchError('nft.apply', 'nft', r); if (err) throw err;
  */
-export async function batch(worker: RawWorker, subsys: number, msgs: MessageBatch, opts: { genid?: number; protocol?: NetlinkProtocol } = {}): Promise<BatchResult> {
+export async function batch(worker: RawWorker, subsys: number, msgs: MessageBatch, opts: { genid?: number; protocol?: NetlinkProtocol; check?: boolean } = {}): Promise<BatchResult> {
   const begin = batchDelimiter(NFNL_MSG_BATCH_BEGIN, subsys, opts.genid);
-  const end = batchDelimiter(NFNL_MSG_BATCH_END, subsys);
+  // Without BATCH_END the kernel runs every message, reports each, then aborts the whole
+  // transaction (NFNL_ABORT_VALIDATE): what `nft -c` does to check without applying.
+  const end = opts.check ? new Uint8Array(0) : batchDelimiter(NFNL_MSG_BATCH_END, subsys);
   const size = msgs.ends.length ? msgs.ends[msgs.ends.length - 1]! : 0;
   const bytes = new Uint8Array(begin.length + size + end.length);
   bytes.set(begin, 0);
   bytes.set(msgs.bytes.subarray(0, size), begin.length);
   bytes.set(end, begin.length + size);
-  const ends = new Uint32Array(msgs.ends.length + 2);
+  const ends = new Uint32Array(msgs.ends.length + (opts.check ? 1 : 2));
   ends[0] = begin.length;
   for (let i = 0; i < msgs.ends.length; i++) ends[i + 1] = begin.length + msgs.ends[i]!;
   ends[ends.length - 1] = bytes.length;

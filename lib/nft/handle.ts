@@ -35,6 +35,11 @@ export interface ApplyOptions {
    * (see ProgressCallback).
    */
   onProgress?: ProgressCallback;
+  /**
+   * Check only, as `nft -c`: the kernel runs every command against the current ruleset and
+   * reports the first it refuses (with `index`), then aborts its transaction; nothing changes.
+   */
+  dryRun?: boolean;
 }
 
 export interface MonitorOptions {
@@ -106,13 +111,14 @@ export class NftHandle extends Handle {
       if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object');
       if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
       if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw invalid('onProgress', 'must be a function');
+      if (opts.dryRun !== undefined && typeof opts.dryRun !== 'boolean') throw invalid('dryRun', 'must be a boolean');
       throwIfAborted(opts.signal, op, 'nft');
       const gen = opts.generation;
       if (gen !== undefined && (typeof gen !== 'number' || !Number.isInteger(gen) || gen < 0 || gen > 0xffffffff)) {
         throw invalid('generation', `must be a generation id from generation(), got ${JSON.stringify(gen)}`);
       }
       const encoded = await this.encode(op, commands);
-      await this.send(op, commands, encoded, gen, opts.signal, new ProgressReport(opts.onProgress, opts.onProgress ? commandList(commands).length : 0));
+      await this.send(op, commands, encoded, gen, opts.signal, new ProgressReport(opts.onProgress, opts.onProgress ? commandList(commands).length : 0), opts.dryRun === true);
     });
   }
 
@@ -121,12 +127,12 @@ export class NftHandle extends Handle {
    * end (the kernel applies the batch all at once): total when committed, 0 when refused.
    */
   private async send(op: string, commands: unknown, encoded: EncodedBatch, gen: number | undefined, signal: AbortSignal | undefined,
-    progress = new ProgressReport(undefined, 0)): Promise<void> {
+    progress = new ProgressReport(undefined, 0), check = false): Promise<void> {
     throwIfAborted(signal, op, 'nft');
-    const r = await this.native(op, (w) => batch(w, NFNL_SUBSYS_NFTABLES, asBatch(encoded.buf, 1, encoded.commandOf.length - 1), gen === undefined ? {} : { genid: gen }))
+    const r = await this.native(op, (w) => batch(w, NFNL_SUBSYS_NFTABLES, asBatch(encoded.buf, 1, encoded.commandOf.length - 1), { ...(gen === undefined ? {} : { genid: gen }), check }))
       .catch((e: unknown) => { progress.end(0); throw e; });
     const first = r.errors[0];
-    progress.end(first ? 0 : progress.total);
+    progress.end(first || check ? 0 : progress.total);
     if (first) {
       const list = commandList(commands);
       throw refusalError(encoded, { message: first.index + 1, errno: first.errno, ...(first.message ? { text: first.message } : {}), ...(first.offset !== undefined ? { offset: first.offset } : {}) },

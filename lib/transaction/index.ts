@@ -1,4 +1,4 @@
-// transaction(): changes queued by a callback on `tx.<participant>` (link, ipset, ipvs,
+// transaction(): changes queued by a callback on `tx.<participant>` (link, ipset, ipvs, nft,
 // iptables: lib/transaction/participants.ts), checked whole before the kernel is touched,
 // applied in dependency order (lib/transaction/order.ts), and on any failure undone from a
 // snapshot of what they touch, then reported as TransactionError. The engine knows the
@@ -7,7 +7,7 @@
 //   await transaction((tx) => {
 //     tx.ipset.create('allowed', 'hash:ip').add('allowed', ['10.0.0.1', '10.0.0.2']);
 //     tx.iptables.restore('*filter\n-A INPUT -m set --match-set allowed src -j ACCEPT\nCOMMIT\n', { noflush: true });
-//   }, { netns: 'blue', waitTimeout: 5_000 });
+//   }, { netns: 'blue', wait: 5_000 });
 //
 // A validation error (bad entry, bad rule, unknown set) is thrown as it is (an NlkitError
 // subclass with `index`, the position of the call in the queue) and nothing was changed. A
@@ -192,7 +192,7 @@ function failure(o: PlannedBase | undefined, cause: NlkitError, undone: string[]
 }
 
 /**
- * Runs the changes that `fn` queues on `tx.ipset`, `tx.iptables`, `tx.ipvs` and `tx.link` as one
+ * Runs the changes that `fn` queues on `tx.ipset`, `tx.iptables`, `tx.ipvs`, `tx.nft` and `tx.link` as one
  * unit: everything is checked first, applied in dependency order, and on any failure what it
  * touched is put back (TransactionError). `transaction.plan(fn)` returns the operations without
  * applying them.
@@ -200,7 +200,7 @@ function failure(o: PlannedBase | undefined, cause: NlkitError, undone: string[]
  * await transaction((tx) => {
  *   tx.ipset.create('allowed', 'hash:ip').add('allowed', ['10.0.0.1']);
  *   tx.ipvs.addService({ protocol: 'tcp', address: '10.96.0.10', port: 80, scheduler: 'rr' });
- * }, { netns: 'node', waitTimeout: 5_000 });
+ * }, { netns: 'node', wait: 5_000 });
  */
 export const transaction: TransactionFn = Object.assign(run, {
   plan: async (fn: (tx: Tx) => void | Promise<void>, opts: TransactionOptions = {}): Promise<PlannedOp[]> => {

@@ -8,13 +8,13 @@ export interface TransactionOptions {
    *  (relative paths and non-strings are refused with InvalidArgumentError). */
   netns?: string;
   /**
-   * How long to wait for the xtables lock, in milliseconds; without it the transaction waits as
-   * long as it takes. The lock is taken once, before the snapshot, and held until the
-   * transaction has applied or rolled back. Only taken when the transaction touches iptables.
+   * How long to wait for the xtables lock, in MILLISECONDS (before 0.x: seconds); `true` or
+   * omitted waits as long as it takes. The lock is taken once, before the snapshot, and held
+   * until the transaction has applied or rolled back. Only taken when the transaction touches iptables.
    */
-  waitTimeout?: number;
-  /** @deprecated In seconds (like `iptables -w`), `true` = as long as it takes; use `waitTimeout` (ms). Stays for one release. */
   wait?: number | true;
+  /** @deprecated The same as `wait` (milliseconds), its name before `wait` became milliseconds. Stays for one release. */
+  waitTimeout?: number;
   /** Milliseconds between attempts while waiting for the lock (default 50). */
   waitInterval?: number;
   /** iptables backend, as iptables.open() takes it: 'auto' (default) refuses a namespace whose rules are nf_tables'. */

@@ -2,9 +2,9 @@
 // participant's changes run after those of the participants it comes `after` (iptables rules
 // reference sets: sets first); the deletions it marks as releases run in the reverse order,
 // after everything that could still use what they delete (a set is destroyed once the rules
-// that matched it are gone). With link, ipset, ipvs and iptables:
+// that matched it are gone). With link, ipset, ipvs, nft and iptables:
 //
-//   link, ipset, ipvs, iptables, ipvs-release, ipset-release, link-release
+//   link, ipset, ipvs, nft, iptables, ipvs-release, ipset-release, link-release
 //
 // Within a phase, operations keep the order the callback queued them in.
 import type { Participant, PlannedBase } from './participant.js';

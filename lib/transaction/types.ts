@@ -20,7 +20,7 @@ export type PlannedOp = ReturnType<Participants['plan']>[number];
 
 /**
  * When an operation runs: its participant's phase, or that participant's release phase
- * (lib/transaction/order.ts): link, ipset, ipvs, iptables, ipvs-release, ipset-release, link-release.
+ * (lib/transaction/order.ts): link, ipset, ipvs, nft, iptables, ipvs-release, ipset-release, link-release.
  */
 export type Phase = PlannedOp['phase'];
 

@@ -40,7 +40,7 @@ const exist = () => opts({ exist: bool });
 const signal: Omit<Param, 'optional' | 'keys'> = { good: new AbortController().signal };
 /** The options of the bulk calls that take an AbortSignal. */
 const bulk = () => opts({ exist: bool, signal });
-const lockKeys = { wait: { good: 5, accepts: [] as Kind[] }, waitTimeout: num(5_000), waitInterval: num(50) };
+const lockKeys = { wait: { good: 5_000, accepts: [] as Kind[] }, waitTimeout: num(5_000), waitInterval: num(50) };
 
 const svc = { protocol: 'tcp', address: '10.0.0.1', port: 80 };
 const dst = { address: '10.1.0.1', port: 80 };
@@ -96,8 +96,10 @@ function ipvsFns(prefix: string, o: ipvs.IpvsHandle | typeof ipvs): Fn[] {
     { name: 'sync', call: o.sync as never, params: [{ good: [] }, opts({ prune: { good: true, accepts: ['function'] }, dryRun: bool, signal })] },
     { name: 'startDaemon', call: o.startDaemon as never, params: [{ good: { state: 'master', interface: 'lo' } }] },
     { name: 'stopDaemon', call: o.stopDaemon as never, params: [{ good: 'master' }] },
+    { name: 'daemons.start', call: o.daemons.start as never, params: [{ good: { state: 'master', interface: 'lo' } }] },
+    { name: 'daemons.stop', call: o.daemons.stop as never, params: [{ good: 'master' }] },
   ];
-  return fns.map((f) => ({ ...f, name: `${prefix}.${f.name}`, call: (f.call as Function).bind(o) as Fn['call'] }));
+  return fns.map((f) => ({ ...f, name: `${prefix}.${f.name}`, call: (f.call as Function).bind(f.name.startsWith('daemons.') ? o.daemons : o) as Fn['call'] }));
 }
 
 function linkFns(prefix: string, o: link.LinkHandle | typeof link): Fn[] {
@@ -119,7 +121,7 @@ function linkFns(prefix: string, o: link.LinkHandle | typeof link): Fn[] {
   return fns.map((f) => ({ ...f, name: `${prefix}.${f.name}`, call: (f.call as Function).bind(f.name.startsWith('addresses.') ? addresses : o) as Fn['call'] }));
 }
 
-const txOpts = opts({ netns: str(`/proc/${process.pid}/ns/net`), wait: num(5), waitTimeout: num(5_000), dryRun: bool, family: { good: 4 } });
+const txOpts = opts({ netns: str(`/proc/${process.pid}/ns/net`), wait: num(5_000), waitTimeout: num(5_000), dryRun: bool, family: { good: 4 } });
 const fns: Fn[] = [
   ...ipsetFns('ipset', ipset), ...ipsetFns('IpsetHandle', ipset.open()),
   ...iptablesFns('iptables', iptables), ...iptablesFns('IptablesHandle', iptables.open({ backend: 'legacy' })),
@@ -167,6 +169,8 @@ fns.push(
   txName('link.routes.delete', (tx) => tx.link.routes.delete.bind(tx.link.routes) as never, [{ good: { dst: '10.9.0.0/24' } }]),
   txName('link.rules.add', (tx) => tx.link.rules.add.bind(tx.link.rules) as never, [{ good: { priority: 100, table: 100 } }]),
   txName('link.rules.delete', (tx) => tx.link.rules.delete.bind(tx.link.rules) as never, [{ good: { priority: 100 } }]),
+  txName('nft.apply', (tx) => tx.nft.apply.bind(tx.nft) as never, [{ good: [{ add: { table: { family: 'ip', name: 'nlkit-walk' } } }], accepts: ['object'] as Kind[] }]),
+  txName('nft.restore', (tx) => tx.nft.restore.bind(tx.nft) as never, [{ good: 'add table ip nlkit-walk\n' }]),
   // The pure functions: parsers, planners and the rule builder.
   { name: 'ipvs.parseIpvsadm', call: parseIpvsadm as never, params: [{ good: '' }] },
   { name: 'ipvs.formatIpvsadm', call: formatIpvsadm as never, params: [{ good: [] }] },
@@ -195,7 +199,7 @@ async function outcome(f: Fn, args: unknown[]): Promise<{ kind: 'ok' | 'error'; 
   }
 }
 
-const dump = () => ['ipset save', 'iptables-legacy-save', 'ip6tables-legacy-save', 'ip -d -j link show', 'ip -j addr show', 'ipvsadm -S -n']
+const dump = () => ['ipset save', 'iptables-legacy-save', 'ip6tables-legacy-save', 'ip -d -j link show', 'ip -j addr show', 'ipvsadm -S -n', 'nft list ruleset']
   .map((c) => { const r = spawnSync('sh', ['-c', `${c} 2>/dev/null | grep -v '^#'`], { encoding: 'utf8' }); return `${c}:\n${r.stdout}`; }).join('\n');
 
 const problems: string[] = [];

@@ -103,7 +103,7 @@ export class ProxyBench {
   constructor(mode: Mode, backends: number, opts: Partial<ProxyOptions> = {}) {
     // Namespace names stay short: `ip netns` has no limit, but they show up in every failure.
     this.topo = new Topology(`nlkit-e2e${process.pid % 100000}-${counter++}`, backends);
-    this.proxy = new ServiceProxy({ mode, netns: this.topo.node, log: (l) => this.log.push(l), wait: 30, ...opts });
+    this.proxy = new ServiceProxy({ mode, netns: this.topo.node, log: (l) => this.log.push(l), wait: 30_000, ...opts });
   }
 
   async start(config: object): Promise<ApplyReport> {

@@ -58,7 +58,7 @@ for (const text of texts) {
   } else figures.noOracle++;
   let ok: boolean;
   try {
-    await h.restore(text, { wait: 10 });
+    await h.restore(text, { wait: 10_000 });
     figures.committed++;
     ok = true;
   } catch (caught) {

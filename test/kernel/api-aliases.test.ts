@@ -3,9 +3,10 @@
 // namespace and is compared through the system tools (`ipset save`, `ip -j addr`).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ipset, link, transaction } from '../../lib/index.js';
-import { NotFoundError } from '../../lib/core/errors.js';
+import { ipset, ipvs, iptables, link, transaction } from '../../lib/index.js';
+import { ExistsError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
+import { ipvsSkipReason } from '../helpers/ipvs.js';
 
 const ipsetSkip = kernelSkipReason('ipset');
 const skip = kernelSkipReason();
@@ -100,5 +101,61 @@ describe('link: h.addresses and its deprecated aliases; exist and missingOk', { 
       } finally {
         await h.close();
       }
+    }));
+});
+
+describe('ipvs: daemons.start/stop/list and the deprecated startDaemon/stopDaemon/listDaemons', { skip: ipvsSkipReason() }, () => {
+  it('both start, list and stop the same daemons, as ipvsadm -l --daemon shows them', () =>
+    withNetns(2, async (n1, n2) => {
+      const a = ipvs.open({ netns: n1.path });
+      const b = ipvs.open({ netns: n2.path });
+      const daemonsOf = (ns: Netns) => ns.run('ipvsadm', ['-l', '--daemon']).trim().split('\n').filter(Boolean).sort();
+      try {
+        await a.daemons.start({ state: 'master', interface: 'lo', syncId: 7 });
+        await b.startDaemon({ state: 'master', interface: 'lo', syncId: 7 });
+        await a.daemons.start({ state: 'backup', interface: 'lo', syncId: 9, port: 8850 });
+        await b.startDaemon({ state: 'backup', interface: 'lo', syncId: 9, port: 8850 });
+        assert.deepEqual(daemonsOf(n1), daemonsOf(n2));
+        assert.equal(daemonsOf(n1).length, 2);
+        assert.deepEqual(await a.daemons.list(), await b.listDaemons());
+        await assert.rejects(a.daemons.start({ state: 'master', interface: 'lo' }), (e: unknown) => e instanceof ExistsError && e.op === 'ipvs.daemons.start');
+        await assert.rejects(b.startDaemon({ state: 'master', interface: 'lo' }), (e: unknown) => e instanceof ExistsError && e.op === 'ipvs.startDaemon');
+        await a.daemons.stop('master');
+        await b.stopDaemon('master');
+        await a.daemons.stop({ state: 'backup' });
+        await b.stopDaemon({ state: 'backup' });
+        assert.deepEqual(daemonsOf(n1), []);
+        assert.deepEqual(daemonsOf(n2), []);
+        await assert.rejects(a.daemons.stop('backup'), (e: unknown) => e instanceof NotFoundError && e.op === 'ipvs.daemons.stop');
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    }));
+});
+
+describe('ipvs.daemons at module level checks its input like the handle', () => {
+  it('a bad state is an InvalidArgumentError naming ipvs.daemons.stop; nothing is sent', async () => {
+    await assert.rejects(ipvs.daemons.stop('primary' as never), (e: unknown) => e instanceof InvalidArgumentError && e.op === 'ipvs.daemons.stop');
+    await assert.rejects(ipvs.daemons.start({ state: 'nope' } as never), (e: unknown) => e instanceof InvalidArgumentError && e.op === 'ipvs.daemons.start');
+  });
+});
+
+describe('iptables: wait (milliseconds) and its deprecated alias waitTimeout', { skip: kernelSkipReason('iptables-legacy-save') }, () => {
+  it('restore and transaction() take both and apply alike', () =>
+    withNetns(1, async (ns) => {
+      const h = iptables.open({ netns: ns.path, backend: 'legacy' });
+      try {
+        await h.restore('*filter\n:A - [0:0]\n-A A -j RETURN\nCOMMIT\n', { noflush: true, wait: 5_000 });
+        await h.restore('*filter\n:B - [0:0]\n-A B -j RETURN\nCOMMIT\n', { noflush: true, waitTimeout: 5_000 });
+        await h.withLock(async () => undefined, { wait: 1_000 });
+        await h.withLock(async () => undefined, { waitTimeout: 1_000 });
+      } finally {
+        await h.close();
+      }
+      await transaction((tx) => { tx.iptables.restore('*filter\n:C - [0:0]\nCOMMIT\n', { noflush: true }); }, { netns: ns.path, iptables: { backend: 'legacy' }, wait: 5_000 });
+      await transaction((tx) => { tx.iptables.restore('*filter\n:D - [0:0]\nCOMMIT\n', { noflush: true }); }, { netns: ns.path, iptables: { backend: 'legacy' }, waitTimeout: 5_000 });
+      const chains = ns.run('iptables-legacy-save', ['-t', 'filter']).split('\n').filter((l) => /^:[A-D] /.test(l)).map((l) => l.slice(1, 2));
+      assert.deepEqual(chains, ['A', 'B', 'C', 'D']);
     }));
 });

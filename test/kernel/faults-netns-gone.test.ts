@@ -24,7 +24,7 @@ function handles(netns: string) {
       ['ipset.create', () => s.create(`g-${tag}`, 'hash:ip')],
       ['ipset.add', () => s.add(`g-${tag}`, '10.0.0.1')],
       ['ipset.list', () => s.list()],
-      ['iptables.restore', () => t.restore(`*filter\n:G-${tag} - [0:0]\nCOMMIT\n`, { noflush: true, wait: 5 })],
+      ['iptables.restore', () => t.restore(`*filter\n:G-${tag} - [0:0]\nCOMMIT\n`, { noflush: true, wait: 5_000 })],
       ['iptables.save', () => t.save()],
       ['link.list', () => l.list()],
       ['link.setUp', () => l.setUp('lo', true)],

@@ -46,7 +46,7 @@ async function differential(c: Case): Promise<void> {
     try {
       const t = h.table(c.table, { noflush: c.noflush ?? false });
       c.build(t);
-      const r = await t.commit({ wait: 5 });
+      const r = await t.commit({ wait: 5_000 });
       assert.deepEqual(r.committed, [c.table]);
       const want = toolSave(a, c.family, c.table);
       assert.ok(want.split('\n').filter((l) => l.startsWith('-A ')).length > 0, 'the hand-written text made rules');

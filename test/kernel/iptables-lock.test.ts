@@ -69,7 +69,7 @@ describe('the xtables lock', { skip }, () => {
     }
   });
 
-  it('waitTimeout (milliseconds; wait in seconds is its deprecated alias): 0 fails at once, in restore and in transaction()', async () => {
+  it('waitTimeout (the deprecated alias of wait, milliseconds): 0 fails at once, in restore and in transaction()', async () => {
     const p = await holder(60);
     const h = iptables.open({ netns: ns.path, backend: 'legacy' });
     try {
@@ -106,7 +106,7 @@ describe('the xtables lock', { skip }, () => {
     }
   });
 
-  it('wait: 5 succeeds once the holder lets go, without blocking the event loop', async () => {
+  it('wait: 5_000 (milliseconds) succeeds once the holder lets go, without blocking the event loop', async () => {
     const released = `${LOCK}.released`;
     rmSync(released, { force: true });
     const p = await holder(1, released);
@@ -116,7 +116,7 @@ describe('the xtables lock', { skip }, () => {
     let ranWhileHeld = false;
     const timer = setInterval(() => { if (!existsSync(released)) ranWhileHeld = true; }, 20);
     try {
-      await h.restore('*filter\n-A NLKIT -s 10.1.0.1/32 -j RETURN\nCOMMIT\n', { noflush: true, wait: 5, waitInterval: 20 });
+      await h.restore('*filter\n-A NLKIT -s 10.1.0.1/32 -j RETURN\nCOMMIT\n', { noflush: true, wait: 5_000, waitInterval: 20 });
       assert.ok(existsSync(released), 'the restore went ahead while the holder still held the lock');
       assert.ok(ranWhileHeld, 'no timer ran while the restore waited for the lock: the event loop was blocked');
       assert.equal(rules(ns, 'NLKIT'), 1);
@@ -133,7 +133,7 @@ describe('the xtables lock', { skip }, () => {
     const h = iptables.open({ netns: ns.path, backend: 'legacy' });
     try {
       const t0 = performance.now();
-      await assert.rejects(h.restore('*filter\nCOMMIT\n', { wait: 0.3 }), LockTimeoutError);
+      await assert.rejects(h.restore('*filter\nCOMMIT\n', { wait: 300 }), LockTimeoutError);
       assert.ok(performance.now() - t0 >= 250);
     } finally {
       p.kill();
@@ -243,16 +243,16 @@ describe('the xtables lock', { skip }, () => {
     const lockedForTools = () => spawnSync('flock', ['-n', LOCK, 'true']).status !== 0;
     try {
       const r = await h.withLock(async () => {
-        // wait: 2, so that a lock that is not re-entrant fails instead of hanging.
+        // wait: 2_000, so that a lock that is not re-entrant fails instead of hanging.
         const tx = await transaction((t) => {
           t.iptables.restore('*filter\n-A NESTED -s 10.7.0.1/32 -j RETURN\nCOMMIT\n', { noflush: true });
-        }, { netns: ns.path, iptables: { backend: 'legacy' }, wait: 2 });
+        }, { netns: ns.path, iptables: { backend: 'legacy' }, wait: 2_000 });
         const nested = await inner.withLock(async () => {
           await inner.restore('*filter\n-A NESTED -s 10.7.0.2/32 -j RETURN\nCOMMIT\n', { noflush: true, wait: 0 });
           return lockedForTools();
-        }, { wait: 2 });
+        }, { wait: 2_000 });
         return { applied: tx.applied, nested, after: lockedForTools() };
-      }, { wait: 5 });
+      }, { wait: 5_000 });
       // Both ran, and the outer withLock() still held the lock for other processes throughout.
       assert.deepEqual(r, { applied: 1, nested: true, after: true });
       assert.equal(rules(ns, 'NESTED'), 2);

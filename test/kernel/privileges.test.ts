@@ -76,7 +76,7 @@ describe('privileges', { skip }, () => {
       process.env.XTABLES_LOCKFILE = ours;
       const h = iptables.open({ netns: ns.path, backend: 'legacy' });
       try {
-        await h.restore('*filter\n:MINE - [0:0]\nCOMMIT\n', { noflush: true, wait: 5 });
+        await h.restore('*filter\n:MINE - [0:0]\nCOMMIT\n', { noflush: true, wait: 5_000 });
       } finally {
         await h.close();
         if (saved === undefined) delete process.env.XTABLES_LOCKFILE;

@@ -7,19 +7,23 @@ import { InvalidArgumentError } from '../../lib/core/errors.js';
 import { lockRequest } from '../../lib/iptables/handle.js';
 
 describe('iptables lock options', () => {
-  it('waitTimeout is milliseconds; the deprecated wait (seconds) asks the worker for the same wait', () => {
-    assert.equal(lockRequest('t', { waitTimeout: 300 }).wait, lockRequest('t', { wait: 0.3 }).wait);
+  it('wait is milliseconds; the deprecated waitTimeout (milliseconds too) asks the worker for the same wait', () => {
+    assert.equal(lockRequest('t', { wait: 300 }).wait, 0.3);
+    assert.equal(lockRequest('t', { waitTimeout: 300 }).wait, lockRequest('t', { wait: 300 }).wait);
+    assert.equal(lockRequest('t', { wait: 0 }).wait, 0);
     assert.equal(lockRequest('t', { waitTimeout: 0 }).wait, 0);
+    assert.equal(lockRequest('t', { wait: 5_000 }).wait, 5);
     assert.equal(lockRequest('t', { waitTimeout: 5_000 }).wait, 5);
     assert.equal(lockRequest('t', {}).wait, -1, 'no option: as long as it takes');
     assert.equal(lockRequest('t', { wait: true }).wait, -1);
   });
 
-  it('waitTimeout is checked, and not taken together with wait', () => {
+  it('wait and waitTimeout are checked, and not taken together', () => {
     for (const bad of [-1, NaN, Infinity, '5', true]) {
       assert.throws(() => lockRequest('t', { waitTimeout: bad as never }), InvalidArgumentError, String(bad));
+      if (bad !== true) assert.throws(() => lockRequest('t', { wait: bad as never }), InvalidArgumentError, String(bad));
     }
-    assert.throws(() => lockRequest('t', { waitTimeout: 100, wait: 1 }), /not taken together/);
+    assert.throws(() => lockRequest('t', { waitTimeout: 100, wait: 100 }), /not taken together/);
   });
 });
 
