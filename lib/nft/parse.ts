@@ -3,6 +3,8 @@
 // nft_cmd_expand does: the table, its chains, its sets with their elements, then the rules).
 // Pure functions; a syntax error is an InvalidArgumentError naming line and column as nft does.
 import { InvalidArgumentError, UnsupportedError } from '../core/errors.js';
+import { EXT_EXPR_PARSERS, EXT_PARSERS } from './ext-table.js';
+import type { TextCtx } from './ext.js';
 import type { Command, Statement } from './types.js';
 
 export interface ParsedScript {
@@ -250,6 +252,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       }
       default:
         if (UNQUALIFIED_META.includes(t.v)) return { meta: { key: t.v } };
+        if (EXT_EXPR_PARSERS[t.v] && t.kind === 'word') return EXT_EXPR_PARSERS[t.v]!(textCtx(''));
         return unexpected(t);
     }
   }
@@ -269,35 +272,14 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     return e;
   }
 
-  const isExpressionStart = (t: Token) => t.kind === 'word' && (['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmpv6', 'sctp', 'ether', 'vlan', 'meta', 'ct', 'fib', 'numgen'].includes(t.v) || UNQUALIFIED_META.includes(t.v));
+  const isExpressionStart = (t: Token) => t.kind === 'word' && (['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmpv6', 'sctp', 'ether', 'vlan', 'meta', 'ct', 'fib', 'numgen'].includes(t.v) || UNQUALIFIED_META.includes(t.v) || Object.hasOwn(EXT_EXPR_PARSERS, t.v));
+  /** The cursor as extensions (ext.ts) see it. */
+  const textCtx = (family: string): TextCtx => ({ family, peek, next, word, unexpected, fail, expression, endOfStatement });
 
   function verdict(t: Token): Statement {
     if (['accept', 'drop', 'return', 'continue'].includes(t.v) && t.kind === 'word') return { [t.v]: null };
     if ((t.v === 'jump' || t.v === 'goto') && t.kind === 'word') return { [t.v]: { target: word('a chain name') } };
     return unexpected(t, 'a verdict');
-  }
-
-  function natStatement(kind: string, family: string): Statement {
-    const body: Record<string, unknown> = {};
-    if (family === 'inet' && (peek().v === 'ip' || peek().v === 'ip6')) body.family = next().v;
-    if (peek().v === 'to') {
-      next();
-      const t = next();
-      if (t.kind !== 'word') unexpected(t, 'an address');
-      let m = /^\[([0-9a-f:.]+)\](?::(\d+))?$/i.exec(t.v);
-      if (!m) m = /^([0-9.]*)(?::(\d+))?$/.exec(t.v);
-      if (!m && isAddr(t.v)) m = [t.v, t.v, undefined] as unknown as RegExpExecArray;
-      if (!m) fail(t, `syntax error, unexpected ${t.v}, expecting an address[:port]`);
-      if (m![1]) body.addr = m![1];
-      if (m![2] !== undefined) body.port = Number(m![2]);
-    }
-    const flags: string[] = [];
-    while (['random', 'fully-random', 'persistent'].includes(peek().v)) {
-      flags.push(next().v);
-      if (peek().v === ',') next();
-    }
-    if (flags.length) body.flags = flags.length === 1 ? flags[0] : flags;
-    return Object.keys(body).length || kind !== 'masquerade' ? { [kind]: body } : { [kind]: null };
   }
 
   /** A rule's statements up to the end of the line, `;` or `}`; its comment. */
@@ -341,8 +323,6 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
           expr.push({ counter: { packets, bytes } });
           break;
         }
-        case 'masquerade': case 'dnat': case 'snat': case 'redirect':
-          expr.push(natStatement(t.v, family)); break;
         case 'reject': {
           if (peek().v === 'with') {
             next();
@@ -356,7 +336,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
           break;
         }
         default:
-          if (['log', 'limit', 'quota', 'queue', 'notrack', 'meter', 'tproxy', 'synproxy', 'dup', 'fwd', 'flow'].includes(t.v)) refuse(t, `the statement "${t.v}"`);
+          if (EXT_PARSERS[t.v]) { expr.push(EXT_PARSERS[t.v]!(textCtx(family))); break; }
+          if (['queue', 'meter', 'tproxy', 'synproxy', 'dup', 'fwd', 'flow'].includes(t.v)) refuse(t, `the statement "${t.v}"`);
           unexpected(t);
       }
     }

@@ -5,6 +5,7 @@
 // does not know is refused (UnsupportedError), never printed differently.
 import { UnsupportedError } from '../core/errors.js';
 import { priorityText } from './chains.js';
+import { EXT_EXPR_PRINTERS, EXT_PRINTERS } from './ext-table.js';
 import { typeofKey } from './typeof.js';
 import type { Family, ListObject, Statement } from './types.js';
 
@@ -110,7 +111,7 @@ export function expr(e: unknown): string {
       return `${expr(l)} ${name} ${value(r, kindsOf(l))}`;
     }
     default:
-      return refuse(`the expression "${name}"`);
+      return EXT_EXPR_PRINTERS[name] ? EXT_EXPR_PRINTERS[name](body, expr) : refuse(`the expression "${name}"`);
   }
 }
 
@@ -120,22 +121,6 @@ function verdict(s: Statement): string {
   if (name === 'jump' || name === 'goto') return `${name} ${body!.target!}`;
   if (['accept', 'drop', 'continue', 'return'].includes(name) && body === null) return name;
   return refuse(`the verdict ${JSON.stringify(s)}`);
-}
-
-function nat(kind: string, body: Record<string, unknown> | null): string {
-  if (!body) return kind;
-  let out = kind;
-  if (body.family !== undefined) out += ` ${String(body.family)}`;
-  if (body.addr !== undefined || body.port !== undefined) {
-    out += ' to';
-    if (body.addr !== undefined) {
-      const addr = value(body.addr, ['plain']);
-      out += ` ${body.port !== undefined && addr.includes(':') ? `[${addr}]` : addr}`;
-    } else out += ' ';
-    if (body.port !== undefined) out += `:${value(body.port, ['plain'])}`;
-  }
-  if (body.flags !== undefined) out += ` ${([] as unknown[]).concat(body.flags).join(',')}`;
-  return out;
 }
 
 /** One statement of a rule, as rule_print shows it. */
@@ -166,10 +151,6 @@ export function statement(s: Statement): string {
       const rhs = v && typeof v === 'object' ? expr(v) : value(v, kindsOf(b.key));
       return `${expr(b.key)} set ${rhs}`;
     }
-    case 'masquerade':
-      return nat('masquerade', body);
-    case 'dnat': case 'snat': case 'redirect':
-      return nat(name, body);
     case 'reject': {
       const b = body ?? {};
       if (b.type === 'tcp reset') return 'reject with tcp reset';
@@ -177,7 +158,7 @@ export function statement(s: Statement): string {
       return `reject with ${String(b.type)} ${String(b.expr)}`;
     }
     default:
-      return verdict(s);
+      return EXT_PRINTERS[name] ? EXT_PRINTERS[name](body, expr) : verdict(s);
   }
 }
 
