@@ -58,6 +58,7 @@ function parseHash(kind: 'jhash' | 'symhash') {
 
 const be32 = (d: Map<number, Buffer>, t: number): number => (d.get(t)?.length ?? 0) >= 4 ? d.get(t)!.readUInt32BE(0) : 0;
 
+/** jhash and symhash. @example EXT_EXPRESSIONS.jhash({ mod: 2, expr: { payload: { protocol: 'ip', field: 'saddr' } } }, ctx, 1, where) */
 export const hashExtension: Extension = {
   expressions: { jhash: hash('jhash'), symhash: hash('symhash') },
   decoders: {

@@ -16,6 +16,7 @@ const ALL: Extension[] = [
 const merge = <K extends keyof Extension>(k: K): NonNullable<Extension[K]> =>
   Object.assign(Object.create(null), ...ALL.map((e) => e[k] ?? {})) as NonNullable<Extension[K]>;
 
+/** By JSON name. @example EXT_STATEMENTS.limit?.(body, ctx, where) */
 export const EXT_STATEMENTS = merge('statements');
 export const EXT_EXPRESSIONS = merge('expressions');
 export const EXT_DECODERS = merge('decoders');

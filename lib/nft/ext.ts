@@ -73,16 +73,23 @@ export interface Extension {
   exprParsers?: Record<string, (p: TextCtx) => Statement>;
 }
 
-/** An expression's NFTA_EXPR_DATA attributes, written by fn. */
+/**
+ * An expression's NFTA_EXPR_DATA attributes, written by fn.
+ * @example c.out.push({ op: 'raw', name: 'reject', data: exprData((w) => { w.be32(1, 0); w.u8(2, 3); }) });
+ */
 export function exprData(fn: (w: AttrWriter) => void): Buffer {
   const w = new AttrWriter(64);
   fn(w);
   return Buffer.from(w.buf.subarray(0, w.pos));
 }
 
+/** @example isObj({}) // true; isObj([]) // false */
 export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A non-negative integer property (or undefined), checked. */
+/**
+ * A non-negative integer property (or undefined), checked.
+ * @example uint(body.group, `${where}.group`, 0xffff, invalid) // 2, undefined, or throws
+ */
 export function uint(v: unknown, where: string, max: number, bad: (where: string, what: string) => Error): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) throw bad(where, `must be an integer from 0 to ${max}, got ${JSON.stringify(v)}`);

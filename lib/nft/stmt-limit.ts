@@ -18,7 +18,10 @@ function bytesOf(n: number, unit: unknown, where: string): bigint {
   return BigInt(n) * 1024n ** BigInt(i);
 }
 
-/** get_rate: bytes in the largest unit that divides them. */
+/**
+ * get_rate: bytes in the largest unit that divides them.
+ * @example rateUnit(102400n) // [100, 'kbytes']
+ */
 export function rateUnit(b: bigint): [number, string] {
   let i = 0;
   if (b !== 0n) while (i < BYTE_UNITS.length - 1 && b % 1024n === 0n) { b /= 1024n; i++; }
@@ -68,7 +71,10 @@ const perName = (secs: number): string => Object.entries(PER).find(([, v]) => v 
 const u64 = (b: Buffer | undefined): bigint => (b && b.length >= 8 ? b.readBigUInt64BE(0) : 0n);
 const u32 = (b: Buffer | undefined): number => (b && b.length >= 4 ? b.readUInt32BE(0) : 0);
 
-/** A limit's JSON from its attributes (the expression's or a named limit object's). */
+/**
+ * A limit's JSON from its attributes (the expression's or a named limit object's).
+ * @example limitJson(attrMap(data)) // { rate: 10, burst: 5, per: 'second' }
+ */
 export function limitJson(d: Map<number, Buffer>): Record<string, unknown> {
   const bytes = u32(d.get(LIMIT.TYPE)) === LIMIT_BYTES;
   const inv = (u32(d.get(LIMIT.FLAGS)) & F_INV) !== 0;
@@ -79,7 +85,10 @@ export function limitJson(d: Map<number, Buffer>): Record<string, unknown> {
   return { rate: r, burst: b, per, ...(inv ? { inv: true } : {}), rate_unit: ru, burst_unit: bu };
 }
 
-/** A quota's JSON from its attributes. */
+/**
+ * A quota's JSON from its attributes.
+ * @example quotaJson(attrMap(data)) // { val: 100, val_unit: 'mbytes' }
+ */
 export function quotaJson(d: Map<number, Buffer>): Record<string, unknown> {
   const [val, vu] = rateUnit(u64(d.get(QUOTA.BYTES)));
   const inv = (u32(d.get(QUOTA.FLAGS)) & F_INV) !== 0;
@@ -90,7 +99,10 @@ export function quotaJson(d: Map<number, Buffer>): Record<string, unknown> {
   return o;
 }
 
-/** nft's text of a limit (statement or object body). */
+/**
+ * nft's text of a limit (statement or object body).
+ * @example limitText({ rate: 5, per: 'minute', burst: 10, inv: true }) // 'rate over 5/minute burst 10 packets'
+ */
 export function limitText(b: Record<string, unknown>): string {
   const over = b.inv ? 'over ' : '';
   if (b.rate_unit === undefined || b.rate_unit === 'packets') {
@@ -100,6 +112,7 @@ export function limitText(b: Record<string, unknown>): string {
   return `rate ${over}${String(b.rate)} ${String(b.rate_unit)}/${String(b.per)}${b.burst ? ` burst ${String(b.burst)} ${String(b.burst_unit)}` : ''}`;
 }
 
+/** @example quotaText({ val: 10, val_unit: 'kbytes', inv: true }) // 'over 10 kbytes' */
 export function quotaText(b: Record<string, unknown>): string {
   return `${b.inv ? 'over ' : ''}${String(b.val)} ${String(b.val_unit)}${b.used ? ` used ${String(b.used)} ${String(b.used_unit)}` : ''}`;
 }
@@ -109,7 +122,10 @@ const num = (p: TextCtx, s: string): number => {
   return Number(s);
 };
 
-/** `rate [over] N/unit [burst N packets]` or `rate [over] N bytes/unit [burst N bytes]` (after `limit`). */
+/**
+ * `rate [over] N/unit [burst N packets]` or `rate [over] N bytes/unit [burst N bytes]` (after `limit`).
+ * @example parseLimitBody(cursor) // { rate: 10, per: 'second' } for `rate 10/second`
+ */
 export function parseLimitBody(p: TextCtx): Record<string, unknown> {
   if (p.peek().v !== 'rate') p.unexpected(p.peek(), "'rate'");
   p.next();
@@ -143,7 +159,10 @@ export function parseLimitBody(p: TextCtx): Record<string, unknown> {
   return o;
 }
 
-/** `[over] N unit [used N unit]` (after `quota`). */
+/**
+ * `[over] N unit [used N unit]` (after `quota`).
+ * @example parseQuotaBody(cursor) // { val: 100, val_unit: 'mbytes' } for `100 mbytes`
+ */
 export function parseQuotaBody(p: TextCtx): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   if (p.peek().v === 'over') { p.next(); o.inv = true; }
@@ -161,6 +180,7 @@ export function parseQuotaBody(p: TextCtx): Record<string, unknown> {
   return o;
 }
 
+/** limit and quota. @example EXT_STATEMENTS.limit({ rate: 10, per: 'second' }, ctx, where) */
 export const limitExtension: Extension = {
   statements: {
     limit: (body, c, where) => {

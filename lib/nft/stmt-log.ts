@@ -116,6 +116,7 @@ function parseLog(p: TextCtx): Statement {
   return { log: Object.keys(o).length ? o : null };
 }
 
+/** log and notrack. @example EXT_STATEMENTS.log({ prefix: 'in: ', level: 'debug' }, ctx, where) */
 export const logExtension: Extension = {
   statements: {
     log: (body, c, where) => {

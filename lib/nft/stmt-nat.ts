@@ -236,6 +236,7 @@ function parseNat(kind: string) {
   };
 }
 
+/** dnat, snat, masquerade, redirect, reject. @example EXT_STATEMENTS.dnat({ addr: { range: ['10.0.0.1', '10.0.0.9'] }, port: 80 }, ctx, where) */
 export const natExtension: Extension = {
   statements: {
     dnat: (b, c, w) => nat('dnat', b, c, w),
