@@ -9,6 +9,7 @@ import { invalid, unsupported } from './errors.js';
 import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import { EXT_EXPRESSIONS, EXT_STATEMENTS } from './ext-table.js';
 import type { CompileCtx } from './ext.js';
+import { objref } from './objects.js';
 import type { Family } from './types.js';
 
 /** A value's type while compiling: a data type, or one of nft's bit/enum types. */
@@ -371,7 +372,8 @@ export class RuleCompiler {
 
   private counter(body: unknown, where: string): void {
     if (body === null || body === undefined) return void this.out.push({ op: 'counter' });
-    if (!isObj(body)) throw unsupported(where, 'named counters');
+    if (typeof body === 'string') return objref(this.out, 'counter', body, where);
+    if (!isObj(body)) throw invalid(where, 'must be null, { packets, bytes } or a counter name');
     const n = (k: string): bigint | undefined => {
       const v = body[k];
       if (v === undefined || v === 0) return undefined;

@@ -13,6 +13,7 @@ import type { Verdict } from './ir.js';
 import type { Family } from './types.js';
 import { COMMENT_MAX, CONCAT_KEY_TYPEOF, UD_COMMENT, UD_SET, UdataBuilder, VERDICT_DATA_TYPEOF } from './udata.js';
 import { typeofKey, VERDICT_TYPEOF } from './typeof.js';
+import { OBJECT_KINDS, writeObject } from './objects.js';
 import { elementSize, NftWriter, type ElementSpec } from './wire.js';
 
 /** A set as the encoder needs to know it. */
@@ -116,7 +117,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   function encodeOne(cmd: unknown, where: string): void {
     let [verb, body] = single(cmd, where);
     let w0 = `${where}.${verb}`;
-    if (['table', 'chain', 'rule', 'set', 'map', 'element'].includes(verb)) {
+    if (['table', 'chain', 'rule', 'set', 'map', 'element', ...OBJECT_KINDS].includes(verb)) {
       // A bare object, as `nft -j list` prints it, means add.
       body = { [verb]: body };
       verb = 'add';
@@ -140,7 +141,9 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       case 'rule': return rule(verb, obj, wk);
       case 'set': case 'map': return set(verb, kind, obj, wk);
       case 'element': return element(verb, obj, wk);
-      default: throw unsupported(wk, `object "${kind}"`);
+      default:
+        if (OBJECT_KINDS.includes(kind) && verb !== 'flush') return writeObject(w, verb, kind, obj, wk, { family, name });
+        throw unsupported(wk, `object "${kind}"`);
     }
   }
 

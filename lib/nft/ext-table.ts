@@ -5,12 +5,14 @@ import { hashExtension } from './expr-hash.js';
 import { limitExtension } from './stmt-limit.js';
 import { logExtension } from './stmt-log.js';
 import { natExtension } from './stmt-nat.js';
+import { objectsExtension } from './objects.js';
 
 const ALL: Extension[] = [
   limitExtension,
   logExtension,
   natExtension,
   hashExtension,
+  objectsExtension,
 ];
 
 const merge = <K extends keyof Extension>(k: K): NonNullable<Extension[K]> =>

@@ -5,6 +5,7 @@
 import { InvalidArgumentError, UnsupportedError } from '../core/errors.js';
 import { EXT_EXPR_PARSERS, EXT_PARSERS } from './ext-table.js';
 import type { TextCtx } from './ext.js';
+import { namedRef, parseObjectBody } from './objects.js';
 import type { Command, Statement } from './types.js';
 
 export interface ParsedScript {
@@ -273,6 +274,13 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
   }
 
   const isExpressionStart = (t: Token) => t.kind === 'word' && (['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmpv6', 'sctp', 'ether', 'vlan', 'meta', 'ct', 'fib', 'numgen'].includes(t.v) || UNQUALIFIED_META.includes(t.v) || Object.hasOwn(EXT_EXPR_PARSERS, t.v));
+  /** `counter`, `quota`, `limit`, `ct helper` (consumed) as an object kind; undefined for other words. */
+  const objectKind = (t: Token): string | undefined => {
+    if (t.kind !== 'word') return undefined;
+    if (t.v === 'counter' || t.v === 'quota' || t.v === 'limit') return t.v;
+    if (t.v === 'ct' && peek().v === 'helper') { next(); return 'ct helper'; }
+    return undefined;
+  };
   /** The cursor as extensions (ext.ts) see it. */
   const textCtx = (family: string): TextCtx => ({ family, peek, next, word, unexpected, fail, expression, endOfStatement });
 
@@ -297,7 +305,13 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       }
       if (isExpressionStart(t)) {
         const left = expression();
-        if (peek().v === 'set') { next(); const v = isExpressionStart(peek()) ? expression() : value(kindOf(left)); expr.push({ mangle: { key: left, value: v } }); continue; }
+        if (peek().v === 'set') {
+          next();
+          const v = isExpressionStart(peek()) ? expression() : value(kindOf(left));
+          // `ct helper set "name"` references a ct helper object.
+          expr.push((left.ct as { key?: string } | undefined)?.key === 'helper' ? { 'ct helper': v } : { mangle: { key: left, value: v } });
+          continue;
+        }
         if (peek().v === 'vmap') {
           next();
           const data = peek().v === '{' && peek().kind === 'punct' ? { set: setElements(kindOf(left), false) } : scalar(next());
@@ -317,6 +331,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         case 'accept': case 'drop': case 'return': case 'continue': case 'jump': case 'goto':
           expr.push(verdict(t)); break;
         case 'counter': {
+          if (peek().v === 'name') { next(); expr.push(namedRef('counter', textCtx(family))); break; }
           let packets = 0, bytes = 0;
           if (peek().v === 'packets') { next(); packets = Number(scalar(next())); }
           if (peek().v === 'bytes') { next(); bytes = Number(scalar(next())); }
@@ -446,6 +461,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     const chains: Array<[Record<string, unknown>, number]> = [];
     const sets: Array<[string, Record<string, unknown>, number]> = [];
     const rules: Array<[Record<string, unknown>, number]> = [];
+    const objs: Array<[string, Record<string, unknown>, number]> = [];
     for (;;) {
       skipSeparators();
       const t = peek();
@@ -466,11 +482,18 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         blockItemEnd();
         continue;
       }
-      if (['flags', 'counter', 'quota', 'limit', 'flowtable', 'ct', 'secmark', 'synproxy'].includes(t.v)) refuse(t, `"${t.v}" in a table`);
+      const ok = objectKind(t);
+      if (ok) {
+        objs.push([ok, { family, table, name: word('an object name'), ...parseObjectBody(textCtx(family), ok) }, t.line]);
+        blockItemEnd();
+        continue;
+      }
+      if (['flags', 'flowtable', 'ct', 'secmark', 'synproxy'].includes(t.v)) refuse(t, `"${t.v}" in a table`);
       unexpected(t);
     }
     void tableIndex;
     for (const [c, l] of chains) emit({ add: { chain: c } }, l);
+    for (const [k, ob, l] of objs) emit({ add: { [k]: ob } }, l);
     for (const [k, s, l] of sets) emit({ add: { [k]: setObject(s) } }, l);
     for (const [r, l] of rules) emit({ add: { rule: r } }, l);
   }
@@ -498,8 +521,16 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       emit({ flush: { ruleset: null } }, t.line);
       return;
     }
+    const ok = objectKind(o);
+    if (ok) {
+      const family = familyOpt();
+      const ob: Record<string, unknown> = { family, table: word('a table name'), name: word('an object name') };
+      if (verb === 'add' || verb === 'create') Object.assign(ob, parseObjectBody(textCtx(family), ok));
+      emit({ [verb]: { [ok]: ob } }, t.line);
+      return;
+    }
     if (!OBJECTS.includes(o.v) || o.kind !== 'word') {
-      if (['counter', 'quota', 'limit', 'flowtable', 'ct', 'secmark', 'synproxy'].includes(o.v)) refuse(o, `the object "${o.v}"`);
+      if (['flowtable', 'ct', 'secmark', 'synproxy'].includes(o.v)) refuse(o, `the object "${o.v}"`);
       unexpected(o, 'table, chain, rule, set, map or element');
     }
     const family = familyOpt();

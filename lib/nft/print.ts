@@ -6,6 +6,7 @@
 import { UnsupportedError } from '../core/errors.js';
 import { priorityText } from './chains.js';
 import { EXT_EXPR_PRINTERS, EXT_PRINTERS } from './ext-table.js';
+import { OBJECT_KINDS, objectText } from './objects.js';
 import { typeofKey } from './typeof.js';
 import type { Family, ListObject, Statement } from './types.js';
 
@@ -144,6 +145,7 @@ export function statement(s: Statement): string {
       return `${expr(b.key)} vmap ${map}`;
     }
     case 'counter':
+      if (typeof body === 'string') return `counter name "${body}"`;
       return `counter packets ${String(body!.packets)} bytes ${String(body!.bytes)}`;
     case 'mangle': {
       const b = body!;
@@ -248,6 +250,10 @@ export function printRuleset(objects: ListObject[], o: PrintOptions = {}): strin
     out += `table ${String(t.family)} ${String(t.name)} {${o.handles ? ` # handle ${String(t.handle)}` : ''}\n`;
     if (t.comment !== undefined) out += `\tcomment ${quote(String(t.comment))}\n`;
     const parts: string[] = [];
+    for (const x of objects) {
+      const [[k, v]] = Object.entries(x) as [[string, Record<string, unknown>]];
+      if (OBJECT_KINDS.includes(k) && v.family === t.family && v.table === t.name) parts.push(objectText(k, v, o.handles === true));
+    }
     for (const x of objects) {
       const [[k, v]] = Object.entries(x) as [[string, Record<string, unknown>]];
       if ((k === 'set' || k === 'map') && v.family === t.family && v.table === t.name) parts.push(setText(k, v, o));

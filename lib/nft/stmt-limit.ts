@@ -3,6 +3,7 @@
 // amounts in the largest of bytes/kbytes/mbytes that divides them), `over` as the invert flag.
 import { invalid } from './errors.js';
 import { exprData, isObj, uint, type Extension, type TextCtx } from './ext.js';
+import { namedRef, objref } from './objects.js';
 import type { Statement } from './types.js';
 
 const PER: Record<string, number | undefined> = { second: 1, minute: 60, hour: 3600, day: 86400, week: 604800 };
@@ -32,14 +33,15 @@ function only(o: Record<string, unknown>, keys: string[], where: string): void {
   for (const k of Object.keys(o)) if (!keys.includes(k)) throw invalid(`${where}.${k}`, `unknown property (${keys.join(', ')})`);
 }
 
-function limitData(body: Record<string, unknown>, where: string): Buffer {
+/** A limit's attributes (a named limit object always carries its burst, the expression only a non-zero one). */
+export function limitData(body: Record<string, unknown>, where: string, object = false): Buffer {
   only(body, ['rate', 'per', 'burst', 'rate_unit', 'burst_unit', 'inv'], where);
   const rate = uint(body.rate, `${where}.rate`, Number.MAX_SAFE_INTEGER, invalid);
   if (rate === undefined) throw invalid(`${where}.rate`, 'is required');
   const per = PER[String(body.per ?? 'second')];
   if (!per) throw invalid(`${where}.per`, `must be one of ${Object.keys(PER).join(', ')}`);
   const bytes = body.rate_unit !== undefined && body.rate_unit !== 'packets';
-  const burst = uint(body.burst, `${where}.burst`, 0xffffffff, invalid) ?? (bytes ? 0 : 5);
+  const burst = uint(body.burst, `${where}.burst`, 0xffffffff, invalid) ?? (bytes || object ? 0 : 5);
   if (body.inv !== undefined && typeof body.inv !== 'boolean') throw invalid(`${where}.inv`, 'must be a boolean');
   const r = bytes ? bytesOf(rate, body.rate_unit, `${where}.rate_unit`) : BigInt(rate);
   const b = bytes ? bytesOf(burst, body.burst_unit ?? 'bytes', `${where}.burst_unit`) : BigInt(burst);
@@ -47,13 +49,14 @@ function limitData(body: Record<string, unknown>, where: string): Buffer {
   return exprData((w) => {
     w.be64(LIMIT.RATE, r);
     w.be64(LIMIT.UNIT, BigInt(per));
-    if (b) w.be32(LIMIT.BURST, Number(b));
+    if (b || object) w.be32(LIMIT.BURST, Number(b));
     w.be32(LIMIT.TYPE, bytes ? LIMIT_BYTES : LIMIT_PKTS);
     w.be32(LIMIT.FLAGS, body.inv ? F_INV : 0);
   });
 }
 
-function quotaData(body: Record<string, unknown>, where: string): Buffer {
+/** A quota's attributes. */
+export function quotaData(body: Record<string, unknown>, where: string): Buffer {
   only(body, ['val', 'val_unit', 'inv', 'used', 'used_unit'], where);
   const val = uint(body.val, `${where}.val`, Number.MAX_SAFE_INTEGER, invalid);
   if (val === undefined) throw invalid(`${where}.val`, 'is required');
@@ -184,10 +187,12 @@ export function parseQuotaBody(p: TextCtx): Record<string, unknown> {
 export const limitExtension: Extension = {
   statements: {
     limit: (body, c, where) => {
+      if (typeof body === 'string') return objref(c.out, 'limit', body, where);
       if (!isObj(body)) throw invalid(where, 'needs { rate, per, burst?, rate_unit?, burst_unit?, inv? }');
       c.out.push({ op: 'raw', name: 'limit', data: limitData(body, where) });
     },
     quota: (body, c, where) => {
+      if (typeof body === 'string') return objref(c.out, 'quota', body, where);
       if (!isObj(body)) throw invalid(where, 'needs { val, val_unit?, inv?, used?, used_unit? }');
       c.out.push({ op: 'raw', name: 'quota', data: quotaData(body, where) });
     },
@@ -197,11 +202,11 @@ export const limitExtension: Extension = {
     quota: (d, c) => void c.out.push({ quota: quotaJson(d) }),
   },
   printers: {
-    limit: (b) => `limit ${limitText(b as Record<string, unknown>)}`,
-    quota: (b) => `quota ${quotaText(b as Record<string, unknown>)}`,
+    limit: (b) => (typeof b === 'string' ? `limit name "${b}"` : `limit ${limitText(b as Record<string, unknown>)}`),
+    quota: (b) => (typeof b === 'string' ? `quota name "${b}"` : `quota ${quotaText(b as Record<string, unknown>)}`),
   },
   parsers: {
-    limit: (p): Statement => ({ limit: parseLimitBody(p) }),
-    quota: (p): Statement => ({ quota: parseQuotaBody(p) }),
+    limit: (p): Statement => (p.peek().v === 'name' ? (p.next(), namedRef('limit', p)) : { limit: parseLimitBody(p) }),
+    quota: (p): Statement => (p.peek().v === 'name' ? (p.next(), namedRef('quota', p)) : { quota: parseQuotaBody(p) }),
   },
 };

@@ -128,7 +128,7 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ limit: { rate: -1, per: 'second' } }]), InvalidArgumentError, /limit\.rate: must be an integer/);
     bad(rule([{ limit: { rate: 1, per: 'second', rate_unit: 'gbytes' } }]), InvalidArgumentError, /rate_unit: unknown unit "gbytes"/);
     bad(rule([{ quota: { val: 5, val_unit: 'bits' } }]), InvalidArgumentError, /quota\.val_unit: unknown unit/);
-    bad(rule([{ quota: 'q' }]), InvalidArgumentError, /quota: needs \{ val/);
+    bad(rule([{ quota: 5 }]), InvalidArgumentError, /quota: needs \{ val/);
     bad(rule([{ log: { level: 'loud' } }]), InvalidArgumentError, /log\.level: must be one of emerg/);
     bad(rule([{ log: { flags: ['tcp everything'] } }]), InvalidArgumentError, /unknown log flag "tcp everything"/);
     bad(rule([{ log: { group: 1, level: 'info' } }]), InvalidArgumentError, /a log group \(nflog\) takes no level or flags/);
