@@ -238,7 +238,10 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       if (hook && opts.text) {
         const dev = attrMap(hook).get(HOOK.DEV);
         if (dev) c.dev = str(dev);
-        if (attrMap(hook).has(HOOK.DEVS)) refuse('a chain with several devices');
+        const devs = attrMap(hook).get(HOOK.DEVS);
+        // nft prints the devices sorted, whatever order the kernel keeps them in; one as `device "x"`.
+        const names = devs ? readAttrs(devs).map((x) => str(x.data)!).sort() : [];
+        if (names.length) c.dev = names.length === 1 ? names[0] : names;
       }
       const ccomment = opts.text ? udataComment(a.get(CHAIN.USERDATA), UD_COMMENT) : undefined;
       if (ccomment !== undefined) c.comment = ccomment;

@@ -170,8 +170,10 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       c.hook = hook;
       c.prio = priority(o.prio, f, o.hook as string, `${where}.prio`);
       if (f === 'netdev') {
-        if (typeof o.dev !== 'string' || o.dev === '' || Buffer.byteLength(o.dev) > 15) throw invalid(`${where}.dev`, `a netdev base chain needs a device name (1 to 15 bytes), got ${JSON.stringify(o.dev)}`);
-        c.dev = o.dev;
+        // `devices = { a, b }`: a list; nft sends a list of one as the single device.
+        const devs = Array.isArray(o.dev) ? o.dev : [o.dev];
+        if (!devs.length || devs.some((d) => typeof d !== 'string' || d === '' || Buffer.byteLength(d) > 15)) throw invalid(`${where}.dev`, `a netdev base chain needs a device name or a list of them (1 to 15 bytes each), got ${JSON.stringify(o.dev)}`);
+        c.dev = devs.length === 1 ? devs[0] as string : devs as string[];
       } else if (o.dev !== undefined) throw unsupported(`${where}.dev`, `a device on a ${f} chain`);
     } else if (o.policy !== undefined) throw invalid(`${where}.policy`, 'only base chains (type, hook, prio) have a policy');
     else if (o.dev !== undefined) throw invalid(`${where}.dev`, 'only base chains (type, hook, prio) have a device');

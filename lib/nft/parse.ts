@@ -378,7 +378,21 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         c.type = word('filter, nat or route');
         expect('hook');
         c.hook = word('a hook');
-        if (peek().v === 'devices' && peek().kind === 'word') refuse(peek(), 'chain devices');
+        if (peek().v === 'devices' && peek().kind === 'word') {
+          next();
+          expect('=');
+          expect('{');
+          const devs: string[] = [];
+          for (;;) {
+            const d = next();
+            if (d.kind !== 'word' && d.kind !== 'string') unexpected(d, 'a device name');
+            devs.push(d.v);
+            if (peek().v === ',') { next(); continue; }
+            expect('}');
+            break;
+          }
+          c.dev = devs;
+        }
         if (peek().v === 'device' && peek().kind === 'word') {
           next();
           const d = next();
@@ -399,7 +413,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       }
       if (t.v === 'policy' && t.kind === 'word') { next(); c.policy = word('accept or drop'); blockItemEnd(); continue; }
       if (t.v === 'comment' && t.kind === 'word') { next(); if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); c.comment = next().v; blockItemEnd(); continue; }
-      if (t.v === 'flags' || t.v === 'devices') refuse(t, `chain ${t.v}`);
+      if (t.v === 'flags') refuse(t, `chain ${t.v}`);
       if (!rules) unexpected(t);
       const line = t.line;
       rules!.push([{ family, table: c.table, chain: c.name, ...ruleBody(family) }, line]);

@@ -222,7 +222,7 @@ function chainText(c: Record<string, unknown>, rules: Array<Record<string, unkno
   if (c.comment !== undefined) out += `\n\t\tcomment ${quote(String(c.comment))}`;
   out += '\n';
   if (c.hook !== undefined) {
-    const dev = c.dev !== undefined ? ` device ${quote(String(c.dev))}` : '';
+    const dev = Array.isArray(c.dev) ? ` devices = { ${c.dev.join(', ')} }` : c.dev !== undefined ? ` device ${quote(String(c.dev))}` : '';
     out += `\t\ttype ${String(c.type)} hook ${String(c.hook)}${dev} priority ${priorityText(c.family as Family, String(c.hook), Number(c.prio))}; policy ${String(c.policy)};\n`;
   }
   for (const r of rules) {
