@@ -38,6 +38,8 @@ function objectData(kind: string, o: Record<string, unknown>, family: Family, wh
     }
     case 'quota': {
       only(o, [...common, 'bytes', 'used', 'inv'], where, 'quota');
+      if (uint(o.bytes, `${where}.bytes`, Number.MAX_SAFE_INTEGER, invalid) === undefined) throw invalid(`${where}.bytes`, 'is required');
+      uint(o.used, `${where}.used`, Number.MAX_SAFE_INTEGER, invalid);
       // The object's JSON counts bytes (the statement's has units).
       return quotaData({ val: o.bytes, used: o.used, ...(o.inv !== undefined ? { inv: o.inv } : {}) }, where);
     }

@@ -145,6 +145,17 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ notrack: 1 }]), InvalidArgumentError, /notrack: takes no value/);
   });
 
+  it('named objects: bad properties are InvalidArgumentError, other object types UnsupportedError', () => {
+    const T = { family: 'ip', table: 't' };
+    bad({ add: { counter: { ...T, name: 'c', packets: -1 } } }, InvalidArgumentError, /counter\.packets: must be an integer/);
+    bad({ add: { quota: { ...T, name: 'q' } } }, InvalidArgumentError, /quota\.bytes: is required/);
+    bad({ add: { quota: { ...T, name: 'q', bytes: 5, used: 'x' } } }, InvalidArgumentError, /quota\.used: must be an integer/);
+    bad({ add: { limit: { ...T, name: 'l', rate: 5, per: 'ever' } } }, InvalidArgumentError, /limit\.per: must be one of/);
+    bad({ add: { 'ct helper': { ...T, name: 'h', type: 'ftp', protocol: 'sctp' } } }, InvalidArgumentError, /protocol: must be "tcp" or "udp"/);
+    bad({ add: { 'ct timeout': { ...T, name: 'tt', protocol: 'tcp', policy: { established: 100 } } } }, UnsupportedError, /object "ct timeout"/);
+    bad({ add: { rule: { ...T, chain: 'c', expr: [{ counter: '' }] } } }, InvalidArgumentError, /counter: must be an object name/);
+  });
+
   it('constructs outside the supported set are refused by name', () => {
     const rule = (expr: unknown[]) => ({ add: { rule: { family: 'ip', table: 't', chain: 'c', expr } } });
     // nft_queue is not built into the test kernel: queue stays refused.
