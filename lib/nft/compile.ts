@@ -6,7 +6,10 @@
 import { NFT_REG_1, NFT_REG32_00, VERDICT } from './consts.js';
 import { BYTEORDER, concatLen, TYPES, type DataType } from './datatypes.js';
 import { invalid, unsupported } from './errors.js';
-import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NAT_FLAGS, NAT_TYPE, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
+import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
+import { EXT_EXPRESSIONS, EXT_STATEMENTS } from './ext-table.js';
+import type { CompileCtx } from './ext.js';
+import { objref } from './objects.js';
 import type { Family } from './types.js';
 
 /** A value's type while compiling: a data type, or one of nft's bit/enum types. */
@@ -78,11 +81,10 @@ export class RuleCompiler {
       case 'jump': case 'goto': return this.verdict(this.verdictOf(kind, body, w));
       case 'counter': return this.counter(body, w);
       case 'mangle': return this.mangle(body, w);
-      case 'masquerade': return this.masquerade(body, w);
-      case 'dnat': case 'snat': return this.nat(kind, body, w);
-      case 'reject': return this.reject(body, w);
       case 'vmap': return this.vmap(body, w);
-      default: throw unsupported(where, `statement "${kind}"`);
+      default:
+        if (EXT_STATEMENTS[kind]) return EXT_STATEMENTS[kind](body, this.extCtx(), w);
+        throw unsupported(where, `statement "${kind}"`);
     }
   }
 
@@ -92,6 +94,35 @@ export class RuleCompiler {
     if (!isObj(body) || typeof body.target !== 'string' || body.target === '') throw invalid(where, 'needs { target: "chain name" }');
     if (Buffer.byteLength(body.target) > 255) throw invalid(where, 'chain names are at most 255 bytes');
     return { code: VERDICT[kind], chain: body.target };
+  }
+
+  /** What extensions (ext.ts) see of this compiler. */
+  private extCtx(): CompileCtx {
+    const dep = (key: number, have: number | undefined, want: number, what: string, where: string): void => {
+      if (have === want) return;
+      if (have !== undefined) throw invalid(where, `needs ${what} ${want}, the rule matches ${have}`);
+      this.out.push({ op: 'meta', key, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([want]) });
+    };
+    return {
+      family: this.ctx.family,
+      out: this.out,
+      l4proto: () => this.l4proto,
+      needL4: (p, where) => { dep(META_KEY.l4proto, this.l4proto, p, 'meta l4proto', where); this.l4proto = p; },
+      needNfproto: (p, where) => { dep(META_KEY.nfproto, this.nfproto, p, 'meta nfproto', where); this.nfproto = p; },
+      loadAt: (e, word, where) => {
+        this.deps(e, where);
+        const [kind, body] = single(e, where);
+        const parts = kind === 'concat' && Array.isArray(body) ? body : [e];
+        let len = 0;
+        parts.forEach((x, i) => {
+          const t = this.load(x, regAt(word), parts.length > 1 ? `${where}.concat[${i}]` : where);
+          const n = 'id' in t ? t.len : 4;
+          len += parts.length > 1 ? (n + 3) & ~3 : n;
+          word += (n + 3) >> 2;
+        });
+        return len;
+      },
+    };
   }
 
   private verdict(v: Verdict): void {
@@ -168,14 +199,15 @@ export class RuleCompiler {
         return { name: 'fib_addrtype', len: 4 };
       }
       case 'numgen': {
-        if (!isObj(body) || body.mode !== 'random') throw unsupported(w, `numgen mode "${isObj(body) ? body.mode : body}"`);
+        if (!isObj(body) || (body.mode !== 'random' && body.mode !== 'inc')) throw unsupported(w, `numgen mode "${isObj(body) ? body.mode : body}"`);
         const mod = body.mod, offset = body.offset ?? 0;
         if (typeof mod !== 'number' || !Number.isInteger(mod) || mod < 1 || mod > 0xffffffff) throw invalid(w, 'mod must be an integer from 1');
         if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0 || offset > 0xffffffff) throw invalid(w, 'offset must be a non-negative integer');
-        this.out.push({ op: 'numgen', dreg: reg, mod, type: NUMGEN.random, offset });
+        this.out.push({ op: 'numgen', dreg: reg, mod, type: NUMGEN[body.mode], offset });
         return TYPES.integer;
       }
       default:
+        if (EXT_EXPRESSIONS[kind]) return EXT_EXPRESSIONS[kind](body, this.extCtx(), reg, w);
         throw unsupported(w, `expression "${kind}"`);
     }
   }
@@ -340,7 +372,8 @@ export class RuleCompiler {
 
   private counter(body: unknown, where: string): void {
     if (body === null || body === undefined) return void this.out.push({ op: 'counter' });
-    if (!isObj(body)) throw unsupported(where, 'named counters');
+    if (typeof body === 'string') return objref(this.out, 'counter', body, where);
+    if (!isObj(body)) throw invalid(where, 'must be null, { packets, bytes } or a counter name');
     const n = (k: string): bigint | undefined => {
       const v = body[k];
       if (v === undefined || v === 0) return undefined;
@@ -358,60 +391,11 @@ export class RuleCompiler {
     if (isObj(v)) {
       const [vk, vb] = single(v, `${where}.value`);
       if (vk === '&' || vk === '|' || vk === '^') this.binop(vk, vb, `${where}.value`);
-      else if (this.load(v, NFT_REG_1, `${where}.value`) !== TYPES.mark) throw unsupported(`${where}.value`, 'setting a mark from anything but a mark');
+      else if (!([TYPES.mark, TYPES.integer] as ValueType[]).includes(this.load(v, NFT_REG_1, `${where}.value`))) throw unsupported(`${where}.value`, 'setting a mark from anything but a mark, numgen or hash');
     } else {
       this.out.push({ op: 'immediate', dreg: NFT_REG_1, data: this.value(TYPES.mark, v, `${where}.value`) });
     }
     this.out.push(kk === 'meta' ? { op: 'meta_set', key: META_KEY.mark, sreg: NFT_REG_1 } : { op: 'ct_set', key: CT_KEY.mark, sreg: NFT_REG_1 });
-  }
-
-  private masquerade(body: unknown, where: string): void {
-    if (body === null || body === undefined) return void this.out.push({ op: 'masq' });
-    if (!isObj(body) || Object.keys(body).some((k) => k !== 'flags')) throw unsupported(where, 'masquerade to ports');
-    this.out.push({ op: 'masq', flags: this.natFlags(body.flags, `${where}.flags`) });
-  }
-
-  private natFlags(v: unknown, where: string): number {
-    let f = 0;
-    for (const x of Array.isArray(v) ? v : [v]) {
-      if (x !== 'random' && x !== 'fully-random' && x !== 'persistent') throw invalid(where, `unknown flag ${JSON.stringify(x)}`);
-      f |= NAT_FLAGS[x as keyof typeof NAT_FLAGS];
-    }
-    return f;
-  }
-
-  private nat(kind: 'dnat' | 'snat', body: unknown, where: string): void {
-    if (!isObj(body)) throw invalid(where, 'needs { addr, port? }');
-    for (const k of Object.keys(body)) if (!['addr', 'port', 'family'].includes(k)) throw unsupported(`${where}.${k}`, `${kind} option "${k}"`);
-    if (this.ctx.family !== 'ip' && this.ctx.family !== 'ip6' && this.ctx.family !== 'inet') throw unsupported(where, `${kind} in ${this.ctx.family} tables`);
-    const fam = (body.family ?? (this.ctx.family === 'inet' ? undefined : this.ctx.family)) as string | undefined;
-    if (fam !== 'ip' && fam !== 'ip6') throw invalid(where, this.ctx.family === 'inet' ? 'needs family "ip" or "ip6" in an inet table' : `family ${JSON.stringify(fam)}`);
-    if (this.ctx.family !== 'inet' && fam !== this.ctx.family) throw invalid(`${where}.family`, `${fam} in an ${this.ctx.family} table`);
-    const t = fam === 'ip' ? TYPES.ipv4_addr : TYPES.ipv6_addr;
-    if (isObj(body.addr)) throw unsupported(`${where}.addr`, 'address ranges, maps and prefixes');
-    const addr = t.parse(body.addr);
-    if (!addr) throw invalid(`${where}.addr`, `not an ${t.name}: ${JSON.stringify(body.addr)}`);
-    this.out.push({ op: 'immediate', dreg: NFT_REG_1, data: addr });
-    const e: KExpr = { op: 'nat', type: NAT_TYPE[kind], family: fam === 'ip' ? 2 : 10, regAddrMin: NFT_REG_1 };
-    if (body.port !== undefined) {
-      if (isObj(body.port)) throw unsupported(`${where}.port`, 'port ranges and maps');
-      if (this.l4proto === undefined) throw invalid(`${where}.port`, 'a port needs a transport protocol match first (meta l4proto, tcp or udp)');
-      this.out.push({ op: 'immediate', dreg: NFT_REG_1 + 1, data: this.value(TYPES.inet_service, body.port, `${where}.port`) });
-      e.regProtoMin = NFT_REG_1 + 1;
-      e.flags = NAT_FLAGS['proto-specified'];
-    }
-    this.out.push(e);
-  }
-
-  private reject(body: unknown, where: string): void {
-    // Only the family's default: port unreachable (icmpx in inet tables).
-    const fam = this.ctx.family;
-    if (fam !== 'ip' && fam !== 'ip6' && fam !== 'inet') throw unsupported(where, `reject in ${fam} tables`);
-    const def = fam === 'inet' ? { type: 'icmpx', code: 1, kt: 2 } : fam === 'ip' ? { type: 'icmp', code: 3, kt: 0 } : { type: 'icmpv6', code: 4, kt: 0 };
-    if (body !== null && body !== undefined) {
-      if (!isObj(body) || body.type !== def.type || body.expr !== 'port-unreachable') throw unsupported(where, `reject with ${JSON.stringify(body)} (only ${def.type} port-unreachable in ${fam} tables)`);
-    }
-    this.out.push({ op: 'reject', type: def.kt, code: def.code });
   }
 
   private vmap(body: unknown, where: string): void {

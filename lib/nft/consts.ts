@@ -20,7 +20,9 @@ export const familyName = (n: number): string =>
 
 export const TABLE = { NAME: 1, FLAGS: 2, USE: 3, HANDLE: 4, USERDATA: 6 } as const;
 export const CHAIN = { TABLE: 1, HANDLE: 2, NAME: 3, HOOK: 4, POLICY: 5, USE: 6, TYPE: 7, COUNTERS: 8, FLAGS: 10, USERDATA: 12 } as const;
-export const HOOK = { HOOKNUM: 1, PRIORITY: 2, DEV: 3, DEVS: 5 } as const;
+export const HOOK = { HOOKNUM: 1, PRIORITY: 2, DEV: 3, DEVS: 4 } as const;
+/** NFTA_DEVICE_NAME: one device inside NFTA_HOOK_DEVS. */
+export const DEVICE_NAME = 1;
 export const RULE = { TABLE: 1, CHAIN: 2, HANDLE: 3, EXPRESSIONS: 4, POSITION: 6, USERDATA: 7 } as const;
 export const LIST_ELEM = 1;
 export const EXPR = { NAME: 1, DATA: 2 } as const;

@@ -13,6 +13,7 @@ import { concatTypes, type DataType } from './datatypes.js';
 import { readData, readExprs } from './expr-wire.js';
 import type { Verdict } from './ir.js';
 import { compareKeys, decodeStatements, keyJson, verdictJson } from './statements.js';
+import { decodeObject, OBJ_MSG } from './objects.js';
 import type { Family, ListObject, Statement } from './types.js';
 import { CONCAT_KEY_TYPEOF, parseUdata, UD_COMMENT, UD_SET, udataComment } from './udata.js';
 
@@ -128,19 +129,22 @@ export function setInfo(m: NlMsg): SetDump | undefined {
 
 export interface RulesetDump {
   tables: NlMsg[]; chains: NlMsg[]; rules: NlMsg[]; sets: NlMsg[];
+  /** Named objects (NEWOBJ replies). */
+  objs: NlMsg[];
   /** GETSETELEM replies by setKey(family, table, set). */
   elements: Map<string, NlMsg[]>;
 }
 
 /** Sorts the replies of one or more dumps (in any order) into a RulesetDump. */
 export function sortDump(msgs: NlMsg[]): RulesetDump {
-  const d: RulesetDump = { tables: [], chains: [], rules: [], sets: [], elements: new Map() };
+  const d: RulesetDump = { tables: [], chains: [], rules: [], sets: [], objs: [], elements: new Map() };
   for (const m of msgs) {
     switch (msgType(m)) {
       case MSG.NEWTABLE: d.tables.push(m); break;
       case MSG.NEWCHAIN: d.chains.push(m); break;
       case MSG.NEWRULE: d.rules.push(m); break;
       case MSG.NEWSET: d.sets.push(m); break;
+      case OBJ_MSG.NEW: d.objs.push(m); break;
       case MSG.NEWSETELEM: {
         const a = attrMap(m.body);
         const k = setKey(familyName(m.family), str(a.get(ELEM_LIST.TABLE)) ?? '', str(a.get(ELEM_LIST.SET)) ?? '');
@@ -184,6 +188,7 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     const tcomment = opts.text ? udataComment(ta.get(TABLE.USERDATA), UD_COMMENT) : undefined;
     if (tcomment !== undefined) table.table.comment = tcomment;
     out.push(table);
+    for (const om of d.objs) if (om.family === tm.family && str(attrMap(om.body).get(1)) === tname) out.push(decodeObject(om, refuse) as unknown as ListObject);
 
     const mine = sets.filter((s) => s.family === family && s.table === tname);
     const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]> }>();
@@ -233,7 +238,10 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       if (hook && opts.text) {
         const dev = attrMap(hook).get(HOOK.DEV);
         if (dev) c.dev = str(dev);
-        if (attrMap(hook).has(HOOK.DEVS)) refuse('a chain with several devices');
+        const devs = attrMap(hook).get(HOOK.DEVS);
+        // nft prints the devices sorted, whatever order the kernel keeps them in; one as `device "x"`.
+        const names = devs ? readAttrs(devs).map((x) => str(x.data)!).sort() : [];
+        if (names.length) c.dev = names.length === 1 ? names[0] : names;
       }
       const ccomment = opts.text ? udataComment(a.get(CHAIN.USERDATA), UD_COMMENT) : undefined;
       if (ccomment !== undefined) c.comment = ccomment;

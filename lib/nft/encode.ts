@@ -13,6 +13,7 @@ import type { Verdict } from './ir.js';
 import type { Family } from './types.js';
 import { COMMENT_MAX, CONCAT_KEY_TYPEOF, UD_COMMENT, UD_SET, UdataBuilder, VERDICT_DATA_TYPEOF } from './udata.js';
 import { typeofKey, VERDICT_TYPEOF } from './typeof.js';
+import { OBJECT_KINDS, writeObject } from './objects.js';
 import { elementSize, NftWriter, type ElementSpec } from './wire.js';
 
 /** A set as the encoder needs to know it. */
@@ -116,7 +117,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   function encodeOne(cmd: unknown, where: string): void {
     let [verb, body] = single(cmd, where);
     let w0 = `${where}.${verb}`;
-    if (['table', 'chain', 'rule', 'set', 'map', 'element'].includes(verb)) {
+    if (['table', 'chain', 'rule', 'set', 'map', 'element', ...OBJECT_KINDS].includes(verb)) {
       // A bare object, as `nft -j list` prints it, means add.
       body = { [verb]: body };
       verb = 'add';
@@ -140,7 +141,9 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       case 'rule': return rule(verb, obj, wk);
       case 'set': case 'map': return set(verb, kind, obj, wk);
       case 'element': return element(verb, obj, wk);
-      default: throw unsupported(wk, `object "${kind}"`);
+      default:
+        if (OBJECT_KINDS.includes(kind) && verb !== 'flush') return writeObject(w, verb, kind, obj, wk, { family, name });
+        throw unsupported(wk, `object "${kind}"`);
     }
   }
 
@@ -167,8 +170,10 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       c.hook = hook;
       c.prio = priority(o.prio, f, o.hook as string, `${where}.prio`);
       if (f === 'netdev') {
-        if (typeof o.dev !== 'string' || o.dev === '' || Buffer.byteLength(o.dev) > 15) throw invalid(`${where}.dev`, `a netdev base chain needs a device name (1 to 15 bytes), got ${JSON.stringify(o.dev)}`);
-        c.dev = o.dev;
+        // `devices = { a, b }`: a list; nft sends a list of one as the single device.
+        const devs = Array.isArray(o.dev) ? o.dev : [o.dev];
+        if (!devs.length || devs.some((d) => typeof d !== 'string' || d === '' || Buffer.byteLength(d) > 15)) throw invalid(`${where}.dev`, `a netdev base chain needs a device name or a list of them (1 to 15 bytes each), got ${JSON.stringify(o.dev)}`);
+        c.dev = devs.length === 1 ? devs[0] as string : devs as string[];
       } else if (o.dev !== undefined) throw unsupported(`${where}.dev`, `a device on a ${f} chain`);
     } else if (o.policy !== undefined) throw invalid(`${where}.policy`, 'only base chains (type, hook, prio) have a policy');
     else if (o.dev !== undefined) throw invalid(`${where}.dev`, 'only base chains (type, hook, prio) have a device');

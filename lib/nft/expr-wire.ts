@@ -31,9 +31,17 @@ export class NftAttrWriter extends AttrWriter {
   expr(e: KExpr): void {
     if (e.op === 'unknown') throw new Error(`cannot encode expression ${e.name}`);
     this.within(LIST_ELEM, () => {
-      this.str(EXPR.NAME, e.op === 'meta_set' ? 'meta' : e.op === 'ct_set' ? 'ct' : e.op);
-      this.within(EXPR.DATA, () => this.exprData(e));
+      this.str(EXPR.NAME, e.op === 'meta_set' ? 'meta' : e.op === 'ct_set' ? 'ct' : e.op === 'raw' ? e.name : e.op);
+      if (e.op !== 'raw') this.within(EXPR.DATA, () => this.exprData(e));
+      else if (e.data) this.within(EXPR.DATA, () => this.raw(e.data!));
     });
+  }
+
+  /** Attributes already laid out. */
+  private raw(data: Buffer): void {
+    this.ensure(data.length);
+    data.copy(this.buf, this.pos);
+    this.pos += data.length;
   }
 
   private exprData(e: KExpr): void {
@@ -81,18 +89,6 @@ export class NftAttrWriter extends AttrWriter {
         return;
       case 'fib':
         this.be32(3, e.flags); this.be32(2, e.result); this.be32(1, e.dreg);
-        return;
-      case 'nat':
-        this.be32(1, e.type); this.be32(2, e.family);
-        if (e.regAddrMin !== undefined) this.be32(3, e.regAddrMin);
-        if (e.regProtoMin !== undefined) this.be32(5, e.regProtoMin);
-        if (e.flags !== undefined) this.be32(7, e.flags);
-        return;
-      case 'masq':
-        if (e.flags !== undefined) this.be32(1, e.flags);
-        return;
-      case 'reject':
-        this.be32(1, e.type); this.u8(2, e.code);
         return;
       case 'byteorder':
         this.be32(1, e.sreg); this.be32(2, e.dreg); this.be32(3, e.bop); this.be32(4, e.len); this.be32(5, e.size);
@@ -149,14 +145,6 @@ export function readExprs(b: Buffer): KExpr[] {
       case 'counter': return { op: 'counter', bytes: d.get(1)?.readBigUInt64BE(0), packets: d.get(2)?.readBigUInt64BE(0) };
       case 'numgen': return { op: 'numgen', dreg: need(1), mod: need(2), type: need(3), offset: need(4) };
       case 'fib': return { op: 'fib', flags: need(3), result: need(2), dreg: need(1) };
-      case 'nat':
-        // The kernel dumps a range's end registers equal to its start when none was given.
-        if ((d.has(4) && u(4) !== u(3)) || (d.has(6) && u(6) !== u(5))) return { op: 'unknown', name: 'nat range' };
-        return { op: 'nat', type: need(1), family: need(2), regAddrMin: u(3), regProtoMin: u(5), flags: u(7) };
-      case 'masq':
-        if (d.has(2)) return { op: 'unknown', name: 'masquerade to ports' };
-        return { op: 'masq', flags: u(1) };
-      case 'reject': return { op: 'reject', type: need(1), code: d.get(2)?.[0] ?? 0 };
       case 'byteorder': return { op: 'byteorder', sreg: need(1), dreg: need(2), bop: need(3), len: need(4), size: need(5) };
       default: return { op: 'unknown', name, data: m.get(EXPR.DATA) ?? Buffer.alloc(0) };
     }

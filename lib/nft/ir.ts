@@ -18,9 +18,8 @@ export type KExpr =
   | { op: 'counter'; bytes?: bigint; packets?: bigint }
   | { op: 'numgen'; dreg: number; mod: number; type: number; offset: number }
   | { op: 'fib'; flags: number; result: number; dreg: number }
-  | { op: 'nat'; type: number; family: number; regAddrMin?: number; regProtoMin?: number; flags?: number }
-  | { op: 'masq'; flags?: number }
-  | { op: 'reject'; type: number; code: number }
+  /** An expression built by an extension (ext.ts): its name and NFTA_EXPR_DATA attributes as sent (no data: no NFTA_EXPR_DATA, as for notrack). */
+  | { op: 'raw'; name: string; data?: Buffer }
   /** `bop`: BYTEORDER_OP; nft converts host-order values to big endian before ordering comparisons. */
   | { op: 'byteorder'; sreg: number; dreg: number; bop: number; len: number; size: number }
   /** An expression nlkit does not decode (list() refuses the rule with its name); `data`: its NFTA_EXPR_DATA, for readers that know it. */
@@ -33,6 +32,3 @@ export const CT_KEY = { state: 0, status: 2, mark: 3 } as const;
 export const NUMGEN = { inc: 0, random: 1 } as const;
 /** NFT_BYTEORDER_* */
 export const BYTEORDER_OP = { ntoh: 0, hton: 1 } as const;
-export const NAT_TYPE = { snat: 0, dnat: 1 } as const;
-/** NF_NAT_RANGE_* flags. */
-export const NAT_FLAGS = { 'map-ips': 0x1, 'proto-specified': 0x2, random: 0x4, persistent: 0x8, 'fully-random': 0x10 } as const;

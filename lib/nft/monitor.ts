@@ -29,7 +29,7 @@ function named(family: number, attrs: Array<[number, string]>): NlMsg {
   return { type: 0, flags: 0, seq: 0, family, resId: 0, body: Buffer.from(w.buf.subarray(0, w.pos)) };
 }
 
-const empty = (): RulesetDump => ({ tables: [], chains: [], rules: [], sets: [], elements: new Map() });
+const empty = (): RulesetDump => ({ tables: [], chains: [], rules: [], sets: [], objs: [], elements: new Map() });
 
 /**
  * Turns nf_tables notifications into NftEvents; keeps the sets (named and anonymous) it has

@@ -3,6 +3,9 @@
 // nft_cmd_expand does: the table, its chains, its sets with their elements, then the rules).
 // Pure functions; a syntax error is an InvalidArgumentError naming line and column as nft does.
 import { InvalidArgumentError, UnsupportedError } from '../core/errors.js';
+import { EXT_EXPR_PARSERS, EXT_PARSERS } from './ext-table.js';
+import type { TextCtx } from './ext.js';
+import { namedRef, parseObjectBody } from './objects.js';
 import type { Command, Statement } from './types.js';
 
 export interface ParsedScript {
@@ -250,6 +253,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       }
       default:
         if (UNQUALIFIED_META.includes(t.v)) return { meta: { key: t.v } };
+        if (EXT_EXPR_PARSERS[t.v] && t.kind === 'word') return EXT_EXPR_PARSERS[t.v]!(textCtx(''));
         return unexpected(t);
     }
   }
@@ -269,35 +273,21 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     return e;
   }
 
-  const isExpressionStart = (t: Token) => t.kind === 'word' && (['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmpv6', 'sctp', 'ether', 'vlan', 'meta', 'ct', 'fib', 'numgen'].includes(t.v) || UNQUALIFIED_META.includes(t.v));
+  const isExpressionStart = (t: Token) => t.kind === 'word' && (['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmpv6', 'sctp', 'ether', 'vlan', 'meta', 'ct', 'fib', 'numgen'].includes(t.v) || UNQUALIFIED_META.includes(t.v) || Object.hasOwn(EXT_EXPR_PARSERS, t.v));
+  /** `counter`, `quota`, `limit`, `ct helper` (consumed) as an object kind; undefined for other words. */
+  const objectKind = (t: Token): string | undefined => {
+    if (t.kind !== 'word') return undefined;
+    if (t.v === 'counter' || t.v === 'quota' || t.v === 'limit') return t.v;
+    if (t.v === 'ct' && peek().v === 'helper') { next(); return 'ct helper'; }
+    return undefined;
+  };
+  /** The cursor as extensions (ext.ts) see it. */
+  const textCtx = (family: string): TextCtx => ({ family, peek, next, word, unexpected, fail, expression, endOfStatement });
 
   function verdict(t: Token): Statement {
     if (['accept', 'drop', 'return', 'continue'].includes(t.v) && t.kind === 'word') return { [t.v]: null };
     if ((t.v === 'jump' || t.v === 'goto') && t.kind === 'word') return { [t.v]: { target: word('a chain name') } };
     return unexpected(t, 'a verdict');
-  }
-
-  function natStatement(kind: string, family: string): Statement {
-    const body: Record<string, unknown> = {};
-    if (family === 'inet' && (peek().v === 'ip' || peek().v === 'ip6')) body.family = next().v;
-    if (peek().v === 'to') {
-      next();
-      const t = next();
-      if (t.kind !== 'word') unexpected(t, 'an address');
-      let m = /^\[([0-9a-f:.]+)\](?::(\d+))?$/i.exec(t.v);
-      if (!m) m = /^([0-9.]*)(?::(\d+))?$/.exec(t.v);
-      if (!m && isAddr(t.v)) m = [t.v, t.v, undefined] as unknown as RegExpExecArray;
-      if (!m) fail(t, `syntax error, unexpected ${t.v}, expecting an address[:port]`);
-      if (m![1]) body.addr = m![1];
-      if (m![2] !== undefined) body.port = Number(m![2]);
-    }
-    const flags: string[] = [];
-    while (['random', 'fully-random', 'persistent'].includes(peek().v)) {
-      flags.push(next().v);
-      if (peek().v === ',') next();
-    }
-    if (flags.length) body.flags = flags.length === 1 ? flags[0] : flags;
-    return Object.keys(body).length || kind !== 'masquerade' ? { [kind]: body } : { [kind]: null };
   }
 
   /** A rule's statements up to the end of the line, `;` or `}`; its comment. */
@@ -315,7 +305,13 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       }
       if (isExpressionStart(t)) {
         const left = expression();
-        if (peek().v === 'set') { next(); const v = isExpressionStart(peek()) ? expression() : value(kindOf(left)); expr.push({ mangle: { key: left, value: v } }); continue; }
+        if (peek().v === 'set') {
+          next();
+          const v = isExpressionStart(peek()) ? expression() : value(kindOf(left));
+          // `ct helper set "name"` references a ct helper object.
+          expr.push((left.ct as { key?: string } | undefined)?.key === 'helper' ? { 'ct helper': v } : { mangle: { key: left, value: v } });
+          continue;
+        }
         if (peek().v === 'vmap') {
           next();
           const data = peek().v === '{' && peek().kind === 'punct' ? { set: setElements(kindOf(left), false) } : scalar(next());
@@ -335,14 +331,13 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         case 'accept': case 'drop': case 'return': case 'continue': case 'jump': case 'goto':
           expr.push(verdict(t)); break;
         case 'counter': {
+          if (peek().v === 'name') { next(); expr.push(namedRef('counter', textCtx(family))); break; }
           let packets = 0, bytes = 0;
           if (peek().v === 'packets') { next(); packets = Number(scalar(next())); }
           if (peek().v === 'bytes') { next(); bytes = Number(scalar(next())); }
           expr.push({ counter: { packets, bytes } });
           break;
         }
-        case 'masquerade': case 'dnat': case 'snat': case 'redirect':
-          expr.push(natStatement(t.v, family)); break;
         case 'reject': {
           if (peek().v === 'with') {
             next();
@@ -356,7 +351,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
           break;
         }
         default:
-          if (['log', 'limit', 'quota', 'queue', 'notrack', 'meter', 'tproxy', 'synproxy', 'dup', 'fwd', 'flow'].includes(t.v)) refuse(t, `the statement "${t.v}"`);
+          if (EXT_PARSERS[t.v]) { expr.push(EXT_PARSERS[t.v]!(textCtx(family))); break; }
+          if (['queue', 'meter', 'tproxy', 'synproxy', 'dup', 'fwd', 'flow'].includes(t.v)) refuse(t, `the statement "${t.v}"`);
           unexpected(t);
       }
     }
@@ -382,7 +378,21 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         c.type = word('filter, nat or route');
         expect('hook');
         c.hook = word('a hook');
-        if (peek().v === 'devices' && peek().kind === 'word') refuse(peek(), 'chain devices');
+        if (peek().v === 'devices' && peek().kind === 'word') {
+          next();
+          expect('=');
+          expect('{');
+          const devs: string[] = [];
+          for (;;) {
+            const d = next();
+            if (d.kind !== 'word' && d.kind !== 'string') unexpected(d, 'a device name');
+            devs.push(d.v);
+            if (peek().v === ',') { next(); continue; }
+            expect('}');
+            break;
+          }
+          c.dev = devs;
+        }
         if (peek().v === 'device' && peek().kind === 'word') {
           next();
           const d = next();
@@ -403,7 +413,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       }
       if (t.v === 'policy' && t.kind === 'word') { next(); c.policy = word('accept or drop'); blockItemEnd(); continue; }
       if (t.v === 'comment' && t.kind === 'word') { next(); if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); c.comment = next().v; blockItemEnd(); continue; }
-      if (t.v === 'flags' || t.v === 'devices') refuse(t, `chain ${t.v}`);
+      if (t.v === 'flags') refuse(t, `chain ${t.v}`);
       if (!rules) unexpected(t);
       const line = t.line;
       rules!.push([{ family, table: c.table, chain: c.name, ...ruleBody(family) }, line]);
@@ -465,6 +475,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     const chains: Array<[Record<string, unknown>, number]> = [];
     const sets: Array<[string, Record<string, unknown>, number]> = [];
     const rules: Array<[Record<string, unknown>, number]> = [];
+    const objs: Array<[string, Record<string, unknown>, number]> = [];
     for (;;) {
       skipSeparators();
       const t = peek();
@@ -485,11 +496,18 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         blockItemEnd();
         continue;
       }
-      if (['flags', 'counter', 'quota', 'limit', 'flowtable', 'ct', 'secmark', 'synproxy'].includes(t.v)) refuse(t, `"${t.v}" in a table`);
+      const ok = objectKind(t);
+      if (ok) {
+        objs.push([ok, { family, table, name: word('an object name'), ...parseObjectBody(textCtx(family), ok) }, t.line]);
+        blockItemEnd();
+        continue;
+      }
+      if (['flags', 'flowtable', 'ct', 'secmark', 'synproxy'].includes(t.v)) refuse(t, `"${t.v}" in a table`);
       unexpected(t);
     }
     void tableIndex;
     for (const [c, l] of chains) emit({ add: { chain: c } }, l);
+    for (const [k, ob, l] of objs) emit({ add: { [k]: ob } }, l);
     for (const [k, s, l] of sets) emit({ add: { [k]: setObject(s) } }, l);
     for (const [r, l] of rules) emit({ add: { rule: r } }, l);
   }
@@ -517,8 +535,16 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       emit({ flush: { ruleset: null } }, t.line);
       return;
     }
+    const ok = objectKind(o);
+    if (ok) {
+      const family = familyOpt();
+      const ob: Record<string, unknown> = { family, table: word('a table name'), name: word('an object name') };
+      if (verb === 'add' || verb === 'create') Object.assign(ob, parseObjectBody(textCtx(family), ok));
+      emit({ [verb]: { [ok]: ob } }, t.line);
+      return;
+    }
     if (!OBJECTS.includes(o.v) || o.kind !== 'word') {
-      if (['counter', 'quota', 'limit', 'flowtable', 'ct', 'secmark', 'synproxy'].includes(o.v)) refuse(o, `the object "${o.v}"`);
+      if (['flowtable', 'ct', 'secmark', 'synproxy'].includes(o.v)) refuse(o, `the object "${o.v}"`);
       unexpected(o, 'table, chain, rule, set, map or element');
     }
     const family = familyOpt();

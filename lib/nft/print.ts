@@ -5,6 +5,8 @@
 // does not know is refused (UnsupportedError), never printed differently.
 import { UnsupportedError } from '../core/errors.js';
 import { priorityText } from './chains.js';
+import { EXT_EXPR_PRINTERS, EXT_PRINTERS } from './ext-table.js';
+import { OBJECT_KINDS, objectText } from './objects.js';
 import { typeofKey } from './typeof.js';
 import type { Family, ListObject, Statement } from './types.js';
 
@@ -110,7 +112,7 @@ export function expr(e: unknown): string {
       return `${expr(l)} ${name} ${value(r, kindsOf(l))}`;
     }
     default:
-      return refuse(`the expression "${name}"`);
+      return EXT_EXPR_PRINTERS[name] ? EXT_EXPR_PRINTERS[name](body, expr) : refuse(`the expression "${name}"`);
   }
 }
 
@@ -120,22 +122,6 @@ function verdict(s: Statement): string {
   if (name === 'jump' || name === 'goto') return `${name} ${body!.target!}`;
   if (['accept', 'drop', 'continue', 'return'].includes(name) && body === null) return name;
   return refuse(`the verdict ${JSON.stringify(s)}`);
-}
-
-function nat(kind: string, body: Record<string, unknown> | null): string {
-  if (!body) return kind;
-  let out = kind;
-  if (body.family !== undefined) out += ` ${String(body.family)}`;
-  if (body.addr !== undefined || body.port !== undefined) {
-    out += ' to';
-    if (body.addr !== undefined) {
-      const addr = value(body.addr, ['plain']);
-      out += ` ${body.port !== undefined && addr.includes(':') ? `[${addr}]` : addr}`;
-    } else out += ' ';
-    if (body.port !== undefined) out += `:${value(body.port, ['plain'])}`;
-  }
-  if (body.flags !== undefined) out += ` ${([] as unknown[]).concat(body.flags).join(',')}`;
-  return out;
 }
 
 /** One statement of a rule, as rule_print shows it. */
@@ -159,6 +145,7 @@ export function statement(s: Statement): string {
       return `${expr(b.key)} vmap ${map}`;
     }
     case 'counter':
+      if (typeof body === 'string') return `counter name "${body}"`;
       return `counter packets ${String(body!.packets)} bytes ${String(body!.bytes)}`;
     case 'mangle': {
       const b = body!;
@@ -166,10 +153,6 @@ export function statement(s: Statement): string {
       const rhs = v && typeof v === 'object' ? expr(v) : value(v, kindsOf(b.key));
       return `${expr(b.key)} set ${rhs}`;
     }
-    case 'masquerade':
-      return nat('masquerade', body);
-    case 'dnat': case 'snat': case 'redirect':
-      return nat(name, body);
     case 'reject': {
       const b = body ?? {};
       if (b.type === 'tcp reset') return 'reject with tcp reset';
@@ -177,7 +160,7 @@ export function statement(s: Statement): string {
       return `reject with ${String(b.type)} ${String(b.expr)}`;
     }
     default:
-      return verdict(s);
+      return EXT_PRINTERS[name] ? EXT_PRINTERS[name](body, expr) : verdict(s);
   }
 }
 
@@ -239,7 +222,7 @@ function chainText(c: Record<string, unknown>, rules: Array<Record<string, unkno
   if (c.comment !== undefined) out += `\n\t\tcomment ${quote(String(c.comment))}`;
   out += '\n';
   if (c.hook !== undefined) {
-    const dev = c.dev !== undefined ? ` device ${quote(String(c.dev))}` : '';
+    const dev = Array.isArray(c.dev) ? ` devices = { ${c.dev.join(', ')} }` : c.dev !== undefined ? ` device ${quote(String(c.dev))}` : '';
     out += `\t\ttype ${String(c.type)} hook ${String(c.hook)}${dev} priority ${priorityText(c.family as Family, String(c.hook), Number(c.prio))}; policy ${String(c.policy)};\n`;
   }
   for (const r of rules) {
@@ -267,6 +250,10 @@ export function printRuleset(objects: ListObject[], o: PrintOptions = {}): strin
     out += `table ${String(t.family)} ${String(t.name)} {${o.handles ? ` # handle ${String(t.handle)}` : ''}\n`;
     if (t.comment !== undefined) out += `\tcomment ${quote(String(t.comment))}\n`;
     const parts: string[] = [];
+    for (const x of objects) {
+      const [[k, v]] = Object.entries(x) as [[string, Record<string, unknown>]];
+      if (OBJECT_KINDS.includes(k) && v.family === t.family && v.table === t.name) parts.push(objectText(k, v, o.handles === true));
+    }
     for (const x of objects) {
       const [[k, v]] = Object.entries(x) as [[string, Record<string, unknown>]];
       if ((k === 'set' || k === 'map') && v.family === t.family && v.table === t.name) parts.push(setText(k, v, o));

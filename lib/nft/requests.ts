@@ -4,12 +4,13 @@ import { attrMap, be32, str, type NlMsg } from './attrs.js';
 import { ELEM_LIST, FAMILY, GEN, MSG, NFNL_SUBSYS_NFTABLES, NLM_F_DUMP, NLM_F_REQUEST, SET } from './consts.js';
 import type { Family } from './types.js';
 import { NftWriter } from './wire.js';
+import { OBJ_MSG } from './objects.js';
 
 /** The first round of list(): every table, chain, rule and set of `family` (all when undefined), or `only` these GET* dumps. */
 export function rulesetRequests(family?: Family, seq = 0, only?: number[]): Buffer {
   const w = new NftWriter(seq);
   const f = family === undefined ? 0 : FAMILY[family];
-  for (const t of only ?? [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETRULE, MSG.GETSET]) {
+  for (const t of only ?? [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETRULE, MSG.GETSET, OBJ_MSG.GET]) {
     w.begin(t, NLM_F_REQUEST | NLM_F_DUMP, f);
     w.end();
   }

@@ -7,7 +7,10 @@ import { UnsupportedError } from '../core/errors.js';
 import { ADDRTYPE, CT_STATE, CT_STATUS, FIB_FLAGS, FIB_RESULT_TYPE, META_TYPES, PAYLOAD, type ValueType } from './compile.js';
 import { VERDICT } from './consts.js';
 import { TYPES, type DataType } from './datatypes.js';
-import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NAT_FLAGS, NAT_TYPE, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
+import { attrMap } from './attrs.js';
+import { EXT_DECODERS } from './ext-table.js';
+import type { DecodeCtx } from './ext.js';
+import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import type { Family, Statement } from './types.js';
 
 /** An anonymous map's elements, by the name the kernel gave it (`__map0`). */
@@ -80,6 +83,20 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
     return l!;
   };
   const drop = (i: number | undefined) => { if (i !== undefined) out[i] = undefined as unknown as Statement; };
+  // What extensions (ext.ts) see of this decoder.
+  const extCtx: DecodeCtx = {
+    family, out,
+    take: (reg) => { const l = take(reg); return { json: l.json, data: l.data, plain: !l.bitwise && !l.hton && !(l.payload && l.payload.len < l.payload.full) }; },
+    takeLoads: () => {
+      const loads = pending.filter((l) => !l.data);
+      pending = pending.filter((l) => l.data);
+      return loads.map((l) => ({ json: l.json, plain: !l.bitwise && !l.hton && !(l.payload && l.payload.len < l.payload.full) }));
+    },
+    load: (reg, json, type) => void pending.push({ reg, json, type }),
+    dropL4Dep: () => { drop(l4Dep); l4Dep = undefined; },
+    dropNfDep: () => { if (nfDep === undefined) return undefined; drop(nfDep); nfDep = undefined; return nfproto; },
+    refuse,
+  };
 
   for (let i = 0; i < exprs.length; i++) {
     const e = exprs[i]!;
@@ -121,8 +138,8 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         break;
       }
       case 'numgen':
-        if (e.type !== NUMGEN.random) refuse('numgen inc');
-        pending.push({ reg: e.dreg, json: { numgen: { mode: 'random', mod: e.mod, offset: e.offset } }, type: TYPES.integer });
+        if (e.type !== NUMGEN.random && e.type !== NUMGEN.inc) refuse(`numgen type ${e.type}`);
+        pending.push({ reg: e.dreg, json: { numgen: { mode: e.type === NUMGEN.inc ? 'inc' : 'random', mod: e.mod, offset: e.offset } }, type: TYPES.integer });
         break;
       case 'bitwise': {
         const l = take(e.sreg);
@@ -222,42 +239,14 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         out.push({ mangle: { key: e.op === 'meta_set' ? { meta: { key: 'mark' } } : { ct: { key: 'mark' } }, value } });
         break;
       }
-      case 'nat': {
-        if (family === 'inet') refuse('nat in an inet table');
-        // The kernel adds map-ips / proto-specified itself when an address / port register is set.
-        if (e.flags !== undefined && (e.flags & ~(NAT_FLAGS['map-ips'] | NAT_FLAGS['proto-specified'])) !== 0) refuse(`nat flags ${e.flags}`);
-        const kind = e.type === NAT_TYPE.dnat ? 'dnat' : 'snat';
-        const body: Record<string, unknown> = {};
-        if (e.regAddrMin !== undefined) {
-          const a = take(e.regAddrMin);
-          if (!a.data) refuse('nat to a loaded address');
-          body.addr = (a.data!.length === 4 ? TYPES.ipv4_addr : TYPES.ipv6_addr).format(a.data!);
-        }
-        if (e.regProtoMin !== undefined) {
-          const p = take(e.regProtoMin);
-          if (!p.data) refuse('nat to a loaded port');
-          body.port = p.data!.readUInt16BE(0);
-        }
-        out.push({ [kind]: body });
-        break;
-      }
-      case 'masq': {
-        if (!e.flags) { out.push({ masquerade: null }); break; }
-        const names = Object.entries(NAT_FLAGS).filter(([, v]) => (e.flags! & v) !== 0).map(([k]) => k);
-        out.push({ masquerade: { flags: names.length === 1 ? names[0] : names } });
-        break;
-      }
-      case 'reject': {
-        const d = family === 'inet' ? [2, 1, 'icmpx'] : family === 'ip' ? [0, 3, 'icmp'] : [0, 4, 'icmpv6'];
-        if (e.type !== d[0] || e.code !== d[1]) refuse(`reject type ${e.type} code ${e.code}`);
-        out.push({ reject: { type: d[2], expr: 'port-unreachable' } });
-        break;
-      }
       case 'counter':
         out.push({ counter: { packets: Number(e.packets ?? 0n), bytes: Number(e.bytes ?? 0n) } });
         break;
-      default:
+      default: {
+        const ext = e.op === 'unknown' ? EXT_DECODERS[e.name] : undefined;
+        if (ext) { ext(attrMap(e.data ?? Buffer.alloc(0)), extCtx); break; }
         refuse(`the expression "${(e as { name?: string }).name ?? (e as { op: string }).op}"`);
+      }
     }
   }
   if (pending.length) refuse('a value loaded but never used');

@@ -7,8 +7,8 @@ export interface TableObject { family: Family; name: string; handle?: number; co
 export interface ChainObject {
   family: Family; table: string; name: string; handle?: number;
   type?: 'filter' | 'nat' | 'route'; hook?: string; prio?: number; policy?: 'accept' | 'drop'; comment?: string;
-  /** netdev base chains: the device (`nft -j list` of nft 1.0.6 leaves it out; save() prints it). */
-  dev?: string;
+  /** netdev base chains: the device or devices (`nft -j list` of nft 1.0.6 leaves them out; save() prints them). */
+  dev?: string | string[];
 }
 export interface RuleObject { family: Family; table: string; chain: string; handle?: number; comment?: string; expr: Statement[] }
 export interface SetObject {

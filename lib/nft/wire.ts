@@ -2,7 +2,7 @@
 // markers, and the bodies of tables, chains, rules, sets and elements in the order nft 1.0.6
 // writes their attributes.
 import {
-  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, HOOK, LIST_ELEM, MSG, NFNETLINK_V0, NFNL_BATCH_GENID, NFNL_MSG_BATCH_BEGIN,
+  CHAIN, DATA_TYPE_VERDICT, DEVICE_NAME, ELEM, ELEM_LIST, EXPR, HOOK, LIST_ELEM, MSG, NFNETLINK_V0, NFNL_BATCH_GENID, NFNL_MSG_BATCH_BEGIN,
   NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, NLM_F_REQUEST, RULE, SET, SET_DESC_SIZE, TABLE,
 } from './consts.js';
 import { NftAttrWriter } from './expr-wire.js';
@@ -97,7 +97,7 @@ export class NftWriter extends NftAttrWriter {
     this.end();
   }
 
-  chain(flags: number, family: number, c: { table: string; name: string; type?: string; policy?: number; hook?: number; prio?: number; dev?: string; udata?: Buffer }): void {
+  chain(flags: number, family: number, c: { table: string; name: string; type?: string; policy?: number; hook?: number; prio?: number; dev?: string | string[]; udata?: Buffer }): void {
     this.begin(MSG.NEWCHAIN, flags, family);
     this.str(CHAIN.TABLE, c.table);
     this.str(CHAIN.NAME, c.name);
@@ -107,7 +107,8 @@ export class NftWriter extends NftAttrWriter {
       this.within(CHAIN.HOOK, () => {
         this.be32(HOOK.HOOKNUM, c.hook!);
         this.be32(HOOK.PRIORITY, c.prio! >>> 0);
-        if (c.dev !== undefined) this.str(HOOK.DEV, c.dev);
+        if (typeof c.dev === 'string') this.str(HOOK.DEV, c.dev);
+        else if (c.dev) this.within(HOOK.DEVS, () => { for (const d of c.dev as string[]) this.str(DEVICE_NAME, d); });
       });
     }
     if (c.udata) this.bytes(CHAIN.USERDATA, c.udata);

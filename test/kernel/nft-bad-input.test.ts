@@ -41,7 +41,7 @@ const batches: Array<[string, unknown, ErrorClass, RegExp]> = [
   ['a rule matching against a set of another key type', rule('a', [{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: '@s' } }]), InvalidArgumentError, /@s has keys of type ipv4_addr, the expression is inet_service/],
   ['a name of the wrong JS type', { add: { chain: { family: 'ip', table: 'fresh', name: 42 } } }, InvalidArgumentError, /name: must be a non-empty string/],
   ['a command of the wrong JS type', 'add table ip x', InvalidArgumentError, /one key/],
-  ['a construct outside the language', rule('a', [{ log: { prefix: 'x' } }]), UnsupportedError, /statement "log"/],
+  ['a construct outside the language', rule('a', [{ queue: { num: 1 } }]), UnsupportedError, /statement "queue"/],
 ];
 
 /** [what, text whose last line is bad, the error class, the line it names]. */

@@ -1,0 +1,259 @@
+// dnat/snat (address and port ranges, flags), masquerade and redirect (to ports, flags), and
+// reject (icmp, icmpv6, icmpx codes, tcp reset), as nft 1.0.6 encodes, lists and prints them:
+// values in immediate registers from NFT_REG_1 on (address min/max, then port min/max), flags
+// random/fully-random/persistent plus proto-specified when ports are given (the kernel adds
+// map-ips itself).
+import { NFT_REG_1 } from './consts.js';
+import { TYPES } from './datatypes.js';
+import { invalid, unsupported } from './errors.js';
+import { exprData, isObj, type CompileCtx, type DecodeCtx, type Extension, type TextCtx } from './ext.js';
+import type { Statement } from './types.js';
+
+const F = { 'proto-specified': 0x2, random: 0x4, persistent: 0x8, 'fully-random': 0x10 } as const;
+/** The order nft prints flags in. */
+const FLAG_ORDER = ['random', 'fully-random', 'persistent'] as const;
+const NAT = { TYPE: 1, FAMILY: 2, ADDR_MIN: 3, ADDR_MAX: 4, PROTO_MIN: 5, PROTO_MAX: 6, FLAGS: 7 } as const;
+const MASQ = { FLAGS: 1, PROTO_MIN: 2, PROTO_MAX: 3 } as const;
+const REDIR = { PROTO_MIN: 1, PROTO_MAX: 2, FLAGS: 3 } as const;
+
+function natFlags(v: unknown, where: string): number {
+  if (v === undefined) return 0;
+  let f = 0;
+  for (const x of ([] as unknown[]).concat(v)) {
+    if (x !== 'random' && x !== 'fully-random' && x !== 'persistent') throw invalid(where, `unknown flag ${JSON.stringify(x)} (random, fully-random, persistent)`);
+    f |= F[x];
+  }
+  return f;
+}
+
+/** A value or { range: [min, max] } -> [min, max?]. */
+function bounds(v: unknown, where: string): [unknown, unknown?] {
+  if (isObj(v)) {
+    if (!Array.isArray(v.range) || v.range.length !== 2 || Object.keys(v).length !== 1) throw unsupported(where, `${JSON.stringify(v)} (only a value or { range: [min, max] })`);
+    return [v.range[0], v.range[1]];
+  }
+  return [v];
+}
+
+/** Immediates for a port (range) from register reg on; returns [min reg, max reg?]. */
+function ports(c: CompileCtx, v: unknown, reg: number, where: string): number[] {
+  if (c.l4proto() === undefined) throw invalid(where, 'a port needs a transport protocol match first (meta l4proto, tcp or udp)');
+  return bounds(v, where).filter((x) => x !== undefined).map((x, i) => {
+    const b = TYPES.inet_service.parse(x);
+    if (!b) throw invalid(where, `not a valid port: ${JSON.stringify(x)}`);
+    c.out.push({ op: 'immediate', dreg: reg + i, data: b });
+    return reg + i;
+  });
+}
+
+function nat(kind: 'dnat' | 'snat', body: unknown, c: CompileCtx, where: string): void {
+  if (!isObj(body)) throw invalid(where, 'needs { addr, port?, flags? }');
+  for (const k of Object.keys(body)) if (!['addr', 'port', 'family', 'flags'].includes(k)) throw unsupported(`${where}.${k}`, `${kind} option "${k}"`);
+  const fam0 = c.family;
+  if (fam0 !== 'ip' && fam0 !== 'ip6' && fam0 !== 'inet') throw unsupported(where, `${kind} in ${fam0} tables`);
+  const fam = (body.family ?? (fam0 === 'inet' ? undefined : fam0)) as string | undefined;
+  if (fam !== 'ip' && fam !== 'ip6') throw invalid(where, fam0 === 'inet' ? 'needs family "ip" or "ip6" in an inet table' : `family ${JSON.stringify(fam)}`);
+  if (fam0 !== 'inet' && fam !== fam0) throw invalid(`${where}.family`, `${fam} in an ${fam0} table`);
+  const t = fam === 'ip' ? TYPES.ipv4_addr : TYPES.ipv6_addr;
+  if (body.addr === undefined) throw invalid(`${where}.addr`, 'is required');
+  const addrs = bounds(body.addr, `${where}.addr`).filter((x) => x !== undefined).map((x) => {
+    const b = t.parse(x);
+    if (!b) throw invalid(`${where}.addr`, `not an ${t.name}: ${JSON.stringify(x)}`);
+    return b;
+  });
+  addrs.forEach((b, i) => c.out.push({ op: 'immediate', dreg: NFT_REG_1 + i, data: b }));
+  const p = body.port === undefined ? [] : ports(c, body.port, NFT_REG_1 + addrs.length, `${where}.port`);
+  const flags = natFlags(body.flags, `${where}.flags`) | (p.length ? F['proto-specified'] : 0);
+  c.out.push({ op: 'raw', name: 'nat', data: exprData((w) => {
+    w.be32(NAT.TYPE, kind === 'snat' ? 0 : 1);
+    w.be32(NAT.FAMILY, fam === 'ip' ? 2 : 10);
+    w.be32(NAT.ADDR_MIN, NFT_REG_1);
+    if (addrs.length > 1) w.be32(NAT.ADDR_MAX, NFT_REG_1 + 1);
+    if (p.length) w.be32(NAT.PROTO_MIN, p[0]!);
+    if (p.length > 1) w.be32(NAT.PROTO_MAX, p[1]!);
+    if (flags) w.be32(NAT.FLAGS, flags);
+  }) });
+}
+
+/** masquerade and redirect: ports and flags only. */
+function toPorts(kind: 'masquerade' | 'redirect', body: unknown, c: CompileCtx, where: string): void {
+  if (c.family !== 'ip' && c.family !== 'ip6' && c.family !== 'inet') throw unsupported(where, `${kind} in ${c.family} tables`);
+  const b = body ?? {};
+  if (!isObj(b)) throw invalid(where, 'must be null or { port?, flags? }');
+  for (const k of Object.keys(b)) if (k !== 'port' && k !== 'flags') throw unsupported(`${where}.${k}`, `${kind} option "${k}"`);
+  const p = b.port === undefined ? [] : ports(c, b.port, NFT_REG_1, `${where}.port`);
+  const flags = natFlags(b.flags, `${where}.flags`) | (p.length ? F['proto-specified'] : 0);
+  const A = kind === 'masquerade' ? MASQ : REDIR;
+  c.out.push({ op: 'raw', name: kind === 'masquerade' ? 'masq' : 'redir', data: exprData((w) => {
+    if (kind === 'masquerade' && flags) w.be32(A.FLAGS, flags);
+    if (p.length) w.be32(A.PROTO_MIN, p[0]!);
+    if (p.length > 1) w.be32(A.PROTO_MAX, p[1]!);
+    if (kind === 'redirect' && flags) w.be32(A.FLAGS, flags);
+  }) });
+}
+
+const ICMP: Record<string, number> = { 'net-unreachable': 0, 'host-unreachable': 1, 'prot-unreachable': 2, 'port-unreachable': 3, 'frag-needed': 4, 'net-prohibited': 9, 'host-prohibited': 10, 'admin-prohibited': 13 };
+const ICMPV6: Record<string, number> = { 'no-route': 0, 'admin-prohibited': 1, 'addr-unreachable': 3, 'port-unreachable': 4, 'policy-fail': 5, 'reject-route': 6 };
+const ICMPX: Record<string, number> = { 'no-route': 0, 'port-unreachable': 1, 'host-unreachable': 2, 'admin-prohibited': 3 };
+const REJECT = { TYPE: 1, CODE: 2 } as const;
+/** NFT_REJECT_* */
+const RT = { icmp: 0, tcp: 1, icmpx: 2 } as const;
+
+function reject(body: unknown, c: CompileCtx, where: string): void {
+  const fam = c.family;
+  if (fam !== 'ip' && fam !== 'ip6' && fam !== 'inet') throw unsupported(where, `reject in ${fam} tables`);
+  const b = body ?? {};
+  if (!isObj(b)) throw invalid(where, 'must be null or { type, expr? }');
+  for (const k of Object.keys(b)) if (k !== 'type' && k !== 'expr') throw invalid(`${where}.${k}`, 'unknown reject property (type, expr)');
+  const type = b.type ?? (fam === 'inet' ? 'icmpx' : fam === 'ip' ? 'icmp' : 'icmpv6');
+  let kt: number, code = 0;
+  if (type === 'tcp reset') {
+    if (b.expr !== undefined) throw invalid(`${where}.expr`, 'tcp reset takes no code');
+    c.needL4(6, where);
+    kt = RT.tcp;
+  } else {
+    const table = type === 'icmp' ? ICMP : type === 'icmpv6' ? ICMPV6 : type === 'icmpx' ? ICMPX : undefined;
+    if (!table) throw invalid(`${where}.type`, `unknown reject type ${JSON.stringify(type)} (icmp, icmpv6, icmpx, tcp reset)`);
+    const name = b.expr ?? 'port-unreachable';
+    if (typeof name !== 'string' || !Object.hasOwn(table, name)) throw invalid(`${where}.expr`, `unknown ${String(type)} code ${JSON.stringify(name)} (${Object.keys(table).join(', ')})`);
+    code = table[name]!;
+    if (type === 'icmpx') {
+      if (fam !== 'inet') throw unsupported(where, `reject with icmpx in ${fam} tables`);
+      kt = RT.icmpx;
+    } else {
+      const want = type === 'icmp' ? 'ip' : 'ip6';
+      if (fam === 'inet') c.needNfproto(want === 'ip' ? 2 : 10, where);
+      else if (fam !== want) throw invalid(`${where}.type`, `${String(type)} in an ${fam} table`);
+      kt = RT.icmp;
+    }
+  }
+  c.out.push({ op: 'raw', name: 'reject', data: exprData((w) => { w.be32(REJECT.TYPE, kt); w.u8(REJECT.CODE, code); }) });
+}
+
+// --- decoding ---------------------------------------------------------------------------------
+
+const be32 = (d: Map<number, Buffer>, t: number): number | undefined => (d.get(t)?.length ?? 0) >= 4 ? d.get(t)!.readUInt32BE(0) : undefined;
+
+/** The value of a min/max register pair: a value or { range: [min, max] }. */
+function range(c: DecodeCtx, min: number | undefined, max: number | undefined, fmt: (b: Buffer) => unknown, what: string): unknown {
+  if (min === undefined) return undefined;
+  const a = c.take(min);
+  if (!a.data) c.refuse(`${what} from a loaded value`);
+  if (max === undefined || max === min) return fmt(a.data!);
+  const b = c.take(max);
+  if (!b.data) c.refuse(`${what} from a loaded value`);
+  return { range: [fmt(a.data!), fmt(b.data!)] };
+}
+
+const portOf = (b: Buffer) => b.readUInt16BE(0);
+const addrOf = (b: Buffer) => (b.length === 4 ? TYPES.ipv4_addr : TYPES.ipv6_addr).format(b);
+
+function flagsJson(o: Record<string, unknown>, flags: number | undefined): void {
+  const names = FLAG_ORDER.filter((n) => ((flags ?? 0) & F[n]) !== 0);
+  if (names.length) o.flags = names.length === 1 ? names[0] : names;
+}
+
+function decodeNat(d: Map<number, Buffer>, c: DecodeCtx): void {
+  if (c.family === 'inet') c.refuse('nat in an inet table');
+  const o: Record<string, unknown> = {};
+  const addr = range(c, be32(d, NAT.ADDR_MIN), be32(d, NAT.ADDR_MAX), addrOf, 'nat to an address');
+  const port = range(c, be32(d, NAT.PROTO_MIN), be32(d, NAT.PROTO_MAX), portOf, 'nat to a port');
+  if (addr !== undefined) o.addr = addr;
+  if (port !== undefined) o.port = port;
+  flagsJson(o, be32(d, NAT.FLAGS));
+  c.out.push({ [be32(d, NAT.TYPE) === 0 ? 'snat' : 'dnat']: o });
+}
+
+function decodePorts(kind: 'masquerade' | 'redirect', d: Map<number, Buffer>, c: DecodeCtx): void {
+  const A = kind === 'masquerade' ? MASQ : REDIR;
+  const o: Record<string, unknown> = {};
+  const port = range(c, be32(d, A.PROTO_MIN), be32(d, A.PROTO_MAX), portOf, `${kind} to a port`);
+  if (port !== undefined) o.port = port;
+  flagsJson(o, be32(d, A.FLAGS));
+  c.out.push({ [kind]: Object.keys(o).length ? o : null });
+}
+
+function decodeReject(d: Map<number, Buffer>, c: DecodeCtx): void {
+  const kt = be32(d, REJECT.TYPE) ?? 0, code = d.get(REJECT.CODE)?.[0] ?? 0;
+  const name = (t: Record<string, number>) => Object.entries(t).find(([, v]) => v === code)?.[0] ?? c.refuse(`reject code ${code}`);
+  if (kt === RT.tcp) {
+    if (c.family !== 'inet') c.dropL4Dep();
+    return void c.out.push({ reject: { type: 'tcp reset' } });
+  }
+  if (kt === RT.icmpx) return void c.out.push({ reject: { type: 'icmpx', expr: name(ICMPX) } });
+  if (kt !== RT.icmp) c.refuse(`reject type ${kt}`);
+  const nf = c.family === 'inet' ? c.dropNfDep() : c.family === 'ip' ? 2 : c.family === 'ip6' ? 10 : undefined;
+  if (nf === 2) return void c.out.push({ reject: { type: 'icmp', expr: name(ICMP) } });
+  if (nf === 10) return void c.out.push({ reject: { type: 'icmpv6', expr: name(ICMPV6) } });
+  c.refuse('an icmp reject without its network protocol');
+}
+
+// --- text ---------------------------------------------------------------------------------------
+
+const valueText = (v: unknown, fmt: (x: unknown) => string): string =>
+  isObj(v) && Array.isArray(v.range) ? `${fmt(v.range[0])}-${fmt(v.range[1])}` : fmt(v);
+
+function natText(kind: string, body: unknown): string {
+  if (!isObj(body)) return kind;
+  let out = kind;
+  if (body.family !== undefined) out += ` ${String(body.family)}`;
+  if (body.addr !== undefined || body.port !== undefined) {
+    out += ' to ';
+    if (body.addr !== undefined) {
+      const v6 = valueText(body.addr, String).includes(':');
+      out += valueText(body.addr, (x) => (v6 && body.port !== undefined ? `[${String(x)}]` : String(x)));
+    }
+    if (body.port !== undefined) out += `:${valueText(body.port, String)}`;
+  }
+  if (body.flags !== undefined) out += ` ${([] as unknown[]).concat(body.flags).join(',')}`;
+  return out;
+}
+
+function parseNat(kind: string) {
+  return (p: TextCtx): Statement => {
+    const body: Record<string, unknown> = {};
+    if (p.family === 'inet' && (p.peek().v === 'ip' || p.peek().v === 'ip6')) body.family = p.next().v;
+    if (p.peek().v === 'to') {
+      p.next();
+      const t = p.next();
+      const s = t.kind === 'word' ? t.v : '';
+      const port = (a?: string, b?: string) => { if (a !== undefined) body.port = b !== undefined ? { range: [Number(a), Number(b)] } : Number(a); };
+      const addr = (a?: string, b?: string) => { if (a !== undefined) body.addr = b !== undefined ? { range: [a, b] } : a; };
+      let m: RegExpExecArray | null;
+      if ((m = /^:(\d+)(?:-(\d+))?$/.exec(s))) port(m[1], m[2]);
+      else if ((m = /^\[([0-9a-f:.]+)\](?:-\[([0-9a-f:.]+)\])?(?::(\d+)(?:-(\d+))?)?$/i.exec(s))) { addr(m[1], m[2]); port(m[3], m[4]); }
+      else if ((m = /^(\d+\.\d+\.\d+\.\d+)(?:-(\d+\.\d+\.\d+\.\d+))?(?::(\d+)(?:-(\d+))?)?$/.exec(s))) { addr(m[1], m[2]); port(m[3], m[4]); }
+      else if ((m = /^([0-9a-f]*:[0-9a-f:.]*)(?:-([0-9a-f]*:[0-9a-f:.]*))?$/i.exec(s))) addr(m[1], m[2]);
+      else p.fail(t, `syntax error, unexpected ${t.v}, expecting an address[-address][:port[-port]]`);
+    }
+    const flags: string[] = [];
+    while (['random', 'fully-random', 'persistent'].includes(p.peek().v)) {
+      flags.push(p.next().v);
+      if (p.peek().v === ',') p.next();
+    }
+    if (flags.length) body.flags = flags.length === 1 ? flags[0] : flags;
+    return Object.keys(body).length || kind === 'dnat' || kind === 'snat' ? { [kind]: body } : { [kind]: null };
+  };
+}
+
+/** dnat, snat, masquerade, redirect, reject. @example EXT_STATEMENTS.dnat({ addr: { range: ['10.0.0.1', '10.0.0.9'] }, port: 80 }, ctx, where) */
+export const natExtension: Extension = {
+  statements: {
+    dnat: (b, c, w) => nat('dnat', b, c, w),
+    snat: (b, c, w) => nat('snat', b, c, w),
+    masquerade: (b, c, w) => toPorts('masquerade', b, c, w),
+    redirect: (b, c, w) => toPorts('redirect', b, c, w),
+    reject,
+  },
+  decoders: {
+    nat: decodeNat,
+    masq: (d, c) => decodePorts('masquerade', d, c),
+    redir: (d, c) => decodePorts('redirect', d, c),
+    reject: decodeReject,
+  },
+  printers: {
+    dnat: (b) => natText('dnat', b), snat: (b) => natText('snat', b),
+    masquerade: (b) => natText('masquerade', b), redirect: (b) => natText('redirect', b),
+  },
+  parsers: { dnat: parseNat('dnat'), snat: parseNat('snat'), masquerade: parseNat('masquerade'), redirect: parseNat('redirect') },
+};
