@@ -83,6 +83,18 @@ export function groupDumpBytes(b: Buffer, from: number, to: number, family: Fami
 }
 
 /**
+ * groupDumpBytes of rule replies only, read onto tables already known (their chains, rules
+ * empty; they are filled in place).
+ * @example const [nat] = groupRulesOnto([slice(model, 'nat', keep)!], reply.data, from, to, 4);
+ */
+export function groupRulesOnto(tables: NftTable[], b: Buffer, from: number, to: number, family: Family): NftTable[] {
+  const r = new DumpReader(NFPROTO[family], KNOWN);
+  for (const t of tables) r.seed(t);
+  r.messages(b, from, to);
+  return r.result(TABLE_ORDER);
+}
+
+/**
  * The chains of `family`'s iptables tables (of `table` only, when given) in the replies of a
  * GETCHAIN dump in b[from, to), as [table, chain] in dump order.
  * @example chainsOfDump(reply.data, 0, reply.data.length, 4, 'nat'); // [['nat', 'PREROUTING'], ...]
