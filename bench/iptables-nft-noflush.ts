@@ -5,6 +5,8 @@
 // taking turns, each repetition toggling the service between two endpoint sets. Both results are
 // checked equal (iptables-nft-save) before anything is timed. CPU time beside wall time: the
 // tool's from /proc/self/stat's children fields (clock ticks), nlkit's from process.cpuUsage().
+// The handle keeps its model of the table between commits (lib/iptables/nft/model.ts); it is
+// read once before the timed runs.
 //   node --import tsx bench/iptables-nft-noflush.ts [--nft-noflush 1000,20000] [--reps 5]
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -15,11 +17,11 @@ import { median, row, timed, type Row } from './common.js';
 
 const TICK_MS = 10;  // USER_HZ 100
 
-/** The waited-for children's CPU time so far (utime + stime), in milliseconds. */
-function childrenCpuMs(): number {
+/** The waited-for children's CPU time so far (user, system), in milliseconds. */
+function childrenCpuMs(): [number, number] {
   const f = readFileSync('/proc/self/stat', 'utf8');
   const w = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(w[13]) + Number(w[14])) * TICK_MS;  // fields 16 and 17: cutime, cstime
+  return [Number(w[13]) * TICK_MS, Number(w[14]) * TICK_MS];  // fields 16 and 17: cutime, cstime
 }
 
 /** Rules by chain of a one-table text. */
@@ -59,19 +61,27 @@ export async function nftNoflushRows(sizes: number[], reps: number): Promise<Row
     try {
       for (const ns of [a, b]) ns.run('iptables-nft-restore', [], tables[0]!);
       await h.save({ table: 'filter' });  // the handle's thread started outside the timing
-      const nl: number[] = [], tool: number[] = [], nlCpu: number[] = [], toolCpu: number[] = [];
+      // a noflush commit that changes nothing: the handle reads its model of the table (what a
+      // long-running proxy's handle holds after its first sync) outside the timing
+      await h.restore('*nat\nCOMMIT\n', { noflush: true });
+      const nl: number[] = [], tool: number[] = [], nlCpu: number[][] = [[], []], toolCpu: number[][] = [[], []];
+      const loads: number[] = [];
       for (let r = 0; r < reps; r++) {
+        if (r === 0 || r === reps - 1) loads.push(loadavg()[0]!);
         const text = step[r % 2]!;
         const lib = async () => {
           const c0 = process.cpuUsage();
           nl.push(await timed(() => h.restore(text, { noflush: true })));
           const c = process.cpuUsage(c0);
-          nlCpu.push((c.user + c.system) / 1000);
+          nlCpu[0]!.push(c.user / 1000);
+          nlCpu[1]!.push(c.system / 1000);
         };
         const tl = async () => {
           const c0 = childrenCpuMs();
           tool.push(await timed(() => a.run('iptables-nft-restore', ['--noflush'], text)));
-          toolCpu.push(childrenCpuMs() - c0);
+          const c = childrenCpuMs();
+          toolCpu[0]!.push(c[0] - c0[0]);
+          toolCpu[1]!.push(c[1] - c0[1]);
         };
         if (r % 2 === 0) { await tl(); await lib(); } else { await lib(); await tl(); }
         if (r === 0) {
@@ -82,7 +92,7 @@ export async function nftNoflushRows(sizes: number[], reps: number): Promise<Row
       const rules = tables[0]!.split('\n').filter((l) => l.startsWith('-A ')).length;
       const lines = step[0]!.split('\n').length - 1;
       rows.push(row('one service changed, `--noflush` (nf_tables)', services, 'services', nl, tool, '`iptables-nft-restore --noflush`',
-        `${rules} rules in the table, ${lines} lines of text; CPU (user+sys) median nlkit ${median(nlCpu).toFixed(1)} ms, tool ${median(toolCpu).toFixed(0)} ms (10 ms ticks); load ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`));
+        `${rules} rules in the table, ${lines} lines of text; CPU user+sys median nlkit ${median(nlCpu[0]!).toFixed(1)}+${median(nlCpu[1]!).toFixed(1)} ms, tool ${median(toolCpu[0]!).toFixed(0)}+${median(toolCpu[1]!).toFixed(0)} ms (10 ms ticks); load ${loads.map((l) => l.toFixed(1)).join('-')} on ${cpus().length} CPUs`));
     } finally {
       await h.close();
       a.remove();

@@ -8,6 +8,7 @@ import { planRestore } from './restore-text.js';
 import { decide, hostTool, XTABLES_TABLES, type BackendInfo, type BackendVariant } from './backend.js';
 import { restoreWithNft } from './nft/handle-restore.js';
 import { hostEncoding } from './nft/version.js';
+import type { NftModelSlot } from './nft/model.js';
 import { TableBuilder, type TableBuilderOptions } from './builder.js';
 import { saveNft } from './nft/save.js';
 import type { Family, IptablesOpenOptions, LockOptions, RestoreOptions, RestoreResult, SaveOptions, TableName } from './types.js';
@@ -46,6 +47,8 @@ export class IptablesHandle extends Handle {
   readonly family: Family;
   readonly backendMode: 'auto' | 'legacy' | 'nft';
   readonly #cache: IptablesCacheRef;
+  /** The nf_tables tables' chains as the last --noflush commit left them (nft/model.ts). */
+  readonly #nftModel: NftModelSlot = {};
   /** The backend check's outcome, once it has run (auto mode). */
   #backend: BackendInfo | undefined;
 
@@ -146,7 +149,7 @@ export class IptablesHandle extends Handle {
       checkTableOption(op, opts.table);
       if (await this.checkBackend(op, true) === 'nft') {
         // the host's iptables-nft version decides the form of tcp/udp/mark/NFLOG (nft/version.ts)
-        return restoreWithNft({ op, family: this.family, cache: this.#cache, native: (fn) => this.native(op, fn), encoding: await hostEncoding() }, text, opts);
+        return restoreWithNft({ op, family: this.family, cache: this.#cache, native: (fn) => this.native(op, fn), encoding: await hostEncoding(), model: this.#nftModel }, text, opts);
       }
       const plan = planRestore(text, opts.table !== undefined ? { table: opts.table } : {});
       const tables: IptablesTableRequest[] = plan.tables.map((t) => ({

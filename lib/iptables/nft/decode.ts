@@ -83,6 +83,18 @@ export function groupDumpBytes(b: Buffer, from: number, to: number, family: Fami
 }
 
 /**
+ * groupDumpBytes of rule replies only, read onto tables already known (their chains, rules
+ * empty; they are filled in place).
+ * @example const [nat] = groupRulesOnto([slice(model, 'nat', keep)!], reply.data, from, to, 4);
+ */
+export function groupRulesOnto(tables: NftTable[], b: Buffer, from: number, to: number, family: Family): NftTable[] {
+  const r = new DumpReader(NFPROTO[family], KNOWN);
+  for (const t of tables) r.seed(t);
+  r.messages(b, from, to);
+  return r.result(TABLE_ORDER);
+}
+
+/**
  * The chains of `family`'s iptables tables (of `table` only, when given) in the replies of a
  * GETCHAIN dump in b[from, to), as [table, chain] in dump order.
  * @example chainsOfDump(reply.data, 0, reply.data.length, 4, 'nat'); // [['nat', 'PREROUTING'], ...]
@@ -646,11 +658,11 @@ export function udataComment(b: Buffer | undefined): Buffer | undefined {
  * One rule's expressions as iptables-nft-save 1.8.9 reads them (nft_rule_to_iptables_command_state).
  * Throws Unprintable where the tool would fail or print something else than what the kernel runs.
  */
-function ruleToCs(fam: Family, r: NftRule, ip?: Buffer): Cs {
+function ruleToCs(fam: Family, r: NftRule, ip?: Buffer, exprs: KExpr[] = r.exprs): Cs {
   const L = fam === 4 ? V4 : V6;
   const cs: Cs = { ip: ip ? ip.fill(0) : zeroed(L.hdr), matches: [], jumpto: '', pcnt: 0n, bcnt: 0n };
   const ctx = new Ctx(fam, L, cs);
-  for (const e of r.exprs) {
+  for (const e of exprs) {
     switch (e.op) {
       case 'counter': cs.pcnt = e.packets ?? 0n; cs.bcnt = e.bytes ?? 0n; break;
       case 'payload': {
@@ -721,7 +733,22 @@ interface Entry { cs: Cs; jump?: string }
 export function decodeTable(table: NftTable | { name: string; chains: [] }, family: Family, op = family === 6 ? 'ip6tables.save' : 'iptables.save'): DecodedTable {
   const builtin = BUILTIN_TABLES.find((b) => b.name === table.name);
   if (!builtin) throw new UnsupportedError(`${op}: table ${table.name} is not an iptables table`, { op, subsystem: 'iptables' });
-  if (table.chains.some((c) => c.rules.some((r) => !r.exprs.every(compatibleExpr)))) return { name: table.name, incompatible: true };
+  // nft.c nft_is_table_compatible: one expression iptables-nft does not know makes the whole
+  // table incompatible, whatever else is wrong with it; checked on each rule's expressions as
+  // it is decoded (read once), and over every rule before a report is thrown.
+  const incompatible = () => table.chains.some((c) => c.rules.some((r) => !r.exprs.every(compatibleExpr)));
+  try {
+    return decodeCompatible(table, family, op, builtin);
+  } catch (e) {
+    if (e === INCOMPATIBLE || (e instanceof UnsupportedError && incompatible())) return { name: table.name, incompatible: true };
+    throw e;
+  }
+}
+
+/** Thrown by decodeCompatible at the first expression iptables-nft does not know. */
+const INCOMPATIBLE = new Error('incompatible');
+
+function decodeCompatible(table: NftTable | { name: string; chains: [] }, family: Family, op: string, builtin: { name: string; chains: BuiltinChain[] }): DecodedTable {
   const L = family === 4 ? V4 : V6;
   const report = (what: string, why: string): never => {
     throw new UnsupportedError(`${op}: ${family === 6 ? 'ip6' : 'ip'} table ${table.name}: ${what}: ${why}; use nft to list it`,
@@ -744,8 +771,12 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
     base.set(c.hook, c);
   }
   // By the names' bytes, as libiptc sorts them (each name encoded once, not per comparison).
-  const keyOf = new Map(users.map((c) => [c, Buffer.from(c.name)]));
-  users.sort((a, b) => Buffer.compare(keyOf.get(a)!, keyOf.get(b)!));
+  // ASCII names (all of kube-proxy's) sort the same as strings, without a Buffer per name.
+  if (users.every((c) => /^[\x00-\x7f]*$/.test(c.name))) users.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  else {
+    const keyOf = new Map(users.map((c) => [c, Buffer.from(c.name)]));
+    users.sort((a, b) => Buffer.compare(keyOf.get(a)!, keyOf.get(b)!));
+  }
   const userNames = new Set(users.map((c) => c.name));
 
   // Each rule's header, reused: a rule is written into the blob before the next is decoded.
@@ -754,7 +785,9 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
   const decodeRule = (c: NftChain, r: NftRule): Entry => {
     let cs: Cs;
     try {
-      cs = ruleToCs(family, r, scratch);
+      const exprs = r.exprs;
+      for (const x of exprs) if (!compatibleExpr(x)) throw INCOMPATIBLE;
+      cs = ruleToCs(family, r, scratch, exprs);
     } catch (e) {
       if (e instanceof Unprintable) return report(`chain ${c.name} rule handle ${r.handle}`, e.message);
       throw e;
@@ -786,7 +819,7 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
   }
 
   const headSize = L.hdr + ERROR_TARGET, footSize = L.hdr + STD_TARGET;
-  let out = Buffer.alloc(blocks.length * (headSize + footSize) + headSize + ruleCount * (L.hdr + 320));
+  let out = Buffer.alloc(blocks.length * (headSize + footSize) + headSize + ruleCount * (L.hdr + 640));
   const room = (n: number) => {
     if (off + n <= out.length) return;
     const bigger = Buffer.alloc(Math.max(out.length * 2, off + n));

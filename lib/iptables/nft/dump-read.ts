@@ -121,6 +121,15 @@ export class DumpReader {
 
   constructor(private readonly nfproto: number, private readonly known: ReadonlySet<string>) {}
 
+  /**
+   * Starts from a table already known (its chains, rules empty): the rules of a rule dump read
+   * next join them (a --noflush commit's warm read, which dumps no tables or chains).
+   */
+  seed(t: NftTable): void {
+    this.tables.set(t.name, t);
+    for (const c of t.chains) this.chains.set(`${t.name}\0${c.name}`, c);
+  }
+
   /** Every message of b[from, to) (nlmsghdr + nfgenmsg + attributes). */
   messages(b: Buffer, from: number, to: number): void {
     let at = from;

@@ -11,6 +11,7 @@ import { EncodeError } from './encode.js';
 import { restoreMessages, restoreNft, type CompiledNftTable, type NftRefusal } from './restore.js';
 import { commitNoflush } from './noflush.js';
 import type { NftEncoding } from './version.js';
+import type { NftModelSlot } from './model.js';
 import { BUILTIN_TABLES } from './tables.js';
 
 export interface NftRestoreContext {
@@ -20,6 +21,8 @@ export interface NftRestoreContext {
   native<T>(fn: (w: RawWorker) => Promise<T>): Promise<T>;
   /** The host's iptables-nft version's form (version.ts); default 1.8.9's. */
   encoding?: NftEncoding;
+  /** The handle's model of its tables, for --noflush commits (model.ts). */
+  model?: NftModelSlot;
 }
 
 /**

@@ -8,7 +8,10 @@ import { genDump } from './gen-dump.js';
 import { FAMILY, MSG, NFNL_SUBSYS_NFTABLES, NLM_F_DUMP, NLM_F_REQUEST, RULE } from '../../nft/consts.js';
 import type { RawTableSnapshot } from '../../core/native.js';
 import type { Family } from '../types.js';
-import { decodeTables, groupDumpBytes, rawTableOf } from './decode.js';
+import { decodeTables, groupDumpBytes, groupRulesOnto, rawTableOf, type NftTable } from './decode.js';
+import { applySent, modelOf, nextGeneration, ruleTargets, slice, textTargets, widen } from './model.js';
+import { NftWriter } from '../../nft/wire.js';
+import type { RawWorker } from '../../core/native.js';
 import { LAYOUT, readEntries } from './entries.js';
 
 const IP6T_F_PROTO = 0x01;
@@ -29,36 +32,77 @@ export interface NoflushOutcome { refusal?: NftRefusal; messages: number; attemp
 /** More named chains than this: the table's rules are read in one request rather than chain by chain. */
 const CHAIN_REQUESTS = 256;
 
+/** GETRULE dumps of the chains `only` names (every rule of a table whose set is undefined or large). */
+function ruleRequests(w: NftWriter, f: number, only: Map<string, Set<string> | undefined>): void {
+  for (const [table, chains] of only) {
+    for (const chain of chains && chains.size <= CHAIN_REQUESTS ? chains : [undefined]) {
+      w.begin(MSG.GETRULE, NLM_F_REQUEST | NLM_F_DUMP, f);
+      w.str(RULE.TABLE, table);
+      if (chain !== undefined) w.str(RULE.CHAIN, chain);
+      w.end();
+    }
+  }
+}
+
 /**
- * The tables a noflush text names, as nf_tables holds them, at one generation: every chain
+ * The tables a noflush text names, as nf_tables holds them, at one generation: the chains
  * (policies, counters) but only the rules of the chains the text names (`only`; all rules when
  * undefined), as iptables-nft-restore fetches rules for the chains its commands touch. Chains
  * whose rules were not read come out empty: the text does not change them, and the partial
- * commit does not look at them.
- * @example const read = await readTouched(io, 'iptables.restore', 4, new Map([['nat', new Set(['KUBE-SVC-X'])]]));
+ * commit does not look at them. With a `model` (model.ts) still at the ruleset's generation,
+ * one crossing reads only those rules and the chains come from the model; else the family's
+ * tables and chains are dumped too and the model is made again from them. Where the text names
+ * its chains, the tables come out sliced: the base chains, the chains it names, and those it or
+ * the touched chains' rules jump to (what the compiler needs to resolve the text).
+ * @example const read = await readTouched(io, 'iptables.restore', 4, new Map([['nat', new Set(['KUBE-SVC-X'])]]), new Map([['nat', body]]));
  */
-export async function readTouched(io: NftRestoreIo, op: string, family: Family, only: Map<string, Set<string> | undefined>): Promise<NftRead> {
+export async function readTouched(io: NftRestoreIo, op: string, family: Family, only: Map<string, Set<string> | undefined>,
+  bodies: Map<string, string> = new Map()): Promise<NftRead> {
   const f = family === 6 ? FAMILY.ip6 : FAMILY.ip;
-  // a chain the text names that does not exist yet answers ENOENT: it has no rules to read
-  const r = await genDump((fn) => io.native(fn), op, (w) => {
-    w.begin(MSG.GETTABLE, NLM_F_REQUEST | NLM_F_DUMP, f);
-    w.end();
-    // every chain of the family: a chain dump is not filtered by table (unlike a rule dump, which
-    // takes table and chain)
-    w.begin(MSG.GETCHAIN, NLM_F_REQUEST | NLM_F_DUMP, f);
-    w.end();
-    for (const [table, chains] of only) {
-      for (const chain of chains && chains.size <= CHAIN_REQUESTS ? chains : [undefined]) {
-        w.begin(MSG.GETRULE, NLM_F_REQUEST | NLM_F_DUMP, f);
-        w.str(RULE.TABLE, table);
-        if (chain !== undefined) w.str(RULE.CHAIN, chain);
-        w.end();
-      }
+  const native = <T>(fn: (w: RawWorker) => Promise<T>) => io.native(fn);
+  const slot = io.model;
+  const narrow = [...only.values()].every((c) => c !== undefined && c.size <= CHAIN_REQUESTS);
+  let grouped: NftTable[] | undefined;
+  let generation = 0;
+  let model = slot?.current;
+  if (model && narrow) {
+    // a chain the text names that does not exist yet answers ENOENT: it has no rules to read
+    const r = await genDump(native, op, (w) => ruleRequests(w, f, only), [ENOENT]);
+    if (r.generation === model.generation) {
+      generation = r.generation;
+      const m = model;
+      const seeds = [...only].flatMap(([t, chains]) => slice(m, t, (n) => chains!.has(n)) ?? []);
+      grouped = groupRulesOnto(seeds, r.data, r.from, r.to, family);
     }
-  }, [ENOENT]);
-  const grouped = groupDumpBytes(r.data, r.from, r.to, family).filter((t) => only.has(t.name));
+  }
+  if (!grouped) {
+    if (slot) slot.current = undefined;
+    const r = await genDump(native, op, (w) => {
+      w.begin(MSG.GETTABLE, NLM_F_REQUEST | NLM_F_DUMP, f);
+      w.end();
+      // every chain of the family: a chain dump is not filtered by table (unlike a rule dump, which
+      // takes table and chain)
+      w.begin(MSG.GETCHAIN, NLM_F_REQUEST | NLM_F_DUMP, f);
+      w.end();
+      ruleRequests(w, f, only);
+    }, [ENOENT]);
+    generation = r.generation;
+    const all = groupDumpBytes(r.data, r.from, r.to, family);
+    model = modelOf(r.generation, all);
+    if (slot) slot.current = model;
+    grouped = all.filter((t) => only.has(t.name)).map((t) => {
+      const chains = only.get(t.name);
+      return chains ? { name: t.name, chains: t.chains.filter((c) => c.hook !== undefined || chains.has(c.name)) } : t;
+    });
+  }
+  for (const t of grouped) {
+    const chains = only.get(t.name);
+    if (!chains || !model) continue;
+    const touched = t.chains.filter((c) => chains.has(c.name));
+    widen(model, t, [...textTargets(bodies.get(t.name) ?? ''), ...ruleTargets(touched)]);
+  }
   const handles = new Map(grouped.map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c.rules.map((x) => x.handle)]))]));
-  return { generation: r.generation, tables: decodeTables(grouped, family), handles };
+  return { generation, tables: decodeTables(grouped, family), handles };
 }
 
 /**
@@ -91,7 +135,8 @@ export async function commitNoflush(io: NftRestoreIo, op: string, family: Family
   const names = [...new Set(tables.map((t) => t.name))];
   for (let attempt = 1; ; attempt++) {
     const only = new Map(names.map((n) => [n, touchedChains(tables.filter((t) => t.name === n).map((t) => t.body).join(''))]));
-    const read = await readTouched(io, op, family, only);
+    const bodies = new Map(names.map((n) => [n, tables.filter((t) => t.name === n).map((t) => t.body).join('')]));
+    const read = await readTouched(io, op, family, only, bodies);
     const bases = new Map(names.map((n) => [n, protoFlagged(family, rawTableOf(read.tables.find((t) => t.name === n) ?? decodeTables([], family, n)[0]!, op))]));
     const compiled = await compile(bases);
     const parts: PartialTable[] = compiled.map((raw) => {
@@ -109,9 +154,17 @@ export async function commitNoflush(io: NftRestoreIo, op: string, family: Family
     });
     const msgs = partialMessages(new Messages(0), family, parts, io.encoding);
     if (!msgs.ends.length || dryRun) return { messages: msgs.ends.length, attempts: dryRun ? 0 : attempt };
-    const r = await io.native((w) => batch(w, NFNL_SUBSYS_NFTABLES, msgs.batch(), { genid: read.generation }));
+    // the model is taken out while the batch is in flight: if it fails in any way, the next
+    // commit reads the tables again
+    const model = io.model?.current;
+    if (io.model) io.model.current = undefined;
+    const sent = msgs.batch();
+    const r = await io.native((w) => batch(w, NFNL_SUBSYS_NFTABLES, sent, { genid: read.generation }));
     const first = r.errors[0];
-    if (!first) return { messages: msgs.ends.length, attempts: attempt };
+    if (!first) {
+      if (io.model && model?.generation === read.generation) io.model.current = applySent(model, sent.bytes, family, nextGeneration(read.generation));
+      return { messages: msgs.ends.length, attempts: attempt };
+    }
     if (first.index < 0 && first.errno === ERESTART && attempt < ATTEMPTS) continue;
     const about = msgs.aboutAt(first.index);
     return {

@@ -20,6 +20,7 @@ import { indexEntries, type RawTableLike } from './entries.js';
 import { RuleEncoder } from './encode.js';
 import { BUILTIN_TABLES, type BuiltinChain } from './tables.js';
 import { NATIVE_ENCODING, type NftEncoding } from './version.js';
+import type { NftModelSlot } from './model.js';
 
 const NFTA_CHAIN_COUNTERS = 8, NFTA_COUNTER_BYTES = 1, NFTA_COUNTER_PACKETS = 2;
 const ATTEMPTS = 5;
@@ -173,6 +174,8 @@ export interface NftRestoreIo {
   native<T>(fn: (w: RawWorker) => Promise<T>): Promise<T>;
   /** The host's iptables-nft version's form (version.ts); default 1.8.9's. */
   encoding?: NftEncoding;
+  /** The handle's model of its tables (model.ts): --noflush commits reuse it while the generation holds. */
+  model?: NftModelSlot;
 }
 
 /** The refusal of a batch, with what the refused message was. */
