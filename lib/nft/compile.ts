@@ -8,6 +8,8 @@ import { BYTEORDER, concatLen, TYPES, type DataType } from './datatypes.js';
 import { invalid, unsupported } from './errors.js';
 import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NAT_FLAGS, NAT_TYPE, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import type { Family } from './types.js';
+import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, L4_PROTOCOLS, PROTOCOL_FIELDS } from './payload-fields.js';
+import { mergePlan, type MergeCandidate } from './payload-merge.js';
 
 /** A value's type while compiling: a data type, or one of nft's bit/enum types. */
 export type ValueType = DataType | { name: 'ct_state' | 'ct_status' | 'fib_addrtype'; len: 4 };
@@ -20,18 +22,19 @@ export const ADDRTYPE = ['unspec', 'unicast', 'local', 'broadcast', 'anycast', '
 export const FIB_RESULT_TYPE = 3;
 export const FIB_FLAGS: Record<string, number | undefined> = { saddr: 1, daddr: 2, mark: 4, iif: 8, oif: 16 };
 
-/** Payload fields nlkit encodes: protocol -> field -> [base, offset, len, type]. */
-export const PAYLOAD: Record<string, Record<string, [number, number, number, DataType] | undefined> | undefined> = {
+/** The first payload fields (more in payload-fields.ts). */
+const BASE_PAYLOAD: Record<string, Record<string, [number, number, number, DataType] | undefined> | undefined> = {
   ip: { saddr: [PAYLOAD_BASE.NETWORK, 12, 4, TYPES.ipv4_addr], daddr: [PAYLOAD_BASE.NETWORK, 16, 4, TYPES.ipv4_addr] },
   ip6: { saddr: [PAYLOAD_BASE.NETWORK, 8, 16, TYPES.ipv6_addr], daddr: [PAYLOAD_BASE.NETWORK, 24, 16, TYPES.ipv6_addr] },
   tcp: { sport: [PAYLOAD_BASE.TRANSPORT, 0, 2, TYPES.inet_service], dport: [PAYLOAD_BASE.TRANSPORT, 2, 2, TYPES.inet_service] },
   udp: { sport: [PAYLOAD_BASE.TRANSPORT, 0, 2, TYPES.inet_service], dport: [PAYLOAD_BASE.TRANSPORT, 2, 2, TYPES.inet_service] },
   th: { sport: [PAYLOAD_BASE.TRANSPORT, 0, 2, TYPES.inet_service], dport: [PAYLOAD_BASE.TRANSPORT, 2, 2, TYPES.inet_service] },
 };
-const L4: Record<string, number | undefined> = { tcp: 6, udp: 17 };
+/** Payload fields nlkit encodes: protocol -> field -> [base, offset, len, type]. */
+export const PAYLOAD: typeof BASE_PAYLOAD = Object.fromEntries([...new Set([...Object.keys(BASE_PAYLOAD), ...Object.keys(EXTRA_PAYLOAD)])].map((p) => [p, { ...BASE_PAYLOAD[p], ...EXTRA_PAYLOAD[p] }]));
 const NFPROTO: Record<string, number | undefined> = { ip: 2, ip6: 10 };
 export const META_TYPES: Record<string, DataType | undefined> = {
-  mark: TYPES.mark, iifname: TYPES.ifname, oifname: TYPES.ifname, l4proto: TYPES.inet_proto,
+  mark: TYPES.mark, iifname: TYPES.ifname, oifname: TYPES.ifname, l4proto: TYPES.inet_proto, ...EXTRA_META,
 };
 
 /** What the compiler needs to know about the rule's surroundings. */
@@ -61,10 +64,47 @@ export class RuleCompiler {
   /** Dependencies already established in this rule (by a match or an inserted one). */
   private nfproto: number | undefined;
   private l4proto: number | undefined;
+  private lldep = false;
 
   constructor(private readonly ctx: RuleContext) {
     if (ctx.family === 'ip') this.nfproto = 2;
     if (ctx.family === 'ip6') this.nfproto = 10;
+  }
+
+  /** A rule's statements, with nft's merges of payload matches on adjacent header bytes (payload-merge.ts). */
+  statements(list: unknown[], where: string): void {
+    const plan = mergePlan(list, (st) => this.mergeCandidate(st), (st) => !isObj(st) || !('match' in st || 'vmap' in st));
+    list.forEach((st, i) => {
+      const step = plan[i]!;
+      const w = `${where}[${i}]`;
+      if (step.kind === 'keep') return this.statement(st, w);
+      const left = (st as { match: { left: unknown } }).match.left;
+      this.deps(left, `${w}.match.left`);
+      if (step.kind === 'absorbed') return;
+      const data = Buffer.concat(step.members.map((m) => {
+        const { left: l, right } = (list[m] as { match: { left: unknown; right: unknown } }).match;
+        const start = this.out.length;
+        const t = this.load(l, NFT_REG_1, `${where}[${m}].match.left`);
+        this.out.splice(start);
+        return this.value(t, right, `${where}[${m}].match.right`);
+      }));
+      this.out.push(
+        { op: 'payload', dreg: NFT_REG_1, base: step.base, offset: step.offset, len: step.len },
+        { op: 'cmp', sreg: NFT_REG_1, cmp: CMP[step.op as '==' | '!='], data },
+      );
+    });
+  }
+
+  /** A payload match nft may merge with others: == or != of a known field and a plain value. */
+  private mergeCandidate(st: unknown): MergeCandidate | undefined {
+    if (!isObj(st) || !isObj(st.match)) return undefined;
+    const { op, left, right } = st.match;
+    if ((op !== '==' && op !== '!=') || !isObj(left) || !isObj(left.payload)) return undefined;
+    if (!(typeof right === 'number' || (typeof right === 'string' && !right.startsWith('@') && !right.startsWith('$')))) return undefined;
+    const { protocol, field } = left.payload;
+    const f = PAYLOAD[String(protocol)]?.[String(field)];
+    if (!f) return undefined;
+    return { base: f[0], offset: f[1], len: f[2], op, protocolKey: PROTOCOL_FIELDS.has(`${String(protocol)} ${String(field)}`) };
   }
 
   statement(st: unknown, where: string): void {
@@ -116,12 +156,18 @@ export class RuleCompiler {
         this.out.push({ op: 'meta', key: META_KEY.nfproto, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([want]) });
         this.nfproto = want;
       } else if (this.nfproto !== want) throw invalid(where, `${proto} header in a rule that matches another network protocol`);
-    } else if (proto in L4) {
-      const want = L4[proto]!;
+    } else if (L4_PROTOCOLS[proto]) {
+      const { l4: want, nfproto } = L4_PROTOCOLS[proto]!;
+      // icmp and icmpv6 name their network protocol too (meta nfproto first in inet tables).
+      if (nfproto !== undefined) this.deps({ payload: { protocol: nfproto === 2 ? 'ip' : 'ip6', field: 'saddr' } }, where);
       if (this.l4proto === undefined) {
         this.out.push({ op: 'meta', key: META_KEY.l4proto, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([want]) });
         this.l4proto = want;
       } else if (this.l4proto !== want) throw invalid(where, `${proto} header in a rule that matches another transport protocol`);
+    } else if (proto === 'ether' && !this.lldep) {
+      // nft checks the input interface is an Ethernet one before reading its header.
+      this.out.push({ op: 'meta', key: META_KEY.iiftype, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([1, 0]) });
+      this.lldep = true;
     }
   }
 
@@ -150,8 +196,9 @@ export class RuleCompiler {
       }
       case 'ct': {
         if (!isObj(body)) throw invalid(w, 'needs { key }');
-        if (body.dir !== undefined || body.family !== undefined) throw unsupported(w, 'ct with direction or family');
+        if (body.family !== undefined) throw unsupported(w, 'ct with a family');
         const key = String(body.key);
+        if (body.dir !== undefined || EXTRA_CT[key]) return this.ctExtra(key, body.dir, reg, w);
         if (!(key in CT_KEY)) throw unsupported(w, `ct key "${key}"`);
         this.out.push({ op: 'ct', key: CT_KEY[key as keyof typeof CT_KEY], dreg: reg });
         return key === 'mark' ? TYPES.mark : { name: key === 'state' ? 'ct_state' : 'ct_status', len: 4 };
@@ -178,6 +225,24 @@ export class RuleCompiler {
       default:
         throw unsupported(w, `expression "${kind}"`);
     }
+  }
+
+  /** ct keys of payload-fields.ts: direction, zone, l3proto, protocol, `ct original|reply saddr|daddr|proto-src|proto-dst`. */
+  private ctExtra(key: string, dir: unknown, reg: number, where: string): DataType {
+    const k = EXTRA_CT[key];
+    if (!k) throw unsupported(where, `ct key "${key}"${dir !== undefined ? ` with a direction` : ''}`);
+    if (k.dir && dir === undefined) throw invalid(where, `ct ${key} needs a direction (original or reply)`);
+    if (!k.dir && dir !== undefined) throw unsupported(where, `ct ${String(dir)} ${key}`);
+    const d = dir === undefined ? undefined : CT_DIRS.indexOf(String(dir));
+    if (d !== undefined && d < 0) throw invalid(where, `unknown ct direction ${JSON.stringify(dir)} (original or reply)`);
+    let t = k.type;
+    if (t === 'addr') {
+      if (this.ctx.family !== 'ip' && this.ctx.family !== 'ip6') throw invalid(where, `ct ${String(dir)} ${key} in an ${this.ctx.family} table needs a family (ct ${String(dir)} ip ${key})`);
+      t = this.ctx.family === 'ip' ? TYPES.ipv4_addr : TYPES.ipv6_addr;
+    }
+    if ((key === 'proto-src' || key === 'proto-dst') && this.l4proto === undefined) throw invalid(where, `ct ${String(dir)} ${key} needs a transport protocol match first (meta l4proto)`);
+    this.out.push(d === undefined ? { op: 'ct', key: k.key, dreg: reg } : { op: 'ct', key: k.key, dreg: reg, dir: d });
+    return t;
   }
 
   /** Loads a concatenation or a single value; returns the component types. */
@@ -296,6 +361,7 @@ export class RuleCompiler {
     // An explicit protocol match is the dependency later headers need.
     if (op === '==' && lkind === 'meta' && isObj(lbody)) {
       if (lbody.key === 'l4proto') this.l4proto = data[0];
+      if (lbody.key === 'nfproto') this.nfproto = data[0];
     }
   }
 

@@ -206,7 +206,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       anonymousMap: (keyType, elements) => anonymousMap(f, t, keyType, elements),
     };
     const rc = new RuleCompiler(ctx);
-    o.expr.forEach((st, i) => rc.statement(st, `${where}.expr[${i}]`));
+    rc.statements(o.expr, `${where}.expr`);
     const flags = verb === 'replace' ? NLM_F_REQUEST | NLM_F_REPLACE
       : verb === 'insert' ? NLM_F_REQUEST | NLM_F_CREATE : NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
     w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? checkHandle() : undefined, udata: comment(o, where) });

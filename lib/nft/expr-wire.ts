@@ -49,6 +49,7 @@ export class NftAttrWriter extends AttrWriter {
         return;
       case 'ct':
         this.be32(2, e.key); this.be32(1, e.dreg);
+        if (e.dir !== undefined) this.u8(3, e.dir);
         return;
       case 'ct_set':
         this.be32(2, e.key); this.be32(4, e.sreg);
@@ -126,7 +127,7 @@ export function readExprs(b: Buffer): KExpr[] {
       case 'payload': return { op: 'payload', dreg: need(1), base: need(2), offset: need(3), len: need(4) };
       case 'meta': return d.has(3) ? { op: 'meta_set', key: need(2), sreg: need(3) } : { op: 'meta', key: need(2), dreg: need(1) };
       case 'ct':
-        if (d.has(3)) return { op: 'unknown', name: 'ct with direction' };
+        if (d.has(3)) return d.has(4) ? { op: 'unknown', name: 'ct set with direction' } : { op: 'ct', key: need(2), dreg: need(1), dir: d.get(3)![0]! };
         return d.has(4) ? { op: 'ct_set', key: need(2), sreg: need(4) } : { op: 'ct', key: need(2), dreg: need(1) };
       case 'cmp': return { op: 'cmp', sreg: need(1), cmp: need(2), data: readData(d.get(3) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0) };
       case 'bitwise':

@@ -128,8 +128,15 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '=~', left: { meta: { key: 'mark' } }, right: 5 } }]), UnsupportedError, /match operator "=~"/);
     bad(rule([{ match: { op: '<', left: { meta: { key: 'l4proto' } }, right: 'tcp' } }]), UnsupportedError, /"<" on a inet_proto/);
     bad(rule([{ match: { op: '<', left: { meta: { key: 'iifname' } }, right: 'eth0' } }]), UnsupportedError, /"<" on a ifname/);
-    bad(rule([{ match: { op: '==', left: { meta: { key: 'skuid' } }, right: 0 } }]), UnsupportedError, /meta key "skuid"/);
-    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'ttl' } }, right: 1 } }]), UnsupportedError, /payload "ip ttl"/);
+    bad(rule([{ match: { op: '==', left: { meta: { key: 'iif' } }, right: 'lo' } }]), UnsupportedError, /meta key "iif"/);
+    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: 1 } }]), UnsupportedError, /payload "ip dscp"/);
+    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'flags' } }, right: 'syn' } }]), UnsupportedError, /payload "tcp flags"/);
+    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'icmp', field: 'id' } }, right: 1 } }]), UnsupportedError, /payload "icmp id"/);
+    bad(rule([{ match: { op: '==', left: { ct: { key: 'expiration' } }, right: 1 } }]), UnsupportedError, /ct key "expiration"/);
+    bad(rule([{ match: { op: '==', left: { ct: { key: 'zone', dir: 'original' } }, right: 1 } }]), UnsupportedError, /ct original zone/);
+    bad(rule([{ match: { op: '==', left: { ct: { key: 'saddr' } }, right: '10.0.0.1' } }]), InvalidArgumentError, /ct saddr needs a direction/);
+    bad(rule([{ match: { op: '==', left: { ct: { key: 'saddr', dir: 'sideways' } }, right: '10.0.0.1' } }]), InvalidArgumentError, /unknown ct direction "sideways"/);
+    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'icmp', field: 'type' } }, right: 'echo-sideways' } }]), InvalidArgumentError, /not a valid icmp_type/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: ['10.0.0.1'] } } }]), UnsupportedError, /anonymous sets/);
     bad(rule([{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [['10.0.0.1', { accept: null }]] } } }]), UnsupportedError, /keyed by "payload"/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['interval'] } } }, UnsupportedError, /set flag "interval"/);
