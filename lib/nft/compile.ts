@@ -10,6 +10,7 @@ import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NAT_FLAGS, NAT_TYPE, NUMGEN, PAYLO
 import type { Family } from './types.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, L4_PROTOCOLS, PROTOCOL_FIELDS } from './payload-fields.js';
 import { mergePlan, type MergeCandidate } from './payload-merge.js';
+import { typeofKey } from './typeof.js';
 
 /** A value's type while compiling: a data type, or one of nft's bit/enum types. */
 export type ValueType = DataType | { name: 'ct_state' | 'ct_status' | 'fib_addrtype'; len: 4 };
@@ -44,6 +45,8 @@ export interface RuleContext {
   set(name: string): { keyTypes: DataType[]; map: boolean; id?: number } | undefined;
   /** Adds an anonymous verdict map (before the rule in the batch); returns its name and id. */
   anonymousMap(keyType: DataType, elements: Array<[Buffer, Verdict]>): { name: string; id: number };
+  /** Adds an anonymous set (`{ a, b }` on the right of a match) before the rule; returns its name and id. */
+  anonymousSet?(keyTypes: DataType[], keys: Buffer[], key: { byteorder: number; typeof: Buffer }): { name: string; id: number };
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -284,6 +287,7 @@ export class RuleCompiler {
       this.out.push({ op: 'lookup', sreg: NFT_REG_1, set: name, setId: s?.id });
       return;
     }
+    if (isObj(right) && Array.isArray(right.set) && this.ctx.anonymousSet) return this.anonymousSetMatch(op, left, right.set, where);
     if (lkind === 'concat') throw unsupported(where, 'a concatenation compared with a value (only with @set)');
 
     // Binary operations on the left: `meta mark & 0x4000 == 0`.
@@ -363,6 +367,38 @@ export class RuleCompiler {
       if (lbody.key === 'l4proto') this.l4proto = data[0];
       if (lbody.key === 'nfproto') this.nfproto = data[0];
     }
+  }
+
+  /** `left ==|!= { a, b, ... }`: an anonymous constant set and a lookup (inverted for !=), as nft makes them. */
+  private anonymousSetMatch(op: string, left: unknown, elems: unknown[], where: string): void {
+    if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" with an anonymous set (only == and !=)`);
+    if (elems.length === 0) throw invalid(`${where}.right.set`, 'must not be empty');
+    const start = this.out.length;
+    const types = this.loadKeyValues(left, `${where}.left`);
+    const loads = this.out.splice(start);
+    const keys = elems.map((e, i) => {
+      const w = `${where}.right.set[${i}]`;
+      if (isObj(e) && ('prefix' in e || 'range' in e)) throw unsupported(w, 'prefixes and ranges in anonymous sets (interval sets)');
+      if (isObj(e) && 'elem' in e) throw unsupported(w, 'element options in an anonymous set');
+      return types.length === 1 ? this.value(types[0]!, e, w) : elementKey(e, types as DataType[], w);
+    });
+    // nft records the key expression in the set: its byte order (meta and most ct keys host, payload big endian) and typeof.
+    const [lk, lb] = single(left, `${where}.left`);
+    const byteorder = types.length > 1 ? BYTEORDER.INVALID : lk === 'payload' ? BYTEORDER.BIG : lk === 'meta' ? BYTEORDER.HOST
+      : lk === 'ct' && types[0] === TYPES.inet_proto ? BYTEORDER.BIG : types[0]!.byteorder;
+    void lb;
+    const s = this.ctx.anonymousSet!(types as DataType[], keys, { byteorder, typeof: typeofKey(left).udata });
+    this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, set: s.name, setId: s.id, ...(op === '!=' ? { inv: true } : {}) });
+  }
+
+  /** Like loadKey, for keys of any value type with a length (header fields of payload-fields.ts too). */
+  private loadKeyValues(e: unknown, where: string): DataType[] {
+    const [kind, body] = single(e, where);
+    if (kind === 'concat') return this.loadKey(e, where);
+    const t = this.load(e, NFT_REG_1, where);
+    if (!('parse' in t)) throw unsupported(where, `${t.name} in an anonymous set`);
+    void body;
+    return [t];
   }
 
   /** A constant of type t. */

@@ -50,19 +50,21 @@ function decodeSet(m: NlMsg): SetDump {
   const flags = be32(a.get(SET.FLAGS)) ?? 0;
   const anonymousMap = SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP;
   const named = SET_FLAGS.MAP | SET_FLAGS.CONSTANT | SET_FLAGS.TIMEOUT | SET_FLAGS.EVAL;
-  if (flags & ~named && flags !== anonymousMap) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
+  const anonymousSet = SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT;
+  if (flags & ~named && flags !== anonymousMap && flags !== anonymousSet) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
   if (a.has(SET.GC_INTERVAL) || a.has(SET.POLICY)) refuse(`set ${name} with a gc-interval or policy`);
-  const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0);
+  // An anonymous set's elements are read with the types of the rule's key expression (statements.ts).
+  const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0) ?? (flags === anonymousSet ? [] : undefined);
   if (!types) refuse(`set ${name} with key type ${be32(a.get(SET.KEY_TYPE))}`);
   const map = (flags & SET_FLAGS.MAP) !== 0;
   if (map && be32(a.get(SET.DATA_TYPE)) !== DATA_TYPE_VERDICT) refuse(`map ${name} to anything but verdicts`);
   const ud = parseUdata(a.get(SET.USERDATA));
   const typeof_ = ud.get(UD_SET.KEY_TYPEOF);
   let typeofExpr: unknown;
-  if (typeof_ && !typeof_.equals(CONCAT_KEY_TYPEOF)) {
+  if (typeof_ && !typeof_.equals(CONCAT_KEY_TYPEOF) && flags !== anonymousSet) {
     typeofExpr = parseTypeofKey(typeof_);
-    if (typeofExpr === undefined) refuse(`set ${name} declared with a typeof nlkit does not know`);
-    const t = typeofKey(typeofExpr).types;
+    if (typeofExpr === undefined && flags !== anonymousSet) refuse(`set ${name} declared with a typeof nlkit does not know`);
+    const t = typeofExpr === undefined ? types! : typeofKey(typeofExpr).types;
     if (t.length !== types!.length || t.some((x, i) => x !== types![i])) refuse(`set ${name} whose typeof does not match its key type`);
   }
   const s: SetDump = { family, table, name, handle: be64(a.get(SET.HANDLE)) ?? 0, flags, types: types!, map };
@@ -186,10 +188,11 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     out.push(table);
 
     const mine = sets.filter((s) => s.family === family && s.table === tname);
-    const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]> }>();
+    const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean }>();
     for (const s of mine) {
       const elems = decodeElements(d.elements.get(setKey(family, tname, s.name)) ?? []);
       if (s.flags & SET_FLAGS.ANONYMOUS) {
+        if (!(s.flags & SET_FLAGS.MAP)) { anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), set: true }); continue; }
         if (s.types.length !== 1) refuse(`anonymous map ${s.name} with a concatenated key`);
         anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]) });
         continue;

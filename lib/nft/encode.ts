@@ -204,6 +204,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       family: f,
       set: (n) => findSet(f, t, n),
       anonymousMap: (keyType, elements) => anonymousMap(f, t, keyType, elements),
+      anonymousSet: (keyTypes, keys, k) => anonymousSet(f, t, keyTypes, keys, k),
     };
     const rc = new RuleCompiler(ctx);
     rc.statements(o.expr, `${where}.expr`);
@@ -222,6 +223,18 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       keyLen: keyType.len, verdictMap: true, id, size: elements.length, udata,
     });
     writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, id, elements.map(([k, verdict]) => ({ key: k, verdict })));
+    return { name: n, id };
+  }
+
+  function anonymousSet(f: Family, t: string, types: DataType[], keys: Buffer[], k: { byteorder: number; typeof: Buffer }): { name: string; id: number } {
+    const id = ++setId;
+    const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, k.byteorder).raw(UD_SET.KEY_TYPEOF, k.typeof);
+    const n = opts.numberAnonymous ? `__set${id}` : '__set%d';
+    w.set(NLM_F_REQUEST | NLM_F_CREATE, FAMILY[f], {
+      table: t, name: n, flags: SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT, keyType: concatTypeId(types),
+      keyLen: types.length > 1 ? concatLen(types) : types[0]!.len, verdictMap: false, id, size: keys.length, udata: ud.build(),
+    });
+    writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, id, keys.map((key) => ({ key })));
     return { name: n, id };
   }
 

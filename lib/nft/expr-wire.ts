@@ -67,6 +67,7 @@ export class NftAttrWriter extends AttrWriter {
         if (e.dreg !== undefined) this.be32(3, e.dreg);
         this.str(1, e.set);
         if (e.setId !== undefined) this.be32(4, e.setId);
+        if (e.inv) this.be32(5, 1);
         return;
       case 'immediate':
         this.be32(1, e.dreg);
@@ -137,8 +138,9 @@ export function readExprs(b: Buffer): KExpr[] {
           mask: readData(d.get(4) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0), xor: readData(d.get(5) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0),
         };
       case 'lookup': {
-        if ((u(5) ?? 0) !== 0) return { op: 'unknown', name: 'inverted lookup' };
+        if ((u(5) ?? 0) & ~1) return { op: 'unknown', name: 'lookup flags' };
         const e: KExpr = { op: 'lookup', sreg: need(2), set: str(d.get(1)) ?? '' };
+        if (u(5) === 1) e.inv = true;
         if (d.has(3)) e.dreg = need(3);
         return e;
       }

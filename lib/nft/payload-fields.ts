@@ -117,3 +117,16 @@ export const EXTRA_CT: Record<string, { key: number; type: DataType | 'addr'; di
   'ip6 daddr': { key: 22, type: TYPES.ipv6_addr, dir: true },
 };
 export const CT_DIRS = ['original', 'reply'];
+
+/** typeof records (typeof.ts): nft's proto_desc_id of these protocols and its header template indexes of these fields. */
+export const TYPEOF_DESC: Record<string, number> = { icmp: 4, sctp: 10, icmpv6: 14, ether: 17 };
+export const TYPEOF_FIELD: Record<string, Record<string, number>> = {
+  ip: { length: 5, id: 6, 'frag-off': 7, ttl: 8, protocol: 9, checksum: 10 },
+  ip6: { length: 5, nexthdr: 6, hoplimit: 7 },
+  tcp: { sequence: 3, ackseq: 4, window: 8, checksum: 9, urgptr: 10 },
+  udp: { length: 3, checksum: 4 },
+  sctp: { sport: 1, dport: 2, vtag: 3, checksum: 4 },
+  icmp: { type: 1, code: 2, checksum: 3 },
+  icmpv6: { type: 1, code: 2, checksum: 3 },
+  ether: { daddr: 1, saddr: 2, type: 3 },
+};

@@ -14,7 +14,8 @@ import { splitFields } from './payload-merge.js';
 
 /** An anonymous map's elements, by the name the kernel gave it (`__map0`). */
 export interface AnonymousMaps {
-  get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]> } | undefined;
+  /** `set`: an anonymous set (`{ a, b }` in a match), its keys read with the rule's key types. */
+  get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean } | undefined;
 }
 
 interface Load { parts?: Array<{ json: Statement; type: ValueType; len: number }>; reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
@@ -113,7 +114,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
       case 'meta': {
         const key = keyName(META_KEY, e.key);
         if (!key || (key !== 'nfproto' && !META_TYPES[key])) refuse(`meta key ${e.key}`);
-        pending.push({ reg: e.dreg, json: { meta: { key } }, type: key === 'nfproto' ? TYPES.inet_proto : META_TYPES[key!]! });
+        pending.push({ reg: e.dreg, json: { meta: { key } }, type: META_TYPES[key!]! });
         break;
       }
       case 'ct': {
@@ -225,8 +226,14 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         for (const l of loads) if (l.bitwise) refuse('a lookup of a masked value');
         const key = loads.length === 1 ? loads[0]!.json : { concat: loads.map((l) => l.json) };
         if (e.dreg === undefined) {
+          const a = anon.get(e.set);
+          if (a?.set) {
+            out.push({ match: { op: e.inv ? '!=' : '==', left: key, right: { set: anonymousSetJson(loads.map((l) => l.type), a.elements.map(([k]) => k)) } } });
+            break;
+          }
+          if (e.inv) refuse('an inverted lookup in a named set');
           out.push({ match: { op: '==', left: key, right: `@${e.set}` } });
-        } else if (e.dreg !== 0) {
+        } else if (e.inv || e.dreg !== 0) {
           refuse('a map lookup into a register');
         } else {
           const a = anon.get(e.set);
@@ -286,6 +293,14 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
   }
   if (pending.length) refuse('a value loaded but never used');
   return out.filter((s) => s !== undefined);
+}
+
+/** An anonymous set's keys in nft's order (list_expr_sort), formatted with the key expression's types. */
+function anonymousSetJson(types: ValueType[], keys: Buffer[]): unknown[] {
+  const dt = types.map((t) => ('id' in t ? t : undefined));
+  if (dt.some((t) => !t)) throw new UnsupportedError('an anonymous set of flags', { subsystem: 'nft', op: 'nft.list' });
+  const ts = dt as DataType[];
+  return [...keys].sort((x, y) => compareKeys(ts, x, y)).map((k) => keyJson(ts, k));
 }
 
 /** A ct load of payload-fields.ts's keys as nft's JSON names it. */

@@ -119,7 +119,7 @@ describe('nft text parser: the batch nft -f sent for the same text', () => {
   it('constructs outside the encoded language are UnsupportedError naming them', () => {
     assert.throws(() => parseScript('add rule ip t c log prefix "x"'), (e: Error) => e instanceof UnsupportedError && /"log"/.test(e.message));
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { type ipv4_addr; flags interval; }').commands), (e: Error) => e instanceof UnsupportedError && /set flag "interval"/.test(e.message));
-    assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { typeof ip ttl; }').commands), (e: Error) => e instanceof UnsupportedError && /typeof ip ttl/.test(e.message));
+    assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { typeof ip dscp; }').commands), (e: Error) => e instanceof UnsupportedError && /typeof ip dscp/.test(e.message));
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { typeof numgen random mod 2; }').commands), (e: Error) => e instanceof UnsupportedError && /typeof/.test(e.message));
     // nft 1.0.6 records at most four parts of a typeof concatenation (a fifth lists as `type`).
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { typeof ip saddr . ip daddr . tcp sport . tcp dport . meta mark; }').commands), (e: Error) => e instanceof UnsupportedError && /concatenation of 5/.test(e.message));

@@ -137,7 +137,10 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '==', left: { ct: { key: 'saddr' } }, right: '10.0.0.1' } }]), InvalidArgumentError, /ct saddr needs a direction/);
     bad(rule([{ match: { op: '==', left: { ct: { key: 'saddr', dir: 'sideways' } }, right: '10.0.0.1' } }]), InvalidArgumentError, /unknown ct direction "sideways"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'icmp', field: 'type' } }, right: 'echo-sideways' } }]), InvalidArgumentError, /not a valid icmp_type/);
-    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: ['10.0.0.1'] } } }]), UnsupportedError, /anonymous sets/);
+    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: [{ prefix: { addr: '10.0.0.0', len: 8 } }] } } }]), UnsupportedError, /prefixes and ranges in anonymous sets/);
+    bad(rule([{ match: { op: '<', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: ['10.0.0.1'] } } }]), UnsupportedError, /"<" with an anonymous set/);
+    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: [] } } }]), InvalidArgumentError, /must not be empty/);
+    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: { range: [1000, 2000] } } }]), UnsupportedError, /ranges on the right of a match/);
     bad(rule([{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [['10.0.0.1', { accept: null }]] } } }]), UnsupportedError, /keyed by "payload"/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['interval'] } } }, UnsupportedError, /set flag "interval"/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['constant', 'timeout'] } } }, InvalidArgumentError, /constant set cannot have timeouts/);
