@@ -11,6 +11,7 @@ import type { Family } from './types.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, L4_PROTOCOLS, PROTOCOL_FIELDS } from './payload-fields.js';
 import { mergePlan, type MergeCandidate } from './payload-merge.js';
 import { typeofKey } from './typeof.js';
+import { intervalOf } from './intervals.js';
 
 /** A value's type while compiling: a data type, or one of nft's bit/enum types. */
 export type ValueType = DataType | { name: 'ct_state' | 'ct_status' | 'fib_addrtype'; len: 4 };
@@ -46,7 +47,7 @@ export interface RuleContext {
   /** Adds an anonymous verdict map (before the rule in the batch); returns its name and id. */
   anonymousMap(keyType: DataType, elements: Array<[Buffer, Verdict]>): { name: string; id: number };
   /** Adds an anonymous set (`{ a, b }` on the right of a match) before the rule; returns its name and id. */
-  anonymousSet?(keyTypes: DataType[], keys: Buffer[], key: { byteorder: number; typeof: Buffer }): { name: string; id: number };
+  anonymousSet?(keyTypes: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, key: { byteorder: number; typeof: Buffer }): { name: string; id: number };
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -288,6 +289,7 @@ export class RuleCompiler {
       return;
     }
     if (isObj(right) && Array.isArray(right.set) && this.ctx.anonymousSet) return this.anonymousSetMatch(op, left, right.set, where);
+    if (isObj(right) && 'range' in right && lkind !== 'concat') return this.rangeMatch(op, left, right.range, where);
     if (lkind === 'concat') throw unsupported(where, 'a concatenation compared with a value (only with @set)');
 
     // Binary operations on the left: `meta mark & 0x4000 == 0`.
@@ -376,12 +378,15 @@ export class RuleCompiler {
     const start = this.out.length;
     const types = this.loadKeyValues(left, `${where}.left`);
     const loads = this.out.splice(start);
+    // Any prefix or range makes it an interval set (intervals.ts): single big-endian keys only.
+    const interval = elems.some((e) => isObj(e) && ('prefix' in e || 'range' in e));
+    if (interval && types.length !== 1) throw unsupported(`${where}.right`, 'prefixes and ranges in an anonymous set of concatenations');
     const keys = elems.map((e, i) => {
       const w = `${where}.right.set[${i}]`;
-      if (isObj(e) && ('prefix' in e || 'range' in e)) throw unsupported(w, 'prefixes and ranges in anonymous sets (interval sets)');
       if (isObj(e) && 'elem' in e) throw unsupported(w, 'element options in an anonymous set');
+      if (interval) return intervalOf(e, types[0]!, w);
       return types.length === 1 ? this.value(types[0]!, e, w) : elementKey(e, types as DataType[], w);
-    });
+    }) as Buffer[] | Array<[Buffer, Buffer]>;
     // nft records the key expression in the set: its byte order (meta and most ct keys host, payload big endian) and typeof.
     const [lk, lb] = single(left, `${where}.left`);
     const byteorder = types.length > 1 ? BYTEORDER.INVALID : lk === 'payload' ? BYTEORDER.BIG : lk === 'meta' ? BYTEORDER.HOST
@@ -389,6 +394,16 @@ export class RuleCompiler {
     void lb;
     const s = this.ctx.anonymousSet!(types as DataType[], keys, { byteorder, typeof: typeofKey(left).udata });
     this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, set: s.name, setId: s.id, ...(op === '!=' ? { inv: true } : {}) });
+  }
+
+  /** `left ==|!= a-b`: as nft, two comparisons (>= a, <= b) for ==, one range expression for !=. */
+  private rangeMatch(op: string, left: unknown, range: unknown, where: string): void {
+    if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" with a range`);
+    const t = this.load(left, NFT_REG_1, `${where}.left`);
+    if (!('parse' in t)) throw unsupported(where, `a range of ${t.name}`);
+    const [from, to] = intervalOf({ range }, t, `${where}.right`);
+    if (op === '==') this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP['>='], data: from }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['<='], data: to });
+    else this.out.push({ op: 'range', sreg: NFT_REG_1, rop: 1, from, to });
   }
 
   /** Like loadKey, for keys of any value type with a length (header fields of payload-fields.ts too). */

@@ -96,6 +96,9 @@ export class NftAttrWriter extends AttrWriter {
       case 'reject':
         this.be32(1, e.type); this.u8(2, e.code);
         return;
+      case 'range':
+        this.be32(1, e.sreg); this.be32(2, e.rop); this.dataValue(3, e.from); this.dataValue(4, e.to);
+        return;
       case 'byteorder':
         this.be32(1, e.sreg); this.be32(2, e.dreg); this.be32(3, e.bop); this.be32(4, e.len); this.be32(5, e.size);
         return;
@@ -160,6 +163,7 @@ export function readExprs(b: Buffer): KExpr[] {
         if (d.has(2)) return { op: 'unknown', name: 'masquerade to ports' };
         return { op: 'masq', flags: u(1) };
       case 'reject': return { op: 'reject', type: need(1), code: d.get(2)?.[0] ?? 0 };
+      case 'range': return { op: 'range', sreg: need(1), rop: need(2), from: readData(d.get(3) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0), to: readData(d.get(4) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0) };
       case 'byteorder': return { op: 'byteorder', sreg: need(1), dreg: need(2), bop: need(3), len: need(4), size: need(5) };
       default: return { op: 'unknown', name, data: m.get(EXPR.DATA) ?? Buffer.alloc(0) };
     }

@@ -25,6 +25,8 @@ export type KExpr =
   | { op: 'reject'; type: number; code: number }
   /** `bop`: BYTEORDER_OP; nft converts host-order values to big endian before ordering comparisons. */
   | { op: 'byteorder'; sreg: number; dreg: number; bop: number; len: number; size: number }
+  /** NFT_RANGE_EQ (0) / NEQ (1) between `from` and `to`. */
+  | { op: 'range'; sreg: number; rop: number; from: Buffer; to: Buffer }
   /** An expression nlkit does not decode (list() refuses the rule with its name); `data`: its NFTA_EXPR_DATA, for readers that know it. */
   | { op: 'unknown'; name: string; data?: Buffer };
 

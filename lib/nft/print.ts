@@ -209,7 +209,7 @@ function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOption
     if (!['family', 'name', 'table', 'type', 'handle', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt'].includes(f)) refuse(`a set with ${f}`);
   }
   const flags = ([] as string[]).concat((s.flags as string | string[] | undefined) ?? []);
-  for (const f of flags) if (!['constant', 'dynamic', 'timeout'].includes(f)) refuse(`set flag ${f}`);
+  for (const f of flags) if (!['constant', 'interval', 'dynamic', 'timeout'].includes(f)) refuse(`set flag ${f}`);
   // A timeout flag alone is implied by the set's timeout (nft 1.0.6 prints no flags line then).
   if (flags.some((f) => f !== 'timeout') || (flags.length && s.timeout === undefined)) out += `\t\tflags ${flags.join(',')}\n`;
   if (s.stmt !== undefined) {

@@ -11,11 +11,12 @@ import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NAT_FLAGS, NAT_TYPE, NUMGEN, PAYLO
 import type { Family, Statement } from './types.js';
 import { CT_DIRS, EXTRA_CT, L4_PROTOCOLS } from './payload-fields.js';
 import { splitFields } from './payload-merge.js';
+import { intervalValues } from './intervals.js';
 
 /** An anonymous map's elements, by the name the kernel gave it (`__map0`). */
 export interface AnonymousMaps {
   /** `set`: an anonymous set (`{ a, b }` in a match), its keys read with the rule's key types. */
-  get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean } | undefined;
+  get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[] } | undefined;
 }
 
 interface Load { parts?: Array<{ json: Statement; type: ValueType; len: number }>; reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
@@ -158,7 +159,24 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         if (e.verdict) { out.push(verdictJson(e.verdict)); break; }
         pending.push({ reg: e.dreg, json: {}, type: TYPES.integer, data: e.data });
         break;
+      case 'range': {
+        const l = take(e.sreg);
+        if (e.rop !== 1 || l.data || l.bitwise || l.hton || l.parts) refuse('a range comparison');
+        const t = loadType([l]);
+        out.push({ match: { op: '!=', left: l.json, right: { range: [t.format(e.from), t.format(e.to)] } } });
+        break;
+      }
       case 'cmp': {
+        // `a-b`: nft writes >= a then <= b on the same load.
+        const n = exprs[i + 1];
+        if (e.cmp === CMP['>='] && n?.op === 'cmp' && n.cmp === CMP['<='] && n.sreg === e.sreg) {
+          const l = take(e.sreg);
+          if (l.data || l.bitwise || l.hton || l.parts || !l.payload && !('id' in l.type)) refuse('a range comparison');
+          const t = loadType([l]);
+          out.push({ match: { op: '==', left: l.json, right: { range: [t.format(e.data), t.format(n.data)] } } });
+          i++;
+          break;
+        }
         const l = take(e.sreg);
         if (l.data) refuse('a comparison with a constant register');
         const op = cmpName(e.cmp);
@@ -228,7 +246,10 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         if (e.dreg === undefined) {
           const a = anon.get(e.set);
           if (a?.set) {
-            out.push({ match: { op: e.inv ? '!=' : '==', left: key, right: { set: anonymousSetJson(loads.map((l) => l.type), a.elements.map(([k]) => k)) } } });
+            const right = a.ends
+              ? intervalValues(a.elements.map(([k], j) => ({ key: k, end: a.ends![j]! })), loadType(loads))
+              : anonymousSetJson(loads.map((l) => l.type), a.elements.map(([k]) => k));
+            out.push({ match: { op: e.inv ? '!=' : '==', left: key, right: { set: right } } });
             break;
           }
           if (e.inv) refuse('an inverted lookup in a named set');
@@ -293,6 +314,13 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
   }
   if (pending.length) refuse('a value loaded but never used');
   return out.filter((s) => s !== undefined);
+}
+
+/** The data type of a single key load (intervals and ranges need one). */
+function loadType(loads: Load[]): DataType {
+  const t = loads.length === 1 ? loads[0]!.type : undefined;
+  if (!t || !('id' in t) || (t as DataType).byteorder !== 2) throw new UnsupportedError('a range or interval of this key', { subsystem: 'nft', op: 'nft.list' });
+  return t as DataType;
 }
 
 /** An anonymous set's keys in nft's order (list_expr_sort), formatted with the key expression's types. */
