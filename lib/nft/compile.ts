@@ -8,7 +8,7 @@ import { BYTEORDER, concatLen, TYPES, type DataType } from './datatypes.js';
 import { invalid, unsupported } from './errors.js';
 import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NAT_FLAGS, NAT_TYPE, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import type { Family } from './types.js';
-import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, L4_PROTOCOLS, PROTOCOL_FIELDS } from './payload-fields.js';
+import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, EXTRA_TYPES, L4_PROTOCOLS, PROTOCOL_FIELDS } from './payload-fields.js';
 import { mergePlan, type MergeCandidate } from './payload-merge.js';
 import { typeofKey } from './typeof.js';
 import { intervalOf } from './intervals.js';
@@ -411,8 +411,9 @@ export class RuleCompiler {
     const [kind, body] = single(e, where);
     if (kind === 'concat') return this.loadKey(e, where);
     const t = this.load(e, NFT_REG_1, where);
-    if (!('parse' in t)) throw unsupported(where, `${t.name} in an anonymous set`);
     void body;
+    if (t.name === 'ct_state') return [EXTRA_TYPES.ct_state];
+    if (!('parse' in t)) throw unsupported(where, `${t.name} in an anonymous set`);
     return [t];
   }
 

@@ -333,7 +333,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         const kind = kindOf(left);
         if (endOfStatement(peek())) unexpected(peek(), 'a value');
         const right = value(kind);
-        op ??= kind === 'flags' ? 'in' : '==';
+        // A flag list is a test of flags (`in`); a set of flags is a lookup (`==`).
+        op ??= kind === 'flags' && !(typeof right === 'object' && right !== null && 'set' in right) ? 'in' : '==';
         expr.push({ match: { op, left, right } });
         continue;
       }

@@ -9,7 +9,7 @@ import { VERDICT } from './consts.js';
 import { TYPES, type DataType } from './datatypes.js';
 import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NAT_FLAGS, NAT_TYPE, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import type { Family, Statement } from './types.js';
-import { CT_DIRS, EXTRA_CT, L4_PROTOCOLS } from './payload-fields.js';
+import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, L4_PROTOCOLS } from './payload-fields.js';
 import { splitFields } from './payload-merge.js';
 import { intervalValues } from './intervals.js';
 
@@ -325,7 +325,7 @@ function loadType(loads: Load[]): DataType {
 
 /** An anonymous set's keys in nft's order (list_expr_sort), formatted with the key expression's types. */
 function anonymousSetJson(types: ValueType[], keys: Buffer[]): unknown[] {
-  const dt = types.map((t) => ('id' in t ? t : undefined));
+  const dt = types.map((t) => ('id' in t ? t : t.name === 'ct_state' ? EXTRA_TYPES.ct_state : undefined));
   if (dt.some((t) => !t)) throw new UnsupportedError('an anonymous set of flags', { subsystem: 'nft', op: 'nft.list' });
   const ts = dt as DataType[];
   return [...keys].sort((x, y) => compareKeys(ts, x, y)).map((k) => keyJson(ts, k));

@@ -9,7 +9,7 @@ import { PAYLOAD, META_TYPES } from './compile.js';
 import { TYPES, type DataType } from './datatypes.js';
 import { CT_KEY, META_KEY } from './ir.js';
 import { parseUdata, UdataBuilder } from './udata.js';
-import { CT_DIRS, EXTRA_CT, TYPEOF_DESC, TYPEOF_FIELD } from './payload-fields.js';
+import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, TYPEOF_DESC, TYPEOF_FIELD } from './payload-fields.js';
 
 const EXPR_VERDICT = 1, EXPR_PAYLOAD = 7, EXPR_META = 9, EXPR_CT = 12, EXPR_CONCAT = 13;
 const TYPEOF_EXPR = 0, TYPEOF_DATA = 1;
@@ -45,6 +45,10 @@ function one(e: unknown): { ud: Buffer; type: DataType } {
     if (!t) return refuse(`meta ${k}`);
     const data = new UdataBuilder().u32(0, META_KEY[k as keyof typeof META_KEY]).build();
     return { ud: new UdataBuilder().u32(TYPEOF_EXPR, EXPR_META).raw(TYPEOF_DATA, data).build(), type: t };
+  }
+  if (kind === 'ct' && isObj(body) && body.key === 'state' && body.dir === undefined) {
+    const data = new UdataBuilder().u32(0, CT_KEY.state).raw(1, u32(-1)).build();
+    return { ud: new UdataBuilder().u32(TYPEOF_EXPR, EXPR_CT).raw(TYPEOF_DATA, data).build(), type: EXTRA_TYPES.ct_state };
   }
   if (kind === 'ct' && isObj(body) && EXTRA_CT[String(body.key)]) {
     // ct_expr_build_udata: the key and the direction (-1: none).
