@@ -11,6 +11,10 @@ import { EXT_EXPRESSIONS, EXT_STATEMENTS } from './ext-table.js';
 import type { CompileCtx } from './ext.js';
 import { objref } from './objects.js';
 import type { Family } from './types.js';
+import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, EXTRA_TYPES, L4_PROTOCOLS, PROTOCOL_FIELDS } from './payload-fields.js';
+import { mergePlan, type MergeCandidate } from './payload-merge.js';
+import { typeofKey } from './typeof.js';
+import { intervalOf } from './intervals.js';
 
 /** A value's type while compiling: a data type, or one of nft's bit/enum types. */
 export type ValueType = DataType | { name: 'ct_state' | 'ct_status' | 'fib_addrtype'; len: 4 };
@@ -23,18 +27,19 @@ export const ADDRTYPE = ['unspec', 'unicast', 'local', 'broadcast', 'anycast', '
 export const FIB_RESULT_TYPE = 3;
 export const FIB_FLAGS: Record<string, number | undefined> = { saddr: 1, daddr: 2, mark: 4, iif: 8, oif: 16 };
 
-/** Payload fields nlkit encodes: protocol -> field -> [base, offset, len, type]. */
-export const PAYLOAD: Record<string, Record<string, [number, number, number, DataType] | undefined> | undefined> = {
+/** The first payload fields (more in payload-fields.ts). */
+const BASE_PAYLOAD: Record<string, Record<string, [number, number, number, DataType] | undefined> | undefined> = {
   ip: { saddr: [PAYLOAD_BASE.NETWORK, 12, 4, TYPES.ipv4_addr], daddr: [PAYLOAD_BASE.NETWORK, 16, 4, TYPES.ipv4_addr] },
   ip6: { saddr: [PAYLOAD_BASE.NETWORK, 8, 16, TYPES.ipv6_addr], daddr: [PAYLOAD_BASE.NETWORK, 24, 16, TYPES.ipv6_addr] },
   tcp: { sport: [PAYLOAD_BASE.TRANSPORT, 0, 2, TYPES.inet_service], dport: [PAYLOAD_BASE.TRANSPORT, 2, 2, TYPES.inet_service] },
   udp: { sport: [PAYLOAD_BASE.TRANSPORT, 0, 2, TYPES.inet_service], dport: [PAYLOAD_BASE.TRANSPORT, 2, 2, TYPES.inet_service] },
   th: { sport: [PAYLOAD_BASE.TRANSPORT, 0, 2, TYPES.inet_service], dport: [PAYLOAD_BASE.TRANSPORT, 2, 2, TYPES.inet_service] },
 };
-const L4: Record<string, number | undefined> = { tcp: 6, udp: 17 };
+/** Payload fields nlkit encodes: protocol -> field -> [base, offset, len, type]. */
+export const PAYLOAD: typeof BASE_PAYLOAD = Object.fromEntries([...new Set([...Object.keys(BASE_PAYLOAD), ...Object.keys(EXTRA_PAYLOAD)])].map((p) => [p, { ...BASE_PAYLOAD[p], ...EXTRA_PAYLOAD[p] }]));
 const NFPROTO: Record<string, number | undefined> = { ip: 2, ip6: 10 };
 export const META_TYPES: Record<string, DataType | undefined> = {
-  mark: TYPES.mark, iifname: TYPES.ifname, oifname: TYPES.ifname, l4proto: TYPES.inet_proto,
+  mark: TYPES.mark, iifname: TYPES.ifname, oifname: TYPES.ifname, l4proto: TYPES.inet_proto, ...EXTRA_META,
 };
 
 /** What the compiler needs to know about the rule's surroundings. */
@@ -44,6 +49,8 @@ export interface RuleContext {
   set(name: string): { keyTypes: DataType[]; map: boolean; id?: number } | undefined;
   /** Adds an anonymous verdict map (before the rule in the batch); returns its name and id. */
   anonymousMap(keyType: DataType, elements: Array<[Buffer, Verdict]>): { name: string; id: number };
+  /** Adds an anonymous set (`{ a, b }` on the right of a match) before the rule; returns its name and id. */
+  anonymousSet?(keyTypes: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, key: { byteorder: number; typeof: Buffer }): { name: string; id: number };
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -64,10 +71,47 @@ export class RuleCompiler {
   /** Dependencies already established in this rule (by a match or an inserted one). */
   private nfproto: number | undefined;
   private l4proto: number | undefined;
+  private lldep = false;
 
   constructor(private readonly ctx: RuleContext) {
     if (ctx.family === 'ip') this.nfproto = 2;
     if (ctx.family === 'ip6') this.nfproto = 10;
+  }
+
+  /** A rule's statements, with nft's merges of payload matches on adjacent header bytes (payload-merge.ts). */
+  statements(list: unknown[], where: string): void {
+    const plan = mergePlan(list, (st) => this.mergeCandidate(st), (st) => !isObj(st) || !('match' in st || 'vmap' in st));
+    list.forEach((st, i) => {
+      const step = plan[i]!;
+      const w = `${where}[${i}]`;
+      if (step.kind === 'keep') return this.statement(st, w);
+      const left = (st as { match: { left: unknown } }).match.left;
+      this.deps(left, `${w}.match.left`);
+      if (step.kind === 'absorbed') return;
+      const data = Buffer.concat(step.members.map((m) => {
+        const { left: l, right } = (list[m] as { match: { left: unknown; right: unknown } }).match;
+        const start = this.out.length;
+        const t = this.load(l, NFT_REG_1, `${where}[${m}].match.left`);
+        this.out.splice(start);
+        return this.value(t, right, `${where}[${m}].match.right`);
+      }));
+      this.out.push(
+        { op: 'payload', dreg: NFT_REG_1, base: step.base, offset: step.offset, len: step.len },
+        { op: 'cmp', sreg: NFT_REG_1, cmp: CMP[step.op as '==' | '!='], data },
+      );
+    });
+  }
+
+  /** A payload match nft may merge with others: == or != of a known field and a plain value. */
+  private mergeCandidate(st: unknown): MergeCandidate | undefined {
+    if (!isObj(st) || !isObj(st.match)) return undefined;
+    const { op, left, right } = st.match;
+    if ((op !== '==' && op !== '!=') || !isObj(left) || !isObj(left.payload)) return undefined;
+    if (!(typeof right === 'number' || (typeof right === 'string' && !right.startsWith('@') && !right.startsWith('$')))) return undefined;
+    const { protocol, field } = left.payload;
+    const f = PAYLOAD[String(protocol)]?.[String(field)];
+    if (!f) return undefined;
+    return { base: f[0], offset: f[1], len: f[2], op, protocolKey: PROTOCOL_FIELDS.has(`${String(protocol)} ${String(field)}`) };
   }
 
   statement(st: unknown, where: string): void {
@@ -147,12 +191,18 @@ export class RuleCompiler {
         this.out.push({ op: 'meta', key: META_KEY.nfproto, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([want]) });
         this.nfproto = want;
       } else if (this.nfproto !== want) throw invalid(where, `${proto} header in a rule that matches another network protocol`);
-    } else if (proto in L4) {
-      const want = L4[proto]!;
+    } else if (L4_PROTOCOLS[proto]) {
+      const { l4: want, nfproto } = L4_PROTOCOLS[proto]!;
+      // icmp and icmpv6 name their network protocol too (meta nfproto first in inet tables).
+      if (nfproto !== undefined) this.deps({ payload: { protocol: nfproto === 2 ? 'ip' : 'ip6', field: 'saddr' } }, where);
       if (this.l4proto === undefined) {
         this.out.push({ op: 'meta', key: META_KEY.l4proto, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([want]) });
         this.l4proto = want;
       } else if (this.l4proto !== want) throw invalid(where, `${proto} header in a rule that matches another transport protocol`);
+    } else if (proto === 'ether' && !this.lldep) {
+      // nft checks the input interface is an Ethernet one before reading its header.
+      this.out.push({ op: 'meta', key: META_KEY.iiftype, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([1, 0]) });
+      this.lldep = true;
     }
   }
 
@@ -181,8 +231,9 @@ export class RuleCompiler {
       }
       case 'ct': {
         if (!isObj(body)) throw invalid(w, 'needs { key }');
-        if (body.dir !== undefined || body.family !== undefined) throw unsupported(w, 'ct with direction or family');
+        if (body.family !== undefined) throw unsupported(w, 'ct with a family');
         const key = String(body.key);
+        if (body.dir !== undefined || EXTRA_CT[key]) return this.ctExtra(key, body.dir, reg, w);
         if (!(key in CT_KEY)) throw unsupported(w, `ct key "${key}"`);
         this.out.push({ op: 'ct', key: CT_KEY[key as keyof typeof CT_KEY], dreg: reg });
         return key === 'mark' ? TYPES.mark : { name: key === 'state' ? 'ct_state' : 'ct_status', len: 4 };
@@ -210,6 +261,24 @@ export class RuleCompiler {
         if (EXT_EXPRESSIONS[kind]) return EXT_EXPRESSIONS[kind](body, this.extCtx(), reg, w);
         throw unsupported(w, `expression "${kind}"`);
     }
+  }
+
+  /** ct keys of payload-fields.ts: direction, zone, l3proto, protocol, `ct original|reply saddr|daddr|proto-src|proto-dst`. */
+  private ctExtra(key: string, dir: unknown, reg: number, where: string): DataType {
+    const k = EXTRA_CT[key];
+    if (!k) throw unsupported(where, `ct key "${key}"${dir !== undefined ? ` with a direction` : ''}`);
+    if (k.dir && dir === undefined) throw invalid(where, `ct ${key} needs a direction (original or reply)`);
+    if (!k.dir && dir !== undefined) throw unsupported(where, `ct ${String(dir)} ${key}`);
+    const d = dir === undefined ? undefined : CT_DIRS.indexOf(String(dir));
+    if (d !== undefined && d < 0) throw invalid(where, `unknown ct direction ${JSON.stringify(dir)} (original or reply)`);
+    let t = k.type;
+    if (t === 'addr') {
+      if (this.ctx.family !== 'ip' && this.ctx.family !== 'ip6') throw invalid(where, `ct ${String(dir)} ${key} in an ${this.ctx.family} table needs a family (ct ${String(dir)} ip ${key})`);
+      t = this.ctx.family === 'ip' ? TYPES.ipv4_addr : TYPES.ipv6_addr;
+    }
+    if ((key === 'proto-src' || key === 'proto-dst') && this.l4proto === undefined) throw invalid(where, `ct ${String(dir)} ${key} needs a transport protocol match first (meta l4proto)`);
+    this.out.push(d === undefined ? { op: 'ct', key: k.key, dreg: reg } : { op: 'ct', key: k.key, dreg: reg, dir: d });
+    return t;
   }
 
   /** Loads a concatenation or a single value; returns the component types. */
@@ -251,6 +320,8 @@ export class RuleCompiler {
       this.out.push({ op: 'lookup', sreg: NFT_REG_1, set: name, setId: s?.id });
       return;
     }
+    if (isObj(right) && Array.isArray(right.set) && this.ctx.anonymousSet) return this.anonymousSetMatch(op, left, right.set, where);
+    if (isObj(right) && 'range' in right && lkind !== 'concat') return this.rangeMatch(op, left, right.range, where);
     if (lkind === 'concat') throw unsupported(where, 'a concatenation compared with a value (only with @set)');
 
     // Binary operations on the left: `meta mark & 0x4000 == 0`.
@@ -328,7 +399,54 @@ export class RuleCompiler {
     // An explicit protocol match is the dependency later headers need.
     if (op === '==' && lkind === 'meta' && isObj(lbody)) {
       if (lbody.key === 'l4proto') this.l4proto = data[0];
+      if (lbody.key === 'nfproto') this.nfproto = data[0];
     }
+  }
+
+  /** `left ==|!= { a, b, ... }`: an anonymous constant set and a lookup (inverted for !=), as nft makes them. */
+  private anonymousSetMatch(op: string, left: unknown, elems: unknown[], where: string): void {
+    if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" with an anonymous set (only == and !=)`);
+    if (elems.length === 0) throw invalid(`${where}.right.set`, 'must not be empty');
+    const start = this.out.length;
+    const types = this.loadKeyValues(left, `${where}.left`);
+    const loads = this.out.splice(start);
+    // Any prefix or range makes it an interval set (intervals.ts): single big-endian keys only.
+    const interval = elems.some((e) => isObj(e) && ('prefix' in e || 'range' in e));
+    if (interval && types.length !== 1) throw unsupported(`${where}.right`, 'prefixes and ranges in an anonymous set of concatenations');
+    const keys = elems.map((e, i) => {
+      const w = `${where}.right.set[${i}]`;
+      if (isObj(e) && 'elem' in e) throw unsupported(w, 'element options in an anonymous set');
+      if (interval) return intervalOf(e, types[0]!, w);
+      return types.length === 1 ? this.value(types[0]!, e, w) : elementKey(e, types as DataType[], w);
+    }) as Buffer[] | Array<[Buffer, Buffer]>;
+    // nft records the key expression in the set: its byte order (meta and most ct keys host, payload big endian) and typeof.
+    const [lk, lb] = single(left, `${where}.left`);
+    const byteorder = types.length > 1 ? BYTEORDER.INVALID : lk === 'payload' ? BYTEORDER.BIG : lk === 'meta' ? BYTEORDER.HOST
+      : lk === 'ct' && types[0] === TYPES.inet_proto ? BYTEORDER.BIG : types[0]!.byteorder;
+    void lb;
+    const s = this.ctx.anonymousSet!(types as DataType[], keys, { byteorder, typeof: typeofKey(left).udata });
+    this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, set: s.name, setId: s.id, ...(op === '!=' ? { inv: true } : {}) });
+  }
+
+  /** `left ==|!= a-b`: as nft, two comparisons (>= a, <= b) for ==, one range expression for !=. */
+  private rangeMatch(op: string, left: unknown, range: unknown, where: string): void {
+    if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" with a range`);
+    const t = this.load(left, NFT_REG_1, `${where}.left`);
+    if (!('parse' in t)) throw unsupported(where, `a range of ${t.name}`);
+    const [from, to] = intervalOf({ range }, t, `${where}.right`);
+    if (op === '==') this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP['>='], data: from }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['<='], data: to });
+    else this.out.push({ op: 'range', sreg: NFT_REG_1, rop: 1, from, to });
+  }
+
+  /** Like loadKey, for keys of any value type with a length (header fields of payload-fields.ts too). */
+  private loadKeyValues(e: unknown, where: string): DataType[] {
+    const [kind, body] = single(e, where);
+    if (kind === 'concat') return this.loadKey(e, where);
+    const t = this.load(e, NFT_REG_1, where);
+    void body;
+    if (t.name === 'ct_state') return [EXTRA_TYPES.ct_state];
+    if (!('parse' in t)) throw unsupported(where, `${t.name} in an anonymous set`);
+    return [t];
   }
 
   /** A constant of type t. */

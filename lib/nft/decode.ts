@@ -16,13 +16,14 @@ import { compareKeys, decodeStatements, keyJson, verdictJson } from './statement
 import { decodeObject, OBJ_MSG } from './objects.js';
 import type { Family, ListObject, Statement } from './types.js';
 import { CONCAT_KEY_TYPEOF, parseUdata, UD_COMMENT, UD_SET, udataComment } from './udata.js';
+import { ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalValues } from './intervals.js';
 
 const refuse = (what: string): never => {
   throw new UnsupportedError(`${what} cannot be listed by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what });
 };
 
 interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string; timeoutMs?: bigint; counter?: boolean; typeofExpr?: unknown }
-type Element = { key: Buffer; verdict?: Verdict; comment?: string; timeoutMs?: bigint; expirationMs?: bigint; counter?: { packets: bigint; bytes: bigint } };
+type Element = { key: Buffer; end?: boolean; verdict?: Verdict; comment?: string; timeoutMs?: bigint; expirationMs?: bigint; counter?: { packets: bigint; bytes: bigint } };
 
 /** A single counter expression (a set's or an element's NFTA_*_EXPR), or a refusal. */
 function counterOf(b: Buffer, what: string): { packets: bigint; bytes: bigint } {
@@ -41,7 +42,7 @@ function familyOf(n: number): Family {
 }
 
 /** The set a GETSETELEM dump is for: `family\0table\0set`. */
-const SET_FLAG_BITS = { constant: SET_FLAGS.CONSTANT, dynamic: SET_FLAGS.EVAL, timeout: SET_FLAGS.TIMEOUT } as const;
+const SET_FLAG_BITS = { constant: SET_FLAGS.CONSTANT, interval: SET_FLAGS.INTERVAL, dynamic: SET_FLAGS.EVAL, timeout: SET_FLAGS.TIMEOUT } as const;
 
 export const setKey = (family: string, table: string, set: string): string => `${family}\0${table}\0${set}`;
 
@@ -50,20 +51,22 @@ function decodeSet(m: NlMsg): SetDump {
   const family = familyOf(m.family), table = str(a.get(SET.TABLE))!, name = str(a.get(SET.NAME))!;
   const flags = be32(a.get(SET.FLAGS)) ?? 0;
   const anonymousMap = SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP;
-  const named = SET_FLAGS.MAP | SET_FLAGS.CONSTANT | SET_FLAGS.TIMEOUT | SET_FLAGS.EVAL;
-  if (flags & ~named && flags !== anonymousMap) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
+  const named = SET_FLAGS.MAP | SET_FLAGS.CONSTANT | SET_FLAGS.TIMEOUT | SET_FLAGS.EVAL | SET_FLAGS.INTERVAL;
+  const anonymousSet = SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT;
+  if (flags & ~named && flags !== anonymousMap && flags !== anonymousSet && flags !== (anonymousSet | SET_FLAGS.INTERVAL)) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
   if (a.has(SET.GC_INTERVAL) || a.has(SET.POLICY)) refuse(`set ${name} with a gc-interval or policy`);
-  const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0);
+  // An anonymous set's elements are read with the types of the rule's key expression (statements.ts).
+  const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0) ?? ((flags & ~SET_FLAGS.INTERVAL) === anonymousSet ? [] : undefined);
   if (!types) refuse(`set ${name} with key type ${be32(a.get(SET.KEY_TYPE))}`);
   const map = (flags & SET_FLAGS.MAP) !== 0;
   if (map && be32(a.get(SET.DATA_TYPE)) !== DATA_TYPE_VERDICT) refuse(`map ${name} to anything but verdicts`);
   const ud = parseUdata(a.get(SET.USERDATA));
   const typeof_ = ud.get(UD_SET.KEY_TYPEOF);
   let typeofExpr: unknown;
-  if (typeof_ && !typeof_.equals(CONCAT_KEY_TYPEOF)) {
+  if (typeof_ && !typeof_.equals(CONCAT_KEY_TYPEOF) && (flags & ~SET_FLAGS.INTERVAL) !== anonymousSet) {
     typeofExpr = parseTypeofKey(typeof_);
-    if (typeofExpr === undefined) refuse(`set ${name} declared with a typeof nlkit does not know`);
-    const t = typeofKey(typeofExpr).types;
+    if (typeofExpr === undefined && (flags & ~SET_FLAGS.INTERVAL) !== anonymousSet) refuse(`set ${name} declared with a typeof nlkit does not know`);
+    const t = typeofExpr === undefined ? types! : typeofKey(typeofExpr).types;
     if (t.length !== types!.length || t.some((x, i) => x !== types![i])) refuse(`set ${name} whose typeof does not match its key type`);
   }
   const s: SetDump = { family, table, name, handle: be64(a.get(SET.HANDLE)) ?? 0, flags, types: types!, map };
@@ -98,9 +101,11 @@ function decodeElements(msgs: NlMsg[]): Element[] {
     if (!list) continue;
     for (const el of readAttrs(list)) {
       const a = attrMap(el.data);
-      if ((be32(a.get(ELEM.FLAGS)) ?? 0) !== 0 || a.has(ELEM.EXPRESSIONS) || a.has(ELEM.KEY_END)) refuse('a set element with flags, several expressions or ranges');
+      const eflags = be32(a.get(ELEM.FLAGS)) ?? 0;
+      if ((eflags & ~ELEM_INTERVAL_END) !== 0 || a.has(ELEM.EXPRESSIONS) || a.has(ELEM.KEY_END)) refuse('a set element with flags, several expressions or ranges');
       const key = readData(a.get(ELEM.KEY) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0);
       const e: Element = { key };
+      if (eflags & ELEM_INTERVAL_END) e.end = true;
       if (a.has(ELEM.TIMEOUT)) e.timeoutMs = a.get(ELEM.TIMEOUT)!.readBigUInt64BE(0);
       if (a.has(ELEM.EXPIRATION)) e.expirationMs = a.get(ELEM.EXPIRATION)!.readBigUInt64BE(0);
       if (a.has(ELEM.EXPR)) e.counter = counterOf(a.get(ELEM.EXPR)!, 'a set element');
@@ -109,7 +114,8 @@ function decodeElements(msgs: NlMsg[]): Element[] {
         if (!v) refuse('a map element with data other than a verdict');
         e.verdict = v!;
       }
-      const c = udataComment(a.get(ELEM.USERDATA));
+      // An open interval's start carries nft's "open" flag as its only user data (intervals.ts).
+      const c = a.get(ELEM.USERDATA)?.equals(INTERVAL_OPEN_UDATA) ? undefined : udataComment(a.get(ELEM.USERDATA));
       if (c !== undefined) e.comment = c;
       out.push(e);
     }
@@ -191,10 +197,14 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     for (const om of d.objs) if (om.family === tm.family && str(attrMap(om.body).get(1)) === tname) out.push(decodeObject(om, refuse) as unknown as ListObject);
 
     const mine = sets.filter((s) => s.family === family && s.table === tname);
-    const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]> }>();
+    const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[] }>();
     for (const s of mine) {
       const elems = decodeElements(d.elements.get(setKey(family, tname, s.name)) ?? []);
       if (s.flags & SET_FLAGS.ANONYMOUS) {
+        if (!(s.flags & SET_FLAGS.MAP)) {
+          anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), set: true, ...(s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}) });
+          continue;
+        }
         if (s.types.length !== 1) refuse(`anonymous map ${s.name} with a concatenated key`);
         anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]) });
         continue;
@@ -206,10 +216,13 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       if (s.comment !== undefined) o.comment = s.comment;
       if (s.map) o.map = 'verdict';
       // nft 1.0.6's JSON names constant and timeout only (and timeouts in whole seconds).
-      const flagNames = (['constant', 'dynamic', 'timeout'] as const).filter((n) => s.flags & SET_FLAG_BITS[n] && (opts.text || n !== 'dynamic'));
+      const flagNames = (['constant', 'interval', 'dynamic', 'timeout'] as const).filter((n) => s.flags & SET_FLAG_BITS[n] && (opts.text || n !== 'dynamic'));
       if (flagNames.length) o.flags = flagNames;
       if (s.timeoutMs !== undefined) o.timeout = opts.text ? Number(s.timeoutMs) / 1000 : Number(s.timeoutMs / 1000n);
-      if (elems.length) {
+      if (elems.length && s.flags & SET_FLAGS.INTERVAL) {
+        if (s.map || s.types.length !== 1 || elems.some((e) => e.timeoutMs || e.expirationMs || e.comment !== undefined || e.counter)) refuse(`interval set ${s.name} with data, concatenations or element options`);
+        o.elem = intervalValues(elems.map((e) => ({ key: e.key, end: e.end === true })), s.types[0]!);
+      } else if (elems.length) {
         elems.sort((x, y) => compareKeys(s.types, x.key, y.key));
         o.elem = elems.map((e) => {
           const k = elementJson(keyJson(s.types, e.key), e, opts.text === true);

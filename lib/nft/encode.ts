@@ -15,9 +15,13 @@ import { COMMENT_MAX, CONCAT_KEY_TYPEOF, UD_COMMENT, UD_SET, UdataBuilder, VERDI
 import { typeofKey, VERDICT_TYPEOF } from './typeof.js';
 import { OBJECT_KINDS, writeObject } from './objects.js';
 import { elementSize, NftWriter, type ElementSpec } from './wire.js';
+import { ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalElements, intervalOf } from './intervals.js';
+
+const intervalSpec = (e: { key: Buffer; end: boolean; open?: boolean }): ElementSpec =>
+  ({ key: e.key, ...(e.end ? { flags: ELEM_INTERVAL_END } : {}), ...(e.open ? { udata: INTERVAL_OPEN_UDATA } : {}) });
 
 /** A set as the encoder needs to know it. */
-export interface SetInfo { keyTypes: DataType[]; map: boolean; id?: number }
+export interface SetInfo { keyTypes: DataType[]; map: boolean; id?: number; interval?: boolean }
 
 export interface EncodeOptions {
   /** Sequence number of BEGIN; the messages follow it. */
@@ -88,6 +92,14 @@ export function commandList(input: unknown): Array<{ cmd: unknown; index: number
     .filter(({ cmd }) => !(isObj(cmd) && 'metainfo' in cmd));
 }
 
+/** An add/create of a named set or map (or a bare set/map object, which means add). */
+function isNamedSetAdd(cmd: unknown): boolean {
+  if (!isObj(cmd)) return false;
+  const [verb, body] = Object.entries(cmd)[0] ?? [];
+  if (verb === 'set' || verb === 'map') return true;
+  return (verb === 'add' || verb === 'create') && isObj(body) && ('set' in body || 'map' in body);
+}
+
 /** Encodes commands into one batch; throws (with `index`) on the first command that cannot be. */
 export function encodeCommands(input: unknown, opts: EncodeOptions = {}): EncodedBatch {
   const seq = opts.seq ?? 0;
@@ -95,6 +107,8 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   const commandOf: number[] = [-1];
   const sets = new Map<string, SetInfo>();
   let setId = 0;
+  // nft numbers the named sets of a batch first (as it reads them), then the anonymous ones its rules make.
+  let anonId = commandList(input).filter(({ cmd }) => isNamedSetAdd(cmd)).length;
   const key = (f: Family, t: string, n: string) => `${f}\0${t}\0${n}`;
   const findSet = (f: Family, t: string, n: string): SetInfo | undefined => sets.get(key(f, t, n)) ?? opts.existingSet?.(f, t, n);
 
@@ -209,16 +223,17 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       family: f,
       set: (n) => findSet(f, t, n),
       anonymousMap: (keyType, elements) => anonymousMap(f, t, keyType, elements),
+      anonymousSet: (keyTypes, keys, k) => anonymousSet(f, t, keyTypes, keys, k),
     };
     const rc = new RuleCompiler(ctx);
-    o.expr.forEach((st, i) => rc.statement(st, `${where}.expr[${i}]`));
+    rc.statements(o.expr, `${where}.expr`);
     const flags = verb === 'replace' ? NLM_F_REQUEST | NLM_F_REPLACE
       : verb === 'insert' ? NLM_F_REQUEST | NLM_F_CREATE : NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
     w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? checkHandle() : undefined, udata: comment(o, where) });
   }
 
   function anonymousMap(f: Family, t: string, keyType: DataType, elements: Array<[Buffer, Verdict]>): { name: string; id: number } {
-    const id = ++setId;
+    const id = ++anonId;
     const udata = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, keyType.byteorder).u32(UD_SET.DATABYTEORDER, 0)
       .raw(UD_SET.DATA_TYPEOF, VERDICT_DATA_TYPEOF).u32(UD_SET.DATA_INTERVAL, 0).build();
     const n = opts.numberAnonymous ? `__map${id}` : '__map%d';
@@ -227,6 +242,26 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       keyLen: keyType.len, verdictMap: true, id, size: elements.length, udata,
     });
     writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, id, elements.map(([k, verdict]) => ({ key: k, verdict })));
+    return { name: n, id };
+  }
+
+  function anonymousSet(f: Family, t: string, types: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, k: { byteorder: number; typeof: Buffer }): { name: string; id: number } {
+    const id = ++anonId;
+    // Prefixes or ranges make it an interval set, which nft marks for automatic merging.
+    const interval = keys.length > 0 && Array.isArray(keys[0]);
+    const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, k.byteorder);
+    if (interval) ud.u32(UD_SET.MERGE_ELEMENTS, 1);
+    ud.raw(UD_SET.KEY_TYPEOF, k.typeof);
+    const n = opts.numberAnonymous ? `__set${id}` : '__set%d';
+    // nft's size counts an open interval's missing end element too.
+    const elems = interval
+      ? intervalElements(keys as Array<[Buffer, Buffer]>, 'set', true).map(intervalSpec)
+      : (keys as Buffer[]).map((key) => ({ key }));
+    w.set(NLM_F_REQUEST | NLM_F_CREATE, FAMILY[f], {
+      table: t, name: n, flags: SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | (interval ? SET_FLAGS.INTERVAL : 0), keyType: concatTypeId(types),
+      keyLen: types.length > 1 ? concatLen(types) : types[0]!.len, verdictMap: false, id, size: elems.length + elems.filter((e) => (e as ElementSpec).udata === INTERVAL_OPEN_UDATA).length, udata: ud.build(),
+    });
+    writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, id, elems);
     return { name: n, id };
   }
 
@@ -292,9 +327,11 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(counter ? { counter } : {}),
     });
-    const info = { keyTypes: types, map: isMap, id };
+    const interval = (setFlags & SET_FLAGS.INTERVAL) !== 0;
+    const info = { keyTypes: types, map: isMap, id, interval };
     sets.set(key(f, t, n), info);
-    if (o.elem !== undefined) elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);
+    if (o.elem !== undefined && interval) intervalElementsOf(f, t, n, info, o.elem, `${where}.elem`);
+    else if (o.elem !== undefined) elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);
   }
 
   /** A set's `stmt` list: only `[{ counter: null }]` (a counter on every element). */
@@ -314,9 +351,9 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     let bits = 0;
     names.forEach((n, i) => {
       const at = Array.isArray(v) ? `${where}[${i}]` : where;
-      if (n === 'interval' || n === 'eval') throw unsupported(at, `set flag "${n}"`);
-      const b = n === 'constant' ? SET_FLAGS.CONSTANT : n === 'dynamic' ? SET_FLAGS.EVAL : n === 'timeout' ? SET_FLAGS.TIMEOUT : undefined;
-      if (b === undefined) throw invalid(at, `unknown set flag ${JSON.stringify(n)} (constant, dynamic, timeout)`);
+      if (n === 'eval') throw unsupported(at, `set flag "${n}"`);
+      const b = n === 'constant' ? SET_FLAGS.CONSTANT : n === 'dynamic' ? SET_FLAGS.EVAL : n === 'timeout' ? SET_FLAGS.TIMEOUT : n === 'interval' ? SET_FLAGS.INTERVAL : undefined;
+      if (b === undefined) throw invalid(at, `unknown set flag ${JSON.stringify(n)} (constant, dynamic, timeout, interval)`);
       bits |= b;
     });
     return bits;
@@ -358,8 +395,22 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     return out;
   }
 
+  /** A new interval set's elements (intervals.ts), sent as nft sends a set declaration's. */
+  function intervalElementsOf(f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
+    if (info.map || info.keyTypes.length !== 1) throw unsupported(where, 'interval maps and concatenated intervals');
+    if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
+    const ranges = list.map((e, i) => {
+      if (isObj(e) && 'elem' in e) throw unsupported(`${where}[${i}]`, 'element options in an interval set');
+      return intervalOf(e, info.keyTypes[0]!, `${where}[${i}]`);
+    });
+    const elems = intervalElements(ranges, where).map(intervalSpec);
+    writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, info.id, elems);
+  }
+
   function elementsOf(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
     if (verb === 'flush') throw invalid(where, 'elements cannot be flushed (flush the set)');
+    // nft merges later elements with the interval set's existing ones (and resends them): not done by nlkit.
+    if (info.interval) throw unsupported(where, 'adding or deleting elements of an interval set outside its declaration');
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
     const del = verb === 'delete';
     const elems = list.map((e, i): ElementSpec => {

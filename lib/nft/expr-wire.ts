@@ -57,6 +57,7 @@ export class NftAttrWriter extends AttrWriter {
         return;
       case 'ct':
         this.be32(2, e.key); this.be32(1, e.dreg);
+        if (e.dir !== undefined) this.u8(3, e.dir);
         return;
       case 'ct_set':
         this.be32(2, e.key); this.be32(4, e.sreg);
@@ -74,6 +75,7 @@ export class NftAttrWriter extends AttrWriter {
         if (e.dreg !== undefined) this.be32(3, e.dreg);
         this.str(1, e.set);
         if (e.setId !== undefined) this.be32(4, e.setId);
+        if (e.inv) this.be32(5, 1);
         return;
       case 'immediate':
         this.be32(1, e.dreg);
@@ -90,6 +92,10 @@ export class NftAttrWriter extends AttrWriter {
       case 'fib':
         this.be32(3, e.flags); this.be32(2, e.result); this.be32(1, e.dreg);
         return;
+      case 'range':
+        this.be32(1, e.sreg); this.be32(2, e.rop); this.dataValue(3, e.from); this.dataValue(4, e.to);
+        return;
+
       case 'byteorder':
         this.be32(1, e.sreg); this.be32(2, e.dreg); this.be32(3, e.bop); this.be32(4, e.len); this.be32(5, e.size);
         return;
@@ -122,7 +128,7 @@ export function readExprs(b: Buffer): KExpr[] {
       case 'payload': return { op: 'payload', dreg: need(1), base: need(2), offset: need(3), len: need(4) };
       case 'meta': return d.has(3) ? { op: 'meta_set', key: need(2), sreg: need(3) } : { op: 'meta', key: need(2), dreg: need(1) };
       case 'ct':
-        if (d.has(3)) return { op: 'unknown', name: 'ct with direction' };
+        if (d.has(3)) return d.has(4) ? { op: 'unknown', name: 'ct set with direction' } : { op: 'ct', key: need(2), dreg: need(1), dir: d.get(3)![0]! };
         return d.has(4) ? { op: 'ct_set', key: need(2), sreg: need(4) } : { op: 'ct', key: need(2), dreg: need(1) };
       case 'cmp': return { op: 'cmp', sreg: need(1), cmp: need(2), data: readData(d.get(3) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0) };
       case 'bitwise':
@@ -132,8 +138,9 @@ export function readExprs(b: Buffer): KExpr[] {
           mask: readData(d.get(4) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0), xor: readData(d.get(5) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0),
         };
       case 'lookup': {
-        if ((u(5) ?? 0) !== 0) return { op: 'unknown', name: 'inverted lookup' };
+        if ((u(5) ?? 0) & ~1) return { op: 'unknown', name: 'lookup flags' };
         const e: KExpr = { op: 'lookup', sreg: need(2), set: str(d.get(1)) ?? '' };
+        if (u(5) === 1) e.inv = true;
         if (d.has(3)) e.dreg = need(3);
         return e;
       }
@@ -145,6 +152,8 @@ export function readExprs(b: Buffer): KExpr[] {
       case 'counter': return { op: 'counter', bytes: d.get(1)?.readBigUInt64BE(0), packets: d.get(2)?.readBigUInt64BE(0) };
       case 'numgen': return { op: 'numgen', dreg: need(1), mod: need(2), type: need(3), offset: need(4) };
       case 'fib': return { op: 'fib', flags: need(3), result: need(2), dreg: need(1) };
+      case 'range': return { op: 'range', sreg: need(1), rop: need(2), from: readData(d.get(3) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0), to: readData(d.get(4) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0) };
+
       case 'byteorder': return { op: 'byteorder', sreg: need(1), dreg: need(2), bop: need(3), len: need(4), size: need(5) };
       default: return { op: 'unknown', name, data: m.get(EXPR.DATA) ?? Buffer.alloc(0) };
     }

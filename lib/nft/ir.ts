@@ -8,12 +8,14 @@ export type KExpr =
   | { op: 'payload'; dreg: number; base: number; offset: number; len: number }
   | { op: 'meta'; key: number; dreg: number }
   | { op: 'meta_set'; key: number; sreg: number }
-  | { op: 'ct'; key: number; dreg: number }
+  /** `dir`: NFTA_CT_DIRECTION (ct original/reply keys). */
+  | { op: 'ct'; key: number; dreg: number; dir?: number }
   | { op: 'ct_set'; key: number; sreg: number }
   | { op: 'cmp'; sreg: number; cmp: number; data: Buffer }
   /** `bool`: nft wrote NFTA_BITWISE_OP (its binop path; flag and prefix matches leave it out). */
   | { op: 'bitwise'; sreg: number; dreg: number; len: number; mask: Buffer; xor: Buffer; bool: boolean }
-  | { op: 'lookup'; sreg: number; dreg?: number; set: string; setId?: number }
+  /** `inv`: NFT_LOOKUP_F_INV (`!= { ... }`). */
+  | { op: 'lookup'; sreg: number; dreg?: number; set: string; setId?: number; inv?: boolean }
   | { op: 'immediate'; dreg: number; data?: Buffer; verdict?: Verdict }
   | { op: 'counter'; bytes?: bigint; packets?: bigint }
   | { op: 'numgen'; dreg: number; mod: number; type: number; offset: number }
@@ -22,12 +24,14 @@ export type KExpr =
   | { op: 'raw'; name: string; data?: Buffer }
   /** `bop`: BYTEORDER_OP; nft converts host-order values to big endian before ordering comparisons. */
   | { op: 'byteorder'; sreg: number; dreg: number; bop: number; len: number; size: number }
+  /** NFT_RANGE_EQ (0) / NEQ (1) between `from` and `to`. */
+  | { op: 'range'; sreg: number; rop: number; from: Buffer; to: Buffer }
   /** An expression nlkit does not decode (list() refuses the rule with its name); `data`: its NFTA_EXPR_DATA, for readers that know it. */
   | { op: 'unknown'; name: string; data?: Buffer };
 
 export const PAYLOAD_BASE = { LL: 0, NETWORK: 1, TRANSPORT: 2 } as const;
 export const CMP = { '==': 0, '!=': 1, '<': 2, '<=': 3, '>': 4, '>=': 5 } as const;
-export const META_KEY = { mark: 3, iifname: 6, oifname: 7, nfproto: 15, l4proto: 16 } as const;
+export const META_KEY = { mark: 3, iifname: 6, oifname: 7, nfproto: 15, l4proto: 16, length: 0, iiftype: 8, oiftype: 9, skuid: 10, skgid: 11, pkttype: 19, cpu: 20 } as const;
 export const CT_KEY = { state: 0, status: 2, mark: 3 } as const;
 export const NUMGEN = { inc: 0, random: 1 } as const;
 /** NFT_BYTEORDER_* */

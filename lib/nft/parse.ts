@@ -237,7 +237,14 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       case 'ip': case 'ip6': case 'tcp': case 'udp': case 'th': case 'icmp': case 'icmpv6': case 'sctp': case 'ether': case 'vlan':
         return { payload: { protocol: t.v, field: word('a header field') } };
       case 'meta': return { meta: { key: word('a meta key') } };
-      case 'ct': return { ct: { key: word('a ct key') } };
+      case 'ct': {
+        // `ct original|reply [ip|ip6] saddr|daddr|proto-src|proto-dst`
+        if (peek().v !== 'original' && peek().v !== 'reply') return { ct: { key: word('a ct key') } };
+        const dir = next().v;
+        let key = word('a ct key');
+        if (key === 'ip' || key === 'ip6') key = `${key} ${word('saddr or daddr')}`;
+        return { ct: { key, dir } };
+      }
       case 'fib': {
         const flags: string[] = [word('saddr, daddr, mark, iif or oif')];
         while (peek().v === '.') { next(); flags.push(word('a fib flag')); }
@@ -322,7 +329,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         const kind = kindOf(left);
         if (endOfStatement(peek())) unexpected(peek(), 'a value');
         const right = value(kind);
-        op ??= kind === 'flags' ? 'in' : '==';
+        // A flag list is a test of flags (`in`); a set of flags is a lookup (`==`).
+        op ??= kind === 'flags' && !(typeof right === 'object' && right !== null && 'set' in right) ? 'in' : '==';
         expr.push({ match: { op, left, right } });
         continue;
       }

@@ -79,7 +79,7 @@ function element(el: unknown, kinds: Kind[], _named: boolean): string {
 }
 
 /** An expression (the left side of a match, a key, a statement's argument). */
-export function expr(e: unknown): string {
+export function expr(e: unknown, family?: Family): string {
   if (!e || typeof e !== 'object') return refuse(`the expression ${JSON.stringify(e)}`);
   const o = e as Record<string, unknown>;
   const [[name, body]] = Object.entries(o) as [[string, Record<string, unknown>]];
@@ -94,8 +94,12 @@ export function expr(e: unknown): string {
       return ['iif', 'oif', 'iifname', 'oifname', 'iifgroup', 'oifgroup'].includes(key) ? key : `meta ${key}`;
     }
     case 'ct': {
-      if (body.dir !== undefined || body.family !== undefined) return refuse('ct with a direction or family');
-      return `ct ${String(body.key)}`;
+      if (body.family !== undefined) return refuse('ct with a family');
+      if (body.dir === undefined) return `ct ${String(body.key)}`;
+      // ct_expr_print: an address key without a family shows the table's (ip or ip6).
+      const key = String(body.key);
+      const fam = (key === 'saddr' || key === 'daddr') && (family === 'ip' || family === 'ip6') ? `${family} ` : '';
+      return `ct ${String(body.dir)} ${fam}${key}`;
     }
     case 'fib': {
       const flags = Array.isArray(body.flags) ? body.flags : [body.flags];
@@ -106,7 +110,7 @@ export function expr(e: unknown): string {
       return `numgen ${String(body.mode)} mod ${String(body.mod)}${off ? ` offset ${off}` : ''}`;
     }
     case 'concat':
-      return (o.concat as unknown[]).map(expr).join(' . ');
+      return (o.concat as unknown[]).map((x) => expr(x)).join(' . ');
     case '&': case '|': case '^': case '<<': case '>>': {
       const [l, r] = o[name] as unknown[];
       return `${expr(l)} ${name} ${value(r, kindsOf(l))}`;
@@ -125,12 +129,12 @@ function verdict(s: Statement): string {
 }
 
 /** One statement of a rule, as rule_print shows it. */
-export function statement(s: Statement): string {
+export function statement(s: Statement, family?: Family): string {
   const [[name, body]] = Object.entries(s) as [[string, Record<string, unknown> | null]];
   switch (name) {
     case 'match': {
       const b = body!;
-      const left = expr(b.left);
+      const left = expr(b.left, family);
       const right = value(b.right, kindsOf(b.left));
       // `==` and flag tests (`in`) print without an operator, except after a binary
       // operation (relational_expr_print, must_print_eq_op).
@@ -188,7 +192,7 @@ function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOption
     if (!['family', 'name', 'table', 'type', 'handle', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt'].includes(f)) refuse(`a set with ${f}`);
   }
   const flags = ([] as string[]).concat((s.flags as string | string[] | undefined) ?? []);
-  for (const f of flags) if (!['constant', 'dynamic', 'timeout'].includes(f)) refuse(`set flag ${f}`);
+  for (const f of flags) if (!['constant', 'interval', 'dynamic', 'timeout'].includes(f)) refuse(`set flag ${f}`);
   // A timeout flag alone is implied by the set's timeout (nft 1.0.6 prints no flags line then).
   if (flags.some((f) => f !== 'timeout') || (flags.length && s.timeout === undefined)) out += `\t\tflags ${flags.join(',')}\n`;
   if (s.stmt !== undefined) {
@@ -226,7 +230,7 @@ function chainText(c: Record<string, unknown>, rules: Array<Record<string, unkno
     out += `\t\ttype ${String(c.type)} hook ${String(c.hook)}${dev} priority ${priorityText(c.family as Family, String(c.hook), Number(c.prio))}; policy ${String(c.policy)};\n`;
   }
   for (const r of rules) {
-    out += `\t\t${(r.expr as Statement[]).map(statement).join(' ')}`;
+    out += `\t\t${(r.expr as Statement[]).map((s) => statement(s, c.family as Family)).join(' ')}`;
     if (r.comment !== undefined) out += ` comment ${quote(String(r.comment))}`;
     if (o.handles) out += ` # handle ${String(r.handle)}`;
     out += '\n';

@@ -12,13 +12,17 @@ import { EXT_DECODERS } from './ext-table.js';
 import type { DecodeCtx } from './ext.js';
 import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import type { Family, Statement } from './types.js';
+import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, L4_PROTOCOLS } from './payload-fields.js';
+import { splitFields } from './payload-merge.js';
+import { intervalValues } from './intervals.js';
 
 /** An anonymous map's elements, by the name the kernel gave it (`__map0`). */
 export interface AnonymousMaps {
-  get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]> } | undefined;
+  /** `set`: an anonymous set (`{ a, b }` in a match), its keys read with the rule's key types. */
+  get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[] } | undefined;
 }
 
-interface Load { reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
+interface Load { parts?: Array<{ json: Statement; type: ValueType; len: number }>; reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
 
 const cmpName = (n: number): string => Object.entries(CMP).find(([, v]) => v === n)?.[0] ?? '?';
 const keyName = (table: Record<string, number>, n: number): string | undefined => Object.entries(table).find(([, v]) => v === n)?.[0];
@@ -75,7 +79,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
   let nfproto: number | undefined = family === 'ip' ? 2 : family === 'ip6' ? 10 : undefined;
   let l4proto: number | undefined;
   // A match that may turn out to be a payload dependency: its index in out, and what it set.
-  let nfDep: number | undefined, l4Dep: number | undefined;
+  let nfDep: number | undefined, l4Dep: number | undefined, llDep: number | undefined;
   const take = (reg: number): Load => {
     const i = pending.findIndex((l) => l.reg === reg);
     if (i < 0) refuse(`a register read before it is written (reg ${reg})`);
@@ -103,29 +107,41 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
     switch (e.op) {
       case 'payload': {
         if (family !== 'ip' && family !== 'ip6' && family !== 'inet') refuse(`payload matches in a ${family} table`);
-        let found: Load['payload'];
-        for (const [proto, fields] of Object.entries(PAYLOAD)) {
-          for (const [field, f] of Object.entries(fields ?? {})) {
-            if (!f || f[0] !== e.base || f[1] !== e.offset || e.len > f[2]) continue;
-            const network = e.base === PAYLOAD_BASE.NETWORK, transport = e.base === PAYLOAD_BASE.TRANSPORT;
-            if (network && proto !== (nfproto === 2 ? 'ip' : nfproto === 10 ? 'ip6' : '')) continue;
-            if (transport && proto !== (l4proto === 6 ? 'tcp' : l4proto === 17 ? 'udp' : 'th')) continue;
-            found = { proto, field, full: f[2], len: e.len, network, transport };
-            if (network) { drop(nfDep); nfDep = undefined; }
-            if (transport) { drop(l4Dep); l4Dep = undefined; }
-            pending.push({ reg: e.dreg, json: { payload: { protocol: proto, field } }, type: f[3], payload: found });
-          }
+        const network = e.base === PAYLOAD_BASE.NETWORK, transport = e.base === PAYLOAD_BASE.TRANSPORT;
+        const proto = network ? (nfproto === 2 ? 'ip' : nfproto === 10 ? 'ip6' : '')
+          : transport ? Object.keys(L4_PROTOCOLS).find((p) => L4_PROTOCOLS[p]!.l4 === l4proto) ?? 'th'
+          : e.base === PAYLOAD_BASE.LL ? 'ether' : '';
+        const fields = Object.entries(PAYLOAD[proto] ?? {}).flatMap(([n, f]) => (f ? [[n, f] as const] : []));
+        const exact = fields.find(([, f]) => f[0] === e.base && f[1] === e.offset && f[2] === e.len);
+        // A shortened load is a prefix of an address; a longer one, fields nft merged (payload-merge.ts).
+        const shorter = exact ?? fields.find(([, f]) => f[0] === e.base && f[1] === e.offset && e.len < f[2] && (f[3] === TYPES.ipv4_addr || f[3] === TYPES.ipv6_addr));
+        const parts = shorter ? undefined : splitFields(fields.filter(([, f]) => f[0] === e.base).map(([n, f]) => [n, f[1], f[2]]), e.offset, e.len);
+        if (!shorter && !parts) refuse(`payload base ${e.base} offset ${e.offset} length ${e.len}`);
+        if (network) { drop(nfDep); nfDep = undefined; }
+        if (transport) {
+          drop(l4Dep); l4Dep = undefined;
+          if (L4_PROTOCOLS[proto]?.nfproto !== undefined) { drop(nfDep); nfDep = undefined; }
         }
-        if (!found) refuse(`payload base ${e.base} offset ${e.offset} length ${e.len}`);
+        if (e.base === PAYLOAD_BASE.LL) { drop(llDep); llDep = undefined; }
+        const [field, f] = shorter ?? fields.find(([n]) => n === parts![0])!;
+        const load: Load = { reg: e.dreg, json: { payload: { protocol: proto, field } }, type: f[3], payload: { proto, field, full: f[2], len: e.len, network, transport } };
+        if (parts) load.parts = parts.map((n) => ({ json: { payload: { protocol: proto, field: n } }, type: PAYLOAD[proto]![n]![3], len: PAYLOAD[proto]![n]![2] }));
+        pending.push(load);
         break;
       }
       case 'meta': {
         const key = keyName(META_KEY, e.key);
         if (!key || (key !== 'nfproto' && !META_TYPES[key])) refuse(`meta key ${e.key}`);
-        pending.push({ reg: e.dreg, json: { meta: { key } }, type: key === 'nfproto' ? TYPES.inet_proto : META_TYPES[key!]! });
+        pending.push({ reg: e.dreg, json: { meta: { key } }, type: META_TYPES[key!]! });
         break;
       }
       case 'ct': {
+        if (e.dir !== undefined || !keyName(CT_KEY, e.key)) {
+          const x = ctExtraLoad(e.key, e.dir, family);
+          if (!x) refuse(`ct key ${e.key}${e.dir !== undefined ? ` direction ${e.dir}` : ''}`);
+          pending.push({ reg: e.dreg, ...x! });
+          break;
+        }
         const key = keyName(CT_KEY, e.key);
         if (!key) refuse(`ct key ${e.key}`);
         pending.push({ reg: e.dreg, json: { ct: { key } }, type: key === 'mark' ? TYPES.mark : { name: key === 'state' ? 'ct_state' : 'ct_status', len: 4 } });
@@ -160,11 +176,37 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         if (e.verdict) { out.push(verdictJson(e.verdict)); break; }
         pending.push({ reg: e.dreg, json: {}, type: TYPES.integer, data: e.data });
         break;
+      case 'range': {
+        const l = take(e.sreg);
+        if (e.rop !== 1 || l.data || l.bitwise || l.hton || l.parts) refuse('a range comparison');
+        const t = loadType([l]);
+        out.push({ match: { op: '!=', left: l.json, right: { range: [t.format(e.from), t.format(e.to)] } } });
+        break;
+      }
       case 'cmp': {
+        // `a-b`: nft writes >= a then <= b on the same load.
+        const n = exprs[i + 1];
+        if (e.cmp === CMP['>='] && n?.op === 'cmp' && n.cmp === CMP['<='] && n.sreg === e.sreg) {
+          const l = take(e.sreg);
+          if (l.data || l.bitwise || l.hton || l.parts || !l.payload && !('id' in l.type)) refuse('a range comparison');
+          const t = loadType([l]);
+          out.push({ match: { op: '==', left: l.json, right: { range: [t.format(e.data), t.format(n.data)] } } });
+          i++;
+          break;
+        }
         const l = take(e.sreg);
         if (l.data) refuse('a comparison with a constant register');
         const op = cmpName(e.cmp);
         const bw = l.bitwise;
+        if (l.parts) {
+          if (bw || l.hton || (e.cmp !== CMP['=='] && e.cmp !== CMP['!='])) refuse('a comparison of merged header fields');
+          let at = 0;
+          for (const p of l.parts) {
+            out.push({ match: { op, left: p.json, right: formatValue(p.type, e.data.subarray(at, at + p.len)) } });
+            at += p.len;
+          }
+          break;
+        }
         if (l.hton) {
           if (e.cmp === CMP['=='] || e.cmp === CMP['!=']) refuse('a byte-order conversion before an equality');
           out.push({ match: { op, left: l.json, right: formatValue(l.type, Buffer.from(e.data).reverse()) } });
@@ -204,6 +246,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
           out.push({ match: { op, left: l.json, right: nfproto === 2 ? 'ipv4' : nfproto === 10 ? 'ipv6' : nfproto! } });
           break;
         }
+        if (key === 'iiftype' && e.cmp === CMP['=='] && e.data.equals(Buffer.from([1, 0]))) llDep = out.length;
         if (key === 'l4proto' && e.cmp === CMP['==']) {
           l4proto = e.data[0];
           l4Dep = out.length;
@@ -218,8 +261,17 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         for (const l of loads) if (l.bitwise) refuse('a lookup of a masked value');
         const key = loads.length === 1 ? loads[0]!.json : { concat: loads.map((l) => l.json) };
         if (e.dreg === undefined) {
+          const a = anon.get(e.set);
+          if (a?.set) {
+            const right = a.ends
+              ? intervalValues(a.elements.map(([k], j) => ({ key: k, end: a.ends![j]! })), loadType(loads))
+              : anonymousSetJson(loads.map((l) => l.type), a.elements.map(([k]) => k));
+            out.push({ match: { op: e.inv ? '!=' : '==', left: key, right: { set: right } } });
+            break;
+          }
+          if (e.inv) refuse('an inverted lookup in a named set');
           out.push({ match: { op: '==', left: key, right: `@${e.set}` } });
-        } else if (e.dreg !== 0) {
+        } else if (e.inv || e.dreg !== 0) {
           refuse('a map lookup into a register');
         } else {
           const a = anon.get(e.set);
@@ -251,6 +303,34 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
   }
   if (pending.length) refuse('a value loaded but never used');
   return out.filter((s) => s !== undefined);
+}
+
+/** The data type of a single key load (intervals and ranges need one). */
+function loadType(loads: Load[]): DataType {
+  const t = loads.length === 1 ? loads[0]!.type : undefined;
+  if (!t || !('id' in t) || (t as DataType).byteorder !== 2) throw new UnsupportedError('a range or interval of this key', { subsystem: 'nft', op: 'nft.list' });
+  return t as DataType;
+}
+
+/** An anonymous set's keys in nft's order (list_expr_sort), formatted with the key expression's types. */
+function anonymousSetJson(types: ValueType[], keys: Buffer[]): unknown[] {
+  const dt = types.map((t) => ('id' in t ? t : t.name === 'ct_state' ? EXTRA_TYPES.ct_state : undefined));
+  if (dt.some((t) => !t)) throw new UnsupportedError('an anonymous set of flags', { subsystem: 'nft', op: 'nft.list' });
+  const ts = dt as DataType[];
+  return [...keys].sort((x, y) => compareKeys(ts, x, y)).map((k) => keyJson(ts, k));
+}
+
+/** A ct load of payload-fields.ts's keys as nft's JSON names it. */
+function ctExtraLoad(key: number, dir: number | undefined, family: Family): { json: Statement; type: ValueType } | undefined {
+  const hit = Object.entries(EXTRA_CT).find(([, k]) => k && k.key === key && k.dir === (dir !== undefined));
+  if (!hit || (dir !== undefined && !CT_DIRS[dir])) return undefined;
+  const [name, k] = hit;
+  let type = k!.type;
+  if (type === 'addr') {
+    if (family !== 'ip' && family !== 'ip6') return undefined;
+    type = family === 'ip' ? TYPES.ipv4_addr : TYPES.ipv6_addr;
+  }
+  return { json: { ct: dir === undefined ? { key: name } : { key: name, dir: CT_DIRS[dir] } }, type };
 }
 
 function binopJson(left: Statement, mask: Buffer, xor: Buffer): Statement {

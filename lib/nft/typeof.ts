@@ -9,14 +9,16 @@ import { PAYLOAD, META_TYPES } from './compile.js';
 import { TYPES, type DataType } from './datatypes.js';
 import { CT_KEY, META_KEY } from './ir.js';
 import { parseUdata, UdataBuilder } from './udata.js';
+import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, TYPEOF_DESC, TYPEOF_FIELD } from './payload-fields.js';
 
 const EXPR_VERDICT = 1, EXPR_PAYLOAD = 7, EXPR_META = 9, EXPR_CT = 12, EXPR_CONCAT = 13;
 const TYPEOF_EXPR = 0, TYPEOF_DATA = 1;
 /** proto_desc_id and header template indexes of the payload fields nlkit encodes. */
-const DESC: Record<string, number | undefined> = { udp: 6, tcp: 8, th: 11, ip: 12, ip6: 13 };
+const DESC: Record<string, number | undefined> = { udp: 6, tcp: 8, th: 11, ip: 12, ip6: 13, ...TYPEOF_DESC };
 const FIELD: Record<string, Record<string, number | undefined> | undefined> = {
   ip: { saddr: 11, daddr: 12 }, ip6: { saddr: 8, daddr: 9 }, tcp: { sport: 1, dport: 2 }, udp: { sport: 1, dport: 2 }, th: { sport: 1, dport: 2 },
 };
+for (const [p, f] of Object.entries(TYPEOF_FIELD)) FIELD[p] = { ...FIELD[p], ...f };
 const CONCAT_MAX = 4;
 
 const refuse = (what: string, op = 'nft.apply'): never => {
@@ -32,7 +34,10 @@ function one(e: unknown): { ud: Buffer; type: DataType } {
     const p = String(body.protocol), f = String(body.field);
     const field = FIELD[p]?.[f], t = PAYLOAD[p]?.[f]?.[3];
     if (field === undefined || !t) return refuse(`${p} ${f}`);
-    const data = new UdataBuilder().u32(0, DESC[p]!).u32(1, field).build();
+    const db = new UdataBuilder().u32(0, DESC[p]!).u32(1, field);
+    // payload_expr_build_udata: integer fields also record their length in bits.
+    if (t.name === 'integer') db.u32(4, t.len * 8);
+    const data = db.build();
     return { ud: new UdataBuilder().u32(TYPEOF_EXPR, EXPR_PAYLOAD).raw(TYPEOF_DATA, data).build(), type: t };
   }
   if (kind === 'meta' && isObj(body)) {
@@ -40,6 +45,17 @@ function one(e: unknown): { ud: Buffer; type: DataType } {
     if (!t) return refuse(`meta ${k}`);
     const data = new UdataBuilder().u32(0, META_KEY[k as keyof typeof META_KEY]).build();
     return { ud: new UdataBuilder().u32(TYPEOF_EXPR, EXPR_META).raw(TYPEOF_DATA, data).build(), type: t };
+  }
+  if (kind === 'ct' && isObj(body) && body.key === 'state' && body.dir === undefined) {
+    const data = new UdataBuilder().u32(0, CT_KEY.state).raw(1, u32(-1)).build();
+    return { ud: new UdataBuilder().u32(TYPEOF_EXPR, EXPR_CT).raw(TYPEOF_DATA, data).build(), type: EXTRA_TYPES.ct_state };
+  }
+  if (kind === 'ct' && isObj(body) && EXTRA_CT[String(body.key)]) {
+    // ct_expr_build_udata: the key and the direction (-1: none).
+    const k = EXTRA_CT[String(body.key)]!, d = body.dir === undefined ? -1 : CT_DIRS.indexOf(String(body.dir));
+    if (k.type === 'addr' || d === -1 && k.dir || d < -1) return refuse(`ct ${String(body.dir ?? '')} ${String(body.key)}`);
+    const data = new UdataBuilder().u32(0, k.key).raw(1, u32(d)).build();
+    return { ud: new UdataBuilder().u32(TYPEOF_EXPR, EXPR_CT).raw(TYPEOF_DATA, data).build(), type: k.type };
   }
   if (kind === 'ct' && isObj(body) && body.key === 'mark' && body.dir === undefined) {
     const data = new UdataBuilder().u32(0, CT_KEY.mark).raw(1, u32(0xffffffff)).build();

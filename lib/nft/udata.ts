@@ -3,7 +3,7 @@
 // `nft list` prints a set's type from these, so nlkit writes them exactly as nft 1.0.6 does.
 
 /** NFTNL_UDATA_SET_* */
-export const UD_SET = { KEYBYTEORDER: 0, DATABYTEORDER: 1, KEY_TYPEOF: 3, DATA_TYPEOF: 4, DATA_INTERVAL: 6, COMMENT: 7 } as const;
+export const UD_SET = { KEYBYTEORDER: 0, DATABYTEORDER: 1, MERGE_ELEMENTS: 2, KEY_TYPEOF: 3, DATA_TYPEOF: 4, DATA_INTERVAL: 6, COMMENT: 7 } as const;
 /** The comment record of tables, chains, rules and elements (NFTNL_UDATA_*_COMMENT). */
 export const UD_COMMENT = 0;
 /** nft's longest comment (NFT_USERDATA_MAXLEN is 256; the parser allows 128 characters). */

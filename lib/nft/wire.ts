@@ -24,6 +24,8 @@ export interface CounterSpec { bytes?: bigint; packets?: bigint }
 
 export interface ElementSpec {
   key: Buffer; verdict?: Verdict; udata?: Buffer;
+  /** NFTA_SET_ELEM_FLAGS (NFT_SET_ELEM_INTERVAL_END in interval sets). */
+  flags?: number;
   /** NFTA_SET_ELEM_TIMEOUT and _EXPIRATION in ms. */
   timeoutMs?: bigint; expirationMs?: bigint;
   /** NFTA_SET_ELEM_EXPR: the element's own counter. */
@@ -151,8 +153,9 @@ export class NftWriter extends NftAttrWriter {
     this.str(ELEM_LIST.SET, set);
     if (setId !== undefined) this.be32(ELEM_LIST.SET_ID, setId);
     this.within(ELEM_LIST.ELEMENTS, () => {
-      // libnftnl's order: timeout, expiration, key, data, user data, expression.
+      // libnftnl's order: flags, timeout, expiration, key, data, user data, expression.
       elems.forEach((e, i) => this.within(i + 1, () => {
+        if (e.flags !== undefined) this.be32(ELEM.FLAGS, e.flags);
         if (e.timeoutMs !== undefined) this.be64(ELEM.TIMEOUT, e.timeoutMs);
         if (e.expirationMs !== undefined) this.be64(ELEM.EXPIRATION, e.expirationMs);
         this.dataValue(ELEM.KEY, e.key);
@@ -195,6 +198,7 @@ export const elementSize = (e: ElementSpec): number => {
   let n = 4 + 4 + 4 + pad(e.key.length);
   if (e.verdict) n += 4 + 4 + 8 + (e.verdict.chain !== undefined ? 4 + pad(Buffer.byteLength(e.verdict.chain) + 1) : 0);
   if (e.udata) n += 4 + pad(e.udata.length);
+  if (e.flags !== undefined) n += 8;
   if (e.timeoutMs !== undefined) n += 12;
   if (e.expirationMs !== undefined) n += 12;
   if (e.counter) n += 4 + 12 + 4 + 24;

@@ -1,0 +1,131 @@
+// Interval sets as nft 1.0.6 writes and lists them (src/segtree.c): each interval [a, b] is an
+// element a and, unless b is the top of the key space or the next interval starts at b + 1, an
+// element b + 1 flagged NFT_SET_ELEM_INTERVAL_END; a set whose first interval does not start at
+// 0 begins with an END element at 0. Listed back, a run [a, b] prints as a value (a == b), a
+// prefix (address types, an aligned power of two) or a range. Big-endian keys only (addresses,
+// ports, header fields): nft's host-order intervals and concatenated ranges are refused.
+import { invalid, unsupported } from './errors.js';
+import { BYTEORDER, TYPES, type DataType } from './datatypes.js';
+
+/** NFT_SET_ELEM_INTERVAL_END */
+export const ELEM_INTERVAL_END = 1;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isAddr = (t: DataType) => t === TYPES.ipv4_addr || t === TYPES.ipv6_addr;
+
+/** b + 1 as a big-endian number of the same length; undefined past the top. */
+function next(b: Buffer): Buffer | undefined {
+  const out = Buffer.from(b);
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i]! < 255) { out[i]!++; return out; }
+    out[i] = 0;
+  }
+  return undefined;
+}
+
+/** b - 1 (b > 0). */
+function prev(b: Buffer): Buffer {
+  const out = Buffer.from(b);
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i]! > 0) { out[i]!--; return out; }
+    out[i] = 255;
+  }
+  return out;
+}
+
+/**
+ * One interval element's bounds: a value, `{ prefix: { addr, len } }` or `{ range: [a, b] }`.
+ * @example intervalOf({ range: [1000, 2000] }, TYPES.inet_service, 'elem[0]') // [<03 e8>, <07 d0>]
+ */
+export function intervalOf(v: unknown, t: DataType, where: string): [Buffer, Buffer] {
+  if (t.byteorder !== BYTEORDER.BIG) throw unsupported(where, `intervals of ${t.name} (only big-endian keys: addresses, ports, header fields)`);
+  if (isObj(v) && 'prefix' in v) {
+    const p = v.prefix;
+    if (!isAddr(t) || !isObj(p)) throw invalid(where, `a prefix needs an address key, not ${t.name}`);
+    const addr = t.parse(p.addr);
+    const bits = t.len * 8;
+    if (!addr) throw invalid(`${where}.prefix.addr`, `not an ${t.name}: ${JSON.stringify(p.addr)}`);
+    if (typeof p.len !== 'number' || !Number.isInteger(p.len) || p.len < 0 || p.len > bits) throw invalid(`${where}.prefix.len`, `must be an integer from 0 to ${bits}`);
+    const lo = Buffer.from(addr), hi = Buffer.from(addr);
+    for (let i = p.len; i < bits; i++) { lo[i >> 3]! &= ~(0x80 >> (i & 7)); hi[i >> 3]! |= 0x80 >> (i & 7); }
+    return [lo, hi];
+  }
+  if (isObj(v) && 'range' in v) {
+    const r = v.range;
+    if (!Array.isArray(r) || r.length !== 2) throw invalid(`${where}.range`, 'must be [from, to]');
+    const [a, b] = r.map((x, i) => {
+      const buf = t.parse(x);
+      if (!buf) throw invalid(`${where}.range[${i}]`, `not a valid ${t.name}: ${JSON.stringify(x)}`);
+      return buf;
+    }) as [Buffer, Buffer];
+    if (Buffer.compare(a, b) > 0) throw invalid(`${where}.range`, 'the range ends before it starts');
+    return [a, b];
+  }
+  const b = t.parse(v);
+  if (!b) throw invalid(where, `not a valid ${t.name}: ${JSON.stringify(v)}`);
+  return [b, b];
+}
+
+/**
+ * The elements nft sends for these intervals (sorted; overlaps refused as nft refuses them).
+ * @example intervalElements([[Buffer.from([0, 22]), Buffer.from([0, 22])]], 'elem') // [{ key: <00 00>, end: true }, { key: <00 16>, end: false }, { key: <00 17>, end: true }]
+ */
+export function intervalElements(list: Array<[Buffer, Buffer]>, where: string, merge = false): Array<{ key: Buffer; end: boolean; open?: boolean }> {
+  let sorted = [...list].sort((x, y) => Buffer.compare(x[0], y[0]));
+  if (merge) {
+    // auto-merge (anonymous sets): overlapping and adjacent intervals become one.
+    const merged: Array<[Buffer, Buffer]> = [];
+    for (const [a, b] of sorted) {
+      const last = merged[merged.length - 1];
+      const after = last && next(last[1]);
+      if (last && (!after || Buffer.compare(a, after) <= 0)) { if (Buffer.compare(b, last[1]) > 0) last[1] = b; } else merged.push([a, b]);
+    }
+    sorted = merged;
+  }
+  const out: Array<{ key: Buffer; end: boolean; open?: boolean }> = [];
+  sorted.forEach(([a, b], i) => {
+    if (i === 0 && a.some((x) => x !== 0)) out.push({ key: Buffer.alloc(a.length), end: true });
+    if (i > 0 && Buffer.compare(sorted[i - 1]![1], a) >= 0) throw invalid(where, 'conflicting intervals (nft refuses overlapping elements in an interval set)');
+    const after = next(b);
+    // An interval up to the top of the key space has no end element; nft marks its start open.
+    out.push(after ? { key: a, end: false } : { key: a, end: false, open: true });
+    if (after) out.push({ key: after, end: true });
+  });
+  return out;
+}
+
+/** The element user data nft gives an open interval's start (NFTNL_UDATA_SET_ELEM_FLAGS = NFTNL_SET_ELEM_F_INTERVAL_OPEN). */
+export const INTERVAL_OPEN_UDATA = Buffer.from([1, 4, 1, 0, 0, 0]);
+
+/**
+ * Elements of an interval set, as the kernel dumps them, back into nft's values in order.
+ * @example intervalValues([{ key: <00 00>, end: true }, { key: <00 16>, end: false }, { key: <00 17>, end: true }], TYPES.inet_service) // [22]
+ */
+export function intervalValues(elems: Array<{ key: Buffer; end: boolean }>, t: DataType): unknown[] {
+  const sorted = [...elems].sort((x, y) => Buffer.compare(x.key, y.key) || Number(y.end) - Number(x.end));
+  const out: unknown[] = [];
+  sorted.forEach((e, i) => {
+    if (e.end) return;
+    const n = sorted[i + 1];
+    const hi = n ? prev(n.key) : Buffer.alloc(e.key.length, 0xff);
+    out.push(rangeJson(e.key, hi, t));
+  });
+  return out;
+}
+
+function rangeJson(lo: Buffer, hi: Buffer, t: DataType): unknown {
+  if (lo.equals(hi)) return t.format(lo);
+  if (isAddr(t)) {
+    // A prefix: lo's host bits all 0 and hi's all 1 from the same bit on.
+    const bits = lo.length * 8;
+    let len = 0;
+    while (len < bits && ((lo[len >> 3]! ^ hi[len >> 3]!) & (0x80 >> (len & 7))) === 0) len++;
+    let prefix = true;
+    for (let i = len; i < bits && prefix; i++) {
+      const m = 0x80 >> (i & 7);
+      if ((lo[i >> 3]! & m) !== 0 || (hi[i >> 3]! & m) === 0) prefix = false;
+    }
+    if (prefix) return { prefix: { addr: t.format(lo), len } };
+  }
+  return { range: [t.format(lo), t.format(hi)] };
+}
