@@ -276,16 +276,19 @@ export class IpsetHandle extends Handle {
     });
   }
 
-  /** The batch of test messages through the shared pipelined sender: a miss (IPSET_ERR_EXIST) is tolerated, so all are answered. */
+  /**
+   * The batch of test messages through the shared pipelined sender (native/netlink, NETLINK_NETFILTER):
+   * a miss (IPSET_ERR_EXIST) is an answer, not a refusal; any other errno stops the batch after its chunk.
+   */
   private async testMany(op: string, known: KnownSet, batch: Batch): Promise<boolean[]> {
     const out: boolean[] = new Array<boolean>(batch.ends.length);
     if (batch.ends.length === 0) return out;
     await this.supported(op);
-    const { errnos } = await this.native(op, (w) => send(w, NETLINK_NETFILTER, batch, { tolerate: [IPSET_ERR_EXIST] }));
+    const { errnos } = await this.native(op, (w) => send(w, NETLINK_NETFILTER, batch, { stopOnRefusal: true, tolerate: [IPSET_ERR_EXIST] }));
     for (let i = 0; i < errnos.length; i++) {
       const e = errnos[i]!;
       if (e !== 0 && e !== IPSET_ERR_EXIST) {
-        // -1 (never answered) cannot happen without stopOnRefusal; read as a protocol error if it does.
+        // -1 (not sent) only follows the refusal that stopped the batch, which is met first.
         throw kernelError(op, { errno: e > 0 ? e : constants.errno.EPROTO, cmd: Cmd.Test, type: known.type, entry: i });
       }
       out[i] = e === 0;

@@ -75,6 +75,41 @@ describe('ipset test of many entries', { skip }, () => {
       }
     }));
 
+  it('a set destroyed while its entries are tested: NotFoundError naming the first entry the kernel refused', () =>
+    withNetns(1, async (ns) => {
+      const addr = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+      const entries = Array.from({ length: 100_000 }, (_, i) => addr(i));
+      const h = open({ netns: ns.path }), other = open({ netns: ns.path });
+      try {
+        // The destroy has to land between two chunks of the batch: its delay is searched for.
+        let lo = 0, hi = -1, seen: NotFoundError | undefined;
+        for (let attempt = 0; attempt < 12 && !seen; attempt++) {
+          ns.run('ipset', ['create', 'big', 'hash:ip']);
+          const t0 = performance.now();
+          const p = h.test('big', entries).then((r) => ({ r }), (e: unknown) => ({ e }));
+          const delay = hi < 0 ? lo + 10 : (lo + hi) / 2;
+          await new Promise((r) => setTimeout(r, delay));
+          await other.destroy('big');
+          const out = await p;
+          if ('r' in out) {
+            assert.deepEqual(out.r, entries.map(() => false));  // finished first: the set was empty
+            if (hi < 0) lo = Math.max(lo, performance.now() - t0);
+            hi = delay;
+            continue;
+          }
+          assert.ok(out.e instanceof NotFoundError, String(out.e));
+          if (out.e.entry !== undefined && out.e.entry > 0) seen = out.e;
+          else lo = delay;  // refused before the first chunk: later
+        }
+        assert.ok(seen, 'the destroy never landed mid-batch');
+        assert.match(seen.message, new RegExp(`^ipset\\.test: entry ${seen.entry}: The set with the given name does not exist`));
+        assert.equal(ns.run('ipset', ['list', '-n']), '');
+      } finally {
+        await h.close();
+        await other.close();
+      }
+    }));
+
   it('a bad entry of any type or the wrong family: InvalidArgumentError with its index; a missing set: NotFoundError', () =>
     withNetns(1, async (ns) => {
       ns.run('ipset', ['restore'], 'create v4 hash:ip\nadd v4 10.0.0.1\ncreate v6 hash:ip family inet6\nadd v6 fd00::1\n');
