@@ -85,6 +85,18 @@ async function small(quick: boolean, rows: Row[]) {
       return performance.now() - t0;
     });
     rows.push(row('100-entry change (50 add + 50 del) on a 10k set', undefined, undefined, [median(changes)], toolChange, '`ipset restore`'));
+    // test: the tool answers one entry per process (a restore text stops at the first hit), so
+    // its side is a sample of `ipset test` runs, interleaved with nlkit's, scaled to the 10k entries.
+    const probe = Array.from({ length: 10_000 }, (_, i) => ip4(i * 2));
+    const testRuns: number[] = [], toolTest: number[] = [];
+    for (let r = 0; r < (quick ? 3 : 7); r++) {
+      testRuns.push(await timed(() => h.test('a', probe)));
+      const t0 = performance.now();
+      for (let k = 0; k < 10; k++) ns.try('ipset', ['test', 'a', probe[r * 10 + k]!]);
+      toolTest.push(((performance.now() - t0) / 10) * probe.length);
+    }
+    rows.push(row('test 10k entries against a 10k set, one ipset.test(array)', 10_000, 'entries', testRuns, toolTest,
+      '`ipset test` per entry (10 runs per rep, scaled to 10k)', rate(10_000, median(testRuns))));
   } finally {
     await h.close();
     ns.remove();

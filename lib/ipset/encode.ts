@@ -363,13 +363,40 @@ function entryContext(e: unknown, i: number, op: string | undefined): unknown {
  */
 export function testMessage(name: string, known: KnownSet, entry: Entry, opts: Omit<EncodeOptions, 'cmd' | 'name'> = {}): Batch {
   const w = new NlWriter(512);
+  writeTest(w, name, known, entry, { ...opts, cmd: 'test', name }, new EncodeState());
+  return { bytes: w.buf.subarray(0, w.pos), ends: Uint32Array.of(w.pos) };
+}
+
+/**
+ * testMessage for many entries: one IPSET_CMD_TEST message each (the kernel's test takes one
+ * DATA nest, no ADT list), all in one batch. Every entry is checked before anything is sent;
+ * a bad one throws with its 0-based `entry` ("entry N:" in the message).
+ * @example const b = testMessages('allowed', known, ['10.0.0.1', '10.0.0.2'], { op: 'ipset.test' });
+ */
+export function testMessages(name: string, known: KnownSet, entries: readonly Entry[],
+  opts: { op?: string; sets?: ReadonlyMap<string, KnownSet> } = {}): Batch {
+  const w = new NlWriter(Math.min(1 << 26, 256 + entries.length * 64));
+  const eo: EncodeOptions = { cmd: 'test', name, ...(opts.op ? { op: opts.op } : {}), ...(opts.sets ? { sets: opts.sets } : {}) };
+  const es = new EncodeState();
+  const ends = new Uint32Array(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    try {
+      writeTest(w, name, known, entries[i]!, eo, es);
+    } catch (e) {
+      throw entryContext(e, i, opts.op);
+    }
+    ends[i] = w.pos;
+  }
+  return { bytes: w.buf.subarray(0, w.pos), ends };
+}
+
+function writeTest(w: NlWriter, name: string, known: KnownSet, entry: Entry, eo: EncodeOptions, es: EncodeState): void {
   const at = w.message(Cmd.Test, cmdFlags(Cmd.Test, false));
   w.str(Attr.Setname, name);
   const data = w.nest(Attr.Data);
-  encodeEntry(w, known, entry, { ...opts, cmd: 'test', name });
+  encodeEntry(w, known, entry, eo, es);
   w.end(data);
   w.finish(at);
-  return { bytes: w.buf.subarray(0, w.pos), ends: Uint32Array.of(w.pos) };
 }
 
 // ---------------------------------------------------------------------------------------------

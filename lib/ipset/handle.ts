@@ -6,7 +6,10 @@ import { checkArray, checkOptions, checkOpts, checkString, type ArgContext } fro
 import { Cmd, IPSET_ERR_EXIST, simpleMessage, type Batch } from './wire.js';
 import { ipsetError, type SentBatch } from './errors.js';
 import { formatCreate, parseList, type KnownSet } from './syntax.js';
-import { adtEntries, compileRestorePlan, testMessage } from './encode.js';
+import { adtEntries, compileRestorePlan, testMessage, testMessages } from './encode.js';
+import { kernelError } from './kernel-errors.js';
+import { send } from '../netlink/transport.js';
+import { NETLINK_NETFILTER } from '../netlink/headers.js';
 import type { CreateOptions, Entry, SetInfo, SetType } from './types.js';
 import { savedRecords, undoText } from './saved-text.js';
 import { canonicalEntries, planIpsetSync, type IpsetSyncOptions, type IpsetSyncResult } from './sync.js';
@@ -252,14 +255,45 @@ export class IpsetHandle extends Handle {
 
   /**
    * Whether an entry is in the set, like `ipset test` (false, not an error, when it is not).
-   * @example if (await h.test('allowed', '10.0.0.1')) console.log('allowed');
+   * An array asks about every entry at once and resolves one boolean each, in order: all are
+   * checked first (a bad one is an InvalidArgumentError naming its index, `entry`, and nothing
+   * is sent), then go to the kernel as one pipelined batch of test messages. A refusal other
+   * than "not in the set" rejects with the error of the first entry it hit (`entry` its index).
+   * @example
+   * if (await h.test('allowed', '10.0.0.1')) console.log('allowed');
+   * const [a, b] = await h.test('allowed', ['10.0.0.1', { ip: '10.0.0.2' }]);  // [true, false]
    */
-  test(name: string, entry: Entry): Promise<boolean> {
+  test(name: string, entry: Entry): Promise<boolean>;
+  test(name: string, entries: readonly Entry[]): Promise<boolean[]>;
+  test(name: string, entries: Entry | readonly Entry[]): Promise<boolean | boolean[]>;
+  test(name: string, entries: Entry | readonly Entry[]): Promise<boolean | boolean[]> {
     return this.run('ipset.test', async () => {
       const op = 'ipset.test';
       const { known, sets } = await this.target(op, name);
-      return this.send(op, testMessage(name, known, entry, { op, ...(sets ? { sets } : {}) }), Cmd.Test, known.type);
+      const eo = { op, ...(sets ? { sets } : {}) };
+      if (!Array.isArray(entries)) return this.send(op, testMessage(name, known, entries as Entry, eo), Cmd.Test, known.type);
+      return this.testMany(op, known, testMessages(name, known, entries as readonly Entry[], eo));
     });
+  }
+
+  /**
+   * The batch of test messages through the shared pipelined sender (native/netlink, NETLINK_NETFILTER):
+   * a miss (IPSET_ERR_EXIST) is an answer, not a refusal; any other errno stops the batch after its chunk.
+   */
+  private async testMany(op: string, known: KnownSet, batch: Batch): Promise<boolean[]> {
+    const out: boolean[] = new Array<boolean>(batch.ends.length);
+    if (batch.ends.length === 0) return out;
+    await this.supported(op);
+    const { errnos } = await this.native(op, (w) => send(w, NETLINK_NETFILTER, batch, { stopOnRefusal: true, tolerate: [IPSET_ERR_EXIST] }));
+    for (let i = 0; i < errnos.length; i++) {
+      const e = errnos[i]!;
+      if (e !== 0 && e !== IPSET_ERR_EXIST) {
+        // -1 (not sent) only follows the refusal that stopped the batch, which is met first.
+        throw kernelError(op, { errno: e > 0 ? e : constants.errno.EPROTO, cmd: Cmd.Test, type: known.type, entry: i });
+      }
+      out[i] = e === 0;
+    }
+    return out;
   }
 
   /**

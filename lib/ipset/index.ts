@@ -68,11 +68,17 @@ export { remove as delete };
  */
 export const del = (name: string, entries: Entry | Entry[], o?: BulkOptions) => handle().del(name, entries, o);
 /**
- * Whether an entry is in a set, like `ipset test` (default handle).
+ * Whether an entry is in a set, like `ipset test` (default handle); an array of entries
+ * resolves one boolean each, in order, asked in one batch (IpsetHandle.test).
  * @example
  * const inSet = await ipset.test('allowed', '10.0.0.1');
+ * const each = await ipset.test('allowed', ['10.0.0.1', '10.0.0.2']);  // e.g. [true, false]
  */
-export const test = (name: string, entry: Entry) => handle().test(name, entry);
+export function test(name: string, entry: Entry): Promise<boolean>;
+export function test(name: string, entries: readonly Entry[]): Promise<boolean[]>;
+export function test(name: string, entries: Entry | readonly Entry[]): Promise<boolean | boolean[]> {
+  return handle().test(name, entries);
+}
 /**
  * Every set, or one set by name, with header and members (default handle).
  * @example

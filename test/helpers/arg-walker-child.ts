@@ -53,7 +53,7 @@ function ipsetFns(prefix: string, o: ipset.IpsetHandle | typeof ipset): Fn[] {
     { name: 'add', call: o.add as never, params: [name(S), { good: '10.9.0.1', accepts: ['array'] as Kind[] }, bulk()] },
     { name: 'delete', call: o.delete as never, params: [name(S), { good: '10.9.0.1', accepts: ['array'] as Kind[] }, bulk()] },
     { name: 'del', call: o.del as never, params: [name(S), { good: '10.9.0.1', accepts: ['array'] as Kind[] }, bulk()] },
-    { name: 'test', call: o.test as never, params: [name(S), { good: '10.9.0.1' }] },
+    { name: 'test', call: o.test as never, params: [name(S), { good: '10.9.0.1', accepts: ['array'] as Kind[] }] },
     { name: 'list', call: o.list as never, params: [{ good: S, optional: true }, opts({ members: bool })] },
     { name: 'save', call: o.save as never, params: [{ good: S, optional: true }] },
     { name: 'restore', call: o.restore as never, params: [{ good: 'create nlkit-walk-r hash:ip\n' }, bulk()] },
