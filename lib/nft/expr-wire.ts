@@ -2,7 +2,7 @@
 // 1.2.4 writes them (the bytes match `nft --debug=mnl`; see test/fixtures/nft).
 import { AttrWriter } from '../netlink/attr-writer.js';
 import { attrIndex } from '../netlink/reader.js';
-import { attrMap, be32, str } from './attrs.js';
+import { attrMap, be32, str, strAt } from './attrs.js';
 import { DATA, EXPR, LIST_ELEM, VERDICT_ATTR } from './consts.js';
 import type { KExpr, Verdict } from './ir.js';
 
@@ -119,101 +119,106 @@ export function readData(b: Buffer): { value?: Buffer; verdict?: Verdict } {
   return { verdict: chain === undefined ? { code } : { code, chain } };
 }
 
-/** Attribute index arrays for readExprs (one set per call: no module-level state). */
-interface ExprScratch { at: Int32Array; len: Int32Array; dat: Int32Array; dlen: Int32Array }
-
-/** nft_data at b[from, to): the offsets of its value, or of its verdict's code and chain (0: absent; the last wins). */
-function dataAt(b: Buffer, from: number, to: number, s: ExprScratch): void {
-  attrIndex(b, from, to, 2, s.dat, s.dlen);
-}
-
-/** A NUL-terminated string attribute's text (as str() reads it). */
-function strAt(b: Buffer, at: number, len: number): string {
-  let e = at;
-  const end = at + len;
-  while (e < end && b[e] !== 0) e++;
-  return b.toString('utf8', at, e);
-}
-
 /**
- * The expressions of NFTA_RULE_EXPRESSIONS, as the kernel dumps them. Attributes are read by
- * offset (attrIndex): a 20k-service ruleset has ~2M of them, and a Buffer view per attribute
- * made most of list()'s time (allocation and GC).
+ * Reads one rule's expressions by offset (attrIndex into reused index arrays): a 20k-service
+ * ruleset has ~2M attributes, and a Buffer view and Map per attribute made most of list()'s time.
+ * Methods rather than closures: a closure made per rule costs too (tsx names each one). One
+ * reader serves every rule of a dump.
  */
-export function readExprs(b: Buffer): KExpr[] {
-  const s: ExprScratch = { at: new Int32Array(3), len: new Int32Array(3), dat: new Int32Array(3), dlen: new Int32Array(3) };
-  const d = new Int32Array(EXPR_ATTR_MAX + 1), dl = new Int32Array(EXPR_ATTR_MAX + 1);
-  const out: KExpr[] = [];
+export class ExprReader {
   // Payload offsets: 0 means absent (an attribute's payload never starts at 0).
-  const has = (t: number) => d[t]! !== 0;
-  const u = (t: number): number | undefined => (d[t]! !== 0 && dl[t]! >= 4 ? b.readUInt32BE(d[t]!) : undefined);
-  const need = (t: number): number => u(t) ?? 0;
-  /** The value of the nft_data in data attribute t (an empty Buffer when there is none). */
-  const value = (t: number): Buffer => {
-    if (!has(t)) return EMPTY;
-    dataAt(b, d[t]!, d[t]! + dl[t]!, s);
-    return s.dat[DATA.VALUE] ? b.subarray(s.dat[DATA.VALUE]!, s.dat[DATA.VALUE]! + s.dlen[DATA.VALUE]!) : EMPTY;
-  };
-  /** The verdict of the nft_data in data attribute t, if it holds one. */
-  const verdict = (t: number): Verdict | undefined => {
-    if (!has(t)) return undefined;
-    dataAt(b, d[t]!, d[t]! + dl[t]!, s);
-    if (s.dat[DATA.VALUE] || !s.dat[DATA.VERDICT]) return undefined;
-    return readData(b.subarray(d[t]!, d[t]! + dl[t]!)).verdict;
-  };
-  let p = 0;
-  const end = b.length;
-  while (p + 4 <= end) {
-    const elen = b.readUInt16LE(p);
-    if (elen < 4 || p + elen > end) break;
-    attrIndex(b, p + 4, p + elen, 2, s.at, s.len);
-    p += (elen + 3) & ~3;
-    const name = s.at[EXPR.NAME] ? strAt(b, s.at[EXPR.NAME]!, s.len[EXPR.NAME]!) : '';
-    const da = s.at[EXPR.DATA]!, dlen = s.len[EXPR.DATA]!;
-    if (da) attrIndex(b, da, da + dlen, EXPR_ATTR_MAX, d, dl);
-    else d.fill(0);
-    out.push(exprOf(name));
-  }
-  return out;
+  private readonly at = new Int32Array(3);
+  private readonly len = new Int32Array(3);
+  private readonly d = new Int32Array(EXPR_ATTR_MAX + 1);
+  private readonly dl = new Int32Array(EXPR_ATTR_MAX + 1);
+  private readonly dat = new Int32Array(3);
+  private readonly dlen = new Int32Array(3);
+  private b: Buffer = EMPTY;
 
-  function exprOf(name: string): KExpr {
+  /** The expressions in b[from, to) (an NFTA_RULE_EXPRESSIONS payload). */
+  read(b: Buffer, from = 0, to = b.length): KExpr[] {
+    this.b = b;
+    const out: KExpr[] = [];
+    let p = from;
+    const end = to;
+    while (p + 4 <= end) {
+      const elen = b.readUInt16LE(p);
+      if (elen < 4 || p + elen > end) break;
+      attrIndex(b, p + 4, p + elen, 2, this.at, this.len);
+      p += (elen + 3) & ~3;
+      const name = this.at[EXPR.NAME] ? strAt(b, this.at[EXPR.NAME]!, this.len[EXPR.NAME]!) : '';
+      const da = this.at[EXPR.DATA]!;
+      if (da) attrIndex(b, da, da + this.len[EXPR.DATA]!, EXPR_ATTR_MAX, this.d, this.dl);
+      else this.d.fill(0);
+      out.push(this.expr(name));
+    }
+    return out;
+  }
+
+  private has(t: number): boolean { return this.d[t]! !== 0; }
+  private u(t: number): number | undefined { return this.d[t]! !== 0 && this.dl[t]! >= 4 ? this.b.readUInt32BE(this.d[t]!) : undefined; }
+  private need(t: number): number { return this.u(t) ?? 0; }
+  private u64(t: number): bigint | undefined { return this.d[t]! !== 0 ? this.b.readBigUInt64BE(this.d[t]!) : undefined; }
+
+  /** The value of the nft_data in data attribute t (an empty Buffer when there is none). */
+  private value(t: number): Buffer {
+    if (!this.has(t)) return EMPTY;
+    attrIndex(this.b, this.d[t]!, this.d[t]! + this.dl[t]!, 2, this.dat, this.dlen);
+    const v = this.dat[DATA.VALUE]!;
+    return v ? this.b.subarray(v, v + this.dlen[DATA.VALUE]!) : EMPTY;
+  }
+
+  /** The verdict of the nft_data in data attribute t, if it holds one. */
+  private verdict(t: number): Verdict | undefined {
+    if (!this.has(t)) return undefined;
+    attrIndex(this.b, this.d[t]!, this.d[t]! + this.dl[t]!, 2, this.dat, this.dlen);
+    if (this.dat[DATA.VALUE] || !this.dat[DATA.VERDICT]) return undefined;
+    return readData(this.b.subarray(this.d[t]!, this.d[t]! + this.dl[t]!)).verdict;
+  }
+
+  private expr(name: string): KExpr {
     switch (name) {
-      case 'payload': return { op: 'payload', dreg: need(1), base: need(2), offset: need(3), len: need(4) };
-      case 'meta': return has(3) ? { op: 'meta_set', key: need(2), sreg: need(3) } : { op: 'meta', key: need(2), dreg: need(1) };
+      case 'payload': return { op: 'payload', dreg: this.need(1), base: this.need(2), offset: this.need(3), len: this.need(4) };
+      case 'meta': return this.has(3) ? { op: 'meta_set', key: this.need(2), sreg: this.need(3) } : { op: 'meta', key: this.need(2), dreg: this.need(1) };
       case 'ct':
-        if (has(3)) return { op: 'unknown', name: 'ct with direction' };
-        return has(4) ? { op: 'ct_set', key: need(2), sreg: need(4) } : { op: 'ct', key: need(2), dreg: need(1) };
-      case 'cmp': return { op: 'cmp', sreg: need(1), cmp: need(2), data: value(3) };
+        if (this.has(3)) return { op: 'unknown', name: 'ct with direction' };
+        return this.has(4) ? { op: 'ct_set', key: this.need(2), sreg: this.need(4) } : { op: 'ct', key: this.need(2), dreg: this.need(1) };
+      case 'cmp': return { op: 'cmp', sreg: this.need(1), cmp: this.need(2), data: this.value(3) };
       case 'bitwise':
-        if ((u(6) ?? 0) !== 0) return { op: 'unknown', name: 'bitwise shift' };
-        return { op: 'bitwise', sreg: need(1), dreg: need(2), len: need(3), bool: has(6), mask: value(4), xor: value(5) };
+        if ((this.u(6) ?? 0) !== 0) return { op: 'unknown', name: 'bitwise shift' };
+        return { op: 'bitwise', sreg: this.need(1), dreg: this.need(2), len: this.need(3), bool: this.has(6), mask: this.value(4), xor: this.value(5) };
       case 'lookup': {
-        if ((u(5) ?? 0) !== 0) return { op: 'unknown', name: 'inverted lookup' };
-        const e: KExpr = { op: 'lookup', sreg: need(2), set: has(1) ? strAt(b, d[1]!, dl[1]!) : '' };
-        if (has(3)) e.dreg = need(3);
+        if ((this.u(5) ?? 0) !== 0) return { op: 'unknown', name: 'inverted lookup' };
+        const e: KExpr = { op: 'lookup', sreg: this.need(2), set: this.has(1) ? strAt(this.b, this.d[1]!, this.dl[1]!) : '' };
+        if (this.has(3)) e.dreg = this.need(3);
         return e;
       }
       case 'immediate': {
-        const v = verdict(2);
-        return v ? { op: 'immediate', dreg: need(1), verdict: v } : { op: 'immediate', dreg: need(1), data: value(2) };
+        const v = this.verdict(2);
+        return v ? { op: 'immediate', dreg: this.need(1), verdict: v } : { op: 'immediate', dreg: this.need(1), data: this.value(2) };
       }
       // Counters read as bigints straight from the wire: a Number loses what lies past 2^53.
-      case 'counter': return { op: 'counter', bytes: has(1) ? b.readBigUInt64BE(d[1]!) : undefined, packets: has(2) ? b.readBigUInt64BE(d[2]!) : undefined };
-      case 'numgen': return { op: 'numgen', dreg: need(1), mod: need(2), type: need(3), offset: need(4) };
-      case 'fib': return { op: 'fib', flags: need(3), result: need(2), dreg: need(1) };
+      case 'counter': return { op: 'counter', bytes: this.u64(1), packets: this.u64(2) };
+      case 'numgen': return { op: 'numgen', dreg: this.need(1), mod: this.need(2), type: this.need(3), offset: this.need(4) };
+      case 'fib': return { op: 'fib', flags: this.need(3), result: this.need(2), dreg: this.need(1) };
       case 'nat':
         // The kernel dumps a range's end registers equal to its start when none was given.
-        if ((has(4) && u(4) !== u(3)) || (has(6) && u(6) !== u(5))) return { op: 'unknown', name: 'nat range' };
-        return { op: 'nat', type: need(1), family: need(2), regAddrMin: u(3), regProtoMin: u(5), flags: u(7) };
+        if ((this.has(4) && this.u(4) !== this.u(3)) || (this.has(6) && this.u(6) !== this.u(5))) return { op: 'unknown', name: 'nat range' };
+        return { op: 'nat', type: this.need(1), family: this.need(2), regAddrMin: this.u(3), regProtoMin: this.u(5), flags: this.u(7) };
       case 'masq':
-        if (has(2)) return { op: 'unknown', name: 'masquerade to ports' };
-        return { op: 'masq', flags: u(1) };
-      case 'reject': return { op: 'reject', type: need(1), code: has(2) && dl[2]! > 0 ? b[d[2]!]! : 0 };
-      case 'byteorder': return { op: 'byteorder', sreg: need(1), dreg: need(2), bop: need(3), len: need(4), size: need(5) };
+        if (this.has(2)) return { op: 'unknown', name: 'masquerade to ports' };
+        return { op: 'masq', flags: this.u(1) };
+      case 'reject': return { op: 'reject', type: this.need(1), code: this.has(2) && this.dl[2]! > 0 ? this.b[this.d[2]!]! : 0 };
+      case 'byteorder': return { op: 'byteorder', sreg: this.need(1), dreg: this.need(2), bop: this.need(3), len: this.need(4), size: this.need(5) };
       default: {
-        const da = s.at[EXPR.DATA]!;
-        return { op: 'unknown', name, data: da ? b.subarray(da, da + s.len[EXPR.DATA]!) : Buffer.alloc(0) };
+        const da = this.at[EXPR.DATA]!;
+        return { op: 'unknown', name, data: da ? this.b.subarray(da, da + this.len[EXPR.DATA]!) : Buffer.alloc(0) };
       }
     }
   }
+}
+
+/** The expressions of NFTA_RULE_EXPRESSIONS, as the kernel dumps them. */
+export function readExprs(b: Buffer): KExpr[] {
+  return new ExprReader().read(b);
 }

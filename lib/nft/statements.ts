@@ -17,8 +17,38 @@ export interface AnonymousMaps {
 
 interface Load { reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
 
-const cmpName = (n: number): string => Object.entries(CMP).find(([, v]) => v === n)?.[0] ?? '?';
-const keyName = (table: Record<string, number>, n: number): string | undefined => Object.entries(table).find(([, v]) => v === n)?.[0];
+/** A constant table reversed (value -> its first name), built once: a lookup per expression of a 20k-service dump. */
+function reversed(table: Record<string, number>): Map<number, string> {
+  const m = new Map<number, string>();
+  for (const [k, v] of Object.entries(table)) if (!m.has(v)) m.set(v, k);
+  return m;
+}
+const NAMES = new Map<object, Map<number, string>>([CMP, VERDICT, META_KEY, CT_KEY].map((t) => [t, reversed(t as unknown as Record<string, number>)]));
+const cmpName = (n: number): string => NAMES.get(CMP)!.get(n) ?? '?';
+const keyName = (table: Record<string, number>, n: number): string | undefined => (NAMES.get(table) ?? reversed(table)).get(n);
+
+/** PAYLOAD's fields by `base offset`, in PAYLOAD's order (what decodeStatements tries for a load). */
+const PAYLOAD_AT = new Map<string, Array<[string, string, [number, number, number, ValueType]]>>();
+for (const [proto, fields] of Object.entries(PAYLOAD)) {
+  for (const [field, f] of Object.entries(fields ?? {})) {
+    if (!f) continue;
+    const k = `${f[0]} ${f[1]}`;
+    const l = PAYLOAD_AT.get(k);
+    if (l) l.push([proto, field, f]); else PAYLOAD_AT.set(k, [[proto, field, f]]);
+  }
+}
+
+function refuseRule(what: string): never {
+  throw new UnsupportedError(`a rule with ${what} cannot be decoded by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what });
+}
+
+/** The pending load into register `reg`, taken off the list. */
+function takeLoad(pending: Load[], reg: number): Load {
+  const i = pending.findIndex((l) => l.reg === reg);
+  if (i < 0) refuseRule(`a register read before it is written (reg ${reg})`);
+  const [l] = pending.splice(i, 1);
+  return l!;
+}
 
 export function verdictJson(v: Verdict): Statement {
   const name = keyName(VERDICT as unknown as Record<string, number>, v.code);
@@ -67,19 +97,12 @@ export function keyJson(types: DataType[], b: Buffer): unknown {
 
 export function decodeStatements(exprs: KExpr[], family: Family, anon: AnonymousMaps): Statement[] {
   const out: Statement[] = [];
-  const refuse = (what: string) => { throw new UnsupportedError(`a rule with ${what} cannot be decoded by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what }); };
+  const refuse = refuseRule;
   let pending: Load[] = [];
   let nfproto: number | undefined = family === 'ip' ? 2 : family === 'ip6' ? 10 : undefined;
   let l4proto: number | undefined;
   // A match that may turn out to be a payload dependency: its index in out, and what it set.
   let nfDep: number | undefined, l4Dep: number | undefined;
-  const take = (reg: number): Load => {
-    const i = pending.findIndex((l) => l.reg === reg);
-    if (i < 0) refuse(`a register read before it is written (reg ${reg})`);
-    const [l] = pending.splice(i, 1);
-    return l!;
-  };
-  const drop = (i: number | undefined) => { if (i !== undefined) out[i] = undefined as unknown as Statement; };
 
   for (let i = 0; i < exprs.length; i++) {
     const e = exprs[i]!;
@@ -87,17 +110,15 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
       case 'payload': {
         if (family !== 'ip' && family !== 'ip6' && family !== 'inet') refuse(`payload matches in a ${family} table`);
         let found: Load['payload'];
-        for (const [proto, fields] of Object.entries(PAYLOAD)) {
-          for (const [field, f] of Object.entries(fields ?? {})) {
-            if (!f || f[0] !== e.base || f[1] !== e.offset || e.len > f[2]) continue;
-            const network = e.base === PAYLOAD_BASE.NETWORK, transport = e.base === PAYLOAD_BASE.TRANSPORT;
-            if (network && proto !== (nfproto === 2 ? 'ip' : nfproto === 10 ? 'ip6' : '')) continue;
-            if (transport && proto !== (l4proto === 6 ? 'tcp' : l4proto === 17 ? 'udp' : 'th')) continue;
-            found = { proto, field, full: f[2], len: e.len, network, transport };
-            if (network) { drop(nfDep); nfDep = undefined; }
-            if (transport) { drop(l4Dep); l4Dep = undefined; }
-            pending.push({ reg: e.dreg, json: { payload: { protocol: proto, field } }, type: f[3], payload: found });
-          }
+        for (const [proto, field, f] of PAYLOAD_AT.get(`${e.base} ${e.offset}`) ?? []) {
+          if (e.len > f[2]) continue;
+          const network = e.base === PAYLOAD_BASE.NETWORK, transport = e.base === PAYLOAD_BASE.TRANSPORT;
+          if (network && proto !== (nfproto === 2 ? 'ip' : nfproto === 10 ? 'ip6' : '')) continue;
+          if (transport && proto !== (l4proto === 6 ? 'tcp' : l4proto === 17 ? 'udp' : 'th')) continue;
+          found = { proto, field, full: f[2], len: e.len, network, transport };
+          if (network) { if (nfDep !== undefined) out[nfDep] = undefined as unknown as Statement; nfDep = undefined; }
+          if (transport) { if (l4Dep !== undefined) out[l4Dep] = undefined as unknown as Statement; l4Dep = undefined; }
+          pending.push({ reg: e.dreg, json: { payload: { protocol: proto, field } }, type: f[3], payload: found });
         }
         if (!found) refuse(`payload base ${e.base} offset ${e.offset} length ${e.len}`);
         break;
@@ -125,7 +146,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         pending.push({ reg: e.dreg, json: { numgen: { mode: 'random', mod: e.mod, offset: e.offset } }, type: TYPES.integer });
         break;
       case 'bitwise': {
-        const l = take(e.sreg);
+        const l = takeLoad(pending, e.sreg);
         if (l.bitwise || e.dreg !== e.sreg) refuse('chained bitwise operations');
         l.bitwise = { mask: e.mask, xor: e.xor, bool: e.bool };
         pending.push(l);
@@ -133,7 +154,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
       }
       case 'byteorder': {
         // nft converts a host-order value to network order before an ordering comparison.
-        const l = take(e.sreg);
+        const l = takeLoad(pending, e.sreg);
         if (e.dreg !== e.sreg || e.bop !== BYTEORDER_OP.hton || e.len !== 4 || e.size !== 4 || l.bitwise || l.payload || l.hton) refuse('a byte-order conversion');
         l.hton = true;
         pending.push(l);
@@ -144,7 +165,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         pending.push({ reg: e.dreg, json: {}, type: TYPES.integer, data: e.data });
         break;
       case 'cmp': {
-        const l = take(e.sreg);
+        const l = takeLoad(pending, e.sreg);
         if (l.data) refuse('a comparison with a constant register');
         const op = cmpName(e.cmp);
         const bw = l.bitwise;
@@ -214,7 +235,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
       }
       case 'meta_set': case 'ct_set': {
         if (e.key !== (e.op === 'meta_set' ? META_KEY.mark : CT_KEY.mark)) refuse(`setting ${e.op === 'meta_set' ? 'meta' : 'ct'} key ${e.key}`);
-        const l = take(e.sreg);
+        const l = takeLoad(pending, e.sreg);
         let value: unknown;
         if (l.data) value = l.data.readUInt32LE(0);
         else if (l.bitwise) value = binopJson(l.json, l.bitwise.mask, l.bitwise.xor);
@@ -229,12 +250,12 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         const kind = e.type === NAT_TYPE.dnat ? 'dnat' : 'snat';
         const body: Record<string, unknown> = {};
         if (e.regAddrMin !== undefined) {
-          const a = take(e.regAddrMin);
+          const a = takeLoad(pending, e.regAddrMin);
           if (!a.data) refuse('nat to a loaded address');
           body.addr = (a.data!.length === 4 ? TYPES.ipv4_addr : TYPES.ipv6_addr).format(a.data!);
         }
         if (e.regProtoMin !== undefined) {
-          const p = take(e.regProtoMin);
+          const p = takeLoad(pending, e.regProtoMin);
           if (!p.data) refuse('nat to a loaded port');
           body.port = p.data!.readUInt16BE(0);
         }
