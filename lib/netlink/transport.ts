@@ -62,11 +62,20 @@ export function send(worker: RawWorker, protocol: NetlinkProtocol, msgs: Message
  * generation moved) + the messages + BATCH_END in one sendmsg(); the kernel commits all or
  * nothing. Resolves every refusal mapped to its message's index; use `batchError` to throw.
  * `check`: the kernel checks every message and applies none (no BATCH_END, as `nft -c`).
+ * `framed`: `msgs` already start with BATCH_BEGIN and end with BATCH_END (`genid` is then
+ * ignored: BEGIN carries its own); indices are still those of the messages between them.
  * @example
  * const r = await batch(worker, NFNL_SUBSYS_NFTABLES, msgs, { genid });
  * const err = batchError('nft.apply', 'nft', r); if (err) throw err;
  */
-export async function batch(worker: RawWorker, subsys: number, msgs: MessageBatch, opts: { genid?: number; protocol?: NetlinkProtocol; check?: boolean } = {}): Promise<BatchResult> {
+export async function batch(worker: RawWorker, subsys: number, msgs: MessageBatch, opts: { genid?: number; protocol?: NetlinkProtocol; check?: boolean; framed?: boolean } = {}): Promise<BatchResult> {
+  if (opts.framed && !opts.check) {
+    // Already BEGIN (with whatever genid it carries) ... END: sent as they are, without the copy
+    // framing costs (a 20k-service nft batch is ~30 MB).
+    const r = await binding().netlinkBatch(worker, opts.protocol ?? NETLINK_NETFILTER, msgs.bytes, msgs.ends);
+    for (const e of r.errors) e.index -= 1;
+    return r;
+  }
   const begin = batchDelimiter(NFNL_MSG_BATCH_BEGIN, subsys, opts.genid);
   // Without BATCH_END the kernel runs every message, reports each, then aborts the whole
   // transaction (NFNL_ABORT_VALIDATE): what `nft -c` does to check without applying.

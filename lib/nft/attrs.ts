@@ -24,6 +24,13 @@ export function attrMap(buf: Buffer): Map<number, Buffer> {
 
 export const str = (b: Buffer | undefined): string | undefined =>
   b === undefined ? undefined : b.toString('utf8', 0, b.indexOf(0) >= 0 ? b.indexOf(0) : b.length);
+/** The text of the NUL-terminated string attribute whose payload is b[at, at+len) (as str() reads it, without a view). */
+export function strAt(b: Buffer, at: number, len: number): string {
+  let e = at;
+  const end = at + len;
+  while (e < end && b[e] !== 0) e++;
+  return b.toString('utf8', at, e);
+}
 export const be32 = (b: Buffer | undefined): number | undefined => (b && b.length >= 4 ? b.readUInt32BE(0) : undefined);
 export const be64 = (b: Buffer | undefined): number | undefined => (b && b.length >= 8 ? Number(b.readBigUInt64BE(0)) : undefined);
 

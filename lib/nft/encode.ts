@@ -40,6 +40,8 @@ export interface EncodedBatch {
   seq: number;
   /** For each message (BEGIN is 0), the index of the command that made it; -1 for BEGIN/END. */
   commandOf: number[];
+  /** The generation BEGIN carries (EncodeOptions.generation), if any. */
+  generation?: number;
   /** The sets and maps the batch creates, by `family\0table\0name` (without their in-batch id: what a later batch needs to know of them). */
   sets: Map<string, SetInfo>;
 }
@@ -55,7 +57,8 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 function name(o: Record<string, unknown>, key: string, where: string): string {
   const v = o[key];
   if (typeof v !== 'string' || v === '') throw invalid(`${where}.${key}`, `must be a non-empty string, got ${JSON.stringify(v)}`);
-  if (Buffer.byteLength(v) > NAME_MAX) throw invalid(`${where}.${key}`, `is ${Buffer.byteLength(v)} bytes long; the kernel allows ${NAME_MAX}`);
+  // At most 3 UTF-8 bytes per UTF-16 unit: short names need no byte count.
+  if (v.length * 3 > NAME_MAX && Buffer.byteLength(v) > NAME_MAX) throw invalid(`${where}.${key}`, `is ${Buffer.byteLength(v)} bytes long; the kernel allows ${NAME_MAX}`);
   return v;
 }
 
@@ -83,6 +86,12 @@ function only(o: Record<string, unknown>, keys: string[], where: string, what: s
   for (const k of Object.keys(o)) if (!keys.includes(k)) throw unsupported(`${where}.${k}`, `${what} property "${k}"`);
 }
 
+/** A rule's handle (replace, delete): a positive integer. */
+function ruleHandle(handle: unknown, where: string): number {
+  if (typeof handle !== 'number' || !Number.isSafeInteger(handle) || handle < 1) throw invalid(`${where}.handle`, 'must be a rule handle (a positive integer)');
+  return handle;
+}
+
 /** The commands of apply()'s argument: an array, or `{ nftables: [...] }` (metainfo skipped). */
 export function commandList(input: unknown): Array<{ cmd: unknown; index: number; where: string }> {
   const list = isObj(input) && 'nftables' in input ? input.nftables : input;
@@ -103,7 +112,9 @@ function isNamedSetAdd(cmd: unknown): boolean {
 /** Encodes commands into one batch; throws (with `index`) on the first command that cannot be. */
 export function encodeCommands(input: unknown, opts: EncodeOptions = {}): EncodedBatch {
   const seq = opts.seq ?? 0;
-  const w = new NftWriter(seq);
+  const list = commandList(input);
+  // Room for the usual command up front: growing a 50 MB batch by doubling copies it again and again.
+  const w = new NftWriter(seq, Math.max(4096, list.length * 320));
   const commandOf: number[] = [-1];
   const sets = new Map<string, SetInfo>();
   let setId = 0;
@@ -111,9 +122,10 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   let anonId = commandList(input).filter(({ cmd }) => isNamedSetAdd(cmd)).length;
   const key = (f: Family, t: string, n: string) => `${f}\0${t}\0${n}`;
   const findSet = (f: Family, t: string, n: string): SetInfo | undefined => sets.get(key(f, t, n)) ?? opts.existingSet?.(f, t, n);
+  const contexts = new Map<string, RuleContext>();
 
   w.batchBegin(opts.generation);
-  for (const { cmd, index, where } of commandList(input)) {
+  for (const { cmd, index, where } of list) {
     const before = w.count;
     try {
       encodeOne(cmd, where);
@@ -126,7 +138,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   commandOf.push(-1);
   const made = new Map<string, SetInfo>();
   for (const [k, v] of sets) made.set(k, { keyTypes: v.keyTypes, map: v.map });
-  return { buf: w.bytesWritten(), seq, commandOf, sets: made };
+  return { buf: w.bytesWritten(), seq, commandOf, sets: made, ...(opts.generation !== undefined ? { generation: opts.generation } : {}) };
 
   function encodeOne(cmd: unknown, where: string): void {
     let [verb, body] = single(cmd, where);
@@ -210,26 +222,32 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   function rule(verb: string, o: Record<string, unknown>, where: string): void {
     const f = family(o, where), t = name(o, 'table', where), c = name(o, 'chain', where);
     const handle = o.handle;
-    const checkHandle = () => {
-      if (typeof handle !== 'number' || !Number.isSafeInteger(handle) || handle < 1) throw invalid(`${where}.handle`, 'must be a rule handle (a positive integer)');
-      return handle;
-    };
-    if (verb === 'delete') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, c]], [3, checkHandle()]);
+    if (verb === 'delete') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, c]], [3, ruleHandle(handle, where)]);
     if (verb === 'flush') throw invalid(where, 'rules cannot be flushed (flush the chain)');
     only(o, ['family', 'table', 'chain', 'handle', 'expr', 'comment', 'index'], where, 'rule');
     if (o.index !== undefined || (verb !== 'replace' && handle !== undefined)) throw unsupported(where, 'rule positions (handle or index on add/insert)');
     if (!Array.isArray(o.expr)) throw invalid(`${where}.expr`, 'must be an array of statements');
-    const ctx: RuleContext = {
-      family: f,
-      set: (n) => findSet(f, t, n),
-      anonymousMap: (keyType, elements) => anonymousMap(f, t, keyType, elements),
-      anonymousSet: (keyTypes, keys, k) => anonymousSet(f, t, keyTypes, keys, k),
-    };
-    const rc = new RuleCompiler(ctx);
+    const rc = new RuleCompiler(ruleContext(f, t));
     rc.statements(o.expr, `${where}.expr`);
     const flags = verb === 'replace' ? NLM_F_REQUEST | NLM_F_REPLACE
       : verb === 'insert' ? NLM_F_REQUEST | NLM_F_CREATE : NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
-    w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? checkHandle() : undefined, udata: comment(o, where) });
+    w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? ruleHandle(handle, where) : undefined, udata: comment(o, where) });
+  }
+
+  /** The compiler's view of table t: one per table and family, not closures per rule. */
+  function ruleContext(f: Family, t: string): RuleContext {
+    const k = key(f, t, '');
+    let ctx = contexts.get(k);
+    if (!ctx) {
+      ctx = {
+        family: f,
+        set: (n) => findSet(f, t, n),
+        anonymousMap: (keyType, elements) => anonymousMap(f, t, keyType, elements),
+        anonymousSet: (keyTypes, keys, k) => anonymousSet(f, t, keyTypes, keys, k),
+      };
+      contexts.set(k, ctx);
+    }
+    return ctx;
   }
 
   function anonymousMap(f: Family, t: string, keyType: DataType, elements: Array<[Buffer, Verdict]>): { name: string; id: number } {
@@ -413,6 +431,8 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     if (info.interval) throw unsupported(where, 'adding or deleting elements of an interval set outside its declaration');
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
     const del = verb === 'delete';
+    // Verdicts need no context: one compiler for the whole list.
+    const verdicts = info.map && !del ? new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }) : undefined;
     const elems = list.map((e, i): ElementSpec => {
       const we = `${where}[${i}]`;
       let k: unknown = e, data: unknown;
@@ -434,7 +454,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       const spec: ElementSpec = { key: elementKey(k, info.keyTypes, we), ...opts };
       if (info.map && !del) {
         const [vk, vb] = single(data, `${we}[1]`);
-        spec.verdict = new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }).verdictOf(vk, vb, `${we}[1]`);
+        spec.verdict = verdicts!.verdictOf(vk, vb, `${we}[1]`);
       }
       return spec;
     });

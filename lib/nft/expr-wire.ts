@@ -1,9 +1,14 @@
 // Expressions in and out of netlink attributes, each with its attributes in the order libnftnl
 // 1.2.4 writes them (the bytes match `nft --debug=mnl`; see test/fixtures/nft).
 import { AttrWriter } from '../netlink/attr-writer.js';
-import { attrMap, be32, readAttrs, str } from './attrs.js';
+import { attrIndex } from '../netlink/reader.js';
+import { attrMap, be32, str, strAt } from './attrs.js';
 import { DATA, EXPR, LIST_ELEM, VERDICT_ATTR } from './consts.js';
 import type { KExpr, Verdict } from './ir.js';
+
+/** The highest NFTA_*_ attribute type readExprs looks at in an expression's data. */
+const EXPR_ATTR_MAX = 16;
+const EMPTY = Buffer.alloc(0);
 
 /** The attribute writer with the shapes nf_tables messages use. */
 export class NftAttrWriter extends AttrWriter {
@@ -116,46 +121,100 @@ export function readData(b: Buffer): { value?: Buffer; verdict?: Verdict } {
   return { verdict: chain === undefined ? { code } : { code, chain } };
 }
 
-/** The expressions of NFTA_RULE_EXPRESSIONS, as the kernel dumps them. */
-export function readExprs(b: Buffer): KExpr[] {
-  return readAttrs(b).map((el) => {
-    const m = attrMap(el.data);
-    const name = str(m.get(EXPR.NAME)) ?? '';
-    const d = attrMap(m.get(EXPR.DATA) ?? Buffer.alloc(0));
-    const u = (t: number) => be32(d.get(t));
-    const need = (t: number): number => u(t) ?? 0;
+/**
+ * Reads one rule's expressions by offset (attrIndex into reused index arrays): a 20k-service
+ * ruleset has ~2M attributes, and a Buffer view and Map per attribute made most of list()'s time.
+ * Methods rather than closures: a closure made per rule costs too (tsx names each one). One
+ * reader serves every rule of a dump.
+ */
+export class ExprReader {
+  // Payload offsets: 0 means absent (an attribute's payload never starts at 0).
+  private readonly at = new Int32Array(3);
+  private readonly len = new Int32Array(3);
+  private readonly d = new Int32Array(EXPR_ATTR_MAX + 1);
+  private readonly dl = new Int32Array(EXPR_ATTR_MAX + 1);
+  private readonly dat = new Int32Array(3);
+  private readonly dlen = new Int32Array(3);
+  private b: Buffer = EMPTY;
+
+  /** The expressions in b[from, to) (an NFTA_RULE_EXPRESSIONS payload). */
+  read(b: Buffer, from = 0, to = b.length): KExpr[] {
+    this.b = b;
+    const out: KExpr[] = [];
+    let p = from;
+    const end = to;
+    while (p + 4 <= end) {
+      const elen = b.readUInt16LE(p);
+      if (elen < 4 || p + elen > end) break;
+      attrIndex(b, p + 4, p + elen, 2, this.at, this.len);
+      p += (elen + 3) & ~3;
+      const name = this.at[EXPR.NAME] ? strAt(b, this.at[EXPR.NAME]!, this.len[EXPR.NAME]!) : '';
+      const da = this.at[EXPR.DATA]!;
+      if (da) attrIndex(b, da, da + this.len[EXPR.DATA]!, EXPR_ATTR_MAX, this.d, this.dl);
+      else this.d.fill(0);
+      out.push(this.expr(name));
+    }
+    return out;
+  }
+
+  private has(t: number): boolean { return this.d[t]! !== 0; }
+  private u(t: number): number | undefined { return this.d[t]! !== 0 && this.dl[t]! >= 4 ? this.b.readUInt32BE(this.d[t]!) : undefined; }
+  private need(t: number): number { return this.u(t) ?? 0; }
+  private u64(t: number): bigint | undefined { return this.d[t]! !== 0 ? this.b.readBigUInt64BE(this.d[t]!) : undefined; }
+
+  /** The value of the nft_data in data attribute t (an empty Buffer when there is none). */
+  private value(t: number): Buffer {
+    if (!this.has(t)) return EMPTY;
+    attrIndex(this.b, this.d[t]!, this.d[t]! + this.dl[t]!, 2, this.dat, this.dlen);
+    const v = this.dat[DATA.VALUE]!;
+    return v ? this.b.subarray(v, v + this.dlen[DATA.VALUE]!) : EMPTY;
+  }
+
+  /** The verdict of the nft_data in data attribute t, if it holds one. */
+  private verdict(t: number): Verdict | undefined {
+    if (!this.has(t)) return undefined;
+    attrIndex(this.b, this.d[t]!, this.d[t]! + this.dl[t]!, 2, this.dat, this.dlen);
+    if (this.dat[DATA.VALUE] || !this.dat[DATA.VERDICT]) return undefined;
+    return readData(this.b.subarray(this.d[t]!, this.d[t]! + this.dl[t]!)).verdict;
+  }
+
+  private expr(name: string): KExpr {
     switch (name) {
-      case 'payload': return { op: 'payload', dreg: need(1), base: need(2), offset: need(3), len: need(4) };
-      case 'meta': return d.has(3) ? { op: 'meta_set', key: need(2), sreg: need(3) } : { op: 'meta', key: need(2), dreg: need(1) };
+      case 'payload': return { op: 'payload', dreg: this.need(1), base: this.need(2), offset: this.need(3), len: this.need(4) };
+      case 'meta': return this.has(3) ? { op: 'meta_set', key: this.need(2), sreg: this.need(3) } : { op: 'meta', key: this.need(2), dreg: this.need(1) };
       case 'ct':
-        if (d.has(3)) return d.has(4) ? { op: 'unknown', name: 'ct set with direction' } : { op: 'ct', key: need(2), dreg: need(1), dir: d.get(3)![0]! };
-        return d.has(4) ? { op: 'ct_set', key: need(2), sreg: need(4) } : { op: 'ct', key: need(2), dreg: need(1) };
-      case 'cmp': return { op: 'cmp', sreg: need(1), cmp: need(2), data: readData(d.get(3) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0) };
+        if (this.has(3)) return this.has(4) ? { op: 'unknown', name: 'ct set with direction' } : { op: 'ct', key: this.need(2), dreg: this.need(1), dir: this.b[this.d[3]!]! };
+        return this.has(4) ? { op: 'ct_set', key: this.need(2), sreg: this.need(4) } : { op: 'ct', key: this.need(2), dreg: this.need(1) };
+      case 'cmp': return { op: 'cmp', sreg: this.need(1), cmp: this.need(2), data: this.value(3) };
       case 'bitwise':
-        if ((u(6) ?? 0) !== 0) return { op: 'unknown', name: 'bitwise shift' };
-        return {
-          op: 'bitwise', sreg: need(1), dreg: need(2), len: need(3), bool: d.has(6),
-          mask: readData(d.get(4) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0), xor: readData(d.get(5) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0),
-        };
+        if ((this.u(6) ?? 0) !== 0) return { op: 'unknown', name: 'bitwise shift' };
+        return { op: 'bitwise', sreg: this.need(1), dreg: this.need(2), len: this.need(3), bool: this.has(6), mask: this.value(4), xor: this.value(5) };
       case 'lookup': {
-        if ((u(5) ?? 0) & ~1) return { op: 'unknown', name: 'lookup flags' };
-        const e: KExpr = { op: 'lookup', sreg: need(2), set: str(d.get(1)) ?? '' };
-        if (u(5) === 1) e.inv = true;
-        if (d.has(3)) e.dreg = need(3);
+        if ((this.u(5) ?? 0) & ~1) return { op: 'unknown', name: 'lookup flags' };
+        const e: KExpr = { op: 'lookup', sreg: this.need(2), set: this.has(1) ? strAt(this.b, this.d[1]!, this.dl[1]!) : '' };
+        if (this.u(5) === 1) e.inv = true;
+        if (this.has(3)) e.dreg = this.need(3);
         return e;
       }
       case 'immediate': {
-        const data = readData(d.get(2) ?? Buffer.alloc(0));
-        return data.verdict ? { op: 'immediate', dreg: need(1), verdict: data.verdict } : { op: 'immediate', dreg: need(1), data: data.value ?? Buffer.alloc(0) };
+        const v = this.verdict(2);
+        return v ? { op: 'immediate', dreg: this.need(1), verdict: v } : { op: 'immediate', dreg: this.need(1), data: this.value(2) };
       }
       // Counters read as bigints straight from the wire: a Number loses what lies past 2^53.
-      case 'counter': return { op: 'counter', bytes: d.get(1)?.readBigUInt64BE(0), packets: d.get(2)?.readBigUInt64BE(0) };
-      case 'numgen': return { op: 'numgen', dreg: need(1), mod: need(2), type: need(3), offset: need(4) };
-      case 'fib': return { op: 'fib', flags: need(3), result: need(2), dreg: need(1) };
-      case 'range': return { op: 'range', sreg: need(1), rop: need(2), from: readData(d.get(3) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0), to: readData(d.get(4) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0) };
-
-      case 'byteorder': return { op: 'byteorder', sreg: need(1), dreg: need(2), bop: need(3), len: need(4), size: need(5) };
-      default: return { op: 'unknown', name, data: m.get(EXPR.DATA) ?? Buffer.alloc(0) };
+      case 'counter': return { op: 'counter', bytes: this.u64(1), packets: this.u64(2) };
+      case 'numgen': return { op: 'numgen', dreg: this.need(1), mod: this.need(2), type: this.need(3), offset: this.need(4) };
+      case 'fib': return { op: 'fib', flags: this.need(3), result: this.need(2), dreg: this.need(1) };
+      case 'range': return { op: 'range', sreg: this.need(1), rop: this.need(2), from: this.value(3), to: this.value(4) };
+      case 'byteorder': return { op: 'byteorder', sreg: this.need(1), dreg: this.need(2), bop: this.need(3), len: this.need(4), size: this.need(5) };
+      default: {
+        const da = this.at[EXPR.DATA]!;
+        return { op: 'unknown', name, data: da ? this.b.subarray(da, da + this.len[EXPR.DATA]!) : Buffer.alloc(0) };
+      }
     }
-  });
+  }
+}
+
+/** The expressions of NFTA_RULE_EXPRESSIONS, as the kernel dumps them. */
+export function readExprs(b: Buffer): KExpr[] {
+  return new ExprReader().read(b);
 }

@@ -17,7 +17,7 @@ import { printRuleset } from './print.js';
 import { describeCommand, refusalError } from './refusal.js';
 import { canonicalObjects, syncPlan, type NftSyncResult } from './sync.js';
 import { typeByName } from './datatypes.js';
-import { decodeGeneration, elementRequests, generationRequest, rulesetRequests, setRequests } from './requests.js';
+import { chainRuleRequests, decodeGeneration, elementRequests, generationRequest, rulesetRequests, setRequests } from './requests.js';
 import type { Family, ListObject } from './types.js';
 
 export interface ApplyOptions {
@@ -66,6 +66,8 @@ export interface SaveOptions extends ListOptions {
 }
 
 const DUMP_ATTEMPTS = 5;
+/** More chains than this: list() reads rules chain by chain (a whole-ruleset rule dump is quadratic in the kernel). */
+const CHAIN_REQUESTS = 1000;
 
 function checkListOptions(opts: ListOptions): ListOptions {
   if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object');
@@ -117,7 +119,7 @@ export class NftHandle extends Handle {
       if (gen !== undefined && (typeof gen !== 'number' || !Number.isInteger(gen) || gen < 0 || gen > 0xffffffff)) {
         throw invalid('generation', `must be a generation id from generation(), got ${JSON.stringify(gen)}`);
       }
-      const encoded = await this.encode(op, commands);
+      const encoded = await this.encode(op, commands, undefined, gen);
       await this.send(op, commands, encoded, gen, opts.signal, new ProgressReport(opts.onProgress, opts.onProgress ? commandList(commands).length : 0), opts.dryRun === true);
     });
   }
@@ -129,7 +131,11 @@ export class NftHandle extends Handle {
   private async send(op: string, commands: unknown, encoded: EncodedBatch, gen: number | undefined, signal: AbortSignal | undefined,
     progress = new ProgressReport(undefined, 0), check = false): Promise<void> {
     throwIfAborted(signal, op, 'nft');
-    const r = await this.native(op, (w) => batch(w, NFNL_SUBSYS_NFTABLES, asBatch(encoded.buf, 1, encoded.commandOf.length - 1), { ...(gen === undefined ? {} : { genid: gen }), check }))
+    // Encoded with the generation wanted (or none either way): the buffer is the batch as it is
+    // (a check batch has no BATCH_END: framed anew).
+    const framed = !check && encoded.generation === gen;
+    const r = await this.native(op, (w) => batch(w, NFNL_SUBSYS_NFTABLES, framed ? asBatch(encoded.buf) : asBatch(encoded.buf, 1, encoded.commandOf.length - 1),
+      framed ? { framed } : { ...(gen === undefined ? {} : { genid: gen }), check }))
       .catch((e: unknown) => { progress.end(0); throw e; });
     const first = r.errors[0];
     progress.end(first || check ? 0 : progress.total);
@@ -170,7 +176,7 @@ export class NftHandle extends Handle {
         const s = 'set' in o ? o.set : 'map' in o ? o.map : undefined;
         if (s) known.set(s.name, { keyTypes: (Array.isArray(s.type) ? s.type : [s.type]).map((t) => typeByName(t)!), map: 'map' in o });
       }
-      const encoded = encodeCommands(plan.commands, { existingSet: (f, t, n) => (f === family && t === opts.table ? known.get(n) : undefined) });
+      const encoded = encodeCommands(plan.commands, { generation, existingSet: (f, t, n) => (f === family && t === opts.table ? known.get(n) : undefined) });
       await this.send(op, plan.commands, encoded, generation, opts.signal);
       return plan;
     });
@@ -180,7 +186,7 @@ export class NftHandle extends Handle {
    * Encodes; element commands for sets the batch does not create read those sets from the kernel
    * first (`earlier`: sets made by batches encoded before this one, not yet sent).
    */
-  private async encode(op: string, commands: unknown, earlier?: Map<string, SetInfo>): Promise<EncodedBatch> {
+  private async encode(op: string, commands: unknown, earlier?: Map<string, SetInfo>, generation?: number): Promise<EncodedBatch> {
     const known = new Map<string, SetInfo | undefined>();
     const key = (f: string, t: string, n: string) => `${f}\0${t}\0${n}`;
     // The encoder stops at the first set it does not know: each round asks the kernel for the
@@ -189,6 +195,7 @@ export class NftHandle extends Handle {
       const missing: Array<{ family: Family; table: string; name: string }> = [];
       try {
         return encodeCommands(commands, {
+          ...(generation !== undefined ? { generation } : {}),
           existingSet: (f, t, n) => {
             const k = key(f, t, n);
             if (earlier?.has(k)) return earlier.get(k);
@@ -335,9 +342,13 @@ export class NftHandle extends Handle {
     // Several dumps make one view only if no change came between them: the generation is read
     // before and after, and the whole read is repeated when it moved.
     for (let attempt = 0; attempt < DUMP_ATTEMPTS; attempt++) {
-      const first = await this.dumpMessages(op, Buffer.concat([generationRequest(), rulesetRequests(opts.family)]));
+      // Rules chain by chain when there are many chains (see chainRuleRequests), of the one table
+      // asked for only; otherwise in one dump with the rest.
+      const first = await this.dumpMessages(op, Buffer.concat([generationRequest(), rulesetRequests(opts.family, 0, [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETSET])]));
+      const chains = first.reduce((n, m) => n + (m.type === ((NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWCHAIN) ? 1 : 0), 0);
+      const rules = chains > CHAIN_REQUESTS || opts.table !== undefined ? chainRuleRequests(first, opts.table) : rulesetRequests(opts.family, 0, [MSG.GETRULE]);
       const elems = elementRequests(first);
-      const second = await this.dumpMessages(op, Buffer.concat([elems, generationRequest()]));
+      const second = await this.dumpMessages(op, Buffer.concat([rules, elems, generationRequest()]));
       if (decodeGeneration(first) !== decodeGeneration(second)) continue;
       return { objects: decodeRuleset(sortDump([...first, ...second]), opts, decode), generation: decodeGeneration(first) };
     }

@@ -31,6 +31,10 @@ function syntaxError(tok: Token, what: string, source: string): InvalidArgumentE
   });
 }
 
+/** Whether a character code ends a word: blank, newline, `{};,`, `"` or `#`. */
+const wordEnd = (c: number): boolean =>
+  c === 32 || c === 9 || c === 13 || c === 10 || c === 123 || c === 125 || c === 59 || c === 44 || c === 34 || c === 35;
+
 /** Splits text into words, quoted strings, punctuation and newlines; `#` starts a comment. */
 export function tokenize(text: string, source = '<text>'): Token[] {
   const out: Token[] = [];
@@ -50,9 +54,10 @@ export function tokenize(text: string, source = '<text>'): Token[] {
       col += j + 1 - i; i = j + 1;
       continue;
     }
-    if ('{};,'.includes(ch)) { push(ch, 'punct', line, col); i++; col++; continue; }
+    if (ch === '{' || ch === '}' || ch === ';' || ch === ',') { push(ch, 'punct', line, col); i++; col++; continue; }
     let j = i;
-    while (j < text.length && !' \t\r\n{};,"#'.includes(text[j]!)) j++;
+    // Character codes, not one-character strings: a 20k-service text has ~10M characters.
+    while (j < text.length && !wordEnd(text.charCodeAt(j))) j++;
     push(text.slice(i, j), 'word', line, col);
     col += j - i; i = j;
   }
@@ -106,7 +111,9 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       i = j - 1;
       continue;
     }
-    toks.push(...expand(t));
+    // Only `$name` words expand: no array per token.
+    if (t.kind === 'word' && t.v.charCodeAt(0) === 36) toks.push(...expand(t));
+    else toks.push(t);
   }
   function expand(t: Token): Token[] {
     if (t.kind !== 'word' || !t.v.startsWith('$')) return [t];

@@ -245,25 +245,39 @@ function chainText(c: Record<string, unknown>, rules: Array<Record<string, unkno
  */
 export function printRuleset(objects: ListObject[], o: PrintOptions = {}): string {
   let out = '';
-  const tables = objects.flatMap((x) => ('table' in x ? [x.table as unknown as Record<string, unknown>] : []));
+  // Every object filed under its table once: looking them up per table and per chain would be
+  // quadratic (60k chains and 140k rules at 20k kube-proxy services).
+  type Obj = Record<string, unknown>;
+  const byTable = new Map<string, { objs: Array<[string, Obj]>; sets: Array<['set' | 'map', Obj]>; chains: Obj[]; rules: Map<unknown, Obj[]> }>();
+  const tables: Obj[] = [];
+  const tkey = (v: Obj) => `${String(v.family)}\0${String(v.table)}`;
+  const of = (k: string) => {
+    let e = byTable.get(k);
+    if (!e) byTable.set(k, e = { objs: [], sets: [], chains: [], rules: new Map() });
+    return e;
+  };
+  for (const x of objects) {
+    const r = x as unknown as Record<string, Obj | undefined>;
+    if (r.table) { tables.push(r.table); of(`${String(r.table.family)}\0${String(r.table.name)}`); }
+    else if (r.set) of(tkey(r.set)).sets.push(['set', r.set]);
+    else if (r.map) of(tkey(r.map)).sets.push(['map', r.map]);
+    else if (r.chain) of(tkey(r.chain)).chains.push(r.chain);
+    else if (r.rule) {
+      const rules = of(tkey(r.rule)).rules;
+      const l = rules.get(r.rule.chain);
+      if (l) l.push(r.rule); else rules.set(r.rule.chain, [r.rule]);
+    } else {
+      const k = Object.keys(r)[0]!;
+      if (OBJECT_KINDS.includes(k)) of(tkey(r[k]!)).objs.push([k, r[k]!]);
+    }
+  }
   for (const t of tables) {
-    const mine = <K extends string>(k: K) => objects.flatMap((x) => {
-      const v = (x as unknown as Record<string, Record<string, unknown> | undefined>)[k];
-      return v && v.family === t.family && v.table === t.name ? [v] : [];
-    });
+    const mine = byTable.get(`${String(t.family)}\0${String(t.name)}`)!;
     out += `table ${String(t.family)} ${String(t.name)} {${o.handles ? ` # handle ${String(t.handle)}` : ''}\n`;
     if (t.comment !== undefined) out += `\tcomment ${quote(String(t.comment))}\n`;
-    const parts: string[] = [];
-    for (const x of objects) {
-      const [[k, v]] = Object.entries(x) as [[string, Record<string, unknown>]];
-      if (OBJECT_KINDS.includes(k) && v.family === t.family && v.table === t.name) parts.push(objectText(k, v, o.handles === true));
-    }
-    for (const x of objects) {
-      const [[k, v]] = Object.entries(x) as [[string, Record<string, unknown>]];
-      if ((k === 'set' || k === 'map') && v.family === t.family && v.table === t.name) parts.push(setText(k, v, o));
-    }
-    const rules = mine('rule');
-    for (const c of mine('chain')) parts.push(chainText(c, rules.filter((r) => r.chain === c.name), o));
+    const parts = mine.objs.map(([k, v]) => objectText(k, v, o.handles === true));
+    for (const [k, v] of mine.sets) parts.push(setText(k, v, o));
+    for (const c of mine.chains) parts.push(chainText(c, mine.rules.get(c.name) ?? [], o));
     out += `${parts.join('\n')}}\n`;
   }
   return out;

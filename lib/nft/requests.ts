@@ -1,7 +1,7 @@
 // The read side of nft: dump requests for list() (tables, chains, rules and sets first, then
 // one element dump per set), NFT_MSG_GETGEN for generation(), and reading their replies.
 import { attrMap, be32, str, type NlMsg } from './attrs.js';
-import { ELEM_LIST, FAMILY, GEN, MSG, NFNL_SUBSYS_NFTABLES, NLM_F_DUMP, NLM_F_REQUEST, SET } from './consts.js';
+import { CHAIN, ELEM_LIST, FAMILY, GEN, MSG, NFNL_SUBSYS_NFTABLES, NLM_F_DUMP, NLM_F_REQUEST, RULE, SET } from './consts.js';
 import type { Family } from './types.js';
 import { NftWriter } from './wire.js';
 import { OBJ_MSG } from './objects.js';
@@ -26,6 +26,27 @@ export function elementRequests(replies: NlMsg[], seq = 0): Buffer {
     w.begin(MSG.GETSETELEM, NLM_F_REQUEST | NLM_F_DUMP, m.family);
     w.str(ELEM_LIST.TABLE, str(a.get(SET.TABLE)) ?? '');
     w.str(ELEM_LIST.SET, str(a.get(SET.NAME)) ?? '');
+    w.end();
+  }
+  return w.bytesWritten();
+}
+
+/**
+ * The second round's rule dumps: one GETRULE dump per chain of the first round's replies (of
+ * `table` only, when given). The kernel resumes a dump of every rule by skipping all the rules
+ * it already sent, once per refill of the reply buffer: quadratic, seconds of system time at
+ * 140k rules (20k kube-proxy services); a chain's own dump starts at that chain.
+ */
+export function chainRuleRequests(replies: NlMsg[], table?: string, seq = 0): Buffer {
+  const w = new NftWriter(seq);
+  for (const m of replies) {
+    if (m.type !== ((NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWCHAIN)) continue;
+    const a = attrMap(m.body);
+    const t = str(a.get(CHAIN.TABLE)) ?? '';
+    if (table !== undefined && t !== table) continue;
+    w.begin(MSG.GETRULE, NLM_F_REQUEST | NLM_F_DUMP, m.family);
+    w.str(RULE.TABLE, t);
+    w.str(RULE.CHAIN, str(a.get(CHAIN.NAME)) ?? '');
     w.end();
   }
   return w.bytesWritten();

@@ -24,8 +24,31 @@ export interface AnonymousMaps {
 
 interface Load { parts?: Array<{ json: Statement; type: ValueType; len: number }>; reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
 
-const cmpName = (n: number): string => Object.entries(CMP).find(([, v]) => v === n)?.[0] ?? '?';
-const keyName = (table: Record<string, number>, n: number): string | undefined => Object.entries(table).find(([, v]) => v === n)?.[0];
+/** A constant table reversed (value -> its first name), built once: a lookup per expression of a 20k-service dump. */
+function reversed(table: Record<string, number>): Map<number, string> {
+  const m = new Map<number, string>();
+  for (const [k, v] of Object.entries(table)) if (!m.has(v)) m.set(v, k);
+  return m;
+}
+const NAMES = new Map<object, Map<number, string>>([CMP, VERDICT, META_KEY, CT_KEY].map((t) => [t, reversed(t as unknown as Record<string, number>)]));
+const cmpName = (n: number): string => NAMES.get(CMP)!.get(n) ?? '?';
+const keyName = (table: Record<string, number>, n: number): string | undefined => (NAMES.get(table) ?? reversed(table)).get(n);
+
+/** PAYLOAD's fields per protocol, listed once (decodeStatements looks a load up in them per expression of a dump). */
+const PAYLOAD_FIELDS = new Map(Object.entries(PAYLOAD).map(([proto, fields]) =>
+  [proto, Object.entries(fields ?? {}).flatMap(([n, f]) => (f ? [[n, f] as const] : []))]));
+
+function refuseRule(what: string): never {
+  throw new UnsupportedError(`a rule with ${what} cannot be decoded by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what });
+}
+
+/** The pending load into register `reg`, taken off the list. */
+function takeLoad(pending: Load[], reg: number): Load {
+  const i = pending.findIndex((l) => l.reg === reg);
+  if (i < 0) refuseRule(`a register read before it is written (reg ${reg})`);
+  const [l] = pending.splice(i, 1);
+  return l!;
+}
 
 export function verdictJson(v: Verdict): Statement {
   const name = keyName(VERDICT as unknown as Record<string, number>, v.code);
@@ -74,7 +97,7 @@ export function keyJson(types: DataType[], b: Buffer): unknown {
 
 export function decodeStatements(exprs: KExpr[], family: Family, anon: AnonymousMaps): Statement[] {
   const out: Statement[] = [];
-  const refuse = (what: string) => { throw new UnsupportedError(`a rule with ${what} cannot be decoded by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what }); };
+  const refuse = refuseRule;
   let pending: Load[] = [];
   let nfproto: number | undefined = family === 'ip' ? 2 : family === 'ip6' ? 10 : undefined;
   let l4proto: number | undefined;
@@ -111,7 +134,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         const proto = network ? (nfproto === 2 ? 'ip' : nfproto === 10 ? 'ip6' : '')
           : transport ? Object.keys(L4_PROTOCOLS).find((p) => L4_PROTOCOLS[p]!.l4 === l4proto) ?? 'th'
           : e.base === PAYLOAD_BASE.LL ? 'ether' : '';
-        const fields = Object.entries(PAYLOAD[proto] ?? {}).flatMap(([n, f]) => (f ? [[n, f] as const] : []));
+        const fields = PAYLOAD_FIELDS.get(proto) ?? [];
         const exact = fields.find(([, f]) => f[0] === e.base && f[1] === e.offset && f[2] === e.len);
         // A shortened load is a prefix of an address; a longer one, fields nft merged (payload-merge.ts).
         const shorter = exact ?? fields.find(([, f]) => f[0] === e.base && f[1] === e.offset && e.len < f[2] && (f[3] === TYPES.ipv4_addr || f[3] === TYPES.ipv6_addr));
@@ -158,7 +181,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         pending.push({ reg: e.dreg, json: { numgen: { mode: e.type === NUMGEN.inc ? 'inc' : 'random', mod: e.mod, offset: e.offset } }, type: TYPES.integer });
         break;
       case 'bitwise': {
-        const l = take(e.sreg);
+        const l = takeLoad(pending, e.sreg);
         if (l.bitwise || e.dreg !== e.sreg) refuse('chained bitwise operations');
         l.bitwise = { mask: e.mask, xor: e.xor, bool: e.bool };
         pending.push(l);
@@ -166,7 +189,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
       }
       case 'byteorder': {
         // nft converts a host-order value to network order before an ordering comparison.
-        const l = take(e.sreg);
+        const l = takeLoad(pending, e.sreg);
         if (e.dreg !== e.sreg || e.bop !== BYTEORDER_OP.hton || e.len !== 4 || e.size !== 4 || l.bitwise || l.payload || l.hton) refuse('a byte-order conversion');
         l.hton = true;
         pending.push(l);
@@ -283,7 +306,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
       }
       case 'meta_set': case 'ct_set': {
         if (e.key !== (e.op === 'meta_set' ? META_KEY.mark : CT_KEY.mark)) refuse(`setting ${e.op === 'meta_set' ? 'meta' : 'ct'} key ${e.key}`);
-        const l = take(e.sreg);
+        const l = takeLoad(pending, e.sreg);
         let value: unknown;
         if (l.data) value = l.data.readUInt32LE(0);
         else if (l.bitwise) value = binopJson(l.json, l.bitwise.mask, l.bitwise.xor);

@@ -37,8 +37,8 @@ export class NftWriter extends NftAttrWriter {
   /** Messages written so far (BEGIN and END included). */
   count = 0;
 
-  constructor(private seq = 0) {
-    super(4096);
+  constructor(private seq = 0, size = 4096) {
+    super(size);
   }
 
   /**
