@@ -17,6 +17,7 @@ import { printRuleset } from './print.js';
 import { describeCommand, refusalError } from './refusal.js';
 import { canonicalObjects, syncPlan, type NftSyncResult } from './sync.js';
 import { typeByName } from './datatypes.js';
+import { OBJ_MSG } from './objects.js';
 import { chainRuleRequests, decodeGeneration, elementRequests, generationRequest, rulesetRequests, setRequests } from './requests.js';
 import type { Family, ListObject } from './types.js';
 
@@ -344,7 +345,7 @@ export class NftHandle extends Handle {
     for (let attempt = 0; attempt < DUMP_ATTEMPTS; attempt++) {
       // Rules chain by chain when there are many chains (see chainRuleRequests), of the one table
       // asked for only; otherwise in one dump with the rest.
-      const first = await this.dumpMessages(op, Buffer.concat([generationRequest(), rulesetRequests(opts.family, 0, [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETSET])]));
+      const first = await this.dumpMessages(op, Buffer.concat([generationRequest(), rulesetRequests(opts.family, 0, [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETSET, OBJ_MSG.GET])]));
       const chains = first.reduce((n, m) => n + (m.type === ((NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWCHAIN) ? 1 : 0), 0);
       const rules = chains > CHAIN_REQUESTS || opts.table !== undefined ? chainRuleRequests(first, opts.table) : rulesetRequests(opts.family, 0, [MSG.GETRULE]);
       const elems = elementRequests(first);

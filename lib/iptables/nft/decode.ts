@@ -123,8 +123,8 @@ function kernelName(e: KExpr): string {
     case 'ct_set': return 'ct';
     case 'unknown':
       if (e.name === 'bitwise shift') return 'bitwise';
-      if (e.name === 'inverted lookup') return 'lookup';
-      if (e.name === 'ct with direction') return 'ct';
+      if (e.name === 'lookup flags') return 'lookup';
+      if (e.name === 'ct set with direction') return 'ct';
       if (e.name === 'nat range') return 'nat';
       if (e.name === 'masquerade to ports') return 'masq';
       return e.name;
@@ -525,15 +525,12 @@ function parseIcmp(ctx: Ctx, r: Reg, e: Extract<KExpr, { op: 'cmp' }>): void {
 }
 
 /** nft-shared.c nft_parse_transport_range: a port range. */
-function parseRange(ctx: Ctx, e: Extract<KExpr, { op: 'unknown' }>): void {
-  const d = attrMap(e.data!);
-  const r = ctx.sreg(be32(d.get(1)) ?? 0);
+function parseRange(ctx: Ctx, e: Extract<KExpr, { op: 'range' }>): void {
+  const r = ctx.sreg(e.sreg);
   if (r.type !== 'payload' || r.base !== BASE.TRANSPORT) fail(r.type === 'undef' ? 'range sreg undef' : 'range with unknown payload base');
   r.pending = false;
   noMask(r, 'a port range');
-  const op = be32(d.get(2)) ?? 0;
-  const from = readData(d.get(3) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0);
-  const to = readData(d.get(4) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0);
+  const op = e.rop, from = e.from, to = e.to;
   if (from.length !== 2 || to.length !== 2 || r.len !== 2 || (r.offset !== 0 && r.offset !== 2)) fail('a range iptables would drop');
   if (op !== 0 && op !== 1) fail(`range operator ${op}`);
   const proto = l4proto(ctx);
@@ -693,6 +690,7 @@ function ruleToCs(fam: Family, r: NftRule, ip?: Buffer, exprs: KExpr[] = r.exprs
       }
       case 'cmp': parseCmp(ctx, e); break;
       case 'immediate': parseImmediate(ctx, e); break;
+      case 'range': parseRange(ctx, e); break;
       case 'lookup': fail('a set lookup, which iptables-nft-save 1.8.9 leaves out of the rule it prints'); break;
       case 'unknown':
         switch (kernelName(e)) {
@@ -700,7 +698,6 @@ function ruleToCs(fam: Family, r: NftRule, ip?: Buffer, exprs: KExpr[] = r.exprs
           case 'target': { const t = compat(e); setTarget(ctx, { kind: 'module', ...t }, t.name); break; }
           case 'limit': parseLimit(ctx, e); break;
           case 'log': parseLog(ctx, e); break;
-          case 'range': parseRange(ctx, e); break;
           case 'bitwise': fail('a bitwise shift'); break;
           case 'lookup': fail('a set lookup, which iptables-nft-save 1.8.9 leaves out of the rule it prints'); break;
           default: fail(`expression ${e.name}`);
