@@ -5,7 +5,8 @@ import { performance } from 'node:perf_hooks';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { kernelSkipReason } from '../test/helpers/netns.js';
+import { iptables } from '../lib/index.js';
+import { Netns, kernelSkipReason } from '../test/helpers/netns.js';
 
 /** One measurement: nlkit and, where there is one, the system tool on the same work in the same run. */
 export interface Row {
@@ -200,3 +201,41 @@ export async function runStandalone(moduleUrl: string, run: (argv: ReturnType<ty
 
 /** Prefix of the stdout line that carries a section as JSON (bench/ipvs.ts inside the VM). */
 export const JSON_MARKER = 'NLKIT-BENCH-JSON ';
+
+/**
+ * Runs fn in a fresh throwaway namespace, removed after (also when fn throws).
+ * @example const n = await inNetns((ns) => ns.run('iptables-nft-save', []).length);
+ */
+export async function inNetns<T>(fn: (ns: Netns) => T | Promise<T>): Promise<T> {
+  const ns = new Netns('bench');
+  try {
+    return await fn(ns);
+  } finally {
+    ns.remove();
+  }
+}
+
+/**
+ * Runs fn with an iptables handle of that backend in a fresh throwaway namespace; the handle is
+ * closed and the namespace removed after.
+ * @example await withIptables('nft', (h) => h.restore(text));
+ */
+export function withIptables<T>(backend: 'legacy' | 'nft', fn: (h: ReturnType<typeof iptables.open>, ns: Netns) => Promise<T>): Promise<T> {
+  return inNetns(async (ns) => {
+    const h = iptables.open({ netns: ns.path, backend });
+    try {
+      return await fn(h, ns);
+    } finally {
+      await h.close();
+    }
+  });
+}
+
+/**
+ * The tool and nlkit take turns going first (`r` even: the tool), so that neither always
+ * follows the other's namespace teardown.
+ * @example for (let r = 0; r < reps; r++) await inTurns(r, tool, () => lib(r));
+ */
+export async function inTurns(r: number, tool: () => unknown, lib: () => unknown): Promise<void> {
+  for (const side of r % 2 === 0 ? [tool, lib] : [lib, tool]) await side();
+}

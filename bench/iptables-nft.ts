@@ -9,10 +9,9 @@
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
-import { iptables } from '../lib/index.js';
 import { Netns } from '../test/helpers/netns.js';
 import { kubeProxyNat } from '../test/fixtures/iptables/kube-proxy.js';
-import { fmtN, median, row, runStandalone, type Row, type Series } from './common.js';
+import { fmtN, inNetns, inTurns, median, row, runStandalone, withIptables, type Row, type Series } from './common.js';
 
 /** Wall and CPU (user, system) milliseconds of one run. */
 interface Cost { wall: number; user: number; sys: number }
@@ -51,52 +50,35 @@ export async function nftRows(sizes: number[], reps: number): Promise<{ rows: Ro
   {
     // warm up outside the timing: the JIT, nlkit's code paths, the tools' pages
     const text = kubeProxyNat({ services: 200 });
-    const v = new Netns('bench');
-    const n = iptables.open({ netns: v.path, backend: 'nft' });
-    try {
+    await withIptables('nft', async (n) => {
       for (let i = 0; i < 3; i++) { await n.restore(text); await n.save({ table: 'nat' }); }
-    } finally {
-      await n.close();
-      v.remove();
-    }
+    });
   }
   for (const services of sizes) {
     const text = kubeProxyNat({ services });
     const rules = text.split('\n').filter((l) => l.startsWith('-A ')).length;
     const m = { tool: [] as Cost[], nlkit: [] as Cost[], toolSave: [] as Cost[], nlkitSave: [] as Cost[] };
     let want: string | undefined;
-    const runTool = () => {
-      const a = new Netns('bench');
-      try {
-        m.tool.push(toolRun(a, 'iptables-nft-restore', text));
-        const s = toolRun(a, 'iptables-nft-save -t nat');
-        want ??= withoutTimestamps(s.out);
-        m.toolSave.push(s);
-      } finally {
-        a.remove();
+    const runTool = () => inNetns((a) => {
+      m.tool.push(toolRun(a, 'iptables-nft-restore', text));
+      const s = toolRun(a, 'iptables-nft-save -t nat');
+      want ??= withoutTimestamps(s.out);
+      m.toolSave.push(s);
+    });
+    const runLib = (r: number) => withIptables('nft', async (h, b) => {
+      await h.restore('*filter\nCOMMIT\n');  // start the handle's thread outside the timing
+      m.nlkit.push(await nlkitRun(() => h.restore(text)));
+      if (r === 0) {
+        const got = b.run('iptables-nft-save', ['-t', 'nat']).split('\n').filter((l) => l.startsWith('-A ')).length;
+        if (got !== rules) throw new Error(`nlkit (nft) wrote ${got} of ${rules} rules`);
       }
-    };
-    const runLib = async (r: number) => {
-      const b = new Netns('bench');
-      const h = iptables.open({ netns: b.path, backend: 'nft' });
-      try {
-        await h.restore('*filter\nCOMMIT\n');  // start the handle's thread outside the timing
-        m.nlkit.push(await nlkitRun(() => h.restore(text)));
-        if (r === 0) {
-          const got = b.run('iptables-nft-save', ['-t', 'nat']).split('\n').filter((l) => l.startsWith('-A ')).length;
-          if (got !== rules) throw new Error(`nlkit (nft) wrote ${got} of ${rules} rules`);
-        }
-        const s = await nlkitRun(() => h.save({ table: 'nat' }));
-        if (want !== undefined && s.value !== want) throw new Error(`nlkit's save of ${services} services differs from iptables-nft-save`);
-        m.nlkitSave.push(s);
-      } finally {
-        await h.close();
-        b.remove();
-      }
-    };
+      const s = await nlkitRun(() => h.save({ table: 'nat' }));
+      if (want !== undefined && s.value !== want) throw new Error(`nlkit's save of ${services} services differs from iptables-nft-save`);
+      m.nlkitSave.push(s);
+    });
     for (let r = 0; r < reps; r++) {
       load.push(loadavg()[0]!);
-      if (r % 2 === 0) { runTool(); await runLib(r); } else { await runLib(r); runTool(); }
+      await inTurns(r, runTool, () => runLib(r));
     }
     const wall = (xs: Cost[]) => xs.map((c) => c.wall);
     rows.push(row('program the whole table (nf_tables)', services, 'services', wall(m.nlkit), wall(m.tool), '`iptables-nft-restore`',

@@ -16,10 +16,9 @@
 // own `--noflush --counters` resync of its chains, and saving the table.
 // Usage: tsx bench/iptables.ts [--quick] [--reps N] [--sizes 1000,5000] [--per-rule 100,250]
 //                              [--nft-sizes 100,1000] [--cap SECONDS] [--json]
-import { iptables } from '../lib/index.js';
 import { Netns } from '../test/helpers/netns.js';
 import { kubeProxyNat } from '../test/fixtures/iptables/kube-proxy.js';
-import { fmtN, median, parseArgs, row, runStandalone, timed, timedShell, type Row, type Section, type Series } from './common.js';
+import { fmtN, inNetns, inTurns, median, parseArgs, row, runStandalone, timed, timedShell, withIptables, type Row, type Section, type Series } from './common.js';
 import { nftRows } from './iptables-nft.js';
 import { nftNoflushRows } from './iptables-nft-noflush.js';
 
@@ -60,17 +59,12 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
   {
     // warm up outside the timing: the JIT, nlkit's code paths, the tools' pages
     const text = kubeProxyNat({ services: 200 });
-    const w = new Netns('bench');
-    const h = iptables.open({ netns: w.path, backend: 'legacy' });
-    try {
+    await withIptables('legacy', async (h, w) => {
       await h.restore(text);
       await h.save({ table: 'nat' });
       w.run('iptables-legacy-restore', ['-w'], text);
       w.run('iptables-legacy-save', ['-t', 'nat']);
-    } finally {
-      await h.close();
-      w.remove();
-    }
+    });
   }
 
   for (const services of sizes) {
@@ -80,50 +74,30 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
     const changed = kubeProxyNat({ services, variant: Math.floor(services / 2) });
     const m = { tool: [] as number[], nlkit: [] as number[], toolChange: [] as number[], change: [] as number[], floor: [] as number[],
       toolNoflush: [] as number[], nlkitNoflush: [] as number[], toolSave: [] as number[], nlkitSave: [] as number[] };
-    const tool = async () => {
-      const a = new Netns('bench');
-      try {
-        m.tool.push(await timed(() => a.run('iptables-legacy-restore', ['-w'], text)));
-        if (detail) {
-          m.toolSave.push(await timed(() => a.run('iptables-legacy-save', ['-t', 'nat'])));
-          m.toolChange.push(await timed(() => a.run('iptables-legacy-restore', ['-w'], changed)));
-          m.toolNoflush.push(await timed(() => a.run('iptables-legacy-restore', ['-w', '--noflush', '--counters'], own(text))));
-        }
-      } finally {
-        a.remove();
+    const tool = () => inNetns(async (a) => {
+      m.tool.push(await timed(() => a.run('iptables-legacy-restore', ['-w'], text)));
+      if (detail) {
+        m.toolSave.push(await timed(() => a.run('iptables-legacy-save', ['-t', 'nat'])));
+        m.toolChange.push(await timed(() => a.run('iptables-legacy-restore', ['-w'], changed)));
+        m.toolNoflush.push(await timed(() => a.run('iptables-legacy-restore', ['-w', '--noflush', '--counters'], own(text))));
       }
-    };
-    const lib = async (r: number) => {
-      const b = new Netns('bench');
-      const h = iptables.open({ netns: b.path, backend: 'legacy' });
-      try {
-        await h.save({ table: 'filter' });  // start the handle's thread outside the timing
-        m.nlkit.push(await timed(() => h.restore(text)));
-        if (r === 0 && countRules(b) !== rules) throw new Error(`nlkit wrote ${countRules(b)} of ${rules} rules`);
-        if (detail) {
-          const again = await h.restore(text);
-          m.floor.push(again.stats.replaceMs + again.stats.countersMs);
-          m.nlkitSave.push(await timed(() => h.save({ table: 'nat' })));
-          m.change.push(await timed(() => h.restore(changed)));
-          m.nlkitNoflush.push(await timed(() => h.restore(own(text), { noflush: true, counters: true })));
-        }
-      } finally {
-        await h.close();
-        b.remove();
+    });
+    const lib = (r: number) => withIptables('legacy', async (h, b) => {
+      await h.save({ table: 'filter' });  // start the handle's thread outside the timing
+      m.nlkit.push(await timed(() => h.restore(text)));
+      if (r === 0 && countRules(b) !== rules) throw new Error(`nlkit wrote ${countRules(b)} of ${rules} rules`);
+      if (detail) {
+        const again = await h.restore(text);
+        m.floor.push(again.stats.replaceMs + again.stats.countersMs);
+        m.nlkitSave.push(await timed(() => h.save({ table: 'nat' })));
+        m.change.push(await timed(() => h.restore(changed)));
+        m.nlkitNoflush.push(await timed(() => h.restore(own(text), { noflush: true, counters: true })));
       }
-    };
+    });
     // The largest scale, where the targets are judged, gets more repetitions; the two sides
-    // take turns going first, so that neither always follows the other's namespace teardown.
+    // take turns going first (inTurns).
     const reps = services === Math.max(...sizes) && !quick ? Math.max(args.reps, 5) : args.reps;
-    for (let r = 0; r < reps; r++) {
-      if (r % 2 === 0) {
-        await tool();
-        await lib(r);
-      } else {
-        await lib(r);
-        await tool();
-      }
-    }
+    for (let r = 0; r < reps; r++) await inTurns(r, tool, () => lib(r));
     const note = `${fmtN(rules)} rules`;
     rows.push(row('program the whole table', services, 'services', m.nlkit, m.tool, '`iptables-legacy-restore`', note));
     series.tool.points.push([services, median(m.tool)]);
@@ -147,27 +121,19 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
   for (const services of perRuleSizes) {
     const text = kubeProxyNat({ services });
     const { script, commands } = perRuleScript(text);
-    const ns = new Netns('bench');
-    let t: number | null;
-    try {
-      t = timedShell(ns.name, script, capMs);
-      if (t !== null && countRules(ns) !== text.split('\n').filter((l) => l.startsWith('-A ')).length) throw new Error('per-rule commands left the table incomplete');
-    } finally {
-      ns.remove();
-    }
+    const t = await inNetns((ns) => {
+      const ms = timedShell(ns.name, script, capMs);
+      if (ms !== null && countRules(ns) !== text.split('\n').filter((l) => l.startsWith('-A ')).length) throw new Error('per-rule commands left the table incomplete');
+      return ms;
+    });
     if (!nlkitAt.has(services)) {
       // this scale is not among the others: nlkit's line gets a point here too
       const lib: number[] = [];
       for (let r = 0; r < args.reps; r++) {
-        const b = new Netns('bench');
-        const h = iptables.open({ netns: b.path, backend: 'legacy' });
-        try {
+        lib.push(await withIptables('legacy', async (h) => {
           await h.save({ table: 'filter' });
-          lib.push(await timed(() => h.restore(text)));
-        } finally {
-          await h.close();
-          b.remove();
-        }
+          return timed(() => h.restore(text));
+        }));
       }
       series.nlkit.points.push([services, median(lib)]);
       nlkitAt.set(services, median(lib));

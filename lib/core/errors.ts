@@ -82,7 +82,7 @@ export class NlkitError extends Error {
   constructor(message: string, opts: NlkitErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
-    this.code = opts.code ?? codeOf(opts.errno) ?? this.defaultCode();
+    this.code = opts.code ?? codeOf(opts.errno) ?? defaultCode(new.target);
     this.errno = opts.errno ?? errnoOf(this.code) ?? 0;
     this.op = opts.op ?? '';
     this.subsystem = opts.subsystem ?? 'nlkit';
@@ -92,10 +92,6 @@ export class NlkitError extends Error {
     if (opts.line !== undefined) this.line = opts.line;
     if (opts.entry !== undefined) this.entry = opts.entry;
   }
-
-  protected defaultCode(): string {
-    return 'EIO';
-  }
 }
 
 /**
@@ -103,49 +99,37 @@ export class NlkitError extends Error {
  * @example
  * try { await ipset.create('allowed', 'hash:ip'); } catch (e) { if (!(e instanceof ExistsError)) throw e; }
  */
-export class ExistsError extends NlkitError {
-  protected override defaultCode() { return 'EEXIST'; }
-}
+export class ExistsError extends NlkitError {}
 /**
  * What was named does not exist (ENOENT): a set, service, link, entry or rule.
  * @example
  * const set = await ipset.list('allowed').catch((e) => { if (e instanceof NotFoundError) return undefined; throw e; });
  */
-export class NotFoundError extends NlkitError {
-  protected override defaultCode() { return 'ENOENT'; }
-}
+export class NotFoundError extends NlkitError {}
 /**
  * The object is still referenced (EBUSY), as a set that an iptables rule matches.
  * @example
  * try { await ipset.destroy('allowed'); } catch (e) { if (e instanceof InUseError) console.log('still used by a rule'); else throw e; }
  */
-export class InUseError extends NlkitError {
-  protected override defaultCode() { return 'EBUSY'; }
-}
+export class InUseError extends NlkitError {}
 /**
  * The caller lacks the capability the kernel asks for (EPERM: CAP_NET_ADMIN).
  * @example
  * try { await ipvs.listServices(); } catch (e) { if (e instanceof PermissionError) console.log('run as root'); else throw e; }
  */
-export class PermissionError extends NlkitError {
-  protected override defaultCode() { return 'EPERM'; }
-}
+export class PermissionError extends NlkitError {}
 /**
  * Someone else changed the same state meanwhile (EAGAIN: an nf_tables generation, a dump interrupted); retrying may succeed.
  * @example
  * try { await nft.apply(commands); } catch (e) { if (e instanceof ConcurrentModificationError) await nft.apply(commands); else throw e; }
  */
-export class ConcurrentModificationError extends NlkitError {
-  protected override defaultCode() { return 'EAGAIN'; }
-}
+export class ConcurrentModificationError extends NlkitError {}
 /**
  * The running kernel or its modules lack the feature (EOPNOTSUPP): a set type, a scheduler, a match.
  * @example
  * try { await ipset.create('s', 'hash:net,port,net'); } catch (e) { if (e instanceof UnsupportedError) console.log(e.message); else throw e; }
  */
-export class UnsupportedError extends NlkitError {
-  protected override defaultCode() { return 'EOPNOTSUPP'; }
-}
+export class UnsupportedError extends NlkitError {}
 
 export interface InvalidArgumentOptions extends NlkitErrorOptions {
   /** 1-based column of text input at fault. */
@@ -169,7 +153,6 @@ export class InvalidArgumentError extends NlkitError {
     if (opts.column !== undefined) this.column = opts.column;
     if (opts.argument !== undefined) this.argument = opts.argument;
   }
-  protected override defaultCode() { return 'EINVAL'; }
 }
 
 /**
@@ -180,7 +163,6 @@ export class InvalidArgumentError extends NlkitError {
 export class LockTimeoutError extends NlkitError {
   lockPath?: string;
   holderPid?: number;
-  protected override defaultCode() { return 'ETIMEDOUT'; }
 }
 
 export interface TransactionFailure {
@@ -225,9 +207,7 @@ export class TransactionError extends NlkitError {
  * const h = ipset.open(); await h.close();
  * await h.names().catch((e) => { if (e instanceof HandleClosedError) console.log(e.op); });
  */
-export class HandleClosedError extends NlkitError {
-  protected override defaultCode() { return 'EBADF'; }
-}
+export class HandleClosedError extends NlkitError {}
 
 /**
  * The operation's AbortSignal aborted (`name` 'AbortError', `code` 'ABORT_ERR', like Node's own
@@ -246,8 +226,28 @@ export class AbortedError extends NlkitError {
     this.name = 'AbortError';
     this.applied = opts.applied ?? 0;
   }
+}
 
-  protected override defaultCode() { return 'ABORT_ERR'; }
+/** The code each class means when a failure names neither a code nor an errno; a subclass of one of them inherits its code, anything else is EIO. */
+const DEFAULT_CODES = new Map<abstract new (...args: never[]) => NlkitError, string>([
+  [ExistsError, 'EEXIST'],
+  [NotFoundError, 'ENOENT'],
+  [InUseError, 'EBUSY'],
+  [PermissionError, 'EPERM'],
+  [ConcurrentModificationError, 'EAGAIN'],
+  [UnsupportedError, 'EOPNOTSUPP'],
+  [InvalidArgumentError, 'EINVAL'],
+  [LockTimeoutError, 'ETIMEDOUT'],
+  [HandleClosedError, 'EBADF'],
+  [AbortedError, 'ABORT_ERR'],
+]);
+
+function defaultCode(cls: abstract new (...args: never[]) => NlkitError): string {
+  for (let c: unknown = cls; c !== NlkitError && typeof c === 'function'; c = Object.getPrototypeOf(c)) {
+    const code = DEFAULT_CODES.get(c as typeof NlkitError);
+    if (code !== undefined) return code;
+  }
+  return 'EIO';
 }
 
 /**

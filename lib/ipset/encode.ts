@@ -122,10 +122,11 @@ function writeData(ps: ParseState, w: NlWriter, sh: Shape, src: string): void {
   const given = adt.given;
   const v6 = elem.v6;
   if (elem.addrs > 0) {
-    if (v6) w.ipv6(A_IP, elem.ip6);
-    else putIpv4(w, A_IP, elem.ip);
-    if (elem.ipTo >= 0) putIpv4(w, A_IP_TO, elem.ipTo);
-    if (elem.cidr >= 0) putU8(w, A_CIDR, elem.cidr);
+    const ip = elem.ips[0];
+    if (v6) w.ipv6(A_IP, ip.ip6);
+    else putIpv4(w, A_IP, ip.ip);
+    if (ip.to >= 0) putIpv4(w, A_IP_TO, ip.to);
+    if (ip.cidr >= 0) putU8(w, A_CIDR, ip.cidr);
   }
   if (sh.port) {
     putBe16(w, A_PORT, elem.port);
@@ -164,11 +165,11 @@ function writeData(ps: ParseState, w: NlWriter, sh: Shape, src: string): void {
 }
 
 function writeIp2(ps: ParseState, w: NlWriter, v6: boolean): void {
-  const elem = ps.elem;
-  if (v6) w.ipv6(A_IP2, elem.ip26);
-  else putIpv4(w, A_IP2, elem.ip2);
-  if (elem.cidr2 >= 0) putU8(w, A_CIDR2, elem.cidr2);
-  if (elem.ip2To >= 0) putIpv4(w, A_IP2_TO, elem.ip2To);
+  const ip2 = ps.elem.ips[1];
+  if (v6) w.ipv6(A_IP2, ip2.ip6);
+  else putIpv4(w, A_IP2, ip2.ip);
+  if (ip2.cidr >= 0) putU8(w, A_CIDR2, ip2.cidr);
+  if (ip2.to >= 0) putIpv4(w, A_IP2_TO, ip2.to);
 }
 
 /**
@@ -183,11 +184,12 @@ function checkEncodable(ps: ParseState, sh: Shape, src: string, test: boolean): 
   // libipset's TEST `full` flags: no FROM-TO (but for hash:ip and hash:ip,mark), no port range.
   const t = sh.spec.name;
   if (elem.addrs > 0) {
-    const what = `'${src.slice(elem.ipPos, elem.ipEnd)}'`;
-    if (elem.ipTo >= 0 && !sh.testRange) grammar.fail(elem.ipPos, elem.ipEnd, `IP range ${what} is not allowed in test with set type ${t}`);
-    if (elem.cidr >= 0 && !sh.testCidr) grammar.fail(elem.ipPos, elem.ipEnd, `network ${what} is not allowed in test with set type ${t}`);
-    if (elem.addrs > 1 && elem.ip2To >= 0) {
-      grammar.fail(elem.ip2Pos, elem.ip2End, `IP range '${src.slice(elem.ip2Pos, elem.ip2End)}' is not allowed in test with set type ${t}`);
+    const [ip, ip2] = elem.ips;
+    const what = `'${src.slice(ip.pos, ip.end)}'`;
+    if (ip.to >= 0 && !sh.testRange) grammar.fail(ip.pos, ip.end, `IP range ${what} is not allowed in test with set type ${t}`);
+    if (ip.cidr >= 0 && !sh.testCidr) grammar.fail(ip.pos, ip.end, `network ${what} is not allowed in test with set type ${t}`);
+    if (elem.addrs > 1 && ip2.to >= 0) {
+      grammar.fail(ip2.pos, ip2.end, `IP range '${src.slice(ip2.pos, ip2.end)}' is not allowed in test with set type ${t}`);
     }
   }
   if (sh.port && elem.portTo >= 0) {

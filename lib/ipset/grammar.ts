@@ -32,6 +32,15 @@ export const MAX_TIMEOUT = 2147483;      // (UINT_MAX >> 1) / 1000: the kernel k
 const IFNAMSIZ = 16;
 
 /**
+ * One address part of an element as checkElement found it: the address (IPv6 groups in ip6),
+ * the end of a FROM-TO range and the prefix length (-1: not given), and where it stands in the
+ * checked string, src[pos, end).
+ */
+export interface AddrPart { ip: number; to: number; cidr: number; readonly ip6: Uint16Array; pos: number; end: number }
+
+const addrPart = (): AddrPart => ({ ip: 0, to: -1, cidr: -1, ip6: new Uint16Array(8), pos: 0, end: 0 });
+
+/**
  * What the checks of one parse leave for their caller (they return through it, not through
  * module state, so that parses can run in any order and interleave). One per parse: the
  * caller makes it, passes it to each check, and reads it after. Its arrays are reused from
@@ -40,7 +49,7 @@ const IFNAMSIZ = 16;
  * const st = new ParseState();
  * splitArgs(st, '10.0.0.1 timeout 5', 0, 18, st.ts, st.te, st.tc);
  * checkElement(st, typeSpec('hash:ip')!, 'inet', st.args.src, st.ts[0]!, st.te[0]!, { noZeroCidr: true, nonZero: true });
- * st.elem.ip; // 0x0a000001
+ * st.elem.ips[0].ip; // 0x0a000001
  */
 export class ParseState {
   /** The groups of the last address parseIPv6 accepted. */
@@ -69,15 +78,14 @@ export class ParseState {
   readonly setRef = { name: -1, nameEnd: -1, ref: -1, refEnd: -1, before: false };
   /**
    * The values the last checkElement parsed, in libipset's terms (lib/data.c): the first address
-   * part (IP, IP_TO, CIDR; IPv6 in ip6), the second one (IP2, IP2_TO, CIDR2), the port part
+   * part in ips[0] (IP, IP_TO, CIDR), the second one in ips[1] (IP2, IP2_TO, CIDR2), the port part
    * (PROTO, PORT, PORT_TO), the MAC (in `mac` when `elem.mac`), the mark and the interface. -1:
    * not given. Positions are offsets in the checked string.
    */
   readonly elem = {
     addrs: 0,
     v6: false,
-    ip: 0, ipTo: -1, cidr: -1, ip6: new Uint16Array(8), ipPos: 0, ipEnd: 0,
-    ip2: 0, ip2To: -1, cidr2: -1, ip26: new Uint16Array(8), ip2Pos: 0, ip2End: 0,
+    ips: [addrPart(), addrPart()] as const,
     proto: -1, port: 0, portTo: -1, portPos: 0, portEnd: 0,
     /** A service name of the port part could not be looked up (no /etc/services): taken on trust. */
     unresolved: false,
@@ -753,22 +761,14 @@ function checkPart(st: ParseState, s: TypeSpec, part: number, first: boolean, fa
           (st.range.from < rules.from || st.range.to > rules.to)) {
         fail(a, b, `element ${q(src, a, b)} is outside the range of the set`);
       }
-      if (elem.addrs++ === 0) {
-        elem.v6 = addr.v6;
-        elem.ip = addr.ip;
-        elem.ipTo = addr.to;
-        elem.cidr = addr.cidr;
-        if (addr.v6) elem.ip6.set(st.v6);
-        elem.ipPos = a;
-        elem.ipEnd = b;
-      } else {
-        elem.ip2 = addr.ip;
-        elem.ip2To = addr.to;
-        elem.cidr2 = addr.cidr;
-        if (addr.v6) elem.ip26.set(st.v6);
-        elem.ip2Pos = a;
-        elem.ip2End = b;
-      }
+      if (elem.addrs === 0) elem.v6 = addr.v6;
+      const p = elem.ips[elem.addrs++ === 0 ? 0 : 1];
+      p.ip = addr.ip;
+      p.to = addr.to;
+      p.cidr = addr.cidr;
+      if (addr.v6) p.ip6.set(st.v6);
+      p.pos = a;
+      p.end = b;
       return;
     }
     case P_PORT:
@@ -816,18 +816,9 @@ function checkPart(st: ParseState, s: TypeSpec, part: number, first: boolean, fa
 // ---------------------------------------------------------------------------------------------
 // Options after the element of add/del
 
-export const X_TIMEOUT = 1;
-export const X_COUNTERS = 2;
-export const X_COMMENT = 4;
-export const X_SKBINFO = 8;
-export const X_NOMATCH = 16;
-export const X_WILDCARD = 32;
-export const X_REF = 64;
-export const X_PACKETS = 128;
-export const X_BYTES = 256;
-export const X_SKBMARK = 512;
-export const X_SKBPRIO = 1024;
-export const X_SKBQUEUE = 2048;
+/** The bits of `adt.given`, one per option checkAdtOptions accepted (e.g. `given & X_TIMEOUT`). */
+export const X_TIMEOUT = 1, X_COUNTERS = 2, X_COMMENT = 4, X_SKBINFO = 8, X_NOMATCH = 16, X_WILDCARD = 32;
+export const X_REF = 64, X_PACKETS = 128, X_BYTES = 256, X_SKBMARK = 512, X_SKBPRIO = 1024, X_SKBQUEUE = 2048;
 
 /** The command whose options checkAdtOptions checks (libipset's `.cmd[IPSET_DEL|ADD|TEST].args`). */
 export const ADT_DEL = 0, ADT_ADD = 1, ADT_TEST = 2;
@@ -1145,24 +1136,54 @@ function checkBitmapSize(info: CreateInfo, src: string, a: number, b: number): v
  * quote stands inside an argument (a"b c"d): then the arguments are copied, joined by spaces.
  */
 export function splitArgs(st: ParseState, src: string, a: number, b: number, ts: Int32Array, te: Int32Array, tc: Int32Array): void {
+  if (!splitInto(st, src, a, b, ts, te, tc, false)) splitInto(st, src, a, b, ts, te, tc, true);
+}
+
+const isBlank = (c: number): boolean => c === 32 || c === 9 || c === 13 || c === 10;
+
+/**
+ * The one argument loop behind splitArgs. Without `copy` every argument stays a slice of src and
+ * it gives up (false) at a quote inside an argument; with `copy` each argument is copied without
+ * its quotes into a new string (the rare case, so the common one allocates nothing).
+ */
+function splitInto(st: ParseState, src: string, a: number, b: number, ts: Int32Array, te: Int32Array, tc: Int32Array, copy: boolean): boolean {
+  let out = '';
   let n = 0;
   let i = a;
   let last = a;
   while (i < b) {
     let c = src.charCodeAt(i);
-    if (c === 32 || c === 9 || c === 13 || c === 10) {
+    if (isBlank(c)) {
       i++;
       continue;
     }
     const begin = i;
     let s = i;
-    let e: number;
-    if (c === 34) {
+    let e = i;
+    let tok = '';
+    if (copy) {
+      let seg = i;
+      let inQuote = false;
+      let open = -1;
+      for (; i < b; i++) {
+        c = src.charCodeAt(i);
+        if (c === 34) {
+          tok += src.slice(seg, i);
+          seg = i + 1;
+          inQuote = !inQuote;
+          open = i;
+        } else if (!inQuote && isBlank(c)) {
+          break;
+        }
+      }
+      if (inQuote) fail(open, b, 'missing close quote');
+      tok += src.slice(seg, i);
+      if (tok.length === 0) continue;
+    } else if (c === 34) {
       // "..." as a whole argument stays a slice of src.
       const close = src.indexOf('"', i + 1);
       if (close < 0 || close >= b) fail(i, b, 'missing close quote');
-      c = close + 1 < b ? src.charCodeAt(close + 1) : 32;
-      if (!(c === 32 || c === 9 || c === 13 || c === 10)) return splitQuoted(st, src, a, b, ts, te, tc);
+      if (close + 1 < b && !isBlank(src.charCodeAt(close + 1))) return false;
       s = i + 1;
       e = close;
       i = close + 1;
@@ -1170,63 +1191,26 @@ export function splitArgs(st: ParseState, src: string, a: number, b: number, ts:
     } else {
       for (; i < b; i++) {
         c = src.charCodeAt(i);
-        if (c === 32 || c === 9 || c === 13 || c === 10) break;
-        if (c === 34) return splitQuoted(st, src, a, b, ts, te, tc);
+        if (isBlank(c)) break;
+        if (c === 34) return false;
       }
       e = i;
     }
-    if (n >= ts.length) fail(s, b, `more than ${MAX_ARGS} arguments on one line`);
+    if (n >= ts.length) fail(copy ? begin : s, b, `more than ${MAX_ARGS} arguments on one line`);
+    if (copy) {
+      if (n > 0) out += ' ';
+      s = out.length;
+      out += tok;
+      e = out.length;
+    }
     ts[n] = s;
     te[n] = e;
     tc[n++] = begin;
     last = i;
   }
   st.args.n = n;
-  st.args.src = src;
+  st.args.src = copy ? out : src;
   st.args.end = last;
-}
-
-/** splitArgs for quotes inside arguments: copy each argument without its quotes. */
-function splitQuoted(st: ParseState, src: string, a: number, b: number, ts: Int32Array, te: Int32Array, tc: Int32Array): void {
-  let out = '';
-  let n = 0;
-  let i = a;
-  let last = a;
-  while (i < b) {
-    let c = src.charCodeAt(i);
-    if (c === 32 || c === 9 || c === 13 || c === 10) {
-      i++;
-      continue;
-    }
-    const begin = i;
-    let seg = i;
-    let tok = '';
-    let inQuote = false;
-    let open = -1;
-    for (; i < b; i++) {
-      c = src.charCodeAt(i);
-      if (c === 34) {
-        tok += src.slice(seg, i);
-        seg = i + 1;
-        inQuote = !inQuote;
-        open = i;
-      } else if (!inQuote && (c === 32 || c === 9 || c === 13 || c === 10)) {
-        break;
-      }
-    }
-    if (inQuote) fail(open, b, 'missing close quote');
-    tok += src.slice(seg, i);
-    if (tok.length === 0) continue;
-    if (n >= ts.length) fail(begin, b, `more than ${MAX_ARGS} arguments on one line`);
-    if (n > 0) out += ' ';
-    ts[n] = out.length;
-    out += tok;
-    te[n] = out.length;
-    tc[n++] = begin;
-    last = i;
-  }
-  st.args.n = n;
-  st.args.src = out;
-  st.args.end = last;
+  return true;
 }
 

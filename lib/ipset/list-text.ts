@@ -89,20 +89,11 @@ export function parseList(text: string): SetInfo[] {
   const sets: SetInfo[] = [];
   let cur: SetInfo | undefined;
   let inMembers = false;
-  const n = text.length;
-  let pos = 0;
-  while (pos < n) {
-    let end = text.indexOf('\n', pos);
-    if (end < 0) end = n;
-    const line = text.slice(pos, end);
-    pos = end + 1;
+  eachLine(text, (line) => {
     if (inMembers) {
-      if (line.length > 0) {
-        cur!.members!.push(parseMember(line));
-        continue;
-      }
-      inMembers = false;
-      continue;
+      if (line.length > 0) cur!.members!.push(parseMember(line));
+      else inMembers = false;
+      return;
     }
     const colon = line.indexOf(': ');
     const key = colon < 0 ? line.replace(/:$/, '') : line.slice(0, colon);
@@ -126,7 +117,7 @@ export function parseList(text: string): SetInfo[] {
         break;
       default: break;
     }
-  }
+  });
   // Kernels before 4.x print no "Number of entries".
   for (const s of sets) if (s.numEntries < 0) s.numEntries = s.members?.length ?? 0;
   return sets;
@@ -135,16 +126,10 @@ export function parseList(text: string): SetInfo[] {
 /** Parses `ipset save` output into its sets, each with the members added to it. */
 export function parseSave(text: string): SavedSet[] {
   const sets = new Map<string, SavedSet>();
-  const n = text.length;
-  let pos = 0;
-  while (pos < n) {
-    let end = text.indexOf('\n', pos);
-    if (end < 0) end = n;
-    const line = text.slice(pos, end);
-    pos = end + 1;
+  eachLine(text, (line) => {
     const s1 = line.indexOf(' ');
     const s2 = line.indexOf(' ', s1 + 1);
-    if (s1 < 0 || s2 < 0) continue;
+    if (s1 < 0 || s2 < 0) return;
     const name = line.slice(s1 + 1, s2);
     if (line.startsWith('create ')) {
       const s3 = line.indexOf(' ', s2 + 1);
@@ -153,6 +138,18 @@ export function parseSave(text: string): SavedSet[] {
     } else if (line.startsWith('add ')) {
       sets.get(name)?.members.push(parseMember(line.slice(s2 + 1)));
     }
-  }
+  });
   return [...sets.values()];
+}
+
+/** Calls fn with each line of text, without its newline (no empty last line after a final one). */
+function eachLine(text: string, fn: (line: string) => void): void {
+  const n = text.length;
+  let pos = 0;
+  while (pos < n) {
+    let end = text.indexOf('\n', pos);
+    if (end < 0) end = n;
+    fn(text.slice(pos, end));
+    pos = end + 1;
+  }
 }

@@ -6,7 +6,7 @@
 // see one change), then destroys the sets the transaction created once no restored rule holds them.
 import { InUseError, InvalidArgumentError } from '../core/errors.js';
 import { badArgument, checkOptions, checkOpts, checkString, type ArgContext } from '../core/args.js';
-import { type Enqueue, type Participant, type ParticipantRun, type TxContext, type UndoLog } from '../transaction/participant.js';
+import { HandleRun, undoInRounds, type Enqueue, type Participant, type ParticipantRun, type TxContext, type UndoLog } from '../transaction/participant.js';
 import { EVERY, releases } from '../transaction/order.js';
 import { IpsetHandle } from './handle.js';
 import { renamedSaved } from './saved-text.js';
@@ -182,8 +182,7 @@ function kind(saveText: string): string {
   return `${create[1]} ${/ family (\S+)/.exec(create[2]!)?.[1] ?? ''}`;
 }
 
-class IpsetRun implements ParticipantRun<PlannedIpsetOp> {
-  #h: IpsetHandle | undefined;
+class IpsetRun extends HandleRun<IpsetHandle> implements ParticipantRun<PlannedIpsetOp> {
   /** Sets the operations work on (every set, for a destroy or flush without a name). */
   #touched: string[] = [];
   /** Touched sets that existed: their `ipset save` text. */
@@ -192,10 +191,8 @@ class IpsetRun implements ParticipantRun<PlannedIpsetOp> {
   readonly absent = new Set<string>();
   readonly #temps: string[] = [];
 
-  constructor(private readonly ctx: TxContext) {}
-
-  get h(): IpsetHandle {
-    return (this.#h ??= new IpsetHandle(this.ctx.base));
+  constructor(ctx: TxContext) {
+    super(ctx, (base) => new IpsetHandle(base));
   }
 
   async validate(ops: PlannedIpsetOp[]): Promise<void> {
@@ -286,25 +283,9 @@ class IpsetRun implements ParticipantRun<PlannedIpsetOp> {
     const h = this.h;
     let now: string[] = [];
     await log.step('ipset list -n', async () => (now = await h.names()), true);
-    let pending = now.filter((n) => this.absent.has(n) || this.#temps.includes(n));
     // A list:set holds its members: what is still in use is tried again after the others.
-    for (let round = 0; pending.length && round < 3; round++) {
-      const busy: string[] = [];
-      for (const name of pending) {
-        try {
-          await h.destroy(name);
-          if (!this.#temps.includes(name)) log.done(`ipset destroy ${name}`);
-        } catch (e) {
-          if (e instanceof InUseError && round < 2) busy.push(name);
-          else log.failed(e, `ipset destroy ${name}`);
-        }
-      }
-      pending = busy;
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.#h?.close();
+    await undoInRounds(log, now.filter((n) => this.absent.has(n) || this.#temps.includes(n)), (n) => `ipset destroy ${n}`, (n) => h.destroy(n),
+      { retry: (e) => e instanceof InUseError, quiet: (n) => this.#temps.includes(n) });
   }
 }
 
@@ -316,9 +297,8 @@ class IpsetRun implements ParticipantRun<PlannedIpsetOp> {
  */
 export const ipsetParticipant: Participant<'ipset', TxIpset, QueuedIpset, PlannedIpsetOp> = {
   name: 'ipset',
-  after: [],
   releases: true,
-  api: (enqueue) => api(enqueue),
+  api,
   plan,
   start: (ctx) => new IpsetRun(ctx),
 };

@@ -245,10 +245,7 @@ function expand(st: ParseState, parts: readonly number[], ctx: Ctx, src: string)
           break;
         }
         const v6 = st.elem.v6;
-        const ip = first ? st.elem.ip : st.elem.ip2;
-        const to = first ? st.elem.ipTo : st.elem.ip2To;
-        const cidr = first ? st.elem.cidr : st.elem.cidr2;
-        const words = first ? st.elem.ip6 : st.elem.ip26;
+        const { ip, to, cidr, ip6: words } = st.elem.ips[first ? 0 : 1];
         // The set's netmask applies to the first address of the types that have one.
         const mask = first && (ctx.type === 'hash:ip' || ctx.type === 'bitmap:ip' || ctx.type === 'hash:ip,port') ? ctx.netmask : (v6 ? 128 : 32);
         texts = p === P_NET ? nets(v6, ip, to, cidr, words) : hosts(st, v6, ip, to, cidr, words, mask);
@@ -273,7 +270,7 @@ function expand(st: ParseState, parts: readonly number[], ctx: Ctx, src: string)
       const t = texts[0]!;
       out = out.map((o) => (o === '' ? t : `${o},${t}`));
     } else {
-      if (out.length * texts.length > MAX_EXPANDED) throw grammar.fail(st.elem.ipPos, st.elem.ipEnd, `element expands to more than ${MAX_EXPANDED} members`);
+      if (out.length * texts.length > MAX_EXPANDED) throw grammar.fail(st.elem.ips[0].pos, st.elem.ips[0].end, `element expands to more than ${MAX_EXPANDED} members`);
       const next: string[] = [];
       for (const o of out) for (const t of texts) next.push(o === '' ? t : `${o},${t}`);
       out = next;
@@ -313,7 +310,7 @@ function hosts(st: ParseState, v6: boolean, ip: number, to: number, cidr: number
   const [from, end] = span(ip, to, cidr);
   const step = 2 ** (32 - netmask);
   const first = from - (from % step);
-  if ((end - first) / step + 1 > MAX_EXPANDED) grammar.fail(st.elem.ipPos, st.elem.ipEnd, `range expands to more than ${MAX_EXPANDED} members`);
+  if ((end - first) / step + 1 > MAX_EXPANDED) grammar.fail(st.elem.ips[0].pos, st.elem.ips[0].end, `range expands to more than ${MAX_EXPANDED} members`);
   const out: string[] = [];
   for (let a = first; a <= end; a += step) out.push(v4(a));
   return out;

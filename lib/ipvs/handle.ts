@@ -97,24 +97,11 @@ export class IpvsHandle extends Handle {
    */
   getService(service: ServiceKey, opts: ListOptions = {}): Promise<Service> {
     const op = 'ipvs.getService';
-    let key: NormKey;
-    try {
-      key = normKey(op, service);
-      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { destinations: 'boolean', stats: 'boolean' });
-    } catch (e) {
-      return this.rejected(op, e);
-    }
-    const w = new GenlWriter(128);
-    w.begin(Cmd.GetService);
-    w.close(w.serviceKey(key));
-    w.end();
-    const withDests = opts.destinations ?? true;
-    return this.runOne(op, (wk) => this.query(wk, w, withDests).then((r) => {
-      if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd: Cmd.GetService, svc: key });
+    return this.readService(op, service, opts, false, (r, key, withDests) => {
       const [s] = parseListing(r, withDests, opts.stats ?? false) ?? [];
       if (!s) throw new NotFoundError(`${op}: service ${key.text} does not exist`, { op, subsystem: 'ipvs' });
       return s;
-    }));
+    });
   }
 
   /**
@@ -130,22 +117,7 @@ export class IpvsHandle extends Handle {
     }
     const withDests = opts.destinations ?? true;
     const stats = opts.stats ?? false;
-    return this.run(op, async () => {
-      const w = new GenlWriter(64);
-      w.begin(Cmd.GetService, true);
-      w.end();
-      for (let attempt = 1; ; attempt++) {
-        const r = await this.native(op, (wk) => this.query(wk, w, withDests));
-        if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd: Cmd.GetService });
-        const out = r.interrupted ? undefined : parseListing(r, withDests, stats);
-        if (out) return out;
-        if (attempt >= DUMP_RETRIES) {
-          throw new ConcurrentModificationError(
-            `${op}: the services changed during the dump ${DUMP_RETRIES} times in a row (NLM_F_DUMP_INTR or a service seen twice)`,
-            { op, subsystem: 'ipvs' });
-        }
-      }
-    });
+    return this.run(op, () => this.dump(op, withDests, stats));
   }
 
   // ---- real servers ---------------------------------------------------------------------
@@ -179,30 +151,12 @@ export class IpvsHandle extends Handle {
    * @example const dests = await h.listDestinations({ protocol: 'tcp', address: '10.96.0.10', port: 80 }, { stats: true });
    */
   listDestinations(service: ServiceKey, opts: Pick<ListOptions, 'stats'> = {}): Promise<Destination[]> {
-    const op = 'ipvs.listDestinations';
-    let key: NormKey;
-    try {
-      key = normKey(op, service);
-      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, { stats: 'boolean' });
-    } catch (e) {
-      return this.rejected(op, e);
-    }
-    // The service first: a dump of a missing service's real servers is merely empty.
-    const w = new GenlWriter(256);
-    w.begin(Cmd.GetService);
-    w.close(w.serviceKey(key));
-    w.end();
-    w.begin(Cmd.GetDest, true);
-    w.close(w.serviceKey(key));
-    w.end();
-    return this.runOne(op, (wk) => this.query(wk, w, false).then((r) => {
-      if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd: Cmd.GetService, svc: key });
-      if (r.errnos[1]) throw kernelError(op, r.errnos[1], { cmd: Cmd.GetDest, svc: key });
+    return this.readService('ipvs.listDestinations', service, opts, true, (r, key) => {
       const out: Destination[] = [];
       const stats = opts.stats ?? false;
       forEachNest(r.data, r.sections[0]!, r.sections[1]!, CmdAttr.Dest, (s, e) => out.push(toDest(r.data, parseDest(r.data, s, e, key.af), stats)));
       return out;
-    }));
+    });
   }
 
   /**
@@ -262,12 +216,7 @@ export class IpvsHandle extends Handle {
    * @example const { version } = await h.getInfo();
    */
   getInfo(): Promise<Info> {
-    const op = 'ipvs.getInfo';
-    const w = new GenlWriter(64);
-    w.begin(Cmd.GetInfo);
-    w.end();
-    return this.runOne(op, (wk) => this.query(wk, w, false).then((r) => {
-      if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd: Cmd.GetInfo });
+    return this.read('ipvs.getInfo', Cmd.GetInfo, false, (r) => {
       const { at } = topAttrs(r.data, 0, r.sections[0]!, InfoAttr.ConnTabSize);
       const code = at[InfoAttr.Version] ? r.data.readUInt32LE(at[InfoAttr.Version]!) : 0;
       return {
@@ -275,7 +224,7 @@ export class IpvsHandle extends Handle {
         versionCode: code,
         connectionTableSize: at[InfoAttr.ConnTabSize] ? r.data.readUInt32LE(at[InfoAttr.ConnTabSize]!) : 0,
       };
-    }));
+    });
   }
 
   /**
@@ -283,16 +232,11 @@ export class IpvsHandle extends Handle {
    * @example const { tcp, tcpFin, udp } = await h.getTimeouts();
    */
   getTimeouts(): Promise<Timeouts> {
-    const op = 'ipvs.getTimeouts';
-    const w = new GenlWriter(64);
-    w.begin(Cmd.GetConfig);
-    w.end();
-    return this.runOne(op, (wk) => this.query(wk, w, false).then((r) => {
-      if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd: Cmd.GetConfig });
+    return this.read('ipvs.getTimeouts', Cmd.GetConfig, false, (r) => {
       const { at } = topAttrs(r.data, 0, r.sections[0]!, CmdAttr.TimeoutUdp);
       const v = (a: number) => (at[a] ? r.data.readUInt32LE(at[a]!) : 0);
       return { tcp: v(CmdAttr.TimeoutTcp), tcpFin: v(CmdAttr.TimeoutTcpFin), udp: v(CmdAttr.TimeoutUdp) };
-    }));
+    });
   }
 
   /**
@@ -391,11 +335,7 @@ export class IpvsHandle extends Handle {
 
   /** h.daemons.list's work. @internal */
   daemonList(op: string): Promise<Daemon[]> {
-    const w = new GenlWriter(64);
-    w.begin(Cmd.GetDaemon, true);
-    w.end();
-    return this.runOne(op, (wk) => this.query(wk, w, false).then((r) => {
-      if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd: Cmd.GetDaemon });
+    return this.read(op, Cmd.GetDaemon, true, (r) => {
       const out: Daemon[] = [];
       forEachNest(r.data, 0, r.sections[0]!, CmdAttr.Daemon, (s, e) => {
         const d = parseDaemon(r.data, s, e);
@@ -407,7 +347,7 @@ export class IpvsHandle extends Handle {
         out.push(daemon);
       });
       return out;
-    }));
+    });
   }
 
   // ---- batches --------------------------------------------------------------------------
@@ -500,15 +440,18 @@ export class IpvsHandle extends Handle {
     });
   }
 
-  /** Every service with its real servers, in one dump (listServices() inside a queued operation). */
-  private async dump(op: string): Promise<Service[]> {
+  /**
+   * Every service (with its real servers unless `withDests` is false), in one dump retried while
+   * it was interrupted: listServices() and what queued operations read.
+   */
+  private async dump(op: string, withDests = true, stats = false): Promise<Service[]> {
     const w = new GenlWriter(64);
     w.begin(Cmd.GetService, true);
     w.end();
     for (let attempt = 1; ; attempt++) {
-      const r = await this.native(op, (wk) => this.query(wk, w, true));
+      const r = await this.native(op, (wk) => this.query(wk, w, withDests));
       if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd: Cmd.GetService });
-      const out = r.interrupted ? undefined : parseListing(r, true, false);
+      const out = r.interrupted ? undefined : parseListing(r, withDests, stats);
       if (out) return out;
       if (attempt >= DUMP_RETRIES) {
         throw new ConcurrentModificationError(
@@ -602,6 +545,46 @@ export class IpvsHandle extends Handle {
     const { bytes, ends } = w.batch();
     return this.runOne(op, (wk) => binding().ipvsSend(wk, bytes, ends).then((r) => {
       if (r.errnos[0]) throw kernelError(op, r.errnos[0], { ...ctx, ...(r.messages[0] ? { detail: r.messages[0] } : {}) });
+    }));
+  }
+
+  /**
+   * A read about one service: checks its key and options, asks for the service and, with
+   * `dests`, dumps its real servers after it (the service first: a dump of a missing service's
+   * real servers is merely empty). Refusals are errors; `parse` gets the answers, the key and
+   * whether they hold the real servers of the service's own dump (getService's `destinations`).
+   */
+  private readService<T>(op: string, service: ServiceKey, opts: ListOptions, dests: boolean,
+    parse: (r: IpvsQueryResult, key: NormKey, withDests: boolean) => T): Promise<T> {
+    let key: NormKey;
+    try {
+      key = normKey(op, service);
+      checkOpts({ op, subsystem: 'ipvs' }, 'options', opts, dests ? { stats: 'boolean' } : { destinations: 'boolean', stats: 'boolean' });
+    } catch (e) {
+      return this.rejected(op, e);
+    }
+    const w = new GenlWriter(dests ? 256 : 128);
+    for (const cmd of dests ? [Cmd.GetService, Cmd.GetDest] : [Cmd.GetService]) {
+      w.begin(cmd, cmd === Cmd.GetDest);
+      w.close(w.serviceKey(key));
+      w.end();
+    }
+    const withDests = !dests && (opts.destinations ?? true);
+    return this.runOne(op, (wk) => this.query(wk, w, withDests).then((r) => {
+      if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd: Cmd.GetService, svc: key });
+      if (r.errnos[1]) throw kernelError(op, r.errnos[1], { cmd: Cmd.GetDest, svc: key });
+      return parse(r, key, withDests);
+    }));
+  }
+
+  /** One request without attributes (a dump when `dump`): the kernel's refusal as an error, else what `parse` makes of the answer. */
+  private read<T>(op: string, cmd: Cmd, dump: boolean, parse: (r: IpvsQueryResult) => T): Promise<T> {
+    const w = new GenlWriter(64);
+    w.begin(cmd, dump);
+    w.end();
+    return this.runOne(op, (wk) => this.query(wk, w, false).then((r) => {
+      if (r.errnos[0]) throw kernelError(op, r.errnos[0], { cmd });
+      return parse(r);
     }));
   }
 
@@ -708,29 +691,12 @@ function prepareOne(op: string, o: ApplyOp, keyOf: (k: ServiceKey) => NormKey): 
       it.key = keyOf(o.service);
       break;
     case 'addDestination':
-      it.key = keyOf(o.service);
-      it.dest = normDest(op, it.key, o.destination);
-      break;
     case 'updateDestination':
-      it.key = keyOf(o.service);
-      checkOpts({ op, subsystem: 'ipvs' }, 'destination', o.destination, {});
-      if (o.destination === undefined) throw badArgument({ op, subsystem: 'ipvs' }, 'destination', o.destination, 'a real server');
-      if (completeDest(o.destination)) it.dest = normDest(op, it.key, o.destination);
-      else {
-        it.dest = normDestKey(op, it.key, o.destination);
-        const d = o.destination;
-        normDest(op, it.key, {
-          ...d,
-          forward: d.forward ?? (d.tunnel ? 'tunnel' : 'masq'),
-          upperThreshold: d.upperThreshold ?? (d.lowerThreshold === undefined ? 0 : MAX_WEIGHT),
-          lowerThreshold: d.lowerThreshold ?? 0,
-        });
-        it.partial = { destination: o.destination };
-      }
-      break;
     case 'deleteDestination':
       it.key = keyOf(o.service);
-      it.dest = normDestKey(op, it.key, o.destination);
+      it.dest = o.op === 'addDestination' ? normDest(op, it.key, o.destination)
+        : o.op === 'deleteDestination' ? normDestKey(op, it.key, o.destination)
+        : updatedDest(op, it, it.key, o.destination);
       break;
     case 'zero':
       if (o.service !== undefined) it.key = normKey(op, o.service);
@@ -743,6 +709,22 @@ function prepareOne(op: string, o: ApplyOp, keyOf: (k: ServiceKey) => NormKey): 
       break;
   }
   return it;
+}
+
+/** The real server of an updateDestination: all of it, or its key with what is given checked now (the whole again once merged). */
+function updatedDest(op: string, it: Item, key: NormKey, d: DestinationInput): NormDest {
+  checkOpts({ op, subsystem: 'ipvs' }, 'destination', d, {});
+  if (d === undefined) throw badArgument({ op, subsystem: 'ipvs' }, 'destination', d, 'a real server');
+  if (completeDest(d)) return normDest(op, key, d);
+  const dest = normDestKey(op, key, d);
+  normDest(op, key, {
+    ...d,
+    forward: d.forward ?? (d.tunnel ? 'tunnel' : 'masq'),
+    upperThreshold: d.upperThreshold ?? (d.lowerThreshold === undefined ? 0 : MAX_WEIGHT),
+    lowerThreshold: d.lowerThreshold ?? 0,
+  });
+  it.partial = { destination: d };
+  return dest;
 }
 
 function encode(w: GenlWriter, it: Item): void {

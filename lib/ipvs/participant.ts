@@ -5,7 +5,7 @@
 // set of operations (the planner of ipvs.sync).
 import { InvalidArgumentError, NlkitError } from '../core/errors.js';
 import { checkOpts } from '../core/args.js';
-import { blame, type Enqueue, type Participant, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from '../transaction/participant.js';
+import { blame, HandleRun, type Enqueue, type Participant, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from '../transaction/participant.js';
 import { EVERY, releases } from '../transaction/order.js';
 import { IpvsHandle } from './handle.js';
 import { planIpvsSync, type DesiredService, type SyncOptions as IpvsSyncOptions } from './sync.js';
@@ -158,14 +158,11 @@ function check(o: PlannedIpvsOp): void {
   }
 }
 
-class IpvsRun implements ParticipantRun<PlannedIpvsOp> {
-  #h: IpvsHandle | undefined;
+class IpvsRun extends HandleRun<IpvsHandle> implements ParticipantRun<PlannedIpvsOp> {
   #saved: Service[] | undefined;
 
-  constructor(private readonly ctx: TxContext) {}
-
-  get h(): IpvsHandle {
-    return (this.#h ??= new IpvsHandle(this.ctx.base));
+  constructor(ctx: TxContext) {
+    super(ctx, (base) => new IpvsHandle(base));
   }
 
   async validate(ops: PlannedIpvsOp[]): Promise<void> {
@@ -203,10 +200,6 @@ class IpvsRun implements ParticipantRun<PlannedIpvsOp> {
       if (failed.length) throw (failed[0] as { error: NlkitError }).error;
     });
   }
-
-  async close(): Promise<void> {
-    await this.#h?.close();
-  }
 }
 
 /**
@@ -220,7 +213,7 @@ export const ipvsParticipant: Participant<'ipvs', TxIpvs, QueuedIpvs, PlannedIpv
   name: 'ipvs',
   after: ['link'],
   releases: true,
-  api: (enqueue) => api(enqueue),
+  api,
   plan,
   start: (ctx) => new IpvsRun(ctx),
 };

@@ -5,6 +5,7 @@ import { NotFoundError, NlkitError } from '../core/errors.js';
 import { NETLINK_ROUTE } from '../netlink/headers.js';
 import { dump, kernelError, send } from '../netlink/transport.js';
 import type { RawWorker } from '../core/native.js';
+import type { RunOn } from './routes.js';
 import { SUBSYSTEM } from './addr.js';
 import { RtWriter, Rtm, dumpLinks, eachMessage, parseLink } from './wire.js';
 
@@ -39,14 +40,9 @@ export function checkEach<T>(list: readonly unknown[], what: string, check: (x: 
  */
 export async function addMany<T>(op: string, w: RawWorker, items: readonly T[], kind: ManyKind<T>): Promise<void> {
   if (items.length === 0) return;
-  const index = new Map<string, number>();
+  let index = new Map<string, number>();
   if (items.some((x) => kind.devs(x).length)) {
-    const wr = new RtWriter(64);
-    dumpLinks(wr);
-    const r = await dump(w, NETLINK_ROUTE, wr.batch());
-    eachMessage(r.data, 0, r.sections[0]!, (type, at, len) => {
-      if (type === Rtm.NewLink) { const l = parseLink(r.data, at, len); index.set(l.name, l.index); }
-    });
+    index = await linkIndex(w);
     for (let i = 0; i < items.length; i++) {
       for (const d of kind.devs(items[i]!)) {
         if (!index.has(d)) throw new NotFoundError(`${op}: [${i}]: link ${d} does not exist`, { op, subsystem: SUBSYSTEM, code: 'ENODEV', index: i });
@@ -66,4 +62,36 @@ export async function addMany<T>(op: string, w: RawWorker, items: readonly T[], 
     await send(w, NETLINK_ROUTE, u.batch()).catch(() => undefined);
   }
   throw kernelError(op, SUBSYSTEM, res.errnos[k]!, { what: `[${k}]: ${kind.what(items[k]!)}`, index: k, ...(res.messages[k] ? { detail: res.messages[k] } : {}) });
+}
+
+/** The links of the handle's namespace, name to index, from one dump. */
+export async function linkIndex(w: RawWorker): Promise<Map<string, number>> {
+  const index = new Map<string, number>();
+  const wr = new RtWriter(64);
+  dumpLinks(wr);
+  const r = await dump(w, NETLINK_ROUTE, wr.batch());
+  eachMessage(r.data, 0, r.sections[0]!, (type, at, len) => {
+    if (type === Rtm.NewLink) { const l = parseLink(r.data, at, len); index.set(l.name, l.index); }
+  });
+  return index;
+}
+
+/**
+ * What `check` returns handed to `then`, or a rejection with what it threw: input is checked
+ * before anything is queued on the handle.
+ * @example return checkThen(() => checkRule(rule, op), (spec) => run(op, (w) => send(w, spec)));
+ */
+export function checkThen<T, R>(check: () => T, then: (v: T) => Promise<R>): Promise<R> {
+  let v: T;
+  try {
+    v = check();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return then(v);
+}
+
+/** A list of additions: every entry checked (checkEach), then all sent in one crossing (addMany). */
+export function addList<T>(run: RunOn, op: string, list: readonly unknown[], what: string, check: (x: unknown) => T, kind: ManyKind<T>): Promise<void> {
+  return checkThen(() => checkEach(list, what, check), (items) => run(op, (w) => addMany(op, w, items, kind)));
 }

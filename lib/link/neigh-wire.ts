@@ -3,7 +3,7 @@
 import { NLMSG_HDRLEN, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST } from '../netlink/headers.js';
 import { forEachAttr } from '../netlink/reader.js';
 import { AF_INET, AF_INET6, formatIp } from './addr.js';
-import { Rtm, RtWriter } from './wire.js';
+import { Rtm, RtWriter, ipFamily } from './wire.js';
 
 export const RTM_NEWNEIGH = 28, RTM_DELNEIGH = 29, RTM_GETNEIGH = 30;
 const NDMSG_LEN = 12;
@@ -69,9 +69,8 @@ export interface NeighRecord {
 /** One RTM_NEWNEIGH/DELNEIGH of family inet/inet6; undefined for other families (bridge FDB entries). */
 export function parseNeigh(data: Buffer, at: number, len: number): NeighRecord | undefined {
   const body = at + NLMSG_HDRLEN;
-  const af = data[body]!;
-  if (af !== AF_INET && af !== AF_INET6) return undefined;
-  const family = af === AF_INET ? 'inet' : 'inet6';
+  const family = ipFamily(data, body);
+  if (!family) return undefined;
   const rec: NeighRecord = { family, ifindex: data.readInt32LE(body + 4), state: data.readUInt16LE(body + 8), flags: data[body + 10]!, dst: '' };
   forEachAttr(data, body + NDMSG_LEN, at + len, (type, a, l) => {
     if (type === NDA_DST && l === (family === 'inet' ? 4 : 16)) rec.dst = formatIp(family, data.subarray(a, a + l));

@@ -14,7 +14,7 @@ import {
   stateNames, type NeighCommand, type NeighRecord, type NeighSpec,
 } from './neigh-wire.js';
 import { invalid, type RunOn } from './routes.js';
-import { addMany, checkEach, type ManyKind } from './many.js';
+import { addList, checkThen, type ManyKind } from './many.js';
 import { RtWriter, Rtm, dumpLinks, eachMessage, parseLink } from './wire.js';
 
 /**
@@ -119,18 +119,9 @@ export class Neighbours {
    * await h.neighbours.add([{ dst: '10.0.0.3', lladdr: '02:00:00:00:00:03', dev: 'eth0' }, { dst: '10.0.0.4', lladdr: '02:00:00:00:00:04', dev: 'eth0' }]);
    */
   add(n: NeighbourInput | readonly NeighbourInput[]): Promise<void> {
-    if (Array.isArray(n)) return this.#addMany('link.neighbours.add', n);
-    return this.#change('link.neighbours.add', 'add', n);
-  }
-
-  #addMany(op: string, list: readonly unknown[]): Promise<void> {
-    let items: Checked[];
-    try {
-      items = checkEach(list, 'neighbours', (x) => check(op, 'add', x));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.#run(op, (w) => addMany(op, w, items, MANY));
+    const op = 'link.neighbours.add';
+    if (Array.isArray(n)) return addList(this.#run, op, n, 'neighbours', (x) => check(op, 'add', x), MANY);
+    return this.#change(op, 'add', n);
   }
 
   /**
@@ -156,19 +147,14 @@ export class Neighbours {
    */
   list(opts: { dev?: string; proxy?: boolean; all?: boolean } = {}): Promise<Neighbour[]> {
     const op = 'link.neighbours.list';
-    try {
-      checkListOpts(op, opts);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.#run(op, async (w) => {
+    return checkThen(() => checkListOpts(op, opts), () => this.#run(op, async (w) => {
       const { names, records } = await read(op, w, opts.proxy === true);
       if (opts.dev !== undefined && ![...names.values()].includes(opts.dev)) {
         throw new NotFoundError(`${op}: link ${opts.dev} does not exist`, { op, subsystem: SUBSYSTEM, code: 'ENODEV' });
       }
       return records.filter((r) => (opts.all || opts.proxy || shownByIp(r)) && (opts.dev === undefined || names.get(r.ifindex) === opts.dev))
         .map((r) => toNeighbour(r, names));
-    });
+    }));
   }
 
   /**
@@ -178,12 +164,7 @@ export class Neighbours {
    */
   flush(opts: { dev?: string; family?: 4 | 6 } = {}): Promise<number> {
     const op = 'link.neighbours.flush';
-    try {
-      checkListOpts(op, opts);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.#run(op, async (w) => {
+    return checkThen(() => checkListOpts(op, opts), () => this.#run(op, async (w) => {
       const { names, records } = await read(op, w, false);
       let index: number | undefined;
       if (opts.dev !== undefined) {
@@ -208,17 +189,11 @@ export class Neighbours {
         else if (e !== ENOENT) throw kernelError(op, SUBSYSTEM, e, { what: `neighbour ${gone[i]!.dst}`, detail: res.messages[i] });
       }
       return n;
-    });
+    }));
   }
 
   #change(op: string, cmd: NeighCommand, input: unknown): Promise<void> {
-    let c: Checked;
-    try {
-      c = check(op, cmd, input);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.#run(op, async (w) => {
+    return checkThen(() => check(op, cmd, input), (c) => this.#run(op, async (w) => {
       // The worker writes the link's index (ndm_ifindex sits where ifa_index does): no link dump per entry.
       const m = new RtWriter(64);
       neighMessage(m, cmd, { ...c.spec, ifindex: 0 });
@@ -226,7 +201,7 @@ export class Neighbours {
       const res = await binding().linkSend(w, req.bytes, req.ends, { ifname: c.dev });
       const e = res.errnos[0]!;
       if (e) throw kernelError(op, SUBSYSTEM, e, { what: `neighbour ${(input as NeighbourInput).dst} dev ${c.dev}`, detail: res.messages[0] });
-    });
+    }));
   }
 }
 

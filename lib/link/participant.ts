@@ -15,7 +15,7 @@
 // while the transaction runs is undone too.
 import { ExistsError, InvalidArgumentError, NlkitError, NotFoundError } from '../core/errors.js';
 import { resolveNetns } from '../core/netns.js';
-import { blame, type Enqueue, type Participant, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from '../transaction/participant.js';
+import { blame, HandleRun, undoInRounds, type Enqueue, type Participant, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from '../transaction/participant.js';
 import { releases } from '../transaction/order.js';
 import { checkLinkName, parsePrefix } from './addr.js';
 import { checkAdd, checkUpdate } from './links.js';
@@ -217,8 +217,7 @@ interface Moved { index: number; name: string; netnsPath: string }
 /** The namespace a handle opened with `base` is in, as a path the kernel can move a link back to. */
 const homeOf = (base: { netns?: string }): string => resolveNetns(base.netns ?? `/proc/${process.pid}/ns/net`, OP)!;
 
-class LinkRun implements ParticipantRun<PlannedLinkOp> {
-  #h: LinkHandle | undefined;
+class LinkRun extends HandleRun<LinkHandle> implements ParticipantRun<PlannedLinkOp> {
   /** Addresses of the touched links (that exist before the transaction), by link. */
   readonly #addrs = new Map<string, Address[]>();
   /** Routes of the touched families. */
@@ -230,10 +229,8 @@ class LinkRun implements ParticipantRun<PlannedLinkOp> {
   #links: Link[] | undefined;
   readonly #moved: Moved[] = [];
 
-  constructor(private readonly ctx: TxContext) {}
-
-  get h(): LinkHandle {
-    return (this.#h ??= new LinkHandle(this.ctx.base));
+  constructor(ctx: TxContext) {
+    super(ctx, (base) => new LinkHandle(base));
   }
 
   /**
@@ -427,26 +424,8 @@ class LinkRun implements ParticipantRun<PlannedLinkOp> {
       }));
     }
     // A route through a gateway needs the route to that gateway first: what fails is tried again.
-    let pending = saved.filter((r) => !have.has(key(r)) && addable(r));
-    for (let round = 0; pending.length && round < 3; round++) {
-      const failed: Route[] = [];
-      for (const r of pending) {
-        const what = `ip route add ${r.dst}${r.table ? ` table ${r.table}` : ''}`;
-        if (round < 2) {
-          try {
-            await h.routes.add(routeRequest(r));
-            log.done(what);
-          } catch {
-            failed.push(r);
-          }
-        } else await log.step(what, () => h.routes.add(routeRequest(r)));
-      }
-      pending = failed;
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.#h?.close();
+    await undoInRounds(log, saved.filter((r) => !have.has(key(r)) && addable(r)), (r) => `ip route add ${r.dst}${r.table ? ` table ${r.table}` : ''}`,
+      (r) => h.routes.add(routeRequest(r)));
   }
 }
 
@@ -462,9 +441,8 @@ class LinkRun implements ParticipantRun<PlannedLinkOp> {
  */
 export const linkParticipant: Participant<'link', TxLink, QueuedLink, PlannedLinkOp> = {
   name: 'link',
-  after: [],
   releases: true,
-  api: (enqueue) => api(enqueue),
+  api,
   plan,
   start: (ctx) => new LinkRun(ctx),
 };

@@ -4,7 +4,7 @@
 import { NLMSG_HDRLEN, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST } from '../netlink/headers.js';
 import { forEachAttr } from '../netlink/reader.js';
 import { AF_INET, AF_INET6, formatIp, type Family } from './addr.js';
-import { RTMSG_LEN, Rtm, RtWriter } from './wire.js';
+import { RTMSG_LEN, Rtm, RtWriter, ipFamily } from './wire.js';
 
 export const enum Rta { Dst = 1, Src = 2, Iif = 3, Oif = 4, Gateway = 5, Priority = 6, PrefSrc = 7, Metrics = 8, Multipath = 9, Table = 15, Pref = 20 }
 
@@ -140,9 +140,8 @@ const nameOf = (tab: Record<string, number>, v: number): string => Object.keys(t
  */
 export function parseRoute(data: Buffer, at: number, len: number, dev: (index: number) => string, cloned = false): Route | undefined {
   const body = at + NLMSG_HDRLEN;
-  const af = data[body]!;
-  if (af !== AF_INET && af !== AF_INET6) return undefined;
-  const family: Family = af === AF_INET ? 'inet' : 'inet6';
+  const family = ipFamily(data, body);
+  if (!family) return undefined;
   const size = family === 'inet' ? 4 : 16;
   const dstLen = data[body + 1]!, proto = data[body + 5]!, scope = data[body + 6]!, type = data[body + 7]!;
   let table = data[body + 4]!;

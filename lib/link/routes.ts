@@ -11,7 +11,7 @@ import {
   PROTOCOLS, RTN, SCOPES, TABLES, dumpRoutes, parseRoute, routeMessage, type Route, type RouteCommand, type RouteSpec,
 } from './route-wire.js';
 import { RtWriter, Rtm, collect, dumpLinks, eachMessage, parseLink } from './wire.js';
-import { addMany, checkEach, type ManyKind } from './many.js';
+import { addList, checkThen, linkIndex, type ManyKind } from './many.js';
 
 export type { Route } from './route-wire.js';
 
@@ -65,18 +65,9 @@ export class Routes {
    * await h.routes.add([{ dst: '10.3.0.0/24', dev: 'eth1' }, { dst: '10.4.0.0/24', dev: 'eth1' }]);
    */
   add(route: RouteInput | readonly RouteInput[]): Promise<void> {
-    if (Array.isArray(route)) return this.#addMany('link.routes.add', route);
-    return this.#change('link.routes.add', 'add', route as RouteInput);
-  }
-
-  #addMany(op: string, list: readonly unknown[]): Promise<void> {
-    let items: (Checked & { dst: string })[];
-    try {
-      items = checkEach(list, 'routes', (x) => ({ ...checkRoute(x, op, 'add'), dst: String((x as RouteInput).dst) }));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.#run(op, (w) => addMany(op, w, items, MANY));
+    const op = 'link.routes.add';
+    if (Array.isArray(route)) return addList(this.#run, op, route, 'routes', (x) => ({ ...checkRoute(x, op, 'add'), dst: String((x as RouteInput).dst) }), MANY);
+    return this.#change(op, 'add', route as RouteInput);
   }
 
   /**
@@ -151,21 +142,10 @@ export class Routes {
   }
 
   #change(op: string, cmd: RouteCommand, route: RouteInput): Promise<void> {
-    let input: Checked;
-    try {
-      input = checkRoute(route, op, cmd);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.#run(op, async (w) => {
-      const index = new Map<string, number>();
+    return checkThen(() => checkRoute(route, op, cmd), (input) => this.#run(op, async (w) => {
+      let index = new Map<string, number>();
       if (input.devs.length) {
-        const wr = new RtWriter(64);
-        dumpLinks(wr);
-        const r = await dump(w, NETLINK_ROUTE, wr.batch());
-        eachMessage(r.data, 0, r.sections[0]!, (type, at, len) => {
-          if (type === Rtm.NewLink) { const l = parseLink(r.data, at, len); index.set(l.name, l.index); }
-        });
+        index = await linkIndex(w);
         for (const d of input.devs) {
           if (!index.has(d)) throw new NotFoundError(`${op}: link ${d} does not exist`, { op, subsystem: SUBSYSTEM, code: 'ENODEV' });
         }
@@ -179,7 +159,7 @@ export class Routes {
         // ip says ESRCH ("No such process") for a route to delete that is not there.
         throw kernelError(op, SUBSYSTEM, e, { what: `route ${route.dst}`, ...(r.messages[0] ? { detail: r.messages[0] } : {}) });
       }
-    });
+    }));
   }
 }
 
@@ -220,16 +200,32 @@ export function named(op: string, what: string, v: unknown, names: Record<string
   throw invalid(op, `${what} must be one of ${Object.keys(names).join(', ')} or a number up to ${max}`, v);
 }
 
+/**
+ * The fields of a route or rule request: an object with none but `keys`; throws
+ * InvalidArgumentError naming what is wrong.
+ * @example const r = requestFields(op, rule, 'rule', '{ priority: 100, table: 100 }', KEYS);
+ */
+export function requestFields(op: string, v: unknown, what: string, example: string, keys: ReadonlySet<string>): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid(op, `the ${what} must be an object like ${example}`, v);
+  const r = v as Record<string, unknown>;
+  for (const k of Object.keys(r)) if (!keys.has(k)) throw invalid(op, `unknown ${what} field "${k}"`, k);
+  return r;
+}
+
+/**
+ * A request's `family` (4 or 6) as a Family, or undefined when it gives none.
+ * @example let family = requestFamily(op, r);
+ */
+export function requestFamily(op: string, r: Record<string, unknown>): Family | undefined {
+  if (r.family === undefined) return undefined;
+  if (r.family !== 4 && r.family !== 6) throw invalid(op, 'family must be 4 or 6', r.family);
+  return r.family === 4 ? 'inet' : 'inet6';
+}
+
 /** Checks a route request whole; throws InvalidArgumentError naming the field. */
 export function checkRoute(route: unknown, op: string, cmd: RouteCommand): Checked {
-  if (typeof route !== 'object' || route === null || Array.isArray(route)) throw invalid(op, 'the route must be an object like { dst: "10.0.0.0/24", gateway: "10.1.0.1" }', route);
-  const r = route as Record<string, unknown>;
-  for (const k of Object.keys(r)) if (!KEYS.has(k)) throw invalid(op, `unknown route field "${k}"`, k);
-  let family: Family | undefined;
-  if (r.family !== undefined) {
-    if (r.family !== 4 && r.family !== 6) throw invalid(op, 'family must be 4 or 6', r.family);
-    family = r.family === 4 ? 'inet' : 'inet6';
-  }
+  const r = requestFields(op, route, 'route', '{ dst: "10.0.0.0/24", gateway: "10.1.0.1" }', KEYS);
+  let family = requestFamily(op, r);
   let dst: Uint8Array | undefined, dstLen = 0;
   if (r.dst !== 'default') {
     if (typeof r.dst !== 'string') throw invalid(op, 'dst must be "default", an address or a prefix', r.dst);

@@ -4,7 +4,7 @@ import { NLMSG_HDRLEN, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } fro
 import { forEachAttr, str } from '../netlink/reader.js';
 import { AF_INET, AF_INET6, formatIp, type Family } from './addr.js';
 import { RT_TABLE_MAIN, RT_TABLE_UNSPEC, TABLES } from './route-wire.js';
-import { RTMSG_LEN, Rtm, RtWriter } from './wire.js';
+import { RTMSG_LEN, Rtm, RtWriter, ipFamily } from './wire.js';
 
 const enum Fra { Dst = 1, Src = 2, IifName = 3, Goto = 4, Priority = 6, FwMark = 10, Table = 15, FwMask = 16, OifName = 17 }
 export const FR_ACT = { toTable: 1, goto: 2, nop: 3, blackhole: 6, unreachable: 7, prohibit: 8 } as const;
@@ -77,9 +77,8 @@ const hex = (v: number) => `0x${v.toString(16)}`;
 /** One Rtm.NewRule as `ip -j rule show` prints it (undefined for other families). */
 export function parseRule(data: Buffer, at: number, len: number): Rule | undefined {
   const body = at + NLMSG_HDRLEN;
-  const af = data[body]!;
-  if (af !== AF_INET && af !== AF_INET6) return undefined;
-  const family: Family = af === AF_INET ? 'inet' : 'inet6';
+  const family = ipFamily(data, body);
+  if (!family) return undefined;
   const host = family === 'inet' ? 32 : 128;
   const dstLen = data[body + 1]!, srcLen = data[body + 2]!, action = data[body + 7]!;
   let table = data[body + 4]!;

@@ -5,7 +5,8 @@ import { dump, kernelError, send } from '../netlink/transport.js';
 import { SUBSYSTEM, checkLinkName, parsePrefix, type Family } from './addr.js';
 import { TABLES } from './route-wire.js';
 import { FR_ACT, dumpRules, parseRule, ruleMessage, type Rule, type RuleSpec } from './rule-wire.js';
-import { invalid, named, u32, type RunOn } from './routes.js';
+import { invalid, named, requestFamily, requestFields, u32, type RunOn } from './routes.js';
+import { checkThen } from './many.js';
 import { RtWriter, Rtm, collect } from './wire.js';
 
 export type { Rule } from './rule-wire.js';
@@ -74,32 +75,20 @@ export class Rules {
   }
 
   #change(op: string, cmd: 'add' | 'delete', rule: RuleInput): Promise<void> {
-    let spec: RuleSpec;
-    try {
-      spec = checkRule(rule, op);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.#run(op, async (w) => {
+    return checkThen(() => checkRule(rule, op), (spec) => this.#run(op, async (w) => {
       const wr = new RtWriter(128);
       ruleMessage(wr, cmd, spec);
       const r = await send(w, NETLINK_ROUTE, wr.batch());
       const e = r.errnos[0]!;
       if (e !== 0) throw kernelError(op, SUBSYSTEM, e, { what: 'rule', ...(r.messages[0] ? { detail: r.messages[0] } : {}) });
-    });
+    }));
   }
 }
 
 /** Checks a rule request whole; throws InvalidArgumentError naming the field. */
 export function checkRule(rule: unknown, op: string): RuleSpec {
-  if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) throw invalid(op, 'the rule must be an object like { priority: 100, fwmark: 1, table: 100 }', rule);
-  const r = rule as Record<string, unknown>;
-  for (const k of Object.keys(r)) if (!KEYS.has(k)) throw invalid(op, `unknown rule field "${k}"`, k);
-  let family: Family | undefined;
-  if (r.family !== undefined) {
-    if (r.family !== 4 && r.family !== 6) throw invalid(op, 'family must be 4 or 6', r.family);
-    family = r.family === 4 ? 'inet' : 'inet6';
-  }
+  const r = requestFields(op, rule, 'rule', '{ priority: 100, fwmark: 1, table: 100 }', KEYS);
+  let family = requestFamily(op, r);
   const prefix = (what: string, v: unknown) => {
     if (v === undefined) return undefined;
     const p = parsePrefix(v, op);

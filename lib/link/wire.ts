@@ -289,11 +289,20 @@ export interface AddrRecord {
   preferredLft?: number;
 }
 
+/**
+ * The family of an rtnetlink message whose body starts with its address family (ifaddrmsg,
+ * rtmsg, fib_rule_hdr, ndmsg): undefined for anything but IPv4 and IPv6.
+ * @example const family = ipFamily(data, at + NLMSG_HDRLEN); if (!family) return undefined;
+ */
+export function ipFamily(data: Buffer, body: number): Family | undefined {
+  const af = data[body];
+  return af === AF_INET ? 'inet' : af === AF_INET6 ? 'inet6' : undefined;
+}
+
 export function parseAddr(data: Buffer, at: number, len: number): AddrRecord | undefined {
   const body = at + NLMSG_HDRLEN;
-  const af = data[body]!;
-  if (af !== AF_INET && af !== AF_INET6) return undefined;
-  const family: Family = af === AF_INET ? 'inet' : 'inet6';
+  const family = ipFamily(data, body);
+  if (!family) return undefined;
   const size = family === 'inet' ? 4 : 16;
   const rec: AddrRecord = {
     family,

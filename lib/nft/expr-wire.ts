@@ -55,17 +55,14 @@ export class NftAttrWriter extends AttrWriter {
         this.be32(1, e.dreg); this.be32(2, e.base); this.be32(3, e.offset); this.be32(4, e.len);
         return;
       case 'meta':
-        this.be32(2, e.key); this.be32(1, e.dreg);
-        return;
-      case 'meta_set':
-        this.be32(2, e.key); this.be32(3, e.sreg);
-        return;
       case 'ct':
         this.be32(2, e.key); this.be32(1, e.dreg);
         if (e.dir !== undefined) this.u8(3, e.dir);
         return;
+      case 'meta_set':
       case 'ct_set':
-        this.be32(2, e.key); this.be32(4, e.sreg);
+        // The source register: NFTA_META_SREG is 3, NFTA_CT_SREG 4 (3 is the ct direction).
+        this.be32(2, e.key); this.be32(e.op === 'meta_set' ? 3 : 4, e.sreg);
         return;
       case 'cmp':
         this.be32(1, e.sreg); this.be32(2, e.cmp); this.dataValue(3, e.data);

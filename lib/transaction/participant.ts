@@ -126,3 +126,57 @@ export function blame<E extends Error>(e: E, o: PlannedBase, entry?: number): E 
   }
   return e;
 }
+
+/**
+ * Undo steps that may wait on each other (a route through a gateway needs the route to that
+ * gateway; a list:set holds its members): each of three rounds runs `fn` on what is still
+ * pending, and what fails with an error `retry` accepts (default: any) is tried again in the
+ * next round. Each step is recorded in `log` as `what(item)`, done (unless `quiet(item)`: a
+ * temporary copy) or, once it is not tried again, failed.
+ *
+ * @example
+ *   await undoInRounds(log, routes, (r) => `ip route add ${r.dst}`, (r) => h.routes.add(r));
+ */
+export async function undoInRounds<T>(log: UndoLog, items: T[], what: (item: T) => string, fn: (item: T) => Promise<unknown>,
+  opts: { retry?: (e: unknown) => boolean; quiet?: (item: T) => boolean } = {}): Promise<void> {
+  const rounds = 3;
+  let pending = items;
+  for (let round = 0; pending.length && round < rounds; round++) {
+    const again: T[] = [];
+    for (const item of pending) {
+      try {
+        await fn(item);
+        if (!opts.quiet?.(item)) log.done(what(item));
+      } catch (e) {
+        if (round < rounds - 1 && (opts.retry?.(e) ?? true)) again.push(item);
+        else log.failed(e, what(item));
+      }
+    }
+    pending = again;
+  }
+}
+
+/**
+ * The base of a run that works through one handle of its subsystem: opened on first use, in the
+ * transaction's namespace, and closed with the run.
+ *
+ * @example
+ *   class FooRun extends HandleRun<FooHandle> implements ParticipantRun<PlannedFooOp> {
+ *     constructor(ctx: TxContext) { super(ctx, (base) => new FooHandle(base)); }
+ *     async apply(o: PlannedFooOp) { await this.h.add(o.x); }
+ *   }
+ */
+export abstract class HandleRun<H extends { close(): Promise<unknown> }> {
+  #h: H | undefined;
+
+  constructor(protected readonly ctx: TxContext, private readonly open: (base: TxContext['base']) => H) {}
+
+  /** The run's handle (opened now if it is not yet). */
+  get h(): H {
+    return (this.#h ??= this.open(this.ctx.base));
+  }
+
+  async close(): Promise<void> {
+    await this.#h?.close();
+  }
+}

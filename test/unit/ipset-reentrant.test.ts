@@ -36,9 +36,9 @@ describe('ipset parsers without module state', () => {
     checkElement(b, spec, 'inet6', b.args.src, b.ts[0]!, b.te[0]!, { noZeroCidr: true, nonZero: true });
     checkAdtOptions(b, spec, true, b.args.src, b.ts, b.te, 1, b.args.n);
     checkAdtOptions(a, spec, true, a.args.src, a.ts, a.te, 1, a.args.n);
-    assert.deepEqual([a.args.n, a.elem.v6, a.elem.ip, a.adt.timeout, a.args.src.slice(a.adt.comment, a.adt.commentEnd)],
+    assert.deepEqual([a.args.n, a.elem.v6, a.elem.ips[0].ip, a.adt.timeout, a.args.src.slice(a.adt.comment, a.adt.commentEnd)],
       [5, false, 0x0a000001, 5, 'first one']);
-    assert.deepEqual([b.args.n, b.elem.v6, [...b.elem.ip6], b.adt.timeout], [3, true, [0x2001, 0xdb8, 0, 0, 0, 0, 0, 7], 9]);
+    assert.deepEqual([b.args.n, b.elem.v6, [...b.elem.ips[0].ip6], b.adt.timeout], [3, true, [0x2001, 0xdb8, 0, 0, 0, 0, 0, 7], 9]);
     // The same results as each parse run alone.
     const alone = new ParseState();
     parse(alone, 'hash:ip', 'inet', la);
@@ -66,10 +66,10 @@ describe('ipset parsers without module state', () => {
     checkRestore('create a hash:ip timeout 0\nadd a 10.0.0.1 timeout 7\nadd a 10.0.0.2\n', new Map(), {}, {
       text() {},
       adt(ps) {
-        const before = `${ps.elem.ip.toString(16)} ${ps.adt.given ? ps.adt.timeout : '-'}`;
+        const before = `${ps.elem.ips[0].ip.toString(16)} ${ps.adt.given ? ps.adt.timeout : '-'}`;
         canonicalEntries(['2001:db8::1,tcp:80'], { type: 'hash:ip,port', family: 'inet6' });
         checkRestore('create x hash:net family inet6\nadd x 2001:db8::/32\n', new Map());
-        seen.push(`${before} | ${ps.elem.ip.toString(16)} ${ps.adt.given ? ps.adt.timeout : '-'} ${ps.elem.v6}`);
+        seen.push(`${before} | ${ps.elem.ips[0].ip.toString(16)} ${ps.adt.given ? ps.adt.timeout : '-'} ${ps.elem.v6}`);
       },
     });
     assert.deepEqual(seen, ['a000001 7 | a000001 7 false', 'a000002 - | a000002 - false']);
