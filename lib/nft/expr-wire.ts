@@ -57,7 +57,7 @@ export class NftAttrWriter extends AttrWriter {
       case 'meta':
       case 'ct':
         this.be32(2, e.key); this.be32(1, e.dreg);
-        if (e.dir !== undefined) this.u8(3, e.dir);
+        if (e.op === 'ct' && e.dir !== undefined) this.u8(3, e.dir);
         return;
       case 'meta_set':
       case 'ct_set':
