@@ -18,7 +18,6 @@ void Export(Napi::Env env, Napi::Object exports, const char* name) {
 namespace core { void Register(Napi::Env env, Napi::Object exports); }
 namespace netlink { void Register(Napi::Env env, Napi::Object exports); }
 namespace ipset { void Register(Napi::Env env, Napi::Object exports); }
-namespace ipvs { void Register(Napi::Env env, Napi::Object exports); }
 namespace ipt { void Register(Napi::Env env, Napi::Object exports); }
 namespace link { void Register(Napi::Env env, Napi::Object exports); }
 

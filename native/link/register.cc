@@ -2,8 +2,8 @@
 
 namespace nlkit {
 
-Napi::Value LinkSend(const Napi::CallbackInfo& info);     // rtnl.cc
-Napi::Value LinkQuery(const Napi::CallbackInfo& info);    // rtnl.cc
+Napi::Value LinkSend(const Napi::CallbackInfo& info);     // ifindex.cc
+Napi::Value LinkQuery(const Napi::CallbackInfo& info);    // ifindex.cc
 Napi::Value NetnsAdd(const Napi::CallbackInfo& info);     // netns.cc
 Napi::Value NetnsDelete(const Napi::CallbackInfo& info);  // netns.cc
 Napi::Value SysctlRead(const Napi::CallbackInfo& info);   // sysctl.cc
