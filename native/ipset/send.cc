@@ -79,13 +79,11 @@ class SendJob : public NetlinkSendJob {
 // order; resolves when all were acknowledged, rejects with the failure record at the first
 // refusal; progress (a Uint32Array) holds the number of messages acknowledged so far.
 Napi::Value IpsetSend(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Worker* w =
-      WorkerArgs(info, info[1].IsTypedArray() && info[2].IsTypedArray(), "ipsetSend(worker, Uint8Array, Uint32Array)");
-  if (w == nullptr) return env.Undefined();
-  auto* job = new SendJob(env, info[1].As<Napi::Uint8Array>(), info[2].As<Napi::Uint32Array>());
-  if (info.Length() > 3) job->TrackProgress(info[3]);
-  return w->Submit(env, job);
+  return SubmitChecked(info, info[1].IsTypedArray() && info[2].IsTypedArray(), "ipsetSend(worker, Uint8Array, Uint32Array)", [&] {
+    auto* job = new SendJob(info.Env(), info[1].As<Napi::Uint8Array>(), info[2].As<Napi::Uint32Array>());
+    if (info.Length() > 3) job->TrackProgress(info[3]);
+    return job;
+  });
 }
 
 }  // namespace nlkit

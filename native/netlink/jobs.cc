@@ -14,18 +14,6 @@ namespace {
 constexpr size_t kChunkBytes = 256 << 10;  // one sendmsg() of requests
 constexpr size_t kRecvBuffer = 1 << 20;    // a dump skb is at most a few tens of KiB
 
-void SetErrnos(Napi::Env env, Napi::Object r, const std::vector<int32_t>& errnos) {
-  Napi::Int32Array e = Napi::Int32Array::New(env, errnos.size());
-  if (!errnos.empty()) memcpy(e.Data(), errnos.data(), errnos.size() * sizeof(int32_t));
-  r.Set("errnos", e);
-}
-
-void SetMessages(Napi::Env env, Napi::Object r, const std::vector<std::pair<uint32_t, std::string>>& messages) {
-  Napi::Object m = Napi::Object::New(env);
-  for (auto& [idx, text] : messages) m.Set(idx, Napi::String::New(env, text));
-  r.Set("messages", m);
-}
-
 // The bytes become the Buffer's memory: a 50 MB listing is not copied again.
 Napi::Value TakeBuffer(Napi::Env env, std::unique_ptr<std::vector<uint8_t>>& out) {
   auto* vec = out.release();
@@ -53,21 +41,28 @@ bool CheckLengths(Failure& f, const MessageBatch& batch, size_t minLen) {
   return true;
 }
 
-NetlinkSendJob::NetlinkSendJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends, SendOptions opts)
-    : Job(env), protocol_(protocol), batch_(data, ends), opts_(std::move(opts)) {}
-
-namespace {
-NetlinkSocket* Prepared(int protocol, Failure& f, MessageBatch& batch, const BatchHook& hook) {
-  NetlinkSocket* s = ThreadSocket(protocol, f);
-  if (s == nullptr || !CheckLengths(f, batch, NLMSG_HDRLEN) || (hook && !hook(f, batch))) return nullptr;
+NetlinkSocket* NetlinkRequestsJob::Prepare(const BatchHook& hook) {
+  NetlinkSocket* s = ThreadSocket(protocol_, failure);
+  if (s == nullptr || !CheckLengths(failure, batch_, NLMSG_HDRLEN) || (hook && !hook(failure, batch_))) return nullptr;
   return s;
 }
-}  // namespace
 
-NetlinkSocket* NetlinkSendJob::Prepare() { return Prepared(protocol_, failure, batch_, opts_.hook); }
+Napi::Object NetlinkRequestsJob::Outcome(Napi::Env env) const {
+  Napi::Object r = Napi::Object::New(env);
+  Napi::Int32Array e = Napi::Int32Array::New(env, errnos_.size());
+  if (!errnos_.empty()) memcpy(e.Data(), errnos_.data(), errnos_.size() * sizeof(int32_t));
+  r.Set("errnos", e);
+  Napi::Object m = Napi::Object::New(env);
+  for (auto& [idx, text] : messages_) m.Set(idx, Napi::String::New(env, text));
+  r.Set("messages", m);
+  return r;
+}
+
+NetlinkSendJob::NetlinkSendJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends, SendOptions opts)
+    : NetlinkRequestsJob(env, protocol, data, ends), opts_(std::move(opts)) {}
 
 void NetlinkSendJob::Execute() {
-  NetlinkSocket* s = Prepare();
+  NetlinkSocket* s = Prepare(opts_.hook);
   if (s == nullptr) return;
   s->CapAcks(!opts_.echo);
   const size_t n = batch_.ends.size();
@@ -145,9 +140,7 @@ void NetlinkSendJob::Execute() {
 }
 
 Napi::Value NetlinkSendJob::Result(Napi::Env env) {
-  Napi::Object r = Napi::Object::New(env);
-  SetErrnos(env, r, errnos_);
-  SetMessages(env, r, messages_);
+  Napi::Object r = Outcome(env);
   if (opts_.echo) {
     Napi::Object m = Napi::Object::New(env);
     for (auto& [idx, bytes] : replies_) m.Set(idx, Napi::Buffer<uint8_t>::Copy(env, bytes.data(), bytes.size()));
@@ -157,12 +150,12 @@ Napi::Value NetlinkSendJob::Result(Napi::Env env) {
 }
 
 NetlinkDumpJob::NetlinkDumpJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends, DumpOptions opts)
-    : Job(env), protocol_(protocol), batch_(data, ends), opts_(std::move(opts)) {
+    : NetlinkRequestsJob(env, protocol, data, ends), opts_(std::move(opts)) {
   opts_.attempts = std::max(1, opts_.attempts);
 }
 
 void NetlinkDumpJob::Execute() {
-  NetlinkSocket* s = Prepared(protocol_, failure, batch_, opts_.hook);
+  NetlinkSocket* s = Prepare(opts_.hook);
   if (s == nullptr) return;
   recv_.resize(kRecvBuffer);
   for (ran_ = 1; ran_ <= opts_.attempts; ran_++) {
@@ -240,13 +233,11 @@ bool NetlinkDumpJob::Follow(NetlinkSocket& s, size_t end) {
 }
 
 Napi::Value NetlinkDumpJob::Result(Napi::Env env) {
-  Napi::Object r = Napi::Object::New(env);
+  Napi::Object r = Outcome(env);
   r.Set("data", TakeBuffer(env, out_));
   Napi::Uint32Array sec = Napi::Uint32Array::New(env, sectionEnds_.size());
   if (!sectionEnds_.empty()) memcpy(sec.Data(), sectionEnds_.data(), sectionEnds_.size() * sizeof(uint32_t));
   r.Set("sections", sec);
-  SetErrnos(env, r, errnos_);
-  SetMessages(env, r, messages_);
   r.Set("interrupted", Napi::Boolean::New(env, interrupted_));
   r.Set("attempts", Napi::Number::New(env, ran_));
   return r;

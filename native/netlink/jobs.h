@@ -50,7 +50,24 @@ struct SendOptions {
   BatchHook hook;
 };
 
-class NetlinkSendJob : public Job {
+// What the send and dump jobs share: a batch for one protocol's thread socket, and one errno
+// (and extended-ack text) per request in the result.
+class NetlinkRequestsJob : public Job {
+ protected:
+  NetlinkRequestsJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends)
+      : Job(env), protocol_(protocol), batch_(data, ends) {}
+  // The thread's socket, batch_ checked, then hooked; nullptr with failure set.
+  NetlinkSocket* Prepare(const BatchHook& hook);
+  // { errnos: Int32Array, messages: { [index]: extack text } }
+  Napi::Object Outcome(Napi::Env env) const;
+
+  int protocol_;
+  MessageBatch batch_;
+  std::vector<int32_t> errnos_;
+  std::vector<std::pair<uint32_t, std::string>> messages_;
+};
+
+class NetlinkSendJob : public NetlinkRequestsJob {
  public:
   NetlinkSendJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends, SendOptions opts);
 
@@ -62,15 +79,8 @@ class NetlinkSendJob : public Job {
   void TrackProgress(const Napi::Value& progress) { progress_.Track(progress); }
 
  protected:
-  // The thread's socket, batch_ checked and hooked; nullptr with failure set.
-  NetlinkSocket* Prepare();
-
-  int protocol_;
-  MessageBatch batch_;
   SendOptions opts_;
   ProgressCounter progress_;
-  std::vector<int32_t> errnos_;
-  std::vector<std::pair<uint32_t, std::string>> messages_;
   std::vector<std::pair<uint32_t, std::vector<uint8_t>>> replies_;  // echo: the whole error reply
 };
 
@@ -134,7 +144,7 @@ struct DumpOptions {
   FollowSpec follow;
 };
 
-class NetlinkDumpJob : public Job {
+class NetlinkDumpJob : public NetlinkRequestsJob {
  public:
   NetlinkDumpJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends, DumpOptions opts);
   void Execute() override;
@@ -148,16 +158,12 @@ class NetlinkDumpJob : public Job {
   bool Run(NetlinkSocket& s, uint8_t* req, size_t len);
   bool Follow(NetlinkSocket& s, size_t end);
 
-  int protocol_;
-  MessageBatch batch_;
   DumpOptions opts_;
   int ran_ = 0;
   std::unique_ptr<std::vector<uint8_t>> out_;
   std::vector<uint32_t> sectionEnds_;
-  std::vector<int32_t> errnos_;
   bool interrupted_ = false;
   std::vector<char> recv_;
-  std::vector<std::pair<uint32_t, std::string>> messages_;
 };
 
 // The argument checks and options of netlinkSend / netlinkDump, shared with the subsystems whose

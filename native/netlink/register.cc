@@ -21,7 +21,7 @@
 
 namespace nlkit {
 
-Napi::Value NetlinkDumpStream(const Napi::CallbackInfo& info);  // stream.cc
+EntryPoint NetlinkDumpStream;  // stream.cc
 
 namespace {
 
@@ -129,10 +129,10 @@ Napi::Value SubmitDump(const Napi::CallbackInfo& info, int protocol, size_t at, 
 namespace netlink {
 
 void Register(Napi::Env env, Napi::Object exports) {
-  exports.Set("netlinkSend", Napi::Function::New<Send>(env, "netlinkSend"));
-  exports.Set("netlinkBatch", Napi::Function::New<Batch>(env, "netlinkBatch"));
-  exports.Set("netlinkDump", Napi::Function::New<Dump>(env, "netlinkDump"));
-  exports.Set("netlinkDumpStream", Napi::Function::New<NetlinkDumpStream>(env, "netlinkDumpStream"));
+  ExportAll(env, exports, {
+      Bind<Send>("netlinkSend"), Bind<Batch>("netlinkBatch"), Bind<Dump>("netlinkDump"),
+      Bind<NetlinkDumpStream>("netlinkDumpStream"),
+  });
   RegisterSubscribe(env, exports);
 }
 
