@@ -1,8 +1,8 @@
 {
   # System libraries come from pkg-config so that Debian/Ubuntu multiarch paths just work;
   # scripts/native-deps.cjs calls it and names the packages to install when headers are missing.
-  # libnl-genl-3 (IPVS) and libip4tc/libip6tc/xtables (iptables) join the sources and
-  # pkg-config lists below as their subsystems land.
+  # IPVS needs no library: its generic netlink messages are built in TypeScript and sent over
+  # native/netlink's NETLINK_GENERIC socket.
   # NLKIT_BENCH=1 (npm run build:bench) links the boundary-cost probes of native/core/bench.cc
   # in for bench/napi.ts; without it (every other build, prebuilds included) they are absent.
   # Only the source list changes, so switching costs a compile of bench.cc and a link.
@@ -24,12 +24,10 @@
         "native/netlink/subscribe.cc",
         "native/netlink/stream.cc",
         "native/ipset/register.cc",
-        "native/ipvs/register.cc",
         "native/iptables/register.cc",
         "native/link/register.cc",
         "native/ipset/exec.cc",
         "native/ipset/send.cc",
-        "native/ipvs/genl.cc",
         "native/iptables/compile/xt.cc",
         "native/iptables/compile/parse.cc",
         "native/iptables/compile/fast.cc",
@@ -46,7 +44,7 @@
         "native/iptables/jobs/raw.cc",
         "native/iptables/jobs/print_raw.cc",
         "native/iptables/jobs/compile_job.cc",
-        "native/link/rtnl.cc",
+        "native/link/ifindex.cc",
         "native/link/netns.cc",
         "native/link/sysctl.cc"
       ],

@@ -7,7 +7,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nlkit::netlink::Register(env, exports);
   nlkit::link::Register(env, exports);
   nlkit::ipset::Register(env, exports);
-  nlkit::ipvs::Register(env, exports);
   nlkit::ipt::Register(env, exports);
   return exports;
 }

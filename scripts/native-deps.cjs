@@ -6,13 +6,11 @@
 'use strict';
 const { spawnSync } = require('node:child_process');
 
-const MODULES = ['libipset', 'libnl-3.0', 'libnl-genl-3.0', 'xtables', 'libip4tc', 'libip6tc'];
+const MODULES = ['libipset', 'xtables', 'libip4tc', 'libip6tc'];
 /** pkg-config module -> [Debian/Ubuntu package, RPM package]; libmnl comes in through libipset. */
 const PACKAGES = {
   libipset: ['libipset-dev', 'ipset-devel'],
   libmnl: ['libmnl-dev', 'libmnl-devel'],
-  'libnl-3.0': ['libnl-3-dev', 'libnl3-devel'],
-  'libnl-genl-3.0': ['libnl-genl-3-dev', 'libnl3-devel'],
   xtables: ['libxtables-dev', 'iptables-devel'],
   libip4tc: ['libip4tc-dev', 'iptables-devel'],
   libip6tc: ['libip6tc-dev', 'iptables-devel'],

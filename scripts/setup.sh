@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Build: compiler and headers. Runtime/test: the system tools the tests compare against (nft,
 # conntrack) or run nlkit under (strace); test/unit/setup-packages.test.ts checks this list.
-PACKAGES=(g++ make python3 pkg-config libmnl-dev libipset-dev ipset iproute2 libnl-3-dev libnl-genl-3-dev ipvsadm libxtables-dev libip4tc-dev libip6tc-dev iptables
+PACKAGES=(g++ make python3 pkg-config libmnl-dev libipset-dev ipset iproute2 ipvsadm libxtables-dev libip4tc-dev libip6tc-dev iptables
   nftables conntrack strace busybox-static procps)
 
 missing=()

@@ -15,14 +15,12 @@ export const ADDON_ENV = 'NLKIT_ADDON';
 const RUNTIME_PACKAGES: Record<string, [deb: string, rpm: string]> = {
   'libipset.so': ['libipset13', 'ipset-libs'],
   'libmnl.so': ['libmnl0', 'libmnl'],
-  'libnl-3.so': ['libnl-3-200', 'libnl3'],
-  'libnl-genl-3.so': ['libnl-genl-3-200', 'libnl3'],
   'libxtables.so': ['libxtables12', 'iptables-libs'],
   'libip4tc.so': ['libip4tc2', 'iptables-libs'],
   'libip6tc.so': ['libip6tc2', 'iptables-libs'],
 };
-const BUILD_PACKAGES = 'apt-get install build-essential pkg-config libipset-dev libnl-3-dev libnl-genl-3-dev ' +
-  'libxtables-dev libip4tc-dev libip6tc-dev (RPM: dnf install gcc-c++ make pkgconf-pkg-config ipset-devel libnl3-devel iptables-devel)';
+const BUILD_PACKAGES = 'apt-get install build-essential pkg-config libipset-dev ' +
+  'libxtables-dev libip4tc-dev libip6tc-dev (RPM: dnf install gcc-c++ make pkgconf-pkg-config ipset-devel iptables-devel)';
 const KEEP_EXTERNAL = 'if nlkit is bundled, keep it external (esbuild --external:nlkit, webpack externals, ' +
   `rollup external) and install it beside the bundle, or set ${ADDON_ENV}=/absolute/path/to/nlkit.node`;
 

@@ -5,7 +5,6 @@ import { loadAddon } from './addon.js';
 import type { CoreBinding } from './binding.js';
 import type { IpsetBinding } from '../ipset/binding.js';
 import type { IptablesBinding } from '../iptables/binding.js';
-import type { IpvsBinding } from '../ipvs/binding.js';
 import type { LinkBinding } from '../link/binding.js';
 import type { NetlinkBinding } from '../netlink/binding.js';
 
@@ -15,14 +14,14 @@ export type {
   IptablesBinding, IptablesCacheRef, IptablesLockRequest, IptablesProblem, IptablesRestoreResult, IptablesRestoreStats,
   IptablesTableRequest, RawTableSnapshot,
 } from '../iptables/binding.js';
-export type { IpvsBinding, IpvsQueryResult } from '../ipvs/binding.js';
+export type { IpvsQueryResult } from '../ipvs/binding.js';
 export type { LinkBatchOptions, LinkBinding, LinkQueryResult } from '../link/binding.js';
 export type {
   BatchRefusal, NetlinkBatchResult, NetlinkBinding, NetlinkDumpResult, NetlinkSendResult,
 } from '../netlink/binding.js';
 
-/** Every function of the addon: one part per native/<subsystem>/register.cc. */
-export type Binding = CoreBinding & NetlinkBinding & LinkBinding & IpsetBinding & IpvsBinding & IptablesBinding;
+/** Every function of the addon: one part per native/<subsystem>/register.cc (IPVS has none: it uses native/netlink's). */
+export type Binding = CoreBinding & NetlinkBinding & LinkBinding & IpsetBinding & IptablesBinding;
 
 let cached: Binding | undefined;
 

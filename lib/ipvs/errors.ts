@@ -6,6 +6,7 @@ import {
   ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError, PermissionError, UnsupportedError, errnoText,
 } from '../core/errors.js';
 import type { NativeFailure } from '../core/native.js';
+import { GENL_FAMILY_MISSING } from '../netlink/genl.js';
 import { AF_INET, Cmd } from './wire.js';
 import { missingModule, type NormDest, type NormKey, type NormService } from './validate.js';
 
@@ -25,9 +26,9 @@ export interface ErrorContext {
 
 const codeName = errnoText;
 
-/** Failures recorded by the native side (socket, family lookup). */
+/** Failures recorded by the native side (socket) or the family lookup (lib/netlink/genl.ts). */
 export function ipvsFailure(op: string, f: NativeFailure): NlkitError {
-  if (f.kind === 'ipvs-missing') {
+  if (f.kind === GENL_FAMILY_MISSING) {
     return new UnsupportedError(
       `${op}: the running kernel has no IPVS (kernel module ip_vs, CONFIG_IP_VS; load it with \`modprobe ip_vs\`)`,
       { op, subsystem: 'ipvs', errno: f.errno, detail: f.message });

@@ -8,7 +8,10 @@ import { AbortedError, ConcurrentModificationError, InvalidArgumentError, NlkitE
 import { Handle, callSite, withSite, type OpenOptions } from '../core/handle.js';
 import { ProgressReport, type ProgressCallback } from '../core/progress.js';
 import { badArgument, checkOpts, describeValue } from '../core/args.js';
-import { binding, type IpvsQueryResult, type RawWorker } from '../core/native.js';
+import { binding, type IpvsQueryResult, type NetlinkSendResult, type RawWorker } from '../core/native.js';
+import { GenlFamily, stampFamily } from '../netlink/genl.js';
+import { NETLINK_GENERIC } from '../netlink/headers.js';
+import { dump, send } from '../netlink/transport.js';
 import { ipvsFailure, kernelError, type ErrorContext } from './errors.js';
 import { RtWriter, Rtm, eachMessage, getLink, parseLink } from '../link/wire.js';
 import { destAsInput, mergeDest, mergeService, serviceAsInput, toDest, toService } from './records.js';
@@ -27,6 +30,10 @@ import type {
 import { Daemons } from './daemons.js';
 
 const DUMP_RETRIES = 3;
+/** Acks in flight per sendmsg(): well inside the receive buffer. */
+const CHUNK = 512;
+/** IPVS_SVC_ATTR_AF .. IPVS_SVC_ATTR_FWMARK (types 1-5): a service's identity, what a real-server dump asks by. */
+const SERVICE_KEY_ATTRS = 0b111110;
 const E = constants.errno;
 const DEFAULT_DRAIN_MS = 5 * 60_000;
 /** 2000-01-01T00:00:00Z: a drain deadline before it is a duration given as a time. */
@@ -61,6 +68,9 @@ const CMDS: Record<ApplyOp['op'], Cmd> = {
  * await h.close();
  */
 export class IpvsHandle extends Handle {
+  /** The "IPVS" generic netlink family: its id asked of the kernel once per handle. */
+  private readonly family = new GenlFamily('IPVS');
+
   constructor(opts: OpenOptions = {}) {
     super('ipvs', opts, ipvsFailure);
   }
@@ -529,7 +539,7 @@ export class IpvsHandle extends Handle {
     const { bytes, ends } = w.batch();
     const counter = progress.counter();
     // one message per operation: the requests the kernel applied are the operations done
-    return progress.watch(binding().ipvsSend(wk, bytes, ends, counter ? { progress: counter } : {}), counter, (n) => n).then(async (r) => {
+    return progress.watch(this.send(wk, { bytes, ends }, counter), counter, (n) => n).then(async (r) => {
       progress.end(r.errnos.reduce((n, e) => n + (e === 0 ? 1 : 0), 0));
       // An IPv4 real server refused as invalid: the kernel may have had no routing table to
       // check its address in (loopback down). Asked only then, on the same thread.
@@ -543,7 +553,7 @@ export class IpvsHandle extends Handle {
 
   private sendOne(op: string, w: GenlWriter, ctx: ErrorContext): Promise<void> {
     const { bytes, ends } = w.batch();
-    return this.runOne(op, (wk) => binding().ipvsSend(wk, bytes, ends).then((r) => {
+    return this.runOne(op, (wk) => this.send(wk, { bytes, ends }).then((r) => {
       if (r.errnos[0]) throw kernelError(op, r.errnos[0], { ...ctx, ...(r.messages[0] ? { detail: r.messages[0] } : {}) });
     }));
   }
@@ -588,9 +598,27 @@ export class IpvsHandle extends Handle {
     }));
   }
 
-  private query(wk: RawWorker, w: GenlWriter, follow: boolean): Promise<IpvsQueryResult> {
-    const { bytes, ends } = w.batch();
-    return binding().ipvsQuery(wk, bytes, ends, follow);
+  /** Requests sent pipelined over the worker's generic netlink socket, one errno each. */
+  private async send(wk: RawWorker, msgs: { bytes: Uint8Array; ends: Uint32Array }, progress?: Uint32Array): Promise<NetlinkSendResult> {
+    return send(wk, NETLINK_GENERIC, await this.family.stamp(wk, msgs), { chunk: CHUNK, ...(progress ? { progress } : {}) });
+  }
+
+  /**
+   * Requests answered with data, run once (an interrupted dump is reported: the callers
+   * retry). `follow`: each service of request 0's replies is followed by a dump of its real
+   * servers, asked by the service's identity, so a full listing is one crossing.
+   */
+  private async query(wk: RawWorker, w: GenlWriter, follow: boolean): Promise<IpvsQueryResult> {
+    const id = await this.family.id(wk);
+    const msgs = stampFamily(w.batch(), id);
+    if (!follow) return dump(wk, NETLINK_GENERIC, msgs, { attempts: 1, reportInterrupted: true });
+    const head = new GenlWriter(32);
+    head.begin(Cmd.GetDest, true);
+    head.end();
+    return dump(wk, NETLINK_GENERIC, msgs, {
+      attempts: 1, reportInterrupted: true,
+      follow: { head: stampFamily(head.batch(), id).bytes, attr: CmdAttr.Service, keep: SERVICE_KEY_ATTRS },
+    });
   }
 
   /** A validation error, rejected in call order with the caller's stack. */

@@ -39,7 +39,7 @@ export interface NetlinkDumpResult {
   errnos: Int32Array;
   /** The kernel's extended-ack text by request index. */
   messages: Record<number, string>;
-  /** Always false on success: an interrupted run is restarted. */
+  /** False on success unless reportInterrupted: an interrupted run is restarted. */
   interrupted: boolean;
   /** Runs it took. */
   attempts: number;
@@ -51,7 +51,9 @@ export interface NetlinkBinding {
   netlinkSend(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array,
     opts?: { chunk?: number; stopOnRefusal?: boolean; tolerate?: number[]; echo?: boolean; progress?: Uint32Array }): Promise<NetlinkSendResult>;
   netlinkBatch(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array): Promise<NetlinkBatchResult>;
-  netlinkDump(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array, opts?: { attempts?: number }): Promise<NetlinkDumpResult>;
+  netlinkDump(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array, opts?: {
+    attempts?: number; reportInterrupted?: boolean; follow?: { head: Uint8Array; attr: number; keep: number };
+  }): Promise<NetlinkDumpResult>;
   /** netlinkDump whose replies reach onChunk while it runs; resolves after the last chunk was queued (`chunks` of them). */
   netlinkDumpStream(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array,
     onChunk: (data: Buffer, index: number) => void, opts?: { chunkBytes?: number }): Promise<{

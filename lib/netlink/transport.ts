@@ -47,6 +47,22 @@ export type { BatchRefusal };
 export interface DumpOptions {
   /** Whole runs before giving up when the kernel's tables keep changing (NLM_F_DUMP_INTR). Default 5. */
   attempts?: number;
+  /** After the last interrupted run, resolve with its replies and `interrupted` set instead of failing. */
+  reportInterrupted?: boolean;
+  /** A follow-up request per reply of request 0, answered in sections after the requests' own. */
+  follow?: FollowRequest;
+}
+
+/**
+ * For every reply message of request 0, one more request: `head` (nlmsghdr + family header,
+ * its nlmsg_len rewritten) followed by that reply's top-level attribute `attr`, nested, with
+ * only the inner attributes whose type's bit is set in `keep`. E.g. IPVS: every service's
+ * real servers, asked by the service's identity, in the same crossing as the services.
+ */
+export interface FollowRequest {
+  head: Uint8Array;
+  attr: number;
+  keep: number;
 }
 
 /**

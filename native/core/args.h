@@ -17,4 +17,12 @@ inline Worker* WorkerArgs(const Napi::CallbackInfo& info, bool ok, const char* u
   return nullptr;
 }
 
+// The usual entry point: the worker and `ok` checked as WorkerArgs does, then the job make()
+// returns submitted to the worker (make runs only when the arguments are right).
+template <typename Make>
+Napi::Value SubmitChecked(const Napi::CallbackInfo& info, bool ok, const char* usage, Make&& make) {
+  Worker* w = WorkerArgs(info, ok, usage);
+  return w == nullptr ? info.Env().Undefined() : w->Submit(info.Env(), make());
+}
+
 }  // namespace nlkit

@@ -109,10 +109,10 @@ Napi::Value BenchBuffer(const Napi::CallbackInfo& info) {
 
 // Called by core::Register in an addon built with NLKIT_BENCH=1 (binding.gyp's nlkit_bench).
 void RegisterBench(Napi::Env env, Napi::Object exports) {
-  Export<BenchNoop>(env, exports, "benchNoop");
-  Export<BenchAsync>(env, exports, "benchAsync");
-  Export<BenchStrings>(env, exports, "benchStrings");
-  Export<BenchBuffer>(env, exports, "benchBuffer");
+  ExportAll(env, exports, {
+      Bind<BenchNoop>("benchNoop"), Bind<BenchAsync>("benchAsync"), Bind<BenchStrings>("benchStrings"),
+      Bind<BenchBuffer>("benchBuffer"),
+  });
 }
 
 }  // namespace nlkit

@@ -156,11 +156,9 @@ class ExecJob : public Job {
 
 // ipsetExec(worker, text, exist): runs an ipset restore-format text on the worker.
 Napi::Value IpsetExec(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Worker* w = WorkerArgs(info, info[1].IsString(), "ipsetExec(worker, text, exist)");
-  if (w == nullptr) return env.Undefined();
-  auto* job = new ExecJob(env, info[1].As<Napi::String>().Utf8Value(), info[2].ToBoolean().Value());
-  return w->Submit(env, job);
+  return SubmitChecked(info, info[1].IsString(), "ipsetExec(worker, text, exist)", [&] {
+    return new ExecJob(info.Env(), info[1].As<Napi::String>().Utf8Value(), info[2].ToBoolean().Value());
+  });
 }
 
 }  // namespace nlkit

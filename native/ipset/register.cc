@@ -2,14 +2,13 @@
 
 namespace nlkit {
 
-Napi::Value IpsetExec(const Napi::CallbackInfo& info);  // exec.cc
-Napi::Value IpsetSend(const Napi::CallbackInfo& info);  // send.cc
+EntryPoint IpsetExec;  // exec.cc
+EntryPoint IpsetSend;  // send.cc
 
 namespace ipset {
 
 void Register(Napi::Env env, Napi::Object exports) {
-  Export<IpsetExec>(env, exports, "ipsetExec");
-  Export<IpsetSend>(env, exports, "ipsetSend");
+  ExportAll(env, exports, {Bind<IpsetExec>("ipsetExec"), Bind<IpsetSend>("ipsetSend")});
 }
 
 }  // namespace ipset

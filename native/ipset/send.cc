@@ -24,19 +24,13 @@ constexpr int kAttrLineno = 9;  // IPSET_ATTR_LINENO, top level of an ipset mess
 uint32_t EchoedLineno(const nlmsgerr* err, size_t avail) {
   const nlmsghdr* req = &err->msg;
   if (avail < sizeof(nlmsgerr) || req->nlmsg_len > avail - offsetof(nlmsgerr, msg)) return 0;
-  size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg));
-  const char* base = reinterpret_cast<const char*>(req);
-  while (off + NLA_HDRLEN <= req->nlmsg_len) {
-    auto* a = reinterpret_cast<const nlattr*>(base + off);
-    if (a->nla_len < NLA_HDRLEN || off + a->nla_len > req->nlmsg_len) break;
-    if ((a->nla_type & NLA_TYPE_MASK) == kAttrLineno && a->nla_len >= NLA_HDRLEN + 4) {
-      uint32_t v;
-      memcpy(&v, base + off + NLA_HDRLEN, 4);
-      return v;
-    }
-    off += NLA_ALIGN(a->nla_len);
-  }
-  return 0;
+  const auto* base = reinterpret_cast<const uint8_t*>(req);
+  uint32_t v = 0;
+  ForEachAttr(base, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg)), req->nlmsg_len, [&](const nlattr* a, size_t at) {
+    if ((a->nla_type & NLA_TYPE_MASK) == kAttrLineno && a->nla_len >= NLA_HDRLEN + 4 && v == 0)
+      memcpy(&v, base + at + NLA_HDRLEN, 4);
+  });
+  return v;
 }
 
 SendOptions Serial() {
@@ -49,7 +43,8 @@ SendOptions Serial() {
 
 class SendJob : public NetlinkSendJob {
  public:
-  SendJob(Napi::Env env, Napi::Uint8Array data, Napi::Uint32Array ends) : NetlinkSendJob(env, data, ends, Serial()) {}
+  SendJob(Napi::Env env, Napi::Uint8Array data, Napi::Uint32Array ends)
+      : NetlinkSendJob(env, NETLINK_NETFILTER, data, ends, Serial()) {}
 
   // The first refusal becomes the one failure record: kind "refused", the kernel's errno (an
   // ipset IPSET_ERR_* code or a system errno), index = the refused message's position (the
@@ -76,13 +71,6 @@ class SendJob : public NetlinkSendJob {
 
   // Every message was acknowledged: nothing to return.
   Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
-
- private:
-  NetlinkSocket* Prepare() override {
-    NetlinkSocket* s = ThreadSocket(NETLINK_NETFILTER, failure);
-    if (s == nullptr || !batch_.Check(failure, NLMSG_HDRLEN)) return nullptr;
-    return s;
-  }
 };
 
 }  // namespace
@@ -91,13 +79,11 @@ class SendJob : public NetlinkSendJob {
 // order; resolves when all were acknowledged, rejects with the failure record at the first
 // refusal; progress (a Uint32Array) holds the number of messages acknowledged so far.
 Napi::Value IpsetSend(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Worker* w =
-      WorkerArgs(info, info[1].IsTypedArray() && info[2].IsTypedArray(), "ipsetSend(worker, Uint8Array, Uint32Array)");
-  if (w == nullptr) return env.Undefined();
-  auto* job = new SendJob(env, info[1].As<Napi::Uint8Array>(), info[2].As<Napi::Uint32Array>());
-  if (info.Length() > 3) job->TrackProgress(info[3]);
-  return w->Submit(env, job);
+  return SubmitChecked(info, info[1].IsTypedArray() && info[2].IsTypedArray(), "ipsetSend(worker, Uint8Array, Uint32Array)", [&] {
+    auto* job = new SendJob(info.Env(), info[1].As<Napi::Uint8Array>(), info[2].As<Napi::Uint32Array>());
+    if (info.Length() > 3) job->TrackProgress(info[3]);
+    return job;
+  });
 }
 
 }  // namespace nlkit

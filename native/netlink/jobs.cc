@@ -14,18 +14,6 @@ namespace {
 constexpr size_t kChunkBytes = 256 << 10;  // one sendmsg() of requests
 constexpr size_t kRecvBuffer = 1 << 20;    // a dump skb is at most a few tens of KiB
 
-void SetErrnos(Napi::Env env, Napi::Object r, const std::vector<int32_t>& errnos) {
-  Napi::Int32Array e = Napi::Int32Array::New(env, errnos.size());
-  if (!errnos.empty()) memcpy(e.Data(), errnos.data(), errnos.size() * sizeof(int32_t));
-  r.Set("errnos", e);
-}
-
-void SetMessages(Napi::Env env, Napi::Object r, const std::vector<std::pair<uint32_t, std::string>>& messages) {
-  Napi::Object m = Napi::Object::New(env);
-  for (auto& [idx, text] : messages) m.Set(idx, Napi::String::New(env, text));
-  r.Set("messages", m);
-}
-
 // The bytes become the Buffer's memory: a 50 MB listing is not copied again.
 Napi::Value TakeBuffer(Napi::Env env, std::unique_ptr<std::vector<uint8_t>>& out) {
   auto* vec = out.release();
@@ -38,12 +26,6 @@ Napi::Value TakeBuffer(Napi::Env env, std::unique_ptr<std::vector<uint8_t>>& out
 }
 
 }  // namespace
-
-bool IsWorkerBatch(const Napi::CallbackInfo& info, int first) {
-  return Worker::Unwrap(info[first]) != nullptr && info[first + 1].IsTypedArray() && info[first + 2].IsTypedArray() &&
-         info[first + 1].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array &&
-         info[first + 2].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array;
-}
 
 bool CheckLengths(Failure& f, const MessageBatch& batch, size_t minLen) {
   if (!batch.Check(f, minLen)) return false;
@@ -59,11 +41,28 @@ bool CheckLengths(Failure& f, const MessageBatch& batch, size_t minLen) {
   return true;
 }
 
-NetlinkSendJob::NetlinkSendJob(Napi::Env env, Napi::Uint8Array data, Napi::Uint32Array ends, SendOptions opts)
-    : Job(env), batch_(data, ends), opts_(std::move(opts)) {}
+NetlinkSocket* NetlinkRequestsJob::Prepare(const BatchHook& hook) {
+  NetlinkSocket* s = ThreadSocket(protocol_, failure);
+  if (s == nullptr || !CheckLengths(failure, batch_, NLMSG_HDRLEN) || (hook && !hook(failure, batch_))) return nullptr;
+  return s;
+}
+
+Napi::Object NetlinkRequestsJob::Outcome(Napi::Env env) const {
+  Napi::Object r = Napi::Object::New(env);
+  Napi::Int32Array e = Napi::Int32Array::New(env, errnos_.size());
+  if (!errnos_.empty()) memcpy(e.Data(), errnos_.data(), errnos_.size() * sizeof(int32_t));
+  r.Set("errnos", e);
+  Napi::Object m = Napi::Object::New(env);
+  for (auto& [idx, text] : messages_) m.Set(idx, Napi::String::New(env, text));
+  r.Set("messages", m);
+  return r;
+}
+
+NetlinkSendJob::NetlinkSendJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends, SendOptions opts)
+    : NetlinkRequestsJob(env, protocol, data, ends), opts_(std::move(opts)) {}
 
 void NetlinkSendJob::Execute() {
-  NetlinkSocket* s = Prepare();
+  NetlinkSocket* s = Prepare(opts_.hook);
   if (s == nullptr) return;
   s->CapAcks(!opts_.echo);
   const size_t n = batch_.ends.size();
@@ -141,9 +140,7 @@ void NetlinkSendJob::Execute() {
 }
 
 Napi::Value NetlinkSendJob::Result(Napi::Env env) {
-  Napi::Object r = Napi::Object::New(env);
-  SetErrnos(env, r, errnos_);
-  SetMessages(env, r, messages_);
+  Napi::Object r = Outcome(env);
   if (opts_.echo) {
     Napi::Object m = Napi::Object::New(env);
     for (auto& [idx, bytes] : replies_) m.Set(idx, Napi::Buffer<uint8_t>::Copy(env, bytes.data(), bytes.size()));
@@ -152,37 +149,46 @@ Napi::Value NetlinkSendJob::Result(Napi::Env env) {
   return r;
 }
 
-NetlinkQueryJob::NetlinkQueryJob(Napi::Env env, Napi::Uint8Array data, Napi::Uint32Array ends, bool withMessages)
-    : Job(env), batch_(data, ends), withMessages_(withMessages) {}
+NetlinkDumpJob::NetlinkDumpJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends, DumpOptions opts)
+    : NetlinkRequestsJob(env, protocol, data, ends), opts_(std::move(opts)) {
+  opts_.attempts = std::max(1, opts_.attempts);
+}
 
-void NetlinkQueryJob::Reset() {
+void NetlinkDumpJob::Execute() {
+  NetlinkSocket* s = Prepare(opts_.hook);
+  if (s == nullptr) return;
+  recv_.resize(kRecvBuffer);
+  for (ran_ = 1; ran_ <= opts_.attempts; ran_++) {
+    if (!RunAll(*s) || !interrupted_) return;
+  }
+  ran_ = opts_.attempts;
+  if (opts_.reportInterrupted) return;
+  failure.err = EINTR;
+  failure.kind = "interrupted";
+  failure.message = "dump interrupted by concurrent changes " + std::to_string(opts_.attempts) + " times in a row";
+}
+
+bool NetlinkDumpJob::RunAll(NetlinkSocket& s) {
   out_ = std::make_unique<std::vector<uint8_t>>();
   sectionEnds_.clear();
   errnos_.clear();
   messages_.clear();
   interrupted_ = false;
-}
-
-bool NetlinkQueryJob::RunAll() {
-  socket_ = Prepare();
-  if (socket_ == nullptr) return false;
-  Reset();
-  recv_.resize(kRecvBuffer);
   for (size_t i = 0; i < batch_.ends.size(); i++) {
-    if (!Run(batch_.bytes + batch_.begin(i), batch_.ends[i] - batch_.begin(i))) return false;
+    if (!Run(s, batch_.bytes + batch_.begin(i), batch_.ends[i] - batch_.begin(i))) return false;
   }
+  if (!opts_.follow.head.empty() && !sectionEnds_.empty() && errnos_[0] == 0) return Follow(s, sectionEnds_[0]);
   return true;
 }
 
-bool NetlinkQueryJob::Run(uint8_t* req, size_t len) {
+bool NetlinkDumpJob::Run(NetlinkSocket& s, uint8_t* req, size_t len) {
   int status = 0;
   std::string ack;
   std::vector<uint8_t>& out = *out_;
-  if (!Exchange(failure, *socket_, req, len, recv_, &status, withMessages_ ? &ack : nullptr, &interrupted_,
-                [&out](const nlmsghdr* m) {
-                  const auto* p = reinterpret_cast<const uint8_t*>(m);
-                  out.insert(out.end(), p, p + NLMSG_ALIGN(m->nlmsg_len));
-                }))
+  if (!Exchange(failure, s, req, len, recv_, &status, &ack, &interrupted_, [&out](const nlmsghdr* m) {
+        const auto* p = reinterpret_cast<const uint8_t*>(m);
+        out.insert(out.end(), p, p + NLMSG_ALIGN(m->nlmsg_len));
+      }))
     return false;
   if (!ack.empty()) messages_.emplace_back(static_cast<uint32_t>(errnos_.size()), std::move(ack));
   sectionEnds_.push_back(static_cast<uint32_t>(out_->size()));
@@ -190,39 +196,49 @@ bool NetlinkQueryJob::Run(uint8_t* req, size_t len) {
   return true;
 }
 
-Napi::Value NetlinkQueryJob::Result(Napi::Env env) {
-  Napi::Object r = Napi::Object::New(env);
-  r.Set("data", TakeBuffer(env, out_));
-  Napi::Uint32Array s = Napi::Uint32Array::New(env, sectionEnds_.size());
-  if (!sectionEnds_.empty()) memcpy(s.Data(), sectionEnds_.data(), sectionEnds_.size() * sizeof(uint32_t));
-  r.Set("sections", s);
-  SetErrnos(env, r, errnos_);
-  if (withMessages_) SetMessages(env, r, messages_);
-  r.Set("interrupted", Napi::Boolean::New(env, interrupted_));
-  return r;
-}
-
-NetlinkDumpJob::NetlinkDumpJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends, int attempts)
-    : NetlinkQueryJob(env, data, ends, /*withMessages=*/true), protocol_(protocol), attempts_(std::max(1, attempts)) {}
-
-NetlinkSocket* NetlinkDumpJob::Prepare() {
-  NetlinkSocket* s = ThreadSocket(protocol_, failure);
-  if (s == nullptr || !CheckLengths(failure, batch_, NLMSG_HDRLEN)) return nullptr;
-  return s;
-}
-
-void NetlinkDumpJob::Execute() {
-  for (ran_ = 1; ran_ <= attempts_; ran_++) {
-    if (!RunAll() || !interrupted_) return;
+bool NetlinkDumpJob::Follow(NetlinkSocket& s, size_t end) {
+  const FollowSpec& f = opts_.follow;
+  const size_t first = NLMSG_ALIGN(f.head.size());  // replies carry the same family header
+  std::vector<uint8_t> req;
+  size_t off = 0;
+  while (off + NLMSG_HDRLEN <= end) {
+    // out_ grows in Run(): the reply is read before the request goes.
+    const uint8_t* base = out_->data() + off;
+    const size_t mlen = reinterpret_cast<const nlmsghdr*>(base)->nlmsg_len;
+    if (mlen < first || off + mlen > end) break;
+    off += NLMSG_ALIGN(mlen);
+    req.assign(f.head.begin(), f.head.end());
+    req.resize(first + NLA_HDRLEN, 0);
+    bool found = false;
+    ForEachAttr(base, first, mlen, [&](const nlattr* top, size_t at) {
+      if ((top->nla_type & NLA_TYPE_MASK) != f.attr) return;
+      found = true;
+      ForEachAttr(base, at + NLA_HDRLEN, at + top->nla_len, [&](const nlattr* in, size_t) {
+        const uint16_t t = in->nla_type & NLA_TYPE_MASK;
+        if (t >= 32 || !(f.keep & (1u << t))) return;
+        const size_t to = req.size();
+        req.resize(to + NLA_ALIGN(in->nla_len), 0);
+        memcpy(req.data() + to, in, in->nla_len);
+      });
+    });
+    if (!found) continue;
+    auto* h = reinterpret_cast<nlmsghdr*>(req.data());
+    h->nlmsg_len = static_cast<uint32_t>(req.size());
+    auto* nest = reinterpret_cast<nlattr*>(req.data() + first);
+    nest->nla_type = NLA_F_NESTED | f.attr;
+    nest->nla_len = static_cast<uint16_t>(req.size() - first);
+    if (!Run(s, req.data(), req.size())) return false;
   }
-  ran_ = attempts_;
-  failure.err = EINTR;
-  failure.kind = "interrupted";
-  failure.message = "dump interrupted by concurrent changes " + std::to_string(attempts_) + " times in a row";
+  return true;
 }
 
 Napi::Value NetlinkDumpJob::Result(Napi::Env env) {
-  Napi::Object r = NetlinkQueryJob::Result(env).As<Napi::Object>();
+  Napi::Object r = Outcome(env);
+  r.Set("data", TakeBuffer(env, out_));
+  Napi::Uint32Array sec = Napi::Uint32Array::New(env, sectionEnds_.size());
+  if (!sectionEnds_.empty()) memcpy(sec.Data(), sectionEnds_.data(), sectionEnds_.size() * sizeof(uint32_t));
+  r.Set("sections", sec);
+  r.Set("interrupted", Napi::Boolean::New(env, interrupted_));
   r.Set("attempts", Napi::Number::New(env, ran_));
   return r;
 }

@@ -5,11 +5,12 @@
 //   NetlinkBatchJob: an nfnetlink transaction (BATCH_BEGIN .. messages .. BATCH_END) in ONE
 //                    sendmsg(), so the kernel applies all of it or none; every error reply is
 //                    mapped to the index of the message it refuses (batch.cc).
-//   NetlinkQueryJob: requests answered with data (dumps and GETs) run one after another; every
-//                    reply message is returned in one buffer, split into one section per request.
-//   NetlinkDumpJob:  a NetlinkQueryJob whose whole run is restarted when a reply carries
-//                    NLM_F_DUMP_INTR, a bounded number of times.
-// The subsystem opens its socket and checks its batch in Prepare(), on the worker thread.
+//   NetlinkDumpJob:  requests answered with data (dumps and GETs) run one after another; every
+//                    reply message is returned in one buffer, split into one section per
+//                    request; the whole run is restarted when a reply carries NLM_F_DUMP_INTR,
+//                    a bounded number of times.
+// Each runs over the worker thread's socket of its protocol; a subsystem that must rewrite the
+// batch where only the handle's namespace can (native/link: a link name's index) gives a hook.
 #pragma once
 #include <napi.h>
 #include <linux/netlink.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -30,11 +32,12 @@
 
 namespace nlkit {
 
-// (worker, Uint8Array, Uint32Array, ...): how every batch call starts.
-bool IsWorkerBatch(const Napi::CallbackInfo& info, int first = 0);
-
 // Every message's nlmsg_len matches its end offset (and is at least minLen).
 bool CheckLengths(Failure& f, const MessageBatch& batch, size_t minLen);
+
+// Runs on the worker thread after the batch was checked and before anything is sent: what only
+// the handle's namespace knows goes into the messages. false with f set.
+using BatchHook = std::function<bool(Failure& f, MessageBatch& batch)>;
 
 struct SendOptions {
   size_t chunkMessages = 256;  // most acks in flight per sendmsg()
@@ -44,11 +47,29 @@ struct SendOptions {
   std::vector<int> tolerate;
   // Error replies carry the refused request (NETLINK_CAP_ACK off) and are kept whole.
   bool echo = false;
+  BatchHook hook;
 };
 
-class NetlinkSendJob : public Job {
+// What the send and dump jobs share: a batch for one protocol's thread socket, and one errno
+// (and extended-ack text) per request in the result.
+class NetlinkRequestsJob : public Job {
+ protected:
+  NetlinkRequestsJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends)
+      : Job(env), protocol_(protocol), batch_(data, ends) {}
+  // The thread's socket, batch_ checked, then hooked; nullptr with failure set.
+  NetlinkSocket* Prepare(const BatchHook& hook);
+  // { errnos: Int32Array, messages: { [index]: extack text } }
+  Napi::Object Outcome(Napi::Env env) const;
+
+  int protocol_;
+  MessageBatch batch_;
+  std::vector<int32_t> errnos_;
+  std::vector<std::pair<uint32_t, std::string>> messages_;
+};
+
+class NetlinkSendJob : public NetlinkRequestsJob {
  public:
-  NetlinkSendJob(Napi::Env env, Napi::Uint8Array data, Napi::Uint32Array ends, SendOptions opts);
+  NetlinkSendJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends, SendOptions opts);
 
   void Execute() override;
   // { errnos: Int32Array (-1: not sent), messages: { [index]: extack text }, replies?: { [index]: Buffer } }
@@ -58,14 +79,8 @@ class NetlinkSendJob : public Job {
   void TrackProgress(const Napi::Value& progress) { progress_.Track(progress); }
 
  protected:
-  // Opens the thread's socket and checks batch_; nullptr with failure set.
-  virtual NetlinkSocket* Prepare() = 0;
-
-  MessageBatch batch_;
   SendOptions opts_;
   ProgressCounter progress_;
-  std::vector<int32_t> errnos_;
-  std::vector<std::pair<uint32_t, std::string>> messages_;
   std::vector<std::pair<uint32_t, std::vector<uint8_t>>> replies_;  // echo: the whole error reply
 };
 
@@ -107,55 +122,56 @@ bool Exchange(Failure& f, NetlinkSocket& s, uint8_t* req, size_t len, std::vecto
   }
 }
 
-class NetlinkQueryJob : public Job {
- public:
-  // withMessages: the result carries the extended-ack text of refused requests.
-  NetlinkQueryJob(Napi::Env env, Napi::Uint8Array data, Napi::Uint32Array ends, bool withMessages);
+// A follow-up dump per reply: for every reply message of request 0, one more request made of
+// `head` (nlmsghdr + family header, as TypeScript built it) and that reply's top-level
+// attribute `attr`, nested, keeping only the inner attributes whose type's bit is set in
+// `keep`. A listing with every object's children (IPVS: the services, then each one's real
+// servers keyed by the service's identity) is then one crossing; TypeScript decides what to
+// ask, this only copies attribute bytes.
+struct FollowSpec {
+  std::vector<uint8_t> head;
+  uint16_t attr = 0;
+  uint32_t keep = 0;
+};
 
-  void Execute() override { RunAll(); }
-  // { data: Buffer, sections: Uint32Array (end offsets), errnos: Int32Array, messages?, interrupted }
+struct DumpOptions {
+  // Whole runs when the kernel's tables keep changing (NLM_F_DUMP_INTR); after the last one
+  // the job fails with EINTR, kind "interrupted", unless reportInterrupted: then the last
+  // run's replies resolve with `interrupted` set, for the caller to decide.
+  int attempts = 5;
+  bool reportInterrupted = false;
+  BatchHook hook;
+  FollowSpec follow;
+};
+
+class NetlinkDumpJob : public NetlinkRequestsJob {
+ public:
+  NetlinkDumpJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends, DumpOptions opts);
+  void Execute() override;
+  // { data: Buffer, sections: Uint32Array (end offsets), errnos: Int32Array, messages, interrupted, attempts }
   Napi::Value Result(Napi::Env env) override;
 
- protected:
-  // Opens the thread's socket and checks batch_; nullptr with failure set.
-  virtual NetlinkSocket* Prepare() = 0;
-  // Every request of batch_ in turn; false with failure set.
-  bool RunAll();
+ private:
+  // Every request of batch_ in turn, then the follow-ups; false with failure set.
+  bool RunAll(NetlinkSocket& s);
   // One request and everything it is answered with, up to NLMSG_DONE or the ack: one section.
-  bool Run(uint8_t* req, size_t len);
-  // Forgets the replies collected so far (before a dump is restarted).
-  void Reset();
+  bool Run(NetlinkSocket& s, uint8_t* req, size_t len);
+  bool Follow(NetlinkSocket& s, size_t end);
 
-  MessageBatch batch_;
+  DumpOptions opts_;
+  int ran_ = 0;
   std::unique_ptr<std::vector<uint8_t>> out_;
   std::vector<uint32_t> sectionEnds_;
-  std::vector<int32_t> errnos_;
   bool interrupted_ = false;
-
- private:
-  bool withMessages_;
-  NetlinkSocket* socket_ = nullptr;
   std::vector<char> recv_;
-  std::vector<std::pair<uint32_t, std::string>> messages_;
 };
 
-// A query on a protocol's thread socket whose whole run restarts when the kernel's tables
-// changed during it (NLM_F_DUMP_INTR); after `attempts` interrupted runs it fails with
-// EINTR, kind "interrupted". Result as NetlinkQueryJob's, plus `attempts`.
-class NetlinkDumpJob : public NetlinkQueryJob {
- public:
-  NetlinkDumpJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends, int attempts);
-  void Execute() override;
-  Napi::Value Result(Napi::Env env) override;
-
- protected:
-  NetlinkSocket* Prepare() override;
-
- private:
-  int protocol_;
-  int attempts_;
-  int ran_ = 0;
-};
+// The argument checks and options of netlinkSend / netlinkDump, shared with the subsystems whose
+// own entry points add a hook: info[at] and info[at + 1] are the bytes and their ends,
+// info[at + 2] the options; base carries what the caller set already. Returns the promise (or
+// undefined with a TypeError thrown).
+Napi::Value SubmitSend(const Napi::CallbackInfo& info, int protocol, size_t at, SendOptions base, const char* usage);
+Napi::Value SubmitDump(const Napi::CallbackInfo& info, int protocol, size_t at, DumpOptions base, const char* usage);
 
 // An nfnetlink transaction: the batch (BATCH_BEGIN first, BATCH_END last, as TypeScript built
 // it) goes to the kernel in one sendmsg(); the kernel runs it before sendmsg() returns and has

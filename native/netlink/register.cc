@@ -6,8 +6,9 @@
 //       holding the requests acknowledged so far (native/core/progress.h)
 //   netlinkBatch(worker, protocol, bytes, ends)
 //       one nfnetlink transaction in one sendmsg(): { errors: [{ index, errno, message?, offset? }], acked, firstSeq, data }
-//   netlinkDump(worker, protocol, bytes, ends, { attempts? })
-//       requests answered with data, restarted on NLM_F_DUMP_INTR: { data, sections, errnos, messages, interrupted, attempts }
+//   netlinkDump(worker, protocol, bytes, ends, { attempts?, reportInterrupted?, follow?: { head, attr, keep } })
+//       requests answered with data, restarted on NLM_F_DUMP_INTR: { data, sections, errnos, messages, interrupted, attempts };
+//       follow: a follow-up request per reply of request 0 (jobs.h FollowSpec)
 //   netlinkDumpStream(worker, protocol, bytes, ends, onChunk, { chunkBytes? })
 //       the same, replies handed to JS in chunks while the dump runs: see stream.cc
 //   netlinkSubscribe(worker, protocol, groups, { rcvbuf? }) -> fd; new NetlinkListener(fd, onData): see subscribe.cc
@@ -20,56 +21,86 @@
 
 namespace nlkit {
 
-Napi::Value NetlinkDumpStream(const Napi::CallbackInfo& info);  // stream.cc
+EntryPoint NetlinkDumpStream;  // stream.cc
 
 namespace {
 
-class ProtocolSendJob : public NetlinkSendJob {
- public:
-  ProtocolSendJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends, SendOptions o)
-      : NetlinkSendJob(env, data, ends, std::move(o)), protocol_(protocol) {}
-
- private:
-  NetlinkSocket* Prepare() override {
-    NetlinkSocket* s = ThreadSocket(protocol_, failure);
-    if (s == nullptr || !CheckLengths(failure, batch_, NLMSG_HDRLEN)) return nullptr;
-    return s;
-  }
-  int protocol_;
-};
-
-// (worker, protocol, Uint8Array, Uint32Array, options?)
-bool Args(const Napi::CallbackInfo& info, const char* usage, int* protocol) {
-  bool ok = info.Length() >= 4 && Worker::Unwrap(info[0]) != nullptr && info[1].IsNumber() &&
-            info[2].IsTypedArray() && info[3].IsTypedArray() &&
-            info[2].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array &&
-            info[3].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array &&
-            (info.Length() < 5 || info[4].IsUndefined() || info[4].IsObject());
-  if (ok) {
-    *protocol = info[1].As<Napi::Number>().Int32Value();
-    ok = KnownProtocol(*protocol);
-  }
-  if (!ok) Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
-  return ok;
+bool IsBatchAt(const Napi::CallbackInfo& info, size_t at) {
+  return info.Length() > at + 1 && Worker::Unwrap(info[0]) != nullptr && info[at].IsTypedArray() &&
+         info[at + 1].IsTypedArray() && info[at].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array &&
+         info[at + 1].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array &&
+         (info.Length() <= at + 2 || info[at + 2].IsUndefined() || info[at + 2].IsObject());
 }
 
-Napi::Object Options(const Napi::CallbackInfo& info) {
-  return info.Length() > 4 && info[4].IsObject() ? info[4].As<Napi::Object>() : Napi::Object::New(info.Env());
+Napi::Object OptionsAt(const Napi::CallbackInfo& info, size_t at) {
+  return info.Length() > at && info[at].IsObject() ? info[at].As<Napi::Object>() : Napi::Object::New(info.Env());
 }
+
+bool Fail(const Napi::CallbackInfo& info, const char* usage) {
+  Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
+  return false;
+}
+
+// { head: Uint8Array, attr: number, keep: number } (jobs.h FollowSpec); false: not such an object.
+bool ReadFollow(Napi::Value v, FollowSpec& f) {
+  if (v.IsUndefined() || v.IsNull()) return true;
+  if (!v.IsObject()) return false;
+  Napi::Object o = v.As<Napi::Object>();
+  Napi::Value head = o.Get("head"), attr = o.Get("attr"), keep = o.Get("keep");
+  if (!head.IsTypedArray() || head.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !attr.IsNumber() ||
+      !keep.IsNumber())
+    return false;
+  Napi::Uint8Array h = head.As<Napi::Uint8Array>();
+  if (h.ByteLength() < NLMSG_HDRLEN) return false;
+  f.head.assign(h.Data(), h.Data() + h.ByteLength());
+  f.attr = static_cast<uint16_t>(attr.As<Napi::Number>().Uint32Value() & NLA_TYPE_MASK);
+  f.keep = keep.As<Napi::Number>().Uint32Value();
+  return true;
+}
+
+// (worker, protocol, Uint8Array, Uint32Array, options?): the protocol, or -1 with a TypeError thrown.
+int ProtocolArg(const Napi::CallbackInfo& info, const char* usage) {
+  int protocol = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : -1;
+  if (KnownProtocol(protocol)) return protocol;
+  Fail(info, usage);
+  return -1;
+}
+
+constexpr const char* kSendUsage =
+    "netlinkSend(worker, protocol, Uint8Array, Uint32Array, { chunk?, stopOnRefusal?, tolerate?, echo?, progress? })";
+constexpr const char* kDumpUsage = "netlinkDump(worker, protocol, Uint8Array, Uint32Array, { attempts?, reportInterrupted?, follow? })";
 
 Napi::Value Send(const Napi::CallbackInfo& info) {
+  int protocol = ProtocolArg(info, kSendUsage);
+  return protocol < 0 ? info.Env().Undefined() : SubmitSend(info, protocol, 2, SendOptions{}, kSendUsage);
+}
+
+Napi::Value Batch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int protocol;
-  if (!Args(info, "netlinkSend(worker, protocol, Uint8Array, Uint32Array, { chunk?, stopOnRefusal?, tolerate?, echo?, progress? })",
-            &protocol))
-    return env.Undefined();
-  Napi::Object o = Options(info);
-  SendOptions so;
+  const char* usage = "netlinkBatch(worker, protocol, Uint8Array, Uint32Array)";
+  int protocol = ProtocolArg(info, usage);
+  if (protocol < 0) return env.Undefined();
+  if (!IsBatchAt(info, 2)) return Fail(info, usage), env.Undefined();
+  return Worker::Unwrap(info[0])->Submit(
+      env, new NetlinkBatchJob(env, protocol, info[2].As<Napi::Uint8Array>(), info[3].As<Napi::Uint32Array>()));
+}
+
+Napi::Value Dump(const Napi::CallbackInfo& info) {
+  int protocol = ProtocolArg(info, kDumpUsage);
+  return protocol < 0 ? info.Env().Undefined() : SubmitDump(info, protocol, 2, DumpOptions{}, kDumpUsage);
+}
+
+}  // namespace
+
+Napi::Value SubmitSend(const Napi::CallbackInfo& info, int protocol, size_t at, SendOptions so, const char* usage) {
+  Napi::Env env = info.Env();
+  if (!IsBatchAt(info, at)) return Fail(info, usage), env.Undefined();
+  Napi::Object o = OptionsAt(info, at + 2);
   Napi::Value chunk = o.Get("chunk");
   if (chunk.IsNumber() && chunk.As<Napi::Number>().Int64Value() > 0)
     so.chunkMessages = static_cast<size_t>(chunk.As<Napi::Number>().Int64Value());
-  so.stopOnRefusal = o.Get("stopOnRefusal").ToBoolean();
-  so.echo = o.Get("echo").ToBoolean();
+  so.stopOnRefusal = so.stopOnRefusal || o.Get("stopOnRefusal").ToBoolean();
+  so.echo = so.echo || o.Get("echo").ToBoolean();
   Napi::Value t = o.Get("tolerate");
   if (t.IsArray()) {
     Napi::Array a = t.As<Napi::Array>();
@@ -78,39 +109,30 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
       if (v.IsNumber()) so.tolerate.push_back(v.As<Napi::Number>().Int32Value());
     }
   }
-  auto* job = new ProtocolSendJob(env, protocol, info[2].As<Napi::Uint8Array>(), info[3].As<Napi::Uint32Array>(), std::move(so));
+  auto* job = new NetlinkSendJob(env, protocol, info[at].As<Napi::Uint8Array>(), info[at + 1].As<Napi::Uint32Array>(), std::move(so));
   job->TrackProgress(o.Get("progress"));
   return Worker::Unwrap(info[0])->Submit(env, job);
 }
 
-Napi::Value Batch(const Napi::CallbackInfo& info) {
+Napi::Value SubmitDump(const Napi::CallbackInfo& info, int protocol, size_t at, DumpOptions d, const char* usage) {
   Napi::Env env = info.Env();
-  int protocol;
-  if (!Args(info, "netlinkBatch(worker, protocol, Uint8Array, Uint32Array)", &protocol)) return env.Undefined();
+  if (!IsBatchAt(info, at)) return Fail(info, usage), env.Undefined();
+  Napi::Object o = OptionsAt(info, at + 2);
+  Napi::Value a = o.Get("attempts");
+  if (a.IsNumber()) d.attempts = a.As<Napi::Number>().Int32Value();
+  d.reportInterrupted = d.reportInterrupted || o.Get("reportInterrupted").ToBoolean();
+  if (!ReadFollow(o.Get("follow"), d.follow)) return Fail(info, usage), env.Undefined();
   return Worker::Unwrap(info[0])->Submit(
-      env, new NetlinkBatchJob(env, protocol, info[2].As<Napi::Uint8Array>(), info[3].As<Napi::Uint32Array>()));
+      env, new NetlinkDumpJob(env, protocol, info[at].As<Napi::Uint8Array>(), info[at + 1].As<Napi::Uint32Array>(), std::move(d)));
 }
-
-Napi::Value Dump(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int protocol;
-  if (!Args(info, "netlinkDump(worker, protocol, Uint8Array, Uint32Array, { attempts? })", &protocol))
-    return env.Undefined();
-  Napi::Value a = Options(info).Get("attempts");
-  int attempts = a.IsNumber() ? a.As<Napi::Number>().Int32Value() : 5;
-  return Worker::Unwrap(info[0])->Submit(
-      env, new NetlinkDumpJob(env, protocol, info[2].As<Napi::Uint8Array>(), info[3].As<Napi::Uint32Array>(), attempts));
-}
-
-}  // namespace
 
 namespace netlink {
 
 void Register(Napi::Env env, Napi::Object exports) {
-  exports.Set("netlinkSend", Napi::Function::New<Send>(env, "netlinkSend"));
-  exports.Set("netlinkBatch", Napi::Function::New<Batch>(env, "netlinkBatch"));
-  exports.Set("netlinkDump", Napi::Function::New<Dump>(env, "netlinkDump"));
-  exports.Set("netlinkDumpStream", Napi::Function::New<NetlinkDumpStream>(env, "netlinkDumpStream"));
+  ExportAll(env, exports, {
+      Bind<Send>("netlinkSend"), Bind<Batch>("netlinkBatch"), Bind<Dump>("netlinkDump"),
+      Bind<NetlinkDumpStream>("netlinkDumpStream"),
+  });
   RegisterSubscribe(env, exports);
 }
 

@@ -51,7 +51,6 @@ void NetlinkSocket::GrowSend(size_t bytes) { Grow(fd, sndbuf, bytes, SO_SNDBUFFO
 void NetlinkSocket::GrowReceive(size_t bytes) { Grow(fd, rcvbuf, bytes, SO_RCVBUFFORCE, SO_RCVBUF); }
 
 void NetlinkSocket::Stamp(nlmsghdr* h, uint32_t s, uint16_t extraFlags) const {
-  if (type >= 0) h->nlmsg_type = static_cast<uint16_t>(type);
   h->nlmsg_flags |= NLM_F_REQUEST | extraFlags;
   h->nlmsg_seq = s;
   h->nlmsg_pid = 0;

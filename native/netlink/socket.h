@@ -15,7 +15,6 @@ struct NetlinkSocket {
 
   int fd = -1;
   uint32_t seq;
-  int type = -1;  // every request's nlmsg_type (a generic netlink family id); -1: as built
 
   // Buffers large enough for a chunk of acks in flight and for a dump's replies.
   void SizeBuffers();

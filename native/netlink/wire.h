@@ -9,6 +9,19 @@
 
 namespace nlkit {
 
+// Calls fn(attr, offset) for every well-formed attribute in base[from, to), in order; stops at
+// the first malformed one.
+template <typename Fn>
+void ForEachAttr(const uint8_t* base, size_t from, size_t to, Fn&& fn) {
+  size_t off = from;
+  while (off + NLA_HDRLEN <= to) {
+    const auto* a = reinterpret_cast<const nlattr*>(base + off);
+    if (a->nla_len < NLA_HDRLEN || off + a->nla_len > to) return;
+    fn(a, off);
+    off += NLA_ALIGN(a->nla_len);
+  }
+}
+
 // sendto() the kernel, retrying on EINTR; a failure is recorded in f.
 bool NetlinkSend(Failure& f, int fd, const void* buf, size_t len);
 

@@ -5,7 +5,7 @@
 # Skipped when all of them are there.
 set -euo pipefail
 PACKAGES=(g++-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user libstdc++6:arm64 libmnl-dev:arm64 libipset-dev:arm64
-  libnl-3-dev:arm64 libnl-genl-3-dev:arm64 libxtables-dev:arm64 libip4tc-dev:arm64 libip6tc-dev:arm64)
+  libxtables-dev:arm64 libip4tc-dev:arm64 libip6tc-dev:arm64)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -28,7 +28,7 @@ const env = (libdir: string) => ({ ...process.env, PKG_CONFIG_LIBDIR: libdir, PK
 
 describe('building without headers', () => {
   it('prints the same flags as pkg-config when everything is there', () => {
-    const mods = ['libipset', 'libnl-3.0', 'libnl-genl-3.0', 'xtables', 'libip4tc', 'libip6tc'];
+    const mods = ['libipset', 'xtables', 'libip4tc', 'libip6tc'];
     for (const mode of ['--cflags', '--libs']) {
       assert.equal(execFileSync('node', [script, mode], { encoding: 'utf8' }),
         execFileSync('pkg-config', [mode, ...mods], { encoding: 'utf8' }));
@@ -36,7 +36,7 @@ describe('building without headers', () => {
   });
 
   it('names only the packages of what is missing (xtables)', () => {
-    const d = pcDir('no-xtables', ['libipset', 'libmnl', 'libnl-3.0', 'libnl-genl-3.0', 'libip4tc', 'libip6tc']);
+    const d = pcDir('no-xtables', ['libipset', 'libmnl', 'libip4tc', 'libip6tc']);
     const r = spawnSync('node', [script, '--cflags'], { env: env(d), encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.equal(r.stdout, '');
@@ -55,8 +55,8 @@ describe('building without headers', () => {
     const r = spawnSync('npx', ['--no-install', 'node-gyp', 'configure'],
       { cwd: proj, env: env(pcDir('empty', [])), encoding: 'utf8' });
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /apt-get install libipset-dev libnl-3-dev libnl-genl-3-dev libxtables-dev libip4tc-dev libip6tc-dev libmnl-dev/);
-    assert.match(r.stderr, /dnf install ipset-devel libnl3-devel iptables-devel libmnl-devel/);
+    assert.match(r.stderr, /apt-get install libipset-dev libxtables-dev libip4tc-dev libip6tc-dev libmnl-dev/);
+    assert.match(r.stderr, /dnf install ipset-devel iptables-devel libmnl-devel/);
     assert.match(r.stderr, /npm rebuild nlkit/);
   });
 });

@@ -9,22 +9,6 @@ namespace nlkit {
 namespace ipt {
 namespace compile {
 
-void xs_init_target(struct xtables_target* target) {
-  if (target->udata_size != 0) {
-    free(target->udata);
-    target->udata = xtables_calloc(1, target->udata_size);
-  }
-  if (target->init != NULL) target->init(target->t);
-}
-
-void xs_init_match(struct xtables_match* match) {
-  if (match->udata_size != 0) {
-    free(match->udata);
-    match->udata = xtables_calloc(1, match->udata_size);
-  }
-  if (match->init != NULL) match->init(match->m);
-}
-
 // xtables_find_target with XTF_TRY_LOAD, skipping the plugin search for names that have
 // no plugin file (chain names): the result is the same, NULL.
 struct xtables_target* FindTargetTry(const char* name, int nfproto) {

@@ -48,8 +48,51 @@ inline void MakeArgv(int nfproto, const Tokens& tokens, std::string* storage, st
   for (size_t i = 0; i < tokens.size(); i++) (*argv)[i + 1] = &(*storage)[plen + tokens.starts[i]];
 }
 
-void xs_init_target(struct xtables_target* target);
-void xs_init_match(struct xtables_match* match);
+// libxtables keeps matches and targets in twin structs (m / t, mflags / tflags, match_size /
+// target_size, mfcall / tfcall): ExtKind names the fields of one, so that code handling either
+// is written once (MatchKind, TargetKind).
+template <typename E, typename B, B* E::*kBlob, unsigned int E::*kFlags, __u16 decltype(B::u)::*kSize,
+          B** xt_option_call::*kCall, void (*kFinal)(E*), bool kIsTarget>
+struct ExtKind {
+  using Ext = E;
+  using Blob = B;
+  static constexpr bool kTarget = kIsTarget;
+  static Blob*& BlobOf(Ext* e) { return e->*kBlob; }
+  static unsigned int& Flags(Ext* e) { return e->*kFlags; }
+  static void SetSize(Blob* b, size_t n) { b->u.*kSize = static_cast<__u16>(n); }
+  static void Final(Ext* e) { kFinal(e); }
+  static void Point(struct xt_option_call& cb, Ext* e) { cb.*kCall = &(e->*kBlob); }
+};
+using MatchKind = ExtKind<xtables_match, xt_entry_match, &xtables_match::m, &xtables_match::mflags,
+                          &decltype(xt_entry_match::u)::match_size, &xt_option_call::match, xtables_option_mfcall, false>;
+using TargetKind = ExtKind<xtables_target, xt_entry_target, &xtables_target::t, &xtables_target::tflags,
+                           &decltype(xt_entry_target::u)::target_size, &xt_option_call::target, xtables_option_tfcall, true>;
+
+// xs_init_match / xs_init_target of iptables: fresh udata, then the extension's own init.
+template <typename K>
+void InitExt(typename K::Ext* e) {
+  if (e->udata_size != 0) {
+    free(e->udata);
+    e->udata = xtables_calloc(1, e->udata_size);
+  }
+  if (e->init != NULL) e->init(K::BlobOf(e));
+}
+
+template <typename K>
+size_t BlobSize(const typename K::Ext* e) {
+  return XT_ALIGN(sizeof(typename K::Blob)) + e->size;
+}
+
+// Where an extension's parser puts its data: `mem` (BlobSize bytes, zeroed) as its blob,
+// named as the entry will carry it.
+template <typename K>
+void PutBlob(typename K::Ext* e, void* mem, const char* name) {
+  auto* b = static_cast<typename K::Blob*>(mem);
+  K::BlobOf(e) = b;
+  K::SetSize(b, BlobSize<K>(e));
+  strcpy(b->u.user.name, name);
+  b->u.user.revision = e->revision;
+}
 
 // xtables_find_target with XTF_TRY_LOAD, skipping the plugin search for names that have
 // no plugin file (chain names): the result is the same, NULL.

@@ -181,6 +181,16 @@ struct xtables_match* FindMatchKnown(const char* name, int nfproto) {
 }
 
 // Phase 1. False: not for the fast path.
+// The next segment: a match (t NULL) or a target (m NULL), as written `name`, no options yet.
+void AddSeg(FastState* fs, struct xtables_match* m, struct xtables_target* t, const char* name) {
+  FastSeg* sg = &fs->segs[fs->nsegs++];
+  sg->target = t != NULL;
+  sg->m = m;
+  sg->t = t;
+  sg->name = name;
+  sg->nopts = 0;
+}
+
 bool FastScan(FastState* fs, const char* table, IsChainFn isChain, void* ctx) {
   char** argv = fs->argv;
   int argc = fs->argc;
@@ -265,12 +275,7 @@ bool FastScan(FastState* fs, const char* table, IsChainFn isChain, void* ctx) {
           struct xtables_match* m = FindMatchKnown(a, fs->nfproto);
           if (!m || m->real_name || m == m->next || (!m->x6_parse && !m->parse) || m->m) return false;
           if (!m->x6_parse && strcmp(m->name, "tcp") != 0) return false;  // old-style parsers: tcp only
-          FastSeg* sg = &fs->segs[fs->nsegs++];
-          sg->target = false;
-          sg->m = m;
-          sg->t = NULL;
-          sg->name = a;
-          sg->nopts = 0;
+          AddSeg(fs, m, NULL, a);
           break;
         }
         case 'j':
@@ -295,12 +300,7 @@ bool FastScan(FastState* fs, const char* table, IsChainFn isChain, void* ctx) {
           if (t->real_name || t == t->next || (!t->x6_parse && !t->parse && t->extra_opts) || t->t) return false;
           if (!t->x6_parse && t->parse) return false;  // old-style target parsers: not here
           if (fs->nsegs >= kFastSegs) return false;
-          FastSeg* sg = &fs->segs[fs->nsegs++];
-          sg->target = true;
-          sg->m = NULL;
-          sg->t = t;
-          sg->name = a;
-          sg->nopts = 0;
+          AddSeg(fs, NULL, t, a);
           break;
         }
       }
@@ -441,6 +441,42 @@ class SpareBlobs {
 };
 thread_local SpareBlobs t_spares;
 
+// One extension's blob (a spare, named `name`), filled by its own parser option by option,
+// then its final check; the blob moves to *blob.
+template <typename K, typename SetFw>
+void ParseExt(FastState* fs, FastSeg* sg, typename K::Ext* e, const char* name, unsigned char* fw, unsigned char** blob,
+              SetFw& setFw) {
+  PutBlob<K>(e, t_spares.Take(e, BlobSize<K>(e)), name);
+  K::Flags(e) = 0;
+  InitExt<K>(e);
+  for (int k = 0; k < sg->nopts; k++) {
+    const FastOpt* o = &sg->opts[k];
+    setFw(o);
+    optarg = o->arg >= 0 ? fs->argv[o->arg] : NULL;
+    optind = (o->arg >= 0 ? o->arg : o->tok) + 1;
+    // The fast path takes old-style parsers for matches only (targets: x6 always).
+    if (o->x6 || K::kTarget) {
+      struct xt_option_call cb;
+      cb.entry = o->x6;
+      cb.arg = optarg;
+      cb.invert = o->invert;
+      cb.ext_name = e->name;
+      cb.data = K::BlobOf(e)->data;
+      cb.xflags = K::Flags(e);
+      K::Point(cb, e);
+      cb.xt_entry = fw;
+      cb.udata = e->udata;
+      e->x6_parse(&cb);
+      K::Flags(e) = cb.xflags;
+    } else {
+      e->parse(o->val, fs->argv, o->invert, &K::Flags(e), fw, &K::BlobOf(e));
+    }
+  }
+  K::Final(e);
+  *blob = reinterpret_cast<unsigned char*>(K::BlobOf(e));
+  K::BlobOf(e) = NULL;
+}
+
 // Phase 2 for one extension: its blob, parsed with its own parser. Plain C: exit_err
 // lands in FastParseGuarded.
 void FastParse(FastState* fs, FastSeg* sg, unsigned char* fw, unsigned char** blob) {
@@ -457,71 +493,10 @@ void FastParse(FastState* fs, FastSeg* sg, unsigned char* fw, unsigned char** bl
       e->ip.invflags = o->invflags;
     }
   };
-  if (!sg->target) {
-    struct xtables_match* m = sg->m;
-    size_t size = XT_ALIGN(sizeof(struct xt_entry_match)) + m->size;
-    m->m = static_cast<struct xt_entry_match*>(t_spares.Take(m, size));
-    m->m->u.match_size = size;
-    strcpy(m->m->u.user.name, m->name);
-    m->m->u.user.revision = m->revision;
-    m->mflags = 0;
-    xs_init_match(m);
-    for (int k = 0; k < sg->nopts; k++) {
-      const FastOpt* o = &sg->opts[k];
-      setFw(o);
-      optarg = o->arg >= 0 ? fs->argv[o->arg] : NULL;
-      optind = (o->arg >= 0 ? o->arg : o->tok) + 1;
-      if (o->x6) {
-        struct xt_option_call cb;
-        cb.entry = o->x6;
-        cb.arg = optarg;
-        cb.invert = o->invert;
-        cb.ext_name = m->name;
-        cb.data = m->m->data;
-        cb.xflags = m->mflags;
-        cb.match = &m->m;
-        cb.xt_entry = fw;
-        cb.udata = m->udata;
-        m->x6_parse(&cb);
-        m->mflags = cb.xflags;
-      } else {
-        m->parse(o->val, fs->argv, o->invert, &m->mflags, fw, &m->m);
-      }
-    }
-    xtables_option_mfcall(m);
-    *blob = (unsigned char*)m->m;
-    m->m = NULL;
-  } else {
-    struct xtables_target* t = sg->t;
-    size_t size = XT_ALIGN(sizeof(struct xt_entry_target)) + t->size;
-    t->t = static_cast<struct xt_entry_target*>(t_spares.Take(t, size));
-    t->t->u.target_size = size;
-    strcpy(t->t->u.user.name, sg->name);
-    t->t->u.user.revision = t->revision;
-    t->tflags = 0;
-    xs_init_target(t);
-    for (int k = 0; k < sg->nopts; k++) {
-      const FastOpt* o = &sg->opts[k];
-      setFw(o);
-      optarg = o->arg >= 0 ? fs->argv[o->arg] : NULL;
-      optind = (o->arg >= 0 ? o->arg : o->tok) + 1;
-      struct xt_option_call cb;
-      cb.entry = o->x6;
-      cb.arg = optarg;
-      cb.invert = o->invert;
-      cb.ext_name = t->name;
-      cb.data = t->t->data;
-      cb.xflags = t->tflags;
-      cb.target = &t->t;
-      cb.xt_entry = fw;
-      cb.udata = t->udata;
-      t->x6_parse(&cb);
-      t->tflags = cb.xflags;
-    }
-    xtables_option_tfcall(t);
-    *blob = (unsigned char*)t->t;
-    t->t = NULL;
-  }
+  if (!sg->target)
+    ParseExt<MatchKind>(fs, sg, sg->m, sg->m->name, fw, blob, setFw);
+  else
+    ParseExt<TargetKind>(fs, sg, sg->t, sg->name, fw, blob, setFw);
 }
 
 int FastParseGuarded(FastState* fs, FastSeg* sg, unsigned char* fw, unsigned char** blob) {

@@ -150,20 +150,9 @@ bool xs_has_arg(State* st) {
 
 // Where an extension's parser puts its data: a zeroed blob in m->m / t->t, named as the
 // entry will carry it.
-void NewMatchBlob(struct xtables_match* m, const char* name) {
-  size_t size = XT_ALIGN(sizeof(struct xt_entry_match)) + m->size;
-  m->m = (struct xt_entry_match*)xtables_calloc(1, size);
-  m->m->u.match_size = size;
-  strcpy(m->m->u.user.name, name);
-  m->m->u.user.revision = m->revision;
-}
-
-void NewTargetBlob(struct xtables_target* t, const char* name) {
-  size_t size = XT_ALIGN(sizeof(struct xt_entry_target)) + t->size;
-  t->t = (struct xt_entry_target*)xtables_calloc(1, size);
-  t->t->u.target_size = size;
-  strcpy(t->t->u.user.name, name);
-  t->t->u.user.revision = t->revision;
+template <typename K>
+void NewBlob(typename K::Ext* e, const char* name) {
+  PutBlob<K>(e, xtables_calloc(1, BlobSize<K>(e)), name);
 }
 
 // The extension's options added to getopt's table (x6 or old style), as each -m, -j and
@@ -230,8 +219,8 @@ int command_default(State* st, bool invert) {
   if (m != NULL) {
     NoteMatchToken(st, st->fault);
     st->proto_used = 1;
-    NewMatchBlob(m, m->name);
-    xs_init_match(m);
+    NewBlob<MatchKind>(m, m->name);
+    InitExt<MatchKind>(m);
     MergeOptions(m->x6_options, m->extra_opts, &m->option_offset);
     optind--;
     return 1;  // rerun getopt immediately
@@ -246,11 +235,11 @@ void command_match(State* st, bool invert) {
   EnsurePlugin(optarg, st->nfproto);
   struct xtables_match* m = xtables_find_match(optarg, XTF_LOAD_MUST_SUCCEED, &st->matches);
   NoteMatchToken(st, st->fault);
-  NewMatchBlob(m, m->real_name == NULL ? m->name : m->real_name);
+  NewBlob<MatchKind>(m, m->real_name == NULL ? m->name : m->real_name);
   if (m->real_name != NULL && !(m->ext_flags & XTABLES_EXT_ALIAS))
     fprintf(stderr, "Notice: the %s match is converted into %s match in rule listing and saving.\n", m->name,
             m->real_name);
-  xs_init_match(m);
+  InitExt<MatchKind>(m);
   if (m == m->next) return;  // a clone: its options are merged already
   MergeOptions(m->x6_options, m->extra_opts, &m->option_offset);
 }
@@ -268,11 +257,11 @@ void command_jump(State* st, const char* jumpto) {
   st->jumpto = xt_parse_target(jumpto);
   struct xtables_target* t = st->target = FindTargetTry(st->jumpto, st->nfproto);
   if (t == NULL) return;
-  NewTargetBlob(t, t->real_name == NULL ? st->jumpto : t->real_name);
+  NewBlob<TargetKind>(t, t->real_name == NULL ? st->jumpto : t->real_name);
   if (t->real_name != NULL && !(t->ext_flags & XTABLES_EXT_ALIAS))
     fprintf(stderr, "Notice: The %s target is converted into %s target in rule listing and saving.\n", st->jumpto,
             t->real_name);
-  xs_init_target(t);
+  InitExt<TargetKind>(t);
   MergeOptions(t->x6_options, t->extra_opts, &t->option_offset);
 }
 
@@ -383,6 +372,16 @@ void set_header(State* st, Entry* e, Ip* ip, uint8_t goto_flag) {
   e->counters.bcnt = st->bcnt_cnt;
 }
 
+// -s / -d: every address of the word (a list; names resolved) with its mask, as iptables does;
+// token `tok` is at fault if it fails.
+void parse_hosts(State* st, const char* word, int tok, void** addrs, void** masks, unsigned int* n) {
+  st->fault = tok;
+  if (IsV6(st))
+    xtables_ip6parse_multiple(word, reinterpret_cast<struct in6_addr**>(addrs), reinterpret_cast<struct in6_addr**>(masks), n);
+  else
+    xtables_ipparse_multiple(word, reinterpret_cast<struct in_addr**>(addrs), reinterpret_cast<struct in_addr**>(masks), n);
+}
+
 void post_parse(State* st) {
   if (IsV6(st))
     set_header(st, FW6(st), &FW6(st)->ipv6, IP6T_F_GOTO);
@@ -392,24 +391,8 @@ void post_parse(State* st) {
     if (!(st->options & OPT_DESTINATION)) st->dhostnetworkmask = IsV6(st) ? "::0/0" : "0.0.0.0/0";
     if (!(st->options & OPT_SOURCE)) st->shostnetworkmask = IsV6(st) ? "::0/0" : "0.0.0.0/0";
   }
-  if (st->shostnetworkmask) {
-    st->fault = st->opt_tok[1];
-    if (IsV6(st))
-      xtables_ip6parse_multiple(st->shostnetworkmask, (struct in6_addr**)&st->saddrs, (struct in6_addr**)&st->smasks,
-                                &st->nsaddrs);
-    else
-      xtables_ipparse_multiple(st->shostnetworkmask, (struct in_addr**)&st->saddrs, (struct in_addr**)&st->smasks,
-                               &st->nsaddrs);
-  }
-  if (st->dhostnetworkmask) {
-    st->fault = st->opt_tok[2];
-    if (IsV6(st))
-      xtables_ip6parse_multiple(st->dhostnetworkmask, (struct in6_addr**)&st->daddrs, (struct in6_addr**)&st->dmasks,
-                                &st->ndaddrs);
-    else
-      xtables_ipparse_multiple(st->dhostnetworkmask, (struct in_addr**)&st->daddrs, (struct in_addr**)&st->dmasks,
-                               &st->ndaddrs);
-  }
+  if (st->shostnetworkmask) parse_hosts(st, st->shostnetworkmask, st->opt_tok[1], &st->saddrs, &st->smasks, &st->nsaddrs);
+  if (st->dhostnetworkmask) parse_hosts(st, st->dhostnetworkmask, st->opt_tok[2], &st->daddrs, &st->dmasks, &st->ndaddrs);
   uint8_t inv = IsV6(st) ? FW6(st)->ipv6.invflags : FW(st)->ip.invflags;
   if ((st->nsaddrs > 1 || st->ndaddrs > 1) && (inv & (IPT_INV_SRCIP | IPT_INV_DSTIP)))
     ERR("! not allowed with multiple source or destination IP addresses");
@@ -711,11 +694,11 @@ void build_entry(State* st) {
   if (!st->target && (strlen(st->jumpto) == 0 || st->is_chain(st->ctx, st->jumpto))) {
     EnsurePlugin("standard", st->nfproto);
     st->target = xtables_find_target(XT_STANDARD_TARGET, XTF_LOAD_MUST_SUCCEED);
-    NewTargetBlob(st->target, st->jumpto);
+    NewBlob<TargetKind>(st->target, st->jumpto);
     bool chain = strlen(st->jumpto) > 0;
     st->jump_is_chain = chain;
     if (IsV6(st) || st->is_chain(st->ctx, st->jumpto)) st->target->t->u.user.revision = 0;  // as the tools write it
-    xs_init_target(st->target);
+    InitExt<TargetKind>(st->target);
   }
   if (!st->target) {
     bool isGoto = IsV6(st) ? (FW6(st)->ipv6.flags & IP6T_F_GOTO) : (FW(st)->ip.flags & IPT_F_GOTO);

@@ -39,31 +39,16 @@ constexpr int kAttempts = 5;  // reads interrupted by a concurrent change are re
 
 using Counts = std::map<std::string, uint64_t>;
 
-// IPv4 and IPv6 differ only in the structs and the socket level.
-struct V4 {
-  using Info = ipt_getinfo;
-  using Entries = ipt_get_entries;
-  using Entry = ipt_entry;
-  static constexpr int kFamily = AF_INET, kLevel = IPPROTO_IP, kGetInfo = IPT_SO_GET_INFO, kGetEntries = IPT_SO_GET_ENTRIES;
-  static constexpr int kNfproto = NFPROTO_IPV4;
-};
-struct V6 {
-  using Info = ip6t_getinfo;
-  using Entries = ip6t_get_entries;
-  using Entry = ip6t_entry;
-  static constexpr int kFamily = AF_INET6, kLevel = IPPROTO_IPV6, kGetInfo = IP6T_SO_GET_INFO, kGetEntries = IP6T_SO_GET_ENTRIES;
-  static constexpr int kNfproto = NFPROTO_IPV6;
-};
-
 // A legacy table's blob holds, besides its rules, one policy entry per built-in chain, a
 // head (ERROR target) and a tail (RETURN) per user-defined chain, and a final ERROR entry.
-template <typename F>
-int CountLegacyTable(int fd, const std::string& name, bool quick, uint64_t* rules) {
+// IPv4 and IPv6 differ in the socket level and the entry's layout (ipt::Family); ip6t_getinfo
+// and ip6t_get_entries have the layout of the ipt_ structs, and their sockopts the same numbers.
+int CountLegacyTable(const ipt::Family& fam, int fd, const std::string& name, bool quick, uint64_t* rules) {
   for (int attempt = 0; attempt < kAttempts; attempt++) {
-    typename F::Info info{};
+    ipt_getinfo info{};
     strncpy(info.name, name.c_str(), sizeof info.name - 1);
     socklen_t len = sizeof info;
-    if (getsockopt(fd, F::kLevel, F::kGetInfo, &info, &len) != 0) return errno;
+    if (getsockopt(fd, fam.level, IPT_SO_GET_INFO, &info, &len) != 0) return errno;
     const uint64_t bare = __builtin_popcount(info.valid_hooks) + 1;
     // The check before a write only needs "empty or not": an upper bound (user chains count)
     // saves copying the blob, ~100 MB at kube-proxy scale.
@@ -72,24 +57,27 @@ int CountLegacyTable(int fd, const std::string& name, bool quick, uint64_t* rule
       return 0;
     }
     // Not zero-filled: the kernel writes all of it, and a large table's blob is ~600 bytes a rule.
-    const size_t size = sizeof(typename F::Entries) + info.size;
+    const size_t size = sizeof(ipt_get_entries) + info.size;
     std::unique_ptr<char[]> buf(new char[size]);
-    auto* e = reinterpret_cast<typename F::Entries*>(buf.get());
+    auto* e = reinterpret_cast<ipt_get_entries*>(buf.get());
     memset(e, 0, sizeof *e);
     strncpy(e->name, name.c_str(), sizeof e->name - 1);
     e->size = info.size;
     len = static_cast<socklen_t>(size);
-    if (getsockopt(fd, F::kLevel, F::kGetEntries, e, &len) != 0) {
+    if (getsockopt(fd, fam.level, IPT_SO_GET_ENTRIES, e, &len) != 0) {
       if (errno == EAGAIN) continue;  // the table was replaced in between
       return errno;
     }
     uint64_t errors = 0;
-    for (uint32_t off = 0; off + sizeof(typename F::Entry) <= info.size;) {
-      const auto* en = reinterpret_cast<const typename F::Entry*>(reinterpret_cast<const char*>(e->entrytable) + off);
-      if (en->next_offset == 0) break;
-      const auto* t = reinterpret_cast<const xt_entry_target*>(reinterpret_cast<const char*>(en) + en->target_offset);
+    const char* table = reinterpret_cast<const char*>(e->entrytable);
+    for (uint32_t off = 0; off + fam.hdr <= info.size;) {
+      uint16_t next, target;
+      memcpy(&next, table + off + fam.off_next, sizeof next);
+      memcpy(&target, table + off + fam.off_target, sizeof target);
+      if (next == 0) break;
+      const auto* t = reinterpret_cast<const xt_entry_target*>(table + off + target);
       if (strcmp(t->u.user.name, XT_ERROR_TARGET) == 0) errors++;
-      off += en->next_offset;
+      off += next;
     }
     const uint64_t overhead = bare + 2 * (errors ? errors - 1 : 0);
     *rules = info.num_entries > overhead ? info.num_entries - overhead : 0;
@@ -103,7 +91,7 @@ class CountJob : public Job {
   CountJob(Napi::Env env, uint8_t nfproto, bool quick) : Job(env), nfproto_(nfproto), quick_(quick) {}
 
   void Execute() override {
-    if (!(nfproto_ == NFPROTO_IPV6 ? CountLegacy<V6>() : CountLegacy<V4>())) return;
+    if (!CountLegacy(ipt::Family::Of(nfproto_))) return;
     // Legacy in use decides the backend by itself.
     if (quick_ && std::any_of(legacy_.begin(), legacy_.end(), [](auto& t) { return t.second > 0; })) return;
     CountNft();
@@ -129,23 +117,22 @@ class CountJob : public Job {
     return a;
   }
 
-  template <typename F>
-  bool CountLegacy() {
+  bool CountLegacy(const ipt::Family& fam) {
     int err = 0;
-    std::vector<std::string> names = ipt::TableNames(F::kNfproto, &err);  // none without ip_tables in the kernel
+    std::vector<std::string> names = ipt::TableNames(fam.nfproto, &err);  // none without ip_tables in the kernel
     if (err) {
-      Fail(err, F::kNfproto == NFPROTO_IPV6 ? "cannot read ip6_tables_names" : "cannot read ip_tables_names");
+      Fail(err, fam.nfproto == NFPROTO_IPV6 ? "cannot read ip6_tables_names" : "cannot read ip_tables_names");
       return false;
     }
     if (names.empty()) return true;
-    int fd = socket(F::kFamily, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+    int fd = socket(fam.af, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
     if (fd < 0) {
       Fail(errno, "cannot open a raw socket to read the legacy tables");
       return false;
     }
     for (const auto& name : names) {
       uint64_t rules = 0;
-      int err = CountLegacyTable<F>(fd, name, quick_, &rules);
+      int err = CountLegacyTable(fam, fd, name, quick_, &rules);
       if (err == ENOENT) continue;  // removed since it was listed
       if (err) {
         Fail(err, "cannot read the legacy table " + name);
@@ -241,13 +228,12 @@ class CountJob : public Job {
 // { name, rules }: the worker's namespace's legacy tables, and its nf_tables tables of
 // family ip / ip6, with their rule counts.
 Napi::Value IptablesBackendCount(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Worker* w = WorkerArgs(info, info[1].IsObject(), "iptablesBackendCount(worker, { family })");
-  if (w == nullptr) return env.Undefined();
-  Napi::Value f = info[1].As<Napi::Object>().Get("family");
-  uint8_t nfproto = f.IsNumber() && f.As<Napi::Number>().Int32Value() == 6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
-  bool quick = info[1].As<Napi::Object>().Get("quick").ToBoolean();
-  return w->Submit(env, new CountJob(env, nfproto, quick));
+  return SubmitChecked(info, info[1].IsObject(), "iptablesBackendCount(worker, { family })", [&] {
+    Napi::Object o = info[1].As<Napi::Object>();
+    Napi::Value f = o.Get("family");
+    uint8_t nfproto = f.IsNumber() && f.As<Napi::Number>().Int32Value() == 6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+    return new CountJob(info.Env(), nfproto, o.Get("quick").ToBoolean());
+  });
 }
 
 }  // namespace nlkit

@@ -48,6 +48,21 @@ double CpuMs() {
 }
 double Ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
+// -F / -Z / -X: on the chain named, or, with none named, on every chain (userOnly: every
+// user-defined one, as -X does); the first error. The names are taken first (views of the
+// chains' own names, which stay put), since op may delete chains.
+template <typename Op>
+int NamedOrAll(Table& t, const std::string& chain, bool userOnly, Op op) {
+  if (!chain.empty()) return op(chain);
+  std::vector<std::string_view> names;
+  for (Chain* ch : t.Ordered())
+    if (!userOnly || !ch->hooknum) names.push_back(ch->name);
+  int err = 0;
+  for (std::string_view n : names)
+    if (int e = op(n)) err = err ? err : e;
+  return err;
+}
+
 // A cheap clock for timing each of 100k lines: the CPU's time-stamp counter where there is
 // one (turned into milliseconds against steady_clock over the whole compile), else steady_clock.
 #if defined(__x86_64__) || defined(__i386__)
@@ -351,6 +366,24 @@ struct LockReq {
   std::string path;
   double wait = -1;
   double interval = 100;
+
+  // Waits for the lock as asked; when it was not taken (fd < 0) *f is the failure record:
+  // kind "lock", the errno, who holds it.
+  LockOutcome Take(Failure* f) const {
+    LockOptions lo;
+    lo.path = path;
+    lo.waitSeconds = wait;
+    lo.intervalMs = interval;
+    LockOutcome lk = AcquireXtablesLock(lo);
+    if (lk.fd < 0) {
+      f->kind = "lock";
+      f->err = lk.err;
+      f->message = lk.message;
+      f->holderPid = lk.holderPid;
+      f->lockPath = path;
+    }
+    return lk;
+  }
 };
 
 // Builds tables from restore requests: reads the kernel's table, then compiles (or takes
@@ -819,35 +852,17 @@ class Restorer {
         err = t.DeleteNum(c.chain, c.rulenum - 1);
         break;
       case CMD_FLUSH:
-        if (c.chain.empty()) {
-          for (Chain* ch : t.Ordered()) t.Flush(ch->name);  // views of stable names
-        } else {
-          err = t.Flush(c.chain);
-        }
-        break;
       case CMD_ZERO:
-        if (c.chain.empty()) {
-          for (Chain* ch : t.Ordered()) t.Zero(ch->name);
-        } else {
-          err = t.Zero(c.chain);
-        }
+      case CMD_DELETE_CHAIN:
+        err = NamedOrAll(t, c.chain, c.command == CMD_DELETE_CHAIN, [&t, &c](std::string_view n) {
+          return c.command == CMD_FLUSH ? t.Flush(n) : c.command == CMD_ZERO ? t.Zero(n) : t.DeleteChain(n);
+        });
         break;
       case CMD_ZERO_NUM:
         err = t.ZeroCounter(c.chain, c.rulenum);
         break;
       case CMD_NEW_CHAIN:
         err = t.CreateChain(c.chain);
-        break;
-      case CMD_DELETE_CHAIN:
-        if (c.chain.empty()) {
-          std::vector<std::string_view> user;
-          for (Chain* ch : t.Ordered())
-            if (!ch->hooknum) user.push_back(ch->name);
-          for (auto n : user)
-            if (int e = t.DeleteChain(n)) err = err ? err : e;
-        } else {
-          err = t.DeleteChain(c.chain);
-        }
         break;
       case CMD_RENAME_CHAIN:
         err = t.RenameChain(c.chain, c.newname);
@@ -927,17 +942,8 @@ class RestoreJob : public Job {
     auto t0 = Clock::now();
     int fd = -1;
     if (!lock.path.empty() && !dryRun) {
-      LockOptions lo;
-      lo.path = lock.path;
-      lo.waitSeconds = lock.wait;
-      lo.intervalMs = lock.interval;
-      LockOutcome lk = AcquireXtablesLock(lo);
+      LockOutcome lk = lock.Take(&problem_);
       if (lk.fd < 0) {
-        problem_.kind = "lock";
-        problem_.err = lk.err;
-        problem_.message = lk.message;
-        problem_.holderPid = lk.holderPid;
-        problem_.lockPath = lock.path;
         failed_ = true;
         failure = problem_;
         return;
@@ -1180,18 +1186,7 @@ class LockJob : public Job {
   using Job::Job;
   LockReq lock;
   void Execute() override {
-    LockOptions lo;
-    lo.path = lock.path;
-    lo.waitSeconds = lock.wait;
-    lo.intervalMs = lock.interval;
-    out_ = AcquireXtablesLock(lo);
-    if (out_.fd < 0) {
-      failure.kind = "lock";
-      failure.err = out_.err;
-      failure.message = out_.message;
-      failure.holderPid = out_.holderPid;
-      failure.lockPath = lock.path;
-    }
+    out_ = lock.Take(&failure);
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object r = Napi::Object::New(env);

@@ -22,6 +22,20 @@ namespace ipt {
 
 using namespace entry;
 
+namespace {
+// The kernel's request struct R (ipt_get_entries, ipt_replace) at the head of buf, zeroed and
+// naming the table, with room for `size` bytes of entries after its `head` bytes; nullptr
+// when out of memory.
+template <typename R>
+R* Request(Blob* buf, size_t head, size_t size, const std::string& table) {
+  if (!buf->Reserve(head + size)) return nullptr;
+  auto* r = reinterpret_cast<R*>(buf->data());
+  memset(r, 0, head);
+  strcpy(r->name, table.c_str());
+  return r;
+}
+}  // namespace
+
 int Table::Socket() {
   if (fd_ >= 0) return 0;
   fd_ = socket(fam_.af, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
@@ -82,10 +96,8 @@ int Table::Read(ReadMode mode, Blob* buf) {
       return 0;
     }
     const size_t head = offsetof(struct ipt_get_entries, entrytable);
-    if (!buf->Reserve(head + size_)) return ENOMEM;
-    auto* ge = reinterpret_cast<struct ipt_get_entries*>(buf->data());
-    memset(ge, 0, head);
-    strcpy(ge->name, name_.c_str());
+    auto* ge = Request<ipt_get_entries>(buf, head, size_, name_);
+    if (ge == nullptr) return ENOMEM;
     ge->size = size_;
     socklen_t glen = head + size_;
     if (!given_ && getsockopt(fd_, fam_.level, IPT_SO_GET_ENTRIES, buf->data(), &glen) < 0) {
@@ -194,15 +206,9 @@ int Table::Read(ReadMode mode, Blob* buf) {
         } else {
           r.kind = RuleKind::Module;
         }
-        uint32_t idx = static_cast<uint32_t>(rules_.size());
-        rules_.push_back(r);
         prevOfLast = cur->last;
-        if (cur->last == kNone)
-          cur->first = idx;
-        else
-          rules_[cur->last].next = idx;
-        cur->last = idx;
-        cur->count++;
+        LinkLast(cur, static_cast<uint32_t>(rules_.size()));
+        rules_.push_back(r);
       }
       num++;
       off += next;
@@ -262,10 +268,8 @@ int Table::Commit(bool force, Blob* buf, CommitStats* stats) {
   const uint32_t size = off;
 
   const size_t replHead = offsetof(struct ipt_replace, entries);
-  if (!buf->Reserve(replHead + size)) return ENOMEM;
-  auto* repl = reinterpret_cast<struct ipt_replace*>(buf->data());
-  memset(repl, 0, replHead);
-  strcpy(repl->name, name_.c_str());
+  auto* repl = Request<ipt_replace>(buf, replHead, size, name_);
+  if (repl == nullptr) return ENOMEM;
   repl->valid_hooks = valid_hooks_;
   repl->num_entries = num;
   repl->size = size;

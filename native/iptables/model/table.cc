@@ -30,26 +30,16 @@ using namespace entry;
 
 namespace {
 
-const Family kV4 = {NFPROTO_IPV4,
-                    AF_INET,
-                    IPPROTO_IP,
-                    sizeof(struct ipt_entry),
-                    offsetof(struct ipt_entry, target_offset),
-                    offsetof(struct ipt_entry, next_offset),
-                    offsetof(struct ipt_entry, comefrom),
-                    offsetof(struct ipt_entry, counters),
-                    offsetof(struct ipt_entry, ip) + offsetof(struct ipt_ip, flags),
-                    IPT_F_GOTO};
-const Family kV6 = {NFPROTO_IPV6,
-                    AF_INET6,
-                    IPPROTO_IPV6,
-                    sizeof(struct ip6t_entry),
-                    offsetof(struct ip6t_entry, target_offset),
-                    offsetof(struct ip6t_entry, next_offset),
-                    offsetof(struct ip6t_entry, comefrom),
-                    offsetof(struct ip6t_entry, counters),
-                    offsetof(struct ip6t_entry, ipv6) + offsetof(struct ip6t_ip6, flags),
-                    IP6T_F_GOTO};
+// ipt_entry and ip6t_entry share their field names; only the address part and its flags differ.
+template <typename E>
+constexpr Family Layout(uint8_t nfproto, int af, int level, size_t flagsOffset, uint8_t gotoFlag) {
+  return {nfproto, af, level, sizeof(E), offsetof(E, target_offset), offsetof(E, next_offset),
+          offsetof(E, comefrom), offsetof(E, counters), flagsOffset, gotoFlag};
+}
+const Family kV4 = Layout<ipt_entry>(NFPROTO_IPV4, AF_INET, IPPROTO_IP,
+                                     offsetof(ipt_entry, ip) + offsetof(ipt_ip, flags), IPT_F_GOTO);
+const Family kV6 = Layout<ip6t_entry>(NFPROTO_IPV6, AF_INET6, IPPROTO_IPV6,
+                                      offsetof(ip6t_entry, ipv6) + offsetof(ip6t_ip6, flags), IP6T_F_GOTO);
 }  // namespace
 
 const Family& Family::Of(int nfproto) { return nfproto == NFPROTO_IPV6 ? kV6 : kV4; }
@@ -177,10 +167,8 @@ Chain* ChainIndex::Find(std::string_view name) const {
   return Lookup(name, HashBytes(name.data(), name.size()));
 }
 
-Chain* ChainIndex::Find(std::string_view name, uint64_t h) const {
-  if (Chain* c = Recent(name)) return c;
-  return Lookup(name, h);
-}
+Chain* ChainIndex::Find(std::string_view name, uint64_t h) const { Chain* c = Recent(name);
+  return c ? c : Lookup(name, h); }
 
 Chain* ChainIndex::Lookup(std::string_view name, uint64_t h) const {
   if (WasMissed(name)) return nullptr;
@@ -192,14 +180,21 @@ Chain* ChainIndex::Lookup(std::string_view name, uint64_t h) const {
   return c;
 }
 
-Chain* ChainIndex::Probe(std::string_view name, uint64_t h) const {
-  if (slots_.empty()) return nullptr;
-  size_t mask = slots_.size() - 1;
+size_t ChainIndex::SlotOf(std::string_view name, uint64_t h, size_t* tomb) const {
+  const size_t mask = slots_.size() - 1;
   for (size_t i = h & mask;; i = (i + 1) & mask) {
     const Slot& s = slots_[i];
-    if (!s.chain) return nullptr;
-    if (s.chain != kTomb && s.hash == h && s.chain->name == name) return s.chain;
+    if (!s.chain) return i;
+    if (s.chain == kTomb) {
+      if (tomb && *tomb == kNoSlot) *tomb = i;
+    } else if (s.hash == h && s.chain->name == name) {
+      return i;
+    }
   }
+}
+
+Chain* ChainIndex::Probe(std::string_view name, uint64_t h) const {
+  return slots_.empty() ? nullptr : slots_[SlotOf(name, h, nullptr)].chain;
 }
 
 void ChainIndex::Put(Chain* c) { Put(c, HashBytes(c->name.data(), c->name.size())); }
@@ -207,34 +202,23 @@ void ChainIndex::Put(Chain* c) { Put(c, HashBytes(c->name.data(), c->name.size()
 void ChainIndex::Put(Chain* c, uint64_t h) {
   Forget();
   if ((used_ + 1) * 2 > slots_.size()) Reserve(slots_.empty() ? 8 : slots_.size());
-  size_t mask = slots_.size() - 1;
-  for (size_t i = h & mask;; i = (i + 1) & mask) {
-    Slot& s = slots_[i];
-    if (!s.chain || s.chain == kTomb) {
-      if (!s.chain) used_++;
-      s = Slot{h, c};
-      return;
-    }
-    if (s.hash == h && s.chain->name == c->name) {
-      s.chain = c;
-      return;
-    }
+  size_t tomb = kNoSlot;
+  const size_t i = SlotOf(c->name, h, &tomb);
+  if (slots_[i].chain) {
+    slots_[i].chain = c;  // the same name: replaced
+  } else if (tomb != kNoSlot) {
+    slots_[tomb] = Slot{h, c};
+  } else {
+    used_++;
+    slots_[i] = Slot{h, c};
   }
 }
 
 void ChainIndex::Erase(std::string_view name) {
   Forget();
   if (slots_.empty()) return;
-  uint64_t h = HashBytes(name.data(), name.size());
-  size_t mask = slots_.size() - 1;
-  for (size_t i = h & mask;; i = (i + 1) & mask) {
-    Slot& s = slots_[i];
-    if (!s.chain) return;
-    if (s.chain != kTomb && s.hash == h && s.chain->name == name) {
-      s.chain = kTomb;
-      return;
-    }
-  }
+  Slot& s = slots_[SlotOf(name, HashBytes(name.data(), name.size()), nullptr)];
+  if (s.chain) s.chain = kTomb;
 }
 
 void ChainIndex::Clear() {
@@ -389,6 +373,16 @@ int Table::MapTarget(Rule& r) {
   return 0;
 }
 
+template <typename Op>
+int Table::OnChain(Fn fn, std::string_view chain, Op&& op) {
+  fn_ = fn;
+  Chain* c = Find(chain);
+  if (!c) return ENOENT;
+  int e = op(c);
+  changed_ = changed_ || e == 0;
+  return e;
+}
+
 int Table::CreateChain(std::string_view name) {
   fn_ = Fn::CreateChain;
   uint64_t h = HashBytes(name.data(), name.size());
@@ -400,17 +394,15 @@ int Table::CreateChain(std::string_view name) {
 }
 
 int Table::DeleteChain(std::string_view name) {
-  fn_ = Fn::DeleteChain;
-  Chain* c = Find(name);
-  if (!c) return ENOENT;
-  if (c->hooknum) return EINVAL;
-  if (c->references > 0) return EMLINK;
-  if (c->count) return ENOTEMPTY;
-  index_.Erase(c->name);
-  c->dead = true;
-  dead_++;
-  changed_ = true;
-  return 0;
+  return OnChain(Fn::DeleteChain, name, [this](Chain* c) {
+    if (c->hooknum) return EINVAL;
+    if (c->references > 0) return EMLINK;
+    if (c->count) return ENOTEMPTY;
+    index_.Erase(c->name);
+    c->dead = true;
+    dead_++;
+    return 0;
+  });
 }
 
 int Table::RenameChain(std::string_view from, std::string_view to) {
@@ -427,57 +419,46 @@ int Table::RenameChain(std::string_view from, std::string_view to) {
 }
 
 int Table::Flush(std::string_view chain) {
-  fn_ = Fn::Flush;
-  Chain* c = Find(chain);
-  if (!c) return ENOENT;
-  for (uint32_t i = c->first; i != kNone; i = rules_[i].next) DropRule(rules_[i]);
-  c->first = c->last = kNone;
-  c->count = 0;
-  changed_ = true;
-  return 0;
+  return OnChain(Fn::Flush, chain, [this](Chain* c) {
+    for (uint32_t i = c->first; i != kNone; i = rules_[i].next) DropRule(rules_[i]);
+    c->first = c->last = kNone;
+    c->count = 0;
+    return 0;
+  });
 }
 
 int Table::Zero(std::string_view chain) {
-  fn_ = Fn::Zero;
-  Chain* c = Find(chain);
-  if (!c) return ENOENT;
-  if (c->map == MapType::NormalMap) c->map = MapType::Zeroed;
-  for (uint32_t i = c->first; i != kNone; i = rules_[i].next)
-    if (rules_[i].map == MapType::NormalMap) rules_[i].map = MapType::Zeroed;
-  changed_ = true;
-  return 0;
+  return OnChain(Fn::Zero, chain, [this](Chain* c) {
+    if (c->map == MapType::NormalMap) c->map = MapType::Zeroed;
+    for (uint32_t i = c->first; i != kNone; i = rules_[i].next)
+      if (rules_[i].map == MapType::NormalMap) rules_[i].map = MapType::Zeroed;
+    return 0;
+  });
 }
 
 int Table::ZeroCounter(std::string_view chain, unsigned rulenum) {
-  fn_ = Fn::ZeroCounter;
-  Chain* c = Find(chain);
-  if (!c) return ENOENT;
-  // iptcc_get_rule_num: 1-based; 0 or past the end is "too big"
-  if (rulenum == 0 || rulenum > c->count) return E2BIG;
-  Rule& r = rules_[NthRule(c, rulenum - 1)];
-  if (r.map == MapType::NormalMap) r.map = MapType::Zeroed;
-  changed_ = true;
-  return 0;
+  return OnChain(Fn::ZeroCounter, chain, [this, rulenum](Chain* c) {
+    // iptcc_get_rule_num: 1-based; 0 or past the end is "too big"
+    if (rulenum == 0 || rulenum > c->count) return E2BIG;
+    Rule& r = rules_[NthRule(c, rulenum - 1)];
+    if (r.map == MapType::NormalMap) r.map = MapType::Zeroed;
+    return 0;
+  });
 }
 
 int Table::SetPolicy(std::string_view chain, std::string_view policy, const struct xt_counters* counters) {
-  fn_ = Fn::SetPolicy;
-  Chain* c = Find(chain);
-  if (!c || !c->hooknum) return ENOENT;
-  if (policy == "ACCEPT")
-    c->verdict = kAccept;
-  else if (policy == "DROP")
-    c->verdict = kDrop;
-  else
-    return EINVAL;
-  if (counters) {
-    c->counters = *counters;
-    c->map = MapType::Set;
-  } else {
-    c->map = MapType::NoMap;
-  }
-  changed_ = true;
-  return 0;
+  return OnChain(Fn::SetPolicy, chain, [policy, counters](Chain* c) {
+    if (!c->hooknum) return ENOENT;
+    if (policy == "ACCEPT")
+      c->verdict = kAccept;
+    else if (policy == "DROP")
+      c->verdict = kDrop;
+    else
+      return EINVAL;
+    c->map = counters ? MapType::Set : MapType::NoMap;
+    if (counters) c->counters = *counters;
+    return 0;
+  });
 }
 
 int Table::NewRule(const uint8_t* entry, uint32_t size, const struct xt_counters& cnt, uint32_t* idx) {
@@ -499,12 +480,7 @@ int Table::Append(std::string_view chain, const uint8_t* entry, uint32_t size, c
   if (!c) return ENOENT;
   uint32_t idx;
   if (int e = NewRule(entry, size, cnt, &idx)) return e;
-  if (c->last == kNone)
-    c->first = idx;
-  else
-    rules_[c->last].next = idx;
-  c->last = idx;
-  c->count++;
+  LinkLast(c, idx);
   changed_ = true;
   return 0;
 }
@@ -521,15 +497,18 @@ void Table::AppendResolved(Chain* c, const uint8_t* entry, uint32_t size, RuleKi
     r.jump = jump;
     jump->references++;
   }
-  uint32_t idx = static_cast<uint32_t>(rules_.size());
+  LinkLast(c, static_cast<uint32_t>(rules_.size()));
   rules_.push_back(r);
+  changed_ = true;
+}
+
+void Table::LinkLast(Chain* c, uint32_t idx) {
   if (c->last == kNone)
     c->first = idx;
   else
     rules_[c->last].next = idx;
   c->last = idx;
   c->count++;
-  changed_ = true;
 }
 
 int Table::Insert(std::string_view chain, const uint8_t* entry, uint32_t size, unsigned rulenum0,

@@ -105,6 +105,10 @@ class ChainIndex {
     Chain* chain;  // nullptr: empty; kTomb: deleted
   };
   void Grow();
+  static constexpr size_t kNoSlot = ~size_t(0);
+  // The slot holding `name`, else the empty slot that ends its probe; *tomb (when given and
+  // still kNoSlot) gets the first deleted slot passed, where a new entry can go.
+  size_t SlotOf(std::string_view name, uint64_t hash, size_t* tomb) const;
   Chain* Probe(std::string_view name, uint64_t hash) const;
   // Past recent_: the names not found lately, then the slots; remembers what it learns.
   Chain* Lookup(std::string_view name, uint64_t hash) const;
@@ -208,9 +212,14 @@ class Table {
 
  private:
   int MapTarget(Rule& r);
+  // fn_ = fn, then op(c) on the chain named `chain` (ENOENT when there is none); the table has
+  // changed when op returns 0.
+  template <typename Op>
+  int OnChain(Fn fn, std::string_view chain, Op&& op);
   // `hash`: of the name, when the caller has it already.
   Chain* AddChain(std::string_view name, unsigned hooknum, const uint64_t* hash = nullptr);
   void Link(Chain* c, uint32_t at, uint32_t idx);  // insert rule idx at position `at`
+  void LinkLast(Chain* c, uint32_t idx);  // rule idx (in rules_ or about to be) ends the chain
   uint32_t NthRule(const Chain* c, unsigned n) const;  // 0-based; kNone when past the end
   void Unlink(Chain* c, uint32_t prev, uint32_t idx);
   void DropRule(Rule& r);
