@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { iptables } from '../../lib/index.js';
-import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
+import { kernelSkipReason, withHandle, withNetns, type Netns } from '../helpers/netns.js';
 import { kubeProxyNat } from '../fixtures/iptables/kube-proxy.js';
 import { CALICO_SETS, calicoTables } from '../fixtures/iptables/calico.js';
 
@@ -41,8 +41,7 @@ async function differential(family: Family, steps: Step[]): Promise<void> {
   await withNetns(2, async (a, b) => {
     sets(a);
     sets(b);
-    const h = iptables.open({ netns: b.path, family, backend: 'legacy' });
-    try {
+    await withHandle(iptables.open({ netns: b.path, family, backend: 'legacy' }), async (h) => {
       for (const [i, s] of steps.entries()) {
         const args = [...(s.counters ? ['--counters'] : []), ...(s.noflush ? ['--noflush'] : []), ...(s.table ? ['-T', s.table] : [])];
         a.run(tool(family, 'restore'), args, s.text);
@@ -62,9 +61,7 @@ async function differential(family: Family, steps: Step[]): Promise<void> {
       } finally {
         await ha.close();
       }
-    } finally {
-      await h.close();
-    }
+    });
   });
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { iptables, transaction } from '../../lib/index.js';
 import { LockTimeoutError } from '../../lib/core/errors.js';
-import { kernelSkipReason, Netns } from '../helpers/netns.js';
+import { kernelSkipReason, Netns, withHandle } from '../helpers/netns.js';
 
 const skip = kernelSkipReason('iptables-legacy-restore') ?? kernelSkipReason('flock');
 const LOCK = join(tmpdir(), `nlkit-xtables-${process.pid}.lock`);
@@ -164,8 +164,7 @@ describe('the xtables lock', { skip }, () => {
   });
 
   it('withLock holds the lock for other tools; restores inside do not wait for it', async () => {
-    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
-    try {
+    await withHandle(iptables.open({ netns: ns.path, backend: 'legacy' }), async (h) => {
       await h.withLock(async () => {
         const r = ns.try('iptables-legacy', ['-w', '1', '-S']);
         assert.notEqual(r.status, 0);
@@ -173,9 +172,7 @@ describe('the xtables lock', { skip }, () => {
         await h.restore('*filter\n-A NLKIT -s 10.4.0.1/32 -j RETURN\nCOMMIT\n', { noflush: true, wait: 0 });
       });
       assert.equal(ns.try('iptables-legacy', ['-w', '1', '-S']).status, 0);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('two writers without the lock: a commit that finds the table changed starts again and loses nothing', async () => {

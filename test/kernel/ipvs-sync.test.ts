@@ -13,7 +13,7 @@ import { ipvs } from '../../lib/index.js';
 import { InvalidArgumentError, NlkitError } from '../../lib/core/errors.js';
 import type { DesiredService, IpvsSyncResult } from '../../lib/ipvs/sync.js';
 import type { Stats } from '../../lib/ipvs/types.js';
-import { Netns } from '../helpers/netns.js';
+import { Netns, withHandle } from '../helpers/netns.js';
 import { ipvsSkipReason, saveLines, whereRan } from '../helpers/ipvs.js';
 import { suiteNamespaces } from '../helpers/suite.js';
 
@@ -78,8 +78,7 @@ describe('ipvs sync', { skip }, () => {
     const oracle = saveLines(n);
     n.run('ipvsadm', ['-C']);
     n.run('ipvsadm', ['-R'], START_TEXT);
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       const dry = await h.sync(WANTED, { dryRun: true });
       assert.equal(saveLines(n).length, 11, 'a dry run changes nothing');
       const r = await h.sync(WANTED);
@@ -108,9 +107,7 @@ describe('ipvs sync', { skip }, () => {
       } finally {
         await h2.close();
       }
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   // Every field of a service and of a real server, each changed alone (one service or real
@@ -178,24 +175,20 @@ describe('ipvs sync', { skip }, () => {
     n.run('ipvsadm', ['-C']);
     n.run('ipvsadm', ['-R'], base);
     assert.notDeepEqual(saveLines(n), oracle);
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       const r = await h.sync(want);
       assert.deepEqual([r.services, r.destinations], [
         { added: 0, updated: 7, deleted: 0, unchanged: 1, kept: 0 }, { added: 0, updated: 8, deleted: 0, unchanged: 0 },
       ]);
       assert.deepEqual(saveLines(n), oracle);
       assert.equal((await h.sync(want)).ops, 0);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('prune: false keeps services the list lacks; by default they go', async () => {
     const n = ns('ipvsprune');
     n.run('ipvsadm', ['-R'], '-A -t 10.9.0.1:80 -s rr\n-a -t 10.9.0.1:80 -r 10.9.1.1:80 -m -w 1\n');
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       const r = await h.sync([WANTED[1]!], { prune: false });
       assert.deepEqual([r.services.added, r.services.kept, r.services.deleted], [1, 1, 0]);
       assert.deepEqual(saveLines(n), [
@@ -205,17 +198,14 @@ describe('ipvs sync', { skip }, () => {
       const r2 = await h.sync([WANTED[1]!]);
       assert.deepEqual([r2.services.deleted, r2.ops], [1, 1]);
       assert.deepEqual(saveLines(n), ['-A -u 10.0.0.2:53 -s wrr -o', '-a -u 10.0.0.2:53 -r 10.1.0.3:53 -g -w 2']);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('bad input changes nothing; kernel refusals are reported with the rest applied', async () => {
     const n = ns('ipvssyncerr');
     n.run('ipvsadm', ['-R'], '-A -t 10.9.0.1:80 -s rr\n');
     const before = saveLines(n);
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       await assert.rejects(h.sync([WANTED[0]!, { ...WANTED[1]!, destinations: [{ address: '10.1.0.3', weight: 1.5 }] }]),
         (e: unknown) => e instanceof InvalidArgumentError && (e as { index?: number }).index === 1 && /service 1 \(udp 10\.0\.0\.2:53\): real server 0: invalid weight 1\.5/.test(e.message));
       await assert.rejects(h.sync([WANTED[0]!, WANTED[0]!]), /listed twice \(services 0 and 1\)/);
@@ -228,9 +218,7 @@ describe('ipvs sync', { skip }, () => {
       assert.deepEqual(err.failures?.map((f) => f.operation.op), ['addService', 'addDestination']);
       assert.deepEqual(err.result?.services, { added: 1, updated: 0, deleted: 1, unchanged: 0, kept: 0 });
       assert.deepEqual(saveLines(n), ['-A -u 10.0.0.2:53 -s wrr -o', '-a -u 10.0.0.2:53 -r 10.1.0.3:53 -g -w 2']);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it(`${N} services × 2 real servers: one changed weight is one message; the others keep their counters`, async (t) => {
@@ -243,8 +231,7 @@ describe('ipvs sync', { skip }, () => {
         destinations: [{ address: '10.200.0.1', weight: 1 }, { address: '10.200.0.2', weight: 2 }],
       });
     }
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       let t0 = performance.now();
       const first = await h.sync(want);
       const tFirst = performance.now() - t0;
@@ -293,8 +280,6 @@ describe('ipvs sync', { skip }, () => {
       t.diagnostic(`ran ${whereRan()}: first sync (${first.ops} ops) ${tFirst.toFixed(0)} ms, second sync (1 op) ${tSecond.toFixed(0)} ms, ` +
         `ipvsadm -S -n ${tSave.toFixed(0)} ms`);
       await h.flush();
-    } finally {
-      await h.close();
-    }
+    });
   });
 });
