@@ -114,40 +114,25 @@ describe('ipvs sync', { skip }, () => {
   // server per field, all in one state, to keep the tool calls few under emulation): sync must
   // apply each, leaving what `ipvsadm -R` of the changed state leaves.
   it('each single field changed alone is applied, as `ipvsadm -R` of the changed state', async () => {
-    const base = `-A -t 10.7.0.1:1 -s rr
--A -u 10.7.0.1:2 -s rr
--A -t 10.7.0.1:3 -s sh -b sh-port
--A -t 10.7.0.1:4 -s rr -p 300 -M 255.255.255.0
--A -t 10.7.0.1:5 -s rr -p 300 -M 255.255.255.0
--A -t [2001:db8::7]:6 -s rr -p 300 -M 64
--A -t 10.7.0.1:7 -s rr -p 300
--A -t 10.7.0.1:8 -s rr
--a -t 10.7.0.1:8 -r 10.8.0.1:8 -m -w 2
--a -t 10.7.0.1:8 -r 10.8.0.2:8 -m -w 1
--a -t 10.7.0.1:8 -r 10.8.0.3:8 -m -w 1 -x 100
--a -t 10.7.0.1:8 -r 10.8.0.4:8 -m -w 1 -x 100 -y 10
--a -t 10.7.0.1:8 -r 10.8.0.5:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum
--a -t 10.7.0.1:8 -r 10.8.0.6:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum
--a -t 10.7.0.1:8 -r 10.8.0.7:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum
--a -t 10.7.0.1:8 -r 10.8.0.8:8 -i -w 1
-`;
-    const changed = `-A -t 10.7.0.1:1 -s wrr
--A -u 10.7.0.1:2 -s rr -o
--A -t 10.7.0.1:3 -s sh -b sh-fallback,sh-port
--A -t 10.7.0.1:4 -s rr -p 301 -M 255.255.255.0
--A -t 10.7.0.1:5 -s rr -p 300 -M 255.255.0.0
--A -t [2001:db8::7]:6 -s rr -p 300 -M 48
--A -t 10.7.0.1:7 -s rr
--A -t 10.7.0.1:8 -s rr
--a -t 10.7.0.1:8 -r 10.8.0.1:8 -m -w 3
--a -t 10.7.0.1:8 -r 10.8.0.2:8 -g -w 1
--a -t 10.7.0.1:8 -r 10.8.0.3:8 -m -w 1 -x 101
--a -t 10.7.0.1:8 -r 10.8.0.4:8 -m -w 1 -x 100 -y 11
--a -t 10.7.0.1:8 -r 10.8.0.5:8 -i -w 1 --tun-type gue --tun-port 6081 --tun-csum
--a -t 10.7.0.1:8 -r 10.8.0.6:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-remcsum
--a -t 10.7.0.1:8 -r 10.8.0.7:8 -i -w 1 --tun-type gre --tun-csum
--a -t 10.7.0.1:8 -r 10.8.0.8:8 -m -w 1
-`;
+    // Each service and real server as it starts => the same with one field changed.
+    const fields = `-A -t 10.7.0.1:1 -s rr => -A -t 10.7.0.1:1 -s wrr
+-A -u 10.7.0.1:2 -s rr => -A -u 10.7.0.1:2 -s rr -o
+-A -t 10.7.0.1:3 -s sh -b sh-port => -A -t 10.7.0.1:3 -s sh -b sh-fallback,sh-port
+-A -t 10.7.0.1:4 -s rr -p 300 -M 255.255.255.0 => -A -t 10.7.0.1:4 -s rr -p 301 -M 255.255.255.0
+-A -t 10.7.0.1:5 -s rr -p 300 -M 255.255.255.0 => -A -t 10.7.0.1:5 -s rr -p 300 -M 255.255.0.0
+-A -t [2001:db8::7]:6 -s rr -p 300 -M 64 => -A -t [2001:db8::7]:6 -s rr -p 300 -M 48
+-A -t 10.7.0.1:7 -s rr -p 300 => -A -t 10.7.0.1:7 -s rr
+-A -t 10.7.0.1:8 -s rr => -A -t 10.7.0.1:8 -s rr
+-a -t 10.7.0.1:8 -r 10.8.0.1:8 -m -w 2 => -a -t 10.7.0.1:8 -r 10.8.0.1:8 -m -w 3
+-a -t 10.7.0.1:8 -r 10.8.0.2:8 -m -w 1 => -a -t 10.7.0.1:8 -r 10.8.0.2:8 -g -w 1
+-a -t 10.7.0.1:8 -r 10.8.0.3:8 -m -w 1 -x 100 => -a -t 10.7.0.1:8 -r 10.8.0.3:8 -m -w 1 -x 101
+-a -t 10.7.0.1:8 -r 10.8.0.4:8 -m -w 1 -x 100 -y 10 => -a -t 10.7.0.1:8 -r 10.8.0.4:8 -m -w 1 -x 100 -y 11
+-a -t 10.7.0.1:8 -r 10.8.0.5:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum => -a -t 10.7.0.1:8 -r 10.8.0.5:8 -i -w 1 --tun-type gue --tun-port 6081 --tun-csum
+-a -t 10.7.0.1:8 -r 10.8.0.6:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum => -a -t 10.7.0.1:8 -r 10.8.0.6:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-remcsum
+-a -t 10.7.0.1:8 -r 10.8.0.7:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum => -a -t 10.7.0.1:8 -r 10.8.0.7:8 -i -w 1 --tun-type gre --tun-csum
+-a -t 10.7.0.1:8 -r 10.8.0.8:8 -i -w 1 => -a -t 10.7.0.1:8 -r 10.8.0.8:8 -m -w 1`.split('\n').map((l) => l.split(' => '));
+    const base = fields.map(([b]) => `${b}\n`).join('');
+    const changed = fields.map(([, c]) => `${c}\n`).join('');
     const svc = (port: number, over: Partial<DesiredService> = {}): DesiredService =>
       ({ protocol: 'tcp', address: '10.7.0.1', port, scheduler: 'rr', destinations: [], ...over } as DesiredService);
     const d = (i: number, over: object = {}) => ({ address: `10.8.0.${i}`, weight: 1, ...over });
