@@ -51,16 +51,13 @@ async function differential(family: Family, steps: Step[]): Promise<void> {
         }
       }
       // nlkit reads back what the tool wrote exactly as the tool prints it
-      const ha = iptables.open({ netns: a.path, family, backend: 'legacy' });
-      try {
+      await withHandle(iptables.open({ netns: a.path, family, backend: 'legacy' }), async (ha) => {
         for (const c of [false, true]) {
           assert.equal(await ha.save({ counters: c }), toolSave(a, family, c), `save${c ? ' -c' : ''} of the tool's tables differs`);
         }
         const tables = toolSave(a, family, false).split('\n').filter((l) => l.startsWith('*')).map((l) => l.slice(1));
         for (const t of tables) assert.equal(await ha.save({ table: t }), toolSave(a, family, false, t), `save -t ${t} differs`);
-      } finally {
-        await ha.close();
-      }
+      });
     });
   });
 }
