@@ -19,3 +19,15 @@ export async function rejectsRolledBack(run: Promise<unknown>, check: (e: Transa
     return true;
   });
 }
+
+/**
+ * The whole rollback check: `run` (a transaction) rejects rolled back (see rejectsRolledBack)
+ * and `dump` (the system tools' whole view of the namespace) reads the same after as before.
+ * @example
+ * await assertUndone(() => dump(ns), () => transaction((tx) => { tx.ipset.del('s', '10.0.0.99'); }, { netns: ns.path }));
+ */
+export async function assertUndone(dump: () => string, run: () => Promise<unknown>, check?: (e: TransactionError) => void): Promise<void> {
+  const before = dump();
+  await rejectsRolledBack(run(), check);
+  assert.equal(dump(), before);
+}

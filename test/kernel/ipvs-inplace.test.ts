@@ -8,6 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipvs } from '../../lib/index.js';
+import type { Scheduler } from '../../lib/ipvs/types.js';
 import { Netns, withHandle } from '../helpers/netns.js';
 import { ipvsSkipReason, saveLines, whereRan } from '../helpers/ipvs.js';
 import { suiteNamespaces } from '../helpers/suite.js';
@@ -55,15 +56,17 @@ describe('ipvs: schedulers, forwarding, timeouts and flags changed in place', { 
     const f5 = { fwmark: 5 };
     const f6 = { fwmark: 6, family: 'inet6' as const };
     await withHandle(ipvs.open({ netns: n.path }), async (h) => {
-      // One at a time, each naming only what changes.
-      await h.updateService({ ...tcp, scheduler: 'dh' });
-      await h.updateDestination(tcp, { address: '10.1.0.1', port: 80, forward: 'route' });
-      await h.updateService({ ...udp6, scheduler: 'sh' });
-      await h.updateDestination(udp6, { address: '2001:db8::a', port: 53, forward: 'tunnel' });
-      await h.updateService({ ...f5, scheduler: 'mh' });
-      await h.updateDestination(f5, { address: '10.1.0.5', port: 0, forward: 'tunnel', tunnel: { type: 'gre' } });
-      await h.updateService({ ...f6, scheduler: 'wrr' });
-      await h.updateDestination(f6, { address: '2001:db8::6', port: 0, forward: 'masq' });
+      // One at a time, each naming only what changes: per service its scheduler, then its real server.
+      const steps: [Parameters<typeof h.updateDestination>[0], Scheduler, Parameters<typeof h.updateDestination>[1]][] = [
+        [tcp, 'dh', { address: '10.1.0.1', port: 80, forward: 'route' }],
+        [udp6, 'sh', { address: '2001:db8::a', port: 53, forward: 'tunnel' }],
+        [f5, 'mh', { address: '10.1.0.5', port: 0, forward: 'tunnel', tunnel: { type: 'gre' } }],
+        [f6, 'wrr', { address: '2001:db8::6', port: 0, forward: 'masq' }],
+      ];
+      for (const [svc, scheduler, dest] of steps) {
+        await h.updateService({ ...svc, scheduler });
+        await h.updateDestination(svc, dest);
+      }
       assert.deepEqual(saveLines(n), oracle([
         '-A -t 10.0.0.1:80 -s dh', '-a -t 10.0.0.1:80 -r 10.1.0.1:80 -g -w 1',
         '-A -u [2001:db8::1]:53 -s sh', '-a -u [2001:db8::1]:53 -r [2001:db8::a]:53 -i -w 2',
