@@ -1,6 +1,7 @@
 // End-to-end tests of the example service proxy: the demo's namespaces and backends, the
 // proxy following a config file, and the system tools' view of the node namespace.
 import assert from 'node:assert/strict';
+import { type TestContext, after, afterEach, before } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -135,6 +136,64 @@ export class ProxyBench {
     this.topo.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The hooks every proxy e2e describe() needs: a bench built before its tests and closed after
+ * them, with the proxy's log passed on as each test's diagnostics. Call inside describe(); the
+ * bench exists once before() ran, hence the accessor.
+ * @example
+ * describe('ipvs mode', () => {
+ *   const bench = useProxyBench('ipvs', 3);
+ *   it('starts', async () => { await bench().start(serviceConfig(bench().topo, { 'backend-1': 1 })); });
+ * });
+ */
+export function useProxyBench(mode: Mode, backends: number): () => ProxyBench {
+  let bench: ProxyBench | undefined;
+  before(() => {
+    bench = new ProxyBench(mode, backends);
+  });
+  after(() => bench?.close());
+  afterEach((t) => {
+    for (const line of bench?.log.splice(0) ?? []) (t as TestContext).diagnostic(line);
+  });
+  return () => bench!;
+}
+
+/**
+ * The first step of every mode's run: new connections spread by `weights` and reach the backends
+ * masqueraded (they come from outside the cluster range).
+ * @example
+ * await assertSpreadMasqueraded(bench, { 'backend-1': 1, 'backend-2': 2 }, 300);
+ */
+export async function assertSpreadMasqueraded(bench: ProxyBench, weights: Record<string, number>, requests: number): Promise<void> {
+  const counts = await bench.traffic(requests);
+  assertShares(counts, weights, 'weights 1:2:3');
+  assertMasqueraded(counts, bench.topo);
+}
+
+/**
+ * The removal step every mode runs after the first: backend-2's endpoint goes, backend-3's takes
+ * weight 0. Writes it (with `extra` services) and checks the change the proxy reports.
+ * @example
+ * const { report } = await writeRemoval(bench);
+ */
+export async function writeRemoval(bench: ProxyBench, extra: object[] = []): Promise<{ report: ApplyReport; config: object }> {
+  const config = serviceConfig(bench.topo, { 'backend-1': 1, 'backend-3': 0 }, extra);
+  const report = await bench.write(config);
+  assert.deepEqual(report.changes, ['~ default/web:http: 10.244.3.2:8080 weight 3 -> 0, -10.244.2.2:8080']);
+  return { report, config };
+}
+
+/**
+ * After writeRemoval(): every new connection reaches backend-1 (the removed endpoint and the one
+ * of weight 0 take none).
+ * @example
+ * await assertOnlyBackend1(bench, 150);
+ */
+export async function assertOnlyBackend1(bench: ProxyBench, requests: number): Promise<void> {
+  const counts = await bench.traffic(requests);
+  assert.deepEqual(counts.answers, { 'backend-1': requests }, JSON.stringify(counts));
 }
 
 /** The answers fit the weights (chi-square, P_FAIL), nothing failed, weight 0 answered nothing. */

@@ -7,6 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { iptables } from '../../lib/index.js';
 import type { Netns } from './netns.js';
 import { bigFilter, withoutComments } from './tables.js';
+import { after } from 'node:test';
+import { rmSync } from 'node:fs';
+import { kernelSkipReason } from './netns.js';
+import { inVm } from './vm.js';
 
 const commitLoop = fileURLToPath(new URL('./commit-loop-child.ts', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -134,4 +138,28 @@ export async function lockContention(ns: Netns, lockPath: string, seconds: numbe
   const present = new Set([...text.matchAll(/--comment "?([^" ]+)"? -j RETURN/g)].map((m) => m[1]!));
   const lost = [...mine, ...theirs].filter((c) => !present.has(c)).length;
   return { commits, cliWrites, lost, seconds };
+}
+
+/**
+ * Why a fault test cannot run here: one of `tools` is missing, or this is the VM (fault tests
+ * are for the host; the VM tier is for what the host kernel lacks).
+ * @example const skip = faultSkipReason('ipset', 'iptables-legacy-save');
+ */
+export function faultSkipReason(...tools: string[]): string | undefined {
+  for (const t of tools) {
+    const r = kernelSkipReason(t);
+    if (r) return r;
+  }
+  return inVm() ? 'fault tests run on the host; the VM tier is for what the host kernel lacks' : undefined;
+}
+
+/**
+ * A private xtables lock file path for one describe block (/tmp/nlkit-<tag>-<pid>.lock), removed
+ * after its tests. Call inside describe().
+ * @example const lock = suiteLockFile('hammer');
+ */
+export function suiteLockFile(tag: string): string {
+  const path = `/tmp/nlkit-${tag}-${process.pid}.lock`;
+  after(() => rmSync(path, { force: true }));
+  return path;
 }

@@ -77,3 +77,17 @@ export function kernelHasSetType(type: string): boolean {
 }
 
 export const setTypeModule = (type: string) => `ip_set_${type.replace(':', '_').replace(/,/g, '')}`;
+
+/**
+ * Runs `body` with a handle and closes the handle whatever `body` does: the try/finally around
+ * every kernel test's handle.
+ * @example
+ * await withHandle(ipset.open({ netns: ns.path }), async (h) => { await h.add('s', ['10.0.0.1']); });
+ */
+export async function withHandle<H extends { close(): unknown }, T>(h: H, body: (h: H) => Promise<T>): Promise<T> {
+  try {
+    return await body(h);
+  } finally {
+    await h.close();
+  }
+}

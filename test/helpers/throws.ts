@@ -1,5 +1,6 @@
 // Assertions on errors found in text input: the class, and where (line, column, the word at fault).
 import assert from 'node:assert/strict';
+import { InvalidArgumentError } from '../../lib/core/errors.js';
 
 export interface Where { line?: number; column?: number; argument?: string; message?: RegExp }
 
@@ -15,6 +16,20 @@ export function throwsAt(f: () => unknown, Cls: new (...a: never[]) => Error, wh
     if (where.column !== undefined) assert.equal(x.column, where.column, x.message);
     if (where.argument !== undefined) assert.equal(x.argument, where.argument, x.message);
     if (where.message) assert.match(x.message, where.message);
+    return true;
+  });
+}
+
+/**
+ * `fn` throws an InvalidArgumentError whose message matches `re` and whose fields equal `at`
+ * (e.g. `{ entry: 2 }` for ipset.sync, `{ index: 1 }` for ipvs.sync).
+ * @example throwsInvalid(() => planIpvsSync([], [{}] as never), /protocol/, { index: 0 });
+ */
+export function throwsInvalid(fn: () => unknown, re: RegExp, at: Record<string, unknown> = {}): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof InvalidArgumentError, String(e));
+    assert.match(e.message, re);
+    for (const [k, v] of Object.entries(at)) assert.equal((e as unknown as Record<string, unknown>)[k], v, k);
     return true;
   });
 }

@@ -9,7 +9,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { conntrack, ipset, iptables, link, nft, InvalidArgumentError } from '../../lib/index.js';
-import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
+import { kernelSkipReason, withNetns, type Netns, withHandle } from '../helpers/netns.js';
 import { SEEDS, insertArgs } from '../helpers/conntrack.js';
 import { REASON, rejectsAborted } from '../helpers/abort.js';
 
@@ -37,8 +37,7 @@ describe('abort: ipset', { skip: kernelSkipReason('ipset') }, () => {
     withNetns(1, async (ns) => {
       ns.run('ipset', ['restore'], SETUP);
       const before = save(ns);
-      const h = ipset.open({ netns: ns.path });
-      try {
+      await withHandle(ipset.open({ netns: ns.path }), async (h) => {
         await rejectsAborted(h.add('a', many, { signal: aborted() }), 'ipset.add');
         await rejectsAborted(h.delete('a', ['10.0.0.1'], { signal: aborted() }), 'ipset.delete');
         await rejectsAborted(h.del('a', ['10.0.0.1'], { signal: aborted() }), 'ipset.del');
@@ -47,17 +46,14 @@ describe('abort: ipset', { skip: kernelSkipReason('ipset') }, () => {
         await rejectsAborted(h.sync('a', ['10.3.3.3'], { signal: aborted() }), 'ipset.sync');
         await rejectsAborted(h.sync('new', ['10.3.3.3'], { create: { type: 'hash:ip' }, signal: aborted() }), 'ipset.sync');
         assert.equal(save(ns), before);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('a signal aborted after the call, before its turn: the batch is not sent', () =>
     withNetns(1, async (ns) => {
       ns.run('ipset', ['restore'], SETUP);
       const before = save(ns);
-      const h = ipset.open({ netns: ns.path });
-      try {
+      await withHandle(ipset.open({ netns: ns.path }), async (h) => {
         const ac = new AbortController();
         const first = h.list('a');
         const adding = h.add('a', many, { signal: ac.signal });
@@ -70,17 +66,14 @@ describe('abort: ipset', { skip: kernelSkipReason('ipset') }, () => {
         // A signal that does not abort changes nothing in how the call works.
         await h.add('a', many, { signal: new AbortController().signal });
         assert.equal(ns.run('ipset', ['save', 'a']).split('\n').filter((l) => l.startsWith('add a ')).length, many.length + 2);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('a signal that is not an AbortSignal is an InvalidArgumentError and changes nothing', () =>
     withNetns(1, async (ns) => {
       ns.run('ipset', ['restore'], SETUP);
       const before = save(ns);
-      const h = ipset.open({ netns: ns.path });
-      try {
+      await withHandle(ipset.open({ netns: ns.path }), async (h) => {
         const o = (signal: unknown) => ({ signal } as { signal: AbortSignal });
         await rejectsBadSignal((s) => h.add('a', ['10.5.5.5'], o(s)), 'ipset.add');
         await rejectsBadSignal((s) => h.delete('a', ['10.0.0.1'], o(s)), 'ipset.delete');
@@ -88,9 +81,7 @@ describe('abort: ipset', { skip: kernelSkipReason('ipset') }, () => {
         await rejectsBadSignal((s) => h.replace('a', ['10.5.5.5'], o(s)), 'ipset.replace');
         await rejectsBadSignal((s) => h.sync('a', ['10.5.5.5'], o(s)), 'ipset.sync');
         assert.equal(save(ns), before);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 });
 
@@ -102,8 +93,7 @@ describe('abort: iptables (legacy)', { skip: kernelSkipReason('iptables-legacy-r
     withNetns(1, async (ns) => {
       ns.run('iptables-legacy-restore', [], SETUP);
       const before = save(ns);
-      const h = iptables.open({ netns: ns.path, family: 4, backend: 'legacy' });
-      try {
+      await withHandle(iptables.open({ netns: ns.path, family: 4, backend: 'legacy' }), async (h) => {
         await rejectsAborted(h.restore('*filter\n:KUBE-FW - [0:0]\n-A KUBE-FW -j ACCEPT\nCOMMIT\n', { signal: aborted() }), 'iptables.restore');
         await rejectsAborted(h.restore('*nat\n:KUBE-SVC - [0:0]\nCOMMIT\n', { noflush: true, signal: aborted() }), 'iptables.restore');
         const t = h.table('filter');
@@ -119,9 +109,7 @@ describe('abort: iptables (legacy)', { skip: kernelSkipReason('iptables-legacy-r
         await rejectsBadSignal((s) => h.restore('*filter\nCOMMIT\n', o(s)), 'iptables.restore');
         await rejectsBadSignal((s) => t.commit(o(s)), 'commit');
         assert.equal(save(ns), before);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 });
 
@@ -133,8 +121,7 @@ describe('abort: nft', { skip: kernelSkipReason('nft') }, () => {
     withNetns(1, async (ns) => {
       ns.run('nft', ['-f', '-'], SETUP);
       const before = ns.run('nft', ['list', 'ruleset']);
-      const h = nft.open({ netns: ns.path });
-      try {
+      await withHandle(nft.open({ netns: ns.path }), async (h) => {
         await rejectsAborted(h.apply(CMDS, { signal: aborted() }), 'nft.apply');
         await rejectsAborted(h.restore('flush ruleset\nadd table ip nat\n', { signal: aborted() }), 'nft.restore');
         const ac = new AbortController();
@@ -146,9 +133,7 @@ describe('abort: nft', { skip: kernelSkipReason('nft') }, () => {
         await rejectsBadSignal((s) => h.apply(CMDS, o(s)), 'nft.apply');
         await rejectsBadSignal((s) => h.restore('flush ruleset\n', o(s)), 'nft.restore');
         assert.equal(ns.run('nft', ['list', 'ruleset']), before);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 });
 
@@ -159,8 +144,7 @@ describe('abort: link addresses', { skip: kernelSkipReason() }, () => {
     withNetns(1, async (ns) => {
       ns.run('ip', ['addr', 'add', '10.9.0.1/24', 'dev', 'lo']);
       const before = ns.run('ip', ['-j', 'addr']);
-      const h = link.open({ netns: ns.path });
-      try {
+      await withHandle(link.open({ netns: ns.path }), async (h) => {
         await rejectsAborted(h.addresses.add('lo', addrs, { signal: aborted() }), 'link.addresses.add');
         await rejectsAborted(h.addresses.delete('lo', ['10.9.0.1/24'], { signal: aborted() }), 'link.addresses.delete');
         await rejectsAborted(h.addresses.sync('lo', addrs, { signal: aborted() }), 'link.addresses.sync');
@@ -178,9 +162,7 @@ describe('abort: link addresses', { skip: kernelSkipReason() }, () => {
         await rejectsBadSignal((s) => h.addresses.delete('lo', ['10.9.0.1/24'], o(s)), 'link.addresses.delete');
         await rejectsBadSignal((s) => h.addresses.sync('lo', addrs, o(s)), 'link.addresses.sync');
         assert.equal(ns.run('ip', ['-j', 'addr']), before);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 });
 
@@ -193,8 +175,7 @@ describe('abort: conntrack', { skip: kernelSkipReason('conntrack') }, () => {
       ns.run('sh', ['-ec', SEEDS.map((f) => ['conntrack', ...insertArgs(f), '2>/dev/null'].join(' ')).join('\n')]);
       const before = table(ns);
       assert.ok(before.split('\n').filter(Boolean).length >= 5, before);
-      const ct = conntrack.open({ netns: ns.path });
-      try {
+      await withHandle(conntrack.open({ netns: ns.path }), async (ct) => {
         await rejectsAborted(ct.list(undefined, { signal: aborted() }), 'conntrack.list');
         await rejectsAborted(ct.count(undefined, { signal: aborted() }), 'conntrack.count');
         await rejectsAborted(ct.count({ protocol: 'udp' }, { signal: aborted() }), 'conntrack.count');
@@ -218,8 +199,6 @@ describe('abort: conntrack', { skip: kernelSkipReason('conntrack') }, () => {
         const live = new AbortController().signal;
         assert.equal((await ct.list(undefined, { signal: live })).length, await ct.count(undefined, { signal: live }));
         assert.ok(await ct.delete({ protocol: 'udp' }, { signal: live }) > 0);
-      } finally {
-        await ct.close();
-      }
+      });
     }));
 });

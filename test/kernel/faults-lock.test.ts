@@ -1,19 +1,15 @@
 // Lock contention: nlkit commits (--noflush) while `iptables-legacy -w -A` writers run, all
 // on one private lock file; afterwards every rule either side added is there. (One minute
 // of it: npm run test:soak.)
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { kernelSkipReason, withNetns } from '../helpers/netns.js';
-import { inVm } from '../helpers/vm.js';
-import { lockContention } from '../helpers/fault-scenarios.js';
+import { withNetns } from '../helpers/netns.js';
+import { faultSkipReason, lockContention, suiteLockFile } from '../helpers/fault-scenarios.js';
 
-const skip = kernelSkipReason('iptables-legacy')
-  ?? (inVm() ? 'fault tests run on the host; the VM tier is for what the host kernel lacks' : undefined);
-const LOCK = `/tmp/nlkit-contention-${process.pid}.lock`;
+const skip = faultSkipReason('iptables-legacy');
 
 describe('xtables lock contention', { skip }, () => {
-  after(() => rmSync(LOCK, { force: true }));
+  const LOCK = suiteLockFile('contention');
   it('nlkit commits and iptables -w writers for a few seconds lose no rule', async (t) => {
     await withNetns(1, async (ns) => {
       const f = await lockContention(ns, LOCK, 3);

@@ -5,6 +5,16 @@ import assert from 'node:assert/strict';
 import { conntrack, ipset, iptables, ipvs, link, nft, HandleClosedError } from '../../lib/index.js';
 import { kernelSkipReason, withNetns } from '../helpers/netns.js';
 
+/** Disposes each handle through Symbol.asyncDispose, checking it was open before and closed after. */
+async function disposeAll(handles: Record<string, { closed: boolean; [Symbol.asyncDispose](): Promise<void> }>): Promise<void> {
+  for (const [name, h] of Object.entries(handles)) {
+    assert.equal(typeof h[Symbol.asyncDispose], 'function', name);
+    assert.equal(h.closed, false, name);
+    await h[Symbol.asyncDispose]();
+    assert.equal(h.closed, true, name);
+  }
+}
+
 describe('Symbol.asyncDispose on every handle', { skip: kernelSkipReason('ipset') }, () => {
   it('ipset, ipvs, iptables and link handles close when disposed', () => withNetns(1, async (ns) => {
     const handles = {
@@ -14,12 +24,7 @@ describe('Symbol.asyncDispose on every handle', { skip: kernelSkipReason('ipset'
       link: link.open({ netns: ns.path }),
     };
     await handles.ipset.create('d', 'hash:ip');
-    for (const [name, h] of Object.entries(handles)) {
-      assert.equal(typeof h[Symbol.asyncDispose], 'function', name);
-      assert.equal(h.closed, false, name);
-      await h[Symbol.asyncDispose]();
-      assert.equal(h.closed, true, name);
-    }
+    await disposeAll(handles);
     await assert.rejects(handles.ipset.list(), HandleClosedError);
     await assert.rejects(handles.link.list(), HandleClosedError);
     assert.match(ns.run('ipset', ['save']), /^create d hash:ip /m);
@@ -35,12 +40,7 @@ describe('Symbol.asyncDispose on every handle', { skip: kernelSkipReason('ipset'
       };
       await handles.nft.apply([{ add: { table: { family: 'ip', name: 'd' } } }]);
       await handles.linkOther.addresses.add('lo', ['10.7.0.1/32']);
-      for (const [name, h] of Object.entries(handles)) {
-        assert.equal(typeof h[Symbol.asyncDispose], 'function', name);
-        assert.equal(h.closed, false, name);
-        await h[Symbol.asyncDispose]();
-        assert.equal(h.closed, true, name);
-      }
+      await disposeAll(handles);
       await assert.rejects(handles.nft.list(), HandleClosedError);
       await assert.rejects(handles.conntrack.count(), HandleClosedError);
       await assert.rejects(handles.linkOther.list(), HandleClosedError);

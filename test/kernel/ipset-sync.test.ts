@@ -4,8 +4,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { open } from '../../lib/ipset/index.js';
+import type { IpsetHandle } from '../../lib/ipset/handle.js';
 import { InvalidArgumentError, NotFoundError } from '../../lib/core/errors.js';
-import { kernelHasSetType, kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
+import { kernelHasSetType, kernelSkipReason, withNetns, type Netns, withHandle } from '../helpers/netns.js';
 
 const skip = kernelSkipReason('ipset');
 const members = (save: string, set: string) =>
@@ -39,6 +40,12 @@ const CASES: { type: string; create?: string; entries: string[] }[] = [
   { type: 'bitmap:port', create: 'range 1-100', entries: ['tcp:5-7', '9', 'udp:11', '15-13'] },
 ];
 
+/** A fresh namespace whose sets `ipset restore` made from `text`, and an ipset handle on it. */
+const withSets = (text: string, body: (h: IpsetHandle, ns: Netns) => Promise<void>) => withNetns(1, async (ns) => {
+  ns.run('ipset', ['restore'], text);
+  await withHandle(open({ netns: ns.path }), (h) => body(h, ns));
+});
+
 describe('ipset sync', { skip }, () => {
   for (const c of CASES) {
     const name = `${c.type}${c.create ? ` ${c.create}` : ''}`;
@@ -47,8 +54,7 @@ describe('ipset sync', { skip }, () => {
     }, () => withNetns(1, async (ns) => {
       const header = `${c.type}${c.create ? ` ${c.create}` : ''}`;
       ns.run('ipset', ['restore'], `create tool ${header}\n${c.entries.map((e) => `add -exist tool ${e}`).join('\n')}\ncreate ours ${header}\n`);
-      const h = open({ netns: ns.path });
-      try {
+      await withHandle(open({ netns: ns.path }), async (h) => {
         const r = await h.sync('ours', c.entries);
         const save = ns.run('ipset', ['save']);
         const want = members(save, 'tool');
@@ -60,92 +66,67 @@ describe('ipset sync', { skip }, () => {
           const again = await h.sync(set, c.entries);
           assert.deepEqual(again, { added: 0, removed: 0, updated: 0, unchanged: want.length, created: false }, set);
         }
-      } finally {
-        await h.close();
-      }
+      });
     }));
   }
 
   it('to a new list: exactly the listed members; members that stay keep counters and comments', () =>
-    withNetns(1, async (ns: Netns) => {
-      ns.run('ipset', ['restore'], [
-        'create s hash:ip,port counters comment',
-        'add s 10.0.0.1,tcp:80 packets 5 bytes 500 comment "keep"',
-        'add s 10.0.0.2,tcp:80 packets 7 bytes 700 comment "old"',
-        'add s 10.0.0.3,tcp:80 packets 9 bytes 900',
-        'add s 10.0.0.4,udp:53 packets 1 bytes 100 comment "gone"',
-        '',
-      ].join('\n'));
-      const h = open({ netns: ns.path });
-      try {
-        const r = await h.sync('s', [
-          { ip: '10.0.0.1', port: 80, comment: 'keep' },            // unchanged
-          { ip: '10.0.0.2', port: 80, comment: 'new' },             // comment changed
-          '10.0.0.3,tcp:80',                                        // unchanged
-          '10.0.0.5,udp:53 comment "added"',                        // added
-        ]);
-        assert.deepEqual(r, { added: 1, removed: 1, updated: 1, unchanged: 2, created: false });
-        assert.deepEqual(members(ns.run('ipset', ['save']), 's'), [
-          '10.0.0.1,tcp:80 packets 5 bytes 500 comment "keep"',
-          '10.0.0.2,tcp:80 packets 7 bytes 700 comment "new"',
-          '10.0.0.3,tcp:80 packets 9 bytes 900',
-          '10.0.0.5,udp:53 packets 0 bytes 0 comment "added"',
-        ]);
-        // A comment removed is a change too.
-        const r2 = await h.sync('s', ['10.0.0.1,tcp:80', '10.0.0.2,tcp:80 comment "new"', '10.0.0.3,tcp:80', '10.0.0.5,udp:53 comment "added"']);
-        assert.deepEqual(r2, { added: 0, removed: 0, updated: 1, unchanged: 3, created: false });
-        assert.deepEqual(members(ns.run('ipset', ['save']), 's')[0], '10.0.0.1,tcp:80 packets 5 bytes 500');
-      } finally {
-        await h.close();
-      }
+    withSets(`create s hash:ip,port counters comment
+add s 10.0.0.1,tcp:80 packets 5 bytes 500 comment "keep"
+add s 10.0.0.2,tcp:80 packets 7 bytes 700 comment "old"
+add s 10.0.0.3,tcp:80 packets 9 bytes 900
+add s 10.0.0.4,udp:53 packets 1 bytes 100 comment "gone"
+`, async (h, ns) => {
+      const r = await h.sync('s', [
+        { ip: '10.0.0.1', port: 80, comment: 'keep' },            // unchanged
+        { ip: '10.0.0.2', port: 80, comment: 'new' },             // comment changed
+        '10.0.0.3,tcp:80',                                        // unchanged
+        '10.0.0.5,udp:53 comment "added"',                        // added
+      ]);
+      assert.deepEqual(r, { added: 1, removed: 1, updated: 1, unchanged: 2, created: false });
+      assert.deepEqual(members(ns.run('ipset', ['save']), 's'), [
+        '10.0.0.1,tcp:80 packets 5 bytes 500 comment "keep"',
+        '10.0.0.2,tcp:80 packets 7 bytes 700 comment "new"',
+        '10.0.0.3,tcp:80 packets 9 bytes 900',
+        '10.0.0.5,udp:53 packets 0 bytes 0 comment "added"',
+      ]);
+      // A comment removed is a change too.
+      const r2 = await h.sync('s', ['10.0.0.1,tcp:80', '10.0.0.2,tcp:80 comment "new"', '10.0.0.3,tcp:80', '10.0.0.5,udp:53 comment "added"']);
+      assert.deepEqual(r2, { added: 0, removed: 0, updated: 1, unchanged: 3, created: false });
+      assert.deepEqual(members(ns.run('ipset', ['save']), 's')[0], '10.0.0.1,tcp:80 packets 5 bytes 500');
     }));
 
   it('extensions: nomatch, skbinfo and permanence are synced; remaining timeouts are not refreshed', () =>
-    withNetns(1, async (ns: Netns) => {
-      ns.run('ipset', ['restore'], [
-        'create n hash:net timeout 600 skbinfo',
-        'add n 10.0.0.0/24 timeout 500',
-        'add n 10.1.0.0/24 timeout 0 skbmark 0x10',
-        'add n 10.2.0.0/24 nomatch timeout 0',
-        '',
-      ].join('\n'));
-      const h = open({ netns: ns.path });
-      try {
-        const r = await h.sync('n', [
-          '10.0.0.0/24 timeout 300',                   // still expiring: left alone
-          '10.1.0.1/24 timeout 0 skbmark 0x20/0xff',   // skbmark changed
-          '10.2.0.0/24 timeout 0',                     // nomatch dropped
-        ]);
-        assert.deepEqual(r, { added: 0, removed: 0, updated: 2, unchanged: 1, created: false });
-        const got = members(ns.run('ipset', ['save']), 'n');
-        assert.match(got[0]!, /^10\.0\.0\.0\/24 timeout (4\d\d|500)$/);
-        assert.deepEqual(got.slice(1), ['10.1.0.0/24 timeout 0 skbmark 0x20/0xff', '10.2.0.0/24 timeout 0']);
-        // Made permanent.
-        assert.equal((await h.sync('n', ['10.0.0.0/24 timeout 0', '10.1.0.0/24 timeout 0 skbmark 0x20/0xff', '10.2.0.0/24 timeout 0'])).updated, 1);
-        assert.equal(members(ns.run('ipset', ['save']), 'n')[0], '10.0.0.0/24 timeout 0');
-      } finally {
-        await h.close();
-      }
+    withSets(`create n hash:net timeout 600 skbinfo
+add n 10.0.0.0/24 timeout 500
+add n 10.1.0.0/24 timeout 0 skbmark 0x10
+add n 10.2.0.0/24 nomatch timeout 0
+`, async (h, ns) => {
+      const r = await h.sync('n', [
+        '10.0.0.0/24 timeout 300',                   // still expiring: left alone
+        '10.1.0.1/24 timeout 0 skbmark 0x20/0xff',   // skbmark changed
+        '10.2.0.0/24 timeout 0',                     // nomatch dropped
+      ]);
+      assert.deepEqual(r, { added: 0, removed: 0, updated: 2, unchanged: 1, created: false });
+      const got = members(ns.run('ipset', ['save']), 'n');
+      assert.match(got[0]!, /^10\.0\.0\.0\/24 timeout (4\d\d|500)$/);
+      assert.deepEqual(got.slice(1), ['10.1.0.0/24 timeout 0 skbmark 0x20/0xff', '10.2.0.0/24 timeout 0']);
+      // Made permanent.
+      assert.equal((await h.sync('n', ['10.0.0.0/24 timeout 0', '10.1.0.0/24 timeout 0 skbmark 0x20/0xff', '10.2.0.0/24 timeout 0'])).updated, 1);
+      assert.equal(members(ns.run('ipset', ['save']), 'n')[0], '10.0.0.0/24 timeout 0');
     }));
 
   it('list:set: members by name, a new one placed before another', () =>
-    withNetns(1, async (ns: Netns) => {
-      ns.run('ipset', ['restore'], 'create a hash:ip\ncreate b hash:ip\ncreate c hash:ip\ncreate l list:set\nadd l a\nadd l b\n');
-      const h = open({ netns: ns.path });
-      try {
-        assert.deepEqual(await h.sync('l', ['b', 'c before b']), { added: 1, removed: 1, updated: 0, unchanged: 1, created: false });
-        // list:set keeps its order: `ipset save` prints members in it.
-        assert.deepEqual(ns.run('ipset', ['save', 'l']).split('\n').filter((l) => l.startsWith('add ')), ['add l c', 'add l b']);
-        await assert.rejects(h.sync('l', ['nosuch']), NotFoundError);
-      } finally {
-        await h.close();
-      }
+    withSets('create a hash:ip\ncreate b hash:ip\ncreate c hash:ip\ncreate l list:set\nadd l a\nadd l b\n', async (h, ns) => {
+      assert.deepEqual(await h.sync('l', ['b', 'c before b']), { added: 1, removed: 1, updated: 0, unchanged: 1, created: false });
+      // list:set keeps its order: `ipset save` prints members in it.
+      assert.deepEqual(ns.run('ipset', ['save', 'l']).split('\n').filter((l) => l.startsWith('add ')), ['add l c', 'add l b']);
+      await assert.rejects(h.sync('l', ['nosuch']), NotFoundError);
     }));
 
   it('creates a missing set only when asked; bad input changes nothing', () =>
     withNetns(1, async (ns: Netns) => {
-      const h = open({ netns: ns.path });
-      try {
+      await withHandle(open({ netns: ns.path }), async (h) => {
         await assert.rejects(h.sync('nosuch', ['10.0.0.1']), NotFoundError);
         assert.equal(ns.run('ipset', ['list', '-n']), '');
         // With create, bad entries are refused before the set is created.
@@ -167,8 +148,6 @@ describe('ipset sync', { skip }, () => {
         await assert.rejects(h.sync('made', [], { create: { type: 'hash:net' } }), /exists with type hash:ip, not hash:net/);
         assert.deepEqual(await h.sync('made', []), { added: 0, removed: 2, updated: 0, unchanged: 0, created: false });
         assert.deepEqual(members(ns.run('ipset', ['save']), 'made'), []);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 });

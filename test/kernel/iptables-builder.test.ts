@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { iptables, InvalidArgumentError } from '../../lib/index.js';
 import type { IptablesHandle, TableBuilder } from '../../lib/iptables/index.js';
-import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
+import { kernelSkipReason, withHandle, withNetns, type Netns } from '../helpers/netns.js';
 
 type Family = 4 | 6;
 const skip = kernelSkipReason('iptables-legacy-restore') ?? kernelSkipReason('ipset');
@@ -42,8 +42,7 @@ async function differential(c: Case): Promise<void> {
       b.run(tool(c.family, 'restore'), [], c.before);
     }
     a.run(tool(c.family, 'restore'), c.noflush ? ['--noflush'] : [], c.text);
-    const h = iptables.open({ netns: b.path, family: c.family, backend: 'legacy' });
-    try {
+    await withHandle(iptables.open({ netns: b.path, family: c.family, backend: 'legacy' }), async (h) => {
       const t = h.table(c.table, { noflush: c.noflush ?? false });
       c.build(t);
       const r = await t.commit({ wait: 5_000 });
@@ -51,9 +50,7 @@ async function differential(c: Case): Promise<void> {
       const want = toolSave(a, c.family, c.table);
       assert.ok(want.split('\n').filter((l) => l.startsWith('-A ')).length > 0, 'the hand-written text made rules');
       assert.equal(toolSave(b, c.family, c.table), want);
-    } finally {
-      await h.close();
-    }
+    });
   });
 }
 

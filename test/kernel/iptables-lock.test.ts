@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { iptables, transaction } from '../../lib/index.js';
 import { LockTimeoutError } from '../../lib/core/errors.js';
-import { kernelSkipReason, Netns } from '../helpers/netns.js';
+import type { IptablesHandle } from '../../lib/iptables/handle.js';
+import { kernelSkipReason, Netns, withHandle } from '../helpers/netns.js';
 
 const skip = kernelSkipReason('iptables-legacy-restore') ?? kernelSkipReason('flock');
 const LOCK = join(tmpdir(), `nlkit-xtables-${process.pid}.lock`);
@@ -49,97 +50,85 @@ describe('the xtables lock', { skip }, () => {
     else process.env.XTABLES_LOCKFILE = saved;
   });
 
-  it('wait: 0 fails at once with LockTimeoutError naming the path and the holder', async () => {
-    const p = await holder(60);
+  /**
+   * Runs `body` while another process holds the lock (holder(seconds, marker)), with a legacy
+   * handle on the namespace; kills the holder, removes the marker and closes the handle after.
+   */
+  async function whileHeld(seconds: number, body: (p: ChildProcess, h: IptablesHandle) => Promise<void>, marker?: string): Promise<void> {
+    if (marker) rmSync(marker, { force: true });
+    const p = await holder(seconds, marker);
     const h = iptables.open({ netns: ns.path, backend: 'legacy' });
     try {
-      await assert.rejects(h.restore('*filter\n-A NLKIT -j RETURN\nCOMMIT\n', { noflush: true, wait: 0 }), (e: unknown) => {
-        assert.ok(e instanceof LockTimeoutError, String(e));
-        assert.equal(e.lockPath, LOCK);
-        assert.equal(e.holderPid, p.pid);
-        assert.equal(e.code, 'ETIMEDOUT');
-        return true;
-      });
-      // At once: the holder still holds the lock (it would for a minute), so nothing waited for it.
-      assert.deepEqual([p.exitCode, p.signalCode], [null, null], 'wait: 0 waited for the holder to let go');
-      assert.equal(rules(ns, 'NLKIT'), 0);
+      await body(p, h);
     } finally {
+      if (marker) rmSync(marker, { force: true });
       p.kill();
       await h.close();
     }
-  });
+  }
 
-  it('waitTimeout (the deprecated alias of wait, milliseconds): 0 fails at once, in restore and in transaction()', async () => {
-    const p = await holder(60);
-    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
-    try {
-      await assert.rejects(h.restore('*filter\n-A NLKIT -j RETURN\nCOMMIT\n', { noflush: true, waitTimeout: 0 }), (e: unknown) => {
-        assert.ok(e instanceof LockTimeoutError, String(e));
-        assert.equal(e.holderPid, p.pid);
-        return true;
-      });
-      await assert.rejects(transaction((t) => {
-        t.iptables.restore('*filter\n-A NLKIT -j RETURN\nCOMMIT\n', { noflush: true });
-      }, { netns: ns.path, iptables: { backend: 'legacy' }, waitTimeout: 0 }), LockTimeoutError);
-      assert.deepEqual([p.exitCode, p.signalCode], [null, null], 'waitTimeout: 0 waited for the holder to let go');
-      assert.equal(rules(ns, 'NLKIT'), 0);
-    } finally {
-      p.kill();
-      await h.close();
-    }
-  });
+  it('wait: 0 fails at once with LockTimeoutError naming the path and the holder', () => whileHeld(60, async (p, h) => {
+    await assert.rejects(h.restore('*filter\n-A NLKIT -j RETURN\nCOMMIT\n', { noflush: true, wait: 0 }), (e: unknown) => {
+      assert.ok(e instanceof LockTimeoutError, String(e));
+      assert.equal(e.lockPath, LOCK);
+      assert.equal(e.holderPid, p.pid);
+      assert.equal(e.code, 'ETIMEDOUT');
+      return true;
+    });
+    // At once: the holder still holds the lock (it would for a minute), so nothing waited for it.
+    assert.deepEqual([p.exitCode, p.signalCode], [null, null], 'wait: 0 waited for the holder to let go');
+    assert.equal(rules(ns, 'NLKIT'), 0);
+  }));
+
+  it('waitTimeout (the deprecated alias of wait, milliseconds): 0 fails at once, in restore and in transaction()', () => whileHeld(60, async (p, h) => {
+    await assert.rejects(h.restore('*filter\n-A NLKIT -j RETURN\nCOMMIT\n', { noflush: true, waitTimeout: 0 }), (e: unknown) => {
+      assert.ok(e instanceof LockTimeoutError, String(e));
+      assert.equal(e.holderPid, p.pid);
+      return true;
+    });
+    await assert.rejects(transaction((t) => {
+      t.iptables.restore('*filter\n-A NLKIT -j RETURN\nCOMMIT\n', { noflush: true });
+    }, { netns: ns.path, iptables: { backend: 'legacy' }, waitTimeout: 0 }), LockTimeoutError);
+    assert.deepEqual([p.exitCode, p.signalCode], [null, null], 'waitTimeout: 0 waited for the holder to let go');
+    assert.equal(rules(ns, 'NLKIT'), 0);
+  }));
 
   it('waitTimeout: 5000 succeeds once the holder lets go', async () => {
     const released = `${LOCK}.released`;
-    rmSync(released, { force: true });
-    const p = await holder(1, released);
-    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
     try {
-      await h.restore('*filter\n-A NLKIT -s 10.1.0.3/32 -j RETURN\nCOMMIT\n', { noflush: true, waitTimeout: 5_000, waitInterval: 20 });
-      assert.ok(existsSync(released), 'the restore went ahead while the holder still held the lock');
-      assert.equal(ns.run('iptables-legacy-save', ['-t', 'filter']).includes('-A NLKIT -s 10.1.0.3/32 -j RETURN'), true);
+      await whileHeld(1, async (_p, h) => {
+        await h.restore('*filter\n-A NLKIT -s 10.1.0.3/32 -j RETURN\nCOMMIT\n', { noflush: true, waitTimeout: 5_000, waitInterval: 20 });
+        assert.ok(existsSync(released), 'the restore went ahead while the holder still held the lock');
+        assert.equal(ns.run('iptables-legacy-save', ['-t', 'filter']).includes('-A NLKIT -s 10.1.0.3/32 -j RETURN'), true);
+      }, released);
     } finally {
-      rmSync(released, { force: true });
-      p.kill();
-      await h.close();
       ns.run('iptables-legacy', ['-F', 'NLKIT']);
     }
   });
 
   it('wait: 5_000 (milliseconds) succeeds once the holder lets go, without blocking the event loop', async () => {
     const released = `${LOCK}.released`;
-    rmSync(released, { force: true });
-    const p = await holder(1, released);
-    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
-    // Order, not durations: a timer of ours ran while the lock was still held (the wait does
-    // not block the event loop), and the restore ended only after the holder's release.
-    let ranWhileHeld = false;
-    const timer = setInterval(() => { if (!existsSync(released)) ranWhileHeld = true; }, 20);
-    try {
-      await h.restore('*filter\n-A NLKIT -s 10.1.0.1/32 -j RETURN\nCOMMIT\n', { noflush: true, wait: 5_000, waitInterval: 20 });
-      assert.ok(existsSync(released), 'the restore went ahead while the holder still held the lock');
-      assert.ok(ranWhileHeld, 'no timer ran while the restore waited for the lock: the event loop was blocked');
-      assert.equal(rules(ns, 'NLKIT'), 1);
-    } finally {
-      clearInterval(timer);
-      rmSync(released, { force: true });
-      p.kill();
-      await h.close();
-    }
+    await whileHeld(1, async (_p, h) => {
+      // Order, not durations: a timer of ours ran while the lock was still held (the wait does
+      // not block the event loop), and the restore ended only after the holder's release.
+      let ranWhileHeld = false;
+      const timer = setInterval(() => { if (!existsSync(released)) ranWhileHeld = true; }, 20);
+      try {
+        await h.restore('*filter\n-A NLKIT -s 10.1.0.1/32 -j RETURN\nCOMMIT\n', { noflush: true, wait: 5_000, waitInterval: 20 });
+        assert.ok(existsSync(released), 'the restore went ahead while the holder still held the lock');
+        assert.ok(ranWhileHeld, 'no timer ran while the restore waited for the lock: the event loop was blocked');
+        assert.equal(rules(ns, 'NLKIT'), 1);
+      } finally {
+        clearInterval(timer);
+      }
+    }, released);
   });
 
-  it('a short wait runs out with LockTimeoutError', async () => {
-    const p = await holder(5);
-    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
-    try {
-      const t0 = performance.now();
-      await assert.rejects(h.restore('*filter\nCOMMIT\n', { wait: 300 }), LockTimeoutError);
-      assert.ok(performance.now() - t0 >= 250);
-    } finally {
-      p.kill();
-      await h.close();
-    }
-  });
+  it('a short wait runs out with LockTimeoutError', () => whileHeld(5, async (_p, h) => {
+    const t0 = performance.now();
+    await assert.rejects(h.restore('*filter\nCOMMIT\n', { wait: 300 }), LockTimeoutError);
+    assert.ok(performance.now() - t0 >= 250);
+  }));
 
   it('concurrent iptables-legacy -A calls during nlkit commits lose no rule', async () => {
     ns.run('iptables-legacy-restore', ['--noflush'], '*filter\n:TOOL - [0:0]\n:NLKIT - [0:0]\nCOMMIT\n');
@@ -164,8 +153,7 @@ describe('the xtables lock', { skip }, () => {
   });
 
   it('withLock holds the lock for other tools; restores inside do not wait for it', async () => {
-    const h = iptables.open({ netns: ns.path, backend: 'legacy' });
-    try {
+    await withHandle(iptables.open({ netns: ns.path, backend: 'legacy' }), async (h) => {
       await h.withLock(async () => {
         const r = ns.try('iptables-legacy', ['-w', '1', '-S']);
         assert.notEqual(r.status, 0);
@@ -173,9 +161,7 @@ describe('the xtables lock', { skip }, () => {
         await h.restore('*filter\n-A NLKIT -s 10.4.0.1/32 -j RETURN\nCOMMIT\n', { noflush: true, wait: 0 });
       });
       assert.equal(ns.try('iptables-legacy', ['-w', '1', '-S']).status, 0);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('two writers without the lock: a commit that finds the table changed starts again and loses nothing', async () => {

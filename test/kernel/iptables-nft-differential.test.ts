@@ -4,14 +4,12 @@
 // prints identically with the handles removed: the expressions, not only the text, match.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { iptables } from '../../lib/index.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 import { kubeProxyNat } from '../fixtures/iptables/kube-proxy.js';
 import { CALICO_FILTER, CALICO_NAT, EXTENSIONS_V4, EXTENSIONS_V6 } from '../fixtures/iptables/nft-corpus.js';
+import { commonCases, fixture, restoreFlags, restoreOptions, type RestoreStep } from '../fixtures/iptables/differential-steps.js';
 
-const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../fixtures/iptables/${name}`, import.meta.url)), 'utf8');
 const skip = kernelSkipReason('iptables-nft-restore') ?? kernelSkipReason('nft') ?? kernelSkipReason('ipset');
 
 type Family = 4 | 6;
@@ -36,10 +34,9 @@ function sets(ns: Netns): void {
   ns.run('ipset', ['create', 'cali40masq-ipam-pools', 'hash:net']);
 }
 
-interface Step { text: string; counters?: boolean; family?: Family; table?: string }
 
 /** Runs the steps through both and compares after each; returns how many rules the last step left. */
-async function differential(family: Family, steps: Step[]): Promise<void> {
+async function differential(family: Family, steps: RestoreStep[]): Promise<void> {
   await withNetns(2, async (a, b) => {
     sets(a);
     sets(b);
@@ -47,8 +44,8 @@ async function differential(family: Family, steps: Step[]): Promise<void> {
     try {
       for (const [i, s] of steps.entries()) {
         const f = s.family ?? family;
-        a.run(tool(f, 'restore'), [...(s.counters ? ['--counters'] : []), ...(s.table ? ['-T', s.table] : [])], s.text);
-        const r = await h[f].restore(s.text, { counters: s.counters ?? false, ...(s.table ? { table: s.table } : {}) });
+        a.run(tool(f, 'restore'), restoreFlags(s), s.text);
+        const r = await h[f].restore(s.text, restoreOptions(s));
         assert.ok(r.committed.length > 0, 'nothing committed');
         for (const c of [false, true]) {
           const want = nftToolSave(a, f, c);
@@ -65,16 +62,7 @@ async function differential(family: Family, steps: Step[]): Promise<void> {
 }
 
 describe('iptables backend nft against iptables-nft-restore/-save 1.8.9 and nft -j', { skip }, () => {
-  it('every table, many extensions, negations and gotos (IPv4)', () => differential(4, [{ text: fixture('input-v4.restore') }]));
-  it('the same with --counters', () => differential(4, [{ text: fixture('input-v4.restore'), counters: true }]));
-  it('IPv6, every table', () => differential(6, [{ text: fixture('input-v6.restore') }]));
-  it('IPv6 with --counters (ip6tables-nft 1.8.9 keeps policy counters, drops rule counters)', () => differential(6, [{ text: fixture('input-v6.restore'), counters: true }]));
-
-  it("kube-proxy's nat and filter tables, replaced by a changed one, then a smaller one", () => differential(4, [
-    { text: kubeProxyNat({ services: 40, filter: true }) },
-    { text: kubeProxyNat({ services: 40, filter: true, variant: 3 }) },
-    { text: kubeProxyNat({ services: 39, endpoints: 3 }) },
-  ]));
+  for (const [name, family, steps] of commonCases(40)) it(name, () => differential(family, steps));
 
   it("Calico's filter and nat shapes (marks, sets, conntrack, comments, gotos)", () => differential(4, [
     { text: CALICO_FILTER + CALICO_NAT },

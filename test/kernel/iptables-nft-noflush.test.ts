@@ -13,6 +13,7 @@ import { commitNoflush } from '../../lib/iptables/nft/noflush.js';
 import { binding, type RawWorker } from '../../lib/core/native.js';
 import { kubeProxyNat } from '../fixtures/iptables/kube-proxy.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
+import { tableText } from '../fixtures/iptables/save-text.js';
 
 const skip = kernelSkipReason('iptables-nft-restore') ?? kernelSkipReason('nft');
 const ruleset = (ns: Netns) => JSON.parse(ns.run('nft', ['-j', 'list', 'ruleset']), (k, v) => (k === 'handle' || k === 'metainfo' ? undefined : v)) as unknown;
@@ -34,14 +35,7 @@ const ADDR = {
 /** Starting tables with counters on rules and policies, user chains jumping to each other. */
 const start = (f: 4 | 6) => {
   const a = ADDR[f];
-  return `*filter
-:INPUT ACCEPT [11:1100]
-:FORWARD DROP [0:0]
-:OUTPUT ACCEPT [3:300]
-:OLD - [0:0]
-:W - [0:0]
-:Y - [0:0]
-:Z - [0:0]
+  return tableText('filter', 'INPUT ACCEPT [11:1100], FORWARD DROP, OUTPUT ACCEPT [3:300], OLD, W, Y, Z', `
 [5:500] -A INPUT -s ${a.x} -j Z
 [6:600] -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
 -A INPUT -j W
@@ -53,26 +47,15 @@ const start = (f: 4 | 6) => {
 [7:70] -A Z -p tcp -m tcp --dport 80 -j ACCEPT
 [8:80] -A Z -s ${a.z} -j DROP
 [9:90] -A Z -p tcp -m tcp --dport 443 -j ACCEPT
-[10:100] -A Z -m comment --comment "z last" -j RETURN
-COMMIT
-*mangle
-:PREROUTING ACCEPT [0:0]
-:INPUT ACCEPT [0:0]
-:FORWARD ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-:POSTROUTING ACCEPT [0:0]
-[2:2] -A PREROUTING -j MARK --set-xmark 0x1/0xffffffff
-COMMIT
-`;
+[10:100] -A Z -m comment --comment "z last" -j RETURN`)
+    + tableText('mangle', 'PREROUTING ACCEPT, INPUT ACCEPT, FORWARD ACCEPT, OUTPUT ACCEPT, POSTROUTING ACCEPT', `
+[2:2] -A PREROUTING -j MARK --set-xmark 0x1/0xffffffff`);
 };
 
 /** One noflush text with every kind of change. */
 const change = (f: 4 | 6) => {
   const a = ADDR[f];
-  return `*filter
-:INPUT DROP [12:1200]
-:Y - [0:0]
-:NEW - [0:0]
+  return tableText('filter', 'INPUT DROP [12:1200], Y, NEW', `
 -X OLD
 -F W
 [21:2100] -A W -s ${a.y} -j ACCEPT
@@ -83,12 +66,9 @@ const change = (f: 4 | 6) => {
 [30:3000] -A Z -p tcp -m tcp --dport 9090 -j DROP
 -R INPUT 2 -p tcp -m tcp --dport 2222 -j ACCEPT
 -A NEW -m comment --comment "new chain" -j RETURN
--I INPUT 1 -j NEW
-COMMIT
-*nat
-[4:44] -A PREROUTING -d ${a.z} -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 8080
-COMMIT
-`;
+-I INPUT 1 -j NEW`)
+    + tableText('nat', '', `
+[4:44] -A PREROUTING -d ${a.z} -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 8080`);
 };
 
 describe('iptables backend nft: --noflush against iptables-nft-restore --noflush', { skip }, () => {

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipvs, InvalidArgumentError } from '../../lib/index.js';
 import type { ApplyOp } from '../../lib/ipvs/types.js';
-import { withNetns } from '../helpers/netns.js';
+import { withNetns, withHandle } from '../helpers/netns.js';
 import { REASON, rejectsAborted } from '../helpers/abort.js';
 import { ipvsSkipReason, saveLines, whereRan } from '../helpers/ipvs.js';
 
@@ -23,8 +23,7 @@ describe(`ipvs abort (${whereRan()})`, { skip }, () => {
     withNetns(1, async (ns) => {
       ns.run('ipvsadm', ['-R'], '-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.1.0.1:8080 -m -w 1\n');
       const before = saveLines(ns);
-      const h = ipvs.open({ netns: ns.path });
-      try {
+      await withHandle(ipvs.open({ netns: ns.path }), async (h) => {
         await rejectsAborted(h.apply(OPS, { signal: AbortSignal.abort(REASON) }), 'ipvs.apply');
         await rejectsAborted(h.sync([], { signal: AbortSignal.abort(REASON) }), 'ipvs.sync');
         // Aborted after the call, before its turn (queued behind a dump).
@@ -46,17 +45,14 @@ describe(`ipvs abort (${whereRan()})`, { skip }, () => {
         // A signal that does not abort: the calls work as without one.
         await h.sync([], { signal: new AbortController().signal });
         assert.deepEqual(saveLines(ns), []);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('drain: aborted before, nothing changes; aborted while waiting, the weight stays 0 and the real server stays', () =>
     withNetns(1, async (ns) => {
       ns.run('ipvsadm', ['-R'], '-A -u 127.0.0.2:9999 -s rr\n-a -u 127.0.0.2:9999 -r 127.0.0.1:10000 -m -w 3\n');
       const before = saveLines(ns);
-      const h = ipvs.open({ netns: ns.path });
-      try {
+      await withHandle(ipvs.open({ netns: ns.path }), async (h) => {
         const svc = { protocol: 'udp' as const, address: '127.0.0.2', port: 9999 };
         const dest = { address: '127.0.0.1', port: 10000 };
         await rejectsAborted(h.drain(svc, dest, { signal: AbortSignal.abort(REASON) }), 'ipvs.drain');
@@ -70,8 +66,6 @@ describe(`ipvs abort (${whereRan()})`, { skip }, () => {
         await rejectsAborted(draining, 'ipvs.drain', 1);
         assert.deepEqual(saveLines(ns), before.map((l) => l.replace(/ -w 3$/, ' -w 0')));
         assert.notDeepEqual(before, before.map((l) => l.replace(/ -w 3$/, ' -w 0')));
-      } finally {
-        await h.close();
-      }
+      });
     }));
 });

@@ -10,7 +10,7 @@ import { ipvs } from '../../lib/index.js';
 import type { DestinationInput, Service, ServiceFlag, ServiceInput } from '../../lib/ipvs/types.js';
 import { formatIpvsadm, parseIpvsadm } from '../../lib/ipvs/ipvsadm-text.js';
 import { parseAddress } from '../../lib/ipvs/addr.js';
-import { Netns } from '../helpers/netns.js';
+import { Netns, withHandle } from '../helpers/netns.js';
 import { availableSchedulers, canonical, ipvsSkipReason, saveLines, whereRan } from '../helpers/ipvs.js';
 
 const skip = ipvsSkipReason();
@@ -123,23 +123,19 @@ describe('ipvs differential against ipvsadm', { skip }, () => {
     const n = ns();
     n.run('ipvsadm', ['-R'], formatIpvsadm(all));
     toolSave = saveLines(n);
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       const got = canonical(await h.listServices());
       assert.equal(got.length, want.length);
       for (let i = 0; i < want.length; i++) assert.deepEqual(got[i], want[i], `service ${i}`);
       // ... and nlkit's reading of ipvsadm's own text agrees (ipvsadm does not save thresholds).
       const parsed = canonical(parseIpvsadm(toolSave.join('\n')));
       assert.deepEqual(parsed, withoutThresholds(want));
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('`ipvsadm -S -n` reads what nlkit apply() wrote exactly as after its own -R', async () => {
     const n = ns();
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       const ops: ipvs.ApplyOp[] = [];
       for (const c of all) {
         const { destinations, ...service } = c;
@@ -151,15 +147,12 @@ describe('ipvs differential against ipvsadm', { skip }, () => {
       assert.deepEqual(failed, []);
       assert.deepEqual(saveLines(n), toolSave);
       assert.deepEqual(canonical(await h.listServices()), want);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('the same through single calls, pipelined', async () => {
     const n = ns();
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       const calls: Promise<void>[] = [];
       for (const c of all) {
         const { destinations, ...service } = c;
@@ -173,8 +166,6 @@ describe('ipvs differential against ipvsadm', { skip }, () => {
         assert.deepEqual(canonical([await h.getService(key)])[0], s);
         assert.deepEqual([...await h.listDestinations(key)].sort((a, b) => (a.address < b.address ? -1 : 1)), s.destinations);
       }
-    } finally {
-      await h.close();
-    }
+    });
   });
 });

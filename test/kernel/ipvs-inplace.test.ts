@@ -8,7 +8,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipvs } from '../../lib/index.js';
-import { Netns } from '../helpers/netns.js';
+import type { Scheduler } from '../../lib/ipvs/types.js';
+import { Netns, withHandle } from '../helpers/netns.js';
 import { ipvsSkipReason, saveLines, whereRan } from '../helpers/ipvs.js';
 import { suiteNamespaces } from '../helpers/suite.js';
 
@@ -27,8 +28,7 @@ describe('ipvs: schedulers, forwarding, timeouts and flags changed in place', { 
   it('the dh scheduler: added with real servers, listed and saved as ipvsadm -R leaves it', async (t) => {
     t.diagnostic(`IPVS kernel tests ran ${whereRan()}`);
     const n = ns('ipvsdh');
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       await h.apply([
         { op: 'addService', service: { protocol: 'tcp', address: '10.0.0.1', port: 80, scheduler: 'dh' } },
         { op: 'addDestination', service: { protocol: 'tcp', address: '10.0.0.1', port: 80 }, destination: { address: '10.1.0.1', weight: 2 } },
@@ -40,9 +40,7 @@ describe('ipvs: schedulers, forwarding, timeouts and flags changed in place', { 
         '-A -f 9 -6 -s dh -p 60', '-a -f 9 -6 -r [2001:db8::9]:0 -g -w 1',
       ].join('\n') + '\n'));
       assert.deepEqual((await h.listServices()).map((s) => s.scheduler), ['dh', 'dh']);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('scheduler and forwarding method changed in place: tcp, udp and fwmark, IPv4 and IPv6', async () => {
@@ -57,17 +55,18 @@ describe('ipvs: schedulers, forwarding, timeouts and flags changed in place', { 
     const udp6 = { protocol: 'udp' as const, address: '2001:db8::1', port: 53 };
     const f5 = { fwmark: 5 };
     const f6 = { fwmark: 6, family: 'inet6' as const };
-    const h = ipvs.open({ netns: n.path });
-    try {
-      // One at a time, each naming only what changes.
-      await h.updateService({ ...tcp, scheduler: 'dh' });
-      await h.updateDestination(tcp, { address: '10.1.0.1', port: 80, forward: 'route' });
-      await h.updateService({ ...udp6, scheduler: 'sh' });
-      await h.updateDestination(udp6, { address: '2001:db8::a', port: 53, forward: 'tunnel' });
-      await h.updateService({ ...f5, scheduler: 'mh' });
-      await h.updateDestination(f5, { address: '10.1.0.5', port: 0, forward: 'tunnel', tunnel: { type: 'gre' } });
-      await h.updateService({ ...f6, scheduler: 'wrr' });
-      await h.updateDestination(f6, { address: '2001:db8::6', port: 0, forward: 'masq' });
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
+      // One at a time, each naming only what changes: per service its scheduler, then its real server.
+      const steps: [Parameters<typeof h.updateDestination>[0], Scheduler, Parameters<typeof h.updateDestination>[1]][] = [
+        [tcp, 'dh', { address: '10.1.0.1', port: 80, forward: 'route' }],
+        [udp6, 'sh', { address: '2001:db8::a', port: 53, forward: 'tunnel' }],
+        [f5, 'mh', { address: '10.1.0.5', port: 0, forward: 'tunnel', tunnel: { type: 'gre' } }],
+        [f6, 'wrr', { address: '2001:db8::6', port: 0, forward: 'masq' }],
+      ];
+      for (const [svc, scheduler, dest] of steps) {
+        await h.updateService({ ...svc, scheduler });
+        await h.updateDestination(svc, dest);
+      }
       assert.deepEqual(saveLines(n), oracle([
         '-A -t 10.0.0.1:80 -s dh', '-a -t 10.0.0.1:80 -r 10.1.0.1:80 -g -w 1',
         '-A -u [2001:db8::1]:53 -s sh', '-a -u [2001:db8::1]:53 -r [2001:db8::a]:53 -i -w 2',
@@ -87,9 +86,7 @@ describe('ipvs: schedulers, forwarding, timeouts and flags changed in place', { 
         '-A -f 5 -s mh', '-a -f 5 -r 10.1.0.5:0 -i -w 3 --tun-type gre',
         '-A -f 6 -6 -s sh -b sh-port', '-a -f 6 -6 -r [2001:db8::6]:0 -i -w 4',
       ].join('\n') + '\n'));
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('setTimeouts: 0 or a missing value keeps the current one, as `ipvsadm --set` does', async () => {
@@ -97,8 +94,7 @@ describe('ipvs: schedulers, forwarding, timeouts and flags changed in place', { 
     const tool = ns('ipvstimeoutstool');
     const timeouts = (x: Netns) => x.run('ipvsadm', ['-L', '--timeout']);
     for (const x of [n, tool]) x.run('ipvsadm', ['--set', '100', '20', '30']);
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       await h.setTimeouts({ tcp: 0, tcpFin: 50, udp: 0 });
       tool.run('ipvsadm', ['--set', '0', '50', '0']);
       assert.equal(timeouts(n), timeouts(tool));
@@ -107,9 +103,7 @@ describe('ipvs: schedulers, forwarding, timeouts and flags changed in place', { 
       tool.run('ipvsadm', ['--set', '0', '0', '40']);
       assert.equal(timeouts(n), timeouts(tool));
       assert.deepEqual(await h.getTimeouts(), { tcp: 100, tcpFin: 50, udp: 40 });
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('an update naming some flags keeps persistence and the flags it does not name', async () => {
@@ -119,8 +113,7 @@ describe('ipvs: schedulers, forwarding, timeouts and flags changed in place', { 
       '-A -u 10.0.0.2:53 -s rr -o -p 60',
       '-A -f 3 -s mh -b mh-port -p 120',
     ].join('\n') + '\n');
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       // Named booleans change only the flags they name.
       await h.updateService({ protocol: 'tcp', address: '10.0.0.1', port: 80, flags: { 'sh-port': false } });
       await h.updateService({ protocol: 'udp', address: '10.0.0.2', port: 53, flags: { 'flag-1': true } });
@@ -138,8 +131,6 @@ describe('ipvs: schedulers, forwarding, timeouts and flags changed in place', { 
         '-A -u 10.0.0.2:53 -s rr -o -b flag-1',
         '-A -f 3 -s sh -b sh-fallback -p 120',
       ].join('\n') + '\n'));
-    } finally {
-      await h.close();
-    }
+    });
   });
 });

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipvs, InvalidArgumentError, type Progress } from '../../lib/index.js';
 import type { ApplyOp } from '../../lib/ipvs/types.js';
-import { withNetns } from '../helpers/netns.js';
+import { withNetns, withHandle } from '../helpers/netns.js';
 import { checkReports } from '../helpers/progress.js';
 import { ipvsSkipReason, saveLines, whereRan } from '../helpers/ipvs.js';
 
@@ -39,17 +39,14 @@ describe(`ipvs onProgress (${whereRan()})`, { skip }, () => {
   it('a 12k-operation apply reports increasing counts, ends with done === total; ipvsadm -S equals ipvsadm -R\'s', () =>
     withNetns(2, async (a, b) => {
       b.run('ipvsadm', ['-R'], lines(N));
-      const h = ipvs.open({ netns: a.path });
-      try {
+      await withHandle(ipvs.open({ netns: a.path }), async (h) => {
         const seen: Progress[] = [];
         const rs = await h.apply(ops(N), { onProgress: (p) => seen.push({ ...p }) });
         assert.ok(rs.every((r) => r.ok));
         checkReports(seen, 3 * N, 3 * N, 'ipvs.apply');
         assert.ok(seen.length >= 2, `ipvs.apply: expected an intermediate report, got ${JSON.stringify(seen)}`);
         assert.deepEqual(saveLines(a), saveLines(b));
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('refused operations are not counted: the final done is what the kernel applied', () =>
@@ -61,23 +58,19 @@ describe(`ipvs onProgress (${whereRan()})`, { skip }, () => {
       const applied = all.filter((o) => !missing(o)).length;  // 200 services and their 400 real servers
       const kept = (l: string) => idx(/^-[Aa] -t ([\d.]+):/.exec(l)![1]!) % 3 !== 0;
       b.run('ipvsadm', ['-R'], lines(300).split('\n').filter((l) => l && kept(l)).join('\n') + '\n');
-      const h = ipvs.open({ netns: a.path });
-      try {
+      await withHandle(ipvs.open({ netns: a.path }), async (h) => {
         const seen: Progress[] = [];
         const rs = await h.apply(all, { onProgress: (p) => seen.push({ ...p }) });
         assert.equal(rs.filter((r) => r.ok).length, applied);
         assert.equal(applied, 600);
         checkReports(seen, all.length, applied, 'ipvs.apply with refusals');
         assert.deepEqual(saveLines(a), saveLines(b));
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('sync counts its operations; nothing to do ends with 0 of 0; a non-function onProgress changes nothing', () =>
     withNetns(1, async (ns) => {
-      const h = ipvs.open({ netns: ns.path });
-      try {
+      await withHandle(ipvs.open({ netns: ns.path }), async (h) => {
         const desired = Array.from({ length: 200 }, (_, i) => ({ ...svc(i), scheduler: 'rr' as const, destinations: [{ address: '10.244.0.1', port: 8080 }] }));
         const seen: Progress[] = [];
         const r = await h.sync(desired, { onProgress: (p) => seen.push({ ...p }) });
@@ -93,8 +86,6 @@ describe(`ipvs onProgress (${whereRan()})`, { skip }, () => {
           await assert.rejects(h.sync([], o), InvalidArgumentError);
         }
         assert.deepEqual(saveLines(ns), before);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 });

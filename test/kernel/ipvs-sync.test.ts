@@ -13,7 +13,7 @@ import { ipvs } from '../../lib/index.js';
 import { InvalidArgumentError, NlkitError } from '../../lib/core/errors.js';
 import type { DesiredService, IpvsSyncResult } from '../../lib/ipvs/sync.js';
 import type { Stats } from '../../lib/ipvs/types.js';
-import { Netns } from '../helpers/netns.js';
+import { Netns, withHandle } from '../helpers/netns.js';
 import { ipvsSkipReason, saveLines, whereRan } from '../helpers/ipvs.js';
 import { suiteNamespaces } from '../helpers/suite.js';
 
@@ -78,8 +78,7 @@ describe('ipvs sync', { skip }, () => {
     const oracle = saveLines(n);
     n.run('ipvsadm', ['-C']);
     n.run('ipvsadm', ['-R'], START_TEXT);
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       const dry = await h.sync(WANTED, { dryRun: true });
       assert.equal(saveLines(n).length, 11, 'a dry run changes nothing');
       const r = await h.sync(WANTED);
@@ -108,49 +107,32 @@ describe('ipvs sync', { skip }, () => {
       } finally {
         await h2.close();
       }
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   // Every field of a service and of a real server, each changed alone (one service or real
   // server per field, all in one state, to keep the tool calls few under emulation): sync must
   // apply each, leaving what `ipvsadm -R` of the changed state leaves.
   it('each single field changed alone is applied, as `ipvsadm -R` of the changed state', async () => {
-    const base = `-A -t 10.7.0.1:1 -s rr
--A -u 10.7.0.1:2 -s rr
--A -t 10.7.0.1:3 -s sh -b sh-port
--A -t 10.7.0.1:4 -s rr -p 300 -M 255.255.255.0
--A -t 10.7.0.1:5 -s rr -p 300 -M 255.255.255.0
--A -t [2001:db8::7]:6 -s rr -p 300 -M 64
--A -t 10.7.0.1:7 -s rr -p 300
--A -t 10.7.0.1:8 -s rr
--a -t 10.7.0.1:8 -r 10.8.0.1:8 -m -w 2
--a -t 10.7.0.1:8 -r 10.8.0.2:8 -m -w 1
--a -t 10.7.0.1:8 -r 10.8.0.3:8 -m -w 1 -x 100
--a -t 10.7.0.1:8 -r 10.8.0.4:8 -m -w 1 -x 100 -y 10
--a -t 10.7.0.1:8 -r 10.8.0.5:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum
--a -t 10.7.0.1:8 -r 10.8.0.6:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum
--a -t 10.7.0.1:8 -r 10.8.0.7:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum
--a -t 10.7.0.1:8 -r 10.8.0.8:8 -i -w 1
-`;
-    const changed = `-A -t 10.7.0.1:1 -s wrr
--A -u 10.7.0.1:2 -s rr -o
--A -t 10.7.0.1:3 -s sh -b sh-fallback,sh-port
--A -t 10.7.0.1:4 -s rr -p 301 -M 255.255.255.0
--A -t 10.7.0.1:5 -s rr -p 300 -M 255.255.0.0
--A -t [2001:db8::7]:6 -s rr -p 300 -M 48
--A -t 10.7.0.1:7 -s rr
--A -t 10.7.0.1:8 -s rr
--a -t 10.7.0.1:8 -r 10.8.0.1:8 -m -w 3
--a -t 10.7.0.1:8 -r 10.8.0.2:8 -g -w 1
--a -t 10.7.0.1:8 -r 10.8.0.3:8 -m -w 1 -x 101
--a -t 10.7.0.1:8 -r 10.8.0.4:8 -m -w 1 -x 100 -y 11
--a -t 10.7.0.1:8 -r 10.8.0.5:8 -i -w 1 --tun-type gue --tun-port 6081 --tun-csum
--a -t 10.7.0.1:8 -r 10.8.0.6:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-remcsum
--a -t 10.7.0.1:8 -r 10.8.0.7:8 -i -w 1 --tun-type gre --tun-csum
--a -t 10.7.0.1:8 -r 10.8.0.8:8 -m -w 1
-`;
+    // Each service and real server as it starts => the same with one field changed.
+    const fields = `-A -t 10.7.0.1:1 -s rr => -A -t 10.7.0.1:1 -s wrr
+-A -u 10.7.0.1:2 -s rr => -A -u 10.7.0.1:2 -s rr -o
+-A -t 10.7.0.1:3 -s sh -b sh-port => -A -t 10.7.0.1:3 -s sh -b sh-fallback,sh-port
+-A -t 10.7.0.1:4 -s rr -p 300 -M 255.255.255.0 => -A -t 10.7.0.1:4 -s rr -p 301 -M 255.255.255.0
+-A -t 10.7.0.1:5 -s rr -p 300 -M 255.255.255.0 => -A -t 10.7.0.1:5 -s rr -p 300 -M 255.255.0.0
+-A -t [2001:db8::7]:6 -s rr -p 300 -M 64 => -A -t [2001:db8::7]:6 -s rr -p 300 -M 48
+-A -t 10.7.0.1:7 -s rr -p 300 => -A -t 10.7.0.1:7 -s rr
+-A -t 10.7.0.1:8 -s rr => -A -t 10.7.0.1:8 -s rr
+-a -t 10.7.0.1:8 -r 10.8.0.1:8 -m -w 2 => -a -t 10.7.0.1:8 -r 10.8.0.1:8 -m -w 3
+-a -t 10.7.0.1:8 -r 10.8.0.2:8 -m -w 1 => -a -t 10.7.0.1:8 -r 10.8.0.2:8 -g -w 1
+-a -t 10.7.0.1:8 -r 10.8.0.3:8 -m -w 1 -x 100 => -a -t 10.7.0.1:8 -r 10.8.0.3:8 -m -w 1 -x 101
+-a -t 10.7.0.1:8 -r 10.8.0.4:8 -m -w 1 -x 100 -y 10 => -a -t 10.7.0.1:8 -r 10.8.0.4:8 -m -w 1 -x 100 -y 11
+-a -t 10.7.0.1:8 -r 10.8.0.5:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum => -a -t 10.7.0.1:8 -r 10.8.0.5:8 -i -w 1 --tun-type gue --tun-port 6081 --tun-csum
+-a -t 10.7.0.1:8 -r 10.8.0.6:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum => -a -t 10.7.0.1:8 -r 10.8.0.6:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-remcsum
+-a -t 10.7.0.1:8 -r 10.8.0.7:8 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum => -a -t 10.7.0.1:8 -r 10.8.0.7:8 -i -w 1 --tun-type gre --tun-csum
+-a -t 10.7.0.1:8 -r 10.8.0.8:8 -i -w 1 => -a -t 10.7.0.1:8 -r 10.8.0.8:8 -m -w 1`.split('\n').map((l) => l.split(' => '));
+    const base = fields.map(([b]) => `${b}\n`).join('');
+    const changed = fields.map(([, c]) => `${c}\n`).join('');
     const svc = (port: number, over: Partial<DesiredService> = {}): DesiredService =>
       ({ protocol: 'tcp', address: '10.7.0.1', port, scheduler: 'rr', destinations: [], ...over } as DesiredService);
     const d = (i: number, over: object = {}) => ({ address: `10.8.0.${i}`, weight: 1, ...over });
@@ -178,24 +160,20 @@ describe('ipvs sync', { skip }, () => {
     n.run('ipvsadm', ['-C']);
     n.run('ipvsadm', ['-R'], base);
     assert.notDeepEqual(saveLines(n), oracle);
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       const r = await h.sync(want);
       assert.deepEqual([r.services, r.destinations], [
         { added: 0, updated: 7, deleted: 0, unchanged: 1, kept: 0 }, { added: 0, updated: 8, deleted: 0, unchanged: 0 },
       ]);
       assert.deepEqual(saveLines(n), oracle);
       assert.equal((await h.sync(want)).ops, 0);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('prune: false keeps services the list lacks; by default they go', async () => {
     const n = ns('ipvsprune');
     n.run('ipvsadm', ['-R'], '-A -t 10.9.0.1:80 -s rr\n-a -t 10.9.0.1:80 -r 10.9.1.1:80 -m -w 1\n');
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       const r = await h.sync([WANTED[1]!], { prune: false });
       assert.deepEqual([r.services.added, r.services.kept, r.services.deleted], [1, 1, 0]);
       assert.deepEqual(saveLines(n), [
@@ -205,17 +183,14 @@ describe('ipvs sync', { skip }, () => {
       const r2 = await h.sync([WANTED[1]!]);
       assert.deepEqual([r2.services.deleted, r2.ops], [1, 1]);
       assert.deepEqual(saveLines(n), ['-A -u 10.0.0.2:53 -s wrr -o', '-a -u 10.0.0.2:53 -r 10.1.0.3:53 -g -w 2']);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('bad input changes nothing; kernel refusals are reported with the rest applied', async () => {
     const n = ns('ipvssyncerr');
     n.run('ipvsadm', ['-R'], '-A -t 10.9.0.1:80 -s rr\n');
     const before = saveLines(n);
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       await assert.rejects(h.sync([WANTED[0]!, { ...WANTED[1]!, destinations: [{ address: '10.1.0.3', weight: 1.5 }] }]),
         (e: unknown) => e instanceof InvalidArgumentError && (e as { index?: number }).index === 1 && /service 1 \(udp 10\.0\.0\.2:53\): real server 0: invalid weight 1\.5/.test(e.message));
       await assert.rejects(h.sync([WANTED[0]!, WANTED[0]!]), /listed twice \(services 0 and 1\)/);
@@ -228,9 +203,7 @@ describe('ipvs sync', { skip }, () => {
       assert.deepEqual(err.failures?.map((f) => f.operation.op), ['addService', 'addDestination']);
       assert.deepEqual(err.result?.services, { added: 1, updated: 0, deleted: 1, unchanged: 0, kept: 0 });
       assert.deepEqual(saveLines(n), ['-A -u 10.0.0.2:53 -s wrr -o', '-a -u 10.0.0.2:53 -r 10.1.0.3:53 -g -w 2']);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it(`${N} services × 2 real servers: one changed weight is one message; the others keep their counters`, async (t) => {
@@ -243,8 +216,7 @@ describe('ipvs sync', { skip }, () => {
         destinations: [{ address: '10.200.0.1', weight: 1 }, { address: '10.200.0.2', weight: 2 }],
       });
     }
-    const h = ipvs.open({ netns: n.path });
-    try {
+    await withHandle(ipvs.open({ netns: n.path }), async (h) => {
       let t0 = performance.now();
       const first = await h.sync(want);
       const tFirst = performance.now() - t0;
@@ -293,8 +265,6 @@ describe('ipvs sync', { skip }, () => {
       t.diagnostic(`ran ${whereRan()}: first sync (${first.ops} ops) ${tFirst.toFixed(0)} ms, second sync (1 op) ${tSecond.toFixed(0)} ms, ` +
         `ipvsadm -S -n ${tSave.toFixed(0)} ms`);
       await h.flush();
-    } finally {
-      await h.close();
-    }
+    });
   });
 });

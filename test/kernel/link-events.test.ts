@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { link, InvalidArgumentError } from '../../lib/index.js';
 import type { LinkEvent } from '../../lib/link/events.js';
-import { kernelSkipReason, withNetns } from '../helpers/netns.js';
+import { kernelSkipReason, withNetns, withHandle } from '../helpers/netns.js';
 
 const skip = kernelSkipReason();
 
@@ -88,8 +88,7 @@ describe('link events', { skip }, () => {
 
   it('groups select what arrives', () =>
     withNetns(1, async (ns) => {
-      const h = link.open({ netns: ns.path });
-      try {
+      await withHandle(link.open({ netns: ns.path }), async (h) => {
         const it = h.events({ groups: ['address'] })[Symbol.asyncIterator]();
         const first = it.next();
         await h.list();
@@ -97,9 +96,7 @@ describe('link events', { skip }, () => {
         const e = (await first).value as LinkEvent;
         assert.equal(describeEvent(e), 'new address 10.1.0.1/24 v0');
         await it.return!();
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('list: true yields what was there, then every change, none missed or repeated while ip changes the namespace', () =>
@@ -108,11 +105,10 @@ describe('link events', { skip }, () => {
       ns.run('ip', ['link', 'set', 'v1', 'up']);
       // Another process adds and removes addresses all through the listing.
       const N = 200;
-      const lines = [];
+      const lines: string[] = [];
       for (let i = 0; i < N; i++) lines.push(`addr add 10.3.${i >> 8}.${i & 255}/32 dev v0`);
       for (let i = 0; i < N; i += 2) lines.push(`addr del 10.3.${i >> 8}.${i & 255}/32 dev v0`);
-      const h = link.open({ netns: ns.path });
-      try {
+      await withHandle(link.open({ netns: ns.path }), async (h) => {
         const child = spawn('ip', ['-n', ns.name, '-batch', '-'], { stdio: ['pipe', 'ignore', 'inherit'] });
         const exited = new Promise((r) => child.on('close', r));
         const it = h.events({ groups: ['address'], list: true })[Symbol.asyncIterator]();
@@ -148,20 +144,15 @@ describe('link events', { skip }, () => {
         assert.ok(sameSet());
         assert.equal([...want].filter((k) => k.startsWith('v0 10.3.')).length, N / 2);
         await it.return!();
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('bad options are an InvalidArgumentError', () =>
     withNetns(1, async (ns) => {
-      const h = link.open({ netns: ns.path });
-      try {
+      await withHandle(link.open({ netns: ns.path }), async (h) => {
         for (const o of [null, 7, { groups: [] }, { groups: ['links'] }, { groups: 'link' }, { signal: {} }, { list: 1 }, { other: 1 }]) {
           await assert.rejects(h.events(o as object)[Symbol.asyncIterator]().next(), InvalidArgumentError, JSON.stringify(o));
         }
-      } finally {
-        await h.close();
-      }
+      });
     }));
 });

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { link, ExistsError, InvalidArgumentError, NotFoundError } from '../../lib/index.js';
 import type { Neighbour, NeighbourInput } from '../../lib/link/neighbours.js';
-import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
+import { kernelSkipReason, withNetns, type Netns, withHandle } from '../helpers/netns.js';
 
 const skip = kernelSkipReason();
 
@@ -86,16 +86,13 @@ describe('neighbours: ip writes, nlkit reads', { skip }, () => {
     withNetns(1, async (ns) => {
       prepare(ns);
       for (const [args] of CASES) ns.run('ip', ['neigh', 'add', ...args.split(' ')]);
-      const h = link.open({ netns: ns.path });
-      try {
+      await withHandle(link.open({ netns: ns.path }), async (h) => {
         const listed = await h.neighbours.list();
         assert.deepEqual(listed, neighOfIp(ns));
         assert.equal(listed.length, 5);
         assert.deepEqual(await h.neighbours.list({ proxy: true }), neighOfIp(ns, true));
         assert.deepEqual(await h.neighbours.list({ dev: 'v1' }), neighOfIp(ns).filter((n) => n.dev === 'v1'));
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('flush removes what `ip neigh flush` removes (learned entries), permanent and proxy entries stay', () =>
@@ -105,15 +102,12 @@ describe('neighbours: ip writes, nlkit reads', { skip }, () => {
         for (const [args] of CASES) ns.run('ip', ['neigh', 'add', ...args.split(' ')]);
       }
       byIp.run('ip', ['neigh', 'flush', 'dev', 'v0']);
-      const h = link.open({ netns: byNlkit.path });
-      try {
+      await withHandle(link.open({ netns: byNlkit.path }), async (h) => {
         assert.equal(await h.neighbours.flush({ dev: 'v0' }), 2); // the reachable and the stale one
         assert.deepEqual(sorted(neighOfIp(byNlkit)), sorted(neighOfIp(byIp)));
         assert.deepEqual(sorted(neighOfIp(byNlkit, true)), sorted(neighOfIp(byIp, true)));
         assert.equal(await h.neighbours.flush(), 0);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 });
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { link } from '../../lib/index.js';
 import type { RouteInput } from '../../lib/link/index.js';
 import { ExistsError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors.js';
-import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
+import { kernelSkipReason, withNetns, type Netns, withHandle } from '../helpers/netns.js';
 
 const skip = kernelSkipReason();
 
@@ -53,8 +53,7 @@ describe('link routes', { skip }, () => {
   it('the same routes made by ip and by nlkit dump identically', () => withNetns(2, async (a, b) => {
     topology(a);
     topology(b);
-    const h = link.open({ netns: b.path });
-    try {
+    await withHandle(link.open({ netns: b.path }), async (h) => {
       for (const [words, route] of CASES) {
         const family = words[0] === '-6' ? ['-6'] : [];
         const rest = words[0] === '-6' ? words.slice(1) : words;
@@ -65,9 +64,7 @@ describe('link routes', { skip }, () => {
       }
       assert.deepEqual(dumpOf(b, '-6'), dumpOf(a, '-6'));
       assert.deepEqual(dumpOf(b, '-4'), dumpOf(a, '-4'));
-    } finally {
-      await h.close();
-    }
+    });
   }));
 
   it('lists the routes ip made as ip -j route prints them, and resolves like ip route get', () => withNetns(1, async (a) => {
@@ -77,8 +74,7 @@ describe('link routes', { skip }, () => {
       const family = words[0] === '-6' ? ['-6'] : [];
       a.run('ip', [...family, 'route', ...(words[0] === '-6' ? words.slice(1) : words)]);
     }
-    const h = link.open({ netns: a.path });
-    try {
+    await withHandle(link.open({ netns: a.path }), async (h) => {
       assert.deepEqual(await h.routes.list(), dumpOf(a));
       for (const dst of ['10.2.3.4', '10.4.0.9', '10.1.0.7', '10.8.0.1', 'fd00::5', 'fd06::1']) {
         const ipSays = JSON.parse(a.run('ip', ['-j', 'route', 'get', dst]))[0] as Record<string, unknown>;
@@ -87,15 +83,12 @@ describe('link routes', { skip }, () => {
       }
       for (const dst of ['10.9.0.1', '10.12.0.1']) await assert.rejects(h.routes.get(dst), NotFoundError, dst); // prohibit, unreachable
       await assert.rejects(h.routes.get('fd77::1'), NotFoundError); // no IPv6 default after ip's cases
-    } finally {
-      await h.close();
-    }
+    });
   }));
 
   it('types bad input and kernel refusals, changing nothing', () => withNetns(1, async (a) => {
     topology(a);
-    const h = link.open({ netns: a.path });
-    try {
+    await withHandle(link.open({ netns: a.path }), async (h) => {
       await h.routes.add({ dst: '10.2.0.0/16', gateway: '10.1.0.2' });
       const before = dumpOf(a);
       await assert.rejects(h.routes.add({ dst: '10.2.0.0/16', gateway: '10.1.0.2' }), ExistsError);
@@ -119,8 +112,6 @@ describe('link routes', { skip }, () => {
       }
       for (const d of [7, null, '10.0.0.0/8', 'x']) await assert.rejects(h.routes.get(d as string), InvalidArgumentError);
       assert.deepEqual(dumpOf(a), before);
-    } finally {
-      await h.close();
-    }
+    });
   }));
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { link } from '../../lib/index.js';
 import type { RuleInput } from '../../lib/link/index.js';
 import { ExistsError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors.js';
-import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
+import { kernelSkipReason, withNetns, type Netns, withHandle } from '../helpers/netns.js';
 
 const skip = kernelSkipReason();
 
@@ -35,34 +35,27 @@ describe('link rules', { skip }, () => {
   it('the same rules made by ip and by nlkit show identically', () => withNetns(2, async (a, b) => {
     links(a);
     links(b);
-    const h = link.open({ netns: b.path });
-    try {
+    await withHandle(link.open({ netns: b.path }), async (h) => {
       for (const [words, rule] of CASES) {
         ipRule(a, words);
         await h.rules[words.includes('del') ? 'delete' : 'add'](rule);
         for (const six of [false, true]) assert.deepEqual(dumpOf(b, six), dumpOf(a, six), `after ip rule ${words.join(' ')}`);
       }
-    } finally {
-      await h.close();
-    }
+    });
   }));
 
   it('lists the rules ip made as ip -j rule show prints them', () => withNetns(1, async (a) => {
     links(a);
     for (const [words] of CASES) ipRule(a, words);
     a.run('ip', ['rule', 'add', 'prio', '500', 'goto', '600']);
-    const h = link.open({ netns: a.path });
-    try {
+    await withHandle(link.open({ netns: a.path }), async (h) => {
       assert.deepEqual(await h.rules.list(), dumpOf(a, false));
       assert.deepEqual(await h.rules.list(6), dumpOf(a, true));
-    } finally {
-      await h.close();
-    }
+    });
   }));
 
   it('types bad input and kernel refusals, changing nothing', () => withNetns(1, async (a) => {
-    const h = link.open({ netns: a.path });
-    try {
+    await withHandle(link.open({ netns: a.path }), async (h) => {
       await h.rules.add({ priority: 100, fwmark: 1, table: 100 });
       const before = [dumpOf(a, false), dumpOf(a, true)];
       await assert.rejects(h.rules.add({ priority: 100, fwmark: 1, table: 100 }), ExistsError);
@@ -78,8 +71,6 @@ describe('link rules', { skip }, () => {
       }
       await assert.rejects(h.rules.list(5 as 4), InvalidArgumentError);
       assert.deepEqual([dumpOf(a, false), dumpOf(a, true)], before);
-    } finally {
-      await h.close();
-    }
+    });
   }));
 });

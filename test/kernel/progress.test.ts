@@ -8,7 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipset, link, nft, InvalidArgumentError, type Progress } from '../../lib/index.js';
-import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
+import { kernelSkipReason, withNetns, type Netns, withHandle } from '../helpers/netns.js';
 import { checkReports } from '../helpers/progress.js';
 
 const BAD: unknown[] = ['yes', 1, {}, true, null, [() => undefined]];
@@ -26,8 +26,7 @@ describe('onProgress: ipset', { skip: kernelSkipReason('ipset') }, () => {
       const header = `create big hash:ip family inet hashsize 131072 maxelem ${2 * N} initval 0x1234abcd\n`;
       b.run('ipset', ['restore'], header + entries.map((e) => `add big ${e}\n`).join(''));
       a.run('ipset', ['restore'], header);
-      const h = ipset.open({ netns: a.path });
-      try {
+      await withHandle(ipset.open({ netns: a.path }), async (h) => {
         const seen: Progress[] = [];
         await h.add('big', entries, { onProgress: (p) => seen.push({ ...p }) });
         checkReports(seen, N, N, 'ipset.add');
@@ -44,33 +43,27 @@ describe('onProgress: ipset', { skip: kernelSkipReason('ipset') }, () => {
         const rp: Progress[] = [];
         await h.replace('r', ips(4000, 40), { onProgress: (p) => rp.push({ ...p }) });
         checkReports(rp, 4000, 4000, 'ipset.replace');
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('a refused batch ends with what stays applied (0: the set was put back), intermediates never above the refused entry', () =>
     withNetns(1, async (a) => {
       a.run('ipset', ['restore'], 'create s hash:ip hashsize 131072 maxelem 300000\nadd s 10.1.255.255\n');
       const before = save(a);
-      const h = ipset.open({ netns: a.path });
-      try {
+      await withHandle(ipset.open({ netns: a.path }), async (h) => {
         const entries = ips(N);  // 10.1.255.255 is entry 131071: refused (exists, no -exist)
         const seen: Progress[] = [];
         await assert.rejects(h.add('s', entries, { onProgress: (p) => seen.push({ ...p }) }), /already|exist/i);
         checkReports(seen, N, 0, 'ipset.add refused');
         for (const p of seen) assert.ok(p.done <= 131071, `reported ${p.done}, more than the kernel took`);
         assert.equal(save(a), before);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('sync, which does not undo, ends with what the kernel took: the members ipset save lists', () =>
     withNetns(1, async (a) => {
       a.run('ipset', ['restore'], 'create s hash:ip maxelem 70000\n');
-      const h = ipset.open({ netns: a.path });
-      try {
+      await withHandle(ipset.open({ netns: a.path }), async (h) => {
         const seen: Progress[] = [];
         // The set is full after 70000 members: the kernel refuses the rest of the batch.
         await assert.rejects(h.sync('s', ips(100_000), { onProgress: (p) => seen.push({ ...p }) }), /full/i);
@@ -78,17 +71,14 @@ describe('onProgress: ipset', { skip: kernelSkipReason('ipset') }, () => {
         // maxelem is not exact under the kernel's region-locked hash resize (70001 seen once): the check is that done equals what it holds
         assert.ok(members >= 70_000 && members < 100_000, `members ${members}`);
         checkReports(seen, 100_000, members, 'ipset.sync refused');
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('onProgress that is not a function is an InvalidArgumentError and changes nothing', () =>
     withNetns(1, async (a) => {
       a.run('ipset', ['restore'], 'create s hash:ip\nadd s 10.0.0.1\n');
       const before = save(a);
-      const h = ipset.open({ netns: a.path });
-      try {
+      await withHandle(ipset.open({ netns: a.path }), async (h) => {
         for (const bad of BAD) {
           const calls: [string, Promise<unknown>][] = [
             ['add', h.add('s', ['10.0.0.2'], { onProgress: bad as never })],
@@ -106,9 +96,7 @@ describe('onProgress: ipset', { skip: kernelSkipReason('ipset') }, () => {
           }
         }
         assert.equal(save(a), before);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('a callback that throws is not called again; the call succeeds and the error is a process warning', () =>
@@ -142,8 +130,7 @@ describe('onProgress: link addresses', { skip: kernelSkipReason('ip') }, () => {
     withNetns(2, async (a, b) => {
       const empty = dump(a);
       b.run('ip', ['-batch', '-'], addrs.map((x) => `addr add ${x} dev lo`).join('\n') + '\n');
-      const h = link.open({ netns: a.path });
-      try {
+      await withHandle(link.open({ netns: a.path }), async (h) => {
         const seen: Progress[] = [];
         await h.addresses.add('lo', addrs, { onProgress: (p) => seen.push({ ...p }) });
         checkReports(seen, N, N, 'addresses.add');
@@ -153,9 +140,7 @@ describe('onProgress: link addresses', { skip: kernelSkipReason('ip') }, () => {
         await h.addresses.delete('lo', addrs, { onProgress: (p) => ds.push({ ...p }) });
         checkReports(ds, N, N, 'addresses.delete');
         assert.equal(dump(a), empty);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('sync counts its removals and additions', () =>
@@ -164,8 +149,7 @@ describe('onProgress: link addresses', { skip: kernelSkipReason('ip') }, () => {
       const first = addrs.slice(0, 2000), second = addrs.slice(1000, 3000);
       a.run('ip', ['-batch', '-'], first.map((x) => `addr add ${x} dev lo`).join('\n') + '\n');
       b.run('ip', ['-batch', '-'], second.map((x) => `addr add ${x} dev lo`).join('\n') + '\n');
-      const h = link.open({ netns: a.path });
-      try {
+      await withHandle(link.open({ netns: a.path }), async (h) => {
         const ss: Progress[] = [];
         const r = await h.addresses.sync('lo', [...own, ...second], { onProgress: (p) => ss.push({ ...p }) });
         assert.deepEqual([r.added, r.removed], [1000, 1000]);
@@ -173,9 +157,7 @@ describe('onProgress: link addresses', { skip: kernelSkipReason('ip') }, () => {
         // Same addresses; the order differs (nlkit's kept the survivors first), so compared sorted.
         const sorted = (ns: Netns) => (JSON.parse(dump(ns)) as { addr_info: { local: string }[] }[])[0]!.addr_info.map((x) => JSON.stringify(x)).sort();
         assert.deepEqual(sorted(a), sorted(b));
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('a refused address ends with 0 (what the call added was removed again) and ip -j addr is unchanged', () =>
@@ -183,23 +165,19 @@ describe('onProgress: link addresses', { skip: kernelSkipReason('ip') }, () => {
       const some = addrs.slice(0, 5000);
       a.run('ip', ['addr', 'add', some[3000]!, 'dev', 'lo']);
       const before = dump(a);
-      const h = link.open({ netns: a.path });
-      try {
+      await withHandle(link.open({ netns: a.path }), async (h) => {
         const seen: Progress[] = [];
         await assert.rejects(h.addresses.add('lo', some, { onProgress: (p) => seen.push({ ...p }) }));
         checkReports(seen, some.length, 0, 'addresses.add refused');
         for (const p of seen) assert.ok(p.done <= 3000, `reported ${p.done}, more than the kernel took`);
         assert.equal(dump(a), before);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('onProgress that is not a function is an InvalidArgumentError and changes nothing', () =>
     withNetns(1, async (a) => {
       const before = dump(a);
-      const h = link.open({ netns: a.path });
-      try {
+      await withHandle(link.open({ netns: a.path }), async (h) => {
         for (const bad of BAD) {
           for (const call of [
             h.addresses.add('lo', ['10.9.0.1/32'], { onProgress: bad as never }),
@@ -210,9 +188,7 @@ describe('onProgress: link addresses', { skip: kernelSkipReason('ip') }, () => {
           }
         }
         assert.equal(dump(a), before);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 });
 
@@ -224,8 +200,7 @@ describe('onProgress: nft', { skip: kernelSkipReason('nft') }, () => {
   it('apply and restore of a large element list: one report, done === total (the kernel commits the batch at once); nft list ruleset equals nft -f\'s', () =>
     withNetns(2, async (a, b) => {
       b.run('nft', ['-f', '-'], text);
-      const h = nft.open({ netns: a.path });
-      try {
+      await withHandle(nft.open({ netns: a.path }), async (h) => {
         const seen: Progress[] = [];
         await h.restore(text, { onProgress: (p) => seen.push({ ...p }) });
         assert.equal(seen.length, 1);
@@ -237,17 +212,14 @@ describe('onProgress: nft', { skip: kernelSkipReason('nft') }, () => {
           { onProgress: (p) => ap.push({ ...p }) });
         assert.deepEqual(ap, [{ done: 2, total: 2 }]);
         assert.equal(list(a), list(b));
-      } finally {
-        await h.close();
-      }
+      });
     }));
 
   it('a refused batch reports done 0 once (nothing applied); a non-function onProgress is an InvalidArgumentError', () =>
     withNetns(1, async (a) => {
       a.run('nft', ['-f', '-'], 'table ip t {\n\tset s {\n\t\ttype ipv4_addr\n\t}\n}\n');
       const before = list(a);
-      const h = nft.open({ netns: a.path });
-      try {
+      await withHandle(nft.open({ netns: a.path }), async (h) => {
         const seen: Progress[] = [];
         // The second command deletes an element that is not there: the kernel refuses the whole batch.
         await assert.rejects(h.apply([
@@ -263,8 +235,6 @@ describe('onProgress: nft', { skip: kernelSkipReason('nft') }, () => {
             (e: unknown) => e instanceof InvalidArgumentError && /onProgress/.test(e.message));
         }
         assert.equal(list(a), before);
-      } finally {
-        await h.close();
-      }
+      });
     }));
 });

@@ -2,22 +2,17 @@
 // (captured from ipset v7.17 on Linux 6.18); the desired entries are written in other forms.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidArgumentError } from '../../lib/core/errors.js';
 import { planIpsetSync } from '../../lib/ipset/sync.js';
 import { parseMember } from '../../lib/ipset/syntax.js';
 import type { Member } from '../../lib/ipset/types.js';
+import { throwsInvalid } from '../helpers/throws.js';
 
 const saved = (...lines: string[]): Member[] => lines.map(parseMember);
 const sorted = (p: { del: string[]; add: string[]; update: string[]; unchanged: number }) =>
   ({ del: [...p.del].sort(), add: [...p.add].sort(), update: [...p.update].sort(), unchanged: p.unchanged });
 const none = (unchanged: number) => ({ del: [], add: [], update: [], unchanged });
 
-const bad = (fn: () => unknown, re: RegExp, entry?: number) => assert.throws(fn, (e: unknown) => {
-  assert.ok(e instanceof InvalidArgumentError, String(e));
-  assert.match(e.message, re);
-  if (entry !== undefined) assert.equal((e as { entry?: number }).entry, entry);
-  return true;
-});
+const bad = (fn: () => unknown, re: RegExp, entry?: number) => throwsInvalid(fn, re, entry === undefined ? {} : { entry });
 
 describe('planIpsetSync', () => {
   it('nothing changed: no operations', () => {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { InvalidArgumentError, NlkitError } from '../../lib/core/errors.js';
 import { TableBuilder, ruleText } from '../../lib/iptables/builder.js';
 import { tokenize } from '../../lib/iptables/restore-text.js';
+import { tableText } from '../fixtures/iptables/save-text.js';
 
 describe('TableBuilder.text()', () => {
   it('an empty table is just its header and COMMIT', () => {
@@ -16,16 +17,10 @@ describe('TableBuilder.text()', () => {
     t.chain('INPUT', { policy: 'DROP' }).append('-i lo -j ACCEPT');
     t.chain('FORWARD').append({ jump: 'MY-FWD' });
     t.chain('MY-FWD').append({ protocol: 'icmp', jump: 'ACCEPT' });
-    assert.equal(t.text(), [
-      '*filter',
-      ':INPUT DROP [0:0]',
-      ':MY-FWD - [0:0]',
-      '-A INPUT -i lo -j ACCEPT',
-      '-A FORWARD -j MY-FWD',
-      '-A MY-FWD -p icmp -j ACCEPT',
-      'COMMIT',
-      '',
-    ].join('\n'));
+    assert.equal(t.text(), tableText('filter', 'INPUT DROP, MY-FWD', `
+-A INPUT -i lo -j ACCEPT
+-A FORWARD -j MY-FWD
+-A MY-FWD -p icmp -j ACCEPT`));
   });
 
   it("kube-proxy's service, endpoint and masquerade rules", () => {
@@ -47,25 +42,16 @@ describe('TableBuilder.text()', () => {
     nat.chain('KUBE-POSTROUTING')
       .append({ matches: [{ module: 'mark', '!mark': '0x4000/0x4000' }], jump: 'RETURN' })
       .append({ jump: 'MASQUERADE', target: { 'random-fully': true } });
-    assert.equal(nat.text(), [
-      '*nat',
-      ':KUBE-SERVICES - [0:0]',
-      ':KUBE-SVC-WEB - [0:0]',
-      ':KUBE-SEP-A - [0:0]',
-      ':KUBE-MARK-MASQ - [0:0]',
-      ':KUBE-POSTROUTING - [0:0]',
-      '-A KUBE-SERVICES -p tcp -d 10.96.0.10/32 -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-WEB',
-      '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS',
-      '-A KUBE-SVC-WEB -m comment --comment "default/web:http -> 10.244.1.5:8080" -m statistic --mode random --probability 0.5 -j KUBE-SEP-A',
-      '-A KUBE-SVC-WEB -m comment --comment "default/web:http -> 10.244.2.7:8080" -j KUBE-SEP-B',
-      '-A KUBE-SEP-A -s 10.244.1.5/32 -j KUBE-MARK-MASQ',
-      '-A KUBE-SEP-A -p tcp -m tcp -j DNAT --to-destination 10.244.1.5:8080',
-      '-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000',
-      '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
-      '-A KUBE-POSTROUTING -j MASQUERADE --random-fully',
-      'COMMIT',
-      '',
-    ].join('\n'));
+    assert.equal(nat.text(), tableText('nat', 'KUBE-SERVICES, KUBE-SVC-WEB, KUBE-SEP-A, KUBE-MARK-MASQ, KUBE-POSTROUTING', `
+-A KUBE-SERVICES -p tcp -d 10.96.0.10/32 -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-WEB
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-SVC-WEB -m comment --comment "default/web:http -> 10.244.1.5:8080" -m statistic --mode random --probability 0.5 -j KUBE-SEP-A
+-A KUBE-SVC-WEB -m comment --comment "default/web:http -> 10.244.2.7:8080" -j KUBE-SEP-B
+-A KUBE-SEP-A -s 10.244.1.5/32 -j KUBE-MARK-MASQ
+-A KUBE-SEP-A -p tcp -m tcp -j DNAT --to-destination 10.244.1.5:8080
+-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MASQUERADE --random-fully`));
   });
 
   it('negation of basic fields and options, lists, multi-word options, goto and insert', () => {
@@ -78,19 +64,13 @@ describe('TableBuilder.text()', () => {
       .insert({ matches: [{ module: 'addrtype', dstType: { not: 'LOCAL' } }], jump: 'RETURN' })
       .insert('-s 10.0.0.0/8 -j ACCEPT', 3);
     f.chain('KUBE-OUT');
-    assert.equal(f.text(), [
-      '*filter',
-      ':KUBE-FIREWALL - [0:0]',
-      ':KUBE-OUT - [0:0]',
-      '-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
-      '-A KUBE-FIREWALL ! -p udp ! -i lo -o eth+ ! -f -g KUBE-OUT',
-      '-A KUBE-FIREWALL -p tcp -m multiport --dports 80,443,8000:8080 -m set --match-set KUBE-LB dst,dst -j ACCEPT',
-      '-A KUBE-FIREWALL -p tcp -m tcp --tcp-flags SYN,RST,ACK SYN ! --syn -j REJECT --reject-with tcp-reset',
-      '-I KUBE-FIREWALL -m addrtype ! --dst-type LOCAL -j RETURN',
-      '-I KUBE-FIREWALL 3 -s 10.0.0.0/8 -j ACCEPT',
-      'COMMIT',
-      '',
-    ].join('\n'));
+    assert.equal(f.text(), tableText('filter', 'KUBE-FIREWALL, KUBE-OUT', `
+-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+-A KUBE-FIREWALL ! -p udp ! -i lo -o eth+ ! -f -g KUBE-OUT
+-A KUBE-FIREWALL -p tcp -m multiport --dports 80,443,8000:8080 -m set --match-set KUBE-LB dst,dst -j ACCEPT
+-A KUBE-FIREWALL -p tcp -m tcp --tcp-flags SYN,RST,ACK SYN ! --syn -j REJECT --reject-with tcp-reset
+-I KUBE-FIREWALL -m addrtype ! --dst-type LOCAL -j RETURN
+-I KUBE-FIREWALL 3 -s 10.0.0.0/8 -j ACCEPT`));
   });
 
   it('quotes values with spaces, quotes and backslashes so that iptables-restore reads them back', () => {

@@ -2,9 +2,9 @@
 // written), desired lists, and the operations planned between them.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidArgumentError } from '../../lib/core/errors.js';
 import { planIpvsSync, type DesiredService } from '../../lib/ipvs/sync.js';
 import type { Destination, Service } from '../../lib/ipvs/types.js';
+import { throwsInvalid } from '../helpers/throws.js';
 
 /** A real server as the kernel lists it. */
 const listed = (address: string, port: number, over: Partial<Destination> = {}): Destination => ({
@@ -31,12 +31,7 @@ const desired = (): DesiredService[] => [
   { fwmark: 7, scheduler: 'sh', flags: ['sh-port'], destinations: [{ address: '10.1.0.9', forward: 'route' }] },
 ];
 
-const bad = (fn: () => unknown, re: RegExp, index?: number) => assert.throws(fn, (e: unknown) => {
-  assert.ok(e instanceof InvalidArgumentError, String(e));
-  assert.match(e.message, re);
-  if (index !== undefined) assert.equal((e as { index?: number }).index, index);
-  return true;
-});
+const bad = (fn: () => unknown, re: RegExp, index?: number) => throwsInvalid(fn, re, index === undefined ? {} : { index });
 
 describe('planIpvsSync', () => {
   it('nothing changed: no operations, everything counted unchanged', () => {

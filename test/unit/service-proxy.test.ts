@@ -14,6 +14,17 @@ import { chiSquareSurvival, fit, lnGamma } from '../../examples/demo/stats.js';
 
 const empty = readNat('');
 
+/**
+ * The jumps from OUTPUT and POSTROUTING and the masquerade rules kube-proxy writes in both its
+ * iptables and ipvs modes (pkg/proxy/iptables and ipvs proxier.go), as iptables-save prints them.
+ */
+const OUTPUT_AND_MASQ = `-I OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-I POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE
+-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000`;
+
 describe('service-proxy config', () => {
   it('fills defaults: tcp, weight 1, rr when the weights are equal and wrr otherwise', () => {
     const c = parseConfig({
@@ -95,12 +106,7 @@ describe('service-proxy iptables mode', () => {
 :${sep1} - [0:0]
 :${sep3} - [0:0]
 -I PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
--I OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
--I POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
--A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
--A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
--A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE
--A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
+${OUTPUT_AND_MASQ}
 -A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp --dport 80 -j ${svc}
 -A ${svc} ! -s 10.244.0.0/16 -d 10.96.0.10/32 -p tcp -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
 -A ${svc} -m comment --comment "ns1/svc1:p80" -m statistic --mode random --probability 0.33333333349 -j ${sep1}
@@ -233,12 +239,7 @@ describe('service-proxy ipvs mode', () => {
 :KUBE-SERVICES - [0:0]
 :KUBE-POSTROUTING - [0:0]
 :KUBE-MARK-MASQ - [0:0]
--I OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
--I POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
--A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
--A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
--A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE
--A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
+${OUTPUT_AND_MASQ}
 -A KUBE-SERVICES ! -s 10.244.0.0/16 -m comment --comment "Kubernetes service cluster ip + port for masquerade purpose" -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ
 -A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT
 COMMIT
