@@ -38,6 +38,25 @@ export class Netns {
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 
+  /**
+   * Waits until every IPv6 address of the namespace has its local route: the kernel inserts it
+   * from its DAD work queue, after the address is listed, even with `nodad`. A dump taken
+   * before that differs from one taken after (seen under load): call this before a "before"
+   * dump and before comparing two namespaces' route tables.
+   */
+  settleIpv6(timeoutMs = 10_000): void {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const addrs = (JSON.parse(this.run('ip', ['-j', '-6', 'addr', 'show'])) as Array<{ addr_info?: Array<{ local?: string; tentative?: boolean }> }>)
+        .flatMap((l) => l.addr_info ?? []).filter((a) => a.local !== undefined && a.tentative !== true).map((a) => a.local!);
+      const local = new Set((JSON.parse(this.run('ip', ['-j', '-6', 'route', 'show', 'table', 'local'])) as Array<{ dst: string }>).map((r) => r.dst));
+      const missing = addrs.filter((a) => !local.has(a));
+      if (missing.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`IPv6 addresses without their local route after ${timeoutMs} ms: ${missing.join(' ')}`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+
   remove(): void {
     if (existsSync(this.path)) execFileSync('ip', ['netns', 'del', this.name]);
   }

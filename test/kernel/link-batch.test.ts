@@ -14,6 +14,7 @@ function prepare(ns: Netns): void {
   // No IPv6 link-local addresses: the kernel adds them (and their routes) a moment after the link comes up.
   ns.run('ip', ['-batch', '-'], ['link add v0 type veth peer name v1', 'link set v0 addrgenmode none up', 'link set v1 addrgenmode none up',
     'addr add 10.0.0.1/24 dev v0', 'addr add fd00::1/64 dev v0 nodad'].join('\n') + '\n');
+  ns.settleIpv6();
 }
 const show = (ns: Netns, what: string[]) => JSON.parse(ns.run('ip', ['-j', ...what])) as Record<string, unknown>[];
 /** As sets: the kernel's own IPv6 routes (fe80::/64, ff00::/8 per link) and the neighbour hash come in an order of their own. */

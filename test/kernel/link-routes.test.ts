@@ -16,6 +16,7 @@ function topology(ns: Netns): void {
   for (const d of ['v0', 'v1']) ns.run('ip', ['link', 'set', d, 'addrgenmode', 'none', 'up']);
   ns.run('ip', ['addr', 'add', '10.1.0.1/24', 'dev', 'v0']);
   ns.run('ip', ['addr', 'add', 'fd00::1/64', 'dev', 'v0', 'nodad']);
+  ns.settleIpv6();
 }
 
 // Each case: the `ip route` words, and the same route for nlkit.

@@ -27,6 +27,7 @@ function topology(ns: Netns): void {
     'ip rule add priority 200 fwmark 5 table 100',
     'ip -6 rule add priority 210 from fd00::/64 table 100',
   ].join(' && ')]);
+  ns.settleIpv6();
 }
 
 /** Every address, route and rule of the namespace, as ip prints them. */
