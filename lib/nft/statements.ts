@@ -98,17 +98,13 @@ export function keyJson(types: DataType[], b: Buffer): unknown {
 export function decodeStatements(exprs: KExpr[], family: Family, anon: AnonymousMaps): Statement[] {
   const out: Statement[] = [];
   const refuse = refuseRule;
+  // `pending` is replaced by takeLoads(): read it at each call.
+  const take = (reg: number): Load => takeLoad(pending, reg);
   let pending: Load[] = [];
   let nfproto: number | undefined = family === 'ip' ? 2 : family === 'ip6' ? 10 : undefined;
   let l4proto: number | undefined;
   // A match that may turn out to be a payload dependency: its index in out, and what it set.
   let nfDep: number | undefined, l4Dep: number | undefined, llDep: number | undefined;
-  const take = (reg: number): Load => {
-    const i = pending.findIndex((l) => l.reg === reg);
-    if (i < 0) refuse(`a register read before it is written (reg ${reg})`);
-    const [l] = pending.splice(i, 1);
-    return l!;
-  };
   const drop = (i: number | undefined) => { if (i !== undefined) out[i] = undefined as unknown as Statement; };
   // What extensions (ext.ts) see of this decoder.
   const extCtx: DecodeCtx = {
@@ -181,7 +177,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         pending.push({ reg: e.dreg, json: { numgen: { mode: e.type === NUMGEN.inc ? 'inc' : 'random', mod: e.mod, offset: e.offset } }, type: TYPES.integer });
         break;
       case 'bitwise': {
-        const l = takeLoad(pending, e.sreg);
+        const l = take(e.sreg);
         if (l.bitwise || e.dreg !== e.sreg) refuse('chained bitwise operations');
         l.bitwise = { mask: e.mask, xor: e.xor, bool: e.bool };
         pending.push(l);
@@ -189,7 +185,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
       }
       case 'byteorder': {
         // nft converts a host-order value to network order before an ordering comparison.
-        const l = takeLoad(pending, e.sreg);
+        const l = take(e.sreg);
         if (e.dreg !== e.sreg || e.bop !== BYTEORDER_OP.hton || e.len !== 4 || e.size !== 4 || l.bitwise || l.payload || l.hton) refuse('a byte-order conversion');
         l.hton = true;
         pending.push(l);
@@ -306,7 +302,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
       }
       case 'meta_set': case 'ct_set': {
         if (e.key !== (e.op === 'meta_set' ? META_KEY.mark : CT_KEY.mark)) refuse(`setting ${e.op === 'meta_set' ? 'meta' : 'ct'} key ${e.key}`);
-        const l = takeLoad(pending, e.sreg);
+        const l = take(e.sreg);
         let value: unknown;
         if (l.data) value = l.data.readUInt32LE(0);
         else if (l.bitwise) value = binopJson(l.json, l.bitwise.mask, l.bitwise.xor);
