@@ -211,6 +211,8 @@ export class EncodeState extends grammar.ParseState {
   cExt = 0;
   cShape: Shape | undefined;
   cRules: ElementRules = { noZeroCidr: true, nonZero: false };
+  /** Keeps EncodeState's hidden class across GCs, as ParseState's #shape does ParseState's. */
+  static readonly #shape: object = Object.freeze(new EncodeState());
 }
 
 function prepare(es: EncodeState, known: KnownSet, op: string | undefined): Shape {
@@ -469,9 +471,11 @@ class Compiler implements RestoreSink {
   private tEnd = 0;
   private tLine = 0;
   private tExist = false;
+  /** Keeps Compiler's hidden class across GCs (one compiler per restore): see ParseState's #shape. */
+  static readonly #shape: object = Object.freeze(new Compiler('', 0));
 
-  constructor(private readonly src: string) {
-    this.w = new NlWriter(Math.min(1 << 28, Math.max(1 << 16, src.length * 2)));
+  constructor(private readonly src: string, size = Math.min(1 << 28, Math.max(1 << 16, src.length * 2))) {
+    this.w = new NlWriter(size);
   }
 
   text(line: number, start: number, end: number, exist: boolean, test = false): void {

@@ -88,6 +88,12 @@ export class NlWriter extends AttrWriter {
   finish(at: number): void {
     this.buf.writeUInt32LE(this.pos - at, at);
   }
+
+  /**
+   * Keeps NlWriter's hidden class across GCs (a writer lives for one batch): see grammar's
+   * ParseState #shape. Without it the attribute writers are recompiled after every full GC.
+   */
+  static readonly #shape: object = Object.freeze(new NlWriter(0));
 }
 
 /** Flags of a command, as libipset's cmdflags[] with -exist clearing NLM_F_EXCL. */
