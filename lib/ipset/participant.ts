@@ -6,7 +6,7 @@
 // see one change), then destroys the sets the transaction created once no restored rule holds them.
 import { InUseError, InvalidArgumentError } from '../core/errors.js';
 import { badArgument, checkOptions, checkOpts, checkString, type ArgContext } from '../core/args.js';
-import { HandleRun, undoInRounds, type Enqueue, type Participant, type ParticipantRun, type TxContext, type UndoLog } from '../transaction/participant.js';
+import { HandleRun, participant, undoInRounds, type Enqueue, type ParticipantRun, type TxContext, type UndoLog } from '../transaction/participant.js';
 import { EVERY, releases } from '../transaction/order.js';
 import { IpsetHandle } from './handle.js';
 import { renamedSaved } from './saved-text.js';
@@ -295,10 +295,4 @@ class IpsetRun extends HandleRun<IpsetHandle> implements ParticipantRun<PlannedI
  * @example
  *   await transaction((tx) => { tx.ipset.create('allowed', 'hash:ip').add('allowed', ['10.0.0.1']); });
  */
-export const ipsetParticipant: Participant<'ipset', TxIpset, QueuedIpset, PlannedIpsetOp> = {
-  name: 'ipset',
-  releases: true,
-  api,
-  plan,
-  start: (ctx) => new IpsetRun(ctx),
-};
+export const ipsetParticipant = participant<'ipset', TxIpset, QueuedIpset, PlannedIpsetOp>('ipset', IpsetRun, { releases: true, api, plan });

@@ -59,6 +59,22 @@ export interface WireDest {
   tunFlags: number;
 }
 
+/**
+ * A real server's settings after its key: field, IPVS_DEST_ATTR_*, width in bytes, network
+ * order. dest() writes them in this order (libipvs's) and parseDest() reads them back.
+ */
+const DEST_SETTINGS = [
+  ['fwd', DestAttr.FwdMethod, 4, false],
+  ['weight', DestAttr.Weight, 4, false],
+  ['uThresh', DestAttr.UThresh, 4, false],
+  ['lThresh', DestAttr.LThresh, 4, false],
+  ['tunType', DestAttr.TunType, 1, false],
+  ['tunPort', DestAttr.TunPort, 2, true],
+  ['tunFlags', DestAttr.TunFlags, 2, false],
+] as const satisfies readonly (readonly [keyof WireDest, DestAttr, 1 | 2 | 4, boolean])[];
+
+type DestSetting = (typeof DEST_SETTINGS)[number][0];
+
 /** IPVS's generic netlink messages: headers, and the service and real-server nests. */
 export class GenlWriter extends AttrWriter {
   readonly ends: number[] = [];
@@ -103,8 +119,7 @@ export class GenlWriter extends AttrWriter {
       this.u32(SvcAttr.Fwmark, k.fwmark);
     } else {
       this.u16(SvcAttr.Protocol, k.protocol);
-      this.bytes(SvcAttr.Addr, k.addr);
-      this.be16(SvcAttr.Port, k.port);
+      this.endpoint(SvcAttr.Addr, SvcAttr.Port, k);
     }
     return at;
   }
@@ -127,21 +142,20 @@ export class GenlWriter extends AttrWriter {
 
   destKey(d: Pick<WireDest, 'af' | 'addr' | 'port'>): number {
     const at = this.nest(CmdAttr.Dest);
-    this.bytes(DestAttr.Addr, d.addr);
-    this.be16(DestAttr.Port, d.port);
+    this.endpoint(DestAttr.Addr, DestAttr.Port, d);
     this.u16(DestAttr.AddrFamily, d.af);
     return at;
   }
 
+  /** An address (union nf_inet_addr: 16 bytes, IPv4 in the first 4) and a network-order port, as services and real servers carry them. */
+  private endpoint(addrType: number, portType: number, e: { addr: Uint8Array; port: number }): void {
+    this.bytes(addrType, e.addr);
+    this.be16(portType, e.port);
+  }
+
   dest(d: WireDest): void {
     const at = this.destKey(d);
-    this.u32(DestAttr.FwdMethod, d.fwd);
-    this.u32(DestAttr.Weight, d.weight);
-    this.u32(DestAttr.UThresh, d.uThresh);
-    this.u32(DestAttr.LThresh, d.lThresh);
-    this.u8(DestAttr.TunType, d.tunType);
-    this.be16(DestAttr.TunPort, d.tunPort);
-    this.u16(DestAttr.TunFlags, d.tunFlags);
+    for (const [field, type, size, be] of DEST_SETTINGS) this.uint(type, d[field], size, be);
     this.close(at);
   }
 
@@ -192,12 +206,17 @@ const u32 = (b: Buffer, at: number, dflt = 0) => (at ? b.readUInt32LE(at) : dflt
 
 const readString = (b: Buffer, at: number, len: number): string => (at ? str(b, at, len, 'latin1') : '');
 
+/** A service's or real server's address attribute (at 0: absent) as the 16 bytes of nf_inet_addr. */
+function readAddr(b: Buffer, at: number, len: number): Uint8Array {
+  const addr = new Uint8Array(16);
+  if (at) addr.set(b.subarray(at, at + Math.min(16, len)));
+  return addr;
+}
+
 export function parseService(b: Buffer, start: number, end: number): RawService {
   index(b, start, end, SvcAttr.Stats64, svcIdx, svcLen);
   const af = u16(b, svcIdx[SvcAttr.Af]!);
-  const addr = new Uint8Array(16);
-  const ai = svcIdx[SvcAttr.Addr]!;
-  if (ai) addr.set(b.subarray(ai, ai + Math.min(16, svcLen[SvcAttr.Addr]!)));
+  const addr = readAddr(b, svcIdx[SvcAttr.Addr]!, svcLen[SvcAttr.Addr]!);
   const fwmark = u32(b, svcIdx[SvcAttr.Fwmark]!);
   const fl = svcIdx[SvcAttr.Flags]!;
   const nm = svcIdx[SvcAttr.Netmask]!;
@@ -224,23 +243,21 @@ export function parseService(b: Buffer, start: number, end: number): RawService 
 
 export function parseDest(b: Buffer, start: number, end: number, serviceAf: number): RawDest {
   index(b, start, end, DestAttr.TunFlags, destIdx, destLen);
-  const addr = new Uint8Array(16);
-  const ai = destIdx[DestAttr.Addr]!;
-  if (ai) addr.set(b.subarray(ai, ai + Math.min(16, destLen[DestAttr.Addr]!)));
+  const addr = readAddr(b, destIdx[DestAttr.Addr]!, destLen[DestAttr.Addr]!);
   // Kernels before 4.1 send only the 32-bit STATS nest; before 5.x no ADDR_FAMILY (the service's then).
   const sa = destIdx[DestAttr.Stats64] ? DestAttr.Stats64 : DestAttr.Stats;
   const st = destIdx[sa]!;
+  const set = {} as Pick<WireDest, DestSetting>;
+  for (const [field, type, size, be] of DEST_SETTINGS) {
+    const p = destIdx[type]!;
+    set[field] = !p ? 0 : be ? b.readUIntBE(p, size) : b.readUIntLE(p, size);
+  }
   return {
     af: u16(b, destIdx[DestAttr.AddrFamily]!, serviceAf),
     addr,
     port: destIdx[DestAttr.Port] ? b.readUInt16BE(destIdx[DestAttr.Port]!) : 0,
-    fwd: u32(b, destIdx[DestAttr.FwdMethod]!) & 7,
-    weight: u32(b, destIdx[DestAttr.Weight]!),
-    uThresh: u32(b, destIdx[DestAttr.UThresh]!),
-    lThresh: u32(b, destIdx[DestAttr.LThresh]!),
-    tunType: destIdx[DestAttr.TunType] ? b[destIdx[DestAttr.TunType]!]! : 0,
-    tunPort: destIdx[DestAttr.TunPort] ? b.readUInt16BE(destIdx[DestAttr.TunPort]!) : 0,
-    tunFlags: u16(b, destIdx[DestAttr.TunFlags]!),
+    ...set,
+    fwd: set.fwd & 7,
     active: u32(b, destIdx[DestAttr.ActiveConns]!),
     inactive: u32(b, destIdx[DestAttr.InactConns]!),
     persistent: u32(b, destIdx[DestAttr.PersistConns]!),

@@ -95,3 +95,61 @@ export function checkThen<T, R>(check: () => T, then: (v: T) => Promise<R>): Pro
 export function addList<T>(run: RunOn, op: string, list: readonly unknown[], what: string, check: (x: unknown) => T, kind: ManyKind<T>): Promise<void> {
   return checkThen(() => checkEach(list, what, check), (items) => run(op, (w) => addMany(op, w, items, kind)));
 }
+
+/**
+ * What h.routes and h.neighbours share: add (one, or an array checked whole and sent in one
+ * crossing), replace and delete are one request each, alike but for the command; the subclass
+ * checks and sends it (change) and checks an array's entries (checkEntry).
+ * @example
+ * class Things extends RtObjects<ThingInput, ThingInput, CheckedThing> {
+ *   constructor(run: RunOn) { super(run, 'things', MANY); }
+ *   protected checkEntry(op: string, x: unknown) { return checkThing(op, x); }
+ *   protected change(op: string, cmd: 'add' | 'replace' | 'delete', x: unknown) { ... }
+ * }
+ */
+export abstract class RtObjects<In, Del, Checked> {
+  /**
+   * @param run LinkHandle's run: work on the handle's worker, in call order
+   * @param what the object's name in `link.<what>.add` and in errors about an array's entries
+   * @param many how add() sends an array
+   */
+  protected constructor(protected readonly run: RunOn, private readonly what: string, private readonly many: ManyKind<Checked>) {}
+
+  /** Checks one entry of an array given to add(); throws InvalidArgumentError. */
+  protected abstract checkEntry(op: string, x: unknown): Checked;
+
+  /** Checks one request and sends it. */
+  protected abstract change(op: string, cmd: 'add' | 'replace' | 'delete', x: unknown): Promise<void>;
+
+  /**
+   * Adds one (ExistsError when it is there), as `ip route add` / `ip neigh add` do. An array
+   * is checked whole, then sent in one crossing, pipelined (what `ip -batch` does a line at a
+   * time); on a refusal the entries it added are removed and the error's `index` names the
+   * refused one.
+   * @example await h.routes.add({ dst: '10.2.0.0/16', gateway: '10.1.0.2', metric: 10 });
+   * await h.neighbours.add([{ dst: '10.0.0.3', lladdr: '02:00:00:00:00:03', dev: 'eth0' }, { dst: '10.0.0.4', lladdr: '02:00:00:00:00:04', dev: 'eth0' }]);
+   */
+  add(x: In | readonly In[]): Promise<void> {
+    const op = `link.${this.what}.add`;
+    if (Array.isArray(x)) return addList(this.run, op, x, this.what, (v) => this.checkEntry(op, v), this.many);
+    return this.change(op, 'add', x);
+  }
+
+  /**
+   * Adds or replaces one, as `ip route replace` / `ip neigh replace` do.
+   * @example await h.routes.replace({ dst: '10.2.0.0/16', dev: 'eth1' });
+   * await h.neighbours.replace({ dst: 'fd00::2', lladdr: '02:00:00:00:00:03', dev: 'eth0', router: true });
+   */
+  replace(x: In): Promise<void> {
+    return this.change(`link.${this.what}.replace`, 'replace', x);
+  }
+
+  /**
+   * Deletes one, as `ip route del` / `ip neigh del` do; NotFoundError when there is none.
+   * @example await h.routes.delete({ dst: '10.2.0.0/16' });
+   * await h.neighbours.delete({ dst: '10.0.0.2', dev: 'eth0' });
+   */
+  delete(x: Del): Promise<void> {
+    return this.change(`link.${this.what}.delete`, 'delete', x);
+  }
+}

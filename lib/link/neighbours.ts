@@ -14,7 +14,7 @@ import {
   stateNames, type NeighCommand, type NeighRecord, type NeighSpec,
 } from './neigh-wire.js';
 import { invalid, type RunOn } from './routes.js';
-import { addList, checkThen, type ManyKind } from './many.js';
+import { RtObjects, checkThen, type ManyKind } from './many.js';
 import { RtWriter, Rtm, dumpLinks, eachMessage, parseLink } from './wire.js';
 
 /**
@@ -96,48 +96,23 @@ function check(op: string, cmd: NeighCommand, input: unknown): Checked {
 }
 
 /**
- * h.neighbours: `ip neigh add/replace/del/show/flush` in the handle's namespace.
+ * h.neighbours: `ip neigh add/replace/del/show/flush` in the handle's namespace. add() makes a
+ * permanent entry unless `state` says otherwise (an entry that is not NOARP or proxy needs
+ * `lladdr`); replace() and delete() find the entry by `dst` on `dev` (the proxy entry with
+ * `proxy: true`).
  * @example
  * await h.neighbours.add({ dst: '10.0.0.2', lladdr: '02:00:00:00:00:02', dev: 'eth0' });
+ * await h.neighbours.add({ dst: '10.0.0.9', dev: 'eth0', proxy: true });
  * console.log(await h.neighbours.list());
  */
-export class Neighbours {
-  readonly #run: RunOn;
-
+export class Neighbours extends RtObjects<NeighbourInput, Pick<NeighbourInput, 'dst' | 'dev' | 'proxy'>, ReturnType<typeof check>> {
   /** @internal made by LinkHandle */
   constructor(run: RunOn) {
-    this.#run = run;
+    super(run, 'neighbours', MANY);
   }
 
-  /**
-   * Adds an entry, permanent unless `state` says otherwise (as `ip neigh add`); ExistsError when one is there.
-   * An array is checked whole, then sent in one crossing, pipelined (what `ip -batch` does a
-   * line at a time); on a refusal the entries it added are removed and the error's `index`
-   * names the refused one.
-   * @example await h.neighbours.add({ dst: '10.0.0.2', lladdr: '02:00:00:00:00:02', dev: 'eth0' });
-   * await h.neighbours.add({ dst: '10.0.0.9', dev: 'eth0', proxy: true });
-   * await h.neighbours.add([{ dst: '10.0.0.3', lladdr: '02:00:00:00:00:03', dev: 'eth0' }, { dst: '10.0.0.4', lladdr: '02:00:00:00:00:04', dev: 'eth0' }]);
-   */
-  add(n: NeighbourInput | readonly NeighbourInput[]): Promise<void> {
-    const op = 'link.neighbours.add';
-    if (Array.isArray(n)) return addList(this.#run, op, n, 'neighbours', (x) => check(op, 'add', x), MANY);
-    return this.#change(op, 'add', n);
-  }
-
-  /**
-   * Adds or replaces the entry for `dst` on `dev`, as `ip neigh replace`.
-   * @example await h.neighbours.replace({ dst: 'fd00::2', lladdr: '02:00:00:00:00:03', dev: 'eth0', router: true });
-   */
-  replace(n: NeighbourInput): Promise<void> {
-    return this.#change('link.neighbours.replace', 'replace', n);
-  }
-
-  /**
-   * Deletes the entry for `dst` on `dev` (the proxy entry with `proxy: true`); NotFoundError when there is none.
-   * @example await h.neighbours.delete({ dst: '10.0.0.2', dev: 'eth0' });
-   */
-  delete(n: Pick<NeighbourInput, 'dst' | 'dev' | 'proxy'>): Promise<void> {
-    return this.#change('link.neighbours.delete', 'delete', n);
+  protected checkEntry(op: string, x: unknown): ReturnType<typeof check> {
+    return check(op, 'add', x);
   }
 
   /**
@@ -147,7 +122,7 @@ export class Neighbours {
    */
   list(opts: { dev?: string; proxy?: boolean; all?: boolean } = {}): Promise<Neighbour[]> {
     const op = 'link.neighbours.list';
-    return checkThen(() => checkListOpts(op, opts), () => this.#run(op, async (w) => {
+    return checkThen(() => checkListOpts(op, opts), () => this.run(op, async (w) => {
       const { names, records } = await read(op, w, opts.proxy === true);
       if (opts.dev !== undefined && ![...names.values()].includes(opts.dev)) {
         throw new NotFoundError(`${op}: link ${opts.dev} does not exist`, { op, subsystem: SUBSYSTEM, code: 'ENODEV' });
@@ -164,7 +139,7 @@ export class Neighbours {
    */
   flush(opts: { dev?: string; family?: 4 | 6 } = {}): Promise<number> {
     const op = 'link.neighbours.flush';
-    return checkThen(() => checkListOpts(op, opts), () => this.#run(op, async (w) => {
+    return checkThen(() => checkListOpts(op, opts), () => this.run(op, async (w) => {
       const { names, records } = await read(op, w, false);
       let index: number | undefined;
       if (opts.dev !== undefined) {
@@ -192,8 +167,8 @@ export class Neighbours {
     }));
   }
 
-  #change(op: string, cmd: NeighCommand, input: unknown): Promise<void> {
-    return checkThen(() => check(op, cmd, input), (c) => this.#run(op, async (w) => {
+  protected change(op: string, cmd: NeighCommand, input: unknown): Promise<void> {
+    return checkThen(() => check(op, cmd, input), (c) => this.run(op, async (w) => {
       // The worker writes the link's index (ndm_ifindex sits where ifa_index does): no link dump per entry.
       const m = new RtWriter(64);
       neighMessage(m, cmd, { ...c.spec, ifindex: 0 });

@@ -15,7 +15,7 @@
 // while the transaction runs is undone too.
 import { ExistsError, InvalidArgumentError, NlkitError, NotFoundError } from '../core/errors.js';
 import { resolveNetns } from '../core/netns.js';
-import { blame, HandleRun, undoInRounds, type Enqueue, type Participant, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from '../transaction/participant.js';
+import { blame, HandleRun, participant, undoInRounds, type Enqueue, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from '../transaction/participant.js';
 import { releases } from '../transaction/order.js';
 import { checkLinkName, parsePrefix } from './addr.js';
 import { checkAdd, checkUpdate } from './links.js';
@@ -439,10 +439,4 @@ class LinkRun extends HandleRun<LinkHandle> implements ParticipantRun<PlannedLin
  *     tx.ipvs.addService({ protocol: 'tcp', address: '10.96.0.10', port: 80 });
  *   });
  */
-export const linkParticipant: Participant<'link', TxLink, QueuedLink, PlannedLinkOp> = {
-  name: 'link',
-  releases: true,
-  api,
-  plan,
-  start: (ctx) => new LinkRun(ctx),
-};
+export const linkParticipant = participant<'link', TxLink, QueuedLink, PlannedLinkOp>('link', LinkRun, { releases: true, api, plan });

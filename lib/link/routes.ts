@@ -11,7 +11,7 @@ import {
   PROTOCOLS, RTN, SCOPES, TABLES, dumpRoutes, parseRoute, routeMessage, type Route, type RouteCommand, type RouteSpec,
 } from './route-wire.js';
 import { RtWriter, Rtm, collect, dumpLinks, eachMessage, parseLink } from './wire.js';
-import { addList, checkThen, linkIndex, type ManyKind } from './many.js';
+import { RtObjects, checkThen, linkIndex, type ManyKind } from './many.js';
 
 export type { Route } from './route-wire.js';
 
@@ -45,45 +45,21 @@ const NH_KEYS = new Set(['gateway', 'dev', 'weight', 'onlink']);
 const ADD_TYPES = new Set(['unicast', 'local', 'blackhole', 'unreachable', 'prohibit', 'throw']);
 
 /**
- * h.routes: `ip route add/replace/del/get/show` in the handle's namespace.
- * @example await h.routes.add({ dst: '10.2.0.0/16', gateway: '10.1.0.2' });
+ * h.routes: `ip route add/replace/del/get/show` in the handle's namespace. replace() finds the
+ * route by destination, table, metric (and, IPv4, tos); delete() matches what it is given (the
+ * fields left out match anything).
+ * @example
+ * await h.routes.add({ dst: '10.2.0.0/16', gateway: '10.1.0.2' });
+ * await h.routes.add({ dst: 'default', nexthops: [{ gateway: '10.1.0.2', weight: 2 }, { gateway: '10.1.0.3' }] });
  */
-export class Routes {
-  readonly #run: RunOn;
-
+export class Routes extends RtObjects<RouteInput, RouteInput, Checked & { dst: string }> {
   /** @internal made by LinkHandle */
   constructor(run: RunOn) {
-    this.#run = run;
+    super(run, 'routes', MANY);
   }
 
-  /**
-   * Adds a route, as `ip route add` does; ExistsError when it is there. An array is checked
-   * whole, then sent in one crossing, pipelined (what `ip -batch` does a line at a time); on a
-   * refusal the routes it added are removed and the error's `index` names the refused one.
-   * @example await h.routes.add({ dst: '10.2.0.0/16', gateway: '10.1.0.2', metric: 10 });
-   * await h.routes.add({ dst: 'default', nexthops: [{ gateway: '10.1.0.2', weight: 2 }, { gateway: '10.1.0.3' }] });
-   * await h.routes.add([{ dst: '10.3.0.0/24', dev: 'eth1' }, { dst: '10.4.0.0/24', dev: 'eth1' }]);
-   */
-  add(route: RouteInput | readonly RouteInput[]): Promise<void> {
-    const op = 'link.routes.add';
-    if (Array.isArray(route)) return addList(this.#run, op, route, 'routes', (x) => ({ ...checkRoute(x, op, 'add'), dst: String((x as RouteInput).dst) }), MANY);
-    return this.#change(op, 'add', route as RouteInput);
-  }
-
-  /**
-   * Adds or replaces the route with this destination, table, metric (and, IPv4, tos), as `ip route replace`.
-   * @example await h.routes.replace({ dst: '10.2.0.0/16', dev: 'eth1' });
-   */
-  replace(route: RouteInput): Promise<void> {
-    return this.#change('link.routes.replace', 'replace', route);
-  }
-
-  /**
-   * Deletes a route, as `ip route del` does (fields left out match anything); NotFoundError when none matches.
-   * @example await h.routes.delete({ dst: '10.2.0.0/16' });
-   */
-  delete(route: RouteInput): Promise<void> {
-    return this.#change('link.routes.delete', 'delete', route);
+  protected checkEntry(op: string, x: unknown): Checked & { dst: string } {
+    return { ...checkRoute(x, op, 'add'), dst: String((x as RouteInput).dst) };
   }
 
   /**
@@ -101,7 +77,7 @@ export class Routes {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#run(op, async (w) => {
+    return this.run(op, async (w) => {
       const wr = new RtWriter(128);
       dumpLinks(wr);
       routeMessage(wr, 'get', spec);
@@ -130,7 +106,7 @@ export class Routes {
    */
   list(): Promise<Route[]> {
     const op = 'link.routes.list';
-    return this.#run(op, async (w) => {
+    return this.run(op, async (w) => {
       const wr = new RtWriter(128);
       dumpLinks(wr);
       dumpRoutes(wr);
@@ -141,8 +117,8 @@ export class Routes {
     });
   }
 
-  #change(op: string, cmd: RouteCommand, route: RouteInput): Promise<void> {
-    return checkThen(() => checkRoute(route, op, cmd), (input) => this.#run(op, async (w) => {
+  protected change(op: string, cmd: RouteCommand, route: RouteInput): Promise<void> {
+    return checkThen(() => checkRoute(route, op, cmd), (input) => this.run(op, async (w) => {
       let index = new Map<string, number>();
       if (input.devs.length) {
         index = await linkIndex(w);

@@ -101,6 +101,17 @@ export interface Participant<Name extends string = string, Api = unknown, Q exte
   start(ctx: TxContext): ParticipantRun<Op>;
 }
 
+/**
+ * A participant whose run is a class constructed from the TxContext: `start` is `new Run(ctx)`.
+ *
+ * @example
+ *   export const fooParticipant = participant<'foo', TxFoo, QueuedFoo, PlannedFooOp>('foo', FooRun, { after: ['link'], api, plan });
+ */
+export function participant<Name extends string, Api, Q extends { index: number }, Op extends PlannedBase>(
+  name: Name, Run: new (ctx: TxContext) => ParticipantRun<Op>, p: Omit<Participant<Name, Api, Q, Op>, 'name' | 'start'>): Participant<Name, Api, Q, Op> {
+  return { name, ...p, start: (ctx) => new Run(ctx) };
+}
+
 /** The operation an error is about (set by blame()). */
 const blamedOp = new WeakMap<Error, PlannedBase>();
 

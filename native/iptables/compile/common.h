@@ -1,12 +1,16 @@
 // What both rule compilers (Compile, the port of iptables' do_parse, and FastCompile, the
-// path without getopt) share: option bits, extension initialisation, target lookup, and
+// path without getopt) share: the generic options (bits, letters, `!` flags), extension
+// initialisation, target lookup, and
 // which extensions compile from the text alone. Inside XtRun.
 #pragma once
 #include "xt.h"  // first: xtables.h brings net/if.h, which must precede linux/if.h
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/netfilter_ipv4/ip_tables.h>
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -20,21 +24,36 @@ struct FreeDeleter {
   void operator()(void* p) const { free(p); }
 };
 
-enum : unsigned {
-  OPT_NONE = 0,
-  OPT_NUMERIC = 1 << 0,
-  OPT_SOURCE = 1 << 1,
-  OPT_DESTINATION = 1 << 2,
-  OPT_PROTOCOL = 1 << 3,
-  OPT_JUMP = 1 << 4,
-  OPT_VERBOSE = 1 << 5,
-  OPT_EXPANDED = 1 << 6,
-  OPT_VIANAMEIN = 1 << 7,
-  OPT_VIANAMEOUT = 1 << 8,
-  OPT_LINENUMBERS = 1 << 9,
-  OPT_COUNTERS = 1 << 10,
-  OPT_FRAGMENT = 1 << 11,
+// iptables' generic options (xshared.h OPT_*) in bit order, each with the letter iptables names
+// it by (xshared.c optflags) and the flag a `!` before it sets (inverse_for_options; 0: `!` is
+// not allowed). Both compilers take the bits, letters and flags from this one table.
+struct OptionDef {
+  char letter;
+  uint16_t inv;
 };
+inline constexpr OptionDef kOptions[] = {
+    {'n', 0}, {'s', IPT_INV_SRCIP}, {'d', IPT_INV_DSTIP}, {'p', XT_INV_PROTO}, {'j', 0}, {'v', 0},
+    {'x', 0}, {'i', IPT_INV_VIA_IN}, {'o', IPT_INV_VIA_OUT}, {'0', 0}, {'c', 0}, {'f', IPT_INV_FRAG},
+};
+inline constexpr int kNumberOfOpt = sizeof kOptions / sizeof kOptions[0];
+
+// kOptions' index by letter (-1: none): the fast path looks an option up per word.
+inline constexpr std::array<int8_t, 128> kOptionByLetter = [] {
+  std::array<int8_t, 128> t{};
+  for (auto& x : t) x = -1;
+  for (int i = 0; i < kNumberOfOpt; i++) t[static_cast<unsigned char>(kOptions[i].letter)] = static_cast<int8_t>(i);
+  return t;
+}();
+
+// Where the option iptables names `letter` stands in kOptions (its bit), or -1.
+constexpr int OptIndex(char letter) {
+  return static_cast<unsigned char>(letter) < 128 ? kOptionByLetter[static_cast<unsigned char>(letter)] : -1;
+}
+
+// The bit of the option iptables names by `letter` (-s: kOpt<'s'>), where xshared.h names it
+// OPT_SOURCE; a letter not in kOptions does not compile.
+template <char letter>
+inline constexpr unsigned kOpt = 1u << OptIndex(letter);
 
 // argv as getopt and the extensions' parsers take it: the program name, then the words, as
 // writable strings in `storage` (both reused from line to line).

@@ -62,16 +62,14 @@ struct FastState {
   int nfproto;
   int argc;
   char** argv;
-  unsigned options;  // OPT_* seen
+  unsigned options;  // kOpt bits seen
   uint16_t proto;
   uint16_t invflags;
   uint8_t flags;      // IPT_F_FRAG / IP6T_F_PROTO as args->flags
   uint8_t v6flags;    // fw6.ipv6.flags during parsing (IP6T_F_PROTO after -p)
   uint16_t fwInv;     // fw's invflags during parsing: what they were at the last -p
-  const char* shost;  // -s / -d words
-  const char* dhost;
-  const char* iniface;
-  const char* outiface;
+  const char* host[2];   // the -s and -d words
+  const char* iface[2];  // the -i and -o words
   const char* jumpto;
   bool gotoSet;
   bool jumpIsChain;
@@ -206,18 +204,11 @@ bool FastScan(FastState* fs, const char* table, IsChainFn isChain, void* ctx) {
     int g = GenericVal(w);
     if (g < 0) return false;
     if (g > 0) {
-      unsigned opt = 0;
-      int inv = 0;
-      switch (g) {
-        case 's': opt = OPT_SOURCE; inv = IPT_INV_SRCIP; break;
-        case 'd': opt = OPT_DESTINATION; inv = IPT_INV_DSTIP; break;
-        case 'p': opt = OPT_PROTOCOL; inv = XT_INV_PROTO; break;
-        case 'i': opt = OPT_VIANAMEIN; inv = IPT_INV_VIA_IN; break;
-        case 'o': opt = OPT_VIANAMEOUT; inv = IPT_INV_VIA_OUT; break;
-        case 'f': opt = OPT_FRAGMENT; inv = IPT_INV_FRAG; break;
-        case 'j': case 'g': opt = OPT_JUMP; break;
-        case 'm': opt = 0; break;
-      }
+      // g is s d p i o f j g or m (GenericVal): an option of kOptions as do_parse sets it, -g
+      // being a jump too, and -m none.
+      int k = OptIndex(static_cast<char>(g == 'g' ? 'j' : g));
+      unsigned opt = k < 0 ? 0 : 1u << k;
+      int inv = k < 0 ? 0 : kOptions[k].inv;
       if (opt) {
         if (fs->options & opt) return false;
         fs->options |= opt;
@@ -236,15 +227,13 @@ bool FastScan(FastState* fs, const char* table, IsChainFn isChain, void* ctx) {
       const char* a = argv[++i];
       switch (g) {
         case 's':
-          fs->shost = a;
-          break;
         case 'd':
-          fs->dhost = a;
+          fs->host[g == 'd'] = a;
           break;
         case 'i':
         case 'o':
           if (a[0] == '\0' || strlen(a) + 1 > IFNAMSIZ) return false;
-          if (g == 'i') fs->iniface = a; else fs->outiface = a;
+          fs->iface[g == 'o'] = a;
           break;
         case 'p': {
           // lower case, like the tool, then only names it knows without a lookup
@@ -340,8 +329,8 @@ bool FastScan(FastState* fs, const char* table, IsChainFn isChain, void* ctx) {
   const char* chain = argv[2];
   if (strlen(chain) >= XT_EXTENSION_MAXNAMELEN) return false;
   if (strcmp(table, "nat") == 0 && fs->jumpto && strcmp(fs->jumpto, "DROP") == 0) return false;
-  if ((fs->options & OPT_VIANAMEOUT) && (strcmp(chain, "PREROUTING") == 0 || strcmp(chain, "INPUT") == 0)) return false;
-  if ((fs->options & OPT_VIANAMEIN) && (strcmp(chain, "POSTROUTING") == 0 || strcmp(chain, "OUTPUT") == 0)) return false;
+  if ((fs->options & kOpt<'o'>) && (strcmp(chain, "PREROUTING") == 0 || strcmp(chain, "INPUT") == 0)) return false;
+  if ((fs->options & kOpt<'i'>) && (strcmp(chain, "POSTROUTING") == 0 || strcmp(chain, "OUTPUT") == 0)) return false;
   return true;
 }
 
@@ -544,7 +533,7 @@ bool FastCompile(int nfproto, const char* table, const Tokens& tokens, IsChainFn
 
   bool v6 = nfproto == NFPROTO_IPV6;
   alignas(8) unsigned char src[16], smsk[16], dst[16], dmsk[16];
-  if (!FastAddress(fs->shost, v6, src, smsk) || !FastAddress(fs->dhost, v6, dst, dmsk)) return false;
+  if (!FastAddress(fs->host[0], v6, src, smsk) || !FastAddress(fs->host[1], v6, dst, dmsk)) return false;
 
   // Phase 2: the extensions' blobs, from their parsers. (Caching them by option text was
   // tried: kube-proxy's comments and DNAT targets are mostly unique, and the lookups cost
@@ -600,10 +589,10 @@ bool FastCompile(int nfproto, const char* table, const Tokens& tokens, IsChainFn
     return false;
   }
   memset(e, 0, hdr);
-  char inface[IFNAMSIZ] = {}, outface[IFNAMSIZ] = {};
-  unsigned char inmask[IFNAMSIZ] = {}, outmask[IFNAMSIZ] = {};
-  if (fs->iniface) xtables_parse_interface(fs->iniface, inface, inmask);  // lengths checked by FastScan
-  if (fs->outiface) xtables_parse_interface(fs->outiface, outface, outmask);
+  char face[2][IFNAMSIZ] = {};  // in, out
+  unsigned char mask[2][IFNAMSIZ] = {};
+  for (int k = 0; k < 2; k++)
+    if (fs->iface[k]) xtables_parse_interface(fs->iface[k], face[k], mask[k]);  // lengths checked by FastScan
   uint8_t flags = fs->flags | (fs->gotoSet ? (v6 ? IP6T_F_GOTO : IPT_F_GOTO) : 0);
   // generate_entry's header: the two families' entries name their fields alike
   auto header = [&](auto* h, auto& ip, size_t alen) {
@@ -611,10 +600,10 @@ bool FastCompile(int nfproto, const char* table, const Tokens& tokens, IsChainFn
     memcpy(&ip.smsk, smsk, alen);
     memcpy(&ip.dst, dst, alen);
     memcpy(&ip.dmsk, dmsk, alen);
-    memcpy(ip.iniface, inface, IFNAMSIZ);
-    memcpy(ip.iniface_mask, inmask, IFNAMSIZ);
-    memcpy(ip.outiface, outface, IFNAMSIZ);
-    memcpy(ip.outiface_mask, outmask, IFNAMSIZ);
+    memcpy(ip.iniface, face[0], IFNAMSIZ);
+    memcpy(ip.iniface_mask, mask[0], IFNAMSIZ);
+    memcpy(ip.outiface, face[1], IFNAMSIZ);
+    memcpy(ip.outiface_mask, mask[1], IFNAMSIZ);
     ip.proto = fs->proto;
     ip.flags = flags;
     ip.invflags = fs->invflags;

@@ -40,43 +40,26 @@ constexpr int kMaxArgc = 255;  // xshared.h MAX_ARGC
 #endif
 
 constexpr int kNumberOfCmd = 16;
-constexpr int kNumberOfOpt = 18;
-const char optflags[kNumberOfOpt] = {'n', 's', 'd', 'p', 'j', 'v', 'x', 'i', 'o', '0', 'c', 'f', 2, 3, 'l', 4, 5, 6};
 
-// xshared.c commands_v_options: + compulsory, x illegal, ' ' optional.
+// xshared.c commands_v_options: + compulsory, x illegal, ' ' optional. Without xshared.c's six
+// last columns, options of arptables and ebtables that iptables never sets (kOptions has its own).
 const char commands_v_options[kNumberOfCmd][kNumberOfOpt] = {
-    /*     -n  -s  -d  -p  -j  -v  -x  -i  -o --line -c -f 2 3 l 4 5 6 */
-    /*INSERT*/ {'x', ' ', ' ', ' ', ' ', ' ', 'x', ' ', ' ', 'x', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '},
-    /*DELETE*/ {'x', ' ', ' ', ' ', ' ', ' ', 'x', ' ', ' ', 'x', 'x', ' ', ' ', ' ', ' ', ' ', ' ', ' '},
-    /*DELETE_NUM*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'},
-    /*REPLACE*/ {'x', ' ', ' ', ' ', ' ', ' ', 'x', ' ', ' ', 'x', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '},
-    /*APPEND*/ {'x', ' ', ' ', ' ', ' ', ' ', 'x', ' ', ' ', 'x', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '},
-    /*LIST*/ {' ', 'x', 'x', 'x', 'x', ' ', ' ', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'},
-    /*FLUSH*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'},
-    /*ZERO*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'},
-    /*NEW_CHAIN*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'},
-    /*DEL_CHAIN*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'},
-    /*SET_POLICY*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x', 'x'},
-    /*RENAME*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'},
-    /*LIST_RULES*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'},
-    /*ZERO_NUM*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'},
-    /*CHECK*/ {'x', ' ', ' ', ' ', ' ', ' ', 'x', ' ', ' ', 'x', 'x', ' ', ' ', ' ', ' ', ' ', ' ', ' '},
-};
-
-const int inverse_for_options[kNumberOfOpt] = {
-    /* -n */ 0,
-    /* -s */ IPT_INV_SRCIP,
-    /* -d */ IPT_INV_DSTIP,
-    /* -p */ XT_INV_PROTO,
-    /* -j */ 0,
-    /* -v */ 0,
-    /* -x */ 0,
-    /* -i */ IPT_INV_VIA_IN,
-    /* -o */ IPT_INV_VIA_OUT,
-    /*--line*/ 0,
-    /* -c */ 0,
-    /* -f */ IPT_INV_FRAG,
-    0, 0, 0, 0, 0, 0,
+    /*     -n  -s  -d  -p  -j  -v  -x  -i  -o --line -c -f */
+    /*INSERT*/ {'x', ' ', ' ', ' ', ' ', ' ', 'x', ' ', ' ', 'x', ' ', ' '},
+    /*DELETE*/ {'x', ' ', ' ', ' ', ' ', ' ', 'x', ' ', ' ', 'x', 'x', ' '},
+    /*DELETE_NUM*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x'},
+    /*REPLACE*/ {'x', ' ', ' ', ' ', ' ', ' ', 'x', ' ', ' ', 'x', ' ', ' '},
+    /*APPEND*/ {'x', ' ', ' ', ' ', ' ', ' ', 'x', ' ', ' ', 'x', ' ', ' '},
+    /*LIST*/ {' ', 'x', 'x', 'x', 'x', ' ', ' ', 'x', 'x', ' ', 'x', 'x'},
+    /*FLUSH*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x'},
+    /*ZERO*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x'},
+    /*NEW_CHAIN*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x'},
+    /*DEL_CHAIN*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x'},
+    /*SET_POLICY*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', ' ', 'x'},
+    /*RENAME*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x'},
+    /*LIST_RULES*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x'},
+    /*ZERO_NUM*/ {'x', 'x', 'x', 'x', 'x', ' ', 'x', 'x', 'x', 'x', 'x', 'x'},
+    /*CHECK*/ {'x', ' ', ' ', ' ', ' ', ' ', 'x', ' ', ' ', 'x', 'x', ' '},
 };
 
 // IPT_OPTSTRING of xshared.h
@@ -191,13 +174,13 @@ void NoteMatchToken(State* st, int tok) {
 
 bool should_load_proto(State* st) {
   if (st->protocol == NULL) return false;
-  if (find_proto(st->protocol, XTF_DONT_LOAD, st->options & OPT_NUMERIC, NULL) == NULL) return true;
+  if (find_proto(st->protocol, XTF_DONT_LOAD, st->options & kOpt<'n'>, NULL) == NULL) return true;
   return !st->proto_used;
 }
 
 struct xtables_match* load_proto(State* st) {
   if (!should_load_proto(st)) return NULL;
-  return find_proto(st->protocol, XTF_TRY_LOAD, st->options & OPT_NUMERIC, &st->matches);
+  return find_proto(st->protocol, XTF_TRY_LOAD, st->options & kOpt<'n'>, &st->matches);
 }
 
 int command_default(State* st, bool invert) {
@@ -287,10 +270,9 @@ int parse_rulenumber(const char* rule) {
 }
 
 char opt2char(int option) {
-  const char* ptr;
-  for (ptr = optflags; option > 1; option >>= 1, ptr++) {
-  }
-  return *ptr;
+  int i = 0;
+  for (; option > 1; option >>= 1) i++;
+  return kOptions[i].letter;
 }
 
 void set_option(State* st, unsigned int option, bool invert) {
@@ -301,8 +283,8 @@ void set_option(State* st, unsigned int option, bool invert) {
   }
   if (i < (unsigned)kNumberOfOpt) st->opt_tok[i] = st->fault;
   if (invert) {
-    if (!inverse_for_options[i]) ERR("cannot have ! before -%c", opt2char(option));
-    st->invflags |= inverse_for_options[i];
+    if (!kOptions[i].inv) ERR("cannot have ! before -%c", opt2char(option));
+    st->invflags |= kOptions[i].inv;
   }
 }
 
@@ -313,7 +295,7 @@ void generic_opt_check(State* st) {
       if (!(st->command & (1u << j))) continue;
       if (!(st->options & (1u << i))) {
         if (commands_v_options[j][i] == '+')
-          ERR("You need to supply the `-%c' option for this command", optflags[i]);
+          ERR("You need to supply the `-%c' option for this command", kOptions[i].letter);
       } else {
         if (commands_v_options[j][i] != 'x')
           legal = 1;
@@ -323,7 +305,7 @@ void generic_opt_check(State* st) {
     }
     if (legal == -1) {
       st->fault = st->opt_tok[i];
-      ERR("Illegal option `-%c' with this command", optflags[i]);
+      ERR("Illegal option `-%c' with this command", kOptions[i].letter);
     }
   }
 }
@@ -388,8 +370,8 @@ void post_parse(State* st) {
   else
     set_header(st, FW(st), &FW(st)->ip, IPT_F_GOTO);
   if (st->command & (CMD_REPLACE | CMD_INSERT | CMD_DELETE | CMD_APPEND | CMD_CHECK)) {
-    if (!(st->options & OPT_DESTINATION)) st->dhostnetworkmask = IsV6(st) ? "::0/0" : "0.0.0.0/0";
-    if (!(st->options & OPT_SOURCE)) st->shostnetworkmask = IsV6(st) ? "::0/0" : "0.0.0.0/0";
+    if (!(st->options & kOpt<'d'>)) st->dhostnetworkmask = IsV6(st) ? "::0/0" : "0.0.0.0/0";
+    if (!(st->options & kOpt<'s'>)) st->shostnetworkmask = IsV6(st) ? "::0/0" : "0.0.0.0/0";
   }
   if (st->shostnetworkmask) parse_hosts(st, st->shostnetworkmask, st->opt_tok[1], &st->saddrs, &st->smasks, &st->nsaddrs);
   if (st->dhostnetworkmask) parse_hosts(st, st->dhostnetworkmask, st->opt_tok[2], &st->daddrs, &st->dmasks, &st->ndaddrs);
@@ -506,7 +488,7 @@ void do_parse(State* st) {
       case 'h':
         ERR("-h (help) cannot be used in a restore text");
       case 'p': {
-        set_option(st, OPT_PROTOCOL, invert);
+        set_option(st, kOpt<'p'>, invert);
         for (st->protocol = argv[optind - 1]; *st->protocol; st->protocol++)
           *st->protocol = tolower((unsigned char)*st->protocol);
         st->protocol = argv[optind - 1];
@@ -516,55 +498,55 @@ void do_parse(State* st) {
         break;
       }
       case 's':
-        set_option(st, OPT_SOURCE, invert);
+        set_option(st, kOpt<'s'>, invert);
         st->shostnetworkmask = argv[optind - 1];
         break;
       case 'd':
-        set_option(st, OPT_DESTINATION, invert);
+        set_option(st, kOpt<'d'>, invert);
         st->dhostnetworkmask = argv[optind - 1];
         break;
       case 'g':
-        set_option(st, OPT_JUMP, invert);
+        set_option(st, kOpt<'j'>, invert);
         st->goto_set = true;
         st->target_tok = st->fault;
         st->jumpto = xt_parse_target(optarg);
         break;
       case 'j':
-        set_option(st, OPT_JUMP, invert);
+        set_option(st, kOpt<'j'>, invert);
         st->target_tok = st->fault;
         command_jump(st, argv[optind - 1]);
         break;
       case 'i':
         check_empty_interface(optarg);
-        set_option(st, OPT_VIANAMEIN, invert);
+        set_option(st, kOpt<'i'>, invert);
         xtables_parse_interface(argv[optind - 1], st->iniface, st->iniface_mask);
         break;
       case 'o':
         check_empty_interface(optarg);
-        set_option(st, OPT_VIANAMEOUT, invert);
+        set_option(st, kOpt<'o'>, invert);
         xtables_parse_interface(argv[optind - 1], st->outiface, st->outiface_mask);
         break;
       case 'f':
         if (IsV6(st)) ERR("`-f' is not supported in IPv6, use -m frag instead");
-        set_option(st, OPT_FRAGMENT, invert);
+        set_option(st, kOpt<'f'>, invert);
         st->flags |= IPT_F_FRAG;
         break;
       case 'v':
-        if (!st->verbose) set_option(st, OPT_VERBOSE, invert);
+        if (!st->verbose) set_option(st, kOpt<'v'>, invert);
         st->verbose++;
         break;
       case 'm':
         command_match(st, invert);
         break;
       case 'n':
-        set_option(st, OPT_NUMERIC, invert);
+        set_option(st, kOpt<'n'>, invert);
         break;
       case 't':
         if (invert) ERR("unexpected ! flag before --table");
         // restore: the table is set by the text's *table line already
         ERR("The -t option cannot be used in %s.\n", xt_params->program_name);
       case 'x':
-        set_option(st, OPT_EXPANDED, invert);
+        set_option(st, kOpt<'x'>, invert);
         break;
       case 'V':
         ERR("-V (version) cannot be used in a restore text");
@@ -573,19 +555,19 @@ void do_parse(State* st) {
       case 'W':
         ERR("You cannot use `-W' from iptables-restore");
       case '0':
-        set_option(st, OPT_LINENUMBERS, invert);
+        set_option(st, kOpt<'0'>, invert);
         break;
       case 'M':
         break;  // modprobe program: nlkit never runs one
       case 'c': {
-        set_option(st, OPT_COUNTERS, invert);
+        set_option(st, kOpt<'c'>, invert);
         st->pcnt = optarg;
         st->bcnt = st->pcnt[0] ? strchr(st->pcnt + 1, ',') : NULL;
         if (st->bcnt) st->bcnt++;
         if (!st->bcnt && xs_has_arg(st)) st->bcnt = argv[optind++];
-        if (!st->bcnt) ERR("-%c requires packet and byte counter", opt2char(OPT_COUNTERS));
-        if (sscanf(st->pcnt, "%llu", &st->pcnt_cnt) != 1) ERR("-%c packet counter not numeric", opt2char(OPT_COUNTERS));
-        if (sscanf(st->bcnt, "%llu", &st->bcnt_cnt) != 1) ERR("-%c byte counter not numeric", opt2char(OPT_COUNTERS));
+        if (!st->bcnt) ERR("-%c requires packet and byte counter", opt2char(kOpt<'c'>));
+        if (sscanf(st->pcnt, "%llu", &st->pcnt_cnt) != 1) ERR("-%c packet counter not numeric", opt2char(kOpt<'c'>));
+        if (sscanf(st->bcnt, "%llu", &st->bcnt_cnt) != 1) ERR("-%c byte counter not numeric", opt2char(kOpt<'c'>));
         break;
       }
       case '4':
@@ -653,11 +635,11 @@ void do_parse(State* st) {
   if (st->command & (CMD_APPEND | CMD_DELETE | CMD_DELETE_NUM | CMD_CHECK | CMD_INSERT | CMD_REPLACE)) {
     if (strcmp(st->chain, "PREROUTING") == 0 || strcmp(st->chain, "INPUT") == 0) {
       st->fault = st->opt_tok[8];
-      if (st->options & OPT_VIANAMEOUT) ERR("Can't use -%c with %s\n", opt2char(OPT_VIANAMEOUT), st->chain);
+      if (st->options & kOpt<'o'>) ERR("Can't use -%c with %s\n", opt2char(kOpt<'o'>), st->chain);
     }
     if (strcmp(st->chain, "POSTROUTING") == 0 || strcmp(st->chain, "OUTPUT") == 0) {
       st->fault = st->opt_tok[7];
-      if (st->options & OPT_VIANAMEIN) ERR("Can't use -%c with %s\n", opt2char(OPT_VIANAMEIN), st->chain);
+      if (st->options & kOpt<'i'>) ERR("Can't use -%c with %s\n", opt2char(kOpt<'i'>), st->chain);
     }
   }
 }
@@ -940,7 +922,7 @@ bool Compile(int nfproto, const char* table, const Tokens& tokens, IsChainFn isC
     out->newname = st->newname ? st->newname : "";
     out->policy = st->policy ? st->policy : "";
     out->rulenum = st->rulenum;
-    out->counters = (st->options & OPT_COUNTERS) != 0;
+    out->counters = (st->options & kOpt<'c'>) != 0;
     out->pcnt = st->pcnt_cnt;
     out->bcnt = st->bcnt_cnt;
     out->jumpto = st->jumpto ? st->jumpto : "";
