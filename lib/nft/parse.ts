@@ -178,7 +178,17 @@ function durationMs(s: string): number | undefined {
   return s.length ? ms : undefined;
 }
 
-const isNumber = (s: string) => /^(0x[0-9a-f]+|\d+)$/i.test(s);
+/** A decimal or 0x number (decimal digits checked by code: most values are ports and addresses). */
+function isNumber(s: string): boolean {
+  const n = s.length;
+  if (n === 0) return false;
+  if (n > 2 && s.charCodeAt(0) === 48 && (s.charCodeAt(1) | 32) === 120) return /^0x[0-9a-f]+$/i.test(s);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
 const isAddr = (s: string) => /^\d+\.\d+\.\d+\.\d+$/.test(s) || (s.includes(':') && /^[0-9a-f:.]+$/i.test(s));
 
 /** Parses nft's text into apply()'s commands. */
@@ -190,13 +200,17 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
   // One object for each header field, meta key and verdict the text names, shared by every rule
   // that names it (nothing downstream changes commands): a big ruleset has millions of them, and
   // each one made stays alive until the batch is encoded.
-  const sharedJson = new Map<string, Statement>();
-  const shared = (k: string): Statement => {
-    let e = sharedJson.get(k);
+  // By kind, then name (two lookups, no key string made per use).
+  const sharedJson = new Map<string, Map<string, Statement>>();
+  /** `kind` a protocol (b: its field), 'meta' (b: the key), a verdict (b: jump/goto's chain, else ''). */
+  const shared = (a: string, b: string): Statement => {
+    let m = sharedJson.get(a);
+    if (!m) sharedJson.set(a, m = new Map());
+    let e = m.get(b);
     if (!e) {
-      const sp = k.indexOf(' '), a = sp < 0 ? k : k.slice(0, sp), b = k.slice(sp + 1);
-      e = sp < 0 ? { [a]: null } : a === 'meta' ? { meta: { key: b } } : a === 'jump' || a === 'goto' ? { [a]: { target: b } } : { payload: { protocol: a, field: b } };
-      sharedJson.set(k, e);
+      e = a === 'meta' ? { meta: { key: b } } : a === 'jump' || a === 'goto' ? { [a]: { target: b } }
+        : a === 'accept' || a === 'drop' || a === 'return' || a === 'continue' ? { [a]: null } : { payload: { protocol: a, field: b } };
+      m.set(b, e);
     }
     return e;
   };
@@ -317,8 +331,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     const t = next();
     switch (t.v) {
       case 'ip': case 'ip6': case 'tcp': case 'udp': case 'th': case 'icmp': case 'icmpv6': case 'sctp': case 'ether': case 'vlan':
-        return shared(`${t.v} ${word('a header field')}`);
-      case 'meta': return shared(`meta ${word('a meta key')}`);
+        return shared(t.v, word('a header field'));
+      case 'meta': return shared('meta', word('a meta key'));
       case 'ct': {
         // `ct original|reply [ip|ip6] saddr|daddr|proto-src|proto-dst`
         if (peek().v !== 'original' && peek().v !== 'reply') return { ct: { key: word('a ct key') } };
@@ -341,7 +355,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         return { numgen: { mode, mod, offset } };
       }
       default:
-        if (UNQUALIFIED_META.includes(t.v)) return shared(`meta ${t.v}`);
+        if (UNQUALIFIED_META.includes(t.v)) return shared('meta', t.v);
         if (EXT_EXPR_PARSERS[t.v] && t.kind === 'word') return EXT_EXPR_PARSERS[t.v]!(textCtx(''));
         return unexpected(t);
     }
@@ -375,8 +389,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
 
   function verdict(t: Token): Statement {
     if (t.kind !== 'word') return unexpected(t, 'a verdict');
-    if (t.v === 'accept' || t.v === 'drop' || t.v === 'return' || t.v === 'continue') return shared(t.v);
-    if (t.v === 'jump' || t.v === 'goto') return shared(`${t.v} ${word('a chain name')}`);
+    if (t.v === 'accept' || t.v === 'drop' || t.v === 'return' || t.v === 'continue') return shared(t.v, '');
+    if (t.v === 'jump' || t.v === 'goto') return shared(t.v, word('a chain name'));
     return unexpected(t, 'a verdict');
   }
 
