@@ -58,10 +58,33 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 /** The one key of a `{ name: body }` object. */
 export function single(v: unknown, where: string): [string, unknown] {
   if (!isObj(v)) throw invalid(where, `expected an object with one key, got ${JSON.stringify(v)}`);
+  // for-in, not Object.keys: no array per expression on the common path.
+  let only: string | undefined, n = 0;
+  for (const k in v) { if (n++) break; only = k; }
+  if (n === 1 && Object.hasOwn(v, only!)) return [only!, v[only!]];
   const keys = Object.keys(v);
   if (keys.length !== 1) throw invalid(where, `expected an object with one key, got ${keys.length} (${keys.join(', ')})`);
   return [keys[0]!, v[keys[0]!]];
 }
+
+/** A payload match nft may merge with others: == or != of a known field and a plain value. */
+function mergeCandidateOf(st: unknown): MergeCandidate | undefined {
+  if (!isObj(st) || !isObj(st.match)) return undefined;
+  const { op, left, right } = st.match;
+  if ((op !== '==' && op !== '!=') || !isObj(left) || !isObj(left.payload)) return undefined;
+  if (!(typeof right === 'number' || (typeof right === 'string' && !right.startsWith('@') && !right.startsWith('$')))) return undefined;
+  const { protocol, field } = left.payload;
+  const f = PAYLOAD[String(protocol)]?.[String(field)];
+  if (!f) return undefined;
+  return { base: f[0], offset: f[1], len: f[2], op, protocolKey: PROTOCOL_FIELDS.has(`${String(protocol)} ${String(field)}`) };
+}
+
+/** Statements that end a run of merge candidates: all but matches and vmaps. */
+const breaksMerge = (st: unknown): boolean => !isObj(st) || !('match' in st || 'vmap' in st);
+
+// One-byte values of dependency matches, shared: the encoder only reads them.
+const BYTES = Array.from({ length: 256 }, (_, i) => Buffer.from([i]));
+const byteValue = (v: number): Buffer => BYTES[v] ?? Buffer.from([v]);
 
 /** nft's register number for a value at `word` 32-bit words into the register file. */
 export const regAt = (word: number): number => (word % 4 === 0 ? NFT_REG_1 + word / 4 : NFT_REG32_00 + word);
@@ -80,7 +103,14 @@ export class RuleCompiler {
 
   /** A rule's statements, with nft's merges of payload matches on adjacent header bytes (payload-merge.ts). */
   statements(list: unknown[], where: string): void {
-    const plan = mergePlan(list, (st) => this.mergeCandidate(st), (st) => !isObj(st) || !('match' in st || 'vmap' in st));
+    // Fewer than two payload matches: nothing to merge, no plan.
+    let candidates = 0;
+    for (let i = 0; i < list.length && candidates < 2; i++) if (mergeCandidateOf(list[i])) candidates++;
+    if (candidates < 2) {
+      for (let i = 0; i < list.length; i++) this.statement(list[i], `${where}[${i}]`);
+      return;
+    }
+    const plan = mergePlan(list, mergeCandidateOf, breaksMerge);
     list.forEach((st, i) => {
       const step = plan[i]!;
       const w = `${where}[${i}]`;
@@ -102,17 +132,6 @@ export class RuleCompiler {
     });
   }
 
-  /** A payload match nft may merge with others: == or != of a known field and a plain value. */
-  private mergeCandidate(st: unknown): MergeCandidate | undefined {
-    if (!isObj(st) || !isObj(st.match)) return undefined;
-    const { op, left, right } = st.match;
-    if ((op !== '==' && op !== '!=') || !isObj(left) || !isObj(left.payload)) return undefined;
-    if (!(typeof right === 'number' || (typeof right === 'string' && !right.startsWith('@') && !right.startsWith('$')))) return undefined;
-    const { protocol, field } = left.payload;
-    const f = PAYLOAD[String(protocol)]?.[String(field)];
-    if (!f) return undefined;
-    return { base: f[0], offset: f[1], len: f[2], op, protocolKey: PROTOCOL_FIELDS.has(`${String(protocol)} ${String(field)}`) };
-  }
 
   statement(st: unknown, where: string): void {
     const [kind, body] = single(st, where);
@@ -140,34 +159,43 @@ export class RuleCompiler {
     return { code: VERDICT[kind], chain: body.target };
   }
 
-  /** What extensions (ext.ts) see of this compiler. */
+  /** What extensions (ext.ts) see of this compiler (made once per rule that uses one). */
+  private ext: CompileCtx | undefined;
   private extCtx(): CompileCtx {
-    const dep = (key: number, have: number | undefined, want: number, what: string, where: string): void => {
+    return this.ext ??= this.makeExtCtx();
+  }
+
+  private makeExtCtx(): CompileCtx {
+    return new RuleCompiler.ExtView(this);
+  }
+
+  /** The compiler as extensions see it: one object, methods rather than closures (tsx names every closure it makes). */
+  private static readonly ExtView = class implements CompileCtx {
+    constructor(private readonly rc: RuleCompiler) {}
+    get family(): Family { return this.rc.ctx.family; }
+    get out(): KExpr[] { return this.rc.out; }
+    l4proto(): number | undefined { return this.rc.l4proto; }
+    needL4(p: number, where: string): void { this.dep(META_KEY.l4proto, this.rc.l4proto, p, 'meta l4proto', where); this.rc.l4proto = p; }
+    needNfproto(p: number, where: string): void { this.dep(META_KEY.nfproto, this.rc.nfproto, p, 'meta nfproto', where); this.rc.nfproto = p; }
+    private dep(key: number, have: number | undefined, want: number, what: string, where: string): void {
       if (have === want) return;
       if (have !== undefined) throw invalid(where, `needs ${what} ${want}, the rule matches ${have}`);
-      this.out.push({ op: 'meta', key, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([want]) });
-    };
-    return {
-      family: this.ctx.family,
-      out: this.out,
-      l4proto: () => this.l4proto,
-      needL4: (p, where) => { dep(META_KEY.l4proto, this.l4proto, p, 'meta l4proto', where); this.l4proto = p; },
-      needNfproto: (p, where) => { dep(META_KEY.nfproto, this.nfproto, p, 'meta nfproto', where); this.nfproto = p; },
-      loadAt: (e, word, where) => {
-        this.deps(e, where);
-        const [kind, body] = single(e, where);
-        const parts = kind === 'concat' && Array.isArray(body) ? body : [e];
-        let len = 0;
-        parts.forEach((x, i) => {
-          const t = this.load(x, regAt(word), parts.length > 1 ? `${where}.concat[${i}]` : where);
-          const n = 'id' in t ? t.len : 4;
-          len += parts.length > 1 ? (n + 3) & ~3 : n;
-          word += (n + 3) >> 2;
-        });
-        return len;
-      },
-    };
-  }
+      this.rc.out.push({ op: 'meta', key, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: byteValue(want) });
+    }
+    loadAt(e: unknown, word: number, where: string): number {
+      this.rc.deps(e, where);
+      const [kind, body] = single(e, where);
+      const parts = kind === 'concat' && Array.isArray(body) ? body : [e];
+      let len = 0;
+      for (let i = 0; i < parts.length; i++) {
+        const t = this.rc.load(parts[i], regAt(word), parts.length > 1 ? `${where}.concat[${i}]` : where);
+        const n = 'id' in t ? t.len : 4;
+        len += parts.length > 1 ? (n + 3) & ~3 : n;
+        word += (n + 3) >> 2;
+      }
+      return len;
+    }
+  };
 
   private verdict(v: Verdict): void {
     this.out.push({ op: 'immediate', dreg: 0, verdict: v });
@@ -188,7 +216,7 @@ export class RuleCompiler {
     if (proto in NFPROTO) {
       const want = NFPROTO[proto]!;
       if (this.nfproto === undefined) {
-        this.out.push({ op: 'meta', key: META_KEY.nfproto, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([want]) });
+        this.out.push({ op: 'meta', key: META_KEY.nfproto, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: byteValue(want) });
         this.nfproto = want;
       } else if (this.nfproto !== want) throw invalid(where, `${proto} header in a rule that matches another network protocol`);
     } else if (L4_PROTOCOLS[proto]) {
@@ -196,7 +224,7 @@ export class RuleCompiler {
       // icmp and icmpv6 name their network protocol too (meta nfproto first in inet tables).
       if (nfproto !== undefined) this.deps({ payload: { protocol: nfproto === 2 ? 'ip' : 'ip6', field: 'saddr' } }, where);
       if (this.l4proto === undefined) {
-        this.out.push({ op: 'meta', key: META_KEY.l4proto, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([want]) });
+        this.out.push({ op: 'meta', key: META_KEY.l4proto, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: byteValue(want) });
         this.l4proto = want;
       } else if (this.l4proto !== want) throw invalid(where, `${proto} header in a rule that matches another transport protocol`);
     } else if (proto === 'ether' && !this.lldep) {

@@ -1,7 +1,7 @@
 // nft's data types for set keys and match values: the type id the kernel stores
 // (NFTA_SET_KEY_TYPE), the length, the byte order nft records in the set's user data, and the
 // conversions between JSON values (as `nft -j` prints them) and the bytes in registers.
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../ipvs/addr.js';
 
 export const BYTEORDER = { INVALID: 0, HOST: 1, BIG: 2 } as const;
@@ -19,8 +19,8 @@ export interface DataType {
 }
 
 function ipv4Bytes(v: unknown): Buffer | undefined {
-  const b = typeof v === 'string' && isIPv4(v) ? parseIPv4(v, new Uint8Array(4)) : undefined;
-  return b && Buffer.from(b);
+  // parseIPv4 takes what isIPv4 takes (dotted quads without leading zeros), into the Buffer itself.
+  return typeof v === 'string' ? parseIPv4(v, Buffer.allocUnsafe(4)) as Buffer | undefined : undefined;
 }
 
 function ipv6Bytes(v: unknown): Buffer | undefined {

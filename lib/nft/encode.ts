@@ -3,18 +3,19 @@
 // Pure: no kernel access. Sets that the batch does not create are described by the caller.
 import { NotFoundError, type NlkitError } from '../core/errors.js';
 import {
-  FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
+  DATA, ELEM, FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
 } from './consts.js';
 import { FAMILY_HOOKS, hookNumber, namedPriority, priorityNames } from './chains.js';
 import { elementKey, RuleCompiler, single, type RuleContext } from './compile.js';
-import { concatLen, concatTypeId, typeByName, type DataType } from './datatypes.js';
+import { concatLen, concatTypeId, typeByName, TYPES, type DataType } from './datatypes.js';
+import { parseIPv4 } from '../core/address.js';
 import { invalid, unsupported, withIndex } from './errors.js';
 import type { Verdict } from './ir.js';
 import type { Family } from './types.js';
 import { COMMENT_MAX, CONCAT_KEY_TYPEOF, UD_COMMENT, UD_SET, UdataBuilder, VERDICT_DATA_TYPEOF } from './udata.js';
 import { typeofKey, VERDICT_TYPEOF } from './typeof.js';
 import { OBJECT_KINDS, writeObject } from './objects.js';
-import { elementSize, NftWriter, type ElementSpec } from './wire.js';
+import { NftWriter, type ElementSpec } from './wire.js';
 import { ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalElements, intervalOf } from './intervals.js';
 
 const intervalSpec = (e: { key: Buffer; end: boolean; open?: boolean }): ElementSpec =>
@@ -47,8 +48,6 @@ export interface EncodedBatch {
 }
 
 const NAME_MAX = 255;
-/** Room for one NEWSETELEM's ELEMENTS nest (a 16-bit attribute length; headers aside). */
-const ELEMENTS_NEST_MAX = 65535 - 512;
 
 const CHAIN_TYPES = ['filter', 'nat', 'route'];
 
@@ -71,8 +70,12 @@ function family(o: Record<string, unknown>, where: string): Family {
 function comment(o: Record<string, unknown>, where: string): Buffer | undefined {
   if (o.comment === undefined) return undefined;
   if (typeof o.comment !== 'string') throw invalid(`${where}.comment`, 'must be a string');
-  if (Buffer.byteLength(o.comment) > COMMENT_MAX) throw invalid(`${where}.comment`, `is longer than ${COMMENT_MAX} bytes`);
-  return new UdataBuilder().strz(UD_COMMENT, o.comment).build();
+  const n = Buffer.byteLength(o.comment);
+  if (n > COMMENT_MAX) throw invalid(`${where}.comment`, `is longer than ${COMMENT_MAX} bytes`);
+  // UdataBuilder's record (type, length, text, NUL) in one allocation: a map of services has one per element.
+  const b = Buffer.allocUnsafe(n + 3);
+  b[0] = UD_COMMENT; b[1] = n + 1; b.write(o.comment, 2); b[n + 2] = 0;
+  return b;
 }
 
 /** A duration in seconds, as nft's JSON has it (nlkit's text parser gives milliseconds as fractions), in ms. */
@@ -82,9 +85,22 @@ function durationMs(v: unknown, where: string): bigint | undefined {
   return BigInt(Math.round(v * 1000));
 }
 
-function only(o: Record<string, unknown>, keys: string[], where: string, what: string): void {
-  for (const k of Object.keys(o)) if (!keys.includes(k)) throw unsupported(`${where}.${k}`, `${what} property "${k}"`);
+function only(o: Record<string, unknown>, keys: ReadonlySet<string>, where: string, what: string): void {
+  // for-in, not Object.keys: no array per command.
+  for (const k in o) if (!keys.has(k)) throw unsupported(`${where}.${k}`, `${what} property "${k}"`);
 }
+
+// The properties each object takes (sets made once, not an array literal per command).
+const TABLE_KEYS = new Set(['family', 'name', 'handle', 'comment']);
+const CHAIN_KEYS = new Set(['family', 'table', 'name', 'handle', 'type', 'hook', 'prio', 'policy', 'comment', 'dev']);
+const RULE_KEYS = new Set(['family', 'table', 'chain', 'handle', 'expr', 'comment', 'index']);
+const SET_KEYS = new Set(['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt']);
+const ELEMENT_KEYS = new Set(['family', 'table', 'name', 'elem']);
+const ELEMENT_OPTION_KEYS = new Set(['val', 'comment', 'timeout', 'expires', 'counter']);
+const COUNTER_KEYS = new Set(['packets', 'bytes']);
+const VERBS = new Set(['add', 'create', 'insert', 'replace', 'delete', 'flush']);
+/** Object kinds that stand alone as a command (as `nft -j list` prints them): add. */
+const BARE = new Set(['table', 'chain', 'rule', 'set', 'map', 'element', ...OBJECT_KINDS]);
 
 /** A rule's handle (replace, delete): a positive integer. */
 function ruleHandle(handle: unknown, where: string): number {
@@ -104,31 +120,38 @@ export function commandList(input: unknown): Array<{ cmd: unknown; index: number
 /** An add/create of a named set or map (or a bare set/map object, which means add). */
 function isNamedSetAdd(cmd: unknown): boolean {
   if (!isObj(cmd)) return false;
-  const [verb, body] = Object.entries(cmd)[0] ?? [];
-  if (verb === 'set' || verb === 'map') return true;
-  return (verb === 'add' || verb === 'create') && isObj(body) && ('set' in body || 'map' in body);
+  // A command has one key (encodeOne refuses others): no need to list them.
+  if ('set' in cmd || 'map' in cmd) return true;
+  const body = cmd.add ?? cmd.create;
+  return isObj(body) && ('set' in body || 'map' in body);
 }
 
 /** Encodes commands into one batch; throws (with `index`) on the first command that cannot be. */
 export function encodeCommands(input: unknown, opts: EncodeOptions = {}): EncodedBatch {
   const seq = opts.seq ?? 0;
-  const list = commandList(input);
+  const list = isObj(input) && 'nftables' in input ? input.nftables : input;
+  const prefix = isObj(input) ? 'nftables' : 'commands';
+  if (!Array.isArray(list)) throw invalid('commands', 'must be an array of commands or { nftables: [...] }');
   // Room for the usual command up front: growing a 50 MB batch by doubling copies it again and again.
   const w = new NftWriter(seq, Math.max(4096, list.length * 320));
   const commandOf: number[] = [-1];
   const sets = new Map<string, SetInfo>();
   let setId = 0;
   // nft numbers the named sets of a batch first (as it reads them), then the anonymous ones its rules make.
-  let anonId = commandList(input).filter(({ cmd }) => isNamedSetAdd(cmd)).length;
+  let anonId = 0;
+  for (let i = 0; i < list.length; i++) if (isNamedSetAdd(list[i])) anonId++;
   const key = (f: Family, t: string, n: string) => `${f}\0${t}\0${n}`;
   const findSet = (f: Family, t: string, n: string): SetInfo | undefined => sets.get(key(f, t, n)) ?? opts.existingSet?.(f, t, n);
   const contexts = new Map<string, RuleContext>();
+  let lastCtx: RuleContext | undefined, lastTable = '';
 
   w.batchBegin(opts.generation);
-  for (const { cmd, index, where } of list) {
+  for (let index = 0; index < list.length; index++) {
+    const cmd: unknown = list[index];
+    if (isObj(cmd) && 'metainfo' in cmd) continue;
     const before = w.count;
     try {
-      encodeOne(cmd, where);
+      encodeOne(cmd, `${prefix}[${index}]`);
     } catch (e) {
       throw withIndex(e as NlkitError, index);
     }
@@ -143,13 +166,13 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   function encodeOne(cmd: unknown, where: string): void {
     let [verb, body] = single(cmd, where);
     let w0 = `${where}.${verb}`;
-    if (['table', 'chain', 'rule', 'set', 'map', 'element', ...OBJECT_KINDS].includes(verb)) {
+    if (BARE.has(verb)) {
       // A bare object, as `nft -j list` prints it, means add.
       body = { [verb]: body };
       verb = 'add';
       w0 = where;
     }
-    if (!['add', 'create', 'insert', 'replace', 'delete', 'flush'].includes(verb)) {
+    if (!VERBS.has(verb)) {
       throw unsupported(where, `command "${verb}"`);
     }
     const [kind, obj] = single(body, w0);
@@ -177,7 +200,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     const f = family(o, where), n = name(o, 'name', where);
     if (verb === 'delete') return void w.simple(MSG.DELTABLE, FAMILY[f], [[1, n]]);
     if (verb === 'flush') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, n]]);
-    only(o, ['family', 'name', 'handle', 'comment'], where, 'table');
+    only(o, TABLE_KEYS, where, 'table');
     w.table(NLM_F_REQUEST | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], n, comment(o, where));
   }
 
@@ -185,7 +208,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     const f = family(o, where), t = name(o, 'table', where), n = name(o, 'name', where);
     if (verb === 'delete') return void w.simple(MSG.DELCHAIN, FAMILY[f], [[1, t], [3, n]]);
     if (verb === 'flush') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, n]]);
-    only(o, ['family', 'table', 'name', 'handle', 'type', 'hook', 'prio', 'policy', 'comment', 'dev'], where, 'chain');
+    only(o, CHAIN_KEYS, where, 'chain');
     const c: Parameters<NftWriter['chain']>[2] = { table: t, name: n, udata: comment(o, where) };
     const base = o.type !== undefined || o.hook !== undefined || o.prio !== undefined;
     if (base) {
@@ -224,7 +247,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     const handle = o.handle;
     if (verb === 'delete') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, c]], [3, ruleHandle(handle, where)]);
     if (verb === 'flush') throw invalid(where, 'rules cannot be flushed (flush the chain)');
-    only(o, ['family', 'table', 'chain', 'handle', 'expr', 'comment', 'index'], where, 'rule');
+    only(o, RULE_KEYS, where, 'rule');
     if (o.index !== undefined || (verb !== 'replace' && handle !== undefined)) throw unsupported(where, 'rule positions (handle or index on add/insert)');
     if (!Array.isArray(o.expr)) throw invalid(`${where}.expr`, 'must be an array of statements');
     const rc = new RuleCompiler(ruleContext(f, t));
@@ -236,6 +259,8 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
 
   /** The compiler's view of table t: one per table and family, not closures per rule. */
   function ruleContext(f: Family, t: string): RuleContext {
+    // Consecutive rules are nearly always in the same table.
+    if (lastCtx && lastCtx.family === f && lastTable === t) return lastCtx;
     const k = key(f, t, '');
     let ctx = contexts.get(k);
     if (!ctx) {
@@ -247,6 +272,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       };
       contexts.set(k, ctx);
     }
+    lastCtx = ctx; lastTable = t;
     return ctx;
   }
 
@@ -284,14 +310,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   }
 
   function writeElements(type: number, flags: number, f: Family, t: string, s: string, id: number | undefined, elems: ElementSpec[]): void {
-    // One attribute holds at most 64 KiB: long lists take several messages in the same batch.
-    let from = 0;
-    while (from < elems.length) {
-      let size = 0, to = from;
-      while (to < elems.length && (to === from || size + elementSize(elems[to]!) <= ELEMENTS_NEST_MAX)) size += elementSize(elems[to++]!);
-      w.elements(type, flags, FAMILY[f], t, s, id, elems.slice(from, to));
-      from = to;
-    }
+    w.elements(type, flags, FAMILY[f], t, s, id, elems);
   }
 
   function setTypes(v: unknown, where: string): DataType[] {
@@ -314,7 +333,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       return void w.simple(MSG.DELSET, FAMILY[f], [[1, t], [2, n]]);
     }
     if (verb === 'flush') return void w.simple(MSG.DELSETELEM, FAMILY[f], [[2, n], [1, t]]);
-    only(o, ['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt'], where, kind);
+    only(o, SET_KEYS, where, kind);
     const setFlags = setFlagBits(o.flags, `${where}.flags`);
     const timeoutMs = durationMs(o.timeout, `${where}.timeout`);
     if (timeoutMs !== undefined && !(setFlags & SET_FLAGS.TIMEOUT)) throw invalid(`${where}.timeout`, 'needs the timeout flag');
@@ -379,7 +398,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
 
   function element(verb: string, o: Record<string, unknown>, where: string): void {
     const f = family(o, where), t = name(o, 'table', where), n = name(o, 'name', where);
-    only(o, ['family', 'table', 'name', 'elem'], where, 'element');
+    only(o, ELEMENT_KEYS, where, 'element');
     const info = findSet(f, t, n);
     if (!info) {
       throw new NotFoundError(`${where}: no set or map ${f} ${t} ${n} (neither created earlier in the batch nor in the kernel)`, { subsystem: 'nft', op: 'nft.apply' });
@@ -404,7 +423,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
         if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw invalid(`${where}.counter.${key}`, 'must be a non-negative integer');
         return BigInt(x);
       };
-      if (c) only(c, ['packets', 'bytes'], `${where}.counter`, 'counter');
+      if (c) only(c, COUNTER_KEYS, `${where}.counter`, 'counter');
       out.counter = {};
       const bytes = n('bytes'), packets = n('packets');
       if (bytes !== undefined) out.counter.bytes = bytes;
@@ -425,42 +444,100 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, info.id, elems);
   }
 
+  /**
+   * Elements straight into the batch (no ElementSpec, key Buffer or closure per element): a
+   * million-element list is encoded at the cost of its bytes. `where` strings are made only for
+   * an error.
+   */
   function elementsOf(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
     if (verb === 'flush') throw invalid(where, 'elements cannot be flushed (flush the set)');
     // nft merges later elements with the interval set's existing ones (and resends them): not done by nlkit.
     if (info.interval) throw unsupported(where, 'adding or deleting elements of an interval set outside its declaration');
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
     const del = verb === 'delete';
+    const isMap = info.map && !del;
     // Verdicts need no context: one compiler for the whole list.
-    const verdicts = info.map && !del ? new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }) : undefined;
-    const elems = list.map((e, i): ElementSpec => {
-      const we = `${where}[${i}]`;
-      let k: unknown = e, data: unknown;
-      if (info.map && !del) {
-        if (!Array.isArray(e) || e.length !== 2) throw invalid(we, 'a map element is [key, verdict]');
-        [k, data] = e;
-      } else if (Array.isArray(e)) {
-        if (!info.map) throw invalid(we, 'a set element has no data');
-        k = e[0];
-      }
-      let opts: Omit<ElementSpec, 'key'> = {};
-      if (isObj(k) && 'elem' in k) {
-        const eo = k.elem;
-        if (!isObj(eo)) throw invalid(`${we}.elem`, 'must be { val, timeout?, expires?, comment?, counter? }');
-        only(eo, ['val', 'comment', 'timeout', 'expires', 'counter'], `${we}.elem`, 'element');
-        if (!del) opts = elementOptions(eo, `${we}.elem`);
-        k = eo.val;
-      }
-      const spec: ElementSpec = { key: elementKey(k, info.keyTypes, we), ...opts };
-      if (info.map && !del) {
-        const [vk, vb] = single(data, `${we}[1]`);
-        spec.verdict = verdicts!.verdictOf(vk, vb, `${we}[1]`);
-      }
-      return spec;
-    });
+    const verdicts = isMap ? new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }) : undefined;
     const flags = del ? NLM_F_REQUEST : NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0);
     // Elements of a set created in this batch name it by id too, as nft does.
     const created = sets.get(key(f, t, n));
-    writeElements(del ? MSG.DELSETELEM : MSG.NEWSETELEM, flags, f, t, n, del ? undefined : created?.id, elems);
+    const types = info.keyTypes, keyLen = types.length > 1 ? concatLen(types) : types[0]!.len;
+    w.elementsBegin(del ? MSG.DELSETELEM : MSG.NEWSETELEM, flags, FAMILY[f], t, n, del ? undefined : created?.id);
+    for (let i = 0; i < list.length; i++) {
+      const e: unknown = list[i];
+      let k: unknown = e, data: unknown;
+      if (isMap) {
+        if (!Array.isArray(e) || e.length !== 2) throw invalid(`${where}[${i}]`, 'a map element is [key, verdict]');
+        k = e[0]; data = e[1];
+      } else if (Array.isArray(e)) {
+        if (!info.map) throw invalid(`${where}[${i}]`, 'a set element has no data');
+        k = e[0];
+      }
+      let opts: Omit<ElementSpec, 'key'> | undefined;
+      if (typeof k === 'object' && k !== null && 'elem' in k) {
+        const eo = (k as { elem: unknown }).elem, we = `${where}[${i}]`;
+        if (!isObj(eo)) throw invalid(`${we}.elem`, 'must be { val, timeout?, expires?, comment?, counter? }');
+        only(eo, ELEMENT_OPTION_KEYS, `${we}.elem`, 'element');
+        if (!del) opts = elementOptions(eo, `${we}.elem`);
+        k = eo.val;
+      }
+      let verdict: Verdict | undefined;
+      if (isMap) {
+        const [vk, vb] = single(data, `${where}[${i}][1]`);
+        verdict = verdicts!.verdictOf(vk, vb, `${where}[${i}][1]`);
+      }
+      const at = w.elementBegin();
+      // libnftnl's order: flags, timeout, expiration, key, data, user data, expression.
+      if (opts?.timeoutMs !== undefined) w.be64(ELEM.TIMEOUT, opts.timeoutMs);
+      if (opts?.expirationMs !== undefined) w.be64(ELEM.EXPIRATION, opts.expirationMs);
+      const kn = w.nest(ELEM.KEY);
+      if (!writeKey(w, k, types, keyLen)) {
+        // elementKey names what does not parse, and where (or takes what the fast path did not).
+        const kb = elementKey(k, types, `${where}[${i}]`);
+        w.pos = kn + 4;
+        w.bytes(DATA.VALUE, kb);
+      }
+      w.endNest(kn);
+      if (verdict) w.dataVerdict(ELEM.DATA, verdict);
+      if (opts?.udata) w.bytes(ELEM.USERDATA, opts.udata);
+      if (opts?.counter) w.counterExpr(ELEM.EXPR, opts.counter);
+      w.elementEnd(at);
+    }
+    w.elementsEnd();
   }
+}
+
+/**
+ * A set key's NFTA_DATA_VALUE written in place (v: a value, or `{ concat: [...] }` for
+ * concatenated keys); false when v does not parse (nothing usable is written then).
+ */
+function writeKey(w: NftWriter, v: unknown, types: DataType[], len: number): boolean {
+  const p = w.valueAttr(DATA.VALUE, len), b = w.buf;
+  if (types.length === 1) return writeValue(types[0]!, v, b, p);
+  if (typeof v !== 'object' || v === null || !Array.isArray((v as { concat?: unknown }).concat)) return false;
+  const parts = (v as { concat: unknown[] }).concat;
+  if (parts.length !== types.length) return false;
+  let at = p;
+  for (let i = 0; i < types.length; i++) {
+    const t = types[i]!;
+    if (!writeValue(t, parts[i], b, at)) return false;
+    // Components are padded to 4 bytes with zeros.
+    for (let z = at + t.len, e = at + ((t.len + 3) & ~3); z < e; z++) b[z] = 0;
+    at += (t.len + 3) & ~3;
+  }
+  return true;
+}
+
+/** One value of type t at b[at]: the common types without a Buffer, the rest through t.parse. */
+function writeValue(t: DataType, v: unknown, b: Buffer, at: number): boolean {
+  if (t === TYPES.ipv4_addr) return typeof v === 'string' && parseIPv4(v, b, at) !== undefined;
+  if (t === TYPES.inet_service && typeof v === 'number') {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff) return false;
+    b[at] = v >>> 8; b[at + 1] = v & 0xff;
+    return true;
+  }
+  const x = t.parse(v);
+  if (!x) return false;
+  b.set(x, at);
+  return true;
 }

@@ -10,9 +10,15 @@ import type { KExpr, Verdict } from './ir.js';
 const EXPR_ATTR_MAX = 16;
 const EMPTY = Buffer.alloc(0);
 
+function copyBytes(b: Buffer, at: number, v: Uint8Array): void {
+  const n = v.length;
+  if (n > 64) b.set(v, at);
+  else for (let i = 0; i < n; i++) b[at + i] = v[i]!;
+}
+
 /** The attribute writer with the shapes nf_tables messages use. */
 export class NftAttrWriter extends AttrWriter {
-  /** A nest whose attributes fn writes. */
+  /** A nest whose attributes fn writes (hot paths use nest()/endNest(): no closure per call). */
   within(type: number, fn: () => void): void {
     const at = this.nest(type);
     fn();
@@ -21,32 +27,53 @@ export class NftAttrWriter extends AttrWriter {
 
   /** nft_data: a value (NFTA_DATA_VALUE) inside the nest `type`. */
   dataValue(type: number, v: Uint8Array): void {
-    this.within(type, () => this.bytes(DATA.VALUE, v));
+    const at = this.nest(type);
+    this.bytes(DATA.VALUE, v);
+    this.endNest(at);
   }
 
   /** nft_data: a verdict inside the nest `type`. */
   dataVerdict(type: number, v: Verdict): void {
-    this.within(type, () => this.within(DATA.VERDICT, () => {
-      this.be32(VERDICT_ATTR.CODE, v.code);
-      if (v.chain !== undefined) this.str(VERDICT_ATTR.CHAIN, v.chain);
-    }));
+    const at = this.nest(type), inner = this.nest(DATA.VERDICT);
+    this.be32(VERDICT_ATTR.CODE, v.code);
+    if (v.chain !== undefined) this.str(VERDICT_ATTR.CHAIN, v.chain);
+    this.endNest(inner);
+    this.endNest(at);
   }
 
   /** One expression as an element of NFTA_RULE_EXPRESSIONS. */
   expr(e: KExpr): void {
     if (e.op === 'unknown') throw new Error(`cannot encode expression ${e.name}`);
-    this.within(LIST_ELEM, () => {
-      this.str(EXPR.NAME, e.op === 'meta_set' ? 'meta' : e.op === 'ct_set' ? 'ct' : e.op === 'raw' ? e.name : e.op);
-      if (e.op !== 'raw') this.within(EXPR.DATA, () => this.exprData(e));
-      else if (e.data) this.within(EXPR.DATA, () => this.raw(e.data!));
-    });
+    const at = this.nest(LIST_ELEM);
+    this.str(EXPR.NAME, e.op === 'meta_set' ? 'meta' : e.op === 'ct_set' ? 'ct' : e.op === 'raw' ? e.name : e.op);
+    if (e.op !== 'raw') {
+      const d = this.nest(EXPR.DATA);
+      this.exprData(e);
+      this.endNest(d);
+    } else if (e.data) {
+      const d = this.nest(EXPR.DATA);
+      this.raw(e.data);
+      this.endNest(d);
+    }
+    this.endNest(at);
+  }
+
+  /** An attribute of `len` payload bytes (padding zeroed); returns where the payload goes, for the caller to fill. */
+  valueAttr(type: number, len: number): number {
+    return this.attr(type, len);
   }
 
   /** Attributes already laid out. */
-  private raw(data: Buffer): void {
-    this.ensure(data.length);
-    data.copy(this.buf, this.pos);
-    this.pos += data.length;
+  raw(data: Uint8Array): void {
+    const n = data.length, p = this.pos;
+    if (p + n > this.buf.length) this.ensure(n);
+    copyBytes(this.buf, p, data);
+    this.pos = p + n;
+  }
+
+  /** As AttrWriter's, with short values copied byte by byte (TypedArray set() costs more below ~64 bytes). */
+  override bytes(type: number, v: Uint8Array): void {
+    copyBytes(this.buf, this.attr(type, v.length), v);
   }
 
   private exprData(e: KExpr): void {

@@ -19,6 +19,7 @@ interface Token { v: string; kind: 'word' | 'string' | 'punct' | 'nl' | 'eof'; l
 const FAMILIES = ['ip', 'ip6', 'inet', 'arp', 'bridge', 'netdev'];
 const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
 const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element'];
+const EXPRESSION_WORDS = new Set(['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmpv6', 'sctp', 'ether', 'vlan', 'meta', 'ct', 'fib', 'numgen']);
 const UNQUALIFIED_META = ['mark', 'iif', 'oif', 'iifname', 'oifname', 'iiftype', 'oiftype', 'skuid', 'skgid', 'pkttype', 'cpu', 'iifgroup', 'oifgroup', 'cgroup', 'priority'];
 const RELATIONS: Record<string, string> = { '==': '==', eq: '==', '!=': '!=', ne: '!=', '<': '<', lt: '<', '>': '>', gt: '>', '<=': '<=', le: '<=', '>=': '>=', ge: '>=' };
 const BINOPS: Record<string, string> = { '&': '&', and: '&', '|': '|', or: '|', '^': '^', xor: '^' };
@@ -35,34 +36,129 @@ function syntaxError(tok: Token, what: string, source: string): InvalidArgumentE
 const wordEnd = (c: number): boolean =>
   c === 32 || c === 9 || c === 13 || c === 10 || c === 123 || c === 125 || c === 59 || c === 44 || c === 34 || c === 35;
 
+/**
+ * nft's tokens, made as the parser asks for them (a few of lookahead, not an array of the whole
+ * text: a 20k-service text has ~3M tokens, and holding them all made the garbage collector copy
+ * and promote every one). `define name = value` statements are taken out here; `$name` is
+ * replaced by its tokens.
+ */
+class Lexer {
+  private i = 0;
+  private line = 1;
+  private col = 1;
+  private buf: Token[] = [];
+  private head = 0;
+  private tail = 0;
+  /** The last token read from the text (defines start a statement). */
+  private prev: Token | undefined;
+  private readonly defines = new Map<string, Token[]>();
+
+  constructor(private readonly text: string, private readonly source: string) {}
+
+  peek(k = 0): Token {
+    while (this.tail - this.head <= k) this.fill();
+    return this.buf[this.head + k]!;
+  }
+
+  next(): Token {
+    const t = this.peek(0);
+    // Everything read: start the buffer over (it never holds more than the lookahead); slots are
+    // overwritten, not cut (setting an array's length is a runtime call).
+    if (++this.head === this.tail) { this.head = 0; this.tail = 0; }
+    return t;
+  }
+
+  private fill(): void {
+    const t = this.lex();
+    const prev = this.prev;
+    const atStart = prev === undefined || prev.kind === 'nl' || prev.v === ';';
+    this.prev = t;
+    if (atStart && t.kind === 'word' && (t.v === 'define' || t.v === 'redefine')) return this.define();
+    // Only `$name` words expand.
+    if (t.kind === 'word' && t.v.charCodeAt(0) === 36) for (const x of this.expand(t)) this.add(x);
+    else this.add(t);
+  }
+
+  private add(t: Token): void {
+    this.buf[this.tail++] = t;
+  }
+
+  private define(): void {
+    const name = this.lex(), eq = this.lex();
+    if (name.kind !== 'word' || eq.v !== '=') throw syntaxError(name.kind !== 'word' ? name : eq, 'syntax error, expected define name = value', this.source);
+    const val: Token[] = [];
+    let depth = 0;
+    for (;;) {
+      const t = this.lex();
+      if (t.kind === 'eof' || (depth === 0 && (t.kind === 'nl' || t.v === ';'))) {
+        if (!val.length) throw syntaxError(t, 'syntax error, define without a value', this.source);
+        this.defines.set(name.v, val);
+        // The statement's end is a token of its own.
+        this.prev = t;
+        this.add(t);
+        return;
+      }
+      if (t.v === '{') depth++;
+      if (t.v === '}') depth--;
+      val.push(...this.expand(t));
+    }
+  }
+
+  private expand(t: Token): Token[] {
+    if (t.kind !== 'word' || !t.v.startsWith('$')) return [t];
+    const v = this.defines.get(t.v.slice(1));
+    if (!v) throw syntaxError(t, `unknown identifier '${t.v.slice(1)}'`, this.source);
+    return v.map((x) => ({ ...x, line: t.line, col: t.col }));
+  }
+
+  /** The next token of the text (an eof token at its end, again and again). */
+  lex(): Token {
+    const text = this.text, n = text.length;
+    let i = this.i;
+    // Character codes, not one-character strings: a 20k-service text has ~16M characters.
+    for (;;) {
+      if (i >= n) { this.i = i; return { v: '', kind: 'eof', line: this.line, col: this.col }; }
+      const c = text.charCodeAt(i);
+      if (c === 10) {
+        const t: Token = { v: '\n', kind: 'nl', line: this.line, col: this.col };
+        this.i = i + 1; this.line++; this.col = 1;
+        return t;
+      }
+      if (c === 32 || c === 9 || c === 13) { i++; this.col++; continue; }
+      if (c === 92 && text.charCodeAt(i + 1) === 10) { i += 2; this.line++; this.col = 1; continue; }
+      if (c === 35) {
+        const e = text.indexOf('\n', i);
+        const end = e < 0 ? n : e;
+        this.col += end - i; i = end;
+        continue;
+      }
+      const col = this.col;
+      if (c === 34) {
+        const j = text.indexOf('"', i + 1);
+        const nl = text.indexOf('\n', i + 1);
+        if (j < 0 || (nl >= 0 && nl < j)) throw syntaxError({ v: '"', kind: 'punct', line: this.line, col }, 'syntax error, unterminated string', this.source);
+        this.i = j + 1; this.col += j + 1 - i;
+        return { v: text.slice(i + 1, j), kind: 'string', line: this.line, col };
+      }
+      if (c === 123 || c === 125 || c === 59 || c === 44) {
+        this.i = i + 1; this.col++;
+        return { v: c === 123 ? '{' : c === 125 ? '}' : c === 59 ? ';' : ',', kind: 'punct', line: this.line, col };
+      }
+      let j = i + 1;
+      while (j < n && !wordEnd(text.charCodeAt(j))) j++;
+      this.i = j; this.col += j - i;
+      return { v: text.slice(i, j), kind: 'word', line: this.line, col };
+    }
+  }
+}
+
 /** Splits text into words, quoted strings, punctuation and newlines; `#` starts a comment. */
 export function tokenize(text: string, source = '<text>'): Token[] {
-  const out: Token[] = [];
-  let line = 1, col = 1, i = 0;
-  const push = (v: string, kind: Token['kind'], l: number, c: number) => out.push({ v, kind, line: l, col: c });
-  while (i < text.length) {
-    const ch = text[i]!;
-    if (ch === '\n') { push('\n', 'nl', line, col); i++; line++; col = 1; continue; }
-    if (ch === ' ' || ch === '\t' || ch === '\r') { i++; col++; continue; }
-    if (ch === '\\' && text[i + 1] === '\n') { i += 2; line++; col = 1; continue; }
-    if (ch === '#') { while (i < text.length && text[i] !== '\n') { i++; col++; } continue; }
-    if (ch === '"') {
-      const j = text.indexOf('"', i + 1);
-      const nl = text.indexOf('\n', i + 1);
-      if (j < 0 || (nl >= 0 && nl < j)) throw syntaxError({ v: '"', kind: 'punct', line, col }, 'syntax error, unterminated string', source);
-      push(text.slice(i + 1, j), 'string', line, col);
-      col += j + 1 - i; i = j + 1;
-      continue;
-    }
-    if (ch === '{' || ch === '}' || ch === ';' || ch === ',') { push(ch, 'punct', line, col); i++; col++; continue; }
-    let j = i;
-    // Character codes, not one-character strings: a 20k-service text has ~10M characters.
-    while (j < text.length && !wordEnd(text.charCodeAt(j))) j++;
-    push(text.slice(i, j), 'word', line, col);
-    col += j - i; i = j;
+  const lx = new Lexer(text, source), out: Token[] = [];
+  for (let t = lx.lex(); ; t = lx.lex()) {
+    out.push(t);
+    if (t.kind === 'eof') return out;
   }
-  push('', 'eof', line, col);
-  return out;
 }
 
 /** A time as nft reads it (`1d2h3m4s`, `500ms`, `90`: seconds) in milliseconds. */
@@ -82,51 +178,44 @@ function durationMs(s: string): number | undefined {
   return s.length ? ms : undefined;
 }
 
-const isNumber = (s: string) => /^(0x[0-9a-f]+|\d+)$/i.test(s);
+/** A decimal or 0x number (decimal digits checked by code: most values are ports and addresses). */
+function isNumber(s: string): boolean {
+  const n = s.length;
+  if (n === 0) return false;
+  if (n > 2 && s.charCodeAt(0) === 48 && (s.charCodeAt(1) | 32) === 120) return /^0x[0-9a-f]+$/i.test(s);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
 const isAddr = (s: string) => /^\d+\.\d+\.\d+\.\d+$/.test(s) || (s.includes(':') && /^[0-9a-f:.]+$/i.test(s));
 
 /** Parses nft's text into apply()'s commands. */
 export function parseScript(text: string, source = '<text>'): ParsedScript {
   if (typeof text !== 'string') throw new InvalidArgumentError('nft.restore: text must be a string', { subsystem: 'nft', op: 'nft.restore', argument: 'text' });
-  const raw = tokenize(text, source);
-  const defines = new Map<string, Token[]>();
-  const toks: Token[] = [];
-  // `define name = value` lines are taken out here; `$name` is replaced by its tokens.
-  for (let i = 0; i < raw.length; i++) {
-    const t = raw[i]!;
-    const atStart = i === 0 || raw[i - 1]!.kind === 'nl' || raw[i - 1]!.v === ';';
-    if (atStart && t.kind === 'word' && (t.v === 'define' || t.v === 'redefine')) {
-      const name = raw[i + 1]!, eq = raw[i + 2]!;
-      if (name.kind !== 'word' || eq.v !== '=') throw syntaxError(name.kind !== 'word' ? name : eq, 'syntax error, expected define name = value', source);
-      let j = i + 3;
-      const val: Token[] = [];
-      let depth = 0;
-      for (; raw[j]!.kind !== 'eof' && (depth > 0 || (raw[j]!.kind !== 'nl' && raw[j]!.v !== ';')); j++) {
-        if (raw[j]!.v === '{') depth++;
-        if (raw[j]!.v === '}') depth--;
-        val.push(...expand(raw[j]!));
-      }
-      if (!val.length) throw syntaxError(raw[j]!, 'syntax error, define without a value', source);
-      defines.set(name.v, val);
-      i = j - 1;
-      continue;
-    }
-    // Only `$name` words expand: no array per token.
-    if (t.kind === 'word' && t.v.charCodeAt(0) === 36) toks.push(...expand(t));
-    else toks.push(t);
-  }
-  function expand(t: Token): Token[] {
-    if (t.kind !== 'word' || !t.v.startsWith('$')) return [t];
-    const v = defines.get(t.v.slice(1));
-    if (!v) throw syntaxError(t, `unknown identifier '${t.v.slice(1)}'`, source);
-    return v.map((x) => ({ ...x, line: t.line, col: t.col }));
-  }
-
-  let p = 0;
+  const lx = new Lexer(text, source);
   const commands: Command[] = [];
   const lines: number[] = [];
-  const peek = (k = 0) => toks[p + k]!;
-  const next = () => toks[p++]!;
+  // One object for each header field, meta key and verdict the text names, shared by every rule
+  // that names it (nothing downstream changes commands): a big ruleset has millions of them, and
+  // each one made stays alive until the batch is encoded.
+  // By kind, then name (two lookups, no key string made per use).
+  const sharedJson = new Map<string, Map<string, Statement>>();
+  /** `kind` a protocol (b: its field), 'meta' (b: the key), a verdict (b: jump/goto's chain, else ''). */
+  const shared = (a: string, b: string): Statement => {
+    let m = sharedJson.get(a);
+    if (!m) sharedJson.set(a, m = new Map());
+    let e = m.get(b);
+    if (!e) {
+      e = a === 'meta' ? { meta: { key: b } } : a === 'jump' || a === 'goto' ? { [a]: { target: b } }
+        : a === 'accept' || a === 'drop' || a === 'return' || a === 'continue' ? { [a]: null } : { payload: { protocol: a, field: b } };
+      m.set(b, e);
+    }
+    return e;
+  };
+  const peek = (k = 0) => lx.peek(k);
+  const next = () => lx.next();
   const fail = (t: Token, what: string): never => { throw syntaxError(t, what, source); };
   const unexpected = (t: Token, wanted?: string): never =>
     fail(t, `syntax error, unexpected ${t.kind === 'nl' ? 'newline' : t.kind === 'eof' ? 'end of file' : t.kind === 'string' ? 'quoted string' : t.v}${wanted ? `, expecting ${wanted}` : ''}`);
@@ -149,7 +238,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
   function kindOf(e: Statement): Kind {
     if ('meta' in e) { const k = (e.meta as { key: string }).key; return k === 'mark' ? 'mark' : k === 'iifname' || k === 'oifname' ? 'string' : 'plain'; }
     if ('ct' in e) { const k = (e.ct as { key: string }).key; return k === 'mark' ? 'mark' : k === 'state' || k === 'status' ? 'flags' : 'plain'; }
-    for (const op of ['&', '|', '^']) if (op in e) return kindOf((e[op] as Statement[])[0]!);
+    for (const op in e) if (op === '&' || op === '|' || op === '^') return kindOf((e[op] as Statement[])[0]!);
     return 'plain';
   }
 
@@ -242,8 +331,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     const t = next();
     switch (t.v) {
       case 'ip': case 'ip6': case 'tcp': case 'udp': case 'th': case 'icmp': case 'icmpv6': case 'sctp': case 'ether': case 'vlan':
-        return { payload: { protocol: t.v, field: word('a header field') } };
-      case 'meta': return { meta: { key: word('a meta key') } };
+        return shared(t.v, word('a header field'));
+      case 'meta': return shared('meta', word('a meta key'));
       case 'ct': {
         // `ct original|reply [ip|ip6] saddr|daddr|proto-src|proto-dst`
         if (peek().v !== 'original' && peek().v !== 'reply') return { ct: { key: word('a ct key') } };
@@ -266,7 +355,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         return { numgen: { mode, mod, offset } };
       }
       default:
-        if (UNQUALIFIED_META.includes(t.v)) return { meta: { key: t.v } };
+        if (UNQUALIFIED_META.includes(t.v)) return shared('meta', t.v);
         if (EXT_EXPR_PARSERS[t.v] && t.kind === 'word') return EXT_EXPR_PARSERS[t.v]!(textCtx(''));
         return unexpected(t);
     }
@@ -287,7 +376,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     return e;
   }
 
-  const isExpressionStart = (t: Token) => t.kind === 'word' && (['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmpv6', 'sctp', 'ether', 'vlan', 'meta', 'ct', 'fib', 'numgen'].includes(t.v) || UNQUALIFIED_META.includes(t.v) || Object.hasOwn(EXT_EXPR_PARSERS, t.v));
+  const isExpressionStart = (t: Token) => t.kind === 'word' && (EXPRESSION_WORDS.has(t.v) || UNQUALIFIED_META.includes(t.v) || Object.hasOwn(EXT_EXPR_PARSERS, t.v));
   /** `counter`, `quota`, `limit`, `ct helper` (consumed) as an object kind; undefined for other words. */
   const objectKind = (t: Token): string | undefined => {
     if (t.kind !== 'word') return undefined;
@@ -299,8 +388,9 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
   const textCtx = (family: string): TextCtx => ({ family, peek, next, word, unexpected, fail, expression, endOfStatement });
 
   function verdict(t: Token): Statement {
-    if (['accept', 'drop', 'return', 'continue'].includes(t.v) && t.kind === 'word') return { [t.v]: null };
-    if ((t.v === 'jump' || t.v === 'goto') && t.kind === 'word') return { [t.v]: { target: word('a chain name') } };
+    if (t.kind !== 'word') return unexpected(t, 'a verdict');
+    if (t.v === 'accept' || t.v === 'drop' || t.v === 'return' || t.v === 'continue') return shared(t.v, '');
+    if (t.v === 'jump' || t.v === 'goto') return shared(t.v, word('a chain name'));
     return unexpected(t, 'a verdict');
   }
 

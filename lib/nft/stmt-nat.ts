@@ -64,15 +64,24 @@ function nat(kind: 'dnat' | 'snat', body: unknown, c: CompileCtx, where: string)
   addrs.forEach((b, i) => c.out.push({ op: 'immediate', dreg: NFT_REG_1 + i, data: b }));
   const p = body.port === undefined ? [] : ports(c, body.port, NFT_REG_1 + addrs.length, `${where}.port`);
   const flags = natFlags(body.flags, `${where}.flags`) | (p.length ? F['proto-specified'] : 0);
-  c.out.push({ op: 'raw', name: 'nat', data: exprData((w) => {
-    w.be32(NAT.TYPE, kind === 'snat' ? 0 : 1);
-    w.be32(NAT.FAMILY, fam === 'ip' ? 2 : 10);
-    w.be32(NAT.ADDR_MIN, NFT_REG_1);
-    if (addrs.length > 1) w.be32(NAT.ADDR_MAX, NFT_REG_1 + 1);
-    if (p.length) w.be32(NAT.PROTO_MIN, p[0]!);
-    if (p.length > 1) w.be32(NAT.PROTO_MAX, p[1]!);
-    if (flags) w.be32(NAT.FLAGS, flags);
-  }) });
+  // The attributes laid out by hand, all 32-bit: one Buffer, no writer, per rule (kube-proxy has one per endpoint).
+  const attrs: number[] = [NAT.TYPE, kind === 'snat' ? 0 : 1, NAT.FAMILY, fam === 'ip' ? 2 : 10, NAT.ADDR_MIN, NFT_REG_1];
+  if (addrs.length > 1) attrs.push(NAT.ADDR_MAX, NFT_REG_1 + 1);
+  if (p.length) attrs.push(NAT.PROTO_MIN, p[0]!);
+  if (p.length > 1) attrs.push(NAT.PROTO_MAX, p[1]!);
+  if (flags) attrs.push(NAT.FLAGS, flags);
+  c.out.push({ op: 'raw', name: 'nat', data: be32Attrs(attrs) });
+}
+
+/** [type, value, ...] as 32-bit network-order attributes (what AttrWriter.be32 writes). */
+function be32Attrs(tv: number[]): Buffer {
+  const b = Buffer.allocUnsafe(tv.length * 4);
+  for (let i = 0; i < tv.length; i += 2) {
+    const p = i * 4, v = tv[i + 1]!;
+    b[p] = 8; b[p + 1] = 0; b[p + 2] = tv[i]!; b[p + 3] = 0;
+    b[p + 4] = v >>> 24; b[p + 5] = (v >>> 16) & 0xff; b[p + 6] = (v >>> 8) & 0xff; b[p + 7] = v & 0xff;
+  }
+  return b;
 }
 
 /** masquerade and redirect: ports and flags only. */

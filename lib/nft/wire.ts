@@ -5,6 +5,7 @@ import {
   CHAIN, DATA_TYPE_VERDICT, DEVICE_NAME, ELEM, ELEM_LIST, EXPR, HOOK, LIST_ELEM, MSG, NFNETLINK_V0, NFNL_BATCH_GENID, NFNL_MSG_BATCH_BEGIN,
   NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, NLM_F_REQUEST, RULE, SET, SET_DESC_SIZE, TABLE,
 } from './consts.js';
+import { NLA_F_NESTED } from '../netlink/attr-writer.js';
 import { NftAttrWriter } from './expr-wire.js';
 import type { KExpr, Verdict } from './ir.js';
 
@@ -31,6 +32,9 @@ export interface ElementSpec {
   /** NFTA_SET_ELEM_EXPR: the element's own counter. */
   counter?: CounterSpec;
 }
+
+/** Room for one NEWSETELEM's ELEMENTS nest (a 16-bit attribute length; headers aside). */
+export const ELEMENTS_NEST_MAX = 65535 - 512;
 
 export class NftWriter extends NftAttrWriter {
   private start = 0;
@@ -106,12 +110,16 @@ export class NftWriter extends NftAttrWriter {
     if (c.type !== undefined) this.str(CHAIN.TYPE, c.type);
     if (c.policy !== undefined) this.be32(CHAIN.POLICY, c.policy);
     if (c.hook !== undefined) {
-      this.within(CHAIN.HOOK, () => {
-        this.be32(HOOK.HOOKNUM, c.hook!);
-        this.be32(HOOK.PRIORITY, c.prio! >>> 0);
-        if (typeof c.dev === 'string') this.str(HOOK.DEV, c.dev);
-        else if (c.dev) this.within(HOOK.DEVS, () => { for (const d of c.dev as string[]) this.str(DEVICE_NAME, d); });
-      });
+      const at = this.nest(CHAIN.HOOK);
+      this.be32(HOOK.HOOKNUM, c.hook);
+      this.be32(HOOK.PRIORITY, c.prio! >>> 0);
+      if (typeof c.dev === 'string') this.str(HOOK.DEV, c.dev);
+      else if (c.dev) {
+        const devs = this.nest(HOOK.DEVS);
+        for (const d of c.dev) this.str(DEVICE_NAME, d);
+        this.endNest(devs);
+      }
+      this.endNest(at);
     }
     if (c.udata) this.bytes(CHAIN.USERDATA, c.udata);
     this.end();
@@ -122,7 +130,9 @@ export class NftWriter extends NftAttrWriter {
     this.str(RULE.TABLE, table);
     this.str(RULE.CHAIN, chain);
     if (opts.handle !== undefined) this.be64(RULE.HANDLE, BigInt(opts.handle));
-    this.within(RULE.EXPRESSIONS, () => { for (const e of exprs) this.expr(e); });
+    const at = this.nest(RULE.EXPRESSIONS);
+    for (let i = 0; i < exprs.length; i++) this.expr(exprs[i]!);
+    this.endNest(at);
     if (opts.udata) this.bytes(RULE.USERDATA, opts.udata);
     this.end();
   }
@@ -139,43 +149,92 @@ export class NftWriter extends NftAttrWriter {
       this.be32(SET.DATA_LEN, 0);
     }
     this.be32(SET.ID, s.id);
-    if (s.size !== undefined) this.within(SET.DESC, () => this.be32(SET_DESC_SIZE, s.size!));
+    if (s.size !== undefined) {
+      const at = this.nest(SET.DESC);
+      this.be32(SET_DESC_SIZE, s.size);
+      this.endNest(at);
+    }
     if (s.timeoutMs !== undefined) this.be64(SET.TIMEOUT, s.timeoutMs);
     this.bytes(SET.USERDATA, s.udata);
     if (s.counter) this.counterExpr(SET.EXPR, {});
     this.end();
   }
 
-  /** NEWSETELEM / DELSETELEM with these elements (the caller keeps the nest under 64 KiB). */
+  /** NEWSETELEM / DELSETELEM with these elements (split into several messages past 64 KiB). */
   elements(type: number, flags: number, family: number, table: string, set: string, setId: number | undefined, elems: ElementSpec[]): void {
-    this.begin(type, flags, family);
-    this.str(ELEM_LIST.TABLE, table);
-    this.str(ELEM_LIST.SET, set);
-    if (setId !== undefined) this.be32(ELEM_LIST.SET_ID, setId);
-    this.within(ELEM_LIST.ELEMENTS, () => {
+    this.elementsBegin(type, flags, family, table, set, setId);
+    for (let i = 0; i < elems.length; i++) {
+      const e = elems[i]!;
+      const at = this.elementBegin();
       // libnftnl's order: flags, timeout, expiration, key, data, user data, expression.
-      elems.forEach((e, i) => this.within(i + 1, () => {
-        if (e.flags !== undefined) this.be32(ELEM.FLAGS, e.flags);
-        if (e.timeoutMs !== undefined) this.be64(ELEM.TIMEOUT, e.timeoutMs);
-        if (e.expirationMs !== undefined) this.be64(ELEM.EXPIRATION, e.expirationMs);
-        this.dataValue(ELEM.KEY, e.key);
-        if (e.verdict) this.dataVerdict(ELEM.DATA, e.verdict);
-        if (e.udata) this.bytes(ELEM.USERDATA, e.udata);
-        if (e.counter) this.counterExpr(ELEM.EXPR, e.counter);
-      }));
-    });
+      if (e.flags !== undefined) this.be32(ELEM.FLAGS, e.flags);
+      if (e.timeoutMs !== undefined) this.be64(ELEM.TIMEOUT, e.timeoutMs);
+      if (e.expirationMs !== undefined) this.be64(ELEM.EXPIRATION, e.expirationMs);
+      this.dataValue(ELEM.KEY, e.key);
+      if (e.verdict) this.dataVerdict(ELEM.DATA, e.verdict);
+      if (e.udata) this.bytes(ELEM.USERDATA, e.udata);
+      if (e.counter) this.counterExpr(ELEM.EXPR, e.counter);
+      this.elementEnd(at);
+    }
+    this.elementsEnd();
+  }
+
+  // An element list written as it is read (no ElementSpec per element): elementsBegin, then per
+  // element elementBegin, its attributes, elementEnd; elementsEnd. An element that takes the
+  // ELEMENTS nest past ELEMENTS_NEST_MAX moves to a new message with the same header, as the
+  // 16-bit attribute length requires.
+  private el = { type: 0, flags: 0, family: 0, table: '', set: '', setId: undefined as number | undefined, nest: 0, index: 0 };
+
+  elementsBegin(type: number, flags: number, family: number, table: string, set: string, setId: number | undefined): void {
+    const el = this.el;
+    el.type = type; el.flags = flags; el.family = family; el.table = table; el.set = set; el.setId = setId;
+    this.elementsHeader();
+  }
+
+  private elementsHeader(): void {
+    const el = this.el;
+    this.begin(el.type, el.flags, el.family);
+    this.str(ELEM_LIST.TABLE, el.table);
+    this.str(ELEM_LIST.SET, el.set);
+    if (el.setId !== undefined) this.be32(ELEM_LIST.SET_ID, el.setId);
+    el.nest = this.nest(ELEM_LIST.ELEMENTS);
+    el.index = 0;
+  }
+
+  /** Opens the next element's nest; returns its offset for elementEnd(). */
+  elementBegin(): number {
+    return this.nest(++this.el.index);
+  }
+
+  elementEnd(at: number): void {
+    this.endNest(at);
+    const el = this.el;
+    if (this.pos - el.nest - 4 <= ELEMENTS_NEST_MAX || el.index === 1) return;
+    const moved = Buffer.from(this.buf.subarray(at, this.pos));
+    this.pos = at;
+    this.endNest(el.nest);
+    this.end();
+    this.elementsHeader();
+    const p = this.pos;
+    this.raw(moved);
+    const t = ++el.index | NLA_F_NESTED;
+    this.buf[p + 2] = t & 0xff; this.buf[p + 3] = t >>> 8;
+  }
+
+  elementsEnd(): void {
+    this.endNest(this.el.nest);
     this.end();
   }
 
   /** A counter expression as a set's or an element's single expression (no list around it). */
-  private counterExpr(type: number, c: CounterSpec): void {
-    this.within(type, () => {
-      this.str(EXPR.NAME, 'counter');
-      this.within(EXPR.DATA, () => {
-        if (c.bytes !== undefined) this.be64(1, c.bytes);
-        if (c.packets !== undefined) this.be64(2, c.packets);
-      });
-    });
+  counterExpr(type: number, c: CounterSpec): void {
+    const at = this.nest(type);
+    this.str(EXPR.NAME, 'counter');
+    const d = this.nest(EXPR.DATA);
+    if (c.bytes !== undefined) this.be64(1, c.bytes);
+    if (c.packets !== undefined) this.be64(2, c.packets);
+    this.endNest(d);
+    this.endNest(at);
   }
 
   /** A message of only string attributes, in the order given (the deletes and flushes). */
@@ -191,18 +250,5 @@ export class NftWriter extends NftAttrWriter {
     return this.buf.subarray(0, this.pos);
   }
 }
-
-/** Bytes one element adds to an ELEMENTS nest (to split long lists under 64 KiB). */
-export const elementSize = (e: ElementSpec): number => {
-  const pad = (n: number) => (n + 3) & ~3;
-  let n = 4 + 4 + 4 + pad(e.key.length);
-  if (e.verdict) n += 4 + 4 + 8 + (e.verdict.chain !== undefined ? 4 + pad(Buffer.byteLength(e.verdict.chain) + 1) : 0);
-  if (e.udata) n += 4 + pad(e.udata.length);
-  if (e.flags !== undefined) n += 8;
-  if (e.timeoutMs !== undefined) n += 12;
-  if (e.expirationMs !== undefined) n += 12;
-  if (e.counter) n += 4 + 12 + 4 + 24;
-  return n;
-};
 
 export { LIST_ELEM };
