@@ -10,7 +10,7 @@ import type { CpuStats, EventType, Filter, Flow, FlowEvent, FlowInput } from './
 import { checkFamily, checkFilter, checkFlow, dumpSelect, type CheckedFilter } from './validate.js';
 import { matchesMessage, rawFilter } from './match.js';
 import {
-  AF_UNSPEC, CtWriter, Msg, ctMsg,
+  AF_UNSPEC, CtWriter, FlowScratch, Msg, ctMsg,
   dumpRequests, eventType, flushRequest, forEachFlowMessage, messages, parseCpuStats, parseFlow, parseFlowAt, parseGlobalStats, protocolName,
   statsRequest, writeDeleteAt, writeNew, type FlowMessage, type WireFlow,
 } from './wire.js';
@@ -88,7 +88,7 @@ export class ConntrackHandle extends Handle {
     try { f = checkFilter(op, filter); checkSignal(op, opts); } catch (e) { return this.fail(op, e); }
     return this.run(op, async () => {
       throwIfAborted(opts.signal, op, SUBSYSTEM);
-      const rf = rawFilter(f), scratch = new Int32Array(1);
+      const rf = rawFilter(f), scratch = new FlowScratch();
       // Parsed chunk by chunk while the dump runs (the kernel's work and ours overlap, and the
       // dump is never held whole); matched on the bytes first, so only the flows that pass
       // become objects. A listing the table changed under is taken again, as a whole.
