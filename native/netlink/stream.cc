@@ -8,8 +8,8 @@
 // already delivered: it is reported (`interrupted`) for the caller to decide.
 // borrow: the chunks are a few buffers of the job's own, used again and again: a chunk's Buffer
 // is valid during onChunk only (it is detached when onChunk returns, so a kept one reads as
-// empty, never as reused memory). Fresh memory per chunk cost a page fault per 4 KiB: a
-// fifth of list()'s CPU time at 100k flows.
+// empty, never as reused memory); the worker thread keeps them for its later dumps. Fresh
+// memory per chunk cost a page fault per 4 KiB: a fifth of list()'s CPU time at 100k flows.
 #include <napi.h>
 
 #include <condition_variable>
@@ -33,8 +33,9 @@ struct Pool {
   std::condition_variable cv;
   std::vector<std::vector<uint8_t>> slots;
   std::vector<size_t> free;
+  const size_t bytes;
 
-  Pool(size_t n, size_t bytes) : slots(n) {
+  Pool(size_t n, size_t bytes) : slots(n), bytes(bytes) {
     for (size_t i = 0; i < n; i++) {
       slots[i].reserve(bytes);
       free.push_back(i);
@@ -93,11 +94,8 @@ class StreamJob : public Job {
  public:
   StreamJob(Napi::Env env, int protocol, Napi::Uint8Array data, Napi::Uint32Array ends, Napi::Function onChunk,
             size_t chunkBytes, bool borrow)
-      : Job(env), protocol_(protocol), batch_(data, ends), chunkBytes_(chunkBytes) {
+      : Job(env), protocol_(protocol), batch_(data, ends), chunkBytes_(chunkBytes), borrow_(borrow) {
     tsfn_ = ChunkTsfn::New(env, onChunk, "nlkit.dumpStream", kMaxQueued, 1);
-    // Room for the queued chunks, the one JS is reading and the one being filled; a slot holds
-    // a chunk plus the largest message that may end it.
-    if (borrow) pool_ = std::make_shared<Pool>(kMaxQueued + 2, chunkBytes + (64 << 10));
   }
 
   ~StreamJob() override {
@@ -107,6 +105,16 @@ class StreamJob : public Job {
   void Execute() override {
     NetlinkSocket* s = ThreadSocket(protocol_, failure);
     if (s == nullptr || !CheckLengths(failure, batch_, NLMSG_HDRLEN)) return Done();
+    if (borrow_) {
+      // The worker thread keeps its pool for its next dumps: memory the kernel mapped once (a
+      // previous dump's chunks still queued for JS are given back to it as they are read).
+      // Room for the queued chunks, the one JS reads and the one being filled; a slot holds a
+      // chunk plus the largest message that may end it.
+      thread_local std::shared_ptr<Pool> t_pool;
+      const size_t bytes = chunkBytes_ + (64 << 10);
+      if (t_pool == nullptr || t_pool->bytes != bytes) t_pool = std::make_shared<Pool>(kMaxQueued + 2, bytes);
+      pool_ = t_pool;
+    }
     std::vector<char> buf(1 << 20);
     auto fresh = [&]() {
       auto c = std::make_unique<Chunk>();
@@ -176,6 +184,7 @@ class StreamJob : public Job {
   int protocol_;
   MessageBatch batch_;
   size_t chunkBytes_;
+  bool borrow_;
   std::shared_ptr<Pool> pool_;
   ChunkTsfn tsfn_;
   bool released_ = false;
