@@ -10,7 +10,7 @@ import type { CpuStats, EventType, Filter, Flow, FlowEvent, FlowInput } from './
 import { checkFamily, checkFilter, checkFlow, dumpSelect, type CheckedFilter } from './validate.js';
 import { matchesMessage, rawFilter } from './match.js';
 import {
-  AF_UNSPEC, CtWriter, Msg, ctMsg,
+  AF_UNSPEC, CtWriter, FlowScratch, Msg, ctMsg,
   dumpRequests, eventType, flushRequest, forEachFlowMessage, messages, parseCpuStats, parseFlow, parseFlowAt, parseGlobalStats, protocolName,
   statsRequest, writeDeleteAt, writeNew, type FlowMessage, type WireFlow,
 } from './wire.js';
@@ -88,14 +88,19 @@ export class ConntrackHandle extends Handle {
     try { f = checkFilter(op, filter); checkSignal(op, opts); } catch (e) { return this.fail(op, e); }
     return this.run(op, async () => {
       throwIfAborted(opts.signal, op, SUBSYSTEM);
-      const out: Flow[] = [];
-      const rf = rawFilter(f), scratch = new Int32Array(1);
-      // Matched on the dump's bytes first: only the flows that pass become objects.
-      await this.dumpFlows(op, f, (b, at, end) => {
-        if (matchesMessage(b, at, end, rf)) out.push(parseFlowAt(b, at, end, scratch));
-      });
-      throwIfAborted(opts.signal, op, SUBSYSTEM);
-      return out;
+      const rf = rawFilter(f), scratch = new FlowScratch();
+      // Parsed chunk by chunk while the dump runs (the kernel's work and ours overlap, and the
+      // dump is never held whole); matched on the bytes first, so only the flows that pass
+      // become objects. A listing the table changed under is taken again, as a whole.
+      for (let attempt = 1; ; attempt++) {
+        const out: Flow[] = [];
+        const { interrupted } = await this.streamFlows(op, f, (b, at, end) => {
+          if (matchesMessage(b, at, end, rf)) out.push(parseFlowAt(b, at, end, scratch));
+        });
+        throwIfAborted(opts.signal, op, SUBSYSTEM);
+        if (!interrupted) return out;
+        if (attempt === DUMP_ATTEMPTS) throw interruptedError(op, `the table kept changing during ${attempt} listings`);
+      }
     });
   }
 
@@ -322,13 +327,9 @@ export class ConntrackHandle extends Handle {
 
   /**
    * Dumps the table, narrowed in the kernel where it can be (dumpRequests), and hands over each
-   * flow message's payload range (its nfgenmsg at `at`) as it arrives.
+   * flow message's payload range (its nfgenmsg at `at`) chunk by chunk while the dump runs (the
+   * bytes are valid during `each` only); says whether the table changed meanwhile.
    */
-  private dumpFlows(op: string, f: CheckedFilter, each: FlowMessage): Promise<void> {
-    return this.#io.dump(op, dumpRequests(dumpSelect(f)), (b) => forEachFlowMessage(b, each));
-  }
-
-  /** Like dumpFlows, chunk by chunk while the dump runs; says whether the table changed meanwhile. */
   private streamFlows(op: string, f: CheckedFilter, each: FlowMessage, signal?: AbortSignal,
     stop = () => throwIfAborted(signal, op, SUBSYSTEM)): Promise<{ interrupted: boolean }> {
     const { bytes, ends } = dumpRequests(dumpSelect(f));

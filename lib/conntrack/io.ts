@@ -15,12 +15,20 @@ export interface NetfilterIo {
   /**
    * Dumps whose replies reach `each` in chunks while they run, so a large table is never held
    * at once. Resolves whether the kernel's table changed meanwhile (NLM_F_DUMP_INTR: not
-   * retried here, the chunks are delivered already).
+   * retried here, the chunks are delivered already). A chunk is valid only while `each` runs
+   * (borrowed native memory, reused for the next chunk).
    */
   dumpStream(op: string, reqs: MessageBatch, each: (chunk: Buffer) => void): Promise<{ interrupted: boolean }>;
   /** Joins multicast groups on a socket in the worker's namespace; onData gets each batch of messages (overrun: the kernel dropped some before it). */
   subscribe(groups: number[], onData: (data: Buffer, overrun: boolean) => void, signal?: AbortSignal): Promise<Subscription>;
 }
+
+/**
+ * Bytes per streamed chunk: each is a hand-over between the worker thread and JS, which on a
+ * loaded machine waits for the scheduler (256 KiB chunks made list()'s wall time 2.5x the
+ * tool's at load 20); the worker keeps its few chunk buffers, so their size costs no page faults.
+ */
+const STREAM_CHUNK = 1 << 20;
 
 export function netfilterIo(worker: RawWorker): NetfilterIo {
   const one = (req: Uint8Array) => ({ bytes: req, ends: Uint32Array.of(req.length) });
@@ -41,7 +49,7 @@ export function netfilterIo(worker: RawWorker): NetfilterIo {
       each(checked(op, await dump(worker, NETLINK_NETFILTER, reqs instanceof Uint8Array ? one(reqs) : reqs)));
     },
     async dumpStream(op, reqs, each) {
-      const r = await dumpStream(worker, NETLINK_NETFILTER, reqs, each);
+      const r = await dumpStream(worker, NETLINK_NETFILTER, reqs, each, { borrow: true, chunkBytes: STREAM_CHUNK });
       r.errnos.forEach((errno, i) => {
         if (errno > 0) throw kernelError(op, 'conntrack', errno, { what: 'the conntrack table', ...(r.messages[i] ? { detail: r.messages[i] } : {}) });
       });

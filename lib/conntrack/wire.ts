@@ -418,8 +418,34 @@ const NFGEN_LEN = 4, NLMSG_LEN = 16;
 const DEC: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
 const ipv4At = (b: Uint8Array, p: number) => `${DEC[b[p]!]}.${DEC[b[p + 1]!]}.${DEC[b[p + 2]!]}.${DEC[b[p + 3]!]}`;
 
-/** A tuple nest; its protocol number goes to proto[0] (a caller's scratch, so no wrapper object per tuple). */
-function parseTuple(b: Buffer, at: number, end: number, proto: Int32Array): Tuple {
+/**
+ * What the parser of one listing keeps between its flows (the caller's, so the parser stays
+ * pure): the last tuple's protocol number (no wrapper object per tuple) and the text of IPv4
+ * addresses already seen (a table's flows share addresses: each reply tuple repeats its original's
+ * two, services repeat theirs), so one string serves them all instead of one per field.
+ * @example const scratch = new FlowScratch(); forEachFlowMessage(data, (b, at, end) => flows.push(parseFlowAt(b, at, end, scratch)));
+ */
+export class FlowScratch {
+  proto = 0;
+  readonly v4 = new Map<number, string>();
+
+  /** The text of the IPv4 address at b[p..p+4). */
+  ipv4(b: Uint8Array, p: number): string {
+    const key = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+    let s = this.v4.get(key);
+    if (s === undefined) {
+      // Bounded: a table of unique addresses must not keep a second copy of them all.
+      if (this.v4.size === V4_CACHE_MAX) this.v4.clear();
+      s = ipv4At(b, p);
+      this.v4.set(key, s);
+    }
+    return s;
+  }
+}
+const V4_CACHE_MAX = 1 << 16;
+
+/** A tuple nest; its protocol number goes to scratch.proto. */
+function parseTuple(b: Buffer, at: number, end: number, scratch: FlowScratch): Tuple {
   let src = '', dst = '', sport = -1, dport = -1, type = -1, code = 0, id = 0;
   for (let p = at; p + 4 <= end;) {
     const len = u16(b, p);
@@ -430,8 +456,8 @@ function parseTuple(b: Buffer, at: number, end: number, proto: Int32Array): Tupl
         const l = u16(b, q);
         if (l < 4 || q + l > to) break;
         const a = u16(b, q + 2) & 0x3fff;
-        if (a === IP_V4_SRC) src = ipv4At(b, q + 4);
-        else if (a === IP_V4_DST) dst = ipv4At(b, q + 4);
+        if (a === IP_V4_SRC) src = scratch.ipv4(b, q + 4);
+        else if (a === IP_V4_DST) dst = scratch.ipv4(b, q + 4);
         else if (a === IP_V6_SRC) src = formatIPv6(b, q + 4);
         else if (a === IP_V6_DST) dst = formatIPv6(b, q + 4);
         q += (l + 3) & ~3;
@@ -442,7 +468,7 @@ function parseTuple(b: Buffer, at: number, end: number, proto: Int32Array): Tupl
         if (l < 4 || q + l > to) break;
         const v = q + 4;
         switch (u16(b, q + 2) & 0x3fff) {
-          case PROTO_NUM: proto[0] = b[v]!; break;
+          case PROTO_NUM: scratch.proto = b[v]!; break;
           case PROTO_SRC_PORT: sport = be16(b, v); break;
           case PROTO_DST_PORT: dport = be16(b, v); break;
           case PROTO_ICMP_TYPE: case PROTO_ICMPV6_TYPE: type = b[v]!; break;
@@ -508,15 +534,15 @@ function parseState(b: Buffer, at: number, end: number): State | undefined {
 
 /** Parses one IPCTNL_MSG_CT_NEW / CT_DELETE message (a dump entry or an event) into a Flow. */
 export function parseFlow(b: Buffer, m: Message): Flow {
-  return parseFlowAt(b, m.at, m.end, new Int32Array(1));
+  return parseFlowAt(b, m.at, m.end, new FlowScratch());
 }
 
 /**
- * parseFlow for the message whose payload (nfgenmsg) lies at b[at, end); `scratch` (an
- * Int32Array of one, the caller's) is reused across the flows of a dump.
- * @example const scratch = new Int32Array(1); forEachFlowMessage(data, (b, at, end) => flows.push(parseFlowAt(b, at, end, scratch)));
+ * parseFlow for the message whose payload (nfgenmsg) lies at b[at, end); `scratch` (see
+ * FlowScratch, the caller's) is reused across the flows of a dump.
+ * @example const scratch = new FlowScratch(); forEachFlowMessage(data, (b, at, end) => flows.push(parseFlowAt(b, at, end, scratch)));
  */
-export function parseFlowAt(b: Buffer, at: number, end: number, scratch: Int32Array): Flow {
+export function parseFlowAt(b: Buffer, at: number, end: number, scratch: FlowScratch): Flow {
   const family = b[at]!;
   let original: Tuple | undefined, reply: Tuple | undefined, proto = 0;
   let status = 0, timeout = 0, mark = 0, zone = 0, id = 0, use: number | undefined;
@@ -526,7 +552,7 @@ export function parseFlowAt(b: Buffer, at: number, end: number, scratch: Int32Ar
     if (len < 4 || p + len > end) break;
     const v = p + 4, to = p + len;
     switch (u16(b, p + 2) & 0x3fff) {
-      case CTA.TUPLE_ORIG: scratch[0] = 0; original = parseTuple(b, v, to, scratch); proto = scratch[0]!; break;
+      case CTA.TUPLE_ORIG: scratch.proto = 0; original = parseTuple(b, v, to, scratch); proto = scratch.proto; break;
       case CTA.TUPLE_REPLY: reply = parseTuple(b, v, to, scratch); break;
       case CTA.STATUS: status = be32(b, v); break;
       case CTA.TIMEOUT: timeout = be32(b, v) * 1000; break;

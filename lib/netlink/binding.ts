@@ -56,7 +56,7 @@ export interface NetlinkBinding {
   }): Promise<NetlinkDumpResult>;
   /** netlinkDump whose replies reach onChunk while it runs; resolves after the last chunk was queued (`chunks` of them). */
   netlinkDumpStream(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array,
-    onChunk: (data: Buffer, index: number) => void, opts?: { chunkBytes?: number }): Promise<{
+    onChunk: (data: Buffer, index: number) => void, opts?: { chunkBytes?: number; borrow?: boolean }): Promise<{
     chunks: number; errnos: Int32Array; messages: Record<number, string>; interrupted: boolean;
   }>;
   /** Opens a socket joined to multicast `groups` on the worker's thread (its namespace); resolves its fd for NetlinkListener. */

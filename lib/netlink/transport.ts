@@ -136,12 +136,14 @@ export interface DumpStreamResult {
  * default 1 MB) while it runs, so a huge table is never held at once. When onChunk falls
  * behind, the worker thread waits. Resolves after every chunk was delivered. An interrupted
  * dump (NLM_F_DUMP_INTR) cannot be restarted here: it is reported for the caller to decide.
+ * `borrow`: the chunks are a few native buffers used again and again (no fresh memory, so no
+ * page faults, per chunk); a chunk is valid only while onChunk runs (kept, it reads as empty).
  * @example
  * let n = 0;
  * const r = await dumpStream(worker, NETLINK_NETFILTER, req, (data) => forEachMessage(data, 0, data.length, () => { n++; }));
  */
 export function dumpStream(worker: RawWorker, protocol: NetlinkProtocol, requests: MessageBatch,
-  onChunk: (data: Buffer) => void, opts: { chunkBytes?: number } = {}): Promise<DumpStreamResult> {
+  onChunk: (data: Buffer) => void, opts: { chunkBytes?: number; borrow?: boolean } = {}): Promise<DumpStreamResult> {
   return new Promise((resolve, reject) => {
     let delivered = 0, expected = -1, failed = false;
     let result: DumpStreamResult | undefined;

@@ -172,6 +172,23 @@ describe('netlink atomic batch (nf_tables)', { skip }, () => {
           });
         }
         assert.deepEqual(streamed, names);
+        // Borrowed chunks: read inside the callback, the same messages; a chunk kept past its
+        // callback is detached (empty), not memory that a later chunk overwrote.
+        const kept: Buffer[] = [], borrowed = new Set<string>();
+        const bs = await dumpStream(w, NETLINK_NETFILTER, new NftMessages().dumpChains().batch, (p) => {
+          assert.ok(p.length > 0);
+          kept.push(p);
+          forEachMessage(p, 0, p.length, (type, m, l) => {
+            if (type !== nfnlType(NFNL_SUBSYS_NFTABLES, Msg.NewChain)) return;
+            attrIndex(p, m + NLMSG_HDRLEN + NFGENMSG_LEN, m + l, 3, at, len);
+            borrowed.add(str(p, at[NFTA_CHAIN_NAME]!, len[NFTA_CHAIN_NAME]!));
+          });
+        }, { chunkBytes: 256 << 10, borrow: true });
+        assert.equal(bs.errnos[0], 0);
+        assert.equal(bs.chunks, kept.length);
+        assert.ok(kept.length > 10, `${kept.length} chunks`);
+        assert.deepEqual(borrowed, names);
+        assert.deepEqual(kept.map((p) => p.length), kept.map(() => 0));
       });
     });
   });
