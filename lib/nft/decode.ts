@@ -256,18 +256,28 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
   // per rule made a large part of list()'s time at 20k services (140k rules).
   const rulesOf = new Map<string, RuleRef[]>();
   const ra = new Int32Array(RULE.USERDATA + 1), rl = new Int32Array(RULE.USERDATA + 1);
+  // Rules come chain by chain: the key string is made only when a rule's family, table or chain
+  // bytes differ from the previous rule's.
+  let pb: Buffer | undefined, pt = 0, ptl = 0, pc = 0, pcl = 0, pf = -1, pl: RuleRef[] = [];
   for (const rm of d.rules) {
     const b = rm.body;
     attrIndex(b, 0, b.length, RULE.USERDATA, ra, rl);
-    const k = setKey(String(rm.family), ra[RULE.TABLE] ? strAt(b, ra[RULE.TABLE]!, rl[RULE.TABLE]!) : '', ra[RULE.CHAIN] ? strAt(b, ra[RULE.CHAIN]!, rl[RULE.CHAIN]!) : '');
+    const t = ra[RULE.TABLE]!, tl = t ? rl[RULE.TABLE]! : 0, c = ra[RULE.CHAIN]!, cl = c ? rl[RULE.CHAIN]! : 0;
+    const same = pb !== undefined && pf === rm.family && tl === ptl && cl === pcl && b.compare(pb, pt, pt + ptl, t, t + tl) === 0 && b.compare(pb, pc, pc + pcl, c, c + cl) === 0;
+    pb = b; pt = t; ptl = tl; pc = c; pcl = cl; pf = rm.family;
     const r: RuleRef = {
       body: b, handle: ra[RULE.HANDLE] && rl[RULE.HANDLE]! >= 8 ? Number(b.readBigUInt64BE(ra[RULE.HANDLE]!)) : 0,
       expr: ra[RULE.EXPRESSIONS]!, exprLen: ra[RULE.EXPRESSIONS] ? rl[RULE.EXPRESSIONS]! : 0,
       ud: ra[RULE.USERDATA]!, udLen: rl[RULE.USERDATA]!,
     };
-    const l = rulesOf.get(k);
-    if (l) l.push(r); else rulesOf.set(k, [r]);
+    if (!same) {
+      const k = setKey(String(rm.family), t ? strAt(b, t, tl) : '', c ? strAt(b, c, cl) : '');
+      const l = rulesOf.get(k);
+      if (l) pl = l; else rulesOf.set(k, pl = []);
+    }
+    pl.push(r);
   }
+  const ca = new Int32Array(CHAIN.USERDATA + 1), cl = new Int32Array(CHAIN.USERDATA + 1);
   const exprs = new ExprReader();
   for (const tm of d.tables) {
     const ta = attrMap(tm.body);
@@ -325,14 +335,22 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       out.push(s.map ? { map: o as never } : { set: o as never });
     }
 
-    const chains: Array<Map<number, Buffer>> = [];
+    // Chains by offset: a Map of views only for the few with a hook or (for text) user data.
+    const chains: Array<{ name: string; handle: number; a?: Map<number, Buffer> }> = [];
     for (const m of d.chains) {
       if (m.family !== tm.family) continue;
-      const a = attrMap(m.body);
-      if (str(a.get(CHAIN.TABLE)) === tname) chains.push(a);
+      const b = m.body;
+      attrIndex(b, 0, b.length, CHAIN.USERDATA, ca, cl);
+      if ((ca[CHAIN.TABLE] ? strAt(b, ca[CHAIN.TABLE]!, cl[CHAIN.TABLE]!) : undefined) !== tname) continue;
+      chains.push({
+        name: ca[CHAIN.NAME] ? strAt(b, ca[CHAIN.NAME]!, cl[CHAIN.NAME]!) : '',
+        handle: ca[CHAIN.HANDLE] && cl[CHAIN.HANDLE]! >= 8 ? Number(b.readBigUInt64BE(ca[CHAIN.HANDLE]!)) : 0,
+        ...(ca[CHAIN.HOOK] || (opts.text && ca[CHAIN.USERDATA]) ? { a: attrMap(b) } : {}),
+      });
     }
-    for (const a of chains) {
-      const c: Record<string, unknown> = { family, table: tname, name: str(a.get(CHAIN.NAME)), handle: be64(a.get(CHAIN.HANDLE)) ?? 0 };
+    for (const ch of chains) {
+      const a = ch.a ?? new Map<number, Buffer>();
+      const c: Record<string, unknown> = { family, table: tname, name: ch.name, handle: ch.handle };
       const hook = a.get(CHAIN.HOOK);
       if (hook) {
         const h = attrMap(hook);
@@ -356,9 +374,9 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       if (ccomment !== undefined) c.comment = ccomment;
       out.push({ chain: c as never });
     }
-    for (const ca of chains) {
-      const cname = str(ca.get(CHAIN.NAME));
-      for (const rr of rulesOf.get(setKey(String(tm.family), tname, cname ?? '')) ?? []) {
+    for (const ch of chains) {
+      const cname = ch.name;
+      for (const rr of rulesOf.get(setKey(String(tm.family), tname, cname)) ?? []) {
         const handle = rr.handle;
         let expr: Statement[];
         try {
