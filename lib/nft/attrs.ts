@@ -1,6 +1,7 @@
 // nf_tables messages as values on top of lib/netlink's reader: a message's attributes as views
 // by type (nested ones read on demand), and messages with their nfgenmsg.
-import { forEachAttr, nfMessages } from '../netlink/reader.js';
+import { forEachAttr, forEachMessage } from '../netlink/reader.js';
+import { NLMSG_HDRLEN } from '../netlink/headers.js';
 
 export interface Attr {
   type: number;
@@ -47,7 +48,15 @@ export interface NlMsg {
   body: Buffer;
 }
 
-/** Splits a buffer of concatenated netlink messages (nlmsghdr + nfgenmsg + attributes). */
-export const splitMessages = (buf: Buffer): NlMsg[] => nfMessages(buf).map((m) => ({
-  type: m.type, flags: m.flags, seq: m.seq, family: m.family, resId: m.resId, body: buf.subarray(Math.min(m.at + 4, m.end), m.end),
-}));
+/** Splits a buffer of concatenated netlink messages (nlmsghdr + nfgenmsg + attributes), in one pass (no intermediate objects: 200k messages at 20k kube-proxy services). */
+export function splitMessages(buf: Buffer): NlMsg[] {
+  const out: NlMsg[] = [];
+  forEachMessage(buf, 0, buf.length, (type, at, len, flags) => {
+    const end = at + len, nf = len >= NLMSG_HDRLEN + 4;
+    out.push({
+      type, flags, seq: buf.readUInt32LE(at + 8), family: nf ? buf[at + NLMSG_HDRLEN]! : 0, resId: nf ? buf.readUInt16BE(at + NLMSG_HDRLEN + 2) : 0,
+      body: buf.subarray(Math.min(at + NLMSG_HDRLEN + 4, end), end),
+    });
+  });
+  return out;
+}

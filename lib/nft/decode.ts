@@ -6,9 +6,11 @@ import { UnsupportedError } from '../core/errors.js';
 import { hookName } from './chains.js';
 import { parseTypeofKey, typeofKey } from './typeof.js';
 import { attrIndex } from '../netlink/reader.js';
+import { NLA_TYPE_MASK } from '../netlink/headers.js';
+import { formatIPv4 } from '../core/address.js';
 import { attrMap, be32, be64, readAttrs, str, strAt, type NlMsg } from './attrs.js';
 import {
-  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_FLAGS, TABLE,
+  CHAIN, DATA, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_FLAGS, TABLE,
 } from './consts.js';
 import { concatTypes, type DataType } from './datatypes.js';
 import { ExprReader, readData } from './expr-wire.js';
@@ -126,6 +128,101 @@ function decodeElements(msgs: NlMsg[]): Element[] {
   return out;
 }
 
+/** Largest element count the packed sort below handles (index in the low 21 bits of a double). */
+const PACKED_MAX = 1 << 21;
+
+/**
+ * A named set's elements as list() shows them, when every element is a bare key (no data,
+ * flags, timeout, comment or counter) of one type at most 4 bytes long; else undefined (the
+ * general path decodes them). Reads the dump by offset and sorts numbers, not Buffers: a
+ * 1M-element set made a Map, two views and an object per element, and a Buffer comparison
+ * per sort step.
+ */
+function plainElements(msgs: NlMsg[], types: DataType[]): Array<string | number> | undefined {
+  if (types.length !== 1) return undefined;
+  const t = types[0]!;
+  const big = t.byteorder === 2;
+  const bodies: Buffer[] = [];
+  const keyAt: number[] = [];
+  let klen = -1;
+  for (const m of msgs) {
+    const b = m.body;
+    let s = -1, e = -1;
+    for (let p = 0; p + 4 <= b.length;) {
+      const len = b.readUInt16LE(p);
+      if (len < 4 || p + len > b.length) break;
+      if ((b.readUInt16LE(p + 2) & NLA_TYPE_MASK) === ELEM_LIST.ELEMENTS) { s = p + 4; e = p + len; }
+      p += (len + 3) & ~3;
+    }
+    if (s < 0) continue;
+    for (let p = s; p + 4 <= e;) {
+      const len = b.readUInt16LE(p);
+      if (len < 4 || p + len > e) break;
+      let key = -1;
+      for (let q = p + 4, end = p + len; q + 4 <= end;) {
+        const l = b.readUInt16LE(q);
+        if (l < 4 || q + l > end) break;
+        const at = b.readUInt16LE(q + 2) & NLA_TYPE_MASK;
+        if (at === ELEM.KEY && l >= 8 && (b.readUInt16LE(q + 6) & NLA_TYPE_MASK) === DATA.VALUE) {
+          const kl = b.readUInt16LE(q + 4) - 4;
+          if (kl < 1 || kl > 4 || (klen >= 0 && kl !== klen) || q + 8 + kl > end) return undefined;
+          klen = kl;
+          key = q + 8;
+        } else if (!(at === ELEM.FLAGS && l >= 8 && b.readUInt32BE(q + 4) === 0)) return undefined;
+        q += (l + 3) & ~3;
+      }
+      if (key < 0) return undefined;
+      bodies.push(b);
+      keyAt.push(key);
+      p += (len + 3) & ~3;
+    }
+  }
+  const n = keyAt.length;
+  if (n >= PACKED_MAX || (n && klen < t.len)) return undefined;
+  // nft's order (compareKeys): a big-endian type as a big-endian number, others from the last byte back.
+  const packed = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const b = bodies[i]!, k = keyAt[i]!;
+    let v = 0;
+    if (big) for (let j = 0; j < klen; j++) v = v * 256 + b[k + j]!;
+    else for (let j = klen - 1; j >= 0; j--) v = v * 256 + b[k + j]!;
+    packed[i] = v * PACKED_MAX + i;
+  }
+  packed.sort();
+  const out = new Array<string | number>(n);
+  for (let i = 0; i < n; i++) {
+    const x = packed[i]! % PACKED_MAX;
+    const b = bodies[x]!, k = keyAt[x]!;
+    switch (t.name) {
+      case 'ipv4_addr': out[i] = formatIPv4(b, k); break;
+      case 'inet_service': out[i] = b.readUInt16BE(k); break;
+      default: out[i] = t.format(b.subarray(k, k + klen));
+    }
+  }
+  return out;
+}
+
+/**
+ * Sorts elements in nft's order (compareKeys) through one latin1 string per key (its bytes, in
+ * the order compareKeys reads them) compared natively: a JS byte loop per comparison made most
+ * of a 20k-element verdict map's listing. Keys of different lengths: compareKeys itself.
+ */
+function sortElements(elems: Element[], types: DataType[]): void {
+  const n = elems.length;
+  if (n < 2) return;
+  const len = elems[0]!.key.length;
+  if (elems.some((e) => e.key.length !== len)) {
+    elems.sort((x, y) => compareKeys(types, x.key, y.key));
+    return;
+  }
+  const forward = types.length === 1 && types[0]!.byteorder === 2;
+  const keys = elems.map((e) => (forward ? e.key.toString('latin1') : Buffer.from(e.key).reverse().toString('latin1')));
+  const idx = Array.from({ length: n }, (_, i) => i);
+  idx.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
+  const sorted = idx.map((i) => elems[i]!);
+  for (let i = 0; i < n; i++) elems[i] = sorted[i]!;
+}
+
 /** A set's name and key types from its NEWSET reply; undefined for sets nlkit cannot encode for. */
 export function setInfo(m: NlMsg): SetDump | undefined {
   try {
@@ -180,18 +277,28 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
   // per rule made a large part of list()'s time at 20k services (140k rules).
   const rulesOf = new Map<string, RuleRef[]>();
   const ra = new Int32Array(RULE.USERDATA + 1), rl = new Int32Array(RULE.USERDATA + 1);
+  // Rules come chain by chain: the key string is made only when a rule's family, table or chain
+  // bytes differ from the previous rule's.
+  let pb: Buffer | undefined, pt = 0, ptl = 0, pc = 0, pcl = 0, pf = -1, pl: RuleRef[] = [];
   for (const rm of d.rules) {
     const b = rm.body;
     attrIndex(b, 0, b.length, RULE.USERDATA, ra, rl);
-    const k = setKey(String(rm.family), ra[RULE.TABLE] ? strAt(b, ra[RULE.TABLE]!, rl[RULE.TABLE]!) : '', ra[RULE.CHAIN] ? strAt(b, ra[RULE.CHAIN]!, rl[RULE.CHAIN]!) : '');
+    const t = ra[RULE.TABLE]!, tl = t ? rl[RULE.TABLE]! : 0, c = ra[RULE.CHAIN]!, cl = c ? rl[RULE.CHAIN]! : 0;
+    const same = pb !== undefined && pf === rm.family && tl === ptl && cl === pcl && b.compare(pb, pt, pt + ptl, t, t + tl) === 0 && b.compare(pb, pc, pc + pcl, c, c + cl) === 0;
+    pb = b; pt = t; ptl = tl; pc = c; pcl = cl; pf = rm.family;
     const r: RuleRef = {
       body: b, handle: ra[RULE.HANDLE] && rl[RULE.HANDLE]! >= 8 ? Number(b.readBigUInt64BE(ra[RULE.HANDLE]!)) : 0,
       expr: ra[RULE.EXPRESSIONS]!, exprLen: ra[RULE.EXPRESSIONS] ? rl[RULE.EXPRESSIONS]! : 0,
       ud: ra[RULE.USERDATA]!, udLen: rl[RULE.USERDATA]!,
     };
-    const l = rulesOf.get(k);
-    if (l) l.push(r); else rulesOf.set(k, [r]);
+    if (!same) {
+      const k = setKey(String(rm.family), t ? strAt(b, t, tl) : '', c ? strAt(b, c, cl) : '');
+      const l = rulesOf.get(k);
+      if (l) pl = l; else rulesOf.set(k, pl = []);
+    }
+    pl.push(r);
   }
+  const ca = new Int32Array(CHAIN.USERDATA + 1), cl = new Int32Array(CHAIN.USERDATA + 1);
   const exprs = new ExprReader();
   for (const tm of d.tables) {
     const ta = attrMap(tm.body);
@@ -210,8 +317,8 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     const mine = sets.filter((s) => s.family === family && s.table === tname);
     const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[] }>();
     for (const s of mine) {
-      const elems = decodeElements(d.elements.get(setKey(family, tname, s.name)) ?? []);
       if (s.flags & SET_FLAGS.ANONYMOUS) {
+        const elems = decodeElements(d.elements.get(setKey(family, tname, s.name)) ?? []);
         if (!(s.flags & SET_FLAGS.MAP)) {
           anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), set: true, ...(s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}) });
           continue;
@@ -230,11 +337,16 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       const flagNames = (['constant', 'interval', 'dynamic', 'timeout'] as const).filter((n) => s.flags & SET_FLAG_BITS[n] && (opts.text || n !== 'dynamic'));
       if (flagNames.length) o.flags = flagNames;
       if (s.timeoutMs !== undefined) o.timeout = opts.text ? Number(s.timeoutMs) / 1000 : Number(s.timeoutMs / 1000n);
-      if (elems.length && s.flags & SET_FLAGS.INTERVAL) {
+      const msgs = d.elements.get(setKey(family, tname, s.name)) ?? [];
+      const plain = s.map || s.flags & SET_FLAGS.INTERVAL ? undefined : plainElements(msgs, s.types);
+      const elems = plain ? [] : decodeElements(msgs);
+      if (plain) {
+        if (plain.length) o.elem = plain;
+      } else if (elems.length && s.flags & SET_FLAGS.INTERVAL) {
         if (s.map || s.types.length !== 1 || elems.some((e) => e.timeoutMs || e.expirationMs || e.comment !== undefined || e.counter)) refuse(`interval set ${s.name} with data, concatenations or element options`);
         o.elem = intervalValues(elems.map((e) => ({ key: e.key, end: e.end === true })), s.types[0]!);
       } else if (elems.length) {
-        elems.sort((x, y) => compareKeys(s.types, x.key, y.key));
+        sortElements(elems, s.types);
         o.elem = elems.map((e) => {
           const k = elementJson(keyJson(s.types, e.key), e, opts.text === true);
           return s.map ? [k, verdictJson(e.verdict!)] : k;
@@ -244,14 +356,22 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       out.push(s.map ? { map: o as never } : { set: o as never });
     }
 
-    const chains: Array<Map<number, Buffer>> = [];
+    // Chains by offset: a Map of views only for the few with a hook or (for text) user data.
+    const chains: Array<{ name: string; handle: number; a?: Map<number, Buffer> }> = [];
     for (const m of d.chains) {
       if (m.family !== tm.family) continue;
-      const a = attrMap(m.body);
-      if (str(a.get(CHAIN.TABLE)) === tname) chains.push(a);
+      const b = m.body;
+      attrIndex(b, 0, b.length, CHAIN.USERDATA, ca, cl);
+      if ((ca[CHAIN.TABLE] ? strAt(b, ca[CHAIN.TABLE]!, cl[CHAIN.TABLE]!) : undefined) !== tname) continue;
+      chains.push({
+        name: ca[CHAIN.NAME] ? strAt(b, ca[CHAIN.NAME]!, cl[CHAIN.NAME]!) : '',
+        handle: ca[CHAIN.HANDLE] && cl[CHAIN.HANDLE]! >= 8 ? Number(b.readBigUInt64BE(ca[CHAIN.HANDLE]!)) : 0,
+        ...(ca[CHAIN.HOOK] || (opts.text && ca[CHAIN.USERDATA]) ? { a: attrMap(b) } : {}),
+      });
     }
-    for (const a of chains) {
-      const c: Record<string, unknown> = { family, table: tname, name: str(a.get(CHAIN.NAME)), handle: be64(a.get(CHAIN.HANDLE)) ?? 0 };
+    for (const ch of chains) {
+      const a = ch.a ?? new Map<number, Buffer>();
+      const c: Record<string, unknown> = { family, table: tname, name: ch.name, handle: ch.handle };
       const hook = a.get(CHAIN.HOOK);
       if (hook) {
         const h = attrMap(hook);
@@ -275,9 +395,9 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       if (ccomment !== undefined) c.comment = ccomment;
       out.push({ chain: c as never });
     }
-    for (const ca of chains) {
-      const cname = str(ca.get(CHAIN.NAME));
-      for (const rr of rulesOf.get(setKey(String(tm.family), tname, cname ?? '')) ?? []) {
+    for (const ch of chains) {
+      const cname = ch.name;
+      for (const rr of rulesOf.get(setKey(String(tm.family), tname, cname)) ?? []) {
         const handle = rr.handle;
         let expr: Statement[];
         try {
