@@ -2,12 +2,16 @@
 // writes it. KUBE-SERVICES matches a service's address and port and jumps to its KUBE-SVC-*
 // chain, which picks an endpoint with `statistic` rules and jumps to that endpoint's KUBE-SEP-*
 // chain, which DNATs. One `iptables-restore --noflush -T nat` text per change and family (IPv6
-// services go to ip6tables, as kube-proxy's second proxier does): our chains are declared (so
-// flushed and rewritten), chains no longer wanted are deleted, everyone else's rules stay.
+// services go to ip6tables, as kube-proxy's second proxier does), everyone else's rules stay.
+// As kube-proxy: the first is a full sync (iptablesModeRules: every chain of ours declared, so
+// flushed and rewritten, stale ones deleted), the later ones partial (iptablesModeUpdate: only
+// the chains whose rules changed, and the ones no longer wanted). On the legacy backend the
+// kernel still takes the whole table at each change (IPT_SO_SET_REPLACE); what the partial sync
+// saves is compiling, and reading the table as text, for every rule of every service.
 // NodePorts as kube-proxy writes them: the last rule of KUBE-SERVICES sends what is addressed
 // to any local address (`-m addrtype --dst-type LOCAL`) to KUBE-NODEPORTS, which matches the
 // port and jumps to the service's KUBE-EXT-* chain: mark for masquerade, then KUBE-SVC-*.
-import { type Family, type ProxyConfig, type ServiceSpec, clusterCIDRFor } from './config.js';
+import { type Family, type ProxyConfig, type ServiceSpec, clusterCIDRFor, sameService } from './config.js';
 import {
   KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_SERVICES, MASQ_RULES, type NatState, comment, endpointChain, externalChain,
   hostPort, missingJumps, serviceChain,
@@ -70,27 +74,98 @@ function serviceRules(s: ServiceSpec, config: ProxyConfig): { chains: string[]; 
 /** kube-proxy's jump to the node ports: the last rule of KUBE-SERVICES. */
 export const NODEPORTS_JUMP = `-A ${KUBE_SERVICES} -m comment --comment ${comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain')} -m addrtype --dst-type LOCAL -j ${KUBE_NODEPORTS}`;
 
+/** Our chains every table has, whatever the services. */
+const BASE_CHAINS = [KUBE_SERVICES, KUBE_POSTROUTING, KUBE_MARK_MASQ, KUBE_NODEPORTS];
+
 /**
- * The restore text (for `{ noflush: true, table: 'nat', family }`) that makes `current` (that
- * family's nat table) serve the services of `config` of that family.
+ * One family's nat table as the iptables mode writes it for `config`: each service's chains
+ * and rules (by service name), and every chain's rules in order. renderIptables() keeps an
+ * unchanged service's rendering from the previous one, so one changed endpoint among 10k
+ * services renders (and hashes the chain names of) one service.
  */
-export function iptablesModeRules(config: ProxyConfig, current: NatState, family: Family = 4): string {
-  const chains = [KUBE_SERVICES, KUBE_POSTROUTING, KUBE_MARK_MASQ, KUBE_NODEPORTS];
-  const rules: string[] = [...MASQ_RULES];
+export interface IptablesRendering {
+  config: ProxyConfig;
+  family: Family;
+  services: Map<string, { spec: ServiceSpec; chains: string[]; rules: string[] }>;
+  /** Chain -> its rules (`-A CHAIN ...` lines), ours only, in the order declared. */
+  chains: Map<string, string[]>;
+}
+
+/**
+ * What `config` makes of one family's nat table. `previous`: the last rendering of that family;
+ * services whose spec (and the masquerade settings) did not change keep their rules.
+ * @example const next = renderIptables(config, 4, last); const text = iptablesModeUpdate(last, next);
+ */
+export function renderIptables(config: ProxyConfig, family: Family = 4, previous?: IptablesRendering): IptablesRendering {
+  const reuse = previous && previous.family === family && previous.config.masqueradeAll === config.masqueradeAll
+    && previous.config.clusterCIDR === config.clusterCIDR ? previous.services : undefined;
+  const services: IptablesRendering['services'] = new Map();
   for (const s of config.services) {
     if (s.family !== family) continue;
-    const r = serviceRules(s, config);
+    const old = reuse?.get(s.name);
+    services.set(s.name, old && sameService(old.spec, s) ? old : { spec: s, ...serviceRules(s, config) });
+  }
+  const chains = new Map<string, string[]>(BASE_CHAINS.map((c) => [c, []]));
+  chains.get(KUBE_POSTROUTING)!.push(...MASQ_RULES.filter((r) => r.startsWith(`-A ${KUBE_POSTROUTING} `)));
+  chains.get(KUBE_MARK_MASQ)!.push(...MASQ_RULES.filter((r) => r.startsWith(`-A ${KUBE_MARK_MASQ} `)));
+  for (const r of services.values()) {
+    for (const c of r.chains) chains.set(c, []);
+    // Every rule starts `-A CHAIN `.
+    for (const rule of r.rules) chains.get(rule.slice(3, rule.indexOf(' ', 3)))!.push(rule);
+  }
+  chains.get(KUBE_SERVICES)!.push(NODEPORTS_JUMP);
+  return { config, family, services, chains };
+}
+
+const isOurs = (chain: string) => /^KUBE-(SVC|SEP|EXT)-/.test(chain);
+
+/**
+ * The restore text (for `{ noflush: true, table: 'nat', family }`) that makes `current` (that
+ * family's nat table as read now) serve the services of `config` of that family: every chain of
+ * ours declared (so flushed) and written, stale ones deleted, the jumps into ours added where
+ * missing. kube-proxy's full sync; iptablesModeUpdate() is its partial one.
+ */
+export function iptablesModeRules(config: ProxyConfig, current: NatState, family: Family = 4, rendered = renderIptables(config, family)): string {
+  const chains = [...BASE_CHAINS];
+  const rules: string[] = [...MASQ_RULES];
+  for (const r of rendered.services.values()) {
     chains.push(...r.chains);
     rules.push(...r.rules);
   }
   rules.push(NODEPORTS_JUMP);
-  const wanted = new Set(chains);
-  const stale = [...current.chains].filter((c) => /^KUBE-(SVC|SEP|EXT)-/.test(c) && !wanted.has(c)).sort();
+  const stale = [...current.chains].filter((c) => isOurs(c) && !rendered.chains.has(c)).sort();
   return [
     '*nat',
     ...[...chains, ...stale].map((c) => `:${c} - [0:0]`),
     ...missingJumps(current),
     ...rules,
+    ...stale.map((c) => `-X ${c}`),
+    'COMMIT',
+    '',
+  ].join('\n');
+}
+
+const sameRules = (a: string[], b: string[]) => a === b || (a.length === b.length && a.every((r, i) => r === b[i]));
+
+/**
+ * kube-proxy's partial sync: the restore text (for `{ noflush: true, table: 'nat', family }`)
+ * that turns the table `before` wrote into what `after` describes, naming only the chains whose
+ * rules changed (declared, so flushed and refilled) and the chains no longer wanted (flushed,
+ * then deleted); every other chain stays as it is. undefined when nothing changed.
+ * @example const text = iptablesModeUpdate(last, renderIptables(config, 4, last)); if (text) await h.restore(text, { noflush: true, table: 'nat' });
+ */
+export function iptablesModeUpdate(before: IptablesRendering, after: IptablesRendering): string | undefined {
+  const changed: string[] = [];
+  for (const [c, rules] of after.chains) {
+    const old = before.chains.get(c);
+    if (!old || !sameRules(old, rules)) changed.push(c);
+  }
+  const stale = [...before.chains.keys()].filter((c) => !after.chains.has(c)).sort();
+  if (!changed.length && !stale.length) return undefined;
+  return [
+    '*nat',
+    ...[...changed, ...stale].map((c) => `:${c} - [0:0]`),
+    ...changed.flatMap((c) => after.chains.get(c)!),
     ...stale.map((c) => `-X ${c}`),
     'COMMIT',
     '',

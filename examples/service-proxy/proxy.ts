@@ -1,16 +1,17 @@
-// The agent: turns a config into kernel state, one transaction per change, in one of three modes.
-// `iptables`: the nat table alone (iptables-mode.ts). `ipvs`: the service addresses on
-// the dummy kube-ipvs0, IPVS services, the KUBE-CLUSTER-IP set and constant nat rules in one
-// transaction (ipvs-mode.ts). `nftables`: one nft table, one atomic batch holding only
+// The agent: turns a config into kernel state, one atomic change per config, in one of three
+// modes. `iptables`: the nat table alone (iptables-mode.ts), after the first change only the
+// chains that changed (kube-proxy's partial sync; one table is one atomic replace, two tables a
+// transaction). `ipvs`: the service addresses on the dummy kube-ipvs0, IPVS services, the
+// KUBE-CLUSTER-IP set and constant nat rules in one transaction (ipvs-mode.ts). `nftables`: one nft table, one atomic batch holding only
 // what changed (nftables-mode.ts). Either way, a change the kernel refuses leaves the state
 // as it was before it, and the proxy keeps serving the last config that applied. After a change
 // applied, the conntrack entries of removed UDP endpoints and services are deleted (conntrack.ts).
 import { TransactionError, iptables, link, nft, transaction } from '../../lib/index.js';
 import type { TransactionResult } from '../../lib/transaction/index.js';
-import type { ProxyConfig } from './config.js';
+import type { Family, ProxyConfig } from './config.js';
 import { readNat } from './chains.js';
 import { describeChanges } from './diff.js';
-import { iptablesModeRules } from './iptables-mode.js';
+import { type IptablesRendering, iptablesModeRules, iptablesModeUpdate, renderIptables } from './iptables-mode.js';
 import { deleteStaleFlows } from './conntrack.js';
 import { type Rendered, TABLE, nftModeCommands, renderNft } from './nftables-mode.js';
 import {
@@ -39,7 +40,7 @@ export interface ApplyReport {
   /** 1, 2, ... per config applied. */
   generation: number;
   changes: string[];
-  /** Wall clock of the whole change, and the transaction's own split. */
+  /** Wall clock of the whole change, and the transaction's own split (when it was one: not a lone iptables table). */
   ms: number;
   transaction?: TransactionResult['timings'];
   /** nftables mode: the commands of the one batch sent (empty when nothing changed). */
@@ -58,6 +59,8 @@ export class ServiceProxy {
   private readonly conntrackCleanup: boolean;
   /** nftables mode: what the table holds, as the last applied config rendered it. */
   private rendered?: Rendered;
+  /** iptables mode: each family's nat table as we last wrote it (empty: read it and write all our chains next time). */
+  private readonly iptablesRendered = new Map<Family, IptablesRendering>();
   private current?: ProxyConfig;
   private generation = 0;
   private prepared = false;
@@ -91,9 +94,13 @@ export class ServiceProxy {
     const changes = describeChanges(this.current, config, this.mode === 'ipvs');
     let result: TransactionResult | undefined;
     let nftCommands: object[] | undefined;
+    let detail = '';
     try {
-      if (this.mode === 'nftables') nftCommands = await this.applyNft(config);
-      else result = this.mode === 'iptables' ? await this.applyIptables(config) : await this.applyIpvs(config);
+      if (this.mode === 'nftables') {
+        nftCommands = await this.applyNft(config);
+        detail = `one nft batch of ${nftCommands.length} commands`;
+      } else if (this.mode === 'iptables') ({ result, detail } = await this.applyIptables(config));
+      else result = await this.applyIpvs(config);
     } catch (e) {
       // Validation errors touch nothing; a transaction says whether it put back what it found.
       const state = e instanceof TransactionError && !e.rolledBack ? 'ROLLBACK INCOMPLETE, the kernel state may be partly changed' : 'state unchanged';
@@ -105,8 +112,8 @@ export class ServiceProxy {
     const report: ApplyReport = { generation: ++this.generation, changes, ms: performance.now() - start, transaction: result?.timings, nftCommands, conntrackDeleted: 0 };
     const t = result?.timings;
     this.log(`[${this.mode}] #${report.generation} applied in ${round(report.ms)} ms ` +
-      (t ? `(transaction ${round(t.totalMs)} ms: validate ${round(t.validateMs)}, lock ${round(t.lockMs)}, snapshot ${round(t.snapshotMs)}, apply ${round(t.applyMs)})`
-        : `(one nft batch of ${nftCommands!.length} commands)`) +
+      `(${[detail, t ? `transaction ${round(t.totalMs)} ms: validate ${round(t.validateMs)}, lock ${round(t.lockMs)}, snapshot ${round(t.snapshotMs)}, apply ${round(t.applyMs)}` : '']
+        .filter(Boolean).join('; ')})` +
       (changes.length ? '' : ': no change'));
     for (const c of changes) this.log(`  ${c}`);
     if (this.conntrackCleanup && before) {
@@ -136,15 +143,48 @@ export class ServiceProxy {
     }
   }
 
-  private async applyIptables(config: ProxyConfig): Promise<TransactionResult> {
-    const text = iptablesModeRules(config, await this.natState());
+  /**
+   * kube-proxy's syncs: the first change (and the first after a refused one) reads each
+   * family's nat table and rewrites all our chains, deleting stale ones (the full sync); later
+   * ones send only the chains whose rules changed (the partial sync: one changed endpoint is its
+   * service chain and two endpoint chains, not the whole table, and the table is not read
+   * first). One family's text is one atomic replace on its own; two go in one transaction, so
+   * that a refused IPv6 table puts the IPv4 one back. Nothing sent when nothing changed.
+   */
+  private async applyIptables(config: ProxyConfig): Promise<{ result?: TransactionResult; detail: string }> {
     // ip6tables once there are IPv6 services, and for as long as its table holds our chains.
-    const nat6 = config.services.some((s) => s.family === 6) || this.current?.services.some((s) => s.family === 6) ? await this.natState(6) : undefined;
-    const text6 = nat6 ? iptablesModeRules(config, nat6, 6) : undefined;
-    return transaction((tx) => {
-      tx.iptables.restore(text, { noflush: true, table: 'nat' });
-      if (text6) tx.iptables.restore(text6, { noflush: true, table: 'nat', family: 6 });
-    }, this.txOptions());
+    const families: Family[] = config.services.some((s) => s.family === 6) || this.current?.services.some((s) => s.family === 6) ? [4, 6] : [4];
+    const texts: { family: Family; text: string; rendered: IptablesRendering; full: boolean }[] = [];
+    for (const family of families) {
+      const before = this.iptablesRendered.get(family);
+      const rendered = renderIptables(config, family, before);
+      const text = before ? iptablesModeUpdate(before, rendered) : iptablesModeRules(config, await this.natState(family), family, rendered);
+      if (text) texts.push({ family, text, rendered, full: !before });
+      else this.iptablesRendered.set(family, rendered);
+    }
+    const words = texts.map((t) => `${t.family === 6 ? 'ip6tables' : 'iptables'}-restore --noflush of ${t.text.split('\n').length - 3} lines (${t.full ? 'full' : 'partial'} sync)`);
+    const detail = words.length ? words.join(', ') : 'nothing to send';
+    let result: TransactionResult | undefined;
+    try {
+      if (texts.length === 1) {
+        const h = iptables.open({ netns: this.netns, backend: 'legacy', family: texts[0]!.family });
+        try {
+          await h.restore(texts[0]!.text, { noflush: true, table: 'nat', wait: this.wait });
+        } finally {
+          await h.close();
+        }
+      } else if (texts.length > 1) {
+        result = await transaction((tx) => {
+          for (const t of texts) tx.iptables.restore(t.text, { noflush: true, table: 'nat', family: t.family });
+        }, this.txOptions());
+      }
+    } catch (e) {
+      // The next change reads the tables again and writes all our chains.
+      this.iptablesRendered.clear();
+      throw e;
+    }
+    for (const t of texts) this.iptablesRendered.set(t.family, t.rendered);
+    return { ...(result ? { result } : {}), detail };
   }
 
   /** One nft batch with what changed since the last config (the whole table the first time). */
@@ -273,6 +313,7 @@ export class ServiceProxy {
         await h.close();
       }
     }
+    this.iptablesRendered.clear();
     this.log(`[${this.mode}] cleaned up`);
   }
 }
