@@ -77,23 +77,47 @@ export const NODEPORTS_JUMP = `-A ${KUBE_SERVICES} -m comment --comment ${commen
 /** Our chains every table has, whatever the services. */
 const BASE_CHAINS = [KUBE_SERVICES, KUBE_POSTROUTING, KUBE_MARK_MASQ, KUBE_NODEPORTS];
 
+/** One service's part of the table: its rules in the order the full sync writes them, and by chain. */
+export interface IptablesService {
+  spec: ServiceSpec;
+  /** Its own chains (KUBE-SVC-, KUBE-EXT-, KUBE-SEP-), in the order declared. */
+  chains: string[];
+  rules: string[];
+  /** Its own chains' rules by chain. */
+  own: Map<string, string[]>;
+  /** Its rules in the shared chains: KUBE-SERVICES and KUBE-NODEPORTS. */
+  entry: { services: string[]; nodePorts: string[] };
+}
+
 /**
- * One family's nat table as the iptables mode writes it for `config`: each service's chains
- * and rules (by service name), and every chain's rules in order. renderIptables() keeps an
- * unchanged service's rendering from the previous one, so one changed endpoint among 10k
- * services renders (and hashes the chain names of) one service.
+ * One family's nat table as the iptables mode writes it for `config`, by service name.
+ * renderIptables() keeps an unchanged service's rendering from the previous one, so one changed
+ * endpoint among 10k services renders (and hashes the chain names of) one service, and
+ * iptablesModeUpdate() compares only the services whose rendering is new.
  */
 export interface IptablesRendering {
   config: ProxyConfig;
   family: Family;
-  services: Map<string, { spec: ServiceSpec; chains: string[]; rules: string[] }>;
-  /** Chain -> its rules (`-A CHAIN ...` lines), ours only, in the order declared. */
-  chains: Map<string, string[]>;
+  services: Map<string, IptablesService>;
+}
+
+function renderService(s: ServiceSpec, config: ProxyConfig): IptablesService {
+  const { chains, rules } = serviceRules(s, config);
+  const own = new Map<string, string[]>(chains.map((c) => [c, []]));
+  const entry = { services: [] as string[], nodePorts: [] as string[] };
+  for (const rule of rules) {
+    // Every rule starts `-A CHAIN `.
+    const chain = rule.slice(3, rule.indexOf(' ', 3));
+    if (chain === KUBE_SERVICES) entry.services.push(rule);
+    else if (chain === KUBE_NODEPORTS) entry.nodePorts.push(rule);
+    else own.get(chain)!.push(rule);
+  }
+  return { spec: s, chains, rules, own, entry };
 }
 
 /**
  * What `config` makes of one family's nat table. `previous`: the last rendering of that family;
- * services whose spec (and the masquerade settings) did not change keep their rules.
+ * services whose spec (and the masquerade settings) did not change keep their rendering.
  * @example const next = renderIptables(config, 4, last); const text = iptablesModeUpdate(last, next);
  */
 export function renderIptables(config: ProxyConfig, family: Family = 4, previous?: IptablesRendering): IptablesRendering {
@@ -103,18 +127,9 @@ export function renderIptables(config: ProxyConfig, family: Family = 4, previous
   for (const s of config.services) {
     if (s.family !== family) continue;
     const old = reuse?.get(s.name);
-    services.set(s.name, old && sameService(old.spec, s) ? old : { spec: s, ...serviceRules(s, config) });
+    services.set(s.name, old && sameService(old.spec, s) ? old : renderService(s, config));
   }
-  const chains = new Map<string, string[]>(BASE_CHAINS.map((c) => [c, []]));
-  chains.get(KUBE_POSTROUTING)!.push(...MASQ_RULES.filter((r) => r.startsWith(`-A ${KUBE_POSTROUTING} `)));
-  chains.get(KUBE_MARK_MASQ)!.push(...MASQ_RULES.filter((r) => r.startsWith(`-A ${KUBE_MARK_MASQ} `)));
-  for (const r of services.values()) {
-    for (const c of r.chains) chains.set(c, []);
-    // Every rule starts `-A CHAIN `.
-    for (const rule of r.rules) chains.get(rule.slice(3, rule.indexOf(' ', 3)))!.push(rule);
-  }
-  chains.get(KUBE_SERVICES)!.push(NODEPORTS_JUMP);
-  return { config, family, services, chains };
+  return { config, family, services };
 }
 
 const isOurs = (chain: string) => /^KUBE-(SVC|SEP|EXT)-/.test(chain);
@@ -133,7 +148,8 @@ export function iptablesModeRules(config: ProxyConfig, current: NatState, family
     rules.push(...r.rules);
   }
   rules.push(NODEPORTS_JUMP);
-  const stale = [...current.chains].filter((c) => isOurs(c) && !rendered.chains.has(c)).sort();
+  const wanted = new Set(chains);
+  const stale = [...current.chains].filter((c) => isOurs(c) && !wanted.has(c)).sort();
   return [
     '*nat',
     ...[...chains, ...stale].map((c) => `:${c} - [0:0]`),
@@ -145,7 +161,10 @@ export function iptablesModeRules(config: ProxyConfig, current: NatState, family
   ].join('\n');
 }
 
-const sameRules = (a: string[], b: string[]) => a === b || (a.length === b.length && a.every((r, i) => r === b[i]));
+const sameRules = (a: string[] | undefined, b: string[]) => a === b || (a !== undefined && a.length === b.length && a.every((r, i) => r === b[i]));
+
+/** The rules of a shared chain: every service's entries there, in config order. */
+const shared = (r: IptablesRendering, key: 'services' | 'nodePorts') => [...r.services.values()].flatMap((s) => s.entry[key]);
 
 /**
  * kube-proxy's partial sync: the restore text (for `{ noflush: true, table: 'nat', family }`)
@@ -155,17 +174,29 @@ const sameRules = (a: string[], b: string[]) => a === b || (a.length === b.lengt
  * @example const text = iptablesModeUpdate(last, renderIptables(config, 4, last)); if (text) await h.restore(text, { noflush: true, table: 'nat' });
  */
 export function iptablesModeUpdate(before: IptablesRendering, after: IptablesRendering): string | undefined {
-  const changed: string[] = [];
-  for (const [c, rules] of after.chains) {
-    const old = before.chains.get(c);
-    if (!old || !sameRules(old, rules)) changed.push(c);
+  const changed = new Map<string, string[]>();
+  const stale: string[] = [];
+  const services = [...shared(after, 'services'), NODEPORTS_JUMP];
+  if (!sameRules([...shared(before, 'services'), NODEPORTS_JUMP], services)) changed.set(KUBE_SERVICES, services);
+  const nodePorts = shared(after, 'nodePorts');
+  if (!sameRules(shared(before, 'nodePorts'), nodePorts)) changed.set(KUBE_NODEPORTS, nodePorts);
+  // Only the services rendered anew: a kept rendering is the same object.
+  for (const [name, r] of after.services) {
+    const o = before.services.get(name);
+    if (o === r) continue;
+    for (const [c, rules] of r.own) if (!sameRules(o?.own.get(c), rules)) changed.set(c, rules);
   }
-  const stale = [...before.chains.keys()].filter((c) => !after.chains.has(c)).sort();
-  if (!changed.length && !stale.length) return undefined;
+  for (const [name, o] of before.services) {
+    const r = after.services.get(name);
+    if (o === r) continue;
+    for (const c of o.own.keys()) if (!r?.own.has(c)) stale.push(c);
+  }
+  if (!changed.size && !stale.length) return undefined;
+  stale.sort();
   return [
     '*nat',
-    ...[...changed, ...stale].map((c) => `:${c} - [0:0]`),
-    ...changed.flatMap((c) => after.chains.get(c)!),
+    ...[...changed.keys(), ...stale].map((c) => `:${c} - [0:0]`),
+    ...[...changed.values()].flat(),
     ...stale.map((c) => `-X ${c}`),
     'COMMIT',
     '',
