@@ -117,7 +117,16 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
       notes.push(...vm.notes.filter((l) => l.startsWith('ipvs mode')));
       continue;
     }
-    for (const n of sizes) rows.push(...await runMode(mode, n, repsAt(n), changeRounds));
+    for (const n of sizes) {
+      try {
+        rows.push(...await runMode(mode, n, repsAt(n), changeRounds));
+      } catch (e) {
+        // A limit reached (the kernel refusing a table too large) is a result too.
+        const msg = (e as Error).message.split('\n')[0]!;
+        console.error(`proxy: ${mode} ${fmtN(n)} services failed: ${msg}`);
+        rows.push(row(`${mode}: cold start, ${fmtN(n * ENDPOINTS)} endpoints`, n, 'services', undefined, undefined, KUBE_PROXY[n]?.cold, `${mode}; refused: ${msg}`));
+      }
+    }
   }
   if (inVm()) notes.push(`ipvs mode inside the qemu VM (software emulation, 1 vCPU, Debian's kernel ${spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim()}): its wall and CPU times are the guest's, several times the host's; compare them with each other only.`);
   return {

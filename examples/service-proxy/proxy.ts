@@ -7,7 +7,7 @@
 // as it was before it, and the proxy keeps serving the last config that applied. After a change
 // applied, the conntrack entries of removed UDP endpoints and services are deleted (conntrack.ts).
 import { TransactionError, iptables, link, nft, transaction } from '../../lib/index.js';
-import type { TransactionResult } from '../../lib/transaction/index.js';
+import type { TransactionResult, Tx } from '../../lib/transaction/index.js';
 import type { Family, ProxyConfig } from './config.js';
 import { readNat } from './chains.js';
 import { describeChanges } from './diff.js';
@@ -15,7 +15,8 @@ import { type IptablesRendering, iptablesModeRules, iptablesModeUpdate, renderIp
 import { deleteStaleFlows } from './conntrack.js';
 import { type Rendered, TABLE, nftModeCommands, renderNft } from './nftables-mode.js';
 import {
-  CLUSTER_IP_SET, CLUSTER_IP_SET_TYPE, DUMMY, NODE_PORT_SET_RANGE, NODE_PORT_SET_TYPE, ipvsModeRules, ipvsPlan, setName,
+  CLUSTER_IP_SET, CLUSTER_IP_SET_TYPE, DUMMY, type IpvsPlan, type IpvsPlanChanges, type IpvsServicePlan, NODE_PORT_SET_RANGE, NODE_PORT_SET_TYPE, ipvsModeRules,
+  ipvsPlan, ipvsPlanChanges, setName,
 } from './ipvs-mode.js';
 
 export type Mode = 'iptables' | 'ipvs' | 'nftables';
@@ -51,6 +52,27 @@ export interface ApplyReport {
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
+/** The ipvs mode's partial sync in one transaction: what appears first, what goes last. */
+function queueIpvsChanges(tx: Tx, ch: IpvsPlanChanges): void {
+  const key = (s: IpvsServicePlan) => ({ protocol: s.protocol, address: s.address, port: s.port });
+  const service = (s: IpvsServicePlan) => ({ ...key(s), scheduler: s.scheduler });
+  if (ch.addresses.add.length) tx.link.addresses.add(DUMMY, ch.addresses.add);
+  for (const s of ch.sets) if (s.add.length) tx.ipset.add(s.name, s.add);
+  for (const s of ch.services.add) {
+    tx.ipvs.addService(service(s));
+    for (const d of s.destinations) tx.ipvs.addDestination(key(s), d);
+  }
+  for (const s of ch.services.update) tx.ipvs.updateService(service(s));
+  for (const c of ch.destinations) {
+    for (const d of c.add) tx.ipvs.addDestination(key(c.service), d);
+    for (const d of c.update) tx.ipvs.updateDestination(key(c.service), d);
+    for (const d of c.delete) tx.ipvs.deleteDestination(key(c.service), { address: d.address, port: d.port });
+  }
+  for (const s of ch.services.delete) tx.ipvs.deleteService(key(s));
+  for (const s of ch.sets) if (s.delete.length) tx.ipset.delete(s.name, s.delete);
+  if (ch.addresses.delete.length) tx.link.addresses.delete(DUMMY, ch.addresses.delete);
+}
+
 export class ServiceProxy {
   readonly mode: Mode;
   readonly netns: string | undefined;
@@ -64,6 +86,8 @@ export class ServiceProxy {
   private current?: ProxyConfig;
   private generation = 0;
   private prepared = false;
+  /** ipvs mode: the plan last applied (absent: read the kernel and sync everything next time). */
+  private ipvsApplied?: IpvsPlan;
   /** The masquerade settings the ipvs mode's nat rules were last written for. */
   private masq?: string;
   /** Changes run one at a time, in the order they were asked for. */
@@ -99,8 +123,7 @@ export class ServiceProxy {
       if (this.mode === 'nftables') {
         nftCommands = await this.applyNft(config);
         detail = `one nft batch of ${nftCommands.length} commands`;
-      } else if (this.mode === 'iptables') ({ result, detail } = await this.applyIptables(config));
-      else result = await this.applyIpvs(config);
+      } else ({ result, detail } = this.mode === 'iptables' ? await this.applyIptables(config) : await this.applyIpvs(config));
     } catch (e) {
       // Validation errors touch nothing; a transaction says whether it put back what it found.
       const state = e instanceof TransactionError && !e.rolledBack ? 'ROLLBACK INCOMPLETE, the kernel state may be partly changed' : 'state unchanged';
@@ -220,7 +243,14 @@ export class ServiceProxy {
     this.prepared = true;
   }
 
-  private async applyIpvs(config: ProxyConfig): Promise<TransactionResult> {
+  /**
+   * The ipvs mode's syncs, as the iptables mode's: the first change (and the first after a
+   * refused one, or when the masquerade settings or the sets themselves change) reads the
+   * kernel and syncs everything; later ones queue only the differences from the plan last
+   * applied (ipvsPlanChanges), so one changed endpoint is one real server added and one deleted
+   * rather than a sync that dumps and compares every service. Either way one transaction.
+   */
+  private async applyIpvs(config: ProxyConfig): Promise<{ result?: TransactionResult; detail: string }> {
     await this.prepareIpvs();
     // NodePorts are served on the node's own addresses (not the services' ones on the dummy).
     const nodeAddresses = config.services.some((s) => s.nodePort !== undefined) ? await this.nodeAddresses() : [];
@@ -228,6 +258,26 @@ export class ServiceProxy {
     const nodePortSets = Object.keys(plan.nodePorts ?? {});
     // The nat rules change only with the masquerade settings and the node port sets: most changes leave iptables alone.
     const masq = `${config.masqueradeAll} ${config.clusterCIDR} ${nodePortSets.join(',')}`;
+    const changes = this.ipvsApplied && masq === this.masq ? ipvsPlanChanges(this.ipvsApplied, plan) : undefined;
+    try {
+      if (changes) {
+        const result = changes.empty ? undefined : await transaction((tx) => queueIpvsChanges(tx, changes), this.txOptions());
+        this.ipvsApplied = plan;
+        const n = (xs: unknown[]) => xs.length;
+        const dests = changes.destinations.reduce((t, c) => t + n(c.add) + n(c.update) + n(c.delete), 0);
+        return { ...(result ? { result } : {}), detail: `partial sync: ${n(changes.services.add) + n(changes.services.update) + n(changes.services.delete)} services, ${dests} real servers` };
+      }
+      const result = await this.applyIpvsFull(config, plan, nodePortSets, masq);
+      this.ipvsApplied = plan;
+      return { result, detail: 'full sync' };
+    } catch (e) {
+      // The next change reads the kernel and syncs everything.
+      this.ipvsApplied = undefined;
+      throw e;
+    }
+  }
+
+  private async applyIpvsFull(config: ProxyConfig, plan: IpvsPlan, nodePortSets: string[], masq: string): Promise<TransactionResult> {
     const rules = masq === this.masq ? undefined : ipvsModeRules(config, await this.natState(), 4, nodePortSets);
     const rules6 = masq === this.masq || !plan.clusterIPs6 ? undefined : ipvsModeRules(config, await this.natState(6), 6, nodePortSets);
     // The service addresses change with the rest: new ones go up before IPVS and the rules (IPVS
@@ -268,8 +318,8 @@ export class ServiceProxy {
     const links = link.open({ netns: this.netns });
     try {
       const had = (await links.listAddresses(DUMMY)).filter((a) => !(a.family === 'inet6' && /^fe[89ab]/i.test(a.address))).map((a) => a.address);
-      const want = new Set(wanted);
-      return { added: wanted.filter((a) => !had.includes(a)), removed: had.filter((a) => !want.has(a)) };
+      const want = new Set(wanted), have = new Set(had);
+      return { added: wanted.filter((a) => !have.has(a)), removed: had.filter((a) => !want.has(a)) };
     } finally {
       await links.close();
     }
@@ -314,6 +364,8 @@ export class ServiceProxy {
       }
     }
     this.iptablesRendered.clear();
+    this.ipvsApplied = undefined;
+    this.masq = undefined;
     this.log(`[${this.mode}] cleaned up`);
   }
 }

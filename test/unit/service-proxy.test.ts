@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../../lib/core/errors.js';
 import { parseConfig } from '../../examples/service-proxy/config.js';
 import { comment, endpointChain, readNat, serviceChain } from '../../examples/service-proxy/chains.js';
 import { iptablesModeRules, iptablesModeUpdate, probability, renderIptables } from '../../examples/service-proxy/iptables-mode.js';
-import { ipvsModeRules, ipvsPlan } from '../../examples/service-proxy/ipvs-mode.js';
+import { ipvsModeRules, ipvsPlan, ipvsPlanChanges } from '../../examples/service-proxy/ipvs-mode.js';
 import { describeChanges } from '../../examples/service-proxy/diff.js';
 import { nftModeCommands, renderNft } from '../../examples/service-proxy/nftables-mode.js';
 import { chiSquareSurvival, fit, lnGamma } from '../../examples/demo/stats.js';
@@ -291,6 +291,36 @@ ${OUTPUT_AND_MASQ}
 -A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT
 COMMIT
 `);
+  });
+});
+
+describe('service-proxy ipvs mode, partial sync', () => {
+  const svc = (i: number, eps: [string, number][], scheduler?: string) => ({
+    name: `a/s${i}:http`, address: `10.96.0.${i}`, port: 80, ...(scheduler ? { scheduler } : {}), endpoints: eps.map(([address, weight]) => ({ address, port: 8080, weight })),
+  });
+  const before = ipvsPlan(parseConfig({ services: [svc(1, [['10.244.1.1', 1], ['10.244.1.2', 1]]), svc(2, [['10.244.2.1', 1]]), svc(3, [['10.244.3.1', 1]])] }));
+
+  it('is empty when nothing changed', () => {
+    assert.equal(ipvsPlanChanges(before, before)!.empty, true);
+  });
+
+  it('names one real server added and one deleted for a moved endpoint, a weight as an update, and services and members that come and go', () => {
+    const after = ipvsPlan(parseConfig({ services: [svc(1, [['10.244.1.9', 1], ['10.244.1.2', 3]]), svc(2, [['10.244.2.1', 1]], 'wrr'), svc(4, [['10.244.4.1', 1]])] }));
+    const ch = ipvsPlanChanges(before, after)!;
+    assert.equal(ch.empty, false);
+    assert.deepEqual(ch.services.add.map((s) => s.address), ['10.96.0.4']);
+    // Service 1's weights are unequal now: wrr by default, as the full sync would set it.
+    assert.deepEqual(ch.services.update.map((s) => `${s.address} ${s.scheduler}`), ['10.96.0.1 wrr', '10.96.0.2 wrr']);
+    assert.deepEqual(ch.services.delete.map((s) => s.address), ['10.96.0.3']);
+    assert.deepEqual(ch.destinations.map((c) => ({ svc: c.service.address, add: c.add.map((d) => d.address), update: c.update.map((d) => `${d.address}*${d.weight}`), delete: c.delete.map((d) => d.address) })),
+      [{ svc: '10.96.0.1', add: ['10.244.1.9'], update: ['10.244.1.2*3'], delete: ['10.244.1.1'] }]);
+    assert.deepEqual(ch.sets, [{ name: 'KUBE-CLUSTER-IP', add: ['10.96.0.4,tcp:80'], delete: ['10.96.0.3,tcp:80'] }]);
+    assert.deepEqual(ch.addresses, { add: ['10.96.0.4/32'], delete: ['10.96.0.3/32'] });
+  });
+
+  it('leaves a change that makes or removes a set to the full sync', () => {
+    const withV6 = ipvsPlan(parseConfig({ services: [svc(1, [['10.244.1.1', 1]]), { name: 'v6', address: 'fd00::1', port: 80, endpoints: [] }] }));
+    assert.equal(ipvsPlanChanges(before, withV6), undefined);
   });
 });
 
