@@ -2,9 +2,10 @@
 // renders them into bench/results.md and bench/charts/*.svg), timing helpers, the command
 // line, and running a benchmark file on its own.
 import { performance } from 'node:perf_hooks';
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { iptables } from '../lib/index.js';
 import { Netns, kernelSkipReason } from '../test/helpers/netns.js';
 
@@ -85,8 +86,11 @@ export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor
  */
 const CPU_MODE = process.env.NLKIT_BENCH_CPU === '1';
 
-/** CPU ms of this process and its waited-for children, so far. */
-function cpuNow(): number {
+/**
+ * CPU ms of this process and its waited-for children, so far.
+ * @example const c0 = cpuNow(); await work(); console.log(`${cpuNow() - c0} ms CPU`);
+ */
+export function cpuNow(): number {
   const c = process.cpuUsage();
   // Fields after the command name: cutime and cstime are the 14th and 15th (1-based from state).
   const stat = readFileSync('/proc/self/stat', 'utf8');
@@ -201,6 +205,29 @@ export async function runStandalone(moduleUrl: string, run: (argv: ReturnType<ty
 
 /** Prefix of the stdout line that carries a section as JSON (bench/ipvs.ts inside the VM). */
 export const JSON_MARKER = 'NLKIT-BENCH-JSON ';
+
+/**
+ * A bench file run with `--json` inside the qemu VM (scripts/vm/run.sh), one VM at a time (the
+ * lock other users of the VM take too); its section comes back as JSON on stdout.
+ * @example const section = await benchInVm('bench/ipvs.ts', ['--quick'], { NLKIT_VM_TIMEOUT: '1200' });
+ */
+export function benchInVm(file: string, argv: string[], env: Record<string, string>): Promise<Section> {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const lock = process.env.NLKIT_VM_LOCK ?? join(root, '.scratch', 'vm.lock');
+  mkdirSync(dirname(lock), { recursive: true });
+  const child = spawn('flock', [lock, 'bash', join(root, 'scripts/vm/run.sh'), 'node', '--import', 'tsx', resolve(root, file), '--json', ...argv],
+    { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  return new Promise((done, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith(JSON_MARKER));
+      if (code === 0 && line) done(JSON.parse(line.slice(JSON_MARKER.length)) as Section);
+      else reject(new Error(`${file} in the VM exited ${code}${line ? '' : ' without results'}: ${out.slice(-2000)}`));
+    });
+  });
+}
 
 /**
  * Runs fn in a fresh throwaway namespace, removed after (also when fn throws).

@@ -5,12 +5,12 @@
 // Usage: tsx bench/run.ts [--quick] [--only napi,ipset,iptables,nft,link,link-setup,conntrack,ipvs] [--reps N] [--no-vm] [--readme] [--from-json]
 //   --readme     also writes the results into README.md, between its bench:results markers
 //   --from-json  runs nothing: renders bench/results.json (the last run) again
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { JSON_MARKER, parseArgs, prepareToRun, sectionMarkdown, type ChartSpec, type Section } from './common.js';
+import { benchInVm, parseArgs, prepareToRun, sectionMarkdown, type ChartSpec, type Section } from './common.js';
 import { lineChart } from './svg.js';
 import { Netns } from '../test/helpers/netns.js';
 
@@ -38,23 +38,9 @@ function hostHasIpvs(): boolean {
   }
 }
 
-/** bench/ipvs.ts inside the VM, one VM at a time (the lock other users of the VM take too); its section comes back as JSON on stdout. */
+/** bench/ipvs.ts inside the VM. */
 function ipvsInVm(): Promise<Section> {
-  const lock = process.env.NLKIT_VM_LOCK ?? join(ROOT, '.scratch', 'vm.lock');
-  mkdirSync(dirname(lock), { recursive: true });
-  const env = { ...process.env, NLKIT_VM_TIMEOUT: process.env.NLKIT_VM_TIMEOUT ?? (args.quick ? '1200' : '5400') };
-  const child = spawn('flock', [lock, 'bash', join(ROOT, 'scripts/vm/run.sh'), 'node', '--import', 'tsx', join(BENCH, 'ipvs.ts'), '--json', ...passOn],
-    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith(JSON_MARKER));
-      if (code === 0 && line) resolve(JSON.parse(line.slice(JSON_MARKER.length)) as Section);
-      else reject(new Error(`bench/ipvs.ts in the VM exited ${code}${line ? '' : ' without results'}: ${out.slice(-2000)}`));
-    });
-  });
+  return benchInVm('bench/ipvs.ts', passOn, { NLKIT_VM_TIMEOUT: process.env.NLKIT_VM_TIMEOUT ?? (args.quick ? '1200' : '5400') });
 }
 
 async function runOne(name: Name): Promise<Section> {

@@ -53,6 +53,21 @@ export interface ProxyConfig {
   services: ServiceSpec[];
 }
 
+/**
+ * Whether two services are the same in everything the modes write (a field-by-field compare:
+ * cheaper than JSON.stringify over 10k services of 25 endpoints, and run on every change).
+ * @example sameService(before.services[0]!, after.services[0]!) // false once an endpoint moved
+ */
+export function sameService(a: ServiceSpec, b: ServiceSpec): boolean {
+  if (a === b) return true;
+  if (a.name !== b.name || a.protocol !== b.protocol || a.family !== b.family || a.address !== b.address || a.port !== b.port
+    || a.nodePort !== b.nodePort || a.scheduler !== b.scheduler || a.endpoints.length !== b.endpoints.length) return false;
+  return a.endpoints.every((e, i) => {
+    const f = b.endpoints[i]!;
+    return e.address === f.address && e.port === f.port && e.weight === f.weight;
+  });
+}
+
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 /** 4 or 6 for an address in text, undefined for anything else. */

@@ -111,3 +111,76 @@ export function ipvsModeRules(config: ProxyConfig, current: NatState, family: Fa
     '',
   ].join('\n');
 }
+
+type Dest = IpvsServicePlan['destinations'][number];
+
+/** What changed from one applied plan to the next, as the operations that make it so. */
+export interface IpvsPlanChanges {
+  services: { add: IpvsServicePlan[]; update: IpvsServicePlan[]; delete: IpvsServicePlan[] };
+  /** Real servers of services that stay (a new service's come with it in `services.add`). */
+  destinations: { service: IpvsServicePlan; add: Dest[]; update: Dest[]; delete: Dest[] }[];
+  /** Members added to and deleted from each set. */
+  sets: { name: string; add: string[]; delete: string[] }[];
+  addresses: { add: string[]; delete: string[] };
+  /** Whether there is nothing to do. */
+  empty: boolean;
+}
+
+const serviceKey = (s: IpvsServicePlan) => `${s.protocol} ${s.address} ${s.port}`;
+const destKey = (d: Dest) => `${d.address} ${d.port}`;
+
+/** Members of `after` not in `before`, and the other way round. */
+function listDiff(before: readonly string[], after: readonly string[]): { add: string[]; delete: string[] } {
+  const b = new Set(before), a = new Set(after);
+  return { add: after.filter((x) => !b.has(x)), delete: before.filter((x) => !a.has(x)) };
+}
+
+/** The sets a plan fills, by name. */
+const planSets = (p: IpvsPlan): Map<string, string[]> => new Map([
+  [CLUSTER_IP_SET, p.clusterIPs], ...(p.clusterIPs6 ? [[setName(CLUSTER_IP_SET, 6), p.clusterIPs6] as [string, string[]]] : []),
+  ...Object.entries(p.nodePorts ?? {}),
+]);
+
+/**
+ * The partial sync of the ipvs mode: the IPVS services and real servers, set members and dummy
+ * addresses that differ between the plan last applied and the next, so that one changed endpoint
+ * is one real server added and one deleted, not a sync that reads and compares every service.
+ * undefined when the sets themselves come or go (the full sync creates them).
+ * @example const ch = ipvsPlanChanges(applied, ipvsPlan(config)); if (ch && !ch.empty) queue(ch);
+ */
+export function ipvsPlanChanges(before: IpvsPlan, after: IpvsPlan): IpvsPlanChanges | undefined {
+  const setsBefore = planSets(before), setsAfter = planSets(after);
+  if (setsBefore.size !== setsAfter.size || [...setsAfter.keys()].some((k) => !setsBefore.has(k))) return undefined;
+  const out: IpvsPlanChanges = {
+    services: { add: [], update: [], delete: [] }, destinations: [], sets: [], addresses: listDiff(before.addresses, after.addresses), empty: true,
+  };
+  const old = new Map(before.services.map((s) => [serviceKey(s), s]));
+  for (const s of after.services) {
+    const o = old.get(serviceKey(s));
+    old.delete(serviceKey(s));
+    if (!o) { out.services.add.push(s); continue; }
+    if (o.scheduler !== s.scheduler) out.services.update.push(s);
+    if (o.destinations.length === s.destinations.length && o.destinations.every((d, i) => {
+      const e = s.destinations[i]!;
+      return d.address === e.address && d.port === e.port && d.weight === e.weight;
+    })) continue;
+    const was = new Map(o.destinations.map((d) => [destKey(d), d]));
+    const ch = { service: s, add: [] as Dest[], update: [] as Dest[], delete: [] as Dest[] };
+    for (const d of s.destinations) {
+      const w = was.get(destKey(d));
+      was.delete(destKey(d));
+      if (!w) ch.add.push(d);
+      else if (w.weight !== d.weight) ch.update.push(d);
+    }
+    ch.delete.push(...was.values());
+    if (ch.add.length || ch.update.length || ch.delete.length) out.destinations.push(ch);
+  }
+  out.services.delete.push(...old.values());
+  for (const [name, members] of setsAfter) {
+    const d = listDiff(setsBefore.get(name)!, members);
+    if (d.add.length || d.delete.length) out.sets.push({ name, ...d });
+  }
+  out.empty = !out.services.add.length && !out.services.update.length && !out.services.delete.length && !out.destinations.length
+    && !out.sets.length && !out.addresses.add.length && !out.addresses.delete.length;
+  return out;
+}

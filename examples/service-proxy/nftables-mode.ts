@@ -15,7 +15,7 @@
 // goto endpoint-i` for each endpoint but the last (R -= w_i), the last unconditional; endpoint i
 // is then taken with probability w_i / SUM, and no anonymous map is made (those are what make
 // kube-proxy's loads quadratic, see the nft issue).
-import { type Family, type ProxyConfig, type ServiceSpec, clusterCIDRFor } from './config.js';
+import { type Family, type ProxyConfig, type ServiceSpec, clusterCIDRFor, sameService } from './config.js';
 import { hash16 } from './chains.js';
 
 export const TABLE = 'nlkit-proxy';
@@ -111,7 +111,7 @@ export function renderNft(config: ProxyConfig, previous?: { config: ProxyConfig;
     ? new Map(previous.config.services.map((s) => [s.name, s])) : undefined;
   for (const s of config.services) {
     const old = reuse?.get(s.name);
-    if (old && previous!.rendered.has(s.name) && JSON.stringify(old) === JSON.stringify(s)) {
+    if (old && previous!.rendered.has(s.name) && sameService(old, s)) {
       out.set(s.name, previous!.rendered.get(s.name)!);
       continue;
     }

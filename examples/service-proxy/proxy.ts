@@ -1,20 +1,22 @@
-// The agent: turns a config into kernel state, one transaction per change, in one of three modes.
-// `iptables`: the nat table alone (iptables-mode.ts). `ipvs`: the service addresses on
-// the dummy kube-ipvs0, IPVS services, the KUBE-CLUSTER-IP set and constant nat rules in one
-// transaction (ipvs-mode.ts). `nftables`: one nft table, one atomic batch holding only
+// The agent: turns a config into kernel state, one atomic change per config, in one of three
+// modes. `iptables`: the nat table alone (iptables-mode.ts), after the first change only the
+// chains that changed (kube-proxy's partial sync; one table is one atomic replace, two tables a
+// transaction). `ipvs`: the service addresses on the dummy kube-ipvs0, IPVS services, the
+// KUBE-CLUSTER-IP set and constant nat rules in one transaction (ipvs-mode.ts). `nftables`: one nft table, one atomic batch holding only
 // what changed (nftables-mode.ts). Either way, a change the kernel refuses leaves the state
 // as it was before it, and the proxy keeps serving the last config that applied. After a change
 // applied, the conntrack entries of removed UDP endpoints and services are deleted (conntrack.ts).
 import { TransactionError, iptables, link, nft, transaction } from '../../lib/index.js';
-import type { TransactionResult } from '../../lib/transaction/index.js';
-import type { ProxyConfig } from './config.js';
+import type { TransactionResult, Tx } from '../../lib/transaction/index.js';
+import type { Family, ProxyConfig } from './config.js';
 import { readNat } from './chains.js';
 import { describeChanges } from './diff.js';
-import { iptablesModeRules } from './iptables-mode.js';
+import { type IptablesRendering, iptablesModeRules, iptablesModeUpdate, renderIptables } from './iptables-mode.js';
 import { deleteStaleFlows } from './conntrack.js';
 import { type Rendered, TABLE, nftModeCommands, renderNft } from './nftables-mode.js';
 import {
-  CLUSTER_IP_SET, CLUSTER_IP_SET_TYPE, DUMMY, NODE_PORT_SET_RANGE, NODE_PORT_SET_TYPE, ipvsModeRules, ipvsPlan, setName,
+  CLUSTER_IP_SET, CLUSTER_IP_SET_TYPE, DUMMY, type IpvsPlan, type IpvsPlanChanges, type IpvsServicePlan, NODE_PORT_SET_RANGE, NODE_PORT_SET_TYPE, ipvsModeRules,
+  ipvsPlan, ipvsPlanChanges, setName,
 } from './ipvs-mode.js';
 
 export type Mode = 'iptables' | 'ipvs' | 'nftables';
@@ -39,7 +41,7 @@ export interface ApplyReport {
   /** 1, 2, ... per config applied. */
   generation: number;
   changes: string[];
-  /** Wall clock of the whole change, and the transaction's own split. */
+  /** Wall clock of the whole change, and the transaction's own split (when it was one: not a lone iptables table). */
   ms: number;
   transaction?: TransactionResult['timings'];
   /** nftables mode: the commands of the one batch sent (empty when nothing changed). */
@@ -50,6 +52,27 @@ export interface ApplyReport {
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
+/** The ipvs mode's partial sync in one transaction: what appears first, what goes last. */
+function queueIpvsChanges(tx: Tx, ch: IpvsPlanChanges): void {
+  const key = (s: IpvsServicePlan) => ({ protocol: s.protocol, address: s.address, port: s.port });
+  const service = (s: IpvsServicePlan) => ({ ...key(s), scheduler: s.scheduler });
+  if (ch.addresses.add.length) tx.link.addresses.add(DUMMY, ch.addresses.add);
+  for (const s of ch.sets) if (s.add.length) tx.ipset.add(s.name, s.add);
+  for (const s of ch.services.add) {
+    tx.ipvs.addService(service(s));
+    for (const d of s.destinations) tx.ipvs.addDestination(key(s), d);
+  }
+  for (const s of ch.services.update) tx.ipvs.updateService(service(s));
+  for (const c of ch.destinations) {
+    for (const d of c.add) tx.ipvs.addDestination(key(c.service), d);
+    for (const d of c.update) tx.ipvs.updateDestination(key(c.service), d);
+    for (const d of c.delete) tx.ipvs.deleteDestination(key(c.service), { address: d.address, port: d.port });
+  }
+  for (const s of ch.services.delete) tx.ipvs.deleteService(key(s));
+  for (const s of ch.sets) if (s.delete.length) tx.ipset.delete(s.name, s.delete);
+  if (ch.addresses.delete.length) tx.link.addresses.delete(DUMMY, ch.addresses.delete);
+}
+
 export class ServiceProxy {
   readonly mode: Mode;
   readonly netns: string | undefined;
@@ -58,9 +81,13 @@ export class ServiceProxy {
   private readonly conntrackCleanup: boolean;
   /** nftables mode: what the table holds, as the last applied config rendered it. */
   private rendered?: Rendered;
+  /** iptables mode: each family's nat table as we last wrote it (empty: read it and write all our chains next time). */
+  private readonly iptablesRendered = new Map<Family, IptablesRendering>();
   private current?: ProxyConfig;
   private generation = 0;
   private prepared = false;
+  /** ipvs mode: the plan last applied (absent: read the kernel and sync everything next time). */
+  private ipvsApplied?: IpvsPlan;
   /** The masquerade settings the ipvs mode's nat rules were last written for. */
   private masq?: string;
   /** Changes run one at a time, in the order they were asked for. */
@@ -91,9 +118,12 @@ export class ServiceProxy {
     const changes = describeChanges(this.current, config, this.mode === 'ipvs');
     let result: TransactionResult | undefined;
     let nftCommands: object[] | undefined;
+    let detail = '';
     try {
-      if (this.mode === 'nftables') nftCommands = await this.applyNft(config);
-      else result = this.mode === 'iptables' ? await this.applyIptables(config) : await this.applyIpvs(config);
+      if (this.mode === 'nftables') {
+        nftCommands = await this.applyNft(config);
+        detail = `one nft batch of ${nftCommands.length} commands`;
+      } else ({ result, detail } = this.mode === 'iptables' ? await this.applyIptables(config) : await this.applyIpvs(config));
     } catch (e) {
       // Validation errors touch nothing; a transaction says whether it put back what it found.
       const state = e instanceof TransactionError && !e.rolledBack ? 'ROLLBACK INCOMPLETE, the kernel state may be partly changed' : 'state unchanged';
@@ -105,8 +135,8 @@ export class ServiceProxy {
     const report: ApplyReport = { generation: ++this.generation, changes, ms: performance.now() - start, transaction: result?.timings, nftCommands, conntrackDeleted: 0 };
     const t = result?.timings;
     this.log(`[${this.mode}] #${report.generation} applied in ${round(report.ms)} ms ` +
-      (t ? `(transaction ${round(t.totalMs)} ms: validate ${round(t.validateMs)}, lock ${round(t.lockMs)}, snapshot ${round(t.snapshotMs)}, apply ${round(t.applyMs)})`
-        : `(one nft batch of ${nftCommands!.length} commands)`) +
+      `(${[detail, t ? `transaction ${round(t.totalMs)} ms: validate ${round(t.validateMs)}, lock ${round(t.lockMs)}, snapshot ${round(t.snapshotMs)}, apply ${round(t.applyMs)}` : '']
+        .filter(Boolean).join('; ')})` +
       (changes.length ? '' : ': no change'));
     for (const c of changes) this.log(`  ${c}`);
     if (this.conntrackCleanup && before) {
@@ -136,15 +166,48 @@ export class ServiceProxy {
     }
   }
 
-  private async applyIptables(config: ProxyConfig): Promise<TransactionResult> {
-    const text = iptablesModeRules(config, await this.natState());
+  /**
+   * kube-proxy's syncs: the first change (and the first after a refused one) reads each
+   * family's nat table and rewrites all our chains, deleting stale ones (the full sync); later
+   * ones send only the chains whose rules changed (the partial sync: one changed endpoint is its
+   * service chain and two endpoint chains, not the whole table, and the table is not read
+   * first). One family's text is one atomic replace on its own; two go in one transaction, so
+   * that a refused IPv6 table puts the IPv4 one back. Nothing sent when nothing changed.
+   */
+  private async applyIptables(config: ProxyConfig): Promise<{ result?: TransactionResult; detail: string }> {
     // ip6tables once there are IPv6 services, and for as long as its table holds our chains.
-    const nat6 = config.services.some((s) => s.family === 6) || this.current?.services.some((s) => s.family === 6) ? await this.natState(6) : undefined;
-    const text6 = nat6 ? iptablesModeRules(config, nat6, 6) : undefined;
-    return transaction((tx) => {
-      tx.iptables.restore(text, { noflush: true, table: 'nat' });
-      if (text6) tx.iptables.restore(text6, { noflush: true, table: 'nat', family: 6 });
-    }, this.txOptions());
+    const families: Family[] = config.services.some((s) => s.family === 6) || this.current?.services.some((s) => s.family === 6) ? [4, 6] : [4];
+    const texts: { family: Family; text: string; rendered: IptablesRendering; full: boolean }[] = [];
+    for (const family of families) {
+      const before = this.iptablesRendered.get(family);
+      const rendered = renderIptables(config, family, before);
+      const text = before ? iptablesModeUpdate(before, rendered) : iptablesModeRules(config, await this.natState(family), family, rendered);
+      if (text) texts.push({ family, text, rendered, full: !before });
+      else this.iptablesRendered.set(family, rendered);
+    }
+    const words = texts.map((t) => `${t.family === 6 ? 'ip6tables' : 'iptables'}-restore --noflush of ${t.text.split('\n').length - 3} lines (${t.full ? 'full' : 'partial'} sync)`);
+    const detail = words.length ? words.join(', ') : 'nothing to send';
+    let result: TransactionResult | undefined;
+    try {
+      if (texts.length === 1) {
+        const h = iptables.open({ netns: this.netns, backend: 'legacy', family: texts[0]!.family });
+        try {
+          await h.restore(texts[0]!.text, { noflush: true, table: 'nat', wait: this.wait });
+        } finally {
+          await h.close();
+        }
+      } else if (texts.length > 1) {
+        result = await transaction((tx) => {
+          for (const t of texts) tx.iptables.restore(t.text, { noflush: true, table: 'nat', family: t.family });
+        }, this.txOptions());
+      }
+    } catch (e) {
+      // The next change reads the tables again and writes all our chains.
+      this.iptablesRendered.clear();
+      throw e;
+    }
+    for (const t of texts) this.iptablesRendered.set(t.family, t.rendered);
+    return { ...(result ? { result } : {}), detail };
   }
 
   /** One nft batch with what changed since the last config (the whole table the first time). */
@@ -180,7 +243,14 @@ export class ServiceProxy {
     this.prepared = true;
   }
 
-  private async applyIpvs(config: ProxyConfig): Promise<TransactionResult> {
+  /**
+   * The ipvs mode's syncs, as the iptables mode's: the first change (and the first after a
+   * refused one, or when the masquerade settings or the sets themselves change) reads the
+   * kernel and syncs everything; later ones queue only the differences from the plan last
+   * applied (ipvsPlanChanges), so one changed endpoint is one real server added and one deleted
+   * rather than a sync that dumps and compares every service. Either way one transaction.
+   */
+  private async applyIpvs(config: ProxyConfig): Promise<{ result?: TransactionResult; detail: string }> {
     await this.prepareIpvs();
     // NodePorts are served on the node's own addresses (not the services' ones on the dummy).
     const nodeAddresses = config.services.some((s) => s.nodePort !== undefined) ? await this.nodeAddresses() : [];
@@ -188,6 +258,26 @@ export class ServiceProxy {
     const nodePortSets = Object.keys(plan.nodePorts ?? {});
     // The nat rules change only with the masquerade settings and the node port sets: most changes leave iptables alone.
     const masq = `${config.masqueradeAll} ${config.clusterCIDR} ${nodePortSets.join(',')}`;
+    const changes = this.ipvsApplied && masq === this.masq ? ipvsPlanChanges(this.ipvsApplied, plan) : undefined;
+    try {
+      if (changes) {
+        const result = changes.empty ? undefined : await transaction((tx) => queueIpvsChanges(tx, changes), this.txOptions());
+        this.ipvsApplied = plan;
+        const n = (xs: unknown[]) => xs.length;
+        const dests = changes.destinations.reduce((t, c) => t + n(c.add) + n(c.update) + n(c.delete), 0);
+        return { ...(result ? { result } : {}), detail: `partial sync: ${n(changes.services.add) + n(changes.services.update) + n(changes.services.delete)} services, ${dests} real servers` };
+      }
+      const result = await this.applyIpvsFull(config, plan, nodePortSets, masq);
+      this.ipvsApplied = plan;
+      return { result, detail: 'full sync' };
+    } catch (e) {
+      // The next change reads the kernel and syncs everything.
+      this.ipvsApplied = undefined;
+      throw e;
+    }
+  }
+
+  private async applyIpvsFull(config: ProxyConfig, plan: IpvsPlan, nodePortSets: string[], masq: string): Promise<TransactionResult> {
     const rules = masq === this.masq ? undefined : ipvsModeRules(config, await this.natState(), 4, nodePortSets);
     const rules6 = masq === this.masq || !plan.clusterIPs6 ? undefined : ipvsModeRules(config, await this.natState(6), 6, nodePortSets);
     // The service addresses change with the rest: new ones go up before IPVS and the rules (IPVS
@@ -228,8 +318,8 @@ export class ServiceProxy {
     const links = link.open({ netns: this.netns });
     try {
       const had = (await links.listAddresses(DUMMY)).filter((a) => !(a.family === 'inet6' && /^fe[89ab]/i.test(a.address))).map((a) => a.address);
-      const want = new Set(wanted);
-      return { added: wanted.filter((a) => !had.includes(a)), removed: had.filter((a) => !want.has(a)) };
+      const want = new Set(wanted), have = new Set(had);
+      return { added: wanted.filter((a) => !have.has(a)), removed: had.filter((a) => !want.has(a)) };
     } finally {
       await links.close();
     }
@@ -273,6 +363,9 @@ export class ServiceProxy {
         await h.close();
       }
     }
+    this.iptablesRendered.clear();
+    this.ipvsApplied = undefined;
+    this.masq = undefined;
     this.log(`[${this.mode}] cleaned up`);
   }
 }

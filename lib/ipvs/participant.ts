@@ -2,8 +2,9 @@
 // real-server changes, checked field by field as the handle checks them. Additions and updates
 // run before the rules that steer traffic to them (phase 'ipvs'), deletions after those rules
 // are gone ('ipvs-release'). Undo makes the services equal to the snapshot with the smallest
-// set of operations (the planner of ipvs.sync).
-import { InvalidArgumentError, NlkitError } from '../core/errors.js';
+// set of operations (the planner of ipvs.sync); the snapshot holds the services the operations
+// name (up to 64 of them), or every service for a sync, a flush or more.
+import { InvalidArgumentError, NlkitError, NotFoundError } from '../core/errors.js';
 import { checkOpts } from '../core/args.js';
 import { blame, HandleRun, type Enqueue, type Participant, type ParticipantRun, type PlannedBase, type TxContext, type UndoLog } from '../transaction/participant.js';
 import { EVERY, releases } from '../transaction/order.js';
@@ -158,8 +159,13 @@ function check(o: PlannedIpvsOp): void {
   }
 }
 
+/** Up to this many services named by a transaction's operations are snapshotted one by one; more, or a sync, dump them all. */
+const SNAPSHOT_SERVICES = 64;
+
 class IpvsRun extends HandleRun<IpvsHandle> implements ParticipantRun<PlannedIpvsOp> {
   #saved: Service[] | undefined;
+  /** The services the snapshot holds; undefined: every service. */
+  #scope: ServiceKey[] | undefined;
 
   constructor(ctx: TxContext) {
     super(ctx, (base) => new IpvsHandle(base));
@@ -169,8 +175,23 @@ class IpvsRun extends HandleRun<IpvsHandle> implements ParticipantRun<PlannedIpv
     for (const o of ops) check(o);
   }
 
-  async snapshot(): Promise<void> {
-    this.#saved = await this.h.listServices({ destinations: true });
+  async snapshot(ops: PlannedIpvsOp[]): Promise<void> {
+    // A few named services (a proxy's endpoint change): only those, not a dump of every service
+    // and real server. A sync or flush may touch any service: all of them.
+    const keys = new Map<string, ServiceKey>();
+    if (ops.every((o) => o.op !== 'ipvs.sync' && o.op !== 'ipvs.flush')) for (const o of ops) keys.set(normKey(o.op, o.service).text, o.service);
+    this.#scope = keys.size && keys.size <= SNAPSHOT_SERVICES ? [...keys.values()] : undefined;
+    this.#saved = await this.#read();
+  }
+
+  /** The services in scope as the kernel has them now (those absent left out), or every service. */
+  async #read(): Promise<Service[]> {
+    if (!this.#scope) return this.h.listServices({ destinations: true });
+    const found = await Promise.all(this.#scope.map((k) => this.h.getService(k).catch((e: unknown) => {
+      if (e instanceof NotFoundError) return undefined;
+      throw e;
+    })));
+    return found.filter((s): s is Service => s !== undefined);
   }
 
   async apply(o: PlannedIpvsOp): Promise<void> {
@@ -192,7 +213,8 @@ class IpvsRun extends HandleRun<IpvsHandle> implements ParticipantRun<PlannedIpv
     const wanted = this.#saved as unknown as DesiredService[] | undefined;
     if (!wanted) return;
     await log.step('ipvs back to the snapshot', async () => {
-      const current = await this.h.listServices({ destinations: true });
+      // Pruned within the scope: a service the transaction added is in `current`, not in `wanted`.
+      const current = await this.#read();
       const p = planIpvsSync(current, wanted, { prune: true });
       if (p.operations.length === 0) return;
       const results = await this.h.apply(p.operations);

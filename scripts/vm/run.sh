@@ -5,8 +5,9 @@
 # The guest sees the host's / read-only and the repo writable at the same path, so the host's
 # node, libraries and built addon run unchanged. CMD's stdout/stderr stream to ours and its
 # exit status is ours. Env: NLKIT_VM_TIMEOUT (seconds, default 600), NLKIT_VM_CPUS (default 1),
-# NLKIT_VM_MEM (guest memory in MiB, default 2048; a 1M-entry conntrack table needs more),
-# NLKIT_VM_SKIP=1 (do not start the VM, exit 0). The guest console goes to .vm-cache/last-console.log.
+# NLKIT_VM_MEM (guest memory in MiB, default 2048; a 1M-entry conntrack table and bench/proxy.ts's
+# 250k-500k real servers need more), NLKIT_VM_SKIP=1 (do not start the VM, exit 0). The guest
+# console goes to .vm-cache/last-console.log.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd -P)
 CACHE=$REPO/.vm-cache
@@ -14,6 +15,7 @@ TIMEOUT=${NLKIT_VM_TIMEOUT:-600}
 # One vCPU: on our 2-core machines a 2-vCPU guest ran the same tests 2x slower and booted up
 # to 3x slower (its spinlocks and cross-CPU flushes wait on a descheduled vCPU thread).
 CPUS=${NLKIT_VM_CPUS:-1}
+# Enough for the test files; large benches ask for more.
 MEM=${NLKIT_VM_MEM:-2048}
 say() { echo "nlkit vm: $*" >&2; }
 

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../../lib/core/errors.js';
 import { parseConfig } from '../../examples/service-proxy/config.js';
 import { comment, endpointChain, readNat, serviceChain } from '../../examples/service-proxy/chains.js';
-import { iptablesModeRules, probability } from '../../examples/service-proxy/iptables-mode.js';
-import { ipvsModeRules, ipvsPlan } from '../../examples/service-proxy/ipvs-mode.js';
+import { iptablesModeRules, iptablesModeUpdate, probability, renderIptables } from '../../examples/service-proxy/iptables-mode.js';
+import { ipvsModeRules, ipvsPlan, ipvsPlanChanges } from '../../examples/service-proxy/ipvs-mode.js';
 import { describeChanges } from '../../examples/service-proxy/diff.js';
 import { nftModeCommands, renderNft } from '../../examples/service-proxy/nftables-mode.js';
 import { chiSquareSurvival, fit, lnGamma } from '../../examples/demo/stats.js';
@@ -165,6 +165,53 @@ COMMIT
   });
 });
 
+describe('service-proxy iptables mode, partial sync', () => {
+  const svc = (i: number, ep = `10.244.${i}.2`) => ({ name: `a/s${i}:http`, address: `10.96.0.${i}`, port: 80, endpoints: [{ address: ep, port: 8080 }, { address: '10.244.9.9', port: 8080 }] });
+  const before = parseConfig({ clusterCIDR: '10.244.0.0/16', services: [svc(1), svc(2), svc(3)] });
+  const rendered = renderIptables(before);
+  /** The chains a restore text declares, and those it deletes. */
+  const declared = (text: string) => text.split('\n').filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]).sort();
+  const deleted = (text: string) => text.split('\n').filter((l) => l.startsWith('-X ')).map((l) => l.slice(3)).sort();
+
+  it('sends nothing when nothing changed, and keeps unchanged services\' rules', () => {
+    const again = renderIptables(parseConfig({ clusterCIDR: '10.244.0.0/16', services: [svc(1), svc(2), svc(3)] }), 4, rendered);
+    assert.equal(iptablesModeUpdate(rendered, again), undefined);
+    assert.equal(again.services.get('a/s1:http'), rendered.services.get('a/s1:http'));
+  });
+
+  it('names only the service chain and the endpoint chains of one moved endpoint', () => {
+    const after = parseConfig({ clusterCIDR: '10.244.0.0/16', services: [svc(1), svc(2, '10.244.7.7'), svc(3)] });
+    const next = renderIptables(after, 4, rendered);
+    assert.deepEqual(next, renderIptables(after));
+    const text = iptablesModeUpdate(rendered, next)!;
+    const oldSep = endpointChain('a/s2:http', 'tcp', '10.244.2.2:8080'), newSep = endpointChain('a/s2:http', 'tcp', '10.244.7.7:8080');
+    assert.deepEqual(declared(text), [serviceChain('a/s2:http', 'tcp'), oldSep, newSep].sort());
+    assert.deepEqual(deleted(text), [oldSep]);
+    // Every rule of the refilled chains, as the full sync writes them.
+    const full = iptablesModeRules(after, empty).split('\n');
+    const lines = text.split('\n').filter((l) => l.startsWith('-A '));
+    assert.deepEqual(lines, full.filter((l) => l.startsWith(`-A ${serviceChain('a/s2:http', 'tcp')} `) || l.startsWith(`-A ${newSep} `)));
+  });
+
+  it('rewrites KUBE-SERVICES and deletes every chain of a removed service; a new service brings its chains', () => {
+    const after = parseConfig({ clusterCIDR: '10.244.0.0/16', services: [svc(1), svc(2), svc(4)] });
+    const text = iptablesModeUpdate(rendered, renderIptables(after, 4, rendered))!;
+    const chains3 = [serviceChain('a/s3:http', 'tcp'), endpointChain('a/s3:http', 'tcp', '10.244.3.2:8080'), endpointChain('a/s3:http', 'tcp', '10.244.9.9:8080')];
+    const chains4 = [serviceChain('a/s4:http', 'tcp'), endpointChain('a/s4:http', 'tcp', '10.244.4.2:8080'), endpointChain('a/s4:http', 'tcp', '10.244.9.9:8080')];
+    assert.deepEqual(declared(text), ['KUBE-SERVICES', ...chains3, ...chains4].sort());
+    assert.deepEqual(deleted(text), chains3.sort());
+    const services = text.split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES '));
+    assert.deepEqual(services, iptablesModeRules(after, empty).split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES ')));
+  });
+
+  it('renders every service again when the masquerade settings change', () => {
+    const after = parseConfig({ masqueradeAll: true, services: [svc(1), svc(2), svc(3)] });
+    const next = renderIptables(after, 4, rendered);
+    assert.notEqual(next.services.get('a/s1:http'), rendered.services.get('a/s1:http'));
+    assert.ok(declared(iptablesModeUpdate(rendered, next)!).includes(serviceChain('a/s1:http', 'tcp')));
+  });
+});
+
 describe('service-proxy IPv6 services and NodePorts', () => {
   const config = parseConfig({
     clusterCIDR: '10.244.0.0/16,FD00:244:0::/48',
@@ -244,6 +291,36 @@ ${OUTPUT_AND_MASQ}
 -A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT
 COMMIT
 `);
+  });
+});
+
+describe('service-proxy ipvs mode, partial sync', () => {
+  const svc = (i: number, eps: [string, number][], scheduler?: string) => ({
+    name: `a/s${i}:http`, address: `10.96.0.${i}`, port: 80, ...(scheduler ? { scheduler } : {}), endpoints: eps.map(([address, weight]) => ({ address, port: 8080, weight })),
+  });
+  const before = ipvsPlan(parseConfig({ services: [svc(1, [['10.244.1.1', 1], ['10.244.1.2', 1]]), svc(2, [['10.244.2.1', 1]]), svc(3, [['10.244.3.1', 1]])] }));
+
+  it('is empty when nothing changed', () => {
+    assert.equal(ipvsPlanChanges(before, before)!.empty, true);
+  });
+
+  it('names one real server added and one deleted for a moved endpoint, a weight as an update, and services and members that come and go', () => {
+    const after = ipvsPlan(parseConfig({ services: [svc(1, [['10.244.1.9', 1], ['10.244.1.2', 3]]), svc(2, [['10.244.2.1', 1]], 'wrr'), svc(4, [['10.244.4.1', 1]])] }));
+    const ch = ipvsPlanChanges(before, after)!;
+    assert.equal(ch.empty, false);
+    assert.deepEqual(ch.services.add.map((s) => s.address), ['10.96.0.4']);
+    // Service 1's weights are unequal now: wrr by default, as the full sync would set it.
+    assert.deepEqual(ch.services.update.map((s) => `${s.address} ${s.scheduler}`), ['10.96.0.1 wrr', '10.96.0.2 wrr']);
+    assert.deepEqual(ch.services.delete.map((s) => s.address), ['10.96.0.3']);
+    assert.deepEqual(ch.destinations.map((c) => ({ svc: c.service.address, add: c.add.map((d) => d.address), update: c.update.map((d) => `${d.address}*${d.weight}`), delete: c.delete.map((d) => d.address) })),
+      [{ svc: '10.96.0.1', add: ['10.244.1.9'], update: ['10.244.1.2*3'], delete: ['10.244.1.1'] }]);
+    assert.deepEqual(ch.sets, [{ name: 'KUBE-CLUSTER-IP', add: ['10.96.0.4,tcp:80'], delete: ['10.96.0.3,tcp:80'] }]);
+    assert.deepEqual(ch.addresses, { add: ['10.96.0.4/32'], delete: ['10.96.0.3/32'] });
+  });
+
+  it('leaves a change that makes or removes a set to the full sync', () => {
+    const withV6 = ipvsPlan(parseConfig({ services: [svc(1, [['10.244.1.1', 1]]), { name: 'v6', address: 'fd00::1', port: 80, endpoints: [] }] }));
+    assert.equal(ipvsPlanChanges(before, withV6), undefined);
   });
 });
 
