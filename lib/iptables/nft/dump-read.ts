@@ -88,6 +88,11 @@ function findAttr(b: Buffer, from: number, to: number, type: number): [number, n
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A big-endian u64 (a counter: mostly zero, which needs no BigInt arithmetic). */
+function u64be(b: Buffer, at: number): bigint {
+  return b.readUInt32BE(at) === 0 && b.readUInt32BE(at + 4) === 0 ? 0n : b.readBigUInt64BE(at);
+}
 const PAYLOAD = Buffer.from('payload'), META = Buffer.from('meta'), CMP = Buffer.from('cmp'), IMMEDIATE = Buffer.from('immediate');
 const COUNTER = Buffer.from('counter'), MATCH = Buffer.from('match'), TARGET = Buffer.from('target');
 
@@ -263,7 +268,7 @@ export class DumpReader {
     if (named(b, nameAt, n, COUNTER)) {
       d.read(b, dAt, dAt === 0 ? 0 : dEnd);
       if ((!d.has(1) || d.len[1]! >= 8) && (!d.has(2) || d.len[2]! >= 8)) {
-        return { op: 'counter', bytes: d.has(1) ? b.readBigUInt64BE(d.at[1]!) : undefined, packets: d.has(2) ? b.readBigUInt64BE(d.at[2]!) : undefined };
+        return { op: 'counter', bytes: d.has(1) ? u64be(b, d.at[1]!) : undefined, packets: d.has(2) ? u64be(b, d.at[2]!) : undefined };
       }
     } else if (named(b, nameAt, n, MATCH)) {
       return { op: 'unknown', name: 'match', data: dAt === 0 ? EMPTY : b.subarray(dAt, dEnd) };
