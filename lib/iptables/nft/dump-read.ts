@@ -56,10 +56,6 @@ class Index {
     const p = this.at[t]!;
     return p === 0 ? undefined : cstr(b, p, p + this.len[t]!);
   }
-  view(b: Buffer, t: number): Buffer | undefined {
-    const p = this.at[t]!;
-    return p === 0 ? undefined : b.subarray(p, p + this.len[t]!);
-  }
 }
 
 function cstr(b: Buffer, from: number, to: number): string {
@@ -111,9 +107,13 @@ function named(b: Buffer, at: number, n: number, name: Buffer): boolean {
  * than the table).
  */
 class DumpRule implements NftRule {
-  udata?: Buffer;
-  constructor(readonly handle: bigint, private readonly r: DumpReader, private readonly b: Buffer, private readonly from: number, private readonly to: number) {}
+  // the handle and user data stay in the dump too until asked for: a BigInt and a Buffer per
+  // rule, kept until the table is decoded, were most of what the collector moved at 160k rules
+  constructor(private readonly r: DumpReader, private readonly b: Buffer, private readonly from: number, private readonly to: number,
+    private readonly handleAt: number, private readonly udAt: number, private readonly udLen: number) {}
   get exprs(): KExpr[] { return this.from === 0 ? [] : this.r.exprs(this.b, this.from, this.to); }
+  get handle(): bigint { return this.handleAt === 0 ? 0n : this.b.readBigUInt64BE(this.handleAt); }
+  get udata(): Buffer | undefined { return this.udAt === 0 ? undefined : this.b.subarray(this.udAt, this.udAt + this.udLen); }
 }
 
 /** Reads the rule, chain and table messages of one dump into tables (see groupDump in decode.ts). */
@@ -185,10 +185,9 @@ export class DumpReader {
       const c = this.ruleChain(b);
       if (!c) return;
       const ex = a.at[RULE.EXPRESSIONS]!;
-      const r = new DumpRule(a.u64(b, RULE.HANDLE), this, b, ex, ex === 0 ? 0 : ex + a.len[RULE.EXPRESSIONS]!);
-      const ud = a.view(b, RULE.USERDATA);
-      if (ud) r.udata = ud;
-      c.rules.push(r);
+      const h = a.at[RULE.HANDLE]!;
+      c.rules.push(new DumpRule(this, b, ex, ex === 0 ? 0 : ex + a.len[RULE.EXPRESSIONS]!,
+        h !== 0 && a.len[RULE.HANDLE]! >= 8 ? h : 0, a.at[RULE.USERDATA]!, a.len[RULE.USERDATA]!));
     }
   }
 
