@@ -173,7 +173,8 @@ const IPT_F_FRAG = 0x01;
 /** Legacy verdicts of the standard target. */
 const STD = { DROP: -1, ACCEPT: -2, RETURN: -5 } as const;
 
-interface Match { name: string; revision: number; data: Buffer }
+/** `size`: the data's room in the entry when longer than `data` (the rest zeros: a comment's 256 bytes). */
+interface Match { name: string; revision: number; data: Buffer; size?: number }
 type Target =
   | { kind: 'std'; verdict: number; label: string }
   | { kind: 'module'; name: string; revision: number; data: Buffer };
@@ -579,6 +580,21 @@ function parseMetaSet(ctx: Ctx, e: Extract<KExpr, { op: 'meta_set' }>): void {
   setTarget(ctx, { kind: 'module', name: 'TRACE', revision: 0, data: Buffer.alloc(0) }, 'TRACE');
 }
 
+/** Names of the extensions iptables-nft leaves as compat expressions, by their bytes: no string per rule for them. */
+const XT_NAMES = ['DNAT', 'SNAT', 'MASQUERADE', 'MARK', 'REJECT', 'statistic', 'addrtype', 'comment', 'conntrack', 'recent', 'set', 'multiport', 'physdev']
+  .map((n) => ({ name: n, bytes: Buffer.from(n) }));
+
+function xtName(b: Buffer, from: number, to: number): string {
+  const n = to - from;
+  for (const x of XT_NAMES) {
+    if (x.bytes.length !== n) continue;
+    let i = 0;
+    while (i < n && b[from + i] === x.bytes[i]) i++;
+    if (i === n) return x.name;
+  }
+  return b.toString('utf8', from, to);
+}
+
 /** nft_parse_match / nft_parse_target: the xt blob as the kernel dumps it (already XT_ALIGNed). */
 function compat(e: Extract<KExpr, { op: 'unknown' }>): { name: string; revision: number; data: Buffer } {
   // NFTA_MATCH_NAME / _REV / _INFO (NFTA_TARGET_* alike), read in place: one per match and target.
@@ -590,7 +606,7 @@ function compat(e: Extract<KExpr, { op: 'unknown' }>): { name: string; revision:
     const t = b.readUInt16LE(p + 2) & 0x3fff;
     if (t === 1) {
       const z = b.indexOf(0, p + 4);
-      name = b.toString('utf8', p + 4, z >= 0 && z < p + len ? z : p + len);
+      name = xtName(b, p + 4, z >= 0 && z < p + len ? z : p + len);
     } else if (t === 2) {
       revision = len >= 8 ? b.readUInt32BE(p + 4) : 0;
     } else if (t === 3) {
@@ -708,11 +724,8 @@ function ruleToCs(fam: Family, r: NftRule, ip?: Buffer, exprs: KExpr[] = r.exprs
   }
   for (const reg of ctx.regs) if (reg?.pending) fail('a value loaded into a register is never compared (iptables would drop it)');
   const comment = udataComment(r.udata);
-  if (comment) {
-    const m = { name: 'comment', revision: 0, data: zeroed(256) };
-    comment.copy(m.data, 0, 0, Math.min(comment.length, 255));
-    cs.matches.push(m);
-  }
+  // the comment's bytes as they are, in a 256-byte field (zero-padded where the entry is written)
+  if (comment) cs.matches.push({ name: 'comment', revision: 0, data: comment.length > 255 ? comment.subarray(0, 255) : comment, size: 256 });
   return cs;
 }
 
@@ -740,6 +753,13 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
     if (e === INCOMPATIBLE || (e instanceof UnsupportedError && incompatible())) return { name: table.name, incompatible: true };
     throw e;
   }
+}
+
+/** Copies src into out at `at`: short blobs (most matches' data) by hand, where set() costs more than the bytes. */
+function put(out: Buffer, src: Buffer, at: number): void {
+  const n = src.length;
+  if (n > 48) out.set(src, at);
+  else for (let i = 0; i < n; i++) out[at + i] = src[i]!;
 }
 
 /** Thrown by decodeCompatible at the first expression iptables-nft does not know. */
@@ -777,7 +797,7 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
   const userNames = new Set(users.map((c) => c.name));
 
   // Each rule's header, reused: a rule is written into the blob before the next is decoded.
-  const scratch = Buffer.alloc(L.hdr);
+  const scratch = Buffer.alloc(L.targetOffset);
   /** One rule's command state; `jump`: the user chain it jumps to. */
   const decodeRule = (c: NftChain, r: NftRule): Entry => {
     let cs: Cs;
@@ -827,12 +847,13 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
   const jumps: Array<[number, string]> = [];
   const hookEntry = [0, 0, 0, 0, 0], underflow = [0, 0, 0, 0, 0];
   let off = 0, num = 0;
+  // `out` is zeroed where nothing was written yet: zero counters and padding need no stores
   const header = (ip: Buffer | undefined, targetOffset: number, next: number, pcnt: bigint, bcnt: bigint) => {
-    if (ip) out.set(ip.subarray(0, L.targetOffset), off);
+    if (ip) out.set(ip.length === L.targetOffset ? ip : ip.subarray(0, L.targetOffset), off);
     out.writeUInt16LE(targetOffset, off + L.targetOffset);
     out.writeUInt16LE(next, off + L.nextOffset);
-    out.writeBigUInt64LE(pcnt, off + L.counters);
-    out.writeBigUInt64LE(bcnt, off + L.counters + 8);
+    if (pcnt !== 0n) out.writeBigUInt64LE(pcnt, off + L.counters);
+    if (bcnt !== 0n) out.writeBigUInt64LE(bcnt, off + L.counters + 8);
   };
   const stdEntry = (verdict: number, pcnt = 0n, bcnt = 0n) => {
     room(footSize);
@@ -864,23 +885,24 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
       const { cs } = e;
       const t = cs.target;
       let to = L.hdr;
-      for (const m of cs.matches) to += ENTRY_MATCH + m.data.length;
+      for (const m of cs.matches) to += ENTRY_MATCH + (m.size ?? m.data.length);
       const n = to + (t?.kind === 'module' ? ENTRY_MATCH + t.data.length : STD_TARGET);
       room(n);
       header(cs.ip, to, n, cs.pcnt, cs.bcnt);
       let at = off + L.hdr;
       for (const m of cs.matches) {
-        out.writeUInt16LE(ENTRY_MATCH + m.data.length, at);
+        const size = m.size ?? m.data.length;
+        out.writeUInt16LE(ENTRY_MATCH + size, at);
         out.write(m.name, at + 2, 'latin1');
         out[at + 31] = m.revision;
-        out.set(m.data, at + ENTRY_MATCH);
-        at += ENTRY_MATCH + m.data.length;
+        put(out, m.data, at + ENTRY_MATCH);
+        at += ENTRY_MATCH + size;
       }
       if (t?.kind === 'module') {
         out.writeUInt16LE(ENTRY_MATCH + t.data.length, at);
         out.write(t.name, at + 2, 'latin1');
         out[at + 31] = t.revision;
-        out.set(t.data, at + ENTRY_MATCH);
+        put(out, t.data, at + ENTRY_MATCH);
       } else {
         out.writeUInt16LE(STD_TARGET, at);
         // no target: falls through to the next entry (libiptc's encoding)

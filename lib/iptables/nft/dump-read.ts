@@ -56,10 +56,6 @@ class Index {
     const p = this.at[t]!;
     return p === 0 ? undefined : cstr(b, p, p + this.len[t]!);
   }
-  view(b: Buffer, t: number): Buffer | undefined {
-    const p = this.at[t]!;
-    return p === 0 ? undefined : b.subarray(p, p + this.len[t]!);
-  }
 }
 
 function cstr(b: Buffer, from: number, to: number): string {
@@ -88,6 +84,11 @@ function findAttr(b: Buffer, from: number, to: number, type: number): [number, n
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A big-endian u64 (a counter: mostly zero, which needs no BigInt arithmetic). */
+function u64be(b: Buffer, at: number): bigint {
+  return b.readUInt32BE(at) === 0 && b.readUInt32BE(at + 4) === 0 ? 0n : b.readBigUInt64BE(at);
+}
 const PAYLOAD = Buffer.from('payload'), META = Buffer.from('meta'), CMP = Buffer.from('cmp'), IMMEDIATE = Buffer.from('immediate');
 const COUNTER = Buffer.from('counter'), MATCH = Buffer.from('match'), TARGET = Buffer.from('target');
 
@@ -106,9 +107,13 @@ function named(b: Buffer, at: number, n: number, name: Buffer): boolean {
  * than the table).
  */
 class DumpRule implements NftRule {
-  udata?: Buffer;
-  constructor(readonly handle: bigint, private readonly r: DumpReader, private readonly b: Buffer, private readonly from: number, private readonly to: number) {}
+  // the handle and user data stay in the dump too until asked for: a BigInt and a Buffer per
+  // rule, kept until the table is decoded, were most of what the collector moved at 160k rules
+  constructor(private readonly r: DumpReader, private readonly b: Buffer, private readonly from: number, private readonly to: number,
+    private readonly handleAt: number, private readonly udAt: number, private readonly udLen: number) {}
   get exprs(): KExpr[] { return this.from === 0 ? [] : this.r.exprs(this.b, this.from, this.to); }
+  get handle(): bigint { return this.handleAt === 0 ? 0n : this.b.readBigUInt64BE(this.handleAt); }
+  get udata(): Buffer | undefined { return this.udAt === 0 ? undefined : this.b.subarray(this.udAt, this.udAt + this.udLen); }
 }
 
 /** Reads the rule, chain and table messages of one dump into tables (see groupDump in decode.ts). */
@@ -180,10 +185,9 @@ export class DumpReader {
       const c = this.ruleChain(b);
       if (!c) return;
       const ex = a.at[RULE.EXPRESSIONS]!;
-      const r = new DumpRule(a.u64(b, RULE.HANDLE), this, b, ex, ex === 0 ? 0 : ex + a.len[RULE.EXPRESSIONS]!);
-      const ud = a.view(b, RULE.USERDATA);
-      if (ud) r.udata = ud;
-      c.rules.push(r);
+      const h = a.at[RULE.HANDLE]!;
+      c.rules.push(new DumpRule(this, b, ex, ex === 0 ? 0 : ex + a.len[RULE.EXPRESSIONS]!,
+        h !== 0 && a.len[RULE.HANDLE]! >= 8 ? h : 0, a.at[RULE.USERDATA]!, a.len[RULE.USERDATA]!));
     }
   }
 
@@ -263,7 +267,7 @@ export class DumpReader {
     if (named(b, nameAt, n, COUNTER)) {
       d.read(b, dAt, dAt === 0 ? 0 : dEnd);
       if ((!d.has(1) || d.len[1]! >= 8) && (!d.has(2) || d.len[2]! >= 8)) {
-        return { op: 'counter', bytes: d.has(1) ? b.readBigUInt64BE(d.at[1]!) : undefined, packets: d.has(2) ? b.readBigUInt64BE(d.at[2]!) : undefined };
+        return { op: 'counter', bytes: d.has(1) ? u64be(b, d.at[1]!) : undefined, packets: d.has(2) ? u64be(b, d.at[2]!) : undefined };
       }
     } else if (named(b, nameAt, n, MATCH)) {
       return { op: 'unknown', name: 'match', data: dAt === 0 ? EMPTY : b.subarray(dAt, dEnd) };

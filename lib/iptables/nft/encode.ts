@@ -52,7 +52,9 @@ function putRange(w: AttrWriter, type: number, src: Uint8Array, start: number, l
   if (w.pos + total > w.buf.length) w.ensure(total);
   const b = w.buf, p = w.pos, n = 4 + len;
   b[p] = n & 0xff; b[p + 1] = n >>> 8; b[p + 2] = type & 0xff; b[p + 3] = type >>> 8;
-  for (let i = 0; i < len; i++) b[p + 4 + i] = src[start + i]!;
+  // short values (addresses, ports) by hand; an xt blob (a comment's is 256 bytes) by one copy
+  if (len <= 16) for (let i = 0; i < len; i++) b[p + 4 + i] = src[start + i]!;
+  else b.set(src.subarray(start, start + len), p + 4);
   for (let i = p + n; i < p + total; i++) b[i] = 0;
   w.pos = p + total;
 }
@@ -76,6 +78,8 @@ export class RuleEncoder {
   private jumps = new Map<string, Buffer>();
   private gotos = new Map<string, Buffer>();
   private names: { table: string; chain: string; frag: Buffer } = { table: '', chain: '', frag: Buffer.alloc(0) };
+  private matchHeads = new Map<string, { revision: number; bytes: Buffer }>();
+  private targetHeads = new Map<string, { revision: number; bytes: Buffer }>();
 
   private scratch = new NftWriter();
 
@@ -147,9 +151,21 @@ export class RuleEncoder {
 
   compat(kind: 'match' | 'target', x: XtBlob): void {
     const w = this.w;
-    const el = this.open(kind);
-    w.str(1, x.name);
-    putBe32(w, 2, x.revision);
+    // everything before the blob (element, name, data nest, xt name, revision) is the same for
+    // every use of an extension: copied, then the two nests' lengths set
+    const heads = kind === 'match' ? this.matchHeads : this.targetHeads;
+    let h = heads.get(x.name);
+    if (!h || h.revision !== x.revision) {
+      heads.set(x.name, h = { revision: x.revision, bytes: fragment((f) => {
+        f.nest(LIST_ELEM);
+        put(f, NAMES.get(kind)!);
+        f.nest(EXPR.DATA);
+        f.str(1, x.name);
+        putBe32(f, 2, x.revision);
+      }, this.scratch) });
+    }
+    const el = w.pos;
+    put(w, h.bytes);
     putRange(w, 3, x.data, 0, x.data.length);
     this.close(el);
   }

@@ -156,33 +156,54 @@ export function indexEntries(family: Family, t: RawTableLike): EntryIndex {
     cur.rules.push(off);
     off += next;
   }
+  // What most rules share, made once per index instead of once per rule: an unset address or
+  // mask (kube-proxy's rules mostly have none), a verdict, a fall-through, a jump to a chain.
+  const zeroAddr = Buffer.alloc(L.addr);
+  const addrAt = (at: number) => {
+    for (let i = 0; i < L.addr; i++) if (b[at + i] !== 0) return b.subarray(at, at + L.addr);
+    return zeroAddr;
+  };
+  const NONE: EntryAction = { kind: 'none' };
+  const verdicts = new Map<number, EntryAction>();
+  const jumpsTo = new Map<number, EntryAction>();
   const entry = (off: number): Entry => {
     const next = b.readUInt16LE(off + L.nextOffset);
     const tOff = b.readUInt16LE(off + L.targetOffset);
-    const tg = xt(b, off + tOff);
     const packets = b.readBigUInt64LE(off + L.counters), bytes = b.readBigUInt64LE(off + L.counters + 8);
-    const verdict = tg.name === '' ? tg.data.readInt32LE(0) : undefined;
     const ip: EntryIp = {
-      src: b.subarray(off + L.src, off + L.src + L.addr), dst: b.subarray(off + L.dst, off + L.dst + L.addr),
-      smsk: b.subarray(off + L.smsk, off + L.smsk + L.addr), dmsk: b.subarray(off + L.dmsk, off + L.dmsk + L.addr),
+      src: addrAt(off + L.src), dst: addrAt(off + L.dst), smsk: addrAt(off + L.smsk), dmsk: addrAt(off + L.dmsk),
       iniface: cstr(b, off + L.iniface, 16), outiface: cstr(b, off + L.outiface, 16),
       proto: b.readUInt16LE(off + L.proto), flags: b[off + L.flags]!, invflags: b[off + L.invflags]!,
     };
     const matches: XtBlob[] = [];
     for (let m = off + L.size; m < off + tOff;) {
-      const x = xt(b, m);
-      if (x.size < HEADER) throw new Error(`match at ${m} has size ${x.size}`);
-      matches.push({ name: x.name, revision: x.revision, data: x.data });
-      m += x.size;
+      const size = b.readUInt16LE(m);
+      if (size < HEADER) throw new Error(`match at ${m} has size ${size}`);
+      matches.push({ name: cstr(b, m + 2, 29), revision: b[m + 31]!, data: b.subarray(m + HEADER, m + size) });
+      m += size;
     }
     let action: EntryAction;
-    if (verdict === undefined) action = { kind: 'target', target: { name: tg.name, revision: tg.revision, data: tg.data } };
-    else if (verdict < 0) action = { kind: 'verdict', verdict: VERDICTS[verdict] ?? 'DROP' };
-    else if (verdict === off + next) action = { kind: 'none' };
-    else {
-      const chain = chainAt.get(verdict);
-      if (chain === undefined) throw new Error(`rule at ${off} jumps to ${verdict}, which starts no chain`);
-      action = { kind: 'jump', chain, goto: (ip.flags & GOTO_FLAG[family]) !== 0 };
+    // a standard target has the empty name; its data is the verdict
+    if (b[off + tOff + 2] !== 0) {
+      const tg = xt(b, off + tOff);
+      action = { kind: 'target', target: { name: tg.name, revision: tg.revision, data: tg.data } };
+    } else {
+      const verdict = b.readInt32LE(off + tOff + HEADER);
+      if (verdict < 0) {
+        action = verdicts.get(verdict) ?? { kind: 'verdict', verdict: VERDICTS[verdict] ?? 'DROP' };
+        verdicts.set(verdict, action);
+      } else if (verdict === off + next) action = NONE;
+      else {
+        const goto = (ip.flags & GOTO_FLAG[family]) !== 0;
+        const key = goto ? -1 - verdict : verdict;
+        let a = jumpsTo.get(key);
+        if (!a) {
+          const chain = chainAt.get(verdict);
+          if (chain === undefined) throw new Error(`rule at ${off} jumps to ${verdict}, which starts no chain`);
+          jumpsTo.set(key, a = { kind: 'jump', chain, goto });
+        }
+        action = a;
+      }
     }
     return { ip, matches, action, packets, bytes };
   };

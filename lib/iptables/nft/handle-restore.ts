@@ -135,6 +135,31 @@ function refusalError(op: string, text: string, planned: PlannedTable[], refusal
   }, text);
 }
 
+/** A `:CHAIN POLICY` line with a policy, read where the line starts; a `*table` line. */
+const POLICY_LINE = /:(\S+)[ \t]+(?!-[ \t\n])\S/y;
+const TABLE_LINE = /\*(\S+)/y;
+
+/**
+ * Whether some `:CHAIN` line of the text gives a policy to a chain its table does not have
+ * built in: what nftDialect must rewrite. One indexOf walk over the `:` lines (a kube-proxy
+ * text of 20k services is 24 MB, and every built-in chain's line has a policy).
+ */
+function userPolicies(text: string): boolean {
+  const at = (p: number): boolean => {
+    POLICY_LINE.lastIndex = p;
+    const m = POLICY_LINE.exec(text);
+    if (!m) return false;
+    // the table is the last `*table` line before this one
+    const t = text.lastIndexOf('\n*', p);
+    TABLE_LINE.lastIndex = t < 0 ? 0 : t + 1;
+    const table = TABLE_LINE.exec(text)?.[1];
+    return !(table !== undefined && BUILTIN_TABLES[table]?.some((c) => c.name === m[1]));
+  };
+  if (text.startsWith(':') && at(0)) return true;
+  for (let nl = text.indexOf('\n:'); nl >= 0; nl = text.indexOf('\n:', nl + 1)) if (at(nl + 1)) return true;
+  return false;
+}
+
 /**
  * What iptables-nft-restore reads differently from the legacy tool, made legacy-shaped for the
  * shared compiler (line numbers kept): a last line without its newline is read all the same,
@@ -143,7 +168,7 @@ function refusalError(op: string, text: string, planned: PlannedTable[], refusal
  */
 export function nftDialect(text: string): string {
   const out = text.length && !text.endsWith('\n') ? `${text}\n` : text;
-  if (!/^:\S+[ \t]+(?!-[ \t\n])\S/m.test(out)) return out;
+  if (!userPolicies(out)) return out;
   const lines = out.split('\n');
   for (const t of planRestore(out).tables) {
     const builtins = new Set((BUILTIN_TABLES[t.name] ?? []).map((c) => c.name));

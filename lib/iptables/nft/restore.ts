@@ -61,13 +61,56 @@ export class Messages extends NftWriter {
     const m = this.about[i], n = this.ruleNo[i];
     return m && n ? { table: m.table, what: `rule ${n} of chain ${m.chain!}`, chain: m.chain!, rule: n } : m;
   }
+  /** Where the messages start: after BATCH_BEGIN when the writer was framed (framed()). */
+  private first = 0;
   batch(): MessageBatch {
+    if (this.first) throw new Error('a framed batch: use sealed()');
     return { bytes: this.bytesWritten(), ends: Uint32Array.from(this.ends) };
+  }
+  /**
+   * Starts the writer with BATCH_BEGIN (carrying `genid`): sealed() then ends it with BATCH_END
+   * and hands the buffer to the kernel as it is, not copied between delimiters (~30 MB at 20k services).
+   */
+  framed(genid: number): this {
+    this.batchBegin(genid);
+    this.first = this.pos;
+    return this;
+  }
+  /** The framed batch, BATCH_END added: for transport.batch's `framed` (refusal indices count from the first message). */
+  sealed(): MessageBatch {
+    this.batchEnd();
+    const ends = new Uint32Array(this.ends.length + 2);
+    ends[0] = this.first;
+    ends.set(this.ends, 1);
+    ends[ends.length - 1] = this.pos;
+    return { bytes: this.bytesWritten(), ends };
   }
 }
 
-const CHAIN_LINE = /^:(\S+)/;
-const RULE_CHAIN = /^(?:\[\d+:\d+\]\s+)?(?:-[AI]|--append|--insert)\s+(\S+)/;
+/** A `:CHAIN` line's name, read where the line starts (sticky: no scan past it). */
+const CHAIN_NAME = /:(\S+)/y;
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** Where the first rule line of `chain` (`-A chain`, `-I chain`, counters first or not) starts, or -1. */
+function firstRuleOf(body: string, chain: string): number {
+  return body.search(new RegExp(`(?<![^\\n])(?:\\[\\d+:\\d+\\][^\\S\\n]+)?(?:-[AI]|--append|--insert)[^\\S\\n]+${escape(chain)}(?=\\s|$)`));
+}
+
+/**
+ * The names of a body's `:CHAIN` lines, in order.
+ * @example namedChains(':X - [0:0]\n:Y - [0:0]\n'); // ['X', 'Y']
+ */
+export function namedChains(body: string): string[] {
+  const out: string[] = [];
+  const read = (at: number) => {
+    CHAIN_NAME.lastIndex = at;
+    const m = CHAIN_NAME.exec(body);
+    if (m) out.push(m[1]!);
+  };
+  // lines are what follows a \n: indexOf finds the `:` lines faster than a regex scan of the text
+  if (body.startsWith(':')) read(0);
+  for (let nl = body.indexOf('\n:'); nl >= 0; nl = body.indexOf('\n:', nl + 1)) read(nl + 1);
+  return out;
+}
 
 /**
  * The order iptables-nft-restore creates a table's chains in (which is the order the kernel
@@ -75,7 +118,7 @@ const RULE_CHAIN = /^(?:\[\d+:\d+\]\s+)?(?:-[AI]|--append|--insert)\s+(\S+)/;
  * by a rule. Chains of the compiled table the text does not name (`-N`) come last.
  * @example chainOrder(':X - [0:0]\n-A INPUT -j X\n', readEntries(4, raw)).map((c) => c.name); // ['X', 'INPUT']
  */
-export function chainOrder<C extends { name: string; hook?: number; rules: ArrayLike<unknown> }>(body: string, chains: C[]): C[] {
+export function chainOrder<C extends { name: string; hook?: number; rules: ArrayLike<unknown> }>(body: string, chains: C[], named = namedChains(body)): C[] {
   const byName = new Map(chains.map((c) => [c.name, c]));
   const out: C[] = [];
   const seen = new Set<string>();
@@ -85,15 +128,11 @@ export function chainOrder<C extends { name: string; hook?: number; rules: Array
     seen.add(name);
     out.push(c);
   };
-  const lines = body.split('\n');
-  for (const l of lines) {
-    const m = CHAIN_LINE.exec(l);
-    if (m) take(m[1]!, false);
-  }
-  for (const l of lines) {
-    const m = RULE_CHAIN.exec(l);
-    if (m) take(m[1]!, true);
-  }
+  for (const n of named) take(n, false);
+  // built-in chains no `:` line named, by their first rule line (a search per chain, not a pass per line)
+  const firstRules = chains.filter((c) => c.hook !== undefined && !seen.has(c.name))
+    .map((c) => ({ name: c.name, at: firstRuleOf(body, c.name) })).filter((x) => x.at >= 0).sort((a, b) => a.at - b.at);
+  for (const x of firstRules) take(x.name, true);
   // built-in chains with rules the text reached some other way, user chains made by -N
   for (const c of chains) if (c.hook !== undefined ? c.rules.length > 0 : true) take(c.name, false);
   return out;
@@ -101,12 +140,14 @@ export function chainOrder<C extends { name: string; hook?: number; rules: Array
 
 /**
  * The messages of one flushing restore of `tables` (exists: the tables the kernel has now).
+ * `genid`: framed, BATCH_BEGIN carrying it first (send msgs.sealed()).
  * @example const msgs = restoreMessages(4, [{ name: 'filter', body, raw }], new Set(['filter'])); msgs.batch();
  */
-export function restoreMessages(family: Family, tables: CompiledNftTable[], exists: Set<string>, seq = 0, enc: NftEncoding = NATIVE_ENCODING): Messages {
+export function restoreMessages(family: Family, tables: CompiledNftTable[], exists: Set<string>, seq = 0, enc: NftEncoding = NATIVE_ENCODING, genid?: number): Messages {
   const w = new Messages(seq);
   // the batch is about 1.2x the compiled blobs (kube-proxy's nat table): one allocation, no regrowth copies
   w.ensure(Math.ceil(tables.reduce((n, t) => n + t.raw.entries.byteLength, 0) * 1.25) + 4096);
+  if (genid !== undefined) w.framed(genid);
   const fam = family === 4 ? FAMILY.ip : FAMILY.ip6;
   const declared = new Set<string>();
   const rules = new RuleEncoder(w, family, enc);
@@ -114,7 +155,8 @@ export function restoreMessages(family: Family, tables: CompiledNftTable[], exis
     const builtins = BUILTIN_TABLES[t.name];
     if (!builtins) throw new Error(`table ${t.name} is not one iptables-nft knows`);
     const index = indexEntries(family, t.raw);
-    const chains = chainOrder(t.body, index.chains);
+    const named = namedChains(t.body);
+    const chains = chainOrder(t.body, index.chains, named);
     if (exists.has(t.name) || declared.has(t.name)) {
       w.begin(MSG.DELTABLE, NLM_F_REQUEST, fam);
       w.str(TABLE.NAME, t.name);
@@ -126,7 +168,6 @@ export function restoreMessages(family: Family, tables: CompiledNftTable[], exis
     w.begin(MSG.NEWTABLE, NLM_F_REQUEST | NLM_F_CREATE, fam);
     w.str(TABLE.NAME, t.name);
     w.done({ table: t.name, what: `table ${t.name}` });
-    const named = new Set(t.body.split('\n').map((l) => CHAIN_LINE.exec(l)?.[1]).filter((n): n is string => n !== undefined));
     for (const c of chains) {
       const b = builtins.find((x) => x.name === c.name);
       if (!b) {
@@ -142,7 +183,7 @@ export function restoreMessages(family: Family, tables: CompiledNftTable[], exis
       };
       // nft_chain_builtin_add (policy ACCEPT), then nft_chain_set for a `:CHAIN` line
       builtin(VERDICT.accept);
-      if (named.has(c.name)) builtin(c.policy === 'DROP' ? VERDICT.drop : VERDICT.accept, [c.packets, c.bytes]);
+      if (named.includes(c.name)) builtin(c.policy === 'DROP' ? VERDICT.drop : VERDICT.accept, [c.packets, c.bytes]);
     }
     for (const c of chains) {
       const about: BatchMessage = { table: t.name, what: '', chain: c.name };
@@ -189,8 +230,8 @@ export interface NftRefusal { errno: number; message?: string; index: number; ab
 export async function restoreNft(io: NftRestoreIo, family: Family, tables: CompiledNftTable[]): Promise<NftRefusal | undefined> {
   for (let attempt = 1; ; attempt++) {
     const { genid, exists } = await readTables(io, family);
-    const msgs = restoreMessages(family, tables, exists, 0, io.encoding);
-    const r = await io.native((w) => batch(w, NFNL_SUBSYS_NFTABLES, msgs.batch(), { genid }));
+    const msgs = restoreMessages(family, tables, exists, 0, io.encoding, genid);
+    const r = await io.native((w) => batch(w, NFNL_SUBSYS_NFTABLES, msgs.sealed(), { framed: true }));
     const first = r.errors[0];
     if (!first) return undefined;
     if (first.index < 0 && first.errno === ERESTART && attempt < ATTEMPTS) continue;

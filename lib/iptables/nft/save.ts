@@ -103,8 +103,12 @@ export async function readNft(native: Native, op: string, family: Family, table?
     const generation = gen(a.data, 0, a.sections[0]!);
     if (!gone && generation === gen(r.data, n > 1 ? r.sections[n - 2]! : 0, r.sections[n - 1]!)) {
       const grouped = groupDumpBytes(a.data, a.sections[0]!, a.sections[2]!, family, [[r.data, 0, n > 1 ? r.sections[n - 2]! : 0]]);
-      const handles = new Map(grouped.map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c.rules.map((x) => x.handle)]))]));
-      return { generation, tables: decodeTables(grouped, family, table), handles };
+      // the handles only when asked for (a save never does): 160k BigInts otherwise
+      let handles: NftRead['handles'] | undefined;
+      return {
+        generation, tables: decodeTables(grouped, family, table),
+        get handles() { return handles ??= new Map(grouped.map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c.rules.map((x) => x.handle)]))])); },
+      };
     }
     if (attempt >= ATTEMPTS) {
       throw new ConcurrentModificationError(`${op}: the nf_tables ruleset kept changing while it was read (${ATTEMPTS} attempts)`, { op, subsystem: 'iptables' });
