@@ -46,11 +46,24 @@ export const META_TYPES: Record<string, DataType | undefined> = {
 export interface RuleContext {
   family: Family;
   /** A set or map known by name (created earlier in the batch or read from the kernel). */
-  set(name: string): { keyTypes: DataType[]; map: boolean; id?: number } | undefined;
+  set(name: string): { keyTypes: DataType[]; map: boolean; id?: number; data?: DataType[] } | undefined;
   /** Adds an anonymous verdict map (before the rule in the batch); returns its name and id. */
   anonymousMap(keyType: DataType, elements: Array<[Buffer, Verdict]>): { name: string; id: number };
   /** Adds an anonymous set (`{ a, b }` on the right of a match) before the rule; returns its name and id. */
   anonymousSet?(keyTypes: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, key: { byteorder: number; typeof: Buffer }): { name: string; id: number };
+  /** Adds an anonymous verdict map (data undefined) or data map on any key before the rule; returns its name and id. */
+  anonymousMapOf?(m: AnonymousMapSpec): { name: string; id: number };
+}
+
+/** An anonymous map as the rule compiler hands it to the encoder. */
+export interface AnonymousMapSpec {
+  keyTypes: DataType[];
+  /** The data types of a data map; undefined: a verdict map. */
+  data?: DataType[];
+  elements: Array<[Buffer, Verdict | Buffer]>;
+  /** The key's byte order (nft records the key expression's) and, for concatenations, its typeof record. */
+  byteorder: number;
+  typeof?: Buffer;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -153,6 +166,7 @@ export class RuleCompiler {
       l4proto: () => this.l4proto,
       needL4: (p, where) => { dep(META_KEY.l4proto, this.l4proto, p, 'meta l4proto', where); this.l4proto = p; },
       needNfproto: (p, where) => { dep(META_KEY.nfproto, this.nfproto, p, 'meta nfproto', where); this.nfproto = p; },
+      loadMap: (body, want, where) => this.mapValue(body, want, where),
       loadAt: (e, word, where) => {
         this.deps(e, where);
         const [kind, body] = single(e, where);
@@ -428,6 +442,54 @@ export class RuleCompiler {
     this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, set: s.name, setId: s.id, ...(op === '!=' ? { inv: true } : {}) });
   }
 
+  /** The byte order nft records for a key expression in an anonymous set or map's user data. */
+  private keyByteorder(left: unknown, types: DataType[], where: string): number {
+    const [lk] = single(left, where);
+    return types.length > 1 ? BYTEORDER.INVALID : lk === 'payload' ? BYTEORDER.BIG : lk === 'meta' ? BYTEORDER.HOST
+      : lk === 'ct' && types[0] === TYPES.inet_proto ? BYTEORDER.BIG : types[0]!.byteorder;
+  }
+
+  /**
+   * `{ key, data: "@map" | { set: [[key, value], ...] } }`: the key looked up in a data map, its
+   * value into NFT_REG_1 (as nft: `meta mark set ip saddr map @m`, `dnat to ... map { }`).
+   * `want` gives an anonymous map's data types (by whether its values are concatenations).
+   * Returns the data types.
+   */
+  mapValue(body: unknown, want: (concat: boolean) => DataType[], where: string): DataType[] {
+    if (!isObj(body)) throw invalid(where, 'needs { key, data }');
+    for (const k of Object.keys(body)) if (k !== 'key' && k !== 'data') throw invalid(`${where}.${k}`, 'unknown map property (key, data)');
+    this.deps(body.key, `${where}.key`);
+    const data = body.data;
+    if (typeof data === 'string' && data.startsWith('@')) {
+      const name = data.slice(1);
+      const s = this.ctx.set(name);
+      const types = this.loadKey(body.key, `${where}.key`);
+      if (s && (!s.map || !s.data)) throw invalid(`${where}.data`, `@${name} is ${s.map ? 'a verdict map (use vmap)' : 'a set'}`);
+      if (s) this.checkSet(name, types, true, `${where}.data`);
+      this.out.push({ op: 'lookup', sreg: NFT_REG_1, dreg: NFT_REG_1, set: name, setId: s?.id });
+      return s?.data ?? want(false);
+    }
+    if (!isObj(data) || !Array.isArray(data.set)) throw invalid(`${where}.data`, 'must be "@map" or { set: [[key, value], ...] }');
+    if (data.set.length === 0) throw invalid(`${where}.data.set`, 'must not be empty');
+    if (!this.ctx.anonymousMapOf) throw unsupported(where, 'anonymous maps here');
+    const first = data.set[0];
+    const dataTypes = want(Array.isArray(first) && isObj(first[1]) && 'concat' in first[1]);
+    if (dataTypes.length > 1) throw unsupported(`${where}.data`, 'anonymous maps to concatenations');
+    const start = this.out.length;
+    const types = this.loadKeyValues(body.key, `${where}.key`);
+    const loads = this.out.splice(start);
+    const elements = data.set.map((pair, i): [Buffer, Buffer] => {
+      const w = `${where}.data.set[${i}]`;
+      if (!Array.isArray(pair) || pair.length !== 2) throw invalid(w, 'must be [key, value]');
+      if (isObj(pair[0]) && ('elem' in pair[0] || 'prefix' in pair[0] || 'range' in pair[0])) throw unsupported(`${w}[0]`, 'element options, prefixes and ranges in an anonymous map');
+      return [types.length === 1 ? this.value(types[0]!, pair[0], `${w}[0]`) : elementKey(pair[0], types, `${w}[0]`), this.value(dataTypes[0]!, pair[1], `${w}[1]`)];
+    });
+    const byteorder = this.keyByteorder(body.key, types, `${where}.key`);
+    const m = this.ctx.anonymousMapOf({ keyTypes: types, data: dataTypes, elements, byteorder, ...(types.length > 1 ? { typeof: typeofKey(body.key).udata } : {}) });
+    this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, dreg: NFT_REG_1, set: m.name, setId: m.id });
+    return dataTypes;
+  }
+
   /** `left ==|!= a-b`: as nft, two comparisons (>= a, <= b) for ==, one range expression for !=. */
   private rangeMatch(op: string, left: unknown, range: unknown, where: string): void {
     if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" with a range`);
@@ -509,11 +571,33 @@ export class RuleCompiler {
     if (isObj(v)) {
       const [vk, vb] = single(v, `${where}.value`);
       if (vk === '&' || vk === '|' || vk === '^') this.binop(vk, vb, `${where}.value`);
-      else if (!([TYPES.mark, TYPES.integer] as ValueType[]).includes(this.load(v, NFT_REG_1, `${where}.value`))) throw unsupported(`${where}.value`, 'setting a mark from anything but a mark, numgen or hash');
+      else if (vk === 'map') {
+        const d = this.mapValue(vb, () => [TYPES.mark], `${where}.value.map`);
+        if (d.length !== 1 || (d[0] !== TYPES.mark && d[0] !== TYPES.integer)) throw invalid(`${where}.value.map`, `maps to ${d.map((t) => t.name).join(' . ')}, not a mark`);
+      } else if (!([TYPES.mark, TYPES.integer] as ValueType[]).includes(this.load(v, NFT_REG_1, `${where}.value`))) throw unsupported(`${where}.value`, 'setting a mark from anything but a mark, numgen or hash');
     } else {
       this.out.push({ op: 'immediate', dreg: NFT_REG_1, data: this.value(TYPES.mark, v, `${where}.value`) });
     }
     this.out.push(kk === 'meta' ? { op: 'meta_set', key: META_KEY.mark, sreg: NFT_REG_1 } : { op: 'ct_set', key: CT_KEY.mark, sreg: NFT_REG_1 });
+  }
+
+  /** `key vmap { k : verdict, ... }` on any key but numgen (single values or concatenations), as nft makes the map. */
+  private anonymousVmap(key: unknown, set: unknown[], where: string): void {
+    if (!this.ctx.anonymousMapOf) throw unsupported(`${where}.key`, 'anonymous verdict maps here');
+    if (set.length === 0) throw invalid(`${where}.data.set`, 'must not be empty');
+    const start = this.out.length;
+    const types = this.loadKeyValues(key, `${where}.key`);
+    const loads = this.out.splice(start);
+    const elements = set.map((pair, i): [Buffer, Verdict] => {
+      const w = `${where}.data.set[${i}]`;
+      if (!Array.isArray(pair) || pair.length !== 2) throw invalid(w, 'must be [key, verdict]');
+      if (isObj(pair[0]) && ('elem' in pair[0] || 'prefix' in pair[0] || 'range' in pair[0])) throw unsupported(`${w}[0]`, 'element options, prefixes and ranges in an anonymous verdict map');
+      const [vk, vb] = single(pair[1], `${w}[1]`);
+      return [types.length === 1 ? this.value(types[0]!, pair[0], `${w}[0]`) : elementKey(pair[0], types, `${w}[0]`), this.verdictOf(vk, vb, `${w}[1]`)];
+    });
+    const byteorder = this.keyByteorder(key, types, `${where}.key`);
+    const m = this.ctx.anonymousMapOf({ keyTypes: types, elements, byteorder, ...(types.length > 1 ? { typeof: typeofKey(key).udata } : {}) });
+    this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: m.name, setId: m.id });
   }
 
   private vmap(body: unknown, where: string): void {
@@ -529,7 +613,7 @@ export class RuleCompiler {
     }
     if (!isObj(data) || !Array.isArray(data.set)) throw invalid(`${where}.data`, 'must be "@map" or { set: [[key, verdict], ...] }');
     const [kk] = single(body.key, `${where}.key`);
-    if (kk !== 'numgen') throw unsupported(`${where}.key`, `anonymous verdict maps keyed by "${kk}" (only numgen)`);
+    if (kk !== 'numgen') return this.anonymousVmap(body.key, data.set, where);
     const start = this.out.length;
     const t = this.loadKey(body.key, `${where}.key`)[0]!;
     const loads = this.out.splice(start);

@@ -23,10 +23,10 @@ const refuse = (what: string): never => {
   throw new UnsupportedError(`${what} cannot be listed by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what });
 };
 
-interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string; timeoutMs?: bigint; counter?: boolean; typeofExpr?: unknown }
+interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string; timeoutMs?: bigint; counter?: boolean; typeofExpr?: unknown; data?: DataType[]; dataTypeofExpr?: unknown }
 /** A dumped rule's attributes by offset into its message body (0: absent). */
 interface RuleRef { body: Buffer; handle: number; expr: number; exprLen: number; ud: number; udLen: number }
-type Element = { key: Buffer; end?: boolean; verdict?: Verdict; comment?: string; timeoutMs?: bigint; expirationMs?: bigint; counter?: { packets: bigint; bytes: bigint } };
+type Element = { key: Buffer; end?: boolean; verdict?: Verdict; data?: Buffer; comment?: string; timeoutMs?: bigint; expirationMs?: bigint; counter?: { packets: bigint; bytes: bigint } };
 
 /** A single counter expression (a set's or an element's NFTA_*_EXPR), or a refusal. */
 function counterOf(b: Buffer, what: string): { packets: bigint; bytes: bigint } {
@@ -59,14 +59,16 @@ function decodeSet(m: NlMsg): SetDump {
   if (flags & ~named && flags !== anonymousMap && flags !== anonymousSet && flags !== (anonymousSet | SET_FLAGS.INTERVAL)) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
   if (a.has(SET.GC_INTERVAL) || a.has(SET.POLICY)) refuse(`set ${name} with a gc-interval or policy`);
   // An anonymous set's elements are read with the types of the rule's key expression (statements.ts).
-  const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0) ?? ((flags & ~SET_FLAGS.INTERVAL) === anonymousSet ? [] : undefined);
+  const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0) ?? ((flags & ~SET_FLAGS.INTERVAL) === anonymousSet || flags === anonymousMap ? [] : undefined);
   if (!types) refuse(`set ${name} with key type ${be32(a.get(SET.KEY_TYPE))}`);
   const map = (flags & SET_FLAGS.MAP) !== 0;
-  if (map && be32(a.get(SET.DATA_TYPE)) !== DATA_TYPE_VERDICT) refuse(`map ${name} to anything but verdicts`);
+  const dataType = be32(a.get(SET.DATA_TYPE));
+  // Data maps: their values read with the data type (concatenations too).
+  const data = map && dataType !== DATA_TYPE_VERDICT ? concatTypes(dataType ?? 0) ?? refuse(`map ${name} to data of type ${dataType}`) : undefined;
   const ud = parseUdata(a.get(SET.USERDATA));
   const typeof_ = ud.get(UD_SET.KEY_TYPEOF);
   let typeofExpr: unknown;
-  if (typeof_ && !typeof_.equals(CONCAT_KEY_TYPEOF) && (flags & ~SET_FLAGS.INTERVAL) !== anonymousSet) {
+  if (typeof_ && !typeof_.equals(CONCAT_KEY_TYPEOF) && (flags & ~SET_FLAGS.INTERVAL) !== anonymousSet && !(flags & SET_FLAGS.ANONYMOUS)) {
     typeofExpr = parseTypeofKey(typeof_);
     if (typeofExpr === undefined && (flags & ~SET_FLAGS.INTERVAL) !== anonymousSet) refuse(`set ${name} declared with a typeof nlkit does not know`);
     const t = typeofExpr === undefined ? types! : typeofKey(typeofExpr).types;
@@ -74,6 +76,16 @@ function decodeSet(m: NlMsg): SetDump {
   }
   const s: SetDump = { family, table, name, handle: be64(a.get(SET.HANDLE)) ?? 0, flags, types: types!, map };
   if (typeofExpr !== undefined) s.typeofExpr = typeofExpr;
+  if (data) {
+    s.data = data;
+    const dt = ud.get(UD_SET.DATA_TYPEOF);
+    if (dt && !dt.equals(CONCAT_KEY_TYPEOF)) {
+      const x = parseTypeofKey(dt);
+      const t = x === undefined ? undefined : typeofKey(x).types;
+      if (!t || t.length !== data.length || t.some((y, i) => y !== data[i])) refuse(`map ${name} declared with a data typeof nlkit does not know`);
+      s.dataTypeofExpr = x;
+    }
+  }
   if (a.has(SET.TIMEOUT)) s.timeoutMs = a.get(SET.TIMEOUT)!.readBigUInt64BE(0);
   if (a.has(SET.EXPRESSIONS)) refuse(`set ${name} with several expressions`);
   if (a.has(SET.EXPR)) { counterOf(a.get(SET.EXPR)!, `set ${name}`); s.counter = true; }
@@ -113,9 +125,10 @@ function decodeElements(msgs: NlMsg[]): Element[] {
       if (a.has(ELEM.EXPIRATION)) e.expirationMs = a.get(ELEM.EXPIRATION)!.readBigUInt64BE(0);
       if (a.has(ELEM.EXPR)) e.counter = counterOf(a.get(ELEM.EXPR)!, 'a set element');
       if (a.has(ELEM.DATA)) {
-        const v = readData(a.get(ELEM.DATA)!).verdict;
-        if (!v) refuse('a map element with data other than a verdict');
-        e.verdict = v!;
+        const d = readData(a.get(ELEM.DATA)!);
+        if (d.verdict) e.verdict = d.verdict;
+        else if (d.value) e.data = d.value;
+        else refuse('a map element with empty data');
       }
       // An open interval's start carries nft's "open" flag as its only user data (intervals.ts).
       const c = a.get(ELEM.USERDATA)?.equals(INTERVAL_OPEN_UDATA) ? undefined : udataComment(a.get(ELEM.USERDATA));
@@ -208,7 +221,7 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     for (const om of d.objs) if (om.family === tm.family && str(attrMap(om.body).get(1)) === tname) out.push(decodeObject(om, refuse) as unknown as ListObject);
 
     const mine = sets.filter((s) => s.family === family && s.table === tname);
-    const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[] }>();
+    const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[]; data?: DataType[]; values?: Buffer[] }>();
     for (const s of mine) {
       const elems = decodeElements(d.elements.get(setKey(family, tname, s.name)) ?? []);
       if (s.flags & SET_FLAGS.ANONYMOUS) {
@@ -216,8 +229,8 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
           anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), set: true, ...(s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}) });
           continue;
         }
-        if (s.types.length !== 1) refuse(`anonymous map ${s.name} with a concatenated key`);
-        anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]) });
+        // Keys are read with the rule's key types (concatenations and ct states too).
+        anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), ...(s.data ? { data: s.data, values: elems.map((e) => e.data ?? Buffer.alloc(0)) } : {}) });
         continue;
       }
       const o: Record<string, unknown> = {
@@ -225,7 +238,8 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
         family, name: s.name, table: tname, type: opts.text && s.typeofExpr !== undefined ? { typeof: s.typeofExpr } : s.types.length === 1 ? s.types[0]!.name : s.types.map((t) => t.name), handle: s.handle,
       };
       if (s.comment !== undefined) o.comment = s.comment;
-      if (s.map) o.map = 'verdict';
+      // A data map's type as nft 1.0.6's JSON names it ("ipv4_addr . inet_service"); typeof for the text.
+      if (s.map) o.map = !s.data ? 'verdict' : opts.text && s.dataTypeofExpr !== undefined ? { typeof: s.dataTypeofExpr } : s.data.map((t) => t.name).join(' . ');
       // nft 1.0.6's JSON names constant and timeout only (and timeouts in whole seconds).
       const flagNames = (['constant', 'interval', 'dynamic', 'timeout'] as const).filter((n) => s.flags & SET_FLAG_BITS[n] && (opts.text || n !== 'dynamic'));
       if (flagNames.length) o.flags = flagNames;
@@ -237,6 +251,7 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
         elems.sort((x, y) => compareKeys(s.types, x.key, y.key));
         o.elem = elems.map((e) => {
           const k = elementJson(keyJson(s.types, e.key), e, opts.text === true);
+          if (s.map && s.data) return [k, keyJson(s.data, e.data ?? refuse(`an element of map ${s.name} without data`))];
           return s.map ? [k, verdictJson(e.verdict!)] : k;
         });
       }

@@ -6,7 +6,7 @@ import {
   FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
 } from './consts.js';
 import { FAMILY_HOOKS, hookNumber, namedPriority, priorityNames } from './chains.js';
-import { elementKey, RuleCompiler, single, type RuleContext } from './compile.js';
+import { elementKey, RuleCompiler, single, type AnonymousMapSpec, type RuleContext } from './compile.js';
 import { concatLen, concatTypeId, typeByName, type DataType } from './datatypes.js';
 import { invalid, unsupported, withIndex } from './errors.js';
 import type { Verdict } from './ir.js';
@@ -21,7 +21,7 @@ const intervalSpec = (e: { key: Buffer; end: boolean; open?: boolean }): Element
   ({ key: e.key, ...(e.end ? { flags: ELEM_INTERVAL_END } : {}), ...(e.open ? { udata: INTERVAL_OPEN_UDATA } : {}) });
 
 /** A set as the encoder needs to know it. */
-export interface SetInfo { keyTypes: DataType[]; map: boolean; id?: number; interval?: boolean }
+export interface SetInfo { keyTypes: DataType[]; map: boolean; id?: number; interval?: boolean; data?: DataType[] }
 
 export interface EncodeOptions {
   /** Sequence number of BEGIN; the messages follow it. */
@@ -137,7 +137,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   w.batchEnd();
   commandOf.push(-1);
   const made = new Map<string, SetInfo>();
-  for (const [k, v] of sets) made.set(k, { keyTypes: v.keyTypes, map: v.map });
+  for (const [k, v] of sets) made.set(k, { keyTypes: v.keyTypes, map: v.map, ...(v.data ? { data: v.data } : {}) });
   return { buf: w.bytesWritten(), seq, commandOf, sets: made, ...(opts.generation !== undefined ? { generation: opts.generation } : {}) };
 
   function encodeOne(cmd: unknown, where: string): void {
@@ -244,6 +244,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
         set: (n) => findSet(f, t, n),
         anonymousMap: (keyType, elements) => anonymousMap(f, t, keyType, elements),
         anonymousSet: (keyTypes, keys, k) => anonymousSet(f, t, keyTypes, keys, k),
+        anonymousMapOf: (m) => anonymousMapOf(f, t, m),
       };
       contexts.set(k, ctx);
     }
@@ -260,6 +261,25 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       keyLen: keyType.len, verdictMap: true, id, size: elements.length, udata,
     });
     writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, id, elements.map(([k, verdict]) => ({ key: k, verdict })));
+    return { name: n, id };
+  }
+
+  /** An anonymous verdict or data map on any key, with the user data nft writes for it. */
+  function anonymousMapOf(f: Family, t: string, m: AnonymousMapSpec): { name: string; id: number } {
+    const id = ++anonId;
+    const data = m.data;
+    const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, m.byteorder).u32(UD_SET.DATABYTEORDER, data && data.length === 1 ? data[0]!.byteorder : 0);
+    if (m.typeof) ud.raw(UD_SET.KEY_TYPEOF, m.typeof);
+    if (!data) ud.raw(UD_SET.DATA_TYPEOF, VERDICT_DATA_TYPEOF);
+    ud.u32(UD_SET.DATA_INTERVAL, 0);
+    const n = opts.numberAnonymous ? `__map${id}` : '__map%d';
+    const keyLen = m.keyTypes.length > 1 ? concatLen(m.keyTypes) : m.keyTypes[0]!.len;
+    w.set(NLM_F_REQUEST | NLM_F_CREATE, FAMILY[f], {
+      table: t, name: n, flags: SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP, keyType: concatTypeId(m.keyTypes),
+      keyLen, verdictMap: !data, id, size: m.elements.length, udata: ud.build(),
+      ...(data ? { dataType: concatTypeId(data), dataLen: data.length > 1 ? concatLen(data) : data[0]!.len } : {}),
+    });
+    writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, id, m.elements.map(([key, v]) => (Buffer.isBuffer(v) ? { key, data: v } : { key, verdict: v })));
     return { name: n, id };
   }
 
@@ -324,14 +344,23 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     if (typed && Object.keys(o.type as object).length !== 1) throw invalid(`${where}.type`, 'must be a type name, a list of them or { typeof: expression }');
     const types = typed?.types ?? setTypes(o.type, `${where}.type`);
     const isMap = kind === 'map';
-    if (isMap && o.map !== 'verdict') throw unsupported(`${where}.map`, `maps to ${JSON.stringify(o.map)} (only verdict maps)`);
+    if (isMap && o.map === undefined) throw invalid(`${where}.map`, 'a map needs a data type ("verdict", a type name, a list of them or { typeof })');
     if (!isMap && o.map !== undefined) throw invalid(`${where}.map`, 'a set has no data type (use a map)');
+    // Data maps: `type a : b . c` (JSON "b . c" as nft lists it, or a list) or `typeof x : y`.
+    const dataTyped = isMap && isObj(o.map) && 'typeof' in o.map ? typeofKey(o.map.typeof) : undefined;
+    if (dataTyped && Object.keys(o.map as object).length !== 1) throw invalid(`${where}.map`, 'must be a type name, a list of them or { typeof: expression }');
+    if (dataTyped && !typed) throw unsupported(`${where}.map`, 'a typeof data type with a key declared by type');
+    const data = !isMap || o.map === 'verdict' ? undefined
+      : dataTyped?.types ?? setTypes(typeof o.map === 'string' ? o.map.split(' . ') : o.map, `${where}.map`);
+    if (typed && isMap && !dataTyped && data) throw unsupported(`${where}.map`, 'a data type declared by type with a typeof key');
     const id = ++setId;
     const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, types.length > 1 ? 0 : types[0]!.byteorder);
-    if (isMap) ud.u32(UD_SET.DATABYTEORDER, 0);
+    if (isMap) ud.u32(UD_SET.DATABYTEORDER, data && data.length === 1 ? data[0]!.byteorder : 0);
     if (typed) ud.raw(UD_SET.KEY_TYPEOF, typed.udata);
     else if (types.length > 1) ud.raw(UD_SET.KEY_TYPEOF, CONCAT_KEY_TYPEOF);
-    if (typed && isMap) ud.raw(UD_SET.DATA_TYPEOF, VERDICT_TYPEOF);
+    if (dataTyped) ud.raw(UD_SET.DATA_TYPEOF, dataTyped.udata);
+    else if (data && data.length > 1) ud.raw(UD_SET.DATA_TYPEOF, CONCAT_KEY_TYPEOF);
+    else if (typed && isMap && !data) ud.raw(UD_SET.DATA_TYPEOF, VERDICT_TYPEOF);
     if (isMap) ud.u32(UD_SET.DATA_INTERVAL, 0);
     if (o.comment !== undefined) {
       if (typeof o.comment !== 'string' || Buffer.byteLength(o.comment) > COMMENT_MAX) throw invalid(`${where}.comment`, `must be a string of at most ${COMMENT_MAX} bytes`);
@@ -339,14 +368,15 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     }
     w.set(NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], {
       table: t, name: n, flags: (isMap ? SET_FLAGS.MAP : 0) | setFlags, keyType: concatTypeId(types),
-      keyLen: types.length > 1 ? concatLen(types) : types[0]!.len, verdictMap: isMap, id, udata: ud.build(),
+      keyLen: types.length > 1 ? concatLen(types) : types[0]!.len, verdictMap: isMap && !data, id, udata: ud.build(),
+      ...(data ? { dataType: concatTypeId(data), dataLen: data.length > 1 ? concatLen(data) : data[0]!.len } : {}),
       // nft sizes a constant set by its initial elements.
       ...(setFlags & SET_FLAGS.CONSTANT && Array.isArray(o.elem) ? { size: o.elem.length } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(counter ? { counter } : {}),
     });
     const interval = (setFlags & SET_FLAGS.INTERVAL) !== 0;
-    const info = { keyTypes: types, map: isMap, id, interval };
+    const info: SetInfo = { keyTypes: types, map: isMap, id, interval, ...(data ? { data } : {}) };
     sets.set(key(f, t, n), info);
     if (o.elem !== undefined && interval) intervalElementsOf(f, t, n, info, o.elem, `${where}.elem`);
     else if (o.elem !== undefined) elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);
@@ -437,7 +467,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       const we = `${where}[${i}]`;
       let k: unknown = e, data: unknown;
       if (info.map && !del) {
-        if (!Array.isArray(e) || e.length !== 2) throw invalid(we, 'a map element is [key, verdict]');
+        if (!Array.isArray(e) || e.length !== 2) throw invalid(we, `a map element is [key, ${info.data ? 'value' : 'verdict'}]`);
         [k, data] = e;
       } else if (Array.isArray(e)) {
         if (!info.map) throw invalid(we, 'a set element has no data');
@@ -452,7 +482,8 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
         k = eo.val;
       }
       const spec: ElementSpec = { key: elementKey(k, info.keyTypes, we), ...opts };
-      if (info.map && !del) {
+      if (info.map && !del && info.data) spec.data = elementKey(data, info.data, `${we}[1]`);
+      else if (info.map && !del) {
         const [vk, vb] = single(data, `${we}[1]`);
         spec.verdict = verdicts!.verdictOf(vk, vb, `${we}[1]`);
       }

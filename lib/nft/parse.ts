@@ -227,7 +227,11 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       let el: unknown = value(kind, true);
       const opts = elementOptions();
       if (Object.keys(opts).length) el = { elem: { val: el, ...opts } };
-      if (peek().v === ':' && peek().kind === 'word') { next(); el = [el, verdict(next())]; }
+      if (peek().v === ':' && peek().kind === 'word') {
+        next();
+        // A verdict map's verdict, or a data map's value (`10.0.0.1 : 10.1.0.1 . 8080`).
+        el = [el, ['accept', 'drop', 'return', 'continue', 'jump', 'goto'].includes(peek().v) && peek().kind === 'word' ? verdict(next()) : value('plain', true)];
+      }
       out.push(el);
       while (peek().kind === 'nl') next();
       if (peek().v === ',') { next(); continue; }
@@ -283,6 +287,12 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     while (peek().kind === 'word' && BINOPS[peek().v]) {
       const op = BINOPS[next().v]!;
       e = { [op]: [e, value(kindOf(e))] };
+    }
+    // `key map @m` / `key map { k : v }`: a data map's value (meta mark set ..., dnat to ...).
+    if (peek().v === 'map' && peek().kind === 'word') {
+      next();
+      const data = peek().v === '{' && peek().kind === 'punct' ? { set: setElements(kindOf(e), false) } : scalar(next());
+      e = { map: { key: e, data } };
     }
     return e;
   }
@@ -450,7 +460,12 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
           const types = [word('a data type')];
           while (peek().v === '.') { next(); types.push(word('a data type')); }
           s.type = types.length === 1 ? types[0] : types;
-          if (kind === 'map') { expect(':'); s.map = word('a data type'); }
+          if (kind === 'map') {
+            expect(':');
+            const data = [word('a data type')];
+            while (peek().v === '.') { next(); data.push(word('a data type')); }
+            s.map = data.length === 1 ? data[0] : data;
+          }
           break;
         }
         case 'comment': if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); s.comment = next().v; break;
@@ -471,7 +486,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         case 'counter': s.stmt = [{ counter: null }]; break;
         case 'typeof': {
           s.type = { typeof: expression() };
-          if (kind === 'map') { expect(':'); s.map = word('a data type'); }
+          if (kind === 'map') { expect(':'); s.map = isExpressionStart(peek()) ? { typeof: expression() } : word('a data type'); }
           break;
         }
         case 'gc-interval': case 'size': case 'policy': case 'auto-merge':

@@ -56,7 +56,7 @@ function value(v: unknown, kinds: Kind[]): string {
 }
 
 /** One set element: `key [comment "c"]` or, in a map, `key [comment "c"] : verdict`. */
-function element(el: unknown, kinds: Kind[], _named: boolean): string {
+function element(el: unknown, kinds: Kind[], _named: boolean, dataKinds?: Kind[]): string {
   const key = (k: unknown): string => {
     if (k && typeof k === 'object' && 'elem' in k) {
       // set_elem_expr_print: the value, its statements, timeout, expires, comment.
@@ -74,8 +74,19 @@ function element(el: unknown, kinds: Kind[], _named: boolean): string {
     }
     return value(k, kinds);
   };
-  if (Array.isArray(el) && el.length === 2) return `${key(el[0])} : ${verdict(el[1] as Statement)}`;
+  if (Array.isArray(el) && el.length === 2) return `${key(el[0])} : ${isVerdict(el[1]) ? verdict(el[1] as Statement) : value(el[1], dataKinds ?? ['plain'])}`;
   return key(el);
+}
+
+const VERDICTS = ['accept', 'drop', 'continue', 'return', 'jump', 'goto'];
+const isVerdict = (v: unknown): boolean => !!v && typeof v === 'object' && !Array.isArray(v) && VERDICTS.includes(Object.keys(v)[0]!);
+
+/** `key map @m` / `key map { k : v, ... }`; dataKinds: how the values print (marks in hex in `meta mark set`). */
+function mapText(body: Record<string, unknown>, dataKinds: Kind[]): string {
+  const data = body.data;
+  const m = typeof data === 'string' ? data
+    : `{ ${((data as { set: unknown[] }).set).map((x) => element(x, kindsOf(body.key), false, dataKinds)).join(', ')} }`;
+  return `${expr(body.key)} map ${m}`;
 }
 
 /** An expression (the left side of a match, a key, a statement's argument). */
@@ -111,6 +122,8 @@ export function expr(e: unknown, family?: Family): string {
     }
     case 'concat':
       return (o.concat as unknown[]).map((x) => expr(x)).join(' . ');
+    case 'map':
+      return mapText(body, ['plain']);
     case '&': case '|': case '^': case '<<': case '>>': {
       const [l, r] = o[name] as unknown[];
       return `${expr(l)} ${name} ${value(r, kindsOf(l))}`;
@@ -154,7 +167,7 @@ export function statement(s: Statement, family?: Family): string {
     case 'mangle': {
       const b = body!;
       const v = b.value;
-      const rhs = v && typeof v === 'object' ? expr(v) : value(v, kindsOf(b.key));
+      const rhs = v && typeof v === 'object' ? ('map' in v ? mapText((v as { map: Record<string, unknown> }).map, kindsOf(b.key)) : expr(v)) : value(v, kindsOf(b.key));
       return `${expr(b.key)} set ${rhs}`;
     }
     case 'reject': {
@@ -187,7 +200,11 @@ function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOption
   const types = typed !== undefined ? typeofKey(typed).types.map((t) => t.name) : ([] as string[]).concat(s.type as string | string[]);
   let out = `\t${kind} ${String(s.name)} {${o.handles ? ` # handle ${String(s.handle)}` : ''}\n`;
   const key = typed !== undefined ? `typeof ${expr(typed)}` : `type ${types.join(' . ')}`;
-  out += `\t\t${key}${kind === 'map' ? ` : ${String(s.map)}` : ''}\n`;
+  // A data map's type: `: ipv4_addr . inet_service` (JSON: a string or a list), `: meta mark` (typeof).
+  const dataTypeof = s.map && typeof s.map === 'object' && !Array.isArray(s.map) ? (s.map as { typeof: unknown }).typeof : undefined;
+  const dataNames = dataTypeof !== undefined ? typeofKey(dataTypeof).types.map((t) => t.name) : s.map === 'verdict' || s.map === undefined ? [] : ([] as string[]).concat(s.map as string | string[]).flatMap((x) => x.split(' . '));
+  const dataText = dataTypeof !== undefined ? expr(dataTypeof) : s.map === 'verdict' ? 'verdict' : dataNames.join(' . ');
+  out += `\t\t${key}${kind === 'map' ? ` : ${dataText}` : ''}\n`;
   for (const f of Object.keys(s)) {
     if (!['family', 'name', 'table', 'type', 'handle', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt'].includes(f)) refuse(`a set with ${f}`);
   }
@@ -213,7 +230,7 @@ function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOption
         if (perLine !== undefined && count < perLine) out += ', ';
         else { out += ',\n\t\t\t     '; count = 0; }
       }
-      out += element(el, kinds, true);
+      out += element(el, kinds, true, dataTypeof !== undefined ? kindsOf(dataTypeof) : dataNames.map(kindOfType));
       count++;
     });
     out += ' }\n';

@@ -19,10 +19,10 @@ import { intervalValues } from './intervals.js';
 /** An anonymous map's elements, by the name the kernel gave it (`__map0`). */
 export interface AnonymousMaps {
   /** `set`: an anonymous set (`{ a, b }` in a match), its keys read with the rule's key types. */
-  get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[] } | undefined;
+  get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[]; data?: DataType[]; values?: Buffer[] } | undefined;
 }
 
-interface Load { parts?: Array<{ json: Statement; type: ValueType; len: number }>; reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
+interface Load { map?: boolean; parts?: Array<{ json: Statement; type: ValueType; len: number }>; reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
 
 /** A constant table reversed (value -> its first name), built once: a lookup per expression of a 20k-service dump. */
 function reversed(table: Record<string, number>): Map<number, string> {
@@ -116,6 +116,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
       return loads.map((l) => ({ json: l.json, plain: !l.bitwise && !l.hton && !(l.payload && l.payload.len < l.payload.full) }));
     },
     load: (reg, json, type) => void pending.push({ reg, json, type }),
+    isMap: (reg) => pending.some((l) => l.reg === reg && l.map === true),
     dropL4Dep: () => { drop(l4Dep); l4Dep = undefined; },
     dropNfDep: () => { if (nfDep === undefined) return undefined; drop(nfDep); nfDep = undefined; return nfproto; },
     refuse,
@@ -290,13 +291,25 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
           }
           if (e.inv) refuse('an inverted lookup in a named set');
           out.push({ match: { op: '==', left: key, right: `@${e.set}` } });
-        } else if (e.inv || e.dreg !== 0) {
-          refuse('a map lookup into a register');
+        } else if (e.inv || (e.dreg !== 0 && e.dreg !== 1)) {
+          refuse('a map lookup into a register other than 1');
+        } else if (e.dreg === 1) {
+          // A data map's value for the next statement (meta/ct mark set, dnat/snat): `key map @m`.
+          const a = anon.get(e.set);
+          let data: unknown = `@${e.set}`;
+          if (a) {
+            if (!a.data || !a.values) refuse(`a data lookup in verdict map ${e.set}`);
+            const ts = keyTypesOf(loads);
+            const order = a.elements.map((_, j) => j).sort((x, y) => compareKeys(ts, a.elements[x]![0], a.elements[y]![0]));
+            data = { set: order.map((j) => [keyJson(ts, a.elements[j]![0]), keyJson(a.data!, a.values![j]!)]) };
+          }
+          pending.push({ reg: 1, json: { map: { key, data } }, type: a?.data?.length === 1 ? a.data[0]! : TYPES.integer, map: true });
         } else {
           const a = anon.get(e.set);
           if (!a) { out.push({ vmap: { key, data: `@${e.set}` } }); break; }
-          const els = [...a.elements].sort((x, y) => compareKeys([a.keyType], x[0], y[0]));
-          out.push({ vmap: { key, data: { set: els.map(([k, v]) => [a.keyType.format(k), verdictJson(v)]) } } });
+          const ts = keyTypesOf(loads);
+          const els = [...a.elements].sort((x, y) => compareKeys(ts, x[0], y[0]));
+          out.push({ vmap: { key, data: { set: els.map(([k, v]) => [keyJson(ts, k), verdictJson(v)]) } } });
         }
         break;
       }
@@ -332,6 +345,13 @@ function loadType(loads: Load[]): DataType {
 }
 
 /** An anonymous set's keys in nft's order (list_expr_sort), formatted with the key expression's types. */
+/** The data types of a lookup's key loads (ct state as its symbolic type). */
+function keyTypesOf(loads: Load[]): DataType[] {
+  const dt = loads.map((l) => l.type).map((t) => ('id' in t ? t : t.name === 'ct_state' ? EXTRA_TYPES.ct_state : undefined));
+  if (dt.some((t) => !t)) throw new UnsupportedError('an anonymous set or map of flags', { subsystem: 'nft', op: 'nft.list' });
+  return dt as DataType[];
+}
+
 function anonymousSetJson(types: ValueType[], keys: Buffer[]): unknown[] {
   const dt = types.map((t) => ('id' in t ? t : t.name === 'ct_state' ? EXTRA_TYPES.ct_state : undefined));
   if (dt.some((t) => !t)) throw new UnsupportedError('an anonymous set of flags', { subsystem: 'nft', op: 'nft.list' });

@@ -17,6 +17,8 @@ export interface SetSpec {
   timeoutMs?: bigint;
   /** NFTA_SET_EXPR: a counter on every element (`counter` in the set's declaration). */
   counter?: boolean;
+  /** Data maps (not verdict maps): NFTA_SET_DATA_TYPE and _LEN. */
+  dataType?: number; dataLen?: number;
 }
 
 /** A counter expression's initial values (nft sends only the non-zero ones). */
@@ -24,6 +26,8 @@ export interface CounterSpec { bytes?: bigint; packets?: bigint }
 
 export interface ElementSpec {
   key: Buffer; verdict?: Verdict; udata?: Buffer;
+  /** A data map element's value (NFTA_SET_ELEM_DATA as a value). */
+  data?: Buffer;
   /** NFTA_SET_ELEM_FLAGS (NFT_SET_ELEM_INTERVAL_END in interval sets). */
   flags?: number;
   /** NFTA_SET_ELEM_TIMEOUT and _EXPIRATION in ms. */
@@ -137,6 +141,9 @@ export class NftWriter extends NftAttrWriter {
     if (s.verdictMap) {
       this.be32(SET.DATA_TYPE, DATA_TYPE_VERDICT);
       this.be32(SET.DATA_LEN, 0);
+    } else if (s.dataType !== undefined) {
+      this.be32(SET.DATA_TYPE, s.dataType);
+      this.be32(SET.DATA_LEN, s.dataLen!);
     }
     this.be32(SET.ID, s.id);
     if (s.size !== undefined) this.within(SET.DESC, () => this.be32(SET_DESC_SIZE, s.size!));
@@ -160,6 +167,7 @@ export class NftWriter extends NftAttrWriter {
         if (e.expirationMs !== undefined) this.be64(ELEM.EXPIRATION, e.expirationMs);
         this.dataValue(ELEM.KEY, e.key);
         if (e.verdict) this.dataVerdict(ELEM.DATA, e.verdict);
+        else if (e.data) this.dataValue(ELEM.DATA, e.data);
         if (e.udata) this.bytes(ELEM.USERDATA, e.udata);
         if (e.counter) this.counterExpr(ELEM.EXPR, e.counter);
       }));
@@ -198,6 +206,7 @@ export const elementSize = (e: ElementSpec): number => {
   let n = 4 + 4 + 4 + pad(e.key.length);
   if (e.verdict) n += 4 + 4 + 8 + (e.verdict.chain !== undefined ? 4 + pad(Buffer.byteLength(e.verdict.chain) + 1) : 0);
   if (e.udata) n += 4 + pad(e.udata.length);
+  if (e.data) n += 4 + 4 + pad(e.data.length);
   if (e.flags !== undefined) n += 8;
   if (e.timeoutMs !== undefined) n += 12;
   if (e.expirationMs !== undefined) n += 12;

@@ -177,7 +177,8 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '<', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: ['10.0.0.1'] } } }]), UnsupportedError, /"<" with an anonymous set/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: [] } } }]), InvalidArgumentError, /must not be empty/);
     bad(rule([{ match: { op: '<', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: { range: [1000, 2000] } } }]), UnsupportedError, /"<" with a range/);
-    bad(rule([{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [['10.0.0.1', { accept: null }]] } } }]), UnsupportedError, /keyed by "payload"/);
+    bad(rule([{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [[{ prefix: { addr: '10.0.0.0', len: 8 } }, { accept: null }]] } } }]), UnsupportedError, /prefixes and ranges in an anonymous verdict map/);
+    bad(rule([{ dnat: { family: 'ip', addr: { map: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [['10.0.0.1', { concat: ['10.0.0.2', 80] }]] } } } } }]), UnsupportedError, /anonymous maps to concatenations/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'mark', flags: ['interval'], elem: [{ range: [1, 5] }] } } }, UnsupportedError, /intervals of mark/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['interval'], elem: ['10.0.0.0-10.0.0.9', { range: ['10.0.0.5', '10.0.0.20'] }] } } }, InvalidArgumentError, /not a valid ipv4_addr/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['interval'], elem: [{ prefix: { addr: '10.0.0.0', len: 8 } }, { range: ['10.0.0.5', '10.0.0.20'] }] } } }, InvalidArgumentError, /conflicting intervals/);
@@ -185,7 +186,11 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['constant', 'timeout'] } } }, InvalidArgumentError, /constant set cannot have timeouts/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', timeout: 5 } } }, InvalidArgumentError, /needs the timeout flag/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: 'bogus' } } }, InvalidArgumentError, /unknown set flag/);
-    bad({ add: { map: { family: 'ip', table: 't', name: 'm', type: 'ipv4_addr', map: 'ipv4_addr' } } }, UnsupportedError, /only verdict maps/);
+    bad({ add: { map: { family: 'ip', table: 't', name: 'm', type: 'ipv4_addr', map: 'ct_state' } } }, UnsupportedError, /set key type "ct_state"/);
+    bad({ add: { map: { family: 'ip', table: 't', name: 'm', type: 'ipv4_addr' } } }, InvalidArgumentError, /a map needs a data type/);
+    assert.throws(() => encodeCommands([t, { add: { map: { family: 'ip', table: 't', name: 'v', type: 'ipv4_addr', map: 'verdict' } } },
+      rule([{ mangle: { key: { meta: { key: 'mark' } }, value: { map: { key: { payload: { protocol: 'ip', field: 'saddr' } }, data: '@v' } } } }])]),
+    (e: NlkitError) => e instanceof InvalidArgumentError && /@v is a verdict map/.test(e.message) && e.index === 2);
     bad(rule([{ dnat: { addr: '10.0.0.1', port: 80 } }]), InvalidArgumentError, /needs a transport protocol match/);
   });
 });
