@@ -8,7 +8,7 @@ import { parseTypeofKey, typeofKey } from './typeof.js';
 import { attrIndex } from '../netlink/reader.js';
 import { attrMap, be32, be64, readAttrs, str, strAt, type NlMsg } from './attrs.js';
 import {
-  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_FLAGS, TABLE,
+  CHAIN, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_DESC_SIZE, SET_FLAGS, TABLE,
 } from './consts.js';
 import { concatTypes, type DataType } from './datatypes.js';
 import { ExprReader, readData } from './expr-wire.js';
@@ -23,7 +23,7 @@ const refuse = (what: string): never => {
   throw new UnsupportedError(`${what} cannot be listed by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what });
 };
 
-interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string; timeoutMs?: bigint; counter?: boolean; typeofExpr?: unknown; data?: DataType[]; dataTypeofExpr?: unknown }
+interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string; timeoutMs?: bigint; counter?: boolean; typeofExpr?: unknown; data?: DataType[]; dataTypeofExpr?: unknown; size?: number; policy?: number; gcIntervalMs?: number; autoMerge?: boolean }
 /** A dumped rule's attributes by offset into its message body (0: absent). */
 interface RuleRef { body: Buffer; handle: number; expr: number; exprLen: number; ud: number; udLen: number }
 type Element = { key: Buffer; end?: boolean; verdict?: Verdict; data?: Buffer; comment?: string; timeoutMs?: bigint; expirationMs?: bigint; counter?: { packets: bigint; bytes: bigint } };
@@ -57,7 +57,6 @@ function decodeSet(m: NlMsg): SetDump {
   const named = SET_FLAGS.MAP | SET_FLAGS.CONSTANT | SET_FLAGS.TIMEOUT | SET_FLAGS.EVAL | SET_FLAGS.INTERVAL;
   const anonymousSet = SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT;
   if (flags & ~named && flags !== anonymousMap && flags !== anonymousSet && flags !== (anonymousSet | SET_FLAGS.INTERVAL)) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
-  if (a.has(SET.GC_INTERVAL) || a.has(SET.POLICY)) refuse(`set ${name} with a gc-interval or policy`);
   // An anonymous set's elements are read with the types of the rule's key expression (statements.ts).
   const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0) ?? ((flags & ~SET_FLAGS.INTERVAL) === anonymousSet || flags === anonymousMap ? [] : undefined);
   if (!types) refuse(`set ${name} with key type ${be32(a.get(SET.KEY_TYPE))}`);
@@ -87,6 +86,13 @@ function decodeSet(m: NlMsg): SetDump {
     }
   }
   if (a.has(SET.TIMEOUT)) s.timeoutMs = a.get(SET.TIMEOUT)!.readBigUInt64BE(0);
+  const policy = be32(a.get(SET.POLICY));
+  if (policy !== undefined && policy > 1) refuse(`set ${name} with policy ${policy}`);
+  if (policy) s.policy = policy;
+  const size = be32(attrMap(a.get(SET.DESC) ?? Buffer.alloc(0)).get(SET_DESC_SIZE));
+  if (size) s.size = size;
+  if (a.has(SET.GC_INTERVAL)) s.gcIntervalMs = be32(a.get(SET.GC_INTERVAL));
+  if (ud.get(UD_SET.MERGE_ELEMENTS)?.readUInt32LE(0)) s.autoMerge = true;
   if (a.has(SET.EXPRESSIONS)) refuse(`set ${name} with several expressions`);
   if (a.has(SET.EXPR)) { counterOf(a.get(SET.EXPR)!, `set ${name}`); s.counter = true; }
   const c = udataComment(a.get(SET.USERDATA), UD_SET.COMMENT);
@@ -240,10 +246,16 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       if (s.comment !== undefined) o.comment = s.comment;
       // A data map's type as nft 1.0.6's JSON names it ("ipv4_addr . inet_service"); typeof for the text.
       if (s.map) o.map = !s.data ? 'verdict' : opts.text && s.dataTypeofExpr !== undefined ? { typeof: s.dataTypeofExpr } : s.data.map((t) => t.name).join(' . ');
+      // nft 1.0.6 shows a size it did not choose itself (a constant set's is its element count).
+      if (s.policy === 1) o.policy = 'memory';
+      if (s.size && !(s.flags & SET_FLAGS.CONSTANT)) o.size = s.size;
       // nft 1.0.6's JSON names constant and timeout only (and timeouts in whole seconds).
       const flagNames = (['constant', 'interval', 'dynamic', 'timeout'] as const).filter((n) => s.flags & SET_FLAG_BITS[n] && (opts.text || n !== 'dynamic'));
       if (flagNames.length) o.flags = flagNames;
       if (s.timeoutMs !== undefined) o.timeout = opts.text ? Number(s.timeoutMs) / 1000 : Number(s.timeoutMs / 1000n);
+      if (s.gcIntervalMs !== undefined) o['gc-interval'] = opts.text ? s.gcIntervalMs / 1000 : Math.floor(s.gcIntervalMs / 1000);
+      // Its JSON has no auto-merge; its text has.
+      if (s.autoMerge && opts.text) o['auto-merge'] = true;
       if (elems.length && s.flags & SET_FLAGS.INTERVAL) {
         if (s.map || s.types.length !== 1 || elems.some((e) => e.timeoutMs || e.expirationMs || e.comment !== undefined || e.counter)) refuse(`interval set ${s.name} with data, concatenations or element options`);
         o.elem = intervalValues(elems.map((e) => ({ key: e.key, end: e.end === true })), s.types[0]!);

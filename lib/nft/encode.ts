@@ -334,7 +334,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       return void w.simple(MSG.DELSET, FAMILY[f], [[1, t], [2, n]]);
     }
     if (verb === 'flush') return void w.simple(MSG.DELSETELEM, FAMILY[f], [[2, n], [1, t]]);
-    only(o, ['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt'], where, kind);
+    only(o, ['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt', 'size', 'policy', 'gc-interval', 'auto-merge'], where, kind);
     const setFlags = setFlagBits(o.flags, `${where}.flags`);
     const timeoutMs = durationMs(o.timeout, `${where}.timeout`);
     if (timeoutMs !== undefined && !(setFlags & SET_FLAGS.TIMEOUT)) throw invalid(`${where}.timeout`, 'needs the timeout flag');
@@ -353,9 +353,11 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     const data = !isMap || o.map === 'verdict' ? undefined
       : dataTyped?.types ?? setTypes(typeof o.map === 'string' ? o.map.split(' . ') : o.map, `${where}.map`);
     if (typed && isMap && !dataTyped && data) throw unsupported(`${where}.map`, 'a data type declared by type with a typeof key');
+    const tuning = setTuning(o, setFlags, where);
     const id = ++setId;
     const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, types.length > 1 ? 0 : types[0]!.byteorder);
     if (isMap) ud.u32(UD_SET.DATABYTEORDER, data && data.length === 1 ? data[0]!.byteorder : 0);
+    if (tuning.autoMerge) ud.u32(UD_SET.MERGE_ELEMENTS, 1);
     if (typed) ud.raw(UD_SET.KEY_TYPEOF, typed.udata);
     else if (types.length > 1) ud.raw(UD_SET.KEY_TYPEOF, CONCAT_KEY_TYPEOF);
     if (dataTyped) ud.raw(UD_SET.DATA_TYPEOF, dataTyped.udata);
@@ -372,6 +374,9 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       ...(data ? { dataType: concatTypeId(data), dataLen: data.length > 1 ? concatLen(data) : data[0]!.len } : {}),
       // nft sizes a constant set by its initial elements.
       ...(setFlags & SET_FLAGS.CONSTANT && Array.isArray(o.elem) ? { size: o.elem.length } : {}),
+      ...(tuning.size !== undefined ? { size: tuning.size } : {}),
+      ...(tuning.policy !== undefined ? { policy: tuning.policy } : {}),
+      ...(tuning.gcIntervalMs !== undefined ? { gcIntervalMs: tuning.gcIntervalMs } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(counter ? { counter } : {}),
     });
@@ -380,6 +385,30 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     sets.set(key(f, t, n), info);
     if (o.elem !== undefined && interval) intervalElementsOf(f, t, n, info, o.elem, `${where}.elem`);
     else if (o.elem !== undefined) elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);
+  }
+
+  /** A set's size, policy, gc-interval (seconds) and auto-merge, as nft sends them (policy performance: nothing). */
+  function setTuning(o: Record<string, unknown>, flags: number, where: string): { size?: number; policy?: number; gcIntervalMs?: number; autoMerge?: boolean } {
+    const out: { size?: number; policy?: number; gcIntervalMs?: number; autoMerge?: boolean } = {};
+    if (o.size !== undefined) {
+      if (typeof o.size !== 'number' || !Number.isInteger(o.size) || o.size < 1 || o.size > 0xffffffff) throw invalid(`${where}.size`, `must be an integer from 1 to 4294967295, got ${JSON.stringify(o.size)}`);
+      out.size = o.size;
+    }
+    if (o.policy !== undefined && o.policy !== 'performance') {
+      if (o.policy !== 'memory') throw invalid(`${where}.policy`, `must be "performance" or "memory", got ${JSON.stringify(o.policy)}`);
+      out.policy = 1;
+    }
+    const gc = durationMs(o['gc-interval'], `${where}.gc-interval`);
+    if (gc !== undefined) {
+      if (gc > 0xffffffffn) throw invalid(`${where}.gc-interval`, 'is longer than 2^32 ms');
+      out.gcIntervalMs = Number(gc);
+    }
+    if (o['auto-merge'] !== undefined) {
+      if (typeof o['auto-merge'] !== 'boolean') throw invalid(`${where}.auto-merge`, 'must be true or false');
+      if (o['auto-merge'] && !(flags & SET_FLAGS.INTERVAL)) throw invalid(`${where}.auto-merge`, 'only interval sets merge (flags interval)');
+      if (o['auto-merge']) out.autoMerge = true;
+    }
+    return out;
   }
 
   /** A set's `stmt` list: only `[{ counter: null }]` (a counter on every element). */

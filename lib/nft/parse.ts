@@ -489,8 +489,26 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
           if (kind === 'map') { expect(':'); s.map = isExpressionStart(peek()) ? { typeof: expression() } : word('a data type'); }
           break;
         }
-        case 'gc-interval': case 'size': case 'policy': case 'auto-merge':
-          refuse(t, `set ${t.v}`); break;
+        case 'size': {
+          const n = next();
+          if (n.kind !== 'word' || !/^\d+$/.test(n.v)) unexpected(n, 'a number');
+          s.size = Number(n.v);
+          break;
+        }
+        case 'policy': {
+          const v = next();
+          if (v.v !== 'performance' && v.v !== 'memory') unexpected(v, 'performance or memory');
+          s.policy = v.v;
+          break;
+        }
+        case 'gc-interval': {
+          const d = next();
+          const ms = durationMs(d.v);
+          if (d.kind !== 'word' || ms === undefined) unexpected(d, 'a time like 3h or 1d2h3m4s');
+          s['gc-interval'] = ms! / 1000;
+          break;
+        }
+        case 'auto-merge': s['auto-merge'] = true; break;
         default: unexpected(t);
       }
       blockItemEnd();

@@ -206,8 +206,11 @@ function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOption
   const dataText = dataTypeof !== undefined ? expr(dataTypeof) : s.map === 'verdict' ? 'verdict' : dataNames.join(' . ');
   out += `\t\t${key}${kind === 'map' ? ` : ${dataText}` : ''}\n`;
   for (const f of Object.keys(s)) {
-    if (!['family', 'name', 'table', 'type', 'handle', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt'].includes(f)) refuse(`a set with ${f}`);
+    if (!['family', 'name', 'table', 'type', 'handle', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt', 'policy', 'size', 'gc-interval', 'auto-merge'].includes(f)) refuse(`a set with ${f}`);
   }
+  // set_print_declaration's order: policy, size, flags, counter, auto-merge, timeout, gc-interval, comment.
+  if (s.policy !== undefined && s.policy !== 'performance') out += `\t\tpolicy ${String(s.policy)}\n`;
+  if (s.size !== undefined) out += `\t\tsize ${String(s.size)}\n`;
   const flags = ([] as string[]).concat((s.flags as string | string[] | undefined) ?? []);
   for (const f of flags) if (!['constant', 'interval', 'dynamic', 'timeout'].includes(f)) refuse(`set flag ${f}`);
   // A timeout flag alone is implied by the set's timeout (nft 1.0.6 prints no flags line then).
@@ -217,7 +220,9 @@ function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOption
     if (!Array.isArray(st) || st.length !== 1 || JSON.stringify(st[0]) !== '{"counter":null}') refuse(`set statements ${JSON.stringify(st)}`);
     out += '\t\tcounter\n';
   }
+  if (s['auto-merge'] === true) out += '\t\tauto-merge\n';
   if (s.timeout !== undefined) out += `\t\ttimeout ${timeText(Math.round(Number(s.timeout) * 1000))}\n`;
+  if (s['gc-interval'] !== undefined) out += `\t\tgc-interval ${timeText(Math.round(Number(s['gc-interval']) * 1000))}\n`;
   if (s.comment !== undefined) out += `\t\tcomment ${quote(String(s.comment))}\n`;
   const elems = (s.elem as unknown[] | undefined) ?? [];
   if (elems.length) {

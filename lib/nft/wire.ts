@@ -17,6 +17,8 @@ export interface SetSpec {
   timeoutMs?: bigint;
   /** NFTA_SET_EXPR: a counter on every element (`counter` in the set's declaration). */
   counter?: boolean;
+  /** NFTA_SET_POLICY (1: memory; nft sends nothing for performance) and NFTA_SET_GC_INTERVAL (ms). */
+  policy?: number; gcIntervalMs?: number;
   /** Data maps (not verdict maps): NFTA_SET_DATA_TYPE and _LEN. */
   dataType?: number; dataLen?: number;
 }
@@ -146,8 +148,10 @@ export class NftWriter extends NftAttrWriter {
       this.be32(SET.DATA_LEN, s.dataLen!);
     }
     this.be32(SET.ID, s.id);
+    if (s.policy !== undefined) this.be32(SET.POLICY, s.policy);
     if (s.size !== undefined) this.within(SET.DESC, () => this.be32(SET_DESC_SIZE, s.size!));
     if (s.timeoutMs !== undefined) this.be64(SET.TIMEOUT, s.timeoutMs);
+    if (s.gcIntervalMs !== undefined) this.be32(SET.GC_INTERVAL, s.gcIntervalMs);
     this.bytes(SET.USERDATA, s.udata);
     if (s.counter) this.counterExpr(SET.EXPR, {});
     this.end();

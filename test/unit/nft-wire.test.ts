@@ -186,6 +186,10 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['constant', 'timeout'] } } }, InvalidArgumentError, /constant set cannot have timeouts/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', timeout: 5 } } }, InvalidArgumentError, /needs the timeout flag/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: 'bogus' } } }, InvalidArgumentError, /unknown set flag/);
+    bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', policy: 'speed' } } }, InvalidArgumentError, /policy: must be "performance" or "memory"/);
+    bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', size: 0 } } }, InvalidArgumentError, /size: must be an integer from 1/);
+    bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', 'auto-merge': true } } }, InvalidArgumentError, /only interval sets merge/);
+    bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', 'gc-interval': -1 } } }, InvalidArgumentError, /gc-interval: must be a number of seconds/);
     bad({ add: { map: { family: 'ip', table: 't', name: 'm', type: 'ipv4_addr', map: 'ct_state' } } }, UnsupportedError, /set key type "ct_state"/);
     bad({ add: { map: { family: 'ip', table: 't', name: 'm', type: 'ipv4_addr' } } }, InvalidArgumentError, /a map needs a data type/);
     assert.throws(() => encodeCommands([t, { add: { map: { family: 'ip', table: 't', name: 'v', type: 'ipv4_addr', map: 'verdict' } } },
