@@ -15,6 +15,7 @@ import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, EXTRA_TYPES, L4_PROTOCOLS
 import { mergePlan, type MergeCandidate } from './payload-merge.js';
 import { typeofKey } from './typeof.js';
 import { intervalOf } from './intervals.js';
+import { BIT_FIELDS, bitValue, flagMask } from './bitfields.js';
 
 /** A value's type while compiling: a data type, or one of nft's bit/enum types. */
 export type ValueType = DataType | { name: 'ct_state' | 'ct_status' | 'fib_addrtype'; len: 4 };
@@ -85,6 +86,8 @@ export class RuleCompiler {
   private nfproto: number | undefined;
   private l4proto: number | undefined;
   private lldep = false;
+  /** An `ether type 8021q` match (nft's dependency of vlan fields) is in the rule. */
+  private vlandep = false;
 
   constructor(private readonly ctx: RuleContext) {
     if (ctx.family === 'ip') this.nfproto = 2;
@@ -197,8 +200,23 @@ export class RuleCompiler {
     if (['&', '|', '^'].includes(kind) && Array.isArray(body)) return this.deps(body[0], `${where}["${kind}"][0]`);
     if (kind !== 'payload' || !isObj(body)) return;
     const proto = String(body.protocol);
-    // nft's dependencies there are link-layer (meta protocol, ether type): not encoded by nlkit.
-    if (this.ctx.family !== 'ip' && this.ctx.family !== 'ip6' && this.ctx.family !== 'inet') throw unsupported(where, `${proto} header matches in ${this.ctx.family} tables`);
+    // nft's dependencies there are link-layer (meta protocol, ether type): nlkit encodes ether and vlan's only.
+    const l2 = this.ctx.family === 'bridge' || this.ctx.family === 'netdev';
+    if (this.ctx.family !== 'ip' && this.ctx.family !== 'ip6' && this.ctx.family !== 'inet' && !(l2 && (proto === 'ether' || proto === 'vlan'))) throw unsupported(where, `${proto} header matches in ${this.ctx.family} tables`);
+    if (proto === 'vlan' && !l2) throw unsupported(where, `vlan header matches in ${this.ctx.family} tables`);
+    if (proto === 'vlan') {
+      // As nft: meta iiftype ether (netdev), then ether type 8021q, unless the rule has them.
+      if (this.ctx.family === 'netdev' && !this.lldep) {
+        this.out.push({ op: 'meta', key: META_KEY.iiftype, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([1, 0]) });
+        this.lldep = true;
+      }
+      if (!this.vlandep) {
+        this.out.push({ op: 'payload', dreg: NFT_REG_1, base: PAYLOAD_BASE.LL, offset: 12, len: 2 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([0x81, 0]) });
+        this.vlandep = true;
+      }
+      return;
+    }
+    if (proto === 'ether' && this.ctx.family === 'bridge') return;
     if (proto in NFPROTO) {
       const want = NFPROTO[proto]!;
       if (this.nfproto === undefined) {
@@ -323,6 +341,7 @@ export class RuleCompiler {
     if (typeof op !== 'string') throw invalid(`${where}.op`, 'must be a string');
     this.deps(left, `${where}.left`);
     const [lkind, lbody] = single(left, `${where}.left`);
+    if (this.bitMatch(op, left, right, where)) return;
 
     // Set lookups: `left == @set`.
     if (typeof right === 'string' && right.startsWith('@')) {
@@ -411,6 +430,7 @@ export class RuleCompiler {
     }
     this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op as keyof typeof CMP], data });
     // An explicit protocol match is the dependency later headers need.
+    if (op === '==' && lkind === 'payload' && isObj(lbody) && lbody.protocol === 'ether' && lbody.field === 'type' && data.equals(Buffer.from([0x81, 0]))) this.vlandep = true;
     if (op === '==' && lkind === 'meta' && isObj(lbody)) {
       if (lbody.key === 'l4proto') this.l4proto = data[0];
       if (lbody.key === 'nfproto') this.nfproto = data[0];
@@ -488,6 +508,42 @@ export class RuleCompiler {
     const m = this.ctx.anonymousMapOf({ keyTypes: types, data: dataTypes, elements, byteorder, ...(types.length > 1 ? { typeof: typeofKey(body.key).udata } : {}) });
     this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, dreg: NFT_REG_1, set: m.name, setId: m.id });
     return dataTypes;
+  }
+
+  /**
+   * Sub-byte fields (bitfields.ts: load, mask, compare the shifted value) and tcp flags tests
+   * (`in`: & mask != 0; `{ "&": [tcp flags, mask] } ==|!= value`); false for other matches.
+   */
+  private bitMatch(op: string, left: unknown, right: unknown, where: string): boolean {
+    const [lk, lb] = single(left, `${where}.left`);
+    const pay = (e: unknown) => (isObj(e) && isObj(e.payload) ? e.payload as Record<string, unknown> : undefined);
+    const isFlags = (e: unknown) => pay(e)?.protocol === 'tcp' && pay(e)?.field === 'flags';
+    const p = lk === 'payload' && isObj(lb) ? lb : undefined;
+    const bf = p ? BIT_FIELDS[String(p.protocol)]?.[String(p.field)] : undefined;
+    if (bf) {
+      if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" on ${bf.protocol} ${bf.field}`);
+      if (typeof right !== 'number' && typeof right !== 'string') throw unsupported(`${where}.right`, `${JSON.stringify(right)} with ${bf.protocol} ${bf.field} (only a value)`);
+      if (this.ctx.family !== 'inet' && (bf.protocol === 'ip' || bf.protocol === 'ip6') && NFPROTO[bf.protocol] !== this.nfproto) throw invalid(`${where}.left`, `${bf.protocol} header in an ${this.ctx.family} table`);
+      const data = bitValue(bf, right);
+      if (!data) throw invalid(`${where}.right`, `not a valid ${bf.protocol} ${bf.field}: ${JSON.stringify(right)}`);
+      this.out.push({ op: 'payload', dreg: NFT_REG_1, base: bf.base, offset: bf.offset, len: bf.len });
+      if (bf.mask) this.out.push({ op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: bf.len, mask: bf.mask, xor: Buffer.alloc(bf.len), bool: true });
+      this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op], data });
+      return true;
+    }
+    const masked = lk === '&' && Array.isArray(lb) && lb.length === 2 && isFlags(lb[0]);
+    if (!(op === 'in' && isFlags(left)) && !masked) return false;
+    const mask = flagMask(masked ? (lb as unknown[])[1] : right);
+    if (mask === undefined) throw invalid(masked ? `${where}.left["&"][1]` : `${where}.right`, `not tcp flags: ${JSON.stringify(masked ? (lb as unknown[])[1] : right)}`);
+    if (masked && op !== '==' && op !== '!=') throw unsupported(where, `"${op}" after a mask of tcp flags`);
+    const value = masked ? flagMask(right) : 0;
+    if (value === undefined) throw invalid(`${where}.right`, `not tcp flags: ${JSON.stringify(right)}`);
+    this.load(masked ? (lb as unknown[])[0] : left, NFT_REG_1, `${where}.left`);
+    this.out.push(
+      { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: 1, mask: Buffer.from([mask]), xor: Buffer.alloc(1), bool: masked },
+      { op: 'cmp', sreg: NFT_REG_1, cmp: CMP[masked ? op as '==' | '!=' : '!='], data: Buffer.from([value]) },
+    );
+    return true;
   }
 
   /** `left ==|!= a-b`: as nft, two comparisons (>= a, <= b) for ==, one range expression for !=. */

@@ -149,6 +149,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
   function kindOf(e: Statement): Kind {
     if ('meta' in e) { const k = (e.meta as { key: string }).key; return k === 'mark' ? 'mark' : k === 'iifname' || k === 'oifname' ? 'string' : 'plain'; }
     if ('ct' in e) { const k = (e.ct as { key: string }).key; return k === 'mark' ? 'mark' : k === 'state' || k === 'status' ? 'flags' : 'plain'; }
+    if ('payload' in e) { const p = e.payload as { protocol?: string; field?: string }; if (p.protocol === 'tcp' && p.field === 'flags') return 'flags'; }
     for (const op of ['&', '|', '^']) if (op in e) return kindOf((e[op] as Statement[])[0]!);
     return 'plain';
   }
@@ -286,7 +287,10 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     }
     while (peek().kind === 'word' && BINOPS[peek().v]) {
       const op = BINOPS[next().v]!;
-      e = { [op]: [e, value(kindOf(e))] };
+      let v = value(kindOf(e));
+      // `tcp flags & (syn|ack) == syn`: a parenthesised flag list.
+      if (kindOf(e) === 'flags' && typeof v === 'string' && /^\([a-z|]+\)$/.test(v)) v = v.slice(1, -1).split('|');
+      e = { [op]: [e, v] };
     }
     // `key map @m` / `key map { k : v }`: a data map's value (meta mark set ..., dnat to ...).
     if (peek().v === 'map' && peek().kind === 'word') {
@@ -346,8 +350,14 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         const kind = kindOf(left);
         if (endOfStatement(peek())) unexpected(peek(), 'a value');
         const right = value(kind);
+        // `tcp flags syn / syn,ack`: the flags under a mask (nft's `&` on the left).
+        if (kind === 'flags' && peek().v === '/' && peek().kind === 'word') {
+          next();
+          expr.push({ match: { op: op ?? '==', left: { '&': [left, value(kind)] }, right } });
+          continue;
+        }
         // A flag list is a test of flags (`in`); a set of flags is a lookup (`==`).
-        op ??= kind === 'flags' && !(typeof right === 'object' && right !== null && 'set' in right) ? 'in' : '==';
+        op ??= kind === 'flags' && !(typeof right === 'object' && right !== null && 'set' in right) && !('&' in left) ? 'in' : '==';
         expr.push({ match: { op, left, right } });
         continue;
       }

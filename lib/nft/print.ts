@@ -152,7 +152,16 @@ export function statement(s: Statement, family?: Family): string {
       // `==` and flag tests (`in`) print without an operator, except after a binary
       // operation (relational_expr_print, must_print_eq_op).
       const binop = ['&', '|', '^', '<<', '>>'].some((k) => k in (b.left as object));
-      return (b.op === '==' && !binop) || b.op === 'in' ? `${left} ${right}` : `${left} ${String(b.op)} ${right}`;
+      // tcp flags under a mask: `tcp flags [!= ]syn / syn,ack` (binop_expr_print's flag form).
+      const masked = (b.left as { '&'?: unknown[] })['&'];
+      const inner = masked?.[0] as { payload?: { protocol?: string; field?: string } } | undefined;
+      if (inner?.payload?.protocol === 'tcp' && inner.payload.field === 'flags' && (b.op === '==' || b.op === '!=')) {
+        return `${expr(inner)} ${b.op === '!=' ? '!= ' : ''}${value(b.right, ['plain'])} / ${value(masked![1], ['plain'])}`;
+      }
+      // A bit mask type compared for equality keeps `==` (bare means `in` there).
+      const lp = (b.left as { payload?: { protocol?: string; field?: string } }).payload;
+      const flagEq = lp?.protocol === 'tcp' && lp.field === 'flags' && !(b.right && typeof b.right === 'object' && 'set' in b.right);
+      return (b.op === '==' && !binop && !flagEq) || b.op === 'in' ? `${left} ${right}` : `${left} ${String(b.op)} ${right}`;
     }
     case 'vmap': {
       const b = body!;

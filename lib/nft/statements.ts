@@ -15,6 +15,7 @@ import type { Family, Statement } from './types.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, L4_PROTOCOLS } from './payload-fields.js';
 import { splitFields } from './payload-merge.js';
 import { intervalValues } from './intervals.js';
+import { bitFieldAt, bitJson, flagJson, type BitField } from './bitfields.js';
 
 /** An anonymous map's elements, by the name the kernel gave it (`__map0`). */
 export interface AnonymousMaps {
@@ -22,7 +23,7 @@ export interface AnonymousMaps {
   get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[]; data?: DataType[]; values?: Buffer[] } | undefined;
 }
 
-interface Load { map?: boolean; parts?: Array<{ json: Statement; type: ValueType; len: number }>; reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
+interface Load { bits?: BitField; map?: boolean; parts?: Array<{ json: Statement; type: ValueType; len: number }>; reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
 
 /** A constant table reversed (value -> its first name), built once: a lookup per expression of a 20k-service dump. */
 function reversed(table: Record<string, number>): Map<number, string> {
@@ -105,6 +106,8 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
   let l4proto: number | undefined;
   // A match that may turn out to be a payload dependency: its index in out, and what it set.
   let nfDep: number | undefined, l4Dep: number | undefined, llDep: number | undefined;
+  // `ether type 8021q`: the dependency of vlan fields (and what makes link-layer offsets from 14 on vlan's).
+  let vlanDep: number | undefined, vlan = false;
   const drop = (i: number | undefined) => { if (i !== undefined) out[i] = undefined as unknown as Statement; };
   // What extensions (ext.ts) see of this decoder.
   const extCtx: DecodeCtx = {
@@ -126,11 +129,26 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
     const e = exprs[i]!;
     switch (e.op) {
       case 'payload': {
-        if (family !== 'ip' && family !== 'ip6' && family !== 'inet') refuse(`payload matches in a ${family} table`);
+        const l2 = family === 'bridge' || family === 'netdev';
+        if (family !== 'ip' && family !== 'ip6' && family !== 'inet' && !(l2 && e.base === PAYLOAD_BASE.LL)) refuse(`payload matches in a ${family} table`);
         const network = e.base === PAYLOAD_BASE.NETWORK, transport = e.base === PAYLOAD_BASE.TRANSPORT;
         const proto = network ? (nfproto === 2 ? 'ip' : nfproto === 10 ? 'ip6' : '')
           : transport ? Object.keys(L4_PROTOCOLS).find((p) => L4_PROTOCOLS[p]!.l4 === l4proto) ?? 'th'
-          : e.base === PAYLOAD_BASE.LL ? 'ether' : '';
+          : e.base === PAYLOAD_BASE.LL ? (vlan && e.offset >= 14 && l2 ? 'vlan' : 'ether') : '';
+        // A sub-byte field (bitfields.ts): the load, then its mask.
+        const nx = exprs[i + 1];
+        const mask = nx?.op === 'bitwise' && nx.sreg === e.dreg && nx.dreg === e.dreg && nx.xor.every((x) => x === 0) ? nx.mask : undefined;
+        const bits = bitFieldAt(proto, e.base, e.offset, e.len, mask) ?? (mask ? undefined : bitFieldAt(proto, e.base, e.offset, e.len, undefined));
+        if (bits) {
+          if (network) { drop(nfDep); nfDep = undefined; }
+          if (transport) { drop(l4Dep); l4Dep = undefined; }
+          if (e.base === PAYLOAD_BASE.LL) { drop(llDep); llDep = undefined; }
+          // nft keeps `ether type 8021q` in front of `vlan type` when it lists it.
+          if (proto === 'vlan' && bits.field !== 'type') { drop(vlanDep); vlanDep = undefined; }
+          pending.push({ reg: e.dreg, json: { payload: { protocol: proto, field: bits.field } }, type: TYPES.integer, bits });
+          if (bits.mask) i++;
+          break;
+        }
         const fields = PAYLOAD_FIELDS.get(proto) ?? [];
         const exact = fields.find(([, f]) => f[0] === e.base && f[1] === e.offset && f[2] === e.len);
         // A shortened load is a prefix of an address; a longer one, fields nft merged (payload-merge.ts).
@@ -218,6 +236,18 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         if (l.data) refuse('a comparison with a constant register');
         const op = cmpName(e.cmp);
         const bw = l.bitwise;
+        if (l.bits) {
+          if (e.cmp !== CMP['=='] && e.cmp !== CMP['!=']) refuse(`"${op}" on ${l.bits.protocol} ${l.bits.field}`);
+          out.push({ match: { op, left: l.json, right: bitJson(l.bits, e.data) } });
+          break;
+        }
+        // tcp flags: `syn` (& syn != 0, nft's `in`) or `syn / syn,ack` (& mask ==|!= value).
+        if (bw && l.type === EXTRA_TYPES.tcp_flag && bw.xor.every((x) => x === 0)) {
+          if (e.cmp === CMP['!='] && e.data[0] === 0) out.push({ match: { op: 'in', left: l.json, right: flagJson(bw.mask[0]!) } });
+          else if (e.cmp === CMP['=='] || e.cmp === CMP['!=']) out.push({ match: { op, left: { '&': [l.json, flagJson(bw.mask[0]!)] }, right: flagJson(e.data[0]!) } });
+          else refuse(`"${op}" after a mask of tcp flags`);
+          break;
+        }
         if (l.parts) {
           if (bw || l.hton || (e.cmp !== CMP['=='] && e.cmp !== CMP['!='])) refuse('a comparison of merged header fields');
           let at = 0;
@@ -267,6 +297,11 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
           break;
         }
         if (key === 'iiftype' && e.cmp === CMP['=='] && e.data.equals(Buffer.from([1, 0]))) llDep = out.length;
+        const pl = l.json.payload as { protocol?: string; field?: string } | undefined;
+        if ((family === 'bridge' || family === 'netdev') && pl?.protocol === 'ether' && pl.field === 'type' && e.cmp === CMP['=='] && e.data.equals(Buffer.from([0x81, 0]))) {
+          vlanDep = out.length;
+          vlan = true;
+        }
         if (key === 'l4proto' && e.cmp === CMP['==']) {
           l4proto = e.data[0];
           l4Dep = out.length;

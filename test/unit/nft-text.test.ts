@@ -18,7 +18,7 @@ const read = (name: string) => readFileSync(new URL(name, dir), 'utf8');
 const listed = (name: string): ListObject[] => (JSON.parse(read(`${name}.list.json`)).nftables as object[]).filter((o) => !('metainfo' in o)) as ListObject[];
 
 describe('nft text printer: what nft list ruleset printed', () => {
-  for (const name of ['basics', 'shapes', 'verbs', 'compare', 'elements']) {
+  for (const name of ['basics', 'shapes', 'verbs', 'compare', 'elements', 'bitfields']) {
     it(`${name}: the whole ruleset byte for byte`, () => {
       assert.equal(printRuleset(listed(name)), read(`${name}.list.nft`));
     });
@@ -71,7 +71,7 @@ const syntaxError = (text: string): NlkitError => {
 
 describe('nft text parser: the batch nft -f sent for the same text', () => {
   // cases/NAME.nft are the texts `nft -f` read when capture.sh recorded NAME.batch.hex.
-  for (const name of ['basics', 'shapes', 'kube-proxy', 'compare', 'setflags', 'maps', 'setopts']) {
+  for (const name of ['basics', 'shapes', 'kube-proxy', 'compare', 'setflags', 'maps', 'setopts', 'bitfields']) {
     it(`${name}.nft: every message byte for byte`, () => {
       const { commands, lines } = parseScript(read(`cases/${name}.nft`));
       assert.equal(lines.length, commands.length);
