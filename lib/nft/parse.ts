@@ -307,6 +307,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     if (t.kind !== 'word') return undefined;
     if (t.v === 'counter' || t.v === 'quota' || t.v === 'limit') return t.v;
     if (t.v === 'ct' && peek().v === 'helper') { next(); return 'ct helper'; }
+    if (t.v === 'ct' && peek().v === 'timeout') { next(); return 'ct timeout'; }
     return undefined;
   };
   /** The cursor as extensions (ext.ts) see it. */
@@ -337,7 +338,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
           next();
           const v = isExpressionStart(peek()) ? expression() : value(kindOf(left));
           // `ct helper set "name"` references a ct helper object.
-          expr.push((left.ct as { key?: string } | undefined)?.key === 'helper' ? { 'ct helper': v } : { mangle: { key: left, value: v } });
+          const ck = (left.ct as { key?: string } | undefined)?.key;
+          expr.push(ck === 'helper' ? { 'ct helper': v } : ck === 'timeout' ? { 'ct timeout': v } : { mangle: { key: left, value: v } });
           continue;
         }
         if (peek().v === 'vmap') {

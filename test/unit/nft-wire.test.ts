@@ -152,7 +152,9 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad({ add: { quota: { ...T, name: 'q', bytes: 5, used: 'x' } } }, InvalidArgumentError, /quota\.used: must be an integer/);
     bad({ add: { limit: { ...T, name: 'l', rate: 5, per: 'ever' } } }, InvalidArgumentError, /limit\.per: must be one of/);
     bad({ add: { 'ct helper': { ...T, name: 'h', type: 'ftp', protocol: 'sctp' } } }, InvalidArgumentError, /protocol: must be "tcp" or "udp"/);
-    bad({ add: { 'ct timeout': { ...T, name: 'tt', protocol: 'tcp', policy: { established: 100 } } } }, UnsupportedError, /object "ct timeout"/);
+    bad({ add: { 'ct expectation': { ...T, name: 'tt', protocol: 'tcp', dport: 21, timeout: 100, size: 1 } } }, UnsupportedError, /object "ct expectation"/);
+    bad({ add: { 'ct timeout': { ...T, name: 'tt', protocol: 'tcp', policy: { sleeping: 100 } } } }, InvalidArgumentError, /policy.sleeping: unknown tcp state/);
+    bad({ add: { 'ct timeout': { ...T, name: 'tt', protocol: 'icmp', policy: {} } } }, InvalidArgumentError, /protocol: must be "tcp" or "udp"/);
     bad({ add: { rule: { ...T, chain: 'c', expr: [{ counter: '' }] } } }, InvalidArgumentError, /counter: must be an object name/);
   });
 
