@@ -11,7 +11,7 @@ import { EXT_EXPRESSIONS, EXT_STATEMENTS } from './ext-table.js';
 import type { CompileCtx } from './ext.js';
 import { objref } from './objects.js';
 import type { Family } from './types.js';
-import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, EXTRA_TYPES, L4_PROTOCOLS, PROTOCOL_FIELDS } from './payload-fields.js';
+import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, EXTRA_TYPES, ifaceIndexType, L4_PROTOCOLS, PROTOCOL_FIELDS } from './payload-fields.js';
 import { mergePlan, type MergeCandidate } from './payload-merge.js';
 import { typeofKey } from './typeof.js';
 import { intervalOf } from './intervals.js';
@@ -52,6 +52,8 @@ export interface RuleContext {
   anonymousMap(keyType: DataType, elements: Array<[Buffer, Verdict]>): { name: string; id: number };
   /** Adds an anonymous set (`{ a, b }` on the right of a match) before the rule; returns its name and id. */
   anonymousSet?(keyTypes: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, key: { byteorder: number; typeof: Buffer }): { name: string; id: number };
+  /** The index of interface `name` in the target namespace (`meta iif "lo"`); undefined: none. */
+  ifindex?(name: string): number | undefined;
   /** Adds an anonymous verdict map (data undefined) or data map on any key before the rule; returns its name and id. */
   anonymousMapOf?(m: AnonymousMapSpec): { name: string; id: number };
 }
@@ -256,6 +258,12 @@ export class RuleCompiler {
       }
       case 'meta': {
         const key = isObj(body) ? String(body.key) : '';
+        if (key === 'iif' || key === 'oif') {
+          // nft resolves names to indexes in its namespace when it reads the rule.
+          const ifindex = this.ctx.ifindex;
+          this.out.push({ op: 'meta', key: META_KEY[key], dreg: reg });
+          return ifaceIndexType((n) => ifindex?.(n) ?? (() => { throw invalid(where, `interface ${JSON.stringify(n)} does not exist in the namespace (meta ${key} takes an existing interface; iifname/oifname match by name)`); })(), () => undefined);
+        }
         const t = META_TYPES[key];
         if (!t) throw unsupported(w, `meta key "${key}"`);
         this.out.push({ op: 'meta', key: META_KEY[key as keyof typeof META_KEY], dreg: reg });

@@ -192,7 +192,7 @@ export function sortDump(msgs: NlMsg[]): RulesetDump {
  * JSON leaves out and its text shows (save() needs it): table and chain comments, a set's
  * `dynamic` flag, timeouts below a second.
  */
-export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?: string } = {}, opts: { text?: boolean } = {}): ListObject[] {
+export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?: string } = {}, opts: { text?: boolean; ifname?: (index: number) => string | undefined } = {}): ListObject[] {
   const out: ListObject[] = [];
   const sets = d.sets.map(decodeSet);
   // Each rule's attributes once, by offset, grouped by chain (in dump order): a Map of views
@@ -308,7 +308,7 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
         const handle = rr.handle;
         let expr: Statement[];
         try {
-          expr = decodeStatements(exprs.read(rr.body, rr.expr, rr.expr + rr.exprLen), family, anon);
+          expr = decodeStatements(exprs.read(rr.body, rr.expr, rr.expr + rr.exprLen), family, anon, opts.ifname);
         } catch (e) {
           if (e instanceof UnsupportedError) e.message = `${family} ${tname} ${cname} handle ${handle}: ${e.message}`;
           throw e;

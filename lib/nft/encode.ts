@@ -30,6 +30,8 @@ export interface EncodeOptions {
   generation?: number;
   /** Sets and maps that exist in the kernel (for elements and rules that use them). */
   existingSet?(family: Family, table: string, name: string): SetInfo | undefined;
+  /** The index of an interface in the target namespace (`meta iif "lo"`); undefined: it does not exist. */
+  ifindex?(name: string): number | undefined;
   /** Anonymous maps named `__map<id>` instead of nft's `__map%d` (the kernel's choice): sync() decodes its own batch and needs them apart. */
   numberAnonymous?: boolean;
 }
@@ -245,6 +247,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
         anonymousMap: (keyType, elements) => anonymousMap(f, t, keyType, elements),
         anonymousSet: (keyTypes, keys, k) => anonymousSet(f, t, keyTypes, keys, k),
         anonymousMapOf: (m) => anonymousMapOf(f, t, m),
+        ...(opts.ifindex ? { ifindex: opts.ifindex } : {}),
       };
       contexts.set(k, ctx);
     }

@@ -135,3 +135,26 @@ export const TYPEOF_FIELD: Record<string, Record<string, number>> = {
   icmpv6: { type: 1, code: 2, checksum: 3 },
   ether: { daddr: 1, saddr: 2, type: 3 },
 };
+
+/**
+ * nft's iface_index type (`meta iif "lo"`): names resolved to the namespace's interface
+ * indexes (`index`) when encoding and back (`name`) when listing; nft prints an index without a
+ * name as a number. One per call: the mapping belongs to a namespace at a moment.
+ * @example ifaceIndexType((n) => (n === 'lo' ? 1 : undefined), () => undefined).parse('lo') // <Buffer 01 00 00 00>
+ */
+export function ifaceIndexType(index: (name: string) => number | undefined, name: (i: number) => string | undefined): DataType {
+  return {
+    name: 'iface_index', id: 20, len: 4, byteorder: BYTEORDER.HOST,
+    parse(v) {
+      const n = typeof v === 'string' ? index(v) : typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 0xffffffff ? v : undefined;
+      if (n === undefined) return undefined;
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(n);
+      return b;
+    },
+    format: (b) => name(b.readUInt32LE(0)) ?? b.readUInt32LE(0),
+  };
+}
+
+/** The iface_index type without a namespace (typeof records and key lengths only). */
+export const IFACE_INDEX = ifaceIndexType(() => undefined, () => undefined);

@@ -33,7 +33,7 @@ function kindsOf(e: unknown): Kind[] {
   if ('concat' in o) return (o.concat as unknown[]).flatMap(kindsOf);
   if ('meta' in o) {
     const key = (o.meta as { key: string }).key;
-    return [key === 'mark' ? 'mark' : key === 'iifname' || key === 'oifname' ? 'string' : 'plain'];
+    return [key === 'mark' ? 'mark' : key === 'iifname' || key === 'oifname' || key === 'iif' || key === 'oif' ? 'string' : 'plain'];
   }
   if ('ct' in o) return [(o.ct as { key: string }).key === 'mark' ? 'mark' : 'plain'];
   for (const op of ['&', '|', '^', '<<', '>>']) if (op in o) return kindsOf((o[op] as unknown[])[0]);

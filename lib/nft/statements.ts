@@ -12,7 +12,7 @@ import { EXT_DECODERS } from './ext-table.js';
 import type { DecodeCtx } from './ext.js';
 import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import type { Family, Statement } from './types.js';
-import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, L4_PROTOCOLS } from './payload-fields.js';
+import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, ifaceIndexType, L4_PROTOCOLS } from './payload-fields.js';
 import { splitFields } from './payload-merge.js';
 import { intervalValues } from './intervals.js';
 import { bitFieldAt, bitJson, flagJson, type BitField } from './bitfields.js';
@@ -96,7 +96,7 @@ export function keyJson(types: DataType[], b: Buffer): unknown {
   return { concat: out };
 }
 
-export function decodeStatements(exprs: KExpr[], family: Family, anon: AnonymousMaps): Statement[] {
+export function decodeStatements(exprs: KExpr[], family: Family, anon: AnonymousMaps, ifname?: (index: number) => string | undefined): Statement[] {
   const out: Statement[] = [];
   const refuse = refuseRule;
   // `pending` is replaced by takeLoads(): read it at each call.
@@ -169,6 +169,10 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
       }
       case 'meta': {
         const key = keyName(META_KEY, e.key);
+        if (key === 'iif' || key === 'oif') {
+          pending.push({ reg: e.dreg, json: { meta: { key } }, type: ifaceIndexType(() => undefined, ifname ?? (() => undefined)) });
+          break;
+        }
         if (!key || (key !== 'nfproto' && !META_TYPES[key])) refuse(`meta key ${e.key}`);
         pending.push({ reg: e.dreg, json: { meta: { key } }, type: META_TYPES[key!]! });
         break;
