@@ -17,7 +17,7 @@ import { compareKeys, decodeStatements, keyJson, verdictJson } from './statement
 import { decodeObject, OBJ_MSG } from './objects.js';
 import type { Family, ListObject, Statement } from './types.js';
 import { CONCAT_KEY_TYPEOF, parseUdata, UD_COMMENT, UD_SET, udataComment } from './udata.js';
-import { ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalValues } from './intervals.js';
+import { ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalRanges, intervalValues } from './intervals.js';
 
 const refuse = (what: string): never => {
   throw new UnsupportedError(`${what} cannot be listed by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what });
@@ -144,6 +144,12 @@ function decodeElements(msgs: NlMsg[]): Element[] {
   }
   return out;
 }
+
+/**
+ * An interval set's ranges from its GETSETELEM replies.
+ * @example setRanges(replies) // [[<0a 00 00 00>, <0a ff ff ff>]]
+ */
+export const setRanges = (msgs: NlMsg[]): Array<[Buffer, Buffer]> => intervalRanges(decodeElements(msgs).map((e) => ({ key: e.key, end: e.end === true })));
 
 /** A set's name and key types from its NEWSET reply; undefined for sets nlkit cannot encode for. */
 export function setInfo(m: NlMsg): SetDump | undefined {

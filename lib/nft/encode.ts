@@ -15,13 +15,17 @@ import { COMMENT_MAX, CONCAT_KEY_TYPEOF, UD_COMMENT, UD_SET, UdataBuilder, VERDI
 import { typeofKey, VERDICT_TYPEOF } from './typeof.js';
 import { OBJECT_KINDS, writeObject } from './objects.js';
 import { elementSize, NftWriter, type ElementSpec } from './wire.js';
-import { ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalElements, intervalOf } from './intervals.js';
+import { ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalChange, intervalElements, intervalOf } from './intervals.js';
 
 const intervalSpec = (e: { key: Buffer; end: boolean; open?: boolean }): ElementSpec =>
   ({ key: e.key, ...(e.end ? { flags: ELEM_INTERVAL_END } : {}), ...(e.open ? { udata: INTERVAL_OPEN_UDATA } : {}) });
 
 /** A set as the encoder needs to know it. */
-export interface SetInfo { keyTypes: DataType[]; map: boolean; id?: number; interval?: boolean; data?: DataType[] }
+export interface SetInfo {
+  keyTypes: DataType[]; map: boolean; id?: number; interval?: boolean; data?: DataType[];
+  /** An interval set's ranges (later add/delete element commands are checked and merged against them) and whether it merges. */
+  ranges?: Array<[Buffer, Buffer]>; autoMerge?: boolean;
+}
 
 export interface EncodeOptions {
   /** Sequence number of BEGIN; the messages follow it. */
@@ -125,6 +129,8 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   const key = (f: Family, t: string, n: string) => `${f}\0${t}\0${n}`;
   const findSet = (f: Family, t: string, n: string): SetInfo | undefined => sets.get(key(f, t, n)) ?? opts.existingSet?.(f, t, n);
   const contexts = new Map<string, RuleContext>();
+  // Interval sets of the kernel whose ranges this batch changes (intervalUpdate).
+  const updated = new Map<string, SetInfo>();
 
   w.batchBegin(opts.generation);
   for (const { cmd, index, where } of list) {
@@ -384,7 +390,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       ...(counter ? { counter } : {}),
     });
     const interval = (setFlags & SET_FLAGS.INTERVAL) !== 0;
-    const info: SetInfo = { keyTypes: types, map: isMap, id, interval, ...(data ? { data } : {}) };
+    const info: SetInfo = { keyTypes: types, map: isMap, id, interval, ...(data ? { data } : {}), ...(interval ? { ranges: [], autoMerge: tuning.autoMerge === true } : {}) };
     sets.set(key(f, t, n), info);
     if (o.elem !== undefined && interval) intervalElementsOf(f, t, n, info, o.elem, `${where}.elem`);
     else if (o.elem !== undefined) elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);
@@ -484,13 +490,33 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       return intervalOf(e, info.keyTypes[0]!, `${where}[${i}]`);
     });
     const elems = intervalElements(ranges, where).map(intervalSpec);
+    info.ranges?.push(...ranges);
     writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, info.id, elems);
+  }
+
+  /** add/delete element on an interval set declared earlier (in this batch or in the kernel): intervals.ts's intervalChange. */
+  function intervalUpdate(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
+    if (!info.ranges) throw unsupported(where, 'adding or deleting elements of an interval set whose elements nlkit has not read');
+    if (info.map || info.keyTypes.length !== 1) throw unsupported(where, 'interval maps and concatenated intervals');
+    if (verb !== 'add' && verb !== 'delete') throw unsupported(where, `${verb} element on an interval set (add, delete)`);
+    if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
+    const ranges = list.map((e, i) => {
+      if (isObj(e) && 'elem' in e) throw unsupported(`${where}[${i}]`, 'element options in an interval set');
+      return intervalOf(e, info.keyTypes[0]!, `${where}[${i}]`);
+    });
+    // A kernel set's ranges are copied once per encoding: the caller's stay as read (a retried encoding starts from them).
+    const created = sets.get(key(f, t, n));
+    let mine = created ?? updated.get(key(f, t, n));
+    if (!mine) updated.set(key(f, t, n), mine = { ...info, ranges: [...info.ranges] });
+    const { del, add } = intervalChange(verb, ranges, mine.ranges!, info.autoMerge === true, where);
+    if (del.length) writeElements(MSG.DELSETELEM, NLM_F_REQUEST, f, t, n, undefined, del.map(intervalSpec));
+    if (add.length) writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, created?.id, add.map(intervalSpec));
   }
 
   function elementsOf(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
     if (verb === 'flush') throw invalid(where, 'elements cannot be flushed (flush the set)');
-    // nft merges later elements with the interval set's existing ones (and resends them): not done by nlkit.
-    if (info.interval) throw unsupported(where, 'adding or deleting elements of an interval set outside its declaration');
+    // nft checks later elements against the interval set's ranges and, with auto-merge, merges them.
+    if (info.interval) return intervalUpdate(verb, f, t, n, info, list, where);
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
     const del = verb === 'delete';
     // Verdicts need no context: one compiler for the whole list.

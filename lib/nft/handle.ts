@@ -9,7 +9,7 @@ import { batch, dump, failureError, subscribe, type MessageBatch, type Subscript
 import { NFNLGRP_NFTABLES } from '../netlink/headers.js';
 import { EventDecoder, type NftEvent } from './monitor.js';
 import { attrMap, splitMessages, type NlMsg } from './attrs.js';
-import { decodeRuleset, setInfo, sortDump } from './decode.js';
+import { decodeRuleset, setInfo, setRanges, sortDump } from './decode.js';
 import { commandList, encodeCommands, type EncodedBatch, type SetInfo } from './encode.js';
 import { FAMILY, MSG, SET, SET_FLAGS } from './consts.js';
 import { invalid } from './errors.js';
@@ -276,9 +276,18 @@ export class NftHandle extends Handle {
   private async setTypes(op: string, sets: Array<{ family: Family; table: string; name: string }>): Promise<Map<string, SetInfo>> {
     const msgs = await this.dumpMessages(op, setRequests(sets));
     const out = new Map<string, SetInfo>();
+    // Interval sets: their elements too (later add/delete element commands are checked and merged against them).
+    const intervals = msgs.filter((m) => setInfo(m) && (setInfo(m)!.flags & SET_FLAGS.INTERVAL) !== 0);
+    const elems = sortDump(await this.dumpMessages(op, elementRequests(intervals))).elements;
     for (const m of sortDump(msgs).sets) {
       const s = setInfo(m);
-      if (s) out.set(`${s.family}\0${s.table}\0${s.name}`, { keyTypes: s.types, map: s.map });
+      if (!s) continue;
+      const k = `${s.family}\0${s.table}\0${s.name}`;
+      const interval = (s.flags & SET_FLAGS.INTERVAL) !== 0;
+      out.set(k, {
+        keyTypes: s.types, map: s.map, ...(s.data ? { data: s.data } : {}),
+        ...(interval ? { interval, ranges: setRanges(elems.get(k) ?? []), autoMerge: s.autoMerge === true } : {}),
+      });
     }
     return out;
   }
