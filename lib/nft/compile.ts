@@ -18,7 +18,7 @@ import { intervalOf } from './intervals.js';
 import { BIT_FIELDS, bitValue, flagMask } from './bitfields.js';
 
 /** A value's type while compiling: a data type, or one of nft's bit/enum types. */
-export type ValueType = DataType | { name: 'ct_state' | 'ct_status' | 'fib_addrtype'; len: 4 };
+export type ValueType = DataType | { name: 'ct_state' | 'ct_status' | 'fib_addrtype' | 'fib_present'; len: 4 };
 
 export const CT_STATE: Record<string, number | undefined> = { invalid: 1, established: 2, related: 4, new: 8, untracked: 64 };
 export const CT_STATUS: Record<string, number | undefined> = {
@@ -26,6 +26,8 @@ export const CT_STATUS: Record<string, number | undefined> = {
 };
 export const ADDRTYPE = ['unspec', 'unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit'];
 export const FIB_RESULT_TYPE = 3;
+/** NFT_FIB_RESULT_OIF and NFTA_FIB_F_PRESENT: `fib ... oif missing|exists` (firewalld's reverse path filter). */
+export const FIB_RESULT_OIF = 1, FIB_F_PRESENT = 0x20;
 export const FIB_FLAGS: Record<string, number | undefined> = { saddr: 1, daddr: 2, mark: 4, iif: 8, oif: 16 };
 
 /** The first payload fields (more in payload-fields.ts). */
@@ -90,6 +92,8 @@ export class RuleCompiler {
   private lldep = false;
   /** An `ether type 8021q` match (nft's dependency of vlan fields) is in the rule. */
   private vlandep = false;
+  /** The match being compiled tests a fib result for presence (`fib ... oif missing`). */
+  private fibPresence = false;
 
   constructor(private readonly ctx: RuleContext) {
     if (ctx.family === 'ip') this.nfproto = 2;
@@ -279,12 +283,17 @@ export class RuleCompiler {
         return key === 'mark' ? TYPES.mark : { name: key === 'state' ? 'ct_state' : 'ct_status', len: 4 };
       }
       case 'fib': {
-        if (!isObj(body) || body.result !== 'type') throw unsupported(w, `fib result "${isObj(body) ? body.result : body}"`);
+        // `oif` only tested for presence (`missing`/`exists`: a boolean on the right, see match()).
+        if (!isObj(body) || (body.result !== 'type' && !(body.result === 'oif' && this.fibPresence))) throw unsupported(w, `fib result "${isObj(body) ? body.result : body}"${isObj(body) && body.result === 'oif' ? ' (only tested with missing or exists)' : ''}`);
         const flags = Array.isArray(body.flags) ? body.flags : [body.flags];
         let f = 0;
         for (const x of flags) {
           if (typeof x !== 'string' || !(x in FIB_FLAGS)) throw invalid(w, `unknown fib flag ${JSON.stringify(x)}`);
           f |= FIB_FLAGS[x]!;
+        }
+        if (body.result === 'oif') {
+          this.out.push({ op: 'fib', flags: f | FIB_F_PRESENT, result: FIB_RESULT_OIF, dreg: reg });
+          return { name: 'fib_present', len: 4 };
         }
         this.out.push({ op: 'fib', flags: f, result: FIB_RESULT_TYPE, dreg: reg });
         return { name: 'fib_addrtype', len: 4 };
@@ -350,6 +359,16 @@ export class RuleCompiler {
     this.deps(left, `${where}.left`);
     const [lkind, lbody] = single(left, `${where}.left`);
     if (this.bitMatch(op, left, right, where)) return;
+    if (lkind === 'fib' && isObj(lbody) && lbody.result === 'oif') {
+      // `fib saddr . iif oif missing` (false) / `exists` (true): the present flag and a 32-bit boolean.
+      if ((op !== '==' && op !== '!=') || typeof right !== 'boolean') throw unsupported(where, 'fib oif compared with anything but missing/exists (false/true)');
+      this.fibPresence = true;
+      try { this.load(left, NFT_REG_1, `${where}.left`); } finally { this.fibPresence = false; }
+      const data = Buffer.alloc(4);
+      data.writeUInt32LE(right ? 1 : 0);
+      this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op], data });
+      return;
+    }
 
     // Set lookups: `left == @set`.
     if (typeof right === 'string' && right.startsWith('@')) {

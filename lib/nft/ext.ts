@@ -41,7 +41,7 @@ export interface DecodeCtx {
   /** Drops the `meta l4proto` / `meta nfproto` match just before, nft's dependency of this statement. */
   dropL4Dep(): void;
   /** Drops a `meta nfproto` dependency just before; returns its value (undefined: there was none). */
-  dropNfDep(): number | undefined;
+  dropNfDep(): number | undefined;  // also the protocol a header load already established (nothing dropped then)
   /** Throws nlkit's UnsupportedError for a rule it cannot decode. */
   refuse(what: string): never;
 }

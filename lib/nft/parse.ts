@@ -351,7 +351,9 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         let op = RELATIONS[peek().v] && peek().kind === 'word' ? RELATIONS[next().v]! : undefined;
         const kind = kindOf(left);
         if (endOfStatement(peek())) unexpected(peek(), 'a value');
-        const right = value(kind);
+        let right = value(kind);
+        // `fib ... oif missing|exists`: nft's JSON has a boolean.
+        if ('fib' in left && (right === 'missing' || right === 'exists')) right = right === 'exists';
         // `tcp flags syn / syn,ack`: the flags under a mask (nft's `&` on the left).
         if (kind === 'flags' && peek().v === '/' && peek().kind === 'word') {
           next();

@@ -42,6 +42,7 @@ function kindsOf(e: unknown): Kind[] {
 
 /** A value of the given kinds: scalars, flag lists, prefixes, ranges, concatenations. */
 function value(v: unknown, kinds: Kind[]): string {
+  if (typeof v === 'boolean') return v ? 'exists' : 'missing';
   if (typeof v === 'number') return kinds[0] === 'mark' ? hex8(v) : String(v);
   if (typeof v === 'string') return v.startsWith('@') ? v : kinds[0] === 'string' ? quote(v) : v;
   if (Array.isArray(v)) return v.map((x) => value(x, kinds)).join(',');

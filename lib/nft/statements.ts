@@ -4,7 +4,7 @@
 // are `in`; shortened or masked address loads are prefixes. A layout nft would show differently
 // than these rules assume is refused (UnsupportedError), never guessed.
 import { UnsupportedError } from '../core/errors.js';
-import { ADDRTYPE, CT_STATE, CT_STATUS, FIB_FLAGS, FIB_RESULT_TYPE, META_TYPES, PAYLOAD, type ValueType } from './compile.js';
+import { ADDRTYPE, CT_STATE, CT_STATUS, FIB_F_PRESENT, FIB_FLAGS, FIB_RESULT_OIF, FIB_RESULT_TYPE, META_TYPES, PAYLOAD, type ValueType } from './compile.js';
 import { VERDICT } from './consts.js';
 import { TYPES, type DataType } from './datatypes.js';
 import { attrMap } from './attrs.js';
@@ -66,6 +66,8 @@ function flagNames(table: Record<string, number | undefined>, mask: number): str
 /** Formats register bytes as a value of type t. */
 export function formatValue(t: ValueType, b: Buffer): string | number {
   if ('format' in t) return t.format(b);
+  // `missing` / `exists` as nft's JSON has them (false / true).
+  if (t.name === 'fib_present') return (b.readUInt32LE(0) !== 0) as unknown as number;
   if (t.name === 'fib_addrtype') return ADDRTYPE[b.readUInt32LE(0)] ?? b.readUInt32LE(0);
   return b.readUInt32LE(0);
 }
@@ -121,7 +123,8 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
     load: (reg, json, type) => void pending.push({ reg, json, type }),
     isMap: (reg) => pending.some((l) => l.reg === reg && l.map === true),
     dropL4Dep: () => { drop(l4Dep); l4Dep = undefined; },
-    dropNfDep: () => { if (nfDep === undefined) return undefined; drop(nfDep); nfDep = undefined; return nfproto; },
+    // Without a pending dependency, the network protocol an earlier header load already established (`ip6 daddr ... reject with icmpv6`).
+    dropNfDep: () => { if (nfDep === undefined) return nfproto; drop(nfDep); nfDep = undefined; return nfproto; },
     refuse,
   };
 
@@ -190,6 +193,11 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         break;
       }
       case 'fib': {
+        if (e.result === FIB_RESULT_OIF && e.flags & FIB_F_PRESENT) {
+          const flags = Object.entries(FIB_FLAGS).filter(([, v]) => v !== undefined && (e.flags & v) !== 0).map(([k]) => k);
+          pending.push({ reg: e.dreg, json: { fib: { result: 'oif', flags } }, type: { name: 'fib_present', len: 4 } });
+          break;
+        }
         if (e.result !== FIB_RESULT_TYPE) refuse(`fib result ${e.result}`);
         const flags = Object.entries(FIB_FLAGS).filter(([, v]) => v !== undefined && (e.flags & v) !== 0).map(([k]) => k);
         pending.push({ reg: e.dreg, json: { fib: { result: 'type', flags } }, type: { name: 'fib_addrtype', len: 4 } });

@@ -175,8 +175,9 @@ function flagsJson(o: Record<string, unknown>, flags: number | undefined): void 
 }
 
 function decodeNat(d: Map<number, Buffer>, c: DecodeCtx): void {
-  if (c.family === 'inet') c.refuse('nat in an inet table');
   const o: Record<string, unknown> = {};
+  // In an inet table nft names the family (`dnat ip to ...`) and keeps the meta nfproto match.
+  if (c.family === 'inet') o.family = be32(d, NAT.FAMILY) === 10 ? 'ip6' : 'ip';
   const amin = be32(d, NAT.ADDR_MIN);
   if (amin !== undefined && c.isMap?.(amin)) {
     const first = c.take(amin);

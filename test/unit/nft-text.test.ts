@@ -72,7 +72,7 @@ const syntaxError = (text: string): NlkitError => {
 
 describe('nft text parser: the batch nft -f sent for the same text', () => {
   // cases/NAME.nft are the texts `nft -f` read when capture.sh recorded NAME.batch.hex.
-  for (const name of ['basics', 'shapes', 'kube-proxy', 'compare', 'setflags', 'maps', 'setopts', 'bitfields', 'cttimeout']) {
+  for (const name of ['basics', 'shapes', 'kube-proxy', 'compare', 'setflags', 'maps', 'setopts', 'bitfields', 'cttimeout', 'firewalld']) {
     it(`${name}.nft: every message byte for byte`, () => {
       const { commands, lines } = parseScript(read(`cases/${name}.nft`));
       assert.equal(lines.length, commands.length);
