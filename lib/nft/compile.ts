@@ -358,7 +358,10 @@ export class RuleCompiler {
     if (typeof op !== 'string') throw invalid(`${where}.op`, 'must be a string');
     this.deps(left, `${where}.left`);
     const [lkind, lbody] = single(left, `${where}.left`);
-    if (this.bitMatch(op, left, right, where)) return;
+    // Only sub-byte fields and tcp flags tests go there (a cheap test first: this runs for every match).
+    const bitCandidate = lkind === 'payload' ? BIT_FIELDS[String((lbody as Record<string, unknown>).protocol)]?.[String((lbody as Record<string, unknown>).field)] !== undefined || (lbody as Record<string, unknown>).field === 'flags'
+      : lkind === '&' || op === 'in';
+    if (bitCandidate && this.bitMatch(op, left, right, where)) return;
     if (lkind === 'fib' && isObj(lbody) && lbody.result === 'oif') {
       // `fib saddr . iif oif missing` (false) / `exists` (true): the present flag and a 32-bit boolean.
       if ((op !== '==' && op !== '!=') || typeof right !== 'boolean') throw unsupported(where, 'fib oif compared with anything but missing/exists (false/true)');

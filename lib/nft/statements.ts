@@ -141,7 +141,8 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         // A sub-byte field (bitfields.ts): the load, then its mask.
         const nx = exprs[i + 1];
         const mask = nx?.op === 'bitwise' && nx.sreg === e.dreg && nx.dreg === e.dreg && nx.xor.every((x) => x === 0) ? nx.mask : undefined;
-        const bits = bitFieldAt(proto, e.base, e.offset, e.len, mask) ?? (mask ? undefined : bitFieldAt(proto, e.base, e.offset, e.len, undefined));
+        // Only masked loads and vlan's are candidates: a kube-proxy dump's address and port loads skip the lookup.
+        const bits = mask ? bitFieldAt(proto, e.base, e.offset, e.len, mask) : proto === 'vlan' ? bitFieldAt(proto, e.base, e.offset, e.len, undefined) : undefined;
         if (bits) {
           if (network) { drop(nfDep); nfDep = undefined; }
           if (transport) { drop(l4Dep); l4Dep = undefined; }
