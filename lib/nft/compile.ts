@@ -11,13 +11,14 @@ import { EXT_EXPRESSIONS, EXT_STATEMENTS } from './ext-table.js';
 import type { CompileCtx } from './ext.js';
 import { objref } from './objects.js';
 import type { Family } from './types.js';
-import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, EXTRA_TYPES, L4_PROTOCOLS, PROTOCOL_FIELDS } from './payload-fields.js';
+import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, EXTRA_TYPES, ifaceIndexType, L4_PROTOCOLS, PROTOCOL_FIELDS } from './payload-fields.js';
 import { mergePlan, type MergeCandidate } from './payload-merge.js';
 import { typeofKey } from './typeof.js';
 import { intervalOf } from './intervals.js';
+import { BIT_FIELDS, bitValue, flagMask } from './bitfields.js';
 
 /** A value's type while compiling: a data type, or one of nft's bit/enum types. */
-export type ValueType = DataType | { name: 'ct_state' | 'ct_status' | 'fib_addrtype'; len: 4 };
+export type ValueType = DataType | { name: 'ct_state' | 'ct_status' | 'fib_addrtype' | 'fib_present'; len: 4 };
 
 export const CT_STATE: Record<string, number | undefined> = { invalid: 1, established: 2, related: 4, new: 8, untracked: 64 };
 export const CT_STATUS: Record<string, number | undefined> = {
@@ -25,6 +26,8 @@ export const CT_STATUS: Record<string, number | undefined> = {
 };
 export const ADDRTYPE = ['unspec', 'unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit'];
 export const FIB_RESULT_TYPE = 3;
+/** NFT_FIB_RESULT_OIF and NFTA_FIB_F_PRESENT: `fib ... oif missing|exists` (firewalld's reverse path filter). */
+export const FIB_RESULT_OIF = 1, FIB_F_PRESENT = 0x20;
 export const FIB_FLAGS: Record<string, number | undefined> = { saddr: 1, daddr: 2, mark: 4, iif: 8, oif: 16 };
 
 /** The first payload fields (more in payload-fields.ts). */
@@ -46,11 +49,26 @@ export const META_TYPES: Record<string, DataType | undefined> = {
 export interface RuleContext {
   family: Family;
   /** A set or map known by name (created earlier in the batch or read from the kernel). */
-  set(name: string): { keyTypes: DataType[]; map: boolean; id?: number } | undefined;
+  set(name: string): { keyTypes: DataType[]; map: boolean; id?: number; data?: DataType[] } | undefined;
   /** Adds an anonymous verdict map (before the rule in the batch); returns its name and id. */
   anonymousMap(keyType: DataType, elements: Array<[Buffer, Verdict]>): { name: string; id: number };
   /** Adds an anonymous set (`{ a, b }` on the right of a match) before the rule; returns its name and id. */
   anonymousSet?(keyTypes: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, key: { byteorder: number; typeof: Buffer }): { name: string; id: number };
+  /** The index of interface `name` in the target namespace (`meta iif "lo"`); undefined: none. */
+  ifindex?(name: string): number | undefined;
+  /** Adds an anonymous verdict map (data undefined) or data map on any key before the rule; returns its name and id. */
+  anonymousMapOf?(m: AnonymousMapSpec): { name: string; id: number };
+}
+
+/** An anonymous map as the rule compiler hands it to the encoder. */
+export interface AnonymousMapSpec {
+  keyTypes: DataType[];
+  /** The data types of a data map; undefined: a verdict map. */
+  data?: DataType[];
+  elements: Array<[Buffer, Verdict | Buffer]>;
+  /** The key's byte order (nft records the key expression's) and, for concatenations, its typeof record. */
+  byteorder: number;
+  typeof?: Buffer;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -95,6 +113,10 @@ export class RuleCompiler {
   private nfproto: number | undefined;
   private l4proto: number | undefined;
   private lldep = false;
+  /** An `ether type 8021q` match (nft's dependency of vlan fields) is in the rule. */
+  private vlandep = false;
+  /** The match being compiled tests a fib result for presence (`fib ... oif missing`). */
+  private fibPresence = false;
 
   constructor(private readonly ctx: RuleContext) {
     if (ctx.family === 'ip') this.nfproto = 2;
@@ -182,6 +204,7 @@ export class RuleCompiler {
       if (have !== undefined) throw invalid(where, `needs ${what} ${want}, the rule matches ${have}`);
       this.rc.out.push({ op: 'meta', key, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: byteValue(want) });
     }
+    loadMap(body: unknown, want: (concat: boolean) => DataType[], where: string): DataType[] { return this.rc.mapValue(body, want, where); }
     loadAt(e: unknown, word: number, where: string): number {
       this.rc.deps(e, where);
       const [kind, body] = single(e, where);
@@ -211,8 +234,23 @@ export class RuleCompiler {
     if (['&', '|', '^'].includes(kind) && Array.isArray(body)) return this.deps(body[0], `${where}["${kind}"][0]`);
     if (kind !== 'payload' || !isObj(body)) return;
     const proto = String(body.protocol);
-    // nft's dependencies there are link-layer (meta protocol, ether type): not encoded by nlkit.
-    if (this.ctx.family !== 'ip' && this.ctx.family !== 'ip6' && this.ctx.family !== 'inet') throw unsupported(where, `${proto} header matches in ${this.ctx.family} tables`);
+    // nft's dependencies there are link-layer (meta protocol, ether type): nlkit encodes ether and vlan's only.
+    const l2 = this.ctx.family === 'bridge' || this.ctx.family === 'netdev';
+    if (this.ctx.family !== 'ip' && this.ctx.family !== 'ip6' && this.ctx.family !== 'inet' && !(l2 && (proto === 'ether' || proto === 'vlan'))) throw unsupported(where, `${proto} header matches in ${this.ctx.family} tables`);
+    if (proto === 'vlan' && !l2) throw unsupported(where, `vlan header matches in ${this.ctx.family} tables`);
+    if (proto === 'vlan') {
+      // As nft: meta iiftype ether (netdev), then ether type 8021q, unless the rule has them.
+      if (this.ctx.family === 'netdev' && !this.lldep) {
+        this.out.push({ op: 'meta', key: META_KEY.iiftype, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([1, 0]) });
+        this.lldep = true;
+      }
+      if (!this.vlandep) {
+        this.out.push({ op: 'payload', dreg: NFT_REG_1, base: PAYLOAD_BASE.LL, offset: 12, len: 2 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([0x81, 0]) });
+        this.vlandep = true;
+      }
+      return;
+    }
+    if (proto === 'ether' && this.ctx.family === 'bridge') return;
     if (proto in NFPROTO) {
       const want = NFPROTO[proto]!;
       if (this.nfproto === undefined) {
@@ -252,6 +290,12 @@ export class RuleCompiler {
       }
       case 'meta': {
         const key = isObj(body) ? String(body.key) : '';
+        if (key === 'iif' || key === 'oif') {
+          // nft resolves names to indexes in its namespace when it reads the rule.
+          const ifindex = this.ctx.ifindex;
+          this.out.push({ op: 'meta', key: META_KEY[key], dreg: reg });
+          return ifaceIndexType((n) => ifindex?.(n) ?? (() => { throw invalid(where, `interface ${JSON.stringify(n)} does not exist in the namespace (meta ${key} takes an existing interface; iifname/oifname match by name)`); })(), () => undefined);
+        }
         const t = META_TYPES[key];
         if (!t) throw unsupported(w, `meta key "${key}"`);
         this.out.push({ op: 'meta', key: META_KEY[key as keyof typeof META_KEY], dreg: reg });
@@ -267,12 +311,17 @@ export class RuleCompiler {
         return key === 'mark' ? TYPES.mark : { name: key === 'state' ? 'ct_state' : 'ct_status', len: 4 };
       }
       case 'fib': {
-        if (!isObj(body) || body.result !== 'type') throw unsupported(w, `fib result "${isObj(body) ? body.result : body}"`);
+        // `oif` only tested for presence (`missing`/`exists`: a boolean on the right, see match()).
+        if (!isObj(body) || (body.result !== 'type' && !(body.result === 'oif' && this.fibPresence))) throw unsupported(w, `fib result "${isObj(body) ? body.result : body}"${isObj(body) && body.result === 'oif' ? ' (only tested with missing or exists)' : ''}`);
         const flags = Array.isArray(body.flags) ? body.flags : [body.flags];
         let f = 0;
         for (const x of flags) {
           if (typeof x !== 'string' || !(x in FIB_FLAGS)) throw invalid(w, `unknown fib flag ${JSON.stringify(x)}`);
           f |= FIB_FLAGS[x]!;
+        }
+        if (body.result === 'oif') {
+          this.out.push({ op: 'fib', flags: f | FIB_F_PRESENT, result: FIB_RESULT_OIF, dreg: reg });
+          return { name: 'fib_present', len: 4 };
         }
         this.out.push({ op: 'fib', flags: f, result: FIB_RESULT_TYPE, dreg: reg });
         return { name: 'fib_addrtype', len: 4 };
@@ -337,6 +386,20 @@ export class RuleCompiler {
     if (typeof op !== 'string') throw invalid(`${where}.op`, 'must be a string');
     this.deps(left, `${where}.left`);
     const [lkind, lbody] = single(left, `${where}.left`);
+    // Only sub-byte fields and tcp flags tests go there (a cheap test first: this runs for every match).
+    const bitCandidate = lkind === 'payload' ? BIT_FIELDS[String((lbody as Record<string, unknown>).protocol)]?.[String((lbody as Record<string, unknown>).field)] !== undefined || (lbody as Record<string, unknown>).field === 'flags'
+      : lkind === '&' || op === 'in';
+    if (bitCandidate && this.bitMatch(op, left, right, where)) return;
+    if (lkind === 'fib' && isObj(lbody) && lbody.result === 'oif') {
+      // `fib saddr . iif oif missing` (false) / `exists` (true): the present flag and a 32-bit boolean.
+      if ((op !== '==' && op !== '!=') || typeof right !== 'boolean') throw unsupported(where, 'fib oif compared with anything but missing/exists (false/true)');
+      this.fibPresence = true;
+      try { this.load(left, NFT_REG_1, `${where}.left`); } finally { this.fibPresence = false; }
+      const data = Buffer.alloc(4);
+      data.writeUInt32LE(right ? 1 : 0);
+      this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op], data });
+      return;
+    }
 
     // Set lookups: `left == @set`.
     if (typeof right === 'string' && right.startsWith('@')) {
@@ -425,6 +488,7 @@ export class RuleCompiler {
     }
     this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op as keyof typeof CMP], data });
     // An explicit protocol match is the dependency later headers need.
+    if (op === '==' && lkind === 'payload' && isObj(lbody) && lbody.protocol === 'ether' && lbody.field === 'type' && data.equals(Buffer.from([0x81, 0]))) this.vlandep = true;
     if (op === '==' && lkind === 'meta' && isObj(lbody)) {
       if (lbody.key === 'l4proto') this.l4proto = data[0];
       if (lbody.key === 'nfproto') this.nfproto = data[0];
@@ -454,6 +518,90 @@ export class RuleCompiler {
     void lb;
     const s = this.ctx.anonymousSet!(types as DataType[], keys, { byteorder, typeof: typeofKey(left).udata });
     this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, set: s.name, setId: s.id, ...(op === '!=' ? { inv: true } : {}) });
+  }
+
+  /** The byte order nft records for a key expression in an anonymous set or map's user data. */
+  private keyByteorder(left: unknown, types: DataType[], where: string): number {
+    const [lk] = single(left, where);
+    return types.length > 1 ? BYTEORDER.INVALID : lk === 'payload' ? BYTEORDER.BIG : lk === 'meta' ? BYTEORDER.HOST
+      : lk === 'ct' && types[0] === TYPES.inet_proto ? BYTEORDER.BIG : types[0]!.byteorder;
+  }
+
+  /**
+   * `{ key, data: "@map" | { set: [[key, value], ...] } }`: the key looked up in a data map, its
+   * value into NFT_REG_1 (as nft: `meta mark set ip saddr map @m`, `dnat to ... map { }`).
+   * `want` gives an anonymous map's data types (by whether its values are concatenations).
+   * Returns the data types.
+   */
+  mapValue(body: unknown, want: (concat: boolean) => DataType[], where: string): DataType[] {
+    if (!isObj(body)) throw invalid(where, 'needs { key, data }');
+    for (const k of Object.keys(body)) if (k !== 'key' && k !== 'data') throw invalid(`${where}.${k}`, 'unknown map property (key, data)');
+    this.deps(body.key, `${where}.key`);
+    const data = body.data;
+    if (typeof data === 'string' && data.startsWith('@')) {
+      const name = data.slice(1);
+      const s = this.ctx.set(name);
+      const types = this.loadKey(body.key, `${where}.key`);
+      if (s && (!s.map || !s.data)) throw invalid(`${where}.data`, `@${name} is ${s.map ? 'a verdict map (use vmap)' : 'a set'}`);
+      if (s) this.checkSet(name, types, true, `${where}.data`);
+      this.out.push({ op: 'lookup', sreg: NFT_REG_1, dreg: NFT_REG_1, set: name, setId: s?.id });
+      return s?.data ?? want(false);
+    }
+    if (!isObj(data) || !Array.isArray(data.set)) throw invalid(`${where}.data`, 'must be "@map" or { set: [[key, value], ...] }');
+    if (data.set.length === 0) throw invalid(`${where}.data.set`, 'must not be empty');
+    if (!this.ctx.anonymousMapOf) throw unsupported(where, 'anonymous maps here');
+    const first = data.set[0];
+    const dataTypes = want(Array.isArray(first) && isObj(first[1]) && 'concat' in first[1]);
+    if (dataTypes.length > 1) throw unsupported(`${where}.data`, 'anonymous maps to concatenations');
+    const start = this.out.length;
+    const types = this.loadKeyValues(body.key, `${where}.key`);
+    const loads = this.out.splice(start);
+    const elements = data.set.map((pair, i): [Buffer, Buffer] => {
+      const w = `${where}.data.set[${i}]`;
+      if (!Array.isArray(pair) || pair.length !== 2) throw invalid(w, 'must be [key, value]');
+      if (isObj(pair[0]) && ('elem' in pair[0] || 'prefix' in pair[0] || 'range' in pair[0])) throw unsupported(`${w}[0]`, 'element options, prefixes and ranges in an anonymous map');
+      return [types.length === 1 ? this.value(types[0]!, pair[0], `${w}[0]`) : elementKey(pair[0], types, `${w}[0]`), this.value(dataTypes[0]!, pair[1], `${w}[1]`)];
+    });
+    const byteorder = this.keyByteorder(body.key, types, `${where}.key`);
+    const m = this.ctx.anonymousMapOf({ keyTypes: types, data: dataTypes, elements, byteorder, ...(types.length > 1 ? { typeof: typeofKey(body.key).udata } : {}) });
+    this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, dreg: NFT_REG_1, set: m.name, setId: m.id });
+    return dataTypes;
+  }
+
+  /**
+   * Sub-byte fields (bitfields.ts: load, mask, compare the shifted value) and tcp flags tests
+   * (`in`: & mask != 0; `{ "&": [tcp flags, mask] } ==|!= value`); false for other matches.
+   */
+  private bitMatch(op: string, left: unknown, right: unknown, where: string): boolean {
+    const [lk, lb] = single(left, `${where}.left`);
+    const pay = (e: unknown) => (isObj(e) && isObj(e.payload) ? e.payload as Record<string, unknown> : undefined);
+    const isFlags = (e: unknown) => pay(e)?.protocol === 'tcp' && pay(e)?.field === 'flags';
+    const p = lk === 'payload' && isObj(lb) ? lb : undefined;
+    const bf = p ? BIT_FIELDS[String(p.protocol)]?.[String(p.field)] : undefined;
+    if (bf) {
+      if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" on ${bf.protocol} ${bf.field}`);
+      if (typeof right !== 'number' && typeof right !== 'string') throw unsupported(`${where}.right`, `${JSON.stringify(right)} with ${bf.protocol} ${bf.field} (only a value)`);
+      if (this.ctx.family !== 'inet' && (bf.protocol === 'ip' || bf.protocol === 'ip6') && NFPROTO[bf.protocol] !== this.nfproto) throw invalid(`${where}.left`, `${bf.protocol} header in an ${this.ctx.family} table`);
+      const data = bitValue(bf, right);
+      if (!data) throw invalid(`${where}.right`, `not a valid ${bf.protocol} ${bf.field}: ${JSON.stringify(right)}`);
+      this.out.push({ op: 'payload', dreg: NFT_REG_1, base: bf.base, offset: bf.offset, len: bf.len });
+      if (bf.mask) this.out.push({ op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: bf.len, mask: bf.mask, xor: Buffer.alloc(bf.len), bool: true });
+      this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op], data });
+      return true;
+    }
+    const masked = lk === '&' && Array.isArray(lb) && lb.length === 2 && isFlags(lb[0]);
+    if (!(op === 'in' && isFlags(left)) && !masked) return false;
+    const mask = flagMask(masked ? (lb as unknown[])[1] : right);
+    if (mask === undefined) throw invalid(masked ? `${where}.left["&"][1]` : `${where}.right`, `not tcp flags: ${JSON.stringify(masked ? (lb as unknown[])[1] : right)}`);
+    if (masked && op !== '==' && op !== '!=') throw unsupported(where, `"${op}" after a mask of tcp flags`);
+    const value = masked ? flagMask(right) : 0;
+    if (value === undefined) throw invalid(`${where}.right`, `not tcp flags: ${JSON.stringify(right)}`);
+    this.load(masked ? (lb as unknown[])[0] : left, NFT_REG_1, `${where}.left`);
+    this.out.push(
+      { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: 1, mask: Buffer.from([mask]), xor: Buffer.alloc(1), bool: masked },
+      { op: 'cmp', sreg: NFT_REG_1, cmp: CMP[masked ? op as '==' | '!=' : '!='], data: Buffer.from([value]) },
+    );
+    return true;
   }
 
   /** `left ==|!= a-b`: as nft, two comparisons (>= a, <= b) for ==, one range expression for !=. */
@@ -537,11 +685,33 @@ export class RuleCompiler {
     if (isObj(v)) {
       const [vk, vb] = single(v, `${where}.value`);
       if (vk === '&' || vk === '|' || vk === '^') this.binop(vk, vb, `${where}.value`);
-      else if (!([TYPES.mark, TYPES.integer] as ValueType[]).includes(this.load(v, NFT_REG_1, `${where}.value`))) throw unsupported(`${where}.value`, 'setting a mark from anything but a mark, numgen or hash');
+      else if (vk === 'map') {
+        const d = this.mapValue(vb, () => [TYPES.mark], `${where}.value.map`);
+        if (d.length !== 1 || (d[0] !== TYPES.mark && d[0] !== TYPES.integer)) throw invalid(`${where}.value.map`, `maps to ${d.map((t) => t.name).join(' . ')}, not a mark`);
+      } else if (!([TYPES.mark, TYPES.integer] as ValueType[]).includes(this.load(v, NFT_REG_1, `${where}.value`))) throw unsupported(`${where}.value`, 'setting a mark from anything but a mark, numgen or hash');
     } else {
       this.out.push({ op: 'immediate', dreg: NFT_REG_1, data: this.value(TYPES.mark, v, `${where}.value`) });
     }
     this.out.push(kk === 'meta' ? { op: 'meta_set', key: META_KEY.mark, sreg: NFT_REG_1 } : { op: 'ct_set', key: CT_KEY.mark, sreg: NFT_REG_1 });
+  }
+
+  /** `key vmap { k : verdict, ... }` on any key but numgen (single values or concatenations), as nft makes the map. */
+  private anonymousVmap(key: unknown, set: unknown[], where: string): void {
+    if (!this.ctx.anonymousMapOf) throw unsupported(`${where}.key`, 'anonymous verdict maps here');
+    if (set.length === 0) throw invalid(`${where}.data.set`, 'must not be empty');
+    const start = this.out.length;
+    const types = this.loadKeyValues(key, `${where}.key`);
+    const loads = this.out.splice(start);
+    const elements = set.map((pair, i): [Buffer, Verdict] => {
+      const w = `${where}.data.set[${i}]`;
+      if (!Array.isArray(pair) || pair.length !== 2) throw invalid(w, 'must be [key, verdict]');
+      if (isObj(pair[0]) && ('elem' in pair[0] || 'prefix' in pair[0] || 'range' in pair[0])) throw unsupported(`${w}[0]`, 'element options, prefixes and ranges in an anonymous verdict map');
+      const [vk, vb] = single(pair[1], `${w}[1]`);
+      return [types.length === 1 ? this.value(types[0]!, pair[0], `${w}[0]`) : elementKey(pair[0], types, `${w}[0]`), this.verdictOf(vk, vb, `${w}[1]`)];
+    });
+    const byteorder = this.keyByteorder(key, types, `${where}.key`);
+    const m = this.ctx.anonymousMapOf({ keyTypes: types, elements, byteorder, ...(types.length > 1 ? { typeof: typeofKey(key).udata } : {}) });
+    this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: m.name, setId: m.id });
   }
 
   private vmap(body: unknown, where: string): void {
@@ -557,7 +727,7 @@ export class RuleCompiler {
     }
     if (!isObj(data) || !Array.isArray(data.set)) throw invalid(`${where}.data`, 'must be "@map" or { set: [[key, verdict], ...] }');
     const [kk] = single(body.key, `${where}.key`);
-    if (kk !== 'numgen') throw unsupported(`${where}.key`, `anonymous verdict maps keyed by "${kk}" (only numgen)`);
+    if (kk !== 'numgen') return this.anonymousVmap(body.key, data.set, where);
     const start = this.out.length;
     const t = this.loadKey(body.key, `${where}.key`)[0]!;
     const loads = this.out.splice(start);

@@ -10,7 +10,7 @@ import { NLA_TYPE_MASK } from '../netlink/headers.js';
 import { formatIPv4 } from '../core/address.js';
 import { attrMap, be32, be64, readAttrs, str, strAt, type NlMsg } from './attrs.js';
 import {
-  CHAIN, DATA, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_FLAGS, TABLE,
+  CHAIN, DATA, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_DESC_SIZE, SET_FLAGS, TABLE,
 } from './consts.js';
 import { concatTypes, type DataType } from './datatypes.js';
 import { ExprReader, readData } from './expr-wire.js';
@@ -19,16 +19,16 @@ import { compareKeys, decodeStatements, keyJson, verdictJson } from './statement
 import { decodeObject, OBJ_MSG } from './objects.js';
 import type { Family, ListObject, Statement } from './types.js';
 import { CONCAT_KEY_TYPEOF, parseUdata, UD_COMMENT, UD_SET, udataComment } from './udata.js';
-import { ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalValues } from './intervals.js';
+import { ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalRanges, intervalValues } from './intervals.js';
 
 const refuse = (what: string): never => {
   throw new UnsupportedError(`${what} cannot be listed by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what });
 };
 
-interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string; timeoutMs?: bigint; counter?: boolean; typeofExpr?: unknown }
+interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string; timeoutMs?: bigint; counter?: boolean; typeofExpr?: unknown; data?: DataType[]; dataTypeofExpr?: unknown; size?: number; policy?: number; gcIntervalMs?: number; autoMerge?: boolean }
 /** A dumped rule's attributes by offset into its message body (0: absent). */
 interface RuleRef { body: Buffer; handle: number; expr: number; exprLen: number; ud: number; udLen: number }
-type Element = { key: Buffer; end?: boolean; verdict?: Verdict; comment?: string; timeoutMs?: bigint; expirationMs?: bigint; counter?: { packets: bigint; bytes: bigint } };
+type Element = { key: Buffer; end?: boolean; verdict?: Verdict; data?: Buffer; comment?: string; timeoutMs?: bigint; expirationMs?: bigint; counter?: { packets: bigint; bytes: bigint } };
 
 /** A single counter expression (a set's or an element's NFTA_*_EXPR), or a refusal. */
 function counterOf(b: Buffer, what: string): { packets: bigint; bytes: bigint } {
@@ -59,16 +59,17 @@ function decodeSet(m: NlMsg): SetDump {
   const named = SET_FLAGS.MAP | SET_FLAGS.CONSTANT | SET_FLAGS.TIMEOUT | SET_FLAGS.EVAL | SET_FLAGS.INTERVAL;
   const anonymousSet = SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT;
   if (flags & ~named && flags !== anonymousMap && flags !== anonymousSet && flags !== (anonymousSet | SET_FLAGS.INTERVAL)) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
-  if (a.has(SET.GC_INTERVAL) || a.has(SET.POLICY)) refuse(`set ${name} with a gc-interval or policy`);
   // An anonymous set's elements are read with the types of the rule's key expression (statements.ts).
-  const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0) ?? ((flags & ~SET_FLAGS.INTERVAL) === anonymousSet ? [] : undefined);
+  const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0) ?? ((flags & ~SET_FLAGS.INTERVAL) === anonymousSet || flags === anonymousMap ? [] : undefined);
   if (!types) refuse(`set ${name} with key type ${be32(a.get(SET.KEY_TYPE))}`);
   const map = (flags & SET_FLAGS.MAP) !== 0;
-  if (map && be32(a.get(SET.DATA_TYPE)) !== DATA_TYPE_VERDICT) refuse(`map ${name} to anything but verdicts`);
+  const dataType = be32(a.get(SET.DATA_TYPE));
+  // Data maps: their values read with the data type (concatenations too).
+  const data = map && dataType !== DATA_TYPE_VERDICT ? concatTypes(dataType ?? 0) ?? refuse(`map ${name} to data of type ${dataType}`) : undefined;
   const ud = parseUdata(a.get(SET.USERDATA));
   const typeof_ = ud.get(UD_SET.KEY_TYPEOF);
   let typeofExpr: unknown;
-  if (typeof_ && !typeof_.equals(CONCAT_KEY_TYPEOF) && (flags & ~SET_FLAGS.INTERVAL) !== anonymousSet) {
+  if (typeof_ && !typeof_.equals(CONCAT_KEY_TYPEOF) && (flags & ~SET_FLAGS.INTERVAL) !== anonymousSet && !(flags & SET_FLAGS.ANONYMOUS)) {
     typeofExpr = parseTypeofKey(typeof_);
     if (typeofExpr === undefined && (flags & ~SET_FLAGS.INTERVAL) !== anonymousSet) refuse(`set ${name} declared with a typeof nlkit does not know`);
     const t = typeofExpr === undefined ? types! : typeofKey(typeofExpr).types;
@@ -76,7 +77,24 @@ function decodeSet(m: NlMsg): SetDump {
   }
   const s: SetDump = { family, table, name, handle: be64(a.get(SET.HANDLE)) ?? 0, flags, types: types!, map };
   if (typeofExpr !== undefined) s.typeofExpr = typeofExpr;
+  if (data) {
+    s.data = data;
+    const dt = ud.get(UD_SET.DATA_TYPEOF);
+    if (dt && !dt.equals(CONCAT_KEY_TYPEOF)) {
+      const x = parseTypeofKey(dt);
+      const t = x === undefined ? undefined : typeofKey(x).types;
+      if (!t || t.length !== data.length || t.some((y, i) => y !== data[i])) refuse(`map ${name} declared with a data typeof nlkit does not know`);
+      s.dataTypeofExpr = x;
+    }
+  }
   if (a.has(SET.TIMEOUT)) s.timeoutMs = a.get(SET.TIMEOUT)!.readBigUInt64BE(0);
+  const policy = be32(a.get(SET.POLICY));
+  if (policy !== undefined && policy > 1) refuse(`set ${name} with policy ${policy}`);
+  if (policy) s.policy = policy;
+  const size = be32(attrMap(a.get(SET.DESC) ?? Buffer.alloc(0)).get(SET_DESC_SIZE));
+  if (size) s.size = size;
+  if (a.has(SET.GC_INTERVAL)) s.gcIntervalMs = be32(a.get(SET.GC_INTERVAL));
+  if (ud.get(UD_SET.MERGE_ELEMENTS)?.readUInt32LE(0)) s.autoMerge = true;
   if (a.has(SET.EXPRESSIONS)) refuse(`set ${name} with several expressions`);
   if (a.has(SET.EXPR)) { counterOf(a.get(SET.EXPR)!, `set ${name}`); s.counter = true; }
   const c = udataComment(a.get(SET.USERDATA), UD_SET.COMMENT);
@@ -115,9 +133,10 @@ function decodeElements(msgs: NlMsg[]): Element[] {
       if (a.has(ELEM.EXPIRATION)) e.expirationMs = a.get(ELEM.EXPIRATION)!.readBigUInt64BE(0);
       if (a.has(ELEM.EXPR)) e.counter = counterOf(a.get(ELEM.EXPR)!, 'a set element');
       if (a.has(ELEM.DATA)) {
-        const v = readData(a.get(ELEM.DATA)!).verdict;
-        if (!v) refuse('a map element with data other than a verdict');
-        e.verdict = v!;
+        const d = readData(a.get(ELEM.DATA)!);
+        if (d.verdict) e.verdict = d.verdict;
+        else if (d.value) e.data = d.value;
+        else refuse('a map element with empty data');
       }
       // An open interval's start carries nft's "open" flag as its only user data (intervals.ts).
       const c = a.get(ELEM.USERDATA)?.equals(INTERVAL_OPEN_UDATA) ? undefined : udataComment(a.get(ELEM.USERDATA));
@@ -127,6 +146,12 @@ function decodeElements(msgs: NlMsg[]): Element[] {
   }
   return out;
 }
+
+/**
+ * An interval set's ranges from its GETSETELEM replies.
+ * @example setRanges(replies) // [[<0a 00 00 00>, <0a ff ff ff>]]
+ */
+export const setRanges = (msgs: NlMsg[]): Array<[Buffer, Buffer]> => intervalRanges(decodeElements(msgs).map((e) => ({ key: e.key, end: e.end === true })));
 
 /** Largest element count the packed sort below handles (index in the low 21 bits of a double). */
 const PACKED_MAX = 1 << 21;
@@ -270,7 +295,7 @@ export function sortDump(msgs: NlMsg[]): RulesetDump {
  * JSON leaves out and its text shows (save() needs it): table and chain comments, a set's
  * `dynamic` flag, timeouts below a second.
  */
-export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?: string } = {}, opts: { text?: boolean } = {}): ListObject[] {
+export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?: string } = {}, opts: { text?: boolean; ifname?: (index: number) => string | undefined } = {}): ListObject[] {
   const out: ListObject[] = [];
   const sets = d.sets.map(decodeSet);
   // Each rule's attributes once, by offset, grouped by chain (in dump order): a Map of views
@@ -315,7 +340,7 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     for (const om of d.objs) if (om.family === tm.family && str(attrMap(om.body).get(1)) === tname) out.push(decodeObject(om, refuse) as unknown as ListObject);
 
     const mine = sets.filter((s) => s.family === family && s.table === tname);
-    const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[] }>();
+    const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[]; data?: DataType[]; values?: Buffer[] }>();
     for (const s of mine) {
       if (s.flags & SET_FLAGS.ANONYMOUS) {
         const elems = decodeElements(d.elements.get(setKey(family, tname, s.name)) ?? []);
@@ -323,8 +348,8 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
           anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), set: true, ...(s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}) });
           continue;
         }
-        if (s.types.length !== 1) refuse(`anonymous map ${s.name} with a concatenated key`);
-        anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]) });
+        // Keys are read with the rule's key types (concatenations and ct states too).
+        anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), ...(s.data ? { data: s.data, values: elems.map((e) => e.data ?? Buffer.alloc(0)) } : {}) });
         continue;
       }
       const o: Record<string, unknown> = {
@@ -332,11 +357,18 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
         family, name: s.name, table: tname, type: opts.text && s.typeofExpr !== undefined ? { typeof: s.typeofExpr } : s.types.length === 1 ? s.types[0]!.name : s.types.map((t) => t.name), handle: s.handle,
       };
       if (s.comment !== undefined) o.comment = s.comment;
-      if (s.map) o.map = 'verdict';
+      // A data map's type as nft 1.0.6's JSON names it ("ipv4_addr . inet_service"); typeof for the text.
+      if (s.map) o.map = !s.data ? 'verdict' : opts.text && s.dataTypeofExpr !== undefined ? { typeof: s.dataTypeofExpr } : s.data.map((t) => t.name).join(' . ');
+      // nft 1.0.6 shows a size it did not choose itself (a constant set's is its element count).
+      if (s.policy === 1) o.policy = 'memory';
+      if (s.size && !(s.flags & SET_FLAGS.CONSTANT)) o.size = s.size;
       // nft 1.0.6's JSON names constant and timeout only (and timeouts in whole seconds).
       const flagNames = (['constant', 'interval', 'dynamic', 'timeout'] as const).filter((n) => s.flags & SET_FLAG_BITS[n] && (opts.text || n !== 'dynamic'));
       if (flagNames.length) o.flags = flagNames;
       if (s.timeoutMs !== undefined) o.timeout = opts.text ? Number(s.timeoutMs) / 1000 : Number(s.timeoutMs / 1000n);
+      if (s.gcIntervalMs !== undefined) o['gc-interval'] = opts.text ? s.gcIntervalMs / 1000 : Math.floor(s.gcIntervalMs / 1000);
+      // Its JSON has no auto-merge; its text has.
+      if (s.autoMerge && opts.text) o['auto-merge'] = true;
       const msgs = d.elements.get(setKey(family, tname, s.name)) ?? [];
       const plain = s.map || s.flags & SET_FLAGS.INTERVAL ? undefined : plainElements(msgs, s.types);
       const elems = plain ? [] : decodeElements(msgs);
@@ -349,6 +381,7 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
         sortElements(elems, s.types);
         o.elem = elems.map((e) => {
           const k = elementJson(keyJson(s.types, e.key), e, opts.text === true);
+          if (s.map && s.data) return [k, keyJson(s.data, e.data ?? refuse(`an element of map ${s.name} without data`))];
           return s.map ? [k, verdictJson(e.verdict!)] : k;
         });
       }
@@ -401,7 +434,7 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
         const handle = rr.handle;
         let expr: Statement[];
         try {
-          expr = decodeStatements(exprs.read(rr.body, rr.expr, rr.expr + rr.exprLen), family, anon);
+          expr = decodeStatements(exprs.read(rr.body, rr.expr, rr.expr + rr.exprLen), family, anon, opts.ifname);
         } catch (e) {
           if (e instanceof UnsupportedError) e.message = `${family} ${tname} ${cname} handle ${handle}: ${e.message}`;
           throw e;

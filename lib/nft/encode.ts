@@ -6,7 +6,7 @@ import {
   DATA, ELEM, FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
 } from './consts.js';
 import { FAMILY_HOOKS, hookNumber, namedPriority, priorityNames } from './chains.js';
-import { elementKey, RuleCompiler, single, type RuleContext } from './compile.js';
+import { elementKey, RuleCompiler, single, type AnonymousMapSpec, type RuleContext } from './compile.js';
 import { concatLen, concatTypeId, typeByName, TYPES, type DataType } from './datatypes.js';
 import { parseIPv4 } from '../core/address.js';
 import { invalid, unsupported, withIndex } from './errors.js';
@@ -16,13 +16,17 @@ import { COMMENT_MAX, CONCAT_KEY_TYPEOF, UD_COMMENT, UD_SET, UdataBuilder, VERDI
 import { typeofKey, VERDICT_TYPEOF } from './typeof.js';
 import { OBJECT_KINDS, writeObject } from './objects.js';
 import { NftWriter, type ElementSpec } from './wire.js';
-import { ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalElements, intervalOf } from './intervals.js';
+import { ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalChange, intervalElements, intervalOf } from './intervals.js';
 
 const intervalSpec = (e: { key: Buffer; end: boolean; open?: boolean }): ElementSpec =>
   ({ key: e.key, ...(e.end ? { flags: ELEM_INTERVAL_END } : {}), ...(e.open ? { udata: INTERVAL_OPEN_UDATA } : {}) });
 
 /** A set as the encoder needs to know it. */
-export interface SetInfo { keyTypes: DataType[]; map: boolean; id?: number; interval?: boolean }
+export interface SetInfo {
+  keyTypes: DataType[]; map: boolean; id?: number; interval?: boolean; data?: DataType[];
+  /** An interval set's ranges (later add/delete element commands are checked and merged against them) and whether it merges. */
+  ranges?: Array<[Buffer, Buffer]>; autoMerge?: boolean;
+}
 
 export interface EncodeOptions {
   /** Sequence number of BEGIN; the messages follow it. */
@@ -31,6 +35,8 @@ export interface EncodeOptions {
   generation?: number;
   /** Sets and maps that exist in the kernel (for elements and rules that use them). */
   existingSet?(family: Family, table: string, name: string): SetInfo | undefined;
+  /** The index of an interface in the target namespace (`meta iif "lo"`); undefined: it does not exist. */
+  ifindex?(name: string): number | undefined;
   /** Anonymous maps named `__map<id>` instead of nft's `__map%d` (the kernel's choice): sync() decodes its own batch and needs them apart. */
   numberAnonymous?: boolean;
 }
@@ -94,7 +100,7 @@ function only(o: Record<string, unknown>, keys: ReadonlySet<string>, where: stri
 const TABLE_KEYS = new Set(['family', 'name', 'handle', 'comment']);
 const CHAIN_KEYS = new Set(['family', 'table', 'name', 'handle', 'type', 'hook', 'prio', 'policy', 'comment', 'dev']);
 const RULE_KEYS = new Set(['family', 'table', 'chain', 'handle', 'expr', 'comment', 'index']);
-const SET_KEYS = new Set(['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt']);
+const SET_KEYS = new Set(['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt', 'size', 'policy', 'gc-interval', 'auto-merge']);
 const ELEMENT_KEYS = new Set(['family', 'table', 'name', 'elem']);
 const ELEMENT_OPTION_KEYS = new Set(['val', 'comment', 'timeout', 'expires', 'counter']);
 const COUNTER_KEYS = new Set(['packets', 'bytes']);
@@ -144,6 +150,8 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   const findSet = (f: Family, t: string, n: string): SetInfo | undefined => sets.get(key(f, t, n)) ?? opts.existingSet?.(f, t, n);
   const contexts = new Map<string, RuleContext>();
   let lastCtx: RuleContext | undefined, lastTable = '';
+  // Interval sets of the kernel whose ranges this batch changes (intervalUpdate).
+  const updated = new Map<string, SetInfo>();
 
   w.batchBegin(opts.generation);
   for (let index = 0; index < list.length; index++) {
@@ -160,7 +168,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   w.batchEnd();
   commandOf.push(-1);
   const made = new Map<string, SetInfo>();
-  for (const [k, v] of sets) made.set(k, { keyTypes: v.keyTypes, map: v.map });
+  for (const [k, v] of sets) made.set(k, { keyTypes: v.keyTypes, map: v.map, ...(v.data ? { data: v.data } : {}) });
   return { buf: w.bytesWritten(), seq, commandOf, sets: made, ...(opts.generation !== undefined ? { generation: opts.generation } : {}) };
 
   function encodeOne(cmd: unknown, where: string): void {
@@ -269,6 +277,8 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
         set: (n) => findSet(f, t, n),
         anonymousMap: (keyType, elements) => anonymousMap(f, t, keyType, elements),
         anonymousSet: (keyTypes, keys, k) => anonymousSet(f, t, keyTypes, keys, k),
+        anonymousMapOf: (m) => anonymousMapOf(f, t, m),
+        ...(opts.ifindex ? { ifindex: opts.ifindex } : {}),
       };
       contexts.set(k, ctx);
     }
@@ -286,6 +296,25 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       keyLen: keyType.len, verdictMap: true, id, size: elements.length, udata,
     });
     writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, id, elements.map(([k, verdict]) => ({ key: k, verdict })));
+    return { name: n, id };
+  }
+
+  /** An anonymous verdict or data map on any key, with the user data nft writes for it. */
+  function anonymousMapOf(f: Family, t: string, m: AnonymousMapSpec): { name: string; id: number } {
+    const id = ++anonId;
+    const data = m.data;
+    const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, m.byteorder).u32(UD_SET.DATABYTEORDER, data && data.length === 1 ? data[0]!.byteorder : 0);
+    if (m.typeof) ud.raw(UD_SET.KEY_TYPEOF, m.typeof);
+    if (!data) ud.raw(UD_SET.DATA_TYPEOF, VERDICT_DATA_TYPEOF);
+    ud.u32(UD_SET.DATA_INTERVAL, 0);
+    const n = opts.numberAnonymous ? `__map${id}` : '__map%d';
+    const keyLen = m.keyTypes.length > 1 ? concatLen(m.keyTypes) : m.keyTypes[0]!.len;
+    w.set(NLM_F_REQUEST | NLM_F_CREATE, FAMILY[f], {
+      table: t, name: n, flags: SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP, keyType: concatTypeId(m.keyTypes),
+      keyLen, verdictMap: !data, id, size: m.elements.length, udata: ud.build(),
+      ...(data ? { dataType: concatTypeId(data), dataLen: data.length > 1 ? concatLen(data) : data[0]!.len } : {}),
+    });
+    writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, id, m.elements.map(([key, v]) => (Buffer.isBuffer(v) ? { key, data: v } : { key, verdict: v })));
     return { name: n, id };
   }
 
@@ -343,14 +372,25 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     if (typed && Object.keys(o.type as object).length !== 1) throw invalid(`${where}.type`, 'must be a type name, a list of them or { typeof: expression }');
     const types = typed?.types ?? setTypes(o.type, `${where}.type`);
     const isMap = kind === 'map';
-    if (isMap && o.map !== 'verdict') throw unsupported(`${where}.map`, `maps to ${JSON.stringify(o.map)} (only verdict maps)`);
+    if (isMap && o.map === undefined) throw invalid(`${where}.map`, 'a map needs a data type ("verdict", a type name, a list of them or { typeof })');
     if (!isMap && o.map !== undefined) throw invalid(`${where}.map`, 'a set has no data type (use a map)');
+    // Data maps: `type a : b . c` (JSON "b . c" as nft lists it, or a list) or `typeof x : y`.
+    const dataTyped = isMap && isObj(o.map) && 'typeof' in o.map ? typeofKey(o.map.typeof) : undefined;
+    if (dataTyped && Object.keys(o.map as object).length !== 1) throw invalid(`${where}.map`, 'must be a type name, a list of them or { typeof: expression }');
+    if (dataTyped && !typed) throw unsupported(`${where}.map`, 'a typeof data type with a key declared by type');
+    const data = !isMap || o.map === 'verdict' ? undefined
+      : dataTyped?.types ?? setTypes(typeof o.map === 'string' ? o.map.split(' . ') : o.map, `${where}.map`);
+    if (typed && isMap && !dataTyped && data) throw unsupported(`${where}.map`, 'a data type declared by type with a typeof key');
+    const tuning = setTuning(o, setFlags, where);
     const id = ++setId;
     const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, types.length > 1 ? 0 : types[0]!.byteorder);
-    if (isMap) ud.u32(UD_SET.DATABYTEORDER, 0);
+    if (isMap) ud.u32(UD_SET.DATABYTEORDER, data && data.length === 1 ? data[0]!.byteorder : 0);
+    if (tuning.autoMerge) ud.u32(UD_SET.MERGE_ELEMENTS, 1);
     if (typed) ud.raw(UD_SET.KEY_TYPEOF, typed.udata);
     else if (types.length > 1) ud.raw(UD_SET.KEY_TYPEOF, CONCAT_KEY_TYPEOF);
-    if (typed && isMap) ud.raw(UD_SET.DATA_TYPEOF, VERDICT_TYPEOF);
+    if (dataTyped) ud.raw(UD_SET.DATA_TYPEOF, dataTyped.udata);
+    else if (data && data.length > 1) ud.raw(UD_SET.DATA_TYPEOF, CONCAT_KEY_TYPEOF);
+    else if (typed && isMap && !data) ud.raw(UD_SET.DATA_TYPEOF, VERDICT_TYPEOF);
     if (isMap) ud.u32(UD_SET.DATA_INTERVAL, 0);
     if (o.comment !== undefined) {
       if (typeof o.comment !== 'string' || Buffer.byteLength(o.comment) > COMMENT_MAX) throw invalid(`${where}.comment`, `must be a string of at most ${COMMENT_MAX} bytes`);
@@ -358,17 +398,45 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     }
     w.set(NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], {
       table: t, name: n, flags: (isMap ? SET_FLAGS.MAP : 0) | setFlags, keyType: concatTypeId(types),
-      keyLen: types.length > 1 ? concatLen(types) : types[0]!.len, verdictMap: isMap, id, udata: ud.build(),
+      keyLen: types.length > 1 ? concatLen(types) : types[0]!.len, verdictMap: isMap && !data, id, udata: ud.build(),
+      ...(data ? { dataType: concatTypeId(data), dataLen: data.length > 1 ? concatLen(data) : data[0]!.len } : {}),
       // nft sizes a constant set by its initial elements.
       ...(setFlags & SET_FLAGS.CONSTANT && Array.isArray(o.elem) ? { size: o.elem.length } : {}),
+      ...(tuning.size !== undefined ? { size: tuning.size } : {}),
+      ...(tuning.policy !== undefined ? { policy: tuning.policy } : {}),
+      ...(tuning.gcIntervalMs !== undefined ? { gcIntervalMs: tuning.gcIntervalMs } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(counter ? { counter } : {}),
     });
     const interval = (setFlags & SET_FLAGS.INTERVAL) !== 0;
-    const info = { keyTypes: types, map: isMap, id, interval };
+    const info: SetInfo = { keyTypes: types, map: isMap, id, interval, ...(data ? { data } : {}), ...(interval ? { ranges: [], autoMerge: tuning.autoMerge === true } : {}) };
     sets.set(key(f, t, n), info);
     if (o.elem !== undefined && interval) intervalElementsOf(f, t, n, info, o.elem, `${where}.elem`);
     else if (o.elem !== undefined) elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);
+  }
+
+  /** A set's size, policy, gc-interval (seconds) and auto-merge, as nft sends them (policy performance: nothing). */
+  function setTuning(o: Record<string, unknown>, flags: number, where: string): { size?: number; policy?: number; gcIntervalMs?: number; autoMerge?: boolean } {
+    const out: { size?: number; policy?: number; gcIntervalMs?: number; autoMerge?: boolean } = {};
+    if (o.size !== undefined) {
+      if (typeof o.size !== 'number' || !Number.isInteger(o.size) || o.size < 1 || o.size > 0xffffffff) throw invalid(`${where}.size`, `must be an integer from 1 to 4294967295, got ${JSON.stringify(o.size)}`);
+      out.size = o.size;
+    }
+    if (o.policy !== undefined && o.policy !== 'performance') {
+      if (o.policy !== 'memory') throw invalid(`${where}.policy`, `must be "performance" or "memory", got ${JSON.stringify(o.policy)}`);
+      out.policy = 1;
+    }
+    const gc = durationMs(o['gc-interval'], `${where}.gc-interval`);
+    if (gc !== undefined) {
+      if (gc > 0xffffffffn) throw invalid(`${where}.gc-interval`, 'is longer than 2^32 ms');
+      out.gcIntervalMs = Number(gc);
+    }
+    if (o['auto-merge'] !== undefined) {
+      if (typeof o['auto-merge'] !== 'boolean') throw invalid(`${where}.auto-merge`, 'must be true or false');
+      if (o['auto-merge'] && !(flags & SET_FLAGS.INTERVAL)) throw invalid(`${where}.auto-merge`, 'only interval sets merge (flags interval)');
+      if (o['auto-merge']) out.autoMerge = true;
+    }
+    return out;
   }
 
   /** A set's `stmt` list: only `[{ counter: null }]` (a counter on every element). */
@@ -441,7 +509,27 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       return intervalOf(e, info.keyTypes[0]!, `${where}[${i}]`);
     });
     const elems = intervalElements(ranges, where).map(intervalSpec);
+    info.ranges?.push(...ranges);
     writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, info.id, elems);
+  }
+
+  /** add/delete element on an interval set declared earlier (in this batch or in the kernel): intervals.ts's intervalChange. */
+  function intervalUpdate(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
+    if (!info.ranges) throw unsupported(where, 'adding or deleting elements of an interval set whose elements nlkit has not read');
+    if (info.map || info.keyTypes.length !== 1) throw unsupported(where, 'interval maps and concatenated intervals');
+    if (verb !== 'add' && verb !== 'delete') throw unsupported(where, `${verb} element on an interval set (add, delete)`);
+    if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
+    const ranges = list.map((e, i) => {
+      if (isObj(e) && 'elem' in e) throw unsupported(`${where}[${i}]`, 'element options in an interval set');
+      return intervalOf(e, info.keyTypes[0]!, `${where}[${i}]`);
+    });
+    // A kernel set's ranges are copied once per encoding: the caller's stay as read (a retried encoding starts from them).
+    const created = sets.get(key(f, t, n));
+    let mine = created ?? updated.get(key(f, t, n));
+    if (!mine) updated.set(key(f, t, n), mine = { ...info, ranges: [...info.ranges] });
+    const { del, add } = intervalChange(verb, ranges, mine.ranges!, info.autoMerge === true, where);
+    if (del.length) writeElements(MSG.DELSETELEM, NLM_F_REQUEST, f, t, n, undefined, del.map(intervalSpec));
+    if (add.length) writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, created?.id, add.map(intervalSpec));
   }
 
   /**
@@ -451,13 +539,13 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
    */
   function elementsOf(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
     if (verb === 'flush') throw invalid(where, 'elements cannot be flushed (flush the set)');
-    // nft merges later elements with the interval set's existing ones (and resends them): not done by nlkit.
-    if (info.interval) throw unsupported(where, 'adding or deleting elements of an interval set outside its declaration');
+    // nft checks later elements against the interval set's ranges and, with auto-merge, merges them.
+    if (info.interval) return intervalUpdate(verb, f, t, n, info, list, where);
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
     const del = verb === 'delete';
     const isMap = info.map && !del;
     // Verdicts need no context: one compiler for the whole list.
-    const verdicts = isMap ? new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }) : undefined;
+    const verdicts = isMap && !info.data ? new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }) : undefined;
     const flags = del ? NLM_F_REQUEST : NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0);
     // Elements of a set created in this batch name it by id too, as nft does.
     const created = sets.get(key(f, t, n));
@@ -467,7 +555,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       const e: unknown = list[i];
       let k: unknown = e, data: unknown;
       if (isMap) {
-        if (!Array.isArray(e) || e.length !== 2) throw invalid(`${where}[${i}]`, 'a map element is [key, verdict]');
+        if (!Array.isArray(e) || e.length !== 2) throw invalid(`${where}[${i}]`, `a map element is [key, ${info.data ? 'value' : 'verdict'}]`);
         k = e[0]; data = e[1];
       } else if (Array.isArray(e)) {
         if (!info.map) throw invalid(`${where}[${i}]`, 'a set element has no data');
@@ -481,8 +569,9 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
         if (!del) opts = elementOptions(eo, `${we}.elem`);
         k = eo.val;
       }
-      let verdict: Verdict | undefined;
-      if (isMap) {
+      let verdict: Verdict | undefined, value: Buffer | undefined;
+      if (isMap && info.data) value = elementKey(data, info.data, `${where}[${i}][1]`);
+      else if (isMap) {
         const [vk, vb] = single(data, `${where}[${i}][1]`);
         verdict = verdicts!.verdictOf(vk, vb, `${where}[${i}][1]`);
       }
@@ -499,6 +588,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       }
       w.endNest(kn);
       if (verdict) w.dataVerdict(ELEM.DATA, verdict);
+      else if (value) w.dataValue(ELEM.DATA, value);
       if (opts?.udata) w.bytes(ELEM.USERDATA, opts.udata);
       if (opts?.counter) w.counterExpr(ELEM.EXPR, opts.counter);
       w.elementEnd(at);

@@ -19,6 +19,8 @@ export interface CompileCtx {
   needNfproto(nfproto: number, where: string): void;
   /** Loads e (a value or a concatenation, with its header dependencies) from register word `word` on; returns its length in bytes. */
   loadAt(e: unknown, word: number, where: string): number;
+  /** A `{ map: { key, data } }` lookup whose value lands in NFT_REG_1; `want`: an anonymous map's data types. Returns the data types. */
+  loadMap(body: unknown, want: (concat: boolean) => DataType[], where: string): DataType[];
 }
 
 /** A value the decoder holds in a register: a loaded expression (json) or an immediate (data). */
@@ -32,12 +34,14 @@ export interface DecodeCtx {
   take(reg: number): DecodedValue;
   /** Every loaded (non-immediate) value still pending, in load order (a hash's input). */
   takeLoads(): DecodedValue[];
+  /** Whether register reg holds a data map's value (`key map @m`), without taking it. */
+  isMap?(reg: number): boolean;
   /** A value now in register reg, of type t (hashes). */
   load(reg: number, json: Statement, t: DataType): void;
   /** Drops the `meta l4proto` / `meta nfproto` match just before, nft's dependency of this statement. */
   dropL4Dep(): void;
   /** Drops a `meta nfproto` dependency just before; returns its value (undefined: there was none). */
-  dropNfDep(): number | undefined;
+  dropNfDep(): number | undefined;  // also the protocol a header load already established (nothing dropped then)
   /** Throws nlkit's UnsupportedError for a rule it cannot decode. */
   refuse(what: string): never;
 }

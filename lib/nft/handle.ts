@@ -3,12 +3,13 @@
 import { Handle, type OpenOptions } from '../core/handle.js';
 import { ProgressReport, type ProgressCallback } from '../core/progress.js';
 import { ConcurrentModificationError, NlkitError, NotFoundError, throwIfAborted } from '../core/errors.js';
-import { NFNL_SUBSYS_NFTABLES, NETLINK_NETFILTER } from '../netlink/headers.js';
+import { NFNL_SUBSYS_NFTABLES, NETLINK_NETFILTER, NETLINK_ROUTE } from '../netlink/headers.js';
+import { dumpLinks, eachMessage, parseLink, Rtm, RtWriter } from '../link/wire.js';
 import { batch, dump, failureError, subscribe, type MessageBatch, type Subscription } from '../netlink/transport.js';
 import { NFNLGRP_NFTABLES } from '../netlink/headers.js';
 import { EventDecoder, type NftEvent } from './monitor.js';
 import { attrMap, splitMessages, type NlMsg } from './attrs.js';
-import { decodeRuleset, setInfo, sortDump } from './decode.js';
+import { decodeRuleset, setInfo, setRanges, sortDump } from './decode.js';
 import { commandList, encodeCommands, type EncodedBatch, type SetInfo } from './encode.js';
 import { FAMILY, MSG, SET, SET_FLAGS } from './consts.js';
 import { invalid } from './errors.js';
@@ -190,6 +191,8 @@ export class NftHandle extends Handle {
   private async encode(op: string, commands: unknown, earlier?: Map<string, SetInfo>, generation?: number): Promise<EncodedBatch> {
     const known = new Map<string, SetInfo | undefined>();
     const key = (f: string, t: string, n: string) => `${f}\0${t}\0${n}`;
+    // `meta iif "name"`: the namespace's interfaces, read only when a rule names one.
+    let links: Map<string, number> | undefined, needLinks = false;
     // The encoder stops at the first set it does not know: each round asks the kernel for the
     // sets it missed (by name, not a dump of all), until it knows them or one does not exist.
     for (;;) {
@@ -203,8 +206,13 @@ export class NftHandle extends Handle {
             if (!known.has(k)) missing.push({ family: f, table: t, name: n });
             return known.get(k);
           },
+          ifindex: (n) => { if (!links) needLinks = true; return links?.get(n); },
         });
       } catch (e) {
+        if (needLinks && !links) {
+          links = new Map([...(await this.interfaces(op))].map(([i, n]) => [n, i]));
+          continue;
+        }
         if (!(e instanceof NotFoundError) || !missing.length) throw e;
       }
       for (const m of missing) known.set(key(m.family, m.table, m.name), undefined);
@@ -268,9 +276,18 @@ export class NftHandle extends Handle {
   private async setTypes(op: string, sets: Array<{ family: Family; table: string; name: string }>): Promise<Map<string, SetInfo>> {
     const msgs = await this.dumpMessages(op, setRequests(sets));
     const out = new Map<string, SetInfo>();
+    // Interval sets: their elements too (later add/delete element commands are checked and merged against them).
+    const intervals = msgs.filter((m) => setInfo(m) && (setInfo(m)!.flags & SET_FLAGS.INTERVAL) !== 0);
+    const elems = sortDump(await this.dumpMessages(op, elementRequests(intervals))).elements;
     for (const m of sortDump(msgs).sets) {
       const s = setInfo(m);
-      if (s) out.set(`${s.family}\0${s.table}\0${s.name}`, { keyTypes: s.types, map: s.map });
+      if (!s) continue;
+      const k = `${s.family}\0${s.table}\0${s.name}`;
+      const interval = (s.flags & SET_FLAGS.INTERVAL) !== 0;
+      out.set(k, {
+        keyTypes: s.types, map: s.map, ...(s.data ? { data: s.data } : {}),
+        ...(interval ? { interval, ranges: setRanges(elems.get(k) ?? []), autoMerge: s.autoMerge === true } : {}),
+      });
     }
     return out;
   }
@@ -351,9 +368,29 @@ export class NftHandle extends Handle {
       const elems = elementRequests(first);
       const second = await this.dumpMessages(op, Buffer.concat([rules, elems, generationRequest()]));
       if (decodeGeneration(first) !== decodeGeneration(second)) continue;
-      return { objects: decodeRuleset(sortDump([...first, ...second]), opts, decode), generation: decodeGeneration(first) };
+      const dumped = sortDump([...first, ...second]);
+      // Interface indexes (meta iif/oif) are named from the namespace's links, read only when a rule has one.
+      let needLinks = false;
+      let objects = decodeRuleset(dumped, opts, { ...decode, ifname: () => { needLinks = true; return undefined; } });
+      if (needLinks) {
+        const names = await this.interfaces(op);
+        objects = decodeRuleset(dumped, opts, { ...decode, ifname: (i) => names.get(i) });
+      }
+      return { objects, generation: decodeGeneration(first) };
     }
     throw new ConcurrentModificationError(`${op}: the ruleset kept changing while it was read (${DUMP_ATTEMPTS} attempts)`, { op, subsystem: 'nft' });
+  }
+
+  /** The namespace's interfaces by index (for `meta iif`/`oif`, which nft shows by name). */
+  private async interfaces(op: string): Promise<Map<number, string>> {
+    const wr = new RtWriter(64);
+    dumpLinks(wr);
+    const r = await this.native(op, (w) => dump(w, NETLINK_ROUTE, wr.batch()));
+    const out = new Map<number, string>();
+    eachMessage(r.data, 0, r.sections[0]!, (type, at, len) => {
+      if (type === Rtm.NewLink) { const l = parseLink(r.data, at, len); out.set(l.index, l.name); }
+    });
+    return out;
   }
 
   private async dumpMessages(op: string, requests: Buffer): Promise<NlMsg[]> {

@@ -94,6 +94,69 @@ export function intervalElements(list: Array<[Buffer, Buffer]>, where: string, m
   return out;
 }
 
+/**
+ * Elements of an interval set, as the kernel dumps them, as inclusive [from, to] ranges in order
+ * (what a later `add element` / `delete element` is checked and merged against).
+ * @example intervalRanges([{ key: <00 00>, end: true }, { key: <00 16>, end: false }, { key: <00 17>, end: true }]) // [[<00 16>, <00 16>]]
+ */
+export function intervalRanges(elems: Array<{ key: Buffer; end: boolean }>): Array<[Buffer, Buffer]> {
+  const sorted = [...elems].sort((x, y) => Buffer.compare(x.key, y.key) || Number(y.end) - Number(x.end));
+  return sorted.flatMap((e, i): Array<[Buffer, Buffer]> => (e.end ? [] : [[e.key, sorted[i + 1] ? prev(sorted[i + 1]!.key) : Buffer.alloc(e.key.length, 0xff)]]));
+}
+
+/**
+ * An `add element` / `delete element` on an interval set that exists, as nft 1.0.6 sends it
+ * (segtree.c, set_automerge): checked against the set's ranges `existing` (updated in place).
+ * add: overlaps are refused unless the set merges (auto-merge), where the ranges a new one
+ * overlaps or touches are deleted and the merged range added; delete: each range's start and end.
+ * @example intervalChange('add', [[a, b]], [], false, 'elem') // { del: [], add: [{ key: a, end: false }, { key: b + 1, end: true }] }
+ */
+export function intervalChange(verb: 'add' | 'delete', ranges: Array<[Buffer, Buffer]>, existing: Array<[Buffer, Buffer]>, autoMerge: boolean, where: string):
+  { del: Array<{ key: Buffer; end: boolean; open?: boolean }>; add: Array<{ key: Buffer; end: boolean; open?: boolean }> } {
+  const elems = (rs: Array<[Buffer, Buffer]>) => [...rs].sort((x, y) => Buffer.compare(x[0], y[0])).flatMap(([a, b]) => {
+    const after = next(b);
+    return after ? [{ key: a, end: false }, { key: after, end: true }] : [{ key: a, end: false, open: true }];
+  });
+  const overlaps = (x: [Buffer, Buffer], y: [Buffer, Buffer]) => Buffer.compare(x[0], y[1]) <= 0 && Buffer.compare(y[0], x[1]) <= 0;
+  const touches = (x: [Buffer, Buffer], y: [Buffer, Buffer]) => overlaps(x, y) || next(x[1])?.equals(y[0]) === true || next(y[1])?.equals(x[0]) === true;
+  if (verb === 'delete') {
+    for (const r of ranges) {
+      const i = existing.findIndex((e) => e[0].equals(r[0]) && e[1].equals(r[1]));
+      if (i >= 0) existing.splice(i, 1);
+    }
+    return { del: elems(ranges), add: [] };
+  }
+  const sorted = [...ranges].sort((x, y) => Buffer.compare(x[0], y[0]));
+  if (!autoMerge) {
+    sorted.forEach((r, i) => {
+      if ((i > 0 && overlaps(sorted[i - 1]!, r)) || existing.some((e) => overlaps(e, r))) throw invalid(where, 'conflicting intervals (nft refuses overlapping elements in an interval set)');
+    });
+    existing.push(...sorted);
+    return { del: [], add: elems(sorted) };
+  }
+  const del: Array<[Buffer, Buffer]> = [], add: Array<[Buffer, Buffer]> = [];
+  for (const r of sorted) {
+    const merged: [Buffer, Buffer] = [r[0], r[1]];
+    for (let i = existing.length - 1; i >= 0; i--) {
+      const e = existing[i]!;
+      if (!touches(e, merged)) continue;
+      if (Buffer.compare(e[0], merged[0]) <= 0 && Buffer.compare(e[1], merged[1]) >= 0) { merged[0] = e[0]; merged[1] = e[1]; }
+      else {
+        if (Buffer.compare(e[0], merged[0]) < 0) merged[0] = e[0];
+        if (Buffer.compare(e[1], merged[1]) > 0) merged[1] = e[1];
+      }
+      existing.splice(i, 1);
+      const j = add.findIndex((x) => x[0].equals(e[0]) && x[1].equals(e[1]));
+      if (j >= 0) add.splice(j, 1); else del.push(e);
+    }
+    // Already covered by one range of the set: nothing changes.
+    const same = del.findIndex((x) => x[0].equals(merged[0]) && x[1].equals(merged[1]));
+    if (same >= 0) del.splice(same, 1); else add.push(merged);
+    existing.push(merged);
+  }
+  return { del: elems(del), add: elems(add) };
+}
+
 /** The element user data nft gives an open interval's start (NFTNL_UDATA_SET_ELEM_FLAGS = NFTNL_SET_ELEM_F_INTERVAL_OPEN). */
 export const INTERVAL_OPEN_UDATA = Buffer.from([1, 4, 1, 0, 0, 0]);
 

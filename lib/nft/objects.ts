@@ -1,8 +1,8 @@
 // Named stateful objects (NFT_MSG_NEWOBJ/DELOBJ, listed by GETOBJ dumps): counter, quota, limit
 // and ct helper, as nft 1.0.6 sends, lists (json.c obj_print_json) and prints (rule.c
 // obj_print_data) them, and the rules' references to them (the objref expression: `counter name
-// "c1"`, `quota name`, `limit name`, `ct helper set "ftp"`). Other object types (ct timeout,
-// ct expectation, synproxy, secmark, tunnel) are refused by name.
+// "c1"`, `quota name`, `limit name`, `ct helper set "ftp"`, `ct timeout set "t"`). Other object
+// types (ct expectation, synproxy, secmark, tunnel) are refused by name.
 import { attrMap, be32, be64, str, type NlMsg } from './attrs.js';
 import { familyName, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from './consts.js';
 import { invalid, unsupported } from './errors.js';
@@ -16,8 +16,18 @@ import type { NftWriter } from './wire.js';
 export const OBJ_MSG = { NEW: 18, GET: 19, DEL: 20 } as const;
 const OBJ = { TABLE: 1, NAME: 2, TYPE: 3, DATA: 4, HANDLE: 6, USERDATA: 8 } as const;
 /** NFT_OBJECT_* by the JSON name of the object. */
-const TYPE: Record<string, number> = { counter: 1, quota: 2, 'ct helper': 3, limit: 4 };
-const OTHER: Record<number, string> = { 5: 'connlimit', 6: 'tunnel', 7: 'ct timeout', 8: 'secmark', 9: 'ct expectation', 10: 'synproxy' };
+const TYPE: Record<string, number> = { counter: 1, quota: 2, 'ct helper': 3, limit: 4, 'ct timeout': 7 };
+const OTHER: Record<number, string> = { 5: 'connlimit', 6: 'tunnel', 8: 'secmark', 9: 'ct expectation', 10: 'synproxy' };
+const CT_TIMEOUT = { L3PROTO: 1, L4PROTO: 2, DATA: 3 } as const;
+/**
+ * ct timeout states per protocol (their CTA_TIMEOUT_* attribute is the index + 1) with the
+ * defaults nft 1.0.6 sends for the states a policy leaves out (src/ct.c), in seconds.
+ */
+const TIMEOUT_STATES: Record<string, Array<[string, number]>> = {
+  tcp: [['syn_sent', 120], ['syn_recv', 60], ['established', 432000], ['fin_wait', 120], ['close_wait', 60], ['last_ack', 30],
+    ['time_wait', 120], ['close', 10], ['syn_sent2', 120], ['retrans', 300], ['unacknowledged', 300]],
+  udp: [['unreplied', 30], ['replied', 180]],
+};
 /** The object kinds apply() and list() know. */
 export const OBJECT_KINDS = Object.keys(TYPE);
 const HELPER = { NAME: 1, L3PROTO: 2, L4PROTO: 3 } as const;
@@ -47,6 +57,28 @@ function objectData(kind: string, o: Record<string, unknown>, family: Family, wh
       only(o, [...common, 'rate', 'per', 'burst', 'rate_unit', 'burst_unit', 'inv'], where, 'limit');
       const { family: _f, table: _t, name: _n, handle: _h, comment: _c, ...body } = o;
       return limitData(body, where, true);
+    }
+    case 'ct timeout': {
+      only(o, [...common, 'protocol', 'l3proto', 'policy'], where, 'ct timeout');
+      const states = typeof o.protocol === 'string' ? TIMEOUT_STATES[o.protocol] : undefined;
+      if (!states) throw invalid(`${where}.protocol`, 'must be "tcp" or "udp"');
+      const l3 = NFPROTO[String(o.l3proto ?? family)];
+      if (l3 === undefined || l3 === 1) throw invalid(`${where}.l3proto`, 'must be ip or ip6');
+      const policy = o.policy ?? {};
+      if (!isObj(policy)) throw invalid(`${where}.policy`, 'must be { state: seconds, ... }');
+      const values = states.map(([, d]) => d);
+      for (const [k, v] of Object.entries(policy)) {
+        const i = states.findIndex(([n]) => n === k);
+        if (i < 0) throw invalid(`${where}.policy.${k}`, `unknown ${String(o.protocol)} state (${states.map(([n]) => n).join(', ')})`);
+        values[i] = uint(v, `${where}.policy.${k}`, 0xffffffff, invalid)!;
+      }
+      return exprData((w) => {
+        w.be16(CT_TIMEOUT.L3PROTO, l3);
+        w.u8(CT_TIMEOUT.L4PROTO, L4[o.protocol as string]!);
+        const at = w.nest(CT_TIMEOUT.DATA);
+        values.forEach((v, i) => w.be32(i + 1, v));
+        w.endNest(at);
+      });
     }
     default: {
       only(o, [...common, 'type', 'protocol', 'l3proto'], where, 'ct helper');
@@ -100,7 +132,18 @@ export function decodeObject(m: NlMsg, refuse: (what: string) => never): Record<
   const u64 = (t: number) => Number(d.get(t)?.readBigUInt64BE(0) ?? 0n);
   if (kind === 'counter') { o.packets = u64(2); o.bytes = u64(1); }
   else if (kind === 'quota') { o.bytes = u64(1); o.used = u64(4); o.inv = ((be32(d.get(2)) ?? 0) & 1) !== 0; }
-  else if (kind === 'limit') {
+  else if (kind === 'ct timeout') {
+    // nft lists the states whose timeout differs from its default.
+    const l4 = d.get(CT_TIMEOUT.L4PROTO)?.[0];
+    const p = Object.keys(L4).find((k) => L4[k] === l4) ?? refuse(`ct timeout ${name} for protocol ${l4}`);
+    const l3 = d.get(CT_TIMEOUT.L3PROTO)?.readUInt16BE(0);
+    o.protocol = p;
+    o.l3proto = Object.keys(NFPROTO).find((k) => NFPROTO[k] === l3) ?? refuse(`ct timeout ${name} for family ${l3}`);
+    const policy: Record<string, number> = {};
+    const v = attrMap(d.get(CT_TIMEOUT.DATA) ?? Buffer.alloc(0));
+    TIMEOUT_STATES[p]!.forEach(([n, def], i) => { const x = be32(v.get(i + 1)); if (x !== undefined && x !== def) policy[n] = x; });
+    o.policy = policy;
+  } else if (kind === 'limit') {
     const l = limitJson(d);
     o.rate = l.rate; o.per = l.per;
     if (l.inv) o.inv = true;
@@ -130,6 +173,9 @@ export function objectText(kind: string, o: Record<string, unknown>, handles: bo
   } else if (kind === 'limit') {
     const bytes = o.rate_unit !== undefined;
     out += `\t\t${limitText({ ...o, burst: o.burst ?? 0, ...(bytes ? { burst_unit: o.burst_unit ?? 'bytes' } : {}) })}\n`;
+  } else if (kind === 'ct timeout') {
+    const pol = Object.entries((o.policy ?? {}) as Record<string, unknown>).map(([k, v]) => `${k} : ${String(v)}`).join(', ');
+    out += `\t\tprotocol ${String(o.protocol)}\n\t\tl3proto ${String(o.l3proto)}\n\t\tpolicy = { ${pol} }\n`;
   } else out += `\t\ttype "${String(o.type)}" protocol ${String(o.protocol)}\n\t\tl3proto ${String(o.l3proto)}\n`;
   return `${out}\t}\n`;
 }
@@ -171,6 +217,29 @@ export function parseObjectBody(p: TextCtx, kind: string): Record<string, unknow
       o.type = n.v;
       if (p.word('protocol') !== 'protocol') p.unexpected(p.peek(-1), 'protocol');
       o.protocol = p.word('tcp or udp');
+    } else if (kind === 'ct timeout' && (t.v === 'protocol' || t.v === 'l3proto')) {
+      p.next();
+      o[t.v] = p.word(t.v === 'protocol' ? 'tcp or udp' : 'ip or ip6');
+    } else if (kind === 'ct timeout' && t.v === 'policy') {
+      // `policy = { established : 100, close : 4 }`
+      p.next();
+      if (p.next().v !== '=') p.unexpected(p.peek(-1), "'='");
+      if (p.next().v !== '{') p.unexpected(p.peek(-1), "'{'");
+      const pol: Record<string, number> = {};
+      for (;;) {
+        while (p.peek().kind === 'nl') p.next();
+        const k = p.next();
+        if (k.v === '}' && k.kind === 'punct') break;
+        const c = p.next();
+        // The tokenizer keeps `established:` together when written without a blank.
+        const key = k.v.endsWith(':') ? k.v.slice(0, -1) : k.v;
+        const n = k.v.endsWith(':') ? c : (c.v === ':' ? p.next() : p.unexpected(c, "':'"));
+        if (!/^\d+$/.test(n.v)) p.unexpected(n, 'a number of seconds');
+        pol[key] = Number(n.v);
+        while (p.peek().kind === 'nl') p.next();
+        if (p.peek().v === ',') p.next();
+      }
+      o.policy = pol;
     } else if (kind === 'ct helper' && t.v === 'l3proto') {
       p.next();
       o.l3proto = p.word('ip, ip6 or inet');
@@ -191,7 +260,10 @@ export function objref(out: { out: unknown[] }['out'], kind: string, name: unkno
 }
 
 export const objectsExtension: Extension = {
-  statements: { 'ct helper': (body, c, where) => objref(c.out, 'ct helper', body, where) },
+  statements: {
+    'ct helper': (body, c, where) => objref(c.out, 'ct helper', body, where),
+    'ct timeout': (body, c, where) => objref(c.out, 'ct timeout', body, where),
+  },
   decoders: {
     objref: (d, c) => {
       if (!d.has(REF.TYPE)) c.refuse('an object reference through a map');
@@ -201,7 +273,7 @@ export const objectsExtension: Extension = {
       c.out.push({ [kind]: n ? n.toString('utf8', 0, n.indexOf(0) >= 0 ? n.indexOf(0) : n.length) : '' });
     },
   },
-  printers: { 'ct helper': (b) => `ct helper set "${String(b)}"` },
+  printers: { 'ct helper': (b) => `ct helper set "${String(b)}"`, 'ct timeout': (b) => `ct timeout set "${String(b)}"` },
 };
 
 /** `counter name "x"` and the like as statements (the text parser's `name` form). */

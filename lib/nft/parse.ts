@@ -238,6 +238,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
   function kindOf(e: Statement): Kind {
     if ('meta' in e) { const k = (e.meta as { key: string }).key; return k === 'mark' ? 'mark' : k === 'iifname' || k === 'oifname' ? 'string' : 'plain'; }
     if ('ct' in e) { const k = (e.ct as { key: string }).key; return k === 'mark' ? 'mark' : k === 'state' || k === 'status' ? 'flags' : 'plain'; }
+    if ('payload' in e) { const p = e.payload as { protocol?: string; field?: string }; if (p.protocol === 'tcp' && p.field === 'flags') return 'flags'; }
     for (const op in e) if (op === '&' || op === '|' || op === '^') return kindOf((e[op] as Statement[])[0]!);
     return 'plain';
   }
@@ -316,7 +317,11 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       let el: unknown = value(kind, true);
       const opts = elementOptions();
       if (Object.keys(opts).length) el = { elem: { val: el, ...opts } };
-      if (peek().v === ':' && peek().kind === 'word') { next(); el = [el, verdict(next())]; }
+      if (peek().v === ':' && peek().kind === 'word') {
+        next();
+        // A verdict map's verdict, or a data map's value (`10.0.0.1 : 10.1.0.1 . 8080`).
+        el = [el, ['accept', 'drop', 'return', 'continue', 'jump', 'goto'].includes(peek().v) && peek().kind === 'word' ? verdict(next()) : value('plain', true)];
+      }
       out.push(el);
       while (peek().kind === 'nl') next();
       if (peek().v === ',') { next(); continue; }
@@ -371,7 +376,16 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     }
     while (peek().kind === 'word' && BINOPS[peek().v]) {
       const op = BINOPS[next().v]!;
-      e = { [op]: [e, value(kindOf(e))] };
+      let v = value(kindOf(e));
+      // `tcp flags & (syn|ack) == syn`: a parenthesised flag list.
+      if (kindOf(e) === 'flags' && typeof v === 'string' && /^\([a-z|]+\)$/.test(v)) v = v.slice(1, -1).split('|');
+      e = { [op]: [e, v] };
+    }
+    // `key map @m` / `key map { k : v }`: a data map's value (meta mark set ..., dnat to ...).
+    if (peek().v === 'map' && peek().kind === 'word') {
+      next();
+      const data = peek().v === '{' && peek().kind === 'punct' ? { set: setElements(kindOf(e), false) } : scalar(next());
+      e = { map: { key: e, data } };
     }
     return e;
   }
@@ -382,6 +396,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     if (t.kind !== 'word') return undefined;
     if (t.v === 'counter' || t.v === 'quota' || t.v === 'limit') return t.v;
     if (t.v === 'ct' && peek().v === 'helper') { next(); return 'ct helper'; }
+    if (t.v === 'ct' && peek().v === 'timeout') { next(); return 'ct timeout'; }
     return undefined;
   };
   /** The cursor as extensions (ext.ts) see it. */
@@ -413,7 +428,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
           next();
           const v = isExpressionStart(peek()) ? expression() : value(kindOf(left));
           // `ct helper set "name"` references a ct helper object.
-          expr.push((left.ct as { key?: string } | undefined)?.key === 'helper' ? { 'ct helper': v } : { mangle: { key: left, value: v } });
+          const ck = (left.ct as { key?: string } | undefined)?.key;
+          expr.push(ck === 'helper' ? { 'ct helper': v } : ck === 'timeout' ? { 'ct timeout': v } : { mangle: { key: left, value: v } });
           continue;
         }
         if (peek().v === 'vmap') {
@@ -425,9 +441,17 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         let op = RELATIONS[peek().v] && peek().kind === 'word' ? RELATIONS[next().v]! : undefined;
         const kind = kindOf(left);
         if (endOfStatement(peek())) unexpected(peek(), 'a value');
-        const right = value(kind);
+        let right = value(kind);
+        // `fib ... oif missing|exists`: nft's JSON has a boolean.
+        if ('fib' in left && (right === 'missing' || right === 'exists')) right = right === 'exists';
+        // `tcp flags syn / syn,ack`: the flags under a mask (nft's `&` on the left).
+        if (kind === 'flags' && peek().v === '/' && peek().kind === 'word') {
+          next();
+          expr.push({ match: { op: op ?? '==', left: { '&': [left, value(kind)] }, right } });
+          continue;
+        }
         // A flag list is a test of flags (`in`); a set of flags is a lookup (`==`).
-        op ??= kind === 'flags' && !(typeof right === 'object' && right !== null && 'set' in right) ? 'in' : '==';
+        op ??= kind === 'flags' && !(typeof right === 'object' && right !== null && 'set' in right) && !('&' in left) ? 'in' : '==';
         expr.push({ match: { op, left, right } });
         continue;
       }
@@ -540,7 +564,12 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
           const types = [word('a data type')];
           while (peek().v === '.') { next(); types.push(word('a data type')); }
           s.type = types.length === 1 ? types[0] : types;
-          if (kind === 'map') { expect(':'); s.map = word('a data type'); }
+          if (kind === 'map') {
+            expect(':');
+            const data = [word('a data type')];
+            while (peek().v === '.') { next(); data.push(word('a data type')); }
+            s.map = data.length === 1 ? data[0] : data;
+          }
           break;
         }
         case 'comment': if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); s.comment = next().v; break;
@@ -561,11 +590,29 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         case 'counter': s.stmt = [{ counter: null }]; break;
         case 'typeof': {
           s.type = { typeof: expression() };
-          if (kind === 'map') { expect(':'); s.map = word('a data type'); }
+          if (kind === 'map') { expect(':'); s.map = isExpressionStart(peek()) ? { typeof: expression() } : word('a data type'); }
           break;
         }
-        case 'gc-interval': case 'size': case 'policy': case 'auto-merge':
-          refuse(t, `set ${t.v}`); break;
+        case 'size': {
+          const n = next();
+          if (n.kind !== 'word' || !/^\d+$/.test(n.v)) unexpected(n, 'a number');
+          s.size = Number(n.v);
+          break;
+        }
+        case 'policy': {
+          const v = next();
+          if (v.v !== 'performance' && v.v !== 'memory') unexpected(v, 'performance or memory');
+          s.policy = v.v;
+          break;
+        }
+        case 'gc-interval': {
+          const d = next();
+          const ms = durationMs(d.v);
+          if (d.kind !== 'word' || ms === undefined) unexpected(d, 'a time like 3h or 1d2h3m4s');
+          s['gc-interval'] = ms! / 1000;
+          break;
+        }
+        case 'auto-merge': s['auto-merge'] = true; break;
         default: unexpected(t);
       }
       blockItemEnd();

@@ -1,8 +1,7 @@
 // The header fields, meta keys and ct keys beyond the first ones (compile.ts holds those), as
 // nft 1.0.6 names them (src/proto.c, meta.c, ct.c) and as `nft describe` lists their symbols.
 // Registered in compile.ts's PAYLOAD / META_TYPES tables and in ir.ts's key tables; only
-// byte-aligned fields: the sub-byte ones (ip dscp, tcp flags, vlan id, ...) need nft's bitwise
-// shifts and stay refused by name.
+// byte-aligned fields here; the sub-byte ones (ip dscp, vlan id, ...) are in bitfields.ts.
 import { PAYLOAD_BASE } from './ir.js';
 import { BYTEORDER, TYPES, type DataType } from './datatypes.js';
 
@@ -37,7 +36,11 @@ export function symbolic(name: string, id: number, len: number, byteorder: numbe
 const be = (len: number) => symbolic('integer', 4, len, BYTEORDER.BIG);
 const host = (len: number) => symbolic('integer', 4, len, BYTEORDER.HOST);
 
+/** tcp flag bits by nft's names (the tcp_flag type; `in` tests and `&` masks in bitfields.ts). */
+export const TCP_FLAG_NAMES: Record<string, number> = { fin: 0x01, syn: 0x02, rst: 0x04, psh: 0x08, ack: 0x10, urg: 0x20, ecn: 0x40, cwr: 0x80 };
+
 export const EXTRA_TYPES = {
+  tcp_flag: symbolic('tcp_flag', 15, 1, BYTEORDER.BIG, TCP_FLAG_NAMES),
   icmp_type: symbolic('icmp_type', 14, 1, BYTEORDER.BIG, {
     'echo-reply': 0, 'destination-unreachable': 3, 'source-quench': 4, redirect: 5, 'echo-request': 8, 'router-advertisement': 9,
     'router-solicitation': 10, 'time-exceeded': 11, 'parameter-problem': 12, 'timestamp-request': 13, 'timestamp-reply': 14,
@@ -82,7 +85,7 @@ export const EXTRA_PAYLOAD: Record<string, Record<string, Field>> = {
     protocol: [N, 9, 1, TYPES.inet_proto], checksum: [N, 10, 2, be(2)],
   },
   ip6: { length: [N, 4, 2, be(2)], nexthdr: [N, 6, 1, TYPES.inet_proto], hoplimit: [N, 7, 1, be(1)] },
-  tcp: { sequence: [T, 4, 4, be(4)], ackseq: [T, 8, 4, be(4)], window: [T, 14, 2, be(2)], checksum: [T, 16, 2, be(2)], urgptr: [T, 18, 2, be(2)] },
+  tcp: { sequence: [T, 4, 4, be(4)], ackseq: [T, 8, 4, be(4)], flags: [T, 13, 1, EXTRA_TYPES.tcp_flag], window: [T, 14, 2, be(2)], checksum: [T, 16, 2, be(2)], urgptr: [T, 18, 2, be(2)] },
   udp: { length: [T, 4, 2, be(2)], checksum: [T, 6, 2, be(2)] },
   sctp: { sport: [T, 0, 2, TYPES.inet_service], dport: [T, 2, 2, TYPES.inet_service], vtag: [T, 4, 4, be(4)], checksum: [T, 8, 4, be(4)] },
   icmp: { type: [T, 0, 1, EXTRA_TYPES.icmp_type], code: [T, 1, 1, EXTRA_TYPES.icmp_code], checksum: [T, 2, 2, be(2)] },
@@ -125,10 +128,33 @@ export const TYPEOF_DESC: Record<string, number> = { icmp: 4, sctp: 10, icmpv6: 
 export const TYPEOF_FIELD: Record<string, Record<string, number>> = {
   ip: { length: 5, id: 6, 'frag-off': 7, ttl: 8, protocol: 9, checksum: 10 },
   ip6: { length: 5, nexthdr: 6, hoplimit: 7 },
-  tcp: { sequence: 3, ackseq: 4, window: 8, checksum: 9, urgptr: 10 },
+  tcp: { sequence: 3, ackseq: 4, flags: 7, window: 8, checksum: 9, urgptr: 10 },
   udp: { length: 3, checksum: 4 },
   sctp: { sport: 1, dport: 2, vtag: 3, checksum: 4 },
   icmp: { type: 1, code: 2, checksum: 3 },
   icmpv6: { type: 1, code: 2, checksum: 3 },
   ether: { daddr: 1, saddr: 2, type: 3 },
 };
+
+/**
+ * nft's iface_index type (`meta iif "lo"`): names resolved to the namespace's interface
+ * indexes (`index`) when encoding and back (`name`) when listing; nft prints an index without a
+ * name as a number. One per call: the mapping belongs to a namespace at a moment.
+ * @example ifaceIndexType((n) => (n === 'lo' ? 1 : undefined), () => undefined).parse('lo') // <Buffer 01 00 00 00>
+ */
+export function ifaceIndexType(index: (name: string) => number | undefined, name: (i: number) => string | undefined): DataType {
+  return {
+    name: 'iface_index', id: 20, len: 4, byteorder: BYTEORDER.HOST,
+    parse(v) {
+      const n = typeof v === 'string' ? index(v) : typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 0xffffffff ? v : undefined;
+      if (n === undefined) return undefined;
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(n);
+      return b;
+    },
+    format: (b) => name(b.readUInt32LE(0)) ?? b.readUInt32LE(0),
+  };
+}
+
+/** The iface_index type without a namespace (typeof records and key lengths only). */
+export const IFACE_INDEX = ifaceIndexType(() => undefined, () => undefined);

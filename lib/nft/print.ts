@@ -33,7 +33,7 @@ function kindsOf(e: unknown): Kind[] {
   if ('concat' in o) return (o.concat as unknown[]).flatMap(kindsOf);
   if ('meta' in o) {
     const key = (o.meta as { key: string }).key;
-    return [key === 'mark' ? 'mark' : key === 'iifname' || key === 'oifname' ? 'string' : 'plain'];
+    return [key === 'mark' ? 'mark' : key === 'iifname' || key === 'oifname' || key === 'iif' || key === 'oif' ? 'string' : 'plain'];
   }
   if ('ct' in o) return [(o.ct as { key: string }).key === 'mark' ? 'mark' : 'plain'];
   for (const op of ['&', '|', '^', '<<', '>>']) if (op in o) return kindsOf((o[op] as unknown[])[0]);
@@ -42,6 +42,7 @@ function kindsOf(e: unknown): Kind[] {
 
 /** A value of the given kinds: scalars, flag lists, prefixes, ranges, concatenations. */
 function value(v: unknown, kinds: Kind[]): string {
+  if (typeof v === 'boolean') return v ? 'exists' : 'missing';
   if (typeof v === 'number') return kinds[0] === 'mark' ? hex8(v) : String(v);
   if (typeof v === 'string') return v.startsWith('@') ? v : kinds[0] === 'string' ? quote(v) : v;
   if (Array.isArray(v)) return v.map((x) => value(x, kinds)).join(',');
@@ -56,7 +57,7 @@ function value(v: unknown, kinds: Kind[]): string {
 }
 
 /** One set element: `key [comment "c"]` or, in a map, `key [comment "c"] : verdict`. */
-function element(el: unknown, kinds: Kind[], _named: boolean): string {
+function element(el: unknown, kinds: Kind[], _named: boolean, dataKinds?: Kind[]): string {
   const key = (k: unknown): string => {
     if (k && typeof k === 'object' && 'elem' in k) {
       // set_elem_expr_print: the value, its statements, timeout, expires, comment.
@@ -74,8 +75,19 @@ function element(el: unknown, kinds: Kind[], _named: boolean): string {
     }
     return value(k, kinds);
   };
-  if (Array.isArray(el) && el.length === 2) return `${key(el[0])} : ${verdict(el[1] as Statement)}`;
+  if (Array.isArray(el) && el.length === 2) return `${key(el[0])} : ${isVerdict(el[1]) ? verdict(el[1] as Statement) : value(el[1], dataKinds ?? ['plain'])}`;
   return key(el);
+}
+
+const VERDICTS = ['accept', 'drop', 'continue', 'return', 'jump', 'goto'];
+const isVerdict = (v: unknown): boolean => !!v && typeof v === 'object' && !Array.isArray(v) && VERDICTS.includes(Object.keys(v)[0]!);
+
+/** `key map @m` / `key map { k : v, ... }`; dataKinds: how the values print (marks in hex in `meta mark set`). */
+function mapText(body: Record<string, unknown>, dataKinds: Kind[]): string {
+  const data = body.data;
+  const m = typeof data === 'string' ? data
+    : `{ ${((data as { set: unknown[] }).set).map((x) => element(x, kindsOf(body.key), false, dataKinds)).join(', ')} }`;
+  return `${expr(body.key)} map ${m}`;
 }
 
 /** An expression (the left side of a match, a key, a statement's argument). */
@@ -111,6 +123,8 @@ export function expr(e: unknown, family?: Family): string {
     }
     case 'concat':
       return (o.concat as unknown[]).map((x) => expr(x)).join(' . ');
+    case 'map':
+      return mapText(body, ['plain']);
     case '&': case '|': case '^': case '<<': case '>>': {
       const [l, r] = o[name] as unknown[];
       return `${expr(l)} ${name} ${value(r, kindsOf(l))}`;
@@ -139,7 +153,16 @@ export function statement(s: Statement, family?: Family): string {
       // `==` and flag tests (`in`) print without an operator, except after a binary
       // operation (relational_expr_print, must_print_eq_op).
       const binop = ['&', '|', '^', '<<', '>>'].some((k) => k in (b.left as object));
-      return (b.op === '==' && !binop) || b.op === 'in' ? `${left} ${right}` : `${left} ${String(b.op)} ${right}`;
+      // tcp flags under a mask: `tcp flags [!= ]syn / syn,ack` (binop_expr_print's flag form).
+      const masked = (b.left as { '&'?: unknown[] })['&'];
+      const inner = masked?.[0] as { payload?: { protocol?: string; field?: string } } | undefined;
+      if (inner?.payload?.protocol === 'tcp' && inner.payload.field === 'flags' && (b.op === '==' || b.op === '!=')) {
+        return `${expr(inner)} ${b.op === '!=' ? '!= ' : ''}${value(b.right, ['plain'])} / ${value(masked![1], ['plain'])}`;
+      }
+      // A bit mask type compared for equality keeps `==` (bare means `in` there).
+      const lp = (b.left as { payload?: { protocol?: string; field?: string } }).payload;
+      const flagEq = lp?.protocol === 'tcp' && lp.field === 'flags' && !(b.right && typeof b.right === 'object' && 'set' in b.right);
+      return (b.op === '==' && !binop && !flagEq) || b.op === 'in' ? `${left} ${right}` : `${left} ${String(b.op)} ${right}`;
     }
     case 'vmap': {
       const b = body!;
@@ -154,7 +177,7 @@ export function statement(s: Statement, family?: Family): string {
     case 'mangle': {
       const b = body!;
       const v = b.value;
-      const rhs = v && typeof v === 'object' ? expr(v) : value(v, kindsOf(b.key));
+      const rhs = v && typeof v === 'object' ? ('map' in v ? mapText((v as { map: Record<string, unknown> }).map, kindsOf(b.key)) : expr(v)) : value(v, kindsOf(b.key));
       return `${expr(b.key)} set ${rhs}`;
     }
     case 'reject': {
@@ -187,10 +210,17 @@ function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOption
   const types = typed !== undefined ? typeofKey(typed).types.map((t) => t.name) : ([] as string[]).concat(s.type as string | string[]);
   let out = `\t${kind} ${String(s.name)} {${o.handles ? ` # handle ${String(s.handle)}` : ''}\n`;
   const key = typed !== undefined ? `typeof ${expr(typed)}` : `type ${types.join(' . ')}`;
-  out += `\t\t${key}${kind === 'map' ? ` : ${String(s.map)}` : ''}\n`;
+  // A data map's type: `: ipv4_addr . inet_service` (JSON: a string or a list), `: meta mark` (typeof).
+  const dataTypeof = s.map && typeof s.map === 'object' && !Array.isArray(s.map) ? (s.map as { typeof: unknown }).typeof : undefined;
+  const dataNames = dataTypeof !== undefined ? typeofKey(dataTypeof).types.map((t) => t.name) : s.map === 'verdict' || s.map === undefined ? [] : ([] as string[]).concat(s.map as string | string[]).flatMap((x) => x.split(' . '));
+  const dataText = dataTypeof !== undefined ? expr(dataTypeof) : s.map === 'verdict' ? 'verdict' : dataNames.join(' . ');
+  out += `\t\t${key}${kind === 'map' ? ` : ${dataText}` : ''}\n`;
   for (const f of Object.keys(s)) {
-    if (!['family', 'name', 'table', 'type', 'handle', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt'].includes(f)) refuse(`a set with ${f}`);
+    if (!['family', 'name', 'table', 'type', 'handle', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt', 'policy', 'size', 'gc-interval', 'auto-merge'].includes(f)) refuse(`a set with ${f}`);
   }
+  // set_print_declaration's order: policy, size, flags, counter, auto-merge, timeout, gc-interval, comment.
+  if (s.policy !== undefined && s.policy !== 'performance') out += `\t\tpolicy ${String(s.policy)}\n`;
+  if (s.size !== undefined) out += `\t\tsize ${String(s.size)}\n`;
   const flags = ([] as string[]).concat((s.flags as string | string[] | undefined) ?? []);
   for (const f of flags) if (!['constant', 'interval', 'dynamic', 'timeout'].includes(f)) refuse(`set flag ${f}`);
   // A timeout flag alone is implied by the set's timeout (nft 1.0.6 prints no flags line then).
@@ -200,7 +230,9 @@ function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOption
     if (!Array.isArray(st) || st.length !== 1 || JSON.stringify(st[0]) !== '{"counter":null}') refuse(`set statements ${JSON.stringify(st)}`);
     out += '\t\tcounter\n';
   }
+  if (s['auto-merge'] === true) out += '\t\tauto-merge\n';
   if (s.timeout !== undefined) out += `\t\ttimeout ${timeText(Math.round(Number(s.timeout) * 1000))}\n`;
+  if (s['gc-interval'] !== undefined) out += `\t\tgc-interval ${timeText(Math.round(Number(s['gc-interval']) * 1000))}\n`;
   if (s.comment !== undefined) out += `\t\tcomment ${quote(String(s.comment))}\n`;
   const elems = (s.elem as unknown[] | undefined) ?? [];
   if (elems.length) {
@@ -213,7 +245,7 @@ function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOption
         if (perLine !== undefined && count < perLine) out += ', ';
         else { out += ',\n\t\t\t     '; count = 0; }
       }
-      out += element(el, kinds, true);
+      out += element(el, kinds, true, dataTypeof !== undefined ? kindsOf(dataTypeof) : dataNames.map(kindOfType));
       count++;
     });
     out += ' }\n';

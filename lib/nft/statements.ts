@@ -4,7 +4,7 @@
 // are `in`; shortened or masked address loads are prefixes. A layout nft would show differently
 // than these rules assume is refused (UnsupportedError), never guessed.
 import { UnsupportedError } from '../core/errors.js';
-import { ADDRTYPE, CT_STATE, CT_STATUS, FIB_FLAGS, FIB_RESULT_TYPE, META_TYPES, PAYLOAD, type ValueType } from './compile.js';
+import { ADDRTYPE, CT_STATE, CT_STATUS, FIB_F_PRESENT, FIB_FLAGS, FIB_RESULT_OIF, FIB_RESULT_TYPE, META_TYPES, PAYLOAD, type ValueType } from './compile.js';
 import { VERDICT } from './consts.js';
 import { TYPES, type DataType } from './datatypes.js';
 import { attrMap } from './attrs.js';
@@ -12,17 +12,18 @@ import { EXT_DECODERS } from './ext-table.js';
 import type { DecodeCtx } from './ext.js';
 import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import type { Family, Statement } from './types.js';
-import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, L4_PROTOCOLS } from './payload-fields.js';
+import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, ifaceIndexType, L4_PROTOCOLS } from './payload-fields.js';
 import { splitFields } from './payload-merge.js';
 import { intervalValues } from './intervals.js';
+import { bitFieldAt, bitJson, flagJson, type BitField } from './bitfields.js';
 
 /** An anonymous map's elements, by the name the kernel gave it (`__map0`). */
 export interface AnonymousMaps {
   /** `set`: an anonymous set (`{ a, b }` in a match), its keys read with the rule's key types. */
-  get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[] } | undefined;
+  get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[]; data?: DataType[]; values?: Buffer[] } | undefined;
 }
 
-interface Load { parts?: Array<{ json: Statement; type: ValueType; len: number }>; reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
+interface Load { bits?: BitField; map?: boolean; parts?: Array<{ json: Statement; type: ValueType; len: number }>; reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
 
 /** A constant table reversed (value -> its first name), built once: a lookup per expression of a 20k-service dump. */
 function reversed(table: Record<string, number>): Map<number, string> {
@@ -65,6 +66,8 @@ function flagNames(table: Record<string, number | undefined>, mask: number): str
 /** Formats register bytes as a value of type t. */
 export function formatValue(t: ValueType, b: Buffer): string | number {
   if ('format' in t) return t.format(b);
+  // `missing` / `exists` as nft's JSON has them (false / true).
+  if (t.name === 'fib_present') return (b.readUInt32LE(0) !== 0) as unknown as number;
   if (t.name === 'fib_addrtype') return ADDRTYPE[b.readUInt32LE(0)] ?? b.readUInt32LE(0);
   return b.readUInt32LE(0);
 }
@@ -95,7 +98,7 @@ export function keyJson(types: DataType[], b: Buffer): unknown {
   return { concat: out };
 }
 
-export function decodeStatements(exprs: KExpr[], family: Family, anon: AnonymousMaps): Statement[] {
+export function decodeStatements(exprs: KExpr[], family: Family, anon: AnonymousMaps, ifname?: (index: number) => string | undefined): Statement[] {
   const out: Statement[] = [];
   const refuse = refuseRule;
   // `pending` is replaced by takeLoads(): read it at each call.
@@ -105,6 +108,8 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
   let l4proto: number | undefined;
   // A match that may turn out to be a payload dependency: its index in out, and what it set.
   let nfDep: number | undefined, l4Dep: number | undefined, llDep: number | undefined;
+  // `ether type 8021q`: the dependency of vlan fields (and what makes link-layer offsets from 14 on vlan's).
+  let vlanDep: number | undefined, vlan = false;
   const drop = (i: number | undefined) => { if (i !== undefined) out[i] = undefined as unknown as Statement; };
   // What extensions (ext.ts) see of this decoder.
   const extCtx: DecodeCtx = {
@@ -116,8 +121,10 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
       return loads.map((l) => ({ json: l.json, plain: !l.bitwise && !l.hton && !(l.payload && l.payload.len < l.payload.full) }));
     },
     load: (reg, json, type) => void pending.push({ reg, json, type }),
+    isMap: (reg) => pending.some((l) => l.reg === reg && l.map === true),
     dropL4Dep: () => { drop(l4Dep); l4Dep = undefined; },
-    dropNfDep: () => { if (nfDep === undefined) return undefined; drop(nfDep); nfDep = undefined; return nfproto; },
+    // Without a pending dependency, the network protocol an earlier header load already established (`ip6 daddr ... reject with icmpv6`).
+    dropNfDep: () => { if (nfDep === undefined) return nfproto; drop(nfDep); nfDep = undefined; return nfproto; },
     refuse,
   };
 
@@ -125,11 +132,27 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
     const e = exprs[i]!;
     switch (e.op) {
       case 'payload': {
-        if (family !== 'ip' && family !== 'ip6' && family !== 'inet') refuse(`payload matches in a ${family} table`);
+        const l2 = family === 'bridge' || family === 'netdev';
+        if (family !== 'ip' && family !== 'ip6' && family !== 'inet' && !(l2 && e.base === PAYLOAD_BASE.LL)) refuse(`payload matches in a ${family} table`);
         const network = e.base === PAYLOAD_BASE.NETWORK, transport = e.base === PAYLOAD_BASE.TRANSPORT;
         const proto = network ? (nfproto === 2 ? 'ip' : nfproto === 10 ? 'ip6' : '')
           : transport ? Object.keys(L4_PROTOCOLS).find((p) => L4_PROTOCOLS[p]!.l4 === l4proto) ?? 'th'
-          : e.base === PAYLOAD_BASE.LL ? 'ether' : '';
+          : e.base === PAYLOAD_BASE.LL ? (vlan && e.offset >= 14 && l2 ? 'vlan' : 'ether') : '';
+        // A sub-byte field (bitfields.ts): the load, then its mask.
+        const nx = exprs[i + 1];
+        const mask = nx?.op === 'bitwise' && nx.sreg === e.dreg && nx.dreg === e.dreg && nx.xor.every((x) => x === 0) ? nx.mask : undefined;
+        // Only masked loads and vlan's are candidates: a kube-proxy dump's address and port loads skip the lookup.
+        const bits = mask ? bitFieldAt(proto, e.base, e.offset, e.len, mask) : proto === 'vlan' ? bitFieldAt(proto, e.base, e.offset, e.len, undefined) : undefined;
+        if (bits) {
+          if (network) { drop(nfDep); nfDep = undefined; }
+          if (transport) { drop(l4Dep); l4Dep = undefined; }
+          if (e.base === PAYLOAD_BASE.LL) { drop(llDep); llDep = undefined; }
+          // nft keeps `ether type 8021q` in front of `vlan type` when it lists it.
+          if (proto === 'vlan' && bits.field !== 'type') { drop(vlanDep); vlanDep = undefined; }
+          pending.push({ reg: e.dreg, json: { payload: { protocol: proto, field: bits.field } }, type: TYPES.integer, bits });
+          if (bits.mask) i++;
+          break;
+        }
         const fields = PAYLOAD_FIELDS.get(proto) ?? [];
         const exact = fields.find(([, f]) => f[0] === e.base && f[1] === e.offset && f[2] === e.len);
         // A shortened load is a prefix of an address; a longer one, fields nft merged (payload-merge.ts).
@@ -150,6 +173,10 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
       }
       case 'meta': {
         const key = keyName(META_KEY, e.key);
+        if (key === 'iif' || key === 'oif') {
+          pending.push({ reg: e.dreg, json: { meta: { key } }, type: ifaceIndexType(() => undefined, ifname ?? (() => undefined)) });
+          break;
+        }
         if (!key || (key !== 'nfproto' && !META_TYPES[key])) refuse(`meta key ${e.key}`);
         pending.push({ reg: e.dreg, json: { meta: { key } }, type: META_TYPES[key!]! });
         break;
@@ -167,6 +194,11 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         break;
       }
       case 'fib': {
+        if (e.result === FIB_RESULT_OIF && e.flags & FIB_F_PRESENT) {
+          const flags = Object.entries(FIB_FLAGS).filter(([, v]) => v !== undefined && (e.flags & v) !== 0).map(([k]) => k);
+          pending.push({ reg: e.dreg, json: { fib: { result: 'oif', flags } }, type: { name: 'fib_present', len: 4 } });
+          break;
+        }
         if (e.result !== FIB_RESULT_TYPE) refuse(`fib result ${e.result}`);
         const flags = Object.entries(FIB_FLAGS).filter(([, v]) => v !== undefined && (e.flags & v) !== 0).map(([k]) => k);
         pending.push({ reg: e.dreg, json: { fib: { result: 'type', flags } }, type: { name: 'fib_addrtype', len: 4 } });
@@ -217,6 +249,18 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         if (l.data) refuse('a comparison with a constant register');
         const op = cmpName(e.cmp);
         const bw = l.bitwise;
+        if (l.bits) {
+          if (e.cmp !== CMP['=='] && e.cmp !== CMP['!=']) refuse(`"${op}" on ${l.bits.protocol} ${l.bits.field}`);
+          out.push({ match: { op, left: l.json, right: bitJson(l.bits, e.data) } });
+          break;
+        }
+        // tcp flags: `syn` (& syn != 0, nft's `in`) or `syn / syn,ack` (& mask ==|!= value).
+        if (bw && l.type === EXTRA_TYPES.tcp_flag && bw.xor.every((x) => x === 0)) {
+          if (e.cmp === CMP['!='] && e.data[0] === 0) out.push({ match: { op: 'in', left: l.json, right: flagJson(bw.mask[0]!) } });
+          else if (e.cmp === CMP['=='] || e.cmp === CMP['!=']) out.push({ match: { op, left: { '&': [l.json, flagJson(bw.mask[0]!)] }, right: flagJson(e.data[0]!) } });
+          else refuse(`"${op}" after a mask of tcp flags`);
+          break;
+        }
         if (l.parts) {
           if (bw || l.hton || (e.cmp !== CMP['=='] && e.cmp !== CMP['!='])) refuse('a comparison of merged header fields');
           let at = 0;
@@ -266,6 +310,11 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
           break;
         }
         if (key === 'iiftype' && e.cmp === CMP['=='] && e.data.equals(Buffer.from([1, 0]))) llDep = out.length;
+        const pl = l.json.payload as { protocol?: string; field?: string } | undefined;
+        if ((family === 'bridge' || family === 'netdev') && pl?.protocol === 'ether' && pl.field === 'type' && e.cmp === CMP['=='] && e.data.equals(Buffer.from([0x81, 0]))) {
+          vlanDep = out.length;
+          vlan = true;
+        }
         if (key === 'l4proto' && e.cmp === CMP['==']) {
           l4proto = e.data[0];
           l4Dep = out.length;
@@ -290,13 +339,25 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
           }
           if (e.inv) refuse('an inverted lookup in a named set');
           out.push({ match: { op: '==', left: key, right: `@${e.set}` } });
-        } else if (e.inv || e.dreg !== 0) {
-          refuse('a map lookup into a register');
+        } else if (e.inv || (e.dreg !== 0 && e.dreg !== 1)) {
+          refuse('a map lookup into a register other than 1');
+        } else if (e.dreg === 1) {
+          // A data map's value for the next statement (meta/ct mark set, dnat/snat): `key map @m`.
+          const a = anon.get(e.set);
+          let data: unknown = `@${e.set}`;
+          if (a) {
+            if (!a.data || !a.values) refuse(`a data lookup in verdict map ${e.set}`);
+            const ts = keyTypesOf(loads);
+            const order = a.elements.map((_, j) => j).sort((x, y) => compareKeys(ts, a.elements[x]![0], a.elements[y]![0]));
+            data = { set: order.map((j) => [keyJson(ts, a.elements[j]![0]), keyJson(a.data!, a.values![j]!)]) };
+          }
+          pending.push({ reg: 1, json: { map: { key, data } }, type: a?.data?.length === 1 ? a.data[0]! : TYPES.integer, map: true });
         } else {
           const a = anon.get(e.set);
           if (!a) { out.push({ vmap: { key, data: `@${e.set}` } }); break; }
-          const els = [...a.elements].sort((x, y) => compareKeys([a.keyType], x[0], y[0]));
-          out.push({ vmap: { key, data: { set: els.map(([k, v]) => [a.keyType.format(k), verdictJson(v)]) } } });
+          const ts = keyTypesOf(loads);
+          const els = [...a.elements].sort((x, y) => compareKeys(ts, x[0], y[0]));
+          out.push({ vmap: { key, data: { set: els.map(([k, v]) => [keyJson(ts, k), verdictJson(v)]) } } });
         }
         break;
       }
@@ -332,6 +393,13 @@ function loadType(loads: Load[]): DataType {
 }
 
 /** An anonymous set's keys in nft's order (list_expr_sort), formatted with the key expression's types. */
+/** The data types of a lookup's key loads (ct state as its symbolic type). */
+function keyTypesOf(loads: Load[]): DataType[] {
+  const dt = loads.map((l) => l.type).map((t) => ('id' in t ? t : t.name === 'ct_state' ? EXTRA_TYPES.ct_state : undefined));
+  if (dt.some((t) => !t)) throw new UnsupportedError('an anonymous set or map of flags', { subsystem: 'nft', op: 'nft.list' });
+  return dt as DataType[];
+}
+
 function anonymousSetJson(types: ValueType[], keys: Buffer[]): unknown[] {
   const dt = types.map((t) => ('id' in t ? t : t.name === 'ct_state' ? EXTRA_TYPES.ct_state : undefined));
   if (dt.some((t) => !t)) throw new UnsupportedError('an anonymous set of flags', { subsystem: 'nft', op: 'nft.list' });

@@ -4,6 +4,7 @@
 // random/fully-random/persistent plus proto-specified when ports are given (the kernel adds
 // map-ips itself).
 import { NFT_REG_1 } from './consts.js';
+import { regAt } from './compile.js';
 import { TYPES } from './datatypes.js';
 import { invalid, unsupported } from './errors.js';
 import { exprData, isObj, type CompileCtx, type DecodeCtx, type Extension, type TextCtx } from './ext.js';
@@ -56,6 +57,7 @@ function nat(kind: 'dnat' | 'snat', body: unknown, c: CompileCtx, where: string)
   if (fam0 !== 'inet' && fam !== fam0) throw invalid(`${where}.family`, `${fam} in an ${fam0} table`);
   const t = fam === 'ip' ? TYPES.ipv4_addr : TYPES.ipv6_addr;
   if (body.addr === undefined) throw invalid(`${where}.addr`, 'is required');
+  if (isObj(body.addr) && 'map' in body.addr) return natMap(kind, body, fam, t, c, where);
   const addrs = bounds(body.addr, `${where}.addr`).filter((x) => x !== undefined).map((x) => {
     const b = t.parse(x);
     if (!b) throw invalid(`${where}.addr`, `not an ${t.name}: ${JSON.stringify(x)}`);
@@ -82,6 +84,25 @@ function be32Attrs(tv: number[]): Buffer {
     b[p + 4] = v >>> 24; b[p + 5] = (v >>> 16) & 0xff; b[p + 6] = (v >>> 8) & 0xff; b[p + 7] = v & 0xff;
   }
   return b;
+}
+
+/**
+ * `dnat to ip daddr map @m` (address from a map) and `dnat ip to ip daddr . tcp dport map @m`
+ * (address . port from a map of concatenations): as nft, the lookup's value in NFT_REG_1, the
+ * port in the register after the address, no flags.
+ */
+function natMap(kind: 'dnat' | 'snat', body: Record<string, unknown>, fam: string, t: typeof TYPES.ipv4_addr, c: CompileCtx, where: string): void {
+  if (body.port !== undefined || body.flags !== undefined) throw unsupported(where, `${kind} from a map with a port or flags`);
+  const addr = body.addr as Record<string, unknown>;
+  if (Object.keys(addr).length !== 1) throw invalid(`${where}.addr`, 'must be { map: { key, data } } alone');
+  const data = c.loadMap(addr.map, (concat) => (concat ? [t, TYPES.inet_service] : [t]), `${where}.addr.map`);
+  if (data[0] !== t || data.length > 2 || (data.length === 2 && data[1] !== TYPES.inet_service)) throw invalid(`${where}.addr.map`, `maps to ${data.map((x) => x.name).join(' . ')}, not ${t.name} [. inet_service]`);
+  c.out.push({ op: 'raw', name: 'nat', data: exprData((w) => {
+    w.be32(NAT.TYPE, kind === 'snat' ? 0 : 1);
+    w.be32(NAT.FAMILY, fam === 'ip' ? 2 : 10);
+    w.be32(NAT.ADDR_MIN, NFT_REG_1);
+    if (data.length === 2) w.be32(NAT.PROTO_MIN, regAt((t.len + 3) >> 2));
+  }) });
 }
 
 /** masquerade and redirect: ports and flags only. */
@@ -163,8 +184,20 @@ function flagsJson(o: Record<string, unknown>, flags: number | undefined): void 
 }
 
 function decodeNat(d: Map<number, Buffer>, c: DecodeCtx): void {
-  if (c.family === 'inet') c.refuse('nat in an inet table');
   const o: Record<string, unknown> = {};
+  // In an inet table nft names the family (`dnat ip to ...`) and keeps the meta nfproto match.
+  if (c.family === 'inet') o.family = be32(d, NAT.FAMILY) === 10 ? 'ip6' : 'ip';
+  const amin = be32(d, NAT.ADDR_MIN);
+  if (amin !== undefined && c.isMap?.(amin)) {
+    const first = c.take(amin);
+    // From a map: the address (and, for a map of address . port, the port in the next register).
+    if (d.has(NAT.ADDR_MAX) && be32(d, NAT.ADDR_MAX) !== amin || d.has(NAT.PROTO_MAX) && be32(d, NAT.PROTO_MAX) !== be32(d, NAT.PROTO_MIN)) c.refuse('nat from a map with ranges');
+    if ((be32(d, NAT.FLAGS) ?? 0) & ~(F['proto-specified'] | 1)) c.refuse('nat from a map with flags');
+    if (d.has(NAT.PROTO_MIN)) o.family = be32(d, NAT.FAMILY) === 10 ? 'ip6' : 'ip';
+    o.addr = first.json;
+    return void c.out.push({ [be32(d, NAT.TYPE) === 0 ? 'snat' : 'dnat']: o });
+  }
+
   const addr = range(c, be32(d, NAT.ADDR_MIN), be32(d, NAT.ADDR_MAX), addrOf, 'nat to an address');
   const port = range(c, be32(d, NAT.PROTO_MIN), be32(d, NAT.PROTO_MAX), portOf, 'nat to a port');
   if (addr !== undefined) o.addr = addr;
@@ -202,10 +235,11 @@ function decodeReject(d: Map<number, Buffer>, c: DecodeCtx): void {
 const valueText = (v: unknown, fmt: (x: unknown) => string): string =>
   isObj(v) && Array.isArray(v.range) ? `${fmt(v.range[0])}-${fmt(v.range[1])}` : fmt(v);
 
-function natText(kind: string, body: unknown): string {
+function natText(kind: string, body: unknown, expr?: (e: unknown) => string): string {
   if (!isObj(body)) return kind;
   let out = kind;
   if (body.family !== undefined) out += ` ${String(body.family)}`;
+  if (isObj(body.addr) && 'map' in body.addr && expr) return `${out} to ${expr(body.addr)}`;
   if (body.addr !== undefined || body.port !== undefined) {
     out += ' to ';
     if (body.addr !== undefined) {
@@ -218,12 +252,21 @@ function natText(kind: string, body: unknown): string {
   return out;
 }
 
+/** Words that start a map's key expression after `dnat to` (addresses never are one of them). */
+const MAP_KEY_START = ['ip', 'ip6', 'tcp', 'udp', 'th', 'meta', 'ct', 'numgen', 'jhash', 'symhash', 'iifname', 'oifname', 'mark', 'ether'];
+
 function parseNat(kind: string) {
   return (p: TextCtx): Statement => {
     const body: Record<string, unknown> = {};
-    if (p.family === 'inet' && (p.peek().v === 'ip' || p.peek().v === 'ip6')) body.family = p.next().v;
+    if ((p.family === 'inet' || p.peek(1).v === 'to') && (p.peek().v === 'ip' || p.peek().v === 'ip6')) body.family = p.next().v;
     if (p.peek().v === 'to') {
       p.next();
+      // `dnat to ip daddr map @m`, `dnat ip to ip daddr . tcp dport map { ... }`: an expression and its map.
+      if (MAP_KEY_START.includes(p.peek().v) && p.peek().kind === 'word') {
+        body.addr = p.expression();
+        if (!isObj(body.addr) || !('map' in body.addr)) p.fail(p.peek(), `syntax error, unexpected ${p.peek().v}, expecting map`);
+        return { [kind]: body };
+      }
       const t = p.next();
       const s = t.kind === 'word' ? t.v : '';
       const port = (a?: string, b?: string) => { if (a !== undefined) body.port = b !== undefined ? { range: [Number(a), Number(b)] } : Number(a); };
@@ -261,7 +304,7 @@ export const natExtension: Extension = {
     reject: decodeReject,
   },
   printers: {
-    dnat: (b) => natText('dnat', b), snat: (b) => natText('snat', b),
+    dnat: (b, e) => natText('dnat', b, e), snat: (b, e) => natText('snat', b, e),
     masquerade: (b) => natText('masquerade', b), redirect: (b) => natText('redirect', b),
   },
   parsers: { dnat: parseNat('dnat'), snat: parseNat('snat'), masquerade: parseNat('masquerade'), redirect: parseNat('redirect') },

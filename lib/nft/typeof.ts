@@ -9,7 +9,7 @@ import { PAYLOAD, META_TYPES } from './compile.js';
 import { TYPES, type DataType } from './datatypes.js';
 import { CT_KEY, META_KEY } from './ir.js';
 import { parseUdata, UdataBuilder } from './udata.js';
-import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, TYPEOF_DESC, TYPEOF_FIELD } from './payload-fields.js';
+import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, IFACE_INDEX, TYPEOF_DESC, TYPEOF_FIELD } from './payload-fields.js';
 
 const EXPR_VERDICT = 1, EXPR_PAYLOAD = 7, EXPR_META = 9, EXPR_CT = 12, EXPR_CONCAT = 13;
 const TYPEOF_EXPR = 0, TYPEOF_DATA = 1;
@@ -41,7 +41,7 @@ function one(e: unknown): { ud: Buffer; type: DataType } {
     return { ud: new UdataBuilder().u32(TYPEOF_EXPR, EXPR_PAYLOAD).raw(TYPEOF_DATA, data).build(), type: t };
   }
   if (kind === 'meta' && isObj(body)) {
-    const k = String(body.key), t = META_TYPES[k];
+    const k = String(body.key), t = META_TYPES[k] ?? (k === 'iif' || k === 'oif' ? IFACE_INDEX : undefined);
     if (!t) return refuse(`meta ${k}`);
     const data = new UdataBuilder().u32(0, META_KEY[k as keyof typeof META_KEY]).build();
     return { ud: new UdataBuilder().u32(TYPEOF_EXPR, EXPR_META).raw(TYPEOF_DATA, data).build(), type: t };
@@ -99,7 +99,7 @@ function parseOne(b: Buffer): unknown {
   }
   if (type === EXPR_META) {
     const k = keyName(META_KEY, n(0));
-    return k && META_TYPES[k] ? { meta: { key: k } } : undefined;
+    return k && (META_TYPES[k] || k === 'iif' || k === 'oif') ? { meta: { key: k } } : undefined;
   }
   if (type === EXPR_CT) return n(0) === CT_KEY.mark && n(1) === 0xffffffff ? { ct: { key: 'mark' } } : undefined;
   return undefined;

@@ -18,6 +18,10 @@ export interface SetSpec {
   timeoutMs?: bigint;
   /** NFTA_SET_EXPR: a counter on every element (`counter` in the set's declaration). */
   counter?: boolean;
+  /** NFTA_SET_POLICY (1: memory; nft sends nothing for performance) and NFTA_SET_GC_INTERVAL (ms). */
+  policy?: number; gcIntervalMs?: number;
+  /** Data maps (not verdict maps): NFTA_SET_DATA_TYPE and _LEN. */
+  dataType?: number; dataLen?: number;
 }
 
 /** A counter expression's initial values (nft sends only the non-zero ones). */
@@ -25,6 +29,8 @@ export interface CounterSpec { bytes?: bigint; packets?: bigint }
 
 export interface ElementSpec {
   key: Buffer; verdict?: Verdict; udata?: Buffer;
+  /** A data map element's value (NFTA_SET_ELEM_DATA as a value). */
+  data?: Buffer;
   /** NFTA_SET_ELEM_FLAGS (NFT_SET_ELEM_INTERVAL_END in interval sets). */
   flags?: number;
   /** NFTA_SET_ELEM_TIMEOUT and _EXPIRATION in ms. */
@@ -147,14 +153,19 @@ export class NftWriter extends NftAttrWriter {
     if (s.verdictMap) {
       this.be32(SET.DATA_TYPE, DATA_TYPE_VERDICT);
       this.be32(SET.DATA_LEN, 0);
+    } else if (s.dataType !== undefined) {
+      this.be32(SET.DATA_TYPE, s.dataType);
+      this.be32(SET.DATA_LEN, s.dataLen!);
     }
     this.be32(SET.ID, s.id);
+    if (s.policy !== undefined) this.be32(SET.POLICY, s.policy);
     if (s.size !== undefined) {
       const at = this.nest(SET.DESC);
       this.be32(SET_DESC_SIZE, s.size);
       this.endNest(at);
     }
     if (s.timeoutMs !== undefined) this.be64(SET.TIMEOUT, s.timeoutMs);
+    if (s.gcIntervalMs !== undefined) this.be32(SET.GC_INTERVAL, s.gcIntervalMs);
     this.bytes(SET.USERDATA, s.udata);
     if (s.counter) this.counterExpr(SET.EXPR, {});
     this.end();
@@ -172,6 +183,7 @@ export class NftWriter extends NftAttrWriter {
       if (e.expirationMs !== undefined) this.be64(ELEM.EXPIRATION, e.expirationMs);
       this.dataValue(ELEM.KEY, e.key);
       if (e.verdict) this.dataVerdict(ELEM.DATA, e.verdict);
+      else if (e.data) this.dataValue(ELEM.DATA, e.data);
       if (e.udata) this.bytes(ELEM.USERDATA, e.udata);
       if (e.counter) this.counterExpr(ELEM.EXPR, e.counter);
       this.elementEnd(at);

@@ -4,13 +4,28 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TYPES } from '../../lib/nft/datatypes.js';
-import { intervalElements, intervalOf, intervalValues } from '../../lib/nft/intervals.js';
+import { intervalChange, intervalElements, intervalOf, intervalRanges, intervalValues } from '../../lib/nft/intervals.js';
 import { mergePlan, splitFields, type MergeCandidate } from '../../lib/nft/payload-merge.js';
 
 const port = TYPES.inet_service;
 const hex = (els: Array<{ key: Buffer; end: boolean; open?: boolean }>) => els.map((e) => `${e.key.toString('hex')}${e.end ? 'E' : ''}${e.open ? 'O' : ''}`);
 
 describe('nft interval elements', () => {
+  it('later add/delete element: overlaps refused, deletes by start and end, auto-merge deletes what it merges (the shape of what nft sent for 11.0.0.0/8 into an auto-merge set holding 10.0.0.0/8, seen with strace)', () => {
+    const r = (a: number, b: number): [Buffer, Buffer] => [TYPES.inet_service.parse(a)!, TYPES.inet_service.parse(b)!];
+    const keys = (l: Array<{ key: Buffer; end: boolean }>) => l.map((e) => `${e.key.readUInt16BE(0)}${e.end ? 'e' : ''}`);
+    const existing = [r(10, 19)];
+    assert.deepEqual(keys(intervalChange('add', [r(30, 39)], existing, false, 'e').add), ['30', '40e']);
+    assert.throws(() => intervalChange('add', [r(15, 25)], existing, false, 'e'), /conflicting intervals/);
+    const merged = intervalChange('add', [r(20, 29)], existing, true, 'e');
+    assert.deepEqual([keys(merged.del), keys(merged.add)], [['10', '20e', '30', '40e'], ['10', '40e']]);
+    assert.deepEqual(existing.map(([a, b]) => [a.readUInt16BE(0), b.readUInt16BE(0)]), [[10, 39]]);
+    assert.deepEqual(intervalChange('add', [r(12, 13)], existing, true, 'e'), { del: [], add: [] });
+    assert.deepEqual(keys(intervalChange('delete', [r(10, 39)], existing, false, 'e').del), ['10', '40e']);
+    assert.deepEqual(existing, []);
+    assert.deepEqual(intervalRanges([{ key: Buffer.from([0, 0]), end: true }, { key: Buffer.from([0, 22]), end: false }, { key: Buffer.from([0, 23]), end: true }]), [[Buffer.from([0, 22]), Buffer.from([0, 22])]]);
+  });
+
   it('values, ranges and an open range of a named set: every interval closed by its own END, a leading END at 0', () => {
     // nft -f of `elements = { 1000-2000, 22, 23, 65000-65535 }` sent these keys (intervals.batch.hex).
     const els = intervalElements([[1000, 2000], [22, 22], [23, 23], [65000, 65535]].map(([a, b]) => intervalOf({ range: [a, b] }, port, 'e')), 'e');

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, UnsupportedError, type NlkitError } from '../../lib/core/errors.js';
 import { encodeCommands } from '../../lib/nft/encode.js';
+import { TYPES } from '../../lib/nft/datatypes.js';
 import { parseScript } from '../../lib/nft/parse.js';
 import { printRuleset } from '../../lib/nft/print.js';
 import { priorityText } from '../../lib/nft/chains.js';
@@ -18,7 +19,7 @@ const read = (name: string) => readFileSync(new URL(name, dir), 'utf8');
 const listed = (name: string): ListObject[] => (JSON.parse(read(`${name}.list.json`)).nftables as object[]).filter((o) => !('metainfo' in o)) as ListObject[];
 
 describe('nft text printer: what nft list ruleset printed', () => {
-  for (const name of ['basics', 'shapes', 'verbs', 'compare', 'elements']) {
+  for (const name of ['basics', 'shapes', 'verbs', 'compare', 'elements', 'bitfields']) {
     it(`${name}: the whole ruleset byte for byte`, () => {
       assert.equal(printRuleset(listed(name)), read(`${name}.list.nft`));
     });
@@ -71,7 +72,7 @@ const syntaxError = (text: string): NlkitError => {
 
 describe('nft text parser: the batch nft -f sent for the same text', () => {
   // cases/NAME.nft are the texts `nft -f` read when capture.sh recorded NAME.batch.hex.
-  for (const name of ['basics', 'shapes', 'kube-proxy', 'compare', 'setflags']) {
+  for (const name of ['basics', 'shapes', 'kube-proxy', 'compare', 'setflags', 'maps', 'setopts', 'bitfields', 'cttimeout', 'firewalld']) {
     it(`${name}.nft: every message byte for byte`, () => {
       const { commands, lines } = parseScript(read(`cases/${name}.nft`));
       assert.equal(lines.length, commands.length);
@@ -119,8 +120,11 @@ describe('nft text parser: the batch nft -f sent for the same text', () => {
   it('constructs outside the encoded language are UnsupportedError naming them', () => {
     assert.throws(() => parseScript('add rule ip t c queue num 1'), (e: Error) => e instanceof UnsupportedError && /"queue"/.test(e.message));
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { type mark; flags interval; elements = { 1-5 } }').commands), (e: Error) => e instanceof UnsupportedError && /intervals of mark/.test(e.message));
-    // nft merges later elements into an interval set's existing ones and resends them: not done by nlkit.
-    assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { type ipv4_addr; flags interval; }\nadd element ip t s { 10.0.0.0/8 }').commands), (e: Error) => e instanceof UnsupportedError && /elements of an interval set outside its declaration/.test(e.message));
+    // Later elements of an interval set are checked against its ranges: a kernel set described without them is refused.
+    const kernelSet = { existingSet: () => ({ keyTypes: [TYPES.ipv4_addr], map: false, interval: true }) };
+    assert.throws(() => encodeCommands(parseScript('add element ip t s { 10.0.0.0/8 }').commands, kernelSet), (e: Error) => e instanceof UnsupportedError && /interval set whose elements nlkit has not read/.test(e.message));
+    assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { type ipv4_addr; flags interval; }\nadd element ip t s { 10.0.0.0/8 timeout 1s }').commands), (e: Error) => e instanceof UnsupportedError && /element options in an interval set/.test(e.message));
+    assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { type ipv4_addr; flags interval; elements = { 10.0.0.0/8 } }\nadd element ip t s { 10.1.0.0/16 }').commands), (e: Error) => e instanceof InvalidArgumentError && /conflicting intervals/.test(e.message));
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { typeof ip dscp; }').commands), (e: Error) => e instanceof UnsupportedError && /typeof ip dscp/.test(e.message));
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { typeof numgen random mod 2; }').commands), (e: Error) => e instanceof UnsupportedError && /typeof/.test(e.message));
     // nft 1.0.6 records at most four parts of a typeof concatenation (a fifth lists as `type`).

@@ -152,7 +152,9 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad({ add: { quota: { ...T, name: 'q', bytes: 5, used: 'x' } } }, InvalidArgumentError, /quota\.used: must be an integer/);
     bad({ add: { limit: { ...T, name: 'l', rate: 5, per: 'ever' } } }, InvalidArgumentError, /limit\.per: must be one of/);
     bad({ add: { 'ct helper': { ...T, name: 'h', type: 'ftp', protocol: 'sctp' } } }, InvalidArgumentError, /protocol: must be "tcp" or "udp"/);
-    bad({ add: { 'ct timeout': { ...T, name: 'tt', protocol: 'tcp', policy: { established: 100 } } } }, UnsupportedError, /object "ct timeout"/);
+    bad({ add: { 'ct expectation': { ...T, name: 'tt', protocol: 'tcp', dport: 21, timeout: 100, size: 1 } } }, UnsupportedError, /object "ct expectation"/);
+    bad({ add: { 'ct timeout': { ...T, name: 'tt', protocol: 'tcp', policy: { sleeping: 100 } } } }, InvalidArgumentError, /policy.sleeping: unknown tcp state/);
+    bad({ add: { 'ct timeout': { ...T, name: 'tt', protocol: 'icmp', policy: {} } } }, InvalidArgumentError, /protocol: must be "tcp" or "udp"/);
     bad({ add: { rule: { ...T, chain: 'c', expr: [{ counter: '' }] } } }, InvalidArgumentError, /counter: must be an object name/);
   });
 
@@ -163,9 +165,12 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '=~', left: { meta: { key: 'mark' } }, right: 5 } }]), UnsupportedError, /match operator "=~"/);
     bad(rule([{ match: { op: '<', left: { meta: { key: 'l4proto' } }, right: 'tcp' } }]), UnsupportedError, /"<" on a inet_proto/);
     bad(rule([{ match: { op: '<', left: { meta: { key: 'iifname' } }, right: 'eth0' } }]), UnsupportedError, /"<" on a ifname/);
-    bad(rule([{ match: { op: '==', left: { meta: { key: 'iif' } }, right: 'lo' } }]), UnsupportedError, /meta key "iif"/);
-    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: 1 } }]), UnsupportedError, /payload "ip dscp"/);
-    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'flags' } }, right: 'syn' } }]), UnsupportedError, /payload "tcp flags"/);
+    bad(rule([{ match: { op: '==', left: { meta: { key: 'iif' } }, right: 'lo' } }]), InvalidArgumentError, /interface "lo" does not exist/);
+    bad(rule([{ match: { op: '==', left: { meta: { key: 'iifgroup' } }, right: 1 } }]), UnsupportedError, /meta key "iifgroup"/);
+    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: { set: ['cs1', 'af11'] } } }]), UnsupportedError, /with ip dscp \(only a value\)/);
+    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: 'cs9' } }]), InvalidArgumentError, /not a valid ip dscp: "cs9"/);
+    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'vlan', field: 'id' } }, right: 1 } }]), UnsupportedError, /vlan header matches in ip tables/);
+    bad(rule([{ match: { op: 'in', left: { payload: { protocol: 'tcp', field: 'flags' } }, right: ['syn', 'nope'] } }]), InvalidArgumentError, /not tcp flags/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'icmp', field: 'id' } }, right: 1 } }]), UnsupportedError, /payload "icmp id"/);
     bad(rule([{ match: { op: '==', left: { ct: { key: 'expiration' } }, right: 1 } }]), UnsupportedError, /ct key "expiration"/);
     bad(rule([{ match: { op: '==', left: { ct: { key: 'zone', dir: 'original' } }, right: 1 } }]), UnsupportedError, /ct original zone/);
@@ -177,7 +182,8 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '<', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: ['10.0.0.1'] } } }]), UnsupportedError, /"<" with an anonymous set/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: [] } } }]), InvalidArgumentError, /must not be empty/);
     bad(rule([{ match: { op: '<', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: { range: [1000, 2000] } } }]), UnsupportedError, /"<" with a range/);
-    bad(rule([{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [['10.0.0.1', { accept: null }]] } } }]), UnsupportedError, /keyed by "payload"/);
+    bad(rule([{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [[{ prefix: { addr: '10.0.0.0', len: 8 } }, { accept: null }]] } } }]), UnsupportedError, /prefixes and ranges in an anonymous verdict map/);
+    bad(rule([{ dnat: { family: 'ip', addr: { map: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [['10.0.0.1', { concat: ['10.0.0.2', 80] }]] } } } } }]), UnsupportedError, /anonymous maps to concatenations/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'mark', flags: ['interval'], elem: [{ range: [1, 5] }] } } }, UnsupportedError, /intervals of mark/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['interval'], elem: ['10.0.0.0-10.0.0.9', { range: ['10.0.0.5', '10.0.0.20'] }] } } }, InvalidArgumentError, /not a valid ipv4_addr/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['interval'], elem: [{ prefix: { addr: '10.0.0.0', len: 8 } }, { range: ['10.0.0.5', '10.0.0.20'] }] } } }, InvalidArgumentError, /conflicting intervals/);
@@ -185,7 +191,15 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['constant', 'timeout'] } } }, InvalidArgumentError, /constant set cannot have timeouts/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', timeout: 5 } } }, InvalidArgumentError, /needs the timeout flag/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: 'bogus' } } }, InvalidArgumentError, /unknown set flag/);
-    bad({ add: { map: { family: 'ip', table: 't', name: 'm', type: 'ipv4_addr', map: 'ipv4_addr' } } }, UnsupportedError, /only verdict maps/);
+    bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', policy: 'speed' } } }, InvalidArgumentError, /policy: must be "performance" or "memory"/);
+    bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', size: 0 } } }, InvalidArgumentError, /size: must be an integer from 1/);
+    bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', 'auto-merge': true } } }, InvalidArgumentError, /only interval sets merge/);
+    bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', 'gc-interval': -1 } } }, InvalidArgumentError, /gc-interval: must be a number of seconds/);
+    bad({ add: { map: { family: 'ip', table: 't', name: 'm', type: 'ipv4_addr', map: 'ct_state' } } }, UnsupportedError, /set key type "ct_state"/);
+    bad({ add: { map: { family: 'ip', table: 't', name: 'm', type: 'ipv4_addr' } } }, InvalidArgumentError, /a map needs a data type/);
+    assert.throws(() => encodeCommands([t, { add: { map: { family: 'ip', table: 't', name: 'v', type: 'ipv4_addr', map: 'verdict' } } },
+      rule([{ mangle: { key: { meta: { key: 'mark' } }, value: { map: { key: { payload: { protocol: 'ip', field: 'saddr' } }, data: '@v' } } } }])]),
+    (e: NlkitError) => e instanceof InvalidArgumentError && /@v is a verdict map/.test(e.message) && e.index === 2);
     bad(rule([{ dnat: { addr: '10.0.0.1', port: 80 } }]), InvalidArgumentError, /needs a transport protocol match/);
   });
 });
