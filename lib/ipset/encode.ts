@@ -211,6 +211,8 @@ export class EncodeState extends grammar.ParseState {
   cExt = 0;
   cShape: Shape | undefined;
   cRules: ElementRules = { noZeroCidr: true, nonZero: false };
+  /** Some entry encoded so far names a range or CIDR: the kernel may change many members for it. */
+  ranges = false;
   /** Keeps EncodeState's hidden class across GCs, as ParseState's #shape does ParseState's. */
   static readonly #shape: object = Object.freeze(new EncodeState());
 }
@@ -298,6 +300,10 @@ export function encodeEntry(w: NlWriter, known: KnownSet, entry: Entry, opts: En
   }
   if (sh.list && opts.sets) checkMembers(es, opts, mode, src);
   writeData(es, w, sh, args.src);
+  // Read off the parse rather than a second scan of every entry's text (adt's undo plan).
+  const { elem } = es;
+  if (!es.ranges && ((elem.addrs > 0 && (elem.ips[0].to >= 0 || elem.ips[0].cidr >= 0)) || (sh.port && elem.portTo >= 0) ||
+      (elem.addrs > 1 && (elem.ips[1].to >= 0 || elem.ips[1].cidr >= 0)))) es.ranges = true;
 }
 
 /** validateRestore's checks of a list:set member and its before/after reference. */
@@ -341,13 +347,14 @@ export function adtEntries(cmd: Cmd.Add | Cmd.Del, name: string, known: KnownSet
   opts: { exist?: boolean; op?: string; sets?: ReadonlyMap<string, KnownSet>; saved?: boolean } = {}): Batch {
   const eo: EncodeOptions = { cmd: cmd === Cmd.Add ? 'add' : 'del', name, ...(opts.sets ? { sets: opts.sets } : {}), ...(opts.saved ? { saved: true } : {}) };
   const es = new EncodeState();
-  return adtBatch(cmd, name, opts.exist === true, entries.length, (w, i) => {
+  const { bytes, ends, entriesBefore } = adtBatch(cmd, name, opts.exist === true, entries.length, (w, i) => {
     try {
       encodeEntry(w, known, entries[i]!, eo, es);
     } catch (e) {
       throw entryContext(e, i, opts.op);
     }
   });
+  return { bytes, ends, entriesBefore, ranges: es.ranges };
 }
 
 function entryContext(e: unknown, i: number, op: string | undefined): unknown {

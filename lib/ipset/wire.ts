@@ -107,6 +107,8 @@ export interface Batch {
   ends: Uint32Array;
   /** add/del batches: entries carried by the first k messages (entriesBefore[0] = 0), for onProgress. */
   entriesBefore?: Uint32Array;
+  /** adtEntries batches: some entry is a range or CIDR (IP_TO, CIDR or PORT_TO), which the kernel may expand into many members. */
+  ranges?: boolean;
 }
 
 /** A message whose attributes are only set names (destroy, flush, rename, swap). */
