@@ -271,6 +271,16 @@ describe('adtEntries', () => {
     const e = caught(() => adtEntries(Cmd.Add, 'plain4', SETS.get('plain4')!, ['10.0.0.1', { ip: 'x' }], { op: 'ipset.add' }));
     assert.equal((e as { entry?: number }).entry, 1);
   });
+  it('says whether some entry is a range or CIDR (what adt reads before a refusal to undo it)', () => {
+    const ranges = (type: SetType, entries: Entry[]) => adtEntries(Cmd.Add, 's', known(type), entries).ranges;
+    assert.equal(ranges('hash:ip,port', ['10.0.0.1,tcp:80', '10.0.0.2,icmp:echo-request', { ip: '10.0.0.3', proto: 'udp', port: 53 }]), false);
+    assert.equal(ranges('hash:ip,port', ['10.0.0.1,tcp:80', '10.0.0.2,tcp:80-90']), true);
+    assert.equal(ranges('hash:ip,port', ['10.0.0.0/30,tcp:80']), true);
+    assert.equal(ranges('hash:ip,port', ['10.0.0.1-10.0.0.3,tcp:80']), true);
+    assert.equal(ranges('hash:ip', ['10.0.0.1', '10.0.0.2']), false);
+    assert.equal(ranges('hash:ip', ['10.0.0.1', { ip: '10.0.0.0/30' }]), true);
+    assert.equal(ranges('hash:net,net', ['10.0.0.0/24,10.1.0.0']), true);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
