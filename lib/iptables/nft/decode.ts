@@ -650,22 +650,20 @@ function parseLog(ctx: Ctx, e: Extract<KExpr, { op: 'unknown' }>): void {
 /** The comment iptables-nft keeps in the rule's user data (nft.c get_comment), else undefined. */
 export function udataComment(b: Buffer | undefined): Buffer | undefined {
   if (!b) return undefined;
-  // offsets, one view made at the end (a rule of kube-proxy's has one comment each)
-  let from = -1, to = -1;
+  let comment: Buffer | undefined;
   // nftnl_udata_parse: a record past the end, or a comment without its NUL, ends it with no comment.
   for (let p = 0; p < b.length;) {
     if (p + 2 > b.length) return undefined;
     const type = b[p]!, len = b[p + 1]!;
     if (p + 2 + len > b.length) return undefined;
+    const v = b.subarray(p + 2, p + 2 + len);
     if (type === 0) {
-      if (len === 0 || b[p + 1 + len] !== 0) return undefined;
-      from = p + 2;
-      to = from;
-      while (b[to] !== 0) to++;
+      if (len === 0 || v[len - 1] !== 0) return undefined;
+      comment = v.subarray(0, v.indexOf(0));
     }
     p += 2 + len;
   }
-  return from < 0 ? undefined : b.subarray(from, to);
+  return comment;
 }
 
 /**
