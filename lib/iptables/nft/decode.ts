@@ -367,19 +367,20 @@ function addr(ctx: Ctx, r: Reg, e: Extract<KExpr, { op: 'cmp' }>, at: number, ma
   const { L, cs } = ctx;
   if (r.len > L.alen || e.data.length !== r.len || r.len === 0) fail('an address compared with a length other than what was loaded');
   const inv = eqOrNeq(e, 'an address');
-  // written in the entry's header in place (no Buffer per address: one or two per rule at 160k
-  // rules); the rest of both fields is zero, as the zeroed copies they replace were
-  const ip = cs.ip, d = e.data, bw = r.bitwise;
-  if (bw && bw.len !== r.len) fail('an address mask of a length other than the address');
-  for (let i = 0; i < L.alen; i++) {
-    const v = i < d.length ? d[i]! : 0;
-    const m = bw ? (i < bw.mask.length ? bw.mask[i]! : 0) : i < r.len ? 0xff : 0;
-    // (addr & mask) == data never matches when data has bits outside the mask; iptables would
-    // print the address as if it did.
-    if (v & ~m) fail('an address with bits outside its mask');
-    ip[at + i] = v;
-    ip[maskAt + i] = m;
+  const data = zeroed(L.alen);
+  e.data.copy(data, 0, 0, Math.min(e.data.length, L.alen));
+  const mask = zeroed(L.alen);
+  if (r.bitwise) {
+    if (r.bitwise.len !== r.len) fail('an address mask of a length other than the address');
+    r.bitwise.mask.copy(mask, 0, 0, Math.min(r.bitwise.mask.length, L.alen));
+  } else {
+    mask.fill(0xff, 0, r.len);
   }
+  // (addr & mask) == data never matches when data has bits outside the mask; iptables would
+  // print the address as if it did.
+  for (let i = 0; i < L.alen; i++) if (data[i]! & ~mask[i]!) fail('an address with bits outside its mask');
+  data.copy(cs.ip, at);
+  mask.copy(cs.ip, maskAt);
   if (inv) ctx.invflag(invbit);
 }
 
