@@ -97,6 +97,20 @@ function mergeCandidateOf(st: unknown): MergeCandidate | undefined {
   return { base: f[0], offset: f[1], len: f[2], op, protocolKey: PROTOCOL_FIELDS.has(`${String(protocol)} ${String(field)}`) };
 }
 
+/** Whether two of the statements are payload matches nft may merge: same base and op, one's bytes right after the other's. */
+function mayMerge(list: unknown[]): boolean {
+  let first: MergeCandidate | undefined, more: MergeCandidate[] | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const c = mergeCandidateOf(list[i]);
+    if (!c) continue;
+    if (!first) { first = c; continue; }
+    (more ??= [first]).push(c);
+  }
+  if (!more) return false;
+  for (const a of more) for (const b of more) if (a !== b && a.base === b.base && a.op === b.op && a.offset + a.len === b.offset) return true;
+  return false;
+}
+
 /** Statements that end a run of merge candidates: all but matches and vmaps. */
 const breaksMerge = (st: unknown): boolean => !isObj(st) || !('match' in st || 'vmap' in st);
 
@@ -125,33 +139,34 @@ export class RuleCompiler {
 
   /** A rule's statements, with nft's merges of payload matches on adjacent header bytes (payload-merge.ts). */
   statements(list: unknown[], where: string): void {
-    // Fewer than two payload matches: nothing to merge, no plan.
-    let candidates = 0;
-    for (let i = 0; i < list.length && candidates < 2; i++) if (mergeCandidateOf(list[i])) candidates++;
-    if (candidates < 2) {
+    // No two payload matches that nft could merge (same base and op, adjacent bytes): no plan.
+    // mergePlan merges only such pairs, so this is exact; it spares kube-proxy's service rules
+    // (ip daddr, tcp dport: two candidates, different bases) the plan's allocations.
+    if (!mayMerge(list)) {
       for (let i = 0; i < list.length; i++) this.statement(list[i], `${where}[${i}]`);
       return;
     }
     const plan = mergePlan(list, mergeCandidateOf, breaksMerge);
-    list.forEach((st, i) => {
-      const step = plan[i]!;
+    for (let i = 0; i < list.length; i++) {
+      const st = list[i], step = plan[i]!;
       const w = `${where}[${i}]`;
-      if (step.kind === 'keep') return this.statement(st, w);
+      if (step.kind === 'keep') { this.statement(st, w); continue; }
       const left = (st as { match: { left: unknown } }).match.left;
       this.deps(left, `${w}.match.left`);
-      if (step.kind === 'absorbed') return;
-      const data = Buffer.concat(step.members.map((m) => {
+      if (step.kind === 'absorbed') continue;
+      const parts: Buffer[] = [];
+      for (const m of step.members) {
         const { left: l, right } = (list[m] as { match: { left: unknown; right: unknown } }).match;
         const start = this.out.length;
         const t = this.load(l, NFT_REG_1, `${where}[${m}].match.left`);
         this.out.splice(start);
-        return this.value(t, right, `${where}[${m}].match.right`);
-      }));
+        parts.push(this.value(t, right, `${where}[${m}].match.right`));
+      }
       this.out.push(
         { op: 'payload', dreg: NFT_REG_1, base: step.base, offset: step.offset, len: step.len },
-        { op: 'cmp', sreg: NFT_REG_1, cmp: CMP[step.op as '==' | '!='], data },
+        { op: 'cmp', sreg: NFT_REG_1, cmp: CMP[step.op as '==' | '!='], data: Buffer.concat(parts) },
       );
-    });
+    }
   }
 
 
