@@ -399,8 +399,9 @@ export class RuleCompiler {
     if (!isObj(body)) throw invalid(where, 'needs { op, left, right }');
     const { op, left, right } = body;
     if (typeof op !== 'string') throw invalid(`${where}.op`, 'must be a string');
-    this.deps(left, `${where}.left`);
-    const [lkind, lbody] = single(left, `${where}.left`);
+    const wl = `${where}.left`;
+    this.deps(left, wl);
+    const [lkind, lbody] = single(left, wl);
     // Only sub-byte fields and tcp flags tests go there (a cheap test first: this runs for every match).
     const bitCandidate = lkind === 'payload' ? BIT_FIELDS[String((lbody as Record<string, unknown>).protocol)]?.[String((lbody as Record<string, unknown>).field)] !== undefined || (lbody as Record<string, unknown>).field === 'flags'
       : lkind === '&' || op === 'in';
@@ -409,7 +410,7 @@ export class RuleCompiler {
       // `fib saddr . iif oif missing` (false) / `exists` (true): the present flag and a 32-bit boolean.
       if ((op !== '==' && op !== '!=') || typeof right !== 'boolean') throw unsupported(where, 'fib oif compared with anything but missing/exists (false/true)');
       this.fibPresence = true;
-      try { this.load(left, NFT_REG_1, `${where}.left`); } finally { this.fibPresence = false; }
+      try { this.load(left, NFT_REG_1, wl); } finally { this.fibPresence = false; }
       const data = Buffer.alloc(4);
       data.writeUInt32LE(right ? 1 : 0);
       this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op], data });
@@ -420,7 +421,7 @@ export class RuleCompiler {
     if (typeof right === 'string' && right.startsWith('@')) {
       if (op !== '==') throw unsupported(where, `"${op}" with a set (only "==")`);
       const name = right.slice(1);
-      const types = this.loadKey(left, `${where}.left`);
+      const types = this.loadKey(left, wl);
       this.checkSet(name, types, false, `${where}.right`);
       const s = this.ctx.set(name);
       this.out.push({ op: 'lookup', sreg: NFT_REG_1, set: name, setId: s?.id });
@@ -433,7 +434,7 @@ export class RuleCompiler {
     // Binary operations on the left: `meta mark & 0x4000 == 0`.
     if (lkind === '&' || lkind === '|' || lkind === '^') {
       if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" after a binary operation`);
-      const [inner, mask, xor] = this.binop(lkind, lbody, `${where}.left`);
+      const [inner, mask, xor] = this.binop(lkind, lbody, wl);
       this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op], data: this.value(inner, right, `${where}.right`) });
       void mask; void xor;
       return;
@@ -442,7 +443,7 @@ export class RuleCompiler {
     // Flag matches: `ct state { established, related }` -> bitwise & mask, != 0.
     if (lkind === 'ct' && isObj(lbody) && (lbody.key === 'state' || lbody.key === 'status')) {
       if (op !== 'in') throw unsupported(where, `ct ${lbody.key} with "${op}" (only "in")`);
-      this.load(left, NFT_REG_1, `${where}.left`);
+      this.load(left, NFT_REG_1, wl);
       const names = Array.isArray(right) ? right : [right];
       const table = lbody.key === 'state' ? CT_STATE : CT_STATUS;
       let m = 0;
@@ -478,10 +479,10 @@ export class RuleCompiler {
       for (let i = 0; i < len; i++) maskBytes[i >> 3]! |= 0x80 >> (i & 7);
       const net = Buffer.from(addr.map((b, i) => b & maskBytes[i]!));
       if (len % 8 === 0) {
-        this.load(left, NFT_REG_1, `${where}.left`, len / 8);
+        this.load(left, NFT_REG_1, wl, len / 8);
         this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op as keyof typeof CMP], data: net.subarray(0, len / 8) });
       } else {
-        this.load(left, NFT_REG_1, `${where}.left`);
+        this.load(left, NFT_REG_1, wl);
         this.out.push(
           { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: f[2], mask: maskBytes, xor: Buffer.alloc(f[2]), bool: false },
           { op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op as keyof typeof CMP], data: net },
@@ -491,7 +492,7 @@ export class RuleCompiler {
     }
     if (Array.isArray(right) || (isObj(right) && ('set' in right || 'range' in right))) throw unsupported(where, 'anonymous sets and ranges on the right of a match');
 
-    const t = this.load(left, NFT_REG_1, `${where}.left`);
+    const t = this.load(left, NFT_REG_1, wl);
     let data = this.value(t, right, `${where}.right`);
     if (ordering) {
       // As nft: host-order values (marks, numgen) are compared in network order.
