@@ -73,16 +73,26 @@ export interface AnonymousMapSpec {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The one key of a `{ name: body }` object. */
+/** The one key of a `{ name: body }` object and its body. */
 export function single(v: unknown, where: string): [string, unknown] {
+  const k = soleKey(v, where);
+  return [k, (v as Record<string, unknown>)[k]];
+}
+
+/**
+ * The one key of a `{ name: body }` object (single() without the pair: the hot paths read the
+ * body themselves, no array per expression).
+ * @example soleKey({ accept: null }, 'expr[0]') // 'accept'
+ */
+export function soleKey(v: unknown, where: string): string {
   if (!isObj(v)) throw invalid(where, `expected an object with one key, got ${JSON.stringify(v)}`);
   // for-in, not Object.keys: no array per expression on the common path.
   let only: string | undefined, n = 0;
   for (const k in v) { if (n++) break; only = k; }
-  if (n === 1 && Object.hasOwn(v, only!)) return [only!, v[only!]];
+  if (n === 1 && Object.hasOwn(v, only!)) return only!;
   const keys = Object.keys(v);
   if (keys.length !== 1) throw invalid(where, `expected an object with one key, got ${keys.length} (${keys.join(', ')})`);
-  return [keys[0]!, v[keys[0]!]];
+  return keys[0]!;
 }
 
 /** A payload match nft may merge with others: == or != of a known field and a plain value. */
@@ -171,7 +181,7 @@ export class RuleCompiler {
 
 
   statement(st: unknown, where: string): void {
-    const [kind, body] = single(st, where);
+    const kind = soleKey(st, where), body = (st as Record<string, unknown>)[kind];
     const w = `${where}.${kind}`;
     switch (kind) {
       case 'match': return this.match(body, w);
@@ -244,9 +254,9 @@ export class RuleCompiler {
   /** The dependencies a left-hand expression needs, inserted before its loads. */
   private deps(e: unknown, where: string): void {
     if (!isObj(e)) return;
-    const [kind, body] = single(e, where);
+    const kind = soleKey(e, where), body = e[kind];
     if (kind === 'concat' && Array.isArray(body)) return body.forEach((x, i) => this.deps(x, `${where}.concat[${i}]`));
-    if (['&', '|', '^'].includes(kind) && Array.isArray(body)) return this.deps(body[0], `${where}["${kind}"][0]`);
+    if ((kind === '&' || kind === '|' || kind === '^') && Array.isArray(body)) return this.deps(body[0], `${where}["${kind}"][0]`);
     if (kind !== 'payload' || !isObj(body)) return;
     const proto = String(body.protocol);
     // nft's dependencies there are link-layer (meta protocol, ether type): nlkit encodes ether and vlan's only.
@@ -289,7 +299,7 @@ export class RuleCompiler {
 
   /** Loads e into register `reg`; returns its type. `shorten`: a prefix length to load only whole bytes of. */
   private load(e: unknown, reg: number, where: string, loadLen?: number): ValueType {
-    const [kind, body] = single(e, where);
+    const kind = soleKey(e, where), body = (e as Record<string, unknown>)[kind];
     const w = `${where}.${kind}`;
     switch (kind) {
       case 'payload': {
@@ -401,7 +411,7 @@ export class RuleCompiler {
     if (typeof op !== 'string') throw invalid(`${where}.op`, 'must be a string');
     const wl = `${where}.left`;
     this.deps(left, wl);
-    const [lkind, lbody] = single(left, wl);
+    const lkind = soleKey(left, wl), lbody = (left as Record<string, unknown>)[lkind];
     // Only sub-byte fields and tcp flags tests go there (a cheap test first: this runs for every match).
     const bitCandidate = lkind === 'payload' ? BIT_FIELDS[String((lbody as Record<string, unknown>).protocol)]?.[String((lbody as Record<string, unknown>).field)] !== undefined || (lbody as Record<string, unknown>).field === 'flags'
       : lkind === '&' || op === 'in';
