@@ -73,16 +73,26 @@ export interface AnonymousMapSpec {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The one key of a `{ name: body }` object. */
+/** The one key of a `{ name: body }` object and its body. */
 export function single(v: unknown, where: string): [string, unknown] {
+  const k = soleKey(v, where);
+  return [k, (v as Record<string, unknown>)[k]];
+}
+
+/**
+ * The one key of a `{ name: body }` object (single() without the pair: the hot paths read the
+ * body themselves, no array per expression).
+ * @example soleKey({ accept: null }, 'expr[0]') // 'accept'
+ */
+export function soleKey(v: unknown, where: string): string {
   if (!isObj(v)) throw invalid(where, `expected an object with one key, got ${JSON.stringify(v)}`);
   // for-in, not Object.keys: no array per expression on the common path.
   let only: string | undefined, n = 0;
   for (const k in v) { if (n++) break; only = k; }
-  if (n === 1 && Object.hasOwn(v, only!)) return [only!, v[only!]];
+  if (n === 1 && Object.hasOwn(v, only!)) return only!;
   const keys = Object.keys(v);
   if (keys.length !== 1) throw invalid(where, `expected an object with one key, got ${keys.length} (${keys.join(', ')})`);
-  return [keys[0]!, v[keys[0]!]];
+  return keys[0]!;
 }
 
 /** A payload match nft may merge with others: == or != of a known field and a plain value. */
@@ -95,6 +105,20 @@ function mergeCandidateOf(st: unknown): MergeCandidate | undefined {
   const f = PAYLOAD[String(protocol)]?.[String(field)];
   if (!f) return undefined;
   return { base: f[0], offset: f[1], len: f[2], op, protocolKey: PROTOCOL_FIELDS.has(`${String(protocol)} ${String(field)}`) };
+}
+
+/** Whether two of the statements are payload matches nft may merge: same base and op, one's bytes right after the other's. */
+function mayMerge(list: unknown[]): boolean {
+  let first: MergeCandidate | undefined, more: MergeCandidate[] | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const c = mergeCandidateOf(list[i]);
+    if (!c) continue;
+    if (!first) { first = c; continue; }
+    (more ??= [first]).push(c);
+  }
+  if (!more) return false;
+  for (const a of more) for (const b of more) if (a !== b && a.base === b.base && a.op === b.op && a.offset + a.len === b.offset) return true;
+  return false;
 }
 
 /** Statements that end a run of merge candidates: all but matches and vmaps. */
@@ -125,38 +149,39 @@ export class RuleCompiler {
 
   /** A rule's statements, with nft's merges of payload matches on adjacent header bytes (payload-merge.ts). */
   statements(list: unknown[], where: string): void {
-    // Fewer than two payload matches: nothing to merge, no plan.
-    let candidates = 0;
-    for (let i = 0; i < list.length && candidates < 2; i++) if (mergeCandidateOf(list[i])) candidates++;
-    if (candidates < 2) {
+    // No two payload matches that nft could merge (same base and op, adjacent bytes): no plan.
+    // mergePlan merges only such pairs, so this is exact; it spares kube-proxy's service rules
+    // (ip daddr, tcp dport: two candidates, different bases) the plan's allocations.
+    if (!mayMerge(list)) {
       for (let i = 0; i < list.length; i++) this.statement(list[i], `${where}[${i}]`);
       return;
     }
     const plan = mergePlan(list, mergeCandidateOf, breaksMerge);
-    list.forEach((st, i) => {
-      const step = plan[i]!;
+    for (let i = 0; i < list.length; i++) {
+      const st = list[i], step = plan[i]!;
       const w = `${where}[${i}]`;
-      if (step.kind === 'keep') return this.statement(st, w);
+      if (step.kind === 'keep') { this.statement(st, w); continue; }
       const left = (st as { match: { left: unknown } }).match.left;
       this.deps(left, `${w}.match.left`);
-      if (step.kind === 'absorbed') return;
-      const data = Buffer.concat(step.members.map((m) => {
+      if (step.kind === 'absorbed') continue;
+      const parts: Buffer[] = [];
+      for (const m of step.members) {
         const { left: l, right } = (list[m] as { match: { left: unknown; right: unknown } }).match;
         const start = this.out.length;
         const t = this.load(l, NFT_REG_1, `${where}[${m}].match.left`);
         this.out.splice(start);
-        return this.value(t, right, `${where}[${m}].match.right`);
-      }));
+        parts.push(this.value(t, right, `${where}[${m}].match.right`));
+      }
       this.out.push(
         { op: 'payload', dreg: NFT_REG_1, base: step.base, offset: step.offset, len: step.len },
-        { op: 'cmp', sreg: NFT_REG_1, cmp: CMP[step.op as '==' | '!='], data },
+        { op: 'cmp', sreg: NFT_REG_1, cmp: CMP[step.op as '==' | '!='], data: Buffer.concat(parts) },
       );
-    });
+    }
   }
 
 
   statement(st: unknown, where: string): void {
-    const [kind, body] = single(st, where);
+    const kind = soleKey(st, where), body = (st as Record<string, unknown>)[kind];
     const w = `${where}.${kind}`;
     switch (kind) {
       case 'match': return this.match(body, w);
@@ -229,9 +254,9 @@ export class RuleCompiler {
   /** The dependencies a left-hand expression needs, inserted before its loads. */
   private deps(e: unknown, where: string): void {
     if (!isObj(e)) return;
-    const [kind, body] = single(e, where);
+    const kind = soleKey(e, where), body = e[kind];
     if (kind === 'concat' && Array.isArray(body)) return body.forEach((x, i) => this.deps(x, `${where}.concat[${i}]`));
-    if (['&', '|', '^'].includes(kind) && Array.isArray(body)) return this.deps(body[0], `${where}["${kind}"][0]`);
+    if ((kind === '&' || kind === '|' || kind === '^') && Array.isArray(body)) return this.deps(body[0], `${where}["${kind}"][0]`);
     if (kind !== 'payload' || !isObj(body)) return;
     const proto = String(body.protocol);
     // nft's dependencies there are link-layer (meta protocol, ether type): nlkit encodes ether and vlan's only.
@@ -274,7 +299,7 @@ export class RuleCompiler {
 
   /** Loads e into register `reg`; returns its type. `shorten`: a prefix length to load only whole bytes of. */
   private load(e: unknown, reg: number, where: string, loadLen?: number): ValueType {
-    const [kind, body] = single(e, where);
+    const kind = soleKey(e, where), body = (e as Record<string, unknown>)[kind];
     const w = `${where}.${kind}`;
     switch (kind) {
       case 'payload': {
@@ -384,8 +409,9 @@ export class RuleCompiler {
     if (!isObj(body)) throw invalid(where, 'needs { op, left, right }');
     const { op, left, right } = body;
     if (typeof op !== 'string') throw invalid(`${where}.op`, 'must be a string');
-    this.deps(left, `${where}.left`);
-    const [lkind, lbody] = single(left, `${where}.left`);
+    const wl = `${where}.left`;
+    this.deps(left, wl);
+    const lkind = soleKey(left, wl), lbody = (left as Record<string, unknown>)[lkind];
     // Only sub-byte fields and tcp flags tests go there (a cheap test first: this runs for every match).
     const bitCandidate = lkind === 'payload' ? BIT_FIELDS[String((lbody as Record<string, unknown>).protocol)]?.[String((lbody as Record<string, unknown>).field)] !== undefined || (lbody as Record<string, unknown>).field === 'flags'
       : lkind === '&' || op === 'in';
@@ -394,7 +420,7 @@ export class RuleCompiler {
       // `fib saddr . iif oif missing` (false) / `exists` (true): the present flag and a 32-bit boolean.
       if ((op !== '==' && op !== '!=') || typeof right !== 'boolean') throw unsupported(where, 'fib oif compared with anything but missing/exists (false/true)');
       this.fibPresence = true;
-      try { this.load(left, NFT_REG_1, `${where}.left`); } finally { this.fibPresence = false; }
+      try { this.load(left, NFT_REG_1, wl); } finally { this.fibPresence = false; }
       const data = Buffer.alloc(4);
       data.writeUInt32LE(right ? 1 : 0);
       this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op], data });
@@ -405,7 +431,7 @@ export class RuleCompiler {
     if (typeof right === 'string' && right.startsWith('@')) {
       if (op !== '==') throw unsupported(where, `"${op}" with a set (only "==")`);
       const name = right.slice(1);
-      const types = this.loadKey(left, `${where}.left`);
+      const types = this.loadKey(left, wl);
       this.checkSet(name, types, false, `${where}.right`);
       const s = this.ctx.set(name);
       this.out.push({ op: 'lookup', sreg: NFT_REG_1, set: name, setId: s?.id });
@@ -418,7 +444,7 @@ export class RuleCompiler {
     // Binary operations on the left: `meta mark & 0x4000 == 0`.
     if (lkind === '&' || lkind === '|' || lkind === '^') {
       if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" after a binary operation`);
-      const [inner, mask, xor] = this.binop(lkind, lbody, `${where}.left`);
+      const [inner, mask, xor] = this.binop(lkind, lbody, wl);
       this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op], data: this.value(inner, right, `${where}.right`) });
       void mask; void xor;
       return;
@@ -427,7 +453,7 @@ export class RuleCompiler {
     // Flag matches: `ct state { established, related }` -> bitwise & mask, != 0.
     if (lkind === 'ct' && isObj(lbody) && (lbody.key === 'state' || lbody.key === 'status')) {
       if (op !== 'in') throw unsupported(where, `ct ${lbody.key} with "${op}" (only "in")`);
-      this.load(left, NFT_REG_1, `${where}.left`);
+      this.load(left, NFT_REG_1, wl);
       const names = Array.isArray(right) ? right : [right];
       const table = lbody.key === 'state' ? CT_STATE : CT_STATUS;
       let m = 0;
@@ -463,10 +489,10 @@ export class RuleCompiler {
       for (let i = 0; i < len; i++) maskBytes[i >> 3]! |= 0x80 >> (i & 7);
       const net = Buffer.from(addr.map((b, i) => b & maskBytes[i]!));
       if (len % 8 === 0) {
-        this.load(left, NFT_REG_1, `${where}.left`, len / 8);
+        this.load(left, NFT_REG_1, wl, len / 8);
         this.out.push({ op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op as keyof typeof CMP], data: net.subarray(0, len / 8) });
       } else {
-        this.load(left, NFT_REG_1, `${where}.left`);
+        this.load(left, NFT_REG_1, wl);
         this.out.push(
           { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: f[2], mask: maskBytes, xor: Buffer.alloc(f[2]), bool: false },
           { op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op as keyof typeof CMP], data: net },
@@ -476,7 +502,7 @@ export class RuleCompiler {
     }
     if (Array.isArray(right) || (isObj(right) && ('set' in right || 'range' in right))) throw unsupported(where, 'anonymous sets and ranges on the right of a match');
 
-    const t = this.load(left, NFT_REG_1, `${where}.left`);
+    const t = this.load(left, NFT_REG_1, wl);
     let data = this.value(t, right, `${where}.right`);
     if (ordering) {
       // As nft: host-order values (marks, numgen) are compared in network order.
