@@ -47,3 +47,10 @@ export const DATA_TYPE_VERDICT = 0xffffff00;
 export const NFT_REG_VERDICT = 0;
 export const NFT_REG_1 = 1;
 export const NFT_REG32_00 = 8;
+
+/**
+ * The options a set element's `{ elem: … }` object may carry (libnftables-json(5)): what the
+ * encoder accepts and the printer prints.
+ * @example ELEMENT_OPTION_KEYS.has('timeout') // true
+ */
+export const ELEMENT_OPTION_KEYS: ReadonlySet<string> = new Set(['val', 'comment', 'timeout', 'expires', 'counter']);

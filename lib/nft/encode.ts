@@ -3,7 +3,7 @@
 // Pure: no kernel access. Sets that the batch does not create are described by the caller.
 import { NotFoundError, type NlkitError } from '../core/errors.js';
 import {
-  DATA, ELEM, FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
+  DATA, ELEM, ELEMENT_OPTION_KEYS, FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
 } from './consts.js';
 import { FAMILY_HOOKS, hookNumber, namedPriority, priorityNames } from './chains.js';
 import { elementKey, RuleCompiler, single, type AnonymousMapSpec, type RuleContext } from './compile.js';
@@ -102,7 +102,6 @@ const CHAIN_KEYS = new Set(['family', 'table', 'name', 'handle', 'type', 'hook',
 const RULE_KEYS = new Set(['family', 'table', 'chain', 'handle', 'expr', 'comment', 'index']);
 const SET_KEYS = new Set(['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt', 'size', 'policy', 'gc-interval', 'auto-merge']);
 const ELEMENT_KEYS = new Set(['family', 'table', 'name', 'elem']);
-const ELEMENT_OPTION_KEYS = new Set(['val', 'comment', 'timeout', 'expires', 'counter']);
 const COUNTER_KEYS = new Set(['packets', 'bytes']);
 const VERBS = new Set(['add', 'create', 'insert', 'replace', 'delete', 'flush']);
 /** Object kinds that stand alone as a command (as `nft -j list` prints them): add. */

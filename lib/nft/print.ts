@@ -5,6 +5,7 @@
 // does not know is refused (UnsupportedError), never printed differently.
 import { UnsupportedError } from '../core/errors.js';
 import { priorityText } from './chains.js';
+import { ELEMENT_OPTION_KEYS } from './consts.js';
 import { EXT_EXPR_PRINTERS, EXT_PRINTERS } from './ext-table.js';
 import { OBJECT_KINDS, objectText } from './objects.js';
 import { typeofKey } from './typeof.js';
@@ -62,7 +63,7 @@ function element(el: unknown, kinds: Kind[], _named: boolean, dataKinds?: Kind[]
     if (k && typeof k === 'object' && 'elem' in k) {
       // set_elem_expr_print: the value, its statements, timeout, expires, comment.
       const e = (k as { elem: Record<string, unknown> }).elem;
-      for (const f of Object.keys(e)) if (!['val', 'comment', 'timeout', 'expires', 'counter'].includes(f)) refuse(`a set element with ${f}`);
+      for (const f of Object.keys(e)) if (!ELEMENT_OPTION_KEYS.has(f)) refuse(`a set element with ${f}`);
       let out = value(e.val, kinds);
       if (e.counter !== undefined) {
         const c = (e.counter ?? {}) as Record<string, unknown>;
