@@ -9,19 +9,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { open, type IpsetHandle } from '../../lib/ipset/index.js';
 import { kernelHasSetType, kernelSkipReason, Netns } from '../helpers/netns.js';
-
-/**
- * Whole `ipset save` texts equal, except that an element's remaining timeout (which `ipset save`
- * prints in whole seconds, counting down) may differ by one second: the two saves are not taken
- * at the same instant.
- */
-function sameSave(actual: string, oracle: string, what: string): void {
-  const left = /^(add .*) timeout (\d+)$/gm;
-  const secs = (s: string) => [...s.matchAll(left)].map((m) => Number(m[2]));
-  assert.equal(actual.replace(left, '$1 timeout T'), oracle.replace(left, '$1 timeout T'), what);
-  const a = secs(actual), o = secs(oracle);
-  a.forEach((n, i) => assert.ok(Math.abs(n - o[i]!) <= 1, `${what}: element ${i} has ${n} s left, the tool's ${o[i]} s`));
-}
+import { assertSameSave } from '../helpers/ipset-save.js';
 
 interface Case {
   name: string;
@@ -117,10 +105,10 @@ describe('ipset compatibility: what `ipset restore` accepts, nlkit accepts and s
       const h2 = open({ netns: viaTyped!.path });
       try {
         await h.restore(c.text);
-        sameSave(viaRestore!.run('ipset', ['save']), oracle, 'nlkit restore');
+        assertSameSave(viaRestore!.run('ipset', ['save']), oracle, 'nlkit restore');
         if (c.typed) {
           await c.typed(h2);
-          sameSave(viaTyped!.run('ipset', ['save']), oracle, 'nlkit typed API');
+          assertSameSave(viaTyped!.run('ipset', ['save']), oracle, 'nlkit typed API');
         }
       } finally {
         await h.close();

@@ -6,6 +6,7 @@ import {
   ExistsError, InUseError, InvalidArgumentError, NlkitError, NotFoundError,
 } from '../../lib/core/errors.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
+import { assertUnchangedSave, splitSave } from '../helpers/ipset-save.js';
 
 const skip = kernelSkipReason('ipset');
 
@@ -15,14 +16,14 @@ const BASE = 'create v4 hash:ip\nadd v4 10.0.0.1\ncreate v6 hash:ip family inet6
 function unchanged(fn: (h: ReturnType<typeof open>, ns: Netns) => Promise<void>) {
   return withNetns(1, async (ns) => {
     ns.run('ipset', ['restore'], BASE);
-    const before = ns.run('ipset', ['save']);
+    const before = splitSave(ns.run('ipset', ['save']));
     const h = open({ netns: ns.path });
     try {
       await fn(h, ns);
     } finally {
       await h.close();
     }
-    assert.equal(ns.run('ipset', ['save']).replace(/timeout \d+/g, ''), before.replace(/timeout \d+/g, ''));
+    assertUnchangedSave(ns.run('ipset', ['save']), before, 'after the refused call');
   });
 }
 

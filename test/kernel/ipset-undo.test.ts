@@ -6,26 +6,15 @@ import assert from 'node:assert/strict';
 import { open, type IpsetHandle } from '../../lib/ipset/index.js';
 import { NlkitError } from '../../lib/core/errors.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
+import { assertUnchangedSave, splitSave, type SplitSave } from '../helpers/ipset-save.js';
 
 const skip = kernelSkipReason('ipset');
 
-/** `ipset save` with every remaining timeout masked (they tick), and those timeouts by member. */
-function dump(ns: Netns): { text: string; timeouts: Map<string, number> } {
-  const raw = ns.run('ipset', ['save']);
-  const timeouts = new Map<string, number>();
-  for (const m of raw.matchAll(/^add (\S+ \S+) timeout (\d+)/gm)) timeouts.set(m[1]!, Number(m[2]));
-  return { text: raw.replace(/^(add .*) timeout \d+/gm, '$1 timeout T'), timeouts };
-}
+/** `ipset save` split into its text and the element timeouts that tick. */
+const dump = (ns: Netns) => splitSave(ns.run('ipset', ['save']));
 
 /** The same members with the same extensions; each timeout still running (not reset, not permanent). */
-function assertSame(ns: Netns, before: ReturnType<typeof dump>): void {
-  const now = dump(ns);
-  assert.equal(now.text, before.text);
-  for (const [k, t] of before.timeouts) {
-    const left = now.timeouts.get(k)!;
-    assert.ok(left <= t && left > t - 600, `${k}: timeout ${t} s before, ${left} s after`);
-  }
-}
+const assertSame = (ns: Netns, before: SplitSave) => assertUnchangedSave(ns.run('ipset', ['save']), before, 'after the refused change');
 
 const SETS = [
   'create n hash:net family inet hashsize 1024 maxelem 65536 timeout 0 counters comment skbinfo',
@@ -39,7 +28,7 @@ const SETS = [
 ].join('\n') + '\n';
 
 /** A namespace holding SETS and `extra`, a handle on it, and its dump from before. */
-function withSets(extra: string, fn: (h: IpsetHandle, ns: Netns, before: ReturnType<typeof dump>) => Promise<void>): Promise<void> {
+function withSets(extra: string, fn: (h: IpsetHandle, ns: Netns, before: SplitSave) => Promise<void>): Promise<void> {
   return withNetns(1, async (ns) => {
     ns.run('ipset', ['restore'], SETS + extra);
     const before = dump(ns);
