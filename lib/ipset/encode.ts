@@ -203,8 +203,13 @@ function checkEncodable(ps: ParseState, sh: Shape, src: string, test: boolean): 
 /**
  * One encoding's parse state, and the last KnownSet it saw with what that set takes: a million
  * entries of one set look it up once. Made per call (adtEntries, testMessage), never shared.
+ * It holds a plain ParseState rather than extending it: the checkers and writeData then see one
+ * hidden class whether a restore text or an add(array) parsed, and stay monomorphic. As a
+ * subclass, the first add of a type after a restore deoptimized them ("wrong map") and had
+ * TurboFan compile them again for two classes, ~10 ms of compiler threads in the first 10k add.
  */
-export class EncodeState extends grammar.ParseState {
+export class EncodeState {
+  readonly ps = new grammar.ParseState();
   cached: KnownSet | undefined;
   cType = '';
   cFamily: Family = 'inet';
@@ -275,9 +280,10 @@ export function encodeEntry(w: NlWriter, known: KnownSet, entry: Entry, opts: En
   }
   const src = typeof entry === 'string' ? entry : objectText(spec.name, entry, op);
   const mode = opts.cmd === undefined || opts.cmd === 'add' ? ADT_ADD : opts.cmd === 'del' ? ADT_DEL : ADT_TEST;
-  const { args, ts, te, tc } = es;
+  const ps = es.ps;
+  const { args, ts, te, tc } = ps;
   try {
-    splitArgs(es, src, 0, src.length, ts, te, tc);
+    splitArgs(ps, src, 0, src.length, ts, te, tc);
     const n = args.n;
     if (n === 0) grammar.fail(0, src.length, 'empty entry');
     // A line break would end the command in a restore text: refused as formatEntry does.
@@ -285,23 +291,23 @@ export function encodeEntry(w: NlWriter, known: KnownSet, entry: Entry, opts: En
       grammar.fail(0, src.length, 'an entry may not contain line breaks');
     }
     const s = args.src;
-    checkElement(es, spec, es.cFamily, s, ts[0]!, te[0]!, es.cRules);
-    const ext = checkAdtOptions(es, spec, mode, s, ts, te, 1, n);
+    checkElement(ps, spec, es.cFamily, s, ts[0]!, te[0]!, es.cRules);
+    const ext = checkAdtOptions(ps, spec, mode, s, ts, te, 1, n);
     const missing = ext & ~es.cExt;
     if (missing) {
       const bit = missing & X_TIMEOUT ? 0 : missing & X_COUNTERS ? 1 : missing & X_COMMENT ? 2 : 3;
-      const i = es.extensionAt[bit]!;
+      const i = ps.extensionAt[bit]!;
       grammar.fail(ts[i]!, te[i]!, `${EXT_OPTIONS[bit]} cannot be used: ${opts.name === undefined ? 'the set' : `set '${opts.name}'`} was created without ${EXT_NAMES[bit]} support`);
     }
-    checkEncodable(es, sh, s, mode === ADT_TEST);
+    checkEncodable(ps, sh, s, mode === ADT_TEST);
   } catch (f) {
-    if (f instanceof Fault) throw entryError(es, InvalidArgumentError, src, f.pos, f.end, f.msg, op);
+    if (f instanceof Fault) throw entryError(ps, InvalidArgumentError, src, f.pos, f.end, f.msg, op);
     throw f;
   }
-  if (sh.list && opts.sets) checkMembers(es, opts, mode, src);
-  writeData(es, w, sh, args.src);
+  if (sh.list && opts.sets) checkMembers(ps, opts, mode, src);
+  writeData(ps, w, sh, args.src);
   // Read off the parse rather than a second scan of every entry's text (adt's undo plan).
-  const { elem } = es;
+  const { elem } = ps;
   if (!es.ranges && ((elem.addrs > 0 && (elem.ips[0].to >= 0 || elem.ips[0].cidr >= 0)) || (sh.port && elem.portTo >= 0) ||
       (elem.addrs > 1 && (elem.ips[1].to >= 0 || elem.ips[1].cidr >= 0)))) es.ranges = true;
 }

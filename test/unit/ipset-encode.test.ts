@@ -12,6 +12,7 @@ import {
 } from '../../lib/ipset/encode.js';
 import { validateRestore, type KnownSet } from '../../lib/ipset/syntax.js';
 import { Cmd, NlWriter, adtBatch } from '../../lib/ipset/wire.js';
+import { ParseState, checkElement, typeSpec, type ElementRules } from '../../lib/ipset/grammar.js';
 import type { Entry, EntryObject, SetType } from '../../lib/ipset/types.js';
 import { throwsAt } from '../helpers/throws.js';
 
@@ -213,6 +214,59 @@ describe('encodeEntry refuses what validateRestore refuses, the same way', () =>
   });
   it('refuses an unknown set type', () => {
     throwsAt(() => encodeEntry(new NlWriter(64), known('hash:foo' as SetType), '1'), InvalidArgumentError, { argument: 'hash:foo' });
+  });
+});
+
+describe('plain hash:ip,port entries (checkElement takes them without the part checkers)', () => {
+  const entries = ['10.0.0.1,tcp:80', '10.0.0.1,udp:53', '1.2.3.4,tcp:0', '255.255.255.255,udp:65535', '10.0.0.1,tcp:65536',
+    '10.0.0.1,tcp:080', '10.0.0.1,tcp:0x50', '10.0.0.1,tcp:', '10.0.0.1,tcp:8x', '10.0.0.1,tcp:123456', '0.0.0.0,tcp:80',
+    '0.1.2.3,tcp:80', '010.0.0.1,tcp:80', '10.1,tcp:80', '10.0.0.1,TCP:80', '10.0.0.1,sctp:80', '10.0.0.1,80', '10.0.0.1,tcp:80-81',
+    '10.0.0.1,tcp:80,1', '10.0.0.1,tcp:80 ', ' 10.0.0.1,tcp:80', '10.0.0.1,tcp:ssh', '10.0.0.1,udp:domain', '10.0.0.0/30,tcp:80',
+    '10.0.0.256,tcp:80', ',tcp:80', '10.0.0.1,', '10.0.0.1,tcpx80', '10.0.0.1,icmp:ping', '2001:db8::1,tcp:80'];
+  it('checkElement leaves what the part checkers leave, and refuses what they refuse', () => {
+    const spec = typeSpec('hash:ip,port')!;
+    // The same spec under another name does not take the shortcut: the part checkers' answer.
+    const ref = { ...spec, name: 'hash:ip,port,' as SetType };
+    const state = (st: ParseState) => JSON.stringify({ elem: st.elem, ports: st.ports, addr: st.addr, range: st.range },
+      (_k, v: unknown) => (v instanceof Uint16Array ? [...v] : v));
+    for (const rules of [{ noZeroCidr: true, nonZero: true }, { noZeroCidr: true, nonZero: true, netmask: 8 }] as ElementRules[]) {
+      for (const family of ['inet', 'inet6'] as const) {
+        for (const entry of entries) {
+          const a = new ParseState(), b = new ParseState();
+          const what = `${family} ${JSON.stringify(rules)} '${entry}'`;
+          const want = caught(() => checkElement(b, ref, family, entry, 0, entry.length, rules));
+          const got = caught(() => checkElement(a, spec, family, entry, 0, entry.length, rules));
+          assert.equal(got === undefined, want === undefined, what);
+          if (!want) assert.equal(state(a), state(b), what);
+        }
+      }
+    }
+  });
+  it('encodeEntry accepts and refuses what validateRestore does, and writes what compileRestore writes', () => {
+    const good: string[] = [];
+    for (const set of ['ipport4', 'ipport6']) {
+      for (const cmd of ['add', 'del'] as const) {
+        for (const entry of [...entries, '10.0.0.1,tcp:80 timeout 5']) {
+          const what = `${cmd} ${set} ${entry}`;
+          const want = caught(() => validateRestore(`${what}\n`, SETS));
+          const got = caught(() => encodeEntry(new NlWriter(64), SETS.get(set)!, entry, { cmd, name: set, sets: SETS }));
+          if (!want) {
+            assert.equal(got, undefined, what);
+            good.push(what);
+            continue;
+          }
+          assert.ok(got, what);
+          assert.equal(got.message, want.message.replace(/^line 1: /, ''), what);
+          assert.equal(got.argument, want.argument, what);
+        }
+      }
+    }
+    assert.ok(good.length > 20);
+    const data = adtSteps(compileRestore(good.join('\n') + '\n', SETS)).flatMap((s) => entriesOf(s.batch).map(([d]) => d));
+    good.forEach((line, i) => {
+      const [, cmd, set, entry] = /^(\w+) (\S+) (.*)$/.exec(line)!;
+      assert.equal(encoded(set!, entry!, cmd as 'add' | 'del').toString('hex'), data[i]!.toString('hex'), line);
+    });
   });
 });
 
