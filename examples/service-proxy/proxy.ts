@@ -47,7 +47,10 @@ export interface ProxyOptions {
   fullSyncPeriod?: number;
 }
 
-/** kube-proxy's periods of full syncs, by mode (see ProxyOptions.fullSyncPeriod). */
+/**
+ * kube-proxy's periods of full syncs, by mode (see ProxyOptions.fullSyncPeriod).
+ * @example new ServiceProxy({ mode: 'nftables', fullSyncPeriod: FULL_SYNC_PERIOD.nftables / 4 })
+ */
 export const FULL_SYNC_PERIOD: Record<Mode, number> = { iptables: 3_600_000, nftables: 3_600_000, ipvs: 30_000 };
 
 export interface ApplyReport {
@@ -143,6 +146,8 @@ export class ServiceProxy {
    * sets, IPVS services and nat rules synced against the kernel). What someone else changed in
    * the proxy's own objects is put back. Resolves with its report, or undefined before any
    * config applied (nothing to sync).
+   * @example await proxy.apply(config); // ... someone flushes a chain of ours ...
+   * const report = await proxy.resync(); // report.fullSync === true, the chain is back
    */
   resync(): Promise<ApplyReport | undefined> {
     const run = this.queue.then(() => {
@@ -154,7 +159,10 @@ export class ServiceProxy {
     return run;
   }
 
-  /** Stops the periodic resyncs (the kernel state stays as it is; cleanup() removes it). */
+  /**
+   * Stops the periodic resyncs for good (the kernel state stays as it is; cleanup() removes it).
+   * @example process.once('SIGTERM', () => { watcher.close(); proxy.close(); });
+   */
   close(): void {
     this.closed = true;
     clearTimeout(this.resyncTimer);
