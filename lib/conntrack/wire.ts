@@ -420,8 +420,8 @@ const NFGEN_LEN = 4, NLMSG_LEN = 16;
 const DEC: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
 const DEC_DOT: readonly string[] = DEC.map((d) => `${d}.`);
 const ipv4At = (b: Uint8Array, p: number) => DEC_DOT[b[p]!]! + DEC_DOT[b[p + 1]!]! + DEC_DOT[b[p + 2]!]! + DEC[b[p + 3]!]!;
-/** Slots of FlowScratch's IPv4 text cache (a power of two; the hash keeps the top V4_BITS bits). */
-const V4_BITS = 12, V4_SLOTS = 1 << V4_BITS;
+/** Slots of a listing's IPv4 text cache: 2^V4_BITS (the hash keeps the top V4_BITS bits). */
+const V4_BITS = 12;
 
 /**
  * What the parser of one listing keeps between its flows (the caller's, so the parser stays
@@ -435,14 +435,23 @@ export class FlowScratch {
   proto = 0;
   // A direct-mapped cache (a miss overwrites its slot): bounded by construction, and no Map,
   // whose number keys past 2^30 are heap numbers made per lookup.
-  private readonly v4Keys = new Int32Array(V4_SLOTS);
-  private readonly v4Texts: string[] = new Array<string>(V4_SLOTS).fill('');
+  private readonly v4Keys: Int32Array;
+  private readonly v4Texts: string[];
+  private readonly v4Shift: number;
   private readonly statuses = new Map<number, Status[]>();
+
+  /** `bits`: the cache holds 2^bits addresses (1 to 16; a lone message needs few). */
+  constructor(bits = V4_BITS) {
+    const b = Math.min(16, Math.max(1, bits | 0));
+    this.v4Keys = new Int32Array(1 << b);
+    this.v4Texts = new Array<string>(1 << b).fill('');
+    this.v4Shift = 32 - b;
+  }
 
   /** The text of the IPv4 address at b[p..p+4). */
   ipv4(b: Uint8Array, p: number): string {
     const key = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
-    const slot = Math.imul(key, 0x9e3779b1) >>> (32 - V4_BITS);
+    const slot = Math.imul(key, 0x9e3779b1) >>> this.v4Shift;
     const s = this.v4Texts[slot]!;
     if (this.v4Keys[slot] === key && s !== '') return s;
     const t = ipv4At(b, p);
@@ -562,7 +571,7 @@ function parseState(b: Buffer, at: number, end: number): State | undefined {
 
 /** Parses one IPCTNL_MSG_CT_NEW / CT_DELETE message (a dump entry or an event) into a Flow. */
 export function parseFlow(b: Buffer, m: Message): Flow {
-  return parseFlowAt(b, m.at, m.end, new FlowScratch());
+  return parseFlowAt(b, m.at, m.end, new FlowScratch(2));
 }
 
 // CTA numbers as plain constants for the parser's switch, which runs for every attribute of a dump.
