@@ -13,7 +13,7 @@
 // guest's own limit and hash size for the sizes asked, so 1M runs there:
 //   NLKIT_VM_MEM=6144 NLKIT_VM_TIMEOUT=3000 scripts/vm/run.sh node --import tsx bench/conntrack.ts \
 //     --sizes 1000000 --reps 1 --cases count,countone,deleteone,list,countudp
-// Usage: tsx bench/conntrack.ts [--quick] [--reps N] [--sizes 100000,1000000] [--cases list,count,countudp,deleteudp,countone,deleteone] [--json]
+// Usage: tsx bench/conntrack.ts [--quick] [--reps N] [--sizes 100000,1000000] [--cases list,listfloor,count,countudp,deleteudp,countone,deleteone] [--json]
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -38,7 +38,7 @@ const TCP_STATUS = statusBits(['SEEN_REPLY', 'ASSURED', 'CONFIRMED']), ESTABLISH
 /** A day: no flow may time out during a long run (the VM's are slow). */
 const TIMEOUT_S = 86_400;
 
-function flowAt(i: number): WireFlow {
+export function flowAt(i: number): WireFlow {
   const src = Uint8Array.of(10, (i >> 16) & 255, (i >> 8) & 255, i & 255);
   const sport = 1024 + (i % 60000);
   const udp = i % 2 === 1;
@@ -53,7 +53,7 @@ function flowAt(i: number): WireFlow {
  * pipelined batches on the handle's own socket (what create() sends, without a promise per
  * flow: under the VM's emulation that was minutes per 100k).
  */
-async function fill(ct: ConntrackHandle, n: number, which: (i: number) => boolean = () => true): Promise<void> {
+export async function fill(ct: ConntrackHandle, n: number, which: (i: number) => boolean = () => true): Promise<void> {
   const worker = (ct as unknown as { worker: RawWorker }).worker;
   let w = new CtWriter(1 << 22), ends: number[] = [];
   const flush = async () => {
@@ -100,6 +100,9 @@ const CASES = [
   ['deleteudp', 'delete by filter (udp half)', '`conntrack -D -p udp`'],
   ['countone', 'count one service\'s flows (1% of udp)', `\`conntrack -L ${ONE_TOOL.join(' ')}\``],
   ['deleteone', 'delete one service\'s flows (1% of udp)', `\`conntrack -D ${ONE_TOOL.join(' ')}\``],
+  // list()'s floor: the same dump, every flow received and walked, none decoded (count({})
+  // streams the whole table); what list() costs beyond it is its decoding.
+  ['listfloor', 'dump every flow, decode none (`count({})`)', '`conntrack -L`'],
 ] as const;
 const lines = (out: string) => out.split('\n').length - 1;
 
@@ -150,6 +153,11 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
           const l = tool(ns, ['-L']); t[0]!.t.push(l.s);
           const nl = await nlkit(async () => (await ct.list()).length); t[0]!.n.push(nl.s);
           check('list', lines(l.out), nl.value, n);
+        }
+        if (on('listfloor')) {
+          const l = tool(ns, ['-L']); t[6]!.t.push(l.s);
+          const nl = await nlkit(() => ct.count({})); t[6]!.n.push(nl.s);
+          check('list floor', lines(l.out), nl.value, n);
         }
         if (on('countudp')) {
           const cf = tool(ns, ['-L', '-p', 'udp']); t[2]!.t.push(cf.s);
@@ -223,6 +231,9 @@ export async function run(args: ReturnType<typeof parseArgs>): Promise<Section> 
       '540 ms (0.91x), count 1.0 ms vs under 10 ms, udp half without a family: count 372 vs 480 ms (1.29x), delete 565 vs 740 ms ' +
       '(1.31x); one service: count 118 vs 420 ms (3.55x), delete 123 vs 440 ms (3.57x). Not met: >= 3x for list (the kernel\'s dump ' +
       'is two thirds of it and the tool pays it too) and for the family-less udp filters (two walks, see above).',
+      'list re-measured after the decoder rework, 2026-12-07 14:28-14:29 UTC, medians of 7, load 14.7-15.1: list 319 vs 420 ms ' +
+      '(1.32x; 1.41x at load 12), its floor count({}) 225 vs 410 ms (1.82x): the floor is 97% system time (the kernel\'s dump), so ' +
+      'no decoder can take list past about 1.8x.',
       ...notRun,
     ],
     rows,

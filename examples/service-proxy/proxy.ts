@@ -6,6 +6,8 @@
 // what changed (nftables-mode.ts). Either way, a change the kernel refuses leaves the state
 // as it was before it, and the proxy keeps serving the last config that applied. After a change
 // applied, the conntrack entries of removed UDP endpoints and services are deleted (conntrack.ts).
+// Besides the changes, a periodic full resync (kube-proxy's) rewrites everything the proxy owns
+// from the last config that applied, which repairs what someone else changed in it.
 import { TransactionError, iptables, link, nft, transaction } from '../../lib/index.js';
 import type { TransactionResult, Tx } from '../../lib/transaction/index.js';
 import type { Family, ProxyConfig } from './config.js';
@@ -35,7 +37,21 @@ export interface ProxyOptions {
    * until the entries time out.
    */
   conntrackCleanup?: boolean;
+  /**
+   * Milliseconds from one full sync to the next resync() the proxy runs by itself: a full sync
+   * of the last config that applied, which rewrites everything the proxy owns and so repairs
+   * what someone else changed in it. Default as kube-proxy: an hour in the iptables and
+   * nftables modes (its FullSyncPeriod; the syncs between are partial), 30 s in the ipvs mode
+   * (its syncPeriod). 0: only when resync() is called.
+   */
+  fullSyncPeriod?: number;
 }
+
+/**
+ * kube-proxy's periods of full syncs, by mode (see ProxyOptions.fullSyncPeriod).
+ * @example new ServiceProxy({ mode: 'nftables', fullSyncPeriod: FULL_SYNC_PERIOD.nftables / 4 })
+ */
+export const FULL_SYNC_PERIOD: Record<Mode, number> = { iptables: 3_600_000, nftables: 3_600_000, ipvs: 30_000 };
 
 export interface ApplyReport {
   /** 1, 2, ... per config applied. */
@@ -48,6 +64,8 @@ export interface ApplyReport {
   nftCommands?: object[];
   /** Conntrack entries deleted for removed UDP endpoints and services. */
   conntrackDeleted: number;
+  /** Whether this was a full sync (everything the proxy owns rewritten) rather than a partial one. */
+  fullSync: boolean;
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
@@ -79,6 +97,10 @@ export class ServiceProxy {
   private readonly log: (line: string) => void;
   private readonly wait: number | true;
   private readonly conntrackCleanup: boolean;
+  private readonly fullSyncPeriod: number;
+  /** The next periodic resync, armed after each full sync. */
+  private resyncTimer?: NodeJS.Timeout;
+  private closed = false;
   /** nftables mode: what the table holds, as the last applied config rendered it. */
   private rendered?: Rendered;
   /** iptables mode: each family's nat table as we last wrote it (empty: read it and write all our chains next time). */
@@ -99,6 +121,9 @@ export class ServiceProxy {
     this.log = opts.log ?? ((l) => console.log(l));
     this.wait = opts.wait ?? true;
     this.conntrackCleanup = opts.conntrackCleanup ?? true;
+    const period = opts.fullSyncPeriod ?? FULL_SYNC_PERIOD[this.mode];
+    if (!Number.isFinite(period) || period < 0) throw new RangeError(`fullSyncPeriod: expected milliseconds >= 0, got ${period}`);
+    this.fullSyncPeriod = period;
   }
 
   /** The last config that applied. */
@@ -108,22 +133,71 @@ export class ServiceProxy {
 
   /** Makes the kernel serve `config`; rejects (with the state unchanged) when it cannot. */
   apply(config: ProxyConfig): Promise<ApplyReport> {
-    const run = this.queue.then(() => this.applyNow(config));
+    const run = this.queue.then(() => this.applyNow(config, false));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async applyNow(config: ProxyConfig): Promise<ApplyReport> {
+  /**
+   * A full sync of the last config that applied (kube-proxy's periodic one, which the proxy also
+   * runs by itself every fullSyncPeriod): forgets what it wrote last and rewrites all of it as
+   * the first change does (iptables: every chain of ours flushed and refilled, stale ones
+   * deleted, missing jumps added; nftables: the tables replaced in one batch; ipvs: addresses,
+   * sets, IPVS services and nat rules synced against the kernel). What someone else changed in
+   * the proxy's own objects is put back. Resolves with its report, or undefined before any
+   * config applied (nothing to sync).
+   * @example await proxy.apply(config); // ... someone flushes a chain of ours ...
+   * const report = await proxy.resync(); // report.fullSync === true, the chain is back
+   */
+  resync(): Promise<ApplyReport | undefined> {
+    const run = this.queue.then(() => {
+      if (!this.current) return undefined;
+      this.forgetApplied();
+      return this.applyNow(this.current, true);
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Stops the periodic resyncs for good (the kernel state stays as it is; cleanup() removes it).
+   * @example process.once('SIGTERM', () => { watcher.close(); proxy.close(); });
+   */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.resyncTimer);
+  }
+
+  /** What the next change compares against is forgotten: it reads the kernel and writes everything. */
+  private forgetApplied(): void {
+    this.rendered = undefined;
+    this.iptablesRendered.clear();
+    this.ipvsApplied = undefined;
+    this.masq = undefined;
+  }
+
+  private armResync(): void {
+    clearTimeout(this.resyncTimer);
+    if (this.closed || this.fullSyncPeriod === 0) return;
+    // A failed resync is logged by applyNow; the next change (then a full sync) or the next period tries again.
+    this.resyncTimer = setTimeout(() => { this.resync().catch(() => this.armResync()); }, this.fullSyncPeriod);
+    // The timer alone does not keep the process alive (the config watcher does).
+    this.resyncTimer.unref();
+  }
+
+  private async applyNow(config: ProxyConfig, resync: boolean): Promise<ApplyReport> {
     const start = performance.now();
     const changes = describeChanges(this.current, config, this.mode === 'ipvs');
     let result: TransactionResult | undefined;
     let nftCommands: object[] | undefined;
     let detail = '';
+    let full = false;
     try {
       if (this.mode === 'nftables') {
+        full = this.rendered === undefined;
         nftCommands = await this.applyNft(config);
         detail = `one nft batch of ${nftCommands.length} commands`;
-      } else ({ result, detail } = this.mode === 'iptables' ? await this.applyIptables(config) : await this.applyIpvs(config));
+      } else ({ result, detail, full } = this.mode === 'iptables' ? await this.applyIptables(config) : await this.applyIpvs(config));
     } catch (e) {
       // Validation errors touch nothing; a transaction says whether it put back what it found.
       const state = e instanceof TransactionError && !e.rolledBack ? 'ROLLBACK INCOMPLETE, the kernel state may be partly changed' : 'state unchanged';
@@ -132,14 +206,17 @@ export class ServiceProxy {
     }
     const before = this.current;
     this.current = config;
-    const report: ApplyReport = { generation: ++this.generation, changes, ms: performance.now() - start, transaction: result?.timings, nftCommands, conntrackDeleted: 0 };
+    const report: ApplyReport = {
+      generation: ++this.generation, changes, ms: performance.now() - start, transaction: result?.timings, nftCommands, conntrackDeleted: 0, fullSync: full,
+    };
+    if (full) this.armResync();
     const t = result?.timings;
-    this.log(`[${this.mode}] #${report.generation} applied in ${round(report.ms)} ms ` +
+    this.log(`[${this.mode}] #${report.generation} ${resync ? 'full resync' : 'applied'} in ${round(report.ms)} ms ` +
       `(${[detail, t ? `transaction ${round(t.totalMs)} ms: validate ${round(t.validateMs)}, lock ${round(t.lockMs)}, snapshot ${round(t.snapshotMs)}, apply ${round(t.applyMs)}` : '']
         .filter(Boolean).join('; ')})` +
-      (changes.length ? '' : ': no change'));
+      (changes.length || resync ? '' : ': no change'));
     for (const c of changes) this.log(`  ${c}`);
-    if (this.conntrackCleanup && before) {
+    if (this.conntrackCleanup && before && !resync) {
       // The change is in the kernel already: a failure here is logged, not a refused change.
       try {
         const cleaned = await deleteStaleFlows(before, config, this.netns);
@@ -174,7 +251,7 @@ export class ServiceProxy {
    * first). One family's text is one atomic replace on its own; two go in one transaction, so
    * that a refused IPv6 table puts the IPv4 one back. Nothing sent when nothing changed.
    */
-  private async applyIptables(config: ProxyConfig): Promise<{ result?: TransactionResult; detail: string }> {
+  private async applyIptables(config: ProxyConfig): Promise<{ result?: TransactionResult; detail: string; full: boolean }> {
     // ip6tables once there are IPv6 services, and for as long as its table holds our chains.
     const families: Family[] = config.services.some((s) => s.family === 6) || this.current?.services.some((s) => s.family === 6) ? [4, 6] : [4];
     const texts: { family: Family; text: string; rendered: IptablesRendering; full: boolean }[] = [];
@@ -187,6 +264,7 @@ export class ServiceProxy {
     }
     const words = texts.map((t) => `${t.family === 6 ? 'ip6tables' : 'iptables'}-restore --noflush of ${t.text.split('\n').length - 3} lines (${t.full ? 'full' : 'partial'} sync)`);
     const detail = words.length ? words.join(', ') : 'nothing to send';
+    const full = texts.length > 0 && texts.every((t) => t.full);
     let result: TransactionResult | undefined;
     try {
       if (texts.length === 1) {
@@ -207,7 +285,7 @@ export class ServiceProxy {
       throw e;
     }
     for (const t of texts) this.iptablesRendered.set(t.family, t.rendered);
-    return { ...(result ? { result } : {}), detail };
+    return { ...(result ? { result } : {}), detail, full };
   }
 
   /** One nft batch with what changed since the last config (the whole table the first time). */
@@ -250,7 +328,7 @@ export class ServiceProxy {
    * applied (ipvsPlanChanges), so one changed endpoint is one real server added and one deleted
    * rather than a sync that dumps and compares every service. Either way one transaction.
    */
-  private async applyIpvs(config: ProxyConfig): Promise<{ result?: TransactionResult; detail: string }> {
+  private async applyIpvs(config: ProxyConfig): Promise<{ result?: TransactionResult; detail: string; full: boolean }> {
     await this.prepareIpvs();
     // NodePorts are served on the node's own addresses (not the services' ones on the dummy).
     const nodeAddresses = config.services.some((s) => s.nodePort !== undefined) ? await this.nodeAddresses() : [];
@@ -265,11 +343,11 @@ export class ServiceProxy {
         this.ipvsApplied = plan;
         const n = (xs: unknown[]) => xs.length;
         const dests = changes.destinations.reduce((t, c) => t + n(c.add) + n(c.update) + n(c.delete), 0);
-        return { ...(result ? { result } : {}), detail: `partial sync: ${n(changes.services.add) + n(changes.services.update) + n(changes.services.delete)} services, ${dests} real servers` };
+        return { ...(result ? { result } : {}), detail: `partial sync: ${n(changes.services.add) + n(changes.services.update) + n(changes.services.delete)} services, ${dests} real servers`, full: false };
       }
       const result = await this.applyIpvsFull(config, plan, nodePortSets, masq);
       this.ipvsApplied = plan;
-      return { result, detail: 'full sync' };
+      return { result, detail: 'full sync', full: true };
     } catch (e) {
       // The next change reads the kernel and syncs everything.
       this.ipvsApplied = undefined;
@@ -327,6 +405,7 @@ export class ServiceProxy {
 
   /** Removes what the proxy made (kube-proxy's --cleanup): our chains, services, set and dummy. */
   async cleanup(): Promise<void> {
+    clearTimeout(this.resyncTimer);
     await this.queue;
     if (this.mode === 'nftables') {
       const h = nft.open({ netns: this.netns });

@@ -11,7 +11,7 @@ import { checkFamily, checkFilter, checkFlow, dumpSelect, type CheckedFilter } f
 import { matchesMessage, rawFilter } from './match.js';
 import {
   AF_UNSPEC, CtWriter, FlowScratch, Msg, ctMsg,
-  dumpRequests, eventType, flushRequest, forEachFlowMessage, messages, parseCpuStats, parseFlow, parseFlowAt, parseGlobalStats, protocolName,
+  dumpRequests, eventType, flushRequest, forEachFlowMessage, messages, parseCpuStats, parseFlowAt, parseGlobalStats, protocolName,
   statsRequest, writeDeleteAt, writeNew, type FlowMessage, type WireFlow,
 } from './wire.js';
 import { formatIPv4, formatIPv6 } from '../link/addr.js';
@@ -277,6 +277,8 @@ export class ConntrackHandle extends Handle {
   // on the handle); batches wait in `queue` until the consumer asks for them.
   private eventIterator(op: string, types: EventType[], groups: number[], signal?: AbortSignal): AsyncIterator<FlowEvent> {
     const queue: { data: Buffer; overrun: boolean }[] = [];
+    // One parser cache for the subscription: events of the same flows repeat their addresses.
+    const scratch = new FlowScratch();
     let pending: FlowEvent[] = [], failure: unknown, ended = false, sub: Subscription | undefined;
     let wake: (() => void) | undefined;
     const poke = () => { const w = wake; wake = undefined; w?.(); };
@@ -305,7 +307,7 @@ export class ConntrackHandle extends Handle {
           pending = [];
           for (const m of messages(batch.data)) {
             const type = eventType(m);
-            if (type && types.includes(type)) pending.push({ type, flow: parseFlow(batch.data, m) });
+            if (type && types.includes(type)) pending.push({ type, flow: parseFlowAt(batch.data, m.at, m.end, scratch) });
           }
         }
       },

@@ -41,7 +41,9 @@ export const IPPROTO: Record<string, number> = {
 const PROTO_NAME: Record<number, Protocol> = {
   1: 'icmp', 6: 'tcp', 17: 'udp', 33: 'dccp', 47: 'gre', 58: 'icmpv6', 132: 'sctp', 136: 'udplite',
 };
-export const protocolName = (n: number): Protocol => PROTO_NAME[n] ?? n;
+/** Protocol names by number, as an array: read for every flow of a listing. */
+const PROTO_NAMES: readonly (Protocol | undefined)[] = Array.from({ length: 256 }, (_, i) => PROTO_NAME[i]);
+export const protocolName = (n: number): Protocol => PROTO_NAMES[n] ?? n;
 /** Protocols whose tuples carry ports. */
 export const hasPorts = (p: number): boolean => p === 6 || p === 17 || p === 33 || p === 132 || p === 136;
 export const isIcmp = (p: number): boolean => p === 1 || p === 58;
@@ -411,38 +413,73 @@ const be64 = (b: Uint8Array, p: number) => be32(b, p) * 4294967296 + be32(b, p +
 // The parsers below walk attributes with plain loops (no callback per attribute, no object per
 // attribute): a dump of a large table is millions of attributes, and list() parses every flow.
 
-/** Decimal text of each byte value: a dotted quad is four lookups, not four number conversions. */
 // Header lengths as local constants for the loops below (a module's imported bindings are
 // property reads under some loaders).
 const NFGEN_LEN = 4, NLMSG_LEN = 16;
+/** Decimal text of each byte value, and with its dot: a dotted quad is four lookups and three joins. */
 const DEC: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
-const ipv4At = (b: Uint8Array, p: number) => `${DEC[b[p]!]}.${DEC[b[p + 1]!]}.${DEC[b[p + 2]!]}.${DEC[b[p + 3]!]}`;
+const DEC_DOT: readonly string[] = DEC.map((d) => `${d}.`);
+const ipv4At = (b: Uint8Array, p: number) => DEC_DOT[b[p]!]! + DEC_DOT[b[p + 1]!]! + DEC_DOT[b[p + 2]!]! + DEC[b[p + 3]!]!;
+/** Slots of a listing's IPv4 text cache: 2^V4_BITS (the hash keeps the top V4_BITS bits). */
+const V4_BITS = 12;
 
 /**
  * What the parser of one listing keeps between its flows (the caller's, so the parser stays
- * pure): the last tuple's protocol number (no wrapper object per tuple) and the text of IPv4
- * addresses already seen (a table's flows share addresses: each reply tuple repeats its original's
- * two, services repeat theirs), so one string serves them all instead of one per field.
+ * pure): the last tuple's protocol number (no wrapper object per tuple), the text of IPv4
+ * addresses seen lately (a table's flows share addresses: each reply tuple repeats its
+ * original's two, services repeat theirs), so one string serves them all instead of one per
+ * field, and each status bit set's names, copied per flow.
  * @example const scratch = new FlowScratch(); forEachFlowMessage(data, (b, at, end) => flows.push(parseFlowAt(b, at, end, scratch)));
  */
 export class FlowScratch {
   proto = 0;
-  readonly v4 = new Map<number, string>();
+  // A direct-mapped cache (a miss overwrites its slot): bounded by construction, and no Map,
+  // whose number keys past 2^30 are heap numbers made per lookup.
+  private readonly v4Keys: Int32Array;
+  private readonly v4Texts: string[];
+  private readonly v4Shift: number;
+  private readonly statuses = new Map<number, Status[]>();
+
+  /** `bits`: the cache holds 2^bits addresses (1 to 16; a lone message needs few). */
+  constructor(bits = V4_BITS) {
+    const b = Math.min(16, Math.max(1, bits | 0));
+    this.v4Keys = new Int32Array(1 << b);
+    this.v4Texts = new Array<string>(1 << b).fill('');
+    this.v4Shift = 32 - b;
+  }
 
   /** The text of the IPv4 address at b[p..p+4). */
   ipv4(b: Uint8Array, p: number): string {
-    const key = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
-    let s = this.v4.get(key);
-    if (s === undefined) {
-      // Bounded: a table of unique addresses must not keep a second copy of them all.
-      if (this.v4.size === V4_CACHE_MAX) this.v4.clear();
-      s = ipv4At(b, p);
-      this.v4.set(key, s);
+    const key = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
+    const slot = Math.imul(key, 0x9e3779b1) >>> this.v4Shift;
+    const s = this.v4Texts[slot]!;
+    if (this.v4Keys[slot] === key && s !== '') return s;
+    const t = ipv4At(b, p);
+    this.v4Keys[slot] = key;
+    this.v4Texts[slot] = t;
+    return t;
+  }
+
+  /** The status names of `bits`: a fresh array per flow (callers may change theirs), copied from one made once per value. */
+  status(bits: number): Status[] {
+    let names = this.statuses.get(bits);
+    if (names === undefined) {
+      names = statusNames(bits);
+      this.statuses.set(bits, names);
     }
-    return s;
+    // Array literals of the exact length for the common counts: one allocation site each, which
+    // V8 learns to allocate in the old generation when a listing keeps its flows.
+    switch (names.length) {
+      case 0: return [];
+      case 1: return [names[0]!];
+      case 2: return [names[0]!, names[1]!];
+      case 3: return [names[0]!, names[1]!, names[2]!];
+      case 4: return [names[0]!, names[1]!, names[2]!, names[3]!];
+      case 5: return [names[0]!, names[1]!, names[2]!, names[3]!, names[4]!];
+      default: return names.slice();
+    }
   }
 }
-const V4_CACHE_MAX = 1 << 16;
 
 /** A tuple nest; its protocol number goes to scratch.proto. */
 function parseTuple(b: Buffer, at: number, end: number, scratch: FlowScratch): Tuple {
@@ -534,8 +571,12 @@ function parseState(b: Buffer, at: number, end: number): State | undefined {
 
 /** Parses one IPCTNL_MSG_CT_NEW / CT_DELETE message (a dump entry or an event) into a Flow. */
 export function parseFlow(b: Buffer, m: Message): Flow {
-  return parseFlowAt(b, m.at, m.end, new FlowScratch());
+  return parseFlowAt(b, m.at, m.end, new FlowScratch(2));
 }
+
+// CTA numbers as plain constants for the parser's switch, which runs for every attribute of a dump.
+const CTA_TUPLE_ORIG = 1, CTA_TUPLE_REPLY = 2, CTA_STATUS = 3, CTA_PROTOINFO = 4, CTA_TIMEOUT = 7, CTA_MARK = 8,
+  CTA_COUNTERS_ORIG = 9, CTA_COUNTERS_REPLY = 10, CTA_USE = 11, CTA_ID = 12, CTA_ZONE = 18, CTA_LABELS = 22;
 
 /**
  * parseFlow for the message whose payload (nfgenmsg) lies at b[at, end); `scratch` (see
@@ -552,27 +593,40 @@ export function parseFlowAt(b: Buffer, at: number, end: number, scratch: FlowScr
     if (len < 4 || p + len > end) break;
     const v = p + 4, to = p + len;
     switch (u16(b, p + 2) & 0x3fff) {
-      case CTA.TUPLE_ORIG: scratch.proto = 0; original = parseTuple(b, v, to, scratch); proto = scratch.proto; break;
-      case CTA.TUPLE_REPLY: reply = parseTuple(b, v, to, scratch); break;
-      case CTA.STATUS: status = be32(b, v); break;
-      case CTA.TIMEOUT: timeout = be32(b, v) * 1000; break;
-      case CTA.MARK: mark = be32(b, v); break;
-      case CTA.ZONE: zone = be16(b, v); break;
-      case CTA.ID: id = be32(b, v); break;
-      case CTA.USE: use = be32(b, v); break;
-      case CTA.COUNTERS_ORIG: co = parseCounter(b, v, to); break;
-      case CTA.COUNTERS_REPLY: cr = parseCounter(b, v, to); break;
-      case CTA.LABELS: labels = parseLabels(b, v, to); break;
-      case CTA.PROTOINFO: state = parseState(b, v, to); break;
+      case CTA_TUPLE_ORIG: scratch.proto = 0; original = parseTuple(b, v, to, scratch); proto = scratch.proto; break;
+      case CTA_TUPLE_REPLY: reply = parseTuple(b, v, to, scratch); break;
+      case CTA_STATUS: status = be32(b, v); break;
+      case CTA_TIMEOUT: timeout = be32(b, v) * 1000; break;
+      case CTA_MARK: mark = be32(b, v); break;
+      case CTA_ZONE: zone = be16(b, v); break;
+      case CTA_ID: id = be32(b, v); break;
+      case CTA_USE: use = be32(b, v); break;
+      case CTA_COUNTERS_ORIG: co = parseCounter(b, v, to); break;
+      case CTA_COUNTERS_REPLY: cr = parseCounter(b, v, to); break;
+      case CTA_LABELS: labels = parseLabels(b, v, to); break;
+      case CTA_PROTOINFO: state = parseState(b, v, to); break;
     }
     p += (len + 3) & ~3;
   }
-  const flow = {
-    id, family: (family === AF_INET6 ? 'inet6' : 'inet') as Family, protocol: protocolName(proto),
-    original: original ?? { src: '', dst: '' }, reply: reply ?? { src: '', dst: '' },
-  } as Flow;
+  // One object literal per common kind (state or not, counters or not; CTA_USE always comes
+  // with a dump's flows), so each kind has one shape with every field in the object itself, in
+  // DESIGN.md's key order; a flow without CTA_USE or with labels is built field by field.
+  const fam: Family = family === AF_INET6 ? 'inet6' : 'inet', protocol = protocolName(proto);
+  const o = original ?? { src: '', dst: '' }, r = reply ?? { src: '', dst: '' }, names = scratch.status(status);
+  if (use !== undefined && labels === undefined) {
+    if (co === undefined && cr === undefined) {
+      return state !== undefined
+        ? { id, family: fam, protocol, original: o, reply: r, state, status: names, mark, zone, timeout, use }
+        : { id, family: fam, protocol, original: o, reply: r, status: names, mark, zone, timeout, use };
+    }
+    const counters = { original: co ?? { packets: 0, bytes: 0 }, reply: cr ?? { packets: 0, bytes: 0 } };
+    return state !== undefined
+      ? { id, family: fam, protocol, original: o, reply: r, state, status: names, mark, zone, timeout, counters, use }
+      : { id, family: fam, protocol, original: o, reply: r, status: names, mark, zone, timeout, counters, use };
+  }
+  const flow = { id, family: fam, protocol, original: o, reply: r } as Flow;
   if (state !== undefined) flow.state = state;
-  flow.status = statusNames(status);
+  flow.status = names;
   flow.mark = mark;
   flow.zone = zone;
   flow.timeout = timeout;
