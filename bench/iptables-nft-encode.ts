@@ -18,7 +18,7 @@ import { restoreMessages, type CompiledNftTable } from '../lib/iptables/nft/rest
 const services = Number(process.argv[2] ?? 5000);
 const rounds = Number(process.argv[3] ?? 5);
 const text = kubeProxyNat({ services });
-const warm = kubeProxyNat({ services: 200 });
+const warm = kubeProxyNat({ services: Number(process.env.WARM ?? 200) });
 
 const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
 
@@ -46,6 +46,7 @@ await withIptables('nft', async (h) => {
     if (i === 0) hash = createHash('sha256').update(r.bytes).update(Buffer.from(r.ends.buffer, r.ends.byteOffset, r.ends.byteLength)).digest('hex').slice(0, 16);
     rs.push(r);
   }
+  const min = (k: 'total') => Math.round(Math.min(...rs.map((r) => r[k])));
   const med = (k: 'plan' | 'compile' | 'encode' | 'total') => { const s = rs.map((r) => r[k]).sort((a, b) => a - b); return Math.round(s[s.length >> 1]!); };
-  console.log(JSON.stringify({ services, rounds, plan: med('plan'), compile: med('compile'), encode: med('encode'), total: med('total'), totals: rs.map((r) => Math.round(r.total)), bytes: rs[0]!.bytes.length, hash }));
+  console.log(JSON.stringify({ services, rounds, plan: med('plan'), compile: med('compile'), encode: med('encode'), total: med('total'), min: min('total'), totals: rs.map((r) => Math.round(r.total)), parts: rs.slice(0, 3).map((r) => [r.plan, r.compile, r.encode].map(Math.round).join('/')), bytes: rs[0]!.bytes.length, hash }));
 });

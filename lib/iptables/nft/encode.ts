@@ -42,10 +42,9 @@ function fragment(write: (w: NftWriter) => void, w = new NftWriter()): Buffer {
 /** Copies a fragment in. */
 function put(w: AttrWriter, f: Buffer): void {
   if (w.pos + f.length > w.buf.length) w.ensure(f.length);
-  const b = w.buf, p = w.pos, n = f.length;
-  if (n <= 32) for (let i = 0; i < n; i++) b[p + i] = f[i]!;
-  else f.copy(b, p);
-  w.pos = p + n;
+  // TypedArray set of a whole array: a builtin's memmove, no view made (Buffer's copy() is a slower binding call)
+  w.buf.set(f, w.pos);
+  w.pos += f.length;
 }
 
 /** An attribute holding src[start, start + len) (no Buffer made for it). */
@@ -56,6 +55,7 @@ function putRange(w: AttrWriter, type: number, src: Uint8Array, start: number, l
   b[p] = n & 0xff; b[p + 1] = n >>> 8; b[p + 2] = type & 0xff; b[p + 3] = type >>> 8;
   // short values (addresses, ports, chain names) by hand; an xt blob (a comment's is 256 bytes) by one copy
   if (len <= 32) for (let i = 0; i < len; i++) b[p + 4 + i] = src[start + i]!;
+  // Buffer's copy makes no view object (160k comment blobs at 20k kube-proxy services)
   else b.set(src.subarray(start, start + len), p + 4);
   for (let i = p + n; i < p + total; i++) b[i] = 0;
   w.pos = p + total;
@@ -126,6 +126,8 @@ export class RuleEncoder {
   /** Where the last rule's table and chain attributes are in the batch, to copy for the next rule of the chain. */
   private names: { table: string; chain: string | number; at: number; len: number } = { table: '', chain: '', at: 0, len: 0 };
   private scratch = new NftWriter();
+  /** Room for a port pair compared (cmp copies it into the batch). */
+  readonly word = Buffer.alloc(4);
 
   constructor(readonly w: NftWriter, readonly family: Family, readonly enc: NftEncoding = NATIVE_ENCODING) {}
 
@@ -216,8 +218,32 @@ export class RuleEncoder {
     }
     const el = w.pos;
     put(w, h.bytes);
-    putRange(w, 3, b, at + HEADER, (b[at]! | (b[at + 1]! << 8)) - HEADER);
+    this.blob(b, at + HEADER, (b[at]! | (b[at + 1]! << 8)) - HEADER);
     this.close(el);
+  }
+
+  /** A plain Uint8Array view of the last blob read: its subarray() is the engine's builtin, Buffer's is a JS constructor. */
+  private src: Uint8Array = new Uint8Array(0);
+  private srcOf: Buffer | undefined;
+
+  /**
+   * Attribute 3 (NFTA_MATCH_INFO / NFTA_TARGET_INFO) holding src[start, start + len): an xt blob
+   * (a comment's is 256 bytes, in 160k rules at 20k kube-proxy services), one builtin copy each
+   * (a byte loop is slow until the JIT has optimized it, which a 1k-service restore never waits for).
+   */
+  private blob(src: Buffer, start: number, len: number): void {
+    const w = this.w;
+    const total = (4 + len + 3) & ~3;
+    if (w.pos + total > w.buf.length) w.ensure(total);
+    const b = w.buf, p = w.pos;
+    b[p] = (4 + len) & 0xff; b[p + 1] = (4 + len) >>> 8; b[p + 2] = 3; b[p + 3] = 0;
+    if (this.srcOf !== src) {
+      this.srcOf = src;
+      this.src = new Uint8Array(src.buffer, src.byteOffset, src.length);
+    }
+    b.set(this.src.subarray(start, start + len), p + 4);
+    for (let i = p + 4 + len; i < p + total; i++) b[i] = 0;
+    w.pos = p + total;
   }
 
   limit(rate: bigint, unit: bigint, burst: number): void {
@@ -345,10 +371,14 @@ const ZEROS = new Uint8Array(16);
 const CMP_NAME = NAMES.get('cmp')!;
 const IMMEDIATE_NAME_LEN = NAMES.get('immediate')!.length;
 
-const be16 = (v: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16BE(v); return b; };
+const be16 = (v: number, b = Buffer.alloc(2)): Buffer => { b[0] = v >>> 8; b[1] = v & 0xff; return b; };
 const op = (inv: boolean): number => (inv ? CMP['!='] : CMP['==']);
 const u16 = (b: Buffer, at: number) => b[at]! | (b[at + 1]! << 8);
 const u32 = (b: Buffer, at: number) => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+/** The same as a signed number: compared with `PORTS_ANY` / -1 it stays a small integer (no heap number, no deopt). */
+const i32 = (b: Buffer, at: number) => b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);
+/** xt_tcp / xt_udp's port range 0..65535 (two u16 in host order) as i32 reads it. */
+const PORTS_ANY = 0xffff0000 | 0;
 
 /** add_iniface / add_outiface, the name at b[at] (IFNAMSIZ): `eth+` compares the prefix; a bare `+` only when inverted. */
 function iface(x: RuleEncoder, key: number, b: Buffer, at: number, cmpOp: number): void {
@@ -381,8 +411,8 @@ function addr(x: RuleEncoder, offset: number, b: Buffer, at: number, maskAt: num
 
 /** expr_gen_range_cmp16 */
 function rangeCmp16(x: RuleEncoder, lo: number, hi: number, invert: boolean): void {
-  if (lo === hi) return x.cmp(op(invert), be16(lo));
-  if (lo === 0 && hi < 0xffff) return x.cmp(invert ? CMP['>'] : CMP['<='], be16(hi));
+  if (lo === hi) return x.cmp(op(invert), be16(lo, x.word), 0, 2);
+  if (lo === 0 && hi < 0xffff) return x.cmp(invert ? CMP['>'] : CMP['<='], be16(hi, x.word), 0, 2);
   x.range(invert ? 1 : 0, be16(lo), be16(hi));
 }
 
@@ -391,10 +421,9 @@ function ports(x: RuleEncoder, b: Buffer, d: number, invSrc: boolean, invDst: bo
   const s0 = u16(b, d), s1 = u16(b, d + 2), d0 = u16(b, d + 4), d1 = u16(b, d + 6);
   if (s0 && s0 === s1 && d0 && d0 === d1 && invSrc === invDst) {
     x.payload(PAYLOAD_BASE.TRANSPORT, 0, 4);
-    const v = Buffer.alloc(4);
-    v.writeUInt16BE(s0, 0);
-    v.writeUInt16BE(d0, 2);
-    x.cmp(op(invSrc), v);
+    const v = x.word;
+    v[0] = s0 >>> 8; v[1] = s0 & 0xff; v[2] = d0 >>> 8; v[3] = d0 & 0xff;
+    x.cmp(op(invSrc), v, 0, 4);
     return;
   }
   if (s0 || s1 < 0xffff) {
@@ -429,14 +458,14 @@ function match(x: RuleEncoder, b: Buffer, m: number, proto: number): void {
   }
   if (named(b, name, UDP_NAME)) {
     const inv = b[d + 8]!;
-    const allZero = u32(b, d) === 0xffff0000 && u32(b, d + 4) === 0xffff0000 && inv === 0;
+    const allZero = i32(b, d) === PORTS_ANY && i32(b, d + 4) === PORTS_ANY && inv === 0;
     if (!x.enc.native || inv > 0x03 || allZero) return x.compat(MATCH, b, m);
     if (proto !== IPPROTO_UDP) throw new EncodeError("UDP match requires '-p udp'");
     return ports(x, b, d, (inv & 0x01) !== 0, (inv & 0x02) !== 0);
   }
   if (named(b, name, TCP_NAME)) {
     const option = b[d + 8]!, flgMask = b[d + 9]!, flgCmp = b[d + 10]!, inv = b[d + 11]!;
-    const allZero = u32(b, d) === 0xffff0000 && u32(b, d + 4) === 0xffff0000 && !option && !flgMask && !flgCmp && !inv;
+    const allZero = i32(b, d) === PORTS_ANY && i32(b, d + 4) === PORTS_ANY && !option && !flgMask && !flgCmp && !inv;
     if (!x.enc.native || (inv & ~0x07) || option || allZero) return x.compat(MATCH, b, m);
     if (proto !== IPPROTO_TCP) throw new EncodeError("TCP match requires '-p tcp'");
     if (flgMask) {
@@ -450,7 +479,7 @@ function match(x: RuleEncoder, b: Buffer, m: number, proto: number): void {
     if (!x.enc.native) return x.compat(MATCH, b, m);
     // add_nft_mark reads xt_mark_mtinfo1 (mark, mask: host order u32; invert u8)
     x.meta(META_KEY.mark);
-    if (u32(b, d + 4) !== 0xffffffff) x.bitwise(b, d + 4, 4);
+    if (i32(b, d + 4) !== -1) x.bitwise(b, d + 4, 4);
     x.cmp(op(b[d + 8] !== 0), b, d, 4);
     return;
   }
