@@ -123,9 +123,15 @@ function firstRuleOf(body: string, chain: string): number {
 export function namedChains(body: string): string[] {
   const out: string[] = [];
   const read = (at: number) => {
-    CHAIN_NAME.lastIndex = at;
-    const m = CHAIN_NAME.exec(body);
-    if (m) out.push(m[1]!);
+    // the name runs to the first blank (ASCII scanned by hand; anything else by the regex's \S)
+    let e = at + 1;
+    for (let c = body.charCodeAt(e); c > 0x20 && c < 0x7f; c = body.charCodeAt(++e));
+    const c = body.charCodeAt(e);
+    if (c > 0x7e) {
+      CHAIN_NAME.lastIndex = at;
+      const m = CHAIN_NAME.exec(body);
+      if (m) out.push(m[1]!);
+    } else if (e > at + 1) out.push(body.slice(at + 1, e));
   };
   // lines are what follows a \n: indexOf finds the `:` lines faster than a regex scan of the text
   if (body.startsWith(':')) read(0);
