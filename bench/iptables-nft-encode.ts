@@ -5,7 +5,7 @@
 // three parts, and a sha256 of the batch (fixed generation id) so that two versions' batches can
 // be compared byte for byte. Runs in a throwaway namespace (root) only because the compile runs
 // on a handle's worker.
-//   node --import tsx bench/iptables-nft-encode.ts SERVICES [ROUNDS] [--prof]
+//   node --import tsx bench/iptables-nft-encode.ts SERVICES [ROUNDS]   (WARM=N: warm-up size, default 200)
 // Before/after: run it from two checkouts in turns (one process each) and compare the medians.
 import { createHash } from 'node:crypto';
 import { withIptables } from './common.js';
