@@ -74,19 +74,22 @@ export class NftWriter extends NftAttrWriter {
     this.ensure(20);
     const b = this.buf, p = this.pos;
     this.start = p;
-    b.writeUInt32LE(0, p);
-    b.writeUInt16LE(subsys === 0 ? type : (subsys << 8) | type, p + 4);
-    b.writeUInt16LE(flags, p + 6);
-    b.writeUInt32LE(this.seq++ >>> 0, p + 8);
-    b.writeUInt32LE(0, p + 12);
+    // byte stores: Buffer's write* check their arguments on each call (160k rule messages at 20k kube-proxy services)
+    const t = subsys === 0 ? type : (subsys << 8) | type, seq = this.seq++;
+    b[p] = 0; b[p + 1] = 0; b[p + 2] = 0; b[p + 3] = 0;
+    b[p + 4] = t & 0xff; b[p + 5] = (t >>> 8) & 0xff;
+    b[p + 6] = flags & 0xff; b[p + 7] = (flags >>> 8) & 0xff;
+    b[p + 8] = seq & 0xff; b[p + 9] = (seq >>> 8) & 0xff; b[p + 10] = (seq >>> 16) & 0xff; b[p + 11] = (seq >>> 24) & 0xff;
+    b[p + 12] = 0; b[p + 13] = 0; b[p + 14] = 0; b[p + 15] = 0;
     b[p + 16] = family;
     b[p + 17] = NFNETLINK_V0;
-    b.writeUInt16BE(resId, p + 18);
+    b[p + 18] = (resId >>> 8) & 0xff; b[p + 19] = resId & 0xff;
     this.pos = p + 20;
   }
 
   end(): void {
-    this.buf.writeUInt32LE(this.pos - this.start, this.start);
+    const b = this.buf, at = this.start, len = this.pos - at;
+    b[at] = len & 0xff; b[at + 1] = (len >>> 8) & 0xff; b[at + 2] = (len >>> 16) & 0xff; b[at + 3] = (len >>> 24) & 0xff;
     this.count++;
   }
 

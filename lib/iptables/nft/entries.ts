@@ -92,6 +92,168 @@ export interface IndexedChain {
 export interface EntryIndex {
   chains: IndexedChain[];
   entry(off: number): Entry;
+  /** The blob's rules as the encoder reads them in place (encode.ts RuleEncoder.ruleAt). */
+  blob: RuleBlob;
+}
+
+/**
+ * A compiled blob for reading rules in place: `nameAt` maps where a user chain's rules start
+ * (a jump's verdict) to where its NUL-terminated name is in `b`.
+ */
+export interface RuleBlob {
+  family: Family;
+  b: Buffer;
+  nameAt: Map<number, number>;
+}
+
+/**
+ * One rule as a blob of its own (its ipt_entry / ip6t_entry, matches, target; a jump's chain
+ * name after the entry): for the encoder, which reads rules in place.
+ * @example const { blob, off } = entryBlob(4, readEntries(4, raw)[0].rules[0]);
+ */
+export function entryBlob(family: Family, e: Entry): { blob: RuleBlob; off: number } {
+  const L = LAYOUT[family];
+  const a = e.action;
+  let size = L.size;
+  for (const m of e.matches) size += HEADER + m.data.length;
+  const tOff = size;
+  size += a.kind === 'target' ? HEADER + a.target.data.length : HEADER + 8;
+  const name = a.kind === 'jump' ? Buffer.from(`${a.chain}\0`, 'latin1') : undefined;
+  // a jump's verdict: past the entry (not its end, which means fall through), where its name is
+  const jumpAt = size + 8;
+  const b = Buffer.alloc(jumpAt + (name?.length ?? 0));
+  const ip = e.ip;
+  ip.src.copy(b, L.src); ip.dst.copy(b, L.dst); ip.smsk.copy(b, L.smsk); ip.dmsk.copy(b, L.dmsk);
+  b.write(ip.iniface, L.iniface, 16, 'latin1');
+  b.write(ip.outiface, L.outiface, 16, 'latin1');
+  b.writeUInt16LE(ip.proto, L.proto);
+  b[L.flags] = ip.flags;
+  b[L.invflags] = ip.invflags;
+  b.writeUInt16LE(tOff, L.targetOffset);
+  b.writeUInt16LE(size, L.nextOffset);
+  b.writeBigUInt64LE(e.packets, L.counters);
+  b.writeBigUInt64LE(e.bytes, L.counters + 8);
+  const xtAt = (at: number, x: XtBlob) => {
+    b.writeUInt16LE(HEADER + x.data.length, at);
+    b.write(x.name, at + 2, 28, 'latin1');
+    b[at + 31] = x.revision;
+    x.data.copy(b, at + HEADER);
+  };
+  let at = L.size;
+  for (const m of e.matches) { xtAt(at, m); at += HEADER + m.data.length; }
+  const nameAt = new Map<number, number>();
+  if (a.kind === 'target') xtAt(tOff, a.target);
+  else {
+    b.writeUInt16LE(HEADER + 8, tOff);
+    const v = a.kind === 'none' ? size : a.kind === 'jump' ? jumpAt : STANDARD[a.verdict];
+    b.writeInt32LE(v, tOff + HEADER);
+    if (name) { name.copy(b, jumpAt); nameAt.set(jumpAt, jumpAt); }
+  }
+  return { blob: { family, b, nameAt }, off: 0 };
+}
+
+const STANDARD = { ACCEPT: -2, DROP: -1, RETURN: -5, QUEUE: -4 } as const;
+
+/** The built-in chains' names by hook number. */
+export const HOOK_NAMES = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] as const;
+
+/**
+ * A blob's chains in typed arrays, no object or string per chain (60k chains at 20k kube-proxy
+ * services: what restore.ts encodes from). Chain i: `hook[i]` (-1: a user chain, its
+ * NUL-terminated name at `b[nameOf[i]]`), its rules' offsets `rules[ruleStart[i] .. ruleStart[i + 1])`,
+ * a built-in chain's policy entry at `policyAt[i]`.
+ */
+export interface BlobChains {
+  blob: RuleBlob;
+  count: number;
+  hook: Int8Array;
+  nameOf: Int32Array;
+  policyAt: Int32Array;
+  ruleStart: Int32Array;
+  rules: Int32Array;
+}
+
+/**
+ * The chains of a blob in blob order (built-ins in hook order, then user chains) as typed arrays.
+ * @example const ix = indexBlob(4, compiled); ix.rules.subarray(ix.ruleStart[0], ix.ruleStart[1]);
+ */
+export function indexBlob(family: Family, t: RawTableLike): BlobChains {
+  const L = LAYOUT[family];
+  const b = Buffer.from(t.entries.buffer, t.entries.byteOffset, t.entries.byteLength);
+  const hookAt = new Int32Array(5).fill(-1), underflow = new Int32Array(5).fill(-1);
+  for (let h = 0; h < 5; h++) {
+    if (t.validHooks & (1 << h)) {
+      hookAt[h] = t.hookEntry[h]!;
+      underflow[h] = t.underflow[h]!;
+    }
+  }
+  const u16 = (at: number) => b[at]! | (b[at + 1]! << 8);
+  // the target's name starts 2 bytes into xt_entry_target; "ERROR" opens a user chain
+  const isError = (off: number) => {
+    const n = off + u16(off + L.targetOffset) + 2;
+    return b[n] === 0x45 && b[n + 1] === 0x52 && b[n + 2] === 0x52 && b[n + 3] === 0x4f && b[n + 4] === 0x52 && b[n + 5] === 0;
+  };
+  const isStandard = (off: number) => b[off + u16(off + L.targetOffset) + 2] === 0;
+  const verdictAt = (off: number) => b.readInt32LE(off + u16(off + L.targetOffset) + HEADER);
+  // the arrays grow by doubling (a chain is at least one entry, a rule too)
+  let cap = 1024, rcap = 4096, count = 0, nrules = 0;
+  let hook = new Int8Array(cap), nameOf = new Int32Array(cap), policyAt = new Int32Array(cap), ruleStart = new Int32Array(cap + 1);
+  let rules = new Int32Array(rcap);
+  const nameAt = new Map<number, number>();
+  const open = (h: number, name: number) => {
+    if (count === cap) {
+      cap *= 2;
+      const grow = <A extends Int8Array | Int32Array>(a: A, n: number): A => { const x = new (a.constructor as new (n: number) => A)(n); x.set(a); return x; };
+      hook = grow(hook, cap); nameOf = grow(nameOf, cap); policyAt = grow(policyAt, cap); ruleStart = grow(ruleStart, cap + 1);
+    }
+    hook[count] = h; nameOf[count] = name; policyAt[count] = -1; ruleStart[count] = nrules;
+    count++;
+  };
+  for (let off = 0; off < b.length;) {
+    const next = u16(off + L.nextOffset);
+    if (next === 0) throw new Error(`entry at ${off} has size 0`);
+    for (let h = 0; h < 5; h++) if (hookAt[h] === off) open(h, -1);
+    if (isError(off)) {
+      if (off + next < b.length) {
+        const at = off + u16(off + L.targetOffset) + HEADER;
+        nameAt.set(off + next, at);
+        open(-1, at);
+      }
+      off += next;
+      continue;
+    }
+    if (!count) throw new Error(`entry at ${off} is outside any chain`);
+    const c = count - 1, h = hook[c]!;
+    if (h >= 0 && underflow[h] === off) {
+      policyAt[c] = off;
+      off += next;
+      continue;
+    }
+    // a user chain's closing RETURN is the entry just before an ERROR entry (the next
+    // chain's head or the table's end): a rule is always followed by another rule or a foot
+    if (h < 0 && off + next < b.length && isStandard(off) && verdictAt(off) === -5 && isError(off + next)) {
+      off += next;
+      continue;
+    }
+    if (nrules === rcap) { rcap *= 2; const x = new Int32Array(rcap); x.set(rules); rules = x; }
+    rules[nrules++] = off;
+    off += next;
+  }
+  ruleStart[count] = nrules;
+  return {
+    blob: { family, b, nameAt }, count, hook: hook.subarray(0, count), nameOf: nameOf.subarray(0, count),
+    policyAt: policyAt.subarray(0, count), ruleStart: ruleStart.subarray(0, count + 1), rules: rules.subarray(0, nrules),
+  };
+}
+
+/**
+ * A chain's name in the blob's index: a built-in chain's hook name, or the user chain's name as
+ * its ERROR entry holds it (latin1).
+ * @example chainName(ix, 0); // 'PREROUTING'
+ */
+export function chainName(ix: BlobChains, i: number): string {
+  const h = ix.hook[i]!;
+  return h >= 0 ? HOOK_NAMES[h]! : cstr(ix.blob.b, ix.nameOf[i]!, 30);
 }
 
 /**
@@ -101,61 +263,23 @@ export interface EntryIndex {
  */
 export function indexEntries(family: Family, t: RawTableLike): EntryIndex {
   const L = LAYOUT[family];
-  const b = Buffer.from(t.entries.buffer, t.entries.byteOffset, t.entries.byteLength);
-  const hookAt = new Map<number, number>();
-  const policyAt = new Set<number>();
-  for (let h = 0; h < 5; h++) {
-    if (t.validHooks & (1 << h)) {
-      hookAt.set(t.hookEntry[h]!, h);
-      policyAt.add(t.underflow[h]!);
-    }
-  }
-  // the target's name starts 2 bytes into xt_entry_target; "ERROR" opens a user chain
-  const isError = (off: number) => {
-    const n = off + b.readUInt16LE(off + L.targetOffset) + 2;
-    return b[n] === 0x45 && b[n + 1] === 0x52 && b[n + 2] === 0x52 && b[n + 3] === 0x4f && b[n + 4] === 0x52 && b[n + 5] === 0;
-  };
-  const isStandard = (off: number) => b[off + b.readUInt16LE(off + L.targetOffset) + 2] === 0;
-  const verdictAt = (off: number) => b.readInt32LE(off + b.readUInt16LE(off + L.targetOffset) + HEADER);
-  // first pass: where each chain's rules start (jump targets)
+  const ix = indexBlob(family, t);
+  const b = ix.blob.b;
   const chainAt = new Map<number, string>();
   const chains: IndexedChain[] = [];
-  let cur: IndexedChain | undefined;
-  for (let off = 0; off < b.length;) {
-    const next = b.readUInt16LE(off + L.nextOffset);
-    if (next === 0) throw new Error(`entry at ${off} has size 0`);
-    const hook = hookAt.get(off);
-    if (hook !== undefined) {
-      cur = { name: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'][hook]!, hook, packets: 0n, bytes: 0n, rules: [] };
-      chains.push(cur);
+  for (let i = 0; i < ix.count; i++) {
+    const name = chainName(ix, i), h = ix.hook[i]!, p = ix.policyAt[i]!;
+    const c: IndexedChain = { name, packets: 0n, bytes: 0n, rules: Array.from(ix.rules.subarray(ix.ruleStart[i]!, ix.ruleStart[i + 1]!)) };
+    if (h >= 0) c.hook = h;
+    if (p >= 0) {
+      const tOff = p + b.readUInt16LE(p + L.targetOffset);
+      c.policy = b[tOff + 2] === 0 && b.readInt32LE(tOff + HEADER) === -1 ? 'DROP' : 'ACCEPT';
+      c.packets = b.readBigUInt64LE(p + L.counters);
+      c.bytes = b.readBigUInt64LE(p + L.counters + 8);
     }
-    if (isError(off)) {
-      if (off + next < b.length) {
-        const name = cstr(b, off + b.readUInt16LE(off + L.targetOffset) + HEADER, 30);
-        chainAt.set(off + next, name);
-        cur = { name, packets: 0n, bytes: 0n, rules: [] };
-        chains.push(cur);
-      }
-      off += next;
-      continue;
-    }
-    if (!cur) throw new Error(`entry at ${off} is outside any chain`);
-    if (policyAt.has(off)) {
-      cur.policy = isStandard(off) && verdictAt(off) === -1 ? 'DROP' : 'ACCEPT';
-      cur.packets = b.readBigUInt64LE(off + L.counters);
-      cur.bytes = b.readBigUInt64LE(off + L.counters + 8);
-      off += next;
-      continue;
-    }
-    // a user chain's closing RETURN is the entry just before an ERROR entry (the next
-    // chain's head or the table's end): a rule is always followed by another rule or a foot
-    if (cur.hook === undefined && off + next < b.length && isStandard(off) && verdictAt(off) === -5 && isError(off + next)) {
-      off += next;
-      continue;
-    }
-    cur.rules.push(off);
-    off += next;
+    chains.push(c);
   }
+  for (const [start, at] of ix.blob.nameAt) chainAt.set(start, cstr(b, at, 30));
   // What most rules share, made once per index instead of once per rule: an unset address or
   // mask (kube-proxy's rules mostly have none), a verdict, a fall-through, a jump to a chain.
   const zeroAddr = Buffer.alloc(L.addr);
@@ -207,7 +331,7 @@ export function indexEntries(family: Family, t: RawTableLike): EntryIndex {
     }
     return { ip, matches, action, packets, bytes };
   };
-  return { chains, entry };
+  return { chains, entry, blob: ix.blob };
 }
 
 /**

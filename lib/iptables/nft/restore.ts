@@ -16,8 +16,8 @@ import { NETLINK_NETFILTER, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../.
 import { batch, dump, ERESTART, type BatchResult, type MessageBatch } from '../../netlink/transport.js';
 import type { RawWorker } from '../../core/native.js';
 import type { Family } from '../types.js';
-import { indexEntries, type RawTableLike } from './entries.js';
-import { RuleEncoder } from './encode.js';
+import { chainName, HOOK_NAMES, indexBlob, LAYOUT, type BlobChains, type RawTableLike } from './entries.js';
+import { putName, RuleEncoder } from './encode.js';
 import { BUILTIN_TABLES, type BuiltinChain } from './tables.js';
 import { NATIVE_ENCODING, type NftEncoding } from './version.js';
 import type { NftModelSlot } from './model.js';
@@ -35,6 +35,9 @@ export interface CompiledNftTable {
 /** What each message of a batch is, for errors: the table, and the chain or rule. */
 export interface BatchMessage { table: string; what: string; chain?: string; rule?: number }
 
+/** A table's chains by index (Messages.chainMessage): their names made only for an error. */
+export interface ChainNames { table: string; chain?: undefined; name(i: number): string }
+
 /**
  * A writer that remembers where each message ends (lib/netlink's MessageBatch) and what each
  * is; a rule message keeps only its chain's shared record and its number (aboutAt builds the
@@ -43,23 +46,41 @@ export interface BatchMessage { table: string; what: string; chain?: string; rul
  */
 export class Messages extends NftWriter {
   readonly ends: number[] = [];
-  private readonly about: Array<BatchMessage | undefined> = [];
+  private readonly about: Array<BatchMessage | ChainNames | undefined> = [];
   private readonly ruleNo: number[] = [];
+  /** A message of chain i of a ChainNames record (restoreMessages: no record or string per chain), else -1. */
+  private readonly chainOf: number[] = [];
   done(m: BatchMessage): void {
     this.end();
     this.ends.push(this.pos);
     this.about.push(m);
     this.ruleNo.push(0);
+    this.chainOf.push(-1);
   }
   /** After a rule message of `chain` (a record shared by its rules: { table, what: '', chain }). */
   ruleDone(chain: BatchMessage, n: number): void {
     this.ends.push(this.pos);
     this.about.push(chain);
     this.ruleNo.push(n);
+    this.chainOf.push(-1);
+  }
+  /**
+   * After a message of chain `i` of `names` (the chain's own message when `n` is 0, else its
+   * rule n): what it is is made from the index only if asked (aboutAt).
+   */
+  chainMessage(names: ChainNames, i: number, n: number): void {
+    if (!n) this.end();
+    this.ends.push(this.pos);
+    this.about.push(names);
+    this.ruleNo.push(n);
+    this.chainOf.push(i);
   }
   aboutAt(i: number): BatchMessage | undefined {
-    const m = this.about[i], n = this.ruleNo[i];
-    return m && n ? { table: m.table, what: `rule ${n} of chain ${m.chain!}`, chain: m.chain!, rule: n } : m;
+    const m = this.about[i], n = this.ruleNo[i], c = this.chainOf[i];
+    if (!m) return undefined;
+    const chain = c !== undefined && c >= 0 ? (m as ChainNames).name(c) : m.chain;
+    if (n) return { table: m.table, what: `rule ${n} of chain ${chain!}`, chain: chain!, rule: n };
+    return c !== undefined && c >= 0 ? { table: m.table, what: `chain ${chain!}` } : m as BatchMessage;
   }
   /** Where the messages start: after BATCH_BEGIN when the writer was framed (framed()). */
   private first = 0;
@@ -102,9 +123,15 @@ function firstRuleOf(body: string, chain: string): number {
 export function namedChains(body: string): string[] {
   const out: string[] = [];
   const read = (at: number) => {
-    CHAIN_NAME.lastIndex = at;
-    const m = CHAIN_NAME.exec(body);
-    if (m) out.push(m[1]!);
+    // the name runs to the first blank (ASCII scanned by hand; anything else by the regex's \S)
+    let e = at + 1;
+    for (let c = body.charCodeAt(e); c > 0x20 && c < 0x7f; c = body.charCodeAt(++e));
+    const c = body.charCodeAt(e);
+    if (c > 0x7e) {
+      CHAIN_NAME.lastIndex = at;
+      const m = CHAIN_NAME.exec(body);
+      if (m) out.push(m[1]!);
+    } else if (e > at + 1) out.push(body.slice(at + 1, e));
   };
   // lines are what follows a \n: indexOf finds the `:` lines faster than a regex scan of the text
   if (body.startsWith(':')) read(0);
@@ -112,29 +139,67 @@ export function namedChains(body: string): string[] {
   return out;
 }
 
+/** Whether the NUL-terminated name at b[at] is `s` (read as latin1, as the chain's name string is). */
+function sameName(b: Buffer, at: number, s: string): boolean {
+  const n = s.length;
+  for (let i = 0; i < n; i++) if (b[at + i] !== s.charCodeAt(i)) return false;
+  return b[at + n] === 0;
+}
+
 /**
  * The order iptables-nft-restore creates a table's chains in (which is the order the kernel
- * keeps and `nft list` prints): `:CHAIN` lines as they come, then built-in chains first named
- * by a rule. Chains of the compiled table the text does not name (`-N`) come last.
- * @example chainOrder(':X - [0:0]\n-A INPUT -j X\n', readEntries(4, raw)).map((c) => c.name); // ['X', 'INPUT']
+ * keeps and `nft list` prints), as indices into the blob's chains: `:CHAIN` lines as they come,
+ * then built-in chains first named by a rule. Chains of the compiled table the text does not
+ * name (`-N`) come last: built-in ones in hook order, then user chains by name.
+ * @example chainOrder(':X - [0:0]\n-A INPUT -j X\n', indexBlob(4, raw)).map((i) => chainName(ix, i)); // ['X', 'INPUT']
  */
-export function chainOrder<C extends { name: string; hook?: number; rules: ArrayLike<unknown> }>(body: string, chains: C[], named = namedChains(body)): C[] {
-  const byName = new Map(chains.map((c) => [c.name, c]));
-  const out: C[] = [];
-  const seen = new Set<string>();
-  const take = (name: string, builtinOnly: boolean) => {
-    const c = byName.get(name);
-    if (!c || seen.has(name) || (builtinOnly && c.hook === undefined)) return;
-    seen.add(name);
-    out.push(c);
+export function chainOrder(body: string, ix: BlobChains, named = namedChains(body)): number[] {
+  const out: number[] = [];
+  const n = ix.count, b = ix.blob.b;
+  const taken = new Uint8Array(n);
+  const take = (i: number) => {
+    if (i < 0 || taken[i]) return;
+    taken[i] = 1;
+    out.push(i);
   };
-  for (const n of named) take(n, false);
+  const builtinNamed = (name: string) => {
+    for (let i = 0; i < n && ix.hook[i]! >= 0; i++) if (HOOK_NAMES[ix.hook[i]!] === name) return i;
+    return -1;
+  };
+  // The compiler lays user chains out in the order the text made them (compile_job.h), so the
+  // names usually match the chains one after the other: compared with the blob's bytes, no
+  // string made and none hashed (60k of each for kube-proxy at 20k services). A Map only on a miss.
+  let byName: Map<string, number> | undefined;
+  const indexOf = (name: string) => {
+    if (!byName) {
+      byName = new Map();
+      for (let i = n - 1; i >= 0; i--) byName.set(chainName(ix, i), i);
+    }
+    return byName.get(name) ?? -1;
+  };
+  let next = 0;
+  while (next < n && ix.hook[next]! >= 0) next++;
+  for (const name of named) {
+    const h = builtinNamed(name);
+    if (h >= 0) take(h);
+    else if (next < n && sameName(b, ix.nameOf[next]!, name)) take(next++);
+    else take(indexOf(name));
+  }
   // built-in chains no `:` line named, by their first rule line (a search per chain, not a pass per line)
-  const firstRules = chains.filter((c) => c.hook !== undefined && !seen.has(c.name))
-    .map((c) => ({ name: c.name, at: firstRuleOf(body, c.name) })).filter((x) => x.at >= 0).sort((a, b) => a.at - b.at);
-  for (const x of firstRules) take(x.name, true);
+  const firstRules: Array<{ i: number; at: number }> = [];
+  for (let i = 0; i < n && ix.hook[i]! >= 0; i++) {
+    if (taken[i]) continue;
+    const at = firstRuleOf(body, chainName(ix, i));
+    if (at >= 0) firstRules.push({ i, at });
+  }
+  firstRules.sort((x, y) => x.at - y.at);
+  for (const x of firstRules) take(x.i);
   // built-in chains with rules the text reached some other way, user chains made by -N
-  for (const c of chains) if (c.hook !== undefined ? c.rules.length > 0 : true) take(c.name, false);
+  for (let i = 0; i < n && ix.hook[i]! >= 0; i++) if (ix.ruleStart[i + 1]! > ix.ruleStart[i]!) take(i);
+  const rest: Array<{ i: number; name: string }> = [];
+  for (let i = 0; i < n; i++) if (ix.hook[i]! < 0 && !taken[i]) rest.push({ i, name: chainName(ix, i) });
+  rest.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  for (const r of rest) take(r.i);
   return out;
 }
 
@@ -154,9 +219,9 @@ export function restoreMessages(family: Family, tables: CompiledNftTable[], exis
   for (const t of tables) {
     const builtins = BUILTIN_TABLES[t.name];
     if (!builtins) throw new Error(`table ${t.name} is not one iptables-nft knows`);
-    const index = indexEntries(family, t.raw);
+    const ix = indexBlob(family, t.raw);
     const named = namedChains(t.body);
-    const chains = chainOrder(t.body, index.chains, named);
+    const order = chainOrder(t.body, ix, named);
     if (exists.has(t.name) || declared.has(t.name)) {
       w.begin(MSG.DELTABLE, NLM_F_REQUEST, fam);
       w.str(TABLE.NAME, t.name);
@@ -164,33 +229,45 @@ export function restoreMessages(family: Family, tables: CompiledNftTable[], exis
     }
     declared.add(t.name);
     // the tool creates the table for its first chain: a block that names none leaves no table
-    if (!chains.length) continue;
+    if (!order.length) continue;
     w.begin(MSG.NEWTABLE, NLM_F_REQUEST | NLM_F_CREATE, fam);
     w.str(TABLE.NAME, t.name);
     w.done({ table: t.name, what: `table ${t.name}` });
-    for (const c of chains) {
-      const b = builtins.find((x) => x.name === c.name);
-      if (!b) {
+    const names: ChainNames = { table: t.name, name: (i) => chainName(ix, i) };
+    const b = ix.blob.b;
+    for (const i of order) {
+      const h = ix.hook[i]!;
+      const builtin = h >= 0 ? builtins.find((x) => x.hook === h) : undefined;
+      if (!builtin) {
         w.begin(MSG.NEWCHAIN, NLM_F_REQUEST | NLM_F_EXCL, fam);
         w.str(CHAIN.TABLE, t.name);
-        w.str(CHAIN.NAME, c.name);
-        w.done({ table: t.name, what: `chain ${c.name}` });
+        // the name's bytes from the blob, as the rules' messages and jumps copy them
+        if (h >= 0 || !putName(w, CHAIN.NAME, b, ix.nameOf[i]!)) w.str(CHAIN.NAME, chainName(ix, i));
+        w.chainMessage(names, i, 0);
         continue;
       }
-      const builtin = (policy: number, counters?: [bigint, bigint]) => {
-        writeBuiltinChain(w, fam, t.name, b, policy, counters);
-        w.done({ table: t.name, what: `chain ${c.name}` });
-      };
       // nft_chain_builtin_add (policy ACCEPT), then nft_chain_set for a `:CHAIN` line
-      builtin(VERDICT.accept);
-      if (named.includes(c.name)) builtin(c.policy === 'DROP' ? VERDICT.drop : VERDICT.accept, [c.packets, c.bytes]);
+      writeBuiltinChain(w, fam, t.name, builtin, VERDICT.accept);
+      w.chainMessage(names, i, 0);
+      if (named.includes(builtin.name)) {
+        const p = ix.policyAt[i]!, L = LAYOUT[family];
+        let policy: number = VERDICT.accept, counters: [bigint, bigint] = [0n, 0n];
+        if (p >= 0) {
+          const tOff = p + b.readUInt16LE(p + L.targetOffset);
+          if (b[tOff + 2] === 0 && b.readInt32LE(tOff + 32) === -1) policy = VERDICT.drop;
+          counters = [b.readBigUInt64LE(p + L.counters), b.readBigUInt64LE(p + L.counters + 8)];
+        }
+        writeBuiltinChain(w, fam, t.name, builtin, policy, counters);
+        w.chainMessage(names, i, 0);
+      }
     }
-    for (const c of chains) {
-      const about: BatchMessage = { table: t.name, what: '', chain: c.name };
-      c.rules.forEach((at, i) => {
-        rules.rule(t.name, c.name, index.entry(at));
-        w.ruleDone(about, i + 1);
-      });
+    const offs = ix.rules;
+    for (const i of order) {
+      const h = ix.hook[i]!, chain = h >= 0 ? HOOK_NAMES[h]! : ix.nameOf[i]!;
+      for (let r = ix.ruleStart[i]!, k = 1; r < ix.ruleStart[i + 1]!; r++, k++) {
+        rules.ruleAt(t.name, chain, ix.blob, offs[r]!);
+        w.chainMessage(names, i, k);
+      }
     }
   }
   return w;

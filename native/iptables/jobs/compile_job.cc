@@ -46,11 +46,11 @@ int Table::InitBuiltins(uint32_t validHooks) {
   return 0;
 }
 
-void ToRawTable(Table& t, RawTable* out) {
+void ToRawTable(Table& t, RawTable* out, bool created) {
   const Family& f = t.fam();
   const uint32_t hdr = static_cast<uint32_t>(f.hdr);
   const uint32_t head = hdr + kErrSize, foot = hdr + kStdSize;
-  std::vector<Chain*> order = t.Ordered();
+  std::vector<Chain*> order = created ? t.Created() : t.Ordered();
   uint32_t off = 0, num = 0;
   for (Chain* c : order) {
     c->head_offset = off;
@@ -119,10 +119,10 @@ bool RawTableFromJs(const Napi::Object& o, int nfproto, RawTable* out) {
   return true;
 }
 
-Napi::Value RawTablesToJs(Napi::Env env, const std::vector<RawTable>& tables) {
+Napi::Value RawTablesToJs(Napi::Env env, std::vector<RawTable>& tables) {
   Napi::Array arr = Napi::Array::New(env, tables.size());
   for (size_t i = 0; i < tables.size(); i++) {
-    const RawTable& t = tables[i];
+    RawTable& t = tables[i];
     Napi::Object o = Napi::Object::New(env);
     o.Set("table", t.name);
     o.Set("validHooks", t.valid_hooks);
@@ -131,7 +131,10 @@ Napi::Value RawTablesToJs(Napi::Env env, const std::vector<RawTable>& tables) {
     for (unsigned h = 0; h < NF_INET_NUMHOOKS; h++) he.Set(h, t.hook_entry[h]), uf.Set(h, t.underflow[h]);
     o.Set("hookEntry", he);
     o.Set("underflow", uf);
-    o.Set("entries", Napi::Buffer<uint8_t>::Copy(env, t.entries.data(), t.entries.size()));
+    auto* vec = new std::vector<uint8_t>(std::move(t.entries));
+    o.Set("entries", vec->empty() ? (delete vec, Napi::Buffer<uint8_t>::New(env, 0))
+                                  : Napi::Buffer<uint8_t>::New(env, vec->data(), vec->size(),
+                                                               [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, vec));
     arr.Set(i, o);
   }
   return arr;

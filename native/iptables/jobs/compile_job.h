@@ -18,14 +18,17 @@ uint32_t ValidHooksOf(const std::string& table);
 
 // The table's chains and rules as one entries blob (ERROR heads for user chains, policies
 // and RETURNs as standard targets, jumps as offsets, each rule's counters in its entry).
-void ToRawTable(Table& t, RawTable* out);
+// `created`: user chains in the order they were made (the text's order, which TypeScript's
+// chain order then checks name by name instead of looking every name up); else by name.
+void ToRawTable(Table& t, RawTable* out, bool created = false);
 
 // { table, validHooks, numEntries, hookEntry, underflow, entries } from JavaScript; false when
 // it is not one.
 bool RawTableFromJs(const Napi::Object& o, int nfproto, RawTable* out);
 
-// [{ table, validHooks, numEntries, hookEntry, underflow, entries }] for JavaScript.
-Napi::Value RawTablesToJs(Napi::Env env, const std::vector<RawTable>& tables);
+// [{ table, validHooks, numEntries, hookEntry, underflow, entries }] for JavaScript; the
+// entries are moved into the Buffers, not copied (~90 MB at 20k kube-proxy services).
+Napi::Value RawTablesToJs(Napi::Env env, std::vector<RawTable>& tables);
 
 }  // namespace ipt
 }  // namespace nlkit

@@ -1017,7 +1017,8 @@ class RestoreJob : public Job {
     }
     if (compileOnly) {
       raws_.resize(prepared.size());
-      for (size_t i = 0; i < prepared.size(); i++) ToRawTable(*prepared[i], &raws_[i]);
+      // from empty tables, the chains in the order the text made them (restore.ts chainOrder)
+      for (size_t i = 0; i < prepared.size(); i++) ToRawTable(*prepared[i], &raws_[i], !byName[order[i]].front()->base);
     }
     if (!dryRun) {
       // Each table but the last is read as the kernel holds it before it is replaced: a later

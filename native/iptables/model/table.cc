@@ -316,6 +316,15 @@ std::vector<Chain*> Table::Ordered() const {
   return out;
 }
 
+std::vector<Chain*> Table::Created() const {
+  std::vector<Chain*> out;
+  out.reserve(builtins_.size() + users_.size() - dead_);
+  out.insert(out.end(), builtins_.begin(), builtins_.end());
+  for (Chain* c : users_)
+    if (!c->dead) out.push_back(c);
+  return out;
+}
+
 void Table::DropRule(Rule& r) {
   if (r.kind == RuleKind::Jump && r.jump) r.jump->references--;
 }

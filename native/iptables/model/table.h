@@ -177,6 +177,8 @@ class Table {
   unsigned Builtin(std::string_view name) const;
   // Chains in the order iptables-save prints them (and the blob holds them).
   std::vector<Chain*> Ordered() const;
+  // Built-in chains in the kernel's order, then user chains in the order they were made.
+  std::vector<Chain*> Created() const;
   // Rules of a chain in order.
   const Rule& RuleAt(uint32_t i) const { return rules_[i]; }
   Rule& RuleAt(uint32_t i) { return rules_[i]; }
