@@ -106,14 +106,77 @@ function named(b: Buffer, at: number, n: number, name: Buffer): boolean {
  * rules those would outlive the young generation and make the collector's work grow faster
  * than the table).
  */
-class DumpRule implements NftRule {
+export class DumpRule implements NftRule {
   // the handle and user data stay in the dump too until asked for: a BigInt and a Buffer per
   // rule, kept until the table is decoded, were most of what the collector moved at 160k rules
-  constructor(private readonly r: DumpReader, private readonly b: Buffer, private readonly from: number, private readonly to: number,
-    private readonly handleAt: number, private readonly udAt: number, private readonly udLen: number) {}
+  // b, from, to, udAt, udLen: read by decode.ts's fast path (decode-fast.ts) in place
+  constructor(private readonly r: DumpReader, readonly b: Buffer, readonly from: number, readonly to: number,
+    private readonly handleAt: number, readonly udAt: number, readonly udLen: number) {}
   get exprs(): KExpr[] { return this.from === 0 ? [] : this.r.exprs(this.b, this.from, this.to); }
   get handle(): bigint { return this.handleAt === 0 ? 0n : this.b.readBigUInt64BE(this.handleAt); }
   get udata(): Buffer | undefined { return this.udAt === 0 ? undefined : this.b.subarray(this.udAt, this.udAt + this.udLen); }
+}
+
+/**
+ * A chain the reader made: its rules kept as offsets into the dump (six numbers each, see
+ * `packed`), not as objects, until something asks for `rules` (decode.ts reads `packed`). At
+ * 160k rules an object per rule, kept until the table is decoded, was most of what the garbage
+ * collector moved.
+ */
+export class DumpChain implements NftChain {
+  hook?: number; prio?: number; type?: string; policy?: number;
+  packets = 0n; bytes = 0n;
+  /** Per rule: the dump's index in `bufs`, expressions from, to (from 0: none), handle at, user data at, its length. */
+  readonly packed: number[] = [];
+  private list: NftRule[] | undefined;
+  constructor(readonly name: string, readonly bufs: Buffer[], private readonly reader: DumpReader) {}
+
+  /** The rule count. */
+  get size(): number { return this.packed.length / PACKED; }
+
+  /** Rule i as an NftRule (made on each call). */
+  rule(i: number): DumpRule {
+    const q = this.packed, k = i * PACKED;
+    return new DumpRule(this.reader, this.bufs[q[k]!]!, q[k + 1]!, q[k + 2]!, q[k + 3]!, q[k + 4]!, q[k + 5]!);
+  }
+
+  get rules(): NftRule[] {
+    if (!this.list) {
+      this.list = [];
+      for (let i = 0; i < this.size; i++) this.list.push(this.rule(i));
+    }
+    return this.list;
+  }
+
+  /** Adds a rule (see `packed`). */
+  add(buf: number, from: number, to: number, handleAt: number, udAt: number, udLen: number): void {
+    this.packed.push(buf, from, to, handleAt, udAt, udLen);
+    if (this.list) this.list.push(this.rule(this.size - 1));
+  }
+}
+
+/** Numbers per rule in DumpChain.packed. */
+export const PACKED = 6;
+
+/**
+ * The [table, chain] of every NEWCHAIN message of `nfproto` in b[from, to) whose table is in
+ * `known` (and is `table`, when given), in dump order (read in place, as DumpReader reads).
+ */
+export function chainNames(b: Buffer, from: number, to: number, nfproto: number, known: ReadonlySet<string>, table?: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const a = new Index();
+  let at = from;
+  while (at + NLMSG_HDRLEN <= to) {
+    const len = b.readUInt32LE(at);
+    if (len < NLMSG_HDRLEN || at + len > to) break;
+    if (len >= 20 && b[at + 16] === nfproto && b.readUInt16LE(at + 4) === ((NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWCHAIN)) {
+      a.read(b, at + 20, at + len);
+      const t = a.str(b, CHAIN.TABLE), c = a.str(b, CHAIN.NAME);
+      if (t !== undefined && c !== undefined && known.has(t) && (table === undefined || t === table)) out.push([t, c]);
+    }
+    at += (len + 3) & ~3;
+  }
+  return out;
 }
 
 /** Reads the rule, chain and table messages of one dump into tables (see groupDump in decode.ts). */
@@ -123,6 +186,8 @@ export class DumpReader {
   private readonly data = new Index();
   private readonly tables = new Map<string, NftTable>();
   private readonly chains = new Map<string, NftChain>();
+  /** The dumps read so far (DumpChain.packed refers to them by index). */
+  private readonly bufs: Buffer[] = [];
 
   constructor(private readonly nfproto: number, private readonly known: ReadonlySet<string>) {}
 
@@ -159,7 +224,7 @@ export class DumpReader {
       a.read(b, from, to);
       const table = this.tables.get(a.str(b, CHAIN.TABLE) ?? '');
       if (!table) return;
-      const c: NftChain = { name: a.str(b, CHAIN.NAME) ?? '', packets: 0n, bytes: 0n, rules: [] };
+      const c = new DumpChain(a.str(b, CHAIN.NAME) ?? '', this.bufs, this);
       // Read before the nests below reuse the index.
       const type_ = a.str(b, CHAIN.TYPE) ?? '';
       const policy = a.has(CHAIN.POLICY) && a.len[CHAIN.POLICY]! >= 4 ? a.u32(b, CHAIN.POLICY) : undefined;
@@ -186,8 +251,15 @@ export class DumpReader {
       if (!c) return;
       const ex = a.at[RULE.EXPRESSIONS]!;
       const h = a.at[RULE.HANDLE]!;
-      c.rules.push(new DumpRule(this, b, ex, ex === 0 ? 0 : ex + a.len[RULE.EXPRESSIONS]!,
-        h !== 0 && a.len[RULE.HANDLE]! >= 8 ? h : 0, a.at[RULE.USERDATA]!, a.len[RULE.USERDATA]!));
+      const exEnd = ex === 0 ? 0 : ex + a.len[RULE.EXPRESSIONS]!, handleAt = h !== 0 && a.len[RULE.HANDLE]! >= 8 ? h : 0;
+      if (c instanceof DumpChain) {
+        const bufs = this.bufs;
+        if (bufs.length === 0 || bufs[bufs.length - 1] !== b) bufs.push(b);
+        c.add(bufs.length - 1, ex, exEnd, handleAt, a.at[RULE.USERDATA]!, a.len[RULE.USERDATA]!);
+      } else {
+        // a chain seeded from a model (a plain object)
+        c.rules.push(new DumpRule(this, b, ex, exEnd, handleAt, a.at[RULE.USERDATA]!, a.len[RULE.USERDATA]!));
+      }
     }
   }
 
