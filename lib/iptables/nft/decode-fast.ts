@@ -65,11 +65,6 @@ export class FastDecoder {
   jump = -1;
   jumpAt = 0;
 
-  // the user chains by their names' bytes (open addressing on an FNV-1a hash; slot: index + 1),
-  // so a jump's target is found without making a string of it
-  private names: string[] = [];
-  private slots = new Int32Array(0);
-
   // attribute offsets of one nest, by type (0: absent), and their lengths
   private readonly at = new Int32Array(16);
   private readonly len = new Int32Array(16);
@@ -87,41 +82,59 @@ export class FastDecoder {
   /** The tcp/udp match's data offset in `out` (0: none yet) and its protocol. */
   private ports = 0; private portsProto = 0;
 
+  // the user chains by their names' bytes (open addressing on an FNV-1a hash; slot: index + 1,
+  // and the hash, compared first), so a jump's target is found without making a string of it;
+  // the names' bytes side by side in one Buffer
+  private slots = new Int32Array(0);
+  private hashes = new Int32Array(0);
+  private nameBytes = Buffer.alloc(0);
+  private nameAt = new Int32Array(0);
+
   constructor(private readonly L: FastLayout, private readonly fam: 4 | 6) {}
 
   /** The table's user chains, which jumps may target (a name not all ASCII is left to the general decoder). */
   chains(names: string[]): void {
-    this.names = names;
     let size = 16;
     while (size < names.length * 2) size *= 2;
-    const slots = this.slots = new Int32Array(size);
+    const slots = this.slots = new Int32Array(size), hashes = this.hashes = new Int32Array(size);
+    let total = 0;
+    for (const name of names) total += name.length;
+    const bytes = this.nameBytes = Buffer.allocUnsafe(total);
+    const at = this.nameAt = new Int32Array(names.length + 1);
+    let p = 0;
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
+      at[i] = p;
       let h = FNV, ascii = true;
       for (let k = 0; k < name.length; k++) {
         const c = name.charCodeAt(k);
         if (c >= 0x80) ascii = false;
+        bytes[p++] = c;
         h = Math.imul(h ^ c, FNV_PRIME);
       }
       if (!ascii) continue;
       let j = h & (size - 1);
       while (slots[j] !== 0) j = (j + 1) & (size - 1);
       slots[j] = i + 1;
+      hashes[j] = h;
     }
+    at[names.length] = p;
   }
 
   /** The index of the user chain named by b[at, at + n), or -1. */
   private chainAt(b: Buffer, at: number, n: number): number {
     let h = FNV;
     for (let k = 0; k < n; k++) h = Math.imul(h ^ b[at + k]!, FNV_PRIME);
-    const slots = this.slots, mask = slots.length - 1;
+    const slots = this.slots, hashes = this.hashes, mask = slots.length - 1;
     if (mask < 0) return -1;
+    const bytes = this.nameBytes, nameAt = this.nameAt;
     for (let j = h & mask; slots[j] !== 0; j = (j + 1) & mask) {
-      const name = this.names[slots[j]! - 1]!;
-      if (name.length !== n) continue;
+      if (hashes[j] !== h) continue;
+      const i = slots[j]! - 1, p = nameAt[i]!;
+      if (nameAt[i + 1]! - p !== n) continue;
       let k = 0;
-      while (k < n && name.charCodeAt(k) === b[at + k]) k++;
-      if (k === n) return slots[j]! - 1;
+      while (k < n && bytes[p + k] === b[at + k]) k++;
+      if (k === n) return i;
     }
     return -1;
   }

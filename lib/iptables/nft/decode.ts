@@ -762,6 +762,8 @@ function put(out: Buffer, src: Buffer, at: number): void {
   else for (let i = 0; i < n; i++) out[at + i] = src[i]!;
 }
 
+const ERROR_NAME = Buffer.from('ERROR');
+
 /** Thrown by decodeCompatible at the first expression iptables-nft does not know. */
 const INCOMPATIBLE = new Error('incompatible');
 
@@ -851,21 +853,29 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
   const firstRule = new Int32Array(blocks.length);
   const nBuiltin = blocks.length - users.length;
   // the jumps to patch: where, and to which chain (two arrays, not a pair per jump)
-  const jumpAt: number[] = [], jumpTo: Array<string | number> = [];
+  const jumpAt = new Int32Array(ruleCount), jumpTo = new Int32Array(ruleCount);
+  let jumps = 0;
+  /** The general decoder's jumps, by name (jumpTo -k: name k - 1 here). */
+  const jumpNames: string[] = [];
   const hookEntry = [0, 0, 0, 0, 0], underflow = [0, 0, 0, 0, 0];
   let off = 0, num = 0;
   // `out` is zeroed where nothing was written yet: zero counters and padding need no stores
+  // two bytes in the host's order (writeUInt16LE costs more: 80k chain entries at 20k services)
+  const le16 = (at: number, v: number) => {
+    out[at] = v & 0xff;
+    out[at + 1] = v >> 8;
+  };
   const header = (ip: Buffer | undefined, targetOffset: number, next: number, pcnt: bigint, bcnt: bigint) => {
     if (ip) out.set(ip.length === L.targetOffset ? ip : ip.subarray(0, L.targetOffset), off);
-    out.writeUInt16LE(targetOffset, off + L.targetOffset);
-    out.writeUInt16LE(next, off + L.nextOffset);
+    le16(off + L.targetOffset, targetOffset);
+    le16(off + L.nextOffset, next);
     if (pcnt !== 0n) out.writeBigUInt64LE(pcnt, off + L.counters);
     if (bcnt !== 0n) out.writeBigUInt64LE(bcnt, off + L.counters + 8);
   };
   const stdEntry = (verdict: number, pcnt = 0n, bcnt = 0n) => {
     room(footSize);
     header(undefined, L.hdr, footSize, pcnt, bcnt);
-    out.writeUInt16LE(STD_TARGET, off + L.hdr);
+    le16(off + L.hdr, STD_TARGET);
     out.writeInt32LE(verdict, off + L.hdr + ENTRY_MATCH);
     off += footSize;
     num++;
@@ -873,9 +883,17 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
   const errorEntry = (name: string) => {
     room(headSize);
     header(undefined, L.hdr, headSize, 0n, 0n);
-    out.writeUInt16LE(ERROR_TARGET, off + L.hdr);
-    out.write('ERROR', off + L.hdr + 2, 'latin1');
-    out.write(name, off + L.hdr + ENTRY_MATCH, 'utf8');
+    le16(off + L.hdr, ERROR_TARGET);
+    for (let i = 0; i < 5; i++) out[off + L.hdr + 2 + i] = ERROR_NAME[i]!;
+    // an ASCII name (kube-proxy's) by hand, where write() costs more than its bytes
+    const at = off + L.hdr + ENTRY_MATCH;
+    let i = 0;
+    for (; i < name.length; i++) {
+      const ch = name.charCodeAt(i);
+      if (ch >= 0x80) break;
+      out[at + i] = ch;
+    }
+    if (i < name.length) out.write(name, at, 'utf8');
     off += headSize;
     num++;
   };
@@ -908,7 +926,7 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
         room(bound);
         const n = fd.entry(b, from, to, udAt, udLen, out, off);
         if (n > 0) {
-          if (fd.jump >= 0) { jumpAt.push(fd.jumpAt); jumpTo.push(nBuiltin + fd.jump); }
+          if (fd.jump >= 0) { jumpAt[jumps] = fd.jumpAt; jumpTo[jumps++] = nBuiltin + fd.jump; }
           off += n;
           num++;
           if (counts) counts.fast++;
@@ -943,7 +961,7 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
       } else {
         out.writeUInt16LE(STD_TARGET, at);
         // no target: falls through to the next entry (libiptc's encoding)
-        if (!t && e.jump !== undefined) { jumpAt.push(at + ENTRY_MATCH); jumpTo.push(e.jump); }
+        if (!t && e.jump !== undefined) { jumpAt[jumps] = at + ENTRY_MATCH; jumpNames.push(e.jump); jumpTo[jumps++] = -jumpNames.length; }
         else out.writeInt32LE(t ? t.verdict : off + n, at + ENTRY_MATCH);
       }
       off += n;
@@ -959,9 +977,9 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
   }
   errorEntry('ERROR');
   let byName: Map<string, number> | undefined;
-  for (let i = 0; i < jumpAt.length; i++) {
+  for (let i = 0; i < jumps; i++) {
     const to = jumpTo[i]!;
-    const bi = typeof to === 'number' ? to : (byName ??= new Map(blocks.map((x, k) => [x.name, k]))).get(to)!;
+    const bi = to >= 0 ? to : (byName ??= new Map(blocks.map((x, k) => [x.name, k]))).get(jumpNames[-1 - to]!)!;
     out.writeInt32LE(firstRule[bi]!, jumpAt[i]!);
   }
   return {

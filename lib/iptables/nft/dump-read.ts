@@ -185,7 +185,8 @@ export class DumpReader {
   private readonly el = new Index();
   private readonly data = new Index();
   private readonly tables = new Map<string, NftTable>();
-  private readonly chains = new Map<string, NftChain>();
+  // by table, then name (no key made of the two: a joined string was flattened on every lookup)
+  private readonly chains = new Map<string, Map<string, NftChain>>();
   /** The dumps read so far (DumpChain.packed refers to them by index). */
   private readonly bufs: Buffer[] = [];
 
@@ -197,7 +198,7 @@ export class DumpReader {
    */
   seed(t: NftTable): void {
     this.tables.set(t.name, t);
-    for (const c of t.chains) this.chains.set(`${t.name}\0${c.name}`, c);
+    for (const c of t.chains) this.chainsOf(t.name).set(c.name, c);
   }
 
   /** Every message of b[from, to) (nlmsghdr + nfgenmsg + attributes). */
@@ -244,7 +245,7 @@ export class DumpReader {
       }
       table.chains.push(c);
       this.last = undefined;
-      this.chains.set(`${table.name}\0${c.name}`, c);
+      this.chainsOf(table.name).set(c.name, c);
     } else if (t === MSG.NEWRULE) {
       a.read(b, from, to);
       const c = this.ruleChain(b);
@@ -274,9 +275,15 @@ export class DumpReader {
     const c = a.at[RULE.CHAIN]!, cl = c === 0 ? -1 : a.len[RULE.CHAIN]!;
     const l = this.last;
     if (l && l.b === b && l.tl === tl && l.cl === cl && same(b, t, l.t, tl) && same(b, c, l.c, cl)) return l.chain;
-    const chain = this.chains.get(`${a.str(b, RULE.TABLE) ?? ''}\0${a.str(b, RULE.CHAIN) ?? ''}`);
+    const chain = this.chains.get(a.str(b, RULE.TABLE) ?? '')?.get(a.str(b, RULE.CHAIN) ?? '');
     this.last = { b, t, tl, c, cl, chain };
     return chain;
+  }
+
+  private chainsOf(table: string): Map<string, NftChain> {
+    let m = this.chains.get(table);
+    if (!m) this.chains.set(table, m = new Map());
+    return m;
   }
 
   /** The tables read so far, in the given order of names. */
