@@ -9,8 +9,9 @@
 // malformed, a register other than 1, a second load before a compare): decode.ts then decodes
 // that rule with its general decoder, which is the reference (it reports what the tool cannot
 // print right, and says when the table is incompatible). So whatever this accepts must give the
-// bytes the general decoder gives; test/unit/iptables-nft-fast.test.ts compares the two on whole
-// tables.
+// bytes the general decoder gives; test/unit/iptables-nft-fastdecode.test.ts (captured dumps, and
+// a seeded sweep of single-byte changes) and test/kernel/iptables-nft-fastdecode.test.ts (the
+// kube-proxy, Calico and extension fixtures) compare the two on whole tables.
 //
 // Entries are written in the host's byte order (little-endian hosts, as the kernel's structs are).
 

@@ -12,6 +12,10 @@
 // chain that is not iptables' as a fake one, decoding throws UnsupportedError naming the
 // table, chain, rule handle and the reason: reported, never printed wrong.
 //
+// Most rules (every one of kube-proxy's) are decoded by decode-fast.ts straight from the dump
+// bytes into their entries; the rest, and every rule with fast: false, by the general decoder
+// here (ruleToCs), which is the reference the fast path is tested against.
+//
 // Pure functions; entries are written in the host's byte order (little-endian hosts, as the
 // kernel's structs are).
 import { UnsupportedError } from '../../core/errors.js';
