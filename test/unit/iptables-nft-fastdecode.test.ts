@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { splitMessages, type NlMsg } from '../../lib/nft/attrs.js';
+import { attrMap, splitMessages, type NlMsg } from '../../lib/nft/attrs.js';
 import { MSG, NFNL_SUBSYS_NFTABLES, RULE } from '../../lib/nft/consts.js';
 import { decodeTables, type DecodedTable, type Family } from '../../lib/iptables/nft/decode.js';
 
@@ -78,6 +78,24 @@ describe('iptables-nft decode: the fast path gives the general decoder\'s bytes'
       assert.ok(decoded > 100, `${decoded} changed dumps decoded`);
     });
   }
+
+  it('rules of chains interleaved in the dump (each chain\'s in order) decode as when each chain\'s come together', () => {
+    const msgs = dump('v4');
+    const isRule = (m: NlMsg) => m.type === ((NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWRULE);
+    // round robin over the chains: rule 0 of every chain, then rule 1 of every chain, ...
+    const byChain = new Map<string, NlMsg[]>();
+    for (const m of msgs.filter(isRule)) {
+      const a = attrMap(m.body);
+      const key = `${a.get(RULE.TABLE)?.toString('latin1')} ${a.get(RULE.CHAIN)?.toString('latin1')}`;
+      byChain.set(key, [...(byChain.get(key) ?? []), m]);
+    }
+    const lists = [...byChain.values()];
+    assert.ok(lists.length > 5);
+    const mixed: NlMsg[] = [];
+    for (let i = 0; mixed.length < msgs.filter(isRule).length; i++) for (const l of lists) if (l[i]) mixed.push(l[i]!);
+    const want = outcome(msgs, 4, false);
+    assert.equal(outcome([...msgs.filter((m) => !isRule(m)), ...mixed], 4, true), want);
+  });
 
   it('a rule the tool prints wrong is reported the same with the fast path on (handmade dump)', () => {
     const msgs = dump('handmade');

@@ -912,7 +912,7 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
     firstRule[bi] = off;
     // a chain the dump reader made holds its rules as offsets (no object per rule)
     const dc = c instanceof DumpChain ? c : undefined;
-    const q = dc?.packed, list = dc ? undefined : c?.rules;
+    const q = dc?.packed, qb = dc ? dc.base : 0, list = dc ? undefined : c?.rules;
     const count = dc ? dc.size : list?.length ?? 0;
     for (let i = 0; i < count; i++) {
       let r = list?.[i];
@@ -920,7 +920,7 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
         // the rule straight from the dump into its entry, when it is one the fast path knows
         let b: Buffer, from: number, to: number, udAt: number, udLen: number;
         if (q) {
-          const k = i * PACKED;
+          const k = qb + i * PACKED;
           b = dc!.bufs[q[k]!]!; from = q[k + 1]!; to = q[k + 2]!; udAt = q[k + 4]!; udLen = q[k + 5]!;
         } else {
           const x = r as DumpRule;

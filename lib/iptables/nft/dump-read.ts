@@ -131,25 +131,51 @@ export class DumpRule implements NftRule {
 }
 
 /**
- * A chain the reader made: its rules kept as offsets into the dump (six numbers each, see
- * `packed`), not as objects, until something asks for `rules` (decode.ts reads `packed`). At
- * 160k rules an object per rule, kept until the table is decoded, was most of what the garbage
- * collector moved.
+ * The rules the reader read, PACKED numbers each (the dump's index in the reader's buffers,
+ * expressions from, to (from 0: none), handle at, user data at, its length), one after another
+ * in one growing Int32Array: no heap object or array per rule or chain (at 160k rules those were
+ * most of what the garbage collector moved).
+ */
+export class RuleStore {
+  data = new Int32Array(PACKED * 1024);
+  used = 0;
+  push(buf: number, from: number, to: number, handleAt: number, udAt: number, udLen: number): void {
+    if (this.used + PACKED > this.data.length) {
+      const bigger = new Int32Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    const d = this.data, k = this.used;
+    d[k] = buf; d[k + 1] = from; d[k + 2] = to; d[k + 3] = handleAt; d[k + 4] = udAt; d[k + 5] = udLen;
+    this.used = k + PACKED;
+  }
+}
+
+/**
+ * A chain the reader made: its rules kept as offsets into the dump (see RuleStore), not as
+ * objects, until something asks for `rules` (decode.ts reads `packed` and `base`). A chain's
+ * rules come one after another in a dump; should another chain's come between, this chain's move
+ * to an array of its own.
  */
 export class DumpChain implements NftChain {
-  hook?: number; prio?: number; type?: string; policy?: number;
+  declare hook?: number; declare prio?: number; declare type?: string; declare policy?: number;
   packets = 0n; bytes = 0n;
-  /** Per rule: the dump's index in `bufs`, expressions from, to (from 0: none), handle at, user data at, its length. */
-  readonly packed: number[] = [];
+  private start = 0;
+  private count = 0;
+  private own: number[] | undefined;
   private list: NftRule[] | undefined;
-  constructor(readonly name: string, readonly bufs: Buffer[], private readonly reader: DumpReader) {}
+  constructor(readonly name: string, readonly bufs: Buffer[], private readonly reader: DumpReader, private readonly store: RuleStore) {}
 
   /** The rule count. */
-  get size(): number { return this.packed.length / PACKED; }
+  get size(): number { return this.count; }
+
+  /** The rules' numbers (PACKED per rule, from `base`; see RuleStore). */
+  get packed(): ArrayLike<number> { return this.own ?? this.store.data; }
+  get base(): number { return this.own ? 0 : this.start; }
 
   /** Rule i as an NftRule (made on each call). */
   rule(i: number): DumpRule {
-    const q = this.packed, k = i * PACKED;
+    const q = this.packed, k = this.base + i * PACKED;
     return new DumpRule(this.reader, this.bufs[q[k]!]!, q[k + 1]!, q[k + 2]!, q[k + 3]!, q[k + 4]!, q[k + 5]!);
   }
 
@@ -161,10 +187,22 @@ export class DumpChain implements NftChain {
     return this.list;
   }
 
-  /** Adds a rule (see `packed`). */
+  /** Adds a rule (see RuleStore). */
   add(buf: number, from: number, to: number, handleAt: number, udAt: number, udLen: number): void {
-    this.packed.push(buf, from, to, handleAt, udAt, udLen);
-    if (this.list) this.list.push(this.rule(this.size - 1));
+    const st = this.store;
+    if (!this.own) {
+      if (this.count === 0) this.start = st.used;
+      if (this.start + this.count * PACKED === st.used) {
+        st.push(buf, from, to, handleAt, udAt, udLen);
+        this.count++;
+        if (this.list) this.list.push(this.rule(this.count - 1));
+        return;
+      }
+      this.own = Array.from(st.data.subarray(this.start, this.start + this.count * PACKED));
+    }
+    this.own.push(buf, from, to, handleAt, udAt, udLen);
+    this.count++;
+    if (this.list) this.list.push(this.rule(this.count - 1));
   }
 }
 
@@ -208,6 +246,7 @@ export class DumpReader {
   private byName: Map<string, Map<string, NftChain>> | undefined;
   /** The dumps read so far (DumpChain.packed refers to them by index). */
   private readonly bufs: Buffer[] = [];
+  private readonly store = new RuleStore();
 
   constructor(private readonly nfproto: number, private readonly known: ReadonlySet<string>) {}
 
@@ -244,7 +283,7 @@ export class DumpReader {
       a.read(b, from, to);
       const table = this.tables.get(a.str(b, CHAIN.TABLE) ?? '');
       if (!table) return;
-      const c = new DumpChain(a.str(b, CHAIN.NAME) ?? '', this.bufs, this);
+      const c = new DumpChain(a.str(b, CHAIN.NAME) ?? '', this.bufs, this, this.store);
       // Read before the nests below reuse the index.
       const type_ = a.str(b, CHAIN.TYPE) ?? '';
       const policy = a.has(CHAIN.POLICY) && a.len[CHAIN.POLICY]! >= 4 ? a.u32(b, CHAIN.POLICY) : undefined;
