@@ -12,17 +12,28 @@
 // chain that is not iptables' as a fake one, decoding throws UnsupportedError naming the
 // table, chain, rule handle and the reason: reported, never printed wrong.
 //
+// Most rules (every one of kube-proxy's) are decoded by decode-fast.ts straight from the dump
+// bytes into their entries; the rest, and every rule with fast: false, by the general decoder
+// here (ruleToCs), which is the reference the fast path is tested against.
+//
 // Pure functions; entries are written in the host's byte order (little-endian hosts, as the
 // kernel's structs are).
 import { UnsupportedError } from '../../core/errors.js';
-import { attrMap, be32, splitMessages, str, type NlMsg } from '../../nft/attrs.js';
-import { CHAIN, MSG, NFNL_SUBSYS_NFTABLES } from '../../nft/consts.js';
+import { attrMap, be32, type NlMsg } from '../../nft/attrs.js';
+import { MSG } from '../../nft/consts.js';
 import { readData } from '../../nft/expr-wire.js';
 import type { KExpr } from '../../nft/ir.js';
 import type { RawTableSnapshot } from '../../core/native.js';
-import { DumpReader, type NftChain, type NftRule, type NftTable } from './dump-read.js';
+import { chainNames, DumpChain, DumpReader, DumpRule, PACKED, type NftChain, type NftRule, type NftTable } from './dump-read.js';
+import { FastDecoder } from './decode-fast.js';
 
 export type Family = 4 | 6;
+
+/**
+ * `fast: false`: every rule through the general decoder (the reference the fast path, on by
+ * default, is tested against); `counts`: incremented per rule by the path that decoded it.
+ */
+export interface DecodeOptions { fast?: boolean; counts?: { fast: number; general: number } }
 
 /** A table read for save(): printable as a legacy blob, or one the tool calls incompatible. */
 export type DecodedTable =
@@ -100,14 +111,7 @@ export function groupRulesOnto(tables: NftTable[], b: Buffer, from: number, to: 
  * @example chainsOfDump(reply.data, 0, reply.data.length, 4, 'nat'); // [['nat', 'PREROUTING'], ...]
  */
 export function chainsOfDump(b: Buffer, from: number, to: number, family: Family, table?: string): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const m of splitMessages(b.subarray(from, to))) {
-    if (m.family !== NFPROTO[family] || m.type !== ((NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWCHAIN)) continue;
-    const a = attrMap(m.body);
-    const t = str(a.get(CHAIN.TABLE)), c = str(a.get(CHAIN.NAME));
-    if (t !== undefined && c !== undefined && KNOWN.has(t) && (table === undefined || t === table)) out.push([t, c]);
-  }
-  return out;
+  return chainNames(b, from, to, NFPROTO[family], KNOWN, table);
 }
 
 // --- nft.c nft_is_expr_compatible ----------------------------------------------------------------
@@ -740,7 +744,7 @@ interface Entry { cs: Cs; jump?: string }
  * blob the native printer reads. Throws UnsupportedError for what the tool cannot print right.
  * @example const t = decodeTable(groupDump(msgs, 4)[0], 4); if (!t.incompatible) print(t.raw);
  */
-export function decodeTable(table: NftTable | { name: string; chains: [] }, family: Family, op = family === 6 ? 'ip6tables.save' : 'iptables.save'): DecodedTable {
+export function decodeTable(table: NftTable | { name: string; chains: [] }, family: Family, op = family === 6 ? 'ip6tables.save' : 'iptables.save', opts: DecodeOptions = {}): DecodedTable {
   const builtin = BUILTIN_TABLES.find((b) => b.name === table.name);
   if (!builtin) throw new UnsupportedError(`${op}: table ${table.name} is not an iptables table`, { op, subsystem: 'iptables' });
   // nft.c nft_is_table_compatible: one expression iptables-nft does not know makes the whole
@@ -748,7 +752,7 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
   // it is decoded (read once), and over every rule before a report is thrown.
   const incompatible = () => table.chains.some((c) => c.rules.some((r) => !r.exprs.every(compatibleExpr)));
   try {
-    return decodeCompatible(table, family, op, builtin);
+    return decodeCompatible(table, family, op, builtin, opts);
   } catch (e) {
     if (e === INCOMPATIBLE || (e instanceof UnsupportedError && incompatible())) return { name: table.name, incompatible: true };
     throw e;
@@ -762,11 +766,15 @@ function put(out: Buffer, src: Buffer, at: number): void {
   else for (let i = 0; i < n; i++) out[at + i] = src[i]!;
 }
 
+const ERROR_NAME = Buffer.from('ERROR');
+
 /** Thrown by decodeCompatible at the first expression iptables-nft does not know. */
 const INCOMPATIBLE = new Error('incompatible');
 
-function decodeCompatible(table: NftTable | { name: string; chains: [] }, family: Family, op: string, builtin: { name: string; chains: BuiltinChain[] }): DecodedTable {
+function decodeCompatible(table: NftTable | { name: string; chains: [] }, family: Family, op: string, builtin: { name: string; chains: BuiltinChain[] }, opts: DecodeOptions): DecodedTable {
   const L = family === 4 ? V4 : V6;
+  const fd = opts.fast ?? true ? new FastDecoder(L, family) : undefined;
+  const counts = opts.counts;
   const report = (what: string, why: string): never => {
     throw new UnsupportedError(`${op}: ${family === 6 ? 'ip6' : 'ip'} table ${table.name}: ${what}: ${why}; use nft to list it`,
       { op, subsystem: 'iptables', detail: why });
@@ -794,7 +802,9 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
     const keyOf = new Map(users.map((c) => [c, Buffer.from(c.name)]));
     users.sort((a, b) => Buffer.compare(keyOf.get(a)!, keyOf.get(b)!));
   }
-  const userNames = new Set(users.map((c) => c.name));
+  // made when the general decoder meets its first jump (the fast path finds chains by bytes)
+  let userNames: Set<string> | undefined;
+  fd?.chains(users.map((c) => c.name));
 
   // Each rule's header, reused: a rule is written into the blob before the next is decoded.
   const scratch = Buffer.alloc(L.targetOffset);
@@ -810,7 +820,7 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
       throw e;
     }
     if (!cs.target && cs.jumpto) {
-      if (!userNames.has(cs.jumpto)) report(`chain ${c.name} rule handle ${r.handle}`, `a jump to ${cs.jumpto}, not a user-defined chain of the table`);
+      if (!(userNames ??= new Set(users.map((u) => u.name))).has(cs.jumpto)) report(`chain ${c.name} rule handle ${r.handle}`, `a jump to ${cs.jumpto}, not a user-defined chain of the table`);
       return { cs, jump: cs.jumpto };
     }
     return { cs };
@@ -828,11 +838,11 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
     validHooks |= 1 << b.hook;
     const c = base.get(b.hook);
     blocks.push({ name: b.name, hook: b.hook, chain: c });
-    ruleCount += c?.rules.length ?? 0;
+    ruleCount += c === undefined ? 0 : c instanceof DumpChain ? c.size : c.rules.length;
   }
   for (const c of users) {
     blocks.push({ name: c.name, chain: c });
-    ruleCount += c.rules.length;
+    ruleCount += c instanceof DumpChain ? c.size : c.rules.length;
   }
 
   const headSize = L.hdr + ERROR_TARGET, footSize = L.hdr + STD_TARGET;
@@ -843,22 +853,33 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
     out.copy(bigger, 0, 0, off);
     out = bigger;
   };
-  const firstRule = new Map<string, number>();
-  const jumps: Array<[number, string]> = [];
+  // each block's first entry, by block index (user chain i is block nBuiltin + i)
+  const firstRule = new Int32Array(blocks.length);
+  const nBuiltin = blocks.length - users.length;
+  // the jumps to patch: where, and to which chain (two arrays, not a pair per jump)
+  const jumpAt = new Int32Array(ruleCount), jumpTo = new Int32Array(ruleCount);
+  let jumps = 0;
+  /** The general decoder's jumps, by name (jumpTo -k: name k - 1 here). */
+  const jumpNames: string[] = [];
   const hookEntry = [0, 0, 0, 0, 0], underflow = [0, 0, 0, 0, 0];
   let off = 0, num = 0;
   // `out` is zeroed where nothing was written yet: zero counters and padding need no stores
+  // two bytes in the host's order (writeUInt16LE costs more: 80k chain entries at 20k services)
+  const le16 = (at: number, v: number) => {
+    out[at] = v & 0xff;
+    out[at + 1] = v >> 8;
+  };
   const header = (ip: Buffer | undefined, targetOffset: number, next: number, pcnt: bigint, bcnt: bigint) => {
     if (ip) out.set(ip.length === L.targetOffset ? ip : ip.subarray(0, L.targetOffset), off);
-    out.writeUInt16LE(targetOffset, off + L.targetOffset);
-    out.writeUInt16LE(next, off + L.nextOffset);
+    le16(off + L.targetOffset, targetOffset);
+    le16(off + L.nextOffset, next);
     if (pcnt !== 0n) out.writeBigUInt64LE(pcnt, off + L.counters);
     if (bcnt !== 0n) out.writeBigUInt64LE(bcnt, off + L.counters + 8);
   };
   const stdEntry = (verdict: number, pcnt = 0n, bcnt = 0n) => {
     room(footSize);
     header(undefined, L.hdr, footSize, pcnt, bcnt);
-    out.writeUInt16LE(STD_TARGET, off + L.hdr);
+    le16(off + L.hdr, STD_TARGET);
     out.writeInt32LE(verdict, off + L.hdr + ENTRY_MATCH);
     off += footSize;
     num++;
@@ -866,22 +887,60 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
   const errorEntry = (name: string) => {
     room(headSize);
     header(undefined, L.hdr, headSize, 0n, 0n);
-    out.writeUInt16LE(ERROR_TARGET, off + L.hdr);
-    out.write('ERROR', off + L.hdr + 2, 'latin1');
-    out.write(name, off + L.hdr + ENTRY_MATCH, 'utf8');
+    le16(off + L.hdr, ERROR_TARGET);
+    for (let i = 0; i < 5; i++) out[off + L.hdr + 2 + i] = ERROR_NAME[i]!;
+    // an ASCII name (kube-proxy's) by hand, where write() costs more than its bytes
+    const at = off + L.hdr + ENTRY_MATCH;
+    let i = 0;
+    for (; i < name.length; i++) {
+      const ch = name.charCodeAt(i);
+      if (ch >= 0x80) break;
+      out[at + i] = ch;
+    }
+    if (i < name.length) out.write(name, at, 'utf8');
     off += headSize;
     num++;
   };
-  for (const b of blocks) {
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const b = blocks[bi]!;
     const c = b.chain;
     if (b.hook === undefined) errorEntry(b.name);
     else {
       hookEntry[b.hook] = off;
       if (c?.policy !== undefined && c.policy !== 0 && c.policy !== 1) report(`chain ${b.name}`, `policy ${c.policy}`);
     }
-    firstRule.set(b.name, off);
-    for (const r of c?.rules ?? []) {
+    firstRule[bi] = off;
+    // a chain the dump reader made holds its rules as offsets (no object per rule)
+    const dc = c instanceof DumpChain ? c : undefined;
+    const q = dc?.packed, qb = dc ? dc.base : 0, list = dc ? undefined : c?.rules;
+    const count = dc ? dc.size : list?.length ?? 0;
+    for (let i = 0; i < count; i++) {
+      let r = list?.[i];
+      if (fd && (q || r instanceof DumpRule)) {
+        // the rule straight from the dump into its entry, when it is one the fast path knows
+        let b: Buffer, from: number, to: number, udAt: number, udLen: number;
+        if (q) {
+          const k = qb + i * PACKED;
+          b = dc!.bufs[q[k]!]!; from = q[k + 1]!; to = q[k + 2]!; udAt = q[k + 4]!; udLen = q[k + 5]!;
+        } else {
+          const x = r as DumpRule;
+          b = x.b; from = x.from; to = x.to; udAt = x.udAt; udLen = x.udLen;
+        }
+        const bound = fd.bound(to - from, udLen);
+        room(bound);
+        const n = fd.entry(b, from, to, udAt, udLen, out, off);
+        if (n > 0) {
+          if (fd.jump >= 0) { jumpAt[jumps] = fd.jumpAt; jumpTo[jumps++] = nBuiltin + fd.jump; }
+          off += n;
+          num++;
+          if (counts) counts.fast++;
+          continue;
+        }
+        out.fill(0, off, off + bound);
+      }
+      r ??= dc!.rule(i);
       const e = decodeRule(c!, r);
+      if (counts) counts.general++;
       const { cs } = e;
       const t = cs.target;
       let to = L.hdr;
@@ -906,7 +965,7 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
       } else {
         out.writeUInt16LE(STD_TARGET, at);
         // no target: falls through to the next entry (libiptc's encoding)
-        if (!t && e.jump !== undefined) jumps.push([at + ENTRY_MATCH, e.jump]);
+        if (!t && e.jump !== undefined) { jumpAt[jumps] = at + ENTRY_MATCH; jumpNames.push(e.jump); jumpTo[jumps++] = -jumpNames.length; }
         else out.writeInt32LE(t ? t.verdict : off + n, at + ENTRY_MATCH);
       }
       off += n;
@@ -921,7 +980,12 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
     }
   }
   errorEntry('ERROR');
-  for (const [at, chain] of jumps) out.writeInt32LE(firstRule.get(chain)!, at);
+  let byName: Map<string, number> | undefined;
+  for (let i = 0; i < jumps; i++) {
+    const to = jumpTo[i]!;
+    const bi = to >= 0 ? to : (byName ??= new Map(blocks.map((x, k) => [x.name, k]))).get(jumpNames[-1 - to]!)!;
+    out.writeInt32LE(firstRule[bi]!, jumpAt[i]!);
+  }
   return {
     name: table.name, incompatible: false,
     raw: { table: table.name, validHooks, numEntries: num, hookEntry, underflow, entries: off === out.length ? out : out.subarray(0, off) },
@@ -935,10 +999,10 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
  * the tool does for a built-in table's name).
  * @example const tables = decodeTables(splitMessages(dump.data), 4, 'nat');
  */
-export function decodeTables(msgs: NlMsg[] | NftTable[], family: Family, table?: string): DecodedTable[] {
+export function decodeTables(msgs: NlMsg[] | NftTable[], family: Family, table?: string, opts: DecodeOptions = {}): DecodedTable[] {
   const all = msgs.length && 'chains' in msgs[0]! ? msgs as NftTable[] : groupDump(msgs as NlMsg[], family);
-  if (table === undefined) return all.map((t) => decodeTable(t, family));
-  return [decodeTable(all.find((t) => t.name === table) ?? { name: table, chains: [] }, family)];
+  if (table === undefined) return all.map((t) => decodeTable(t, family, undefined, opts));
+  return [decodeTable(all.find((t) => t.name === table) ?? { name: table, chains: [] }, family, undefined, opts)];
 }
 
 /**

@@ -64,6 +64,19 @@ function cstr(b: Buffer, from: number, to: number): string {
   return b.toString('utf8', from, e);
 }
 
+/**
+ * Whether the string attribute b[at, at + n) (up to its NUL) is `s`, all ASCII (a name with
+ * other bytes is left to a lookup by its decoded string).
+ */
+function asciiName(b: Buffer, at: number, n: number, s: string): boolean {
+  let k = 0;
+  for (; k < n && b[at + k] !== 0; k++) {
+    const x = b[at + k]!;
+    if (x >= 0x80 || k >= s.length || s.charCodeAt(k) !== x) return false;
+  }
+  return k === s.length;
+}
+
 /** Whether b[x, x + n) and b[y, y + n) hold the same bytes (n <= 0: nothing to compare). */
 function same(b: Buffer, x: number, y: number, n: number): boolean {
   for (let i = 0; i < n; i++) if (b[x + i] !== b[y + i]) return false;
@@ -106,14 +119,115 @@ function named(b: Buffer, at: number, n: number, name: Buffer): boolean {
  * rules those would outlive the young generation and make the collector's work grow faster
  * than the table).
  */
-class DumpRule implements NftRule {
+export class DumpRule implements NftRule {
   // the handle and user data stay in the dump too until asked for: a BigInt and a Buffer per
   // rule, kept until the table is decoded, were most of what the collector moved at 160k rules
-  constructor(private readonly r: DumpReader, private readonly b: Buffer, private readonly from: number, private readonly to: number,
-    private readonly handleAt: number, private readonly udAt: number, private readonly udLen: number) {}
+  // b, from, to, udAt, udLen: read by decode.ts's fast path (decode-fast.ts) in place
+  constructor(private readonly r: DumpReader, readonly b: Buffer, readonly from: number, readonly to: number,
+    private readonly handleAt: number, readonly udAt: number, readonly udLen: number) {}
   get exprs(): KExpr[] { return this.from === 0 ? [] : this.r.exprs(this.b, this.from, this.to); }
   get handle(): bigint { return this.handleAt === 0 ? 0n : this.b.readBigUInt64BE(this.handleAt); }
   get udata(): Buffer | undefined { return this.udAt === 0 ? undefined : this.b.subarray(this.udAt, this.udAt + this.udLen); }
+}
+
+/**
+ * The rules the reader read, PACKED numbers each (the dump's index in the reader's buffers,
+ * expressions from, to (from 0: none), handle at, user data at, its length), one after another
+ * in one growing Int32Array: no heap object or array per rule or chain (at 160k rules those were
+ * most of what the garbage collector moved).
+ */
+export class RuleStore {
+  data = new Int32Array(PACKED * 1024);
+  used = 0;
+  push(buf: number, from: number, to: number, handleAt: number, udAt: number, udLen: number): void {
+    if (this.used + PACKED > this.data.length) {
+      const bigger = new Int32Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    const d = this.data, k = this.used;
+    d[k] = buf; d[k + 1] = from; d[k + 2] = to; d[k + 3] = handleAt; d[k + 4] = udAt; d[k + 5] = udLen;
+    this.used = k + PACKED;
+  }
+}
+
+/**
+ * A chain the reader made: its rules kept as offsets into the dump (see RuleStore), not as
+ * objects, until something asks for `rules` (decode.ts reads `packed` and `base`). A chain's
+ * rules come one after another in a dump; should another chain's come between, this chain's move
+ * to an array of its own.
+ */
+export class DumpChain implements NftChain {
+  declare hook?: number; declare prio?: number; declare type?: string; declare policy?: number;
+  packets = 0n; bytes = 0n;
+  private start = 0;
+  private count = 0;
+  private own: number[] | undefined;
+  private list: NftRule[] | undefined;
+  constructor(readonly name: string, readonly bufs: Buffer[], private readonly reader: DumpReader, private readonly store: RuleStore) {}
+
+  /** The rule count. */
+  get size(): number { return this.count; }
+
+  /** The rules' numbers (PACKED per rule, from `base`; see RuleStore). */
+  get packed(): ArrayLike<number> { return this.own ?? this.store.data; }
+  get base(): number { return this.own ? 0 : this.start; }
+
+  /** Rule i as an NftRule (made on each call). */
+  rule(i: number): DumpRule {
+    const q = this.packed, k = this.base + i * PACKED;
+    return new DumpRule(this.reader, this.bufs[q[k]!]!, q[k + 1]!, q[k + 2]!, q[k + 3]!, q[k + 4]!, q[k + 5]!);
+  }
+
+  get rules(): NftRule[] {
+    if (!this.list) {
+      this.list = [];
+      for (let i = 0; i < this.size; i++) this.list.push(this.rule(i));
+    }
+    return this.list;
+  }
+
+  /** Adds a rule (see RuleStore). */
+  add(buf: number, from: number, to: number, handleAt: number, udAt: number, udLen: number): void {
+    const st = this.store;
+    if (!this.own) {
+      if (this.count === 0) this.start = st.used;
+      if (this.start + this.count * PACKED === st.used) {
+        st.push(buf, from, to, handleAt, udAt, udLen);
+        this.count++;
+        if (this.list) this.list.push(this.rule(this.count - 1));
+        return;
+      }
+      this.own = Array.from(st.data.subarray(this.start, this.start + this.count * PACKED));
+    }
+    this.own.push(buf, from, to, handleAt, udAt, udLen);
+    this.count++;
+    if (this.list) this.list.push(this.rule(this.count - 1));
+  }
+}
+
+/** Numbers per rule in DumpChain.packed. */
+export const PACKED = 6;
+
+/**
+ * The [table, chain] of every NEWCHAIN message of `nfproto` in b[from, to) whose table is in
+ * `known` (and is `table`, when given), in dump order (read in place, as DumpReader reads).
+ */
+export function chainNames(b: Buffer, from: number, to: number, nfproto: number, known: ReadonlySet<string>, table?: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const a = new Index();
+  let at = from;
+  while (at + NLMSG_HDRLEN <= to) {
+    const len = b.readUInt32LE(at);
+    if (len < NLMSG_HDRLEN || at + len > to) break;
+    if (len >= 20 && b[at + 16] === nfproto && b.readUInt16LE(at + 4) === ((NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWCHAIN)) {
+      a.read(b, at + 20, at + len);
+      const t = a.str(b, CHAIN.TABLE), c = a.str(b, CHAIN.NAME);
+      if (t !== undefined && c !== undefined && known.has(t) && (table === undefined || t === table)) out.push([t, c]);
+    }
+    at += (len + 3) & ~3;
+  }
+  return out;
 }
 
 /** Reads the rule, chain and table messages of one dump into tables (see groupDump in decode.ts). */
@@ -122,7 +236,17 @@ export class DumpReader {
   private readonly el = new Index();
   private readonly data = new Index();
   private readonly tables = new Map<string, NftTable>();
-  private readonly chains = new Map<string, NftChain>();
+  // Every chain in the order read, with its table's name: a rule dump made chain by chain (as
+  // readNft's) brings each chain's rules in that order, so a rule's chain is looked for after the
+  // last one's, by its name's bytes. A map by table and name (40k strings hashed and compared at
+  // 20k services: a fifth of the reading) is made only when that fails.
+  private readonly order: NftChain[] = [];
+  private readonly orderTable: string[] = [];
+  private next = 0;
+  private byName: Map<string, Map<string, NftChain>> | undefined;
+  /** The dumps read so far (DumpChain.packed refers to them by index). */
+  private readonly bufs: Buffer[] = [];
+  private readonly store = new RuleStore();
 
   constructor(private readonly nfproto: number, private readonly known: ReadonlySet<string>) {}
 
@@ -132,7 +256,7 @@ export class DumpReader {
    */
   seed(t: NftTable): void {
     this.tables.set(t.name, t);
-    for (const c of t.chains) this.chains.set(`${t.name}\0${c.name}`, c);
+    for (const c of t.chains) this.addChain(t.name, c);
   }
 
   /** Every message of b[from, to) (nlmsghdr + nfgenmsg + attributes). */
@@ -159,7 +283,7 @@ export class DumpReader {
       a.read(b, from, to);
       const table = this.tables.get(a.str(b, CHAIN.TABLE) ?? '');
       if (!table) return;
-      const c: NftChain = { name: a.str(b, CHAIN.NAME) ?? '', packets: 0n, bytes: 0n, rules: [] };
+      const c = new DumpChain(a.str(b, CHAIN.NAME) ?? '', this.bufs, this, this.store);
       // Read before the nests below reuse the index.
       const type_ = a.str(b, CHAIN.TYPE) ?? '';
       const policy = a.has(CHAIN.POLICY) && a.len[CHAIN.POLICY]! >= 4 ? a.u32(b, CHAIN.POLICY) : undefined;
@@ -179,15 +303,22 @@ export class DumpReader {
       }
       table.chains.push(c);
       this.last = undefined;
-      this.chains.set(`${table.name}\0${c.name}`, c);
+      this.addChain(table.name, c);
     } else if (t === MSG.NEWRULE) {
       a.read(b, from, to);
       const c = this.ruleChain(b);
       if (!c) return;
       const ex = a.at[RULE.EXPRESSIONS]!;
       const h = a.at[RULE.HANDLE]!;
-      c.rules.push(new DumpRule(this, b, ex, ex === 0 ? 0 : ex + a.len[RULE.EXPRESSIONS]!,
-        h !== 0 && a.len[RULE.HANDLE]! >= 8 ? h : 0, a.at[RULE.USERDATA]!, a.len[RULE.USERDATA]!));
+      const exEnd = ex === 0 ? 0 : ex + a.len[RULE.EXPRESSIONS]!, handleAt = h !== 0 && a.len[RULE.HANDLE]! >= 8 ? h : 0;
+      if (c instanceof DumpChain) {
+        const bufs = this.bufs;
+        if (bufs.length === 0 || bufs[bufs.length - 1] !== b) bufs.push(b);
+        c.add(bufs.length - 1, ex, exEnd, handleAt, a.at[RULE.USERDATA]!, a.len[RULE.USERDATA]!);
+      } else {
+        // a chain seeded from a model (a plain object)
+        c.rules.push(new DumpRule(this, b, ex, exEnd, handleAt, a.at[RULE.USERDATA]!, a.len[RULE.USERDATA]!));
+      }
     }
   }
 
@@ -202,9 +333,39 @@ export class DumpReader {
     const c = a.at[RULE.CHAIN]!, cl = c === 0 ? -1 : a.len[RULE.CHAIN]!;
     const l = this.last;
     if (l && l.b === b && l.tl === tl && l.cl === cl && same(b, t, l.t, tl) && same(b, c, l.c, cl)) return l.chain;
-    const chain = this.chains.get(`${a.str(b, RULE.TABLE) ?? ''}\0${a.str(b, RULE.CHAIN) ?? ''}`);
+    let chain: NftChain | undefined;
+    if (t !== 0 && c !== 0) {
+      // the next chains in order (one with no rules is passed over)
+      const order = this.order, end = Math.min(order.length, this.next + 8);
+      for (let k = this.next; k < end; k++) {
+        if (asciiName(b, c, cl, order[k]!.name) && asciiName(b, t, tl, this.orderTable[k]!)) {
+          chain = order[k];
+          this.next = k + 1;
+          break;
+        }
+      }
+    }
+    if (!chain) {
+      if (!this.byName) {
+        this.byName = new Map();
+        for (let k = 0; k < this.order.length; k++) this.chainsOf(this.orderTable[k]!).set(this.order[k]!.name, this.order[k]!);
+      }
+      chain = this.byName.get(a.str(b, RULE.TABLE) ?? '')?.get(a.str(b, RULE.CHAIN) ?? '');
+    }
     this.last = { b, t, tl, c, cl, chain };
     return chain;
+  }
+
+  private addChain(table: string, c: NftChain): void {
+    this.order.push(c);
+    this.orderTable.push(table);
+    if (this.byName) this.chainsOf(table).set(c.name, c);
+  }
+
+  private chainsOf(table: string): Map<string, NftChain> {
+    let m = this.byName!.get(table);
+    if (!m) this.byName!.set(table, m = new Map());
+    return m;
   }
 
   /** The tables read so far, in the given order of names. */
