@@ -58,6 +58,8 @@ export interface RuleContext {
   ifindex?(name: string): number | undefined;
   /** Adds an anonymous verdict map (data undefined) or data map on any key before the rule; returns its name and id. */
   anonymousMapOf?(m: AnonymousMapSpec): { name: string; id: number };
+  /** A set statement (dynset) writes to set `name`: flag it NFT_SET_EVAL if this batch declares it. */
+  dynamic?(name: string): void;
 }
 
 /** An anonymous map as the rule compiler hands it to the encoder. */
@@ -230,6 +232,11 @@ export class RuleCompiler {
       this.rc.out.push({ op: 'meta', key, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: byteValue(want) });
     }
     loadMap(body: unknown, want: (concat: boolean) => DataType[], where: string): DataType[] { return this.rc.mapValue(body, want, where); }
+    setRef(name: string): { keyLen: number; map: boolean; id?: number } | undefined {
+      const s = this.rc.ctx.set(name);
+      return s && { keyLen: s.keyTypes.length > 1 ? concatLen(s.keyTypes) : s.keyTypes[0]!.len, map: s.map, ...(s.id !== undefined ? { id: s.id } : {}) };
+    }
+    dynamic(name: string): void { this.rc.ctx.dynamic?.(name); }
     loadAt(e: unknown, word: number, where: string): number {
       this.rc.deps(e, where);
       const [kind, body] = single(e, where);

@@ -26,6 +26,8 @@ export interface SetInfo {
   keyTypes: DataType[]; map: boolean; id?: number; interval?: boolean; data?: DataType[];
   /** An interval set's ranges (later add/delete element commands are checked and merged against them) and whether it merges. */
   ranges?: Array<[Buffer, Buffer]>; autoMerge?: boolean;
+  /** Where this batch's NEWSET has the set's flags (a set statement adds NFT_SET_EVAL there). */
+  flagsAt?: number;
 }
 
 export interface EncodeOptions {
@@ -277,6 +279,11 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
         anonymousMap: (keyType, elements) => anonymousMap(f, t, keyType, elements),
         anonymousSet: (keyTypes, keys, k) => anonymousSet(f, t, keyTypes, keys, k),
         anonymousMapOf: (m) => anonymousMapOf(f, t, m),
+        dynamic: (n) => {
+          // As nft: a set this batch declares becomes dynamic when a rule writes to it.
+          const at = sets.get(key(f, t, n))?.flagsAt;
+          if (at !== undefined) w.buf.writeUInt32BE(w.buf.readUInt32BE(at) | SET_FLAGS.EVAL, at);
+        },
         ...(opts.ifindex ? { ifindex: opts.ifindex } : {}),
       };
       contexts.set(k, ctx);
@@ -395,7 +402,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       if (typeof o.comment !== 'string' || Buffer.byteLength(o.comment) > COMMENT_MAX) throw invalid(`${where}.comment`, `must be a string of at most ${COMMENT_MAX} bytes`);
       ud.strz(UD_SET.COMMENT, o.comment);
     }
-    w.set(NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], {
+    const flagsAt = w.set(NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], {
       table: t, name: n, flags: (isMap ? SET_FLAGS.MAP : 0) | setFlags, keyType: concatTypeId(types),
       keyLen: types.length > 1 ? concatLen(types) : types[0]!.len, verdictMap: isMap && !data, id, udata: ud.build(),
       ...(data ? { dataType: concatTypeId(data), dataLen: data.length > 1 ? concatLen(data) : data[0]!.len } : {}),
@@ -408,7 +415,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       ...(counter ? { counter } : {}),
     });
     const interval = (setFlags & SET_FLAGS.INTERVAL) !== 0;
-    const info: SetInfo = { keyTypes: types, map: isMap, id, interval, ...(data ? { data } : {}), ...(interval ? { ranges: [], autoMerge: tuning.autoMerge === true } : {}) };
+    const info: SetInfo = { keyTypes: types, map: isMap, id, interval, flagsAt, ...(data ? { data } : {}), ...(interval ? { ranges: [], autoMerge: tuning.autoMerge === true } : {}) };
     sets.set(key(f, t, n), info);
     if (o.elem !== undefined && interval) intervalElementsOf(f, t, n, info, o.elem, `${where}.elem`);
     else if (o.elem !== undefined) elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);

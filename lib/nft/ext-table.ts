@@ -2,6 +2,7 @@
 // look here for what their own switches do not handle. A new statement is its file and one line.
 import type { Extension } from './ext.js';
 import { hashExtension } from './expr-hash.js';
+import { dynsetExtension } from './stmt-dynset.js';
 import { limitExtension } from './stmt-limit.js';
 import { logExtension } from './stmt-log.js';
 import { natExtension } from './stmt-nat.js';
@@ -13,6 +14,7 @@ const ALL: Extension[] = [
   natExtension,
   hashExtension,
   objectsExtension,
+  dynsetExtension,
 ];
 
 const merge = <K extends keyof Extension>(k: K): NonNullable<Extension[K]> =>

@@ -161,8 +161,11 @@ export function tokenize(text: string, source = '<text>'): Token[] {
   }
 }
 
-/** A time as nft reads it (`1d2h3m4s`, `500ms`, `90`: seconds) in milliseconds. */
-function durationMs(s: string): number | undefined {
+/**
+ * A time as nft reads it (`1d2h3m4s`, `500ms`, `90`: seconds) in milliseconds.
+ * @example durationMs('1m30s') // 90000
+ */
+export function durationMs(s: string): number | undefined {
   if (/^\d+$/.test(s)) return Number(s) * 1000;
   const units: Record<string, number> = { d: 86400000, h: 3600000, m: 60000, s: 1000, ms: 1 };
   let ms = 0;

@@ -143,10 +143,12 @@ export class NftWriter extends NftAttrWriter {
     this.end();
   }
 
-  set(flags: number, family: number, s: SetSpec): void {
+  /** NEWSET; returns where its flags value is (a later set statement may add NFT_SET_EVAL, as nft does). */
+  set(flags: number, family: number, s: SetSpec): number {
     this.begin(MSG.NEWSET, flags, family);
     this.str(SET.TABLE, s.table);
     this.str(SET.NAME, s.name);
+    const flagsAt = this.pos + 4;
     this.be32(SET.FLAGS, s.flags);
     this.be32(SET.KEY_TYPE, s.keyType);
     this.be32(SET.KEY_LEN, s.keyLen);
@@ -169,6 +171,7 @@ export class NftWriter extends NftAttrWriter {
     this.bytes(SET.USERDATA, s.udata);
     if (s.counter) this.counterExpr(SET.EXPR, {});
     this.end();
+    return flagsAt;
   }
 
   /** NEWSETELEM / DELSETELEM with these elements (split into several messages past 64 KiB). */
