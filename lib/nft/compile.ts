@@ -4,7 +4,7 @@
 // headers), prefix matches as shortened loads or bitwise masks, flag matches as
 // bitwise + cmp neq 0. Anything else is refused by name rather than encoded differently.
 import { NFT_REG_1, NFT_REG32_00, VERDICT } from './consts.js';
-import { BYTEORDER, concatLen, TYPES, type DataType } from './datatypes.js';
+import { BYTEORDER, concatLen, ifnameCmpBytes, TYPES, type DataType } from './datatypes.js';
 import { invalid, unsupported } from './errors.js';
 import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import { EXT_EXPRESSIONS, EXT_STATEMENTS } from './ext-table.js';
@@ -510,7 +510,8 @@ export class RuleCompiler {
     if (Array.isArray(right) || (isObj(right) && ('set' in right || 'range' in right))) throw unsupported(where, 'anonymous sets and ranges on the right of a match');
 
     const t = this.load(left, NFT_REG_1, wl);
-    let data = this.value(t, right, `${where}.right`);
+    // Interface names: `"veth*"` compares the bytes before the `*` (nft's wildcard).
+    let data = t === TYPES.ifname && typeof right === 'string' && !right.startsWith('$') ? this.ifnameCmp(right, `${where}.right`) : this.value(t, right, `${where}.right`);
     if (ordering) {
       // As nft: host-order values (marks, numgen) are compared in network order.
       if (!('byteorder' in t) || t.byteorder === BYTEORDER.INVALID || (t.byteorder === BYTEORDER.HOST && t.len !== 4)) throw unsupported(where, `"${op}" on a ${t.name}`);
@@ -656,6 +657,12 @@ export class RuleCompiler {
     if (t.name === 'ct_state') return [EXTRA_TYPES.ct_state];
     if (!('parse' in t)) throw unsupported(where, `${t.name} in an anonymous set`);
     return [t];
+  }
+
+  private ifnameCmp(v: string, where: string): Buffer {
+    const b = ifnameCmpBytes(v);
+    if (!b) throw invalid(where, `not a valid ifname: ${JSON.stringify(v)}`);
+    return b;
   }
 
   /** A constant of type t. */

@@ -6,7 +6,7 @@
 import { UnsupportedError } from '../core/errors.js';
 import { ADDRTYPE, CT_STATE, CT_STATUS, FIB_F_PRESENT, FIB_FLAGS, FIB_RESULT_OIF, FIB_RESULT_TYPE, META_TYPES, PAYLOAD, type ValueType } from './compile.js';
 import { VERDICT } from './consts.js';
-import { TYPES, type DataType } from './datatypes.js';
+import { ifnameCmpText, TYPES, type DataType } from './datatypes.js';
 import { attrMap } from './attrs.js';
 import { EXT_DECODERS } from './ext-table.js';
 import type { DecodeCtx } from './ext.js';
@@ -319,7 +319,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
           l4proto = e.data[0];
           l4Dep = out.length;
         }
-        out.push({ match: { op, left: l.json, right: formatValue(l.type, e.data) } });
+        out.push({ match: { op, left: l.json, right: l.type === TYPES.ifname ? ifnameCmpText(e.data) : formatValue(l.type, e.data) } });
         break;
       }
       case 'lookup': {

@@ -158,6 +158,23 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad({ add: { rule: { ...T, chain: 'c', expr: [{ counter: '' }] } } }, InvalidArgumentError, /counter: must be an object name/);
   });
 
+  it('interface wildcards and set statements: bad ones are InvalidArgumentError, unsupported options UnsupportedError', () => {
+    const rule = (expr: unknown[]) => ({ add: { rule: { family: 'ip', table: 't', chain: 'c', expr } } });
+    const ifname = (right: string) => rule([{ match: { op: '==', left: { meta: { key: 'iifname' } }, right } }]);
+    // nft: "All-wildcard strings are not supported", "String exceeds maximum length of 16".
+    bad(ifname('*'), InvalidArgumentError, /not a valid ifname: "\*"/);
+    bad(ifname('abcdefghijklmno*'), InvalidArgumentError, /not a valid ifname/);
+    const s = { add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['timeout'] } } };
+    const saddr = { payload: { protocol: 'ip', field: 'saddr' } };
+    const upd = (body: unknown) => encodeCommands([t, s, rule([{ set: body }])]);
+    const refused = (body: unknown, cls: new (...a: never[]) => NlkitError, re: RegExp) =>
+      assert.throws(() => upd(body), (e: NlkitError) => e instanceof cls && e.index === 2 && re.test(e.message));
+    refused({ op: 'replace', elem: saddr, set: '@s' }, InvalidArgumentError, /op: must be one of add, update, delete/);
+    refused({ op: 'update', elem: saddr, set: 's' }, InvalidArgumentError, /must be "@name"/);
+    refused({ op: 'update', elem: { concat: [saddr, saddr] }, set: '@s' }, InvalidArgumentError, /@s has 4-byte keys, the expression is 8 bytes/);
+    refused({ op: 'update', elem: { elem: { val: saddr, comment: 'x' } }, set: '@s' }, UnsupportedError, /"comment" on the element of a set statement/);
+    refused({ op: 'update', elem: { elem: { val: saddr, timeout: -1 } }, set: '@s' }, InvalidArgumentError, /timeout: must be a number of seconds/);
+  });
   it('constructs outside the supported set are refused by name', () => {
     const rule = (expr: unknown[]) => ({ add: { rule: { family: 'ip', table: 't', chain: 'c', expr } } });
     // nft_queue is not built into the test kernel: queue stays refused.
