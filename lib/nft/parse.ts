@@ -287,7 +287,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       if (t.kind !== 'word') return o;
       if (t.v === 'comment') {
         next();
-        if (peek().kind !== 'string') unexpected(peek(), 'quoted string');
+        if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string');
         o.comment = next().v;
       } else if (t.v === 'timeout' || t.v === 'expires') {
         next();
@@ -421,7 +421,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       if (t.kind !== 'word') unexpected(t);
       if (t.v === 'comment') {
         next();
-        if (peek().kind !== 'string') unexpected(peek(), 'quoted string');
+        // nft's grammar takes a bare word as well (Docker writes `comment ICMP`).
+        if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string');
         comment = next().v;
         continue;
       }
@@ -544,7 +545,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         continue;
       }
       if (t.v === 'policy' && t.kind === 'word') { next(); c.policy = word('accept or drop'); blockItemEnd(); continue; }
-      if (t.v === 'comment' && t.kind === 'word') { next(); if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); c.comment = next().v; blockItemEnd(); continue; }
+      if (t.v === 'comment' && t.kind === 'word') { next(); if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string'); c.comment = next().v; blockItemEnd(); continue; }
       if (t.v === 'flags') refuse(t, `chain ${t.v}`);
       if (!rules) unexpected(t);
       const line = t.line;
@@ -575,7 +576,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
           }
           break;
         }
-        case 'comment': if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); s.comment = next().v; break;
+        case 'comment': if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string'); s.comment = next().v; break;
         case 'elements': expect('='); s.elem = setElements('plain', true); break;
         case 'flags': {
           const flags = [word('a set flag')];
@@ -636,7 +637,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       const t = peek();
       if (t.v === '}' && t.kind === 'punct') { next(); break; }
       next();
-      if (t.v === 'comment') { if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); tcmd.comment = next().v; blockItemEnd(); continue; }
+      if (t.v === 'comment') { if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string'); tcmd.comment = next().v; blockItemEnd(); continue; }
       if (t.v === 'chain') {
         const c: Record<string, unknown> = { family, table, name: word('a chain name') };
         chainBlock(c, family, rules);

@@ -101,6 +101,17 @@ describe('nft text parser: the batch nft -f sent for the same text', () => {
     assert.deepEqual(lines, [3, 3, 3]);
   });
 
+  it('a comment may be a bare word; set statements; interface wildcards stay strings', () => {
+    const { commands } = parseScript('add rule ip t c iifname != "veth*" counter accept comment ICMP\nadd rule ip t c update @a { ip saddr timeout 1m30s }\nadd rule ip t c add @b { ip saddr . tcp dport }\n');
+    const rule = (expr: unknown[], comment?: string) => ({ add: { rule: { family: 'ip', table: 't', chain: 'c', ...(comment ? { comment } : {}), expr } } });
+    const saddr = { payload: { protocol: 'ip', field: 'saddr' } };
+    assert.deepEqual(commands, [
+      rule([{ match: { op: '!=', left: { meta: { key: 'iifname' } }, right: 'veth*' } }, { counter: { packets: 0, bytes: 0 } }, { accept: null }], 'ICMP'),
+      rule([{ set: { op: 'update', elem: { elem: { val: saddr, timeout: 90 } }, set: '@a' } }]),
+      rule([{ set: { op: 'add', elem: { concat: [saddr, { payload: { protocol: 'tcp', field: 'dport' } }] }, set: '@b' } }]),
+    ]);
+  });
+
   it('syntax errors name line and column as nft 1.0.6 does (its messages, captured)', () => {
     // nft -f said: "…:2:56-62: Error: syntax error, unexpected string, expecting comma or '}'"
     let e = syntaxError('add table ip t\nadd set ip t s { type ipv4_addr ; elements = { 1.2.3.4 2.3.4.5 } }\n');
