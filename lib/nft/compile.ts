@@ -285,6 +285,8 @@ export class RuleCompiler {
     if (proto === 'ether' && this.ctx.family === 'bridge') return;
     if (proto in NFPROTO) {
       const want = NFPROTO[proto]!;
+      // After an ether header nft's dependency is `ether type ip`, not meta nfproto: not encoded.
+      if (this.nfproto === undefined && this.lldep) throw unsupported(where, `${proto} header after an ether header in ${this.ctx.family} tables`);
       if (this.nfproto === undefined) {
         this.out.push({ op: 'meta', key: META_KEY.nfproto, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: byteValue(want) });
         this.nfproto = want;

@@ -71,6 +71,12 @@ export const TYPES = {
     },
     format: (b) => b.readUInt16BE(0),
   },
+  /** A set key too (firewalld's hash:mac ipsets): in TYPES so named sets take it. */
+  ether_addr: {
+    name: 'ether_addr', id: 9, len: 6, byteorder: BYTEORDER.BIG,
+    parse: (v) => (typeof v === 'string' && /^([0-9a-f]{1,2}:){5}[0-9a-f]{1,2}$/i.test(v) ? Buffer.from(v.split(':').map((x) => parseInt(x, 16))) : undefined),
+    format: (b) => [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':'),
+  },
   mark: { name: 'mark', id: 19, len: 4, byteorder: BYTEORDER.HOST, parse: hostU32, format: (b) => b.readUInt32LE(0) },
   ifname: {
     name: 'ifname', id: 41, len: 16, byteorder: BYTEORDER.HOST,

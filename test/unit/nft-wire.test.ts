@@ -189,6 +189,8 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'vlan', field: 'id' } }, right: 1 } }]), UnsupportedError, /vlan header matches in ip tables/);
     bad(rule([{ match: { op: 'in', left: { payload: { protocol: 'tcp', field: 'flags' } }, right: ['syn', 'nope'] } }]), InvalidArgumentError, /not tcp flags/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'icmp', field: 'id' } }, right: 1 } }]), UnsupportedError, /payload "icmp id"/);
+    assert.throws(() => encodeCommands([{ add: { table: { family: 'inet', name: 'i' } } }, { add: { rule: { family: 'inet', table: 'i', chain: 'c', expr: [{ match: { op: '==', left: { concat: [{ payload: { protocol: 'ether', field: 'saddr' } }, { payload: { protocol: 'ip', field: 'saddr' } }] }, right: '@s' } }] } } }]),
+      (e: NlkitError) => e instanceof UnsupportedError && /ip header after an ether header in inet tables/.test(e.message));
     bad(rule([{ match: { op: '==', left: { ct: { key: 'expiration' } }, right: 1 } }]), UnsupportedError, /ct key "expiration"/);
     bad(rule([{ match: { op: '==', left: { ct: { key: 'zone', dir: 'original' } }, right: 1 } }]), UnsupportedError, /ct original zone/);
     bad(rule([{ match: { op: '==', left: { ct: { key: 'saddr' } }, right: '10.0.0.1' } }]), InvalidArgumentError, /ct saddr needs a direction/);
