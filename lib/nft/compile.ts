@@ -13,8 +13,8 @@ import { objref } from './objects.js';
 import type { Family } from './types.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, EXTRA_TYPES, ifaceIndexType, L4_PROTOCOLS, PROTOCOL_FIELDS } from './payload-fields.js';
 import { mergePlan, type MergeCandidate } from './payload-merge.js';
-import { typeofKey } from './typeof.js';
-import { intervalOf } from './intervals.js';
+import { concatTypeofPrefix, typeofKey } from './typeof.js';
+import { concatIntervalOf, intervalOf } from './intervals.js';
 import { BIT_FIELDS, bitValue, flagMask } from './bitfields.js';
 
 /** A value's type while compiling: a data type, or one of nft's bit/enum types. */
@@ -49,11 +49,11 @@ export const META_TYPES: Record<string, DataType | undefined> = {
 export interface RuleContext {
   family: Family;
   /** A set or map known by name (created earlier in the batch or read from the kernel). */
-  set(name: string): { keyTypes: DataType[]; map: boolean; id?: number; data?: DataType[] } | undefined;
+  set(name: string): { keyTypes: DataType[]; map: boolean; id?: number; data?: DataType[]; interval?: boolean } | undefined;
   /** Adds an anonymous verdict map (before the rule in the batch); returns its name and id. */
   anonymousMap(keyType: DataType, elements: Array<[Buffer, Verdict]>): { name: string; id: number };
   /** Adds an anonymous set (`{ a, b }` on the right of a match) before the rule; returns its name and id. */
-  anonymousSet?(keyTypes: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, key: { byteorder: number; typeof: Buffer }): { name: string; id: number };
+  anonymousSet?(keyTypes: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, key: { byteorder: number; typeof: Buffer; concat?: boolean }): { name: string; id: number };
   /** The index of interface `name` in the target namespace (`meta iif "lo"`); undefined: none. */
   ifindex?(name: string): number | undefined;
   /** Adds an anonymous verdict map (data undefined) or data map on any key before the rule; returns its name and id. */
@@ -129,6 +129,13 @@ const breaksMerge = (st: unknown): boolean => !isObj(st) || !('match' in st || '
 // One-byte values of dependency matches, shared: the encoder only reads them.
 const BYTES = Array.from({ length: 256 }, (_, i) => Buffer.from([i]));
 const byteValue = (v: number): Buffer => BYTES[v] ?? Buffer.from([v]);
+
+/** Whether nft converts key component x (of type t) to network order for a concatenated interval set: host-order values (meta keys but interface names, marks). */
+function swappedKey(x: unknown, t: DataType, where: string): boolean {
+  if (t === TYPES.ifname) return false;
+  const k = soleKey(x, where);
+  return k === 'meta' || (k !== 'payload' && t.byteorder === BYTEORDER.HOST);
+}
 
 /** nft's register number for a value at `word` 32-bit words into the register file. */
 export const regAt = (word: number): number => (word % 4 === 0 ? NFT_REG_1 + word / 4 : NFT_REG32_00 + word);
@@ -393,7 +400,7 @@ export class RuleCompiler {
   }
 
   /** Loads a concatenation or a single value; returns the component types. */
-  private loadKey(e: unknown, where: string): DataType[] {
+  private loadKey(e: unknown, where: string, concatInterval = false): DataType[] {
     const [kind, body] = single(e, where);
     if (kind !== 'concat') {
       const t = this.load(e, NFT_REG_1, where);
@@ -406,6 +413,11 @@ export class RuleCompiler {
     body.forEach((x, i) => {
       const t = this.load(x, regAt(word), `${where}.concat[${i}]`);
       if (!('id' in t)) throw unsupported(`${where}.concat[${i}]`, `${t.name} in a concatenation`);
+      // A concatenated interval set compares big-endian fields: nft converts host-order values (meta keys but names, marks).
+      if (concatInterval && swappedKey(x, t, where)) {
+        const reg = regAt(word);
+        this.out.push({ op: 'byteorder', sreg: reg, dreg: reg, bop: BYTEORDER_OP.hton, len: t.len, size: t.len % 8 === 0 ? 8 : t.len % 4 === 0 ? 4 : 2 });
+      }
       types.push(t);
       word += (t.len + 3) >> 2;
     });
@@ -440,9 +452,9 @@ export class RuleCompiler {
     if (typeof right === 'string' && right.startsWith('@')) {
       if (op !== '==') throw unsupported(where, `"${op}" with a set (only "==")`);
       const name = right.slice(1);
-      const types = this.loadKey(left, wl);
-      this.checkSet(name, types, false, `${where}.right`);
       const s = this.ctx.set(name);
+      const types = this.loadKey(left, wl, s?.interval === true && s.keyTypes.length > 1);
+      this.checkSet(name, types, false, `${where}.right`);
       this.out.push({ op: 'lookup', sreg: NFT_REG_1, set: name, setId: s?.id });
       return;
     }
@@ -536,11 +548,24 @@ export class RuleCompiler {
     if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" with an anonymous set (only == and !=)`);
     if (elems.length === 0) throw invalid(`${where}.right.set`, 'must not be empty');
     const start = this.out.length;
-    const types = this.loadKeyValues(left, `${where}.left`);
+    // A prefix or range inside a concatenation makes a concatenated interval set (intervals.ts, concatIntervalOf).
+    const concatInterval = soleKey(left, `${where}.left`) === 'concat' && elems.some((e) => isObj(e) && Array.isArray(e.concat) && e.concat.some((c) => isObj(c) && ('prefix' in c || 'range' in c)));
+    const types = concatInterval ? this.loadKey(left, `${where}.left`, true) : this.loadKeyValues(left, `${where}.left`);
     const loads = this.out.splice(start);
     // Any prefix or range makes it an interval set (intervals.ts): single big-endian keys only.
     const interval = elems.some((e) => isObj(e) && ('prefix' in e || 'range' in e));
     if (interval && types.length !== 1) throw unsupported(`${where}.right`, 'prefixes and ranges in an anonymous set of concatenations');
+    if (concatInterval) {
+      const ranges = elems.map((e, i) => {
+        if (isObj(e) && 'elem' in e) throw unsupported(`${where}.right.set[${i}]`, 'element options in an anonymous set');
+        return concatIntervalOf(e, types, `${where}.right.set[${i}]`);
+      });
+      const parts = (left as { concat: unknown[] }).concat;
+      const swapped = parts.findIndex((x, i) => swappedKey(x, types[i]!, where));
+      const s = this.ctx.anonymousSet!(types, ranges, { byteorder: BYTEORDER.INVALID, typeof: concatTypeofPrefix(swapped < 0 ? parts : parts.slice(0, swapped)), concat: true });
+      this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, set: s.name, setId: s.id, ...(op === '!=' ? { inv: true } : {}) });
+      return;
+    }
     const keys = elems.map((e, i) => {
       const w = `${where}.right.set[${i}]`;
       if (isObj(e) && 'elem' in e) throw unsupported(w, 'element options in an anonymous set');

@@ -16,7 +16,7 @@ import { COMMENT_MAX, CONCAT_KEY_TYPEOF, UD_COMMENT, UD_SET, UdataBuilder, VERDI
 import { typeofKey, VERDICT_TYPEOF } from './typeof.js';
 import { OBJECT_KINDS, writeObject } from './objects.js';
 import { NftWriter, type ElementSpec } from './wire.js';
-import { ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalChange, intervalElements, intervalOf } from './intervals.js';
+import { concatIntervalOf, ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalChange, intervalElements, intervalOf } from './intervals.js';
 
 const intervalSpec = (e: { key: Buffer; end: boolean; open?: boolean }): ElementSpec =>
   ({ key: e.key, ...(e.end ? { flags: ELEM_INTERVAL_END } : {}), ...(e.open ? { udata: INTERVAL_OPEN_UDATA } : {}) });
@@ -324,8 +324,20 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     return { name: n, id };
   }
 
-  function anonymousSet(f: Family, t: string, types: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, k: { byteorder: number; typeof: Buffer }): { name: string; id: number } {
+  function anonymousSet(f: Family, t: string, types: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, k: { byteorder: number; typeof: Buffer; concat?: boolean }): { name: string; id: number } {
     const id = ++anonId;
+    if (k.concat) {
+      // Concatenated intervals: one element per [start, end] (NFTA_SET_ELEM_KEY, _KEY_END), nft's merge flag, each field's length.
+      const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, k.byteorder).u32(UD_SET.MERGE_ELEMENTS, 1).raw(UD_SET.KEY_TYPEOF, k.typeof);
+      const n = opts.numberAnonymous ? `__set${id}` : '__set%d';
+      const ranges = keys as Array<[Buffer, Buffer]>;
+      w.set(NLM_F_REQUEST | NLM_F_CREATE, FAMILY[f], {
+        table: t, name: n, flags: SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.INTERVAL | SET_FLAGS.CONCAT, keyType: concatTypeId(types),
+        keyLen: concatLen(types), verdictMap: false, id, size: ranges.length, udata: ud.build(), concat: types.map((x) => x.len),
+      });
+      writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, id, ranges.map(([key, keyEnd]) => ({ key, keyEnd })));
+      return { name: n, id };
+    }
     // Prefixes or ranges make it an interval set, which nft marks for automatic merging.
     const interval = keys.length > 0 && Array.isArray(keys[0]);
     const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, k.byteorder);
@@ -402,8 +414,11 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       if (typeof o.comment !== 'string' || Buffer.byteLength(o.comment) > COMMENT_MAX) throw invalid(`${where}.comment`, `must be a string of at most ${COMMENT_MAX} bytes`);
       ud.strz(UD_SET.COMMENT, o.comment);
     }
+    // An interval set keyed by a concatenation is the kernel's pipapo set: NFT_SET_CONCAT and each field's length.
+    const concatInterval = (setFlags & SET_FLAGS.INTERVAL) !== 0 && types.length > 1;
     const flagsAt = w.set(NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], {
-      table: t, name: n, flags: (isMap ? SET_FLAGS.MAP : 0) | setFlags, keyType: concatTypeId(types),
+      ...(concatInterval ? { concat: types.map((x) => x.len) } : {}),
+      table: t, name: n, flags: (isMap ? SET_FLAGS.MAP : 0) | (concatInterval ? SET_FLAGS.CONCAT : 0) | setFlags, keyType: concatTypeId(types),
       keyLen: types.length > 1 ? concatLen(types) : types[0]!.len, verdictMap: isMap && !data, id, udata: ud.build(),
       ...(data ? { dataType: concatTypeId(data), dataLen: data.length > 1 ? concatLen(data) : data[0]!.len } : {}),
       // nft sizes a constant set by its initial elements.
@@ -417,7 +432,8 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     const interval = (setFlags & SET_FLAGS.INTERVAL) !== 0;
     const info: SetInfo = { keyTypes: types, map: isMap, id, interval, flagsAt, ...(data ? { data } : {}), ...(interval ? { ranges: [], autoMerge: tuning.autoMerge === true } : {}) };
     sets.set(key(f, t, n), info);
-    if (o.elem !== undefined && interval) intervalElementsOf(f, t, n, info, o.elem, `${where}.elem`);
+    if (o.elem !== undefined && concatInterval) concatIntervalElements('add', f, t, n, info, o.elem, `${where}.elem`);
+    else if (o.elem !== undefined && interval) intervalElementsOf(f, t, n, info, o.elem, `${where}.elem`);
     else if (o.elem !== undefined) elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);
   }
 
@@ -519,6 +535,32 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, info.id, elems);
   }
 
+  /**
+   * Elements of a concatenated interval set (intervals.ts, concatIntervalOf): one start and end
+   * key each, element options as in other sets. Overlaps are the kernel's to refuse (EEXIST).
+   */
+  function concatIntervalElements(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
+    if (info.map) throw unsupported(where, 'interval maps');
+    if (verb !== 'add' && verb !== 'create' && verb !== 'delete') throw unsupported(where, `${verb} element on an interval set (add, create, delete)`);
+    if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
+    const del = verb === 'delete';
+    const elems = list.map((e, i): ElementSpec => {
+      let k: unknown = e, opts: Omit<ElementSpec, 'key'> | undefined;
+      if (isObj(e) && 'elem' in e) {
+        const eo = e.elem, we = `${where}[${i}].elem`;
+        if (!isObj(eo)) throw invalid(we, 'must be { val, timeout?, expires?, comment?, counter? }');
+        only(eo, ELEMENT_OPTION_KEYS, we, 'element');
+        if (!del) opts = elementOptions(eo, we);
+        k = eo.val;
+      }
+      const [lo, hi] = concatIntervalOf(k, info.keyTypes, `${where}[${i}]`);
+      return { ...opts, key: lo, keyEnd: hi };
+    });
+    const created = sets.get(key(f, t, n));
+    const flags = del ? NLM_F_REQUEST : NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0);
+    writeElements(del ? MSG.DELSETELEM : MSG.NEWSETELEM, flags, f, t, n, del ? undefined : created?.id, elems);
+  }
+
   /** add/delete element on an interval set declared earlier (in this batch or in the kernel): intervals.ts's intervalChange. */
   function intervalUpdate(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
     if (!info.ranges) throw unsupported(where, 'adding or deleting elements of an interval set whose elements nlkit has not read');
@@ -545,6 +587,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
    */
   function elementsOf(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
     if (verb === 'flush') throw invalid(where, 'elements cannot be flushed (flush the set)');
+    if (info.interval && info.keyTypes.length > 1) return concatIntervalElements(verb, f, t, n, info, list, where);
     // nft checks later elements against the interval set's ranges and, with auto-merge, merges them.
     if (info.interval) return intervalUpdate(verb, f, t, n, info, list, where);
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');

@@ -277,7 +277,8 @@ export class NftHandle extends Handle {
     const msgs = await this.dumpMessages(op, setRequests(sets));
     const out = new Map<string, SetInfo>();
     // Interval sets: their elements too (later add/delete element commands are checked and merged against them).
-    const intervals = msgs.filter((m) => setInfo(m) && (setInfo(m)!.flags & SET_FLAGS.INTERVAL) !== 0);
+    // (Not concatenated ones: the kernel checks their overlaps itself.)
+    const intervals = msgs.filter((m) => setInfo(m) && (setInfo(m)!.flags & (SET_FLAGS.INTERVAL | SET_FLAGS.CONCAT)) === SET_FLAGS.INTERVAL);
     const elems = sortDump(await this.dumpMessages(op, elementRequests(intervals))).elements;
     for (const m of sortDump(msgs).sets) {
       const s = setInfo(m);

@@ -254,6 +254,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     if (isNumber(s)) return Number(s);
     const slash = s.lastIndexOf('/');
     if (slash > 0 && /^\d+$/.test(s.slice(slash + 1)) && isAddr(s.slice(0, slash))) return { prefix: { addr: s.slice(0, slash), len: Number(s.slice(slash + 1)) } };
+    // A number's prefix: nft lists mark ranges in concatenated interval sets so (`0x00000020/28`).
+    if (slash > 0 && /^\d+$/.test(s.slice(slash + 1)) && isNumber(s.slice(0, slash))) return { prefix: { addr: Number(s.slice(0, slash)), len: Number(s.slice(slash + 1)) } };
     const dash = s.indexOf('-');
     if (dash > 0) {
       const a = s.slice(0, dash), b = s.slice(dash + 1);

@@ -14,13 +14,13 @@ import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NUMGEN, PAYLOAD_BASE, type KExpr, 
 import type { Family, Statement } from './types.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, ifaceIndexType, L4_PROTOCOLS } from './payload-fields.js';
 import { splitFields } from './payload-merge.js';
-import { intervalValues } from './intervals.js';
+import { concatIntervalJson, intervalValues } from './intervals.js';
 import { bitFieldAt, bitJson, flagJson, type BitField } from './bitfields.js';
 
 /** An anonymous map's elements, by the name the kernel gave it (`__map0`). */
 export interface AnonymousMaps {
   /** `set`: an anonymous set (`{ a, b }` in a match), its keys read with the rule's key types. */
-  get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[]; data?: DataType[]; values?: Buffer[] } | undefined;
+  get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[]; keyEnds?: Buffer[]; data?: DataType[]; values?: Buffer[] } | undefined;
 }
 
 interface Load { bits?: BitField; map?: boolean; parts?: Array<{ json: Statement; type: ValueType; len: number }>; reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
@@ -218,7 +218,9 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
       case 'byteorder': {
         // nft converts a host-order value to network order before an ordering comparison.
         const l = take(e.sreg);
-        if (e.dreg !== e.sreg || e.bop !== BYTEORDER_OP.hton || e.len !== 4 || e.size !== 4 || l.bitwise || l.payload || l.hton) refuse('a byte-order conversion');
+        // Also before a lookup in a concatenated interval set: a 1-byte value converted in 2-byte units (nft's sizes).
+        const size = e.len % 8 === 0 ? 8 : e.len % 4 === 0 ? 4 : 2;
+        if (e.dreg !== e.sreg || e.bop !== BYTEORDER_OP.hton || e.size !== size || (e.len !== 4 && e.len !== 1) || l.bitwise || l.payload || l.hton) refuse('a byte-order conversion');
         l.hton = true;
         pending.push(l);
         break;
@@ -331,7 +333,9 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         if (e.dreg === undefined) {
           const a = anon.get(e.set);
           if (a?.set) {
-            const right = a.ends
+            const right = a.keyEnds
+              ? a.elements.map(([k], j) => concatIntervalJson(k, a.keyEnds![j]!, keyTypesOf(loads)))
+              : a.ends
               ? intervalValues(a.elements.map(([k], j) => ({ key: k, end: a.ends![j]! })), loadType(loads))
               : anonymousSetJson(loads.map((l) => l.type), a.elements.map(([k]) => k));
             out.push({ match: { op: e.inv ? '!=' : '==', left: key, right: { set: right } } });

@@ -175,6 +175,17 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     refused({ op: 'update', elem: { elem: { val: saddr, comment: 'x' } }, set: '@s' }, UnsupportedError, /"comment" on the element of a set statement/);
     refused({ op: 'update', elem: { elem: { val: saddr, timeout: -1 } }, set: '@s' }, InvalidArgumentError, /timeout: must be a number of seconds/);
   });
+  it('concatenated interval sets: bad elements are InvalidArgumentError, interval maps UnsupportedError', () => {
+    const set = (elem: unknown[]) => ({ add: { set: { family: 'inet', table: 't', name: 's', type: ['ipv4_addr', 'inet_proto', 'inet_service'], flags: ['interval'], elem } } });
+    const refused = (cmd: unknown, cls: new (...a: never[]) => NlkitError, re: RegExp) =>
+      assert.throws(() => encodeCommands([{ add: { table: { family: 'inet', name: 't' } } }, cmd]), (e: NlkitError) => e instanceof cls && e.index === 1 && re.test(e.message));
+    refused(set([{ concat: ['10.0.0.1', 'tcp'] }]), InvalidArgumentError, /elem\[0\]: must be \{ concat: \[\.\.\.\] \} of 3 values/);
+    refused(set([{ concat: ['10.0.0.1', 'tcp', { prefix: { addr: 80, len: 8 } }] }]), InvalidArgumentError, /concat\[2\]: a prefix needs an address key, not inet_service/);
+    refused(set([{ concat: ['10.0.0.1', 'tcp', { range: [90, 80] }] }]), InvalidArgumentError, /concat\[2\].range: the range ends before it starts/);
+    refused(set([{ concat: ['10.0.0.300', 'tcp', 80] }]), InvalidArgumentError, /concat\[0\]: not a valid ipv4_addr/);
+    refused({ add: { map: { family: 'inet', table: 't', name: 'm', type: ['ipv4_addr', 'inet_service'], map: 'verdict', flags: ['interval'], elem: [[{ concat: ['10.0.0.0', 80] }, { accept: null }]] } } }, UnsupportedError, /interval maps/);
+  });
+
   it('constructs outside the supported set are refused by name', () => {
     const rule = (expr: unknown[]) => ({ add: { rule: { family: 'ip', table: 't', chain: 'c', expr } } });
     // nft_queue is not built into the test kernel: queue stays refused.
