@@ -382,8 +382,9 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
         // In the kernel's order, which is the order they were added (as nft lists them).
         o.elem = elems.map((e) => elementJson(concatIntervalJson(e.key, e.keyEnd ?? e.key, s.types), e, opts.text === true));
       } else if (elems.length && s.flags & SET_FLAGS.INTERVAL) {
-        if (s.map || s.types.length !== 1 || elems.some((e) => e.timeoutMs || e.expirationMs || e.comment !== undefined || e.counter)) refuse(`interval set ${s.name} with data, concatenations or element options`);
-        o.elem = intervalValues(elems.map((e) => ({ key: e.key, end: e.end === true })), s.types[0]!);
+        if (s.map || s.types.length !== 1) refuse(`interval set ${s.name} with data or concatenations`);
+        // An interval's options are its start element's.
+        o.elem = intervalValues(elems.map((e) => ({ key: e.key, end: e.end === true })), s.types[0]!, (v, i) => elementJson(v, elems[i]!, opts.text === true));
       } else if (elems.length) {
         sortElements(elems, s.types);
         o.elem = elems.map((e) => {

@@ -524,13 +524,11 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
 
   /** A new interval set's elements (intervals.ts), sent as nft sends a set declaration's. */
   function intervalElementsOf(f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
-    if (info.map || info.keyTypes.length !== 1) throw unsupported(where, 'interval maps and concatenated intervals');
+    if (info.map || info.keyTypes.length !== 1) throw unsupported(where, 'interval maps');
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
-    const ranges = list.map((e, i) => {
-      if (isObj(e) && 'elem' in e) throw unsupported(`${where}[${i}]`, 'element options in an interval set');
-      return intervalOf(e, info.keyTypes[0]!, `${where}[${i}]`);
-    });
-    const elems = intervalElements(ranges, where).map(intervalSpec);
+    const options = new Map<string, Omit<ElementSpec, 'key'>>();
+    const ranges = list.map((e, i) => intervalWithOptions(e, info, options, false, `${where}[${i}]`));
+    const elems = withOptions(intervalElements(ranges, where).map(intervalSpec), options, where);
     info.ranges?.push(...ranges);
     writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, info.id, elems);
   }
@@ -567,17 +565,43 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     if (info.map || info.keyTypes.length !== 1) throw unsupported(where, 'interval maps and concatenated intervals');
     if (verb !== 'add' && verb !== 'delete') throw unsupported(where, `${verb} element on an interval set (add, delete)`);
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
-    const ranges = list.map((e, i) => {
-      if (isObj(e) && 'elem' in e) throw unsupported(`${where}[${i}]`, 'element options in an interval set');
-      return intervalOf(e, info.keyTypes[0]!, `${where}[${i}]`);
-    });
+    const options = new Map<string, Omit<ElementSpec, 'key'>>();
+    const ranges = list.map((e, i) => intervalWithOptions(e, info, options, verb === 'delete', `${where}[${i}]`));
+    if (options.size && info.autoMerge) throw unsupported(where, 'element options in an interval set that merges (auto-merge)');
     // A kernel set's ranges are copied once per encoding: the caller's stay as read (a retried encoding starts from them).
     const created = sets.get(key(f, t, n));
     let mine = created ?? updated.get(key(f, t, n));
     if (!mine) updated.set(key(f, t, n), mine = { ...info, ranges: [...info.ranges] });
     const { del, add } = intervalChange(verb, ranges, mine.ranges!, info.autoMerge === true, where);
     if (del.length) writeElements(MSG.DELSETELEM, NLM_F_REQUEST, f, t, n, undefined, del.map(intervalSpec));
-    if (add.length) writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, created?.id, add.map(intervalSpec));
+    if (add.length) writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, created?.id, withOptions(add.map(intervalSpec), options, where));
+  }
+
+  /** One interval element (a value, prefix, range or `{ elem: { val, ...options } }`); its options (not for delete) kept by start key. */
+  function intervalWithOptions(e: unknown, info: SetInfo, options: Map<string, Omit<ElementSpec, 'key'>>, del: boolean, where: string): [Buffer, Buffer] {
+    let v = e;
+    let o: Omit<ElementSpec, 'key'> | undefined;
+    if (isObj(e) && 'elem' in e) {
+      const eo = e.elem;
+      if (!isObj(eo)) throw invalid(`${where}.elem`, 'must be { val, timeout?, expires?, comment?, counter? }');
+      only(eo, ELEMENT_OPTION_KEYS, `${where}.elem`, 'element');
+      if (!del) o = elementOptions(eo, `${where}.elem`);
+      v = eo.val;
+    }
+    const r = intervalOf(v, info.keyTypes[0]!, where);
+    if (o && Object.keys(o).length) options.set(r[0].toString('hex'), o);
+    return r;
+  }
+
+  /** nft puts an interval's options on its start element (its end element has none). */
+  function withOptions(elems: ElementSpec[], options: Map<string, Omit<ElementSpec, 'key'>>, where: string): ElementSpec[] {
+    if (!options.size) return elems;
+    return elems.map((e) => {
+      const o = e.flags ? undefined : options.get(e.key.toString('hex'));
+      if (!o) return e;
+      if (e.udata) throw unsupported(where, 'element options on an interval open to the top of the key space');
+      return { ...e, ...o };
+    });
   }
 
   /**

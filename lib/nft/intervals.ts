@@ -164,14 +164,17 @@ export const INTERVAL_OPEN_UDATA = Buffer.from([1, 4, 1, 0, 0, 0]);
  * Elements of an interval set, as the kernel dumps them, back into nft's values in order.
  * @example intervalValues([{ key: <00 00>, end: true }, { key: <00 16>, end: false }, { key: <00 17>, end: true }], TYPES.inet_service) // [22]
  */
-export function intervalValues(elems: Array<{ key: Buffer; end: boolean }>, t: DataType): unknown[] {
-  const sorted = [...elems].sort((x, y) => Buffer.compare(x.key, y.key) || Number(y.end) - Number(x.end));
+export function intervalValues(elems: Array<{ key: Buffer; end: boolean }>, t: DataType, wrap?: (v: unknown, index: number) => unknown): unknown[] {
+  // `wrap`: gives a value its start element's options (index: the element's place in elems).
+  const order = elems.map((_, i) => i).sort((x, y) => Buffer.compare(elems[x]!.key, elems[y]!.key) || Number(elems[y]!.end) - Number(elems[x]!.end));
   const out: unknown[] = [];
-  sorted.forEach((e, i) => {
+  order.forEach((j, i) => {
+    const e = elems[j]!;
     if (e.end) return;
-    const n = sorted[i + 1];
+    const n = order[i + 1] === undefined ? undefined : elems[order[i + 1]!];
     const hi = n ? prev(n.key) : Buffer.alloc(e.key.length, 0xff);
-    out.push(rangeJson(e.key, hi, t));
+    const v = rangeJson(e.key, hi, t);
+    out.push(wrap ? wrap(v, j) : v);
   });
   return out;
 }
