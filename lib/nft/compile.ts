@@ -709,12 +709,28 @@ export class RuleCompiler {
   }
 
   /** `{ "&": [expr, value] }` etc. on register 1: loads, then one bitwise; returns the type. */
-  private binop(kind: string, body: unknown, where: string): [ValueType, Buffer, Buffer] {
-    if (!Array.isArray(body) || body.length !== 2) throw invalid(`${where}["${kind}"]`, 'needs [expression, value]');
-    const t = this.load(body[0], NFT_REG_1, `${where}["${kind}"][0]`);
+  private binop(kind: string, body: unknown, where: string, nested = false): [ValueType, Buffer, Buffer] {
+    // A chain (`mark & 0xff00 ^ 0x12`, firewalld's masked marks) folds into one mask and xor, as nft's netlink_gen_binop does.
+    const chain: Array<[string, unknown, string]> = [];
+    let k = kind, b = body, w = where;
+    for (;;) {
+      if (!Array.isArray(b) || b.length !== 2) throw invalid(`${w}["${k}"]`, 'needs [expression, value]');
+      chain.push([k, b[1], `${w}["${k}"][1]`]);
+      const ik = isObj(b[0]) ? soleKey(b[0], `${w}["${k}"][0]`) : '';
+      if (ik !== '&' && ik !== '|' && ik !== '^') break;
+      if (!nested) throw unsupported(where, 'a chain of binary operations here (only when setting a mark)');
+      w = `${w}["${k}"][0]`; b = (b[0] as Record<string, unknown>)[ik]; k = ik;
+    }
+    const t = this.load((b as unknown[])[0], NFT_REG_1, `${w}["${k}"][0]`);
     if (t !== TYPES.mark) throw unsupported(where, `binary operations on ${t.name} (only marks)`);
-    const v = this.value(t, body[1], `${where}["${kind}"][1]`).readUInt32LE(0);
-    const [m, x] = kind === '&' ? [v, 0] : kind === '|' ? [~v >>> 0, v] : [0xffffffff, v];
+    let m = 0xffffffff, x = 0;
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const [op, val, wv] = chain[i]!;
+      const v = this.value(t, val, wv).readUInt32LE(0);
+      if (op === '&') { m = (m & v) >>> 0; x = (x & v) >>> 0; }
+      else if (op === '|') { m = (m & ~v) >>> 0; x = (x | v) >>> 0; }
+      else x = (x ^ v) >>> 0;
+    }
     const mask = Buffer.alloc(4), xor = Buffer.alloc(4);
     mask.writeUInt32LE(m);
     xor.writeUInt32LE(x);
@@ -751,7 +767,7 @@ export class RuleCompiler {
     const v = body.value;
     if (isObj(v)) {
       const [vk, vb] = single(v, `${where}.value`);
-      if (vk === '&' || vk === '|' || vk === '^') this.binop(vk, vb, `${where}.value`);
+      if (vk === '&' || vk === '|' || vk === '^') this.binop(vk, vb, `${where}.value`, true);
       else if (vk === 'map') {
         const d = this.mapValue(vb, () => [TYPES.mark], `${where}.value.map`);
         if (d.length !== 1 || (d[0] !== TYPES.mark && d[0] !== TYPES.integer)) throw invalid(`${where}.value.map`, `maps to ${d.map((t) => t.name).join(' . ')}, not a mark`);

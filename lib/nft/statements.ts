@@ -429,7 +429,13 @@ function binopJson(left: Statement, mask: Buffer, xor: Buffer): Statement {
   if (x === 0) return { '&': [left, m] };
   if (m === 0xffffffff) return { '^': [left, x] };
   if (((~m) >>> 0) === x) return { '|': [left, x] };
-  throw new UnsupportedError('a bitwise operation nft shows as a combination', { subsystem: 'nft', op: 'nft.list' });
+  // Combinations as nft 1.0.6 lists them: bits the xor sets outside the mask make it
+  // `& (mask | xor) | xor` (`| xor` when that mask is all ones); else `& mask ^ xor`.
+  if ((x & ~m) !== 0) {
+    const shown = (m | x) >>> 0;
+    return shown === 0xffffffff ? { '|': [left, x] } : { '|': [{ '&': [left, shown] }, x] };
+  }
+  return { '^': [{ '&': [left, m] }, x] };
 }
 
 
