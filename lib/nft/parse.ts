@@ -23,6 +23,11 @@ const EXPRESSION_WORDS = new Set(['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmp
 const UNQUALIFIED_META = ['mark', 'iif', 'oif', 'iifname', 'oifname', 'iiftype', 'oiftype', 'skuid', 'skgid', 'pkttype', 'cpu', 'iifgroup', 'oifgroup', 'cgroup', 'priority'];
 const RELATIONS: Record<string, string> = { '==': '==', eq: '==', '!=': '!=', ne: '!=', '<': '<', lt: '<', '>': '>', gt: '>', '<=': '<=', le: '<=', '>=': '>=', ge: '>=' };
 const BINOPS: Record<string, string> = { '&': '&', and: '&', '|': '|', or: '|', '^': '^', xor: '^' };
+/** nft's (C's) binding of & ^ |. */
+const PRECEDENCE: Record<string, number> = { '&': 3, '^': 2, '|': 1 };
+/** A value written as a number (`17`, `0x11`, a number token already read as one), else undefined. */
+const constantNumber = (v: unknown): number | undefined =>
+  typeof v === 'number' ? v : typeof v === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(v) ? Number(v) : undefined;
 const REJECT_TYPE: Record<string, string> = { ip: 'icmp', ip6: 'icmpv6', inet: 'icmpx' };
 
 function syntaxError(tok: Token, what: string, source: string): InvalidArgumentError {
@@ -379,12 +384,35 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       while (peek().v === '.' && peek().kind === 'word') { next(); parts.push(primary()); }
       e = { concat: parts };
     }
+    const ops: string[] = [], vals: unknown[] = [];
+    let opTok: Token | undefined;
     while (peek().kind === 'word' && BINOPS[peek().v]) {
-      const op = BINOPS[next().v]!;
+      opTok = next();
+      ops.push(BINOPS[opTok.v]!);
       let v = value(kindOf(e));
       // `tcp flags & (syn|ack) == syn`: a parenthesised flag list.
       if (kindOf(e) === 'flags' && typeof v === 'string' && /^\([a-z|]+\)$/.test(v)) v = v.slice(1, -1).split('|');
-      e = { [op]: [e, v] };
+      vals.push(v);
+    }
+    if (ops.length) {
+      // As nft's grammar (C's precedence: & before ^ before |): `mark | 0x10 ^ 0x1` is
+      // mark | (0x10 ^ 0x1), whose constants nft's evaluation folds (mark | 0x11).
+      let i = 0;
+      const operand = (): unknown => vals[i++];
+      const climb = (lhs: unknown, min: number, constant: boolean): unknown => {
+        while (i < ops.length && PRECEDENCE[ops[i]!]! >= min) {
+          const op = ops[i]!;
+          let rhs = operand();
+          while (i < ops.length && PRECEDENCE[ops[i]!]! > PRECEDENCE[op]!) rhs = climb(rhs, PRECEDENCE[op]! + 1, true);
+          if (constant) {
+            const x = constantNumber(lhs), y = constantNumber(rhs);
+            if (x === undefined || y === undefined) refuse(opTok!, 'a binary operation between two values that are not numbers');
+            lhs = op === '&' ? (x! & y!) >>> 0 : op === '^' ? (x! ^ y!) >>> 0 : (x! | y!) >>> 0;
+          } else lhs = { [op]: [lhs, rhs] };
+        }
+        return lhs;
+      };
+      e = climb(e, 0, false) as Statement;
     }
     // `key map @m` / `key map { k : v }`: a data map's value (meta mark set ..., dnat to ...).
     if (peek().v === 'map' && peek().kind === 'word') {

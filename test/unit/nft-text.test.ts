@@ -112,6 +112,14 @@ describe('nft text parser: the batch nft -f sent for the same text', () => {
     ]);
   });
 
+  it('binary operations bind as in nft (& before ^ before |), constants folded as nft folds them', () => {
+    const value = (t: string) => (parseScript(`add rule ip t c meta mark set ${t}`).commands[0] as { add: { rule: { expr: Array<{ mangle: { value: unknown } }> } } }).add.rule.expr[0]!.mangle.value;
+    const mark = { meta: { key: 'mark' } };
+    assert.deepEqual(value('meta mark | 0x10 ^ 0x1'), { '|': [mark, 17] });
+    assert.deepEqual(value('meta mark & 0xff00 ^ 0x12'), { '^': [{ '&': [mark, 0xff00] }, 0x12] });
+    assert.deepEqual(value('mark & 1 | 2 ^ 3 & 7'), { '|': [{ '&': [mark, 1] }, 1] });
+  });
+
   it('syntax errors name line and column as nft 1.0.6 does (its messages, captured)', () => {
     // nft -f said: "…:2:56-62: Error: syntax error, unexpected string, expecting comma or '}'"
     let e = syntaxError('add table ip t\nadd set ip t s { type ipv4_addr ; elements = { 1.2.3.4 2.3.4.5 } }\n');
