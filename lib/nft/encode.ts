@@ -37,6 +37,8 @@ export interface EncodeOptions {
   generation?: number;
   /** Sets and maps that exist in the kernel (for elements and rules that use them). */
   existingSet?(family: Family, table: string, name: string): SetInfo | undefined;
+  /** The handle of the index-th rule of a chain in the kernel (rules given by `index`); undefined: no such rule. */
+  ruleAt?(family: Family, table: string, chain: string, index: number): number | undefined;
   /** The index of an interface in the target namespace (`meta iif "lo"`); undefined: it does not exist. */
   ifindex?(name: string): number | undefined;
   /** Anonymous maps named `__map<id>` instead of nft's `__map%d` (the kernel's choice): sync() decodes its own batch and needs them apart. */
@@ -153,6 +155,8 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   let lastCtx: RuleContext | undefined, lastTable = '';
   // Interval sets of the kernel whose ranges this batch changes (intervalUpdate).
   const updated = new Map<string, SetInfo>();
+  // Chains whose rules this batch adds, inserts or replaces (a later index would count them: refused).
+  const touched = new Set<string>();
 
   w.batchBegin(opts.generation);
   for (let index = 0; index < list.length; index++) {
@@ -254,16 +258,29 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   function rule(verb: string, o: Record<string, unknown>, where: string): void {
     const f = family(o, where), t = name(o, 'table', where), c = name(o, 'chain', where);
     const handle = o.handle;
-    if (verb === 'delete') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, c]], [3, ruleHandle(handle, where)]);
+    if (verb === 'delete') { touched.add(key(f, t, c)); return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, c]], [3, ruleHandle(handle, where)]); }
     if (verb === 'flush') throw invalid(where, 'rules cannot be flushed (flush the chain)');
     only(o, RULE_KEYS, where, 'rule');
-    if (o.index !== undefined || (verb !== 'replace' && handle !== undefined)) throw unsupported(where, 'rule positions (handle or index on add/insert)');
+    // Positions (firewalld's rule ordering): add after / insert before a rule given by handle or by index in the kernel's chain.
+    let position: number | undefined;
+    if (verb === 'add' || verb === 'insert' || verb === 'create') {
+      if (handle !== undefined && o.index !== undefined) throw invalid(where, 'give a handle or an index, not both');
+      if (handle !== undefined) position = ruleHandle(handle, where);
+      else if (o.index !== undefined) {
+        if (typeof o.index !== 'number' || !Number.isSafeInteger(o.index) || o.index < 0) throw invalid(`${where}.index`, 'must be a rule index (a non-negative integer)');
+        if (!opts.ruleAt) throw unsupported(`${where}.index`, 'rule indexes without the kernel\'s chain (apply or restore resolve them)');
+        if (touched.has(key(f, t, c))) throw unsupported(`${where}.index`, 'a rule index in a chain this batch already changed');
+        position = opts.ruleAt(f, t, c, o.index);
+        if (position === undefined) throw new NotFoundError(`${where}.index: chain ${f} ${t} ${c} has no rule at index ${o.index}`, { subsystem: 'nft', op: 'nft.apply' });
+      }
+    } else if (o.index !== undefined) throw invalid(`${where}.index`, `only add and insert take an index`);
+    touched.add(key(f, t, c));
     if (!Array.isArray(o.expr)) throw invalid(`${where}.expr`, 'must be an array of statements');
     const rc = new RuleCompiler(ruleContext(f, t));
     rc.statements(o.expr, `${where}.expr`);
     const flags = verb === 'replace' ? NLM_F_REQUEST | NLM_F_REPLACE
       : verb === 'insert' ? NLM_F_REQUEST | NLM_F_CREATE : NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
-    w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? ruleHandle(handle, where) : undefined, udata: comment(o, where) });
+    w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? ruleHandle(handle, where) : undefined, position, udata: comment(o, where) });
   }
 
   /** The compiler's view of table t: one per table and family, not closures per rule. */

@@ -772,8 +772,10 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       const k = next();
       const h = next();
       if (!/^\d+$/.test(h.v)) unexpected(h, 'a number');
-      if (verb !== 'replace' && verb !== 'delete') refuse(k, `${verb} rule at a ${k.v}`);
-      r.handle = Number(h.v);
+      if (verb !== 'replace' && verb !== 'delete' && verb !== 'add' && verb !== 'insert') refuse(k, `${verb} rule at a ${k.v}`);
+      // add/insert: after/before that rule (`index`: the kernel chain's index-th rule).
+      if (k.v === 'index' && (verb === 'add' || verb === 'insert')) r.index = Number(h.v);
+      else r.handle = Number(h.v);
     }
     if (verb === 'delete') {
       if (r.handle === undefined) unexpected(peek(), 'handle');

@@ -135,7 +135,7 @@ export class NftWriter extends NftAttrWriter {
     this.end();
   }
 
-  rule(flags: number, family: number, table: string, chain: string, exprs: KExpr[], opts: { handle?: number; udata?: Buffer } = {}): void {
+  rule(flags: number, family: number, table: string, chain: string, exprs: KExpr[], opts: { handle?: number; position?: number; udata?: Buffer } = {}): void {
     this.begin(MSG.NEWRULE, flags, family);
     this.str(RULE.TABLE, table);
     this.str(RULE.CHAIN, chain);
@@ -143,6 +143,8 @@ export class NftWriter extends NftAttrWriter {
     const at = this.nest(RULE.EXPRESSIONS);
     for (let i = 0; i < exprs.length; i++) this.expr(exprs[i]!);
     this.endNest(at);
+    // NFTA_RULE_POSITION: add after / insert before the rule with this handle.
+    if (opts.position !== undefined) this.be64(RULE.POSITION, BigInt(opts.position));
     if (opts.udata) this.bytes(RULE.USERDATA, opts.udata);
     this.end();
   }
