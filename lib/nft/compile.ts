@@ -762,6 +762,8 @@ export class RuleCompiler {
 
   private mangle(body: unknown, where: string): void {
     if (!isObj(body)) throw invalid(where, 'needs { key, value }');
+    // `tcp option maxseg size set ...` (stmt-exthdr.ts).
+    if (isObj(body.key) && 'tcp option' in body.key) return EXT_STATEMENTS['mangle tcp option']!(body, this.extCtx(), where);
     const [kk, kb] = single(body.key, `${where}.key`);
     if (!((kk === 'meta' || kk === 'ct') && isObj(kb) && kb.key === 'mark' && kb.dir === undefined)) throw unsupported(`${where}.key`, `setting ${JSON.stringify(body.key)} (only meta mark and ct mark)`);
     const v = body.value;

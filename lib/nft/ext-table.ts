@@ -3,6 +3,7 @@
 import type { Extension } from './ext.js';
 import { hashExtension } from './expr-hash.js';
 import { dynsetExtension } from './stmt-dynset.js';
+import { exthdrExtension } from './stmt-exthdr.js';
 import { limitExtension } from './stmt-limit.js';
 import { logExtension } from './stmt-log.js';
 import { natExtension } from './stmt-nat.js';
@@ -15,6 +16,7 @@ const ALL: Extension[] = [
   hashExtension,
   objectsExtension,
   dynsetExtension,
+  exthdrExtension,
 ];
 
 const merge = <K extends keyof Extension>(k: K): NonNullable<Extension[K]> =>

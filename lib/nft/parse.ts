@@ -346,6 +346,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     const t = next();
     switch (t.v) {
       case 'ip': case 'ip6': case 'tcp': case 'udp': case 'th': case 'icmp': case 'icmpv6': case 'sctp': case 'ether': case 'vlan':
+        // `tcp option maxseg size` (stmt-exthdr.ts).
+        if (t.v === 'tcp' && peek().v === 'option' && EXT_EXPR_PARSERS['tcp option']) { next(); return EXT_EXPR_PARSERS['tcp option'](textCtx('')); }
         return shared(t.v, word('a header field'));
       case 'meta': return shared('meta', word('a meta key'));
       case 'ct': {

@@ -220,7 +220,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         const l = take(e.sreg);
         // Also before a lookup in a concatenated interval set: a 1-byte value converted in 2-byte units (nft's sizes).
         const size = e.len % 8 === 0 ? 8 : e.len % 4 === 0 ? 4 : 2;
-        if (e.dreg !== e.sreg || e.bop !== BYTEORDER_OP.hton || e.size !== size || (e.len !== 4 && e.len !== 1) || l.bitwise || l.payload || l.hton) refuse('a byte-order conversion');
+        if (e.dreg !== e.sreg || e.bop !== BYTEORDER_OP.hton || e.size !== size || (e.len !== 4 && e.len !== 2 && e.len !== 1) || l.bitwise || l.payload || l.hton) refuse('a byte-order conversion');
         l.hton = true;
         pending.push(l);
         break;

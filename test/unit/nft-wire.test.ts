@@ -174,6 +174,10 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     refused({ op: 'update', elem: { concat: [saddr, saddr] }, set: '@s' }, InvalidArgumentError, /@s has 4-byte keys, the expression is 8 bytes/);
     refused({ op: 'update', elem: { elem: { val: saddr, comment: 'x' } }, set: '@s' }, UnsupportedError, /"comment" on the element of a set statement/);
     refused({ op: 'update', elem: { elem: { val: saddr, timeout: -1 } }, set: '@s' }, InvalidArgumentError, /timeout: must be a number of seconds/);
+    // TCP MSS clamping: maxseg size only, from rt mtu or a number.
+    bad(rule([{ mangle: { key: { 'tcp option': { name: 'window', field: 'count' } }, value: 5 } }]), UnsupportedError, /setting tcp option .* \(only maxseg size\)/);
+    bad(rule([{ mangle: { key: { 'tcp option': { name: 'maxseg', field: 'size' } }, value: 70000 } }]), InvalidArgumentError, /must be rt mtu or a size from 0 to 65535/);
+    bad(rule([{ mangle: { key: { 'tcp option': { name: 'maxseg', field: 'size' } }, value: { rt: { key: 'nexthop' } } } }]), UnsupportedError, /only rt mtu or a number/);
   });
   it('concatenated interval sets: bad elements are InvalidArgumentError, interval maps UnsupportedError', () => {
     const set = (elem: unknown[]) => ({ add: { set: { family: 'inet', table: 't', name: 's', type: ['ipv4_addr', 'inet_proto', 'inet_service'], flags: ['interval'], elem } } });
