@@ -132,7 +132,7 @@ const byteValue = (v: number): Buffer => BYTES[v] ?? Buffer.from([v]);
 
 /** Whether nft converts key component x (of type t) to network order for a concatenated interval set: host-order values (meta keys but interface names, marks). */
 function swappedKey(x: unknown, t: DataType, where: string): boolean {
-  if (t === TYPES.ifname) return false;
+  if (t === TYPES.ifname || t.byteorder === BYTEORDER.BIG) return false;
   const k = soleKey(x, where);
   return k === 'meta' || (k !== 'payload' && t.byteorder === BYTEORDER.HOST);
 }
@@ -574,7 +574,7 @@ export class RuleCompiler {
     }) as Buffer[] | Array<[Buffer, Buffer]>;
     // nft records the key expression in the set: its byte order (meta and most ct keys host, payload big endian) and typeof.
     const [lk, lb] = single(left, `${where}.left`);
-    const byteorder = types.length > 1 ? BYTEORDER.INVALID : lk === 'payload' ? BYTEORDER.BIG : lk === 'meta' ? BYTEORDER.HOST
+    const byteorder = types.length > 1 ? BYTEORDER.INVALID : lk === 'payload' ? BYTEORDER.BIG : lk === 'meta' ? (types[0]!.byteorder === BYTEORDER.BIG ? BYTEORDER.BIG : BYTEORDER.HOST)
       : lk === 'ct' && types[0] === TYPES.inet_proto ? BYTEORDER.BIG : types[0]!.byteorder;
     void lb;
     const s = this.ctx.anonymousSet!(types as DataType[], keys, { byteorder, typeof: typeofKey(left).udata });
@@ -584,7 +584,7 @@ export class RuleCompiler {
   /** The byte order nft records for a key expression in an anonymous set or map's user data. */
   private keyByteorder(left: unknown, types: DataType[], where: string): number {
     const [lk] = single(left, where);
-    return types.length > 1 ? BYTEORDER.INVALID : lk === 'payload' ? BYTEORDER.BIG : lk === 'meta' ? BYTEORDER.HOST
+    return types.length > 1 ? BYTEORDER.INVALID : lk === 'payload' ? BYTEORDER.BIG : lk === 'meta' ? (types[0]!.byteorder === BYTEORDER.BIG ? BYTEORDER.BIG : BYTEORDER.HOST)
       : lk === 'ct' && types[0] === TYPES.inet_proto ? BYTEORDER.BIG : types[0]!.byteorder;
   }
 

@@ -97,10 +97,15 @@ export const L4_PROTOCOLS: Record<string, { l4: number; nfproto?: number } | und
   tcp: { l4: 6 }, udp: { l4: 17 }, sctp: { l4: 132 }, icmp: { l4: 1, nfproto: 2 }, icmpv6: { l4: 58, nfproto: 10 },
 };
 
+/** nft's devgroup type (TYPE_DEVGROUP). */
+const DEVGROUP = symbolic('devgroup', 35, 4, BYTEORDER.HOST, { default: 0 });
+
 /** Meta keys beyond mark/iifname/oifname/l4proto with their types (their numbers: ir.ts META_KEY). */
 export const EXTRA_META: Record<string, DataType> = {
   length: host(4), iiftype: EXTRA_TYPES.iface_type, oiftype: EXTRA_TYPES.iface_type, skuid: EXTRA_TYPES.uid, skgid: EXTRA_TYPES.gid,
   pkttype: EXTRA_TYPES.pkt_type, cpu: host(4), nfproto: EXTRA_TYPES.nf_proto,
+  // meta protocol: the link layer's ether type; device groups named as Debian's /etc/iproute2/group names them (0: default); cgroup: the net_cls class id.
+  protocol: EXTRA_TYPES.ether_type, iifgroup: DEVGROUP, oifgroup: DEVGROUP, cgroup: host(4),
 };
 /** ct keys by nft's JSON name: the kernel key, the value type (or the table family's address), whether a direction is required. */
 export const EXTRA_CT: Record<string, { key: number; type: DataType | 'addr'; dir: boolean } | undefined> = {

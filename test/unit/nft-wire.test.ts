@@ -198,7 +198,7 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '<', left: { meta: { key: 'l4proto' } }, right: 'tcp' } }]), UnsupportedError, /"<" on a inet_proto/);
     bad(rule([{ match: { op: '<', left: { meta: { key: 'iifname' } }, right: 'eth0' } }]), UnsupportedError, /"<" on a ifname/);
     bad(rule([{ match: { op: '==', left: { meta: { key: 'iif' } }, right: 'lo' } }]), InvalidArgumentError, /interface "lo" does not exist/);
-    bad(rule([{ match: { op: '==', left: { meta: { key: 'iifgroup' } }, right: 1 } }]), UnsupportedError, /meta key "iifgroup"/);
+    bad(rule([{ match: { op: '==', left: { meta: { key: 'ipsec' } }, right: true } }]), UnsupportedError, /meta key "ipsec"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: { set: ['cs1', 'af11'] } } }]), UnsupportedError, /with ip dscp \(only a value\)/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: 'cs9' } }]), InvalidArgumentError, /not a valid ip dscp: "cs9"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'vlan', field: 'id' } }, right: 1 } }]), UnsupportedError, /vlan header matches in ip tables/);
