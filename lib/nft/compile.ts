@@ -613,7 +613,6 @@ export class RuleCompiler {
     if (!this.ctx.anonymousMapOf) throw unsupported(where, 'anonymous maps here');
     const first = data.set[0];
     const dataTypes = want(Array.isArray(first) && isObj(first[1]) && 'concat' in first[1]);
-    if (dataTypes.length > 1) throw unsupported(`${where}.data`, 'anonymous maps to concatenations');
     const start = this.out.length;
     const types = this.loadKeyValues(body.key, `${where}.key`);
     const loads = this.out.splice(start);
@@ -621,7 +620,9 @@ export class RuleCompiler {
       const w = `${where}.data.set[${i}]`;
       if (!Array.isArray(pair) || pair.length !== 2) throw invalid(w, 'must be [key, value]');
       if (isObj(pair[0]) && ('elem' in pair[0] || 'prefix' in pair[0] || 'range' in pair[0])) throw unsupported(`${w}[0]`, 'element options, prefixes and ranges in an anonymous map');
-      return [types.length === 1 ? this.value(types[0]!, pair[0], `${w}[0]`) : elementKey(pair[0], types, `${w}[0]`), this.value(dataTypes[0]!, pair[1], `${w}[1]`)];
+      // Values may be concatenations too (`dnat ip to ip daddr map { a : b . port }`), padded as keys are.
+      return [types.length === 1 ? this.value(types[0]!, pair[0], `${w}[0]`) : elementKey(pair[0], types, `${w}[0]`),
+        dataTypes.length === 1 ? this.value(dataTypes[0]!, pair[1], `${w}[1]`) : elementKey(pair[1], dataTypes, `${w}[1]`)];
     });
     const byteorder = this.keyByteorder(body.key, types, `${where}.key`);
     const m = this.ctx.anonymousMapOf({ keyTypes: types, data: dataTypes, elements, byteorder, ...(types.length > 1 ? { typeof: typeofKey(body.key).udata } : {}) });

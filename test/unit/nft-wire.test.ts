@@ -217,7 +217,7 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: [] } } }]), InvalidArgumentError, /must not be empty/);
     bad(rule([{ match: { op: '<', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: { range: [1000, 2000] } } }]), UnsupportedError, /"<" with a range/);
     bad(rule([{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [[{ prefix: { addr: '10.0.0.0', len: 8 } }, { accept: null }]] } } }]), UnsupportedError, /prefixes and ranges in an anonymous verdict map/);
-    bad(rule([{ dnat: { family: 'ip', addr: { map: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [['10.0.0.1', { concat: ['10.0.0.2', 80] }]] } } } } }]), UnsupportedError, /anonymous maps to concatenations/);
+    bad(rule([{ dnat: { family: 'ip', addr: { map: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [['10.0.0.1', { concat: ['10.0.0.2', 'http-ish'] }]] } } } } }]), InvalidArgumentError, /concat\[1\]: not a valid inet_service/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'mark', flags: ['interval'], elem: [{ range: [1, 5] }] } } }, UnsupportedError, /intervals of mark/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['interval'], elem: ['10.0.0.0-10.0.0.9', { range: ['10.0.0.5', '10.0.0.20'] }] } } }, InvalidArgumentError, /not a valid ipv4_addr/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['interval'], elem: [{ prefix: { addr: '10.0.0.0', len: 8 } }, { range: ['10.0.0.5', '10.0.0.20'] }] } } }, InvalidArgumentError, /conflicting intervals/);
