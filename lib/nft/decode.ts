@@ -382,9 +382,13 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
         // In the kernel's order, which is the order they were added (as nft lists them).
         o.elem = elems.map((e) => elementJson(concatIntervalJson(e.key, e.keyEnd ?? e.key, s.types), e, opts.text === true));
       } else if (elems.length && s.flags & SET_FLAGS.INTERVAL) {
-        if (s.map || s.types.length !== 1) refuse(`interval set ${s.name} with data or concatenations`);
-        // An interval's options are its start element's.
-        o.elem = intervalValues(elems.map((e) => ({ key: e.key, end: e.end === true })), s.types[0]!, (v, i) => elementJson(v, elems[i]!, opts.text === true));
+        if (s.types.length !== 1) refuse(`interval set ${s.name} keyed by a concatenation without NFT_SET_CONCAT`);
+        // An interval's options, and a map's value, are its start element's.
+        o.elem = intervalValues(elems.map((e) => ({ key: e.key, end: e.end === true })), s.types[0]!, (v, i) => {
+          const e = elems[i]!, k = elementJson(v, e, opts.text === true);
+          if (!s.map) return k;
+          return [k, s.data ? keyJson(s.data, e.data ?? refuse(`an element of map ${s.name} without data`)) : verdictJson(e.verdict ?? refuse(`an element of map ${s.name} without a verdict`))];
+        });
       } else if (elems.length) {
         sortElements(elems, s.types);
         o.elem = elems.map((e) => {

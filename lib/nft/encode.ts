@@ -541,11 +541,22 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
 
   /** A new interval set's elements (intervals.ts), sent as nft sends a set declaration's. */
   function intervalElementsOf(f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
-    if (info.map || info.keyTypes.length !== 1) throw unsupported(where, 'interval maps');
+    if (info.keyTypes.length !== 1) throw unsupported(where, 'interval maps keyed by concatenations');
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
     const options = new Map<string, Omit<ElementSpec, 'key'>>();
-    const ranges = list.map((e, i) => intervalWithOptions(e, info, options, false, `${where}[${i}]`));
-    const elems = withOptions(intervalElements(ranges, where).map(intervalSpec), options, where);
+    // Interval maps: an interval's value goes on its start element too, as nft sends it.
+    const verdicts = info.map && !info.data ? new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }) : undefined;
+    const ranges = list.map((e, i) => {
+      if (!info.map) return intervalWithOptions(e, info, options, false, `${where}[${i}]`);
+      if (!Array.isArray(e) || e.length !== 2) throw invalid(`${where}[${i}]`, 'a map element is [key, value]');
+      const r = intervalWithOptions(e[0], info, options, false, `${where}[${i}][0]`);
+      const k = r[0].toString('hex'), o = options.get(k) ?? {};
+      if (info.data) o.data = elementKey(e[1], info.data, `${where}[${i}][1]`);
+      else { const [vk, vb] = single(e[1], `${where}[${i}][1]`); o.verdict = verdicts!.verdictOf(vk, vb, `${where}[${i}][1]`); }
+      options.set(k, o);
+      return r;
+    });
+    const elems = withOptions(intervalElements(ranges, where).map(intervalSpec), options, where, info.map);
     info.ranges?.push(...ranges);
     writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, info.id, elems);
   }
@@ -611,12 +622,12 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   }
 
   /** nft puts an interval's options on its start element (its end element has none). */
-  function withOptions(elems: ElementSpec[], options: Map<string, Omit<ElementSpec, 'key'>>, where: string): ElementSpec[] {
+  function withOptions(elems: ElementSpec[], options: Map<string, Omit<ElementSpec, 'key'>>, where: string, map = false): ElementSpec[] {
     if (!options.size) return elems;
     return elems.map((e) => {
       const o = e.flags ? undefined : options.get(e.key.toString('hex'));
       if (!o) return e;
-      if (e.udata) throw unsupported(where, 'element options on an interval open to the top of the key space');
+      if (e.udata && (!map || o.udata || o.timeoutMs !== undefined || o.expirationMs !== undefined || o.counter)) throw unsupported(where, 'element options on an interval open to the top of the key space');
       return { ...e, ...o };
     });
   }
