@@ -276,10 +276,9 @@ export class RuleCompiler {
     // nft's dependencies there are link-layer (meta protocol, ether type): nlkit encodes ether and vlan's only.
     const l2 = this.ctx.family === 'bridge' || this.ctx.family === 'netdev';
     if (this.ctx.family !== 'ip' && this.ctx.family !== 'ip6' && this.ctx.family !== 'inet' && !(l2 && (proto === 'ether' || proto === 'vlan'))) throw unsupported(where, `${proto} header matches in ${this.ctx.family} tables`);
-    if (proto === 'vlan' && !l2) throw unsupported(where, `vlan header matches in ${this.ctx.family} tables`);
     if (proto === 'vlan') {
-      // As nft: meta iiftype ether (netdev), then ether type 8021q, unless the rule has them.
-      if (this.ctx.family === 'netdev' && !this.lldep) {
+      // As nft: meta iiftype ether (all but bridge tables), then ether type 8021q, unless the rule has them.
+      if (this.ctx.family !== 'bridge' && !this.lldep) {
         this.out.push({ op: 'meta', key: META_KEY.iiftype, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([1, 0]) });
         this.lldep = true;
       }

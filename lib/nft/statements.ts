@@ -137,7 +137,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         const network = e.base === PAYLOAD_BASE.NETWORK, transport = e.base === PAYLOAD_BASE.TRANSPORT;
         const proto = network ? (nfproto === 2 ? 'ip' : nfproto === 10 ? 'ip6' : '')
           : transport ? Object.keys(L4_PROTOCOLS).find((p) => L4_PROTOCOLS[p]!.l4 === l4proto) ?? 'th'
-          : e.base === PAYLOAD_BASE.LL ? (vlan && e.offset >= 14 && l2 ? 'vlan' : 'ether') : '';
+          : e.base === PAYLOAD_BASE.LL ? (vlan && e.offset >= 14 ? 'vlan' : 'ether') : '';
         // A sub-byte field (bitfields.ts): the load, then its mask.
         const nx = exprs[i + 1];
         const mask = nx?.op === 'bitwise' && nx.sreg === e.dreg && nx.dreg === e.dreg && nx.xor.every((x) => x === 0) ? nx.mask : undefined;
@@ -313,7 +313,8 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         }
         if (key === 'iiftype' && e.cmp === CMP['=='] && e.data.equals(Buffer.from([1, 0]))) llDep = out.length;
         const pl = l.json.payload as { protocol?: string; field?: string } | undefined;
-        if ((family === 'bridge' || family === 'netdev') && pl?.protocol === 'ether' && pl.field === 'type' && e.cmp === CMP['=='] && e.data.equals(Buffer.from([0x81, 0]))) {
+        // (vlan headers are read in every family: ip, ip6 and inet tables too, after meta iiftype ether.)
+        if (pl?.protocol === 'ether' && pl.field === 'type' && e.cmp === CMP['=='] && e.data.equals(Buffer.from([0x81, 0]))) {
           vlanDep = out.length;
           vlan = true;
         }

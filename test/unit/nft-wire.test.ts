@@ -201,7 +201,7 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '==', left: { meta: { key: 'ipsec' } }, right: true } }]), UnsupportedError, /meta key "ipsec"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: { set: ['cs1', 'af11'] } } }]), UnsupportedError, /with ip dscp \(only a value\)/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: 'cs9' } }]), InvalidArgumentError, /not a valid ip dscp: "cs9"/);
-    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'vlan', field: 'id' } }, right: 1 } }]), UnsupportedError, /vlan header matches in ip tables/);
+    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'vlan', field: 'dei' } }, right: 1 } }]), UnsupportedError, /vlan dei/);
     bad(rule([{ match: { op: 'in', left: { payload: { protocol: 'tcp', field: 'flags' } }, right: ['syn', 'nope'] } }]), InvalidArgumentError, /not tcp flags/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'icmp', field: 'id' } }, right: 1 } }]), UnsupportedError, /payload "icmp id"/);
     assert.throws(() => encodeCommands([{ add: { table: { family: 'inet', name: 'i' } } }, { add: { rule: { family: 'inet', table: 'i', chain: 'c', expr: [{ match: { op: '==', left: { concat: [{ payload: { protocol: 'ether', field: 'saddr' } }, { payload: { protocol: 'ip', field: 'saddr' } }] }, right: '@s' } }] } } }]),
