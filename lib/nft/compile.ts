@@ -53,7 +53,7 @@ export interface RuleContext {
   /** Adds an anonymous verdict map (before the rule in the batch); returns its name and id. */
   anonymousMap(keyType: DataType, elements: Array<[Buffer, Verdict]>): { name: string; id: number };
   /** Adds an anonymous set (`{ a, b }` on the right of a match) before the rule; returns its name and id. */
-  anonymousSet?(keyTypes: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, key: { byteorder: number; typeof: Buffer; concat?: boolean }): { name: string; id: number };
+  anonymousSet?(keyTypes: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, key: { byteorder: number; typeof?: Buffer; concat?: boolean }): { name: string; id: number };
   /** The index of interface `name` in the target namespace (`meta iif "lo"`); undefined: none. */
   ifindex?(name: string): number | undefined;
   /** Adds an anonymous verdict map (data undefined) or data map on any key before the rule; returns its name and id. */
@@ -129,6 +129,9 @@ const breaksMerge = (st: unknown): boolean => !isObj(st) || !('match' in st || '
 // One-byte values of dependency matches, shared: the encoder only reads them.
 const BYTES = Array.from({ length: 256 }, (_, i) => Buffer.from([i]));
 const byteValue = (v: number): Buffer => BYTES[v] ?? Buffer.from([v]);
+
+/** nft's type ids of the sub-byte fields it types in sets (TYPE_DSCP, TYPE_ECN). */
+const BITFIELD_SET_TYPE: Record<string, number | undefined> = { dscp: 36, ecn: 37 };
 
 /** Whether nft converts key component x (of type t) to network order for a concatenated interval set: host-order values (meta keys but interface names, marks). */
 function swappedKey(x: unknown, t: DataType, where: string): boolean {
@@ -641,6 +644,27 @@ export class RuleCompiler {
     const bf = p ? BIT_FIELDS[String(p.protocol)]?.[String(p.field)] : undefined;
     if (bf) {
       if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" on ${bf.protocol} ${bf.field}`);
+      // A set of dscp or ecn values (one-byte loads): the masked load looked up in an anonymous
+      // set of values in place, typed dscp/ecn, as nft makes it (no typeof record).
+      // A set of one value is that value, as nft evaluates it.
+      if (isObj(right) && Array.isArray(right.set) && right.set.length === 1 && Object.keys(right).length === 1) right = right.set[0];
+      const setType = isObj(right) && Array.isArray(right.set) && bf.len === 1 && bf.mask ? BITFIELD_SET_TYPE[bf.field] : undefined;
+      if (setType && isObj(right) && Array.isArray(right.set) && this.ctx.anonymousSet) {
+        if (right.set.length === 0) throw invalid(`${where}.right.set`, 'must not be empty');
+        const keys = right.set.map((v, i) => {
+          const b = typeof v === 'number' || typeof v === 'string' ? bitValue(bf, v) : undefined;
+          if (!b) throw invalid(`${where}.right.set[${i}]`, `not a valid ${bf.protocol} ${bf.field}: ${JSON.stringify(v)}`);
+          return b;
+        });
+        this.deps(left, `${where}.left`);
+        const s = this.ctx.anonymousSet([{ name: bf.field, id: setType, len: 1, byteorder: BYTEORDER.BIG, parse: () => undefined, format: (b) => b[0]! }], keys, { byteorder: BYTEORDER.BIG });
+        this.out.push(
+          { op: 'payload', dreg: NFT_REG_1, base: bf.base, offset: bf.offset, len: bf.len },
+          { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: bf.len, mask: bf.mask!, xor: Buffer.alloc(bf.len), bool: true },
+          { op: 'lookup', sreg: NFT_REG_1, set: s.name, setId: s.id, ...(op === '!=' ? { inv: true } : {}) },
+        );
+        return true;
+      }
       if (typeof right !== 'number' && typeof right !== 'string') throw unsupported(`${where}.right`, `${JSON.stringify(right)} with ${bf.protocol} ${bf.field} (only a value)`);
       if (this.ctx.family !== 'inet' && (bf.protocol === 'ip' || bf.protocol === 'ip6') && NFPROTO[bf.protocol] !== this.nfproto) throw invalid(`${where}.left`, `${bf.protocol} header in an ${this.ctx.family} table`);
       const data = bitValue(bf, right);

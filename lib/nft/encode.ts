@@ -341,11 +341,11 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     return { name: n, id };
   }
 
-  function anonymousSet(f: Family, t: string, types: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, k: { byteorder: number; typeof: Buffer; concat?: boolean }): { name: string; id: number } {
+  function anonymousSet(f: Family, t: string, types: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, k: { byteorder: number; typeof?: Buffer; concat?: boolean }): { name: string; id: number } {
     const id = ++anonId;
     if (k.concat) {
       // Concatenated intervals: one element per [start, end] (NFTA_SET_ELEM_KEY, _KEY_END), nft's merge flag, each field's length.
-      const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, k.byteorder).u32(UD_SET.MERGE_ELEMENTS, 1).raw(UD_SET.KEY_TYPEOF, k.typeof);
+      const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, k.byteorder).u32(UD_SET.MERGE_ELEMENTS, 1).raw(UD_SET.KEY_TYPEOF, k.typeof!);
       const n = opts.numberAnonymous ? `__set${id}` : '__set%d';
       const ranges = keys as Array<[Buffer, Buffer]>;
       w.set(NLM_F_REQUEST | NLM_F_CREATE, FAMILY[f], {
@@ -359,7 +359,8 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     const interval = keys.length > 0 && Array.isArray(keys[0]);
     const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, k.byteorder);
     if (interval) ud.u32(UD_SET.MERGE_ELEMENTS, 1);
-    ud.raw(UD_SET.KEY_TYPEOF, k.typeof);
+    // (Sets of dscp or ecn values carry no typeof record.)
+    if (k.typeof) ud.raw(UD_SET.KEY_TYPEOF, k.typeof);
     const n = opts.numberAnonymous ? `__set${id}` : '__set%d';
     // nft's size counts an open interval's missing end element too.
     const elems = interval

@@ -334,7 +334,10 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         if (e.dreg === undefined) {
           const a = anon.get(e.set);
           if (a?.set) {
-            const right = a.keyEnds
+            const bits = loads.length === 1 ? loads[0]!.bits : undefined;
+            const right = bits
+              ? a.elements.map(([k]) => k).sort(Buffer.compare).map((k) => bitJson(bits, k))
+              : a.keyEnds
               ? a.elements.map(([k], j) => concatIntervalJson(k, a.keyEnds![j]!, keyTypesOf(loads)))
               : a.ends
               ? intervalValues(a.elements.map(([k], j) => ({ key: k, end: a.ends![j]! })), loadType(loads))
