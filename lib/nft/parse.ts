@@ -23,6 +23,8 @@ const EXPRESSION_WORDS = new Set(['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmp
 const UNQUALIFIED_META = ['mark', 'iif', 'oif', 'iifname', 'oifname', 'iiftype', 'oiftype', 'skuid', 'skgid', 'pkttype', 'cpu', 'iifgroup', 'oifgroup', 'cgroup', 'priority'];
 const RELATIONS: Record<string, string> = { '==': '==', eq: '==', '!=': '!=', ne: '!=', '<': '<', lt: '<', '>': '>', gt: '>', '<=': '<=', le: '<=', '>=': '>=', ge: '>=' };
 const BINOPS: Record<string, string> = { '&': '&', and: '&', '|': '|', or: '|', '^': '^', xor: '^' };
+/** A raw payload expression (`@th,96,24`, Docker's encrypted overlay): refused by name. */
+const RAW_PAYLOAD = /^@(ll|nh|th|ih)(,|$)/;
 /** nft's (C's) binding of & ^ |. */
 const PRECEDENCE: Record<string, number> = { '&': 3, '^': 2, '|': 1 };
 /** A value written as a number (`17`, `0x11`, a number token already read as one), else undefined. */
@@ -372,6 +374,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         return { numgen: { mode, mod, offset } };
       }
       default:
+        if (RAW_PAYLOAD.test(t.v)) refuse(t, 'raw payload expressions (@base,offset,length)');
         if (UNQUALIFIED_META.includes(t.v)) return shared('meta', t.v);
         if (EXT_EXPR_PARSERS[t.v] && t.kind === 'word') return EXT_EXPR_PARSERS[t.v]!(textCtx(''));
         return unexpected(t);
@@ -518,6 +521,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         default:
           if (EXT_PARSERS[t.v]) { expr.push(EXT_PARSERS[t.v]!(textCtx(family))); break; }
           if (['queue', 'meter', 'tproxy', 'synproxy', 'dup', 'fwd', 'flow'].includes(t.v)) refuse(t, `the statement "${t.v}"`);
+          if (RAW_PAYLOAD.test(t.v)) refuse(t, 'raw payload expressions (@base,offset,length)');
           unexpected(t);
       }
     }

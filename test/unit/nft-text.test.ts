@@ -138,6 +138,9 @@ describe('nft text parser: the batch nft -f sent for the same text', () => {
 
   it('constructs outside the encoded language are UnsupportedError naming them', () => {
     assert.throws(() => parseScript('add rule ip t c queue num 1'), (e: Error) => e instanceof UnsupportedError && /"queue"/.test(e.message));
+    // Docker's encrypted overlay: a raw payload set key and match.
+    assert.throws(() => parseScript('add set ip t s { typeof @th,96,24; }'), (e: Error) => e instanceof UnsupportedError && /raw payload expressions/.test(e.message));
+    assert.throws(() => parseScript('add rule ip t c udp dport 4789 @th,96,24 @s drop'), (e: Error) => e instanceof UnsupportedError && /raw payload expressions/.test(e.message));
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { type mark; flags interval; elements = { 1-5 } }').commands), (e: Error) => e instanceof UnsupportedError && /intervals of mark/.test(e.message));
     // Later elements of an interval set are checked against its ranges: a kernel set described without them is refused.
     const kernelSet = { existingSet: () => ({ keyTypes: [TYPES.ipv4_addr], map: false, interval: true }) };
