@@ -4,7 +4,7 @@
 // headers), prefix matches as shortened loads or bitwise masks, flag matches as
 // bitwise + cmp neq 0. Anything else is refused by name rather than encoded differently.
 import { NFT_REG_1, NFT_REG32_00, VERDICT } from './consts.js';
-import { BYTEORDER, concatLen, TYPES, type DataType } from './datatypes.js';
+import { BYTEORDER, concatLen, ifnameCmpBytes, TYPES, type DataType } from './datatypes.js';
 import { invalid, unsupported } from './errors.js';
 import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import { EXT_EXPRESSIONS, EXT_STATEMENTS } from './ext-table.js';
@@ -13,8 +13,8 @@ import { objref } from './objects.js';
 import type { Family } from './types.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, EXTRA_TYPES, ifaceIndexType, L4_PROTOCOLS, PROTOCOL_FIELDS } from './payload-fields.js';
 import { mergePlan, type MergeCandidate } from './payload-merge.js';
-import { typeofKey } from './typeof.js';
-import { intervalOf } from './intervals.js';
+import { concatTypeofPrefix, typeofKey } from './typeof.js';
+import { concatIntervalOf, intervalOf } from './intervals.js';
 import { BIT_FIELDS, bitValue, flagMask } from './bitfields.js';
 
 /** A value's type while compiling: a data type, or one of nft's bit/enum types. */
@@ -49,15 +49,17 @@ export const META_TYPES: Record<string, DataType | undefined> = {
 export interface RuleContext {
   family: Family;
   /** A set or map known by name (created earlier in the batch or read from the kernel). */
-  set(name: string): { keyTypes: DataType[]; map: boolean; id?: number; data?: DataType[] } | undefined;
+  set(name: string): { keyTypes: DataType[]; map: boolean; id?: number; data?: DataType[]; interval?: boolean } | undefined;
   /** Adds an anonymous verdict map (before the rule in the batch); returns its name and id. */
   anonymousMap(keyType: DataType, elements: Array<[Buffer, Verdict]>): { name: string; id: number };
   /** Adds an anonymous set (`{ a, b }` on the right of a match) before the rule; returns its name and id. */
-  anonymousSet?(keyTypes: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, key: { byteorder: number; typeof: Buffer }): { name: string; id: number };
+  anonymousSet?(keyTypes: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, key: { byteorder: number; typeof?: Buffer; concat?: boolean }): { name: string; id: number };
   /** The index of interface `name` in the target namespace (`meta iif "lo"`); undefined: none. */
   ifindex?(name: string): number | undefined;
   /** Adds an anonymous verdict map (data undefined) or data map on any key before the rule; returns its name and id. */
   anonymousMapOf?(m: AnonymousMapSpec): { name: string; id: number };
+  /** A set statement (dynset) writes to set `name`: flag it NFT_SET_EVAL if this batch declares it. */
+  dynamic?(name: string): void;
 }
 
 /** An anonymous map as the rule compiler hands it to the encoder. */
@@ -127,6 +129,16 @@ const breaksMerge = (st: unknown): boolean => !isObj(st) || !('match' in st || '
 // One-byte values of dependency matches, shared: the encoder only reads them.
 const BYTES = Array.from({ length: 256 }, (_, i) => Buffer.from([i]));
 const byteValue = (v: number): Buffer => BYTES[v] ?? Buffer.from([v]);
+
+/** nft's type ids of the sub-byte fields it types in sets (TYPE_DSCP, TYPE_ECN). */
+const BITFIELD_SET_TYPE: Record<string, number | undefined> = { dscp: 36, ecn: 37 };
+
+/** Whether nft converts key component x (of type t) to network order for a concatenated interval set: host-order values (meta keys but interface names, marks). */
+function swappedKey(x: unknown, t: DataType, where: string): boolean {
+  if (t === TYPES.ifname || t.byteorder === BYTEORDER.BIG) return false;
+  const k = soleKey(x, where);
+  return k === 'meta' || (k !== 'payload' && t.byteorder === BYTEORDER.HOST);
+}
 
 /** nft's register number for a value at `word` 32-bit words into the register file. */
 export const regAt = (word: number): number => (word % 4 === 0 ? NFT_REG_1 + word / 4 : NFT_REG32_00 + word);
@@ -230,6 +242,11 @@ export class RuleCompiler {
       this.rc.out.push({ op: 'meta', key, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: byteValue(want) });
     }
     loadMap(body: unknown, want: (concat: boolean) => DataType[], where: string): DataType[] { return this.rc.mapValue(body, want, where); }
+    setRef(name: string): { keyLen: number; map: boolean; id?: number } | undefined {
+      const s = this.rc.ctx.set(name);
+      return s && { keyLen: s.keyTypes.length > 1 ? concatLen(s.keyTypes) : s.keyTypes[0]!.len, map: s.map, ...(s.id !== undefined ? { id: s.id } : {}) };
+    }
+    dynamic(name: string): void { this.rc.ctx.dynamic?.(name); }
     loadAt(e: unknown, word: number, where: string): number {
       this.rc.deps(e, where);
       const [kind, body] = single(e, where);
@@ -262,10 +279,9 @@ export class RuleCompiler {
     // nft's dependencies there are link-layer (meta protocol, ether type): nlkit encodes ether and vlan's only.
     const l2 = this.ctx.family === 'bridge' || this.ctx.family === 'netdev';
     if (this.ctx.family !== 'ip' && this.ctx.family !== 'ip6' && this.ctx.family !== 'inet' && !(l2 && (proto === 'ether' || proto === 'vlan'))) throw unsupported(where, `${proto} header matches in ${this.ctx.family} tables`);
-    if (proto === 'vlan' && !l2) throw unsupported(where, `vlan header matches in ${this.ctx.family} tables`);
     if (proto === 'vlan') {
-      // As nft: meta iiftype ether (netdev), then ether type 8021q, unless the rule has them.
-      if (this.ctx.family === 'netdev' && !this.lldep) {
+      // As nft: meta iiftype ether (all but bridge tables), then ether type 8021q, unless the rule has them.
+      if (this.ctx.family !== 'bridge' && !this.lldep) {
         this.out.push({ op: 'meta', key: META_KEY.iiftype, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: Buffer.from([1, 0]) });
         this.lldep = true;
       }
@@ -278,6 +294,8 @@ export class RuleCompiler {
     if (proto === 'ether' && this.ctx.family === 'bridge') return;
     if (proto in NFPROTO) {
       const want = NFPROTO[proto]!;
+      // After an ether header nft's dependency is `ether type ip`, not meta nfproto: not encoded.
+      if (this.nfproto === undefined && this.lldep) throw unsupported(where, `${proto} header after an ether header in ${this.ctx.family} tables`);
       if (this.nfproto === undefined) {
         this.out.push({ op: 'meta', key: META_KEY.nfproto, dreg: NFT_REG_1 }, { op: 'cmp', sreg: NFT_REG_1, cmp: CMP['=='], data: byteValue(want) });
         this.nfproto = want;
@@ -384,7 +402,7 @@ export class RuleCompiler {
   }
 
   /** Loads a concatenation or a single value; returns the component types. */
-  private loadKey(e: unknown, where: string): DataType[] {
+  private loadKey(e: unknown, where: string, concatInterval = false): DataType[] {
     const [kind, body] = single(e, where);
     if (kind !== 'concat') {
       const t = this.load(e, NFT_REG_1, where);
@@ -397,6 +415,11 @@ export class RuleCompiler {
     body.forEach((x, i) => {
       const t = this.load(x, regAt(word), `${where}.concat[${i}]`);
       if (!('id' in t)) throw unsupported(`${where}.concat[${i}]`, `${t.name} in a concatenation`);
+      // A concatenated interval set compares big-endian fields: nft converts host-order values (meta keys but names, marks).
+      if (concatInterval && swappedKey(x, t, where)) {
+        const reg = regAt(word);
+        this.out.push({ op: 'byteorder', sreg: reg, dreg: reg, bop: BYTEORDER_OP.hton, len: t.len, size: t.len % 8 === 0 ? 8 : t.len % 4 === 0 ? 4 : 2 });
+      }
       types.push(t);
       word += (t.len + 3) >> 2;
     });
@@ -431,9 +454,9 @@ export class RuleCompiler {
     if (typeof right === 'string' && right.startsWith('@')) {
       if (op !== '==') throw unsupported(where, `"${op}" with a set (only "==")`);
       const name = right.slice(1);
-      const types = this.loadKey(left, wl);
-      this.checkSet(name, types, false, `${where}.right`);
       const s = this.ctx.set(name);
+      const types = this.loadKey(left, wl, s?.interval === true && s.keyTypes.length > 1);
+      this.checkSet(name, types, false, `${where}.right`);
       this.out.push({ op: 'lookup', sreg: NFT_REG_1, set: name, setId: s?.id });
       return;
     }
@@ -503,7 +526,8 @@ export class RuleCompiler {
     if (Array.isArray(right) || (isObj(right) && ('set' in right || 'range' in right))) throw unsupported(where, 'anonymous sets and ranges on the right of a match');
 
     const t = this.load(left, NFT_REG_1, wl);
-    let data = this.value(t, right, `${where}.right`);
+    // Interface names: `"veth*"` compares the bytes before the `*` (nft's wildcard).
+    let data = t === TYPES.ifname && typeof right === 'string' && !right.startsWith('$') ? this.ifnameCmp(right, `${where}.right`) : this.value(t, right, `${where}.right`);
     if (ordering) {
       // As nft: host-order values (marks, numgen) are compared in network order.
       if (!('byteorder' in t) || t.byteorder === BYTEORDER.INVALID || (t.byteorder === BYTEORDER.HOST && t.len !== 4)) throw unsupported(where, `"${op}" on a ${t.name}`);
@@ -526,11 +550,24 @@ export class RuleCompiler {
     if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" with an anonymous set (only == and !=)`);
     if (elems.length === 0) throw invalid(`${where}.right.set`, 'must not be empty');
     const start = this.out.length;
-    const types = this.loadKeyValues(left, `${where}.left`);
+    // A prefix or range inside a concatenation makes a concatenated interval set (intervals.ts, concatIntervalOf).
+    const concatInterval = soleKey(left, `${where}.left`) === 'concat' && elems.some((e) => isObj(e) && Array.isArray(e.concat) && e.concat.some((c) => isObj(c) && ('prefix' in c || 'range' in c)));
+    const types = concatInterval ? this.loadKey(left, `${where}.left`, true) : this.loadKeyValues(left, `${where}.left`);
     const loads = this.out.splice(start);
     // Any prefix or range makes it an interval set (intervals.ts): single big-endian keys only.
     const interval = elems.some((e) => isObj(e) && ('prefix' in e || 'range' in e));
     if (interval && types.length !== 1) throw unsupported(`${where}.right`, 'prefixes and ranges in an anonymous set of concatenations');
+    if (concatInterval) {
+      const ranges = elems.map((e, i) => {
+        if (isObj(e) && 'elem' in e) throw unsupported(`${where}.right.set[${i}]`, 'element options in an anonymous set');
+        return concatIntervalOf(e, types, `${where}.right.set[${i}]`);
+      });
+      const parts = (left as { concat: unknown[] }).concat;
+      const swapped = parts.findIndex((x, i) => swappedKey(x, types[i]!, where));
+      const s = this.ctx.anonymousSet!(types, ranges, { byteorder: BYTEORDER.INVALID, typeof: concatTypeofPrefix(swapped < 0 ? parts : parts.slice(0, swapped)), concat: true });
+      this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, set: s.name, setId: s.id, ...(op === '!=' ? { inv: true } : {}) });
+      return;
+    }
     const keys = elems.map((e, i) => {
       const w = `${where}.right.set[${i}]`;
       if (isObj(e) && 'elem' in e) throw unsupported(w, 'element options in an anonymous set');
@@ -539,7 +576,7 @@ export class RuleCompiler {
     }) as Buffer[] | Array<[Buffer, Buffer]>;
     // nft records the key expression in the set: its byte order (meta and most ct keys host, payload big endian) and typeof.
     const [lk, lb] = single(left, `${where}.left`);
-    const byteorder = types.length > 1 ? BYTEORDER.INVALID : lk === 'payload' ? BYTEORDER.BIG : lk === 'meta' ? BYTEORDER.HOST
+    const byteorder = types.length > 1 ? BYTEORDER.INVALID : lk === 'payload' ? BYTEORDER.BIG : lk === 'meta' ? (types[0]!.byteorder === BYTEORDER.BIG ? BYTEORDER.BIG : BYTEORDER.HOST)
       : lk === 'ct' && types[0] === TYPES.inet_proto ? BYTEORDER.BIG : types[0]!.byteorder;
     void lb;
     const s = this.ctx.anonymousSet!(types as DataType[], keys, { byteorder, typeof: typeofKey(left).udata });
@@ -549,7 +586,7 @@ export class RuleCompiler {
   /** The byte order nft records for a key expression in an anonymous set or map's user data. */
   private keyByteorder(left: unknown, types: DataType[], where: string): number {
     const [lk] = single(left, where);
-    return types.length > 1 ? BYTEORDER.INVALID : lk === 'payload' ? BYTEORDER.BIG : lk === 'meta' ? BYTEORDER.HOST
+    return types.length > 1 ? BYTEORDER.INVALID : lk === 'payload' ? BYTEORDER.BIG : lk === 'meta' ? (types[0]!.byteorder === BYTEORDER.BIG ? BYTEORDER.BIG : BYTEORDER.HOST)
       : lk === 'ct' && types[0] === TYPES.inet_proto ? BYTEORDER.BIG : types[0]!.byteorder;
   }
 
@@ -578,7 +615,6 @@ export class RuleCompiler {
     if (!this.ctx.anonymousMapOf) throw unsupported(where, 'anonymous maps here');
     const first = data.set[0];
     const dataTypes = want(Array.isArray(first) && isObj(first[1]) && 'concat' in first[1]);
-    if (dataTypes.length > 1) throw unsupported(`${where}.data`, 'anonymous maps to concatenations');
     const start = this.out.length;
     const types = this.loadKeyValues(body.key, `${where}.key`);
     const loads = this.out.splice(start);
@@ -586,7 +622,9 @@ export class RuleCompiler {
       const w = `${where}.data.set[${i}]`;
       if (!Array.isArray(pair) || pair.length !== 2) throw invalid(w, 'must be [key, value]');
       if (isObj(pair[0]) && ('elem' in pair[0] || 'prefix' in pair[0] || 'range' in pair[0])) throw unsupported(`${w}[0]`, 'element options, prefixes and ranges in an anonymous map');
-      return [types.length === 1 ? this.value(types[0]!, pair[0], `${w}[0]`) : elementKey(pair[0], types, `${w}[0]`), this.value(dataTypes[0]!, pair[1], `${w}[1]`)];
+      // Values may be concatenations too (`dnat ip to ip daddr map { a : b . port }`), padded as keys are.
+      return [types.length === 1 ? this.value(types[0]!, pair[0], `${w}[0]`) : elementKey(pair[0], types, `${w}[0]`),
+        dataTypes.length === 1 ? this.value(dataTypes[0]!, pair[1], `${w}[1]`) : elementKey(pair[1], dataTypes, `${w}[1]`)];
     });
     const byteorder = this.keyByteorder(body.key, types, `${where}.key`);
     const m = this.ctx.anonymousMapOf({ keyTypes: types, data: dataTypes, elements, byteorder, ...(types.length > 1 ? { typeof: typeofKey(body.key).udata } : {}) });
@@ -606,6 +644,27 @@ export class RuleCompiler {
     const bf = p ? BIT_FIELDS[String(p.protocol)]?.[String(p.field)] : undefined;
     if (bf) {
       if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" on ${bf.protocol} ${bf.field}`);
+      // A set of dscp or ecn values (one-byte loads): the masked load looked up in an anonymous
+      // set of values in place, typed dscp/ecn, as nft makes it (no typeof record).
+      // A set of one value is that value, as nft evaluates it.
+      if (isObj(right) && Array.isArray(right.set) && right.set.length === 1 && Object.keys(right).length === 1) right = right.set[0];
+      const setType = isObj(right) && Array.isArray(right.set) && bf.len === 1 && bf.mask ? BITFIELD_SET_TYPE[bf.field] : undefined;
+      if (setType && isObj(right) && Array.isArray(right.set) && this.ctx.anonymousSet) {
+        if (right.set.length === 0) throw invalid(`${where}.right.set`, 'must not be empty');
+        const keys = right.set.map((v, i) => {
+          const b = typeof v === 'number' || typeof v === 'string' ? bitValue(bf, v) : undefined;
+          if (!b) throw invalid(`${where}.right.set[${i}]`, `not a valid ${bf.protocol} ${bf.field}: ${JSON.stringify(v)}`);
+          return b;
+        });
+        this.deps(left, `${where}.left`);
+        const s = this.ctx.anonymousSet([{ name: bf.field, id: setType, len: 1, byteorder: BYTEORDER.BIG, parse: () => undefined, format: (b) => b[0]! }], keys, { byteorder: BYTEORDER.BIG });
+        this.out.push(
+          { op: 'payload', dreg: NFT_REG_1, base: bf.base, offset: bf.offset, len: bf.len },
+          { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: bf.len, mask: bf.mask!, xor: Buffer.alloc(bf.len), bool: true },
+          { op: 'lookup', sreg: NFT_REG_1, set: s.name, setId: s.id, ...(op === '!=' ? { inv: true } : {}) },
+        );
+        return true;
+      }
       if (typeof right !== 'number' && typeof right !== 'string') throw unsupported(`${where}.right`, `${JSON.stringify(right)} with ${bf.protocol} ${bf.field} (only a value)`);
       if (this.ctx.family !== 'inet' && (bf.protocol === 'ip' || bf.protocol === 'ip6') && NFPROTO[bf.protocol] !== this.nfproto) throw invalid(`${where}.left`, `${bf.protocol} header in an ${this.ctx.family} table`);
       const data = bitValue(bf, right);
@@ -651,6 +710,12 @@ export class RuleCompiler {
     return [t];
   }
 
+  private ifnameCmp(v: string, where: string): Buffer {
+    const b = ifnameCmpBytes(v);
+    if (!b) throw invalid(where, `not a valid ifname: ${JSON.stringify(v)}`);
+    return b;
+  }
+
   /** A constant of type t. */
   private value(t: ValueType, v: unknown, where: string): Buffer {
     if (t.name === 'fib_addrtype') {
@@ -668,12 +733,28 @@ export class RuleCompiler {
   }
 
   /** `{ "&": [expr, value] }` etc. on register 1: loads, then one bitwise; returns the type. */
-  private binop(kind: string, body: unknown, where: string): [ValueType, Buffer, Buffer] {
-    if (!Array.isArray(body) || body.length !== 2) throw invalid(`${where}["${kind}"]`, 'needs [expression, value]');
-    const t = this.load(body[0], NFT_REG_1, `${where}["${kind}"][0]`);
+  private binop(kind: string, body: unknown, where: string, nested = false): [ValueType, Buffer, Buffer] {
+    // A chain (`mark & 0xff00 ^ 0x12`, firewalld's masked marks) folds into one mask and xor, as nft's netlink_gen_binop does.
+    const chain: Array<[string, unknown, string]> = [];
+    let k = kind, b = body, w = where;
+    for (;;) {
+      if (!Array.isArray(b) || b.length !== 2) throw invalid(`${w}["${k}"]`, 'needs [expression, value]');
+      chain.push([k, b[1], `${w}["${k}"][1]`]);
+      const ik = isObj(b[0]) ? soleKey(b[0], `${w}["${k}"][0]`) : '';
+      if (ik !== '&' && ik !== '|' && ik !== '^') break;
+      if (!nested) throw unsupported(where, 'a chain of binary operations here (only when setting a mark)');
+      w = `${w}["${k}"][0]`; b = (b[0] as Record<string, unknown>)[ik]; k = ik;
+    }
+    const t = this.load((b as unknown[])[0], NFT_REG_1, `${w}["${k}"][0]`);
     if (t !== TYPES.mark) throw unsupported(where, `binary operations on ${t.name} (only marks)`);
-    const v = this.value(t, body[1], `${where}["${kind}"][1]`).readUInt32LE(0);
-    const [m, x] = kind === '&' ? [v, 0] : kind === '|' ? [~v >>> 0, v] : [0xffffffff, v];
+    let m = 0xffffffff, x = 0;
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const [op, val, wv] = chain[i]!;
+      const v = this.value(t, val, wv).readUInt32LE(0);
+      if (op === '&') { m = (m & v) >>> 0; x = (x & v) >>> 0; }
+      else if (op === '|') { m = (m & ~v) >>> 0; x = (x | v) >>> 0; }
+      else x = (x ^ v) >>> 0;
+    }
     const mask = Buffer.alloc(4), xor = Buffer.alloc(4);
     mask.writeUInt32LE(m);
     xor.writeUInt32LE(x);
@@ -705,12 +786,14 @@ export class RuleCompiler {
 
   private mangle(body: unknown, where: string): void {
     if (!isObj(body)) throw invalid(where, 'needs { key, value }');
+    // `tcp option maxseg size set ...` (stmt-exthdr.ts).
+    if (isObj(body.key) && 'tcp option' in body.key) return EXT_STATEMENTS['mangle tcp option']!(body, this.extCtx(), where);
     const [kk, kb] = single(body.key, `${where}.key`);
     if (!((kk === 'meta' || kk === 'ct') && isObj(kb) && kb.key === 'mark' && kb.dir === undefined)) throw unsupported(`${where}.key`, `setting ${JSON.stringify(body.key)} (only meta mark and ct mark)`);
     const v = body.value;
     if (isObj(v)) {
       const [vk, vb] = single(v, `${where}.value`);
-      if (vk === '&' || vk === '|' || vk === '^') this.binop(vk, vb, `${where}.value`);
+      if (vk === '&' || vk === '|' || vk === '^') this.binop(vk, vb, `${where}.value`, true);
       else if (vk === 'map') {
         const d = this.mapValue(vb, () => [TYPES.mark], `${where}.value.map`);
         if (d.length !== 1 || (d[0] !== TYPES.mark && d[0] !== TYPES.integer)) throw invalid(`${where}.value.map`, `maps to ${d.map((t) => t.name).join(' . ')}, not a mark`);

@@ -31,6 +31,8 @@ export const SET = {
   DESC: 9, ID: 10, TIMEOUT: 11, GC_INTERVAL: 12, USERDATA: 13, HANDLE: 16, EXPR: 17, EXPRESSIONS: 18,
 } as const;
 export const SET_DESC_SIZE = 1;
+/** NFTA_SET_DESC_CONCAT (in NFTA_SET_DESC) and NFTA_SET_FIELD_LEN (in each of its NFTA_LIST_ELEMs). */
+export const SET_DESC_CONCAT = 2, SET_FIELD_LEN = 1;
 export const SET_FLAGS = { ANONYMOUS: 0x1, CONSTANT: 0x2, INTERVAL: 0x4, MAP: 0x8, TIMEOUT: 0x10, EVAL: 0x20, OBJECT: 0x40, CONCAT: 0x80 } as const;
 export const ELEM_LIST = { TABLE: 1, SET: 2, ELEMENTS: 3, SET_ID: 4 } as const;
 export const ELEM = { KEY: 1, DATA: 2, FLAGS: 3, TIMEOUT: 4, EXPIRATION: 5, USERDATA: 6, EXPR: 7, KEY_END: 10, EXPRESSIONS: 11 } as const;

@@ -71,18 +71,52 @@ export const TYPES = {
     },
     format: (b) => b.readUInt16BE(0),
   },
+  /** A set key too (firewalld's hash:mac ipsets): in TYPES so named sets take it. */
+  ether_addr: {
+    name: 'ether_addr', id: 9, len: 6, byteorder: BYTEORDER.BIG,
+    parse: (v) => (typeof v === 'string' && /^([0-9a-f]{1,2}:){5}[0-9a-f]{1,2}$/i.test(v) ? Buffer.from(v.split(':').map((x) => parseInt(x, 16))) : undefined),
+    format: (b) => [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':'),
+  },
   mark: { name: 'mark', id: 19, len: 4, byteorder: BYTEORDER.HOST, parse: hostU32, format: (b) => b.readUInt32LE(0) },
   ifname: {
     name: 'ifname', id: 41, len: 16, byteorder: BYTEORDER.HOST,
     parse: (v) => {
-      if (typeof v !== 'string' || Buffer.byteLength(v) > 15 || v.length === 0 || v.includes('*')) return undefined;
+      // A set element's name: `\*` is a literal `*`, as is any other `*` (nft lists elements so).
+      if (typeof v !== 'string') return undefined;
+      const name = v.includes('\\*') ? v.replace(/\\\*/g, '*') : v;
+      if (Buffer.byteLength(name) > 15 || name.length === 0) return undefined;
       const b = Buffer.alloc(16);
-      b.write(v);
+      b.write(name);
       return b;
     },
     format: (b) => b.toString('utf8', 0, b.indexOf(0) >= 0 ? b.indexOf(0) : 16),
   },
 } satisfies Record<string, DataType>;
+
+/**
+ * An interface name compared in a match, as nft encodes it: a trailing `*` is a wildcard (the
+ * cmp covers the bytes before it, no NUL), `\*` a literal `*`; undefined if it does not fit.
+ * @example ifnameCmpBytes('veth*') // <Buffer 76 65 74 68>
+ */
+export function ifnameCmpBytes(v: unknown): Buffer | undefined {
+  if (typeof v !== 'string' || !/(^|[^\\])\*$/.test(v)) return TYPES.ifname.parse(v);
+  const prefix = v.slice(0, -1).replace(/\\\*/g, '*');
+  // nft: "All-wildcard strings are not supported"; with its `*` the text must fit 15 bytes.
+  if (prefix.length === 0 || Buffer.byteLength(prefix) > 14) return undefined;
+  return Buffer.from(prefix);
+}
+
+/**
+ * The interface name nft prints for a match's cmp data: a shortened cmp is a wildcard
+ * (`veth*`); a name ending in `*` is escaped (`br-\*`) so it does not read as one.
+ * @example ifnameCmpText(Buffer.from('veth')) // 'veth*'
+ */
+export function ifnameCmpText(b: Buffer): string {
+  const nul = b.indexOf(0);
+  const s = b.toString('utf8', 0, nul >= 0 ? nul : b.length);
+  if (nul < 0 && b.length < TYPES.ifname.len) return `${s}*`;
+  return s.endsWith('*') ? `${s.slice(0, -1)}\\*` : s;
+}
 
 /** A type by its nft name. */
 export const typeByName = (n: string): DataType | undefined => (TYPES as Record<string, DataType | undefined>)[n];

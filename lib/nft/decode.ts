@@ -19,7 +19,7 @@ import { compareKeys, decodeStatements, keyJson, verdictJson } from './statement
 import { decodeObject, OBJ_MSG } from './objects.js';
 import type { Family, ListObject, Statement } from './types.js';
 import { CONCAT_KEY_TYPEOF, parseUdata, UD_COMMENT, UD_SET, udataComment } from './udata.js';
-import { ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalRanges, intervalValues } from './intervals.js';
+import { concatIntervalJson, ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalRanges, intervalValues } from './intervals.js';
 
 const refuse = (what: string): never => {
   throw new UnsupportedError(`${what} cannot be listed by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what });
@@ -28,7 +28,7 @@ const refuse = (what: string): never => {
 interface SetDump { family: Family; table: string; name: string; handle: number; flags: number; types: DataType[]; map: boolean; comment?: string; timeoutMs?: bigint; counter?: boolean; typeofExpr?: unknown; data?: DataType[]; dataTypeofExpr?: unknown; size?: number; policy?: number; gcIntervalMs?: number; autoMerge?: boolean }
 /** A dumped rule's attributes by offset into its message body (0: absent). */
 interface RuleRef { body: Buffer; handle: number; expr: number; exprLen: number; ud: number; udLen: number }
-type Element = { key: Buffer; end?: boolean; verdict?: Verdict; data?: Buffer; comment?: string; timeoutMs?: bigint; expirationMs?: bigint; counter?: { packets: bigint; bytes: bigint } };
+type Element = { key: Buffer; keyEnd?: Buffer; end?: boolean; verdict?: Verdict; data?: Buffer; comment?: string; timeoutMs?: bigint; expirationMs?: bigint; counter?: { packets: bigint; bytes: bigint } };
 
 /** A single counter expression (a set's or an element's NFTA_*_EXPR), or a refusal. */
 function counterOf(b: Buffer, what: string): { packets: bigint; bytes: bigint } {
@@ -58,9 +58,11 @@ function decodeSet(m: NlMsg): SetDump {
   const anonymousMap = SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP;
   const named = SET_FLAGS.MAP | SET_FLAGS.CONSTANT | SET_FLAGS.TIMEOUT | SET_FLAGS.EVAL | SET_FLAGS.INTERVAL;
   const anonymousSet = SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT;
-  if (flags & ~named && flags !== anonymousMap && flags !== anonymousSet && flags !== (anonymousSet | SET_FLAGS.INTERVAL)) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
+  // NFT_SET_CONCAT: a concatenated interval set (intervals.ts), named and of a set, not a map.
+  const concatInterval = (flags & (SET_FLAGS.CONCAT | SET_FLAGS.INTERVAL | SET_FLAGS.MAP | SET_FLAGS.ANONYMOUS)) === (SET_FLAGS.CONCAT | SET_FLAGS.INTERVAL);
+  if ((flags & ~named & ~(concatInterval ? SET_FLAGS.CONCAT : 0)) && flags !== anonymousMap && flags !== anonymousSet && flags !== (anonymousSet | SET_FLAGS.INTERVAL) && flags !== (anonymousSet | SET_FLAGS.INTERVAL | SET_FLAGS.CONCAT)) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
   // An anonymous set's elements are read with the types of the rule's key expression (statements.ts).
-  const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0) ?? ((flags & ~SET_FLAGS.INTERVAL) === anonymousSet || flags === anonymousMap ? [] : undefined);
+  const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0) ?? ((flags & ~SET_FLAGS.INTERVAL & ~SET_FLAGS.CONCAT) === anonymousSet || flags === anonymousMap ? [] : undefined);
   if (!types) refuse(`set ${name} with key type ${be32(a.get(SET.KEY_TYPE))}`);
   const map = (flags & SET_FLAGS.MAP) !== 0;
   const dataType = be32(a.get(SET.DATA_TYPE));
@@ -125,9 +127,11 @@ function decodeElements(msgs: NlMsg[]): Element[] {
     for (const el of readAttrs(list)) {
       const a = attrMap(el.data);
       const eflags = be32(a.get(ELEM.FLAGS)) ?? 0;
-      if ((eflags & ~ELEM_INTERVAL_END) !== 0 || a.has(ELEM.EXPRESSIONS) || a.has(ELEM.KEY_END)) refuse('a set element with flags, several expressions or ranges');
+      if ((eflags & ~ELEM_INTERVAL_END) !== 0 || a.has(ELEM.EXPRESSIONS)) refuse('a set element with flags or several expressions');
       const key = readData(a.get(ELEM.KEY) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0);
       const e: Element = { key };
+      // A concatenated interval's end (intervals.ts).
+      if (a.has(ELEM.KEY_END)) e.keyEnd = readData(a.get(ELEM.KEY_END)!).value ?? refuse('a set element with an empty end key');
       if (eflags & ELEM_INTERVAL_END) e.end = true;
       if (a.has(ELEM.TIMEOUT)) e.timeoutMs = a.get(ELEM.TIMEOUT)!.readBigUInt64BE(0);
       if (a.has(ELEM.EXPIRATION)) e.expirationMs = a.get(ELEM.EXPIRATION)!.readBigUInt64BE(0);
@@ -340,12 +344,12 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     for (const om of d.objs) if (om.family === tm.family && str(attrMap(om.body).get(1)) === tname) out.push(decodeObject(om, refuse) as unknown as ListObject);
 
     const mine = sets.filter((s) => s.family === family && s.table === tname);
-    const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[]; data?: DataType[]; values?: Buffer[] }>();
+    const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[]; keyEnds?: Buffer[]; data?: DataType[]; values?: Buffer[] }>();
     for (const s of mine) {
       if (s.flags & SET_FLAGS.ANONYMOUS) {
         const elems = decodeElements(d.elements.get(setKey(family, tname, s.name)) ?? []);
         if (!(s.flags & SET_FLAGS.MAP)) {
-          anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), set: true, ...(s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}) });
+          anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), set: true, ...(s.flags & SET_FLAGS.CONCAT ? { keyEnds: elems.map((e) => e.keyEnd ?? e.key) } : s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}) });
           continue;
         }
         // Keys are read with the rule's key types (concatenations and ct states too).
@@ -374,9 +378,17 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       const elems = plain ? [] : decodeElements(msgs);
       if (plain) {
         if (plain.length) o.elem = plain;
+      } else if (elems.length && s.flags & SET_FLAGS.CONCAT) {
+        // In the kernel's order, which is the order they were added (as nft lists them).
+        o.elem = elems.map((e) => elementJson(concatIntervalJson(e.key, e.keyEnd ?? e.key, s.types), e, opts.text === true));
       } else if (elems.length && s.flags & SET_FLAGS.INTERVAL) {
-        if (s.map || s.types.length !== 1 || elems.some((e) => e.timeoutMs || e.expirationMs || e.comment !== undefined || e.counter)) refuse(`interval set ${s.name} with data, concatenations or element options`);
-        o.elem = intervalValues(elems.map((e) => ({ key: e.key, end: e.end === true })), s.types[0]!);
+        if (s.types.length !== 1) refuse(`interval set ${s.name} keyed by a concatenation without NFT_SET_CONCAT`);
+        // An interval's options, and a map's value, are its start element's.
+        o.elem = intervalValues(elems.map((e) => ({ key: e.key, end: e.end === true })), s.types[0]!, (v, i) => {
+          const e = elems[i]!, k = elementJson(v, e, opts.text === true);
+          if (!s.map) return k;
+          return [k, s.data ? keyJson(s.data, e.data ?? refuse(`an element of map ${s.name} without data`)) : verdictJson(e.verdict ?? refuse(`an element of map ${s.name} without a verdict`))];
+        });
       } else if (elems.length) {
         sortElements(elems, s.types);
         o.elem = elems.map((e) => {

@@ -16,7 +16,7 @@ import { COMMENT_MAX, CONCAT_KEY_TYPEOF, UD_COMMENT, UD_SET, UdataBuilder, VERDI
 import { typeofKey, VERDICT_TYPEOF } from './typeof.js';
 import { OBJECT_KINDS, writeObject } from './objects.js';
 import { NftWriter, type ElementSpec } from './wire.js';
-import { ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalChange, intervalElements, intervalOf } from './intervals.js';
+import { concatIntervalOf, ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalChange, intervalElements, intervalOf } from './intervals.js';
 
 const intervalSpec = (e: { key: Buffer; end: boolean; open?: boolean }): ElementSpec =>
   ({ key: e.key, ...(e.end ? { flags: ELEM_INTERVAL_END } : {}), ...(e.open ? { udata: INTERVAL_OPEN_UDATA } : {}) });
@@ -26,6 +26,8 @@ export interface SetInfo {
   keyTypes: DataType[]; map: boolean; id?: number; interval?: boolean; data?: DataType[];
   /** An interval set's ranges (later add/delete element commands are checked and merged against them) and whether it merges. */
   ranges?: Array<[Buffer, Buffer]>; autoMerge?: boolean;
+  /** Where this batch's NEWSET has the set's flags (a set statement adds NFT_SET_EVAL there). */
+  flagsAt?: number;
 }
 
 export interface EncodeOptions {
@@ -35,6 +37,8 @@ export interface EncodeOptions {
   generation?: number;
   /** Sets and maps that exist in the kernel (for elements and rules that use them). */
   existingSet?(family: Family, table: string, name: string): SetInfo | undefined;
+  /** The handle of the index-th rule of a chain in the kernel (rules given by `index`); undefined: no such rule. */
+  ruleAt?(family: Family, table: string, chain: string, index: number): number | undefined;
   /** The index of an interface in the target namespace (`meta iif "lo"`); undefined: it does not exist. */
   ifindex?(name: string): number | undefined;
   /** Anonymous maps named `__map<id>` instead of nft's `__map%d` (the kernel's choice): sync() decodes its own batch and needs them apart. */
@@ -151,6 +155,8 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   let lastCtx: RuleContext | undefined, lastTable = '';
   // Interval sets of the kernel whose ranges this batch changes (intervalUpdate).
   const updated = new Map<string, SetInfo>();
+  // Chains whose rules this batch adds, inserts or replaces (a later index would count them: refused).
+  const touched = new Set<string>();
 
   w.batchBegin(opts.generation);
   for (let index = 0; index < list.length; index++) {
@@ -252,16 +258,29 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   function rule(verb: string, o: Record<string, unknown>, where: string): void {
     const f = family(o, where), t = name(o, 'table', where), c = name(o, 'chain', where);
     const handle = o.handle;
-    if (verb === 'delete') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, c]], [3, ruleHandle(handle, where)]);
+    if (verb === 'delete') { touched.add(key(f, t, c)); return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, c]], [3, ruleHandle(handle, where)]); }
     if (verb === 'flush') throw invalid(where, 'rules cannot be flushed (flush the chain)');
     only(o, RULE_KEYS, where, 'rule');
-    if (o.index !== undefined || (verb !== 'replace' && handle !== undefined)) throw unsupported(where, 'rule positions (handle or index on add/insert)');
+    // Positions (firewalld's rule ordering): add after / insert before a rule given by handle or by index in the kernel's chain.
+    let position: number | undefined;
+    if (verb === 'add' || verb === 'insert' || verb === 'create') {
+      if (handle !== undefined && o.index !== undefined) throw invalid(where, 'give a handle or an index, not both');
+      if (handle !== undefined) position = ruleHandle(handle, where);
+      else if (o.index !== undefined) {
+        if (typeof o.index !== 'number' || !Number.isSafeInteger(o.index) || o.index < 0) throw invalid(`${where}.index`, 'must be a rule index (a non-negative integer)');
+        if (!opts.ruleAt) throw unsupported(`${where}.index`, 'rule indexes without the kernel\'s chain (apply or restore resolve them)');
+        if (touched.has(key(f, t, c))) throw unsupported(`${where}.index`, 'a rule index in a chain this batch already changed');
+        position = opts.ruleAt(f, t, c, o.index);
+        if (position === undefined) throw new NotFoundError(`${where}.index: chain ${f} ${t} ${c} has no rule at index ${o.index}`, { subsystem: 'nft', op: 'nft.apply' });
+      }
+    } else if (o.index !== undefined) throw invalid(`${where}.index`, `only add and insert take an index`);
+    touched.add(key(f, t, c));
     if (!Array.isArray(o.expr)) throw invalid(`${where}.expr`, 'must be an array of statements');
     const rc = new RuleCompiler(ruleContext(f, t));
     rc.statements(o.expr, `${where}.expr`);
     const flags = verb === 'replace' ? NLM_F_REQUEST | NLM_F_REPLACE
       : verb === 'insert' ? NLM_F_REQUEST | NLM_F_CREATE : NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
-    w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? ruleHandle(handle, where) : undefined, udata: comment(o, where) });
+    w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? ruleHandle(handle, where) : undefined, position, udata: comment(o, where) });
   }
 
   /** The compiler's view of table t: one per table and family, not closures per rule. */
@@ -277,6 +296,11 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
         anonymousMap: (keyType, elements) => anonymousMap(f, t, keyType, elements),
         anonymousSet: (keyTypes, keys, k) => anonymousSet(f, t, keyTypes, keys, k),
         anonymousMapOf: (m) => anonymousMapOf(f, t, m),
+        dynamic: (n) => {
+          // As nft: a set this batch declares becomes dynamic when a rule writes to it.
+          const at = sets.get(key(f, t, n))?.flagsAt;
+          if (at !== undefined) w.buf.writeUInt32BE(w.buf.readUInt32BE(at) | SET_FLAGS.EVAL, at);
+        },
         ...(opts.ifindex ? { ifindex: opts.ifindex } : {}),
       };
       contexts.set(k, ctx);
@@ -317,13 +341,26 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     return { name: n, id };
   }
 
-  function anonymousSet(f: Family, t: string, types: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, k: { byteorder: number; typeof: Buffer }): { name: string; id: number } {
+  function anonymousSet(f: Family, t: string, types: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, k: { byteorder: number; typeof?: Buffer; concat?: boolean }): { name: string; id: number } {
     const id = ++anonId;
+    if (k.concat) {
+      // Concatenated intervals: one element per [start, end] (NFTA_SET_ELEM_KEY, _KEY_END), nft's merge flag, each field's length.
+      const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, k.byteorder).u32(UD_SET.MERGE_ELEMENTS, 1).raw(UD_SET.KEY_TYPEOF, k.typeof!);
+      const n = opts.numberAnonymous ? `__set${id}` : '__set%d';
+      const ranges = keys as Array<[Buffer, Buffer]>;
+      w.set(NLM_F_REQUEST | NLM_F_CREATE, FAMILY[f], {
+        table: t, name: n, flags: SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.INTERVAL | SET_FLAGS.CONCAT, keyType: concatTypeId(types),
+        keyLen: concatLen(types), verdictMap: false, id, size: ranges.length, udata: ud.build(), concat: types.map((x) => x.len),
+      });
+      writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, id, ranges.map(([key, keyEnd]) => ({ key, keyEnd })));
+      return { name: n, id };
+    }
     // Prefixes or ranges make it an interval set, which nft marks for automatic merging.
     const interval = keys.length > 0 && Array.isArray(keys[0]);
     const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, k.byteorder);
     if (interval) ud.u32(UD_SET.MERGE_ELEMENTS, 1);
-    ud.raw(UD_SET.KEY_TYPEOF, k.typeof);
+    // (Sets of dscp or ecn values carry no typeof record.)
+    if (k.typeof) ud.raw(UD_SET.KEY_TYPEOF, k.typeof);
     const n = opts.numberAnonymous ? `__set${id}` : '__set%d';
     // nft's size counts an open interval's missing end element too.
     const elems = interval
@@ -395,8 +432,11 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       if (typeof o.comment !== 'string' || Buffer.byteLength(o.comment) > COMMENT_MAX) throw invalid(`${where}.comment`, `must be a string of at most ${COMMENT_MAX} bytes`);
       ud.strz(UD_SET.COMMENT, o.comment);
     }
-    w.set(NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], {
-      table: t, name: n, flags: (isMap ? SET_FLAGS.MAP : 0) | setFlags, keyType: concatTypeId(types),
+    // An interval set keyed by a concatenation is the kernel's pipapo set: NFT_SET_CONCAT and each field's length.
+    const concatInterval = (setFlags & SET_FLAGS.INTERVAL) !== 0 && types.length > 1;
+    const flagsAt = w.set(NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], {
+      ...(concatInterval ? { concat: types.map((x) => x.len) } : {}),
+      table: t, name: n, flags: (isMap ? SET_FLAGS.MAP : 0) | (concatInterval ? SET_FLAGS.CONCAT : 0) | setFlags, keyType: concatTypeId(types),
       keyLen: types.length > 1 ? concatLen(types) : types[0]!.len, verdictMap: isMap && !data, id, udata: ud.build(),
       ...(data ? { dataType: concatTypeId(data), dataLen: data.length > 1 ? concatLen(data) : data[0]!.len } : {}),
       // nft sizes a constant set by its initial elements.
@@ -408,9 +448,10 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
       ...(counter ? { counter } : {}),
     });
     const interval = (setFlags & SET_FLAGS.INTERVAL) !== 0;
-    const info: SetInfo = { keyTypes: types, map: isMap, id, interval, ...(data ? { data } : {}), ...(interval ? { ranges: [], autoMerge: tuning.autoMerge === true } : {}) };
+    const info: SetInfo = { keyTypes: types, map: isMap, id, interval, flagsAt, ...(data ? { data } : {}), ...(interval ? { ranges: [], autoMerge: tuning.autoMerge === true } : {}) };
     sets.set(key(f, t, n), info);
-    if (o.elem !== undefined && interval) intervalElementsOf(f, t, n, info, o.elem, `${where}.elem`);
+    if (o.elem !== undefined && concatInterval) concatIntervalElements('add', f, t, n, info, o.elem, `${where}.elem`);
+    else if (o.elem !== undefined && interval) intervalElementsOf(f, t, n, info, o.elem, `${where}.elem`);
     else if (o.elem !== undefined) elementsOf(verb, f, t, n, info, o.elem, `${where}.elem`);
   }
 
@@ -501,15 +542,50 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
 
   /** A new interval set's elements (intervals.ts), sent as nft sends a set declaration's. */
   function intervalElementsOf(f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
-    if (info.map || info.keyTypes.length !== 1) throw unsupported(where, 'interval maps and concatenated intervals');
+    if (info.keyTypes.length !== 1) throw unsupported(where, 'interval maps keyed by concatenations');
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
+    const options = new Map<string, Omit<ElementSpec, 'key'>>();
+    // Interval maps: an interval's value goes on its start element too, as nft sends it.
+    const verdicts = info.map && !info.data ? new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }) : undefined;
     const ranges = list.map((e, i) => {
-      if (isObj(e) && 'elem' in e) throw unsupported(`${where}[${i}]`, 'element options in an interval set');
-      return intervalOf(e, info.keyTypes[0]!, `${where}[${i}]`);
+      if (!info.map) return intervalWithOptions(e, info, options, false, `${where}[${i}]`);
+      if (!Array.isArray(e) || e.length !== 2) throw invalid(`${where}[${i}]`, 'a map element is [key, value]');
+      const r = intervalWithOptions(e[0], info, options, false, `${where}[${i}][0]`);
+      const k = r[0].toString('hex'), o = options.get(k) ?? {};
+      if (info.data) o.data = elementKey(e[1], info.data, `${where}[${i}][1]`);
+      else { const [vk, vb] = single(e[1], `${where}[${i}][1]`); o.verdict = verdicts!.verdictOf(vk, vb, `${where}[${i}][1]`); }
+      options.set(k, o);
+      return r;
     });
-    const elems = intervalElements(ranges, where).map(intervalSpec);
+    const elems = withOptions(intervalElements(ranges, where).map(intervalSpec), options, where, info.map);
     info.ranges?.push(...ranges);
     writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, info.id, elems);
+  }
+
+  /**
+   * Elements of a concatenated interval set (intervals.ts, concatIntervalOf): one start and end
+   * key each, element options as in other sets. Overlaps are the kernel's to refuse (EEXIST).
+   */
+  function concatIntervalElements(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
+    if (info.map) throw unsupported(where, 'interval maps');
+    if (verb !== 'add' && verb !== 'create' && verb !== 'delete') throw unsupported(where, `${verb} element on an interval set (add, create, delete)`);
+    if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
+    const del = verb === 'delete';
+    const elems = list.map((e, i): ElementSpec => {
+      let k: unknown = e, opts: Omit<ElementSpec, 'key'> | undefined;
+      if (isObj(e) && 'elem' in e) {
+        const eo = e.elem, we = `${where}[${i}].elem`;
+        if (!isObj(eo)) throw invalid(we, 'must be { val, timeout?, expires?, comment?, counter? }');
+        only(eo, ELEMENT_OPTION_KEYS, we, 'element');
+        if (!del) opts = elementOptions(eo, we);
+        k = eo.val;
+      }
+      const [lo, hi] = concatIntervalOf(k, info.keyTypes, `${where}[${i}]`);
+      return { ...opts, key: lo, keyEnd: hi };
+    });
+    const created = sets.get(key(f, t, n));
+    const flags = del ? NLM_F_REQUEST : NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0);
+    writeElements(del ? MSG.DELSETELEM : MSG.NEWSETELEM, flags, f, t, n, del ? undefined : created?.id, elems);
   }
 
   /** add/delete element on an interval set declared earlier (in this batch or in the kernel): intervals.ts's intervalChange. */
@@ -518,17 +594,43 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
     if (info.map || info.keyTypes.length !== 1) throw unsupported(where, 'interval maps and concatenated intervals');
     if (verb !== 'add' && verb !== 'delete') throw unsupported(where, `${verb} element on an interval set (add, delete)`);
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
-    const ranges = list.map((e, i) => {
-      if (isObj(e) && 'elem' in e) throw unsupported(`${where}[${i}]`, 'element options in an interval set');
-      return intervalOf(e, info.keyTypes[0]!, `${where}[${i}]`);
-    });
+    const options = new Map<string, Omit<ElementSpec, 'key'>>();
+    const ranges = list.map((e, i) => intervalWithOptions(e, info, options, verb === 'delete', `${where}[${i}]`));
+    if (options.size && info.autoMerge) throw unsupported(where, 'element options in an interval set that merges (auto-merge)');
     // A kernel set's ranges are copied once per encoding: the caller's stay as read (a retried encoding starts from them).
     const created = sets.get(key(f, t, n));
     let mine = created ?? updated.get(key(f, t, n));
     if (!mine) updated.set(key(f, t, n), mine = { ...info, ranges: [...info.ranges] });
     const { del, add } = intervalChange(verb, ranges, mine.ranges!, info.autoMerge === true, where);
     if (del.length) writeElements(MSG.DELSETELEM, NLM_F_REQUEST, f, t, n, undefined, del.map(intervalSpec));
-    if (add.length) writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, created?.id, add.map(intervalSpec));
+    if (add.length) writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, created?.id, withOptions(add.map(intervalSpec), options, where));
+  }
+
+  /** One interval element (a value, prefix, range or `{ elem: { val, ...options } }`); its options (not for delete) kept by start key. */
+  function intervalWithOptions(e: unknown, info: SetInfo, options: Map<string, Omit<ElementSpec, 'key'>>, del: boolean, where: string): [Buffer, Buffer] {
+    let v = e;
+    let o: Omit<ElementSpec, 'key'> | undefined;
+    if (isObj(e) && 'elem' in e) {
+      const eo = e.elem;
+      if (!isObj(eo)) throw invalid(`${where}.elem`, 'must be { val, timeout?, expires?, comment?, counter? }');
+      only(eo, ELEMENT_OPTION_KEYS, `${where}.elem`, 'element');
+      if (!del) o = elementOptions(eo, `${where}.elem`);
+      v = eo.val;
+    }
+    const r = intervalOf(v, info.keyTypes[0]!, where);
+    if (o && Object.keys(o).length) options.set(r[0].toString('hex'), o);
+    return r;
+  }
+
+  /** nft puts an interval's options on its start element (its end element has none). */
+  function withOptions(elems: ElementSpec[], options: Map<string, Omit<ElementSpec, 'key'>>, where: string, map = false): ElementSpec[] {
+    if (!options.size) return elems;
+    return elems.map((e) => {
+      const o = e.flags ? undefined : options.get(e.key.toString('hex'));
+      if (!o) return e;
+      if (e.udata && (!map || o.udata || o.timeoutMs !== undefined || o.expirationMs !== undefined || o.counter)) throw unsupported(where, 'element options on an interval open to the top of the key space');
+      return { ...e, ...o };
+    });
   }
 
   /**
@@ -538,6 +640,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
    */
   function elementsOf(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
     if (verb === 'flush') throw invalid(where, 'elements cannot be flushed (flush the set)');
+    if (info.interval && info.keyTypes.length > 1) return concatIntervalElements(verb, f, t, n, info, list, where);
     // nft checks later elements against the interval set's ranges and, with auto-merge, merges them.
     if (info.interval) return intervalUpdate(verb, f, t, n, info, list, where);
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');

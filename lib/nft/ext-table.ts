@@ -2,6 +2,8 @@
 // look here for what their own switches do not handle. A new statement is its file and one line.
 import type { Extension } from './ext.js';
 import { hashExtension } from './expr-hash.js';
+import { dynsetExtension } from './stmt-dynset.js';
+import { exthdrExtension } from './stmt-exthdr.js';
 import { limitExtension } from './stmt-limit.js';
 import { logExtension } from './stmt-log.js';
 import { natExtension } from './stmt-nat.js';
@@ -13,6 +15,8 @@ const ALL: Extension[] = [
   natExtension,
   hashExtension,
   objectsExtension,
+  dynsetExtension,
+  exthdrExtension,
 ];
 
 const merge = <K extends keyof Extension>(k: K): NonNullable<Extension[K]> =>

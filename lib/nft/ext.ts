@@ -21,6 +21,10 @@ export interface CompileCtx {
   loadAt(e: unknown, word: number, where: string): number;
   /** A `{ map: { key, data } }` lookup whose value lands in NFT_REG_1; `want`: an anonymous map's data types. Returns the data types. */
   loadMap(body: unknown, want: (concat: boolean) => DataType[], where: string): DataType[];
+  /** A named set known to the batch or the kernel: its key length, whether a map, its batch id. */
+  setRef?(name: string): { keyLen: number; map: boolean; id?: number } | undefined;
+  /** A set statement writes to set `name`: nft flags a set of the same batch NFT_SET_EVAL. */
+  dynamic?(name: string): void;
 }
 
 /** A value the decoder holds in a register: a loaded expression (json) or an immediate (data). */

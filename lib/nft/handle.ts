@@ -193,10 +193,14 @@ export class NftHandle extends Handle {
     const key = (f: string, t: string, n: string) => `${f}\0${t}\0${n}`;
     // `meta iif "name"`: the namespace's interfaces, read only when a rule names one.
     let links: Map<string, number> | undefined, needLinks = false;
+    // Rules placed by index (firewalld): the handles of the chain's rules, read when one is asked for.
+    const chainRules = new Map<string, number[]>();
+    let missingTable: { family: Family; table: string } | undefined;
     // The encoder stops at the first set it does not know: each round asks the kernel for the
     // sets it missed (by name, not a dump of all), until it knows them or one does not exist.
     for (;;) {
       const missing: Array<{ family: Family; table: string; name: string }> = [];
+      missingTable = undefined;
       try {
         return encodeCommands(commands, {
           ...(generation !== undefined ? { generation } : {}),
@@ -207,8 +211,27 @@ export class NftHandle extends Handle {
             return known.get(k);
           },
           ifindex: (n) => { if (!links) needLinks = true; return links?.get(n); },
+          ruleAt: (f, t, c, i) => {
+            const rules = chainRules.get(key(f, t, c));
+            if (!rules && !chainRules.has(key(f, t, '\0read'))) missingTable = { family: f, table: t };
+            return rules?.[i];
+          },
         });
       } catch (e) {
+        if (missingTable && e instanceof NotFoundError) {
+          const { family, table } = missingTable;
+          chainRules.set(key(family, table, '\0read'), []);
+          const { objects } = await this.readRuleset(op, { family, table }).catch((x: unknown) => (x instanceof NotFoundError ? { objects: [] } : Promise.reject(x)));
+          for (const o of objects) {
+            if (!('rule' in o)) continue;
+            const r = o.rule as { chain: string; handle: number };
+            const k = key(family, table, r.chain);
+            let list = chainRules.get(k);
+            if (!list) chainRules.set(k, list = []);
+            list.push(r.handle);
+          }
+          continue;
+        }
         if (needLinks && !links) {
           links = new Map([...(await this.interfaces(op))].map(([i, n]) => [n, i]));
           continue;
@@ -277,7 +300,8 @@ export class NftHandle extends Handle {
     const msgs = await this.dumpMessages(op, setRequests(sets));
     const out = new Map<string, SetInfo>();
     // Interval sets: their elements too (later add/delete element commands are checked and merged against them).
-    const intervals = msgs.filter((m) => setInfo(m) && (setInfo(m)!.flags & SET_FLAGS.INTERVAL) !== 0);
+    // (Not concatenated ones: the kernel checks their overlaps itself.)
+    const intervals = msgs.filter((m) => setInfo(m) && (setInfo(m)!.flags & (SET_FLAGS.INTERVAL | SET_FLAGS.CONCAT)) === SET_FLAGS.INTERVAL);
     const elems = sortDump(await this.dumpMessages(op, elementRequests(intervals))).elements;
     for (const m of sortDump(msgs).sets) {
       const s = setInfo(m);

@@ -164,31 +164,115 @@ export const INTERVAL_OPEN_UDATA = Buffer.from([1, 4, 1, 0, 0, 0]);
  * Elements of an interval set, as the kernel dumps them, back into nft's values in order.
  * @example intervalValues([{ key: <00 00>, end: true }, { key: <00 16>, end: false }, { key: <00 17>, end: true }], TYPES.inet_service) // [22]
  */
-export function intervalValues(elems: Array<{ key: Buffer; end: boolean }>, t: DataType): unknown[] {
-  const sorted = [...elems].sort((x, y) => Buffer.compare(x.key, y.key) || Number(y.end) - Number(x.end));
+export function intervalValues(elems: Array<{ key: Buffer; end: boolean }>, t: DataType, wrap?: (v: unknown, index: number) => unknown): unknown[] {
+  // `wrap`: gives a value its start element's options (index: the element's place in elems).
+  const order = elems.map((_, i) => i).sort((x, y) => Buffer.compare(elems[x]!.key, elems[y]!.key) || Number(elems[y]!.end) - Number(elems[x]!.end));
   const out: unknown[] = [];
-  sorted.forEach((e, i) => {
+  order.forEach((j, i) => {
+    const e = elems[j]!;
     if (e.end) return;
-    const n = sorted[i + 1];
+    const n = order[i + 1] === undefined ? undefined : elems[order[i + 1]!];
     const hi = n ? prev(n.key) : Buffer.alloc(e.key.length, 0xff);
-    out.push(rangeJson(e.key, hi, t));
+    const v = rangeJson(e.key, hi, t);
+    out.push(wrap ? wrap(v, j) : v);
   });
   return out;
 }
 
 function rangeJson(lo: Buffer, hi: Buffer, t: DataType): unknown {
   if (lo.equals(hi)) return t.format(lo);
-  if (isAddr(t)) {
-    // A prefix: lo's host bits all 0 and hi's all 1 from the same bit on.
-    const bits = lo.length * 8;
-    let len = 0;
-    while (len < bits && ((lo[len >> 3]! ^ hi[len >> 3]!) & (0x80 >> (len & 7))) === 0) len++;
-    let prefix = true;
-    for (let i = len; i < bits && prefix; i++) {
-      const m = 0x80 >> (i & 7);
-      if ((lo[i >> 3]! & m) !== 0 || (hi[i >> 3]! & m) === 0) prefix = false;
-    }
-    if (prefix) return { prefix: { addr: t.format(lo), len } };
-  }
+  const len = isAddr(t) ? prefixLen(lo, hi) : -1;
+  if (len >= 0) return { prefix: { addr: t.format(lo), len } };
   return { range: [t.format(lo), t.format(hi)] };
+}
+
+/** The prefix length of [lo, hi] (big-endian): lo's host bits all 0 and hi's all 1 from the same bit on; -1 if it is no prefix. */
+function prefixLen(lo: Buffer, hi: Buffer): number {
+  const bits = lo.length * 8;
+  let len = 0;
+  while (len < bits && ((lo[len >> 3]! ^ hi[len >> 3]!) & (0x80 >> (len & 7))) === 0) len++;
+  for (let i = len; i < bits; i++) {
+    const m = 0x80 >> (i & 7);
+    if ((lo[i >> 3]! & m) !== 0 || (hi[i >> 3]! & m) === 0) return -1;
+  }
+  return len;
+}
+
+// Concatenated intervals (the kernel's pipapo set, NFT_SET_CONCAT): firewalld's ipsets
+// (`type ipv4_addr . inet_proto . inet_service; flags interval`). Each element is one start key
+// and one end key (NFTA_SET_ELEM_KEY, _KEY_END), the components padded to 4 bytes; host-order
+// integers (marks) in network order, as nft byte-swaps them (and the rule's lookup loads them
+// through a byteorder conversion): the set compares each field as a big-endian number.
+
+/** A component type whose value nft byte-swaps in concatenated intervals: host-order integers, not strings. */
+export const swappedInConcat = (t: DataType): boolean => t.byteorder === BYTEORDER.HOST && t !== TYPES.ifname;
+
+/** One component's [lo, hi] in the set's byte order. */
+function componentBounds(v: unknown, t: DataType, where: string): [Buffer, Buffer] {
+  if (isObj(v) && ('prefix' in v || 'range' in v)) {
+    if (t.byteorder === BYTEORDER.BIG) return intervalOf(v, t, where);
+    if ('prefix' in v) {
+      // Marks take prefixes too (`0x20/28`), over their swapped (big-endian) value.
+      const p = v.prefix;
+      if (t !== TYPES.mark || !isObj(p)) throw invalid(where, `a prefix needs an address or mark key, not ${t.name}`);
+      const m = t.parse(p.addr);
+      if (!m) throw invalid(`${where}.prefix.addr`, `not a valid ${t.name}: ${JSON.stringify(p.addr)}`);
+      if (typeof p.len !== 'number' || !Number.isInteger(p.len) || p.len < 0 || p.len > 32) throw invalid(`${where}.prefix.len`, 'must be an integer from 0 to 32');
+      const lo = Buffer.from(m).reverse(), hi = Buffer.from(lo);
+      for (let i = p.len; i < 32; i++) { lo[i >> 3]! &= ~(0x80 >> (i & 7)); hi[i >> 3]! |= 0x80 >> (i & 7); }
+      return [lo, hi];
+    }
+    const r = v.range;
+    if (!Array.isArray(r) || r.length !== 2) throw invalid(`${where}.range`, 'must be [from, to]');
+    const [a, b] = r.map((x, i) => {
+      const buf = t.parse(x);
+      if (!buf) throw invalid(`${where}.range[${i}]`, `not a valid ${t.name}: ${JSON.stringify(x)}`);
+      return swappedInConcat(t) ? Buffer.from(buf).reverse() : buf;
+    }) as [Buffer, Buffer];
+    if (Buffer.compare(a, b) > 0) throw invalid(`${where}.range`, 'the range ends before it starts');
+    return [a, b];
+  }
+  const b = t.parse(v);
+  if (!b) throw invalid(where, `not a valid ${t.name}: ${JSON.stringify(v)}`);
+  const x = swappedInConcat(t) ? Buffer.from(b).reverse() : b;
+  return [x, x];
+}
+
+/**
+ * A concatenated interval set's element (`{ concat: [prefix | range | value, ...] }`) as its
+ * start and end keys.
+ * @example concatIntervalOf({ concat: [{ prefix: { addr: '10.0.0.0', len: 8 } }, 'tcp', 80] }, [TYPES.ipv4_addr, TYPES.inet_proto, TYPES.inet_service], 'elem[0]')
+ */
+export function concatIntervalOf(v: unknown, types: DataType[], where: string): [Buffer, Buffer] {
+  const parts = isObj(v) && Array.isArray(v.concat) ? v.concat : undefined;
+  if (!parts || parts.length !== types.length) throw invalid(where, `must be { concat: [...] } of ${types.length} values (${types.map((t) => t.name).join(' . ')})`);
+  const len = types.reduce((a, t) => a + ((t.len + 3) & ~3), 0);
+  const lo = Buffer.alloc(len), hi = Buffer.alloc(len);
+  let at = 0;
+  types.forEach((t, i) => {
+    const [a, b] = componentBounds(parts[i], t, `${where}.concat[${i}]`);
+    a.copy(lo, at);
+    b.copy(hi, at);
+    at += (t.len + 3) & ~3;
+  });
+  return [lo, hi];
+}
+
+/**
+ * A concatenated interval element's keys back into nft's JSON: per component a value, a prefix
+ * (addresses) or a range, as nft 1.0.6 lists it.
+ * @example concatIntervalJson(lo, hi, types) // { concat: [{ prefix: { addr: '10.0.0.0', len: 8 } }, 'tcp', 80] }
+ */
+export function concatIntervalJson(lo: Buffer, hi: Buffer, types: DataType[]): unknown {
+  const out: unknown[] = [];
+  let at = 0;
+  for (const t of types) {
+    const a = lo.subarray(at, at + t.len), b = hi.subarray(at, at + t.len);
+    // nft shows prefixes of the types it flags for them (addresses, marks; marks compared swapped).
+    const fmt = (x: Buffer) => t.format(swappedInConcat(t) ? Buffer.from(x).reverse() : x);
+    const len = a.equals(b) ? -1 : isAddr(t) || t === TYPES.mark ? prefixLen(a, b) : -1;
+    out.push(a.equals(b) ? fmt(a) : len >= 0 ? { prefix: { addr: fmt(a), len } } : { range: [fmt(a), fmt(b)] });
+    at += (t.len + 3) & ~3;
+  }
+  return { concat: out };
 }

@@ -23,6 +23,13 @@ const EXPRESSION_WORDS = new Set(['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmp
 const UNQUALIFIED_META = ['mark', 'iif', 'oif', 'iifname', 'oifname', 'iiftype', 'oiftype', 'skuid', 'skgid', 'pkttype', 'cpu', 'iifgroup', 'oifgroup', 'cgroup', 'priority'];
 const RELATIONS: Record<string, string> = { '==': '==', eq: '==', '!=': '!=', ne: '!=', '<': '<', lt: '<', '>': '>', gt: '>', '<=': '<=', le: '<=', '>=': '>=', ge: '>=' };
 const BINOPS: Record<string, string> = { '&': '&', and: '&', '|': '|', or: '|', '^': '^', xor: '^' };
+/** A raw payload expression (`@th,96,24`, Docker's encrypted overlay): refused by name. */
+const RAW_PAYLOAD = /^@(ll|nh|th|ih)(,|$)/;
+/** nft's (C's) binding of & ^ |. */
+const PRECEDENCE: Record<string, number> = { '&': 3, '^': 2, '|': 1 };
+/** A value written as a number (`17`, `0x11`, a number token already read as one), else undefined. */
+const constantNumber = (v: unknown): number | undefined =>
+  typeof v === 'number' ? v : typeof v === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(v) ? Number(v) : undefined;
 const REJECT_TYPE: Record<string, string> = { ip: 'icmp', ip6: 'icmpv6', inet: 'icmpx' };
 
 function syntaxError(tok: Token, what: string, source: string): InvalidArgumentError {
@@ -161,8 +168,11 @@ export function tokenize(text: string, source = '<text>'): Token[] {
   }
 }
 
-/** A time as nft reads it (`1d2h3m4s`, `500ms`, `90`: seconds) in milliseconds. */
-function durationMs(s: string): number | undefined {
+/**
+ * A time as nft reads it (`1d2h3m4s`, `500ms`, `90`: seconds) in milliseconds.
+ * @example durationMs('1m30s') // 90000
+ */
+export function durationMs(s: string): number | undefined {
   if (/^\d+$/.test(s)) return Number(s) * 1000;
   const units: Record<string, number> = { d: 86400000, h: 3600000, m: 60000, s: 1000, ms: 1 };
   let ms = 0;
@@ -251,6 +261,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     if (isNumber(s)) return Number(s);
     const slash = s.lastIndexOf('/');
     if (slash > 0 && /^\d+$/.test(s.slice(slash + 1)) && isAddr(s.slice(0, slash))) return { prefix: { addr: s.slice(0, slash), len: Number(s.slice(slash + 1)) } };
+    // A number's prefix: nft lists mark ranges in concatenated interval sets so (`0x00000020/28`).
+    if (slash > 0 && /^\d+$/.test(s.slice(slash + 1)) && isNumber(s.slice(0, slash))) return { prefix: { addr: Number(s.slice(0, slash)), len: Number(s.slice(slash + 1)) } };
     const dash = s.indexOf('-');
     if (dash > 0) {
       const a = s.slice(0, dash), b = s.slice(dash + 1);
@@ -284,7 +296,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       if (t.kind !== 'word') return o;
       if (t.v === 'comment') {
         next();
-        if (peek().kind !== 'string') unexpected(peek(), 'quoted string');
+        if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string');
         o.comment = next().v;
       } else if (t.v === 'timeout' || t.v === 'expires') {
         next();
@@ -336,6 +348,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     const t = next();
     switch (t.v) {
       case 'ip': case 'ip6': case 'tcp': case 'udp': case 'th': case 'icmp': case 'icmpv6': case 'sctp': case 'ether': case 'vlan':
+        // `tcp option maxseg size` (stmt-exthdr.ts).
+        if (t.v === 'tcp' && peek().v === 'option' && EXT_EXPR_PARSERS['tcp option']) { next(); return EXT_EXPR_PARSERS['tcp option'](textCtx('')); }
         return shared(t.v, word('a header field'));
       case 'meta': return shared('meta', word('a meta key'));
       case 'ct': {
@@ -360,6 +374,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         return { numgen: { mode, mod, offset } };
       }
       default:
+        if (RAW_PAYLOAD.test(t.v)) refuse(t, 'raw payload expressions (@base,offset,length)');
         if (UNQUALIFIED_META.includes(t.v)) return shared('meta', t.v);
         if (EXT_EXPR_PARSERS[t.v] && t.kind === 'word') return EXT_EXPR_PARSERS[t.v]!(textCtx(''));
         return unexpected(t);
@@ -374,12 +389,35 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       while (peek().v === '.' && peek().kind === 'word') { next(); parts.push(primary()); }
       e = { concat: parts };
     }
+    const ops: string[] = [], vals: unknown[] = [];
+    let opTok: Token | undefined;
     while (peek().kind === 'word' && BINOPS[peek().v]) {
-      const op = BINOPS[next().v]!;
+      opTok = next();
+      ops.push(BINOPS[opTok.v]!);
       let v = value(kindOf(e));
       // `tcp flags & (syn|ack) == syn`: a parenthesised flag list.
       if (kindOf(e) === 'flags' && typeof v === 'string' && /^\([a-z|]+\)$/.test(v)) v = v.slice(1, -1).split('|');
-      e = { [op]: [e, v] };
+      vals.push(v);
+    }
+    if (ops.length) {
+      // As nft's grammar (C's precedence: & before ^ before |): `mark | 0x10 ^ 0x1` is
+      // mark | (0x10 ^ 0x1), whose constants nft's evaluation folds (mark | 0x11).
+      let i = 0;
+      const operand = (): unknown => vals[i++];
+      const climb = (lhs: unknown, min: number, constant: boolean): unknown => {
+        while (i < ops.length && PRECEDENCE[ops[i]!]! >= min) {
+          const op = ops[i]!;
+          let rhs = operand();
+          while (i < ops.length && PRECEDENCE[ops[i]!]! > PRECEDENCE[op]!) rhs = climb(rhs, PRECEDENCE[op]! + 1, true);
+          if (constant) {
+            const x = constantNumber(lhs), y = constantNumber(rhs);
+            if (x === undefined || y === undefined) refuse(opTok!, 'a binary operation between two values that are not numbers');
+            lhs = op === '&' ? (x! & y!) >>> 0 : op === '^' ? (x! ^ y!) >>> 0 : (x! | y!) >>> 0;
+          } else lhs = { [op]: [lhs, rhs] };
+        }
+        return lhs;
+      };
+      e = climb(e, 0, false) as Statement;
     }
     // `key map @m` / `key map { k : v }`: a data map's value (meta mark set ..., dnat to ...).
     if (peek().v === 'map' && peek().kind === 'word') {
@@ -418,7 +456,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       if (t.kind !== 'word') unexpected(t);
       if (t.v === 'comment') {
         next();
-        if (peek().kind !== 'string') unexpected(peek(), 'quoted string');
+        // nft's grammar takes a bare word as well (Docker writes `comment ICMP`).
+        if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string');
         comment = next().v;
         continue;
       }
@@ -482,6 +521,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         default:
           if (EXT_PARSERS[t.v]) { expr.push(EXT_PARSERS[t.v]!(textCtx(family))); break; }
           if (['queue', 'meter', 'tproxy', 'synproxy', 'dup', 'fwd', 'flow'].includes(t.v)) refuse(t, `the statement "${t.v}"`);
+          if (RAW_PAYLOAD.test(t.v)) refuse(t, 'raw payload expressions (@base,offset,length)');
           unexpected(t);
       }
     }
@@ -541,7 +581,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
         continue;
       }
       if (t.v === 'policy' && t.kind === 'word') { next(); c.policy = word('accept or drop'); blockItemEnd(); continue; }
-      if (t.v === 'comment' && t.kind === 'word') { next(); if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); c.comment = next().v; blockItemEnd(); continue; }
+      if (t.v === 'comment' && t.kind === 'word') { next(); if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string'); c.comment = next().v; blockItemEnd(); continue; }
       if (t.v === 'flags') refuse(t, `chain ${t.v}`);
       if (!rules) unexpected(t);
       const line = t.line;
@@ -572,7 +612,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
           }
           break;
         }
-        case 'comment': if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); s.comment = next().v; break;
+        case 'comment': if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string'); s.comment = next().v; break;
         case 'elements': expect('='); s.elem = setElements('plain', true); break;
         case 'flags': {
           const flags = [word('a set flag')];
@@ -633,7 +673,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       const t = peek();
       if (t.v === '}' && t.kind === 'punct') { next(); break; }
       next();
-      if (t.v === 'comment') { if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); tcmd.comment = next().v; blockItemEnd(); continue; }
+      if (t.v === 'comment') { if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string'); tcmd.comment = next().v; blockItemEnd(); continue; }
       if (t.v === 'chain') {
         const c: Record<string, unknown> = { family, table, name: word('a chain name') };
         chainBlock(c, family, rules);
@@ -738,8 +778,10 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       const k = next();
       const h = next();
       if (!/^\d+$/.test(h.v)) unexpected(h, 'a number');
-      if (verb !== 'replace' && verb !== 'delete') refuse(k, `${verb} rule at a ${k.v}`);
-      r.handle = Number(h.v);
+      if (verb !== 'replace' && verb !== 'delete' && verb !== 'add' && verb !== 'insert') refuse(k, `${verb} rule at a ${k.v}`);
+      // add/insert: after/before that rule (`index`: the kernel chain's index-th rule).
+      if (k.v === 'index' && (verb === 'add' || verb === 'insert')) r.index = Number(h.v);
+      else r.handle = Number(h.v);
     }
     if (verb === 'delete') {
       if (r.handle === undefined) unexpected(peek(), 'handle');

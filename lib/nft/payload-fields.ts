@@ -65,11 +65,7 @@ export const EXTRA_TYPES = {
   iface_type: symbolic('iface_type', 21, 2, BYTEORDER.HOST, { ether: 1, ppp: 0x200, ipip: 0x300, ipip6: 0x301, loopback: 0x304, sit: 0x308, ipgre: 0x30a }),
   uid: symbolic('uid', 24, 4, BYTEORDER.HOST),
   gid: symbolic('gid', 25, 4, BYTEORDER.HOST),
-  ether_addr: {
-    name: 'ether_addr', id: 9, len: 6, byteorder: BYTEORDER.BIG,
-    parse: (v) => (typeof v === 'string' && /^([0-9a-f]{1,2}:){5}[0-9a-f]{1,2}$/i.test(v) ? Buffer.from(v.split(':').map((x) => parseInt(x, 16))) : undefined),
-    format: (b) => [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':'),
-  },
+  ether_addr: TYPES.ether_addr,
   /** ct state as a set key (`ct state { established, related }`): one flag an element. */
   ct_state: symbolic('ct_state', 26, 4, BYTEORDER.HOST, { invalid: 1, established: 2, related: 4, new: 8, untracked: 64 }),
   ether_type: symbolic('ether_type', 10, 2, BYTEORDER.BIG, { ip: 0x0800, arp: 0x0806, ip6: 0x86dd, '8021q': 0x8100, '8021ad': 0x88a8, vlan: 0x8100 }),
@@ -101,10 +97,15 @@ export const L4_PROTOCOLS: Record<string, { l4: number; nfproto?: number } | und
   tcp: { l4: 6 }, udp: { l4: 17 }, sctp: { l4: 132 }, icmp: { l4: 1, nfproto: 2 }, icmpv6: { l4: 58, nfproto: 10 },
 };
 
+/** nft's devgroup type (TYPE_DEVGROUP). */
+const DEVGROUP = symbolic('devgroup', 35, 4, BYTEORDER.HOST, { default: 0 });
+
 /** Meta keys beyond mark/iifname/oifname/l4proto with their types (their numbers: ir.ts META_KEY). */
 export const EXTRA_META: Record<string, DataType> = {
   length: host(4), iiftype: EXTRA_TYPES.iface_type, oiftype: EXTRA_TYPES.iface_type, skuid: EXTRA_TYPES.uid, skgid: EXTRA_TYPES.gid,
   pkttype: EXTRA_TYPES.pkt_type, cpu: host(4), nfproto: EXTRA_TYPES.nf_proto,
+  // meta protocol: the link layer's ether type; device groups named as Debian's /etc/iproute2/group names them (0: default); cgroup: the net_cls class id.
+  protocol: EXTRA_TYPES.ether_type, iifgroup: DEVGROUP, oifgroup: DEVGROUP, cgroup: host(4),
 };
 /** ct keys by nft's JSON name: the kernel key, the value type (or the table family's address), whether a direction is required. */
 export const EXTRA_CT: Record<string, { key: number; type: DataType | 'addr'; dir: boolean } | undefined> = {

@@ -34,7 +34,8 @@ function kindsOf(e: unknown): Kind[] {
   if ('concat' in o) return (o.concat as unknown[]).flatMap(kindsOf);
   if ('meta' in o) {
     const key = (o.meta as { key: string }).key;
-    return [key === 'mark' ? 'mark' : key === 'iifname' || key === 'oifname' || key === 'iif' || key === 'oif' ? 'string' : 'plain'];
+    // Interface names and device group names are quoted (a group's number is not).
+    return [key === 'mark' ? 'mark' : key === 'iifname' || key === 'oifname' || key === 'iif' || key === 'oif' || key === 'iifgroup' || key === 'oifgroup' ? 'string' : 'plain'];
   }
   if ('ct' in o) return [(o.ct as { key: string }).key === 'mark' ? 'mark' : 'plain'];
   for (const op of ['&', '|', '^', '<<', '>>']) if (op in o) return kindsOf((o[op] as unknown[])[0]);

@@ -6,7 +6,7 @@
 import { UnsupportedError } from '../core/errors.js';
 import { ADDRTYPE, CT_STATE, CT_STATUS, FIB_F_PRESENT, FIB_FLAGS, FIB_RESULT_OIF, FIB_RESULT_TYPE, META_TYPES, PAYLOAD, type ValueType } from './compile.js';
 import { VERDICT } from './consts.js';
-import { TYPES, type DataType } from './datatypes.js';
+import { ifnameCmpText, TYPES, type DataType } from './datatypes.js';
 import { attrMap } from './attrs.js';
 import { EXT_DECODERS } from './ext-table.js';
 import type { DecodeCtx } from './ext.js';
@@ -14,13 +14,13 @@ import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NUMGEN, PAYLOAD_BASE, type KExpr, 
 import type { Family, Statement } from './types.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, ifaceIndexType, L4_PROTOCOLS } from './payload-fields.js';
 import { splitFields } from './payload-merge.js';
-import { intervalValues } from './intervals.js';
+import { concatIntervalJson, intervalValues } from './intervals.js';
 import { bitFieldAt, bitJson, flagJson, type BitField } from './bitfields.js';
 
 /** An anonymous map's elements, by the name the kernel gave it (`__map0`). */
 export interface AnonymousMaps {
   /** `set`: an anonymous set (`{ a, b }` in a match), its keys read with the rule's key types. */
-  get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[]; data?: DataType[]; values?: Buffer[] } | undefined;
+  get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[]; keyEnds?: Buffer[]; data?: DataType[]; values?: Buffer[] } | undefined;
 }
 
 interface Load { bits?: BitField; map?: boolean; parts?: Array<{ json: Statement; type: ValueType; len: number }>; reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
@@ -137,7 +137,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         const network = e.base === PAYLOAD_BASE.NETWORK, transport = e.base === PAYLOAD_BASE.TRANSPORT;
         const proto = network ? (nfproto === 2 ? 'ip' : nfproto === 10 ? 'ip6' : '')
           : transport ? Object.keys(L4_PROTOCOLS).find((p) => L4_PROTOCOLS[p]!.l4 === l4proto) ?? 'th'
-          : e.base === PAYLOAD_BASE.LL ? (vlan && e.offset >= 14 && l2 ? 'vlan' : 'ether') : '';
+          : e.base === PAYLOAD_BASE.LL ? (vlan && e.offset >= 14 ? 'vlan' : 'ether') : '';
         // A sub-byte field (bitfields.ts): the load, then its mask.
         const nx = exprs[i + 1];
         const mask = nx?.op === 'bitwise' && nx.sreg === e.dreg && nx.dreg === e.dreg && nx.xor.every((x) => x === 0) ? nx.mask : undefined;
@@ -218,7 +218,9 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
       case 'byteorder': {
         // nft converts a host-order value to network order before an ordering comparison.
         const l = take(e.sreg);
-        if (e.dreg !== e.sreg || e.bop !== BYTEORDER_OP.hton || e.len !== 4 || e.size !== 4 || l.bitwise || l.payload || l.hton) refuse('a byte-order conversion');
+        // Also before a lookup in a concatenated interval set: a 1-byte value converted in 2-byte units (nft's sizes).
+        const size = e.len % 8 === 0 ? 8 : e.len % 4 === 0 ? 4 : 2;
+        if (e.dreg !== e.sreg || e.bop !== BYTEORDER_OP.hton || e.size !== size || (e.len !== 4 && e.len !== 2 && e.len !== 1) || l.bitwise || l.payload || l.hton) refuse('a byte-order conversion');
         l.hton = true;
         pending.push(l);
         break;
@@ -311,7 +313,8 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         }
         if (key === 'iiftype' && e.cmp === CMP['=='] && e.data.equals(Buffer.from([1, 0]))) llDep = out.length;
         const pl = l.json.payload as { protocol?: string; field?: string } | undefined;
-        if ((family === 'bridge' || family === 'netdev') && pl?.protocol === 'ether' && pl.field === 'type' && e.cmp === CMP['=='] && e.data.equals(Buffer.from([0x81, 0]))) {
+        // (vlan headers are read in every family: ip, ip6 and inet tables too, after meta iiftype ether.)
+        if (pl?.protocol === 'ether' && pl.field === 'type' && e.cmp === CMP['=='] && e.data.equals(Buffer.from([0x81, 0]))) {
           vlanDep = out.length;
           vlan = true;
         }
@@ -319,7 +322,7 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
           l4proto = e.data[0];
           l4Dep = out.length;
         }
-        out.push({ match: { op, left: l.json, right: formatValue(l.type, e.data) } });
+        out.push({ match: { op, left: l.json, right: l.type === TYPES.ifname ? ifnameCmpText(e.data) : formatValue(l.type, e.data) } });
         break;
       }
       case 'lookup': {
@@ -331,7 +334,12 @@ export function decodeStatements(exprs: KExpr[], family: Family, anon: Anonymous
         if (e.dreg === undefined) {
           const a = anon.get(e.set);
           if (a?.set) {
-            const right = a.ends
+            const bits = loads.length === 1 ? loads[0]!.bits : undefined;
+            const right = bits
+              ? a.elements.map(([k]) => k).sort(Buffer.compare).map((k) => bitJson(bits, k))
+              : a.keyEnds
+              ? a.elements.map(([k], j) => concatIntervalJson(k, a.keyEnds![j]!, keyTypesOf(loads)))
+              : a.ends
               ? intervalValues(a.elements.map(([k], j) => ({ key: k, end: a.ends![j]! })), loadType(loads))
               : anonymousSetJson(loads.map((l) => l.type), a.elements.map(([k]) => k));
             out.push({ match: { op: e.inv ? '!=' : '==', left: key, right: { set: right } } });
@@ -425,7 +433,13 @@ function binopJson(left: Statement, mask: Buffer, xor: Buffer): Statement {
   if (x === 0) return { '&': [left, m] };
   if (m === 0xffffffff) return { '^': [left, x] };
   if (((~m) >>> 0) === x) return { '|': [left, x] };
-  throw new UnsupportedError('a bitwise operation nft shows as a combination', { subsystem: 'nft', op: 'nft.list' });
+  // Combinations as nft 1.0.6 lists them: bits the xor sets outside the mask make it
+  // `& (mask | xor) | xor` (`| xor` when that mask is all ones); else `& mask ^ xor`.
+  if ((x & ~m) !== 0) {
+    const shown = (m | x) >>> 0;
+    return shown === 0xffffffff ? { '|': [left, x] } : { '|': [{ '&': [left, shown] }, x] };
+  }
+  return { '^': [{ '&': [left, m] }, x] };
 }
 
 

@@ -81,6 +81,18 @@ export function typeofKey(e: unknown): { udata: Buffer; types: DataType[] } {
   return { udata: p.ud, types: [p.type] };
 }
 
+/**
+ * The typeof record nft writes for an anonymous concatenated interval set: the concatenation of
+ * its components up to the first one it converts to network order (its unary expression has no
+ * record, and nft stops there), possibly none.
+ * @example concatTypeofPrefix([{ payload: { protocol: 'ip', field: 'saddr' } }])
+ */
+export function concatTypeofPrefix(parts: unknown[]): Buffer {
+  const nest = new UdataBuilder();
+  parts.slice(0, CONCAT_MAX).forEach((p, i) => nest.raw(i, one(p).ud));
+  return new UdataBuilder().u32(TYPEOF_EXPR, EXPR_CONCAT).raw(TYPEOF_DATA, nest.build()).build();
+}
+
 /** The data typeof record of a verdict map declared with typeof (EXPR_VERDICT, no data). */
 export const VERDICT_TYPEOF = new UdataBuilder().u32(TYPEOF_EXPR, EXPR_VERDICT).raw(TYPEOF_DATA, Buffer.alloc(0)).build();
 

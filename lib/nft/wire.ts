@@ -3,7 +3,7 @@
 // writes their attributes.
 import {
   CHAIN, DATA_TYPE_VERDICT, DEVICE_NAME, ELEM, ELEM_LIST, EXPR, HOOK, LIST_ELEM, MSG, NFNETLINK_V0, NFNL_BATCH_GENID, NFNL_MSG_BATCH_BEGIN,
-  NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, NLM_F_REQUEST, RULE, SET, SET_DESC_SIZE, TABLE,
+  NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, NLM_F_REQUEST, RULE, SET, SET_DESC_CONCAT, SET_DESC_SIZE, SET_FIELD_LEN, TABLE,
 } from './consts.js';
 import { NLA_F_NESTED } from '../netlink/attr-writer.js';
 import { NftAttrWriter } from './expr-wire.js';
@@ -22,6 +22,8 @@ export interface SetSpec {
   policy?: number; gcIntervalMs?: number;
   /** Data maps (not verdict maps): NFTA_SET_DATA_TYPE and _LEN. */
   dataType?: number; dataLen?: number;
+  /** NFTA_SET_DESC_CONCAT: each field's length (concatenated interval sets). */
+  concat?: number[];
 }
 
 /** A counter expression's initial values (nft sends only the non-zero ones). */
@@ -29,6 +31,8 @@ export interface CounterSpec { bytes?: bigint; packets?: bigint }
 
 export interface ElementSpec {
   key: Buffer; verdict?: Verdict; udata?: Buffer;
+  /** NFTA_SET_ELEM_KEY_END: a concatenated interval's end. */
+  keyEnd?: Buffer;
   /** A data map element's value (NFTA_SET_ELEM_DATA as a value). */
   data?: Buffer;
   /** NFTA_SET_ELEM_FLAGS (NFT_SET_ELEM_INTERVAL_END in interval sets). */
@@ -134,7 +138,7 @@ export class NftWriter extends NftAttrWriter {
     this.end();
   }
 
-  rule(flags: number, family: number, table: string, chain: string, exprs: KExpr[], opts: { handle?: number; udata?: Buffer } = {}): void {
+  rule(flags: number, family: number, table: string, chain: string, exprs: KExpr[], opts: { handle?: number; position?: number; udata?: Buffer } = {}): void {
     this.begin(MSG.NEWRULE, flags, family);
     this.str(RULE.TABLE, table);
     this.str(RULE.CHAIN, chain);
@@ -142,14 +146,18 @@ export class NftWriter extends NftAttrWriter {
     const at = this.nest(RULE.EXPRESSIONS);
     for (let i = 0; i < exprs.length; i++) this.expr(exprs[i]!);
     this.endNest(at);
+    // NFTA_RULE_POSITION: add after / insert before the rule with this handle.
+    if (opts.position !== undefined) this.be64(RULE.POSITION, BigInt(opts.position));
     if (opts.udata) this.bytes(RULE.USERDATA, opts.udata);
     this.end();
   }
 
-  set(flags: number, family: number, s: SetSpec): void {
+  /** NEWSET; returns where its flags value is (a later set statement may add NFT_SET_EVAL, as nft does). */
+  set(flags: number, family: number, s: SetSpec): number {
     this.begin(MSG.NEWSET, flags, family);
     this.str(SET.TABLE, s.table);
     this.str(SET.NAME, s.name);
+    const flagsAt = this.pos + 4;
     this.be32(SET.FLAGS, s.flags);
     this.be32(SET.KEY_TYPE, s.keyType);
     this.be32(SET.KEY_LEN, s.keyLen);
@@ -162,9 +170,19 @@ export class NftWriter extends NftAttrWriter {
     }
     this.be32(SET.ID, s.id);
     if (s.policy !== undefined) this.be32(SET.POLICY, s.policy);
-    if (s.size !== undefined) {
+    if (s.size !== undefined || s.concat) {
       const at = this.nest(SET.DESC);
-      this.be32(SET_DESC_SIZE, s.size);
+      if (s.size !== undefined) this.be32(SET_DESC_SIZE, s.size);
+      if (s.concat) {
+        // NFTA_SET_DESC_CONCAT: a NFTA_LIST_ELEM per field holding NFTA_SET_FIELD_LEN.
+        const c = this.nest(SET_DESC_CONCAT);
+        for (const len of s.concat) {
+          const f = this.nest(LIST_ELEM);
+          this.be32(SET_FIELD_LEN, len);
+          this.endNest(f);
+        }
+        this.endNest(c);
+      }
       this.endNest(at);
     }
     if (s.timeoutMs !== undefined) this.be64(SET.TIMEOUT, s.timeoutMs);
@@ -172,6 +190,7 @@ export class NftWriter extends NftAttrWriter {
     this.bytes(SET.USERDATA, s.udata);
     if (s.counter) this.counterExpr(SET.EXPR, {});
     this.end();
+    return flagsAt;
   }
 
   /** NEWSETELEM / DELSETELEM with these elements (split into several messages past 64 KiB). */
@@ -185,6 +204,7 @@ export class NftWriter extends NftAttrWriter {
       if (e.timeoutMs !== undefined) this.be64(ELEM.TIMEOUT, e.timeoutMs);
       if (e.expirationMs !== undefined) this.be64(ELEM.EXPIRATION, e.expirationMs);
       this.dataValue(ELEM.KEY, e.key);
+      if (e.keyEnd) this.dataValue(ELEM.KEY_END, e.keyEnd);
       if (e.verdict) this.dataVerdict(ELEM.DATA, e.verdict);
       else if (e.data) this.dataValue(ELEM.DATA, e.data);
       if (e.udata) this.bytes(ELEM.USERDATA, e.udata);

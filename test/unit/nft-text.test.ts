@@ -101,6 +101,25 @@ describe('nft text parser: the batch nft -f sent for the same text', () => {
     assert.deepEqual(lines, [3, 3, 3]);
   });
 
+  it('a comment may be a bare word; set statements; interface wildcards stay strings', () => {
+    const { commands } = parseScript('add rule ip t c iifname != "veth*" counter accept comment ICMP\nadd rule ip t c update @a { ip saddr timeout 1m30s }\nadd rule ip t c add @b { ip saddr . tcp dport }\n');
+    const rule = (expr: unknown[], comment?: string) => ({ add: { rule: { family: 'ip', table: 't', chain: 'c', ...(comment ? { comment } : {}), expr } } });
+    const saddr = { payload: { protocol: 'ip', field: 'saddr' } };
+    assert.deepEqual(commands, [
+      rule([{ match: { op: '!=', left: { meta: { key: 'iifname' } }, right: 'veth*' } }, { counter: { packets: 0, bytes: 0 } }, { accept: null }], 'ICMP'),
+      rule([{ set: { op: 'update', elem: { elem: { val: saddr, timeout: 90 } }, set: '@a' } }]),
+      rule([{ set: { op: 'add', elem: { concat: [saddr, { payload: { protocol: 'tcp', field: 'dport' } }] }, set: '@b' } }]),
+    ]);
+  });
+
+  it('binary operations bind as in nft (& before ^ before |), constants folded as nft folds them', () => {
+    const value = (t: string) => (parseScript(`add rule ip t c meta mark set ${t}`).commands[0] as { add: { rule: { expr: Array<{ mangle: { value: unknown } }> } } }).add.rule.expr[0]!.mangle.value;
+    const mark = { meta: { key: 'mark' } };
+    assert.deepEqual(value('meta mark | 0x10 ^ 0x1'), { '|': [mark, 17] });
+    assert.deepEqual(value('meta mark & 0xff00 ^ 0x12'), { '^': [{ '&': [mark, 0xff00] }, 0x12] });
+    assert.deepEqual(value('mark & 1 | 2 ^ 3 & 7'), { '|': [{ '&': [mark, 1] }, 1] });
+  });
+
   it('syntax errors name line and column as nft 1.0.6 does (its messages, captured)', () => {
     // nft -f said: "…:2:56-62: Error: syntax error, unexpected string, expecting comma or '}'"
     let e = syntaxError('add table ip t\nadd set ip t s { type ipv4_addr ; elements = { 1.2.3.4 2.3.4.5 } }\n');
@@ -119,11 +138,14 @@ describe('nft text parser: the batch nft -f sent for the same text', () => {
 
   it('constructs outside the encoded language are UnsupportedError naming them', () => {
     assert.throws(() => parseScript('add rule ip t c queue num 1'), (e: Error) => e instanceof UnsupportedError && /"queue"/.test(e.message));
+    // Docker's encrypted overlay: a raw payload set key and match.
+    assert.throws(() => parseScript('add set ip t s { typeof @th,96,24; }'), (e: Error) => e instanceof UnsupportedError && /raw payload expressions/.test(e.message));
+    assert.throws(() => parseScript('add rule ip t c udp dport 4789 @th,96,24 @s drop'), (e: Error) => e instanceof UnsupportedError && /raw payload expressions/.test(e.message));
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { type mark; flags interval; elements = { 1-5 } }').commands), (e: Error) => e instanceof UnsupportedError && /intervals of mark/.test(e.message));
     // Later elements of an interval set are checked against its ranges: a kernel set described without them is refused.
     const kernelSet = { existingSet: () => ({ keyTypes: [TYPES.ipv4_addr], map: false, interval: true }) };
     assert.throws(() => encodeCommands(parseScript('add element ip t s { 10.0.0.0/8 }').commands, kernelSet), (e: Error) => e instanceof UnsupportedError && /interval set whose elements nlkit has not read/.test(e.message));
-    assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { type ipv4_addr; flags interval; }\nadd element ip t s { 10.0.0.0/8 timeout 1s }').commands), (e: Error) => e instanceof UnsupportedError && /element options in an interval set/.test(e.message));
+    assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { type ipv4_addr; flags interval; auto-merge; }\nadd element ip t s { 10.0.0.0/8 timeout 1s }').commands), (e: Error) => e instanceof UnsupportedError && /element options in an interval set that merges/.test(e.message));
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { type ipv4_addr; flags interval; elements = { 10.0.0.0/8 } }\nadd element ip t s { 10.1.0.0/16 }').commands), (e: Error) => e instanceof InvalidArgumentError && /conflicting intervals/.test(e.message));
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { typeof ip dscp; }').commands), (e: Error) => e instanceof UnsupportedError && /typeof ip dscp/.test(e.message));
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { typeof numgen random mod 2; }').commands), (e: Error) => e instanceof UnsupportedError && /typeof/.test(e.message));

@@ -158,6 +158,38 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad({ add: { rule: { ...T, chain: 'c', expr: [{ counter: '' }] } } }, InvalidArgumentError, /counter: must be an object name/);
   });
 
+  it('interface wildcards and set statements: bad ones are InvalidArgumentError, unsupported options UnsupportedError', () => {
+    const rule = (expr: unknown[]) => ({ add: { rule: { family: 'ip', table: 't', chain: 'c', expr } } });
+    const ifname = (right: string) => rule([{ match: { op: '==', left: { meta: { key: 'iifname' } }, right } }]);
+    // nft: "All-wildcard strings are not supported", "String exceeds maximum length of 16".
+    bad(ifname('*'), InvalidArgumentError, /not a valid ifname: "\*"/);
+    bad(ifname('abcdefghijklmno*'), InvalidArgumentError, /not a valid ifname/);
+    const s = { add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['timeout'] } } };
+    const saddr = { payload: { protocol: 'ip', field: 'saddr' } };
+    const upd = (body: unknown) => encodeCommands([t, s, rule([{ set: body }])]);
+    const refused = (body: unknown, cls: new (...a: never[]) => NlkitError, re: RegExp) =>
+      assert.throws(() => upd(body), (e: NlkitError) => e instanceof cls && e.index === 2 && re.test(e.message));
+    refused({ op: 'replace', elem: saddr, set: '@s' }, InvalidArgumentError, /op: must be one of add, update, delete/);
+    refused({ op: 'update', elem: saddr, set: 's' }, InvalidArgumentError, /must be "@name"/);
+    refused({ op: 'update', elem: { concat: [saddr, saddr] }, set: '@s' }, InvalidArgumentError, /@s has 4-byte keys, the expression is 8 bytes/);
+    refused({ op: 'update', elem: { elem: { val: saddr, comment: 'x' } }, set: '@s' }, UnsupportedError, /"comment" on the element of a set statement/);
+    refused({ op: 'update', elem: { elem: { val: saddr, timeout: -1 } }, set: '@s' }, InvalidArgumentError, /timeout: must be a number of seconds/);
+    // TCP MSS clamping: maxseg size only, from rt mtu or a number.
+    bad(rule([{ mangle: { key: { 'tcp option': { name: 'window', field: 'count' } }, value: 5 } }]), UnsupportedError, /setting tcp option .* \(only maxseg size\)/);
+    bad(rule([{ mangle: { key: { 'tcp option': { name: 'maxseg', field: 'size' } }, value: 70000 } }]), InvalidArgumentError, /must be rt mtu or a size from 0 to 65535/);
+    bad(rule([{ mangle: { key: { 'tcp option': { name: 'maxseg', field: 'size' } }, value: { rt: { key: 'nexthop' } } } }]), UnsupportedError, /only rt mtu or a number/);
+  });
+  it('concatenated interval sets: bad elements are InvalidArgumentError, interval maps UnsupportedError', () => {
+    const set = (elem: unknown[]) => ({ add: { set: { family: 'inet', table: 't', name: 's', type: ['ipv4_addr', 'inet_proto', 'inet_service'], flags: ['interval'], elem } } });
+    const refused = (cmd: unknown, cls: new (...a: never[]) => NlkitError, re: RegExp) =>
+      assert.throws(() => encodeCommands([{ add: { table: { family: 'inet', name: 't' } } }, cmd]), (e: NlkitError) => e instanceof cls && e.index === 1 && re.test(e.message));
+    refused(set([{ concat: ['10.0.0.1', 'tcp'] }]), InvalidArgumentError, /elem\[0\]: must be \{ concat: \[\.\.\.\] \} of 3 values/);
+    refused(set([{ concat: ['10.0.0.1', 'tcp', { prefix: { addr: 80, len: 8 } }] }]), InvalidArgumentError, /concat\[2\]: a prefix needs an address key, not inet_service/);
+    refused(set([{ concat: ['10.0.0.1', 'tcp', { range: [90, 80] }] }]), InvalidArgumentError, /concat\[2\].range: the range ends before it starts/);
+    refused(set([{ concat: ['10.0.0.300', 'tcp', 80] }]), InvalidArgumentError, /concat\[0\]: not a valid ipv4_addr/);
+    refused({ add: { map: { family: 'inet', table: 't', name: 'm', type: ['ipv4_addr', 'inet_service'], map: 'verdict', flags: ['interval'], elem: [[{ concat: ['10.0.0.0', 80] }, { accept: null }]] } } }, UnsupportedError, /interval maps/);
+  });
+
   it('constructs outside the supported set are refused by name', () => {
     const rule = (expr: unknown[]) => ({ add: { rule: { family: 'ip', table: 't', chain: 'c', expr } } });
     // nft_queue is not built into the test kernel: queue stays refused.
@@ -166,12 +198,15 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '<', left: { meta: { key: 'l4proto' } }, right: 'tcp' } }]), UnsupportedError, /"<" on a inet_proto/);
     bad(rule([{ match: { op: '<', left: { meta: { key: 'iifname' } }, right: 'eth0' } }]), UnsupportedError, /"<" on a ifname/);
     bad(rule([{ match: { op: '==', left: { meta: { key: 'iif' } }, right: 'lo' } }]), InvalidArgumentError, /interface "lo" does not exist/);
-    bad(rule([{ match: { op: '==', left: { meta: { key: 'iifgroup' } }, right: 1 } }]), UnsupportedError, /meta key "iifgroup"/);
-    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: { set: ['cs1', 'af11'] } } }]), UnsupportedError, /with ip dscp \(only a value\)/);
+    bad(rule([{ match: { op: '==', left: { meta: { key: 'ipsec' } }, right: true } }]), UnsupportedError, /meta key "ipsec"/);
+    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'doff' } }, right: { set: [5, 6] } } }]), UnsupportedError, /with tcp doff \(only a value\)/);
+    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: { set: ['cs1', 'cs99'] } } }]), InvalidArgumentError, /set\[1\]: not a valid ip dscp: "cs99"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: 'cs9' } }]), InvalidArgumentError, /not a valid ip dscp: "cs9"/);
-    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'vlan', field: 'id' } }, right: 1 } }]), UnsupportedError, /vlan header matches in ip tables/);
+    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'vlan', field: 'dei' } }, right: 1 } }]), UnsupportedError, /vlan dei/);
     bad(rule([{ match: { op: 'in', left: { payload: { protocol: 'tcp', field: 'flags' } }, right: ['syn', 'nope'] } }]), InvalidArgumentError, /not tcp flags/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'icmp', field: 'id' } }, right: 1 } }]), UnsupportedError, /payload "icmp id"/);
+    assert.throws(() => encodeCommands([{ add: { table: { family: 'inet', name: 'i' } } }, { add: { rule: { family: 'inet', table: 'i', chain: 'c', expr: [{ match: { op: '==', left: { concat: [{ payload: { protocol: 'ether', field: 'saddr' } }, { payload: { protocol: 'ip', field: 'saddr' } }] }, right: '@s' } }] } } }]),
+      (e: NlkitError) => e instanceof UnsupportedError && /ip header after an ether header in inet tables/.test(e.message));
     bad(rule([{ match: { op: '==', left: { ct: { key: 'expiration' } }, right: 1 } }]), UnsupportedError, /ct key "expiration"/);
     bad(rule([{ match: { op: '==', left: { ct: { key: 'zone', dir: 'original' } }, right: 1 } }]), UnsupportedError, /ct original zone/);
     bad(rule([{ match: { op: '==', left: { ct: { key: 'saddr' } }, right: '10.0.0.1' } }]), InvalidArgumentError, /ct saddr needs a direction/);
@@ -183,7 +218,7 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: [] } } }]), InvalidArgumentError, /must not be empty/);
     bad(rule([{ match: { op: '<', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: { range: [1000, 2000] } } }]), UnsupportedError, /"<" with a range/);
     bad(rule([{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [[{ prefix: { addr: '10.0.0.0', len: 8 } }, { accept: null }]] } } }]), UnsupportedError, /prefixes and ranges in an anonymous verdict map/);
-    bad(rule([{ dnat: { family: 'ip', addr: { map: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [['10.0.0.1', { concat: ['10.0.0.2', 80] }]] } } } } }]), UnsupportedError, /anonymous maps to concatenations/);
+    bad(rule([{ dnat: { family: 'ip', addr: { map: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [['10.0.0.1', { concat: ['10.0.0.2', 'http-ish'] }]] } } } } }]), InvalidArgumentError, /concat\[1\]: not a valid inet_service/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'mark', flags: ['interval'], elem: [{ range: [1, 5] }] } } }, UnsupportedError, /intervals of mark/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['interval'], elem: ['10.0.0.0-10.0.0.9', { range: ['10.0.0.5', '10.0.0.20'] }] } } }, InvalidArgumentError, /not a valid ipv4_addr/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['interval'], elem: [{ prefix: { addr: '10.0.0.0', len: 8 } }, { range: ['10.0.0.5', '10.0.0.20'] }] } } }, InvalidArgumentError, /conflicting intervals/);
