@@ -61,7 +61,15 @@ function takeLoad(pending: Load[], reg: number): Load {
 
 export function verdictJson(v: Verdict): Statement {
   const name = keyName(VERDICT as unknown as Record<string, number>, v.code);
-  if (name === 'jump' || name === 'goto') return { [name]: { target: v.chain } };
+  // Literals for the common ones: an object with a computed key is built the slow way.
+  switch (name) {
+    case 'jump': return { jump: { target: v.chain } };
+    case 'goto': return { goto: { target: v.chain } };
+    case 'accept': return { accept: null };
+    case 'drop': return { drop: null };
+    case 'return': return { return: null };
+    default: break;
+  }
   if (!name || name === 'break') throw new UnsupportedError(`verdict code ${v.code}`, { subsystem: 'nft', op: 'nft.list' });
   return { [name]: null };
 }
