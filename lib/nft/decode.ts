@@ -10,7 +10,7 @@ import { NLA_TYPE_MASK, NLMSG_HDRLEN } from '../netlink/headers.js';
 import { formatIPv4 } from '../core/address.js';
 import { attrMap, be32, be64, Names, placeMessages, readAttrs, str, type NlMsg, type PlacedMsgs } from './attrs.js';
 import {
-  CHAIN, DATA, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_DESC_SIZE, SET_FLAGS, TABLE,
+  CHAIN, DATA, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_DESC_SIZE, SET_FLAGS, TABLE, VERDICT_ATTR,
 } from './consts.js';
 import { concatTypes, type DataType } from './datatypes.js';
 import { ExprReader, readData } from './expr-wire.js';
@@ -117,30 +117,60 @@ function elementJson(val: unknown, e: Element, text: boolean): unknown {
   return { elem: o };
 }
 
-function decodeElements(msgs: NlMsg[]): Element[] {
+/**
+ * The elements of GETSETELEM replies, read by offset (a 20k-element verdict map made a Map and
+ * views per element, and two more Maps per verdict); `names`: jump targets made once each.
+ */
+function decodeElements(msgs: NlMsg[], names = new Names()): Element[] {
   const out: Element[] = [];
+  const a = new Int32Array(ELEM.EXPRESSIONS + 1), al = new Int32Array(ELEM.EXPRESSIONS + 1);
+  const d = new Int32Array(DATA.VERDICT + 1), dl = new Int32Array(DATA.VERDICT + 1);
+  const v = new Int32Array(VERDICT_ATTR.CHAIN + 1), vl = new Int32Array(VERDICT_ATTR.CHAIN + 1);
+  const EMPTY = Buffer.alloc(0);
   for (const m of msgs) {
-    const list = attrMap(m.body).get(ELEM_LIST.ELEMENTS);
-    if (!list) continue;
-    for (const el of readAttrs(list)) {
-      const a = attrMap(el.data);
-      const eflags = be32(a.get(ELEM.FLAGS)) ?? 0;
-      if ((eflags & ~ELEM_INTERVAL_END) !== 0 || a.has(ELEM.EXPRESSIONS) || a.has(ELEM.KEY_END)) refuse('a set element with flags, several expressions or ranges');
-      const key = readData(a.get(ELEM.KEY) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0);
+    const b = m.body;
+    // The ELEMENTS nest (the last one, as attrMap keeps it).
+    let s = -1, end = -1;
+    for (let p = 0; p + 4 <= b.length;) {
+      const len = b.readUInt16LE(p);
+      if (len < 4 || p + len > b.length) break;
+      if ((b.readUInt16LE(p + 2) & NLA_TYPE_MASK) === ELEM_LIST.ELEMENTS) { s = p + 4; end = p + len; }
+      p += (len + 3) & ~3;
+    }
+    if (s < 0) continue;
+    for (let p = s; p + 4 <= end;) {
+      const len = b.readUInt16LE(p);
+      if (len < 4 || p + len > end) break;
+      attrIndex(b, p + 4, p + len, ELEM.EXPRESSIONS, a, al);
+      p += (len + 3) & ~3;
+      const eflags = a[ELEM.FLAGS] && al[ELEM.FLAGS]! >= 4 ? b.readUInt32BE(a[ELEM.FLAGS]!) : 0;
+      if ((eflags & ~ELEM_INTERVAL_END) !== 0 || a[ELEM.EXPRESSIONS] || a[ELEM.KEY_END]) refuse('a set element with flags, several expressions or ranges');
+      let key: Buffer = EMPTY;
+      if (a[ELEM.KEY]) {
+        attrIndex(b, a[ELEM.KEY]!, a[ELEM.KEY]! + al[ELEM.KEY]!, DATA.VERDICT, d, dl);
+        if (d[DATA.VALUE]) key = b.subarray(d[DATA.VALUE]!, d[DATA.VALUE]! + dl[DATA.VALUE]!);
+      }
       const e: Element = { key };
       if (eflags & ELEM_INTERVAL_END) e.end = true;
-      if (a.has(ELEM.TIMEOUT)) e.timeoutMs = a.get(ELEM.TIMEOUT)!.readBigUInt64BE(0);
-      if (a.has(ELEM.EXPIRATION)) e.expirationMs = a.get(ELEM.EXPIRATION)!.readBigUInt64BE(0);
-      if (a.has(ELEM.EXPR)) e.counter = counterOf(a.get(ELEM.EXPR)!, 'a set element');
-      if (a.has(ELEM.DATA)) {
-        const d = readData(a.get(ELEM.DATA)!);
-        if (d.verdict) e.verdict = d.verdict;
-        else if (d.value) e.data = d.value;
-        else refuse('a map element with empty data');
+      if (a[ELEM.TIMEOUT]) e.timeoutMs = b.readBigUInt64BE(a[ELEM.TIMEOUT]!);
+      if (a[ELEM.EXPIRATION]) e.expirationMs = b.readBigUInt64BE(a[ELEM.EXPIRATION]!);
+      if (a[ELEM.EXPR]) e.counter = counterOf(b.subarray(a[ELEM.EXPR]!, a[ELEM.EXPR]! + al[ELEM.EXPR]!), 'a set element');
+      if (a[ELEM.DATA]) {
+        // nft_data: a value, else a verdict (as readData reads it).
+        attrIndex(b, a[ELEM.DATA]!, a[ELEM.DATA]! + al[ELEM.DATA]!, DATA.VERDICT, d, dl);
+        if (d[DATA.VALUE]) e.data = b.subarray(d[DATA.VALUE]!, d[DATA.VALUE]! + dl[DATA.VALUE]!);
+        else if (d[DATA.VERDICT]) {
+          attrIndex(b, d[DATA.VERDICT]!, d[DATA.VERDICT]! + dl[DATA.VERDICT]!, VERDICT_ATTR.CHAIN, v, vl);
+          const code = v[VERDICT_ATTR.CODE] && vl[VERDICT_ATTR.CODE]! >= 4 ? b.readUInt32BE(v[VERDICT_ATTR.CODE]!) : 0;
+          e.verdict = v[VERDICT_ATTR.CHAIN] ? { code, chain: names.get(b, v[VERDICT_ATTR.CHAIN]!, vl[VERDICT_ATTR.CHAIN]!) } : { code };
+        } else refuse('a map element with empty data');
       }
       // An open interval's start carries nft's "open" flag as its only user data (intervals.ts).
-      const c = a.get(ELEM.USERDATA)?.equals(INTERVAL_OPEN_UDATA) ? undefined : udataComment(a.get(ELEM.USERDATA));
-      if (c !== undefined) e.comment = c;
+      if (a[ELEM.USERDATA]) {
+        const ud = b.subarray(a[ELEM.USERDATA]!, a[ELEM.USERDATA]! + al[ELEM.USERDATA]!);
+        const c = ud.equals(INTERVAL_OPEN_UDATA) ? undefined : udataComment(ud);
+        if (c !== undefined) e.comment = c;
+      }
       out.push(e);
     }
   }
@@ -228,9 +258,10 @@ function plainElements(msgs: NlMsg[], types: DataType[]): Array<string | number>
 }
 
 /**
- * Sorts elements in nft's order (compareKeys) through one latin1 string per key (its bytes, in
- * the order compareKeys reads them) compared natively: a JS byte loop per comparison made most
- * of a 20k-element verdict map's listing. Keys of different lengths: compareKeys itself.
+ * Sorts elements in nft's order (compareKeys) through one string per key (its bytes, in the
+ * order compareKeys reads them, then the element's index) sorted natively: a JS byte loop per
+ * comparison made most of a 20k-element verdict map's listing, and a comparator callback per
+ * comparison a good part of the rest. Keys of different lengths: compareKeys itself.
  */
 function sortElements(elems: Element[], types: DataType[]): void {
   const n = elems.length;
@@ -241,10 +272,23 @@ function sortElements(elems: Element[], types: DataType[]): void {
     return;
   }
   const forward = types.length === 1 && types[0]!.byteorder === 2;
-  const keys = elems.map((e) => (forward ? e.key.toString('latin1') : Buffer.from(e.key).reverse().toString('latin1')));
-  const idx = Array.from({ length: n }, (_, i) => i);
-  idx.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
-  const sorted = idx.map((i) => elems[i]!);
+  // Keys of equal length compare as their strings do; the index (two UTF-16 units) keeps equal
+  // keys in their order and says where each element was.
+  const codes = new Array<number>(len + 2);
+  const keys = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const k = elems[i]!.key;
+    for (let j = 0; j < len; j++) codes[j] = k[forward ? j : len - 1 - j]!;
+    codes[len] = i >>> 16;
+    codes[len + 1] = i & 0xffff;
+    keys[i] = String.fromCharCode.apply(null, codes);
+  }
+  keys.sort();
+  const sorted = new Array<Element>(n);
+  for (let i = 0; i < n; i++) {
+    const s = keys[i]!;
+    sorted[i] = elems[s.charCodeAt(len) * 0x10000 + s.charCodeAt(len + 1)]!;
+  }
   for (let i = 0; i < n; i++) elems[i] = sorted[i]!;
 }
 
@@ -385,7 +429,7 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[]; data?: DataType[]; values?: Buffer[] }>();
     for (const s of mine) {
       if (s.flags & SET_FLAGS.ANONYMOUS) {
-        const elems = decodeElements(d.elements.get(setKey(family, tname, s.name)) ?? []);
+        const elems = decodeElements(d.elements.get(setKey(family, tname, s.name)) ?? [], names);
         if (!(s.flags & SET_FLAGS.MAP)) {
           anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), set: true, ...(s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}) });
           continue;
@@ -413,7 +457,7 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       if (s.autoMerge && opts.text) o['auto-merge'] = true;
       const msgs = d.elements.get(setKey(family, tname, s.name)) ?? [];
       const plain = s.map || s.flags & SET_FLAGS.INTERVAL ? undefined : plainElements(msgs, s.types);
-      const elems = plain ? [] : decodeElements(msgs);
+      const elems = plain ? [] : decodeElements(msgs, names);
       if (plain) {
         if (plain.length) o.elem = plain;
       } else if (elems.length && s.flags & SET_FLAGS.INTERVAL) {
@@ -434,12 +478,12 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     // Chains by offset: a Map of views only for the few with a hook or (for text) user data.
     // The chain objects as they are listed, and each one's index in `placed` (for its rules).
     const chainObjs: Array<Record<string, unknown>> = [], chainIdx: number[] = [];
-    const cb = placed.chains.buf, cat = placed.chains.at;
+    const cb = placed.chains.buf, cat = placed.chains.at, tbytes = Buffer.from(tname);
     for (let i = 0; i < cat.length; i++) {
       const m = cat[i]!;
       if (cb[m + 16] !== tm.family) continue;
       attrIndex(cb, m + BODY, m + cb.readUInt32LE(m), CHAIN.USERDATA, ca, cl);
-      if ((ca[CHAIN.TABLE] ? names.get(cb, ca[CHAIN.TABLE]!, cl[CHAIN.TABLE]!) : undefined) !== tname) continue;
+      if (!ca[CHAIN.TABLE] || !sameName(cb, ca[CHAIN.TABLE]!, cl[CHAIN.TABLE]!, tbytes)) continue;
       const c: Record<string, unknown> = {
         family, table: tname, name: ca[CHAIN.NAME] ? names.get(cb, ca[CHAIN.NAME]!, cl[CHAIN.NAME]!) : '',
         handle: ca[CHAIN.HANDLE] && cl[CHAIN.HANDLE]! >= 8 ? u64At(cb, ca[CHAIN.HANDLE]!) : 0,
@@ -474,6 +518,15 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     }
   }
   return out;
+}
+
+/** Whether the NUL-terminated name in b[at, at + len) is `bytes` (as strAt would read it: UTF-8, up to the first NUL). */
+function sameName(b: Buffer, at: number, len: number, bytes: Buffer): boolean {
+  let n = 0;
+  while (n < len && b[at + n] !== 0) n++;
+  if (n !== bytes.length) return false;
+  for (let i = 0; i < n; i++) if (b[at + i] !== bytes[i]) return false;
+  return true;
 }
 
 /** A big-endian u64 (a handle) as a Number, without a BigInt: exact below 2^53, rounded as Number(bigint) rounds above. */

@@ -163,7 +163,10 @@ export class ExprReader {
   private readonly vlen = new Int32Array(VERDICT_ATTR.CHAIN + 1);
   private b: Buffer = EMPTY;
 
-  /** `names`: expression names and jump targets made once each (a listing can share its chain names). */
+  /** Expression names: a few distinct ones, kept apart from the (many) chain names. */
+  private readonly exprNames = new Names();
+
+  /** `names`: jump targets made once each (a listing shares its chain names). */
   constructor(private readonly names = new Names()) {}
 
   /** The expressions in b[from, to) (an NFTA_RULE_EXPRESSIONS payload). */
@@ -177,7 +180,7 @@ export class ExprReader {
       if (elen < 4 || p + elen > end) break;
       attrIndex(b, p + 4, p + elen, 2, this.at, this.len);
       p += (elen + 3) & ~3;
-      const name = this.at[EXPR.NAME] ? this.names.get(b, this.at[EXPR.NAME]!, this.len[EXPR.NAME]!) : '';
+      const name = this.at[EXPR.NAME] ? this.exprNames.get(b, this.at[EXPR.NAME]!, this.len[EXPR.NAME]!) : '';
       const da = this.at[EXPR.DATA]!;
       if (da) attrIndex(b, da, da + this.len[EXPR.DATA]!, EXPR_ATTR_MAX, this.d, this.dl);
       else this.d.fill(0);
