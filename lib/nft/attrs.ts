@@ -1,7 +1,7 @@
 // nf_tables messages as values on top of lib/netlink's reader: a message's attributes as views
 // by type (nested ones read on demand), and messages with their nfgenmsg.
 import { forEachAttr, forEachMessage } from '../netlink/reader.js';
-import { NLMSG_HDRLEN } from '../netlink/headers.js';
+import { NLA_TYPE_MASK, NLMSG_HDRLEN } from '../netlink/headers.js';
 
 export interface Attr {
   type: number;
@@ -19,7 +19,12 @@ export function readAttrs(buf: Buffer, start = 0, end = buf.length): Attr[] {
 /** Attributes by type (the last wins, as the kernel's nla_parse keeps it). */
 export function attrMap(buf: Buffer): Map<number, Buffer> {
   const m = new Map<number, Buffer>();
-  for (const a of readAttrs(buf)) m.set(a.type, a.data);
+  for (let p = 0; p + 4 <= buf.length;) {
+    const len = buf.readUInt16LE(p);
+    if (len < 4 || p + len > buf.length) break;
+    m.set(buf.readUInt16LE(p + 2) & NLA_TYPE_MASK, buf.subarray(p + 4, p + len));
+    p += (len + 3) & ~3;
+  }
   return m;
 }
 
@@ -48,15 +53,96 @@ export interface NlMsg {
   body: Buffer;
 }
 
+/** The message at buf[at, at + len) as an NlMsg (its body a view). */
+function messageAt(buf: Buffer, at: number, len: number): NlMsg {
+  const end = at + len, nf = len >= NLMSG_HDRLEN + 4;
+  return {
+    type: buf.readUInt16LE(at + 4), flags: buf.readUInt16LE(at + 6), seq: buf.readUInt32LE(at + 8), family: nf ? buf[at + NLMSG_HDRLEN]! : 0, resId: nf ? buf.readUInt16BE(at + NLMSG_HDRLEN + 2) : 0,
+    body: buf.subarray(Math.min(at + NLMSG_HDRLEN + 4, end), end),
+  };
+}
+
 /** Splits a buffer of concatenated netlink messages (nlmsghdr + nfgenmsg + attributes), in one pass (no intermediate objects: 200k messages at 20k kube-proxy services). */
 export function splitMessages(buf: Buffer): NlMsg[] {
   const out: NlMsg[] = [];
-  forEachMessage(buf, 0, buf.length, (type, at, len, flags) => {
-    const end = at + len, nf = len >= NLMSG_HDRLEN + 4;
-    out.push({
-      type, flags, seq: buf.readUInt32LE(at + 8), family: nf ? buf[at + NLMSG_HDRLEN]! : 0, resId: nf ? buf.readUInt16BE(at + NLMSG_HDRLEN + 2) : 0,
-      body: buf.subarray(Math.min(at + NLMSG_HDRLEN + 4, end), end),
-    });
-  });
+  forEachMessage(buf, 0, buf.length, (_type, at, len) => { out.push(messageAt(buf, at, len)); });
   return out;
+}
+
+/**
+ * A dump's replies with messages of the types in `placed` left in place (their offsets, by type:
+ * no object or view per message) and every other one as an NlMsg.
+ * @example const { msgs, placed } = splitPlaced(data, [NEWCHAIN, NEWRULE]); placed[0].at // chain offsets
+ */
+export function splitPlaced(buf: Buffer, types: number[]): { msgs: NlMsg[]; placed: PlacedMsgs[] } {
+  const msgs: NlMsg[] = [], placed = types.map((): PlacedMsgs => ({ buf, at: [] }));
+  for (let p = 0; p + NLMSG_HDRLEN <= buf.length;) {
+    const len = buf.readUInt32LE(p);
+    if (len < NLMSG_HDRLEN || p + len > buf.length) break;
+    const i = len >= NLMSG_HDRLEN + 4 ? types.indexOf(buf.readUInt16LE(p + 4)) : -1;
+    if (i >= 0) placed[i]!.at.push(p);
+    else msgs.push(messageAt(buf, p, len));
+    p += (len + 3) & ~3;
+  }
+  return { msgs, placed };
+}
+
+/**
+ * Names read from dumps, each string made once: `get` hashes the NUL-terminated name's bytes and
+ * returns the string it made for the same bytes before (a 20k-service listing reads ~600k
+ * expression names and ~100k jump targets, a few dozen and 60k distinct ones; a Buffer
+ * toString per name, and a copy of each in the result, cost more than the hash). Only ASCII
+ * names are kept: others are decoded each time, as strAt does.
+ * @example const names = new Names(); names.get(b, at, len) === names.get(b, at, len) // the same string
+ */
+export class Names {
+  // Hash (31 bits: a small integer key) -> the first ASCII name with that hash.
+  private readonly byHash = new Map<number, string>();
+
+  get(b: Buffer, at: number, len: number): string {
+    let h = 0x811c9dc5 | 0, e = at, ascii = true;
+    const max = at + len;
+    for (; e < max; e++) {
+      const c = b[e]!;
+      if (c === 0) break;
+      if (c > 0x7f) ascii = false;
+      h = Math.imul(h ^ c, 16777619);
+    }
+    if (!ascii) return b.toString('utf8', at, e);
+    const n = e - at, k = h & 0x3fffffff;
+    const s = this.byHash.get(k);
+    if (s !== undefined && s.length === n) {
+      let i = 0;
+      while (i < n && s.charCodeAt(i) === b[at + i]) i++;
+      if (i === n) return s;
+    }
+    const t = b.toString('latin1', at, e);
+    if (s === undefined) this.byHash.set(k, t);
+    return t;
+  }
+}
+
+/** Messages in place in one buffer: message i's nlmsghdr at buf[at[i]], its nfgenmsg after it, then its attributes. */
+export interface PlacedMsgs { buf: Buffer; at: number[] }
+
+/** NlMsgs written back as messages into one buffer (decoders that read messages in place take them so). */
+export function placeMessages(msgs: NlMsg[]): PlacedMsgs {
+  const at: number[] = [];
+  let n = 0;
+  for (const m of msgs) n += (NLMSG_HDRLEN + 4 + m.body.length + 3) & ~3;
+  const buf = Buffer.alloc(n);
+  let p = 0;
+  for (const m of msgs) {
+    const len = NLMSG_HDRLEN + 4 + m.body.length;
+    buf.writeUInt32LE(len, p);
+    buf.writeUInt16LE(m.type, p + 4);
+    buf.writeUInt16LE(m.flags, p + 6);
+    buf.writeUInt32LE(m.seq >>> 0, p + 8);
+    buf[p + 16] = m.family;
+    buf.writeUInt16BE(m.resId, p + 18);
+    m.body.copy(buf, p + NLMSG_HDRLEN + 4);
+    at.push(p);
+    p += (len + 3) & ~3;
+  }
+  return { buf, at };
 }

@@ -32,7 +32,9 @@ function ipv6Bytes(v: unknown): Buffer | undefined {
 const PROTOCOLS: Record<string, number> = {
   icmp: 1, igmp: 2, tcp: 6, egp: 8, udp: 17, 'ipv6-icmp': 58, gre: 47, esp: 50, ah: 51, sctp: 132, udplite: 136,
 };
-const protoName = (n: number): string | number => Object.keys(PROTOCOLS).find((k) => PROTOCOLS[k] === n) ?? n;
+// By number, built once (a listing names the protocol of every `meta l4proto` match and map key).
+const PROTOCOL_NAMES = new Map(Object.entries(PROTOCOLS).map(([k, v]) => [v, k]));
+const protoName = (n: number): string | number => PROTOCOL_NAMES.get(n) ?? n;
 const protoNumber = (s: string): number | undefined => (PROTOCOLS as Record<string, number | undefined>)[s];
 
 const uint = (v: unknown, max: number): number | undefined => {

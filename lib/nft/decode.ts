@@ -6,16 +6,16 @@ import { UnsupportedError } from '../core/errors.js';
 import { hookName } from './chains.js';
 import { parseTypeofKey, typeofKey } from './typeof.js';
 import { attrIndex } from '../netlink/reader.js';
-import { NLA_TYPE_MASK } from '../netlink/headers.js';
+import { NLA_TYPE_MASK, NLMSG_HDRLEN } from '../netlink/headers.js';
 import { formatIPv4 } from '../core/address.js';
-import { attrMap, be32, be64, readAttrs, str, strAt, type NlMsg } from './attrs.js';
+import { attrMap, be32, be64, Names, placeMessages, readAttrs, str, type NlMsg, type PlacedMsgs } from './attrs.js';
 import {
-  CHAIN, DATA, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_DESC_SIZE, SET_FLAGS, TABLE,
+  CHAIN, DATA, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_DESC_SIZE, SET_FLAGS, TABLE, VERDICT_ATTR,
 } from './consts.js';
 import { concatTypes, type DataType } from './datatypes.js';
 import { ExprReader, readData } from './expr-wire.js';
 import type { Verdict } from './ir.js';
-import { compareKeys, decodeStatements, keyJson, verdictJson } from './statements.js';
+import { compareKeys, keyJson, RuleDecoder, verdictJson } from './statements.js';
 import { decodeObject, OBJ_MSG } from './objects.js';
 import type { Family, ListObject, Statement } from './types.js';
 import { CONCAT_KEY_TYPEOF, parseUdata, UD_COMMENT, UD_SET, udataComment } from './udata.js';
@@ -119,32 +119,65 @@ function elementJson(val: unknown, e: Element, text: boolean): unknown {
   return { elem: o };
 }
 
-function decodeElements(msgs: NlMsg[]): Element[] {
+/**
+ * The elements of GETSETELEM replies, read by offset (a 20k-element verdict map made a Map and
+ * views per element, and two more Maps per verdict); `names`: jump targets made once each.
+ */
+function decodeElements(msgs: NlMsg[], names = new Names()): Element[] {
   const out: Element[] = [];
+  const a = new Int32Array(ELEM.EXPRESSIONS + 1), al = new Int32Array(ELEM.EXPRESSIONS + 1);
+  const d = new Int32Array(DATA.VERDICT + 1), dl = new Int32Array(DATA.VERDICT + 1);
+  const v = new Int32Array(VERDICT_ATTR.CHAIN + 1), vl = new Int32Array(VERDICT_ATTR.CHAIN + 1);
+  const EMPTY = Buffer.alloc(0);
   for (const m of msgs) {
-    const list = attrMap(m.body).get(ELEM_LIST.ELEMENTS);
-    if (!list) continue;
-    for (const el of readAttrs(list)) {
-      const a = attrMap(el.data);
-      const eflags = be32(a.get(ELEM.FLAGS)) ?? 0;
-      if ((eflags & ~ELEM_INTERVAL_END) !== 0 || a.has(ELEM.EXPRESSIONS)) refuse('a set element with flags or several expressions');
-      const key = readData(a.get(ELEM.KEY) ?? Buffer.alloc(0)).value ?? Buffer.alloc(0);
+    const b = m.body;
+    // The ELEMENTS nest (the last one, as attrMap keeps it).
+    let s = -1, end = -1;
+    for (let p = 0; p + 4 <= b.length;) {
+      const len = b.readUInt16LE(p);
+      if (len < 4 || p + len > b.length) break;
+      if ((b.readUInt16LE(p + 2) & NLA_TYPE_MASK) === ELEM_LIST.ELEMENTS) { s = p + 4; end = p + len; }
+      p += (len + 3) & ~3;
+    }
+    if (s < 0) continue;
+    for (let p = s; p + 4 <= end;) {
+      const len = b.readUInt16LE(p);
+      if (len < 4 || p + len > end) break;
+      attrIndex(b, p + 4, p + len, ELEM.EXPRESSIONS, a, al);
+      p += (len + 3) & ~3;
+      const eflags = a[ELEM.FLAGS] && al[ELEM.FLAGS]! >= 4 ? b.readUInt32BE(a[ELEM.FLAGS]!) : 0;
+      if ((eflags & ~ELEM_INTERVAL_END) !== 0 || a[ELEM.EXPRESSIONS]) refuse('a set element with flags or several expressions');
+      let key: Buffer = EMPTY;
+      if (a[ELEM.KEY]) {
+        attrIndex(b, a[ELEM.KEY]!, a[ELEM.KEY]! + al[ELEM.KEY]!, DATA.VERDICT, d, dl);
+        if (d[DATA.VALUE]) key = b.subarray(d[DATA.VALUE]!, d[DATA.VALUE]! + dl[DATA.VALUE]!);
+      }
       const e: Element = { key };
       // A concatenated interval's end (intervals.ts).
-      if (a.has(ELEM.KEY_END)) e.keyEnd = readData(a.get(ELEM.KEY_END)!).value ?? refuse('a set element with an empty end key');
+      if (a[ELEM.KEY_END]) {
+        attrIndex(b, a[ELEM.KEY_END]!, a[ELEM.KEY_END]! + al[ELEM.KEY_END]!, DATA.VERDICT, d, dl);
+        e.keyEnd = d[DATA.VALUE] ? b.subarray(d[DATA.VALUE]!, d[DATA.VALUE]! + dl[DATA.VALUE]!) : refuse('a set element with an empty end key');
+      }
       if (eflags & ELEM_INTERVAL_END) e.end = true;
-      if (a.has(ELEM.TIMEOUT)) e.timeoutMs = a.get(ELEM.TIMEOUT)!.readBigUInt64BE(0);
-      if (a.has(ELEM.EXPIRATION)) e.expirationMs = a.get(ELEM.EXPIRATION)!.readBigUInt64BE(0);
-      if (a.has(ELEM.EXPR)) e.counter = counterOf(a.get(ELEM.EXPR)!, 'a set element');
-      if (a.has(ELEM.DATA)) {
-        const d = readData(a.get(ELEM.DATA)!);
-        if (d.verdict) e.verdict = d.verdict;
-        else if (d.value) e.data = d.value;
-        else refuse('a map element with empty data');
+      if (a[ELEM.TIMEOUT]) e.timeoutMs = b.readBigUInt64BE(a[ELEM.TIMEOUT]!);
+      if (a[ELEM.EXPIRATION]) e.expirationMs = b.readBigUInt64BE(a[ELEM.EXPIRATION]!);
+      if (a[ELEM.EXPR]) e.counter = counterOf(b.subarray(a[ELEM.EXPR]!, a[ELEM.EXPR]! + al[ELEM.EXPR]!), 'a set element');
+      if (a[ELEM.DATA]) {
+        // nft_data: a value, else a verdict (as readData reads it).
+        attrIndex(b, a[ELEM.DATA]!, a[ELEM.DATA]! + al[ELEM.DATA]!, DATA.VERDICT, d, dl);
+        if (d[DATA.VALUE]) e.data = b.subarray(d[DATA.VALUE]!, d[DATA.VALUE]! + dl[DATA.VALUE]!);
+        else if (d[DATA.VERDICT]) {
+          attrIndex(b, d[DATA.VERDICT]!, d[DATA.VERDICT]! + dl[DATA.VERDICT]!, VERDICT_ATTR.CHAIN, v, vl);
+          const code = v[VERDICT_ATTR.CODE] && vl[VERDICT_ATTR.CODE]! >= 4 ? b.readUInt32BE(v[VERDICT_ATTR.CODE]!) : 0;
+          e.verdict = v[VERDICT_ATTR.CHAIN] ? { code, chain: names.get(b, v[VERDICT_ATTR.CHAIN]!, vl[VERDICT_ATTR.CHAIN]!) } : { code };
+        } else refuse('a map element with empty data');
       }
       // An open interval's start carries nft's "open" flag as its only user data (intervals.ts).
-      const c = a.get(ELEM.USERDATA)?.equals(INTERVAL_OPEN_UDATA) ? undefined : udataComment(a.get(ELEM.USERDATA));
-      if (c !== undefined) e.comment = c;
+      if (a[ELEM.USERDATA]) {
+        const ud = b.subarray(a[ELEM.USERDATA]!, a[ELEM.USERDATA]! + al[ELEM.USERDATA]!);
+        const c = ud.equals(INTERVAL_OPEN_UDATA) ? undefined : udataComment(ud);
+        if (c !== undefined) e.comment = c;
+      }
       out.push(e);
     }
   }
@@ -232,9 +265,10 @@ function plainElements(msgs: NlMsg[], types: DataType[]): Array<string | number>
 }
 
 /**
- * Sorts elements in nft's order (compareKeys) through one latin1 string per key (its bytes, in
- * the order compareKeys reads them) compared natively: a JS byte loop per comparison made most
- * of a 20k-element verdict map's listing. Keys of different lengths: compareKeys itself.
+ * Sorts elements in nft's order (compareKeys) through one string per key (its bytes, in the
+ * order compareKeys reads them, then the element's index) sorted natively: a JS byte loop per
+ * comparison made most of a 20k-element verdict map's listing, and a comparator callback per
+ * comparison a good part of the rest. Keys of different lengths: compareKeys itself.
  */
 function sortElements(elems: Element[], types: DataType[]): void {
   const n = elems.length;
@@ -245,10 +279,23 @@ function sortElements(elems: Element[], types: DataType[]): void {
     return;
   }
   const forward = types.length === 1 && types[0]!.byteorder === 2;
-  const keys = elems.map((e) => (forward ? e.key.toString('latin1') : Buffer.from(e.key).reverse().toString('latin1')));
-  const idx = Array.from({ length: n }, (_, i) => i);
-  idx.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
-  const sorted = idx.map((i) => elems[i]!);
+  // Keys of equal length compare as their strings do; the index (two UTF-16 units) keeps equal
+  // keys in their order and says where each element was.
+  const codes = new Array<number>(len + 2);
+  const keys = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const k = elems[i]!.key;
+    for (let j = 0; j < len; j++) codes[j] = k[forward ? j : len - 1 - j]!;
+    codes[len] = i >>> 16;
+    codes[len + 1] = i & 0xffff;
+    keys[i] = String.fromCharCode.apply(null, codes);
+  }
+  keys.sort();
+  const sorted = new Array<Element>(n);
+  for (let i = 0; i < n; i++) {
+    const s = keys[i]!;
+    sorted[i] = elems[s.charCodeAt(len) * 0x10000 + s.charCodeAt(len + 1)]!;
+  }
   for (let i = 0; i < n; i++) elems[i] = sorted[i]!;
 }
 
@@ -268,6 +315,69 @@ export interface RulesetDump {
   objs: NlMsg[];
   /** GETSETELEM replies by setKey(family, table, set). */
   elements: Map<string, NlMsg[]>;
+  /** list()'s read, instead of `chains` and `rules`: both in place in the dump's buffers, rules grouped by chain. */
+  placed?: PlacedRules;
+}
+
+/**
+ * Chain and rule replies in place (no object or view per message: 200k replies at 20k
+ * kube-proxy services): chain i's rules are rules.at[chainRules[i] .. chainRules[i + 1]), in
+ * the kernel's order.
+ */
+export interface PlacedRules { chains: PlacedMsgs; rules: PlacedMsgs; chainRules: number[] }
+
+/** Offset of a message's attributes (after nlmsghdr and nfgenmsg). */
+const BODY = NLMSG_HDRLEN + 4;
+
+/**
+ * Rules grouped by the chain each names (family, table, chain), in the chains' order; rules of a
+ * chain that is not among `chains` are left out (decodeRuleset lists rules under their chain).
+ * @example groupRules(placeMessages(d.chains), placeMessages(d.rules)).chainRules // [0, 2, 2, 5]
+ */
+export function groupRules(chains: PlacedMsgs, rules: PlacedMsgs): PlacedRules {
+  const names = new Names();
+  const index = new Map<string, number>();
+  const a = new Int32Array(CHAIN.NAME + 1), l = new Int32Array(CHAIN.NAME + 1);
+  const cb = chains.buf;
+  for (let i = 0; i < chains.at.length; i++) {
+    const m = chains.at[i]!;
+    attrIndex(cb, m + BODY, m + cb.readUInt32LE(m), CHAIN.NAME, a, l);
+    const k = setKey(String(cb[m + 16]), a[CHAIN.TABLE] ? names.get(cb, a[CHAIN.TABLE]!, l[CHAIN.TABLE]!) : '', a[CHAIN.NAME] ? names.get(cb, a[CHAIN.NAME]!, l[CHAIN.NAME]!) : '');
+    if (!index.has(k)) index.set(k, i);
+  }
+  const rb = rules.buf, n = rules.at.length;
+  const of = new Int32Array(n), count = new Array<number>(chains.at.length + 1).fill(0);
+  for (let j = 0; j < n; j++) {
+    const m = rules.at[j]!;
+    attrIndex(rb, m + BODY, m + rb.readUInt32LE(m), RULE.CHAIN, a, l);
+    const k = setKey(String(rb[m + 16]), a[RULE.TABLE] ? names.get(rb, a[RULE.TABLE]!, l[RULE.TABLE]!) : '', a[RULE.CHAIN] ? names.get(rb, a[RULE.CHAIN]!, l[RULE.CHAIN]!) : '');
+    const i = index.get(k) ?? -1;
+    of[j] = i;
+    if (i >= 0) count[i + 1]!++;
+  }
+  for (let i = 1; i < count.length; i++) count[i]! += count[i - 1]!;
+  const chainRules = count.slice();
+  const at = new Array<number>(count[count.length - 1]!);
+  for (let j = 0; j < n; j++) if (of[j]! >= 0) at[count[of[j]!]!++] = rules.at[j]!;
+  return { chains, rules: { buf: rb, at }, chainRules };
+}
+
+/**
+ * Rules read one dump per chain: chain asked[j]'s rules are those in the reply section j
+ * (`sections`: the dump's section ends; the rule dumps first, in `asked`'s order).
+ * @example chainRules(chains, asked, rules, r.sections)
+ */
+export function chainRules(chains: PlacedMsgs, asked: number[], rules: PlacedMsgs, sections: ArrayLike<number>): PlacedRules {
+  const cr = new Array<number>(chains.at.length + 1);
+  let k = 0, c = 0;
+  for (let j = 0; j < asked.length; j++) {
+    const end = sections[j]!;
+    for (; c <= asked[j]!; c++) cr[c] = k;
+    while (k < rules.at.length && rules.at[k]! < end) k++;
+  }
+  for (; c <= chains.at.length; c++) cr[c] = k;
+  // Rules past the rule dumps' sections (none: the other requests are not GETRULE) are not listed.
+  return { chains, rules, chainRules: cr };
 }
 
 /** Sorts the replies of one or more dumps (in any order) into a RulesetDump. */
@@ -302,33 +412,12 @@ export function sortDump(msgs: NlMsg[]): RulesetDump {
 export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?: string } = {}, opts: { text?: boolean; ifname?: (index: number) => string | undefined } = {}): ListObject[] {
   const out: ListObject[] = [];
   const sets = d.sets.map(decodeSet);
-  // Each rule's attributes once, by offset, grouped by chain (in dump order): a Map of views
-  // per rule made a large part of list()'s time at 20k services (140k rules).
-  const rulesOf = new Map<string, RuleRef[]>();
-  const ra = new Int32Array(RULE.USERDATA + 1), rl = new Int32Array(RULE.USERDATA + 1);
-  // Rules come chain by chain: the key string is made only when a rule's family, table or chain
-  // bytes differ from the previous rule's.
-  let pb: Buffer | undefined, pt = 0, ptl = 0, pc = 0, pcl = 0, pf = -1, pl: RuleRef[] = [];
-  for (const rm of d.rules) {
-    const b = rm.body;
-    attrIndex(b, 0, b.length, RULE.USERDATA, ra, rl);
-    const t = ra[RULE.TABLE]!, tl = t ? rl[RULE.TABLE]! : 0, c = ra[RULE.CHAIN]!, cl = c ? rl[RULE.CHAIN]! : 0;
-    const same = pb !== undefined && pf === rm.family && tl === ptl && cl === pcl && b.compare(pb, pt, pt + ptl, t, t + tl) === 0 && b.compare(pb, pc, pc + pcl, c, c + cl) === 0;
-    pb = b; pt = t; ptl = tl; pc = c; pcl = cl; pf = rm.family;
-    const r: RuleRef = {
-      body: b, handle: ra[RULE.HANDLE] && rl[RULE.HANDLE]! >= 8 ? Number(b.readBigUInt64BE(ra[RULE.HANDLE]!)) : 0,
-      expr: ra[RULE.EXPRESSIONS]!, exprLen: ra[RULE.EXPRESSIONS] ? rl[RULE.EXPRESSIONS]! : 0,
-      ud: ra[RULE.USERDATA]!, udLen: rl[RULE.USERDATA]!,
-    };
-    if (!same) {
-      const k = setKey(String(rm.family), t ? strAt(b, t, tl) : '', c ? strAt(b, c, cl) : '');
-      const l = rulesOf.get(k);
-      if (l) pl = l; else rulesOf.set(k, pl = []);
-    }
-    pl.push(r);
-  }
+  const placed = d.placed ?? groupRules(placeMessages(d.chains), placeMessages(d.rules));
+  // Table, chain and jump target names: one string per name for the whole listing.
+  const names = new Names();
   const ca = new Int32Array(CHAIN.USERDATA + 1), cl = new Int32Array(CHAIN.USERDATA + 1);
-  const exprs = new ExprReader();
+  const ra = new Int32Array(RULE.USERDATA + 1), rl = new Int32Array(RULE.USERDATA + 1);
+  const exprs = new ExprReader(names);
   for (const tm of d.tables) {
     const ta = attrMap(tm.body);
     const tname = str(ta.get(TABLE.NAME))!;
@@ -347,7 +436,7 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[]; keyEnds?: Buffer[]; data?: DataType[]; values?: Buffer[] }>();
     for (const s of mine) {
       if (s.flags & SET_FLAGS.ANONYMOUS) {
-        const elems = decodeElements(d.elements.get(setKey(family, tname, s.name)) ?? []);
+        const elems = decodeElements(d.elements.get(setKey(family, tname, s.name)) ?? [], names);
         if (!(s.flags & SET_FLAGS.MAP)) {
           anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), set: true, ...(s.flags & SET_FLAGS.CONCAT ? { keyEnds: elems.map((e) => e.keyEnd ?? e.key) } : s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}) });
           continue;
@@ -375,7 +464,7 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       if (s.autoMerge && opts.text) o['auto-merge'] = true;
       const msgs = d.elements.get(setKey(family, tname, s.name)) ?? [];
       const plain = s.map || s.flags & SET_FLAGS.INTERVAL ? undefined : plainElements(msgs, s.types);
-      const elems = plain ? [] : decodeElements(msgs);
+      const elems = plain ? [] : decodeElements(msgs, names);
       if (plain) {
         if (plain.length) o.elem = plain;
       } else if (elems.length && s.flags & SET_FLAGS.CONCAT) {
@@ -402,57 +491,41 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     }
 
     // Chains by offset: a Map of views only for the few with a hook or (for text) user data.
-    const chains: Array<{ name: string; handle: number; a?: Map<number, Buffer> }> = [];
-    for (const m of d.chains) {
-      if (m.family !== tm.family) continue;
-      const b = m.body;
-      attrIndex(b, 0, b.length, CHAIN.USERDATA, ca, cl);
-      if ((ca[CHAIN.TABLE] ? strAt(b, ca[CHAIN.TABLE]!, cl[CHAIN.TABLE]!) : undefined) !== tname) continue;
-      chains.push({
-        name: ca[CHAIN.NAME] ? strAt(b, ca[CHAIN.NAME]!, cl[CHAIN.NAME]!) : '',
-        handle: ca[CHAIN.HANDLE] && cl[CHAIN.HANDLE]! >= 8 ? Number(b.readBigUInt64BE(ca[CHAIN.HANDLE]!)) : 0,
-        ...(ca[CHAIN.HOOK] || (opts.text && ca[CHAIN.USERDATA]) ? { a: attrMap(b) } : {}),
-      });
-    }
-    for (const ch of chains) {
-      const a = ch.a ?? new Map<number, Buffer>();
-      const c: Record<string, unknown> = { family, table: tname, name: ch.name, handle: ch.handle };
-      const hook = a.get(CHAIN.HOOK);
-      if (hook) {
-        const h = attrMap(hook);
-        if (a.has(CHAIN.FLAGS) && be32(a.get(CHAIN.FLAGS))! & ~1) refuse(`chain flags 0x${be32(a.get(CHAIN.FLAGS))!.toString(16)}`);
-        const num = be32(h.get(HOOK.HOOKNUM));
-        c.type = str(a.get(CHAIN.TYPE));
-        c.hook = hookName(family, num) ?? refuse(`hook ${num} of a ${family} table`);
-        c.prio = (be32(h.get(HOOK.PRIORITY)) ?? 0) | 0;
-        c.policy = be32(a.get(CHAIN.POLICY)) === 0 ? 'drop' : 'accept';
-      }
-      // nft 1.0.6's JSON has no device; its text does.
-      if (hook && opts.text) {
-        const dev = attrMap(hook).get(HOOK.DEV);
-        if (dev) c.dev = str(dev);
-        const devs = attrMap(hook).get(HOOK.DEVS);
-        // nft prints the devices sorted, whatever order the kernel keeps them in; one as `device "x"`.
-        const names = devs ? readAttrs(devs).map((x) => str(x.data)!).sort() : [];
-        if (names.length) c.dev = names.length === 1 ? names[0] : names;
-      }
-      const ccomment = opts.text ? udataComment(a.get(CHAIN.USERDATA), UD_COMMENT) : undefined;
-      if (ccomment !== undefined) c.comment = ccomment;
+    // The chain objects as they are listed, and each one's index in `placed` (for its rules).
+    const chainObjs: Array<Record<string, unknown>> = [], chainIdx: number[] = [];
+    const cb = placed.chains.buf, cat = placed.chains.at, tbytes = Buffer.from(tname);
+    for (let i = 0; i < cat.length; i++) {
+      const m = cat[i]!;
+      if (cb[m + 16] !== tm.family) continue;
+      attrIndex(cb, m + BODY, m + cb.readUInt32LE(m), CHAIN.USERDATA, ca, cl);
+      if (!ca[CHAIN.TABLE] || !sameName(cb, ca[CHAIN.TABLE]!, cl[CHAIN.TABLE]!, tbytes)) continue;
+      const c: Record<string, unknown> = {
+        family, table: tname, name: ca[CHAIN.NAME] ? names.get(cb, ca[CHAIN.NAME]!, cl[CHAIN.NAME]!) : '',
+        handle: ca[CHAIN.HANDLE] && cl[CHAIN.HANDLE]! >= 8 ? u64At(cb, ca[CHAIN.HANDLE]!) : 0,
+      };
+      if (ca[CHAIN.HOOK] || (opts.text && ca[CHAIN.USERDATA])) chainDetails(c, attrMap(cb.subarray(m + BODY, m + cb.readUInt32LE(m))), family, opts.text === true);
+      chainObjs.push(c);
+      chainIdx.push(i);
       out.push({ chain: c as never });
     }
-    for (const ch of chains) {
-      const cname = ch.name;
-      for (const rr of rulesOf.get(setKey(String(tm.family), tname, cname)) ?? []) {
-        const handle = rr.handle;
+    const rb = placed.rules.buf, rat = placed.rules.at, cr = placed.chainRules;
+    const decoder = new RuleDecoder(anon, opts.ifname);
+    for (let j = 0; j < chainObjs.length; j++) {
+      const cname = chainObjs[j]!.name as string, ci = chainIdx[j]!;
+      for (let k = cr[ci]!, kend = cr[ci + 1]!; k < kend; k++) {
+        const m = rat[k]!;
+        attrIndex(rb, m + BODY, m + rb.readUInt32LE(m), RULE.USERDATA, ra, rl);
+        const handle = ra[RULE.HANDLE] && rl[RULE.HANDLE]! >= 8 ? u64At(rb, ra[RULE.HANDLE]!) : 0;
+        const ex = ra[RULE.EXPRESSIONS]!, ud = ra[RULE.USERDATA]!;
         let expr: Statement[];
         try {
-          expr = decodeStatements(exprs.read(rr.body, rr.expr, rr.expr + rr.exprLen), family, anon, opts.ifname);
+          expr = decoder.decode(exprs.read(rb, ex, ex ? ex + rl[RULE.EXPRESSIONS]! : ex), family);
         } catch (e) {
           if (e instanceof UnsupportedError) e.message = `${family} ${tname} ${cname} handle ${handle}: ${e.message}`;
           throw e;
         }
         const r: Record<string, unknown> = { family, table: tname, chain: cname, handle };
-        const comment = udataComment(rr.ud ? rr.body.subarray(rr.ud, rr.ud + rr.udLen) : undefined, UD_COMMENT);
+        const comment = ud ? udataComment(rb.subarray(ud, ud + rl[RULE.USERDATA]!), UD_COMMENT) : undefined;
         if (comment !== undefined) r.comment = comment;
         r.expr = expr;
         out.push({ rule: r as never });
@@ -460,4 +533,41 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     }
   }
   return out;
+}
+
+/** Whether the NUL-terminated name in b[at, at + len) is `bytes` (as strAt would read it: UTF-8, up to the first NUL). */
+function sameName(b: Buffer, at: number, len: number, bytes: Buffer): boolean {
+  let n = 0;
+  while (n < len && b[at + n] !== 0) n++;
+  if (n !== bytes.length) return false;
+  for (let i = 0; i < n; i++) if (b[at + i] !== bytes[i]) return false;
+  return true;
+}
+
+/** A big-endian u64 (a handle) as a Number, without a BigInt: exact below 2^53, rounded as Number(bigint) rounds above. */
+const u64At = (b: Buffer, at: number): number => b.readUInt32BE(at) * 0x100000000 + b.readUInt32BE(at + 4);
+
+/** A base chain's type, hook, priority and policy (and, for the text, its devices and comment) into its object. */
+function chainDetails(c: Record<string, unknown>, a: Map<number, Buffer>, family: Family, text: boolean): void {
+  const hook = a.get(CHAIN.HOOK);
+  if (hook) {
+    const h = attrMap(hook);
+    if (a.has(CHAIN.FLAGS) && be32(a.get(CHAIN.FLAGS))! & ~1) refuse(`chain flags 0x${be32(a.get(CHAIN.FLAGS))!.toString(16)}`);
+    const num = be32(h.get(HOOK.HOOKNUM));
+    c.type = str(a.get(CHAIN.TYPE));
+    c.hook = hookName(family, num) ?? refuse(`hook ${num} of a ${family} table`);
+    c.prio = (be32(h.get(HOOK.PRIORITY)) ?? 0) | 0;
+    c.policy = be32(a.get(CHAIN.POLICY)) === 0 ? 'drop' : 'accept';
+  }
+  // nft 1.0.6's JSON has no device; its text does.
+  if (hook && text) {
+    const dev = attrMap(hook).get(HOOK.DEV);
+    if (dev) c.dev = str(dev);
+    const devs = attrMap(hook).get(HOOK.DEVS);
+    // nft prints the devices sorted, whatever order the kernel keeps them in; one as `device "x"`.
+    const names = devs ? readAttrs(devs).map((x) => str(x.data)!).sort() : [];
+    if (names.length) c.dev = names.length === 1 ? names[0] : names;
+  }
+  const ccomment = text ? udataComment(a.get(CHAIN.USERDATA), UD_COMMENT) : undefined;
+  if (ccomment !== undefined) c.comment = ccomment;
 }

@@ -2,7 +2,7 @@
 // 1.2.4 writes them (the bytes match `nft --debug=mnl`; see test/fixtures/nft).
 import { AttrWriter } from '../netlink/attr-writer.js';
 import { attrIndex } from '../netlink/reader.js';
-import { attrMap, be32, str, strAt } from './attrs.js';
+import { attrMap, be32, Names, str, strAt } from './attrs.js';
 import { DATA, EXPR, LIST_ELEM, VERDICT_ATTR } from './consts.js';
 import type { KExpr, Verdict } from './ir.js';
 
@@ -159,7 +159,15 @@ export class ExprReader {
   private readonly dl = new Int32Array(EXPR_ATTR_MAX + 1);
   private readonly dat = new Int32Array(3);
   private readonly dlen = new Int32Array(3);
+  private readonly vat = new Int32Array(VERDICT_ATTR.CHAIN + 1);
+  private readonly vlen = new Int32Array(VERDICT_ATTR.CHAIN + 1);
   private b: Buffer = EMPTY;
+
+  /** Expression names: a few distinct ones, kept apart from the (many) chain names. */
+  private readonly exprNames = new Names();
+
+  /** `names`: jump targets made once each (a listing shares its chain names). */
+  constructor(private readonly names = new Names()) {}
 
   /** The expressions in b[from, to) (an NFTA_RULE_EXPRESSIONS payload). */
   read(b: Buffer, from = 0, to = b.length): KExpr[] {
@@ -172,7 +180,7 @@ export class ExprReader {
       if (elen < 4 || p + elen > end) break;
       attrIndex(b, p + 4, p + elen, 2, this.at, this.len);
       p += (elen + 3) & ~3;
-      const name = this.at[EXPR.NAME] ? strAt(b, this.at[EXPR.NAME]!, this.len[EXPR.NAME]!) : '';
+      const name = this.at[EXPR.NAME] ? this.exprNames.get(b, this.at[EXPR.NAME]!, this.len[EXPR.NAME]!) : '';
       const da = this.at[EXPR.DATA]!;
       if (da) attrIndex(b, da, da + this.len[EXPR.DATA]!, EXPR_ATTR_MAX, this.d, this.dl);
       else this.d.fill(0);
@@ -194,12 +202,17 @@ export class ExprReader {
     return v ? this.b.subarray(v, v + this.dlen[DATA.VALUE]!) : EMPTY;
   }
 
-  /** The verdict of the nft_data in data attribute t, if it holds one. */
+  /** The verdict of the nft_data in data attribute t, if it holds one (read as readData does). */
   private verdict(t: number): Verdict | undefined {
     if (!this.has(t)) return undefined;
-    attrIndex(this.b, this.d[t]!, this.d[t]! + this.dl[t]!, 2, this.dat, this.dlen);
-    if (this.dat[DATA.VALUE] || !this.dat[DATA.VERDICT]) return undefined;
-    return readData(this.b.subarray(this.d[t]!, this.d[t]! + this.dl[t]!)).verdict;
+    const b = this.b;
+    attrIndex(b, this.d[t]!, this.d[t]! + this.dl[t]!, 2, this.dat, this.dlen);
+    const vd = this.dat[DATA.VERDICT]!;
+    if (this.dat[DATA.VALUE] || !vd) return undefined;
+    attrIndex(b, vd, vd + this.dlen[DATA.VERDICT]!, VERDICT_ATTR.CHAIN, this.vat, this.vlen);
+    const c = this.vat[VERDICT_ATTR.CODE]!, ch = this.vat[VERDICT_ATTR.CHAIN]!;
+    const code = c && this.vlen[VERDICT_ATTR.CODE]! >= 4 ? b.readUInt32BE(c) : 0;
+    return ch ? { code, chain: this.names.get(b, ch, this.vlen[VERDICT_ATTR.CHAIN]!) } : { code };
   }
 
   private expr(name: string): KExpr {

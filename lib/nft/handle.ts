@@ -8,8 +8,8 @@ import { dumpLinks, eachMessage, parseLink, Rtm, RtWriter } from '../link/wire.j
 import { batch, dump, failureError, subscribe, type MessageBatch, type Subscription } from '../netlink/transport.js';
 import { NFNLGRP_NFTABLES } from '../netlink/headers.js';
 import { EventDecoder, type NftEvent } from './monitor.js';
-import { attrMap, splitMessages, type NlMsg } from './attrs.js';
-import { decodeRuleset, setInfo, setRanges, sortDump } from './decode.js';
+import { attrMap, splitMessages, splitPlaced, type NlMsg } from './attrs.js';
+import { chainRules, decodeRuleset, groupRules, setInfo, setRanges, sortDump } from './decode.js';
 import { commandList, encodeCommands, type EncodedBatch, type SetInfo } from './encode.js';
 import { FAMILY, MSG, SET, SET_FLAGS } from './consts.js';
 import { invalid } from './errors.js';
@@ -68,6 +68,7 @@ export interface SaveOptions extends ListOptions {
 }
 
 const DUMP_ATTEMPTS = 5;
+const NEWCHAIN = (NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWCHAIN, NEWRULE = (NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWRULE;
 /** More chains than this: list() reads rules chain by chain (a whole-ruleset rule dump is quadratic in the kernel). */
 const CHAIN_REQUESTS = 1000;
 
@@ -385,14 +386,18 @@ export class NftHandle extends Handle {
     // before and after, and the whole read is repeated when it moved.
     for (let attempt = 0; attempt < DUMP_ATTEMPTS; attempt++) {
       // Rules chain by chain when there are many chains (see chainRuleRequests), of the one table
-      // asked for only; otherwise in one dump with the rest.
-      const first = await this.dumpMessages(op, Buffer.concat([generationRequest(), rulesetRequests(opts.family, 0, [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETSET, OBJ_MSG.GET])]));
-      const chains = first.reduce((n, m) => n + (m.type === ((NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWCHAIN) ? 1 : 0), 0);
-      const rules = chains > CHAIN_REQUESTS || opts.table !== undefined ? chainRuleRequests(first, opts.table) : rulesetRequests(opts.family, 0, [MSG.GETRULE]);
+      // asked for only; otherwise in one dump with the rest. Chains and rules stay in place in
+      // the dumps' buffers.
+      const one = splitPlaced(await this.dumpRaw(op, Buffer.concat([generationRequest(), rulesetRequests(opts.family, 0, [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETSET, OBJ_MSG.GET])])), [NEWCHAIN]);
+      const first = one.msgs, chains = one.placed[0]!;
+      const perChain = chains.at.length > CHAIN_REQUESTS || opts.table !== undefined ? chainRuleRequests(chains, opts.table) : undefined;
       const elems = elementRequests(first);
-      const second = await this.dumpMessages(op, Buffer.concat([rules, elems, generationRequest()]));
+      const r = await this.native(op, (w) => dump(w, NETLINK_NETFILTER, asBatch(Buffer.concat([perChain ? perChain.requests : rulesetRequests(opts.family, 0, [MSG.GETRULE]), elems, generationRequest()])), { attempts: DUMP_ATTEMPTS }));
+      const two = splitPlaced(r.data, [NEWRULE]);
+      const second = two.msgs, rules = two.placed[0]!;
       if (decodeGeneration(first) !== decodeGeneration(second)) continue;
       const dumped = sortDump([...first, ...second]);
+      dumped.placed = perChain ? chainRules(chains, perChain.asked, rules, r.sections) : groupRules(chains, rules);
       // Interface indexes (meta iif/oif) are named from the namespace's links, read only when a rule has one.
       let needLinks = false;
       let objects = decodeRuleset(dumped, opts, { ...decode, ifname: () => { needLinks = true; return undefined; } });
@@ -418,9 +423,13 @@ export class NftHandle extends Handle {
   }
 
   private async dumpMessages(op: string, requests: Buffer): Promise<NlMsg[]> {
-    if (!requests.length) return [];
-    const r = await this.native(op, (w) => dump(w, NETLINK_NETFILTER, asBatch(requests), { attempts: DUMP_ATTEMPTS }));
-    return splitMessages(r.data);
+    return requests.length ? splitMessages(await this.dumpRaw(op, requests)) : [];
+  }
+
+  /** The replies of these dump requests, in one buffer. */
+  private async dumpRaw(op: string, requests: Buffer): Promise<Buffer> {
+    if (!requests.length) return Buffer.alloc(0);
+    return (await this.native(op, (w) => dump(w, NETLINK_NETFILTER, asBatch(requests), { attempts: DUMP_ATTEMPTS }))).data;
   }
 
   /**

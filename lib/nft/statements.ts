@@ -9,7 +9,7 @@ import { VERDICT } from './consts.js';
 import { ifnameCmpText, TYPES, type DataType } from './datatypes.js';
 import { attrMap } from './attrs.js';
 import { EXT_DECODERS } from './ext-table.js';
-import type { DecodeCtx } from './ext.js';
+import type { DecodeCtx, DecodedValue } from './ext.js';
 import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import type { Family, Statement } from './types.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, ifaceIndexType, L4_PROTOCOLS } from './payload-fields.js';
@@ -39,6 +39,14 @@ const keyName = (table: Record<string, number>, n: number): string | undefined =
 const PAYLOAD_FIELDS = new Map(Object.entries(PAYLOAD).map(([proto, fields]) =>
   [proto, Object.entries(fields ?? {}).flatMap(([n, f]) => (f ? [[n, f] as const] : []))]));
 
+type Field = NonNullable<ReturnType<typeof PAYLOAD_FIELDS.get>>[number][1];
+/** A payload load's field (and, for fields nft merged into one load, their names). */
+interface PayloadField { field: string; f: Field; parts?: string[] }
+
+/** Transport protocol names by number (the first name of a number, as L4_PROTOCOLS lists them). */
+const L4_NAMES = new Map<number, string>();
+for (const [p, v] of Object.entries(L4_PROTOCOLS)) if (v && !L4_NAMES.has(v.l4)) L4_NAMES.set(v.l4, p);
+
 function refuseRule(what: string): never {
   throw new UnsupportedError(`a rule with ${what} cannot be decoded by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what });
 }
@@ -53,7 +61,15 @@ function takeLoad(pending: Load[], reg: number): Load {
 
 export function verdictJson(v: Verdict): Statement {
   const name = keyName(VERDICT as unknown as Record<string, number>, v.code);
-  if (name === 'jump' || name === 'goto') return { [name]: { target: v.chain } };
+  // Literals for the common ones: an object with a computed key is built the slow way.
+  switch (name) {
+    case 'jump': return { jump: { target: v.chain } };
+    case 'goto': return { goto: { target: v.chain } };
+    case 'accept': return { accept: null };
+    case 'drop': return { drop: null };
+    case 'return': return { return: null };
+    default: break;
+  }
   if (!name || name === 'break') throw new UnsupportedError(`verdict code ${v.code}`, { subsystem: 'nft', op: 'nft.list' });
   return { [name]: null };
 }
@@ -98,299 +114,390 @@ export function keyJson(types: DataType[], b: Buffer): unknown {
   return { concat: out };
 }
 
-export function decodeStatements(exprs: KExpr[], family: Family, anon: AnonymousMaps, ifname?: (index: number) => string | undefined): Statement[] {
-  const out: Statement[] = [];
-  const refuse = refuseRule;
-  // `pending` is replaced by takeLoads(): read it at each call.
-  const take = (reg: number): Load => takeLoad(pending, reg);
-  let pending: Load[] = [];
-  let nfproto: number | undefined = family === 'ip' ? 2 : family === 'ip6' ? 10 : undefined;
-  let l4proto: number | undefined;
+/**
+ * Statements of one rule's expressions at a time (decodeRuleset reuses one decoder for every rule
+ * of a listing): the state of a rule in fields, the extension context (DecodeCtx) the decoder
+ * itself, so that a rule makes no closures (a 20k-service listing has 140k rules).
+ */
+export class RuleDecoder implements DecodeCtx {
+  family: Family = 'ip';
+  out: Statement[] = [];
+  private pending: Load[] = [];
+  private nfproto: number | undefined;
+  private l4proto: number | undefined;
   // A match that may turn out to be a payload dependency: its index in out, and what it set.
-  let nfDep: number | undefined, l4Dep: number | undefined, llDep: number | undefined;
+  private nfDep: number | undefined;
+  private l4Dep: number | undefined;
+  private llDep: number | undefined;
   // `ether type 8021q`: the dependency of vlan fields (and what makes link-layer offsets from 14 on vlan's).
-  let vlanDep: number | undefined, vlan = false;
-  const drop = (i: number | undefined) => { if (i !== undefined) out[i] = undefined as unknown as Statement; };
-  // What extensions (ext.ts) see of this decoder.
-  const extCtx: DecodeCtx = {
-    family, out,
-    take: (reg) => { const l = take(reg); return { json: l.json, data: l.data, plain: !l.bitwise && !l.hton && !(l.payload && l.payload.len < l.payload.full) }; },
-    takeLoads: () => {
-      const loads = pending.filter((l) => !l.data);
-      pending = pending.filter((l) => l.data);
-      return loads.map((l) => ({ json: l.json, plain: !l.bitwise && !l.hton && !(l.payload && l.payload.len < l.payload.full) }));
-    },
-    load: (reg, json, type) => void pending.push({ reg, json, type }),
-    isMap: (reg) => pending.some((l) => l.reg === reg && l.map === true),
-    dropL4Dep: () => { drop(l4Dep); l4Dep = undefined; },
-    // Without a pending dependency, the network protocol an earlier header load already established (`ip6 daddr ... reject with icmpv6`).
-    dropNfDep: () => { if (nfDep === undefined) return nfproto; drop(nfDep); nfDep = undefined; return nfproto; },
-    refuse,
-  };
+  private vlanDep: number | undefined;
+  private vlan = false;
+  /** A statement was dropped (a dependency): out has holes to filter. */
+  private dropped = false;
+  /** A payload load's field by protocol, then base/offset/length (null: none nft would show). */
+  private readonly fields = new Map<string, Map<number, PayloadField | null>>();
 
-  for (let i = 0; i < exprs.length; i++) {
-    const e = exprs[i]!;
-    switch (e.op) {
-      case 'payload': {
-        const l2 = family === 'bridge' || family === 'netdev';
-        if (family !== 'ip' && family !== 'ip6' && family !== 'inet' && !(l2 && e.base === PAYLOAD_BASE.LL)) refuse(`payload matches in a ${family} table`);
-        const network = e.base === PAYLOAD_BASE.NETWORK, transport = e.base === PAYLOAD_BASE.TRANSPORT;
-        const proto = network ? (nfproto === 2 ? 'ip' : nfproto === 10 ? 'ip6' : '')
-          : transport ? Object.keys(L4_PROTOCOLS).find((p) => L4_PROTOCOLS[p]!.l4 === l4proto) ?? 'th'
-          : e.base === PAYLOAD_BASE.LL ? (vlan && e.offset >= 14 ? 'vlan' : 'ether') : '';
-        // A sub-byte field (bitfields.ts): the load, then its mask.
-        const nx = exprs[i + 1];
-        const mask = nx?.op === 'bitwise' && nx.sreg === e.dreg && nx.dreg === e.dreg && nx.xor.every((x) => x === 0) ? nx.mask : undefined;
-        // Only masked loads and vlan's are candidates: a kube-proxy dump's address and port loads skip the lookup.
-        const bits = mask ? bitFieldAt(proto, e.base, e.offset, e.len, mask) : proto === 'vlan' ? bitFieldAt(proto, e.base, e.offset, e.len, undefined) : undefined;
-        if (bits) {
-          if (network) { drop(nfDep); nfDep = undefined; }
-          if (transport) { drop(l4Dep); l4Dep = undefined; }
-          if (e.base === PAYLOAD_BASE.LL) { drop(llDep); llDep = undefined; }
-          // nft keeps `ether type 8021q` in front of `vlan type` when it lists it.
-          if (proto === 'vlan' && bits.field !== 'type') { drop(vlanDep); vlanDep = undefined; }
-          pending.push({ reg: e.dreg, json: { payload: { protocol: proto, field: bits.field } }, type: TYPES.integer, bits });
-          if (bits.mask) i++;
-          break;
-        }
-        const fields = PAYLOAD_FIELDS.get(proto) ?? [];
-        const exact = fields.find(([, f]) => f[0] === e.base && f[1] === e.offset && f[2] === e.len);
-        // A shortened load is a prefix of an address; a longer one, fields nft merged (payload-merge.ts).
-        const shorter = exact ?? fields.find(([, f]) => f[0] === e.base && f[1] === e.offset && e.len < f[2] && (f[3] === TYPES.ipv4_addr || f[3] === TYPES.ipv6_addr));
-        const parts = shorter ? undefined : splitFields(fields.filter(([, f]) => f[0] === e.base).map(([n, f]) => [n, f[1], f[2]]), e.offset, e.len);
-        if (!shorter && !parts) refuse(`payload base ${e.base} offset ${e.offset} length ${e.len}`);
-        if (network) { drop(nfDep); nfDep = undefined; }
-        if (transport) {
-          drop(l4Dep); l4Dep = undefined;
-          if (L4_PROTOCOLS[proto]?.nfproto !== undefined) { drop(nfDep); nfDep = undefined; }
-        }
-        if (e.base === PAYLOAD_BASE.LL) { drop(llDep); llDep = undefined; }
-        const [field, f] = shorter ?? fields.find(([n]) => n === parts![0])!;
-        const load: Load = { reg: e.dreg, json: { payload: { protocol: proto, field } }, type: f[3], payload: { proto, field, full: f[2], len: e.len, network, transport } };
-        if (parts) load.parts = parts.map((n) => ({ json: { payload: { protocol: proto, field: n } }, type: PAYLOAD[proto]![n]![3], len: PAYLOAD[proto]![n]![2] }));
-        pending.push(load);
-        break;
-      }
-      case 'meta': {
-        const key = keyName(META_KEY, e.key);
-        if (key === 'iif' || key === 'oif') {
-          pending.push({ reg: e.dreg, json: { meta: { key } }, type: ifaceIndexType(() => undefined, ifname ?? (() => undefined)) });
-          break;
-        }
-        if (!key || (key !== 'nfproto' && !META_TYPES[key])) refuse(`meta key ${e.key}`);
-        pending.push({ reg: e.dreg, json: { meta: { key } }, type: META_TYPES[key!]! });
-        break;
-      }
-      case 'ct': {
-        if (e.dir !== undefined || !keyName(CT_KEY, e.key)) {
-          const x = ctExtraLoad(e.key, e.dir, family);
-          if (!x) refuse(`ct key ${e.key}${e.dir !== undefined ? ` direction ${e.dir}` : ''}`);
-          pending.push({ reg: e.dreg, ...x! });
-          break;
-        }
-        const key = keyName(CT_KEY, e.key);
-        if (!key) refuse(`ct key ${e.key}`);
-        pending.push({ reg: e.dreg, json: { ct: { key } }, type: key === 'mark' ? TYPES.mark : { name: key === 'state' ? 'ct_state' : 'ct_status', len: 4 } });
-        break;
-      }
-      case 'fib': {
-        if (e.result === FIB_RESULT_OIF && e.flags & FIB_F_PRESENT) {
-          const flags = Object.entries(FIB_FLAGS).filter(([, v]) => v !== undefined && (e.flags & v) !== 0).map(([k]) => k);
-          pending.push({ reg: e.dreg, json: { fib: { result: 'oif', flags } }, type: { name: 'fib_present', len: 4 } });
-          break;
-        }
-        if (e.result !== FIB_RESULT_TYPE) refuse(`fib result ${e.result}`);
-        const flags = Object.entries(FIB_FLAGS).filter(([, v]) => v !== undefined && (e.flags & v) !== 0).map(([k]) => k);
-        pending.push({ reg: e.dreg, json: { fib: { result: 'type', flags } }, type: { name: 'fib_addrtype', len: 4 } });
-        break;
-      }
-      case 'numgen':
-        if (e.type !== NUMGEN.random && e.type !== NUMGEN.inc) refuse(`numgen type ${e.type}`);
-        pending.push({ reg: e.dreg, json: { numgen: { mode: e.type === NUMGEN.inc ? 'inc' : 'random', mod: e.mod, offset: e.offset } }, type: TYPES.integer });
-        break;
-      case 'bitwise': {
-        const l = take(e.sreg);
-        if (l.bitwise || e.dreg !== e.sreg) refuse('chained bitwise operations');
-        l.bitwise = { mask: e.mask, xor: e.xor, bool: e.bool };
-        pending.push(l);
-        break;
-      }
-      case 'byteorder': {
-        // nft converts a host-order value to network order before an ordering comparison.
-        const l = take(e.sreg);
-        // Also before a lookup in a concatenated interval set: a 1-byte value converted in 2-byte units (nft's sizes).
-        const size = e.len % 8 === 0 ? 8 : e.len % 4 === 0 ? 4 : 2;
-        if (e.dreg !== e.sreg || e.bop !== BYTEORDER_OP.hton || e.size !== size || (e.len !== 4 && e.len !== 2 && e.len !== 1) || l.bitwise || l.payload || l.hton) refuse('a byte-order conversion');
-        l.hton = true;
-        pending.push(l);
-        break;
-      }
-      case 'immediate':
-        if (e.verdict) { out.push(verdictJson(e.verdict)); break; }
-        pending.push({ reg: e.dreg, json: {}, type: TYPES.integer, data: e.data });
-        break;
-      case 'range': {
-        const l = take(e.sreg);
-        if (e.rop !== 1 || l.data || l.bitwise || l.hton || l.parts) refuse('a range comparison');
-        const t = loadType([l]);
-        out.push({ match: { op: '!=', left: l.json, right: { range: [t.format(e.from), t.format(e.to)] } } });
-        break;
-      }
-      case 'cmp': {
-        // `a-b`: nft writes >= a then <= b on the same load.
-        const n = exprs[i + 1];
-        if (e.cmp === CMP['>='] && n?.op === 'cmp' && n.cmp === CMP['<='] && n.sreg === e.sreg) {
-          const l = take(e.sreg);
-          if (l.data || l.bitwise || l.hton || l.parts || !l.payload && !('id' in l.type)) refuse('a range comparison');
-          const t = loadType([l]);
-          out.push({ match: { op: '==', left: l.json, right: { range: [t.format(e.data), t.format(n.data)] } } });
-          i++;
-          break;
-        }
-        const l = take(e.sreg);
-        if (l.data) refuse('a comparison with a constant register');
-        const op = cmpName(e.cmp);
-        const bw = l.bitwise;
-        if (l.bits) {
-          if (e.cmp !== CMP['=='] && e.cmp !== CMP['!=']) refuse(`"${op}" on ${l.bits.protocol} ${l.bits.field}`);
-          out.push({ match: { op, left: l.json, right: bitJson(l.bits, e.data) } });
-          break;
-        }
-        // tcp flags: `syn` (& syn != 0, nft's `in`) or `syn / syn,ack` (& mask ==|!= value).
-        if (bw && l.type === EXTRA_TYPES.tcp_flag && bw.xor.every((x) => x === 0)) {
-          if (e.cmp === CMP['!='] && e.data[0] === 0) out.push({ match: { op: 'in', left: l.json, right: flagJson(bw.mask[0]!) } });
-          else if (e.cmp === CMP['=='] || e.cmp === CMP['!=']) out.push({ match: { op, left: { '&': [l.json, flagJson(bw.mask[0]!)] }, right: flagJson(e.data[0]!) } });
-          else refuse(`"${op}" after a mask of tcp flags`);
-          break;
-        }
-        if (l.parts) {
-          if (bw || l.hton || (e.cmp !== CMP['=='] && e.cmp !== CMP['!='])) refuse('a comparison of merged header fields');
-          let at = 0;
-          for (const p of l.parts) {
-            out.push({ match: { op, left: p.json, right: formatValue(p.type, e.data.subarray(at, at + p.len)) } });
-            at += p.len;
-          }
-          break;
-        }
-        if (l.hton) {
-          if (e.cmp === CMP['=='] || e.cmp === CMP['!=']) refuse('a byte-order conversion before an equality');
-          out.push({ match: { op, left: l.json, right: formatValue(l.type, Buffer.from(e.data).reverse()) } });
-          break;
-        }
-        // The kernel dumps NFTA_BITWISE_OP always: the loaded value's type says what the mask was.
-        if (bw && 'name' in l.type && (l.type.name === 'ct_state' || l.type.name === 'ct_status')) {
-          if (e.cmp !== CMP['!='] || !e.data.equals(Buffer.alloc(4)) || !bw.xor.equals(Buffer.alloc(4))) refuse('a ct flag comparison');
-          const table = l.type.name === 'ct_state' ? CT_STATE : CT_STATUS;
-          out.push({ match: { op: 'in', left: l.json, right: flagNames(table, bw.mask.readUInt32LE(0)) } });
-          break;
-        }
-        if (bw && !l.payload) {
-          if (l.type !== TYPES.mark) refuse('a binary operation on anything but a mark');
-          out.push({ match: { op, left: binopJson(l.json, bw.mask, bw.xor), right: formatValue(l.type, e.data) } });
-          break;
-        }
-        if (bw || (l.payload && l.payload.len < l.payload.full)) {
-          // Prefixes: a masked load, or a shortened one.
-          if (!l.payload || !('format' in l.type)) refuse('a masked comparison');
-          const full = Buffer.alloc(l.payload!.full);
-          e.data.copy(full);
-          let len = l.payload!.len * 8;
-          if (bw) {
-            len = 0;
-            for (const byte of bw.mask) for (let b = 7; b >= 0; b--) if (byte & (1 << b)) len++;
-          }
-          out.push({ match: { op, left: l.json, right: { prefix: { addr: formatValue(l.type, full), len } } } });
-          break;
-        }
-        // meta nfproto / meta l4proto matches may be dependencies of later header loads.
-        const key = (l.json.meta as { key?: string } | undefined)?.key;
-        if (key === 'nfproto') {
-          if (e.cmp !== CMP['==']) refuse('meta nfproto !=');
-          nfproto = e.data[0];
-          nfDep = out.length;
-          out.push({ match: { op, left: l.json, right: nfproto === 2 ? 'ipv4' : nfproto === 10 ? 'ipv6' : nfproto! } });
-          break;
-        }
-        if (key === 'iiftype' && e.cmp === CMP['=='] && e.data.equals(Buffer.from([1, 0]))) llDep = out.length;
-        const pl = l.json.payload as { protocol?: string; field?: string } | undefined;
-        // (vlan headers are read in every family: ip, ip6 and inet tables too, after meta iiftype ether.)
-        if (pl?.protocol === 'ether' && pl.field === 'type' && e.cmp === CMP['=='] && e.data.equals(Buffer.from([0x81, 0]))) {
-          vlanDep = out.length;
-          vlan = true;
-        }
-        if (key === 'l4proto' && e.cmp === CMP['==']) {
-          l4proto = e.data[0];
-          l4Dep = out.length;
-        }
-        out.push({ match: { op, left: l.json, right: l.type === TYPES.ifname ? ifnameCmpText(e.data) : formatValue(l.type, e.data) } });
-        break;
-      }
-      case 'lookup': {
-        const loads = pending.filter((l) => !l.data);
-        pending = pending.filter((l) => l.data);
-        if (loads.length === 0) refuse('a lookup without a key');
-        for (const l of loads) if (l.bitwise) refuse('a lookup of a masked value');
-        const key = loads.length === 1 ? loads[0]!.json : { concat: loads.map((l) => l.json) };
-        if (e.dreg === undefined) {
-          const a = anon.get(e.set);
-          if (a?.set) {
-            const bits = loads.length === 1 ? loads[0]!.bits : undefined;
-            const right = bits
-              ? a.elements.map(([k]) => k).sort(Buffer.compare).map((k) => bitJson(bits, k))
-              : a.keyEnds
-              ? a.elements.map(([k], j) => concatIntervalJson(k, a.keyEnds![j]!, keyTypesOf(loads)))
-              : a.ends
-              ? intervalValues(a.elements.map(([k], j) => ({ key: k, end: a.ends![j]! })), loadType(loads))
-              : anonymousSetJson(loads.map((l) => l.type), a.elements.map(([k]) => k));
-            out.push({ match: { op: e.inv ? '!=' : '==', left: key, right: { set: right } } });
+  constructor(private readonly anon: AnonymousMaps, private readonly ifname?: (index: number) => string | undefined) {}
+
+  // DecodeCtx: what extensions (ext.ts) see of this decoder.
+  take(reg: number): DecodedValue {
+    const l = takeLoad(this.pending, reg);
+    return { json: l.json, data: l.data, plain: !l.bitwise && !l.hton && !(l.payload && l.payload.len < l.payload.full) };
+  }
+
+  takeLoads(): DecodedValue[] {
+    const loads = this.unloaded();
+    return loads.map((l) => ({ json: l.json, plain: !l.bitwise && !l.hton && !(l.payload && l.payload.len < l.payload.full) }));
+  }
+
+  load(reg: number, json: Statement, type: DataType): void {
+    this.pending.push({ reg, json, type });
+  }
+
+  isMap(reg: number): boolean {
+    return this.pending.some((l) => l.reg === reg && l.map === true);
+  }
+
+  dropL4Dep(): void {
+    this.drop(this.l4Dep);
+    this.l4Dep = undefined;
+  }
+
+  // Without a pending dependency, the network protocol an earlier header load already established (`ip6 daddr ... reject with icmpv6`).
+  dropNfDep(): number | undefined {
+    if (this.nfDep === undefined) return this.nfproto;
+    this.drop(this.nfDep);
+    this.nfDep = undefined;
+    return this.nfproto;
+  }
+
+  refuse(what: string): never {
+    return refuseRule(what);
+  }
+
+  private drop(i: number | undefined): void {
+    if (i === undefined) return;
+    this.out[i] = undefined as unknown as Statement;
+    this.dropped = true;
+  }
+
+  /** The pending loads that are not immediates, taken off the list (in load order). */
+  private unloaded(): Load[] {
+    const p = this.pending, loads: Load[] = [];
+    let k = 0;
+    for (let i = 0; i < p.length; i++) {
+      const l = p[i]!;
+      if (l.data) p[k++] = l;
+      else loads.push(l);
+    }
+    p.length = k;
+    return loads;
+  }
+
+  /** The field a payload load of `proto` reads (see decode()). */
+  private payloadField(proto: string, base: number, offset: number, len: number): PayloadField | null {
+    let byProto = this.fields.get(proto);
+    if (!byProto) this.fields.set(proto, byProto = new Map());
+    const k = (base * 0x10000 + offset) * 0x100 + len;
+    let r = byProto.get(k);
+    if (r !== undefined) return r;
+    const fields = PAYLOAD_FIELDS.get(proto) ?? [];
+    const exact = fields.find(([, f]) => f[0] === base && f[1] === offset && f[2] === len);
+    // A shortened load is a prefix of an address; a longer one, fields nft merged (payload-merge.ts).
+    const shorter = exact ?? fields.find(([, f]) => f[0] === base && f[1] === offset && len < f[2] && (f[3] === TYPES.ipv4_addr || f[3] === TYPES.ipv6_addr));
+    const parts = shorter ? undefined : splitFields(fields.filter(([, f]) => f[0] === base).map(([n, f]) => [n, f[1], f[2]]), offset, len);
+    if (!shorter && !parts) r = null;
+    else {
+      const [field, f] = shorter ?? fields.find(([n]) => n === parts![0])!;
+      r = { field, f, ...(parts ? { parts } : {}) };
+    }
+    byProto.set(k, r);
+    return r;
+  }
+
+  /** The statements of one rule's expressions. */
+  decode(exprs: KExpr[], family: Family): Statement[] {
+    const out: Statement[] = [];
+    this.family = family;
+    this.out = out;
+    this.pending.length = 0;
+    this.nfproto = family === 'ip' ? 2 : family === 'ip6' ? 10 : undefined;
+    this.l4proto = undefined;
+    this.nfDep = undefined; this.l4Dep = undefined; this.llDep = undefined; this.vlanDep = undefined;
+    this.vlan = false;
+    this.dropped = false;
+    const pending = this.pending;
+    const refuse = refuseRule;
+    const anon = this.anon;
+
+    for (let i = 0; i < exprs.length; i++) {
+      const e = exprs[i]!;
+      switch (e.op) {
+        case 'payload': {
+          const l2 = family === 'bridge' || family === 'netdev';
+          if (family !== 'ip' && family !== 'ip6' && family !== 'inet' && !(l2 && e.base === PAYLOAD_BASE.LL)) refuse(`payload matches in a ${family} table`);
+          const network = e.base === PAYLOAD_BASE.NETWORK, transport = e.base === PAYLOAD_BASE.TRANSPORT;
+          const proto = network ? (this.nfproto === 2 ? 'ip' : this.nfproto === 10 ? 'ip6' : '')
+            : transport ? (this.l4proto === undefined ? undefined : L4_NAMES.get(this.l4proto)) ?? 'th'
+            : e.base === PAYLOAD_BASE.LL ? (this.vlan && e.offset >= 14 ? 'vlan' : 'ether') : '';
+          // A sub-byte field (bitfields.ts): the load, then its mask.
+          const nx = exprs[i + 1];
+          const mask = nx?.op === 'bitwise' && nx.sreg === e.dreg && nx.dreg === e.dreg && nx.xor.every((x) => x === 0) ? nx.mask : undefined;
+          // Only masked loads and vlan's are candidates: a kube-proxy dump's address and port loads skip the lookup.
+          const bits = mask ? bitFieldAt(proto, e.base, e.offset, e.len, mask) : proto === 'vlan' ? bitFieldAt(proto, e.base, e.offset, e.len, undefined) : undefined;
+          if (bits) {
+            if (network) { this.drop(this.nfDep); this.nfDep = undefined; }
+            if (transport) { this.drop(this.l4Dep); this.l4Dep = undefined; }
+            if (e.base === PAYLOAD_BASE.LL) { this.drop(this.llDep); this.llDep = undefined; }
+            // nft keeps `ether type 8021q` in front of `vlan type` when it lists it.
+            if (proto === 'vlan' && bits.field !== 'type') { this.drop(this.vlanDep); this.vlanDep = undefined; }
+            pending.push({ reg: e.dreg, json: { payload: { protocol: proto, field: bits.field } }, type: TYPES.integer, bits });
+            if (bits.mask) i++;
             break;
           }
-          if (e.inv) refuse('an inverted lookup in a named set');
-          out.push({ match: { op: '==', left: key, right: `@${e.set}` } });
-        } else if (e.inv || (e.dreg !== 0 && e.dreg !== 1)) {
-          refuse('a map lookup into a register other than 1');
-        } else if (e.dreg === 1) {
-          // A data map's value for the next statement (meta/ct mark set, dnat/snat): `key map @m`.
-          const a = anon.get(e.set);
-          let data: unknown = `@${e.set}`;
-          if (a) {
-            if (!a.data || !a.values) refuse(`a data lookup in verdict map ${e.set}`);
-            const ts = keyTypesOf(loads);
-            const order = a.elements.map((_, j) => j).sort((x, y) => compareKeys(ts, a.elements[x]![0], a.elements[y]![0]));
-            data = { set: order.map((j) => [keyJson(ts, a.elements[j]![0]), keyJson(a.data!, a.values![j]!)]) };
+          const pf = this.payloadField(proto, e.base, e.offset, e.len);
+          if (!pf) refuse(`payload base ${e.base} offset ${e.offset} length ${e.len}`);
+          if (network) { this.drop(this.nfDep); this.nfDep = undefined; }
+          if (transport) {
+            this.drop(this.l4Dep); this.l4Dep = undefined;
+            if (L4_PROTOCOLS[proto]?.nfproto !== undefined) { this.drop(this.nfDep); this.nfDep = undefined; }
           }
-          pending.push({ reg: 1, json: { map: { key, data } }, type: a?.data?.length === 1 ? a.data[0]! : TYPES.integer, map: true });
-        } else {
-          const a = anon.get(e.set);
-          if (!a) { out.push({ vmap: { key, data: `@${e.set}` } }); break; }
-          const ts = keyTypesOf(loads);
-          const els = [...a.elements].sort((x, y) => compareKeys(ts, x[0], y[0]));
-          out.push({ vmap: { key, data: { set: els.map(([k, v]) => [keyJson(ts, k), verdictJson(v)]) } } });
+          if (e.base === PAYLOAD_BASE.LL) { this.drop(this.llDep); this.llDep = undefined; }
+          const { field, f, parts } = pf!;
+          const load: Load = { reg: e.dreg, json: { payload: { protocol: proto, field } }, type: f[3], payload: { proto, field, full: f[2], len: e.len, network, transport } };
+          if (parts) load.parts = parts.map((n: string) => ({ json: { payload: { protocol: proto, field: n } }, type: PAYLOAD[proto]![n]![3], len: PAYLOAD[proto]![n]![2] }));
+          pending.push(load);
+          break;
         }
-        break;
-      }
-      case 'meta_set': case 'ct_set': {
-        if (e.key !== (e.op === 'meta_set' ? META_KEY.mark : CT_KEY.mark)) refuse(`setting ${e.op === 'meta_set' ? 'meta' : 'ct'} key ${e.key}`);
-        const l = take(e.sreg);
-        let value: unknown;
-        if (l.data) value = l.data.readUInt32LE(0);
-        else if (l.bitwise) value = binopJson(l.json, l.bitwise.mask, l.bitwise.xor);
-        else value = l.json;
-        out.push({ mangle: { key: e.op === 'meta_set' ? { meta: { key: 'mark' } } : { ct: { key: 'mark' } }, value } });
-        break;
-      }
-      case 'counter':
-        out.push({ counter: { packets: Number(e.packets ?? 0n), bytes: Number(e.bytes ?? 0n) } });
-        break;
-      default: {
-        const ext = e.op === 'unknown' ? EXT_DECODERS[e.name] : undefined;
-        if (ext) { ext(attrMap(e.data ?? Buffer.alloc(0)), extCtx); break; }
-        refuse(`the expression "${(e as { name?: string }).name ?? (e as { op: string }).op}"`);
+        case 'meta': {
+          const key = keyName(META_KEY, e.key);
+          if (key === 'iif' || key === 'oif') {
+            const ifname = this.ifname;
+            pending.push({ reg: e.dreg, json: { meta: { key } }, type: ifaceIndexType(() => undefined, ifname ?? (() => undefined)) });
+            break;
+          }
+          if (!key || (key !== 'nfproto' && !META_TYPES[key])) refuse(`meta key ${e.key}`);
+          pending.push({ reg: e.dreg, json: { meta: { key } }, type: META_TYPES[key!]! });
+          break;
+        }
+        case 'ct': {
+          if (e.dir !== undefined || !keyName(CT_KEY, e.key)) {
+            const x = ctExtraLoad(e.key, e.dir, family);
+            if (!x) refuse(`ct key ${e.key}${e.dir !== undefined ? ` direction ${e.dir}` : ''}`);
+            pending.push({ reg: e.dreg, ...x! });
+            break;
+          }
+          const key = keyName(CT_KEY, e.key);
+          if (!key) refuse(`ct key ${e.key}`);
+          pending.push({ reg: e.dreg, json: { ct: { key } }, type: key === 'mark' ? TYPES.mark : { name: key === 'state' ? 'ct_state' : 'ct_status', len: 4 } });
+          break;
+        }
+        case 'fib': {
+          if (e.result === FIB_RESULT_OIF && e.flags & FIB_F_PRESENT) {
+            const flags = Object.entries(FIB_FLAGS).filter(([, v]) => v !== undefined && (e.flags & v) !== 0).map(([k]) => k);
+            pending.push({ reg: e.dreg, json: { fib: { result: 'oif', flags } }, type: { name: 'fib_present', len: 4 } });
+            break;
+          }
+          if (e.result !== FIB_RESULT_TYPE) refuse(`fib result ${e.result}`);
+          const flags = Object.entries(FIB_FLAGS).filter(([, v]) => v !== undefined && (e.flags & v) !== 0).map(([k]) => k);
+          pending.push({ reg: e.dreg, json: { fib: { result: 'type', flags } }, type: { name: 'fib_addrtype', len: 4 } });
+          break;
+        }
+        case 'numgen':
+          if (e.type !== NUMGEN.random && e.type !== NUMGEN.inc) refuse(`numgen type ${e.type}`);
+          pending.push({ reg: e.dreg, json: { numgen: { mode: e.type === NUMGEN.inc ? 'inc' : 'random', mod: e.mod, offset: e.offset } }, type: TYPES.integer });
+          break;
+        case 'bitwise': {
+          const l = takeLoad(pending, e.sreg);
+          if (l.bitwise || e.dreg !== e.sreg) refuse('chained bitwise operations');
+          l.bitwise = { mask: e.mask, xor: e.xor, bool: e.bool };
+          pending.push(l);
+          break;
+        }
+        case 'byteorder': {
+          // nft converts a host-order value to network order before an ordering comparison.
+          const l = takeLoad(pending, e.sreg);
+          // Also before a lookup in a concatenated interval set: a 1-byte value converted in 2-byte units (nft's sizes).
+          const size = e.len % 8 === 0 ? 8 : e.len % 4 === 0 ? 4 : 2;
+          if (e.dreg !== e.sreg || e.bop !== BYTEORDER_OP.hton || e.size !== size || (e.len !== 4 && e.len !== 2 && e.len !== 1) || l.bitwise || l.payload || l.hton) refuse('a byte-order conversion');
+          l.hton = true;
+          pending.push(l);
+          break;
+        }
+        case 'immediate':
+          if (e.verdict) { out.push(verdictJson(e.verdict)); break; }
+          pending.push({ reg: e.dreg, json: {}, type: TYPES.integer, data: e.data });
+          break;
+        case 'range': {
+          const l = takeLoad(pending, e.sreg);
+          if (e.rop !== 1 || l.data || l.bitwise || l.hton || l.parts) refuse('a range comparison');
+          const t = loadType([l]);
+          out.push({ match: { op: '!=', left: l.json, right: { range: [t.format(e.from), t.format(e.to)] } } });
+          break;
+        }
+        case 'cmp': {
+          // `a-b`: nft writes >= a then <= b on the same load.
+          const n = exprs[i + 1];
+          if (e.cmp === CMP['>='] && n?.op === 'cmp' && n.cmp === CMP['<='] && n.sreg === e.sreg) {
+            const l = takeLoad(pending, e.sreg);
+            if (l.data || l.bitwise || l.hton || l.parts || !l.payload && !('id' in l.type)) refuse('a range comparison');
+            const t = loadType([l]);
+            out.push({ match: { op: '==', left: l.json, right: { range: [t.format(e.data), t.format(n.data)] } } });
+            i++;
+            break;
+          }
+          const l = takeLoad(pending, e.sreg);
+          if (l.data) refuse('a comparison with a constant register');
+          const op = cmpName(e.cmp);
+          const bw = l.bitwise;
+          if (l.bits) {
+            if (e.cmp !== CMP['=='] && e.cmp !== CMP['!=']) refuse(`"${op}" on ${l.bits.protocol} ${l.bits.field}`);
+            out.push({ match: { op, left: l.json, right: bitJson(l.bits, e.data) } });
+            break;
+          }
+          // tcp flags: `syn` (& syn != 0, nft's `in`) or `syn / syn,ack` (& mask ==|!= value).
+          if (bw && l.type === EXTRA_TYPES.tcp_flag && bw.xor.every((x) => x === 0)) {
+            if (e.cmp === CMP['!='] && e.data[0] === 0) out.push({ match: { op: 'in', left: l.json, right: flagJson(bw.mask[0]!) } });
+            else if (e.cmp === CMP['=='] || e.cmp === CMP['!=']) out.push({ match: { op, left: { '&': [l.json, flagJson(bw.mask[0]!)] }, right: flagJson(e.data[0]!) } });
+            else refuse(`"${op}" after a mask of tcp flags`);
+            break;
+          }
+          if (l.parts) {
+            if (bw || l.hton || (e.cmp !== CMP['=='] && e.cmp !== CMP['!='])) refuse('a comparison of merged header fields');
+            let at = 0;
+            for (const p of l.parts) {
+              out.push({ match: { op, left: p.json, right: formatValue(p.type, e.data.subarray(at, at + p.len)) } });
+              at += p.len;
+            }
+            break;
+          }
+          if (l.hton) {
+            if (e.cmp === CMP['=='] || e.cmp === CMP['!=']) refuse('a byte-order conversion before an equality');
+            out.push({ match: { op, left: l.json, right: formatValue(l.type, Buffer.from(e.data).reverse()) } });
+            break;
+          }
+          // The kernel dumps NFTA_BITWISE_OP always: the loaded value's type says what the mask was.
+          if (bw && 'name' in l.type && (l.type.name === 'ct_state' || l.type.name === 'ct_status')) {
+            if (e.cmp !== CMP['!='] || !e.data.equals(Buffer.alloc(4)) || !bw.xor.equals(Buffer.alloc(4))) refuse('a ct flag comparison');
+            const table = l.type.name === 'ct_state' ? CT_STATE : CT_STATUS;
+            out.push({ match: { op: 'in', left: l.json, right: flagNames(table, bw.mask.readUInt32LE(0)) } });
+            break;
+          }
+          if (bw && !l.payload) {
+            if (l.type !== TYPES.mark) refuse('a binary operation on anything but a mark');
+            out.push({ match: { op, left: binopJson(l.json, bw.mask, bw.xor), right: formatValue(l.type, e.data) } });
+            break;
+          }
+          if (bw || (l.payload && l.payload.len < l.payload.full)) {
+            // Prefixes: a masked load, or a shortened one.
+            if (!l.payload || !('format' in l.type)) refuse('a masked comparison');
+            const full = Buffer.alloc(l.payload!.full);
+            e.data.copy(full);
+            let len = l.payload!.len * 8;
+            if (bw) {
+              len = 0;
+              for (const byte of bw.mask) for (let b = 7; b >= 0; b--) if (byte & (1 << b)) len++;
+            }
+            out.push({ match: { op, left: l.json, right: { prefix: { addr: formatValue(l.type, full), len } } } });
+            break;
+          }
+          // meta nfproto / meta l4proto matches may be dependencies of later header loads.
+          const key = (l.json.meta as { key?: string } | undefined)?.key;
+          if (key === 'nfproto') {
+            if (e.cmp !== CMP['==']) refuse('meta nfproto !=');
+            const nfproto = this.nfproto = e.data[0];
+            this.nfDep = out.length;
+            out.push({ match: { op, left: l.json, right: nfproto === 2 ? 'ipv4' : nfproto === 10 ? 'ipv6' : nfproto! } });
+            break;
+          }
+          if (key === 'iiftype' && e.cmp === CMP['=='] && e.data.length === 2 && e.data[0] === 1 && e.data[1] === 0) this.llDep = out.length;
+          const pl = l.json.payload as { protocol?: string; field?: string } | undefined;
+          // (vlan headers are read in every family: ip, ip6 and inet tables too, after meta iiftype ether.)
+          if (pl?.protocol === 'ether' && pl.field === 'type' && e.cmp === CMP['=='] && e.data.length === 2 && e.data[0] === 0x81 && e.data[1] === 0) {
+            this.vlanDep = out.length;
+            this.vlan = true;
+          }
+          if (key === 'l4proto' && e.cmp === CMP['==']) {
+            this.l4proto = e.data[0];
+            this.l4Dep = out.length;
+          }
+          out.push({ match: { op, left: l.json, right: l.type === TYPES.ifname ? ifnameCmpText(e.data) : formatValue(l.type, e.data) } });
+          break;
+        }
+        case 'lookup': {
+          const loads = this.unloaded();
+          if (loads.length === 0) refuse('a lookup without a key');
+          for (const l of loads) if (l.bitwise) refuse('a lookup of a masked value');
+          const key = loads.length === 1 ? loads[0]!.json : { concat: loads.map((l) => l.json) };
+          if (e.dreg === undefined) {
+            const a = anon.get(e.set);
+            if (a?.set) {
+              const bits = loads.length === 1 ? loads[0]!.bits : undefined;
+              const right = bits
+                ? a.elements.map(([k]) => k).sort(Buffer.compare).map((k) => bitJson(bits, k))
+                : a.keyEnds
+                ? a.elements.map(([k], j) => concatIntervalJson(k, a.keyEnds![j]!, keyTypesOf(loads)))
+                : a.ends
+                ? intervalValues(a.elements.map(([k], j) => ({ key: k, end: a.ends![j]! })), loadType(loads))
+                : anonymousSetJson(loads.map((l) => l.type), a.elements.map(([k]) => k));
+              out.push({ match: { op: e.inv ? '!=' : '==', left: key, right: { set: right } } });
+              break;
+            }
+            if (e.inv) refuse('an inverted lookup in a named set');
+            out.push({ match: { op: '==', left: key, right: `@${e.set}` } });
+          } else if (e.inv || (e.dreg !== 0 && e.dreg !== 1)) {
+            refuse('a map lookup into a register other than 1');
+          } else if (e.dreg === 1) {
+            // A data map's value for the next statement (meta/ct mark set, dnat/snat): `key map @m`.
+            const a = anon.get(e.set);
+            let data: unknown = `@${e.set}`;
+            if (a) {
+              if (!a.data || !a.values) refuse(`a data lookup in verdict map ${e.set}`);
+              const ts = keyTypesOf(loads);
+              const order = a.elements.map((_, j) => j).sort((x, y) => compareKeys(ts, a.elements[x]![0], a.elements[y]![0]));
+              data = { set: order.map((j) => [keyJson(ts, a.elements[j]![0]), keyJson(a.data!, a.values![j]!)]) };
+            }
+            pending.push({ reg: 1, json: { map: { key, data } }, type: a?.data?.length === 1 ? a.data[0]! : TYPES.integer, map: true });
+          } else {
+            const a = anon.get(e.set);
+            if (!a) { out.push({ vmap: { key, data: `@${e.set}` } }); break; }
+            const ts = keyTypesOf(loads);
+            const els = [...a.elements].sort((x, y) => compareKeys(ts, x[0], y[0]));
+            out.push({ vmap: { key, data: { set: els.map(([k, v]) => [keyJson(ts, k), verdictJson(v)]) } } });
+          }
+          break;
+        }
+        case 'meta_set': case 'ct_set': {
+          if (e.key !== (e.op === 'meta_set' ? META_KEY.mark : CT_KEY.mark)) refuse(`setting ${e.op === 'meta_set' ? 'meta' : 'ct'} key ${e.key}`);
+          const l = takeLoad(pending, e.sreg);
+          let value: unknown;
+          if (l.data) value = l.data.readUInt32LE(0);
+          else if (l.bitwise) value = binopJson(l.json, l.bitwise.mask, l.bitwise.xor);
+          else value = l.json;
+          out.push({ mangle: { key: e.op === 'meta_set' ? { meta: { key: 'mark' } } : { ct: { key: 'mark' } }, value } });
+          break;
+        }
+        case 'counter':
+          out.push({ counter: { packets: Number(e.packets ?? 0n), bytes: Number(e.bytes ?? 0n) } });
+          break;
+        default: {
+          const ext = e.op === 'unknown' ? EXT_DECODERS[e.name] : undefined;
+          if (ext) { ext(attrMap(e.data ?? Buffer.alloc(0)), this); break; }
+          refuse(`the expression "${(e as { name?: string }).name ?? (e as { op: string }).op}"`);
+        }
       }
     }
+    if (pending.length) refuse('a value loaded but never used');
+    return this.dropped ? out.filter((s) => s !== undefined) : out;
   }
-  if (pending.length) refuse('a value loaded but never used');
-  return out.filter((s) => s !== undefined);
+}
+
+/**
+ * The statements of one rule's expressions.
+ * @example decodeStatements(readExprs(b), 'ip', new Map()) // [{ match: ... }, { accept: null }]
+ */
+export function decodeStatements(exprs: KExpr[], family: Family, anon: AnonymousMaps, ifname?: (index: number) => string | undefined): Statement[] {
+  return new RuleDecoder(anon, ifname).decode(exprs, family);
 }
 
 /** The data type of a single key load (intervals and ranges need one). */
