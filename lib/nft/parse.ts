@@ -14,6 +14,39 @@ export interface ParsedScript {
   lines: number[];
 }
 
+/** The parts of a `table { }` block, in the order nft sends them after the table. */
+export const BlockPart = { Chain: 0, Object: 1, Set: 2, Rule: 3 } as const;
+export type BlockPart = (typeof BlockPart)[keyof typeof BlockPart];
+
+/**
+ * Where the parser puts its commands as it reads them. Outside a `table { }` block they come in
+ * order; a block's items come as each one is read (a rule before its chain), and the sink puts
+ * them in nft's order: the table, its chains, objects, sets, then rules (nft_cmd_expand). A sink
+ * that encodes each command at once keeps nothing alive from one to the next (restore()'s stream).
+ */
+export interface CommandSink {
+  command(cmd: Command, line: number): void;
+  blockBegin(): void;
+  blockItem(part: BlockPart, cmd: Command, line: number): void;
+  /** The table's own command (made at the end: a comment can come anywhere in the block). */
+  blockEnd(table: Command, line: number): void;
+}
+
+/** The sink of parseScript(): the commands in an array. */
+class Collector implements CommandSink {
+  commands: Command[] = [];
+  lines: number[] = [];
+  private parts: Array<Array<[Command, number]>> = [[], [], [], []];
+  command(cmd: Command, line: number): void { this.commands.push(cmd); this.lines.push(line); }
+  blockBegin(): void { this.parts = [[], [], [], []]; }
+  blockItem(part: BlockPart, cmd: Command, line: number): void { this.parts[part]!.push([cmd, line]); }
+  blockEnd(table: Command, line: number): void {
+    this.command(table, line);
+    for (const p of this.parts) for (const [c, l] of p) this.command(c, l);
+    this.parts = [[], [], [], []];
+  }
+}
+
 interface Token { v: string; kind: 'word' | 'string' | 'punct' | 'nl' | 'eof'; line: number; col: number }
 
 const FAMILIES = ['ip', 'ip6', 'inet', 'arp', 'bridge', 'netdev'];
@@ -191,12 +224,23 @@ function isNumber(s: string): boolean {
 }
 const isAddr = (s: string) => /^\d+\.\d+\.\d+\.\d+$/.test(s) || (s.includes(':') && /^[0-9a-f:.]+$/i.test(s));
 
-/** Parses nft's text into apply()'s commands. */
+/**
+ * Parses nft's text into apply()'s commands.
+ * @example parseScript('add table ip nat\n').commands // [{ add: { table: { family: 'ip', name: 'nat' } } }]
+ */
 export function parseScript(text: string, source = '<text>'): ParsedScript {
+  const c = new Collector();
+  parseInto(text, source, c);
+  return { commands: c.commands, lines: c.lines };
+}
+
+/**
+ * Parses nft's text and hands each command to `sink` as soon as it is read (see CommandSink).
+ * @example parseInto('add table ip nat\n', '<text>', sink)
+ */
+export function parseInto(text: string, source: string, sink: CommandSink): void {
   if (typeof text !== 'string') throw new InvalidArgumentError('nft.restore: text must be a string', { subsystem: 'nft', op: 'nft.restore', argument: 'text' });
   const lx = new Lexer(text, source);
-  const commands: Command[] = [];
-  const lines: number[] = [];
   // One object for each header field, meta key and verdict the text names, shared by every rule
   // that names it (nothing downstream changes commands): a big ruleset has millions of them, and
   // each one made stays alive until the batch is encoded.
@@ -230,7 +274,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
   };
   const endOfStatement = (t: Token) => t.kind === 'nl' || t.kind === 'eof' || t.v === ';' || t.v === '}';
   const skipSeparators = () => { while (peek().kind === 'nl' || (peek().v === ';' && peek().kind === 'punct')) next(); };
-  const emit = (cmd: Command, line: number) => { commands.push(cmd); lines.push(line); };
+  const emit = (cmd: Command, line: number) => sink.command(cmd, line);
   const familyOpt = (): string => (FAMILIES.includes(peek().v) && peek().kind === 'word' && peek(1).kind !== 'nl' && peek(1).kind !== 'eof' && peek(1).v !== '{' ? next().v : 'ip');
 
   // ---- values and expressions ----
@@ -496,7 +540,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     if (!(t.v === '}' && t.kind === 'punct')) unexpected(t, "newline or ';'");
   };
 
-  function chainBlock(c: Record<string, unknown>, family: string, rules: Array<[Record<string, unknown>, number]> | undefined): void {
+  /** A chain's block; `inTable`: in a table block, where it holds rules (they go to the sink as read). */
+  function chainBlock(c: Record<string, unknown>, family: string, inTable: boolean): void {
     expect('{');
     for (;;) {
       skipSeparators();
@@ -543,9 +588,9 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       if (t.v === 'policy' && t.kind === 'word') { next(); c.policy = word('accept or drop'); blockItemEnd(); continue; }
       if (t.v === 'comment' && t.kind === 'word') { next(); if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); c.comment = next().v; blockItemEnd(); continue; }
       if (t.v === 'flags') refuse(t, `chain ${t.v}`);
-      if (!rules) unexpected(t);
+      if (!inTable) unexpected(t);
       const line = t.line;
-      rules!.push([{ family, table: c.table, chain: c.name, ...ruleBody(family) }, line]);
+      sink.blockItem(BlockPart.Rule, { add: { rule: { family, table: c.table as string, chain: c.name as string, ...ruleBody(family) } } }, line);
       // A rule ends with a newline or ';', never directly with the chain's '}'.
       if (peek().v === '}' && peek().kind === 'punct') unexpected(peek(), 'newline or semicolon');
       blockItemEnd();
@@ -619,15 +664,12 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     }
   }
 
-  function tableBlock(family: string, table: string, line: number): void {
+  function tableBlock(verb: 'add' | 'create', family: string, table: string, line: number): void {
     const tcmd: Record<string, unknown> = { family, name: table };
-    const tableIndex = commands.length;
-    emit({ add: { table: tcmd } }, line);
     expect('{');
-    const chains: Array<[Record<string, unknown>, number]> = [];
-    const sets: Array<[string, Record<string, unknown>, number]> = [];
-    const rules: Array<[Record<string, unknown>, number]> = [];
-    const objs: Array<[string, Record<string, unknown>, number]> = [];
+    sink.blockBegin();
+    // A set without a type is refused where the block ends (as when the block was expanded there).
+    let untyped: Record<string, unknown> | undefined;
     for (;;) {
       skipSeparators();
       const t = peek();
@@ -636,32 +678,30 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       if (t.v === 'comment') { if (peek().kind !== 'string') unexpected(peek(), 'quoted string'); tcmd.comment = next().v; blockItemEnd(); continue; }
       if (t.v === 'chain') {
         const c: Record<string, unknown> = { family, table, name: word('a chain name') };
-        chainBlock(c, family, rules);
-        chains.push([c, t.line]);
+        chainBlock(c, family, true);
+        sink.blockItem(BlockPart.Chain, { add: { chain: c } }, t.line);
         blockItemEnd();
         continue;
       }
       if (t.v === 'set' || t.v === 'map') {
         const s: Record<string, unknown> = { family, table, name: word('a set name') };
         setBlock(s, t.v);
-        sets.push([t.v, s, t.line]);
+        if (s.type === undefined) untyped ??= s;
+        else sink.blockItem(BlockPart.Set, { add: { [t.v]: setObject(s) } }, t.line);
         blockItemEnd();
         continue;
       }
       const ok = objectKind(t);
       if (ok) {
-        objs.push([ok, { family, table, name: word('an object name'), ...parseObjectBody(textCtx(family), ok) }, t.line]);
+        sink.blockItem(BlockPart.Object, { add: { [ok]: { family, table, name: word('an object name'), ...parseObjectBody(textCtx(family), ok) } } }, t.line);
         blockItemEnd();
         continue;
       }
       if (['flags', 'flowtable', 'ct', 'secmark', 'synproxy'].includes(t.v)) refuse(t, `"${t.v}" in a table`);
       unexpected(t);
     }
-    void tableIndex;
-    for (const [c, l] of chains) emit({ add: { chain: c } }, l);
-    for (const [k, ob, l] of objs) emit({ add: { [k]: ob } }, l);
-    for (const [k, s, l] of sets) emit({ add: { [k]: setObject(s) } }, l);
-    for (const [r, l] of rules) emit({ add: { rule: r } }, l);
+    if (untyped) setObject(untyped);
+    sink.blockEnd(verb === 'create' ? { create: { table: tcmd } } : { add: { table: tcmd } }, line);
   }
 
   const setObject = (s: Record<string, unknown>) => {
@@ -703,20 +743,14 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     if (o.v === 'table') {
       const name = word('a table name');
       if (peek().v === 'handle') refuse(peek(), 'objects by handle');
-      if (verb === 'add' && peek().v === '{') return tableBlock(family, name, t.line);
-      if (verb === 'create' && peek().v === '{') {
-        const start = commands.length;
-        tableBlock(family, name, t.line);
-        commands[start] = { create: commands[start]!.add! };
-        return;
-      }
+      if ((verb === 'add' || verb === 'create') && peek().v === '{') return tableBlock(verb, family, name, t.line);
       emit({ [verb]: { table: { family, name } } }, t.line);
       return;
     }
     const table = word('a table name');
     if (o.v === 'chain') {
       const c: Record<string, unknown> = { family, table, name: word('a chain name') };
-      if ((verb === 'add' || verb === 'create') && peek().v === '{') chainBlock(c, family, undefined);
+      if ((verb === 'add' || verb === 'create') && peek().v === '{') chainBlock(c, family, false);
       emit({ [verb]: { chain: c } }, t.line);
       return;
     }
@@ -757,5 +791,4 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     if (t.kind === 'nl' || (t.v === ';' && t.kind === 'punct')) { next(); continue; }
     unexpected(t, "newline or ';'");
   }
-  return { commands, lines };
 }
