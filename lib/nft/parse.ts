@@ -54,6 +54,8 @@ const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
 const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element'];
 const EXPRESSION_WORDS = new Set(['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmpv6', 'sctp', 'ether', 'vlan', 'meta', 'ct', 'fib', 'numgen']);
 const UNQUALIFIED_META = ['mark', 'iif', 'oif', 'iifname', 'oifname', 'iiftype', 'oiftype', 'skuid', 'skgid', 'pkttype', 'cpu', 'iifgroup', 'oifgroup', 'cgroup', 'priority'];
+/** The words an expression starts with (one lookup per statement word). */
+const EXPRESSION_STARTS = new Set([...EXPRESSION_WORDS, ...UNQUALIFIED_META, ...Object.keys(EXT_EXPR_PARSERS)]);
 const RELATIONS: Record<string, string> = { '==': '==', eq: '==', '!=': '!=', ne: '!=', '<': '<', lt: '<', '>': '>', gt: '>', '<=': '<=', le: '<=', '>=': '>=', ge: '>=' };
 const BINOPS: Record<string, string> = { '&': '&', and: '&', '|': '|', or: '|', '^': '^', xor: '^' };
 const REJECT_TYPE: Record<string, string> = { ip: 'icmp', ip6: 'icmpv6', inet: 'icmpx' };
@@ -241,18 +243,18 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
 export function parseInto(text: string, source: string, sink: CommandSink): void {
   if (typeof text !== 'string') throw new InvalidArgumentError('nft.restore: text must be a string', { subsystem: 'nft', op: 'nft.restore', argument: 'text' });
   const lx = new Lexer(text, source);
-  // One object for each header field, meta key and verdict the text names, shared by every rule
-  // that names it (nothing downstream changes commands): a big ruleset has millions of them, and
-  // each one made stays alive until the batch is encoded.
+  // One object for each header field, meta key and verdict without a target the text names,
+  // shared by every rule that names it (nothing downstream changes commands): a big ruleset has
+  // millions of them, and parseScript() keeps each one made until the batch is encoded.
   // By kind, then name (two lookups, no key string made per use).
   const sharedJson = new Map<string, Map<string, Statement>>();
-  /** `kind` a protocol (b: its field), 'meta' (b: the key), a verdict (b: jump/goto's chain, else ''). */
+  /** `kind` a protocol (b: its field), 'meta' (b: the key), accept/drop/return/continue (b: ''). */
   const shared = (a: string, b: string): Statement => {
     let m = sharedJson.get(a);
     if (!m) sharedJson.set(a, m = new Map());
     let e = m.get(b);
     if (!e) {
-      e = a === 'meta' ? { meta: { key: b } } : a === 'jump' || a === 'goto' ? { [a]: { target: b } }
+      e = a === 'meta' ? { meta: { key: b } }
         : a === 'accept' || a === 'drop' || a === 'return' || a === 'continue' ? { [a]: null } : { payload: { protocol: a, field: b } };
       m.set(b, e);
     }
@@ -282,9 +284,10 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   function kindOf(e: Statement): Kind {
     if ('meta' in e) { const k = (e.meta as { key: string }).key; return k === 'mark' ? 'mark' : k === 'iifname' || k === 'oifname' ? 'string' : 'plain'; }
     if ('ct' in e) { const k = (e.ct as { key: string }).key; return k === 'mark' ? 'mark' : k === 'state' || k === 'status' ? 'flags' : 'plain'; }
-    if ('payload' in e) { const p = e.payload as { protocol?: string; field?: string }; if (p.protocol === 'tcp' && p.field === 'flags') return 'flags'; }
-    for (const op in e) if (op === '&' || op === '|' || op === '^') return kindOf((e[op] as Statement[])[0]!);
-    return 'plain';
+    if ('payload' in e) { const p = e.payload as { protocol?: string; field?: string }; return p.protocol === 'tcp' && p.field === 'flags' ? 'flags' : 'plain'; }
+    // The parser's binary operations have one key (no for-in per expression).
+    const bin = (e['&'] ?? e['|'] ?? e['^']) as Statement[] | undefined;
+    return bin ? kindOf(bin[0]!) : 'plain';
   }
 
   function scalar(t: Token): unknown {
@@ -434,7 +437,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     return e;
   }
 
-  const isExpressionStart = (t: Token) => t.kind === 'word' && (EXPRESSION_WORDS.has(t.v) || UNQUALIFIED_META.includes(t.v) || Object.hasOwn(EXT_EXPR_PARSERS, t.v));
+  const isExpressionStart = (t: Token) => t.kind === 'word' && EXPRESSION_STARTS.has(t.v);
   /** `counter`, `quota`, `limit`, `ct helper` (consumed) as an object kind; undefined for other words. */
   const objectKind = (t: Token): string | undefined => {
     if (t.kind !== 'word') return undefined;
@@ -449,7 +452,10 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   function verdict(t: Token): Statement {
     if (t.kind !== 'word') return unexpected(t, 'a verdict');
     if (t.v === 'accept' || t.v === 'drop' || t.v === 'return' || t.v === 'continue') return shared(t.v, '');
-    if (t.v === 'jump' || t.v === 'goto') return shared(t.v, word('a chain name'));
+    // Not shared: most targets are named once (a cache of them cost more than it saved).
+    // A literal per verdict: a computed key makes each object the slow way.
+    if (t.v === 'jump') return { jump: { target: word('a chain name') } };
+    if (t.v === 'goto') return { goto: { target: word('a chain name') } };
     return unexpected(t, 'a verdict');
   }
 
@@ -590,7 +596,9 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       if (t.v === 'flags') refuse(t, `chain ${t.v}`);
       if (!inTable) unexpected(t);
       const line = t.line;
-      sink.blockItem(BlockPart.Rule, { add: { rule: { family, table: c.table as string, chain: c.name as string, ...ruleBody(family) } } }, line);
+      const b = ruleBody(family), table = c.table as string, chain = c.name as string;
+      // The keys in the order a spread of ruleBody() gives them, without the spread.
+      sink.blockItem(BlockPart.Rule, { add: { rule: b.comment === undefined ? { family, table, chain, expr: b.expr } : { family, table, chain, comment: b.comment, expr: b.expr } } }, line);
       // A rule ends with a newline or ';', never directly with the chain's '}'.
       if (peek().v === '}' && peek().kind === 'punct') unexpected(peek(), 'newline or semicolon');
       blockItemEnd();

@@ -123,9 +123,13 @@ class StreamSink implements CommandSink {
   finish(): StreamedScript {
     const batch = this.enc.finish();
     // Messages moved in front of a block's rules carry their own writers' numbers: renumbered in batch order.
-    const b = batch.buf;
+    const b = batch.buf, n = b.length;
     let seq = batch.seq;
-    for (let p = 0; p < b.length; p += (b.readUInt32LE(p) + 3) & ~3) b.writeUInt32LE(seq++ >>> 0, p + 8);
+    // Byte stores (200k messages at 20k services): nlmsg_len and nlmsg_seq are little-endian u32s.
+    for (let p = 0; p < n; p += ((b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) + 3) & ~3) {
+      const s = seq++;
+      b[p + 8] = s & 0xff; b[p + 9] = (s >>> 8) & 0xff; b[p + 10] = (s >>> 16) & 0xff; b[p + 11] = s >>> 24;
+    }
     return { batch, lines: this.lines };
   }
 }
