@@ -43,6 +43,12 @@ export interface EncodeOptions {
   ifindex?(name: string): number | undefined;
   /** Anonymous maps named `__map<id>` instead of nft's `__map%d` (the kernel's choice): sync() decodes its own batch and needs them apart. */
   numberAnonymous?: boolean;
+  /**
+   * Encoding as the text is parsed (restore-stream.ts): a set's bytes may sit in another writer,
+   * so what would patch them afterwards (a rule making a declared set dynamic) throws instead and
+   * the caller encodes the whole text again the two-pass way.
+   */
+  streaming?: boolean;
 }
 
 export interface EncodedBatch {
@@ -137,18 +143,50 @@ function isNamedSetAdd(cmd: unknown): boolean {
 
 /** Encodes commands into one batch; throws (with `index`) on the first command that cannot be. */
 export function encodeCommands(input: unknown, opts: EncodeOptions = {}): EncodedBatch {
-  const seq = opts.seq ?? 0;
   const list = isObj(input) && 'nftables' in input ? input.nftables : input;
   const prefix = isObj(input) ? 'nftables' : 'commands';
   if (!Array.isArray(list)) throw invalid('commands', 'must be an array of commands or { nftables: [...] }');
+  let named = 0;
+  for (let i = 0; i < list.length; i++) if (isNamedSetAdd(list[i])) named++;
   // Room for the usual command up front: growing a 50 MB batch by doubling copies it again and again.
-  const w = new NftWriter(seq, Math.max(4096, list.length * 320));
-  const commandOf: number[] = [-1];
+  const enc = commandEncoder(opts, Math.max(4096, list.length * 320), named);
+  for (let index = 0; index < list.length; index++) {
+    const cmd: unknown = list[index];
+    if (isObj(cmd) && 'metainfo' in cmd) continue;
+    enc.add(cmd, index, `${prefix}[${index}]`);
+  }
+  return enc.finish();
+}
+
+/** Where a command encoder writes: the writer and, for each message, the index of its command. */
+export interface EncoderTarget { w: NftWriter; of: number[] }
+
+/** encodeCommands() one command at a time (restore()'s stream: restore-stream.ts). */
+export interface CommandEncoder {
+  /** The batch's own writer (BEGIN first; END at finish()). */
+  readonly main: EncoderTarget;
+  /** Commands from now on go to `t` (the caller moves its messages into main). */
+  into(t: EncoderTarget): void;
+  /** Encodes one command; throws (with `index`) when it cannot be. */
+  add(cmd: unknown, index: number, where: string): void;
+  finish(): EncodedBatch;
+}
+
+/**
+ * An encoder taking commands one by one. nft numbers the named sets of a batch first (as it
+ * reads them), then the anonymous ones its rules make: `namedSets` is how many named sets the
+ * batch creates; without it (a stream), anonymous sets are numbered from the named sets added
+ * before the first of them, and finish() throws if another named set came later (those bytes
+ * would differ from nft's: the caller encodes the whole list instead).
+ * @example const enc = commandEncoder({}, 4096); enc.add({ add: { table: { family: 'ip', name: 't' } } }, 0, 'commands[0]'); const batch = enc.finish();
+ */
+export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: number): CommandEncoder {
+  const seq = opts.seq ?? 0;
+  const main: EncoderTarget = { w: new NftWriter(seq, size), of: [-1] };
+  let w = main.w, commandOf = main.of;
   const sets = new Map<string, SetInfo>();
   let setId = 0;
-  // nft numbers the named sets of a batch first (as it reads them), then the anonymous ones its rules make.
-  let anonId = 0;
-  for (let i = 0; i < list.length; i++) if (isNamedSetAdd(list[i])) anonId++;
+  let named = 0, anonBase = namedSets, anonId = namedSets ?? 0;
   const key = (f: Family, t: string, n: string) => `${f}\0${t}\0${n}`;
   const findSet = (f: Family, t: string, n: string): SetInfo | undefined => sets.get(key(f, t, n)) ?? opts.existingSet?.(f, t, n);
   const contexts = new Map<string, RuleContext>();
@@ -159,22 +197,35 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   const touched = new Set<string>();
 
   w.batchBegin(opts.generation);
-  for (let index = 0; index < list.length; index++) {
-    const cmd: unknown = list[index];
-    if (isObj(cmd) && 'metainfo' in cmd) continue;
-    const before = w.count;
-    try {
-      encodeOne(cmd, `${prefix}[${index}]`);
-    } catch (e) {
-      throw withIndex(e as NlkitError, index);
-    }
-    for (let i = before; i < w.count; i++) commandOf.push(index);
+  return {
+    main,
+    into(t) { w = t.w; commandOf = t.of; },
+    add(cmd, index, where) {
+      if (isNamedSetAdd(cmd)) named++;
+      const before = w.count;
+      try {
+        encodeOne(cmd, where);
+      } catch (e) {
+        throw withIndex(e as NlkitError, index);
+      }
+      for (let i = before; i < w.count; i++) commandOf.push(index);
+    },
+    finish() {
+      if (anonBase !== undefined && anonBase !== named) throw new Error(`nft encode: anonymous sets numbered from ${anonBase}, but the batch has ${named} named sets`);
+      w = main.w; commandOf = main.of;
+      w.batchEnd();
+      commandOf.push(-1);
+      const made = new Map<string, SetInfo>();
+      for (const [k, v] of sets) made.set(k, { keyTypes: v.keyTypes, map: v.map, ...(v.data ? { data: v.data } : {}) });
+      return { buf: w.bytesWritten(), seq, commandOf, sets: made, ...(opts.generation !== undefined ? { generation: opts.generation } : {}) };
+    },
+  };
+
+  /** The next anonymous set's id (see commandEncoder). */
+  function nextAnonId(): number {
+    if (anonBase === undefined) anonId = anonBase = named;
+    return ++anonId;
   }
-  w.batchEnd();
-  commandOf.push(-1);
-  const made = new Map<string, SetInfo>();
-  for (const [k, v] of sets) made.set(k, { keyTypes: v.keyTypes, map: v.map, ...(v.data ? { data: v.data } : {}) });
-  return { buf: w.bytesWritten(), seq, commandOf, sets: made, ...(opts.generation !== undefined ? { generation: opts.generation } : {}) };
 
   function encodeOne(cmd: unknown, where: string): void {
     let [verb, body] = single(cmd, where);
@@ -299,6 +350,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
         dynamic: (n) => {
           // As nft: a set this batch declares becomes dynamic when a rule writes to it.
           const at = sets.get(key(f, t, n))?.flagsAt;
+          if (at !== undefined && opts.streaming) throw new Error(`nft encode: set ${n} made dynamic after it was written`);
           if (at !== undefined) w.buf.writeUInt32BE(w.buf.readUInt32BE(at) | SET_FLAGS.EVAL, at);
         },
         ...(opts.ifindex ? { ifindex: opts.ifindex } : {}),
@@ -310,7 +362,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   }
 
   function anonymousMap(f: Family, t: string, keyType: DataType, elements: Array<[Buffer, Verdict]>): { name: string; id: number } {
-    const id = ++anonId;
+    const id = nextAnonId();
     const udata = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, keyType.byteorder).u32(UD_SET.DATABYTEORDER, 0)
       .raw(UD_SET.DATA_TYPEOF, VERDICT_DATA_TYPEOF).u32(UD_SET.DATA_INTERVAL, 0).build();
     const n = opts.numberAnonymous ? `__map${id}` : '__map%d';
@@ -324,7 +376,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
 
   /** An anonymous verdict or data map on any key, with the user data nft writes for it. */
   function anonymousMapOf(f: Family, t: string, m: AnonymousMapSpec): { name: string; id: number } {
-    const id = ++anonId;
+    const id = nextAnonId();
     const data = m.data;
     const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, m.byteorder).u32(UD_SET.DATABYTEORDER, data && data.length === 1 ? data[0]!.byteorder : 0);
     if (m.typeof) ud.raw(UD_SET.KEY_TYPEOF, m.typeof);
@@ -342,7 +394,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   }
 
   function anonymousSet(f: Family, t: string, types: DataType[], keys: Buffer[] | Array<[Buffer, Buffer]>, k: { byteorder: number; typeof?: Buffer; concat?: boolean }): { name: string; id: number } {
-    const id = ++anonId;
+    const id = nextAnonId();
     if (k.concat) {
       // Concatenated intervals: one element per [start, end] (NFTA_SET_ELEM_KEY, _KEY_END), nft's merge flag, each field's length.
       const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, k.byteorder).u32(UD_SET.MERGE_ELEMENTS, 1).raw(UD_SET.KEY_TYPEOF, k.typeof!);

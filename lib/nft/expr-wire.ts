@@ -73,7 +73,9 @@ export class NftAttrWriter extends AttrWriter {
 
   /** As AttrWriter's, with short values copied byte by byte (TypedArray set() costs more below ~64 bytes). */
   override bytes(type: number, v: Uint8Array): void {
-    copyBytes(this.buf, this.attr(type, v.length), v);
+    // attr() first: it may grow the buffer (`this.buf` read before the call would be the old one).
+    const at = this.attr(type, v.length);
+    copyBytes(this.buf, at, v);
   }
 
   private exprData(e: KExpr): void {

@@ -14,6 +14,7 @@ import { commandList, encodeCommands, type EncodedBatch, type SetInfo } from './
 import { FAMILY, MSG, SET, SET_FLAGS } from './consts.js';
 import { invalid } from './errors.js';
 import { parseScript } from './parse.js';
+import { streamScript, type StreamedScript } from './restore-stream.js';
 import { printRuleset } from './print.js';
 import { describeCommand, refusalError } from './refusal.js';
 import { canonicalObjects, syncPlan, type NftSyncResult } from './sync.js';
@@ -112,6 +113,14 @@ export class NftHandle extends Handle {
    */
   apply(commands: unknown, opts: ApplyOptions = {}): Promise<void> {
     const op = 'nft.apply';
+    return this.applyBatch(op, opts, () => commands, (gen) => this.encode(op, commands, undefined, gen));
+  }
+
+  /**
+   * apply() of a batch `encode` makes (restore() encodes its text as it parses it); `commands`
+   * gives the commands behind it, asked for only to name a refused one or count them.
+   */
+  private applyBatch(op: string, opts: ApplyOptions, commands: () => unknown, encode: (gen: number | undefined) => Promise<EncodedBatch> | EncodedBatch, count?: number): Promise<void> {
     return this.run(op, async () => {
       if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object');
       if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
@@ -122,8 +131,8 @@ export class NftHandle extends Handle {
       if (gen !== undefined && (typeof gen !== 'number' || !Number.isInteger(gen) || gen < 0 || gen > 0xffffffff)) {
         throw invalid('generation', `must be a generation id from generation(), got ${JSON.stringify(gen)}`);
       }
-      const encoded = await this.encode(op, commands, undefined, gen);
-      await this.send(op, commands, encoded, gen, opts.signal, new ProgressReport(opts.onProgress, opts.onProgress ? commandList(commands).length : 0), opts.dryRun === true);
+      const encoded = await encode(gen);
+      await this.send(op, commands, encoded, gen, opts.signal, new ProgressReport(opts.onProgress, opts.onProgress ? count ?? commandList(commands()).length : 0), opts.dryRun === true);
     });
   }
 
@@ -131,7 +140,7 @@ export class NftHandle extends Handle {
    * Sends an encoded batch; a refusal names the failing command. `progress`: one report at the
    * end (the kernel applies the batch all at once): total when committed, 0 when refused.
    */
-  private async send(op: string, commands: unknown, encoded: EncodedBatch, gen: number | undefined, signal: AbortSignal | undefined,
+  private async send(op: string, commands: () => unknown, encoded: EncodedBatch, gen: number | undefined, signal: AbortSignal | undefined,
     progress = new ProgressReport(undefined, 0), check = false): Promise<void> {
     throwIfAborted(signal, op, 'nft');
     // Encoded with the generation wanted (or none either way): the buffer is the batch as it is
@@ -143,7 +152,7 @@ export class NftHandle extends Handle {
     const first = r.errors[0];
     progress.end(first || check ? 0 : progress.total);
     if (first) {
-      const list = commandList(commands);
+      const list = commandList(commands());
       throw refusalError(encoded, { message: first.index + 1, errno: first.errno, ...(first.message ? { text: first.message } : {}), ...(first.offset !== undefined ? { offset: first.offset } : {}) },
         (i) => describeCommand(list.find((c) => c.index === i)?.cmd));
     }
@@ -180,7 +189,7 @@ export class NftHandle extends Handle {
         if (s) known.set(s.name, { keyTypes: (Array.isArray(s.type) ? s.type : [s.type]).map((t) => typeByName(t)!), map: 'map' in o });
       }
       const encoded = encodeCommands(plan.commands, { generation, existingSet: (f, t, n) => (f === family && t === opts.table ? known.get(n) : undefined) });
-      await this.send(op, plan.commands, encoded, generation, opts.signal);
+      await this.send(op, () => plan.commands, encoded, generation, opts.signal);
       return plan;
     });
   }
@@ -282,7 +291,7 @@ export class NftHandle extends Handle {
       let gen = gen0 ?? decodeGeneration(await this.dumpMessages(op, generationRequest()));
       for (const [i, e] of encoded.entries()) {
         try {
-          await this.send(op, stages[i], e, gen, opts.signal);
+          await this.send(op, () => stages[i], e, gen, opts.signal);
         } catch (err) {
           if (err instanceof NlkitError) {
             err.message = `stage ${i} of ${encoded.length}: ${err.message}${i ? ` (stages 0-${i - 1} stay applied)` : ''}`;
@@ -353,22 +362,33 @@ export class NftHandle extends Handle {
    * @example await h.restore('table ip nat {\n\tchain pre {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t}\n}\n');
    */
   restore(text: string, opts: ApplyOptions & { source?: string } = {}): Promise<void> {
-    let parsed: ReturnType<typeof parseScript>;
+    let parsed: ReturnType<typeof parseScript> | undefined;
+    let streamed: StreamedScript | undefined;
+    const source = opts?.source ?? '<text>';
     try {
       if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object');
       if (opts.source !== undefined && typeof opts.source !== 'string') throw invalid('source', 'must be a string (the name errors give the text)');
       if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
       throwIfAborted(opts.signal, 'nft.restore', 'nft');
-      parsed = parseScript(text, opts.source ?? '<text>');
+      // Parsed and encoded in one pass; when that cannot be (restore-stream.ts), parsed into
+      // commands and encoded as apply() encodes them (which reports the text's errors).
+      const gen = opts.generation;
+      streamed = streamScript(text, source, typeof gen === 'number' && Number.isInteger(gen) && gen >= 0 && gen <= 0xffffffff ? { generation: gen } : {});
+      if (!streamed) parsed = parseScript(text, source);
     } catch (e) {
       return Promise.reject(e);
     }
     const { source: _s, ...applyOpts } = opts;
-    return this.apply(parsed.commands, applyOpts).catch((e: unknown) => {
+    const lines = streamed ? streamed.lines : parsed!.lines;
+    const batch = streamed?.batch;
+    const done = batch
+      ? this.applyBatch('nft.apply', applyOpts, () => (parsed ??= parseScript(text, source)).commands, () => batch, lines.length)
+      : this.apply(parsed!.commands, applyOpts);
+    return done.catch((e: unknown) => {
       if (e instanceof NlkitError) {
         e.op = 'nft.restore';
-        if (e.index !== undefined && parsed.lines[e.index] !== undefined) {
-          e.line = parsed.lines[e.index];
+        if (e.index !== undefined && lines[e.index] !== undefined) {
+          e.line = lines[e.index];
           e.message = `${opts.source ?? '<text>'}:${e.line}: ${e.message}`;
         }
       }

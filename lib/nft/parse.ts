@@ -4,6 +4,7 @@
 // Pure functions; a syntax error is an InvalidArgumentError naming line and column as nft does.
 import { InvalidArgumentError, UnsupportedError } from '../core/errors.js';
 import { EXT_EXPR_PARSERS, EXT_PARSERS } from './ext-table.js';
+import { durationMs } from './duration.js';
 import type { TextCtx } from './ext.js';
 import { namedRef, parseObjectBody } from './objects.js';
 import type { Command, Statement } from './types.js';
@@ -14,6 +15,39 @@ export interface ParsedScript {
   lines: number[];
 }
 
+/** The parts of a `table { }` block, in the order nft sends them after the table. */
+export const BlockPart = { Chain: 0, Object: 1, Set: 2, Rule: 3 } as const;
+export type BlockPart = (typeof BlockPart)[keyof typeof BlockPart];
+
+/**
+ * Where the parser puts its commands as it reads them. Outside a `table { }` block they come in
+ * order; a block's items come as each one is read (a rule before its chain), and the sink puts
+ * them in nft's order: the table, its chains, objects, sets, then rules (nft_cmd_expand). A sink
+ * that encodes each command at once keeps nothing alive from one to the next (restore()'s stream).
+ */
+export interface CommandSink {
+  command(cmd: Command, line: number): void;
+  blockBegin(): void;
+  blockItem(part: BlockPart, cmd: Command, line: number): void;
+  /** The table's own command (made at the end: a comment can come anywhere in the block). */
+  blockEnd(table: Command, line: number): void;
+}
+
+/** The sink of parseScript(): the commands in an array. */
+class Collector implements CommandSink {
+  commands: Command[] = [];
+  lines: number[] = [];
+  private parts: Array<Array<[Command, number]>> = [[], [], [], []];
+  command(cmd: Command, line: number): void { this.commands.push(cmd); this.lines.push(line); }
+  blockBegin(): void { this.parts = [[], [], [], []]; }
+  blockItem(part: BlockPart, cmd: Command, line: number): void { this.parts[part]!.push([cmd, line]); }
+  blockEnd(table: Command, line: number): void {
+    this.command(table, line);
+    for (const p of this.parts) for (const [c, l] of p) this.command(c, l);
+    this.parts = [[], [], [], []];
+  }
+}
+
 interface Token { v: string; kind: 'word' | 'string' | 'punct' | 'nl' | 'eof'; line: number; col: number }
 
 const FAMILIES = ['ip', 'ip6', 'inet', 'arp', 'bridge', 'netdev'];
@@ -21,6 +55,8 @@ const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
 const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element'];
 const EXPRESSION_WORDS = new Set(['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmpv6', 'sctp', 'ether', 'vlan', 'meta', 'ct', 'fib', 'numgen']);
 const UNQUALIFIED_META = ['mark', 'iif', 'oif', 'iifname', 'oifname', 'iiftype', 'oiftype', 'skuid', 'skgid', 'pkttype', 'cpu', 'iifgroup', 'oifgroup', 'cgroup', 'priority'];
+/** The words an expression starts with (one lookup per statement word). */
+const EXPRESSION_STARTS = new Set([...EXPRESSION_WORDS, ...UNQUALIFIED_META, ...Object.keys(EXT_EXPR_PARSERS)]);
 const RELATIONS: Record<string, string> = { '==': '==', eq: '==', '!=': '!=', ne: '!=', '<': '<', lt: '<', '>': '>', gt: '>', '<=': '<=', le: '<=', '>=': '>=', ge: '>=' };
 const BINOPS: Record<string, string> = { '&': '&', and: '&', '|': '|', or: '|', '^': '^', xor: '^' };
 /** A raw payload expression (`@th,96,24`, Docker's encrypted overlay): refused by name. */
@@ -168,25 +204,6 @@ export function tokenize(text: string, source = '<text>'): Token[] {
   }
 }
 
-/**
- * A time as nft reads it (`1d2h3m4s`, `500ms`, `90`: seconds) in milliseconds.
- * @example durationMs('1m30s') // 90000
- */
-export function durationMs(s: string): number | undefined {
-  if (/^\d+$/.test(s)) return Number(s) * 1000;
-  const units: Record<string, number> = { d: 86400000, h: 3600000, m: 60000, s: 1000, ms: 1 };
-  let ms = 0;
-  const re = /(\d+)(ms|d|h|m|s)/y;
-  let p = 0;
-  while (p < s.length) {
-    re.lastIndex = p;
-    const m = re.exec(s);
-    if (!m) return undefined;
-    ms += Number(m[1]) * units[m[2]!]!;
-    p = re.lastIndex;
-  }
-  return s.length ? ms : undefined;
-}
 
 /** A decimal or 0x number (decimal digits checked by code: most values are ports and addresses). */
 function isNumber(s: string): boolean {
@@ -201,24 +218,35 @@ function isNumber(s: string): boolean {
 }
 const isAddr = (s: string) => /^\d+\.\d+\.\d+\.\d+$/.test(s) || (s.includes(':') && /^[0-9a-f:.]+$/i.test(s));
 
-/** Parses nft's text into apply()'s commands. */
+/**
+ * Parses nft's text into apply()'s commands.
+ * @example parseScript('add table ip nat\n').commands // [{ add: { table: { family: 'ip', name: 'nat' } } }]
+ */
 export function parseScript(text: string, source = '<text>'): ParsedScript {
+  const c = new Collector();
+  parseInto(text, source, c);
+  return { commands: c.commands, lines: c.lines };
+}
+
+/**
+ * Parses nft's text and hands each command to `sink` as soon as it is read (see CommandSink).
+ * @example parseInto('add table ip nat\n', '<text>', sink)
+ */
+export function parseInto(text: string, source: string, sink: CommandSink): void {
   if (typeof text !== 'string') throw new InvalidArgumentError('nft.restore: text must be a string', { subsystem: 'nft', op: 'nft.restore', argument: 'text' });
   const lx = new Lexer(text, source);
-  const commands: Command[] = [];
-  const lines: number[] = [];
-  // One object for each header field, meta key and verdict the text names, shared by every rule
-  // that names it (nothing downstream changes commands): a big ruleset has millions of them, and
-  // each one made stays alive until the batch is encoded.
+  // One object for each header field, meta key and verdict without a target the text names,
+  // shared by every rule that names it (nothing downstream changes commands): a big ruleset has
+  // millions of them, and parseScript() keeps each one made until the batch is encoded.
   // By kind, then name (two lookups, no key string made per use).
   const sharedJson = new Map<string, Map<string, Statement>>();
-  /** `kind` a protocol (b: its field), 'meta' (b: the key), a verdict (b: jump/goto's chain, else ''). */
+  /** `kind` a protocol (b: its field), 'meta' (b: the key), accept/drop/return/continue (b: ''). */
   const shared = (a: string, b: string): Statement => {
     let m = sharedJson.get(a);
     if (!m) sharedJson.set(a, m = new Map());
     let e = m.get(b);
     if (!e) {
-      e = a === 'meta' ? { meta: { key: b } } : a === 'jump' || a === 'goto' ? { [a]: { target: b } }
+      e = a === 'meta' ? { meta: { key: b } }
         : a === 'accept' || a === 'drop' || a === 'return' || a === 'continue' ? { [a]: null } : { payload: { protocol: a, field: b } };
       m.set(b, e);
     }
@@ -240,7 +268,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
   };
   const endOfStatement = (t: Token) => t.kind === 'nl' || t.kind === 'eof' || t.v === ';' || t.v === '}';
   const skipSeparators = () => { while (peek().kind === 'nl' || (peek().v === ';' && peek().kind === 'punct')) next(); };
-  const emit = (cmd: Command, line: number) => { commands.push(cmd); lines.push(line); };
+  const emit = (cmd: Command, line: number) => sink.command(cmd, line);
   const familyOpt = (): string => (FAMILIES.includes(peek().v) && peek().kind === 'word' && peek(1).kind !== 'nl' && peek(1).kind !== 'eof' && peek(1).v !== '{' ? next().v : 'ip');
 
   // ---- values and expressions ----
@@ -248,9 +276,10 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
   function kindOf(e: Statement): Kind {
     if ('meta' in e) { const k = (e.meta as { key: string }).key; return k === 'mark' ? 'mark' : k === 'iifname' || k === 'oifname' ? 'string' : 'plain'; }
     if ('ct' in e) { const k = (e.ct as { key: string }).key; return k === 'mark' ? 'mark' : k === 'state' || k === 'status' ? 'flags' : 'plain'; }
-    if ('payload' in e) { const p = e.payload as { protocol?: string; field?: string }; if (p.protocol === 'tcp' && p.field === 'flags') return 'flags'; }
-    for (const op in e) if (op === '&' || op === '|' || op === '^') return kindOf((e[op] as Statement[])[0]!);
-    return 'plain';
+    if ('payload' in e) { const p = e.payload as { protocol?: string; field?: string }; return p.protocol === 'tcp' && p.field === 'flags' ? 'flags' : 'plain'; }
+    // The parser's binary operations have one key (no for-in per expression).
+    const bin = (e['&'] ?? e['|'] ?? e['^']) as Statement[] | undefined;
+    return bin ? kindOf(bin[0]!) : 'plain';
   }
 
   function scalar(t: Token): unknown {
@@ -428,7 +457,7 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     return e;
   }
 
-  const isExpressionStart = (t: Token) => t.kind === 'word' && (EXPRESSION_WORDS.has(t.v) || UNQUALIFIED_META.includes(t.v) || Object.hasOwn(EXT_EXPR_PARSERS, t.v));
+  const isExpressionStart = (t: Token) => t.kind === 'word' && EXPRESSION_STARTS.has(t.v);
   /** `counter`, `quota`, `limit`, `ct helper` (consumed) as an object kind; undefined for other words. */
   const objectKind = (t: Token): string | undefined => {
     if (t.kind !== 'word') return undefined;
@@ -443,7 +472,10 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
   function verdict(t: Token): Statement {
     if (t.kind !== 'word') return unexpected(t, 'a verdict');
     if (t.v === 'accept' || t.v === 'drop' || t.v === 'return' || t.v === 'continue') return shared(t.v, '');
-    if (t.v === 'jump' || t.v === 'goto') return shared(t.v, word('a chain name'));
+    // Not shared: most targets are named once (a cache of them cost more than it saved).
+    // A literal per verdict: a computed key makes each object the slow way.
+    if (t.v === 'jump') return { jump: { target: word('a chain name') } };
+    if (t.v === 'goto') return { goto: { target: word('a chain name') } };
     return unexpected(t, 'a verdict');
   }
 
@@ -536,7 +568,8 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     if (!(t.v === '}' && t.kind === 'punct')) unexpected(t, "newline or ';'");
   };
 
-  function chainBlock(c: Record<string, unknown>, family: string, rules: Array<[Record<string, unknown>, number]> | undefined): void {
+  /** A chain's block; `inTable`: in a table block, where it holds rules (they go to the sink as read). */
+  function chainBlock(c: Record<string, unknown>, family: string, inTable: boolean): void {
     expect('{');
     for (;;) {
       skipSeparators();
@@ -583,9 +616,11 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       if (t.v === 'policy' && t.kind === 'word') { next(); c.policy = word('accept or drop'); blockItemEnd(); continue; }
       if (t.v === 'comment' && t.kind === 'word') { next(); if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string'); c.comment = next().v; blockItemEnd(); continue; }
       if (t.v === 'flags') refuse(t, `chain ${t.v}`);
-      if (!rules) unexpected(t);
+      if (!inTable) unexpected(t);
       const line = t.line;
-      rules!.push([{ family, table: c.table, chain: c.name, ...ruleBody(family) }, line]);
+      const b = ruleBody(family), table = c.table as string, chain = c.name as string;
+      // The keys in the order a spread of ruleBody() gives them, without the spread.
+      sink.blockItem(BlockPart.Rule, { add: { rule: b.comment === undefined ? { family, table, chain, expr: b.expr } : { family, table, chain, comment: b.comment, expr: b.expr } } }, line);
       // A rule ends with a newline or ';', never directly with the chain's '}'.
       if (peek().v === '}' && peek().kind === 'punct') unexpected(peek(), 'newline or semicolon');
       blockItemEnd();
@@ -659,15 +694,12 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     }
   }
 
-  function tableBlock(family: string, table: string, line: number): void {
+  function tableBlock(verb: 'add' | 'create', family: string, table: string, line: number): void {
     const tcmd: Record<string, unknown> = { family, name: table };
-    const tableIndex = commands.length;
-    emit({ add: { table: tcmd } }, line);
     expect('{');
-    const chains: Array<[Record<string, unknown>, number]> = [];
-    const sets: Array<[string, Record<string, unknown>, number]> = [];
-    const rules: Array<[Record<string, unknown>, number]> = [];
-    const objs: Array<[string, Record<string, unknown>, number]> = [];
+    sink.blockBegin();
+    // A set without a type is refused where the block ends (as when the block was expanded there).
+    let untyped: Record<string, unknown> | undefined;
     for (;;) {
       skipSeparators();
       const t = peek();
@@ -676,32 +708,30 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
       if (t.v === 'comment') { if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string'); tcmd.comment = next().v; blockItemEnd(); continue; }
       if (t.v === 'chain') {
         const c: Record<string, unknown> = { family, table, name: word('a chain name') };
-        chainBlock(c, family, rules);
-        chains.push([c, t.line]);
+        chainBlock(c, family, true);
+        sink.blockItem(BlockPart.Chain, { add: { chain: c } }, t.line);
         blockItemEnd();
         continue;
       }
       if (t.v === 'set' || t.v === 'map') {
         const s: Record<string, unknown> = { family, table, name: word('a set name') };
         setBlock(s, t.v);
-        sets.push([t.v, s, t.line]);
+        if (s.type === undefined) untyped ??= s;
+        else sink.blockItem(BlockPart.Set, { add: { [t.v]: setObject(s) } }, t.line);
         blockItemEnd();
         continue;
       }
       const ok = objectKind(t);
       if (ok) {
-        objs.push([ok, { family, table, name: word('an object name'), ...parseObjectBody(textCtx(family), ok) }, t.line]);
+        sink.blockItem(BlockPart.Object, { add: { [ok]: { family, table, name: word('an object name'), ...parseObjectBody(textCtx(family), ok) } } }, t.line);
         blockItemEnd();
         continue;
       }
       if (['flags', 'flowtable', 'ct', 'secmark', 'synproxy'].includes(t.v)) refuse(t, `"${t.v}" in a table`);
       unexpected(t);
     }
-    void tableIndex;
-    for (const [c, l] of chains) emit({ add: { chain: c } }, l);
-    for (const [k, ob, l] of objs) emit({ add: { [k]: ob } }, l);
-    for (const [k, s, l] of sets) emit({ add: { [k]: setObject(s) } }, l);
-    for (const [r, l] of rules) emit({ add: { rule: r } }, l);
+    if (untyped) setObject(untyped);
+    sink.blockEnd(verb === 'create' ? { create: { table: tcmd } } : { add: { table: tcmd } }, line);
   }
 
   const setObject = (s: Record<string, unknown>) => {
@@ -743,20 +773,14 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     if (o.v === 'table') {
       const name = word('a table name');
       if (peek().v === 'handle') refuse(peek(), 'objects by handle');
-      if (verb === 'add' && peek().v === '{') return tableBlock(family, name, t.line);
-      if (verb === 'create' && peek().v === '{') {
-        const start = commands.length;
-        tableBlock(family, name, t.line);
-        commands[start] = { create: commands[start]!.add! };
-        return;
-      }
+      if ((verb === 'add' || verb === 'create') && peek().v === '{') return tableBlock(verb, family, name, t.line);
       emit({ [verb]: { table: { family, name } } }, t.line);
       return;
     }
     const table = word('a table name');
     if (o.v === 'chain') {
       const c: Record<string, unknown> = { family, table, name: word('a chain name') };
-      if ((verb === 'add' || verb === 'create') && peek().v === '{') chainBlock(c, family, undefined);
+      if ((verb === 'add' || verb === 'create') && peek().v === '{') chainBlock(c, family, false);
       emit({ [verb]: { chain: c } }, t.line);
       return;
     }
@@ -799,5 +823,4 @@ export function parseScript(text: string, source = '<text>'): ParsedScript {
     if (t.kind === 'nl' || (t.v === ';' && t.kind === 'punct')) { next(); continue; }
     unexpected(t, "newline or ';'");
   }
-  return { commands, lines };
 }

@@ -7,7 +7,7 @@
 // the element (`{ ip saddr counter }`) are refused by name.
 import { invalid, unsupported } from './errors.js';
 import { exprData, isObj, type Extension, type TextCtx } from './ext.js';
-import { durationMs } from './parse.js';
+import { durationMs } from './duration.js';
 import { timeText } from './print.js';
 import type { Statement } from './types.js';
 

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { InvalidArgumentError, UnsupportedError } from '../../lib/core/errors.js';
+import { encodeCommands } from '../../lib/nft/encode.js';
 import { parseScript } from '../../lib/nft/parse.js';
+import { streamScript } from '../../lib/nft/restore-stream.js';
 import { printRuleset } from '../../lib/nft/print.js';
 import type { ListObject } from '../../lib/nft/types.js';
 import { garbage, mutated, params, typed } from '../helpers/fuzz.js';
@@ -103,5 +105,25 @@ describe('nft text: any input gives commands or a typed error', () => {
   });
   it('garbage', () => {
     fc.assert(fc.property(garbage, (text) => { typed(() => parseScript(text), text, [InvalidArgumentError, UnsupportedError]); }), params(300));
+  });
+});
+
+describe('nft text: restore()\'s one-pass encoding', () => {
+  it('gives the batch of parse then encode, byte for byte, or leaves the text to that path', () => {
+    let streamed = 0;
+    fc.assert(fc.property(ruleset, (objs) => {
+      const text = printRuleset(objs);
+      const s = streamScript(text, '<text>', {});
+      const p = parseScript(text);
+      let want;
+      try { want = encodeCommands(p.commands); } catch { want = undefined; }
+      if (!s) return;
+      streamed++;
+      assert.ok(want, text);
+      assert.equal(s.batch.buf.toString('hex'), want.buf.toString('hex'), text);
+      assert.deepEqual(s.batch.commandOf, want.commandOf);
+      assert.deepEqual(s.lines, p.lines);
+    }), params(200));
+    assert.ok(streamed > 0);
   });
 });
