@@ -120,6 +120,22 @@ function elementJson(val: unknown, e: Element, text: boolean): unknown {
 }
 
 /**
+ * Where a GETSETELEM reply's ELEMENTS nest lies in its body (the last one, as attrMap keeps it):
+ * its contents' start and end into `out`; false when it has none.
+ * @example if (elementsNest(m.body, nest)) walk(m.body, nest[0], nest[1]);
+ */
+function elementsNest(b: Buffer, out: Int32Array): boolean {
+  let found = false;
+  for (let p = 0; p + 4 <= b.length;) {
+    const len = b.readUInt16LE(p);
+    if (len < 4 || p + len > b.length) break;
+    if ((b.readUInt16LE(p + 2) & NLA_TYPE_MASK) === ELEM_LIST.ELEMENTS) { out[0] = p + 4; out[1] = p + len; found = true; }
+    p += (len + 3) & ~3;
+  }
+  return found;
+}
+
+/**
  * The elements of GETSETELEM replies, read by offset (a 20k-element verdict map made a Map and
  * views per element, and two more Maps per verdict); `names`: jump targets made once each.
  */
@@ -129,17 +145,11 @@ function decodeElements(msgs: NlMsg[], names = new Names()): Element[] {
   const d = new Int32Array(DATA.VERDICT + 1), dl = new Int32Array(DATA.VERDICT + 1);
   const v = new Int32Array(VERDICT_ATTR.CHAIN + 1), vl = new Int32Array(VERDICT_ATTR.CHAIN + 1);
   const EMPTY = Buffer.alloc(0);
+  const nest = new Int32Array(2);
   for (const m of msgs) {
     const b = m.body;
-    // The ELEMENTS nest (the last one, as attrMap keeps it).
-    let s = -1, end = -1;
-    for (let p = 0; p + 4 <= b.length;) {
-      const len = b.readUInt16LE(p);
-      if (len < 4 || p + len > b.length) break;
-      if ((b.readUInt16LE(p + 2) & NLA_TYPE_MASK) === ELEM_LIST.ELEMENTS) { s = p + 4; end = p + len; }
-      p += (len + 3) & ~3;
-    }
-    if (s < 0) continue;
+    if (!elementsNest(b, nest)) continue;
+    const s = nest[0]!, end = nest[1]!;
     for (let p = s; p + 4 <= end;) {
       const len = b.readUInt16LE(p);
       if (len < 4 || p + len > end) break;
@@ -207,16 +217,11 @@ function plainElements(msgs: NlMsg[], types: DataType[]): Array<string | number>
   const bodies: Buffer[] = [];
   const keyAt: number[] = [];
   let klen = -1;
+  const nest = new Int32Array(2);
   for (const m of msgs) {
     const b = m.body;
-    let s = -1, e = -1;
-    for (let p = 0; p + 4 <= b.length;) {
-      const len = b.readUInt16LE(p);
-      if (len < 4 || p + len > b.length) break;
-      if ((b.readUInt16LE(p + 2) & NLA_TYPE_MASK) === ELEM_LIST.ELEMENTS) { s = p + 4; e = p + len; }
-      p += (len + 3) & ~3;
-    }
-    if (s < 0) continue;
+    if (!elementsNest(b, nest)) continue;
+    const s = nest[0]!, e = nest[1]!;
     for (let p = s; p + 4 <= e;) {
       const len = b.readUInt16LE(p);
       if (len < 4 || p + len > e) break;

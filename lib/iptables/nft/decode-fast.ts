@@ -15,21 +15,16 @@
 //
 // Entries are written in the host's byte order (little-endian hosts, as the kernel's structs are).
 
-/** Offsets of struct ipt_entry / ip6t_entry (decode.ts's Layout). */
-export interface FastLayout {
-  hdr: number; alen: number;
-  src: number; dst: number; smsk: number; dmsk: number;
-  iniface: number; outiface: number; inmask: number; outmask: number;
-  proto: number; flags: number; invflags: number;
-  targetOffset: number; nextOffset: number; counters: number;
-  gotoFlag: number;
-}
+import type { Layout } from './decode.js';
+import { IFNAMSIZ, writeIfname } from './ifname.js';
+
+/** Offsets of struct ipt_entry / ip6t_entry: decode.ts's Layout. */
+export type FastLayout = Layout;
 
 const FNV = 0x811c9dc5 | 0, FNV_PRIME = 0x01000193;
 const ENTRY_MATCH = 32;   // struct xt_entry_match / xt_entry_target
 const STD_TARGET = 40;    // XT_ALIGN(sizeof(struct xt_standard_target))
 const COMMENT = 256;      // struct xt_comment_info
-const IFNAMSIZ = 16;
 const INV = { VIA_IN: 0x01, VIA_OUT: 0x02, SRCIP: 0x08, DSTIP: 0x10, PROTO: 0x40 } as const;
 
 // Expression names by length and bytes.
@@ -422,18 +417,7 @@ export class FastDecoder {
     if (len > IFNAMSIZ) return false;
     if (inv) out[invAt]! |= invbit;
     if (len === 0) return true;
-    for (let i = 0; i < len; i++) out[nameAt + i] = b[v + i]!;
-    if (b[v + len - 1] === 0) {
-      let z = 0;
-      while (b[v + z] !== 0) z++;
-      out.fill(0xff, maskAt, maskAt + z + 1);
-    } else if (len < IFNAMSIZ) {
-      out[nameAt + len] = 0x2b;  // '+'
-      if (len + 1 < IFNAMSIZ) {
-        out[nameAt + len + 1] = 0;
-        out.fill(0xff, maskAt, maskAt + len);
-      }
-    }
+    writeIfname(b, v, len, out, nameAt, maskAt);
     // parse_invalid_iface ("! -i +" as nft writes it): left to the general decoder
     if (!inv && out.toString('latin1', nameAt, nameAt + 8) === 'INVAL/D\0') return false;
     return true;

@@ -26,6 +26,7 @@ import type { KExpr } from '../../nft/ir.js';
 import type { RawTableSnapshot } from '../../core/native.js';
 import { chainNames, DumpChain, DumpReader, DumpRule, PACKED, type NftChain, type NftRule, type NftTable } from './dump-read.js';
 import { FastDecoder } from './decode-fast.js';
+import { IFNAMSIZ, writeIfname } from './ifname.js';
 
 export type Family = 4 | 6;
 
@@ -153,9 +154,9 @@ const XT_ALIGN = (n: number): number => (n + 7) & ~7;
 const ENTRY_MATCH = 32;   // struct xt_entry_match / xt_entry_target
 const STD_TARGET = 40;    // XT_ALIGN(sizeof(struct xt_standard_target))
 const ERROR_TARGET = 64;  // XT_ALIGN(sizeof(struct xt_error_target))
-const IFNAMSIZ = 16;
 
-interface Layout {
+/** Offsets of struct ipt_entry / ip6t_entry and its fields, per family. */
+export interface Layout {
   hdr: number; alen: number;
   src: number; dst: number; smsk: number; dmsk: number;
   iniface: number; outiface: number; inmask: number; outmask: number;
@@ -303,17 +304,7 @@ function parseIfname(ctx: Ctx, e: Extract<KExpr, { op: 'cmp' }>, nameAt: number,
   const inv = eqOrNeq(e, 'an interface name');
   if (inv) ctx.invflag(invbit);
   if (len === 0) return;
-  name.copy(ip, nameAt, 0, len);
-  if (name[len - 1] === 0) {
-    const z = name.indexOf(0);
-    ip.fill(0xff, maskAt, maskAt + z + 1);
-  } else if (len < IFNAMSIZ) {
-    ip[nameAt + len] = 0x2b;  // '+'
-    if (len + 1 < IFNAMSIZ) {
-      ip[nameAt + len + 1] = 0;
-      ip.fill(0xff, maskAt, maskAt + len);
-    }
-  }
+  writeIfname(name, 0, len, ip, nameAt, maskAt);
   // parse_invalid_iface: nft's encoding of "! -i +"
   if (!inv && ip.toString('latin1', nameAt, nameAt + 8) === 'INVAL/D\0') {
     ctx.invflag(invbit);
