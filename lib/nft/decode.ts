@@ -120,19 +120,29 @@ function elementJson(val: unknown, e: Element, text: boolean): unknown {
 }
 
 /**
- * Where a GETSETELEM reply's ELEMENTS nest lies in its body (the last one, as attrMap keeps it):
- * its contents' start and end into `out`; false when it has none.
- * @example if (elementsNest(m.body, nest)) walk(m.body, nest[0], nest[1]);
+ * The elements of a GETSETELEM reply's ELEMENTS nest (the last one, as attrMap keeps it), as
+ * [start, end) offsets of each element's attributes in `b`, pairs into `spans`; returns the
+ * number of offsets written (twice the elements).
+ * @example const n = elementSpans(m.body, spans); for (let i = 0; i < n; i += 2) read(m.body, spans[i], spans[i + 1]);
  */
-function elementsNest(b: Buffer, out: Int32Array): boolean {
-  let found = false;
+function elementSpans(b: Buffer, spans: number[]): number {
+  let s = -1, end = -1;
   for (let p = 0; p + 4 <= b.length;) {
     const len = b.readUInt16LE(p);
     if (len < 4 || p + len > b.length) break;
-    if ((b.readUInt16LE(p + 2) & NLA_TYPE_MASK) === ELEM_LIST.ELEMENTS) { out[0] = p + 4; out[1] = p + len; found = true; }
+    if ((b.readUInt16LE(p + 2) & NLA_TYPE_MASK) === ELEM_LIST.ELEMENTS) { s = p + 4; end = p + len; }
     p += (len + 3) & ~3;
   }
-  return found;
+  let n = 0;
+  if (s < 0) return n;
+  for (let p = s; p + 4 <= end;) {
+    const len = b.readUInt16LE(p);
+    if (len < 4 || p + len > end) break;
+    spans[n++] = p + 4;
+    spans[n++] = p + len;
+    p += (len + 3) & ~3;
+  }
+  return n;
 }
 
 /**
@@ -145,16 +155,12 @@ function decodeElements(msgs: NlMsg[], names = new Names()): Element[] {
   const d = new Int32Array(DATA.VERDICT + 1), dl = new Int32Array(DATA.VERDICT + 1);
   const v = new Int32Array(VERDICT_ATTR.CHAIN + 1), vl = new Int32Array(VERDICT_ATTR.CHAIN + 1);
   const EMPTY = Buffer.alloc(0);
-  const nest = new Int32Array(2);
+  const spans: number[] = [];
   for (const m of msgs) {
     const b = m.body;
-    if (!elementsNest(b, nest)) continue;
-    const s = nest[0]!, end = nest[1]!;
-    for (let p = s; p + 4 <= end;) {
-      const len = b.readUInt16LE(p);
-      if (len < 4 || p + len > end) break;
-      attrIndex(b, p + 4, p + len, ELEM.EXPRESSIONS, a, al);
-      p += (len + 3) & ~3;
+    const n = elementSpans(b, spans);
+    for (let i = 0; i < n; i += 2) {
+      attrIndex(b, spans[i]!, spans[i + 1]!, ELEM.EXPRESSIONS, a, al);
       const eflags = a[ELEM.FLAGS] && al[ELEM.FLAGS]! >= 4 ? b.readUInt32BE(a[ELEM.FLAGS]!) : 0;
       if ((eflags & ~ELEM_INTERVAL_END) !== 0 || a[ELEM.EXPRESSIONS]) refuse('a set element with flags or several expressions');
       let key: Buffer = EMPTY;
@@ -217,16 +223,13 @@ function plainElements(msgs: NlMsg[], types: DataType[]): Array<string | number>
   const bodies: Buffer[] = [];
   const keyAt: number[] = [];
   let klen = -1;
-  const nest = new Int32Array(2);
+  const spans: number[] = [];
   for (const m of msgs) {
     const b = m.body;
-    if (!elementsNest(b, nest)) continue;
-    const s = nest[0]!, e = nest[1]!;
-    for (let p = s; p + 4 <= e;) {
-      const len = b.readUInt16LE(p);
-      if (len < 4 || p + len > e) break;
+    const n = elementSpans(b, spans);
+    for (let i = 0; i < n; i += 2) {
       let key = -1;
-      for (let q = p + 4, end = p + len; q + 4 <= end;) {
+      for (let q = spans[i]!, end = spans[i + 1]!; q + 4 <= end;) {
         const l = b.readUInt16LE(q);
         if (l < 4 || q + l > end) break;
         const at = b.readUInt16LE(q + 2) & NLA_TYPE_MASK;
@@ -241,7 +244,6 @@ function plainElements(msgs: NlMsg[], types: DataType[]): Array<string | number>
       if (key < 0) return undefined;
       bodies.push(b);
       keyAt.push(key);
-      p += (len + 3) & ~3;
     }
   }
   const n = keyAt.length;
