@@ -194,7 +194,16 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   // Interval sets of the kernel whose ranges this batch changes (intervalUpdate).
   const updated = new Map<string, SetInfo>();
   // Chains whose rules this batch adds, inserts or replaces (a later index would count them: refused).
-  const touched = new Set<string>();
+  // By family, table, then chain name: the names are the commands' own strings, so a rule costs
+  // two lookups and no key string (a joined key per rule cost ~8% of a 20k-service encode).
+  const touched = new Map<Family, Map<string, Set<string>>>();
+  const touch = (f: Family, t: string, c: string) => {
+    let byTable = touched.get(f);
+    if (!byTable) touched.set(f, byTable = new Map());
+    let chains = byTable.get(t);
+    if (!chains) byTable.set(t, chains = new Set());
+    chains.add(c);
+  };
 
   w.batchBegin(opts.generation);
   return {
@@ -309,7 +318,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   function rule(verb: string, o: Record<string, unknown>, where: string): void {
     const f = family(o, where), t = name(o, 'table', where), c = name(o, 'chain', where);
     const handle = o.handle;
-    if (verb === 'delete') { touched.add(key(f, t, c)); return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, c]], [3, ruleHandle(handle, where)]); }
+    if (verb === 'delete') { touch(f, t, c); return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, c]], [3, ruleHandle(handle, where)]); }
     if (verb === 'flush') throw invalid(where, 'rules cannot be flushed (flush the chain)');
     only(o, RULE_KEYS, where, 'rule');
     // Positions (firewalld's rule ordering): add after / insert before a rule given by handle or by index in the kernel's chain.
@@ -320,12 +329,12 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
       else if (o.index !== undefined) {
         if (typeof o.index !== 'number' || !Number.isSafeInteger(o.index) || o.index < 0) throw invalid(`${where}.index`, 'must be a rule index (a non-negative integer)');
         if (!opts.ruleAt) throw unsupported(`${where}.index`, 'rule indexes without the kernel\'s chain (apply or restore resolve them)');
-        if (touched.has(key(f, t, c))) throw unsupported(`${where}.index`, 'a rule index in a chain this batch already changed');
+        if (touched.get(f)?.get(t)?.has(c)) throw unsupported(`${where}.index`, 'a rule index in a chain this batch already changed');
         position = opts.ruleAt(f, t, c, o.index);
         if (position === undefined) throw new NotFoundError(`${where}.index: chain ${f} ${t} ${c} has no rule at index ${o.index}`, { subsystem: 'nft', op: 'nft.apply' });
       }
     } else if (o.index !== undefined) throw invalid(`${where}.index`, `only add and insert take an index`);
-    touched.add(key(f, t, c));
+    touch(f, t, c);
     if (!Array.isArray(o.expr)) throw invalid(`${where}.expr`, 'must be an array of statements');
     const rc = new RuleCompiler(ruleContext(f, t));
     rc.statements(o.expr, `${where}.expr`);
