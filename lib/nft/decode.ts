@@ -126,15 +126,11 @@ function elementJson(val: unknown, e: Element, text: boolean): unknown {
  * @example const n = elementSpans(m.body, spans); for (let i = 0; i < n; i += 2) read(m.body, spans[i], spans[i + 1]);
  */
 function elementSpans(b: Buffer, spans: number[]): number {
-  let s = -1, end = -1;
-  for (let p = 0; p + 4 <= b.length;) {
-    const len = b.readUInt16LE(p);
-    if (len < 4 || p + len > b.length) break;
-    if ((b.readUInt16LE(p + 2) & NLA_TYPE_MASK) === ELEM_LIST.ELEMENTS) { s = p + 4; end = p + len; }
-    p += (len + 3) & ~3;
-  }
+  const at = new Int32Array(ELEM_LIST.ELEMENTS + 1), lens = new Int32Array(ELEM_LIST.ELEMENTS + 1);
+  attrIndex(b, 0, b.length, ELEM_LIST.ELEMENTS, at, lens);
   let n = 0;
-  if (s < 0) return n;
+  if (!at[ELEM_LIST.ELEMENTS]) return n;
+  const s = at[ELEM_LIST.ELEMENTS]!, end = s + lens[ELEM_LIST.ELEMENTS]!;
   for (let p = s; p + 4 <= end;) {
     const len = b.readUInt16LE(p);
     if (len < 4 || p + len > end) break;
