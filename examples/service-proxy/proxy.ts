@@ -40,18 +40,33 @@ export interface ProxyOptions {
   /**
    * Milliseconds from one full sync to the next resync() the proxy runs by itself: a full sync
    * of the last config that applied, which rewrites everything the proxy owns and so repairs
-   * what someone else changed in it. Default as kube-proxy: an hour in the iptables and
-   * nftables modes (its FullSyncPeriod; the syncs between are partial), 30 s in the ipvs mode
-   * (its syncPeriod). 0: only when resync() is called.
+   * what someone else changed in it. 0: only when resync() is called. Default: kube-proxy's
+   * (FULL_SYNC_PERIOD): an hour in the iptables and nftables modes, 30 s in the ipvs mode.
    */
   fullSyncPeriod?: number;
 }
 
 /**
- * kube-proxy's periods of full syncs, by mode (see ProxyOptions.fullSyncPeriod).
+ * kube-proxy's periods of full syncs, by mode (checked against kubernetes/kubernetes, Dec 2026).
+ * - iptables, nftables: pkg/proxy/util/utils.go `FullSyncPeriod` (1 h; PR #129329, for issue
+ *   #129128). syncProxyRules sets `doFullSync := needFullSync || time.Since(lastFullSync) >
+ *   proxyutil.FullSyncPeriod` (pkg/proxy/{iptables,nftables}/proxier.go), and NewProxier passes
+ *   FullSyncPeriod as the sync runner's maxInterval; every sync in between is partial. needFullSync
+ *   is set at start, after a failed sync (retried after `syncPeriod`, default 30 s, a full one)
+ *   and, in the iptables mode, when the canary chain monitor (polled every syncPeriod) sees the
+ *   tables flushed. Since PR #138571 (2026) the iptables mode skips the periodic full sync in
+ *   "large cluster mode" (more than 1000 endpoints); this example does not.
+ * - ipvs: every sync is a full one (syncProxyRules rebuilds the ipsets, IPVS services and
+ *   iptables rules from the whole service map), run at least every `syncPeriod`: the runner's
+ *   maxInterval (pkg/proxy/ipvs/proxier.go), default 30 s (pkg/proxy/apis/config/v1alpha1 and
+ *   v1alpha2 defaults.go; `minSyncPeriod` defaults to 1 s there, which this example has no use
+ *   for: its changes come one config at a time).
  * @example new ServiceProxy({ mode: 'nftables', fullSyncPeriod: FULL_SYNC_PERIOD.nftables / 4 })
  */
 export const FULL_SYNC_PERIOD: Record<Mode, number> = { iptables: 3_600_000, nftables: 3_600_000, ipvs: 30_000 };
+
+/** kube-proxy's syncPeriod default: how soon a failed sync is tried again (see FULL_SYNC_PERIOD). */
+const RETRY_PERIOD = 30_000;
 
 export interface ApplyReport {
   /** 1, 2, ... per config applied. */
@@ -176,11 +191,12 @@ export class ServiceProxy {
     this.masq = undefined;
   }
 
-  private armResync(): void {
+  private armResync(delay = this.fullSyncPeriod): void {
     clearTimeout(this.resyncTimer);
     if (this.closed || this.fullSyncPeriod === 0) return;
-    // A failed resync is logged by applyNow; the next change (then a full sync) or the next period tries again.
-    this.resyncTimer = setTimeout(() => { this.resync().catch(() => this.armResync()); }, this.fullSyncPeriod);
+    // A failed resync is logged by applyNow and tried again after kube-proxy's syncPeriod (its
+    // retry of a failed sync), or sooner by the next change (then a full sync).
+    this.resyncTimer = setTimeout(() => { this.resync().catch(() => this.armResync(Math.min(RETRY_PERIOD, this.fullSyncPeriod))); }, delay);
     // The timer alone does not keep the process alive (the config watcher does).
     this.resyncTimer.unref();
   }
