@@ -91,12 +91,15 @@ export class ConntrackHandle extends Handle {
       const rf = rawFilter(f), scratch = new FlowScratch();
       // Parsed chunk by chunk while the dump runs (the kernel's work and ours overlap, and the
       // dump is never held whole); matched on the bytes first, so only the flows that pass
-      // become objects. A listing the table changed under is taken again, as a whole.
+      // become objects. A listing the table changed under is taken again, as a whole. Without
+      // a family it is one walk of the table, the tuple fields matched here only: two
+      // kernel-filtered walks (what count() and delete() do, a little cheaper) would list every
+      // inet flow before every inet6 one, not in the table's order as `conntrack -L` does.
       for (let attempt = 1; ; attempt++) {
         const out: Flow[] = [];
         const { interrupted } = await this.streamFlows(op, f, (b, at, end) => {
           if (matchesMessage(b, at, end, rf)) out.push(parseFlowAt(b, at, end, scratch));
-        });
+        }, undefined, undefined, true);
         throwIfAborted(opts.signal, op, SUBSYSTEM);
         if (!interrupted) return out;
         if (attempt === DUMP_ATTEMPTS) throw interruptedError(op, `the table kept changing during ${attempt} listings`);
@@ -328,13 +331,14 @@ export class ConntrackHandle extends Handle {
   }
 
   /**
-   * Dumps the table, narrowed in the kernel where it can be (dumpRequests), and hands over each
+   * Dumps the table, narrowed in the kernel where it can be (dumpRequests; `oneWalk`: one dump
+   * in table order when the filter has no family), and hands over each
    * flow message's payload range (its nfgenmsg at `at`) chunk by chunk while the dump runs (the
    * bytes are valid during `each` only); says whether the table changed meanwhile.
    */
   private streamFlows(op: string, f: CheckedFilter, each: FlowMessage, signal?: AbortSignal,
-    stop = () => throwIfAborted(signal, op, SUBSYSTEM)): Promise<{ interrupted: boolean }> {
-    const { bytes, ends } = dumpRequests(dumpSelect(f));
+    stop = () => throwIfAborted(signal, op, SUBSYSTEM), oneWalk = false): Promise<{ interrupted: boolean }> {
+    const { bytes, ends } = dumpRequests(dumpSelect(f), { oneWalk });
     // An abort between chunks ends the call there (the worker reads the rest of the dump and drops it).
     return this.#io.dumpStream(op, { bytes, ends }, (b) => { if (signal) stop(); forEachFlowMessage(b, each); });
   }

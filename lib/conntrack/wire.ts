@@ -348,12 +348,18 @@ function writeDump(w: CtWriter, sel: DumpSelect, family: number): void {
 /**
  * IPCTNL_MSG_CT_GET dump requests narrowed in the kernel by family (nfgenmsg), mark/mask,
  * status and tuple fields (CTA_FILTER). A tuple selection without a family is sent as two
- * dumps, inet and inet6, since the kernel compares tuples only within a family. What the
- * kernel does not compare (sctp ports, zones) is left to the caller's own matching.
+ * dumps, inet and inet6, since the kernel compares tuples only within a family; `oneWalk`
+ * sends one family-less dump without the tuple fields instead (the caller matches them), whose
+ * flows come in the kernel's table order, both families mixed, as `conntrack -L` prints them.
+ * What the kernel does not compare (sctp ports, zones) is left to the caller's own matching.
+ * @example const { bytes, ends } = dumpRequests({ family: AF_UNSPEC, proto: 17 }); // two dumps
  */
-export function dumpRequests(sel: DumpSelect): { bytes: Buffer; ends: Uint32Array } {
+export function dumpRequests(sel: DumpSelect, opts: { oneWalk?: boolean } = {}): { bytes: Buffer; ends: Uint32Array } {
   const w = new CtWriter(256);
   const ends: number[] = [];
+  if (opts.oneWalk && sel.family === AF_UNSPEC) {
+    sel = { family: AF_UNSPEC, ...(sel.mark ? { mark: sel.mark } : {}), ...(sel.status ? { status: sel.status } : {}) };
+  }
   const tupled = filterFlags(sel.proto, sel.original) !== 0 || (sel.reply !== undefined && filterFlags(sel.proto, sel.reply) !== 0);
   for (const family of sel.family === AF_UNSPEC && tupled ? [AF_INET, AF_INET6] : [sel.family]) {
     writeDump(w, sel, family);

@@ -116,8 +116,8 @@ describe('conntrack requests', () => {
 
   it('dumps are narrowed in the kernel as far as it compares correctly', () => {
     const op = 'conntrack.list';
-    const reqs = (filter: unknown) => {
-      const { bytes, ends } = dumpRequests(dumpSelect(checkFilter(op, filter)));
+    const reqs = (filter: unknown, oneWalk = false) => {
+      const { bytes, ends } = dumpRequests(dumpSelect(checkFilter(op, filter)), { oneWalk });
       assert.equal(ends.at(-1), bytes.length);
       return messages(bytes).map((m) => {
         const attrs: Record<number, string> = {};
@@ -134,6 +134,9 @@ describe('conntrack requests', () => {
     assert.equal(udp!.attrs[25], `080001002a000000080002000${(1 | 8).toString(16)}000000`);
     // The kernel needs a family to compare tuples: without one, an inet and an inet6 dump.
     assert.deepEqual(reqs({ protocol: 'tcp' }).map((r) => [r.family, r.attrs[25]]), [[2, '08000100080000000800020000000000'], [10, '08000100080000000800020000000000']]);
+    // list() without a family: one walk in table order, tuple fields left out, mark and status kept.
+    assert.deepEqual(reqs({ protocol: 'tcp', original: { dport: 80 }, mark: 7 }, true), [{ family: 0, attrs: { 8: '00000007', 21: 'ffffffff' } }]);
+    assert.deepEqual(reqs({ family: 'inet', protocol: 'tcp' }, true).map((r) => [r.family, r.attrs[25]]), [[2, '08000100080000000800020000000000']]);
     // IPv6 addresses are not sent: the kernel's IPv6 tuple comparison is inverted (kernel test: filter { family: 'inet6', original: { src } }).
     assert.equal(reqs({ family: 'inet6', original: { src: 'fd00::5' } })[0]!.attrs[25], undefined);
   });
