@@ -89,14 +89,14 @@ describe('conntrack against conntrack(8)', { skip }, () => {
       const ct = opened(ns);
       // 200 udp flows of each family and 100 tcp ones: listed inet first, then inet6 (two
       // walks), the order would differ from the tool's with near certainty.
-      const made: Promise<void>[] = [];
-      for (let i = 0; i < 200; i++) {
+      await Promise.all(Array.from({ length: 200 }, (_, i) => {
         const v4 = { src: `10.1.${i >> 8}.${i & 255}`, dst: '10.96.0.10', sport: 2000 + i, dport: 53 };
         const v6 = { src: `fd00::1:${i.toString(16)}`, dst: 'fd00::53', sport: 2000 + i, dport: i % 2 ? 53 : 5353 };
-        made.push(ct.create({ protocol: 'udp', original: v4, timeout: 600_000 }), ct.create({ protocol: 'udp', original: v6, timeout: 600_000 }));
-        if (i < 100) made.push(ct.create({ protocol: 'tcp', original: { ...v4, dport: 80 }, state: 'ESTABLISHED', timeout: 600_000 }));
-      }
-      await Promise.all(made);
+        return Promise.all([
+          ct.create({ protocol: 'udp', original: v4, timeout: 600_000 }), ct.create({ protocol: 'udp', original: v6, timeout: 600_000 }),
+          i < 100 ? ct.create({ protocol: 'tcp', original: { ...v4, dport: 80 }, state: 'ESTABLISHED', timeout: 600_000 }) : undefined,
+        ]);
+      }));
       const cases: [Filter, string[]][] = [
         [{}, []],
         [{ protocol: 'udp' }, ['-p', 'udp']],
