@@ -8,8 +8,11 @@ import type { RawWorker } from '../core/native.js';
 export interface NetfilterIo {
   /** One request answered with data (a GET that is not a dump): the reply messages. */
   request(op: string, req: Uint8Array): Promise<Buffer>;
-  /** Requests pipelined, one ack each: errno per request (0 acknowledged, -1 not sent). */
-  send(op: string, bytes: Uint8Array, ends: Uint32Array, tolerate?: number[]): Promise<Int32Array>;
+  /**
+   * Requests pipelined, one ack each: errno per request (0 acknowledged, -1 not sent).
+   * `errorsOnly`: only refusals are answered (the rest are 0), in chunks as large as a sendmsg takes.
+   */
+  send(op: string, bytes: Uint8Array, ends: Uint32Array, tolerate?: number[], errorsOnly?: boolean): Promise<Int32Array>;
   /** Dumps, one after another; `each` gets the reply messages as they come (restarted whole on NLM_F_DUMP_INTR). */
   dump(op: string, reqs: Uint8Array | MessageBatch, each: (chunk: Buffer) => void): Promise<void>;
   /**
@@ -42,8 +45,10 @@ export function netfilterIo(worker: RawWorker): NetfilterIo {
     async request(op, req) {
       return checked(op, await dump(worker, NETLINK_NETFILTER, one(req)));
     },
-    async send(_op, bytes, ends, tolerate) {
-      return (await send(worker, NETLINK_NETFILTER, { bytes, ends }, tolerate ? { tolerate } : {})).errnos;
+    async send(_op, bytes, ends, tolerate, errorsOnly) {
+      // errorsOnly: replies are only refusals, so a chunk is bounded by the sendmsg size, not by acks in flight.
+      const opts = { ...(tolerate ? { tolerate } : {}), ...(errorsOnly ? { errorsOnly, chunk: ends.length } : {}) };
+      return (await send(worker, NETLINK_NETFILTER, { bytes, ends }, opts)).errnos;
     },
     async dump(op, reqs, each) {
       each(checked(op, await dump(worker, NETLINK_NETFILTER, reqs instanceof Uint8Array ? one(reqs) : reqs)));

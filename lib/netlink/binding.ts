@@ -49,7 +49,7 @@ export interface NetlinkDumpResult {
 export interface NetlinkBinding {
   /** lib/netlink/transport.ts: the generic job kinds of native/netlink; protocol 0 route, 12 netfilter, 16 generic. */
   netlinkSend(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array,
-    opts?: { chunk?: number; stopOnRefusal?: boolean; tolerate?: number[]; echo?: boolean; progress?: Uint32Array }): Promise<NetlinkSendResult>;
+    opts?: { chunk?: number; stopOnRefusal?: boolean; tolerate?: number[]; echo?: boolean; errorsOnly?: boolean; progress?: Uint32Array }): Promise<NetlinkSendResult>;
   netlinkBatch(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array): Promise<NetlinkBatchResult>;
   netlinkDump(worker: RawWorker, protocol: number, bytes: Uint8Array, ends: Uint32Array, opts?: {
     attempts?: number; reportInterrupted?: boolean; follow?: { head: Uint8Array; attr: number; keep: number };

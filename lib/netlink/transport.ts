@@ -32,6 +32,12 @@ export interface SendOptions {
   tolerate?: number[];
   /** Error replies echo the refused request whole (NETLINK_CAP_ACK off); they come back in `replies`. */
   echo?: boolean;
+  /**
+   * No ack asked for (NLM_F_ACK cleared): the kernel runs a sendmsg()'s requests before it
+   * returns and answers only those it refuses, so a request without a reply counts as applied
+   * (errno 0). Saves the kernel an ack per request and us its receive: bulk deletes.
+   */
+  errorsOnly?: boolean;
   /** progress[0] holds the requests acknowledged so far while the send runs (lib/core/progress.ts). */
   progress?: Uint32Array;
 }

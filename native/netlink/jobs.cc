@@ -86,12 +86,16 @@ void NetlinkSendJob::Execute() {
     // Every request of the chunk asks for an ack; the kernel runs them in order within
     // this one sendmsg() and queues one ack each.
     while (i < n && (i == first || (i - first < opts_.chunkMessages && batch_.ends[i] - from <= kChunkBytes))) {
-      s->Stamp(reinterpret_cast<nlmsghdr*>(batch_.bytes + batch_.begin(i)), base + static_cast<uint32_t>(i - first), NLM_F_ACK);
+      auto* h = reinterpret_cast<nlmsghdr*>(batch_.bytes + batch_.begin(i));
+      if (opts_.errorsOnly) h->nlmsg_flags &= ~NLM_F_ACK;
+      s->Stamp(h, base + static_cast<uint32_t>(i - first), opts_.errorsOnly ? 0 : NLM_F_ACK);
       i++;
     }
     s->seq += static_cast<uint32_t>(i - first);
     if (!NetlinkSend(failure, s->fd, batch_.bytes + from, batch_.ends[i - 1] - from)) return;
     size_t pending = i - first;
+    // errorsOnly: the refusals are queued already; read until none is left, then the rest applied.
+    const int flags = opts_.errorsOnly ? MSG_DONTWAIT : MSG_WAITFORONE;
     while (pending > 0) {
       for (size_t k = 0; k < nvec; k++) {
         iovs[k] = {slots.data() + k * slot, slot};
@@ -99,7 +103,13 @@ void NetlinkSendJob::Execute() {
         msgs[k].msg_hdr.msg_iov = &iovs[k];
         msgs[k].msg_hdr.msg_iovlen = 1;
       }
-      int got = recvmmsg(s->fd, msgs, static_cast<unsigned>(nvec), MSG_WAITFORONE, nullptr);
+      int got = recvmmsg(s->fd, msgs, static_cast<unsigned>(nvec), flags, nullptr);
+      if (got < 0 && opts_.errorsOnly && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        for (size_t k = first; k < i; k++)
+          if (errnos_[k] == -1) errnos_[k] = 0, done++;
+        progress_.Store(done);
+        break;
+      }
       if (got < 0) {
         if (errno == EINTR) continue;
         failure.err = errno;

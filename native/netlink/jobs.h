@@ -47,6 +47,10 @@ struct SendOptions {
   std::vector<int> tolerate;
   // Error replies carry the refused request (NETLINK_CAP_ACK off) and are kept whole.
   bool echo = false;
+  // No ack asked for: the kernel runs a sendmsg()'s requests before it returns and answers
+  // only the refused ones, whose replies are then read without waiting; the rest count as
+  // applied. Saves an ack skb and its receive per request (bulk deletes).
+  bool errorsOnly = false;
   BatchHook hook;
 };
 

@@ -1,7 +1,7 @@
 // The generic netlink job kinds, for every subsystem whose messages TypeScript builds
 // (lib/netlink/transport.ts). `protocol` is NETLINK_ROUTE (0), NETLINK_NETFILTER (12) or
 // NETLINK_GENERIC (16); each runs on the handle's worker thread over that thread's socket.
-//   netlinkSend(worker, protocol, bytes, ends, { chunk?, stopOnRefusal?, tolerate?, echo?, progress? })
+//   netlinkSend(worker, protocol, bytes, ends, { chunk?, stopOnRefusal?, tolerate?, echo?, errorsOnly?, progress? })
 //       pipelined requests, one ack each: { errnos, messages, replies? }; progress: Uint32Array(1)
 //       holding the requests acknowledged so far (native/core/progress.h)
 //   netlinkBatch(worker, protocol, bytes, ends)
@@ -67,7 +67,7 @@ int ProtocolArg(const Napi::CallbackInfo& info, const char* usage) {
 }
 
 constexpr const char* kSendUsage =
-    "netlinkSend(worker, protocol, Uint8Array, Uint32Array, { chunk?, stopOnRefusal?, tolerate?, echo?, progress? })";
+    "netlinkSend(worker, protocol, Uint8Array, Uint32Array, { chunk?, stopOnRefusal?, tolerate?, echo?, errorsOnly?, progress? })";
 constexpr const char* kDumpUsage = "netlinkDump(worker, protocol, Uint8Array, Uint32Array, { attempts?, reportInterrupted?, follow? })";
 
 Napi::Value Send(const Napi::CallbackInfo& info) {
@@ -101,6 +101,7 @@ Napi::Value SubmitSend(const Napi::CallbackInfo& info, int protocol, size_t at, 
     so.chunkMessages = static_cast<size_t>(chunk.As<Napi::Number>().Int64Value());
   so.stopOnRefusal = so.stopOnRefusal || o.Get("stopOnRefusal").ToBoolean();
   so.echo = so.echo || o.Get("echo").ToBoolean();
+  so.errorsOnly = so.errorsOnly || o.Get("errorsOnly").ToBoolean();
   Napi::Value t = o.Get("tolerate");
   if (t.IsArray()) {
     Napi::Array a = t.As<Napi::Array>();

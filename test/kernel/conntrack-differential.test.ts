@@ -5,12 +5,19 @@
 // Conntrack tables are per namespace: every test runs in throwaway namespaces.
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { constants } from 'node:os';
 import { conntrack, InvalidArgumentError } from '../../lib/index.js';
-import type { Filter, Flow } from '../../lib/conntrack/types.js';
+import type { Filter, Flow, FlowInput } from '../../lib/conntrack/types.js';
+import { CtWriter, writeDelete } from '../../lib/conntrack/wire.js';
+import { checkFlow } from '../../lib/conntrack/validate.js';
+import { send } from '../../lib/netlink/transport.js';
+import { NETLINK_NETFILTER } from '../../lib/netlink/headers.js';
+import type { RawWorker } from '../../lib/core/native.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 import { FILTERS, SEEDS, insertArgs, parseToolLine, toolLines, toolView } from '../helpers/conntrack.js';
 import { runTs } from '../helpers/child.js';
 
+const { ENOENT } = constants.errno;
 const skip = kernelSkipReason('conntrack') ?? kernelSkipReason('nft') ?? kernelSkipReason('busybox');
 
 /** Turns conntrack on in the namespace (hooks run only where something uses them) and counts bytes. */
@@ -129,6 +136,26 @@ describe('conntrack against conntrack(8)', { skip }, () => {
         assert.ok(n > 0 && n < SEEDS.length, `${args.join(' ')} deletes some flows`);
         assert.deepEqual(table(a), table(b), JSON.stringify(filter));
       }
+    }));
+
+  it('a batch of deletes asks for no acks: the refused ones come back by index, the rest count as applied (conntrack -L agrees)', () =>
+    withNetns(1, async (ns) => {
+      prepare(ns);
+      seedWithTool(ns);
+      const ct = opened(ns);
+      const worker = (ct as unknown as { worker: RawWorker }).worker;
+      const w = new CtWriter(), ends: number[] = [];
+      // Seeds 0 and 3, one that does not exist between them, then seed 6 (IPv6).
+      const gone: FlowInput = { protocol: 'udp', original: { src: '10.9.9.9', dst: '10.9.9.8', sport: 1, dport: 2 }, timeout: 1000 };
+      for (const f of [SEEDS[0]!, gone, SEEDS[3]!, SEEDS[6]!]) { writeDelete(w, checkFlow('test', f, false)); ends.push(w.pos); }
+      const r = await send(worker, NETLINK_NETFILTER, { bytes: w.bytes_(), ends: Uint32Array.from(ends) }, { errorsOnly: true, chunk: 4, tolerate: [ENOENT] });
+      assert.deepEqual([...r.errnos], [0, ENOENT, 0, 0]);
+      const want = SEEDS.filter((_, i) => ![0, 3, 6].includes(i)).length;
+      assert.equal(table(ns).length, want);
+      // A refusal (and the rest after it) is still reported when every request fails.
+      const again = await send(worker, NETLINK_NETFILTER, { bytes: w.bytes_(), ends: Uint32Array.from(ends) }, { errorsOnly: true, tolerate: [ENOENT] });
+      assert.deepEqual([...again.errnos], [ENOENT, ENOENT, ENOENT, ENOENT]);
+      assert.equal(table(ns).length, want);
     }));
 
   it('create reads back in conntrack -L as `conntrack -I` of the same flow; update as `conntrack -U`', () =>
