@@ -6,6 +6,10 @@ import { UnsupportedError } from '../core/errors.js';
 import { hookName } from './chains.js';
 import { parseTypeofKey, typeofKey } from './typeof.js';
 import { isRawTypeof } from './expr-raw.js';
+import { ownerProgname, TABLE_FLAGS, tableFlagsJson } from './table-flags.js';
+
+/** NFTA_TABLE_OWNER: the owning socket's netlink port. */
+const TABLE_OWNER = 7;
 import { attrIndex } from '../netlink/reader.js';
 import { NLA_TYPE_MASK, NLMSG_HDRLEN } from '../netlink/headers.js';
 import { formatIPv4 } from '../core/address.js';
@@ -431,8 +435,13 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     if (filter.family && filter.family !== fname) continue;
     if (filter.table !== undefined && filter.table !== tname) continue;
     const family = familyOf(tm.family);
-    if ((be32(ta.get(TABLE.FLAGS)) ?? 0) !== 0) refuse(`table ${tname} with flags`);
-    const table: ListObject & { table: object } = { table: { family, name: tname, handle: be64(ta.get(TABLE.HANDLE)) ?? 0 } };
+    const tflags = tableFlagsJson(be32(ta.get(TABLE.FLAGS)) ?? 0);
+    if (tflags === null) refuse(`table ${tname} with flags 0x${(be32(ta.get(TABLE.FLAGS)) ?? 0).toString(16)}`);
+    const table: ListObject & { table: Record<string, unknown> } = { table: { family, name: tname, handle: be64(ta.get(TABLE.HANDLE)) ?? 0 } };
+    if (tflags) table.table.flags = tflags;
+    // nft's text names an owned table's process (`# progname nft`): save() prints it from the owner's port.
+    const owner = be32(ta.get(TABLE_OWNER));
+    if (opts.text && owner !== undefined && (be32(ta.get(TABLE.FLAGS))! & TABLE_FLAGS.owner!)) table.table.progname = ownerProgname(owner);
     const tcomment = opts.text ? udataComment(ta.get(TABLE.USERDATA), UD_COMMENT) : undefined;
     if (tcomment !== undefined) table.table.comment = tcomment;
     out.push(table);

@@ -1,6 +1,7 @@
 // apply()'s commands -> one nfnetlink batch, message for message what nft 1.0.6 sends for the
 // same commands (`nft -j -f`; table, chain and set comments as `nft -f` writes them).
 // Pure: no kernel access. Sets that the batch does not create are described by the caller.
+import { tableFlags } from './table-flags.js';
 import { NotFoundError, type NlkitError } from '../core/errors.js';
 import {
   DATA, ELEM, ELEMENT_OPTION_KEYS, FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
@@ -107,7 +108,7 @@ function only(o: Record<string, unknown>, keys: ReadonlySet<string>, where: stri
 }
 
 // The properties each object takes (sets made once, not an array literal per command).
-const TABLE_KEYS = new Set(['family', 'name', 'handle', 'comment']);
+const TABLE_KEYS = new Set(['family', 'name', 'handle', 'comment', 'flags']);
 const CHAIN_KEYS = new Set(['family', 'table', 'name', 'handle', 'type', 'hook', 'prio', 'policy', 'comment', 'dev']);
 const RULE_KEYS = new Set(['family', 'table', 'chain', 'handle', 'expr', 'comment', 'index']);
 const SET_KEYS = new Set(['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt', 'size', 'policy', 'gc-interval', 'auto-merge']);
@@ -274,7 +275,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     if (verb === 'delete') return void w.simple(MSG.DELTABLE, FAMILY[f], [[1, n]]);
     if (verb === 'flush') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, n]]);
     only(o, TABLE_KEYS, where, 'table');
-    w.table(NLM_F_REQUEST | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], n, comment(o, where));
+    w.table(NLM_F_REQUEST | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], n, comment(o, where), tableFlags(o.flags, `${where}.flags`));
   }
 
   function chain(verb: string, o: Record<string, unknown>, where: string): void {

@@ -736,7 +736,15 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
         blockItemEnd();
         continue;
       }
-      if (['flags', 'flowtable', 'ct', 'secmark', 'synproxy'].includes(t.v)) refuse(t, `"${t.v}" in a table`);
+      if (t.v === 'flags' && t.kind === 'word') {
+        // `flags dormant` (nft 1.0.6), `flags owner, persist` (nft 1.0.9's list, firewalld's probe).
+        const fl = [word('a table flag')];
+        while (peek().v === ',' && peek().kind === 'punct') { next(); fl.push(word('a table flag')); }
+        tcmd.flags = fl.length === 1 ? fl[0] : fl;
+        blockItemEnd();
+        continue;
+      }
+      if (['flowtable', 'ct', 'secmark', 'synproxy'].includes(t.v)) refuse(t, `"${t.v}" in a table`);
       unexpected(t);
     }
     if (untyped) setObject(untyped);

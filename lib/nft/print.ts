@@ -10,6 +10,7 @@ import { EXT_EXPR_PRINTERS, EXT_PRINTERS } from './ext-table.js';
 import { OBJECT_KINDS, objectText } from './objects.js';
 import { typeofKey } from './typeof.js';
 import { isRawTypeof, rawHex, rawText } from './expr-raw.js';
+import { tableFlagsText } from './table-flags.js';
 import type { Family, ListObject, Statement } from './types.js';
 
 export interface PrintOptions {
@@ -311,12 +312,16 @@ export function printRuleset(objects: ListObject[], o: PrintOptions = {}): strin
   }
   for (const t of tables) {
     const mine = byTable.get(`${String(t.family)}\0${String(t.name)}`)!;
-    out += `table ${String(t.family)} ${String(t.name)} {${o.handles ? ` # handle ${String(t.handle)}` : ''}\n`;
+    // rule.c table_print_declaration: ` #`, the handle, the owner's program; then the flags.
+    const owned = t.flags !== undefined && tableFlagsText(t.flags).split(',').includes('owner');
+    out += `table ${String(t.family)} ${String(t.name)} {${o.handles || owned ? ' #' : ''}${o.handles ? ` handle ${String(t.handle)}` : ''}${owned ? ` progname ${String(t.progname ?? 'unknown')}` : ''}\n`;
+    if (t.flags !== undefined) out += `\tflags ${tableFlagsText(t.flags)}\n`;
     if (t.comment !== undefined) out += `\tcomment ${quote(String(t.comment))}\n`;
     const parts = mine.objs.map(([k, v]) => objectText(k, v, o.handles === true));
     for (const [k, v] of mine.sets) parts.push(setText(k, v, o));
     for (const c of mine.chains) parts.push(chainText(c, mine.rules.get(c.name) ?? [], o));
-    out += `${parts.join('\n')}}\n`;
+    // table_print_flags leaves a blank line before the table's first object.
+    out += `${t.flags !== undefined && parts.length ? '\n' : ''}${parts.join('\n')}}\n`;
   }
   return out;
 }

@@ -108,10 +108,10 @@ export class NftWriter extends NftAttrWriter {
     this.end();
   }
 
-  table(flags: number, family: number, name: string, udata?: Buffer): void {
+  table(flags: number, family: number, name: string, udata?: Buffer, tableFlags = 0): void {
     this.begin(MSG.NEWTABLE, flags, family);
     this.str(TABLE.NAME, name);
-    this.be32(TABLE.FLAGS, 0);
+    this.be32(TABLE.FLAGS, tableFlags);
     if (udata) this.bytes(TABLE.USERDATA, udata);
     this.end();
   }
