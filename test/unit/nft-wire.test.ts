@@ -31,7 +31,8 @@ describe('nft encoder: the batch nft 1.0.6 sends', () => {
   for (const name of cases) {
     it(`${name}: every message byte for byte`, () => {
       const want = read(`${name}.batch.hex`).trim().split('\n');
-      const got = encodeCommands(JSON.parse(read(`cases/${name}.json`)));
+      // Rule indexes (cases/positions) count the batch's own rules: its chains start empty.
+      const got = encodeCommands(JSON.parse(read(`cases/${name}.json`)), { ruleAt: () => undefined });
       assert.deepEqual(messagesHex(got.buf), want);
       assert.equal(got.commandOf.length, want.length);
     });
