@@ -30,8 +30,16 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
  * @example planPositions([{ add: { rule: { family: 'ip', table: 't', chain: 'c', expr: [] } } }, { add: { rule: { family: 'ip', table: 't', chain: 'c', index: 0, expr: [] } } }], () => undefined, ['commands[0]', 'commands[1]'])
  */
 export function planPositions(list: unknown[], ruleAt: ((f: Family, t: string, c: string, i: number) => number | undefined) | undefined, where: (i: number) => string): Map<number, RulePlace> | undefined {
-  // A cheap scan first: the usual batch has no index at all.
+  // A cheap scan first (property reads, no allocation): the usual batch has no index at all.
+  let any = false;
+  for (let i = 0; i < list.length && !any; i++) {
+    const cmd = list[i] as Record<string, { rule?: { index?: unknown } } | undefined> | null;
+    if (cmd === null || typeof cmd !== 'object') continue;
+    any = (cmd.add ?? cmd.insert ?? cmd.create)?.rule?.index !== undefined;
+  }
+  if (!any) return undefined;
   const rules: Array<{ i: number; verb: string; o: Record<string, unknown>; key: string }> = [];
+  const seen = new Set<string>();
   let indexed = false;
   for (let i = 0; i < list.length; i++) {
     const cmd = list[i];
@@ -40,7 +48,8 @@ export function planPositions(list: unknown[], ruleAt: ((f: Family, t: string, c
     if (!isObj(body) || !isObj(body.rule)) continue;
     const o = body.rule;
     const key = `${String(o.family)}\0${String(o.table)}\0${String(o.chain)}`;
-    if (o.index !== undefined && typeof o.index === 'number' && rules.some((r) => r.key === key)) indexed = true;
+    if (typeof o.index === 'number' && seen.has(key)) indexed = true;
+    seen.add(key);
     rules.push({ i, verb: verb!, o, key });
   }
   if (!indexed) return undefined;
