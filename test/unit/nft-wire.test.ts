@@ -212,6 +212,14 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '==', left: raw(96, 24), right: 0x1000000 } }]), InvalidArgumentError, /not a valid integer/);
     bad(rule([{ match: { op: '==', left: raw(9, 3), right: 8 } }]), InvalidArgumentError, /fits 3 bits/);
     bad(rule([{ match: { op: '==', left: raw(9, 3), right: { set: [1, 2] } } }]), UnsupportedError, /not on byte boundaries/);
+    // ipsec (xfrm): bad keys and directions, an address without its family in an inet table (rule() is ip: the table's family is the default), a set of them.
+    bad(rule([{ match: { op: '==', left: { ipsec: { key: 'mode', dir: 'in' } }, right: 1 } }]), InvalidArgumentError, /unknown ipsec key "mode"/);
+    bad(rule([{ match: { op: '==', left: { ipsec: { key: 'reqid', dir: 'sideways' } }, right: 1 } }]), InvalidArgumentError, /must be "in" or "out"/);
+    bad(rule([{ match: { op: '==', left: { ipsec: { key: 'reqid', dir: 'in', family: 'ip' } }, right: 1 } }]), InvalidArgumentError, /ipsec reqid takes no family/);
+    bad(rule([{ match: { op: '==', left: { ipsec: { key: 'spi', dir: 'in' } }, right: { set: [1, 2] } } }]), UnsupportedError, /typeof/);
+    assert.throws(() => encodeCommands([{ add: { table: { family: 'inet', name: 'i' } } }, { add: { chain: { family: 'inet', table: 'i', name: 'c' } } },
+      { add: { rule: { family: 'inet', table: 'i', chain: 'c', expr: [{ match: { op: '==', left: { ipsec: { key: 'saddr', dir: 'in' } }, right: '10.0.0.1' } }] } } }]),
+    (e: NlkitError) => e instanceof InvalidArgumentError && e.index === 2 && /ipsec saddr needs a family/.test(e.message));
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'doff' } }, right: { set: [5, 6] } } }]), UnsupportedError, /with tcp doff \(only a value\)/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: { set: ['cs1', 'cs99'] } } }]), InvalidArgumentError, /set\[1\]: not a valid ip dscp: "cs99"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: 'cs9' } }]), InvalidArgumentError, /not a valid ip dscp: "cs9"/);
