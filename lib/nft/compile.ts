@@ -448,6 +448,7 @@ export class RuleCompiler {
       : lkind === '&' || op === 'in';
     if (bitCandidate && this.bitMatch(op, left, right, where)) return;
     if (lkind === 'payload' && isObj(lbody) && 'base' in lbody && this.rawBits(op, lbody, right, where)) return;
+    if (lkind === '&' && Array.isArray(lbody) && isObj(lbody[0]) && isObj(lbody[0].payload) && 'base' in lbody[0].payload) return this.rawMasked(op, lbody, right, where);
     if (lkind === 'fib' && isObj(lbody) && lbody.result === 'oif') {
       // `fib saddr . iif oif missing` (false) / `exists` (true): the present flag and a 32-bit boolean.
       if ((op !== '==' && op !== '!=') || typeof right !== 'boolean') throw unsupported(where, 'fib oif compared with anything but missing/exists (false/true)');
@@ -813,6 +814,24 @@ export class RuleCompiler {
       { op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op], data },
     );
     return true;
+  }
+
+  /** `@th,0,8 & 0x1f == 0x3` (how nft lists a raw payload not on byte boundaries): the load, the mask, the comparison. */
+  private rawMasked(op: string, body: unknown[], right: unknown, where: string): void {
+    const w = `${where}.left["&"]`;
+    const r = this.raw((body[0] as { payload: Record<string, unknown> }).payload, `${w}[0].payload`);
+    if (r.mask) throw unsupported(`${w}[0]`, 'a mask on a raw payload not on byte boundaries');
+    if (body.length !== 2) throw invalid(w, 'needs [expression, mask]');
+    if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" after a mask of a raw payload (only == and !=)`);
+    const mask = rawValue(body[1], r.bits, r.len);
+    if (!mask) throw invalid(`${w}[1]`, `must be an integer that fits ${r.bits} bits, got ${JSON.stringify(body[1])}`);
+    const data = rawValue(right, r.bits, r.len);
+    if (!data) throw invalid(`${where}.right`, `must be an integer that fits ${r.bits} bits, got ${JSON.stringify(right)}`);
+    this.out.push(
+      { op: 'payload', dreg: NFT_REG_1, base: r.base, offset: r.offset, len: r.len },
+      { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: r.len, mask, xor: Buffer.alloc(r.len), bool: true },
+      { op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op], data },
+    );
   }
 
   /** `@th,96,24 set 0x5` (payload write, no checksum update: nft knows no checksum for raw bits); sub-byte: the other bits kept, as nft. */

@@ -9,7 +9,10 @@ import { VERDICT } from './consts.js';
 import { ifnameCmpText, TYPES, type DataType } from './datatypes.js';
 import { attrMap } from './attrs.js';
 import { EXT_DECODERS } from './ext-table.js';
-import { RAW_MAX_VALUE_BYTES, rawJson, rawType } from './expr-raw.js';
+import { isRawTypeof, RAW_MAX_VALUE_BYTES, rawJson, rawType } from './expr-raw.js';
+
+/** Protocols whose every sub-byte field nlkit decodes (bitfields.ts): a masked load of theirs that is none of them nft lists raw ('': no protocol). */
+const RAW_MASKED_PROTOS = new Set(['', 'th', 'udp', 'ip', 'ip6']);
 import type { DecodeCtx, DecodedValue } from './ext.js';
 import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import type { Family, Statement } from './types.js';
@@ -292,8 +295,9 @@ export class RuleDecoder implements DecodeCtx {
           const pf = llRaw ? null : this.payloadField(proto, e.base, e.offset, e.len);
           if (!pf) {
             // A raw payload (`@th,96,24`): nft lists one where its protocol has no field starting in its first byte; it drops no dependency.
-            if (!this.rawListed(proto, e.base, e.offset, e.len)) refuse(`payload base ${e.base} offset ${e.offset} length ${e.len}`);
-            if (mask) refuse(`a masked raw payload (@${['ll', 'nh', 'th', 'ih'][e.base]},${e.offset * 8},${e.len * 8})`);
+            // Masked (a raw payload not on byte boundaries, `@th,0,8 & 0x1f == 0x3`): nft lists it raw when no field of the
+            // protocol has those bytes and that mask (bitFieldAt found none); nlkit knows every sub-byte field of these.
+            if (mask ? !RAW_MASKED_PROTOS.has(llRaw ? '' : proto) || e.len > RAW_MAX_VALUE_BYTES : !this.rawListed(proto, e.base, e.offset, e.len)) refuse(`payload base ${e.base} offset ${e.offset} length ${e.len}${mask ? ' under a mask' : ''}`);
             pending.push({ reg: e.dreg, json: rawJson(e.base, e.offset * 8, e.len * 8), type: rawType(e.len) });
             break;
           }
@@ -423,14 +427,20 @@ export class RuleDecoder implements DecodeCtx {
             out.push({ match: { op: 'in', left: l.json, right: flagNames(table, bw.mask.readUInt32LE(0)) } });
             break;
           }
+          if (bw && isRawTypeof(l.json)) {
+            // `@th,0,8 & 0x1f == 0x3`, as nft lists a raw payload not on byte boundaries.
+            if ((e.cmp !== CMP['=='] && e.cmp !== CMP['!=']) || !bw.xor.every((x) => x === 0)) refuse('a masked raw payload compared by order or with a xor');
+            out.push({ match: { op, left: { '&': [l.json, bw.mask.readUIntBE(0, bw.mask.length)] }, right: e.data.readUIntBE(0, e.data.length) } });
+            break;
+          }
           if (bw && !l.payload) {
             if (l.type !== TYPES.mark) refuse('a binary operation on anything but a mark');
             out.push({ match: { op, left: binopJson(l.json, bw.mask, bw.xor), right: formatValue(l.type, e.data) } });
             break;
           }
           if (bw || (l.payload && l.payload.len < l.payload.full)) {
-            // Prefixes: a masked load, or a shortened one.
-            if (!l.payload || !('format' in l.type)) refuse('a masked comparison');
+            // Prefixes: a masked load, or a shortened one (of addresses: nft lists other masked fields as `& mask ==`).
+            if (!l.payload || !('format' in l.type) || (l.type !== TYPES.ipv4_addr && l.type !== TYPES.ipv6_addr)) refuse(`a masked comparison${l.payload ? ` of ${l.payload.proto} ${l.payload.field}` : ''}`);
             const full = Buffer.alloc(l.payload!.full);
             e.data.copy(full);
             let len = l.payload!.len * 8;
