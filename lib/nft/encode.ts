@@ -153,13 +153,7 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   let named = 0;
   for (let i = 0; i < list.length; i++) if (isNamedSetAdd(list[i])) named++;
   // `index` in a chain the batch changed before: planned over the whole list (positions.ts).
-  let positions: Map<number, RulePlace> | undefined;
-  let at = -1;
-  try {
-    positions = planPositions(list, opts.ruleAt, (i) => `${prefix}[${at = i}]`);
-  } catch (e) {
-    throw withIndex(e as NlkitError, at);
-  }
+  const positions = planPositions(list, opts.ruleAt, (i) => `${prefix}[${i}]`);
   // Room for the usual command up front: growing a 50 MB batch by doubling copies it again and again.
   const enc = commandEncoder(positions ? { ...opts, positions } : opts, Math.max(4096, list.length * 320), named);
   for (let index = 0; index < list.length; index++) {

@@ -7,7 +7,7 @@
 // to; the kernel's nf_tables_newrule finds it among the transaction's new rules). The batch is
 // planned before it is encoded, since the referred rule's message comes first.
 import { NotFoundError } from '../core/errors.js';
-import { unsupported } from './errors.js';
+import { unsupported, withIndex } from './errors.js';
 import type { Family } from './types.js';
 
 /** Where the rule of one command goes, and the id others refer to it by. */
@@ -27,6 +27,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
  * The positions of a batch's rules where an `index` counts rules of the batch itself; undefined
  * when no rule has an index in a chain an earlier command changed (the encoder then resolves
  * indexes against the kernel's chain alone). `ruleAt`: the handle of the kernel chain's i-th rule.
+ * Errors carry the failing command's index.
  * @example planPositions([{ add: { rule: { family: 'ip', table: 't', chain: 'c', expr: [] } } }, { add: { rule: { family: 'ip', table: 't', chain: 'c', index: 0, expr: [] } } }], () => undefined, ['commands[0]', 'commands[1]'])
  */
 export function planPositions(list: unknown[], ruleAt: ((f: Family, t: string, c: string, i: number) => number | undefined) | undefined, where: (i: number) => string): Map<number, RulePlace> | undefined {
@@ -53,7 +54,10 @@ export function planPositions(list: unknown[], ruleAt: ((f: Family, t: string, c
     rules.push({ i, verb: verb!, o, key });
   }
   if (!indexed) return undefined;
-  if (!ruleAt) throw unsupported(`${where(rules.find((r) => r.o.index !== undefined)!.i)}.index`, 'rule indexes without the kernel\'s chain (apply or restore resolve them)');
+  if (!ruleAt) {
+    const first = rules.find((r) => r.o.index !== undefined)!.i;
+    throw withIndex(unsupported(`${where(first)}.index`, 'rule indexes without the kernel\'s chain (apply or restore resolve them)'), first);
+  }
 
   const chains = new Map<string, Entry[]>();
   const chainOf = (o: Record<string, unknown>, key: string): Entry[] => {
@@ -82,7 +86,7 @@ export function planPositions(list: unknown[], ruleAt: ((f: Family, t: string, c
     let ref = -1;
     if (typeof o.index === 'number') {
       ref = o.index;
-      if (ref >= m.length) throw new NotFoundError(`${w}.index: chain ${String(o.family)} ${String(o.table)} ${String(o.chain)} has no rule at index ${ref}`, { subsystem: 'nft', op: 'nft.apply' });
+      if (ref >= m.length) throw withIndex(new NotFoundError(`${w}.index: chain ${String(o.family)} ${String(o.table)} ${String(o.chain)} has no rule at index ${ref}`, { subsystem: 'nft', op: 'nft.apply' }), i);
       const e = m[ref]!;
       if ('handle' in e) place(i).position = e.handle;
       else {

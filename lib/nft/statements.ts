@@ -236,7 +236,7 @@ export class RuleDecoder implements DecodeCtx {
   }
 
   /** A payload write (NFTA_PAYLOAD_SREG): nlkit lists raw payloads set from a value only. */
-  private payloadWrite(d: Map<number, Buffer>, exprs: KExpr[], i: number): void {
+  private payloadWrite(d: Map<number, Buffer>): void {
     const u = (k: number) => d.get(k)?.readUInt32BE(0);
     const sreg = u(5), base = u(2), offset = u(3), len = u(4);
     if (sreg === undefined || base === undefined || offset === undefined || len === undefined || (u(6) ?? 0) !== 0 || (u(8) ?? 0) !== 0) refuseRule('a payload write with a checksum update');
@@ -246,7 +246,6 @@ export class RuleDecoder implements DecodeCtx {
     if (!this.rawListed(proto, base!, offset!, len!)) refuseRule(`a payload write at base ${base} offset ${offset} length ${len}`);
     const v = takeLoad(this.pending, sreg!);
     if (!v.data || v.data.length < len!) refuseRule('a payload set from anything but a value');
-    void exprs; void i;
     this.out.push({ mangle: { key: rawJson(base!, offset! * 8, len! * 8), value: v.data!.readUIntBE(0, len!) } });
   }
 
@@ -531,7 +530,7 @@ export class RuleDecoder implements DecodeCtx {
           out.push({ counter: { packets: Number(e.packets ?? 0n), bytes: Number(e.bytes ?? 0n) } });
           break;
         default: {
-          if (e.op === 'unknown' && e.name === 'payload write') { this.payloadWrite(attrMap(e.data ?? Buffer.alloc(0)), exprs, i); break; }
+          if (e.op === 'unknown' && e.name === 'payload write') { this.payloadWrite(attrMap(e.data ?? Buffer.alloc(0))); break; }
           const ext = e.op === 'unknown' ? EXT_DECODERS[e.name] : undefined;
           if (ext) { ext(attrMap(e.data ?? Buffer.alloc(0)), this); break; }
           refuse(`the expression "${(e as { name?: string }).name ?? (e as { op: string }).op}"`);
