@@ -8,7 +8,7 @@ import { BYTEORDER, concatLen, ifnameCmpBytes, TYPES, type DataType } from './da
 import { invalid, unsupported } from './errors.js';
 import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import { EXT_EXPRESSIONS, EXT_STATEMENTS } from './ext-table.js';
-import type { CompileCtx } from './ext.js';
+import { exprData, type CompileCtx } from './ext.js';
 import { objref } from './objects.js';
 import type { Family } from './types.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, EXTRA_TYPES, ifaceIndexType, L4_PROTOCOLS, PROTOCOL_FIELDS } from './payload-fields.js';
@@ -16,6 +16,7 @@ import { mergePlan, type MergeCandidate } from './payload-merge.js';
 import { concatTypeofPrefix, typeofKey } from './typeof.js';
 import { concatIntervalOf, intervalOf } from './intervals.js';
 import { BIT_FIELDS, bitValue, flagMask } from './bitfields.js';
+import { BOOLEAN, rawLayout, rawType, rawValue, type RawLayout } from './expr-raw.js';
 
 /** A value's type while compiling: a data type, or one of nft's bit/enum types. */
 export type ValueType = DataType | { name: 'ct_state' | 'ct_status' | 'fib_addrtype' | 'fib_present'; len: 4 };
@@ -43,6 +44,8 @@ export const PAYLOAD: typeof BASE_PAYLOAD = Object.fromEntries([...new Set([...O
 const NFPROTO: Record<string, number | undefined> = { ip: 2, ip6: 10 };
 export const META_TYPES: Record<string, DataType | undefined> = {
   mark: TYPES.mark, iifname: TYPES.ifname, oifname: TYPES.ifname, l4proto: TYPES.inet_proto, ...EXTRA_META,
+  // NFT_META_SECPATH: nft reads `meta secpath` and lists `meta ipsec` (exists / missing).
+  ipsec: BOOLEAN, secpath: BOOLEAN,
 };
 
 /** What the compiler needs to know about the rule's surroundings. */
@@ -274,7 +277,7 @@ export class RuleCompiler {
     const kind = soleKey(e, where), body = e[kind];
     if (kind === 'concat' && Array.isArray(body)) return body.forEach((x, i) => this.deps(x, `${where}.concat[${i}]`));
     if ((kind === '&' || kind === '|' || kind === '^') && Array.isArray(body)) return this.deps(body[0], `${where}["${kind}"][0]`);
-    if (kind !== 'payload' || !isObj(body)) return;
+    if (kind !== 'payload' || !isObj(body) || 'base' in body) return;
     const proto = String(body.protocol);
     // nft's dependencies there are link-layer (meta protocol, ether type): nlkit encodes ether and vlan's only.
     const l2 = this.ctx.family === 'bridge' || this.ctx.family === 'netdev';
@@ -322,7 +325,12 @@ export class RuleCompiler {
     switch (kind) {
       case 'payload': {
         if (!isObj(body)) throw invalid(w, 'needs { protocol, field }');
-        if ('base' in body) throw unsupported(w, 'raw payload expressions');
+        if ('base' in body) {
+          const r = this.raw(body, w);
+          if (r.mask) throw unsupported(w, `a raw payload not on byte boundaries (${String(body.offset)}, ${String(body.len)}) anywhere but compared with == or != a value`);
+          this.out.push({ op: 'payload', dreg: reg, base: r.base, offset: r.offset, len: r.len });
+          return rawType(r.len);
+        }
         const f = PAYLOAD[String(body.protocol)]?.[String(body.field)];
         if (!f) throw unsupported(w, `payload "${body.protocol} ${body.field}"`);
         if (this.ctx.family !== 'inet' && (body.protocol === 'ip' || body.protocol === 'ip6') && NFPROTO[String(body.protocol)] !== this.nfproto) {
@@ -439,6 +447,8 @@ export class RuleCompiler {
     const bitCandidate = lkind === 'payload' ? BIT_FIELDS[String((lbody as Record<string, unknown>).protocol)]?.[String((lbody as Record<string, unknown>).field)] !== undefined || (lbody as Record<string, unknown>).field === 'flags'
       : lkind === '&' || op === 'in';
     if (bitCandidate && this.bitMatch(op, left, right, where)) return;
+    if (lkind === 'payload' && isObj(lbody) && 'base' in lbody && this.rawBits(op, lbody, right, where)) return;
+    if (lkind === '&' && Array.isArray(lbody) && isObj(lbody[0]) && isObj(lbody[0].payload) && 'base' in lbody[0].payload) return this.rawMasked(op, lbody, right, where);
     if (lkind === 'fib' && isObj(lbody) && lbody.result === 'oif') {
       // `fib saddr . iif oif missing` (false) / `exists` (true): the present flag and a 32-bit boolean.
       if ((op !== '==' && op !== '!=') || typeof right !== 'boolean') throw unsupported(where, 'fib oif compared with anything but missing/exists (false/true)');
@@ -784,8 +794,64 @@ export class RuleCompiler {
     this.out.push({ op: 'counter', bytes: n('bytes'), packets: n('packets') });
   }
 
+  /** A raw payload's layout, checked. */
+  private raw(body: Record<string, unknown>, where: string): RawLayout {
+    const r = rawLayout(body);
+    if (typeof r === 'string') throw invalid(where, r);
+    return r;
+  }
+
+  /** `@nh,9,3 1`: a raw payload not on byte boundaries compared with a value, as nft: the bytes, masked, == the value shifted to its bits. */
+  private rawBits(op: string, body: Record<string, unknown>, right: unknown, where: string): boolean {
+    const r = this.raw(body, `${where}.left.payload`);
+    if (!r.mask) return false;
+    if ((op !== '==' && op !== '!=') || isObj(right) || Array.isArray(right)) throw unsupported(where, `"${op}" ${isObj(right) ? `with ${Object.keys(right)[0]} ` : ''}on a raw payload not on byte boundaries (only == and != a value)`);
+    const data = rawValue(right, r.bits, r.len, r.shift);
+    if (!data) throw invalid(`${where}.right`, `must be an integer that fits ${r.bits} bits, got ${JSON.stringify(right)}`);
+    this.out.push(
+      { op: 'payload', dreg: NFT_REG_1, base: r.base, offset: r.offset, len: r.len },
+      { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: r.len, mask: r.mask, xor: Buffer.alloc(r.len), bool: true },
+      { op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op], data },
+    );
+    return true;
+  }
+
+  /** `@th,0,8 & 0x1f == 0x3` (how nft lists a raw payload not on byte boundaries): the load, the mask, the comparison. */
+  private rawMasked(op: string, body: unknown[], right: unknown, where: string): void {
+    const w = `${where}.left["&"]`;
+    const r = this.raw((body[0] as { payload: Record<string, unknown> }).payload, `${w}[0].payload`);
+    if (r.mask) throw unsupported(`${w}[0]`, 'a mask on a raw payload not on byte boundaries');
+    if (body.length !== 2) throw invalid(w, 'needs [expression, mask]');
+    if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" after a mask of a raw payload (only == and !=)`);
+    const mask = rawValue(body[1], r.bits, r.len);
+    if (!mask) throw invalid(`${w}[1]`, `must be an integer that fits ${r.bits} bits, got ${JSON.stringify(body[1])}`);
+    const data = rawValue(right, r.bits, r.len);
+    if (!data) throw invalid(`${where}.right`, `must be an integer that fits ${r.bits} bits, got ${JSON.stringify(right)}`);
+    this.out.push(
+      { op: 'payload', dreg: NFT_REG_1, base: r.base, offset: r.offset, len: r.len },
+      { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: r.len, mask, xor: Buffer.alloc(r.len), bool: true },
+      { op: 'cmp', sreg: NFT_REG_1, cmp: CMP[op], data },
+    );
+  }
+
+  /** `@th,96,24 set 0x5` (payload write, no checksum update: nft knows no checksum for raw bits); sub-byte: the other bits kept, as nft. */
+  private rawMangle(key: Record<string, unknown>, v: unknown, where: string): void {
+    const r = this.raw(key, `${where}.key.payload`);
+    const data = rawValue(v, r.bits, r.len, r.shift);
+    if (!data) throw (isObj(v) ? unsupported(`${where}.value`, 'setting a raw payload from anything but a number') : invalid(`${where}.value`, `must be an integer that fits ${r.bits} bits, got ${JSON.stringify(v)}`));
+    if (r.mask) {
+      const keep = Buffer.from(r.mask.map((b) => ~b & 0xff));
+      this.out.push(
+        { op: 'payload', dreg: NFT_REG_1, base: r.base, offset: r.offset, len: r.len },
+        { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: r.len, mask: keep, xor: data, bool: true },
+      );
+    } else this.out.push({ op: 'immediate', dreg: NFT_REG_1, data });
+    this.out.push({ op: 'raw', name: 'payload', data: exprData((w) => { w.be32(5, NFT_REG_1); w.be32(2, r.base); w.be32(3, r.offset); w.be32(4, r.len); }) });
+  }
+
   private mangle(body: unknown, where: string): void {
     if (!isObj(body)) throw invalid(where, 'needs { key, value }');
+    if (isObj(body.key) && isObj(body.key.payload) && 'base' in body.key.payload) return this.rawMangle(body.key.payload, body.value, where);
     // `tcp option maxseg size set ...` (stmt-exthdr.ts).
     if (isObj(body.key) && 'tcp option' in body.key) return EXT_STATEMENTS['mangle tcp option']!(body, this.extCtx(), where);
     const [kk, kb] = single(body.key, `${where}.key`);

@@ -5,6 +5,11 @@
 import { UnsupportedError } from '../core/errors.js';
 import { hookName } from './chains.js';
 import { parseTypeofKey, typeofKey } from './typeof.js';
+import { isRawTypeof } from './expr-raw.js';
+import { ownerProgname, TABLE_FLAGS, tableFlagsJson } from './table-flags.js';
+
+/** NFTA_TABLE_OWNER: the owning socket's netlink port. */
+const TABLE_OWNER = 7;
 import { attrIndex } from '../netlink/reader.js';
 import { NLA_TYPE_MASK, NLMSG_HDRLEN } from '../netlink/headers.js';
 import { formatIPv4 } from '../core/address.js';
@@ -12,7 +17,7 @@ import { attrMap, be32, be64, Names, placeMessages, readAttrs, str, type NlMsg, 
 import {
   CHAIN, DATA, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_DESC_SIZE, SET_FLAGS, TABLE, VERDICT_ATTR,
 } from './consts.js';
-import { concatTypes, type DataType } from './datatypes.js';
+import { concatTypes, TYPES, type DataType } from './datatypes.js';
 import { ExprReader, readData } from './expr-wire.js';
 import type { Verdict } from './ir.js';
 import { compareKeys, keyJson, RuleDecoder, verdictJson } from './statements.js';
@@ -75,6 +80,8 @@ function decodeSet(m: NlMsg): SetDump {
     typeofExpr = parseTypeofKey(typeof_);
     if (typeofExpr === undefined && (flags & ~SET_FLAGS.INTERVAL) !== anonymousSet) refuse(`set ${name} declared with a typeof nlkit does not know`);
     const t = typeofExpr === undefined ? types! : typeofKey(typeofExpr).types;
+    // A raw payload key (`typeof @th,96,24`): type integer, of the payload's length, big endian.
+    if (t.length === 1 && types!.length === 1 && types![0] === TYPES.integer && isRawTypeof(typeofExpr) && be32(a.get(SET.KEY_LEN)) === t[0]!.len) types![0] = t[0]!;
     if (t.length !== types!.length || t.some((x, i) => x !== types![i])) refuse(`set ${name} whose typeof does not match its key type`);
   }
   const s: SetDump = { family, table, name, handle: be64(a.get(SET.HANDLE)) ?? 0, flags, types: types!, map };
@@ -428,8 +435,13 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     if (filter.family && filter.family !== fname) continue;
     if (filter.table !== undefined && filter.table !== tname) continue;
     const family = familyOf(tm.family);
-    if ((be32(ta.get(TABLE.FLAGS)) ?? 0) !== 0) refuse(`table ${tname} with flags`);
-    const table: ListObject & { table: object } = { table: { family, name: tname, handle: be64(ta.get(TABLE.HANDLE)) ?? 0 } };
+    const tflags = tableFlagsJson(be32(ta.get(TABLE.FLAGS)) ?? 0);
+    if (tflags === null) refuse(`table ${tname} with flags 0x${(be32(ta.get(TABLE.FLAGS)) ?? 0).toString(16)}`);
+    const table: ListObject & { table: Record<string, unknown> } = { table: { family, name: tname, handle: be64(ta.get(TABLE.HANDLE)) ?? 0 } };
+    if (tflags) table.table.flags = tflags;
+    // nft's text names an owned table's process (`# progname nft`): save() prints it from the owner's port.
+    const owner = be32(ta.get(TABLE_OWNER));
+    if (opts.text && owner !== undefined && (be32(ta.get(TABLE.FLAGS))! & TABLE_FLAGS.owner!)) table.table.progname = ownerProgname(owner);
     const tcomment = opts.text ? udataComment(ta.get(TABLE.USERDATA), UD_COMMENT) : undefined;
     if (tcomment !== undefined) table.table.comment = tcomment;
     out.push(table);

@@ -1,6 +1,8 @@
 // apply()'s commands -> one nfnetlink batch, message for message what nft 1.0.6 sends for the
 // same commands (`nft -j -f`; table, chain and set comments as `nft -f` writes them).
 // Pure: no kernel access. Sets that the batch does not create are described by the caller.
+import { tableFlags } from './table-flags.js';
+import { planPositions, type RulePlace } from './positions.js';
 import { NotFoundError, type NlkitError } from '../core/errors.js';
 import {
   DATA, ELEM, ELEMENT_OPTION_KEYS, FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
@@ -49,6 +51,8 @@ export interface EncodeOptions {
    * the caller encodes the whole text again the two-pass way.
    */
   streaming?: boolean;
+  /** Rule positions planned for the whole batch (positions.ts): by command index. */
+  positions?: Map<number, RulePlace>;
 }
 
 export interface EncodedBatch {
@@ -107,7 +111,7 @@ function only(o: Record<string, unknown>, keys: ReadonlySet<string>, where: stri
 }
 
 // The properties each object takes (sets made once, not an array literal per command).
-const TABLE_KEYS = new Set(['family', 'name', 'handle', 'comment']);
+const TABLE_KEYS = new Set(['family', 'name', 'handle', 'comment', 'flags']);
 const CHAIN_KEYS = new Set(['family', 'table', 'name', 'handle', 'type', 'hook', 'prio', 'policy', 'comment', 'dev']);
 const RULE_KEYS = new Set(['family', 'table', 'chain', 'handle', 'expr', 'comment', 'index']);
 const SET_KEYS = new Set(['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt', 'size', 'policy', 'gc-interval', 'auto-merge']);
@@ -148,8 +152,10 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   if (!Array.isArray(list)) throw invalid('commands', 'must be an array of commands or { nftables: [...] }');
   let named = 0;
   for (let i = 0; i < list.length; i++) if (isNamedSetAdd(list[i])) named++;
+  // `index` in a chain the batch changed before: planned over the whole list (positions.ts).
+  const positions = planPositions(list, opts.ruleAt, (i) => `${prefix}[${i}]`);
   // Room for the usual command up front: growing a 50 MB batch by doubling copies it again and again.
-  const enc = commandEncoder(opts, Math.max(4096, list.length * 320), named);
+  const enc = commandEncoder(positions ? { ...opts, positions } : opts, Math.max(4096, list.length * 320), named);
   for (let index = 0; index < list.length; index++) {
     const cmd: unknown = list[index];
     if (isObj(cmd) && 'metainfo' in cmd) continue;
@@ -197,6 +203,8 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   // By family, table, then chain name: the names are the commands' own strings, so a rule costs
   // two lookups and no key string (a joined key per rule cost ~8% of a 20k-service encode).
   const touched = new Map<Family, Map<string, Set<string>>>();
+  // The command being encoded (its planned position, opts.positions).
+  let current = -1;
   const touch = (f: Family, t: string, c: string) => {
     let byTable = touched.get(f);
     if (!byTable) touched.set(f, byTable = new Map());
@@ -210,6 +218,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     main,
     into(t) { w = t.w; commandOf = t.of; },
     add(cmd, index, where) {
+      current = index;
       if (isNamedSetAdd(cmd)) named++;
       const before = w.count;
       try {
@@ -274,7 +283,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     if (verb === 'delete') return void w.simple(MSG.DELTABLE, FAMILY[f], [[1, n]]);
     if (verb === 'flush') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, n]]);
     only(o, TABLE_KEYS, where, 'table');
-    w.table(NLM_F_REQUEST | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], n, comment(o, where));
+    w.table(NLM_F_REQUEST | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], n, comment(o, where), tableFlags(o.flags, `${where}.flags`));
   }
 
   function chain(verb: string, o: Record<string, unknown>, where: string): void {
@@ -323,9 +332,11 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     only(o, RULE_KEYS, where, 'rule');
     // Positions (firewalld's rule ordering): add after / insert before a rule given by handle or by index in the kernel's chain.
     let position: number | undefined;
+    const planned = opts.positions?.get(current);
     if (verb === 'add' || verb === 'insert' || verb === 'create') {
       if (handle !== undefined && o.index !== undefined) throw invalid(where, 'give a handle or an index, not both');
       if (handle !== undefined) position = ruleHandle(handle, where);
+      else if (o.index !== undefined && planned && (planned.position !== undefined || planned.positionId !== undefined)) position = planned.position;
       else if (o.index !== undefined) {
         if (typeof o.index !== 'number' || !Number.isSafeInteger(o.index) || o.index < 0) throw invalid(`${where}.index`, 'must be a rule index (a non-negative integer)');
         if (!opts.ruleAt) throw unsupported(`${where}.index`, 'rule indexes without the kernel\'s chain (apply or restore resolve them)');
@@ -340,7 +351,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     rc.statements(o.expr, `${where}.expr`);
     const flags = verb === 'replace' ? NLM_F_REQUEST | NLM_F_REPLACE
       : verb === 'insert' ? NLM_F_REQUEST | NLM_F_CREATE : NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
-    w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? ruleHandle(handle, where) : undefined, position, udata: comment(o, where) });
+    w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? ruleHandle(handle, where) : undefined, position, udata: comment(o, where), id: planned?.id, positionId: planned?.positionId });
   }
 
   /** The compiler's view of table t: one per table and family, not closures per rule. */

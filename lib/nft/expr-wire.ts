@@ -219,7 +219,10 @@ export class ExprReader {
 
   private expr(name: string): KExpr {
     switch (name) {
-      case 'payload': return { op: 'payload', dreg: this.need(1), base: this.need(2), offset: this.need(3), len: this.need(4) };
+      case 'payload':
+        // A write (NFTA_PAYLOAD_SREG): read by statements.ts from its attributes.
+        if (this.has(5)) return { op: 'unknown', name: 'payload write', data: this.b.subarray(this.at[EXPR.DATA]!, this.at[EXPR.DATA]! + this.len[EXPR.DATA]!) };
+        return { op: 'payload', dreg: this.need(1), base: this.need(2), offset: this.need(3), len: this.need(4) };
       case 'meta': return this.has(3) ? { op: 'meta_set', key: this.need(2), sreg: this.need(3) } : { op: 'meta', key: this.need(2), dreg: this.need(1) };
       case 'ct':
         if (this.has(3)) return this.has(4) ? { op: 'unknown', name: 'ct set with direction' } : { op: 'ct', key: this.need(2), dreg: this.need(1), dir: this.b[this.d[3]!]! };

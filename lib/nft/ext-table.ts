@@ -8,6 +8,7 @@ import { limitExtension } from './stmt-limit.js';
 import { logExtension } from './stmt-log.js';
 import { natExtension } from './stmt-nat.js';
 import { objectsExtension } from './objects.js';
+import { xfrmExtension } from './expr-xfrm.js';
 
 const ALL: Extension[] = [
   limitExtension,
@@ -17,6 +18,7 @@ const ALL: Extension[] = [
   objectsExtension,
   dynsetExtension,
   exthdrExtension,
+  xfrmExtension,
 ];
 
 const merge = <K extends keyof Extension>(k: K): NonNullable<Extension[K]> =>

@@ -31,7 +31,7 @@ export type KExpr =
 
 export const PAYLOAD_BASE = { LL: 0, NETWORK: 1, TRANSPORT: 2 } as const;
 export const CMP = { '==': 0, '!=': 1, '<': 2, '<=': 3, '>': 4, '>=': 5 } as const;
-export const META_KEY = { mark: 3, iif: 4, oif: 5, iifname: 6, oifname: 7, nfproto: 15, l4proto: 16, length: 0, iiftype: 8, oiftype: 9, skuid: 10, skgid: 11, pkttype: 19, cpu: 20, protocol: 1, iifgroup: 21, oifgroup: 22, cgroup: 23 } as const;
+export const META_KEY = { mark: 3, iif: 4, oif: 5, iifname: 6, oifname: 7, nfproto: 15, l4proto: 16, length: 0, iiftype: 8, oiftype: 9, skuid: 10, skgid: 11, pkttype: 19, cpu: 20, protocol: 1, iifgroup: 21, oifgroup: 22, cgroup: 23, ipsec: 25, secpath: 25 } as const;
 export const CT_KEY = { state: 0, status: 2, mark: 3 } as const;
 export const NUMGEN = { inc: 0, random: 1 } as const;
 /** NFT_BYTEORDER_* */

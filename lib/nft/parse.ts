@@ -8,6 +8,7 @@ import { durationMs } from './duration.js';
 import type { TextCtx } from './ext.js';
 import { namedRef, parseObjectBody } from './objects.js';
 import type { Command, Statement } from './types.js';
+import { parseRawWord, RAW_START } from './expr-raw.js';
 
 export interface ParsedScript {
   commands: Command[];
@@ -59,8 +60,8 @@ const UNQUALIFIED_META = ['mark', 'iif', 'oif', 'iifname', 'oifname', 'iiftype',
 const EXPRESSION_STARTS = new Set([...EXPRESSION_WORDS, ...UNQUALIFIED_META, ...Object.keys(EXT_EXPR_PARSERS)]);
 const RELATIONS: Record<string, string> = { '==': '==', eq: '==', '!=': '!=', ne: '!=', '<': '<', lt: '<', '>': '>', gt: '>', '<=': '<=', le: '<=', '>=': '>=', ge: '>=' };
 const BINOPS: Record<string, string> = { '&': '&', and: '&', '|': '|', or: '|', '^': '^', xor: '^' };
-/** A raw payload expression (`@th,96,24`, Docker's encrypted overlay): refused by name. */
-const RAW_PAYLOAD = /^@(ll|nh|th|ih)(,|$)/;
+/** A raw payload expression (`@th,96,24`, Docker's encrypted overlay; expr-raw.ts). */
+const RAW_PAYLOAD = RAW_START;
 /** nft's (C's) binding of & ^ |. */
 const PRECEDENCE: Record<string, number> = { '&': 3, '^': 2, '|': 1 };
 /** A value written as a number (`17`, `0x11`, a number token already read as one), else undefined. */
@@ -403,7 +404,12 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
         return { numgen: { mode, mod, offset } };
       }
       default:
-        if (RAW_PAYLOAD.test(t.v)) refuse(t, 'raw payload expressions (@base,offset,length)');
+        if (RAW_PAYLOAD.test(t.v)) {
+          // The tokens of `@th,96,24`: @th , 96 , 24.
+          let w = t.v;
+          for (let k = 0; k < 2 && peek().v === ','; k++) { next(); w += `,${next().v}`; }
+          return parseRawWord(w) ?? fail(t, `a raw payload expression (@ll|nh|th|ih,offset,length in bits), got ${w}`);
+        }
         if (UNQUALIFIED_META.includes(t.v)) return shared('meta', t.v);
         if (EXT_EXPR_PARSERS[t.v] && t.kind === 'word') return EXT_EXPR_PARSERS[t.v]!(textCtx(''));
         return unexpected(t);
@@ -457,7 +463,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     return e;
   }
 
-  const isExpressionStart = (t: Token) => t.kind === 'word' && EXPRESSION_STARTS.has(t.v);
+  const isExpressionStart = (t: Token) => t.kind === 'word' && (EXPRESSION_STARTS.has(t.v) || (t.v.charCodeAt(0) === 64 && RAW_PAYLOAD.test(t.v)));
   /** `counter`, `quota`, `limit`, `ct helper` (consumed) as an object kind; undefined for other words. */
   const objectKind = (t: Token): string | undefined => {
     if (t.kind !== 'word') return undefined;
@@ -515,6 +521,9 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
         let right = value(kind);
         // `fib ... oif missing|exists`: nft's JSON has a boolean.
         if ('fib' in left && (right === 'missing' || right === 'exists')) right = right === 'exists';
+        // `meta secpath missing` / `meta ipsec exists`: booleans too.
+        const mk = (left.meta as { key?: string } | undefined)?.key;
+        if ((mk === 'ipsec' || mk === 'secpath') && (right === 'missing' || right === 'exists')) right = right === 'exists';
         // `tcp flags syn / syn,ack`: the flags under a mask (nft's `&` on the left).
         if (kind === 'flags' && peek().v === '/' && peek().kind === 'word') {
           next();
@@ -727,7 +736,15 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
         blockItemEnd();
         continue;
       }
-      if (['flags', 'flowtable', 'ct', 'secmark', 'synproxy'].includes(t.v)) refuse(t, `"${t.v}" in a table`);
+      if (t.v === 'flags' && t.kind === 'word') {
+        // `flags dormant` (nft 1.0.6), `flags owner, persist` (nft 1.0.9's list, firewalld's probe).
+        const fl = [word('a table flag')];
+        while (peek().v === ',' && peek().kind === 'punct') { next(); fl.push(word('a table flag')); }
+        tcmd.flags = fl.length === 1 ? fl[0] : fl;
+        blockItemEnd();
+        continue;
+      }
+      if (['flowtable', 'ct', 'secmark', 'synproxy'].includes(t.v)) refuse(t, `"${t.v}" in a table`);
       unexpected(t);
     }
     if (untyped) setObject(untyped);

@@ -9,6 +9,8 @@ import { ELEMENT_OPTION_KEYS } from './consts.js';
 import { EXT_EXPR_PRINTERS, EXT_PRINTERS } from './ext-table.js';
 import { OBJECT_KINDS, objectText } from './objects.js';
 import { typeofKey } from './typeof.js';
+import { isRawTypeof, rawHex, rawText } from './expr-raw.js';
+import { tableFlagsText } from './table-flags.js';
 import type { Family, ListObject, Statement } from './types.js';
 
 export interface PrintOptions {
@@ -21,7 +23,7 @@ const refuse = (what: string): never => {
 };
 
 /** How a value of some type prints: marks in hex, interface names quoted, the rest as JSON has it. */
-type Kind = 'mark' | 'string' | 'plain';
+type Kind = 'mark' | 'string' | 'plain' | 'hex';
 const kindOfType = (t: string): Kind => (t === 'mark' ? 'mark' : t === 'ifname' || t === 'string' ? 'string' : 'plain');
 
 const hex8 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
@@ -38,6 +40,9 @@ function kindsOf(e: unknown): Kind[] {
     return [key === 'mark' ? 'mark' : key === 'iifname' || key === 'oifname' || key === 'iif' || key === 'oif' || key === 'iifgroup' || key === 'oifgroup' ? 'string' : 'plain'];
   }
   if ('ct' in o) return [(o.ct as { key: string }).key === 'mark' ? 'mark' : 'plain'];
+  // A raw payload's values are nft's xinteger: hex.
+  if ('payload' in o && isRawTypeof(o)) return ['hex'];
+  if ('typeof' in o) return kindsOf(o.typeof);
   for (const op of ['&', '|', '^', '<<', '>>']) if (op in o) return kindsOf((o[op] as unknown[])[0]);
   return ['plain'];
 }
@@ -45,7 +50,7 @@ function kindsOf(e: unknown): Kind[] {
 /** A value of the given kinds: scalars, flag lists, prefixes, ranges, concatenations. */
 function value(v: unknown, kinds: Kind[]): string {
   if (typeof v === 'boolean') return v ? 'exists' : 'missing';
-  if (typeof v === 'number') return kinds[0] === 'mark' ? hex8(v) : String(v);
+  if (typeof v === 'number') return kinds[0] === 'mark' ? hex8(v) : kinds[0] === 'hex' ? rawHex(v) : String(v);
   if (typeof v === 'string') return v.startsWith('@') ? v : kinds[0] === 'string' ? quote(v) : v;
   if (Array.isArray(v)) return v.map((x) => value(x, kinds)).join(',');
   if (v && typeof v === 'object') {
@@ -99,7 +104,7 @@ export function expr(e: unknown, family?: Family): string {
   const [[name, body]] = Object.entries(o) as [[string, Record<string, unknown>]];
   switch (name) {
     case 'payload': {
-      if (typeof body.protocol !== 'string') return refuse('a raw payload expression');
+      if (typeof body.protocol !== 'string') return 'base' in body ? rawText(body) : refuse(`the payload ${JSON.stringify(body)}`);
       return `${body.protocol} ${String(body.field)}`;
     }
     case 'meta': {
@@ -238,7 +243,7 @@ function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOption
   if (s.comment !== undefined) out += `\t\tcomment ${quote(String(s.comment))}\n`;
   const elems = (s.elem as unknown[] | undefined) ?? [];
   if (elems.length) {
-    const kinds = types.map(kindOfType);
+    const kinds: Kind[] = typed !== undefined && isRawTypeof(typed) ? ['hex'] : types.map(kindOfType);
     const perLine = types.length === 1 ? PER_LINE[types[0]!] : undefined;
     out += '\t\telements = { ';
     let count = 0;
@@ -307,12 +312,16 @@ export function printRuleset(objects: ListObject[], o: PrintOptions = {}): strin
   }
   for (const t of tables) {
     const mine = byTable.get(`${String(t.family)}\0${String(t.name)}`)!;
-    out += `table ${String(t.family)} ${String(t.name)} {${o.handles ? ` # handle ${String(t.handle)}` : ''}\n`;
+    // rule.c table_print_declaration: ` #`, the handle, the owner's program; then the flags.
+    const owned = t.flags !== undefined && tableFlagsText(t.flags).split(',').includes('owner');
+    out += `table ${String(t.family)} ${String(t.name)} {${o.handles || owned ? ' #' : ''}${o.handles ? ` handle ${String(t.handle)}` : ''}${owned ? ` progname ${String(t.progname ?? 'unknown')}` : ''}\n`;
+    if (t.flags !== undefined) out += `\tflags ${tableFlagsText(t.flags)}\n`;
     if (t.comment !== undefined) out += `\tcomment ${quote(String(t.comment))}\n`;
     const parts = mine.objs.map(([k, v]) => objectText(k, v, o.handles === true));
     for (const [k, v] of mine.sets) parts.push(setText(k, v, o));
     for (const c of mine.chains) parts.push(chainText(c, mine.rules.get(c.name) ?? [], o));
-    out += `${parts.join('\n')}}\n`;
+    // table_print_flags leaves a blank line before the table's first object.
+    out += `${t.flags !== undefined && parts.length ? '\n' : ''}${parts.join('\n')}}\n`;
   }
   return out;
 }

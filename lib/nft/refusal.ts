@@ -26,7 +26,9 @@ export function refusalError(batch: EncodedBatch, r: KernelRefusal, describe: (i
       { op, subsystem: 'nft', errno: ERESTART, code: 'ERESTART' });
   }
   const index = batch.commandOf[r.message] ?? -1;
-  const what = index >= 0 ? `the kernel refused command ${index} (${describe(index)}); nothing was applied` : 'the kernel refused the batch';
+  let what = index >= 0 ? `the kernel refused command ${index} (${describe(index)}); nothing was applied` : 'the kernel refused the batch';
+  // Besides a missing capability: a table created with `flags owner` by another socket (another handle or process).
+  if (r.errno === E.EPERM) what += ' (the table may be owned by another netlink socket: flags owner)';
   const ctx = { what, ...(r.text ? { detail: r.text } : {}), ...(r.offset !== undefined ? { offset: r.offset } : {}) };
   if (r.errno === E.ELOOP || r.errno === E.EMLINK || r.errno === E.ENAMETOOLONG) {
     const base = kernelError(op, 'nft', r.errno, ctx);

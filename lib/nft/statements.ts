@@ -9,13 +9,17 @@ import { VERDICT } from './consts.js';
 import { ifnameCmpText, TYPES, type DataType } from './datatypes.js';
 import { attrMap } from './attrs.js';
 import { EXT_DECODERS } from './ext-table.js';
+import { isRawTypeof, RAW_MAX_VALUE_BYTES, rawJson, rawType } from './expr-raw.js';
+
+/** Protocols whose every sub-byte field nlkit decodes (bitfields.ts): a masked load of theirs that is none of them nft lists raw ('': no protocol). */
+const RAW_MASKED_PROTOS = new Set(['', 'th', 'udp', 'ip', 'ip6']);
 import type { DecodeCtx, DecodedValue } from './ext.js';
 import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import type { Family, Statement } from './types.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, ifaceIndexType, L4_PROTOCOLS } from './payload-fields.js';
 import { splitFields } from './payload-merge.js';
 import { concatIntervalJson, intervalValues } from './intervals.js';
-import { bitFieldAt, bitJson, flagJson, type BitField } from './bitfields.js';
+import { BIT_FIELDS, bitFieldAt, bitJson, flagJson, type BitField } from './bitfields.js';
 
 /** An anonymous map's elements, by the name the kernel gave it (`__map0`). */
 export interface AnonymousMaps {
@@ -215,6 +219,36 @@ export class RuleDecoder implements DecodeCtx {
     return r;
   }
 
+  /**
+   * Whether nft lists a load of these bytes as a raw payload: no header description for the base
+   * (inner header; network in inet tables before meta nfproto; link layer in ip/ip6/inet tables
+   * without `meta iiftype ether`), or none of the protocol's fields (byte or bit) starts in the
+   * first byte (nft would name or split it; nlkit refuses those).
+   */
+  private rawListed(proto: string, base: number, offset: number, len: number): boolean {
+    if (base > PAYLOAD_BASE.TRANSPORT || !proto) return len <= RAW_MAX_VALUE_BYTES;
+    if (base === PAYLOAD_BASE.LL && this.llDep === undefined && this.family !== 'bridge' && this.family !== 'netdev') return len <= RAW_MAX_VALUE_BYTES;
+    if (base === PAYLOAD_BASE.LL) return false;
+    const fields = PAYLOAD_FIELDS.get(proto) ?? [];
+    if (fields.some(([, f]) => f[0] === base && f[1] === offset)) return false;
+    if (Object.values(BIT_FIELDS[proto] ?? {}).some((b) => b.base === base && b.offset === offset)) return false;
+    return len <= RAW_MAX_VALUE_BYTES;
+  }
+
+  /** A payload write (NFTA_PAYLOAD_SREG): nlkit lists raw payloads set from a value only. */
+  private payloadWrite(d: Map<number, Buffer>): void {
+    const u = (k: number) => d.get(k)?.readUInt32BE(0);
+    const sreg = u(5), base = u(2), offset = u(3), len = u(4);
+    if (sreg === undefined || base === undefined || offset === undefined || len === undefined || (u(6) ?? 0) !== 0 || (u(8) ?? 0) !== 0) refuseRule('a payload write with a checksum update');
+    const network = base === PAYLOAD_BASE.NETWORK, transport = base === PAYLOAD_BASE.TRANSPORT;
+    const proto = network ? (this.nfproto === 2 ? 'ip' : this.nfproto === 10 ? 'ip6' : '')
+      : transport ? (this.l4proto === undefined ? undefined : L4_NAMES.get(this.l4proto)) ?? 'th' : base === PAYLOAD_BASE.LL ? 'ether' : '';
+    if (!this.rawListed(proto, base!, offset!, len!)) refuseRule(`a payload write at base ${base} offset ${offset} length ${len}`);
+    const v = takeLoad(this.pending, sreg!);
+    if (!v.data || v.data.length < len!) refuseRule('a payload set from anything but a value');
+    this.out.push({ mangle: { key: rawJson(base!, offset! * 8, len! * 8), value: v.data!.readUIntBE(0, len!) } });
+  }
+
   /** The statements of one rule's expressions. */
   decode(exprs: KExpr[], family: Family): Statement[] {
     const out: Statement[] = [];
@@ -255,8 +289,17 @@ export class RuleDecoder implements DecodeCtx {
             if (bits.mask) i++;
             break;
           }
-          const pf = this.payloadField(proto, e.base, e.offset, e.len);
-          if (!pf) refuse(`payload base ${e.base} offset ${e.offset} length ${e.len}`);
+          // The link layer in ip/ip6/inet tables without `meta iiftype ether`: nft has no header for it, a raw payload.
+          const llRaw = e.base === PAYLOAD_BASE.LL && !l2 && this.llDep === undefined && !this.vlan;
+          const pf = llRaw ? null : this.payloadField(proto, e.base, e.offset, e.len);
+          if (!pf) {
+            // A raw payload (`@th,96,24`): nft lists one where its protocol has no field starting in its first byte; it drops no dependency.
+            // Masked (a raw payload not on byte boundaries, `@th,0,8 & 0x1f == 0x3`): nft lists it raw when no field of the
+            // protocol has those bytes and that mask (bitFieldAt found none); nlkit knows every sub-byte field of these.
+            if (mask ? !RAW_MASKED_PROTOS.has(llRaw ? '' : proto) || e.len > RAW_MAX_VALUE_BYTES : !this.rawListed(proto, e.base, e.offset, e.len)) refuse(`payload base ${e.base} offset ${e.offset} length ${e.len}${mask ? ' under a mask' : ''}`);
+            pending.push({ reg: e.dreg, json: rawJson(e.base, e.offset * 8, e.len * 8), type: rawType(e.len) });
+            break;
+          }
           if (network) { this.drop(this.nfDep); this.nfDep = undefined; }
           if (transport) {
             this.drop(this.l4Dep); this.l4Dep = undefined;
@@ -383,14 +426,20 @@ export class RuleDecoder implements DecodeCtx {
             out.push({ match: { op: 'in', left: l.json, right: flagNames(table, bw.mask.readUInt32LE(0)) } });
             break;
           }
+          if (bw && isRawTypeof(l.json)) {
+            // `@th,0,8 & 0x1f == 0x3`, as nft lists a raw payload not on byte boundaries.
+            if ((e.cmp !== CMP['=='] && e.cmp !== CMP['!=']) || !bw.xor.every((x) => x === 0)) refuse('a masked raw payload compared by order or with a xor');
+            out.push({ match: { op, left: { '&': [l.json, bw.mask.readUIntBE(0, bw.mask.length)] }, right: e.data.readUIntBE(0, e.data.length) } });
+            break;
+          }
           if (bw && !l.payload) {
             if (l.type !== TYPES.mark) refuse('a binary operation on anything but a mark');
             out.push({ match: { op, left: binopJson(l.json, bw.mask, bw.xor), right: formatValue(l.type, e.data) } });
             break;
           }
           if (bw || (l.payload && l.payload.len < l.payload.full)) {
-            // Prefixes: a masked load, or a shortened one.
-            if (!l.payload || !('format' in l.type)) refuse('a masked comparison');
+            // Prefixes: a masked load, or a shortened one (of addresses: nft lists other masked fields as `& mask ==`).
+            if (!l.payload || !('format' in l.type) || (l.type !== TYPES.ipv4_addr && l.type !== TYPES.ipv6_addr)) refuse(`a masked comparison${l.payload ? ` of ${l.payload.proto} ${l.payload.field}` : ''}`);
             const full = Buffer.alloc(l.payload!.full);
             e.data.copy(full);
             let len = l.payload!.len * 8;
@@ -481,6 +530,7 @@ export class RuleDecoder implements DecodeCtx {
           out.push({ counter: { packets: Number(e.packets ?? 0n), bytes: Number(e.bytes ?? 0n) } });
           break;
         default: {
+          if (e.op === 'unknown' && e.name === 'payload write') { this.payloadWrite(attrMap(e.data ?? Buffer.alloc(0))); break; }
           const ext = e.op === 'unknown' ? EXT_DECODERS[e.name] : undefined;
           if (ext) { ext(attrMap(e.data ?? Buffer.alloc(0)), this); break; }
           refuse(`the expression "${(e as { name?: string }).name ?? (e as { op: string }).op}"`);

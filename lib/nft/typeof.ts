@@ -9,6 +9,7 @@ import { PAYLOAD, META_TYPES } from './compile.js';
 import { TYPES, type DataType } from './datatypes.js';
 import { CT_KEY, META_KEY } from './ir.js';
 import { parseUdata, UdataBuilder } from './udata.js';
+import { rawJson, rawLayout, rawType } from './expr-raw.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, IFACE_INDEX, TYPEOF_DESC, TYPEOF_FIELD } from './payload-fields.js';
 
 const EXPR_VERDICT = 1, EXPR_PAYLOAD = 7, EXPR_META = 9, EXPR_CT = 12, EXPR_CONCAT = 13;
@@ -30,6 +31,14 @@ const u32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32LE(
 /** One key expression's record and type. */
 function one(e: unknown): { ud: Buffer; type: DataType } {
   const [kind, body] = isObj(e) && Object.keys(e).length === 1 ? Object.entries(e)[0]! : ['', undefined];
+  if (kind === 'payload' && isObj(body) && 'base' in body) {
+    // A raw payload (`typeof @th,96,24`): no protocol (desc 0, template 0), then nft's proto base (enum proto_bases: ll 1, nh 2, th 3, ih 4), offset and length in bits.
+    const r = rawLayout(body);
+    if (typeof r === 'string') return refuse(`${JSON.stringify(e)}: ${r}`);
+    if (r.mask) return refuse(`a raw payload not on byte boundaries (${JSON.stringify(e)})`);
+    const data = new UdataBuilder().u32(0, 0).u32(1, 0).u32(2, r.base + 1).u32(3, Number(body.offset)).u32(4, Number(body.len)).build();
+    return { ud: new UdataBuilder().u32(TYPEOF_EXPR, EXPR_PAYLOAD).raw(TYPEOF_DATA, data).build(), type: rawType(r.len) };
+  }
   if (kind === 'payload' && isObj(body)) {
     const p = String(body.protocol), f = String(body.field);
     const field = FIELD[p]?.[f], t = PAYLOAD[p]?.[f]?.[3];
@@ -104,6 +113,10 @@ function parseOne(b: Buffer): unknown {
   const type = r.get(TYPEOF_EXPR)?.readUInt32LE(0);
   const d = parseUdata(r.get(TYPEOF_DATA));
   const n = (t: number) => d.get(t)?.readUInt32LE(0);
+  if (type === EXPR_PAYLOAD && n(0) === 0 && n(1) === 0) {
+    const base = n(2), off = n(3), len = n(4);
+    return base !== undefined && base >= 1 && base <= 4 && off !== undefined && len !== undefined && off % 8 === 0 && len % 8 === 0 && len > 0 ? rawJson(base - 1, off, len) : undefined;
+  }
   if (type === EXPR_PAYLOAD) {
     const p = keyName(DESC as Record<string, number>, n(0));
     const f = p ? keyName((FIELD[p] ?? {}) as Record<string, number>, n(1)) : undefined;

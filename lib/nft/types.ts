@@ -3,7 +3,8 @@
 
 export type Family = 'ip' | 'ip6' | 'inet' | 'arp' | 'bridge' | 'netdev';
 
-export interface TableObject { family: Family; name: string; handle?: number; comment?: string }
+/** `flags`: dormant, owner, persist (one as a string, several as a list; table-flags.ts). `progname`: save()'s, the owner's program (not in list()). */
+export interface TableObject { family: Family; name: string; handle?: number; comment?: string; flags?: string | string[]; progname?: string }
 export interface ChainObject {
   family: Family; table: string; name: string; handle?: number;
   type?: 'filter' | 'nat' | 'route'; hook?: string; prio?: number; policy?: 'accept' | 'drop'; comment?: string;

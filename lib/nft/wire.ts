@@ -9,6 +9,8 @@ import { NLA_F_NESTED } from '../netlink/attr-writer.js';
 import { NftAttrWriter } from './expr-wire.js';
 import type { KExpr, Verdict } from './ir.js';
 
+/** NFTA_RULE_ID, NFTA_RULE_POSITION_ID (positions.ts). */
+const RULE_ID = 9, RULE_POSITION_ID = 10;
 
 export interface SetSpec {
   table: string; name: string; flags: number; keyType: number; keyLen: number;
@@ -108,10 +110,10 @@ export class NftWriter extends NftAttrWriter {
     this.end();
   }
 
-  table(flags: number, family: number, name: string, udata?: Buffer): void {
+  table(flags: number, family: number, name: string, udata?: Buffer, tableFlags = 0): void {
     this.begin(MSG.NEWTABLE, flags, family);
     this.str(TABLE.NAME, name);
-    this.be32(TABLE.FLAGS, 0);
+    this.be32(TABLE.FLAGS, tableFlags);
     if (udata) this.bytes(TABLE.USERDATA, udata);
     this.end();
   }
@@ -138,7 +140,7 @@ export class NftWriter extends NftAttrWriter {
     this.end();
   }
 
-  rule(flags: number, family: number, table: string, chain: string, exprs: KExpr[], opts: { handle?: number; position?: number; udata?: Buffer } = {}): void {
+  rule(flags: number, family: number, table: string, chain: string, exprs: KExpr[], opts: { handle?: number; position?: number; udata?: Buffer; id?: number; positionId?: number } = {}): void {
     this.begin(MSG.NEWRULE, flags, family);
     this.str(RULE.TABLE, table);
     this.str(RULE.CHAIN, chain);
@@ -149,6 +151,9 @@ export class NftWriter extends NftAttrWriter {
     // NFTA_RULE_POSITION: add after / insert before the rule with this handle.
     if (opts.position !== undefined) this.be64(RULE.POSITION, BigInt(opts.position));
     if (opts.udata) this.bytes(RULE.USERDATA, opts.udata);
+    // NFTA_RULE_ID / NFTA_RULE_POSITION_ID: a rule of this batch placed relative to another (positions.ts).
+    if (opts.id !== undefined) this.be32(RULE_ID, opts.id);
+    if (opts.positionId !== undefined) this.be32(RULE_POSITION_ID, opts.positionId);
     this.end();
   }
 

@@ -49,7 +49,8 @@ describe('nft text printer: what nft list ruleset printed', () => {
     const c = { chain: { family: 'ip', table: 't', name: 'c', handle: 2 } };
     const r = (expr: object[]) => ({ rule: { family: 'ip', table: 't', chain: 'c', handle: 3, expr } });
     assert.throws(() => printRuleset([t, c, r([{ queue: { num: 1 } }])] as ListObject[]), UnsupportedError);
-    assert.throws(() => printRuleset([t, c, r([{ match: { op: '==', left: { payload: { base: 'nh', offset: 0, len: 8 } }, right: 1 } }])] as ListObject[]), UnsupportedError);
+    assert.throws(() => printRuleset([t, c, r([{ match: { op: '==', left: { payload: { offset: 0, len: 8 } }, right: 1 } }])] as ListObject[]), UnsupportedError);
+    assert.equal(printRuleset([t, c, r([{ match: { op: '==', left: { payload: { base: 'nh', offset: 160, len: 8 } }, right: 17 } }])] as ListObject[]).split('\n')[2], '\t\t@nh,160,8 0x11');
     assert.throws(() => printRuleset([t, { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', handle: 4, flags: ['eval'] } }] as ListObject[]), UnsupportedError);
   });
 });
@@ -138,9 +139,16 @@ describe('nft text parser: the batch nft -f sent for the same text', () => {
 
   it('constructs outside the encoded language are UnsupportedError naming them', () => {
     assert.throws(() => parseScript('add rule ip t c queue num 1'), (e: Error) => e instanceof UnsupportedError && /"queue"/.test(e.message));
-    // Docker's encrypted overlay: a raw payload set key and match.
-    assert.throws(() => parseScript('add set ip t s { typeof @th,96,24; }'), (e: Error) => e instanceof UnsupportedError && /raw payload expressions/.test(e.message));
-    assert.throws(() => parseScript('add rule ip t c udp dport 4789 @th,96,24 @s drop'), (e: Error) => e instanceof UnsupportedError && /raw payload expressions/.test(e.message));
+    // Docker's encrypted overlay: a raw payload set key and match (parsed now; expr-raw.ts), and malformed raw payloads.
+    assert.deepEqual((parseScript('add set ip t s { typeof @th,96,24; }').commands[0] as { add: { set: { type: unknown } } }).add.set.type, { typeof: { payload: { base: 'th', offset: 96, len: 24 } } });
+    assert.deepEqual((parseScript('add rule ip t c meta secpath missing udp dport 4789 @th,96,24 @s drop').commands[0] as { add: { rule: { expr: unknown[] } } }).add.rule.expr, [
+      { match: { op: '==', left: { meta: { key: 'secpath' } }, right: false } },
+      { match: { op: '==', left: { payload: { protocol: 'udp', field: 'dport' } }, right: 4789 } },
+      { match: { op: '==', left: { payload: { base: 'th', offset: 96, len: 24 } }, right: '@s' } },
+      { drop: null },
+    ]);
+    assert.throws(() => parseScript('add rule ip t c @th,96 1'), (e: Error) => e instanceof InvalidArgumentError && /raw payload expression .*got @th,96/.test(e.message));
+    assert.throws(() => encodeCommands(parseScript('add table ip t\nadd chain ip t c\nadd rule ip t c @th,0,0 1').commands), (e: Error) => e instanceof InvalidArgumentError && /len must be a positive integer/.test(e.message));
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { type mark; flags interval; elements = { 1-5 } }').commands), (e: Error) => e instanceof UnsupportedError && /intervals of mark/.test(e.message));
     // Later elements of an interval set are checked against its ranges: a kernel set described without them is refused.
     const kernelSet = { existingSet: () => ({ keyTypes: [TYPES.ipv4_addr], map: false, interval: true }) };
