@@ -68,6 +68,12 @@ export interface AnonymousMapSpec {
   /** The data types of a data map; undefined: a verdict map. */
   data?: DataType[];
   elements: Array<[Buffer, Verdict | Buffer]>;
+  /**
+   * Instead of elements, an interval map's [start, end, value] (prefixes or ranges in the keys):
+   * single keys become start and INTERVAL_END elements (intervals.ts), concatenations one element
+   * with a KEY_END each (the kernel's pipapo set, NFT_SET_CONCAT).
+   */
+  ranges?: Array<[Buffer, Buffer, Verdict | Buffer]>;
   /** The key's byte order (nft records the key expression's) and, for concatenations, its typeof record. */
   byteorder: number;
   typeof?: Buffer;
@@ -615,6 +621,11 @@ export class RuleCompiler {
     if (!this.ctx.anonymousMapOf) throw unsupported(where, 'anonymous maps here');
     const first = data.set[0];
     const dataTypes = want(Array.isArray(first) && isObj(first[1]) && 'concat' in first[1]);
+    if (hasIntervals(data.set)) {
+      const loads = this.intervalMap(body.key, data.set, dataTypes, where);
+      this.out.push(...loads);
+      return dataTypes;
+    }
     const start = this.out.length;
     const types = this.loadKeyValues(body.key, `${where}.key`);
     const loads = this.out.splice(start);
@@ -808,6 +819,11 @@ export class RuleCompiler {
   private anonymousVmap(key: unknown, set: unknown[], where: string): void {
     if (!this.ctx.anonymousMapOf) throw unsupported(`${where}.key`, 'anonymous verdict maps here');
     if (set.length === 0) throw invalid(`${where}.data.set`, 'must not be empty');
+    if (hasIntervals(set)) {
+      const loads = this.intervalMap(key, set, undefined, where);
+      this.out.push(...loads);
+      return;
+    }
     const start = this.out.length;
     const types = this.loadKeyValues(key, `${where}.key`);
     const loads = this.out.splice(start);
@@ -821,6 +837,33 @@ export class RuleCompiler {
     const byteorder = this.keyByteorder(key, types, `${where}.key`);
     const m = this.ctx.anonymousMapOf({ keyTypes: types, elements, byteorder, ...(types.length > 1 ? { typeof: typeofKey(key).udata } : {}) });
     this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: m.name, setId: m.id });
+  }
+
+  /**
+   * An anonymous interval map (`ip saddr vmap { 10.0.0.0/8 : accept }`, `ip saddr . tcp dport
+   * map { 10.0.0.0/8 . 80-90 : 0x1 }`): the key's loads (host-order fields of a concatenation
+   * converted to network order, as for concatenated interval sets) and the lookup, as nft makes
+   * them. `dataTypes` undefined: a verdict map.
+   */
+  private intervalMap(key: unknown, pairs: unknown[], dataTypes: DataType[] | undefined, where: string): KExpr[] {
+    const concat = soleKey(key, `${where}.key`) === 'concat';
+    const start = this.out.length;
+    const types = concat ? this.loadKey(key, `${where}.key`, true) : this.loadKeyValues(key, `${where}.key`);
+    const loads = this.out.splice(start);
+    const ranges = pairs.map((pair, i): [Buffer, Buffer, Verdict | Buffer] => {
+      const w = `${where}.data.set[${i}]`;
+      if (!Array.isArray(pair) || pair.length !== 2) throw invalid(w, `must be [key, ${dataTypes ? 'value' : 'verdict'}]`);
+      if (isObj(pair[0]) && 'elem' in pair[0]) throw unsupported(`${w}[0]`, 'element options in an anonymous map');
+      const [lo, hi] = concat ? concatIntervalOf(pair[0], types, `${w}[0]`) : intervalOf(pair[0], types[0]!, `${w}[0]`);
+      let value: Verdict | Buffer;
+      if (dataTypes) value = dataTypes.length === 1 ? this.value(dataTypes[0]!, pair[1], `${w}[1]`) : elementKey(pair[1], dataTypes, `${w}[1]`);
+      else { const [vk, vb] = single(pair[1], `${w}[1]`); value = this.verdictOf(vk, vb, `${w}[1]`); }
+      return [lo, hi, value];
+    });
+    const byteorder = this.keyByteorder(key, types, `${where}.key`);
+    // (Unlike an anonymous set's, a map's typeof record has every component, converted ones too.)
+    const m = this.ctx.anonymousMapOf!({ keyTypes: types, ...(dataTypes ? { data: dataTypes } : {}), elements: [], ranges, byteorder, ...(concat ? { typeof: typeofKey(key).udata } : {}) });
+    return [...loads, dataTypes ? { op: 'lookup', sreg: NFT_REG_1, dreg: NFT_REG_1, set: m.name, setId: m.id } : { op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: m.name, setId: m.id }];
   }
 
   private vmap(body: unknown, where: string): void {
@@ -850,6 +893,12 @@ export class RuleCompiler {
     const m = this.ctx.anonymousMap(t, elements);
     this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: m.name, setId: m.id });
   }
+}
+
+/** Whether a map's [key, value] pairs have a prefix or range in a key (or in a part of one): an interval map. */
+function hasIntervals(pairs: unknown[]): boolean {
+  const iv = (k: unknown) => isObj(k) && ('prefix' in k || 'range' in k);
+  return pairs.some((p) => Array.isArray(p) && (iv(p[0]) || (isObj(p[0]) && Array.isArray(p[0].concat) && p[0].concat.some(iv))));
 }
 
 /** The key bytes of a set element (a value or `{ concat: [...] }`) for the set's key types. */

@@ -58,11 +58,12 @@ function decodeSet(m: NlMsg): SetDump {
   const anonymousMap = SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP;
   const named = SET_FLAGS.MAP | SET_FLAGS.CONSTANT | SET_FLAGS.TIMEOUT | SET_FLAGS.EVAL | SET_FLAGS.INTERVAL;
   const anonymousSet = SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT;
-  // NFT_SET_CONCAT: a concatenated interval set (intervals.ts), named and of a set, not a map.
-  const concatInterval = (flags & (SET_FLAGS.CONCAT | SET_FLAGS.INTERVAL | SET_FLAGS.MAP | SET_FLAGS.ANONYMOUS)) === (SET_FLAGS.CONCAT | SET_FLAGS.INTERVAL);
-  if ((flags & ~named & ~(concatInterval ? SET_FLAGS.CONCAT : 0)) && flags !== anonymousMap && flags !== anonymousSet && flags !== (anonymousSet | SET_FLAGS.INTERVAL) && flags !== (anonymousSet | SET_FLAGS.INTERVAL | SET_FLAGS.CONCAT)) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
+  // NFT_SET_CONCAT: a concatenated interval set or map (intervals.ts, map-intervals.ts), named or anonymous.
+  const concatInterval = (flags & (SET_FLAGS.CONCAT | SET_FLAGS.INTERVAL | SET_FLAGS.ANONYMOUS)) === (SET_FLAGS.CONCAT | SET_FLAGS.INTERVAL);
+  const anonInterval = flags & SET_FLAGS.INTERVAL ? SET_FLAGS.INTERVAL | (flags & SET_FLAGS.CONCAT) : 0;
+  if ((flags & ~named & ~(concatInterval ? SET_FLAGS.CONCAT : 0)) && flags !== (anonymousMap | anonInterval) && flags !== (anonymousSet | anonInterval)) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
   // An anonymous set's elements are read with the types of the rule's key expression (statements.ts).
-  const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0) ?? ((flags & ~SET_FLAGS.INTERVAL & ~SET_FLAGS.CONCAT) === anonymousSet || flags === anonymousMap ? [] : undefined);
+  const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0) ?? ((flags & ~anonInterval) === anonymousSet || (flags & ~anonInterval) === anonymousMap ? [] : undefined);
   if (!types) refuse(`set ${name} with key type ${be32(a.get(SET.KEY_TYPE))}`);
   const map = (flags & SET_FLAGS.MAP) !== 0;
   const dataType = be32(a.get(SET.DATA_TYPE));
@@ -444,8 +445,11 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
           anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), set: true, ...(s.flags & SET_FLAGS.CONCAT ? { keyEnds: elems.map((e) => e.keyEnd ?? e.key) } : s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}) });
           continue;
         }
-        // Keys are read with the rule's key types (concatenations and ct states too).
-        anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), ...(s.data ? { data: s.data, values: elems.map((e) => e.data ?? Buffer.alloc(0)) } : {}) });
+        // Keys are read with the rule's key types (concatenations and ct states too); interval maps' ends as for sets.
+        anon.set(s.name, {
+          keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), ...(s.data ? { data: s.data, values: elems.map((e) => e.data ?? Buffer.alloc(0)) } : {}),
+          ...(s.flags & SET_FLAGS.CONCAT ? { keyEnds: elems.map((e) => e.keyEnd ?? e.key) } : s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}),
+        });
         continue;
       }
       const o: Record<string, unknown> = {
@@ -471,8 +475,12 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       if (plain) {
         if (plain.length) o.elem = plain;
       } else if (elems.length && s.flags & SET_FLAGS.CONCAT) {
-        // In the kernel's order, which is the order they were added (as nft lists them).
-        o.elem = elems.map((e) => elementJson(concatIntervalJson(e.key, e.keyEnd ?? e.key, s.types), e, opts.text === true));
+        // In the kernel's order, which is the order they were added (as nft lists them); a map's value on each.
+        o.elem = elems.map((e) => {
+          const k = elementJson(concatIntervalJson(e.key, e.keyEnd ?? e.key, s.types), e, opts.text === true);
+          if (!s.map) return k;
+          return [k, s.data ? keyJson(s.data, e.data ?? refuse(`an element of map ${s.name} without data`)) : verdictJson(e.verdict ?? refuse(`an element of map ${s.name} without a verdict`))];
+        });
       } else if (elems.length && s.flags & SET_FLAGS.INTERVAL) {
         if (s.types.length !== 1) refuse(`interval set ${s.name} keyed by a concatenation without NFT_SET_CONCAT`);
         // An interval's options, and a map's value, are its start element's.

@@ -16,10 +16,9 @@ import { COMMENT_MAX, CONCAT_KEY_TYPEOF, UD_COMMENT, UD_SET, UdataBuilder, VERDI
 import { typeofKey, VERDICT_TYPEOF } from './typeof.js';
 import { OBJECT_KINDS, writeObject } from './objects.js';
 import { NftWriter, type ElementSpec } from './wire.js';
-import { concatIntervalOf, ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalChange, intervalElements, intervalOf } from './intervals.js';
+import { concatIntervalOf, INTERVAL_OPEN_UDATA, intervalChange, intervalElements, intervalOf } from './intervals.js';
+import { intervalMapElements, intervalSpec } from './map-intervals.js';
 
-const intervalSpec = (e: { key: Buffer; end: boolean; open?: boolean }): ElementSpec =>
-  ({ key: e.key, ...(e.end ? { flags: ELEM_INTERVAL_END } : {}), ...(e.open ? { udata: INTERVAL_OPEN_UDATA } : {}) });
 
 /** A set as the encoder needs to know it. */
 export interface SetInfo {
@@ -392,13 +391,18 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     if (!data) ud.raw(UD_SET.DATA_TYPEOF, VERDICT_DATA_TYPEOF);
     ud.u32(UD_SET.DATA_INTERVAL, 0);
     const n = opts.numberAnonymous ? `__map${id}` : '__map%d';
-    const keyLen = m.keyTypes.length > 1 ? concatLen(m.keyTypes) : m.keyTypes[0]!.len;
+    const concat = m.keyTypes.length > 1;
+    const keyLen = concat ? concatLen(m.keyTypes) : m.keyTypes[0]!.len;
+    // Interval maps (prefixes or ranges in the keys): map-intervals.ts.
+    const iv = m.ranges ? intervalMapElements(m.ranges, concat, 'map', true) : undefined;
     w.set(NLM_F_REQUEST | NLM_F_CREATE, FAMILY[f], {
-      table: t, name: n, flags: SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP, keyType: concatTypeId(m.keyTypes),
-      keyLen, verdictMap: !data, id, size: m.elements.length, udata: ud.build(),
+      table: t, name: n, keyType: concatTypeId(m.keyTypes),
+      flags: SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP | (iv ? SET_FLAGS.INTERVAL : 0) | (iv && concat ? SET_FLAGS.CONCAT : 0),
+      keyLen, verdictMap: !data, id, size: iv ? iv.size : m.elements.length, udata: ud.build(),
       ...(data ? { dataType: concatTypeId(data), dataLen: data.length > 1 ? concatLen(data) : data[0]!.len } : {}),
+      ...(iv && concat ? { concat: m.keyTypes.map((x) => x.len) } : {}),
     });
-    writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, id, m.elements.map(([key, v]) => (Buffer.isBuffer(v) ? { key, data: v } : { key, verdict: v })));
+    writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, id, iv ? iv.elems : m.elements.map(([key, v]) => (Buffer.isBuffer(v) ? { key, data: v } : { key, verdict: v })));
     return { name: n, id };
   }
 
@@ -628,11 +632,22 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
    * key each, element options as in other sets. Overlaps are the kernel's to refuse (EEXIST).
    */
   function concatIntervalElements(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
-    if (info.map) throw unsupported(where, 'interval maps');
     if (verb !== 'add' && verb !== 'create' && verb !== 'delete') throw unsupported(where, `${verb} element on an interval set (add, create, delete)`);
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
     const del = verb === 'delete';
-    const elems = list.map((e, i): ElementSpec => {
+    // Interval maps: the value on the element, as nft sends it (a delete names only the key).
+    const verdicts = info.map && !info.data ? new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }) : undefined;
+    const elems = list.map((e0, i): ElementSpec => {
+      let e: unknown = e0, value: Pick<ElementSpec, 'data' | 'verdict'> = {};
+      if (info.map) {
+        if (!Array.isArray(e0) || (del ? e0.length < 1 || e0.length > 2 : e0.length !== 2)) {
+          if (!del || Array.isArray(e0)) throw invalid(`${where}[${i}]`, `a map element is [key, ${info.data ? 'value' : 'verdict'}]`);
+        } else {
+          e = e0[0];
+          if (!del && info.data) value = { data: elementKey(e0[1], info.data, `${where}[${i}][1]`) };
+          else if (!del) { const [vk, vb] = single(e0[1], `${where}[${i}][1]`); value = { verdict: verdicts!.verdictOf(vk, vb, `${where}[${i}][1]`) }; }
+        }
+      }
       let k: unknown = e, opts: Omit<ElementSpec, 'key'> | undefined;
       if (isObj(e) && 'elem' in e) {
         const eo = e.elem, we = `${where}[${i}].elem`;
@@ -642,7 +657,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
         k = eo.val;
       }
       const [lo, hi] = concatIntervalOf(k, info.keyTypes, `${where}[${i}]`);
-      return { ...opts, key: lo, keyEnd: hi };
+      return { ...opts, key: lo, keyEnd: hi, ...value };
     });
     const created = sets.get(key(f, t, n));
     const flags = del ? NLM_F_REQUEST : NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0);

@@ -15,6 +15,7 @@ import type { Family, Statement } from './types.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, ifaceIndexType, L4_PROTOCOLS } from './payload-fields.js';
 import { splitFields } from './payload-merge.js';
 import { concatIntervalJson, intervalValues } from './intervals.js';
+import { intervalMapJson } from './map-intervals.js';
 import { bitFieldAt, bitJson, flagJson, type BitField } from './bitfields.js';
 
 /** An anonymous map's elements, by the name the kernel gave it (`__map0`). */
@@ -454,14 +455,21 @@ export class RuleDecoder implements DecodeCtx {
             if (a) {
               if (!a.data || !a.values) refuse(`a data lookup in verdict map ${e.set}`);
               const ts = keyTypesOf(loads);
-              const order = a.elements.map((_, j) => j).sort((x, y) => compareKeys(ts, a.elements[x]![0], a.elements[y]![0]));
-              data = { set: order.map((j) => [keyJson(ts, a.elements[j]![0]), keyJson(a.data!, a.values![j]!)]) };
+              if (a.ends || a.keyEnds) data = { set: intervalMapJson(a.elements.map(([k]) => k), a, ts, (j) => keyJson(a.data!, a.values![j]!)) };
+              else {
+                const order = a.elements.map((_, j) => j).sort((x, y) => compareKeys(ts, a.elements[x]![0], a.elements[y]![0]));
+                data = { set: order.map((j) => [keyJson(ts, a.elements[j]![0]), keyJson(a.data!, a.values![j]!)]) };
+              }
             }
             pending.push({ reg: 1, json: { map: { key, data } }, type: a?.data?.length === 1 ? a.data[0]! : TYPES.integer, map: true });
           } else {
             const a = anon.get(e.set);
             if (!a) { out.push({ vmap: { key, data: `@${e.set}` } }); break; }
             const ts = keyTypesOf(loads);
+            if (a.ends || a.keyEnds) {
+              out.push({ vmap: { key, data: { set: intervalMapJson(a.elements.map(([k]) => k), a, ts, (j) => verdictJson(a.elements[j]![1])) } } });
+              break;
+            }
             const els = [...a.elements].sort((x, y) => compareKeys(ts, x[0], y[0]));
             out.push({ vmap: { key, data: { set: els.map(([k, v]) => [keyJson(ts, k), verdictJson(v)]) } } });
           }

@@ -179,7 +179,7 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ mangle: { key: { 'tcp option': { name: 'maxseg', field: 'size' } }, value: 70000 } }]), InvalidArgumentError, /must be rt mtu or a size from 0 to 65535/);
     bad(rule([{ mangle: { key: { 'tcp option': { name: 'maxseg', field: 'size' } }, value: { rt: { key: 'nexthop' } } } }]), UnsupportedError, /only rt mtu or a number/);
   });
-  it('concatenated interval sets: bad elements are InvalidArgumentError, interval maps UnsupportedError', () => {
+  it('concatenated interval sets and maps: bad elements are InvalidArgumentError', () => {
     const set = (elem: unknown[]) => ({ add: { set: { family: 'inet', table: 't', name: 's', type: ['ipv4_addr', 'inet_proto', 'inet_service'], flags: ['interval'], elem } } });
     const refused = (cmd: unknown, cls: new (...a: never[]) => NlkitError, re: RegExp) =>
       assert.throws(() => encodeCommands([{ add: { table: { family: 'inet', name: 't' } } }, cmd]), (e: NlkitError) => e instanceof cls && e.index === 1 && re.test(e.message));
@@ -187,7 +187,12 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     refused(set([{ concat: ['10.0.0.1', 'tcp', { prefix: { addr: 80, len: 8 } }] }]), InvalidArgumentError, /concat\[2\]: a prefix needs an address key, not inet_service/);
     refused(set([{ concat: ['10.0.0.1', 'tcp', { range: [90, 80] }] }]), InvalidArgumentError, /concat\[2\].range: the range ends before it starts/);
     refused(set([{ concat: ['10.0.0.300', 'tcp', 80] }]), InvalidArgumentError, /concat\[0\]: not a valid ipv4_addr/);
-    refused({ add: { map: { family: 'inet', table: 't', name: 'm', type: ['ipv4_addr', 'inet_service'], map: 'verdict', flags: ['interval'], elem: [[{ concat: ['10.0.0.0', 80] }, { accept: null }]] } } }, UnsupportedError, /interval maps/);
+    // Interval maps keyed by concatenations: a key of the wrong length, a bad value.
+    const map = (elem: unknown[]) => ({ add: { map: { family: 'inet', table: 't', name: 'm', type: ['ipv4_addr', 'inet_service'], map: 'verdict', flags: ['interval'], elem } } });
+    refused(map([[{ concat: [{ prefix: { addr: '10.0.0.0', len: 8 } }] }, { accept: null }]]), InvalidArgumentError, /elem\[0\]: must be \{ concat: \[\.\.\.\] \} of 2 values/);
+    refused(map([[{ concat: ['10.0.0.0', 80, 81] }, { accept: null }]]), InvalidArgumentError, /must be \{ concat: \[\.\.\.\] \} of 2 values/);
+    refused(map([[{ concat: ['10.0.0.0', { range: [80, 90] }] }, { jump: {} }]]), InvalidArgumentError, /elem\[0\]\[1\]/);
+    refused(map([{ concat: ['10.0.0.0', 80] }]), InvalidArgumentError, /a map element is \[key, verdict\]/);
   });
 
   it('constructs outside the supported set are refused by name', () => {
@@ -217,7 +222,10 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '<', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: ['10.0.0.1'] } } }]), UnsupportedError, /"<" with an anonymous set/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: [] } } }]), InvalidArgumentError, /must not be empty/);
     bad(rule([{ match: { op: '<', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: { range: [1000, 2000] } } }]), UnsupportedError, /"<" with a range/);
-    bad(rule([{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [[{ prefix: { addr: '10.0.0.0', len: 8 } }, { accept: null }]] } } }]), UnsupportedError, /prefixes and ranges in an anonymous verdict map/);
+    // Anonymous interval maps: overlaps are refused as nft refuses them ("conflicting intervals specified"); a concatenated key of the wrong length.
+    bad(rule([{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [[{ prefix: { addr: '10.0.0.0', len: 8 } }, { accept: null }], [{ prefix: { addr: '10.0.0.0', len: 16 } }, { drop: null }]] } } }]), InvalidArgumentError, /conflicting intervals/);
+    bad(rule([{ vmap: { key: { concat: [{ payload: { protocol: 'ip', field: 'daddr' } }, { payload: { protocol: 'tcp', field: 'dport' } }] }, data: { set: [[{ concat: [{ prefix: { addr: '10.0.0.0', len: 8 } }] }, { accept: null }]] } } }]), InvalidArgumentError, /set\[0\]\[0\]: must be \{ concat: \[\.\.\.\] \} of 2 values/);
+    bad(rule([{ mangle: { key: { meta: { key: 'mark' } }, value: { map: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [[{ elem: { val: { prefix: { addr: '10.0.0.0', len: 8 } }, comment: 'x' } }, 1]] } } } } }]), UnsupportedError, /element options.* in an anonymous map/);
     bad(rule([{ dnat: { family: 'ip', addr: { map: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [['10.0.0.1', { concat: ['10.0.0.2', 'http-ish'] }]] } } } } }]), InvalidArgumentError, /concat\[1\]: not a valid inet_service/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'mark', flags: ['interval'], elem: [{ range: [1, 5] }] } } }, UnsupportedError, /intervals of mark/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['interval'], elem: ['10.0.0.0-10.0.0.9', { range: ['10.0.0.5', '10.0.0.20'] }] } } }, InvalidArgumentError, /not a valid ipv4_addr/);
