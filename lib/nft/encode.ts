@@ -482,7 +482,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     const data = !isMap || o.map === 'verdict' ? undefined
       : dataTyped?.types ?? setTypes(typeof o.map === 'string' ? o.map.split(' . ') : o.map, `${where}.map`);
     if (typed && isMap && !dataTyped && data) throw unsupported(`${where}.map`, 'a data type declared by type with a typeof key');
-    const tuning = setTuning(o, setFlags, where);
+    const tuning = setTuning(o, setFlags | (isMap ? SET_FLAGS.MAP : 0), where);
     const id = ++setId;
     const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, types.length > 1 ? 0 : types[0]!.byteorder);
     if (isMap) ud.u32(UD_SET.DATABYTEORDER, data && data.length === 1 ? data[0]!.byteorder : 0);
@@ -539,6 +539,8 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     if (o['auto-merge'] !== undefined) {
       if (typeof o['auto-merge'] !== 'boolean') throw invalid(`${where}.auto-merge`, 'must be true or false');
       if (o['auto-merge'] && !(flags & SET_FLAGS.INTERVAL)) throw invalid(`${where}.auto-merge`, 'only interval sets merge (flags interval)');
+      // nft's grammar has no auto-merge for maps (their intervals carry values).
+      if (o['auto-merge'] && flags & SET_FLAGS.MAP) throw invalid(`${where}.auto-merge`, 'maps do not merge (only interval sets)');
       if (o['auto-merge']) out.autoMerge = true;
     }
     return out;
@@ -612,16 +614,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     const options = new Map<string, Omit<ElementSpec, 'key'>>();
     // Interval maps: an interval's value goes on its start element too, as nft sends it.
     const verdicts = info.map && !info.data ? new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }) : undefined;
-    const ranges = list.map((e, i) => {
-      if (!info.map) return intervalWithOptions(e, info, options, false, `${where}[${i}]`);
-      if (!Array.isArray(e) || e.length !== 2) throw invalid(`${where}[${i}]`, 'a map element is [key, value]');
-      const r = intervalWithOptions(e[0], info, options, false, `${where}[${i}][0]`);
-      const k = r[0].toString('hex'), o = options.get(k) ?? {};
-      if (info.data) o.data = elementKey(e[1], info.data, `${where}[${i}][1]`);
-      else { const [vk, vb] = single(e[1], `${where}[${i}][1]`); o.verdict = verdicts!.verdictOf(vk, vb, `${where}[${i}][1]`); }
-      options.set(k, o);
-      return r;
-    });
+    const ranges = list.map((e, i) => intervalEntry(e, info, options, false, verdicts, `${where}[${i}]`));
     const elems = withOptions(intervalElements(ranges, where).map(intervalSpec), options, where, info.map);
     info.ranges?.push(...ranges);
     writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, info.id, elems);
@@ -667,11 +660,13 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   /** add/delete element on an interval set declared earlier (in this batch or in the kernel): intervals.ts's intervalChange. */
   function intervalUpdate(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
     if (!info.ranges) throw unsupported(where, 'adding or deleting elements of an interval set whose elements nlkit has not read');
-    if (info.map || info.keyTypes.length !== 1) throw unsupported(where, 'interval maps and concatenated intervals');
+    if (info.keyTypes.length !== 1) throw unsupported(where, 'concatenated intervals without NFT_SET_CONCAT');
     if (verb !== 'add' && verb !== 'delete') throw unsupported(where, `${verb} element on an interval set (add, delete)`);
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
     const options = new Map<string, Omit<ElementSpec, 'key'>>();
-    const ranges = list.map((e, i) => intervalWithOptions(e, info, options, verb === 'delete', `${where}[${i}]`));
+    // Interval maps: the value on the start element; nft checks overlaps as in sets (maps do not merge).
+    const verdicts = info.map && !info.data && verb === 'add' ? new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }) : undefined;
+    const ranges = list.map((e, i) => intervalEntry(e, info, options, verb === 'delete', verdicts, `${where}[${i}]`));
     if (options.size && info.autoMerge) throw unsupported(where, 'element options in an interval set that merges (auto-merge)');
     // A kernel set's ranges are copied once per encoding: the caller's stay as read (a retried encoding starts from them).
     const created = sets.get(key(f, t, n));
@@ -679,7 +674,24 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     if (!mine) updated.set(key(f, t, n), mine = { ...info, ranges: [...info.ranges] });
     const { del, add } = intervalChange(verb, ranges, mine.ranges!, info.autoMerge === true, where);
     if (del.length) writeElements(MSG.DELSETELEM, NLM_F_REQUEST, f, t, n, undefined, del.map(intervalSpec));
-    if (add.length) writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, created?.id, withOptions(add.map(intervalSpec), options, where));
+    if (add.length) writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, created?.id, withOptions(add.map(intervalSpec), options, where, info.map));
+  }
+
+  /**
+   * One element of an interval set or map: a set's as intervalWithOptions reads it; a map's
+   * `[key, value]` with the value kept with the options (a delete takes `[key]`, `[key, value]`
+   * or the key: nft sends only the key).
+   */
+  function intervalEntry(e: unknown, info: SetInfo, options: Map<string, Omit<ElementSpec, 'key'>>, del: boolean, verdicts: RuleCompiler | undefined, where: string): [Buffer, Buffer] {
+    if (!info.map || (del && !Array.isArray(e))) return intervalWithOptions(e, info, options, del, where);
+    if (!Array.isArray(e) || (del ? e.length < 1 || e.length > 2 : e.length !== 2)) throw invalid(where, `a map element is [key, ${info.data ? 'value' : 'verdict'}]`);
+    const r = intervalWithOptions(e[0], info, options, del, `${where}[0]`);
+    if (del) return r;
+    const k = r[0].toString('hex'), o = options.get(k) ?? {};
+    if (info.data) o.data = elementKey(e[1], info.data, `${where}[1]`);
+    else { const [vk, vb] = single(e[1], `${where}[1]`); o.verdict = verdicts!.verdictOf(vk, vb, `${where}[1]`); }
+    options.set(k, o);
+    return r;
   }
 
   /** One interval element (a value, prefix, range or `{ elem: { val, ...options } }`); its options (not for delete) kept by start key. */
