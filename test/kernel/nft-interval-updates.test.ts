@@ -8,7 +8,7 @@
 // and `nft -j list ruleset` are compared whole after every step.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ExistsError, InvalidArgumentError, type NlkitError } from '../../lib/core/errors.js';
+import { ExistsError, InvalidArgumentError, NotFoundError, type NlkitError } from '../../lib/core/errors.js';
 import type { NftHandle } from '../../lib/nft/index.js';
 import { kernelSkipReason, withNetns } from '../helpers/netns.js';
 import { nftJson, withNft } from '../helpers/nft.js';
@@ -82,12 +82,15 @@ describe('nft interval sets: add and delete elements after the declaration', { s
     assert.equal(b.run('nft', ['list', 'ruleset']), before);
   }));
 
-  it('interval maps: an overlap (nft: "interval overlaps"), a concatenated overlap (the kernel: EEXIST) and a key of the wrong length apply nothing', () => withNetns(2, async (a, b) => {
+  it('interval maps: an overlap (nft: "interval overlaps"), a concatenated overlap (the kernel: EEXIST), part of an interval deleted and a key of the wrong length apply nothing', () => withNetns(2, async (a, b) => {
     for (const ns of [a, b]) ns.run('nft', ['-f', '-'], setup);
     const before = b.run('nft', ['list', 'ruleset']);
     const tries: Array<[string, unknown[], new (...x: never[]) => NlkitError, RegExp]> = [
       ['add element ip t im { 10.1.0.0/16 : drop }\n', [{ add: E('im', [[pfx('10.1.0.0', 16), { drop: null }]]) }], InvalidArgumentError, /conflicting intervals/],
       ['add element ip t cm { 10.0.0.0/8 . 85 : drop }\n', [{ add: E('cm', [[{ concat: [pfx('10.0.0.0', 8), 85] }, { drop: null }]]) }], ExistsError, /EEXIST/],
+      // Part of an interval (nft: "element does not exist"), in a map and in an auto-merge set.
+      ['delete element ip t im { 10.1.0.0/16 }\n', [{ delete: E('im', [pfx('10.1.0.0', 16)]) }], NotFoundError, /element does not exist/],
+      ['delete element ip t m { 10.0.0.0/16 }\n', [{ delete: E('m', [pfx('10.0.0.0', 16)]) }], NotFoundError, /element does not exist/],
     ];
     for (const [text, json, cls, re] of tries) {
       assert.notEqual(a.try('nft', ['-f', '-'], text).status, 0, text);
