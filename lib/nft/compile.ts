@@ -15,7 +15,8 @@ import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, EXTRA_TYPES, ifaceIndexTy
 import { mergePlan, type MergeCandidate } from './payload-merge.js';
 import { concatTypeofPrefix, typeofKey } from './typeof.js';
 import { concatIntervalOf, intervalOf } from './intervals.js';
-import { BIT_FIELDS, bitValue, flagMask } from './bitfields.js';
+import { BIT_FIELDS, bitValue, flagMask, type BitField } from './bitfields.js';
+import { bitKeyType, keyBitField } from './bitkeys.js';
 
 /** A value's type while compiling: a data type, or one of nft's bit/enum types. */
 export type ValueType = DataType | { name: 'ct_state' | 'ct_status' | 'fib_addrtype' | 'fib_present'; len: 4 };
@@ -330,6 +331,8 @@ export class RuleCompiler {
         if (!isObj(body)) throw invalid(w, 'needs { protocol, field }');
         if ('base' in body) throw unsupported(w, 'raw payload expressions');
         const f = PAYLOAD[String(body.protocol)]?.[String(body.field)];
+        const bk = f ? undefined : keyBitField(e);
+        if (bk) return this.loadBitKey(bk, reg, w);
         if (!f) throw unsupported(w, `payload "${body.protocol} ${body.field}"`);
         if (this.ctx.family !== 'inet' && (body.protocol === 'ip' || body.protocol === 'ip6') && NFPROTO[String(body.protocol)] !== this.nfproto) {
           throw invalid(w, `${body.protocol} header in an ${this.ctx.family} table`);
@@ -654,12 +657,15 @@ export class RuleCompiler {
     const p = lk === 'payload' && isObj(lb) ? lb : undefined;
     const bf = p ? BIT_FIELDS[String(p.protocol)]?.[String(p.field)] : undefined;
     if (bf) {
+      // `ip dscp @s`: a lookup of the shifted value (match(), loadBitKey).
+      if (typeof right === 'string' && right.startsWith('@') && keyBitField(left)) return false;
       if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" on ${bf.protocol} ${bf.field}`);
       // A set of dscp or ecn values (one-byte loads): the masked load looked up in an anonymous
       // set of values in place, typed dscp/ecn, as nft makes it (no typeof record).
       // A set of one value is that value, as nft evaluates it.
       if (isObj(right) && Array.isArray(right.set) && right.set.length === 1 && Object.keys(right).length === 1) right = right.set[0];
-      const setType = isObj(right) && Array.isArray(right.set) && bf.len === 1 && bf.mask ? BITFIELD_SET_TYPE[bf.field] : undefined;
+      // (ip6 dscp and flowlabel, ip hdrlength: wider loads, integer-typed sets but for dscp and ecn.)
+      const setType = isObj(right) && Array.isArray(right.set) && bf.protocol !== 'vlan' && bf.mask ? BITFIELD_SET_TYPE[bf.field] ?? TYPES.integer.id : undefined;
       if (setType && isObj(right) && Array.isArray(right.set) && this.ctx.anonymousSet) {
         if (right.set.length === 0) throw invalid(`${where}.right.set`, 'must not be empty');
         const keys = right.set.map((v, i) => {
@@ -668,7 +674,7 @@ export class RuleCompiler {
           return b;
         });
         this.deps(left, `${where}.left`);
-        const s = this.ctx.anonymousSet([{ name: bf.field, id: setType, len: 1, byteorder: BYTEORDER.BIG, parse: () => undefined, format: (b) => b[0]! }], keys, { byteorder: BYTEORDER.BIG });
+        const s = this.ctx.anonymousSet([{ name: bf.field, id: setType, len: bf.len, byteorder: BYTEORDER.BIG, parse: () => undefined, format: (b) => b[0]! }], keys, { byteorder: BYTEORDER.BIG });
         this.out.push(
           { op: 'payload', dreg: NFT_REG_1, base: bf.base, offset: bf.offset, len: bf.len },
           { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: bf.len, mask: bf.mask!, xor: Buffer.alloc(bf.len), bool: true },
@@ -710,10 +716,23 @@ export class RuleCompiler {
     else this.out.push({ op: 'range', sreg: NFT_REG_1, rop: 1, from, to });
   }
 
+  /** A sub-byte field as a set key (bitkeys.ts): loaded, masked and shifted to its value. */
+  private loadBitKey(bf: BitField, reg: number, where: string): DataType {
+    if (this.ctx.family !== 'inet' && NFPROTO[bf.protocol] !== this.nfproto) throw invalid(where, `${bf.protocol} header in an ${this.ctx.family} table`);
+    this.out.push(
+      { op: 'payload', dreg: reg, base: bf.base, offset: bf.offset, len: bf.len },
+      { op: 'bitwise', sreg: reg, dreg: reg, len: bf.len, mask: bf.mask!, xor: Buffer.alloc(bf.len), bool: true },
+    );
+    if (bf.shift) this.out.push({ op: 'shift', sreg: reg, dreg: reg, len: bf.len, rshift: bf.shift });
+    return bitKeyType(bf);
+  }
+
   /** Like loadKey, for keys of any value type with a length (header fields of payload-fields.ts too). */
   private loadKeyValues(e: unknown, where: string): DataType[] {
     const [kind, body] = single(e, where);
     if (kind === 'concat') return this.loadKey(e, where);
+    // nft keeps a lone sub-byte field's values in place in a rule's own set or map (bitMatch, anonymousVmap), not shifted.
+    if (keyBitField(e)) throw unsupported(where, `a data map keyed by ${(body as { protocol: string }).protocol} ${(body as { field: string }).field}`);
     const t = this.load(e, NFT_REG_1, where);
     void body;
     if (t.name === 'ct_state') return [EXTRA_TYPES.ct_state];
@@ -822,6 +841,26 @@ export class RuleCompiler {
     if (hasIntervals(set)) {
       const loads = this.intervalMap(key, set, undefined, where);
       this.out.push(...loads);
+      return;
+    }
+    const bf = keyBitField(key);
+    if (bf) {
+      // A lone sub-byte field: the masked load, the values in place (as in bitMatch's sets).
+      const elements = set.map((pair, i): [Buffer, Verdict] => {
+        const w = `${where}.data.set[${i}]`;
+        if (!Array.isArray(pair) || pair.length !== 2) throw invalid(w, 'must be [key, verdict]');
+        const k = typeof pair[0] === 'number' || typeof pair[0] === 'string' ? bitValue(bf, pair[0]) : undefined;
+        if (!k) throw invalid(`${w}[0]`, `not a valid ${bf.protocol} ${bf.field}: ${JSON.stringify(pair[0])}`);
+        const [vk, vb] = single(pair[1], `${w}[1]`);
+        return [k, this.verdictOf(vk, vb, `${w}[1]`)];
+      });
+      const t: DataType = { name: bf.field, id: BITFIELD_SET_TYPE[bf.field] ?? TYPES.integer.id, len: bf.len, byteorder: BYTEORDER.BIG, parse: () => undefined, format: (b) => b[0]! };
+      const m = this.ctx.anonymousMapOf({ keyTypes: [t], elements, byteorder: BYTEORDER.BIG });
+      this.out.push(
+        { op: 'payload', dreg: NFT_REG_1, base: bf.base, offset: bf.offset, len: bf.len },
+        { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: bf.len, mask: bf.mask!, xor: Buffer.alloc(bf.len), bool: true },
+        { op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: m.name, setId: m.id },
+      );
       return;
     }
     const start = this.out.length;

@@ -12,7 +12,7 @@ import { attrMap, be32, be64, Names, placeMessages, readAttrs, str, type NlMsg, 
 import {
   CHAIN, DATA, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_DESC_SIZE, SET_FLAGS, TABLE, VERDICT_ATTR,
 } from './consts.js';
-import { concatTypes, type DataType } from './datatypes.js';
+import { concatTypeId, concatTypes, type DataType } from './datatypes.js';
 import { ExprReader, readData } from './expr-wire.js';
 import type { Verdict } from './ir.js';
 import { compareKeys, keyJson, RuleDecoder, verdictJson } from './statements.js';
@@ -51,6 +51,9 @@ const SET_FLAG_BITS = { constant: SET_FLAGS.CONSTANT, interval: SET_FLAGS.INTERV
 
 export const setKey = (family: string, table: string, set: string): string => `${family}\0${table}\0${set}`;
 
+/** A set's KEY_TYPEOF user data record, if any. */
+const ud0 = (a: Map<number, Buffer>): Buffer | undefined => parseUdata(a.get(SET.USERDATA)).get(UD_SET.KEY_TYPEOF);
+
 function decodeSet(m: NlMsg): SetDump {
   const a = attrMap(m.body);
   const family = familyOf(m.family), table = str(a.get(SET.TABLE))!, name = str(a.get(SET.NAME))!;
@@ -63,7 +66,13 @@ function decodeSet(m: NlMsg): SetDump {
   const anonInterval = flags & SET_FLAGS.INTERVAL ? SET_FLAGS.INTERVAL | (flags & SET_FLAGS.CONCAT) : 0;
   if ((flags & ~named & ~(concatInterval ? SET_FLAGS.CONCAT : 0)) && flags !== (anonymousMap | anonInterval) && flags !== (anonymousSet | anonInterval)) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
   // An anonymous set's elements are read with the types of the rule's key expression (statements.ts).
-  const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0) ?? ((flags & ~anonInterval) === anonymousSet || (flags & ~anonInterval) === anonymousMap ? [] : undefined);
+  let types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0) ?? ((flags & ~anonInterval) === anonymousSet || (flags & ~anonInterval) === anonymousMap ? [] : undefined);
+  if (!types && !(flags & SET_FLAGS.ANONYMOUS)) {
+    // A type only typeof names here (tcp flags' tcp_flag): the typeof expression's, if it is the key's.
+    const x = ud0(a) ? parseTypeofKey(ud0(a)!) : undefined;
+    const t = x === undefined ? undefined : typeofKey(x).types;
+    if (t && concatTypeId(t) === be32(a.get(SET.KEY_TYPE))) types = t;
+  }
   if (!types) refuse(`set ${name} with key type ${be32(a.get(SET.KEY_TYPE))}`);
   const map = (flags & SET_FLAGS.MAP) !== 0;
   const dataType = be32(a.get(SET.DATA_TYPE));
@@ -76,7 +85,9 @@ function decodeSet(m: NlMsg): SetDump {
     typeofExpr = parseTypeofKey(typeof_);
     if (typeofExpr === undefined && (flags & ~SET_FLAGS.INTERVAL) !== anonymousSet) refuse(`set ${name} declared with a typeof nlkit does not know`);
     const t = typeofExpr === undefined ? types! : typeofKey(typeofExpr).types;
-    if (t.length !== types!.length || t.some((x, i) => x !== types![i])) refuse(`set ${name} whose typeof does not match its key type`);
+    if (t.length !== types!.length || t.some((x, i) => x.id !== types![i]!.id)) refuse(`set ${name} whose typeof does not match its key type`);
+    // The typeof expression's types have its lengths and byte order (integers of a header field: ip6 flowlabel's 3 bytes).
+    types = t;
   }
   const s: SetDump = { family, table, name, handle: be64(a.get(SET.HANDLE)) ?? 0, flags, types: types!, map };
   if (typeofExpr !== undefined) s.typeofExpr = typeofExpr;

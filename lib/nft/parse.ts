@@ -522,7 +522,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
           continue;
         }
         // A flag list is a test of flags (`in`); a set of flags is a lookup (`==`).
-        op ??= kind === 'flags' && !(typeof right === 'object' && right !== null && 'set' in right) && !('&' in left) ? 'in' : '==';
+        op ??= kind === 'flags' && !(typeof right === 'object' && right !== null && 'set' in right) && !(typeof right === 'string' && right.startsWith('@')) && !('&' in left) ? 'in' : '==';
         expr.push({ match: { op, left, right } });
         continue;
       }

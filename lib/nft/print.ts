@@ -163,7 +163,7 @@ export function statement(s: Statement, family?: Family): string {
       }
       // A bit mask type compared for equality keeps `==` (bare means `in` there).
       const lp = (b.left as { payload?: { protocol?: string; field?: string } }).payload;
-      const flagEq = lp?.protocol === 'tcp' && lp.field === 'flags' && !(b.right && typeof b.right === 'object' && 'set' in b.right);
+      const flagEq = lp?.protocol === 'tcp' && lp.field === 'flags' && !(b.right && typeof b.right === 'object' && 'set' in b.right) && !(typeof b.right === 'string' && b.right.startsWith('@'));
       return (b.op === '==' && !binop && !flagEq) || b.op === 'in' ? `${left} ${right}` : `${left} ${String(b.op)} ${right}`;
     }
     case 'vmap': {

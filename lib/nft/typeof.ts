@@ -10,6 +10,7 @@ import { TYPES, type DataType } from './datatypes.js';
 import { CT_KEY, META_KEY } from './ir.js';
 import { parseUdata, UdataBuilder } from './udata.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, IFACE_INDEX, TYPEOF_DESC, TYPEOF_FIELD } from './payload-fields.js';
+import { BIT_TYPEOF_FIELD, bitKeyType, keyBitField } from './bitkeys.js';
 
 const EXPR_VERDICT = 1, EXPR_PAYLOAD = 7, EXPR_META = 9, EXPR_CT = 12, EXPR_CONCAT = 13;
 const TYPEOF_EXPR = 0, TYPEOF_DATA = 1;
@@ -30,6 +31,14 @@ const u32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32LE(
 /** One key expression's record and type. */
 function one(e: unknown): { ud: Buffer; type: DataType } {
   const [kind, body] = isObj(e) && Object.keys(e).length === 1 ? Object.entries(e)[0]! : ['', undefined];
+  const bf = keyBitField(e);
+  if (bf) {
+    // A sub-byte field (bitkeys.ts): its protocol and field, and for integers its length in bits.
+    const type = bitKeyType(bf);
+    const db = new UdataBuilder().u32(0, DESC[bf.protocol]!).u32(1, BIT_TYPEOF_FIELD[bf.protocol]![bf.field]!);
+    if (type.name === 'integer') db.u32(4, bf.bits);
+    return { ud: new UdataBuilder().u32(TYPEOF_EXPR, EXPR_PAYLOAD).raw(TYPEOF_DATA, db.build()).build(), type };
+  }
   if (kind === 'payload' && isObj(body)) {
     const p = String(body.protocol), f = String(body.field);
     const field = FIELD[p]?.[f], t = PAYLOAD[p]?.[f]?.[3];
@@ -106,6 +115,8 @@ function parseOne(b: Buffer): unknown {
   const n = (t: number) => d.get(t)?.readUInt32LE(0);
   if (type === EXPR_PAYLOAD) {
     const p = keyName(DESC as Record<string, number>, n(0));
+    const bit = p ? keyName(BIT_TYPEOF_FIELD[p] ?? {}, n(1)) : undefined;
+    if (p && bit) return { payload: { protocol: p, field: bit } };
     const f = p ? keyName((FIELD[p] ?? {}) as Record<string, number>, n(1)) : undefined;
     return p && f ? { payload: { protocol: p, field: f } } : undefined;
   }

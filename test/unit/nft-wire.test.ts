@@ -204,7 +204,8 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '<', left: { meta: { key: 'iifname' } }, right: 'eth0' } }]), UnsupportedError, /"<" on a ifname/);
     bad(rule([{ match: { op: '==', left: { meta: { key: 'iif' } }, right: 'lo' } }]), InvalidArgumentError, /interface "lo" does not exist/);
     bad(rule([{ match: { op: '==', left: { meta: { key: 'ipsec' } }, right: true } }]), UnsupportedError, /meta key "ipsec"/);
-    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'doff' } }, right: { set: [5, 6] } } }]), UnsupportedError, /with tcp doff \(only a value\)/);
+    bad(rule([{ match: { op: '<', left: { payload: { protocol: 'tcp', field: 'doff' } }, right: 5 } }]), UnsupportedError, /"<" on tcp doff/);
+    bad(rule([{ mangle: { key: { meta: { key: 'mark' } }, value: { map: { key: { payload: { protocol: 'ip', field: 'dscp' } }, data: { set: [['cs1', 1]] } } } } }]), UnsupportedError, /a data map keyed by ip dscp/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: { set: ['cs1', 'cs99'] } } }]), InvalidArgumentError, /set\[1\]: not a valid ip dscp: "cs99"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: 'cs9' } }]), InvalidArgumentError, /not a valid ip dscp: "cs9"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'vlan', field: 'dei' } }, right: 1 } }]), UnsupportedError, /vlan dei/);
