@@ -588,7 +588,9 @@ export class RuleCompiler {
     const byteorder = types.length > 1 ? BYTEORDER.INVALID : lk === 'payload' ? BYTEORDER.BIG : lk === 'meta' ? (types[0]!.byteorder === BYTEORDER.BIG ? BYTEORDER.BIG : BYTEORDER.HOST)
       : lk === 'ct' && types[0] === TYPES.inet_proto ? BYTEORDER.BIG : types[0]!.byteorder;
     void lb;
-    const s = this.ctx.anonymousSet!(types as DataType[], keys, { byteorder, typeof: typeofKey(left).udata });
+    // nft's record of a concatenation stops before a shifted sub-byte field (bitkeys.ts), as before a converted one.
+    const shifted = lk === 'concat' ? (lb as unknown[]).findIndex((x) => (keyBitField(x)?.shift ?? 0) > 0) : -1;
+    const s = this.ctx.anonymousSet!(types as DataType[], keys, { byteorder, typeof: shifted >= 0 ? concatTypeofPrefix((lb as unknown[]).slice(0, shifted)) : typeofKey(left).udata });
     this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, set: s.name, setId: s.id, ...(op === '!=' ? { inv: true } : {}) });
   }
 

@@ -412,10 +412,14 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
 
   /** An expression: primaries joined by `.`, then binary operations with values. */
   function expression(): Statement {
+    // nft 1.0.6 lists a sub-byte field in a concatenation as `ip6 dscp >> 6 . tcp dport`, and its
+    // parser reads that back as a second shift: shifts are refused rather than taken either way.
+    const noShift = () => { if ((peek().v === '>>' || peek().v === '<<') && peek().kind === 'word') refuse(peek(), `a shift ("${peek().v}") of an expression`); };
     let e = primary();
+    noShift();
     if (peek().v === '.' && peek().kind === 'word') {
       const parts = [e];
-      while (peek().v === '.' && peek().kind === 'word') { next(); parts.push(primary()); }
+      while (peek().v === '.' && peek().kind === 'word') { next(); parts.push(primary()); noShift(); }
       e = { concat: parts };
     }
     const ops: string[] = [], vals: unknown[] = [];

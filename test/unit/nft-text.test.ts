@@ -148,6 +148,8 @@ describe('nft text parser: the batch nft -f sent for the same text', () => {
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { type ipv4_addr; flags interval; auto-merge; }\nadd element ip t s { 10.0.0.0/8 timeout 1s }').commands), (e: Error) => e instanceof UnsupportedError && /element options in an interval set that merges/.test(e.message));
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { type ipv4_addr; flags interval; elements = { 10.0.0.0/8 } }\nadd element ip t s { 10.1.0.0/16 }').commands), (e: Error) => e instanceof InvalidArgumentError && /conflicting intervals/.test(e.message));
     assert.throws(() => encodeCommands(parseScript('add table bridge t\nadd set bridge t s { typeof vlan id; }').commands), (e: Error) => e instanceof UnsupportedError && /typeof vlan id/.test(e.message));
+    // nft 1.0.6's listing of a sub-byte field in a concatenation (`ip6 dscp >> 6 . tcp dport`), which nft reads back shifted twice.
+    assert.throws(() => parseScript('add rule inet t c ip6 dscp >> 6 . tcp dport @s accept'), (e: Error) => e instanceof UnsupportedError && /1:28: a shift \(">>"\) of an expression/.test(e.message));
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { typeof numgen random mod 2; }').commands), (e: Error) => e instanceof UnsupportedError && /typeof/.test(e.message));
     // nft 1.0.6 records at most four parts of a typeof concatenation (a fifth lists as `type`).
     assert.throws(() => encodeCommands(parseScript('add table ip t\nadd set ip t s { typeof ip saddr . ip daddr . tcp sport . tcp dport . meta mark; }').commands), (e: Error) => e instanceof UnsupportedError && /concatenation of 5/.test(e.message));
