@@ -468,6 +468,8 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     if (t.v === 'counter' || t.v === 'quota' || t.v === 'limit') return t.v;
     if (t.v === 'ct' && peek().v === 'helper') { next(); return 'ct helper'; }
     if (t.v === 'ct' && peek().v === 'timeout') { next(); return 'ct timeout'; }
+    if (t.v === 'ct' && peek().v === 'expectation') { next(); return 'ct expectation'; }
+    if (t.v === 'synproxy') return 'synproxy';
     return undefined;
   };
   /** The cursor as extensions (ext.ts) see it. */
@@ -504,7 +506,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
           const v = isExpressionStart(peek()) ? expression() : value(kindOf(left));
           // `ct helper set "name"` references a ct helper object.
           const ck = (left.ct as { key?: string } | undefined)?.key;
-          expr.push(ck === 'helper' ? { 'ct helper': v } : ck === 'timeout' ? { 'ct timeout': v } : { mangle: { key: left, value: v } });
+          expr.push(ck === 'helper' ? { 'ct helper': v } : ck === 'timeout' ? { 'ct timeout': v } : ck === 'expectation' ? { 'ct expectation': v } : { mangle: { key: left, value: v } });
           continue;
         }
         if (peek().v === 'vmap') {
@@ -534,6 +536,10 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       switch (t.v) {
         case 'accept': case 'drop': case 'return': case 'continue': case 'jump': case 'goto':
           expr.push(verdict(t)); break;
+        case 'synproxy':
+          // `synproxy name "sp"` (a synproxy object); the statement with its own options is refused.
+          if (peek().v !== 'name') refuse(t, 'the statement "synproxy" with its own options (only synproxy name)');
+          next(); expr.push(namedRef('synproxy', textCtx(family))); break;
         case 'counter': {
           if (peek().v === 'name') { next(); expr.push(namedRef('counter', textCtx(family))); break; }
           let packets = 0, bytes = 0;
@@ -556,7 +562,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
         }
         default:
           if (EXT_PARSERS[t.v]) { expr.push(EXT_PARSERS[t.v]!(textCtx(family))); break; }
-          if (['queue', 'meter', 'tproxy', 'synproxy', 'dup', 'fwd', 'flow'].includes(t.v)) refuse(t, `the statement "${t.v}"`);
+          if (['queue', 'meter', 'tproxy', 'dup', 'fwd', 'flow'].includes(t.v)) refuse(t, `the statement "${t.v}"`);
           if (RAW_PAYLOAD.test(t.v)) refuse(t, 'raw payload expressions (@base,offset,length)');
           unexpected(t);
       }

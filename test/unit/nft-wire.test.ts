@@ -152,7 +152,14 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad({ add: { quota: { ...T, name: 'q', bytes: 5, used: 'x' } } }, InvalidArgumentError, /quota\.used: must be an integer/);
     bad({ add: { limit: { ...T, name: 'l', rate: 5, per: 'ever' } } }, InvalidArgumentError, /limit\.per: must be one of/);
     bad({ add: { 'ct helper': { ...T, name: 'h', type: 'ftp', protocol: 'sctp' } } }, InvalidArgumentError, /protocol: must be "tcp" or "udp"/);
-    bad({ add: { 'ct expectation': { ...T, name: 'tt', protocol: 'tcp', dport: 21, timeout: 100, size: 1 } } }, UnsupportedError, /object "ct expectation"/);
+    // secmark objects: the test kernel refuses nft's own (ENOENT), so they stay refused.
+    bad({ add: { secmark: { ...T, name: 'sm', context: 'system_u:object_r:ssh_server_packet_t:s0' } } }, UnsupportedError, /object "secmark"/);
+    bad({ add: { 'ct expectation': { ...T, family: 'inet', name: 'e', protocol: 'tcp', dport: 21, timeout: 100, size: 1 } } }, InvalidArgumentError, /ct expectation\.l3proto: must be ip or ip6/);
+    bad({ add: { 'ct expectation': { ...T, name: 'e', protocol: 'icmp', dport: 21, l3proto: 'ip' } } }, InvalidArgumentError, /ct expectation\.protocol: must be one of tcp/);
+    bad({ add: { 'ct expectation': { ...T, name: 'e', protocol: 'tcp', l3proto: 'ip' } } }, InvalidArgumentError, /dport: is required/);
+    bad({ add: { synproxy: { ...T, name: 's', mss: 1460, flags: ['ecn'] } } }, InvalidArgumentError, /synproxy\.flags\[0\]: must be "timestamp" or "sack-perm"/);
+    bad({ add: { synproxy: { ...T, name: 's', wscale: 15 } } }, InvalidArgumentError, /synproxy\.wscale: must be an integer from 0 to 14/);
+    bad({ add: { rule: { ...T, chain: 'c', expr: [{ synproxy: { mss: 1460 } }] } } }, UnsupportedError, /synproxy statement with its own options/);
     bad({ add: { 'ct timeout': { ...T, name: 'tt', protocol: 'tcp', policy: { sleeping: 100 } } } }, InvalidArgumentError, /policy.sleeping: unknown tcp state/);
     bad({ add: { 'ct timeout': { ...T, name: 'tt', protocol: 'icmp', policy: {} } } }, InvalidArgumentError, /protocol: must be "tcp" or "udp"/);
     bad({ add: { rule: { ...T, chain: 'c', expr: [{ counter: '' }] } } }, InvalidArgumentError, /counter: must be an object name/);
