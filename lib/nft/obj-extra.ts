@@ -3,10 +3,9 @@
 // objects.ts dispatches to these. secmark objects stay refused: the test kernel answers ENOENT
 // to nft's own `add secmark` (no LSM context to resolve), so nothing can be checked against it.
 import { be32 } from './attrs.js';
-import { durationMs } from './duration.js';
+import { durationMs, timeText } from './duration.js';
 import { invalid } from './errors.js';
 import { exprData, uint, type TextCtx } from './ext.js';
-import { timeText } from './print.js';
 
 const EXPECT = { L3PROTO: 1, L4PROTO: 2, DPORT: 3, TIMEOUT: 4, SIZE: 5 } as const;
 const SYNPROXY = { MSS: 1, WSCALE: 2, FLAGS: 3 } as const;
