@@ -615,6 +615,7 @@ export class RuleCompiler {
     if (typeof data === 'string' && data.startsWith('@')) {
       const name = data.slice(1);
       const s = this.ctx.set(name);
+      this.noShiftedMapKey(body.key, `${where}.key`);
       const types = this.loadKey(body.key, `${where}.key`);
       if (s && (!s.map || !s.data)) throw invalid(`${where}.data`, `@${name} is ${s.map ? 'a verdict map (use vmap)' : 'a set'}`);
       if (s) this.checkSet(name, types, true, `${where}.data`);
@@ -631,6 +632,8 @@ export class RuleCompiler {
       this.out.push(...loads);
       return dataTypes;
     }
+    const bf = keyBitField(body.key);
+    if (bf) { this.bitFieldMap(bf, data.set, dataTypes, where); return dataTypes; }
     const start = this.out.length;
     const types = this.loadKeyValues(body.key, `${where}.key`);
     const loads = this.out.splice(start);
@@ -846,25 +849,7 @@ export class RuleCompiler {
       return;
     }
     const bf = keyBitField(key);
-    if (bf) {
-      // A lone sub-byte field: the masked load, the values in place (as in bitMatch's sets).
-      const elements = set.map((pair, i): [Buffer, Verdict] => {
-        const w = `${where}.data.set[${i}]`;
-        if (!Array.isArray(pair) || pair.length !== 2) throw invalid(w, 'must be [key, verdict]');
-        const k = typeof pair[0] === 'number' || typeof pair[0] === 'string' ? bitValue(bf, pair[0]) : undefined;
-        if (!k) throw invalid(`${w}[0]`, `not a valid ${bf.protocol} ${bf.field}: ${JSON.stringify(pair[0])}`);
-        const [vk, vb] = single(pair[1], `${w}[1]`);
-        return [k, this.verdictOf(vk, vb, `${w}[1]`)];
-      });
-      const t: DataType = { name: bf.field, id: BITFIELD_SET_TYPE[bf.field] ?? TYPES.integer.id, len: bf.len, byteorder: BYTEORDER.BIG, parse: () => undefined, format: (b) => b[0]! };
-      const m = this.ctx.anonymousMapOf({ keyTypes: [t], elements, byteorder: BYTEORDER.BIG });
-      this.out.push(
-        { op: 'payload', dreg: NFT_REG_1, base: bf.base, offset: bf.offset, len: bf.len },
-        { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: bf.len, mask: bf.mask!, xor: Buffer.alloc(bf.len), bool: true },
-        { op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: m.name, setId: m.id },
-      );
-      return;
-    }
+    if (bf) return this.bitFieldMap(bf, set, undefined, where);
     const start = this.out.length;
     const types = this.loadKeyValues(key, `${where}.key`);
     const loads = this.out.splice(start);
@@ -878,6 +863,30 @@ export class RuleCompiler {
     const byteorder = this.keyByteorder(key, types, `${where}.key`);
     const m = this.ctx.anonymousMapOf({ keyTypes: types, elements, byteorder, ...(types.length > 1 ? { typeof: typeofKey(key).udata } : {}) });
     this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: m.name, setId: m.id });
+  }
+
+  /**
+   * An anonymous map keyed by a lone sub-byte field (`ip dscp vmap { cs1 : accept }`, `meta mark
+   * set ip dscp map { cs1 : 0x1 }`): as nft, the masked load and the keys in place (as in
+   * bitMatch's sets). `dataTypes` undefined: a verdict map.
+   */
+  private bitFieldMap(bf: BitField, pairs: unknown[], dataTypes: DataType[] | undefined, where: string): void {
+    const elements = pairs.map((pair, i): [Buffer, Verdict | Buffer] => {
+      const w = `${where}.data.set[${i}]`;
+      if (!Array.isArray(pair) || pair.length !== 2) throw invalid(w, `must be [key, ${dataTypes ? 'value' : 'verdict'}]`);
+      const k = typeof pair[0] === 'number' || typeof pair[0] === 'string' ? bitValue(bf, pair[0]) : undefined;
+      if (!k) throw invalid(`${w}[0]`, `not a valid ${bf.protocol} ${bf.field}: ${JSON.stringify(pair[0])}`);
+      if (dataTypes) return [k, dataTypes.length === 1 ? this.value(dataTypes[0]!, pair[1], `${w}[1]`) : elementKey(pair[1], dataTypes, `${w}[1]`)];
+      const [vk, vb] = single(pair[1], `${w}[1]`);
+      return [k, this.verdictOf(vk, vb, `${w}[1]`)];
+    });
+    const t: DataType = { name: bf.field, id: BITFIELD_SET_TYPE[bf.field] ?? TYPES.integer.id, len: bf.len, byteorder: BYTEORDER.BIG, parse: () => undefined, format: (b) => b[0]! };
+    const m = this.ctx.anonymousMapOf!({ keyTypes: [t], ...(dataTypes ? { data: dataTypes } : {}), elements, byteorder: BYTEORDER.BIG });
+    this.out.push(
+      { op: 'payload', dreg: NFT_REG_1, base: bf.base, offset: bf.offset, len: bf.len },
+      { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: bf.len, mask: bf.mask!, xor: Buffer.alloc(bf.len), bool: true },
+      { op: 'lookup', sreg: NFT_REG_1, dreg: dataTypes ? NFT_REG_1 : 0, set: m.name, setId: m.id },
+    );
   }
 
   /**
@@ -907,12 +916,19 @@ export class RuleCompiler {
     return [...loads, dataTypes ? { op: 'lookup', sreg: NFT_REG_1, dreg: NFT_REG_1, set: m.name, setId: m.id } : { op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: m.name, setId: m.id }];
   }
 
+  /** nft 1.0.6 lists a named map's lookup of a lone shifted sub-byte field as a raw payload (`(@nh,8,8 & 0xfc) >> 2 vmap @m`): refused. */
+  private noShiftedMapKey(key: unknown, where: string): void {
+    const bf = keyBitField(key);
+    if (bf?.shift) throw unsupported(where, `a named map keyed by ${bf.protocol} ${bf.field} (nft 1.0.6 lists its lookup as a raw payload expression)`);
+  }
+
   private vmap(body: unknown, where: string): void {
     if (!isObj(body)) throw invalid(where, 'needs { key, data }');
     this.deps(body.key, `${where}.key`);
     const data = body.data;
     if (typeof data === 'string' && data.startsWith('@')) {
       const name = data.slice(1);
+      this.noShiftedMapKey(body.key, `${where}.key`);
       const types = this.loadKey(body.key, `${where}.key`);
       this.checkSet(name, types, true, `${where}.data`);
       this.out.push({ op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: name, setId: this.ctx.set(name)?.id });

@@ -460,6 +460,9 @@ export class RuleDecoder implements DecodeCtx {
             out.push({ match: { op: '==', left: key, right: `@${e.set}` } });
           } else if (e.inv || (e.dreg !== 0 && e.dreg !== 1)) {
             refuse('a map lookup into a register other than 1');
+          } else if (loads.length === 1 && loads[0]!.shifted && !anon.get(e.set)) {
+            // nft 1.0.6 lists it as a raw payload expression (compile.ts refuses to write it).
+            refuse(`a lookup of ${loads[0]!.bits!.protocol} ${loads[0]!.bits!.field} in a named map`);
           } else if (e.dreg === 1) {
             // A data map's value for the next statement (meta/ct mark set, dnat/snat): `key map @m`.
             const a = anon.get(e.set);
@@ -467,7 +470,12 @@ export class RuleDecoder implements DecodeCtx {
             if (a) {
               if (!a.data || !a.values) refuse(`a data lookup in verdict map ${e.set}`);
               const ts = keyTypesOf(loads);
-              if (a.ends || a.keyEnds) data = { set: intervalMapJson(a.elements.map(([k]) => k), a, ts, (j) => keyJson(a.data!, a.values![j]!)) };
+              const bits = loads.length === 1 && !loads[0]!.shifted ? loads[0]!.bits : undefined;
+              if (bits) {
+                // Keyed by a lone sub-byte field: keys in place (bitkeys.ts), sorted as bytes.
+                const order = a.elements.map((_, j) => j).sort((x, y) => Buffer.compare(a.elements[x]![0], a.elements[y]![0]));
+                data = { set: order.map((j) => [bitJson(bits, a.elements[j]![0]), keyJson(a.data!, a.values![j]!)]) };
+              } else if (a.ends || a.keyEnds) data = { set: intervalMapJson(a.elements.map(([k]) => k), a, ts, (j) => keyJson(a.data!, a.values![j]!)) };
               else {
                 const order = a.elements.map((_, j) => j).sort((x, y) => compareKeys(ts, a.elements[x]![0], a.elements[y]![0]));
                 data = { set: order.map((j) => [keyJson(ts, a.elements[j]![0]), keyJson(a.data!, a.values![j]!)]) };

@@ -214,7 +214,10 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '<', left: { payload: { protocol: 'tcp', field: 'doff' } }, right: 5 } }]), UnsupportedError, /"<" on tcp doff/);
     // nft -j list's `>>` of a sub-byte field in a concatenation (nft -j -f would shift it twice).
     bad(rule([{ match: { op: '==', left: { concat: [{ '>>': [{ payload: { protocol: 'ip', field: 'dscp' } }, 2] }, { payload: { protocol: 'ip', field: 'saddr' } }] }, right: '@s' } }]), UnsupportedError, /expression ">>"/);
-    bad(rule([{ mangle: { key: { meta: { key: 'mark' } }, value: { map: { key: { payload: { protocol: 'ip', field: 'dscp' } }, data: { set: [['cs1', 1]] } } } } }]), UnsupportedError, /a data map keyed by ip dscp/);
+    // A named map looked up by a shifted sub-byte field: nft 1.0.6 lists the rule as a raw payload expression.
+    bad(rule([{ vmap: { key: { payload: { protocol: 'ip', field: 'dscp' } }, data: '@m' } }]), UnsupportedError, /a named map keyed by ip dscp/);
+    bad(rule([{ mangle: { key: { meta: { key: 'mark' } }, value: { map: { key: { payload: { protocol: 'ip', field: 'dscp' } }, data: '@m' } } } }]), UnsupportedError, /a named map keyed by ip dscp/);
+    bad(rule([{ mangle: { key: { meta: { key: 'mark' } }, value: { map: { key: { payload: { protocol: 'ip', field: 'dscp' } }, data: { set: [['cs9', 1]] } } } } }]), InvalidArgumentError, /set\[0\]\[0\]: not a valid ip dscp: "cs9"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: { set: ['cs1', 'cs99'] } } }]), InvalidArgumentError, /set\[1\]: not a valid ip dscp: "cs99"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: 'cs9' } }]), InvalidArgumentError, /not a valid ip dscp: "cs9"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'vlan', field: 'dei' } }, right: 1 } }]), UnsupportedError, /vlan dei/);
