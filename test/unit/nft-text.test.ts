@@ -157,3 +157,22 @@ describe('nft text parser: the batch nft -f sent for the same text', () => {
     assert.throws(() => parseScript(42 as never), InvalidArgumentError);
   });
 });
+
+describe('nft text parser: nft\'s own listings of interval maps, sub-byte keys and ct expectation/synproxy objects', () => {
+  const kinds = (o: object) => Object.keys(o)[0]!;
+  for (const name of ['concatmap', 'bitkeys', 'objects2']) {
+    it(`${name}: what nlkit parses from nft list ruleset is what nft -j list ruleset printed (rules, and objects but sets' typeof)`, () => {
+      const parsed = parseScript(read(`${name}.list.nft`)).commands.map((c) => Object.values(c as object)[0] as Record<string, Record<string, unknown>>);
+      const want = listed(name);
+      // Rules: the statements nft's JSON has, in order.
+      const exprs = (l: Array<Record<string, Record<string, unknown>>>) => l.filter((o) => kinds(o) === 'rule').map((o) => o.rule!.expr);
+      assert.ok(exprs(want as never).length >= 2);
+      assert.deepEqual(exprs(parsed), exprs(want as never));
+      // Stateful objects: their properties (handles aside).
+      const objs = (l: Array<Record<string, Record<string, unknown>>>) => l.filter((o) => ['ct expectation', 'synproxy'].includes(kinds(o)))
+        .map((o) => { const { handle: _h, ...rest } = Object.values(o)[0]!; return { [kinds(o)]: rest }; });
+      assert.deepEqual(objs(parsed), objs(want as never));
+      if (name === 'objects2') assert.equal(objs(want as never).length, 4);
+    });
+  }
+});
