@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { encodeCommands, type SetInfo } from '../../lib/nft/encode.js';
-import { TYPES } from '../../lib/nft/datatypes.js';
+import { TYPES, type DataType } from '../../lib/nft/datatypes.js';
 import { intervalOf } from '../../lib/nft/intervals.js';
 import { parseScript } from '../../lib/nft/parse.js';
 
@@ -39,7 +39,7 @@ const hexLines = (b: Buffer): string[] => {
 };
 
 /** setup.nft's sets as apply() reads them from the kernel (interval ranges for the single-key ones). */
-const range = (v: unknown, t: typeof TYPES.ipv4_addr) => intervalOf(v, t, 'setup');
+const range = (v: unknown, t: DataType) => intervalOf(v, t, 'setup');
 const kernel: Record<string, SetInfo> = {
   m: { keyTypes: [TYPES.ipv4_addr], map: true, interval: true, autoMerge: false, ranges: [range({ prefix: { addr: '10.0.0.0', len: 8 } }, TYPES.ipv4_addr), range({ prefix: { addr: '192.168.1.0', len: 24 } }, TYPES.ipv4_addr)] },
   d: { keyTypes: [TYPES.inet_service], map: true, data: [TYPES.mark], interval: true, autoMerge: false, ranges: [range({ range: [1000, 2000] }, TYPES.inet_service)] },
