@@ -36,7 +36,10 @@ export function keyBitField(e: unknown): BitField | undefined {
   return bf?.mask ? bf : undefined;
 }
 
-/** The typeof record's field index of ip/ip6 sub-byte fields (nft's proto header templates). */
+/**
+ * The typeof record's field index of ip/ip6 sub-byte fields (nft's proto header templates).
+ * @example BIT_TYPEOF_FIELD.ip6!.flowlabel // 4
+ */
 export const BIT_TYPEOF_FIELD: Record<string, Record<string, number>> = {
   ip: { version: 1, hdrlength: 2, dscp: 3, ecn: 4 },
   ip6: { version: 1, dscp: 2, ecn: 3, flowlabel: 4 },

@@ -50,12 +50,19 @@ function hostU32(v: unknown): Buffer | undefined {
   return b;
 }
 
-/** nft's names of dscp and ecn values (the dscp and ecn types; ip/ip6 dscp and ecn fields). */
+/**
+ * nft's names of dscp values (the dscp type; ip/ip6 dscp fields). ECN_NAMES: ecn's.
+ * @example DSCP_NAMES.af11 // 0x0a
+ */
 export const DSCP_NAMES: Record<string, number> = {
   cs0: 0x00, cs1: 0x08, cs2: 0x10, cs3: 0x18, cs4: 0x20, cs5: 0x28, cs6: 0x30, cs7: 0x38, df: 0x00, be: 0x00, lephb: 0x01,
   af11: 0x0a, af12: 0x0c, af13: 0x0e, af21: 0x12, af22: 0x14, af23: 0x16, af31: 0x1a, af32: 0x1c, af33: 0x1e,
   af41: 0x22, af42: 0x24, af43: 0x26, va: 0x2c, ef: 0x2e,
 };
+/**
+ * nft's names of ecn values.
+ * @example ECN_NAMES.ce // 3
+ */
 export const ECN_NAMES: Record<string, number> = { 'not-ect': 0, ect1: 1, ect0: 2, ce: 3 };
 
 /** A one-byte type with nft's symbolic names (a value's first name when printed), up to `max`. */

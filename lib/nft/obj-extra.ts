@@ -15,7 +15,10 @@ const L3: Record<string, number> = { ip: 2, ip6: 10 };
 const L4: Record<string, number> = { tcp: 6, udp: 17, dccp: 33, sctp: 132 };
 const name = (m: Record<string, number>, v: number | undefined): string | undefined => Object.keys(m).find((k) => m[k] === v);
 
-/** The properties each kind takes (besides family, table, name, handle, comment). */
+/**
+ * The properties each kind takes (besides family, table, name, handle, comment).
+ * @example EXTRA_KEYS.synproxy // ['mss', 'wscale', 'flags']
+ */
 export const EXTRA_KEYS: Record<string, string[]> = {
   'ct expectation': ['protocol', 'dport', 'timeout', 'size', 'l3proto'],
   synproxy: ['mss', 'wscale', 'flags'],
@@ -58,8 +61,8 @@ export function extraData(kind: string, o: Record<string, unknown>, family: stri
 }
 
 /**
- * A NEWOBJ reply's data as nft -j list shows it (into `o`); false for a value nlkit cannot name.
- * @example extraJson('synproxy', attrMap(data), o)
+ * A NEWOBJ reply's data as nft -j list shows it (into `o`); `refuse` for a value nlkit cannot name.
+ * @example extraJson('synproxy', attrMap(data), o, refuse) // o: { ..., mss: 1460, wscale: 7, flags: ['timestamp'] }
  */
 export function extraJson(kind: string, d: Map<number, Buffer>, o: Record<string, unknown>, refuse: (what: string) => never): void {
   if (kind === 'ct expectation') {
