@@ -737,7 +737,7 @@ export class RuleCompiler {
     const [kind, body] = single(e, where);
     if (kind === 'concat') return this.loadKey(e, where);
     // nft keeps a lone sub-byte field's values in place in a rule's own set or map (bitMatch, anonymousVmap), not shifted.
-    if (keyBitField(e)) throw unsupported(where, `a data map keyed by ${(body as { protocol: string }).protocol} ${(body as { field: string }).field}`);
+    if (keyBitField(e)) throw unsupported(where, `${(body as { protocol: string }).protocol} ${(body as { field: string }).field} as this key (sets, maps and lookups only)`);
     const t = this.load(e, NFT_REG_1, where);
     void body;
     if (t.name === 'ct_state') return [EXTRA_TYPES.ct_state];

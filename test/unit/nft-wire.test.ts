@@ -181,6 +181,8 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     refused({ op: 'update', elem: { concat: [saddr, saddr] }, set: '@s' }, InvalidArgumentError, /@s has 4-byte keys, the expression is 8 bytes/);
     refused({ op: 'update', elem: { elem: { val: saddr, comment: 'x' } }, set: '@s' }, UnsupportedError, /"comment" on the element of a set statement/);
     refused({ op: 'update', elem: { elem: { val: saddr, timeout: -1 } }, set: '@s' }, InvalidArgumentError, /timeout: must be a number of seconds/);
+    // nft 1.0.6 lists a sub-byte field in a set statement as `ip dscp >> 2`.
+    refused({ op: 'update', elem: { concat: [{ payload: { protocol: 'ip', field: 'dscp' } }, saddr] }, set: '@s' }, UnsupportedError, /ip dscp in a set statement's key/);
     // TCP MSS clamping: maxseg size only, from rt mtu or a number.
     bad(rule([{ mangle: { key: { 'tcp option': { name: 'window', field: 'count' } }, value: 5 } }]), UnsupportedError, /setting tcp option .* \(only maxseg size\)/);
     bad(rule([{ mangle: { key: { 'tcp option': { name: 'maxseg', field: 'size' } }, value: 70000 } }]), InvalidArgumentError, /must be rt mtu or a size from 0 to 65535/);
