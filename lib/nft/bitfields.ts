@@ -5,6 +5,7 @@
 // and its flag type, used with `in` (`& f != 0`) and `&` masks (`syn / syn,ack`), are here too.
 import { PAYLOAD_BASE } from './ir.js';
 import { TCP_FLAG_NAMES } from './payload-fields.js';
+import { DSCP_NAMES as DSCP, ECN_NAMES as ECN } from './datatypes.js';
 
 /** A field inside `len` bytes at `offset` of `base`: its bits under `mask` (big endian), `shift` bits from the right. */
 export interface BitField {
@@ -16,12 +17,6 @@ export interface BitField {
   bits: number;
 }
 
-const DSCP: Record<string, number> = {
-  cs0: 0x00, cs1: 0x08, cs2: 0x10, cs3: 0x18, cs4: 0x20, cs5: 0x28, cs6: 0x30, cs7: 0x38, df: 0x00, be: 0x00, lephb: 0x01,
-  af11: 0x0a, af12: 0x0c, af13: 0x0e, af21: 0x12, af22: 0x14, af23: 0x16, af31: 0x1a, af32: 0x1c, af33: 0x1e,
-  af41: 0x22, af42: 0x24, af43: 0x26, va: 0x2c, ef: 0x2e,
-};
-const ECN: Record<string, number> = { 'not-ect': 0, ect1: 1, ect0: 2, ce: 3 };
 const ETHER_TYPES: Record<string, number> = { ip: 0x0800, arp: 0x0806, ip6: 0x86dd, '8021q': 0x8100, '8021ad': 0x88a8, vlan: 0x8100 };
 
 const N = PAYLOAD_BASE.NETWORK, T = PAYLOAD_BASE.TRANSPORT, L = PAYLOAD_BASE.LL;

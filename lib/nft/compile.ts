@@ -15,8 +15,9 @@ import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, EXTRA_TYPES, ifaceIndexTy
 import { mergePlan, type MergeCandidate } from './payload-merge.js';
 import { concatTypeofPrefix, typeofKey } from './typeof.js';
 import { concatIntervalOf, intervalOf } from './intervals.js';
-import { BIT_FIELDS, bitValue, flagMask } from './bitfields.js';
+import { BIT_FIELDS, bitValue, flagMask, type BitField } from './bitfields.js';
 import { BOOLEAN, rawLayout, rawType, rawValue, type RawLayout } from './expr-raw.js';
+import { bitKeyType, keyBitField } from './bitkeys.js';
 
 /** A value's type while compiling: a data type, or one of nft's bit/enum types. */
 export type ValueType = DataType | { name: 'ct_state' | 'ct_status' | 'fib_addrtype' | 'fib_present'; len: 4 };
@@ -71,6 +72,12 @@ export interface AnonymousMapSpec {
   /** The data types of a data map; undefined: a verdict map. */
   data?: DataType[];
   elements: Array<[Buffer, Verdict | Buffer]>;
+  /**
+   * Instead of elements, an interval map's [start, end, value] (prefixes or ranges in the keys):
+   * single keys become start and INTERVAL_END elements (intervals.ts), concatenations one element
+   * with a KEY_END each (the kernel's pipapo set, NFT_SET_CONCAT).
+   */
+  ranges?: Array<[Buffer, Buffer, Verdict | Buffer]>;
   /** The key's byte order (nft records the key expression's) and, for concatenations, its typeof record. */
   byteorder: number;
   typeof?: Buffer;
@@ -332,6 +339,8 @@ export class RuleCompiler {
           return rawType(r.len);
         }
         const f = PAYLOAD[String(body.protocol)]?.[String(body.field)];
+        const bk = f ? undefined : keyBitField(e);
+        if (bk) return this.loadBitKey(bk, reg, w);
         if (!f) throw unsupported(w, `payload "${body.protocol} ${body.field}"`);
         if (this.ctx.family !== 'inet' && (body.protocol === 'ip' || body.protocol === 'ip6') && NFPROTO[String(body.protocol)] !== this.nfproto) {
           throw invalid(w, `${body.protocol} header in an ${this.ctx.family} table`);
@@ -589,7 +598,9 @@ export class RuleCompiler {
     const byteorder = types.length > 1 ? BYTEORDER.INVALID : lk === 'payload' ? BYTEORDER.BIG : lk === 'meta' ? (types[0]!.byteorder === BYTEORDER.BIG ? BYTEORDER.BIG : BYTEORDER.HOST)
       : lk === 'ct' && types[0] === TYPES.inet_proto ? BYTEORDER.BIG : types[0]!.byteorder;
     void lb;
-    const s = this.ctx.anonymousSet!(types as DataType[], keys, { byteorder, typeof: typeofKey(left).udata });
+    // nft's record of a concatenation stops before a shifted sub-byte field (bitkeys.ts), as before a converted one.
+    const shifted = lk === 'concat' ? (lb as unknown[]).findIndex((x) => (keyBitField(x)?.shift ?? 0) > 0) : -1;
+    const s = this.ctx.anonymousSet!(types as DataType[], keys, { byteorder, typeof: shifted >= 0 ? concatTypeofPrefix((lb as unknown[]).slice(0, shifted)) : typeofKey(left).udata });
     this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, set: s.name, setId: s.id, ...(op === '!=' ? { inv: true } : {}) });
   }
 
@@ -614,6 +625,7 @@ export class RuleCompiler {
     if (typeof data === 'string' && data.startsWith('@')) {
       const name = data.slice(1);
       const s = this.ctx.set(name);
+      this.noShiftedMapKey(body.key, `${where}.key`);
       const types = this.loadKey(body.key, `${where}.key`);
       if (s && (!s.map || !s.data)) throw invalid(`${where}.data`, `@${name} is ${s.map ? 'a verdict map (use vmap)' : 'a set'}`);
       if (s) this.checkSet(name, types, true, `${where}.data`);
@@ -625,6 +637,13 @@ export class RuleCompiler {
     if (!this.ctx.anonymousMapOf) throw unsupported(where, 'anonymous maps here');
     const first = data.set[0];
     const dataTypes = want(Array.isArray(first) && isObj(first[1]) && 'concat' in first[1]);
+    if (hasIntervals(data.set)) {
+      const loads = this.intervalMap(body.key, data.set, dataTypes, where);
+      this.out.push(...loads);
+      return dataTypes;
+    }
+    const bf = keyBitField(body.key);
+    if (bf) { this.bitFieldMap(bf, data.set, dataTypes, where); return dataTypes; }
     const start = this.out.length;
     const types = this.loadKeyValues(body.key, `${where}.key`);
     const loads = this.out.splice(start);
@@ -653,12 +672,15 @@ export class RuleCompiler {
     const p = lk === 'payload' && isObj(lb) ? lb : undefined;
     const bf = p ? BIT_FIELDS[String(p.protocol)]?.[String(p.field)] : undefined;
     if (bf) {
+      // `ip dscp @s`: a lookup of the shifted value (match(), loadBitKey).
+      if (typeof right === 'string' && right.startsWith('@') && keyBitField(left)) return false;
       if (op !== '==' && op !== '!=') throw unsupported(where, `"${op}" on ${bf.protocol} ${bf.field}`);
       // A set of dscp or ecn values (one-byte loads): the masked load looked up in an anonymous
       // set of values in place, typed dscp/ecn, as nft makes it (no typeof record).
       // A set of one value is that value, as nft evaluates it.
       if (isObj(right) && Array.isArray(right.set) && right.set.length === 1 && Object.keys(right).length === 1) right = right.set[0];
-      const setType = isObj(right) && Array.isArray(right.set) && bf.len === 1 && bf.mask ? BITFIELD_SET_TYPE[bf.field] : undefined;
+      // (ip6 dscp and flowlabel, ip hdrlength: wider loads, integer-typed sets but for dscp and ecn.)
+      const setType = isObj(right) && Array.isArray(right.set) && bf.protocol !== 'vlan' && bf.mask ? BITFIELD_SET_TYPE[bf.field] ?? TYPES.integer.id : undefined;
       if (setType && isObj(right) && Array.isArray(right.set) && this.ctx.anonymousSet) {
         if (right.set.length === 0) throw invalid(`${where}.right.set`, 'must not be empty');
         const keys = right.set.map((v, i) => {
@@ -667,7 +689,7 @@ export class RuleCompiler {
           return b;
         });
         this.deps(left, `${where}.left`);
-        const s = this.ctx.anonymousSet([{ name: bf.field, id: setType, len: 1, byteorder: BYTEORDER.BIG, parse: () => undefined, format: (b) => b[0]! }], keys, { byteorder: BYTEORDER.BIG });
+        const s = this.ctx.anonymousSet([{ name: bf.field, id: setType, len: bf.len, byteorder: BYTEORDER.BIG, parse: () => undefined, format: (b) => b[0]! }], keys, { byteorder: BYTEORDER.BIG });
         this.out.push(
           { op: 'payload', dreg: NFT_REG_1, base: bf.base, offset: bf.offset, len: bf.len },
           { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: bf.len, mask: bf.mask!, xor: Buffer.alloc(bf.len), bool: true },
@@ -709,10 +731,23 @@ export class RuleCompiler {
     else this.out.push({ op: 'range', sreg: NFT_REG_1, rop: 1, from, to });
   }
 
+  /** A sub-byte field as a set key (bitkeys.ts): loaded, masked and shifted to its value. */
+  private loadBitKey(bf: BitField, reg: number, where: string): DataType {
+    if (this.ctx.family !== 'inet' && NFPROTO[bf.protocol] !== this.nfproto) throw invalid(where, `${bf.protocol} header in an ${this.ctx.family} table`);
+    this.out.push(
+      { op: 'payload', dreg: reg, base: bf.base, offset: bf.offset, len: bf.len },
+      { op: 'bitwise', sreg: reg, dreg: reg, len: bf.len, mask: bf.mask!, xor: Buffer.alloc(bf.len), bool: true },
+    );
+    if (bf.shift) this.out.push({ op: 'shift', sreg: reg, dreg: reg, len: bf.len, rshift: bf.shift });
+    return bitKeyType(bf);
+  }
+
   /** Like loadKey, for keys of any value type with a length (header fields of payload-fields.ts too). */
   private loadKeyValues(e: unknown, where: string): DataType[] {
     const [kind, body] = single(e, where);
     if (kind === 'concat') return this.loadKey(e, where);
+    // nft keeps a lone sub-byte field's values in place in a rule's own set or map (bitMatch, anonymousVmap), not shifted.
+    if (keyBitField(e)) throw unsupported(where, `${(body as { protocol: string }).protocol} ${(body as { field: string }).field} as this key (sets, maps and lookups only)`);
     const t = this.load(e, NFT_REG_1, where);
     void body;
     if (t.name === 'ct_state') return [EXTRA_TYPES.ct_state];
@@ -874,6 +909,13 @@ export class RuleCompiler {
   private anonymousVmap(key: unknown, set: unknown[], where: string): void {
     if (!this.ctx.anonymousMapOf) throw unsupported(`${where}.key`, 'anonymous verdict maps here');
     if (set.length === 0) throw invalid(`${where}.data.set`, 'must not be empty');
+    if (hasIntervals(set)) {
+      const loads = this.intervalMap(key, set, undefined, where);
+      this.out.push(...loads);
+      return;
+    }
+    const bf = keyBitField(key);
+    if (bf) return this.bitFieldMap(bf, set, undefined, where);
     const start = this.out.length;
     const types = this.loadKeyValues(key, `${where}.key`);
     const loads = this.out.splice(start);
@@ -889,12 +931,70 @@ export class RuleCompiler {
     this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: m.name, setId: m.id });
   }
 
+  /**
+   * An anonymous map keyed by a lone sub-byte field (`ip dscp vmap { cs1 : accept }`, `meta mark
+   * set ip dscp map { cs1 : 0x1 }`): as nft, the masked load and the keys in place (as in
+   * bitMatch's sets). `dataTypes` undefined: a verdict map.
+   */
+  private bitFieldMap(bf: BitField, pairs: unknown[], dataTypes: DataType[] | undefined, where: string): void {
+    const elements = pairs.map((pair, i): [Buffer, Verdict | Buffer] => {
+      const w = `${where}.data.set[${i}]`;
+      if (!Array.isArray(pair) || pair.length !== 2) throw invalid(w, `must be [key, ${dataTypes ? 'value' : 'verdict'}]`);
+      const k = typeof pair[0] === 'number' || typeof pair[0] === 'string' ? bitValue(bf, pair[0]) : undefined;
+      if (!k) throw invalid(`${w}[0]`, `not a valid ${bf.protocol} ${bf.field}: ${JSON.stringify(pair[0])}`);
+      if (dataTypes) return [k, dataTypes.length === 1 ? this.value(dataTypes[0]!, pair[1], `${w}[1]`) : elementKey(pair[1], dataTypes, `${w}[1]`)];
+      const [vk, vb] = single(pair[1], `${w}[1]`);
+      return [k, this.verdictOf(vk, vb, `${w}[1]`)];
+    });
+    const t: DataType = { name: bf.field, id: BITFIELD_SET_TYPE[bf.field] ?? TYPES.integer.id, len: bf.len, byteorder: BYTEORDER.BIG, parse: () => undefined, format: (b) => b[0]! };
+    const m = this.ctx.anonymousMapOf!({ keyTypes: [t], ...(dataTypes ? { data: dataTypes } : {}), elements, byteorder: BYTEORDER.BIG });
+    this.out.push(
+      { op: 'payload', dreg: NFT_REG_1, base: bf.base, offset: bf.offset, len: bf.len },
+      { op: 'bitwise', sreg: NFT_REG_1, dreg: NFT_REG_1, len: bf.len, mask: bf.mask!, xor: Buffer.alloc(bf.len), bool: true },
+      { op: 'lookup', sreg: NFT_REG_1, dreg: dataTypes ? NFT_REG_1 : 0, set: m.name, setId: m.id },
+    );
+  }
+
+  /**
+   * An anonymous interval map (`ip saddr vmap { 10.0.0.0/8 : accept }`, `ip saddr . tcp dport
+   * map { 10.0.0.0/8 . 80-90 : 0x1 }`): the key's loads (host-order fields of a concatenation
+   * converted to network order, as for concatenated interval sets) and the lookup, as nft makes
+   * them. `dataTypes` undefined: a verdict map.
+   */
+  private intervalMap(key: unknown, pairs: unknown[], dataTypes: DataType[] | undefined, where: string): KExpr[] {
+    const concat = soleKey(key, `${where}.key`) === 'concat';
+    const start = this.out.length;
+    const types = concat ? this.loadKey(key, `${where}.key`, true) : this.loadKeyValues(key, `${where}.key`);
+    const loads = this.out.splice(start);
+    const ranges = pairs.map((pair, i): [Buffer, Buffer, Verdict | Buffer] => {
+      const w = `${where}.data.set[${i}]`;
+      if (!Array.isArray(pair) || pair.length !== 2) throw invalid(w, `must be [key, ${dataTypes ? 'value' : 'verdict'}]`);
+      if (isObj(pair[0]) && 'elem' in pair[0]) throw unsupported(`${w}[0]`, 'element options in an anonymous map');
+      const [lo, hi] = concat ? concatIntervalOf(pair[0], types, `${w}[0]`) : intervalOf(pair[0], types[0]!, `${w}[0]`);
+      let value: Verdict | Buffer;
+      if (dataTypes) value = dataTypes.length === 1 ? this.value(dataTypes[0]!, pair[1], `${w}[1]`) : elementKey(pair[1], dataTypes, `${w}[1]`);
+      else { const [vk, vb] = single(pair[1], `${w}[1]`); value = this.verdictOf(vk, vb, `${w}[1]`); }
+      return [lo, hi, value];
+    });
+    const byteorder = this.keyByteorder(key, types, `${where}.key`);
+    // (Unlike an anonymous set's, a map's typeof record has every component, converted ones too.)
+    const m = this.ctx.anonymousMapOf!({ keyTypes: types, ...(dataTypes ? { data: dataTypes } : {}), elements: [], ranges, byteorder, ...(concat ? { typeof: typeofKey(key).udata } : {}) });
+    return [...loads, dataTypes ? { op: 'lookup', sreg: NFT_REG_1, dreg: NFT_REG_1, set: m.name, setId: m.id } : { op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: m.name, setId: m.id }];
+  }
+
+  /** nft 1.0.6 lists a named map's lookup of a lone shifted sub-byte field as a raw payload (`(@nh,8,8 & 0xfc) >> 2 vmap @m`): refused. */
+  private noShiftedMapKey(key: unknown, where: string): void {
+    const bf = keyBitField(key);
+    if (bf?.shift) throw unsupported(where, `a named map keyed by ${bf.protocol} ${bf.field} (nft 1.0.6 lists its lookup as a raw payload expression)`);
+  }
+
   private vmap(body: unknown, where: string): void {
     if (!isObj(body)) throw invalid(where, 'needs { key, data }');
     this.deps(body.key, `${where}.key`);
     const data = body.data;
     if (typeof data === 'string' && data.startsWith('@')) {
       const name = data.slice(1);
+      this.noShiftedMapKey(body.key, `${where}.key`);
       const types = this.loadKey(body.key, `${where}.key`);
       this.checkSet(name, types, true, `${where}.data`);
       this.out.push({ op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: name, setId: this.ctx.set(name)?.id });
@@ -916,6 +1016,12 @@ export class RuleCompiler {
     const m = this.ctx.anonymousMap(t, elements);
     this.out.push(...loads, { op: 'lookup', sreg: NFT_REG_1, dreg: 0, set: m.name, setId: m.id });
   }
+}
+
+/** Whether a map's [key, value] pairs have a prefix or range in a key (or in a part of one): an interval map. */
+function hasIntervals(pairs: unknown[]): boolean {
+  const iv = (k: unknown) => isObj(k) && ('prefix' in k || 'range' in k);
+  return pairs.some((p) => Array.isArray(p) && (iv(p[0]) || (isObj(p[0]) && Array.isArray(p[0].concat) && p[0].concat.some(iv))));
 }
 
 /** The key bytes of a set element (a value or `{ concat: [...] }`) for the set's key types. */

@@ -50,6 +50,31 @@ function hostU32(v: unknown): Buffer | undefined {
   return b;
 }
 
+/**
+ * nft's names of dscp values (the dscp type; ip/ip6 dscp fields). ECN_NAMES: ecn's.
+ * @example DSCP_NAMES.af11 // 0x0a
+ */
+export const DSCP_NAMES: Record<string, number> = {
+  cs0: 0x00, cs1: 0x08, cs2: 0x10, cs3: 0x18, cs4: 0x20, cs5: 0x28, cs6: 0x30, cs7: 0x38, df: 0x00, be: 0x00, lephb: 0x01,
+  af11: 0x0a, af12: 0x0c, af13: 0x0e, af21: 0x12, af22: 0x14, af23: 0x16, af31: 0x1a, af32: 0x1c, af33: 0x1e,
+  af41: 0x22, af42: 0x24, af43: 0x26, va: 0x2c, ef: 0x2e,
+};
+/**
+ * nft's names of ecn values.
+ * @example ECN_NAMES.ce // 3
+ */
+export const ECN_NAMES: Record<string, number> = { 'not-ect': 0, ect1: 1, ect0: 2, ce: 3 };
+
+/** A one-byte type with nft's symbolic names (a value's first name when printed), up to `max`. */
+const named = (name: string, id: number, names: Record<string, number>, max: number): DataType => ({
+  name, id, len: 1, byteorder: BYTEORDER.BIG,
+  parse: (v) => {
+    const n = typeof v === 'string' && Object.hasOwn(names, v) ? names[v] : uint(v, max);
+    return n === undefined ? undefined : Buffer.from([n]);
+  },
+  format: (b) => Object.keys(names).find((k) => names[k] === b[0]) ?? b[0]!,
+});
+
 export const TYPES = {
   integer: { name: 'integer', id: 4, len: 4, byteorder: BYTEORDER.HOST, parse: hostU32, format: (b) => b.readUInt32LE(0) },
   ipv4_addr: { name: 'ipv4_addr', id: 7, len: 4, byteorder: BYTEORDER.BIG, parse: ipv4Bytes, format: (b) => formatIPv4(b, 0) },
@@ -93,6 +118,9 @@ export const TYPES = {
     },
     format: (b) => b.toString('utf8', 0, b.indexOf(0) >= 0 ? b.indexOf(0) : 16),
   },
+  /** Set keys of ip/ip6 dscp and ecn (the field's value, unshifted: bitkeys.ts). */
+  dscp: named('dscp', 36, DSCP_NAMES, 63),
+  ecn: named('ecn', 37, ECN_NAMES, 3),
 } satisfies Record<string, DataType>;
 
 /**

@@ -17,7 +17,7 @@ import { attrMap, be32, be64, Names, placeMessages, readAttrs, str, type NlMsg, 
 import {
   CHAIN, DATA, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_DESC_SIZE, SET_FLAGS, TABLE, VERDICT_ATTR,
 } from './consts.js';
-import { concatTypes, TYPES, type DataType } from './datatypes.js';
+import { concatTypeId, concatTypes, TYPES, type DataType } from './datatypes.js';
 import { ExprReader, readData } from './expr-wire.js';
 import type { Verdict } from './ir.js';
 import { compareKeys, keyJson, RuleDecoder, verdictJson } from './statements.js';
@@ -56,6 +56,9 @@ const SET_FLAG_BITS = { constant: SET_FLAGS.CONSTANT, interval: SET_FLAGS.INTERV
 
 export const setKey = (family: string, table: string, set: string): string => `${family}\0${table}\0${set}`;
 
+/** A set's KEY_TYPEOF user data record, if any. */
+const ud0 = (a: Map<number, Buffer>): Buffer | undefined => parseUdata(a.get(SET.USERDATA)).get(UD_SET.KEY_TYPEOF);
+
 function decodeSet(m: NlMsg): SetDump {
   const a = attrMap(m.body);
   const family = familyOf(m.family), table = str(a.get(SET.TABLE))!, name = str(a.get(SET.NAME))!;
@@ -63,11 +66,18 @@ function decodeSet(m: NlMsg): SetDump {
   const anonymousMap = SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP;
   const named = SET_FLAGS.MAP | SET_FLAGS.CONSTANT | SET_FLAGS.TIMEOUT | SET_FLAGS.EVAL | SET_FLAGS.INTERVAL;
   const anonymousSet = SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT;
-  // NFT_SET_CONCAT: a concatenated interval set (intervals.ts), named and of a set, not a map.
-  const concatInterval = (flags & (SET_FLAGS.CONCAT | SET_FLAGS.INTERVAL | SET_FLAGS.MAP | SET_FLAGS.ANONYMOUS)) === (SET_FLAGS.CONCAT | SET_FLAGS.INTERVAL);
-  if ((flags & ~named & ~(concatInterval ? SET_FLAGS.CONCAT : 0)) && flags !== anonymousMap && flags !== anonymousSet && flags !== (anonymousSet | SET_FLAGS.INTERVAL) && flags !== (anonymousSet | SET_FLAGS.INTERVAL | SET_FLAGS.CONCAT)) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
+  // NFT_SET_CONCAT: a concatenated interval set or map (intervals.ts, map-intervals.ts), named or anonymous.
+  const concatInterval = (flags & (SET_FLAGS.CONCAT | SET_FLAGS.INTERVAL | SET_FLAGS.ANONYMOUS)) === (SET_FLAGS.CONCAT | SET_FLAGS.INTERVAL);
+  const anonInterval = flags & SET_FLAGS.INTERVAL ? SET_FLAGS.INTERVAL | (flags & SET_FLAGS.CONCAT) : 0;
+  if ((flags & ~named & ~(concatInterval ? SET_FLAGS.CONCAT : 0)) && flags !== (anonymousMap | anonInterval) && flags !== (anonymousSet | anonInterval)) refuse(`set ${name} with flags 0x${flags.toString(16)}`);
   // An anonymous set's elements are read with the types of the rule's key expression (statements.ts).
-  const types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0) ?? ((flags & ~SET_FLAGS.INTERVAL & ~SET_FLAGS.CONCAT) === anonymousSet || flags === anonymousMap ? [] : undefined);
+  let types = concatTypes(be32(a.get(SET.KEY_TYPE)) ?? 0) ?? ((flags & ~anonInterval) === anonymousSet || (flags & ~anonInterval) === anonymousMap ? [] : undefined);
+  if (!types && !(flags & SET_FLAGS.ANONYMOUS)) {
+    // A type only typeof names here (tcp flags' tcp_flag): the typeof expression's, if it is the key's.
+    const x = ud0(a) ? parseTypeofKey(ud0(a)!) : undefined;
+    const t = x === undefined ? undefined : typeofKey(x).types;
+    if (t && concatTypeId(t) === be32(a.get(SET.KEY_TYPE))) types = t;
+  }
   if (!types) refuse(`set ${name} with key type ${be32(a.get(SET.KEY_TYPE))}`);
   const map = (flags & SET_FLAGS.MAP) !== 0;
   const dataType = be32(a.get(SET.DATA_TYPE));
@@ -80,9 +90,11 @@ function decodeSet(m: NlMsg): SetDump {
     typeofExpr = parseTypeofKey(typeof_);
     if (typeofExpr === undefined && (flags & ~SET_FLAGS.INTERVAL) !== anonymousSet) refuse(`set ${name} declared with a typeof nlkit does not know`);
     const t = typeofExpr === undefined ? types! : typeofKey(typeofExpr).types;
-    // A raw payload key (`typeof @th,96,24`): type integer, of the payload's length, big endian.
-    if (t.length === 1 && types!.length === 1 && types![0] === TYPES.integer && isRawTypeof(typeofExpr) && be32(a.get(SET.KEY_LEN)) === t[0]!.len) types![0] = t[0]!;
-    if (t.length !== types!.length || t.some((x, i) => x !== types![i])) refuse(`set ${name} whose typeof does not match its key type`);
+    if (t.length !== types!.length || t.some((x, i) => x.id !== types![i]!.id)) refuse(`set ${name} whose typeof does not match its key type`);
+    // A raw payload key (`typeof @th,96,24`) is an integer of the payload's length: the set's key length must be that.
+    if (isRawTypeof(typeofExpr) && be32(a.get(SET.KEY_LEN)) !== t[0]!.len) refuse(`set ${name} whose typeof does not match its key type`);
+    // The typeof expression's types have its lengths and byte order (integers of a header field: ip6 flowlabel's 3 bytes).
+    types = t;
   }
   const s: SetDump = { family, table, name, handle: be64(a.get(SET.HANDLE)) ?? 0, flags, types: types!, map };
   if (typeofExpr !== undefined) s.typeofExpr = typeofExpr;
@@ -456,8 +468,11 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
           anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), set: true, ...(s.flags & SET_FLAGS.CONCAT ? { keyEnds: elems.map((e) => e.keyEnd ?? e.key) } : s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}) });
           continue;
         }
-        // Keys are read with the rule's key types (concatenations and ct states too).
-        anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), ...(s.data ? { data: s.data, values: elems.map((e) => e.data ?? Buffer.alloc(0)) } : {}) });
+        // Keys are read with the rule's key types (concatenations and ct states too); interval maps' ends as for sets.
+        anon.set(s.name, {
+          keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), ...(s.data ? { data: s.data, values: elems.map((e) => e.data ?? Buffer.alloc(0)) } : {}),
+          ...(s.flags & SET_FLAGS.CONCAT ? { keyEnds: elems.map((e) => e.keyEnd ?? e.key) } : s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}),
+        });
         continue;
       }
       const o: Record<string, unknown> = {
@@ -483,8 +498,12 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       if (plain) {
         if (plain.length) o.elem = plain;
       } else if (elems.length && s.flags & SET_FLAGS.CONCAT) {
-        // In the kernel's order, which is the order they were added (as nft lists them).
-        o.elem = elems.map((e) => elementJson(concatIntervalJson(e.key, e.keyEnd ?? e.key, s.types), e, opts.text === true));
+        // In the kernel's order, which is the order they were added (as nft lists them); a map's value on each.
+        o.elem = elems.map((e) => {
+          const k = elementJson(concatIntervalJson(e.key, e.keyEnd ?? e.key, s.types), e, opts.text === true);
+          if (!s.map) return k;
+          return [k, s.data ? keyJson(s.data, e.data ?? refuse(`an element of map ${s.name} without data`)) : verdictJson(e.verdict ?? refuse(`an element of map ${s.name} without a verdict`))];
+        });
       } else if (elems.length && s.flags & SET_FLAGS.INTERVAL) {
         if (s.types.length !== 1) refuse(`interval set ${s.name} keyed by a concatenation without NFT_SET_CONCAT`);
         // An interval's options, and a map's value, are its start element's.

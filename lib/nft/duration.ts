@@ -1,5 +1,6 @@
-// nft's duration words (`1m30s`, `2h`, `500ms`, a bare number of seconds): its own file so that
-// statement extensions read them without importing the parser (parse.ts imports the extensions).
+// nft's duration words (`1m30s`, `2h`, `500ms`, a bare number of seconds) read and printed: its own
+// file so that statement and object extensions use them without importing the parser or printer
+// (both import the extensions: an import cycle).
 
 /**
  * A time as nft reads it (`1d2h3m4s`, `500ms`, `90`: seconds) in milliseconds.
@@ -19,4 +20,14 @@ export function durationMs(s: string): number | undefined {
     p = re.lastIndex;
   }
   return s.length ? ms : undefined;
+}
+
+/**
+ * A time in ms as nft prints it (time_print, datatype.c): 1d2h3m4s, 500ms; 0 as 0s.
+ * @example timeText(90000) // '1m30s'
+ */
+export function timeText(ms: number): string {
+  const parts: Array<[number, string]> = [[Math.floor(ms / 86400000), 'd'], [Math.floor(ms / 3600000) % 24, 'h'], [Math.floor(ms / 60000) % 60, 'm'], [Math.floor(ms / 1000) % 60, 's'], [ms % 1000, 'ms']];
+  const out = parts.filter(([n]) => n > 0).map(([n, u]) => `${n}${u}`).join('');
+  return out || '0s';
 }

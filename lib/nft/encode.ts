@@ -18,10 +18,9 @@ import { COMMENT_MAX, CONCAT_KEY_TYPEOF, UD_COMMENT, UD_SET, UdataBuilder, VERDI
 import { typeofKey, VERDICT_TYPEOF } from './typeof.js';
 import { OBJECT_KINDS, writeObject } from './objects.js';
 import { NftWriter, type ElementSpec } from './wire.js';
-import { concatIntervalOf, ELEM_INTERVAL_END, INTERVAL_OPEN_UDATA, intervalChange, intervalElements, intervalOf } from './intervals.js';
+import { concatIntervalOf, INTERVAL_OPEN_UDATA, intervalChange, intervalElements, intervalOf } from './intervals.js';
+import { intervalMapElements, intervalSpec } from './map-intervals.js';
 
-const intervalSpec = (e: { key: Buffer; end: boolean; open?: boolean }): ElementSpec =>
-  ({ key: e.key, ...(e.end ? { flags: ELEM_INTERVAL_END } : {}), ...(e.open ? { udata: INTERVAL_OPEN_UDATA } : {}) });
 
 /** A set as the encoder needs to know it. */
 export interface SetInfo {
@@ -403,13 +402,18 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     if (!data) ud.raw(UD_SET.DATA_TYPEOF, VERDICT_DATA_TYPEOF);
     ud.u32(UD_SET.DATA_INTERVAL, 0);
     const n = opts.numberAnonymous ? `__map${id}` : '__map%d';
-    const keyLen = m.keyTypes.length > 1 ? concatLen(m.keyTypes) : m.keyTypes[0]!.len;
+    const concat = m.keyTypes.length > 1;
+    const keyLen = concat ? concatLen(m.keyTypes) : m.keyTypes[0]!.len;
+    // Interval maps (prefixes or ranges in the keys): map-intervals.ts.
+    const iv = m.ranges ? intervalMapElements(m.ranges, concat, 'map', true) : undefined;
     w.set(NLM_F_REQUEST | NLM_F_CREATE, FAMILY[f], {
-      table: t, name: n, flags: SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP, keyType: concatTypeId(m.keyTypes),
-      keyLen, verdictMap: !data, id, size: m.elements.length, udata: ud.build(),
+      table: t, name: n, keyType: concatTypeId(m.keyTypes),
+      flags: SET_FLAGS.ANONYMOUS | SET_FLAGS.CONSTANT | SET_FLAGS.MAP | (iv ? SET_FLAGS.INTERVAL : 0) | (iv && concat ? SET_FLAGS.CONCAT : 0),
+      keyLen, verdictMap: !data, id, size: iv ? iv.size : m.elements.length, udata: ud.build(),
       ...(data ? { dataType: concatTypeId(data), dataLen: data.length > 1 ? concatLen(data) : data[0]!.len } : {}),
+      ...(iv && concat ? { concat: m.keyTypes.map((x) => x.len) } : {}),
     });
-    writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, id, m.elements.map(([key, v]) => (Buffer.isBuffer(v) ? { key, data: v } : { key, verdict: v })));
+    writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, id, iv ? iv.elems : m.elements.map(([key, v]) => (Buffer.isBuffer(v) ? { key, data: v } : { key, verdict: v })));
     return { name: n, id };
   }
 
@@ -489,7 +493,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     const data = !isMap || o.map === 'verdict' ? undefined
       : dataTyped?.types ?? setTypes(typeof o.map === 'string' ? o.map.split(' . ') : o.map, `${where}.map`);
     if (typed && isMap && !dataTyped && data) throw unsupported(`${where}.map`, 'a data type declared by type with a typeof key');
-    const tuning = setTuning(o, setFlags, where);
+    const tuning = setTuning(o, setFlags | (isMap ? SET_FLAGS.MAP : 0), where);
     const id = ++setId;
     const ud = new UdataBuilder().u32(UD_SET.KEYBYTEORDER, types.length > 1 ? 0 : types[0]!.byteorder);
     if (isMap) ud.u32(UD_SET.DATABYTEORDER, data && data.length === 1 ? data[0]!.byteorder : 0);
@@ -546,6 +550,8 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     if (o['auto-merge'] !== undefined) {
       if (typeof o['auto-merge'] !== 'boolean') throw invalid(`${where}.auto-merge`, 'must be true or false');
       if (o['auto-merge'] && !(flags & SET_FLAGS.INTERVAL)) throw invalid(`${where}.auto-merge`, 'only interval sets merge (flags interval)');
+      // nft's grammar has no auto-merge for maps (their intervals carry values).
+      if (o['auto-merge'] && flags & SET_FLAGS.MAP) throw invalid(`${where}.auto-merge`, 'maps do not merge (only interval sets)');
       if (o['auto-merge']) out.autoMerge = true;
     }
     return out;
@@ -619,16 +625,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     const options = new Map<string, Omit<ElementSpec, 'key'>>();
     // Interval maps: an interval's value goes on its start element too, as nft sends it.
     const verdicts = info.map && !info.data ? new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }) : undefined;
-    const ranges = list.map((e, i) => {
-      if (!info.map) return intervalWithOptions(e, info, options, false, `${where}[${i}]`);
-      if (!Array.isArray(e) || e.length !== 2) throw invalid(`${where}[${i}]`, 'a map element is [key, value]');
-      const r = intervalWithOptions(e[0], info, options, false, `${where}[${i}][0]`);
-      const k = r[0].toString('hex'), o = options.get(k) ?? {};
-      if (info.data) o.data = elementKey(e[1], info.data, `${where}[${i}][1]`);
-      else { const [vk, vb] = single(e[1], `${where}[${i}][1]`); o.verdict = verdicts!.verdictOf(vk, vb, `${where}[${i}][1]`); }
-      options.set(k, o);
-      return r;
-    });
+    const ranges = list.map((e, i) => intervalEntry(e, info, options, false, verdicts, `${where}[${i}]`));
     const elems = withOptions(intervalElements(ranges, where).map(intervalSpec), options, where, info.map);
     info.ranges?.push(...ranges);
     writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, info.id, elems);
@@ -639,11 +636,22 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
    * key each, element options as in other sets. Overlaps are the kernel's to refuse (EEXIST).
    */
   function concatIntervalElements(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
-    if (info.map) throw unsupported(where, 'interval maps');
     if (verb !== 'add' && verb !== 'create' && verb !== 'delete') throw unsupported(where, `${verb} element on an interval set (add, create, delete)`);
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
     const del = verb === 'delete';
-    const elems = list.map((e, i): ElementSpec => {
+    // Interval maps: the value on the element, as nft sends it (a delete names only the key).
+    const verdicts = info.map && !info.data ? new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }) : undefined;
+    const elems = list.map((e0, i): ElementSpec => {
+      let e: unknown = e0, value: Pick<ElementSpec, 'data' | 'verdict'> = {};
+      if (info.map) {
+        if (!Array.isArray(e0) || (del ? e0.length < 1 || e0.length > 2 : e0.length !== 2)) {
+          if (!del || Array.isArray(e0)) throw invalid(`${where}[${i}]`, `a map element is [key, ${info.data ? 'value' : 'verdict'}]`);
+        } else {
+          e = e0[0];
+          if (!del && info.data) value = { data: elementKey(e0[1], info.data, `${where}[${i}][1]`) };
+          else if (!del) { const [vk, vb] = single(e0[1], `${where}[${i}][1]`); value = { verdict: verdicts!.verdictOf(vk, vb, `${where}[${i}][1]`) }; }
+        }
+      }
       let k: unknown = e, opts: Omit<ElementSpec, 'key'> | undefined;
       if (isObj(e) && 'elem' in e) {
         const eo = e.elem, we = `${where}[${i}].elem`;
@@ -653,7 +661,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
         k = eo.val;
       }
       const [lo, hi] = concatIntervalOf(k, info.keyTypes, `${where}[${i}]`);
-      return { ...opts, key: lo, keyEnd: hi };
+      return { ...opts, key: lo, keyEnd: hi, ...value };
     });
     const created = sets.get(key(f, t, n));
     const flags = del ? NLM_F_REQUEST : NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0);
@@ -663,11 +671,13 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   /** add/delete element on an interval set declared earlier (in this batch or in the kernel): intervals.ts's intervalChange. */
   function intervalUpdate(verb: string, f: Family, t: string, n: string, info: SetInfo, list: unknown, where: string): void {
     if (!info.ranges) throw unsupported(where, 'adding or deleting elements of an interval set whose elements nlkit has not read');
-    if (info.map || info.keyTypes.length !== 1) throw unsupported(where, 'interval maps and concatenated intervals');
+    if (info.keyTypes.length !== 1) throw unsupported(where, 'concatenated intervals without NFT_SET_CONCAT');
     if (verb !== 'add' && verb !== 'delete') throw unsupported(where, `${verb} element on an interval set (add, delete)`);
     if (!Array.isArray(list) || list.length === 0) throw invalid(where, 'must be a non-empty array of elements');
     const options = new Map<string, Omit<ElementSpec, 'key'>>();
-    const ranges = list.map((e, i) => intervalWithOptions(e, info, options, verb === 'delete', `${where}[${i}]`));
+    // Interval maps: the value on the start element; nft checks overlaps as in sets (maps do not merge).
+    const verdicts = info.map && !info.data && verb === 'add' ? new RuleCompiler({ family: f, set: () => undefined, anonymousMap: () => { throw new Error('unreachable'); } }) : undefined;
+    const ranges = list.map((e, i) => intervalEntry(e, info, options, verb === 'delete', verdicts, `${where}[${i}]`));
     if (options.size && info.autoMerge) throw unsupported(where, 'element options in an interval set that merges (auto-merge)');
     // A kernel set's ranges are copied once per encoding: the caller's stay as read (a retried encoding starts from them).
     const created = sets.get(key(f, t, n));
@@ -675,7 +685,24 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     if (!mine) updated.set(key(f, t, n), mine = { ...info, ranges: [...info.ranges] });
     const { del, add } = intervalChange(verb, ranges, mine.ranges!, info.autoMerge === true, where);
     if (del.length) writeElements(MSG.DELSETELEM, NLM_F_REQUEST, f, t, n, undefined, del.map(intervalSpec));
-    if (add.length) writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, created?.id, withOptions(add.map(intervalSpec), options, where));
+    if (add.length) writeElements(MSG.NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, f, t, n, created?.id, withOptions(add.map(intervalSpec), options, where, info.map));
+  }
+
+  /**
+   * One element of an interval set or map: a set's as intervalWithOptions reads it; a map's
+   * `[key, value]` with the value kept with the options (a delete takes `[key]`, `[key, value]`
+   * or the key: nft sends only the key).
+   */
+  function intervalEntry(e: unknown, info: SetInfo, options: Map<string, Omit<ElementSpec, 'key'>>, del: boolean, verdicts: RuleCompiler | undefined, where: string): [Buffer, Buffer] {
+    if (!info.map || (del && !Array.isArray(e))) return intervalWithOptions(e, info, options, del, where);
+    if (!Array.isArray(e) || (del ? e.length < 1 || e.length > 2 : e.length !== 2)) throw invalid(where, `a map element is [key, ${info.data ? 'value' : 'verdict'}]`);
+    const r = intervalWithOptions(e[0], info, options, del, `${where}[0]`);
+    if (del) return r;
+    const k = r[0].toString('hex'), o = options.get(k) ?? {};
+    if (info.data) o.data = elementKey(e[1], info.data, `${where}[1]`);
+    else { const [vk, vb] = single(e[1], `${where}[1]`); o.verdict = verdicts!.verdictOf(vk, vb, `${where}[1]`); }
+    options.set(k, o);
+    return r;
   }
 
   /** One interval element (a value, prefix, range or `{ elem: { val, ...options } }`); its options (not for delete) kept by start key. */

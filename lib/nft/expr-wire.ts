@@ -45,7 +45,7 @@ export class NftAttrWriter extends AttrWriter {
   expr(e: KExpr): void {
     if (e.op === 'unknown') throw new Error(`cannot encode expression ${e.name}`);
     const at = this.nest(LIST_ELEM);
-    this.str(EXPR.NAME, e.op === 'meta_set' ? 'meta' : e.op === 'ct_set' ? 'ct' : e.op === 'raw' ? e.name : e.op);
+    this.str(EXPR.NAME, e.op === 'meta_set' ? 'meta' : e.op === 'ct_set' ? 'ct' : e.op === 'raw' ? e.name : e.op === 'shift' ? 'bitwise' : e.op);
     if (e.op !== 'raw') {
       const d = this.nest(EXPR.DATA);
       this.exprData(e);
@@ -101,6 +101,14 @@ export class NftAttrWriter extends AttrWriter {
         if (e.bool) this.be32(6, 0);
         this.be32(3, e.len); this.dataValue(4, e.mask); this.dataValue(5, e.xor);
         return;
+      case 'shift': {
+        // NFTA_BITWISE_OP RSHIFT and NFTA_BITWISE_DATA: the shift as a host-order u32.
+        this.be32(1, e.sreg); this.be32(2, e.dreg); this.be32(6, 2); this.be32(3, e.len);
+        const n = Buffer.alloc(4);
+        n.writeUInt32LE(e.rshift);
+        this.dataValue(7, n);
+        return;
+      }
       case 'lookup':
         this.be32(2, e.sreg);
         if (e.dreg !== undefined) this.be32(3, e.dreg);
@@ -229,6 +237,10 @@ export class ExprReader {
         return this.has(4) ? { op: 'ct_set', key: this.need(2), sreg: this.need(4) } : { op: 'ct', key: this.need(2), dreg: this.need(1) };
       case 'cmp': return { op: 'cmp', sreg: this.need(1), cmp: this.need(2), data: this.value(3) };
       case 'bitwise':
+        if (this.u(6) === 2 && this.has(7)) {
+          const n = this.value(7);
+          if (n.length === 4) return { op: 'shift', sreg: this.need(1), dreg: this.need(2), len: this.need(3), rshift: n.readUInt32LE(0) };
+        }
         if ((this.u(6) ?? 0) !== 0) return { op: 'unknown', name: 'bitwise shift' };
         return { op: 'bitwise', sreg: this.need(1), dreg: this.need(2), len: this.need(3), bool: this.has(6), mask: this.value(4), xor: this.value(5) };
       case 'lookup': {

@@ -4,6 +4,7 @@
 // 0 begins with an END element at 0. Listed back, a run [a, b] prints as a value (a == b), a
 // prefix (address types, an aligned power of two) or a range. Big-endian keys only (addresses,
 // ports, header fields): nft's host-order intervals and concatenated ranges are refused.
+import { NotFoundError } from '../core/errors.js';
 import { invalid, unsupported } from './errors.js';
 import { BYTEORDER, TYPES, type DataType } from './datatypes.js';
 
@@ -120,9 +121,11 @@ export function intervalChange(verb: 'add' | 'delete', ranges: Array<[Buffer, Bu
   const overlaps = (x: [Buffer, Buffer], y: [Buffer, Buffer]) => Buffer.compare(x[0], y[1]) <= 0 && Buffer.compare(y[0], x[1]) <= 0;
   const touches = (x: [Buffer, Buffer], y: [Buffer, Buffer]) => overlaps(x, y) || next(x[1])?.equals(y[0]) === true || next(y[1])?.equals(x[0]) === true;
   if (verb === 'delete') {
+    // nft deletes whole intervals of the set only, and says so before sending anything.
     for (const r of ranges) {
       const i = existing.findIndex((e) => e[0].equals(r[0]) && e[1].equals(r[1]));
-      if (i >= 0) existing.splice(i, 1);
+      if (i < 0) throw new NotFoundError(`${where}: element does not exist (not an interval of the set, as nft says)`, { subsystem: 'nft', op: 'nft.apply' });
+      existing.splice(i, 1);
     }
     return { del: elems(ranges), add: [] };
   }

@@ -14,6 +14,8 @@ export type KExpr =
   | { op: 'cmp'; sreg: number; cmp: number; data: Buffer }
   /** `bool`: nft wrote NFTA_BITWISE_OP (its binop path; flag and prefix matches leave it out). */
   | { op: 'bitwise'; sreg: number; dreg: number; len: number; mask: Buffer; xor: Buffer; bool: boolean }
+  /** A bitwise right shift by `rshift` bits (NFT_BITWISE_RSHIFT: sub-byte fields as keys, bitkeys.ts). */
+  | { op: 'shift'; sreg: number; dreg: number; len: number; rshift: number }
   /** `inv`: NFT_LOOKUP_F_INV (`!= { ... }`). */
   | { op: 'lookup'; sreg: number; dreg?: number; set: string; setId?: number; inv?: boolean }
   | { op: 'immediate'; dreg: number; data?: Buffer; verdict?: Verdict }

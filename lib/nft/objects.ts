@@ -1,8 +1,9 @@
 // Named stateful objects (NFT_MSG_NEWOBJ/DELOBJ, listed by GETOBJ dumps): counter, quota, limit
 // and ct helper, as nft 1.0.6 sends, lists (json.c obj_print_json) and prints (rule.c
 // obj_print_data) them, and the rules' references to them (the objref expression: `counter name
-// "c1"`, `quota name`, `limit name`, `ct helper set "ftp"`, `ct timeout set "t"`). Other object
-// types (ct expectation, synproxy, secmark, tunnel) are refused by name.
+// "c1"`, `quota name`, `limit name`, `ct helper set "ftp"`, `ct timeout set "t"`, `ct expectation
+// set "e"`, `synproxy name "s"`; ct expectation and synproxy in obj-extra.ts). Other object
+// types (secmark, tunnel, connlimit) are refused by name.
 import { attrMap, be32, be64, str, type NlMsg } from './attrs.js';
 import { familyName, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from './consts.js';
 import { invalid, unsupported } from './errors.js';
@@ -11,13 +12,14 @@ import { limitData, limitJson, limitText, parseLimitBody, parseQuotaBody, quotaD
 import type { Family, Statement } from './types.js';
 import { UD_COMMENT, udataComment, UdataBuilder, COMMENT_MAX } from './udata.js';
 import type { NftWriter } from './wire.js';
+import { EXTRA_KEYS, extraBodyLine, extraData, extraJson, extraText } from './obj-extra.js';
 
 /** NFT_MSG_NEWOBJ, GETOBJ, DELOBJ. */
 export const OBJ_MSG = { NEW: 18, GET: 19, DEL: 20 } as const;
 const OBJ = { TABLE: 1, NAME: 2, TYPE: 3, DATA: 4, HANDLE: 6, USERDATA: 8 } as const;
 /** NFT_OBJECT_* by the JSON name of the object. */
-const TYPE: Record<string, number> = { counter: 1, quota: 2, 'ct helper': 3, limit: 4, 'ct timeout': 7 };
-const OTHER: Record<number, string> = { 5: 'connlimit', 6: 'tunnel', 8: 'secmark', 9: 'ct expectation', 10: 'synproxy' };
+const TYPE: Record<string, number> = { counter: 1, quota: 2, 'ct helper': 3, limit: 4, 'ct timeout': 7, 'ct expectation': 9, synproxy: 10 };
+const OTHER: Record<number, string> = { 5: 'connlimit', 6: 'tunnel', 8: 'secmark' };
 const CT_TIMEOUT = { L3PROTO: 1, L4PROTO: 2, DATA: 3 } as const;
 /**
  * ct timeout states per protocol (their CTA_TIMEOUT_* attribute is the index + 1) with the
@@ -40,6 +42,11 @@ function only(o: Record<string, unknown>, keys: string[], where: string, what: s
 
 function objectData(kind: string, o: Record<string, unknown>, family: Family, where: string): Buffer {
   const common = ['family', 'table', 'name', 'handle', 'comment'];
+  // ct expectation, synproxy: obj-extra.ts.
+  if (EXTRA_KEYS[kind]) {
+    only(o, [...common, ...EXTRA_KEYS[kind]!], where, kind);
+    return extraData(kind, o, family, where);
+  }
   switch (kind) {
     case 'counter': {
       only(o, [...common, 'packets', 'bytes'], where, 'counter');
@@ -130,7 +137,8 @@ export function decodeObject(m: NlMsg, refuse: (what: string) => never): Record<
   const comment = udataComment(a.get(OBJ.USERDATA), UD_COMMENT);
   if (comment !== undefined) o.comment = comment;
   const u64 = (t: number) => Number(d.get(t)?.readBigUInt64BE(0) ?? 0n);
-  if (kind === 'counter') { o.packets = u64(2); o.bytes = u64(1); }
+  if (EXTRA_KEYS[kind]) extraJson(kind, d, o, refuse);
+  else if (kind === 'counter') { o.packets = u64(2); o.bytes = u64(1); }
   else if (kind === 'quota') { o.bytes = u64(1); o.used = u64(4); o.inv = ((be32(d.get(2)) ?? 0) & 1) !== 0; }
   else if (kind === 'ct timeout') {
     // nft lists the states whose timeout differs from its default.
@@ -166,7 +174,8 @@ export function decodeObject(m: NlMsg, refuse: (what: string) => never): Record<
 export function objectText(kind: string, o: Record<string, unknown>, handles: boolean): string {
   let out = `\t${kind} ${String(o.name)} {${handles ? ` # handle ${String(o.handle)}` : ''}\n`;
   if (o.comment !== undefined) out += `\t\tcomment "${String(o.comment)}"\n`;
-  if (kind === 'counter') out += `\t\tpackets ${String(o.packets)} bytes ${String(o.bytes)}\n`;
+  if (EXTRA_KEYS[kind]) out += extraText(kind, o);
+  else if (kind === 'counter') out += `\t\tpackets ${String(o.packets)} bytes ${String(o.bytes)}\n`;
   else if (kind === 'quota') {
     const [v, vu] = rateUnit(BigInt(Number(o.bytes ?? 0))), [u, uu] = rateUnit(BigInt(Number(o.used ?? 0)));
     out += `\t\t${quotaText({ val: v, val_unit: vu, inv: o.inv, used: u, used_unit: uu })}\n`;
@@ -195,6 +204,10 @@ export function parseObjectBody(p: TextCtx, kind: string): Record<string, unknow
     const t = p.peek();
     if (t.v === '}' && t.kind === 'punct') { p.next(); return o; }
     if (t.v === 'comment') { p.next(); const c = p.next(); if (c.kind !== 'string') p.unexpected(c, 'quoted string'); o.comment = c.v; continue; }
+    if (EXTRA_KEYS[kind]) {
+      if (!extraBodyLine(p, kind, o)) p.unexpected(t);
+      continue;
+    }
     if (kind === 'counter' && (t.v === 'packets' || t.v === 'bytes')) {
       p.next();
       const n = p.next();
@@ -263,6 +276,9 @@ export const objectsExtension: Extension = {
   statements: {
     'ct helper': (body, c, where) => objref(c.out, 'ct helper', body, where),
     'ct timeout': (body, c, where) => objref(c.out, 'ct timeout', body, where),
+    'ct expectation': (body, c, where) => objref(c.out, 'ct expectation', body, where),
+    // `synproxy name "sp"`; the statement with its own options is not encoded.
+    synproxy: (body, c, where) => (isObj(body) ? (() => { throw unsupported(where, 'the synproxy statement with its own options (only synproxy name)'); })() : objref(c.out, 'synproxy', body, where)),
   },
   decoders: {
     objref: (d, c) => {
@@ -273,7 +289,10 @@ export const objectsExtension: Extension = {
       c.out.push({ [kind]: n ? n.toString('utf8', 0, n.indexOf(0) >= 0 ? n.indexOf(0) : n.length) : '' });
     },
   },
-  printers: { 'ct helper': (b) => `ct helper set "${String(b)}"`, 'ct timeout': (b) => `ct timeout set "${String(b)}"` },
+  printers: {
+    'ct helper': (b) => `ct helper set "${String(b)}"`, 'ct timeout': (b) => `ct timeout set "${String(b)}"`,
+    'ct expectation': (b) => `ct expectation set "${String(b)}"`, synproxy: (b) => `synproxy name "${String(b)}"`,
+  },
 };
 
 /** `counter name "x"` and the like as statements (the text parser's `name` form). */

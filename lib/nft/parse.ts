@@ -418,10 +418,14 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
 
   /** An expression: primaries joined by `.`, then binary operations with values. */
   function expression(): Statement {
+    // nft 1.0.6 lists a sub-byte field in a concatenation as `ip6 dscp >> 6 . tcp dport`, and its
+    // parser reads that back as a second shift: shifts are refused rather than taken either way.
+    const noShift = () => { if ((peek().v === '>>' || peek().v === '<<') && peek().kind === 'word') refuse(peek(), `a shift ("${peek().v}") of an expression`); };
     let e = primary();
+    noShift();
     if (peek().v === '.' && peek().kind === 'word') {
       const parts = [e];
-      while (peek().v === '.' && peek().kind === 'word') { next(); parts.push(primary()); }
+      while (peek().v === '.' && peek().kind === 'word') { next(); parts.push(primary()); noShift(); }
       e = { concat: parts };
     }
     const ops: string[] = [], vals: unknown[] = [];
@@ -470,6 +474,8 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     if (t.v === 'counter' || t.v === 'quota' || t.v === 'limit') return t.v;
     if (t.v === 'ct' && peek().v === 'helper') { next(); return 'ct helper'; }
     if (t.v === 'ct' && peek().v === 'timeout') { next(); return 'ct timeout'; }
+    if (t.v === 'ct' && peek().v === 'expectation') { next(); return 'ct expectation'; }
+    if (t.v === 'synproxy') return 'synproxy';
     return undefined;
   };
   /** The cursor as extensions (ext.ts) see it. */
@@ -506,7 +512,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
           const v = isExpressionStart(peek()) ? expression() : value(kindOf(left));
           // `ct helper set "name"` references a ct helper object.
           const ck = (left.ct as { key?: string } | undefined)?.key;
-          expr.push(ck === 'helper' ? { 'ct helper': v } : ck === 'timeout' ? { 'ct timeout': v } : { mangle: { key: left, value: v } });
+          expr.push(ck === 'helper' ? { 'ct helper': v } : ck === 'timeout' ? { 'ct timeout': v } : ck === 'expectation' ? { 'ct expectation': v } : { mangle: { key: left, value: v } });
           continue;
         }
         if (peek().v === 'vmap') {
@@ -531,7 +537,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
           continue;
         }
         // A flag list is a test of flags (`in`); a set of flags is a lookup (`==`).
-        op ??= kind === 'flags' && !(typeof right === 'object' && right !== null && 'set' in right) && !('&' in left) ? 'in' : '==';
+        op ??= kind === 'flags' && !(typeof right === 'object' && right !== null && 'set' in right) && !(typeof right === 'string' && right.startsWith('@')) && !('&' in left) ? 'in' : '==';
         expr.push({ match: { op, left, right } });
         continue;
       }
@@ -539,6 +545,10 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       switch (t.v) {
         case 'accept': case 'drop': case 'return': case 'continue': case 'jump': case 'goto':
           expr.push(verdict(t)); break;
+        case 'synproxy':
+          // `synproxy name "sp"` (a synproxy object); the statement with its own options is refused.
+          if (peek().v !== 'name') refuse(t, 'the statement "synproxy" with its own options (only synproxy name)');
+          next(); expr.push(namedRef('synproxy', textCtx(family))); break;
         case 'counter': {
           if (peek().v === 'name') { next(); expr.push(namedRef('counter', textCtx(family))); break; }
           let packets = 0, bytes = 0;
@@ -561,7 +571,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
         }
         default:
           if (EXT_PARSERS[t.v]) { expr.push(EXT_PARSERS[t.v]!(textCtx(family))); break; }
-          if (['queue', 'meter', 'tproxy', 'synproxy', 'dup', 'fwd', 'flow'].includes(t.v)) refuse(t, `the statement "${t.v}"`);
+          if (['queue', 'meter', 'tproxy', 'dup', 'fwd', 'flow'].includes(t.v)) refuse(t, `the statement "${t.v}"`);
           if (RAW_PAYLOAD.test(t.v)) refuse(t, 'raw payload expressions (@base,offset,length)');
           unexpected(t);
       }

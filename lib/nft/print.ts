@@ -11,6 +11,7 @@ import { OBJECT_KINDS, objectText } from './objects.js';
 import { typeofKey } from './typeof.js';
 import { isRawTypeof, rawHex, rawText } from './expr-raw.js';
 import { tableFlagsText } from './table-flags.js';
+import { timeText } from './duration.js';
 import type { Family, ListObject, Statement } from './types.js';
 
 export interface PrintOptions {
@@ -168,7 +169,7 @@ export function statement(s: Statement, family?: Family): string {
       }
       // A bit mask type compared for equality keeps `==` (bare means `in` there).
       const lp = (b.left as { payload?: { protocol?: string; field?: string } }).payload;
-      const flagEq = lp?.protocol === 'tcp' && lp.field === 'flags' && !(b.right && typeof b.right === 'object' && 'set' in b.right);
+      const flagEq = lp?.protocol === 'tcp' && lp.field === 'flags' && !(b.right && typeof b.right === 'object' && 'set' in b.right) && !(typeof b.right === 'string' && b.right.startsWith('@'));
       return (b.op === '==' && !binop && !flagEq) || b.op === 'in' ? `${left} ${right}` : `${left} ${String(b.op)} ${right}`;
     }
     case 'vmap': {
@@ -205,12 +206,7 @@ const PER_LINE: Record<string, number> = {
   ipv4_addr: 2, ct_state: 2, ct_status: 2, pkt_type: 2,
 };
 
-/** time_print (datatype.c): 1d2h3m4s, 500ms. */
-export function timeText(ms: number): string {
-  const parts: Array<[number, string]> = [[Math.floor(ms / 86400000), 'd'], [Math.floor(ms / 3600000) % 24, 'h'], [Math.floor(ms / 60000) % 60, 'm'], [Math.floor(ms / 1000) % 60, 's'], [ms % 1000, 'ms']];
-  const out = parts.filter(([n]) => n > 0).map(([n, u]) => `${n}${u}`).join('');
-  return out || '0s';
-}
+export { timeText };
 
 function setText(kind: 'set' | 'map', s: Record<string, unknown>, o: PrintOptions): string {
   const typed = s.type && typeof s.type === 'object' && !Array.isArray(s.type) ? (s.type as { typeof: unknown }).typeof : undefined;

@@ -19,6 +19,8 @@ import type { Family, Statement } from './types.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, ifaceIndexType, L4_PROTOCOLS } from './payload-fields.js';
 import { splitFields } from './payload-merge.js';
 import { concatIntervalJson, intervalValues } from './intervals.js';
+import { intervalMapJson } from './map-intervals.js';
+import { bitKeyType } from './bitkeys.js';
 import { BIT_FIELDS, bitFieldAt, bitJson, flagJson, type BitField } from './bitfields.js';
 
 /** An anonymous map's elements, by the name the kernel gave it (`__map0`). */
@@ -27,7 +29,7 @@ export interface AnonymousMaps {
   get(name: string): { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[]; keyEnds?: Buffer[]; data?: DataType[]; values?: Buffer[] } | undefined;
 }
 
-interface Load { bits?: BitField; map?: boolean; parts?: Array<{ json: Statement; type: ValueType; len: number }>; reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
+interface Load { bits?: BitField; shifted?: boolean; map?: boolean; parts?: Array<{ json: Statement; type: ValueType; len: number }>; reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
 
 /** A constant table reversed (value -> its first name), built once: a lookup per expression of a 20k-service dump. */
 function reversed(table: Record<string, number>): Map<number, string> {
@@ -357,6 +359,15 @@ export class RuleDecoder implements DecodeCtx {
           pending.push(l);
           break;
         }
+        case 'shift': {
+          // A sub-byte field shifted to its own value: a set key (bitkeys.ts).
+          const l = takeLoad(pending, e.sreg);
+          if (!l.bits || l.shifted || e.dreg !== e.sreg || e.len !== l.bits.len || e.rshift !== l.bits.shift) refuse('a bitwise shift');
+          l.shifted = true;
+          l.type = bitKeyType(l.bits!);
+          pending.push(l);
+          break;
+        }
         case 'byteorder': {
           // nft converts a host-order value to network order before an ordering comparison.
           const l = takeLoad(pending, e.sreg);
@@ -477,11 +488,13 @@ export class RuleDecoder implements DecodeCtx {
           const loads = this.unloaded();
           if (loads.length === 0) refuse('a lookup without a key');
           for (const l of loads) if (l.bitwise) refuse('a lookup of a masked value');
-          const key = loads.length === 1 ? loads[0]!.json : { concat: loads.map((l) => l.json) };
+          // Sub-byte fields as keys have their own types; nft lists a shifted one in a concatenation as `x >> n`.
+          for (const l of loads) if (l.bits && (l.shifted || loads.length > 1)) l.type = bitKeyType(l.bits);
+          const key = loads.length === 1 ? loads[0]!.json : { concat: loads.map((l) => (l.shifted ? { '>>': [l.json, l.bits!.shift] } : l.json)) };
           if (e.dreg === undefined) {
             const a = anon.get(e.set);
             if (a?.set) {
-              const bits = loads.length === 1 ? loads[0]!.bits : undefined;
+              const bits = loads.length === 1 && !loads[0]!.shifted ? loads[0]!.bits : undefined;
               const right = bits
                 ? a.elements.map(([k]) => k).sort(Buffer.compare).map((k) => bitJson(bits, k))
                 : a.keyEnds
@@ -496,6 +509,9 @@ export class RuleDecoder implements DecodeCtx {
             out.push({ match: { op: '==', left: key, right: `@${e.set}` } });
           } else if (e.inv || (e.dreg !== 0 && e.dreg !== 1)) {
             refuse('a map lookup into a register other than 1');
+          } else if (loads.length === 1 && loads[0]!.shifted && !anon.get(e.set)) {
+            // nft 1.0.6 lists it as a raw payload expression (compile.ts refuses to write it).
+            refuse(`a lookup of ${loads[0]!.bits!.protocol} ${loads[0]!.bits!.field} in a named map`);
           } else if (e.dreg === 1) {
             // A data map's value for the next statement (meta/ct mark set, dnat/snat): `key map @m`.
             const a = anon.get(e.set);
@@ -503,14 +519,33 @@ export class RuleDecoder implements DecodeCtx {
             if (a) {
               if (!a.data || !a.values) refuse(`a data lookup in verdict map ${e.set}`);
               const ts = keyTypesOf(loads);
-              const order = a.elements.map((_, j) => j).sort((x, y) => compareKeys(ts, a.elements[x]![0], a.elements[y]![0]));
-              data = { set: order.map((j) => [keyJson(ts, a.elements[j]![0]), keyJson(a.data!, a.values![j]!)]) };
+              const bits = loads.length === 1 && !loads[0]!.shifted ? loads[0]!.bits : undefined;
+              if (bits) {
+                // Keyed by a lone sub-byte field: keys in place (bitkeys.ts), sorted as bytes.
+                const order = a.elements.map((_, j) => j).sort((x, y) => Buffer.compare(a.elements[x]![0], a.elements[y]![0]));
+                data = { set: order.map((j) => [bitJson(bits, a.elements[j]![0]), keyJson(a.data!, a.values![j]!)]) };
+              } else if (a.ends || a.keyEnds) data = { set: intervalMapJson(a.elements.map(([k]) => k), a, ts, (j) => keyJson(a.data!, a.values![j]!)) };
+              else {
+                const order = a.elements.map((_, j) => j).sort((x, y) => compareKeys(ts, a.elements[x]![0], a.elements[y]![0]));
+                data = { set: order.map((j) => [keyJson(ts, a.elements[j]![0]), keyJson(a.data!, a.values![j]!)]) };
+              }
             }
             pending.push({ reg: 1, json: { map: { key, data } }, type: a?.data?.length === 1 ? a.data[0]! : TYPES.integer, map: true });
           } else {
             const a = anon.get(e.set);
             if (!a) { out.push({ vmap: { key, data: `@${e.set}` } }); break; }
             const ts = keyTypesOf(loads);
+            if (a.ends || a.keyEnds) {
+              out.push({ vmap: { key, data: { set: intervalMapJson(a.elements.map(([k]) => k), a, ts, (j) => verdictJson(a.elements[j]![1])) } } });
+              break;
+            }
+            const bits = loads.length === 1 && !loads[0]!.shifted ? loads[0]!.bits : undefined;
+            if (bits) {
+              // A map on a sub-byte field keeps its keys in place (bitkeys.ts), as its anonymous sets do.
+              const byKey = [...a.elements].sort((x, y) => Buffer.compare(x[0], y[0]));
+              out.push({ vmap: { key, data: { set: byKey.map(([k, v]) => [bitJson(bits, k), verdictJson(v)]) } } });
+              break;
+            }
             const els = [...a.elements].sort((x, y) => compareKeys(ts, x[0], y[0]));
             out.push({ vmap: { key, data: { set: els.map(([k, v]) => [keyJson(ts, k), verdictJson(v)]) } } });
           }

@@ -5,6 +5,7 @@
 // when not 0), SET_NAME and SET_ID, and a set declared in the same batch gets NFT_SET_EVAL
 // (nft lists it as `flags dynamic`). Set updates that store data (maps) or run statements on
 // the element (`{ ip saddr counter }`) are refused by name.
+import { keyBitField } from './bitkeys.js';
 import { invalid, unsupported } from './errors.js';
 import { exprData, isObj, type Extension, type TextCtx } from './ext.js';
 import { durationMs } from './duration.js';
@@ -35,6 +36,10 @@ function compileSet(body: unknown, c: Parameters<NonNullable<Extension['statemen
     key = eo.val;
   }
   if (key === undefined) throw invalid(`${where}.elem`, 'needs the key expression');
+  // nft 1.0.6 lists a sub-byte field there as `ip dscp >> 2`, also alone (bitkeys.ts): refused.
+  const parts = isObj(key) && Array.isArray(key.concat) ? key.concat : [key];
+  const bit = parts.map(keyBitField).find((b) => b);
+  if (bit) throw unsupported(`${where}.elem`, `${bit.protocol} ${bit.field} in a set statement's key`);
   const s = c.setRef?.(name);
   if (s?.map) throw unsupported(where, `set statements on map @${name}`);
   const len = c.loadAt(key, 0, `${where}.elem`);

@@ -11,6 +11,7 @@ import { CT_KEY, META_KEY } from './ir.js';
 import { parseUdata, UdataBuilder } from './udata.js';
 import { rawJson, rawLayout, rawType } from './expr-raw.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_TYPES, IFACE_INDEX, TYPEOF_DESC, TYPEOF_FIELD } from './payload-fields.js';
+import { BIT_TYPEOF_FIELD, bitKeyType, keyBitField } from './bitkeys.js';
 
 const EXPR_VERDICT = 1, EXPR_PAYLOAD = 7, EXPR_META = 9, EXPR_CT = 12, EXPR_CONCAT = 13;
 const TYPEOF_EXPR = 0, TYPEOF_DATA = 1;
@@ -38,6 +39,14 @@ function one(e: unknown): { ud: Buffer; type: DataType } {
     if (r.mask) return refuse(`a raw payload not on byte boundaries (${JSON.stringify(e)})`);
     const data = new UdataBuilder().u32(0, 0).u32(1, 0).u32(2, r.base + 1).u32(3, Number(body.offset)).u32(4, Number(body.len)).build();
     return { ud: new UdataBuilder().u32(TYPEOF_EXPR, EXPR_PAYLOAD).raw(TYPEOF_DATA, data).build(), type: rawType(r.len) };
+  }
+  const bf = keyBitField(e);
+  if (bf) {
+    // A sub-byte field (bitkeys.ts): its protocol and field, and for integers its length in bits.
+    const type = bitKeyType(bf);
+    const db = new UdataBuilder().u32(0, DESC[bf.protocol]!).u32(1, BIT_TYPEOF_FIELD[bf.protocol]![bf.field]!);
+    if (type.name === 'integer') db.u32(4, bf.bits);
+    return { ud: new UdataBuilder().u32(TYPEOF_EXPR, EXPR_PAYLOAD).raw(TYPEOF_DATA, db.build()).build(), type };
   }
   if (kind === 'payload' && isObj(body)) {
     const p = String(body.protocol), f = String(body.field);
@@ -119,6 +128,8 @@ function parseOne(b: Buffer): unknown {
   }
   if (type === EXPR_PAYLOAD) {
     const p = keyName(DESC as Record<string, number>, n(0));
+    const bit = p ? keyName(BIT_TYPEOF_FIELD[p] ?? {}, n(1)) : undefined;
+    if (p && bit) return { payload: { protocol: p, field: bit } };
     const f = p ? keyName((FIELD[p] ?? {}) as Record<string, number>, n(1)) : undefined;
     return p && f ? { payload: { protocol: p, field: f } } : undefined;
   }

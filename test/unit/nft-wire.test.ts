@@ -156,7 +156,14 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad({ add: { quota: { ...T, name: 'q', bytes: 5, used: 'x' } } }, InvalidArgumentError, /quota\.used: must be an integer/);
     bad({ add: { limit: { ...T, name: 'l', rate: 5, per: 'ever' } } }, InvalidArgumentError, /limit\.per: must be one of/);
     bad({ add: { 'ct helper': { ...T, name: 'h', type: 'ftp', protocol: 'sctp' } } }, InvalidArgumentError, /protocol: must be "tcp" or "udp"/);
-    bad({ add: { 'ct expectation': { ...T, name: 'tt', protocol: 'tcp', dport: 21, timeout: 100, size: 1 } } }, UnsupportedError, /object "ct expectation"/);
+    // secmark objects: the test kernel refuses nft's own (ENOENT), so they stay refused.
+    bad({ add: { secmark: { ...T, name: 'sm', context: 'system_u:object_r:ssh_server_packet_t:s0' } } }, UnsupportedError, /object "secmark"/);
+    bad({ add: { 'ct expectation': { ...T, family: 'inet', name: 'e', protocol: 'tcp', dport: 21, timeout: 100, size: 1 } } }, InvalidArgumentError, /ct expectation\.l3proto: must be ip or ip6/);
+    bad({ add: { 'ct expectation': { ...T, name: 'e', protocol: 'icmp', dport: 21, l3proto: 'ip' } } }, InvalidArgumentError, /ct expectation\.protocol: must be one of tcp/);
+    bad({ add: { 'ct expectation': { ...T, name: 'e', protocol: 'tcp', l3proto: 'ip' } } }, InvalidArgumentError, /dport: is required/);
+    bad({ add: { synproxy: { ...T, name: 's', mss: 1460, flags: ['ecn'] } } }, InvalidArgumentError, /synproxy\.flags\[0\]: must be "timestamp" or "sack-perm"/);
+    bad({ add: { synproxy: { ...T, name: 's', wscale: 15 } } }, InvalidArgumentError, /synproxy\.wscale: must be an integer from 0 to 14/);
+    bad({ add: { rule: { ...T, chain: 'c', expr: [{ synproxy: { mss: 1460 } }] } } }, UnsupportedError, /synproxy statement with its own options/);
     bad({ add: { 'ct timeout': { ...T, name: 'tt', protocol: 'tcp', policy: { sleeping: 100 } } } }, InvalidArgumentError, /policy.sleeping: unknown tcp state/);
     bad({ add: { 'ct timeout': { ...T, name: 'tt', protocol: 'icmp', policy: {} } } }, InvalidArgumentError, /protocol: must be "tcp" or "udp"/);
     bad({ add: { rule: { ...T, chain: 'c', expr: [{ counter: '' }] } } }, InvalidArgumentError, /counter: must be an object name/);
@@ -178,12 +185,14 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     refused({ op: 'update', elem: { concat: [saddr, saddr] }, set: '@s' }, InvalidArgumentError, /@s has 4-byte keys, the expression is 8 bytes/);
     refused({ op: 'update', elem: { elem: { val: saddr, comment: 'x' } }, set: '@s' }, UnsupportedError, /"comment" on the element of a set statement/);
     refused({ op: 'update', elem: { elem: { val: saddr, timeout: -1 } }, set: '@s' }, InvalidArgumentError, /timeout: must be a number of seconds/);
+    // nft 1.0.6 lists a sub-byte field in a set statement as `ip dscp >> 2`.
+    refused({ op: 'update', elem: { concat: [{ payload: { protocol: 'ip', field: 'dscp' } }, saddr] }, set: '@s' }, UnsupportedError, /ip dscp in a set statement's key/);
     // TCP MSS clamping: maxseg size only, from rt mtu or a number.
     bad(rule([{ mangle: { key: { 'tcp option': { name: 'window', field: 'count' } }, value: 5 } }]), UnsupportedError, /setting tcp option .* \(only maxseg size\)/);
     bad(rule([{ mangle: { key: { 'tcp option': { name: 'maxseg', field: 'size' } }, value: 70000 } }]), InvalidArgumentError, /must be rt mtu or a size from 0 to 65535/);
     bad(rule([{ mangle: { key: { 'tcp option': { name: 'maxseg', field: 'size' } }, value: { rt: { key: 'nexthop' } } } }]), UnsupportedError, /only rt mtu or a number/);
   });
-  it('concatenated interval sets: bad elements are InvalidArgumentError, interval maps UnsupportedError', () => {
+  it('concatenated interval sets and maps: bad elements are InvalidArgumentError', () => {
     const set = (elem: unknown[]) => ({ add: { set: { family: 'inet', table: 't', name: 's', type: ['ipv4_addr', 'inet_proto', 'inet_service'], flags: ['interval'], elem } } });
     const refused = (cmd: unknown, cls: new (...a: never[]) => NlkitError, re: RegExp) =>
       assert.throws(() => encodeCommands([{ add: { table: { family: 'inet', name: 't' } } }, cmd]), (e: NlkitError) => e instanceof cls && e.index === 1 && re.test(e.message));
@@ -191,7 +200,12 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     refused(set([{ concat: ['10.0.0.1', 'tcp', { prefix: { addr: 80, len: 8 } }] }]), InvalidArgumentError, /concat\[2\]: a prefix needs an address key, not inet_service/);
     refused(set([{ concat: ['10.0.0.1', 'tcp', { range: [90, 80] }] }]), InvalidArgumentError, /concat\[2\].range: the range ends before it starts/);
     refused(set([{ concat: ['10.0.0.300', 'tcp', 80] }]), InvalidArgumentError, /concat\[0\]: not a valid ipv4_addr/);
-    refused({ add: { map: { family: 'inet', table: 't', name: 'm', type: ['ipv4_addr', 'inet_service'], map: 'verdict', flags: ['interval'], elem: [[{ concat: ['10.0.0.0', 80] }, { accept: null }]] } } }, UnsupportedError, /interval maps/);
+    // Interval maps keyed by concatenations: a key of the wrong length, a bad value.
+    const map = (elem: unknown[]) => ({ add: { map: { family: 'inet', table: 't', name: 'm', type: ['ipv4_addr', 'inet_service'], map: 'verdict', flags: ['interval'], elem } } });
+    refused(map([[{ concat: [{ prefix: { addr: '10.0.0.0', len: 8 } }] }, { accept: null }]]), InvalidArgumentError, /elem\[0\]: must be \{ concat: \[\.\.\.\] \} of 2 values/);
+    refused(map([[{ concat: ['10.0.0.0', 80, 81] }, { accept: null }]]), InvalidArgumentError, /must be \{ concat: \[\.\.\.\] \} of 2 values/);
+    refused(map([[{ concat: ['10.0.0.0', { range: [80, 90] }] }, { jump: {} }]]), InvalidArgumentError, /elem\[0\]\[1\]/);
+    refused(map([{ concat: ['10.0.0.0', 80] }]), InvalidArgumentError, /a map element is \[key, verdict\]/);
   });
 
   it('constructs outside the supported set are refused by name', () => {
@@ -220,7 +234,13 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     assert.throws(() => encodeCommands([{ add: { table: { family: 'inet', name: 'i' } } }, { add: { chain: { family: 'inet', table: 'i', name: 'c' } } },
       { add: { rule: { family: 'inet', table: 'i', chain: 'c', expr: [{ match: { op: '==', left: { ipsec: { key: 'saddr', dir: 'in' } }, right: '10.0.0.1' } }] } } }]),
     (e: NlkitError) => e instanceof InvalidArgumentError && e.index === 2 && /ipsec saddr needs a family/.test(e.message));
-    bad(rule([{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'doff' } }, right: { set: [5, 6] } } }]), UnsupportedError, /with tcp doff \(only a value\)/);
+    bad(rule([{ match: { op: '<', left: { payload: { protocol: 'tcp', field: 'doff' } }, right: 5 } }]), UnsupportedError, /"<" on tcp doff/);
+    // nft -j list's `>>` of a sub-byte field in a concatenation (nft -j -f would shift it twice).
+    bad(rule([{ match: { op: '==', left: { concat: [{ '>>': [{ payload: { protocol: 'ip', field: 'dscp' } }, 2] }, { payload: { protocol: 'ip', field: 'saddr' } }] }, right: '@s' } }]), UnsupportedError, /expression ">>"/);
+    // A named map looked up by a shifted sub-byte field: nft 1.0.6 lists the rule as a raw payload expression.
+    bad(rule([{ vmap: { key: { payload: { protocol: 'ip', field: 'dscp' } }, data: '@m' } }]), UnsupportedError, /a named map keyed by ip dscp/);
+    bad(rule([{ mangle: { key: { meta: { key: 'mark' } }, value: { map: { key: { payload: { protocol: 'ip', field: 'dscp' } }, data: '@m' } } } }]), UnsupportedError, /a named map keyed by ip dscp/);
+    bad(rule([{ mangle: { key: { meta: { key: 'mark' } }, value: { map: { key: { payload: { protocol: 'ip', field: 'dscp' } }, data: { set: [['cs9', 1]] } } } } }]), InvalidArgumentError, /set\[0\]\[0\]: not a valid ip dscp: "cs9"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: { set: ['cs1', 'cs99'] } } }]), InvalidArgumentError, /set\[1\]: not a valid ip dscp: "cs99"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'dscp' } }, right: 'cs9' } }]), InvalidArgumentError, /not a valid ip dscp: "cs9"/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'vlan', field: 'dei' } }, right: 1 } }]), UnsupportedError, /vlan dei/);
@@ -238,7 +258,10 @@ describe('nft encoder: bad input is a typed error naming the command', () => {
     bad(rule([{ match: { op: '<', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: ['10.0.0.1'] } } }]), UnsupportedError, /"<" with an anonymous set/);
     bad(rule([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: [] } } }]), InvalidArgumentError, /must not be empty/);
     bad(rule([{ match: { op: '<', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: { range: [1000, 2000] } } }]), UnsupportedError, /"<" with a range/);
-    bad(rule([{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [[{ prefix: { addr: '10.0.0.0', len: 8 } }, { accept: null }]] } } }]), UnsupportedError, /prefixes and ranges in an anonymous verdict map/);
+    // Anonymous interval maps: overlaps are refused as nft refuses them ("conflicting intervals specified"); a concatenated key of the wrong length.
+    bad(rule([{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [[{ prefix: { addr: '10.0.0.0', len: 8 } }, { accept: null }], [{ prefix: { addr: '10.0.0.0', len: 16 } }, { drop: null }]] } } }]), InvalidArgumentError, /conflicting intervals/);
+    bad(rule([{ vmap: { key: { concat: [{ payload: { protocol: 'ip', field: 'daddr' } }, { payload: { protocol: 'tcp', field: 'dport' } }] }, data: { set: [[{ concat: [{ prefix: { addr: '10.0.0.0', len: 8 } }] }, { accept: null }]] } } }]), InvalidArgumentError, /set\[0\]\[0\]: must be \{ concat: \[\.\.\.\] \} of 2 values/);
+    bad(rule([{ mangle: { key: { meta: { key: 'mark' } }, value: { map: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [[{ elem: { val: { prefix: { addr: '10.0.0.0', len: 8 } }, comment: 'x' } }, 1]] } } } } }]), UnsupportedError, /element options.* in an anonymous map/);
     bad(rule([{ dnat: { family: 'ip', addr: { map: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: [['10.0.0.1', { concat: ['10.0.0.2', 'http-ish'] }]] } } } } }]), InvalidArgumentError, /concat\[1\]: not a valid inet_service/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'mark', flags: ['interval'], elem: [{ range: [1, 5] }] } } }, UnsupportedError, /intervals of mark/);
     bad({ add: { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['interval'], elem: ['10.0.0.0-10.0.0.9', { range: ['10.0.0.5', '10.0.0.20'] }] } } }, InvalidArgumentError, /not a valid ipv4_addr/);
