@@ -13,6 +13,7 @@ import { CHAIN, FAMILY, HOOK, MSG, NFNL_SUBSYS_NFTABLES, TABLE, VERDICT } from '
 import { attrMap, splitMessages, str } from '../../nft/attrs.js';
 import { decodeGeneration, generationRequest, rulesetRequests } from '../../nft/requests.js';
 import { NETLINK_NETFILTER, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../../netlink/headers.js';
+import { strIsAscii } from '../../netlink/reader.js';
 import { batch, dump, ERESTART, type BatchResult, type MessageBatch } from '../../netlink/transport.js';
 import type { RawWorker } from '../../core/native.js';
 import type { Family } from '../types.js';
@@ -24,6 +25,8 @@ import type { NftModelSlot } from './model.js';
 
 const NFTA_CHAIN_COUNTERS = 8, NFTA_COUNTER_BYTES = 1, NFTA_COUNTER_PACKETS = 2;
 const ATTEMPTS = 5;
+/** xt_error_target's errorname: a user chain's name in a compiled blob. */
+const ERROR_NAME_MAX = 30;
 
 /** One table of the text, compiled: its body (for the chain order) and the entries blob. */
 export interface CompiledNftTable {
@@ -139,13 +142,6 @@ export function namedChains(body: string): string[] {
   return out;
 }
 
-/** Whether the NUL-terminated name at b[at] is `s` (read as latin1, as the chain's name string is). */
-function sameName(b: Buffer, at: number, s: string): boolean {
-  const n = s.length;
-  for (let i = 0; i < n; i++) if (b[at + i] !== s.charCodeAt(i)) return false;
-  return b[at + n] === 0;
-}
-
 /**
  * The order iptables-nft-restore creates a table's chains in (which is the order the kernel
  * keeps and `nft list` prints), as indices into the blob's chains: `:CHAIN` lines as they come,
@@ -182,7 +178,7 @@ export function chainOrder(body: string, ix: BlobChains, named = namedChains(bod
   for (const name of named) {
     const h = builtinNamed(name);
     if (h >= 0) take(h);
-    else if (next < n && sameName(b, ix.nameOf[next]!, name)) take(next++);
+    else if (next < n && strIsAscii(b, ix.nameOf[next]!, ERROR_NAME_MAX, name)) take(next++);
     else take(indexOf(name));
   }
   // built-in chains no `:` line named, by their first rule line (a search per chain, not a pass per line)
