@@ -544,8 +544,8 @@ function writeExprsAt(x: RuleEncoder, src: RuleBlob, off: number): void {
     return;
   }
   if (verdict === off + next) return;
-  const name = src.nameAt.get(verdict);
-  if (name === undefined) throw new Error(`rule at ${off} jumps to ${verdict}, which starts no chain`);
+  const name = src.nameAt(verdict);
+  if (name < 0) throw new Error(`rule at ${off} jumps to ${verdict}, which starts no chain`);
   x.jump(b, name, (flags & GOTO_FLAG[family]) !== 0);
 }
 
