@@ -163,6 +163,35 @@ export function str(b: Buffer, at: number, len: number, encoding: 'utf8' | 'lati
 }
 
 /**
+ * Whether the string in b[at, at + len) (up to its first NUL, as str() reads it) is exactly
+ * the bytes of `name` (no NUL in it): no string made (hot decoders and encoders compare the
+ * same few names on every message).
+ * @example const MATCH = Buffer.from('match'); if (strIsBytes(b, at, len, MATCH)) ...
+ */
+export function strIsBytes(b: Uint8Array, at: number, len: number, name: Uint8Array): boolean {
+  const k = name.length;
+  if (len < k || (len > k && b[at + k] !== 0)) return false;
+  for (let i = 0; i < k; i++) if (b[at + i] !== name[i]) return false;
+  return true;
+}
+
+/**
+ * Whether the string in b[at, at + len) (up to its first NUL) is `s`, compared as ASCII: a
+ * byte above 0x7f gives false (its string depends on the encoding: the caller decodes and
+ * compares instead).
+ * @example if (!strIsAscii(b, at, len, chain.name) && str(b, at, len) !== chain.name) ...
+ */
+export function strIsAscii(b: Uint8Array, at: number, len: number, s: string): boolean {
+  const k = s.length;
+  if (len < k || (len > k && b[at + k] !== 0)) return false;
+  for (let i = 0; i < k; i++) {
+    const x = b[at + i]!;
+    if (x >= 0x80 || s.charCodeAt(i) !== x) return false;
+  }
+  return true;
+}
+
+/**
  * A copy of a binary attribute's payload.
  * @example const mac = bytes(b, at, len)
  */

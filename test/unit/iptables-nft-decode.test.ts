@@ -10,7 +10,7 @@ import { UnsupportedError } from '../../lib/core/errors.js';
 import { splitMessages, attrMap, type NlMsg } from '../../lib/nft/attrs.js';
 import { MSG, RULE } from '../../lib/nft/consts.js';
 import { binding } from '../../lib/core/native.js';
-import { decodeTables, groupDump, udataComment, BUILTIN_TABLES } from '../../lib/iptables/nft/decode.js';
+import { byteOrder, decodeTables, groupDump, udataComment, BUILTIN_TABLES } from '../../lib/iptables/nft/decode.js';
 import { printTables } from '../../lib/iptables/nft/save.js';
 
 const fx = (name: string) => readFileSync(fileURLToPath(new URL(`../fixtures/iptables/nft/${name}`, import.meta.url)), 'utf8');
@@ -59,5 +59,27 @@ describe('iptables-nft decode on dumps captured from iptables-nft-save 1.8.9', (
     assert.equal(udataComment(Buffer.from('\x00\x02ab', 'latin1')), undefined, 'no NUL: no comment');
     assert.equal(udataComment(Buffer.from('\x01\x04\x01\x00\x00\x00\x00\x03ab\x00', 'latin1'))?.toString(), 'ab');
     assert.equal(udataComment(Buffer.from('\x00\x09ab\x00', 'latin1')), undefined, 'a record past the end');
+  });
+});
+
+describe('byteOrder (the user chains\' order in save)', () => {
+  it('orders names by their UTF-8 bytes, as Buffer.compare (libiptc\'s strcmp) does', () => {
+    const letters = 'AZaz09-_.éÿ€KUBE';
+    // a fixed pseudo-random walk: shared prefixes, prefixes of each other, non-ASCII bytes
+    let x = 12345;
+    const rnd = (n: number) => ((x = (x * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    for (let t = 0; t < 300; t++) {
+      const names = new Set<string>(['KUBE-SEP-', 'KUBE-SEP-A', 'KUBE-SE']);
+      for (let n = rnd(40); names.size < n + 3;) {
+        let s = '';
+        for (let l = 1 + rnd(8); l > 0; l--) s += letters[rnd(letters.length)];
+        names.add(s);
+      }
+      const list = [...names];
+      const want = list.map((s, i) => ({ b: Buffer.from(s), i })).sort((a, b) => Buffer.compare(a.b, b.b)).map((e) => e.i);
+      assert.deepEqual(Array.from(byteOrder(list)), want, JSON.stringify(list));
+    }
+    assert.deepEqual(Array.from(byteOrder([])), []);
+    assert.deepEqual(Array.from(byteOrder(['b', 'a', 'ab', '€', 'é'])), [1, 2, 0, 4, 3]);
   });
 });

@@ -773,7 +773,7 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
 
   // nft-cache.c nft_cache_add_base_chain: base chains that are not iptables' "taint" the table.
   const base = new Map<number, NftChain>();
-  const users: NftChain[] = [];
+  let users: NftChain[] = [];
   for (const c of table.chains) {
     if (c.hook === undefined) {
       if (Buffer.byteLength(c.name) > 29 || STD_LABELS.has(c.name) || c.name === 'ERROR') report(`chain ${c.name}`, 'a chain name iptables cannot hold');
@@ -786,13 +786,9 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
     }
     base.set(c.hook, c);
   }
-  // By the names' bytes, as libiptc sorts them (each name encoded once, not per comparison).
-  // ASCII names (all of kube-proxy's) sort the same as strings, without a Buffer per name.
-  if (users.every((c) => /^[\x00-\x7f]*$/.test(c.name))) users.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  else {
-    const keyOf = new Map(users.map((c) => [c, Buffer.from(c.name)]));
-    users.sort((a, b) => Buffer.compare(keyOf.get(a)!, keyOf.get(b)!));
-  }
+  // By the names' bytes, as libiptc sorts them.
+  const sorted = users;
+  users = Array.from(byteOrder(sorted.map((c) => c.name)), (i) => sorted[i]!);
   // made when the general decoder meets its first jump (the fast path finds chains by bytes)
   let userNames: Set<string> | undefined;
   fd?.chains(users.map((c) => c.name));
@@ -1013,3 +1009,47 @@ export function rawTableOf(t: DecodedTable, op: string): RawTableSnapshot {
 
 /** The dump requests save() sends for `family`: tables, chains and rules. */
 export const DUMP_MSGS = [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETRULE];
+
+/**
+ * The order of `names` by their UTF-8 bytes (strcmp's order, libiptc's for chains), as indices:
+ * a radix sort over the bytes, last position first, with no comparison callback (kube-proxy's
+ * 60k chain names at 20k services share long prefixes: a comparator sort of the strings took
+ * 55-100 ms, this a few). Names hold no NUL, so padding with zeros puts a prefix first.
+ * @example byteOrder(['b', 'a', 'ab']); // Uint32Array [1, 2, 0]
+ */
+export function byteOrder(names: readonly string[]): Uint32Array {
+  const n = names.length;
+  let w = 0;
+  const utf8: Array<Buffer | undefined> = [];
+  for (let i = 0; i < n; i++) {
+    const s = names[i]!;
+    let ascii = true;
+    for (let k = 0; k < s.length && ascii; k++) ascii = s.charCodeAt(k) < 0x80;
+    const b = ascii ? undefined : Buffer.from(s);
+    utf8.push(b);
+    w = Math.max(w, b ? b.length : s.length);
+  }
+  // column by column (byte p of name i at p * n + i): a pass reads one column, 60 kB at 60k names
+  const keys = new Uint8Array(n * w);
+  for (let i = 0; i < n; i++) {
+    const b = utf8[i];
+    if (b) for (let k = 0; k < b.length; k++) keys[k * n + i] = b[k]!;
+    else for (let k = 0, s = names[i]!; k < s.length; k++) keys[k * n + i] = s.charCodeAt(k);
+  }
+  let idx = new Uint32Array(n), tmp = new Uint32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  const count = new Uint32Array(257);
+  for (let p = w - 1; p >= 0; p--) {
+    const col = p * n;
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[keys[col + i]! + 1]!++;
+    if (count[keys[col]! + 1] === n) continue;  // one byte value at p: this pass keeps the order
+    for (let v = 1; v < 257; v++) count[v]! += count[v - 1]!;
+    for (let i = 0; i < n; i++) {
+      const j = idx[i]!;
+      tmp[count[keys[col + j]!]!++] = j;
+    }
+    const t = idx; idx = tmp; tmp = t;
+  }
+  return idx;
+}

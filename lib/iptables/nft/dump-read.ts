@@ -6,7 +6,8 @@
 import { CHAIN, DATA, EXPR, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, TABLE, VERDICT_ATTR } from '../../nft/consts.js';
 import { readExprs } from '../../nft/expr-wire.js';
 import type { KExpr, Verdict } from '../../nft/ir.js';
-import { NLA_TYPE_MASK, NLMSG_HDRLEN } from '../../netlink/headers.js';
+import { NLMSG_HDRLEN } from '../../netlink/headers.js';
+import { attrIndex, strIsAscii, strIsBytes } from '../../netlink/reader.js';
 
 /** One nf_tables rule as the dump gave it. */
 export interface NftRule { handle: bigint; exprs: KExpr[]; udata?: Buffer }
@@ -25,22 +26,12 @@ class Index {
   readonly len = new Int32Array(16);
   /** Indexes b[from, to); as nla_parse (and attrMap), the last attribute of a type wins. */
   read(b: Buffer, from: number, to: number): this {
-    const at = this.at, lens = this.len;
-    at.fill(0);
-    let p = from;
-    while (p + 4 <= to) {
-      const len = b[p]! | (b[p + 1]! << 8);
-      if (len < 4 || p + len > to) break;
-      const t = (b[p + 2]! | (b[p + 3]! << 8)) & NLA_TYPE_MASK;
-      if (t < 16) {
-        at[t] = p + 4;
-        lens[t] = len - 4;
-      }
-      p += (len + 3) & ~3;
-    }
+    attrIndex(b, from, to, 15, this.at, this.len);
     return this;
   }
   has(t: number): boolean { return this.at[t] !== 0; }
+  /** The payload of type t as a view of b (the caller checked has(t)). */
+  bytes(b: Buffer, t: number): Buffer { return b.subarray(this.at[t]!, this.at[t]! + this.len[t]!); }
   /** The big-endian u32 of type t, 0 when absent or short (lib/nft's `be32(...) ?? 0`). */
   u32(b: Buffer, t: number): number {
     const p = this.at[t]!;
@@ -64,36 +55,10 @@ function cstr(b: Buffer, from: number, to: number): string {
   return b.toString('utf8', from, e);
 }
 
-/**
- * Whether the string attribute b[at, at + n) (up to its NUL) is `s`, all ASCII (a name with
- * other bytes is left to a lookup by its decoded string).
- */
-function asciiName(b: Buffer, at: number, n: number, s: string): boolean {
-  let k = 0;
-  for (; k < n && b[at + k] !== 0; k++) {
-    const x = b[at + k]!;
-    if (x >= 0x80 || k >= s.length || s.charCodeAt(k) !== x) return false;
-  }
-  return k === s.length;
-}
-
 /** Whether b[x, x + n) and b[y, y + n) hold the same bytes (n <= 0: nothing to compare). */
 function same(b: Buffer, x: number, y: number, n: number): boolean {
   for (let i = 0; i < n; i++) if (b[x + i] !== b[y + i]) return false;
   return true;
-}
-
-/** The last attribute of `type` in b[from, to) as [offset, length], or undefined. */
-function findAttr(b: Buffer, from: number, to: number, type: number): [number, number] | undefined {
-  let found: [number, number] | undefined;
-  let p = from;
-  while (p + 4 <= to) {
-    const len = b[p]! | (b[p + 1]! << 8);
-    if (len < 4 || p + len > to) break;
-    if (((b[p + 2]! | (b[p + 3]! << 8)) & NLA_TYPE_MASK) === type) found = [p + 4, len - 4];
-    p += (len + 3) & ~3;
-  }
-  return found;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -104,14 +69,6 @@ function u64be(b: Buffer, at: number): bigint {
 }
 const PAYLOAD = Buffer.from('payload'), META = Buffer.from('meta'), CMP = Buffer.from('cmp'), IMMEDIATE = Buffer.from('immediate');
 const COUNTER = Buffer.from('counter'), MATCH = Buffer.from('match'), TARGET = Buffer.from('target');
-
-/** Whether the NUL-terminated string of n bytes at b[at] is `name` (str()'s reading, without a string). */
-function named(b: Buffer, at: number, n: number, name: Buffer): boolean {
-  const k = name.length;
-  if (n < k || (n > k && b[at + k] !== 0)) return false;
-  for (let i = 0; i < k; i++) if (b[at + i] !== name[i]) return false;
-  return true;
-}
 
 /**
  * A rule whose expressions are read from the dump each time they are asked for: what is kept
@@ -235,6 +192,8 @@ export class DumpReader {
   private readonly top = new Index();
   private readonly el = new Index();
   private readonly data = new Index();
+  /** A data nest's inside (NFTA_DATA_VALUE / NFTA_DATA_VERDICT). */
+  private readonly value = new Index();
   private readonly tables = new Map<string, NftTable>();
   // Every chain in the order read, with its table's name: a rule dump made chain by chain (as
   // readNft's) brings each chain's rules in that order, so a rule's chain is looked for after the
@@ -338,7 +297,7 @@ export class DumpReader {
       // the next chains in order (one with no rules is passed over)
       const order = this.order, end = Math.min(order.length, this.next + 8);
       for (let k = this.next; k < end; k++) {
-        if (asciiName(b, c, cl, order[k]!.name) && asciiName(b, t, tl, this.orderTable[k]!)) {
+        if (strIsAscii(b, c, cl, order[k]!.name) && strIsAscii(b, t, tl, this.orderTable[k]!)) {
           chain = order[k];
           this.next = k + 1;
           break;
@@ -395,44 +354,43 @@ export class DumpReader {
     // The names iptables writes on every rule, compared as bytes (no string made for them).
     const n = nameAt === 0 ? 0 : nameEnd - nameAt;
     const d = this.data;
-    if (named(b, nameAt, n, PAYLOAD)) {
+    if (strIsBytes(b, nameAt, n, PAYLOAD)) {
       d.read(b, dAt, dAt === 0 ? 0 : dEnd);
       return { op: 'payload', dreg: d.u32(b, 1), base: d.u32(b, 2), offset: d.u32(b, 3), len: d.u32(b, 4) };
     }
-    if (named(b, nameAt, n, META)) {
+    if (strIsBytes(b, nameAt, n, META)) {
       d.read(b, dAt, dAt === 0 ? 0 : dEnd);
       return d.has(3) ? { op: 'meta_set', key: d.u32(b, 2), sreg: d.u32(b, 3) } : { op: 'meta', key: d.u32(b, 2), dreg: d.u32(b, 1) };
     }
-    if (named(b, nameAt, n, CMP)) {
+    if (strIsBytes(b, nameAt, n, CMP)) {
       d.read(b, dAt, dAt === 0 ? 0 : dEnd);
       const sreg = d.u32(b, 1), cmp = d.u32(b, 2);
-      const v = d.has(3) ? findAttr(b, d.at[3]!, d.at[3]! + d.len[3]!, DATA.VALUE) : undefined;
-      return { op: 'cmp', sreg, cmp, data: v ? b.subarray(v[0], v[0] + v[1]) : EMPTY };
+      const v = d.has(3) ? this.value.read(b, d.at[3]!, d.at[3]! + d.len[3]!) : undefined;
+      return { op: 'cmp', sreg, cmp, data: v?.has(DATA.VALUE) ? v.bytes(b, DATA.VALUE) : EMPTY };
     }
-    if (named(b, nameAt, n, IMMEDIATE)) {
+    if (strIsBytes(b, nameAt, n, IMMEDIATE)) {
       d.read(b, dAt, dAt === 0 ? 0 : dEnd);
       const dreg = d.u32(b, 1);
       const dd = d.at[2]!;
       if (dd === 0) return { op: 'immediate', dreg, data: EMPTY };
       const dde = dd + d.len[2]!;
-      const v = findAttr(b, dd, dde, DATA.VALUE);
-      if (v) return { op: 'immediate', dreg, data: b.subarray(v[0], v[0] + v[1]) };
-      const vd = findAttr(b, dd, dde, DATA.VERDICT);
-      if (!vd) return { op: 'immediate', dreg, data: EMPTY };
-      const va = d.read(b, vd[0], vd[0] + vd[1]);
+      const v = this.value.read(b, dd, dde);
+      if (v.has(DATA.VALUE)) return { op: 'immediate', dreg, data: v.bytes(b, DATA.VALUE) };
+      if (!v.has(DATA.VERDICT)) return { op: 'immediate', dreg, data: EMPTY };
+      const va = d.read(b, v.at[DATA.VERDICT]!, v.at[DATA.VERDICT]! + v.len[DATA.VERDICT]!);
       const code = va.u32(b, VERDICT_ATTR.CODE);
       const chain = va.str(b, VERDICT_ATTR.CHAIN);
       const verdict: Verdict = chain === undefined ? { code } : { code, chain };
       return { op: 'immediate', dreg, verdict };
     }
-    if (named(b, nameAt, n, COUNTER)) {
+    if (strIsBytes(b, nameAt, n, COUNTER)) {
       d.read(b, dAt, dAt === 0 ? 0 : dEnd);
       if ((!d.has(1) || d.len[1]! >= 8) && (!d.has(2) || d.len[2]! >= 8)) {
         return { op: 'counter', bytes: d.has(1) ? u64be(b, d.at[1]!) : undefined, packets: d.has(2) ? u64be(b, d.at[2]!) : undefined };
       }
-    } else if (named(b, nameAt, n, MATCH)) {
+    } else if (strIsBytes(b, nameAt, n, MATCH)) {
       return { op: 'unknown', name: 'match', data: dAt === 0 ? EMPTY : b.subarray(dAt, dEnd) };
-    } else if (named(b, nameAt, n, TARGET)) {
+    } else if (strIsBytes(b, nameAt, n, TARGET)) {
       return { op: 'unknown', name: 'target', data: dAt === 0 ? EMPTY : b.subarray(dAt, dEnd) };
     }
     // Everything else (and odd counters): the general reader, on this one element.

@@ -17,6 +17,7 @@ import { NftWriter } from '../../nft/wire.js';
 import { DATA, EXPR, LIST_ELEM, MSG, RULE, VERDICT, VERDICT_ATTR } from '../../nft/consts.js';
 import { NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST } from '../../netlink/headers.js';
 import { putBe32, type AttrWriter } from '../../netlink/attr-writer.js';
+import { strIsBytes } from '../../netlink/reader.js';
 import { CMP, META_KEY, PAYLOAD_BASE } from '../../nft/ir.js';
 import type { Family } from '../types.js';
 import { entryBlob, GOTO_FLAG, INV, IPT_F_FRAG, LAYOUT, type Entry, type RuleBlob } from './entries.js';
@@ -98,16 +99,12 @@ interface CompatHead { kind: number; revision: number; name: Uint8Array; bytes: 
 
 const HEADER = 32;  // xt_entry_match / xt_entry_target: size u16, name[29], revision u8
 const MATCH = 0, TARGET = 1;
-const latin1 = (s: string) => Buffer.from(`${s}\0`, 'latin1');
+const latin1 = (s: string) => Buffer.from(s, 'latin1');
+/** xt_entry_match / _target's name field (XT_EXTENSION_MAXNAMELEN). */
+const NAME_MAX = 29;
 const LIMIT_NAME = latin1('limit'), UDP_NAME = latin1('udp'), TCP_NAME = latin1('tcp'), MARK_NAME = latin1('mark');
 const NFLOG_NAME = latin1('NFLOG'), TRACE_NAME = latin1('TRACE');
 const INVALID_IFACE = Buffer.from('INVAL/D\0', 'latin1');
-
-/** Whether the NUL-terminated name at b[at] is `name` (its bytes, NUL included). */
-function named(b: Buffer, at: number, name: Uint8Array): boolean {
-  for (let i = 0; i < name.length; i++) if (b[at + i] !== name[i]) return false;
-  return true;
-}
 
 /**
  * Writes rules' expressions straight into the batch buffer from the compiled blob's bytes: no
@@ -202,7 +199,7 @@ export class RuleEncoder {
     const revision = b[at + 31]!;
     let h: CompatHead | undefined;
     for (const x of this.heads) {
-      if (x.kind === kind && x.revision === revision && named(b, at + 2, x.name)) { h = x; break; }
+      if (x.kind === kind && x.revision === revision && strIsBytes(b, at + 2, NAME_MAX, x.name)) { h = x; break; }
     }
     if (!h) {
       let end = at + 2;
@@ -445,7 +442,7 @@ function match(x: RuleEncoder, b: Buffer, m: number, proto: number): void {
   // most matches (comment, statistic, addrtype, ...) go as compat: one byte tells them apart from the four
   if (c !== 0x6c && c !== 0x75 && c !== 0x74 && c !== 0x6d) return x.compat(MATCH, b, m);
   // iptables-nft 1.8.7 and older: tcp, udp and mark go as compat matches
-  if (named(b, name, LIMIT_NAME)) {
+  if (strIsBytes(b, name, NAME_MAX, LIMIT_NAME)) {
     // add_nft_limit: the largest unit whose rate stays whole
     const avg = u32(b, d), burst = u32(b, d + 4);
     const mult = [LIMIT_SCALE * 24 * 60 * 60, LIMIT_SCALE * 60 * 60, LIMIT_SCALE * 60, LIMIT_SCALE];
@@ -456,14 +453,14 @@ function match(x: RuleEncoder, b: Buffer, m: number, proto: number): void {
     x.limit(BigInt(Math.floor(mult[i - 1]! / avg)), BigInt(mult[i - 1]! / LIMIT_SCALE), burst);
     return;
   }
-  if (named(b, name, UDP_NAME)) {
+  if (strIsBytes(b, name, NAME_MAX, UDP_NAME)) {
     const inv = b[d + 8]!;
     const allZero = i32(b, d) === PORTS_ANY && i32(b, d + 4) === PORTS_ANY && inv === 0;
     if (!x.enc.native || inv > 0x03 || allZero) return x.compat(MATCH, b, m);
     if (proto !== IPPROTO_UDP) throw new EncodeError("UDP match requires '-p udp'");
     return ports(x, b, d, (inv & 0x01) !== 0, (inv & 0x02) !== 0);
   }
-  if (named(b, name, TCP_NAME)) {
+  if (strIsBytes(b, name, NAME_MAX, TCP_NAME)) {
     const option = b[d + 8]!, flgMask = b[d + 9]!, flgCmp = b[d + 10]!, inv = b[d + 11]!;
     const allZero = i32(b, d) === PORTS_ANY && i32(b, d + 4) === PORTS_ANY && !option && !flgMask && !flgCmp && !inv;
     if (!x.enc.native || (inv & ~0x07) || option || allZero) return x.compat(MATCH, b, m);
@@ -475,7 +472,7 @@ function match(x: RuleEncoder, b: Buffer, m: number, proto: number): void {
     }
     return ports(x, b, d, (inv & 0x01) !== 0, (inv & 0x02) !== 0);
   }
-  if (named(b, name, MARK_NAME)) {
+  if (strIsBytes(b, name, NAME_MAX, MARK_NAME)) {
     if (!x.enc.native) return x.compat(MATCH, b, m);
     // add_nft_mark reads xt_mark_mtinfo1 (mark, mask: host order u32; invert u8)
     x.meta(META_KEY.mark);
@@ -523,7 +520,7 @@ function writeExprsAt(x: RuleEncoder, src: RuleBlob, off: number): void {
   if (family === 6 || !nonZero(b, c, 16)) x.counter(0n, 0n);
   else x.counter(b.readBigUInt64LE(c), b.readBigUInt64LE(c + 8));
   if (b[tOff + 2] !== 0) {
-    if (named(b, tOff + 2, NFLOG_NAME) && x.enc.native) {
+    if (strIsBytes(b, tOff + 2, NAME_MAX, NFLOG_NAME) && x.enc.native) {
       // add_log: xt_nflog_info { u32 len; u16 group; u16 threshold; u16 flags; u16 pad; char prefix[64] }
       const d = b.subarray(tOff + HEADER, tOff + u16(b, tOff));
       const prefixEnd = d.indexOf(0, 12);
@@ -532,7 +529,7 @@ function writeExprsAt(x: RuleEncoder, src: RuleBlob, off: number): void {
       x.log(prefix.length ? prefix : undefined, d.readUInt16LE(4), nflags & 0x1 ? d.readUInt32LE(0) : undefined, threshold || undefined);
       return;
     }
-    if (named(b, tOff + 2, TRACE_NAME)) {
+    if (strIsBytes(b, tOff + 2, NAME_MAX, TRACE_NAME)) {
       x.trace();
       return;
     }
@@ -547,8 +544,8 @@ function writeExprsAt(x: RuleEncoder, src: RuleBlob, off: number): void {
     return;
   }
   if (verdict === off + next) return;
-  const name = src.nameAt.get(verdict);
-  if (name === undefined) throw new Error(`rule at ${off} jumps to ${verdict}, which starts no chain`);
+  const name = src.nameAt(verdict);
+  if (name < 0) throw new Error(`rule at ${off} jumps to ${verdict}, which starts no chain`);
   x.jump(b, name, (flags & GOTO_FLAG[family]) !== 0);
 }
 

@@ -153,7 +153,7 @@ export async function commitNoflush(io: NftRestoreIo, op: string, family: Family
       };
     });
     const msgs = partialMessages(new Messages(0), family, parts, io.encoding);
-    if (!msgs.ends.length || dryRun) return { messages: msgs.ends.length, attempts: dryRun ? 0 : attempt };
+    if (!msgs.messages || dryRun) return { messages: msgs.messages, attempts: dryRun ? 0 : attempt };
     // the model is taken out while the batch is in flight: if it fails in any way, the next
     // commit reads the tables again
     const model = io.model?.current;
@@ -163,12 +163,12 @@ export async function commitNoflush(io: NftRestoreIo, op: string, family: Family
     const first = r.errors[0];
     if (!first) {
       if (io.model && model?.generation === read.generation) io.model.current = applySent(model, sent.bytes, family, nextGeneration(read.generation));
-      return { messages: msgs.ends.length, attempts: attempt };
+      return { messages: msgs.messages, attempts: attempt };
     }
     if (first.index < 0 && first.errno === ERESTART && attempt < ATTEMPTS) continue;
     const about = msgs.aboutAt(first.index);
     return {
-      messages: msgs.ends.length, attempts: attempt,
+      messages: msgs.messages, attempts: attempt,
       refusal: { errno: first.errno, index: first.index, result: r, ...(first.message ? { message: first.message } : {}), ...(about ? { about } : {}) },
     };
   }

@@ -13,6 +13,7 @@ import { CHAIN, FAMILY, HOOK, MSG, NFNL_SUBSYS_NFTABLES, TABLE, VERDICT } from '
 import { attrMap, splitMessages, str } from '../../nft/attrs.js';
 import { decodeGeneration, generationRequest, rulesetRequests } from '../../nft/requests.js';
 import { NETLINK_NETFILTER, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../../netlink/headers.js';
+import { strIsAscii } from '../../netlink/reader.js';
 import { batch, dump, ERESTART, type BatchResult, type MessageBatch } from '../../netlink/transport.js';
 import type { RawWorker } from '../../core/native.js';
 import type { Family } from '../types.js';
@@ -24,6 +25,8 @@ import type { NftModelSlot } from './model.js';
 
 const NFTA_CHAIN_COUNTERS = 8, NFTA_COUNTER_BYTES = 1, NFTA_COUNTER_PACKETS = 2;
 const ATTEMPTS = 5;
+/** xt_error_target's errorname: a user chain's name in a compiled blob. */
+const ERROR_NAME_MAX = 30;
 
 /** One table of the text, compiled: its body (for the chain order) and the entries blob. */
 export interface CompiledNftTable {
@@ -41,28 +44,57 @@ export interface ChainNames { table: string; chain?: undefined; name(i: number):
 /**
  * A writer that remembers where each message ends (lib/netlink's MessageBatch) and what each
  * is; a rule message keeps only its chain's shared record and its number (aboutAt builds the
- * rest), so 160k rules make no 160k objects.
+ * rest), so 160k rules make no 160k objects. The bookkeeping is typed arrays grown by doubling
+ * (four 220k-element JS arrays grown a push at a time were a tenth of encoding 20k services).
  * @example const w = new Messages(0); w.begin(MSG.NEWTABLE, NLM_F_REQUEST, 2); w.done({ table: 'nat', what: 'table nat' });
  */
 export class Messages extends NftWriter {
-  readonly ends: number[] = [];
-  private readonly about: Array<BatchMessage | ChainNames | undefined> = [];
-  private readonly ruleNo: number[] = [];
+  private endAt = new Uint32Array(64);
+  private ruleNo = new Int32Array(64);
   /** A message of chain i of a ChainNames record (restoreMessages: no record or string per chain), else -1. */
-  private readonly chainOf: number[] = [];
+  private chainOf = new Int32Array(64);
+  /** Each message's record, as an index into `records` (a chain's messages share one). */
+  private recordOf = new Int32Array(64);
+  private readonly records: Array<BatchMessage | ChainNames> = [];
+  private n = 0;
+
+  /** The messages written so far. */
+  get messages(): number { return this.n; }
+
+  /** Room for `more` messages' bookkeeping without growing (restoreMessages knows about how many). */
+  reserve(more: number): void {
+    const want = this.n + more;
+    if (want <= this.endAt.length) return;
+    const grow = <T extends Uint32Array | Int32Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(Math.max(want, a.length * 2));
+      b.set(a.subarray(0, this.n));
+      return b;
+    };
+    this.endAt = grow(this.endAt);
+    this.ruleNo = grow(this.ruleNo);
+    this.chainOf = grow(this.chainOf);
+    this.recordOf = grow(this.recordOf);
+  }
+
+  private note(m: BatchMessage | ChainNames, rule: number, chain: number): void {
+    const k = this.n;
+    if (k === this.endAt.length) this.reserve(1);
+    const r = this.records;
+    if (r.length === 0 || r[r.length - 1] !== m) r.push(m);
+    this.endAt[k] = this.pos;
+    this.ruleNo[k] = rule;
+    this.chainOf[k] = chain;
+    this.recordOf[k] = r.length - 1;
+    this.n = k + 1;
+  }
+
   done(m: BatchMessage): void {
     this.end();
-    this.ends.push(this.pos);
-    this.about.push(m);
-    this.ruleNo.push(0);
-    this.chainOf.push(-1);
+    this.note(m, 0, -1);
   }
   /** After a rule message of `chain` (a record shared by its rules: { table, what: '', chain }). */
   ruleDone(chain: BatchMessage, n: number): void {
-    this.ends.push(this.pos);
-    this.about.push(chain);
-    this.ruleNo.push(n);
-    this.chainOf.push(-1);
+    this.note(chain, n, -1);
   }
   /**
    * After a message of chain `i` of `names` (the chain's own message when `n` is 0, else its
@@ -70,23 +102,20 @@ export class Messages extends NftWriter {
    */
   chainMessage(names: ChainNames, i: number, n: number): void {
     if (!n) this.end();
-    this.ends.push(this.pos);
-    this.about.push(names);
-    this.ruleNo.push(n);
-    this.chainOf.push(i);
+    this.note(names, n, i);
   }
   aboutAt(i: number): BatchMessage | undefined {
-    const m = this.about[i], n = this.ruleNo[i], c = this.chainOf[i];
-    if (!m) return undefined;
-    const chain = c !== undefined && c >= 0 ? (m as ChainNames).name(c) : m.chain;
+    if (!(i >= 0 && i < this.n)) return undefined;
+    const m = this.records[this.recordOf[i]!]!, n = this.ruleNo[i]!, c = this.chainOf[i]!;
+    const chain = c >= 0 ? (m as ChainNames).name(c) : m.chain;
     if (n) return { table: m.table, what: `rule ${n} of chain ${chain!}`, chain: chain!, rule: n };
-    return c !== undefined && c >= 0 ? { table: m.table, what: `chain ${chain!}` } : m as BatchMessage;
+    return c >= 0 ? { table: m.table, what: `chain ${chain!}` } : m as BatchMessage;
   }
   /** Where the messages start: after BATCH_BEGIN when the writer was framed (framed()). */
   private first = 0;
   batch(): MessageBatch {
     if (this.first) throw new Error('a framed batch: use sealed()');
-    return { bytes: this.bytesWritten(), ends: Uint32Array.from(this.ends) };
+    return { bytes: this.bytesWritten(), ends: this.endAt.slice(0, this.n) };
   }
   /**
    * Starts the writer with BATCH_BEGIN (carrying `genid`): sealed() then ends it with BATCH_END
@@ -100,10 +129,11 @@ export class Messages extends NftWriter {
   /** The framed batch, BATCH_END added: for transport.batch's `framed` (refusal indices count from the first message). */
   sealed(): MessageBatch {
     this.batchEnd();
-    const ends = new Uint32Array(this.ends.length + 2);
+    const n = this.n;
+    const ends = new Uint32Array(n + 2);
     ends[0] = this.first;
-    ends.set(this.ends, 1);
-    ends[ends.length - 1] = this.pos;
+    ends.set(this.endAt.subarray(0, n), 1);
+    ends[n + 1] = this.pos;
     return { bytes: this.bytesWritten(), ends };
   }
 }
@@ -137,13 +167,6 @@ export function namedChains(body: string): string[] {
   if (body.startsWith(':')) read(0);
   for (let nl = body.indexOf('\n:'); nl >= 0; nl = body.indexOf('\n:', nl + 1)) read(nl + 1);
   return out;
-}
-
-/** Whether the NUL-terminated name at b[at] is `s` (read as latin1, as the chain's name string is). */
-function sameName(b: Buffer, at: number, s: string): boolean {
-  const n = s.length;
-  for (let i = 0; i < n; i++) if (b[at + i] !== s.charCodeAt(i)) return false;
-  return b[at + n] === 0;
 }
 
 /**
@@ -182,7 +205,7 @@ export function chainOrder(body: string, ix: BlobChains, named = namedChains(bod
   for (const name of named) {
     const h = builtinNamed(name);
     if (h >= 0) take(h);
-    else if (next < n && sameName(b, ix.nameOf[next]!, name)) take(next++);
+    else if (next < n && strIsAscii(b, ix.nameOf[next]!, ERROR_NAME_MAX, name)) take(next++);
     else take(indexOf(name));
   }
   // built-in chains no `:` line named, by their first rule line (a search per chain, not a pass per line)
@@ -220,6 +243,8 @@ export function restoreMessages(family: Family, tables: CompiledNftTable[], exis
     const builtins = BUILTIN_TABLES[t.name];
     if (!builtins) throw new Error(`table ${t.name} is not one iptables-nft knows`);
     const ix = indexBlob(family, t.raw);
+    // a message per rule, one or two per chain, two for the table
+    w.reserve(ix.rules.length + 2 * ix.count + 2);
     const named = namedChains(t.body);
     const order = chainOrder(t.body, ix, named);
     if (exists.has(t.name) || declared.has(t.name)) {
