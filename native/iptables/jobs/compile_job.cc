@@ -6,8 +6,6 @@
 #include <linux/netfilter/x_tables.h>
 
 #include <algorithm>
-#include <memory>
-#include <mutex>
 #include <string>
 
 namespace nlkit {
@@ -18,34 +16,6 @@ constexpr int kAccept = -NF_ACCEPT - 1;
 constexpr uint32_t kStdSize = XT_ALIGN(sizeof(struct xt_standard_target));
 constexpr uint32_t kErrSize = XT_ALIGN(sizeof(struct xt_error_target));
 const char* const kHooks[] = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"};
-
-// The storage of a compiled table JavaScript is done with, kept for the next compile: a
-// 20k-service table is ~90 MB of entries, and fresh memory takes a page fault per 4 kB when it
-// is first written (~60 ms of kernel time at that size, every restore); a reused vector's pages
-// are mapped already. One, the largest, process-wide (compiles run on any handle's worker).
-constexpr size_t kSpareMin = 8u << 20;
-std::mutex g_spareMu;
-std::unique_ptr<std::vector<uint8_t>> g_spare;
-
-void GiveSpare(std::vector<uint8_t>* v) {
-  std::unique_ptr<std::vector<uint8_t>> p(v);
-  if (p->capacity() < kSpareMin) return;
-  std::lock_guard<std::mutex> l(g_spareMu);
-  if (!g_spare || g_spare->capacity() < p->capacity()) g_spare = std::move(p);
-}
-
-// `out` as n zero bytes, in the spare's storage when it is large enough.
-void SizeEntries(std::vector<uint8_t>* out, size_t n) {
-  if (n >= kSpareMin) {
-    std::unique_ptr<std::vector<uint8_t>> s;
-    {
-      std::lock_guard<std::mutex> l(g_spareMu);
-      if (g_spare && g_spare->capacity() >= n) s = std::move(g_spare);
-    }
-    if (s) out->swap(*s);
-  }
-  out->assign(n, 0);
-}
 
 
 }  // namespace
@@ -97,7 +67,7 @@ void ToRawTable(Table& t, RawTable* out, bool created) {
   out->nfproto = f.nfproto;
   out->name = t.name();
   out->num_entries = num + 1;
-  SizeEntries(&out->entries, size);
+  out->entries.assign(size, 0);
   uint8_t* base = out->entries.data();
   auto putHead = [&](uint8_t* p, std::string_view name) { PutChainHead(f, p, name); };
   auto setVerdict = [&](uint8_t* e, int verdict, bool clearName) { SetStdVerdict(f, e, verdict, clearName); };
@@ -164,7 +134,7 @@ Napi::Value RawTablesToJs(Napi::Env env, std::vector<RawTable>& tables) {
     auto* vec = new std::vector<uint8_t>(std::move(t.entries));
     o.Set("entries", vec->empty() ? (delete vec, Napi::Buffer<uint8_t>::New(env, 0))
                                   : Napi::Buffer<uint8_t>::New(env, vec->data(), vec->size(),
-                                                               [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { GiveSpare(v); }, vec));
+                                                               [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, vec));
     arr.Set(i, o);
   }
   return arr;
