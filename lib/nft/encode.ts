@@ -135,10 +135,11 @@ export function commandList(input: unknown): Array<{ cmd: unknown; index: number
 /** An add/create of a named set or map (or a bare set/map object, which means add). */
 function isNamedSetAdd(cmd: unknown): boolean {
   if (!isObj(cmd)) return false;
-  // A command has one key (encodeOne refuses others): no need to list them.
-  if ('set' in cmd || 'map' in cmd) return true;
+  // A command has one key (encodeOne refuses others): no need to list them. Property reads
+  // first: `in` on the many shapes of commands is slower than a load.
   const body = cmd.add ?? cmd.create;
-  return isObj(body) && ('set' in body || 'map' in body);
+  if (body !== undefined) return isObj(body) && ('set' in body || 'map' in body);
+  return 'set' in cmd || 'map' in cmd;
 }
 
 /** Encodes commands into one batch; throws (with `index`) on the first command that cannot be. */
@@ -146,16 +147,39 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   const list = isObj(input) && 'nftables' in input ? input.nftables : input;
   const prefix = isObj(input) ? 'nftables' : 'commands';
   if (!Array.isArray(list)) throw invalid('commands', 'must be an array of commands or { nftables: [...] }');
-  let named = 0;
-  for (let i = 0; i < list.length; i++) if (isNamedSetAdd(list[i])) named++;
+  // The named sets are counted when a rule makes the first anonymous one (most batches have none).
+  const named = () => {
+    let n = 0;
+    for (let i = 0; i < list.length; i++) if (isNamedSetAdd(list[i])) n++;
+    return n;
+  };
   // Room for the usual command up front: growing a 50 MB batch by doubling copies it again and again.
   const enc = commandEncoder(opts, Math.max(4096, list.length * 320), named);
   for (let index = 0; index < list.length; index++) {
     const cmd: unknown = list[index];
     if (isObj(cmd) && 'metainfo' in cmd) continue;
-    enc.add(cmd, index, `${prefix}[${index}]`);
+    enc.add(cmd, index, prefix, true);
   }
   return enc.finish();
+}
+
+/**
+ * What commands are encoded with as their position (`where`): the real one (`commands[12]`) is
+ * put into an error's text only when one is thrown. The paths below it (`.add.rule.expr[0]...`)
+ * are built from this one character, not from a string per command (a 20k-service batch has
+ * 200k commands: their position strings cost ~13% of its encoding).
+ */
+const HERE = '\u0000';
+
+/** e with HERE in its texts replaced by where (e is thrown by a command encoded at HERE). */
+function placed(e: unknown, where: string): unknown {
+  if (typeof e !== 'object' || e === null) return e;
+  const o = e as Record<string, unknown>;
+  for (const k of ['message', 'stack', 'argument', 'detail']) {
+    const v = o[k];
+    if (typeof v === 'string' && v.includes(HERE)) o[k] = v.replaceAll(HERE, where);
+  }
+  return e;
 }
 
 /** Where a command encoder writes: the writer and, for each message, the index of its command. */
@@ -167,26 +191,31 @@ export interface CommandEncoder {
   readonly main: EncoderTarget;
   /** Commands from now on go to `t` (the caller moves its messages into main). */
   into(t: EncoderTarget): void;
-  /** Encodes one command; throws (with `index`) when it cannot be. */
-  add(cmd: unknown, index: number, where: string): void;
+  /**
+   * Encodes one command; throws (with `index`) when it cannot be. `where` names it in errors:
+   * `commands[3]`, or with `indexed`, a prefix the index is appended to (`commands` -> `commands[3]`).
+   */
+  add(cmd: unknown, index: number, where: string, indexed?: boolean): void;
   finish(): EncodedBatch;
 }
 
 /**
  * An encoder taking commands one by one. nft numbers the named sets of a batch first (as it
  * reads them), then the anonymous ones its rules make: `namedSets` is how many named sets the
- * batch creates; without it (a stream), anonymous sets are numbered from the named sets added
- * before the first of them, and finish() throws if another named set came later (those bytes
- * would differ from nft's: the caller encodes the whole list instead).
+ * batch creates (or a function that counts them, called when the first anonymous set is made);
+ * without it (a stream), anonymous sets are numbered from the named sets added before the first
+ * of them, and finish() throws if another named set came later (those bytes would differ from
+ * nft's: the caller encodes the whole list instead).
  * @example const enc = commandEncoder({}, 4096); enc.add({ add: { table: { family: 'ip', name: 't' } } }, 0, 'commands[0]'); const batch = enc.finish();
  */
-export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: number): CommandEncoder {
+export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: number | (() => number)): CommandEncoder {
   const seq = opts.seq ?? 0;
   const main: EncoderTarget = { w: new NftWriter(seq, size), of: [-1] };
   let w = main.w, commandOf = main.of;
   const sets = new Map<string, SetInfo>();
   let setId = 0;
-  let named = 0, anonBase = namedSets, anonId = namedSets ?? 0;
+  const countNamed = typeof namedSets === 'function' ? namedSets : undefined;
+  let named = 0, anonBase = typeof namedSets === 'number' ? namedSets : undefined, anonId = anonBase ?? 0;
   const key = (f: Family, t: string, n: string) => `${f}\0${t}\0${n}`;
   const findSet = (f: Family, t: string, n: string): SetInfo | undefined => sets.get(key(f, t, n)) ?? opts.existingSet?.(f, t, n);
   const contexts = new Map<string, RuleContext>();
@@ -197,7 +226,11 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   // By family, table, then chain name: the names are the commands' own strings, so a rule costs
   // two lookups and no key string (a joined key per rule cost ~8% of a 20k-service encode).
   const touched = new Map<Family, Map<string, Set<string>>>();
+  let touchedF: Family | undefined, touchedT = '', touchedC = '';
   const touch = (f: Family, t: string, c: string) => {
+    // Rules of a chain come one after another: the same chain as the last rule's is there.
+    if (c === touchedC && t === touchedT && f === touchedF) return;
+    touchedF = f; touchedT = t; touchedC = c;
     let byTable = touched.get(f);
     if (!byTable) touched.set(f, byTable = new Map());
     let chains = byTable.get(t);
@@ -205,17 +238,20 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     chains.add(c);
   };
 
+  // HERE's paths (`\0.add`, `\0.add.rule`) by their parts: made once, not per command.
+  const paths = new Map<string, Map<string, string>>();
+
   w.batchBegin(opts.generation);
   return {
     main,
     into(t) { w = t.w; commandOf = t.of; },
-    add(cmd, index, where) {
+    add(cmd, index, where, indexed) {
       if (isNamedSetAdd(cmd)) named++;
       const before = w.count;
       try {
-        encodeOne(cmd, where);
+        encodeOne(cmd, HERE);
       } catch (e) {
-        throw withIndex(e as NlkitError, index);
+        throw withIndex(placed(e, indexed ? `${where}[${index}]` : where) as NlkitError, index);
       }
       for (let i = before; i < w.count; i++) commandOf.push(index);
     },
@@ -232,13 +268,26 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
 
   /** The next anonymous set's id (see commandEncoder). */
   function nextAnonId(): number {
-    if (anonBase === undefined) anonId = anonBase = named;
+    if (anonBase === undefined) anonId = anonBase = countNamed ? countNamed() : named;
     return ++anonId;
+  }
+
+  function path(base: string, part: string): string {
+    if (base !== HERE && !paths.has(base)) return `${base}.${part}`;
+    let m = paths.get(base);
+    if (!m) paths.set(base, m = new Map());
+    let p = m.get(part);
+    if (p === undefined) {
+      p = `${base}.${part}`;
+      m.set(part, p);
+      paths.set(p, new Map());
+    }
+    return p;
   }
 
   function encodeOne(cmd: unknown, where: string): void {
     let [verb, body] = single(cmd, where);
-    let w0 = `${where}.${verb}`;
+    let w0 = path(where, verb);
     if (BARE.has(verb)) {
       // A bare object, as `nft -j list` prints it, means add.
       body = { [verb]: body };
@@ -249,7 +298,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
       throw unsupported(where, `command "${verb}"`);
     }
     const [kind, obj] = single(body, w0);
-    const wk = `${w0}.${kind}`;
+    const wk = path(w0, kind);
     if (verb === 'flush' && kind === 'ruleset') {
       const f = isObj(obj) ? family(obj, wk) : undefined;
       w.simple(MSG.DELTABLE, f === undefined ? 0 : FAMILY[f], []);
@@ -337,7 +386,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     touch(f, t, c);
     if (!Array.isArray(o.expr)) throw invalid(`${where}.expr`, 'must be an array of statements');
     const rc = new RuleCompiler(ruleContext(f, t));
-    rc.statements(o.expr, `${where}.expr`);
+    rc.statements(o.expr, path(where, 'expr'));
     const flags = verb === 'replace' ? NLM_F_REQUEST | NLM_F_REPLACE
       : verb === 'insert' ? NLM_F_REQUEST | NLM_F_CREATE : NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
     w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? ruleHandle(handle, where) : undefined, position, udata: comment(o, where) });
