@@ -6,7 +6,7 @@ import {
   DATA, ELEM, ELEMENT_OPTION_KEYS, FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
 } from './consts.js';
 import { FAMILY_HOOKS, hookNumber, namedPriority, priorityNames } from './chains.js';
-import { elementKey, RuleCompiler, single, type AnonymousMapSpec, type RuleContext } from './compile.js';
+import { elementKey, RuleCompiler, single, soleKey, type AnonymousMapSpec, type RuleContext } from './compile.js';
 import { concatLen, concatTypeId, typeByName, TYPES, type DataType } from './datatypes.js';
 import { parseIPv4 } from '../core/address.js';
 import { invalid, unsupported, withIndex } from './errors.js';
@@ -286,7 +286,8 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   }
 
   function encodeOne(cmd: unknown, where: string): void {
-    let [verb, body] = single(cmd, where);
+    // soleKey, not single: no pair per command.
+    let verb = soleKey(cmd, where), body = (cmd as Record<string, unknown>)[verb];
     let w0 = path(where, verb);
     if (BARE.has(verb)) {
       // A bare object, as `nft -j list` prints it, means add.
@@ -297,7 +298,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     if (!VERBS.has(verb)) {
       throw unsupported(where, `command "${verb}"`);
     }
-    const [kind, obj] = single(body, w0);
+    const kind = soleKey(body, w0), obj = (body as Record<string, unknown>)[kind];
     const wk = path(w0, kind);
     if (verb === 'flush' && kind === 'ruleset') {
       const f = isObj(obj) ? family(obj, wk) : undefined;
