@@ -70,7 +70,11 @@ const CHAIN_TYPES = ['filter', 'nat', 'route'];
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function name(o: Record<string, unknown>, key: string, where: string): string {
-  const v = o[key];
+  return nameOf(o[key], key, where);
+}
+
+/** name() of a value read by the caller (rules and chains read theirs at sites that see one shape). */
+function nameOf(v: unknown, key: string, where: string): string {
   if (typeof v !== 'string' || v === '') throw invalid(`${where}.${key}`, `must be a non-empty string, got ${JSON.stringify(v)}`);
   // At most 3 UTF-8 bytes per UTF-16 unit: short names need no byte count.
   if (v.length * 3 > NAME_MAX && Buffer.byteLength(v) > NAME_MAX) throw invalid(`${where}.${key}`, `is ${Buffer.byteLength(v)} bytes long; the kernel allows ${NAME_MAX}`);
@@ -78,19 +82,28 @@ function name(o: Record<string, unknown>, key: string, where: string): string {
 }
 
 function family(o: Record<string, unknown>, where: string): Family {
-  const f = o.family ?? 'ip';
+  return familyOf(o.family, where);
+}
+
+function familyOf(v: unknown, where: string): Family {
+  const f = v ?? 'ip';
+  if (f === 'ip' || f === 'ip6' || f === 'inet') return f;
   if (typeof f !== 'string' || !Object.hasOwn(FAMILY, f)) throw invalid(`${where}.family`, `unknown family ${JSON.stringify(f)} (${Object.keys(FAMILY).join(', ')})`);
   return f as Family;
 }
 
 function comment(o: Record<string, unknown>, where: string): Buffer | undefined {
-  if (o.comment === undefined) return undefined;
-  if (typeof o.comment !== 'string') throw invalid(`${where}.comment`, 'must be a string');
-  const n = Buffer.byteLength(o.comment);
+  return commentOf(o.comment, where);
+}
+
+function commentOf(c: unknown, where: string): Buffer | undefined {
+  if (c === undefined) return undefined;
+  if (typeof c !== 'string') throw invalid(`${where}.comment`, 'must be a string');
+  const n = Buffer.byteLength(c);
   if (n > COMMENT_MAX) throw invalid(`${where}.comment`, `is longer than ${COMMENT_MAX} bytes`);
   // UdataBuilder's record (type, length, text, NUL) in one allocation: a map of services has one per element.
   const b = Buffer.allocUnsafe(n + 3);
-  b[0] = UD_COMMENT; b[1] = n + 1; b.write(o.comment, 2); b[n + 2] = 0;
+  b[0] = UD_COMMENT; b[1] = n + 1; b.write(c, 2); b[n + 2] = 0;
   return b;
 }
 
@@ -171,6 +184,8 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
  */
 const HERE = '\u0000';
 
+const joinPath = (base: string, part: string | number): string => (typeof part === 'number' ? `${base}[${part}]` : `${base}.${part}`);
+
 /** e with HERE in its texts replaced by where (e is thrown by a command encoded at HERE). */
 function placed(e: unknown, where: string): unknown {
   if (typeof e !== 'object' || e === null) return e;
@@ -225,12 +240,27 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   // Chains whose rules this batch adds, inserts or replaces (a later index would count them: refused).
   // By family, table, then chain name: the names are the commands' own strings, so a rule costs
   // two lookups and no key string (a joined key per rule cost ~8% of a 20k-service encode).
-  const touched = new Map<Family, Map<string, Set<string>>>();
+  // Kept as a list of family, table, chain until a rule with an index asks (most batches have
+  // none: no lookups), then in the maps from there on.
+  let touched: Map<Family, Map<string, Set<string>>> | undefined;
+  const touchedLog: string[] = [];
   let touchedF: Family | undefined, touchedT = '', touchedC = '';
   const touch = (f: Family, t: string, c: string) => {
     // Rules of a chain come one after another: the same chain as the last rule's is there.
     if (c === touchedC && t === touchedT && f === touchedF) return;
     touchedF = f; touchedT = t; touchedC = c;
+    if (touched) touchIn(touched, f, t, c);
+    else touchedLog.push(f, t, c);
+  };
+  const wasTouched = (f: Family, t: string, c: string): boolean => {
+    if (!touched) {
+      touched = new Map();
+      for (let i = 0; i < touchedLog.length; i += 3) touchIn(touched, touchedLog[i] as Family, touchedLog[i + 1]!, touchedLog[i + 2]!);
+      touchedLog.length = 0;
+    }
+    return touched.get(f)?.get(t)?.has(c) === true;
+  };
+  const touchIn = (touched: Map<Family, Map<string, Set<string>>>, f: Family, t: string, c: string) => {
     let byTable = touched.get(f);
     if (!byTable) touched.set(f, byTable = new Map());
     let chains = byTable.get(t);
@@ -239,7 +269,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   };
 
   // HERE's paths (`\0.add`, `\0.add.rule`) by their parts: made once, not per command.
-  const paths = new Map<string, Map<string, string>>();
+  const paths = new Map<string, Map<string | number, string>>([[HERE, new Map()]]);
 
   w.batchBegin(opts.generation);
   return {
@@ -272,13 +302,12 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     return ++anonId;
   }
 
-  function path(base: string, part: string): string {
-    if (base !== HERE && !paths.has(base)) return `${base}.${part}`;
-    let m = paths.get(base);
-    if (!m) paths.set(base, m = new Map());
+  function path(base: string, part: string | number): string {
+    const m = paths.get(base);
+    if (m === undefined) return joinPath(base, part);
     let p = m.get(part);
     if (p === undefined) {
-      p = `${base}.${part}`;
+      p = joinPath(base, part);
       m.set(part, p);
       paths.set(p, new Map());
     }
@@ -328,11 +357,12 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   }
 
   function chain(verb: string, o: Record<string, unknown>, where: string): void {
-    const f = family(o, where), t = name(o, 'table', where), n = name(o, 'name', where);
+    // Read here (sites that see chains only), as in rule().
+    const f = familyOf(o.family, where), t = nameOf(o.table, 'table', where), n = nameOf(o.name, 'name', where);
     if (verb === 'delete') return void w.simple(MSG.DELCHAIN, FAMILY[f], [[1, t], [3, n]]);
     if (verb === 'flush') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, n]]);
     only(o, CHAIN_KEYS, where, 'chain');
-    const c: Parameters<NftWriter['chain']>[2] = { table: t, name: n, udata: comment(o, where) };
+    const c: Parameters<NftWriter['chain']>[2] = { table: t, name: n, udata: commentOf(o.comment, where) };
     const base = o.type !== undefined || o.hook !== undefined || o.prio !== undefined;
     if (base) {
       if (typeof o.type !== 'string' || !CHAIN_TYPES.includes(o.type)) throw invalid(`${where}.type`, `unknown chain type ${JSON.stringify(o.type)} (filter, nat, route)`);
@@ -366,7 +396,8 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   }
 
   function rule(verb: string, o: Record<string, unknown>, where: string): void {
-    const f = family(o, where), t = name(o, 'table', where), c = name(o, 'chain', where);
+    // Read here, not in family()/name(): these sites see rules only (one or two shapes, not every command's).
+    const f = familyOf(o.family, where), t = nameOf(o.table, 'table', where), c = nameOf(o.chain, 'chain', where);
     const handle = o.handle;
     if (verb === 'delete') { touch(f, t, c); return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, c]], [3, ruleHandle(handle, where)]); }
     if (verb === 'flush') throw invalid(where, 'rules cannot be flushed (flush the chain)');
@@ -379,7 +410,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
       else if (o.index !== undefined) {
         if (typeof o.index !== 'number' || !Number.isSafeInteger(o.index) || o.index < 0) throw invalid(`${where}.index`, 'must be a rule index (a non-negative integer)');
         if (!opts.ruleAt) throw unsupported(`${where}.index`, 'rule indexes without the kernel\'s chain (apply or restore resolve them)');
-        if (touched.get(f)?.get(t)?.has(c)) throw unsupported(`${where}.index`, 'a rule index in a chain this batch already changed');
+        if (wasTouched(f, t, c)) throw unsupported(`${where}.index`, 'a rule index in a chain this batch already changed');
         position = opts.ruleAt(f, t, c, o.index);
         if (position === undefined) throw new NotFoundError(`${where}.index: chain ${f} ${t} ${c} has no rule at index ${o.index}`, { subsystem: 'nft', op: 'nft.apply' });
       }
@@ -390,7 +421,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     rc.statements(o.expr, path(where, 'expr'));
     const flags = verb === 'replace' ? NLM_F_REQUEST | NLM_F_REPLACE
       : verb === 'insert' ? NLM_F_REQUEST | NLM_F_CREATE : NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
-    w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? ruleHandle(handle, where) : undefined, position, udata: comment(o, where) });
+    w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? ruleHandle(handle, where) : undefined, position, udata: commentOf(o.comment, where) });
   }
 
   /** The compiler's view of table t: one per table and family, not closures per rule. */
@@ -406,6 +437,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
         anonymousMap: (keyType, elements) => anonymousMap(f, t, keyType, elements),
         anonymousSet: (keyTypes, keys, k) => anonymousSet(f, t, keyTypes, keys, k),
         anonymousMapOf: (m) => anonymousMapOf(f, t, m),
+        path,
         dynamic: (n) => {
           // As nft: a set this batch declares becomes dynamic when a rule writes to it.
           const at = sets.get(key(f, t, n))?.flagsAt;
