@@ -64,6 +64,11 @@ export interface RuleContext {
   anonymousMapOf?(m: AnonymousMapSpec): { name: string; id: number };
   /** A set statement (dynset) writes to set `name`: flag it NFT_SET_EVAL if this batch declares it. */
   dynamic?(name: string): void;
+  /**
+   * `${base}.${part}` (`${base}[${part}]` for a number), possibly a string made before: the
+   * encoder's positions are made once per path, not per rule (encode.ts).
+   */
+  path?(base: string, part: string | number): string;
 }
 
 /** An anonymous map as the rule compiler hands it to the encoder. */
@@ -175,7 +180,7 @@ export class RuleCompiler {
     // mergePlan merges only such pairs, so this is exact; it spares kube-proxy's service rules
     // (ip daddr, tcp dport: two candidates, different bases) the plan's allocations.
     if (!mayMerge(list)) {
-      for (let i = 0; i < list.length; i++) this.statement(list[i], `${where}[${i}]`);
+      for (let i = 0; i < list.length; i++) this.statement(list[i], this.path(where, i));
       return;
     }
     const plan = mergePlan(list, mergeCandidateOf, breaksMerge);
@@ -202,9 +207,14 @@ export class RuleCompiler {
   }
 
 
+  /** A position below `base` (RuleContext.path). */
+  private path(base: string, part: string | number): string {
+    return this.ctx.path ? this.ctx.path(base, part) : typeof part === 'number' ? `${base}[${part}]` : `${base}.${part}`;
+  }
+
   statement(st: unknown, where: string): void {
     const kind = soleKey(st, where), body = (st as Record<string, unknown>)[kind];
-    const w = `${where}.${kind}`;
+    const w = this.path(where, kind);
     switch (kind) {
       case 'match': return this.match(body, w);
       case 'accept': case 'drop': case 'return': case 'continue':
@@ -328,7 +338,7 @@ export class RuleCompiler {
   /** Loads e into register `reg`; returns its type. `shorten`: a prefix length to load only whole bytes of. */
   private load(e: unknown, reg: number, where: string, loadLen?: number): ValueType {
     const kind = soleKey(e, where), body = (e as Record<string, unknown>)[kind];
-    const w = `${where}.${kind}`;
+    const w = this.path(where, kind);
     switch (kind) {
       case 'payload': {
         if (!isObj(body)) throw invalid(w, 'needs { protocol, field }');
@@ -449,7 +459,7 @@ export class RuleCompiler {
     if (!isObj(body)) throw invalid(where, 'needs { op, left, right }');
     const { op, left, right } = body;
     if (typeof op !== 'string') throw invalid(`${where}.op`, 'must be a string');
-    const wl = `${where}.left`;
+    const wl = this.path(where, 'left');
     this.deps(left, wl);
     const lkind = soleKey(left, wl), lbody = (left as Record<string, unknown>)[lkind];
     // Only sub-byte fields and tcp flags tests go there (a cheap test first: this runs for every match).
@@ -546,7 +556,8 @@ export class RuleCompiler {
 
     const t = this.load(left, NFT_REG_1, wl);
     // Interface names: `"veth*"` compares the bytes before the `*` (nft's wildcard).
-    let data = t === TYPES.ifname && typeof right === 'string' && !right.startsWith('$') ? this.ifnameCmp(right, `${where}.right`) : this.value(t, right, `${where}.right`);
+    const wr = this.path(where, 'right');
+    let data = t === TYPES.ifname && typeof right === 'string' && !right.startsWith('$') ? this.ifnameCmp(right, wr) : this.value(t, right, wr);
     if (ordering) {
       // As nft: host-order values (marks, numgen) are compared in network order.
       if (!('byteorder' in t) || t.byteorder === BYTEORDER.INVALID || (t.byteorder === BYTEORDER.HOST && t.len !== 4)) throw unsupported(where, `"${op}" on a ${t.name}`);

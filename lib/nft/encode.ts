@@ -8,7 +8,7 @@ import {
   DATA, ELEM, ELEMENT_OPTION_KEYS, FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
 } from './consts.js';
 import { FAMILY_HOOKS, hookNumber, namedPriority, priorityNames } from './chains.js';
-import { elementKey, RuleCompiler, single, type AnonymousMapSpec, type RuleContext } from './compile.js';
+import { elementKey, RuleCompiler, single, soleKey, type AnonymousMapSpec, type RuleContext } from './compile.js';
 import { concatLen, concatTypeId, typeByName, TYPES, type DataType } from './datatypes.js';
 import { parseIPv4 } from '../core/address.js';
 import { invalid, unsupported, withIndex } from './errors.js';
@@ -73,7 +73,11 @@ const CHAIN_TYPES = ['filter', 'nat', 'route'];
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function name(o: Record<string, unknown>, key: string, where: string): string {
-  const v = o[key];
+  return nameOf(o[key], key, where);
+}
+
+/** name() of a value read by the caller (rules and chains read theirs at sites that see one shape). */
+function nameOf(v: unknown, key: string, where: string): string {
   if (typeof v !== 'string' || v === '') throw invalid(`${where}.${key}`, `must be a non-empty string, got ${JSON.stringify(v)}`);
   // At most 3 UTF-8 bytes per UTF-16 unit: short names need no byte count.
   if (v.length * 3 > NAME_MAX && Buffer.byteLength(v) > NAME_MAX) throw invalid(`${where}.${key}`, `is ${Buffer.byteLength(v)} bytes long; the kernel allows ${NAME_MAX}`);
@@ -81,19 +85,28 @@ function name(o: Record<string, unknown>, key: string, where: string): string {
 }
 
 function family(o: Record<string, unknown>, where: string): Family {
-  const f = o.family ?? 'ip';
+  return familyOf(o.family, where);
+}
+
+function familyOf(v: unknown, where: string): Family {
+  const f = v ?? 'ip';
+  if (f === 'ip' || f === 'ip6' || f === 'inet') return f;
   if (typeof f !== 'string' || !Object.hasOwn(FAMILY, f)) throw invalid(`${where}.family`, `unknown family ${JSON.stringify(f)} (${Object.keys(FAMILY).join(', ')})`);
   return f as Family;
 }
 
 function comment(o: Record<string, unknown>, where: string): Buffer | undefined {
-  if (o.comment === undefined) return undefined;
-  if (typeof o.comment !== 'string') throw invalid(`${where}.comment`, 'must be a string');
-  const n = Buffer.byteLength(o.comment);
+  return commentOf(o.comment, where);
+}
+
+function commentOf(c: unknown, where: string): Buffer | undefined {
+  if (c === undefined) return undefined;
+  if (typeof c !== 'string') throw invalid(`${where}.comment`, 'must be a string');
+  const n = Buffer.byteLength(c);
   if (n > COMMENT_MAX) throw invalid(`${where}.comment`, `is longer than ${COMMENT_MAX} bytes`);
   // UdataBuilder's record (type, length, text, NUL) in one allocation: a map of services has one per element.
   const b = Buffer.allocUnsafe(n + 3);
-  b[0] = UD_COMMENT; b[1] = n + 1; b.write(o.comment, 2); b[n + 2] = 0;
+  b[0] = UD_COMMENT; b[1] = n + 1; b.write(c, 2); b[n + 2] = 0;
   return b;
 }
 
@@ -138,10 +151,11 @@ export function commandList(input: unknown): Array<{ cmd: unknown; index: number
 /** An add/create of a named set or map (or a bare set/map object, which means add). */
 function isNamedSetAdd(cmd: unknown): boolean {
   if (!isObj(cmd)) return false;
-  // A command has one key (encodeOne refuses others): no need to list them.
-  if ('set' in cmd || 'map' in cmd) return true;
+  // A command has one key (encodeOne refuses others): no need to list them. Property reads
+  // first: `in` on the many shapes of commands is slower than a load.
   const body = cmd.add ?? cmd.create;
-  return isObj(body) && ('set' in body || 'map' in body);
+  if (body !== undefined) return isObj(body) && ('set' in body || 'map' in body);
+  return 'set' in cmd || 'map' in cmd;
 }
 
 /** Encodes commands into one batch; throws (with `index`) on the first command that cannot be. */
@@ -149,8 +163,12 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   const list = isObj(input) && 'nftables' in input ? input.nftables : input;
   const prefix = isObj(input) ? 'nftables' : 'commands';
   if (!Array.isArray(list)) throw invalid('commands', 'must be an array of commands or { nftables: [...] }');
-  let named = 0;
-  for (let i = 0; i < list.length; i++) if (isNamedSetAdd(list[i])) named++;
+  // The named sets are counted when a rule makes the first anonymous one (most batches have none).
+  const named = () => {
+    let n = 0;
+    for (let i = 0; i < list.length; i++) if (isNamedSetAdd(list[i])) n++;
+    return n;
+  };
   // `index` in a chain the batch changed before: planned over the whole list (positions.ts).
   const positions = planPositions(list, opts.ruleAt, (i) => `${prefix}[${i}]`);
   // Room for the usual command up front: growing a 50 MB batch by doubling copies it again and again.
@@ -158,9 +176,30 @@ export function encodeCommands(input: unknown, opts: EncodeOptions = {}): Encode
   for (let index = 0; index < list.length; index++) {
     const cmd: unknown = list[index];
     if (isObj(cmd) && 'metainfo' in cmd) continue;
-    enc.add(cmd, index, `${prefix}[${index}]`);
+    enc.add(cmd, index, prefix, true);
   }
   return enc.finish();
+}
+
+/**
+ * What commands are encoded with as their position (`where`): the real one (`commands[12]`) is
+ * put into an error's text only when one is thrown. The paths below it (`.add.rule.expr[0]...`)
+ * are built from this one character, not from a string per command (a 20k-service batch has
+ * 200k commands: their position strings cost ~13% of its encoding).
+ */
+const HERE = '\u0000';
+
+const joinPath = (base: string, part: string | number): string => (typeof part === 'number' ? `${base}[${part}]` : `${base}.${part}`);
+
+/** e with HERE in its texts replaced by where (e is thrown by a command encoded at HERE). */
+function placed(e: unknown, where: string): unknown {
+  if (typeof e !== 'object' || e === null) return e;
+  const o = e as Record<string, unknown>;
+  for (const k of ['message', 'stack', 'argument', 'detail']) {
+    const v = o[k];
+    if (typeof v === 'string' && v.includes(HERE)) o[k] = v.replaceAll(HERE, where);
+  }
+  return e;
 }
 
 /** Where a command encoder writes: the writer and, for each message, the index of its command. */
@@ -172,26 +211,31 @@ export interface CommandEncoder {
   readonly main: EncoderTarget;
   /** Commands from now on go to `t` (the caller moves its messages into main). */
   into(t: EncoderTarget): void;
-  /** Encodes one command; throws (with `index`) when it cannot be. */
-  add(cmd: unknown, index: number, where: string): void;
+  /**
+   * Encodes one command; throws (with `index`) when it cannot be. `where` names it in errors:
+   * `commands[3]`, or with `indexed`, a prefix the index is appended to (`commands` -> `commands[3]`).
+   */
+  add(cmd: unknown, index: number, where: string, indexed?: boolean): void;
   finish(): EncodedBatch;
 }
 
 /**
  * An encoder taking commands one by one. nft numbers the named sets of a batch first (as it
  * reads them), then the anonymous ones its rules make: `namedSets` is how many named sets the
- * batch creates; without it (a stream), anonymous sets are numbered from the named sets added
- * before the first of them, and finish() throws if another named set came later (those bytes
- * would differ from nft's: the caller encodes the whole list instead).
+ * batch creates (or a function that counts them, called when the first anonymous set is made);
+ * without it (a stream), anonymous sets are numbered from the named sets added before the first
+ * of them, and finish() throws if another named set came later (those bytes would differ from
+ * nft's: the caller encodes the whole list instead).
  * @example const enc = commandEncoder({}, 4096); enc.add({ add: { table: { family: 'ip', name: 't' } } }, 0, 'commands[0]'); const batch = enc.finish();
  */
-export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: number): CommandEncoder {
+export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: number | (() => number)): CommandEncoder {
   const seq = opts.seq ?? 0;
   const main: EncoderTarget = { w: new NftWriter(seq, size), of: [-1] };
   let w = main.w, commandOf = main.of;
   const sets = new Map<string, SetInfo>();
   let setId = 0;
-  let named = 0, anonBase = namedSets, anonId = namedSets ?? 0;
+  const countNamed = typeof namedSets === 'function' ? namedSets : undefined;
+  let named = 0, anonBase = typeof namedSets === 'number' ? namedSets : undefined, anonId = anonBase ?? 0;
   const key = (f: Family, t: string, n: string) => `${f}\0${t}\0${n}`;
   const findSet = (f: Family, t: string, n: string): SetInfo | undefined => sets.get(key(f, t, n)) ?? opts.existingSet?.(f, t, n);
   const contexts = new Map<string, RuleContext>();
@@ -201,10 +245,29 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   // Chains whose rules this batch adds, inserts or replaces (a later index would count them: refused).
   // By family, table, then chain name: the names are the commands' own strings, so a rule costs
   // two lookups and no key string (a joined key per rule cost ~8% of a 20k-service encode).
-  const touched = new Map<Family, Map<string, Set<string>>>();
+  // Kept as a list of family, table, chain until a rule with an index asks (most batches have
+  // none: no lookups), then in the maps from there on.
+  let touched: Map<Family, Map<string, Set<string>>> | undefined;
+  const touchedLog: string[] = [];
+  let touchedF: Family | undefined, touchedT = '', touchedC = '';
   // The command being encoded (its planned position, opts.positions).
   let current = -1;
   const touch = (f: Family, t: string, c: string) => {
+    // Rules of a chain come one after another: the same chain as the last rule's is there.
+    if (c === touchedC && t === touchedT && f === touchedF) return;
+    touchedF = f; touchedT = t; touchedC = c;
+    if (touched) touchIn(touched, f, t, c);
+    else touchedLog.push(f, t, c);
+  };
+  const wasTouched = (f: Family, t: string, c: string): boolean => {
+    if (!touched) {
+      touched = new Map();
+      for (let i = 0; i < touchedLog.length; i += 3) touchIn(touched, touchedLog[i] as Family, touchedLog[i + 1]!, touchedLog[i + 2]!);
+      touchedLog.length = 0;
+    }
+    return touched.get(f)?.get(t)?.has(c) === true;
+  };
+  const touchIn = (touched: Map<Family, Map<string, Set<string>>>, f: Family, t: string, c: string) => {
     let byTable = touched.get(f);
     if (!byTable) touched.set(f, byTable = new Map());
     let chains = byTable.get(t);
@@ -212,18 +275,21 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     chains.add(c);
   };
 
+  // HERE's paths (`\0.add`, `\0.add.rule`) by their parts: made once, not per command.
+  const paths = new Map<string, Map<string | number, string>>([[HERE, new Map()]]);
+
   w.batchBegin(opts.generation);
   return {
     main,
     into(t) { w = t.w; commandOf = t.of; },
-    add(cmd, index, where) {
+    add(cmd, index, where, indexed) {
       current = index;
       if (isNamedSetAdd(cmd)) named++;
       const before = w.count;
       try {
-        encodeOne(cmd, where);
+        encodeOne(cmd, HERE);
       } catch (e) {
-        throw withIndex(e as NlkitError, index);
+        throw withIndex(placed(e, indexed ? `${where}[${index}]` : where) as NlkitError, index);
       }
       for (let i = before; i < w.count; i++) commandOf.push(index);
     },
@@ -240,13 +306,26 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
 
   /** The next anonymous set's id (see commandEncoder). */
   function nextAnonId(): number {
-    if (anonBase === undefined) anonId = anonBase = named;
+    if (anonBase === undefined) anonId = anonBase = countNamed ? countNamed() : named;
     return ++anonId;
   }
 
+  function path(base: string, part: string | number): string {
+    const m = paths.get(base);
+    if (m === undefined) return joinPath(base, part);
+    let p = m.get(part);
+    if (p === undefined) {
+      p = joinPath(base, part);
+      m.set(part, p);
+      paths.set(p, new Map());
+    }
+    return p;
+  }
+
   function encodeOne(cmd: unknown, where: string): void {
-    let [verb, body] = single(cmd, where);
-    let w0 = `${where}.${verb}`;
+    // soleKey, not single: no pair per command.
+    let verb = soleKey(cmd, where), body = (cmd as Record<string, unknown>)[verb];
+    let w0 = path(where, verb);
     if (BARE.has(verb)) {
       // A bare object, as `nft -j list` prints it, means add.
       body = { [verb]: body };
@@ -256,8 +335,8 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     if (!VERBS.has(verb)) {
       throw unsupported(where, `command "${verb}"`);
     }
-    const [kind, obj] = single(body, w0);
-    const wk = `${w0}.${kind}`;
+    const kind = soleKey(body, w0), obj = (body as Record<string, unknown>)[kind];
+    const wk = path(w0, kind);
     if (verb === 'flush' && kind === 'ruleset') {
       const f = isObj(obj) ? family(obj, wk) : undefined;
       w.simple(MSG.DELTABLE, f === undefined ? 0 : FAMILY[f], []);
@@ -286,11 +365,12 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   }
 
   function chain(verb: string, o: Record<string, unknown>, where: string): void {
-    const f = family(o, where), t = name(o, 'table', where), n = name(o, 'name', where);
+    // Read here (sites that see chains only), as in rule().
+    const f = familyOf(o.family, where), t = nameOf(o.table, 'table', where), n = nameOf(o.name, 'name', where);
     if (verb === 'delete') return void w.simple(MSG.DELCHAIN, FAMILY[f], [[1, t], [3, n]]);
     if (verb === 'flush') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, n]]);
     only(o, CHAIN_KEYS, where, 'chain');
-    const c: Parameters<NftWriter['chain']>[2] = { table: t, name: n, udata: comment(o, where) };
+    const c: Parameters<NftWriter['chain']>[2] = { table: t, name: n, udata: commentOf(o.comment, where) };
     const base = o.type !== undefined || o.hook !== undefined || o.prio !== undefined;
     if (base) {
       if (typeof o.type !== 'string' || !CHAIN_TYPES.includes(o.type)) throw invalid(`${where}.type`, `unknown chain type ${JSON.stringify(o.type)} (filter, nat, route)`);
@@ -324,7 +404,8 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   }
 
   function rule(verb: string, o: Record<string, unknown>, where: string): void {
-    const f = family(o, where), t = name(o, 'table', where), c = name(o, 'chain', where);
+    // Read here, not in family()/name(): these sites see rules only (one or two shapes, not every command's).
+    const f = familyOf(o.family, where), t = nameOf(o.table, 'table', where), c = nameOf(o.chain, 'chain', where);
     const handle = o.handle;
     if (verb === 'delete') { touch(f, t, c); return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, c]], [3, ruleHandle(handle, where)]); }
     if (verb === 'flush') throw invalid(where, 'rules cannot be flushed (flush the chain)');
@@ -339,7 +420,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
       else if (o.index !== undefined) {
         if (typeof o.index !== 'number' || !Number.isSafeInteger(o.index) || o.index < 0) throw invalid(`${where}.index`, 'must be a rule index (a non-negative integer)');
         if (!opts.ruleAt) throw unsupported(`${where}.index`, 'rule indexes without the kernel\'s chain (apply or restore resolve them)');
-        if (touched.get(f)?.get(t)?.has(c)) throw unsupported(`${where}.index`, 'a rule index in a chain this batch already changed');
+        if (wasTouched(f, t, c)) throw unsupported(`${where}.index`, 'a rule index in a chain this batch already changed');
         position = opts.ruleAt(f, t, c, o.index);
         if (position === undefined) throw new NotFoundError(`${where}.index: chain ${f} ${t} ${c} has no rule at index ${o.index}`, { subsystem: 'nft', op: 'nft.apply' });
       }
@@ -347,10 +428,10 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     touch(f, t, c);
     if (!Array.isArray(o.expr)) throw invalid(`${where}.expr`, 'must be an array of statements');
     const rc = new RuleCompiler(ruleContext(f, t));
-    rc.statements(o.expr, `${where}.expr`);
+    rc.statements(o.expr, path(where, 'expr'));
     const flags = verb === 'replace' ? NLM_F_REQUEST | NLM_F_REPLACE
       : verb === 'insert' ? NLM_F_REQUEST | NLM_F_CREATE : NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
-    w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? ruleHandle(handle, where) : undefined, position, udata: comment(o, where), id: planned?.id, positionId: planned?.positionId });
+    w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? ruleHandle(handle, where) : undefined, position, udata: commentOf(o.comment, where), id: planned?.id, positionId: planned?.positionId });
   }
 
   /** The compiler's view of table t: one per table and family, not closures per rule. */
@@ -366,6 +447,7 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
         anonymousMap: (keyType, elements) => anonymousMap(f, t, keyType, elements),
         anonymousSet: (keyTypes, keys, k) => anonymousSet(f, t, keyTypes, keys, k),
         anonymousMapOf: (m) => anonymousMapOf(f, t, m),
+        path,
         dynamic: (n) => {
           // As nft: a set this batch declares becomes dynamic when a rule writes to it.
           const at = sets.get(key(f, t, n))?.flagsAt;

@@ -17,14 +17,18 @@ const NAT = { TYPE: 1, FAMILY: 2, ADDR_MIN: 3, ADDR_MAX: 4, PROTO_MIN: 5, PROTO_
 const MASQ = { FLAGS: 1, PROTO_MIN: 2, PROTO_MAX: 3 } as const;
 const REDIR = { PROTO_MIN: 1, PROTO_MAX: 2, FLAGS: 3 } as const;
 
+/** The flags (a name or a list of them) at `${where}.flags`. */
 function natFlags(v: unknown, where: string): number {
   if (v === undefined) return 0;
+  if (typeof v === 'string') return natFlag(v, where);
   let f = 0;
-  for (const x of ([] as unknown[]).concat(v)) {
-    if (x !== 'random' && x !== 'fully-random' && x !== 'persistent') throw invalid(where, `unknown flag ${JSON.stringify(x)} (random, fully-random, persistent)`);
-    f |= F[x];
-  }
+  for (const x of ([] as unknown[]).concat(v)) f |= natFlag(x, where);
   return f;
+}
+
+function natFlag(x: unknown, where: string): number {
+  if (x !== 'random' && x !== 'fully-random' && x !== 'persistent') throw invalid(`${where}.flags`, `unknown flag ${JSON.stringify(x)} (random, fully-random, persistent)`);
+  return F[x];
 }
 
 /** A value or { range: [min, max] } -> [min, max?]. */
@@ -36,20 +40,24 @@ function bounds(v: unknown, where: string): [unknown, unknown?] {
   return [v];
 }
 
-/** Immediates for a port (range) from register reg on; returns [min reg, max reg?]. */
+/** Immediates for a port (range, at `${where}.port`) from register reg on; returns [min reg, max reg?]. */
 function ports(c: CompileCtx, v: unknown, reg: number, where: string): number[] {
-  if (c.l4proto() === undefined) throw invalid(where, 'a port needs a transport protocol match first (meta l4proto, tcp or udp)');
-  return bounds(v, where).filter((x) => x !== undefined).map((x, i) => {
-    const b = TYPES.inet_service.parse(x);
-    if (!b) throw invalid(where, `not a valid port: ${JSON.stringify(x)}`);
-    c.out.push({ op: 'immediate', dreg: reg + i, data: b });
-    return reg + i;
-  });
+  if (c.l4proto() === undefined) throw invalid(`${where}.port`, 'a port needs a transport protocol match first (meta l4proto, tcp or udp)');
+  // A single value (every kube-proxy endpoint): no bounds array.
+  if (!isObj(v)) return [port(c, v, reg, where)];
+  return bounds(v, `${where}.port`).filter((x) => x !== undefined).map((x, i) => port(c, x, reg + i, where));
+}
+
+function port(c: CompileCtx, x: unknown, reg: number, where: string): number {
+  const b = TYPES.inet_service.parse(x);
+  if (!b) throw invalid(`${where}.port`, `not a valid port: ${JSON.stringify(x)}`);
+  c.out.push({ op: 'immediate', dreg: reg, data: b });
+  return reg;
 }
 
 function nat(kind: 'dnat' | 'snat', body: unknown, c: CompileCtx, where: string): void {
   if (!isObj(body)) throw invalid(where, 'needs { addr, port?, flags? }');
-  for (const k of Object.keys(body)) if (!['addr', 'port', 'family', 'flags'].includes(k)) throw unsupported(`${where}.${k}`, `${kind} option "${k}"`);
+  for (const k in body) if (k !== 'addr' && k !== 'port' && k !== 'family' && k !== 'flags') throw unsupported(`${where}.${k}`, `${kind} option "${k}"`);
   const fam0 = c.family;
   if (fam0 !== 'ip' && fam0 !== 'ip6' && fam0 !== 'inet') throw unsupported(where, `${kind} in ${fam0} tables`);
   const fam = (body.family ?? (fam0 === 'inet' ? undefined : fam0)) as string | undefined;
@@ -58,17 +66,19 @@ function nat(kind: 'dnat' | 'snat', body: unknown, c: CompileCtx, where: string)
   const t = fam === 'ip' ? TYPES.ipv4_addr : TYPES.ipv6_addr;
   if (body.addr === undefined) throw invalid(`${where}.addr`, 'is required');
   if (isObj(body.addr) && 'map' in body.addr) return natMap(kind, body, fam, t, c, where);
-  const addrs = bounds(body.addr, `${where}.addr`).filter((x) => x !== undefined).map((x) => {
+  const a = isObj(body.addr) ? bounds(body.addr, `${where}.addr`) : [body.addr];
+  let addrs = 0;
+  for (const x of a) {
+    if (x === undefined) continue;
     const b = t.parse(x);
     if (!b) throw invalid(`${where}.addr`, `not an ${t.name}: ${JSON.stringify(x)}`);
-    return b;
-  });
-  addrs.forEach((b, i) => c.out.push({ op: 'immediate', dreg: NFT_REG_1 + i, data: b }));
-  const p = body.port === undefined ? [] : ports(c, body.port, NFT_REG_1 + addrs.length, `${where}.port`);
-  const flags = natFlags(body.flags, `${where}.flags`) | (p.length ? F['proto-specified'] : 0);
+    c.out.push({ op: 'immediate', dreg: NFT_REG_1 + addrs++, data: b });
+  }
+  const p = body.port === undefined ? [] : ports(c, body.port, NFT_REG_1 + addrs, where);
+  const flags = natFlags(body.flags, where) | (p.length ? F['proto-specified'] : 0);
   // The attributes laid out by hand, all 32-bit: one Buffer, no writer, per rule (kube-proxy has one per endpoint).
   const attrs: number[] = [NAT.TYPE, kind === 'snat' ? 0 : 1, NAT.FAMILY, fam === 'ip' ? 2 : 10, NAT.ADDR_MIN, NFT_REG_1];
-  if (addrs.length > 1) attrs.push(NAT.ADDR_MAX, NFT_REG_1 + 1);
+  if (addrs > 1) attrs.push(NAT.ADDR_MAX, NFT_REG_1 + 1);
   if (p.length) attrs.push(NAT.PROTO_MIN, p[0]!);
   if (p.length > 1) attrs.push(NAT.PROTO_MAX, p[1]!);
   if (flags) attrs.push(NAT.FLAGS, flags);
@@ -111,8 +121,8 @@ function toPorts(kind: 'masquerade' | 'redirect', body: unknown, c: CompileCtx, 
   const b = body ?? {};
   if (!isObj(b)) throw invalid(where, 'must be null or { port?, flags? }');
   for (const k of Object.keys(b)) if (k !== 'port' && k !== 'flags') throw unsupported(`${where}.${k}`, `${kind} option "${k}"`);
-  const p = b.port === undefined ? [] : ports(c, b.port, NFT_REG_1, `${where}.port`);
-  const flags = natFlags(b.flags, `${where}.flags`) | (p.length ? F['proto-specified'] : 0);
+  const p = b.port === undefined ? [] : ports(c, b.port, NFT_REG_1, where);
+  const flags = natFlags(b.flags, where) | (p.length ? F['proto-specified'] : 0);
   const A = kind === 'masquerade' ? MASQ : REDIR;
   c.out.push({ op: 'raw', name: kind === 'masquerade' ? 'masq' : 'redir', data: exprData((w) => {
     if (kind === 'masquerade' && flags) w.be32(A.FLAGS, flags);
