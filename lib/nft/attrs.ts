@@ -1,7 +1,7 @@
 // nf_tables messages as values on top of lib/netlink's reader: a message's attributes as views
 // by type (nested ones read on demand), and messages with their nfgenmsg.
-import { forEachAttr, forEachMessage } from '../netlink/reader.js';
-import { NLA_TYPE_MASK, NLMSG_HDRLEN } from '../netlink/headers.js';
+import { AttrWalk, forEachAttr, forEachMessage } from '../netlink/reader.js';
+import { NLMSG_HDRLEN } from '../netlink/headers.js';
 
 export interface Attr {
   type: number;
@@ -19,12 +19,7 @@ export function readAttrs(buf: Buffer, start = 0, end = buf.length): Attr[] {
 /** Attributes by type (the last wins, as the kernel's nla_parse keeps it). */
 export function attrMap(buf: Buffer): Map<number, Buffer> {
   const m = new Map<number, Buffer>();
-  for (let p = 0; p + 4 <= buf.length;) {
-    const len = buf.readUInt16LE(p);
-    if (len < 4 || p + len > buf.length) break;
-    m.set(buf.readUInt16LE(p + 2) & NLA_TYPE_MASK, buf.subarray(p + 4, p + len));
-    p += (len + 3) & ~3;
-  }
+  for (const w = new AttrWalk().start(buf, 0, buf.length); w.next();) m.set(w.type, buf.subarray(w.at, w.at + w.len));
   return m;
 }
 

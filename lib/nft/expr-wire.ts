@@ -1,7 +1,7 @@
 // Expressions in and out of netlink attributes, each with its attributes in the order libnftnl
 // 1.2.4 writes them (the bytes match `nft --debug=mnl`; see test/fixtures/nft).
 import { AttrWriter } from '../netlink/attr-writer.js';
-import { attrIndex } from '../netlink/reader.js';
+import { attrIndex, AttrWalk } from '../netlink/reader.js';
 import { attrMap, be32, Names, str, strAt } from './attrs.js';
 import { DATA, EXPR, LIST_ELEM, VERDICT_ATTR } from './consts.js';
 import type { KExpr, Verdict } from './ir.js';
@@ -154,9 +154,12 @@ export function readData(b: Buffer): { value?: Buffer; verdict?: Verdict } {
  * reader serves every rule of a dump.
  */
 export class ExprReader {
-  // Payload offsets: 0 means absent (an attribute's payload never starts at 0).
-  private readonly at = new Int32Array(3);
-  private readonly len = new Int32Array(3);
+  private readonly walk = new AttrWalk();
+  private readonly exprWalk = new AttrWalk();
+  // The expression's NFTA_EXPR_DATA (offset 0: absent; an attribute's payload never starts at 0).
+  private dataAt = 0;
+  private dataLen = 0;
+  // Payload offsets in the data, by type.
   private readonly d = new Int32Array(EXPR_ATTR_MAX + 1);
   private readonly dl = new Int32Array(EXPR_ATTR_MAX + 1);
   private readonly dat = new Int32Array(3);
@@ -171,23 +174,29 @@ export class ExprReader {
   /** `names`: jump targets made once each (a listing shares its chain names). */
   constructor(private readonly names = new Names()) {}
 
-  /** The expressions in b[from, to) (an NFTA_RULE_EXPRESSIONS payload). */
-  read(b: Buffer, from = 0, to = b.length): KExpr[] {
+  /**
+   * The expressions in b[from, to) (an NFTA_RULE_EXPRESSIONS payload), into `out` (from its
+   * start; a listing passes one array for every rule: the decoder is done with a rule's
+   * expressions before the next rule is read).
+   */
+  read(b: Buffer, from = 0, to = b.length, out: KExpr[] = []): KExpr[] {
     this.b = b;
-    const out: KExpr[] = [];
-    let p = from;
-    const end = to;
-    while (p + 4 <= end) {
-      const elen = b.readUInt16LE(p);
-      if (elen < 4 || p + elen > end) break;
-      attrIndex(b, p + 4, p + elen, 2, this.at, this.len);
-      p += (elen + 3) & ~3;
-      const name = this.at[EXPR.NAME] ? this.exprNames.get(b, this.at[EXPR.NAME]!, this.len[EXPR.NAME]!) : '';
-      const da = this.at[EXPR.DATA]!;
-      if (da) attrIndex(b, da, da + this.len[EXPR.DATA]!, EXPR_ATTR_MAX, this.d, this.dl);
+    const w = this.walk, ew = this.exprWalk;
+    let n = 0;
+    for (w.start(b, from, to); w.next();) {
+      let nameAt = 0, nameLen = 0;
+      this.dataAt = 0;
+      this.dataLen = 0;
+      for (ew.start(b, w.at, w.at + w.len); ew.next();) {
+        if (ew.type === EXPR.NAME) { nameAt = ew.at; nameLen = ew.len; } else if (ew.type === EXPR.DATA) { this.dataAt = ew.at; this.dataLen = ew.len; }
+      }
+      const name = nameAt ? this.exprNames.get(b, nameAt, nameLen) : '';
+      const da = this.dataAt;
+      if (da) attrIndex(b, da, da + this.dataLen, EXPR_ATTR_MAX, this.d, this.dl);
       else this.d.fill(0);
-      out.push(this.expr(name));
+      out[n++] = this.expr(name);
     }
+    out.length = n;
     return out;
   }
 
@@ -246,8 +255,8 @@ export class ExprReader {
       case 'range': return { op: 'range', sreg: this.need(1), rop: this.need(2), from: this.value(3), to: this.value(4) };
       case 'byteorder': return { op: 'byteorder', sreg: this.need(1), dreg: this.need(2), bop: this.need(3), len: this.need(4), size: this.need(5) };
       default: {
-        const da = this.at[EXPR.DATA]!;
-        return { op: 'unknown', name, data: da ? this.b.subarray(da, da + this.len[EXPR.DATA]!) : Buffer.alloc(0) };
+        const da = this.dataAt;
+        return { op: 'unknown', name, data: da ? this.b.subarray(da, da + this.dataLen) : Buffer.alloc(0) };
       }
     }
   }
