@@ -196,7 +196,8 @@ export class ExprReader {
       else this.d.fill(0);
       out[n++] = this.expr(name);
     }
-    out.length = n;
+    // pop(), not a shorter length: setting length is a runtime call, and at 0 it drops the array's store.
+    while (out.length > n) out.pop();
     return out;
   }
 
