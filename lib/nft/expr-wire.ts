@@ -156,6 +156,10 @@ export function readData(b: Buffer): { value?: Buffer; verdict?: Verdict } {
 export class ExprReader {
   private readonly walk = new AttrWalk();
   private readonly exprWalk = new AttrWalk();
+  private readonly dataWalk = new AttrWalk();
+  // The types set in d (the rest of d is 0).
+  private readonly setTypes = new Int32Array(EXPR_ATTR_MAX + 1);
+  private nset = 0;
   // The expression's NFTA_EXPR_DATA (offset 0: absent; an attribute's payload never starts at 0).
   private dataAt = 0;
   private dataLen = 0;
@@ -191,14 +195,33 @@ export class ExprReader {
         if (ew.type === EXPR.NAME) { nameAt = ew.at; nameLen = ew.len; } else if (ew.type === EXPR.DATA) { this.dataAt = ew.at; this.dataLen = ew.len; }
       }
       const name = nameAt ? this.exprNames.get(b, nameAt, nameLen) : '';
-      const da = this.dataAt;
-      if (da) attrIndex(b, da, da + this.dataLen, EXPR_ATTR_MAX, this.d, this.dl);
-      else this.d.fill(0);
+      this.indexData();
       out[n++] = this.expr(name);
     }
     // pop(), not a shorter length: setting length is a runtime call, and at 0 it drops the array's store.
     while (out.length > n) out.pop();
     return out;
+  }
+
+  /**
+   * The data attributes by type into d/dl, clearing only what the previous expression set (an
+   * expression has a few of the 17 types; zeroing all of them per expression was ~2% of a listing).
+   */
+  private indexData(): void {
+    const d = this.d, dl = this.dl, set = this.setTypes, b = this.b;
+    for (let k = 0; k < this.nset; k++) d[set[k]!] = 0;
+    let nset = 0;
+    const da = this.dataAt;
+    if (da) {
+      for (const w = this.dataWalk.start(b, da, da + this.dataLen); w.next();) {
+        const t = w.type;
+        if (t > EXPR_ATTR_MAX) continue;
+        if (d[t] === 0) set[nset++] = t;
+        d[t] = w.at;
+        dl[t] = w.len;
+      }
+    }
+    this.nset = nset;
   }
 
   private has(t: number): boolean { return this.d[t]! !== 0; }
