@@ -534,10 +534,9 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
           if (e instanceof UnsupportedError) e.message = `${family} ${tname} ${cname} handle ${handle}: ${e.message}`;
           throw e;
         }
-        const r: Record<string, unknown> = { family, table: tname, chain: cname, handle };
         const comment = ud ? udataComment(rb.subarray(ud, ud + rl[RULE.USERDATA]!), UD_COMMENT) : undefined;
-        if (comment !== undefined) r.comment = comment;
-        r.expr = expr;
+        // Whole literals: a property added after the literal goes to a separate property store (an object more per rule).
+        const r = comment === undefined ? { family, table: tname, chain: cname, handle, expr } : { family, table: tname, chain: cname, handle, comment, expr };
         out.push({ rule: r as never });
       }
     }
