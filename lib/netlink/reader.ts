@@ -87,6 +87,50 @@ export function forEachAttr(b: Buffer, from: number, to: number, fn: (type: numb
   }
 }
 
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Each attribute of b[from, to) (a message's attributes or a nest's payload), in order, without
+ * an object or a callback per attribute: after each next() that returns true, `type` (without the
+ * NESTED and NET_BYTEORDER flags), `at` (payload offset) and `len` (payload length) describe the
+ * attribute. One walk can be reused for any number of nests (reset with start()); it stops at
+ * the first malformed length, as forEachAttr does.
+ * @example const w = new AttrWalk(); for (w.start(b, s, e); w.next();) if (w.type === 3) name = str(b, w.at, w.len);
+ */
+export class AttrWalk {
+  type = 0;
+  at = 0;
+  len = 0;
+  private b: Buffer | Uint8Array = EMPTY;
+  private p = 0;
+  private end = 0;
+
+  /** Walks b[from, to) from its first attribute; returns this (for `for (w.start(...); w.next();)`). */
+  start(b: Buffer | Uint8Array, from: number, to: number): this {
+    this.b = b;
+    this.p = from;
+    this.end = to;
+    return this;
+  }
+
+  /** Steps to the next attribute; false at the end (or at a malformed length). */
+  next(): boolean {
+    const b = this.b, p = this.p;
+    if (p + 4 > this.end) return false;
+    // Indexed byte reads: readUInt16LE checks its offset on every call.
+    const len = b[p]! | (b[p + 1]! << 8);
+    if (len < 4 || p + len > this.end) {
+      this.p = this.end;
+      return false;
+    }
+    this.type = (b[p + 2]! | (b[p + 3]! << 8)) & NLA_TYPE_MASK;
+    this.at = p + 4;
+    this.len = len - 4;
+    this.p = p + ((len + 3) & ~3);
+    return true;
+  }
+}
+
 /**
  * Indexes the attributes of b[from, to) by type: out[type] = payload offset (0: absent),
  * lens[type] = payload length; types above `max` are skipped. Reusable arrays keep a hot

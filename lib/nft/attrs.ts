@@ -1,7 +1,7 @@
 // nf_tables messages as values on top of lib/netlink's reader: a message's attributes as views
 // by type (nested ones read on demand), and messages with their nfgenmsg.
-import { forEachAttr, forEachMessage } from '../netlink/reader.js';
-import { NLA_TYPE_MASK, NLMSG_HDRLEN } from '../netlink/headers.js';
+import { AttrWalk, forEachAttr, forEachMessage } from '../netlink/reader.js';
+import { NLMSG_HDRLEN } from '../netlink/headers.js';
 
 export interface Attr {
   type: number;
@@ -19,12 +19,7 @@ export function readAttrs(buf: Buffer, start = 0, end = buf.length): Attr[] {
 /** Attributes by type (the last wins, as the kernel's nla_parse keeps it). */
 export function attrMap(buf: Buffer): Map<number, Buffer> {
   const m = new Map<number, Buffer>();
-  for (let p = 0; p + 4 <= buf.length;) {
-    const len = buf.readUInt16LE(p);
-    if (len < 4 || p + len > buf.length) break;
-    m.set(buf.readUInt16LE(p + 2) & NLA_TYPE_MASK, buf.subarray(p + 4, p + len));
-    p += (len + 3) & ~3;
-  }
+  for (const w = new AttrWalk().start(buf, 0, buf.length); w.next();) m.set(w.type, buf.subarray(w.at, w.at + w.len));
   return m;
 }
 
@@ -90,14 +85,17 @@ export function splitPlaced(buf: Buffer, types: number[]): { msgs: NlMsg[]; plac
 /**
  * Names read from dumps, each string made once: `get` hashes the NUL-terminated name's bytes and
  * returns the string it made for the same bytes before (a 20k-service listing reads ~600k
- * expression names and ~100k jump targets, a few dozen and 60k distinct ones; a Buffer
- * toString per name, and a copy of each in the result, cost more than the hash). Only ASCII
- * names are kept: others are decoded each time, as strAt does.
+ * expression names and ~200k chain names and jump targets, a few dozen and 60k distinct ones; a
+ * Buffer toString per name, and a copy of each in the result, cost more than the hash). The
+ * strings are kept in an open-addressed table of typed arrays (a Map of 60k names was most of
+ * the lookup's time). Only ASCII names are kept: others are decoded each time, as strAt does.
  * @example const names = new Names(); names.get(b, at, len) === names.get(b, at, len) // the same string
  */
 export class Names {
-  // Hash (31 bits: a small integer key) -> the first ASCII name with that hash.
-  private readonly byHash = new Map<number, string>();
+  // slots[i]: 1 + the index in strs of the name in slot i (0: empty); hashes[i]: its hash.
+  private slots = new Int32Array(64);
+  private hashes = new Int32Array(64);
+  private readonly strs: string[] = [];
 
   get(b: Buffer, at: number, len: number): string {
     let h = 0x811c9dc5 | 0, e = at, ascii = true;
@@ -109,16 +107,37 @@ export class Names {
       h = Math.imul(h ^ c, 16777619);
     }
     if (!ascii) return b.toString('utf8', at, e);
-    const n = e - at, k = h & 0x3fffffff;
-    const s = this.byHash.get(k);
-    if (s !== undefined && s.length === n) {
-      let i = 0;
-      while (i < n && s.charCodeAt(i) === b[at + i]) i++;
-      if (i === n) return s;
+    const n = e - at, slots = this.slots, mask = slots.length - 1;
+    let i = h & mask;
+    for (let x = slots[i]!; x !== 0; x = slots[i = (i + 1) & mask]!) {
+      if (this.hashes[i] !== h) continue;
+      const s = this.strs[x - 1]!;
+      if (s.length !== n) continue;
+      let k = 0;
+      while (k < n && s.charCodeAt(k) === b[at + k]) k++;
+      if (k === n) return s;
     }
     const t = b.toString('latin1', at, e);
-    if (s === undefined) this.byHash.set(k, t);
+    this.strs.push(t);
+    slots[i] = this.strs.length;
+    this.hashes[i] = h;
+    if (this.strs.length * 2 > slots.length) this.grow();
     return t;
+  }
+
+  /** Twice the slots, every name placed again. */
+  private grow(): void {
+    const oldSlots = this.slots, oldHashes = this.hashes;
+    const slots = new Int32Array(oldSlots.length * 2), hashes = new Int32Array(oldSlots.length * 2), mask = slots.length - 1;
+    for (let j = 0; j < oldSlots.length; j++) {
+      if (!oldSlots[j]) continue;
+      let i = oldHashes[j]! & mask;
+      while (slots[i]) i = (i + 1) & mask;
+      slots[i] = oldSlots[j]!;
+      hashes[i] = oldHashes[j]!;
+    }
+    this.slots = slots;
+    this.hashes = hashes;
   }
 }
 

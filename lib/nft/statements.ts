@@ -31,15 +31,31 @@ export interface AnonymousMaps {
 
 interface Load { bits?: BitField; shifted?: boolean; map?: boolean; parts?: Array<{ json: Statement; type: ValueType; len: number }>; reg: number; json: Statement; type: ValueType; payload?: { proto: string; field: string; full: number; len: number; transport: boolean; network: boolean }; bitwise?: { mask: Buffer; xor: Buffer; bool: boolean }; data?: Buffer; hton?: boolean }
 
-/** A constant table reversed (value -> its first name), built once: a lookup per expression of a 20k-service dump. */
-function reversed(table: Record<string, number>): Map<number, string> {
-  const m = new Map<number, string>();
-  for (const [k, v] of Object.entries(table)) if (!m.has(v)) m.set(v, k);
-  return m;
+/**
+ * A constant table reversed (value -> its first name), built once: a lookup per expression of a
+ * 20k-service dump, by array index for small non-negative values (a Map for the rest: verdict
+ * codes are negative).
+ */
+class Reversed {
+  private readonly small: Array<string | undefined> = [];
+  private readonly other = new Map<number, string>();
+  constructor(table: Record<string, number>) {
+    for (const [k, v] of Object.entries(table)) {
+      if (v >= 0 && v < 256 && Number.isInteger(v)) this.small[v] ??= k;
+      else if (!this.other.has(v)) this.other.set(v, k);
+    }
+    for (let i = 0; i < this.small.length; i++) this.small[i] ??= undefined;
+  }
+
+  get(n: number): string | undefined {
+    return n >= 0 && n < this.small.length ? this.small[n] : this.other.get(n);
+  }
 }
-const NAMES = new Map<object, Map<number, string>>([CMP, VERDICT, META_KEY, CT_KEY].map((t) => [t, reversed(t as unknown as Record<string, number>)]));
-const cmpName = (n: number): string => NAMES.get(CMP)!.get(n) ?? '?';
-const keyName = (table: Record<string, number>, n: number): string | undefined => (NAMES.get(table) ?? reversed(table)).get(n);
+const CMP_NAMES = new Reversed(CMP), META_NAMES = new Reversed(META_KEY), CT_NAMES = new Reversed(CT_KEY), VERDICT_NAMES = new Reversed(VERDICT as unknown as Record<string, number>);
+const NAMES = new Map<object, Reversed>([[CMP, CMP_NAMES], [VERDICT, VERDICT_NAMES], [META_KEY, META_NAMES], [CT_KEY, CT_NAMES]]);
+const cmpName = (n: number): string => CMP_NAMES.get(n) ?? '?';
+const keyName = (table: Record<string, number>, n: number): string | undefined =>
+  table === META_KEY ? META_NAMES.get(n) : table === CT_KEY ? CT_NAMES.get(n) : (NAMES.get(table) ?? new Reversed(table)).get(n);
 
 /** PAYLOAD's fields per protocol, listed once (decodeStatements looks a load up in them per expression of a dump). */
 const PAYLOAD_FIELDS = new Map(Object.entries(PAYLOAD).map(([proto, fields]) =>
@@ -57,16 +73,23 @@ function refuseRule(what: string): never {
   throw new UnsupportedError(`a rule with ${what} cannot be decoded by nlkit`, { subsystem: 'nft', op: 'nft.list', detail: what });
 }
 
-/** The pending load into register `reg`, taken off the list. */
+/**
+ * The pending load into register `reg`, taken off the list (by moving the later ones down and
+ * pop(): splice() makes an array of what it removes, and a shorter length drops the list's store).
+ */
 function takeLoad(pending: Load[], reg: number): Load {
-  const i = pending.findIndex((l) => l.reg === reg);
-  if (i < 0) refuseRule(`a register read before it is written (reg ${reg})`);
-  const [l] = pending.splice(i, 1);
-  return l!;
+  const n = pending.length;
+  let i = 0;
+  while (i < n && pending[i]!.reg !== reg) i++;
+  if (i === n) refuseRule(`a register read before it is written (reg ${reg})`);
+  const l = pending[i]!;
+  for (let j = i + 1; j < n; j++) pending[j - 1] = pending[j]!;
+  pending.pop();
+  return l;
 }
 
 export function verdictJson(v: Verdict): Statement {
-  const name = keyName(VERDICT as unknown as Record<string, number>, v.code);
+  const name = VERDICT_NAMES.get(v.code);
   // Literals for the common ones: an object with a computed key is built the slow way.
   switch (name) {
     case 'jump': return { jump: { target: v.chain } };
@@ -110,11 +133,17 @@ export function compareKeys(types: DataType[], a: Buffer, b: Buffer): number {
 
 /** One value of a set key: a single value or { concat: [...] }. */
 export function keyJson(types: DataType[], b: Buffer): unknown {
-  if (types.length === 1) return types[0]!.format(b.subarray(0, types[0]!.len));
-  const out: unknown[] = [];
+  const n = types.length;
+  if (n === 1) {
+    const t = types[0]!;
+    return t.formatAt && b.length >= t.len ? t.formatAt(b, 0) : t.format(b.subarray(0, t.len));
+  }
+  // Components read in place where the type can (no view per component), into an array of their count.
+  const out = new Array<unknown>(n);
   let p = 0;
-  for (const t of types) {
-    out.push(t.format(b.subarray(p, p + t.len)));
+  for (let i = 0; i < n; i++) {
+    const t = types[i]!;
+    out[i] = t.formatAt && p + t.len <= b.length ? t.formatAt(b, p) : t.format(b.subarray(p, p + t.len));
     p += (t.len + 3) & ~3;
   }
   return { concat: out };
@@ -129,6 +158,7 @@ export class RuleDecoder implements DecodeCtx {
   family: Family = 'ip';
   out: Statement[] = [];
   private pending: Load[] = [];
+  private readonly scratch: Statement[] = [];
   private nfproto: number | undefined;
   private l4proto: number | undefined;
   // A match that may turn out to be a payload dependency: its index in out, and what it set.
@@ -196,7 +226,7 @@ export class RuleDecoder implements DecodeCtx {
       if (l.data) p[k++] = l;
       else loads.push(l);
     }
-    p.length = k;
+    while (p.length > k) p.pop();
     return loads;
   }
 
@@ -253,10 +283,13 @@ export class RuleDecoder implements DecodeCtx {
 
   /** The statements of one rule's expressions. */
   decode(exprs: KExpr[], family: Family): Statement[] {
-    const out: Statement[] = [];
+    // The statements are gathered in one array for every rule and copied out at their count: a
+    // new array grown by push() has room for 17 (152 bytes kept per rule of a listing).
+    const out = this.scratch;
+    while (out.length) out.pop();
     this.family = family;
     this.out = out;
-    this.pending.length = 0;
+    while (this.pending.length) this.pending.pop();
     this.nfproto = family === 'ip' ? 2 : family === 'ip6' ? 10 : undefined;
     this.l4proto = undefined;
     this.nfDep = undefined; this.l4Dep = undefined; this.llDep = undefined; this.vlanDep = undefined;
@@ -573,7 +606,9 @@ export class RuleDecoder implements DecodeCtx {
       }
     }
     if (pending.length) refuse('a value loaded but never used');
-    return this.dropped ? out.filter((s) => s !== undefined) : out;
+    const r = this.dropped ? out.filter((s) => s !== undefined) : out.slice();
+    while (out.length) out.pop();
+    return r;
   }
 }
 

@@ -9,7 +9,7 @@ import {
   NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_REQUEST, NFGENMSG_LEN, batchDelimiter, nfnlType,
 } from '../../lib/netlink/headers.js';
 import {
-  attrIndex, be32, forEachAttr, forEachMessage, parseError, readNlmsghdr, splitMessages, str, u8,
+  attrIndex, AttrWalk, be32, forEachAttr, forEachMessage, parseError, readNlmsghdr, splitMessages, str, u8,
 } from '../../lib/netlink/reader.js';
 
 /** The buffers of an strace -e write=N -e read=N dump, in order. */
@@ -124,6 +124,43 @@ describe('netlink reader on ipset\'s refused add (ipset restore, line 3 adds an 
     });
     assert.deepEqual(addrs, ['10.0.0.1', '10.0.0.1']);
     assert.deepEqual(lines, [2, 3]);
+  });
+
+  it('AttrWalk visits the same attributes as forEachAttr, in order, one walk reused for every nest', () => {
+    const at = new Int32Array(10), len = new Int32Array(10);
+    attrIndex(adt!, NLMSG_HDRLEN + NFGENMSG_LEN, adt!.length, 9, at, len);
+    const viaCallback: number[][] = [], viaWalk: number[][] = [];
+    const visit = (out: number[][], from: number, to: number, depth: number): void =>
+      forEachAttr(adt!, from, to, (t, p, n) => { out.push([depth, t, p, n]); if (depth < 2 && n >= 4) visit(out, p, p + n, depth + 1); });
+    visit(viaCallback, at[IPSET_ATTR_ADT]!, at[IPSET_ATTR_ADT]! + len[IPSET_ATTR_ADT]!, 0);
+    // Nests walked depth first with one walk per level, as a decoder keeps them.
+    const walks = [new AttrWalk(), new AttrWalk(), new AttrWalk()];
+    const walk = (from: number, to: number, depth: number): void => {
+      for (const w = walks[depth]!.start(adt!, from, to); w.next();) {
+        viaWalk.push([depth, w.type, w.at, w.len]);
+        if (depth < 2 && w.len >= 4) walk(w.at, w.at + w.len, depth + 1);
+      }
+    };
+    walk(at[IPSET_ATTR_ADT]!, at[IPSET_ATTR_ADT]! + len[IPSET_ATTR_ADT]!, 0);
+    assert.ok(viaWalk.length > 6);
+    assert.deepEqual(viaWalk, viaCallback);
+    // The NESTED flag masked off the type (ADT's DATA nests carry it).
+    assert.ok(viaWalk.some(([d, t]) => d === 0 && t === IPSET_ATTR_DATA));
+  });
+
+  it('AttrWalk stops at a malformed length and at the end, and starts over', () => {
+    const b = Buffer.from([8, 0, 1, 0, 1, 2, 3, 4, 5, 0, 2, 0, 9, 0, 0, 0, 3, 0, 7, 0]);
+    const w = new AttrWalk().start(b, 0, b.length);
+    assert.equal(w.next(), true);
+    assert.deepEqual([w.type, w.at, w.len], [1, 4, 4]);
+    assert.equal(w.next(), true);
+    assert.deepEqual([w.type, w.at, w.len], [2, 12, 1]);
+    // Length 3: malformed, the walk ends there for good.
+    assert.equal(w.next(), false);
+    assert.equal(w.next(), false);
+    assert.equal(w.start(b, 0, 8).next(), true);
+    assert.equal(w.next(), false);
+    assert.equal(new AttrWalk().start(b, 0, 3).next(), false);
   });
 
   it('forEachMessage stops at a truncated message', () => {
