@@ -28,7 +28,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
  * when no rule has an index in a chain an earlier command changed (the encoder then resolves
  * indexes against the kernel's chain alone). `ruleAt`: the handle of the kernel chain's i-th rule.
  * Errors carry the failing command's index.
- * @example planPositions([{ add: { rule: { family: 'ip', table: 't', chain: 'c', expr: [] } } }, { add: { rule: { family: 'ip', table: 't', chain: 'c', index: 0, expr: [] } } }], () => undefined, ['commands[0]', 'commands[1]'])
+ * @example planPositions([{ add: { rule: { family: 'ip', table: 't', chain: 'c', expr: [] } } }, { add: { rule: { family: 'ip', table: 't', chain: 'c', index: 0, expr: [] } } }], () => undefined, (i) => `commands[${i}]`)
  */
 export function planPositions(list: unknown[], ruleAt: ((f: Family, t: string, c: string, i: number) => number | undefined) | undefined, where: (i: number) => string): Map<number, RulePlace> | undefined {
   // A cheap scan first (property reads, no allocation): the usual batch has no index at all.
