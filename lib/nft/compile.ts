@@ -3,13 +3,13 @@
 // payload dependencies it inserts (meta nfproto in inet tables, meta l4proto before tcp/udp
 // headers), prefix matches as shortened loads or bitwise masks, flag matches as
 // bitwise + cmp neq 0. Anything else is refused by name rather than encoded differently.
-import { NFT_REG_1, NFT_REG32_00, VERDICT } from './consts.js';
+import { NFT_REG_1, regAt, VERDICT } from './consts.js';
 import { BYTEORDER, concatLen, ifnameCmpBytes, TYPES, type DataType } from './datatypes.js';
 import { invalid, unsupported } from './errors.js';
 import { BYTEORDER_OP, CMP, CT_KEY, META_KEY, NUMGEN, PAYLOAD_BASE, type KExpr, type Verdict } from './ir.js';
 import { EXT_EXPRESSIONS, EXT_STATEMENTS } from './ext-table.js';
 import { exprData, type CompileCtx } from './ext.js';
-import { objref } from './objects.js';
+import { objref } from './objref.js';
 import type { Family } from './types.js';
 import { CT_DIRS, EXTRA_CT, EXTRA_META, EXTRA_PAYLOAD, EXTRA_TYPES, ifaceIndexType, L4_PROTOCOLS, PROTOCOL_FIELDS } from './payload-fields.js';
 import { mergePlan, type MergeCandidate } from './payload-merge.js';
@@ -18,36 +18,9 @@ import { concatIntervalOf, intervalOf } from './intervals.js';
 import { BIT_FIELDS, bitValue, flagMask, type BitField } from './bitfields.js';
 import { BOOLEAN, rawLayout, rawType, rawValue, type RawLayout } from './expr-raw.js';
 import { bitKeyType, keyBitField } from './bitkeys.js';
+import { ADDRTYPE, CT_STATE, CT_STATUS, FIB_F_PRESENT, FIB_FLAGS, FIB_RESULT_OIF, FIB_RESULT_TYPE, META_TYPES, PAYLOAD, type ValueType } from './match-tables.js';
 
-/** A value's type while compiling: a data type, or one of nft's bit/enum types. */
-export type ValueType = DataType | { name: 'ct_state' | 'ct_status' | 'fib_addrtype' | 'fib_present'; len: 4 };
-
-export const CT_STATE: Record<string, number | undefined> = { invalid: 1, established: 2, related: 4, new: 8, untracked: 64 };
-export const CT_STATUS: Record<string, number | undefined> = {
-  expected: 1, 'seen-reply': 2, assured: 4, confirmed: 8, snat: 16, dnat: 32, dying: 512,
-};
-export const ADDRTYPE = ['unspec', 'unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit'];
-export const FIB_RESULT_TYPE = 3;
-/** NFT_FIB_RESULT_OIF and NFTA_FIB_F_PRESENT: `fib ... oif missing|exists` (firewalld's reverse path filter). */
-export const FIB_RESULT_OIF = 1, FIB_F_PRESENT = 0x20;
-export const FIB_FLAGS: Record<string, number | undefined> = { saddr: 1, daddr: 2, mark: 4, iif: 8, oif: 16 };
-
-/** The first payload fields (more in payload-fields.ts). */
-const BASE_PAYLOAD: Record<string, Record<string, [number, number, number, DataType] | undefined> | undefined> = {
-  ip: { saddr: [PAYLOAD_BASE.NETWORK, 12, 4, TYPES.ipv4_addr], daddr: [PAYLOAD_BASE.NETWORK, 16, 4, TYPES.ipv4_addr] },
-  ip6: { saddr: [PAYLOAD_BASE.NETWORK, 8, 16, TYPES.ipv6_addr], daddr: [PAYLOAD_BASE.NETWORK, 24, 16, TYPES.ipv6_addr] },
-  tcp: { sport: [PAYLOAD_BASE.TRANSPORT, 0, 2, TYPES.inet_service], dport: [PAYLOAD_BASE.TRANSPORT, 2, 2, TYPES.inet_service] },
-  udp: { sport: [PAYLOAD_BASE.TRANSPORT, 0, 2, TYPES.inet_service], dport: [PAYLOAD_BASE.TRANSPORT, 2, 2, TYPES.inet_service] },
-  th: { sport: [PAYLOAD_BASE.TRANSPORT, 0, 2, TYPES.inet_service], dport: [PAYLOAD_BASE.TRANSPORT, 2, 2, TYPES.inet_service] },
-};
-/** Payload fields nlkit encodes: protocol -> field -> [base, offset, len, type]. */
-export const PAYLOAD: typeof BASE_PAYLOAD = Object.fromEntries([...new Set([...Object.keys(BASE_PAYLOAD), ...Object.keys(EXTRA_PAYLOAD)])].map((p) => [p, { ...BASE_PAYLOAD[p], ...EXTRA_PAYLOAD[p] }]));
 const NFPROTO: Record<string, number | undefined> = { ip: 2, ip6: 10 };
-export const META_TYPES: Record<string, DataType | undefined> = {
-  mark: TYPES.mark, iifname: TYPES.ifname, oifname: TYPES.ifname, l4proto: TYPES.inet_proto, ...EXTRA_META,
-  // NFT_META_SECPATH: nft reads `meta secpath` and lists `meta ipsec` (exists / missing).
-  ipsec: BOOLEAN, secpath: BOOLEAN,
-};
 
 /** What the compiler needs to know about the rule's surroundings. */
 export interface RuleContext {
@@ -155,8 +128,6 @@ function swappedKey(x: unknown, t: DataType, where: string): boolean {
   return k === 'meta' || (k !== 'payload' && t.byteorder === BYTEORDER.HOST);
 }
 
-/** nft's register number for a value at `word` 32-bit words into the register file. */
-export const regAt = (word: number): number => (word % 4 === 0 ? NFT_REG_1 + word / 4 : NFT_REG32_00 + word);
 
 export class RuleCompiler {
   readonly out: KExpr[] = [];

@@ -49,6 +49,11 @@ export const DATA_TYPE_VERDICT = 0xffffff00;
 export const NFT_REG_VERDICT = 0;
 export const NFT_REG_1 = 1;
 export const NFT_REG32_00 = 8;
+/**
+ * nft's register number for a value at `word` 32-bit words into the register file.
+ * @example regAt(0) // NFT_REG_1; regAt(1) // NFT_REG32_00 + 1
+ */
+export const regAt = (word: number): number => (word % 4 === 0 ? NFT_REG_1 + word / 4 : NFT_REG32_00 + word);
 
 /**
  * The options a set element's `{ elem: … }` object may carry (libnftables-json(5)): what the

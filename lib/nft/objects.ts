@@ -8,17 +8,19 @@ import { attrMap, be32, be64, str, type NlMsg } from './attrs.js';
 import { familyName, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from './consts.js';
 import { invalid, unsupported } from './errors.js';
 import { exprData, isObj, uint, type Extension, type TextCtx } from './ext.js';
+import { objref, OBJECT_TYPE as TYPE, REF } from './objref.js';
 import { limitData, limitJson, limitText, parseLimitBody, parseQuotaBody, quotaData, quotaText, rateUnit } from './stmt-limit.js';
 import type { Family, Statement } from './types.js';
 import { UD_COMMENT, udataComment, UdataBuilder, COMMENT_MAX } from './udata.js';
 import type { NftWriter } from './wire.js';
 import { EXTRA_KEYS, extraBodyLine, extraData, extraJson, extraText } from './obj-extra.js';
 
+// Where the text parser and the compiler have looked for them.
+export { namedRef, objref } from './objref.js';
+
 /** NFT_MSG_NEWOBJ, GETOBJ, DELOBJ. */
 export const OBJ_MSG = { NEW: 18, GET: 19, DEL: 20 } as const;
 const OBJ = { TABLE: 1, NAME: 2, TYPE: 3, DATA: 4, HANDLE: 6, USERDATA: 8 } as const;
-/** NFT_OBJECT_* by the JSON name of the object. */
-const TYPE: Record<string, number> = { counter: 1, quota: 2, 'ct helper': 3, limit: 4, 'ct timeout': 7, 'ct expectation': 9, synproxy: 10 };
 const OTHER: Record<number, string> = { 5: 'connlimit', 6: 'tunnel', 8: 'secmark' };
 const CT_TIMEOUT = { L3PROTO: 1, L4PROTO: 2, DATA: 3 } as const;
 /**
@@ -260,18 +262,6 @@ export function parseObjectBody(p: TextCtx, kind: string): Record<string, unknow
   }
 }
 
-/** References to named objects from rules: the objref expression. */
-const REF = { TYPE: 1, NAME: 2 } as const;
-
-/**
- * A rule's reference to a named object.
- * @example objref(ctx, 'counter', 'c1', where)
- */
-export function objref(out: { out: unknown[] }['out'], kind: string, name: unknown, where: string): void {
-  if (typeof name !== 'string' || name === '' || Buffer.byteLength(name) > 255) throw invalid(where, 'must be an object name (a non-empty string)');
-  out.push({ op: 'raw', name: 'objref', data: exprData((w) => { w.be32(REF.TYPE, TYPE[kind]!); w.bytes(REF.NAME, Buffer.from(name)); }) });
-}
-
 export const objectsExtension: Extension = {
   statements: {
     'ct helper': (body, c, where) => objref(c.out, 'ct helper', body, where),
@@ -293,11 +283,4 @@ export const objectsExtension: Extension = {
     'ct helper': (b) => `ct helper set "${String(b)}"`, 'ct timeout': (b) => `ct timeout set "${String(b)}"`,
     'ct expectation': (b) => `ct expectation set "${String(b)}"`, synproxy: (b) => `synproxy name "${String(b)}"`,
   },
-};
-
-/** `counter name "x"` and the like as statements (the text parser's `name` form). */
-export const namedRef = (kind: string, p: TextCtx): Statement => {
-  const t = p.next();
-  if (t.kind !== 'string' && t.kind !== 'word') p.unexpected(t, 'quoted string');
-  return { [kind]: t.v };
 };

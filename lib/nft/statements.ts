@@ -4,7 +4,7 @@
 // are `in`; shortened or masked address loads are prefixes. A layout nft would show differently
 // than these rules assume is refused (UnsupportedError), never guessed.
 import { UnsupportedError } from '../core/errors.js';
-import { ADDRTYPE, CT_STATE, CT_STATUS, FIB_F_PRESENT, FIB_FLAGS, FIB_RESULT_OIF, FIB_RESULT_TYPE, META_TYPES, PAYLOAD, type ValueType } from './compile.js';
+import { ADDRTYPE, CT_STATE, CT_STATUS, FIB_F_PRESENT, FIB_FLAGS, FIB_RESULT_OIF, FIB_RESULT_TYPE, META_TYPES, PAYLOAD, type ValueType } from './match-tables.js';
 import { VERDICT } from './consts.js';
 import { ifnameCmpText, TYPES, type DataType } from './datatypes.js';
 import { attrMap } from './attrs.js';

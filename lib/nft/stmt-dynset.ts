@@ -8,8 +8,7 @@
 import { keyBitField } from './bitkeys.js';
 import { invalid, unsupported } from './errors.js';
 import { exprData, isObj, type Extension, type TextCtx } from './ext.js';
-import { durationMs } from './duration.js';
-import { timeText } from './print.js';
+import { durationMs, timeText } from './duration.js';
 import type { Statement } from './types.js';
 
 /** NFTA_DYNSET_* */

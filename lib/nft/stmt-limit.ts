@@ -3,7 +3,7 @@
 // amounts in the largest of bytes/kbytes/mbytes that divides them), `over` as the invert flag.
 import { invalid } from './errors.js';
 import { exprData, isObj, uint, type Extension, type TextCtx } from './ext.js';
-import { namedRef, objref } from './objects.js';
+import { namedRef, objref } from './objref.js';
 import type { Statement } from './types.js';
 
 const PER: Record<string, number | undefined> = { second: 1, minute: 60, hour: 3600, day: 86400, week: 604800 };

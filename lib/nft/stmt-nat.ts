@@ -3,8 +3,7 @@
 // values in immediate registers from NFT_REG_1 on (address min/max, then port min/max), flags
 // random/fully-random/persistent plus proto-specified when ports are given (the kernel adds
 // map-ips itself).
-import { NFT_REG_1 } from './consts.js';
-import { regAt } from './compile.js';
+import { NFT_REG_1, regAt } from './consts.js';
 import { TYPES } from './datatypes.js';
 import { invalid, unsupported } from './errors.js';
 import { exprData, isObj, type CompileCtx, type DecodeCtx, type Extension, type TextCtx } from './ext.js';

@@ -5,7 +5,7 @@
 // concatenation (nft writes no more: a longer one lists as `type`). Checked byte for byte against
 // nft's batches; anything else is refused by name.
 import { UnsupportedError } from '../core/errors.js';
-import { PAYLOAD, META_TYPES } from './compile.js';
+import { PAYLOAD, META_TYPES } from './match-tables.js';
 import { TYPES, type DataType } from './datatypes.js';
 import { CT_KEY, META_KEY } from './ir.js';
 import { parseUdata, UdataBuilder } from './udata.js';
