@@ -1,6 +1,7 @@
 // jhash and symhash expressions (`jhash ip saddr . tcp dport mod 4 seed 0x1 offset 2`,
 // `symhash mod 2`), as nft 1.0.6 encodes them: the hashed value loaded into the registers after
 // the result's, the hash into the result's register; listed and printed as nft shows them.
+import type { AttrTable } from './attrs.js';
 import { NFT_REG_1 } from './consts.js';
 import { TYPES } from './datatypes.js';
 import { invalid, unsupported } from './errors.js';
@@ -56,7 +57,7 @@ function parseHash(kind: 'jhash' | 'symhash') {
   };
 }
 
-const be32 = (d: Map<number, Buffer>, t: number): number => (d.get(t)?.length ?? 0) >= 4 ? d.get(t)!.readUInt32BE(0) : 0;
+const be32 = (d: AttrTable, t: number): number => d.be32(t) ?? 0;
 
 /** jhash and symhash. @example EXT_EXPRESSIONS.jhash({ mod: 2, expr: { payload: { protocol: 'ip', field: 'saddr' } } }, ctx, 1, where) */
 export const hashExtension: Extension = {

@@ -4,6 +4,7 @@
 // hooks). As nft 1.0.6 (xfrm.c): reqid a host-order 32-bit integer, spi a big-endian one,
 // addresses of the family named. In == / != matches; sets of these keys (nft records a typeof)
 // and prefixes are refused by name.
+import type { AttrTable } from './attrs.js';
 import { TYPES, type DataType } from './datatypes.js';
 import { invalid } from './errors.js';
 import { exprData, isObj, uint, type CompileCtx, type Extension, type TextCtx } from './ext.js';
@@ -57,14 +58,13 @@ function parse(p: TextCtx): Statement {
   return { ipsec: { key, ...(o.family ? { family: o.family } : {}), dir, ...(o.spnum !== undefined ? { spnum: o.spnum } : {}) } };
 }
 
-const be32 = (d: Map<number, Buffer>, t: number): number | undefined => (d.get(t)?.length ?? 0) >= 4 ? d.get(t)!.readUInt32BE(0) : undefined;
 
 /** The ipsec (xfrm) expression. @example EXT_EXPRESSIONS.ipsec({ key: 'reqid', dir: 'in' }, ctx, 1, where) */
 export const xfrmExtension: Extension = {
   expressions: { ipsec: compile },
   decoders: {
     xfrm: (d, c) => {
-      const key = be32(d, XFRM.KEY), reg = be32(d, XFRM.DREG), dir = d.get(XFRM.DIR)?.[0], spnum = be32(d, XFRM.SPNUM) ?? 0;
+      const key = d.be32(XFRM.KEY), reg = d.be32(XFRM.DREG), dir = d.u8(XFRM.DIR), spnum = d.be32(XFRM.SPNUM) ?? 0;
       const hit = Object.entries(KEYS).flatMap(([name, ks]) => (ks ?? []).map((k) => [name, k] as const)).find(([, k]) => k[0] === key);
       if (!hit || reg === undefined || dir === undefined || !DIRS[dir]) return c.refuse(`an ipsec expression with key ${key}`);
       const [name, [, family, type]] = hit;

@@ -4,6 +4,7 @@
 // name up in ext-table.ts when their own switch does not know it; the contexts below are what
 // they hand over.
 import { AttrWriter } from '../netlink/attr-writer.js';
+import type { AttrTable } from './attrs.js';
 import type { DataType } from './datatypes.js';
 import type { KExpr } from './ir.js';
 import type { Family, Statement } from './types.js';
@@ -69,8 +70,8 @@ export interface Extension {
   statements?: Record<string, (body: unknown, c: CompileCtx, where: string) => void>;
   /** JSON expression name (a value loaded into a register) -> its compiler; returns the value's type. */
   expressions?: Record<string, (body: unknown, c: CompileCtx, reg: number, where: string) => DataType>;
-  /** Kernel expression name -> its decoder (`d`: its attributes by type). */
-  decoders?: Record<string, (d: Map<number, Buffer>, c: DecodeCtx) => void>;
+  /** Kernel expression name -> its decoder (`d`: its attributes by type, valid during the call). */
+  decoders?: Record<string, (d: AttrTable, c: DecodeCtx) => void>;
   /** JSON statement name -> nft's text of it. */
   printers?: Record<string, (body: unknown, expr: (e: unknown) => string) => string>;
   /** JSON expression name -> nft's text of it. */

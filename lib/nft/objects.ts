@@ -4,7 +4,7 @@
 // "c1"`, `quota name`, `limit name`, `ct helper set "ftp"`, `ct timeout set "t"`, `ct expectation
 // set "e"`, `synproxy name "s"`; ct expectation and synproxy in obj-extra.ts). Other object
 // types (secmark, tunnel, connlimit) are refused by name.
-import { attrMap, be32, be64, str, type NlMsg } from './attrs.js';
+import { attrMap, AttrTable, be32, be64, str, type NlMsg } from './attrs.js';
 import { familyName, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from './consts.js';
 import { invalid, unsupported } from './errors.js';
 import { exprData, isObj, uint, type Extension, type TextCtx } from './ext.js';
@@ -154,7 +154,7 @@ export function decodeObject(m: NlMsg, refuse: (what: string) => never): Record<
     TIMEOUT_STATES[p]!.forEach(([n, def], i) => { const x = be32(v.get(i + 1)); if (x !== undefined && x !== def) policy[n] = x; });
     o.policy = policy;
   } else if (kind === 'limit') {
-    const l = limitJson(d);
+    const l = limitJson(new AttrTable().index(a.get(OBJ.DATA) ?? Buffer.alloc(0)));
     o.rate = l.rate; o.per = l.per;
     if (l.inv) o.inv = true;
     if (l.rate_unit) o.rate_unit = l.rate_unit;
@@ -272,11 +272,9 @@ export const objectsExtension: Extension = {
   },
   decoders: {
     objref: (d, c) => {
-      if (!d.has(REF.TYPE)) c.refuse('an object reference through a map');
-      const type = d.get(REF.TYPE)!.readUInt32BE(0);
+      const type = d.be32(REF.TYPE) ?? c.refuse('an object reference through a map');
       const kind = Object.keys(TYPE).find((k) => TYPE[k] === type) ?? c.refuse(`a reference to a ${OTHER[type] ?? `type ${type}`} object`);
-      const n = d.get(REF.NAME);
-      c.out.push({ [kind]: n ? n.toString('utf8', 0, n.indexOf(0) >= 0 ? n.indexOf(0) : n.length) : '' });
+      c.out.push({ [kind]: d.str(REF.NAME) ?? '' });
     },
   },
   printers: {

@@ -7,7 +7,7 @@ import { UnsupportedError } from '../core/errors.js';
 import { ADDRTYPE, CT_STATE, CT_STATUS, FIB_F_PRESENT, FIB_FLAGS, FIB_RESULT_OIF, FIB_RESULT_TYPE, META_TYPES, PAYLOAD, type ValueType } from './match-tables.js';
 import { VERDICT } from './consts.js';
 import { ifnameCmpText, TYPES, type DataType } from './datatypes.js';
-import { attrMap } from './attrs.js';
+import { AttrTable } from './attrs.js';
 import { EXT_DECODERS } from './ext-table.js';
 import { isRawTypeof, RAW_MAX_VALUE_BYTES, rawJson, rawType } from './expr-raw.js';
 
@@ -149,6 +149,8 @@ export function keyJson(types: DataType[], b: Buffer): unknown {
   return { concat: out };
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * Statements of one rule's expressions at a time (decodeRuleset reuses one decoder for every rule
  * of a listing): the state of a rule in fields, the extension context (DecodeCtx) the decoder
@@ -172,6 +174,8 @@ export class RuleDecoder implements DecodeCtx {
   private dropped = false;
   /** A payload load's field by protocol, then base/offset/length (null: none nft would show). */
   private readonly fields = new Map<string, Map<number, PayloadField | null>>();
+  /** An extension expression's attributes, indexed anew for each (no Map or views per expression). */
+  private readonly attrs = new AttrTable();
 
   constructor(private readonly anon: AnonymousMaps, private readonly ifname?: (index: number) => string | undefined) {}
 
@@ -268,8 +272,8 @@ export class RuleDecoder implements DecodeCtx {
   }
 
   /** A payload write (NFTA_PAYLOAD_SREG): nlkit lists raw payloads set from a value only. */
-  private payloadWrite(d: Map<number, Buffer>): void {
-    const u = (k: number) => d.get(k)?.readUInt32BE(0);
+  private payloadWrite(d: AttrTable): void {
+    const u = (k: number) => d.be32(k);
     const sreg = u(5), base = u(2), offset = u(3), len = u(4);
     if (sreg === undefined || base === undefined || offset === undefined || len === undefined || (u(6) ?? 0) !== 0 || (u(8) ?? 0) !== 0) refuseRule('a payload write with a checksum update');
     const network = base === PAYLOAD_BASE.NETWORK, transport = base === PAYLOAD_BASE.TRANSPORT;
@@ -598,9 +602,9 @@ export class RuleDecoder implements DecodeCtx {
           out.push({ counter: { packets: Number(e.packets ?? 0n), bytes: Number(e.bytes ?? 0n) } });
           break;
         default: {
-          if (e.op === 'unknown' && e.name === 'payload write') { this.payloadWrite(attrMap(e.data ?? Buffer.alloc(0))); break; }
+          if (e.op === 'unknown' && e.name === 'payload write') { this.payloadWrite(this.attrs.index(e.data ?? EMPTY)); break; }
           const ext = e.op === 'unknown' ? EXT_DECODERS[e.name] : undefined;
-          if (ext) { ext(attrMap(e.data ?? Buffer.alloc(0)), this); break; }
+          if (ext) { ext(this.attrs.index(e.data ?? EMPTY), this); break; }
           refuse(`the expression "${(e as { name?: string }).name ?? (e as { op: string }).op}"`);
         }
       }

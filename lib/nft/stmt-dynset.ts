@@ -5,6 +5,7 @@
 // when not 0), SET_NAME and SET_ID, and a set declared in the same batch gets NFT_SET_EVAL
 // (nft lists it as `flags dynamic`). Set updates that store data (maps) or run statements on
 // the element (`{ ip saddr counter }`) are refused by name.
+import type { AttrTable } from './attrs.js';
 import { keyBitField } from './bitkeys.js';
 import { invalid, unsupported } from './errors.js';
 import { exprData, isObj, type Extension, type TextCtx } from './ext.js';
@@ -56,20 +57,20 @@ function compileSet(body: unknown, c: Parameters<NonNullable<Extension['statemen
 }
 
 /** The kernel's dynset (as it dumps it) -> nft's JSON statement. */
-function decodeSet(d: Map<number, Buffer>, c: Parameters<NonNullable<Extension['decoders']>[string]>[1]): void {
+function decodeSet(d: AttrTable, c: Parameters<NonNullable<Extension['decoders']>[string]>[1]): void {
   if (d.has(DYNSET.SREG_DATA)) c.refuse('a set statement that stores data (map update)');
   if (d.has(DYNSET.EXPR) || d.has(DYNSET.EXPRESSIONS)) c.refuse('a set statement with statements on its element');
-  const flags = d.get(DYNSET.FLAGS)?.readUInt32BE(0) ?? 0;
+  const flags = d.be32(DYNSET.FLAGS) ?? 0;
   if (flags & ~2) c.refuse(`a set statement with flags ${flags}`);
-  const op = OPS[d.get(DYNSET.OP)?.readUInt32BE(0) ?? -1];
-  const nameBuf = d.get(DYNSET.SET_NAME);
-  if (op === undefined || !nameBuf) c.refuse('a set statement without op or set');
+  const op = OPS[d.be32(DYNSET.OP) ?? -1];
+  const setName = d.str(DYNSET.SET_NAME);
+  if (op === undefined || setName === undefined) c.refuse('a set statement without op or set');
   const loads = c.takeLoads();
   if (loads.length === 0 || loads.some((l) => !l.plain)) c.refuse('a set statement without a plain key');
   const val = loads.length === 1 ? loads[0]!.json : { concat: loads.map((l) => l.json) };
-  const timeoutMs = d.get(DYNSET.TIMEOUT)?.readBigUInt64BE(0) ?? 0n;
+  const timeoutMs = d.be64(DYNSET.TIMEOUT) ?? 0n;
   const elem = timeoutMs > 0n ? { elem: { val, timeout: Number(timeoutMs) / 1000 } } : val;
-  c.out.push({ set: { op, elem, set: `@${nameBuf.toString('utf8', 0, nameBuf.indexOf(0) >= 0 ? nameBuf.indexOf(0) : nameBuf.length)}` } });
+  c.out.push({ set: { op, elem, set: `@${setName!}` } });
 }
 
 /** nft's text: `update @s { ip saddr timeout 5s }`. */

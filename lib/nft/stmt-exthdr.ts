@@ -59,16 +59,15 @@ export const exthdrExtension: Extension = {
   statements: { [MSS_STATEMENT]: compileMss },
   decoders: {
     rt: (d, c) => {
-      const key = d.get(RT.KEY)?.readUInt32BE(0), reg = d.get(RT.DREG)?.readUInt32BE(0);
+      const key = d.be32(RT.KEY), reg = d.be32(RT.DREG);
       if (key !== RT_TCPMSS || reg === undefined) c.refuse(`rt key ${key}`);
       c.load(reg!, { rt: { key: 'mtu' } }, TYPES.integer);
     },
     exthdr: (d, c) => {
-      const u = (k: number) => d.get(k)?.readUInt32BE(0);
-      if (d.has(EXTHDR.DREG) || u(EXTHDR.OP) !== EXTHDR_OP_TCPOPT || d.get(EXTHDR.TYPE)?.[0] !== TCPOPT_MAXSEG || u(EXTHDR.OFFSET) !== 2 || u(EXTHDR.LEN) !== 2 || (u(EXTHDR.FLAGS) ?? 0) !== 0 || u(EXTHDR.SREG) === undefined) {
+      if (d.has(EXTHDR.DREG) || d.be32(EXTHDR.OP) !== EXTHDR_OP_TCPOPT || d.u8(EXTHDR.TYPE) !== TCPOPT_MAXSEG || d.be32(EXTHDR.OFFSET) !== 2 || d.be32(EXTHDR.LEN) !== 2 || (d.be32(EXTHDR.FLAGS) ?? 0) !== 0 || d.be32(EXTHDR.SREG) === undefined) {
         c.refuse('an extension header expression other than setting tcp option maxseg size');
       }
-      const v = c.take(u(EXTHDR.SREG)!);
+      const v = c.take(d.be32(EXTHDR.SREG)!);
       const value = v.data ? v.data.readUInt16BE(0) : isObj(v.json) && 'rt' in v.json ? v.json : c.refuse('tcp option maxseg size set from this value');
       c.out.push({ mangle: { key: MSS, value } });
     },

@@ -1,6 +1,7 @@
 // limit and quota statements, as nft 1.0.6 encodes (netlink_linearize.c), lists (json.c) and
 // prints (statement.c) them: rates per second/minute/hour/day/week in packets or bytes (byte
 // amounts in the largest of bytes/kbytes/mbytes that divides them), `over` as the invert flag.
+import type { AttrTable } from './attrs.js';
 import { invalid } from './errors.js';
 import { exprData, isObj, uint, type Extension, type TextCtx } from './ext.js';
 import { namedRef, objref } from './objref.js';
@@ -71,18 +72,18 @@ export function quotaData(body: Record<string, unknown>, where: string): Buffer 
 }
 
 const perName = (secs: number): string => Object.entries(PER).find(([, v]) => v === secs)?.[0] ?? String(secs);
-const u64 = (b: Buffer | undefined): bigint => (b && b.length >= 8 ? b.readBigUInt64BE(0) : 0n);
-const u32 = (b: Buffer | undefined): number => (b && b.length >= 4 ? b.readUInt32BE(0) : 0);
+const u64 = (d: AttrTable, t: number): bigint => d.be64(t) ?? 0n;
+const u32 = (d: AttrTable, t: number): number => d.be32(t) ?? 0;
 
 /**
  * A limit's JSON from its attributes (the expression's or a named limit object's).
- * @example limitJson(attrMap(data)) // { rate: 10, burst: 5, per: 'second' }
+ * @example limitJson(new AttrTable().index(data)) // { rate: 10, burst: 5, per: 'second' }
  */
-export function limitJson(d: Map<number, Buffer>): Record<string, unknown> {
-  const bytes = u32(d.get(LIMIT.TYPE)) === LIMIT_BYTES;
-  const inv = (u32(d.get(LIMIT.FLAGS)) & F_INV) !== 0;
-  const rate = u64(d.get(LIMIT.RATE)), burst = BigInt(u32(d.get(LIMIT.BURST)));
-  const per = perName(Number(u64(d.get(LIMIT.UNIT))));
+export function limitJson(d: AttrTable): Record<string, unknown> {
+  const bytes = u32(d, LIMIT.TYPE) === LIMIT_BYTES;
+  const inv = (u32(d, LIMIT.FLAGS) & F_INV) !== 0;
+  const rate = u64(d, LIMIT.RATE), burst = BigInt(u32(d, LIMIT.BURST));
+  const per = perName(Number(u64(d, LIMIT.UNIT)));
   if (!bytes) return { rate: Number(rate), burst: Number(burst), per, ...(inv ? { inv: true } : {}) };
   const [r, ru] = rateUnit(rate), [b, bu] = rateUnit(burst);
   return { rate: r, burst: b, per, ...(inv ? { inv: true } : {}), rate_unit: ru, burst_unit: bu };
@@ -90,12 +91,12 @@ export function limitJson(d: Map<number, Buffer>): Record<string, unknown> {
 
 /**
  * A quota's JSON from its attributes.
- * @example quotaJson(attrMap(data)) // { val: 100, val_unit: 'mbytes' }
+ * @example quotaJson(new AttrTable().index(data)) // { val: 100, val_unit: 'mbytes' }
  */
-export function quotaJson(d: Map<number, Buffer>): Record<string, unknown> {
-  const [val, vu] = rateUnit(u64(d.get(QUOTA.BYTES)));
-  const inv = (u32(d.get(QUOTA.FLAGS)) & F_INV) !== 0;
-  const used = u64(d.get(QUOTA.CONSUMED));
+export function quotaJson(d: AttrTable): Record<string, unknown> {
+  const [val, vu] = rateUnit(u64(d, QUOTA.BYTES));
+  const inv = (u32(d, QUOTA.FLAGS) & F_INV) !== 0;
+  const used = u64(d, QUOTA.CONSUMED);
   const o: Record<string, unknown> = { val, val_unit: vu };
   if (inv) o.inv = true;
   if (used) { const [u, uu] = rateUnit(used); o.used = u; o.used_unit = uu; }

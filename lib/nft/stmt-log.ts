@@ -1,6 +1,7 @@
 // log and notrack statements as nft 1.0.6 sends, lists and prints them: prefix, group (nflog)
 // with snaplen and queue-threshold, syslog level (warn, the kernel's default, is not shown) and
 // log flags.
+import type { AttrTable } from './attrs.js';
 import { invalid } from './errors.js';
 import { exprData, isObj, uint, type Extension, type TextCtx } from './ext.js';
 import type { Statement } from './types.js';
@@ -47,16 +48,18 @@ function flagNames(f: number): string[] {
   return Object.entries(FLAGS).filter(([n, v]) => n !== 'all' && (f & v!) !== 0).map(([n]) => n);
 }
 
-function logJson(d: Map<number, Buffer>): Statement {
+function logJson(d: AttrTable): Statement {
   const o: Record<string, unknown> = {};
-  const p = d.get(LOG.PREFIX);
-  if (p) o.prefix = p.toString('utf8', 0, p.indexOf(0) >= 0 ? p.indexOf(0) : p.length);
-  if (d.has(LOG.GROUP)) o.group = d.get(LOG.GROUP)!.readUInt16BE(0);
-  if (d.has(LOG.SNAPLEN) && d.get(LOG.SNAPLEN)!.readUInt32BE(0)) o.snaplen = d.get(LOG.SNAPLEN)!.readUInt32BE(0);
-  if (d.has(LOG.QTHRESHOLD) && d.get(LOG.QTHRESHOLD)!.readUInt16BE(0)) o['queue-threshold'] = d.get(LOG.QTHRESHOLD)!.readUInt16BE(0);
-  const level = d.has(LOG.LEVEL) ? d.get(LOG.LEVEL)!.readUInt32BE(0) : WARN;
+  const prefix = d.str(LOG.PREFIX);
+  if (prefix !== undefined) o.prefix = prefix;
+  const group = d.be16(LOG.GROUP), snaplen = d.be32(LOG.SNAPLEN), qthreshold = d.be16(LOG.QTHRESHOLD);
+  if (group !== undefined) o.group = group;
+  if (snaplen) o.snaplen = snaplen;
+  if (qthreshold) o['queue-threshold'] = qthreshold;
+  const level = d.be32(LOG.LEVEL) ?? WARN;
   if (level !== WARN) o.level = LEVELS[level] ?? level;
-  const flags = d.has(LOG.FLAGS) ? flagNames(d.get(LOG.FLAGS)!.readUInt32BE(0)) : [];
+  const fl = d.be32(LOG.FLAGS);
+  const flags = fl !== undefined ? flagNames(fl) : [];
   if (flags.length) o.flags = flags.length === 1 ? flags[0] : flags;
   return { log: Object.keys(o).length ? o : null };
 }

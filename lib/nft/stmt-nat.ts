@@ -3,6 +3,7 @@
 // values in immediate registers from NFT_REG_1 on (address min/max, then port min/max), flags
 // random/fully-random/persistent plus proto-specified when ports are given (the kernel adds
 // map-ips itself).
+import type { AttrTable } from './attrs.js';
 import { NFT_REG_1, regAt } from './consts.js';
 import { TYPES } from './datatypes.js';
 import { invalid, unsupported } from './errors.js';
@@ -171,7 +172,6 @@ function reject(body: unknown, c: CompileCtx, where: string): void {
 
 // --- decoding ---------------------------------------------------------------------------------
 
-const be32 = (d: Map<number, Buffer>, t: number): number | undefined => (d.get(t)?.length ?? 0) >= 4 ? d.get(t)!.readUInt32BE(0) : undefined;
 
 /** The value of a min/max register pair: a value or { range: [min, max] }. */
 function range(c: DecodeCtx, min: number | undefined, max: number | undefined, fmt: (b: Buffer) => unknown, what: string): unknown {
@@ -197,40 +197,40 @@ function flagsJson(o: Record<string, unknown>, flags: number | undefined): void 
   if (names.length) o.flags = names.length === 1 ? names[0] : names;
 }
 
-function decodeNat(d: Map<number, Buffer>, c: DecodeCtx): void {
+function decodeNat(d: AttrTable, c: DecodeCtx): void {
   const o: Record<string, unknown> = {};
   // In an inet table nft names the family (`dnat ip to ...`) and keeps the meta nfproto match.
-  if (c.family === 'inet') o.family = be32(d, NAT.FAMILY) === 10 ? 'ip6' : 'ip';
-  const amin = be32(d, NAT.ADDR_MIN);
+  if (c.family === 'inet') o.family = d.be32(NAT.FAMILY) === 10 ? 'ip6' : 'ip';
+  const amin = d.be32(NAT.ADDR_MIN);
   if (amin !== undefined && c.isMap?.(amin)) {
     const first = c.take(amin);
     // From a map: the address (and, for a map of address . port, the port in the next register).
-    if (d.has(NAT.ADDR_MAX) && be32(d, NAT.ADDR_MAX) !== amin || d.has(NAT.PROTO_MAX) && be32(d, NAT.PROTO_MAX) !== be32(d, NAT.PROTO_MIN)) c.refuse('nat from a map with ranges');
-    if ((be32(d, NAT.FLAGS) ?? 0) & ~(F['proto-specified'] | 1)) c.refuse('nat from a map with flags');
-    if (d.has(NAT.PROTO_MIN)) o.family = be32(d, NAT.FAMILY) === 10 ? 'ip6' : 'ip';
+    if (d.has(NAT.ADDR_MAX) && d.be32(NAT.ADDR_MAX) !== amin || d.has(NAT.PROTO_MAX) && d.be32(NAT.PROTO_MAX) !== d.be32(NAT.PROTO_MIN)) c.refuse('nat from a map with ranges');
+    if ((d.be32(NAT.FLAGS) ?? 0) & ~(F['proto-specified'] | 1)) c.refuse('nat from a map with flags');
+    if (d.has(NAT.PROTO_MIN)) o.family = d.be32(NAT.FAMILY) === 10 ? 'ip6' : 'ip';
     o.addr = first.json;
-    return void c.out.push({ [be32(d, NAT.TYPE) === 0 ? 'snat' : 'dnat']: o });
+    return void c.out.push({ [d.be32(NAT.TYPE) === 0 ? 'snat' : 'dnat']: o });
   }
 
-  const addr = range(c, be32(d, NAT.ADDR_MIN), be32(d, NAT.ADDR_MAX), addrOf, 'nat to an address');
-  const port = range(c, be32(d, NAT.PROTO_MIN), be32(d, NAT.PROTO_MAX), portOf, 'nat to a port');
+  const addr = range(c, d.be32(NAT.ADDR_MIN), d.be32(NAT.ADDR_MAX), addrOf, 'nat to an address');
+  const port = range(c, d.be32(NAT.PROTO_MIN), d.be32(NAT.PROTO_MAX), portOf, 'nat to a port');
   if (addr !== undefined) o.addr = addr;
   if (port !== undefined) o.port = port;
-  flagsJson(o, be32(d, NAT.FLAGS));
-  c.out.push({ [be32(d, NAT.TYPE) === 0 ? 'snat' : 'dnat']: o });
+  flagsJson(o, d.be32(NAT.FLAGS));
+  c.out.push({ [d.be32(NAT.TYPE) === 0 ? 'snat' : 'dnat']: o });
 }
 
-function decodePorts(kind: 'masquerade' | 'redirect', d: Map<number, Buffer>, c: DecodeCtx): void {
+function decodePorts(kind: 'masquerade' | 'redirect', d: AttrTable, c: DecodeCtx): void {
   const A = kind === 'masquerade' ? MASQ : REDIR;
   const o: Record<string, unknown> = {};
-  const port = range(c, be32(d, A.PROTO_MIN), be32(d, A.PROTO_MAX), portOf, `${kind} to a port`);
+  const port = range(c, d.be32(A.PROTO_MIN), d.be32(A.PROTO_MAX), portOf, `${kind} to a port`);
   if (port !== undefined) o.port = port;
-  flagsJson(o, be32(d, A.FLAGS));
+  flagsJson(o, d.be32(A.FLAGS));
   c.out.push({ [kind]: Object.keys(o).length ? o : null });
 }
 
-function decodeReject(d: Map<number, Buffer>, c: DecodeCtx): void {
-  const kt = be32(d, REJECT.TYPE) ?? 0, code = d.get(REJECT.CODE)?.[0] ?? 0;
+function decodeReject(d: AttrTable, c: DecodeCtx): void {
+  const kt = d.be32(REJECT.TYPE) ?? 0, code = d.u8(REJECT.CODE) ?? 0;
   const name = (t: Record<string, number>) => Object.entries(t).find(([, v]) => v === code)?.[0] ?? c.refuse(`reject code ${code}`);
   if (kt === RT.tcp) {
     if (c.family !== 'inet') c.dropL4Dep();
