@@ -80,126 +80,239 @@ function syntaxError(tok: Token, what: string, source: string): InvalidArgumentE
 const wordEnd = (c: number): boolean =>
   c === 32 || c === 9 || c === 13 || c === 10 || c === 123 || c === 125 || c === 59 || c === 44 || c === 34 || c === 35;
 
+/** Token kinds (Token.kind by index). */
+const K_WORD = 0, K_STRING = 1, K_PUNCT = 2, K_NL = 3, K_EOF = 4;
+const KIND_NAMES = ['word', 'string', 'punct', 'nl', 'eof'] as const;
+const PUNCT_CHARS = ['{', '}', ';', ','];
+
 /**
- * nft's tokens, made as the parser asks for them (a few of lookahead, not an array of the whole
- * text: a 20k-service text has ~3M tokens, and holding them all made the garbage collector copy
- * and promote every one). `define name = value` statements are taken out here; `$name` is
- * replaced by its tokens.
+ * nft's tokens, read as the parser asks for them (a few of lookahead, not an array of the whole
+ * text: a 20k-service text has ~1.9M tokens). The lookahead lives in reusable slots (kind, offsets
+ * into the text, line, column): no object per token, a token's string sliced only when the parser
+ * asks for its value (kept in the slot then), keywords compared in place. tok() makes a Token
+ * object (errors, extensions). `define name = value` statements are taken out here; `$name` is
+ * replaced by its tokens (their strings held in the slots).
  */
 class Lexer {
   private i = 0;
   private line = 1;
-  private col = 1;
-  private buf: Token[] = [];
+  /** Offset of the current line's first character (a column is the offset from it, plus one). */
+  private lineStart = 0;
+  // Slots: head..tail-1 the lookahead; slot `tail` is where lex() reads the next token.
+  private readonly kinds: number[] = [];
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private readonly lines: number[] = [];
+  private readonly cols: number[] = [];
+  /** A slot's string once sliced (or a define's token); null: not sliced yet. */
+  private readonly strs: Array<string | null> = [];
+  /** A slot's Token once made (tok()); null: none yet. */
+  private readonly toks: Array<Token | null> = [];
   private head = 0;
   private tail = 0;
-  /** The last token read from the text (defines start a statement). */
-  private prev: Token | undefined;
+  /** Whether the last token read from the text ends a statement (defines start one). */
+  private atStart = true;
   private readonly defines = new Map<string, Token[]>();
 
   constructor(private readonly text: string, private readonly source: string) {}
 
-  peek(k = 0): Token {
+  /** The kind of the k-th token ahead (K_*). */
+  kind(k = 0): number {
     while (this.tail - this.head <= k) this.fill();
-    return this.buf[this.head + k]!;
+    return this.kinds[this.head + k]!;
   }
 
-  next(): Token {
-    const t = this.peek(0);
-    // Everything read: start the buffer over (it never holds more than the lookahead); slots are
-    // overwritten, not cut (setting an array's length is a runtime call).
+  /** The k-th token's string (a string token's without its quotes). */
+  v(k = 0): string {
+    while (this.tail - this.head <= k) this.fill();
+    const s = this.head + k;
+    let v = this.strs[s];
+    if (v === null || v === undefined) this.strs[s] = v = this.text.slice(this.starts[s], this.ends[s]);
+    return v;
+  }
+
+  /** Whether the k-th token's string is `w` (of any kind), compared without slicing. */
+  is(w: string, k = 0): boolean {
+    while (this.tail - this.head <= k) this.fill();
+    const s = this.head + k;
+    const v = this.strs[s];
+    if (v !== null && v !== undefined) return v === w;
+    const a = this.starts[s]!, n = w.length;
+    if (this.ends[s]! - a !== n) return false;
+    const text = this.text;
+    for (let j = 0; j < n; j++) if (text.charCodeAt(a + j) !== w.charCodeAt(j)) return false;
+    return true;
+  }
+
+  /** Whether the k-th token is the word `w`. */
+  isWord(w: string, k = 0): boolean { return this.kind(k) === K_WORD && this.is(w, k); }
+  /** Whether the k-th token is the punctuation `p` ({ } ; ,). */
+  isPunct(p: string, k = 0): boolean { return this.kind(k) === K_PUNCT && this.is(p, k); }
+
+  /** The 1-based line of the k-th token. */
+  lineOf(k = 0): number {
+    while (this.tail - this.head <= k) this.fill();
+    return this.lines[this.head + k]!;
+  }
+
+  /** The k-th token as an object (made once per slot). */
+  tok(k = 0): Token {
+    while (this.tail - this.head <= k) this.fill();
+    const s = this.head + k;
+    let t = this.toks[s];
+    if (!t) this.toks[s] = t = { v: this.v(k), kind: KIND_NAMES[this.kinds[s]!]!, line: this.lines[s]!, col: this.cols[s]! };
+    return t;
+  }
+
+  /** Steps over the current token. */
+  skip(): void {
+    while (this.tail === this.head) this.fill();
+    // Everything read: start the slots over (they never hold more than the lookahead).
     if (++this.head === this.tail) { this.head = 0; this.tail = 0; }
+  }
+
+  /** The current token's string; steps over it. */
+  take(): string {
+    const v = this.v(0);
+    this.skip();
+    return v;
+  }
+
+  /** The current token as an object; steps over it. */
+  next(): Token {
+    const t = this.tok(0);
+    this.skip();
     return t;
   }
 
   private fill(): void {
-    const t = this.lex();
-    const prev = this.prev;
-    const atStart = prev === undefined || prev.kind === 'nl' || prev.v === ';';
-    this.prev = t;
-    if (atStart && t.kind === 'word' && (t.v === 'define' || t.v === 'redefine')) return this.define();
+    const s = this.tail;
+    this.lex(s);
+    const k = this.kinds[s]!;
+    const atStart = this.atStart;
+    this.atStart = k === K_NL || ((k === K_PUNCT || k === K_STRING) && this.ends[s]! - this.starts[s]! === 1 && this.text.charCodeAt(this.starts[s]!) === 59);
+    if (k !== K_WORD) { this.tail++; return; }
+    const c = this.text.charCodeAt(this.starts[s]!);
+    if (atStart && c !== 36 && (this.slotIs(s, 'define') || this.slotIs(s, 'redefine'))) return this.define();
     // Only `$name` words expand.
-    if (t.kind === 'word' && t.v.charCodeAt(0) === 36) for (const x of this.expand(t)) this.add(x);
-    else this.add(t);
+    if (c === 36) this.expand(this.slotTok(s));
+    else this.tail++;
   }
 
+  private slotIs(s: number, w: string): boolean {
+    const a = this.starts[s]!;
+    return this.ends[s]! - a === w.length && this.text.startsWith(w, a);
+  }
+
+  /** The token lex() read into slot s, as an object (defines). */
+  private slotTok(s: number): Token {
+    return { v: this.text.slice(this.starts[s], this.ends[s]), kind: KIND_NAMES[this.kinds[s]!]!, line: this.lines[s]!, col: this.cols[s]! };
+  }
+
+  /** The next token of the text, as an object (defines, tokenize()). */
+  lexToken(): Token {
+    this.lex(this.tail);
+    return this.slotTok(this.tail);
+  }
+
+  /** A token from a define's value into the lookahead. */
   private add(t: Token): void {
-    this.buf[this.tail++] = t;
+    const s = this.tail++;
+    this.kinds[s] = KIND_NAMES.indexOf(t.kind);
+    this.starts[s] = 0; this.ends[s] = 0;
+    this.lines[s] = t.line; this.cols[s] = t.col;
+    this.strs[s] = t.v; this.toks[s] = null;
   }
 
   private define(): void {
-    const name = this.lex(), eq = this.lex();
+    const name = this.lexToken(), eq = this.lexToken();
     if (name.kind !== 'word' || eq.v !== '=') throw syntaxError(name.kind !== 'word' ? name : eq, 'syntax error, expected define name = value', this.source);
     const val: Token[] = [];
     let depth = 0;
     for (;;) {
-      const t = this.lex();
+      const t = this.lexToken();
       if (t.kind === 'eof' || (depth === 0 && (t.kind === 'nl' || t.v === ';'))) {
         if (!val.length) throw syntaxError(t, 'syntax error, define without a value', this.source);
         this.defines.set(name.v, val);
         // The statement's end is a token of its own.
-        this.prev = t;
+        this.atStart = true;
         this.add(t);
         return;
       }
       if (t.v === '{') depth++;
       if (t.v === '}') depth--;
-      val.push(...this.expand(t));
+      if (t.kind === 'word' && t.v.startsWith('$')) val.push(...this.expanded(t));
+      else val.push(t);
     }
   }
 
-  private expand(t: Token): Token[] {
-    if (t.kind !== 'word' || !t.v.startsWith('$')) return [t];
+  /** `$name`'s tokens into the lookahead. */
+  private expand(t: Token): void {
+    for (const x of this.expanded(t)) this.add(x);
+  }
+
+  private expanded(t: Token): Token[] {
     const v = this.defines.get(t.v.slice(1));
     if (!v) throw syntaxError(t, `unknown identifier '${t.v.slice(1)}'`, this.source);
     return v.map((x) => ({ ...x, line: t.line, col: t.col }));
   }
 
-  /** The next token of the text (an eof token at its end, again and again). */
-  lex(): Token {
+  /** Reads the next token of the text into slot s (an eof token at its end, again and again). */
+  lex(s: number): void {
     const text = this.text, n = text.length;
     let i = this.i;
+    this.strs[s] = null; this.toks[s] = null;
     // Character codes, not one-character strings: a 20k-service text has ~16M characters.
     for (;;) {
-      if (i >= n) { this.i = i; return { v: '', kind: 'eof', line: this.line, col: this.col }; }
+      if (i >= n) { this.i = i; this.put(s, K_EOF, i, i, i); this.strs[s] = ''; return; }
       const c = text.charCodeAt(i);
       if (c === 10) {
-        const t: Token = { v: '\n', kind: 'nl', line: this.line, col: this.col };
-        this.i = i + 1; this.line++; this.col = 1;
-        return t;
+        this.put(s, K_NL, i, i, i);
+        this.strs[s] = '\n';
+        this.i = i + 1; this.line++; this.lineStart = i + 1;
+        return;
       }
-      if (c === 32 || c === 9 || c === 13) { i++; this.col++; continue; }
-      if (c === 92 && text.charCodeAt(i + 1) === 10) { i += 2; this.line++; this.col = 1; continue; }
+      if (c === 32 || c === 9 || c === 13) { i++; continue; }
+      if (c === 92 && text.charCodeAt(i + 1) === 10) { i += 2; this.line++; this.lineStart = i; continue; }
       if (c === 35) {
         const e = text.indexOf('\n', i);
-        const end = e < 0 ? n : e;
-        this.col += end - i; i = end;
+        i = e < 0 ? n : e;
         continue;
       }
-      const col = this.col;
       if (c === 34) {
         const j = text.indexOf('"', i + 1);
         const nl = text.indexOf('\n', i + 1);
-        if (j < 0 || (nl >= 0 && nl < j)) throw syntaxError({ v: '"', kind: 'punct', line: this.line, col }, 'syntax error, unterminated string', this.source);
-        this.i = j + 1; this.col += j + 1 - i;
-        return { v: text.slice(i + 1, j), kind: 'string', line: this.line, col };
+        if (j < 0 || (nl >= 0 && nl < j)) throw syntaxError({ v: '"', kind: 'punct', line: this.line, col: i - this.lineStart + 1 }, 'syntax error, unterminated string', this.source);
+        this.put(s, K_STRING, i, i + 1, j);
+        this.i = j + 1;
+        return;
       }
       if (c === 123 || c === 125 || c === 59 || c === 44) {
-        this.i = i + 1; this.col++;
-        return { v: c === 123 ? '{' : c === 125 ? '}' : c === 59 ? ';' : ',', kind: 'punct', line: this.line, col };
+        this.put(s, K_PUNCT, i, i, i + 1);
+        this.strs[s] = PUNCT_CHARS[c === 123 ? 0 : c === 125 ? 1 : c === 59 ? 2 : 3]!;
+        this.i = i + 1;
+        return;
       }
       let j = i + 1;
       while (j < n && !wordEnd(text.charCodeAt(j))) j++;
-      this.i = j; this.col += j - i;
-      return { v: text.slice(i, j), kind: 'word', line: this.line, col };
+      this.put(s, K_WORD, i, i, j);
+      this.i = j;
+      return;
     }
+  }
+
+  /** Slot s: a token of kind k at offset `at` (its column), its string text[a, b). */
+  private put(s: number, k: number, at: number, a: number, b: number): void {
+    this.kinds[s] = k; this.starts[s] = a; this.ends[s] = b;
+    this.lines[s] = this.line; this.cols[s] = at - this.lineStart + 1;
   }
 }
 
 /** Splits text into words, quoted strings, punctuation and newlines; `#` starts a comment. */
 export function tokenize(text: string, source = '<text>'): Token[] {
   const lx = new Lexer(text, source), out: Token[] = [];
-  for (let t = lx.lex(); ; t = lx.lex()) {
+  for (;;) {
+    const t = lx.lexToken();
     out.push(t);
     if (t.kind === 'eof') return out;
   }
@@ -253,7 +366,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     }
     return e;
   };
-  const peek = (k = 0) => lx.peek(k);
+  const peek = (k = 0) => lx.tok(k);
   const next = () => lx.next();
   const fail = (t: Token, what: string): never => { throw syntaxError(t, what, source); };
   const unexpected = (t: Token, wanted?: string): never =>
