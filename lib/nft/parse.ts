@@ -152,9 +152,10 @@ class Lexer {
   decimal(): number {
     while (this.tail === this.head) this.fill();
     const s = this.head;
-    if (this.kinds[s] !== K_WORD || this.strs[s] != null) return -1;
+    if (this.kinds[s] !== K_WORD) return -1;
+    // A define's token has no span in the text (a === b): read from its string by the caller.
     const text = this.text, a = this.starts[s]!, b = this.ends[s]!;
-    if (b - a > 15) return -1;
+    if (b === a || b - a > 15) return -1;
     let n = 0;
     for (let j = a; j < b; j++) {
       const c = text.charCodeAt(j) - 48;
@@ -418,20 +419,18 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     return bin ? kindOf(bin[0]!) : 'plain';
   }
 
-  /** The current token as a value (scalar()); steps over it. Decimal numbers are read in place. */
+  /** The current token as a value (a string, or wordValue() of a word); steps over it. Decimals are read in place. */
   function scalarNext(): unknown {
     const k = lx.kind();
     if (k === K_STRING) return lx.take();
     if (k !== K_WORD) return unexpected(lx.tok(), 'a value');
     const n = lx.decimal();
     if (n >= 0) { lx.skip(); return n; }
-    return scalar(lx.next());
+    return wordValue(lx.take());
   }
 
-  function scalar(t: Token): unknown {
-    if (t.kind === 'string') return t.v;
-    if (t.kind !== 'word') return unexpected(t, 'a value');
-    const s = t.v;
+  /** A word's value: a set reference, number, prefix, range or the word itself. */
+  function wordValue(s: string): unknown {
     if (s.startsWith('@')) return s;
     if (isNumber(s)) return Number(s);
     const slash = s.lastIndexOf('/');
