@@ -54,6 +54,7 @@ interface Token { v: string; kind: 'word' | 'string' | 'punct' | 'nl' | 'eof'; l
 const FAMILIES = ['ip', 'ip6', 'inet', 'arp', 'bridge', 'netdev'];
 const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
 const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element'];
+const VERDICTS = ['accept', 'drop', 'return', 'continue', 'jump', 'goto'];
 const EXPRESSION_WORDS = new Set(['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmpv6', 'sctp', 'ether', 'vlan', 'meta', 'ct', 'fib', 'numgen']);
 const UNQUALIFIED_META = ['mark', 'iif', 'oif', 'iifname', 'oifname', 'iiftype', 'oiftype', 'skuid', 'skgid', 'pkttype', 'cpu', 'iifgroup', 'oifgroup', 'cgroup', 'priority'];
 /** The words an expression starts with (one lookup per statement word). */
@@ -80,126 +81,259 @@ function syntaxError(tok: Token, what: string, source: string): InvalidArgumentE
 const wordEnd = (c: number): boolean =>
   c === 32 || c === 9 || c === 13 || c === 10 || c === 123 || c === 125 || c === 59 || c === 44 || c === 34 || c === 35;
 
+/** 1 for the ASCII codes a word goes on with (not wordEnd()): one load per character. Never written after this. */
+const WORD_CHAR = Uint8Array.from({ length: 128 }, (_, c) => (wordEnd(c) ? 0 : 1));
+
+/** Token kinds (Token.kind by index). */
+const K_WORD = 0, K_STRING = 1, K_PUNCT = 2, K_NL = 3, K_EOF = 4;
+const KIND_NAMES = ['word', 'string', 'punct', 'nl', 'eof'] as const;
+const PUNCT_CHARS = ['{', '}', ';', ','];
+
 /**
- * nft's tokens, made as the parser asks for them (a few of lookahead, not an array of the whole
- * text: a 20k-service text has ~3M tokens, and holding them all made the garbage collector copy
- * and promote every one). `define name = value` statements are taken out here; `$name` is
- * replaced by its tokens.
+ * nft's tokens, read as the parser asks for them (a few of lookahead, not an array of the whole
+ * text: a 20k-service text has ~1.9M tokens). The lookahead lives in reusable slots (kind, offsets
+ * into the text, line, column): no object per token, a token's string sliced only when the parser
+ * asks for its value (kept in the slot then), keywords compared in place. tok() makes a Token
+ * object (errors, extensions). `define name = value` statements are taken out here; `$name` is
+ * replaced by its tokens (their strings held in the slots).
  */
 class Lexer {
   private i = 0;
   private line = 1;
-  private col = 1;
-  private buf: Token[] = [];
+  /** Offset of the current line's first character (a column is the offset from it, plus one). */
+  private lineStart = 0;
+  // Slots: head..tail-1 the lookahead; slot `tail` is where lex() reads the next token.
+  private readonly kinds: number[] = [];
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private readonly lines: number[] = [];
+  private readonly cols: number[] = [];
+  /** A slot's string once sliced (or a define's token); null: not sliced yet. */
+  private readonly strs: Array<string | null> = [];
+  /** A slot's Token once made (tok()); null: none yet. */
+  private readonly toks: Array<Token | null> = [];
   private head = 0;
   private tail = 0;
-  /** The last token read from the text (defines start a statement). */
-  private prev: Token | undefined;
+  /** Whether the last token read from the text ends a statement (defines start one). */
+  private atStart = true;
   private readonly defines = new Map<string, Token[]>();
 
   constructor(private readonly text: string, private readonly source: string) {}
 
-  peek(k = 0): Token {
+  /** The kind of the k-th token ahead (K_*). */
+  kind(k = 0): number {
     while (this.tail - this.head <= k) this.fill();
-    return this.buf[this.head + k]!;
+    return this.kinds[this.head + k]!;
   }
 
-  next(): Token {
-    const t = this.peek(0);
-    // Everything read: start the buffer over (it never holds more than the lookahead); slots are
-    // overwritten, not cut (setting an array's length is a runtime call).
+  /** The k-th token's string (a string token's without its quotes). */
+  v(k = 0): string {
+    while (this.tail - this.head <= k) this.fill();
+    const s = this.head + k;
+    let v = this.strs[s];
+    if (v === null || v === undefined) this.strs[s] = v = this.text.slice(this.starts[s], this.ends[s]);
+    return v;
+  }
+
+  /** Whether the k-th token's string is `w` (of any kind), compared without slicing. */
+  is(w: string, k = 0): boolean {
+    while (this.tail - this.head <= k) this.fill();
+    const s = this.head + k;
+    const v = this.strs[s];
+    if (v !== null && v !== undefined) return v === w;
+    const a = this.starts[s]!, n = w.length;
+    if (this.ends[s]! - a !== n) return false;
+    const text = this.text;
+    for (let j = 0; j < n; j++) if (text.charCodeAt(a + j) !== w.charCodeAt(j)) return false;
+    return true;
+  }
+
+  /** The current token's value when it is a word of decimal digits (at most 15), else -1; read in place. */
+  decimal(): number {
+    while (this.tail === this.head) this.fill();
+    const s = this.head;
+    if (this.kinds[s] !== K_WORD) return -1;
+    // A define's token has no span in the text (a === b): read from its string by the caller.
+    const text = this.text, a = this.starts[s]!, b = this.ends[s]!;
+    if (b === a || b - a > 15) return -1;
+    let n = 0;
+    for (let j = a; j < b; j++) {
+      const c = text.charCodeAt(j) - 48;
+      if (c < 0 || c > 9) return -1;
+      n = n * 10 + c;
+    }
+    return n;
+  }
+
+  /** Whether the k-th token is the word `w`. */
+  isWord(w: string, k = 0): boolean { return this.kind(k) === K_WORD && this.is(w, k); }
+  /** Whether the k-th token is the punctuation `p` ({ } ; ,). */
+  isPunct(p: string, k = 0): boolean { return this.kind(k) === K_PUNCT && this.is(p, k); }
+
+  /** The 1-based line of the k-th token. */
+  lineOf(k = 0): number {
+    while (this.tail - this.head <= k) this.fill();
+    return this.lines[this.head + k]!;
+  }
+
+  /** The k-th token as an object (made once per slot). */
+  tok(k = 0): Token {
+    while (this.tail - this.head <= k) this.fill();
+    const s = this.head + k;
+    let t = this.toks[s];
+    if (!t) this.toks[s] = t = { v: this.v(k), kind: KIND_NAMES[this.kinds[s]!]!, line: this.lines[s]!, col: this.cols[s]! };
+    return t;
+  }
+
+  /** Steps over the current token. */
+  skip(): void {
+    while (this.tail === this.head) this.fill();
+    // Everything read: start the slots over (they never hold more than the lookahead).
     if (++this.head === this.tail) { this.head = 0; this.tail = 0; }
+  }
+
+  /** The current token's string; steps over it. */
+  take(): string {
+    const v = this.v(0);
+    this.skip();
+    return v;
+  }
+
+  /** The current token as an object; steps over it. */
+  next(): Token {
+    const t = this.tok(0);
+    this.skip();
     return t;
   }
 
   private fill(): void {
-    const t = this.lex();
-    const prev = this.prev;
-    const atStart = prev === undefined || prev.kind === 'nl' || prev.v === ';';
-    this.prev = t;
-    if (atStart && t.kind === 'word' && (t.v === 'define' || t.v === 'redefine')) return this.define();
+    const s = this.tail;
+    this.lex(s);
+    const k = this.kinds[s]!;
+    const atStart = this.atStart;
+    this.atStart = k === K_NL || ((k === K_PUNCT || k === K_STRING) && this.ends[s]! - this.starts[s]! === 1 && this.text.charCodeAt(this.starts[s]!) === 59);
+    if (k !== K_WORD) { this.tail++; return; }
+    const c = this.text.charCodeAt(this.starts[s]!);
+    if (atStart && c !== 36 && (this.slotIs(s, 'define') || this.slotIs(s, 'redefine'))) return this.define();
     // Only `$name` words expand.
-    if (t.kind === 'word' && t.v.charCodeAt(0) === 36) for (const x of this.expand(t)) this.add(x);
-    else this.add(t);
+    if (c === 36) this.expand(this.slotTok(s));
+    else this.tail++;
   }
 
+  private slotIs(s: number, w: string): boolean {
+    const a = this.starts[s]!;
+    return this.ends[s]! - a === w.length && this.text.startsWith(w, a);
+  }
+
+  /** The token lex() read into slot s, as an object (defines). */
+  private slotTok(s: number): Token {
+    return { v: this.text.slice(this.starts[s], this.ends[s]), kind: KIND_NAMES[this.kinds[s]!]!, line: this.lines[s]!, col: this.cols[s]! };
+  }
+
+  /** The next token of the text, as an object (defines, tokenize()). */
+  lexToken(): Token {
+    this.lex(this.tail);
+    return this.slotTok(this.tail);
+  }
+
+  /** A token from a define's value into the lookahead. */
   private add(t: Token): void {
-    this.buf[this.tail++] = t;
+    const s = this.tail++;
+    this.kinds[s] = KIND_NAMES.indexOf(t.kind);
+    this.starts[s] = 0; this.ends[s] = 0;
+    this.lines[s] = t.line; this.cols[s] = t.col;
+    this.strs[s] = t.v; this.toks[s] = null;
   }
 
   private define(): void {
-    const name = this.lex(), eq = this.lex();
+    const name = this.lexToken(), eq = this.lexToken();
     if (name.kind !== 'word' || eq.v !== '=') throw syntaxError(name.kind !== 'word' ? name : eq, 'syntax error, expected define name = value', this.source);
     const val: Token[] = [];
     let depth = 0;
     for (;;) {
-      const t = this.lex();
+      const t = this.lexToken();
       if (t.kind === 'eof' || (depth === 0 && (t.kind === 'nl' || t.v === ';'))) {
         if (!val.length) throw syntaxError(t, 'syntax error, define without a value', this.source);
         this.defines.set(name.v, val);
         // The statement's end is a token of its own.
-        this.prev = t;
+        this.atStart = true;
         this.add(t);
         return;
       }
       if (t.v === '{') depth++;
       if (t.v === '}') depth--;
-      val.push(...this.expand(t));
+      if (t.kind === 'word' && t.v.startsWith('$')) val.push(...this.expanded(t));
+      else val.push(t);
     }
   }
 
-  private expand(t: Token): Token[] {
-    if (t.kind !== 'word' || !t.v.startsWith('$')) return [t];
+  /** `$name`'s tokens into the lookahead. */
+  private expand(t: Token): void {
+    for (const x of this.expanded(t)) this.add(x);
+  }
+
+  private expanded(t: Token): Token[] {
     const v = this.defines.get(t.v.slice(1));
     if (!v) throw syntaxError(t, `unknown identifier '${t.v.slice(1)}'`, this.source);
     return v.map((x) => ({ ...x, line: t.line, col: t.col }));
   }
 
-  /** The next token of the text (an eof token at its end, again and again). */
-  lex(): Token {
+  /** Reads the next token of the text into slot s (an eof token at its end, again and again). */
+  lex(s: number): void {
     const text = this.text, n = text.length;
     let i = this.i;
+    this.strs[s] = null; this.toks[s] = null;
     // Character codes, not one-character strings: a 20k-service text has ~16M characters.
     for (;;) {
-      if (i >= n) { this.i = i; return { v: '', kind: 'eof', line: this.line, col: this.col }; }
+      if (i >= n) { this.i = i; this.put(s, K_EOF, i, i, i); this.strs[s] = ''; return; }
       const c = text.charCodeAt(i);
       if (c === 10) {
-        const t: Token = { v: '\n', kind: 'nl', line: this.line, col: this.col };
-        this.i = i + 1; this.line++; this.col = 1;
-        return t;
+        this.put(s, K_NL, i, i, i);
+        this.strs[s] = '\n';
+        this.i = i + 1; this.line++; this.lineStart = i + 1;
+        return;
       }
-      if (c === 32 || c === 9 || c === 13) { i++; this.col++; continue; }
-      if (c === 92 && text.charCodeAt(i + 1) === 10) { i += 2; this.line++; this.col = 1; continue; }
+      if (c === 32 || c === 9 || c === 13) { i++; continue; }
+      if (c === 92 && text.charCodeAt(i + 1) === 10) { i += 2; this.line++; this.lineStart = i; continue; }
       if (c === 35) {
         const e = text.indexOf('\n', i);
-        const end = e < 0 ? n : e;
-        this.col += end - i; i = end;
+        i = e < 0 ? n : e;
         continue;
       }
-      const col = this.col;
       if (c === 34) {
         const j = text.indexOf('"', i + 1);
         const nl = text.indexOf('\n', i + 1);
-        if (j < 0 || (nl >= 0 && nl < j)) throw syntaxError({ v: '"', kind: 'punct', line: this.line, col }, 'syntax error, unterminated string', this.source);
-        this.i = j + 1; this.col += j + 1 - i;
-        return { v: text.slice(i + 1, j), kind: 'string', line: this.line, col };
+        if (j < 0 || (nl >= 0 && nl < j)) throw syntaxError({ v: '"', kind: 'punct', line: this.line, col: i - this.lineStart + 1 }, 'syntax error, unterminated string', this.source);
+        this.put(s, K_STRING, i, i + 1, j);
+        this.i = j + 1;
+        return;
       }
       if (c === 123 || c === 125 || c === 59 || c === 44) {
-        this.i = i + 1; this.col++;
-        return { v: c === 123 ? '{' : c === 125 ? '}' : c === 59 ? ';' : ',', kind: 'punct', line: this.line, col };
+        this.put(s, K_PUNCT, i, i, i + 1);
+        this.strs[s] = PUNCT_CHARS[c === 123 ? 0 : c === 125 ? 1 : c === 59 ? 2 : 3]!;
+        this.i = i + 1;
+        return;
       }
       let j = i + 1;
-      while (j < n && !wordEnd(text.charCodeAt(j))) j++;
-      this.i = j; this.col += j - i;
-      return { v: text.slice(i, j), kind: 'word', line: this.line, col };
+      for (let c2; j < n && ((c2 = text.charCodeAt(j)) >= 128 || WORD_CHAR[c2] === 1); ) j++;
+      this.put(s, K_WORD, i, i, j);
+      this.i = j;
+      return;
     }
+  }
+
+  /** Slot s: a token of kind k at offset `at` (its column), its string text[a, b). */
+  private put(s: number, k: number, at: number, a: number, b: number): void {
+    this.kinds[s] = k; this.starts[s] = a; this.ends[s] = b;
+    this.lines[s] = this.line; this.cols[s] = at - this.lineStart + 1;
   }
 }
 
 /** Splits text into words, quoted strings, punctuation and newlines; `#` starts a comment. */
 export function tokenize(text: string, source = '<text>'): Token[] {
   const lx = new Lexer(text, source), out: Token[] = [];
-  for (let t = lx.lex(); ; t = lx.lex()) {
+  for (;;) {
+    const t = lx.lexToken();
     out.push(t);
     if (t.kind === 'eof') return out;
   }
@@ -253,7 +387,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     }
     return e;
   };
-  const peek = (k = 0) => lx.peek(k);
+  const peek = (k = 0) => lx.tok(k);
   const next = () => lx.next();
   const fail = (t: Token, what: string): never => { throw syntaxError(t, what, source); };
   const unexpected = (t: Token, wanted?: string): never =>
@@ -261,16 +395,18 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   const refuse = (t: Token, what: string): never => {
     throw new UnsupportedError(`${source}:${t.line}:${t.col}: ${what} is not supported by nlkit's nft text parser`, { subsystem: 'nft', op: 'nft.restore', detail: what });
   };
-  const expect = (v: string) => (peek().v === v && peek().kind !== 'string' ? next() : unexpected(peek(), `'${v}'`));
+  const expect = (v: string): void => { if (lx.kind() !== K_STRING && lx.is(v)) lx.skip(); else unexpected(lx.tok(), `'${v}'`); };
   const word = (what: string): string => {
-    const t = peek();
-    if (t.kind === 'word' || t.kind === 'string') return next().v;
-    return unexpected(t, what);
+    const k = lx.kind();
+    if (k === K_WORD || k === K_STRING) return lx.take();
+    return unexpected(lx.tok(), what);
   };
   const endOfStatement = (t: Token) => t.kind === 'nl' || t.kind === 'eof' || t.v === ';' || t.v === '}';
-  const skipSeparators = () => { while (peek().kind === 'nl' || (peek().v === ';' && peek().kind === 'punct')) next(); };
+  /** endOfStatement() of the current token, read in place. */
+  const atEndOfStatement = (): boolean => { const k = lx.kind(); return k === K_NL || k === K_EOF || lx.is(';') || lx.is('}'); };
+  const skipSeparators = () => { for (let k = lx.kind(); k === K_NL || (k === K_PUNCT && lx.is(';')); k = lx.kind()) lx.skip(); };
   const emit = (cmd: Command, line: number) => sink.command(cmd, line);
-  const familyOpt = (): string => (FAMILIES.includes(peek().v) && peek().kind === 'word' && peek(1).kind !== 'nl' && peek(1).kind !== 'eof' && peek(1).v !== '{' ? next().v : 'ip');
+  const familyOpt = (): string => (lx.kind() === K_WORD && FAMILIES.includes(lx.v()) && lx.kind(1) !== K_NL && lx.kind(1) !== K_EOF && !lx.is('{', 1) ? lx.take() : 'ip');
 
   // ---- values and expressions ----
   type Kind = 'mark' | 'string' | 'flags' | 'plain';
@@ -283,10 +419,18 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     return bin ? kindOf(bin[0]!) : 'plain';
   }
 
-  function scalar(t: Token): unknown {
-    if (t.kind === 'string') return t.v;
-    if (t.kind !== 'word') return unexpected(t, 'a value');
-    const s = t.v;
+  /** The current token as a value (a string, or wordValue() of a word); steps over it. Decimals are read in place. */
+  function scalarNext(): unknown {
+    const k = lx.kind();
+    if (k === K_STRING) return lx.take();
+    if (k !== K_WORD) return unexpected(lx.tok(), 'a value');
+    const n = lx.decimal();
+    if (n >= 0) { lx.skip(); return n; }
+    return wordValue(lx.take());
+  }
+
+  /** A word's value: a set reference, number, prefix, range or the word itself. */
+  function wordValue(s: string): unknown {
     if (s.startsWith('@')) return s;
     if (isNumber(s)) return Number(s);
     const slash = s.lastIndexOf('/');
@@ -303,16 +447,16 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
 
   /** One value: a scalar, a concatenation (`a . b`), a flag list (`a,b`) or an anonymous set. */
   function value(kind: Kind, inSet = false): unknown {
-    if (peek().v === '{' && peek().kind === 'punct') return { set: setElements(kind, false) };
-    const first = scalar(next());
-    if (peek().v === '.' && peek().kind === 'word') {
+    if (lx.isPunct('{')) return { set: setElements(kind, false) };
+    const first = scalarNext();
+    if (lx.isWord('.')) {
       const parts = [first];
-      while (peek().v === '.' && peek().kind === 'word') { next(); parts.push(scalar(next())); }
+      while (lx.isWord('.')) { lx.skip(); parts.push(scalarNext()); }
       return { concat: parts };
     }
-    if (!inSet && kind === 'flags' && peek().v === ',') {
+    if (!inSet && kind === 'flags' && lx.is(',')) {
       const list = [first];
-      while (peek().v === ',') { next(); list.push(scalar(next())); }
+      while (lx.is(',')) { lx.skip(); list.push(scalarNext()); }
       return list;
     }
     return first;
@@ -322,20 +466,19 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   function elementOptions(): Record<string, unknown> {
     const o: Record<string, unknown> = {};
     for (;;) {
-      const t = peek();
-      if (t.kind !== 'word') return o;
-      if (t.v === 'comment') {
-        next();
+      if (lx.kind() !== K_WORD) return o;
+      if (lx.is('comment')) {
+        lx.skip();
         if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string');
         o.comment = next().v;
-      } else if (t.v === 'timeout' || t.v === 'expires') {
-        next();
+      } else if (lx.is('timeout') || lx.is('expires')) {
+        const key = lx.take();
         const d = next();
         const ms = durationMs(d.v);
         if (d.kind !== 'word' || ms === undefined) unexpected(d, 'a time like 3h or 1d2h3m4s');
-        o[t.v] = ms! / 1000;
-      } else if (t.v === 'counter') {
-        next();
+        o[key] = ms! / 1000;
+      } else if (lx.is('counter')) {
+        lx.skip();
         const c: Record<string, number> = {};
         for (const k of ['packets', 'bytes']) {
           if (peek().v !== k) break;
@@ -354,56 +497,64 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     expect('{');
     const out: unknown[] = [];
     for (;;) {
-      while (peek().kind === 'nl') next();
-      if (peek().v === '}' && peek().kind === 'punct') { next(); break; }
+      while (lx.kind() === K_NL) lx.skip();
+      if (lx.isPunct('}')) { lx.skip(); break; }
       let el: unknown = value(kind, true);
-      const opts = elementOptions();
-      if (Object.keys(opts).length) el = { elem: { val: el, ...opts } };
-      if (peek().v === ':' && peek().kind === 'word') {
-        next();
+      // Element options start with a word (most elements have none: no object for them).
+      if (lx.kind() === K_WORD && !lx.is(':')) {
+        const opts = elementOptions();
+        if (Object.keys(opts).length) el = { elem: { val: el, ...opts } };
+      }
+      if (lx.isWord(':')) {
+        lx.skip();
         // A verdict map's verdict, or a data map's value (`10.0.0.1 : 10.1.0.1 . 8080`).
-        el = [el, ['accept', 'drop', 'return', 'continue', 'jump', 'goto'].includes(peek().v) && peek().kind === 'word' ? verdict(next()) : value('plain', true)];
+        el = [el, lx.kind() === K_WORD && VERDICTS.includes(lx.v()) ? verdictNext() : value('plain', true)];
       }
       out.push(el);
-      while (peek().kind === 'nl') next();
-      if (peek().v === ',') { next(); continue; }
-      if (peek().v === '}' && peek().kind === 'punct') { next(); break; }
-      unexpected(peek(), "',' or '}'");
+      while (lx.kind() === K_NL) lx.skip();
+      if (lx.is(',')) { lx.skip(); continue; }
+      if (lx.isPunct('}')) { lx.skip(); break; }
+      unexpected(lx.tok(), "',' or '}'");
     }
     void named;
     return out;
   }
 
   function primary(): Statement {
-    const t = next();
-    switch (t.v) {
+    const v = lx.v();
+    switch (v) {
       case 'ip': case 'ip6': case 'tcp': case 'udp': case 'th': case 'icmp': case 'icmpv6': case 'sctp': case 'ether': case 'vlan':
+        lx.skip();
         // `tcp option maxseg size` (stmt-exthdr.ts).
-        if (t.v === 'tcp' && peek().v === 'option' && EXT_EXPR_PARSERS['tcp option']) { next(); return EXT_EXPR_PARSERS['tcp option'](textCtx('')); }
-        return shared(t.v, word('a header field'));
-      case 'meta': return shared('meta', word('a meta key'));
+        if (v === 'tcp' && lx.is('option') && EXT_EXPR_PARSERS['tcp option']) { lx.skip(); return EXT_EXPR_PARSERS['tcp option'](textCtx('')); }
+        return shared(v, word('a header field'));
+      case 'meta': lx.skip(); return shared('meta', word('a meta key'));
       case 'ct': {
+        lx.skip();
         // `ct original|reply [ip|ip6] saddr|daddr|proto-src|proto-dst`
-        if (peek().v !== 'original' && peek().v !== 'reply') return { ct: { key: word('a ct key') } };
-        const dir = next().v;
+        if (!lx.is('original') && !lx.is('reply')) return { ct: { key: word('a ct key') } };
+        const dir = lx.take();
         let key = word('a ct key');
         if (key === 'ip' || key === 'ip6') key = `${key} ${word('saddr or daddr')}`;
         return { ct: { key, dir } };
       }
       case 'fib': {
+        lx.skip();
         const flags: string[] = [word('saddr, daddr, mark, iif or oif')];
-        while (peek().v === '.') { next(); flags.push(word('a fib flag')); }
+        while (lx.is('.')) { lx.skip(); flags.push(word('a fib flag')); }
         return { fib: { result: word('a fib result'), flags } };
       }
       case 'numgen': {
+        lx.skip();
         const mode = word('random or inc');
         expect('mod');
-        const mod = scalar(next());
+        const mod = scalarNext();
         let offset: unknown = 0;
-        if (peek().v === 'offset') { next(); offset = scalar(next()); }
+        if (lx.is('offset')) { lx.skip(); offset = scalarNext(); }
         return { numgen: { mode, mod, offset } };
       }
-      default:
+      default: {
+        const t = next();
         if (RAW_PAYLOAD.test(t.v)) {
           // The tokens of `@th,96,24`: @th , 96 , 24.
           let w = t.v;
@@ -413,24 +564,29 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
         if (UNQUALIFIED_META.includes(t.v)) return shared('meta', t.v);
         if (EXT_EXPR_PARSERS[t.v] && t.kind === 'word') return EXT_EXPR_PARSERS[t.v]!(textCtx(''));
         return unexpected(t);
+      }
     }
   }
 
   /** An expression: primaries joined by `.`, then binary operations with values. */
+  // nft 1.0.6 lists a sub-byte field in a concatenation as `ip6 dscp >> 6 . tcp dport`, and its
+  // parser reads that back as a second shift: shifts are refused rather than taken either way.
+  // (Declared once: a closure made per expression cost a name definition each under tsx.)
+  function noShift(): void { if (lx.kind() === K_WORD && (lx.is('>>') || lx.is('<<'))) refuse(peek(), `a shift ("${peek().v}") of an expression`); }
+  const isBinop = (): boolean => lx.kind() === K_WORD && (lx.is('&') || lx.is('|') || lx.is('^') || lx.is('and') || lx.is('or') || lx.is('xor'));
+
   function expression(): Statement {
-    // nft 1.0.6 lists a sub-byte field in a concatenation as `ip6 dscp >> 6 . tcp dport`, and its
-    // parser reads that back as a second shift: shifts are refused rather than taken either way.
-    const noShift = () => { if ((peek().v === '>>' || peek().v === '<<') && peek().kind === 'word') refuse(peek(), `a shift ("${peek().v}") of an expression`); };
     let e = primary();
     noShift();
-    if (peek().v === '.' && peek().kind === 'word') {
+    if (lx.isWord('.')) {
       const parts = [e];
-      while (peek().v === '.' && peek().kind === 'word') { next(); parts.push(primary()); noShift(); }
+      while (lx.isWord('.')) { lx.skip(); parts.push(primary()); noShift(); }
       e = { concat: parts };
     }
+    if (!isBinop() && !lx.isWord('map')) return e;
     const ops: string[] = [], vals: unknown[] = [];
     let opTok: Token | undefined;
-    while (peek().kind === 'word' && BINOPS[peek().v]) {
+    while (isBinop()) {
       opTok = next();
       ops.push(BINOPS[opTok.v]!);
       let v = value(kindOf(e));
@@ -459,15 +615,21 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       e = climb(e, 0, false) as Statement;
     }
     // `key map @m` / `key map { k : v }`: a data map's value (meta mark set ..., dnat to ...).
-    if (peek().v === 'map' && peek().kind === 'word') {
-      next();
-      const data = peek().v === '{' && peek().kind === 'punct' ? { set: setElements(kindOf(e), false) } : scalar(next());
+    if (lx.isWord('map')) {
+      lx.skip();
+      const data = lx.isPunct('{') ? { set: setElements(kindOf(e), false) } : scalarNext();
       e = { map: { key: e, data } };
     }
     return e;
   }
 
   const isExpressionStart = (t: Token) => t.kind === 'word' && (EXPRESSION_STARTS.has(t.v) || (t.v.charCodeAt(0) === 64 && RAW_PAYLOAD.test(t.v)));
+  /** isExpressionStart() of the current token, without making its object. */
+  const atExpressionStart = (): boolean => {
+    if (lx.kind() !== K_WORD) return false;
+    const v = lx.v();
+    return EXPRESSION_STARTS.has(v) || (v.charCodeAt(0) === 64 && RAW_PAYLOAD.test(v));
+  };
   /** `counter`, `quota`, `limit`, `ct helper` (consumed) as an object kind; undefined for other words. */
   const objectKind = (t: Token): string | undefined => {
     if (t.kind !== 'word') return undefined;
@@ -481,49 +643,50 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   /** The cursor as extensions (ext.ts) see it. */
   const textCtx = (family: string): TextCtx => ({ family, peek, next, word, unexpected, fail, expression, endOfStatement });
 
-  function verdict(t: Token): Statement {
-    if (t.kind !== 'word') return unexpected(t, 'a verdict');
-    if (t.v === 'accept' || t.v === 'drop' || t.v === 'return' || t.v === 'continue') return shared(t.v, '');
+  /** The current token as a verdict; steps over it (and the target of jump/goto). */
+  function verdictNext(): Statement {
+    if (lx.kind() !== K_WORD) return unexpected(lx.tok(), 'a verdict');
+    const v = lx.v();
+    if (v === 'accept' || v === 'drop' || v === 'return' || v === 'continue') { lx.skip(); return shared(v, ''); }
     // Not shared: most targets are named once (a cache of them cost more than it saved).
     // A literal per verdict: a computed key makes each object the slow way.
-    if (t.v === 'jump') return { jump: { target: word('a chain name') } };
-    if (t.v === 'goto') return { goto: { target: word('a chain name') } };
-    return unexpected(t, 'a verdict');
+    if (v === 'jump') { lx.skip(); return { jump: { target: word('a chain name') } }; }
+    if (v === 'goto') { lx.skip(); return { goto: { target: word('a chain name') } }; }
+    return unexpected(lx.tok(), 'a verdict');
   }
 
   /** A rule's statements up to the end of the line, `;` or `}`; its comment. */
   function ruleBody(family: string): { expr: Statement[]; comment?: string } {
     const expr: Statement[] = [];
     let comment: string | undefined;
-    while (!endOfStatement(peek())) {
-      const t = peek();
-      if (t.kind !== 'word') unexpected(t);
-      if (t.v === 'comment') {
-        next();
+    while (!atEndOfStatement()) {
+      if (lx.kind() !== K_WORD) unexpected(lx.tok());
+      if (lx.is('comment')) {
+        lx.skip();
         // nft's grammar takes a bare word as well (Docker writes `comment ICMP`).
-        if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string');
-        comment = next().v;
+        if (lx.kind() !== K_STRING && lx.kind() !== K_WORD) unexpected(lx.tok(), 'quoted string');
+        comment = lx.take();
         continue;
       }
-      if (isExpressionStart(t)) {
+      if (atExpressionStart()) {
         const left = expression();
-        if (peek().v === 'set') {
-          next();
-          const v = isExpressionStart(peek()) ? expression() : value(kindOf(left));
+        if (lx.is('set')) {
+          lx.skip();
+          const v = atExpressionStart() ? expression() : value(kindOf(left));
           // `ct helper set "name"` references a ct helper object.
           const ck = (left.ct as { key?: string } | undefined)?.key;
           expr.push(ck === 'helper' ? { 'ct helper': v } : ck === 'timeout' ? { 'ct timeout': v } : ck === 'expectation' ? { 'ct expectation': v } : { mangle: { key: left, value: v } });
           continue;
         }
-        if (peek().v === 'vmap') {
-          next();
-          const data = peek().v === '{' && peek().kind === 'punct' ? { set: setElements(kindOf(left), false) } : scalar(next());
+        if (lx.is('vmap')) {
+          lx.skip();
+          const data = lx.isPunct('{') ? { set: setElements(kindOf(left), false) } : scalarNext();
           expr.push({ vmap: { key: left, data } });
           continue;
         }
-        let op = RELATIONS[peek().v] && peek().kind === 'word' ? RELATIONS[next().v]! : undefined;
+        let op = RELATIONS[lx.v()] && lx.kind() === K_WORD ? RELATIONS[lx.take()]! : undefined;
         const kind = kindOf(left);
-        if (endOfStatement(peek())) unexpected(peek(), 'a value');
+        if (atEndOfStatement()) unexpected(lx.tok(), 'a value');
         let right = value(kind);
         // `fib ... oif missing|exists`: nft's JSON has a boolean.
         if ('fib' in left && (right === 'missing' || right === 'exists')) right = right === 'exists';
@@ -531,8 +694,8 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
         const mk = (left.meta as { key?: string } | undefined)?.key;
         if ((mk === 'ipsec' || mk === 'secpath') && (right === 'missing' || right === 'exists')) right = right === 'exists';
         // `tcp flags syn / syn,ack`: the flags under a mask (nft's `&` on the left).
-        if (kind === 'flags' && peek().v === '/' && peek().kind === 'word') {
-          next();
+        if (kind === 'flags' && lx.isWord('/')) {
+          lx.skip();
           expr.push({ match: { op: op ?? '==', left: { '&': [left, value(kind)] }, right } });
           continue;
         }
@@ -541,25 +704,28 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
         expr.push({ match: { op, left, right } });
         continue;
       }
-      next();
-      switch (t.v) {
+      switch (lx.v()) {
         case 'accept': case 'drop': case 'return': case 'continue': case 'jump': case 'goto':
-          expr.push(verdict(t)); break;
-        case 'synproxy':
+          expr.push(verdictNext()); break;
+        case 'synproxy': {
+          const t = next();
           // `synproxy name "sp"` (a synproxy object); the statement with its own options is refused.
           if (peek().v !== 'name') refuse(t, 'the statement "synproxy" with its own options (only synproxy name)');
           next(); expr.push(namedRef('synproxy', textCtx(family))); break;
+        }
         case 'counter': {
-          if (peek().v === 'name') { next(); expr.push(namedRef('counter', textCtx(family))); break; }
+          lx.skip();
+          if (lx.is('name')) { lx.skip(); expr.push(namedRef('counter', textCtx(family))); break; }
           let packets = 0, bytes = 0;
-          if (peek().v === 'packets') { next(); packets = Number(scalar(next())); }
-          if (peek().v === 'bytes') { next(); bytes = Number(scalar(next())); }
+          if (lx.is('packets')) { lx.skip(); packets = Number(scalarNext()); }
+          if (lx.is('bytes')) { lx.skip(); bytes = Number(scalarNext()); }
           expr.push({ counter: { packets, bytes } });
           break;
         }
         case 'reject': {
-          if (peek().v === 'with') {
-            next();
+          lx.skip();
+          if (lx.is('with')) {
+            lx.skip();
             const how = word('icmp, icmpv6, icmpx or tcp');
             if (how === 'tcp') { expect('reset'); expr.push({ reject: { type: 'tcp reset' } }); break; }
             if (peek().v === 'type') next();
@@ -569,22 +735,23 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
           expr.push({ reject: { type: REJECT_TYPE[family] ?? 'icmpx', expr: 'port-unreachable' } });
           break;
         }
-        default:
+        default: {
+          const t = next();
           if (EXT_PARSERS[t.v]) { expr.push(EXT_PARSERS[t.v]!(textCtx(family))); break; }
           if (['queue', 'meter', 'tproxy', 'dup', 'fwd', 'flow'].includes(t.v)) refuse(t, `the statement "${t.v}"`);
           if (RAW_PAYLOAD.test(t.v)) refuse(t, 'raw payload expressions (@base,offset,length)');
           unexpected(t);
+        }
       }
     }
-    if (!expr.length) unexpected(peek(), 'a statement');
+    if (!expr.length) unexpected(lx.tok(), 'a statement');
     return comment === undefined ? { expr } : { comment, expr };
   }
 
   // ---- declarations ----
   const blockItemEnd = () => {
-    const t = peek();
-    if (t.kind === 'nl' || (t.v === ';' && t.kind === 'punct')) { next(); return; }
-    if (!(t.v === '}' && t.kind === 'punct')) unexpected(t, "newline or ';'");
+    if (lx.kind() === K_NL || lx.isPunct(';')) { lx.skip(); return; }
+    if (!lx.isPunct('}')) unexpected(lx.tok(), "newline or ';'");
   };
 
   /** A chain's block; `inTable`: in a table block, where it holds rules (they go to the sink as read). */
@@ -592,8 +759,19 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     expect('{');
     for (;;) {
       skipSeparators();
+      if (lx.isPunct('}')) { lx.skip(); return; }
+      // A rule (most items): its first word is no chain property.
+      if (lx.kind() === K_WORD && inTable && !lx.is('type') && !lx.is('policy') && !lx.is('comment') && !lx.is('flags')) {
+        const line = lx.lineOf();
+        const b = ruleBody(family), table = c.table as string, chain = c.name as string;
+        // The keys in the order a spread of ruleBody() gives them, without the spread.
+        sink.blockItem(BlockPart.Rule, { add: { rule: b.comment === undefined ? { family, table, chain, expr: b.expr } : { family, table, chain, comment: b.comment, expr: b.expr } } }, line);
+        // A rule ends with a newline or ';', never directly with the chain's '}'.
+        if (lx.isPunct('}')) unexpected(lx.tok(), 'newline or semicolon');
+        blockItemEnd();
+        continue;
+      }
       const t = peek();
-      if (t.v === '}' && t.kind === 'punct') { next(); return; }
       if (t.v === 'type' && t.kind === 'word') {
         next();
         c.type = word('filter, nat or route');
