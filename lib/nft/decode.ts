@@ -10,7 +10,7 @@ import { ownerProgname, TABLE_FLAGS, tableFlagsJson } from './table-flags.js';
 
 /** NFTA_TABLE_OWNER: the owning socket's netlink port. */
 const TABLE_OWNER = 7;
-import { attrIndex, AttrWalk } from '../netlink/reader.js';
+import { attrIndex, AttrWalk, strIsBytes } from '../netlink/reader.js';
 import { NLMSG_HDRLEN } from '../netlink/headers.js';
 import { formatIPv4 } from '../core/address.js';
 import { attrMap, be32, be64, Names, placeMessages, readAttrs, str, type NlMsg, type PlacedMsgs } from './attrs.js';
@@ -537,7 +537,7 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
       const m = cat[i]!;
       if (cb[m + 16] !== tm.family) continue;
       attrIndex(cb, m + BODY, m + cb.readUInt32LE(m), CHAIN.USERDATA, ca, cl);
-      if (!ca[CHAIN.TABLE] || !sameName(cb, ca[CHAIN.TABLE]!, cl[CHAIN.TABLE]!, tbytes)) continue;
+      if (!ca[CHAIN.TABLE] || !strIsBytes(cb, ca[CHAIN.TABLE]!, cl[CHAIN.TABLE]!, tbytes)) continue;
       const c: Record<string, unknown> = {
         family, table: tname, name: ca[CHAIN.NAME] ? names.get(cb, ca[CHAIN.NAME]!, cl[CHAIN.NAME]!) : '',
         handle: ca[CHAIN.HANDLE] && cl[CHAIN.HANDLE]! >= 8 ? u64At(cb, ca[CHAIN.HANDLE]!) : 0,
@@ -573,15 +573,6 @@ export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?:
     }
   }
   return out;
-}
-
-/** Whether the NUL-terminated name in b[at, at + len) is `bytes` (as strAt would read it: UTF-8, up to the first NUL). */
-function sameName(b: Buffer, at: number, len: number, bytes: Buffer): boolean {
-  let n = 0;
-  while (n < len && b[at + n] !== 0) n++;
-  if (n !== bytes.length) return false;
-  for (let i = 0; i < n; i++) if (b[at + i] !== bytes[i]) return false;
-  return true;
 }
 
 /** A big-endian u64 (a handle) as a Number, without a BigInt: exact below 2^53, rounded as Number(bigint) rounds above. */
