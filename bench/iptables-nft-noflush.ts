@@ -59,13 +59,25 @@ export async function nftNoflushRows(sizes: number[], reps: number): Promise<Row
     const a = new Netns('bench'), b = new Netns('bench');
     const h = iptables.open({ netns: b.path, backend: 'nft' });
     try {
-      for (const ns of [a, b]) ns.run('iptables-nft-restore', [], tables[0]!);
+      // KUBE-FLOOR: a chain nothing reaches, for the kernel floor rows (in both, so the tables compare equal)
+      for (const ns of [a, b]) ns.run('iptables-nft-restore', [], tables[0]!.replace('COMMIT\n', ':KUBE-FLOOR - [0:0]\nCOMMIT\n'));
       await h.save({ table: 'filter' });  // the handle's thread started outside the timing
       // a noflush commit that changes nothing: the handle reads its model of the table (what a
       // long-running proxy's handle holds after its first sync) outside the timing
       await h.restore('*nat\nCOMMIT\n', { noflush: true });
       const nl: number[] = [], tool: number[] = [], nlCpu: number[][] = [[], []], toolCpu: number[][] = [[], []];
       const loads: number[] = [];
+      // kernel floors, nlkit only (user, sys ms): nothing to send; a rule without a target (a
+      // commit: every chain of every table walked); a rule with a jump (the whole table validated
+      // from its base chains, as for any rule with a verdict or a target)
+      const floors = { none: [[], []], plain: [[], []], jump: [[], []] } as Record<'none' | 'plain' | 'jump', number[][]>;
+      const floor = async (k: keyof typeof floors, text: string) => {
+        const c0 = process.cpuUsage();
+        await h.restore(text, { noflush: true });
+        const c = process.cpuUsage(c0);
+        floors[k][0]!.push(c.user / 1000);
+        floors[k][1]!.push(c.system / 1000);
+      };
       for (let r = 0; r < reps; r++) {
         if (r === 0 || r === reps - 1) loads.push(loadavg()[0]!);
         const text = step[r % 2]!;
@@ -88,11 +100,19 @@ export async function nftNoflushRows(sizes: number[], reps: number): Promise<Row
           const sa = a.run('iptables-nft-save', ['-t', 'nat']).replace(/^# .*\n/gm, ''), sb = b.run('iptables-nft-save', ['-t', 'nat']).replace(/^# .*\n/gm, '');
           if (sa !== sb) throw new Error(`nlkit's noflush at ${services} services left another table than iptables-nft-restore --noflush`);
         }
+        await floor('none', '*nat\nCOMMIT\n');
+        await floor('plain', `*nat\n-A KUBE-FLOOR -d 10.254.${r & 255}.1/32\nCOMMIT\n`);
+        await floor('jump', `*nat\n-A KUBE-FLOOR -d 10.254.${r & 255}.2/32 -j KUBE-MARK-MASQ\nCOMMIT\n`);
       }
       const rules = tables[0]!.split('\n').filter((l) => l.startsWith('-A ')).length;
       const lines = step[0]!.split('\n').length - 1;
       rows.push(row('one service changed, `--noflush` (nf_tables)', services, 'services', nl, tool, '`iptables-nft-restore --noflush`',
         `${rules} rules in the table, ${lines} lines of text; CPU user+sys median nlkit ${median(nlCpu[0]!).toFixed(1)}+${median(nlCpu[1]!).toFixed(1)} ms, tool ${median(toolCpu[0]!).toFixed(0)}+${median(toolCpu[1]!).toFixed(0)} ms (10 ms ticks); load ${loads.map((l) => l.toFixed(1)).join('-')} on ${cpus().length} CPUs`));
+      const floorRow = (c: string, k: keyof typeof floors) => rows.push(row(`kernel floor: ${c}, \`--noflush\` (nf_tables)`, services, 'services', floors[k][0]!.map((u, i) => u + floors[k][1]![i]!), undefined, undefined,
+        `nlkit only, CPU user+sys ms (the kernel's commit is system time); median ${median(floors[k][0]!).toFixed(1)}+${median(floors[k][1]!).toFixed(1)} ms`));
+      floorRow('nothing to send (`*nat`, `COMMIT`)', 'none');
+      floorRow('one rule without a target in a chain nothing reaches', 'plain');
+      floorRow('one rule with `-j KUBE-MARK-MASQ` in a chain nothing reaches (whole-table validation)', 'jump');
     } finally {
       await h.close();
       a.remove();
