@@ -341,8 +341,11 @@ export async function restoreNft(io: NftRestoreIo, family: Family, tables: Compi
   }
 }
 
-/** The ruleset generation and the family's table names, read in one dump run. */
-async function readTables(io: NftRestoreIo, family: Family): Promise<{ genid: number; exists: Set<string> }> {
+/**
+ * The ruleset generation and the family's table names, read in one dump run.
+ * @example const { genid, exists } = await readTables({ native: (fn) => handle.native(op, fn) }, 4);
+ */
+export async function readTables(io: NftRestoreIo, family: Family): Promise<{ genid: number; exists: Set<string> }> {
   const req = Buffer.concat([generationRequest(), rulesetRequests(family === 4 ? 'ip' : 'ip6', 1, [MSG.GETTABLE])]);
   const ends: number[] = [];
   for (let p = 0; p < req.length; p += (req.readUInt32LE(p) + 3) & ~3) ends.push(p + ((req.readUInt32LE(p) + 3) & ~3));
