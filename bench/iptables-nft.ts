@@ -4,13 +4,21 @@
 // repetition. Beside the wall time, CPU time: the tool's from bash's `time` (its process and
 // children: user and system, the kernel's work on the batch included), nlkit's from
 // process.cpuUsage() (every thread of the process: the handle's worker too). nlkit's save is
-// checked to be the tool's text before anything is timed. On its own:
+// checked to be the tool's text before anything is timed. The kernel-floor row: nlkit's batch for
+// the same text, compiled and encoded outside the timing, sent alone (the kernel's processing of
+// it, nothing else): what no restore, nlkit's or the tool's, can go below. On its own:
 //   tsx bench/iptables-nft.ts [--nft-sizes 1000,20000] [--reps N]
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
 import { Netns } from '../test/helpers/netns.js';
 import { kubeProxyNat } from '../test/fixtures/iptables/kube-proxy.js';
+import { binding, type RawWorker } from '../lib/core/native.js';
+import { NFNL_SUBSYS_NFTABLES } from '../lib/nft/consts.js';
+import { batch } from '../lib/netlink/transport.js';
+import { planRestore } from '../lib/iptables/restore-text.js';
+import { nftDialect } from '../lib/iptables/nft/handle-restore.js';
+import { readTables, restoreMessages } from '../lib/iptables/nft/restore.js';
 import { fmtN, inNetns, inTurns, median, row, runStandalone, withIptables, type Row, type Series } from './common.js';
 
 /** Wall and CPU (user, system) milliseconds of one run. */
@@ -31,6 +39,30 @@ async function nlkitRun<T>(fn: () => Promise<T>): Promise<Cost & { value: T }> {
   const value = await fn();
   const wall = performance.now() - t0, c = process.cpuUsage(c0);
   return { wall, user: c.user / 1000, sys: c.system / 1000, value };
+}
+
+/**
+ * The kernel floor: restore()'s batch for `text` (compiled and encoded as restore does it, the
+ * generation read, all untimed) sent alone into a fresh namespace; its cost is the send's.
+ */
+function floorRun(text: string, rules: number): Promise<Cost> {
+  return withIptables('nft', async (h, b) => {
+    await h.restore('*filter\nCOMMIT\n');  // start the handle's thread outside the timing
+    const native = <T>(fn: (w: RawWorker) => Promise<T>): Promise<T> => (h as unknown as { native: (op: string, f: typeof fn) => Promise<T> }).native('bench', fn);
+    const plan = planRestore(nftDialect(text));
+    const tables = plan.tables.map((p) => ({ name: p.name, flush: true, body: p.body, line: p.line, firstLine: p.firstLine, commitLine: p.commitLine, chains: p.chains }));
+    const r = await native((w) => binding().iptablesRestore(w, null, { family: 4, counters: false, tables, compileOnly: true }));
+    const compiled = r.tables!.map((raw) => ({ name: raw.table, body: plan.tables.find((p) => p.name === raw.table)!.body, raw }));
+    const { genid, exists } = await readTables({ native }, 4);
+    const sealed = restoreMessages(4, compiled, exists, 0, undefined, genid).sealed();
+    // CPU time is the process's: let the JIT's background compiles of the encoder finish first
+    await new Promise((res) => setTimeout(res, 200));
+    const c = await nlkitRun(() => native((w) => batch(w, NFNL_SUBSYS_NFTABLES, sealed, { framed: true })));
+    if (c.value.errors.length) throw new Error(`the kernel refused the floor batch: errno ${c.value.errors[0]!.errno}`);
+    const got = b.run('iptables-nft-save', ['-t', 'nat']).split('\n').filter((l) => l.startsWith('-A ')).length;
+    if (got !== rules) throw new Error(`the floor batch wrote ${got} of ${rules} rules`);
+    return c;
+  });
 }
 
 const cpuNote = (nl: Cost[], tool: Cost[]) => {
@@ -57,7 +89,7 @@ export async function nftRows(sizes: number[], reps: number): Promise<{ rows: Ro
   for (const services of sizes) {
     const text = kubeProxyNat({ services });
     const rules = text.split('\n').filter((l) => l.startsWith('-A ')).length;
-    const m = { tool: [] as Cost[], nlkit: [] as Cost[], toolSave: [] as Cost[], nlkitSave: [] as Cost[] };
+    const m = { tool: [] as Cost[], nlkit: [] as Cost[], toolSave: [] as Cost[], nlkitSave: [] as Cost[], floor: [] as Cost[] };
     let want: string | undefined;
     const runTool = () => inNetns((a) => {
       m.tool.push(toolRun(a, 'iptables-nft-restore', text));
@@ -79,10 +111,13 @@ export async function nftRows(sizes: number[], reps: number): Promise<{ rows: Ro
     for (let r = 0; r < reps; r++) {
       load.push(loadavg()[0]!);
       await inTurns(r, runTool, () => runLib(r));
+      m.floor.push(await floorRun(text, rules));
     }
     const wall = (xs: Cost[]) => xs.map((c) => c.wall);
     rows.push(row('program the whole table (nf_tables)', services, 'services', wall(m.nlkit), wall(m.tool), '`iptables-nft-restore`',
       `${fmtN(rules)} rules; ${cpuNote(m.nlkit, m.tool)}`));
+    rows.push(row('kernel floor: restore\'s batch sent alone (nf_tables)', services, 'services', wall(m.floor), wall(m.tool), '`iptables-nft-restore`',
+      `${fmtN(rules)} rules; the batch encoded beforehand, only its send timed: no restore goes below it; ${cpuNote(m.floor, m.tool)}`));
     rows.push(row('save the nat table (nf_tables backend)', services, 'services', wall(m.nlkitSave), wall(m.toolSave), '`iptables-nft-save -t nat`',
       `${fmtN(rules)} rules; ${cpuNote(m.nlkitSave, m.toolSave)}`));
     tool.points.push([services, median(wall(m.tool))]);

@@ -194,20 +194,19 @@ export function indexBlob(family: Family, t: RawTableLike): BlobChains {
   };
   const isStandard = (off: number) => b[off + u16(off + L.targetOffset) + 2] === 0;
   const verdictAt = (off: number) => b.readInt32LE(off + u16(off + L.targetOffset) + HEADER);
-  // the arrays grow by doubling (a chain is at least one entry, a rule too)
-  let cap = 1024, rcap = 4096, count = 0, nrules = 0;
-  let hook = new Int8Array(cap), nameOf = new Int32Array(cap), policyAt = new Int32Array(cap), ruleStart = new Int32Array(cap + 1);
-  let rules = new Int32Array(rcap);
+  // Sized once for the most entries the blob can hold (the smallest is an entry with a standard
+  // target): no growth path, which the JIT would meet only at a size it had not seen and leave
+  // its optimized code for (a deoptimization and a recompile in the first large restore). The
+  // arrays are zero-filled lazily by the kernel: only what is written costs.
+  const most = Math.floor(b.length / (L.size + HEADER + 8)) + 1;
+  let count = 0, nrules = 0;
+  const hook = new Int8Array(most), nameOf = new Int32Array(most), policyAt = new Int32Array(most), ruleStart = new Int32Array(most + 1);
+  const rules = new Int32Array(most);
   // user chains' starts (where their rules begin: a jump's verdict) and names, in blob order,
   // so ascending: a jump's chain by binary search (no Map of 60k chains at 20k services)
-  let ucap = 1024, users = 0;
-  let userStart = new Int32Array(ucap), userName = new Int32Array(ucap);
+  let users = 0;
+  const userStart = new Int32Array(most), userName = new Int32Array(most);
   const open = (h: number, name: number) => {
-    if (count === cap) {
-      cap *= 2;
-      const grow = <A extends Int8Array | Int32Array>(a: A, n: number): A => { const x = new (a.constructor as new (n: number) => A)(n); x.set(a); return x; };
-      hook = grow(hook, cap); nameOf = grow(nameOf, cap); policyAt = grow(policyAt, cap); ruleStart = grow(ruleStart, cap + 1);
-    }
     hook[count] = h; nameOf[count] = name; policyAt[count] = -1; ruleStart[count] = nrules;
     count++;
   };
@@ -218,12 +217,6 @@ export function indexBlob(family: Family, t: RawTableLike): BlobChains {
     if (isError(off)) {
       if (off + next < b.length) {
         const at = off + u16(off + L.targetOffset) + HEADER;
-        if (users === ucap) {
-          ucap *= 2;
-          const s2 = new Int32Array(ucap), n2 = new Int32Array(ucap);
-          s2.set(userStart); n2.set(userName);
-          userStart = s2; userName = n2;
-        }
         userStart[users] = off + next;
         userName[users++] = at;
         open(-1, at);
@@ -244,7 +237,6 @@ export function indexBlob(family: Family, t: RawTableLike): BlobChains {
       off += next;
       continue;
     }
-    if (nrules === rcap) { rcap *= 2; const x = new Int32Array(rcap); x.set(rules); rules = x; }
     rules[nrules++] = off;
     off += next;
   }
