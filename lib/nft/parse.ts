@@ -54,12 +54,16 @@ interface Token { v: string; kind: 'word' | 'string' | 'punct' | 'nl' | 'eof'; l
 const FAMILIES = ['ip', 'ip6', 'inet', 'arp', 'bridge', 'netdev'];
 const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
 const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element'];
-const VERDICTS = ['accept', 'drop', 'return', 'continue', 'jump', 'goto'];
 const EXPRESSION_WORDS = new Set(['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmpv6', 'sctp', 'ether', 'vlan', 'meta', 'ct', 'fib', 'numgen']);
 const UNQUALIFIED_META = ['mark', 'iif', 'oif', 'iifname', 'oifname', 'iiftype', 'oiftype', 'skuid', 'skgid', 'pkttype', 'cpu', 'iifgroup', 'oifgroup', 'cgroup', 'priority'];
 /** The words an expression starts with (one lookup per statement word). */
 const EXPRESSION_STARTS = new Set([...EXPRESSION_WORDS, ...UNQUALIFIED_META, ...Object.keys(EXT_EXPR_PARSERS)]);
-const RELATIONS: Record<string, string> = { '==': '==', eq: '==', '!=': '!=', ne: '!=', '<': '<', lt: '<', '>': '>', gt: '>', '<=': '<=', le: '<=', '>=': '>=', ge: '>=' };
+/** A relation's word (at most two characters) -> its operator. */
+const RELATIONS = new Map([['==', '=='], ['eq', '=='], ['!=', '!='], ['ne', '!='], ['<', '<'], ['lt', '<'], ['>', '>'], ['gt', '>'], ['<=', '<='], ['le', '<='], ['>=', '>='], ['ge', '>=']]);
+/** 1 for the character codes a word of EXPRESSION_STARTS (or a raw payload's `@`) starts with: most statement words are ruled out without slicing them. Never written after this. */
+const EXPRESSION_FIRST = new Uint8Array(128);
+for (const w of EXPRESSION_STARTS) EXPRESSION_FIRST[w.charCodeAt(0)] = 1;
+EXPRESSION_FIRST[64] = 1;
 const BINOPS: Record<string, string> = { '&': '&', and: '&', '|': '|', or: '|', '^': '^', xor: '^' };
 /** A raw payload expression (`@th,96,24`, Docker's encrypted overlay; expr-raw.ts). */
 const RAW_PAYLOAD = RAW_START;
@@ -163,6 +167,20 @@ class Lexer {
       n = n * 10 + c;
     }
     return n;
+  }
+
+  /** The length of the current token's string (a string token's without its quotes). */
+  len(): number {
+    while (this.tail === this.head) this.fill();
+    const s = this.head, v = this.strs[s];
+    return v !== null && v !== undefined ? v.length : this.ends[s]! - this.starts[s]!;
+  }
+
+  /** The current token's first character code (NaN for an empty one). */
+  first(): number {
+    while (this.tail === this.head) this.fill();
+    const s = this.head, v = this.strs[s];
+    return v !== null && v !== undefined ? v.charCodeAt(0) : this.starts[s]! < this.ends[s]! ? this.text.charCodeAt(this.starts[s]!) : NaN;
   }
 
   /** Whether the k-th token is the word `w`. */
@@ -433,6 +451,10 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   function wordValue(s: string): unknown {
     if (s.startsWith('@')) return s;
     if (isNumber(s)) return Number(s);
+    // Most words (addresses, names) have neither '/' nor '-': one pass over them says so.
+    let j = 0;
+    for (const n = s.length; j < n; j++) { const c = s.charCodeAt(j); if (c === 47 || c === 45) break; }
+    if (j === s.length) return s;
     const slash = s.lastIndexOf('/');
     if (slash > 0 && /^\d+$/.test(s.slice(slash + 1)) && isAddr(s.slice(0, slash))) return { prefix: { addr: s.slice(0, slash), len: Number(s.slice(slash + 1)) } };
     // A number's prefix: nft lists mark ranges in concatenated interval sets so (`0x00000020/28`).
@@ -463,20 +485,20 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   }
 
   /** An element's `timeout T`, `expires T`, `comment "c"`, `counter [packets N bytes N]`, in any order. */
-  function elementOptions(): Record<string, unknown> {
-    const o: Record<string, unknown> = {};
+  function elementOptions(): Record<string, unknown> | undefined {
+    let o: Record<string, unknown> | undefined;
     for (;;) {
       if (lx.kind() !== K_WORD) return o;
       if (lx.is('comment')) {
         lx.skip();
         if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string');
-        o.comment = next().v;
+        (o ??= {}).comment = next().v;
       } else if (lx.is('timeout') || lx.is('expires')) {
         const key = lx.take();
         const d = next();
         const ms = durationMs(d.v);
         if (d.kind !== 'word' || ms === undefined) unexpected(d, 'a time like 3h or 1d2h3m4s');
-        o[key] = ms! / 1000;
+        (o ??= {})[key] = ms! / 1000;
       } else if (lx.is('counter')) {
         lx.skip();
         const c: Record<string, number> = {};
@@ -487,7 +509,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
           if (n.kind !== 'word' || !/^\d+$/.test(n.v)) unexpected(n, 'a number');
           c[k] = Number(n.v);
         }
-        o.counter = Object.keys(c).length ? c : null;
+        (o ??= {}).counter = Object.keys(c).length ? c : null;
       } else return o;
     }
   }
@@ -503,12 +525,12 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       // Element options start with a word (most elements have none: no object for them).
       if (lx.kind() === K_WORD && !lx.is(':')) {
         const opts = elementOptions();
-        if (Object.keys(opts).length) el = { elem: { val: el, ...opts } };
+        if (opts) el = { elem: { val: el, ...opts } };
       }
       if (lx.isWord(':')) {
         lx.skip();
         // A verdict map's verdict, or a data map's value (`10.0.0.1 : 10.1.0.1 . 8080`).
-        el = [el, lx.kind() === K_WORD && VERDICTS.includes(lx.v()) ? verdictNext() : value('plain', true)];
+        el = [el, atVerdict() ? verdictNext() : value('plain', true)];
       }
       out.push(el);
       while (lx.kind() === K_NL) lx.skip();
@@ -627,6 +649,8 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   /** isExpressionStart() of the current token, without making its object. */
   const atExpressionStart = (): boolean => {
     if (lx.kind() !== K_WORD) return false;
+    const f = lx.first();
+    if (!(f < 128 && EXPRESSION_FIRST[f] === 1)) return false;
     const v = lx.v();
     return EXPRESSION_STARTS.has(v) || (v.charCodeAt(0) === 64 && RAW_PAYLOAD.test(v));
   };
@@ -641,7 +665,19 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     return undefined;
   };
   /** The cursor as extensions (ext.ts) see it. */
-  const textCtx = (family: string): TextCtx => ({ family, peek, next, word, unexpected, fail, expression, endOfStatement });
+  const tv = (k = 0): string => lx.v(k);
+  const tIsWord = (w: string, k = 0): boolean => lx.isWord(w, k);
+  const tSkip = (): void => lx.skip();
+  // One per family, made when first asked for (an extension's statement per rule asks each time).
+  const textCtxs = new Map<string, TextCtx>();
+  const textCtx = (family: string): TextCtx => {
+    let c = textCtxs.get(family);
+    if (!c) textCtxs.set(family, c = { family, peek, next, v: tv, isWord: tIsWord, skip: tSkip, word, unexpected, fail, expression, endOfStatement });
+    return c;
+  };
+
+  /** Whether the current token is a verdict's word (VERDICTS), compared in place. */
+  const atVerdict = (): boolean => lx.kind() === K_WORD && (lx.is('goto') || lx.is('jump') || lx.is('accept') || lx.is('drop') || lx.is('return') || lx.is('continue'));
 
   /** The current token as a verdict; steps over it (and the target of jump/goto). */
   function verdictNext(): Statement {
@@ -684,7 +720,9 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
           expr.push({ vmap: { key: left, data } });
           continue;
         }
-        let op = RELATIONS[lx.v()] && lx.kind() === K_WORD ? RELATIONS[lx.take()]! : undefined;
+        // A relation is a word of one or two characters (others are not sliced for the lookup).
+        let op = lx.kind() === K_WORD && lx.len() <= 2 ? RELATIONS.get(lx.v()) : undefined;
+        if (op !== undefined) lx.skip();
         const kind = kindOf(left);
         if (atEndOfStatement()) unexpected(lx.tok(), 'a value');
         let right = value(kind);
