@@ -61,9 +61,14 @@ const EXPRESSION_STARTS = new Set([...EXPRESSION_WORDS, ...UNQUALIFIED_META, ...
 /** A relation's word (at most two characters) -> its operator. */
 const RELATIONS = new Map([['==', '=='], ['eq', '=='], ['!=', '!='], ['ne', '!='], ['<', '<'], ['lt', '<'], ['>', '>'], ['gt', '>'], ['<=', '<='], ['le', '<='], ['>=', '>='], ['ge', '>=']]);
 /** 1 for the character codes a word of EXPRESSION_STARTS (or a raw payload's `@`) starts with: most statement words are ruled out without slicing them. Never written after this. */
-const EXPRESSION_FIRST = new Uint8Array(128);
-for (const w of EXPRESSION_STARTS) EXPRESSION_FIRST[w.charCodeAt(0)] = 1;
-EXPRESSION_FIRST[64] = 1;
+/** Words by their first character code (ASCII): a token is compared in place with the few that start as it does. */
+const byFirst = (words: Iterable<string>): Array<string[] | undefined> => {
+  const t: Array<string[] | undefined> = Array.from({ length: 128 }, () => undefined);
+  for (const w of words) (t[w.charCodeAt(0)] ??= []).push(w);
+  return t;
+};
+const EXPRESSION_BY_FIRST = byFirst(EXPRESSION_STARTS);
+const EXT_BY_FIRST = byFirst(Object.keys(EXT_PARSERS));
 const BINOPS: Record<string, string> = { '&': '&', and: '&', '|': '|', or: '|', '^': '^', xor: '^' };
 /** A raw payload expression (`@th,96,24`, Docker's encrypted overlay; expr-raw.ts). */
 const RAW_PAYLOAD = RAW_START;
@@ -406,6 +411,28 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     return e;
   };
   const peek = (k = 0) => lx.tok(k);
+  /** The word of `table` (byFirst()) the current token is, compared in place (no slice, no hash of it); undefined if none. */
+  const wordIn = (table: Array<string[] | undefined>): string | undefined => {
+    const c = table[lx.first()];
+    if (c !== undefined) for (let i = 0; i < c.length; i++) if (lx.is(c[i]!)) return c[i];
+    return undefined;
+  };
+  // The fields named after each protocol (and meta), as [field, shared statement] pairs compared
+  // in place: the usual few are found without slicing the word or hashing it.
+  const fieldLists = new Map<string, Array<string | Statement>>();
+  /** shared(a, the next word) (`what`: what word() expects); steps over the word. */
+  const sharedNext = (a: string, what: string): Statement => {
+    const k = lx.kind();
+    if (k === K_WORD || k === K_STRING) {
+      let list = fieldLists.get(a);
+      if (!list) fieldLists.set(a, list = []);
+      for (let i = 0; i < list.length; i += 2) if (lx.is(list[i] as string)) { lx.skip(); return list[i + 1] as Statement; }
+      const b = lx.take(), e = shared(a, b);
+      if (list.length < 32) list.push(b, e);
+      return e;
+    }
+    return shared(a, word(what));
+  };
   const next = () => lx.next();
   const fail = (t: Token, what: string): never => { throw syntaxError(t, what, source); };
   const unexpected = (t: Token, wanted?: string): never =>
@@ -543,14 +570,15 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   }
 
   function primary(): Statement {
-    const v = lx.v();
+    // The constant of EXPRESSION_STARTS when it is one (shared() hashes it without a slice's cost).
+    const v = (lx.kind() === K_WORD ? wordIn(EXPRESSION_BY_FIRST) : undefined) ?? lx.v();
     switch (v) {
       case 'ip': case 'ip6': case 'tcp': case 'udp': case 'th': case 'icmp': case 'icmpv6': case 'sctp': case 'ether': case 'vlan':
         lx.skip();
         // `tcp option maxseg size` (stmt-exthdr.ts).
         if (v === 'tcp' && lx.is('option') && EXT_EXPR_PARSERS['tcp option']) { lx.skip(); return EXT_EXPR_PARSERS['tcp option'](textCtx('')); }
-        return shared(v, word('a header field'));
-      case 'meta': lx.skip(); return shared('meta', word('a meta key'));
+        return sharedNext(v, 'a header field');
+      case 'meta': lx.skip(); return sharedNext('meta', 'a meta key');
       case 'ct': {
         lx.skip();
         // `ct original|reply [ip|ip6] saddr|daddr|proto-src|proto-dst`
@@ -649,10 +677,8 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   /** isExpressionStart() of the current token, without making its object. */
   const atExpressionStart = (): boolean => {
     if (lx.kind() !== K_WORD) return false;
-    const f = lx.first();
-    if (!(f < 128 && EXPRESSION_FIRST[f] === 1)) return false;
-    const v = lx.v();
-    return EXPRESSION_STARTS.has(v) || (v.charCodeAt(0) === 64 && RAW_PAYLOAD.test(v));
+    if (lx.first() === 64) return RAW_PAYLOAD.test(lx.v());
+    return wordIn(EXPRESSION_BY_FIRST) !== undefined;
   };
   /** `counter`, `quota`, `limit`, `ct helper` (consumed) as an object kind; undefined for other words. */
   const objectKind = (t: Token): string | undefined => {
@@ -683,7 +709,11 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   function verdictNext(): Statement {
     if (lx.kind() !== K_WORD) return unexpected(lx.tok(), 'a verdict');
     const v = lx.v();
-    if (v === 'accept' || v === 'drop' || v === 'return' || v === 'continue') { lx.skip(); return shared(v, ''); }
+    // Constants to shared() (the token's string would be hashed each time).
+    if (v === 'accept') { lx.skip(); return shared('accept', ''); }
+    if (v === 'drop') { lx.skip(); return shared('drop', ''); }
+    if (v === 'return') { lx.skip(); return shared('return', ''); }
+    if (v === 'continue') { lx.skip(); return shared('continue', ''); }
     // Not shared: most targets are named once (a cache of them cost more than it saved).
     // A literal per verdict: a computed key makes each object the slow way.
     if (v === 'jump') { lx.skip(); return { jump: { target: word('a chain name') } }; }
@@ -774,8 +804,9 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
           break;
         }
         default: {
+          const ext = wordIn(EXT_BY_FIRST);
+          if (ext !== undefined) { lx.skip(); expr.push(EXT_PARSERS[ext]!(textCtx(family))); break; }
           const t = next();
-          if (EXT_PARSERS[t.v]) { expr.push(EXT_PARSERS[t.v]!(textCtx(family))); break; }
           if (['queue', 'meter', 'tproxy', 'dup', 'fwd', 'flow'].includes(t.v)) refuse(t, `the statement "${t.v}"`);
           if (RAW_PAYLOAD.test(t.v)) refuse(t, 'raw payload expressions (@base,offset,length)');
           unexpected(t);
