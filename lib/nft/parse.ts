@@ -106,7 +106,7 @@ const PUNCT_CHARS = ['{', '}', ';', ','];
  * object (errors, extensions). `define name = value` statements are taken out here; `$name` is
  * replaced by its tokens (their strings held in the slots).
  */
-class Lexer {
+export class Lexer {
   private i = 0;
   private line = 1;
   /** Offset of the current line's first character (a column is the offset from it, plus one). */
@@ -411,6 +411,15 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     return e;
   };
   const peek = (k = 0) => lx.tok(k);
+  // Lists being read (a rule's statements, a concatenation's parts) grow here, each from its own
+  // base (nested ones above it), and leave as arrays of their exact length: an array grown by
+  // push() has room for 17, and a named set's 20k concatenated keys live until its block ends.
+  const stack: unknown[] = [];
+  const popFrom = (base: number): unknown[] => {
+    const a = stack.slice(base);
+    stack.length = base;
+    return a;
+  };
   /** The word of `table` (byFirst()) the current token is, compared in place (no slice, no hash of it); undefined if none. */
   const wordIn = (table: Array<string[] | undefined>): string | undefined => {
     const c = table[lx.first()];
@@ -499,9 +508,10 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     if (lx.isPunct('{')) return { set: setElements(kind, false) };
     const first = scalarNext();
     if (lx.isWord('.')) {
-      const parts = [first];
-      while (lx.isWord('.')) { lx.skip(); parts.push(scalarNext()); }
-      return { concat: parts };
+      const base = stack.length;
+      stack.push(first);
+      while (lx.isWord('.')) { lx.skip(); stack.push(scalarNext()); }
+      return { concat: popFrom(base) };
     }
     if (!inSet && kind === 'flags' && lx.is(',')) {
       const list = [first];
@@ -629,9 +639,10 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     let e = primary();
     noShift();
     if (lx.isWord('.')) {
-      const parts = [e];
-      while (lx.isWord('.')) { lx.skip(); parts.push(primary()); noShift(); }
-      e = { concat: parts };
+      const base = stack.length;
+      stack.push(e);
+      while (lx.isWord('.')) { lx.skip(); stack.push(primary()); noShift(); }
+      e = { concat: popFrom(base) as Statement[] };
     }
     if (!isBinop() && !lx.isWord('map')) return e;
     const ops: string[] = [], vals: unknown[] = [];
@@ -723,7 +734,8 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
 
   /** A rule's statements up to the end of the line, `;` or `}`; its comment. */
   function ruleBody(family: string): { expr: Statement[]; comment?: string } {
-    const expr: Statement[] = [];
+    const base = stack.length;
+    const expr = stack as Statement[];
     let comment: string | undefined;
     while (!atEndOfStatement()) {
       if (lx.kind() !== K_WORD) unexpected(lx.tok());
@@ -813,8 +825,9 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
         }
       }
     }
-    if (!expr.length) unexpected(lx.tok(), 'a statement');
-    return comment === undefined ? { expr } : { comment, expr };
+    if (stack.length === base) unexpected(lx.tok(), 'a statement');
+    if (comment === undefined) return { expr: popFrom(base) as Statement[] };
+    return { comment, expr: popFrom(base) as Statement[] };
   }
 
   // ---- declarations ----
