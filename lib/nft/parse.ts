@@ -485,12 +485,19 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
 
   /** A word's value: a set reference, number, prefix, range or the word itself. */
   function wordValue(s: string): unknown {
+    const n = s.length;
+    // Most words (addresses, names, decimals) have neither '/' nor '-' nor 0x: one pass over them says which.
+    if (n > 0 && !(n > 2 && s.charCodeAt(0) === 48 && (s.charCodeAt(1) | 32) === 120)) {
+      let digits = true, j = 0;
+      for (; j < n; j++) {
+        const c = s.charCodeAt(j);
+        if (c === 47 || c === 45) break;
+        if (c < 48 || c > 57) digits = false;
+      }
+      if (j === n) return digits ? Number(s) : s;
+    }
     if (s.startsWith('@')) return s;
     if (isNumber(s)) return Number(s);
-    // Most words (addresses, names) have neither '/' nor '-': one pass over them says so.
-    let j = 0;
-    for (const n = s.length; j < n; j++) { const c = s.charCodeAt(j); if (c === 47 || c === 45) break; }
-    if (j === s.length) return s;
     const slash = s.lastIndexOf('/');
     if (slash > 0 && /^\d+$/.test(s.slice(slash + 1)) && isAddr(s.slice(0, slash))) return { prefix: { addr: s.slice(0, slash), len: Number(s.slice(slash + 1)) } };
     // A number's prefix: nft lists mark ranges in concatenated interval sets so (`0x00000020/28`).
@@ -981,8 +988,18 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     let untyped: Record<string, unknown> | undefined;
     for (;;) {
       skipSeparators();
+      if (lx.isPunct('}')) { lx.skip(); break; }
+      // A chain (most items; `chain` of any kind, as the checks below), read in place.
+      if (lx.is('chain')) {
+        const line = lx.lineOf();
+        lx.skip();
+        const c: Record<string, unknown> = { family, table, name: word('a chain name') };
+        chainBlock(c, family, true);
+        sink.blockItem(BlockPart.Chain, { add: { chain: c } }, line);
+        blockItemEnd();
+        continue;
+      }
       const t = peek();
-      if (t.v === '}' && t.kind === 'punct') { next(); break; }
       next();
       if (t.v === 'comment') { if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string'); tcmd.comment = next().v; blockItemEnd(); continue; }
       if (t.v === 'chain') {
