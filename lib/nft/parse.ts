@@ -123,22 +123,58 @@ export class Lexer {
   private readonly toks: Array<Token | null> = [];
   private head = 0;
   private tail = 0;
+  // The current token (k = 0) in fields of its own: the parser asks about it several times per
+  // token (kind, is, ...), and fields cost less than the slots' index arithmetic. hk < 0: not
+  // read yet (load() moves the next slot here). Slots head..tail-1 hold the tokens after it.
+  private hk = -1;
+  private ha = 0;
+  private hb = 0;
+  private hl = 0;
+  private hc = 0;
+  private hs: string | null = null;
+  private ht: Token | null = null;
   /** Whether the last token read from the text ends a statement (defines start one). */
   private atStart = true;
   private readonly defines = new Map<string, Token[]>();
 
   constructor(private readonly text: string, private readonly source: string) {}
 
+  /** Reads the current token into the fields (from the slots, filled first when empty). */
+  private load(): void {
+    while (this.tail === this.head) this.fill();
+    const s = this.head;
+    this.hk = this.kinds[s]!; this.ha = this.starts[s]!; this.hb = this.ends[s]!;
+    this.hl = this.lines[s]!; this.hc = this.cols[s]!;
+    this.hs = this.strs[s] ?? null; this.ht = this.toks[s] ?? null;
+    // Everything read: start the slots over (they never hold more than the lookahead).
+    if (++this.head === this.tail) { this.head = 0; this.tail = 0; }
+  }
+
+  /** The slot of the k-th token ahead (k >= 1), read as far as that. */
+  private slot(k: number): number {
+    if (this.hk < 0) this.load();
+    while (this.tail - this.head < k) this.fill();
+    return this.head + k - 1;
+  }
+
   /** The kind of the k-th token ahead (K_*). */
   kind(k = 0): number {
-    while (this.tail - this.head <= k) this.fill();
-    return this.kinds[this.head + k]!;
+    if (k === 0) {
+      if (this.hk < 0) this.load();
+      return this.hk;
+    }
+    return this.kinds[this.slot(k)]!;
   }
 
   /** The k-th token's string (a string token's without its quotes). */
   v(k = 0): string {
-    while (this.tail - this.head <= k) this.fill();
-    const s = this.head + k;
+    if (k === 0) {
+      if (this.hk < 0) this.load();
+      let v = this.hs;
+      if (v === null) this.hs = v = this.text.slice(this.ha, this.hb);
+      return v;
+    }
+    const s = this.slot(k);
     let v = this.strs[s];
     if (v === null || v === undefined) this.strs[s] = v = this.text.slice(this.starts[s], this.ends[s]);
     return v;
@@ -146,12 +182,17 @@ export class Lexer {
 
   /** Whether the k-th token's string is `w` (of any kind), compared without slicing. */
   is(w: string, k = 0): boolean {
-    while (this.tail - this.head <= k) this.fill();
-    const s = this.head + k;
-    const v = this.strs[s];
+    let v: string | null | undefined, a: number, b: number;
+    if (k === 0) {
+      if (this.hk < 0) this.load();
+      v = this.hs; a = this.ha; b = this.hb;
+    } else {
+      const s = this.slot(k);
+      v = this.strs[s]; a = this.starts[s]!; b = this.ends[s]!;
+    }
     if (v !== null && v !== undefined) return v === w;
-    const a = this.starts[s]!, n = w.length;
-    if (this.ends[s]! - a !== n) return false;
+    const n = w.length;
+    if (b - a !== n) return false;
     const text = this.text;
     for (let j = 0; j < n; j++) if (text.charCodeAt(a + j) !== w.charCodeAt(j)) return false;
     return true;
@@ -159,11 +200,10 @@ export class Lexer {
 
   /** The current token's value when it is a word of decimal digits (at most 15), else -1; read in place. */
   decimal(): number {
-    while (this.tail === this.head) this.fill();
-    const s = this.head;
-    if (this.kinds[s] !== K_WORD) return -1;
+    if (this.hk < 0) this.load();
+    if (this.hk !== K_WORD) return -1;
     // A define's token has no span in the text (a === b): read from its string by the caller.
-    const text = this.text, a = this.starts[s]!, b = this.ends[s]!;
+    const text = this.text, a = this.ha, b = this.hb;
     if (b === a || b - a > 15) return -1;
     let n = 0;
     for (let j = a; j < b; j++) {
@@ -176,16 +216,16 @@ export class Lexer {
 
   /** The length of the current token's string (a string token's without its quotes). */
   len(): number {
-    while (this.tail === this.head) this.fill();
-    const s = this.head, v = this.strs[s];
-    return v !== null && v !== undefined ? v.length : this.ends[s]! - this.starts[s]!;
+    if (this.hk < 0) this.load();
+    const v = this.hs;
+    return v !== null ? v.length : this.hb - this.ha;
   }
 
   /** The current token's first character code (NaN for an empty one). */
   first(): number {
-    while (this.tail === this.head) this.fill();
-    const s = this.head, v = this.strs[s];
-    return v !== null && v !== undefined ? v.charCodeAt(0) : this.starts[s]! < this.ends[s]! ? this.text.charCodeAt(this.starts[s]!) : NaN;
+    if (this.hk < 0) this.load();
+    const v = this.hs;
+    return v !== null ? v.charCodeAt(0) : this.ha < this.hb ? this.text.charCodeAt(this.ha) : NaN;
   }
 
   /** Whether the k-th token is the word `w`. */
@@ -195,14 +235,22 @@ export class Lexer {
 
   /** The 1-based line of the k-th token. */
   lineOf(k = 0): number {
-    while (this.tail - this.head <= k) this.fill();
-    return this.lines[this.head + k]!;
+    if (k === 0) {
+      if (this.hk < 0) this.load();
+      return this.hl;
+    }
+    return this.lines[this.slot(k)]!;
   }
 
-  /** The k-th token as an object (made once per slot). */
+  /** The k-th token as an object (made once per token). */
   tok(k = 0): Token {
-    while (this.tail - this.head <= k) this.fill();
-    const s = this.head + k;
+    if (k === 0) {
+      if (this.hk < 0) this.load();
+      let t = this.ht;
+      if (!t) this.ht = t = { v: this.v(0), kind: KIND_NAMES[this.hk]!, line: this.hl, col: this.hc };
+      return t;
+    }
+    const s = this.slot(k);
     let t = this.toks[s];
     if (!t) this.toks[s] = t = { v: this.v(k), kind: KIND_NAMES[this.kinds[s]!]!, line: this.lines[s]!, col: this.cols[s]! };
     return t;
@@ -210,22 +258,21 @@ export class Lexer {
 
   /** Steps over the current token. */
   skip(): void {
-    while (this.tail === this.head) this.fill();
-    // Everything read: start the slots over (they never hold more than the lookahead).
-    if (++this.head === this.tail) { this.head = 0; this.tail = 0; }
+    if (this.hk < 0) this.load();
+    this.hk = -1;
   }
 
   /** The current token's string; steps over it. */
   take(): string {
     const v = this.v(0);
-    this.skip();
+    this.hk = -1;
     return v;
   }
 
   /** The current token as an object; steps over it. */
   next(): Token {
     const t = this.tok(0);
-    this.skip();
+    this.hk = -1;
     return t;
   }
 
