@@ -462,9 +462,16 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   // base (nested ones above it), and leave as arrays of their exact length: an array grown by
   // push() has room for 17, and a named set's 20k concatenated keys live until its block ends.
   const stack: unknown[] = [];
+  /** The stack's top (its length stays; slots above sp are stale). */
+  let sp = 0;
+  const push = (x: unknown): void => { stack[sp++] = x; };
+  /** The items from base up as an array of their length (literals for the usual few); pops them. */
   const popFrom = (base: number): unknown[] => {
-    const a = stack.slice(base);
-    stack.length = base;
+    const n = sp - base;
+    const a = n === 1 ? [stack[base]] : n === 2 ? [stack[base], stack[base + 1]] : n === 3 ? [stack[base], stack[base + 1], stack[base + 2]] : stack.slice(base, sp);
+    // Nothing kept alive from one list to the next.
+    for (let i = base; i < sp; i++) stack[i] = undefined;
+    sp = base;
     return a;
   };
   /** The word of `table` (byFirst()) the current token is, compared in place (no slice, no hash of it); undefined if none. */
@@ -562,9 +569,9 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     if (lx.isPunct('{')) return { set: setElements(kind, false) };
     const first = scalarNext();
     if (lx.isWord('.')) {
-      const base = stack.length;
-      stack.push(first);
-      while (lx.isWord('.')) { lx.skip(); stack.push(scalarNext()); }
+      const base = sp;
+      push(first);
+      while (lx.isWord('.')) { lx.skip(); push(scalarNext()); }
       return { concat: popFrom(base) };
     }
     if (!inSet && kind === 'flags' && lx.is(',')) {
@@ -693,9 +700,9 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     let e = primary();
     noShift();
     if (lx.isWord('.')) {
-      const base = stack.length;
-      stack.push(e);
-      while (lx.isWord('.')) { lx.skip(); stack.push(primary()); noShift(); }
+      const base = sp;
+      push(e);
+      while (lx.isWord('.')) { lx.skip(); push(primary()); noShift(); }
       e = { concat: popFrom(base) as Statement[] };
     }
     if (!isBinop() && !lx.isWord('map')) return e;
@@ -767,6 +774,15 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     return c;
   };
 
+  /** The operator of the current token when it is a relation's word (RELATIONS), compared in place. */
+  const relation = (): string | undefined => {
+    if (lx.kind() !== K_WORD || lx.len() > 2) return undefined;
+    switch (lx.first()) {
+      case 61: case 33: case 60: case 62: case 101: case 110: case 108: case 103: return RELATIONS.get(lx.v());  // = ! < > e n l g
+      default: return undefined;
+    }
+  };
+
   /** Whether the current token is a verdict's word (VERDICTS), compared in place. */
   const atVerdict = (): boolean => lx.kind() === K_WORD && (lx.is('goto') || lx.is('jump') || lx.is('accept') || lx.is('drop') || lx.is('return') || lx.is('continue'));
 
@@ -788,8 +804,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
 
   /** A rule's statements up to the end of the line, `;` or `}`; its comment. */
   function ruleBody(family: string): { expr: Statement[]; comment?: string } {
-    const base = stack.length;
-    const expr = stack as Statement[];
+    const base = sp;
     let comment: string | undefined;
     while (!atEndOfStatement()) {
       if (lx.kind() !== K_WORD) unexpected(lx.tok());
@@ -807,17 +822,17 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
           const v = atExpressionStart() ? expression() : value(kindOf(left));
           // `ct helper set "name"` references a ct helper object.
           const ck = (left.ct as { key?: string } | undefined)?.key;
-          expr.push(ck === 'helper' ? { 'ct helper': v } : ck === 'timeout' ? { 'ct timeout': v } : ck === 'expectation' ? { 'ct expectation': v } : { mangle: { key: left, value: v } });
+          push(ck === 'helper' ? { 'ct helper': v } : ck === 'timeout' ? { 'ct timeout': v } : ck === 'expectation' ? { 'ct expectation': v } : { mangle: { key: left, value: v } });
           continue;
         }
         if (lx.is('vmap')) {
           lx.skip();
           const data = lx.isPunct('{') ? { set: setElements(kindOf(left), false) } : scalarNext();
-          expr.push({ vmap: { key: left, data } });
+          push({ vmap: { key: left, data } });
           continue;
         }
         // A relation is a word of one or two characters (others are not sliced for the lookup).
-        let op = lx.kind() === K_WORD && lx.len() <= 2 ? RELATIONS.get(lx.v()) : undefined;
+        let op = relation();
         if (op !== undefined) lx.skip();
         const kind = kindOf(left);
         if (atEndOfStatement()) unexpected(lx.tok(), 'a value');
@@ -830,30 +845,30 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
         // `tcp flags syn / syn,ack`: the flags under a mask (nft's `&` on the left).
         if (kind === 'flags' && lx.isWord('/')) {
           lx.skip();
-          expr.push({ match: { op: op ?? '==', left: { '&': [left, value(kind)] }, right } });
+          push({ match: { op: op ?? '==', left: { '&': [left, value(kind)] }, right } });
           continue;
         }
         // A flag list is a test of flags (`in`); a set of flags is a lookup (`==`).
         op ??= kind === 'flags' && !(typeof right === 'object' && right !== null && 'set' in right) && !(typeof right === 'string' && right.startsWith('@')) && !('&' in left) ? 'in' : '==';
-        expr.push({ match: { op, left, right } });
+        push({ match: { op, left, right } });
         continue;
       }
       switch (lx.v()) {
         case 'accept': case 'drop': case 'return': case 'continue': case 'jump': case 'goto':
-          expr.push(verdictNext()); break;
+          push(verdictNext()); break;
         case 'synproxy': {
           const t = next();
           // `synproxy name "sp"` (a synproxy object); the statement with its own options is refused.
           if (peek().v !== 'name') refuse(t, 'the statement "synproxy" with its own options (only synproxy name)');
-          next(); expr.push(namedRef('synproxy', textCtx(family))); break;
+          next(); push(namedRef('synproxy', textCtx(family))); break;
         }
         case 'counter': {
           lx.skip();
-          if (lx.is('name')) { lx.skip(); expr.push(namedRef('counter', textCtx(family))); break; }
+          if (lx.is('name')) { lx.skip(); push(namedRef('counter', textCtx(family))); break; }
           let packets = 0, bytes = 0;
           if (lx.is('packets')) { lx.skip(); packets = Number(scalarNext()); }
           if (lx.is('bytes')) { lx.skip(); bytes = Number(scalarNext()); }
-          expr.push({ counter: { packets, bytes } });
+          push({ counter: { packets, bytes } });
           break;
         }
         case 'reject': {
@@ -861,17 +876,17 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
           if (lx.is('with')) {
             lx.skip();
             const how = word('icmp, icmpv6, icmpx or tcp');
-            if (how === 'tcp') { expect('reset'); expr.push({ reject: { type: 'tcp reset' } }); break; }
+            if (how === 'tcp') { expect('reset'); push({ reject: { type: 'tcp reset' } }); break; }
             if (peek().v === 'type') next();
-            expr.push({ reject: { type: how, expr: word('an icmp code') } });
+            push({ reject: { type: how, expr: word('an icmp code') } });
             break;
           }
-          expr.push({ reject: { type: REJECT_TYPE[family] ?? 'icmpx', expr: 'port-unreachable' } });
+          push({ reject: { type: REJECT_TYPE[family] ?? 'icmpx', expr: 'port-unreachable' } });
           break;
         }
         default: {
           const ext = wordIn(EXT_BY_FIRST);
-          if (ext !== undefined) { lx.skip(); expr.push(EXT_PARSERS[ext]!(textCtx(family))); break; }
+          if (ext !== undefined) { lx.skip(); push(EXT_PARSERS[ext]!(textCtx(family))); break; }
           const t = next();
           if (['queue', 'meter', 'tproxy', 'dup', 'fwd', 'flow'].includes(t.v)) refuse(t, `the statement "${t.v}"`);
           if (RAW_PAYLOAD.test(t.v)) refuse(t, 'raw payload expressions (@base,offset,length)');
@@ -879,7 +894,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
         }
       }
     }
-    if (stack.length === base) unexpected(lx.tok(), 'a statement');
+    if (sp === base) unexpected(lx.tok(), 'a statement');
     if (comment === undefined) return { expr: popFrom(base) as Statement[] };
     return { comment, expr: popFrom(base) as Statement[] };
   }
@@ -892,6 +907,8 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
 
   /** A chain's block; `inTable`: in a table block, where it holds rules (they go to the sink as read). */
   function chainBlock(c: Record<string, unknown>, family: string, inTable: boolean): void {
+    // Read once: the rules below name them, and nothing here changes them.
+    const table = c.table as string, chain = c.name as string;
     expect('{');
     for (;;) {
       skipSeparators();
@@ -899,7 +916,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       // A rule (most items): its first word is no chain property.
       if (lx.kind() === K_WORD && inTable && !lx.is('type') && !lx.is('policy') && !lx.is('comment') && !lx.is('flags')) {
         const line = lx.lineOf();
-        const b = ruleBody(family), table = c.table as string, chain = c.name as string;
+        const b = ruleBody(family);
         // The keys in the order a spread of ruleBody() gives them, without the spread.
         sink.blockItem(BlockPart.Rule, { add: { rule: b.comment === undefined ? { family, table, chain, expr: b.expr } : { family, table, chain, comment: b.comment, expr: b.expr } } }, line);
         // A rule ends with a newline or ';', never directly with the chain's '}'.
@@ -951,7 +968,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       if (t.v === 'flags') refuse(t, `chain ${t.v}`);
       if (!inTable) unexpected(t);
       const line = t.line;
-      const b = ruleBody(family), table = c.table as string, chain = c.name as string;
+      const b = ruleBody(family);
       // The keys in the order a spread of ruleBody() gives them, without the spread.
       sink.blockItem(BlockPart.Rule, { add: { rule: b.comment === undefined ? { family, table, chain, expr: b.expr } : { family, table, chain, comment: b.comment, expr: b.expr } } }, line);
       // A rule ends with a newline or ';', never directly with the chain's '}'.
