@@ -694,7 +694,19 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   // parser reads that back as a second shift: shifts are refused rather than taken either way.
   // (Declared once: a closure made per expression cost a name definition each under tsx.)
   function noShift(): void { if (lx.kind() === K_WORD && (lx.is('>>') || lx.is('<<'))) refuse(peek(), `a shift ("${peek().v}") of an expression`); }
-  const isBinop = (): boolean => lx.kind() === K_WORD && (lx.is('&') || lx.is('|') || lx.is('^') || lx.is('and') || lx.is('or') || lx.is('xor'));
+  // After every expression: one look at the first character rules out most words.
+  const isBinop = (): boolean => {
+    if (lx.kind() !== K_WORD) return false;
+    switch (lx.first()) {
+      case 38: return lx.is('&');
+      case 124: return lx.is('|');
+      case 94: return lx.is('^');
+      case 97: return lx.is('and');
+      case 111: return lx.is('or');
+      case 120: return lx.is('xor');
+      default: return false;
+    }
+  };
 
   function expression(): Statement {
     let e = primary();
@@ -838,10 +850,12 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
         if (atEndOfStatement()) unexpected(lx.tok(), 'a value');
         let right = value(kind);
         // `fib ... oif missing|exists`: nft's JSON has a boolean.
-        if ('fib' in left && (right === 'missing' || right === 'exists')) right = right === 'exists';
+        if ((right === 'missing' || right === 'exists') && 'fib' in left) right = right === 'exists';
         // `meta secpath missing` / `meta ipsec exists`: booleans too.
-        const mk = (left.meta as { key?: string } | undefined)?.key;
-        if ((mk === 'ipsec' || mk === 'secpath') && (right === 'missing' || right === 'exists')) right = right === 'exists';
+        if (right === 'missing' || right === 'exists') {
+          const mk = (left.meta as { key?: string } | undefined)?.key;
+          if (mk === 'ipsec' || mk === 'secpath') right = right === 'exists';
+        }
         // `tcp flags syn / syn,ack`: the flags under a mask (nft's `&` on the left).
         if (kind === 'flags' && lx.isWord('/')) {
           lx.skip();
