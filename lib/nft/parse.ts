@@ -111,7 +111,7 @@ export class Lexer {
   private line = 1;
   /** Offset of the current line's first character (a column is the offset from it, plus one). */
   private lineStart = 0;
-  // Slots: head..tail-1 the lookahead; slot `tail` is where lex() reads the next token.
+  // Slots: head..tail-1 the lookahead after the current token (fields h* below).
   private readonly kinds: number[] = [];
   private readonly starts: number[] = [];
   private readonly ends: number[] = [];
@@ -133,15 +133,28 @@ export class Lexer {
   private hc = 0;
   private hs: string | null = null;
   private ht: Token | null = null;
+  // The token lex() read last (kind, span, line, column, string when fixed).
+  private lk = 0;
+  private la = 0;
+  private lb = 0;
+  private ll = 0;
+  private lc = 0;
+  private ls: string | null = null;
   /** Whether the last token read from the text ends a statement (defines start one). */
   private atStart = true;
   private readonly defines = new Map<string, Token[]>();
 
   constructor(private readonly text: string, private readonly source: string) {}
 
-  /** Reads the current token into the fields (from the slots, filled first when empty). */
+  /** Reads the current token into the fields (the next slot's, or straight from the text when nothing was looked ahead). */
   private load(): void {
-    while (this.tail === this.head) this.fill();
+    while (this.tail === this.head) {
+      if (this.read()) {
+        this.hk = this.lk; this.ha = this.la; this.hb = this.lb; this.hl = this.ll; this.hc = this.lc;
+        this.hs = this.ls; this.ht = null;
+        return;
+      }
+    }
     const s = this.head;
     this.hk = this.kinds[s]!; this.ha = this.starts[s]!; this.hb = this.ends[s]!;
     this.hl = this.lines[s]!; this.hc = this.cols[s]!;
@@ -276,34 +289,46 @@ export class Lexer {
     return t;
   }
 
+  /** The next token into the next slot (lookahead). */
   private fill(): void {
-    const s = this.tail;
-    this.lex(s);
-    const k = this.kinds[s]!;
+    if (!this.read()) return;
+    const s = this.tail++;
+    this.kinds[s] = this.lk; this.starts[s] = this.la; this.ends[s] = this.lb;
+    this.lines[s] = this.ll; this.cols[s] = this.lc;
+    this.strs[s] = this.ls; this.toks[s] = null;
+  }
+
+  /**
+   * Lexes the next token of the text (lex()'s fields); false when it was a define (its end token
+   * then in the slots) or a `$name` (its tokens in the slots), true when it is for the caller.
+   */
+  private read(): boolean {
+    this.lex();
+    const k = this.lk;
     const atStart = this.atStart;
-    this.atStart = k === K_NL || ((k === K_PUNCT || k === K_STRING) && this.ends[s]! - this.starts[s]! === 1 && this.text.charCodeAt(this.starts[s]!) === 59);
-    if (k !== K_WORD) { this.tail++; return; }
-    const c = this.text.charCodeAt(this.starts[s]!);
-    if (atStart && c !== 36 && (this.slotIs(s, 'define') || this.slotIs(s, 'redefine'))) return this.define();
+    this.atStart = k === K_NL || ((k === K_PUNCT || k === K_STRING) && this.lb - this.la === 1 && this.text.charCodeAt(this.la) === 59);
+    if (k !== K_WORD) return true;
+    const c = this.text.charCodeAt(this.la);
+    if (atStart && c !== 36 && (this.lexedIs('define') || this.lexedIs('redefine'))) { this.define(); return false; }
     // Only `$name` words expand.
-    if (c === 36) this.expand(this.slotTok(s));
-    else this.tail++;
+    if (c === 36) { this.expand(this.lexedTok()); return false; }
+    return true;
   }
 
-  private slotIs(s: number, w: string): boolean {
-    const a = this.starts[s]!;
-    return this.ends[s]! - a === w.length && this.text.startsWith(w, a);
+  private lexedIs(w: string): boolean {
+    const a = this.la;
+    return this.lb - a === w.length && this.text.startsWith(w, a);
   }
 
-  /** The token lex() read into slot s, as an object (defines). */
-  private slotTok(s: number): Token {
-    return { v: this.text.slice(this.starts[s], this.ends[s]), kind: KIND_NAMES[this.kinds[s]!]!, line: this.lines[s]!, col: this.cols[s]! };
+  /** The token lex() read, as an object (defines). */
+  private lexedTok(): Token {
+    return { v: this.text.slice(this.la, this.lb), kind: KIND_NAMES[this.lk]!, line: this.ll, col: this.lc };
   }
 
   /** The next token of the text, as an object (defines, tokenize()). */
   lexToken(): Token {
-    this.lex(this.tail);
-    return this.slotTok(this.tail);
+    this.lex();
+    return this.lexedTok();
   }
 
   /** A token from a define's value into the lookahead. */
@@ -348,18 +373,18 @@ export class Lexer {
     return v.map((x) => ({ ...x, line: t.line, col: t.col }));
   }
 
-  /** Reads the next token of the text into slot s (an eof token at its end, again and again). */
-  lex(s: number): void {
+  /** Reads the next token of the text into the l* fields (an eof token at its end, again and again). */
+  private lex(): void {
     const text = this.text, n = text.length;
     let i = this.i;
-    this.strs[s] = null; this.toks[s] = null;
+    this.ls = null;
     // Character codes, not one-character strings: a 20k-service text has ~16M characters.
     for (;;) {
-      if (i >= n) { this.i = i; this.put(s, K_EOF, i, i, i); this.strs[s] = ''; return; }
+      if (i >= n) { this.i = i; this.put(K_EOF, i, i, i); this.ls = ''; return; }
       const c = text.charCodeAt(i);
       if (c === 10) {
-        this.put(s, K_NL, i, i, i);
-        this.strs[s] = '\n';
+        this.put(K_NL, i, i, i);
+        this.ls = '\n';
         this.i = i + 1; this.line++; this.lineStart = i + 1;
         return;
       }
@@ -374,28 +399,28 @@ export class Lexer {
         const j = text.indexOf('"', i + 1);
         const nl = text.indexOf('\n', i + 1);
         if (j < 0 || (nl >= 0 && nl < j)) throw syntaxError({ v: '"', kind: 'punct', line: this.line, col: i - this.lineStart + 1 }, 'syntax error, unterminated string', this.source);
-        this.put(s, K_STRING, i, i + 1, j);
+        this.put(K_STRING, i, i + 1, j);
         this.i = j + 1;
         return;
       }
       if (c === 123 || c === 125 || c === 59 || c === 44) {
-        this.put(s, K_PUNCT, i, i, i + 1);
-        this.strs[s] = PUNCT_CHARS[c === 123 ? 0 : c === 125 ? 1 : c === 59 ? 2 : 3]!;
+        this.put(K_PUNCT, i, i, i + 1);
+        this.ls = PUNCT_CHARS[c === 123 ? 0 : c === 125 ? 1 : c === 59 ? 2 : 3]!;
         this.i = i + 1;
         return;
       }
       let j = i + 1;
       for (let c2; j < n && ((c2 = text.charCodeAt(j)) >= 128 || WORD_CHAR[c2] === 1); ) j++;
-      this.put(s, K_WORD, i, i, j);
+      this.put(K_WORD, i, i, j);
       this.i = j;
       return;
     }
   }
 
-  /** Slot s: a token of kind k at offset `at` (its column), its string text[a, b). */
-  private put(s: number, k: number, at: number, a: number, b: number): void {
-    this.kinds[s] = k; this.starts[s] = a; this.ends[s] = b;
-    this.lines[s] = this.line; this.cols[s] = at - this.lineStart + 1;
+  /** The lexed token: kind k at offset `at` (its column), its string text[a, b). */
+  private put(k: number, at: number, a: number, b: number): void {
+    this.lk = k; this.la = a; this.lb = b;
+    this.ll = this.line; this.lc = at - this.lineStart + 1;
   }
 }
 
