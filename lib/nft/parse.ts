@@ -840,7 +840,9 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   }
 
   /** A rule's statements up to the end of the line, `;` or `}`; its comment. */
-  function ruleBody(family: string): { expr: Statement[]; comment?: string } {
+  /** The comment of the rule ruleBody() read last (no object per rule to return it in). */
+  let ruleComment: string | undefined;
+  function ruleBody(family: string): Statement[] {
     const base = sp;
     let comment: string | undefined;
     while (!atEndOfStatement()) {
@@ -934,8 +936,8 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       }
     }
     if (sp === base) unexpected(lx.tok(), 'a statement');
-    if (comment === undefined) return { expr: popFrom(base) as Statement[] };
-    return { comment, expr: popFrom(base) as Statement[] };
+    ruleComment = comment;
+    return popFrom(base) as Statement[];
   }
 
   // ---- declarations ----
@@ -955,9 +957,9 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       // A rule (most items): its first word is no chain property.
       if (lx.kind() === K_WORD && inTable && !lx.is('type') && !lx.is('policy') && !lx.is('comment') && !lx.is('flags')) {
         const line = lx.lineOf();
-        const b = ruleBody(family);
-        // The keys in the order a spread of ruleBody() gives them, without the spread.
-        sink.blockItem(BlockPart.Rule, { add: { rule: b.comment === undefined ? { family, table, chain, expr: b.expr } : { family, table, chain, comment: b.comment, expr: b.expr } } }, line);
+        const expr = ruleBody(family), comment = ruleComment;
+        // The keys in the order a spread of ruleBody() gave them, without the spread.
+        sink.blockItem(BlockPart.Rule, { add: { rule: comment === undefined ? { family, table, chain, expr } : { family, table, chain, comment, expr } } }, line);
         // A rule ends with a newline or ';', never directly with the chain's '}'.
         if (lx.isPunct('}')) unexpected(lx.tok(), 'newline or semicolon');
         blockItemEnd();
@@ -1007,9 +1009,9 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       if (t.v === 'flags') refuse(t, `chain ${t.v}`);
       if (!inTable) unexpected(t);
       const line = t.line;
-      const b = ruleBody(family);
-      // The keys in the order a spread of ruleBody() gives them, without the spread.
-      sink.blockItem(BlockPart.Rule, { add: { rule: b.comment === undefined ? { family, table, chain, expr: b.expr } : { family, table, chain, comment: b.comment, expr: b.expr } } }, line);
+      const expr = ruleBody(family), comment = ruleComment;
+      // The keys in the order a spread of ruleBody() gave them, without the spread.
+      sink.blockItem(BlockPart.Rule, { add: { rule: comment === undefined ? { family, table, chain, expr } : { family, table, chain, comment, expr } } }, line);
       // A rule ends with a newline or ';', never directly with the chain's '}'.
       if (peek().v === '}' && peek().kind === 'punct') unexpected(peek(), 'newline or semicolon');
       blockItemEnd();
@@ -1219,7 +1221,9 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       emit({ delete: { rule: r } }, t.line);
       return;
     }
-    Object.assign(r, ruleBody(family));
+    const expr = ruleBody(family);
+    if (ruleComment !== undefined) r.comment = ruleComment;
+    r.expr = expr;
     emit({ [verb]: { rule: r } }, t.line);
   }
 
