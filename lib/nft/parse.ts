@@ -692,7 +692,8 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       }
       case 'numgen': {
         lx.skip();
-        const mode = word('random or inc');
+        // The constant for the usual word (no slice per service chain).
+        const mode = lx.isWord('random') ? (lx.skip(), 'random') : word('random or inc');
         expect('mod');
         const mod = scalarNext();
         let offset: unknown = 0;
@@ -823,6 +824,15 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   /** Whether the current token is a verdict's word (VERDICTS), compared in place. */
   const atVerdict = (): boolean => lx.kind() === K_WORD && (lx.is('goto') || lx.is('jump') || lx.is('accept') || lx.is('drop') || lx.is('return') || lx.is('continue'));
 
+  // A jump's target as the last jump's string when it names the same chain (kube-proxy jumps to
+  // mark-for-masquerade from every endpoint): one string, not a slice per rule.
+  let lastJump: string | undefined;
+  const jumpTarget = (): string => {
+    const k = lx.kind();
+    if (lastJump !== undefined && (k === K_WORD || k === K_STRING) && lx.is(lastJump)) { lx.skip(); return lastJump; }
+    return (lastJump = word('a chain name'));
+  };
+
   /** The current token as a verdict; steps over it (and the target of jump/goto). */
   function verdictNext(): Statement {
     if (lx.kind() !== K_WORD) return unexpected(lx.tok(), 'a verdict');
@@ -834,7 +844,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     if (v === 'continue') { lx.skip(); return shared('continue', ''); }
     // Not shared: most targets are named once (a cache of them cost more than it saved).
     // A literal per verdict: a computed key makes each object the slow way.
-    if (v === 'jump') { lx.skip(); return { jump: { target: word('a chain name') } }; }
+    if (v === 'jump') { lx.skip(); return { jump: { target: jumpTarget() } }; }
     if (v === 'goto') { lx.skip(); return { goto: { target: word('a chain name') } }; }
     return unexpected(lx.tok(), 'a verdict');
   }
