@@ -1163,6 +1163,13 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   // ---- commands ----
   function command(): void {
     skipSeparators();
+    // `add rule` (kube-proxy's transactions are mostly these) read in place; the same steps as below.
+    if (lx.isWord('add') && lx.isWord('rule', 1)) {
+      const line = lx.lineOf();
+      lx.skip(); lx.skip();
+      const family = familyOpt();
+      return ruleCommand('add', family, word('a table name'), line);
+    }
     const t = peek();
     if (t.kind === 'eof') return;
     if (t.kind !== 'word') unexpected(t);
@@ -1214,10 +1221,14 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       emit({ [verb]: { element: { family, table, name, elem: setElements('plain', true) } } }, t.line);
       return;
     }
-    // rule
+    ruleCommand(verb, family, table, t.line);
+  }
+
+  /** A rule command after its table (`verb rule family table` read); `line`: the command's. */
+  function ruleCommand(verb: string, family: string, table: string, line: number): void {
     const chain = word('a chain name');
     const r: Record<string, unknown> = { family, table, chain };
-    if (peek().v === 'handle' || peek().v === 'position' || peek().v === 'index') {
+    if (lx.is('handle') || lx.is('position') || lx.is('index')) {
       const k = next();
       const h = next();
       if (!/^\d+$/.test(h.v)) unexpected(h, 'a number');
@@ -1228,20 +1239,20 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     }
     if (verb === 'delete') {
       if (r.handle === undefined) unexpected(peek(), 'handle');
-      emit({ delete: { rule: r } }, t.line);
+      emit({ delete: { rule: r } }, line);
       return;
     }
     const expr = ruleBody(family);
     if (ruleComment !== undefined) r.comment = ruleComment;
     r.expr = expr;
-    emit({ [verb]: { rule: r } }, t.line);
+    emit(verb === 'add' ? { add: { rule: r } } : { [verb]: { rule: r } }, line);
   }
 
-  while (peek().kind !== 'eof') {
+  while (lx.kind() !== K_EOF) {
     command();
-    const t = peek();
-    if (t.kind === 'eof') break;
-    if (t.kind === 'nl' || (t.v === ';' && t.kind === 'punct')) { next(); continue; }
-    unexpected(t, "newline or ';'");
+    const k = lx.kind();
+    if (k === K_EOF) break;
+    if (k === K_NL || (k === K_PUNCT && lx.is(';'))) { lx.skip(); continue; }
+    unexpected(lx.tok(), "newline or ';'");
   }
 }
