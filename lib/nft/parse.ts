@@ -1170,6 +1170,15 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       const family = familyOpt();
       return ruleCommand('add', family, word('a table name'), line);
     }
+    if (lx.isWord('add') && lx.isWord('chain', 1)) {
+      const line = lx.lineOf();
+      lx.skip(); lx.skip();
+      const family = familyOpt(), table = word('a table name');
+      const c: Record<string, unknown> = { family, table, name: word('a chain name') };
+      if (lx.is('{')) chainBlock(c, family, false);
+      emit({ add: { chain: c } }, line);
+      return;
+    }
     const t = peek();
     if (t.kind === 'eof') return;
     if (t.kind !== 'word') unexpected(t);
