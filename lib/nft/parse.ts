@@ -106,7 +106,7 @@ const PUNCT_CHARS = ['{', '}', ';', ','];
  * object (errors, extensions). `define name = value` statements are taken out here; `$name` is
  * replaced by its tokens (their strings held in the slots).
  */
-export class Lexer {
+class Lexer {
   private i = 0;
   private line = 1;
   /** Offset of the current line's first character (a column is the offset from it, plus one). */
