@@ -57,6 +57,12 @@ export interface TextCtx {
   family: string;
   peek(k?: number): Tok;
   next(): Tok;
+  /** The k-th token's string (of any kind), without making its Tok (peek(k).v). */
+  v(k?: number): string;
+  /** Whether the k-th token is the word w (peek(k) is { kind: 'word', v: w }), without making its Tok. */
+  isWord(w: string, k?: number): boolean;
+  /** Steps over the current token (next() without its Tok). */
+  skip(): void;
   word(what: string): string;
   unexpected(t: Tok, wanted?: string): never;
   fail(t: Tok, what: string): never;

@@ -54,12 +54,21 @@ interface Token { v: string; kind: 'word' | 'string' | 'punct' | 'nl' | 'eof'; l
 const FAMILIES = ['ip', 'ip6', 'inet', 'arp', 'bridge', 'netdev'];
 const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
 const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element'];
-const VERDICTS = ['accept', 'drop', 'return', 'continue', 'jump', 'goto'];
 const EXPRESSION_WORDS = new Set(['ip', 'ip6', 'tcp', 'udp', 'th', 'icmp', 'icmpv6', 'sctp', 'ether', 'vlan', 'meta', 'ct', 'fib', 'numgen']);
 const UNQUALIFIED_META = ['mark', 'iif', 'oif', 'iifname', 'oifname', 'iiftype', 'oiftype', 'skuid', 'skgid', 'pkttype', 'cpu', 'iifgroup', 'oifgroup', 'cgroup', 'priority'];
 /** The words an expression starts with (one lookup per statement word). */
 const EXPRESSION_STARTS = new Set([...EXPRESSION_WORDS, ...UNQUALIFIED_META, ...Object.keys(EXT_EXPR_PARSERS)]);
-const RELATIONS: Record<string, string> = { '==': '==', eq: '==', '!=': '!=', ne: '!=', '<': '<', lt: '<', '>': '>', gt: '>', '<=': '<=', le: '<=', '>=': '>=', ge: '>=' };
+/** A relation's word (at most two characters) -> its operator. */
+const RELATIONS = new Map([['==', '=='], ['eq', '=='], ['!=', '!='], ['ne', '!='], ['<', '<'], ['lt', '<'], ['>', '>'], ['gt', '>'], ['<=', '<='], ['le', '<='], ['>=', '>='], ['ge', '>=']]);
+/** 1 for the character codes a word of EXPRESSION_STARTS (or a raw payload's `@`) starts with: most statement words are ruled out without slicing them. Never written after this. */
+/** Words by their first character code (ASCII): a token is compared in place with the few that start as it does. */
+const byFirst = (words: Iterable<string>): Array<string[] | undefined> => {
+  const t: Array<string[] | undefined> = Array.from({ length: 128 }, () => undefined);
+  for (const w of words) (t[w.charCodeAt(0)] ??= []).push(w);
+  return t;
+};
+const EXPRESSION_BY_FIRST = byFirst(EXPRESSION_STARTS);
+const EXT_BY_FIRST = byFirst(Object.keys(EXT_PARSERS));
 const BINOPS: Record<string, string> = { '&': '&', and: '&', '|': '|', or: '|', '^': '^', xor: '^' };
 /** A raw payload expression (`@th,96,24`, Docker's encrypted overlay; expr-raw.ts). */
 const RAW_PAYLOAD = RAW_START;
@@ -102,7 +111,7 @@ class Lexer {
   private line = 1;
   /** Offset of the current line's first character (a column is the offset from it, plus one). */
   private lineStart = 0;
-  // Slots: head..tail-1 the lookahead; slot `tail` is where lex() reads the next token.
+  // Slots: head..tail-1 the lookahead after the current token (fields h* below).
   private readonly kinds: number[] = [];
   private readonly starts: number[] = [];
   private readonly ends: number[] = [];
@@ -114,22 +123,71 @@ class Lexer {
   private readonly toks: Array<Token | null> = [];
   private head = 0;
   private tail = 0;
+  // The current token (k = 0) in fields of its own: the parser asks about it several times per
+  // token (kind, is, ...), and fields cost less than the slots' index arithmetic. hk < 0: not
+  // read yet (load() moves the next slot here). Slots head..tail-1 hold the tokens after it.
+  private hk = -1;
+  private ha = 0;
+  private hb = 0;
+  private hl = 0;
+  private hc = 0;
+  private hs: string | null = null;
+  private ht: Token | null = null;
+  // The token lex() read last (kind, span, line, column, string when fixed).
+  private lk = 0;
+  private la = 0;
+  private lb = 0;
+  private ll = 0;
+  private lc = 0;
+  private ls: string | null = null;
   /** Whether the last token read from the text ends a statement (defines start one). */
   private atStart = true;
   private readonly defines = new Map<string, Token[]>();
 
   constructor(private readonly text: string, private readonly source: string) {}
 
+  /** Reads the current token into the fields (the next slot's, or straight from the text when nothing was looked ahead). */
+  private load(): void {
+    while (this.tail === this.head) {
+      if (this.read()) {
+        this.hk = this.lk; this.ha = this.la; this.hb = this.lb; this.hl = this.ll; this.hc = this.lc;
+        this.hs = this.ls; this.ht = null;
+        return;
+      }
+    }
+    const s = this.head;
+    this.hk = this.kinds[s]!; this.ha = this.starts[s]!; this.hb = this.ends[s]!;
+    this.hl = this.lines[s]!; this.hc = this.cols[s]!;
+    this.hs = this.strs[s] ?? null; this.ht = this.toks[s] ?? null;
+    // Everything read: start the slots over (they never hold more than the lookahead).
+    if (++this.head === this.tail) { this.head = 0; this.tail = 0; }
+  }
+
+  /** The slot of the k-th token ahead (k >= 1), read as far as that. */
+  private slot(k: number): number {
+    if (this.hk < 0) this.load();
+    while (this.tail - this.head < k) this.fill();
+    return this.head + k - 1;
+  }
+
   /** The kind of the k-th token ahead (K_*). */
   kind(k = 0): number {
-    while (this.tail - this.head <= k) this.fill();
-    return this.kinds[this.head + k]!;
+    if (k === 0) {
+      if (this.hk < 0) this.load();
+      return this.hk;
+    }
+    return this.kinds[this.slot(k)]!;
   }
 
   /** The k-th token's string (a string token's without its quotes). */
   v(k = 0): string {
-    while (this.tail - this.head <= k) this.fill();
-    const s = this.head + k;
+    if (k === 0) {
+      if (this.hk < 0) this.load();
+      let v = this.hs;
+      if (v === null) this.hs = v = this.text.slice(this.ha, this.hb);
+      return v;
+    }
+    const s = this.slot(k);
     let v = this.strs[s];
     if (v === null || v === undefined) this.strs[s] = v = this.text.slice(this.starts[s], this.ends[s]);
     return v;
@@ -137,12 +195,17 @@ class Lexer {
 
   /** Whether the k-th token's string is `w` (of any kind), compared without slicing. */
   is(w: string, k = 0): boolean {
-    while (this.tail - this.head <= k) this.fill();
-    const s = this.head + k;
-    const v = this.strs[s];
+    let v: string | null | undefined, a: number, b: number;
+    if (k === 0) {
+      if (this.hk < 0) this.load();
+      v = this.hs; a = this.ha; b = this.hb;
+    } else {
+      const s = this.slot(k);
+      v = this.strs[s]; a = this.starts[s]!; b = this.ends[s]!;
+    }
     if (v !== null && v !== undefined) return v === w;
-    const a = this.starts[s]!, n = w.length;
-    if (this.ends[s]! - a !== n) return false;
+    const n = w.length;
+    if (b - a !== n) return false;
     const text = this.text;
     for (let j = 0; j < n; j++) if (text.charCodeAt(a + j) !== w.charCodeAt(j)) return false;
     return true;
@@ -150,11 +213,10 @@ class Lexer {
 
   /** The current token's value when it is a word of decimal digits (at most 15), else -1; read in place. */
   decimal(): number {
-    while (this.tail === this.head) this.fill();
-    const s = this.head;
-    if (this.kinds[s] !== K_WORD) return -1;
+    if (this.hk < 0) this.load();
+    if (this.hk !== K_WORD) return -1;
     // A define's token has no span in the text (a === b): read from its string by the caller.
-    const text = this.text, a = this.starts[s]!, b = this.ends[s]!;
+    const text = this.text, a = this.ha, b = this.hb;
     if (b === a || b - a > 15) return -1;
     let n = 0;
     for (let j = a; j < b; j++) {
@@ -165,6 +227,20 @@ class Lexer {
     return n;
   }
 
+  /** The length of the current token's string (a string token's without its quotes). */
+  len(): number {
+    if (this.hk < 0) this.load();
+    const v = this.hs;
+    return v !== null ? v.length : this.hb - this.ha;
+  }
+
+  /** The current token's first character code (NaN for an empty one). */
+  first(): number {
+    if (this.hk < 0) this.load();
+    const v = this.hs;
+    return v !== null ? v.charCodeAt(0) : this.ha < this.hb ? this.text.charCodeAt(this.ha) : NaN;
+  }
+
   /** Whether the k-th token is the word `w`. */
   isWord(w: string, k = 0): boolean { return this.kind(k) === K_WORD && this.is(w, k); }
   /** Whether the k-th token is the punctuation `p` ({ } ; ,). */
@@ -172,14 +248,22 @@ class Lexer {
 
   /** The 1-based line of the k-th token. */
   lineOf(k = 0): number {
-    while (this.tail - this.head <= k) this.fill();
-    return this.lines[this.head + k]!;
+    if (k === 0) {
+      if (this.hk < 0) this.load();
+      return this.hl;
+    }
+    return this.lines[this.slot(k)]!;
   }
 
-  /** The k-th token as an object (made once per slot). */
+  /** The k-th token as an object (made once per token). */
   tok(k = 0): Token {
-    while (this.tail - this.head <= k) this.fill();
-    const s = this.head + k;
+    if (k === 0) {
+      if (this.hk < 0) this.load();
+      let t = this.ht;
+      if (!t) this.ht = t = { v: this.v(0), kind: KIND_NAMES[this.hk]!, line: this.hl, col: this.hc };
+      return t;
+    }
+    const s = this.slot(k);
     let t = this.toks[s];
     if (!t) this.toks[s] = t = { v: this.v(k), kind: KIND_NAMES[this.kinds[s]!]!, line: this.lines[s]!, col: this.cols[s]! };
     return t;
@@ -187,53 +271,64 @@ class Lexer {
 
   /** Steps over the current token. */
   skip(): void {
-    while (this.tail === this.head) this.fill();
-    // Everything read: start the slots over (they never hold more than the lookahead).
-    if (++this.head === this.tail) { this.head = 0; this.tail = 0; }
+    if (this.hk < 0) this.load();
+    this.hk = -1;
   }
 
   /** The current token's string; steps over it. */
   take(): string {
     const v = this.v(0);
-    this.skip();
+    this.hk = -1;
     return v;
   }
 
   /** The current token as an object; steps over it. */
   next(): Token {
     const t = this.tok(0);
-    this.skip();
+    this.hk = -1;
     return t;
   }
 
+  /** The next token into the next slot (lookahead). */
   private fill(): void {
-    const s = this.tail;
-    this.lex(s);
-    const k = this.kinds[s]!;
+    if (!this.read()) return;
+    const s = this.tail++;
+    this.kinds[s] = this.lk; this.starts[s] = this.la; this.ends[s] = this.lb;
+    this.lines[s] = this.ll; this.cols[s] = this.lc;
+    this.strs[s] = this.ls; this.toks[s] = null;
+  }
+
+  /**
+   * Lexes the next token of the text (lex()'s fields); false when it was a define (its end token
+   * then in the slots) or a `$name` (its tokens in the slots), true when it is for the caller.
+   */
+  private read(): boolean {
+    this.lex();
+    const k = this.lk;
     const atStart = this.atStart;
-    this.atStart = k === K_NL || ((k === K_PUNCT || k === K_STRING) && this.ends[s]! - this.starts[s]! === 1 && this.text.charCodeAt(this.starts[s]!) === 59);
-    if (k !== K_WORD) { this.tail++; return; }
-    const c = this.text.charCodeAt(this.starts[s]!);
-    if (atStart && c !== 36 && (this.slotIs(s, 'define') || this.slotIs(s, 'redefine'))) return this.define();
+    this.atStart = k === K_NL || ((k === K_PUNCT || k === K_STRING) && this.lb - this.la === 1 && this.text.charCodeAt(this.la) === 59);
+    if (k !== K_WORD) return true;
+    const c = this.text.charCodeAt(this.la);
+    if (atStart && c !== 36 && (this.lexedIs('define') || this.lexedIs('redefine'))) { this.define(); return false; }
     // Only `$name` words expand.
-    if (c === 36) this.expand(this.slotTok(s));
-    else this.tail++;
+    if (c === 36) { this.expand(this.lexedTok()); return false; }
+    return true;
   }
 
-  private slotIs(s: number, w: string): boolean {
-    const a = this.starts[s]!;
-    return this.ends[s]! - a === w.length && this.text.startsWith(w, a);
+  private lexedIs(w: string): boolean {
+    const a = this.la;
+    return this.lb - a === w.length && this.text.startsWith(w, a);
   }
 
-  /** The token lex() read into slot s, as an object (defines). */
-  private slotTok(s: number): Token {
-    return { v: this.text.slice(this.starts[s], this.ends[s]), kind: KIND_NAMES[this.kinds[s]!]!, line: this.lines[s]!, col: this.cols[s]! };
+  /** The token lex() read, as an object (defines). */
+  private lexedTok(): Token {
+    return { v: this.text.slice(this.la, this.lb), kind: KIND_NAMES[this.lk]!, line: this.ll, col: this.lc };
   }
 
   /** The next token of the text, as an object (defines, tokenize()). */
   lexToken(): Token {
-    this.lex(this.tail);
-    return this.slotTok(this.tail);
+    this.lex();
+    return this.lexedTok();
   }
 
   /** A token from a define's value into the lookahead. */
@@ -278,18 +373,18 @@ class Lexer {
     return v.map((x) => ({ ...x, line: t.line, col: t.col }));
   }
 
-  /** Reads the next token of the text into slot s (an eof token at its end, again and again). */
-  lex(s: number): void {
+  /** Reads the next token of the text into the l* fields (an eof token at its end, again and again). */
+  private lex(): void {
     const text = this.text, n = text.length;
     let i = this.i;
-    this.strs[s] = null; this.toks[s] = null;
+    this.ls = null;
     // Character codes, not one-character strings: a 20k-service text has ~16M characters.
     for (;;) {
-      if (i >= n) { this.i = i; this.put(s, K_EOF, i, i, i); this.strs[s] = ''; return; }
+      if (i >= n) { this.i = i; this.put(K_EOF, i, i, i); this.ls = ''; return; }
       const c = text.charCodeAt(i);
       if (c === 10) {
-        this.put(s, K_NL, i, i, i);
-        this.strs[s] = '\n';
+        this.put(K_NL, i, i, i);
+        this.ls = '\n';
         this.i = i + 1; this.line++; this.lineStart = i + 1;
         return;
       }
@@ -304,28 +399,28 @@ class Lexer {
         const j = text.indexOf('"', i + 1);
         const nl = text.indexOf('\n', i + 1);
         if (j < 0 || (nl >= 0 && nl < j)) throw syntaxError({ v: '"', kind: 'punct', line: this.line, col: i - this.lineStart + 1 }, 'syntax error, unterminated string', this.source);
-        this.put(s, K_STRING, i, i + 1, j);
+        this.put(K_STRING, i, i + 1, j);
         this.i = j + 1;
         return;
       }
       if (c === 123 || c === 125 || c === 59 || c === 44) {
-        this.put(s, K_PUNCT, i, i, i + 1);
-        this.strs[s] = PUNCT_CHARS[c === 123 ? 0 : c === 125 ? 1 : c === 59 ? 2 : 3]!;
+        this.put(K_PUNCT, i, i, i + 1);
+        this.ls = PUNCT_CHARS[c === 123 ? 0 : c === 125 ? 1 : c === 59 ? 2 : 3]!;
         this.i = i + 1;
         return;
       }
       let j = i + 1;
       for (let c2; j < n && ((c2 = text.charCodeAt(j)) >= 128 || WORD_CHAR[c2] === 1); ) j++;
-      this.put(s, K_WORD, i, i, j);
+      this.put(K_WORD, i, i, j);
       this.i = j;
       return;
     }
   }
 
-  /** Slot s: a token of kind k at offset `at` (its column), its string text[a, b). */
-  private put(s: number, k: number, at: number, a: number, b: number): void {
-    this.kinds[s] = k; this.starts[s] = a; this.ends[s] = b;
-    this.lines[s] = this.line; this.cols[s] = at - this.lineStart + 1;
+  /** The lexed token: kind k at offset `at` (its column), its string text[a, b). */
+  private put(k: number, at: number, a: number, b: number): void {
+    this.lk = k; this.la = a; this.lb = b;
+    this.ll = this.line; this.lc = at - this.lineStart + 1;
   }
 }
 
@@ -388,6 +483,44 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     return e;
   };
   const peek = (k = 0) => lx.tok(k);
+  // Lists being read (a rule's statements, a concatenation's parts) grow here, each from its own
+  // base (nested ones above it), and leave as arrays of their exact length: an array grown by
+  // push() has room for 17, and a named set's 20k concatenated keys live until its block ends.
+  const stack: unknown[] = [];
+  /** The stack's top (its length stays; slots above sp are stale). */
+  let sp = 0;
+  const push = (x: unknown): void => { stack[sp++] = x; };
+  /** The items from base up as an array of their length (literals for the usual few); pops them. */
+  const popFrom = (base: number): unknown[] => {
+    const n = sp - base;
+    const a = n === 1 ? [stack[base]] : n === 2 ? [stack[base], stack[base + 1]] : n === 3 ? [stack[base], stack[base + 1], stack[base + 2]] : stack.slice(base, sp);
+    // Nothing kept alive from one list to the next.
+    for (let i = base; i < sp; i++) stack[i] = undefined;
+    sp = base;
+    return a;
+  };
+  /** The word of `table` (byFirst()) the current token is, compared in place (no slice, no hash of it); undefined if none. */
+  const wordIn = (table: Array<string[] | undefined>): string | undefined => {
+    const c = table[lx.first()];
+    if (c !== undefined) for (let i = 0; i < c.length; i++) if (lx.is(c[i]!)) return c[i];
+    return undefined;
+  };
+  // The fields named after each protocol (and meta), as [field, shared statement] pairs compared
+  // in place: the usual few are found without slicing the word or hashing it.
+  const fieldLists = new Map<string, Array<string | Statement>>();
+  /** shared(a, the next word) (`what`: what word() expects); steps over the word. */
+  const sharedNext = (a: string, what: string): Statement => {
+    const k = lx.kind();
+    if (k === K_WORD || k === K_STRING) {
+      let list = fieldLists.get(a);
+      if (!list) fieldLists.set(a, list = []);
+      for (let i = 0; i < list.length; i += 2) if (lx.is(list[i] as string)) { lx.skip(); return list[i + 1] as Statement; }
+      const b = lx.take(), e = shared(a, b);
+      if (list.length < 32) list.push(b, e);
+      return e;
+    }
+    return shared(a, word(what));
+  };
   const next = () => lx.next();
   const fail = (t: Token, what: string): never => { throw syntaxError(t, what, source); };
   const unexpected = (t: Token, wanted?: string): never =>
@@ -431,6 +564,17 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
 
   /** A word's value: a set reference, number, prefix, range or the word itself. */
   function wordValue(s: string): unknown {
+    const n = s.length;
+    // Most words (addresses, names, decimals) have neither '/' nor '-' nor 0x: one pass over them says which.
+    if (n > 0 && !(n > 2 && s.charCodeAt(0) === 48 && (s.charCodeAt(1) | 32) === 120)) {
+      let digits = true, j = 0;
+      for (; j < n; j++) {
+        const c = s.charCodeAt(j);
+        if (c === 47 || c === 45) break;
+        if (c < 48 || c > 57) digits = false;
+      }
+      if (j === n) return digits ? Number(s) : s;
+    }
     if (s.startsWith('@')) return s;
     if (isNumber(s)) return Number(s);
     const slash = s.lastIndexOf('/');
@@ -450,9 +594,10 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     if (lx.isPunct('{')) return { set: setElements(kind, false) };
     const first = scalarNext();
     if (lx.isWord('.')) {
-      const parts = [first];
-      while (lx.isWord('.')) { lx.skip(); parts.push(scalarNext()); }
-      return { concat: parts };
+      const base = sp;
+      push(first);
+      while (lx.isWord('.')) { lx.skip(); push(scalarNext()); }
+      return { concat: popFrom(base) };
     }
     if (!inSet && kind === 'flags' && lx.is(',')) {
       const list = [first];
@@ -463,20 +608,20 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   }
 
   /** An element's `timeout T`, `expires T`, `comment "c"`, `counter [packets N bytes N]`, in any order. */
-  function elementOptions(): Record<string, unknown> {
-    const o: Record<string, unknown> = {};
+  function elementOptions(): Record<string, unknown> | undefined {
+    let o: Record<string, unknown> | undefined;
     for (;;) {
       if (lx.kind() !== K_WORD) return o;
       if (lx.is('comment')) {
         lx.skip();
         if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string');
-        o.comment = next().v;
+        (o ??= {}).comment = next().v;
       } else if (lx.is('timeout') || lx.is('expires')) {
         const key = lx.take();
         const d = next();
         const ms = durationMs(d.v);
         if (d.kind !== 'word' || ms === undefined) unexpected(d, 'a time like 3h or 1d2h3m4s');
-        o[key] = ms! / 1000;
+        (o ??= {})[key] = ms! / 1000;
       } else if (lx.is('counter')) {
         lx.skip();
         const c: Record<string, number> = {};
@@ -487,7 +632,7 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
           if (n.kind !== 'word' || !/^\d+$/.test(n.v)) unexpected(n, 'a number');
           c[k] = Number(n.v);
         }
-        o.counter = Object.keys(c).length ? c : null;
+        (o ??= {}).counter = Object.keys(c).length ? c : null;
       } else return o;
     }
   }
@@ -503,12 +648,12 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       // Element options start with a word (most elements have none: no object for them).
       if (lx.kind() === K_WORD && !lx.is(':')) {
         const opts = elementOptions();
-        if (Object.keys(opts).length) el = { elem: { val: el, ...opts } };
+        if (opts) el = { elem: { val: el, ...opts } };
       }
       if (lx.isWord(':')) {
         lx.skip();
         // A verdict map's verdict, or a data map's value (`10.0.0.1 : 10.1.0.1 . 8080`).
-        el = [el, lx.kind() === K_WORD && VERDICTS.includes(lx.v()) ? verdictNext() : value('plain', true)];
+        el = [el, atVerdict() ? verdictNext() : value('plain', true)];
       }
       out.push(el);
       while (lx.kind() === K_NL) lx.skip();
@@ -521,14 +666,15 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   }
 
   function primary(): Statement {
-    const v = lx.v();
+    // The constant of EXPRESSION_STARTS when it is one (shared() hashes it without a slice's cost).
+    const v = (lx.kind() === K_WORD ? wordIn(EXPRESSION_BY_FIRST) : undefined) ?? lx.v();
     switch (v) {
       case 'ip': case 'ip6': case 'tcp': case 'udp': case 'th': case 'icmp': case 'icmpv6': case 'sctp': case 'ether': case 'vlan':
         lx.skip();
         // `tcp option maxseg size` (stmt-exthdr.ts).
         if (v === 'tcp' && lx.is('option') && EXT_EXPR_PARSERS['tcp option']) { lx.skip(); return EXT_EXPR_PARSERS['tcp option'](textCtx('')); }
-        return shared(v, word('a header field'));
-      case 'meta': lx.skip(); return shared('meta', word('a meta key'));
+        return sharedNext(v, 'a header field');
+      case 'meta': lx.skip(); return sharedNext('meta', 'a meta key');
       case 'ct': {
         lx.skip();
         // `ct original|reply [ip|ip6] saddr|daddr|proto-src|proto-dst`
@@ -546,7 +692,8 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       }
       case 'numgen': {
         lx.skip();
-        const mode = word('random or inc');
+        // The constant for the usual word (no slice per service chain).
+        const mode = lx.isWord('random') ? (lx.skip(), 'random') : word('random or inc');
         expect('mod');
         const mod = scalarNext();
         let offset: unknown = 0;
@@ -573,15 +720,28 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   // parser reads that back as a second shift: shifts are refused rather than taken either way.
   // (Declared once: a closure made per expression cost a name definition each under tsx.)
   function noShift(): void { if (lx.kind() === K_WORD && (lx.is('>>') || lx.is('<<'))) refuse(peek(), `a shift ("${peek().v}") of an expression`); }
-  const isBinop = (): boolean => lx.kind() === K_WORD && (lx.is('&') || lx.is('|') || lx.is('^') || lx.is('and') || lx.is('or') || lx.is('xor'));
+  // After every expression: one look at the first character rules out most words.
+  const isBinop = (): boolean => {
+    if (lx.kind() !== K_WORD) return false;
+    switch (lx.first()) {
+      case 38: return lx.is('&');
+      case 124: return lx.is('|');
+      case 94: return lx.is('^');
+      case 97: return lx.is('and');
+      case 111: return lx.is('or');
+      case 120: return lx.is('xor');
+      default: return false;
+    }
+  };
 
   function expression(): Statement {
     let e = primary();
     noShift();
     if (lx.isWord('.')) {
-      const parts = [e];
-      while (lx.isWord('.')) { lx.skip(); parts.push(primary()); noShift(); }
-      e = { concat: parts };
+      const base = sp;
+      push(e);
+      while (lx.isWord('.')) { lx.skip(); push(primary()); noShift(); }
+      e = { concat: popFrom(base) as Statement[] };
     }
     if (!isBinop() && !lx.isWord('map')) return e;
     const ops: string[] = [], vals: unknown[] = [];
@@ -627,8 +787,8 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   /** isExpressionStart() of the current token, without making its object. */
   const atExpressionStart = (): boolean => {
     if (lx.kind() !== K_WORD) return false;
-    const v = lx.v();
-    return EXPRESSION_STARTS.has(v) || (v.charCodeAt(0) === 64 && RAW_PAYLOAD.test(v));
+    if (lx.first() === 64) return RAW_PAYLOAD.test(lx.v());
+    return wordIn(EXPRESSION_BY_FIRST) !== undefined;
   };
   /** `counter`, `quota`, `limit`, `ct helper` (consumed) as an object kind; undefined for other words. */
   const objectKind = (t: Token): string | undefined => {
@@ -641,23 +801,59 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     return undefined;
   };
   /** The cursor as extensions (ext.ts) see it. */
-  const textCtx = (family: string): TextCtx => ({ family, peek, next, word, unexpected, fail, expression, endOfStatement });
+  const tv = (k = 0): string => lx.v(k);
+  const tIsWord = (w: string, k = 0): boolean => lx.isWord(w, k);
+  const tSkip = (): void => lx.skip();
+  // One per family, made when first asked for (an extension's statement per rule asks each time).
+  const textCtxs = new Map<string, TextCtx>();
+  const textCtx = (family: string): TextCtx => {
+    let c = textCtxs.get(family);
+    if (!c) textCtxs.set(family, c = { family, peek, next, v: tv, isWord: tIsWord, skip: tSkip, word, unexpected, fail, expression, endOfStatement });
+    return c;
+  };
+
+  /** The operator of the current token when it is a relation's word (RELATIONS), compared in place. */
+  const relation = (): string | undefined => {
+    if (lx.kind() !== K_WORD || lx.len() > 2) return undefined;
+    switch (lx.first()) {
+      case 61: case 33: case 60: case 62: case 101: case 110: case 108: case 103: return RELATIONS.get(lx.v());  // = ! < > e n l g
+      default: return undefined;
+    }
+  };
+
+  /** Whether the current token is a verdict's word (VERDICTS), compared in place. */
+  const atVerdict = (): boolean => lx.kind() === K_WORD && (lx.is('goto') || lx.is('jump') || lx.is('accept') || lx.is('drop') || lx.is('return') || lx.is('continue'));
+
+  // A jump's target as the last jump's string when it names the same chain (kube-proxy jumps to
+  // mark-for-masquerade from every endpoint): one string, not a slice per rule.
+  let lastJump: string | undefined;
+  const jumpTarget = (): string => {
+    const k = lx.kind();
+    if (lastJump !== undefined && (k === K_WORD || k === K_STRING) && lx.is(lastJump)) { lx.skip(); return lastJump; }
+    return (lastJump = word('a chain name'));
+  };
 
   /** The current token as a verdict; steps over it (and the target of jump/goto). */
   function verdictNext(): Statement {
     if (lx.kind() !== K_WORD) return unexpected(lx.tok(), 'a verdict');
     const v = lx.v();
-    if (v === 'accept' || v === 'drop' || v === 'return' || v === 'continue') { lx.skip(); return shared(v, ''); }
+    // Constants to shared() (the token's string would be hashed each time).
+    if (v === 'accept') { lx.skip(); return shared('accept', ''); }
+    if (v === 'drop') { lx.skip(); return shared('drop', ''); }
+    if (v === 'return') { lx.skip(); return shared('return', ''); }
+    if (v === 'continue') { lx.skip(); return shared('continue', ''); }
     // Not shared: most targets are named once (a cache of them cost more than it saved).
     // A literal per verdict: a computed key makes each object the slow way.
-    if (v === 'jump') { lx.skip(); return { jump: { target: word('a chain name') } }; }
+    if (v === 'jump') { lx.skip(); return { jump: { target: jumpTarget() } }; }
     if (v === 'goto') { lx.skip(); return { goto: { target: word('a chain name') } }; }
     return unexpected(lx.tok(), 'a verdict');
   }
 
   /** A rule's statements up to the end of the line, `;` or `}`; its comment. */
-  function ruleBody(family: string): { expr: Statement[]; comment?: string } {
-    const expr: Statement[] = [];
+  /** The comment of the rule ruleBody() read last (no object per rule to return it in). */
+  let ruleComment: string | undefined;
+  function ruleBody(family: string): Statement[] {
+    const base = sp;
     let comment: string | undefined;
     while (!atEndOfStatement()) {
       if (lx.kind() !== K_WORD) unexpected(lx.tok());
@@ -675,51 +871,55 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
           const v = atExpressionStart() ? expression() : value(kindOf(left));
           // `ct helper set "name"` references a ct helper object.
           const ck = (left.ct as { key?: string } | undefined)?.key;
-          expr.push(ck === 'helper' ? { 'ct helper': v } : ck === 'timeout' ? { 'ct timeout': v } : ck === 'expectation' ? { 'ct expectation': v } : { mangle: { key: left, value: v } });
+          push(ck === 'helper' ? { 'ct helper': v } : ck === 'timeout' ? { 'ct timeout': v } : ck === 'expectation' ? { 'ct expectation': v } : { mangle: { key: left, value: v } });
           continue;
         }
         if (lx.is('vmap')) {
           lx.skip();
           const data = lx.isPunct('{') ? { set: setElements(kindOf(left), false) } : scalarNext();
-          expr.push({ vmap: { key: left, data } });
+          push({ vmap: { key: left, data } });
           continue;
         }
-        let op = RELATIONS[lx.v()] && lx.kind() === K_WORD ? RELATIONS[lx.take()]! : undefined;
+        // A relation is a word of one or two characters (others are not sliced for the lookup).
+        let op = relation();
+        if (op !== undefined) lx.skip();
         const kind = kindOf(left);
         if (atEndOfStatement()) unexpected(lx.tok(), 'a value');
         let right = value(kind);
         // `fib ... oif missing|exists`: nft's JSON has a boolean.
-        if ('fib' in left && (right === 'missing' || right === 'exists')) right = right === 'exists';
+        if ((right === 'missing' || right === 'exists') && 'fib' in left) right = right === 'exists';
         // `meta secpath missing` / `meta ipsec exists`: booleans too.
-        const mk = (left.meta as { key?: string } | undefined)?.key;
-        if ((mk === 'ipsec' || mk === 'secpath') && (right === 'missing' || right === 'exists')) right = right === 'exists';
+        if (right === 'missing' || right === 'exists') {
+          const mk = (left.meta as { key?: string } | undefined)?.key;
+          if (mk === 'ipsec' || mk === 'secpath') right = right === 'exists';
+        }
         // `tcp flags syn / syn,ack`: the flags under a mask (nft's `&` on the left).
         if (kind === 'flags' && lx.isWord('/')) {
           lx.skip();
-          expr.push({ match: { op: op ?? '==', left: { '&': [left, value(kind)] }, right } });
+          push({ match: { op: op ?? '==', left: { '&': [left, value(kind)] }, right } });
           continue;
         }
         // A flag list is a test of flags (`in`); a set of flags is a lookup (`==`).
         op ??= kind === 'flags' && !(typeof right === 'object' && right !== null && 'set' in right) && !(typeof right === 'string' && right.startsWith('@')) && !('&' in left) ? 'in' : '==';
-        expr.push({ match: { op, left, right } });
+        push({ match: { op, left, right } });
         continue;
       }
       switch (lx.v()) {
         case 'accept': case 'drop': case 'return': case 'continue': case 'jump': case 'goto':
-          expr.push(verdictNext()); break;
+          push(verdictNext()); break;
         case 'synproxy': {
           const t = next();
           // `synproxy name "sp"` (a synproxy object); the statement with its own options is refused.
           if (peek().v !== 'name') refuse(t, 'the statement "synproxy" with its own options (only synproxy name)');
-          next(); expr.push(namedRef('synproxy', textCtx(family))); break;
+          next(); push(namedRef('synproxy', textCtx(family))); break;
         }
         case 'counter': {
           lx.skip();
-          if (lx.is('name')) { lx.skip(); expr.push(namedRef('counter', textCtx(family))); break; }
+          if (lx.is('name')) { lx.skip(); push(namedRef('counter', textCtx(family))); break; }
           let packets = 0, bytes = 0;
           if (lx.is('packets')) { lx.skip(); packets = Number(scalarNext()); }
           if (lx.is('bytes')) { lx.skip(); bytes = Number(scalarNext()); }
-          expr.push({ counter: { packets, bytes } });
+          push({ counter: { packets, bytes } });
           break;
         }
         case 'reject': {
@@ -727,25 +927,27 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
           if (lx.is('with')) {
             lx.skip();
             const how = word('icmp, icmpv6, icmpx or tcp');
-            if (how === 'tcp') { expect('reset'); expr.push({ reject: { type: 'tcp reset' } }); break; }
+            if (how === 'tcp') { expect('reset'); push({ reject: { type: 'tcp reset' } }); break; }
             if (peek().v === 'type') next();
-            expr.push({ reject: { type: how, expr: word('an icmp code') } });
+            push({ reject: { type: how, expr: word('an icmp code') } });
             break;
           }
-          expr.push({ reject: { type: REJECT_TYPE[family] ?? 'icmpx', expr: 'port-unreachable' } });
+          push({ reject: { type: REJECT_TYPE[family] ?? 'icmpx', expr: 'port-unreachable' } });
           break;
         }
         default: {
+          const ext = wordIn(EXT_BY_FIRST);
+          if (ext !== undefined) { lx.skip(); push(EXT_PARSERS[ext]!(textCtx(family))); break; }
           const t = next();
-          if (EXT_PARSERS[t.v]) { expr.push(EXT_PARSERS[t.v]!(textCtx(family))); break; }
           if (['queue', 'meter', 'tproxy', 'dup', 'fwd', 'flow'].includes(t.v)) refuse(t, `the statement "${t.v}"`);
           if (RAW_PAYLOAD.test(t.v)) refuse(t, 'raw payload expressions (@base,offset,length)');
           unexpected(t);
         }
       }
     }
-    if (!expr.length) unexpected(lx.tok(), 'a statement');
-    return comment === undefined ? { expr } : { comment, expr };
+    if (sp === base) unexpected(lx.tok(), 'a statement');
+    ruleComment = comment;
+    return popFrom(base) as Statement[];
   }
 
   // ---- declarations ----
@@ -756,6 +958,8 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
 
   /** A chain's block; `inTable`: in a table block, where it holds rules (they go to the sink as read). */
   function chainBlock(c: Record<string, unknown>, family: string, inTable: boolean): void {
+    // Read once: the rules below name them, and nothing here changes them.
+    const table = c.table as string, chain = c.name as string;
     expect('{');
     for (;;) {
       skipSeparators();
@@ -763,9 +967,9 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       // A rule (most items): its first word is no chain property.
       if (lx.kind() === K_WORD && inTable && !lx.is('type') && !lx.is('policy') && !lx.is('comment') && !lx.is('flags')) {
         const line = lx.lineOf();
-        const b = ruleBody(family), table = c.table as string, chain = c.name as string;
-        // The keys in the order a spread of ruleBody() gives them, without the spread.
-        sink.blockItem(BlockPart.Rule, { add: { rule: b.comment === undefined ? { family, table, chain, expr: b.expr } : { family, table, chain, comment: b.comment, expr: b.expr } } }, line);
+        const expr = ruleBody(family), comment = ruleComment;
+        // The keys in the order a spread of ruleBody() gave them, without the spread.
+        sink.blockItem(BlockPart.Rule, { add: { rule: comment === undefined ? { family, table, chain, expr } : { family, table, chain, comment, expr } } }, line);
         // A rule ends with a newline or ';', never directly with the chain's '}'.
         if (lx.isPunct('}')) unexpected(lx.tok(), 'newline or semicolon');
         blockItemEnd();
@@ -815,9 +1019,9 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       if (t.v === 'flags') refuse(t, `chain ${t.v}`);
       if (!inTable) unexpected(t);
       const line = t.line;
-      const b = ruleBody(family), table = c.table as string, chain = c.name as string;
-      // The keys in the order a spread of ruleBody() gives them, without the spread.
-      sink.blockItem(BlockPart.Rule, { add: { rule: b.comment === undefined ? { family, table, chain, expr: b.expr } : { family, table, chain, comment: b.comment, expr: b.expr } } }, line);
+      const expr = ruleBody(family), comment = ruleComment;
+      // The keys in the order a spread of ruleBody() gave them, without the spread.
+      sink.blockItem(BlockPart.Rule, { add: { rule: comment === undefined ? { family, table, chain, expr } : { family, table, chain, comment, expr } } }, line);
       // A rule ends with a newline or ';', never directly with the chain's '}'.
       if (peek().v === '}' && peek().kind === 'punct') unexpected(peek(), 'newline or semicolon');
       blockItemEnd();
@@ -899,8 +1103,18 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     let untyped: Record<string, unknown> | undefined;
     for (;;) {
       skipSeparators();
+      if (lx.isPunct('}')) { lx.skip(); break; }
+      // A chain (most items; `chain` of any kind, as the checks below), read in place.
+      if (lx.is('chain')) {
+        const line = lx.lineOf();
+        lx.skip();
+        const c: Record<string, unknown> = { family, table, name: word('a chain name') };
+        chainBlock(c, family, true);
+        sink.blockItem(BlockPart.Chain, { add: { chain: c } }, line);
+        blockItemEnd();
+        continue;
+      }
       const t = peek();
-      if (t.v === '}' && t.kind === 'punct') { next(); break; }
       next();
       if (t.v === 'comment') { if (peek().kind !== 'string' && peek().kind !== 'word') unexpected(peek(), 'quoted string'); tcmd.comment = next().v; blockItemEnd(); continue; }
       if (t.v === 'chain') {
@@ -949,6 +1163,22 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
   // ---- commands ----
   function command(): void {
     skipSeparators();
+    // `add rule` (kube-proxy's transactions are mostly these) read in place; the same steps as below.
+    if (lx.isWord('add') && lx.isWord('rule', 1)) {
+      const line = lx.lineOf();
+      lx.skip(); lx.skip();
+      const family = familyOpt();
+      return ruleCommand('add', family, word('a table name'), line);
+    }
+    if (lx.isWord('add') && lx.isWord('chain', 1)) {
+      const line = lx.lineOf();
+      lx.skip(); lx.skip();
+      const family = familyOpt(), table = word('a table name');
+      const c: Record<string, unknown> = { family, table, name: word('a chain name') };
+      if (lx.is('{')) chainBlock(c, family, false);
+      emit({ add: { chain: c } }, line);
+      return;
+    }
     const t = peek();
     if (t.kind === 'eof') return;
     if (t.kind !== 'word') unexpected(t);
@@ -1000,10 +1230,14 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
       emit({ [verb]: { element: { family, table, name, elem: setElements('plain', true) } } }, t.line);
       return;
     }
-    // rule
+    ruleCommand(verb, family, table, t.line);
+  }
+
+  /** A rule command after its table (`verb rule family table` read); `line`: the command's. */
+  function ruleCommand(verb: string, family: string, table: string, line: number): void {
     const chain = word('a chain name');
     const r: Record<string, unknown> = { family, table, chain };
-    if (peek().v === 'handle' || peek().v === 'position' || peek().v === 'index') {
+    if (lx.is('handle') || lx.is('position') || lx.is('index')) {
       const k = next();
       const h = next();
       if (!/^\d+$/.test(h.v)) unexpected(h, 'a number');
@@ -1014,18 +1248,20 @@ export function parseInto(text: string, source: string, sink: CommandSink): void
     }
     if (verb === 'delete') {
       if (r.handle === undefined) unexpected(peek(), 'handle');
-      emit({ delete: { rule: r } }, t.line);
+      emit({ delete: { rule: r } }, line);
       return;
     }
-    Object.assign(r, ruleBody(family));
-    emit({ [verb]: { rule: r } }, t.line);
+    const expr = ruleBody(family);
+    if (ruleComment !== undefined) r.comment = ruleComment;
+    r.expr = expr;
+    emit(verb === 'add' ? { add: { rule: r } } : { [verb]: { rule: r } }, line);
   }
 
-  while (peek().kind !== 'eof') {
+  while (lx.kind() !== K_EOF) {
     command();
-    const t = peek();
-    if (t.kind === 'eof') break;
-    if (t.kind === 'nl' || (t.v === ';' && t.kind === 'punct')) { next(); continue; }
-    unexpected(t, "newline or ';'");
+    const k = lx.kind();
+    if (k === K_EOF) break;
+    if (k === K_NL || (k === K_PUNCT && lx.is(';'))) { lx.skip(); continue; }
+    unexpected(lx.tok(), "newline or ';'");
   }
 }
