@@ -2,7 +2,7 @@
 // 1.2.4 writes them (the bytes match `nft --debug=mnl`; see test/fixtures/nft).
 import { AttrWriter } from '../netlink/attr-writer.js';
 import { attrIndex, AttrWalk } from '../netlink/reader.js';
-import { attrMap, be32, Names, str, strAt } from './attrs.js';
+import { AttrTable, attrMap, be32, Names, str, strAt } from './attrs.js';
 import { DATA, EXPR, LIST_ELEM, VERDICT_ATTR } from './consts.js';
 import type { KExpr, Verdict } from './ir.js';
 
@@ -179,6 +179,9 @@ export class ExprReader {
   private readonly vat = new Int32Array(VERDICT_ATTR.CHAIN + 1);
   private readonly vlen = new Int32Array(VERDICT_ATTR.CHAIN + 1);
   private b: Buffer = EMPTY;
+  // The index of each extension expression of the rule being read (tables[0..ntables)), handed on in its KExpr.
+  private readonly tables: AttrTable[] = [];
+  private ntables = 0;
 
   /** Expression names: a few distinct ones, kept apart from the (many) chain names. */
   private readonly exprNames = new Names();
@@ -195,6 +198,7 @@ export class ExprReader {
     this.b = b;
     const w = this.walk, ew = this.exprWalk;
     let n = 0;
+    this.ntables = 0;
     for (w.start(b, from, to); w.next();) {
       let nameAt = 0, nameLen = 0;
       this.dataAt = 0;
@@ -232,6 +236,13 @@ export class ExprReader {
     this.nset = nset;
   }
 
+  /** The current expression's data attributes as an AttrTable of the rule's own (a copy of d/dl: the decoder reads it after later expressions were indexed). */
+  private attrTable(): AttrTable {
+    const t = this.tables[this.ntables] ??= new AttrTable(EXPR_ATTR_MAX);
+    this.ntables++;
+    return t.copy(this.b, this.d, this.dl);
+  }
+
   private has(t: number): boolean { return this.d[t]! !== 0; }
   private u(t: number): number | undefined { return this.d[t]! !== 0 && this.dl[t]! >= 4 ? this.b.readUInt32BE(this.d[t]!) : undefined; }
   private need(t: number): number { return this.u(t) ?? 0; }
@@ -262,7 +273,7 @@ export class ExprReader {
     switch (name) {
       case 'payload':
         // A write (NFTA_PAYLOAD_SREG): read by statements.ts from its attributes.
-        if (this.has(5)) return { op: 'unknown', name: 'payload write', data: this.b.subarray(this.dataAt, this.dataAt + this.dataLen) };
+        if (this.has(5)) return { op: 'unknown', name: 'payload write', data: this.b.subarray(this.dataAt, this.dataAt + this.dataLen), attrs: this.attrTable() };
         return { op: 'payload', dreg: this.need(1), base: this.need(2), offset: this.need(3), len: this.need(4) };
       case 'meta': return this.has(3) ? { op: 'meta_set', key: this.need(2), sreg: this.need(3) } : { op: 'meta', key: this.need(2), dreg: this.need(1) };
       case 'ct':
@@ -295,7 +306,7 @@ export class ExprReader {
       case 'byteorder': return { op: 'byteorder', sreg: this.need(1), dreg: this.need(2), bop: this.need(3), len: this.need(4), size: this.need(5) };
       default: {
         const da = this.dataAt;
-        return { op: 'unknown', name, data: da ? this.b.subarray(da, da + this.dataLen) : Buffer.alloc(0) };
+        return { op: 'unknown', name, data: da ? this.b.subarray(da, da + this.dataLen) : Buffer.alloc(0), attrs: this.attrTable() };
       }
     }
   }
