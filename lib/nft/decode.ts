@@ -741,8 +741,15 @@ function tableSets(out: ListObject[], mine: SetDump[], elements: Map<string, NlM
 
 type AnonSet = NonNullable<ReturnType<AnonymousMaps['get']>>;
 
-/** A big-endian u64 (a handle) as a Number, without a BigInt: exact below 2^53, rounded as Number(bigint) rounds above. */
-const u64At = (b: Buffer, at: number): number => b.readUInt32BE(at) * 0x100000000 + b.readUInt32BE(at + 4);
+/**
+ * A big-endian u64 (a handle) as a Number, without a BigInt: exact below 2^53, rounded as
+ * Number(bigint) rounds above. A handle below 2^32 is the low word as it is: the product made it
+ * a heap number in unoptimized code (an object more per chain in a listing).
+ */
+function u64At(b: Buffer, at: number): number {
+  const hi = b.readUInt32BE(at), lo = b.readUInt32BE(at + 4);
+  return hi === 0 ? lo : hi * 0x100000000 + lo;
+}
 
 /** A base chain's type, hook, priority and policy (and, for the text, its devices and comment) into its object. */
 function chainDetails(c: Record<string, unknown>, a: Map<number, Buffer>, family: Family, text: boolean): void {

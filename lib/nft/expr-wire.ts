@@ -8,6 +8,8 @@ import type { KExpr, Verdict } from './ir.js';
 
 /** The highest NFTA_*_ attribute type readExprs looks at in an expression's data. */
 const EXPR_ATTR_MAX = 16;
+/** Values up to this length are copied into buffers the reader keeps (an IPv6 address: 16). */
+const POOLED_MAX = 16;
 const EMPTY = Buffer.alloc(0);
 
 function copyBytes(b: Buffer, at: number, v: Uint8Array): void {
@@ -179,6 +181,9 @@ export class ExprReader {
   private readonly vat = new Int32Array(VERDICT_ATTR.CHAIN + 1);
   private readonly vlen = new Int32Array(VERDICT_ATTR.CHAIN + 1);
   private b: Buffer = EMPTY;
+  // Value buffers by length, reused from rule to rule (used[len]: how many the current rule took).
+  private readonly pool: Buffer[][] = [];
+  private readonly used = new Int32Array(POOLED_MAX + 1);
   // The index of each extension expression of the rule being read (tables[0..ntables)), handed on in its KExpr.
   private readonly tables: AttrTable[] = [];
   private ntables = 0;
@@ -192,13 +197,16 @@ export class ExprReader {
   /**
    * The expressions in b[from, to) (an NFTA_RULE_EXPRESSIONS payload), into `out` (from its
    * start; a listing passes one array for every rule: the decoder is done with a rule's
-   * expressions before the next rule is read).
+   * expressions before the next rule is read). Their values (cmp data, masks, immediates) are
+   * the reader's own buffers, valid until its next read(): a view per value made most of a
+   * listing's Buffer objects.
    */
   read(b: Buffer, from = 0, to = b.length, out: KExpr[] = []): KExpr[] {
     this.b = b;
     const w = this.walk, ew = this.exprWalk;
     let n = 0;
     this.ntables = 0;
+    this.used.fill(0);
     for (w.start(b, from, to); w.next();) {
       let nameAt = 0, nameLen = 0;
       this.dataAt = 0;
@@ -253,7 +261,13 @@ export class ExprReader {
     if (!this.has(t)) return EMPTY;
     attrIndex(this.b, this.d[t]!, this.d[t]! + this.dl[t]!, 2, this.dat, this.dlen);
     const v = this.dat[DATA.VALUE]!;
-    return v ? this.b.subarray(v, v + this.dlen[DATA.VALUE]!) : EMPTY;
+    if (!v) return EMPTY;
+    const len = this.dlen[DATA.VALUE]!, b = this.b;
+    if (len === 0 || len > POOLED_MAX) return b.subarray(v, v + len);
+    const list = this.pool[len] ??= [];
+    const out = list[this.used[len]!++] ??= Buffer.alloc(len);
+    for (let i = 0; i < len; i++) out[i] = b[v + i]!;
+    return out;
   }
 
   /** The verdict of the nft_data in data attribute t, if it holds one (read as readData does). */
