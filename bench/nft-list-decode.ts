@@ -117,6 +117,9 @@ if (mode === '--capture') {
       if (!sides.length) await h.apply(kubeProxyCommands(Number(a), 2, 'cascade'));
       await h.list();  // warm: JIT, the worker's thread and socket
       sides.push({ name: dir || 'lib', list: () => h.list(), close: () => h.close(), user: [], sys: [], wall: [] });
+      // The floor under list() where the lib has it: the same dumps, nothing decoded.
+      const floor = (h as { listFloor?: () => Promise<number> }).listFloor?.bind(h);
+      if (floor) sides.push({ name: `${dir || 'lib'} floor`, list: floor, close: async () => {}, user: [], sys: [], wall: [] });
     }
     sides.push({ name: 'nft -j list ruleset', list: async () => { ns.run('nft', ['-j', 'list', 'ruleset']); }, close: async () => {}, user: [], sys: [], wall: [] });
     for (let i = 0; i < rounds; i++) {
