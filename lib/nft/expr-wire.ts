@@ -1,7 +1,7 @@
 // Expressions in and out of netlink attributes, each with its attributes in the order libnftnl
 // 1.2.4 writes them (the bytes match `nft --debug=mnl`; see test/fixtures/nft).
 import { AttrWriter } from '../netlink/attr-writer.js';
-import { attrIndex, AttrWalk } from '../netlink/reader.js';
+import { attrIndex, AttrWalk, strIsAscii } from '../netlink/reader.js';
 import { AttrTable, attrMap, be32, Names, str, strAt } from './attrs.js';
 import { DATA, EXPR, LIST_ELEM, VERDICT_ATTR } from './consts.js';
 import type { KExpr, Verdict } from './ir.js';
@@ -190,6 +190,9 @@ export class ExprReader {
 
   /** Expression names: a few distinct ones, kept apart from the (many) chain names. */
   private readonly exprNames = new Names();
+  // The last name seen per (first two bytes, length): checked in one pass over its bytes before the
+  // hash lookup (a listing reads ~600k names, a dozen distinct ones).
+  private readonly recent: string[] = new Array<string>(1024).fill('');
 
   /** `names`: jump targets made once each (a listing shares its chain names). */
   constructor(private readonly names = new Names()) {}
@@ -214,7 +217,7 @@ export class ExprReader {
       for (ew.start(b, w.at, w.at + w.len); ew.next();) {
         if (ew.type === EXPR.NAME) { nameAt = ew.at; nameLen = ew.len; } else if (ew.type === EXPR.DATA) { this.dataAt = ew.at; this.dataLen = ew.len; }
       }
-      const name = nameAt ? this.exprNames.get(b, nameAt, nameLen) : '';
+      const name = nameAt ? this.exprName(b, nameAt, nameLen) : '';
       this.indexData();
       out[n++] = this.expr(name);
     }
@@ -242,6 +245,14 @@ export class ExprReader {
       }
     }
     this.nset = nset;
+  }
+
+  /** An expression's name (NFTA_EXPR_NAME's payload b[at, at + len)). */
+  private exprName(b: Buffer, at: number, len: number): string {
+    const k = (b[at]! ^ (len > 1 ? b[at + 1]! << 2 : 0) ^ (len << 5)) & 1023;
+    const s = this.recent[k]!;
+    if (s !== '' && strIsAscii(b, at, len, s)) return s;
+    return this.recent[k] = this.exprNames.get(b, at, len);
   }
 
   /** The current expression's data attributes as an AttrTable of the rule's own (a copy of d/dl: the decoder reads it after later expressions were indexed). */
