@@ -49,6 +49,17 @@ export class AttrTable {
     return this;
   }
 
+  /**
+   * The index another reader already made of b (offsets and lengths by type, 0 where absent, as
+   * attrIndex fills them, `max` + 1 of each): copied, not walked again. Returns this.
+   */
+  copy(b: Buffer, at: Int32Array, lens: Int32Array): this {
+    this.b = b;
+    this.at.set(at);
+    this.lens.set(lens);
+    return this;
+  }
+
   has(t: number): boolean { return t <= this.max && this.at[t]! !== 0; }
   /** The payload length of attribute t (undefined: absent). */
   len(t: number): number | undefined { return this.has(t) ? this.lens[t]! : undefined; }

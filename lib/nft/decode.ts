@@ -10,17 +10,17 @@ import { ownerProgname, TABLE_FLAGS, tableFlagsJson } from './table-flags.js';
 
 /** NFTA_TABLE_OWNER: the owning socket's netlink port. */
 const TABLE_OWNER = 7;
-import { attrIndex, AttrWalk, strIsBytes } from '../netlink/reader.js';
+import { attrIndex, AttrWalk, strIsAscii, strIsBytes } from '../netlink/reader.js';
 import { NLMSG_HDRLEN } from '../netlink/headers.js';
 import { formatIPv4 } from '../core/address.js';
-import { attrMap, be32, be64, Names, placeMessages, readAttrs, str, type NlMsg, type PlacedMsgs } from './attrs.js';
+import { attrMap, be32, be64, Names, placeMessages, readAttrs, splitMessages, str, strAt, type NlMsg, type PlacedMsgs } from './attrs.js';
 import {
-  CHAIN, DATA, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_DESC_SIZE, SET_FLAGS, TABLE, VERDICT_ATTR,
+  CHAIN, DATA, DATA_TYPE_VERDICT, ELEM, ELEM_LIST, EXPR, FAMILY, familyName, GEN, HOOK, MSG, NFNL_SUBSYS_NFTABLES, RULE, SET, SET_DESC_SIZE, SET_FLAGS, TABLE, VERDICT_ATTR,
 } from './consts.js';
 import { concatTypeId, concatTypes, type DataType } from './datatypes.js';
 import { ExprReader, readData } from './expr-wire.js';
 import type { KExpr, Verdict } from './ir.js';
-import { compareKeys, keyJson, RuleDecoder, verdictJson } from './statements.js';
+import { compareKeys, keyJson, RuleDecoder, verdictJson, type AnonymousMaps } from './statements.js';
 import { decodeObject, OBJ_MSG } from './objects.js';
 import type { Family, ListObject, Statement } from './types.js';
 import { CONCAT_KEY_TYPEOF, parseUdata, UD_COMMENT, UD_SET, udataComment } from './udata.js';
@@ -417,18 +417,20 @@ export function sortDump(msgs: NlMsg[]): RulesetDump {
       case MSG.NEWRULE: d.rules.push(m); break;
       case MSG.NEWSET: d.sets.push(m); break;
       case OBJ_MSG.NEW: d.objs.push(m); break;
-      case MSG.NEWSETELEM: {
-        const a = attrMap(m.body);
-        const k = setKey(familyName(m.family), str(a.get(ELEM_LIST.TABLE)) ?? '', str(a.get(ELEM_LIST.SET)) ?? '');
-        const l = d.elements.get(k) ?? [];
-        l.push(m);
-        d.elements.set(k, l);
-        break;
-      }
+      case MSG.NEWSETELEM: addElements(d.elements, m); break;
       default: break;
     }
   }
   return d;
+}
+
+/** A GETSETELEM reply into `elements`, under the set it is for. */
+function addElements(elements: Map<string, NlMsg[]>, m: NlMsg): void {
+  const a = attrMap(m.body);
+  const k = setKey(familyName(m.family), str(a.get(ELEM_LIST.TABLE)) ?? '', str(a.get(ELEM_LIST.SET)) ?? '');
+  const l = elements.get(k);
+  if (l) l.push(m);
+  else elements.set(k, [m]);
 }
 
 /**
@@ -436,147 +438,318 @@ export function sortDump(msgs: NlMsg[]): RulesetDump {
  * JSON leaves out and its text shows (save() needs it): table and chain comments, a set's
  * `dynamic` flag, timeouts below a second.
  */
-export function decodeRuleset(d: RulesetDump, filter: { family?: Family; table?: string } = {}, opts: { text?: boolean; ifname?: (index: number) => string | undefined } = {}): ListObject[] {
-  const out: ListObject[] = [];
-  const sets = d.sets.map(decodeSet);
+export function decodeRuleset(d: RulesetDump, filter: ListFilter = {}, opts: DecodeOptions = {}): ListObject[] {
   const placed = d.placed ?? groupRules(placeMessages(d.chains), placeMessages(d.rules));
-  // Table, chain and jump target names: one string per name for the whole listing.
-  const names = new Names();
-  const ca = new Int32Array(CHAIN.USERDATA + 1), cl = new Int32Array(CHAIN.USERDATA + 1);
-  const ra = new Int32Array(RULE.USERDATA + 1), rl = new Int32Array(RULE.USERDATA + 1);
-  const exprs = new ExprReader(names);
-  for (const tm of d.tables) {
-    const ta = attrMap(tm.body);
-    const tname = str(ta.get(TABLE.NAME))!;
-    const fname = familyName(tm.family);
-    if (filter.family && filter.family !== fname) continue;
-    if (filter.table !== undefined && filter.table !== tname) continue;
-    const family = familyOf(tm.family);
-    const tflags = tableFlagsJson(be32(ta.get(TABLE.FLAGS)) ?? 0);
-    if (tflags === null) refuse(`table ${tname} with flags 0x${(be32(ta.get(TABLE.FLAGS)) ?? 0).toString(16)}`);
-    const table: ListObject & { table: Record<string, unknown> } = { table: { family, name: tname, handle: be64(ta.get(TABLE.HANDLE)) ?? 0 } };
-    if (tflags) table.table.flags = tflags;
-    // nft's text names an owned table's process (`# progname nft`): save() prints it from the owner's port.
-    const owner = be32(ta.get(TABLE_OWNER));
-    if (opts.text && owner !== undefined && (be32(ta.get(TABLE.FLAGS))! & TABLE_FLAGS.owner!)) table.table.progname = ownerProgname(owner);
-    const tcomment = opts.text ? udataComment(ta.get(TABLE.USERDATA), UD_COMMENT) : undefined;
-    if (tcomment !== undefined) table.table.comment = tcomment;
-    out.push(table);
-    for (const om of d.objs) if (om.family === tm.family && str(attrMap(om.body).get(1)) === tname) out.push(decodeObject(om, refuse) as unknown as ListObject);
-
-    const mine = sets.filter((s) => s.family === family && s.table === tname);
-    const anon = new Map<string, { keyType: DataType; elements: Array<[Buffer, Verdict]>; set?: boolean; ends?: boolean[]; keyEnds?: Buffer[]; data?: DataType[]; values?: Buffer[] }>();
-    for (const s of mine) {
-      if (s.flags & SET_FLAGS.ANONYMOUS) {
-        const elems = decodeElements(d.elements.get(setKey(family, tname, s.name)) ?? [], names);
-        if (!(s.flags & SET_FLAGS.MAP)) {
-          anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), set: true, ...(s.flags & SET_FLAGS.CONCAT ? { keyEnds: elems.map((e) => e.keyEnd ?? e.key) } : s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}) });
-          continue;
-        }
-        // Keys are read with the rule's key types (concatenations and ct states too); interval maps' ends as for sets.
-        anon.set(s.name, {
-          keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), ...(s.data ? { data: s.data, values: elems.map((e) => e.data ?? Buffer.alloc(0)) } : {}),
-          ...(s.flags & SET_FLAGS.CONCAT ? { keyEnds: elems.map((e) => e.keyEnd ?? e.key) } : s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}),
-        });
-        continue;
-      }
-      const o: Record<string, unknown> = {
-        // nft 1.0.6's JSON has no typeof (type names); its text has.
-        family, name: s.name, table: tname, type: opts.text && s.typeofExpr !== undefined ? { typeof: s.typeofExpr } : s.types.length === 1 ? s.types[0]!.name : s.types.map((t) => t.name), handle: s.handle,
-      };
-      if (s.comment !== undefined) o.comment = s.comment;
-      // A data map's type as nft 1.0.6's JSON names it ("ipv4_addr . inet_service"); typeof for the text.
-      if (s.map) o.map = !s.data ? 'verdict' : opts.text && s.dataTypeofExpr !== undefined ? { typeof: s.dataTypeofExpr } : s.data.map((t) => t.name).join(' . ');
-      // nft 1.0.6 shows a size it did not choose itself (a constant set's is its element count).
-      if (s.policy === 1) o.policy = 'memory';
-      if (s.size && !(s.flags & SET_FLAGS.CONSTANT)) o.size = s.size;
-      // nft 1.0.6's JSON names constant and timeout only (and timeouts in whole seconds).
-      const flagNames = (['constant', 'interval', 'dynamic', 'timeout'] as const).filter((n) => s.flags & SET_FLAG_BITS[n] && (opts.text || n !== 'dynamic'));
-      if (flagNames.length) o.flags = flagNames;
-      if (s.timeoutMs !== undefined) o.timeout = opts.text ? Number(s.timeoutMs) / 1000 : Number(s.timeoutMs / 1000n);
-      if (s.gcIntervalMs !== undefined) o['gc-interval'] = opts.text ? s.gcIntervalMs / 1000 : Math.floor(s.gcIntervalMs / 1000);
-      // Its JSON has no auto-merge; its text has.
-      if (s.autoMerge && opts.text) o['auto-merge'] = true;
-      const msgs = d.elements.get(setKey(family, tname, s.name)) ?? [];
-      const plain = s.map || s.flags & SET_FLAGS.INTERVAL ? undefined : plainElements(msgs, s.types);
-      const elems = plain ? [] : decodeElements(msgs, names);
-      if (plain) {
-        if (plain.length) o.elem = plain;
-      } else if (elems.length && s.flags & SET_FLAGS.CONCAT) {
-        // In the kernel's order, which is the order they were added (as nft lists them); a map's value on each.
-        o.elem = elems.map((e) => {
-          const k = elementJson(concatIntervalJson(e.key, e.keyEnd ?? e.key, s.types), e, opts.text === true);
-          if (!s.map) return k;
-          return [k, s.data ? keyJson(s.data, e.data ?? refuse(`an element of map ${s.name} without data`)) : verdictJson(e.verdict ?? refuse(`an element of map ${s.name} without a verdict`))];
-        });
-      } else if (elems.length && s.flags & SET_FLAGS.INTERVAL) {
-        if (s.types.length !== 1) refuse(`interval set ${s.name} keyed by a concatenation without NFT_SET_CONCAT`);
-        // An interval's options, and a map's value, are its start element's.
-        o.elem = intervalValues(elems.map((e) => ({ key: e.key, end: e.end === true })), s.types[0]!, (v, i) => {
-          const e = elems[i]!, k = elementJson(v, e, opts.text === true);
-          if (!s.map) return k;
-          return [k, s.data ? keyJson(s.data, e.data ?? refuse(`an element of map ${s.name} without data`)) : verdictJson(e.verdict ?? refuse(`an element of map ${s.name} without a verdict`))];
-        });
-      } else if (elems.length) {
-        sortElements(elems, s.types);
-        o.elem = elems.map((e) => {
-          const k = elementJson(keyJson(s.types, e.key), e, opts.text === true);
-          if (s.map && s.data) return [k, keyJson(s.data, e.data ?? refuse(`an element of map ${s.name} without data`))];
-          return s.map ? [k, verdictJson(e.verdict!)] : k;
-        });
-      }
-      if (s.counter) o.stmt = [{ counter: null }];
-      out.push(s.map ? { map: o as never } : { set: o as never });
-    }
-
-    // Chains by offset: a Map of views only for the few with a hook or (for text) user data.
-    // The chain objects as they are listed, and each one's index in `placed` (for its rules).
-    const chainObjs: Array<Record<string, unknown>> = [], chainIdx: number[] = [];
-    const cb = placed.chains.buf, cat = placed.chains.at, tbytes = Buffer.from(tname);
-    for (let i = 0; i < cat.length; i++) {
-      const m = cat[i]!;
-      if (cb[m + 16] !== tm.family) continue;
-      attrIndex(cb, m + BODY, m + cb.readUInt32LE(m), CHAIN.USERDATA, ca, cl);
-      if (!ca[CHAIN.TABLE] || !strIsBytes(cb, ca[CHAIN.TABLE]!, cl[CHAIN.TABLE]!, tbytes)) continue;
-      const c: Record<string, unknown> = {
-        family, table: tname, name: ca[CHAIN.NAME] ? names.get(cb, ca[CHAIN.NAME]!, cl[CHAIN.NAME]!) : '',
-        handle: ca[CHAIN.HANDLE] && cl[CHAIN.HANDLE]! >= 8 ? u64At(cb, ca[CHAIN.HANDLE]!) : 0,
-      };
-      if (ca[CHAIN.HOOK] || (opts.text && ca[CHAIN.USERDATA])) chainDetails(c, attrMap(cb.subarray(m + BODY, m + cb.readUInt32LE(m))), family, opts.text === true);
-      chainObjs.push(c);
-      chainIdx.push(i);
-      out.push({ chain: c as never });
-    }
-    const rb = placed.rules.buf, rat = placed.rules.at, cr = placed.chainRules;
-    const decoder = new RuleDecoder(anon, opts.ifname);
-    // One array for every rule's expressions (the decoder is done with them before the next rule).
-    const kexprs: KExpr[] = [];
-    for (let j = 0; j < chainObjs.length; j++) {
-      const cname = chainObjs[j]!.name as string, ci = chainIdx[j]!;
-      for (let k = cr[ci]!, kend = cr[ci + 1]!; k < kend; k++) {
-        const m = rat[k]!;
-        attrIndex(rb, m + BODY, m + rb.readUInt32LE(m), RULE.USERDATA, ra, rl);
-        const handle = ra[RULE.HANDLE] && rl[RULE.HANDLE]! >= 8 ? u64At(rb, ra[RULE.HANDLE]!) : 0;
-        const ex = ra[RULE.EXPRESSIONS]!, ud = ra[RULE.USERDATA]!;
-        let expr: Statement[];
-        try {
-          expr = decoder.decode(exprs.read(rb, ex, ex ? ex + rl[RULE.EXPRESSIONS]! : ex, kexprs), family);
-        } catch (e) {
-          if (e instanceof UnsupportedError) e.message = `${family} ${tname} ${cname} handle ${handle}: ${e.message}`;
-          throw e;
-        }
-        const comment = ud ? udataComment(rb.subarray(ud, ud + rl[RULE.USERDATA]!), UD_COMMENT) : undefined;
-        // Whole literals: a property added after the literal goes to a separate property store (an object more per rule).
-        const r = comment === undefined ? { family, table: tname, chain: cname, handle, expr } : { family, table: tname, chain: cname, handle, comment, expr };
-        out.push({ rule: r as never });
-      }
-    }
+  const r = new RulesetDecoder(d, placed.chains, filter, opts);
+  const rb = placed.rules.buf, rat = placed.rules.at, cr = placed.chainRules;
+  for (let c = 0; c < placed.chains.at.length; c++) {
+    for (let k = cr[c]!, end = cr[c + 1]!; k < end; k++) r.rule(rb, rat[k]!, c);
   }
-  return out;
+  return r.finish();
 }
 
-/** A big-endian u64 (a handle) as a Number, without a BigInt: exact below 2^53, rounded as Number(bigint) rounds above. */
-const u64At = (b: Buffer, at: number): number => b.readUInt32BE(at) * 0x100000000 + b.readUInt32BE(at + 4);
+export interface ListFilter { family?: Family; table?: string }
+export interface DecodeOptions { text?: boolean; ifname?: (index: number) => string | undefined }
+
+/** A listed table: its objects (the table, its named objects, sets and chains, then its rules as they come) and its rules' decoder. */
+interface TableOut {
+  family: Family;
+  name: string;
+  out: ListObject[];
+  /** Where its rules start in `out`. */
+  head: number;
+  decoder: RuleDecoder;
+  /** Position (among the table's chains) of the chain of each rule in `out[head..]`. */
+  pos: number[];
+  /** A rule came for an earlier chain than the one before it: finish() sorts them by chain. */
+  unordered: boolean;
+}
+
+const NEWRULE_TYPE = (NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWRULE;
+const NEWSETELEM_TYPE = (NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWSETELEM;
+const NEWGEN_TYPE = (NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWGEN;
+
+/**
+ * decodeRuleset in steps, for a listing that decodes while the kernel still dumps: made from
+ * the tables, chains, sets and objects of the first round; then set element replies, then rules
+ * (rule() with the chain's index, or feed() of whole reply messages as they arrive, which finds
+ * each rule's chain from its names: the dump sends them chain after chain), then finish().
+ * Rules need their table's anonymous sets: every element reply comes before the first rule.
+ * Nothing decoded keeps a view of a message that fed it (feed() may be given borrowed memory).
+ * @example
+ * const r = new RulesetDecoder(sortDump(first), chains, {}, {});
+ * for (const chunk of chunks) r.feed(chunk);
+ * const objects = r.finish();
+ */
+export class RulesetDecoder {
+  /** NFT_MSG_NEWGEN's generation id among the messages fed (-1: none yet). */
+  generation = -1;
+  // Table, chain and jump target names: one string per name for the whole listing.
+  private readonly names = new Names();
+  private readonly exprs: ExprReader;
+  // One array for every rule's expressions (the decoder is done with them before the next rule).
+  private readonly kexprs: KExpr[] = [];
+  private readonly ra = new Int32Array(RULE.USERDATA + 1);
+  private readonly rl = new Int32Array(RULE.USERDATA + 1);
+  private tables: TableOut[] | undefined;
+  // Per chain of `chains`: its table's index in `tables` (-1: not listed), its position among the table's chains, its names and family.
+  private chainTable = new Int32Array(0);
+  private chainPos = new Int32Array(0);
+  private chainName: string[] = [];
+  private chainTableName: string[] = [];
+  private chainFamily = new Uint8Array(0);
+  // Where the chain search of feed() starts: the chain of the rule before.
+  private cur = 0;
+
+  constructor(private readonly d: RulesetDump, private readonly chains: PlacedMsgs, private readonly filter: ListFilter = {}, private readonly opts: DecodeOptions = {}) {
+    this.exprs = new ExprReader(this.names);
+  }
+
+  /**
+   * Whole netlink messages (a dump's replies, in order): set element replies (copied: `b` may be
+   * borrowed), rules (decoded now), the generation; others are skipped.
+   */
+  feed(b: Buffer): void {
+    for (let p = 0; p + NLMSG_HDRLEN <= b.length;) {
+      const len = b.readUInt32LE(p);
+      if (len < NLMSG_HDRLEN || p + len > b.length) break;
+      if (len >= BODY) {
+        const type = b.readUInt16LE(p + 4);
+        if (type === NEWRULE_TYPE) this.streamRule(b, p);
+        else if (type === NEWSETELEM_TYPE) {
+          if (this.tables) refuse('set elements after rules in a dump');
+          addElements(this.d.elements, splitMessages(Buffer.from(b.subarray(p, p + len)))[0]!);
+        } else if (type === NEWGEN_TYPE) {
+          attrIndex(b, p + BODY, p + len, GEN.ID, this.ra, this.rl);
+          if (this.ra[GEN.ID] && this.rl[GEN.ID]! >= 4) this.generation = b.readUInt32BE(this.ra[GEN.ID]!);
+        }
+      }
+      p += (len + 3) & ~3;
+    }
+  }
+
+  /** The rule message at b[at], found in its chain by its family, table and chain names. */
+  private streamRule(b: Buffer, at: number): void {
+    const ra = this.ra, rl = this.rl;
+    attrIndex(b, at + BODY, at + b.readUInt32LE(at), RULE.USERDATA, ra, rl);
+    this.prepare();
+    const n = this.chainFamily.length, fam = b[at + 16]!;
+    const t = ra[RULE.TABLE]!, tl = t ? rl[RULE.TABLE]! : 0, c = ra[RULE.CHAIN]!, cl = c ? rl[RULE.CHAIN]! : 0;
+    // From the chain of the rule before, once round.
+    for (let k = 0, i = this.cur; k < n; k++, i = i + 1 === n ? 0 : i + 1) {
+      if (this.chainFamily[i] !== fam || !sameName(b, c, cl, this.chainName[i]!) || !sameName(b, t, tl, this.chainTableName[i]!)) continue;
+      this.cur = i;
+      this.decodeRule(b, at, i);
+      return;
+    }
+    // A chain not in the first round's dump (the generation check repeats such a read).
+  }
+
+  /**
+   * The rule message at b[at], of chain c (its index in `chains`); skipped when the chain's table
+   * is not listed.
+   */
+  rule(b: Buffer, at: number, c: number): void {
+    attrIndex(b, at + BODY, at + b.readUInt32LE(at), RULE.USERDATA, this.ra, this.rl);
+    this.prepare();
+    this.decodeRule(b, at, c);
+  }
+
+  /** Decodes the rule at b[at] (its attributes indexed in ra/rl) into its table's objects. */
+  private decodeRule(b: Buffer, at: number, c: number): void {
+    const ti = this.chainTable[c]!;
+    if (ti < 0) return;
+    const tab = this.tables![ti]!, ra = this.ra, rl = this.rl;
+    const family = tab.family, table = tab.name, chain = this.chainName[c]!;
+    const handle = ra[RULE.HANDLE] && rl[RULE.HANDLE]! >= 8 ? u64At(b, ra[RULE.HANDLE]!) : 0;
+    const ex = ra[RULE.EXPRESSIONS]!, ud = ra[RULE.USERDATA]!, udLen = rl[RULE.USERDATA]!;
+    let expr: Statement[];
+    try {
+      expr = tab.decoder.decode(this.exprs.read(b, ex, ex ? ex + rl[RULE.EXPRESSIONS]! : ex, this.kexprs), family);
+    } catch (e) {
+      if (e instanceof UnsupportedError) e.message = `${family} ${table} ${chain} handle ${handle}: ${e.message}`;
+      throw e;
+    }
+    const comment = ud ? udataComment(b.subarray(ud, ud + udLen), UD_COMMENT) : undefined;
+    // Whole literals: a property added after the literal goes to a separate property store (an object more per rule).
+    const r = comment === undefined ? { family, table, chain, handle, expr } : { family, table, chain, handle, comment, expr };
+    const pos = this.chainPos[c]!, p = tab.pos;
+    if (p.length && p[p.length - 1]! > pos) tab.unordered = true;
+    p.push(pos);
+    tab.out.push({ rule: r as never });
+  }
+
+  /** Every object, in nft's order: per table the table, its objects, sets and maps, chains, then each chain's rules. */
+  finish(): ListObject[] {
+    this.prepare();
+    const tables = this.tables!;
+    for (const t of tables) {
+      if (!t.unordered) continue;
+      // Rules by their chain's position, in the order they came within a chain (a stable counting sort).
+      const rules = t.out.slice(t.head), count = new Array<number>(this.chainFamily.length + 1).fill(0);
+      for (const x of t.pos) count[x + 1]!++;
+      for (let i = 1; i < count.length; i++) count[i]! += count[i - 1]!;
+      for (let j = 0; j < rules.length; j++) t.out[t.head + count[t.pos[j]!]!++] = rules[j]!;
+    }
+    if (tables.length === 1) return tables[0]!.out;
+    const out: ListObject[] = [];
+    for (const t of tables) for (const o of t.out) out.push(o);
+    return out;
+  }
+
+  /** Tables, their objects, sets and chains, and the chains' names: once, before the first rule (every set element has come by then). */
+  private prepare(): void {
+    if (this.tables) return;
+    const { d, filter, opts, names } = this;
+    const tables: TableOut[] = this.tables = [];
+    const sets = d.sets.map(decodeSet);
+    const tbytes: Buffer[] = [], tfam: number[] = [];
+    for (const tm of d.tables) {
+      const ta = attrMap(tm.body);
+      const tname = str(ta.get(TABLE.NAME))!;
+      const fname = familyName(tm.family);
+      if (filter.family && filter.family !== fname) continue;
+      if (filter.table !== undefined && filter.table !== tname) continue;
+      const family = familyOf(tm.family);
+      const out: ListObject[] = [];
+      const tflags = tableFlagsJson(be32(ta.get(TABLE.FLAGS)) ?? 0);
+      if (tflags === null) refuse(`table ${tname} with flags 0x${(be32(ta.get(TABLE.FLAGS)) ?? 0).toString(16)}`);
+      const table: ListObject & { table: Record<string, unknown> } = { table: { family, name: tname, handle: be64(ta.get(TABLE.HANDLE)) ?? 0 } };
+      if (tflags) table.table.flags = tflags;
+      // nft's text names an owned table's process (`# progname nft`): save() prints it from the owner's port.
+      const owner = be32(ta.get(TABLE_OWNER));
+      if (opts.text && owner !== undefined && (be32(ta.get(TABLE.FLAGS))! & TABLE_FLAGS.owner!)) table.table.progname = ownerProgname(owner);
+      const tcomment = opts.text ? udataComment(ta.get(TABLE.USERDATA), UD_COMMENT) : undefined;
+      if (tcomment !== undefined) table.table.comment = tcomment;
+      out.push(table);
+      for (const om of d.objs) if (om.family === tm.family && str(attrMap(om.body).get(1)) === tname) out.push(decodeObject(om, refuse) as unknown as ListObject);
+      const anon = tableSets(out, sets.filter((s) => s.family === family && s.table === tname), d.elements, family, tname, names, opts.text === true);
+      tables.push({ family, name: tname, out, head: 0, decoder: new RuleDecoder(anon, opts.ifname), pos: [], unordered: false });
+      tbytes.push(Buffer.from(tname));
+      tfam.push(tm.family);
+    }
+    // Chains by offset: a Map of views only for the few with a hook or (for text) user data.
+    const cb = this.chains.buf, cat = this.chains.at, n = cat.length;
+    const ca = new Int32Array(CHAIN.USERDATA + 1), cl = new Int32Array(CHAIN.USERDATA + 1);
+    this.chainTable = new Int32Array(n).fill(-1);
+    this.chainPos = new Int32Array(n);
+    this.chainFamily = new Uint8Array(n);
+    this.chainName = new Array<string>(n);
+    this.chainTableName = new Array<string>(n);
+    const count = new Array<number>(tables.length).fill(0);
+    for (let i = 0; i < n; i++) {
+      const m = cat[i]!;
+      attrIndex(cb, m + BODY, m + cb.readUInt32LE(m), CHAIN.USERDATA, ca, cl);
+      const fam = cb[m + 16]!;
+      const name = ca[CHAIN.NAME] ? names.get(cb, ca[CHAIN.NAME]!, cl[CHAIN.NAME]!) : '';
+      this.chainFamily[i] = fam;
+      this.chainName[i] = name;
+      this.chainTableName[i] = ca[CHAIN.TABLE] ? names.get(cb, ca[CHAIN.TABLE]!, cl[CHAIN.TABLE]!) : '';
+      let t = 0;
+      while (t < tables.length && !(tfam[t] === fam && ca[CHAIN.TABLE] && strIsBytes(cb, ca[CHAIN.TABLE]!, cl[CHAIN.TABLE]!, tbytes[t]!))) t++;
+      if (t === tables.length) continue;
+      const tab = tables[t]!;
+      const c: Record<string, unknown> = {
+        family: tab.family, table: tab.name, name,
+        handle: ca[CHAIN.HANDLE] && cl[CHAIN.HANDLE]! >= 8 ? u64At(cb, ca[CHAIN.HANDLE]!) : 0,
+      };
+      if (ca[CHAIN.HOOK] || (opts.text && ca[CHAIN.USERDATA])) chainDetails(c, attrMap(cb.subarray(m + BODY, m + cb.readUInt32LE(m))), tab.family, opts.text === true);
+      tab.out.push({ chain: c as never });
+      this.chainTable[i] = t;
+      this.chainPos[i] = count[t]!++;
+    }
+    for (const t of tables) t.head = t.out.length;
+  }
+}
+
+/** Whether the NUL-terminated name at b[at, at + len) (at 0: absent, '') is s. */
+function sameName(b: Buffer, at: number, len: number, s: string): boolean {
+  if (!at) return s === '';
+  return strIsAscii(b, at, len, s) || strAt(b, at, len) === s;
+}
+
+/**
+ * A table's named sets and maps into `out`, and its anonymous ones (for its rules) as the
+ * returned map.
+ */
+function tableSets(out: ListObject[], mine: SetDump[], elements: Map<string, NlMsg[]>, family: Family, tname: string, names: Names, text: boolean): Map<string, AnonSet> {
+  const anon = new Map<string, AnonSet>();
+  for (const s of mine) {
+    if (s.flags & SET_FLAGS.ANONYMOUS) {
+      const elems = decodeElements(elements.get(setKey(family, tname, s.name)) ?? [], names);
+      if (!(s.flags & SET_FLAGS.MAP)) {
+        anon.set(s.name, { keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), set: true, ...(s.flags & SET_FLAGS.CONCAT ? { keyEnds: elems.map((e) => e.keyEnd ?? e.key) } : s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}) });
+        continue;
+      }
+      // Keys are read with the rule's key types (concatenations and ct states too); interval maps' ends as for sets.
+      anon.set(s.name, {
+        keyType: s.types[0]!, elements: elems.map((e) => [e.key, e.verdict!]), ...(s.data ? { data: s.data, values: elems.map((e) => e.data ?? Buffer.alloc(0)) } : {}),
+        ...(s.flags & SET_FLAGS.CONCAT ? { keyEnds: elems.map((e) => e.keyEnd ?? e.key) } : s.flags & SET_FLAGS.INTERVAL ? { ends: elems.map((e) => e.end === true) } : {}),
+      });
+      continue;
+    }
+    const o: Record<string, unknown> = {
+      // nft 1.0.6's JSON has no typeof (type names); its text has.
+      family, name: s.name, table: tname, type: text && s.typeofExpr !== undefined ? { typeof: s.typeofExpr } : s.types.length === 1 ? s.types[0]!.name : s.types.map((t) => t.name), handle: s.handle,
+    };
+    if (s.comment !== undefined) o.comment = s.comment;
+    // A data map's type as nft 1.0.6's JSON names it ("ipv4_addr . inet_service"); typeof for the text.
+    if (s.map) o.map = !s.data ? 'verdict' : text && s.dataTypeofExpr !== undefined ? { typeof: s.dataTypeofExpr } : s.data.map((t) => t.name).join(' . ');
+    // nft 1.0.6 shows a size it did not choose itself (a constant set's is its element count).
+    if (s.policy === 1) o.policy = 'memory';
+    if (s.size && !(s.flags & SET_FLAGS.CONSTANT)) o.size = s.size;
+    // nft 1.0.6's JSON names constant and timeout only (and timeouts in whole seconds).
+    const flagNames = (['constant', 'interval', 'dynamic', 'timeout'] as const).filter((n) => s.flags & SET_FLAG_BITS[n] && (text || n !== 'dynamic'));
+    if (flagNames.length) o.flags = flagNames;
+    if (s.timeoutMs !== undefined) o.timeout = text ? Number(s.timeoutMs) / 1000 : Number(s.timeoutMs / 1000n);
+    if (s.gcIntervalMs !== undefined) o['gc-interval'] = text ? s.gcIntervalMs / 1000 : Math.floor(s.gcIntervalMs / 1000);
+    // Its JSON has no auto-merge; its text has.
+    if (s.autoMerge && text) o['auto-merge'] = true;
+    const msgs = elements.get(setKey(family, tname, s.name)) ?? [];
+    const plain = s.map || s.flags & SET_FLAGS.INTERVAL ? undefined : plainElements(msgs, s.types);
+    const elems = plain ? [] : decodeElements(msgs, names);
+    if (plain) {
+      if (plain.length) o.elem = plain;
+    } else if (elems.length && s.flags & SET_FLAGS.CONCAT) {
+      // In the kernel's order, which is the order they were added (as nft lists them); a map's value on each.
+      o.elem = elems.map((e) => {
+        const k = elementJson(concatIntervalJson(e.key, e.keyEnd ?? e.key, s.types), e, text);
+        if (!s.map) return k;
+        return [k, s.data ? keyJson(s.data, e.data ?? refuse(`an element of map ${s.name} without data`)) : verdictJson(e.verdict ?? refuse(`an element of map ${s.name} without a verdict`))];
+      });
+    } else if (elems.length && s.flags & SET_FLAGS.INTERVAL) {
+      if (s.types.length !== 1) refuse(`interval set ${s.name} keyed by a concatenation without NFT_SET_CONCAT`);
+      // An interval's options, and a map's value, are its start element's.
+      o.elem = intervalValues(elems.map((e) => ({ key: e.key, end: e.end === true })), s.types[0]!, (v, i) => {
+        const e = elems[i]!, k = elementJson(v, e, text);
+        if (!s.map) return k;
+        return [k, s.data ? keyJson(s.data, e.data ?? refuse(`an element of map ${s.name} without data`)) : verdictJson(e.verdict ?? refuse(`an element of map ${s.name} without a verdict`))];
+      });
+    } else if (elems.length) {
+      sortElements(elems, s.types);
+      o.elem = elems.map((e) => {
+        const k = elementJson(keyJson(s.types, e.key), e, text);
+        if (s.map && s.data) return [k, keyJson(s.data, e.data ?? refuse(`an element of map ${s.name} without data`))];
+        return s.map ? [k, verdictJson(e.verdict!)] : k;
+      });
+    }
+    if (s.counter) o.stmt = [{ counter: null }];
+    out.push(s.map ? { map: o as never } : { set: o as never });
+  }
+  return anon;
+}
+
+type AnonSet = NonNullable<ReturnType<AnonymousMaps['get']>>;
+
+/**
+ * A big-endian u64 (a handle) as a Number, without a BigInt: exact below 2^53, rounded as
+ * Number(bigint) rounds above. A handle below 2^32 is the low word as it is: the product made it
+ * a heap number in unoptimized code (an object more per chain in a listing).
+ */
+function u64At(b: Buffer, at: number): number {
+  const hi = b.readUInt32BE(at), lo = b.readUInt32BE(at + 4);
+  return hi === 0 ? lo : hi * 0x100000000 + lo;
+}
 
 /** A base chain's type, hook, priority and policy (and, for the text, its devices and comment) into its object. */
 function chainDetails(c: Record<string, unknown>, a: Map<number, Buffer>, family: Family, text: boolean): void {

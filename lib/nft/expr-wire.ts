@@ -1,13 +1,15 @@
 // Expressions in and out of netlink attributes, each with its attributes in the order libnftnl
 // 1.2.4 writes them (the bytes match `nft --debug=mnl`; see test/fixtures/nft).
 import { AttrWriter } from '../netlink/attr-writer.js';
-import { attrIndex, AttrWalk } from '../netlink/reader.js';
-import { attrMap, be32, Names, str, strAt } from './attrs.js';
+import { attrIndex, AttrWalk, strIsAscii } from '../netlink/reader.js';
+import { AttrTable, attrMap, be32, Names, str, strAt } from './attrs.js';
 import { DATA, EXPR, LIST_ELEM, VERDICT_ATTR } from './consts.js';
 import type { KExpr, Verdict } from './ir.js';
 
 /** The highest NFTA_*_ attribute type readExprs looks at in an expression's data. */
 const EXPR_ATTR_MAX = 16;
+/** Values up to this length are copied into buffers the reader keeps (an IPv6 address: 16). */
+const POOLED_MAX = 16;
 const EMPTY = Buffer.alloc(0);
 
 function copyBytes(b: Buffer, at: number, v: Uint8Array): void {
@@ -179,9 +181,18 @@ export class ExprReader {
   private readonly vat = new Int32Array(VERDICT_ATTR.CHAIN + 1);
   private readonly vlen = new Int32Array(VERDICT_ATTR.CHAIN + 1);
   private b: Buffer = EMPTY;
+  // Value buffers by length, reused from rule to rule (used[len]: how many the current rule took).
+  private readonly pool: Buffer[][] = [];
+  private readonly used = new Int32Array(POOLED_MAX + 1);
+  // The index of each extension expression of the rule being read (tables[0..ntables)), handed on in its KExpr.
+  private readonly tables: AttrTable[] = [];
+  private ntables = 0;
 
   /** Expression names: a few distinct ones, kept apart from the (many) chain names. */
   private readonly exprNames = new Names();
+  // The last name seen per (first two bytes, length): checked in one pass over its bytes before the
+  // hash lookup (a listing reads ~600k names, a dozen distinct ones).
+  private readonly recent: string[] = new Array<string>(1024).fill('');
 
   /** `names`: jump targets made once each (a listing shares its chain names). */
   constructor(private readonly names = new Names()) {}
@@ -189,12 +200,16 @@ export class ExprReader {
   /**
    * The expressions in b[from, to) (an NFTA_RULE_EXPRESSIONS payload), into `out` (from its
    * start; a listing passes one array for every rule: the decoder is done with a rule's
-   * expressions before the next rule is read).
+   * expressions before the next rule is read). Their values (cmp data, masks, immediates) are
+   * the reader's own buffers, valid until its next read(): a view per value made most of a
+   * listing's Buffer objects.
    */
   read(b: Buffer, from = 0, to = b.length, out: KExpr[] = []): KExpr[] {
     this.b = b;
     const w = this.walk, ew = this.exprWalk;
     let n = 0;
+    this.ntables = 0;
+    this.used.fill(0);
     for (w.start(b, from, to); w.next();) {
       let nameAt = 0, nameLen = 0;
       this.dataAt = 0;
@@ -202,7 +217,7 @@ export class ExprReader {
       for (ew.start(b, w.at, w.at + w.len); ew.next();) {
         if (ew.type === EXPR.NAME) { nameAt = ew.at; nameLen = ew.len; } else if (ew.type === EXPR.DATA) { this.dataAt = ew.at; this.dataLen = ew.len; }
       }
-      const name = nameAt ? this.exprNames.get(b, nameAt, nameLen) : '';
+      const name = nameAt ? this.exprName(b, nameAt, nameLen) : '';
       this.indexData();
       out[n++] = this.expr(name);
     }
@@ -232,6 +247,21 @@ export class ExprReader {
     this.nset = nset;
   }
 
+  /** An expression's name (NFTA_EXPR_NAME's payload b[at, at + len)). */
+  private exprName(b: Buffer, at: number, len: number): string {
+    const k = (b[at]! ^ (len > 1 ? b[at + 1]! << 2 : 0) ^ (len << 5)) & 1023;
+    const s = this.recent[k]!;
+    if (s !== '' && strIsAscii(b, at, len, s)) return s;
+    return this.recent[k] = this.exprNames.get(b, at, len);
+  }
+
+  /** The current expression's data attributes as an AttrTable of the rule's own (a copy of d/dl: the decoder reads it after later expressions were indexed). */
+  private attrTable(): AttrTable {
+    const t = this.tables[this.ntables] ??= new AttrTable(EXPR_ATTR_MAX);
+    this.ntables++;
+    return t.copy(this.b, this.d, this.dl);
+  }
+
   private has(t: number): boolean { return this.d[t]! !== 0; }
   private u(t: number): number | undefined { return this.d[t]! !== 0 && this.dl[t]! >= 4 ? this.b.readUInt32BE(this.d[t]!) : undefined; }
   private need(t: number): number { return this.u(t) ?? 0; }
@@ -242,7 +272,13 @@ export class ExprReader {
     if (!this.has(t)) return EMPTY;
     attrIndex(this.b, this.d[t]!, this.d[t]! + this.dl[t]!, 2, this.dat, this.dlen);
     const v = this.dat[DATA.VALUE]!;
-    return v ? this.b.subarray(v, v + this.dlen[DATA.VALUE]!) : EMPTY;
+    if (!v) return EMPTY;
+    const len = this.dlen[DATA.VALUE]!, b = this.b;
+    if (len === 0 || len > POOLED_MAX) return b.subarray(v, v + len);
+    const list = this.pool[len] ??= [];
+    const out = list[this.used[len]!++] ??= Buffer.alloc(len);
+    for (let i = 0; i < len; i++) out[i] = b[v + i]!;
+    return out;
   }
 
   /** The verdict of the nft_data in data attribute t, if it holds one (read as readData does). */
@@ -262,7 +298,7 @@ export class ExprReader {
     switch (name) {
       case 'payload':
         // A write (NFTA_PAYLOAD_SREG): read by statements.ts from its attributes.
-        if (this.has(5)) return { op: 'unknown', name: 'payload write', data: this.b.subarray(this.dataAt, this.dataAt + this.dataLen) };
+        if (this.has(5)) return { op: 'unknown', name: 'payload write', data: this.b.subarray(this.dataAt, this.dataAt + this.dataLen), attrs: this.attrTable() };
         return { op: 'payload', dreg: this.need(1), base: this.need(2), offset: this.need(3), len: this.need(4) };
       case 'meta': return this.has(3) ? { op: 'meta_set', key: this.need(2), sreg: this.need(3) } : { op: 'meta', key: this.need(2), dreg: this.need(1) };
       case 'ct':
@@ -295,7 +331,7 @@ export class ExprReader {
       case 'byteorder': return { op: 'byteorder', sreg: this.need(1), dreg: this.need(2), bop: this.need(3), len: this.need(4), size: this.need(5) };
       default: {
         const da = this.dataAt;
-        return { op: 'unknown', name, data: da ? this.b.subarray(da, da + this.dataLen) : Buffer.alloc(0) };
+        return { op: 'unknown', name, data: da ? this.b.subarray(da, da + this.dataLen) : Buffer.alloc(0), attrs: this.attrTable() };
       }
     }
   }

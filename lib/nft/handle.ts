@@ -5,11 +5,11 @@ import { ProgressReport, type ProgressCallback } from '../core/progress.js';
 import { ConcurrentModificationError, NlkitError, NotFoundError, throwIfAborted } from '../core/errors.js';
 import { NFNL_SUBSYS_NFTABLES, NETLINK_NETFILTER, NETLINK_ROUTE } from '../netlink/headers.js';
 import { dumpLinks, eachMessage, parseLink, Rtm, RtWriter } from '../link/wire.js';
-import { batch, dump, failureError, subscribe, type MessageBatch, type Subscription } from '../netlink/transport.js';
+import { batch, dump, dumpStream, failureError, subscribe, type MessageBatch, type Subscription } from '../netlink/transport.js';
 import { NFNLGRP_NFTABLES } from '../netlink/headers.js';
 import { EventDecoder, type NftEvent } from './monitor.js';
-import { attrMap, splitMessages, splitPlaced, type NlMsg } from './attrs.js';
-import { chainRules, decodeRuleset, groupRules, setInfo, setRanges, sortDump } from './decode.js';
+import { attrMap, splitMessages, splitPlaced, type NlMsg, type PlacedMsgs } from './attrs.js';
+import { RulesetDecoder, setInfo, setRanges, sortDump } from './decode.js';
 import { commandList, encodeCommands, type EncodedBatch, type SetInfo } from './encode.js';
 import { FAMILY, MSG, SET, SET_FLAGS } from './consts.js';
 import { invalid } from './errors.js';
@@ -69,7 +69,9 @@ export interface SaveOptions extends ListOptions {
 }
 
 const DUMP_ATTEMPTS = 5;
-const NEWCHAIN = (NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWCHAIN, NEWRULE = (NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWRULE;
+const NEWCHAIN = (NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWCHAIN;
+/** Bytes of replies handed to the decoder at a time while the dump goes on. */
+const STREAM_CHUNK = 256 << 10;
 /** More chains than this: list() reads rules chain by chain (a whole-ruleset rule dump is quadratic in the kernel). */
 const CHAIN_REQUESTS = 1000;
 
@@ -328,6 +330,12 @@ export class NftHandle extends Handle {
 
   /**
    * The ruleset as `nft -j list ruleset` prints it under `nftables` (no metainfo), handles included.
+   * The objects are the caller's, as JSON.parse of nft's output would give them: no object or
+   * array is shared between rules or with another call, so editing one rule's statements (to
+   * apply() it back) changes nothing else. (Sharing the many equal parts, such as
+   * `{ payload: { protocol: 'ip', field: 'daddr' } }`, would make a 20k-service listing a third
+   * fewer objects, but an edit of one rule would then show in others.) Strings are immutable and
+   * may be shared. The decoding runs while the kernel still dumps the rules.
    * @example const objects = await h.list({ family: 'ip', table: 'kube-proxy' });
    */
   list(opts: ListOptions = {}): Promise<ListObject[]> {
@@ -402,32 +410,52 @@ export class NftHandle extends Handle {
 
   /** The ruleset (or a part) and the generation it was read at. */
   private async readRuleset(op: string, opts: ListOptions = {}, decode: { text?: boolean } = {}): Promise<{ objects: ListObject[]; generation: number }> {
+    // Interface indexes (meta iif/oif) are named from the namespace's links, read only when a rule
+    // has one: a read that meets one is made again with them (the dump's memory is not kept).
+    let links: Map<number, string> | undefined;
     // Several dumps make one view only if no change came between them: the generation is read
     // before and after, and the whole read is repeated when it moved.
-    for (let attempt = 0; attempt < DUMP_ATTEMPTS; attempt++) {
-      // Rules chain by chain when there are many chains (see chainRuleRequests), of the one table
-      // asked for only; otherwise in one dump with the rest. Chains and rules stay in place in
-      // the dumps' buffers.
-      const one = splitPlaced(await this.dumpRaw(op, Buffer.concat([generationRequest(), rulesetRequests(opts.family, 0, [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETSET, OBJ_MSG.GET])])), [NEWCHAIN]);
-      const first = one.msgs, chains = one.placed[0]!;
-      const perChain = chains.at.length > CHAIN_REQUESTS || opts.table !== undefined ? chainRuleRequests(chains, opts.table) : undefined;
-      const elems = elementRequests(first);
-      const r = await this.native(op, (w) => dump(w, NETLINK_NETFILTER, asBatch(Buffer.concat([perChain ? perChain.requests : rulesetRequests(opts.family, 0, [MSG.GETRULE]), elems, generationRequest()])), { attempts: DUMP_ATTEMPTS }));
-      const two = splitPlaced(r.data, [NEWRULE]);
-      const second = two.msgs, rules = two.placed[0]!;
-      if (decodeGeneration(first) !== decodeGeneration(second)) continue;
-      const dumped = sortDump([...first, ...second]);
-      dumped.placed = perChain ? chainRules(chains, perChain.asked, rules, r.sections) : groupRules(chains, rules);
-      // Interface indexes (meta iif/oif) are named from the namespace's links, read only when a rule has one.
+    for (let attempt = 0; attempt < DUMP_ATTEMPTS;) {
+      const { first, chains, requests } = await this.listRound(op, opts);
       let needLinks = false;
-      let objects = decodeRuleset(dumped, opts, { ...decode, ifname: () => { needLinks = true; return undefined; } });
-      if (needLinks) {
-        const names = await this.interfaces(op);
-        objects = decodeRuleset(dumped, opts, { ...decode, ifname: (i) => names.get(i) });
-      }
-      return { objects, generation: decodeGeneration(first) };
+      const names = links;
+      const decoder = new RulesetDecoder(sortDump(first), chains, opts, { ...decode, ifname: names ? (i) => names.get(i) : () => { needLinks = true; return undefined; } });
+      // The element and rule dumps stream to the decoder while the kernel dumps the rest.
+      const r = await this.native(op, (w) => dumpStream(w, NETLINK_NETFILTER, asBatch(requests), (chunk) => decoder.feed(chunk), { borrow: true, chunkBytes: STREAM_CHUNK }));
+      if (r.interrupted || decodeGeneration(first) !== decoder.generation) { attempt++; continue; }
+      if (needLinks && !links) { links = await this.interfaces(op); continue; }
+      return { objects: decoder.finish(), generation: decoder.generation };
     }
     throw new ConcurrentModificationError(`${op}: the ruleset kept changing while it was read (${DUMP_ATTEMPTS} attempts)`, { op, subsystem: 'nft' });
+  }
+
+  /**
+   * list()'s first round (the generation, tables, chains, sets and objects) and the requests of
+   * its second: every set's elements, then the rules (chain by chain when there are many chains,
+   * see chainRuleRequests, of the one table asked for only; otherwise one dump), then the
+   * generation again. Elements come before rules: a rule's anonymous sets are decoded with it.
+   */
+  private async listRound(op: string, opts: ListOptions): Promise<{ first: NlMsg[]; chains: PlacedMsgs; requests: Buffer }> {
+    // Chains stay in place in the dump's buffer.
+    const one = splitPlaced(await this.dumpRaw(op, Buffer.concat([generationRequest(), rulesetRequests(opts.family, 0, [MSG.GETTABLE, MSG.GETCHAIN, MSG.GETSET, OBJ_MSG.GET])])), [NEWCHAIN]);
+    const chains = one.placed[0]!;
+    const perChain = chains.at.length > CHAIN_REQUESTS || opts.table !== undefined ? chainRuleRequests(chains, opts.table) : undefined;
+    return { first: one.msgs, chains, requests: Buffer.concat([elementRequests(one.msgs), perChain ? perChain.requests : rulesetRequests(opts.family, 0, [MSG.GETRULE]), generationRequest()]) };
+  }
+
+  /**
+   * The dumps list() makes, received and dropped without decoding: the floor under list()'s time
+   * (bench/nft.ts). Resolves the bytes received.
+   * @internal
+   */
+  async listFloor(opts: ListOptions = {}): Promise<number> {
+    const op = 'nft.list';
+    return this.run(op, async () => {
+      const { requests } = await this.listRound(op, checkListOptions(opts));
+      let bytes = 0;
+      await this.native(op, (w) => dumpStream(w, NETLINK_NETFILTER, asBatch(requests), (chunk) => { bytes += chunk.length; }, { borrow: true, chunkBytes: STREAM_CHUNK }));
+      return bytes;
+    });
   }
 
   /** The namespace's interfaces by index (for `meta iif`/`oif`, which nft shows by name). */

@@ -2,6 +2,8 @@
 // Statements (nft's JSON) compile to these (compile.ts) and are recovered from them
 // (statements.ts); expr-wire.ts puts them into and reads them out of netlink attributes.
 
+import type { AttrTable } from './attrs.js';
+
 export type Verdict = { code: number; chain?: string };
 
 export type KExpr =
@@ -28,8 +30,12 @@ export type KExpr =
   | { op: 'byteorder'; sreg: number; dreg: number; bop: number; len: number; size: number }
   /** NFT_RANGE_EQ (0) / NEQ (1) between `from` and `to`. */
   | { op: 'range'; sreg: number; rop: number; from: Buffer; to: Buffer }
-  /** An expression nlkit does not decode (list() refuses the rule with its name); `data`: its NFTA_EXPR_DATA, for readers that know it. */
-  | { op: 'unknown'; name: string; data?: Buffer };
+  /**
+   * An expression nlkit does not decode (list() refuses the rule with its name); `data`: its
+   * NFTA_EXPR_DATA, for readers that know it; `attrs`: the same attributes as ExprReader indexed
+   * them (valid until it reads the next rule), for the extension decoders.
+   */
+  | { op: 'unknown'; name: string; data?: Buffer; attrs?: AttrTable };
 
 export const PAYLOAD_BASE = { LL: 0, NETWORK: 1, TRANSPORT: 2 } as const;
 export const CMP = { '==': 0, '!=': 1, '<': 2, '<=': 3, '>': 4, '>=': 5 } as const;

@@ -602,9 +602,10 @@ export class RuleDecoder implements DecodeCtx {
           out.push({ counter: { packets: Number(e.packets ?? 0n), bytes: Number(e.bytes ?? 0n) } });
           break;
         default: {
-          if (e.op === 'unknown' && e.name === 'payload write') { this.payloadWrite(this.attrs.index(e.data ?? EMPTY)); break; }
+          // The reader's index of the expression's attributes (ExprReader), else indexed here.
+          if (e.op === 'unknown' && e.name === 'payload write') { this.payloadWrite(e.attrs ?? this.attrs.index(e.data ?? EMPTY)); break; }
           const ext = e.op === 'unknown' ? EXT_DECODERS[e.name] : undefined;
-          if (ext) { ext(this.attrs.index(e.data ?? EMPTY), this); break; }
+          if (ext) { ext((e.op === 'unknown' ? e.attrs : undefined) ?? this.attrs.index(e.data ?? EMPTY), this); break; }
           refuse(`the expression "${(e as { name?: string }).name ?? (e as { op: string }).op}"`);
         }
       }
