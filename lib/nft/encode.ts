@@ -8,11 +8,12 @@ import {
   DATA, ELEM, ELEMENT_OPTION_KEYS, FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
 } from './consts.js';
 import { FAMILY_HOOKS, hookNumber, namedPriority, priorityNames } from './chains.js';
+import { FastRules } from './compile-fast.js';
 import { elementKey, RuleCompiler, single, soleKey, type AnonymousMapSpec, type RuleContext } from './compile.js';
 import { concatLen, concatTypeId, typeByName, TYPES, type DataType } from './datatypes.js';
 import { parseIPv4 } from '../core/address.js';
 import { invalid, unsupported, withIndex } from './errors.js';
-import type { Verdict } from './ir.js';
+import type { KExpr, Verdict } from './ir.js';
 import type { Family } from './types.js';
 import { COMMENT_MAX, CONCAT_KEY_TYPEOF, UD_COMMENT, UD_SET, UdataBuilder, VERDICT_DATA_TYPEOF } from './udata.js';
 import { typeofKey, VERDICT_TYPEOF } from './typeof.js';
@@ -275,6 +276,8 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     chains.add(c);
   };
 
+  // Rules of the common shapes, compiled without a RuleCompiler per rule.
+  const fast = new FastRules();
   // HERE's paths (`\0.add`, `\0.add.rule`) by their parts: made once, not per command.
   const paths = new Map<string, Map<string | number, string>>([[HERE, new Map()]]);
 
@@ -427,11 +430,19 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     } else if (o.index !== undefined) throw invalid(`${where}.index`, `only add and insert take an index`);
     touch(f, t, c);
     if (!Array.isArray(o.expr)) throw invalid(`${where}.expr`, 'must be an array of statements');
-    const rc = new RuleCompiler(ruleContext(f, t));
-    rc.statements(o.expr, path(where, 'expr'));
+    // The common statements of ip tables without a RuleCompiler (compile-fast.ts); the rest, and
+    // anything it would refuse, through RuleCompiler.
+    let exprs: readonly KExpr[], count = f === 'ip' ? fast.compile(o.expr) : -1;
+    if (count >= 0) exprs = fast.out;
+    else {
+      const rc = new RuleCompiler(ruleContext(f, t));
+      rc.statements(o.expr, path(where, 'expr'));
+      exprs = rc.out;
+      count = exprs.length;
+    }
     const flags = verb === 'replace' ? NLM_F_REQUEST | NLM_F_REPLACE
       : verb === 'insert' ? NLM_F_REQUEST | NLM_F_CREATE : NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
-    w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? ruleHandle(handle, where) : undefined, position, udata: commentOf(o.comment, where), id: planned?.id, positionId: planned?.positionId });
+    w.rule(flags, FAMILY[f], t, c, exprs, count, verb === 'replace' ? ruleHandle(handle, where) : undefined, position, commentOf(o.comment, where), planned?.id, planned?.positionId);
   }
 
   /** The compiler's view of table t: one per table and family, not closures per rule. */

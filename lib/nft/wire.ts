@@ -140,20 +140,24 @@ export class NftWriter extends NftAttrWriter {
     this.end();
   }
 
-  rule(flags: number, family: number, table: string, chain: string, exprs: KExpr[], opts: { handle?: number; position?: number; udata?: Buffer; id?: number; positionId?: number } = {}): void {
+  /**
+   * NEWRULE with the first `count` of `exprs` (the encoder's reused array may be longer). The
+   * options are arguments, not an object: a 20k-service batch has 140k rules.
+   */
+  rule(flags: number, family: number, table: string, chain: string, exprs: readonly KExpr[], count = exprs.length, handle?: number, position?: number, udata?: Buffer, id?: number, positionId?: number): void {
     this.begin(MSG.NEWRULE, flags, family);
     this.str(RULE.TABLE, table);
     this.str(RULE.CHAIN, chain);
-    if (opts.handle !== undefined) this.be64(RULE.HANDLE, BigInt(opts.handle));
+    if (handle !== undefined) this.be64(RULE.HANDLE, BigInt(handle));
     const at = this.nest(RULE.EXPRESSIONS);
-    for (let i = 0; i < exprs.length; i++) this.expr(exprs[i]!);
+    for (let i = 0; i < count; i++) this.expr(exprs[i]!);
     this.endNest(at);
     // NFTA_RULE_POSITION: add after / insert before the rule with this handle.
-    if (opts.position !== undefined) this.be64(RULE.POSITION, BigInt(opts.position));
-    if (opts.udata) this.bytes(RULE.USERDATA, opts.udata);
+    if (position !== undefined) this.be64(RULE.POSITION, BigInt(position));
+    if (udata) this.bytes(RULE.USERDATA, udata);
     // NFTA_RULE_ID / NFTA_RULE_POSITION_ID: a rule of this batch placed relative to another (positions.ts).
-    if (opts.id !== undefined) this.be32(RULE_ID, opts.id);
-    if (opts.positionId !== undefined) this.be32(RULE_POSITION_ID, opts.positionId);
+    if (id !== undefined) this.be32(RULE_ID, id);
+    if (positionId !== undefined) this.be32(RULE_POSITION_ID, positionId);
     this.end();
   }
 
