@@ -1,7 +1,7 @@
 // bench/nft-encode: apply()'s user-space encoding without the kernel: kube-proxy's commands
 // (test/helpers/nft-kube.ts) through encodeCommands, CPU time (user+system of this process, GC
 // threads included) per call. The commands are built before the clock starts.
-//   tsx bench/nft-encode.ts --run 20000 [rounds] [--shape cascade|vmap] [--lib DIR]
+//   tsx bench/nft-encode.ts --run 20000 [rounds] [--shape cascade|vmap] [--lib DIR] [--json] [--reuse]
 //     prints the first call's CPU (JIT cold) and each later call's; one process per lib, in turn,
 //     for before/after figures.
 //   tsx bench/nft-encode.ts --hash [--lib DIR]
@@ -32,15 +32,19 @@ if (argv[0] === '--run') {
   const cmds = argv.includes('--json') ? JSON.parse(JSON.stringify(built)) as object[] : built;
   const times: number[] = [];
   let hash = '', bytes = 0;
+  // --reuse: each call writes into the previous call's buffer, as apply() does with its spare (wire.ts SpareBuffer).
+  const reuse = argv.includes('--reuse');
+  let spare: Buffer | undefined;
   for (let i = 0; i <= rounds; i++) {
     const c0 = process.cpuUsage();
-    const b = encodeCommands(cmds);
+    const b = encodeCommands(cmds, reuse && spare ? { buffer: spare } as object : {});
+    if (reuse) spare = Buffer.from(b.buf.buffer, 0, b.buf.buffer.byteLength);
     const c = process.cpuUsage(c0);
     times.push((c.user + c.system) / 1000);
     if (i === 0) { hash = sha(b.buf); bytes = b.buf.length; }
   }
   const later = times.slice(1).sort((x, y) => x - y);
-  console.log(JSON.stringify({ lib, n, shape, json: argv.includes('--json'), hash, bytes, first: Math.round(times[0]!), median: Math.round(later[later.length >> 1] ?? 0), min: Math.round(later[0] ?? 0), times: times.map(Math.round) }));
+  console.log(JSON.stringify({ lib, n, shape, json: argv.includes('--json'), reuse, hash, bytes, first: Math.round(times[0]!), median: Math.round(later[later.length >> 1] ?? 0), min: Math.round(later[0] ?? 0), times: times.map(Math.round) }));
 } else if (argv[0] === '--hash') {
   const out: Record<string, string> = {};
   const dir = new URL('../test/fixtures/nft/cases/', import.meta.url);

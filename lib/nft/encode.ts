@@ -5,7 +5,7 @@ import { tableFlags } from './table-flags.js';
 import { planPositions, type RulePlace } from './positions.js';
 import { NotFoundError, type NlkitError } from '../core/errors.js';
 import {
-  DATA, ELEM, ELEMENT_OPTION_KEYS, FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
+  DATA, ELEM, ELEMENT_OPTION_KEYS, VERDICT, FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
 } from './consts.js';
 import { FAMILY_HOOKS, hookNumber, namedPriority, priorityNames } from './chains.js';
 import { FastRules } from './compile-fast.js';
@@ -53,6 +53,8 @@ export interface EncodeOptions {
   streaming?: boolean;
   /** Rule positions planned for the whole batch (positions.ts): by command index. */
   positions?: Map<number, RulePlace>;
+  /** A buffer to write the batch into if it is large enough (wire.ts SpareBuffer): the caller's, used by nothing else until the batch is sent. */
+  buffer?: Buffer;
 }
 
 export interface EncodedBatch {
@@ -231,7 +233,7 @@ export interface CommandEncoder {
  */
 export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: number | (() => number)): CommandEncoder {
   const seq = opts.seq ?? 0;
-  const main: EncoderTarget = { w: new NftWriter(seq, size), of: [-1] };
+  const main: EncoderTarget = { w: new NftWriter(seq, size, opts.buffer), of: [-1] };
   let w = main.w, commandOf = main.of;
   const sets = new Map<string, SetInfo>();
   let setId = 0;
@@ -863,11 +865,22 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
         if (!del) opts = elementOptions(eo, `${we}.elem`);
         k = eo.val;
       }
-      let verdict: Verdict | undefined, value: Buffer | undefined;
+      let verdict: Verdict | undefined, value: Buffer | undefined, code = -1, chain: string | undefined;
       if (isMap && info.data) value = elementKey(data, info.data, `${where}[${i}][1]`);
       else if (isMap) {
-        const [vk, vb] = single(data, `${where}[${i}][1]`);
-        verdict = verdicts!.verdictOf(vk, vb, `${where}[${i}][1]`);
+        // The usual verdicts read in place (no pair, Verdict or position string per element); the rest, and errors, through verdictOf.
+        const vk = soleVerdict(data);
+        if (vk !== undefined) {
+          const vb = (data as Record<string, unknown>)[vk];
+          if (vk === 'jump' || vk === 'goto') {
+            const target = isObj(vb) ? vb.target : undefined;
+            if (typeof target === 'string' && target !== '' && target.length * 3 <= 255) { code = VERDICT[vk]; chain = target; }
+          } else code = VERDICT[vk];
+        }
+        if (code < 0) {
+          const [vk2, vb2] = single(data, `${where}[${i}][1]`);
+          verdict = verdicts!.verdictOf(vk2, vb2, `${where}[${i}][1]`);
+        }
       }
       const at = w.elementBegin();
       // libnftnl's order: flags, timeout, expiration, key, data, user data, expression.
@@ -881,7 +894,8 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
         w.bytes(DATA.VALUE, kb);
       }
       w.endNest(kn);
-      if (verdict) w.dataVerdict(ELEM.DATA, verdict);
+      if (code >= 0) w.dataVerdictOf(ELEM.DATA, code, chain);
+      else if (verdict) w.dataVerdict(ELEM.DATA, verdict);
       else if (value) w.dataValue(ELEM.DATA, value);
       if (opts?.udata) w.bytes(ELEM.USERDATA, opts.udata);
       if (opts?.counter) w.counterExpr(ELEM.EXPR, opts.counter);
@@ -889,6 +903,15 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     }
     w.elementsEnd();
   }
+}
+
+/** The verdict a `{ accept: null }`-style or `{ jump|goto: ... }` object names (one own key of those); else undefined. */
+function soleVerdict(v: unknown): 'accept' | 'drop' | 'return' | 'continue' | 'jump' | 'goto' | undefined {
+  if (!isObj(v)) return undefined;
+  let only: string | undefined, n = 0;
+  for (const k in v) { if (n++) return undefined; only = k; }
+  if (n !== 1 || !Object.hasOwn(v, only!)) return undefined;
+  return only === 'goto' || only === 'jump' || only === 'accept' || only === 'drop' || only === 'return' || only === 'continue' ? only : undefined;
 }
 
 /**
@@ -915,6 +938,10 @@ function writeKey(w: NftWriter, v: unknown, types: DataType[], len: number): boo
 /** One value of type t at b[at]: the common types without a Buffer, the rest through t.parse. */
 function writeValue(t: DataType, v: unknown, b: Buffer, at: number): boolean {
   if (t === TYPES.ipv4_addr) return typeof v === 'string' && parseIPv4(v, b, at) !== undefined;
+  if (t === TYPES.inet_proto && (v === 'tcp' || v === 'udp')) {
+    b[at] = v === 'tcp' ? 6 : 17;
+    return true;
+  }
   if (t === TYPES.inet_service && typeof v === 'number') {
     if (!Number.isInteger(v) || v < 0 || v > 0xffff) return false;
     b[at] = v >>> 8; b[at + 1] = v & 0xff;

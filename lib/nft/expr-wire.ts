@@ -34,9 +34,14 @@ export class NftAttrWriter extends AttrWriter {
 
   /** nft_data: a verdict inside the nest `type`. */
   dataVerdict(type: number, v: Verdict): void {
+    this.dataVerdictOf(type, v.code, v.chain);
+  }
+
+  /** dataVerdict() of a code and chain (no Verdict object: a map's elements). */
+  dataVerdictOf(type: number, code: number, chain: string | undefined): void {
     const at = this.nest(type), inner = this.nest(DATA.VERDICT);
-    this.be32(VERDICT_ATTR.CODE, v.code);
-    if (v.chain !== undefined) this.str(VERDICT_ATTR.CHAIN, v.chain);
+    this.be32(VERDICT_ATTR.CODE, code);
+    if (chain !== undefined) this.str(VERDICT_ATTR.CHAIN, chain);
     this.endNest(inner);
     this.endNest(at);
   }
