@@ -237,7 +237,7 @@ export class FastRules {
       if (!this.push(e)) return false;
       const d = this.cmp(cmp, 4);
       if (!d) return false;
-      d.writeUInt32LE(right, 0);
+      d[0] = right & 0xff; d[1] = (right >>> 8) & 0xff; d[2] = (right >>> 16) & 0xff; d[3] = right >>> 24;
       return true;
     }
     return false;

@@ -278,6 +278,8 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     chains.add(c);
   };
 
+  // The last top-level command's verb and kind and their paths (encodeOne).
+  let lastVerb = '', lastW0 = '', lastKind = '', lastWk = '';
   // Rules of the common shapes, compiled without a RuleCompiler per rule.
   const fast = new FastRules();
   // HERE's paths (`\0.add`, `\0.add.rule`) by their parts: made once, not per command.
@@ -330,7 +332,8 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   function encodeOne(cmd: unknown, where: string): void {
     // soleKey, not single: no pair per command.
     let verb = soleKey(cmd, where), body = (cmd as Record<string, unknown>)[verb];
-    let w0 = path(where, verb);
+    // Consecutive commands mostly share verb and kind: their paths are the last command's.
+    let w0 = where === HERE && verb === lastVerb ? lastW0 : path(where, verb);
     if (BARE.has(verb)) {
       // A bare object, as `nft -j list` prints it, means add.
       body = { [verb]: body };
@@ -341,7 +344,8 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
       throw unsupported(where, `command "${verb}"`);
     }
     const kind = soleKey(body, w0), obj = (body as Record<string, unknown>)[kind];
-    const wk = path(w0, kind);
+    const wk = w0 === lastW0 && kind === lastKind ? lastWk : path(w0, kind);
+    if (where === HERE && w0 !== where) { lastVerb = verb; lastW0 = w0; lastKind = kind; lastWk = wk; }
     if (verb === 'flush' && kind === 'ruleset') {
       const f = isObj(obj) ? family(obj, wk) : undefined;
       w.simple(MSG.DELTABLE, f === undefined ? 0 : FAMILY[f], []);
