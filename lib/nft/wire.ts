@@ -333,5 +333,8 @@ export class SpareBuffer {
   }
 }
 
-/** The process's one spare batch buffer (apply() takes it, and gives it back once its batch is sent). */
+/**
+ * The process's one spare batch buffer (apply() takes it, and gives it back once its batch is sent).
+ * @example encodeCommands(cmds, { buffer: spareBatch.take() })
+ */
 export const spareBatch = new SpareBuffer();
