@@ -5,14 +5,15 @@ import { tableFlags } from './table-flags.js';
 import { planPositions, type RulePlace } from './positions.js';
 import { NotFoundError, type NlkitError } from '../core/errors.js';
 import {
-  DATA, ELEM, ELEMENT_OPTION_KEYS, FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
+  DATA, ELEM, ELEMENT_OPTION_KEYS, VERDICT, FAMILY, MSG, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, SET_FLAGS,
 } from './consts.js';
 import { FAMILY_HOOKS, hookNumber, namedPriority, priorityNames } from './chains.js';
+import { FastRules } from './compile-fast.js';
 import { elementKey, RuleCompiler, single, soleKey, type AnonymousMapSpec, type RuleContext } from './compile.js';
 import { concatLen, concatTypeId, typeByName, TYPES, type DataType } from './datatypes.js';
 import { parseIPv4 } from '../core/address.js';
 import { invalid, unsupported, withIndex } from './errors.js';
-import type { Verdict } from './ir.js';
+import type { KExpr, Verdict } from './ir.js';
 import type { Family } from './types.js';
 import { COMMENT_MAX, CONCAT_KEY_TYPEOF, UD_COMMENT, UD_SET, UdataBuilder, VERDICT_DATA_TYPEOF } from './udata.js';
 import { typeofKey, VERDICT_TYPEOF } from './typeof.js';
@@ -52,6 +53,8 @@ export interface EncodeOptions {
   streaming?: boolean;
   /** Rule positions planned for the whole batch (positions.ts): by command index. */
   positions?: Map<number, RulePlace>;
+  /** A buffer to write the batch into if it is large enough (wire.ts SpareBuffer): the caller's, used by nothing else until the batch is sent. */
+  buffer?: Buffer;
 }
 
 export interface EncodedBatch {
@@ -124,8 +127,6 @@ function only(o: Record<string, unknown>, keys: ReadonlySet<string>, where: stri
 
 // The properties each object takes (sets made once, not an array literal per command).
 const TABLE_KEYS = new Set(['family', 'name', 'handle', 'comment', 'flags']);
-const CHAIN_KEYS = new Set(['family', 'table', 'name', 'handle', 'type', 'hook', 'prio', 'policy', 'comment', 'dev']);
-const RULE_KEYS = new Set(['family', 'table', 'chain', 'handle', 'expr', 'comment', 'index']);
 const SET_KEYS = new Set(['family', 'table', 'name', 'handle', 'type', 'map', 'comment', 'elem', 'flags', 'timeout', 'stmt', 'size', 'policy', 'gc-interval', 'auto-merge']);
 const ELEMENT_KEYS = new Set(['family', 'table', 'name', 'elem']);
 const COUNTER_KEYS = new Set(['packets', 'bytes']);
@@ -230,7 +231,7 @@ export interface CommandEncoder {
  */
 export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: number | (() => number)): CommandEncoder {
   const seq = opts.seq ?? 0;
-  const main: EncoderTarget = { w: new NftWriter(seq, size), of: [-1] };
+  const main: EncoderTarget = { w: new NftWriter(seq, size, opts.buffer), of: [-1] };
   let w = main.w, commandOf = main.of;
   const sets = new Map<string, SetInfo>();
   let setId = 0;
@@ -275,6 +276,10 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     chains.add(c);
   };
 
+  // The last top-level command's verb and kind and their paths (encodeOne).
+  let lastVerb = '', lastW0 = '', lastKind = '', lastWk = '';
+  // Rules of the common shapes, compiled without a RuleCompiler per rule.
+  const fast = new FastRules();
   // HERE's paths (`\0.add`, `\0.add.rule`) by their parts: made once, not per command.
   const paths = new Map<string, Map<string | number, string>>([[HERE, new Map()]]);
 
@@ -325,7 +330,8 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   function encodeOne(cmd: unknown, where: string): void {
     // soleKey, not single: no pair per command.
     let verb = soleKey(cmd, where), body = (cmd as Record<string, unknown>)[verb];
-    let w0 = path(where, verb);
+    // Consecutive commands mostly share verb and kind: their paths are the last command's.
+    let w0 = where === HERE && verb === lastVerb ? lastW0 : path(where, verb);
     if (BARE.has(verb)) {
       // A bare object, as `nft -j list` prints it, means add.
       body = { [verb]: body };
@@ -336,7 +342,8 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
       throw unsupported(where, `command "${verb}"`);
     }
     const kind = soleKey(body, w0), obj = (body as Record<string, unknown>)[kind];
-    const wk = path(w0, kind);
+    const wk = w0 === lastW0 && kind === lastKind ? lastWk : path(w0, kind);
+    if (where === HERE && w0 !== where) { lastVerb = verb; lastW0 = w0; lastKind = kind; lastWk = wk; }
     if (verb === 'flush' && kind === 'ruleset') {
       const f = isObj(obj) ? family(obj, wk) : undefined;
       w.simple(MSG.DELTABLE, f === undefined ? 0 : FAMILY[f], []);
@@ -365,31 +372,48 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   }
 
   function chain(verb: string, o: Record<string, unknown>, where: string): void {
-    // Read here (sites that see chains only), as in rule().
-    const f = familyOf(o.family, where), t = nameOf(o.table, 'table', where), n = nameOf(o.name, 'name', where);
+    // The properties in one for-in pass, as in rule().
+    let family: unknown, table: unknown, name: unknown, type: unknown, hookName: unknown, prio: unknown, policy: unknown, comment: unknown, dev: unknown, other: string | undefined;
+    for (const k in o) {
+      const v = o[k];
+      switch (k) {
+        case 'family': family = v; break;
+        case 'table': table = v; break;
+        case 'name': name = v; break;
+        case 'handle': break;
+        case 'type': type = v; break;
+        case 'hook': hookName = v; break;
+        case 'prio': prio = v; break;
+        case 'policy': policy = v; break;
+        case 'comment': comment = v; break;
+        case 'dev': dev = v; break;
+        default: other ??= k;
+      }
+    }
+    const f = familyOf(family, where), t = nameOf(table, 'table', where), n = nameOf(name, 'name', where);
     if (verb === 'delete') return void w.simple(MSG.DELCHAIN, FAMILY[f], [[1, t], [3, n]]);
     if (verb === 'flush') return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, n]]);
-    only(o, CHAIN_KEYS, where, 'chain');
-    const c: Parameters<NftWriter['chain']>[2] = { table: t, name: n, udata: commentOf(o.comment, where) };
-    const base = o.type !== undefined || o.hook !== undefined || o.prio !== undefined;
+    if (other !== undefined) throw unsupported(`${where}.${other}`, `chain property "${other}"`);
+    const c: Parameters<NftWriter['chain']>[2] = { table: t, name: n, udata: commentOf(comment, where) };
+    const base = type !== undefined || hookName !== undefined || prio !== undefined;
     if (base) {
-      if (typeof o.type !== 'string' || !CHAIN_TYPES.includes(o.type)) throw invalid(`${where}.type`, `unknown chain type ${JSON.stringify(o.type)} (filter, nat, route)`);
-      const hook = typeof o.hook === 'string' ? hookNumber(f, o.hook) : undefined;
-      if (hook === undefined) throw invalid(`${where}.hook`, `unknown hook ${JSON.stringify(o.hook)} in a ${f} table (${Object.keys(FAMILY_HOOKS[f]).join(', ')})`);
-      c.type = o.type as string;
+      if (typeof type !== 'string' || !CHAIN_TYPES.includes(type)) throw invalid(`${where}.type`, `unknown chain type ${JSON.stringify(type)} (filter, nat, route)`);
+      const hook = typeof hookName === 'string' ? hookNumber(f, hookName) : undefined;
+      if (hook === undefined) throw invalid(`${where}.hook`, `unknown hook ${JSON.stringify(hookName)} in a ${f} table (${Object.keys(FAMILY_HOOKS[f]).join(', ')})`);
+      c.type = type as string;
       c.hook = hook;
-      c.prio = priority(o.prio, f, o.hook as string, `${where}.prio`);
+      c.prio = priority(prio, f, hookName as string, `${where}.prio`);
       if (f === 'netdev') {
         // `devices = { a, b }`: a list; nft sends a list of one as the single device.
-        const devs = Array.isArray(o.dev) ? o.dev : [o.dev];
-        if (!devs.length || devs.some((d) => typeof d !== 'string' || d === '' || Buffer.byteLength(d) > 15)) throw invalid(`${where}.dev`, `a netdev base chain needs a device name or a list of them (1 to 15 bytes each), got ${JSON.stringify(o.dev)}`);
+        const devs = Array.isArray(dev) ? dev : [dev];
+        if (!devs.length || devs.some((d) => typeof d !== 'string' || d === '' || Buffer.byteLength(d) > 15)) throw invalid(`${where}.dev`, `a netdev base chain needs a device name or a list of them (1 to 15 bytes each), got ${JSON.stringify(dev)}`);
         c.dev = devs.length === 1 ? devs[0] as string : devs as string[];
-      } else if (o.dev !== undefined) throw unsupported(`${where}.dev`, `a device on a ${f} chain`);
-    } else if (o.policy !== undefined) throw invalid(`${where}.policy`, 'only base chains (type, hook, prio) have a policy');
-    else if (o.dev !== undefined) throw invalid(`${where}.dev`, 'only base chains (type, hook, prio) have a device');
-    if (o.policy !== undefined) {
-      if (o.policy !== 'accept' && o.policy !== 'drop') throw invalid(`${where}.policy`, `must be "accept" or "drop", got ${JSON.stringify(o.policy)}`);
-      c.policy = o.policy === 'accept' ? 1 : 0;
+      } else if (dev !== undefined) throw unsupported(`${where}.dev`, `a device on a ${f} chain`);
+    } else if (policy !== undefined) throw invalid(`${where}.policy`, 'only base chains (type, hook, prio) have a policy');
+    else if (dev !== undefined) throw invalid(`${where}.dev`, 'only base chains (type, hook, prio) have a device');
+    if (policy !== undefined) {
+      if (policy !== 'accept' && policy !== 'drop') throw invalid(`${where}.policy`, `must be "accept" or "drop", got ${JSON.stringify(policy)}`);
+      c.policy = policy === 'accept' ? 1 : 0;
     }
     w.chain(NLM_F_REQUEST | NLM_F_CREATE | (verb === 'create' ? NLM_F_EXCL : 0), FAMILY[f], c);
   }
@@ -404,34 +428,57 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
   }
 
   function rule(verb: string, o: Record<string, unknown>, where: string): void {
-    // Read here, not in family()/name(): these sites see rules only (one or two shapes, not every command's).
-    const f = familyOf(o.family, where), t = nameOf(o.table, 'table', where), c = nameOf(o.chain, 'chain', where);
-    const handle = o.handle;
+    // The properties in one for-in pass (what only() walks anyway): a rule object built by spreading
+    // (`{ ...base, chain, expr }`) has a hidden class of its own, and each property read by name
+    // would miss V8's caches; for-in reads them by index. The checks run in their order as before.
+    let family: unknown, table: unknown, chain: unknown, handle: unknown, index: unknown, expr: unknown, comment: unknown, other: string | undefined;
+    for (const k in o) {
+      const v = o[k];
+      switch (k) {
+        case 'family': family = v; break;
+        case 'table': table = v; break;
+        case 'chain': chain = v; break;
+        case 'handle': handle = v; break;
+        case 'index': index = v; break;
+        case 'expr': expr = v; break;
+        case 'comment': comment = v; break;
+        default: other ??= k;
+      }
+    }
+    const f = familyOf(family, where), t = nameOf(table, 'table', where), c = nameOf(chain, 'chain', where);
     if (verb === 'delete') { touch(f, t, c); return void w.simple(MSG.DELRULE, FAMILY[f], [[1, t], [2, c]], [3, ruleHandle(handle, where)]); }
     if (verb === 'flush') throw invalid(where, 'rules cannot be flushed (flush the chain)');
-    only(o, RULE_KEYS, where, 'rule');
+    if (other !== undefined) throw unsupported(`${where}.${other}`, `rule property "${other}"`);
     // Positions (firewalld's rule ordering): add after / insert before a rule given by handle or by index in the kernel's chain.
     let position: number | undefined;
     const planned = opts.positions?.get(current);
     if (verb === 'add' || verb === 'insert' || verb === 'create') {
-      if (handle !== undefined && o.index !== undefined) throw invalid(where, 'give a handle or an index, not both');
+      if (handle !== undefined && index !== undefined) throw invalid(where, 'give a handle or an index, not both');
       if (handle !== undefined) position = ruleHandle(handle, where);
-      else if (o.index !== undefined && planned && (planned.position !== undefined || planned.positionId !== undefined)) position = planned.position;
-      else if (o.index !== undefined) {
-        if (typeof o.index !== 'number' || !Number.isSafeInteger(o.index) || o.index < 0) throw invalid(`${where}.index`, 'must be a rule index (a non-negative integer)');
+      else if (index !== undefined && planned && (planned.position !== undefined || planned.positionId !== undefined)) position = planned.position;
+      else if (index !== undefined) {
+        if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) throw invalid(`${where}.index`, 'must be a rule index (a non-negative integer)');
         if (!opts.ruleAt) throw unsupported(`${where}.index`, 'rule indexes without the kernel\'s chain (apply or restore resolve them)');
         if (wasTouched(f, t, c)) throw unsupported(`${where}.index`, 'a rule index in a chain this batch already changed');
-        position = opts.ruleAt(f, t, c, o.index);
-        if (position === undefined) throw new NotFoundError(`${where}.index: chain ${f} ${t} ${c} has no rule at index ${o.index}`, { subsystem: 'nft', op: 'nft.apply' });
+        position = opts.ruleAt(f, t, c, index);
+        if (position === undefined) throw new NotFoundError(`${where}.index: chain ${f} ${t} ${c} has no rule at index ${index}`, { subsystem: 'nft', op: 'nft.apply' });
       }
-    } else if (o.index !== undefined) throw invalid(`${where}.index`, `only add and insert take an index`);
+    } else if (index !== undefined) throw invalid(`${where}.index`, `only add and insert take an index`);
     touch(f, t, c);
-    if (!Array.isArray(o.expr)) throw invalid(`${where}.expr`, 'must be an array of statements');
-    const rc = new RuleCompiler(ruleContext(f, t));
-    rc.statements(o.expr, path(where, 'expr'));
+    if (!Array.isArray(expr)) throw invalid(`${where}.expr`, 'must be an array of statements');
+    // The common statements of ip tables without a RuleCompiler (compile-fast.ts); the rest, and
+    // anything it would refuse, through RuleCompiler.
+    let exprs: readonly KExpr[], count = f === 'ip' ? fast.compile(expr) : -1;
+    if (count >= 0) exprs = fast.out;
+    else {
+      const rc = new RuleCompiler(ruleContext(f, t));
+      rc.statements(expr, path(where, 'expr'));
+      exprs = rc.out;
+      count = exprs.length;
+    }
     const flags = verb === 'replace' ? NLM_F_REQUEST | NLM_F_REPLACE
       : verb === 'insert' ? NLM_F_REQUEST | NLM_F_CREATE : NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
-    w.rule(flags, FAMILY[f], t, c, rc.out, { handle: verb === 'replace' ? ruleHandle(handle, where) : undefined, position, udata: commentOf(o.comment, where), id: planned?.id, positionId: planned?.positionId });
+    w.rule(flags, FAMILY[f], t, c, exprs, count, verb === 'replace' ? ruleHandle(handle, where) : undefined, position, commentOf(comment, where), planned?.id, planned?.positionId);
   }
 
   /** The compiler's view of table t: one per table and family, not closures per rule. */
@@ -852,11 +899,22 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
         if (!del) opts = elementOptions(eo, `${we}.elem`);
         k = eo.val;
       }
-      let verdict: Verdict | undefined, value: Buffer | undefined;
+      let verdict: Verdict | undefined, value: Buffer | undefined, code = -1, chain: string | undefined;
       if (isMap && info.data) value = elementKey(data, info.data, `${where}[${i}][1]`);
       else if (isMap) {
-        const [vk, vb] = single(data, `${where}[${i}][1]`);
-        verdict = verdicts!.verdictOf(vk, vb, `${where}[${i}][1]`);
+        // The usual verdicts read in place (no pair, Verdict or position string per element); the rest, and errors, through verdictOf.
+        const vk = soleVerdict(data);
+        if (vk !== undefined) {
+          const vb = (data as Record<string, unknown>)[vk];
+          if (vk === 'jump' || vk === 'goto') {
+            const target = isObj(vb) ? vb.target : undefined;
+            if (typeof target === 'string' && target !== '' && target.length * 3 <= 255) { code = VERDICT[vk]; chain = target; }
+          } else code = VERDICT[vk];
+        }
+        if (code < 0) {
+          const [vk2, vb2] = single(data, `${where}[${i}][1]`);
+          verdict = verdicts!.verdictOf(vk2, vb2, `${where}[${i}][1]`);
+        }
       }
       const at = w.elementBegin();
       // libnftnl's order: flags, timeout, expiration, key, data, user data, expression.
@@ -870,7 +928,8 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
         w.bytes(DATA.VALUE, kb);
       }
       w.endNest(kn);
-      if (verdict) w.dataVerdict(ELEM.DATA, verdict);
+      if (code >= 0) w.dataVerdictOf(ELEM.DATA, code, chain);
+      else if (verdict) w.dataVerdict(ELEM.DATA, verdict);
       else if (value) w.dataValue(ELEM.DATA, value);
       if (opts?.udata) w.bytes(ELEM.USERDATA, opts.udata);
       if (opts?.counter) w.counterExpr(ELEM.EXPR, opts.counter);
@@ -878,6 +937,15 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     }
     w.elementsEnd();
   }
+}
+
+/** The verdict a `{ accept: null }`-style or `{ jump|goto: ... }` object names (one own key of those); else undefined. */
+function soleVerdict(v: unknown): 'accept' | 'drop' | 'return' | 'continue' | 'jump' | 'goto' | undefined {
+  if (!isObj(v)) return undefined;
+  let only: string | undefined, n = 0;
+  for (const k in v) { if (n++) return undefined; only = k; }
+  if (n !== 1 || !Object.hasOwn(v, only!)) return undefined;
+  return only === 'goto' || only === 'jump' || only === 'accept' || only === 'drop' || only === 'return' || only === 'continue' ? only : undefined;
 }
 
 /**
@@ -904,6 +972,10 @@ function writeKey(w: NftWriter, v: unknown, types: DataType[], len: number): boo
 /** One value of type t at b[at]: the common types without a Buffer, the rest through t.parse. */
 function writeValue(t: DataType, v: unknown, b: Buffer, at: number): boolean {
   if (t === TYPES.ipv4_addr) return typeof v === 'string' && parseIPv4(v, b, at) !== undefined;
+  if (t === TYPES.inet_proto && (v === 'tcp' || v === 'udp')) {
+    b[at] = v === 'tcp' ? 6 : 17;
+    return true;
+  }
   if (t === TYPES.inet_service && typeof v === 'number') {
     if (!Number.isInteger(v) || v < 0 || v > 0xffff) return false;
     b[at] = v >>> 8; b[at + 1] = v & 0xff;

@@ -18,6 +18,20 @@ function copyBytes(b: Buffer, at: number, v: Uint8Array): void {
   else for (let i = 0; i < n; i++) b[at + i] = v[i]!;
 }
 
+/** An expression's LIST_ELEM nest header and NFTA_EXPR_NAME attribute, by name (made once). */
+const HEADS = new Map<string, Uint8Array>();
+function exprHead(name: string): Uint8Array {
+  let h = HEADS.get(name);
+  if (h === undefined) {
+    const w = new AttrWriter(64);
+    w.nest(LIST_ELEM);
+    w.str(EXPR.NAME, name);
+    h = Uint8Array.from(w.buf.subarray(0, w.pos));
+    HEADS.set(name, h);
+  }
+  return h;
+}
+
 /** The attribute writer with the shapes nf_tables messages use. */
 export class NftAttrWriter extends AttrWriter {
   /** A nest whose attributes fn writes (hot paths use nest()/endNest(): no closure per call). */
@@ -36,9 +50,14 @@ export class NftAttrWriter extends AttrWriter {
 
   /** nft_data: a verdict inside the nest `type`. */
   dataVerdict(type: number, v: Verdict): void {
+    this.dataVerdictOf(type, v.code, v.chain);
+  }
+
+  /** dataVerdict() of a code and chain (no Verdict object: a map's elements). */
+  dataVerdictOf(type: number, code: number, chain: string | undefined): void {
     const at = this.nest(type), inner = this.nest(DATA.VERDICT);
-    this.be32(VERDICT_ATTR.CODE, v.code);
-    if (v.chain !== undefined) this.str(VERDICT_ATTR.CHAIN, v.chain);
+    this.be32(VERDICT_ATTR.CODE, code);
+    if (chain !== undefined) this.str(VERDICT_ATTR.CHAIN, chain);
     this.endNest(inner);
     this.endNest(at);
   }
@@ -46,8 +65,13 @@ export class NftAttrWriter extends AttrWriter {
   /** One expression as an element of NFTA_RULE_EXPRESSIONS. */
   expr(e: KExpr): void {
     if (e.op === 'unknown') throw new Error(`cannot encode expression ${e.name}`);
-    const at = this.nest(LIST_ELEM);
-    this.str(EXPR.NAME, e.op === 'meta_set' ? 'meta' : e.op === 'ct_set' ? 'ct' : e.op === 'raw' ? e.name : e.op === 'shift' ? 'bitwise' : e.op);
+    // The element's nest and NFTA_EXPR_NAME as bytes made once per name (what nest() and str() write).
+    const h = exprHead(e.op === 'meta_set' ? 'meta' : e.op === 'ct_set' ? 'ct' : e.op === 'raw' ? e.name : e.op === 'shift' ? 'bitwise' : e.op);
+    const at = this.pos, n = h.length;
+    if (at + n > this.buf.length) this.ensure(n);
+    const b = this.buf;
+    for (let i = 0; i < n; i++) b[at + i] = h[i]!;
+    this.pos = at + n;
     if (e.op !== 'raw') {
       const d = this.nest(EXPR.DATA);
       this.exprData(e);

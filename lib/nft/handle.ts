@@ -20,6 +20,7 @@ import { describeCommand, refusalError } from './refusal.js';
 import { canonicalObjects, syncPlan, type NftSyncResult } from './sync.js';
 import { typeByName } from './datatypes.js';
 import { OBJ_MSG } from './objects.js';
+import { spareBatch } from './wire.js';
 import { chainRuleRequests, decodeGeneration, elementRequests, generationRequest, rulesetRequests, setRequests } from './requests.js';
 import type { Family, ListObject } from './types.js';
 
@@ -115,14 +116,14 @@ export class NftHandle extends Handle {
    */
   apply(commands: unknown, opts: ApplyOptions = {}): Promise<void> {
     const op = 'nft.apply';
-    return this.applyBatch(op, opts, () => commands, (gen) => this.encode(op, commands, undefined, gen));
+    return this.applyBatch(op, opts, () => commands, (gen) => this.encode(op, commands, undefined, gen, spareBatch.take()), undefined, true);
   }
 
   /**
    * apply() of a batch `encode` makes (restore() encodes its text as it parses it); `commands`
    * gives the commands behind it, asked for only to name a refused one or count them.
    */
-  private applyBatch(op: string, opts: ApplyOptions, commands: () => unknown, encode: (gen: number | undefined) => Promise<EncodedBatch> | EncodedBatch, count?: number): Promise<void> {
+  private applyBatch(op: string, opts: ApplyOptions, commands: () => unknown, encode: (gen: number | undefined) => Promise<EncodedBatch> | EncodedBatch, count?: number, spare = false): Promise<void> {
     return this.run(op, async () => {
       if (!opts || typeof opts !== 'object') throw invalid('options', 'must be an object');
       if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
@@ -135,6 +136,8 @@ export class NftHandle extends Handle {
       }
       const encoded = await encode(gen);
       await this.send(op, commands, encoded, gen, opts.signal, new ProgressReport(opts.onProgress, opts.onProgress ? count ?? commandList(commands()).length : 0), opts.dryRun === true);
+      // Sent (the kernel's answer is in): the batch's buffer for the next apply().
+      if (spare) spareBatch.give(encoded.buf);
     });
   }
 
@@ -200,7 +203,7 @@ export class NftHandle extends Handle {
    * Encodes; element commands for sets the batch does not create read those sets from the kernel
    * first (`earlier`: sets made by batches encoded before this one, not yet sent).
    */
-  private async encode(op: string, commands: unknown, earlier?: Map<string, SetInfo>, generation?: number): Promise<EncodedBatch> {
+  private async encode(op: string, commands: unknown, earlier?: Map<string, SetInfo>, generation?: number, buffer?: Buffer): Promise<EncodedBatch> {
     const known = new Map<string, SetInfo | undefined>();
     const key = (f: string, t: string, n: string) => `${f}\0${t}\0${n}`;
     // `meta iif "name"`: the namespace's interfaces, read only when a rule names one.
@@ -216,6 +219,7 @@ export class NftHandle extends Handle {
       try {
         return encodeCommands(commands, {
           ...(generation !== undefined ? { generation } : {}),
+          ...(buffer ? { buffer } : {}),
           existingSet: (f, t, n) => {
             const k = key(f, t, n);
             if (earlier?.has(k)) return earlier.get(k);

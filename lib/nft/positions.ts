@@ -34,9 +34,13 @@ export function planPositions(list: unknown[], ruleAt: ((f: Family, t: string, c
   // A cheap scan first (property reads, no allocation): the usual batch has no index at all.
   let any = false;
   for (let i = 0; i < list.length && !any; i++) {
-    const cmd = list[i] as Record<string, { rule?: { index?: unknown } } | undefined> | null;
+    const cmd = list[i] as Record<string, { rule?: Record<string, unknown> } | undefined> | null;
     if (cmd === null || typeof cmd !== 'object') continue;
-    any = (cmd.add ?? cmd.insert ?? cmd.create)?.rule?.index !== undefined;
+    const r = (cmd.add ?? cmd.insert ?? cmd.create)?.rule;
+    if (r === null || typeof r !== 'object') continue;
+    // for-in, not `r.index`: a rule object built by spreading has a hidden class of its own (a
+    // read by name misses V8's caches), and the encoder's for-in over it reuses the keys listed here.
+    for (const k in r) if (k === 'index' && r[k] !== undefined) { any = true; break; }
   }
   if (!any) return undefined;
   const rules: Array<{ i: number; verb: string; o: Record<string, unknown>; key: string }> = [];

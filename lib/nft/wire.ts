@@ -53,8 +53,10 @@ export class NftWriter extends NftAttrWriter {
   /** Messages written so far (BEGIN and END included). */
   count = 0;
 
-  constructor(private seq = 0, size = 4096) {
-    super(size);
+  /** `lent`: a buffer to write into when it holds `size` bytes (SpareBuffer's; else a new one). */
+  constructor(private seq = 0, size = 4096, lent?: Buffer) {
+    super(lent && lent.length >= size ? 0 : size);
+    if (lent && lent.length >= size) this.buf = lent;
   }
 
   /**
@@ -140,20 +142,24 @@ export class NftWriter extends NftAttrWriter {
     this.end();
   }
 
-  rule(flags: number, family: number, table: string, chain: string, exprs: KExpr[], opts: { handle?: number; position?: number; udata?: Buffer; id?: number; positionId?: number } = {}): void {
+  /**
+   * NEWRULE with the first `count` of `exprs` (the encoder's reused array may be longer). The
+   * options are arguments, not an object: a 20k-service batch has 140k rules.
+   */
+  rule(flags: number, family: number, table: string, chain: string, exprs: readonly KExpr[], count = exprs.length, handle?: number, position?: number, udata?: Buffer, id?: number, positionId?: number): void {
     this.begin(MSG.NEWRULE, flags, family);
     this.str(RULE.TABLE, table);
     this.str(RULE.CHAIN, chain);
-    if (opts.handle !== undefined) this.be64(RULE.HANDLE, BigInt(opts.handle));
+    if (handle !== undefined) this.be64(RULE.HANDLE, BigInt(handle));
     const at = this.nest(RULE.EXPRESSIONS);
-    for (let i = 0; i < exprs.length; i++) this.expr(exprs[i]!);
+    for (let i = 0; i < count; i++) this.expr(exprs[i]!);
     this.endNest(at);
     // NFTA_RULE_POSITION: add after / insert before the rule with this handle.
-    if (opts.position !== undefined) this.be64(RULE.POSITION, BigInt(opts.position));
-    if (opts.udata) this.bytes(RULE.USERDATA, opts.udata);
+    if (position !== undefined) this.be64(RULE.POSITION, BigInt(position));
+    if (udata) this.bytes(RULE.USERDATA, udata);
     // NFTA_RULE_ID / NFTA_RULE_POSITION_ID: a rule of this batch placed relative to another (positions.ts).
-    if (opts.id !== undefined) this.be32(RULE_ID, opts.id);
-    if (opts.positionId !== undefined) this.be32(RULE_POSITION_ID, opts.positionId);
+    if (id !== undefined) this.be32(RULE_ID, id);
+    if (positionId !== undefined) this.be32(RULE_POSITION_ID, positionId);
     this.end();
   }
 
@@ -292,3 +298,43 @@ export class NftWriter extends NftAttrWriter {
 }
 
 export { LIST_ELEM };
+
+/** How long a returned batch buffer is kept for the next batch. */
+const SPARE_MS = 5000;
+/** Buffers smaller than this are not kept (allocUnsafe's shared pool hands out the small ones). */
+const SPARE_MIN = 1 << 20;
+
+/**
+ * One big batch buffer kept between batches for a few seconds: a 20k-service batch is ~54 MB,
+ * and a new one each time costs its page faults and makes V8 count 54 MB more external memory
+ * (a full collection of the caller's heap sooner). Only a buffer whose batch has been sent and
+ * that nothing else refers to may be given back; take() hands it to one batch at a time.
+ * @example const b = spareBatch.take(); // ... encode into b, send ...; spareBatch.give(batch.buf);
+ */
+export class SpareBuffer {
+  private buf: Buffer | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  take(): Buffer | undefined {
+    const b = this.buf;
+    this.buf = undefined;
+    return b;
+  }
+
+  /** Keeps the whole buffer under `used` (a batch's bytes, from offset 0 of their own buffer) for SPARE_MS. */
+  give(used: Buffer): void {
+    const ab = used.buffer;
+    if (used.byteOffset !== 0 || ab.byteLength < SPARE_MIN || ab instanceof SharedArrayBuffer) return;
+    if (this.buf && this.buf.length >= ab.byteLength) return;
+    this.buf = Buffer.from(ab, 0, ab.byteLength);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => { this.buf = undefined; this.timer = undefined; }, SPARE_MS);
+    this.timer.unref();
+  }
+}
+
+/**
+ * The process's one spare batch buffer (apply() takes it, and gives it back once its batch is sent).
+ * @example encodeCommands(cmds, { buffer: spareBatch.take() })
+ */
+export const spareBatch = new SpareBuffer();
