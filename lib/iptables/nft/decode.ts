@@ -760,6 +760,18 @@ const ERROR_NAME = Buffer.from('ERROR');
 /** Thrown by decodeCompatible at the first expression iptables-nft does not know. */
 const INCOMPATIBLE = new Error('incompatible');
 
+/**
+ * A table's chains in the order its blob holds them (TableBlob's blocks, where it can be made):
+ * the base chains by hook, then the user chains by their names' bytes, as libiptc sorts them.
+ * @example const { base, users } = blobOrder(table); // dump base, then users, and the rules come in blob order
+ */
+export function blobOrder(table: NftTable | { name: string; chains: [] }): { base: NftChain[]; users: NftChain[] } {
+  const base: NftChain[] = [], users: NftChain[] = [];
+  for (const c of table.chains) (c.hook === undefined ? users : base).push(c);
+  base.sort((x, y) => x.hook! - y.hook!);
+  return { base, users: Array.from(byteOrder(users.map((c) => c.name)), (i) => users[i]!) };
+}
+
 /** One block of a table's blob: a built-in chain (`hook`; `chain` missing when iptables would fake it) or a user chain. */
 export interface BlobBlock { name: string; hook?: number; chain?: NftChain }
 
@@ -812,22 +824,21 @@ export class TableBlob {
 
   /**
    * `ruleHint`: rules expected, for the first size of the blob (it grows as needed); by default
-   * those the chains hold.
+   * those the chains hold. `order`: blobOrder(table), when the caller has it already.
    */
   constructor(readonly table: NftTable | { name: string; chains: [] }, private readonly family: Family, private readonly op = family === 6 ? 'ip6tables.save' : 'iptables.save',
-    opts: DecodeOptions = {}, ruleHint?: number) {
+    opts: DecodeOptions = {}, ruleHint?: number, order = blobOrder(table)) {
     const builtin = BUILTIN_TABLES.find((b) => b.name === table.name);
     if (!builtin) throw new UnsupportedError(`${op}: table ${table.name} is not an iptables table`, { op, subsystem: 'iptables' });
     const L = this.L = family === 4 ? V4 : V6;
     const fd = this.fd = opts.fast ?? true ? new FastDecoder(L, family) : undefined;
     this.counts = opts.counts;
     // nft-cache.c nft_cache_add_base_chain: base chains that are not iptables' "taint" the table.
+    // (the first chain iptables cannot hold is reported, in the dump's order)
     const base = new Map<number, NftChain>();
-    const users: NftChain[] = [];
     for (const c of table.chains) {
       if (c.hook === undefined) {
         if (Buffer.byteLength(c.name) > 29 || STD_LABELS.has(c.name) || c.name === 'ERROR') this.report(`chain ${c.name}`, 'a chain name iptables cannot hold');
-        users.push(c);
         continue;
       }
       const b = builtin.chains.find((x) => x.hook === c.hook);
@@ -836,8 +847,7 @@ export class TableBlob {
       }
       base.set(c.hook, c);
     }
-    // By the names' bytes, as libiptc sorts them.
-    this.users = Array.from(byteOrder(users.map((c) => c.name)), (i) => users[i]!);
+    this.users = order.users;
     fd?.chains(this.users.map((c) => c.name));
 
     // The blob, as libiptc lays it out: built-in chains in hook order (rules, then the policy

@@ -11,7 +11,7 @@ import { NETLINK_NETFILTER } from '../../netlink/headers.js';
 import { attrIndex, forEachMessage, strIsAscii } from '../../netlink/reader.js';
 import { dump, dumpStream, kernelError, type MessageBatch } from '../../netlink/transport.js';
 import { problemError } from '../errors.js';
-import { BUILTIN_TABLES, chainsOfDump, decodeTables, groupDumpBytes, incompatibleLine, rawTableOf, TableBlob, type DecodedTable, type Family } from './decode.js';
+import { blobOrder, BUILTIN_TABLES, chainsOfDump, decodeTables, groupDumpBytes, incompatibleLine, rawTableOf, TableBlob, type DecodedTable, type Family } from './decode.js';
 
 type Native = <T>(fn: (w: RawWorker) => Promise<T>) => Promise<T>;
 
@@ -162,21 +162,29 @@ export async function streamTables(native: Native, op: string, family: Family, t
     const generation = decodeGeneration(splitMessages(a.data.subarray(0, a.sections[0]!)));
     const all = groupDumpBytes(a.data, a.sections[0]!, a.sections[2]!, family);
     const tables = table === undefined ? all : [all.find((t) => t.name === table) ?? { name: table, chains: [] }];
-    let blobs: TableBlob[];
+    // The rules are asked for first, the blobs made while the first chunks come (the chunks wait
+    // for this synchronous code: native() submits the job before it returns its promise).
+    const orders = tables.map((t) => blobOrder(t));
+    const asked: Array<[string, string]> = [];
+    tables.forEach((t, i) => {
+      for (const c of orders[i]!.base) asked.push([t.name, c.name]);
+      for (const c of orders[i]!.users) asked.push([t.name, c.name]);
+    });
+    const sink = new RuleSink(family);
+    const streamed = native((w) => dumpStream(w, NETLINK_NETFILTER, ruleRequests(family, asked), (d) => sink.chunk(d), { borrow: true }));
     try {
-      blobs = tables.map((t) => new TableBlob(t, family, op));
+      sink.bind(tables.map((t, i) => new TableBlob(t, family, op, {}, undefined, orders[i])));
     } catch {
-      return undefined;
+      sink.broken = true;  // (the dump runs to its end all the same)
     }
-    const sink = new RuleSink(blobs, family);
-    const r = await native((w) => dumpStream(w, NETLINK_NETFILTER, ruleRequests(family, sink.chains()), (d) => sink.chunk(d), { borrow: true }));
+    const r = await streamed;
     // a chain deleted between the rounds: the generation moved, read again
     const gone = r.errnos.some((e) => e === ENOENT);
     if (!gone) failed(op, r);
     if (!gone && !r.interrupted && sink.generation === generation) {
       if (sink.broken) return undefined;
       try {
-        return blobs.map((b) => ({ name: b.table.name, incompatible: false as const, raw: b.finishParts() }));
+        return sink.blobs.map((b) => ({ name: b.table.name, incompatible: false as const, raw: b.finishParts() }));
       } catch {
         return undefined;
       }
@@ -196,25 +204,30 @@ class RuleSink {
   generation = -1;
   /** A rule could not be written (the reference path reads the tables again and says why). */
   broken = false;
+  /** The blobs (bind()), and the blocks with a chain: the chains dumped, in order. */
+  blobs: TableBlob[] = [];
   private readonly asked: Array<{ blob: TableBlob; block: number; table: string; name: string; ascii: boolean }> = [];
   private cur = 0;
   private readonly nfproto: number;
   private readonly at = new Int32Array(16);
   private readonly len = new Int32Array(16);
 
-  constructor(blobs: TableBlob[], family: Family) {
+  constructor(family: Family) {
     this.nfproto = family === 6 ? FAMILY.ip6 : FAMILY.ip;
-    for (const blob of blobs) {
-      blob.blocks.forEach((b, block) => {
-        // eslint-disable-next-line no-control-regex
-        if (b.chain) this.asked.push({ blob, block, table: blob.table.name, name: b.name, ascii: !/[^\x00-\x7f]/.test(b.name) });
-      });
-    }
   }
 
-  /** [table, chain] of the chains to dump, in the blobs' order. */
-  chains(): Array<[string, string]> {
-    return this.asked.map((x) => [x.table, x.name]);
+  /** The blobs the rules go to: their blocks with a chain are the chains dumped, in that order. */
+  bind(blobs: TableBlob[]): void {
+    this.blobs = blobs;
+    for (const blob of blobs) {
+      const { blocks } = blob, table = blob.table.name;
+      for (let block = 0; block < blocks.length; block++) {
+        const name = blocks[block]!.name;
+        let ascii = true;
+        for (let i = 0; i < name.length && ascii; i++) ascii = name.charCodeAt(i) < 0x80;
+        if (blocks[block]!.chain) this.asked.push({ blob, block, table, name, ascii });
+      }
+    }
   }
 
   /** One chunk of whole messages (valid only during the call: borrowed). */
