@@ -1,6 +1,8 @@
 // save() on the nf_tables backend: two dump crossings (the generation, the family's tables and
 // chains; then each chain's rules, the generation again), decoding in TypeScript (decode.ts), one print
-// crossing (the native printer of legacy tables, with libxtables' save functions).
+// crossing (the native printer of legacy tables, with libxtables' save functions). save streams
+// the rules (streamTables: decoded while the kernel goes on dumping); readNft reads them whole
+// (a --noflush restore's start, and save's reference when a table needs the general decoder's say).
 import { ConcurrentModificationError, NotFoundError } from '../../core/errors.js';
 import { splitMessages } from '../../nft/attrs.js';
 import { FAMILY, MSG, NFNL_SUBSYS_NFTABLES, NLM_F_DUMP, NLM_F_REQUEST, RULE } from '../../nft/consts.js';
