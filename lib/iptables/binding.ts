@@ -105,8 +105,11 @@ export interface IptablesBinding {
    * xtables lock. Rejects with NativeFailure kind 'commit'.
    */
   iptablesWriteRaw(worker: RawWorker, req: RawTableSnapshot & { family: 4 | 6 }): Promise<void>;
-  /** iptables-save's text (no timestamp lines) of each given legacy blob, printed by libxtables on the worker. */
-  iptablesPrintRaw(worker: RawWorker, req: { family: 4 | 6; counters: boolean; tables: RawTableSnapshot[] }): Promise<{
+  /**
+   * iptables-save's text (no timestamp lines) of each given legacy blob, printed by libxtables on
+   * the worker; a blob's entries may come in parts, in order.
+   */
+  iptablesPrintRaw(worker: RawWorker, req: { family: 4 | 6; counters: boolean; tables: Array<RawTableSnapshot | (Omit<RawTableSnapshot, 'entries'> & { entries: Uint8Array[] })> }): Promise<{
     texts: string[]; warnings: string[];
   }>;
 }

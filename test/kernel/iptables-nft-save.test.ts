@@ -11,7 +11,7 @@ import { kernelSkipReason, withNetns, type Netns } from '../helpers/netns.js';
 import { kubeProxyNat } from '../fixtures/iptables/kube-proxy.js';
 import { CALICO_SETS, calicoTables } from '../fixtures/iptables/calico.js';
 import { binding } from '../../lib/core/native.js';
-import { loadNftTable } from '../../lib/iptables/nft/save.js';
+import { loadNftTable, printTables, streamTables } from '../../lib/iptables/nft/save.js';
 
 const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../fixtures/iptables/${name}`, import.meta.url)), 'utf8');
 const skip = kernelSkipReason('iptables-nft-restore') ?? kernelSkipReason('nft') ?? kernelSkipReason('ipset');
@@ -159,6 +159,30 @@ describe('iptables save on nf_tables, against iptables-nft-save 1.8.9', { skip }
         assert.equal(await h.save(), want);
       } finally {
         await h.close();
+      }
+    });
+  });
+
+  it("the streamed read decodes kube-proxy's and Calico's tables itself (no second read by the reference path), and says when it cannot", async () => {
+    await withNetns(1, async (ns) => {
+      sets(ns, 4);
+      ns.run('iptables-nft-restore', [], kubeProxyNat({ services: 50, filter: true }));
+      ns.run('iptables-nft-restore', ['--noflush'], calicoTables({ workloads: 2 }));
+      const w = new (binding().Worker)(ns.path);
+      try {
+        const native = <T>(fn: (x: typeof w) => Promise<T>) => fn(w);
+        const all = await streamTables(native, 'test', 4);
+        assert.ok(all, 'every table streamed');
+        assert.equal(await printTables(native, 'test', 4, true, all), toolSave(ns, 4, true));
+        const nat = await streamTables(native, 'test', 4, 'nat');
+        assert.ok(nat);
+        assert.equal(await printTables(native, 'test', 4, false, nat), toolSave(ns, 4, false, 'nat'));
+        // a rule only the general decoder can judge: the reference path has to read it again
+        ns.run('nft', ['add', 'rule', 'ip', 'filter', 'INPUT', 'ip', 'saddr', '{', '1.2.3.4,', '5.6.7.8', '}', 'accept']);
+        assert.equal(await streamTables(native, 'test', 4, 'filter'), undefined);
+        assert.ok(await streamTables(native, 'test', 4, 'nat'), 'another table still streams');
+      } finally {
+        await w.close();
       }
     });
   });

@@ -145,11 +145,12 @@ export class FastDecoder {
 
   /**
    * Writes the entry of the rule whose expressions are b[from, to) and user data
-   * b[udAt, udAt + udLen) (udAt 0: none) at out[off], which must be zero for bound() bytes.
+   * b[udAt, udAt + udLen) (udAt 0: none) at out[off], which must be zero for bound() bytes;
+   * `base`: where `out` starts in the whole blob (a verdict that falls through names an offset in it).
    * Returns its length, or 0 when the rule is not one this path knows: out[off, off + bound())
    * may then hold partial writes (the caller zeroes it).
    */
-  entry(b: Buffer, from: number, to: number, udAt: number, udLen: number, out: Buffer, off: number): number {
+  entry(b: Buffer, from: number, to: number, udAt: number, udLen: number, out: Buffer, off: number, base = 0): number {
     const L = this.L;
     this.reg = R_NONE; this.bw = false;
     this.tkind = T_NONE; this.ports = 0;
@@ -348,7 +349,7 @@ export class FastDecoder {
         this.jump = this.chainAt(b, this.jName, this.jNameLen);
         if (this.jump < 0) return 0;
         this.jumpAt = at + ENTRY_MATCH;
-      } else out.writeInt32LE(off + n, at + ENTRY_MATCH);  // no target: falls through (libiptc's encoding)
+      } else out.writeInt32LE(base + off + n, at + ENTRY_MATCH);  // no target: falls through (libiptc's encoding)
     }
     u16(out, off + L.targetOffset, targetOffset);
     u16(out, off + L.nextOffset, n);

@@ -728,8 +728,6 @@ function ruleToCs(fam: Family, r: NftRule, ip?: Buffer, exprs: KExpr[] = r.exprs
 
 const STD_LABELS = new Set(['ACCEPT', 'DROP', 'QUEUE', 'RETURN']);
 
-interface Entry { cs: Cs; jump?: string }
-
 /**
  * One iptables table of the nf_tables dump, decoded as iptables-nft-save 1.8.9 does, as the legacy
  * blob the native printer reads. Throws UnsupportedError for what the tool cannot print right.
@@ -743,7 +741,7 @@ export function decodeTable(table: NftTable | { name: string; chains: [] }, fami
   // it is decoded (read once), and over every rule before a report is thrown.
   const incompatible = () => table.chains.some((c) => c.rules.some((r) => !r.exprs.every(compatibleExpr)));
   try {
-    return decodeCompatible(table, family, op, builtin, opts);
+    return decodeCompatible(table, family, op, opts);
   } catch (e) {
     if (e === INCOMPATIBLE || (e instanceof UnsupportedError && incompatible())) return { name: table.name, incompatible: true };
     throw e;
@@ -762,119 +760,168 @@ const ERROR_NAME = Buffer.from('ERROR');
 /** Thrown by decodeCompatible at the first expression iptables-nft does not know. */
 const INCOMPATIBLE = new Error('incompatible');
 
-function decodeCompatible(table: NftTable | { name: string; chains: [] }, family: Family, op: string, builtin: { name: string; chains: BuiltinChain[] }, opts: DecodeOptions): DecodedTable {
-  const L = family === 4 ? V4 : V6;
-  const fd = opts.fast ?? true ? new FastDecoder(L, family) : undefined;
-  const counts = opts.counts;
-  const report = (what: string, why: string): never => {
-    throw new UnsupportedError(`${op}: ${family === 6 ? 'ip6' : 'ip'} table ${table.name}: ${what}: ${why}; use nft to list it`,
+/**
+ * A table's chains in the order its blob holds them (TableBlob's blocks, where it can be made):
+ * the base chains by hook, then the user chains by their names' bytes, as libiptc sorts them.
+ * @example const { base, users } = blobOrder(table); // dump base, then users, and the rules come in blob order
+ */
+export function blobOrder(table: NftTable | { name: string; chains: [] }): { base: NftChain[]; users: NftChain[] } {
+  const base: NftChain[] = [], users: NftChain[] = [];
+  for (const c of table.chains) (c.hook === undefined ? users : base).push(c);
+  base.sort((x, y) => x.hook! - y.hook!);
+  return { base, users: Array.from(byteOrder(users.map((c) => c.name)), (i) => users[i]!) };
+}
+
+/** One block of a table's blob: a built-in chain (`hook`; `chain` missing when iptables would fake it) or a user chain. */
+export interface BlobBlock { name: string; hook?: number; chain?: NftChain }
+
+/**
+ * One table's legacy blob, written in the blob's own order (`blocks`: built-in chains in hook
+ * order, then user chains by name) one rule at a time: decodeTable feeds it a whole table read
+ * before, save's streaming read (save.ts) each rule while its dump arrives (no rule kept). The
+ * chain checks run when it is made. Throws UnsupportedError where iptables-nft-save cannot print
+ * right, INCOMPATIBLE at an expression it does not know (decodeTable turns both into its answer).
+ * @example
+ * const w = new TableBlob(table, 4, 'iptables.save');
+ * w.blocks.forEach((b, i) => { w.seek(i); for (const r of b.chain?.rules ?? []) w.rule(r); });
+ * const t = w.finish();
+ */
+export class TableBlob {
+  readonly blocks: BlobBlock[] = [];
+  private readonly L: Layout;
+  private readonly fd: FastDecoder | undefined;
+  private readonly counts: DecodeOptions['counts'];
+  private readonly users: NftChain[];
+  /** made when the general decoder meets its first jump (the fast path finds chains by bytes) */
+  private userNames: Set<string> | undefined;
+  /** Each rule's header, reused: a rule is written into the blob before the next is decoded. */
+  private readonly scratch: Buffer;
+  /** The general decoder's reader of expressions in dump bytes (rule()'s bytes form). */
+  private reader: DumpReader | undefined;
+  // The blob in parts (a new one when a rule does not fit: no copy as it grows; the native
+  // printer joins them as it copies them in): `out`, the part being written (zeroed where nothing
+  // was written yet: zero counters and padding need no stores), from `base` of the whole on;
+  // `off` within it. Offsets in the blob are base + off: the parts end to end.
+  private out: Buffer;
+  private off = 0;
+  private base = 0;
+  private readonly parts: Buffer[] = [];
+  private num = 0;
+  private validHooks = 0;
+  /** each block's first entry, by block index (user chain i is block nBuiltin + i) */
+  private readonly firstRule: Int32Array;
+  private readonly nBuiltin: number;
+  // the jumps to patch once every block's first rule has its offset: where, and to which block
+  // (two arrays, not a pair per jump); -k: the general decoder's jump to name k - 1 of jumpNames
+  private jumpAt: Int32Array;
+  private jumpTo: Int32Array;
+  private jumps = 0;
+  private readonly jumpNames: string[] = [];
+  private readonly hookEntry = [0, 0, 0, 0, 0];
+  private readonly underflow = [0, 0, 0, 0, 0];
+  /** The block being written (-1: none yet; blocks.length: finished). */
+  private cur = -1;
+
+  /**
+   * `ruleHint`: rules expected, for the first size of the blob (it grows as needed); by default
+   * those the chains hold. `order`: blobOrder(table), when the caller has it already.
+   */
+  constructor(readonly table: NftTable | { name: string; chains: [] }, private readonly family: Family, private readonly op = family === 6 ? 'ip6tables.save' : 'iptables.save',
+    opts: DecodeOptions = {}, ruleHint?: number, order = blobOrder(table)) {
+    const builtin = BUILTIN_TABLES.find((b) => b.name === table.name);
+    if (!builtin) throw new UnsupportedError(`${op}: table ${table.name} is not an iptables table`, { op, subsystem: 'iptables' });
+    const L = this.L = family === 4 ? V4 : V6;
+    const fd = this.fd = opts.fast ?? true ? new FastDecoder(L, family) : undefined;
+    this.counts = opts.counts;
+    // nft-cache.c nft_cache_add_base_chain: base chains that are not iptables' "taint" the table.
+    // (the first chain iptables cannot hold is reported, in the dump's order)
+    const base = new Map<number, NftChain>();
+    for (const c of table.chains) {
+      if (c.hook === undefined) {
+        if (Buffer.byteLength(c.name) > 29 || STD_LABELS.has(c.name) || c.name === 'ERROR') this.report(`chain ${c.name}`, 'a chain name iptables cannot hold');
+        continue;
+      }
+      const b = builtin.chains.find((x) => x.hook === c.hook);
+      if (!b || b.prio !== c.prio || b.name !== c.name || b.type !== c.type || base.has(c.hook)) {
+        this.report(`chain ${c.name}`, 'a base chain iptables did not make (iptables-nft-save shows a fake empty chain in its place)');
+      }
+      base.set(c.hook, c);
+    }
+    this.users = order.users;
+    fd?.chains(this.users.map((c) => c.name));
+
+    // The blob, as libiptc lays it out: built-in chains in hook order (rules, then the policy
+    // entry at the underflow), user chains by name (ERROR head, rules, RETURN foot), ERROR end.
+    // Each rule is written as soon as it is decoded (nothing per rule outlives it, which keeps the
+    // garbage collector's work small at 100k rules); jumps are patched once every chain's first
+    // rule has its offset.
+    let ruleCount = 0;
+    for (const b of [...builtin.chains].sort((x, y) => x.hook - y.hook)) {
+      this.validHooks |= 1 << b.hook;
+      const c = base.get(b.hook);
+      this.blocks.push({ name: b.name, hook: b.hook, chain: c });
+      ruleCount += ruleCountOf(c);
+    }
+    for (const c of this.users) {
+      this.blocks.push({ name: c.name, chain: c });
+      ruleCount += ruleCountOf(c);
+    }
+    ruleCount = ruleHint ?? ruleCount;
+    this.nBuiltin = this.blocks.length - this.users.length;
+    this.firstRule = new Int32Array(this.blocks.length);
+    this.jumpAt = new Int32Array(ruleCount + 16);
+    this.jumpTo = new Int32Array(ruleCount + 16);
+    this.scratch = Buffer.alloc(L.targetOffset);
+    const headSize = L.hdr + ERROR_TARGET, footSize = L.hdr + STD_TARGET;
+    this.out = Buffer.alloc(this.blocks.length * (headSize + footSize) + headSize + ruleCount * (L.hdr + 640));
+  }
+
+  private report(what: string, why: string): never {
+    const { op, family } = this;
+    throw new UnsupportedError(`${op}: ${family === 6 ? 'ip6' : 'ip'} table ${this.table.name}: ${what}: ${why}; use nft to list it`,
       { op, subsystem: 'iptables', detail: why });
-  };
-
-  // nft-cache.c nft_cache_add_base_chain: base chains that are not iptables' "taint" the table.
-  const base = new Map<number, NftChain>();
-  let users: NftChain[] = [];
-  for (const c of table.chains) {
-    if (c.hook === undefined) {
-      if (Buffer.byteLength(c.name) > 29 || STD_LABELS.has(c.name) || c.name === 'ERROR') report(`chain ${c.name}`, 'a chain name iptables cannot hold');
-      users.push(c);
-      continue;
-    }
-    const b = builtin.chains.find((x) => x.hook === c.hook);
-    if (!b || b.prio !== c.prio || b.name !== c.name || b.type !== c.type || base.has(c.hook)) {
-      report(`chain ${c.name}`, 'a base chain iptables did not make (iptables-nft-save shows a fake empty chain in its place)');
-    }
-    base.set(c.hook, c);
-  }
-  // By the names' bytes, as libiptc sorts them.
-  const sorted = users;
-  users = Array.from(byteOrder(sorted.map((c) => c.name)), (i) => sorted[i]!);
-  // made when the general decoder meets its first jump (the fast path finds chains by bytes)
-  let userNames: Set<string> | undefined;
-  fd?.chains(users.map((c) => c.name));
-
-  // Each rule's header, reused: a rule is written into the blob before the next is decoded.
-  const scratch = Buffer.alloc(L.targetOffset);
-  /** One rule's command state; `jump`: the user chain it jumps to. */
-  const decodeRule = (c: NftChain, r: NftRule): Entry => {
-    let cs: Cs;
-    try {
-      const exprs = r.exprs;
-      for (const x of exprs) if (!compatibleExpr(x)) throw INCOMPATIBLE;
-      cs = ruleToCs(family, r, scratch, exprs);
-    } catch (e) {
-      if (e instanceof Unprintable) return report(`chain ${c.name} rule handle ${r.handle}`, e.message);
-      throw e;
-    }
-    if (!cs.target && cs.jumpto) {
-      if (!(userNames ??= new Set(users.map((u) => u.name))).has(cs.jumpto)) report(`chain ${c.name} rule handle ${r.handle}`, `a jump to ${cs.jumpto}, not a user-defined chain of the table`);
-      return { cs, jump: cs.jumpto };
-    }
-    return { cs };
-  };
-
-  // The blob, as libiptc lays it out: built-in chains in hook order (rules, then the policy
-  // entry at the underflow), user chains by name (ERROR head, rules, RETURN foot), ERROR end.
-  // Each rule is written as soon as it is decoded (nothing per rule outlives it, which keeps the
-  // garbage collector's work small at 100k rules); jumps are patched once every chain's first
-  // rule has its offset.
-  interface Block { name: string; hook?: number; chain?: NftChain }
-  const blocks: Block[] = [];
-  let validHooks = 0, ruleCount = 0;
-  for (const b of [...builtin.chains].sort((x, y) => x.hook - y.hook)) {
-    validHooks |= 1 << b.hook;
-    const c = base.get(b.hook);
-    blocks.push({ name: b.name, hook: b.hook, chain: c });
-    ruleCount += c === undefined ? 0 : c instanceof DumpChain ? c.size : c.rules.length;
-  }
-  for (const c of users) {
-    blocks.push({ name: c.name, chain: c });
-    ruleCount += c instanceof DumpChain ? c.size : c.rules.length;
   }
 
-  const headSize = L.hdr + ERROR_TARGET, footSize = L.hdr + STD_TARGET;
-  let out = Buffer.alloc(blocks.length * (headSize + footSize) + headSize + ruleCount * (L.hdr + 640));
-  const room = (n: number) => {
-    if (off + n <= out.length) return;
-    const bigger = Buffer.alloc(Math.max(out.length * 2, off + n));
-    out.copy(bigger, 0, 0, off);
-    out = bigger;
-  };
-  // each block's first entry, by block index (user chain i is block nBuiltin + i)
-  const firstRule = new Int32Array(blocks.length);
-  const nBuiltin = blocks.length - users.length;
-  // the jumps to patch: where, and to which chain (two arrays, not a pair per jump)
-  const jumpAt = new Int32Array(ruleCount), jumpTo = new Int32Array(ruleCount);
-  let jumps = 0;
-  /** The general decoder's jumps, by name (jumpTo -k: name k - 1 here). */
-  const jumpNames: string[] = [];
-  const hookEntry = [0, 0, 0, 0, 0], underflow = [0, 0, 0, 0, 0];
-  let off = 0, num = 0;
-  // `out` is zeroed where nothing was written yet: zero counters and padding need no stores
-  // two bytes in the host's order (writeUInt16LE costs more: 80k chain entries at 20k services)
-  const le16 = (at: number, v: number) => {
-    out[at] = v & 0xff;
-    out[at + 1] = v >> 8;
-  };
-  const header = (ip: Buffer | undefined, targetOffset: number, next: number, pcnt: bigint, bcnt: bigint) => {
+  /** Room for n more bytes at `off` (a new part when the one being written is full). */
+  private room(n: number): void {
+    if (this.off + n <= this.out.length) return;
+    this.parts.push(this.out.subarray(0, this.off));
+    this.base += this.off;
+    this.out = Buffer.alloc(Math.max(PART, n));
+    this.off = 0;
+  }
+
+  /** Two bytes in the host's order (writeUInt16LE costs more: 80k chain entries at 20k services). */
+  private le16(at: number, v: number): void {
+    this.out[at] = v & 0xff;
+    this.out[at + 1] = v >> 8;
+  }
+
+  private header(ip: Buffer | undefined, targetOffset: number, next: number, pcnt: bigint, bcnt: bigint): void {
+    const { L, out, off } = this;
     if (ip) out.set(ip.length === L.targetOffset ? ip : ip.subarray(0, L.targetOffset), off);
-    le16(off + L.targetOffset, targetOffset);
-    le16(off + L.nextOffset, next);
+    this.le16(off + L.targetOffset, targetOffset);
+    this.le16(off + L.nextOffset, next);
     if (pcnt !== 0n) out.writeBigUInt64LE(pcnt, off + L.counters);
     if (bcnt !== 0n) out.writeBigUInt64LE(bcnt, off + L.counters + 8);
-  };
-  const stdEntry = (verdict: number, pcnt = 0n, bcnt = 0n) => {
-    room(footSize);
-    header(undefined, L.hdr, footSize, pcnt, bcnt);
-    le16(off + L.hdr, STD_TARGET);
-    out.writeInt32LE(verdict, off + L.hdr + ENTRY_MATCH);
-    off += footSize;
-    num++;
-  };
-  const errorEntry = (name: string) => {
-    room(headSize);
-    header(undefined, L.hdr, headSize, 0n, 0n);
-    le16(off + L.hdr, ERROR_TARGET);
+  }
+
+  private stdEntry(verdict: number, pcnt = 0n, bcnt = 0n): void {
+    const L = this.L, footSize = L.hdr + STD_TARGET;
+    this.room(footSize);
+    this.header(undefined, L.hdr, footSize, pcnt, bcnt);
+    this.le16(this.off + L.hdr, STD_TARGET);
+    this.out.writeInt32LE(verdict, this.off + L.hdr + ENTRY_MATCH);
+    this.off += footSize;
+    this.num++;
+  }
+
+  private errorEntry(name: string): void {
+    const L = this.L, headSize = L.hdr + ERROR_TARGET;
+    this.room(headSize);
+    this.header(undefined, L.hdr, headSize, 0n, 0n);
+    const out = this.out, off = this.off;
+    this.le16(off + L.hdr, ERROR_TARGET);
     for (let i = 0; i < 5; i++) out[off + L.hdr + 2 + i] = ERROR_NAME[i]!;
     // an ASCII name (kube-proxy's) by hand, where write() costs more than its bytes
     const at = off + L.hdr + ENTRY_MATCH;
@@ -885,98 +932,171 @@ function decodeCompatible(table: NftTable | { name: string; chains: [] }, family
       out[at + i] = ch;
     }
     if (i < name.length) out.write(name, at, 'utf8');
-    off += headSize;
-    num++;
-  };
-  for (let bi = 0; bi < blocks.length; bi++) {
-    const b = blocks[bi]!;
-    const c = b.chain;
-    if (b.hook === undefined) errorEntry(b.name);
-    else {
-      hookEntry[b.hook] = off;
-      if (c?.policy !== undefined && c.policy !== 0 && c.policy !== 1) report(`chain ${b.name}`, `policy ${c.policy}`);
+    this.off += headSize;
+    this.num++;
+  }
+
+  /** Closes the open block and opens the next ones up to block `bi` (blocks are written in order). */
+  seek(bi: number): void {
+    while (this.cur < bi) {
+      if (this.cur >= 0) this.close();
+      const b = this.blocks[++this.cur];
+      if (!b) return;
+      const c = b.chain;
+      if (b.hook === undefined) this.errorEntry(b.name);
+      else {
+        this.hookEntry[b.hook] = this.base + this.off;
+        if (c?.policy !== undefined && c.policy !== 0 && c.policy !== 1) this.report(`chain ${b.name}`, `policy ${c.policy}`);
+      }
+      this.firstRule[this.cur] = this.base + this.off;
     }
-    firstRule[bi] = off;
-    // a chain the dump reader made holds its rules as offsets (no object per rule)
-    const dc = c instanceof DumpChain ? c : undefined;
-    const q = dc?.packed, qb = dc ? dc.base : 0, list = dc ? undefined : c?.rules;
-    const count = dc ? dc.size : list?.length ?? 0;
-    for (let i = 0; i < count; i++) {
-      let r = list?.[i];
-      if (fd && (q || r instanceof DumpRule)) {
-        // the rule straight from the dump into its entry, when it is one the fast path knows
-        let b: Buffer, from: number, to: number, udAt: number, udLen: number;
-        if (q) {
-          const k = qb + i * PACKED;
-          b = dc!.bufs[q[k]!]!; from = q[k + 1]!; to = q[k + 2]!; udAt = q[k + 4]!; udLen = q[k + 5]!;
-        } else {
-          const x = r as DumpRule;
-          b = x.b; from = x.from; to = x.to; udAt = x.udAt; udLen = x.udLen;
-        }
-        const bound = fd.bound(to - from, udLen);
-        room(bound);
-        const n = fd.entry(b, from, to, udAt, udLen, out, off);
-        if (n > 0) {
-          if (fd.jump >= 0) { jumpAt[jumps] = fd.jumpAt; jumpTo[jumps++] = nBuiltin + fd.jump; }
-          off += n;
-          num++;
-          if (counts) counts.fast++;
-          continue;
-        }
-        out.fill(0, off, off + bound);
-      }
-      r ??= dc!.rule(i);
-      const e = decodeRule(c!, r);
-      if (counts) counts.general++;
-      const { cs } = e;
-      const t = cs.target;
-      let to = L.hdr;
-      for (const m of cs.matches) to += ENTRY_MATCH + (m.size ?? m.data.length);
-      const n = to + (t?.kind === 'module' ? ENTRY_MATCH + t.data.length : STD_TARGET);
-      room(n);
-      header(cs.ip, to, n, cs.pcnt, cs.bcnt);
-      let at = off + L.hdr;
-      for (const m of cs.matches) {
-        const size = m.size ?? m.data.length;
-        out.writeUInt16LE(ENTRY_MATCH + size, at);
-        out.write(m.name, at + 2, 'latin1');
-        out[at + 31] = m.revision;
-        put(out, m.data, at + ENTRY_MATCH);
-        at += ENTRY_MATCH + size;
-      }
-      if (t?.kind === 'module') {
-        out.writeUInt16LE(ENTRY_MATCH + t.data.length, at);
-        out.write(t.name, at + 2, 'latin1');
-        out[at + 31] = t.revision;
-        put(out, t.data, at + ENTRY_MATCH);
-      } else {
-        out.writeUInt16LE(STD_TARGET, at);
-        // no target: falls through to the next entry (libiptc's encoding)
-        if (!t && e.jump !== undefined) { jumpAt[jumps] = at + ENTRY_MATCH; jumpNames.push(e.jump); jumpTo[jumps++] = -jumpNames.length; }
-        else out.writeInt32LE(t ? t.verdict : off + n, at + ENTRY_MATCH);
-      }
-      off += n;
-      num++;
-    }
+  }
+
+  private close(): void {
+    const b = this.blocks[this.cur]!, c = b.chain;
     if (b.hook !== undefined) {
-      underflow[b.hook] = off;
+      this.underflow[b.hook] = this.base + this.off;
       // nft.c nft_chain_save: a missing policy is ACCEPT; a missing chain is faked as ACCEPT [0:0].
-      stdEntry(c?.policy === 0 ? STD.DROP : STD.ACCEPT, c?.packets ?? 0n, c?.bytes ?? 0n);
+      this.stdEntry(c?.policy === 0 ? STD.DROP : STD.ACCEPT, c?.packets ?? 0n, c?.bytes ?? 0n);
     } else {
-      stdEntry(STD.RETURN);
+      this.stdEntry(STD.RETURN);
     }
   }
-  errorEntry('ERROR');
-  let byName: Map<string, number> | undefined;
-  for (let i = 0; i < jumps; i++) {
-    const to = jumpTo[i]!;
-    const bi = to >= 0 ? to : (byName ??= new Map(blocks.map((x, k) => [x.name, k]))).get(jumpNames[-1 - to]!)!;
-    out.writeInt32LE(firstRule[bi]!, jumpAt[i]!);
+
+  private addJump(at: number, to: number): void {
+    if (this.jumps === this.jumpAt.length) {
+      const a = new Int32Array(this.jumps * 2), t = new Int32Array(this.jumps * 2);
+      a.set(this.jumpAt);
+      t.set(this.jumpTo);
+      this.jumpAt = a;
+      this.jumpTo = t;
+    }
+    this.jumpAt[this.jumps] = at;
+    this.jumpTo[this.jumps++] = to;
   }
-  return {
-    name: table.name, incompatible: false,
-    raw: { table: table.name, validHooks, numEntries: num, hookEntry, underflow, entries: off === out.length ? out : out.subarray(0, off) },
-  };
+
+  /**
+   * The open block's next rule, from the dump's bytes: its expressions b[from, to) (from 0: none),
+   * handle at handleAt (0: none), user data b[udAt, udAt + udLen) (udAt 0: none).
+   */
+  bytesRule(b: Buffer, from: number, to: number, handleAt: number, udAt: number, udLen: number): void {
+    const fd = this.fd;
+    if (fd) {
+      // the rule straight from the dump into its entry, when it is one the fast path knows
+      const bound = fd.bound(to - from, udLen);
+      this.room(bound);
+      const n = fd.entry(b, from, to, udAt, udLen, this.out, this.off, this.base);
+      if (n > 0) {
+        if (fd.jump >= 0) this.addJump(this.base + fd.jumpAt, this.nBuiltin + fd.jump);
+        this.off += n;
+        this.num++;
+        if (this.counts) this.counts.fast++;
+        return;
+      }
+      this.out.fill(0, this.off, this.off + bound);
+    }
+    this.general(new DumpRule(this.reader ??= new DumpReader(NFPROTO[this.family], KNOWN), b, from, to, handleAt, udAt, udLen));
+  }
+
+  /** The open block's next rule. */
+  rule(r: NftRule): void {
+    if (this.fd && r instanceof DumpRule) this.bytesRule(r.b, r.from, r.to, r.handleAt, r.udAt, r.udLen);
+    else this.general(r);
+  }
+
+  /** One rule through the general decoder (ruleToCs), written at `off`. */
+  private general(r: NftRule): void {
+    const L = this.L, c = this.blocks[this.cur]!;
+    let cs: Cs;
+    try {
+      const exprs = r.exprs;
+      for (const x of exprs) if (!compatibleExpr(x)) throw INCOMPATIBLE;
+      cs = ruleToCs(this.family, r, this.scratch, exprs);
+    } catch (e) {
+      if (e instanceof Unprintable) return this.report(`chain ${c.name} rule handle ${r.handle}`, e.message);
+      throw e;
+    }
+    let jump: string | undefined;
+    if (!cs.target && cs.jumpto) {
+      if (!(this.userNames ??= new Set(this.users.map((u) => u.name))).has(cs.jumpto)) this.report(`chain ${c.name} rule handle ${r.handle}`, `a jump to ${cs.jumpto}, not a user-defined chain of the table`);
+      jump = cs.jumpto;
+    }
+    if (this.counts) this.counts.general++;
+    const t = cs.target;
+    let to = L.hdr;
+    for (const m of cs.matches) to += ENTRY_MATCH + (m.size ?? m.data.length);
+    const n = to + (t?.kind === 'module' ? ENTRY_MATCH + t.data.length : STD_TARGET);
+    this.room(n);
+    this.header(cs.ip, to, n, cs.pcnt, cs.bcnt);
+    const out = this.out, off = this.off;
+    let at = off + L.hdr;
+    for (const m of cs.matches) {
+      const size = m.size ?? m.data.length;
+      out.writeUInt16LE(ENTRY_MATCH + size, at);
+      out.write(m.name, at + 2, 'latin1');
+      out[at + 31] = m.revision;
+      put(out, m.data, at + ENTRY_MATCH);
+      at += ENTRY_MATCH + size;
+    }
+    if (t?.kind === 'module') {
+      out.writeUInt16LE(ENTRY_MATCH + t.data.length, at);
+      out.write(t.name, at + 2, 'latin1');
+      out[at + 31] = t.revision;
+      put(out, t.data, at + ENTRY_MATCH);
+    } else {
+      out.writeUInt16LE(STD_TARGET, at);
+      // no target: falls through to the next entry (libiptc's encoding)
+      if (!t && jump !== undefined) { this.jumpNames.push(jump); this.addJump(this.base + at + ENTRY_MATCH, -this.jumpNames.length); }
+      else out.writeInt32LE(t ? t.verdict : this.base + off + n, at + ENTRY_MATCH);
+    }
+    this.off += n;
+    this.num++;
+  }
+
+  /** Closes the blob (every block left, the ERROR end) and patches the jumps: the decoded table. */
+  finish(): DecodedTable {
+    const { entries, ...rest } = this.finishParts();
+    return { name: this.table.name, incompatible: false, raw: { ...rest, entries: entries.length === 1 ? entries[0]! : Buffer.concat(entries) } };
+  }
+
+  /** finish(), the blob left in its parts (in order; iptablesPrintRaw takes them so, with no copy here). */
+  finishParts(): Omit<RawTableSnapshot, 'entries'> & { entries: Buffer[] } {
+    this.seek(this.blocks.length);
+    this.errorEntry('ERROR');
+    const parts = [...this.parts, this.off === this.out.length ? this.out : this.out.subarray(0, this.off)];
+    const { blocks, firstRule, jumpAt, jumpTo, jumpNames } = this;
+    let byName: Map<string, number> | undefined;
+    // jumps were written in blob order: the part each lies in is found by walking the parts
+    let p = 0, start = 0;
+    for (let i = 0; i < this.jumps; i++) {
+      const to = jumpTo[i]!, at = jumpAt[i]!;
+      const bi = to >= 0 ? to : (byName ??= new Map(blocks.map((x, k) => [x.name, k]))).get(jumpNames[-1 - to]!)!;
+      while (at >= start + parts[p]!.length) start += parts[p++]!.length;
+      parts[p]!.writeInt32LE(firstRule[bi]!, at - start);
+    }
+    return { table: this.table.name, validHooks: this.validHooks, numEntries: this.num, hookEntry: this.hookEntry, underflow: this.underflow, entries: parts };
+  }
+}
+
+/** A new part of a blob that outgrew its first (see TableBlob). */
+const PART = 8 << 20;
+
+const ruleCountOf = (c: NftChain | undefined): number => c === undefined ? 0 : c instanceof DumpChain ? c.size : c.rules.length;
+
+function decodeCompatible(table: NftTable | { name: string; chains: [] }, family: Family, op: string, opts: DecodeOptions): DecodedTable {
+  const w = new TableBlob(table, family, op, opts);
+  for (let bi = 0; bi < w.blocks.length; bi++) {
+    w.seek(bi);
+    const c = w.blocks[bi]!.chain;
+    // a chain the dump reader made holds its rules as offsets (no object per rule)
+    if (c instanceof DumpChain) {
+      const q = c.packed;
+      for (let i = 0, k = c.base; i < c.size; i++, k += PACKED) w.bytesRule(c.bufs[q[k]!]!, q[k + 1]!, q[k + 2]!, q[k + 3]!, q[k + 4]!, q[k + 5]!);
+    } else if (c) {
+      for (const r of c.rules) w.rule(r);
+    }
+  }
+  return w.finish();
 }
 
 /**

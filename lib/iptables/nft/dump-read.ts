@@ -81,7 +81,7 @@ export class DumpRule implements NftRule {
   // rule, kept until the table is decoded, were most of what the collector moved at 160k rules
   // b, from, to, udAt, udLen: read by decode.ts's fast path (decode-fast.ts) in place
   constructor(private readonly r: DumpReader, readonly b: Buffer, readonly from: number, readonly to: number,
-    private readonly handleAt: number, readonly udAt: number, readonly udLen: number) {}
+    readonly handleAt: number, readonly udAt: number, readonly udLen: number) {}
   get exprs(): KExpr[] { return this.from === 0 ? [] : this.r.exprs(this.b, this.from, this.to); }
   get handle(): bigint { return this.handleAt === 0 ? 0n : this.b.readBigUInt64BE(this.handleAt); }
   get udata(): Buffer | undefined { return this.udAt === 0 ? undefined : this.b.subarray(this.udAt, this.udAt + this.udLen); }

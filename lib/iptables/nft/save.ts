@@ -1,17 +1,19 @@
 // save() on the nf_tables backend: two dump crossings (the generation, the family's tables and
 // chains; then each chain's rules, the generation again), decoding in TypeScript (decode.ts), one print
-// crossing (the native printer of legacy tables, with libxtables' save functions).
+// crossing (the native printer of legacy tables, with libxtables' save functions). save streams
+// the rules (streamTables: decoded while the kernel goes on dumping); readNft reads them whole
+// (a --noflush restore's start, and save's reference when a table needs the general decoder's say).
 import { ConcurrentModificationError, NotFoundError } from '../../core/errors.js';
 import { splitMessages } from '../../nft/attrs.js';
-import { FAMILY, MSG, NLM_F_DUMP, NLM_F_REQUEST, RULE } from '../../nft/consts.js';
+import { FAMILY, MSG, NFNL_SUBSYS_NFTABLES, NLM_F_DUMP, NLM_F_REQUEST, RULE } from '../../nft/consts.js';
 import { decodeGeneration } from '../../nft/requests.js';
 import { NftWriter } from '../../nft/wire.js';
 import { binding, type RawTableSnapshot, type RawWorker } from '../../core/native.js';
 import { NETLINK_NETFILTER } from '../../netlink/headers.js';
-import { forEachMessage } from '../../netlink/reader.js';
-import { dump, kernelError, type MessageBatch } from '../../netlink/transport.js';
+import { attrIndex, forEachMessage, strIsAscii } from '../../netlink/reader.js';
+import { dump, dumpStream, kernelError, type MessageBatch } from '../../netlink/transport.js';
 import { problemError } from '../errors.js';
-import { BUILTIN_TABLES, chainsOfDump, decodeTables, groupDumpBytes, incompatibleLine, rawTableOf, type DecodedTable, type Family } from './decode.js';
+import { blobOrder, BUILTIN_TABLES, chainsOfDump, decodeTables, groupDumpBytes, incompatibleLine, rawTableOf, TableBlob, type DecodedTable, type Family } from './decode.js';
 
 type Native = <T>(fn: (w: RawWorker) => Promise<T>) => Promise<T>;
 
@@ -84,20 +86,14 @@ export interface NftRead {
  */
 export async function readNft(native: Native, op: string, family: Family, table?: string): Promise<NftRead> {
   const first = chainRequests(family);
-  const failed = (r: { errnos: Int32Array; messages: Record<number, string> }) => {
-    const bad = r.errnos.findIndex((e) => e !== 0);
-    if (bad >= 0) {
-      throw kernelError(op, 'iptables', r.errnos[bad]!, { what: 'cannot read the nf_tables ruleset', ...(r.messages[bad] ? { detail: r.messages[bad] } : {}) });
-    }
-  };
   for (let attempt = 1; ; attempt++) {
     const a = await native((w) => dump(w, NETLINK_NETFILTER, first));
-    failed(a);
+    failed(op, a);
     const chains = chainsOfDump(a.data, a.sections[1]!, a.sections[2]!, family, table);
     const r = await native((w) => dump(w, NETLINK_NETFILTER, ruleRequests(family, chains)));
     // a chain deleted between the rounds: the generation moved, read again
     const gone = r.errnos.some((e) => e === ENOENT);
-    if (!gone) failed(r);
+    if (!gone) failed(op, r);
     const n = r.sections.length;
     const gen = (d: Buffer, from: number, to: number) => decodeGeneration(splitMessages(d.subarray(from, to)));
     const generation = gen(a.data, 0, a.sections[0]!);
@@ -140,7 +136,155 @@ export async function saveNft(native: Native, op: string, family: Family, opts: 
   if (opts.table !== undefined && !BUILTIN_TABLES.some((t) => t.name === opts.table)) {
     throw new NotFoundError(`${op}: Table \`${opts.table}' does not exist`, { op, subsystem: 'iptables', code: 'ENOENT' });
   }
-  return printTables(native, op, family, opts.counters ?? false, (await readNft(native, op, family, opts.table)).tables);
+  const tables = await streamTables(native, op, family, opts.table) ?? (await readNft(native, op, family, opts.table)).tables;
+  return printTables(native, op, family, opts.counters ?? false, tables);
+}
+
+/** A decoded table, or one whose blob is still in the parts TableBlob wrote it in. */
+export type PrintableTable = DecodedTable | { name: string; incompatible: false; raw: ReturnType<TableBlob['finishParts']> };
+
+const NEWRULE = (NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWRULE, NEWGEN = (NFNL_SUBSYS_NFTABLES << 8) | MSG.NEWGEN;
+
+/**
+ * save()'s read: the family's tables and chains (one crossing), then their rules streamed
+ * (dumpStream, in borrowed chunks) and written into each table's blob (TableBlob) as every chunk
+ * arrives, while the worker goes on dumping: the kernel's dump and the decoding overlap, and no
+ * rule or dump is kept. The chains are asked for in the blobs' own order, so the rules come in
+ * the order they are written. The generation is read before and after (GETGEN), as readNft does;
+ * a moved one, a chain gone (ENOENT) or an interrupted dump read again. Undefined when a table
+ * cannot be decoded this way (anything the tool would print as incompatible or not at all):
+ * readNft and decodeTables, the reference, then read it again and give the answer.
+ * @example const tables = await streamTables(native, 'iptables.save', 4, 'nat') ?? (await readNft(native, 'iptables.save', 4, 'nat')).tables;
+ */
+export async function streamTables(native: Native, op: string, family: Family, table?: string): Promise<PrintableTable[] | undefined> {
+  const first = chainRequests(family);
+  for (let attempt = 1; ; attempt++) {
+    const a = await native((w) => dump(w, NETLINK_NETFILTER, first));
+    failed(op, a);
+    const generation = decodeGeneration(splitMessages(a.data.subarray(0, a.sections[0]!)));
+    const all = groupDumpBytes(a.data, a.sections[0]!, a.sections[2]!, family);
+    const tables = table === undefined ? all : [all.find((t) => t.name === table) ?? { name: table, chains: [] }];
+    // The rules are asked for first, the blobs made while the first chunks come (the chunks wait
+    // for this synchronous code: native() submits the job before it returns its promise).
+    const orders = tables.map((t) => blobOrder(t));
+    const asked: Array<[string, string]> = [];
+    tables.forEach((t, i) => {
+      for (const c of orders[i]!.base) asked.push([t.name, c.name]);
+      for (const c of orders[i]!.users) asked.push([t.name, c.name]);
+    });
+    const sink = new RuleSink(family);
+    const streamed = native((w) => dumpStream(w, NETLINK_NETFILTER, ruleRequests(family, asked), (d) => sink.chunk(d), { borrow: true }));
+    try {
+      sink.bind(tables.map((t, i) => new TableBlob(t, family, op, {}, undefined, orders[i])));
+    } catch {
+      sink.broken = true;  // (the dump runs to its end all the same)
+    }
+    const r = await streamed;
+    // a chain deleted between the rounds: the generation moved, read again
+    const gone = r.errnos.some((e) => e === ENOENT);
+    if (!gone) failed(op, r);
+    if (!gone && !r.interrupted && sink.generation === generation) {
+      if (sink.broken) return undefined;
+      try {
+        return sink.blobs.map((b) => ({ name: b.table.name, incompatible: false as const, raw: b.finishParts() }));
+      } catch {
+        return undefined;
+      }
+    }
+    if (attempt >= ATTEMPTS) {
+      throw new ConcurrentModificationError(`${op}: the nf_tables ruleset kept changing while it was read (${ATTEMPTS} attempts)`, { op, subsystem: 'iptables' });
+    }
+  }
+}
+
+/**
+ * The rule dump's chunks written into the blobs (streamTables): each rule into the blob and block
+ * of its chain, found after the last rule's (chains with no rules in between are passed over).
+ */
+class RuleSink {
+  /** The generation GETGEN answered after the rules (-1: not yet). */
+  generation = -1;
+  /** A rule could not be written (the reference path reads the tables again and says why). */
+  broken = false;
+  /** The blobs (bind()), and the blocks with a chain: the chains dumped, in order. */
+  blobs: TableBlob[] = [];
+  private readonly asked: Array<{ blob: TableBlob; block: number; table: string; name: string; ascii: boolean }> = [];
+  private cur = 0;
+  private readonly nfproto: number;
+  private readonly at = new Int32Array(16);
+  private readonly len = new Int32Array(16);
+
+  constructor(family: Family) {
+    this.nfproto = family === 6 ? FAMILY.ip6 : FAMILY.ip;
+  }
+
+  /** The blobs the rules go to: their blocks with a chain are the chains dumped, in that order. */
+  bind(blobs: TableBlob[]): void {
+    this.blobs = blobs;
+    for (const blob of blobs) {
+      const { blocks } = blob, table = blob.table.name;
+      for (let block = 0; block < blocks.length; block++) {
+        const name = blocks[block]!.name;
+        let ascii = true;
+        for (let i = 0; i < name.length && ascii; i++) ascii = name.charCodeAt(i) < 0x80;
+        if (blocks[block]!.chain) this.asked.push({ blob, block, table, name, ascii });
+      }
+    }
+  }
+
+  /** One chunk of whole messages (valid only during the call: borrowed). */
+  chunk(d: Buffer): void {
+    let m = 0;
+    while (m + 20 <= d.length) {
+      const n = d.readUInt32LE(m);
+      if (n < 16 || m + n > d.length) break;
+      const type = d[m + 4]! | (d[m + 5]! << 8);
+      if (type === NEWRULE && !this.broken && n >= 20 && d[m + 16] === this.nfproto) {
+        try {
+          this.rule(d, m, n);
+        } catch {
+          this.broken = true;
+        }
+      } else if (type === NEWGEN) {
+        this.generation = decodeGeneration(splitMessages(d.subarray(m, m + n)));
+      }
+      m += (n + 3) & ~3;
+    }
+  }
+
+  private rule(d: Buffer, m: number, n: number): void {
+    const { at, len, asked } = this;
+    attrIndex(d, m + 20, m + n, 15, at, len);
+    const t = at[RULE.TABLE]!, c = at[RULE.CHAIN]!;
+    if (t === 0 || c === 0) throw new Error('a rule without its table or chain');
+    const tl = len[RULE.TABLE]!, cl = len[RULE.CHAIN]!;
+    let k = this.cur;
+    for (; k < asked.length; k++) {
+      const x = asked[k]!;
+      if (x.ascii ? strIsAscii(d, c, cl, x.name) && strIsAscii(d, t, tl, x.table) : cstr(d, c, cl) === x.name && cstr(d, t, tl) === x.table) break;
+    }
+    if (k === asked.length) throw new Error('a rule of a chain not asked for');
+    this.cur = k;
+    const x = asked[k]!;
+    x.blob.seek(x.block);
+    const ex = at[RULE.EXPRESSIONS]!, h = at[RULE.HANDLE]!;
+    x.blob.bytesRule(d, ex, ex === 0 ? 0 : ex + len[RULE.EXPRESSIONS]!, h !== 0 && len[RULE.HANDLE]! >= 8 ? h : 0, at[RULE.USERDATA]!, len[RULE.USERDATA]!);
+  }
+}
+
+/** The string b[at, at + n) up to its NUL. */
+function cstr(b: Buffer, at: number, n: number): string {
+  let e = at;
+  while (e < at + n && b[e] !== 0) e++;
+  return b.toString('utf8', at, e);
+}
+
+/** Throws the first refusal of a dump's requests. */
+function failed(op: string, r: { errnos: Int32Array; messages: Record<number, string> }): void {
+  const bad = r.errnos.findIndex((e) => e !== 0);
+  if (bad >= 0) {
+    throw kernelError(op, 'iptables', r.errnos[bad]!, { what: 'cannot read the nf_tables ruleset', ...(r.messages[bad] ? { detail: r.messages[bad] } : {}) });
+  }
 }
 
 /**
@@ -148,7 +292,7 @@ export async function saveNft(native: Native, op: string, family: Family, opts: 
  * crossing, incompatible ones as the tool's comment line.
  * @example const text = await printTables((fn) => fn(worker), 'iptables.save', 4, false, decodeTables(msgs, 4));
  */
-export async function printTables(native: Native, op: string, family: Family, counters: boolean, tables: DecodedTable[]): Promise<string> {
+export async function printTables(native: Native, op: string, family: Family, counters: boolean, tables: PrintableTable[]): Promise<string> {
   const printable = tables.flatMap((t) => (t.incompatible ? [] : [t.raw]));
   const texts: string[] = [];
   if (printable.length) {

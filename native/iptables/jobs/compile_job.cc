@@ -107,15 +107,31 @@ bool RawTableFromJs(const Napi::Object& o, int nfproto, RawTable* out) {
     }
     return true;
   };
-  if (!o.Get("table").IsString() || !o.Get("entries").IsBuffer() || !hooks(o.Get("hookEntry"), out->hook_entry) ||
-      !hooks(o.Get("underflow"), out->underflow))
+  // entries: one Buffer, or its parts in order (joined here, as they are copied in anyway)
+  Napi::Value entries = o.Get("entries");
+  std::vector<Napi::Buffer<uint8_t>> parts;
+  if (entries.IsBuffer()) {
+    parts.push_back(entries.As<Napi::Buffer<uint8_t>>());
+  } else if (entries.IsArray()) {
+    Napi::Array a = entries.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value v = a.Get(i);
+      if (!v.IsBuffer()) return false;
+      parts.push_back(v.As<Napi::Buffer<uint8_t>>());
+    }
+  } else {
+    return false;
+  }
+  if (!o.Get("table").IsString() || !hooks(o.Get("hookEntry"), out->hook_entry) || !hooks(o.Get("underflow"), out->underflow))
     return false;
   out->nfproto = nfproto;
   out->name = o.Get("table").As<Napi::String>().Utf8Value();
   out->valid_hooks = o.Get("validHooks").ToNumber().Uint32Value();
   out->num_entries = o.Get("numEntries").ToNumber().Uint32Value();
-  auto b = o.Get("entries").As<Napi::Buffer<uint8_t>>();
-  out->entries.assign(b.Data(), b.Data() + b.Length());
+  size_t size = 0;
+  for (auto& b : parts) size += b.Length();
+  out->entries.reserve(size);
+  for (auto& b : parts) out->entries.insert(out->entries.end(), b.Data(), b.Data() + b.Length());
   return true;
 }
 

@@ -22,8 +22,8 @@ uint32_t ValidHooksOf(const std::string& table);
 // chain order then checks name by name instead of looking every name up); else by name.
 void ToRawTable(Table& t, RawTable* out, bool created = false);
 
-// { table, validHooks, numEntries, hookEntry, underflow, entries } from JavaScript; false when
-// it is not one.
+// { table, validHooks, numEntries, hookEntry, underflow, entries } from JavaScript (entries: a
+// Buffer, or its parts in order); false when it is not one.
 bool RawTableFromJs(const Napi::Object& o, int nfproto, RawTable* out);
 
 // [{ table, validHooks, numEntries, hookEntry, underflow, entries }] for JavaScript; the
