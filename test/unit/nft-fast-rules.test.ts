@@ -100,6 +100,7 @@ const EDGES6: unknown[][] = [
   [m(pl('ip6', 'daddr'), '1:2:3:4:5:6:7:8::')],
   [m(pl('ip6', 'daddr'), '1::2::3')],
   [m(pl('ip6', 'daddr'), 'FD00:ABCD::Ef')],
+  [m(pl('ip6', 'daddr'), 'fd0G::1')], [m(pl('ip6', 'daddr'), 'fd0g::1')], [m(pl('ip6', 'daddr'), 'fd0@::1')], [m(pl('ip6', 'daddr'), 'fd0`::1')], [m(pl('ip6', 'daddr'), 'fd0/::1')],
   [m(pl('ip6', 'daddr'), '::ffff:10.0.0.1')],
   [m(pl('ip6', 'daddr'), 'fe80::1%eth0')],
   [m(pl('ip6', 'daddr'), '12345::')],
@@ -194,7 +195,7 @@ test('fast rules: IPv6 addresses as RuleCompiler reads them (random text)', () =
     if (rnd(3) === 0) g[g.length - 1] = `${rnd(256)}.${rnd(256)}.${rnd(300)}.${rnd(256)}`;
     let s = g.join(':');
     if (rnd(3) > 0) { const at = rnd(s.length + 1); s = `${s.slice(0, at)}${s[at - 1] === ':' ? ':' : '::'}${s.slice(at)}`; }
-    if (rnd(8) === 0) { const at = rnd(s.length); s = s.slice(0, at) + ':.%g1'[rnd(5)] + s.slice(at + 1); }
+    if (rnd(8) === 0) { const at = rnd(s.length); s = s.slice(0, at) + ':.%1/@G`g'[rnd(9)] + s.slice(at + 1); }
     return s;
   };
   const f = new FastRules();
@@ -203,6 +204,8 @@ test('fast rules: IPv6 addresses as RuleCompiler reads them (random text)', () =
     let s = '';
     if (i % 4 === 0) for (let k = rnd(16); k >= 0; k--) s += parts[rnd(parts.length)];
     else s = near();
+    // (`@name` is a set lookup: not an address, never the fast path's.)
+    if (s.startsWith('@')) continue;
     for (const expr of [[m(pl('ip6', 'daddr'), s)], [m({ meta: { key: 'l4proto' } }, 'udp'), { dnat: { addr: s, port: 53 } }]]) {
       const a = fast(f, expr, 'ip6'), b = slow(expr, 'ip6');
       assert.equal(a?.toString('hex'), b?.toString('hex'), JSON.stringify(s));
