@@ -1,12 +1,12 @@
 // bench/nft-encode: apply()'s user-space encoding without the kernel: kube-proxy's commands
 // (test/helpers/nft-kube.ts) through encodeCommands, CPU time (user+system of this process, GC
 // threads included) per call. The commands are built before the clock starts.
-//   tsx bench/nft-encode.ts --run 20000 [rounds] [--shape cascade|vmap] [--lib DIR] [--json] [--reuse]
+//   tsx bench/nft-encode.ts --run 20000 [rounds] [--shape cascade|vmap] [--family ip|ip6] [--lib DIR] [--json] [--reuse]
 //     prints the first call's CPU (JIT cold) and each later call's; one process per lib, in turn,
 //     for before/after figures.
 //   tsx bench/nft-encode.ts --hash [--lib DIR]
 //     sha256 of every batch the tests' fixtures (test/fixtures/nft/cases/*.json, nft-text/*.nft)
-//     and the 1k/20k kube-proxy shapes encode to: equal output for two libs = byte-identical batches.
+//     and the 1k/20k kube-proxy shapes (IPv4 and IPv6 tables) encode to: equal output for two libs = byte-identical batches.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -28,7 +28,8 @@ if (argv[0] === '--run') {
   // --json: the commands as JSON.parse makes them (objects of one shape share a hidden class;
   // the helper's spread-built objects each have their own, which makes every property read a
   // cache miss).
-  const built = kubeProxyCommands(n, 2, shape);
+  const family = (opt('--family') ?? 'ip') as 'ip' | 'ip6';
+  const built = kubeProxyCommands(n, 2, shape, family);
   const cmds = argv.includes('--json') ? JSON.parse(JSON.stringify(built)) as object[] : built;
   const times: number[] = [];
   let hash = '', bytes = 0;
@@ -44,7 +45,7 @@ if (argv[0] === '--run') {
     if (i === 0) { hash = sha(b.buf); bytes = b.buf.length; }
   }
   const later = times.slice(1).sort((x, y) => x - y);
-  console.log(JSON.stringify({ lib, n, shape, json: argv.includes('--json'), reuse, hash, bytes, first: Math.round(times[0]!), median: Math.round(later[later.length >> 1] ?? 0), min: Math.round(later[0] ?? 0), times: times.map(Math.round) }));
+  console.log(JSON.stringify({ lib, n, shape, family, json: argv.includes('--json'), reuse, hash, bytes, first: Math.round(times[0]!), median: Math.round(later[later.length >> 1] ?? 0), min: Math.round(later[0] ?? 0), times: times.map(Math.round) }));
 } else if (argv[0] === '--hash') {
   const out: Record<string, string> = {};
   const dir = new URL('../test/fixtures/nft/cases/', import.meta.url);
@@ -62,5 +63,6 @@ if (argv[0] === '--run') {
     }
   }
   for (const n of [1000, 20000]) for (const shape of ['cascade', 'vmap'] as const) out[`kube ${shape} ${n}`] = sha(encodeCommands(kubeProxyCommands(n, 2, shape)).buf);
+  for (const n of [1000, 20000]) for (const shape of ['cascade', 'vmap'] as const) out[`kube ip6 ${shape} ${n}`] = sha(encodeCommands(kubeProxyCommands(n, 2, shape, 'ip6')).buf);
   for (const [k, v] of Object.entries(out)) console.log(`${k} ${v}`);
 }

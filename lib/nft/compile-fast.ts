@@ -1,29 +1,48 @@
-// The common rules of an `ip` table (kube-proxy's: payload matches of addresses and ports,
-// prefixes, meta l4proto, numgen, verdicts, counter, dnat to an address and port) compiled
-// without RuleCompiler: into expression objects reused from rule to rule, with their values in
-// reused buffers, so that a 20k-service batch makes no objects per rule. The expressions are
-// exactly RuleCompiler's (compile.ts) for these statements; anything else, or anything it would
-// refuse, makes compile() return undefined and the caller compiles the rule with RuleCompiler
-// (which names the error). Nothing is written or changed before a rule is known to fit.
+// The common rules of `ip`, `ip6` and `inet` tables (kube-proxy's: payload matches of addresses
+// and ports, prefixes, meta l4proto, numgen, verdicts, counter, dnat to an address and port)
+// compiled without RuleCompiler: into expression objects reused from rule to rule, with their
+// values in reused buffers, so that a 20k-service batch makes no objects per rule. The
+// expressions are exactly RuleCompiler's (compile.ts) for these statements, its dependencies
+// included (meta l4proto before tcp/udp ports; in inet tables meta nfproto before the first ip or
+// ip6 header field); anything else, or anything it would refuse, makes compile() return -1 and
+// the caller compiles the rule with RuleCompiler (which names the error). Nothing is written or
+// changed before a rule is known to fit.
 import { parseIPv4 } from '../core/address.js';
 import { NFT_REG_1, VERDICT } from './consts.js';
 import { TYPES } from './datatypes.js';
 import { BIT_FIELDS } from './bitfields.js';
 import { PAYLOAD } from './match-tables.js';
 import { CMP, META_KEY, NUMGEN, type KExpr } from './ir.js';
+import type { Family } from './types.js';
 
-/** The payload fields compiled here: [base, offset, len, kind (0: IPv4 address, 1: port), protocol dependency (l4proto; 0: none)]. */
-type Field = [number, number, number, 0 | 1, number];
-const FIELDS = new Map<string, Map<string, Field>>();
-// ip saddr/daddr need no dependency in an ip table; tcp/udp ports need meta l4proto; th none.
-for (const [proto, dep] of [['ip', 0], ['tcp', 6], ['udp', 17], ['th', 0]] as const) {
-  const m = new Map<string, Field>();
-  for (const [field, f] of Object.entries(PAYLOAD[proto] ?? {})) {
-    if (!f || BIT_FIELDS[proto]?.[field] !== undefined || field === 'flags') continue;
-    if (f[3] === TYPES.ipv4_addr) m.set(field, [f[0], f[1], f[2], 0, dep]);
-    else if (f[3] === TYPES.inet_service) m.set(field, [f[0], f[1], f[2], 1, dep]);
+/** Value kinds of the fields compiled here. */
+const IPV4 = 0, PORT = 1, IPV6 = 2;
+/**
+ * A payload field compiled here: [base, offset, len, kind, transport dependency (meta l4proto's
+ * value; 0: none), network dependency (meta nfproto's value; 0: none)].
+ */
+type Field = [number, number, number, typeof IPV4 | typeof PORT | typeof IPV6, number, number];
+/**
+ * The fields by family, then protocol and field name. As RuleCompiler.deps: tcp/udp ports need
+ * meta l4proto, th none; ip and ip6 fields need nothing in their own table and meta nfproto in an
+ * inet table (the other network protocol's fields are not here: RuleCompiler refuses them in ip
+ * and ip6 tables).
+ */
+const FIELDS = new Map<Family, Map<string, Map<string, Field>>>();
+for (const [family, protos] of [
+  ['ip', [['ip', 0, 0]]], ['ip6', [['ip6', 0, 0]]], ['inet', [['ip', 0, 2], ['ip6', 0, 10]]],
+] as Array<[Family, Array<[string, number, number]>]>) {
+  const byProto = new Map<string, Map<string, Field>>();
+  for (const [proto, l4, nf] of [...protos, ['tcp', 6, 0], ['udp', 17, 0], ['th', 0, 0]] as Array<[string, number, number]>) {
+    const m = new Map<string, Field>();
+    for (const [field, f] of Object.entries(PAYLOAD[proto] ?? {})) {
+      if (!f || BIT_FIELDS[proto]?.[field] !== undefined || field === 'flags') continue;
+      const kind = f[3] === TYPES.ipv4_addr ? IPV4 : f[3] === TYPES.ipv6_addr ? IPV6 : f[3] === TYPES.inet_service ? PORT : -1;
+      if (kind >= 0) m.set(field, [f[0], f[1], f[2], kind as Field[3], l4, nf]);
+    }
+    byProto.set(proto, m);
   }
-  FIELDS.set(proto, m);
+  FIELDS.set(family, byProto);
 }
 /** meta l4proto's names (datatypes.ts PROTOCOLS) that are taken here; others go to RuleCompiler. */
 const L4_NAMES = new Map([['tcp', 6], ['udp', 17], ['sctp', 132]]);
@@ -47,6 +66,60 @@ function put(b: Buffer, n: number, t: number, v: number): number {
   return n + 8;
 }
 
+/**
+ * IPv6 text of hex groups with at most one `::` into b[0..16): true when it is one. False for
+ * anything else (an IPv4 tail, a zone, bad text): ipv6() asks TYPES.ipv6_addr.parse then, so
+ * what this takes is a subset of what RuleCompiler takes, with the same bytes.
+ */
+function ipv6Into(s: string, b: Buffer): boolean {
+  const n = s.length;
+  if (n < 2 || n > 39) return false;
+  let w = 0, gap = -1, i = 0;
+  if (s.charCodeAt(0) === 58) {
+    if (s.charCodeAt(1) !== 58) return false;
+    gap = 0; i = 2;
+    if (i === n) { b.fill(0, 0, 16); return true; }
+  }
+  for (;;) {
+    let v = 0, d = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      const x = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+      if (x < 0) break;
+      if (++d > 4) return false;
+      v = v * 16 + x;
+    }
+    if (d === 0 || w === 8) return false;
+    b[2 * w] = v >>> 8; b[2 * w + 1] = v & 0xff; w++;
+    if (i === n) break;
+    if (s.charCodeAt(i++) !== 58 || i === n) return false;
+    if (s.charCodeAt(i) === 58) {
+      if (gap >= 0) return false;
+      gap = w;
+      if (++i === n) break;
+    }
+  }
+  if (gap < 0) return w === 8;
+  if (w > 7) return false;
+  // The groups after `::` move to the end; zeros between.
+  const tail = w - gap;
+  b.copyWithin(16 - 2 * tail, 2 * gap, 2 * w);
+  b.fill(0, 2 * gap, 16 - 2 * tail);
+  return true;
+}
+
+/** An IPv6 address as RuleCompiler reads it (TYPES.ipv6_addr) into b[0..16); false: not one. */
+function ipv6(s: string, b: Buffer): boolean {
+  if (ipv6Into(s, b)) return true;
+  const v = TYPES.ipv6_addr.parse(s);
+  if (!v) return false;
+  b.set(v, 0);
+  return true;
+}
+
+/** An address of kind k (IPV4 or IPV6) into b[0..4|16); false: not one. */
+const addrInto = (k: number, s: string, b: Buffer): boolean => (k === IPV4 ? parseIPv4(s, b, 0) !== undefined : ipv6(s, b));
+
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A reusable value buffer and its views by length (cmp and immediate data). */
@@ -58,7 +131,7 @@ class Bytes {
 /**
  * One per encoder. compile() puts a rule's expressions at the start of `out` (valid until the
  * next call) and returns their count, or -1 when RuleCompiler must compile the rule.
- * @example const f = new FastRules(); f.compile([{ accept: null }]) // 1: f.out[0] is { op: 'immediate', dreg: 0, verdict: { code: 1 } }
+ * @example const f = new FastRules(); f.compile([{ accept: null }], 'ip6') // 1: f.out[0] is { op: 'immediate', dreg: 0, verdict: { code: 1 } }
  */
 export class FastRules {
   /** The expressions (a fixed array: `length = 0` would drop its store and push() grow a new one per rule). */
@@ -69,7 +142,9 @@ export class FastRules {
   private readonly cmps = Array.from({ length: MAX }, () => ({ op: 'cmp' as const, sreg: NFT_REG_1, cmp: 0, data: Buffer.alloc(0), bytes: new Bytes() }));
   private readonly imms = Array.from({ length: MAX }, () => ({ op: 'immediate' as const, dreg: 0, data: undefined as Buffer | undefined, verdict: undefined as { code: number; chain: string | undefined } | undefined, bytes: new Bytes(), v: { code: 0, chain: undefined as string | undefined } }));
   private readonly numgens = Array.from({ length: MAX }, () => ({ op: 'numgen' as const, dreg: NFT_REG_1, mod: 0, type: 0, offset: 0 }));
+  // IPv4 and IPv6 prefixes' masks (xor stays zero).
   private readonly bitwises = Array.from({ length: MAX }, () => ({ op: 'bitwise' as const, sreg: NFT_REG_1, dreg: NFT_REG_1, len: 4, mask: Buffer.alloc(4), xor: Buffer.alloc(4), bool: false }));
+  private readonly bitwises6 = Array.from({ length: MAX }, () => ({ op: 'bitwise' as const, sreg: NFT_REG_1, dreg: NFT_REG_1, len: 16, mask: Buffer.alloc(16), xor: Buffer.alloc(16), bool: false }));
   private readonly nats = Array.from({ length: MAX }, () => ({ op: 'raw' as const, name: 'nat', data: Buffer.alloc(0), bytes: new Bytes() }));
   private readonly counter: KExpr = { op: 'counter' };
   private np = 0; private nm = 0; private nc = 0; private ni = 0; private nn = 0; private nb = 0; private nt = 0;
@@ -78,13 +153,20 @@ export class FastRules {
   private ncand = 0;
   /** The transport protocol the rule has matched (-1: none yet). */
   private l4proto = -1;
+  /** The network protocol of an inet table's rule, once a dependency is in (-1: none yet). */
+  private nfproto = -1;
+  /** The table's family: its fields, and dnat's address family (undefined: an inet table's dnat names it). */
+  private fields: Map<string, Map<string, Field>> | undefined;
+  private natFamily: 'ip' | 'ip6' | undefined;
 
-  /** The expressions of an `ip` table's rule, or undefined (RuleCompiler compiles it). */
-  compile(list: unknown[]): number {
+  /** The expressions of a rule of an `ip`, `ip6` or `inet` table, or -1 (RuleCompiler compiles it). */
+  compile(list: unknown[], family: Family): number {
     this.n = 0;
     this.np = this.nm = this.nc = this.ni = this.nn = this.nb = this.nt = this.ncand = 0;
-    this.l4proto = -1;
-    if (list.length > MAX / 2) return -1;
+    this.l4proto = this.nfproto = -1;
+    this.fields = FIELDS.get(family);
+    if (this.fields === undefined || list.length > MAX / 2) return -1;
+    this.natFamily = family === 'ip' ? 'ip' : family === 'ip6' ? 'ip6' : undefined;
     for (let i = 0; i < list.length; i++) if (!this.statement(list[i])) return -1;
     // Two payload matches nft merges (same base and op, adjacent bytes): RuleCompiler's plan.
     const c = this.cand;
@@ -166,9 +248,17 @@ export class FastRules {
     if (lkind === 'payload') {
       const proto = lbody.protocol, field = lbody.field;
       if (typeof proto !== 'string' || typeof field !== 'string' || 'base' in lbody) return false;
-      const f = FIELDS.get(proto)?.get(field);
+      const f = this.fields!.get(proto)?.get(field);
       if (!f) return false;
-      // The dependency (meta l4proto), as RuleCompiler.deps inserts it.
+      // The dependencies (meta nfproto in inet tables, meta l4proto), as RuleCompiler.deps inserts them.
+      const nf = f[5];
+      if (nf && this.nfproto !== nf) {
+        if (this.nfproto !== -1 || !this.meta(META_KEY.nfproto)) return false;
+        const d = this.cmp(CMP['=='], 1);
+        if (!d) return false;
+        d[0] = nf;
+        this.nfproto = nf;
+      }
       const dep = f[4];
       if (dep && this.l4proto !== dep) {
         if (this.l4proto !== -1) return false;
@@ -180,33 +270,34 @@ export class FastRules {
       }
       if (typeof right === 'object' && right !== null) {
         // Prefixes of addresses: whole bytes shorten the load, the rest is masked.
-        if (Array.isArray(right) || f[3] !== 0 || 'set' in right || 'range' in right || !('prefix' in right)) return false;
+        if (Array.isArray(right) || f[3] === PORT || 'set' in right || 'range' in right || !('prefix' in right)) return false;
         const p = (right as Record<string, unknown>).prefix;
         if (!isObj(p)) return false;
-        const len = p.len, addr = p.addr;
-        if (typeof len !== 'number' || !Number.isInteger(len) || len < 1 || len > 32 || typeof addr !== 'string') return false;
+        const len = p.len, addr = p.addr, size = f[2];
+        if (typeof len !== 'number' || !Number.isInteger(len) || len < 1 || len > size * 8 || typeof addr !== 'string') return false;
         if (len % 8 === 0) {
           if (!this.payload(f[0], f[1], len / 8)) return false;
+          // The whole address is parsed (and checked), the load's bytes of it compared.
           const d = this.cmp(cmp, len / 8);
-          if (!d || !parseIPv4(addr, d, 0)) return false;
+          if (!d || !addrInto(f[3], addr, d)) return false;
         } else {
-          if (!this.payload(f[0], f[1], f[2]) || this.nb >= MAX) return false;
-          const bw = this.bitwises[this.nb++]!;
+          if (!this.payload(f[0], f[1], size) || this.nb >= MAX) return false;
+          const bw = (size === 4 ? this.bitwises : this.bitwises6)[this.nb++]!;
           if (!this.push(bw)) return false;
-          const d = this.cmp(cmp, 4);
-          if (!d || !parseIPv4(addr, d, 0)) return false;
-          for (let i = 0; i < 4; i++) {
+          const d = this.cmp(cmp, size);
+          if (!d || !addrInto(f[3], addr, d)) return false;
+          for (let i = 0; i < size; i++) {
             const bits = len - i * 8, m = bits >= 8 ? 0xff : bits <= 0 ? 0 : (0xff00 >> bits) & 0xff;
-            bw.mask[i] = m; bw.xor[i] = 0; d[i] = d[i]! & m;
+            bw.mask[i] = m; d[i] = d[i]! & m;
           }
         }
         return true;
       }
       if (!this.payload(f[0], f[1], f[2])) return false;
-      if (f[3] === 0) {
+      if (f[3] !== PORT) {
         if (typeof right !== 'string') return false;
-        const d = this.cmp(cmp, 4);
-        if (!d || !parseIPv4(right, d, 0)) return false;
+        const d = this.cmp(cmp, f[2]);
+        if (!d || !addrInto(f[3], right, d)) return false;
       } else {
         if (typeof right !== 'number' || !Number.isInteger(right) || right < 0 || right > 0xffff) return false;
         const d = this.cmp(cmp, 2);
@@ -249,30 +340,35 @@ export class FastRules {
     c[i] = base; c[i + 1] = offset; c[i + 2] = len; c[i + 3] = op;
   }
 
-  /** `dnat to addr[:port]` of an ip table (stmt-nat.ts nat() for a single address and port, no flags). */
+  /**
+   * `dnat to addr[:port]` (stmt-nat.ts nat() for a single address and port, no flags): the
+   * table's family, or in an inet table the one the statement names.
+   */
   private dnat(body: unknown): boolean {
     if (!isObj(body)) return false;
     for (const k in body) if (k !== 'addr' && k !== 'port' && k !== 'family') return false;
-    if (body.family !== undefined && body.family !== 'ip') return false;
+    const fam = body.family === undefined ? this.natFamily : body.family;
+    if (fam !== 'ip' && fam !== 'ip6') return false;
+    if (this.natFamily !== undefined && fam !== this.natFamily) return false;
     const addr = body.addr, port = body.port;
     if (typeof addr !== 'string') return false;
     if (this.ni >= MAX - 1 || this.nt >= MAX) return false;
-    const a = this.imms[this.ni++]!;
-    a.dreg = NFT_REG_1; a.verdict = undefined; a.data = a.bytes.views[4]!;
-    if (!parseIPv4(addr, a.bytes.b, 0) || !this.push(a as KExpr)) return false;
+    const a = this.imms[this.ni++]!, size = fam === 'ip' ? 4 : 16;
+    a.dreg = NFT_REG_1; a.verdict = undefined; a.data = a.bytes.views[size]!;
+    if (!addrInto(fam === 'ip' ? IPV4 : IPV6, addr, a.bytes.b) || !this.push(a as KExpr)) return false;
     const hasPort = port !== undefined;
     if (hasPort) {
-      // A port needs a transport protocol match first (ports() in stmt-nat.ts).
+      // A port needs a transport protocol match first (ports() in stmt-nat.ts); its register is the one after the address's.
       if (this.l4proto === -1 || typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 0xffff) return false;
       const p = this.imms[this.ni++]!;
       p.dreg = NFT_REG_1 + 1; p.verdict = undefined; p.data = p.bytes.views[2]!;
       p.bytes.b[0] = port >>> 8; p.bytes.b[1] = port & 0xff;
       if (!this.push(p as KExpr)) return false;
     }
-    // be32Attrs' layout: TYPE dnat, FAMILY ip, ADDR_MIN reg 1, then PROTO_MIN and FLAGS with a port.
+    // be32Attrs' layout: TYPE dnat, FAMILY, ADDR_MIN reg 1, then PROTO_MIN and FLAGS with a port.
     const e = this.nats[this.nt++]!, b = e.bytes.b;
     let n = put(b, 0, NAT_TYPE, 1);
-    n = put(b, n, NAT_FAMILY, 2);
+    n = put(b, n, NAT_FAMILY, fam === 'ip' ? 2 : 10);
     n = put(b, n, NAT_ADDR_MIN, NFT_REG_1);
     if (hasPort) { n = put(b, n, NAT_PROTO_MIN, NFT_REG_1 + 1); n = put(b, n, NAT_FLAGS, NAT_F_PROTO_SPECIFIED); }
     e.data = e.bytes.views[n]!;

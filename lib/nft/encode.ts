@@ -466,9 +466,9 @@ export function commandEncoder(opts: EncodeOptions, size: number, namedSets?: nu
     } else if (index !== undefined) throw invalid(`${where}.index`, `only add and insert take an index`);
     touch(f, t, c);
     if (!Array.isArray(expr)) throw invalid(`${where}.expr`, 'must be an array of statements');
-    // The common statements of ip tables without a RuleCompiler (compile-fast.ts); the rest, and
+    // The common statements of ip, ip6 and inet tables without a RuleCompiler (compile-fast.ts); the rest, and
     // anything it would refuse, through RuleCompiler.
-    let exprs: readonly KExpr[], count = f === 'ip' ? fast.compile(expr) : -1;
+    let exprs: readonly KExpr[], count = fast.compile(expr, f);
     if (count >= 0) exprs = fast.out;
     else {
       const rc = new RuleCompiler(ruleContext(f, t));

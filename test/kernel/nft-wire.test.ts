@@ -69,6 +69,27 @@ describe('nft wire against the kernel', { skip }, () => {
     });
   }));
 
+  // The rule fast path's families (compile-fast.ts): kube-proxy's IPv6 table, and both its tables
+  // as inet tables (meta nfproto dependencies; dnat naming its family).
+  for (const [family, table] of [['ip6', 'ip6'], ['ip', 'inet'], ['ip6', 'inet']] as const) {
+    it(`kube-proxy's ${family} ruleset in an ${table} table, cascade shape: same as nft -j -f`, () => withNetns(2, async (a, b) => {
+      const cmds = { nftables: kubeProxyCommands(20, 3, 'cascade', family).map((c) => {
+        if (table === family) return c;
+        return JSON.parse(JSON.stringify(c).replaceAll(`"family":"${family}"`, `"family":"${table}"`).replaceAll('"dnat":{', `"dnat":{"family":"${family}",`)) as object;
+      }) };
+      const file = join(mkdtempSync(join(tmpdir(), 'nlkit-nft-')), 'kube.json');
+      writeFileSync(file, JSON.stringify(cmds));
+      a.run('nft', ['-j', '-f', file]);
+      rmSync(dirname(file), { recursive: true });
+      await withNft(b, (h) => h.apply(cmds));
+      const text = nftList(b);
+      assert.match(text, new RegExp(`${family} saddr != ${family === 'ip' ? '10\\.0\\.0\\.0/8' : 'fd00:10::/64'} jump mark-for-masquerade`));
+      assert.match(text, new RegExp(`dnat ${table === 'inet' ? `${family} ` : ''}to ${family === 'ip' ? '10\\.' : '\\[fd00:10:'}`));
+      assert.equal(text, nftList(a));
+      assert.deepEqual(nftJson(b), nftJson(a));
+    }));
+  }
+
   it('a batch refused at its last command changes nothing; the error names the command and the kernel', () => withNetns(1, async (ns) => {
     ns.run('nft', ['-f', fileURLToPath(new URL('cases/basics.nft', fixtures))]);
     const before = nftList(ns);
