@@ -57,11 +57,15 @@ class Side {
   med(k: keyof Cost) { return median(this.runs.map((c) => c[k])); }
 }
 
+// The kernel charges user time by scheduler ticks: below a millisecond a median is 0 or one tick's
+// share, and a ratio to it says nothing.
+const userRatio = (mine: number, theirs: number) => (mine < 1 ? "nlkit's user time under 1 ms (below the clock's resolution)" : `user time ${(theirs / mine).toFixed(1)}× lower`);
+
 /** A row with wall medians and, in its note and its `cpu` field, the CPU medians of both sides. */
 function costRow(c: string, n: number, unit: string, me: Side, them: Side, toolName: string): Row {
   const ms = (v: number) => fmtTime(v);
   const r = row(c, n, unit, me.runs.map((x) => x.wall), them.runs.map((x) => x.wall), toolName,
-    `CPU user/sys: nlkit ${ms(me.med('user'))} / ${ms(me.med('sys'))}, nft ${ms(them.med('user'))} / ${ms(them.med('sys'))}; user time ${(them.med('user') / Math.max(me.med('user'), 0.01)).toFixed(1)}× lower`);
+    `CPU user/sys: nlkit ${ms(me.med('user'))} / ${ms(me.med('sys'))}, nft ${ms(them.med('user'))} / ${ms(them.med('sys'))}; ${userRatio(me.med('user'), them.med('user'))}`);
   Object.assign(r, { cpu: { nlkit: { user: me.runs.map((x) => x.user), sys: me.runs.map((x) => x.sys) }, tool: { user: them.runs.map((x) => x.user), sys: them.runs.map((x) => x.sys) } } });
   // Each row as it is measured: a long run stopped early keeps what it measured.
   console.error(`nft row: ${JSON.stringify(r)}`);
