@@ -385,8 +385,13 @@ export class NftHandle extends Handle {
       // Parsed and encoded in one pass; when that cannot be (restore-stream.ts), parsed into
       // commands and encoded as apply() encodes them (which reports the text's errors).
       const gen = opts.generation;
-      streamed = streamScript(text, source, typeof gen === 'number' && Number.isInteger(gen) && gen >= 0 && gen <= 0xffffffff ? { generation: gen } : {});
-      if (!streamed) parsed = parseScript(text, source);
+      // Into the spare batch buffer as apply(); given back once sent (or at once when the stream bails).
+      const spare = spareBatch.take();
+      streamed = streamScript(text, source, { buffer: spare, ...(typeof gen === 'number' && Number.isInteger(gen) && gen >= 0 && gen <= 0xffffffff ? { generation: gen } : {}) });
+      if (!streamed) {
+        if (spare) spareBatch.give(spare);
+        parsed = parseScript(text, source);
+      }
     } catch (e) {
       return Promise.reject(e);
     }
@@ -394,7 +399,7 @@ export class NftHandle extends Handle {
     const lines = streamed ? streamed.lines : parsed!.lines;
     const batch = streamed?.batch;
     const done = batch
-      ? this.applyBatch('nft.apply', applyOpts, () => (parsed ??= parseScript(text, source)).commands, () => batch, lines.length)
+      ? this.applyBatch('nft.apply', applyOpts, () => (parsed ??= parseScript(text, source)).commands, () => batch, lines.length, true)
       : this.apply(parsed!.commands, applyOpts);
     return done.catch((e: unknown) => {
       if (e instanceof NlkitError) {

@@ -20,13 +20,15 @@ const BYTES_PER_CHAR = 3.5;
 
 /**
  * Parses and encodes nft's text in one pass; undefined when that cannot give parseScript()
- * then encodeCommands()'s batch (see the top of this file).
+ * then encodeCommands()'s batch (see the top of this file). `buffer`: EncodeOptions.buffer (the
+ * spare batch buffer: a new ~54 MB one per 20k-service text made V8 count it as external memory
+ * and start a full collection of the caller's heap inside restore()).
  * @example const s = streamScript('add table ip nat\n', '<text>', {}); // s?.batch.buf: BEGIN, NEWTABLE, END
  */
-export function streamScript(text: string, source: string, opts: { generation?: number }): StreamedScript | undefined {
+export function streamScript(text: string, source: string, opts: { generation?: number; buffer?: Buffer | undefined }): StreamedScript | undefined {
   if (typeof text !== 'string') return undefined;
   try {
-    const s = new StreamSink(text.length, opts.generation);
+    const s = new StreamSink(text.length, opts.generation, opts.buffer);
     parseInto(text, source, s);
     return s.finish();
   } catch {
@@ -51,10 +53,11 @@ class StreamSink implements CommandSink {
   private parts: Array<EncoderTarget & { lines: number[] }> = [];
   private ruleLines: number[] = [];
 
-  constructor(chars: number, generation: number | undefined) {
+  constructor(chars: number, generation: number | undefined, buffer: Buffer | undefined) {
     this.enc = commandEncoder({
       streaming: true,
       ...(generation !== undefined ? { generation } : {}),
+      ...(buffer ? { buffer } : {}),
       existingSet: (f: Family, t: string, n: string) => { this.missed.add(`${f}\0${t}\0${n}`); return undefined; },
     }, Math.max(4096, Math.ceil(chars * BYTES_PER_CHAR)));
   }
