@@ -23,6 +23,16 @@ const refusal = (h: NftHandle, cmds: unknown, opts?: ApplyOptions): Promise<Nlki
   h.apply(cmds, opts).then(() => undefined, (e: NlkitError) => e);
 
 const nftList = (ns: Netns) => ns.run('nft', ['list', 'ruleset']);
+/** `nft -j -f` of `cmds` in `ns`, through a file (the oracle's own load of the same commands). */
+function nftJsonFile(ns: Netns, cmds: unknown): void {
+  const file = join(mkdtempSync(join(tmpdir(), 'nlkit-nft-')), 'cmds.json');
+  try {
+    writeFileSync(file, JSON.stringify(cmds));
+    ns.run('nft', ['-j', '-f', file]);
+  } finally {
+    rmSync(dirname(file), { recursive: true });
+  }
+}
 
 describe('nft wire against the kernel', { skip }, () => {
   for (const file of readdirSync(new URL('cases/', fixtures)).filter((f) => f.endsWith('.json'))) {
@@ -40,10 +50,7 @@ describe('nft wire against the kernel', { skip }, () => {
 
   it('a kube-proxy ruleset of 40 services: same as nft -j -f, and list() of it is nft -j list', () => withNetns(2, async (a, b) => {
     const cmds = { nftables: kubeProxyCommands(40, 3) };
-    const file = join(mkdtempSync(join(tmpdir(), 'nlkit-nft-')), 'kube.json');
-    writeFileSync(file, JSON.stringify(cmds));
-    a.run('nft', ['-j', '-f', file]);
-    rmSync(dirname(file), { recursive: true });
+    nftJsonFile(a, cmds);
     await withNft(b, (h) => h.apply(cmds));
     const text = nftList(b);
     assert.match(text, /numgen random mod 3 vmap \{ 0 : goto endpoint-/);
@@ -77,10 +84,7 @@ describe('nft wire against the kernel', { skip }, () => {
         if (table === family) return c;
         return JSON.parse(JSON.stringify(c).replaceAll(`"family":"${family}"`, `"family":"${table}"`).replaceAll('"dnat":{', `"dnat":{"family":"${family}",`)) as object;
       }) };
-      const file = join(mkdtempSync(join(tmpdir(), 'nlkit-nft-')), 'kube.json');
-      writeFileSync(file, JSON.stringify(cmds));
-      a.run('nft', ['-j', '-f', file]);
-      rmSync(dirname(file), { recursive: true });
+      nftJsonFile(a, cmds);
       await withNft(b, (h) => h.apply(cmds));
       const text = nftList(b);
       assert.match(text, new RegExp(`${family} saddr != ${family === 'ip' ? '10\\.0\\.0\\.0/8' : 'fd00:10::/64'} jump mark-for-masquerade`));
