@@ -1,6 +1,6 @@
 // nf_tables messages as values on top of lib/netlink's reader: a message's attributes as views
 // by type (nested ones read on demand), and messages with their nfgenmsg.
-import { attrIndex, AttrWalk, forEachAttr, forEachMessage } from '../netlink/reader.js';
+import { attrIndex, AttrWalk, forEachAttr, forEachMessage, str as wireStr } from '../netlink/reader.js';
 import { NLMSG_HDRLEN } from '../netlink/headers.js';
 
 const EMPTY_BUF = Buffer.alloc(0);
@@ -75,13 +75,8 @@ export class AttrTable {
 
 export const str = (b: Buffer | undefined): string | undefined =>
   b === undefined ? undefined : b.toString('utf8', 0, b.indexOf(0) >= 0 ? b.indexOf(0) : b.length);
-/** The text of the NUL-terminated string attribute whose payload is b[at, at+len) (as str() reads it, without a view). */
-export function strAt(b: Buffer, at: number, len: number): string {
-  let e = at;
-  const end = at + len;
-  while (e < end && b[e] !== 0) e++;
-  return b.toString('utf8', at, e);
-}
+/** The text of the NUL-terminated string attribute whose payload is b[at, at+len) (as str() reads it, without a view): the wire layer's reader. */
+export const strAt = (b: Buffer, at: number, len: number): string => wireStr(b, at, len);
 export const be32 = (b: Buffer | undefined): number | undefined => (b && b.length >= 4 ? b.readUInt32BE(0) : undefined);
 export const be64 = (b: Buffer | undefined): number | undefined => (b && b.length >= 8 ? Number(b.readBigUInt64BE(0)) : undefined);
 

@@ -10,7 +10,7 @@ import { decodeGeneration } from '../../nft/requests.js';
 import { NftWriter } from '../../nft/wire.js';
 import { binding, type RawTableSnapshot, type RawWorker } from '../../core/native.js';
 import { NETLINK_NETFILTER } from '../../netlink/headers.js';
-import { attrIndex, forEachMessage, strIsAscii } from '../../netlink/reader.js';
+import { attrIndex, forEachMessage, str, strIsAscii } from '../../netlink/reader.js';
 import { dump, dumpStream, kernelError, type MessageBatch } from '../../netlink/transport.js';
 import { problemError } from '../errors.js';
 import { blobOrder, BUILTIN_TABLES, chainsOfDump, decodeTables, groupDumpBytes, incompatibleLine, rawTableOf, TableBlob, type DecodedTable, type Family } from './decode.js';
@@ -261,7 +261,7 @@ class RuleSink {
     let k = this.cur;
     for (; k < asked.length; k++) {
       const x = asked[k]!;
-      if (x.ascii ? strIsAscii(d, c, cl, x.name) && strIsAscii(d, t, tl, x.table) : cstr(d, c, cl) === x.name && cstr(d, t, tl) === x.table) break;
+      if (x.ascii ? strIsAscii(d, c, cl, x.name) && strIsAscii(d, t, tl, x.table) : str(d, c, cl) === x.name && str(d, t, tl) === x.table) break;
     }
     if (k === asked.length) throw new Error('a rule of a chain not asked for');
     this.cur = k;
@@ -270,13 +270,6 @@ class RuleSink {
     const ex = at[RULE.EXPRESSIONS]!, h = at[RULE.HANDLE]!;
     x.blob.bytesRule(d, ex, ex === 0 ? 0 : ex + len[RULE.EXPRESSIONS]!, h !== 0 && len[RULE.HANDLE]! >= 8 ? h : 0, at[RULE.USERDATA]!, len[RULE.USERDATA]!);
   }
-}
-
-/** The string b[at, at + n) up to its NUL. */
-function cstr(b: Buffer, at: number, n: number): string {
-  let e = at;
-  while (e < at + n && b[e] !== 0) e++;
-  return b.toString('utf8', at, e);
 }
 
 /** Throws the first refusal of a dump's requests. */
