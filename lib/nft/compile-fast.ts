@@ -9,6 +9,7 @@
 // changed before a rule is known to fit.
 import { parseIPv4 } from '../core/address.js';
 import { NFT_REG_1, VERDICT } from './consts.js';
+import { oneKey } from './compile.js';
 import { TYPES } from './datatypes.js';
 import { BIT_FIELDS } from './bitfields.js';
 import { PAYLOAD } from './match-tables.js';
@@ -50,14 +51,6 @@ const L4_NAMES = new Map([['tcp', 6], ['udp', 17], ['sctp', 132]]);
 const NAT_TYPE = 1, NAT_FAMILY = 2, NAT_ADDR_MIN = 3, NAT_PROTO_MIN = 5, NAT_FLAGS = 7, NAT_F_PROTO_SPECIFIED = 0x2;
 /** Expressions a rule may have here (more: RuleCompiler). */
 const MAX = 24;
-
-/** The one own key of an object, or undefined (soleKey's test, without throwing). */
-function oneKey(v: unknown): string | undefined {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
-  let only: string | undefined, n = 0;
-  for (const k in v) { if (n++) return undefined; only = k; }
-  return n === 1 && Object.hasOwn(v, only!) ? only : undefined;
-}
 
 /** A 32-bit network-order attribute (type t, value v) at b[n]; returns the offset after it. */
 function put(b: Buffer, n: number, t: number, v: number): number {

@@ -70,16 +70,26 @@ export function single(v: unknown, where: string): [string, unknown] {
 }
 
 /**
+ * The one own key of an object, or undefined (soleKey's test without throwing: the fast rule
+ * compiler's way to step aside). for-in, not Object.keys: no array per expression.
+ * @example oneKey({ accept: null }) // 'accept'; oneKey({ a: 1, b: 2 }) // undefined
+ */
+export function oneKey(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  let only: string | undefined, n = 0;
+  for (const k in v) { if (n++) return undefined; only = k; }
+  return n === 1 && Object.hasOwn(v, only!) ? only : undefined;
+}
+
+/**
  * The one key of a `{ name: body }` object (single() without the pair: the hot paths read the
  * body themselves, no array per expression).
  * @example soleKey({ accept: null }, 'expr[0]') // 'accept'
  */
 export function soleKey(v: unknown, where: string): string {
   if (!isObj(v)) throw invalid(where, `expected an object with one key, got ${JSON.stringify(v)}`);
-  // for-in, not Object.keys: no array per expression on the common path.
-  let only: string | undefined, n = 0;
-  for (const k in v) { if (n++) break; only = k; }
-  if (n === 1 && Object.hasOwn(v, only!)) return only!;
+  const only = oneKey(v);
+  if (only !== undefined) return only;
   const keys = Object.keys(v);
   if (keys.length !== 1) throw invalid(where, `expected an object with one key, got ${keys.length} (${keys.join(', ')})`);
   return keys[0]!;
